@@ -1,0 +1,47 @@
+"""Checkpoints: tensors and primitives only (``weights_only=True`` loads them), metadata in JSON beside.
+
+``checkpoints/epoch_<N>.pt`` holds ``{"model": state_dict, "optimizer": state_dict}``;
+``checkpoints/epoch_<N>.json`` says which epoch, model and metrics; ``latest.pt``/``latest.json``
+mirror the newest.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from .atomic import copy_atomic, read_json, write_bytes, write_json
+
+
+def save_checkpoint(run_dir: Path, epoch: int, model, optimizer, meta: dict[str, Any]) -> str:
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, buffer)
+    folder = Path(run_dir) / "checkpoints"
+    write_bytes(folder / f"epoch_{epoch}.pt", buffer.getvalue())
+    write_json(folder / f"epoch_{epoch}.json", {"epoch": epoch, **meta})
+    copy_atomic(folder / f"epoch_{epoch}.pt", folder / "latest.pt")
+    copy_atomic(folder / f"epoch_{epoch}.json", folder / "latest.json")
+    return f"checkpoints/epoch_{epoch}.pt"
+
+
+def load_model(run_dir: Path, pm=None, epoch: int | None = None):
+    """Rebuild a run's model from ``config.json`` and a checkpoint (the latest by default), in eval mode."""
+    import torch
+
+    from .plugins import collect, get_plugin_manager
+
+    pm = pm or get_plugin_manager()
+    run_dir = Path(run_dir)
+    config = read_json(run_dir / "config.json")
+    model_spec = collect(pm, "models")[config["model"]]
+    dataset_spec = collect(pm, "datasets")[config["dataset"]]
+    options = model_spec.options.model_validate(config["model_options"])
+    model = model_spec.build(options, dataset_spec)
+    name = "latest" if epoch is None else f"epoch_{epoch}"
+    state = torch.load(run_dir / "checkpoints" / f"{name}.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, read_json(run_dir / "checkpoints" / f"{name}.json")

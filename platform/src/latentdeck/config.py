@@ -1,0 +1,87 @@
+"""The run configuration: everything that determines what a run trains and writes.
+
+Component-specific options (a model's latent size, a loss weight) live in ``model_options`` and are
+validated against the model plugin's own options model, so the host knows no model by name.
+The resolved config (with defaults filled in, the dataset actually used, the visualization indices)
+is persisted as ``config.json`` at run creation and never changes afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEFAULT_DATASET = "default"  # MNIST's train split when its files are present, otherwise mnist-5k
+DEFAULT_FALLBACK_DATASETS = ("mnist", "mnist-5k")
+
+
+def default_data_dir() -> Path:
+    """``$LATENTDECK_DATA_DIR`` or ``~/.cache/latentdeck/data``."""
+    env = os.environ.get("LATENTDECK_DATA_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "latentdeck" / "data"
+
+
+class OptimizerConfig(BaseModel):
+    """Adam, as the specification asks; every knob is configurable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("adam", pattern="^adam$", description="optimizer (Adam only)")
+    lr: float = Field(1e-3, gt=0, description="learning rate")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's (beta1, beta2)")
+    eps: float = Field(1e-8, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class RunConfig(BaseModel):
+    """What a person asks for when starting a run (API body, CLI flags, ``--config`` file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field("ae", description="model plugin name (see /api/components)")
+    model_options: dict[str, Any] = Field(
+        default_factory=dict, description="options of the chosen model, validated by its plugin")
+    dataset: str = Field(
+        DEFAULT_DATASET,
+        description="dataset plugin name; 'default' = mnist when its files are present, else mnist-5k")
+    data_dir: str | None = Field(None, description="dataset folder (default $LATENTDECK_DATA_DIR or ~/.cache/latentdeck/data)")
+    limit: int | None = Field(None, ge=1, description="train on the first N training examples")
+    epochs: int = Field(10, ge=1, le=10_000, description="training epochs")
+    batch_size: int = Field(128, ge=1, le=65_536)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    seed: int = Field(0, ge=0, description="seed for weights, shuffling and visualization indices")
+    checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every N epochs (the last epoch always)")
+    viz_subset_size: int = Field(256, ge=1, le=10_000, description="held-out examples used by per-epoch artifacts")
+    viz_indices: list[int] | None = Field(
+        None, description="held-out indices for artifacts; chosen from the seed at run start when empty")
+    recon_grid_size: int = Field(16, ge=1, le=256, description="examples shown in the reconstruction grid")
+    artifacts: list[str] | None = Field(
+        None, description="artifact generators to run each epoch (default: every one the model supports)")
+    executor: str = Field("local", description="executor plugin that starts the worker")
+    num_threads: int | None = Field(None, ge=1, description="torch threads in the worker (default: all cores)")
+    progress_interval_s: float = Field(
+        0.25, ge=0.0, le=60.0, description="minimum seconds between train.progress events")
+    cancel_check_every: int = Field(5, ge=1, description="check the cancel flag every N batches")
+    name: str | None = Field(None, max_length=200, description="free-text label shown in listings")
+
+    @field_validator("model", "dataset", "executor")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+
+def set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c = value`` inside nested dicts (``--set optimizer.lr=0.01``)."""
+    parts = dotted.split(".")
+    node = target
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ValueError(f"cannot set {dotted!r}: {part!r} is not a nested field")
+        node = child
+    node[parts[-1]] = value

@@ -1,0 +1,115 @@
+"""The append-only event log ``events.jsonl``: one JSON object a line with a per-run ``seq``.
+
+The worker is the single writer while it lives; the server appends only before a worker starts
+(``run.created``) or after it is gone (``run.failed`` for a vanished worker). Readers consume only up
+to the last newline, so a torn tail after a crash is never parsed; the next writer completes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .atomic import dumps
+
+TERMINAL_EVENTS = frozenset({"run.completed", "run.cancelled", "run.failed"})
+EVENT_TYPES = (
+    "run.created", "run.started", "train.progress", "train.metrics", "artifact.created",
+    "projection.progress", "checkpoint.saved", "run.completed", "run.cancelled", "run.failed",
+)
+
+
+def _last_seq(path: Path) -> tuple[int, bool]:
+    """(last complete seq, whether the file ends without a newline)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return 0, False
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        chunk = 4096
+        data = b""
+        while True:
+            start = max(0, size - chunk)
+            handle.seek(start)
+            data = handle.read(size - start)
+            torn = not data.endswith(b"\n")
+            lines = [line for line in data.split(b"\n")[:-1] if line.strip()]
+            if lines and (start == 0 or len(lines) > 1):
+                return json.loads(lines[-1])["seq"], torn
+            if start == 0:
+                return 0, torn
+            chunk *= 4
+
+
+class EventLog:
+    """Appends events with increasing ``seq``; ``listeners`` see each event after it is written."""
+
+    def __init__(self, path: Path | str, run_id: str, fsync: bool = False):
+        self.path = Path(path)
+        self.run_id = run_id
+        self.fsync = fsync
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.seq, torn = _last_seq(self.path)
+        self._handle = open(self.path, "ab")
+        if torn:  # a writer died mid-line: close that line so the next one parses
+            self._handle.write(b"\n")
+            self._handle.flush()
+
+    def emit(self, type: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.seq += 1
+        event = {"seq": self.seq, "type": type, "ts": time.time(), "run_id": self.run_id, "data": data or {}}
+        self._handle.write((dumps(event) + "\n").encode())
+        self._handle.flush()
+        if self.fsync or type in TERMINAL_EVENTS:
+            os.fsync(self._handle.fileno())
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "EventLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EventTail:
+    """Follows a growing ``events.jsonl`` by byte offset; ``poll()`` returns new complete events."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.offset = 0
+        self._pending = b""
+
+    def poll(self) -> list[dict[str, Any]]:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return []
+        if size <= self.offset:
+            return []
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read(size - self.offset)
+        self.offset += len(data)
+        data = self._pending + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._pending = data
+            return []
+        self._pending = data[cut + 1:]
+        return [json.loads(line) for line in data[:cut].split(b"\n") if line.strip()]
+
+
+def read_events(path: Path | str, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+    """Every complete event with ``seq > after_seq``."""
+    for event in EventTail(path).poll():
+        if event["seq"] > after_seq:
+            yield event

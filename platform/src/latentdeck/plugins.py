@@ -1,0 +1,220 @@
+"""The plugin manager: load plugins from entry points, collect and validate what they provide.
+
+Built-in plugins are entry points of the ``latentdeck`` distribution in the group
+``latentdeck.plugins``, exactly like third-party ones. A built-in that fails to import is our bug and
+raises; a third-party plugin that fails to import, or that provides a component whose name is taken,
+is logged, skipped and listed as failed. ``LATENTDECK_LOAD_PLUGINS`` (comma-separated entry-point or
+distribution names) restricts which third-party plugins load; an empty value loads none.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pluggy
+
+from . import hookspecs
+from .types import KINDS
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "latentdeck.plugins"
+BUILTIN_DIST = "latentdeck"
+
+
+class PluginError(Exception):
+    """A plugin problem a person must fix (duplicate names, bad records)."""
+
+
+class DuplicateComponentError(PluginError):
+    def __init__(self, kind: str, name: str, first: str, second: str):
+        self.kind, self.name, self.providers = kind, name, (first, second)
+        super().__init__(
+            f"{kind[:-1].replace('_', ' ')} {name!r} is provided by both {first!r} and {second!r}; "
+            f"uninstall one of them or restrict plugins with LATENTDECK_LOAD_PLUGINS"
+        )
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str | None
+    builtin: bool
+    status: str = "ok"  # ok | failed
+    error: str | None = None
+    dist: str | None = None
+
+
+class LatentdeckPluginManager(pluggy.PluginManager):
+    """pluggy's manager plus what we learned while loading (versions, failures)."""
+
+    def __init__(self) -> None:
+        pluggy.PluginManager.__init__(self, "latentdeck")
+        self.infos: dict[str, PluginInfo] = {}
+
+
+def _allowed_external() -> set[str] | None:
+    raw = os.environ.get("LATENTDECK_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _load_entry_points(pm: LatentdeckPluginManager) -> None:
+    allowed = _allowed_external()
+    seen: dict[str, str] = {}
+    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = ep.dist.name if ep.dist else None
+        version = ep.dist.version if ep.dist else None
+        builtin = dist == BUILTIN_DIST
+        if not builtin and allowed is not None and ep.name not in allowed and dist not in allowed:
+            continue
+        if ep.name in seen:
+            pm.infos[f"{ep.name} ({dist})"] = PluginInfo(
+                ep.name, version, builtin, "failed",
+                f"entry-point name {ep.name!r} is already used by distribution {seen[ep.name]!r}", dist)
+            log.error("skipping plugin %s from %s: name already used by %s", ep.name, dist, seen[ep.name])
+            continue
+        seen[ep.name] = dist or "?"
+        try:
+            module = ep.load()
+        except Exception as exc:
+            if builtin:
+                raise
+            log.exception("skipping third-party plugin %s: it failed to import", ep.name)
+            pm.infos[ep.name] = PluginInfo(ep.name, version, False, "failed", f"{type(exc).__name__}: {exc}", dist)
+            continue
+        pm.register(module, name=ep.name)
+        pm.infos[ep.name] = PluginInfo(ep.name, version, builtin, dist=dist)
+
+
+def _load_extra_modules(pm: LatentdeckPluginManager) -> None:
+    """Modules named in ``LATENTDECK_EXTRA_PLUGINS`` (comma-separated import paths) load as plugins:
+    a plugin under development, or the test helpers, without installing a distribution."""
+    for module_name in filter(None, (m.strip() for m in os.environ.get("LATENTDECK_EXTRA_PLUGINS", "").split(","))):
+        if pm.has_plugin(module_name):
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            log.exception("skipping extra plugin module %s: it failed to import", module_name)
+            pm.infos[module_name] = PluginInfo(module_name, None, False, "failed", f"{type(exc).__name__}: {exc}")
+            continue
+        pm.register(module, name=module_name)
+        pm.infos[module_name] = PluginInfo(module_name, None, False)
+
+
+def make_plugin_manager(entrypoints: bool = True, plugins: Iterable[Any] = ()) -> LatentdeckPluginManager:
+    """A fresh manager: entry-point plugins (unless ``entrypoints=False``) plus ``plugins`` given here.
+
+    Objects in ``plugins`` are registered under their ``__name__`` (or class name) and treated as
+    third-party: tests use this to add plugins without installing them.
+    """
+    pm = LatentdeckPluginManager()
+    pm.add_hookspecs(hookspecs)
+    if entrypoints:
+        _load_entry_points(pm)
+        _load_extra_modules(pm)
+    for plugin in plugins:
+        name = getattr(plugin, "__name__", None) or type(plugin).__name__
+        if pm.has_plugin(name):
+            continue
+        pm.register(plugin, name=name)
+        pm.infos[name] = PluginInfo(name, None, False)
+    pm.check_pending()
+    _drop_external_duplicates(pm)
+    return pm
+
+
+@functools.lru_cache(maxsize=1)
+def get_plugin_manager() -> LatentdeckPluginManager:
+    """The process-wide manager, built on first use."""
+    return make_plugin_manager()
+
+
+def _records(pm: pluggy.PluginManager, kind: str) -> list[tuple[str, Any]]:
+    """(provider name, record) pairs for one kind, in provider-name order, validated."""
+    hook_name, record_type = KINDS[kind]
+    pairs: list[tuple[str, Any]] = []
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        provider = pm.get_name(impl.plugin) or repr(impl.plugin)
+        for record in impl.function() or []:
+            if not isinstance(record, record_type):
+                raise PluginError(
+                    f"plugin {provider!r}: {hook_name}() returned {type(record).__name__}, "
+                    f"expected {record_type.__name__}")
+            if not record.name or not isinstance(record.name, str):
+                raise PluginError(f"plugin {provider!r}: a {record_type.__name__} has no name")
+            pairs.append((provider, record))
+    return sorted(pairs, key=lambda pair: (pair[1].name, pair[0]))
+
+
+def collect(pm: pluggy.PluginManager, kind: str) -> dict[str, Any]:
+    """``{name: record}`` for one kind; raises :class:`DuplicateComponentError` naming both providers."""
+    if kind not in KINDS:
+        raise KeyError(f"unknown component kind {kind!r}; known kinds: {', '.join(KINDS)}")
+    found: dict[str, Any] = {}
+    provider_of: dict[str, str] = {}
+    for provider, record in _records(pm, kind):
+        if record.name in found:
+            raise DuplicateComponentError(kind, record.name, provider_of[record.name], provider)
+        found[record.name] = record
+        provider_of[record.name] = provider
+    return found
+
+
+def providers(pm: pluggy.PluginManager, kind: str) -> dict[str, str]:
+    """``{component name: providing plugin name}`` for one kind."""
+    return {record.name: provider for provider, record in _records(pm, kind)}
+
+
+def _drop_external_duplicates(pm: LatentdeckPluginManager) -> None:
+    """A third-party component that reuses a taken name disables its plugin (built-ins win)."""
+    for kind in KINDS:
+        while True:
+            try:
+                collect(pm, kind)
+                break
+            except DuplicateComponentError as exc:
+                culprits = [p for p in exc.providers if not _is_builtin(pm, p)]
+                if not culprits:
+                    raise
+                culprit = culprits[-1]
+                log.error("disabling plugin %s: %s", culprit, exc)
+                pm.unregister(name=culprit)
+                info = pm.infos.get(culprit) or PluginInfo(culprit, None, False)
+                info.status, info.error = "failed", str(exc)
+                pm.infos[culprit] = info
+
+
+def _is_builtin(pm: LatentdeckPluginManager, name: str) -> bool:
+    info = pm.infos.get(name)
+    return bool(info and info.builtin)
+
+
+def list_plugins(pm: LatentdeckPluginManager, all: bool = False) -> list[dict[str, Any]]:
+    """One dict per plugin: name, version, builtin, status, error, hooks, provides.
+
+    Built-ins are listed only with ``all=True`` (like ``datasette plugins --all``); failed plugins
+    are always listed.
+    """
+    rows = []
+    provided: dict[str, dict[str, list[str]]] = {}
+    for kind in KINDS:
+        for provider, record in _records(pm, kind):
+            provided.setdefault(provider, {}).setdefault(kind, []).append(record.name)
+    for name, info in sorted(pm.infos.items()):
+        if info.builtin and not all and info.status == "ok":
+            continue
+        plugin = pm.get_plugin(name)
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or []) if plugin is not None else []
+        rows.append({
+            "name": name, "version": info.version, "builtin": info.builtin, "status": info.status,
+            "error": info.error, "hooks": hooks, "provides": provided.get(name, {}),
+        })
+    return rows

@@ -1,0 +1,232 @@
+"""The on-disk run store: ``runs/<run_id>/{config.json, summary.json, events.jsonl, checkpoints/, ...}``.
+
+Every JSON file is written atomically. ``summary.json`` carries the lifecycle status; the event log
+carries the history. Artifact files are addressed by validated relative names, never raw paths.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from ..atomic import read_json, write_json
+from ..events import EventLog
+from .lifecycle import ACTIVE, TERMINAL, check_transition
+
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+ARTIFACT_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+# Top-level entries a client may read; worker bookkeeping and temp files stay private.
+READABLE_TOP = ("config.json", "summary.json", "events.jsonl")
+ARTIFACT_FOLDERS = (
+    "reconstructions", "projections", "neighbors", "density", "distortion", "mixture", "samples",
+    "network", "checkpoints",
+)
+CANCEL_FLAG = "cancel_requested"
+WORKER_INFO = "worker.json"
+
+
+class RunStoreError(Exception):
+    """A request the store refuses; ``status`` is the HTTP status that fits."""
+
+    status = 400
+
+
+class RunNotFound(RunStoreError):
+    status = 404
+
+
+class RunConflict(RunStoreError):
+    status = 409
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def now() -> float:
+    return round(time.time(), 3)
+
+
+# --- helpers that work on a run directory (the worker has only that) ---------------------------
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    return read_json(Path(run_dir) / "summary.json")
+
+
+def update_summary(run_dir: Path, **fields: Any) -> dict[str, Any]:
+    """Rewrite ``summary.json`` with ``fields``; a ``status`` change must be a legal transition."""
+    summary = read_summary(run_dir)
+    if "status" in fields and fields["status"] != summary["status"]:
+        check_transition(summary["status"], fields["status"])
+    summary.update(fields)
+    write_json(Path(run_dir) / "summary.json", summary)
+    return summary
+
+
+def cancel_requested(run_dir: Path) -> bool:
+    return (Path(run_dir) / CANCEL_FLAG).exists()
+
+
+def write_worker_info(run_dir: Path, executor: str, pid: int, **extra: Any) -> dict[str, Any]:
+    info = {"executor": executor, "pid": pid, "proc_start": proc_start_time(pid), "started_at": now(), **extra}
+    write_json(Path(run_dir) / WORKER_INFO, info)
+    return info
+
+
+def read_worker_info(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return read_json(Path(run_dir) / WORKER_INFO)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def proc_start_time(pid: int) -> int | None:
+    """The kernel's start time of ``pid`` (guards against a recycled pid), or None off Linux."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def pid_alive(pid: int, proc_start: int | None = None) -> bool:
+    """True while ``pid`` runs and is not a zombie (and, when known, started at ``proc_start``)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+    if fields[0] in (b"Z", b"X"):
+        return False
+    return proc_start is None or int(fields[19]) == proc_start
+
+
+# --- the store ------------------------------------------------------------------------------------
+
+class RunStore:
+    def __init__(self, root: Path | str):
+        self.root = Path(root).expanduser().resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def run_dir(self, run_id: str) -> Path:
+        if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+            raise RunNotFound(f"{run_id!r} is not a valid run id; list runs with GET /api/runs or `latentdeck runs`")
+        path = self.root / run_id
+        if not (path / "summary.json").exists():
+            raise RunNotFound(f"no run {run_id!r} in {self.root}; list runs with GET /api/runs or `latentdeck runs`")
+        return path
+
+    def create(self, stored_config: dict[str, Any]) -> dict[str, Any]:
+        """Write a new run (``created``): config.json, summary.json and the ``run.created`` event."""
+        run_id = stored_config["run_id"]
+        path = self.root / run_id
+        path.mkdir(parents=True, exist_ok=False)
+        write_json(path / "config.json", stored_config)
+        summary = {
+            "run_id": run_id, "status": "created", "name": stored_config.get("name"),
+            "model": stored_config["model"], "dataset": stored_config["dataset"],
+            "epochs": stored_config["epochs"], "epochs_completed": 0,
+            "created_at": stored_config["created_at"], "started_at": None, "ended_at": None,
+            "reason": None, "error": None, "metrics": None, "last_checkpoint": None,
+        }
+        write_json(path / "summary.json", summary)
+        with EventLog(path / "events.jsonl", run_id) as log:
+            log.emit("run.created", {"config": stored_config})
+        return summary
+
+    def read_config(self, run_id: str) -> dict[str, Any]:
+        return read_json(self.run_dir(run_id) / "config.json")
+
+    def summary(self, run_id: str) -> dict[str, Any]:
+        return read_summary(self.run_dir(run_id))
+
+    def list(self) -> list[dict[str, Any]]:
+        rows = []
+        for entry in os.scandir(self.root):
+            if not entry.is_dir() or not RUN_ID_RE.match(entry.name):
+                continue
+            try:
+                rows.append(read_json(Path(entry.path) / "summary.json"))
+            except (FileNotFoundError, ValueError):
+                continue  # a run being created, or a foreign folder
+        return sorted(rows, key=lambda s: (s.get("created_at") or 0, s["run_id"]), reverse=True)
+
+    def active_run_ids(self) -> list[str]:
+        return [s["run_id"] for s in self.list() if s["status"] in ACTIVE]
+
+    def request_cancel(self, run_id: str) -> dict[str, Any]:
+        path = self.run_dir(run_id)
+        summary = read_summary(path)
+        if summary["status"] in TERMINAL:
+            raise RunConflict(
+                f"run {run_id!r} is already {summary['status']}; only a created or running run can be cancelled")
+        write_json(path / CANCEL_FLAG, {"requested_at": now()})
+        return summary
+
+    def delete(self, run_id: str) -> None:
+        path = self.run_dir(run_id)
+        status = read_summary(path)["status"]
+        if status in ACTIVE:
+            raise RunConflict(f"run {run_id!r} is {status}; cancel it first (POST /api/runs/{run_id}/cancel)")
+        trash = self.root / f".deleting-{run_id}-{secrets.token_hex(2)}"
+        os.replace(path, trash)  # disappears from listings at once, even if removal takes a while
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def mark_failed(self, run_id: str, reason: str, error: str | None = None) -> dict[str, Any] | None:
+        """Fail a run whose worker is gone (the worker can no longer write its own events)."""
+        path = self.run_dir(run_id)
+        summary = read_summary(path)
+        if summary["status"] not in ACTIVE:
+            return None
+        with EventLog(path / "events.jsonl", run_id) as log:
+            log.emit("run.failed", {"reason": reason, "error": error, "epochs_completed": summary["epochs_completed"]})
+        return update_summary(path, status="failed", reason=reason, error=error, ended_at=now())
+
+    # --- artifacts --------------------------------------------------------------------------------
+
+    def artifact_path(self, run_id: str, name: str) -> Path:
+        """Resolve a relative artifact name safely; never a path outside the run directory."""
+        path = self.run_dir(run_id)
+        bad = RunStoreError(
+            f"{name!r} is not a valid artifact name: use a relative name from GET /api/runs/{run_id}/artifacts, "
+            f"e.g. 'reconstructions/recon_grid_latest.png'")
+        if not isinstance(name, str) or not ARTIFACT_NAME_RE.match(name) or any(
+                part in ("", ".", "..") or part.startswith(".") for part in name.split("/")):
+            raise bad
+        top = name.split("/", 1)[0]
+        if not (name in READABLE_TOP or (top in ARTIFACT_FOLDERS and "/" in name)):
+            raise bad
+        target = (path / name).resolve()
+        if not target.is_relative_to(path.resolve()) or not target.is_file():
+            raise RunNotFound(f"run {run_id!r} has no artifact {name!r}; list them with GET /api/runs/{run_id}/artifacts")
+        return target
+
+    def artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        path = self.run_dir(run_id)
+        rows = []
+        for folder in ARTIFACT_FOLDERS:
+            base = path / folder
+            if not base.is_dir():
+                continue
+            for dirpath, dirnames, filenames in os.walk(base):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for filename in sorted(filenames):
+                    if filename.startswith("."):
+                        continue
+                    full = Path(dirpath) / filename
+                    stat = full.stat()
+                    rows.append({"name": full.relative_to(path).as_posix(), "kind": folder,
+                                 "size": stat.st_size, "mtime": stat.st_mtime})
+        return rows

@@ -1,0 +1,267 @@
+"""THE training loop. The CLI, the API's worker processes and UI-launched runs all call
+:func:`execute_run`; nothing else trains.
+
+It works for any registered model, dataset, loss component and artifact generator: the loss is
+``sum(weight * component)`` with the weights the model plugin gives per epoch, every part is
+reported, and artifacts come from the generators whose ``requires`` the model satisfies.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from .artifacts import ArtifactContext, VizSubset, run_generators, selected_generators
+from .atomic import read_json, write_json
+from .checkpoints import save_checkpoint
+from .events import EventLog
+from .plugins import collect, get_plugin_manager
+from .runs.store import cancel_requested, now, read_summary, update_summary
+from .types import Batch, Schedule
+
+log = logging.getLogger(__name__)
+
+
+class Cancelled(Exception):
+    pass
+
+
+def choose_viz_indices(n_heldout: int, size: int, seed: int) -> list[int]:
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    picked = torch.randperm(n_heldout, generator=generator)[: min(size, n_heldout)]
+    return sorted(int(i) for i in picked)
+
+
+def to_float_images(images, image_shape: tuple[int, int, int]):
+    """uint8 (n, h, w) or (n, c, h, w) -> float32 (n, c, h, w) in [0, 1]."""
+    import torch
+
+    x = images if images.dtype == torch.float32 else images.float().div_(255.0)
+    return x.reshape(len(x), *image_shape).contiguous()
+
+
+class _Running:
+    """Running batch-size-weighted means of the loss parts."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.correct = 0
+        self.classified = False
+
+    def add(self, parts: dict[str, float], n: int, correct: int | None) -> None:
+        for key, value in parts.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value * n
+        self.count += n
+        if correct is not None:
+            self.correct += correct
+            self.classified = True
+
+    def means(self) -> dict[str, float]:
+        return {key: total / max(self.count, 1) for key, total in self.sums.items()}
+
+
+class Trainer:
+    def __init__(self, run_dir: Path, config: dict[str, Any], pm, events: EventLog):
+        self.run_dir, self.config, self.pm, self.events = run_dir, config, pm, events
+        self.run_id = config["run_id"]
+        self.model_spec = collect(pm, "models")[config["model"]]
+        self.dataset_spec = collect(pm, "datasets")[config["dataset"]]
+        self.losses = collect(pm, "loss_components")
+        self.options = self.model_spec.options.model_validate(config["model_options"])
+        self.generators = selected_generators(
+            collect(pm, "artifacts"), self.model_spec.capabilities, config.get("artifacts"))
+        self.epochs_completed = 0
+        self.last_metrics: dict[str, Any] | None = None
+        self.last_checkpoint: str | None = None
+
+    # -- data ------------------------------------------------------------------------------------
+    def load_data(self) -> None:
+        import torch
+
+        data_dir = Path(self.config["data_dir"])
+        shape = tuple(self.dataset_spec.image_shape)
+        train = self.dataset_spec.load(data_dir, "train")
+        heldout = self.dataset_spec.load(data_dir, "heldout")
+        limit = self.config.get("limit")
+        images, labels = (train.images[:limit], train.labels[:limit]) if limit else (train.images, train.labels)
+        self.x_train, self.y_train = to_float_images(images, shape), labels.long()
+        self.x_held, self.y_held = to_float_images(heldout.images, shape), heldout.labels.long()
+        if not self.config.get("viz_indices"):
+            self.config["viz_indices"] = choose_viz_indices(
+                len(self.x_held), self.config["viz_subset_size"], self.config["seed"])
+            write_json(self.run_dir / "config.json", self.config)  # persisted before the first epoch
+        idx = torch.tensor(self.config["viz_indices"], dtype=torch.long)
+        if len(idx) and int(idx.max()) >= len(self.x_held):
+            raise ValueError(f"viz_indices go up to {int(idx.max())} but the held-out split has {len(self.x_held)} examples")
+        self.viz = VizSubset(self.config["viz_indices"], self.x_held[idx], self.y_held[idx])
+
+    # -- one step --------------------------------------------------------------------------------
+    def _loss(self, outputs, batch: Batch, weights: dict[str, float]):
+        parts = {name: self.losses[name].compute(outputs, batch) for name in weights}
+        total = sum(weight * parts[name] for name, weight in weights.items())
+        return total, parts
+
+    def evaluate(self, model, weights: dict[str, float]) -> dict[str, float]:
+        import torch
+
+        running = _Running()
+        model.eval()
+        with torch.no_grad():
+            for start in range(0, len(self.x_held), 1024):
+                batch = Batch(self.x_held[start:start + 1024], self.y_held[start:start + 1024])
+                outputs = model(batch.x)
+                total, parts = self._loss(outputs, batch, weights)
+                correct = int((outputs["logits"].argmax(1) == batch.y).sum()) if "logits" in outputs else None
+                running.add({"loss": float(total), **{k: float(v) for k, v in parts.items()}}, len(batch.y), correct)
+        result = running.means()
+        if running.classified:
+            result["accuracy"] = running.correct / max(running.count, 1)
+        return result
+
+    def fit(self) -> str:
+        import torch
+
+        config = self.config
+        torch.manual_seed(config["seed"])
+        if config.get("num_threads"):
+            torch.set_num_threads(config["num_threads"])
+        self.load_data()
+        model = self.model_spec.build(self.options, self.dataset_spec)
+        opt_cfg = config["optimizer"]
+        optimizer = torch.optim.Adam(model.parameters(), lr=opt_cfg["lr"], betas=tuple(opt_cfg["betas"]),
+                                     eps=opt_cfg["eps"], weight_decay=opt_cfg["weight_decay"])
+        shuffle = torch.Generator().manual_seed(config["seed"])
+        n = len(self.x_train)
+        batch_size = config["batch_size"]
+        batches = (n + batch_size - 1) // batch_size
+        epochs = config["epochs"]
+        step = 0
+        last_progress = 0.0
+        for epoch in range(1, epochs + 1):
+            schedule = Schedule(epoch, epochs)
+            weights = self.model_spec.loss_weights(self.options, schedule)
+            running = _Running()
+            model.train()
+            started = time.perf_counter()
+            order = torch.randperm(n, generator=shuffle)
+            for batch_index, idx in enumerate(order.split(batch_size)):
+                if batch_index % config["cancel_check_every"] == 0 and cancel_requested(self.run_dir):
+                    raise Cancelled(f"epoch {epoch}, batch {batch_index}")
+                batch = Batch(self.x_train[idx], self.y_train[idx])
+                outputs = model(batch.x)
+                total, parts = self._loss(outputs, batch, weights)
+                optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                optimizer.step()
+                step += 1
+                correct = int((outputs["logits"].argmax(1) == batch.y).sum()) if "logits" in outputs else None
+                running.add({"loss": total.item(), **{k: v.item() for k, v in parts.items()}}, len(idx), correct)
+                clock = time.monotonic()
+                if clock - last_progress >= config["progress_interval_s"] or batch_index == batches - 1:
+                    last_progress = clock
+                    self.events.emit("train.progress", {
+                        "epoch": epoch, "epochs": epochs, "batch": batch_index + 1, "batches": batches,
+                        "step": step, "examples_per_s": running.count / max(time.perf_counter() - started, 1e-9),
+                        **running.means()})
+            train_seconds = time.perf_counter() - started
+            metrics = self.epoch_metrics(model, epoch, weights, running, train_seconds, schedule)
+            self.events.emit("train.metrics", metrics)
+            if epoch % config["checkpoint_every"] == 0 or epoch == epochs:
+                self.last_checkpoint = save_checkpoint(self.run_dir, epoch, model, optimizer, {
+                    "model": config["model"], "run_id": self.run_id, "metrics": metrics})
+                self.events.emit("checkpoint.saved", {"epoch": epoch, "name": self.last_checkpoint})
+            self.write_artifacts(model, epoch)
+            self.epochs_completed = epoch
+            self.last_metrics = metrics
+            update_summary(self.run_dir, epochs_completed=epoch, metrics=metrics, last_checkpoint=self.last_checkpoint)
+            self.pm.hook.after_epoch(run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, metrics=metrics, model=model)
+        return "completed"
+
+    def epoch_metrics(self, model, epoch, weights, running: _Running, seconds: float, schedule) -> dict[str, Any]:
+        train = running.means()
+        metrics: dict[str, Any] = {"epoch": epoch, "epochs": self.config["epochs"], **train}
+        if running.classified:
+            metrics["train_accuracy"] = running.correct / max(running.count, 1)
+        for key, value in self.evaluate(model, weights).items():
+            metrics[f"heldout_{key}"] = value
+        metrics["loss_weights"] = dict(weights)
+        metrics["lr"] = self.config["optimizer"]["lr"]
+        metrics["epoch_seconds"] = round(seconds, 4)
+        if self.model_spec.epoch_diagnostics is not None:
+            metrics.update(self.model_spec.epoch_diagnostics(self.options, schedule))
+        return metrics
+
+    def write_artifacts(self, model, epoch: int) -> None:
+        import torch
+
+        if not self.generators:
+            return
+        model.eval()
+        with torch.no_grad():
+            outputs = model(self.viz.x)
+
+        def make_context(generator: str) -> ArtifactContext:
+            return ArtifactContext(
+                run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, config=self.config, model=model,
+                model_spec=self.model_spec, dataset_spec=self.dataset_spec, viz=self.viz,
+                outputs=outputs, generator=generator, events=self.events)
+
+        with torch.no_grad():
+            run_generators(make_context, self.generators, self.events)
+
+
+def execute_run(run_dir: Path | str, pm=None, listeners: tuple[Callable[[dict], None], ...] = ()) -> str:
+    """Train the run in ``run_dir`` (status ``created``) to its end; returns the final status."""
+    pm = pm or get_plugin_manager()
+    run_dir = Path(run_dir)
+    config = read_json(run_dir / "config.json")
+    run_id = config["run_id"]
+    with EventLog(run_dir / "events.jsonl", run_id) as events:
+        events.listeners.extend(listeners)
+        if read_summary(run_dir)["status"] != "created":
+            raise RuntimeError(f"run {run_id} is not in status 'created'; a run is trained once")
+        if cancel_requested(run_dir):
+            events.emit("run.cancelled", {"epochs_completed": 0, "at": "before start"})
+            update_summary(run_dir, status="cancelled", reason="cancel requested before start", ended_at=now())
+            return "cancelled"
+        import torch
+
+        update_summary(run_dir, status="running", started_at=now())
+        events.emit("run.started", {
+            "model": config["model"], "dataset": config["dataset"], "dataset_note": config.get("dataset_note"),
+            "epochs": config["epochs"], "threads": torch.get_num_threads(), "device": "cpu"})
+        trainer = None
+        started = time.perf_counter()
+        try:
+            pm.hook.before_run(run_id=run_id, run_dir=run_dir, config=config)
+            trainer = Trainer(run_dir, config, pm, events)
+            status = trainer.fit()
+        except Cancelled as where:
+            done = trainer.epochs_completed if trainer else 0
+            events.emit("run.cancelled", {"epochs_completed": done, "at": str(where), "metrics": trainer.last_metrics})
+            summary = update_summary(run_dir, status="cancelled", reason=f"cancel requested ({where})", ended_at=now())
+            pm.hook.after_run(run_id=run_id, run_dir=run_dir, status="cancelled", summary=summary)
+            return "cancelled"
+        except Exception as exc:
+            log.exception("run %s failed", run_id)
+            error = f"{type(exc).__name__}: {exc}"
+            try:
+                pm.hook.on_run_error(run_id=run_id, run_dir=run_dir, error=exc)
+            except Exception:
+                log.exception("on_run_error hook raised")
+            events.emit("run.failed", {"reason": "error", "error": error, "traceback": traceback.format_exc(limit=8),
+                                       "epochs_completed": trainer.epochs_completed if trainer else 0})
+            update_summary(run_dir, status="failed", reason="error", error=error, ended_at=now())
+            return "failed"
+        duration = round(time.perf_counter() - started, 3)
+        events.emit("run.completed", {"epochs_completed": trainer.epochs_completed, "metrics": trainer.last_metrics,
+                                      "duration_s": duration})
+        summary = update_summary(run_dir, status=status, ended_at=now(), duration_s=duration)
+        pm.hook.after_run(run_id=run_id, run_dir=run_dir, status=status, summary=summary)
+        return status

@@ -1,0 +1,177 @@
+"""Frozen records that plugins return from the ``register_<plural>`` hooks.
+
+Every record has a ``name`` (unique within its kind), a one-line ``description``, and where the
+component has options, a pydantic model class in ``options`` whose JSON schema the API publishes and
+whose defaults are the documented defaults. Callables receive plain values (tensors, paths, pydantic
+option objects) and know nothing of the web, the CLI or the run store's layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # torch stays out of import time: `latentdeck --help` must be fast
+    import torch
+
+
+class NoOptions(BaseModel):
+    """Options model for components that take none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# Capabilities a model may declare; artifact generators name the ones they need in ``requires``.
+CAPABILITIES = {
+    "reconstruction": "forward() returns 'recon' (b, c, h, w) in [0, 1]",
+    "classifier": "forward() returns 'logits' (b, num_classes)",
+    "latents": "encode(x) returns the deterministic latent (b, d) used for projections",
+    "decoder": "decode(z) maps latents (b, d) back to images (b, c, h, w)",
+}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One minibatch: images as float in [0, 1] shaped (b, c, h, w) and int64 labels (b,)."""
+
+    x: "torch.Tensor"
+    y: "torch.Tensor"
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a dataset can be loaded right now, and if not, what a person should do."""
+
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """Images as uint8 (n, h, w) or (n, c, h, w) and labels as int64 (n,)."""
+
+    images: "torch.Tensor"
+    labels: "torch.Tensor"
+
+    def __post_init__(self) -> None:
+        assert len(self.images) == len(self.labels), "images and labels differ in length"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset with a ``train`` and a ``heldout`` split.
+
+    ``availability(data_dir)`` must be cheap (no full load) and explain a ``False``.
+    ``load(data_dir, split)`` returns a :class:`DataSplit`; ``split`` is ``"train"`` or ``"heldout"``.
+    """
+
+    name: str
+    load: Callable[[Path, str], DataSplit]
+    availability: Callable[[Path], Availability]
+    description: str = ""
+    num_classes: int = 10
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    class_names: tuple[str, ...] = tuple(str(i) for i in range(10))
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """One unweighted loss term: ``compute(outputs, batch) -> scalar tensor`` (a batch mean).
+
+    ``requires`` names the keys of the model's forward outputs the term reads.
+    """
+
+    name: str
+    compute: Callable[[Mapping[str, "torch.Tensor"], Batch], "torch.Tensor"]
+    requires: frozenset[str] = frozenset()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Where training is, for per-epoch loss-weight schedules (epochs count from 1)."""
+
+    epoch: int
+    epochs: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A trainable model.
+
+    ``build(options, dataset)`` returns an ``nn.Module`` whose ``forward(x)`` returns a dict of
+    tensors. ``loss_weights(options, schedule)`` returns ``{loss_component_name: weight}``: the loss
+    is exactly ``sum(weight * component)``, and every part is reported in ``train.metrics``.
+    ``capabilities`` lists what the module offers (see :data:`CAPABILITIES`).
+    ``epoch_diagnostics(options, schedule)``, when given, returns extra ``train.metrics`` fields
+    (for example the current schedule weights).
+    """
+
+    name: str
+    build: Callable[[BaseModel, DatasetSpec], Any]
+    loss_weights: Callable[[BaseModel, Schedule], dict[str, float]]
+    options: type[BaseModel] = NoOptions
+    capabilities: frozenset[str] = frozenset()
+    description: str = ""
+    epoch_diagnostics: Callable[[BaseModel, Schedule], dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class ProjectionSpec:
+    """Latents (n, d) -> coordinates (n, dims): ``fit(latents, dims, seed, options)``."""
+
+    name: str
+    fit: Callable[..., Any]
+    dims: tuple[int, ...] = (2, 3)
+    options: type[BaseModel] = NoOptions
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ArtifactSpec:
+    """A per-epoch artifact generator: ``generate(ctx)`` writes through ``ctx`` (see artifacts.py).
+
+    It runs after an epoch when the model declares every capability in ``requires``.
+    """
+
+    name: str
+    generate: Callable[[Any], None]
+    requires: frozenset[str] = frozenset()
+    options: type[BaseModel] = NoOptions
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """Starts a run's worker.
+
+    ``start(run_dir)`` launches ``python -m latentdeck.worker <run_dir>`` (or an equivalent) and
+    returns a JSON-safe dict the host persists as ``worker.json``. ``is_alive(info)`` says whether
+    that worker still runs; the host uses it to mark runs whose worker vanished as ``failed``.
+    """
+
+    name: str
+    start: Callable[[Path], dict[str, Any]]
+    is_alive: Callable[[dict[str, Any]], bool]
+    options: type[BaseModel] = NoOptions
+    description: str = ""
+
+
+# kind -> (hook name, record type); the single table the plugin manager and the API iterate.
+KINDS: dict[str, tuple[str, type]] = {
+    "models": ("register_models", ModelSpec),
+    "loss_components": ("register_loss_components", LossSpec),
+    "datasets": ("register_datasets", DatasetSpec),
+    "projections": ("register_projections", ProjectionSpec),
+    "artifacts": ("register_artifacts", ArtifactSpec),
+    "executors": ("register_executors", ExecutorSpec),
+}
+
+__all__ = [
+    "Availability", "ArtifactSpec", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
+    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "ProjectionSpec", "Schedule",
+]

@@ -1,0 +1,1 @@
+"""Per-epoch reconstruction grid artifact."""

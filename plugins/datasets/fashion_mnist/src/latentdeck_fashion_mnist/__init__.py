@@ -1,0 +1,1 @@
+"""latentdeck plugin: Fashion-MNIST through torchvision, also from Debian's dataset-fashion-mnist."""

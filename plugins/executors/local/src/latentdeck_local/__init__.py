@@ -1,0 +1,1 @@
+"""The local executor: one worker process per run on this machine."""

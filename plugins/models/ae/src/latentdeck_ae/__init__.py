@@ -1,0 +1,1 @@
+"""The supervised autoencoder plugin for latentdeck."""
