@@ -166,7 +166,7 @@ def write_idx(path: Path, array: "numpy.ndarray | Any") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.name.endswith(".gz"):
-        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+        with open(path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as fh:
             fh.write(header + data.tobytes())
     else:
         path.write_bytes(header + data.tobytes())

@@ -1,0 +1,259 @@
+"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``plugins``.
+
+``train`` goes through the same :func:`latentdeck.launch.prepare_run` and
+:func:`latentdeck.training.execute_run` as runs started over HTTP; it trains in this process and
+shows a progress bar. Ctrl-C asks for a graceful cancel (a second Ctrl-C aborts at once).
+Exit codes: 0 done, 1 the run failed, 2 bad input, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def default_runs_dir() -> str:
+    return os.environ.get("LATENTDECK_RUNS_DIR", "runs")
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def build_request(args: argparse.Namespace) -> dict[str, Any]:
+    """Config file, then explicit flags, then ``--set`` (later wins)."""
+    from .config import set_dotted
+
+    request: dict[str, Any] = {}
+    if args.config:
+        try:
+            request = json.loads(Path(args.config).read_text())
+        except (OSError, ValueError) as exc:
+            raise SystemExit(_usage_error(f"cannot read --config {args.config}: {exc}; pass a JSON object file"))
+        if not isinstance(request, dict):
+            raise SystemExit(_usage_error(f"--config {args.config} must hold a JSON object of run config fields"))
+    flags = {"model": args.model, "dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size,
+             "seed": args.seed, "limit": args.limit, "data_dir": args.data_dir, "name": args.name}
+    request.update({k: v for k, v in flags.items() if v is not None})
+    if args.lr is not None:
+        request.setdefault("optimizer", {})["lr"] = args.lr
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(_usage_error(f"--set {item!r}: use --set field=value, e.g. --set model_options.latent_dim=8"))
+        try:
+            set_dotted(request, key.strip(), _parse_value(value))
+        except ValueError as exc:
+            raise SystemExit(_usage_error(f"--set {item!r}: {exc}"))
+    return request
+
+
+def _usage_error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+class _Progress:
+    """Draws train events: a bar per epoch, a line of metrics when an epoch ends."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+        self.epoch = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        kind, data = event["type"], event["data"]
+        if kind == "train.progress":
+            if self.epoch != data["epoch"]:
+                self.close()
+                self.epoch = data["epoch"]
+                self.bar = tqdm(total=data["batches"], desc=f"epoch {data['epoch']}/{data['epochs']}",
+                                unit="batch", leave=False, file=sys.stderr)
+            self.bar.n = data["batch"]
+            self.bar.set_postfix(loss=f"{data['loss']:.4f}", refresh=False)
+            self.bar.refresh()
+        elif kind == "train.metrics":
+            self.close()
+            parts = [f"epoch {data['epoch']}/{data['epochs']}", f"loss {data['loss']:.4f}"]
+            parts += [f"{k} {data[k]:.4f}" for k in data.get("loss_weights", {})]
+            if "heldout_accuracy" in data:
+                parts.append(f"held-out acc {data['heldout_accuracy'] * 100:.2f}%")
+            parts.append(f"{data['epoch_seconds']:.1f}s")
+            print("  ".join(parts), file=sys.stderr)
+        elif kind == "artifact.failed":
+            print(f"warning: artifact {data['generator']} failed: {data['error']}", file=sys.stderr)
+        elif kind in ("run.cancelled", "run.failed", "run.completed"):
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .launch import ConfigError, prepare_run
+    from .plugins import PluginError, get_plugin_manager
+    from .runs.store import RunStore, read_summary, write_worker_info
+    from .training import execute_run
+
+    request = build_request(args)
+    try:
+        pm = get_plugin_manager()
+        stored = prepare_run(pm, request)
+    except (ConfigError, PluginError) as exc:
+        return _usage_error(str(exc))
+    store = RunStore(args.runs_dir)
+    store.create(stored)
+    run_dir = store.run_dir(stored["run_id"])
+    write_worker_info(run_dir, "local", os.getpid(), via="cli")
+    say = (lambda *a: print(*a, file=sys.stderr))
+    say(f"run {stored['run_id']}  ({run_dir})")
+    say(f"model {stored['model']}  dataset {stored['dataset']}  epochs {stored['epochs']}")
+    if stored.get("dataset_note"):
+        say(f"note: {stored['dataset_note']}")
+
+    interrupts = {"count": 0}
+
+    def on_sigint(signum, frame):
+        interrupts["count"] += 1
+        if interrupts["count"] > 1:
+            raise KeyboardInterrupt
+        store.request_cancel(stored["run_id"])
+        say("\ncancelling after the current batch (Ctrl-C again to abort at once)")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    progress = _Progress(quiet=args.json or args.quiet)
+    try:
+        status = execute_run(run_dir, pm=pm, listeners=(progress,))
+    finally:
+        progress.close()
+        signal.signal(signal.SIGINT, previous)
+    summary = read_summary(run_dir)
+    if args.json:
+        print(json.dumps({"run_id": stored["run_id"], "run_dir": str(run_dir), "status": status,
+                          "epochs_completed": summary["epochs_completed"], "dataset": stored["dataset"],
+                          "error": summary.get("error")}))
+    else:
+        say(f"{status}: run {stored['run_id']}" + (f" ({summary['error']})" if summary.get("error") else ""))
+    return {"completed": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(status, EXIT_FAILED)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .runs.store import RunStore
+
+    rows = RunStore(args.runs_dir).list()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print(f"no runs in {Path(args.runs_dir).resolve()}; start one with `latentdeck train`")
+        return EXIT_OK
+    print(f"{'run id':24} {'status':10} {'model':8} {'dataset':14} {'epochs':>7} {'held-out acc':>12}  name")
+    for row in rows:
+        metrics = row.get("metrics") or {}
+        acc = metrics.get("heldout_accuracy")
+        acc_text = f"{acc * 100:.2f}%" if isinstance(acc, (int, float)) else "-"
+        epochs = f"{row.get('epochs_completed', 0)}/{row.get('epochs', '?')}"
+        print(f"{row['run_id']:24} {row['status']:10} {row.get('model', ''):8} {row.get('dataset', ''):14} "
+              f"{epochs:>7} {acc_text:>12}  {row.get('name') or ''}")
+    return EXIT_OK
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from .plugins import get_plugin_manager, list_plugins
+
+    rows = list_plugins(get_plugin_manager(), all=args.all)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no third-party plugins installed (`latentdeck plugins --all` lists the built-ins too)")
+    for row in rows:
+        origin = "built-in" if row["builtin"] else "third-party"
+        print(f"{row['name']} {row['version'] or ''} ({origin}, {row['status']})")
+        if row["error"]:
+            print(f"    error: {row['error']}")
+        for kind, names in row["provides"].items():
+            print(f"    {kind}: {', '.join(names)}")
+        print(f"    hooks: {', '.join(row['hooks'])}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .api.server import serve
+
+    print(f"latentdeck on http://{args.host}:{args.port}/  (API docs at /docs; runs in {Path(args.runs_dir).resolve()})",
+          file=sys.stderr)
+    serve(host=args.host, port=args.port, runs_dir=args.runs_dir)
+    return EXIT_OK
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="latentdeck", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the lab (API and UI) on one port")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--runs-dir", default=default_runs_dir(), help="run store (default ./runs or $LATENTDECK_RUNS_DIR)")
+    serve.set_defaults(func=cmd_serve)
+
+    train = sub.add_parser("train", help="train a model in this process, with a progress bar")
+    train.add_argument("--model", help="model plugin (default ae)")
+    train.add_argument("--dataset", help="dataset plugin: default, mnist, mnist-5k, fashion-mnist, ...")
+    train.add_argument("--data-dir", help="where dataset files live (default ~/.cache/latentdeck/data)")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="Adam learning rate")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--limit", type=int, metavar="N", help="train on the first N training examples")
+    train.add_argument("--name", help="a label shown in run listings")
+    train.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                       help="any other config field, dotted for nested ones (repeatable), "
+                            "e.g. --set model_options.latent_dim=8 --set checkpoint_every=2")
+    train.add_argument("--config", metavar="FILE", help="a JSON file of config fields (flags override it)")
+    train.add_argument("--runs-dir", default=default_runs_dir())
+    train.add_argument("--json", action="store_true", help="print run id, run directory and final status as JSON")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.set_defaults(func=cmd_train)
+
+    runs = sub.add_parser("runs", help="list runs")
+    runs.add_argument("--runs-dir", default=default_runs_dir())
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(func=cmd_runs)
+
+    plugins = sub.add_parser("plugins", help="list plugins and what they provide")
+    plugins.add_argument("--all", action="store_true", help="include the built-in plugins")
+    plugins.add_argument("--json", action="store_true")
+    plugins.set_defaults(func=cmd_plugins)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except KeyboardInterrupt:
+        print("aborted", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
