@@ -42,6 +42,7 @@ class ArtifactContext:
     viz: VizSubset
     outputs: dict[str, Any]
     generator: str = ""
+    options: Any = None  # the generator's parsed options model (config.artifact_options[generator])
     events: EventLog | None = None
     written: list[str] = field(default_factory=list)
 

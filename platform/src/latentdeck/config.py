@@ -60,6 +60,8 @@ class RunConfig(BaseModel):
     recon_grid_size: int = Field(16, ge=1, le=256, description="examples shown in the reconstruction grid")
     artifacts: list[str] | None = Field(
         None, description="artifact generators to run each epoch (default: every one the model supports)")
+    artifact_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="options per artifact generator, validated by its plugin")
     executor: str = Field("local", description="executor plugin that starts the worker")
     num_threads: int | None = Field(None, ge=1, description="torch threads in the worker (default: all cores)")
     progress_interval_s: float = Field(

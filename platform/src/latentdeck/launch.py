@@ -87,16 +87,24 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
     executors = collect(pm, "executors")
     if request.executor not in executors:
         raise _unknown("executor", request.executor, executors, "The built-in one is 'local'.")
-    if request.artifacts is not None:
-        generators = collect(pm, "artifacts")
-        for name in request.artifacts:
-            if name not in generators:
-                raise _unknown("artifact generator", name, generators, "Leave 'artifacts' empty to run every supported one.")
+    generators = collect(pm, "artifacts")
+    for name in request.artifacts or []:
+        if name not in generators:
+            raise _unknown("artifact generator", name, generators, "Leave 'artifacts' empty to run every supported one.")
+    artifact_options = {}
+    for name, raw in request.artifact_options.items():
+        if name not in generators:
+            raise _unknown("artifact generator", name, generators, "artifact_options keys are generator names.")
+        try:
+            artifact_options[name] = generators[name].options.model_validate(raw).model_dump(mode="json")
+        except ValidationError as exc:
+            raise ConfigError(f"invalid options for artifact {name!r}: {validation_message(exc, f'artifact_options.{name}.')}") from None
     data_dir = Path(request.data_dir).expanduser() if request.data_dir else default_data_dir()
     dataset, note = resolve_dataset(pm, request.dataset, data_dir)
     stored = request.model_dump(mode="json")
     stored.update(
         run_id=new_run_id(), model_options=options.model_dump(mode="json"), dataset=dataset,
+        artifact_options=artifact_options,
         dataset_requested=request.dataset, dataset_note=note, data_dir=str(data_dir),
         created_at=round(time.time(), 3), latentdeck_version=__version__,
     )

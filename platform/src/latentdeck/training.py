@@ -206,8 +206,12 @@ class Trainer:
         with torch.no_grad():
             outputs = model(self.viz.x)
 
+        specs = {spec.name: spec for spec in self.generators}
+        chosen = self.config.get("artifact_options") or {}
+
         def make_context(generator: str) -> ArtifactContext:
             return ArtifactContext(
+                options=specs[generator].options.model_validate(chosen.get(generator, {})),
                 run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, config=self.config, model=model,
                 model_spec=self.model_spec, dataset_spec=self.dataset_spec, viz=self.viz,
                 outputs=outputs, generator=generator, events=self.events)

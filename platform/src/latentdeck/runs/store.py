@@ -16,6 +16,7 @@ from typing import Any
 
 from ..atomic import read_json, write_json
 from ..events import EventLog
+from ..procs import pid_alive, proc_start_time  # noqa: F401  (re-exported)
 from .lifecycle import ACTIVE, TERMINAL, check_transition
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -83,34 +84,6 @@ def read_worker_info(run_dir: Path) -> dict[str, Any] | None:
         return read_json(Path(run_dir) / WORKER_INFO)
     except (FileNotFoundError, ValueError):
         return None
-
-
-def proc_start_time(pid: int) -> int | None:
-    """The kernel's start time of ``pid`` (guards against a recycled pid), or None off Linux."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        return int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def pid_alive(pid: int, proc_start: int | None = None) -> bool:
-    """True while ``pid`` runs and is not a zombie (and, when known, started at ``proc_start``)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-            return True
-        except OSError:
-            return False
-    if fields[0] in (b"Z", b"X"):
-        return False
-    return proc_start is None or int(fields[19]) == proc_start
 
 
 # --- the store ------------------------------------------------------------------------------------

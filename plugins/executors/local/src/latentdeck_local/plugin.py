@@ -30,7 +30,7 @@ def start(run_dir: Path) -> dict:
 
 
 def is_alive(info: dict) -> bool:
-    from latentdeck.runs.store import pid_alive
+    from latentdeck.procs import pid_alive
 
     pid = int(info["pid"])
     child = _children.get(pid)

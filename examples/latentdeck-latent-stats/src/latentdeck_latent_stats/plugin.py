@@ -1,0 +1,30 @@
+"""Per-epoch latent statistics: mean and standard deviation per latent dimension, overall and per class."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from latentdeck import ArtifactSpec, hookimpl
+
+
+class LatentStatsOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    per_class: bool = Field(True, description="also write statistics per class label")
+
+
+def generate(ctx) -> None:
+    z = ctx.model.encode(ctx.viz.x)  # (n, d)
+    payload = {"epoch": ctx.epoch, "n": len(z), "mean": z.mean(0).tolist(), "std": z.std(0).tolist()}
+    if ctx.options.per_class:
+        payload["per_class"] = {
+            str(label): {"n": int((ctx.viz.y == label).sum()), "mean": z[ctx.viz.y == label].mean(0).tolist()}
+            for label in sorted(set(ctx.viz.y.tolist()))}
+    ctx.save_json("projections", "latent_stats_{tag}.json", payload)
+
+
+@hookimpl
+def register_artifacts():
+    return [ArtifactSpec(name="latent_stats", generate=generate, requires=frozenset({"latents"}),
+                         options=LatentStatsOptions,
+                         description="per-dimension latent mean and std of the visualization subset")]
