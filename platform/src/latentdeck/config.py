@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -55,7 +55,7 @@ class RunConfig(BaseModel):
     seed: int = Field(0, ge=0, description="seed for weights, shuffling and visualization indices")
     checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every N epochs (the last epoch always)")
     viz_subset_size: int = Field(256, ge=1, le=10_000, description="held-out examples used by per-epoch artifacts")
-    viz_indices: list[int] | None = Field(
+    viz_indices: list[Annotated[int, Field(ge=0)]] | None = Field(
         None, description="held-out indices for artifacts; chosen from the seed at run start when empty")
     recon_grid_size: int = Field(16, ge=1, le=256, description="examples shown in the reconstruction grid")
     artifacts: list[str] | None = Field(

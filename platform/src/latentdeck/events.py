@@ -22,6 +22,15 @@ EVENT_TYPES = (
 )
 
 
+def _parse(line: bytes) -> dict[str, Any] | None:
+    """An event, or None for a fragment a killed writer left behind (later writers close it)."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and "seq" in event else None
+
+
 def _last_seq(path: Path) -> tuple[int, bool]:
     """(last complete seq, whether the file ends without a newline)."""
     if not path.exists() or path.stat().st_size == 0:
@@ -37,8 +46,12 @@ def _last_seq(path: Path) -> tuple[int, bool]:
             data = handle.read(size - start)
             torn = not data.endswith(b"\n")
             lines = [line for line in data.split(b"\n")[:-1] if line.strip()]
-            if lines and (start == 0 or len(lines) > 1):
-                return json.loads(lines[-1])["seq"], torn
+            if start > 0:
+                lines = lines[1:]  # the first line of a chunk may be cut
+            for line in reversed(lines):
+                event = _parse(line)
+                if event is not None:
+                    return event["seq"], torn
             if start == 0:
                 return 0, torn
             chunk *= 4
@@ -105,7 +118,8 @@ class EventTail:
             self._pending = data
             return []
         self._pending = data[cut + 1:]
-        return [json.loads(line) for line in data[:cut].split(b"\n") if line.strip()]
+        parsed = (_parse(line) for line in data[:cut].split(b"\n") if line.strip())
+        return [event for event in parsed if event is not None]
 
 
 def read_events(path: Path | str, after_seq: int = 0) -> Iterator[dict[str, Any]]:

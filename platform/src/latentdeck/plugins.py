@@ -127,6 +127,7 @@ def make_plugin_manager(entrypoints: bool = True, plugins: Iterable[Any] = ()) -
         pm.register(plugin, name=name)
         pm.infos[name] = PluginInfo(name, None, False)
     pm.check_pending()
+    _drop_broken_externals(pm)
     _drop_external_duplicates(pm)
     return pm
 
@@ -173,6 +174,30 @@ def providers(pm: pluggy.PluginManager, kind: str) -> dict[str, str]:
     return {record.name: provider for provider, record in _records(pm, kind)}
 
 
+def _disable(pm: LatentdeckPluginManager, name: str, error: str) -> None:
+    log.error("disabling plugin %s: %s", name, error)
+    pm.unregister(name=name)
+    info = pm.infos.get(name) or PluginInfo(name, None, False)
+    info.status, info.error = "failed", error
+    pm.infos[name] = info
+
+
+def _drop_broken_externals(pm: LatentdeckPluginManager) -> None:
+    """A third-party plugin whose registry hook raises or returns bad records is disabled."""
+    for kind, (hook_name, record_type) in KINDS.items():
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            provider = pm.get_name(impl.plugin)
+            if provider is None or _is_builtin(pm, provider):
+                continue
+            try:
+                records = impl.function() or []
+                for record in records:
+                    if not isinstance(record, record_type) or not isinstance(record.name, str) or not record.name:
+                        raise PluginError(f"{hook_name}() returned {record!r:.80}, expected a named {record_type.__name__}")
+            except Exception as exc:
+                _disable(pm, provider, f"{type(exc).__name__}: {exc}")
+
+
 def _drop_external_duplicates(pm: LatentdeckPluginManager) -> None:
     """A third-party component that reuses a taken name disables its plugin (built-ins win)."""
     for kind in KINDS:
@@ -184,12 +209,7 @@ def _drop_external_duplicates(pm: LatentdeckPluginManager) -> None:
                 culprits = [p for p in exc.providers if not _is_builtin(pm, p)]
                 if not culprits:
                     raise
-                culprit = culprits[-1]
-                log.error("disabling plugin %s: %s", culprit, exc)
-                pm.unregister(name=culprit)
-                info = pm.infos.get(culprit) or PluginInfo(culprit, None, False)
-                info.status, info.error = "failed", str(exc)
-                pm.infos[culprit] = info
+                _disable(pm, culprits[-1], str(exc))
 
 
 def _is_builtin(pm: LatentdeckPluginManager, name: str) -> bool:

@@ -236,6 +236,8 @@ def execute_run(run_dir: Path | str, pm=None, listeners: tuple[Callable[[dict], 
             return "cancelled"
         import torch
 
+        if config.get("num_threads"):  # before run.started, which reports the thread count
+            torch.set_num_threads(config["num_threads"])
         update_summary(run_dir, status="running", started_at=now())
         events.emit("run.started", {
             "model": config["model"], "dataset": config["dataset"], "dataset_note": config.get("dataset_note"),

@@ -1,0 +1,202 @@
+"""The ``latentdeck`` command, called in process (and once as a real process for Ctrl-C)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from latentdeck.atomic import read_json
+from latentdeck.cli import main
+from latentdeck.events import read_events
+from latentdeck.plugins import get_plugin_manager
+
+TINY = ["--dataset", "tiny-digits", "--batch-size", "64", "--set", "model_options.latent_dim=4",
+        "--set", "model_options.channels=[8,8]", "--set", "model_options.head_hidden=16",
+        "--set", "num_threads=1", "--set", "viz_subset_size=16"]
+
+
+@pytest.fixture(autouse=True)
+def cli_env(monkeypatch):
+    """The process-wide plugin manager sees the tiny dataset, and is rebuilt for every test."""
+    monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
+    monkeypatch.delenv("LATENTDECK_LOAD_PLUGINS", raising=False)
+    get_plugin_manager.cache_clear()
+    yield
+    get_plugin_manager.cache_clear()
+
+
+def run_dirs(runs_dir):
+    return sorted(p for p in runs_dir.iterdir() if p.is_dir()) if runs_dir.exists() else []
+
+
+def test_train_json(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code = main(["train", *TINY, "--epochs", "1", "--json", "--runs-dir", str(runs), "--name", "cli run"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    result = json.loads(out)
+    (run_dir,) = run_dirs(runs)
+    assert result["run_id"] == run_dir.name
+    assert result["run_dir"] == str(run_dir)
+    assert result["status"] == "completed" and result["epochs_completed"] == 1
+    assert result["dataset"] == "tiny-digits" and result["error"] is None
+    assert f"run {result['run_id']}" in err
+    summary = read_json(run_dir / "summary.json")
+    assert summary["status"] == "completed" and summary["name"] == "cli run"
+    config = read_json(run_dir / "config.json")
+    assert config["model_options"]["latent_dim"] == 4 and config["model_options"]["channels"] == [8, 8]
+    worker = read_json(run_dir / "worker.json")
+    assert worker["pid"] == os.getpid() and worker["via"] == "cli"
+
+
+def test_train_text_output_reports_epochs(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code = main(["train", *TINY, "--epochs", "1", "--runs-dir", str(runs)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "epoch 1/1" in err and "held-out acc" in err and "completed: run " in err
+    assert "recon_mse" in err and "class_ce" in err
+
+
+def test_config_file_merges_with_flags_and_set(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    config_file = tmp_path / "run.json"
+    config_file.write_text(json.dumps({
+        "dataset": "tiny-digits", "epochs": 5, "seed": 7, "batch_size": 32, "num_threads": 1,
+        "optimizer": {"lr": 0.05, "eps": 1e-6},
+        "model_options": {"latent_dim": 6, "channels": [8, 8], "head_hidden": 16, "class_weight": 0.25},
+    }))
+    code = main(["train", "--config", str(config_file), "--epochs", "1", "--lr", "0.002",
+                 "--set", "model_options.latent_dim=3", "--set", "optimizer.betas=[0.8,0.9]",
+                 "--set", "name=from-set", "--limit", "64", "--json", "--runs-dir", str(runs)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    config = read_json(run_dirs(runs)[0] / "config.json")
+    assert config["epochs"] == 1  # flag beats file
+    assert config["seed"] == 7 and config["batch_size"] == 32  # file kept
+    assert config["optimizer"] == {"name": "adam", "lr": 0.002, "betas": [0.8, 0.9], "eps": 1e-6,
+                                   "weight_decay": 0.0}
+    assert config["model_options"]["latent_dim"] == 3  # --set beats file
+    assert config["model_options"]["class_weight"] == 0.25
+    assert config["name"] == "from-set" and config["limit"] == 64
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--model", "aee"], ["unknown model 'aee'", "Did you mean 'ae'?"]),
+    (["--epochs", "-1"], ["epochs", "greater than or equal to 1"]),
+    (["--set", "bogus_field=1"], ["bogus_field", "Extra inputs are not permitted"]),
+    (["--set", "model_options.latent_dimm=4"], ["model_options.latent_dimm"]),
+    (["--set", "model_options.latent_dim=1"], ["model_options.latent_dim"]),
+    (["--set", "no-equals-sign"], ["--set 'no-equals-sign'", "field=value"]),
+    (["--set", "=3"], ["--set '=3'"]),
+    (["--set", "epochs.x=3"], ["'epochs' is not a nested field"]),
+    (["--config", "{missing}"], ["cannot read --config", "missing.json"]),
+    (["--config", "{bad}"], ["cannot read --config", "bad.json"]),
+    (["--config", "{list}"], ["must hold a JSON object"]),
+    (["--dataset", "mnist", "--data-dir", "{empty}"], ["dataset 'mnist' is not available", "MNIST"]),
+    (["--dataset", "tiny-digitz"], ["unknown dataset 'tiny-digitz'", "Did you mean 'tiny-digits'?"]),
+])
+def test_bad_input_exits_2_with_a_message_and_creates_no_run(tmp_path, capsys, args, expected):
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "empty").mkdir()
+    paths = {"missing": tmp_path / "missing.json", "bad": tmp_path / "bad.json", "list": tmp_path / "list.json",
+             "empty": tmp_path / "empty"}
+    args = [a.format(**paths) for a in args]
+    runs = tmp_path / "runs"
+    base = ["train", "--epochs", "1", "--dataset", "tiny-digits"]
+    code = main([*base, *args, "--runs-dir", str(runs), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: ")
+    for text in expected:
+        assert text in err
+    assert run_dirs(runs) == []
+
+
+def test_runs_lists_runs(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["runs", "--runs-dir", str(runs)]) == 0
+    assert "no runs in" in capsys.readouterr().out
+
+    assert main(["train", *TINY, "--epochs", "1", "--json", "--runs-dir", str(runs), "--name", "listed"]) == 0
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+
+    assert main(["runs", "--json", "--runs-dir", str(runs)]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["run_id"] == run_id and row["status"] == "completed" and row["name"] == "listed"
+    assert row["epochs_completed"] == 1 and "heldout_accuracy" in row["metrics"]
+
+    assert main(["runs", "--runs-dir", str(runs)]) == 0
+    out = capsys.readouterr().out
+    (line,) = [line for line in out.splitlines() if line.startswith(run_id)]
+    assert "completed" in line and "tiny-digits" in line and "1/1" in line and "%" in line and "listed" in line
+
+
+def test_plugins_json(capsys):
+    assert main(["plugins", "--all", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    ae = rows["latentdeck.ae"]
+    assert ae["builtin"] is True and ae["status"] == "ok"
+    assert ae["provides"]["models"] == ["ae"]
+    assert rows["latentdeck.testing"]["provides"] == {"datasets": ["tiny-digits"]}
+
+    assert main(["plugins", "--json"]) == 0
+    names = [row["name"] for row in json.loads(capsys.readouterr().out)]
+    assert "latentdeck.ae" not in names and "latentdeck.testing" in names
+
+    assert main(["plugins", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "latentdeck.ae" in out and "(built-in, ok)" in out and "models: ae" in out
+
+
+def test_plugins_lists_a_failed_extra_module(monkeypatch, capsys):
+    monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "no_such_cli_plugin_xyz")
+    get_plugin_manager.cache_clear()
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "no_such_cli_plugin_xyz" in out and "failed" in out and "No module named" in out
+
+
+def test_ctrl_c_cancels_gracefully(tmp_path):
+    runs = tmp_path / "runs"
+    env = {**os.environ, "LATENTDECK_EXTRA_PLUGINS": "latentdeck.testing", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "latentdeck.cli", "train", *TINY, "--epochs", "50", "--set", "cancel_check_every=1",
+         "--runs-dir", str(runs), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 90
+        run_dir = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = run_dirs(runs)
+            if found and (found[0] / "events.jsonl").exists():
+                run_dir = found[0]
+                if any(e["type"] == "train.metrics" for e in read_events(run_dir / "events.jsonl")):
+                    break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        assert run_dir is not None, "the run never reached its first epoch"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err.decode()
+    assert "cancelling after the current batch" in err.decode()
+    result = json.loads(out)
+    assert result["status"] == "cancelled"
+    summary = read_json(run_dir / "summary.json")
+    assert summary["status"] == "cancelled" and "cancel" in summary["reason"]
+    assert 1 <= summary["epochs_completed"] < 50
+    events = list(read_events(run_dir / "events.jsonl"))
+    assert events[-1]["type"] == "run.cancelled"
+    assert events[-1]["data"]["epochs_completed"] == summary["epochs_completed"]
