@@ -82,7 +82,7 @@ def write_worker_info(run_dir: Path, executor: str, pid: int, **extra: Any) -> d
 def read_worker_info(run_dir: Path) -> dict[str, Any] | None:
     try:
         return read_json(Path(run_dir) / WORKER_INFO)
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
         return None
 
 
@@ -199,6 +199,8 @@ class RunStore:
                     if filename.startswith("."):
                         continue
                     full = Path(dirpath) / filename
+                    if full.is_symlink() and not full.resolve().is_relative_to(path.resolve()):
+                        continue  # never advertise what artifact_path would refuse
                     stat = full.stat()
                     rows.append({"name": full.relative_to(path).as_posix(), "kind": folder,
                                  "size": stat.st_size, "mtime": stat.st_mtime})

@@ -1,0 +1,130 @@
+"""The FastAPI app factory: settings on ``app.state``, the worker monitor, error handlers, routers.
+
+Everything lives under ``/api/``; OpenAPI at ``/openapi.json``, docs at ``/docs``. Blocking file IO
+runs in the threadpool (plain ``def`` endpoints) so listings stay fast while a run trains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from .. import __version__
+from ..launch import reap_dead_workers
+from ..plugins import PluginError, get_plugin_manager
+from ..runs.lifecycle import InvalidTransition
+from ..runs.store import RunStore, RunStoreError
+from .events import EventHub
+from .events import router as events_router
+from .plugins import router as plugins_router
+from .runs import router as runs_router
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    heartbeat_s: float = 15.0  # `: ping` after this long without events on a stream
+    max_stream_s: float = 300.0  # a stream closes after this long; EventSource resumes with Last-Event-ID
+    poll_s: float = 0.02  # how often a run's shared tail polls events.jsonl
+    monitor_s: float = 1.0  # how often the server looks for runs whose worker died
+
+
+def _where(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[0] in ("query", "path", "header", "cookie"):
+        return f"{parts[0]} parameter {'.'.join(parts[1:])}"
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts) or "request body"
+
+
+def validation_detail(errors: list[dict[str, Any]]) -> str:
+    """One readable line per problem: ``epochs: Input should be greater than or equal to 1 (got -1)``."""
+    lines = []
+    for err in errors:
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field (not accepted here; see GET /api/config/schema)"
+        line = f"{_where(err.get('loc', ()))}: {msg}"
+        if "input" in err and err.get("type") != "missing" and not isinstance(err["input"], (dict, list)):
+            line += f" (got {err['input']!r})"
+        lines.append(line)
+    return "invalid request: " + "; ".join(lines)
+
+
+async def _monitor_workers(app: FastAPI) -> None:
+    """Every ``monitor_s``: fail active runs whose worker vanished (killed, OOM, crashed)."""
+    store, pm, every = app.state.store, app.state.pm, app.state.settings.monitor_s
+    while True:
+        await asyncio.sleep(every)
+        try:
+            failed = await asyncio.to_thread(reap_dead_workers, store, pm, "worker_died")
+            for run_id in failed:
+                log.warning("run %s failed: its worker process is gone", run_id)
+        except Exception:  # keep monitoring; one bad run folder must not stop it
+            log.exception("worker monitor pass failed")
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    store, pm = app.state.store, app.state.pm
+    app.state.hub.ending = False  # the same app may be served again after a shutdown
+    interrupted = await asyncio.to_thread(reap_dead_workers, store, pm, "interrupted", True)
+    for run_id in interrupted:
+        log.warning("run %s failed: it was left active by a server that is gone", run_id)
+    monitor = asyncio.create_task(_monitor_workers(app), name="latentdeck-worker-monitor")
+    try:
+        yield
+    finally:
+        monitor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await monitor
+        await app.state.hub.close()
+
+
+def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 15.0, max_stream_s: float = 300.0,
+               poll_s: float = 0.02, monitor_s: float = 1.0) -> FastAPI:
+    """The latentdeck API over the run store in ``runs_dir`` with the plugins of ``pm``."""
+    app = FastAPI(
+        title="latentdeck", version=__version__, lifespan=_lifespan,
+        description="Train autoencoders on MNIST and watch the latent space form. Runs, their events "
+                    "(Server-Sent Events), artifacts, plugins and component schemas.",
+    )
+    app.state.pm = pm if pm is not None else get_plugin_manager()
+    app.state.store = RunStore(runs_dir)
+    app.state.settings = ApiSettings(heartbeat_s=heartbeat_s, max_stream_s=max_stream_s, poll_s=poll_s,
+                                     monitor_s=monitor_s)
+    app.state.hub = EventHub(poll_s=poll_s)
+
+    @app.exception_handler(RunStoreError)
+    async def _store_error(request: Request, exc: RunStoreError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+
+    @app.exception_handler(InvalidTransition)
+    async def _transition_error(request: Request, exc: InvalidTransition) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
+
+    @app.exception_handler(PluginError)
+    async def _plugin_error(request: Request, exc: PluginError) -> JSONResponse:
+        return JSONResponse(status_code=500, content={"detail": f"plugin problem: {exc}"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        return JSONResponse(status_code=422, content={
+            "detail": validation_detail(list(errors)), "errors": jsonable_encoder(errors)})
+
+    app.include_router(runs_router)
+    app.include_router(events_router)
+    app.include_router(plugins_router)
+    return app

@@ -1,0 +1,93 @@
+"""Plugins and components: what is installed, what each component accepts, and the run config schema.
+
+The UI builds its launch form from ``/api/components`` (each component's options JSON schema) and
+``/api/config/schema``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from .. import __version__
+from ..config import RunConfig, default_data_dir
+from ..plugins import collect, list_plugins, providers
+from ..types import KINDS, NoOptions
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api", tags=["plugins"])
+
+
+class PluginRow(BaseModel):
+    name: str
+    version: str | None
+    builtin: bool
+    status: str = Field(description="ok | failed")
+    error: str | None
+    hooks: list[str]
+    provides: dict[str, list[str]] = Field(description="kind -> component names")
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+@router.get("/plugins", response_model=list[PluginRow])
+def get_plugins(request: Request) -> list[dict[str, Any]]:
+    """Every plugin, built-in or not, including third-party plugins that failed to load (with the error)."""
+    return list_plugins(request.app.state.pm, all=True)
+
+
+def _availability(spec: Any) -> dict[str, Any]:
+    try:
+        found = spec.availability(default_data_dir())
+        return {"ok": bool(found.ok), "reason": found.reason}
+    except Exception as exc:  # a plugin bug must not take the listing down
+        log.exception("availability() of dataset %s raised", spec.name)
+        return {"ok": False, "reason": f"availability check failed: {type(exc).__name__}: {exc}"}
+
+
+def describe(kind: str, provider: str, spec: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "name": spec.name, "provider": provider, "description": spec.description,
+        "options_schema": getattr(spec, "options", NoOptions).model_json_schema(),
+    }
+    if kind == "models":
+        row["capabilities"] = sorted(spec.capabilities)
+    if kind in ("artifacts", "loss_components"):
+        row["requires"] = sorted(spec.requires)
+    if kind == "datasets":
+        row["availability"] = _availability(spec)
+        row.update(num_classes=spec.num_classes, image_shape=list(spec.image_shape),
+                   class_names=list(spec.class_names), source=spec.source)
+    if kind == "projections":
+        row["dims"] = list(spec.dims)
+    return row
+
+
+@router.get("/components")
+def get_components(request: Request) -> dict[str, list[dict[str, Any]]]:
+    """``{kind: [component]}`` for every kind: name, provider, description, ``options_schema`` (JSON
+    schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components)
+    and ``availability`` (datasets, checked in the default data folder)."""
+    pm = request.app.state.pm
+    result = {}
+    for kind in KINDS:
+        owners = providers(pm, kind)
+        result[kind] = [describe(kind, owners.get(name, "?"), spec) for name, spec in collect(pm, kind).items()]
+    return result
+
+
+@router.get("/config/schema")
+def get_config_schema() -> dict[str, Any]:
+    """JSON schema of the run config (the body of ``POST /api/runs``)."""
+    return RunConfig.model_json_schema()
+
+
+@router.get("/health", response_model=Health)
+def health() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}

@@ -1,0 +1,123 @@
+"""Runs: create (validate, persist, hand to an executor), list, read, cancel, delete, artifacts.
+
+Endpoints are plain ``def`` on purpose: they read and write files, and FastAPI runs them in the
+threadpool, so the event loop (and every open event stream) never waits on the disk.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from .. import launch
+from ..config import RunConfig
+from ..runs.store import RunStore
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such run", "content": {"application/json": {"example": {"detail": "no run 'x' in runs/"}}}},
+}
+
+
+class RunSummary(BaseModel):
+    """``summary.json``: the run's lifecycle status and latest numbers (extra fields pass through)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str
+    status: Literal["created", "running", "completed", "cancelled", "failed"]
+    name: str | None = None
+    model: str | None = None
+    dataset: str | None = None
+    epochs: int | None = None
+    epochs_completed: int = 0
+    created_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    reason: str | None = Field(None, description="why the run ended as it did (cancel, error, worker_died, interrupted)")
+    error: str | None = None
+    metrics: dict[str, Any] | None = Field(None, description="the last epoch's train.metrics")
+    last_checkpoint: str | None = None
+
+
+class RunDetail(BaseModel):
+    summary: RunSummary
+    config: dict[str, Any] = Field(description="the resolved config persisted as config.json")
+
+
+class CancelAccepted(BaseModel):
+    summary: RunSummary
+    detail: str
+
+
+class Artifact(BaseModel):
+    name: str = Field(description="relative name inside the run, e.g. 'reconstructions/recon_grid_latest.png'")
+    kind: str = Field(description="the artifact folder")
+    size: int
+    mtime: float
+    url: str
+
+
+def _store(request: Request) -> RunStore:
+    return request.app.state.store
+
+
+@router.post("", status_code=201, response_model=RunDetail, responses={
+    422: {"description": "the config is invalid or names a component that does not exist or cannot work"}})
+def create_run(config: RunConfig, request: Request) -> dict[str, Any]:
+    """Validate the config against the installed plugins, persist the run and start its worker."""
+    pm = request.app.state.pm
+    stored = launch.prepare_run(pm, config)  # ConfigError (422) before anything is written
+    summary = launch.start_run(_store(request), pm, stored)
+    return {"summary": summary, "config": stored}
+
+
+@router.get("", response_model=list[RunSummary])
+def list_runs(request: Request) -> list[dict[str, Any]]:
+    """Every run's summary, newest first."""
+    return _store(request).list()
+
+
+@router.get("/{run_id}", response_model=RunDetail, responses=ERRORS)
+def get_run(run_id: str, request: Request) -> dict[str, Any]:
+    store = _store(request)
+    return {"summary": store.summary(run_id), "config": store.read_config(run_id)}
+
+
+@router.post("/{run_id}/cancel", status_code=202, response_model=CancelAccepted, responses={
+    **ERRORS, 409: {"description": "the run already ended"}})
+def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
+    """Ask the worker to stop; it does at its next check, emits ``run.cancelled`` and keeps finished epochs."""
+    summary = _store(request).request_cancel(run_id)
+    return {"summary": summary, "detail": "cancel requested; the run stops at its next check and "
+                                          "emits run.cancelled (follow GET /api/runs/{run_id}/events)"}
+
+
+@router.delete("/{run_id}", status_code=204, response_class=Response, responses={
+    **ERRORS, 409: {"description": "the run is still active; cancel it first"}})
+def delete_run(run_id: str, request: Request) -> Response:
+    _store(request).delete(run_id)
+    return Response(status_code=204)
+
+
+@router.get("/{run_id}/artifacts", response_model=list[Artifact], responses=ERRORS)
+def list_artifacts(run_id: str, request: Request) -> list[dict[str, Any]]:
+    """Artifact files of the run (per-epoch files and their ``*_latest`` mirrors), by relative name."""
+    rows = _store(request).artifacts(run_id)
+    for row in rows:
+        row["url"] = f"/api/runs/{quote(run_id)}/artifacts/{quote(row['name'])}"
+    return rows
+
+
+@router.get("/{run_id}/artifacts/{name:path}", response_class=FileResponse, responses={
+    **ERRORS, 400: {"description": "not a valid artifact name (absolute, '..', hidden or private files)"},
+    200: {"description": "the file", "content": {"application/octet-stream": {}}}})
+def get_artifact(run_id: str, name: str, request: Request) -> FileResponse:
+    """One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl)."""
+    path = _store(request).artifact_path(run_id, name)
+    return FileResponse(path, headers={"Cache-Control": "no-cache"})
