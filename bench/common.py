@@ -13,7 +13,6 @@ T10K = Path(os.environ.get("LATENTDECK_T10K", REPO.parent / "shared" / "data" / 
 
 def load_t10k():
     """The real MNIST test split (10,000 digits) as float (n, 1, 28, 28) in [0, 1] and int64 labels."""
-    import torch
     from torchvision.datasets.mnist import read_image_file, read_label_file
 
     if not (T10K / "t10k-images-idx3-ubyte.gz").exists():

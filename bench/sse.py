@@ -3,7 +3,7 @@ Targets: zero lost or duplicated events for every subscriber; median append-to-d
 (event `ts`, stamped by the worker when it appends, to the moment a subscriber has parsed it) <= 50 ms.
 The same measurement with 1 subscriber runs first, side by side, as the baseline.
 
-    .venv/bin/python bench/sse.py [--subscribers 20] [--epochs 8]
+    .venv/bin/python bench/sse.py [--subscribers 20] [--epochs 30]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ async def measure(server: LabServer, subscribers: int, epochs: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, LabServer(tmp, {"LATENTDECK_EXTRA_PLUGINS": "latentdeck.testing"}) as server:
         one = asyncio.run(measure(server, 1, args.epochs))

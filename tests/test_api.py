@@ -257,3 +257,9 @@ def test_cancel_a_running_run_then_reload_from_disk(serve_api, tiny_config, runs
     assert "reconstructions/recon_grid_epoch_1.png" in names
     png = again.client.get(f"/api/runs/{run_id}/artifacts/reconstructions/recon_grid_epoch_1.png")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+
+
+def test_front_page_leads_to_the_api_docs(serve_api):
+    live = serve_api()
+    response = live.client.get("/", follow_redirects=False)
+    assert response.status_code in (302, 307) and response.headers["location"] == "/docs"

@@ -5,12 +5,14 @@ A reader never sees a half-written file, and a crash leaves either the old or th
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -26,13 +28,14 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_bytes(path: Path | str, data: bytes) -> None:
+def write_stream(path: Path | str, source: BinaryIO) -> None:
+    """Copy the file object ``source`` to ``path`` atomically (large files stream in 1 MiB chunks)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            shutil.copyfileobj(source, handle, length=1 << 20)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -43,6 +46,10 @@ def write_bytes(path: Path | str, data: bytes) -> None:
             pass
         raise
     _fsync_dir(path.parent)
+
+
+def write_bytes(path: Path | str, data: bytes) -> None:
+    write_stream(path, io.BytesIO(data))
 
 
 def json_safe(value: Any) -> Any:

@@ -15,13 +15,11 @@ archives do not have.
 from __future__ import annotations
 
 import gzip
-import os
-import shutil
 import struct
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
+from .atomic import write_stream
 from .types import DataSplit
 
 if TYPE_CHECKING:
@@ -110,22 +108,6 @@ def describe_problems(problems: dict[str, str]) -> str:
     return "; ".join(parts)
 
 
-def _atomic_write_from(src_fh: Any, dest: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(src_fh, out, length=1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def stage_idx_files(raw_dir: Path, sources: Sequence[Path] = (), names: Sequence[str] = IDX_FILES) -> list[str]:
     """Make sure each uncompressed ``raw_dir/name`` exists; return the names still missing.
 
@@ -147,7 +129,7 @@ def stage_idx_files(raw_dir: Path, sources: Sequence[Path] = (), names: Sequence
             continue
         raw_dir.mkdir(parents=True, exist_ok=True)
         with _open_maybe_gz(src) as fh:
-            _atomic_write_from(fh, dest)
+            write_stream(dest, fh)
     return still_missing
 
 

