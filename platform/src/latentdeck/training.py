@@ -29,12 +29,25 @@ class Cancelled(Exception):
     pass
 
 
-def choose_viz_indices(n_heldout: int, size: int, seed: int) -> list[int]:
+def choose_viz_indices(labels, size: int, seed: int) -> list[int]:
+    """Held-out indices for the per-epoch artifacts, balanced over classes and interleaved.
+
+    Each class's examples are shuffled with ``seed``; the result takes one of each class in turn
+    (class order 0, 1, 2, ...), so any prefix — the first 16 in a reconstruction grid — shows every
+    class, whatever order the dataset stores its examples in.
+    """
     import torch
 
     generator = torch.Generator().manual_seed(seed)
-    picked = torch.randperm(n_heldout, generator=generator)[: min(size, n_heldout)]
-    return sorted(int(i) for i in picked)
+    labels = torch.as_tensor(labels)
+    queues = [members[torch.randperm(len(members), generator=generator)].tolist()
+              for members in (torch.nonzero(labels == c).flatten() for c in torch.unique(labels).tolist())]
+    picked: list[int] = []
+    for depth in range(max((len(q) for q in queues), default=0)):
+        for queue in queues:
+            if depth < len(queue):
+                picked.append(int(queue[depth]))
+    return picked[:size]
 
 
 def to_float_images(images, image_shape: tuple[int, int, int]):
@@ -94,7 +107,7 @@ class Trainer:
         self.x_held, self.y_held = to_float_images(heldout.images, shape), heldout.labels.long()
         if not self.config.get("viz_indices"):
             self.config["viz_indices"] = choose_viz_indices(
-                len(self.x_held), self.config["viz_subset_size"], self.config["seed"])
+                self.y_held, self.config["viz_subset_size"], self.config["seed"])
             write_json(self.run_dir / "config.json", self.config)  # persisted before the first epoch
         idx = torch.tensor(self.config["viz_indices"], dtype=torch.long)
         if len(idx) and int(idx.max()) >= len(self.x_held):

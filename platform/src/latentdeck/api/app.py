@@ -23,6 +23,7 @@ from ..launch import reap_dead_workers
 from ..plugins import PluginError, get_plugin_manager
 from ..runs.lifecycle import InvalidTransition
 from ..runs.store import RunStore, RunStoreError
+from .docs import mount_docs
 from .events import EventHub
 from .events import router as events_router
 from .plugins import router as plugins_router
@@ -96,7 +97,7 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
                poll_s: float = 0.02, monitor_s: float = 1.0) -> FastAPI:
     """The latentdeck API over the run store in ``runs_dir`` with the plugins of ``pm``."""
     app = FastAPI(
-        title="latentdeck", version=__version__, lifespan=_lifespan,
+        title="latentdeck", version=__version__, lifespan=_lifespan, docs_url=None, redoc_url=None,
         description="Train autoencoders on MNIST and watch the latent space form. Runs, their events "
                     "(Server-Sent Events), artifacts, plugins and component schemas.",
     )
@@ -127,6 +128,8 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.include_router(runs_router)
     app.include_router(events_router)
     app.include_router(plugins_router)
+
+    mount_docs(app)
 
     @app.get("/", include_in_schema=False)
     def _home() -> RedirectResponse:
