@@ -412,3 +412,38 @@ def test_viz_indices_are_class_balanced_whatever_the_storage_order():
     assert picked == choose_viz_indices(labels, 12, seed=3)  # seeded
     assert picked != choose_viz_indices(labels, 12, seed=4)
     assert len(choose_viz_indices(labels, 1000, seed=0)) == 150  # capped at the split size
+
+
+def test_a_non_finite_loss_fails_the_run_with_epoch_and_parts(plugin_manager, runs_dir, tiny_config):
+    from latentdeck import LossSpec
+
+    calls = {"n": 0}
+
+    def explodes_later(outputs, batch):
+        calls["n"] += 1
+        value = outputs["recon"].mean() * 0
+        return value + (float("nan") if calls["n"] >= 7 else 0.0)
+
+    plugin = types.ModuleType("nan_plugin")
+    plugin.register_loss_components = hookimpl(lambda: [LossSpec("explodes", explodes_later)])
+    def build(options, dataset):
+        from latentdeck_ae.model import build as build_ae
+        from latentdeck_ae.options import AEOptions
+
+        return build_ae(AEOptions(latent_dim=4, channels=(8, 8)), dataset)
+
+    plugin.register_models = hookimpl(lambda: [ModelSpec(
+        name="ae-nan", build=build,
+        loss_weights=lambda options, schedule: {"recon_mse": 1.0, "explodes": 1.0},
+        capabilities=frozenset({"reconstruction"}))])
+    plugin_manager.register(plugin, name="nan_plugin")
+    _, run_dir = new_run(plugin_manager, runs_dir, {**tiny_config, "model_options": {}, "epochs": 3}, model="ae-nan")
+    assert execute_run(run_dir, pm=plugin_manager) == "failed"
+    failed = events_of(run_dir, "run.failed")[0]["data"]
+    assert failed["reason"] == "non_finite_loss"
+    # 4 training batches and 1 held-out evaluation batch in epoch 1, so the 7th call is epoch 2, batch 2
+    assert failed["epoch"] == 2 and failed["batch"] == 2
+    assert failed["loss_parts"]["explodes"] is None and failed["loss_parts"]["recon_mse"] > 0
+    assert "not finite at epoch 2, batch 2" in failed["error"]
+    assert read_summary(run_dir)["reason"] == "non_finite_loss"
+    assert all(e["type"] != "train.metrics" or e["data"]["epoch"] == 1 for e in events_of(run_dir))

@@ -29,6 +29,16 @@ class Cancelled(Exception):
     pass
 
 
+class NonFiniteLoss(Exception):
+    """The loss became NaN or infinite: training cannot go on meaningfully."""
+
+    def __init__(self, epoch: int, batch: int, parts: dict[str, float]):
+        self.epoch, self.batch, self.parts = epoch, batch, parts
+        shown = ", ".join(f"{k}={v}" for k, v in parts.items())
+        super().__init__(f"the loss is not finite at epoch {epoch}, batch {batch} ({shown}); "
+                         "lower the learning rate or the loss weights and start a new run")
+
+
 def choose_viz_indices(labels, size: int, seed: int) -> list[int]:
     """Held-out indices for the per-epoch artifacts, balanced over classes and interleaved.
 
@@ -169,6 +179,9 @@ class Trainer:
                 batch = Batch(self.x_train[idx], self.y_train[idx])
                 outputs = model(batch.x)
                 total, parts = self._loss(outputs, batch, weights)
+                if not torch.isfinite(total):
+                    raise NonFiniteLoss(epoch, batch_index + 1, {
+                        "loss": total.item(), **{k: v.item() for k, v in parts.items()}})
                 optimizer.zero_grad(set_to_none=True)
                 total.backward()
                 optimizer.step()
@@ -207,7 +220,12 @@ class Trainer:
         metrics["lr"] = self.config["optimizer"]["lr"]
         metrics["epoch_seconds"] = round(seconds, 4)
         if self.model_spec.epoch_diagnostics is not None:
-            metrics.update(self.model_spec.epoch_diagnostics(self.options, schedule))
+            import torch
+
+            model.eval()
+            with torch.no_grad():
+                metrics.update(self.model_spec.epoch_diagnostics(
+                    self.options, schedule, model, Batch(self.x_held, self.y_held)))
         return metrics
 
     def write_artifacts(self, model, epoch: int) -> None:
@@ -274,9 +292,12 @@ def execute_run(run_dir: Path | str, pm=None, listeners: tuple[Callable[[dict], 
                 pm.hook.on_run_error(run_id=run_id, run_dir=run_dir, error=exc)
             except Exception:
                 log.exception("on_run_error hook raised")
-            events.emit("run.failed", {"reason": "error", "error": error, "traceback": traceback.format_exc(limit=8),
-                                       "epochs_completed": trainer.epochs_completed if trainer else 0})
-            update_summary(run_dir, status="failed", reason="error", error=error, ended_at=now())
+            details = {"reason": "error", "error": error, "traceback": traceback.format_exc(limit=8),
+                       "epochs_completed": trainer.epochs_completed if trainer else 0}
+            if isinstance(exc, NonFiniteLoss):
+                details.update(reason="non_finite_loss", epoch=exc.epoch, batch=exc.batch, loss_parts=exc.parts)
+            events.emit("run.failed", details)
+            update_summary(run_dir, status="failed", reason=details["reason"], error=error, ended_at=now())
             return "failed"
         duration = round(time.perf_counter() - started, 3)
         events.emit("run.completed", {"epochs_completed": trainer.epochs_completed, "metrics": trainer.last_metrics,

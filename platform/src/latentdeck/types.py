@@ -107,8 +107,9 @@ class ModelSpec:
     tensors. ``loss_weights(options, schedule)`` returns ``{loss_component_name: weight}``: the loss
     is exactly ``sum(weight * component)``, and every part is reported in ``train.metrics``.
     ``capabilities`` lists what the module offers (see :data:`CAPABILITIES`).
-    ``epoch_diagnostics(options, schedule)``, when given, returns extra ``train.metrics`` fields
-    (for example the current schedule weights).
+    ``epoch_diagnostics(options, schedule, model, heldout)``, when given, is called after each
+    epoch with the model in eval mode under ``torch.no_grad()`` and the held-out split as a
+    :class:`Batch`; it returns extra ``train.metrics`` fields (schedule weights, usage statistics).
     """
 
     name: str
@@ -117,7 +118,7 @@ class ModelSpec:
     options: type[BaseModel] = NoOptions
     capabilities: frozenset[str] = frozenset()
     description: str = ""
-    epoch_diagnostics: Callable[[BaseModel, Schedule], dict[str, Any]] | None = None
+    epoch_diagnostics: Callable[[BaseModel, Schedule, Any, Batch], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
