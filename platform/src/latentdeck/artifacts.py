@@ -44,7 +44,14 @@ class ArtifactContext:
     generator: str = ""
     options: Any = None  # the generator's parsed options model (config.artifact_options[generator])
     events: EventLog | None = None
+    latents: Any = None  # numpy (n, d) float32: model.encode(viz.x), when the model has "latents"
+    projections: dict[str, dict[int, Any]] = field(default_factory=dict)  # method -> dims -> Projection
     written: list[str] = field(default_factory=list)
+
+    def emit(self, type: str, data: dict[str, Any]) -> None:
+        """Emit an event (e.g. ``projection.progress``) into the run's log."""
+        if self.events is not None:
+            self.events.emit(type, {"epoch": self.epoch, "generator": self.generator, **data})
 
     def _names(self, folder: str, template: str) -> tuple[str, str]:
         assert "{tag}" in template, "artifact templates need a {tag} placeholder (epoch_<N> / latest)"
@@ -100,3 +107,124 @@ def run_generators(make_context: Callable[[str], ArtifactContext], specs: list[A
                 "traceback": traceback.format_exc(limit=5)})
         timings[spec.name] = round((time.perf_counter() - started) * 1000, 2)
     return timings
+
+
+class ArtifactEngine:
+    """Runs a run's projections and generators for one epoch at a time.
+
+    The model runs once on the visualization subset; its latents are projected by every due
+    projection (warm-started from the previous epoch's coordinates where the method supports it),
+    then each generator gets the outputs, latents and projections. ``skip_existing`` (backfill)
+    skips a projection whose epoch file exists (loading it instead, so generators still see it) and
+    a generator whose files for that epoch the event log lists and the disk still has.
+    """
+
+    def __init__(self, pm, run_dir: Path, config: dict[str, Any], model_spec, dataset_spec, viz: VizSubset,
+                 events: EventLog, skip_existing: bool = False,
+                 projection_names: list[str] | None = None, generator_names: list[str] | None = None):
+        from .plugins import collect
+
+        self.run_dir, self.config, self.model_spec, self.dataset_spec = run_dir, config, model_spec, dataset_spec
+        self.viz, self.events, self.skip_existing = viz, events, skip_existing
+        self.run_id = config["run_id"]
+        self.has_latents = "latents" in model_spec.capabilities
+        wanted = config.get("artifacts") if generator_names is None else generator_names
+        self.generators = selected_generators(collect(pm, "artifacts"), model_spec.capabilities, wanted)
+        available = collect(pm, "projections")
+        names = config.get("projections") if projection_names is None else projection_names
+        self.projections = [available[n] for n in sorted(available) if names is None or n in names]
+        self.previous: dict[tuple[str, int], Any] = {}
+
+    def projections_due(self, epoch: int, last: bool, everything: bool = False) -> list[Any]:
+        if not self.has_latents:
+            return []
+        if everything:
+            return list(self.projections)
+        every = self.config.get("projection_every") or {}
+        due = []
+        for spec in self.projections:
+            n = every.get(spec.name, 1)
+            if n > 0 and (last or epoch % n == 0):
+                due.append(spec)
+        return due
+
+    def run_epoch(self, model, epoch: int, last: bool, everything: bool = False) -> None:
+        import torch
+
+        model.eval()
+        with torch.no_grad():
+            outputs = model(self.viz.x)
+            latents = model.encode(self.viz.x).float().numpy() if self.has_latents else None
+            projections = self._project(latents, outputs, epoch, self.projections_due(epoch, last, everything))
+            specs = {spec.name: spec for spec in self.generators}
+            chosen = self.config.get("artifact_options") or {}
+            done = self._logged_outputs() if self.skip_existing else {}
+
+            def make_context(generator: str) -> ArtifactContext:
+                return self._context(epoch, model, outputs, latents, projections, generator,
+                                     specs[generator].options.model_validate(chosen.get(generator, {})))
+
+            todo = [g for g in self.generators if not self._already_written(done, g.name, epoch)]
+            run_generators(make_context, todo, self.events)
+
+    def _context(self, epoch, model, outputs, latents, projections, generator, options=None) -> ArtifactContext:
+        return ArtifactContext(
+            run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, config=self.config, model=model,
+            model_spec=self.model_spec, dataset_spec=self.dataset_spec, viz=self.viz, outputs=outputs,
+            generator=generator, options=options, events=self.events, latents=latents, projections=projections)
+
+    def _project(self, latents, outputs, epoch: int, due: list[Any]) -> dict[str, dict[int, Any]]:
+        from .atomic import read_json
+        from .projections import projection_payload, projection_template
+        from .types import Projection
+
+        results: dict[str, dict[int, Any]] = {}
+        chosen = self.config.get("projection_options") or {}
+        for spec in due:
+            options = spec.options.model_validate(chosen.get(spec.name, {}))
+            for dims in spec.dims:
+                ctx = self._context(epoch, None, outputs, latents, results, f"projection:{spec.name}")
+                epoch_file = self.run_dir / "projections" / projection_template(spec.name, dims).format(tag=f"epoch_{epoch}")
+                if self.skip_existing and epoch_file.exists():
+                    import numpy as np
+
+                    saved = read_json(epoch_file)
+                    coords = np.asarray(saved["coords"], dtype=np.float64)
+                    results.setdefault(spec.name, {})[dims] = Projection(coords, saved.get("params", {}))
+                    self.previous[(spec.name, dims)] = coords
+                    continue
+                ctx.emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "fitting", "n": len(latents)})
+                started = time.perf_counter()
+                try:
+                    result = spec.fit(latents, dims, self.config["seed"], options, self.previous.get((spec.name, dims)))
+                    ms = (time.perf_counter() - started) * 1000
+                    payload = projection_payload(
+                        method=spec.name, dims=dims, epoch=epoch, result=result, latents=latents, viz=self.viz,
+                        outputs=outputs, latent_name=self.model_spec.latent_name, compute_ms=ms, seed=self.config["seed"])
+                    ctx.save_json("projections", projection_template(spec.name, dims), payload)
+                except Exception as exc:
+                    ctx.emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "failed",
+                                                     "error": f"{type(exc).__name__}: {exc}"})
+                    self.events.emit("artifact.failed", {
+                        "generator": f"projection:{spec.name}", "epoch": epoch, "error": f"{type(exc).__name__}: {exc}",
+                        "traceback": traceback.format_exc(limit=5)})
+                    continue
+                results.setdefault(spec.name, {})[dims] = result
+                self.previous[(spec.name, dims)] = result.coords
+                ctx.emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "done",
+                                                 "compute_ms": round(ms, 2)})
+        return results
+
+    def _logged_outputs(self) -> dict[tuple[str, int], list[str]]:
+        from .events import read_events
+
+        done: dict[tuple[str, int], list[str]] = {}
+        for event in read_events(self.run_dir / "events.jsonl"):
+            if event["type"] == "artifact.created":
+                data = event["data"]
+                done.setdefault((data.get("generator", ""), data.get("epoch")), []).append(data["name"])
+        return done
+
+    def _already_written(self, done, generator: str, epoch: int) -> bool:
+        names = done.get((generator, epoch))
+        return bool(names) and all((self.run_dir / name).exists() for name in names)

@@ -54,12 +54,20 @@ class RunConfig(BaseModel):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     seed: int = Field(0, ge=0, description="seed for weights, shuffling and visualization indices")
     checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every N epochs (the last epoch always)")
-    viz_subset_size: int = Field(256, ge=1, le=10_000, description="held-out examples used by per-epoch artifacts")
+    viz_subset_size: int = Field(512, ge=1, le=10_000, description="held-out examples used by per-epoch artifacts")
     viz_indices: list[Annotated[int, Field(ge=0)]] | None = Field(
         None, description="held-out indices for artifacts; chosen from the seed at run start when empty")
     recon_grid_size: int = Field(16, ge=1, le=256, description="examples shown in the reconstruction grid")
     artifacts: list[str] | None = Field(
         None, description="artifact generators to run each epoch (default: every one the model supports)")
+    projections: list[str] | None = Field(
+        None, description="projection methods computed per epoch (default: every installed one, e.g. pca, umap)")
+    projection_every: dict[str, int] = Field(
+        default_factory=dict,
+        description="per method, project every N epochs (default 1; the last epoch always); 0 = never during "
+                    "training, only on demand with backfill. Example: {\"umap\": 5}")
+    projection_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="options per projection method, validated by its plugin")
     artifact_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="options per artifact generator, validated by its plugin")
     executor: str = Field("local", description="executor plugin that starts the worker")

@@ -100,16 +100,35 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
             artifact_options[name] = generators[name].options.model_validate(raw).model_dump(mode="json")
         except ValidationError as exc:
             raise ConfigError(f"invalid options for artifact {name!r}: {validation_message(exc, f'artifact_options.{name}.')}") from None
+    projection_options = _validate_projections(pm, request)
     data_dir = Path(request.data_dir).expanduser() if request.data_dir else default_data_dir()
     dataset, note = resolve_dataset(pm, request.dataset, data_dir)
     stored = request.model_dump(mode="json")
     stored.update(
         run_id=new_run_id(), model_options=options.model_dump(mode="json"), dataset=dataset,
-        artifact_options=artifact_options,
+        artifact_options=artifact_options, projection_options=projection_options,
         dataset_requested=request.dataset, dataset_note=note, data_dir=str(data_dir),
         created_at=round(time.time(), 3), latentdeck_version=__version__,
     )
     return stored
+
+
+def _validate_projections(pm, request: RunConfig) -> dict[str, dict[str, Any]]:
+    projections = collect(pm, "projections")
+    hint = "List them with `latentdeck plugins --all` or GET /api/components."
+    for name in list(request.projections or []) + list(request.projection_every) + list(request.projection_options):
+        if name not in projections:
+            raise _unknown("projection", name, projections, hint)
+    for name, every in request.projection_every.items():
+        if not isinstance(every, int) or every < 0:
+            raise ConfigError(f"projection_every.{name}: must be an integer >= 0 (0 = only on demand with backfill), got {every!r}")
+    parsed = {}
+    for name, raw in request.projection_options.items():
+        try:
+            parsed[name] = projections[name].options.model_validate(raw).model_dump(mode="json")
+        except ValidationError as exc:
+            raise ConfigError(f"invalid options for projection {name!r}: {validation_message(exc, f'projection_options.{name}.')}") from None
+    return parsed
 
 
 def start_run(store: RunStore, pm, stored: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from .artifacts import ArtifactContext, VizSubset, run_generators, selected_generators
+from .artifacts import ArtifactEngine, VizSubset
 from .atomic import read_json, write_json
 from .checkpoints import save_checkpoint
 from .events import EventLog
@@ -97,8 +97,7 @@ class Trainer:
         self.dataset_spec = collect(pm, "datasets")[config["dataset"]]
         self.losses = collect(pm, "loss_components")
         self.options = self.model_spec.options.model_validate(config["model_options"])
-        self.generators = selected_generators(
-            collect(pm, "artifacts"), self.model_spec.capabilities, config.get("artifacts"))
+        self.engine: ArtifactEngine | None = None  # built once the visualization subset is loaded
         self.epochs_completed = 0
         self.last_metrics: dict[str, Any] | None = None
         self.last_checkpoint: str | None = None
@@ -229,26 +228,10 @@ class Trainer:
         return metrics
 
     def write_artifacts(self, model, epoch: int) -> None:
-        import torch
-
-        if not self.generators:
-            return
-        model.eval()
-        with torch.no_grad():
-            outputs = model(self.viz.x)
-
-        specs = {spec.name: spec for spec in self.generators}
-        chosen = self.config.get("artifact_options") or {}
-
-        def make_context(generator: str) -> ArtifactContext:
-            return ArtifactContext(
-                options=specs[generator].options.model_validate(chosen.get(generator, {})),
-                run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, config=self.config, model=model,
-                model_spec=self.model_spec, dataset_spec=self.dataset_spec, viz=self.viz,
-                outputs=outputs, generator=generator, events=self.events)
-
-        with torch.no_grad():
-            run_generators(make_context, self.generators, self.events)
+        if self.engine is None:
+            self.engine = ArtifactEngine(self.pm, self.run_dir, self.config, self.model_spec, self.dataset_spec,
+                                         self.viz, self.events)
+        self.engine.run_epoch(model, epoch, last=epoch == self.config["epochs"])
 
 
 def execute_run(run_dir: Path | str, pm=None, listeners: tuple[Callable[[dict], None], ...] = ()) -> str:

@@ -110,6 +110,7 @@ class ModelSpec:
     ``epoch_diagnostics(options, schedule, model, heldout)``, when given, is called after each
     epoch with the model in eval mode under ``torch.no_grad()`` and the held-out split as a
     :class:`Batch`; it returns extra ``train.metrics`` fields (schedule weights, usage statistics).
+    ``latent_name`` says what ``encode(x)`` returns (artifacts record it: ``"z"``, ``"mu of q(z|x)"``).
     """
 
     name: str
@@ -119,14 +120,34 @@ class ModelSpec:
     capabilities: frozenset[str] = frozenset()
     description: str = ""
     epoch_diagnostics: Callable[[BaseModel, Schedule, Any, Batch], dict[str, Any]] | None = None
+    latent_name: str = "z"
+
+
+@dataclass(frozen=True)
+class Projection:
+    """What a projection returns: coordinates (n, dims) as a float numpy array, the parameters it
+    actually used (recorded in the artifact), and extra fields for the artifact (e.g. PCA's
+    ``explained_variance``)."""
+
+    coords: Any
+    params: dict[str, Any]
+    extra: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class ProjectionSpec:
-    """Latents (n, d) -> coordinates (n, dims): ``fit(latents, dims, seed, options)``."""
+    """Latents -> coordinates: ``fit(latents, dims, seed, options, init) -> Projection``.
+
+    ``latents`` is a float32 numpy array (n, d) of the visualization subset; ``init`` is the previous
+    epoch's coordinates of the same points for this method and ``dims`` (or None): a projection may
+    start from it so points do not jump between epochs, and must say so in ``params``. ``fit`` must
+    be deterministic for a given ``seed``. The host writes the files, so every projection plugin
+    gets the specification's naming: ``projections/latent_<dims>d_<tag>_<name>.json`` (PCA 2-D keeps
+    the historical ``latent_2d_<tag>.json``).
+    """
 
     name: str
-    fit: Callable[..., Any]
+    fit: Callable[..., Projection]
     dims: tuple[int, ...] = (2, 3)
     options: type[BaseModel] = NoOptions
     description: str = ""
@@ -174,5 +195,5 @@ KINDS: dict[str, tuple[str, type]] = {
 
 __all__ = [
     "Availability", "ArtifactSpec", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
-    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "ProjectionSpec", "Schedule",
+    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "Projection", "ProjectionSpec", "Schedule",
 ]

@@ -1,0 +1,62 @@
+"""Projection artifacts: the host names, fills and scores every projection plugin's output the same way.
+
+Files (``tag`` is ``epoch_<N>`` or ``latest``): ``projections/latent_<dims>d_<tag>_<method>.json``,
+except PCA 2-D, which the specification names ``projections/latent_2d_<tag>.json``. Each holds the
+points (dataset indices, labels, predictions where the model has them, coordinates), the method and its
+parameters, per-axis bounds, ``compute_ms`` and the trustworthiness of the projection with respect to the
+latent space (k = 15).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TRUSTWORTHINESS_K = 15
+TRUSTWORTHINESS_MAX_N = 3000  # sklearn's score is O(n^2) in memory: score a seeded subset above this
+
+
+def projection_template(method: str, dims: int) -> str:
+    """The file name template with a ``{tag}`` placeholder."""
+    if method == "pca" and dims == 2:
+        return "latent_2d_{tag}.json"
+    return f"latent_{dims}d_{{tag}}_{method}.json"
+
+
+def trustworthiness(latents, coords, k: int = TRUSTWORTHINESS_K, seed: int = 0) -> dict[str, Any]:
+    """sklearn's trustworthiness of ``coords`` w.r.t. ``latents`` (1 = neighbourhoods preserved)."""
+    import numpy as np
+    from sklearn.manifold import trustworthiness as score
+
+    n = len(latents)
+    if n <= k + 1:
+        return {"k": k, "n": n, "value": None}
+    idx = np.arange(n)
+    if n > TRUSTWORTHINESS_MAX_N:
+        idx = np.sort(np.random.default_rng(seed).choice(n, TRUSTWORTHINESS_MAX_N, replace=False))
+    k_eff = min(k, (len(idx) - 1) // 2 - 1)
+    return {"k": k_eff, "n": int(len(idx)), "value": float(score(latents[idx], coords[idx], n_neighbors=k_eff))}
+
+
+def projection_payload(*, method: str, dims: int, epoch: int, result, latents, viz, outputs: dict,
+                       latent_name: str, compute_ms: float, seed: int) -> dict[str, Any]:
+    import numpy as np
+
+    coords = np.asarray(result.coords, dtype=np.float64)
+    assert coords.shape == (len(latents), dims), f"{method} returned {coords.shape}, expected {(len(latents), dims)}"
+    payload: dict[str, Any] = {
+        "epoch": epoch, "method": method, "dims": dims, "n": int(len(coords)),
+        "latent": latent_name, "latent_dim": int(latents.shape[1]),
+        "indices": list(viz.indices), "labels": viz.y.tolist(),
+    }
+    if "logits" in outputs:
+        payload["predicted"] = outputs["logits"].argmax(1).tolist()
+    if "qc" in outputs:
+        payload["component"] = outputs["qc"].argmax(1).tolist()
+    payload.update(
+        coords=np.round(coords, 6).tolist(),
+        bounds=[[float(coords[:, a].min()), float(coords[:, a].max())] for a in range(dims)],
+        params=dict(result.params), **(result.extra or {}),
+        compute_ms=round(compute_ms, 2),
+        trustworthiness=trustworthiness(latents, coords, seed=seed),
+    )
+    return payload
