@@ -13,7 +13,7 @@ from latentdeck import hookspecs
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = ROOT / "platform" / "src" / "latentdeck"
-PLUGIN_KINDS = ("models", "datasets", "projections", "artifacts", "executors")
+PLUGIN_KINDS = ("models", "losses", "datasets", "projections", "artifacts", "executors")
 
 
 def hook_names() -> list[str]:

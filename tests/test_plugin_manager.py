@@ -220,7 +220,8 @@ def test_list_plugins_hides_ok_builtins_unless_all(monkeypatch):
     assert ae["builtin"] is True and ae["status"] == "ok" and ae["error"] is None
     assert ae["version"] == importlib.metadata.version("latentdeck")
     assert ae["hooks"] == ["register_loss_components", "register_models"]
-    assert ae["provides"] == {"models": ["ae"], "loss_components": ["class_ce", "recon_mse"]}
+    assert ae["provides"] == {"models": ["ae"], "loss_components": ["class_ce"]}
+    assert full["latentdeck.basic"]["provides"] == {"loss_components": ["recon_mse", "recon_sse"]}
     assert full["latentdeck.recon"]["provides"] == {"artifacts": ["recon_grid"]}
     assert full["latentdeck.local"]["provides"] == {"executors": ["local"]}
 

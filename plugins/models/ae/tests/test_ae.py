@@ -27,6 +27,8 @@ def ae(plugin_manager):
 
 def test_registered_by_the_ae_plugin(plugin_manager, ae):
     assert providers(plugin_manager, "models")["ae"] == "latentdeck.ae"
+    assert providers(plugin_manager, "loss_components")["class_ce"] == "latentdeck.ae"
+    assert providers(plugin_manager, "loss_components")["recon_mse"] == "latentdeck.basic"  # shared with gmvae
     assert ae.options is AEOptions
     assert ae.capabilities == {"reconstruction", "classifier", "latents", "decoder"}
     loss_components = collect(plugin_manager, "loss_components")
@@ -80,13 +82,10 @@ def test_loss_weights_honour_class_weight(ae):
     assert ae.loss_weights(AEOptions(class_weight=0.0), Schedule(10, 10)) == {"recon_mse": 1.0, "class_ce": 0.0}
 
 
-def test_loss_components_match_hand_computed_values():
+def test_class_ce_matches_a_hand_computed_value():
     x = torch.tensor([[[[0.0, 1.0], [0.5, 0.25]]]])  # (1, 1, 2, 2)
-    recon = torch.tensor([[[[0.5, 1.0], [0.0, 0.25]]]])
     logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
     y = torch.tensor([0, 2])
-    batch = Batch(x, y)
-    assert float(losses.recon_mse({"recon": recon}, batch)) == pytest.approx((0.25 + 0 + 0.25 + 0) / 4)
     log_z0 = torch.log(torch.exp(torch.tensor(2.0)) + 1 + torch.exp(torch.tensor(-1.0)))
     expected = (float(log_z0) - 2.0 + float(torch.log(torch.tensor(3.0)))) / 2
     assert float(losses.class_ce({"logits": logits}, Batch(x.expand(2, 1, 2, 2), y))) == pytest.approx(expected, rel=1e-6)
@@ -113,6 +112,26 @@ def test_prepare_run_reports_bad_options(plugin_manager, tiny_config):
 
     with pytest.raises(ConfigError, match="model_options.latent_dim"):
         prepare_run(plugin_manager, {**tiny_config, "model_options": {"latent_dim": 0}})
+
+
+@pytest.mark.parametrize("field", ["entropy_bonus_enable", "categorical_kl_anneal", "kld_weight"])
+def test_gmvae_options_on_the_ae_name_the_field(plugin_manager, tiny_config, field):
+    from latentdeck.launch import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"model_options\.{field}: Extra inputs are not permitted"):
+        prepare_run(plugin_manager, {**tiny_config, "model_options": {field: True}})
+
+
+def test_default_architecture_is_unchanged_by_the_shared_blocks(ae):
+    """The conv trunk and decoder come from latentdeck.nn; the default AE keeps its size and layers."""
+    from latentdeck.nn import ConvDecoder, ConvEncoder
+
+    model = ae.build(AEOptions(), tiny_dataset())
+    assert sum(p.numel() for p in model.parameters()) == 219_995
+    assert isinstance(model.trunk, ConvEncoder) and isinstance(model.decoder, ConvDecoder)
+    convs = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    assert [(m.in_channels, m.out_channels, m.stride[0]) for m in convs] == [
+        (1, 32, 1), (32, 32, 2), (32, 64, 1), (64, 64, 2), (64, 32, 2), (32, 32, 2), (32, 1, 1)]
 
 
 def test_trains_tiny_digits_better_than_chance(plugin_manager, runs_dir, tiny_config):

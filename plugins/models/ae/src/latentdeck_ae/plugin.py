@@ -1,4 +1,4 @@
-"""Registers the supervised autoencoder and its loss components."""
+"""Registers the supervised autoencoder and its classification loss (``recon_mse`` is ``latentdeck.basic``'s)."""
 
 from latentdeck import LossSpec, ModelSpec, hookimpl
 
@@ -30,7 +30,4 @@ def register_models():
 
 @hookimpl
 def register_loss_components():
-    return [
-        LossSpec("recon_mse", losses.recon_mse, frozenset({"recon"}), "MSE(reconstruction, input)"),
-        LossSpec("class_ce", losses.class_ce, frozenset({"logits"}), "CrossEntropy(logits, label)"),
-    ]
+    return [LossSpec("class_ce", losses.class_ce, frozenset({"logits"}), "CrossEntropy(logits, label)")]

@@ -1,0 +1,1 @@
+"""Loss components shared by several models (built-in plugin ``latentdeck.basic``)."""
