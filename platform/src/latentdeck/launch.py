@@ -81,6 +81,11 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
         options = model.options.model_validate(request.model_options)
     except ValidationError as exc:
         raise ConfigError(f"invalid options for model {request.model!r}: {validation_message(exc, 'model_options.')}") from None
+    if model.check_config is not None:
+        try:
+            model.check_config(options, request)
+        except ValueError as exc:
+            raise ConfigError(f"invalid options for model {request.model!r}: {exc}") from None
     losses = collect(pm, "loss_components")
     missing = [n for n in model.loss_weights(options, Schedule(1, request.epochs)) if n not in losses]
     if missing:

@@ -30,6 +30,7 @@ CAPABILITIES = {
     "classifier": "forward() returns 'logits' (b, num_classes)",
     "latents": "encode(x) returns the deterministic latent (b, d) used for projections",
     "decoder": "decode(z) maps latents (b, d) back to images (b, c, h, w)",
+    "mixture": "forward() returns 'qc' (b, K) mixture responsibilities q(c|x) (rows sum to 1) and 'qc_logits'",
 }
 
 
@@ -110,6 +111,9 @@ class ModelSpec:
     ``epoch_diagnostics(options, schedule, model, heldout)``, when given, is called after each
     epoch with the model in eval mode under ``torch.no_grad()`` and the held-out split as a
     :class:`Batch`; it returns extra ``train.metrics`` fields (schedule weights, usage statistics).
+    ``check_config(options, run_config)``, when given, checks the options against the rest of the
+    validated run config (e.g. a schedule window longer than ``run_config.epochs``) before anything
+    is written; it raises ``ValueError`` with a message that names the field.
     ``latent_name`` says what ``encode(x)`` returns (artifacts record it: ``"z"``, ``"mu of q(z|x)"``).
     """
 
@@ -120,6 +124,7 @@ class ModelSpec:
     capabilities: frozenset[str] = frozenset()
     description: str = ""
     epoch_diagnostics: Callable[[BaseModel, Schedule, Any, Batch], dict[str, Any]] | None = None
+    check_config: Callable[[BaseModel, Any], None] | None = None
     latent_name: str = "z"
 
 

@@ -1,0 +1,1 @@
+"""Mixture health artifacts for models with mixture responsibilities (built-in plugin ``latentdeck.mixture``)."""

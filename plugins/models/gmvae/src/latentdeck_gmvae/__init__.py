@@ -1,0 +1,1 @@
+"""The Gaussian-mixture VAE plugin for latentdeck."""

@@ -1,0 +1,40 @@
+"""Options of the Gaussian-mixture VAE (kept free of torch so listing plugins stays fast)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GMVAEOptions(BaseModel):
+    """Options of the GM-VAE. Defaults give the specification's plain loss
+    ``recon + kld_weight * (kld_c + kld_z)``; the anneal and the entropy bonus are off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_components: int = Field(10, ge=2, le=256, description="K, the number of mixture components (>= 2)")
+    latent_dim: int = Field(16, ge=2, le=512, description="size of the latent vector z")
+    kld_weight: float = Field(1.0, ge=0.0, description="weight of kld_c + kld_z in the loss")
+    recon_loss: Literal["sse", "mse"] = Field(
+        "sse", description="reconstruction term: 'sse' = squared error summed over an image's pixels "
+                           "(recon_sse, the Gaussian-decoder scale the KL terms are measured in), "
+                           "'mse' = mean over pixels (recon_mse, as in the ae model)")
+    channels: tuple[int, int] = Field((32, 64), description="conv channels at 14x14 and 7x7 (same blocks as the ae)")
+    batch_norm: bool = Field(True, description="batch normalisation in the encoder and decoder")
+    categorical_kl_anneal: bool = Field(
+        False, description="ramp the weight of kld_c from 0 to categorical_kl_max_weight over the anneal window")
+    categorical_kl_anneal_epochs: int = Field(
+        10, ge=1, description="anneal window in epochs (epochs 1..W; must not exceed the run's epochs)")
+    categorical_kl_max_weight: float = Field(
+        1.0, ge=0.0, description="kld_c's schedule weight at the end of the anneal window and after it")
+    entropy_bonus_enable: bool = Field(
+        False, description="subtract entropy_bonus_weight * H(mean q(c|x)) from the loss, decaying to 0 "
+                           "over the entropy window (keeps every component in use early on)")
+    entropy_bonus_weight: float = Field(1.0, ge=0.0, description="bonus weight in epoch 1 of the entropy window")
+    entropy_bonus_epochs: int = Field(
+        10, ge=1, description="entropy window in epochs (epochs 1..W; must not exceed the run's epochs)")
+
+    @property
+    def controls_enabled(self) -> bool:
+        return self.categorical_kl_anneal or self.entropy_bonus_enable

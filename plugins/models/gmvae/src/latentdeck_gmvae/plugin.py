@@ -1,0 +1,73 @@
+"""Registers the Gaussian-mixture VAE and its loss components (kld_c, kld_z, qc_usage_entropy)."""
+
+from latentdeck import LossSpec, ModelSpec, hookimpl
+
+from . import losses
+from .options import GMVAEOptions
+from .schedules import categorical_kl_weight, entropy_bonus_weight
+
+RECON = {"sse": "recon_sse", "mse": "recon_mse"}  # provided by latentdeck.basic
+
+
+def _build(options, dataset):
+    from .model import build  # torch is imported only when a model is built
+
+    return build(options, dataset)
+
+
+def loss_weights(options: GMVAEOptions, schedule) -> dict[str, float]:
+    """``recon + kld_weight * (cat_kl_weight * kld_c + kld_z) - entropy_bonus_weight * qc_usage_entropy``;
+    with the controls off (the default) this is the specification's ``recon + kld_weight * (kld_c + kld_z)``."""
+    weights = {
+        RECON[options.recon_loss]: 1.0,
+        "kld_c": options.kld_weight * categorical_kl_weight(options, schedule),
+        "kld_z": options.kld_weight,
+    }
+    if options.entropy_bonus_enable:
+        bonus = entropy_bonus_weight(options, schedule)
+        weights["qc_usage_entropy"] = -bonus if bonus else 0.0
+    return weights
+
+
+def check_config(options: GMVAEOptions, run_config) -> None:
+    """Schedule windows must fit in the run (only checked for the controls that are enabled)."""
+    epochs = run_config.epochs
+    for enabled, field in ((options.categorical_kl_anneal, "categorical_kl_anneal_epochs"),
+                           (options.entropy_bonus_enable, "entropy_bonus_epochs")):
+        window = getattr(options, field)
+        if enabled and window > epochs:
+            raise ValueError(f"model_options.{field}: the window ({window} epochs) is longer than the run "
+                             f"(epochs = {epochs}); shorten the window or train for more epochs")
+
+
+def _epoch_diagnostics(options, schedule, model, heldout):
+    from .diagnostics import epoch_diagnostics
+
+    return epoch_diagnostics(options, schedule, model, heldout)
+
+
+@hookimpl
+def register_models():
+    return [ModelSpec(
+        name="gmvae",
+        build=_build,
+        loss_weights=loss_weights,
+        options=GMVAEOptions,
+        capabilities=frozenset({"reconstruction", "latents", "decoder", "mixture"}),
+        description="Gaussian-mixture VAE: recon + kld_weight * (KL(q(c|x) || uniform) + E_q(c|x) KL(q(z|x) || p(z|c)))",
+        epoch_diagnostics=_epoch_diagnostics,
+        check_config=check_config,
+        latent_name="mu of q(z|x)",
+    )]
+
+
+@hookimpl
+def register_loss_components():
+    mixture = frozenset({"qc_logits"})
+    return [
+        LossSpec("kld_c", losses.kld_c, mixture, "KL(q(c|x) || uniform(K)), analytic"),
+        LossSpec("kld_z", losses.kld_z, frozenset({"qc", "mu", "logvar", "prior_mu", "prior_logvar"}),
+                 "E_q(c|x)[KL(q(z|x) || p(z|c))], analytic, marginalised over the K components"),
+        LossSpec("qc_usage_entropy", losses.qc_usage_entropy, frozenset({"qc"}),
+                 "H(batch mean of q(c|x)), the entropy of component usage (the entropy bonus's term)"),
+    ]
