@@ -171,7 +171,7 @@ def test_plugins_components_schema_health_and_openapi(serve_api, monkeypatch):
     assert plugins["latentdeck.ae"]["builtin"] is True and plugins["latentdeck.ae"]["provides"]["models"] == ["ae"]
     assert plugins["latentdeck.local"]["provides"] == {"executors": ["local"]}
     assert plugins["latentdeck.recon"]["provides"] == {"artifacts": ["recon_grid"]}
-    assert plugins["latentdeck.testing"]["provides"] == {"datasets": ["tiny-digits"]}
+    assert plugins["latentdeck.testing"]["provides"] == {"datasets": ["tiny-digits"], "projections": ["first-dims"]}
     assert "register_models" in plugins["latentdeck.ae"]["hooks"]
     failed = plugins["latentdeck_no_such_plugin_xyz"]
     assert failed["status"] == "failed" and "ModuleNotFoundError" in failed["error"]

@@ -46,6 +46,7 @@ class ArtifactContext:
     events: EventLog | None = None
     latents: Any = None  # numpy (n, d) float32: model.encode(viz.x), when the model has "latents"
     projections: dict[str, dict[int, Any]] = field(default_factory=dict)  # method -> dims -> Projection
+    keep_newer_latest: bool = False  # backfill: never point a *_latest mirror back to an older epoch
     written: list[str] = field(default_factory=list)
 
     def emit(self, type: str, data: dict[str, Any]) -> None:
@@ -57,7 +58,19 @@ class ArtifactContext:
         assert "{tag}" in template, "artifact templates need a {tag} placeholder (epoch_<N> / latest)"
         return (f"{folder}/{template.format(tag=f'epoch_{self.epoch}')}", f"{folder}/{template.format(tag='latest')}")
 
-    def _publish(self, name: str, latest: str | None, kind: str) -> None:
+    def _newer_epoch_exists(self, folder: str, template: str) -> bool:
+        import re
+
+        pattern = re.compile(re.escape(template).replace(re.escape("{tag}"), r"epoch_(\d+)") + "$")
+        for path in (self.run_dir / folder).glob(template.format(tag="epoch_*")):
+            match = pattern.match(path.name)
+            if match and int(match.group(1)) > self.epoch:
+                return True
+        return False
+
+    def _publish(self, name: str, latest: str | None, kind: str, template: str = "") -> None:
+        if latest and self.keep_newer_latest and self._newer_epoch_exists(kind, template):
+            latest = None
         if latest:
             copy_atomic(self.run_dir / name, self.run_dir / latest)
         self.written.append(name)
@@ -69,7 +82,7 @@ class ArtifactContext:
         """Write ``<folder>/<template with tag=epoch_N>`` and its ``tag=latest`` mirror."""
         name, latest = self._names(folder, template)
         write_json(self.run_dir / name, payload)
-        self._publish(name, latest, folder)
+        self._publish(name, latest, folder, template)
         return name
 
     def save_png(self, folder: str, template: str, image: Any) -> str:
@@ -82,7 +95,7 @@ class ArtifactContext:
         image.save(buffer, format="PNG", optimize=False)
         name, latest = self._names(folder, template)
         write_bytes(self.run_dir / name, buffer.getvalue())
-        self._publish(name, latest, folder)
+        self._publish(name, latest, folder, template)
         return name
 
 
@@ -171,7 +184,8 @@ class ArtifactEngine:
         return ArtifactContext(
             run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, config=self.config, model=model,
             model_spec=self.model_spec, dataset_spec=self.dataset_spec, viz=self.viz, outputs=outputs,
-            generator=generator, options=options, events=self.events, latents=latents, projections=projections)
+            generator=generator, options=options, events=self.events, latents=latents, projections=projections,
+            keep_newer_latest=self.skip_existing)
 
     def _project(self, latents, outputs, epoch: int, due: list[Any]) -> dict[str, dict[int, Any]]:
         from .atomic import read_json
@@ -214,6 +228,20 @@ class ArtifactEngine:
                 ctx.emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "done",
                                                  "compute_ms": round(ms, 2)})
         return results
+
+    def missing(self, epoch: int) -> list[str]:
+        """What :meth:`run_epoch` with ``everything=True`` and ``skip_existing`` would compute."""
+        from .projections import projection_template
+
+        todo = []
+        for spec in self.projections_due(epoch, last=True, everything=True):
+            for dims in spec.dims:
+                name = projection_template(spec.name, dims).format(tag=f"epoch_{epoch}")
+                if not (self.run_dir / "projections" / name).exists():
+                    todo.append(f"projections/{name}")
+        done = self._logged_outputs()
+        todo += [f"generator {g.name}" for g in self.generators if not self._already_written(done, g.name, epoch)]
+        return todo
 
     def _logged_outputs(self) -> dict[tuple[str, int], list[str]]:
         from .events import read_events

@@ -16,9 +16,12 @@ from typing import Any, Callable, Iterator
 from .atomic import dumps
 
 TERMINAL_EVENTS = frozenset({"run.completed", "run.cancelled", "run.failed"})
+# Events that close a stretch of the log: a run's end, or the end of a later backfill of it.
+CLOSING_EVENTS = TERMINAL_EVENTS | {"backfill.completed", "backfill.failed"}
 EVENT_TYPES = (
     "run.created", "run.started", "train.progress", "train.metrics", "artifact.created",
-    "projection.progress", "checkpoint.saved", "run.completed", "run.cancelled", "run.failed",
+    "projection.progress", "checkpoint.saved", "artifact.failed", "run.completed", "run.cancelled", "run.failed",
+    "backfill.started", "backfill.completed", "backfill.failed",
 )
 
 

@@ -4,7 +4,8 @@ Fixtures: ``plugin_manager`` (a fresh manager per test, with the tiny dataset), 
 ``tiny_config``. Contract helpers: :func:`check_dataset`, :func:`check_model`.
 
 This module is also a plugin: it provides the ``tiny-digits`` dataset (seeded synthetic 28x28
-digits, 10 classes) so tests train in a second. Workers started in a separate process see it when
+digits, 10 classes) so tests train in a second, and the ``first-dims`` projection (the first
+latent coordinates: deterministic, instant, no numba). Workers started in a separate process see it when
 ``LATENTDECK_EXTRA_PLUGINS=latentdeck.testing`` is set, as the fixtures here do.
 """
 
@@ -48,6 +49,20 @@ def tiny_dataset(n_train: int = 256, n_heldout: int = 64) -> DatasetSpec:
 @hookimpl
 def register_datasets():
     return [tiny_dataset()]
+
+
+def _first_dims(latents, dims, seed, options, init=None):
+    """A deterministic stand-in projection: the first ``dims`` latent coordinates."""
+    from .types import Projection
+
+    return Projection(latents[:, :dims].astype("float64"), {"rule": "first latent coordinates"})
+
+
+@hookimpl
+def register_projections():
+    from .types import ProjectionSpec
+
+    return [ProjectionSpec(name="first-dims", fit=_first_dims, description="test stand-in: first latent coordinates")]
 
 
 # --- contract helpers ---------------------------------------------------------------------------
@@ -116,6 +131,6 @@ def runs_dir(tmp_path) -> Path:
 @pytest.fixture
 def tiny_config() -> dict[str, Any]:
     """A run config that trains the AE on tiny-digits in about a second."""
-    return {"model": "ae", "dataset": TINY, "epochs": 2, "batch_size": 64, "seed": 0,
+    return {"model": "ae", "dataset": TINY, "epochs": 2, "batch_size": 64, "seed": 0, "projections": ["first-dims"],
             "viz_subset_size": 32, "recon_grid_size": 8, "num_threads": 1,
             "model_options": {"latent_dim": 4, "channels": [8, 8], "head_hidden": 16}}

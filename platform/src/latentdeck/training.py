@@ -68,6 +68,22 @@ def to_float_images(images, image_shape: tuple[int, int, int]):
     return x.reshape(len(x), *image_shape).contiguous()
 
 
+def viz_subset(indices: list[int], x_held, y_held) -> VizSubset:
+    import torch
+
+    idx = torch.tensor(indices, dtype=torch.long)
+    if len(idx) and int(idx.max()) >= len(x_held):
+        raise ValueError(f"viz_indices go up to {int(idx.max())} but the held-out split has {len(x_held)} examples")
+    return VizSubset(list(indices), x_held[idx], y_held[idx])
+
+
+def load_viz_subset(config: dict[str, Any], dataset_spec) -> VizSubset:
+    """The persisted visualization subset of a run, rebuilt from its dataset (backfill, reloads)."""
+    heldout = dataset_spec.load(Path(config["data_dir"]), "heldout")
+    return viz_subset(config["viz_indices"], to_float_images(heldout.images, tuple(dataset_spec.image_shape)),
+                      heldout.labels.long())
+
+
 class _Running:
     """Running batch-size-weighted means of the loss parts."""
 
@@ -104,8 +120,6 @@ class Trainer:
 
     # -- data ------------------------------------------------------------------------------------
     def load_data(self) -> None:
-        import torch
-
         data_dir = Path(self.config["data_dir"])
         shape = tuple(self.dataset_spec.image_shape)
         train = self.dataset_spec.load(data_dir, "train")
@@ -118,10 +132,7 @@ class Trainer:
             self.config["viz_indices"] = choose_viz_indices(
                 self.y_held, self.config["viz_subset_size"], self.config["seed"])
             write_json(self.run_dir / "config.json", self.config)  # persisted before the first epoch
-        idx = torch.tensor(self.config["viz_indices"], dtype=torch.long)
-        if len(idx) and int(idx.max()) >= len(self.x_held):
-            raise ValueError(f"viz_indices go up to {int(idx.max())} but the held-out split has {len(self.x_held)} examples")
-        self.viz = VizSubset(self.config["viz_indices"], self.x_held[idx], self.y_held[idx])
+        self.viz = viz_subset(self.config["viz_indices"], self.x_held, self.y_held)
 
     # -- one step --------------------------------------------------------------------------------
     def _loss(self, outputs, batch: Batch, weights: dict[str, float]):

@@ -29,7 +29,8 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ..atomic import dumps
-from ..events import TERMINAL_EVENTS, EventTail
+from ..backfill import backfill_active
+from ..events import CLOSING_EVENTS, EventTail
 from ..runs.lifecycle import TERMINAL
 from ..runs.store import RunStoreError, read_summary
 
@@ -51,18 +52,20 @@ class Frame:
 
 
 def to_frame(event: dict[str, Any]) -> Frame:
-    return Frame(int(event["seq"]), event.get("type") in TERMINAL_EVENTS,
+    return Frame(int(event["seq"]), event.get("type") in CLOSING_EVENTS,
                  f"id: {event['seq']}\ndata: {dumps(event)}\n\n")
 
 
 def read_log(path: Path, after_seq: int) -> tuple[list[Frame], int | None]:
-    """(frames of the complete events with ``seq > after_seq``, seq of the terminal event or None).
+    """(frames of the complete events with ``seq > after_seq``, seq of the last closing event or None).
+
+    Closing events end a run (``run.completed|cancelled|failed``) or a later backfill of it.
 
     Blocking: call it in a thread.
     """
     frames, terminal = [], None
     for event in EventTail(path).poll():
-        if terminal is None and event.get("type") in TERMINAL_EVENTS:
+        if event.get("type") in CLOSING_EVENTS:
             terminal = int(event["seq"])
         if int(event["seq"]) > after_seq:
             frames.append(to_frame(event))
@@ -226,7 +229,7 @@ def parse_cursor(raw: str | None, source: str) -> int:
 def _terminal_state(path: Path, run_dir: Path, cursor: int) -> tuple[bool, list[Frame]]:
     """(whether the run has ended, its frames after ``cursor`` up to the terminal event)."""
     try:
-        ended = read_summary(run_dir)["status"] in TERMINAL
+        ended = read_summary(run_dir)["status"] in TERMINAL and not backfill_active(run_dir)
     except (FileNotFoundError, ValueError, KeyError):
         ended = False
     if not ended:
@@ -268,7 +271,7 @@ async def _live_stream(hub: EventHub, run_id: str, path: Path, cursor: int, hear
             return "".join(parts), False
 
         replay, end = await asyncio.to_thread(read_log, path, cursor)
-        if end is not None and end <= cursor:
+        if end is not None and end <= cursor and not backfill_active(path.parent):
             return  # the client already has the terminal event (the summary lagged behind the log)
         text, done = fresh(replay)
         if text:

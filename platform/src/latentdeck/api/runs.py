@@ -121,3 +121,46 @@ def get_artifact(run_id: str, name: str, request: Request) -> FileResponse:
     """One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl)."""
     path = _store(request).artifact_path(run_id, name)
     return FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+class BackfillRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: list[int] | None = Field(None, description="epochs to backfill (default: every epoch with a checkpoint)")
+    projections: list[str] | None = Field(None, description="projection methods (default: the run's own selection, else every installed one)")
+    artifacts: list[str] | None = Field(None, description="artifact generators (default: the run's own selection)")
+
+
+class BackfillAccepted(BaseModel):
+    started: bool = Field(description="false when nothing was missing (re-running a backfill is a no-op)")
+    plan: dict[str, Any] = Field(description="epochs, projections, artifacts, and what is missing per epoch")
+    detail: str
+
+
+@router.post("/{run_id}/backfill", status_code=202, response_model=BackfillAccepted, responses={
+    **ERRORS, 409: {"description": "the run is still active, or a backfill of it is already running"},
+    422: {"description": "no checkpoints, an epoch without a checkpoint, or an unknown projection/generator"}})
+def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict[str, Any]:
+    """Compute a finished run's missing projection and neighbour artifacts from its checkpoints, in a
+    background process; progress arrives as events (``backfill.started``, ``projection.progress``,
+    ``artifact.created``, ``backfill.completed``) on ``GET /api/runs/{run_id}/events``."""
+    import subprocess
+    import sys
+    import threading
+
+    from ..backfill import plan
+
+    run_dir = _store(request).run_dir(run_id)
+    chosen = plan(run_dir, request.app.state.pm, body.epochs, body.projections, body.artifacts)
+    if not chosen["missing"]:
+        return {"started": False, "plan": chosen, "detail": "nothing is missing: every requested artifact exists"}
+    argv = [sys.executable, "-m", "latentdeck.backfill", str(run_dir), "--epochs", ",".join(map(str, chosen["epochs"])),
+            "--projections", ",".join(chosen["projections"])]
+    if chosen["artifacts"]:
+        argv += ["--artifacts", ",".join(chosen["artifacts"])]
+    with open(run_dir / "backfill.log", "ab") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    threading.Thread(target=proc.wait, daemon=True, name=f"backfill-{run_id}").start()  # reap it
+    return {"started": True, "plan": chosen,
+            "detail": f"backfill started (pid {proc.pid}); follow GET /api/runs/{run_id}/events"}

@@ -1,0 +1,178 @@
+"""Backfill: compute missing projection and neighbour artifacts of a finished run from its checkpoints.
+
+Nothing is retrained. For each chosen epoch that has a checkpoint, the model is rebuilt from
+``checkpoints/epoch_<N>.pt``, run on the persisted visualization subset, and the artifact engine
+writes only what is missing (projections whose epoch file is absent, generators whose files the event
+log does not list). Events go to the run's ``events.jsonl`` between ``backfill.started`` and
+``backfill.completed`` (or ``backfill.failed``). A second backfill of the same selection finds nothing
+missing and writes nothing. ``*_latest`` mirrors never move back to an older epoch.
+
+Run it with ``latentdeck backfill RUN_ID`` or ``POST /api/runs/{id}/backfill`` (which starts
+``python -m latentdeck.backfill RUN_DIR ...`` in its own process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from .atomic import read_json
+from .events import EventLog
+from .procs import pid_alive, proc_start_time
+from .runs.lifecycle import TERMINAL
+from .runs.store import RunConflict, RunStoreError, read_summary
+
+LOCK = "backfill.lock"
+
+
+class BackfillError(RunStoreError):
+    status = 422
+
+
+def checkpoint_epochs(run_dir: Path) -> list[int]:
+    found = []
+    for path in (Path(run_dir) / "checkpoints").glob("epoch_*.pt"):
+        match = re.fullmatch(r"epoch_(\d+)\.pt", path.name)
+        if match:
+            found.append(int(match.group(1)))
+    return sorted(found)
+
+
+def backfill_active(run_dir: Path) -> bool:
+    """Whether a backfill process is working on this run now."""
+    try:
+        info = read_json(Path(run_dir) / LOCK)
+    except (OSError, ValueError):
+        return False
+    return pid_alive(int(info.get("pid", -1)), info.get("proc_start"))
+
+
+def plan(run_dir: Path, pm, epochs: list[int] | None = None, projections: list[str] | None = None,
+         artifacts: list[str] | None = None) -> dict[str, Any]:
+    """Validate a backfill request; returns ``{"epochs", "projections", "artifacts"}`` to run.
+
+    Raises :class:`BackfillError` (422) or ``RunConflict`` (409) with a message saying what to do.
+    """
+    from .plugins import collect
+
+    run_dir = Path(run_dir)
+    summary = read_summary(run_dir)
+    run_id = summary["run_id"]
+    if summary["status"] not in TERMINAL:
+        raise RunConflict(f"run {run_id!r} is {summary['status']}; backfill works on finished runs "
+                          f"(wait for it to end, or cancel it)")
+    if backfill_active(run_dir):
+        raise RunConflict(f"a backfill of run {run_id!r} is already running; follow its events")
+    available = checkpoint_epochs(run_dir)
+    if not available:
+        raise BackfillError(f"run {run_id!r} has no checkpoints, so there is no model to backfill from; "
+                            "train with checkpoint_every set to keep one per epoch")
+    if epochs:
+        missing = sorted(set(epochs) - set(available))
+        if missing:
+            raise BackfillError(f"run {run_id!r} has no checkpoint for epoch(s) {missing}; "
+                                f"epochs with checkpoints: {available}")
+    config = read_json(run_dir / "config.json")
+    known_projections = collect(pm, "projections")
+    for name in projections or []:
+        if name not in known_projections:
+            raise BackfillError(f"unknown projection {name!r}; installed: {', '.join(sorted(known_projections)) or 'none'}")
+    generators = collect(pm, "artifacts")
+    for name in artifacts or []:
+        if name not in generators:
+            raise BackfillError(f"unknown artifact generator {name!r}; installed: {', '.join(sorted(generators))}")
+    models, datasets = collect(pm, "models"), collect(pm, "datasets")
+    if config["model"] not in models:
+        raise BackfillError(f"run {run_id!r} was trained with model {config['model']!r}, which is not installed now")
+    if config["dataset"] not in datasets:
+        raise BackfillError(f"run {run_id!r} was trained on dataset {config['dataset']!r}, which is not installed now")
+    chosen = {"epochs": sorted(set(epochs)) if epochs else available,
+              "projections": sorted(projections or config.get("projections") or known_projections),
+              "artifacts": sorted(artifacts) if artifacts else None}
+    from .artifacts import ArtifactEngine
+
+    engine = ArtifactEngine(pm, run_dir, config, models[config["model"]], datasets[config["dataset"]], None, None,
+                            skip_existing=True, projection_names=chosen["projections"], generator_names=chosen["artifacts"])
+    chosen["missing"] = {epoch: todo for epoch in chosen["epochs"] if (todo := engine.missing(epoch))}
+    return chosen
+
+
+def _take_lock(run_dir: Path) -> None:
+    path = Path(run_dir) / LOCK
+    if backfill_active(run_dir):
+        raise RunConflict("a backfill of this run is already running")
+    path.unlink(missing_ok=True)  # a stale lock of a dead backfill
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"pid": os.getpid(), "proc_start": proc_start_time(os.getpid()), "started_at": time.time()}, handle)
+
+
+def backfill(run_dir: Path | str, pm=None, epochs: list[int] | None = None, projections: list[str] | None = None,
+             artifacts: list[str] | None = None, listeners: tuple[Callable[[dict], None], ...] = ()) -> dict[str, Any]:
+    """Backfill a finished run; returns ``{"epochs", "written", "duration_s"}`` (or ``nothing_missing``)."""
+    from .artifacts import ArtifactEngine
+    from .checkpoints import load_model
+    from .plugins import collect, get_plugin_manager
+    from .training import load_viz_subset
+
+    pm = pm or get_plugin_manager()
+    run_dir = Path(run_dir)
+    chosen = plan(run_dir, pm, epochs, projections, artifacts)
+    if not chosen["missing"]:
+        return {"epochs": chosen["epochs"], "written": [], "nothing_missing": True}
+    config = read_json(run_dir / "config.json")
+    _take_lock(run_dir)
+    written: list[str] = []
+    try:
+        with EventLog(run_dir / "events.jsonl", config["run_id"]) as events:
+            events.listeners.extend(listeners)
+            events.listeners.append(lambda e: e["type"] == "artifact.created" and written.append(e["data"]["name"]))
+            model_spec = collect(pm, "models")[config["model"]]
+            dataset_spec = collect(pm, "datasets")[config["dataset"]]
+            events.emit("backfill.started", chosen)
+            started = time.perf_counter()
+            try:
+                viz = load_viz_subset(config, dataset_spec)
+                engine = ArtifactEngine(pm, run_dir, config, model_spec, dataset_spec, viz, events, skip_existing=True,
+                                        projection_names=chosen["projections"], generator_names=chosen["artifacts"])
+                for epoch in sorted(chosen["missing"]):
+                    model, _ = load_model(run_dir, pm, epoch=epoch)
+                    engine.run_epoch(model, epoch, last=True, everything=True)
+            except Exception as exc:
+                events.emit("backfill.failed", {"error": f"{type(exc).__name__}: {exc}",
+                                                "traceback": traceback.format_exc(limit=6), "written": written})
+                raise
+            result = {"epochs": chosen["epochs"], "written": list(written),
+                      "duration_s": round(time.perf_counter() - started, 3)}
+            events.emit("backfill.completed", result)
+    finally:
+        (run_dir / LOCK).unlink(missing_ok=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m latentdeck.backfill RUN_DIR [--epochs 1,2] [--projections a,b] [--artifacts x]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m latentdeck.backfill")
+    parser.add_argument("run_dir")
+    parser.add_argument("--epochs", type=lambda v: [int(x) for x in v.split(",") if x])
+    parser.add_argument("--projections", type=lambda v: [x for x in v.split(",") if x])
+    parser.add_argument("--artifacts", type=lambda v: [x for x in v.split(",") if x])
+    args = parser.parse_args(argv)
+    try:
+        backfill(args.run_dir, epochs=args.epochs, projections=args.projections, artifacts=args.artifacts)
+    except RunStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
