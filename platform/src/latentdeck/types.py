@@ -179,6 +179,9 @@ class ExecutorSpec:
     ``start(run_dir)`` launches ``python -m latentdeck.worker <run_dir>`` (or an equivalent) and
     returns a JSON-safe dict the host persists as ``worker.json``. ``is_alive(info)`` says whether
     that worker still runs; the host uses it to mark runs whose worker vanished as ``failed``.
+    ``warm_up()``, optional, prepares workers ahead of time (the local executor warms umap-learn's JIT
+    in a fork server): the server calls it once at start in a background thread, where it may block
+    for as long as warming takes; ``start`` must never wait for it.
     """
 
     name: str
@@ -186,6 +189,7 @@ class ExecutorSpec:
     is_alive: Callable[[dict[str, Any]], bool]
     options: type[BaseModel] = NoOptions
     description: str = ""
+    warm_up: Callable[[], None] | None = None
 
 
 # kind -> (hook name, record type); the single table the plugin manager and the API iterate.

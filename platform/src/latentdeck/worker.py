@@ -2,6 +2,11 @@
 
 Executors start this; it trains the run with :func:`latentdeck.training.execute_run` and exits.
 It lowers its own priority so the server and the browser stay responsive on a small machine.
+
+The local executor can also fork the worker from its warm fork server (:mod:`latentdeck.warmup`):
+:func:`forked_main` then does in the child what ``subprocess.Popen`` does for a fresh process (own
+session, output to ``worker.log``, the server's environment, the same final priority) and calls
+:func:`main`, so both ways run the same code with the same exit codes.
 """
 
 from __future__ import annotations
@@ -25,6 +30,30 @@ def main(argv: list[str] | None = None) -> int:
 
     status = execute_run(argv[0])
     return 0 if status in ("completed", "cancelled") else 1
+
+
+def forked_main(run_dir: str, env: dict[str, str], nice_target: int | None = None, log_name: str = "worker.log") -> None:
+    """Worker entry point in a child of the warm fork server (a ``multiprocessing`` target).
+
+    ``env`` is the server's environment at start time (the fork server's is older); ``nice_target``
+    is the absolute niceness a ``python -m latentdeck.worker`` child of the server would end with.
+    Exits with :func:`main`'s code.
+    """
+    os.setsid()  # like start_new_session=True: Ctrl-C on the server does not reach training
+    fd = os.open(os.path.join(run_dir, log_name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    # line-buffered streams over the log, as PYTHONUNBUFFERED gives a fresh worker
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+    os.environ.clear()
+    os.environ.update(env)
+    if nice_target is not None:
+        os.environ["LATENTDECK_WORKER_NICE"] = str(max(0, nice_target - os.nice(0)))
+    for handler in list(logging.root.handlers):  # anything the fork server configured
+        logging.root.removeHandler(handler)
+    sys.exit(main([run_dir]))
 
 
 if __name__ == "__main__":

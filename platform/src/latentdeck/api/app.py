@@ -76,6 +76,28 @@ async def _monitor_workers(app: FastAPI) -> None:
             log.exception("worker monitor pass failed")
 
 
+def _start_executor_warm_ups(pm) -> None:
+    """Each executor's ``warm_up`` in its own daemon thread: startup, requests and shutdown never wait."""
+    import threading
+
+    from ..plugins import collect
+
+    def warm(spec) -> None:
+        try:
+            spec.warm_up()
+        except Exception:
+            log.exception("executor %s: warm-up failed (its runs start the plain way)", spec.name)
+
+    try:
+        executors = collect(pm, "executors")
+    except Exception:
+        log.exception("cannot list executors to warm up")
+        return
+    for spec in executors.values():
+        if getattr(spec, "warm_up", None) is not None:
+            threading.Thread(target=warm, args=(spec,), name=f"latentdeck-warm-up-{spec.name}", daemon=True).start()
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
     store, pm = app.state.store, app.state.pm
@@ -84,6 +106,7 @@ async def _lifespan(app: FastAPI):
     for run_id in interrupted:
         log.warning("run %s failed: it was left active by a server that is gone", run_id)
     monitor = asyncio.create_task(_monitor_workers(app), name="latentdeck-worker-monitor")
+    _start_executor_warm_ups(pm)
     try:
         yield
     finally:

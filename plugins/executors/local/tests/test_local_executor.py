@@ -37,13 +37,13 @@ def prepared(plugin_manager, runs_dir, tiny_config):
     for info in started:
         if local.is_alive(info):
             os.kill(info["pid"], signal.SIGKILL)
-            local._children.pop(info["pid"]).wait(10)
+        local.wait(info["pid"], 10)
 
 
 def test_registered(plugin_manager):
     spec = collect(plugin_manager, "executors")["local"]
     assert providers(plugin_manager, "executors")["local"] == "latentdeck.local"
-    assert spec.start is local.start and spec.is_alive is local.is_alive
+    assert spec.start is local.start and spec.is_alive is local.is_alive and spec.warm_up is local.warm_up
 
 
 def test_start_spawns_a_worker_that_completes_the_run(plugin_manager, prepared):
@@ -53,7 +53,8 @@ def test_start_spawns_a_worker_that_completes_the_run(plugin_manager, prepared):
 
     info = executor.start(run_dir)
     started.append(info)
-    assert set(info) == {"pid", "log"} and info["log"] == "worker.log"
+    assert {"pid", "log", "start"} <= set(info) and info["log"] == "worker.log"
+    assert info["start"] in (local.START_WARM, local.START_SUBPROCESS)  # warm once the fork server is
     assert isinstance(info["pid"], int) and info["pid"] != os.getpid()
     assert executor.is_alive(info)  # python + torch take seconds to start
 

@@ -1,32 +1,208 @@
-"""Starts each run's worker as a child process of the server (``python -m latentdeck.worker``)."""
+"""Starts each run's worker on this machine: forked from a warm fork server, or as a fresh process.
+
+Fresh process: ``python -m latentdeck.worker RUN_DIR`` (``subprocess.Popen``), a child of the server.
+
+Warm fork: :func:`warm_up` (called by the server at start, in a background thread) starts a
+``multiprocessing`` forkserver whose preload module :mod:`latentdeck.warmup` compiles umap-learn's
+numba kernels once (~40 s). Once it is warm, :func:`start` forks workers from it: a run's first UMAP
+projection then takes seconds instead of ~40 s. Until then (or when umap-learn is missing, the
+warm-up failed, ``LATENTDECK_WARMUP=off``, or the fork server died) :func:`start` uses the fresh
+process — it never waits for the warm-up. ``worker.json`` records which way: ``"start":
+"forkserver-warm"`` or ``"subprocess"`` (with ``"start_note"`` saying why not warm).
+
+Forked workers are children of the fork server, not of the server: the fork server reaps them (no
+zombies) and liveness comes from the process table (:func:`latentdeck.procs.pid_alive`), which also
+holds if the fork server itself is gone (its orphans are then reaped by init).
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 from latentdeck import ExecutorSpec, hookimpl
 
-# Popen handles of the workers this process started, so they are reaped (no zombies).
-_children: dict[int, subprocess.Popen] = {}
+log = logging.getLogger(__name__)
+
+# Handles of the workers this process started (Popen or multiprocessing.Process), so they are reaped
+# (Popen: no zombies) or their sentinels closed (forked workers, which the fork server reaps).
+_children: dict[int, Any] = {}
+
+START_WARM = "forkserver-warm"
+START_SUBPROCESS = "subprocess"
+PROBE_TIMEOUT_S = 600  # a warm-up that takes longer than this is given up (workers stay fresh processes)
 
 
-def start(run_dir: Path) -> dict:
-    run_dir = Path(run_dir)
-    log = open(run_dir / "worker.log", "ab")
+class _Warm:
+    """The fork server's state in this process (one fork server per process: multiprocessing's)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.phase = "cold"  # cold | warming | warm | failed | off
+        self.reason = "the warm-up has not started"
+        self.status: dict[str, Any] = {}
+        self.ctx = None
+        self.done = threading.Event()
+
+
+_warm = _Warm()
+
+
+def warm_state() -> dict[str, Any]:
+    """``{"phase", "reason", "status"}`` of the warm fork server (for logs, tests and benchmarks)."""
+    return {"phase": _warm.phase, "reason": _warm.reason, "status": dict(_warm.status)}
+
+
+def _set(phase: str, reason: str, status: dict[str, Any] | None = None) -> None:
+    _warm.phase, _warm.reason = phase, reason
+    if status is not None:
+        _warm.status = status
+    if phase != "warming":
+        _warm.done.set()
+
+
+def warm_up(timeout: float | None = None) -> str:
+    """Start the warm fork server and block until it is warm (or failed); returns the phase.
+
+    Idempotent and thread-safe: a second call waits for the first one's outcome (up to ``timeout``).
+    Never raises: on any problem workers simply stay fresh processes, and the reason is logged.
+    """
+    with _warm.lock:
+        first = _warm.phase == "cold"
+        if first:
+            _warm.phase, _warm.reason = "warming", "the warm-up is still running"
+            _warm.done.clear()
+    if not first:
+        _warm.done.wait(timeout)
+        return _warm.phase
+    try:
+        from latentdeck import warmup
+
+        mode = warmup.mode()
+        if mode == "off":
+            _set("off", "LATENTDECK_WARMUP=off")
+            log.info("warm workers are off (LATENTDECK_WARMUP=off): runs start as fresh processes")
+            return _warm.phase
+        if importlib.util.find_spec("umap") is None:
+            _set("failed", "umap-learn is not installed (nothing to warm)")
+            log.warning("no warm workers: umap-learn is not installed; runs start as fresh processes")
+            return _warm.phase
+        import multiprocessing
+        import time
+
+        started = time.monotonic()
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["latentdeck.warmup"])
+        receive, send = ctx.Pipe(duplex=False)
+        probe = ctx.Process(target=warmup.report, args=(send,), name="latentdeck-warmup-probe")
+        probe.start()  # returns once the fork server has imported (= run) its preload: the warm-up
+        send.close()
+        status = receive.recv() if receive.poll(PROBE_TIMEOUT_S) else {"ok": False, "error": "the probe sent nothing"}
+        receive.close()
+        probe.join(30)
+        probe.close()
+        if not status.get("ok"):
+            _set("failed", f"the warm-up failed: {status.get('error')}", status)
+            log.warning("no warm workers: the warm-up failed (%s); runs start as fresh processes\n%s",
+                        status.get("error"), status.get("traceback", ""))
+            return _warm.phase
+        if status.get("torch_imported"):
+            log.warning("the warm fork server imported torch; forked workers may misbehave")
+        _warm.ctx = ctx
+        _set("warm", "warm", status)
+        log.info("warm workers ready after %.1f s (warm-up %s, %s points, %.1f s in the fork server)",
+                 time.monotonic() - started, status.get("mode"), status.get("points"), status.get("seconds") or 0)
+    except Exception as exc:  # never break training over an optimisation
+        _set("failed", f"the warm-up failed: {type(exc).__name__}: {exc}")
+        log.warning("no warm workers: %s: %s; runs start as fresh processes", type(exc).__name__, exc, exc_info=True)
+    return _warm.phase
+
+
+def _fork_server_alive() -> bool:
+    from multiprocessing import forkserver
+
+    from latentdeck.procs import pid_alive
+
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)  # private, checked defensively
+    return isinstance(pid, int) and pid_alive(pid)
+
+
+def _start_forked(run_dir: Path) -> dict:
+    from multiprocessing import process
+
+    from latentdeck import worker
+
+    try:
+        nice_target = os.nice(0) + int(os.environ.get("LATENTDECK_WORKER_NICE", "5"))
+    except (OSError, ValueError):
+        nice_target = None
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NUMBA_THREADING_LAYER": "workqueue"}
+    proc = _warm.ctx.Process(target=worker.forked_main, args=(str(run_dir), env, nice_target),
+                             name=f"latentdeck-worker-{run_dir.name}")
+    proc.start()
+    # multiprocessing joins its non-daemon children when this process exits: a server that stops
+    # must not wait for training (fresh-process workers outlive it too), so we keep the handle alone.
+    process._children.discard(proc)
+    _children[proc.pid] = proc
+    return {"pid": proc.pid, "log": "worker.log", "start": START_WARM}
+
+
+def _start_subprocess(run_dir: Path, note: str | None) -> dict:
+    log_file = open(run_dir / "worker.log", "ab")
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "latentdeck.worker", str(run_dir)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C on the server does not kill training mid-write
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     finally:
-        log.close()
+        log_file.close()
     _children[proc.pid] = proc
-    return {"pid": proc.pid, "log": "worker.log"}
+    info = {"pid": proc.pid, "log": "worker.log", "start": START_SUBPROCESS}
+    if note:
+        info["start_note"] = note
+    return info
+
+
+def start(run_dir: Path) -> dict:
+    run_dir = Path(run_dir)
+    if _warm.phase == "warm":
+        if _fork_server_alive():
+            try:
+                return _start_forked(run_dir)
+            except Exception as exc:
+                _set("failed", f"forking from the warm fork server failed: {type(exc).__name__}: {exc}")
+                log.warning("forking a warm worker failed (%s: %s); starting a fresh process instead",
+                            type(exc).__name__, exc, exc_info=True)
+        else:
+            _set("failed", "the warm fork server is gone")
+            log.warning("the warm fork server is gone; runs start as fresh processes")
+    return _start_subprocess(run_dir, None if _warm.phase == "warm" else _warm.reason)
+
+
+def _finished(child: Any) -> bool:
+    if isinstance(child, subprocess.Popen):
+        return child.poll() is not None  # reaps the zombie
+    try:
+        return child.exitcode is not None  # reads the fork server's report; never blocks
+    except ValueError:  # closed
+        return True
+
+
+def _forget(pid: int) -> None:
+    child = _children.pop(pid, None)
+    if child is not None and not isinstance(child, subprocess.Popen):
+        try:
+            child.close()  # the sentinel fd
+        except ValueError:
+            pass
 
 
 def is_alive(info: dict) -> bool:
@@ -34,14 +210,36 @@ def is_alive(info: dict) -> bool:
 
     pid = int(info["pid"])
     child = _children.get(pid)
-    if child is not None and child.poll() is not None:
-        _children.pop(pid, None)
-        return False
+    if child is not None and _finished(child):
+        _forget(pid)
+        if isinstance(child, subprocess.Popen):
+            return False
+        # a forked worker's handle also "finishes" (code 255) when the fork server dies while the
+        # worker lives on under init, so the process table decides
     return pid_alive(pid, info.get("proc_start"))
+
+
+def wait(pid: int, timeout: float | None = None) -> int | None:
+    """Wait for a worker this process started; its exit code (None: still running or unknown)."""
+    child = _children.get(pid)
+    if child is None:
+        return None
+    if isinstance(child, subprocess.Popen):
+        try:
+            code = child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+    else:
+        child.join(timeout)
+        code = child.exitcode
+    if code is not None:
+        _forget(pid)
+    return code
 
 
 @hookimpl
 def register_executors():
     return [ExecutorSpec(
-        name="local", start=start, is_alive=is_alive,
-        description="one worker process per run on this machine (python -m latentdeck.worker)")]
+        name="local", start=start, is_alive=is_alive, warm_up=warm_up,
+        description="one worker process per run on this machine (python -m latentdeck.worker, or forked "
+                    "from a fork server with umap-learn's JIT already warm)")]
