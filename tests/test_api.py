@@ -259,8 +259,8 @@ def test_cancel_a_running_run_then_reload_from_disk(serve_api, tiny_config, runs
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
 
 
-def test_front_page_leads_to_the_api_docs(serve_api):
-    live = serve_api()
+def test_front_page_leads_to_the_api_docs_without_a_ui_export(serve_api, tmp_path):
+    live = serve_api(ui_dir=tmp_path / "no-ui-export")  # with the export, / is the web UI (tests/test_ui_static.py)
     response = live.client.get("/", follow_redirects=False)
     assert response.status_code in (302, 307) and response.headers["location"] == "/docs"
 

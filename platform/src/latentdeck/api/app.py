@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..launch import reap_dead_workers
@@ -28,6 +28,7 @@ from .events import EventHub
 from .events import router as events_router
 from .plugins import router as plugins_router
 from .runs import router as runs_router
+from .static import mount_ui
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,9 @@ async def _lifespan(app: FastAPI):
 
 
 def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 15.0, max_stream_s: float = 300.0,
-               poll_s: float = 0.02, monitor_s: float = 1.0) -> FastAPI:
-    """The latentdeck API over the run store in ``runs_dir`` with the plugins of ``pm``."""
+               poll_s: float = 0.02, monitor_s: float = 1.0, ui_dir: str | Path | None = None) -> FastAPI:
+    """The latentdeck API over the run store in ``runs_dir`` with the plugins of ``pm``; the web UI
+    from ``ui_dir`` (default: the repository's ``frontend/out`` export) when it has been built."""
     app = FastAPI(
         title="latentdeck", version=__version__, lifespan=_lifespan, docs_url=None, redoc_url=None,
         description="Train autoencoders on MNIST and watch the latent space form. Runs, their events "
@@ -153,10 +155,6 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.include_router(plugins_router)
 
     mount_docs(app)
-
-    @app.get("/", include_in_schema=False)
-    def _home() -> RedirectResponse:
-        """Until the web UI is built, the lab's front page is the interactive API documentation."""
-        return RedirectResponse("/docs")
+    mount_ui(app, ui_dir)  # last: the web UI answers every path the API does not (else / -> /docs)
 
     return app

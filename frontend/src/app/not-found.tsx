@@ -1,0 +1,12 @@
+import Link from "next/link";
+
+export default function NotFound() {
+  return (
+    <div className="panel">
+      <div className="empty">
+        <strong>There is no page at this address.</strong>
+        <div>Go to the <Link href="/">launch page</Link>, the <Link href="/runs/">runs</Link> or the <Link href="/plugins/">plugins</Link>.</div>
+      </div>
+    </div>
+  );
+}

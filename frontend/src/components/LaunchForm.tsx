@@ -1,0 +1,154 @@
+"use client";
+import { useRouter } from "next/navigation";
+import { useEffect, useMemo, useState } from "react";
+import { api, ApiError } from "@/lib/api";
+import type { ComponentRow, ComponentsByKind, JsonSchema } from "@/lib/api";
+import { buildBody, errorsByField, fieldsOf, initialValues } from "@/lib/schemaForm";
+import type { Values } from "@/lib/schemaForm";
+import { FieldInput } from "./FieldInput";
+import { ErrorBox } from "./ui";
+
+const BASIC = ["name", "epochs", "batch_size", "optimizer.lr", "seed", "limit"];
+const HANDLED = ["model", "model_options", "dataset"];
+const OFFLINE_FALLBACK = "mnist-5k";
+
+type Loaded = { components: ComponentsByKind; schema: JsonSchema };
+
+export function LaunchForm() {
+  const router = useRouter();
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [model, setModel] = useState("ae");
+  const [dataset, setDataset] = useState("default");
+  const [values, setValues] = useState<Values>({});
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const [submitting, setSubmitting] = useState(false);
+
+  useEffect(() => {
+    Promise.all([api.components(), api.configSchema()])
+      .then(([components, schema]) => setLoaded({ components, schema }))
+      .catch((e: unknown) => setLoadError(e instanceof ApiError ? e.detail : String(e)));
+  }, []);
+
+  const models = loaded?.components.models ?? [];
+  const datasets = loaded?.components.datasets ?? [];
+  const modelRow = models.find((m) => m.name === model);
+  const configFields = useMemo(() => (loaded ? fieldsOf(loaded.schema, "", loaded.schema, HANDLED) : []), [loaded]);
+  const modelFields = useMemo(() => (modelRow ? fieldsOf(modelRow.options_schema, "model_options") : []), [modelRow]);
+  const allFields = useMemo(() => [...configFields, ...modelFields], [configFields, modelFields]);
+  const defaults = useMemo(() => initialValues(allFields), [allFields]);
+  const value = (key: string) => (key in values ? values[key] : defaults[key]);
+
+  const mnist = datasets.find((d) => d.name === "mnist");
+  const defaultResolves = mnist?.availability?.ok ? "mnist" : OFFLINE_FALLBACK;
+  const chosen: ComponentRow | undefined = datasets.find((d) => d.name === (dataset === "default" ? defaultResolves : dataset));
+
+  if (loadError) {
+    return <ErrorBox title="The launch form could not load the installed plugins.">{loadError} Check that the latentdeck server is running (./lab), then reload.</ErrorBox>;
+  }
+  if (!loaded) return <p className="muted">Loading models and datasets…</p>;
+  if (!models.length) {
+    return <ErrorBox title="No model plugin is installed.">Install one (see the Plugins page for load failures), then reload.</ErrorBox>;
+  }
+
+  const kindHint = (key: string) => {
+    const rows = loaded.components[key];
+    return rows?.length ? `installed: ${rows.map((r) => r.name).join(", ")}` : undefined;
+  };
+
+  const set = (key: string, v: string | boolean) => {
+    setValues((prev) => ({ ...prev, [key]: v }));
+    setErrors((prev) => {
+      if (!(key in prev)) return prev;
+      const next = { ...prev };
+      delete next[key];
+      return next;
+    });
+  };
+
+  const submit = async (event: React.FormEvent) => {
+    event.preventDefault();
+    setSubmitting(true);
+    setErrors({});
+    setFormError(null);
+    const merged = { ...defaults, ...values };
+    const body = buildBody(allFields, merged, { model, dataset });
+    try {
+      const created = await api.createRun(body);
+      router.push(`/runs/${encodeURIComponent(created.summary.run_id)}/`);
+    } catch (e) {
+      if (e instanceof ApiError) {
+        const byField = errorsByField(["model", "dataset", ...allFields.map((f) => f.key)], e.detail, e.fieldErrors);
+        setErrors(byField);
+        setFormError(Object.keys(byField).length ? `The run was not started: fix the field${Object.keys(byField).length > 1 ? "s" : ""} marked below. (${e.detail})` : e.detail);
+      } else {
+        setFormError(String(e));
+      }
+      setSubmitting(false);
+    }
+  };
+
+  const renderFields = (keys: (k: string) => boolean, list = allFields) =>
+    list.filter((f) => keys(f.key)).map((f) => (
+      <FieldInput key={f.key} field={f} value={value(f.key)} error={errors[f.key]} onChange={(v) => set(f.key, v)}
+        extraHint={f.key === "projections" || f.key === "artifacts" ? kindHint(f.key) : undefined} />
+    ));
+
+  return (
+    <form onSubmit={submit} noValidate data-testid="launch-form">
+      {formError ? <ErrorBox title="The server refused this configuration.">{formError}</ErrorBox> : null}
+      <section className="panel form-section">
+        <h2>Model and data</h2>
+        <div className="fields">
+          <div className={`field${errors.model ? " invalid" : ""}`}>
+            <label htmlFor="f-model">model</label>
+            <select id="f-model" name="model" value={model} onChange={(e) => { setModel(e.target.value); setErrors({}); }}>
+              {models.map((m) => <option key={m.name} value={m.name}>{m.name}</option>)}
+            </select>
+            <div className="choice-desc">{modelRow?.description}</div>
+            {errors.model ? <div className="err" role="alert">{errors.model}</div> : null}
+          </div>
+          <div className={`field${errors.dataset ? " invalid" : ""}`}>
+            <label htmlFor="f-dataset">dataset</label>
+            <select id="f-dataset" name="dataset" value={dataset} onChange={(e) => { setDataset(e.target.value); setErrors({}); }}>
+              <option value="default">default → {defaultResolves}{defaultResolves === OFFLINE_FALLBACK ? " (works offline)" : ""}</option>
+              {datasets.map((d) => (
+                <option key={d.name} value={d.name}>{d.name}{d.availability && !d.availability.ok ? " — unavailable" : ""}</option>
+              ))}
+            </select>
+            <div className="choice-desc" data-testid="dataset-note">
+              {dataset === "default"
+                ? `The default is ${defaultResolves}${defaultResolves === OFFLINE_FALLBACK ? ": 5,000 real MNIST digits bundled with the lab, so it works offline" : " (its files are present)"}.`
+                : chosen?.description}
+            </div>
+            {chosen?.availability && !chosen.availability.ok ? (
+              <div className="callout warn small" data-testid="dataset-unavailable"><strong>Not available here.</strong> <div>{chosen.availability.reason}</div></div>
+            ) : null}
+            {errors.dataset ? <div className="err" role="alert" data-testid="error-dataset">{errors.dataset}</div> : null}
+          </div>
+        </div>
+      </section>
+      <section className="panel form-section">
+        <h2>Training</h2>
+        <div className="fields">{renderFields((k) => BASIC.includes(k), configFields)}</div>
+      </section>
+      {modelFields.length ? (
+        <section className="panel form-section">
+          <h2>{model} options</h2>
+          <div className="fields">{renderFields(() => true, modelFields)}</div>
+        </section>
+      ) : null}
+      <section className="panel form-section">
+        <details open={configFields.some((f) => !BASIC.includes(f.key) && errors[f.key]) || undefined}>
+          <summary>Advanced: optimizer, checkpoints, visualization, projections, artifacts</summary>
+          <div className="fields">{renderFields((k) => !BASIC.includes(k), configFields)}</div>
+        </details>
+      </section>
+      <div className="form-actions">
+        <button type="submit" className="btn primary" disabled={submitting} data-testid="launch">{submitting ? "Starting…" : "Start run"}</button>
+        <span className="muted small">Runs train in a worker process; you can follow this one live and cancel it at any time.</span>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,259 @@
+"use client";
+import Link from "next/link";
+import { useEffect, useMemo, useState } from "react";
+import { api, ApiError, TERMINAL, isActive } from "@/lib/api";
+import type { RunDetail } from "@/lib/api";
+import { useRunId } from "@/lib/useRunId";
+import { useRunEvents } from "@/lib/useRunEvents";
+import type { Connection } from "@/lib/useRunEvents";
+import { chartSpecs, fmt } from "@/lib/runState";
+import type { RunState } from "@/lib/runState";
+import { LineChart } from "./LineChart";
+import { ConfirmButton, Empty, ErrorBox, StatusBadge, fullTime } from "./ui";
+
+const CONNECTION_TEXT: Record<Connection, string> = {
+  connecting: "connecting…",
+  live: "live",
+  reconnecting: "reconnecting…",
+  replay: "replay",
+  ended: "run ended",
+  offline: "offline",
+};
+
+export function ConnectionIndicator({ connection }: { connection: Connection }) {
+  const title = connection === "reconnecting"
+    ? "The event stream dropped; the page reconnects by itself and resumes after the last event it has."
+    : connection === "replay" ? "This run had already ended: the page is drawn from its event log and artifacts." : undefined;
+  return <span className={`conn conn-${connection}`} data-testid="connection" data-state={connection} title={title}><i />{CONNECTION_TEXT[connection]}</span>;
+}
+
+/** Loads the run's summary; renders not-found and unreachable-server states itself. */
+export function useRunDetail(runId: string | null | undefined) {
+  const [detail, setDetail] = useState<RunDetail | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  useEffect(() => {
+    if (!runId) return;
+    let cancelled = false;
+    api.getRun(runId).then(
+      (d) => { if (!cancelled) setDetail(d); },
+      (e: unknown) => { if (!cancelled) setError(e instanceof ApiError ? e : new ApiError(0, String(e))); },
+    );
+    return () => { cancelled = true; };
+  }, [runId]);
+  return { detail, error };
+}
+
+export function RunProblem({ runId, error }: { runId: string | null; error: ApiError | null }) {
+  if (!runId) {
+    return <ErrorBox title="This address names no run.">Open a run from the <Link href="/runs/">runs list</Link>.</ErrorBox>;
+  }
+  if (error?.status === 404) {
+    return (
+      <ErrorBox title={`There is no run “${runId}”.`}>
+        It may have been deleted, or the link is mistyped. See the <Link href="/runs/">runs list</Link> or <Link href="/">start a new run</Link>.
+      </ErrorBox>
+    );
+  }
+  return <ErrorBox title="The run could not be loaded.">{error?.detail} Reload the page once the server is back (./lab).</ErrorBox>;
+}
+
+function Progress({ state, total }: { state: RunState; total: number }) {
+  const done = state.metrics.length ? state.metrics[state.metrics.length - 1].epoch : 0;
+  const p = state.progress;
+  let frac = done;
+  let detail = "";
+  if (p && typeof p.epoch === "number" && p.epoch > done && typeof p.batch === "number" && typeof p.batches === "number" && p.batches > 0) {
+    frac = p.epoch - 1 + p.batch / p.batches;
+    detail = `epoch ${p.epoch}: batch ${p.batch}/${p.batches}`;
+    if (typeof p.examples_per_s === "number") detail += ` · ${Math.round(p.examples_per_s)} examples/s`;
+  }
+  const pct = total ? Math.min(100, (100 * frac) / total) : 0;
+  return (
+    <div data-testid="progress">
+      <div className="progress" role="progressbar" aria-valuemin={0} aria-valuemax={total} aria-valuenow={done}><div style={{ width: `${pct}%` }} /></div>
+      <div className="progress-row"><span data-testid="epochs-done">{done}/{total || "?"} epochs</span><span>{detail}</span></div>
+    </div>
+  );
+}
+
+function ReconGrid({ runId, epochs }: { runId: string; epochs: number[] }) {
+  const [picked, setPicked] = useState<number | null>(null); // null: follow the latest epoch
+  const [failed, setFailed] = useState<Record<number, boolean>>({});
+  if (!epochs.length) {
+    return <Empty title="No reconstruction grid yet.">It appears after the first epoch finishes.</Empty>;
+  }
+  const epoch = picked !== null && epochs.includes(picked) ? picked : epochs[epochs.length - 1];
+  const index = epochs.indexOf(epoch);
+  return (
+    <div className="recon" data-testid="recon">
+      <div className="scrubber">
+        <input type="range" min={0} max={epochs.length - 1} value={index} aria-label="epoch of the reconstruction grid" data-testid="recon-scrubber"
+          onChange={(e) => {
+            const i = Number(e.target.value);
+            setPicked(i === epochs.length - 1 ? null : epochs[i]);
+          }} />
+        <span className="mono" data-testid="recon-epoch">epoch {epoch}{picked === null ? " (latest)" : ""}</span>
+      </div>
+      {failed[epoch] ? (
+        <ErrorBox title={`The reconstruction grid of epoch ${epoch} could not be loaded.`}>
+          Its file may have been removed from <code>runs/{runId}/reconstructions/</code>. Other epochs may still load: move the slider.
+        </ErrorBox>
+      ) : (
+        // eslint-disable-next-line @next/next/no-img-element -- a run artifact served by the API, not a static asset
+        <img src={api.artifactUrl(runId, `reconstructions/recon_grid_epoch_${epoch}.png`)} alt={`originals above their reconstructions, epoch ${epoch}`}
+          onError={() => setFailed((f) => ({ ...f, [epoch]: true }))} />
+      )}
+      <p className="muted small">Originals (rows 1, 3, …) above their reconstructions; the same held-out digits every epoch.</p>
+    </div>
+  );
+}
+
+function EpochTable({ state }: { state: RunState }) {
+  if (!state.metrics.length) return <Empty title="No epoch has finished yet.">Metrics appear here as each epoch ends.</Empty>;
+  const hasAcc = state.metrics.some((m) => typeof m.heldout_accuracy === "number");
+  return (
+    <div className="epoch-table">
+      <table data-testid="epoch-list">
+        <thead><tr><th className="num">epoch</th><th className="num">loss</th><th className="num">held-out loss</th>{hasAcc ? <th className="num">held-out acc</th> : null}<th className="num">seconds</th></tr></thead>
+        <tbody>
+          {[...state.metrics].reverse().map((m) => (
+            <tr key={m.epoch} data-epoch={m.epoch}>
+              <td className="num">{m.epoch}</td>
+              <td className="num">{fmt(m.loss)}</td>
+              <td className="num">{fmt(m.heldout_loss)}</td>
+              {hasAcc ? <td className="num">{typeof m.heldout_accuracy === "number" ? `${(100 * m.heldout_accuracy).toFixed(1)}%` : "–"}</td> : null}
+              <td className="num">{fmt(m.epoch_seconds, 3)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function EndNote({ state }: { state: RunState }) {
+  if (!state.ended) return null;
+  const d = state.ended.data;
+  if (state.ended.type === "run.failed") {
+    return (
+      <ErrorBox title={`The run failed (${String(d.reason ?? "error")}).`}>
+        {String(d.error ?? "")}
+        {d.reason === "worker_died" || d.reason === "interrupted" ? " Its worker process stopped; finished epochs are kept. Start a new run to continue." : " Finished epochs are kept; fix the cause and start a new run."}
+        {typeof d.traceback === "string" ? <details><summary className="small">traceback</summary><pre className="error-text">{d.traceback}</pre></details> : null}
+      </ErrorBox>
+    );
+  }
+  if (state.ended.type === "run.cancelled") {
+    return <div className="callout warn" data-testid="end-note"><strong>Cancelled</strong> after {String(d.epochs_completed ?? 0)} finished epoch(s); their checkpoints and artifacts are kept.</div>;
+  }
+  return <div className="callout" data-testid="end-note"><strong>Completed</strong> {String(d.epochs_completed ?? "")} epochs{typeof d.duration_s === "number" ? ` in ${d.duration_s.toFixed(1)} s` : ""}.</div>;
+}
+
+export function RunView() {
+  const runId = useRunId();
+  return <RunViewFor key={runId ?? ""} runId={runId} />;
+}
+
+function RunViewFor({ runId }: { runId: string | null | undefined }) {
+  const { detail, error } = useRunDetail(runId);
+  const finished = detail ? TERMINAL.has(detail.summary.status) : null;
+  const { state, connection, mergeArtifacts } = useRunEvents(detail ? runId ?? null : null, finished);
+  const [cancelError, setCancelError] = useState<string | null>(null);
+  const [cancelAsked, setCancelAsked] = useState(false);
+  const ended = state.ended !== null;
+
+  useEffect(() => {
+    if (!runId || !detail || (!finished && !ended)) return;
+    api.listArtifacts(runId).then(mergeArtifacts, () => undefined); // events already carry them; this adds backfilled files
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [runId, detail, finished, ended]);
+
+  const specs = useMemo(() => chartSpecs(state.metrics), [state.metrics]);
+
+  if (runId === undefined) return <p className="muted">Loading…</p>;
+  if (runId === null || error) return <RunProblem runId={runId} error={error} />;
+  if (!detail) return <p className="muted">Loading run {runId}…</p>;
+
+  const summary = detail.summary;
+  const config = detail.config as { epochs?: number; model?: string; dataset?: string; name?: string | null };
+  const status = state.status ?? summary.status;
+  const total = state.epochs ?? summary.epochs ?? config.epochs ?? 0;
+  const cancel = async () => {
+    setCancelError(null);
+    try {
+      await api.cancelRun(runId);
+      setCancelAsked(true);
+    } catch (e) {
+      setCancelError(e instanceof ApiError ? e.detail : String(e));
+    }
+  };
+
+  return (
+    <>
+      <div className="page-head">
+        <div>
+          <h1 className="mono" data-testid="run-title">{summary.name || runId}</h1>
+          <div className="run-meta">
+            <StatusBadge status={status} />
+            <ConnectionIndicator connection={connection} />
+            <span>model <b>{summary.model ?? config.model}</b></span>
+            <span>dataset <b>{summary.dataset ?? config.dataset}</b></span>
+            <span title={fullTime(summary.created_at)}>created <b>{fullTime(summary.created_at)}</b></span>
+          </div>
+        </div>
+        <div style={{ display: "flex", gap: "0.5rem", alignItems: "center" }}>
+          <Link href={`/runs/${encodeURIComponent(runId)}/latent/`} className="btn">Latent explorer</Link>
+          {isActive(status) ? (
+            cancelAsked ? <span className="muted small" data-testid="cancelling">stopping at the next check…</span> : (
+              <ConfirmButton label="Cancel run" question="Stop this run? Finished epochs are kept." confirmLabel="Stop run" onConfirm={cancel} testId="cancel-run" />
+            )
+          ) : null}
+        </div>
+      </div>
+      {cancelError ? <ErrorBox title="The run could not be cancelled.">{cancelError}</ErrorBox> : null}
+      {connection === "reconnecting" ? (
+        <div className="callout warn" data-testid="reconnecting-note"><strong>Connection lost.</strong> <div>Reconnecting to the server; the page resumes after the last event it received, without gaps or repeats.</div></div>
+      ) : null}
+      <EndNote state={state} />
+      <section className="panel"><Progress state={state} total={total} /></section>
+      <section className="panel">
+        <h2>Loss curves</h2>
+        {specs.length ? (
+          <div className="charts" data-testid="charts">
+            {specs.map((spec) => (
+              <LineChart key={spec.key} title={spec.title} maxEpoch={Math.max(total, state.metrics.length)} testId={`chart-${spec.key}`}
+                series={[
+                  ...spec.series.map((s) => ({ label: s.label, points: state.metrics.map((m) => ({ x: m.epoch, y: m[s.key] as number })).filter((p) => typeof p.y === "number") })),
+                  ...(spec.key === "loss" && state.progressPoints.length ? [{ label: "batches", points: state.progressPoints.map((p) => ({ x: p.x, y: p.loss })), faint: true }] : []),
+                ]} />
+            ))}
+          </div>
+        ) : state.progressPoints.length ? (
+          <div className="charts" data-testid="charts">
+            <LineChart title="loss (running, first epoch)" maxEpoch={Math.max(total, 1)} testId="chart-loss" series={[{ label: "batches", points: state.progressPoints.map((p) => ({ x: p.x, y: p.loss })) }]} />
+          </div>
+        ) : (
+          <Empty title={isActive(status) ? "Waiting for the first batches…" : "This run logged no metrics."}>
+            {isActive(status) ? "Curves appear as training reports progress." : "It ended before its first epoch finished."}
+          </Empty>
+        )}
+      </section>
+      <div className="grid-2">
+        <section className="panel"><h2>Reconstructions</h2><ReconGrid runId={runId} epochs={state.reconEpochs} /></section>
+        <section className="panel"><h2>Epochs</h2><EpochTable state={state} /></section>
+      </div>
+      {state.failures.length ? (
+        <section className="panel">
+          <h2>Artifact problems</h2>
+          <ul className="activity">{state.failures.map((f, i) => <li key={i}><span className="type">{f.generator} · epoch {f.epoch ?? "?"}</span><span>{f.error}</span></li>)}</ul>
+        </section>
+      ) : null}
+      <section className="panel">
+        <h2>Recent events <span className="muted small" data-testid="events-seen">({state.eventsSeen} received, last seq {state.lastSeq})</span></h2>
+        <ul className="activity">
+          {[...state.recent].reverse().map((e) => <li key={e.seq}><span className="type mono">#{e.seq} {e.type}</span><span>{e.text}</span></li>)}
+        </ul>
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,212 @@
+// The live/replay view's state, folded from run events (SSE) and the artifact listing. Pure
+// functions: the page batches events and applies them here at most ~10 times a second.
+import type { Artifact, RunStatus } from "./api";
+
+export interface RunEvent {
+  seq: number;
+  type: string;
+  ts: number;
+  run_id: string;
+  data: Record<string, unknown>;
+}
+
+export type Metrics = Record<string, unknown> & { epoch: number };
+
+export interface ProgressPoint {
+  x: number; // fractional epoch: epoch - 1 + batch / batches
+  loss: number;
+}
+
+export interface RunState {
+  lastSeq: number;
+  eventsSeen: number; // events applied (after dropping duplicates)
+  duplicatesDropped: number;
+  status: RunStatus | null;
+  epochs: number | null; // total planned
+  metrics: Metrics[]; // one per epoch, ordered by epoch
+  progress: Record<string, unknown> | null; // the latest train.progress data
+  progressPoints: ProgressPoint[]; // running train loss within epochs (decimated, bounded)
+  reconEpochs: number[]; // epochs with a recon_grid PNG
+  ended: { type: string; data: Record<string, unknown> } | null;
+  started: Record<string, unknown> | null;
+  failures: { generator: string; epoch: number | null; error: string }[];
+  recent: { seq: number; type: string; ts: number; text: string }[];
+}
+
+export const MAX_PROGRESS_POINTS = 2000;
+const MAX_RECENT = 30;
+const MAX_FAILURES = 20;
+
+export function initialRunState(): RunState {
+  return {
+    lastSeq: 0, eventsSeen: 0, duplicatesDropped: 0, status: null, epochs: null, metrics: [], progress: null,
+    progressPoints: [], reconEpochs: [], ended: null, started: null, failures: [], recent: [],
+  };
+}
+
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+const RECON_PNG = /^reconstructions\/recon_grid_epoch_(\d+)\.png$/;
+
+function addReconEpoch(list: number[], epoch: number): number[] {
+  if (list.includes(epoch)) return list;
+  return [...list, epoch].sort((a, b) => a - b);
+}
+
+function describe(e: RunEvent): string {
+  const d = e.data;
+  switch (e.type) {
+    case "train.metrics":
+      return `epoch ${d.epoch}/${d.epochs}: loss ${fmt(d.loss)}`;
+    case "artifact.created":
+      return String(d.name ?? "");
+    case "artifact.failed":
+      return `${d.generator} failed: ${d.error}`;
+    case "projection.progress":
+      return `${d.method} ${d.dims}-D ${d.stage}${d.stage === "done" ? ` in ${fmt(d.compute_ms)} ms` : ""}`;
+    case "checkpoint.saved":
+      return String(d.name ?? "");
+    case "run.failed":
+      return `${d.reason}: ${d.error ?? ""}`;
+    default:
+      return "";
+  }
+}
+
+export function fmt(v: unknown, digits = 4): string {
+  const n = num(v);
+  if (n === null) return "–";
+  if (n !== 0 && (Math.abs(n) >= 1e5 || Math.abs(n) < 1e-3)) return n.toExponential(2);
+  return Number(n.toPrecision(digits)).toString();
+}
+
+/** Apply a batch of events in order; events at or below the cursor are dropped (no duplicates). */
+export function applyEvents(state: RunState, events: RunEvent[]): RunState {
+  if (events.length === 0) return state;
+  const s: RunState = { ...state };
+  let metrics = s.metrics;
+  let points = s.progressPoints;
+  let recent = s.recent;
+  for (const e of events) {
+    if (e.seq <= s.lastSeq) {
+      s.duplicatesDropped += 1;
+      continue;
+    }
+    s.lastSeq = e.seq;
+    s.eventsSeen += 1;
+    const d = e.data ?? {};
+    switch (e.type) {
+      case "run.created": {
+        const cfg = d.config as { epochs?: number } | undefined;
+        if (cfg?.epochs) s.epochs = cfg.epochs;
+        s.status = s.status ?? "created";
+        break;
+      }
+      case "run.started":
+        s.started = d;
+        s.status = "running";
+        if (num(d.epochs)) s.epochs = d.epochs as number;
+        break;
+      case "train.progress": {
+        s.progress = d;
+        const epoch = num(d.epoch), batch = num(d.batch), batches = num(d.batches), loss = num(d.loss);
+        if (epoch !== null && batch !== null && batches && loss !== null) {
+          points = points === s.progressPoints ? [...points] : points;
+          points.push({ x: epoch - 1 + batch / batches, loss });
+          if (points.length > MAX_PROGRESS_POINTS) points = points.filter((_, i) => i % 2 === 0);
+        }
+        if (num(d.epochs)) s.epochs = d.epochs as number;
+        break;
+      }
+      case "train.metrics": {
+        const epoch = num(d.epoch);
+        if (epoch === null) break;
+        metrics = metrics.filter((m) => m.epoch !== epoch);
+        metrics.push({ ...d, epoch } as Metrics);
+        metrics.sort((a, b) => a.epoch - b.epoch);
+        if (num(d.epochs)) s.epochs = d.epochs as number;
+        break;
+      }
+      case "artifact.created": {
+        const m = RECON_PNG.exec(String(d.name ?? ""));
+        if (m) s.reconEpochs = addReconEpoch(s.reconEpochs, Number(m[1]));
+        break;
+      }
+      case "artifact.failed":
+        s.failures = [...s.failures, { generator: String(d.generator ?? "?"), epoch: num(d.epoch), error: String(d.error ?? "") }].slice(-MAX_FAILURES);
+        break;
+      case "run.completed":
+        s.status = "completed";
+        s.ended = { type: e.type, data: d };
+        break;
+      case "run.cancelled":
+        s.status = "cancelled";
+        s.ended = { type: e.type, data: d };
+        break;
+      case "run.failed":
+        s.status = "failed";
+        s.ended = { type: e.type, data: d };
+        break;
+    }
+    if (e.type !== "train.progress") {
+      recent = [...recent, { seq: e.seq, type: e.type, ts: e.ts, text: describe(e) }].slice(-MAX_RECENT);
+    }
+  }
+  s.metrics = metrics;
+  s.progressPoints = points;
+  s.recent = recent;
+  return s;
+}
+
+/** Merge the artifact listing (a finished run, or files a backfill added) into the state. */
+export function applyArtifacts(state: RunState, artifacts: Artifact[]): RunState {
+  let recon = state.reconEpochs;
+  for (const a of artifacts) {
+    const m = RECON_PNG.exec(a.name);
+    if (m) recon = addReconEpoch(recon, Number(m[1]));
+  }
+  return recon === state.reconEpochs ? state : { ...state, reconEpochs: recon };
+}
+
+const META = new Set(["epoch", "epochs", "lr", "epoch_seconds", "loss_weights"]);
+
+export interface ChartSpec {
+  key: string;
+  title: string;
+  series: { label: string; key: string }[];
+}
+
+/** One chart per logged part: train and held-out side by side; diagnostics get their own charts. */
+export function chartSpecs(metrics: Metrics[]): ChartSpec[] {
+  const keys: string[] = [];
+  const seen = new Set<string>();
+  for (const m of metrics) {
+    for (const [k, v] of Object.entries(m)) {
+      if (META.has(k) || seen.has(k)) continue;
+      if (typeof v === "number" || v === null) {
+        seen.add(k);
+        keys.push(k);
+      }
+    }
+  }
+  const specs: ChartSpec[] = [];
+  const used = new Set<string>();
+  for (const k of keys) {
+    if (used.has(k) || k.startsWith("heldout_")) continue;
+    const base = k.replace(/^train_/, "");
+    const held = `heldout_${base}`;
+    const series = [{ label: "train", key: k }];
+    if (seen.has(held)) {
+      series.push({ label: "held-out", key: held });
+      used.add(held);
+    }
+    used.add(k);
+    specs.push({ key: base, title: base.replace(/_/g, " "), series });
+  }
+  for (const k of keys) {
+    if (!used.has(k)) specs.push({ key: k, title: k.replace(/_/g, " "), series: [{ label: "held-out", key: k }] });
+  }
+  // the total loss first, accuracy next, then parts and diagnostics in logged order
+  const rank = (s: ChartSpec) => (s.key === "loss" ? 0 : s.key === "accuracy" ? 1 : 2);
+  return specs.sort((a, b) => rank(a) - rank(b));
+}
