@@ -1,0 +1,1 @@
+"""Latent-space k-nearest-neighbour artifacts, one file per projection method."""

@@ -1,0 +1,50 @@
+"""The UMAP projection files (written by the host, filled by this plugin) as pydantic models.
+
+``projections/latent_<dims>d_<tag>_umap.json``. The host's common fields are checked loosely (new
+ones may be added); the parameters UMAP records are checked strictly.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class UMAPParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n_components: Literal[2, 3]
+    n_neighbors: int = Field(ge=1)
+    min_dist: float
+    metric: str
+    random_state: int
+    warm_start: bool = Field(description="true when this fit started from the previous epoch's embedding")
+    init: Literal["previous", "spectral"] | None = None
+    n_epochs: int | None = Field(None, description="optimisation epochs actually run")
+    learning_rate: float | None = None
+    umap_version: str | None = None
+    fallback: str | None = Field(None, description="set when the subset was too small for UMAP")
+
+
+class UMAPProjectionFile(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    epoch: int = Field(ge=1)
+    method: Literal["umap"]
+    dims: Literal[2, 3]
+    n: int
+    indices: list[int]
+    labels: list[int]
+    coords: list[list[float]]
+    bounds: list[list[float]]
+    params: UMAPParams
+    compute_ms: float
+    trustworthiness: dict
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "UMAPProjectionFile":
+        assert len(self.coords) == self.n and all(len(c) == self.dims for c in self.coords)
+        assert self.params.n_components == self.dims
+        assert self.params.warm_start == (self.params.init == "previous")
+        return self
