@@ -72,3 +72,9 @@ def shot():
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def _no_warm_workers(monkeypatch):
+    """These runs project with first-dims only: no server should spend the 2 cores warming UMAP."""
+    monkeypatch.setenv("LATENTDECK_WARMUP", "off")
