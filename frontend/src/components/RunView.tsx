@@ -157,7 +157,9 @@ export function RunView() {
 function RunViewFor({ runId }: { runId: string | null | undefined }) {
   const { detail, error } = useRunDetail(runId);
   const finished = detail ? TERMINAL.has(detail.summary.status) : null;
-  const { state, connection, mergeArtifacts } = useRunEvents(detail ? runId ?? null : null, finished);
+  // the stream opens alongside the summary request (not after it): the first curve draws sooner
+  const { state, connection: raw, mergeArtifacts } = useRunEvents(runId && !error ? runId : null);
+  const connection: Connection = finished && (raw === "live" || raw === "ended" || raw === "connecting") ? "replay" : raw;
   const [cancelError, setCancelError] = useState<string | null>(null);
   const [cancelAsked, setCancelAsked] = useState(false);
   const ended = state.ended !== null;

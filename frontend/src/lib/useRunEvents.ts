@@ -29,8 +29,8 @@ export interface RunEventsResult {
   mergeArtifacts: (artifacts: Artifact[]) => void;
 }
 
-/** Follow run ``runId``'s events; ``finished`` says the run had ended when the page loaded (replay). */
-export function useRunEvents(runId: string | null, finished: boolean | null): RunEventsResult {
+/** Follow run ``runId``'s events from the first one; null follows nothing (no run, or it does not exist). */
+export function useRunEvents(runId: string | null): RunEventsResult {
   const [state, dispatch] = useReducer(reducer, undefined, initialRunState);
   const [connection, setConnection] = useState<Connection>("connecting");
   const [updates, setUpdates] = useState(0);
@@ -38,7 +38,7 @@ export function useRunEvents(runId: string | null, finished: boolean | null): Ru
   const endedRef = useRef(false);
 
   useEffect(() => {
-    if (!runId || finished === null) return;
+    if (!runId) return;
     let source: EventSource | null = null;
     let buffer: RunEvent[] = [];
     let flushTimer: ReturnType<typeof setTimeout> | null = null;
@@ -47,8 +47,10 @@ export function useRunEvents(runId: string | null, finished: boolean | null): Ru
     let disposed = false;
     // (the component using this hook is keyed by run id, so state starts fresh for each run)
 
+    let lastFlush = 0;
     const flush = () => {
       flushTimer = null;
+      lastFlush = performance.now();
       if (buffer.length === 0) return;
       const batch = buffer;
       buffer = [];
@@ -61,7 +63,7 @@ export function useRunEvents(runId: string | null, finished: boolean | null): Ru
       source = new EventSource(api.eventsUrl(runId, cursor.current));
       source.onopen = () => {
         failures = 0;
-        if (!endedRef.current) setConnection(finished ? "replay" : "live");
+        if (!endedRef.current) setConnection("live");
       };
       source.onmessage = (message) => {
         let event: RunEvent;
@@ -76,7 +78,8 @@ export function useRunEvents(runId: string | null, finished: boolean | null): Ru
           endedRef.current = true;
         }
         buffer.push(event);
-        if (flushTimer === null) flushTimer = setTimeout(flush, FLUSH_MS);
+        // leading edge: the first batch draws at once, later ones at most every FLUSH_MS
+        if (flushTimer === null) flushTimer = setTimeout(flush, Math.max(0, FLUSH_MS - (performance.now() - lastFlush)));
       };
       source.onerror = () => {
         if (disposed || !source) return;
@@ -84,7 +87,7 @@ export function useRunEvents(runId: string | null, finished: boolean | null): Ru
           // the run is over: the server closed the stream after its terminal event; stop here
           source.close();
           source = null;
-          setConnection(finished ? "replay" : "ended");
+          setConnection("ended");
           return;
         }
         if (source.readyState === EventSource.CONNECTING) {
@@ -108,7 +111,7 @@ export function useRunEvents(runId: string | null, finished: boolean | null): Ru
       if (flushTimer) clearTimeout(flushTimer);
       if (reopenTimer) clearTimeout(reopenTimer);
     };
-  }, [runId, finished]);
+  }, [runId]);
 
   return {
     state,
