@@ -118,6 +118,9 @@ def plugin_manager(monkeypatch):
     from .plugins import make_plugin_manager
 
     monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
+    # A server started by a test must not spend ~40 s of CPU warming UMAP in the background;
+    # the warm-worker tests turn it back on themselves.
+    monkeypatch.setenv("LATENTDECK_WARMUP", "off")
     return make_plugin_manager(plugins=[sys.modules[__name__]])
 
 
