@@ -18,7 +18,7 @@ from latentdeck.plugins import get_plugin_manager
 
 TINY = ["--dataset", "tiny-digits", "--batch-size", "64", "--set", "model_options.latent_dim=4",
         "--set", "model_options.channels=[8,8]", "--set", "model_options.head_hidden=16",
-        "--set", "num_threads=1", "--set", "viz_subset_size=16"]
+        "--set", "num_threads=1", "--set", "viz_subset_size=16", "--set", 'projections=["first-dims"]']
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +69,7 @@ def test_config_file_merges_with_flags_and_set(tmp_path, capsys):
     config_file = tmp_path / "run.json"
     config_file.write_text(json.dumps({
         "dataset": "tiny-digits", "epochs": 5, "seed": 7, "batch_size": 32, "num_threads": 1,
-        "optimizer": {"lr": 0.05, "eps": 1e-6},
+        "projections": ["first-dims"], "optimizer": {"lr": 0.05, "eps": 1e-6},
         "model_options": {"latent_dim": 6, "channels": [8, 8], "head_hidden": 16, "class_weight": 0.25},
     }))
     code = main(["train", "--config", str(config_file), "--epochs", "1", "--lr", "0.002",
@@ -146,7 +146,7 @@ def test_plugins_json(capsys):
     ae = rows["latentdeck.ae"]
     assert ae["builtin"] is True and ae["status"] == "ok"
     assert ae["provides"]["models"] == ["ae"]
-    assert rows["latentdeck.testing"]["provides"] == {"datasets": ["tiny-digits"]}
+    assert rows["latentdeck.testing"]["provides"] == {"datasets": ["tiny-digits"], "projections": ["first-dims"]}
 
     assert main(["plugins", "--json"]) == 0
     names = [row["name"] for row in json.loads(capsys.readouterr().out)]
