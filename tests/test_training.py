@@ -68,7 +68,7 @@ def events_of(run_dir, kind=None):
 
 def test_run_events_metrics_artifacts_and_summary(plugin_manager, runs_dir, tiny_config, recorder):
     config = {**tiny_config, "model_options": {**tiny_config["model_options"], "class_weight": 0.5},
-              "progress_interval_s": 0.0}
+              "progress_interval_s": 0.0, "projections": [], "artifacts": ["recon_grid"]}
     store, run_dir = new_run(plugin_manager, runs_dir, config)
     assert read_json(run_dir / "config.json")["viz_indices"] is None
 
@@ -323,7 +323,7 @@ def test_failing_artifact_generator_is_reported_and_training_completes(plugin_ma
     plugin = types.ModuleType("exploding_artifacts")
     plugin.register_artifacts = hookimpl(lambda: [ArtifactSpec(name="explode", generate=explode)])
     plugin_manager.register(plugin, name="exploding_artifacts")
-    _, run_dir = new_run(plugin_manager, runs_dir, tiny_config)
+    _, run_dir = new_run(plugin_manager, runs_dir, tiny_config, projections=[], artifacts=["recon_grid", "explode"])
     assert execute_run(run_dir, pm=plugin_manager) == "completed"
     failures = [e["data"] for e in events_of(run_dir, "artifact.failed")]
     assert [(f["generator"], f["epoch"], f["error"]) for f in failures] == [
@@ -340,7 +340,8 @@ def test_artifacts_filter_and_requires(plugin_manager, runs_dir, tiny_config):
         ArtifactSpec(name="plain", generate=lambda ctx: calls.append(ctx.generator)),
     ])
     plugin_manager.register(plugin, name="needs_more")
-    _, run_dir = new_run(plugin_manager, runs_dir, tiny_config, epochs=1, artifacts=["plain", "needs_mixture"])
+    _, run_dir = new_run(plugin_manager, runs_dir, tiny_config, epochs=1, projections=[],
+                         artifacts=["plain", "needs_mixture"])
     assert execute_run(run_dir, pm=plugin_manager) == "completed"
     assert calls == ["plain"]  # the model has no 'mixture' capability; recon_grid was not asked for
     assert events_of(run_dir, "artifact.created") == []
