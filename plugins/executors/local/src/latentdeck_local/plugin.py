@@ -86,9 +86,10 @@ def warm_up(timeout: float | None = None) -> str:
 
         mode = warmup.mode()
         if mode == "off":
-            _set("off", "LATENTDECK_WARMUP=off")
+            # Not latched: this process may call warm_up again later with the knob on.
+            _set("cold", "LATENTDECK_WARMUP=off")
             log.info("warm workers are off (LATENTDECK_WARMUP=off): runs start as fresh processes")
-            return _warm.phase
+            return "off"
         if importlib.util.find_spec("umap") is None:
             _set("failed", "umap-learn is not installed (nothing to warm)")
             log.warning("no warm workers: umap-learn is not installed; runs start as fresh processes")
