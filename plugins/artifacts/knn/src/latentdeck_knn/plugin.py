@@ -59,10 +59,14 @@ def _exact(x, k: int):
     return KDTree(x).query(x, k=min(k + 1, len(x)))[1]
 
 
+NNDESCENT_PARAMS = {"n_trees": 4, "n_jobs": 1}  # bench/knn.py: recall 0.999 at 10k x 16; one thread is
+# about twice as fast on two busy cores (the worker's other thread trains) and keeps results seeded
+
+
 def _nndescent(x, k: int, seed: int):
     from pynndescent import NNDescent
 
-    index = NNDescent(x, n_neighbors=k + 1, metric="euclidean", random_state=seed, compressed=True)
+    index = NNDescent(x, n_neighbors=k + 1, metric="euclidean", random_state=seed, **NNDESCENT_PARAMS)
     return index.neighbor_graph[0]
 
 
@@ -100,7 +104,7 @@ def latent_neighbors(latents, k: int, index: str = "auto", exact_max_n: int = 40
     distances = np.take_along_axis(distances, order, axis=1)
     info = {"kind": kind, "exact": kind == "kd_tree", "params": {"rows_redone_exactly": redone}}
     if kind == "nndescent":
-        info["params"].update(n_neighbors=k + 1, random_state=seed)
+        info["params"].update(n_neighbors=k + 1, random_state=seed, **NNDESCENT_PARAMS)
     return neighbors, distances, info
 
 
