@@ -228,6 +228,18 @@ def test_entropy_bonus_decays_from_its_weight_to_zero(window, expected):
     assert "qc_usage_entropy" not in loss_weights(GMVAEOptions(entropy_bonus_weight=3.0), Schedule(1, 10))
 
 
+def test_usage_statistics_hand_computed():
+    from latentdeck_gmvae.diagnostics import usage_statistics
+
+    qc = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.0, 0.25, 0.75]])
+    stats = usage_statistics(qc)
+    p = [0.5, 0.25, 0.25]
+    assert stats["qc_neff"] == pytest.approx(math.exp(-sum(x * math.log(x) for x in p)))
+    assert stats["qc_pmax"] == pytest.approx(0.5)
+    assert stats["qc_argmax_counts"] == [2, 0, 1]  # ties go to the lower index
+    assert stats["qc_entropy_mean"] == pytest.approx((0 + math.log(2) - 0.25 * math.log(0.25) - 0.75 * math.log(0.75)) / 3)
+
+
 # --- bad input ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("options, field", [

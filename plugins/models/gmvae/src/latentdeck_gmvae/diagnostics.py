@@ -29,32 +29,25 @@ def responsibilities(model, x):
 
 
 def usage_statistics(qc) -> dict[str, Any]:
-    """Statistics of responsibilities (n, K): mean p, its entropy and neff, pmax, argmax counts."""
+    """The diagnostics of responsibilities (n, K): mean per-example entropy, neff and max of the
+    mean responsibilities p, argmax counts."""
     import torch
 
-    k = qc.shape[1]
-    p = qc.double().mean(0)                                    # (K,)
-    entropy = float(-torch.special.xlogy(p, p).sum())
-    counts = torch.bincount(qc.argmax(1), minlength=k)         # (K,)
-    share = counts.double() / max(int(counts.sum()), 1)
-    argmax_entropy = float(-torch.special.xlogy(share, share).sum())
-    per_example = -torch.special.xlogy(qc.double(), qc.double()).sum(1)  # (n,)
+    qc = qc.double()
+    p = qc.mean(0)                                               # (K,)
     return {
-        "p": p.tolist(), "entropy": entropy, "neff": math.exp(entropy), "pmax": float(p.max()),
-        "argmax_counts": counts.tolist(), "argmax_neff": math.exp(argmax_entropy),
-        "entropy_mean": float(per_example.mean()) if len(qc) else 0.0,
+        "qc_entropy_mean": float(-torch.special.xlogy(qc, qc).sum(1).mean()) if len(qc) else 0.0,
+        "qc_neff": math.exp(float(-torch.special.xlogy(p, p).sum())),
+        "qc_pmax": float(p.max()),
+        "qc_argmax_counts": torch.bincount(qc.argmax(1), minlength=qc.shape[1]).tolist(),
     }
 
 
 def epoch_diagnostics(options, schedule, model, heldout) -> dict[str, Any]:
     if not options.controls_enabled:
         return {}
-    stats = usage_statistics(responsibilities(model, heldout.x))
     return {
         "cat_kl_weight": categorical_kl_weight(options, schedule),
         "entropy_bonus_weight": entropy_bonus_weight(options, schedule),
-        "qc_entropy_mean": stats["entropy_mean"],
-        "qc_neff": stats["neff"],
-        "qc_pmax": stats["pmax"],
-        "qc_argmax_counts": stats["argmax_counts"],
+        **usage_statistics(responsibilities(model, heldout.x)),
     }
