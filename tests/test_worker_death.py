@@ -13,6 +13,7 @@ import time
 from latentdeck import launch
 from latentdeck.api import create_app
 from latentdeck.events import EventLog, read_events
+from latentdeck.testing import run_async
 from latentdeck.runs.store import RunStore, read_summary, update_summary, write_worker_info
 
 
@@ -98,7 +99,7 @@ def test_runs_orphaned_while_the_server_was_down_fail_as_interrupted(plugin_mana
             async with app.router.lifespan_context(app):
                 await asyncio.sleep(0.3)  # a few monitor passes too
 
-        asyncio.run(start_and_stop())
+        run_async(start_and_stop)
 
         for run_id in (orphan, never_started):
             summary = read_summary(store.root / run_id)

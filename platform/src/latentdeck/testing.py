@@ -108,6 +108,31 @@ def check_model(spec, dataset: DatasetSpec, pm) -> dict[str, Any]:
     return outputs
 
 
+def run_async(make_coroutine):
+    """Run ``make_coroutine()`` to completion on a fresh event loop in its own thread.
+
+    ``asyncio.run`` refuses to start while another loop is marked running in this thread, which
+    Playwright's sync API leaves behind in a pytest session; a thread has its own loop state.
+    """
+    import asyncio
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(make_coroutine())
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="latentdeck-run-async")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
 # --- fixtures -----------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -18,6 +18,8 @@ import types
 
 import pytest
 
+from latentdeck.testing import run_async
+
 from latentdeck import ExecutorSpec, hookimpl, warmup
 from latentdeck.launch import prepare_run, reap_dead_workers
 from latentdeck.procs import pid_alive
@@ -222,7 +224,7 @@ def test_the_server_starts_executor_warm_ups_in_the_background(runs_dir):
         return entered
 
     try:
-        entered = asyncio.run(start_and_stop())
+        entered = run_async(start_and_stop)
         assert called.wait(5) and entered < 2  # started, and neither startup nor shutdown waited for it
     finally:
         release.set()
