@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 TRUSTWORTHINESS_K = 15
 TRUSTWORTHINESS_MAX_N = 3000  # sklearn's score is O(n^2) in memory: score a seeded subset above this
 
@@ -60,3 +62,39 @@ def projection_payload(*, method: str, dims: int, epoch: int, result, latents, v
         trustworthiness=trustworthiness(latents, coords, seed=seed),
     )
     return payload
+
+
+class Trustworthiness(BaseModel):
+    k: int
+    n: int
+    value: float | None = Field(description="1 = every projected neighbourhood is a latent one")
+
+
+class ProjectionFile(BaseModel):
+    """The fields the host writes in every projection file; a plugin's schema subclasses it and adds
+    its ``params`` model and extra fields. New host fields may appear (``extra="allow"``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    epoch: int = Field(ge=1)
+    method: str
+    dims: int = Field(ge=1)
+    n: int = Field(ge=0)
+    latent: str = Field(description="what the coordinates project: z, or mu of q(z|x)")
+    latent_dim: int = Field(ge=1)
+    indices: list[int] = Field(description="held-out dataset index of each point")
+    labels: list[int]
+    predicted: list[int] | None = None
+    component: list[int] | None = None
+    coords: list[list[float]]
+    bounds: list[list[float]] = Field(description="[min, max] per axis")
+    params: dict[str, Any]
+    compute_ms: float
+    trustworthiness: Trustworthiness
+
+    @model_validator(mode="after")
+    def _points_agree(self) -> "ProjectionFile":
+        assert len(self.coords) == self.n == len(self.indices) == len(self.labels), "point lists differ in length"
+        assert all(len(c) == self.dims for c in self.coords), "a point has the wrong number of coordinates"
+        assert len(self.bounds) == self.dims
+        return self

@@ -60,7 +60,7 @@ def test_run_writes_umap_files_each_epoch_and_records_the_warm_start(umap_run):
         assert (second.params.warm_start, second.params.init) == (True, "previous")
         assert second.params.n_epochs == UMAPOptions().warm_epochs
         assert first.n == second.n == 64 and second.dims == d and first.params.random_state == 0
-        assert second.trustworthiness["value"] > 0.5
+        assert second.trustworthiness.value > 0.5
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ variance of all latent dimensions. Latents with fewer dimensions than ``dims`` g
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from latentdeck.projections import ProjectionFile
+
 
 class PCAParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -22,29 +24,17 @@ class PCAParams(BaseModel):
     solver: str
 
 
-class PCAProjectionFile(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    epoch: int = Field(ge=1)
+class PCAProjectionFile(ProjectionFile):
     method: Literal["pca"]
     dims: Literal[2, 3]
-    n: int
-    latent_dim: int
-    indices: list[int]
-    labels: list[int]
-    coords: list[list[float]]
-    bounds: list[list[float]]
     params: PCAParams
     explained_variance: list[float] = Field(description="variance along each axis (n - 1 denominator), descending")
     explained_variance_ratio: list[float] = Field(description="explained_variance / total latent variance")
     components: list[list[float]] = Field(description="the (dims, latent_dim) directions, with the file's signs")
     mean: list[float] = Field(description="the subtracted mean latent")
-    compute_ms: float
-    trustworthiness: dict
 
     @model_validator(mode="after")
     def _consistent(self) -> "PCAProjectionFile":
-        assert len(self.coords) == self.n and all(len(c) == self.dims for c in self.coords)
         assert len(self.explained_variance) == self.dims == len(self.explained_variance_ratio) == len(self.components)
         assert all(a >= b for a, b in zip(self.explained_variance, self.explained_variance[1:])), "not descending"
         assert 0 <= sum(self.explained_variance_ratio) <= 1 + 1e-6

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from latentdeck.projections import ProjectionFile
+
 
 class UMAPParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -27,24 +29,13 @@ class UMAPParams(BaseModel):
     fallback: str | None = Field(None, description="set when the subset was too small for UMAP")
 
 
-class UMAPProjectionFile(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    epoch: int = Field(ge=1)
+class UMAPProjectionFile(ProjectionFile):
     method: Literal["umap"]
     dims: Literal[2, 3]
-    n: int
-    indices: list[int]
-    labels: list[int]
-    coords: list[list[float]]
-    bounds: list[list[float]]
     params: UMAPParams
-    compute_ms: float
-    trustworthiness: dict
 
     @model_validator(mode="after")
     def _consistent(self) -> "UMAPProjectionFile":
-        assert len(self.coords) == self.n and all(len(c) == self.dims for c in self.coords)
         assert self.params.n_components == self.dims
         assert self.params.warm_start == (self.params.init == "previous")
         return self
