@@ -82,6 +82,26 @@ def check_dataset(spec: DatasetSpec, data_dir: Path) -> None:
         assert int(data.labels.max()) < spec.num_classes
 
 
+HEAVY_MODULES = ("torch", "torchvision", "numpy", "mlxtend", "umap", "sklearn", "numba")
+
+
+def heavy_imports_of(module: str) -> list[str]:
+    """The heavy libraries that importing ``module`` pulls in, in a fresh interpreter.
+
+    Plugins must import torch, numpy and friends inside the functions that need them, so that
+    ``latentdeck --help`` and ``latentdeck plugins`` stay fast: a plugin test asserts this is ``[]``.
+    """
+    import os
+    import subprocess
+    import sys
+
+    code = (f"import sys, {module}; "
+            f"print(','.join(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules)))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return [name for name in out.stdout.strip().split(",") if name]
+
+
 def check_model(spec, dataset: DatasetSpec, pm) -> dict[str, Any]:
     """Build the model with default options, run a forward and a backward pass; returns the outputs."""
     import torch

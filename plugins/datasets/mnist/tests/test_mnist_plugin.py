@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,7 @@ import torch
 from latentdeck.datasets import IDX_FILES, write_idx
 from latentdeck.plugins import collect, make_plugin_manager
 from latentdeck_mnist import plugin
+from latentdeck.testing import heavy_imports_of
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 T10K_DIR = REPO_ROOT.parent / "shared" / "data" / "mnist-t10k"  # ../shared/data/mnist-t10k from the repo
@@ -144,8 +142,4 @@ def test_registers_in_a_fresh_plugin_manager():
 
 
 def test_importing_the_plugin_imports_no_heavy_library():
-    code = ("import sys, latentdeck_mnist.plugin; "
-            "print(sorted(m for m in ('torch', 'torchvision', 'numpy', 'mlxtend') if m in sys.modules))")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == "[]"
+    assert heavy_imports_of("latentdeck_mnist.plugin") == []
