@@ -1,0 +1,1 @@
+"""Built-in artifact plugin ``latentdeck.density``."""

@@ -1,0 +1,3 @@
+"""Built-in artifact plugin ``latentdeck.distortion`` (being built; registers nothing yet)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Built-in artifact plugin ``latentdeck.network`` (being built; registers nothing yet)."""
+
+from __future__ import annotations
