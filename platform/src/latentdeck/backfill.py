@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 import traceback
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .atomic import read_json
+from .checkpoints import checkpoint_epochs
 from .events import EventLog
 from .procs import pid_alive, proc_start_time
 from .runs.lifecycle import TERMINAL
@@ -33,15 +33,6 @@ LOCK = "backfill.lock"
 
 class BackfillError(RunStoreError):
     status = 422
-
-
-def checkpoint_epochs(run_dir: Path) -> list[int]:
-    found = []
-    for path in (Path(run_dir) / "checkpoints").glob("epoch_*.pt"):
-        match = re.fullmatch(r"epoch_(\d+)\.pt", path.name)
-        if match:
-            found.append(int(match.group(1)))
-    return sorted(found)
 
 
 def backfill_active(run_dir: Path) -> bool:

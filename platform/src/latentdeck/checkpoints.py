@@ -8,6 +8,7 @@ mirror the newest.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +46,13 @@ def load_model(run_dir: Path, pm=None, epoch: int | None = None):
     model.load_state_dict(state["model"])
     model.eval()
     return model, read_json(run_dir / "checkpoints" / f"{name}.json")
+
+
+def checkpoint_epochs(run_dir: Path) -> list[int]:
+    """Epochs with a saved checkpoint (``checkpoints/epoch_<N>.pt``), ascending."""
+    found = []
+    for path in (Path(run_dir) / "checkpoints").glob("epoch_*.pt"):
+        match = re.fullmatch(r"epoch_(\d+)\.pt", path.name)
+        if match:
+            found.append(int(match.group(1)))
+    return sorted(found)

@@ -1,7 +1,7 @@
 """Test helpers for latentdeck and for third-party plugin authors (a pytest plugin, ``pytest11``).
 
 Fixtures: ``plugin_manager`` (a fresh manager per test, with the tiny dataset), ``runs_dir``,
-``tiny_config``. Contract helpers: :func:`check_dataset`, :func:`check_model`.
+``tiny_config``, ``trained_run``. Contract helpers: :func:`check_dataset`, :func:`check_model`.
 
 This module is also a plugin: it provides the ``tiny-digits`` dataset (seeded synthetic 28x28
 digits, 10 classes) so tests train in a second, and the ``first-dims`` projection (the first
@@ -182,3 +182,31 @@ def tiny_config() -> dict[str, Any]:
     return {"model": "ae", "dataset": TINY, "epochs": 2, "batch_size": 64, "seed": 0, "projections": ["first-dims"],
             "viz_subset_size": 32, "recon_grid_size": 8, "num_threads": 1,
             "model_options": {"latent_dim": 4, "channels": [8, 8], "head_hidden": 16}}
+
+
+TINY_GMVAE_OPTIONS = {"latent_dim": 4, "channels": [8, 8], "num_components": 3}
+
+
+@pytest.fixture
+def trained_run(plugin_manager, runs_dir, tiny_config):
+    """A factory: ``trained_run(model="ae", **config_overrides)`` trains a tiny run to ``completed``
+    in-process (about a second) and returns its run folder. ``model="gmvae"`` uses small GM-VAE options."""
+    from .launch import prepare_run
+    from .runs.store import RunStore
+    from .training import execute_run
+
+    store = RunStore(runs_dir)
+
+    def make(model: str = "ae", **overrides: Any) -> Path:
+        config = {**tiny_config, "model": model}
+        if model == "gmvae":
+            config["model_options"] = dict(TINY_GMVAE_OPTIONS)
+        config.update(overrides)
+        stored = prepare_run(plugin_manager, config)
+        store.create(stored)
+        run_dir = store.run_dir(stored["run_id"])
+        status = execute_run(run_dir, pm=plugin_manager)
+        assert status == "completed", f"the tiny {model} run ended {status}"
+        return run_dir
+
+    return make
