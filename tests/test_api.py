@@ -272,3 +272,17 @@ def test_docs_work_offline_from_packaged_assets(serve_api):
     script = live.client.get("/docs-assets/swagger-ui-bundle.js")
     assert script.status_code == 200 and len(script.content) > 100_000
     assert live.client.get("/docs-assets/swagger-ui.css").status_code == 200
+
+
+def test_config_schema_ties_each_models_options_to_the_model(serve_api):
+    schema = serve_api().client.get("/api/config/schema").json()
+    assert {"ae", "gmvae"} <= set(schema["properties"]["model"]["enum"])
+    rules = {rule["if"]["properties"]["model"]["const"]: rule["then"]["properties"]["model_options"]["$ref"]
+             for rule in schema["allOf"]}
+    assert rules["gmvae"] == "#/$defs/model_options.gmvae"
+    gmvae = schema["$defs"]["model_options.gmvae"]["properties"]
+    for field, default in {"num_components": 10, "kld_weight": 1.0, "categorical_kl_anneal": False,
+                           "entropy_bonus_enable": False, "entropy_bonus_epochs": 10}.items():
+        assert gmvae[field]["default"] == default and gmvae[field]["description"], field
+    assert gmvae["num_components"]["minimum"] == 2
+    assert "entropy_bonus_enable" not in schema["$defs"]["model_options.ae"]["properties"]

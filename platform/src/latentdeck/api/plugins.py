@@ -82,10 +82,30 @@ def get_components(request: Request) -> dict[str, list[dict[str, Any]]]:
     return result
 
 
+def config_schema(models: dict[str, Any]) -> dict[str, Any]:
+    """The run config's JSON schema with each installed model's options: ``model`` lists the model
+    names, and one ``if model == <name> then model_options is <name>'s options`` rule per model (the
+    options schemas, with their defaults and descriptions, under ``$defs/model_options.<name>``)."""
+    schema = RunConfig.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    rules = []
+    for name, spec in sorted(models.items()):
+        options = getattr(spec, "options", NoOptions).model_json_schema(ref_template="#/$defs/{model}")
+        defs.update(options.pop("$defs", {}))
+        key = f"model_options.{name}"
+        defs[key] = options
+        rules.append({"if": {"properties": {"model": {"const": name}}, "required": ["model"]},
+                      "then": {"properties": {"model_options": {"$ref": f"#/$defs/{key}"}}}})
+    schema["properties"]["model"]["enum"] = sorted(models)
+    schema["allOf"] = rules
+    return schema
+
+
 @router.get("/config/schema")
-def get_config_schema() -> dict[str, Any]:
-    """JSON schema of the run config (the body of ``POST /api/runs``)."""
-    return RunConfig.model_json_schema()
+def get_config_schema(request: Request) -> dict[str, Any]:
+    """JSON schema of the run config (the body of ``POST /api/runs``), with every installed model's
+    options (fields, defaults, descriptions) tied to the ``model`` they apply to."""
+    return config_schema(collect(request.app.state.pm, "models"))
 
 
 @router.get("/health", response_model=Health)
