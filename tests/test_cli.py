@@ -64,6 +64,39 @@ def test_train_text_output_reports_epochs(tmp_path, capsys):
     assert "recon_mse" in err and "class_ce" in err
 
 
+def test_train_gmvae_is_the_same_command_with_another_model(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code = main(["train", "--model", "gmvae", "--dataset", "tiny-digits", "--epochs", "2", "--batch-size", "64",
+                 "--set", "model_options.latent_dim=4", "--set", "model_options.channels=[8,8]",
+                 "--set", "model_options.num_components=3", "--set", "model_options.entropy_bonus_enable=true",
+                 "--set", "model_options.entropy_bonus_epochs=2", "--set", "num_threads=1",
+                 "--set", "viz_subset_size=16", "--set", 'projections=["first-dims"]', "--runs-dir", str(runs)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "epoch 2/2" in err and "completed: run " in err
+    assert "kld_c" in err and "kld_z" in err and "recon_sse" in err
+    (run_dir,) = run_dirs(runs)
+    config = read_json(run_dir / "config.json")
+    assert config["model"] == "gmvae" and config["model_options"]["num_components"] == 3
+    metrics = [e["data"] for e in read_events(run_dir / "events.jsonl") if e["type"] == "train.metrics"]
+    assert [m["entropy_bonus_weight"] for m in metrics] == [1.0, 0.0]
+    assert sum(metrics[-1]["qc_argmax_counts"]) > 0
+    assert (run_dir / "mixture" / "mixture_health_latest.json").is_file()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--set", "model_options.num_components=1"], "model_options.num_components"),
+    (["--set", "model_options.kld_weight=-1"], "model_options.kld_weight"),
+    (["--set", "model_options.categorical_kl_anneal=true", "--set", "model_options.categorical_kl_anneal_epochs=5"],
+     "model_options.categorical_kl_anneal_epochs"),
+])
+def test_bad_gmvae_options_exit_2_naming_the_field(tmp_path, capsys, args, expected):
+    runs = tmp_path / "runs"
+    code = main(["train", "--model", "gmvae", "--dataset", "tiny-digits", "--epochs", "1", *args, "--runs-dir", str(runs)])
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and run_dirs(runs) == []
+
+
 def test_config_file_merges_with_flags_and_set(tmp_path, capsys):
     runs = tmp_path / "runs"
     config_file = tmp_path / "run.json"
