@@ -43,7 +43,8 @@ def test_components_publish_the_gmvae_options_with_defaults_and_descriptions(ser
     models = {row["name"]: row for row in live.client.get("/api/components").json()["models"]}
     gmvae = models["gmvae"]
     assert gmvae["provider"] == "latentdeck.gmvae"
-    assert gmvae["capabilities"] == ["decoder", "latents", "mixture", "reconstruction"]
+    assert gmvae["capabilities"] == ["decoder", "gaussian_posterior", "latents", "mixture", "mixture_prior",
+                                    "reconstruction"]
     properties = gmvae["options_schema"]["properties"]
     expected = {"num_components": 10, "kld_weight": 1.0, "categorical_kl_anneal": False,
                 "categorical_kl_anneal_epochs": 10, "categorical_kl_max_weight": 1.0, "entropy_bonus_enable": False,

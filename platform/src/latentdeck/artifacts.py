@@ -101,8 +101,26 @@ class ArtifactContext:
 
 def selected_generators(generators: dict[str, Any], capabilities: frozenset[str],
                         wanted: list[str] | None) -> list[Any]:
-    return [spec for name, spec in sorted(generators.items())
-            if spec.requires <= capabilities and (wanted is None or name in wanted)]
+    """The generators to run, by name, except that each runs after the chosen ones in its ``after``."""
+    chosen = {name: spec for name, spec in sorted(generators.items())
+              if spec.requires <= capabilities and (wanted is None or name in wanted)}
+    ordered: list[Any] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if any(spec.name == name for spec in ordered):
+            return
+        if name in visiting:
+            raise ValueError(f"artifact generators depend on each other in a cycle through {name!r}")
+        visiting.add(name)
+        for before in sorted(chosen[name].after & chosen.keys()):
+            visit(before)
+        visiting.discard(name)
+        ordered.append(chosen[name])
+
+    for name in chosen:
+        visit(name)
+    return ordered
 
 
 def run_generators(make_context: Callable[[str], ArtifactContext], specs: list[Any],
@@ -204,7 +222,8 @@ class ArtifactEngine:
 
                     saved = read_json(epoch_file)
                     coords = np.asarray(saved["coords"], dtype=np.float64)
-                    results.setdefault(spec.name, {})[dims] = Projection(coords, saved.get("params", {}))
+                    restored = spec.restore(saved) if spec.restore else Projection(coords, saved.get("params", {}))
+                    results.setdefault(spec.name, {})[dims] = restored
                     self.previous[(spec.name, dims)] = coords
                     continue
                 ctx.emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "fitting", "n": len(latents)})

@@ -52,17 +52,32 @@ def register_datasets():
 
 
 def _first_dims(latents, dims, seed, options, init=None):
-    """A deterministic stand-in projection: the first ``dims`` latent coordinates."""
+    """A deterministic stand-in projection: the first ``dims`` latent coordinates (a linear map)."""
+    import numpy as np
+
     from .types import Projection
 
-    return Projection(latents[:, :dims].astype("float64"), {"rule": "first latent coordinates"})
+    d = latents.shape[1]
+    return Projection(latents[:, :dims].astype("float64"), {"rule": "first latent coordinates"},
+                      linear=(np.eye(dims, d), np.zeros(d)))
+
+
+def _restore_first_dims(saved):
+    import numpy as np
+
+    from .types import Projection
+
+    dims, d = saved["dims"], saved["latent_dim"]
+    return Projection(np.asarray(saved["coords"], dtype="float64"), saved.get("params", {}),
+                      linear=(np.eye(dims, d), np.zeros(d)))
 
 
 @hookimpl
 def register_projections():
     from .types import ProjectionSpec
 
-    return [ProjectionSpec(name="first-dims", fit=_first_dims, description="test stand-in: first latent coordinates")]
+    return [ProjectionSpec(name="first-dims", fit=_first_dims, restore=_restore_first_dims,
+                           description="test stand-in: first latent coordinates")]
 
 
 # --- contract helpers ---------------------------------------------------------------------------

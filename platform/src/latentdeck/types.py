@@ -31,6 +31,10 @@ CAPABILITIES = {
     "latents": "encode(x) returns the deterministic latent (b, d) used for projections",
     "decoder": "decode(z) maps latents (b, d) back to images (b, c, h, w)",
     "mixture": "forward() returns 'qc' (b, K) mixture responsibilities q(c|x) (rows sum to 1) and 'qc_logits'",
+    "gaussian_posterior": "forward() returns 'mu' and 'logvar' (b, d): q(z|x) = N(mu, diag(exp(logvar))), "
+                          "and encode(x) returns mu",
+    "mixture_prior": "forward() returns 'prior_mu' and 'prior_logvar' (K, d): p(z|c) = N(prior_mu[c], "
+                     "diag(exp(prior_logvar[c]))), with the mixture weights of the model's prior uniform (1/K)",
 }
 
 
@@ -132,11 +136,44 @@ class ModelSpec:
 class Projection:
     """What a projection returns: coordinates (n, dims) as a float numpy array, the parameters it
     actually used (recorded in the artifact), and extra fields for the artifact (e.g. PCA's
-    ``explained_variance``)."""
+    ``explained_variance``).
+
+    Optionally, how to place NEW latent points in the same coordinates (artifacts such as density
+    grids push model samples through it):
+
+    * ``linear`` — ``(matrix (dims, d), offset (d,))`` when the map is exactly
+      ``coords = (latents - offset) @ matrix.T`` (PCA: centring, axes and the sign alignment it
+      applied). A Gaussian then pushes forward in closed form: N(m, S) -> N(W(m - offset), W S W^T).
+    * ``transform`` — ``transform(latents (m, d)) -> (m, dims)`` for a nonlinear fitted map (UMAP:
+      the fitted reducer's ``transform``, an approximation that places a point near its latent
+      neighbours' embedding). It lives only in the process that fitted the projection.
+
+    Both are ``None`` when the method cannot map new points (e.g. a projection reloaded from disk
+    whose file does not hold the map); :meth:`place` then raises with the reason.
+    """
 
     coords: Any
     params: dict[str, Any]
     extra: dict[str, Any] | None = None
+    transform: Callable[[Any], Any] | None = None
+    linear: tuple[Any, Any] | None = None
+
+    @property
+    def can_place(self) -> bool:
+        return self.transform is not None or self.linear is not None
+
+    def place(self, latents) -> Any:
+        """Coordinates (m, dims) float64 of new latent points (m, d) in this projection's frame."""
+        import numpy as np
+
+        x = np.asarray(latents, dtype=np.float64)
+        if self.linear is not None:
+            matrix, offset = self.linear
+            return (x - np.asarray(offset, dtype=np.float64)) @ np.asarray(matrix, dtype=np.float64).T
+        if self.transform is not None:
+            return np.asarray(self.transform(x.astype(np.float32)), dtype=np.float64)
+        raise ValueError("this projection cannot place new points: it has no fitted map (a projection "
+                         "reloaded from disk keeps one only when its file holds it, as PCA's does)")
 
 
 @dataclass(frozen=True)
@@ -149,6 +186,10 @@ class ProjectionSpec:
     be deterministic for a given ``seed``. The host writes the files, so every projection plugin
     gets the specification's naming: ``projections/latent_<dims>d_<tag>_<name>.json`` (PCA 2-D keeps
     the historical ``latent_2d_<tag>.json``).
+
+    ``restore(saved) -> Projection``, optional, rebuilds a projection from its saved file (backfill
+    with ``skip_existing`` reloads projections instead of refitting them), including its ``linear``
+    map where the file holds one. Without it the host restores coordinates and parameters only.
     """
 
     name: str
@@ -156,13 +197,16 @@ class ProjectionSpec:
     dims: tuple[int, ...] = (2, 3)
     options: type[BaseModel] = NoOptions
     description: str = ""
+    restore: Callable[[dict[str, Any]], Projection] | None = None
 
 
 @dataclass(frozen=True)
 class ArtifactSpec:
     """A per-epoch artifact generator: ``generate(ctx)`` writes through ``ctx`` (see artifacts.py).
 
-    It runs after an epoch when the model declares every capability in ``requires``.
+    It runs after an epoch when the model declares every capability in ``requires``. ``after``
+    names generators whose files of the same epoch this one reads (distortion reads knn's
+    neighbours): when both run in an epoch, those run first. Otherwise generators run by name.
     """
 
     name: str
@@ -170,6 +214,7 @@ class ArtifactSpec:
     requires: frozenset[str] = frozenset()
     options: type[BaseModel] = NoOptions
     description: str = ""
+    after: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

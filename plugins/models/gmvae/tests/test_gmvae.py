@@ -58,7 +58,7 @@ def metrics_of(events):
 def test_registered_by_the_gmvae_plugin(plugin_manager, gmvae):
     assert providers(plugin_manager, "models")["gmvae"] == "latentdeck.gmvae"
     assert gmvae.options is GMVAEOptions
-    assert gmvae.capabilities == {"reconstruction", "latents", "decoder", "mixture"}
+    assert gmvae.capabilities == {"reconstruction", "latents", "decoder", "mixture", "gaussian_posterior", "mixture_prior"}
     assert gmvae.latent_name == "mu of q(z|x)"
     owners = providers(plugin_manager, "loss_components")
     assert {owners[n] for n in ("kld_c", "kld_z", "qc_usage_entropy")} == {"latentdeck.gmvae"}

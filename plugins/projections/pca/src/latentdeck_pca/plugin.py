@@ -13,6 +13,10 @@ although the latent space barely moved. The sign of each axis is therefore fixed
    direction's entry of largest absolute value is made positive (the lowest latent index wins a tie).
    This depends on the latents alone, so it is reproducible without any history.
 
+The projection is the exact linear map ``coords = (z - mean) @ components.T`` (``components`` with
+the signs applied); it is returned as ``Projection.linear`` and persisted in the file, so artifacts can
+place new latent points (model samples, Gaussians in closed form) even after a reload from disk.
+
 Explained variance uses ``n - 1`` in the denominator (like scikit-learn); the ratio is over the total
 variance of all latent dimensions. Latents with fewer dimensions than ``dims`` get zero axes.
 """
@@ -96,11 +100,25 @@ def fit(latents, dims: int, seed: int, options: PCAOptions | None = None, init=N
                 "signs_from": signs_from, "solver": "numpy.linalg.eigh(covariance)"},
         extra={"explained_variance": values.tolist(), "explained_variance_ratio": ratio,
                "components": np.round(components, 6).tolist(), "mean": np.round(mean, 6).tolist()},
+        linear=(components, mean),
     )
+
+
+def restore(saved: dict) -> Projection:
+    """A saved PCA file back as a projection, with its linear map (``components`` rows already carry
+    the signs the fit applied, so ``(z - mean) @ components.T`` reproduces ``coords``)."""
+    import numpy as np
+
+    components = np.asarray(saved["components"], dtype=np.float64)
+    mean = np.asarray(saved["mean"], dtype=np.float64)
+    extra = {key: saved[key] for key in ("explained_variance", "explained_variance_ratio", "components", "mean")
+             if key in saved}
+    return Projection(coords=np.asarray(saved["coords"], dtype=np.float64), params=saved.get("params", {}),
+                      extra=extra, linear=(components, mean))
 
 
 @hookimpl
 def register_projections():
     return [ProjectionSpec(
-        name="pca", fit=fit, dims=(2, 3), options=PCAOptions,
+        name="pca", fit=fit, dims=(2, 3), options=PCAOptions, restore=restore,
         description="principal components of the latents (2-D and 3-D); axis signs stay put between epochs")]

@@ -8,6 +8,10 @@ and the fit costs a fraction of a cold one. ``random_state=seed`` makes every fi
 (umap-learn then runs its optimisation single-threaded). ``params`` records what was used, including
 ``warm_start: true|false``.
 
+The returned projection carries ``transform`` (the fitted reducer's), so artifacts can place new
+latent points in the embedding; it exists only in the process that fitted it (a projection reloaded
+from its file has none).
+
 umap-learn (and numba) are imported inside :func:`fit`: the first fit in a fresh process pays numba's
 JIT compilation (tens of seconds on two cores); later fits in that process do not.
 """
@@ -38,14 +42,16 @@ class UMAPOptions(BaseModel):
 
 
 def _fallback(latents, dims: int):
-    """Too few points for UMAP: centred coordinates on the leading principal axes (zero-padded)."""
+    """Too few points for UMAP: centred coordinates on the leading principal axes (zero-padded).
+
+    Returns ``(coords, (matrix (dims, d), mean))``, the linear map that produced them."""
     import numpy as np
 
     x = np.asarray(latents, dtype=np.float64)
-    x = x - x.mean(0)
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
-    coords = x @ vt[:dims].T
-    return np.hstack([coords, np.zeros((len(x), dims - coords.shape[1]))])
+    mean = x.mean(0)
+    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+    matrix = np.vstack([vt[:dims], np.zeros((max(dims - len(vt), 0), x.shape[1]))])
+    return (x - mean) @ matrix.T, (matrix, mean)
 
 
 def _version() -> str | None:
@@ -73,7 +79,8 @@ def fit(latents, dims: int, seed: int, options: UMAPOptions | None = None, init=
         "metric": options.metric, "random_state": seed, "warm_start": warm}
     if n < max(dims + 3, 5):
         params.update(warm_start=False, fallback="too few points for UMAP: leading principal axes")
-        return Projection(coords=_fallback(x, dims), params=params)
+        coords, linear = _fallback(x, dims)
+        return Projection(coords=coords, params=params, linear=linear)
 
     import umap
 
@@ -91,7 +98,21 @@ def fit(latents, dims: int, seed: int, options: UMAPOptions | None = None, init=
     epochs = kwargs["n_epochs"] or (500 if n <= 10_000 else 200)  # umap-learn's default when None
     params.update(init="previous" if warm else "spectral", n_epochs=int(epochs),
                   learning_rate=kwargs["learning_rate"], umap_version=_version())
-    return Projection(coords=np.asarray(coords, dtype=np.float64), params=params)
+    return Projection(coords=np.asarray(coords, dtype=np.float64), params=params,
+                      transform=lambda z: _transform(reducer, z))
+
+
+def _transform(reducer, latents):
+    """New latent points through the fitted reducer (umap-learn's ``transform``: each point is placed
+    by its latent neighbours among the fitted points, then briefly optimised; deterministic for a
+    seeded reducer)."""
+    import warnings
+
+    import numpy as np
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return reducer.transform(np.ascontiguousarray(latents, dtype=np.float32))
 
 
 @hookimpl
