@@ -199,7 +199,8 @@ export interface paths {
         };
         /**
          * Get Config Schema
-         * @description JSON schema of the run config (the body of ``POST /api/runs``).
+         * @description JSON schema of the run config (the body of ``POST /api/runs``), with every installed model's
+         *     options (fields, defaults, descriptions) tied to the ``model`` they apply to.
          */
         get: operations["get_config_schema_api_config_schema_get"];
         put?: never;
@@ -219,6 +220,191 @@ export interface paths {
         };
         /** Health */
         get: operations["health_api_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/network/layers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Layers
+         * @description Every layer of the model at an epoch (ids are stable across epochs): the ids the other endpoints take.
+         */
+        get: operations["list_layers_api_runs__run_id__network_layers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/network/forward": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Forward
+         * @description One held-out example through the model: input, reconstruction, every layer's grid or vector image,
+         *     summaries, latent vectors (``network/forward/epoch_<N>/idx_<i>/``).
+         */
+        get: operations["forward_api_runs__run_id__network_forward_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/network/inspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Inspect Channel
+         * @description One channel of one layer for one example: its map, a heatmap and an overlay on the input; with a
+         *     probe (x, y) also the value there and its receptive field in the input.
+         */
+        get: operations["inspect_channel_api_runs__run_id__network_inspect_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/network/conv_step": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Conv Step
+         * @description One output value of a conv1-like layer by hand (patch x kernel, sum, bias, activation) next to the
+         *     value the model computed.
+         */
+        get: operations["conv_step_api_runs__run_id__network_conv_step_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/network/kernels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Kernels
+         * @description A conv layer's kernel for one output channel: the 3x3 values (one input channel) or the L2 strength
+         *     stencil and the top contributing input channels.
+         */
+        get: operations["kernels_api_runs__run_id__network_kernels_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/network/perturb": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Perturb
+         * @description The reconstruction after adding ``delta`` to one dimension of a latent vector.
+         */
+        get: operations["perturb_api_runs__run_id__network_perturb_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/network/topk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Topk
+         * @description The k held-out examples (of the first n) that excite a channel most, by max or mean activation.
+         */
+        get: operations["topk_api_runs__run_id__network_topk_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/samples": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Request Samples
+         * @description Decode ``m`` samples for one example or one component at one epoch, persisted under ``samples/``
+         *     before the answer; a repeated request is served from disk (``cached: true``).
+         */
+        post: operations["request_samples_api_runs__run_id__samples_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/overlays": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Overlays
+         * @description Which density, distortion and sample artifacts exist, per epoch (parsed from the file names).
+         */
+        get: operations["get_overlays_api_runs__run_id__overlays_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -303,6 +489,82 @@ export interface components {
             /** Version */
             version: string;
         };
+        /** LayerListing */
+        LayerListing: {
+            /** Epoch */
+            epoch: number;
+            /** Model */
+            model: string;
+            /** Input Shape */
+            input_shape: number[];
+            /** Layers */
+            layers: components["schemas"]["LayerRow"][];
+        };
+        /** LayerRow */
+        LayerRow: {
+            /**
+             * Id
+             * @description stable, path-safe layer id from the module name, e.g. 'trunk.layers.0'
+             */
+            id: string;
+            /** Module */
+            module: string;
+            /** Type */
+            type: string;
+            /**
+             * Shape
+             * @description output shape without the batch: (C, H, W) or (D,)
+             */
+            shape: number[];
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "spatial" | "vector";
+            /** Order */
+            order: number;
+            /** Channels */
+            channels: number;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /**
+             * Conv1 Like
+             * @description a Conv2d on the image with one input channel and a 3x3 kernel
+             */
+            conv1_like: boolean;
+            /** Has Kernels */
+            has_kernels: boolean;
+        };
+        /**
+         * NetworkArtifact
+         * @description One computed (or re-read) folder of network artifacts.
+         */
+        NetworkArtifact: {
+            /**
+             * Folder
+             * @description the folder, relative to the run, e.g. 'network/forward/epoch_3/idx_0'
+             */
+            folder: string;
+            /**
+             * Files
+             * @description its files by artifact name (GET /api/runs/{run_id}/artifacts/{name})
+             */
+            files: string[];
+            /**
+             * Created
+             * @description true when this request computed the files, false when read from disk
+             */
+            created: boolean;
+            /**
+             * Payload
+             * @description the folder's JSON content (see the plugin's README for fields)
+             */
+            payload: {
+                [key: string]: unknown;
+            };
+        };
         /**
          * OptimizerConfig
          * @description Adam, as the specification asks; every knob is configurable.
@@ -342,6 +604,45 @@ export interface components {
              * @default 0
              */
             weight_decay: number;
+        };
+        /** OverlayEpoch */
+        OverlayEpoch: {
+            /** Epoch */
+            epoch: number;
+            /**
+             * Checkpoint
+             * @description whether the epoch has a checkpoint (on-demand samples need one)
+             */
+            checkpoint: boolean;
+            /** Density */
+            density: components["schemas"]["OverlayFile"][];
+            /** Distortion */
+            distortion: components["schemas"]["OverlayFile"][];
+            /** Samples */
+            samples: components["schemas"]["OverlayFile"][];
+        };
+        /** OverlayFile */
+        OverlayFile: {
+            /** Name */
+            name: string;
+            /** Url */
+            url: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** OverlayListing */
+        OverlayListing: {
+            /** Run Id */
+            run_id: string;
+            /** Epochs */
+            epochs: components["schemas"]["OverlayEpoch"][];
+            /**
+             * Latest
+             * @description the *_latest mirrors, by kind
+             */
+            latest: {
+                [key: string]: components["schemas"]["OverlayFile"][];
+            };
         };
         /** PluginRow */
         PluginRow: {
@@ -565,6 +866,105 @@ export interface components {
             } | null;
             /** Last Checkpoint */
             last_checkpoint?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * SamplesRequest
+         * @description Which grid to decode. Exactly one of ``idx`` (posterior_local) or ``component`` (prior_component).
+         */
+        SamplesRequest: {
+            /**
+             * Kind
+             * @description posterior_local: z ~ q(z|x_idx) (an isotropic neighbourhood for deterministic encoders); prior_component: z ~ p(z|c) (mixture models)
+             * @default posterior_local
+             * @enum {string}
+             */
+            kind: "posterior_local" | "prior_component";
+            /**
+             * Idx
+             * @description held-out index of the example (posterior_local)
+             */
+            idx?: number | null;
+            /**
+             * Component
+             * @description mixture component c (prior_component)
+             */
+            component?: number | null;
+            /**
+             * M
+             * @description number of samples, 1..256
+             * @default 16
+             */
+            m: number;
+            /**
+             * Epoch
+             * @description epoch with a checkpoint (default: the newest)
+             */
+            epoch?: number | null;
+            /**
+             * Seed
+             * @description explicit seed (0..2^32-1); default: derived from the run seed, epoch, kind and key. Override files carry _seed_<s> and no latest mirror
+             */
+            seed?: number | null;
+        };
+        /**
+         * SamplesResult
+         * @description The grid's JSON payload (``samples/<...>.json``) plus where its files are and how it was served.
+         */
+        SamplesResult: {
+            /** Kind */
+            kind: string;
+            /** Epoch */
+            epoch: number;
+            /** Idx */
+            idx?: number | null;
+            /** Component */
+            component?: number | null;
+            /** M */
+            m: number;
+            /** Seed */
+            seed: number;
+            /**
+             * Seed Source
+             * @enum {string}
+             */
+            seed_source: "derived" | "override";
+            /**
+             * Distribution
+             * @description q(z|x), isotropic_neighbourhood or p(z|c)
+             */
+            distribution: string;
+            /** Description */
+            description: string;
+            /**
+             * Compute Ms
+             * @description time it took to compute the grid when it was made
+             */
+            compute_ms: number;
+            /** Png */
+            png: string;
+            /**
+             * Json
+             * @description the JSON file's relative name
+             */
+            json: string;
+            /**
+             * Latest
+             * @description the *_latest PNG mirror when it shows this grid's epoch
+             */
+            latest: string | null;
+            /**
+             * Cached
+             * @description true when served from disk (an earlier request or the per-epoch set made it)
+             */
+            cached: boolean;
+            /** Served Ms */
+            served_ms: number;
+            /** Png Url */
+            png_url: string;
+            /** Json Url */
+            json_url: string;
         } & {
             [key: string]: unknown;
         };
@@ -1080,6 +1480,461 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    list_layers_api_runs__run_id__network_layers_get: {
+        parameters: {
+            query?: {
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayerListing"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    forward_api_runs__run_id__network_forward_get: {
+        parameters: {
+            query: {
+                /** @description held-out index */
+                idx: number;
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkArtifact"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    inspect_channel_api_runs__run_id__network_inspect_get: {
+        parameters: {
+            query: {
+                /** @description held-out index */
+                idx: number;
+                /** @description a spatial layer id */
+                layer: string;
+                /** @description channel */
+                ch: number;
+                /** @description probe column in the layer's map (with y) */
+                x?: number | null;
+                /** @description probe row in the layer's map (with x) */
+                y?: number | null;
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkArtifact"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    conv_step_api_runs__run_id__network_conv_step_get: {
+        parameters: {
+            query: {
+                /** @description held-out index */
+                idx: number;
+                /** @description a conv1-like layer id */
+                layer: string;
+                /** @description output channel */
+                out: number;
+                /** @description output column */
+                x: number;
+                /** @description output row */
+                y: number;
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkArtifact"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    kernels_api_runs__run_id__network_kernels_get: {
+        parameters: {
+            query: {
+                /** @description a Conv2d layer id */
+                layer: string;
+                /** @description output channel */
+                out: number;
+                /** @description input channels to show for multi-channel kernels */
+                top?: number;
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkArtifact"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    perturb_api_runs__run_id__network_perturb_get: {
+        parameters: {
+            query: {
+                /** @description held-out index */
+                idx: number;
+                /** @description a decodable vector: see latent.json 'decodable' (z, mu, z_sample) */
+                key: string;
+                /** @description the dimension to move */
+                dim: number;
+                /** @description added to the dimension (finite, |delta| <= 1000) */
+                delta: number;
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkArtifact"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    topk_api_runs__run_id__network_topk_get: {
+        parameters: {
+            query: {
+                /** @description a spatial layer id */
+                layer: string;
+                /** @description channel */
+                ch: number;
+                metric?: "max" | "mean";
+                /** @description scan held-out examples 0..n-1 */
+                n?: number;
+                /** @description how many to keep */
+                k?: number;
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkArtifact"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    request_samples_api_runs__run_id__samples_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SamplesRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SamplesResult"];
+                };
+            };
+            /** @description no such run, or the epoch has no checkpoint (the message lists those that do) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description idx outside the held-out split, component >= K, m <= 0 or above the cap, prior sampling on a model without a prior, a bad seed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_overlays_api_runs__run_id__overlays_get: {
+        parameters: {
+            query?: {
+                /** @description only this epoch */
+                epoch?: number | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OverlayListing"];
+                };
+            };
+            /** @description no such run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -1,8 +1,97 @@
-"""The plugin loads through its entry point."""
+"""The per-epoch sampling generator: the default set's files, fields and seeds, the AE's labelled
+neighbourhood, options, the sampled distributions, and the light import."""
 
-from latentdeck.plugins import list_plugins
+from __future__ import annotations
+
+import torch
+
+from latentdeck.atomic import read_json
+from latentdeck.ondemand import EpochModels
+from latentdeck.samples import MAX_M, SampleRequest, derived_seed, latent_rms, render, sample
+from latentdeck.testing import heavy_imports_of
 
 
-def test_plugin_is_loaded(plugin_manager):
-    names = {entry["name"] for entry in list_plugins(plugin_manager, all=True)}
-    assert "latentdeck.sampling" in names
+def test_importing_the_plugin_stays_light():
+    assert heavy_imports_of("latentdeck_sampling.plugin") == []
+
+
+def test_gmvae_default_set_every_epoch_with_exact_names_fields_and_seeds(trained_run):
+    run_dir = trained_run("gmvae")
+    config = read_json(run_dir / "config.json")
+    first = config["viz_indices"][:4]
+    names = {p.name for p in (run_dir / "samples").iterdir()}
+    for epoch in (1, 2):
+        for i in first:
+            assert {f"posterior_local_epoch_{epoch}_idx_{i}_m_16.png", f"posterior_local_epoch_{epoch}_idx_{i}_m_16.json"} <= names
+        for c in range(3):  # K = 3 in the tiny GM-VAE
+            assert {f"prior_component_epoch_{epoch}_c_{c}_m_16.png", f"prior_component_epoch_{epoch}_c_{c}_m_16.json"} <= names
+    assert f"posterior_local_latest_idx_{first[0]}_m_16.png" in names and "prior_component_latest_c_2_m_16.png" in names
+    assert len(names) == 2 * (4 + 3) * 2 + (4 + 3) * 2  # epochs x grids x (png, json) + latest mirrors
+
+    local = read_json(run_dir / f"samples/posterior_local_epoch_2_idx_{first[0]}_m_16.json")
+    assert local["kind"] == "posterior_local" and local["epoch"] == 2 and local["idx"] == first[0] and local["m"] == 16
+    assert local["seed"] == derived_seed(config["seed"], 2, "posterior_local", first[0]) and local["seed_source"] == "derived"
+    assert local["distribution"] == "q(z|x)" and local["compute_ms"] > 0 and local["label"] == first[0] % 10
+    assert local["layout"]["columns"] == 4 and local["layout"]["rows"] == 4
+    prior = read_json(run_dir / "samples/prior_component_epoch_1_c_2_m_16.json")
+    assert prior["kind"] == "prior_component" and prior["component"] == 2 and prior["distribution"] == "p(z|c)"
+    assert prior["components"] == 3 and "idx" not in prior
+    assert read_json(run_dir / "samples/prior_component_latest_c_2_m_16.json")["epoch"] == 2
+
+
+def test_ae_gets_a_labelled_isotropic_neighbourhood_and_no_prior_samples(trained_run, plugin_manager):
+    options = {"m": 4, "posterior_indices": [5, 7], "neighbourhood_scale": 0.5}
+    run_dir = trained_run("ae", epochs=1, artifact_options={"sampling": options})
+    names = sorted(p.name for p in (run_dir / "samples").iterdir())
+    assert names == sorted(f"posterior_local_{tag}_idx_{i}_m_4.{ext}" for tag in ("epoch_1", "latest")
+                           for i in (5, 7) for ext in ("png", "json"))
+    payload = read_json(run_dir / "samples/posterior_local_epoch_1_idx_5_m_4.json")
+    assert payload["distribution"] == "isotropic_neighbourhood" and "deterministic" in payload["description"]
+    loaded = EpochModels().get(run_dir, 1, plugin_manager)
+    from latentdeck.ondemand import heldout_split
+
+    images, _ = heldout_split(loaded.config, loaded.dataset_spec)
+    with torch.no_grad():
+        rms = latent_rms(loaded.model.encode(images[loaded.config["viz_indices"]]))
+    assert payload["latent_rms"] == rms and payload["neighbourhood_scale"] == 0.5
+    assert payload["sigma"] == float(f"{0.5 * rms:.4g}")
+
+
+def test_samples_follow_the_stated_distributions(trained_run, plugin_manager):
+    loaded = EpochModels().get(trained_run("gmvae", epochs=1), None, plugin_manager)
+    model, caps = loaded.model, loaded.model_spec.capabilities
+    from latentdeck.ondemand import heldout_example
+    from latentdeck.samples import draw_posterior_local, draw_prior_component
+
+    x, _ = heldout_example(loaded.config, loaded.dataset_spec, 3)
+    eps = torch.randn(MAX_M, 4, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = model(x)
+        local = draw_posterior_local(model, caps, x, eps, 0.25, None).z
+        prior = draw_prior_component(model, x, 1, eps).z
+    assert torch.allclose(local, out["mu"][0] + (0.5 * out["logvar"][0]).exp() * eps)
+    assert torch.allclose(prior, out["prior_mu"][1] + (0.5 * out["prior_logvar"][1]).exp() * eps)
+    sd = (0.5 * out["prior_logvar"][1]).exp()
+    assert ((prior.mean(0) - out["prior_mu"][1]).abs() < 4 * sd / MAX_M ** 0.5).all()  # sample mean near mu_c
+
+
+def test_the_per_epoch_grid_is_the_on_demand_grid(trained_run, plugin_manager):
+    run_dir = trained_run("gmvae", epochs=1)
+    i = read_json(run_dir / "config.json")["viz_indices"][0]
+    png = (run_dir / f"samples/posterior_local_epoch_1_idx_{i}_m_16.png").read_bytes()
+    served = sample(run_dir, SampleRequest("posterior_local", i, 16), plugin_manager)
+    assert served["cached"] is True
+    for path in (run_dir / "samples").glob("*"):
+        path.unlink()
+    fresh = sample(run_dir, SampleRequest("posterior_local", i, 16), plugin_manager)
+    assert fresh["cached"] is False and (run_dir / fresh["png"]).read_bytes() == png
+
+
+def test_a_small_grid_is_a_prefix_of_a_larger_one(trained_run, plugin_manager):
+    loaded = EpochModels().get(trained_run("gmvae", epochs=1), None, plugin_manager)
+    from latentdeck.ondemand import heldout_example
+
+    x, _ = heldout_example(loaded.config, loaded.dataset_spec, 0)
+    small, _ = render(loaded.model, loaded.model_spec.capabilities, "prior_component", 0, 4, 99, 1, x=x)
+    large, _ = render(loaded.model, loaded.model_spec.capabilities, "prior_component", 0, 9, 99, 1, x=x)
+    assert (small[2:30, 2:60] == large[2:30, 2:60]).all()  # samples 0 and 1: the same draws in both grids

@@ -1,3 +1,47 @@
-"""Built-in artifact plugin ``latentdeck.sampling`` (being built; registers nothing yet)."""
+"""Decoded samples after each epoch: a small default set of grids, the same files the API makes on demand.
+
+For each epoch, with ``m`` samples per grid (``artifact_options.sampling``, :class:`SamplingOptions`):
+``samples/posterior_local_epoch_<N>_idx_<i>_m_<M>.png|.json`` for the first ``posterior_count`` held-out
+indices of ``config.json: viz_indices`` (or ``posterior_indices``), and, for mixture models, ``samples/prior_component_epoch_<N>_c_<c>_m_<M>.png|.json`` for every component (or
+``components``; models declaring ``mixture_prior``); each with a ``*_latest`` mirror. The drawing, the seeds and the payload are
+:mod:`latentdeck.samples`'s, shared with ``POST /api/runs/{id}/samples`` and ``latentdeck sample``.
+"""
 
 from __future__ import annotations
+
+from latentdeck import ArtifactSpec, hookimpl
+from latentdeck.samples import GENERATOR, SamplingOptions
+
+
+def default_set(options: SamplingOptions, viz_indices: list[int], components: int | None) -> list[tuple[str, int]]:
+    """The (kind, key) pairs sampled each epoch."""
+    indices = options.posterior_indices if options.posterior_indices is not None else viz_indices[:options.posterior_count]
+    pairs = [("posterior_local", i) for i in indices]
+    if components is not None:
+        chosen = options.components if options.components is not None else range(components)
+        pairs += [("prior_component", c) for c in chosen]
+    return pairs
+
+
+def generate(ctx) -> None:
+    from latentdeck.samples import compute_grid, derived_seed, file_stem, latent_rms, prior_components
+
+    options: SamplingOptions = ctx.options
+    capabilities = ctx.model_spec.capabilities
+    components = prior_components(ctx.model, capabilities, ctx.config, ctx.dataset_spec)
+    rms = latent_rms(ctx.latents) if ctx.latents is not None else None
+    for kind, key in default_set(options, list(ctx.config["viz_indices"]), components):
+        template = file_stem(kind, "{tag}", key, options.m)
+        seed = derived_seed(int(ctx.config["seed"]), ctx.epoch, kind, key)
+        grid, payload = compute_grid(ctx.model, capabilities, ctx.config, ctx.dataset_spec, kind, key, options.m, ctx.epoch, seed,
+                                    "derived", f"samples/{template.format(tag=f'epoch_{ctx.epoch}')}.png", rms)
+        ctx.save_png("samples", f"{template}.png", grid)  # the PNG first: a grid whose JSON exists is complete
+        ctx.save_json("samples", f"{template}.json", payload)
+
+
+@hookimpl
+def register_artifacts():
+    return [ArtifactSpec(
+        name=GENERATOR, generate=generate, requires=frozenset({"latents", "decoder"}), options=SamplingOptions,
+        description="decoded sample grids per epoch: z ~ q(z|x_i) around a few held-out examples (an isotropic "
+                    "neighbourhood for deterministic encoders) and z ~ p(z|c) per mixture component")]

@@ -1,0 +1,362 @@
+"""Decoded samples: M decodes of z ~ q(z|x_i) around a held-out example, or of z ~ p(z|c) of one component.
+
+One module serves the per-epoch ``sampling`` generator (the plugin ``latentdeck.sampling`` calls
+:func:`render` through its context), the API (``POST /api/runs/{id}/samples``) and the CLI
+(``latentdeck sample``), so a sample grid is the same bytes whichever path made it.
+
+What is sampled follows the model's declared capabilities (no model names):
+
+- ``posterior_local`` on a model with ``gaussian_posterior`` (forward returns ``mu``, ``logvar``; ``gmvae``):
+  ``z = mu(x_i) + exp(logvar(x_i) / 2) * eps``, ``distribution: "q(z|x)"``.
+- ``posterior_local`` on a model with a deterministic encoder (e.g. ``ae``): there is no posterior to
+  sample, so this is a *labelled* isotropic neighbourhood ``z = encode(x_i) + sigma * eps`` with
+  ``sigma = neighbourhood_scale * latent_rms`` (the RMS spread of the visualization subset's latents
+  per dimension, rounded to 4 significant digits), ``distribution: "isotropic_neighbourhood"``.
+- ``prior_component`` on a model with ``mixture_prior`` (forward returns ``prior_mu``, ``prior_logvar`` (K, d)):
+  ``z = prior_mu[c] + exp(prior_logvar[c] / 2) * eps``, ``distribution: "p(z|c)"``. A model without a
+  prior is refused (422).
+
+``eps`` is ``torch.randn(m, d)`` from a generator seeded with :func:`derived_seed` (a hash of the run
+seed, the epoch, the kind and the key, so the m=16 grid is the first 16 of the m=64 grid) unless the
+request gives a seed; an override's files carry ``_seed_<s>`` and have no ``*_latest`` mirror.
+
+Files (``samples/``, PNG first, then the JSON: a key whose JSON exists is complete):
+``posterior_local_epoch_<N>_idx_<i>_m_<M>.png|.json``, ``prior_component_epoch_<N>_c_<c>_m_<M>.png|.json``
+and the mirrors ``..._latest_...``, which never move back to an older epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .atomic import copy_atomic, read_json, write_bytes, write_json
+from .ondemand import EpochModels, OnDemandError, heldout_example, heldout_split
+
+GENERATOR = "sampling"  # the per-epoch generator's name (its options live in artifact_options.sampling)
+MAX_M = 256  # samples per request: a 16 x 16 grid
+MAX_SEED = 2**32 - 1
+KINDS = ("posterior_local", "prior_component")
+PAD = 2
+BACKGROUND = 32
+
+Kind = Literal["posterior_local", "prior_component"]
+
+
+class SamplingOptions(BaseModel):
+    """``artifact_options.sampling``: the small set sampled after every epoch, and the AE's neighbourhood."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    m: int = Field(16, ge=1, le=MAX_M, description="samples per grid in the per-epoch set")
+    posterior_count: int = Field(4, ge=0, le=64, description="posterior-local grids per epoch: the first N of "
+                                 "config.json viz_indices (ignored when posterior_indices is given)")
+    posterior_indices: list[int] | None = Field(None, description="held-out indices to sample around each epoch "
+                                                "(default: the first posterior_count viz indices)")
+    components: list[int] | None = Field(None, description="mixture components to sample each epoch "
+                                         "(default: all K; [] for none)")
+    neighbourhood_scale: float = Field(0.25, gt=0, le=10, description="models with a deterministic encoder: "
+                                       "sigma of the isotropic neighbourhood, in units of the latents' RMS spread")
+
+
+def derived_seed(run_seed: int, epoch: int, kind: str, key: int) -> int:
+    """The default seed of a grid: the first 4 bytes of sha256("<run seed>:<epoch>:<kind>:<key>"), big-endian."""
+    digest = hashlib.sha256(f"{run_seed}:{epoch}:{kind}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def key_field(kind: str) -> str:
+    return "idx" if kind == "posterior_local" else "component"
+
+
+def _key_token(kind: str) -> str:
+    return "idx" if kind == "posterior_local" else "c"
+
+
+def file_stem(kind: str, tag: str, key: int, m: int, seed_override: int | None = None) -> str:
+    """``posterior_local_<tag>_idx_<i>_m_<M>`` / ``prior_component_<tag>_c_<c>_m_<M>`` (+ ``_seed_<s>``)."""
+    stem = f"{kind}_{tag}_{_key_token(kind)}_{key}_m_{m}"
+    return stem if seed_override is None else f"{stem}_seed_{seed_override}"
+
+
+SAMPLE_NAME = re.compile(
+    r"^(?P<kind>posterior_local|prior_component)_(?:epoch_(?P<epoch>\d+)|(?P<latest>latest))_"
+    r"(?:idx|c)_(?P<key>\d+)_m_(?P<m>\d+)(?:_seed_(?P<seed>\d+))?\.(?P<ext>png|json)$")
+
+
+def parse_name(filename: str) -> dict[str, Any] | None:
+    """The fields of a sample file name (``None`` when it is not one)."""
+    match = SAMPLE_NAME.match(filename)
+    if not match:
+        return None
+    kind = match["kind"]
+    return {"kind": kind, "epoch": int(match["epoch"]) if match["epoch"] else None, "latest": bool(match["latest"]),
+            key_field(kind): int(match["key"]), "m": int(match["m"]),
+            "seed_override": int(match["seed"]) if match["seed"] else None, "ext": match["ext"]}
+
+
+# --- drawing -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Drawn:
+    """Latents to decode (m, d) and what they were drawn from (JSON fields)."""
+
+    z: Any
+    fields: dict[str, Any]
+
+
+def latent_rms(latents) -> float:
+    """sqrt(mean over dimensions of the per-dimension variance), rounded to 4 significant digits."""
+    import torch
+
+    latents = torch.as_tensor(latents, dtype=torch.float64)
+    value = float(latents.var(0, unbiased=False).mean().sqrt()) if len(latents) > 1 else 1.0
+    return float(f"{value:.4g}") if value > 0 else 1.0
+
+
+def draw_posterior_local(model, capabilities, x, eps, neighbourhood_scale: float, rms: float | None) -> Drawn:
+    """``z`` around example ``x`` (1, c, h, w) for standard-normal ``eps`` (m, d)."""
+    if "gaussian_posterior" in capabilities:
+        outputs = model(x)
+        mu, std = outputs["mu"][0], (0.5 * outputs["logvar"][0]).exp()
+        return Drawn(mu + std * eps, {
+            "distribution": "q(z|x)", "description": "z ~ q(z|x_i) = N(mu, diag(exp(logvar))) of the model's encoder",
+            "center": mu.tolist(), "std_mean": float(std.mean())})
+    center = model.encode(x)[0]
+    assert rms is not None, "a deterministic encoder needs the latents' RMS spread to scale its neighbourhood"
+    sigma = float(f"{neighbourhood_scale * rms:.4g}")
+    return Drawn(center + sigma * eps, {
+        "distribution": "isotropic_neighbourhood",
+        "description": f"the encoder is deterministic (no q(z|x)): z = encode(x_i) + sigma * eps, an isotropic "
+                       f"neighbourhood with sigma = {neighbourhood_scale} x latent RMS {rms} = {sigma}",
+        "center": center.tolist(), "sigma": sigma, "neighbourhood_scale": neighbourhood_scale, "latent_rms": rms})
+
+
+def draw_prior_component(model, x_any, component: int, eps) -> Drawn:
+    """``z ~ p(z|c)`` from the prior parameters the model's forward returns (``prior_mu``, ``prior_logvar``)."""
+    outputs = model(x_any)
+    prior_mu, prior_logvar = outputs["prior_mu"], outputs["prior_logvar"]
+    mu, std = prior_mu[component], (0.5 * prior_logvar[component]).exp()
+    return Drawn(mu + std * eps, {
+        "distribution": "p(z|c)", "description": "z ~ p(z|c) = N(prior_mu[c], diag(exp(prior_logvar[c])))",
+        "components": int(prior_mu.shape[0]), "center": mu.tolist(), "std_mean": float(std.mean())})
+
+
+def grid_image(images) -> tuple[Any, dict[str, Any]]:
+    """Tile decodes (m, c, h, w) in [0, 1] into a square-ish grayscale uint8 grid; the array and its layout."""
+    import numpy as np
+
+    m, c, h, w = images.shape
+    columns = math.ceil(math.sqrt(m))
+    rows = math.ceil(m / columns)
+    canvas = np.full((pad_len(rows, h), pad_len(columns, w)), BACKGROUND, dtype=np.uint8)
+    pixels = (images.mean(1).clamp(0, 1) * 255).round().byte().numpy()  # (m, h, w)
+    for i in range(m):
+        r, col = divmod(i, columns)
+        top, left = PAD + r * (h + PAD), PAD + col * (w + PAD)
+        canvas[top:top + h, left:left + w] = pixels[i]
+    return canvas, {"columns": columns, "rows": rows, "pad": PAD, "tile": [h, w],
+                               "order": "row-major, sample 0 top-left"}
+
+
+def pad_len(count: int, size: int) -> int:
+    return PAD + count * (size + PAD)
+
+
+def png_bytes(image) -> bytes:
+    """PNG-encode a uint8 array exactly as ``ArtifactContext.save_png`` does (same bytes either way)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def render(model, capabilities, kind: str, key: int, m: int, seed: int, epoch: int, *, x=None, label: int | None = None,
+           neighbourhood_scale: float = 0.25, rms: float | None = None) -> tuple[Any, dict[str, Any]]:
+    """Draw and decode one grid (model in eval mode); returns the uint8 grid and the JSON payload.
+
+    ``x`` is the example for ``posterior_local`` (1, c, h, w); ``prior_component`` needs any example of
+    the dataset's shape in ``x`` (only to read the prior the forward returns).
+    """
+    import torch
+
+    started = time.perf_counter()
+    with torch.no_grad():
+        d = model.encode(x).shape[1]
+        eps = torch.randn(m, d, generator=torch.Generator().manual_seed(seed))  # (m, d)
+        if kind == "posterior_local":
+            drawn = draw_posterior_local(model, capabilities, x, eps, neighbourhood_scale, rms)
+        else:
+            drawn = draw_prior_component(model, x, key, eps)
+        decodes = model.decode(drawn.z.float())
+    grid, layout = grid_image(decodes)
+    payload = {"kind": kind, "epoch": epoch, key_field(kind): key, "m": m, "seed": seed, **drawn.fields,
+               "latent_dim": d, "layout": layout}
+    if label is not None:
+        payload["label"] = label
+    payload["compute_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return grid, payload
+
+
+# --- on demand (API and CLI) ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SampleRequest:
+    kind: str
+    key: int
+    m: int = 16
+    epoch: int | str | None = None
+    seed: int | None = None
+
+
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+_RMS: dict[tuple[str, int, float], float] = {}
+_DEFAULT_MODELS = EpochModels()
+
+
+def check_request(request: SampleRequest) -> None:
+    """Refuse what no run can serve (422): unknown kind, m outside 1..MAX_M, a negative or huge seed, a negative key."""
+    if request.kind not in KINDS:
+        raise OnDemandError(f"kind must be one of {', '.join(KINDS)}, got {request.kind!r}", 422)
+    if request.m < 1:
+        raise OnDemandError(f"m must be at least 1 (got {request.m}): it is the number of samples in the grid", 422)
+    if request.m > MAX_M:
+        raise OnDemandError(f"m={request.m} is above the cap of {MAX_M} samples per grid (a 16 x 16 grid); "
+                            f"ask for m <= {MAX_M}", 422)
+    if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
+        raise OnDemandError(f"seed must be between 0 and {MAX_SEED} (got {request.seed}); leave it out for the "
+                            "run's derived seed", 422)
+    if request.key < 0:
+        field = "idx" if request.kind == "posterior_local" else "component"
+        raise OnDemandError(f"{field} must be 0 or more (got {request.key})", 422)
+
+
+def _sampling_options(config: dict[str, Any]) -> SamplingOptions:
+    return SamplingOptions.model_validate((config.get("artifact_options") or {}).get(GENERATOR, {}))
+
+
+def _viz_rms(loaded, run_dir: Path) -> float:
+    """The RMS latent spread of the run's visualization subset at this epoch (cached per checkpoint)."""
+    import torch
+
+    key = (str(Path(run_dir).resolve()), loaded.epoch,
+           (Path(run_dir) / "checkpoints" / f"epoch_{loaded.epoch}.pt").stat().st_mtime)
+    if key not in _RMS:
+        images, _ = heldout_split(loaded.config, loaded.dataset_spec)
+        with torch.no_grad():
+            _RMS[key] = latent_rms(loaded.model.encode(images[loaded.config["viz_indices"]]))
+    return _RMS[key]
+
+
+def _newer_epoch_exists(folder: Path, kind: str, key: int, m: int, epoch: int) -> bool:
+    for path in folder.glob(f"{kind}_epoch_*_{_key_token(kind)}_{key}_m_{m}.json"):
+        parsed = parse_name(path.name)
+        if parsed and parsed["seed_override"] is None and parsed["epoch"] > epoch:
+            return True
+    return False
+
+
+def sample(run_dir: Path | str, request: SampleRequest, pm=None, models: EpochModels | None = None) -> dict[str, Any]:
+    """Serve one grid: from disk when its files exist (``cached: true``), else compute, persist, return.
+
+    Returns the JSON payload plus ``png``/``json`` (names relative to the run), ``latest`` (the mirror's
+    PNG name or None), ``cached`` and ``served_ms``. Raises :class:`OnDemandError` (4xx) naming the problem;
+    on any error nothing is written.
+    """
+    started = time.perf_counter()
+    check_request(request)
+    run_dir = Path(run_dir)
+    loaded = (models or _DEFAULT_MODELS).get(run_dir, request.epoch, pm)
+    epoch, kind, key, m = loaded.epoch, request.kind, request.key, request.m
+    default_seed = derived_seed(int(loaded.config["seed"]), epoch, kind, key)
+    override = request.seed if request.seed is not None and request.seed != default_seed else None
+    folder = run_dir / "samples"
+    stem = file_stem(kind, f"epoch_{epoch}", key, m, override)
+    names = {"png": f"samples/{stem}.png", "json": f"samples/{stem}.json"}
+    latest_stem = None if override is not None else file_stem(kind, "latest", key, m)
+
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(str(folder / stem), threading.Lock())
+    with lock:
+        if (run_dir / names["json"]).is_file() and (run_dir / names["png"]).is_file():
+            payload = read_json(run_dir / names["json"])
+            return _answer(payload, names, latest_stem, run_dir, True, started)
+        rms = _viz_rms(loaded, run_dir) if kind == "posterior_local" else None
+        grid, payload = compute_grid(loaded.model, loaded.model_spec.capabilities, loaded.config,
+                                     loaded.dataset_spec, kind, key, m, epoch,
+                                    request.seed if override is not None else default_seed,
+                                    "override" if override is not None else "derived", names["png"], rms)
+        write_files(run_dir, names, png_bytes(grid), payload, latest_stem,
+                    mirror=latest_stem is not None and not _newer_epoch_exists(folder, kind, key, m, epoch))
+        return _answer(payload, names, latest_stem, run_dir, False, started)
+
+
+def prior_components(model, capabilities, config: dict[str, Any], dataset_spec) -> int | None:
+    """K when the model declares ``mixture_prior`` (read from the ``prior_mu`` its forward returns), else None."""
+    import torch
+
+    if "mixture_prior" not in capabilities:
+        return None
+    images, _ = heldout_split(config, dataset_spec)
+    with torch.no_grad():
+        return int(model(images[:1])["prior_mu"].shape[0])
+
+
+def compute_grid(model, capabilities, config: dict[str, Any], dataset_spec, kind: str, key: int, m: int, epoch: int, seed: int,
+                 seed_source: str, png_name: str, rms: float | None) -> tuple[Any, dict[str, Any]]:
+    """Check the key against the run (held-out range, K, a prior at all), then :func:`render` the grid
+    (a uint8 array) and its JSON payload."""
+    if kind == "posterior_local":
+        x, label = heldout_example(config, dataset_spec, key)
+    else:
+        components = prior_components(model, capabilities, config, dataset_spec)
+        if components is None:
+            raise OnDemandError(
+                f"model {config['model']!r} has no prior p(z|c) to sample (it does not declare the "
+                "mixture_prior capability): prior-component samples need a mixture model such as gmvae; "
+                "use kind posterior_local instead", 422)
+        if key >= components:
+            raise OnDemandError(f"component {key} does not exist: this {config['model']} has "
+                                f"K={components} components, use 0..{components - 1}", 422)
+        images, _ = heldout_split(config, dataset_spec)
+        x, label = images[:1], None
+    grid, payload = render(model, capabilities, kind, key, m, seed, epoch, x=x, label=label,
+                           neighbourhood_scale=_sampling_options(config).neighbourhood_scale, rms=rms)
+    payload.update(seed_source=seed_source, seed_rule="sha256(f'{run_seed}:{epoch}:{kind}:{key}')[:4], big-endian",
+                   model=config["model"], png=png_name)
+    return grid, payload
+
+
+def write_files(run_dir: Path, names: dict[str, str], png: bytes, payload: dict[str, Any], latest_stem: str | None,
+                mirror: bool) -> None:
+    """PNG, then JSON (its presence marks the pair complete), then the ``*_latest`` mirrors."""
+    write_bytes(run_dir / names["png"], png)
+    write_json(run_dir / names["json"], payload)
+    if mirror and latest_stem:
+        copy_atomic(run_dir / names["png"], run_dir / "samples" / f"{latest_stem}.png")
+        copy_atomic(run_dir / names["json"], run_dir / "samples" / f"{latest_stem}.json")
+
+
+def _answer(payload: dict[str, Any], names: dict[str, str], latest_stem: str | None, run_dir: Path, cached: bool,
+            started: float) -> dict[str, Any]:
+    """The response: the payload, its file names, the mirror when it shows this epoch, cached, served_ms."""
+    latest = None
+    if latest_stem:
+        try:
+            if read_json(run_dir / "samples" / f"{latest_stem}.json").get("epoch") == payload["epoch"]:
+                latest = f"samples/{latest_stem}.png"
+        except (OSError, ValueError):
+            pass
+    return {**payload, "png": names["png"], "json": names["json"], "latest": latest,
+            "cached": cached, "served_ms": round((time.perf_counter() - started) * 1000, 2)}

@@ -1,0 +1,192 @@
+"""On-demand samples over HTTP and the CLI, the overlay listing, and sampling through backfill."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+
+from latentdeck.api.app import create_app
+from latentdeck.atomic import read_json
+from latentdeck.backfill import backfill
+from latentdeck.cli import main as cli
+from latentdeck.samples import MAX_M, derived_seed
+
+
+@pytest.fixture
+def client(plugin_manager, runs_dir):
+    return TestClient(create_app(plugin_manager, runs_dir))
+
+
+def samples_on_disk(run_dir):
+    folder = run_dir / "samples"
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.is_dir() else {}
+
+
+def test_on_demand_samples_are_persisted_before_the_answer_and_served_from_disk_after(trained_run, client):
+    run_dir = trained_run("gmvae", artifacts=["recon_grid"])  # no per-epoch samples: everything here is on demand
+    run_id = run_dir.name
+    answer = client.post(f"/api/runs/{run_id}/samples", json={"idx": 5, "m": 64})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["png"] == "samples/posterior_local_epoch_2_idx_5_m_64.png" and body["json"] == body["png"][:-4] + ".json"
+    assert body["latest"] == "samples/posterior_local_latest_idx_5_m_64.png" and body["cached"] is False
+    config = read_json(run_dir / "config.json")
+    assert body["seed"] == derived_seed(config["seed"], 2, "posterior_local", 5) and body["seed_source"] == "derived"
+    assert body["kind"] == "posterior_local" and body["epoch"] == 2 and body["idx"] == 5 and body["m"] == 64
+    assert body["distribution"] == "q(z|x)" and body["compute_ms"] > 0 and body["layout"]["columns"] == 8
+    on_disk = read_json(run_dir / body["json"])
+    assert {k: on_disk[k] for k in ("kind", "epoch", "idx", "m", "seed", "compute_ms")} == \
+        {k: body[k] for k in ("kind", "epoch", "idx", "m", "seed", "compute_ms")}
+    png = (run_dir / body["png"]).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and client.get(body["png_url"]).content == png
+    assert (run_dir / "samples/posterior_local_latest_idx_5_m_64.png").read_bytes() == png
+
+    again = client.post(f"/api/runs/{run_id}/samples", json={"kind": "posterior_local", "idx": 5, "m": 64, "epoch": 2})
+    assert again.json()["cached"] is True and again.json()["compute_ms"] == body["compute_ms"]
+    assert (run_dir / body["png"]).read_bytes() == png
+
+
+def test_the_same_request_gives_identical_bytes_and_another_seed_differs(trained_run, client):
+    run_dir = trained_run("gmvae", artifacts=["recon_grid"])
+    url = f"/api/runs/{run_dir.name}/samples"
+    first = client.post(url, json={"kind": "prior_component", "component": 1, "m": 16}).json()
+    png = (run_dir / first["png"]).read_bytes()
+    shutil.rmtree(run_dir / "samples")
+    second = client.post(url, json={"kind": "prior_component", "component": 1, "m": 16}).json()
+    assert second["cached"] is False and (run_dir / second["png"]).read_bytes() == png  # recomputed, byte-identical
+
+    other = client.post(url, json={"kind": "prior_component", "component": 1, "m": 16, "seed": 7}).json()
+    assert other["png"] == "samples/prior_component_epoch_2_c_1_m_16_seed_7.png" and other["seed"] == 7
+    assert other["seed_source"] == "override" and other["latest"] is None
+    assert (run_dir / other["png"]).read_bytes() != png
+    assert not (run_dir / "samples/prior_component_latest_c_1_m_16_seed_7.png").exists()
+    assert read_json(run_dir / "samples/prior_component_latest_c_1_m_16.json")["seed_source"] == "derived"
+    same = client.post(url, json={"kind": "prior_component", "component": 1, "m": 16, "seed": first["seed"]}).json()
+    assert same["png"] == first["png"] and same["cached"] is True  # the derived seed given explicitly: the default file
+
+
+def test_an_older_epoch_never_moves_the_latest_mirror(trained_run, client):
+    run_dir = trained_run("gmvae", artifacts=["recon_grid"])
+    url = f"/api/runs/{run_dir.name}/samples"
+    newest = client.post(url, json={"idx": 2, "m": 4}).json()
+    older = client.post(url, json={"idx": 2, "m": 4, "epoch": 1}).json()
+    assert older["epoch"] == 1 and older["latest"] is None and newest["latest"]
+    assert read_json(run_dir / "samples/posterior_local_latest_idx_2_m_4.json")["epoch"] == 2
+    only_old = client.post(url, json={"idx": 3, "m": 4, "epoch": 1}).json()
+    assert only_old["latest"] == "samples/posterior_local_latest_idx_3_m_4.png"
+
+
+@pytest.mark.parametrize("model, body, status, message", [
+    ("gmvae", {"idx": 64}, 422, r"index 64 is outside the held-out split of tiny-digits: use 0..63"),
+    ("gmvae", {"idx": -1}, 422, "idx must be 0 or more"),
+    ("gmvae", {"kind": "prior_component", "component": 3}, 422, "K=3 components, use 0..2"),
+    ("gmvae", {"idx": 1, "m": 0}, 422, "m must be at least 1"),
+    ("gmvae", {"idx": 1, "m": 100000}, 422, f"cap of {MAX_M} samples"),
+    ("gmvae", {"idx": 1, "epoch": 7}, 404, "epoch 7 has no checkpoint; epochs with checkpoints: 1, 2"),
+    ("gmvae", {"idx": 1, "seed": -3}, 422, "seed must be between 0 and"),
+    ("gmvae", {"kind": "prior_component"}, 422, "needs 'component'"),
+    ("gmvae", {"idx": 1, "component": 1}, 422, "takes 'idx', not 'component'"),
+    ("gmvae", {"kind": "anything", "idx": 1}, 422, "kind"),
+    ("ae", {"kind": "prior_component", "component": 0}, 422, "model 'ae' has no prior p(z|c)"),
+])
+def test_bad_requests_name_the_problem_and_write_nothing(trained_run, client, model, body, status, message):
+    run_dir = trained_run(model, epochs=2, artifacts=["recon_grid"])
+    answer = client.post(f"/api/runs/{run_dir.name}/samples", json=body)
+    assert answer.status_code == status and message in answer.json()["detail"], answer.text
+    assert samples_on_disk(run_dir) == {}
+    assert not [p for p in run_dir.rglob(".*.tmp")]
+
+
+def test_unknown_run_is_404(client):
+    assert client.post("/api/runs/20260101-000000-abcdef/samples", json={"idx": 1}).status_code == 404
+    assert client.get("/api/runs/20260101-000000-abcdef/overlays").status_code == 404
+
+
+def test_ae_posterior_local_is_a_labelled_neighbourhood(trained_run, client):
+    run_dir = trained_run("ae", artifacts=["recon_grid"])
+    body = client.post(f"/api/runs/{run_dir.name}/samples", json={"idx": 0, "m": 9}).json()
+    assert body["distribution"] == "isotropic_neighbourhood" and body["sigma"] > 0
+    assert body["neighbourhood_scale"] == 0.25 and "no q(z|x)" in body["description"]
+
+
+def test_overlays_lists_density_distortion_and_samples_per_epoch(trained_run, client):
+    run_dir = trained_run("gmvae", artifacts=["recon_grid"])
+    (run_dir / "density").mkdir()
+    for name in ("posterior_2d_epoch_1_pca.json", "prior_empirical_2d_epoch_2_umap.json", "prior_2d_latest_pca.json",
+                 "notes.txt"):
+        (run_dir / "density" / name).write_text("{}")
+    (run_dir / "distortion").mkdir()
+    (run_dir / "distortion/metric_ratio_2d_epoch_2_pca.json").write_text("{}")
+    client.post(f"/api/runs/{run_dir.name}/samples", json={"idx": 4, "m": 4})
+    client.post(f"/api/runs/{run_dir.name}/samples", json={"kind": "prior_component", "component": 0, "m": 4, "seed": 3})
+    (run_dir / "samples/posterior_local_epoch_1_idx_9_m_4.png").write_bytes(b"")  # no JSON yet: not complete
+
+    listing = client.get(f"/api/runs/{run_dir.name}/overlays").json()
+    assert [row["epoch"] for row in listing["epochs"]] == [1, 2]
+    one, two = listing["epochs"]
+    assert one["checkpoint"] and [(d["family"], d["method"]) for d in one["density"]] == [("posterior", "pca")]
+    assert one["samples"] == [] and one["distortion"] == []
+    assert [(d["family"], d["method"]) for d in two["density"]] == [("prior_empirical", "umap")]
+    assert two["distortion"][0]["name"] == "distortion/metric_ratio_2d_epoch_2_pca.json"
+    assert two["distortion"][0]["url"].endswith("/artifacts/distortion/metric_ratio_2d_epoch_2_pca.json")
+    samples = {(s["kind"], s.get("idx"), s.get("component"), s["m"], s["seed_override"]) for s in two["samples"]}
+    assert samples == {("posterior_local", 4, None, 4, None), ("prior_component", None, 0, 4, 3)}
+    assert listing["latest"]["density"][0]["name"] == "density/prior_2d_latest_pca.json"
+    assert [s["png"] for s in listing["latest"]["samples"]] == ["samples/posterior_local_latest_idx_4_m_4.png"]
+    only = client.get(f"/api/runs/{run_dir.name}/overlays", params={"epoch": 1}).json()
+    assert [row["epoch"] for row in only["epochs"]] == [1]
+
+
+def test_backfill_writes_the_default_set_through_the_generator(trained_run, plugin_manager):
+    run_dir = trained_run("gmvae", artifact_options={"sampling": {"posterior_count": 1, "m": 4}})
+    made = samples_on_disk(run_dir)
+    assert len(made) == 2 * (1 + 3) * 2 + (1 + 3) * 2
+    shutil.rmtree(run_dir / "samples")
+    result = backfill(run_dir, plugin_manager, artifacts=["sampling"])
+    assert sorted(n for n in result["written"] if n.startswith("samples/")) == sorted(
+        f"samples/{n}" for n in made if "_epoch_" in n)
+    again = samples_on_disk(run_dir)
+    assert again.keys() == made.keys()  # latest mirrors included
+    for name, data in made.items():
+        if name.endswith(".png"):
+            assert again[name] == data, name  # byte-identical grids
+        else:
+            assert {**json.loads(again[name]), "compute_ms": 0} == {**json.loads(data), "compute_ms": 0}, name
+
+
+@pytest.fixture
+def cli_env(plugin_manager):
+    from latentdeck.plugins import get_plugin_manager
+
+    get_plugin_manager.cache_clear()  # the CLI's manager, with the tiny dataset (LATENTDECK_EXTRA_PLUGINS)
+    yield
+    get_plugin_manager.cache_clear()
+
+
+def test_cli_sample_and_overlays_use_the_same_files(trained_run, runs_dir, cli_env, capsys):
+    run_dir = trained_run("gmvae", artifacts=["recon_grid"])
+    args = ["--runs-dir", str(runs_dir)]
+    assert cli(["sample", run_dir.name, "--idx", "3", "--m", "8", *args, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["png"] == "samples/posterior_local_epoch_2_idx_3_m_8.png" and (run_dir / result["png"]).is_file()
+    assert cli(["sample", run_dir.name, "--idx", "3", "--m", "8", *args]) == 0
+    out = capsys.readouterr().out
+    assert "posterior_local_epoch_2_idx_3_m_8.png" in out and "from disk" in out
+    assert cli(["sample", run_dir.name, "--component", "0", "--m", "4", "--epoch", "1", *args]) == 0
+    assert "computed in" in capsys.readouterr().out
+
+    assert cli(["sample", run_dir.name, "--component", "9", *args]) == 2
+    assert "use 0..2" in capsys.readouterr().err
+    assert cli(["sample", run_dir.name, "--idx", "1", "--m", "999", *args]) == 2
+    assert "cap of 256" in capsys.readouterr().err
+    assert cli(["sample", run_dir.name, *args]) == 2
+    assert "exactly one of --idx" in capsys.readouterr().err
+
+    assert cli(["overlays", run_dir.name, *args]) == 0
+    out = capsys.readouterr().out
+    assert "epoch 1: 0 density, 0 distortion, 1 samples" in out and "samples/posterior_local_epoch_2_idx_3_m_8.json" in out
+    assert cli(["overlays", run_dir.name, "--epoch", "2", "--json", *args]) == 0
+    assert [row["epoch"] for row in json.loads(capsys.readouterr().out)["epochs"]] == [2]
