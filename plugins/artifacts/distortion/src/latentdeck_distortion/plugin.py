@@ -1,3 +1,151 @@
-"""Built-in artifact plugin ``latentdeck.distortion`` (being built; registers nothing yet)."""
+"""Distortion maps: where a 2-D projection stretches or squeezes latent neighbourhoods.
+
+For every projection method the run computed this epoch with a 2-D projection, writes
+``distortion/metric_ratio_2d_epoch_<N>_<method>.json`` and ``metric_ratio_2d_latest_<method>.json``.
+
+Metric ``knn_mean_ratio``: for each point i of the visualization subset and its k latent-space
+nearest neighbours nn_j (the ``knn`` artifact's, read from ``neighbors/knn_<method>_epoch_<N>.json``;
+this generator runs after ``knn`` and never recomputes them),
+
+    ratio_i = mean_j d_proj(i, nn_j) / mean_j d_latent(i, nn_j)
+
+with Euclidean distances in the projection's 2-D coordinates and in latent space. The per-point ratios
+are splatted onto a ``grid_size`` x ``grid_size`` grid over the projection's bounds by a Gaussian
+kernel average (Nadaraya–Watson, Scott's bandwidth of the points per axis); a cell whose summed kernel
+weight is below ``min_support`` points is left empty (``null``). A ratio only means something relative
+to the others (latent and projected units differ): above the median the map stretches that region,
+below it squeezes it.
+"""
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from latentdeck import ArtifactSpec, hookimpl
+
+METRIC_TEXT = ("ratio_i = mean_j d_proj(i, nn_j) / mean_j d_latent(i, nn_j) over the k latent-space nearest "
+               "neighbours nn_j of point i (Euclidean; d_proj in the projection's 2-D coordinates)")
+SPLAT_TEXT = ("cell value = sum_i K(cell - p_i) ratio_i / sum_i K(cell - p_i), K a Gaussian with Scott's bandwidth "
+              "per axis; null where sum_i K < min_support")
+
+
+class DistortionOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grid_size: int = Field(128, ge=8, le=512, description="cells per side of each grid (grid_size x grid_size)")
+    min_support: float = Field(
+        0.5, ge=0.0, le=100.0, description="leave a cell empty when the summed kernel weight of the points "
+                                           "there is below this (in points)")
+
+
+def file_template(method: str) -> str:
+    return f"metric_ratio_2d_{{tag}}_{method}.json"
+
+
+class MissingNeighbours(RuntimeError):
+    pass
+
+
+def read_neighbours(run_dir: Path, method: str, epoch: int, indices: list[int]) -> dict[str, Any]:
+    """The knn artifact of this epoch and method, checked against the visualization subset."""
+    from latentdeck.atomic import read_json
+
+    name = f"neighbors/knn_{method}_epoch_{epoch}.json"
+    path = Path(run_dir) / name
+    if not path.is_file():
+        raise MissingNeighbours(f"{name} is missing: the distortion map reuses the knn artifact's latent "
+                                f"neighbours, so run the 'knn' generator too (it runs first in the same epoch)")
+    knn = read_json(path)
+    if list(knn["indices"]) != [int(i) for i in indices]:
+        raise MissingNeighbours(f"{name} was computed on other points than this epoch's visualization subset")
+    return knn
+
+
+def point_ratios(coords, neighbors, latent_distances):
+    """Per point: mean projected distance to its latent neighbours / mean latent distance (NaN if 0)."""
+    import numpy as np
+
+    c = np.asarray(coords, dtype=np.float64)[:, :2]
+    nn = np.asarray(neighbors, dtype=np.int64)
+    projected = np.sqrt(((c[nn] - c[:, None, :]) ** 2).sum(-1)).mean(1)
+    latent = np.asarray(latent_distances, dtype=np.float64).mean(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(latent > 0, projected / np.where(latent > 0, latent, 1.0), np.nan)
+
+
+def distortion_map(coords, ratios, grid_size: int, min_support: float):
+    """(grid, values (ny, nx) with NaN for empty cells, bandwidth) of per-point ``ratios`` at ``coords``."""
+    import numpy as np
+
+    from latentdeck.grids import Grid, kernel_average, projection_bounds, scott_bandwidth
+
+    c = np.asarray(coords, dtype=np.float64)[:, :2]
+    grid = Grid.over(projection_bounds(c), grid_size)
+    ok = np.isfinite(ratios)
+    bandwidth = scott_bandwidth(c[ok]) if ok.sum() > 1 else np.array([grid.cell_width, grid.cell_height])
+    average, support = kernel_average(grid, c[ok], np.asarray(ratios)[ok], bandwidth)
+    return grid, np.where(support >= max(min_support, 1e-12), average, np.nan), bandwidth
+
+
+def _stats(values) -> dict[str, float | None]:
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return {"min": None, "max": None, "median": None}
+    return {"min": float(v.min()), "max": float(v.max()), "median": float(np.median(v))}
+
+
+def payload(*, method: str, epoch: int, coords, knn: dict[str, Any], options: DistortionOptions,
+            knn_file: str, started: float) -> dict[str, Any]:
+    import numpy as np
+
+    from latentdeck.grids import rounded
+
+    ratios = point_ratios(coords, knn["neighbors"], knn["distances"])
+    grid, values, bandwidth = distortion_map(coords, ratios, options.grid_size, options.min_support)
+    defined = int(np.isfinite(values).sum())
+    return {
+        "epoch": epoch, "method": method, "dims": 2, "metric": "knn_mean_ratio", "metric_text": METRIC_TEXT,
+        "k": int(knn["k"]), "grid": grid.describe(), "bounds": grid.bounds_list(),
+        "values": rounded(values), "stats": _stats(values),
+        "point_ratio": rounded(ratios), "point_stats": _stats(ratios),
+        "meta": {"subset_n": int(len(ratios)), "compute_ms": round((time.perf_counter() - started) * 1000, 2),
+                 "neighbours_from": knn_file, "latent": knn.get("latent"), "latent_dim": knn.get("latent_dim"),
+                 "splat": SPLAT_TEXT, "bandwidth": np.asarray(bandwidth).tolist(), "min_support": options.min_support,
+                 "cells_defined": defined, "cells_empty": int(values.size - defined)},
+    }
+
+
+def generate(ctx) -> None:
+    options: DistortionOptions = ctx.options or DistortionOptions()
+    missing = []
+    for method, by_dims in sorted((ctx.projections or {}).items()):
+        projection = by_dims.get(2)
+        if projection is None:
+            continue
+        started = time.perf_counter()
+        try:
+            knn = read_neighbours(ctx.run_dir, method, ctx.epoch, list(ctx.viz.indices))
+        except MissingNeighbours as exc:
+            missing.append(str(exc))
+            continue
+        doc = payload(method=method, epoch=ctx.epoch, coords=projection.coords, knn=knn, options=options,
+                      knn_file=f"neighbors/knn_{method}_epoch_{ctx.epoch}.json", started=started)
+        ctx.save_json("distortion", file_template(method), doc)
+    if missing:
+        raise RuntimeError("; ".join(missing))
+
+
+@hookimpl
+def register_artifacts():
+    return [ArtifactSpec(
+        name="distortion", generate=generate, requires=frozenset({"latents"}), options=DistortionOptions,
+        after=frozenset({"knn"}),
+        description="where each 2-D projection stretches or squeezes latent kNN neighbourhoods "
+                    "(distortion/metric_ratio_2d_<tag>_<method>.json, from the knn artifact's neighbours)")]
