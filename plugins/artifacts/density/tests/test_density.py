@@ -212,3 +212,9 @@ def test_backfill_computes_density_from_checkpoints_with_restored_projections(tr
     doc = validate(read_json(run_dir / "density" / "prior_2d_latest_first-dims.json"))
     assert doc.epoch == 2 and doc.estimator == "exact_pushforward"
     assert backfill(run_dir, pm=plugin_manager, artifacts=["density"]).get("nothing_missing")
+
+
+def test_importing_the_plugin_stays_light():
+    from latentdeck.testing import heavy_imports_of
+
+    assert heavy_imports_of("latentdeck_density.plugin") == []

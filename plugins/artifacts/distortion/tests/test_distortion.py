@@ -117,3 +117,9 @@ def test_tiny_run_writes_distortion_per_epoch_after_knn(trained_run, plugin_mana
     other = trained_run("ae", artifacts=["knn"])
     result = backfill(other, pm=plugin_manager, artifacts=["distortion"])
     assert "distortion/metric_ratio_2d_epoch_1_first-dims.json" in result["written"]
+
+
+def test_importing_the_plugin_stays_light():
+    from latentdeck.testing import heavy_imports_of
+
+    assert heavy_imports_of("latentdeck_distortion.plugin") == []
