@@ -228,6 +228,150 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/network/layers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Layers
+         * @description Every layer of the model at an epoch (ids are stable across epochs): the ids the other endpoints take.
+         */
+        get: operations["list_layers_api_runs__run_id__network_layers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/network/forward": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Forward
+         * @description One held-out example through the model: input, reconstruction, every layer's grid or vector image,
+         *     summaries, latent vectors (``network/forward/epoch_<N>/idx_<i>/``).
+         */
+        get: operations["forward_api_runs__run_id__network_forward_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/network/inspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Inspect Channel
+         * @description One channel of one layer for one example: its map, a heatmap and an overlay on the input; with a
+         *     probe (x, y) also the value there and its receptive field in the input.
+         */
+        get: operations["inspect_channel_api_runs__run_id__network_inspect_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/network/conv_step": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Conv Step
+         * @description One output value of a conv1-like layer by hand (patch x kernel, sum, bias, activation) next to the
+         *     value the model computed.
+         */
+        get: operations["conv_step_api_runs__run_id__network_conv_step_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/network/kernels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Kernels
+         * @description A conv layer's kernel for one output channel: the 3x3 values (one input channel) or the L2 strength
+         *     stencil and the top contributing input channels.
+         */
+        get: operations["kernels_api_runs__run_id__network_kernels_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/network/perturb": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Perturb
+         * @description The reconstruction after adding ``delta`` to one dimension of a latent vector.
+         */
+        get: operations["perturb_api_runs__run_id__network_perturb_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/network/topk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Topk
+         * @description The k held-out examples (of the first n) that excite a channel most, by max or mean activation.
+         */
+        get: operations["topk_api_runs__run_id__network_topk_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}/samples": {
         parameters: {
             query?: never;
@@ -344,6 +488,82 @@ export interface components {
             status: string;
             /** Version */
             version: string;
+        };
+        /** LayerListing */
+        LayerListing: {
+            /** Epoch */
+            epoch: number;
+            /** Model */
+            model: string;
+            /** Input Shape */
+            input_shape: number[];
+            /** Layers */
+            layers: components["schemas"]["LayerRow"][];
+        };
+        /** LayerRow */
+        LayerRow: {
+            /**
+             * Id
+             * @description stable, path-safe layer id from the module name, e.g. 'trunk.layers.0'
+             */
+            id: string;
+            /** Module */
+            module: string;
+            /** Type */
+            type: string;
+            /**
+             * Shape
+             * @description output shape without the batch: (C, H, W) or (D,)
+             */
+            shape: number[];
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "spatial" | "vector";
+            /** Order */
+            order: number;
+            /** Channels */
+            channels: number;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /**
+             * Conv1 Like
+             * @description a Conv2d on the image with one input channel and a 3x3 kernel
+             */
+            conv1_like: boolean;
+            /** Has Kernels */
+            has_kernels: boolean;
+        };
+        /**
+         * NetworkArtifact
+         * @description One computed (or re-read) folder of network artifacts.
+         */
+        NetworkArtifact: {
+            /**
+             * Folder
+             * @description the folder, relative to the run, e.g. 'network/forward/epoch_3/idx_0'
+             */
+            folder: string;
+            /**
+             * Files
+             * @description its files by artifact name (GET /api/runs/{run_id}/artifacts/{name})
+             */
+            files: string[];
+            /**
+             * Created
+             * @description true when this request computed the files, false when read from disk
+             */
+            created: boolean;
+            /**
+             * Payload
+             * @description the folder's JSON content (see the plugin's README for fields)
+             */
+            payload: {
+                [key: string]: unknown;
+            };
         };
         /**
          * OptimizerConfig
@@ -1261,6 +1481,373 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Health"];
                 };
+            };
+        };
+    };
+    list_layers_api_runs__run_id__network_layers_get: {
+        parameters: {
+            query?: {
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayerListing"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    forward_api_runs__run_id__network_forward_get: {
+        parameters: {
+            query: {
+                /** @description held-out index */
+                idx: number;
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkArtifact"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    inspect_channel_api_runs__run_id__network_inspect_get: {
+        parameters: {
+            query: {
+                /** @description held-out index */
+                idx: number;
+                /** @description a spatial layer id */
+                layer: string;
+                /** @description channel */
+                ch: number;
+                /** @description probe column in the layer's map (with y) */
+                x?: number | null;
+                /** @description probe row in the layer's map (with x) */
+                y?: number | null;
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkArtifact"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    conv_step_api_runs__run_id__network_conv_step_get: {
+        parameters: {
+            query: {
+                /** @description held-out index */
+                idx: number;
+                /** @description a conv1-like layer id */
+                layer: string;
+                /** @description output channel */
+                out: number;
+                /** @description output column */
+                x: number;
+                /** @description output row */
+                y: number;
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkArtifact"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    kernels_api_runs__run_id__network_kernels_get: {
+        parameters: {
+            query: {
+                /** @description a Conv2d layer id */
+                layer: string;
+                /** @description output channel */
+                out: number;
+                /** @description input channels to show for multi-channel kernels */
+                top?: number;
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkArtifact"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    perturb_api_runs__run_id__network_perturb_get: {
+        parameters: {
+            query: {
+                /** @description held-out index */
+                idx: number;
+                /** @description a decodable vector: see latent.json 'decodable' (z, mu, z_sample) */
+                key: string;
+                /** @description the dimension to move */
+                dim: number;
+                /** @description added to the dimension (finite, |delta| <= 1000) */
+                delta: number;
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkArtifact"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    topk_api_runs__run_id__network_topk_get: {
+        parameters: {
+            query: {
+                /** @description a spatial layer id */
+                layer: string;
+                /** @description channel */
+                ch: number;
+                metric?: "max" | "mean";
+                /** @description scan held-out examples 0..n-1 */
+                n?: number;
+                /** @description how many to keep */
+                k?: number;
+                /** @description an epoch with a checkpoint, or 'latest' (default) */
+                epoch?: string | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NetworkArtifact"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or layer */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -1,12 +1,17 @@
 """The append-only event log ``events.jsonl``: one JSON object a line with a per-run ``seq``.
 
-The worker is the single writer while it lives; the server appends only before a worker starts
-(``run.created``) or after it is gone (``run.failed`` for a vanished worker). Readers consume only up
-to the last newline, so a torn tail after a crash is never parsed; the next writer completes it.
+The worker is the main writer while it lives; the server also appends (``run.created`` before a
+worker starts, ``run.failed`` for a vanished worker, ``artifact.created`` for artifacts computed on
+demand while a worker may still be running). Every append holds an exclusive ``flock`` on the file
+and, when the file grew since this writer's last append, re-reads the last ``seq`` first, so
+concurrent writers in different processes never interleave lines or reuse a ``seq``. Readers consume
+only up to the last newline, so a torn tail after a crash is never parsed; the next writer completes it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import time
@@ -69,19 +74,41 @@ class EventLog:
         self.fsync = fsync
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.seq, torn = _last_seq(self.path)
         self._handle = open(self.path, "ab")
+        self.seq = 0
+        self._end = -1  # file size after this writer's last append; -1: never synced
+        with self._locked():
+            self._sync()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+
+    def _sync(self) -> None:
+        """Under the lock: catch up with appends by other writers (and close a line a dead one tore)."""
+        size = os.fstat(self._handle.fileno()).st_size
+        if size == self._end:
+            return
+        self.seq, torn = _last_seq(self.path)
         if torn:  # a writer died mid-line: close that line so the next one parses
             self._handle.write(b"\n")
             self._handle.flush()
+        self._end = os.fstat(self._handle.fileno()).st_size
 
     def emit(self, type: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        self.seq += 1
-        event = {"seq": self.seq, "type": type, "ts": time.time(), "run_id": self.run_id, "data": data or {}}
-        self._handle.write((dumps(event) + "\n").encode())
-        self._handle.flush()
-        if self.fsync or type in TERMINAL_EVENTS:
-            os.fsync(self._handle.fileno())
+        with self._locked():
+            self._sync()
+            self.seq += 1
+            event = {"seq": self.seq, "type": type, "ts": time.time(), "run_id": self.run_id, "data": data or {}}
+            self._handle.write((dumps(event) + "\n").encode())
+            self._handle.flush()
+            self._end = os.fstat(self._handle.fileno()).st_size
+            if self.fsync or type in TERMINAL_EVENTS:
+                os.fsync(self._handle.fileno())
         for listener in self.listeners:
             listener(event)
         return event

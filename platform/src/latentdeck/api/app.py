@@ -26,6 +26,7 @@ from ..runs.store import RunStore, RunStoreError
 from .docs import mount_docs
 from .events import EventHub
 from .events import router as events_router
+from .network import router as network_router
 from .plugins import router as plugins_router
 from .runs import router as runs_router
 from .samples import router as samples_router
@@ -154,6 +155,7 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.include_router(runs_router)
     app.include_router(events_router)
     app.include_router(plugins_router)
+    app.include_router(network_router)
     app.include_router(samples_router)
 
     mount_docs(app)

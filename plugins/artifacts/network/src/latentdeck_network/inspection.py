@@ -1,0 +1,446 @@
+"""Network inspection on demand: each request computes one folder of files under ``network/``.
+
+:class:`Inspector` serves one run. Every method validates its arguments (a 4xx
+:class:`~latentdeck.ondemand.OnDemandError` naming the valid range), writes its folder once through
+:func:`~latentdeck.ondemand.persist_once` (nothing half-written after an error; a repeat is read from
+disk), calls ``announce(names, epoch)`` for the files it created, and returns a :class:`Result`
+whose payload is read back from the persisted JSON, so a first and a repeated answer are identical.
+
+Folders (``<N>`` epoch, ``<i>`` held-out index, ``<L>`` layer id):
+
+    network/forward/epoch_<N>/idx_<i>/
+    network/inspect/epoch_<N>/idx_<i>/layer_<L>/ch_<c>/        (+ probe_x_<x>_y_<y>.json per probe)
+    network/conv_step/epoch_<N>/idx_<i>/layer_<L>/out_<c>/x_<x>_y_<y>/
+    network/kernels/epoch_<N>/layer_<L>/out_<c>/
+    network/perturb/epoch_<N>/idx_<i>/vector_<key>/dim_<d>/delta_<tag>/
+    network/topk/epoch_<N>/layer_<L>/ch_<c>/metric_<m>/subset_<n>/k_<k>/
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from latentdeck.atomic import dumps, read_json, write_json
+from latentdeck.ondemand import EpochModels, LoadedEpoch, OnDemandError, heldout_example, heldout_split, persist_once
+
+from . import compute, render
+from .layers import Call, Capture, capture, layer_id, layer_rows, leaf_modules, receptive_field
+
+MAX_TOPK_SUBSET = 10_000
+MAX_TOPK_K = 64
+TOPK_BATCH = 500
+METRICS = ("max", "mean")
+
+
+@dataclass(frozen=True)
+class Result:
+    """One request's folder (relative to the run), its files, whether this call wrote them, the payload."""
+
+    folder: str
+    files: list[str]
+    created: bool
+    payload: dict[str, Any]
+
+
+def _write(folder: Path, name: str, data: bytes) -> None:
+    """Write one file of a folder that :func:`_durable` syncs and persist_once then publishes."""
+    with open(folder / name, "wb") as handle:
+        handle.write(data)
+
+
+def _durable(produce: Callable[[Path], None]) -> Callable[[Path], None]:
+    """``produce``, then the folder's files flushed to disk before persist_once renames it into place.
+
+    One ``syncfs`` of the file system costs about a millisecond where ~60 ``fsync`` calls cost
+    ~200 ms (most of a forward capture); where ``syncfs`` is missing, each file is fsynced.
+    """
+    def run(tmp: Path) -> None:
+        produce(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            if _syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+        for path in tmp.rglob("*"):
+            if path.is_file():
+                with open(path, "rb+") as handle:
+                    os.fsync(handle.fileno())
+
+    return run
+
+
+def _syncfs(fd: int) -> int:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).syncfs(fd)
+    except (OSError, AttributeError):
+        return -1
+
+
+def _json(folder: Path, name: str, payload: Any) -> None:
+    _write(folder, name, (dumps(payload, indent=1) + "\n").encode())
+
+
+def _range_error(what: str, value: int, count: int, status: int = 422) -> OnDemandError:
+    return OnDemandError(f"{what} {value} is out of range: use 0..{count - 1}", status)
+
+
+def _check_range(what: str, value: int, count: int) -> None:
+    if not 0 <= value < count:
+        raise _range_error(what, value, count)
+
+
+class Inspector:
+    """Network artifacts of the run in ``run_dir``; ``announce(names, epoch)`` hears of new files."""
+
+    def __init__(self, run_dir: Path, models: EpochModels | None = None, pm=None,
+                 announce: Callable[[list[str], int], None] | None = None):
+        self.run_dir = Path(run_dir)
+        self.models = models or EpochModels()
+        self.pm = pm
+        self.announce = announce or (lambda names, epoch: None)
+
+    # --- shared steps ---------------------------------------------------------------------------
+
+    def load(self, epoch: int | str | None) -> LoadedEpoch:
+        return self.models.get(self.run_dir, epoch, self.pm)
+
+    def example(self, loaded: LoadedEpoch, index: int) -> tuple[torch.Tensor, int]:
+        return heldout_example(loaded.config, loaded.dataset_spec, int(index))
+
+    def _layer(self, cap: Capture, lid: str, kind: str | None = None) -> Call:
+        calls = cap.by_id()
+        if lid not in calls:
+            raise OnDemandError(f"unknown layer {lid!r}; layers of this model: {', '.join(calls)} "
+                                "(GET /api/runs/<run>/network/layers lists them)", 404)
+        call = calls[lid]
+        if kind is not None and call.kind != kind:
+            valid = [c.id for c in cap.calls if c.kind == kind]
+            raise OnDemandError(f"layer {lid!r} is a {call.kind} layer; this needs a {kind} layer: {', '.join(valid)}", 422)
+        return call
+
+    def _publish(self, folder: Path, produce: Callable[[Path], None], epoch: int) -> tuple[list[str], bool]:
+        created = persist_once(folder, _durable(produce))
+        names = sorted(p.relative_to(self.run_dir).as_posix() for p in folder.rglob("*")
+                       if p.is_file() and not p.name.startswith("."))
+        if created:
+            self.announce(names, epoch)
+        return names, created
+
+    def _rel(self, folder: Path) -> str:
+        return folder.relative_to(self.run_dir).as_posix()
+
+    # --- layers ---------------------------------------------------------------------------------
+
+    def layers(self, epoch: int | str | None = None) -> dict[str, Any]:
+        """Every layer of the model (ids, types, shapes, kinds) from one forward pass; nothing is written."""
+        loaded = self.load(epoch)
+        x, _ = self.example(loaded, 0)
+        cap = capture(loaded.model, x, keep=set())
+        return {"epoch": loaded.epoch, "model": loaded.config["model"], "input_shape": list(x.shape[1:]),
+                "layers": layer_rows(cap)}
+
+    # --- 1. forward capture -------------------------------------------------------------------
+
+    def forward(self, epoch: int | str | None, index: int) -> Result:
+        loaded = self.load(epoch)
+        x, label = self.example(loaded, index)
+        folder = self.run_dir / "network" / "forward" / f"epoch_{loaded.epoch}" / f"idx_{index}"
+
+        def produce(tmp: Path) -> None:
+            started = time.perf_counter()
+            cap = capture(loaded.model, x)
+            rows = layer_rows(cap)
+            _write(tmp, "input.png", render.png_bytes(render.image_u8(x[0])))
+            recon = cap.outputs.get("recon")
+            if isinstance(recon, torch.Tensor):
+                _write(tmp, "recon.png", render.png_bytes(render.image_u8(recon[0])))
+            for call, row in zip(cap.calls, rows):
+                sub = tmp / f"layer_{call.id}"
+                sub.mkdir()
+                summary, image_name, pixels = _layer_summary(call, row)
+                _write(sub, image_name, render.png_bytes(pixels))
+                _json(sub, "summary.json", summary)
+            _json(tmp, "layers.json", {"epoch": loaded.epoch, "index": index, "input_shape": list(x.shape[1:]),
+                                       "layers": rows})
+            vectors, decodable, sampling = compute.latent_vectors(
+                loaded.model, cap, loaded.model_spec.capabilities, loaded.config["seed"], index)
+            _json(tmp, "latent.json", {"epoch": loaded.epoch, "index": index,
+                                       "vectors": {k: v.tolist() for k, v in vectors.items()},
+                                       "decodable": decodable, "latent_name": loaded.model_spec.latent_name})
+            _json(tmp, "forward_meta.json", {
+                "model": loaded.config["model"], "dataset": loaded.config["dataset"], "run_id": loaded.config["run_id"],
+                "epoch": loaded.epoch, "index": index, "split": "heldout", "label": label,
+                "layer_count": len(rows), "has_recon": isinstance(recon, torch.Tensor),
+                "sample_id": sampling["sample_id"] if sampling else None, "sampling": sampling,
+                "mode": "eval (batch norm running statistics, no dropout, no sampling in forward)",
+                "compute_ms": round((time.perf_counter() - started) * 1000, 2)})
+
+        files, created = self._publish(folder, produce, loaded.epoch)
+        return Result(self._rel(folder), files, created, self._forward_payload(folder))
+
+    def _forward_payload(self, folder: Path) -> dict[str, Any]:
+        layers = read_json(folder / "layers.json")
+        for row in layers["layers"]:
+            row["summary"] = read_json(folder / f"layer_{row['id']}" / "summary.json")
+        return {"meta": read_json(folder / "forward_meta.json"), "latent": read_json(folder / "latent.json"),
+                "layers": layers["layers"], "input_shape": layers["input_shape"],
+                "input": "input.png", "recon": "recon.png" if (folder / "recon.png").exists() else None}
+
+    # --- 2. channel inspect -------------------------------------------------------------------
+
+    def inspect(self, epoch: int | str | None, index: int, lid: str, channel: int,
+                probe: tuple[int, int] | None = None) -> Result:
+        loaded = self.load(epoch)
+        x, label = self.example(loaded, index)
+        cap = capture(loaded.model, x, keep={lid}, stop_after=lid)
+        call = self._layer(cap, lid, "spatial")
+        channels, height, width = call.shape
+        _check_range(f"channel of {lid} ({channels} channels):", channel, channels)
+        if probe is not None:
+            _check_range(f"probe x of {lid} (width {width}):", probe[0], width)
+            _check_range(f"probe y of {lid} (height {height}):", probe[1], height)
+        folder = (self.run_dir / "network" / "inspect" / f"epoch_{loaded.epoch}" / f"idx_{index}" / f"layer_{lid}"
+                  / f"ch_{channel}")
+        values = call.output[0, channel].double().numpy()
+
+        def produce(tmp: Path) -> None:
+            in_h, in_w = x.shape[-2:]
+            scale = {"colormap": "sequential", "min": float(values.min()), "max": float(values.max())}
+            heat = render.heat_rgba(render.upsample(values, in_h, in_w))
+            _write(tmp, "channel.png", render.png_bytes(render.colorize(values, scale)))
+            _write(tmp, "heat_rgba.png", render.png_bytes(heat))
+            _write(tmp, "overlay.png", render.png_bytes(render.overlay(render.image_u8(x[0]), heat)))
+            flat = int(np.argmax(values))
+            _json(tmp, "inspect.json", {
+                "epoch": loaded.epoch, "index": index, "label": label, "layer_id": lid,
+                "type": type(call.module).__name__, "channel": channel, "channels": channels,
+                "shape": [height, width], "input_shape": [in_h, in_w], "values": values.tolist(),
+                "stats": {"min": float(values.min()), "max": float(values.max()), "mean": float(values.mean()),
+                          "std": float(values.std())},
+                "argmax": {"x": flat % width, "y": flat // width, "value": float(values.flat[flat])},
+                "scale": scale, "heat": "heat colormap over min..max, upsampled (nearest) to the input size",
+                "rf_support": _rf_support(cap, call),
+            })
+
+        files, created = self._publish(folder, produce, loaded.epoch)
+        payload = read_json(folder / "inspect.json")
+        if probe is not None:
+            px, py = probe
+            name = f"probe_x_{px}_y_{py}.json"
+            probe_payload = {"xy": {"x": px, "y": py, "value": float(values[py, px])},
+                             "rf": receptive_field(cap, call, px, py)}
+            if not (folder / name).exists():
+                write_json(folder / name, {**payload, **probe_payload})
+                self.announce([f"{self._rel(folder)}/{name}"], loaded.epoch)
+                created = True
+            payload = read_json(folder / name)
+            files = sorted({*files, f"{self._rel(folder)}/{name}"})
+        return Result(self._rel(folder), files, created, payload)
+
+    # --- 3. single conv step ------------------------------------------------------------------
+
+    def conv_step(self, epoch: int | str | None, index: int, lid: str, out: int, x_pos: int, y_pos: int) -> Result:
+        loaded = self.load(epoch)
+        x, label = self.example(loaded, index)
+        cap = capture(loaded.model, x, inputs={lid})
+        call = self._layer(cap, lid, "spatial")
+        rows = {row["id"]: row for row in layer_rows(cap)}
+        if not rows[lid]["conv1_like"]:
+            valid = [r for r, row in rows.items() if row["conv1_like"]]
+            raise OnDemandError(
+                f"layer {lid!r} ({rows[lid]['type']}) is not conv1-like: the single conv step needs a Conv2d that "
+                f"reads the image, with 1 input channel and a 3x3 kernel; conv1-like layers here: "
+                f"{', '.join(valid) or 'none'}", 422)
+        channels, height, width = call.shape
+        _check_range(f"output channel of {lid} ({channels} channels):", out, channels)
+        _check_range(f"x of {lid} (width {width}):", x_pos, width)
+        _check_range(f"y of {lid} (height {height}):", y_pos, height)
+        folder = (self.run_dir / "network" / "conv_step" / f"epoch_{loaded.epoch}" / f"idx_{index}" / f"layer_{lid}"
+                  / f"out_{out}" / f"x_{x_pos}_y_{y_pos}")
+
+        def produce(tmp: Path) -> None:
+            step = compute.conv_step(cap, call, out, x_pos, y_pos)
+            _json(tmp, "conv_step.json", {"epoch": loaded.epoch, "index": index, "label": label, **step})
+
+        files, created = self._publish(folder, produce, loaded.epoch)
+        return Result(self._rel(folder), files, created, read_json(folder / "conv_step.json"))
+
+    # --- 4. kernels -----------------------------------------------------------------------------
+
+    def kernels(self, epoch: int | str | None, lid: str, out: int, top: int = 4) -> Result:
+        loaded = self.load(epoch)
+        convs = {layer_id(name): module for name, module in leaf_modules(loaded.model) if isinstance(module, nn.Conv2d)}
+        if lid not in convs:
+            known = {layer_id(name) for name, _ in leaf_modules(loaded.model)}
+            what = "is not a Conv2d layer" if lid in known else "is not a layer of this model"
+            raise OnDemandError(f"{lid!r} {what}; layers with kernels: {', '.join(convs)}", 404 if lid not in known else 422)
+        module = convs[lid]
+        weight = module.weight.detach()  # (C_out, C_in / groups, kh, kw)
+        _check_range(f"output channel of {lid} ({weight.shape[0]} channels):", out, weight.shape[0])
+        c_in = weight.shape[1]
+        top = 1 if c_in == 1 else top  # a single-channel kernel is shown whole
+        if not 1 <= top <= c_in:
+            raise OnDemandError(f"top {top} is out of range: use 1..{c_in} (the input channels of {lid})", 422)
+        folder = self.run_dir / "network" / "kernels" / f"epoch_{loaded.epoch}" / f"layer_{lid}" / f"out_{out}"
+        bias = float(module.bias.detach()[out]) if module.bias is not None else None
+        base = {"epoch": loaded.epoch, "layer_id": lid, "out_channel": out, "in_channels": c_in,
+                "kernel_size": list(weight.shape[2:]), "bias": bias}
+
+        def produce(tmp: Path) -> None:
+            if c_in == 1:
+                values = weight[out, 0].double().numpy()
+                scale = render.scale_for(values)
+                _json(tmp, "kernel.json", {**base, "values": values.tolist(), "scale": scale,
+                                           "min": float(values.min()), "max": float(values.max())})
+                _write(tmp, "kernel.png", render.png_bytes(render.colorize(values, scale)))
+                return
+            agg = compute.aggregate_kernel(weight[out], top)
+            stencil = np.asarray(agg["values"])
+            scale = {"colormap": "sequential", "min": 0.0, "max": float(stencil.max())}
+            _json(tmp, "kernel_agg.json", {**base, "values": agg["values"], "in_channel_l2": agg["in_channel_l2"],
+                                           "scale": scale, "aggregation": "L2 over input channels: sqrt(sum_c w[c,i,j]^2)"})
+            _write(tmp, "kernel_agg.png", render.png_bytes(render.colorize(stencil, scale)))
+            bound = max(abs(v) for item in agg["top"] for row in item["values"] for v in row) or 1.0
+            slice_scale = {"colormap": "diverging", "min": -bound, "max": bound}
+            _json(tmp, "top_in_channels.json", {**base, "top": agg["top"], "count": len(agg["top"]),
+                                                "ranking": "L2 norm of w[out, c] (descending; ties: lower c first)",
+                                                "scale": slice_scale})
+            for item in agg["top"]:
+                _write(tmp, f"kernel_in_{item['in_channel']}.png",
+                       render.png_bytes(render.colorize(np.asarray(item["values"]), slice_scale)))
+
+        files, created = self._publish(folder, produce, loaded.epoch)
+        if (folder / "kernel.json").exists():
+            payload = {"kind": "single", "kernel": read_json(folder / "kernel.json")}
+        else:
+            payload = {"kind": "aggregate", "kernel_agg": read_json(folder / "kernel_agg.json"),
+                       "top_in_channels": read_json(folder / "top_in_channels.json")}
+        return Result(self._rel(folder), files, created, payload)
+
+    # --- 5. perturbation ------------------------------------------------------------------------
+
+    def perturb(self, epoch: int | str | None, index: int, key: str, dim: int, delta: float) -> Result:
+        loaded = self.load(epoch)
+        if "decoder" not in loaded.model_spec.capabilities:
+            raise OnDemandError(f"model {loaded.config['model']!r} has no decoder capability: nothing to decode", 422)
+        try:
+            tag = compute.delta_tag(float(delta))
+        except ValueError as exc:
+            raise OnDemandError(str(exc), 422) from None
+        x, label = self.example(loaded, index)
+        cap = capture(loaded.model, x, keep=set())
+        vectors, decodable, sampling = compute.latent_vectors(
+            loaded.model, cap, loaded.model_spec.capabilities, loaded.config["seed"], index)
+        if key not in decodable:
+            raise OnDemandError(f"vector {key!r} cannot be perturbed; decodable vectors of this model: "
+                                f"{', '.join(decodable) or 'none'}", 422)
+        base = vectors[key]
+        _check_range(f"dim of {key} ({base.shape[0]} dims):", dim, base.shape[0])
+        folder = (self.run_dir / "network" / "perturb" / f"epoch_{loaded.epoch}" / f"idx_{index}" / f"vector_{key}"
+                  / f"dim_{dim}" / f"delta_{tag}")
+
+        def produce(tmp: Path) -> None:
+            changed = base.clone()
+            changed[dim] += float(delta)  # + 0.0 leaves the value bit for bit: delta 0 decodes the base vector
+            with torch.no_grad():
+                recon = loaded.model.decode(changed[None])
+            _write(tmp, "recon.png", render.png_bytes(render.image_u8(recon[0])))
+            _json(tmp, "meta.json", {
+                "epoch": loaded.epoch, "index": index, "label": label, "vector_key": key, "dim": dim,
+                "delta": float(delta), "delta_tag": tag, "base_value": float(base[dim]), "new_value": float(changed[dim]),
+                "decode_input": key, "decode_path": f"decode({key} with {key}[{dim}] += delta)",
+                "sample_id": sampling["sample_id"] if key == "z_sample" and sampling else None,
+                "vector": changed.tolist()})
+
+        files, created = self._publish(folder, produce, loaded.epoch)
+        return Result(self._rel(folder), files, created, read_json(folder / "meta.json"))
+
+    # --- 6. top-K activations -------------------------------------------------------------------
+
+    def topk(self, epoch: int | str | None, lid: str, channel: int, metric: str, subset: int, k: int) -> Result:
+        loaded = self.load(epoch)
+        if metric not in METRICS:
+            raise OnDemandError(f"metric {metric!r} is unknown: use one of {', '.join(METRICS)}", 422)
+        images, labels = heldout_split(loaded.config, loaded.dataset_spec)
+        limit = min(len(images), MAX_TOPK_SUBSET)
+        if not 1 <= subset <= limit:
+            raise OnDemandError(f"subset {subset} is out of range: use 1..{limit} (the first n held-out examples; "
+                                f"the split has {len(images)}, at most {MAX_TOPK_SUBSET} per scan)", 422)
+        if not 1 <= k <= min(subset, MAX_TOPK_K):
+            raise OnDemandError(f"k {k} is out of range: use 1..{min(subset, MAX_TOPK_K)}", 422)
+        probe = capture(loaded.model, images[:1], keep=set(), stop_after=lid)
+        call = self._layer(probe, lid, "spatial")
+        _check_range(f"channel of {lid} ({call.shape[0]} channels):", channel, call.shape[0])
+        folder = (self.run_dir / "network" / "topk" / f"epoch_{loaded.epoch}" / f"layer_{lid}" / f"ch_{channel}"
+                  / f"metric_{metric}" / f"subset_{subset}" / f"k_{k}")
+
+        def produce(tmp: Path) -> None:
+            started = time.perf_counter()
+            scores, where = [], []
+            for start in range(0, subset, TOPK_BATCH):
+                batch = images[start:min(subset, start + TOPK_BATCH)]
+                cap = capture(loaded.model, batch, keep={lid}, stop_after=lid)
+                score, at = compute.channel_scores(cap.by_id()[lid].output[:, channel], metric)
+                scores.append(score.double())
+                if at is not None:
+                    where.append(at)
+            all_scores = torch.cat(scores)
+            positions = torch.cat(where) if where else None
+            order = sorted(range(subset), key=lambda i: (-float(all_scores[i]), i))[:k]
+            width = call.shape[2]
+            items = []
+            for rank, i in enumerate(order):
+                item = {"rank": rank, "dataset_idx": i, "label": int(labels[i]), "score": float(all_scores[i]),
+                        "input": f"input_{i}.png"}
+                if positions is not None:
+                    item["xy"] = {"x": int(positions[i]) % width, "y": int(positions[i]) // width}
+                items.append(item)
+                _write(tmp, f"input_{i}.png", render.png_bytes(render.image_u8(images[i])))
+            _json(tmp, "topk.json", {
+                "epoch": loaded.epoch, "layer_id": lid, "channel": channel, "metric": metric, "subset_n": subset,
+                "k": k, "subset": f"held-out indices 0..{subset - 1}", "shape": list(call.shape[1:]),
+                "score": "max over positions (xy = first maximum, row-major)" if metric == "max" else "mean over positions",
+                "items": items, "compute_ms": round((time.perf_counter() - started) * 1000, 2)})
+
+        files, created = self._publish(folder, produce, loaded.epoch)
+        return Result(self._rel(folder), files, created, read_json(folder / "topk.json"))
+
+
+def _rf_support(cap: Capture, call: Call) -> dict[str, Any]:
+    """Whether probes of this layer get a receptive field (checked at the centre)."""
+    rf = receptive_field(cap, call, call.shape[2] // 2, call.shape[1] // 2)
+    return {"status": rf["status"], **({"reason": rf["reason"]} if rf["status"] != "ok" else {"size": rf["size"]})}
+
+
+def _layer_summary(call: Call, row: dict[str, Any]) -> tuple[dict[str, Any], str, np.ndarray]:
+    """``summary.json`` of one layer, the name of its image and the image's pixels."""
+    values = call.output[0].double().numpy()
+    scale = render.scale_for(values)
+    summary = {**row, "stats": {"min": float(values.min()), "max": float(values.max()),
+                                "mean": float(values.mean()), "std": float(values.std())}, "scale": scale}
+    if call.kind == "spatial":
+        layout = render.grid_layout(*values.shape)
+        per_channel = values.reshape(values.shape[0], -1)
+        summary.update(image="grid.png", layout=layout, channel_max=per_channel.max(1).tolist(),
+                       channel_mean=per_channel.mean(1).tolist())
+        return summary, "grid.png", render.channel_grid(values, scale, layout)
+    layout = render.vector_layout(len(values))
+    summary.update(image="vector.png", layout=layout, values=values.tolist())
+    return summary, "vector.png", render.vector_strip(values, scale, layout)
+
+
+def result_json(result: Result) -> str:
+    return json.dumps({"folder": result.folder, "files": result.files, "created": result.created,
+                       "payload": result.payload})
