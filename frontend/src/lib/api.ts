@@ -10,6 +10,9 @@ export type RunConfig = Schemas["RunConfig"];
 export type Artifact = Schemas["Artifact"];
 export type PluginRow = Schemas["PluginRow"];
 export type CancelAccepted = Schemas["CancelAccepted"];
+export type SamplesRequest = Schemas["SamplesRequest"];
+export type SamplesResult = Schemas["SamplesResult"];
+export type OverlayListing = Schemas["OverlayListing"];
 export type RunStatus = RunSummary["status"];
 
 type ApiPath = keyof paths;
@@ -112,6 +115,10 @@ export const api = {
   plugins: () => call<GetOk<"/api/plugins">>("/api/plugins"),
   components: () => call<ComponentsByKind>("/api/components"),
   configSchema: () => call<JsonSchema>("/api/config/schema"),
+  requestSamples: (id: string, body: SamplesRequest) =>
+    call<SamplesResult>(`/api/runs/${enc(id)}/samples`, { method: "POST", body: JSON.stringify(body) }),
+  overlays: (id: string, epoch?: number) =>
+    call<GetOk<"/api/runs/{run_id}/overlays">>(`/api/runs/${enc(id)}/overlays${epoch !== undefined ? `?epoch=${epoch}` : ""}`),
   artifactUrl: (id: string, name: string) =>
     `${base}/api/runs/${enc(id)}/artifacts/${name.split("/").map(enc).join("/")}`,
   eventsUrl: (id: string, lastEventId: number) =>
@@ -122,7 +129,7 @@ export const api = {
 const usedPaths: ApiPath[] = [
   "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/cancel", "/api/runs/{run_id}/artifacts",
   "/api/runs/{run_id}/artifacts/{name}", "/api/runs/{run_id}/events", "/api/plugins", "/api/components",
-  "/api/config/schema",
+  "/api/config/schema", "/api/runs/{run_id}/samples", "/api/runs/{run_id}/overlays",
 ];
 void usedPaths;
 

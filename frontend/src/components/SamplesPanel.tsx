@@ -1,0 +1,149 @@
+"use client";
+import { useCallback, useEffect, useState } from "react";
+import { api, ApiError } from "@/lib/api";
+import type { SamplesRequest, SamplesResult } from "@/lib/api";
+import { ErrorBox } from "./ui";
+
+const M_CHOICES = [4, 9, 16, 64, 256];
+const TILE_PX = 56; // each 28 px decode drawn at 2x, pixelated
+
+type Failure = { status: number; detail: string };
+type Outcome = { result?: SamplesResult; failure?: Failure };
+type Body = Pick<SamplesRequest, "kind" | "idx" | "component">;
+
+/** One grid from the server, or why not (a 4xx detail, or a seed that is not a whole number). */
+async function fetchGrid(runId: string, body: Body, m: number, epoch: number | null, seedText: string): Promise<Outcome> {
+  const seed = seedText.trim() === "" ? null : Number(seedText);
+  if (seed !== null && !Number.isInteger(seed)) {
+    return { failure: { status: 0, detail: `The seed must be a whole number (got "${seedText}"); leave it empty for the run's derived seed.` } };
+  }
+  try {
+    return { result: await api.requestSamples(runId, { ...body, m, epoch, seed } as SamplesRequest) };
+  } catch (err) {
+    return { failure: err instanceof ApiError ? { status: err.status, detail: err.detail } : { status: 0, detail: String(err) } };
+  }
+}
+
+/** Decoded samples from the server (POST /api/runs/{id}/samples): around the selected held-out example
+ * (z ~ q(z|x), or the AE's labelled isotropic neighbourhood) and, for mixture models, inside one
+ * component (z ~ p(z|c)). The server computes and persists every grid; this panel only asks and draws. */
+export function SamplesPanel({ runId, model, epoch, selectedIndex, components }: {
+  runId: string; model: string; epoch: number | null; selectedIndex: number | null; components: number | null;
+}) {
+  const [idxText, setIdxText] = useState(selectedIndex === null ? "" : String(selectedIndex));
+  const [m, setM] = useState(16);
+  const [component, setComponent] = useState(0);
+  const [seedText, setSeedText] = useState("");
+  const [result, setResult] = useState<SamplesResult | null>(null);
+  const [failure, setFailure] = useState<Failure | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const show = useCallback((outcome: Outcome) => {
+    setResult(outcome.result ?? null);
+    setFailure(outcome.failure ?? null);
+    setBusy(false);
+  }, []);
+
+  const ask = (body: Body) => {
+    setBusy(true);
+    void fetchGrid(runId, body, m, epoch, seedText).then(show);
+  };
+
+  const askPosterior = () => {
+    const idx = Number(idxText);
+    if (idxText.trim() === "" || !Number.isInteger(idx)) {
+      show({ failure: { status: 0, detail: "Pick a point on the map or type a held-out index (a whole number)." } });
+      return;
+    }
+    ask({ kind: "posterior_local", idx });
+  };
+
+  // A new selection on the map fills the index (adjusted during render, React's pattern for props)
+  // and asks for its samples straight away, with the panel's m and seed.
+  const [shownSelection, setShownSelection] = useState(selectedIndex);
+  if (selectedIndex !== shownSelection) {
+    setShownSelection(selectedIndex);
+    if (selectedIndex !== null) {
+      setIdxText(String(selectedIndex));
+      setBusy(true);
+    }
+  }
+  useEffect(() => {
+    if (selectedIndex === null) return;
+    let current = true;
+    void fetchGrid(runId, { kind: "posterior_local", idx: selectedIndex }, m, epoch, seedText)
+      .then((outcome) => { if (current) show(outcome); });
+    return () => { current = false; };
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- only a new selection (or epoch) asks by itself
+  }, [runId, selectedIndex, epoch]);
+
+  const columns = result ? Math.ceil(Math.sqrt(result.m)) : 0;
+  return (
+    <section className="panel" data-testid="samples-panel">
+      <h2>Decoded samples</h2>
+      <p className="muted small">
+        What the <b>{model}</b> decoder makes around a held-out example (z ~ q(z|x); a model with a deterministic
+        encoder gets an isotropic neighbourhood of the example&apos;s code, its scale stated with the grid)
+        {components !== null ? " or inside one mixture component (z ~ p(z|c))" : ""}. The server computes and saves
+        each grid; asking again is served from disk.
+      </p>
+      <div className="filters">
+        <label>held-out index{" "}
+          <input type="number" min={0} value={idxText} onChange={(e) => setIdxText(e.target.value)}
+            style={{ width: "6rem" }} data-testid="samples-idx" />
+        </label>
+        <label>m{" "}
+          <select value={m} onChange={(e) => setM(Number(e.target.value))} data-testid="samples-m">
+            {M_CHOICES.map((v) => <option key={v} value={v}>{v}</option>)}
+          </select>
+        </label>
+        <label>seed{" "}
+          <input type="text" inputMode="numeric" placeholder="derived" value={seedText}
+            onChange={(e) => setSeedText(e.target.value)} style={{ width: "7rem" }} data-testid="samples-seed" />
+        </label>
+        <button type="button" className="btn primary" disabled={busy} onClick={askPosterior}
+          data-testid="samples-run">Sample around example</button>
+      </div>
+      {components !== null ? (
+        <div className="filters">
+          <label>component{" "}
+            <select value={component} onChange={(e) => setComponent(Number(e.target.value))} data-testid="samples-component">
+              {Array.from({ length: components }, (_, c) => <option key={c} value={c}>{c}</option>)}
+            </select>
+          </label>
+          <button type="button" className="btn" disabled={busy}
+            onClick={() => ask({ kind: "prior_component", component })} data-testid="samples-prior-run">
+            Sample from component
+          </button>
+        </div>
+      ) : null}
+      {busy ? <p className="muted small" data-testid="samples-busy">Decoding…</p> : null}
+      {failure ? (
+        <div data-testid="samples-error">
+          <ErrorBox title={failure.status ? `The server refused (${failure.status})` : "Cannot ask for samples"}>
+            {failure.detail}
+          </ErrorBox>
+        </div>
+      ) : null}
+      {result && !failure ? (
+        <figure style={{ margin: 0 }}>
+          {/* eslint-disable-next-line @next/next/no-img-element -- a run file served by the API, not a static asset */}
+          <img src={api.artifactUrl(runId, result.png)} alt={`${result.m} decoded samples (${result.distribution})`}
+            width={columns * TILE_PX} style={{ imageRendering: "pixelated", maxWidth: "100%", borderRadius: 6 }}
+            data-testid="samples-image" />
+          <figcaption className="small" data-testid="samples-meta">
+            <div>
+              <b>{result.kind === "posterior_local" ? `example ${result.idx}` : `component ${result.component}`}</b>
+              {" · "}{result.m} samples · epoch {result.epoch} · <span className="mono">{result.distribution}</span>
+            </div>
+            <div className="muted">{result.description}</div>
+            <div className="muted mono">
+              seed {result.seed} ({result.seed_source}) · {result.cached ? "from disk" : "computed"} ·
+              compute {result.compute_ms.toFixed(0)} ms · served {result.served_ms.toFixed(0)} ms · {result.png}
+            </div>
+          </figcaption>
+        </figure>
+      ) : null}
+    </section>
+  );
+}
