@@ -12,6 +12,7 @@ from latentdeck.api.app import create_app
 from latentdeck.atomic import read_json
 from latentdeck.backfill import backfill
 from latentdeck.cli import main as cli
+from latentdeck.events import read_events
 from latentdeck.samples import MAX_M, derived_seed
 
 
@@ -44,9 +45,17 @@ def test_on_demand_samples_are_persisted_before_the_answer_and_served_from_disk_
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and client.get(body["png_url"]).content == png
     assert (run_dir / "samples/posterior_local_latest_idx_5_m_64.png").read_bytes() == png
 
+    announced = [e["data"] for e in read_events(run_dir / "events.jsonl")
+                 if e["type"] == "artifact.created" and e["data"]["generator"] == "sampling:on_demand"]
+    assert [(a["name"], a["latest"], a["epoch"], a["kind"]) for a in announced] == [
+        (body["png"], "samples/posterior_local_latest_idx_5_m_64.png", 2, "samples"),
+        (body["json"], "samples/posterior_local_latest_idx_5_m_64.json", 2, "samples")]
+
+    log_size = (run_dir / "events.jsonl").stat().st_size
     again = client.post(f"/api/runs/{run_id}/samples", json={"kind": "posterior_local", "idx": 5, "m": 64, "epoch": 2})
     assert again.json()["cached"] is True and again.json()["compute_ms"] == body["compute_ms"]
     assert (run_dir / body["png"]).read_bytes() == png
+    assert (run_dir / "events.jsonl").stat().st_size == log_size  # served from disk: nothing new to announce
 
 
 def test_the_same_request_gives_identical_bytes_and_another_seed_differs(trained_run, client):

@@ -43,6 +43,7 @@ from .atomic import copy_atomic, read_json, write_bytes, write_json
 from .ondemand import EpochModels, OnDemandError, heldout_example, heldout_split
 
 GENERATOR = "sampling"  # the per-epoch generator's name (its options live in artifact_options.sampling)
+ON_DEMAND = "sampling:on_demand"  # the generator name of on-demand grids in artifact.created events
 MAX_M = 256  # samples per request: a 16 x 16 grid
 MAX_SEED = 2**32 - 1
 KINDS = ("posterior_local", "prior_component")
@@ -297,8 +298,9 @@ def sample(run_dir: Path | str, request: SampleRequest, pm=None, models: EpochMo
                                      loaded.dataset_spec, kind, key, m, epoch,
                                     request.seed if override is not None else default_seed,
                                     "override" if override is not None else "derived", names["png"], rms)
-        write_files(run_dir, names, png_bytes(grid), payload, latest_stem,
-                    mirror=latest_stem is not None and not _newer_epoch_exists(folder, kind, key, m, epoch))
+        mirror = latest_stem is not None and not _newer_epoch_exists(folder, kind, key, m, epoch)
+        write_files(run_dir, names, png_bytes(grid), payload, latest_stem, mirror)
+        announce(run_dir, loaded.config["run_id"], names, f"samples/{latest_stem}" if mirror else None, epoch)
         return _answer(payload, names, latest_stem, run_dir, False, started)
 
 
@@ -346,6 +348,17 @@ def write_files(run_dir: Path, names: dict[str, str], png: bytes, payload: dict[
     if mirror and latest_stem:
         copy_atomic(run_dir / names["png"], run_dir / "samples" / f"{latest_stem}.png")
         copy_atomic(run_dir / names["json"], run_dir / "samples" / f"{latest_stem}.json")
+
+
+def announce(run_dir: Path, run_id: str, names: dict[str, str], latest_stem: str | None, epoch: int) -> None:
+    """``artifact.created`` for each new file (generator ``sampling:on_demand``, so backfill never takes an
+    on-demand grid for the per-epoch set); the event log takes appends while a worker writes it."""
+    from .events import EventLog
+
+    with EventLog(run_dir / "events.jsonl", run_id) as log:
+        for ext in ("png", "json"):
+            log.emit("artifact.created", {"name": names[ext], "latest": f"{latest_stem}.{ext}" if latest_stem else None,
+                                          "kind": "samples", "epoch": epoch, "generator": ON_DEMAND})
 
 
 def _answer(payload: dict[str, Any], names: dict[str, str], latest_stem: str | None, run_dir: Path, cached: bool,
