@@ -102,8 +102,11 @@ def warm(kind: str | None = None, n: int | None = None) -> dict[str, Any]:
                         coords = umap.UMAP(n_components=dims, random_state=0,
                                            force_approximation_algorithm=True).fit_transform(x)
                     # a warm-started fit (init = previous coordinates), as the plugin's later epochs
-                    umap.UMAP(n_components=3, random_state=0, init=coords.astype(np.float32), n_epochs=20,
-                              learning_rate=0.5, force_approximation_algorithm=True).fit(x)
+                    reducer = umap.UMAP(n_components=3, random_state=0, init=coords.astype(np.float32), n_epochs=20,
+                                        learning_rate=0.5, force_approximation_algorithm=True).fit(x)
+                    # the fitted reducer's transform (the density plugin places model samples with it):
+                    # pynndescent's search index and umap's transform kernels compile on first use
+                    reducer.transform(x[:64])
         STATUS["ok"] = True
     except BaseException as exc:  # noqa: BLE001 - the forkserver must survive anything
         STATUS.update(ok=False, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8))
