@@ -218,3 +218,22 @@ def test_importing_the_plugin_stays_light():
     from latentdeck.testing import heavy_imports_of
 
     assert heavy_imports_of("latentdeck_density.plugin") == []
+
+
+def test_cli_backfill_writes_density_and_distortion_and_refuses_an_epoch_without_checkpoint(trained_run, capsys):
+    from latentdeck.cli import main as cli
+    from latentdeck.plugins import get_plugin_manager
+
+    run_dir = trained_run("gmvae", artifacts=["knn"])
+    runs = str(run_dir.parent)
+    get_plugin_manager.cache_clear()
+    try:
+        assert cli(["backfill", run_dir.name, "--runs-dir", runs, "--artifacts", "density,distortion", "--epochs", "7"]) == 2
+        assert "no checkpoint for epoch(s) [7]" in capsys.readouterr().err
+        assert not (run_dir / "density").exists() and not (run_dir / "distortion").exists()
+        assert cli(["backfill", run_dir.name, "--runs-dir", runs, "--artifacts", "density,distortion"]) == 0
+    finally:
+        get_plugin_manager.cache_clear()
+    for epoch in (1, 2):
+        validate(read_json(run_dir / "density" / f"prior_empirical_2d_epoch_{epoch}_first-dims.json"))
+        assert read_json(run_dir / "distortion" / f"metric_ratio_2d_epoch_{epoch}_first-dims.json")["k"] > 0
