@@ -116,3 +116,18 @@ def test_a_run_writes_pca_files_each_epoch_with_latest_mirrors(plugin_manager, r
     assert files["latent_2d_epoch_2.json"].params.signs_from == "previous"
     assert files["latent_3d_epoch_2_pca.json"].dims == 3 and files["latent_3d_epoch_2_pca.json"].n == 32
     assert files["latent_2d_epoch_2.json"].indices == read_json(run_dir / "config.json")["viz_indices"]
+
+
+def test_the_linear_map_reproduces_the_coordinates_and_survives_a_reload():
+    from latentdeck_pca.plugin import fit, restore
+
+    rng = np.random.default_rng(2)
+    latents = rng.normal(size=(50, 5)) @ rng.normal(size=(5, 5))
+    first = fit(latents, 2, 0)
+    second = fit(latents + 0.1, 2, 0, init=-first.coords)  # signs aligned with a mirrored history
+    assert second.params["signs_from"] == "previous"
+    for result in (first, second):
+        np.testing.assert_allclose(result.place(latents + (result is second) * 0.1), result.coords, atol=1e-9)
+    saved = {"coords": second.coords.tolist(), "params": second.params, **second.extra}
+    reloaded = restore(saved)
+    np.testing.assert_allclose(reloaded.place(latents + 0.1), second.coords, atol=1e-4)  # file rounds to 6 places

@@ -102,3 +102,22 @@ def test_tiny_subsets_fall_back_to_principal_axes():
     x = np.arange(12, dtype=np.float32).reshape(4, 3)
     result = fit(x, 3, seed=0)
     assert result.coords.shape == (4, 3) and "fallback" in result.params and result.params["warm_start"] is False
+
+
+def test_the_fitted_transform_places_new_points_by_their_latent_neighbours(umap_run, latents):
+    result = fit(latents, 2, seed=0)
+    assert result.transform is not None and result.linear is None and result.can_place
+    cluster = np.arange(64) % 4
+    near = latents[cluster == 2][:5] + 0.01  # new points next to cluster 2's members
+    placed = result.place(near)
+    assert placed.shape == (5, 2) and np.isfinite(placed).all()
+    centres = np.stack([result.coords[cluster == c].mean(0) for c in range(4)])
+    nearest = np.argmin(np.linalg.norm(placed[:, None, :] - centres[None], axis=-1), axis=1)
+    assert (nearest == 2).all(), "new points land in the cluster of their latent neighbours"
+    np.testing.assert_array_equal(result.place(near), placed)  # deterministic for a seeded reducer
+
+
+def test_tiny_subsets_fall_back_to_a_linear_map_that_places_new_points():
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    result = fit(x, 2, seed=0)
+    np.testing.assert_allclose(result.place(x), result.coords, atol=1e-9)
