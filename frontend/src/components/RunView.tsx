@@ -205,6 +205,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
         </div>
         <div style={{ display: "flex", gap: "0.5rem", alignItems: "center" }}>
           <Link href={`/runs/${encodeURIComponent(runId)}/latent/`} className="btn">Latent explorer</Link>
+          <Link href={`/runs/${encodeURIComponent(runId)}/network/`} className="btn" data-testid="network-link">Network</Link>
           {isActive(status) ? (
             cancelAsked ? <span className="muted small" data-testid="cancelling">stopping at the next check…</span> : (
               <ConfirmButton label="Cancel run" question="Stop this run? Finished epochs are kept." confirmLabel="Stop run" onConfirm={cancel} testId="cancel-run" />

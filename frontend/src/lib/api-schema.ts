@@ -491,12 +491,29 @@ export interface components {
         };
         /** LayerListing */
         LayerListing: {
-            /** Epoch */
+            /**
+             * Epoch
+             * @description the epoch whose checkpoint was read
+             */
             epoch: number;
+            /**
+             * Epochs
+             * @description every epoch with a checkpoint
+             */
+            epochs: number[];
             /** Model */
             model: string;
             /** Input Shape */
             input_shape: number[];
+            /**
+             * Heldout Size
+             * @description held-out examples: idx takes 0..heldout_size-1
+             */
+            heldout_size: number;
+            /** Max Topk Subset */
+            max_topk_subset: number;
+            /** Max Topk K */
+            max_topk_k: number;
             /** Layers */
             layers: components["schemas"]["LayerRow"][];
         };

@@ -13,6 +13,10 @@ export type CancelAccepted = Schemas["CancelAccepted"];
 export type SamplesRequest = Schemas["SamplesRequest"];
 export type SamplesResult = Schemas["SamplesResult"];
 export type OverlayListing = Schemas["OverlayListing"];
+export type NetworkArtifact = Schemas["NetworkArtifact"];
+export type LayerListing = Schemas["LayerListing"];
+export type LayerRow = Schemas["LayerRow"];
+export type NetworkKind = "forward" | "inspect" | "conv_step" | "kernels" | "perturb" | "topk";
 export type RunStatus = RunSummary["status"];
 
 type ApiPath = keyof paths;
@@ -119,6 +123,12 @@ export const api = {
     call<SamplesResult>(`/api/runs/${enc(id)}/samples`, { method: "POST", body: JSON.stringify(body) }),
   overlays: (id: string, epoch?: number) =>
     call<GetOk<"/api/runs/{run_id}/overlays">>(`/api/runs/${enc(id)}/overlays${epoch !== undefined ? `?epoch=${epoch}` : ""}`),
+  networkLayers: (id: string, epoch?: number) =>
+    call<LayerListing>(`/api/runs/${enc(id)}/network/layers${epoch !== undefined ? `?epoch=${epoch}` : ""}`),
+  /** One network inspection folder (computed on the first request, read from disk afterwards). */
+  network: (id: string, kind: NetworkKind, params: Record<string, string | number>) =>
+    call<NetworkArtifact>(`/api/runs/${enc(id)}/network/${kind}?${new URLSearchParams(
+      Object.entries(params).map(([k, v]) => [k, String(v)])).toString()}`),
   artifactUrl: (id: string, name: string) =>
     `${base}/api/runs/${enc(id)}/artifacts/${name.split("/").map(enc).join("/")}`,
   eventsUrl: (id: string, lastEventId: number) =>
@@ -130,6 +140,9 @@ const usedPaths: ApiPath[] = [
   "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/cancel", "/api/runs/{run_id}/artifacts",
   "/api/runs/{run_id}/artifacts/{name}", "/api/runs/{run_id}/events", "/api/plugins", "/api/components",
   "/api/config/schema", "/api/runs/{run_id}/samples", "/api/runs/{run_id}/overlays",
+  "/api/runs/{run_id}/network/layers", "/api/runs/{run_id}/network/forward", "/api/runs/{run_id}/network/inspect",
+  "/api/runs/{run_id}/network/conv_step", "/api/runs/{run_id}/network/kernels", "/api/runs/{run_id}/network/perturb",
+  "/api/runs/{run_id}/network/topk",
 ];
 void usedPaths;
 

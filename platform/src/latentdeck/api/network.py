@@ -55,9 +55,13 @@ class LayerRow(BaseModel):
 
 
 class LayerListing(BaseModel):
-    epoch: int
+    epoch: int = Field(description="the epoch whose checkpoint was read")
+    epochs: list[int] = Field(description="every epoch with a checkpoint")
     model: str
     input_shape: list[int]
+    heldout_size: int = Field(description="held-out examples: idx takes 0..heldout_size-1")
+    max_topk_subset: int
+    max_topk_k: int
     layers: list[LayerRow]
 
 

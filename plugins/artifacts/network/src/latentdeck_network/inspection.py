@@ -39,6 +39,7 @@ MAX_TOPK_SUBSET = 10_000
 MAX_TOPK_K = 64
 TOPK_BATCH = 500
 METRICS = ("max", "mean")
+MAX_LISTED_VALUES = 512  # vector layers longer than this keep their values in vector.png only
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def _syncfs(fd: int) -> int:
 
 
 def _json(folder: Path, name: str, payload: Any) -> None:
-    _write(folder, name, (dumps(payload, indent=1) + "\n").encode())
+    _write(folder, name, (dumps(payload) + "\n").encode())
 
 
 def _range_error(what: str, value: int, count: int, status: int = 422) -> OnDemandError:
@@ -144,12 +145,16 @@ class Inspector:
     # --- layers ---------------------------------------------------------------------------------
 
     def layers(self, epoch: int | str | None = None) -> dict[str, Any]:
-        """Every layer of the model (ids, types, shapes, kinds) from one forward pass; nothing is written."""
+        """Every layer of the model (ids, types, shapes, kinds) from one forward pass, the epochs with a
+        checkpoint and the held-out split's size; nothing is written."""
+        from latentdeck.checkpoints import checkpoint_epochs
+
         loaded = self.load(epoch)
         x, _ = self.example(loaded, 0)
         cap = capture(loaded.model, x, keep=set())
-        return {"epoch": loaded.epoch, "model": loaded.config["model"], "input_shape": list(x.shape[1:]),
-                "layers": layer_rows(cap)}
+        return {"epoch": loaded.epoch, "epochs": checkpoint_epochs(self.run_dir), "model": loaded.config["model"],
+                "input_shape": list(x.shape[1:]), "heldout_size": len(heldout_split(loaded.config, loaded.dataset_spec)[0]),
+                "max_topk_subset": MAX_TOPK_SUBSET, "max_topk_k": MAX_TOPK_K, "layers": layer_rows(cap)}
 
     # --- 1. forward capture -------------------------------------------------------------------
 
@@ -437,7 +442,9 @@ def _layer_summary(call: Call, row: dict[str, Any]) -> tuple[dict[str, Any], str
                        channel_mean=per_channel.mean(1).tolist())
         return summary, "grid.png", render.channel_grid(values, scale, layout)
     layout = render.vector_layout(len(values))
-    summary.update(image="vector.png", layout=layout, values=values.tolist())
+    # long vectors (a flattened feature map) are drawn, not listed: their JSON would dominate the capture
+    summary.update(image="vector.png", layout=layout,
+                   values=values.tolist() if len(values) <= MAX_LISTED_VALUES else None)
     return summary, "vector.png", render.vector_strip(values, scale, layout)
 
 
