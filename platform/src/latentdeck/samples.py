@@ -33,6 +33,7 @@ import math
 import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -106,6 +107,31 @@ def parse_name(filename: str) -> dict[str, Any] | None:
 
 
 # --- drawing -------------------------------------------------------------------------------------
+
+_THREADS_LOCK = threading.RLock()
+
+
+@contextmanager
+def single_threaded():
+    """Run torch on one thread meanwhile (process-wide, restored after; one grid at a time).
+
+    A grid is a few small convolutions: a second intra-op thread gains nothing, and when the cores are
+    busy (a run training next to the server) every op waits for the other thread to be scheduled —
+    measured here under load: a one-example forward 3-27 ms on one thread, ~500 ms on two. Both paths
+    (per-epoch and on demand) use it, so a grid's bytes never depend on the caller's thread count.
+    """
+    import torch
+
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        if before != 1:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if before != 1:
+                torch.set_num_threads(before)
+
 
 @dataclass(frozen=True)
 class Drawn:
@@ -255,7 +281,7 @@ def _viz_rms(loaded, run_dir: Path) -> float:
            (Path(run_dir) / "checkpoints" / f"epoch_{loaded.epoch}.pt").stat().st_mtime)
     if key not in _RMS:
         images, _ = heldout_split(loaded.config, loaded.dataset_spec)
-        with torch.no_grad():
+        with torch.no_grad(), single_threaded():
             _RMS[key] = latent_rms(loaded.model.encode(images[loaded.config["viz_indices"]]))
     return _RMS[key]
 
@@ -311,7 +337,7 @@ def prior_components(model, capabilities, config: dict[str, Any], dataset_spec) 
     if "mixture_prior" not in capabilities:
         return None
     images, _ = heldout_split(config, dataset_spec)
-    with torch.no_grad():
+    with torch.no_grad(), single_threaded():
         return int(model(images[:1])["prior_mu"].shape[0])
 
 
@@ -319,6 +345,12 @@ def compute_grid(model, capabilities, config: dict[str, Any], dataset_spec, kind
                  seed_source: str, png_name: str, rms: float | None) -> tuple[Any, dict[str, Any]]:
     """Check the key against the run (held-out range, K, a prior at all), then :func:`render` the grid
     (a uint8 array) and its JSON payload."""
+    with single_threaded():
+        return _compute_grid(model, capabilities, config, dataset_spec, kind, key, m, epoch, seed, seed_source,
+                             png_name, rms)
+
+
+def _compute_grid(model, capabilities, config, dataset_spec, kind, key, m, epoch, seed, seed_source, png_name, rms):
     if kind == "posterior_local":
         x, label = heldout_example(config, dataset_spec, key)
     else:
