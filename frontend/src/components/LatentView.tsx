@@ -10,6 +10,7 @@ import type { GridDoc, OverlayKind } from "@/lib/overlays";
 import { useRunId } from "@/lib/useRunId";
 import { LABEL_COLOURS, LatentMap, useJson } from "./LatentMap";
 import { RunProblem, useRunDetail } from "./RunView";
+import { SamplesPanel } from "./SamplesPanel";
 import { Empty, StatusBadge } from "./ui";
 
 /** The latent explorer: a 2-D map of one projection at one epoch (latest by default), points coloured by
@@ -116,10 +117,9 @@ function LatentViewFor({ runId }: { runId: string | null | undefined }) {
         )}
       </section>
 
-      {/* ── Decoded samples panel mounts here (issue 6, item 3), e.g.:
-          <SamplesPanel runId={runId} model={detail.summary.model} epoch={shownEpoch} selectedIndex={selectedIndex} components={components} />
-          It reads `selectedIndex` (held-out dataset index of the clicked point) and `shownEpoch` from this view. ── */}
-      <span hidden data-testid="samples-mount" data-components={components ?? ""} />
+      {/* Decoded samples: the clicked point's held-out index and the map's epoch. */}
+      <SamplesPanel runId={runId} model={detail.summary.model ?? String(config.model)} epoch={shownEpoch}
+        selectedIndex={selectedIndex} components={components} />
 
       <ProjectionsOnDisk methods={catalogue.methods} loaded={artifacts !== null} runId={runId} />
     </>

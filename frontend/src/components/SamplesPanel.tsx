@@ -93,7 +93,7 @@ export function SamplesPanel({ runId, model, epoch, selectedIndex, components }:
             style={{ width: "6rem" }} data-testid="samples-idx" />
         </label>
         <label>m{" "}
-          <select value={m} onChange={(e) => setM(Number(e.target.value))} data-testid="samples-m">
+          <select value={m} onChange={(e) => setM(Number(e.target.value))} data-testid="samples-m" style={{ width: "auto" }}>
             {M_CHOICES.map((v) => <option key={v} value={v}>{v}</option>)}
           </select>
         </label>
@@ -107,7 +107,8 @@ export function SamplesPanel({ runId, model, epoch, selectedIndex, components }:
       {components !== null ? (
         <div className="filters">
           <label>component{" "}
-            <select value={component} onChange={(e) => setComponent(Number(e.target.value))} data-testid="samples-component">
+            <select value={component} onChange={(e) => setComponent(Number(e.target.value))} data-testid="samples-component"
+              style={{ width: "auto" }}>
               {Array.from({ length: components }, (_, c) => <option key={c} value={c}>{c}</option>)}
             </select>
           </label>
