@@ -34,10 +34,13 @@ def main() -> int:
     parser.add_argument("--indices", type=int, default=8, help="held-out indices captured cold (and warm)")
     parser.add_argument("--subset", type=int, default=2000, help="top-K subset size")
     parser.add_argument("--layer", default="trunk.layers.8", help="top-K layer (default: the ReLU at 14x14, 64 ch)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core)")
     args = parser.parse_args()
 
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from latentdeck.launch import prepare_run
     from latentdeck.ondemand import _HELDOUT, EpochModels
     from latentdeck.plugins import get_plugin_manager

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .layers import Call, Capture, _pair, layer_id
+from .layers import Call, Capture, _pair
 
 CONV_STEP_TOLERANCE = 1e-5
 MAX_ABS_DELTA = 1000.0
@@ -202,5 +202,5 @@ def channel_scores(maps: torch.Tensor, metric: str) -> tuple[torch.Tensor, torch
     return flat.mean(1), None
 
 
-__all__ = ["aggregate_kernel", "channel_scores", "conv_step", "delta_tag", "latent_vectors", "layer_id",
-           "parse_delta_tag", "sample_seed"]
+__all__ = ["aggregate_kernel", "channel_scores", "conv_step", "delta_tag", "latent_vectors", "parse_delta_tag",
+           "sample_seed"]

@@ -18,8 +18,8 @@ Folders (``<N>`` epoch, ``<i>`` held-out index, ``<L>`` layer id):
 
 from __future__ import annotations
 
-import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +39,7 @@ MAX_TOPK_SUBSET = 10_000
 MAX_TOPK_K = 64
 TOPK_BATCH = 500
 METRICS = ("max", "mean")
+_PROBE_LOCK = threading.Lock()  # a probe file is written once even when two requests race
 MAX_LISTED_VALUES = 512  # vector layers longer than this keep their values in vector.png only
 
 
@@ -246,10 +247,11 @@ class Inspector:
             name = f"probe_x_{px}_y_{py}.json"
             probe_payload = {"xy": {"x": px, "y": py, "value": float(values[py, px])},
                              "rf": receptive_field(cap, call, px, py)}
-            if not (folder / name).exists():
-                write_json(folder / name, {**payload, **probe_payload})
-                self.announce([f"{self._rel(folder)}/{name}"], loaded.epoch)
-                created = True
+            with _PROBE_LOCK:
+                if not (folder / name).exists():
+                    write_json(folder / name, {**payload, **probe_payload})
+                    self.announce([f"{self._rel(folder)}/{name}"], loaded.epoch)
+                    created = True
             payload = read_json(folder / name)
             files = sorted({*files, f"{self._rel(folder)}/{name}"})
         return Result(self._rel(folder), files, created, payload)
@@ -447,7 +449,3 @@ def _layer_summary(call: Call, row: dict[str, Any]) -> tuple[dict[str, Any], str
                    values=values.tolist() if len(values) <= MAX_LISTED_VALUES else None)
     return summary, "vector.png", render.vector_strip(values, scale, layout)
 
-
-def result_json(result: Result) -> str:
-    return json.dumps({"folder": result.folder, "files": result.files, "created": result.created,
-                       "payload": result.payload})
