@@ -358,12 +358,20 @@ function box(x0: number, y0: number, x1: number, y1: number, shape: [number, num
   return { left: `${(100 * x0) / w}%`, top: `${(100 * y0) / h}%`, width: `${(100 * (x1 - x0 + 1)) / w}%`, height: `${(100 * (y1 - y0 + 1)) / h}%` };
 }
 
+/** A matrix cell in six characters at most: three decimals, or two significant digits when tiny. */
+function cell(v: number): string {
+  if (v === 0) return "0";
+  return Math.abs(v) < 0.001 || Math.abs(v) >= 100 ? v.toExponential(0) : v.toFixed(3);
+}
+
 function Matrix({ title, values, padded, testId }: { title: string; values: number[][]; padded?: boolean[]; testId?: string }) {
   return (
     <div data-testid={testId}>
       <div className={s.matTitle}>{title}</div>
       <div className={s.mat}>
-        {values.flat().map((v, i) => <span key={i} className={padded?.[i] ? s.padded : undefined} title={padded?.[i] ? "zero padding" : undefined}>{num(v, 3)}</span>)}
+        {values.flat().map((v, i) => (
+          <span key={i} className={padded?.[i] ? s.padded : undefined} title={padded?.[i] ? "zero padding" : String(v)}>{cell(v)}</span>
+        ))}
       </div>
     </div>
   );
