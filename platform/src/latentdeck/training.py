@@ -179,6 +179,7 @@ class Trainer:
         for epoch in range(1, epochs + 1):
             schedule = Schedule(epoch, epochs)
             weights = self.model_spec.loss_weights(self.options, schedule)
+            update = self.before_epoch(model, schedule)
             running = _Running()
             model.train()
             started = time.perf_counter()
@@ -207,6 +208,8 @@ class Trainer:
                         **running.means()})
             train_seconds = time.perf_counter() - started
             metrics = self.epoch_metrics(model, epoch, weights, running, train_seconds, schedule)
+            if update is not None:
+                metrics["model_update"] = update
             self.events.emit("train.metrics", metrics)
             if epoch % config["checkpoint_every"] == 0 or epoch == epochs:
                 self.last_checkpoint = save_checkpoint(self.run_dir, epoch, model, optimizer, {
@@ -218,6 +221,18 @@ class Trainer:
             update_summary(self.run_dir, epochs_completed=epoch, metrics=metrics, last_checkpoint=self.last_checkpoint)
             self.pm.hook.after_epoch(run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, metrics=metrics, model=model)
         return "completed"
+
+    def before_epoch(self, model, schedule) -> dict[str, Any] | None:
+        """The model's ``before_epoch`` step (if it has one), announced as a ``model.update`` event."""
+        if self.model_spec.before_epoch is None:
+            return None
+        started = time.perf_counter()
+        update = self.model_spec.before_epoch(self.options, schedule, model, self.x_train)
+        if update is None:
+            return None
+        update = {**update, "seconds": round(time.perf_counter() - started, 3)}
+        self.events.emit("model.update", {"epoch": schedule.epoch, **update})
+        return update
 
     def epoch_metrics(self, model, epoch, weights, running: _Running, seconds: float, schedule) -> dict[str, Any]:
         train = running.means()

@@ -119,6 +119,11 @@ class ModelSpec:
     validated run config (e.g. a schedule window longer than ``run_config.epochs``) before anything
     is written; it raises ``ValueError`` with a message that names the field.
     ``latent_name`` says what ``encode(x)`` returns (artifacts record it: ``"z"``, ``"mu of q(z|x)"``).
+    ``before_epoch(options, schedule, model, images)``, when given, is called before each epoch's first
+    batch with the training images (n, c, h, w) in [0, 1] (no labels); it may change the model's parameters in
+    place (e.g. initialise a prior from the data after a pretraining phase) and returns ``None`` or
+    a dict describing what it did, which the host emits as a ``model.update`` event and records in
+    that epoch's ``train.metrics`` under ``model_update``. It must be deterministic for a given seed.
     """
 
     name: str
@@ -130,6 +135,7 @@ class ModelSpec:
     epoch_diagnostics: Callable[[BaseModel, Schedule, Any, Batch], dict[str, Any]] | None = None
     check_config: Callable[[BaseModel, Any], None] | None = None
     latent_name: str = "z"
+    before_epoch: Callable[[BaseModel, Schedule, Any, Any], dict[str, Any] | None] | None = None
 
 
 @dataclass(frozen=True)

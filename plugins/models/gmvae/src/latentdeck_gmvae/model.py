@@ -5,6 +5,10 @@ Loss (the specification's): ``recon + kld_weight * (kld_c + kld_z)`` with both K
 kld_z marginalised over q(c|x) (no Gumbel sampling); see ``losses.py``. The conv trunk and decoder are
 the host's shared blocks (:mod:`latentdeck.nn`), the same ones the ``ae`` model uses.
 
+q(c|x) is a softmax over K logits: a linear head on the conv trunk (``qc_source: "encoder"``), or
+``-KL(q(z|x) || p(z|c))`` (``qc_source: "latent"``), which is the q(c|x) minimising kld_c + kld_z for
+the current q(z|x) and prior (VaDE's p(c|z) with a uniform p(c), in the analytic form).
+
 The decoder reads z = mu + s * eps (the reparameterisation trick, eps ~ N(0, I) from torch's seeded
 generator) in train mode and z = mu in eval mode, so held-out metrics, diagnostics and artifacts are
 deterministic. ``encode(x)`` returns mu, the latent used for projections.
@@ -21,6 +25,7 @@ from torch import nn
 
 from latentdeck.nn import ConvDecoder, ConvEncoder
 
+from .losses import gaussian_kl
 from .options import GMVAEOptions
 
 
@@ -29,7 +34,9 @@ class GMVAE(nn.Module):
         super().__init__()
         k, d = options.num_components, options.latent_dim
         self.trunk = ConvEncoder(image_shape, options.channels, options.batch_norm)   # (b, flat)
-        self.qc_head = nn.Linear(self.trunk.out_features, k)                          # (b, K) logits
+        self.qc_source = options.qc_source
+        if options.qc_source == "encoder":
+            self.qc_head = nn.Linear(self.trunk.out_features, k)                      # (b, K) logits
         self.mu_head = nn.Linear(self.trunk.out_features, d)                          # (b, d)
         self.logvar_head = nn.Linear(self.trunk.out_features, d)                      # (b, d)
         self.decoder = ConvDecoder(d, image_shape, options.channels, options.batch_norm)
@@ -45,8 +52,11 @@ class GMVAE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self.trunk(x)
-        qc_logits = self.qc_head(h)                                   # (b, K)
         mu, logvar = self.mu_head(h), self.logvar_head(h)             # (b, d), (b, d)
+        if self.qc_source == "encoder":
+            qc_logits = self.qc_head(h)                               # (b, K)
+        else:  # q(c|x) ∝ exp(-KL(q(z|x) || p(z|c))): the minimiser of kld_c + kld_z over q(c|x)
+            qc_logits = -gaussian_kl(mu, logvar, self.prior_mu, self.prior_logvar)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu) if self.training else mu
         return {
             "recon": self.decode(z), "z": z, "mu": mu, "logvar": logvar,

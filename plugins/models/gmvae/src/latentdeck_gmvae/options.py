@@ -20,6 +20,21 @@ class GMVAEOptions(BaseModel):
         "sse", description="reconstruction term: 'sse' = squared error summed over an image's pixels "
                            "(recon_sse, the Gaussian-decoder scale the KL terms are measured in), "
                            "'mse' = mean over pixels (recon_mse, as in the ae model)")
+    qc_source: Literal["encoder", "latent"] = Field(
+        "encoder", description="where q(c|x) comes from: 'encoder' = softmax of a linear head on the conv "
+                               "trunk; 'latent' = softmax over c of -KL(q(z|x) || p(z|c)), the q(c|x) that "
+                               "minimises kld_c + kld_z for the current q(z|x) and prior (as in VaDE)")
+    pretrain_epochs: int = Field(
+        0, ge=0, description="epochs 1..P train the reconstruction alone (kld_c and kld_z weighted 0): the "
+                             "autoencoder pretraining of VaDE-style GM-VAEs; 0 = off; must be < epochs")
+    prior_init: Literal["random", "gmm", "umap_gmm"] = Field(
+        "random", description="how p(z|c) starts: 'random' = standard normal means, unit variances; 'gmm' = "
+                              "clusters of a diagonal GMM on the pretrained encoder's mu; 'umap_gmm' = clusters "
+                              "of a GMM on a 5-D UMAP of mu (follows curved clusters). Applied once, before "
+                              "epoch pretrain_epochs + 1; needs pretrain_epochs >= 1")
+    prior_init_subset: int = Field(
+        10000, ge=100, description="at most this many training images (a seeded random subset) are encoded and "
+                                   "clustered by prior_init")
     channels: tuple[int, int] = Field((32, 64), description="conv channels at 14x14 and 7x7 (same blocks as the ae)")
     batch_norm: bool = Field(True, description="batch normalisation in the encoder and decoder")
     categorical_kl_anneal: bool = Field(
@@ -37,4 +52,5 @@ class GMVAEOptions(BaseModel):
 
     @property
     def controls_enabled(self) -> bool:
-        return self.categorical_kl_anneal or self.entropy_bonus_enable
+        return (self.categorical_kl_anneal or self.entropy_bonus_enable or self.pretrain_epochs > 0
+                or self.prior_init != "random")

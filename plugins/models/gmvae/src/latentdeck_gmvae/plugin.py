@@ -17,11 +17,13 @@ def _build(options, dataset):
 
 def loss_weights(options: GMVAEOptions, schedule) -> dict[str, float]:
     """``recon + kld_weight * (cat_kl_weight * kld_c + kld_z) - entropy_bonus_weight * qc_usage_entropy``;
-    with the controls off (the default) this is the specification's ``recon + kld_weight * (kld_c + kld_z)``."""
+    with the controls off (the default) this is the specification's ``recon + kld_weight * (kld_c + kld_z)``.
+    In the pretraining epochs (1..pretrain_epochs) both KL weights are 0."""
+    kl = 0.0 if schedule.epoch <= options.pretrain_epochs else options.kld_weight  # pretraining: recon alone
     weights = {
         RECON[options.recon_loss]: 1.0,
-        "kld_c": options.kld_weight * categorical_kl_weight(options, schedule),
-        "kld_z": options.kld_weight,
+        "kld_c": kl * categorical_kl_weight(options, schedule),
+        "kld_z": kl,
     }
     if options.entropy_bonus_enable:
         bonus = entropy_bonus_weight(options, schedule)
@@ -32,6 +34,12 @@ def loss_weights(options: GMVAEOptions, schedule) -> dict[str, float]:
 def check_config(options: GMVAEOptions, run_config) -> None:
     """Schedule windows must fit in the run (only checked for the controls that are enabled)."""
     epochs = run_config.epochs
+    if options.pretrain_epochs >= epochs:
+        raise ValueError(f"model_options.pretrain_epochs: pretraining ({options.pretrain_epochs} epochs) must end "
+                         f"before the run does (epochs = {epochs}); use fewer pretraining epochs or train longer")
+    if options.prior_init != "random" and options.pretrain_epochs < 1:
+        raise ValueError(f"model_options.prior_init: '{options.prior_init}' clusters the codes of a pretrained "
+                         "encoder; set model_options.pretrain_epochs to 1 or more (or prior_init to 'random')")
     for enabled, field in ((options.categorical_kl_anneal, "categorical_kl_anneal_epochs"),
                            (options.entropy_bonus_enable, "entropy_bonus_epochs")):
         window = getattr(options, field)
@@ -46,6 +54,14 @@ def _epoch_diagnostics(options, schedule, model, heldout):
     return epoch_diagnostics(options, schedule, model, heldout)
 
 
+def _before_epoch(options, schedule, model, images):
+    if options.prior_init == "random":
+        return None
+    from .prior_init import before_epoch
+
+    return before_epoch(options, schedule, model, images)
+
+
 @hookimpl
 def register_models():
     return [ModelSpec(
@@ -58,6 +74,7 @@ def register_models():
         description="Gaussian-mixture VAE: recon + kld_weight * (KL(q(c|x) || uniform) + E_q(c|x) KL(q(z|x) || p(z|c)))",
         epoch_diagnostics=_epoch_diagnostics,
         check_config=check_config,
+        before_epoch=_before_epoch,
         latent_name="mu of q(z|x)",
     )]
 
