@@ -440,7 +440,7 @@ function kernelLayerFor(layer: LayerRow, layers: LayerRow[]): LayerRow | null {
 
 function KernelsPanel({ runId, epoch, layer, channel, listing }: { runId: string; epoch: number; layer: LayerRow; channel: number; listing: LayerListing }) {
   const source = kernelLayerFor(layer, listing.layers);
-  const k = useNetwork<KernelsPayload>(runId, "kernels", source ? { epoch, layer: source.id, out: channel, top: Math.min(4, (source.params.in_channels as number) ?? 1) } : null);
+  const k = useNetwork<KernelsPayload>(runId, "kernels", source ? { epoch, layer: source.id, out: channel } : null);
   const folder = k.artifact?.folder;
   const p = k.payload;
   return (

@@ -321,7 +321,7 @@ export interface paths {
         /**
          * Kernels
          * @description A conv layer's kernel for one output channel: the 3x3 values (one input channel) or the L2 strength
-         *     stencil and the top contributing input channels.
+         *     stencil and the 4 input channels that contribute most.
          */
         get: operations["kernels_api_runs__run_id__network_kernels_get"];
         put?: never;
@@ -1714,8 +1714,6 @@ export interface operations {
                 layer: string;
                 /** @description output channel */
                 out: number;
-                /** @description input channels to show for multi-channel kernels */
-                top?: number;
                 /** @description an epoch with a checkpoint, or 'latest' (default) */
                 epoch?: string | null;
             };

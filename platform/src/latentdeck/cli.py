@@ -312,7 +312,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             "forward": lambda: net.forward(args.epoch, args.idx),
             "inspect": lambda: net.inspect(args.epoch, args.idx, args.layer, args.ch, probe),
             "conv-step": lambda: net.conv_step(args.epoch, args.idx, args.layer, args.out, args.x, args.y),
-            "kernels": lambda: net.kernels(args.epoch, args.layer, args.out, args.top),
+            "kernels": lambda: net.kernels(args.epoch, args.layer, args.out),
             "perturb": lambda: net.perturb(args.epoch, args.idx, args.key, args.dim, args.delta),
             "topk": lambda: net.topk(args.epoch, args.layer, args.ch, args.metric, args.n, args.k),
         }[args.what]()
@@ -416,7 +416,6 @@ def make_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--out", type=int, help="output channel (conv-step, kernels)")
     inspect.add_argument("--x", type=int, help="column in the layer's map (conv-step; inspect probe)")
     inspect.add_argument("--y", type=int, help="row in the layer's map (conv-step; inspect probe)")
-    inspect.add_argument("--top", type=int, default=4, help="kernels: input channels to show (default 4)")
     inspect.add_argument("--key", help="perturb: vector key (z, mu, z_sample; see latent.json 'decodable')")
     inspect.add_argument("--dim", type=int, help="perturb: dimension")
     inspect.add_argument("--delta", type=float, help="perturb: amount added to the dimension")

@@ -131,12 +131,10 @@ def conv_step(run_id: str, request: Request, idx: int = Query(description="held-
 
 @router.get("/kernels", response_model=NetworkArtifact, responses=ERRORS)
 def kernels(run_id: str, request: Request, layer: str = Query(description="a Conv2d layer id"),
-            out: int = Query(description="output channel"),
-            top: int = Query(4, description="input channels to show for multi-channel kernels"),
-            epoch: str | None = Epoch) -> dict[str, Any]:
+            out: int = Query(description="output channel"), epoch: str | None = Epoch) -> dict[str, Any]:
     """A conv layer's kernel for one output channel: the 3x3 values (one input channel) or the L2 strength
-    stencil and the top contributing input channels."""
-    return _answer(_inspector(request, run_id).kernels(epoch, layer, out, top))
+    stencil and the 4 input channels that contribute most."""
+    return _answer(_inspector(request, run_id).kernels(epoch, layer, out))
 
 
 @router.get("/perturb", response_model=NetworkArtifact, responses=ERRORS)

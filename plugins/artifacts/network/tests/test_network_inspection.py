@@ -121,12 +121,13 @@ def test_kernels_files_for_one_and_many_input_channels(trained_run, inspector_fo
     assert [f.rsplit("/", 1)[1] for f in single.files] == ["kernel.json", "kernel.png"]
     model = net.load(None).model
     assert flat(single.payload["kernel"]["values"]) == pytest.approx(flat(model.trunk.layers[0].weight[2, 0].tolist()))
-    many = net.kernels(None, "trunk.layers.3", 5, top=3)
+    many = net.kernels(None, "trunk.layers.3", 5)
     names = [f.rsplit("/", 1)[1] for f in many.files]
     top = many.payload["top_in_channels"]["top"]
-    assert {"kernel_agg.json", "kernel_agg.png", "top_in_channels.json"} <= set(names) and len(top) == 3
+    assert {"kernel_agg.json", "kernel_agg.png", "top_in_channels.json"} <= set(names) and len(top) == 4
     assert {f"kernel_in_{t['in_channel']}.png" for t in top} == {n for n in names if n.startswith("kernel_in_")}
-    expected = aggregate_kernel(model.trunk.layers[3].weight[5], 3)
+    expected = aggregate_kernel(model.trunk.layers[3].weight[5], 4)
+    assert [t["in_channel"] for t in top] == [t["in_channel"] for t in expected["top"]]
     assert flat(many.payload["kernel_agg"]["values"]) == pytest.approx(flat(expected["values"]))
 
 
@@ -263,6 +264,8 @@ BAD_INPUT = [
     (lambda n: n.perturb(None, 0, "logits", 0, 1.0), "vector 'logits' cannot be perturbed; decodable vectors of this model: z", 422),
     (lambda n: n.perturb(None, 0, "z", 4, 1.0), r"dim of z \(4 dims\): 4 is out of range: use 0..3", 422),
     (lambda n: n.perturb(None, 0, "z", 0, math.inf), "finite", 422),
+    (lambda n: n.inspect(None, 0, "../../../x", 0), "unknown layer '../../../x'", 404),
+    (lambda n: n.kernels(None, "a/../b", 0), "'a/../b' is not a layer of this model", 404),
 ]
 
 
@@ -286,3 +289,22 @@ def test_a_failure_while_writing_leaves_no_folder(trained_run, inspector_for, mo
         net.forward(None, 0)
     leftovers = [p for p in (run_dir / "network").rglob("*")] if (run_dir / "network").exists() else []
     assert [p for p in leftovers if p.is_file()] == [] and announced == []
+
+
+def test_repeats_are_served_from_disk_without_the_model(trained_run, inspector_for):
+    run_dir = trained_run("ae")
+    net, _ = inspector_for(run_dir)
+    first = [net.forward(None, 1), net.inspect(None, 1, "trunk.layers.2", 3, (4, 5)), net.conv_step(None, 1, CONV1, 3, 4, 5),
+             net.kernels(None, "trunk.layers.3", 1), net.perturb(None, 1, "z", 0, 0.5), net.topk(None, "trunk.layers.2", 3, "mean", 20, 4)]
+
+    class NoModels:
+        def get(self, *args):
+            raise AssertionError("a repeat must not load the model")
+
+    from_disk = Inspector(run_dir, NoModels(), None)
+    again = [from_disk.forward(None, 1), from_disk.inspect(None, 1, "trunk.layers.2", 3, (4, 5)),
+             from_disk.conv_step(None, 1, CONV1, 3, 4, 5), from_disk.kernels(None, "trunk.layers.3", 1),
+             from_disk.perturb(None, 1, "z", 0, 0.5), from_disk.topk(None, "trunk.layers.2", 3, "mean", 20, 4)]
+    for a, b in zip(first, again):
+        assert a.created and not b.created and (a.folder, a.files, a.payload) == (b.folder, b.files, b.payload)
+    assert from_disk.inspect(None, 1, "trunk.layers.2", 3).payload.get("xy") is None  # the probe-less answer

@@ -19,6 +19,7 @@ Folders (``<N>`` epoch, ``<i>`` held-out index, ``<L>`` layer id):
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -30,15 +31,18 @@ import torch
 from torch import nn
 
 from latentdeck.atomic import dumps, read_json, write_json
-from latentdeck.ondemand import EpochModels, LoadedEpoch, OnDemandError, heldout_example, heldout_split, persist_once
+from latentdeck.ondemand import (EpochModels, LoadedEpoch, OnDemandError, heldout_example, heldout_split, persist_once,
+                                 resolve_epoch)
 
 from . import compute, render
 from .layers import Call, Capture, capture, layer_id, layer_rows, leaf_modules, receptive_field
 
+TOP_IN_CHANNELS = 4  # input-channel slices kept per multi-channel kernel (all of them when fewer)
 MAX_TOPK_SUBSET = 10_000
 MAX_TOPK_K = 64
 TOPK_BATCH = 500
 METRICS = ("max", "mean")
+SAFE_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _PROBE_LOCK = threading.Lock()  # a probe file is written once even when two requests race
 MAX_LISTED_VALUES = 512  # vector layers longer than this keep their values in vector.png only
 
@@ -143,6 +147,23 @@ class Inspector:
     def _rel(self, folder: Path) -> str:
         return folder.relative_to(self.run_dir).as_posix()
 
+    def _folder(self, kind: str, epoch: int, *parts: str) -> Path:
+        return self.run_dir.joinpath("network", kind, f"epoch_{epoch}", *parts)
+
+    def _on_disk(self, folder: Path, read: Callable[[Path], dict[str, Any]], extra: str | None = None) -> Result | None:
+        """The persisted answer, without loading the model, when ``folder`` (and file ``extra``) exist.
+
+        Only for folders named by safe parts: anything else is validated by the full path first
+        (nothing is ever created for an invalid request, so an existing folder proves the arguments)."""
+        parts = folder.relative_to(self.run_dir).parts
+        if not all(SAFE_PART.match(part) for part in parts) or not folder.is_dir():
+            return None
+        if extra is not None and not (folder / extra).is_file():
+            return None
+        files = sorted(p.relative_to(self.run_dir).as_posix() for p in folder.rglob("*")
+                       if p.is_file() and not p.name.startswith(".") and (not p.name.startswith("probe_") or p.name == extra))
+        return Result(self._rel(folder), files, False, read(folder))
+
     # --- layers ---------------------------------------------------------------------------------
 
     def layers(self, epoch: int | str | None = None) -> dict[str, Any]:
@@ -160,9 +181,11 @@ class Inspector:
     # --- 1. forward capture -------------------------------------------------------------------
 
     def forward(self, epoch: int | str | None, index: int) -> Result:
+        folder = self._folder("forward", resolve_epoch(self.run_dir, epoch), f"idx_{index}")
+        if (hit := self._on_disk(folder, self._forward_payload)) is not None:
+            return hit
         loaded = self.load(epoch)
         x, label = self.example(loaded, index)
-        folder = self.run_dir / "network" / "forward" / f"epoch_{loaded.epoch}" / f"idx_{index}"
 
         def produce(tmp: Path) -> None:
             started = time.perf_counter()
@@ -208,6 +231,11 @@ class Inspector:
 
     def inspect(self, epoch: int | str | None, index: int, lid: str, channel: int,
                 probe: tuple[int, int] | None = None) -> Result:
+        folder = self._folder("inspect", resolve_epoch(self.run_dir, epoch), f"idx_{index}", f"layer_{lid}", f"ch_{channel}")
+        probe_name = f"probe_x_{probe[0]}_y_{probe[1]}.json" if probe is not None else None
+        hit = self._on_disk(folder, lambda f: read_json(f / (probe_name or "inspect.json")), probe_name)
+        if hit is not None:
+            return hit
         loaded = self.load(epoch)
         x, label = self.example(loaded, index)
         cap = capture(loaded.model, x, keep={lid}, stop_after=lid)
@@ -217,8 +245,6 @@ class Inspector:
         if probe is not None:
             _check_range(f"probe x of {lid} (width {width}):", probe[0], width)
             _check_range(f"probe y of {lid} (height {height}):", probe[1], height)
-        folder = (self.run_dir / "network" / "inspect" / f"epoch_{loaded.epoch}" / f"idx_{index}" / f"layer_{lid}"
-                  / f"ch_{channel}")
         values = call.output[0, channel].double().numpy()
 
         def produce(tmp: Path) -> None:
@@ -242,23 +268,27 @@ class Inspector:
 
         files, created = self._publish(folder, produce, loaded.epoch)
         payload = read_json(folder / "inspect.json")
-        if probe is not None:
+        if probe is not None and probe_name is not None:
             px, py = probe
-            name = f"probe_x_{px}_y_{py}.json"
             probe_payload = {"xy": {"x": px, "y": py, "value": float(values[py, px])},
                              "rf": receptive_field(cap, call, px, py)}
             with _PROBE_LOCK:
-                if not (folder / name).exists():
-                    write_json(folder / name, {**payload, **probe_payload})
-                    self.announce([f"{self._rel(folder)}/{name}"], loaded.epoch)
+                if not (folder / probe_name).exists():
+                    write_json(folder / probe_name, {**payload, **probe_payload})
+                    self.announce([f"{self._rel(folder)}/{probe_name}"], loaded.epoch)
                     created = True
-            payload = read_json(folder / name)
-            files = sorted({*files, f"{self._rel(folder)}/{name}"})
+            payload = read_json(folder / probe_name)
+            files = sorted({*files, f"{self._rel(folder)}/{probe_name}"})
+        files = [f for f in files if "/probe_" not in f or f.endswith(f"/{probe_name}")]  # this probe's file only
         return Result(self._rel(folder), files, created, payload)
 
     # --- 3. single conv step ------------------------------------------------------------------
 
     def conv_step(self, epoch: int | str | None, index: int, lid: str, out: int, x_pos: int, y_pos: int) -> Result:
+        folder = self._folder("conv_step", resolve_epoch(self.run_dir, epoch), f"idx_{index}", f"layer_{lid}",
+                              f"out_{out}", f"x_{x_pos}_y_{y_pos}")
+        if (hit := self._on_disk(folder, lambda f: read_json(f / "conv_step.json"))) is not None:
+            return hit
         loaded = self.load(epoch)
         x, label = self.example(loaded, index)
         cap = capture(loaded.model, x, inputs={lid})
@@ -274,8 +304,6 @@ class Inspector:
         _check_range(f"output channel of {lid} ({channels} channels):", out, channels)
         _check_range(f"x of {lid} (width {width}):", x_pos, width)
         _check_range(f"y of {lid} (height {height}):", y_pos, height)
-        folder = (self.run_dir / "network" / "conv_step" / f"epoch_{loaded.epoch}" / f"idx_{index}" / f"layer_{lid}"
-                  / f"out_{out}" / f"x_{x_pos}_y_{y_pos}")
 
         def produce(tmp: Path) -> None:
             step = compute.conv_step(cap, call, out, x_pos, y_pos)
@@ -286,7 +314,10 @@ class Inspector:
 
     # --- 4. kernels -----------------------------------------------------------------------------
 
-    def kernels(self, epoch: int | str | None, lid: str, out: int, top: int = 4) -> Result:
+    def kernels(self, epoch: int | str | None, lid: str, out: int) -> Result:
+        folder = self._folder("kernels", resolve_epoch(self.run_dir, epoch), f"layer_{lid}", f"out_{out}")
+        if (hit := self._on_disk(folder, _kernels_payload)) is not None:
+            return hit
         loaded = self.load(epoch)
         convs = {layer_id(name): module for name, module in leaf_modules(loaded.model) if isinstance(module, nn.Conv2d)}
         if lid not in convs:
@@ -297,10 +328,6 @@ class Inspector:
         weight = module.weight.detach()  # (C_out, C_in / groups, kh, kw)
         _check_range(f"output channel of {lid} ({weight.shape[0]} channels):", out, weight.shape[0])
         c_in = weight.shape[1]
-        top = 1 if c_in == 1 else top  # a single-channel kernel is shown whole
-        if not 1 <= top <= c_in:
-            raise OnDemandError(f"top {top} is out of range: use 1..{c_in} (the input channels of {lid})", 422)
-        folder = self.run_dir / "network" / "kernels" / f"epoch_{loaded.epoch}" / f"layer_{lid}" / f"out_{out}"
         bias = float(module.bias.detach()[out]) if module.bias is not None else None
         base = {"epoch": loaded.epoch, "layer_id": lid, "out_channel": out, "in_channels": c_in,
                 "kernel_size": list(weight.shape[2:]), "bias": bias}
@@ -313,7 +340,7 @@ class Inspector:
                                            "min": float(values.min()), "max": float(values.max())})
                 _write(tmp, "kernel.png", render.png_bytes(render.colorize(values, scale)))
                 return
-            agg = compute.aggregate_kernel(weight[out], top)
+            agg = compute.aggregate_kernel(weight[out], min(TOP_IN_CHANNELS, c_in))
             stencil = np.asarray(agg["values"])
             scale = {"colormap": "sequential", "min": 0.0, "max": float(stencil.max())}
             _json(tmp, "kernel_agg.json", {**base, "values": agg["values"], "in_channel_l2": agg["in_channel_l2"],
@@ -329,23 +356,22 @@ class Inspector:
                        render.png_bytes(render.colorize(np.asarray(item["values"]), slice_scale)))
 
         files, created = self._publish(folder, produce, loaded.epoch)
-        if (folder / "kernel.json").exists():
-            payload = {"kind": "single", "kernel": read_json(folder / "kernel.json")}
-        else:
-            payload = {"kind": "aggregate", "kernel_agg": read_json(folder / "kernel_agg.json"),
-                       "top_in_channels": read_json(folder / "top_in_channels.json")}
-        return Result(self._rel(folder), files, created, payload)
+        return Result(self._rel(folder), files, created, _kernels_payload(folder))
 
     # --- 5. perturbation ------------------------------------------------------------------------
 
     def perturb(self, epoch: int | str | None, index: int, key: str, dim: int, delta: float) -> Result:
-        loaded = self.load(epoch)
-        if "decoder" not in loaded.model_spec.capabilities:
-            raise OnDemandError(f"model {loaded.config['model']!r} has no decoder capability: nothing to decode", 422)
         try:
             tag = compute.delta_tag(float(delta))
         except ValueError as exc:
             raise OnDemandError(str(exc), 422) from None
+        folder = self._folder("perturb", resolve_epoch(self.run_dir, epoch), f"idx_{index}", f"vector_{key}", f"dim_{dim}",
+                              f"delta_{tag}")
+        if (hit := self._on_disk(folder, lambda f: read_json(f / "meta.json"))) is not None:
+            return hit
+        loaded = self.load(epoch)
+        if "decoder" not in loaded.model_spec.capabilities:
+            raise OnDemandError(f"model {loaded.config['model']!r} has no decoder capability: nothing to decode", 422)
         x, label = self.example(loaded, index)
         cap = capture(loaded.model, x, keep=set())
         vectors, decodable, sampling = compute.latent_vectors(
@@ -355,8 +381,6 @@ class Inspector:
                                 f"{', '.join(decodable) or 'none'}", 422)
         base = vectors[key]
         _check_range(f"dim of {key} ({base.shape[0]} dims):", dim, base.shape[0])
-        folder = (self.run_dir / "network" / "perturb" / f"epoch_{loaded.epoch}" / f"idx_{index}" / f"vector_{key}"
-                  / f"dim_{dim}" / f"delta_{tag}")
 
         def produce(tmp: Path) -> None:
             changed = base.clone()
@@ -377,9 +401,13 @@ class Inspector:
     # --- 6. top-K activations -------------------------------------------------------------------
 
     def topk(self, epoch: int | str | None, lid: str, channel: int, metric: str, subset: int, k: int) -> Result:
-        loaded = self.load(epoch)
         if metric not in METRICS:
             raise OnDemandError(f"metric {metric!r} is unknown: use one of {', '.join(METRICS)}", 422)
+        folder = self._folder("topk", resolve_epoch(self.run_dir, epoch), f"layer_{lid}", f"ch_{channel}",
+                              f"metric_{metric}", f"subset_{subset}", f"k_{k}")
+        if (hit := self._on_disk(folder, lambda f: read_json(f / "topk.json"))) is not None:
+            return hit
+        loaded = self.load(epoch)
         images, labels = heldout_split(loaded.config, loaded.dataset_spec)
         limit = min(len(images), MAX_TOPK_SUBSET)
         if not 1 <= subset <= limit:
@@ -390,8 +418,6 @@ class Inspector:
         probe = capture(loaded.model, images[:1], keep=set(), stop_after=lid)
         call = self._layer(probe, lid, "spatial")
         _check_range(f"channel of {lid} ({call.shape[0]} channels):", channel, call.shape[0])
-        folder = (self.run_dir / "network" / "topk" / f"epoch_{loaded.epoch}" / f"layer_{lid}" / f"ch_{channel}"
-                  / f"metric_{metric}" / f"subset_{subset}" / f"k_{k}")
 
         def produce(tmp: Path) -> None:
             started = time.perf_counter()
@@ -423,6 +449,13 @@ class Inspector:
 
         files, created = self._publish(folder, produce, loaded.epoch)
         return Result(self._rel(folder), files, created, read_json(folder / "topk.json"))
+
+
+def _kernels_payload(folder: Path) -> dict[str, Any]:
+    if (folder / "kernel.json").exists():
+        return {"kind": "single", "kernel": read_json(folder / "kernel.json")}
+    return {"kind": "aggregate", "kernel_agg": read_json(folder / "kernel_agg.json"),
+            "top_in_channels": read_json(folder / "top_in_channels.json")}
 
 
 def _rf_support(cap: Capture, call: Call) -> dict[str, Any]:
