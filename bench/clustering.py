@@ -86,6 +86,8 @@ def main() -> int:
         train_metrics: dict[int, dict] = {}
 
         def on_event(event):
+            if event["type"] == "model.update":
+                print(f"model.update before epoch {event['data']['epoch']}: {json.dumps(event['data'])}", flush=True)
             if event["type"] == "train.metrics":
                 train_metrics[event["data"]["epoch"]] = event["data"]
             if event["type"] == "checkpoint.saved":

@@ -14,7 +14,7 @@ from latentdeck_gmvae.losses import gaussian_kl
 from latentdeck_gmvae.model import GMVAE
 from latentdeck_gmvae.options import GMVAEOptions
 from latentdeck_gmvae.plugin import loss_weights
-from latentdeck_gmvae.prior_init import before_epoch, cluster_codes, initialise_prior
+from latentdeck_gmvae.prior_init import before_epoch, cluster_codes, consensus_choice, initialise_prior
 
 SMALL = {"latent_dim": 4, "channels": (8, 8), "num_components": 3}
 
@@ -61,8 +61,10 @@ def test_cluster_codes_recovers_separated_blobs():
     centres = torch.tensor([[0.0, 0.0, 0.0], [8.0, 0.0, 0.0], [0.0, 8.0, 0.0]])
     codes = (centres.repeat_interleave(40, 0) + torch.randn(120, 3, generator=generator)).double().numpy()
     truth = torch.arange(3).repeat_interleave(40)
-    for method in ("gmm", "umap_gmm"):
-        labels = torch.as_tensor(cluster_codes(codes, 3, method, random_state=0))
+    for method, embeddings in (("gmm", 1), ("umap_gmm", 1), ("umap_gmm", 2)):
+        grouped, how = cluster_codes(codes, 3, method, random_state=0, embeddings=embeddings)
+        labels = torch.as_tensor(grouped)
+        assert (how == {}) == (method == "gmm")
         # each true blob is one group (up to renaming)
         assert all(len(labels[truth == c].unique()) == 1 for c in range(3)), method
         assert len(labels.unique()) == 3, method
@@ -95,7 +97,7 @@ def test_initialise_prior_sets_each_component_to_its_groups_statistics(qc_source
     model.eval()
     with torch.no_grad():
         codes = model(images[subset])["mu"]
-    labels = torch.as_tensor(cluster_codes(codes.double().numpy(), 3, "gmm", random_state))
+    labels = torch.as_tensor(cluster_codes(codes.double().numpy(), 3, "gmm", random_state)[0])
     assert update["random_state"] == random_state
     for c in range(3):
         members = codes[labels == c]
@@ -131,3 +133,55 @@ def test_a_run_with_pretraining_and_prior_init(trained_run, plugin_manager):
     assert {"qc_neff", "qc_argmax_counts", "cat_kl_weight"} <= set(metrics[-1])  # diagnostics are on
     model, _ = load_model(run_dir, plugin_manager, epoch=3)
     assert not hasattr(model, "qc_head")
+
+
+def test_hold_stops_the_gradient_through_qc_but_not_its_value():
+    torch.manual_seed(0)
+    model = GMVAE(GMVAEOptions(**SMALL), (1, 28, 28)).eval()
+    x = torch.rand(4, 1, 28, 28)
+    free = model(x)
+    model.hold_qc = True
+    held = model(x)
+    assert torch.equal(free["qc"], held["qc"])
+    assert free["qc_logits"].requires_grad and not held["qc_logits"].requires_grad
+
+
+def test_before_epoch_holds_qc_for_its_window_then_releases_it():
+    options = GMVAEOptions(**SMALL, pretrain_epochs=1, prior_init="gmm", prior_init_subset=100, qc_hold_epochs=2)
+    model = GMVAE(options, (1, 28, 28))
+    images = patterned_images(120)
+    seen = []
+    for epoch in range(1, 6):
+        update = before_epoch(options, Schedule(epoch, 5), model, images)
+        seen.append((model.hold_qc, update and update["action"]))
+    assert seen == [(False, None), (True, "prior_init"), (True, None), (False, "qc_released"), (False, None)]
+
+
+@pytest.mark.parametrize("options, field", [
+    ({"qc_hold_epochs": 1}, "model_options.qc_hold_epochs"),
+    ({"pretrain_epochs": 1, "prior_init": "gmm", "qc_hold_epochs": 2}, "model_options.qc_hold_epochs"),
+])
+def test_bad_hold_options_name_the_field(plugin_manager, tiny_config, options, field):
+    config = {**tiny_config, "model": "gmvae", "epochs": 3, "model_options": {**SMALL, **options}}
+    with pytest.raises(ConfigError, match=field):
+        prepare_run(plugin_manager, config)
+
+
+def test_the_head_does_not_learn_while_qc_is_held(trained_run, plugin_manager):
+    options = {**SMALL, "channels": [8, 8], "pretrain_epochs": 1, "prior_init": "gmm", "prior_init_subset": 200,
+               "qc_hold_epochs": 2}
+    run_dir = trained_run("gmvae", epochs=4, model_options=options)
+    heads = {e: load_model(run_dir, plugin_manager, epoch=e)[0].qc_head.weight for e in (2, 3, 4)}
+    assert torch.equal(heads[2], heads[3])  # epochs 2-3 are held: epoch 3 did not move the head
+    assert not torch.equal(heads[3], heads[4])  # released in epoch 4
+    updates = [e["data"] for e in read_events(run_dir / "events.jsonl") if e["type"] == "model.update"]
+    assert [(u["epoch"], u["action"]) for u in updates] == [(2, "prior_init"), (4, "qc_released")]
+
+
+def test_consensus_choice_keeps_the_partition_the_others_agree_with():
+    a = [0, 0, 1, 1, 2, 2]
+    merged = [0, 0, 0, 0, 1, 1]
+    relabelled = [2, 2, 0, 0, 1, 1]  # a with other names: NMI 1 with a
+    chosen, scores = consensus_choice([merged, a, relabelled])
+    assert chosen == 1 and scores[1] == scores[2] > scores[0]  # a tie goes to the first
+    assert consensus_choice([a]) == (0, [1.0])

@@ -35,6 +35,7 @@ class GMVAE(nn.Module):
         k, d = options.num_components, options.latent_dim
         self.trunk = ConvEncoder(image_shape, options.channels, options.batch_norm)   # (b, flat)
         self.qc_source = options.qc_source
+        self.hold_qc = False  # set per epoch by prior_init.before_epoch (qc_hold_epochs)
         if options.qc_source == "encoder":
             self.qc_head = nn.Linear(self.trunk.out_features, k)                      # (b, K) logits
         self.mu_head = nn.Linear(self.trunk.out_features, d)                          # (b, d)
@@ -57,6 +58,8 @@ class GMVAE(nn.Module):
             qc_logits = self.qc_head(h)                               # (b, K)
         else:  # q(c|x) ∝ exp(-KL(q(z|x) || p(z|c))): the minimiser of kld_c + kld_z over q(c|x)
             qc_logits = -gaussian_kl(mu, logvar, self.prior_mu, self.prior_logvar)
+        if self.hold_qc:  # qc_hold_epochs: same values, no gradient through q(c|x)
+            qc_logits = qc_logits.detach()
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu) if self.training else mu
         return {
             "recon": self.decode(z), "z": z, "mu": mu, "logvar": logvar,

@@ -32,6 +32,13 @@ class GMVAEOptions(BaseModel):
                               "clusters of a diagonal GMM on the pretrained encoder's mu; 'umap_gmm' = clusters "
                               "of a GMM on a 5-D UMAP of mu (follows curved clusters). Applied once, before "
                               "epoch pretrain_epochs + 1; needs pretrain_epochs >= 1")
+    qc_hold_epochs: int = Field(
+        0, ge=0, description="after prior_init, hold q(c|x) for this many epochs: the loss is unchanged but no "
+                             "gradient flows through q(c|x), so the encoder first gathers each initial cluster "
+                             "around its component before the assignments may move; needs prior_init")
+    prior_init_embeddings: int = Field(
+        5, ge=1, le=20, description="umap_gmm: cluster this many UMAP embeddings (different random states) and "
+                                    "keep the partition that agrees most with the others (mean NMI)")
     prior_init_subset: int = Field(
         10000, ge=100, description="at most this many training images (a seeded random subset) are encoded and "
                                    "clustered by prior_init")

@@ -40,6 +40,12 @@ def check_config(options: GMVAEOptions, run_config) -> None:
     if options.prior_init != "random" and options.pretrain_epochs < 1:
         raise ValueError(f"model_options.prior_init: '{options.prior_init}' clusters the codes of a pretrained "
                          "encoder; set model_options.pretrain_epochs to 1 or more (or prior_init to 'random')")
+    if options.qc_hold_epochs and options.prior_init == "random":
+        raise ValueError("model_options.qc_hold_epochs: holding q(c|x) follows a prior_init; set "
+                         "model_options.prior_init to 'gmm' or 'umap_gmm', or qc_hold_epochs to 0")
+    if options.pretrain_epochs + options.qc_hold_epochs >= epochs and options.qc_hold_epochs:
+        raise ValueError(f"model_options.qc_hold_epochs: pretraining and the hold ({options.pretrain_epochs} + "
+                         f"{options.qc_hold_epochs} epochs) must end before the run does (epochs = {epochs})")
     for enabled, field in ((options.categorical_kl_anneal, "categorical_kl_anneal_epochs"),
                            (options.entropy_bonus_enable, "entropy_bonus_epochs")):
         window = getattr(options, field)
