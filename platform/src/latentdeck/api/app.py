@@ -80,10 +80,18 @@ async def _monitor_workers(app: FastAPI) -> None:
 
 
 def _start_executor_warm_ups(pm) -> None:
-    """Each executor's ``warm_up`` in its own daemon thread: startup, requests and shutdown never wait."""
+    """Each executor's ``warm_up`` in its own daemon thread: startup, requests and shutdown never wait.
+
+    ``LATENTDECK_WARMUP=off`` is read here, at startup, so a thread that starts late (e.g. after a
+    test restored the environment) can never begin a warm-up that was switched off."""
     import threading
 
     from ..plugins import collect
+    from ..warmup import mode
+
+    if mode() == "off":
+        log.info("warm-ups are off (LATENTDECK_WARMUP=off)")
+        return
 
     def warm(spec) -> None:
         try:
