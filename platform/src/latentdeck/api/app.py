@@ -92,6 +92,8 @@ def _start_executor_warm_ups(pm) -> None:
     if mode() == "off":
         log.info("warm-ups are off (LATENTDECK_WARMUP=off)")
         return
+    # On-demand artifacts (samples, network inspection) need torch: import it now, off the request path.
+    threading.Thread(target=lambda: __import__("torch"), name="latentdeck-import-torch", daemon=True).start()
 
     def warm(spec) -> None:
         try:
