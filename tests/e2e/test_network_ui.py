@@ -26,6 +26,7 @@ def test_network_page_inspects_a_trained_model(trained_run, serve_api, page, sho
     # a deeper layer, channel 2 picked by clicking its tile; a probe at the corner clamps the field
     card = page.get_by_test_id("layer-trunk.layers.8")
     grid = card.locator("img")
+    page.wait_for_function(IMG_LOADED, arg='[data-testid="layer-trunk.layers.8"] img')
     box = grid.bounding_box()
     # the 8-channel grid is 3x3 tiles: the third tile of the first row is channel 2
     grid.click(position={"x": box["width"] * (2.5 / 3), "y": box["height"] * (0.5 / 3)})

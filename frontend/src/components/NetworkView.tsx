@@ -250,7 +250,7 @@ function LayersPanel({ runId, folder, fwd, selected, channel, onPick }: {
               </div>
               {folder ? (
                 row.kind === "spatial" ? (
-                  <div className={s.gridWrap}>
+                  <div className={s.gridWrap} style={gridBox(row.summary.layout as GridLayout)}>
                     <Img className={s.gridImg} src={image} alt={`${row.id} channels`} />
                     {on ? <TileMark layout={row.summary.layout as GridLayout} channel={channel} /> : null}
                   </div>
@@ -263,6 +263,11 @@ function LayersPanel({ runId, folder, fwd, selected, channel, onPick }: {
       </div>
     </section>
   );
+}
+
+/** The grid's box keeps the PNG's aspect ratio before it loads, so a click maps to the right tile. */
+function gridBox(layout: GridLayout | undefined): { aspectRatio?: string } {
+  return layout?.size ? { aspectRatio: `${layout.size[1]} / ${layout.size[0]}` } : {};
 }
 
 function channelAt(e: MouseEvent<HTMLElement>, layout: GridLayout, channels: number): number | null {
