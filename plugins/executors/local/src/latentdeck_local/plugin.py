@@ -217,7 +217,10 @@ def is_alive(info: dict) -> bool:
             return False
         # a forked worker's handle also "finishes" (code 255) when the fork server dies while the
         # worker lives on under init, so the process table decides
-    return pid_alive(pid, info.get("proc_start"))
+    alive = pid_alive(pid, info.get("proc_start"))
+    if not alive and child is not None and pid in _children and _finished(child):
+        _forget(pid)  # it exited between the two checks: reap it now rather than leave a zombie
+    return alive
 
 
 def wait(pid: int, timeout: float | None = None) -> int | None:
