@@ -349,13 +349,15 @@ def test_artifacts_filter_and_requires(plugin_manager, runs_dir, tiny_config):
 
 # --- data size and progress ---------------------------------------------------------------------
 
-def test_limit_trains_on_the_first_n_examples(plugin_manager, runs_dir, tiny_config):
+def test_limit_trains_on_n_examples(plugin_manager, runs_dir, tiny_config):
     _, run_dir = new_run(plugin_manager, runs_dir, tiny_config, epochs=1, limit=40, batch_size=16,
                          progress_interval_s=0.0, artifacts=[])
     assert execute_run(run_dir, pm=plugin_manager) == "completed"
     progress = [e["data"] for e in events_of(run_dir, "train.progress")]
     assert [(p["batch"], p["batches"]) for p in progress] == [(1, 3), (2, 3), (3, 3)]
     assert progress[-1]["step"] == 3
+    subset = read_json(run_dir / "config.json")["train_subset"]  # seeded and stratified, recorded
+    assert subset["n"] == 40 and len(subset["indices"]) == 40 and subset["seed"] == read_json(run_dir / "config.json")["seed"]
 
 
 def test_progress_events_are_throttled(plugin_manager, runs_dir, tiny_config):

@@ -20,6 +20,7 @@ from .checkpoints import save_checkpoint
 from .events import EventLog
 from .plugins import collect, get_plugin_manager
 from .runs.store import cancel_requested, now, read_summary, update_summary
+from .subsets import describe_subset, interleaved_by_class, stratified_subset
 from .types import Batch, Schedule
 
 log = logging.getLogger(__name__)
@@ -40,24 +41,9 @@ class NonFiniteLoss(Exception):
 
 
 def choose_viz_indices(labels, size: int, seed: int) -> list[int]:
-    """Held-out indices for the per-epoch artifacts, balanced over classes and interleaved.
-
-    Each class's examples are shuffled with ``seed``; the result takes one of each class in turn
-    (class order 0, 1, 2, ...), so any prefix — the first 16 in a reconstruction grid — shows every
-    class, whatever order the dataset stores its examples in.
-    """
-    import torch
-
-    generator = torch.Generator().manual_seed(seed)
-    labels = torch.as_tensor(labels)
-    queues = [members[torch.randperm(len(members), generator=generator)].tolist()
-              for members in (torch.nonzero(labels == c).flatten() for c in torch.unique(labels).tolist())]
-    picked: list[int] = []
-    for depth in range(max((len(q) for q in queues), default=0)):
-        for queue in queues:
-            if depth < len(queue):
-                picked.append(int(queue[depth]))
-    return picked[:size]
+    """Held-out indices for the per-epoch artifacts, balanced over classes and interleaved
+    (:func:`latentdeck.subsets.interleaved_by_class`)."""
+    return interleaved_by_class(labels, size, seed)
 
 
 def to_float_images(images, image_shape: tuple[int, int, int]):
@@ -120,17 +106,30 @@ class Trainer:
 
     # -- data ------------------------------------------------------------------------------------
     def load_data(self) -> None:
+        import torch
+
         data_dir = Path(self.config["data_dir"])
         shape = tuple(self.dataset_spec.image_shape)
         train = self.dataset_spec.load(data_dir, "train")
         heldout = self.dataset_spec.load(data_dir, "heldout")
+        images, labels = train.images, train.labels
+        changed = False
         limit = self.config.get("limit")
-        images, labels = (train.images[:limit], train.labels[:limit]) if limit else (train.images, train.labels)
+        if limit and limit < len(labels):
+            subset = self.config.get("train_subset")
+            if not subset:  # a seeded, class-stratified subset, never "the first N" (class-ordered data)
+                indices = stratified_subset(labels, limit, self.config["seed"])
+                subset = self.config["train_subset"] = describe_subset(indices, labels, self.config["seed"], len(labels))
+                changed = True
+            chosen = torch.as_tensor(subset["indices"], dtype=torch.long)
+            images, labels = images[chosen], labels[chosen]
         self.x_train, self.y_train = to_float_images(images, shape), labels.long()
         self.x_held, self.y_held = to_float_images(heldout.images, shape), heldout.labels.long()
         if not self.config.get("viz_indices"):
             self.config["viz_indices"] = choose_viz_indices(
                 self.y_held, self.config["viz_subset_size"], self.config["seed"])
+            changed = True
+        if changed:
             write_json(self.run_dir / "config.json", self.config)  # persisted before the first epoch
         self.viz = viz_subset(self.config["viz_indices"], self.x_held, self.y_held)
 
