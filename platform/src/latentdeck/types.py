@@ -8,7 +8,7 @@ option objects) and know nothing of the web, the CLI or the run store's layout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -243,6 +243,27 @@ class ExecutorSpec:
     warm_up: Callable[[], None] | None = None
 
 
+@dataclass(frozen=True)
+class PresetSpec:
+    """A named starting point for a run: run config fields a person can launch as they are.
+
+    ``config`` holds run config fields (nested dicts for ``model_options``, ``optimizer`` ...); a
+    request naming the preset (``"preset": name``, ``latentdeck train --preset NAME``, the launch
+    form's first choice) starts from them, and the request's own fields win, key by key.
+    ``title`` is the line a person picks from; ``description`` says what the run shows and how long
+    it takes; ``why`` explains each changed field, keyed by its dotted name
+    (``"model_options.pretrain_epochs"``). Presets never change a default: they are named configs.
+    ``order`` sorts them for display (lower first).
+    """
+
+    name: str
+    title: str
+    config: Mapping[str, Any]
+    description: str = ""
+    why: Mapping[str, str] = field(default_factory=dict)
+    order: int = 100
+
+
 # kind -> (hook name, record type); the single table the plugin manager and the API iterate.
 KINDS: dict[str, tuple[str, type]] = {
     "models": ("register_models", ModelSpec),
@@ -251,9 +272,11 @@ KINDS: dict[str, tuple[str, type]] = {
     "projections": ("register_projections", ProjectionSpec),
     "artifacts": ("register_artifacts", ArtifactSpec),
     "executors": ("register_executors", ExecutorSpec),
+    "presets": ("register_presets", PresetSpec),
 }
 
 __all__ = [
     "Availability", "ArtifactSpec", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
-    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "Projection", "ProjectionSpec", "Schedule",
+    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "PresetSpec", "Projection", "ProjectionSpec",
+    "Schedule",
 ]

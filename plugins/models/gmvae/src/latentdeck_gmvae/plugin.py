@@ -95,3 +95,6 @@ def register_loss_components():
         LossSpec("qc_usage_entropy", losses.qc_usage_entropy, frozenset({"qc"}),
                  "H(batch mean of q(c|x)), the entropy of component usage (the entropy bonus's term)"),
     ]
+
+
+from .presets import register_presets  # noqa: E402,F401  (a hook implementation of this plugin)
