@@ -499,6 +499,30 @@ export interface components {
             /** Detail */
             detail: string;
         };
+        /** ComponentWeight */
+        ComponentWeight: {
+            /**
+             * P
+             * @description mean q(c|x) of the component on the visualization subset
+             */
+            p: number;
+            /**
+             * Argmax Share
+             * @description share of the subset whose most likely component it is
+             */
+            argmax_share: number;
+            /** N */
+            n: number;
+            /** Components */
+            components: number;
+            /** Source */
+            source: string;
+            /**
+             * Note
+             * @description present when the component holds almost no data (p < 0.1 / K)
+             */
+            note?: string | null;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1056,6 +1080,8 @@ export interface components {
             png_url: string;
             /** Json Url */
             json_url: string;
+            /** @description prior_component of a mixture model: how much data the component holds at this epoch */
+            component_weight?: components["schemas"]["ComponentWeight"] | null;
         } & {
             [key: string]: unknown;
         };
