@@ -214,7 +214,10 @@ class Trainer:
                 self.last_checkpoint = save_checkpoint(self.run_dir, epoch, model, optimizer, {
                     "model": config["model"], "run_id": self.run_id, "metrics": metrics})
                 self.events.emit("checkpoint.saved", {"epoch": epoch, "name": self.last_checkpoint})
+            artifacts_started = time.perf_counter()
             self.write_artifacts(model, epoch)
+            self.events.emit("run.stage", {"stage": "epoch_done", "epoch": epoch, "train_seconds": round(train_seconds, 3),
+                                           "artifact_seconds": round(time.perf_counter() - artifacts_started, 3)})
             self.epochs_completed = epoch
             self.last_metrics = metrics
             update_summary(self.run_dir, epochs_completed=epoch, metrics=metrics, last_checkpoint=self.last_checkpoint)
@@ -225,6 +228,9 @@ class Trainer:
         """The model's ``before_epoch`` step (if it has one), announced as a ``model.update`` event."""
         if self.model_spec.before_epoch is None:
             return None
+        note = self.model_spec.before_epoch_note(self.options, schedule) if self.model_spec.before_epoch_note else None
+        if note:
+            self.events.emit("run.stage", {"stage": "before_epoch", "epoch": schedule.epoch, "text": note})
         started = time.perf_counter()
         update = self.model_spec.before_epoch(self.options, schedule, model, self.x_train)
         if update is None:
@@ -280,7 +286,7 @@ def execute_run(run_dir: Path | str, pm=None, listeners: tuple[Callable[[dict], 
         update_summary(run_dir, status="running", started_at=now())
         events.emit("run.started", {
             "model": config["model"], "dataset": config["dataset"], "dataset_note": config.get("dataset_note"),
-            "epochs": config["epochs"], "threads": torch.get_num_threads(), "device": "cpu"})
+            "epochs": config["epochs"], "threads": torch.get_num_threads(), "device": "cpu", "stage_events": True})
         trainer = None
         started = time.perf_counter()
         try:

@@ -124,6 +124,9 @@ class ModelSpec:
     place (e.g. initialise a prior from the data after a pretraining phase) and returns ``None`` or
     a dict describing what it did, which the host emits as a ``model.update`` event and records in
     that epoch's ``train.metrics`` under ``model_update``. It must be deterministic for a given seed.
+    ``before_epoch_note(options, schedule)``, when given, says in a few words what ``before_epoch``
+    is about to do this epoch (or returns None when it does nothing worth announcing); the host
+    announces it as a ``run.stage`` event (``stage: "before_epoch"``) so a page shows why the run is busy.
     """
 
     name: str
@@ -136,6 +139,7 @@ class ModelSpec:
     check_config: Callable[[BaseModel, Any], None] | None = None
     latent_name: str = "z"
     before_epoch: Callable[[BaseModel, Schedule, Any, Any], dict[str, Any] | None] | None = None
+    before_epoch_note: Callable[[BaseModel, Schedule], str | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -123,3 +123,13 @@ def test_a_gmvae_run_writes_mixture_health_every_epoch_and_an_ae_run_none(plugin
     created = [e["data"]["name"] for e in read_events(run_dirs["gmvae"] / "events.jsonl") if e["type"] == "artifact.created"]
     assert "mixture/mixture_health_epoch_2.json" in created
     assert not (run_dirs["ae"] / "mixture").exists()
+
+
+def test_a_nearly_uniform_q_is_uninformative_even_when_every_weight_is_even():
+    qc = torch.full((40, 10), 0.1) + torch.linspace(0, 1e-3, 10)  # every example: almost uniform, same argmax
+    qc = qc / qc.sum(1, keepdim=True)
+    payload = mixture_health(qc, epoch=1, seed=0)
+    assert payload["neff"] == pytest.approx(10, abs=0.01)  # by weight every component looks used...
+    health = payload["health"]
+    assert health["status"] == "uninformative"  # ...but q(c|x) says nothing about x
+    assert "nearly uniform for every example" in health["summary"] and health["advice"]

@@ -27,6 +27,12 @@ ADVICE = {
         "To use every component, start from a preset that clusters (the launch form lists them), or turn on "
         "the model's anti-collapse options (for the GM-VAE: the entropy bonus or the categorical-KL anneal).",
     ],
+    "uninformative": [
+        "q(c|x) barely depends on the input, so the component colours on the map and the component "
+        "samples carry no information about the digits yet; kld_c is then near 0 (q(c|x) is close to uniform).",
+        "Early in training this can pass. If it stays, start from a preset that clusters (for the GM-VAE: "
+        "\"GM-VAE — clusters digits\"), which initialises the components from clusters of pretrained codes.",
+    ],
     "collapsed": [
         "Every example sits in one component, so the mixture says nothing about the classes: the kld_c term "
         "then reads ln K (each example assigned with certainty, all to the same component).",
@@ -42,7 +48,7 @@ def mixture_health(qc, epoch: int, seed: int) -> dict:
     stats = usage(qc)
     n, k, p, counts = stats["n"], stats["components"], stats["p"], stats["argmax_counts"]
     order = sorted(range(k), key=lambda c: (-p[c], c))
-    health = assess(p, counts) if n else None
+    health = assess(p, counts, stats["entropy_mean"]) if n else None
     if health is not None:
         health["advice"] = ADVICE[health["status"]]
     return {

@@ -9,7 +9,7 @@ p = the mean of q(c|x) over the held-out examples (statistics from ``latentdeck.
     qc_pmax               max_c p[c], the share of the most used component
     qc_argmax_counts      per component, how many held-out examples have it as argmax q(c|x)
     warnings              [] or one ``mixture_collapse`` warning (``latentdeck.mixtures.assess``:
-                          ``collapsed`` or ``uneven``) with the numbers and what to try; none during
+                          ``collapsed``, ``uninformative`` or ``uneven``) with the numbers and what to try; none during
                           pretraining, when q(c|x) is not trained yet
 
 With a control enabled (categorical KL anneal, entropy bonus, pretraining, prior init) the schedule
@@ -34,9 +34,15 @@ ADVICE = [
     "gather around their components.",
     "Or keep every component in use early on with the entropy bonus (model_options.entropy_bonus_enable) "
     "or ramp the categorical KL in (model_options.categorical_kl_anneal).",
-    "Why it happens: with a learned prior the KL terms are cheapest when one component covers every code, and "
-    "nothing in the plain loss rewards using more than one.",
 ]
+WHY = {
+    "collapsed": "Why it happens: with a learned prior the KL terms are cheapest when one component covers every "
+                 "code, and nothing in the plain loss rewards using more than one.",
+    "uninformative": "Why it happens: kld_c pulls q(c|x) towards the uniform prior, and while the components' "
+                     "p(z|c) overlap no component explains a code better than another, so q(c|x) stays flat.",
+    "uneven": "Why it happens: components that win codes early pull their p(z|c) towards them and win more; the "
+              "others are left with almost nothing.",
+}
 
 
 def responsibilities(model, x):
@@ -59,26 +65,33 @@ def usage_statistics(qc) -> dict[str, Any]:
     }
 
 
+TITLES = {"collapsed": "The mixture has collapsed", "uninformative": "q(c|x) ignores the input",
+          "uneven": "Most components are unused"}
+
+
 def collapse_warning(p: list[float], stats: dict[str, Any]) -> dict[str, Any] | None:
     """A ``mixture_collapse`` warning when the usage (mean weights ``p``, :func:`usage_statistics`) is
-    collapsed or uneven, else None."""
+    collapsed, uninformative or uneven, else None."""
     k = len(p)
-    verdict = assess(p, stats["qc_argmax_counts"])
-    if verdict["status"] == "healthy":
+    verdict = assess(p, stats["qc_argmax_counts"], stats["qc_entropy_mean"])
+    status = verdict["status"]
+    if status == "healthy":
         return None
     ln_k = math.log(k)
     kld_c = ln_k - stats["qc_entropy_mean"]
-    reading = (f"kld_c on the held-out split is {kld_c:.3f} against ln K = {ln_k:.3f}: "
-               + ("that is total collapse — every example is assigned with certainty, all to the same component."
-                  if verdict["status"] == "collapsed" and kld_c > 0.9 * ln_k else
-                  "kld_c alone cannot show collapse (it is ln K whenever every assignment is certain); the "
-                  "numbers of components in use do."))
+    if status == "uninformative":
+        reading = (f"kld_c on the held-out split is {kld_c:.3f}, near 0 (ln K = {ln_k:.3f}): q(c|x) is close to the "
+                   "uniform prior for every example, so nothing pushes the components apart.")
+    elif status == "collapsed" and kld_c > 0.9 * ln_k:
+        reading = (f"kld_c on the held-out split is {kld_c:.3f} against ln K = {ln_k:.3f}: that is total collapse — "
+                   "every example is assigned with certainty, all to the same component.")
+    else:
+        reading = (f"kld_c on the held-out split is {kld_c:.3f} (ln K = {ln_k:.3f}); kld_c alone cannot show collapse "
+                   "(it is ln K whenever every assignment is certain): the numbers of components in use do.")
     return {
-        "code": "mixture_collapse", "severity": "error" if verdict["status"] == "collapsed" else "warning",
-        "title": "The mixture has collapsed" if verdict["status"] == "collapsed" else "Most components are unused",
-        "detail": f"{verdict['summary']} {reading}",
-        "advice": ADVICE,
-        "numbers": {**{key: verdict[key] for key in NUMBERS}, "kld_c": kld_c, "ln_k": ln_k},
+        "code": "mixture_collapse", "severity": "warning" if status == "uneven" else "error",
+        "title": TITLES[status], "detail": f"{verdict['summary']} {reading}", "advice": [*ADVICE, WHY[status]],
+        "numbers": {**{key: verdict[key] for key in NUMBERS}, "status": status, "kld_c": kld_c, "ln_k": ln_k},
     }
 
 
