@@ -3,37 +3,18 @@ why, and starts once the executor is ready, after the wait limit, on a cancel, o
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import threading
 import time
-import types
+from pathlib import Path
 
-from latentdeck import ExecutorSpec, hookimpl
 from latentdeck.events import read_events
-from latentdeck.procs import pid_alive
 from latentdeck.runs.store import read_summary, read_worker_info
 
-REASON = "the gate is closed (test)"
+sys.path.insert(0, str(Path(__file__).resolve().parent / "e2e" / "helpers"))
+from gated_executor import REASON, gated_executor  # noqa: E402
 
-
-def gated_executor(gate: threading.Event, started: list):
-    def start(run_dir):
-        proc = subprocess.Popen([sys.executable, "-m", "latentdeck.worker", str(run_dir)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env={**os.environ})
-        started.append(proc)
-        return {"pid": proc.pid}
-
-    def alive(info):
-        proc = next((p for p in started if p.pid == info["pid"]), None)
-        return proc.poll() is None if proc else pid_alive(info["pid"])
-
-    plugin = types.ModuleType("gated_executor")
-    plugin.register_executors = hookimpl(lambda: [ExecutorSpec(
-        name="gated", start=start, is_alive=alive,
-        ready=lambda: {"ready": gate.is_set(), "reason": None if gate.is_set() else REASON, "expected_s": 3})])
-    return plugin
+sys.path.pop(0)
 
 
 def waiting_events(run_dir):
