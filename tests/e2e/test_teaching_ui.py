@@ -93,6 +93,8 @@ def test_a_collapsed_gmvae_is_explained_and_a_preset_run_is_not(serve_api, page,
     expect(warning).to_contain_text("GM-VAE — clusters digits")
     expect(page.get_by_test_id("chart-components_in_use")).to_be_visible()  # diagnostics charted without any control on
     shot(page, "run-collapsed")
+    page.goto(f"{live.url}/runs/")
+    expect(page.locator(f"tr[data-run-id='{collapsed}'] [data-testid=run-warning-badge]")).to_contain_text("q(c|x) ignores the input")
 
     assert wait_status(live, clusters, ("completed", "failed"), timeout=180) == "completed"
     page.goto(f"{live.url}/runs/{clusters}/")
