@@ -4,14 +4,15 @@ One PNG holds every point's image as a tile, in the subset's order (the order of
 ``indices``), row-major, no padding: tile ``i`` is at column ``i % columns``, row ``i // columns``, i.e.
 pixel ``(x, y) = ((i % columns) * w, (i // columns) * h)``. A JSON index beside it says where and what.
 
-* ``atlas/inputs.png`` + ``atlas/inputs.json`` — the subset's input images. They never change, so they
-  are written once per run (the first epoch the generator runs, or a backfill), with no epoch tag.
-* ``atlas/recon_epoch_<N>.png|.json`` and the ``atlas/recon_latest.png|.json`` mirrors — the model's
+* ``reconstructions/atlas_inputs.png`` + ``.json`` — the subset's input images. They never change, so
+  they are written once per run (the first epoch the generator runs, or a backfill), with no epoch tag.
+* ``reconstructions/atlas_epoch_<N>.png|.json`` and the ``reconstructions/atlas_latest.png|.json`` mirrors — the model's
   reconstructions at that epoch (models with ``reconstruction``). The JSON also carries what the
   explorer's hover shows per point at that epoch: the reconstruction error, q(c|x) (models with
   ``mixture``) and the classifier's softmax maximum (models with ``classifier``).
 
-Multi-channel images are stored as the mean over channels (grayscale), as the reconstruction grid does.
+The files live in ``reconstructions/`` beside the reconstruction grid (the run store serves a fixed set of
+artifact folders). Multi-channel images are stored as the mean over channels (grayscale), as the reconstruction grid does.
 """
 
 from __future__ import annotations
@@ -66,29 +67,34 @@ def _points(ctx, decimals: int) -> dict[str, Any]:
     return fields
 
 
+FOLDER = "reconstructions"
+INPUTS = "atlas_inputs"
+
+
 def generate(ctx) -> None:
     options: AtlasOptions = ctx.options or AtlasOptions()
     common = {"indices": [int(i) for i in ctx.viz.indices]}
-    if not (ctx.run_dir / "atlas" / "inputs.json").exists() or not (ctx.run_dir / "atlas" / "inputs.png").exists():
+    folder = ctx.run_dir / FOLDER
+    if not (folder / f"{INPUTS}.json").exists() or not (folder / f"{INPUTS}.png").exists():
         sheet, layout = tile(ctx.viz.x)
-        ctx.save_run_file("atlas", "inputs.png", sheet)  # the PNG first: an index whose JSON exists is complete
-        (ctx.run_dir / "atlas" / "inputs.json").unlink(missing_ok=True)
-        ctx.save_run_file("atlas", "inputs.json", {
-            "kind": "inputs", **layout, **common, "labels": ctx.viz.y.tolist(), "png": "atlas/inputs.png",
+        ctx.save_run_file(FOLDER, f"{INPUTS}.png", sheet)  # the PNG first: an index whose JSON exists is complete
+        (folder / f"{INPUTS}.json").unlink(missing_ok=True)
+        ctx.save_run_file(FOLDER, f"{INPUTS}.json", {
+            "kind": "inputs", **layout, **common, "labels": ctx.viz.y.tolist(), "png": f"{FOLDER}/{INPUTS}.png",
             "pixels": "uint8 grayscale (mean over channels), 0 = black"})
     if "recon" not in ctx.outputs:
         return
     sheet, layout = tile(ctx.outputs["recon"])
-    png = ctx.save_png("atlas", "recon_{tag}.png", sheet)
-    ctx.save_json("atlas", "recon_{tag}.json", {
+    png = ctx.save_png(FOLDER, "atlas_{tag}.png", sheet)
+    ctx.save_json(FOLDER, "atlas_{tag}.json", {
         "kind": "reconstructions", "epoch": ctx.epoch, **layout, **common, "png": png,
-        "latest_png": "atlas/recon_latest.png", "pixels": "uint8 grayscale (mean over channels), 0 = black",
-        **_points(ctx, options.qc_decimals)})
+        "pixels": "uint8 grayscale (mean over channels), 0 = black", **_points(ctx, options.qc_decimals)})
 
 
 @hookimpl
 def register_artifacts():
     return [ArtifactSpec(
         name="atlas", generate=generate, requires=frozenset(), options=AtlasOptions,
-        description="sprite atlases of the visualization subset: input digits once per run (atlas/inputs.png) and "
-                    "reconstructions per epoch (atlas/recon_<tag>.png), each with a JSON index")]
+        description="sprite atlases of the visualization subset: input digits once per run "
+                    "(reconstructions/atlas_inputs.png) and reconstructions per epoch (reconstructions/atlas_<tag>.png), "
+                    "each with a JSON index")]
