@@ -746,7 +746,7 @@ export interface components {
             checkpoint_every: number;
             /**
              * Viz Subset Size
-             * @description held-out examples used by per-epoch artifacts
+             * @description examples used by per-epoch artifacts (see viz_split)
              * @default 512
              */
             viz_subset_size: number;
@@ -755,6 +755,18 @@ export interface components {
              * @description held-out indices for artifacts; chosen from the seed at run start when empty
              */
             viz_indices?: number[] | null;
+            /**
+             * Viz Split
+             * @description where the visualization subset comes from: heldout (never trained on), train, or all (held-out first, then training digits; mnist-5k with viz_subset_size 5000 shows all 5,000). Each point records whether the run trained on it
+             * @default heldout
+             * @enum {string}
+             */
+            viz_split: "heldout" | "train" | "all";
+            /**
+             * Viz Train Indices
+             * @description training-split indices of the subset (viz_split train/all); chosen at run start when empty
+             */
+            viz_train_indices?: number[] | null;
             /**
              * Recon Grid Size
              * @description examples shown in the reconstruction grid

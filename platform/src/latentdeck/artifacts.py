@@ -21,11 +21,15 @@ from .events import EventLog
 
 @dataclass(frozen=True)
 class VizSubset:
-    """The held-out examples fixed at run start (``config.json: viz_indices``)."""
+    """The examples fixed at run start for the per-epoch artifacts: held-out ones (``config.json:
+    viz_indices``) and, with ``viz_split`` ``train`` or ``all``, training ones (``viz_train_indices``),
+    held-out first. ``indices`` are dataset indices within each point's split."""
 
     indices: list[int]
     x: Any  # (n, c, h, w) float in [0, 1]
     y: Any  # (n,) int64
+    split: list[str] | None = None  # per point "heldout" | "train"; None: all held out
+    trained: list[bool] | None = None  # per point: was it in the training set the run optimised on
 
 
 @dataclass

@@ -167,6 +167,17 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
         <label>colour by<select value={by} onChange={(e) => { setColourBy(e.target.value as ColourBy); setHidden(new Set()); }} data-testid="map-colour">
           {choices.map((c) => <option key={c.value} value={c.value}>{c.label}</option>)}
         </select></label>
+        <div><span className={s.fieldLabel}>camera</span>
+          <div className={s.seg} role="group" aria-label="tool">
+            <button type="button" aria-pressed={!lasso} onClick={() => setLasso(false)} data-testid="tool-move">{dims > 2 ? "orbit" : "pan"}</button>
+            <button type="button" aria-pressed={lasso} disabled={dims !== 2} onClick={() => setLasso(true)} data-testid="tool-lasso"
+              title={dims === 2 ? "draw around points to focus them" : "lasso works in 2-D"}>lasso</button>
+            <button type="button" onClick={() => setResetToken((t) => t + 1)} data-testid="camera-reset">reset</button>
+          </div></div>
+        <label style={{ flex: "1 1 12rem" }}>search / filter<input type="text" value={filterText} placeholder="label:4 pred:9 · comp:2 · #123"
+          onChange={(e) => setFilterText(e.target.value)} data-testid="map-filter" /></label>
+      </div>
+      <div className={s.toolbar}>
         <label>kNN edges<select value={edgeScope} onChange={(e) => setEdgeScope(e.target.value as EdgeScope)} data-testid="map-edges" disabled={!knnOnDisk}>
           <option value="off">off</option><option value="focused">of the focused / hovered points</option><option value="all">all (slow with many points)</option>
         </select></label>
@@ -187,15 +198,6 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
         {overlayImage ? (
           <label>opacity<input type="range" min={0.1} max={1} step={0.05} value={overlayOpacity} onChange={(e) => setOverlayOpacity(Number(e.target.value))} data-testid="map-overlay-opacity" style={{ display: "block" }} /></label>
         ) : null}
-        <div><span className={s.fieldLabel}>camera</span>
-          <div className={s.seg} role="group" aria-label="tool">
-            <button type="button" aria-pressed={!lasso} onClick={() => setLasso(false)} data-testid="tool-move">{dims > 2 ? "orbit" : "pan"}</button>
-            <button type="button" aria-pressed={lasso} disabled={dims !== 2} onClick={() => setLasso(true)} data-testid="tool-lasso"
-              title={dims === 2 ? "draw around points to focus them" : "lasso works in 2-D"}>lasso</button>
-            <button type="button" onClick={() => setResetToken((t) => t + 1)} data-testid="camera-reset">reset</button>
-          </div></div>
-        <label style={{ flex: "1 1 12rem" }}>search / filter<input type="text" value={filterText} placeholder="label:4 pred:9 · comp:2 · #123"
-          onChange={(e) => setFilterText(e.target.value)} data-testid="map-filter" /></label>
       </div>
       {filterProblem ? <p className="small" style={{ color: "var(--bad)", margin: "-0.3rem 0 0.5rem" }} data-testid="filter-error">{filterProblem}</p> : null}
       {overlay !== "none" && dims === 2 && !overlayOnDisk ? (

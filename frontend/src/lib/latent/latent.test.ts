@@ -88,7 +88,9 @@ test("scaling is dimension-aware: 3-D uses z and fits the bounding sphere, 2-D t
   assert.deepEqual([...w], [-1, -1, 1]);
   const z2 = fitZoom(2, s2, 800, 800, 0), z3 = fitZoom(3, s3, 800, 800, 0);
   assert.ok(Math.abs(2 ** z2 - 400) < 1e-9, "2-D: the box [-1, 1] spans the viewport");
-  assert.ok(Math.abs(2 ** z3 - 400 / Math.sqrt(3)) < 1e-9, "3-D: the sphere around the box spans it");
+  assert.ok(Math.abs(2 ** z3 - 400 / (0.8 * Math.sqrt(3))) < 1e-9, "3-D: a sphere around the cloud spans it");
+  const flat = scalingOf("umap", 3, [[0, 2], [0, 0.2], [0, 0.2]]);
+  assert.ok(Math.abs(2 ** fitZoom(3, flat, 800, 800, 0) - 400) < 1e-9, "never smaller than the longest half-axis");
   assert.ok(fitZoom(2, s2, 800, 400, 0) < z2, "the shorter side decides");
 });
 

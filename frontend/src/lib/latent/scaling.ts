@@ -42,11 +42,12 @@ export function toWorld(coords: number[][], dims: number, s: Scaling, out?: Floa
 }
 
 /** The zoom (log2 pixels per world unit) that fits the cloud in a viewport with a margin on each side.
- * 2-D fits the scaled bounding box; 3-D fits the box's bounding sphere, so no orbit angle crops it. */
+ * 2-D fits the scaled bounding box. 3-D fits a sphere around the cloud: the box's corners are rarely
+ * occupied, so the sphere is 0.8 of the box's half-diagonal, never less than its longest half-axis. */
 export function fitZoom(dims: number, s: Scaling, width: number, height: number, margin = 0.08): number {
   const usable = (1 - 2 * margin);
   if (dims > 2) {
-    const radius = Math.hypot(s.half[0], s.half[1], s.half[2]) || 1;
+    const radius = Math.max(0.8 * Math.hypot(s.half[0], s.half[1], s.half[2]), ...s.half) || 1;
     return Math.log2((Math.min(width, height) * usable) / (2 * radius));
   }
   const hx = s.half[0] || 1, hy = s.half[1] || 1;
