@@ -6,6 +6,7 @@ Skipped, with the reason, when Playwright, Chromium or the UI export (frontend/o
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -80,3 +81,84 @@ def shot():
 def _no_warm_workers(monkeypatch):
     """These runs project with first-dims only: no server should spend the 2 cores warming UMAP."""
     monkeypatch.setenv("LATENTDECK_WARMUP", "off")
+
+
+# --- the latent explorer's WebGL map (fixture ``latent_map``) --------------------------------------
+# Where each point is on screen (from the deck.gl instance the map exposes on its element), what the GPU
+# buffers hold, and pixel counts of a screenshot of the map (a WebGL canvas cannot be read back
+# reliably; a screenshot can).
+
+# Screen positions (CSS px, relative to the map) of every point, in the projection file's order.
+SCREEN = """(box) => {
+  const deck = box.querySelector('[data-frames]').__deck;
+  const layer = deck.props.layers.find((l) => l.id === 'points');
+  const pos = layer.props.data.attributes.getPosition.value;
+  const vp = deck.getViewports()[0];
+  const out = [];
+  for (let i = 0; i < pos.length / 3; i++) {
+    const p = vp.project([pos[3 * i], pos[3 * i + 1], pos[3 * i + 2]]);
+    out.push([p[0], p[1]]);
+  }
+  return out;
+}"""
+
+# Alpha of every point's colour (0-255), as uploaded to the GPU.
+POINT_ALPHA = """(box) => {
+  const deck = box.querySelector('[data-frames]').__deck;
+  const c = deck.props.layers.find((l) => l.id === 'points').props.data.attributes.getFillColor.value;
+  return Array.from({ length: c.length / 4 }, (_, i) => c[4 * i + 3]);
+}"""
+
+# Alpha of every drawn kNN edge (empty when none).
+EDGE_ALPHA = """(box) => {
+  const deck = box.querySelector('[data-frames]').__deck;
+  const layer = deck.props.layers.find((l) => l.id === 'edges');
+  if (!layer) return [];
+  const c = layer.props.data.attributes.getColor.value;
+  return Array.from({ length: c.length / 4 }, (_, i) => c[4 * i + 3]);
+}"""
+
+FRAMES = "(box) => Number(box.querySelector('[data-frames]').dataset.frames)"
+
+BACKGROUND = (0xFB, 0xFB, 0xFA)
+
+
+def _wait_drawn(page, test_id: str = "latent-canvas") -> None:
+    """Until the map has rendered at least one frame and no epoch transition is running."""
+    page.wait_for_function(
+        """(id) => { const d = document.querySelector(`[data-testid=${id}] [data-frames]`);
+                     return d && Number(d.dataset.frames) > 0 && d.dataset.animating !== 'true'; }""", arg=test_id)
+
+
+def _map_pixels(locator, margin: int = 36):
+    """The map's screenshot as an RGB image, without the labels drawn over its top and bottom edges."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(locator.screenshot())).convert("RGB")
+    return image.crop((4, margin, image.width - 4, image.height - margin))
+
+
+def _drawn_pixels(image, tolerance: int = 24) -> int:
+    """Pixels that differ from the map's background colour."""
+    import numpy as np
+
+    a = np.asarray(image).astype(int)
+    return int((np.abs(a - np.array(BACKGROUND)).sum(-1) > tolerance).sum())
+
+
+def _changed_pixels(a, b, tolerance: int = 24) -> int:
+    import numpy as np
+
+    x, y = np.asarray(a).astype(int), np.asarray(b).astype(int)
+    return int((np.abs(x - y).sum(-1) > tolerance).sum())
+
+
+@pytest.fixture
+def latent_map():
+    """Helpers for the explorer's map: ``SCREEN``, ``POINT_ALPHA``, ``EDGE_ALPHA`` (page scripts),
+    ``wait_drawn(page)``, ``map_pixels(locator)``, ``drawn_pixels(image)``, ``changed_pixels(a, b)``."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(SCREEN=SCREEN, POINT_ALPHA=POINT_ALPHA, EDGE_ALPHA=EDGE_ALPHA, FRAMES=FRAMES,
+                           wait_drawn=_wait_drawn, map_pixels=_map_pixels, drawn_pixels=_drawn_pixels,
+                           changed_pixels=_changed_pixels)

@@ -122,7 +122,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   }, [grid, scaling, dims, overlay, overlayName, overlayOpacity]);
 
   const rings = useMemo(() => [
-    ...(focus?.anchors ?? []).map((index) => ({ index, colour: [49, 87, 213, 255] as [number, number, number, number] })),
+    ...(focus && focus.anchors.length <= 12 ? focus.anchors : []).map((index) => ({ index, colour: [49, 87, 213, 255] as [number, number, number, number] })),
     ...(hoverPosition !== null ? [{ index: hoverPosition, colour: [17, 17, 17, 255] as [number, number, number, number] }] : []),
   ], [focus, hoverPosition]);
 

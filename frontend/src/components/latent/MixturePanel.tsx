@@ -47,23 +47,23 @@ function useHealthFiles(runId: string, epochs: number[]): MixtureHealth[] {
 }
 
 function UsageOverEpochs({ files, k }: { files: MixtureHealth[]; k: number }) {
-  const cw = Math.max(6, Math.min(26, 300 / Math.max(files.length, 1))), ch = 13, left = 28;
+  const cw = Math.max(6, Math.min(44, 420 / Math.max(files.length, 1))), ch = Math.max(9, Math.min(16, 160 / k)), left = 30;
   return (
-    <figure style={{ margin: 0 }} data-testid="mixture-usage">
-      <figcaption className="small"><b>usage p per component, per epoch</b> <span className="muted">(dark = unused)</span></figcaption>
+    <figure style={{ margin: "0.8rem 0 0" }} data-testid="mixture-usage">
+      <figcaption className="small"><b>usage p per component, epoch by epoch</b></figcaption>
       <svg width={left + cw * files.length + 4} height={ch * k + 18} role="img" aria-label="component usage by epoch">
         {Array.from({ length: k }, (_, c) => (
-          <text key={c} x={left - 4} y={c * ch + 10} textAnchor="end" fontSize="9" fill="currentColor">c{c}</text>
+          <text key={c} x={left - 4} y={c * ch + ch * 0.75} textAnchor="end" fontSize="9" fill="currentColor">c{c}</text>
         ))}
         {files.map((f, e) => f.p.map((p, c) => (
           <rect key={`${e}-${c}`} x={left + e * cw} y={c * ch} width={cw - 1} height={ch - 1}
-            fill={cssRgb(viridis(Math.min(1, p * k / 2)))}><title>{`epoch ${f.epoch}, c${c}: p = ${fmt(p)}`}</title></rect>
+            fill={cssRgb(viridis(Math.min(1, (p * k) / 2)))}><title>{`epoch ${f.epoch}, c${c}: p = ${fmt(p)}`}</title></rect>
         )))}
         {files.map((f, e) => (files.length <= 12 || e % Math.ceil(files.length / 12) === 0 ? (
           <text key={`x${e}`} x={left + e * cw + cw / 2} y={ch * k + 12} textAnchor="middle" fontSize="9" fill="currentColor">{f.epoch}</text>
         ) : null))}
       </svg>
-      <div className="muted small">colour: p × K / 2 (an even share 1/K is the middle of the scale)</div>
+      <div className="muted small">dark: unused · teal: an even share (1/K) · yellow: twice that or more</div>
     </figure>
   );
 }
@@ -76,7 +76,7 @@ export function MixturePanel({ runId, epochs, shownEpoch, selected, onComponent 
   const current = files.find((f) => f.epoch === shownEpoch) ?? files[files.length - 1];
   if (!current) return <section className="panel" data-testid="mixture-panel"><h2>Mixture health</h2><p className="muted">Loading…</p></section>;
   const k = current.components;
-  const maxP = Math.max(...current.p, 1 / k);
+  const top = Math.max(...current.p, 2 / k); // the axis: at least twice an even share, so even use sits at half height
   const dead = new Set(current.health?.dead_components ?? []);
   const health = current.health;
   return (
@@ -102,30 +102,33 @@ export function MixturePanel({ runId, epochs, shownEpoch, selected, onComponent 
       <div className={s.mixGrid}>
         <div>
           <div className="small"><b>p = mean q(c|x) at epoch {current.epoch}</b> <span className="muted">· click a component to highlight its digits and sample from it</span></div>
-          <div className={s.bars} data-testid="mixture-bars">
+          <div className={s.bars} data-testid="mixture-bars" style={{ position: "relative" }}>
+            <div className={s.evenLine} style={{ bottom: `${100 / (k * top)}%` }} title="an even share, 1/K"><span>1/K</span></div>
             {current.p.map((p, c) => (
               <button key={c} type="button" className={`${s.bar} ${dead.has(c) ? s.barDead : ""} ${selected === c ? s.barOn : ""}`}
                 onClick={() => onComponent(c)} data-testid={`mixture-bar-${c}`} aria-pressed={selected === c}
                 title={`c${c}: p = ${fmt(p)}, ${current.argmax_counts[c]} digits by argmax${dead.has(c) ? " — dead" : ""}`}>
-                <span style={{ height: `${(100 * p) / maxP}%`, background: cssRgb(categoryColour(c)) }} />
+                <span style={{ height: `${(100 * p) / top}%`, background: cssRgb(categoryColour(c)) }} />
               </button>
             ))}
           </div>
           <div className={s.barAxis}>{current.p.map((_, c) => <span key={c}>c{c}</span>)}</div>
           <div className={s.barAxis} title="digits assigned by argmax q(c|x)">{current.argmax_counts.map((n, c) => <span key={c}>{n}</span>)}</div>
-          <div className="muted small">dashed outline: a dead component (the file&apos;s assessment); the second row counts digits by argmax q(c|x)</div>
+          <div className="muted small">dashed line: an even share 1/K · dashed outline: a dead component (the file&apos;s assessment) · second row: digits by argmax q(c|x)</div>
+          <UsageOverEpochs files={files} k={k} />
         </div>
         <div>
-          <LineChart title={`effective components (of K = ${k})`} maxEpoch={files[files.length - 1]?.epoch ?? 1} testId="mixture-neff" series={[
+          <LineChart title={`effective components (1 = collapse, ${k} = even use)`} maxEpoch={files[files.length - 1]?.epoch ?? 1} testId="mixture-neff"
+            yDomain={[1, k]} series={[
             { label: "neff (soft)", points: files.map((f) => ({ x: f.epoch, y: f.neff })) },
             { label: "argmax_neff (hard)", points: files.map((f) => ({ x: f.epoch, y: f.argmax_neff })) },
           ]} />
-          <LineChart title="pmax (largest share)" maxEpoch={files[files.length - 1]?.epoch ?? 1} testId="mixture-pmax" series={[
+          <LineChart title={`pmax, the largest share (1/${k} = even, 1 = one takes all)`} maxEpoch={files[files.length - 1]?.epoch ?? 1}
+            testId="mixture-pmax" yDomain={[0, 1]} series={[
             { label: "pmax", points: files.map((f) => ({ x: f.epoch, y: f.pmax })) },
           ]} />
         </div>
       </div>
-      <UsageOverEpochs files={files} k={k} />
       <details className={s.howto}>
         <summary>How to read this: what collapse looks like</summary>
         <p>A GM-VAE should spread the digits over its K components. p is the average share each component gets (soft, from q(c|x));
