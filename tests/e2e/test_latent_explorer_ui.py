@@ -341,3 +341,49 @@ def test_new_epochs_of_a_running_run_appear_live(lab, page):
     publish(3)
     expect(page.get_by_test_id("timeline-epoch")).to_have_text("1")  # a chosen epoch stays put
     expect(page.get_by_test_id("timeline")).to_contain_text("/ 3", timeout=15_000)
+
+
+def test_compare_mirrors_the_camera_and_the_hover(lab, page, latent_map, shot):
+    m = latent_map
+    _open(page, lab, m)
+    _choose(page, m, "map-method", "first-dims", "data-method")
+    page.get_by_test_id("compare-toggle").click()
+    m.wait_drawn(page, "compare-left")
+    m.wait_drawn(page, "compare-right")
+    view = lambda side: page.locator(f"[data-testid=compare-{side}] [data-frames]").get_attribute("data-view")  # noqa: E731
+    before = view("left")
+    assert before == view("right")
+    page.get_by_test_id("compare-left").scroll_into_view_if_needed()
+    box = page.get_by_test_id("compare-left").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 80, box["y"] + box["height"] / 2 + 30, steps=6)
+    page.mouse.up()
+    page.mouse.wheel(0, -300)
+    time.sleep(0.5)
+    assert view("left") != before, "dragging and scrolling moved the left camera"
+    assert view("right") == view("left"), "the right camera follows"
+
+    screen = page.get_by_test_id("compare-left").evaluate(m.SCREEN)
+    i = isolated(screen)
+    page.mouse.move(box["x"] + screen[i][0], box["y"] + screen[i][1])
+    left_epoch = lab.file("gm", "projections/latent_2d_epoch_1_first-dims.json")
+    expect(page.get_by_test_id("compare-right-hover")).to_contain_text(f"#{left_epoch['indices'][i]} ")
+
+    _choose(page, m, "map-dims", "3", "data-dims")
+    m.wait_drawn(page, "compare-left")
+    rotated = view("left")
+    page.get_by_test_id("compare-right").scroll_into_view_if_needed()
+    box = page.get_by_test_id("compare-right").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 90, box["y"] + box["height"] / 2, steps=6)
+    page.mouse.up()
+    time.sleep(0.5)
+    assert json.loads(view("right"))["rotationOrbit"] != json.loads(rotated)["rotationOrbit"], "the drag orbits in 3-D"
+    assert view("left") == view("right"), "orbiting one 3-D map orbits the other"
+
+    page.get_by_test_id("compare-mode").locator("button[data-value='runs']").click()
+    page.get_by_test_id("compare-run").select_option(lab.ids["collapsed"])
+    expect(page.get_by_test_id("compare-shared")).to_contain_text(f"{N} of {N} digits are in both subsets")
+    shot(page, "latent-explorer-compare")

@@ -2,11 +2,12 @@
 import Link from "next/link";
 import { useEffect, useMemo, useState } from "react";
 import { api } from "@/lib/api";
-import { methodsOf } from "@/lib/latent/catalogue";
+import { resolveView } from "@/lib/latent/catalogue";
 import type { Catalogue } from "@/lib/latent/catalogue";
 import { useCatalogue } from "@/lib/latent/files";
 import { useRunId } from "@/lib/useRunId";
 import { CameraLink } from "./latent/camera";
+import { ComparePanel } from "./latent/ComparePanel";
 import { Explorer } from "./latent/Explorer";
 import type { View } from "./latent/Explorer";
 import { MixturePanel } from "./latent/MixturePanel";
@@ -56,10 +57,10 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
   const modelOptions = (config.model_options ?? {}) as Record<string, unknown>;
   const components = typeof modelOptions.num_components === "number" ? modelOptions.num_components : null;
 
-  const methods = methodsOf(catalogue);
-  const method = catalogue.projections.has(view.method) ? view.method : methods[0];
-  const epochs = method ? catalogue.projections.get(method)?.get(view.dims) ?? catalogue.projections.get(method)?.get(2) ?? [] : [];
-  const shownEpoch = view.epoch !== null && epochs.includes(view.epoch) ? view.epoch : epochs[epochs.length - 1] ?? null;
+  const resolved = resolveView(catalogue, view);
+  const { methods, method } = resolved;
+  const resolvedDims = resolved.dims;
+  const shownEpoch = resolved.epoch;
   const anchor = anchors.length === 1 ? anchors[0] : null;
   const heldoutAnchor = anchor?.startsWith("heldout:") ? Number(anchor.slice(8)) : null;
   const componentFilter = /^comp:(\d+)$/.exec(filterText.trim());
@@ -102,6 +103,9 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
       <SamplesPanel runId={runId} model={detail.summary.model ?? String(config.model)} epoch={shownEpoch}
         selectedIndex={heldoutAnchor} components={components} componentRequest={componentRequest}
         selectionNote={anchor && heldoutAnchor === null ? `The focused point is training example #${anchor.split(":")[1]}: samples around an example take held-out indices.` : null} />
+
+      {method ? <ComparePanel runId={runId} catalogue={catalogue} method={method} dims={resolvedDims} epoch={shownEpoch}
+        dataset={String(config.dataset ?? "")} classes={classes} /> : null}
 
       <ProjectionsOnDisk catalogue={catalogue} loaded={loaded} runId={runId} />
     </>

@@ -48,25 +48,29 @@ export function useRunJson<T>(runId: string, name: string | null): Loaded<T> | n
 
 export type Feed = "loading" | "live" | "reconnecting" | "finished";
 
+const EMPTY = emptyCatalogue();
+
 /** The run's catalogue: the listing once, then, while the run is active, every ``artifact.created``
  * event of its SSE stream (one EventSource, resumed by event id) until the run ends. */
-export function useCatalogue(runId: string, status: string | undefined): { catalogue: Catalogue; loaded: boolean; feed: Feed; add: (names: string[]) => void } {
-  const [catalogue, setCatalogue] = useState<Catalogue>(emptyCatalogue);
-  const [loaded, setLoaded] = useState(false);
+export function useCatalogue(runId: string | null, status: string | undefined): { catalogue: Catalogue; loaded: boolean; feed: Feed } {
+  const [state, setState] = useState<{ runId: string | null; catalogue: Catalogue; loaded: boolean }>(
+    () => ({ runId: null, catalogue: emptyCatalogue(), loaded: false }));
   const [feed, setFeed] = useState<Feed>("loading");
   const pending = useRef<string[]>([]);
   const active = isActive(status);
 
   useEffect(() => {
+    if (!runId) return;
     let current = true;
     api.listArtifacts(runId).then(
-      (rows) => { if (current) { setCatalogue((c) => addToCatalogue(c, rows.map((r) => r.name))); setLoaded(true); } },
-      () => { if (current) setLoaded(true); },
+      (rows) => { if (current) setState((s) => ({ runId, loaded: true, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), rows.map((r) => r.name)) })); },
+      () => { if (current) setState({ runId, loaded: true, catalogue: emptyCatalogue() }); },
     );
     return () => { current = false; };
   }, [runId]);
 
   useEffect(() => {
+    if (!runId) return;
     if (!active) {
       queueMicrotask(() => setFeed("finished"));
       return;
@@ -80,7 +84,9 @@ export function useCatalogue(runId: string, status: string | undefined): { catal
       timer = null;
       const names = pending.current;
       pending.current = [];
-      if (names.length) setCatalogue((c) => addToCatalogue(c, names));
+      if (names.length) {
+        setState((s) => ({ ...s, runId, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), names) }));
+      }
     };
     const open = () => {
       source = new EventSource(api.eventsUrl(runId, cursor));
@@ -123,5 +129,6 @@ export function useCatalogue(runId: string, status: string | undefined): { catal
     };
   }, [runId, active]);
 
-  return { catalogue, loaded, feed, add: (names) => setCatalogue((c) => addToCatalogue(c, names)) };
+  const mine = state.runId === runId;
+  return { catalogue: mine ? state.catalogue : EMPTY, loaded: mine && state.loaded, feed };
 }
