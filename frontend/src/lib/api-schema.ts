@@ -413,6 +413,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/walks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Request Walk
+         * @description Decode a latent path and place it on a 2-D map (exact for linear projections such as PCA, an estimate
+         *     from latent neighbours otherwise); persisted under ``samples/walks/`` before the answer.
+         */
+        post: operations["request_walk_api_runs__run_id__walks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1009,6 +1030,94 @@ export interface components {
             input?: unknown;
             /** Context */
             ctx?: Record<string, never>;
+        };
+        /**
+         * WalkBody
+         * @description The request (fields as in ``latentdeck_walk.walk.WalkRequest``, which validates them).
+         */
+        WalkBody: {
+            /**
+             * From Idx
+             * @description dataset index of the start digit (in from_split)
+             */
+            from_idx: number;
+            /**
+             * From Split
+             * @description heldout or train
+             * @default heldout
+             */
+            from_split: string;
+            /**
+             * Mode
+             * @description dimension (move along dim) or interpolate (toward to_idx)
+             * @default interpolate
+             */
+            mode: string;
+            /**
+             * Dim
+             * @description dimension mode: the latent dimension
+             */
+            dim?: number | null;
+            /**
+             * Span
+             * @description dimension mode: latent units each way (default 2 std of the dimension)
+             */
+            span?: number | null;
+            /**
+             * To Idx
+             * @description interpolate mode: dataset index of the end digit
+             */
+            to_idx?: number | null;
+            /**
+             * To Split
+             * @description heldout or train
+             * @default heldout
+             */
+            to_split: string;
+            /**
+             * Steps
+             * @description decoded steps, 2..33
+             * @default 9
+             */
+            steps: number;
+            /**
+             * Method
+             * @description projection whose 2-D map the path is placed on
+             * @default pca
+             */
+            method: string;
+            /**
+             * Epoch
+             * @description an epoch with a checkpoint (default: the newest)
+             */
+            epoch?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** WalkResult */
+        WalkResult: {
+            /**
+             * Folder
+             * @description the walk's folder, relative to the run
+             */
+            folder: string;
+            /**
+             * Files
+             * @description walk.json and strip.png, by artifact name
+             */
+            files: string[];
+            /**
+             * Created
+             * @description true when this request computed the walk, false when read from disk
+             */
+            created: boolean;
+            /**
+             * Payload
+             * @description walk.json: steps, latents, placement {exact, estimator, coords, text}, strip
+             */
+            payload: {
+                [key: string]: unknown;
+            };
         };
     };
     responses: never;
@@ -1963,6 +2072,60 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    request_walk_api_runs__run_id__walks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WalkBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WalkResult"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or 2-D projection of that method */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an index, dimension, span or step count out of range (the message names the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the walk plugin is not installed */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
