@@ -387,3 +387,42 @@ def test_compare_mirrors_the_camera_and_the_hover(lab, page, latent_map, shot):
     page.get_by_test_id("compare-run").select_option(lab.ids["collapsed"])
     expect(page.get_by_test_id("compare-shared")).to_contain_text(f"{N} of {N} digits are in both subsets")
     shot(page, "latent-explorer-compare")
+
+
+def test_a_latent_walk_is_decoded_and_drawn_on_the_map(lab, page, latent_map, shot):
+    m = latent_map
+    canvas = _open(page, lab, m)
+    projection = lab.file("gm", "projections/latent_2d_epoch_3.json")
+    screen = canvas.evaluate(m.SCREEN)
+    box = canvas.bounding_box()
+    a = isolated(screen)
+    b = max(range(N), key=lambda j: (screen[j][0] - screen[a][0]) ** 2 + (screen[j][1] - screen[a][1]) ** 2)
+    page.mouse.click(box["x"] + screen[a][0], box["y"] + screen[a][1])
+    panel = page.get_by_test_id("walk-panel")
+    expect(panel).to_contain_text(f"from #{projection['indices'][a]}")
+    page.get_by_test_id("walk-pick").click()
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.click(box["x"] + screen[b][0], box["y"] + screen[b][1])
+    expect(page.get_by_test_id("walk-target")).to_contain_text(f"#{projection['indices'][b]}")
+    expect(page.get_by_test_id("focus-box")).to_contain_text("1 chosen")  # picking the end did not refocus
+    page.get_by_test_id("walk-steps").select_option("5")
+    page.get_by_test_id("walk-run").click()
+    result = page.get_by_test_id("walk-result")
+    expect(result).to_have_attribute("data-exact", "true", timeout=60_000)
+    expect(page.get_by_test_id("walk-placement")).to_contain_text("Placed exactly")
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=page.get_by_test_id("walk-strip").element_handle())
+    layers = canvas.evaluate("(box) => box.querySelector('[data-frames]').__deck.props.layers.map((l) => l.id)")
+    assert "walk-path" in layers and "walk-steps" in layers
+    ends = canvas.evaluate("""(box) => { const deck = box.querySelector('[data-frames]').__deck;
+        const d = deck.props.layers.find((l) => l.id === 'walk-steps').props.data; return [d[0], d[d.length - 1]]; }""")
+    points = canvas.evaluate("""(box) => Array.from(box.querySelector('[data-frames]').__deck.props.layers
+        .find((l) => l.id === 'points').props.data.attributes.getPosition.value)""")
+    for end, i in zip(ends, (a, b)):  # PCA places the path exactly: its ends sit on the two digits
+        assert abs(end[0] - points[3 * i]) < 1e-3 and abs(end[1] - points[3 * i + 1]) < 1e-3
+    shot(page, "latent-explorer-walk")
+    walks = list((lab.runs / lab.ids["gm"] / "samples" / "walks").rglob("walk.json"))
+    assert len(walks) == 1 and json.loads(walks[0].read_text())["steps"] == 5
+    _choose(page, m, "map-method", "first-dims", "data-method")
+    layers = canvas.evaluate("(box) => box.querySelector('[data-frames]').__deck.props.layers.map((l) => l.id)")
+    assert "walk-path" not in layers, "a walk placed on the PCA map is not drawn on another map"

@@ -89,7 +89,7 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
         ) : (
           <Explorer runId={runId} catalogue={catalogue} feed={feed} view={{ ...view, method }} setView={setView}
             filterText={filterText} setFilterText={setFilterText} anchors={anchors} setAnchors={setAnchors}
-            hover={hover} setHover={setHover} camera={camera} classes={classes} walkPath={null} />
+            hover={hover} setHover={setHover} camera={camera} classes={classes} />
         )}
       </section>
 

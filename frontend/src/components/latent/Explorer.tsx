@@ -22,7 +22,9 @@ import { gridCanvas, OVERLAY_KINDS, OVERLAY_LABELS, overlayFile } from "@/lib/ov
 import type { GridDoc, OverlayKind } from "@/lib/overlays";
 import type { CameraLink } from "./camera";
 import { FocusBox, HoverCard, HowTo, Legend, OverlayLegend, Trust } from "./ExplorerSide";
-import type { EdgeIndex, OverlayImage, PathDraw } from "./ScatterCanvas";
+import type { EdgeIndex, OverlayImage } from "./ScatterCanvas";
+import { WalkPanel, walkPathOn } from "./WalkPanel";
+import type { WalkPayload } from "./WalkPanel";
 import { Timeline } from "./Timeline";
 import s from "./Explorer.module.css";
 
@@ -54,11 +56,10 @@ export function useShownDoc(runId: string, name: string | null) {
 }
 
 export function Explorer({ runId, catalogue, feed, view, setView, filterText, setFilterText, anchors, setAnchors,
-  hover, setHover, camera, classes, walkPath, walkPanel }: {
+  hover, setHover, camera, classes }: {
   runId: string; catalogue: Catalogue; feed: Feed; view: View; setView: (v: View) => void;
   filterText: string; setFilterText: (t: string) => void; anchors: string[]; setAnchors: (keys: string[]) => void;
   hover: string | null; setHover: (key: string | null) => void; camera: CameraLink; classes: string[];
-  walkPath: PathDraw | null; walkPanel?: (ctx: { doc: ProjectionDoc; epoch: number; anchorPositions: number[] }) => React.ReactNode;
 }) {
   const { methods, method, dims, dimsAvailable, epochs, epoch } = resolveView(catalogue, view);
   const name = epoch === null ? null : projectionName(method, dims, epoch);
@@ -74,6 +75,9 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const [lasso, setLasso] = useState(false);
   const [resetToken, setResetToken] = useState(0);
   const [playing, setPlaying] = useState(false);
+  const [walk, setWalk] = useState<WalkPayload | null>(null);
+  const [walkTarget, setWalkTarget] = useState<string | null>(null);
+  const [picking, setPicking] = useState(false);
 
   const docEpoch = doc?.epoch ?? null;
   const knnOnDisk = docEpoch !== null && catalogue.knn.get(method)?.has(docEpoch);
@@ -128,8 +132,14 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
 
   const pick = useCallback((i: number | null) => {
     if (!doc) return;
+    if (picking) { // the walk panel asked for its end digit
+      if (i !== null) setWalkTarget(pointKey(doc, i));
+      setPicking(false);
+      return;
+    }
     setAnchors(i === null ? [] : [pointKey(doc, i)]);
-  }, [doc, setAnchors]);
+  }, [doc, setAnchors, picking]);
+  const walkPath = useMemo(() => walkPathOn(walk, doc, scaling), [walk, doc, scaling]);
   const onHover = useCallback((i: number | null) => setHover(i === null || !doc ? null : pointKey(doc, i)), [doc, setHover]);
   const onLasso = useCallback((picked: number[]) => {
     if (!doc) return;
@@ -211,7 +221,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
             <ScatterCanvas id="main" testId="latent-canvas" label={`${method} ${dims}-D map of ${doc.n} points at epoch ${doc.epoch}`}
               dims={doc.dims} positions={positions} colours={colours} radiusPx={pointRadiusPx(doc.n, doc.dims)} scaling={scaling}
               fitKey={`${method}:${doc.dims}`} resetToken={resetToken} camera={camera} rings={rings} edges={edges}
-              overlay={overlayImage} path={dims === 2 ? walkPath : null} transitionMs={TRANSITION_MS} lasso={lasso}
+              overlay={overlayImage} path={walkPath} transitionMs={TRANSITION_MS} lasso={lasso}
               onHover={onHover} onClick={pick} onLasso={onLasso} />
           ) : <div className={s.canvasBox} />}
           <span className={s.mapBadge} data-testid="map-badge" data-epoch={doc?.epoch ?? ""} data-method={doc?.method ?? ""} data-dims={doc?.dims ?? ""}
@@ -232,7 +242,9 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
       </div>
       <Timeline epochs={epochs} shown={doc?.epoch ?? epoch} follow={view.epoch === null} playing={playing} feed={feed}
         onPick={onPick} onFollow={onFollow} onPlay={setPlaying} />
-      {doc && walkPanel ? walkPanel({ doc, epoch: doc.epoch, anchorPositions }) : null}
+      {doc ? <WalkPanel runId={runId} doc={doc} start={anchorPositions.length === 1 ? anchorPositions[0] : null}
+        target={walkTarget !== null ? keyToPosition.get(walkTarget) ?? null : null} picking={picking} onPick={setPicking}
+        result={walk} onResult={setWalk} /> : null}
     </>
   );
 }
