@@ -6,11 +6,11 @@
 // read the parsed files they are given (they never mutate them), so it is off for this file.
 /* eslint-disable react-hooks/preserve-manual-memoization */
 import dynamic from "next/dynamic";
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import type { Catalogue } from "@/lib/latent/catalogue";
 import { ATLAS_INPUTS, atlasReconName, knnName, projectionName, resolveView } from "@/lib/latent/catalogue";
 import type { Feed } from "@/lib/latent/files";
-import { useRunJson } from "@/lib/latent/files";
+import { loadJson, useRunJson } from "@/lib/latent/files";
 import { matchFilter, parseFilter, unavailableKey } from "@/lib/latent/filter";
 import { focusCsv, focusJson, focusOf, focusRows } from "@/lib/latent/focus";
 import { densityAwareOpacity, edgesOf } from "@/lib/latent/gating";
@@ -146,7 +146,17 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
     setAnchors(picked.map((i) => pointKey(doc, i)));
     setLasso(false);
   }, [doc, setAnchors]);
-  const onPick = useCallback((e: number) => setView({ method, dims, epoch: e }), [setView, method, dims]);
+  const onPick = useCallback((e: number) => {
+    void loadJson(runId, projectionName(method, dims, e)).catch(() => undefined); // start fetching before React renders
+    setView({ method, dims, epoch: e });
+  }, [setView, method, dims, runId]);
+  // the next epoch's file is fetched and parsed ahead, so play and stepping forward do not wait for it
+  const nextEpoch = docEpoch !== null ? epochs[epochs.indexOf(docEpoch) + 1] : undefined;
+  useEffect(() => {
+    if (nextEpoch === undefined) return;
+    const timer = setTimeout(() => { void loadJson(runId, projectionName(method, dims, nextEpoch)).catch(() => undefined); }, 300);
+    return () => clearTimeout(timer);
+  }, [runId, method, dims, nextEpoch]);
   const onFollow = useCallback((on: boolean) => setView({ method, dims, epoch: on ? null : epoch }), [setView, method, dims, epoch]);
 
   if (methods.length === 0 || epoch === null) return null;

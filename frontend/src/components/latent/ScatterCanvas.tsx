@@ -259,7 +259,7 @@ export default function ScatterCanvas(props: ScatterProps) {
       return;
     }
     if (!spare.current || spare.current[0].length !== to.length) spare.current = [new Float32Array(to.length), new Float32Array(to.length)];
-    const start = performance.now();
+    const start = performance.now() - 1000 / 60; // the first step is drawn now, with this commit's other changes
     const snapshot = from.slice();
     let flip = 0;
     const step = () => {
@@ -278,7 +278,7 @@ export default function ScatterCanvas(props: ScatterProps) {
       anim.current = { from: snapshot, to, start, raf: requestAnimationFrame(step) };
     };
     if (container.current) container.current.dataset.animating = "true";
-    anim.current = { from: snapshot, to, start, raf: requestAnimationFrame(step) };
+    step();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [props.positions]);
 
