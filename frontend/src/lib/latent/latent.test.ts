@@ -175,3 +175,18 @@ test("the catalogue reads the specification's file names", () => {
   assert.equal(projectionName("pca", 2, 4), "projections/latent_2d_epoch_4.json");
   assert.equal(projectionName("umap", 3, 4), "projections/latent_3d_epoch_4_umap.json");
 });
+
+test("the distortion colour scale fits the file's own range", async () => {
+  const { diverging, distortionRangeLog2, overlayColour } = await import("../overlays");
+  const stats = { min: 0.32, median: 0.45, max: 0.56 }; // a real run's ratios: the old fixed x4 scale drew them nearly white
+  const range = distortionRangeLog2(stats);
+  assert.ok(Math.abs(range - Math.log2(0.45 / 0.32)) < 1e-12, "the farther end decides");
+  assert.deepEqual(overlayColour("distortion", 0.32, stats, range).slice(0, 3), diverging(-1), "the most squeezed cell is full blue");
+  const [r, g, b] = overlayColour("distortion", 0.45, stats, range);
+  assert.deepEqual([r, g, b], diverging(0), "the median is white");
+  const fromWhite = (c: number[]) => Math.hypot(c[0] - 247, c[1] - 247, c[2] - 247);
+  const old = overlayColour("distortion", 0.32, stats, 2); // the old scale saturated at x4 around the median
+  assert.ok(fromWhite(old) < 0.3 * fromWhite(overlayColour("distortion", 0.32, stats, range)), "the old scale left it near white");
+  assert.equal(overlayColour("distortion", null, stats, range)[3], 0, "empty cells are transparent");
+  assert.ok(distortionRangeLog2({ min: 1, median: 1, max: 1 }) > 0, "a uniform map does not divide by zero");
+});
