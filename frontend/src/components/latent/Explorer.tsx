@@ -230,7 +230,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
           {doc && scaling ? (
             <ScatterCanvas id="main" testId="latent-canvas" label={`${method} ${dims}-D map of ${doc.n} points at epoch ${doc.epoch}`}
               dims={doc.dims} positions={positions} colours={colours} radiusPx={pointRadiusPx(doc.n, doc.dims)} scaling={scaling}
-              fitKey={`${method}:${doc.dims}`} resetToken={resetToken} camera={camera} rings={rings} edges={edges}
+              fitKey={`${doc.method}:${doc.dims}`} resetToken={resetToken} camera={camera} rings={rings} edges={edges}
               overlay={overlayImage} path={walkPath} transitionMs={TRANSITION_MS} lasso={lasso}
               onHover={onHover} onClick={pick} onLasso={onLasso} />
           ) : <div className={s.canvasBox} />}

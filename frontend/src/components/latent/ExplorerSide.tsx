@@ -95,10 +95,10 @@ export function HoverCard({ runId, doc, i, inputs, recon, pinned, classes }: {
       {qc ? (
         <div title="q(c|x): how the encoder spreads this digit over the mixture components">
           <div className="muted small" style={{ marginTop: "0.3rem" }}>q(c|x)</div>
-          <div className={s.qc} data-testid="hover-qc">
+          <div className={s.qc} data-testid="hover-qc" style={{ gridTemplateColumns: `repeat(${qc.length}, 1fr)` }}>
             {qc.map((p, c) => <div key={c} style={{ height: `${Math.max(p * 100, 2)}%`, background: cssRgb(categoryColour(c)) }} title={`c${c}: ${fmt(p)}`} />)}
           </div>
-          <div className={s.qc} style={{ height: "auto" }}>{qc.map((_, c) => <span key={c} className="muted" style={{ fontSize: "0.68rem", textAlign: "center" }}>c{c}</span>)}</div>
+          <div className={s.qc} style={{ height: "auto", gridTemplateColumns: `repeat(${qc.length}, 1fr)` }}>{qc.map((_, c) => <span key={c} className="muted" style={{ fontSize: "0.68rem", textAlign: "center" }}>c{c}</span>)}</div>
         </div>
       ) : null}
     </div>

@@ -142,13 +142,14 @@ export default function ScatterCanvas(props: ScatterProps) {
       const coords = Array.from({ length: m }, (_, i) => [p.path!.points[3 * i], p.path!.points[3 * i + 1], p.path!.points[3 * i + 2]]);
       out.push(new PathLayer({
         id: "walk-path", data: [{ path: coords }], getPath: (d: { path: number[][] }) => d.path as never,
-        getColor: [20, 20, 20, 230], widthUnits: "pixels", getWidth: 2.5,
-        ...(p.path.estimate ? { getDashArray: [4, 3], dashJustified: true } : {}),
+        // an estimated placement is drawn amber, an exact one black (the walk panel says which)
+        getColor: p.path.estimate ? [176, 106, 0, 235] : [20, 20, 20, 235], widthUnits: "pixels", getWidth: 2.5,
       }));
       out.push(new ScatterplotLayer({
         id: "walk-steps", data: coords, getPosition: (d: number[]) => d as never, radiusUnits: "pixels",
         getRadius: (_: unknown, { index }: { index: number }) => (index === 0 || index === m - 1 ? 6 : 3.5),
-        getFillColor: [255, 255, 255, 255], stroked: true, getLineColor: [20, 20, 20, 255], lineWidthUnits: "pixels", getLineWidth: 2,
+        getFillColor: [255, 255, 255, 255], stroked: true, getLineColor: p.path.estimate ? [176, 106, 0, 255] : [20, 20, 20, 255],
+        lineWidthUnits: "pixels", getLineWidth: 2,
         billboard: p.dims > 2,
       }));
     }

@@ -67,7 +67,7 @@ export function WalkPanel({ runId, doc, start, target, picking, onPick, result, 
     );
   };
 
-  const labels = result ? (result.mode === "interpolate" ? result.t!.map((t) => `t=${fmt(t)}`) : result.offsets!.map((o) => (o > 0 ? "+" : "") + fmt(o))) : [];
+  const labels = result ? (result.mode === "interpolate" ? result.t!.map((t) => `t=${t.toFixed(2)}`) : result.offsets!.map((o) => (o > 0 ? "+" : "") + fmt(o))) : [];
   return (
     <div data-testid="walk-panel" style={{ marginTop: "0.9rem", borderTop: "1px dashed var(--border)", paddingTop: "0.7rem" }}>
       <h3 style={{ fontSize: "0.95rem", margin: "0 0 0.4rem" }}>Walk the latent space</h3>
@@ -112,7 +112,7 @@ export function WalkPanel({ runId, doc, start, target, picking, onPick, result, 
               : <>z[{result.dim}] swept ±{fmt(result.span)} around #{result.from.idx} ({result.span_source})</>}
             {" · "}epoch {result.epoch} · {cached ? "from disk" : "computed"}
             <div className={result.placement.exact ? "muted" : s.warn} data-testid="walk-placement">
-              <b>{result.placement.exact ? "Placed exactly" : "Placed as an estimate (dashed)"}</b> on {result.method} 2-D: {result.placement.text}
+              <b>{result.placement.exact ? "Placed exactly (black path)" : "Placed as an estimate (amber path)"}</b> on {result.method} 2-D: {result.placement.text}
             </div>
           </figcaption>
         </figure>
