@@ -71,6 +71,9 @@ export function WalkPanel({ runId, doc, start, target, picking, onPick, result, 
   return (
     <div data-testid="walk-panel" style={{ marginTop: "0.9rem", borderTop: "1px dashed var(--border)", paddingTop: "0.7rem" }}>
       <h3 style={{ fontSize: "0.95rem", margin: "0 0 0.4rem" }}>Walk the latent space</h3>
+      <p className="note" style={{ margin: "0 0 0.5rem" }}>Each tile is what the decoder draws at one step of a straight path through the latent
+        space. A smooth morph means the space is continuous there; an abrupt change or a blurry tile means the path crosses a
+        region no training digit occupies.</p>
       {doc.dims !== 2 ? <p className="note">Switch to 2-D: the path is drawn on the 2-D map.</p> : start === null ? (
         <p className="note">Click a digit on the map to start a walk from it.</p>
       ) : (
