@@ -371,7 +371,12 @@ def _compute_grid(model, capabilities, config, dataset_spec, kind, key, m, epoch
                            neighbourhood_scale=_sampling_options(config).neighbourhood_scale, rms=rms)
     payload.update(seed_source=seed_source, seed_rule="sha256(f'{run_seed}:{epoch}:{kind}:{key}')[:4], big-endian",
                    model=config["model"], png=png_name)
+    if kind == "prior_component" and "mixture" in capabilities:
+        from .mixtures import component_weight
+
+        payload["component_weight"] = component_weight(model, images[config["viz_indices"]], key)
     return grid, payload
+
 
 
 def write_files(run_dir: Path, names: dict[str, str], png: bytes, payload: dict[str, Any], latest_stem: str | None,

@@ -14,12 +14,14 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+from . import threads
 from .artifacts import ArtifactEngine, VizSubset
 from .atomic import read_json, write_json
 from .checkpoints import save_checkpoint
 from .events import EventLog
 from .plugins import collect, get_plugin_manager
 from .runs.store import cancel_requested, now, read_summary, update_summary
+from .subsets import describe_subset, interleaved_by_class, stratified_subset
 from .types import Batch, Schedule
 
 log = logging.getLogger(__name__)
@@ -40,24 +42,15 @@ class NonFiniteLoss(Exception):
 
 
 def choose_viz_indices(labels, size: int, seed: int) -> list[int]:
-    """Held-out indices for the per-epoch artifacts, balanced over classes and interleaved.
+    """Held-out indices for the per-epoch artifacts, balanced over classes and interleaved
+    (:func:`latentdeck.subsets.interleaved_by_class`)."""
+    return interleaved_by_class(labels, size, seed)
 
-    Each class's examples are shuffled with ``seed``; the result takes one of each class in turn
-    (class order 0, 1, 2, ...), so any prefix — the first 16 in a reconstruction grid — shows every
-    class, whatever order the dataset stores its examples in.
-    """
+
+def torch_threads() -> int:
     import torch
 
-    generator = torch.Generator().manual_seed(seed)
-    labels = torch.as_tensor(labels)
-    queues = [members[torch.randperm(len(members), generator=generator)].tolist()
-              for members in (torch.nonzero(labels == c).flatten() for c in torch.unique(labels).tolist())]
-    picked: list[int] = []
-    for depth in range(max((len(q) for q in queues), default=0)):
-        for queue in queues:
-            if depth < len(queue):
-                picked.append(int(queue[depth]))
-    return picked[:size]
+    return torch.get_num_threads()
 
 
 def to_float_images(images, image_shape: tuple[int, int, int]):
@@ -120,17 +113,30 @@ class Trainer:
 
     # -- data ------------------------------------------------------------------------------------
     def load_data(self) -> None:
+        import torch
+
         data_dir = Path(self.config["data_dir"])
         shape = tuple(self.dataset_spec.image_shape)
         train = self.dataset_spec.load(data_dir, "train")
         heldout = self.dataset_spec.load(data_dir, "heldout")
+        images, labels = train.images, train.labels
+        changed = False
         limit = self.config.get("limit")
-        images, labels = (train.images[:limit], train.labels[:limit]) if limit else (train.images, train.labels)
+        if limit and limit < len(labels):
+            subset = self.config.get("train_subset")
+            if not subset:  # a seeded, class-stratified subset, never "the first N" (class-ordered data)
+                indices = stratified_subset(labels, limit, self.config["seed"])
+                subset = self.config["train_subset"] = describe_subset(indices, labels, self.config["seed"], len(labels))
+                changed = True
+            chosen = torch.as_tensor(subset["indices"], dtype=torch.long)
+            images, labels = images[chosen], labels[chosen]
         self.x_train, self.y_train = to_float_images(images, shape), labels.long()
         self.x_held, self.y_held = to_float_images(heldout.images, shape), heldout.labels.long()
         from . import vizsubset  # the subset may include training digits (config viz_split)
 
         if vizsubset.choose(self.config, self.y_held, train.labels):
+            changed = True
+        if changed:
             write_json(self.run_dir / "config.json", self.config)  # persisted before the first epoch
         self.viz = vizsubset.build(self.config, self.x_held, self.y_held, train.images, train.labels, shape)
 
@@ -177,6 +183,10 @@ class Trainer:
         step = 0
         last_progress = 0.0
         for epoch in range(1, epochs + 1):
+            if not config.get("num_threads"):  # a fair share of the cores among the runs training now
+                share = threads.fair_share()
+                if share != torch.get_num_threads():
+                    torch.set_num_threads(share)
             schedule = Schedule(epoch, epochs)
             weights = self.model_spec.loss_weights(self.options, schedule)
             update = self.before_epoch(model, schedule)
@@ -215,7 +225,10 @@ class Trainer:
                 self.last_checkpoint = save_checkpoint(self.run_dir, epoch, model, optimizer, {
                     "model": config["model"], "run_id": self.run_id, "metrics": metrics})
                 self.events.emit("checkpoint.saved", {"epoch": epoch, "name": self.last_checkpoint})
+            artifacts_started = time.perf_counter()
             self.write_artifacts(model, epoch)
+            self.events.emit("run.stage", {"stage": "epoch_done", "epoch": epoch, "train_seconds": round(train_seconds, 3),
+                                           "artifact_seconds": round(time.perf_counter() - artifacts_started, 3)})
             self.epochs_completed = epoch
             self.last_metrics = metrics
             update_summary(self.run_dir, epochs_completed=epoch, metrics=metrics, last_checkpoint=self.last_checkpoint)
@@ -226,6 +239,9 @@ class Trainer:
         """The model's ``before_epoch`` step (if it has one), announced as a ``model.update`` event."""
         if self.model_spec.before_epoch is None:
             return None
+        note = self.model_spec.before_epoch_note(self.options, schedule) if self.model_spec.before_epoch_note else None
+        if note:
+            self.events.emit("run.stage", {"stage": "before_epoch", "epoch": schedule.epoch, "text": note})
         started = time.perf_counter()
         update = self.model_spec.before_epoch(self.options, schedule, model, self.x_train)
         if update is None:
@@ -244,6 +260,7 @@ class Trainer:
         metrics["loss_weights"] = dict(weights)
         metrics["lr"] = self.config["optimizer"]["lr"]
         metrics["epoch_seconds"] = round(seconds, 4)
+        metrics["threads"] = torch_threads()
         if self.model_spec.epoch_diagnostics is not None:
             import torch
 
@@ -274,43 +291,53 @@ def execute_run(run_dir: Path | str, pm=None, listeners: tuple[Callable[[dict], 
             events.emit("run.cancelled", {"epochs_completed": 0, "at": "before start"})
             update_summary(run_dir, status="cancelled", reason="cancel requested before start", ended_at=now())
             return "cancelled"
-        import torch
-
-        if config.get("num_threads"):  # before run.started, which reports the thread count
-            torch.set_num_threads(config["num_threads"])
-        update_summary(run_dir, status="running", started_at=now())
-        events.emit("run.started", {
-            "model": config["model"], "dataset": config["dataset"], "dataset_note": config.get("dataset_note"),
-            "epochs": config["epochs"], "threads": torch.get_num_threads(), "device": "cpu"})
-        trainer = None
-        started = time.perf_counter()
+        active = threads.register(run_id)  # other runs now share the cores with this one
         try:
-            pm.hook.before_run(run_id=run_id, run_dir=run_dir, config=config)
-            trainer = Trainer(run_dir, config, pm, events)
-            status = trainer.fit()
-        except Cancelled as where:
-            done = trainer.epochs_completed if trainer else 0
-            events.emit("run.cancelled", {"epochs_completed": done, "at": str(where), "metrics": trainer.last_metrics})
-            summary = update_summary(run_dir, status="cancelled", reason=f"cancel requested ({where})", ended_at=now())
-            pm.hook.after_run(run_id=run_id, run_dir=run_dir, status="cancelled", summary=summary)
-            return "cancelled"
-        except Exception as exc:
-            log.exception("run %s failed", run_id)
-            error = f"{type(exc).__name__}: {exc}"
-            try:
-                pm.hook.on_run_error(run_id=run_id, run_dir=run_dir, error=exc)
-            except Exception:
-                log.exception("on_run_error hook raised")
-            details = {"reason": "error", "error": error, "traceback": traceback.format_exc(limit=8),
-                       "epochs_completed": trainer.epochs_completed if trainer else 0}
-            if isinstance(exc, NonFiniteLoss):
-                details.update(reason="non_finite_loss", epoch=exc.epoch, batch=exc.batch, loss_parts=exc.parts)
-            events.emit("run.failed", details)
-            update_summary(run_dir, status="failed", reason=details["reason"], error=error, ended_at=now())
-            return "failed"
-        duration = round(time.perf_counter() - started, 3)
-        events.emit("run.completed", {"epochs_completed": trainer.epochs_completed, "metrics": trainer.last_metrics,
-                                      "duration_s": duration})
-        summary = update_summary(run_dir, status=status, ended_at=now(), duration_s=duration)
-        pm.hook.after_run(run_id=run_id, run_dir=run_dir, status=status, summary=summary)
-        return status
+            return _train(run_dir, config, pm, events)
+        finally:
+            threads.unregister(active)
+
+
+def _train(run_dir: Path, config: dict[str, Any], pm, events: EventLog) -> str:
+    """Mark the run running, train it, and end it completed, cancelled or failed; returns the status."""
+    import torch
+
+    run_id = config["run_id"]
+    # before run.started, which reports the thread count
+    torch.set_num_threads(config.get("num_threads") or threads.fair_share())
+    update_summary(run_dir, status="running", started_at=now())
+    events.emit("run.started", {
+        "model": config["model"], "dataset": config["dataset"], "dataset_note": config.get("dataset_note"),
+        "epochs": config["epochs"], "threads": torch.get_num_threads(), "device": "cpu", "stage_events": True})
+    trainer = None
+    started = time.perf_counter()
+    try:
+        pm.hook.before_run(run_id=run_id, run_dir=run_dir, config=config)
+        trainer = Trainer(run_dir, config, pm, events)
+        status = trainer.fit()
+    except Cancelled as where:
+        done = trainer.epochs_completed if trainer else 0
+        events.emit("run.cancelled", {"epochs_completed": done, "at": str(where), "metrics": trainer.last_metrics})
+        summary = update_summary(run_dir, status="cancelled", reason=f"cancel requested ({where})", ended_at=now())
+        pm.hook.after_run(run_id=run_id, run_dir=run_dir, status="cancelled", summary=summary)
+        return "cancelled"
+    except Exception as exc:
+        log.exception("run %s failed", run_id)
+        error = f"{type(exc).__name__}: {exc}"
+        try:
+            pm.hook.on_run_error(run_id=run_id, run_dir=run_dir, error=exc)
+        except Exception:
+            log.exception("on_run_error hook raised")
+        details = {"reason": "error", "error": error, "traceback": traceback.format_exc(limit=8),
+                   "epochs_completed": trainer.epochs_completed if trainer else 0}
+        if isinstance(exc, NonFiniteLoss):
+            details.update(reason="non_finite_loss", epoch=exc.epoch, batch=exc.batch, loss_parts=exc.parts)
+        events.emit("run.failed", details)
+        update_summary(run_dir, status="failed", reason=details["reason"], error=error, ended_at=now())
+        return "failed"
+    duration = round(time.perf_counter() - started, 3)
+    events.emit("run.completed", {"epochs_completed": trainer.epochs_completed, "metrics": trainer.last_metrics,
+                                  "duration_s": duration})
+    summary = update_summary(run_dir, status=status, ended_at=now(), duration_s=duration)
+    pm.hook.after_run(run_id=run_id, run_dir=run_dir, status=status, summary=summary)
+    return status

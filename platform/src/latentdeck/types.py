@@ -8,7 +8,7 @@ option objects) and know nothing of the web, the CLI or the run store's layout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -124,6 +124,9 @@ class ModelSpec:
     place (e.g. initialise a prior from the data after a pretraining phase) and returns ``None`` or
     a dict describing what it did, which the host emits as a ``model.update`` event and records in
     that epoch's ``train.metrics`` under ``model_update``. It must be deterministic for a given seed.
+    ``before_epoch_note(options, schedule)``, when given, says in a few words what ``before_epoch``
+    is about to do this epoch (or returns None when it does nothing worth announcing); the host
+    announces it as a ``run.stage`` event (``stage: "before_epoch"``) so a page shows why the run is busy.
     """
 
     name: str
@@ -136,6 +139,7 @@ class ModelSpec:
     check_config: Callable[[BaseModel, Any], None] | None = None
     latent_name: str = "z"
     before_epoch: Callable[[BaseModel, Schedule, Any, Any], dict[str, Any] | None] | None = None
+    before_epoch_note: Callable[[BaseModel, Schedule], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,10 @@ class ExecutorSpec:
     ``warm_up()``, optional, prepares workers ahead of time (the local executor warms umap-learn's JIT
     in a fork server): the server calls it once at start in a background thread, where it may block
     for as long as warming takes; ``start`` must never wait for it.
+    ``ready()``, optional, says whether a worker started now would run at full speed:
+    ``{"ready": bool, "reason": str, "expected_s": float | None}``. While it is not, the server keeps
+    a new run ``created`` (announced as ``run.stage`` ``waiting`` with the reason) and starts it once
+    it is ready, after at most the server's wait limit, or at once on a cancel.
     """
 
     name: str
@@ -241,6 +249,28 @@ class ExecutorSpec:
     options: type[BaseModel] = NoOptions
     description: str = ""
     warm_up: Callable[[], None] | None = None
+    ready: Callable[[], dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class PresetSpec:
+    """A named starting point for a run: run config fields a person can launch as they are.
+
+    ``config`` holds run config fields (nested dicts for ``model_options``, ``optimizer`` ...); a
+    request naming the preset (``"preset": name``, ``latentdeck train --preset NAME``, the launch
+    form's first choice) starts from them, and the request's own fields win, key by key.
+    ``title`` is the line a person picks from; ``description`` says what the run shows and how long
+    it takes; ``why`` explains each changed field, keyed by its dotted name
+    (``"model_options.pretrain_epochs"``). Presets never change a default: they are named configs.
+    ``order`` sorts them for display (lower first).
+    """
+
+    name: str
+    title: str
+    config: Mapping[str, Any]
+    description: str = ""
+    why: Mapping[str, str] = field(default_factory=dict)
+    order: int = 100
 
 
 # kind -> (hook name, record type); the single table the plugin manager and the API iterate.
@@ -251,9 +281,11 @@ KINDS: dict[str, tuple[str, type]] = {
     "projections": ("register_projections", ProjectionSpec),
     "artifacts": ("register_artifacts", ArtifactSpec),
     "executors": ("register_executors", ExecutorSpec),
+    "presets": ("register_presets", PresetSpec),
 }
 
 __all__ = [
     "Availability", "ArtifactSpec", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
-    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "Projection", "ProjectionSpec", "Schedule",
+    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "PresetSpec", "Projection", "ProjectionSpec",
+    "Schedule",
 ]

@@ -8,7 +8,7 @@ atlas, reconstructions) is computed on, fixed at run start and persisted in ``co
 - ``all``: held-out first (all of them when the size allows), then training examples to fill
   ``viz_subset_size`` — e.g. mnist-5k with size 5,000 shows all 5,000 digits (500 held out + 4,500).
 
-Both lists are chosen with :func:`latentdeck.training.choose_viz_indices` (seeded, class-balanced,
+Both lists are chosen with :func:`latentdeck.subsets.interleaved_by_class` (seeded, class-balanced,
 interleaved). Each point records its split and whether the run trained on it (``trained``): a training
 point outside the examples the run optimised on (``limit``) is marked ``false``.
 """
@@ -26,16 +26,20 @@ SPLITS = ("heldout", "train", "all")
 def trained_train_indices(config: dict[str, Any], n_train: int) -> set[int] | None:
     """The training-split indices the run optimises on; None means every one of them.
 
-    Must follow the trainer's own rule for ``limit`` (``Trainer.load_data``); the test
-    ``test_trained_flags_match_the_examples_trained_on`` fails when the two disagree.
+    ``config.json: train_subset`` records them when ``limit`` chose a subset (``Trainer.load_data``); a run
+    made before that record existed trained on the first ``limit``. The test
+    ``test_trained_flags_match_the_examples_trained_on`` fails when this and the trainer disagree.
     """
+    subset = config.get("train_subset") or {}
+    if subset.get("indices") is not None:
+        return {int(i) for i in subset["indices"]}
     limit = config.get("limit")
     return None if not limit or limit >= n_train else set(range(int(limit)))
 
 
 def choose(config: dict[str, Any], heldout_labels, train_labels) -> bool:
     """Fill ``viz_indices`` / ``viz_train_indices`` in ``config`` when neither was given; True when it chose."""
-    from .training import choose_viz_indices
+    from .subsets import interleaved_by_class as choose_viz_indices
 
     if config.get("viz_indices") or config.get("viz_train_indices"):
         config.setdefault("viz_train_indices", [])

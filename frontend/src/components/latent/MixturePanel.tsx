@@ -22,7 +22,7 @@ export interface MixtureHealth {
   argmax_neff: number;
   entropy: number;
   health?: {
-    status: "healthy" | "uneven" | "collapsed";
+    status: "healthy" | "uneven" | "collapsed" | "uninformative";
     summary: string;
     advice: string[];
     dead_components: number[];
@@ -30,7 +30,9 @@ export interface MixtureHealth {
   };
 }
 
-const STATUS_CLASS: Record<string, string> = { healthy: "status-completed", uneven: "status-cancelled", collapsed: "status-failed" };
+const STATUS_CLASS: Record<string, string> = {
+  healthy: "status-completed", uneven: "status-cancelled", uninformative: "status-cancelled", collapsed: "status-failed",
+};
 
 function useHealthFiles(runId: string, epochs: number[]): MixtureHealth[] {
   const [files, setFiles] = useState<MixtureHealth[]>([]);

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .. import __version__
-from ..launch import reap_dead_workers
+from ..deferred import DeferredStarts
+from ..launch import reap_dead_workers, start_worker
 from ..plugins import PluginError, get_plugin_manager
 from ..runs.lifecycle import InvalidTransition
-from ..runs.store import RunStore, RunStoreError
+from ..runs.store import RunStore, RunStoreError, cancel_requested
 from .docs import mount_docs
 from .events import EventHub
 from .events import router as events_router
@@ -124,6 +126,7 @@ async def _lifespan(app: FastAPI):
     try:
         yield
     finally:
+        await asyncio.to_thread(app.state.deferred.flush)  # no run is left without a worker
         monitor.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await monitor
@@ -131,9 +134,12 @@ async def _lifespan(app: FastAPI):
 
 
 def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 15.0, max_stream_s: float = 300.0,
-               poll_s: float = 0.02, monitor_s: float = 1.0, ui_dir: str | Path | None = None) -> FastAPI:
+               poll_s: float = 0.02, monitor_s: float = 1.0, ui_dir: str | Path | None = None,
+               max_start_wait_s: float | None = None) -> FastAPI:
     """The latentdeck API over the run store in ``runs_dir`` with the plugins of ``pm``; the web UI
-    from ``ui_dir`` (default: the repository's ``frontend/out`` export) when it has been built."""
+    from ``ui_dir`` (default: the repository's ``frontend/out`` export) when it has been built.
+    ``max_start_wait_s`` (default ``$LATENTDECK_START_WAIT_S`` or 120): how long a new run may wait
+    for its executor to be ready (see :mod:`latentdeck.deferred`)."""
     app = FastAPI(
         title="latentdeck", version=__version__, lifespan=_lifespan, docs_url=None, redoc_url=None,
         description="Train autoencoders on MNIST and watch the latent space form. Runs, their events "
@@ -144,6 +150,11 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.state.settings = ApiSettings(heartbeat_s=heartbeat_s, max_stream_s=max_stream_s, poll_s=poll_s,
                                      monitor_s=monitor_s)
     app.state.hub = EventHub(poll_s=poll_s)
+    store = app.state.store
+    wait = max_start_wait_s if max_start_wait_s is not None else float(os.environ.get("LATENTDECK_START_WAIT_S", "120"))
+    app.state.deferred = DeferredStarts(
+        start=lambda run_id, executor: start_worker(store, run_id, executor),
+        cancelled=lambda run_id: cancel_requested(store.root / run_id), max_wait_s=wait)
 
     @app.exception_handler(RunStoreError)
     async def _store_error(request: Request, exc: RunStoreError) -> JSONResponse:
