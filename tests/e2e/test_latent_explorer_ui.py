@@ -76,7 +76,10 @@ def lab(tmp_path_factory):
                                      "artifacts": ["knn", "density", "distortion", "atlas", "mixture_health"],
                                      "artifact_options": {"density": {"grid_size": 32}}}),
             "collapsed": _train(pm, store, {**base, "model": "gmvae", "epochs": 2, "name": "collapsed gmvae",
-                                            "model_options": {**GMVAE, "num_components": 4, "kld_weight": 100.0},
+                                            # q(c|x) from the latent with no categorical KL: every digit picks one component
+                                            "model_options": {**GMVAE, "num_components": 4, "qc_source": "latent", "kld_weight": 10.0,
+                                                              "categorical_kl_anneal": True, "categorical_kl_anneal_epochs": 1,
+                                                              "categorical_kl_max_weight": 0.0},
                                             "projections": ["first-dims"], "artifacts": ["mixture_health", "atlas"]}),
         }
         app = create_app(pm, runs, monitor_s=1e6)  # no reaping: the live test fakes a running run without a worker
