@@ -202,7 +202,7 @@ def _train(pm, store, config: dict) -> str:
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
-    """Three finished tiny runs (a GM-VAE with every latent artifact, a collapsed GM-VAE, an AE) and a server."""
+    """Two finished tiny runs (a GM-VAE with every latent artifact, a collapsed GM-VAE) and a server over them."""
     import httpx
     import uvicorn
 
@@ -242,12 +242,13 @@ def lab(tmp_path_factory):
         deadline = time.monotonic() + 20
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        client = httpx.Client(base_url=url, timeout=30)
-        yield Lab(url, runs, ids, client)
-        client.close()
-        server.should_exit = True
-        thread.join(15)
+    # the environment is restored here: the server has read it at startup, and later tests must not see it
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    client = httpx.Client(base_url=url, timeout=30)
+    yield Lab(url, runs, ids, client)
+    client.close()
+    server.should_exit = True
+    thread.join(15)
 
 
 def isolated(screen: list[list[float]]) -> int:
