@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_DATASET = "default"  # MNIST's train split when its files are present, otherwise mnist-5k
 DEFAULT_FALLBACK_DATASETS = ("mnist", "mnist-5k")
@@ -60,9 +60,15 @@ class RunConfig(BaseModel):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     seed: int = Field(0, ge=0, description="seed for weights, shuffling and visualization indices")
     checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every N epochs (the last epoch always)")
-    viz_subset_size: int = Field(512, ge=1, le=10_000, description="held-out examples used by per-epoch artifacts")
+    viz_subset_size: int = Field(512, ge=1, le=10_000, description="examples used by per-epoch artifacts (see viz_split)")
     viz_indices: list[Annotated[int, Field(ge=0)]] | None = Field(
         None, description="held-out indices for artifacts; chosen from the seed at run start when empty")
+    viz_split: Literal["heldout", "train", "all"] = Field(
+        "heldout", description="where the visualization subset comes from: heldout (never trained on), train, or "
+                               "all (held-out first, then training digits; mnist-5k with viz_subset_size 5000 shows all "
+                               "5,000). Each point records whether the run trained on it")
+    viz_train_indices: list[Annotated[int, Field(ge=0)]] | None = Field(
+        None, description="training-split indices of the subset (viz_split train/all); chosen at run start when empty")
     recon_grid_size: int = Field(16, ge=1, le=256, description="examples shown in the reconstruction grid")
     artifacts: list[str] | None = Field(
         None, description="artifact generators to run each epoch (default: every one the model supports)")
@@ -89,6 +95,16 @@ class RunConfig(BaseModel):
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _viz_lists_match_the_split(self) -> "RunConfig":
+        if self.viz_train_indices and self.viz_split == "heldout":
+            raise ValueError("viz_train_indices lists training digits, but viz_split is 'heldout': set viz_split to "
+                             "'train' or 'all', or leave viz_train_indices out")
+        if self.viz_indices and self.viz_split == "train":
+            raise ValueError("viz_indices lists held-out digits, but viz_split is 'train': set viz_split to 'all', "
+                             "or leave viz_indices out")
+        return self
 
 
 def set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:

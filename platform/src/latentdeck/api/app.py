@@ -32,6 +32,7 @@ from .network import router as network_router
 from .plugins import router as plugins_router
 from .runs import router as runs_router
 from .samples import router as samples_router
+from .walk import router as walk_router
 from .static import mount_ui
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,7 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.include_router(plugins_router)
     app.include_router(network_router)
     app.include_router(samples_router)
+    app.include_router(walk_router)
 
     mount_docs(app)
     mount_ui(app, ui_dir)  # last: the web UI answers every path the API does not (else / -> /docs)
