@@ -29,7 +29,7 @@ def test_a_killed_worker_is_marked_failed_and_keeps_its_files(serve_api, tiny_co
     run_dir = runs_dir / run_id
     events_path = run_dir / "events.jsonl"
     # epoch 1 is complete once every generator has written its files and the summary counts it
-    waiter(lambda: read_summary(run_dir).get("epochs_completed", 0) >= 1, timeout=60, what="the first epoch's artifacts")
+    waiter(lambda: read_summary(run_dir).get("epochs_completed", 0) >= 1, timeout=180, what="the first epoch's artifacts")
     kept = ["checkpoints/epoch_1.pt", "checkpoints/epoch_1.json", "reconstructions/recon_grid_epoch_1.png"]
     before = {name: digest(run_dir / name) for name in kept}
     pid = int(json.loads((run_dir / "worker.json").read_text())["pid"])

@@ -259,8 +259,11 @@ def is_alive(info: dict) -> bool:
         # a forked worker's handle also "finishes" (code 255) when the fork server dies while the
         # worker lives on under init, so the process table decides
     alive = pid_alive(pid, info.get("proc_start"))
-    if not alive and child is not None and pid in _children and _finished(child):
-        _forget(pid)  # it exited between the two checks: reap it now rather than leave a zombie
+    if not alive and child is not None and pid in _children:
+        # It exited between the two checks, or its main thread has exited while its other threads
+        # (torch's) still wind down: the kernel shows a zombie that waitpid cannot reap yet. Wait
+        # for it briefly rather than leave a zombie and a stale handle behind.
+        wait(pid, timeout=5)
     return alive
 
 
