@@ -2,8 +2,8 @@
 
 The fork server is one per process (multiprocessing's), so these tests share it. When nothing has
 started it yet, ``warm_fork_server`` warms it with ``LATENTDECK_WARMUP=import`` (imports only, a few
-seconds); when the suite's API tests already started the server's full warm-up, it waits for that
-(the one place the suite may pay the ~40 s JIT, in the background of the earlier tests).
+seconds); the suite's other servers start no warm-up (the root conftest sets ``LATENTDECK_WARMUP=off``),
+and if one did, this waits for it.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def test_a_failing_warm_up_is_reported_not_raised(monkeypatch):
     assert os.environ["NUMBA_THREADING_LAYER"] == "workqueue" and "replaced" in status["note"]
 
 
-def test_the_server_starts_executor_warm_ups_in_the_background(runs_dir):
+def test_the_server_starts_executor_warm_ups_in_the_background(runs_dir, monkeypatch):
     from latentdeck.api import create_app
     from latentdeck.plugins import make_plugin_manager
 
@@ -210,6 +210,7 @@ def test_the_server_starts_executor_warm_ups_in_the_background(runs_dir):
         called.set()
         release.wait(30)
 
+    monkeypatch.setenv("LATENTDECK_WARMUP", "full")  # this server warms (its executor's warm-up is a stub)
     plugin = types.ModuleType("slow_warm_executor")
     plugin.register_executors = hookimpl(lambda: [ExecutorSpec(
         name="slow-warm", start=lambda run_dir: {}, is_alive=lambda info: False, warm_up=slow_warm_up)])
