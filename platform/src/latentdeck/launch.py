@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from . import __version__
 from .config import DEFAULT_DATASET, RunConfig, default_data_dir
+from .errors import short_repr
 from .plugins import collect
 from .runs.store import RunStore, RunStoreError, new_run_id, read_worker_info, write_worker_info
 from .types import Schedule
@@ -39,7 +40,9 @@ def validation_message(exc: ValidationError, prefix: str = "") -> str:
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "config"
-        parts.append(f"{prefix}{where}: {err['msg']}" + (f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""))
+        msg = err["msg"].removeprefix("Value error, ")
+        shown = "input" in err and err.get("type") != "missing" and not isinstance(err["input"], dict)
+        parts.append(f"{prefix}{where}: {msg}" + (f" (got {short_repr(err['input'])})" if shown else ""))
     return "; ".join(parts)
 
 
@@ -108,6 +111,8 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
     projection_options = _validate_projections(pm, request)
     data_dir = Path(request.data_dir).expanduser() if request.data_dir else default_data_dir()
     dataset, note = resolve_dataset(pm, request.dataset, data_dir)
+    if request.viz_indices:
+        _check_viz_indices(collect(pm, "datasets")[dataset], data_dir, request.viz_indices)
     stored = request.model_dump(mode="json")
     stored.update(
         run_id=new_run_id(), model_options=options.model_dump(mode="json"), dataset=dataset,
@@ -116,6 +121,15 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
         created_at=round(time.time(), 3), latentdeck_version=__version__,
     )
     return stored
+
+
+def _check_viz_indices(spec, data_dir: Path, indices: list[int]) -> None:
+    """Explicit visualization indices must exist in the held-out split (loaded only for this check)."""
+    size = len(spec.load(data_dir, "heldout").labels)
+    outside = [i for i in indices if i >= size]
+    if outside:
+        raise ConfigError(f"viz_indices: {short_repr(outside[:5])} {'is' if len(outside) == 1 else 'are'} outside the "
+                          f"held-out split of {spec.name!r} ({size} examples): use indices 0..{size - 1}")
 
 
 def _validate_projections(pm, request: RunConfig) -> dict[str, dict[str, Any]]:
