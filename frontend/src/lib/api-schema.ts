@@ -479,8 +479,10 @@ export interface components {
         };
         /** HTTPValidationError */
         HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+            /** @description every problem in one readable line */
+            detail: string;
+            /** @description the problems one by one (inputs shortened) */
+            errors: components["schemas"]["ValidationError"][];
         };
         /** Health */
         Health: {
@@ -601,7 +603,7 @@ export interface components {
             lr: number;
             /**
              * Betas
-             * @description Adam's (beta1, beta2)
+             * @description Adam's (beta1, beta2), each in [0, 1)
              * @default [
              *       0.9,
              *       0.999
@@ -752,7 +754,7 @@ export interface components {
             viz_subset_size: number;
             /**
              * Viz Indices
-             * @description held-out indices for artifacts; chosen from the seed at run start when empty
+             * @description distinct held-out indices for artifacts (each below the held-out split's size); chosen from the seed at run start when empty
              */
             viz_indices?: number[] | null;
             /**
@@ -998,6 +1000,11 @@ export interface components {
             /** Context */
             ctx?: Record<string, never>;
         };
+        /** Error */
+        Error: {
+            /** @description what is wrong and how to fix it */
+            detail: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -1047,6 +1054,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunDetail"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description the config is invalid or names a component that does not exist or cannot work */
@@ -1140,7 +1156,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Validation Error */
             422: {
@@ -1192,7 +1210,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Validation Error */
             422: {
@@ -1276,7 +1296,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description no such run */
             404: {
@@ -1346,7 +1368,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description no checkpoints, an epoch without a checkpoint, or an unknown projection/generator */
             422: {
@@ -1395,14 +1428,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description no such run */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Validation Error */
             422: {
@@ -1529,14 +1566,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -1577,14 +1618,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -1600,13 +1645,13 @@ export interface operations {
             query: {
                 /** @description held-out index */
                 idx: number;
-                /** @description a spatial layer id */
+                /** @description a layer id from /layers (characters A-Z a-z 0-9 _ . -) */
                 layer: string;
                 /** @description channel */
                 ch: number;
-                /** @description probe column in the layer's map (with y) */
+                /** @description probe column in the layer's map; give x and y together, or neither */
                 x?: number | null;
-                /** @description probe row in the layer's map (with x) */
+                /** @description probe row in the layer's map; give x and y together, or neither */
                 y?: number | null;
                 /** @description an epoch with a checkpoint, or 'latest' (default) */
                 epoch?: string | null;
@@ -1633,14 +1678,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -1656,7 +1705,7 @@ export interface operations {
             query: {
                 /** @description held-out index */
                 idx: number;
-                /** @description a conv1-like layer id */
+                /** @description a layer id from /layers (characters A-Z a-z 0-9 _ . -) */
                 layer: string;
                 /** @description output channel */
                 out: number;
@@ -1689,14 +1738,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -1710,7 +1763,7 @@ export interface operations {
     kernels_api_runs__run_id__network_kernels_get: {
         parameters: {
             query: {
-                /** @description a Conv2d layer id */
+                /** @description a layer id from /layers (characters A-Z a-z 0-9 _ . -) */
                 layer: string;
                 /** @description output channel */
                 out: number;
@@ -1739,14 +1792,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -1793,14 +1850,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -1814,14 +1875,14 @@ export interface operations {
     topk_api_runs__run_id__network_topk_get: {
         parameters: {
             query: {
-                /** @description a spatial layer id */
+                /** @description a layer id from /layers (characters A-Z a-z 0-9 _ . -) */
                 layer: string;
                 /** @description channel */
                 ch: number;
                 metric?: "max" | "mean";
-                /** @description scan held-out examples 0..n-1 */
+                /** @description scan held-out examples 0..n-1 (at most the split's size) */
                 n?: number;
-                /** @description how many to keep */
+                /** @description how many to keep (at most n) */
                 k?: number;
                 /** @description an epoch with a checkpoint, or 'latest' (default) */
                 epoch?: string | null;
@@ -1848,14 +1909,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -1895,14 +1960,27 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description idx outside the held-out split, component >= K, m <= 0 or above the cap, prior sampling on a model without a prior, a bad seed */
             422: {
@@ -1941,7 +2019,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Validation Error */
             422: {

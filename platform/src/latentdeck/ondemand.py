@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from .atomic import read_json
 from .checkpoints import checkpoint_epochs
+from .errors import short_repr
 from .runs.store import RunStoreError
 
 
@@ -90,7 +91,15 @@ class EpochModels:
                 return self._items[key]
         pm = pm or get_plugin_manager()
         config = read_json(run_dir / "config.json")
-        model, meta = load_model(run_dir, pm, number)
+        try:
+            model, meta = load_model(run_dir, pm, number)
+        except Exception as exc:  # truncated, random, empty, or another model's weights
+            others = [e for e in checkpoint_epochs(run_dir) if e != number]
+            raise OnDemandError(
+                f"checkpoints/epoch_{number}.pt cannot be loaded: it is damaged or does not fit this run's model "
+                f"({type(exc).__name__}: {short_repr(str(exc), 160)[1:-1]}). "
+                + (f"Other epochs with checkpoints: {_ranges(others)}." if others else "The run has no other checkpoint."),
+                409) from exc
         loaded = LoadedEpoch(model, number, config, collect(pm, "models")[config["model"]],
                              collect(pm, "datasets")[config["dataset"]], meta)
         with self._lock:

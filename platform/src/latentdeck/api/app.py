@@ -11,19 +11,20 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.routing import Match, Mount
 
 from .. import __version__
 from ..launch import reap_dead_workers
 from ..plugins import PluginError, get_plugin_manager
 from ..runs.lifecycle import InvalidTransition
 from ..runs.store import RunStore, RunStoreError
+from .access import AccessGuard, AccessPolicy
 from .docs import mount_docs
+from .errors import SafetyNet, document_errors, validation_error_response
 from .events import EventHub
 from .events import router as events_router
 from .network import router as network_router
@@ -41,29 +42,6 @@ class ApiSettings:
     max_stream_s: float = 300.0  # a stream closes after this long; EventSource resumes with Last-Event-ID
     poll_s: float = 0.02  # how often a run's shared tail polls events.jsonl
     monitor_s: float = 1.0  # how often the server looks for runs whose worker died
-
-
-def _where(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc]
-    if len(parts) > 1 and parts[0] in ("query", "path", "header", "cookie"):
-        return f"{parts[0]} parameter {'.'.join(parts[1:])}"
-    if parts and parts[0] == "body":
-        parts = parts[1:]
-    return ".".join(parts) or "request body"
-
-
-def validation_detail(errors: list[dict[str, Any]]) -> str:
-    """One readable line per problem: ``epochs: Input should be greater than or equal to 1 (got -1)``."""
-    lines = []
-    for err in errors:
-        msg = err.get("msg", "invalid")
-        if err.get("type") == "extra_forbidden":
-            msg = "unknown field (not accepted here; see GET /api/config/schema)"
-        line = f"{_where(err.get('loc', ()))}: {msg}"
-        if "input" in err and err.get("type") != "missing" and not isinstance(err["input"], (dict, list)):
-            line += f" (got {err['input']!r})"
-        lines.append(line)
-    return "invalid request: " + "; ".join(lines)
 
 
 async def _monitor_workers(app: FastAPI) -> None:
@@ -130,9 +108,11 @@ async def _lifespan(app: FastAPI):
 
 
 def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 15.0, max_stream_s: float = 300.0,
-               poll_s: float = 0.02, monitor_s: float = 1.0, ui_dir: str | Path | None = None) -> FastAPI:
+               poll_s: float = 0.02, monitor_s: float = 1.0, ui_dir: str | Path | None = None,
+               access: AccessPolicy | None = None) -> FastAPI:
     """The latentdeck API over the run store in ``runs_dir`` with the plugins of ``pm``; the web UI
-    from ``ui_dir`` (default: the repository's ``frontend/out`` export) when it has been built."""
+    from ``ui_dir`` (default: the repository's ``frontend/out`` export) when it has been built.
+    ``access`` (default: loopback hosts only, no token, 1 MiB bodies) guards every request."""
     app = FastAPI(
         title="latentdeck", version=__version__, lifespan=_lifespan, docs_url=None, redoc_url=None,
         description="Train autoencoders on MNIST and watch the latent space form. Runs, their events "
@@ -156,19 +136,39 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     async def _plugin_error(request: Request, exc: PluginError) -> JSONResponse:
         return JSONResponse(status_code=500, content={"detail": f"plugin problem: {exc}"})
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        return JSONResponse(status_code=422, content={
-            "detail": validation_detail(list(errors)), "errors": jsonable_encoder(errors)})
+    app.add_exception_handler(RequestValidationError, validation_error_response)
 
     app.include_router(runs_router)
     app.include_router(events_router)
     app.include_router(plugins_router)
     app.include_router(network_router)
     app.include_router(samples_router)
+    _add_api_fallback(app)
 
     mount_docs(app)
     mount_ui(app, ui_dir)  # last: the web UI answers every path the API does not (else / -> /docs)
 
+    app.add_middleware(SafetyNet)
+    app.add_middleware(AccessGuard, policy=access or AccessPolicy())  # outermost: refuses before any work
+    generate = app.openapi
+    app.openapi = lambda: app.openapi_schema or document_errors(generate())  # type: ignore[method-assign]
     return app
+
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+
+
+def _add_api_fallback(app: FastAPI) -> None:
+    """Unknown ``/api/...`` paths are JSON 404s; a known path with a method it does not take is 405."""
+
+    @app.api_route("/api/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
+    async def _api_fallback(rest: str, request: Request) -> JSONResponse:
+        allowed = {method for method in ALL_METHODS if method != request.method and any(
+            getattr(route, "endpoint", None) is not _api_fallback and not isinstance(route, Mount)
+            and route.matches({**request.scope, "method": method})[0] is Match.FULL for route in app.router.routes)}
+        if allowed:
+            methods = ", ".join(sorted(allowed))
+            return JSONResponse({"detail": f"{request.method} is not supported on {request.url.path}; use {methods}"},
+                                status_code=405, headers={"Allow": methods})
+        return JSONResponse({"detail": f"no API endpoint {request.method} {request.url.path[:200]}: see /docs for the list"},
+                            status_code=404)

@@ -124,7 +124,7 @@ def get_artifact(run_id: str, name: str, request: Request) -> FileResponse:
 
 
 class BackfillRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     epochs: list[int] | None = Field(None, description="epochs to backfill (default: every epoch with a checkpoint)")
     projections: list[str] | None = Field(None, description="projection methods (default: the run's own selection, else every installed one)")
