@@ -95,7 +95,8 @@ export interface paths {
         };
         /**
          * Get Artifact
-         * @description One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl).
+         * @description One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl),
+         *     as it is at the moment of the request (``events.jsonl`` up to its last complete line).
          */
         get: operations["get_artifact_api_runs__run_id__artifacts__name__get"];
         put?: never;

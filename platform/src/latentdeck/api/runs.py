@@ -10,12 +10,12 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import launch
 from ..config import RunConfig
-from ..runs.store import RunStore
+from ..runs.store import RunNotFound, RunStore
+from .files import FileSnapshot
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -114,13 +114,17 @@ def list_artifacts(run_id: str, request: Request) -> list[dict[str, Any]]:
     return rows
 
 
-@router.get("/{run_id}/artifacts/{name:path}", response_class=FileResponse, responses={
+@router.get("/{run_id}/artifacts/{name:path}", response_class=FileSnapshot, responses={
     **ERRORS, 400: {"description": "not a valid artifact name (absolute, '..', hidden or private files)"},
     200: {"description": "the file", "content": {"application/octet-stream": {}}}})
-def get_artifact(run_id: str, name: str, request: Request) -> FileResponse:
-    """One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl)."""
+def get_artifact(run_id: str, name: str, request: Request) -> FileSnapshot:
+    """One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl),
+    as it is at the moment of the request (``events.jsonl`` up to its last complete line)."""
     path = _store(request).artifact_path(run_id, name)
-    return FileResponse(path, headers={"Cache-Control": "no-cache"})
+    try:
+        return FileSnapshot(path, headers={"Cache-Control": "no-cache"}, lines=name == "events.jsonl")
+    except FileNotFoundError:  # removed between the check and the open (a delete in progress)
+        raise RunNotFound(f"run {run_id!r} has no artifact {name!r} any more") from None
 
 
 class BackfillRequest(BaseModel):
