@@ -10,11 +10,13 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 from pathlib import Path
 from typing import Any
 
 from ..atomic import read_json, write_json
+from ..errors import short_repr
 from ..events import EventLog
 from ..procs import pid_alive, proc_start_time  # noqa: F401  (re-exported)
 from .lifecycle import ACTIVE, TERMINAL, check_transition
@@ -27,6 +29,8 @@ ARTIFACT_FOLDERS = (
     "reconstructions", "projections", "neighbors", "density", "distortion", "mixture", "samples",
     "network", "checkpoints",
 )
+LINK_FREE = ("config.json", "events.jsonl")  # besides summary.json: read for every run request
+MAX_NAME = 1024  # characters in an artifact name
 CANCEL_FLAG = "cancel_requested"
 WORKER_INFO = "worker.json"
 
@@ -43,6 +47,14 @@ class RunNotFound(RunStoreError):
 
 class RunConflict(RunStoreError):
     status = 409
+
+
+def _plain(path: Path, kind) -> bool:
+    """Whether ``path`` exists as ``kind`` (``stat.S_ISDIR``/``S_ISREG``) itself, not through a symbolic link."""
+    try:
+        return kind(os.lstat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def new_run_id() -> str:
@@ -94,11 +106,21 @@ class RunStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def run_dir(self, run_id: str) -> Path:
+        """The folder of a run: a real directory inside the runs folder, never reached through a link."""
         if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
-            raise RunNotFound(f"{run_id!r} is not a valid run id; list runs with GET /api/runs or `latentdeck runs`")
+            raise RunNotFound(f"{short_repr(run_id)} is not a valid run id; list runs with GET /api/runs or `latentdeck runs`")
         path = self.root / run_id
-        if not (path / "summary.json").exists():
+        if not _plain(path / "summary.json", stat.S_ISREG) or not _plain(path, stat.S_ISDIR):
+            if os.path.islink(path):
+                raise RunNotFound(
+                    f"{run_id!r} in {self.root} is a symbolic link, and runs are served only from inside the runs "
+                    "folder itself; to keep runs elsewhere, point --runs-dir (or $LATENTDECK_RUNS_DIR) there")
             raise RunNotFound(f"no run {run_id!r} in {self.root}; list runs with GET /api/runs or `latentdeck runs`")
+        linked = [name for name in LINK_FREE if os.path.islink(path / name)]
+        if linked:
+            raise RunNotFound(f"run {run_id!r} is not served: its {', '.join(linked)} "
+                              f"{'is a symbolic link' if len(linked) == 1 else 'are symbolic links'} (latentdeck never "
+                              "makes links and reads nothing through them); replace the link with the file")
         return path
 
     def create(self, stored_config: dict[str, Any]) -> dict[str, Any]:
@@ -128,12 +150,15 @@ class RunStore:
     def list(self) -> list[dict[str, Any]]:
         rows = []
         for entry in os.scandir(self.root):
-            if not entry.is_dir() or not RUN_ID_RE.match(entry.name):
-                continue
+            if not entry.is_dir(follow_symlinks=False) or not RUN_ID_RE.match(entry.name):
+                continue  # links are never followed (see run_dir)
+            summary = Path(entry.path) / "summary.json"
+            if not _plain(summary, stat.S_ISREG):
+                continue  # a run being created, a link, or a foreign folder
             try:
-                rows.append(read_json(Path(entry.path) / "summary.json"))
-            except (FileNotFoundError, ValueError):
-                continue  # a run being created, or a foreign folder
+                rows.append(read_json(summary))
+            except (OSError, ValueError):
+                continue
         return sorted(rows, key=lambda s: (s.get("created_at") or 0, s["run_id"]), reverse=True)
 
     def active_run_ids(self) -> list[str]:
@@ -173,35 +198,43 @@ class RunStore:
         """Resolve a relative artifact name safely; never a path outside the run directory."""
         path = self.run_dir(run_id)
         bad = RunStoreError(
-            f"{name!r} is not a valid artifact name: use a relative name from GET /api/runs/{run_id}/artifacts, "
+            f"{short_repr(name)} is not a valid artifact name: use a relative name from GET /api/runs/{run_id}/artifacts, "
             f"e.g. 'reconstructions/recon_grid_latest.png'")
-        if not isinstance(name, str) or not ARTIFACT_NAME_RE.match(name) or any(
-                part in ("", ".", "..") or part.startswith(".") for part in name.split("/")):
+        if not isinstance(name, str) or len(name) > MAX_NAME or not ARTIFACT_NAME_RE.match(name) or any(
+                part in ("", ".", "..") or part.startswith(".") or len(part) > 255 for part in name.split("/")):
             raise bad
         top = name.split("/", 1)[0]
         if not (name in READABLE_TOP or (top in ARTIFACT_FOLDERS and "/" in name)):
             raise bad
-        target = (path / name).resolve()
-        if not target.is_relative_to(path.resolve()) or not target.is_file():
-            raise RunNotFound(f"run {run_id!r} has no artifact {name!r}; list them with GET /api/runs/{run_id}/artifacts")
+        missing = RunNotFound(f"run {run_id!r} has no artifact {short_repr(name)}; list them with GET /api/runs/{run_id}/artifacts")
+        try:
+            target = (path / name).resolve()
+            if not target.is_relative_to(path.resolve()) or not target.is_file():
+                raise missing
+        except OSError:
+            raise missing from None
         return target
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         path = self.run_dir(run_id)
         rows = []
+        real = path.resolve()
         for folder in ARTIFACT_FOLDERS:
             base = path / folder
-            if not base.is_dir():
-                continue
+            if not _plain(base, stat.S_ISDIR):
+                continue  # absent, or a link: never walked
             for dirpath, dirnames, filenames in os.walk(base):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for filename in sorted(filenames):
                     if filename.startswith("."):
                         continue
                     full = Path(dirpath) / filename
-                    if full.is_symlink() and not full.resolve().is_relative_to(path.resolve()):
-                        continue  # never advertise what artifact_path would refuse
-                    stat = full.stat()
+                    try:
+                        if full.is_symlink() and not full.resolve().is_relative_to(real):
+                            continue  # never advertise what artifact_path would refuse
+                        info = full.stat()
+                    except OSError:
+                        continue  # removed while listing (a delete, a replaced mirror)
                     rows.append({"name": full.relative_to(path).as_posix(), "kind": folder,
-                                 "size": stat.st_size, "mtime": stat.st_mtime})
+                                 "size": info.st_size, "mtime": info.st_mtime})
         return rows
