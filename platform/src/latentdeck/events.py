@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -157,3 +158,112 @@ def read_events(path: Path | str, after_seq: int = 0) -> Iterator[dict[str, Any]
     for event in EventTail(path).poll():
         if event["seq"] > after_seq:
             yield event
+
+
+# --- reading a log of any size in bounded pieces (SSE replays) ----------------------------------
+
+CHUNK_BYTES = 256 * 1024
+_SEQ_PREFIX = re.compile(rb'^\{"seq":\s*(\d+)\s*,')
+
+
+def _line_seq(line: bytes) -> int | None:
+    match = _SEQ_PREFIX.match(line)
+    if match:
+        return int(match.group(1))
+    event = _parse(line)
+    return int(event["seq"]) if event is not None else None
+
+
+def _next_line_start(handle, position: int, limit: int) -> int | None:
+    """The offset just after the first newline at or after ``position - 1`` (None past ``limit``)."""
+    if position == 0:
+        return 0
+    handle.seek(position - 1)
+    scanned = position - 1
+    while scanned < limit:
+        block = handle.read(min(65536, limit - scanned))
+        if not block:
+            return None
+        cut = block.find(b"\n")
+        if cut >= 0:
+            return scanned + cut + 1
+        scanned += len(block)
+    return None
+
+
+def offset_after(path: Path | str, seq: int) -> int:
+    """A line start at or before the first event with a ``seq`` greater than ``seq`` (a binary search
+    over byte offsets: seqs grow with the file), so a resume near the end of a huge log reads little."""
+    if seq <= 0:
+        return 0
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return 0
+    with handle:
+        size = handle.seek(0, os.SEEK_END)
+        low, high = 0, size  # the line at `low` has seq <= `seq` (or low == 0)
+        while high - low > 16384:
+            middle = (low + high) // 2
+            start = _next_line_start(handle, middle, high)
+            if start is None or start >= high:
+                high = middle
+                continue
+            handle.seek(start)
+            line_seq = _line_seq(handle.readline(1 << 22).rstrip(b"\n"))
+            if line_seq is not None and line_seq <= seq:
+                low = start
+            else:
+                high = middle
+        return low
+
+
+def read_chunk(path: Path | str, offset: int, max_bytes: int = CHUNK_BYTES) -> tuple[list[tuple[dict[str, Any], bytes]], int]:
+    """The complete events from byte ``offset`` on, about ``max_bytes`` of them (at least one line when
+    the file has one), each with its line; and the offset after them. ``([], offset)`` at the end."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return [], offset
+    with handle:
+        handle.seek(offset)
+        data = handle.read(max_bytes)
+        while data and b"\n" not in data:  # one line longer than max_bytes
+            more = handle.read(max_bytes)
+            if not more:
+                break
+            data += more
+    cut = data.rfind(b"\n")
+    if cut < 0:
+        return [], offset
+    events = []
+    for line in data[:cut].split(b"\n"):
+        if line.strip():
+            event = _parse(line)
+            if event is not None:
+                events.append((event, line))
+    return events, offset + cut + 1
+
+
+def last_closing_seq(path: Path | str) -> int | None:
+    """The seq of the last closing event in the log (read backwards in blocks), or None."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return None
+    with handle:
+        end = handle.seek(0, os.SEEK_END)
+        carry = b""
+        while end > 0:
+            start = max(0, end - CHUNK_BYTES)
+            handle.seek(start)
+            data = handle.read(end - start) + carry
+            lines = data.split(b"\n")
+            carry = lines[0] if start > 0 else b""
+            for line in reversed(lines[1:] if start > 0 else lines):
+                if b'"type"' in line:
+                    event = _parse(line)
+                    if event is not None and event.get("type") in CLOSING_EVENTS:
+                        return int(event["seq"])
+            end = start
+        return None

@@ -25,7 +25,7 @@ from ..runs.store import RunStore, RunStoreError
 from .access import AccessGuard, AccessPolicy
 from .docs import mount_docs
 from .errors import SafetyNet, document_errors, validation_error_response
-from .events import EventHub
+from .event_feed import EventHub
 from .events import router as events_router
 from .network import router as network_router
 from .plugins import router as plugins_router
