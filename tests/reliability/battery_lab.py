@@ -25,7 +25,7 @@ import httpx
 
 TINY_RUN = {"model": "ae", "dataset": "tiny-digits", "seed": 0, "projections": ["first-dims"],
             "viz_subset_size": 16, "recon_grid_size": 4, "num_threads": 1, "batch_size": 32,
-            "model_options": {"latent_dim": 2, "channels": [4, 4], "head_hidden": 8}}
+            "model_options": {"latent_dim": 4, "channels": [4, 4], "head_hidden": 8}}
 
 
 def free_port() -> int:
@@ -45,7 +45,8 @@ def rss_mb(pid: int) -> float:
 class Lab:
     """``latentdeck serve`` in a subprocess; ``start()`` again after ``kill()`` restarts it on the same port."""
 
-    def __init__(self, runs_dir: Path, env: dict[str, str] | None = None, port: int | None = None):
+    def __init__(self, runs_dir: Path, env: dict[str, str] | None = None, port: int | None = None,
+                 log_dir: Path | None = None):
         self.runs_dir = Path(runs_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -53,7 +54,7 @@ class Lab:
                     **(env or {})}
         self.env.pop("LATENTDECK_TOKEN", None)
         self.proc: subprocess.Popen | None = None
-        self.log = self.runs_dir.parent / f"server-{self.port}.log"
+        self.log = Path(log_dir or self.runs_dir.parent) / f"server-{self.port}.log"
 
     def start(self, timeout: float = 60) -> "Lab":
         with open(self.log, "ab") as out:

@@ -872,7 +872,7 @@ export interface components {
             ended_at?: number | null;
             /**
              * Reason
-             * @description why the run ended as it did (cancel, error, worker_died, interrupted)
+             * @description why the run ended as it did (cancel, error, non_finite_loss, disk_full, worker_died, interrupted, executor_failed)
              */
             reason?: string | null;
             /** Error */
@@ -1072,6 +1072,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the disk holding the runs folder is full; nothing was written */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };

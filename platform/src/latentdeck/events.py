@@ -11,6 +11,7 @@ only up to the last newline, so a torn tail after a crash is never parsed; the n
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -66,6 +67,30 @@ def _last_seq(path: Path) -> tuple[int, bool]:
             chunk *= 4
 
 
+def last_event(path: Path | str) -> dict[str, Any] | None:
+    """The log's last complete event (None for an empty or missing log)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return None
+    with open(path, "rb") as handle:
+        chunk = 4096
+        while True:
+            start = max(0, size - chunk)
+            handle.seek(start)
+            lines = handle.read(size - start).split(b"\n")
+            if start > 0:
+                lines = lines[1:]  # the first line of a chunk may be cut
+            for line in reversed(lines):
+                event = _parse(line) if line.strip() else None
+                if event is not None:
+                    return event
+            if start == 0:
+                return None
+            chunk *= 4
+
+
 class EventLog:
     """Appends events with increasing ``seq``; ``listeners`` see each event after it is written."""
 
@@ -75,7 +100,9 @@ class EventLog:
         self.fsync = fsync
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "ab")
+        # unbuffered (a failed write leaves nothing queued to land later), and never through a link
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        self._handle = os.fdopen(fd, "ab", buffering=0)
         self.seq = 0
         self._end = -1  # file size after this writer's last append; -1: never synced
         with self._locked():
@@ -95,18 +122,30 @@ class EventLog:
         if size == self._end:
             return
         self.seq, torn = _last_seq(self.path)
-        if torn:  # a writer died mid-line: close that line so the next one parses
-            self._handle.write(b"\n")
-            self._handle.flush()
+        if torn:  # a writer died (or the disk filled) mid-line: close that line so the next one parses
+            self._write(b"\n")
         self._end = os.fstat(self._handle.fileno()).st_size
+
+    def _write(self, data: bytes) -> None:
+        """All of ``data`` or an OSError (a full disk can accept part of it: the next append closes the
+        torn line, and readers never parse it)."""
+        view = memoryview(data)
+        while view:
+            written = self._handle.write(view)
+            if not written:
+                raise OSError(errno.ENOSPC, "no space left on device", str(self.path))
+            view = view[written:]
 
     def emit(self, type: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         with self._locked():
             self._sync()
+            event = {"seq": self.seq + 1, "type": type, "ts": time.time(), "run_id": self.run_id, "data": data or {}}
+            try:
+                self._write((dumps(event) + "\n").encode())
+            except BaseException:
+                self._end = -1  # re-read the file before the next append (it may end in a torn line)
+                raise
             self.seq += 1
-            event = {"seq": self.seq, "type": type, "ts": time.time(), "run_id": self.run_id, "data": data or {}}
-            self._handle.write((dumps(event) + "\n").encode())
-            self._handle.flush()
             self._end = os.fstat(self._handle.fileno()).st_size
             if self.fsync or type in TERMINAL_EVENTS:
                 os.fsync(self._handle.fileno())

@@ -6,6 +6,7 @@ to an executor (:func:`start_run`), the CLI runs the same worker code in its own
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import time
@@ -16,9 +17,9 @@ from pydantic import ValidationError
 
 from . import __version__
 from .config import DEFAULT_DATASET, RunConfig, default_data_dir
-from .errors import short_repr
+from .errors import is_disk_full, short_repr
 from .plugins import collect
-from .runs.store import RunStore, RunStoreError, new_run_id, read_worker_info, write_worker_info
+from .runs.store import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
 from .types import Schedule
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,16 @@ def start_run(store: RunStore, pm, stored: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         log.exception("executor %s failed to start run %s", executor.name, stored["run_id"])
         return store.mark_failed(stored["run_id"], "executor_failed", f"{type(exc).__name__}: {exc}") or summary
-    write_worker_info(run_dir, executor.name, int(info["pid"]), **{k: v for k, v in info.items() if k != "pid"})
+    try:
+        write_worker_info(run_dir, executor.name, int(info["pid"]), **{k: v for k, v in info.items() if k != "pid"})
+    except OSError as exc:  # an unrecorded worker could never be watched: stop it and say why
+        import os
+        import signal
+
+        with contextlib.suppress(OSError):
+            os.kill(int(info["pid"]), signal.SIGKILL)
+        why = "disk_full" if is_disk_full(exc) else "executor_failed"
+        return store.mark_failed(stored["run_id"], why, f"cannot record the worker: {type(exc).__name__}: {exc}") or summary
     return summary
 
 
@@ -184,10 +194,24 @@ def reap_dead_workers(store: RunStore, pm, reason: str, include_unstarted: bool 
     failed = []
     for run_id in store.active_run_ids():
         run_dir = store.root / run_id
-        alive = worker_alive(pm, run_dir)
-        if alive is None and not include_unstarted:
-            continue
-        if not alive:
-            if store.mark_failed(run_id, reason, "the worker process is gone; epochs completed before it stopped are kept"):
+        try:
+            alive = worker_alive(pm, run_dir)
+            if alive is None and not include_unstarted or alive:
+                continue
+            why, error = reason, "the worker process is gone; epochs completed before it stopped are kept"
+            free = free_bytes(store.root)
+            if 0 <= free < LOW_DISK_BYTES:  # its writes failed for want of space, most likely
+                why, error = "disk_full", (f"the worker stopped while the disk holding {store.root} was full "
+                                           f"({free:,} bytes free); epochs completed before it stopped are kept")
+            if store.mark_failed(run_id, why, error):
                 failed.append(run_id)
+        except Exception as exc:  # one broken run must not stop the others; said once, not every pass
+            key = (run_id, type(exc).__name__, getattr(exc, "errno", None))
+            if key not in _REPORTED:
+                _REPORTED.add(key)
+                log.warning("cannot check or fail run %s (will retry): %s: %s", run_id, type(exc).__name__, exc)
     return failed
+
+
+LOW_DISK_BYTES = 1 << 20
+_REPORTED: set[tuple] = set()

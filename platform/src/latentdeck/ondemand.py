@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .atomic import read_json
-from .checkpoints import checkpoint_epochs
-from .errors import short_repr
+from .checkpoints import CheckpointError, checkpoint_epochs
 from .runs.store import RunStoreError
 
 
@@ -93,13 +92,10 @@ class EpochModels:
         config = read_json(run_dir / "config.json")
         try:
             model, meta = load_model(run_dir, pm, number)
-        except Exception as exc:  # truncated, random, empty, or another model's weights
+        except CheckpointError as exc:
             others = [e for e in checkpoint_epochs(run_dir) if e != number]
-            raise OnDemandError(
-                f"checkpoints/epoch_{number}.pt cannot be loaded: it is damaged or does not fit this run's model "
-                f"({type(exc).__name__}: {short_repr(str(exc), 160)[1:-1]}). "
-                + (f"Other epochs with checkpoints: {_ranges(others)}." if others else "The run has no other checkpoint."),
-                409) from exc
+            raise OnDemandError(f"{exc}. " + (f"Other epochs with checkpoints: {_ranges(others)}." if others
+                                              else "The run has no other checkpoint."), 409) from exc
         loaded = LoadedEpoch(model, number, config, collect(pm, "models")[config["model"]],
                              collect(pm, "datasets")[config["dataset"]], meta)
         with self._lock:

@@ -75,6 +75,22 @@ def policy_for(bind_host: str, token: str | None = None, no_token: bool = False,
     return AccessPolicy(hosts, None if no_token else token, max_body_bytes)
 
 
+DRAIN_CAP = 16 << 20  # a refused body up to this size is read and dropped, so the client sees the 413
+
+
+async def _drain(receive: Receive, cap: int) -> None:
+    """Read and drop the rest of a refused body (up to ``cap`` bytes): a client still sending it would
+    otherwise get a broken pipe instead of the answer."""
+    dropped = 0
+    while dropped < cap:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        dropped += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 class BodyTooLarge(BaseException):
     """Raised from ``receive`` past the limit; a BaseException so that no body parser swallows it."""
 
@@ -101,6 +117,7 @@ class AccessGuard:
         limit = self.policy.max_body_bytes
         declared = headers.get("content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            await _drain(receive, DRAIN_CAP)
             await self._too_large()(scope, receive, send)
             return
         received = 0
@@ -125,6 +142,7 @@ class AccessGuard:
         except BodyTooLarge:
             if started:
                 raise
+            await _drain(receive, DRAIN_CAP)
             await self._too_large()(scope, receive, send)
 
     def _too_large(self) -> JSONResponse:

@@ -39,7 +39,7 @@ class RunSummary(BaseModel):
     created_at: float | None = None
     started_at: float | None = None
     ended_at: float | None = None
-    reason: str | None = Field(None, description="why the run ended as it did (cancel, error, worker_died, interrupted)")
+    reason: str | None = Field(None, description="why the run ended as it did (cancel, error, non_finite_loss, disk_full, worker_died, interrupted, executor_failed)")
     error: str | None = None
     metrics: dict[str, Any] | None = Field(None, description="the last epoch's train.metrics")
     last_checkpoint: str | None = None
@@ -68,7 +68,8 @@ def _store(request: Request) -> RunStore:
 
 
 @router.post("", status_code=201, response_model=RunDetail, responses={
-    422: {"description": "the config is invalid or names a component that does not exist or cannot work"}})
+    422: {"description": "the config is invalid or names a component that does not exist or cannot work"},
+    507: {"description": "the disk holding the runs folder is full; nothing was written"}})
 def create_run(config: RunConfig, request: Request) -> dict[str, Any]:
     """Validate the config against the installed plugins, persist the run and start its worker."""
     pm = request.app.state.pm

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import read_json, write_json
-from ..errors import short_repr
-from ..events import EventLog
+from ..errors import is_disk_full, short_repr
+from ..events import TERMINAL_EVENTS, EventLog, last_event
 from ..procs import pid_alive, proc_start_time  # noqa: F401  (re-exported)
 from .lifecycle import ACTIVE, TERMINAL, check_transition
 
@@ -32,6 +32,10 @@ ARTIFACT_FOLDERS = (
 LINK_FREE = ("config.json", "events.jsonl")  # besides summary.json: read for every run request
 MAX_NAME = 1024  # characters in an artifact name
 CANCEL_FLAG = "cancel_requested"
+# Headroom for a run's last words: while the run is active a small file of zeros holds some disk
+# space, released when the disk fills up so that run.failed and the summary can still be written.
+RESERVE = ".disk-reserve"
+RESERVE_BYTES = 64 * 1024
 WORKER_INFO = "worker.json"
 
 
@@ -47,6 +51,38 @@ class RunNotFound(RunStoreError):
 
 class RunConflict(RunStoreError):
     status = 409
+
+
+class DiskFull(RunStoreError):
+    status = 507
+
+
+def disk_full_error(folder: Path) -> DiskFull:
+    return DiskFull(f"the disk holding {folder} is full ({free_bytes(folder):,} bytes free): free some space "
+                    "(e.g. delete old runs) and retry; nothing was written")
+
+
+def free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return -1
+
+
+def reserve_space(run_dir: Path) -> None:
+    with open(Path(run_dir) / RESERVE, "wb") as handle:
+        handle.write(bytes(RESERVE_BYTES))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def release_space(run_dir: Path) -> bool:
+    """Free the run's reserve (when it still has one); True when something was freed."""
+    try:
+        os.unlink(Path(run_dir) / RESERVE)
+        return True
+    except OSError:
+        return False
 
 
 def _plain(path: Path, kind) -> bool:
@@ -98,6 +134,24 @@ def read_worker_info(run_dir: Path) -> dict[str, Any] | None:
         return None
 
 
+END_STATUS = {"run.completed": "completed", "run.cancelled": "cancelled", "run.failed": "failed"}
+
+
+def _append_failed(path: Path, run_id: str, reason: str, error: str | None, epochs_completed: int) -> None:
+    with EventLog(path / "events.jsonl", run_id) as log:
+        log.emit("run.failed", {"reason": reason, "error": error, "epochs_completed": epochs_completed})
+
+
+def with_headroom(run_dir: Path, write):
+    """``write()``; when the disk is full, once more after freeing the run's reserve."""
+    try:
+        return write()
+    except OSError as exc:
+        if not (is_disk_full(exc) and release_space(run_dir)):
+            raise
+        return write()
+
+
 # --- the store ------------------------------------------------------------------------------------
 
 class RunStore:
@@ -128,6 +182,16 @@ class RunStore:
         run_id = stored_config["run_id"]
         path = self.root / run_id
         path.mkdir(parents=True, exist_ok=False)
+        try:
+            return self._write_new(path, run_id, stored_config)
+        except BaseException as exc:
+            shutil.rmtree(path, ignore_errors=True)  # never leave a half-made run behind
+            if is_disk_full(exc):
+                raise disk_full_error(self.root) from None
+            raise
+
+    def _write_new(self, path: Path, run_id: str, stored_config: dict[str, Any]) -> dict[str, Any]:
+        reserve_space(path)
         write_json(path / "config.json", stored_config)
         summary = {
             "run_id": run_id, "status": "created", "name": stored_config.get("name"),
@@ -188,9 +252,19 @@ class RunStore:
         summary = read_summary(path)
         if summary["status"] not in ACTIVE:
             return None
-        with EventLog(path / "events.jsonl", run_id) as log:
-            log.emit("run.failed", {"reason": reason, "error": error, "epochs_completed": summary["epochs_completed"]})
-        return update_summary(path, status="failed", reason=reason, error=error, ended_at=now())
+
+        fields: dict[str, Any] = {"status": "failed", "reason": reason, "error": error, "ended_at": now()}
+        last = last_event(path / "events.jsonl")
+        if last is not None and last.get("type") in TERMINAL_EVENTS:
+            # the worker wrote its own end but died before its summary: the log is the truth
+            data = last.get("data") or {}
+            fields.update(status=END_STATUS[last["type"]], reason=data.get("reason", fields["reason"]),
+                          error=data.get("error"))
+        else:
+            with_headroom(path, lambda: _append_failed(path, run_id, reason, error, summary["epochs_completed"]))
+        result = with_headroom(path, lambda: update_summary(path, **fields))
+        release_space(path)
+        return result
 
     # --- artifacts --------------------------------------------------------------------------------
 
