@@ -86,7 +86,7 @@ def test_run_events_metrics_artifacts_and_summary(plugin_manager, runs_dir, tiny
     kinds = [e["type"] for e in events]
     batches = math.ceil(N_TRAIN / 64)
     per_epoch = ["train.progress"] * batches + [
-        "train.metrics", "checkpoint.saved", "artifact.created", "artifact.created"]
+        "train.metrics", "checkpoint.saved", "run.stage", "artifact.created", "artifact.created", "run.stage"]
     assert kinds == ["run.created", "run.started"] + per_epoch * 2 + ["run.completed"]
 
     started = events[1]["data"]
@@ -357,13 +357,15 @@ def test_artifacts_filter_and_requires(plugin_manager, runs_dir, tiny_config):
 
 # --- data size and progress ---------------------------------------------------------------------
 
-def test_limit_trains_on_the_first_n_examples(plugin_manager, runs_dir, tiny_config):
+def test_limit_trains_on_n_examples(plugin_manager, runs_dir, tiny_config):
     _, run_dir = new_run(plugin_manager, runs_dir, tiny_config, epochs=1, limit=40, batch_size=16,
                          progress_interval_s=0.0, artifacts=[])
     assert execute_run(run_dir, pm=plugin_manager) == "completed"
     progress = [e["data"] for e in events_of(run_dir, "train.progress")]
     assert [(p["batch"], p["batches"]) for p in progress] == [(1, 3), (2, 3), (3, 3)]
     assert progress[-1]["step"] == 3
+    subset = read_json(run_dir / "config.json")["train_subset"]  # seeded and stratified, recorded
+    assert subset["n"] == 40 and len(subset["indices"]) == 40 and subset["seed"] == read_json(run_dir / "config.json")["seed"]
 
 
 def test_progress_events_are_throttled(plugin_manager, runs_dir, tiny_config):
@@ -456,3 +458,22 @@ def test_a_non_finite_loss_fails_the_run_with_epoch_and_parts(plugin_manager, ru
     assert "not finite at epoch 2, batch 2" in failed["error"]
     assert read_summary(run_dir)["reason"] == "non_finite_loss"
     assert all(e["type"] != "train.metrics" or e["data"]["epoch"] == 1 for e in events_of(run_dir))
+
+
+def test_stage_events_announce_each_artifact_step_and_the_end_of_the_epoch(plugin_manager, runs_dir, tiny_config):
+    _, run_dir = new_run(plugin_manager, runs_dir, tiny_config, epochs=1, projections=["first-dims"],
+                         artifacts=["recon_grid"])
+    assert execute_run(run_dir, pm=plugin_manager) == "completed"
+    events = events_of(run_dir)
+    stages = [e["data"] for e in events if e["type"] == "run.stage"]
+    steps = [s for s in stages if s["stage"] == "artifacts"]
+    assert [s["step"] for s in steps] == ["projection first-dims 2-D", "projection first-dims 3-D", "generator recon_grid"]
+    assert [(s["done"], s["total"]) for s in steps] == [(0, 3), (1, 3), (2, 3)]
+    assert steps[0]["text"] == "computing projections: first-dims 2-D of 32 points"
+    (end,) = [s for s in stages if s["stage"] == "epoch_done"]
+    assert end["epoch"] == 1 and end["train_seconds"] > 0 and end["artifact_seconds"] > 0
+    kinds = [e["type"] for e in events]
+    # the epoch is done only after its artifacts: epoch_done comes after the last artifact.created
+    assert kinds.index("run.stage", kinds.index("train.metrics")) < max(i for i, k in enumerate(kinds) if k == "artifact.created")
+    assert max(i for i, k in enumerate(kinds) if k == "artifact.created") < [i for i, e in enumerate(events)
+                                                                              if e["type"] == "run.stage" and e["data"]["stage"] == "epoch_done"][0]

@@ -2,17 +2,18 @@
 import { useRouter } from "next/navigation";
 import { useEffect, useMemo, useState } from "react";
 import { api, ApiError } from "@/lib/api";
-import type { ComponentRow, ComponentsByKind, JsonSchema } from "@/lib/api";
-import { buildBody, errorsByField, fieldsOf, initialValues } from "@/lib/schemaForm";
+import type { ComponentRow, ComponentsByKind, JsonSchema, Preset } from "@/lib/api";
+import { buildBody, errorsByField, fieldsOf, initialValues, valuesFromConfig } from "@/lib/schemaForm";
 import type { Values } from "@/lib/schemaForm";
 import { FieldInput } from "./FieldInput";
+import { PresetPicker } from "./PresetPicker";
 import { ErrorBox } from "./ui";
 
 const BASIC = ["name", "epochs", "batch_size", "optimizer.lr", "seed", "limit"];
-const HANDLED = ["model", "model_options", "dataset"];
+const HANDLED = ["model", "model_options", "dataset", "preset"];
 const OFFLINE_FALLBACK = "mnist-5k";
 
-type Loaded = { components: ComponentsByKind; schema: JsonSchema };
+type Loaded = { components: ComponentsByKind; schema: JsonSchema; presets: Preset[] };
 
 export function LaunchForm() {
   const router = useRouter();
@@ -24,10 +25,11 @@ export function LaunchForm() {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
+  const [preset, setPreset] = useState<string | null>(null);
 
   useEffect(() => {
-    Promise.all([api.components(), api.configSchema()])
-      .then(([components, schema]) => setLoaded({ components, schema }))
+    Promise.all([api.components(), api.configSchema(), api.presets().catch(() => [] as Preset[])])
+      .then(([components, schema, presets]) => setLoaded({ components, schema, presets }))
       .catch((e: unknown) => setLoadError(e instanceof ApiError ? e.detail : String(e)));
   }, []);
 
@@ -67,13 +69,30 @@ export function LaunchForm() {
     });
   };
 
+  const choosePreset = (p: Preset | null) => {
+    setErrors({});
+    setFormError(null);
+    setPreset(p ? p.name : null);
+    if (!p) {
+      setValues({});
+      return;
+    }
+    const config = p.config as Record<string, unknown>;
+    const nextModel = typeof config.model === "string" ? config.model : "ae";
+    const row = models.find((m) => m.name === nextModel);
+    const fields = [...configFields, ...(row ? fieldsOf(row.options_schema, "model_options") : [])];
+    setModel(nextModel);
+    if (typeof config.dataset === "string") setDataset(config.dataset);
+    setValues(valuesFromConfig(fields, config));
+  };
+
   const submit = async (event: React.FormEvent) => {
     event.preventDefault();
     setSubmitting(true);
     setErrors({});
     setFormError(null);
     const merged = { ...defaults, ...values };
-    const body = buildBody(allFields, merged, { model, dataset });
+    const body = buildBody(allFields, merged, preset ? { preset, model, dataset } : { model, dataset });
     try {
       const created = await api.createRun(body);
       router.push(`/runs/${encodeURIComponent(created.summary.run_id)}/`);
@@ -98,12 +117,13 @@ export function LaunchForm() {
   return (
     <form onSubmit={submit} noValidate data-testid="launch-form">
       {formError ? <ErrorBox title="The server refused this configuration.">{formError}</ErrorBox> : null}
+      <PresetPicker presets={loaded.presets} chosen={preset} onChoose={choosePreset} />
       <section className="panel form-section">
         <h2>Model and data</h2>
         <div className="fields">
           <div className={`field${errors.model ? " invalid" : ""}`}>
             <label htmlFor="f-model">model</label>
-            <select id="f-model" name="model" value={model} onChange={(e) => { setModel(e.target.value); setErrors({}); }}>
+            <select id="f-model" name="model" value={model} onChange={(e) => { setModel(e.target.value); setPreset(null); setErrors({}); }}>
               {models.map((m) => <option key={m.name} value={m.name}>{m.name}</option>)}
             </select>
             <div className="choice-desc">{modelRow?.description}</div>

@@ -6,7 +6,7 @@ import type { RunDetail } from "@/lib/api";
 import { useRunId } from "@/lib/useRunId";
 import { useRunEvents } from "@/lib/useRunEvents";
 import type { Connection } from "@/lib/useRunEvents";
-import { chartSpecs, fmt } from "@/lib/runState";
+import { chartSpecs, fmt, latestWarnings, progressOf } from "@/lib/runState";
 import type { RunState } from "@/lib/runState";
 import { LineChart } from "./LineChart";
 import { ConfirmButton, Empty, ErrorBox, StatusBadge, fullTime } from "./ui";
@@ -58,21 +58,35 @@ export function RunProblem({ runId, error }: { runId: string | null; error: ApiE
 }
 
 function Progress({ state, total }: { state: RunState; total: number }) {
-  const done = state.metrics.length ? state.metrics[state.metrics.length - 1].epoch : 0;
-  const p = state.progress;
-  let frac = done;
-  let detail = "";
-  if (p && typeof p.epoch === "number" && p.epoch > done && typeof p.batch === "number" && typeof p.batches === "number" && p.batches > 0) {
-    frac = p.epoch - 1 + p.batch / p.batches;
-    detail = `epoch ${p.epoch}: batch ${p.batch}/${p.batches}`;
-    if (typeof p.examples_per_s === "number") detail += ` · ${Math.round(p.examples_per_s)} examples/s`;
-  }
+  const { done, frac, detail } = progressOf(state);
   const pct = total ? Math.min(100, (100 * frac) / total) : 0;
+  const busy = state.stage && (state.stage.stage === "artifacts" || state.stage.stage === "before_epoch" || state.stage.stage === "waiting");
   return (
     <div data-testid="progress">
       <div className="progress" role="progressbar" aria-valuemin={0} aria-valuemax={total} aria-valuenow={done}><div style={{ width: `${pct}%` }} /></div>
-      <div className="progress-row"><span data-testid="epochs-done">{done}/{total || "?"} epochs</span><span>{detail}</span></div>
+      <div className="progress-row">
+        <span data-testid="epochs-done">{done}/{total || "?"} epochs</span>
+        <span data-testid={busy ? "stage" : undefined} data-stage={state.stage?.stage}>{detail}</span>
+      </div>
     </div>
+  );
+}
+
+function Warnings({ state }: { state: RunState }) {
+  const latest = latestWarnings(state);
+  if (!latest) return null;
+  return (
+    <>
+      {latest.warnings.map((w) => (
+        <div key={w.code} className={`callout ${w.severity === "error" ? "error" : "warn"}`} role="alert" data-testid="run-warning" data-code={w.code}>
+          <strong>{w.title}</strong> <span className="muted small">(epoch {latest.epoch})</span>
+          <div>{w.detail}</div>
+          {w.advice?.length ? (
+            <div>What to try:<ul className="advice">{w.advice.map((a, i) => <li key={i}>{a}</li>)}</ul></div>
+          ) : null}
+        </div>
+      ))}
+    </>
   );
 }
 
@@ -177,7 +191,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
   if (!detail) return <p className="muted">Loading run {runId}…</p>;
 
   const summary = detail.summary;
-  const config = detail.config as { epochs?: number; model?: string; dataset?: string; name?: string | null };
+  const config = detail.config as { epochs?: number; model?: string; dataset?: string; name?: string | null; preset?: string | null };
   const status = state.status ?? summary.status;
   const total = state.epochs ?? summary.epochs ?? config.epochs ?? 0;
   const cancel = async () => {
@@ -200,6 +214,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
             <ConnectionIndicator connection={connection} />
             <span>model <b>{summary.model ?? config.model}</b></span>
             <span>dataset <b>{summary.dataset ?? config.dataset}</b></span>
+            {config.preset ? <span data-testid="run-preset">preset <b>{config.preset}</b></span> : null}
             <span title={fullTime(summary.created_at)}>created <b>{fullTime(summary.created_at)}</b></span>
           </div>
         </div>
@@ -218,6 +233,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
         <div className="callout warn" data-testid="reconnecting-note"><strong>Connection lost.</strong> <div>Reconnecting to the server; the page resumes after the last event it received, without gaps or repeats.</div></div>
       ) : null}
       <EndNote state={state} />
+      <Warnings state={state} />
       <section className="panel"><Progress state={state} total={total} /></section>
       <section className="panel">
         <h2>Loss curves</h2>

@@ -138,6 +138,13 @@ export function SamplesPanel({ runId, model, epoch, selectedIndex, components }:
               {" · "}{result.m} samples · epoch {result.epoch} · <span className="mono">{result.distribution}</span>
             </div>
             <div className="muted">{result.description}</div>
+            {result.component_weight ? (
+              <div className={result.component_weight.note ? "callout warn small" : "muted"} data-testid="component-weight">
+                weight of component {result.component} at this epoch: {result.component_weight.p.toFixed(4)}
+                {" "}({(100 * result.component_weight.argmax_share).toFixed(1)}% of the examples have it as their most likely component)
+                {result.component_weight.note ? <div>{result.component_weight.note}</div> : null}
+              </div>
+            ) : null}
             <div className="muted mono">
               seed {result.seed} ({result.seed_source}) · {result.cached ? "from disk" : "computed"} ·
               compute {result.compute_ms.toFixed(0)} ms · served {result.served_ms.toFixed(0)} ms · {result.png}

@@ -180,7 +180,8 @@ export interface paths {
          * Get Components
          * @description ``{kind: [component]}`` for every kind: name, provider, description, ``options_schema`` (JSON
          *     schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components)
-         *     and ``availability`` (datasets, checked in the default data folder).
+         *     and ``availability`` (datasets, checked in the default data folder). Presets are named configs,
+         *     not components: ``/api/presets`` lists them.
          */
         get: operations["get_components_api_components_get"];
         put?: never;
@@ -204,6 +205,27 @@ export interface paths {
          *     options (fields, defaults, descriptions) tied to the ``model`` they apply to.
          */
         get: operations["get_config_schema_api_config_schema_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Presets
+         * @description Named run configs from the plugins, in display order. Start one with ``{"preset": name}`` in
+         *     ``POST /api/runs`` (fields given beside it win) or ``latentdeck train --preset NAME``.
+         */
+        get: operations["get_presets_api_presets_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -478,6 +500,30 @@ export interface components {
             /** Detail */
             detail: string;
         };
+        /** ComponentWeight */
+        ComponentWeight: {
+            /**
+             * P
+             * @description mean q(c|x) of the component on the visualization subset
+             */
+            p: number;
+            /**
+             * Argmax Share
+             * @description share of the subset whose most likely component it is
+             */
+            argmax_share: number;
+            /** N */
+            n: number;
+            /** Components */
+            components: number;
+            /** Source */
+            source: string;
+            /**
+             * Note
+             * @description present when the component holds almost no data (p < 0.1 / K)
+             */
+            note?: string | null;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** @description every problem in one readable line */
@@ -689,11 +735,63 @@ export interface components {
                 [key: string]: string[];
             };
         };
+        /** PresetChange */
+        PresetChange: {
+            /**
+             * Field
+             * @description dotted run config field, e.g. 'model_options.pretrain_epochs'
+             */
+            field: string;
+            /** Value */
+            value: unknown;
+            /**
+             * Default
+             * @description the field's default without the preset
+             */
+            default: unknown;
+            /**
+             * Why
+             * @description why the preset sets it
+             */
+            why: string;
+        };
+        /** PresetRow */
+        PresetRow: {
+            /** Name */
+            name: string;
+            /** Title */
+            title: string;
+            /** Description */
+            description: string;
+            /** Provider */
+            provider: string;
+            /** Order */
+            order: number;
+            /**
+             * Config
+             * @description the run config fields the preset sets
+             */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Changes */
+            changes: components["schemas"]["PresetChange"][];
+            /**
+             * Error
+             * @description why the preset cannot start a run here (e.g. its model is not installed)
+             */
+            error: string | null;
+        };
         /**
          * RunConfig
          * @description What a person asks for when starting a run (API body, CLI flags, ``--config`` file).
          */
         RunConfig: {
+            /**
+             * Preset
+             * @description start from a named preset (GET /api/presets); the fields this request sets win
+             */
+            preset?: string | null;
             /**
              * Model
              * @description model plugin name (see /api/components)
@@ -720,7 +818,7 @@ export interface components {
             data_dir?: string | null;
             /**
              * Limit
-             * @description train on the first N training examples
+             * @description train on N training examples: a seeded, class-stratified subset (each class keeps its share; the same seed gives the same subset; the indices are recorded in config.json as train_subset), never simply the first N
              */
             limit?: number | null;
             /**
@@ -985,6 +1083,8 @@ export interface components {
             png_url: string;
             /** Json Url */
             json_url: string;
+            /** @description prior_component of a mixture model: how much data the component holds at this epoch */
+            component_weight?: components["schemas"]["ComponentWeight"] | null;
         } & {
             [key: string]: unknown;
         };
@@ -1524,6 +1624,26 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+        };
+    };
+    get_presets_api_presets_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PresetRow"][];
                 };
             };
         };

@@ -9,6 +9,7 @@ export type RunDetail = Schemas["RunDetail"];
 export type RunConfig = Schemas["RunConfig"];
 export type Artifact = Schemas["Artifact"];
 export type PluginRow = Schemas["PluginRow"];
+export type Preset = Schemas["PresetRow"];
 export type CancelAccepted = Schemas["CancelAccepted"];
 export type SamplesRequest = Schemas["SamplesRequest"];
 export type SamplesResult = Schemas["SamplesResult"];
@@ -118,6 +119,7 @@ export const api = {
   listArtifacts: (id: string) => call<GetOk<"/api/runs/{run_id}/artifacts">>(`/api/runs/${enc(id)}/artifacts`),
   plugins: () => call<GetOk<"/api/plugins">>("/api/plugins"),
   components: () => call<ComponentsByKind>("/api/components"),
+  presets: () => call<Preset[]>("/api/presets"),
   configSchema: () => call<JsonSchema>("/api/config/schema"),
   requestSamples: (id: string, body: SamplesRequest) =>
     call<SamplesResult>(`/api/runs/${enc(id)}/samples`, { method: "POST", body: JSON.stringify(body) }),
@@ -139,7 +141,7 @@ export const api = {
 const usedPaths: ApiPath[] = [
   "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/cancel", "/api/runs/{run_id}/artifacts",
   "/api/runs/{run_id}/artifacts/{name}", "/api/runs/{run_id}/events", "/api/plugins", "/api/components",
-  "/api/config/schema", "/api/runs/{run_id}/samples", "/api/runs/{run_id}/overlays",
+  "/api/config/schema", "/api/presets", "/api/runs/{run_id}/samples", "/api/runs/{run_id}/overlays",
   "/api/runs/{run_id}/network/layers", "/api/runs/{run_id}/network/forward", "/api/runs/{run_id}/network/inspect",
   "/api/runs/{run_id}/network/conv_step", "/api/runs/{run_id}/network/kernels", "/api/runs/{run_id}/network/perturb",
   "/api/runs/{run_id}/network/topk",

@@ -17,6 +17,26 @@ export interface ProgressPoint {
   loss: number;
 }
 
+/** The latest `run.stage` event: what the run does between training batches (artifacts, a model step). */
+export interface Stage {
+  epoch: number;
+  stage: string; // "artifacts" | "before_epoch" | "epoch_done" | "waiting"
+  step?: string;
+  text?: string;
+  done?: number;
+  total?: number;
+  ts: number;
+}
+
+/** A model's warning from `train.metrics.warnings` (e.g. the GM-VAE's mixture collapse). */
+export interface RunWarning {
+  code: string;
+  severity: "warning" | "error";
+  title: string;
+  detail: string;
+  advice: string[];
+}
+
 export interface RunState {
   lastSeq: number;
   eventsSeen: number; // events applied (after dropping duplicates)
@@ -27,6 +47,10 @@ export interface RunState {
   progress: Record<string, unknown> | null; // the latest train.progress data
   progressPoints: ProgressPoint[]; // running train loss within epochs (decimated, bounded)
   reconEpochs: number[]; // epochs with a recon_grid PNG
+  stage: Stage | null; // the latest run.stage while it is current (null once training moves on)
+  stageEvents: boolean; // the worker announces stages (run.started says so): epochs count as done only after their artifacts
+  epochsDone: number; // epochs whose artifacts are written too (run.stage epoch_done)
+  lastEpochTiming: { train: number; artifacts: number } | null;
   ended: { type: string; data: Record<string, unknown> } | null;
   started: Record<string, unknown> | null;
   failures: { generator: string; epoch: number | null; error: string }[];
@@ -40,7 +64,8 @@ const MAX_FAILURES = 20;
 export function initialRunState(): RunState {
   return {
     lastSeq: 0, eventsSeen: 0, duplicatesDropped: 0, status: null, epochs: null, metrics: [], progress: null,
-    progressPoints: [], reconEpochs: [], ended: null, started: null, failures: [], recent: [],
+    progressPoints: [], reconEpochs: [], stage: null, stageEvents: false, epochsDone: 0, lastEpochTiming: null,
+    ended: null, started: null, failures: [], recent: [],
   };
 }
 
@@ -66,6 +91,8 @@ function describe(e: RunEvent): string {
       return `${d.method} ${d.dims}-D ${d.stage}${d.stage === "done" ? ` in ${fmt(d.compute_ms)} ms` : ""}`;
     case "checkpoint.saved":
       return String(d.name ?? "");
+    case "run.stage":
+      return d.stage === "epoch_done" ? `epoch ${d.epoch} done (training ${fmt(d.train_seconds, 3)} s, artifacts ${fmt(d.artifact_seconds, 3)} s)` : String(d.text ?? d.stage ?? "");
     case "run.failed":
       return `${d.reason}: ${d.error ?? ""}`;
     default:
@@ -105,10 +132,14 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
       case "run.started":
         s.started = d;
         s.status = "running";
+        s.stageEvents = d.stage_events === true;
+        if (s.stage?.stage === "waiting") s.stage = null;
         if (num(d.epochs)) s.epochs = d.epochs as number;
         break;
       case "train.progress": {
         s.progress = d;
+        if (s.stage && num(d.epoch) !== null && (d.epoch as number) > s.stage.epoch) s.stage = null;
+        if (s.stage?.stage === "before_epoch" && num(d.epoch) === s.stage.epoch) s.stage = null;
         const epoch = num(d.epoch), batch = num(d.batch), batches = num(d.batches), loss = num(d.loss);
         if (epoch !== null && batch !== null && batches && loss !== null) {
           points = points === s.progressPoints ? [...points] : points;
@@ -132,20 +163,36 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
         if (m) s.reconEpochs = addReconEpoch(s.reconEpochs, Number(m[1]));
         break;
       }
+      case "run.stage": {
+        const epoch = num(d.epoch) ?? 0;
+        if (d.stage === "epoch_done") {
+          s.epochsDone = Math.max(s.epochsDone, epoch);
+          s.stage = null;
+          const t = num(d.train_seconds), a = num(d.artifact_seconds);
+          if (t !== null && a !== null) s.lastEpochTiming = { train: t, artifacts: a };
+        } else {
+          s.stage = { epoch, stage: String(d.stage ?? ""), step: d.step as string | undefined, text: d.text as string | undefined,
+            done: num(d.done) ?? undefined, total: num(d.total) ?? undefined, ts: e.ts };
+        }
+        break;
+      }
       case "artifact.failed":
         s.failures = [...s.failures, { generator: String(d.generator ?? "?"), epoch: num(d.epoch), error: String(d.error ?? "") }].slice(-MAX_FAILURES);
         break;
       case "run.completed":
         s.status = "completed";
         s.ended = { type: e.type, data: d };
+        s.stage = null;
         break;
       case "run.cancelled":
         s.status = "cancelled";
         s.ended = { type: e.type, data: d };
+        s.stage = null;
         break;
       case "run.failed":
         s.status = "failed";
         s.ended = { type: e.type, data: d };
+        s.stage = null;
         break;
     }
     if (e.type !== "train.progress") {
@@ -170,6 +217,16 @@ export function applyArtifacts(state: RunState, artifacts: Artifact[]): RunState
 
 const META = new Set(["epoch", "epochs", "lr", "epoch_seconds", "loss_weights"]);
 
+// Metrics drawn together in one chart, with titles a learner can read (the mixture capability's diagnostics).
+const GROUPS: ChartSpec[] = [
+  { key: "components_in_use", title: "components in use (effective number, of K)",
+    series: [{ label: "by mean weight", key: "qc_neff" }, { label: "by assignment", key: "qc_argmax_neff" }] },
+];
+const TITLES: Record<string, string> = {
+  qc_pmax: "share of the most used component",
+  qc_entropy_mean: "mean assignment entropy H(q(c|x)), nats",
+};
+
 export interface ChartSpec {
   key: string;
   title: string;
@@ -191,22 +248,64 @@ export function chartSpecs(metrics: Metrics[]): ChartSpec[] {
   }
   const specs: ChartSpec[] = [];
   const used = new Set<string>();
+  for (const group of GROUPS) {
+    const present = group.series.filter((x) => seen.has(x.key));
+    if (!present.length) continue;
+    specs.push({ ...group, series: present });
+    present.forEach((x) => used.add(x.key));
+  }
   for (const k of keys) {
     if (used.has(k) || k.startsWith("heldout_")) continue;
     const base = k.replace(/^train_/, "");
     const held = `heldout_${base}`;
-    const series = [{ label: "train", key: k }];
+    const series = [{ label: k in TITLES ? "held-out" : "train", key: k }]; // TITLES: held-out diagnostics
     if (seen.has(held)) {
       series.push({ label: "held-out", key: held });
       used.add(held);
     }
     used.add(k);
-    specs.push({ key: base, title: base.replace(/_/g, " "), series });
+    specs.push({ key: base, title: TITLES[base] ?? base.replace(/_/g, " "), series });
   }
   for (const k of keys) {
-    if (!used.has(k)) specs.push({ key: k, title: k.replace(/_/g, " "), series: [{ label: "held-out", key: k }] });
+    if (!used.has(k)) specs.push({ key: k, title: TITLES[k] ?? k.replace(/_/g, " "), series: [{ label: "held-out", key: k }] });
   }
   // the total loss first, accuracy next, then parts and diagnostics in logged order
-  const rank = (s: ChartSpec) => (s.key === "loss" ? 0 : s.key === "accuracy" ? 1 : 2);
+  const rank = (s: ChartSpec) => (s.key === "loss" ? 0 : s.key === "accuracy" ? 1 : GROUPS.some((g) => g.key === s.key) ? 3 : 2);
   return specs.sort((a, b) => rank(a) - rank(b));
+}
+
+/** Where a run is: epochs fully done (training and artifacts), the bar's fraction, and what it is doing. */
+export function progressOf(state: RunState): { done: number; frac: number; detail: string } {
+  const trained = state.metrics.length ? state.metrics[state.metrics.length - 1].epoch : 0;
+  const endedDone = state.ended ? num(state.ended.data.epochs_completed) : null;
+  const done = endedDone ?? (state.stageEvents ? state.epochsDone : trained);
+  const t = state.lastEpochTiming;
+  const share = t && t.train + t.artifacts > 0 ? t.train / (t.train + t.artifacts) : 0.8; // training's share of an epoch
+  const st = state.stage;
+  const p = state.progress;
+  if (st && st.stage === "waiting") return { done, frac: done, detail: st.text ?? "waiting to start" };
+  if (st && st.epoch > done && st.stage === "artifacts") {
+    const total = Math.max(st.total ?? 1, 1), step = Math.min(st.done ?? 0, total);
+    return { done, frac: st.epoch - 1 + share + ((1 - share) * step) / total,
+      detail: `epoch ${st.epoch}: ${st.text ?? st.step ?? "artifacts"} (step ${step + 1} of ${total})` };
+  }
+  if (st && st.epoch > done && st.stage === "before_epoch") {
+    return { done, frac: st.epoch - 1, detail: `epoch ${st.epoch}: ${st.text ?? "preparing"}` };
+  }
+  if (p && typeof p.epoch === "number" && p.epoch > trained && typeof p.batch === "number" && typeof p.batches === "number" && p.batches > 0) {
+    let detail = `epoch ${p.epoch}: batch ${p.batch}/${p.batches}`;
+    if (typeof p.examples_per_s === "number") detail += ` · ${Math.round(p.examples_per_s)} examples/s`;
+    return { done, frac: p.epoch - 1 + (state.stageEvents ? share : 1) * (p.batch / p.batches), detail };
+  }
+  if (state.stageEvents && !state.ended && trained > done) {
+    return { done, frac: trained - 1 + share, detail: `epoch ${trained}: trained; writing its checkpoint and artifacts` };
+  }
+  return { done, frac: done, detail: "" };
+}
+
+/** The latest epoch's warnings from the model's diagnostics (e.g. a collapsed mixture), with that epoch. */
+export function latestWarnings(state: RunState): { epoch: number; warnings: RunWarning[] } | null {
+  const last = state.metrics[state.metrics.length - 1];
+  const list = last && Array.isArray(last.warnings) ? (last.warnings as RunWarning[]) : [];
+  return list.length ? { epoch: last.epoch, warnings: list } : null;
 }

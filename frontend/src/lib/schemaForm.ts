@@ -153,3 +153,17 @@ export function errorsByField(keys: string[], detail: string, fieldErrors: { loc
   }
   return byField;
 }
+
+/** Form values for the fields a config object sets (a preset's `config`); other fields are left out. */
+export function valuesFromConfig(fields: Field[], config: Record<string, unknown>): Values {
+  const out: Values = {};
+  for (const f of fields) {
+    let node: unknown = config;
+    for (const part of f.key.split(".")) {
+      node = node && typeof node === "object" && !Array.isArray(node) ? (node as Record<string, unknown>)[part] : undefined;
+    }
+    if (node === undefined) continue;
+    out[f.key] = f.kind === "bool" ? Boolean(node) : show(node);
+  }
+  return out;
+}

@@ -124,11 +124,27 @@ def selected_generators(generators: dict[str, Any], capabilities: frozenset[str]
     return ordered
 
 
+class StageReporter:
+    """Announces each step of an epoch's artifact stage as ``run.stage`` (``stage: "artifacts"``,
+    ``step``, ``text``, ``done`` steps before this one of ``total``), so a page can show what the
+    run is doing between epochs and how far it is."""
+
+    def __init__(self, events: EventLog, epoch: int, total: int, start: int = 0):
+        self.events, self.epoch, self.total, self.done = events, epoch, total, start
+
+    def step(self, step: str, text: str) -> None:
+        self.events.emit("run.stage", {"stage": "artifacts", "epoch": self.epoch, "step": step, "text": text,
+                                       "done": self.done, "total": self.total})
+        self.done += 1
+
+
 def run_generators(make_context: Callable[[str], ArtifactContext], specs: list[Any],
-                   events: EventLog) -> dict[str, float]:
+                   events: EventLog, stage: StageReporter | None = None) -> dict[str, float]:
     """Run each generator with its own context; returns {generator: milliseconds}."""
     timings: dict[str, float] = {}
     for spec in specs:
+        if stage is not None:
+            stage.step(f"generator {spec.name}", f"writing artifacts: {spec.name}")
         ctx = make_context(spec.name)
         started = time.perf_counter()
         try:
@@ -189,17 +205,19 @@ class ArtifactEngine:
         with torch.no_grad():
             outputs = model(self.viz.x)
             latents = model.encode(self.viz.x).float().numpy() if self.has_latents else None
-            projections = self._project(latents, outputs, epoch, self.projections_due(epoch, last, everything))
+            due = self.projections_due(epoch, last, everything)
+            done = self._logged_outputs() if self.skip_existing else {}
+            todo = [g for g in self.generators if not self._already_written(done, g.name, epoch)]
+            stage = StageReporter(self.events, epoch, sum(len(spec.dims) for spec in due) + len(todo))
+            projections = self._project(latents, outputs, epoch, due, stage)
             specs = {spec.name: spec for spec in self.generators}
             chosen = self.config.get("artifact_options") or {}
-            done = self._logged_outputs() if self.skip_existing else {}
 
             def make_context(generator: str) -> ArtifactContext:
                 return self._context(epoch, model, outputs, latents, projections, generator,
                                      specs[generator].options.model_validate(chosen.get(generator, {})))
 
-            todo = [g for g in self.generators if not self._already_written(done, g.name, epoch)]
-            run_generators(make_context, todo, self.events)
+            run_generators(make_context, todo, self.events, stage)
 
     def _context(self, epoch, model, outputs, latents, projections, generator, options=None) -> ArtifactContext:
         return ArtifactContext(
@@ -208,7 +226,7 @@ class ArtifactEngine:
             generator=generator, options=options, events=self.events, latents=latents, projections=projections,
             keep_newer_latest=self.skip_existing)
 
-    def _project(self, latents, outputs, epoch: int, due: list[Any]) -> dict[str, dict[int, Any]]:
+    def _project(self, latents, outputs, epoch: int, due: list[Any], stage: "StageReporter | None" = None) -> dict[str, dict[int, Any]]:
         from .atomic import read_json
         from .projections import projection_payload, projection_template
         from .types import Projection
@@ -223,12 +241,18 @@ class ArtifactEngine:
                 if self.skip_existing and epoch_file.exists():
                     import numpy as np
 
+                    if stage is not None:
+                        stage.done += 1  # nothing to compute: the file is loaded
+
                     saved = read_json(epoch_file)
                     coords = np.asarray(saved["coords"], dtype=np.float64)
                     restored = spec.restore(saved) if spec.restore else Projection(coords, saved.get("params", {}))
                     results.setdefault(spec.name, {})[dims] = restored
                     self.previous[(spec.name, dims)] = coords
                     continue
+                if stage is not None:
+                    stage.step(f"projection {spec.name} {dims}-D", f"computing projections: {spec.name} {dims}-D "
+                                                                   f"of {len(latents)} points")
                 ctx.emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "fitting", "n": len(latents)})
                 started = time.perf_counter()
                 try:

@@ -1,4 +1,4 @@
-"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``backfill``, ``sample``, ``overlays``, ``inspect``, ``plugins``.
+"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``backfill``, ``sample``, ``overlays``, ``inspect``, ``presets``, ``plugins``.
 
 ``train`` goes through the same :func:`latentdeck.launch.prepare_run` and
 :func:`latentdeck.training.execute_run` as runs started over HTTP; it trains in this process and
@@ -42,7 +42,7 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(_usage_error(f"cannot read --config {args.config}: {exc}; pass a JSON object file"))
         if not isinstance(request, dict):
             raise SystemExit(_usage_error(f"--config {args.config} must hold a JSON object of run config fields"))
-    flags = {"model": args.model, "dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size,
+    flags = {"preset": args.preset, "model": args.model, "dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size,
              "seed": args.seed, "limit": args.limit, "data_dir": args.data_dir, "name": args.name}
     request.update({k: v for k, v in flags.items() if v is not None})
     if args.lr is not None:
@@ -94,6 +94,8 @@ class _Progress:
                 parts.append(f"held-out acc {data['heldout_accuracy'] * 100:.2f}%")
             parts.append(f"{data['epoch_seconds']:.1f}s")
             print("  ".join(parts), file=sys.stderr)
+            for warning in data.get("warnings") or []:
+                print(f"warning: {warning.get('title', '')} {warning.get('detail', '')}".rstrip(), file=sys.stderr)
         elif kind == "artifact.failed":
             print(f"warning: artifact {data['generator']} failed: {data['error']}", file=sys.stderr)
         elif kind in ("run.cancelled", "run.failed", "run.completed"):
@@ -123,6 +125,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     write_worker_info(run_dir, "local", os.getpid(), via="cli")
     say = (lambda *a: print(*a, file=sys.stderr))
     say(f"run {stored['run_id']}  ({run_dir})")
+    if stored.get("preset"):
+        say(f"preset {stored['preset']}")
     say(f"model {stored['model']}  dataset {stored['dataset']}  epochs {stored['epochs']}")
     if stored.get("dataset_note"):
         say(f"note: {stored['dataset_note']}")
@@ -191,6 +195,24 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for kind, names in row["provides"].items():
             print(f"    {kind}: {', '.join(names)}")
         print(f"    hooks: {', '.join(row['hooks'])}")
+    return EXIT_OK
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from .plugins import get_plugin_manager
+    from .presets import list_presets
+
+    rows = list_presets(get_plugin_manager())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for row in rows:
+        print(f"{row['name']}: {row['title']}" + (f"  (unavailable: {row['error']})" if row["error"] else ""))
+        print(f"    {row['description']}")
+        for change in row["changes"]:
+            why = f"  -- {change['why']}" if change["why"] else ""
+            print(f"    {change['field']} = {json.dumps(change['value'])} (default {json.dumps(change['default'])}){why}")
+    print("start one with: latentdeck train --preset NAME [other flags override it]")
     return EXIT_OK
 
 
@@ -268,6 +290,8 @@ def make_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     train = sub.add_parser("train", help="train a model in this process, with a progress bar")
+    train.add_argument("--preset", metavar="NAME",
+                       help="start from a named preset (`latentdeck presets` lists them); other flags override it")
     train.add_argument("--model", help="model plugin (default ae)")
     train.add_argument("--dataset", help="dataset plugin: default, mnist, mnist-5k, fashion-mnist, ...")
     train.add_argument("--data-dir", help="where dataset files live (default ~/.cache/latentdeck/data)")
@@ -275,7 +299,8 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float, help="Adam learning rate")
     train.add_argument("--seed", type=int)
-    train.add_argument("--limit", type=int, metavar="N", help="train on the first N training examples")
+    train.add_argument("--limit", type=int, metavar="N",
+                       help="train on N training examples: a seeded, class-stratified subset (same seed, same subset)")
     train.add_argument("--name", help="a label shown in run listings")
     train.add_argument("--set", action="append", metavar="FIELD=VALUE",
                        help="any other config field, dotted for nested ones (repeatable), "
@@ -301,6 +326,10 @@ def make_parser() -> argparse.ArgumentParser:
     backfill.set_defaults(func=cmd_backfill)
 
     add_ondemand_commands(sub, default_runs_dir())
+
+    presets = sub.add_parser("presets", help="list the named run presets (what each changes and why)")
+    presets.add_argument("--json", action="store_true")
+    presets.set_defaults(func=cmd_presets)
 
     plugins = sub.add_parser("plugins", help="list plugins and what they provide")
     plugins.add_argument("--all", action="store_true", help="include the built-in plugins")

@@ -32,6 +32,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     print(f"{result['png']} ({result['m']} samples, {result['distribution']}, epoch {result['epoch']}, "
           f"seed {result['seed']} {result['seed_source']}; {how})")
     print(f"  {result['description']}")
+    weight = result.get("component_weight") or {}
+    if weight.get("note"):
+        print(f"  note: {weight['note']}")
     print(f"  file: {run_dir / result['png']}")
     return EXIT_OK
 

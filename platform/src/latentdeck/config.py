@@ -48,6 +48,8 @@ class RunConfig(BaseModel):
 
     model_config = STRICT
 
+    preset: str | None = Field(
+        None, description="start from a named preset (GET /api/presets); the fields this request sets win")
     model: str = Field("ae", description="model plugin name (see /api/components)")
     model_options: dict[str, Any] = Field(
         default_factory=dict, description="options of the chosen model, validated by its plugin")
@@ -55,7 +57,11 @@ class RunConfig(BaseModel):
         DEFAULT_DATASET,
         description="dataset plugin name; 'default' = mnist when its files are present, else mnist-5k")
     data_dir: str | None = Field(None, description="dataset folder (default $LATENTDECK_DATA_DIR or ~/.cache/latentdeck/data)")
-    limit: int | None = Field(None, ge=1, description="train on the first N training examples")
+    limit: int | None = Field(
+        None, ge=1,
+        description="train on N training examples: a seeded, class-stratified subset (each class keeps its "
+                    "share; the same seed gives the same subset; the indices are recorded in config.json "
+                    "as train_subset), never simply the first N")
     epochs: int = Field(10, ge=1, le=10_000, description="training epochs")
     batch_size: int = Field(128, ge=1, le=65_536)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)

@@ -64,6 +64,19 @@ def register_executors():
 
 
 @hookspec
+def register_presets():
+    """Return a list of :class:`latentdeck.types.PresetSpec`: named run configs a person can start from.
+
+    Example::
+
+        @hookimpl
+        def register_presets():
+            return [PresetSpec(name="ae-quick", title="AE — quick look", config={"epochs": 5},
+                               why={"epochs": "five epochs already separate the digits"})]
+    """
+
+
+@hookspec
 def before_run(run_id, run_dir, config):
     """Called in the worker once the run is ``running``, before the first epoch."""
 

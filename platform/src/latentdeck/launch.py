@@ -19,6 +19,7 @@ from . import __version__
 from .config import DEFAULT_DATASET, RunConfig, default_data_dir
 from .errors import is_disk_full, short_repr
 from .plugins import collect
+from .presets import PresetError, apply_preset
 from .runs.store import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
 from .types import Schedule
 
@@ -77,6 +78,10 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
             request = RunConfig.model_validate(request)
         except ValidationError as exc:
             raise ConfigError(f"invalid run config: {validation_message(exc)}") from None
+    try:
+        request = apply_preset(pm, request)
+    except PresetError as exc:
+        raise ConfigError(str(exc)) from None
     models = collect(pm, "models")
     model = models.get(request.model)
     if model is None:

@@ -22,6 +22,7 @@ from .plugins import collect, get_plugin_manager
 from .errors import is_disk_full
 from .runs.store import (cancel_requested, free_bytes, now, read_summary, release_space, update_summary,
                          with_headroom)
+from .subsets import describe_subset, interleaved_by_class, stratified_subset
 from .types import Batch, Schedule
 
 log = logging.getLogger(__name__)
@@ -42,24 +43,9 @@ class NonFiniteLoss(Exception):
 
 
 def choose_viz_indices(labels, size: int, seed: int) -> list[int]:
-    """Held-out indices for the per-epoch artifacts, balanced over classes and interleaved.
-
-    Each class's examples are shuffled with ``seed``; the result takes one of each class in turn
-    (class order 0, 1, 2, ...), so any prefix — the first 16 in a reconstruction grid — shows every
-    class, whatever order the dataset stores its examples in.
-    """
-    import torch
-
-    generator = torch.Generator().manual_seed(seed)
-    labels = torch.as_tensor(labels)
-    queues = [members[torch.randperm(len(members), generator=generator)].tolist()
-              for members in (torch.nonzero(labels == c).flatten() for c in torch.unique(labels).tolist())]
-    picked: list[int] = []
-    for depth in range(max((len(q) for q in queues), default=0)):
-        for queue in queues:
-            if depth < len(queue):
-                picked.append(int(queue[depth]))
-    return picked[:size]
+    """Held-out indices for the per-epoch artifacts, balanced over classes and interleaved
+    (:func:`latentdeck.subsets.interleaved_by_class`)."""
+    return interleaved_by_class(labels, size, seed)
 
 
 def to_float_images(images, image_shape: tuple[int, int, int]):
@@ -122,17 +108,30 @@ class Trainer:
 
     # -- data ------------------------------------------------------------------------------------
     def load_data(self) -> None:
+        import torch
+
         data_dir = Path(self.config["data_dir"])
         shape = tuple(self.dataset_spec.image_shape)
         train = self.dataset_spec.load(data_dir, "train")
         heldout = self.dataset_spec.load(data_dir, "heldout")
+        images, labels = train.images, train.labels
+        changed = False
         limit = self.config.get("limit")
-        images, labels = (train.images[:limit], train.labels[:limit]) if limit else (train.images, train.labels)
+        if limit and limit < len(labels):
+            subset = self.config.get("train_subset")
+            if not subset:  # a seeded, class-stratified subset, never "the first N" (class-ordered data)
+                indices = stratified_subset(labels, limit, self.config["seed"])
+                subset = self.config["train_subset"] = describe_subset(indices, labels, self.config["seed"], len(labels))
+                changed = True
+            chosen = torch.as_tensor(subset["indices"], dtype=torch.long)
+            images, labels = images[chosen], labels[chosen]
         self.x_train, self.y_train = to_float_images(images, shape), labels.long()
         self.x_held, self.y_held = to_float_images(heldout.images, shape), heldout.labels.long()
         if not self.config.get("viz_indices"):
             self.config["viz_indices"] = choose_viz_indices(
                 self.y_held, self.config["viz_subset_size"], self.config["seed"])
+            changed = True
+        if changed:
             write_json(self.run_dir / "config.json", self.config)  # persisted before the first epoch
         self.viz = viz_subset(self.config["viz_indices"], self.x_held, self.y_held)
 
@@ -217,7 +216,10 @@ class Trainer:
                 self.last_checkpoint = save_checkpoint(self.run_dir, epoch, model, optimizer, {
                     "model": config["model"], "run_id": self.run_id, "metrics": metrics})
                 self.events.emit("checkpoint.saved", {"epoch": epoch, "name": self.last_checkpoint})
+            artifacts_started = time.perf_counter()
             self.write_artifacts(model, epoch)
+            self.events.emit("run.stage", {"stage": "epoch_done", "epoch": epoch, "train_seconds": round(train_seconds, 3),
+                                           "artifact_seconds": round(time.perf_counter() - artifacts_started, 3)})
             self.epochs_completed = epoch
             self.last_metrics = metrics
             update_summary(self.run_dir, epochs_completed=epoch, metrics=metrics, last_checkpoint=self.last_checkpoint)
@@ -228,6 +230,9 @@ class Trainer:
         """The model's ``before_epoch`` step (if it has one), announced as a ``model.update`` event."""
         if self.model_spec.before_epoch is None:
             return None
+        note = self.model_spec.before_epoch_note(self.options, schedule) if self.model_spec.before_epoch_note else None
+        if note:
+            self.events.emit("run.stage", {"stage": "before_epoch", "epoch": schedule.epoch, "text": note})
         started = time.perf_counter()
         update = self.model_spec.before_epoch(self.options, schedule, model, self.x_train)
         if update is None:
@@ -288,7 +293,7 @@ def _execute(run_dir: Path, pm, listeners: tuple[Callable[[dict], None], ...]) -
         update_summary(run_dir, status="running", started_at=now())
         events.emit("run.started", {
             "model": config["model"], "dataset": config["dataset"], "dataset_note": config.get("dataset_note"),
-            "epochs": config["epochs"], "threads": torch.get_num_threads(), "device": "cpu"})
+            "epochs": config["epochs"], "threads": torch.get_num_threads(), "device": "cpu", "stage_events": True})
         trainer = None
         started = time.perf_counter()
         try:

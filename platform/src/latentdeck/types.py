@@ -8,7 +8,7 @@ option objects) and know nothing of the web, the CLI or the run store's layout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -124,6 +124,9 @@ class ModelSpec:
     place (e.g. initialise a prior from the data after a pretraining phase) and returns ``None`` or
     a dict describing what it did, which the host emits as a ``model.update`` event and records in
     that epoch's ``train.metrics`` under ``model_update``. It must be deterministic for a given seed.
+    ``before_epoch_note(options, schedule)``, when given, says in a few words what ``before_epoch``
+    is about to do this epoch (or returns None when it does nothing worth announcing); the host
+    announces it as a ``run.stage`` event (``stage: "before_epoch"``) so a page shows why the run is busy.
     """
 
     name: str
@@ -136,6 +139,7 @@ class ModelSpec:
     check_config: Callable[[BaseModel, Any], None] | None = None
     latent_name: str = "z"
     before_epoch: Callable[[BaseModel, Schedule, Any, Any], dict[str, Any] | None] | None = None
+    before_epoch_note: Callable[[BaseModel, Schedule], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +247,27 @@ class ExecutorSpec:
     warm_up: Callable[[], None] | None = None
 
 
+@dataclass(frozen=True)
+class PresetSpec:
+    """A named starting point for a run: run config fields a person can launch as they are.
+
+    ``config`` holds run config fields (nested dicts for ``model_options``, ``optimizer`` ...); a
+    request naming the preset (``"preset": name``, ``latentdeck train --preset NAME``, the launch
+    form's first choice) starts from them, and the request's own fields win, key by key.
+    ``title`` is the line a person picks from; ``description`` says what the run shows and how long
+    it takes; ``why`` explains each changed field, keyed by its dotted name
+    (``"model_options.pretrain_epochs"``). Presets never change a default: they are named configs.
+    ``order`` sorts them for display (lower first).
+    """
+
+    name: str
+    title: str
+    config: Mapping[str, Any]
+    description: str = ""
+    why: Mapping[str, str] = field(default_factory=dict)
+    order: int = 100
+
+
 # kind -> (hook name, record type); the single table the plugin manager and the API iterate.
 KINDS: dict[str, tuple[str, type]] = {
     "models": ("register_models", ModelSpec),
@@ -251,9 +276,11 @@ KINDS: dict[str, tuple[str, type]] = {
     "projections": ("register_projections", ProjectionSpec),
     "artifacts": ("register_artifacts", ArtifactSpec),
     "executors": ("register_executors", ExecutorSpec),
+    "presets": ("register_presets", PresetSpec),
 }
 
 __all__ = [
     "Availability", "ArtifactSpec", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
-    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "Projection", "ProjectionSpec", "Schedule",
+    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "PresetSpec", "Projection", "ProjectionSpec",
+    "Schedule",
 ]

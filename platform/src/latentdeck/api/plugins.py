@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from .. import __version__
 from ..config import RunConfig, default_data_dir
 from ..plugins import collect, list_plugins, providers
+from ..presets import list_presets
 from ..types import KINDS, NoOptions
 
 log = logging.getLogger(__name__)
@@ -73,10 +74,11 @@ def describe(kind: str, provider: str, spec: Any) -> dict[str, Any]:
 def get_components(request: Request) -> dict[str, list[dict[str, Any]]]:
     """``{kind: [component]}`` for every kind: name, provider, description, ``options_schema`` (JSON
     schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components)
-    and ``availability`` (datasets, checked in the default data folder)."""
+    and ``availability`` (datasets, checked in the default data folder). Presets are named configs,
+    not components: ``/api/presets`` lists them."""
     pm = request.app.state.pm
     result = {}
-    for kind in KINDS:
+    for kind in (k for k in KINDS if k != "presets"):
         owners = providers(pm, kind)
         result[kind] = [describe(kind, owners.get(name, "?"), spec) for name, spec in collect(pm, kind).items()]
     return result
@@ -106,6 +108,31 @@ def get_config_schema(request: Request) -> dict[str, Any]:
     """JSON schema of the run config (the body of ``POST /api/runs``), with every installed model's
     options (fields, defaults, descriptions) tied to the ``model`` they apply to."""
     return config_schema(collect(request.app.state.pm, "models"))
+
+
+class PresetChange(BaseModel):
+    field: str = Field(description="dotted run config field, e.g. 'model_options.pretrain_epochs'")
+    value: Any
+    default: Any = Field(description="the field's default without the preset")
+    why: str = Field(description="why the preset sets it")
+
+
+class PresetRow(BaseModel):
+    name: str
+    title: str
+    description: str
+    provider: str
+    order: int
+    config: dict[str, Any] = Field(description="the run config fields the preset sets")
+    changes: list[PresetChange]
+    error: str | None = Field(description="why the preset cannot start a run here (e.g. its model is not installed)")
+
+
+@router.get("/presets", response_model=list[PresetRow])
+def get_presets(request: Request) -> list[dict[str, Any]]:
+    """Named run configs from the plugins, in display order. Start one with ``{"preset": name}`` in
+    ``POST /api/runs`` (fields given beside it win) or ``latentdeck train --preset NAME``."""
+    return list_presets(request.app.state.pm)
 
 
 @router.get("/health", response_model=Health)

@@ -45,6 +45,15 @@ class SamplesRequest(BaseModel):
                              json_schema_extra={"minimum": 0, "maximum": 2**32 - 1})
 
 
+class ComponentWeight(BaseModel):
+    p: float = Field(description="mean q(c|x) of the component on the visualization subset")
+    argmax_share: float = Field(description="share of the subset whose most likely component it is")
+    n: int
+    components: int
+    source: str
+    note: str | None = Field(None, description="present when the component holds almost no data (p < 0.1 / K)")
+
+
 class SamplesResult(BaseModel):
     """The grid's JSON payload (``samples/<...>.json``) plus where its files are and how it was served."""
 
@@ -67,6 +76,8 @@ class SamplesResult(BaseModel):
     served_ms: float
     png_url: str
     json_url: str
+    component_weight: ComponentWeight | None = Field(
+        None, description="prior_component of a mixture model: how much data the component holds at this epoch")
 
 
 def _epoch_models(request: Request) -> EpochModels:

@@ -62,6 +62,23 @@ def test_collapse_and_even_use_are_the_extremes():
     assert collapsed["argmax_counts"] == [0, 6, 0] and collapsed["top"][0] == {"component": 1, "p": 1.0}
     even = mixture_health(torch.eye(3).repeat(2, 1), epoch=1, seed=0)
     assert even["neff"] == pytest.approx(3.0) and even["argmax_neff"] == pytest.approx(3.0)
+    assert collapsed["health"]["status"] == "collapsed" and even["health"]["status"] == "healthy"
+    assert collapsed["health"]["top_component"] == 1 and collapsed["health"]["top_share"] == 1.0
+    assert collapsed["health"]["dead_components"] == [0, 2] and collapsed["health"]["advice"]
+    assert "component 1 takes 100.0% of the examples" in collapsed["health"]["summary"]
+    assert collapsed["health"]["kld_c_collapse_value"] == pytest.approx(math.log(3)) and even["health"]["advice"] == []
+
+
+def test_uneven_use_is_named_with_its_unused_components():
+    k = 10
+    qc = torch.zeros(100, k)
+    qc[:40, 0] = qc[40:70, 1] = qc[70:, 2] = 1.0  # 3 of 10 components used
+    health = mixture_health(qc, epoch=1, seed=0)["health"]
+    assert health["status"] == "uneven" and health["dead_components"] == list(range(3, 10))
+    assert "2.97 of 10 components in use" in health["summary"] and "components 3, 4, 5" in health["summary"]
+    qc[:, :] = 0
+    qc[torch.arange(100), torch.arange(100) % 6] = 1.0  # 6 of 10 in use: at least K/2
+    assert mixture_health(qc, epoch=1, seed=0)["health"]["status"] == "healthy"
 
 
 def test_generate_writes_epoch_and_latest_and_emits_events(tmp_path):
@@ -106,3 +123,13 @@ def test_a_gmvae_run_writes_mixture_health_every_epoch_and_an_ae_run_none(plugin
     created = [e["data"]["name"] for e in read_events(run_dirs["gmvae"] / "events.jsonl") if e["type"] == "artifact.created"]
     assert "mixture/mixture_health_epoch_2.json" in created
     assert not (run_dirs["ae"] / "mixture").exists()
+
+
+def test_a_nearly_uniform_q_is_uninformative_even_when_every_weight_is_even():
+    qc = torch.full((40, 10), 0.1) + torch.linspace(0, 1e-3, 10)  # every example: almost uniform, same argmax
+    qc = qc / qc.sum(1, keepdim=True)
+    payload = mixture_health(qc, epoch=1, seed=0)
+    assert payload["neff"] == pytest.approx(10, abs=0.01)  # by weight every component looks used...
+    health = payload["health"]
+    assert health["status"] == "uninformative"  # ...but q(c|x) says nothing about x
+    assert "nearly uniform for every example" in health["summary"] and health["advice"]

@@ -3,6 +3,7 @@ neighbourhood, options, the sampled distributions, and the light import."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from latentdeck.atomic import read_json
@@ -95,3 +96,23 @@ def test_a_small_grid_is_a_prefix_of_a_larger_one(trained_run, plugin_manager):
     small, _ = render(loaded.model, loaded.model_spec.capabilities, "prior_component", 0, 4, 99, 1, x=x)
     large, _ = render(loaded.model, loaded.model_spec.capabilities, "prior_component", 0, 9, 99, 1, x=x)
     assert (small[2:30, 2:60] == large[2:30, 2:60]).all()  # samples 0 and 1: the same draws in both grids
+
+
+def test_component_weight_says_when_a_component_holds_almost_no_data():
+    import torch
+
+    from latentdeck.samples import component_weight
+
+    class Collapsed(torch.nn.Module):
+        def forward(self, x):
+            qc = torch.full((len(x), 10), 0.0005 / 9)
+            qc[:, 0] = 1 - 0.0005
+            qc[:, 4] = 0.0005 / 9
+            return {"qc": qc}
+
+    x = torch.zeros(20, 1, 28, 28)
+    dead = component_weight(Collapsed(), x, 4)
+    assert dead["p"] == pytest.approx(0.0005 / 9, rel=1e-2)  # rounded to 6 decimals and dead["argmax_share"] == 0.0
+    assert "holds almost no data" in dead["note"] and "not a cluster of digits" in dead["note"]
+    alive = component_weight(Collapsed(), x, 0)
+    assert alive["argmax_share"] == 1.0 and "note" not in alive

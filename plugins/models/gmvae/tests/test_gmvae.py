@@ -25,7 +25,9 @@ from latentdeck_gmvae.schedules import categorical_kl_weight, entropy_bonus_weig
 SMALL = {"latent_dim": 4, "channels": (8, 8), "num_components": 4}
 CONTROLS = {"categorical_kl_anneal": True, "categorical_kl_anneal_epochs": 3, "categorical_kl_max_weight": 0.5,
             "entropy_bonus_enable": True, "entropy_bonus_weight": 2.0, "entropy_bonus_epochs": 2}
-DIAGNOSTICS = {"cat_kl_weight", "entropy_bonus_weight", "qc_entropy_mean", "qc_neff", "qc_pmax", "qc_argmax_counts"}
+USAGE = {"qc_entropy_mean", "qc_neff", "qc_argmax_neff", "qc_pmax", "qc_argmax_counts", "warnings"}
+SCHEDULE = {"cat_kl_weight", "entropy_bonus_weight"}
+DIAGNOSTICS = USAGE | SCHEDULE
 
 
 @pytest.fixture
@@ -284,7 +286,7 @@ def test_cli_refuses_bad_gmvae_options_naming_the_field(tmp_path, capsys, monkey
 
 # --- training runs --------------------------------------------------------------------------------
 
-def test_plain_run_logs_parts_that_sum_to_the_loss_and_no_diagnostics(plugin_manager, runs_dir, gmvae_config):
+def test_plain_run_logs_parts_that_sum_to_the_loss_and_usage_but_no_schedules(plugin_manager, runs_dir, gmvae_config):
     status, run_dir, events = run(plugin_manager, runs_dir, gmvae_config)
     assert status == "completed", read_summary(run_dir)
     for m in metrics_of(events):
@@ -292,7 +294,7 @@ def test_plain_run_logs_parts_that_sum_to_the_loss_and_no_diagnostics(plugin_man
         for prefix in ("", "heldout_"):
             parts = sum(w * m[f"{prefix}{name}"] for name, w in m["loss_weights"].items())
             assert m[f"{prefix}loss"] == pytest.approx(parts, rel=1e-5, abs=1e-5)
-        assert not DIAGNOSTICS & set(m)  # the plain shape
+        assert USAGE <= set(m) and not SCHEDULE & set(m)  # component usage always, schedule weights only with a control
         assert "train_accuracy" not in m and "heldout_accuracy" not in m  # no classifier
 
 
@@ -344,3 +346,37 @@ def test_a_nan_loss_fails_the_run_with_the_epoch_and_the_parts(plugin_manager, r
     assert failed["loss_parts"]["kld_z"] is None and failed["loss_parts"]["loss"] is None
     assert isinstance(failed["loss_parts"]["recon_sse"], float) and isinstance(failed["loss_parts"]["kld_c"], float)
     assert len(metrics_of(events)) == 1
+
+
+def test_collapse_warning_names_the_numbers_and_what_to_try():
+    from latentdeck_gmvae.diagnostics import collapse_warning, usage_statistics
+
+    k = 10
+    qc = torch.full((50, k), 1e-6)
+    qc[:, 3] = 1.0
+    qc = qc / qc.sum(1, keepdim=True)
+    stats = usage_statistics(qc)
+    warning = collapse_warning(qc.double().mean(0).tolist(), stats)
+    assert warning["code"] == "mixture_collapse" and warning["severity"] == "error"
+    assert warning["numbers"]["top_component"] == 3 and warning["numbers"]["argmax_neff"] == pytest.approx(1.0)
+    assert warning["numbers"]["kld_c"] == pytest.approx(math.log(k), abs=1e-3)
+    assert "ln K = 2.303" in warning["detail"] and "total collapse" in warning["detail"]
+    assert any("gmvae-clusters" in line for line in warning["advice"])
+    spread = torch.eye(k).repeat(5, 1)  # every example certain, each component used: kld_c = ln K, no collapse
+    assert collapse_warning(spread.double().mean(0).tolist(), usage_statistics(spread)) is None
+
+
+def test_a_collapsed_run_warns_in_train_metrics(plugin_manager, runs_dir, gmvae_config, monkeypatch):
+    from latentdeck_gmvae import diagnostics
+
+    def one_component(model, x):  # as a collapsed model answers: every example in component 0
+        qc = torch.zeros(len(x), 4)
+        qc[:, 0] = 1.0
+        return qc
+
+    monkeypatch.setattr(diagnostics, "responsibilities", one_component)
+    status, run_dir, events = run(plugin_manager, runs_dir, {**gmvae_config, "artifacts": []})
+    assert status == "completed"
+    for m in metrics_of(events):
+        (warning,) = m["warnings"]
+        assert warning["title"] == "The mixture has collapsed" and m["qc_argmax_neff"] == pytest.approx(1.0)

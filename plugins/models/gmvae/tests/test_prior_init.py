@@ -131,6 +131,10 @@ def test_a_run_with_pretraining_and_prior_init(trained_run, plugin_manager):
     assert [m["loss_weights"]["kld_z"] for m in metrics] == [0.0, 1.0, 1.0]
     assert [("model_update" in m) for m in metrics] == [False, True, False]
     assert {"qc_neff", "qc_argmax_counts", "cat_kl_weight"} <= set(metrics[-1])  # diagnostics are on
+    stages = [(i, e["data"]) for i, e in enumerate(events) if e["type"] == "run.stage" and e["data"]["stage"] == "before_epoch"]
+    assert [s["epoch"] for _, s in stages] == [2]  # announced before the slow step, once
+    assert "initialising the prior from clusters of the pretrained codes" in stages[0][1]["text"]
+    assert stages[0][0] < next(i for i, e in enumerate(events) if e["type"] == "model.update")
     model, _ = load_model(run_dir, plugin_manager, epoch=3)
     assert not hasattr(model, "qc_head")
 

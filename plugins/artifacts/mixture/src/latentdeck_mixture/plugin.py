@@ -10,36 +10,55 @@ subset (``config.json: viz_indices``). With n examples, K components and p = mea
     argmax_counts examples per component by argmax q(c|x) (sums to n)
     argmax_neff   exp(entropy of argmax_counts / n), in [1, K]: hard usage, shows collapse
     sample_key    "viz:seed=<seed>:n=<n>"; sample_indices_ref "config.json#/viz_indices"
+    health        latentdeck.mixtures.assess(p, argmax_counts) plus plain-language advice:
+                  {status: healthy | uneven | collapsed, summary, advice, dead_components, ...}
 """
 
 from __future__ import annotations
 
-import math
-
 from latentdeck import ArtifactSpec, hookimpl
+from latentdeck.mixtures import assess, usage
 
-
-def _entropy(weights) -> float:
-    return -sum(w * math.log(w) for w in weights if w > 0)
+ADVICE = {
+    "healthy": [],
+    "uneven": [
+        "Some components hold almost no examples: their prior samples show what the decoder makes of an "
+        "unused region, not a cluster of digits.",
+        "To use every component, start from a preset that clusters (the launch form lists them), or turn on "
+        "the model's anti-collapse options (for the GM-VAE: the entropy bonus or the categorical-KL anneal).",
+    ],
+    "uninformative": [
+        "q(c|x) barely depends on the input, so the component colours on the map and the component "
+        "samples carry no information about the digits yet; kld_c is then near 0 (q(c|x) is close to uniform).",
+        "Early in training this can pass. If it stays, start from a preset that clusters (for the GM-VAE: "
+        "\"GM-VAE — clusters digits\"), which initialises the components from clusters of pretrained codes.",
+    ],
+    "collapsed": [
+        "Every example sits in one component, so the mixture says nothing about the classes: the kld_c term "
+        "then reads ln K (each example assigned with certainty, all to the same component).",
+        "Start from the preset that clusters (for the GM-VAE: \"GM-VAE — clusters digits\": autoencoder "
+        "pretraining, a prior initialised from clusters of the codes, q(c|x) held while the codes gather), or "
+        "turn on the entropy bonus or the categorical-KL anneal.",
+    ],
+}
 
 
 def mixture_health(qc, epoch: int, seed: int) -> dict:
     """The artifact's payload from responsibilities ``qc`` (n, K) (a tensor or nested lists)."""
-    import torch
-
-    qc = torch.as_tensor(qc, dtype=torch.float64)
-    n, k = qc.shape
-    p = qc.mean(0).tolist() if n else [0.0] * k
-    counts = torch.bincount(qc.argmax(1), minlength=k).tolist() if n else [0] * k
-    entropy = _entropy(p)
+    stats = usage(qc)
+    n, k, p, counts = stats["n"], stats["components"], stats["p"], stats["argmax_counts"]
     order = sorted(range(k), key=lambda c: (-p[c], c))
+    health = assess(p, counts, stats["entropy_mean"]) if n else None
+    if health is not None:
+        health["advice"] = ADVICE[health["status"]]
     return {
         "epoch": epoch, "n": n, "components": k,
-        "p": p, "psum": sum(p), "entropy": entropy, "neff": math.exp(entropy), "pmax": max(p),
+        "p": p, "psum": sum(p), "entropy": stats["entropy"], "neff": stats["neff"], "pmax": stats["pmax"],
         "top": [{"component": c, "p": p[c]} for c in order],
-        "argmax_counts": counts, "argmax_neff": math.exp(_entropy([c / n for c in counts])) if n else 0.0,
+        "argmax_counts": counts, "argmax_neff": stats["argmax_neff"],
         "sample_key": f"viz:seed={seed}:n={n}", "sample_indices_ref": "config.json#/viz_indices",
         "source": "q(c|x) in eval mode on the visualization subset",
+        "health": health,
     }
 
 
@@ -52,4 +71,5 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name="mixture_health", generate=generate, requires=frozenset({"mixture"}),
-        description="component usage of a mixture model on the visualization subset (p, entropy, neff, argmax counts)")]
+        description="component usage of a mixture model on the visualization subset (p, entropy, neff, argmax "
+                    "counts) with a verdict: healthy, uneven or collapsed")]

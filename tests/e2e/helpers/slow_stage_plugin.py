@@ -1,0 +1,21 @@
+"""A test plugin: an artifact generator that only waits, so a browser test can watch the run page
+between epochs (``artifact_options: {"slow-stage": {"seconds": 3}}``). Loaded in workers through
+``LATENTDECK_EXTRA_PLUGINS`` with this folder on ``PYTHONPATH``."""
+
+import time
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from latentdeck import ArtifactSpec, hookimpl
+
+
+class SlowOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: float = Field(0.0, ge=0, le=30)
+
+
+@hookimpl
+def register_artifacts():
+    return [ArtifactSpec(name="slow-stage", generate=lambda ctx: time.sleep(ctx.options.seconds), options=SlowOptions,
+                         description="waits (tests only)")]
