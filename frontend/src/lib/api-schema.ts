@@ -1157,6 +1157,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunDetail"];
                 };
             };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the request body is larger than the server accepts */
             413: {
                 headers: {
@@ -1392,12 +1401,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the file */
+            /** @description the file: JSON, PNG, the event log (JSON lines) or other bytes (checkpoints) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": unknown;
+                    "image/png": unknown;
+                    "application/x-ndjson": unknown;
                     "application/octet-stream": unknown;
                 };
             };
@@ -1457,6 +1469,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BackfillAccepted"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description no such run */
@@ -2083,6 +2104,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SamplesResult"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description no such run, or the epoch has no checkpoint (the message lists those that do) */

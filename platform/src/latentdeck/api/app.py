@@ -15,6 +15,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from .. import __version__
@@ -24,7 +25,7 @@ from ..runs.lifecycle import InvalidTransition
 from ..runs.store import RunStore, RunStoreError
 from .access import AccessGuard, AccessPolicy
 from .docs import mount_docs
-from .errors import SafetyNet, document_errors, validation_error_response
+from .errors import SafetyNet, document_errors, http_error_response, validation_error_response
 from .event_feed import EventHub
 from .events import router as events_router
 from .network import router as network_router
@@ -137,6 +138,7 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
         return JSONResponse(status_code=500, content={"detail": f"plugin problem: {exc}"})
 
     app.add_exception_handler(RequestValidationError, validation_error_response)
+    app.add_exception_handler(StarletteHTTPException, http_error_response)
 
     app.include_router(runs_router)
     app.include_router(events_router)

@@ -115,9 +115,30 @@ class SafetyNet:
             await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
 
 
+# Path and query values the server checks in code (and answers with a 4xx naming the problem):
+# documented here so that clients and schema fuzzers know them.
+PARAMETER_SHAPES = {
+    ("path", "run_id"): {"pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", "maxLength": 128},
+    ("path", "name"): {"maxLength": 1024, "pattern": (
+        r"^(config\.json|summary\.json|events\.jsonl|(reconstructions|projections|neighbors|density|distortion|"
+        r"mixture|samples|network|checkpoints)(/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254})+)$")},
+    ("query", "layer"): {"pattern": r"^[A-Za-z0-9_.-]+$"},
+    ("query", "epoch"): {"pattern": r"^(latest|[0-9]{1,9})$"},
+}
+
+
+async def http_error_response(request, exc) -> JSONResponse:
+    """Starlette/FastAPI's own HTTP errors, with a body that says what to do."""
+    detail = exc.detail
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        detail = "the request body is not valid JSON (or not UTF-8): send a JSON object with Content-Type: application/json"
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
 def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI document as the server answers: 422 bodies are ``{detail: string, errors: [...]}``,
-    every other documented error is ``{detail: string}``, and request bodies may be refused with 413."""
+    every other documented error is ``{detail: string}``, request bodies may be refused with 400 (not
+    JSON) or 413 (too large), and the shapes of ids and names the server checks are given."""
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
     if "HTTPValidationError" in schemas:
@@ -134,7 +155,15 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             responses = operation["responses"]
             if "requestBody" in operation:
+                responses.setdefault("400", {"description": "the request body is not valid JSON"})
                 responses.setdefault("413", {"description": "the request body is larger than the server accepts"})
+            for parameter in operation.get("parameters", []):
+                shape = PARAMETER_SHAPES.get((parameter.get("in"), parameter.get("name")))
+                target = parameter.get("schema", {})
+                if shape and "anyOf" in target:  # optional: describe the string branch
+                    target = next((t for t in target["anyOf"] if t.get("type") == "string"), target)
+                if shape:
+                    target.update(shape)
             for code, response in responses.items():
                 if code[0] in "45" and code != "422" and "content" not in response:
                     response["content"] = error_content

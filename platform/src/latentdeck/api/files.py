@@ -11,7 +11,6 @@ its old content behind the open handle, and a growing log is cut at its last com
 
 from __future__ import annotations
 
-import mimetypes
 import os
 from email.utils import formatdate
 from pathlib import Path
@@ -21,6 +20,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+MEDIA_TYPES = {".json": "application/json", ".png": "image/png", ".jsonl": "application/x-ndjson"}
 CHUNK = 1 << 16
 SMALL = 1 << 20  # files up to this size are read at once
 
@@ -59,7 +59,7 @@ class FileSnapshot(Response):
             raise
         if self.body_bytes is not None:
             self.handle.close()
-        media_type = media_type or mimetypes.guess_type(str(path))[0] or "application/octet-stream"
+        media_type = media_type or MEDIA_TYPES.get(Path(path).suffix, "application/octet-stream")
         super().__init__(content=None, status_code=status_code, headers=headers, media_type=media_type)
         self.headers["content-length"] = str(size)
         self.headers.setdefault("last-modified", formatdate(stat.st_mtime, usegmt=True))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import launch
 from ..config import RunConfig
 from ..runs.store import RunNotFound, RunStore
-from .files import FileSnapshot
+from .files import MEDIA_TYPES, FileSnapshot
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -117,7 +117,8 @@ def list_artifacts(run_id: str, request: Request) -> list[dict[str, Any]]:
 
 @router.get("/{run_id}/artifacts/{name:path}", response_class=FileSnapshot, responses={
     **ERRORS, 400: {"description": "not a valid artifact name (absolute, '..', hidden or private files)"},
-    200: {"description": "the file", "content": {"application/octet-stream": {}}}})
+    200: {"description": "the file: JSON, PNG, the event log (JSON lines) or other bytes (checkpoints)",
+          "content": {media: {} for media in (*MEDIA_TYPES.values(), "application/octet-stream")}}})
 def get_artifact(run_id: str, name: str, request: Request) -> FileSnapshot:
     """One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl),
     as it is at the moment of the request (``events.jsonl`` up to its last complete line)."""
