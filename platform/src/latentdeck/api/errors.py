@@ -54,7 +54,7 @@ def validation_detail(errors: list[dict[str, Any]]) -> str:
 def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The structured errors, JSON-safe and short (inputs and contexts are cut, never echoed whole)."""
     rows = []
-    for err in errors[:100]:
+    for err in errors[:20]:  # as many as the readable detail names
         row: dict[str, Any] = {"loc": [p if isinstance(p, (str, int)) else str(p) for p in err.get("loc", ())],
                                "msg": str(err.get("msg", "invalid")), "type": str(err.get("type", "invalid"))}
         if "input" in err and err.get("type") != "missing":
