@@ -133,3 +133,10 @@ def test_latentdeck_serve_prints_how_to_connect(runs_dir, mode):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
+
+
+def test_serve_binds_loopback_unless_told_otherwise():
+    from latentdeck.cli import make_parser
+
+    args = make_parser().parse_args(["serve"])
+    assert args.host == "127.0.0.1" and not args.no_token and args.token is None
