@@ -75,7 +75,7 @@ def policy_for(bind_host: str, token: str | None = None, no_token: bool = False,
     return AccessPolicy(hosts, None if no_token else token, max_body_bytes)
 
 
-DRAIN_CAP = 16 << 20  # a refused body up to this size is read and dropped, so the client sees the 413
+DRAIN_CAP = 64 << 20  # a refused body up to this size is read and dropped, so the client sees the 413
 
 
 async def _drain(receive: Receive, cap: int) -> None:
