@@ -161,16 +161,24 @@ ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRAC
 
 
 def _add_api_fallback(app: FastAPI) -> None:
-    """Unknown ``/api/...`` paths are JSON 404s; a known path with a method it does not take is 405."""
+    """Unknown ``/api/...`` paths are JSON 404s; a known path with a method it does not take (any
+    method, QUERY or made-up ones included) is 405 with ``Allow``."""
 
-    @app.api_route("/api/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
-    async def _api_fallback(rest: str, request: Request) -> JSONResponse:
+    class ApiFallback:  # an ASGI app, not a function: Starlette then matches it for every method
+        async def __call__(self, scope, receive, send) -> None:
+            await answer(Request(scope, receive))(scope, receive, send)
+
+    fallback = ApiFallback()
+
+    def answer(request: Request) -> JSONResponse:
         allowed = {method for method in ALL_METHODS if method != request.method and any(
-            getattr(route, "endpoint", None) is not _api_fallback and not isinstance(route, Mount)
+            getattr(route, "endpoint", None) is not fallback and not isinstance(route, Mount)
             and route.matches({**request.scope, "method": method})[0] is Match.FULL for route in app.router.routes)}
         if allowed:
             methods = ", ".join(sorted(allowed))
-            return JSONResponse({"detail": f"{request.method} is not supported on {request.url.path}; use {methods}"},
-                                status_code=405, headers={"Allow": methods})
-        return JSONResponse({"detail": f"no API endpoint {request.method} {request.url.path[:200]}: see /docs for the list"},
-                            status_code=404)
+            return JSONResponse({"detail": f"{request.method[:20]} is not supported on {request.url.path[:200]}; "
+                                           f"use {methods}"}, status_code=405, headers={"Allow": methods})
+        return JSONResponse({"detail": f"no API endpoint {request.method[:20]} {request.url.path[:200]}: see /docs "
+                                       "for the list"}, status_code=404)
+
+    app.router.add_route("/api/{rest:path}", fallback, include_in_schema=False)
