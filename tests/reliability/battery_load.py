@@ -101,8 +101,8 @@ def load(lab: Lab, pollers: int, subscribers: int, epochs: int, runs: int = 2) -
     started = time.monotonic()
     outcome = asyncio.run(_run(lab, run_ids, pollers, subscribers, seconds_after=1.0))
     seconds = time.monotonic() - started
-    with lab.client() as client:
-        statuses = [client.get(f"/api/runs/{r}").json()["summary"]["status"] for r in run_ids]
+    with lab.client() as client:  # the summary follows the terminal event by a moment (a niced worker, under load)
+        statuses = [lab.wait_status(client, r, {"completed", "failed", "cancelled"}, timeout=60)["status"] for r in run_ids]
     logs = {r: [e["seq"] for e in read_log(lab.runs_dir / r)] for r in run_ids}
     lost = duplicated = 0
     for i, got in enumerate(outcome["seqs"]):
