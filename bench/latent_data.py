@@ -75,9 +75,15 @@ class HostEngine:
 
 
 def ae_latents(epochs: int = 4, seed: int = 0):
+    return run_latents("ae", epochs, seed)
+
+
+def run_latents(model_name: str = "ae", epochs: int = 4, seed: int = 0):
+    """Per-epoch latents (``encode``: the AE's z, the GM-VAE's mu) of all 5,000 mnist-5k digits."""
     import numpy as np
 
-    path = CACHE / f"ae16_mnist5k_e{epochs}_s{seed}.npz"
+    path = CACHE / (f"ae16_mnist5k_e{epochs}_s{seed}.npz" if model_name == "ae" else
+                    f"{model_name}16_mnist5k_e{epochs}_s{seed}.npz")
     if path.exists():
         data = np.load(path)
         return {"per_epoch": {e: data[f"epoch_{e}"] for e in range(1, epochs + 1)}, "t10k": data["t10k"],
@@ -97,7 +103,7 @@ def ae_latents(epochs: int = 4, seed: int = 0):
     dataset = collect(pm, "datasets")["mnist-5k"]
     with tempfile.TemporaryDirectory() as tmp:
         store = RunStore(tmp)
-        stored = prepare_run(pm, {"model": "ae", "dataset": "mnist-5k", "epochs": epochs, "seed": seed,
+        stored = prepare_run(pm, {"model": model_name, "dataset": "mnist-5k", "epochs": epochs, "seed": seed,
                                   "projections": [], "artifacts": []})
         store.create(stored)
         run_dir = store.run_dir(stored["run_id"])
@@ -116,7 +122,7 @@ def ae_latents(epochs: int = 4, seed: int = 0):
             out["t10k"] = model.encode(x_test).float().numpy()
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(path, **out)
-    return ae_latents(epochs, seed)
+    return run_latents(model_name, epochs, seed)
 
 
 if __name__ == "__main__":

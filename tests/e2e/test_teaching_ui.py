@@ -93,6 +93,8 @@ def test_a_collapsed_gmvae_is_explained_and_a_preset_run_is_not(serve_api, page,
     expect(warning).to_contain_text("GM-VAE — clusters digits")
     expect(page.get_by_test_id("chart-components_in_use")).to_be_visible()  # diagnostics charted without any control on
     shot(page, "run-collapsed")
+    page.goto(f"{live.url}/runs/")
+    expect(page.locator(f"tr[data-run-id='{collapsed}'] [data-testid=run-warning-badge]")).to_contain_text("q(c|x) ignores the input")
 
     assert wait_status(live, clusters, ("completed", "failed"), timeout=180) == "completed"
     page.goto(f"{live.url}/runs/{clusters}/")
@@ -128,3 +130,33 @@ def test_the_stage_between_epochs_is_shown_and_the_bar_waits_for_it(plugin_manag
     expect(page.get_by_test_id("status")).to_have_text("completed", timeout=60_000)
     expect(page.get_by_test_id("epochs-done")).to_have_text("2/2 epochs")
     expect(page.get_by_test_id("stage")).to_have_count(0)
+
+
+def test_a_run_waiting_for_its_executor_says_why_then_starts(plugin_manager, serve_api, page):
+    import threading
+
+    sys.path.insert(0, str(HELPERS))
+    try:
+        from gated_executor import REASON, gated_executor
+    finally:
+        sys.path.remove(str(HELPERS))
+    gate, started = threading.Event(), []
+    plugin_manager.register(gated_executor(gate, started), name="gated_executor")
+    live = serve_api()
+    try:
+        run_id = live.client.post("/api/runs", json={
+            **TINY_RUN, "model": "ae", "epochs": 1, "executor": "gated",
+            "model_options": {"latent_dim": 4, "channels": [8, 8], "head_hidden": 16}}).json()["summary"]["run_id"]
+        page.goto(f"{live.url}/runs/{run_id}/")
+        note = page.get_by_test_id("waiting-note")
+        expect(note).to_contain_text("Waiting to start (about 3 s)")
+        expect(note).to_contain_text(REASON)
+        expect(note).to_contain_text("after 120 s at the latest")
+        expect(page.get_by_test_id("status")).to_have_text("created")
+        gate.set()
+        expect(page.get_by_test_id("status")).to_have_text("completed", timeout=120_000)
+        expect(note).to_have_count(0)
+    finally:
+        for proc in started:
+            proc.kill()
+            proc.wait()

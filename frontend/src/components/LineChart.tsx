@@ -27,9 +27,12 @@ export function LineChart({ title, series, maxEpoch, testId }: { title: string; 
   if (!all.length) {
     y0 = 0;
     y1 = 1;
-  } else if (y0 === y1) {
-    y0 -= Math.abs(y0) * 0.1 || 0.5;
-    y1 += Math.abs(y1) * 0.1 || 0.5;
+  } else if (y1 - y0 < 0.02 * Math.max(Math.abs(y0), Math.abs(y1))) {
+    // (nearly) flat: a readable span around it, so the ticks differ and the line reads as flat
+    const mid = (y0 + y1) / 2;
+    const half = Math.max(0.05 * Math.abs(mid), (y1 - y0) / 2) || 0.5;
+    y0 = mid - half;
+    y1 = mid + half;
   } else {
     const pad = (y1 - y0) * 0.06;
     y0 -= pad;

@@ -72,6 +72,18 @@ function Progress({ state, total }: { state: RunState; total: number }) {
   );
 }
 
+function WaitingNote({ state }: { state: RunState }) {
+  const st = state.stage;
+  if (!st || st.stage !== "waiting" || state.started) return null;
+  return (
+    <div className="callout" data-testid="waiting-note">
+      <strong>Waiting to start{typeof st.expectedS === "number" ? ` (about ${Math.round(st.expectedS)} s)` : ""}.</strong>
+      <div>{st.text}</div>
+      {typeof st.maxWaitS === "number" ? <div className="muted small">It starts after {Math.round(st.maxWaitS)} s at the latest; cancelling it ends it at once.</div> : null}
+    </div>
+  );
+}
+
 function Warnings({ state }: { state: RunState }) {
   const latest = latestWarnings(state);
   if (!latest) return null;
@@ -233,6 +245,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
         <div className="callout warn" data-testid="reconnecting-note"><strong>Connection lost.</strong> <div>Reconnecting to the server; the page resumes after the last event it received, without gaps or repeats.</div></div>
       ) : null}
       <EndNote state={state} />
+      <WaitingNote state={state} />
       <Warnings state={state} />
       <section className="panel"><Progress state={state} total={total} /></section>
       <section className="panel">

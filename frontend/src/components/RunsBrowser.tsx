@@ -17,6 +17,14 @@ function keyMetrics(s: RunSummary): string {
   return m.loss === undefined ? "–" : parts.join(" · ");
 }
 
+/** The model's latest warning (e.g. a collapsed mixture) as a short badge; its page has the details. */
+function warningOf(s: RunSummary) {
+  const m = (s.metrics ?? {}) as { warnings?: { title?: string; detail?: string; severity?: string }[] };
+  const w = Array.isArray(m.warnings) ? m.warnings[0] : undefined;
+  if (!w) return null;
+  return <span className={`badge warn-badge${w.severity === "error" ? " error" : ""}`} title={w.detail} data-testid="run-warning-badge"> ⚠ {w.title}</span>;
+}
+
 export function RunsBrowser() {
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -107,7 +115,7 @@ export function RunsBrowser() {
                   <td>{r.model ?? "–"}</td>
                   <td>{r.dataset ?? "–"}</td>
                   <td className="num">{r.epochs_completed}/{r.epochs ?? "?"}</td>
-                  <td className="small">{keyMetrics(r)}</td>
+                  <td className="small">{keyMetrics(r)}{warningOf(r)}</td>
                   <td className="small" title={fullTime(r.created_at)}>{timeAgo(r.created_at)}</td>
                   <td style={{ textAlign: "right" }}>
                     {isActive(r.status) ? (

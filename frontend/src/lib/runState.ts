@@ -25,6 +25,8 @@ export interface Stage {
   text?: string;
   done?: number;
   total?: number;
+  expectedS?: number; // waiting: the executor's estimate
+  maxWaitS?: number; // waiting: the server starts the run after this long at the latest
   ts: number;
 }
 
@@ -172,7 +174,8 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
           if (t !== null && a !== null) s.lastEpochTiming = { train: t, artifacts: a };
         } else {
           s.stage = { epoch, stage: String(d.stage ?? ""), step: d.step as string | undefined, text: d.text as string | undefined,
-            done: num(d.done) ?? undefined, total: num(d.total) ?? undefined, ts: e.ts };
+            done: num(d.done) ?? undefined, total: num(d.total) ?? undefined, expectedS: num(d.expected_s) ?? undefined,
+            maxWaitS: num(d.max_wait_s) ?? undefined, ts: e.ts };
         }
         break;
       }
@@ -215,7 +218,7 @@ export function applyArtifacts(state: RunState, artifacts: Artifact[]): RunState
   return recon === state.reconEpochs ? state : { ...state, reconEpochs: recon };
 }
 
-const META = new Set(["epoch", "epochs", "lr", "epoch_seconds", "loss_weights"]);
+const META = new Set(["epoch", "epochs", "lr", "epoch_seconds", "loss_weights", "threads"]);
 
 // Metrics drawn together in one chart, with titles a learner can read (the mixture capability's diagnostics).
 const GROUPS: ChartSpec[] = [
@@ -283,7 +286,9 @@ export function progressOf(state: RunState): { done: number; frac: number; detai
   const share = t && t.train + t.artifacts > 0 ? t.train / (t.train + t.artifacts) : 0.8; // training's share of an epoch
   const st = state.stage;
   const p = state.progress;
-  if (st && st.stage === "waiting") return { done, frac: done, detail: st.text ?? "waiting to start" };
+  if (st && st.stage === "waiting") {
+    return { done, frac: done, detail: `waiting to start${typeof st.expectedS === "number" ? ` (about ${Math.round(st.expectedS)} s)` : ""}` };
+  }
   if (st && st.epoch > done && st.stage === "artifacts") {
     const total = Math.max(st.total ?? 1, 1), step = Math.min(st.done ?? 0, total);
     return { done, frac: st.epoch - 1 + share + ((1 - share) * step) / total,

@@ -17,7 +17,9 @@ from pydantic import ValidationError
 
 from . import __version__
 from .config import DEFAULT_DATASET, RunConfig, default_data_dir
+from .deferred import ready_state
 from .errors import is_disk_full, short_repr
+from .events import EventLog
 from .plugins import collect
 from .presets import PresetError, apply_preset
 from .runs.store import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
@@ -156,16 +158,37 @@ def _validate_projections(pm, request: RunConfig) -> dict[str, dict[str, Any]]:
     return parsed
 
 
-def start_run(store: RunStore, pm, stored: dict[str, Any]) -> dict[str, Any]:
-    """Persist a prepared run and hand it to its executor; a failed start marks the run failed."""
+def start_run(store: RunStore, pm, stored: dict[str, Any], deferred=None) -> dict[str, Any]:
+    """Persist a prepared run and hand it to its executor; a failed start marks the run failed.
+
+    With ``deferred`` (the server's :class:`latentdeck.deferred.DeferredStarts`), a run whose executor
+    says it is not ready yet waits there as ``created``, announced by a ``run.stage`` ``waiting`` event.
+    """
     summary = store.create(stored)
     executor = collect(pm, "executors")[stored["executor"]]
-    run_dir = store.run_dir(stored["run_id"])
+    if deferred is not None:
+        try:
+            state = ready_state(executor)
+        except Exception:
+            log.exception("executor %s: ready() raised; starting run %s now", executor.name, stored["run_id"])
+            state = {"ready": True}
+        if not state["ready"]:
+            with EventLog(store.run_dir(stored["run_id"]) / "events.jsonl", stored["run_id"]) as events:
+                events.emit("run.stage", {"stage": "waiting", "epoch": 0, "text": state["reason"],
+                                          "expected_s": state["expected_s"], "max_wait_s": deferred.max_wait_s})
+            deferred.add(stored["run_id"], executor)
+            return summary
+    return start_worker(store, stored["run_id"], executor) or summary
+
+
+def start_worker(store: RunStore, run_id: str, executor) -> dict[str, Any] | None:
+    """Start a ``created`` run's worker with ``executor`` and record it (``worker.json``)."""
+    run_dir = store.run_dir(run_id)
     try:
         info = executor.start(run_dir)
     except Exception as exc:
-        log.exception("executor %s failed to start run %s", executor.name, stored["run_id"])
-        return store.mark_failed(stored["run_id"], "executor_failed", f"{type(exc).__name__}: {exc}") or summary
+        log.exception("executor %s failed to start run %s", executor.name, run_id)
+        return store.mark_failed(run_id, "executor_failed", f"{type(exc).__name__}: {exc}")
     try:
         write_worker_info(run_dir, executor.name, int(info["pid"]), **{k: v for k, v in info.items() if k != "pid"})
     except OSError as exc:  # an unrecorded worker could never be watched: stop it and say why
@@ -175,8 +198,8 @@ def start_run(store: RunStore, pm, stored: dict[str, Any]) -> dict[str, Any]:
         with contextlib.suppress(OSError):
             os.kill(int(info["pid"]), signal.SIGKILL)
         why = "disk_full" if is_disk_full(exc) else "executor_failed"
-        return store.mark_failed(stored["run_id"], why, f"cannot record the worker: {type(exc).__name__}: {exc}") or summary
-    return summary
+        return store.mark_failed(run_id, why, f"cannot record the worker: {type(exc).__name__}: {exc}")
+    return None
 
 
 def worker_alive(pm, run_dir: Path) -> bool | None:

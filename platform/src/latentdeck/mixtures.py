@@ -86,4 +86,23 @@ def assess(p: Sequence[float], argmax_counts: Sequence[int], entropy_mean: float
             "dead_components": dead, "top_component": top, "top_share": share, "kld_c_collapse_value": ln_k}
 
 
-__all__ = ["COLLAPSED_BELOW", "DEAD_WEIGHT_FACTOR", "UNINFORMATIVE_ABOVE", "assess", "usage"]
+def component_weight(model, x, component: int) -> dict[str, Any]:
+    """How much of the data a component holds at this epoch: its mean q(c|x) and argmax share on ``x``
+    (the visualization subset), with a plain note when it holds almost none (p < 0.1 / K)."""
+    import torch
+
+    with torch.no_grad():
+        qc = model(x)["qc"].double()
+    k = qc.shape[1]
+    p = float(qc[:, component].mean())
+    share = float((qc.argmax(1) == component).double().mean())
+    weight = {"p": round(p, 6), "argmax_share": round(share, 6), "n": len(qc), "components": k,
+              "source": "mean q(c|x) on the visualization subset at this epoch"}
+    if p < 0.1 / k:
+        weight["note"] = (f"Component {component} holds almost no data at this epoch (weight {p:.4f}; "
+                          f"{share:.1%} of the examples have it as their most likely component): these samples "
+                          "show what the decoder makes of an unused region of the prior, not a cluster of digits.")
+    return weight
+
+
+__all__ = ["COLLAPSED_BELOW", "DEAD_WEIGHT_FACTOR", "UNINFORMATIVE_ABOVE", "assess", "component_weight", "usage"]

@@ -370,27 +370,11 @@ def _compute_grid(model, capabilities, config, dataset_spec, kind, key, m, epoch
     payload.update(seed_source=seed_source, seed_rule="sha256(f'{run_seed}:{epoch}:{kind}:{key}')[:4], big-endian",
                    model=config["model"], png=png_name)
     if kind == "prior_component" and "mixture" in capabilities:
+        from .mixtures import component_weight
+
         payload["component_weight"] = component_weight(model, images[config["viz_indices"]], key)
     return grid, payload
 
-
-def component_weight(model, x, component: int) -> dict[str, Any]:
-    """How much of the data a component holds at this epoch: its mean q(c|x) and argmax share on ``x``
-    (the visualization subset), with a plain note when it holds almost none (p < 0.1 / K)."""
-    import torch
-
-    with torch.no_grad():
-        qc = model(x)["qc"].double()
-    k = qc.shape[1]
-    p = float(qc[:, component].mean())
-    share = float((qc.argmax(1) == component).double().mean())
-    weight = {"p": round(p, 6), "argmax_share": round(share, 6), "n": len(qc), "components": k,
-              "source": "mean q(c|x) on the visualization subset at this epoch"}
-    if p < 0.1 / k:
-        weight["note"] = (f"Component {component} holds almost no data at this epoch (weight {p:.4f}; "
-                          f"{share:.1%} of the examples have it as their most likely component): these samples "
-                          "show what the decoder makes of an unused region of the prior, not a cluster of digits.")
-    return weight
 
 
 def write_files(run_dir: Path, names: dict[str, str], png: bytes, payload: dict[str, Any], latest_stem: str | None,

@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+from . import threads
 from .artifacts import ArtifactEngine, VizSubset
 from .atomic import read_json, write_json
 from .checkpoints import save_checkpoint
@@ -46,6 +47,12 @@ def choose_viz_indices(labels, size: int, seed: int) -> list[int]:
     """Held-out indices for the per-epoch artifacts, balanced over classes and interleaved
     (:func:`latentdeck.subsets.interleaved_by_class`)."""
     return interleaved_by_class(labels, size, seed)
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def to_float_images(images, image_shape: tuple[int, int, int]):
@@ -178,6 +185,10 @@ class Trainer:
         step = 0
         last_progress = 0.0
         for epoch in range(1, epochs + 1):
+            if not config.get("num_threads"):  # a fair share of the cores among the runs training now
+                share = threads.fair_share()
+                if share != torch.get_num_threads():
+                    torch.set_num_threads(share)
             schedule = Schedule(epoch, epochs)
             weights = self.model_spec.loss_weights(self.options, schedule)
             update = self.before_epoch(model, schedule)
@@ -251,6 +262,7 @@ class Trainer:
         metrics["loss_weights"] = dict(weights)
         metrics["lr"] = self.config["optimizer"]["lr"]
         metrics["epoch_seconds"] = round(seconds, 4)
+        metrics["threads"] = torch_threads()
         if self.model_spec.epoch_diagnostics is not None:
             import torch
 
@@ -286,51 +298,61 @@ def _execute(run_dir: Path, pm, listeners: tuple[Callable[[dict], None], ...]) -
             events.emit("run.cancelled", {"epochs_completed": 0, "at": "before start"})
             update_summary(run_dir, status="cancelled", reason="cancel requested before start", ended_at=now())
             return "cancelled"
-        import torch
-
-        if config.get("num_threads"):  # before run.started, which reports the thread count
-            torch.set_num_threads(config["num_threads"])
-        update_summary(run_dir, status="running", started_at=now())
-        events.emit("run.started", {
-            "model": config["model"], "dataset": config["dataset"], "dataset_note": config.get("dataset_note"),
-            "epochs": config["epochs"], "threads": torch.get_num_threads(), "device": "cpu", "stage_events": True})
-        trainer = None
-        started = time.perf_counter()
+        active = threads.register(run_id)  # other runs now share the cores with this one
         try:
-            pm.hook.before_run(run_id=run_id, run_dir=run_dir, config=config)
-            trainer = Trainer(run_dir, config, pm, events)
-            status = trainer.fit()
-        except Cancelled as where:
-            done = trainer.epochs_completed if trainer else 0
-            events.emit("run.cancelled", {"epochs_completed": done, "at": str(where), "metrics": trainer.last_metrics})
-            summary = update_summary(run_dir, status="cancelled", reason=f"cancel requested ({where})", ended_at=now())
-            pm.hook.after_run(run_id=run_id, run_dir=run_dir, status="cancelled", summary=summary)
-            return "cancelled"
-        except Exception as exc:
-            log.exception("run %s failed", run_id)
-            error = f"{type(exc).__name__}: {exc}"
-            try:
-                pm.hook.on_run_error(run_id=run_id, run_dir=run_dir, error=exc)
-            except Exception:
-                log.exception("on_run_error hook raised")
-            details = {"reason": "error", "error": error, "traceback": traceback.format_exc(limit=8),
-                       "epochs_completed": trainer.epochs_completed if trainer else 0}
-            if isinstance(exc, NonFiniteLoss):
-                details.update(reason="non_finite_loss", epoch=exc.epoch, batch=exc.batch, loss_parts=exc.parts)
-            elif is_disk_full(exc):
-                free = free_bytes(run_dir)
-                release_space(run_dir)  # room for these last words
-                error = details["error"] = (
-                    f"no space left on the disk holding {run_dir.parent} ({free:,} bytes free): free "
-                    f"some space and start a new run; epochs completed before are kept ({error})")
-                details["reason"] = "disk_full"
-            with_headroom(run_dir, lambda: events.emit("run.failed", details))
-            with_headroom(run_dir, lambda: update_summary(run_dir, status="failed", reason=details["reason"],
-                                                          error=error, ended_at=now()))
-            return "failed"
-        duration = round(time.perf_counter() - started, 3)
-        events.emit("run.completed", {"epochs_completed": trainer.epochs_completed, "metrics": trainer.last_metrics,
-                                      "duration_s": duration})
-        summary = update_summary(run_dir, status=status, ended_at=now(), duration_s=duration)
-        pm.hook.after_run(run_id=run_id, run_dir=run_dir, status=status, summary=summary)
-        return status
+            return _train(run_dir, config, pm, events)
+        finally:
+            threads.unregister(active)
+
+
+def _train(run_dir: Path, config: dict[str, Any], pm, events: EventLog) -> str:
+    """Mark the run running, train it, and end it completed, cancelled or failed; returns the status."""
+    import torch
+
+    run_id = config["run_id"]
+    # before run.started, which reports the thread count
+    torch.set_num_threads(config.get("num_threads") or threads.fair_share())
+    update_summary(run_dir, status="running", started_at=now())
+    events.emit("run.started", {
+        "model": config["model"], "dataset": config["dataset"], "dataset_note": config.get("dataset_note"),
+        "epochs": config["epochs"], "threads": torch.get_num_threads(), "device": "cpu", "stage_events": True})
+    trainer = None
+    started = time.perf_counter()
+    try:
+        pm.hook.before_run(run_id=run_id, run_dir=run_dir, config=config)
+        trainer = Trainer(run_dir, config, pm, events)
+        status = trainer.fit()
+    except Cancelled as where:
+        done = trainer.epochs_completed if trainer else 0
+        events.emit("run.cancelled", {"epochs_completed": done, "at": str(where), "metrics": trainer.last_metrics})
+        summary = update_summary(run_dir, status="cancelled", reason=f"cancel requested ({where})", ended_at=now())
+        pm.hook.after_run(run_id=run_id, run_dir=run_dir, status="cancelled", summary=summary)
+        return "cancelled"
+    except Exception as exc:
+        log.exception("run %s failed", run_id)
+        error = f"{type(exc).__name__}: {exc}"
+        try:
+            pm.hook.on_run_error(run_id=run_id, run_dir=run_dir, error=exc)
+        except Exception:
+            log.exception("on_run_error hook raised")
+        details = {"reason": "error", "error": error, "traceback": traceback.format_exc(limit=8),
+                   "epochs_completed": trainer.epochs_completed if trainer else 0}
+        if isinstance(exc, NonFiniteLoss):
+            details.update(reason="non_finite_loss", epoch=exc.epoch, batch=exc.batch, loss_parts=exc.parts)
+        elif is_disk_full(exc):
+            free = free_bytes(run_dir)
+            release_space(run_dir)  # room for these last words
+            error = details["error"] = (
+                f"no space left on the disk holding {run_dir.parent} ({free:,} bytes free): free "
+                f"some space and start a new run; epochs completed before are kept ({error})")
+            details["reason"] = "disk_full"
+        with_headroom(run_dir, lambda: events.emit("run.failed", details))
+        with_headroom(run_dir, lambda: update_summary(run_dir, status="failed", reason=details["reason"],
+                                                      error=error, ended_at=now()))
+        return "failed"
+    duration = round(time.perf_counter() - started, 3)
+    events.emit("run.completed", {"epochs_completed": trainer.epochs_completed, "metrics": trainer.last_metrics,
+                                  "duration_s": duration})
+    summary = update_summary(run_dir, status=status, ended_at=now(), duration_s=duration)
+    pm.hook.after_run(run_id=run_id, run_dir=run_dir, status=status, summary=summary)
+    return status

@@ -237,6 +237,10 @@ class ExecutorSpec:
     ``warm_up()``, optional, prepares workers ahead of time (the local executor warms umap-learn's JIT
     in a fork server): the server calls it once at start in a background thread, where it may block
     for as long as warming takes; ``start`` must never wait for it.
+    ``ready()``, optional, says whether a worker started now would run at full speed:
+    ``{"ready": bool, "reason": str, "expected_s": float | None}``. While it is not, the server keeps
+    a new run ``created`` (announced as ``run.stage`` ``waiting`` with the reason) and starts it once
+    it is ready, after at most the server's wait limit, or at once on a cancel.
     """
 
     name: str
@@ -245,6 +249,7 @@ class ExecutorSpec:
     options: type[BaseModel] = NoOptions
     description: str = ""
     warm_up: Callable[[], None] | None = None
+    ready: Callable[[], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +20,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from .. import __version__
-from ..launch import reap_dead_workers
+from ..deferred import DeferredStarts
+from ..launch import reap_dead_workers, start_worker
 from ..plugins import PluginError, get_plugin_manager
 from ..runs.lifecycle import InvalidTransition
-from ..runs.store import RunStore, RunStoreError
+from ..runs.store import RunStore, RunStoreError, cancel_requested
 from .access import AccessGuard, AccessPolicy
 from .docs import mount_docs
 from .errors import SafetyNet, document_errors, http_error_response, validation_error_response
@@ -102,6 +104,7 @@ async def _lifespan(app: FastAPI):
     try:
         yield
     finally:
+        await asyncio.to_thread(app.state.deferred.flush)  # no run is left without a worker
         monitor.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await monitor
@@ -110,10 +113,12 @@ async def _lifespan(app: FastAPI):
 
 def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 15.0, max_stream_s: float = 300.0,
                poll_s: float = 0.02, monitor_s: float = 1.0, ui_dir: str | Path | None = None,
-               access: AccessPolicy | None = None) -> FastAPI:
+               max_start_wait_s: float | None = None, access: AccessPolicy | None = None) -> FastAPI:
     """The latentdeck API over the run store in ``runs_dir`` with the plugins of ``pm``; the web UI
     from ``ui_dir`` (default: the repository's ``frontend/out`` export) when it has been built.
-    ``access`` (default: loopback hosts only, no token, 1 MiB bodies) guards every request."""
+    ``max_start_wait_s`` (default ``$LATENTDECK_START_WAIT_S`` or 120): how long a new run may wait
+    for its executor to be ready (see :mod:`latentdeck.deferred`). ``access`` (default: loopback
+    hosts only, no token, 1 MiB bodies) guards every request."""
     app = FastAPI(
         title="latentdeck", version=__version__, lifespan=_lifespan, docs_url=None, redoc_url=None,
         description="Train autoencoders on MNIST and watch the latent space form. Runs, their events "
@@ -124,6 +129,11 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.state.settings = ApiSettings(heartbeat_s=heartbeat_s, max_stream_s=max_stream_s, poll_s=poll_s,
                                      monitor_s=monitor_s)
     app.state.hub = EventHub(poll_s=poll_s)
+    store = app.state.store
+    wait = max_start_wait_s if max_start_wait_s is not None else float(os.environ.get("LATENTDECK_START_WAIT_S", "120"))
+    app.state.deferred = DeferredStarts(
+        start=lambda run_id, executor: start_worker(store, run_id, executor),
+        cancelled=lambda run_id: cancel_requested(store.root / run_id), max_wait_s=wait)
 
     @app.exception_handler(RunStoreError)
     async def _store_error(request: Request, exc: RunStoreError) -> JSONResponse:

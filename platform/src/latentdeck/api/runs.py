@@ -74,7 +74,7 @@ def create_run(config: RunConfig, request: Request) -> dict[str, Any]:
     """Validate the config against the installed plugins, persist the run and start its worker."""
     pm = request.app.state.pm
     stored = launch.prepare_run(pm, config)  # ConfigError (422) before anything is written
-    summary = launch.start_run(_store(request), pm, stored)
+    summary = launch.start_run(_store(request), pm, stored, getattr(request.app.state, "deferred", None))
     return {"summary": summary, "config": stored}
 
 

@@ -101,7 +101,7 @@ def test_a_small_grid_is_a_prefix_of_a_larger_one(trained_run, plugin_manager):
 def test_component_weight_says_when_a_component_holds_almost_no_data():
     import torch
 
-    from latentdeck.samples import component_weight
+    from latentdeck.mixtures import component_weight
 
     class Collapsed(torch.nn.Module):
         def forward(self, x):

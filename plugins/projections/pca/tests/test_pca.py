@@ -131,3 +131,62 @@ def test_the_linear_map_reproduces_the_coordinates_and_survives_a_reload():
     saved = {"coords": second.coords.tolist(), "params": second.params, **second.extra}
     reloaded = restore(saved)
     np.testing.assert_allclose(reloaded.place(latents + 0.1), second.coords, atol=1e-4)  # file rounds to 6 places
+
+
+def _orthogonal(d, seed, reflect=False):
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
+    if reflect:
+        q[:, 0] *= -1
+    return q
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("reflect", [False, True])
+def test_procrustes_reproduces_a_rotated_copy_exactly_and_keeps_distances(dims, reflect):
+    from scipy.spatial.distance import pdist
+
+    rng = np.random.default_rng(dims)
+    latents = rng.normal(size=(80, 6)) @ rng.normal(size=(6, 6))
+    plain = fit(latents, dims, 0, PCAOptions(sign_reference="loadings"))
+    turn = _orthogonal(dims, 5, reflect)
+    target = plain.coords @ turn  # the "previous epoch": the same map turned (or mirrored)
+    aligned = fit(latents, dims, 0, init=target)
+    np.testing.assert_allclose(aligned.coords, target, atol=1e-9)
+    np.testing.assert_allclose(pdist(aligned.coords), pdist(plain.coords), atol=1e-9)  # a rigid motion only
+    rotation = np.array(aligned.params["alignment"]["rotation"])
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(dims), atol=1e-5)
+    assert aligned.params["alignment"]["reflection"] is bool(np.linalg.det(turn) < 0)
+    np.testing.assert_allclose(aligned.place(latents), aligned.coords, atol=1e-9)  # the linear map carries R
+    assert aligned.extra["explained_variance"] == plain.extra["explained_variance"]  # still in principal order
+    np.testing.assert_allclose(np.array(aligned.extra["principal_components"]), np.array(plain.extra["components"]), atol=1e-6)
+
+
+def test_procrustes_undoes_axes_that_swap_order_where_sign_flips_cannot():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(300, 2))
+    epoch1 = np.c_[base[:, 0] * 1.05, base[:, 1], rng.normal(size=(300, 2)) * 0.05]  # axis 0 barely first
+    epoch2 = np.c_[base[:, 0], base[:, 1] * 1.05, rng.normal(size=(300, 2)) * 0.05]  # now axis 1 is first
+    first = fit(epoch1, 2, 0)
+    signs = fit(epoch2, 2, 0, PCAOptions(alignment="signs"), init=first.coords)
+    procrustes = fit(epoch2, 2, 0, init=first.coords)
+    span = np.ptp(first.coords, axis=0).max()
+    moved = lambda result: np.median(np.linalg.norm(result.coords - first.coords, axis=1)) / span
+    assert moved(signs) > 0.1  # the swapped axes turn the picture by 90 degrees
+    assert moved(procrustes) < 0.02  # the latent space barely moved, and neither does the map
+    assert procrustes.params["alignment"]["method"] == "procrustes" and signs.params["alignment"]["method"] == "signs"
+
+
+def test_an_aligned_file_restores_with_its_map():
+    from latentdeck_pca.plugin import restore
+    from latentdeck_pca.schema import PCAProjectionFile
+
+    rng = np.random.default_rng(4)
+    latents = rng.normal(size=(40, 5)) @ rng.normal(size=(5, 5))
+    aligned = fit(latents, 3, 0, init=fit(latents, 3, 0).coords @ _orthogonal(3, 1))
+    saved = {"coords": aligned.coords.tolist(), "params": aligned.params, **aligned.extra}
+    back = restore(saved)
+    np.testing.assert_allclose(back.place(latents), aligned.coords, atol=1e-5)
+    PCAProjectionFile.model_validate({
+        "epoch": 2, "method": "pca", "dims": 3, "n": 40, "latent": "z", "latent_dim": 5, "indices": list(range(40)),
+        "labels": [0] * 40, "coords": aligned.coords.tolist(), "bounds": [[-1, 1]] * 3, "compute_ms": 1.0,
+        "trustworthiness": {"k": 15, "n": 40, "value": 1.0}, "params": aligned.params, **aligned.extra})

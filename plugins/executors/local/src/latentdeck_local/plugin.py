@@ -7,8 +7,11 @@ Warm fork: :func:`warm_up` (called by the server at start, in a background threa
 numba kernels once (~40 s). Once it is warm, :func:`start` forks workers from it: a run's first UMAP
 projection then takes seconds instead of ~40 s. Until then (or when umap-learn is missing, the
 warm-up failed, ``LATENTDECK_WARMUP=off``, or the fork server died) :func:`start` uses the fresh
-process — it never waits for the warm-up. ``worker.json`` records which way: ``"start":
-"forkserver-warm"`` or ``"subprocess"`` (with ``"start_note"`` saying why not warm).
+process. ``worker.json`` records which way: ``"start": "forkserver-warm"`` or ``"subprocess"`` (with
+``"start_note"`` saying why not warm). :func:`start` itself never waits; while the warm-up runs,
+:func:`ready` says so, and the server keeps a new run waiting (``created``) until the fork server is
+warm: a worker started meanwhile would train several times slower (it and the compiler compete for
+the cores) and pay the compilation again at its first UMAP.
 
 Forked workers are children of the fork server, not of the server: the fork server reaps them (no
 zombies) and liveness comes from the process table (:func:`latentdeck.procs.pid_alive`), which also
@@ -18,11 +21,13 @@ holds if the fork server itself is gone (its orphans are then reaped by init).
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +54,40 @@ class _Warm:
         self.status: dict[str, Any] = {}
         self.ctx = None
         self.done = threading.Event()
+        self.started_at = 0.0  # time.monotonic() when warming began
+
+
+TYPICAL_WARM_UP_S = 45.0  # on two idle cores; the last warm-up's own time is remembered and used instead
+
+
+def _timing_file() -> Path:
+    return Path.home() / ".cache" / "latentdeck" / "warmup.json"
+
+
+def _typical_warm_up_s() -> float:
+    try:
+        return float(json.loads(_timing_file().read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return TYPICAL_WARM_UP_S
+
+
+def _remember_warm_up_s(seconds: float) -> None:
+    try:
+        _timing_file().parent.mkdir(parents=True, exist_ok=True)
+        _timing_file().write_text(json.dumps({"seconds": round(seconds, 1)}))
+    except OSError:
+        pass
+
+
+def ready() -> dict[str, Any]:
+    """Whether a worker started now runs at full speed: not while the warm-up is compiling."""
+    if _warm.phase != "warming":
+        return {"ready": True, "reason": None, "expected_s": None}
+    left = max(5.0, _typical_warm_up_s() - (time.monotonic() - _warm.started_at))
+    return {"ready": False, "expected_s": round(left),
+            "reason": "The lab is compiling UMAP's kernels once after it starts (numba, usually under a minute). "
+                      "Waiting for it lets this run train at full speed and compute its first UMAP map in seconds "
+                      "instead of a minute; it starts by itself as soon as the warm-up ends."}
 
 
 _warm = _Warm()
@@ -77,6 +116,7 @@ def warm_up(timeout: float | None = None) -> str:
         first = _warm.phase == "cold"
         if first:
             _warm.phase, _warm.reason = "warming", "the warm-up is still running"
+            _warm.started_at = time.monotonic()
             _warm.done.clear()
     if not first:
         _warm.done.wait(timeout)
@@ -95,7 +135,6 @@ def warm_up(timeout: float | None = None) -> str:
             log.warning("no warm workers: umap-learn is not installed; runs start as fresh processes")
             return _warm.phase
         import multiprocessing
-        import time
 
         started = time.monotonic()
         ctx = multiprocessing.get_context("forkserver")
@@ -117,6 +156,8 @@ def warm_up(timeout: float | None = None) -> str:
             log.warning("the warm fork server imported torch; forked workers may misbehave")
         _warm.ctx = ctx
         _set("warm", "warm", status)
+        if mode == "full":
+            _remember_warm_up_s(time.monotonic() - started)
         log.info("warm workers ready after %.1f s (warm-up %s, %s points, %.1f s in the fork server)",
                  time.monotonic() - started, status.get("mode"), status.get("points"), status.get("seconds") or 0)
     except Exception as exc:  # never break training over an optimisation
@@ -244,6 +285,6 @@ def wait(pid: int, timeout: float | None = None) -> int | None:
 @hookimpl
 def register_executors():
     return [ExecutorSpec(
-        name="local", start=start, is_alive=is_alive, warm_up=warm_up,
+        name="local", start=start, is_alive=is_alive, warm_up=warm_up, ready=ready,
         description="one worker process per run on this machine (python -m latentdeck.worker, or forked "
                     "from a fork server with umap-learn's JIT already warm)")]

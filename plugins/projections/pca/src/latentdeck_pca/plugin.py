@@ -1,21 +1,27 @@
-"""PCA of the visualization subset's latents, 2-D and 3-D, with a sign convention.
+"""PCA of the visualization subset's latents, 2-D and 3-D, aligned with the previous epoch.
 
-An eigenvector's sign is arbitrary: a plain SVD/eigh can mirror an axis from one epoch to the next
-although the latent space barely moved. The sign of each axis is therefore fixed by a documented rule
-(``params.signs_from`` records which one applied):
+Principal axes are not stable between epochs: an eigenvector's sign is arbitrary, and when two
+variances are close the first two axes swap order from one epoch to the next, so a plain PCA map
+mirrors or turns by 90 degrees although the latent space barely moved. Per-axis sign flips cannot
+undo a swap. So, by default, each epoch's coordinates are aligned to the previous epoch's
+coordinates of the same points by an orthogonal Procrustes transform (``params.alignment``):
 
-1. ``previous`` — when ``init`` (the previous epoch's coordinates of the same points for this
-   ``dims``) is given with the right shape and ``sign_reference`` is ``"previous"`` (the default), axis
-   ``a`` is flipped when its coordinates correlate negatively with the previous epoch's axis ``a``
-   (``sum(coords[:, a] * init[:, a]) < 0``, both centred). Points then keep their side of the plot
-   from one epoch to the next.
-2. ``loadings`` — otherwise (the first epoch, or ``sign_reference="loadings"``) each principal
-   direction's entry of largest absolute value is made positive (the lowest latent index wins a tie).
-   This depends on the latents alone, so it is reproducible without any history.
+1. ``procrustes`` (default; ``sign_reference: "previous"``, ``alignment: "procrustes"``) — with
+   ``init`` (the previous epoch's coordinates of the same points for this ``dims``), the rotation or
+   reflection ``R`` (dims x dims, orthogonal, no scaling) that minimises ``||raw @ R - init||`` over
+   the centred coordinates (``R = U V^T`` from the SVD of ``raw^T init``) is applied. Distances between
+   points are unchanged; only the map's orientation follows the previous epoch. ``R`` is recorded.
+2. ``signs`` (``alignment: "signs"``) — each axis is only flipped when it correlates negatively with
+   the previous epoch's axis (the rule before Procrustes; it cannot undo an axis swap).
+3. ``loadings`` — the first epoch, or ``sign_reference: "loadings"``: each principal direction's entry
+   of largest absolute value is made positive (lowest index on ties). Reproducible without history.
 
-The projection is the exact linear map ``coords = (z - mean) @ components.T`` (``components`` with
-the signs applied); it is returned as ``Projection.linear`` and persisted in the file, so artifacts can
-place new latent points (model samples, Gaussians in closed form) even after a reload from disk.
+The projection is the exact linear map ``coords = (z - mean) @ components.T`` (``components`` =
+``R^T`` times the principal directions, so it carries the alignment); it is returned as
+``Projection.linear`` and persisted, so artifacts can place new latent points (model samples,
+Gaussians in closed form) even after a reload from disk. ``principal_components`` keeps the
+unrotated principal directions, and ``explained_variance`` stays in principal order (descending);
+``axis_variance_ratio`` is the share of the latent variance along each displayed axis.
 
 Explained variance uses ``n - 1`` in the denominator (like scikit-learn); the ratio is over the total
 variance of all latent dimensions. Latents with fewer dimensions than ``dims`` get zero axes.
@@ -36,9 +42,14 @@ class PCAOptions(BaseModel):
     center: bool = Field(True, description="subtract the subset's mean latent before projecting")
     sign_reference: Literal["previous", "loadings"] = Field(
         "previous",
-        description="how axis signs are fixed: 'previous' aligns each axis with the previous epoch's axis "
-                    "(falling back to 'loadings' on the first epoch); 'loadings' makes each direction's "
-                    "largest-|loading| entry positive")
+        description="'previous' aligns each epoch with the previous epoch's coordinates (see alignment; the "
+                    "first epoch uses 'loadings'); 'loadings' never looks back: each direction's "
+                    "largest-|loading| entry is made positive")
+    alignment: Literal["procrustes", "signs"] = Field(
+        "procrustes",
+        description="how an epoch follows the previous one: 'procrustes' = the orthogonal rotation/reflection "
+                    "(no scaling) that best matches the previous coordinates of the same points, which also "
+                    "undoes axes that swap order; 'signs' = flip single axes only")
 
 
 def principal_axes(latents, dims: int, center: bool = True):
@@ -82,24 +93,60 @@ def previous_signs(coords, init):
     return np.where((a * b).sum(0) < 0, -1.0, 1.0)
 
 
+def procrustes_rotation(coords, init):
+    """The orthogonal ``R`` (dims x dims) minimising ``||(coords - mean) @ R - (init - mean)||``:
+    ``U @ Vt`` from the SVD of ``coords_c.T @ init_c`` (a rotation, or a reflection when that fits better)."""
+    import numpy as np
+
+    a = coords - coords.mean(0)
+    b = np.asarray(init, dtype=np.float64)
+    b = b - b.mean(0)
+    u, _, vt = np.linalg.svd(a.T @ b)
+    return u @ vt
+
+
+def _alignment_record(rotation) -> dict:
+    import math
+
+    import numpy as np
+
+    record = {"method": "procrustes", "reference": "the previous epoch's coordinates of the same points",
+              "rotation": np.round(rotation, 6).tolist(), "reflection": bool(np.linalg.det(rotation) < 0)}
+    if rotation.shape == (2, 2) and not record["reflection"]:
+        record["angle_deg"] = round(math.degrees(math.atan2(rotation[0, 1], rotation[0, 0])), 3)
+    return record
+
+
 def fit(latents, dims: int, seed: int, options: PCAOptions | None = None, init=None) -> Projection:
     import numpy as np
 
     options = options or PCAOptions()
-    mean, components, values, total = principal_axes(latents, dims, options.center)
-    coords = (np.asarray(latents, dtype=np.float64) - mean) @ components.T
-    signs_from = "loadings"
+    x = np.asarray(latents, dtype=np.float64)
+    mean, principal, values, total = principal_axes(x, dims, options.center)
+    coords = raw = (x - mean) @ principal.T
+    components = principal
+    signs_from, alignment = "loadings", {"method": "none"}
     if options.sign_reference == "previous" and init is not None and np.shape(init) == coords.shape:
-        signs = previous_signs(coords, init)
-        coords, components = coords * signs, components * signs[:, None]
         signs_from = "previous"
+        if options.alignment == "procrustes":
+            rotation = procrustes_rotation(raw, init)
+            coords, components = raw @ rotation, rotation.T @ principal
+            alignment = _alignment_record(rotation)
+        else:
+            signs = previous_signs(raw, init)
+            coords, components = raw * signs, principal * signs[:, None]
+            alignment = {"method": "signs", "signs": signs.tolist()}
     ratio = (values / total).tolist() if total > 0 else [0.0] * dims
+    axis_variance = coords.var(0, ddof=1) if len(coords) > 1 else np.zeros(dims)
+    axis_ratio = (axis_variance / total).tolist() if total > 0 else [0.0] * dims
     return Projection(
         coords=coords,
         params={"n_components": dims, "center": options.center, "sign_reference": options.sign_reference,
-                "signs_from": signs_from, "solver": "numpy.linalg.eigh(covariance)"},
+                "signs_from": signs_from, "alignment": alignment, "solver": "numpy.linalg.eigh(covariance)"},
         extra={"explained_variance": values.tolist(), "explained_variance_ratio": ratio,
-               "components": np.round(components, 6).tolist(), "mean": np.round(mean, 6).tolist()},
+               "axis_variance_ratio": [round(v, 6) for v in axis_ratio],
+               "components": np.round(components, 6).tolist(),
+               "principal_components": np.round(principal, 6).tolist(), "mean": np.round(mean, 6).tolist()},
         linear=(components, mean),
     )
 
@@ -111,8 +158,8 @@ def restore(saved: dict) -> Projection:
 
     components = np.asarray(saved["components"], dtype=np.float64)
     mean = np.asarray(saved["mean"], dtype=np.float64)
-    extra = {key: saved[key] for key in ("explained_variance", "explained_variance_ratio", "components", "mean")
-             if key in saved}
+    extra = {key: saved[key] for key in ("explained_variance", "explained_variance_ratio", "axis_variance_ratio",
+                                         "components", "principal_components", "mean") if key in saved}
     return Projection(coords=np.asarray(saved["coords"], dtype=np.float64), params=saved.get("params", {}),
                       extra=extra, linear=(components, mean))
 
@@ -121,4 +168,5 @@ def restore(saved: dict) -> Projection:
 def register_projections():
     return [ProjectionSpec(
         name="pca", fit=fit, dims=(2, 3), options=PCAOptions, restore=restore,
-        description="principal components of the latents (2-D and 3-D); axis signs stay put between epochs")]
+        description="principal components of the latents (2-D and 3-D), each epoch rotated (Procrustes) to "
+                    "match the previous one, so the map moves only where the latent space does")]

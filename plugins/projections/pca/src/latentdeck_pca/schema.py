@@ -6,7 +6,7 @@ fields are checked loosely (new ones may be added); what PCA contributes is chec
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -21,6 +21,10 @@ class PCAParams(BaseModel):
     sign_reference: Literal["previous", "loadings"]
     signs_from: Literal["previous", "loadings"] = Field(
         description="which rule fixed the axis signs of this file (see the plugin README)")
+    alignment: dict[str, Any] = Field(
+        default_factory=lambda: {"method": "none"},
+        description="how this epoch follows the previous one: {method: none} (first epoch, or 'loadings'), "
+                    "{method: signs, signs} or {method: procrustes, rotation (dims x dims), reflection, angle_deg?}")
     solver: str
 
 
@@ -30,7 +34,13 @@ class PCAProjectionFile(ProjectionFile):
     params: PCAParams
     explained_variance: list[float] = Field(description="variance along each axis (n - 1 denominator), descending")
     explained_variance_ratio: list[float] = Field(description="explained_variance / total latent variance")
-    components: list[list[float]] = Field(description="the (dims, latent_dim) directions, with the file's signs")
+    components: list[list[float]] = Field(
+        description="the (dims, latent_dim) linear map of this file: coords = (z - mean) @ components.T "
+                    "(the principal directions with the alignment applied)")
+    principal_components: list[list[float]] | None = Field(
+        None, description="the unrotated principal directions (loadings sign rule), descending variance")
+    axis_variance_ratio: list[float] | None = Field(
+        None, description="share of the total latent variance along each displayed axis")
     mean: list[float] = Field(description="the subtracted mean latent")
 
     @model_validator(mode="after")
