@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from battery_lab import Lab, read_log
+from latentdeck.testing import run_async
 
 CLOSING = {"run.completed", "run.cancelled", "run.failed"}
 
@@ -99,7 +100,8 @@ def load(lab: Lab, pollers: int, subscribers: int, epochs: int, runs: int = 2) -
         run_ids = [lab.create(client, epochs=epochs, batch_size=16) for _ in range(runs)]
     load_before = os.getloadavg()
     started = time.monotonic()
-    outcome = asyncio.run(_run(lab, run_ids, pollers, subscribers, seconds_after=1.0))
+    # in a thread with its own loop: Playwright's sync API may have left one marked running in this one
+    outcome = run_async(lambda: _run(lab, run_ids, pollers, subscribers, seconds_after=1.0))
     seconds = time.monotonic() - started
     with lab.client() as client:  # the summary follows the terminal event by a moment (a niced worker, under load)
         statuses = [lab.wait_status(client, r, {"completed", "failed", "cancelled"}, timeout=60)["status"] for r in run_ids]

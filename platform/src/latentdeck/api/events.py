@@ -101,6 +101,8 @@ async def _live_stream(hub: EventHub, run_id: str, path: Path, cursor: int, hear
                        max_stream_s: float) -> AsyncIterator[str]:
     deadline = time.monotonic() + max_stream_s
     yield f"retry: {RETRY_MS}\n\n"
+    if hub.ending:  # the server is stopping: start no feed it would never run; the client resumes later
+        return
     sub, feed = hub.subscribe(run_id, path)
     try:
         await feed.ready.wait()  # the feed's start offset is fixed before we read the file
