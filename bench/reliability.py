@@ -64,7 +64,7 @@ def faults(work: Path, quick: bool) -> dict:
     points = [("checkpoint", 2), ("artifact", 5), ("event", 30)]
     if not quick:
         points += [("checkpoint", rng.randint(1, 3)) for _ in range(3)] + [("artifact", rng.randint(1, 40)) for _ in range(6)]
-        points += [("event", rng.randint(3, 150)) for _ in range(6)]
+        points += [("event", rng.randint(3, 90)) for _ in range(6)]
     out = {}
     with fault_lab(fresh(work, "faults")) as lab:
         kills = [kill_worker_at(lab, point, nth) for point, nth in points]
@@ -106,7 +106,7 @@ def fuzz(work: Path, quick: bool) -> dict:
         passes = {}
         for label, fixed in (("generated_ids", None), ("gmvae_run", ids["gmvae"]), ("ae_run", ids["ae"])):
             result = run_schemathesis(live.url, runs.parent, 3 if quick else 100, seed=13, fixed_run_id=fixed)
-            result.pop("details", None)
+            result["details"] = [d[:1500] for d in result.get("details", []) if "ST202" not in d.split("\n", 1)[0]]
             passes[label] = result
     finally:
         live.stop()

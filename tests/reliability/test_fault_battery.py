@@ -16,7 +16,7 @@ def test_a_worker_killed_in_the_middle_of_a_write_fails_its_run_and_leaves_every
     if battery_long:
         rng = random.Random(13)
         points += [("checkpoint", rng.randint(1, 3)) for _ in range(3)] + [("artifact", rng.randint(1, 30)) for _ in range(5)]
-        points += [("event", rng.randint(3, 120)) for _ in range(5)]
+        points += [("event", rng.randint(3, 90)) for _ in range(5)]
     with fault_lab(lab_runs) as lab:
         for point, nth in points:
             figures = kill_worker_at(lab, point, nth)

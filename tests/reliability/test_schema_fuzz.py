@@ -21,7 +21,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(runs_dir, tm
     live = live_server(create_app(pm, runs_dir))
     examples = 60 if battery_long else 3
     for fixed in (None, ids["gmvae"], ids["ae"]) if battery_long else (None, ids["gmvae"]):
-        figures = run_schemathesis(live.url, tmp_path, examples, seed=13, fixed_run_id=fixed)
+        figures = run_schemathesis(live.url, tmp_path, examples, seed=13, fixed_run_id=fixed, stateful=battery_long)
         assert figures["cases"] and figures["cases"] > 100, figures
         assert figures["server_errors"] == 0 and figures["schema_violations"] == 0, figures
         unexpected = {k: v for k, v in figures["failures"].items() if not k.startswith(ALLOWED)}

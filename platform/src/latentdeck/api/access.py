@@ -111,7 +111,10 @@ class AccessGuard:
         headers = Headers(scope=scope)
         refusal = self._refuse_host(headers) or self._refuse_token(scope, headers)
         if refusal is not None:
-            await refusal(scope, receive, send)
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})  # policy violation
+            else:
+                await refusal(scope, receive, send)
             return
         send = self._with_cookie(scope, send)
         limit = self.policy.max_body_bytes
