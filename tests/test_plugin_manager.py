@@ -219,8 +219,8 @@ def test_list_plugins_hides_ok_builtins_unless_all(monkeypatch):
     ae = full["latentdeck.ae"]
     assert ae["builtin"] is True and ae["status"] == "ok" and ae["error"] is None
     assert ae["version"] == importlib.metadata.version("latentdeck")
-    assert ae["hooks"] == ["register_loss_components", "register_models"]
-    assert ae["provides"] == {"models": ["ae"], "loss_components": ["class_ce"]}
+    assert ae["hooks"] == ["register_loss_components", "register_models", "register_presets"]
+    assert ae["provides"] == {"models": ["ae"], "loss_components": ["class_ce"], "presets": ["ae-quick"]}
     assert full["latentdeck.basic"]["provides"] == {"loss_components": ["recon_mse", "recon_sse"]}
     assert full["latentdeck.recon"]["provides"] == {"artifacts": ["recon_grid"]}
     assert full["latentdeck.local"]["provides"] == {"executors": ["local"]}

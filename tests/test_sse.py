@@ -149,7 +149,7 @@ def test_reconnects_during_a_live_run_lose_and_repeat_nothing(serve_api, tiny_co
     url = f"/api/runs/{run_id}/events"
     events: list[dict] = []
     connections = 0
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a bound for a stuck run on a loaded machine, not a timing assertion
     while not events or events[-1]["type"] != "run.completed":
         assert time.monotonic() < deadline, "the run did not complete in time"
         headers = {"Last-Event-ID": str(events[-1]["seq"])} if events else {}

@@ -6,7 +6,13 @@ Skipped, with the reason, when Playwright, Chromium or the UI export (frontend/o
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -80,3 +86,192 @@ def shot():
 def _no_warm_workers(monkeypatch):
     """These runs project with first-dims only: no server should spend the 2 cores warming UMAP."""
     monkeypatch.setenv("LATENTDECK_WARMUP", "off")
+
+
+# --- the latent explorer's WebGL map (fixture ``latent_map``) --------------------------------------
+# Where each point is on screen (from the deck.gl instance the map exposes on its element), what the GPU
+# buffers hold, and pixel counts of a screenshot of the map (a WebGL canvas cannot be read back
+# reliably; a screenshot can).
+
+# Screen positions (CSS px, relative to the map) of every point, in the projection file's order.
+SCREEN = """(box) => {
+  const deck = box.querySelector('[data-frames]').__deck;
+  const layer = deck.props.layers.find((l) => l.id === 'points');
+  const pos = layer.props.data.attributes.getPosition.value;
+  const vp = deck.getViewports()[0];
+  const out = [];
+  for (let i = 0; i < pos.length / 3; i++) {
+    const p = vp.project([pos[3 * i], pos[3 * i + 1], pos[3 * i + 2]]);
+    out.push([p[0], p[1]]);
+  }
+  return out;
+}"""
+
+# Alpha of every point's colour (0-255), as uploaded to the GPU.
+POINT_ALPHA = """(box) => {
+  const deck = box.querySelector('[data-frames]').__deck;
+  const c = deck.props.layers.find((l) => l.id === 'points').props.data.attributes.getFillColor.value;
+  return Array.from({ length: c.length / 4 }, (_, i) => c[4 * i + 3]);
+}"""
+
+# Alpha of every drawn kNN edge (empty when none).
+EDGE_ALPHA = """(box) => {
+  const deck = box.querySelector('[data-frames]').__deck;
+  const layer = deck.props.layers.find((l) => l.id === 'edges');
+  if (!layer) return [];
+  const c = layer.props.data.attributes.getColor.value;
+  return Array.from({ length: c.length / 4 }, (_, i) => c[4 * i + 3]);
+}"""
+
+FRAMES = "(box) => Number(box.querySelector('[data-frames]').dataset.frames)"
+
+BACKGROUND = (0xFB, 0xFB, 0xFA)
+
+
+def _wait_drawn(page, test_id: str = "latent-canvas") -> None:
+    """Until the map has rendered at least one frame and no epoch transition is running."""
+    page.wait_for_function(
+        """(id) => { const d = document.querySelector(`[data-testid=${id}] [data-frames]`);
+                     return d && Number(d.dataset.frames) > 0 && d.dataset.animating !== 'true'; }""", arg=test_id)
+
+
+def _map_pixels(locator, margin: int = 36):
+    """The map's screenshot as an RGB image, without the labels drawn over its top and bottom edges."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(locator.screenshot())).convert("RGB")
+    return image.crop((4, margin, image.width - 4, image.height - margin))
+
+
+def _drawn_pixels(image, tolerance: int = 24) -> int:
+    """Pixels that differ from the map's background colour."""
+    import numpy as np
+
+    a = np.asarray(image).astype(int)
+    return int((np.abs(a - np.array(BACKGROUND)).sum(-1) > tolerance).sum())
+
+
+def _changed_pixels(a, b, tolerance: int = 24) -> int:
+    import numpy as np
+
+    x, y = np.asarray(a).astype(int), np.asarray(b).astype(int)
+    return int((np.abs(x - y).sum(-1) > tolerance).sum())
+
+
+@pytest.fixture
+def latent_map():
+    """Helpers for the explorer's map: ``SCREEN``, ``POINT_ALPHA``, ``EDGE_ALPHA`` (page scripts),
+    ``wait_drawn(page)``, ``map_pixels(locator)``, ``drawn_pixels(image)``, ``changed_pixels(a, b)``,
+    ``isolated(screen)``, ``open(page, lab, m, run)``, ``choose(page, m, group, value, attr)``, ``N`` (points)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(SCREEN=SCREEN, POINT_ALPHA=POINT_ALPHA, EDGE_ALPHA=EDGE_ALPHA, FRAMES=FRAMES,
+                           wait_drawn=_wait_drawn, map_pixels=_map_pixels, drawn_pixels=_drawn_pixels,
+                           changed_pixels=_changed_pixels, isolated=isolated, open=open_latent, choose=choose_view, N=N)
+
+
+# --- the latent explorer's shared tiny runs (fixture ``lab``, trained once per session) ------------
+
+GMVAE = {"latent_dim": 4, "channels": [8, 8], "num_components": 3}
+N = 64  # tiny-digits has 64 held-out digits: the whole split is the subset
+
+
+@dataclass
+class Lab:
+    url: str
+    runs: Path
+    ids: dict[str, str]
+    client: object
+
+    def page_of(self, name: str) -> str:
+        return f"{self.url}/runs/{self.ids[name]}/latent/"
+
+    def file(self, name: str, artifact: str) -> dict:
+        return json.loads((self.runs / self.ids[name] / artifact).read_text())
+
+
+def _train(pm, store, config: dict) -> str:
+    from latentdeck.launch import prepare_run
+    from latentdeck.training import execute_run
+
+    stored = prepare_run(pm, config)
+    store.create(stored)
+    assert execute_run(store.run_dir(stored["run_id"]), pm=pm) == "completed"
+    return stored["run_id"]
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """Two finished tiny runs (a GM-VAE with every latent artifact, a collapsed GM-VAE) and a server over them."""
+    import httpx
+    import uvicorn
+
+    import latentdeck.testing as testing
+    from latentdeck.api import create_app
+    from latentdeck.api.server import Server
+    from latentdeck.plugins import make_plugin_manager
+    from latentdeck.runs.store import RunStore
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
+        mp.setenv("LATENTDECK_WARMUP", "off")
+        pm = make_plugin_manager(plugins=[testing])
+        runs = tmp_path_factory.mktemp("runs")
+        store = RunStore(runs)
+        base = {"dataset": "tiny-digits", "batch_size": 64, "seed": 0, "viz_subset_size": N, "num_threads": 1,
+                "recon_grid_size": 8}
+        ids = {
+            "gm": _train(pm, store, {**base, "model": "gmvae", "model_options": GMVAE, "epochs": 3, "name": "tiny gmvae",
+                                     "projections": ["first-dims", "pca"],
+                                     "artifacts": ["knn", "density", "distortion", "atlas", "mixture_health"],
+                                     "artifact_options": {"density": {"grid_size": 32}}}),
+            "collapsed": _train(pm, store, {**base, "model": "gmvae", "epochs": 2, "name": "collapsed gmvae",
+                                            # q(c|x) from the latent with no categorical KL: every digit picks one component
+                                            "model_options": {**GMVAE, "num_components": 4, "qc_source": "latent", "kld_weight": 10.0,
+                                                              "categorical_kl_anneal": True, "categorical_kl_anneal_epochs": 1,
+                                                              "categorical_kl_max_weight": 0.0},
+                                            "projections": ["first-dims"], "artifacts": ["mixture_health", "atlas"]}),
+        }
+        app = create_app(pm, runs, monitor_s=1e6)  # no reaping: the live test fakes a running run without a worker
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        server = Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1), app)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+    # the environment is restored here: the server has read it at startup, and later tests must not see it
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    client = httpx.Client(base_url=url, timeout=30)
+    yield Lab(url, runs, ids, client)
+    client.close()
+    server.should_exit = True
+    thread.join(15)
+
+
+def isolated(screen: list[list[float]]) -> int:
+    """The point farthest from its nearest neighbour on screen (hovering it cannot pick another)."""
+    def gap(i: int) -> float:
+        return min((screen[i][0] - x) ** 2 + (screen[i][1] - y) ** 2 for j, (x, y) in enumerate(screen) if j != i)
+    return max(range(len(screen)), key=gap)
+
+
+def open_latent(page, lab: Lab, m, run: str = "gm"):
+    from playwright.sync_api import expect
+
+    page.goto(lab.page_of(run))
+    canvas = page.get_by_test_id("latent-canvas")
+    expect(canvas).to_have_attribute("data-points", str(N))
+    m.wait_drawn(page)
+    return canvas
+
+
+def choose_view(page, m, group: str, value: str, badge_attr: str):
+    from playwright.sync_api import expect
+
+    page.get_by_test_id(group).locator(f"button[data-value='{value}']").click()
+    expect(page.get_by_test_id("map-badge")).to_have_attribute(badge_attr, value)
+    m.wait_drawn(page)
+    time.sleep(0.3)  # the frame after the last transition step

@@ -26,7 +26,7 @@ def finished_run(live, config) -> str:
     raise AssertionError(f"run {run_id} did not complete")
 
 
-def test_samples_panel_on_the_latent_page(serve_api, page, shot, tiny_config, runs_dir):
+def test_samples_panel_on_the_latent_page(serve_api, page, shot, tiny_config, runs_dir, latent_map):
     live = serve_api()
     run_id = finished_run(live, {**tiny_config, "model": "gmvae", "model_options": GMVAE, "artifacts": ["recon_grid"],
                                  "name": "tiny gmvae"})
@@ -39,9 +39,10 @@ def test_samples_panel_on_the_latent_page(serve_api, page, shot, tiny_config, ru
     # Click the first point of the map: the panel asks for samples around it at the map's epoch.
     projection = live.client.get(f"/api/runs/{run_id}/artifacts/projections/latent_2d_epoch_2_first-dims.json").json()
     idx = projection["indices"][0]
-    x, y = (float(v) for v in canvas.get_attribute("data-first-point").split(","))
+    latent_map.wait_drawn(page)
+    x, y = canvas.evaluate(latent_map.SCREEN)[0]
     box = canvas.bounding_box()
-    page.mouse.click(box["x"] + x * box["width"] / 620, box["y"] + y * box["height"] / 620)
+    page.mouse.click(box["x"] + x, box["y"] + y)
     expect(page.get_by_test_id("samples-idx")).to_have_value(str(idx))
     meta = page.get_by_test_id("samples-meta")
     # the server's first grid also imports torch and loads the run's checkpoint: seconds on busy cores

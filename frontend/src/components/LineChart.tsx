@@ -18,13 +18,19 @@ function ticks(lo: number, hi: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => lo + i * step);
 }
 
-export function LineChart({ title, series, maxEpoch, testId }: { title: string; series: Series[]; maxEpoch: number; testId?: string }) {
+export function LineChart({ title, series, maxEpoch, testId, yDomain }: {
+  title: string; series: Series[]; maxEpoch: number; testId?: string;
+  /** a fixed y range when the quantity has natural bounds (e.g. 1..K), instead of fitting the data */
+  yDomain?: [number, number];
+}) {
   const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.y));
   const x0 = 0;
   const x1 = Math.max(1, maxEpoch);
   let y0 = Math.min(...all.map((p) => p.y));
   let y1 = Math.max(...all.map((p) => p.y));
-  if (!all.length) {
+  if (yDomain) {
+    [y0, y1] = yDomain;
+  } else if (!all.length) {
     y0 = 0;
     y1 = 1;
   } else if (y1 - y0 < 0.02 * Math.max(Math.abs(y0), Math.abs(y1))) {

@@ -27,8 +27,12 @@ async function fetchGrid(runId: string, body: Body, m: number, epoch: number | n
 /** Decoded samples from the server (POST /api/runs/{id}/samples): around the selected held-out example
  * (z ~ q(z|x), or the AE's labelled isotropic neighbourhood) and, for mixture models, inside one
  * component (z ~ p(z|c)). The server computes and persists every grid; this panel only asks and draws. */
-export function SamplesPanel({ runId, model, epoch, selectedIndex, components }: {
+export function SamplesPanel({ runId, model, epoch, selectedIndex, components, componentRequest, selectionNote }: {
   runId: string; model: string; epoch: number | null; selectedIndex: number | null; components: number | null;
+  /** a component clicked elsewhere (the mixture panel): sample from it; a new token asks again */
+  componentRequest?: { component: number; token: number } | null;
+  /** why the focused point cannot be sampled around (e.g. a training-split point), shown instead */
+  selectionNote?: string | null;
 }) {
   const [idxText, setIdxText] = useState(selectedIndex === null ? "" : String(selectedIndex));
   const [m, setM] = useState(16);
@@ -77,6 +81,24 @@ export function SamplesPanel({ runId, model, epoch, selectedIndex, components }:
     // eslint-disable-next-line react-hooks/exhaustive-deps -- only a new selection (or epoch) asks by itself
   }, [runId, selectedIndex, epoch]);
 
+  // A component picked in the mixture panel: show it in the selector and sample from it.
+  const [shownRequest, setShownRequest] = useState(componentRequest?.token ?? null);
+  if ((componentRequest?.token ?? null) !== shownRequest) {
+    setShownRequest(componentRequest?.token ?? null);
+    if (componentRequest) {
+      setComponent(componentRequest.component);
+      setBusy(true);
+    }
+  }
+  useEffect(() => {
+    if (!componentRequest) return;
+    let current = true;
+    void fetchGrid(runId, { kind: "prior_component", component: componentRequest.component }, m, epoch, seedText)
+      .then((outcome) => { if (current) show(outcome); });
+    return () => { current = false; };
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- only a new request asks by itself
+  }, [runId, componentRequest?.token]);
+
   const columns = result ? Math.ceil(Math.sqrt(result.m)) : 0;
   return (
     <section className="panel" data-testid="samples-panel">
@@ -118,6 +140,7 @@ export function SamplesPanel({ runId, model, epoch, selectedIndex, components }:
           </button>
         </div>
       ) : null}
+      {selectionNote ? <p className="note small" data-testid="samples-note">{selectionNote}</p> : null}
       {busy ? <p className="muted small" data-testid="samples-busy">Decoding…</p> : null}
       {failure ? (
         <div data-testid="samples-error">

@@ -436,6 +436,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/walks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Request Walk
+         * @description Decode a latent path and place it on a 2-D map (exact for linear projections such as PCA, an estimate
+         *     from latent neighbours otherwise); persisted under ``samples/walks/`` before the answer.
+         */
+        post: operations["request_walk_api_runs__run_id__walks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -847,7 +868,7 @@ export interface components {
             checkpoint_every: number;
             /**
              * Viz Subset Size
-             * @description held-out examples used by per-epoch artifacts
+             * @description examples used by per-epoch artifacts (see viz_split)
              * @default 512
              */
             viz_subset_size: number;
@@ -856,6 +877,18 @@ export interface components {
              * @description distinct held-out indices for artifacts (each below the held-out split's size); chosen from the seed at run start when empty
              */
             viz_indices?: number[] | null;
+            /**
+             * Viz Split
+             * @description where the visualization subset comes from: heldout (never trained on), train, or all (held-out first, then training digits; mnist-5k with viz_subset_size 5000 shows all 5,000). Each point records whether the run trained on it
+             * @default heldout
+             * @enum {string}
+             */
+            viz_split: "heldout" | "train" | "all";
+            /**
+             * Viz Train Indices
+             * @description distinct training-split indices of the subset (viz_split train/all); chosen at run start when empty
+             */
+            viz_train_indices?: number[] | null;
             /**
              * Recon Grid Size
              * @description examples shown in the reconstruction grid
@@ -1100,6 +1133,94 @@ export interface components {
             input?: unknown;
             /** Context */
             ctx?: Record<string, never>;
+        };
+        /**
+         * WalkBody
+         * @description The request (fields as in ``latentdeck_walk.walk.WalkRequest``, which validates them).
+         */
+        WalkBody: {
+            /**
+             * From Idx
+             * @description dataset index of the start digit (in from_split)
+             */
+            from_idx: number;
+            /**
+             * From Split
+             * @description heldout or train
+             * @default heldout
+             */
+            from_split: string;
+            /**
+             * Mode
+             * @description dimension (move along dim) or interpolate (toward to_idx)
+             * @default interpolate
+             */
+            mode: string;
+            /**
+             * Dim
+             * @description dimension mode: the latent dimension
+             */
+            dim?: number | null;
+            /**
+             * Span
+             * @description dimension mode: latent units each way (default 2 std of the dimension)
+             */
+            span?: number | null;
+            /**
+             * To Idx
+             * @description interpolate mode: dataset index of the end digit
+             */
+            to_idx?: number | null;
+            /**
+             * To Split
+             * @description heldout or train
+             * @default heldout
+             */
+            to_split: string;
+            /**
+             * Steps
+             * @description decoded steps, 2..33
+             * @default 9
+             */
+            steps: number;
+            /**
+             * Method
+             * @description projection whose 2-D map the path is placed on
+             * @default pca
+             */
+            method: string;
+            /**
+             * Epoch
+             * @description an epoch with a checkpoint (default: the newest)
+             */
+            epoch?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** WalkResult */
+        WalkResult: {
+            /**
+             * Folder
+             * @description the walk's folder, relative to the run
+             */
+            folder: string;
+            /**
+             * Files
+             * @description walk.json and strip.png, by artifact name
+             */
+            files: string[];
+            /**
+             * Created
+             * @description true when this request computed the walk, false when read from disk
+             */
+            created: boolean;
+            /**
+             * Payload
+             * @description walk.json: steps, latents, placement {exact, estimator, coords, text}, strip
+             */
+            payload: {
+                [key: string]: unknown;
+            };
         };
         /** Error */
         Error: {
@@ -2190,6 +2311,84 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    request_walk_api_runs__run_id__walks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WalkBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WalkResult"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such run, epoch checkpoint or 2-D projection of that method */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the run has no checkpoint yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an index, dimension, span or step count out of range (the message names the field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the walk plugin is not installed */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

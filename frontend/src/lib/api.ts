@@ -17,6 +17,8 @@ export type OverlayListing = Schemas["OverlayListing"];
 export type NetworkArtifact = Schemas["NetworkArtifact"];
 export type LayerListing = Schemas["LayerListing"];
 export type LayerRow = Schemas["LayerRow"];
+export type WalkBody = Schemas["WalkBody"];
+export type WalkResult = Schemas["WalkResult"];
 export type NetworkKind = "forward" | "inspect" | "conv_step" | "kernels" | "perturb" | "topk";
 export type RunStatus = RunSummary["status"];
 
@@ -131,6 +133,8 @@ export const api = {
   network: (id: string, kind: NetworkKind, params: Record<string, string | number>) =>
     call<NetworkArtifact>(`/api/runs/${enc(id)}/network/${kind}?${new URLSearchParams(
       Object.entries(params).map(([k, v]) => [k, String(v)])).toString()}`),
+  /** A latent walk (decoded and placed on a 2-D map by the server; repeated requests are read from disk). */
+  walk: (id: string, body: WalkBody) => call<WalkResult>(`/api/runs/${enc(id)}/walks`, { method: "POST", body: JSON.stringify(body) }),
   artifactUrl: (id: string, name: string) =>
     `${base}/api/runs/${enc(id)}/artifacts/${name.split("/").map(enc).join("/")}`,
   eventsUrl: (id: string, lastEventId: number) =>
@@ -144,7 +148,7 @@ const usedPaths: ApiPath[] = [
   "/api/config/schema", "/api/presets", "/api/runs/{run_id}/samples", "/api/runs/{run_id}/overlays",
   "/api/runs/{run_id}/network/layers", "/api/runs/{run_id}/network/forward", "/api/runs/{run_id}/network/inspect",
   "/api/runs/{run_id}/network/conv_step", "/api/runs/{run_id}/network/kernels", "/api/runs/{run_id}/network/perturb",
-  "/api/runs/{run_id}/network/topk",
+  "/api/runs/{run_id}/network/topk", "/api/runs/{run_id}/walks",
 ];
 void usedPaths;
 

@@ -1,6 +1,5 @@
-// The latent page's file catalogue and overlay colours. Which projections and overlays exist comes from
-// the run's artifact listing (the file names of the specification); colours are pure functions of a
-// persisted value and the file's own stats.
+// Overlay grids (density, distortion) of the latent page: file names and colours. Colours are pure
+// functions of a persisted value and the file's own stats.
 
 export type OverlayKind = "none" | "posterior" | "prior" | "prior_empirical" | "distortion";
 export const OVERLAY_KINDS: OverlayKind[] = ["none", "posterior", "prior", "prior_empirical", "distortion"];
@@ -11,21 +10,6 @@ export const OVERLAY_LABELS: Record<OverlayKind, string> = {
   prior_empirical: "prior (empirical)",
   distortion: "distortion (kNN distance ratio)",
 };
-
-/** The fields of a projection file the map reads (latentdeck.projections.ProjectionFile). */
-export interface ProjectionDoc {
-  epoch: number;
-  method: string;
-  dims: number;
-  n: number;
-  latent: string;
-  indices: number[];
-  labels: number[];
-  predicted?: number[] | null;
-  component?: number[] | null;
-  coords: number[][];
-  bounds: number[][];
-}
 
 /** The fields of a density or distortion grid file the map reads (plugins' README tables). */
 export interface GridDoc {
@@ -46,37 +30,6 @@ export interface GridDoc {
   meta: { subset_n: number; compute_ms: number; [key: string]: unknown };
 }
 
-const PROJECTION_2D = /^projections\/latent_2d_epoch_(\d+)(?:_(.+))?\.json$/;
-const DENSITY = /^density\/(posterior|prior_empirical|prior)_2d_epoch_(\d+)_(.+)\.json$/;
-const DISTORTION = /^distortion\/metric_ratio_2d_epoch_(\d+)_(.+)\.json$/;
-
-export interface Catalogue {
-  /** method -> epochs with a 2-D projection, ascending */
-  methods: Map<string, number[]>;
-  /** every overlay file name on disk */
-  overlays: Set<string>;
-}
-
-export function catalogueOf(names: string[]): Catalogue {
-  const methods = new Map<string, number[]>();
-  const overlays = new Set<string>();
-  for (const name of names) {
-    const p = PROJECTION_2D.exec(name);
-    if (p) {
-      const method = p[2] ?? "pca";
-      methods.set(method, [...(methods.get(method) ?? []), Number(p[1])]);
-    } else if (DENSITY.test(name) || DISTORTION.test(name)) {
-      overlays.add(name);
-    }
-  }
-  for (const epochs of methods.values()) epochs.sort((a, b) => a - b);
-  return { methods, overlays };
-}
-
-export function projectionFile(method: string, epoch: number): string {
-  return method === "pca" ? `projections/latent_2d_epoch_${epoch}.json` : `projections/latent_2d_epoch_${epoch}_${method}.json`;
-}
-
 export function overlayFile(kind: OverlayKind, method: string, epoch: number): string | null {
   if (kind === "none") return null;
   if (kind === "distortion") return `distortion/metric_ratio_2d_epoch_${epoch}_${method}.json`;
@@ -88,7 +41,7 @@ const VIRIDIS: [number, number, number][] = [[68, 1, 84], [59, 82, 139], [33, 14
 const COOL: [number, number, number] = [49, 99, 206];
 const WARM: [number, number, number] = [200, 40, 40];
 const MID: [number, number, number] = [247, 247, 247];
-export const DISTORTION_RANGE_LOG2 = 2; // colours saturate at x4 stretched / squeezed relative to the median
+const MIN_RANGE_LOG2 = 0.05; // a nearly uniform map is drawn nearly white, not stretched to full colour
 
 function mix(a: [number, number, number], b: [number, number, number], t: number): [number, number, number] {
   return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
@@ -100,28 +53,57 @@ export function viridis(t: number): [number, number, number] {
   return mix(VIRIDIS[i], VIRIDIS[i + 1], x - i);
 }
 
-/** Diverging colour of log2(ratio / median) in [-1, 1] after dividing by DISTORTION_RANGE_LOG2. */
+/** Diverging colour of t in [-1, 1]: blue (squeezed) through white to red (stretched). */
 export function diverging(t: number): [number, number, number] {
   const x = Math.min(Math.max(t, -1), 1);
   return x < 0 ? mix(MID, COOL, -x) : mix(MID, WARM, x);
 }
 
+/** The distortion scale fitted to the file: half-width in log2 units of the ratio / median, so the
+ * most stretched or squeezed defined cell gets the full colour (symmetric around the median). */
+export function distortionRangeLog2(stats: GridDoc["stats"]): number {
+  const median = stats.median ?? 0;
+  if (!(median > 0)) return 1;
+  const ends = [stats.min, stats.max].filter((v): v is number => typeof v === "number" && v > 0);
+  const reach = Math.max(0, ...ends.map((v) => Math.abs(Math.log2(v / median))));
+  return Math.max(reach, MIN_RANGE_LOG2);
+}
+
 /** RGBA of one cell. Density: viridis of sqrt(value / max) (square root so low-mass regions stay
  * visible), fading to transparent towards zero. Distortion: blue = squeezed, red = stretched, relative
- * to the file's median ratio; empty cells transparent. */
-export function overlayColour(kind: OverlayKind, value: number | null, stats: GridDoc["stats"]): [number, number, number, number] {
-  if (value === null || !Number.isFinite(value)) return [0, 0, 0, 0];
+ * to the file's median ratio on the file's own range; empty cells transparent (their colour stays
+ * neutral, so smoothing between cells never draws a dark rim). */
+export function overlayColour(kind: OverlayKind, value: number | null, stats: GridDoc["stats"], rangeLog2 = 1): [number, number, number, number] {
   if (kind === "distortion") {
     const median = stats.median ?? 1;
-    if (!(value > 0) || !(median > 0)) return [0, 0, 0, 0];
-    const [r, g, b] = diverging(Math.log2(value / median) / DISTORTION_RANGE_LOG2);
-    return [r, g, b, 190];
+    if (value === null || !Number.isFinite(value) || !(value > 0) || !(median > 0)) return [MID[0], MID[1], MID[2], 0];
+    const [r, g, b] = diverging(Math.log2(value / median) / rangeLog2);
+    return [r, g, b, 200];
   }
   const max = stats.max ?? 0;
-  if (!(max > 0) || value <= 0) return [0, 0, 0, 0];
+  if (value === null || !Number.isFinite(value) || !(max > 0) || value <= 0) return [VIRIDIS[0][0], VIRIDIS[0][1], VIRIDIS[0][2], 0];
   const t = Math.sqrt(value / max);
   const [r, g, b] = viridis(t);
   return [r, g, b, Math.round(Math.min(1, t * 2.2) * 215)];
+}
+
+/** The grid as an image (nx x ny, row 0 of the file at the bottom). */
+export function gridCanvas(kind: OverlayKind, doc: GridDoc): HTMLCanvasElement {
+  const { nx, ny } = doc.grid;
+  const canvas = document.createElement("canvas");
+  canvas.width = nx;
+  canvas.height = ny;
+  const ctx = canvas.getContext("2d")!;
+  const image = ctx.createImageData(nx, ny);
+  const range = kind === "distortion" ? distortionRangeLog2(doc.stats) : 1;
+  for (let r = 0; r < ny; r++) {
+    for (let c = 0; c < nx; c++) {
+      const rgba = overlayColour(kind, doc.values[r * nx + c], doc.stats, range);
+      image.data.set(rgba.map(Math.round), ((ny - 1 - r) * nx + c) * 4);
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+  return canvas;
 }
 
 /** A CSS linear-gradient of the overlay's colour scale, left = low. */

@@ -22,11 +22,15 @@ from .events import EventLog
 
 @dataclass(frozen=True)
 class VizSubset:
-    """The held-out examples fixed at run start (``config.json: viz_indices``)."""
+    """The examples fixed at run start for the per-epoch artifacts: held-out ones (``config.json:
+    viz_indices``) and, with ``viz_split`` ``train`` or ``all``, training ones (``viz_train_indices``),
+    held-out first. ``indices`` are dataset indices within each point's split."""
 
     indices: list[int]
     x: Any  # (n, c, h, w) float in [0, 1]
     y: Any  # (n,) int64
+    split: list[str] | None = None  # per point "heldout" | "train"; None: all held out
+    trained: list[bool] | None = None  # per point: was it in the training set the run optimised on
 
 
 @dataclass
@@ -88,16 +92,40 @@ class ArtifactContext:
 
     def save_png(self, folder: str, template: str, image: Any) -> str:
         """``image``: uint8 array (h, w) or (h, w, 3|4), or a PIL image."""
-        from PIL import Image
-
-        if not isinstance(image, Image.Image):
-            image = Image.fromarray(image)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", optimize=False)
         name, latest = self._names(folder, template)
-        write_bytes(self.run_dir / name, buffer.getvalue())
+        write_bytes(self.run_dir / name, png_bytes(image))
         self._publish(name, latest, folder, template)
         return name
+
+    def save_run_file(self, folder: str, filename: str, content: Any) -> str | None:
+        """A file that is the same for every epoch (e.g. the fixed subset's input images): no tag, no
+        ``*_latest`` mirror, written once per run. ``content``: bytes, a uint8 array / PIL image (PNG)
+        for ``.png`` names, otherwise a JSON payload. Returns the name when written now, None when the
+        file already exists (it is kept as it is, and nothing is announced)."""
+        assert "{tag}" not in filename and "/" not in filename, "a run-level file has a plain name, no {tag}"
+        name = f"{folder}/{filename}"
+        path = self.run_dir / name
+        if path.exists():
+            return None
+        if isinstance(content, bytes):
+            write_bytes(path, content)
+        elif filename.endswith(".png"):
+            write_bytes(path, png_bytes(content))
+        else:
+            write_json(path, content)
+        self._publish(name, None, folder)
+        return name
+
+
+def png_bytes(image: Any) -> bytes:
+    """PNG bytes of a uint8 array (h, w) or (h, w, 3|4), or of a PIL image (no optimisation: fast, stable)."""
+    from PIL import Image
+
+    if not isinstance(image, Image.Image):
+        image = Image.fromarray(image)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
 
 
 def selected_generators(generators: dict[str, Any], capabilities: frozenset[str],

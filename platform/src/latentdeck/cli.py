@@ -1,4 +1,4 @@
-"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``backfill``, ``sample``, ``overlays``, ``inspect``, ``presets``, ``plugins``.
+"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``backfill``, ``sample``, ``overlays``, ``inspect``, ``walk``, ``presets``, ``plugins``.
 
 ``train`` goes through the same :func:`latentdeck.launch.prepare_run` and
 :func:`latentdeck.training.execute_run` as runs started over HTTP; it trains in this process and

@@ -1,6 +1,6 @@
 """The ``latentdeck`` commands that compute artifacts on demand from a run's checkpoints, with the same
 functions as the API: ``sample`` (decoded sample grids), ``overlays`` (which density, distortion and
-sample files exist per epoch) and ``inspect`` (network inspection)."""
+sample files exist per epoch), ``inspect`` (network inspection) and ``walk`` (latent walks on a map)."""
 
 from __future__ import annotations
 
@@ -113,8 +113,39 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_walk(args: argparse.Namespace) -> int:
+    """One latent walk, the same function as ``POST /api/runs/{id}/walks``."""
+    from .api.walk import parse_request, walker
+    from .plugins import get_plugin_manager
+    from .runs.store import RunStore, RunStoreError
+
+    if (args.to_idx is None) == (args.dim is None):
+        return _usage_error("give exactly one of --to-idx (interpolate toward a second digit) or --dim (move along a "
+                            "latent dimension)")
+    body = {"from_idx": args.from_idx, "from_split": args.from_split, "steps": args.steps, "method": args.method,
+            "epoch": args.epoch}
+    if args.to_idx is not None:
+        body.update(mode="interpolate", to_idx=args.to_idx, to_split=args.to_split)
+    else:
+        body.update(mode="dimension", dim=args.dim, **({"span": args.span} if args.span is not None else {}))
+    try:
+        run_dir = RunStore(args.runs_dir).run_dir(args.run_id)
+        result = walker(run_dir, args.run_id, get_plugin_manager()).walk(parse_request(body))
+    except RunStoreError as exc:
+        return _usage_error(str(exc))
+    if args.json:
+        print(json.dumps({"folder": result.folder, "files": result.files, "created": result.created,
+                          "payload": result.payload}))
+        return EXIT_OK
+    p = result.payload
+    print(f"{run_dir / result.folder} ({'computed' if result.created else 'from disk'}): {p['steps']} steps, epoch {p['epoch']}")
+    print(f"  strip: {run_dir / p['strip']['png']}")
+    print(f"  placed on {p['method']} 2-D: {p['placement']['text']}")
+    return EXIT_OK
+
+
 def add_ondemand_commands(sub, runs_dir: str) -> None:
-    """Register ``sample``, ``overlays`` and ``inspect`` on the ``latentdeck`` subparsers."""
+    """Register ``sample``, ``overlays``, ``inspect`` and ``walk`` on the ``latentdeck`` subparsers."""
     sample = sub.add_parser("sample", help="decode samples around a held-out example or from a mixture component")
     sample.add_argument("run_id")
     sample.add_argument("--idx", type=int, help="held-out index: m decodes of z ~ q(z|x_idx) (posterior_local)")
@@ -152,3 +183,18 @@ def add_ondemand_commands(sub, runs_dir: str) -> None:
     inspect.add_argument("--runs-dir", default=runs_dir)
     inspect.add_argument("--json", action="store_true", help="print the answer as JSON")
     inspect.set_defaults(func=cmd_inspect)
+
+    walk = sub.add_parser("walk", help="decode a path through the latent space and place it on a 2-D map")
+    walk.add_argument("run_id")
+    walk.add_argument("--from-idx", type=int, required=True, help="dataset index of the start digit")
+    walk.add_argument("--from-split", choices=["heldout", "train"], default="heldout")
+    walk.add_argument("--to-idx", type=int, help="interpolate toward this digit")
+    walk.add_argument("--to-split", choices=["heldout", "train"], default="heldout")
+    walk.add_argument("--dim", type=int, help="move along this latent dimension instead")
+    walk.add_argument("--span", type=float, help="with --dim: latent units each way (default 2 std of the dimension)")
+    walk.add_argument("--steps", type=int, default=9, help="decoded steps, 2..33 (default 9)")
+    walk.add_argument("--method", default="pca", help="projection whose 2-D map the path is placed on (default pca)")
+    walk.add_argument("--epoch", type=int, help="epoch with a checkpoint (default: the newest)")
+    walk.add_argument("--runs-dir", default=runs_dir)
+    walk.add_argument("--json", action="store_true", help="print the answer as JSON")
+    walk.set_defaults(func=cmd_walk)

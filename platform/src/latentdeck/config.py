@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_DATASET = "default"  # MNIST's train split when its files are present, otherwise mnist-5k
 DEFAULT_FALLBACK_DATASETS = ("mnist", "mnist-5k")
@@ -67,10 +67,17 @@ class RunConfig(BaseModel):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     seed: int = Field(0, ge=0, le=MAX_SEED, description="seed for weights, shuffling and visualization indices")
     checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every N epochs (the last epoch always)")
-    viz_subset_size: int = Field(512, ge=1, le=10_000, description="held-out examples used by per-epoch artifacts")
+    viz_subset_size: int = Field(512, ge=1, le=10_000, description="examples used by per-epoch artifacts (see viz_split)")
     viz_indices: list[Annotated[int, Field(ge=0, le=10_000_000)]] | None = Field(
         None, max_length=10_000, description="distinct held-out indices for artifacts (each below the held-out "
                                              "split's size); chosen from the seed at run start when empty")
+    viz_split: Literal["heldout", "train", "all"] = Field(
+        "heldout", description="where the visualization subset comes from: heldout (never trained on), train, or "
+                               "all (held-out first, then training digits; mnist-5k with viz_subset_size 5000 shows all "
+                               "5,000). Each point records whether the run trained on it")
+    viz_train_indices: list[Annotated[int, Field(ge=0, le=10_000_000)]] | None = Field(
+        None, max_length=10_000, description="distinct training-split indices of the subset (viz_split train/all); "
+                                             "chosen at run start when empty")
     recon_grid_size: int = Field(16, ge=1, le=256, description="examples shown in the reconstruction grid")
     artifacts: list[str] | None = Field(
         None, description="artifact generators to run each epoch (default: every one the model supports)")
@@ -98,7 +105,7 @@ class RunConfig(BaseModel):
             raise ValueError("must not be empty")
         return value.strip()
 
-    @field_validator("viz_indices")
+    @field_validator("viz_indices", "viz_train_indices")
     @classmethod
     def _distinct(cls, value: list[int] | None) -> list[int] | None:
         if value is not None and len(set(value)) != len(value):
@@ -113,6 +120,16 @@ class RunConfig(BaseModel):
         if where is not None:
             raise ValueError(f"{where}: must be a finite number (NaN and Infinity are not accepted)")
         return value
+
+    @model_validator(mode="after")
+    def _viz_lists_match_the_split(self) -> "RunConfig":
+        if self.viz_train_indices and self.viz_split == "heldout":
+            raise ValueError("viz_train_indices lists training digits, but viz_split is 'heldout': set viz_split to "
+                             "'train' or 'all', or leave viz_train_indices out")
+        if self.viz_indices and self.viz_split == "train":
+            raise ValueError("viz_indices lists held-out digits, but viz_split is 'train': set viz_split to 'all', "
+                             "or leave viz_indices out")
+        return self
 
 
 def _non_finite(value: Any, path: str = "") -> str | None:

@@ -119,8 +119,9 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
     projection_options = _validate_projections(pm, request)
     data_dir = Path(request.data_dir).expanduser() if request.data_dir else default_data_dir()
     dataset, note = resolve_dataset(pm, request.dataset, data_dir)
-    if request.viz_indices:
-        _check_viz_indices(collect(pm, "datasets")[dataset], data_dir, request.viz_indices)
+    for field, split in (("viz_indices", "heldout"), ("viz_train_indices", "train")):
+        if getattr(request, field, None):
+            _check_viz_indices(collect(pm, "datasets")[dataset], data_dir, getattr(request, field), field, split)
     stored = request.model_dump(mode="json")
     stored.update(
         run_id=new_run_id(), model_options=options.model_dump(mode="json"), dataset=dataset,
@@ -131,13 +132,15 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
-def _check_viz_indices(spec, data_dir: Path, indices: list[int]) -> None:
-    """Explicit visualization indices must exist in the held-out split (loaded only for this check)."""
-    size = len(spec.load(data_dir, "heldout").labels)
+def _check_viz_indices(spec, data_dir: Path, indices: list[int], field: str = "viz_indices",
+                       split: str = "heldout") -> None:
+    """Explicit visualization indices must exist in their split (loaded only for this check)."""
+    size = len(spec.load(data_dir, split).labels)
     outside = [i for i in indices if i >= size]
     if outside:
-        raise ConfigError(f"viz_indices: {short_repr(outside[:5])} {'is' if len(outside) == 1 else 'are'} outside the "
-                          f"held-out split of {spec.name!r} ({size} examples): use indices 0..{size - 1}")
+        where = "held-out" if split == "heldout" else "training"
+        raise ConfigError(f"{field}: {short_repr(outside[:5])} {'is' if len(outside) == 1 else 'are'} outside the "
+                          f"{where} split of {spec.name!r} ({size} examples): use indices 0..{size - 1}")
 
 
 def _validate_projections(pm, request: RunConfig) -> dict[str, dict[str, Any]]:

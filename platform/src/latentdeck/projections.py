@@ -50,6 +50,8 @@ def projection_payload(*, method: str, dims: int, epoch: int, result, latents, v
         "latent": latent_name, "latent_dim": int(latents.shape[1]),
         "indices": list(viz.indices), "labels": viz.y.tolist(),
     }
+    if getattr(viz, "split", None) is not None:  # the subset includes training digits (config viz_split)
+        payload["split"], payload["trained"] = list(viz.split), list(viz.trained)
     if "logits" in outputs:
         payload["predicted"] = outputs["logits"].argmax(1).tolist()
     if "qc" in outputs:
@@ -82,8 +84,11 @@ class ProjectionFile(BaseModel):
     n: int = Field(ge=0)
     latent: str = Field(description="what the coordinates project: z, or mu of q(z|x)")
     latent_dim: int = Field(ge=1)
-    indices: list[int] = Field(description="held-out dataset index of each point")
+    indices: list[int] = Field(description="dataset index of each point (held-out split unless `split` says otherwise)")
     labels: list[int]
+    split: list[str] | None = Field(None, description="per point 'heldout' or 'train' (only when config viz_split "
+                                    "is train or all)")
+    trained: list[bool] | None = Field(None, description="per point: whether the run trained on it (with split)")
     predicted: list[int] | None = None
     component: list[int] | None = None
     coords: list[list[float]]

@@ -74,9 +74,9 @@ def viz_subset(indices: list[int], x_held, y_held) -> VizSubset:
 
 def load_viz_subset(config: dict[str, Any], dataset_spec) -> VizSubset:
     """The persisted visualization subset of a run, rebuilt from its dataset (backfill, reloads)."""
-    heldout = dataset_spec.load(Path(config["data_dir"]), "heldout")
-    return viz_subset(config["viz_indices"], to_float_images(heldout.images, tuple(dataset_spec.image_shape)),
-                      heldout.labels.long())
+    from .vizsubset import load
+
+    return load(config, dataset_spec)
 
 
 class _Running:
@@ -134,13 +134,13 @@ class Trainer:
             images, labels = images[chosen], labels[chosen]
         self.x_train, self.y_train = to_float_images(images, shape), labels.long()
         self.x_held, self.y_held = to_float_images(heldout.images, shape), heldout.labels.long()
-        if not self.config.get("viz_indices"):
-            self.config["viz_indices"] = choose_viz_indices(
-                self.y_held, self.config["viz_subset_size"], self.config["seed"])
+        from . import vizsubset  # the subset may include training digits (config viz_split)
+
+        if vizsubset.choose(self.config, self.y_held, train.labels):
             changed = True
         if changed:
             write_json(self.run_dir / "config.json", self.config)  # persisted before the first epoch
-        self.viz = viz_subset(self.config["viz_indices"], self.x_held, self.y_held)
+        self.viz = vizsubset.build(self.config, self.x_held, self.y_held, train.images, train.labels, shape)
 
     # -- one step --------------------------------------------------------------------------------
     def _loss(self, outputs, batch: Batch, weights: dict[str, float]):

@@ -34,6 +34,7 @@ from .network import router as network_router
 from .plugins import router as plugins_router
 from .runs import router as runs_router
 from .samples import router as samples_router
+from .walk import router as walk_router
 from .static import mount_ui
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,8 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.include_router(plugins_router)
     app.include_router(network_router)
     app.include_router(samples_router)
-    _add_api_fallback(app)
+    app.include_router(walk_router)
+    _add_api_fallback(app)  # after every API router: it answers the /api/... paths none of them takes
 
     mount_docs(app)
     mount_ui(app, ui_dir)  # last: the web UI answers every path the API does not (else / -> /docs)

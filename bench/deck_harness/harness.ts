@@ -1,0 +1,84 @@
+// A bare deck.gl page for bench/latent_explorer.py: the same data, canvas size, views and layer types as the
+// explorer (binary attributes, OrthographicView / OrbitView), and nothing else. The benchmark divides the
+// explorer's frame times by this page's, measured in the same browser run. Bundled with esbuild from
+// frontend/node_modules at bench time.
+import { Deck, OrbitView, OrthographicView } from "@deck.gl/core";
+import { LineLayer, ScatterplotLayer } from "@deck.gl/layers";
+
+type ViewState = Record<string, unknown>;
+
+const state: {
+  deck: Deck<OrbitView | OrthographicView> | null; positions: Float32Array; colours: Uint8Array; radius: number;
+  edges: [Float32Array, Float32Array] | null; dims: number;
+} = { deck: null, positions: new Float32Array(0), colours: new Uint8Array(0), radius: 2, edges: null, dims: 2 };
+
+function layers() {
+  const n = state.positions.length / 3;
+  const out: unknown[] = [];
+  if (state.edges) {
+    const m = state.edges[0].length / 3;
+    out.push(new LineLayer({ id: "edges", data: { length: m, attributes: {
+      getSourcePosition: { value: state.edges[0], size: 3 }, getTargetPosition: { value: state.edges[1], size: 3 },
+    } } as never, getColor: [40, 44, 52, 60], widthUnits: "pixels", getWidth: 1 }));
+  }
+  out.push(new ScatterplotLayer({ id: "points", data: { length: n, attributes: {
+    getPosition: { value: state.positions, size: 3 }, getFillColor: { value: state.colours, size: 4, normalized: true },
+  } } as never, radiusUnits: "pixels", getRadius: state.radius, billboard: state.dims > 2 }));
+  return out;
+}
+
+let frames: number[] = [];
+let onFrame: (() => void) | null = null;
+
+const harness = {
+  init(dims: number, width: number, height: number, viewState: ViewState) {
+    const el = document.getElementById("map")!;
+    el.style.width = `${width}px`;
+    el.style.height = `${height}px`;
+    state.dims = dims;
+    state.deck?.finalize();
+    state.deck = new Deck({
+      parent: el, width: "100%", height: "100%", viewState: viewState as never, layers: [],
+      views: dims > 2 ? new OrbitView({ id: "orbit", orbitAxis: "Y", fovy: 40 }) : new OrthographicView({ id: "ortho", flipY: false }),
+      onAfterRender: () => { frames.push(performance.now()); onFrame?.(); },
+    });
+  },
+  setData(positions: number[], colours: number[], radius: number) {
+    state.positions = new Float32Array(positions);
+    state.colours = new Uint8Array(colours);
+    state.radius = radius;
+    state.deck!.setProps({ layers: layers() as never });
+  },
+  setEdges(source: number[] | null, target: number[] | null) {
+    state.edges = source && target ? [new Float32Array(source), new Float32Array(target)] : null;
+    state.deck!.setProps({ layers: layers() as never });
+  },
+  setViewState(viewState: ViewState) {
+    state.deck!.setProps({ viewState: viewState as never });
+  },
+  /** Fetch a projection file, parse it, build the position buffer the way the explorer does (one scale for
+   * every axis), upload it and resolve at the next rendered frame: the bare epoch switch. */
+  async swap(url: string, scale: number, centre: number[]): Promise<{ ms: number; bytes: number }> {
+    const started = performance.now();
+    const response = await fetch(url);
+    const text = await response.text();
+    const doc = JSON.parse(text) as { coords: number[][]; dims: number };
+    const positions = new Float32Array(doc.coords.length * 3);
+    doc.coords.forEach((p, i) => {
+      positions[3 * i] = (p[0] - centre[0]) * scale;
+      positions[3 * i + 1] = (p[1] - centre[1]) * scale;
+      positions[3 * i + 2] = doc.dims > 2 ? (p[2] - centre[2]) * scale : 0;
+    });
+    state.positions = positions;
+    // until the frame is drawn and the browser is done with it (the next task), as the explorer is timed
+    await new Promise<void>((resolve) => {
+      onFrame = () => { onFrame = null; setTimeout(resolve, 0); };
+      state.deck!.setProps({ layers: layers() as never });
+    });
+    return { ms: performance.now() - started, bytes: text.length };
+  },
+  takeFrames() { const f = frames; frames = []; return f; },
+  get deck() { return state.deck; },
+};
+
+(window as unknown as { harness: typeof harness }).harness = harness;

@@ -1,0 +1,260 @@
+"use client";
+// The latent explorer's map: a deck.gl scatter of one projection (PCA / UMAP, 2-D / 3-D) at one epoch,
+// coloured by label, prediction, component, confidence or training split, with kNN edges, focus and
+// lasso, hover digits, a 2-D overlay and the epoch timeline. Everything drawn comes from run files.
+// The React Compiler is not enabled in this build; its lint rule cannot tell that the helpers below only
+// read the parsed files they are given (they never mutate them), so it is off for this file.
+/* eslint-disable react-hooks/preserve-manual-memoization */
+import dynamic from "next/dynamic";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import type { Catalogue } from "@/lib/latent/catalogue";
+import { ATLAS_INPUTS, atlasReconName, knnName, projectionName, resolveView } from "@/lib/latent/catalogue";
+import type { Feed } from "@/lib/latent/files";
+import { loadJson, useRunJson } from "@/lib/latent/files";
+import { matchFilter, parseFilter, unavailableKey } from "@/lib/latent/filter";
+import { focusCsv, focusJson, focusOf, focusRows } from "@/lib/latent/focus";
+import { densityAwareOpacity, edgesOf } from "@/lib/latent/gating";
+import type { EdgeMode, EdgeScope, KnnDoc } from "@/lib/latent/gating";
+import { colourBuffer, colourChoices, pointKey } from "@/lib/latent/points";
+import type { AtlasDoc, ColourBy, ProjectionDoc } from "@/lib/latent/points";
+import { pointRadiusPx, scalingOf, toWorld } from "@/lib/latent/scaling";
+import { gridCanvas, OVERLAY_KINDS, OVERLAY_LABELS, overlayFile } from "@/lib/overlays";
+import type { GridDoc, OverlayKind } from "@/lib/overlays";
+import type { CameraLink } from "./camera";
+import { FocusBox, HoverCard, HowTo, Legend, OverlayLegend, Trust } from "./ExplorerSide";
+import type { EdgeIndex, OverlayImage } from "./ScatterCanvas";
+import { WalkPanel, walkPathOn } from "./WalkPanel";
+import type { WalkPayload } from "./WalkPanel";
+import { Timeline } from "./Timeline";
+import s from "./Explorer.module.css";
+
+const ScatterCanvas = dynamic(() => import("./ScatterCanvas"), { ssr: false, loading: () => <div className={s.canvasBox} /> });
+
+export const TRANSITION_MS = 700;
+const EDGE_RGB: [number, number, number] = [40, 44, 52];
+
+export interface View {
+  method: string;
+  dims: number;
+  epoch: number | null; // null: follow the newest
+}
+
+function download(name: string, text: string, type: string) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+export function useShownDoc(runId: string, name: string | null) {
+  const loaded = useRunJson<ProjectionDoc>(runId, name);
+  const [last, setLast] = useState<ProjectionDoc | null>(null);
+  if (loaded?.doc && loaded.doc !== last) setLast(loaded.doc); // keep drawing the previous file while the next loads
+  return { doc: loaded?.doc ?? last, error: loaded?.error ?? null, loading: !loaded };
+}
+
+export function Explorer({ runId, catalogue, feed, view, setView, filterText, setFilterText, anchors, setAnchors,
+  hover, setHover, camera, classes }: {
+  runId: string; catalogue: Catalogue; feed: Feed; view: View; setView: (v: View) => void;
+  filterText: string; setFilterText: (t: string) => void; anchors: string[]; setAnchors: (keys: string[]) => void;
+  hover: string | null; setHover: (key: string | null) => void; camera: CameraLink; classes: string[];
+}) {
+  const { methods, method, dims, dimsAvailable, epochs, epoch } = resolveView(catalogue, view);
+  const name = epoch === null ? null : projectionName(method, dims, epoch);
+  const { doc, error } = useShownDoc(runId, name);
+
+  const [colourBy, setColourBy] = useState<ColourBy>("label");
+  const [hidden, setHidden] = useState<Set<string>>(new Set());
+  const [edgeScope, setEdgeScope] = useState<EdgeScope>("focused");
+  const [edgeMode, setEdgeMode] = useState<EdgeMode>("extent_gated");
+  const [radiusFactor, setRadiusFactor] = useState(1);
+  const [overlay, setOverlay] = useState<OverlayKind>("none");
+  const [overlayOpacity, setOverlayOpacity] = useState(0.85);
+  const [lasso, setLasso] = useState(false);
+  const [resetToken, setResetToken] = useState(0);
+  const [playing, setPlaying] = useState(false);
+  const [walk, setWalk] = useState<WalkPayload | null>(null);
+  const [walkTarget, setWalkTarget] = useState<string | null>(null);
+  const [picking, setPicking] = useState(false);
+
+  const docEpoch = doc?.epoch ?? null;
+  const knnOnDisk = docEpoch !== null && catalogue.knn.get(method)?.has(docEpoch);
+  const wantKnn = knnOnDisk && (edgeScope !== "off" || anchors.length > 0 || hover !== null);
+  const knn = useRunJson<KnnDoc>(runId, wantKnn ? knnName(method, docEpoch!) : null)?.doc ?? null;
+  const knnFits = knn && doc && knn.n === doc.n ? knn : null;
+  const inputs = useRunJson<AtlasDoc>(runId, catalogue.atlasInputs ? ATLAS_INPUTS : null)?.doc ?? null;
+  const recon = useRunJson<AtlasDoc>(runId, docEpoch !== null && catalogue.atlasRecon.has(docEpoch) ? atlasReconName(docEpoch) : null)?.doc ?? null;
+  const overlayName = dims === 2 && docEpoch !== null ? overlayFile(overlay, method, docEpoch) : null;
+  const overlayOnDisk = overlayName !== null && catalogue.overlays.has(overlayName);
+  const grid = useRunJson<GridDoc>(runId, overlayOnDisk ? overlayName : null)?.doc ?? null;
+
+  const scaling = useMemo(() => (doc ? scalingOf(doc.method, doc.dims, doc.bounds) : null), [doc]);
+  const positions = useMemo(() => (doc && scaling ? toWorld(doc.coords, doc.dims, scaling) : new Float32Array(0)), [doc, scaling]);
+  const keyToPosition = useMemo(() => new Map(doc ? doc.indices.map((_, i) => [pointKey(doc, i), i]) : []), [doc]);
+  const anchorPositions = useMemo(() => anchors.map((k) => keyToPosition.get(k)).filter((i): i is number => i !== undefined), [anchors, keyToPosition]);
+  const focus = useMemo(() => (anchorPositions.length ? focusOf(anchorPositions, knnFits) : null), [anchorPositions, knnFits]);
+  const filter = useMemo(() => parseFilter(filterText), [filterText]);
+  const matched = useMemo(() => (doc ? matchFilter(filter, doc) : null), [doc, filter]);
+  const hoverPosition = hover !== null ? keyToPosition.get(hover) ?? null : null;
+  const choices = colourChoices(doc, recon);
+  const by = choices.some((c) => c.value === colourBy) ? colourBy : "label";
+
+  const colours = useMemo(() => (doc ? colourBuffer(doc, { by, atlas: recon, hidden, focus: focus?.members ?? null, filter: matched }) : new Uint8Array(0)),
+    [doc, by, recon, hidden, focus, matched]);
+
+  const edges = useMemo<EdgeIndex | null>(() => {
+    if (!knnFits || edgeScope === "off") return null;
+    const from = edgeScope === "all" ? null : [...new Set([...(focus?.anchors ?? []), ...(hoverPosition !== null ? [hoverPosition] : [])])];
+    if (from !== null && from.length === 0) return null;
+    const set = edgesOf(knnFits, dims, edgeMode, from, radiusFactor);
+    const base = edgeScope === "all" ? densityAwareOpacity(set.count, 900 * 620) : 0.85;
+    const rgba = new Uint8Array(set.count * 4);
+    for (let e = 0; e < set.count; e++) {
+      rgba.set(EDGE_RGB, 4 * e);
+      rgba[4 * e + 3] = Math.round(255 * base * set.opacity[e]);
+    }
+    return { source: set.source, target: set.target, colours: rgba, count: set.count };
+  }, [knnFits, edgeScope, focus, hoverPosition, dims, edgeMode, radiusFactor]);
+
+  const overlayImage = useMemo<OverlayImage | null>(() => {
+    if (!grid || !scaling || dims !== 2 || overlay === "none") return null;
+    const [[x0, x1], [y0, y1]] = grid.bounds;
+    const w = (v: number, a: number) => (v - scaling.centre[a]) * scaling.scale;
+    return { key: `${overlayName}`, image: gridCanvas(overlay, grid), bounds: [w(x0, 0), w(y0, 1), w(x1, 0), w(y1, 1)], opacity: overlayOpacity };
+  }, [grid, scaling, dims, overlay, overlayName, overlayOpacity]);
+
+  const rings = useMemo(() => [
+    ...(focus && focus.anchors.length <= 12 ? focus.anchors : []).map((index) => ({ index, colour: [49, 87, 213, 255] as [number, number, number, number] })),
+    ...(hoverPosition !== null ? [{ index: hoverPosition, colour: [17, 17, 17, 255] as [number, number, number, number] }] : []),
+  ], [focus, hoverPosition]);
+
+  const pick = useCallback((i: number | null) => {
+    if (!doc) return;
+    if (picking) { // the walk panel asked for its end digit
+      if (i !== null) setWalkTarget(pointKey(doc, i));
+      setPicking(false);
+      return;
+    }
+    setAnchors(i === null ? [] : [pointKey(doc, i)]);
+  }, [doc, setAnchors, picking]);
+  const walkPath = useMemo(() => walkPathOn(walk, doc, scaling), [walk, doc, scaling]);
+  const onHover = useCallback((i: number | null) => setHover(i === null || !doc ? null : pointKey(doc, i)), [doc, setHover]);
+  const onLasso = useCallback((picked: number[]) => {
+    if (!doc) return;
+    setAnchors(picked.map((i) => pointKey(doc, i)));
+    setLasso(false);
+  }, [doc, setAnchors]);
+  const onPick = useCallback((e: number) => {
+    void loadJson(runId, projectionName(method, dims, e)).catch(() => undefined); // start fetching before React renders
+    setView({ method, dims, epoch: e });
+  }, [setView, method, dims, runId]);
+  // the next epoch's file is fetched and parsed ahead, so play and stepping forward do not wait for it
+  const nextEpoch = docEpoch !== null ? epochs[epochs.indexOf(docEpoch) + 1] : undefined;
+  useEffect(() => {
+    if (nextEpoch === undefined) return;
+    const timer = setTimeout(() => { void loadJson(runId, projectionName(method, dims, nextEpoch)).catch(() => undefined); }, 300);
+    return () => clearTimeout(timer);
+  }, [runId, method, dims, nextEpoch]);
+  const onFollow = useCallback((on: boolean) => setView({ method, dims, epoch: on ? null : epoch }), [setView, method, dims, epoch]);
+
+  if (methods.length === 0 || epoch === null) return null;
+  const shownCard = hoverPosition ?? focus?.anchors[0] ?? null;
+  const filterProblem = filter.error ?? (doc ? unavailableKey(filter, doc) : null);
+  const exportFocus = (format: "json" | "csv") => {
+    if (!focus || !doc) return;
+    const rows = focusRows(focus, doc, recon);
+    const base = `focus_${runId}_${method}_${dims}d_epoch_${doc.epoch}`;
+    if (format === "csv") download(`${base}.csv`, focusCsv(rows, dims), "text/csv");
+    else download(`${base}.json`, focusJson(rows, { run_id: runId, method, dims, epoch: doc.epoch, latent: doc.latent }), "application/json");
+  };
+
+  return (
+    <>
+      <div className={s.toolbar}>
+        <div><span className={s.fieldLabel}>projection</span>
+          <div className={s.seg} role="group" aria-label="projection" data-testid="map-method">
+            {methods.map((m) => <button key={m} type="button" aria-pressed={m === method} data-value={m}
+              onClick={() => setView({ method: m, dims, epoch: view.epoch })}>{m.toUpperCase()}</button>)}
+          </div></div>
+        <div><span className={s.fieldLabel}>dimensions</span>
+          <div className={s.seg} role="group" aria-label="dimensions" data-testid="map-dims">
+            {[2, 3].map((d) => <button key={d} type="button" aria-pressed={d === dims} disabled={!dimsAvailable.includes(d)} data-value={d}
+              title={dimsAvailable.includes(d) ? undefined : `no ${d}-D ${method} files in this run`}
+              onClick={() => setView({ method, dims: d, epoch: view.epoch })}>{d}-D</button>)}
+          </div></div>
+        <label>colour by<select value={by} onChange={(e) => { setColourBy(e.target.value as ColourBy); setHidden(new Set()); }} data-testid="map-colour">
+          {choices.map((c) => <option key={c.value} value={c.value}>{c.label}</option>)}
+        </select></label>
+        <div><span className={s.fieldLabel}>camera</span>
+          <div className={s.seg} role="group" aria-label="tool">
+            <button type="button" aria-pressed={!lasso} onClick={() => setLasso(false)} data-testid="tool-move">{dims > 2 ? "orbit" : "pan"}</button>
+            <button type="button" aria-pressed={lasso} disabled={dims !== 2} onClick={() => setLasso(true)} data-testid="tool-lasso"
+              title={dims === 2 ? "draw around points to focus them" : "lasso works in 2-D"}>lasso</button>
+            <button type="button" onClick={() => setResetToken((t) => t + 1)} data-testid="camera-reset">reset</button>
+          </div></div>
+        <label style={{ flex: "1 1 12rem" }}>search / filter<input type="text" value={filterText} placeholder="label:4 pred:9 · comp:2 · #123"
+          onChange={(e) => setFilterText(e.target.value)} data-testid="map-filter" /></label>
+      </div>
+      <div className={s.toolbar}>
+        <label>kNN edges<select value={edgeScope} onChange={(e) => setEdgeScope(e.target.value as EdgeScope)} data-testid="map-edges" disabled={!knnOnDisk}>
+          <option value="off">off</option><option value="focused">of the focused / hovered points</option><option value="all">all (slow with many points)</option>
+        </select></label>
+        <label>edge mode<select value={edgeMode} onChange={(e) => setEdgeMode(e.target.value as EdgeMode)} data-testid="map-edge-mode" disabled={edgeScope === "off"}>
+          <option value="extent_gated">gated by extent (fuzzy)</option><option value="top_k">always top-k</option>
+        </select></label>
+        {edgeMode === "extent_gated" && edgeScope !== "off" ? (
+          <label title="multiplies every point's extent radius (the file's radius grows with the latent distance d_k)">radius ×{radiusFactor.toFixed(2)}
+            <input type="range" min={0.25} max={3} step={0.05} value={radiusFactor} onChange={(e) => setRadiusFactor(Number(e.target.value))} data-testid="map-radius" style={{ display: "block" }} />
+          </label>
+        ) : null}
+        <label>overlay (2-D)<select value={overlay} onChange={(e) => setOverlay(e.target.value as OverlayKind)} data-testid="map-overlay" disabled={dims !== 2}>
+          {OVERLAY_KINDS.map((k) => {
+            const ok = k === "none" || (docEpoch !== null && catalogue.overlays.has(overlayFile(k, method, docEpoch)!));
+            return <option key={k} value={k} disabled={!ok}>{OVERLAY_LABELS[k]}{ok ? "" : " (not computed)"}</option>;
+          })}
+        </select></label>
+        {overlayImage ? (
+          <label>opacity<input type="range" min={0.1} max={1} step={0.05} value={overlayOpacity} onChange={(e) => setOverlayOpacity(Number(e.target.value))} data-testid="map-overlay-opacity" style={{ display: "block" }} /></label>
+        ) : null}
+      </div>
+      {filterProblem ? <p className="small" style={{ color: "var(--bad)", margin: "-0.3rem 0 0.5rem" }} data-testid="filter-error">{filterProblem}</p> : null}
+      {overlay !== "none" && dims === 2 && !overlayOnDisk ? (
+        <p className="note" data-testid="overlay-missing">No {OVERLAY_LABELS[overlay]} for {method} at epoch {docEpoch}: grids are written after each epoch by the
+          {" "}<code>{overlay === "distortion" ? "distortion" : "density"}</code> generator (or <code>latentdeck backfill {runId} --artifacts {overlay === "distortion" ? "knn,distortion" : "density"}</code>).</p>
+      ) : null}
+      {error && !doc ? <p className="callout error" role="alert">{error}. Reload the page, or rebuild the file with <code>latentdeck backfill {runId}</code>.</p> : null}
+      <div className={s.layout}>
+        <div className={s.mapWrap}>
+          {doc && scaling ? (
+            <ScatterCanvas id="main" testId="latent-canvas" label={`${method} ${dims}-D map of ${doc.n} points at epoch ${doc.epoch}`}
+              dims={doc.dims} positions={positions} colours={colours} radiusPx={pointRadiusPx(doc.n, doc.dims)} scaling={scaling}
+              fitKey={`${doc.method}:${doc.dims}`} resetToken={resetToken} camera={camera} rings={rings} edges={edges}
+              overlay={overlayImage} path={walkPath} transitionMs={TRANSITION_MS} lasso={lasso}
+              onHover={onHover} onClick={pick} onLasso={onLasso} />
+          ) : <div className={s.canvasBox} />}
+          <span className={s.mapBadge} data-testid="map-badge" data-epoch={doc?.epoch ?? ""} data-method={doc?.method ?? ""} data-dims={doc?.dims ?? ""}
+            data-colour={by} data-overlay={overlayImage ? overlay : "none"} data-edges-drawn={edges?.count ?? 0} data-focus={focus?.members.size ?? 0}>
+            {method.toUpperCase()} {dims}-D · epoch {doc?.epoch ?? "–"} · {doc?.n ?? 0} points{matched ? ` · ${matched.size} match` : ""}
+          </span>
+          {doc ? <span className={s.mapNote}>{doc.latent === "z" ? "latent z" : doc.latent} ({doc.latent_dim}-D) → {method} {dims}-D</span> : null}
+        </div>
+        <div className={s.side}>
+          {doc ? <Legend doc={doc} by={by} atlas={recon} hidden={hidden} classes={classes}
+            onToggle={(v) => setHidden((h) => { const next = new Set(h); if (next.has(v)) next.delete(v); else next.add(v); return next; })} /> : null}
+          {doc ? <HoverCard runId={runId} doc={doc} i={shownCard} inputs={inputs} recon={recon} pinned={hoverPosition === null} classes={classes} /> : null}
+          <FocusBox focus={focus} onExport={exportFocus} onClear={() => setAnchors([])} knnMissing={!!focus && !knnOnDisk} />
+          {doc ? <Trust doc={doc} /> : null}
+          {overlayImage && grid ? <OverlayLegend kind={overlay} grid={grid} /> : null}
+          <HowTo method={method} dims={dims} />
+        </div>
+      </div>
+      <Timeline epochs={epochs} shown={doc?.epoch ?? epoch} follow={view.epoch === null} playing={playing} feed={feed}
+        onPick={onPick} onFollow={onFollow} onPlay={setPlaying} />
+      {doc ? <WalkPanel runId={runId} doc={doc} start={anchorPositions.length === 1 ? anchorPositions[0] : null}
+        target={walkTarget !== null ? keyToPosition.get(walkTarget) ?? null : null} picking={picking} onPick={setPicking}
+        result={walk} onResult={setWalk} /> : null}
+    </>
+  );
+}

@@ -1,0 +1,190 @@
+"use client";
+// The explorer's side panel: legend with toggles, the hovered point's digits, the focused set and its
+// export, the projection's trustworthiness, the overlay's legend and short "how to read this" notes.
+import { api } from "@/lib/api";
+import { categoryColour, cssRgb, gradientCss, TRAINED_COLOURS, viridis } from "@/lib/latent/colour";
+import type { FocusSet } from "@/lib/latent/focus";
+import { confidenceOf, splitOf } from "@/lib/latent/points";
+import type { AtlasDoc, ColourBy, ProjectionDoc } from "@/lib/latent/points";
+import { distortionRangeLog2, fmt, legendGradient, OVERLAY_LABELS } from "@/lib/overlays";
+import type { GridDoc, OverlayKind } from "@/lib/overlays";
+import s from "./Explorer.module.css";
+
+const SPLIT_TEXT = { heldout: "held out (never trained on)", trained: "trained on", train_unused: "training split, not trained on (outside limit)" };
+
+export function Legend({ doc, by, atlas, hidden, onToggle, classes }: {
+  doc: ProjectionDoc; by: ColourBy; atlas: AtlasDoc | null; hidden: ReadonlySet<string>; onToggle: (value: string) => void;
+  classes: string[];
+}) {
+  if (by === "confidence") {
+    const c = confidenceOf(doc, atlas, 0);
+    return (
+      <div data-testid="legend">
+        <h3>confidence: {c?.source}</h3>
+        <div className={s.gradient} style={{ background: gradientCss(viridis) }} />
+        <div className={s.scaleRow}><span>{c ? fmt(c.floor) : "–"} (a uniform guess)</span><span>1 (certain)</span></div>
+      </div>
+    );
+  }
+  let values: string[];
+  if (by === "split") values = ["heldout", "trained", "train_unused"].filter((v) => doc.indices.some((_, i) => splitOf(doc, i) === v));
+  else {
+    const column = by === "label" ? doc.labels : by === "predicted" ? doc.predicted : doc.component;
+    values = [...new Set(column ?? [])].sort((a, b) => a - b).map(String);
+  }
+  const title = by === "label" ? "label (true digit)" : by === "predicted" ? "prediction" : by === "component" ? "component (argmax q(c|x))" : "trained on?";
+  return (
+    <div data-testid="legend">
+      <h3>{title} <span className="muted" style={{ textTransform: "none", fontWeight: 400 }}>· click to hide</span></h3>
+      <div className={s.legend}>
+        {values.map((v) => {
+          const colour = by === "split" ? TRAINED_COLOURS[v as keyof typeof TRAINED_COLOURS] : categoryColour(Number(v));
+          const name = by === "split" ? SPLIT_TEXT[v as keyof typeof SPLIT_TEXT] : by === "component" ? `c${v}` : classes[Number(v)] ?? v;
+          return (
+            <button key={v} type="button" aria-pressed={!hidden.has(v)} onClick={() => onToggle(v)} data-testid={`legend-${v}`}>
+              <i className={s.swatch} style={{ background: cssRgb(colour) }} />{name}
+            </button>
+          );
+        })}
+      </div>
+    </div>
+  );
+}
+
+function Thumb({ runId, atlas, i, title }: { runId: string; atlas: AtlasDoc | null; i: number; title: string }) {
+  if (!atlas || i >= atlas.n) return <figure><div className={s.thumb} /><figcaption>{title}: none</figcaption></figure>;
+  const [h, w] = atlas.tile;
+  const size = 84;
+  const sx = size / w, sy = size / h;
+  const col = i % atlas.columns, row = Math.floor(i / atlas.columns);
+  return (
+    <figure>
+      <div className={s.thumb} role="img" aria-label={title} data-testid={`thumb-${title}`} data-tile={i}
+        style={{ backgroundImage: `url(${api.artifactUrl(runId, atlas.png)})`,
+          backgroundSize: `${atlas.columns * w * sx}px ${atlas.rows * h * sy}px`,
+          backgroundPosition: `${-col * w * sx}px ${-row * h * sy}px` }} />
+      <figcaption>{title}</figcaption>
+    </figure>
+  );
+}
+
+export function HoverCard({ runId, doc, i, inputs, recon, pinned, classes }: {
+  runId: string; doc: ProjectionDoc; i: number | null; inputs: AtlasDoc | null; recon: AtlasDoc | null; pinned: boolean; classes: string[];
+}) {
+  if (i === null || i >= doc.n) {
+    return <div className={s.hover} data-testid="hover-card"><span className="muted">Hover a point to see its digit and reconstruction; click to focus it.</span></div>;
+  }
+  const qc = recon?.qc?.[i];
+  const conf = confidenceOf(doc, recon, i);
+  const split = splitOf(doc, i);
+  return (
+    <div className={s.hover} data-testid="hover-card" data-index={doc.indices[i]}>
+      <b>#{doc.indices[i]}</b> <span className="muted">{pinned ? "(focused)" : ""} {doc.split ? `· ${SPLIT_TEXT[split]}` : "· held-out example"}</span>
+      <div className={s.thumbs}>
+        <Thumb runId={runId} atlas={inputs} i={i} title="input" />
+        <Thumb runId={runId} atlas={recon} i={i} title={`recon epoch ${recon?.epoch ?? "–"}`} />
+      </div>
+      {!inputs ? <p className="note">No thumbnails: this run has no atlas (<code>latentdeck backfill {runId} --artifacts atlas</code> writes it).</p> : null}
+      <dl className={s.kv}>
+        <dt>label</dt><dd data-testid="hover-label">{classes[doc.labels[i]] ?? doc.labels[i]}</dd>
+        {doc.predicted ? <><dt>prediction</dt><dd>{doc.predicted[i]}{doc.predicted[i] !== doc.labels[i] ? <b className={s.warn}> ≠ label</b> : null}</dd></> : null}
+        {doc.component ? <><dt>component</dt><dd>c{doc.component[i]}</dd></> : null}
+        {conf ? <><dt>{conf.source}</dt><dd>{fmt(conf.value)}</dd></> : null}
+        {recon?.mse ? <><dt>recon error</dt><dd>{fmt(recon.mse[i])} <span className="muted">(MSE per pixel)</span></dd></> : null}
+      </dl>
+      {qc ? (
+        <div title="q(c|x): how the encoder spreads this digit over the mixture components">
+          <div className="muted small" style={{ marginTop: "0.3rem" }}>q(c|x)</div>
+          <div className={s.qc} data-testid="hover-qc" style={{ gridTemplateColumns: `repeat(${qc.length}, 1fr)` }}>
+            {qc.map((p, c) => <div key={c} style={{ height: `${Math.max(p * 100, 2)}%`, background: cssRgb(categoryColour(c)) }} title={`c${c}: ${fmt(p)}`} />)}
+          </div>
+          <div className={s.qc} style={{ height: "auto", gridTemplateColumns: `repeat(${qc.length}, 1fr)` }}>{qc.map((_, c) => <span key={c} className="muted" style={{ fontSize: "0.68rem", textAlign: "center" }}>c{c}</span>)}</div>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+export function FocusBox({ focus, onExport, onClear, knnMissing }: {
+  focus: FocusSet | null; onExport: (format: "json" | "csv") => void; onClear: () => void; knnMissing: boolean;
+}) {
+  if (!focus) {
+    return <p className="note" data-testid="focus-box">Click a point, or lasso a group (2-D), to isolate it with its latent neighbours.</p>;
+  }
+  return (
+    <div data-testid="focus-box" data-count={focus.members.size}>
+      <h3>focused set</h3>
+      <div><b data-testid="focus-count">{focus.members.size}</b> points: {focus.anchors.length} chosen + {focus.members.size - focus.anchors.length} of their latent neighbours</div>
+      {knnMissing ? <p className="note">This epoch has no kNN file, so neighbours are not added.</p> : null}
+      <div style={{ display: "flex", gap: "0.4rem", marginTop: "0.35rem", flexWrap: "wrap" }}>
+        <button type="button" className="btn small" onClick={() => onExport("csv")} data-testid="export-csv">Export CSV</button>
+        <button type="button" className="btn small" onClick={() => onExport("json")} data-testid="export-json">Export JSON</button>
+        <button type="button" className="btn ghost small" onClick={onClear} data-testid="focus-clear">clear</button>
+      </div>
+    </div>
+  );
+}
+
+export function Trust({ doc }: { doc: ProjectionDoc }) {
+  const t = doc.trustworthiness;
+  const evr = doc.explained_variance_ratio;
+  return (
+    <div data-testid="trust">
+      <h3>how faithful is this map?</h3>
+      {t?.value !== null && t?.value !== undefined ? (
+        <div>trustworthiness <b data-testid="trust-value">{t.value.toFixed(3)}</b> <span className="muted">(k = {t.k})</span>:
+          {" "}1 means points that look like neighbours here are neighbours in latent space; lower means the map shows neighbourhoods the model does not have.</div>
+      ) : <div className="muted">No trustworthiness in this file.</div>}
+      {evr ? <div className="muted">PCA keeps {(100 * evr.reduce((a, b) => a + b, 0)).toFixed(1)}% of the latent variance in these {doc.dims} axes.</div> : null}
+    </div>
+  );
+}
+
+export function OverlayLegend({ kind, grid }: { kind: OverlayKind; grid: GridDoc }) {
+  if (kind === "distortion") {
+    const range = distortionRangeLog2(grid.stats);
+    const median = grid.stats.median ?? 1;
+    return (
+      <div data-testid="overlay-legend">
+        <h3>{OVERLAY_LABELS[kind]}</h3>
+        <div className="note">Red: the map <b>stretches</b> — neighbours are drawn farther apart than in latent space, relative to this map&apos;s typical ratio. Blue: it <b>squeezes</b> them together. White: typical. Empty: too few points to say.</div>
+        <div className={s.gradient} style={{ background: legendGradient(kind) }} />
+        <div className={s.scaleRow}><span>{fmt(median / 2 ** range)} squeezed</span><span>median {fmt(median)}</span><span>{fmt(median * 2 ** range)} stretched</span></div>
+        <div className="mono small" data-testid="overlay-stats">min {fmt(grid.stats.min)} · median {fmt(grid.stats.median)} · max {fmt(grid.stats.max)} · k {grid.k}</div>
+        <div className="note">The colours span this file&apos;s own range (×{fmt(2 ** range)} around the median). Formula: {grid.metric_text}</div>
+        <div className="note">{grid.grid.nx}×{grid.grid.ny} grid · {grid.meta.subset_n} points · {fmt(grid.meta.compute_ms)} ms</div>
+      </div>
+    );
+  }
+  const words = kind === "posterior"
+    ? "Where the model puts the codes of real digits: bright = many codes (the aggregate posterior)."
+    : kind === "prior" ? "Where the model's prior p(z) puts its mass, every component weighted equally: bright = likely under the prior."
+      : "The prior with each component weighted by how much the data uses it (mean q(c|x)).";
+  return (
+    <div data-testid="overlay-legend">
+      <h3>{OVERLAY_LABELS[kind]}</h3>
+      <div className="note">{words} Drawn on a square-root scale so thin regions stay visible.</div>
+      <div className={s.gradient} style={{ background: legendGradient(kind) }} />
+      <div className={s.scaleRow}><span>0</span><span>√ scale</span><span>{fmt(grid.stats.max)}</span></div>
+      <div className="mono small" data-testid="overlay-stats">max {fmt(grid.stats.max)} · mass in view {fmt(grid.stats.mass_in_bounds)}</div>
+      <div className="note">{grid.estimator}: {grid.estimator_text}</div>
+      <div className="note">{grid.grid.nx}×{grid.grid.ny} grid · {grid.meta.subset_n} points · {fmt(grid.meta.compute_ms)} ms</div>
+    </div>
+  );
+}
+
+export function HowTo({ method, dims }: { method: string; dims: number }) {
+  return (
+    <details className={s.howto} data-testid="howto-map">
+      <summary>How to read this map</summary>
+      {method === "pca" ? (
+        <p>PCA is a rotation of the latent space onto its {dims} directions of largest variance: distances along these axes are true, but digits that differ only in the dropped directions land on top of each other.</p>
+      ) : method === "umap" ? (
+        <p>UMAP keeps each point&apos;s nearest latent neighbours close. It does not keep the distances between clusters or their sizes: two clusters far apart on the map are not necessarily far apart in latent space.</p>
+      ) : <p>{method} is a projection plugin; see its README for what it preserves.</p>}
+      <p>An edge joins a point to one of its k nearest neighbours <b>in the latent space</b>, not on this map. Long edges are neighbours the projection pulled apart. In &quot;gated&quot; mode an edge fades once it is longer than its point&apos;s extent radius (larger where the point&apos;s neighbours are far in latent space).</p>
+      {dims > 2 ? <p>3-D: drag to orbit, shift-drag or right-drag to pan, scroll to zoom.</p> : <p>Drag to pan, scroll to zoom; pick the lasso to select a group.</p>}
+    </details>
+  );
+}
+

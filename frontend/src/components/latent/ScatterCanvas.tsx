@@ -1,0 +1,337 @@
+"use client";
+// The WebGL scatter (deck.gl): points from binary buffers, kNN edges, a 2-D overlay bitmap, a latent-walk
+// path, hover / click picking, a 2-D lasso and animated transitions between epochs. It draws what it is
+// given; everything it shows comes from run files the page has read. Client-only (loaded with
+// next/dynamic, ssr: false).
+import { Deck, OrbitView, OrthographicView } from "@deck.gl/core";
+import { BitmapLayer, LineLayer, PathLayer, ScatterplotLayer } from "@deck.gl/layers";
+import { useEffect, useRef, useState } from "react";
+import { interpolatePositions } from "@/lib/latent/interpolate";
+import { pointsInLasso } from "@/lib/latent/lasso";
+import type { Point2 } from "@/lib/latent/lasso";
+import { fitZoom } from "@/lib/latent/scaling";
+import type { Scaling } from "@/lib/latent/scaling";
+import { CameraLink, initialCamera, roundedCamera } from "./camera";
+import type { CameraState } from "./camera";
+import s from "./Explorer.module.css";
+
+export interface EdgeIndex {
+  source: Uint32Array;
+  target: Uint32Array;
+  colours: Uint8Array; // 4 per edge
+  count: number;
+}
+
+export interface OverlayImage {
+  key: string;
+  image: HTMLCanvasElement;
+  bounds: [number, number, number, number]; // left, bottom, right, top in world units
+  opacity: number;
+}
+
+export interface PathDraw {
+  points: Float32Array; // m x 3 world units
+  estimate: boolean;
+}
+
+export interface Ring {
+  index: number;
+  colour: [number, number, number, number];
+}
+
+export interface ScatterProps {
+  id: string;
+  dims: number;
+  positions: Float32Array;
+  colours: Uint8Array;
+  radiusPx: number;
+  scaling: Scaling;
+  fitKey: string; // a new key re-fits the camera (method or dimension changed)
+  resetToken: number;
+  camera: CameraLink;
+  rings?: Ring[];
+  edges?: EdgeIndex | null;
+  edgeWidth?: number;
+  overlay?: OverlayImage | null;
+  path?: PathDraw | null;
+  transitionMs?: number;
+  lasso?: boolean;
+  onHover?: (index: number | null) => void;
+  onClick?: (index: number | null) => void;
+  onLasso?: (positions: number[]) => void;
+  testId?: string;
+  label?: string;
+}
+
+type Rendered = { frames: number; edges: number };
+
+function viewStateOf(c: CameraState) {
+  return c.dims > 2
+    ? { target: c.target, zoom: c.zoom, rotationX: c.rotationX, rotationOrbit: c.rotationOrbit, minZoom: -4, maxZoom: 14 }
+    : { target: c.target, zoom: c.zoom, minZoom: -4, maxZoom: 16 };
+}
+
+function endpoints(positions: Float32Array, edges: EdgeIndex): [Float32Array, Float32Array] {
+  const a = new Float32Array(edges.count * 3), b = new Float32Array(edges.count * 3);
+  for (let e = 0; e < edges.count; e++) {
+    const i = edges.source[e] * 3, j = edges.target[e] * 3;
+    a[3 * e] = positions[i]; a[3 * e + 1] = positions[i + 1]; a[3 * e + 2] = positions[i + 2];
+    b[3 * e] = positions[j]; b[3 * e + 1] = positions[j + 1]; b[3 * e + 2] = positions[j + 2];
+  }
+  return [a, b];
+}
+
+export default function ScatterCanvas(props: ScatterProps) {
+  const container = useRef<HTMLDivElement | null>(null);
+  const deckRef = useRef<Deck<OrbitView | OrthographicView> | null>(null);
+  const latest = useRef(props);
+  const shown = useRef<Float32Array>(props.positions); // positions drawn in the current frame
+  const spare = useRef<[Float32Array, Float32Array] | null>(null);
+  const anim = useRef<{ from: Float32Array; to: Float32Array; start: number; raf: number } | null>(null);
+  const cameraRef = useRef<CameraState | null>(null);
+  const stats = useRef<Rendered>({ frames: 0, edges: 0 });
+  const edgeCache = useRef<{ positions: Float32Array; edges: EdgeIndex; ends: [Float32Array, Float32Array] } | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  const [polygon, setPolygon] = useState<Point2[] | null>(null);
+  useEffect(() => { latest.current = props; });
+
+  const size = () => {
+    const el = container.current;
+    return { w: el?.clientWidth || 600, h: el?.clientHeight || 600 };
+  };
+
+  const layers = () => {
+    const p = latest.current;
+    const positions = shown.current;
+    const n = Math.min(positions.length / 3, p.colours.length / 4);
+    const out: unknown[] = [];
+    if (p.overlay && p.dims === 2) {
+      out.push(new BitmapLayer({
+        id: `overlay-${p.overlay.key}`, image: p.overlay.image, bounds: p.overlay.bounds, opacity: p.overlay.opacity,
+        textureParameters: { minFilter: "linear", magFilter: "linear" },
+      }));
+    }
+    let edgeCount = 0;
+    if (p.edges && p.edges.count > 0) {
+      let cache = edgeCache.current;
+      if (!cache || cache.positions !== positions || cache.edges !== p.edges) {
+        cache = { positions, edges: p.edges, ends: endpoints(positions, p.edges) };
+        edgeCache.current = cache;
+      }
+      edgeCount = p.edges.count;
+      out.push(new LineLayer({
+        id: "edges",
+        data: { length: edgeCount, attributes: {
+          getSourcePosition: { value: cache.ends[0], size: 3 },
+          getTargetPosition: { value: cache.ends[1], size: 3 },
+          getColor: { value: p.edges.colours, size: 4, normalized: true },
+        } } as never,
+        widthUnits: "pixels", getWidth: p.edgeWidth ?? 1,
+      }));
+    }
+    out.push(new ScatterplotLayer({
+      id: "points",
+      data: { length: n, attributes: {
+        getPosition: { value: positions, size: 3 },
+        getFillColor: { value: p.colours, size: 4, normalized: true },
+      } } as never,
+      radiusUnits: "pixels", getRadius: p.radiusPx, billboard: p.dims > 2, pickable: true, autoHighlight: false,
+    }));
+    if (p.path && p.path.points.length >= 6) {
+      const m = p.path.points.length / 3;
+      const coords = Array.from({ length: m }, (_, i) => [p.path!.points[3 * i], p.path!.points[3 * i + 1], p.path!.points[3 * i + 2]]);
+      out.push(new PathLayer({
+        id: "walk-path", data: [{ path: coords }], getPath: (d: { path: number[][] }) => d.path as never,
+        // an estimated placement is drawn amber, an exact one black (the walk panel says which)
+        getColor: p.path.estimate ? [176, 106, 0, 235] : [20, 20, 20, 235], widthUnits: "pixels", getWidth: 2.5,
+      }));
+      out.push(new ScatterplotLayer({
+        id: "walk-steps", data: coords, getPosition: (d: number[]) => d as never, radiusUnits: "pixels",
+        getRadius: (_: unknown, { index }: { index: number }) => (index === 0 || index === m - 1 ? 6 : 3.5),
+        getFillColor: [255, 255, 255, 255], stroked: true, getLineColor: p.path.estimate ? [176, 106, 0, 255] : [20, 20, 20, 255],
+        lineWidthUnits: "pixels", getLineWidth: 2,
+        billboard: p.dims > 2,
+      }));
+    }
+    const rings = (p.rings ?? []).filter((r) => r.index >= 0 && r.index < n);
+    if (rings.length) {
+      out.push(new ScatterplotLayer({
+        id: "rings", data: rings,
+        getPosition: (r: Ring) => [positions[3 * r.index], positions[3 * r.index + 1], positions[3 * r.index + 2]] as never,
+        getRadius: p.radiusPx + 4, radiusUnits: "pixels", filled: false, stroked: true, lineWidthUnits: "pixels",
+        getLineWidth: 2.5, getLineColor: (r: Ring) => r.colour, billboard: p.dims > 2,
+        updateTriggers: { getPosition: [positions], getLineColor: [rings.map((r) => r.colour.join()).join()] },
+      }));
+    }
+    stats.current.edges = edgeCount;
+    return out;
+  };
+
+  const redraw = () => {
+    const deck = deckRef.current;
+    if (!deck) return;
+    deck.setProps({ layers: layers() as never });
+    const el = container.current;
+    if (el) el.dataset.edges = String(stats.current.edges);
+  };
+
+  const applyCamera = (c: CameraState, publish: boolean) => {
+    cameraRef.current = c;
+    deckRef.current?.setProps({ viewState: viewStateOf(c) as never });
+    if (container.current) container.current.dataset.view = roundedCamera(c);
+    if (publish) latest.current.camera.publish(c, latest.current.id);
+  };
+
+  const fitCamera = () => {
+    const p = latest.current;
+    const { w, h } = size();
+    applyCamera(initialCamera(p.dims, fitZoom(p.dims, p.scaling, w, h)), true);
+  };
+
+  // one Deck per dimension (orthographic for 2-D, orbit for 3-D)
+  useEffect(() => {
+    const el = container.current;
+    if (!el) return;
+    const dims = latest.current.dims;
+    let deck: Deck<OrbitView | OrthographicView>;
+    try {
+      deck = new Deck({
+        parent: el, width: "100%", height: "100%",
+        views: dims > 2 ? new OrbitView({ id: "orbit", orbitAxis: "Y", fovy: 40 }) : new OrthographicView({ id: "ortho", flipY: false }),
+        controller: dims > 2 ? { inertia: false } : { inertia: false, doubleClickZoom: false },
+        viewState: viewStateOf(initialCamera(dims, 0)) as never,
+        layers: [],
+        pickingRadius: 4,
+        onViewStateChange: ({ viewState }) => {
+          const v = viewState as { target: number[]; zoom: number; rotationX?: number; rotationOrbit?: number };
+          applyCamera({ dims, target: [v.target[0], v.target[1], v.target[2] ?? 0], zoom: v.zoom,
+            rotationX: v.rotationX ?? 0, rotationOrbit: v.rotationOrbit ?? 0 }, true);
+          return null;
+        },
+        onHover: (info) => latest.current.onHover?.(info.layer?.id === "points" && info.index >= 0 ? info.index : null),
+        onClick: (info) => latest.current.onClick?.(info.layer?.id === "points" && info.index >= 0 ? info.index : null),
+        onAfterRender: () => {
+          stats.current.frames += 1;
+          if (container.current) container.current.dataset.frames = String(stats.current.frames);
+        },
+        onError: (error) => setFailure(error.message),
+        getCursor: ({ isDragging, isHovering }) => (latest.current.lasso ? "crosshair" : isHovering ? "pointer" : isDragging ? "grabbing" : "grab"),
+      });
+    } catch (error) {
+      // rendering needs WebGL2; reported below instead of a blank box
+      queueMicrotask(() => setFailure(error instanceof Error ? error.message : String(error)));
+      return;
+    }
+    deckRef.current = deck;
+    (el as HTMLDivElement & { __deck?: unknown }).__deck = deck;
+    const unsubscribe = latest.current.camera.subscribe(latest.current.id, (c) => {
+      if (c.dims === dims) applyCamera(c, false);
+    });
+    const linked = latest.current.camera.last;
+    if (linked && linked.dims === dims) applyCamera(linked, false);
+    else fitCamera();
+    redraw();
+    return () => {
+      unsubscribe();
+      if (anim.current) cancelAnimationFrame(anim.current.raf);
+      anim.current = null;
+      deck.finalize();
+      deckRef.current = null;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- a new Deck only when the dimension changes
+  }, [props.dims]);
+
+  // refit when the method / dimension changes or the reset button is pressed (not on epoch changes)
+  useEffect(() => {
+    if (deckRef.current) fitCamera();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [props.fitKey, props.resetToken]);
+
+  // new target positions: animate from what is on screen now
+  useEffect(() => {
+    const to = props.positions;
+    const from = shown.current;
+    if (anim.current) cancelAnimationFrame(anim.current.raf);
+    anim.current = null;
+    const ms = props.transitionMs ?? 0;
+    if (!deckRef.current || ms <= 0 || from === to || from.length !== to.length) {
+      shown.current = to;
+      redraw();
+      return;
+    }
+    if (!spare.current || spare.current[0].length !== to.length) spare.current = [new Float32Array(to.length), new Float32Array(to.length)];
+    const start = performance.now() - 1000 / 60; // the first step is drawn now, with this commit's other changes
+    const snapshot = from.slice();
+    let flip = 0;
+    const step = () => {
+      const t = (performance.now() - start) / ms;
+      if (t >= 1) {
+        shown.current = to;
+        anim.current = null;
+        if (container.current) container.current.dataset.animating = "false";
+        redraw();
+        return;
+      }
+      const buffer = spare.current![flip];
+      flip = 1 - flip;
+      shown.current = interpolatePositions(snapshot, to, t, buffer);
+      redraw();
+      anim.current = { from: snapshot, to, start, raf: requestAnimationFrame(step) };
+    };
+    if (container.current) container.current.dataset.animating = "true";
+    step();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [props.positions]);
+
+  // everything else that is drawn
+  useEffect(() => {
+    redraw();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [props.colours, props.edges, props.overlay, props.path, props.rings, props.radiusPx, props.edgeWidth]);
+
+  const finishLasso = (poly: Point2[]) => {
+    const deck = deckRef.current;
+    setPolygon(null);
+    if (!deck || poly.length < 3) return;
+    const viewport = deck.getViewports()[0];
+    const positions = shown.current;
+    const n = positions.length / 3;
+    const screen = new Float32Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      const [x, y] = viewport.project([positions[3 * i], positions[3 * i + 1], positions[3 * i + 2]]);
+      screen[2 * i] = x;
+      screen[2 * i + 1] = y;
+    }
+    latest.current.onLasso?.(pointsInLasso(screen, poly));
+  };
+
+  const local = (e: React.PointerEvent<SVGSVGElement>): Point2 => {
+    const box = e.currentTarget.getBoundingClientRect();
+    return [e.clientX - box.left, e.clientY - box.top];
+  };
+
+  return (
+    <div className={s.canvasBox} data-testid={props.testId} data-dims={props.dims}
+      data-points={props.positions.length / 3} aria-label={props.label} role="img">
+      <div ref={container} className={s.deck} data-frames="0" data-edges="0" />
+      {props.lasso && props.dims === 2 ? (
+        <svg className={s.lasso} data-testid={props.testId ? `${props.testId}-lasso` : undefined}
+          onPointerDown={(e) => { e.currentTarget.setPointerCapture(e.pointerId); setPolygon([local(e)]); }}
+          onPointerMove={(e) => {
+            if (!polygon) return;
+            const [x, y] = local(e), [px, py] = polygon[polygon.length - 1];
+            if ((x - px) ** 2 + (y - py) ** 2 >= 9) setPolygon([...polygon, [x, y]]);
+          }}
+          onPointerUp={(e) => { if (polygon) finishLasso([...polygon, local(e)]); }}>
+          {polygon ? <polygon points={polygon.map((q) => q.join(",")).join(" ")} /> : null}
+        </svg>
+      ) : null}
+      {failure ? (
+        <div className={s.failure} role="alert" data-testid="webgl-failure">
+          <b>The map cannot be drawn: WebGL is not available here.</b> {failure}. Try a current Chrome, Firefox or
+          Safari with hardware acceleration on (in headless Chromium, --enable-unsafe-swiftshader).
+        </div>
+      ) : null}
+    </div>
+  );
+}

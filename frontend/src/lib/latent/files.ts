@@ -1,0 +1,134 @@
+"use client";
+// The latent page's data: the run's file catalogue (artifact listing, then live artifact.created events
+// while the run trains) and a small cache of parsed JSON files, so switching back to an epoch or playing
+// the timeline does not fetch and parse the same file twice.
+import { useEffect, useRef, useState } from "react";
+import { api, isActive } from "../api";
+import { addToCatalogue, emptyCatalogue } from "./catalogue";
+import type { Catalogue } from "./catalogue";
+
+const CACHE_LIMIT = 48;
+const cache = new Map<string, Promise<unknown>>();
+
+/** Fetch and parse a run file once (a bounded cache keyed by URL). */
+export function loadJson<T>(runId: string, name: string): Promise<T> {
+  const url = api.artifactUrl(runId, name);
+  let entry = cache.get(url);
+  if (!entry) {
+    entry = fetch(url).then(async (r) => {
+      if (!r.ok) throw new Error(`${name}: the server answered ${r.status}`);
+      return r.json();
+    });
+    entry.catch(() => cache.delete(url));
+    cache.set(url, entry);
+    while (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  } else {
+    cache.delete(url);
+    cache.set(url, entry); // most recently used last
+  }
+  return entry as Promise<T>;
+}
+
+export type Loaded<T> = { name: string; doc: T | null; error: string | null };
+
+/** One run file, parsed; null while loading or when ``name`` is null. */
+export function useRunJson<T>(runId: string, name: string | null): Loaded<T> | null {
+  const [state, setState] = useState<Loaded<T> | null>(null);
+  useEffect(() => {
+    if (!name) return;
+    let current = true;
+    loadJson<T>(runId, name).then(
+      (doc) => { if (current) setState({ name, doc, error: null }); },
+      (e: unknown) => { if (current) setState({ name, doc: null, error: e instanceof Error ? e.message : String(e) }); },
+    );
+    return () => { current = false; };
+  }, [runId, name]);
+  return name && state?.name === name ? state : null;
+}
+
+export type Feed = "loading" | "live" | "reconnecting" | "finished";
+
+const EMPTY = emptyCatalogue();
+
+/** The run's catalogue: the listing once, then, while the run is active, every ``artifact.created``
+ * event of its SSE stream (one EventSource, resumed by event id) until the run ends. */
+export function useCatalogue(runId: string | null, status: string | undefined): { catalogue: Catalogue; loaded: boolean; feed: Feed } {
+  const [state, setState] = useState<{ runId: string | null; catalogue: Catalogue; loaded: boolean }>(
+    () => ({ runId: null, catalogue: emptyCatalogue(), loaded: false }));
+  const [feed, setFeed] = useState<Feed>("loading");
+  const pending = useRef<string[]>([]);
+  const active = isActive(status);
+
+  useEffect(() => {
+    if (!runId) return;
+    let current = true;
+    api.listArtifacts(runId).then(
+      (rows) => { if (current) setState((s) => ({ runId, loaded: true, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), rows.map((r) => r.name)) })); },
+      () => { if (current) setState({ runId, loaded: true, catalogue: emptyCatalogue() }); },
+    );
+    return () => { current = false; };
+  }, [runId]);
+
+  useEffect(() => {
+    if (!runId) return;
+    if (!active) {
+      queueMicrotask(() => setFeed("finished"));
+      return;
+    }
+    let source: EventSource | null = null;
+    let cursor = 0;
+    let ended = false;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let reopen: ReturnType<typeof setTimeout> | null = null;
+    const flush = () => {
+      timer = null;
+      const names = pending.current;
+      pending.current = [];
+      if (names.length) {
+        setState((s) => ({ ...s, runId, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), names) }));
+      }
+    };
+    const open = () => {
+      source = new EventSource(api.eventsUrl(runId, cursor));
+      source.onopen = () => setFeed("live");
+      source.onmessage = (m) => {
+        let event: { seq?: number; type?: string; data?: { name?: string } };
+        try { event = JSON.parse(m.data); } catch { return; }
+        if (typeof event.seq !== "number" || event.seq <= cursor) return;
+        cursor = event.seq;
+        if (event.type === "artifact.created" && event.data?.name) {
+          pending.current.push(event.data.name);
+          if (!timer) timer = setTimeout(flush, 250);
+        }
+        if (event.type === "run.completed" || event.type === "run.cancelled" || event.type === "run.failed") ended = true;
+      };
+      source.onerror = () => {
+        if (!source) return;
+        if (ended) {
+          source.close();
+          source = null;
+          flush();
+          setFeed("finished");
+          return;
+        }
+        if (source.readyState === EventSource.CLOSED) {
+          source.close();
+          source = null;
+          setFeed("reconnecting");
+          reopen = setTimeout(open, 2000);
+        } else {
+          setFeed("reconnecting");
+        }
+      };
+    };
+    open();
+    return () => {
+      source?.close();
+      if (timer) clearTimeout(timer);
+      if (reopen) clearTimeout(reopen);
+    };
+  }, [runId, active]);
+
+  const mine = state.runId === runId;
+  return { catalogue: mine ? state.catalogue : EMPTY, loaded: mine && state.loaded, feed };
+}

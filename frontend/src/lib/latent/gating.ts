@@ -1,0 +1,67 @@
+// Neighbour-edge opacity. Neighbours, their latent distances d_k, the extent radius (monotone in d_k) and
+// the projected edge lengths all come from the kNN file (neighbors/knn_<method>_epoch_<N>.json); this
+// applies the file's own gating formula with its softness and the view's radius factor.
+
+/** Fuzzy extent gating: 1 while the edge is within the radius, then an exponential fade (no popping).
+ * ``factor`` (> 0) multiplies every radius alike, so the radius stays monotone in d_k. */
+export function gateOpacity(length: number, radius: number, softness: number, factor = 1): number {
+  const r = radius * factor;
+  if (!(r > 0)) return length <= 0 ? 1 : 0;
+  if (length <= r) return 1;
+  return Math.exp(-(length - r) / (softness * r));
+}
+
+/** A default edge opacity that keeps a dense drawing readable: full for a few hundred edges, fading as
+ * the number of edges per screen area grows (never below a floor, so edges stay visible). */
+export function densityAwareOpacity(edgeCount: number, areaPx: number): number {
+  if (edgeCount <= 0) return 0;
+  const perMegapixel = edgeCount / Math.max(areaPx / 1e6, 1e-3);
+  return Math.min(0.9, Math.max(0.06, 60 / Math.sqrt(perMegapixel)));
+}
+
+export type EdgeMode = "extent_gated" | "top_k";
+export type EdgeScope = "off" | "focused" | "all";
+
+export interface KnnDoc {
+  epoch: number;
+  method: string;
+  n: number;
+  k: number;
+  indices: number[];
+  neighbors: number[][];
+  distances: number[][];
+  d_k: number[];
+  d_k_median: number;
+  extent: Record<string, { dims: number; scale: number; radius: number[]; edge_lengths: number[][] }>;
+  gating: { kind: string; softness: number; formula: string };
+  default_edge_mode: EdgeMode;
+}
+
+export interface EdgeSet {
+  /** point positions in the subset: edge e goes from source[e] to target[e] */
+  source: Uint32Array;
+  target: Uint32Array;
+  /** opacity in [0, 1] per edge */
+  opacity: Float32Array;
+  count: number;
+}
+
+/** The edges to draw for the chosen points (all points when ``from`` is null), their opacity per mode. */
+export function edgesOf(doc: KnnDoc, dims: number, mode: EdgeMode, from: Iterable<number> | null, factor = 1): EdgeSet {
+  const ext = doc.extent[`${dims}d`];
+  const rows: number[] = from === null ? Array.from({ length: doc.n }, (_, i) => i) : [...from];
+  const k = doc.k;
+  const source = new Uint32Array(rows.length * k), target = new Uint32Array(rows.length * k), opacity = new Float32Array(rows.length * k);
+  let e = 0;
+  for (const i of rows) {
+    const nbrs = doc.neighbors[i];
+    if (!nbrs) continue;
+    for (let r = 0; r < nbrs.length; r++) {
+      source[e] = i;
+      target[e] = nbrs[r];
+      opacity[e] = mode === "top_k" || !ext ? 1 : gateOpacity(ext.edge_lengths[i][r], ext.radius[i], doc.gating.softness, factor);
+      e++;
+    }
+  }
+  return { source: source.subarray(0, e), target: target.subarray(0, e), opacity: opacity.subarray(0, e), count: e };
+}

@@ -1,0 +1,192 @@
+// Unit tests of the latent explorer's pure math: node's test runner through tsx (npm run test:unit; the
+// pytest suite runs it in tests/test_ui_unit.py).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { addToCatalogue, catalogueOf, methodsOf, projectionName } from "./catalogue";
+import { categoryColour, DIGIT_PALETTE, hexToRgb } from "./colour";
+import { minPairDifference } from "./colourScience";
+import type { Vision } from "./colourScience";
+import { matchFilter, parseFilter } from "./filter";
+import { densityAwareOpacity, edgesOf, gateOpacity } from "./gating";
+import type { KnnDoc } from "./gating";
+import { alignPrevious, ease, interpolatePositions } from "./interpolate";
+import { insidePolygon, pointsInLasso } from "./lasso";
+import { fitZoom, scalingOf, toWorld } from "./scaling";
+
+test("fuzzy gating is 1 inside the radius and fades smoothly beyond it", () => {
+  assert.equal(gateOpacity(0.5, 1, 0.5), 1);
+  assert.equal(gateOpacity(1, 1, 0.5), 1);
+  assert.ok(Math.abs(gateOpacity(1 + 1e-9, 1, 0.5) - 1) < 1e-6, "continuous at the radius: no popping");
+  assert.ok(Math.abs(gateOpacity(1.5, 1, 0.5) - Math.exp(-1)) < 1e-12, "the file's formula exp(-(L-r)/(s r))");
+  for (let L = 1; L < 6; L += 0.01) {
+    const a = gateOpacity(L, 1, 0.5), b = gateOpacity(L + 0.01, 1, 0.5);
+    assert.ok(b <= a && a - b < 0.03, `opacity falls smoothly with length (L=${L.toFixed(2)})`);
+  }
+});
+
+test("fuzzy gating is monotone in d_k and changes smoothly with the radius factor", () => {
+  // radius_i = scale * d_k_i / d_k_median (the kNN file's rule): a larger d_k never dims an edge of a given length
+  const scale = 0.8, median = 2, length = 1.7;
+  let previous = -1;
+  for (let dk = 0.1; dk < 8; dk += 0.05) {
+    const o = gateOpacity(length, (scale * dk) / median, 0.5);
+    assert.ok(o >= previous - 1e-12, `non-decreasing in d_k (d_k=${dk.toFixed(2)})`);
+    previous = o;
+  }
+  for (let f = 0.2; f < 3; f += 0.01) {
+    const a = gateOpacity(1.3, 0.9, 0.5, f), b = gateOpacity(1.3, 0.9, 0.5, f + 0.01);
+    assert.ok(b >= a && b - a < 0.05, `a small change of the radius factor changes opacity a little (f=${f.toFixed(2)})`);
+  }
+});
+
+function knnDoc(): KnnDoc {
+  return {
+    epoch: 1, method: "pca", n: 3, k: 2, indices: [10, 11, 12],
+    neighbors: [[1, 2], [0, 2], [1, 0]], distances: [[1, 2], [1, 1.5], [1.5, 2]], d_k: [2, 1.5, 2], d_k_median: 2,
+    extent: { "2d": { dims: 2, scale: 1, radius: [1, 0.75, 1], edge_lengths: [[0.5, 2], [0.5, 0.75], [0.9, 3]] } },
+    gating: { kind: "exponential", softness: 0.5, formula: "" }, default_edge_mode: "extent_gated",
+  };
+}
+
+test("edges come from the kNN file: top-k draws all at full opacity, gating fades long ones", () => {
+  const top = edgesOf(knnDoc(), 2, "top_k", null);
+  assert.equal(top.count, 6);
+  assert.deepEqual([...top.target], [1, 2, 0, 2, 1, 0]);
+  assert.ok([...top.opacity].every((o) => o === 1));
+  const gated = edgesOf(knnDoc(), 2, "extent_gated", [0]);
+  assert.equal(gated.count, 2);
+  assert.equal(gated.opacity[0], 1);
+  assert.ok(Math.abs(gated.opacity[1] - Math.exp(-(2 - 1) / 0.5)) < 1e-6);
+});
+
+test("density-aware edge opacity falls as edges crowd, within bounds", () => {
+  const area = 800 * 600;
+  const few = densityAwareOpacity(100, area), many = densityAwareOpacity(150000, area);
+  assert.ok(few > many && few <= 0.9 && many >= 0.06);
+  assert.equal(densityAwareOpacity(0, area), 0);
+});
+
+test("scaling: PCA keeps the origin, UMAP centres its box, every axis gets one factor", () => {
+  const pca = scalingOf("pca", 2, [[-1, 3], [-2, 1]]);
+  assert.deepEqual(pca.centre, [0, 0, 0]);
+  assert.equal(pca.scale, 1 / 3);
+  const umap = scalingOf("umap", 2, [[2, 10], [4, 6]]);
+  assert.deepEqual(umap.centre, [6, 5, 0]);
+  assert.equal(umap.scale, 1 / 4);
+  const w = toWorld([[2, 4], [10, 6]], 2, umap);
+  assert.deepEqual([...w], [-1, -0.25, 0, 1, 0.25, 0]);
+  // the ratio of distances along x and y is kept (isotropic)
+  assert.equal(umap.half[0] / umap.half[1], (10 - 2) / (6 - 4));
+});
+
+test("scaling is dimension-aware: 3-D uses z and fits the bounding sphere, 2-D the box", () => {
+  const s2 = scalingOf("umap", 2, [[0, 2], [0, 2]]);
+  const s3 = scalingOf("umap", 3, [[0, 2], [0, 2], [0, 2]]);
+  assert.equal(s2.half[2], 0);
+  assert.equal(s3.half[2], 1);
+  const w = toWorld([[0, 0, 2]], 3, s3);
+  assert.deepEqual([...w], [-1, -1, 1]);
+  const z2 = fitZoom(2, s2, 800, 800, 0), z3 = fitZoom(3, s3, 800, 800, 0);
+  assert.ok(Math.abs(2 ** z2 - 400) < 1e-9, "2-D: the box [-1, 1] spans the viewport");
+  assert.ok(Math.abs(2 ** z3 - 400 / (0.8 * Math.sqrt(3))) < 1e-9, "3-D: a sphere around the cloud spans it");
+  const flat = scalingOf("umap", 3, [[0, 2], [0, 0.2], [0, 0.2]]);
+  assert.ok(Math.abs(2 ** fitZoom(3, flat, 800, 800, 0) - 400) < 1e-9, "never smaller than the longest half-axis");
+  assert.ok(fitZoom(2, s2, 800, 400, 0) < z2, "the shorter side decides");
+});
+
+test("interpolation endpoints are exact and the path is monotone between them", () => {
+  const from = new Float32Array([0.1, -3, 7.25, 1e-7]), to = new Float32Array([2.5, -1, -7.125, 3]);
+  assert.deepEqual([...interpolatePositions(from, to, 0)], [...from]);
+  assert.deepEqual([...interpolatePositions(from, to, 1)], [...to]);
+  assert.deepEqual([...interpolatePositions(from, to, -1)], [...from]);
+  assert.deepEqual([...interpolatePositions(from, to, 2)], [...to]);
+  let prev = from[0];
+  for (let t = 0.05; t <= 1; t += 0.05) {
+    const v = interpolatePositions(from, to, t)[0];
+    assert.ok(v >= prev, "moves one way");
+    prev = v;
+  }
+  assert.equal(ease(0), 0);
+  assert.equal(ease(1), 1);
+  assert.equal(ease(0.5), 0.5);
+});
+
+test("previous positions follow the point by dataset key when orders differ", () => {
+  const prev = new Float32Array([1, 1, 0, 2, 2, 0]);
+  const next = new Float32Array([5, 5, 0, 6, 6, 0, 7, 7, 0]);
+  assert.equal(alignPrevious(["a", "b"], prev, ["a", "b"], next.subarray(0, 6)), null);
+  const aligned = alignPrevious(["a", "b"], prev, ["b", "c", "a"], next)!;
+  assert.deepEqual([...aligned], [2, 2, 0, 6, 6, 0, 1, 1, 0]);
+});
+
+test("lasso picks exactly the points inside the polygon", () => {
+  const square: [number, number][] = [[0, 0], [10, 0], [10, 10], [0, 10]];
+  assert.ok(insidePolygon(5, 5, square));
+  assert.ok(!insidePolygon(15, 5, square));
+  const screen = new Float32Array([1, 1, 11, 1, 5, 9, -1, 5]);
+  assert.deepEqual(pointsInLasso(screen, square), [0, 2]);
+  const concave: [number, number][] = [[0, 0], [10, 0], [10, 10], [5, 2], [0, 10]];
+  assert.ok(!insidePolygon(5, 6, concave), "the notch of a concave lasso is outside");
+  assert.deepEqual(pointsInLasso(screen, [[0, 0], [1, 1]]), []);
+});
+
+test("the digit palette stays distinguishable in normal and colour-blind vision", () => {
+  const rgb = DIGIT_PALETTE.map(hexToRgb);
+  assert.equal(new Set(DIGIT_PALETTE).size, 10);
+  for (const vision of ["normal", "protan", "deutan", "tritan"] as Vision[]) {
+    const { value, pair } = minPairDifference(rgb, vision);
+    assert.ok(value >= 11, `${vision}: digits ${pair[0]} and ${pair[1]} are only ${value.toFixed(1)} apart (CIEDE2000)`);
+  }
+  // the old palette failed: its 4 and 9 were two near-identical greens
+  const old = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#637939"];
+  assert.ok(minPairDifference(old.map(hexToRgb), "deutan").value < 5);
+  assert.deepEqual(categoryColour(13), categoryColour(3));
+});
+
+test("filters parse keys and values and match every term", () => {
+  const points = { indices: [5, 6, 7, 8], labels: [4, 4, 9, 4], predicted: [9, 4, 9, 9], component: null };
+  assert.deepEqual([...matchFilter(parseFilter("label:4 pred:9"), points)!], [0, 3]);
+  assert.deepEqual([...matchFilter(parseFilter("#7"), points)!], [2]);
+  assert.deepEqual([...matchFilter(parseFilter("6"), points)!], [1]);
+  assert.deepEqual([...matchFilter(parseFilter("label:9,4 idx:8"), points)!], [3]);
+  assert.equal(matchFilter(parseFilter(""), points), null);
+  assert.match(parseFilter("colour:red").error!, /unknown filter/);
+  assert.match(parseFilter("label:x").error!, /whole numbers/);
+  assert.deepEqual([...matchFilter(parseFilter("comp:1"), points)!], [], "no component column: nothing matches");
+});
+
+test("the catalogue reads the specification's file names", () => {
+  const c = catalogueOf([
+    "projections/latent_2d_epoch_2.json", "projections/latent_2d_epoch_1.json", "projections/latent_3d_epoch_1_pca.json",
+    "projections/latent_2d_epoch_1_umap.json", "projections/latent_2d_latest.json", "neighbors/knn_umap_epoch_1.json",
+    "density/prior_empirical_2d_epoch_1_umap.json", "reconstructions/atlas_inputs.json", "reconstructions/atlas_epoch_2.json", "reconstructions/recon_grid_epoch_2.png",
+    "mixture/mixture_health_epoch_3.json", "mixture/mixture_health_latest.json",
+  ]);
+  assert.deepEqual(methodsOf(c), ["pca", "umap"]);
+  assert.deepEqual(c.projections.get("pca")!.get(2), [1, 2]);
+  assert.deepEqual(c.projections.get("pca")!.get(3), [1]);
+  assert.ok(c.knn.get("umap")!.has(1) && c.atlasInputs && c.atlasRecon.has(2));
+  assert.deepEqual(c.mixture, [3]);
+  assert.ok(c.overlays.has("density/prior_empirical_2d_epoch_1_umap.json"));
+  assert.equal(addToCatalogue(c, ["projections/latent_2d_epoch_2.json"]), c, "nothing new: same object");
+  const more = addToCatalogue(c, ["projections/latent_2d_epoch_3.json"]);
+  assert.deepEqual(more.projections.get("pca")!.get(2), [1, 2, 3]);
+  assert.deepEqual(c.projections.get("pca")!.get(2), [1, 2], "the old catalogue is unchanged");
+  assert.equal(projectionName("pca", 2, 4), "projections/latent_2d_epoch_4.json");
+  assert.equal(projectionName("umap", 3, 4), "projections/latent_3d_epoch_4_umap.json");
+});
+
+test("the distortion colour scale fits the file's own range", async () => {
+  const { diverging, distortionRangeLog2, overlayColour } = await import("../overlays");
+  const stats = { min: 0.32, median: 0.45, max: 0.56 }; // a real run's ratios: the old fixed x4 scale drew them nearly white
+  const range = distortionRangeLog2(stats);
+  assert.ok(Math.abs(range - Math.log2(0.45 / 0.32)) < 1e-12, "the farther end decides");
+  assert.deepEqual(overlayColour("distortion", 0.32, stats, range).slice(0, 3), diverging(-1), "the most squeezed cell is full blue");
+  const [r, g, b] = overlayColour("distortion", 0.45, stats, range);
+  assert.deepEqual([r, g, b], diverging(0), "the median is white");
+  const fromWhite = (c: number[]) => Math.hypot(c[0] - 247, c[1] - 247, c[2] - 247);
+  const old = overlayColour("distortion", 0.32, stats, 2); // the old scale saturated at x4 around the median
+  assert.ok(fromWhite(old) < 0.3 * fromWhite(overlayColour("distortion", 0.32, stats, range)), "the old scale left it near white");
+  assert.equal(overlayColour("distortion", null, stats, range)[3], 0, "empty cells are transparent");
+  assert.ok(distortionRangeLog2({ min: 1, median: 1, max: 1 }) > 0, "a uniform map does not divide by zero");
+});

@@ -1,0 +1,115 @@
+// What each point looks like: colour by label / prediction / component / confidence / training split,
+// dimmed outside the focused set or the filter, hidden when its legend entry is off. Pure functions of
+// persisted values (projection file, atlas index) and UI state.
+import { categoryColour, confidenceT, TRAINED_COLOURS, viridis } from "./colour";
+import type { RGB } from "./colour";
+
+export type ColourBy = "label" | "predicted" | "component" | "confidence" | "split";
+
+/** The fields of a projection file the explorer reads (latentdeck.projections.ProjectionFile). */
+export interface ProjectionDoc {
+  epoch: number;
+  method: string;
+  dims: number;
+  n: number;
+  latent: string;
+  latent_dim: number;
+  indices: number[];
+  labels: number[];
+  predicted?: number[] | null;
+  component?: number[] | null;
+  split?: ("heldout" | "train")[] | null;
+  trained?: boolean[] | null;
+  coords: number[][];
+  bounds: number[][];
+  params?: Record<string, unknown>;
+  trustworthiness?: { k: number; n: number; value: number | null };
+  explained_variance_ratio?: number[];
+}
+
+/** The per-epoch atlas index (reconstructions/atlas_epoch_<N>.json): thumbnails' layout and per-point values. */
+export interface AtlasDoc {
+  kind: "inputs" | "reconstructions";
+  epoch?: number;
+  n: number;
+  tile: [number, number];
+  columns: number;
+  rows: number;
+  indices: number[];
+  labels?: number[];
+  png: string;
+  mse?: number[];
+  qc?: number[][];
+  qc_max?: number[];
+  softmax_max?: number[];
+}
+
+export const ALPHA = { base: 220, dim: 26, hidden: 0 };
+
+/** Which categorical values a point has under a colouring (null when the colouring is continuous). */
+export function categoryOf(doc: ProjectionDoc, by: ColourBy, i: number): number | string | null {
+  switch (by) {
+    case "label": return doc.labels[i];
+    case "predicted": return doc.predicted?.[i] ?? null;
+    case "component": return doc.component?.[i] ?? null;
+    case "split": return splitOf(doc, i);
+    default: return null;
+  }
+}
+
+export function splitOf(doc: ProjectionDoc, i: number): "heldout" | "trained" | "train_unused" {
+  if ((doc.split?.[i] ?? "heldout") === "heldout") return "heldout";
+  return doc.trained?.[i] === false ? "train_unused" : "trained";
+}
+
+/** A dataset key that names a point across epochs and files: "heldout:12" or "train:40". */
+export const pointKey = (doc: ProjectionDoc, i: number) => `${doc.split?.[i] ?? "heldout"}:${doc.indices[i]}`;
+
+export function confidenceOf(doc: ProjectionDoc, atlas: AtlasDoc | null, i: number): { value: number; floor: number; source: string } | null {
+  if (atlas?.qc_max && atlas.qc) return { value: atlas.qc_max[i], floor: 1 / atlas.qc[i].length, source: "max q(c|x)" };
+  if (atlas?.softmax_max) return { value: atlas.softmax_max[i], floor: 0.1, source: "max softmax" };
+  return null;
+}
+
+export function pointColour(doc: ProjectionDoc, by: ColourBy, atlas: AtlasDoc | null, i: number): RGB {
+  if (by === "confidence") {
+    const c = confidenceOf(doc, atlas, i);
+    return c ? viridis(confidenceT(c.value, c.floor)) : [150, 150, 150];
+  }
+  if (by === "split") return TRAINED_COLOURS[splitOf(doc, i)];
+  const c = categoryOf(doc, by, i);
+  return typeof c === "number" ? categoryColour(c) : [150, 150, 150];
+}
+
+export interface LookOptions {
+  by: ColourBy;
+  atlas: AtlasDoc | null;
+  hidden: ReadonlySet<string>; // category values switched off in the legend (as strings)
+  focus: ReadonlySet<number> | null; // subset positions kept bright (others dim)
+  filter: ReadonlySet<number> | null; // subset positions matching the search (others dim)
+}
+
+/** RGBA per point (n x 4) for the GPU. */
+export function colourBuffer(doc: ProjectionDoc, o: LookOptions, out?: Uint8Array): Uint8Array {
+  const n = doc.indices.length;
+  const buffer = out && out.length === 4 * n ? out : new Uint8Array(4 * n);
+  for (let i = 0; i < n; i++) {
+    const [r, g, b] = pointColour(doc, o.by, o.atlas, i);
+    const category = categoryOf(doc, o.by, i);
+    let alpha = ALPHA.base;
+    if (category !== null && o.hidden.has(String(category))) alpha = ALPHA.hidden;
+    else if ((o.focus && !o.focus.has(i)) || (o.filter && !o.filter.has(i))) alpha = ALPHA.dim;
+    buffer[4 * i] = r; buffer[4 * i + 1] = g; buffer[4 * i + 2] = b; buffer[4 * i + 3] = alpha;
+  }
+  return buffer;
+}
+
+/** The colourings this run's files support. */
+export function colourChoices(doc: ProjectionDoc | null, atlas: AtlasDoc | null): { value: ColourBy; label: string }[] {
+  const out: { value: ColourBy; label: string }[] = [{ value: "label", label: "label (true digit)" }];
+  if (doc?.predicted) out.push({ value: "predicted", label: "prediction (classifier)" });
+  if (doc?.component) out.push({ value: "component", label: "mixture component (argmax q(c|x))" });
+  if (atlas?.qc_max || atlas?.softmax_max) out.push({ value: "confidence", label: atlas.qc_max ? "confidence (max q(c|x))" : "confidence (max softmax)" });
+  if (doc?.split) out.push({ value: "split", label: "trained on or held out" });
+  return out;
+}

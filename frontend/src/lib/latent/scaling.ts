@@ -1,0 +1,61 @@
+// Method- and dimension-aware scaling of a projection into the explorer's world units, derived only from
+// the persisted bounds. Every axis gets the same factor, so distances (and the kNN extent radii and edge
+// lengths of the neighbour files, which are in projection units) keep their proportions.
+//
+// PCA: the origin is the latent mean (PCA centres its input), so the view keeps it at the centre and
+// scales by the largest |coordinate|: growth or shrinkage of the latent cloud between epochs stays
+// visible relative to the origin. UMAP (and other nonlinear maps): coordinates have no meaningful origin,
+// so the view centres the bounding box and scales by its largest half-range.
+
+export type Bounds = number[][]; // [min, max] per axis
+
+export interface Scaling {
+  centre: [number, number, number];
+  scale: number; // world units per projection unit
+  /** half-extent of the scaled cloud per axis (world units): at most 1 */
+  half: [number, number, number];
+}
+
+export const LINEAR_ORIGIN_METHODS: ReadonlySet<string> = new Set(["pca"]);
+
+export function scalingOf(method: string, dims: number, bounds: Bounds): Scaling {
+  const axes = [0, 1, 2].map((a) => (a < dims && bounds[a] ? bounds[a] : [0, 0]));
+  const centred = LINEAR_ORIGIN_METHODS.has(method);
+  const centre = axes.map(([lo, hi]) => (centred ? 0 : (lo + hi) / 2)) as [number, number, number];
+  const reach = axes.map(([lo, hi], a) => Math.max(Math.abs(lo - centre[a]), Math.abs(hi - centre[a])));
+  const largest = Math.max(...reach);
+  const scale = largest > 0 && Number.isFinite(largest) ? 1 / largest : 1;
+  return { centre, scale, half: reach.map((r) => r * scale) as [number, number, number] };
+}
+
+/** World coordinates (n x 3, z = 0 in 2-D) of projection coordinates. */
+export function toWorld(coords: number[][], dims: number, s: Scaling, out?: Float32Array): Float32Array {
+  const n = coords.length;
+  const world = out && out.length === n * 3 ? out : new Float32Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    const p = coords[i];
+    world[3 * i] = (p[0] - s.centre[0]) * s.scale;
+    world[3 * i + 1] = (p[1] - s.centre[1]) * s.scale;
+    world[3 * i + 2] = dims > 2 ? (p[2] - s.centre[2]) * s.scale : 0;
+  }
+  return world;
+}
+
+/** The zoom (log2 pixels per world unit) that fits the cloud in a viewport with a margin on each side.
+ * 2-D fits the scaled bounding box. 3-D fits a sphere around the cloud: the box's corners are rarely
+ * occupied, so the sphere is 0.8 of the box's half-diagonal, never less than its longest half-axis. */
+export function fitZoom(dims: number, s: Scaling, width: number, height: number, margin = 0.08): number {
+  const usable = (1 - 2 * margin);
+  if (dims > 2) {
+    const radius = Math.max(0.8 * Math.hypot(s.half[0], s.half[1], s.half[2]), ...s.half) || 1;
+    return Math.log2((Math.min(width, height) * usable) / (2 * radius));
+  }
+  const hx = s.half[0] || 1, hy = s.half[1] || 1;
+  return Math.log2(Math.min((width * usable) / (2 * hx), (height * usable) / (2 * hy)));
+}
+
+/** On-screen point radius in pixels: smaller as the count grows, a little smaller in 3-D (depth overlaps). */
+export function pointRadiusPx(n: number, dims: number): number {
+  const r = n <= 250 ? 5 : n <= 1000 ? 3.6 : n <= 4000 ? 2.6 : 1.9;
+  return dims > 2 ? r * 0.85 : r;
+}

@@ -1,0 +1,1 @@
+"""Sprite atlases of the visualization subset: input digits once per run, reconstructions per epoch."""

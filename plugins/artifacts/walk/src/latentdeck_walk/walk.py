@@ -1,0 +1,299 @@
+"""Latent walks: from a chosen digit, move along one latent dimension or interpolate toward a second
+digit; decode every step and place the path on the run's 2-D map of a projection at that epoch.
+
+Deterministic (no sampling): ``z = encode(x)`` (the model's ``latents``: ``z`` for the AE, ``mu`` of
+q(z|x) for the GM-VAE), then
+
+* ``dimension``: ``z_s = z_from + s * e_dim`` for ``s`` in ``linspace(-span, span, steps)`` (the start is
+  the middle step); ``span`` defaults to 2 standard deviations of that dimension over the run's
+  visualization subset at that epoch;
+* ``interpolate``: ``z_t = (1 - t) z_from + t z_to`` for ``t`` in ``linspace(0, 1, steps)``.
+
+Placement on the 2-D map uses the projection's own map: **exact** when the projection restores a linear
+map from its file (PCA: ``(z - mean) @ components.T``); otherwise (UMAP) the fitted ``transform`` would
+be needed, but it lives only in the process that fitted it and a projection reloaded from disk has
+none — so each step is placed at the distance-weighted mean of the 2-D positions of its ``k`` nearest
+latent neighbours in the visualization subset (UMAP's transform starts from this before optimising),
+labelled an **estimate**.
+
+Files, each folder written once (``persist_once``), then served from disk::
+
+    samples/walks/epoch_<N>/<method>/from_<split>_<i>/dim_<d>_span_<tag>_steps_<k>/walk.json, strip.png
+    samples/walks/epoch_<N>/<method>/from_<split>_<i>/to_<split>_<j>_steps_<k>/walk.json, strip.png
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from latentdeck.atomic import dumps, read_json
+from latentdeck.ondemand import EpochModels, LoadedEpoch, OnDemandError, persist_once
+
+MAX_STEPS = 33
+MAX_SPAN = 1000.0
+KNN_PLACE = 10
+PAD = 2
+
+Split = Literal["heldout", "train"]
+
+
+class WalkRequest(BaseModel):
+    """One walk: where it starts, which way it goes, how many steps, and which map it is placed on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_idx: int = Field(description="dataset index of the start digit (in from_split)")
+    from_split: Split = Field("heldout", description="split of the start digit: heldout or train")
+    mode: Literal["dimension", "interpolate"] = Field(
+        "interpolate", description="dimension: move along one latent dimension; interpolate: go straight to to_idx")
+    dim: int | None = Field(None, description="dimension mode: the latent dimension to move along (0..d-1)")
+    span: float | None = Field(None, description="dimension mode: how far to go each way, in latent units (default: 2 "
+                                                 "standard deviations of that dimension over the visualization subset)")
+    to_idx: int | None = Field(None, description="interpolate mode: dataset index of the end digit (in to_split)")
+    to_split: Split = Field("heldout", description="split of the end digit")
+    steps: int = Field(9, description=f"decoded steps along the path, 2..{MAX_STEPS} (both ends included)")
+    method: str = Field("pca", description="the projection whose 2-D map the path is placed on (pca, umap, ...)")
+    epoch: int | str | None = Field(None, description="an epoch with a checkpoint (default: the newest)")
+
+
+@dataclass(frozen=True)
+class Result:
+    folder: str
+    files: list[str]
+    created: bool
+    payload: dict[str, Any]
+
+
+def span_tag(span: float) -> str:
+    """``s1.5`` for a span of 1.5: a plain decimal, no exponent."""
+    text = format(Decimal(repr(float(span))), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "s" + text
+
+
+def _projection_name(method: str, epoch: int) -> str:
+    return f"projections/latent_2d_epoch_{epoch}.json" if method == "pca" else f"projections/latent_2d_epoch_{epoch}_{method}.json"
+
+
+@functools.lru_cache(maxsize=2)
+def _train_split(dataset: str, data_dir: str, load: Callable) -> Any:
+    return load(Path(data_dir), "train")
+
+
+class Walker:
+    """Latent walks of the run in ``run_dir``; ``announce(names, epoch)`` hears of new files."""
+
+    def __init__(self, run_dir: Path, models: EpochModels | None = None, pm=None,
+                 announce: Callable[[list[str], int], None] | None = None):
+        self.run_dir = Path(run_dir)
+        self.models = models or EpochModels()
+        self.pm = pm
+        self.announce = announce or (lambda names, epoch: None)
+
+    # --- inputs ---------------------------------------------------------------------------------
+
+    def example(self, loaded: LoadedEpoch, split: str, index: int, field: str):
+        """Image (1, c, h, w) and label of one digit; 422 naming ``field`` when the index is out of range."""
+        from latentdeck.ondemand import heldout_split
+        from latentdeck.training import to_float_images
+
+        if split == "heldout":
+            images, labels = heldout_split(loaded.config, loaded.dataset_spec)
+            n = len(images)
+            if not 0 <= index < n:
+                raise OnDemandError(f"{field} {index} is outside the held-out split of {loaded.config['dataset']}: use 0..{n - 1}", 422)
+            return images[index:index + 1], int(labels[index])
+        spec = loaded.dataset_spec
+        train = _train_split(loaded.config["dataset"], str(loaded.config["data_dir"]), spec.load)
+        n = len(train.labels)
+        if not 0 <= index < n:
+            raise OnDemandError(f"{field} {index} is outside the training split of {loaded.config['dataset']}: use 0..{n - 1}", 422)
+        return to_float_images(train.images[index:index + 1], tuple(spec.image_shape)), int(train.labels[index])
+
+    _viz_cache: dict[tuple, Any] = {}
+    _viz_lock = threading.Lock()
+
+    def viz_latents(self, loaded: LoadedEpoch):
+        """The visualization subset's latents at this epoch (numpy (n, d)), as the projections used them."""
+        import torch
+
+        from latentdeck.samples import single_threaded
+        from latentdeck.training import load_viz_subset
+
+        checkpoint = self.run_dir / "checkpoints" / f"epoch_{loaded.epoch}.pt"
+        key = (str(self.run_dir.resolve()), loaded.epoch, checkpoint.stat().st_mtime)
+        with self._viz_lock:
+            if key not in self._viz_cache:
+                viz = load_viz_subset(loaded.config, loaded.dataset_spec)
+                with torch.no_grad(), single_threaded():
+                    self._viz_cache.clear()
+                    self._viz_cache[key] = loaded.model.encode(viz.x).double().numpy()
+            return self._viz_cache[key]
+
+    # --- the walk -------------------------------------------------------------------------------
+
+    def check(self, r: WalkRequest) -> None:
+        if not 2 <= r.steps <= MAX_STEPS:
+            raise OnDemandError(f"steps must be between 2 and {MAX_STEPS} (got {r.steps})", 422)
+        if r.from_idx < 0:
+            raise OnDemandError(f"from_idx must be 0 or more (got {r.from_idx})", 422)
+        if r.mode == "interpolate":
+            if r.to_idx is None:
+                raise OnDemandError("mode interpolate needs to_idx (the end digit's dataset index)", 422)
+            if r.dim is not None or r.span is not None:
+                raise OnDemandError("mode interpolate takes to_idx, not dim or span", 422)
+        else:
+            if r.dim is None:
+                raise OnDemandError("mode dimension needs dim (the latent dimension to move along)", 422)
+            if r.to_idx is not None:
+                raise OnDemandError("mode dimension takes dim (and span), not to_idx", 422)
+            if r.span is not None and not (math.isfinite(r.span) and 0 < r.span <= MAX_SPAN):
+                raise OnDemandError(f"span must be a number in (0, {MAX_SPAN:g}] latent units (got {r.span})", 422)
+        if not r.method or "/" in r.method or r.method.startswith("."):
+            raise OnDemandError(f"method {r.method!r} is not a projection name", 422)
+
+    def walk(self, r: WalkRequest) -> Result:
+        self.check(r)
+        loaded = self.models.get(self.run_dir, r.epoch, self.pm)
+        epoch = loaded.epoch
+        if "latents" not in loaded.model_spec.capabilities or "decoder" not in loaded.model_spec.capabilities:
+            raise OnDemandError(f"model {loaded.config['model']!r} cannot be walked: it needs an encoder to latents and a "
+                                "decoder (capabilities latents and decoder)", 422)
+        projection_file = self.run_dir / _projection_name(r.method, epoch)
+        if not projection_file.is_file():
+            have = sorted(p.name for p in (self.run_dir / "projections").glob(f"latent_2d_epoch_{epoch}*.json"))
+            raise OnDemandError(f"this run has no 2-D {r.method} projection at epoch {epoch} (files at that epoch: "
+                                f"{', '.join(have) or 'none'}); compute it with latentdeck backfill --projections {r.method}", 404)
+        x_from, label_from = self.example(loaded, r.from_split, r.from_idx, "from_idx")
+        if r.mode == "interpolate":
+            x_to, label_to = self.example(loaded, r.to_split, int(r.to_idx), "to_idx")
+            key = f"to_{r.to_split}_{r.to_idx}_steps_{r.steps}"
+        else:
+            x_to, label_to = None, None
+            d = _latent_dim(loaded, x_from)
+            if not 0 <= int(r.dim) < d:
+                raise OnDemandError(f"dim {r.dim} is out of range: the latent has {d} dimensions, use 0..{d - 1}", 422)
+            key = f"dim_{r.dim}_span_{'auto' if r.span is None else span_tag(r.span)}_steps_{r.steps}"
+        folder = self.run_dir / "samples" / "walks" / f"epoch_{epoch}" / r.method / f"from_{r.from_split}_{r.from_idx}" / key
+
+        def produce(tmp: Path) -> None:
+            payload, png = self._compute(loaded, r, projection_file, x_from, label_from, x_to, label_to, folder)
+            (tmp / "strip.png").write_bytes(png)
+            (tmp / "walk.json").write_text(dumps(payload) + "\n")
+
+        created = persist_once(folder, produce)
+        files = sorted(p.relative_to(self.run_dir).as_posix() for p in folder.iterdir() if p.is_file())
+        if created:
+            self.announce(files, epoch)
+        return Result(folder.relative_to(self.run_dir).as_posix(), files, created, read_json(folder / "walk.json"))
+
+    def _compute(self, loaded, r: WalkRequest, projection_file: Path, x_from, label_from, x_to, label_to, folder: Path):
+        import numpy as np
+        import torch
+
+        from latentdeck.samples import single_threaded
+
+        started = time.perf_counter()
+        with torch.no_grad(), single_threaded():
+            z_from = loaded.model.encode(x_from)[0].double()
+            extra: dict[str, Any] = {}
+            if r.mode == "interpolate":
+                z_to = loaded.model.encode(x_to)[0].double()
+                t = torch.linspace(0, 1, r.steps, dtype=torch.float64)
+                path = (1 - t)[:, None] * z_from[None] + t[:, None] * z_to[None]
+                extra = {"to": {"split": r.to_split, "idx": r.to_idx, "label": label_to}, "t": t.tolist()}
+            else:
+                span, source = r.span, "request"
+                if span is None:
+                    std = float(np.std(self.viz_latents(loaded)[:, r.dim]))
+                    span, source = float(f"{2 * std:.4g}") if std > 0 else 1.0, "2 x std of the dimension over the visualization subset"
+                # -span .. span; the middle step (odd counts) is exactly 0, so it decodes the start digit itself
+                offsets = (torch.arange(r.steps, dtype=torch.float64) * 2 - (r.steps - 1)) / (r.steps - 1) * span
+                path = z_from[None].repeat(r.steps, 1)
+                path[:, r.dim] += offsets
+                extra = {"dim": r.dim, "span": span, "span_source": source, "offsets": offsets.tolist()}
+            images = loaded.model.decode(path.float())  # (steps, c, h, w)
+        png, layout = _strip(images)
+        placement = self._place(loaded, r.method, projection_file, path.numpy())
+        return {
+            "kind": "latent_walk", "epoch": loaded.epoch, "method": r.method, "mode": r.mode, "steps": r.steps,
+            "from": {"split": r.from_split, "idx": r.from_idx, "label": label_from}, **extra,
+            "latent": loaded.model_spec.latent_name, "latent_dim": int(path.shape[1]), "model": loaded.config["model"],
+            "latents": np.round(path.numpy(), 6).tolist(), "placement": placement,
+            "strip": {"png": (folder / "strip.png").relative_to(self.run_dir).as_posix(), **layout},
+            "deterministic": "no sampling: z = encode(x) (the model's latents), straight-line steps, decode(z)",
+            "compute_ms": round((time.perf_counter() - started) * 1000, 2),
+        }, png
+
+    def _place(self, loaded, method: str, projection_file: Path, path) -> dict[str, Any]:
+        import numpy as np
+
+        from latentdeck.plugins import collect
+
+        saved = read_json(projection_file)
+        spec = collect(self.pm or _default_pm(), "projections").get(method)
+        projection = spec.restore(saved) if spec is not None and spec.restore is not None else None
+        if projection is not None and projection.linear is not None:
+            coords = projection.place(path)
+            return {"projection_file": projection_file.relative_to(self.run_dir).as_posix(), "exact": True,
+                    "estimator": "exact_linear", "coords": np.round(coords, 6).tolist(),
+                    "text": f"exact: {method} is a linear map, restored from its file ((z - mean) @ components.T)"}
+        latents = self.viz_latents(loaded)
+        coords2d = np.asarray(saved["coords"], dtype=np.float64)
+        if len(coords2d) != len(latents):
+            raise OnDemandError(f"{projection_file.name} has {len(coords2d)} points but the visualization subset has "
+                                f"{len(latents)}: the file does not belong to this run's subset", 409)
+        k = min(KNN_PLACE, len(latents))
+        diff = path[:, None, :] - latents[None, :, :]
+        dist = np.sqrt((diff * diff).sum(-1))  # (steps, n): one row per step, never n x n
+        near = np.argsort(dist, axis=1, kind="stable")[:, :k]
+        d = np.take_along_axis(dist, near, axis=1)
+        w = 1.0 / np.maximum(d, 1e-9)
+        coords = (w[:, :, None] * coords2d[near]).sum(1) / w.sum(1, keepdims=True)
+        return {"projection_file": projection_file.relative_to(self.run_dir).as_posix(), "exact": False,
+                "estimator": "knn_interpolation", "k": k, "coords": np.round(coords, 6).tolist(),
+                "transform_available": False,
+                "text": f"estimate: {method}'s fitted transform exists only in the process that fitted it, and a projection "
+                        f"reloaded from disk has none. Each step is placed at the distance-weighted mean of the 2-D positions "
+                        f"of its {k} nearest latent neighbours in the visualization subset (where {method}'s transform would "
+                        "start before optimising)."}
+
+
+def _latent_dim(loaded, x) -> int:
+    import torch
+
+    with torch.no_grad():
+        return int(loaded.model.encode(x).shape[1])
+
+
+def _default_pm():
+    from latentdeck.plugins import get_plugin_manager
+
+    return get_plugin_manager()
+
+
+def _strip(images) -> tuple[bytes, dict[str, Any]]:
+    """Decodes (steps, c, h, w) in [0, 1] side by side, 2 px apart, as a grayscale PNG."""
+    import numpy as np
+    from PIL import Image
+
+    n, _, h, w = images.shape
+    canvas = np.full((h + 2 * PAD, n * (w + PAD) + PAD), 32, dtype=np.uint8)
+    pixels = (images.float().mean(1).clamp(0, 1) * 255).round().byte().numpy()
+    for i in range(n):
+        canvas[PAD:PAD + h, PAD + i * (w + PAD):PAD + i * (w + PAD) + w] = pixels[i]
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue(), {"tiles": int(n), "tile": [int(h), int(w)], "pad": PAD,
+                               "order": "left to right, from the start"}

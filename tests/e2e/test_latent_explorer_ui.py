@@ -1,0 +1,174 @@
+"""The latent explorer's map in a real browser (Debian's Chromium, SwiftShader WebGL) against a real server
+and real tiny runs trained once per session (fixture ``lab`` in conftest.py): non-empty WebGL maps in 2-D
+and 3-D, switching method, dimension and epoch changes the picture, play advances epochs, hover shows both
+thumbnails, both edge modes draw edges and fuzzy gating changes opacity smoothly, a lasso focuses a set
+and the export lists it, overlays draw. The panels around the map: test_latent_panels_ui.py."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.slow
+
+
+def test_method_dimension_and_epoch_each_change_the_picture(lab, page, latent_map, shot):
+    m = latent_map
+    canvas = m.open(page, lab, m)
+    badge = page.get_by_test_id("map-badge")
+    expect(badge).to_have_attribute("data-epoch", "3")
+    m.choose(page, m, "map-method", "first-dims", "data-method")
+    first = m.map_pixels(canvas)
+    assert m.drawn_pixels(first) > m.N * 20, "the 2-D WebGL map draws its points"
+    m.choose(page, m, "map-method", "pca", "data-method")
+    pca = m.map_pixels(canvas)
+    assert m.drawn_pixels(pca) > m.N * 20
+    assert m.changed_pixels(first, pca) > m.N * 10, "PCA and first-dims place the points differently"
+    shot(page, "latent-explorer-pca-2d")
+
+    m.choose(page, m, "map-dims", "3", "data-dims")
+    three = m.map_pixels(canvas)
+    assert m.drawn_pixels(three) > m.N * 10, "the 3-D WebGL map draws its points"
+    assert m.changed_pixels(pca, three) > m.N * 10
+    shot(page, "latent-explorer-pca-3d")
+    m.choose(page, m, "map-dims", "2", "data-dims")
+
+    page.get_by_test_id("timeline-scrubber").fill("0")  # epoch 1
+    expect(badge).to_have_attribute("data-epoch", "1")
+    m.wait_drawn(page)
+    time.sleep(0.3)
+    assert m.changed_pixels(pca, m.map_pixels(canvas)) > m.N * 5, "epoch 1's map differs from epoch 3's"
+    expect(page.get_by_test_id("timeline-follow")).not_to_be_checked()
+    expect(page.get_by_test_id("trust")).to_contain_text("trustworthiness")
+    trust = lab.file("gm", "projections/latent_2d_epoch_1.json")["trustworthiness"]["value"]
+    expect(page.get_by_test_id("trust-value")).to_have_text(f"{trust:.3f}")
+
+
+def test_play_advances_through_the_epochs(lab, page, latent_map):
+    m = latent_map
+    m.open(page, lab, m)
+    badge = page.get_by_test_id("map-badge")
+    page.get_by_test_id("timeline-scrubber").fill("0")
+    expect(badge).to_have_attribute("data-epoch", "1")
+    page.get_by_test_id("timeline-play").click()
+    expect(page.get_by_test_id("timeline-play")).to_have_attribute("aria-pressed", "true")
+    expect(badge).to_have_attribute("data-epoch", "2", timeout=10_000)
+    expect(badge).to_have_attribute("data-epoch", "3", timeout=10_000)
+    expect(page.get_by_test_id("timeline-play")).to_have_attribute("aria-pressed", "false", timeout=10_000)  # stops at the end
+
+
+def test_hover_shows_the_input_and_its_reconstruction(lab, page, latent_map, shot):
+    m = latent_map
+    canvas = m.open(page, lab, m)
+    badge = page.get_by_test_id("map-badge")
+    method = badge.get_attribute("data-method")
+    name = "projections/latent_2d_epoch_3.json" if method == "pca" else f"projections/latent_2d_epoch_3_{method}.json"
+    projection = lab.file("gm", name)
+    screen = canvas.evaluate(m.SCREEN)
+    box = canvas.bounding_box()
+    i = m.isolated(screen)
+    page.mouse.move(box["x"] + screen[i][0], box["y"] + screen[i][1])
+    card = page.get_by_test_id("hover-card")
+    expect(card).to_have_attribute("data-index", str(projection["indices"][i]))
+    expect(page.get_by_test_id("hover-label")).to_have_text(str(projection["labels"][i]))
+    atlas = lab.file("gm", "reconstructions/atlas_epoch_3.json")
+    for test_id, png in (("thumb-input", "reconstructions/atlas_inputs.png"), ("thumb-recon epoch 3", atlas["png"])):
+        thumb = page.get_by_test_id(test_id)
+        expect(thumb).to_have_attribute("data-tile", str(i))
+        style = thumb.get_attribute("style")
+        assert png in style, f"{test_id} is cut from {png}: {style}"
+        assert lab.client.get(f"/api/runs/{lab.ids['gm']}/artifacts/{png}").status_code == 200
+    expect(page.get_by_test_id("hover-qc")).to_be_visible()  # q(c|x) of the GM-VAE
+    shot(page, "latent-explorer-hover")
+
+
+def test_edge_modes_and_smooth_fuzzy_gating(lab, page, latent_map):
+    m = latent_map
+    canvas = m.open(page, lab, m)
+    page.get_by_test_id("map-edges").select_option("all")
+    page.get_by_test_id("map-edge-mode").select_option("top_k")
+    k = lab.file("gm", "neighbors/knn_pca_epoch_3.json")["k"]
+    expect(page.get_by_test_id("map-badge")).to_have_attribute("data-edges-drawn", str(m.N * k))
+    top_k = canvas.evaluate(m.EDGE_ALPHA)
+    assert len(top_k) == m.N * k and len(set(top_k)) == 1, "top-k: every edge at the same opacity"
+
+    page.get_by_test_id("map-edge-mode").select_option("extent_gated")
+    time.sleep(0.3)
+    gated = canvas.evaluate(m.EDGE_ALPHA)
+    assert len(gated) == m.N * k and min(gated) < max(gated) == top_k[0], "gated: long edges fade"
+
+    slider = page.get_by_test_id("map-radius")
+    slider.fill("1.05")
+    time.sleep(0.3)
+    wider = canvas.evaluate(m.EDGE_ALPHA)
+    deltas = [b - a for a, b in zip(gated, wider)]
+    assert any(d > 0 for d in deltas), "a larger radius lets more of the long edges show"
+    assert min(deltas) >= -1, "opacity never drops when the radius grows (monotone)"
+    assert max(deltas) <= 30, "a 5% larger radius changes an edge's opacity a little, never pops it"
+
+
+def test_lasso_focuses_a_set_dims_the_rest_and_exports_it(lab, page, latent_map, shot):
+    m = latent_map
+    canvas = m.open(page, lab, m)
+    screen = canvas.evaluate(m.SCREEN)
+    xs = sorted(p[0] for p in screen)
+    ys = sorted(p[1] for p in screen)
+    x0, x1 = xs[0] - 3, (xs[m.N // 2] + xs[m.N // 2 + 1]) / 2  # the left half of the points
+    y0, y1 = ys[0] - 3, ys[-1] + 3
+    inside = [i for i, (x, y) in enumerate(screen) if x0 < x < x1 and y0 < y < y1]
+    assert 10 < len(inside) < m.N
+    page.get_by_test_id("tool-lasso").click()
+    lasso = page.get_by_test_id("latent-canvas-lasso")
+    box = lasso.bounding_box()
+    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0 + 1)]
+    page.mouse.move(box["x"] + corners[0][0], box["y"] + corners[0][1])
+    page.mouse.down()
+    for x, y in corners[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
+    page.mouse.up()
+    focus = page.get_by_test_id("focus-box")
+    expect(focus).to_contain_text(f"{len(inside)} chosen")
+    alpha = canvas.evaluate(m.POINT_ALPHA)
+    members = int(focus.get_attribute("data-count"))
+    assert sum(a > 100 for a in alpha) == members and sum(a < 60 for a in alpha) == m.N - members, "the rest is dimmed"
+    assert all(alpha[i] > 100 for i in inside)
+    shot(page, "latent-explorer-lasso")
+
+    projection = lab.file("gm", "projections/latent_2d_epoch_3.json")
+    with page.expect_download() as download:
+        page.get_by_test_id("export-csv").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    chosen = sorted(int(r["dataset_index"]) for r in rows if r["role"] == "chosen")
+    assert chosen == sorted(projection["indices"][i] for i in inside)
+    assert len(rows) == members and {r["split"] for r in rows} == {"heldout"}
+    with page.expect_download() as download:
+        page.get_by_test_id("export-json").click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert exported["count"] == members and exported["epoch"] == 3 and exported["method"] == "pca"
+    page.get_by_test_id("focus-clear").click()
+    expect(focus).not_to_contain_text("chosen")
+
+
+def test_overlays_draw_under_the_points_with_their_legend(lab, page, latent_map, shot):
+    m = latent_map
+    canvas = m.open(page, lab, m)
+    none = m.drawn_pixels(m.map_pixels(canvas))
+    for kind in ("posterior", "distortion"):
+        page.get_by_test_id("map-overlay").select_option(kind)
+        expect(page.get_by_test_id("map-badge")).to_have_attribute("data-overlay", kind)
+        time.sleep(0.4)
+        assert m.drawn_pixels(m.map_pixels(canvas)) > 2 * none, f"the {kind} grid colours the map under the points"
+        expect(page.get_by_test_id("overlay-stats")).to_be_visible()
+        shot(page, f"latent-explorer-overlay-{kind}")
+    expect(page.get_by_test_id("overlay-legend")).to_contain_text("stretches")
+    grid = lab.file("gm", "distortion/metric_ratio_2d_epoch_3_pca.json")
+    expect(page.get_by_test_id("overlay-stats")).to_contain_text("median")
+    assert grid["stats"]["min"] < grid["stats"]["median"] < grid["stats"]["max"]
+    m.choose(page, m, "map-dims", "3", "data-dims")
+    expect(page.get_by_test_id("map-badge")).to_have_attribute("data-overlay", "none")  # overlays are 2-D only
