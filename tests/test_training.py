@@ -11,7 +11,7 @@ from latentdeck import ArtifactSpec, ModelSpec, hookimpl
 from latentdeck.atomic import read_json
 from latentdeck.checkpoints import load_model
 from latentdeck.events import read_events
-from latentdeck.launch import prepare_run
+from latentdeck.launch import ConfigError, prepare_run
 from latentdeck.runs.store import RunStore, read_summary
 from latentdeck.training import choose_viz_indices, execute_run
 
@@ -167,8 +167,16 @@ def test_given_viz_indices_are_kept(plugin_manager, runs_dir, tiny_config):
     assert read_json(run_dir / "reconstructions/recon_grid_latest.json")["indices"] == [3, 1, 60]
 
 
-def test_viz_indices_out_of_range_fail_the_run(plugin_manager, runs_dir, tiny_config):
-    _, run_dir = new_run(plugin_manager, runs_dir, tiny_config, epochs=1, viz_indices=[0, N_HELDOUT])
+def test_viz_indices_out_of_range_are_refused_and_fail_a_stored_run(plugin_manager, runs_dir, tiny_config):
+    with pytest.raises(ConfigError, match=r"viz_indices: \[64\] is outside the held-out split .* use indices 0..63"):
+        prepare_run(plugin_manager, {**tiny_config, "epochs": 1, "viz_indices": [0, N_HELDOUT]})
+    assert not any(runs_dir.iterdir())
+    # a run persisted before (e.g. by an older version) still fails with the reason, not a crash
+    stored = prepare_run(plugin_manager, {**tiny_config, "epochs": 1, "viz_indices": [0, 1]})
+    stored["viz_indices"] = [0, N_HELDOUT]
+    store = RunStore(runs_dir)
+    store.create(stored)
+    run_dir = store.run_dir(stored["run_id"])
     assert execute_run(run_dir, pm=plugin_manager) == "failed"
     assert "viz_indices go up to 64" in read_summary(run_dir)["error"]
 

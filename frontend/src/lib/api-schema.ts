@@ -95,7 +95,8 @@ export interface paths {
         };
         /**
          * Get Artifact
-         * @description One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl).
+         * @description One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl),
+         *     as it is at the moment of the request (``events.jsonl`` up to its last complete line).
          */
         get: operations["get_artifact_api_runs__run_id__artifacts__name__get"];
         put?: never;
@@ -546,8 +547,10 @@ export interface components {
         };
         /** HTTPValidationError */
         HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+            /** @description every problem in one readable line */
+            detail: string;
+            /** @description the problems one by one (inputs shortened) */
+            errors: components["schemas"]["ValidationError"][];
         };
         /** Health */
         Health: {
@@ -668,7 +671,7 @@ export interface components {
             lr: number;
             /**
              * Betas
-             * @description Adam's (beta1, beta2)
+             * @description Adam's (beta1, beta2), each in [0, 1)
              * @default [
              *       0.9,
              *       0.999
@@ -871,7 +874,7 @@ export interface components {
             viz_subset_size: number;
             /**
              * Viz Indices
-             * @description held-out indices for artifacts; chosen from the seed at run start when empty
+             * @description distinct held-out indices for artifacts (each below the held-out split's size); chosen from the seed at run start when empty
              */
             viz_indices?: number[] | null;
             /**
@@ -883,7 +886,7 @@ export interface components {
             viz_split: "heldout" | "train" | "all";
             /**
              * Viz Train Indices
-             * @description training-split indices of the subset (viz_split train/all); chosen at run start when empty
+             * @description distinct training-split indices of the subset (viz_split train/all); chosen at run start when empty
              */
             viz_train_indices?: number[] | null;
             /**
@@ -1000,7 +1003,7 @@ export interface components {
             ended_at?: number | null;
             /**
              * Reason
-             * @description why the run ended as it did (cancel, error, worker_died, interrupted)
+             * @description why the run ended as it did (cancel, error, non_finite_loss, disk_full, worker_died, interrupted, executor_failed)
              */
             reason?: string | null;
             /** Error */
@@ -1219,6 +1222,11 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** Error */
+        Error: {
+            /** @description what is wrong and how to fix it */
+            detail: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -1270,12 +1278,39 @@ export interface operations {
                     "application/json": components["schemas"]["RunDetail"];
                 };
             };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the config is invalid or names a component that does not exist or cannot work */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the disk holding the runs folder is full; nothing was written */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
@@ -1361,7 +1396,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Validation Error */
             422: {
@@ -1413,7 +1450,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Validation Error */
             422: {
@@ -1483,12 +1522,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the file */
+            /** @description the file: JSON, PNG, the event log (JSON lines) or other bytes (checkpoints) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": unknown;
+                    "image/png": unknown;
+                    "application/x-ndjson": unknown;
                     "application/octet-stream": unknown;
                 };
             };
@@ -1497,7 +1539,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description no such run */
             404: {
@@ -1548,6 +1592,15 @@ export interface operations {
                     "application/json": components["schemas"]["BackfillAccepted"];
                 };
             };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description no such run */
             404: {
                 headers: {
@@ -1567,7 +1620,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description no checkpoints, an epoch without a checkpoint, or an unknown projection/generator */
             422: {
@@ -1616,14 +1680,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description no such run */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Validation Error */
             422: {
@@ -1770,14 +1838,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -1818,14 +1890,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -1841,13 +1917,13 @@ export interface operations {
             query: {
                 /** @description held-out index */
                 idx: number;
-                /** @description a spatial layer id */
+                /** @description a layer id from /layers (characters A-Z a-z 0-9 _ . -) */
                 layer: string;
                 /** @description channel */
                 ch: number;
-                /** @description probe column in the layer's map (with y) */
+                /** @description probe column in the layer's map; give x and y together, or neither */
                 x?: number | null;
-                /** @description probe row in the layer's map (with x) */
+                /** @description probe row in the layer's map; give x and y together, or neither */
                 y?: number | null;
                 /** @description an epoch with a checkpoint, or 'latest' (default) */
                 epoch?: string | null;
@@ -1874,14 +1950,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -1897,7 +1977,7 @@ export interface operations {
             query: {
                 /** @description held-out index */
                 idx: number;
-                /** @description a conv1-like layer id */
+                /** @description a layer id from /layers (characters A-Z a-z 0-9 _ . -) */
                 layer: string;
                 /** @description output channel */
                 out: number;
@@ -1930,14 +2010,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -1951,7 +2035,7 @@ export interface operations {
     kernels_api_runs__run_id__network_kernels_get: {
         parameters: {
             query: {
-                /** @description a Conv2d layer id */
+                /** @description a layer id from /layers (characters A-Z a-z 0-9 _ . -) */
                 layer: string;
                 /** @description output channel */
                 out: number;
@@ -1980,14 +2064,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -2034,14 +2122,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -2055,14 +2147,14 @@ export interface operations {
     topk_api_runs__run_id__network_topk_get: {
         parameters: {
             query: {
-                /** @description a spatial layer id */
+                /** @description a layer id from /layers (characters A-Z a-z 0-9 _ . -) */
                 layer: string;
                 /** @description channel */
                 ch: number;
                 metric?: "max" | "mean";
-                /** @description scan held-out examples 0..n-1 */
+                /** @description scan held-out examples 0..n-1 (at most the split's size) */
                 n?: number;
-                /** @description how many to keep */
+                /** @description how many to keep (at most n) */
                 k?: number;
                 /** @description an epoch with a checkpoint, or 'latest' (default) */
                 epoch?: string | null;
@@ -2089,14 +2181,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
             422: {
@@ -2131,19 +2227,41 @@ export interface operations {
                     "application/json": components["schemas"]["SamplesResult"];
                 };
             };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description no such run, or the epoch has no checkpoint (the message lists those that do) */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description idx outside the held-out split, component >= K, m <= 0 or above the cap, prior sampling on a model without a prior, a bad seed */
             422: {
@@ -2182,7 +2300,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Validation Error */
             422: {
@@ -2219,19 +2339,41 @@ export interface operations {
                     "application/json": components["schemas"]["WalkResult"];
                 };
             };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description no such run, epoch checkpoint or 2-D projection of that method */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description the run has no checkpoint yet */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description an index, dimension, span or step count out of range (the message names the field) */
             422: {
@@ -2245,7 +2387,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .atomic import copy_atomic, write_bytes, write_json
+from .errors import is_disk_full
 from .events import EventLog
 
 
@@ -177,6 +178,8 @@ def run_generators(make_context: Callable[[str], ArtifactContext], specs: list[A
         try:
             spec.generate(ctx)
         except Exception as exc:
+            if is_disk_full(exc):
+                raise  # not this generator's fault, and every later write would fail too: the run stops
             events.emit("artifact.failed", {
                 "generator": spec.name, "epoch": ctx.epoch, "error": f"{type(exc).__name__}: {exc}",
                 "traceback": traceback.format_exc(limit=5)})
@@ -288,6 +291,8 @@ class ArtifactEngine:
                         outputs=outputs, latent_name=self.model_spec.latent_name, compute_ms=ms, seed=self.config["seed"])
                     ctx.save_json("projections", projection_template(spec.name, dims), payload)
                 except Exception as exc:
+                    if is_disk_full(exc):
+                        raise
                     ctx.emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "failed",
                                                      "error": f"{type(exc).__name__}: {exc}"})
                     self.events.emit("artifact.failed", {

@@ -15,6 +15,10 @@ from typing import Any
 from .atomic import copy_atomic, read_json, write_bytes, write_json
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be loaded into the run's model; the message names the file."""
+
+
 def save_checkpoint(run_dir: Path, epoch: int, model, optimizer, meta: dict[str, Any]) -> str:
     import torch
 
@@ -42,8 +46,15 @@ def load_model(run_dir: Path, pm=None, epoch: int | None = None):
     options = model_spec.options.model_validate(config["model_options"])
     model = model_spec.build(options, dataset_spec)
     name = "latest" if epoch is None else f"epoch_{epoch}"
-    state = torch.load(run_dir / "checkpoints" / f"{name}.pt", map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"])
+    try:
+        state = torch.load(run_dir / "checkpoints" / f"{name}.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # truncated, random, empty, a pickle weights_only refuses, another model's weights
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CheckpointError(f"checkpoints/{name}.pt cannot be loaded: it is damaged or does not fit this run's "
+                              f"model ({type(exc).__name__}: {detail[:160]})") from exc
     model.eval()
     return model, read_json(run_dir / "checkpoints" / f"{name}.json")
 

@@ -259,11 +259,15 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from .api.access import policy_for, start_lines
     from .api.server import serve
 
-    print(f"latentdeck on http://{args.host}:{args.port}/  (API docs at /docs; runs in {Path(args.runs_dir).resolve()})",
-          file=sys.stderr)
-    serve(host=args.host, port=args.port, runs_dir=args.runs_dir)
+    token = args.token or os.environ.get("LATENTDECK_TOKEN") or None
+    access = policy_for(args.host, token=token, no_token=args.no_token, allow_hosts=tuple(args.allow_host or ()))
+    for line in start_lines(args.host, args.port, access):
+        print(line, file=sys.stderr)
+    print(f"API docs at /docs; runs in {Path(args.runs_dir).resolve()}", file=sys.stderr)
+    serve(host=args.host, port=args.port, runs_dir=args.runs_dir, access=access)
     return EXIT_OK
 
 
@@ -277,6 +281,12 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--runs-dir", default=default_runs_dir(), help="run store (default ./runs or $LATENTDECK_RUNS_DIR)")
+    serve.add_argument("--token", help="token requests must carry (default $LATENTDECK_TOKEN; generated and printed "
+                                       "when bound to an address other than loopback)")
+    serve.add_argument("--no-token", action="store_true",
+                       help="off loopback, serve without a token (anyone who can reach the port can delete runs)")
+    serve.add_argument("--allow-host", action="append", metavar="NAME",
+                       help="also answer to this Host name (repeatable; e.g. a name that points at this machine)")
     serve.set_defaults(func=cmd_serve)
 
     train = sub.add_parser("train", help="train a model in this process, with a progress bar")

@@ -8,6 +8,7 @@ is persisted as ``config.json`` at run creation and never changes afterwards.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,6 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 DEFAULT_DATASET = "default"  # MNIST's train split when its files are present, otherwise mnist-5k
 DEFAULT_FALLBACK_DATASETS = ("mnist", "mnist-5k")
+MAX_SEED = 2**32 - 1  # numpy and UMAP take 32-bit seeds
+MAX_THREADS = 256
+# Strict: a number must be a JSON number (never a bool or a string), an integer an integer, and every
+# float finite. A config is refused whole before anything is written, never coerced or stored as null.
+STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+Beta = Annotated[float, Field(ge=0, lt=1)]
 
 
 def default_data_dir() -> Path:
@@ -27,11 +34,11 @@ def default_data_dir() -> Path:
 class OptimizerConfig(BaseModel):
     """Adam, as the specification asks; every knob is configurable."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     name: str = Field("adam", pattern="^adam$", description="optimizer (Adam only)")
     lr: float = Field(1e-3, gt=0, description="learning rate")
-    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's (beta1, beta2)")
+    betas: tuple[Beta, Beta] = Field((0.9, 0.999), strict=False, description="Adam's (beta1, beta2), each in [0, 1)")
     eps: float = Field(1e-8, gt=0)
     weight_decay: float = Field(0.0, ge=0)
 
@@ -39,7 +46,7 @@ class OptimizerConfig(BaseModel):
 class RunConfig(BaseModel):
     """What a person asks for when starting a run (API body, CLI flags, ``--config`` file)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     preset: str | None = Field(
         None, description="start from a named preset (GET /api/presets); the fields this request sets win")
@@ -58,17 +65,19 @@ class RunConfig(BaseModel):
     epochs: int = Field(10, ge=1, le=10_000, description="training epochs")
     batch_size: int = Field(128, ge=1, le=65_536)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
-    seed: int = Field(0, ge=0, description="seed for weights, shuffling and visualization indices")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed for weights, shuffling and visualization indices")
     checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every N epochs (the last epoch always)")
     viz_subset_size: int = Field(512, ge=1, le=10_000, description="examples used by per-epoch artifacts (see viz_split)")
-    viz_indices: list[Annotated[int, Field(ge=0)]] | None = Field(
-        None, description="held-out indices for artifacts; chosen from the seed at run start when empty")
+    viz_indices: list[Annotated[int, Field(ge=0, le=10_000_000)]] | None = Field(
+        None, max_length=10_000, description="distinct held-out indices for artifacts (each below the held-out "
+                                             "split's size); chosen from the seed at run start when empty")
     viz_split: Literal["heldout", "train", "all"] = Field(
         "heldout", description="where the visualization subset comes from: heldout (never trained on), train, or "
                                "all (held-out first, then training digits; mnist-5k with viz_subset_size 5000 shows all "
                                "5,000). Each point records whether the run trained on it")
-    viz_train_indices: list[Annotated[int, Field(ge=0)]] | None = Field(
-        None, description="training-split indices of the subset (viz_split train/all); chosen at run start when empty")
+    viz_train_indices: list[Annotated[int, Field(ge=0, le=10_000_000)]] | None = Field(
+        None, max_length=10_000, description="distinct training-split indices of the subset (viz_split train/all); "
+                                             "chosen at run start when empty")
     recon_grid_size: int = Field(16, ge=1, le=256, description="examples shown in the reconstruction grid")
     artifacts: list[str] | None = Field(
         None, description="artifact generators to run each epoch (default: every one the model supports)")
@@ -83,7 +92,7 @@ class RunConfig(BaseModel):
     artifact_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="options per artifact generator, validated by its plugin")
     executor: str = Field("local", description="executor plugin that starts the worker")
-    num_threads: int | None = Field(None, ge=1, description="torch threads in the worker (default: all cores)")
+    num_threads: int | None = Field(None, ge=1, le=MAX_THREADS, description="torch threads in the worker (default: all cores)")
     progress_interval_s: float = Field(
         0.25, ge=0.0, le=60.0, description="minimum seconds between train.progress events")
     cancel_check_every: int = Field(5, ge=1, description="check the cancel flag every N batches")
@@ -96,6 +105,22 @@ class RunConfig(BaseModel):
             raise ValueError("must not be empty")
         return value.strip()
 
+    @field_validator("viz_indices", "viz_train_indices")
+    @classmethod
+    def _distinct(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("must not repeat an index")
+        return value
+
+    @field_validator("model_options", "projection_options", "artifact_options")
+    @classmethod
+    def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Plugin options are validated by each plugin later; non-finite numbers never get that far."""
+        where = _non_finite(value)
+        if where is not None:
+            raise ValueError(f"{where}: must be a finite number (NaN and Infinity are not accepted)")
+        return value
+
     @model_validator(mode="after")
     def _viz_lists_match_the_split(self) -> "RunConfig":
         if self.viz_train_indices and self.viz_split == "heldout":
@@ -105,6 +130,23 @@ class RunConfig(BaseModel):
             raise ValueError("viz_indices lists held-out digits, but viz_split is 'train': set viz_split to 'all', "
                              "or leave viz_indices out")
         return self
+
+
+def _non_finite(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first NaN/Infinity inside ``value`` (None when there is none)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "value"
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    for key, child in items:
+        found = _non_finite(child, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:

@@ -11,9 +11,11 @@ only up to the last newline, so a torn tail after a crash is never parsed; the n
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -65,6 +67,30 @@ def _last_seq(path: Path) -> tuple[int, bool]:
             chunk *= 4
 
 
+def last_event(path: Path | str) -> dict[str, Any] | None:
+    """The log's last complete event (None for an empty or missing log)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return None
+    with open(path, "rb") as handle:
+        chunk = 4096
+        while True:
+            start = max(0, size - chunk)
+            handle.seek(start)
+            lines = handle.read(size - start).split(b"\n")
+            if start > 0:
+                lines = lines[1:]  # the first line of a chunk may be cut
+            for line in reversed(lines):
+                event = _parse(line) if line.strip() else None
+                if event is not None:
+                    return event
+            if start == 0:
+                return None
+            chunk *= 4
+
+
 class EventLog:
     """Appends events with increasing ``seq``; ``listeners`` see each event after it is written."""
 
@@ -74,7 +100,9 @@ class EventLog:
         self.fsync = fsync
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "ab")
+        # unbuffered (a failed write leaves nothing queued to land later), and never through a link
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        self._handle = os.fdopen(fd, "ab", buffering=0)
         self.seq = 0
         self._end = -1  # file size after this writer's last append; -1: never synced
         with self._locked():
@@ -94,18 +122,30 @@ class EventLog:
         if size == self._end:
             return
         self.seq, torn = _last_seq(self.path)
-        if torn:  # a writer died mid-line: close that line so the next one parses
-            self._handle.write(b"\n")
-            self._handle.flush()
+        if torn:  # a writer died (or the disk filled) mid-line: close that line so the next one parses
+            self._write(b"\n")
         self._end = os.fstat(self._handle.fileno()).st_size
+
+    def _write(self, data: bytes) -> None:
+        """All of ``data`` or an OSError (a full disk can accept part of it: the next append closes the
+        torn line, and readers never parse it)."""
+        view = memoryview(data)
+        while view:
+            written = self._handle.write(view)
+            if not written:
+                raise OSError(errno.ENOSPC, "no space left on device", str(self.path))
+            view = view[written:]
 
     def emit(self, type: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
         with self._locked():
             self._sync()
+            event = {"seq": self.seq + 1, "type": type, "ts": time.time(), "run_id": self.run_id, "data": data or {}}
+            try:
+                self._write((dumps(event) + "\n").encode())
+            except BaseException:
+                self._end = -1  # re-read the file before the next append (it may end in a torn line)
+                raise
             self.seq += 1
-            event = {"seq": self.seq, "type": type, "ts": time.time(), "run_id": self.run_id, "data": data or {}}
-            self._handle.write((dumps(event) + "\n").encode())
-            self._handle.flush()
             self._end = os.fstat(self._handle.fileno()).st_size
             if self.fsync or type in TERMINAL_EVENTS:
                 os.fsync(self._handle.fileno())
@@ -157,3 +197,112 @@ def read_events(path: Path | str, after_seq: int = 0) -> Iterator[dict[str, Any]
     for event in EventTail(path).poll():
         if event["seq"] > after_seq:
             yield event
+
+
+# --- reading a log of any size in bounded pieces (SSE replays) ----------------------------------
+
+CHUNK_BYTES = 256 * 1024
+_SEQ_PREFIX = re.compile(rb'^\{"seq":\s*(\d+)\s*,')
+
+
+def _line_seq(line: bytes) -> int | None:
+    match = _SEQ_PREFIX.match(line)
+    if match:
+        return int(match.group(1))
+    event = _parse(line)
+    return int(event["seq"]) if event is not None else None
+
+
+def _next_line_start(handle, position: int, limit: int) -> int | None:
+    """The offset just after the first newline at or after ``position - 1`` (None past ``limit``)."""
+    if position == 0:
+        return 0
+    handle.seek(position - 1)
+    scanned = position - 1
+    while scanned < limit:
+        block = handle.read(min(65536, limit - scanned))
+        if not block:
+            return None
+        cut = block.find(b"\n")
+        if cut >= 0:
+            return scanned + cut + 1
+        scanned += len(block)
+    return None
+
+
+def offset_after(path: Path | str, seq: int) -> int:
+    """A line start at or before the first event with a ``seq`` greater than ``seq`` (a binary search
+    over byte offsets: seqs grow with the file), so a resume near the end of a huge log reads little."""
+    if seq <= 0:
+        return 0
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return 0
+    with handle:
+        size = handle.seek(0, os.SEEK_END)
+        low, high = 0, size  # the line at `low` has seq <= `seq` (or low == 0)
+        while high - low > 16384:
+            middle = (low + high) // 2
+            start = _next_line_start(handle, middle, high)
+            if start is None or start >= high:
+                high = middle
+                continue
+            handle.seek(start)
+            line_seq = _line_seq(handle.readline(1 << 22).rstrip(b"\n"))
+            if line_seq is not None and line_seq <= seq:
+                low = start
+            else:
+                high = middle
+        return low
+
+
+def read_chunk(path: Path | str, offset: int, max_bytes: int = CHUNK_BYTES) -> tuple[list[tuple[dict[str, Any], bytes]], int]:
+    """The complete events from byte ``offset`` on, about ``max_bytes`` of them (at least one line when
+    the file has one), each with its line; and the offset after them. ``([], offset)`` at the end."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return [], offset
+    with handle:
+        handle.seek(offset)
+        data = handle.read(max_bytes)
+        while data and b"\n" not in data:  # one line longer than max_bytes
+            more = handle.read(max_bytes)
+            if not more:
+                break
+            data += more
+    cut = data.rfind(b"\n")
+    if cut < 0:
+        return [], offset
+    events = []
+    for line in data[:cut].split(b"\n"):
+        if line.strip():
+            event = _parse(line)
+            if event is not None:
+                events.append((event, line))
+    return events, offset + cut + 1
+
+
+def last_closing_seq(path: Path | str) -> int | None:
+    """The seq of the last closing event in the log (read backwards in blocks), or None."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        return None
+    with handle:
+        end = handle.seek(0, os.SEEK_END)
+        carry = b""
+        while end > 0:
+            start = max(0, end - CHUNK_BYTES)
+            handle.seek(start)
+            data = handle.read(end - start) + carry
+            lines = data.split(b"\n")
+            carry = lines[0] if start > 0 else b""
+            for line in reversed(lines[1:] if start > 0 else lines):
+                if b'"type"' in line:
+                    event = _parse(line)
+                    if event is not None and event.get("type") in CLOSING_EVENTS:
+                        return int(event["seq"])
+            end = start
+        return None

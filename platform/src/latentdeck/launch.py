@@ -6,6 +6,7 @@ to an executor (:func:`start_run`), the CLI runs the same worker code in its own
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import time
@@ -17,10 +18,11 @@ from pydantic import ValidationError
 from . import __version__
 from .config import DEFAULT_DATASET, RunConfig, default_data_dir
 from .deferred import ready_state
+from .errors import is_disk_full, short_repr
 from .events import EventLog
 from .plugins import collect
 from .presets import PresetError, apply_preset
-from .runs.store import RunStore, RunStoreError, new_run_id, read_worker_info, write_worker_info
+from .runs.store import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
 from .types import Schedule
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,9 @@ def validation_message(exc: ValidationError, prefix: str = "") -> str:
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "config"
-        parts.append(f"{prefix}{where}: {err['msg']}" + (f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else ""))
+        msg = err["msg"].removeprefix("Value error, ")
+        shown = "input" in err and err.get("type") != "missing" and not isinstance(err["input"], dict)
+        parts.append(f"{prefix}{where}: {msg}" + (f" (got {short_repr(err['input'])})" if shown else ""))
     return "; ".join(parts)
 
 
@@ -115,6 +119,9 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
     projection_options = _validate_projections(pm, request)
     data_dir = Path(request.data_dir).expanduser() if request.data_dir else default_data_dir()
     dataset, note = resolve_dataset(pm, request.dataset, data_dir)
+    for field, split in (("viz_indices", "heldout"), ("viz_train_indices", "train")):
+        if getattr(request, field, None):
+            _check_viz_indices(collect(pm, "datasets")[dataset], data_dir, getattr(request, field), field, split)
     stored = request.model_dump(mode="json")
     stored.update(
         run_id=new_run_id(), model_options=options.model_dump(mode="json"), dataset=dataset,
@@ -123,6 +130,17 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
         created_at=round(time.time(), 3), latentdeck_version=__version__,
     )
     return stored
+
+
+def _check_viz_indices(spec, data_dir: Path, indices: list[int], field: str = "viz_indices",
+                       split: str = "heldout") -> None:
+    """Explicit visualization indices must exist in their split (loaded only for this check)."""
+    size = len(spec.load(data_dir, split).labels)
+    outside = [i for i in indices if i >= size]
+    if outside:
+        where = "held-out" if split == "heldout" else "training"
+        raise ConfigError(f"{field}: {short_repr(outside[:5])} {'is' if len(outside) == 1 else 'are'} outside the "
+                          f"{where} split of {spec.name!r} ({size} examples): use indices 0..{size - 1}")
 
 
 def _validate_projections(pm, request: RunConfig) -> dict[str, dict[str, Any]]:
@@ -174,7 +192,16 @@ def start_worker(store: RunStore, run_id: str, executor) -> dict[str, Any] | Non
     except Exception as exc:
         log.exception("executor %s failed to start run %s", executor.name, run_id)
         return store.mark_failed(run_id, "executor_failed", f"{type(exc).__name__}: {exc}")
-    write_worker_info(run_dir, executor.name, int(info["pid"]), **{k: v for k, v in info.items() if k != "pid"})
+    try:
+        write_worker_info(run_dir, executor.name, int(info["pid"]), **{k: v for k, v in info.items() if k != "pid"})
+    except OSError as exc:  # an unrecorded worker could never be watched: stop it and say why
+        import os
+        import signal
+
+        with contextlib.suppress(OSError):
+            os.kill(int(info["pid"]), signal.SIGKILL)
+        why = "disk_full" if is_disk_full(exc) else "executor_failed"
+        return store.mark_failed(run_id, why, f"cannot record the worker: {type(exc).__name__}: {exc}")
     return None
 
 
@@ -198,10 +225,24 @@ def reap_dead_workers(store: RunStore, pm, reason: str, include_unstarted: bool 
     failed = []
     for run_id in store.active_run_ids():
         run_dir = store.root / run_id
-        alive = worker_alive(pm, run_dir)
-        if alive is None and not include_unstarted:
-            continue
-        if not alive:
-            if store.mark_failed(run_id, reason, "the worker process is gone; epochs completed before it stopped are kept"):
+        try:
+            alive = worker_alive(pm, run_dir)
+            if alive is None and not include_unstarted or alive:
+                continue
+            why, error = reason, "the worker process is gone; epochs completed before it stopped are kept"
+            free = free_bytes(store.root)
+            if 0 <= free < LOW_DISK_BYTES:  # its writes failed for want of space, most likely
+                why, error = "disk_full", (f"the worker stopped while the disk holding {store.root} was full "
+                                           f"({free:,} bytes free); epochs completed before it stopped are kept")
+            if store.mark_failed(run_id, why, error):
                 failed.append(run_id)
+        except Exception as exc:  # one broken run must not stop the others; said once, not every pass
+            key = (run_id, type(exc).__name__, getattr(exc, "errno", None))
+            if key not in _REPORTED:
+                _REPORTED.add(key)
+                log.warning("cannot check or fail run %s (will retry): %s: %s", run_id, type(exc).__name__, exc)
     return failed
+
+
+LOW_DISK_BYTES = 1 << 20
+_REPORTED: set[tuple] = set()

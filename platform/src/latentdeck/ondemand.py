@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .atomic import read_json
-from .checkpoints import checkpoint_epochs
+from .checkpoints import CheckpointError, checkpoint_epochs
 from .runs.store import RunStoreError
 
 
@@ -90,7 +90,12 @@ class EpochModels:
                 return self._items[key]
         pm = pm or get_plugin_manager()
         config = read_json(run_dir / "config.json")
-        model, meta = load_model(run_dir, pm, number)
+        try:
+            model, meta = load_model(run_dir, pm, number)
+        except CheckpointError as exc:
+            others = [e for e in checkpoint_epochs(run_dir) if e != number]
+            raise OnDemandError(f"{exc}. " + (f"Other epochs with checkpoints: {_ranges(others)}." if others
+                                              else "The run has no other checkpoint."), 409) from exc
         loaded = LoadedEpoch(model, number, config, collect(pm, "models")[config["model"]],
                              collect(pm, "datasets")[config["dataset"]], meta)
         with self._lock:

@@ -20,7 +20,9 @@ from .atomic import read_json, write_json
 from .checkpoints import save_checkpoint
 from .events import EventLog
 from .plugins import collect, get_plugin_manager
-from .runs.store import cancel_requested, now, read_summary, update_summary
+from .errors import is_disk_full
+from .runs.store import (cancel_requested, free_bytes, now, read_summary, release_space, update_summary,
+                         with_headroom)
 from .subsets import describe_subset, interleaved_by_class, stratified_subset
 from .types import Batch, Schedule
 
@@ -279,8 +281,13 @@ class Trainer:
 
 def execute_run(run_dir: Path | str, pm=None, listeners: tuple[Callable[[dict], None], ...] = ()) -> str:
     """Train the run in ``run_dir`` (status ``created``) to its end; returns the final status."""
-    pm = pm or get_plugin_manager()
-    run_dir = Path(run_dir)
+    try:
+        return _execute(Path(run_dir), pm or get_plugin_manager(), listeners)
+    finally:
+        release_space(Path(run_dir))  # an ended run needs no headroom
+
+
+def _execute(run_dir: Path, pm, listeners: tuple[Callable[[dict], None], ...]) -> str:
     config = read_json(run_dir / "config.json")
     run_id = config["run_id"]
     with EventLog(run_dir / "events.jsonl", run_id) as events:
@@ -332,8 +339,16 @@ def _train(run_dir: Path, config: dict[str, Any], pm, events: EventLog) -> str:
                    "epochs_completed": trainer.epochs_completed if trainer else 0}
         if isinstance(exc, NonFiniteLoss):
             details.update(reason="non_finite_loss", epoch=exc.epoch, batch=exc.batch, loss_parts=exc.parts)
-        events.emit("run.failed", details)
-        update_summary(run_dir, status="failed", reason=details["reason"], error=error, ended_at=now())
+        elif is_disk_full(exc):
+            free = free_bytes(run_dir)
+            release_space(run_dir)  # room for these last words
+            error = details["error"] = (
+                f"no space left on the disk holding {run_dir.parent} ({free:,} bytes free): free "
+                f"some space and start a new run; epochs completed before are kept ({error})")
+            details["reason"] = "disk_full"
+        with_headroom(run_dir, lambda: events.emit("run.failed", details))
+        with_headroom(run_dir, lambda: update_summary(run_dir, status="failed", reason=details["reason"],
+                                                      error=error, ended_at=now()))
         return "failed"
     duration = round(time.perf_counter() - started, 3)
     events.emit("run.completed", {"epochs_completed": trainer.epochs_completed, "metrics": trainer.last_metrics,

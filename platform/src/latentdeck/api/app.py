@@ -12,12 +12,12 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from .. import __version__
 from ..deferred import DeferredStarts
@@ -25,8 +25,10 @@ from ..launch import reap_dead_workers, start_worker
 from ..plugins import PluginError, get_plugin_manager
 from ..runs.lifecycle import InvalidTransition
 from ..runs.store import RunStore, RunStoreError, cancel_requested
+from .access import AccessGuard, AccessPolicy
 from .docs import mount_docs
-from .events import EventHub
+from .errors import SafetyNet, document_errors, http_error_response, validation_error_response
+from .event_feed import EventHub
 from .events import router as events_router
 from .network import router as network_router
 from .plugins import router as plugins_router
@@ -44,29 +46,6 @@ class ApiSettings:
     max_stream_s: float = 300.0  # a stream closes after this long; EventSource resumes with Last-Event-ID
     poll_s: float = 0.02  # how often a run's shared tail polls events.jsonl
     monitor_s: float = 1.0  # how often the server looks for runs whose worker died
-
-
-def _where(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc]
-    if len(parts) > 1 and parts[0] in ("query", "path", "header", "cookie"):
-        return f"{parts[0]} parameter {'.'.join(parts[1:])}"
-    if parts and parts[0] == "body":
-        parts = parts[1:]
-    return ".".join(parts) or "request body"
-
-
-def validation_detail(errors: list[dict[str, Any]]) -> str:
-    """One readable line per problem: ``epochs: Input should be greater than or equal to 1 (got -1)``."""
-    lines = []
-    for err in errors:
-        msg = err.get("msg", "invalid")
-        if err.get("type") == "extra_forbidden":
-            msg = "unknown field (not accepted here; see GET /api/config/schema)"
-        line = f"{_where(err.get('loc', ()))}: {msg}"
-        if "input" in err and err.get("type") != "missing" and not isinstance(err["input"], (dict, list)):
-            line += f" (got {err['input']!r})"
-        lines.append(line)
-    return "invalid request: " + "; ".join(lines)
 
 
 async def _monitor_workers(app: FastAPI) -> None:
@@ -135,11 +114,12 @@ async def _lifespan(app: FastAPI):
 
 def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 15.0, max_stream_s: float = 300.0,
                poll_s: float = 0.02, monitor_s: float = 1.0, ui_dir: str | Path | None = None,
-               max_start_wait_s: float | None = None) -> FastAPI:
+               max_start_wait_s: float | None = None, access: AccessPolicy | None = None) -> FastAPI:
     """The latentdeck API over the run store in ``runs_dir`` with the plugins of ``pm``; the web UI
     from ``ui_dir`` (default: the repository's ``frontend/out`` export) when it has been built.
     ``max_start_wait_s`` (default ``$LATENTDECK_START_WAIT_S`` or 120): how long a new run may wait
-    for its executor to be ready (see :mod:`latentdeck.deferred`)."""
+    for its executor to be ready (see :mod:`latentdeck.deferred`). ``access`` (default: loopback
+    hosts only, no token, 1 MiB bodies) guards every request."""
     app = FastAPI(
         title="latentdeck", version=__version__, lifespan=_lifespan, docs_url=None, redoc_url=None,
         description="Train autoencoders on MNIST and watch the latent space form. Runs, their events "
@@ -168,11 +148,8 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     async def _plugin_error(request: Request, exc: PluginError) -> JSONResponse:
         return JSONResponse(status_code=500, content={"detail": f"plugin problem: {exc}"})
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        return JSONResponse(status_code=422, content={
-            "detail": validation_detail(list(errors)), "errors": jsonable_encoder(errors)})
+    app.add_exception_handler(RequestValidationError, validation_error_response)
+    app.add_exception_handler(StarletteHTTPException, http_error_response)
 
     app.include_router(runs_router)
     app.include_router(events_router)
@@ -180,8 +157,40 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.include_router(network_router)
     app.include_router(samples_router)
     app.include_router(walk_router)
+    _add_api_fallback(app)  # after every API router: it answers the /api/... paths none of them takes
 
     mount_docs(app)
     mount_ui(app, ui_dir)  # last: the web UI answers every path the API does not (else / -> /docs)
 
+    app.add_middleware(SafetyNet)
+    app.add_middleware(AccessGuard, policy=access or AccessPolicy())  # outermost: refuses before any work
+    generate = app.openapi
+    app.openapi = lambda: app.openapi_schema or document_errors(generate())  # type: ignore[method-assign]
     return app
+
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+
+
+def _add_api_fallback(app: FastAPI) -> None:
+    """Unknown ``/api/...`` paths are JSON 404s; a known path with a method it does not take (any
+    method, QUERY or made-up ones included) is 405 with ``Allow``."""
+
+    class ApiFallback:  # an ASGI app, not a function: Starlette then matches it for every method
+        async def __call__(self, scope, receive, send) -> None:
+            await answer(Request(scope, receive))(scope, receive, send)
+
+    fallback = ApiFallback()
+
+    def answer(request: Request) -> JSONResponse:
+        allowed = {method for method in ALL_METHODS if method != request.method and any(
+            getattr(route, "endpoint", None) is not fallback and not isinstance(route, Mount)
+            and route.matches({**request.scope, "method": method})[0] is Match.FULL for route in app.router.routes)}
+        if allowed:
+            methods = ", ".join(sorted(allowed))
+            return JSONResponse({"detail": f"{request.method[:20]} is not supported on {request.url.path[:200]}; "
+                                           f"use {methods}"}, status_code=405, headers={"Allow": methods})
+        return JSONResponse({"detail": f"no API endpoint {request.method[:20]} {request.url.path[:200]}: see /docs "
+                                       "for the list"}, status_code=404)
+
+    app.router.add_route("/api/{rest:path}", fallback, include_in_schema=False)

@@ -29,7 +29,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "an argument out of range (the message names the valid range) or a layer of the wrong kind"},
 }
 
-Epoch = Query(None, description="an epoch with a checkpoint, or 'latest' (default)")
+Epoch = Query(None, max_length=20, description="an epoch with a checkpoint, or 'latest' (default)")
+
+
+def _at_least(low: int, description: str, high: int | None = None, default: Any = ...) -> Any:
+    """A query parameter whose range is documented in the schema and checked by the inspector, which
+    names the valid range for this run (e.g. ``use 0..63``) in its 422."""
+    bounds = {"minimum": low, **({"maximum": high} if high is not None else {})}
+    return Query(default, description=description, json_schema_extra=bounds)
+
+
+Index = _at_least(0, "held-out index")
+Layer = Query(max_length=200, description="a layer id from /layers (characters A-Z a-z 0-9 _ . -)")
 
 
 class NetworkArtifact(BaseModel):
@@ -98,7 +109,7 @@ def list_layers(run_id: str, request: Request, epoch: str | None = Epoch) -> dic
 
 
 @router.get("/forward", response_model=NetworkArtifact, responses=ERRORS)
-def forward(run_id: str, request: Request, idx: int = Query(description="held-out index"),
+def forward(run_id: str, request: Request, idx: int = Index,
             epoch: str | None = Epoch) -> dict[str, Any]:
     """One held-out example through the model: input, reconstruction, every layer's grid or vector image,
     summaries, latent vectors (``network/forward/epoch_<N>/idx_<i>/``)."""
@@ -106,10 +117,10 @@ def forward(run_id: str, request: Request, idx: int = Query(description="held-ou
 
 
 @router.get("/inspect", response_model=NetworkArtifact, responses=ERRORS)
-def inspect_channel(run_id: str, request: Request, idx: int = Query(description="held-out index"),
-                    layer: str = Query(description="a spatial layer id"), ch: int = Query(description="channel"),
-                    x: int | None = Query(None, description="probe column in the layer's map (with y)"),
-                    y: int | None = Query(None, description="probe row in the layer's map (with x)"),
+def inspect_channel(run_id: str, request: Request, idx: int = Index,
+                    layer: str = Layer, ch: int = _at_least(0, "channel"),
+                    x: int | None = _at_least(0, "probe column in the layer's map; give x and y together, or neither", default=None),
+                    y: int | None = _at_least(0, "probe row in the layer's map; give x and y together, or neither", default=None),
                     epoch: str | None = Epoch) -> dict[str, Any]:
     """One channel of one layer for one example: its map, a heatmap and an overlay on the input; with a
     probe (x, y) also the value there and its receptive field in the input."""
@@ -120,9 +131,9 @@ def inspect_channel(run_id: str, request: Request, idx: int = Query(description=
 
 
 @router.get("/conv_step", response_model=NetworkArtifact, responses=ERRORS)
-def conv_step(run_id: str, request: Request, idx: int = Query(description="held-out index"),
-              layer: str = Query(description="a conv1-like layer id"), out: int = Query(description="output channel"),
-              x: int = Query(description="output column"), y: int = Query(description="output row"),
+def conv_step(run_id: str, request: Request, idx: int = Index,
+              layer: str = Layer, out: int = _at_least(0, "output channel"),
+              x: int = _at_least(0, "output column"), y: int = _at_least(0, "output row"),
               epoch: str | None = Epoch) -> dict[str, Any]:
     """One output value of a conv1-like layer by hand (patch x kernel, sum, bias, activation) next to the
     value the model computed."""
@@ -130,27 +141,28 @@ def conv_step(run_id: str, request: Request, idx: int = Query(description="held-
 
 
 @router.get("/kernels", response_model=NetworkArtifact, responses=ERRORS)
-def kernels(run_id: str, request: Request, layer: str = Query(description="a Conv2d layer id"),
-            out: int = Query(description="output channel"), epoch: str | None = Epoch) -> dict[str, Any]:
+def kernels(run_id: str, request: Request, layer: str = Layer,
+            out: int = _at_least(0, "output channel"), epoch: str | None = Epoch) -> dict[str, Any]:
     """A conv layer's kernel for one output channel: the 3x3 values (one input channel) or the L2 strength
     stencil and the 4 input channels that contribute most."""
     return _answer(_inspector(request, run_id).kernels(epoch, layer, out))
 
 
 @router.get("/perturb", response_model=NetworkArtifact, responses=ERRORS)
-def perturb(run_id: str, request: Request, idx: int = Query(description="held-out index"),
-            key: str = Query(description="a decodable vector: see latent.json 'decodable' (z, mu, z_sample)"),
-            dim: int = Query(description="the dimension to move"),
-            delta: float = Query(description="added to the dimension (finite, |delta| <= 1000)"),
+def perturb(run_id: str, request: Request, idx: int = Index,
+            key: str = Query(max_length=64, description="a decodable vector: see latent.json 'decodable' (z, mu, z_sample)"),
+            dim: int = _at_least(0, "the dimension to move"),
+            delta: float = Query(description="added to the dimension (finite, |delta| <= 1000)",
+                                 json_schema_extra={"minimum": -1000, "maximum": 1000}),
             epoch: str | None = Epoch) -> dict[str, Any]:
     """The reconstruction after adding ``delta`` to one dimension of a latent vector."""
     return _answer(_inspector(request, run_id).perturb(epoch, idx, key, dim, delta))
 
 
 @router.get("/topk", response_model=NetworkArtifact, responses=ERRORS)
-def topk(run_id: str, request: Request, layer: str = Query(description="a spatial layer id"),
-         ch: int = Query(description="channel"), metric: Literal["max", "mean"] = Query("max"),
-         n: int = Query(2000, description="scan held-out examples 0..n-1"),
-         k: int = Query(9, description="how many to keep"), epoch: str | None = Epoch) -> dict[str, Any]:
+def topk(run_id: str, request: Request, layer: str = Layer,
+         ch: int = _at_least(0, "channel"), metric: Literal["max", "mean"] = Query("max"),
+         n: int = _at_least(1, "scan held-out examples 0..n-1 (at most the split's size)", 10_000, 2000),
+         k: int = _at_least(1, "how many to keep (at most n)", 64, 9), epoch: str | None = Epoch) -> dict[str, Any]:
     """The k held-out examples (of the first n) that excite a channel most, by max or mean activation."""
     return _answer(_inspector(request, run_id).topk(epoch, layer, ch, metric, n, k))

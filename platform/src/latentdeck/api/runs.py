@@ -10,12 +10,12 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import launch
 from ..config import RunConfig
-from ..runs.store import RunStore
+from ..runs.store import RunNotFound, RunStore
+from .files import MEDIA_TYPES, FileSnapshot
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -39,7 +39,7 @@ class RunSummary(BaseModel):
     created_at: float | None = None
     started_at: float | None = None
     ended_at: float | None = None
-    reason: str | None = Field(None, description="why the run ended as it did (cancel, error, worker_died, interrupted)")
+    reason: str | None = Field(None, description="why the run ended as it did (cancel, error, non_finite_loss, disk_full, worker_died, interrupted, executor_failed)")
     error: str | None = None
     metrics: dict[str, Any] | None = Field(None, description="the last epoch's train.metrics")
     last_checkpoint: str | None = None
@@ -68,7 +68,8 @@ def _store(request: Request) -> RunStore:
 
 
 @router.post("", status_code=201, response_model=RunDetail, responses={
-    422: {"description": "the config is invalid or names a component that does not exist or cannot work"}})
+    422: {"description": "the config is invalid or names a component that does not exist or cannot work"},
+    507: {"description": "the disk holding the runs folder is full; nothing was written"}})
 def create_run(config: RunConfig, request: Request) -> dict[str, Any]:
     """Validate the config against the installed plugins, persist the run and start its worker."""
     pm = request.app.state.pm
@@ -114,17 +115,22 @@ def list_artifacts(run_id: str, request: Request) -> list[dict[str, Any]]:
     return rows
 
 
-@router.get("/{run_id}/artifacts/{name:path}", response_class=FileResponse, responses={
+@router.get("/{run_id}/artifacts/{name:path}", response_class=FileSnapshot, responses={
     **ERRORS, 400: {"description": "not a valid artifact name (absolute, '..', hidden or private files)"},
-    200: {"description": "the file", "content": {"application/octet-stream": {}}}})
-def get_artifact(run_id: str, name: str, request: Request) -> FileResponse:
-    """One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl)."""
+    200: {"description": "the file: JSON, PNG, the event log (JSON lines) or other bytes (checkpoints)",
+          "content": {media: {} for media in (*MEDIA_TYPES.values(), "application/octet-stream")}}})
+def get_artifact(run_id: str, name: str, request: Request) -> FileSnapshot:
+    """One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl),
+    as it is at the moment of the request (``events.jsonl`` up to its last complete line)."""
     path = _store(request).artifact_path(run_id, name)
-    return FileResponse(path, headers={"Cache-Control": "no-cache"})
+    try:
+        return FileSnapshot(path, headers={"Cache-Control": "no-cache"}, lines=name == "events.jsonl")
+    except FileNotFoundError:  # removed between the check and the open (a delete in progress)
+        raise RunNotFound(f"run {run_id!r} has no artifact {name!r} any more") from None
 
 
 class BackfillRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     epochs: list[int] | None = Field(None, description="epochs to backfill (default: every epoch with a checkpoint)")
     projections: list[str] | None = Field(None, description="projection methods (default: the run's own selection, else every installed one)")

@@ -29,17 +29,20 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 class SamplesRequest(BaseModel):
     """Which grid to decode. Exactly one of ``idx`` (posterior_local) or ``component`` (prior_component)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: Literal["posterior_local", "prior_component"] = Field(
         "posterior_local", description="posterior_local: z ~ q(z|x_idx) (an isotropic neighbourhood for deterministic "
                                        "encoders); prior_component: z ~ p(z|c) (mixture models)")
-    idx: int | None = Field(None, description="held-out index of the example (posterior_local)")
-    component: int | None = Field(None, description="mixture component c (prior_component)")
-    m: int = Field(16, description=f"number of samples, 1..{MAX_M}")
+    idx: int | None = Field(None, description="held-out index of the example (posterior_local)",
+                            json_schema_extra={"minimum": 0})
+    component: int | None = Field(None, description="mixture component c (prior_component)",
+                                  json_schema_extra={"minimum": 0})
+    m: int = Field(16, description=f"number of samples, 1..{MAX_M}", json_schema_extra={"minimum": 1, "maximum": MAX_M})
     epoch: int | None = Field(None, description="epoch with a checkpoint (default: the newest)")
     seed: int | None = Field(None, description="explicit seed (0..2^32-1); default: derived from the run seed, "
-                                               "epoch, kind and key. Override files carry _seed_<s> and no latest mirror")
+                                               "epoch, kind and key. Override files carry _seed_<s> and no latest mirror",
+                             json_schema_extra={"minimum": 0, "maximum": 2**32 - 1})
 
 
 class ComponentWeight(BaseModel):

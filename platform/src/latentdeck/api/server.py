@@ -7,6 +7,8 @@ from typing import Any
 
 import uvicorn
 
+from .access import AccessPolicy, policy_for
+
 GRACEFUL_SHUTDOWN_S = 3  # requests still running after this are cancelled
 
 
@@ -30,11 +32,12 @@ class Server(uvicorn.Server):
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, runs_dir: str | Path = "runs", pm=None,
-          log_level: str = "info", **app_kwargs: Any) -> None:
-    """Run the API until interrupted; ``app_kwargs`` go to :func:`create_app` (heartbeat_s, ...)."""
+          log_level: str = "info", access: AccessPolicy | None = None, **app_kwargs: Any) -> None:
+    """Run the API until interrupted; ``access`` defaults to :func:`policy_for` the bound address (a
+    token is required off loopback); ``app_kwargs`` go to :func:`create_app` (heartbeat_s, ...)."""
     from .app import create_app
 
-    app = create_app(pm, runs_dir, **app_kwargs)
+    app = create_app(pm, runs_dir, access=access or policy_for(host), **app_kwargs)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     Server(config, app).run()

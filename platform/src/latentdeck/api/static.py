@@ -57,8 +57,11 @@ class UIFiles(StaticFiles):
 
     async def get_response(self, path: str, scope: Scope):
         if path == "api" or path.startswith("api/"):
-            return JSONResponse({"detail": f"no API endpoint /{path}: see /docs for the list"}, status_code=404)
-        response = await super().get_response(self.map_path(path), scope)
+            return JSONResponse({"detail": f"no API endpoint /{path[:200]}: see /docs for the list"}, status_code=404)
+        try:
+            response = await super().get_response(self.map_path(path), scope)
+        except OSError:  # a name too long for the file system, a broken link: not a page of the export
+            return JSONResponse({"detail": "no such page"}, status_code=404)
         if path.startswith("_next/static/"):
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         else:

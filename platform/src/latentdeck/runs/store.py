@@ -10,12 +10,14 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 from pathlib import Path
 from typing import Any
 
 from ..atomic import read_json, write_json
-from ..events import EventLog
+from ..errors import is_disk_full, short_repr
+from ..events import TERMINAL_EVENTS, EventLog, last_event
 from ..procs import pid_alive, proc_start_time  # noqa: F401  (re-exported)
 from .lifecycle import ACTIVE, TERMINAL, check_transition
 
@@ -27,7 +29,13 @@ ARTIFACT_FOLDERS = (
     "reconstructions", "projections", "neighbors", "density", "distortion", "mixture", "samples",
     "network", "checkpoints",
 )
+LINK_FREE = ("config.json", "events.jsonl")  # besides summary.json: read for every run request
+MAX_NAME = 1024  # characters in an artifact name
 CANCEL_FLAG = "cancel_requested"
+# Headroom for a run's last words: while the run is active a small file of zeros holds some disk
+# space, released when the disk fills up so that run.failed and the summary can still be written.
+RESERVE = ".disk-reserve"
+RESERVE_BYTES = 64 * 1024
 WORKER_INFO = "worker.json"
 
 
@@ -43,6 +51,46 @@ class RunNotFound(RunStoreError):
 
 class RunConflict(RunStoreError):
     status = 409
+
+
+class DiskFull(RunStoreError):
+    status = 507
+
+
+def disk_full_error(folder: Path) -> DiskFull:
+    return DiskFull(f"the disk holding {folder} is full ({free_bytes(folder):,} bytes free): free some space "
+                    "(e.g. delete old runs) and retry; nothing was written")
+
+
+def free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return -1
+
+
+def reserve_space(run_dir: Path) -> None:
+    with open(Path(run_dir) / RESERVE, "wb") as handle:
+        handle.write(bytes(RESERVE_BYTES))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def release_space(run_dir: Path) -> bool:
+    """Free the run's reserve (when it still has one); True when something was freed."""
+    try:
+        os.unlink(Path(run_dir) / RESERVE)
+        return True
+    except OSError:
+        return False
+
+
+def _plain(path: Path, kind) -> bool:
+    """Whether ``path`` exists as ``kind`` (``stat.S_ISDIR``/``S_ISREG``) itself, not through a symbolic link."""
+    try:
+        return kind(os.lstat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def new_run_id() -> str:
@@ -86,6 +134,24 @@ def read_worker_info(run_dir: Path) -> dict[str, Any] | None:
         return None
 
 
+END_STATUS = {"run.completed": "completed", "run.cancelled": "cancelled", "run.failed": "failed"}
+
+
+def _append_failed(path: Path, run_id: str, reason: str, error: str | None, epochs_completed: int) -> None:
+    with EventLog(path / "events.jsonl", run_id) as log:
+        log.emit("run.failed", {"reason": reason, "error": error, "epochs_completed": epochs_completed})
+
+
+def with_headroom(run_dir: Path, write):
+    """``write()``; when the disk is full, once more after freeing the run's reserve."""
+    try:
+        return write()
+    except OSError as exc:
+        if not (is_disk_full(exc) and release_space(run_dir)):
+            raise
+        return write()
+
+
 # --- the store ------------------------------------------------------------------------------------
 
 class RunStore:
@@ -94,11 +160,21 @@ class RunStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def run_dir(self, run_id: str) -> Path:
+        """The folder of a run: a real directory inside the runs folder, never reached through a link."""
         if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
-            raise RunNotFound(f"{run_id!r} is not a valid run id; list runs with GET /api/runs or `latentdeck runs`")
+            raise RunNotFound(f"{short_repr(run_id)} is not a valid run id; list runs with GET /api/runs or `latentdeck runs`")
         path = self.root / run_id
-        if not (path / "summary.json").exists():
+        if not _plain(path / "summary.json", stat.S_ISREG) or not _plain(path, stat.S_ISDIR):
+            if os.path.islink(path):
+                raise RunNotFound(
+                    f"{run_id!r} in {self.root} is a symbolic link, and runs are served only from inside the runs "
+                    "folder itself; to keep runs elsewhere, point --runs-dir (or $LATENTDECK_RUNS_DIR) there")
             raise RunNotFound(f"no run {run_id!r} in {self.root}; list runs with GET /api/runs or `latentdeck runs`")
+        linked = [name for name in LINK_FREE if os.path.islink(path / name)]
+        if linked:
+            raise RunNotFound(f"run {run_id!r} is not served: its {', '.join(linked)} "
+                              f"{'is a symbolic link' if len(linked) == 1 else 'are symbolic links'} (latentdeck never "
+                              "makes links and reads nothing through them); replace the link with the file")
         return path
 
     def create(self, stored_config: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +182,16 @@ class RunStore:
         run_id = stored_config["run_id"]
         path = self.root / run_id
         path.mkdir(parents=True, exist_ok=False)
+        try:
+            return self._write_new(path, run_id, stored_config)
+        except BaseException as exc:
+            shutil.rmtree(path, ignore_errors=True)  # never leave a half-made run behind
+            if is_disk_full(exc):
+                raise disk_full_error(self.root) from None
+            raise
+
+    def _write_new(self, path: Path, run_id: str, stored_config: dict[str, Any]) -> dict[str, Any]:
+        reserve_space(path)
         write_json(path / "config.json", stored_config)
         summary = {
             "run_id": run_id, "status": "created", "name": stored_config.get("name"),
@@ -128,12 +214,15 @@ class RunStore:
     def list(self) -> list[dict[str, Any]]:
         rows = []
         for entry in os.scandir(self.root):
-            if not entry.is_dir() or not RUN_ID_RE.match(entry.name):
-                continue
+            if not entry.is_dir(follow_symlinks=False) or not RUN_ID_RE.match(entry.name):
+                continue  # links are never followed (see run_dir)
+            summary = Path(entry.path) / "summary.json"
+            if not _plain(summary, stat.S_ISREG):
+                continue  # a run being created, a link, or a foreign folder
             try:
-                rows.append(read_json(Path(entry.path) / "summary.json"))
-            except (FileNotFoundError, ValueError):
-                continue  # a run being created, or a foreign folder
+                rows.append(read_json(summary))
+            except (OSError, ValueError):
+                continue
         return sorted(rows, key=lambda s: (s.get("created_at") or 0, s["run_id"]), reverse=True)
 
     def active_run_ids(self) -> list[str]:
@@ -163,9 +252,19 @@ class RunStore:
         summary = read_summary(path)
         if summary["status"] not in ACTIVE:
             return None
-        with EventLog(path / "events.jsonl", run_id) as log:
-            log.emit("run.failed", {"reason": reason, "error": error, "epochs_completed": summary["epochs_completed"]})
-        return update_summary(path, status="failed", reason=reason, error=error, ended_at=now())
+
+        fields: dict[str, Any] = {"status": "failed", "reason": reason, "error": error, "ended_at": now()}
+        last = last_event(path / "events.jsonl")
+        if last is not None and last.get("type") in TERMINAL_EVENTS:
+            # the worker wrote its own end but died before its summary: the log is the truth
+            data = last.get("data") or {}
+            fields.update(status=END_STATUS[last["type"]], reason=data.get("reason", fields["reason"]),
+                          error=data.get("error"))
+        else:
+            with_headroom(path, lambda: _append_failed(path, run_id, reason, error, summary["epochs_completed"]))
+        result = with_headroom(path, lambda: update_summary(path, **fields))
+        release_space(path)
+        return result
 
     # --- artifacts --------------------------------------------------------------------------------
 
@@ -173,35 +272,43 @@ class RunStore:
         """Resolve a relative artifact name safely; never a path outside the run directory."""
         path = self.run_dir(run_id)
         bad = RunStoreError(
-            f"{name!r} is not a valid artifact name: use a relative name from GET /api/runs/{run_id}/artifacts, "
+            f"{short_repr(name)} is not a valid artifact name: use a relative name from GET /api/runs/{run_id}/artifacts, "
             f"e.g. 'reconstructions/recon_grid_latest.png'")
-        if not isinstance(name, str) or not ARTIFACT_NAME_RE.match(name) or any(
-                part in ("", ".", "..") or part.startswith(".") for part in name.split("/")):
+        if not isinstance(name, str) or len(name) > MAX_NAME or not ARTIFACT_NAME_RE.match(name) or any(
+                part in ("", ".", "..") or part.startswith(".") or len(part) > 255 for part in name.split("/")):
             raise bad
         top = name.split("/", 1)[0]
         if not (name in READABLE_TOP or (top in ARTIFACT_FOLDERS and "/" in name)):
             raise bad
-        target = (path / name).resolve()
-        if not target.is_relative_to(path.resolve()) or not target.is_file():
-            raise RunNotFound(f"run {run_id!r} has no artifact {name!r}; list them with GET /api/runs/{run_id}/artifacts")
+        missing = RunNotFound(f"run {run_id!r} has no artifact {short_repr(name)}; list them with GET /api/runs/{run_id}/artifacts")
+        try:
+            target = (path / name).resolve()
+            if not target.is_relative_to(path.resolve()) or not target.is_file():
+                raise missing
+        except OSError:
+            raise missing from None
         return target
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         path = self.run_dir(run_id)
         rows = []
+        real = path.resolve()
         for folder in ARTIFACT_FOLDERS:
             base = path / folder
-            if not base.is_dir():
-                continue
+            if not _plain(base, stat.S_ISDIR):
+                continue  # absent, or a link: never walked
             for dirpath, dirnames, filenames in os.walk(base):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for filename in sorted(filenames):
                     if filename.startswith("."):
                         continue
                     full = Path(dirpath) / filename
-                    if full.is_symlink() and not full.resolve().is_relative_to(path.resolve()):
-                        continue  # never advertise what artifact_path would refuse
-                    stat = full.stat()
+                    try:
+                        if full.is_symlink() and not full.resolve().is_relative_to(real):
+                            continue  # never advertise what artifact_path would refuse
+                        info = full.stat()
+                    except OSError:
+                        continue  # removed while listing (a delete, a replaced mirror)
                     rows.append({"name": full.relative_to(path).as_posix(), "kind": folder,
-                                 "size": stat.st_size, "mtime": stat.st_mtime})
+                                 "size": info.st_size, "mtime": info.st_mtime})
         return rows

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+Channels = Annotated[int, Field(ge=1, le=1024)]
 
 
 class GMVAEOptions(BaseModel):
     """Options of the GM-VAE. Defaults give the specification's plain loss
     ``recon + kld_weight * (kld_c + kld_z)``; the anneal and the entropy bonus are off."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: numbers must be JSON numbers (no "8" or true), floats finite
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     num_components: int = Field(10, ge=2, le=256, description="K, the number of mixture components (>= 2)")
     latent_dim: int = Field(16, ge=2, le=512, description="size of the latent vector z")
@@ -42,7 +45,8 @@ class GMVAEOptions(BaseModel):
     prior_init_subset: int = Field(
         10000, ge=100, description="at most this many training images (a seeded random subset) are encoded and "
                                    "clustered by prior_init")
-    channels: tuple[int, int] = Field((32, 64), description="conv channels at 14x14 and 7x7 (same blocks as the ae)")
+    channels: tuple[Channels, Channels] = Field(
+        (32, 64), strict=False, description="conv channels at 14x14 and 7x7, each 1..1024 (same blocks as the ae)")
     batch_norm: bool = Field(True, description="batch normalisation in the encoder and decoder")
     categorical_kl_anneal: bool = Field(
         False, description="ramp the weight of kld_c from 0 to categorical_kl_max_weight over the anneal window")
