@@ -46,9 +46,10 @@ def test_builtin_presets_are_valid_and_listed_in_order():
 
 def test_request_fields_win_key_by_key():
     pm = get_plugin_manager()
-    stored = prepare_run(pm, {"preset": "gmvae-clusters", "seed": 7, "model_options": {"qc_hold_epochs": 3}})
-    assert stored["seed"] == 7 and stored["model"] == "gmvae" and stored["epochs"] == 20
-    assert stored["model_options"]["qc_hold_epochs"] == 3
+    stored = prepare_run(pm, {"preset": "gmvae-clusters", "seed": 7,
+                              "model_options": {"qc_hold_to_end": False, "qc_hold_epochs": 3}})
+    assert stored["seed"] == 7 and stored["model"] == "gmvae" and stored["epochs"] == 15
+    assert stored["model_options"]["qc_hold_epochs"] == 3 and stored["model_options"]["qc_hold_to_end"] is False
     assert stored["model_options"]["pretrain_epochs"] == 8 and stored["model_options"]["prior_init"] == "umap_gmm"
     plain = prepare_run(pm, {"model": "gmvae"})
     assert plain["model_options"]["prior_init"] == "random" and plain["preset"] is None  # no preset, spec defaults
@@ -60,6 +61,8 @@ def test_unknown_or_conflicting_preset_is_refused_naming_it():
         prepare_run(pm, {"preset": "gmvae-cluster"})
     with pytest.raises(ConfigError, match="model_options.pretrain_epochs"):
         prepare_run(pm, {"preset": "gmvae-clusters", "epochs": 5})  # pretraining no longer fits
+    with pytest.raises(ConfigError, match="model_options.qc_hold_epochs: qc_hold_to_end already holds"):
+        prepare_run(pm, {"preset": "gmvae-clusters", "model_options": {"qc_hold_epochs": 3}})
 
 
 def test_merge_helpers():

@@ -79,7 +79,7 @@ def test_a_collapsed_gmvae_is_explained_and_a_preset_run_is_not(serve_api, page,
         "model_options": {**TINY_GMVAE, "num_components": 10}}).json()["summary"]["run_id"]
     clusters = live.client.post("/api/runs", json={
         **TINY_RUN, "preset": "gmvae-clusters", "epochs": 4, "name": "clusters preset, tiny",
-        "model_options": {**TINY_GMVAE, "pretrain_epochs": 2, "prior_init": "gmm", "qc_hold_epochs": 1,
+        "model_options": {**TINY_GMVAE, "pretrain_epochs": 2, "prior_init": "gmm",
                           "prior_init_subset": 256}}).json()["summary"]["run_id"]
     assert wait_status(live, collapsed, ("completed", "failed")) == "completed"
 

@@ -16,8 +16,10 @@ Rules, each one learned the hard way:
   use: the child deadlocks in its first parallel kernel. ``workqueue`` is numba's own fork-safe layer.
 * torch is never imported here (it starts thread pools that do not survive a fork); workers import it
   after the fork.
-* The warm fits take the approximate-neighbour path (``force_approximation_algorithm=True``): real fits
-  above 4,096 points use pynndescent, whose kernels differ from the exact small-data path.
+* The warm fits take both neighbour paths: the approximate one (``force_approximation_algorithm=True``;
+  real fits above 4,096 points use pynndescent) and umap's exact small-data path, whose kernels differ
+  (the default 512-point visualization subset is fitted there; warming only the first left its first
+  fit at ~10 s).
 
 Knobs (environment of the server process):
 
@@ -107,6 +109,13 @@ def warm(kind: str | None = None, n: int | None = None) -> dict[str, Any]:
                     # the fitted reducer's transform (the density plugin places model samples with it):
                     # pynndescent's search index and umap's transform kernels compile on first use
                     reducer.transform(x[:64])
+                    # below 4,096 points umap takes its exact-neighbour path, whose kernels differ:
+                    # the default visualization subset (512) is fitted there, cold then warm-started
+                    small = x[:min(n, 600)]
+                    for dims in (2, 3):
+                        coords = umap.UMAP(n_components=dims, random_state=0).fit_transform(small)
+                    umap.UMAP(n_components=3, random_state=0, init=coords.astype(np.float32), n_epochs=20,
+                              learning_rate=0.5).fit(small)
         STATUS["ok"] = True
     except BaseException as exc:  # noqa: BLE001 - the forkserver must survive anything
         STATUS.update(ok=False, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8))

@@ -161,8 +161,22 @@ def test_before_epoch_holds_qc_for_its_window_then_releases_it():
     assert seen == [(False, None), (True, "prior_init"), (True, None), (False, "qc_released"), (False, None)]
 
 
+def test_hold_to_end_holds_qc_from_the_init_to_the_last_epoch_and_never_releases_it():
+    options = GMVAEOptions(**SMALL, pretrain_epochs=1, prior_init="gmm", prior_init_subset=100, qc_hold_to_end=True)
+    model = GMVAE(options, (1, 28, 28))
+    images = patterned_images(120)
+    seen = []
+    for epoch in range(1, 6):
+        update = before_epoch(options, Schedule(epoch, 5), model, images)
+        seen.append((model.hold_qc, update and update["action"]))
+    assert seen == [(False, None), (True, "prior_init"), (True, None), (True, None), (True, None)]
+
+
 @pytest.mark.parametrize("options, field", [
     ({"qc_hold_epochs": 1}, "model_options.qc_hold_epochs"),
+    ({"qc_hold_to_end": True}, "model_options.qc_hold_to_end"),
+    ({"pretrain_epochs": 1, "prior_init": "gmm", "qc_hold_to_end": True, "qc_hold_epochs": 1},
+     "model_options.qc_hold_epochs"),
     ({"pretrain_epochs": 1, "prior_init": "gmm", "qc_hold_epochs": 2}, "model_options.qc_hold_epochs"),
 ])
 def test_bad_hold_options_name_the_field(plugin_manager, tiny_config, options, field):
@@ -180,6 +194,17 @@ def test_the_head_does_not_learn_while_qc_is_held(trained_run, plugin_manager):
     assert not torch.equal(heads[3], heads[4])  # released in epoch 4
     updates = [e["data"] for e in read_events(run_dir / "events.jsonl") if e["type"] == "model.update"]
     assert [(u["epoch"], u["action"]) for u in updates] == [(2, "prior_init"), (4, "qc_released")]
+
+
+def test_a_hold_to_the_end_never_trains_the_head_again(trained_run, plugin_manager):
+    options = {**SMALL, "channels": [8, 8], "pretrain_epochs": 1, "prior_init": "gmm", "prior_init_subset": 200,
+               "qc_hold_to_end": True}
+    run_dir = trained_run("gmvae", epochs=4, model_options=options)
+    models = {e: load_model(run_dir, plugin_manager, epoch=e)[0] for e in (2, 4)}
+    assert torch.equal(models[2].qc_head.weight, models[4].qc_head.weight)
+    assert not torch.equal(models[2].mu_head.weight, models[4].mu_head.weight)  # the codes keep training
+    updates = [e["data"] for e in read_events(run_dir / "events.jsonl") if e["type"] == "model.update"]
+    assert [(u["epoch"], u["action"]) for u in updates] == [(2, "prior_init")]
 
 
 def test_consensus_choice_keeps_the_partition_the_others_agree_with():

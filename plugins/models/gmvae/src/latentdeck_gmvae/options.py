@@ -39,6 +39,11 @@ class GMVAEOptions(BaseModel):
         0, ge=0, description="after prior_init, hold q(c|x) for this many epochs: the loss is unchanged but no "
                              "gradient flows through q(c|x), so the encoder first gathers each initial cluster "
                              "around its component before the assignments may move; needs prior_init")
+    qc_hold_to_end: bool = Field(
+        False, description="after prior_init, hold q(c|x) until the last epoch (instead of qc_hold_epochs): the "
+                           "loss is unchanged, the codes and the prior keep training, and the assignments are "
+                           "never released, so the clusters the init found are not traded for a lower KL; "
+                           "needs prior_init")
     prior_init_embeddings: int = Field(
         5, ge=1, le=20, description="umap_gmm: cluster this many UMAP embeddings (different random states) and "
                                     "keep the partition that agrees most with the others (mean NMI)")

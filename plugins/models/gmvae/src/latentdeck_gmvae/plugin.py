@@ -43,6 +43,12 @@ def check_config(options: GMVAEOptions, run_config) -> None:
     if options.qc_hold_epochs and options.prior_init == "random":
         raise ValueError("model_options.qc_hold_epochs: holding q(c|x) follows a prior_init; set "
                          "model_options.prior_init to 'gmm' or 'umap_gmm', or qc_hold_epochs to 0")
+    if options.qc_hold_to_end and options.prior_init == "random":
+        raise ValueError("model_options.qc_hold_to_end: holding q(c|x) follows a prior_init; set "
+                         "model_options.prior_init to 'gmm' or 'umap_gmm', or qc_hold_to_end to false")
+    if options.qc_hold_to_end and options.qc_hold_epochs:
+        raise ValueError("model_options.qc_hold_epochs: qc_hold_to_end already holds q(c|x) to the last epoch; "
+                         "set qc_hold_epochs to 0, or qc_hold_to_end to false for a hold that ends")
     if options.pretrain_epochs + options.qc_hold_epochs >= epochs and options.qc_hold_epochs:
         raise ValueError(f"model_options.qc_hold_epochs: pretraining and the hold ({options.pretrain_epochs} + "
                          f"{options.qc_hold_epochs} epochs) must end before the run does (epochs = {epochs})")

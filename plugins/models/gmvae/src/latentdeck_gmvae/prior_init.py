@@ -16,7 +16,10 @@ Before epoch ``pretrain_epochs + 1`` (once), with the model in eval mode and no 
 5. with ``qc_hold_epochs`` H > 0, epochs P + 1 .. P + H keep the loss but stop its gradient through
    q(c|x) (``model.hold_qc``; the values are unchanged): kld_z then only moves the codes and the
    prior, gathering each initial cluster around its component, and the assignments are free again
-   from epoch P + H + 1 (a ``qc_released`` update).
+   from epoch P + H + 1 (a ``qc_released`` update); with ``qc_hold_to_end`` the hold lasts from
+   epoch P + 1 to the last epoch and nothing is released (the head keeps the assignments the init
+   taught it, read from a trunk that keeps training; the release otherwise trades 4-5 points of
+   test accuracy for a lower kld_c, see the README).
 
 No labels are used. The random states come from torch's generator, which the run seed fixes, so
 the result is deterministic for a seed. The loss itself never changes: after this step training
@@ -132,7 +135,10 @@ def before_epoch(options, schedule, model, images) -> dict[str, Any] | None:
     if options.prior_init == "random":
         return None
     start = options.pretrain_epochs + 1
-    model.hold_qc = start <= schedule.epoch < start + options.qc_hold_epochs
+    if options.qc_hold_to_end:
+        model.hold_qc = schedule.epoch >= start
+    else:
+        model.hold_qc = start <= schedule.epoch < start + options.qc_hold_epochs
     if schedule.epoch == start:
         return {**initialise_prior(options, model, images), "qc_held": model.hold_qc}
     if options.qc_hold_epochs and schedule.epoch == start + options.qc_hold_epochs:
