@@ -74,10 +74,23 @@ function Progress({ state, total }: { state: RunState; total: number }) {
 
 function WaitingNote({ state }: { state: RunState }) {
   const st = state.stage;
-  if (!st || st.stage !== "waiting" || state.started) return null;
+  const waiting = !!st && st.stage === "waiting" && !state.started;
+  const [now, setNow] = useState(() => Date.now() / 1000);
+  useEffect(() => {
+    if (!waiting) return;
+    const timer = setInterval(() => setNow(Date.now() / 1000), 1000);
+    return () => clearInterval(timer);
+  }, [waiting]);
+  if (!waiting || !st) return null;
+  const elapsed = Math.max(0, Math.round(now - st.ts));
+  const expected = typeof st.expectedS === "number" ? Math.round(st.expectedS) : null;
+  const clock = `${Math.floor(elapsed / 60)}:${String(elapsed % 60).padStart(2, "0")}`;
   return (
     <div className="callout" data-testid="waiting-note">
-      <strong>Waiting to start{typeof st.expectedS === "number" ? ` (about ${Math.round(st.expectedS)} s)` : ""}.</strong>
+      <strong>Waiting to start: {clock} so far</strong>
+      {expected !== null ? (
+        <span className="muted"> (the warm-up usually takes about {expected} s{elapsed > expected ? "; it takes longer while the machine is busy" : ""})</span>
+      ) : null}
       <div>{st.text}</div>
       {typeof st.maxWaitS === "number" ? <div className="muted small">It starts after {Math.round(st.maxWaitS)} s at the latest; cancelling it ends it at once.</div> : null}
     </div>

@@ -287,7 +287,7 @@ export function progressOf(state: RunState): { done: number; frac: number; detai
   const st = state.stage;
   const p = state.progress;
   if (st && st.stage === "waiting") {
-    return { done, frac: done, detail: `waiting to start${typeof st.expectedS === "number" ? ` (about ${Math.round(st.expectedS)} s)` : ""}` };
+    return { done, frac: done, detail: "waiting for the lab's warm-up" };
   }
   if (st && st.epoch > done && st.stage === "artifacts") {
     const total = Math.max(st.total ?? 1, 1), step = Math.min(st.done ?? 0, total);
