@@ -103,6 +103,10 @@ def test_a_collapsed_gmvae_is_explained_and_a_preset_run_is_not(serve_api, page,
     page.wait_for_function("document.querySelectorAll('[data-testid=epoch-list] tbody tr').length === 4")
     expect(page.get_by_test_id("chart-components_in_use")).to_be_visible()
     expect(page.get_by_test_id("run-warning")).to_have_count(0)
+    steps = page.get_by_test_id("model-steps")  # the model's own sentence for its prior init and hold
+    expect(steps).to_contain_text("Before epoch 3: after 2 autoencoder epochs, each p(z|c) starts at one of 10 clusters")
+    expect(steps).to_contain_text("q(c|x) is held from here to the last epoch")
+    shot(page, "run-model-steps")
 
 
 def test_the_stage_between_epochs_is_shown_and_the_bar_waits_for_it(plugin_manager, serve_api, page, monkeypatch, shot):

@@ -97,6 +97,19 @@ function WaitingNote({ state }: { state: RunState }) {
   );
 }
 
+/** What the model did between epochs (``model.update``), in the model's own words. */
+function ModelSteps({ state }: { state: RunState }) {
+  if (!state.modelSteps.length) return null;
+  return (
+    <div className="callout" data-testid="model-steps">
+      <strong>Model steps</strong>
+      <ul className="advice">
+        {state.modelSteps.map((step, i) => <li key={i}>Before epoch {step.epoch}: {step.text}</li>)}
+      </ul>
+    </div>
+  );
+}
+
 function Warnings({ state }: { state: RunState }) {
   const latest = latestWarnings(state);
   if (!latest) return null;
@@ -260,6 +273,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
       <EndNote state={state} />
       <WaitingNote state={state} />
       <Warnings state={state} />
+      <ModelSteps state={state} />
       <section className="panel"><Progress state={state} total={total} /></section>
       <section className="panel">
         <h2>Loss curves</h2>

@@ -56,6 +56,7 @@ export interface RunState {
   ended: { type: string; data: Record<string, unknown> } | null;
   started: Record<string, unknown> | null;
   failures: { generator: string; epoch: number | null; error: string }[];
+  modelSteps: { epoch: number; text: string }[]; // model.update events (e.g. the GM-VAE's prior init), in order
   recent: { seq: number; type: string; ts: number; text: string }[];
 }
 
@@ -67,7 +68,7 @@ export function initialRunState(): RunState {
   return {
     lastSeq: 0, eventsSeen: 0, duplicatesDropped: 0, status: null, epochs: null, metrics: [], progress: null,
     progressPoints: [], reconEpochs: [], stage: null, stageEvents: false, epochsDone: 0, lastEpochTiming: null,
-    ended: null, started: null, failures: [], recent: [],
+    ended: null, started: null, failures: [], modelSteps: [], recent: [],
   };
 }
 
@@ -97,6 +98,8 @@ function describe(e: RunEvent): string {
       return d.stage === "epoch_done" ? `epoch ${d.epoch} done (training ${fmt(d.train_seconds, 3)} s, artifacts ${fmt(d.artifact_seconds, 3)} s)` : String(d.text ?? d.stage ?? "");
     case "run.failed":
       return `${d.reason}: ${d.error ?? ""}`;
+    case "model.update":
+      return String(d.text ?? d.action ?? "");
     default:
       return "";
   }
@@ -179,6 +182,9 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
         }
         break;
       }
+      case "model.update":
+        s.modelSteps = [...s.modelSteps, { epoch: num(d.epoch) ?? 0, text: String(d.text ?? d.action ?? "model step") }].slice(-MAX_FAILURES);
+        break;
       case "artifact.failed":
         s.failures = [...s.failures, { generator: String(d.generator ?? "?"), epoch: num(d.epoch), error: String(d.error ?? "") }].slice(-MAX_FAILURES);
         break;

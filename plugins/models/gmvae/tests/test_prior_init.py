@@ -194,6 +194,7 @@ def test_the_head_does_not_learn_while_qc_is_held(trained_run, plugin_manager):
     assert not torch.equal(heads[3], heads[4])  # released in epoch 4
     updates = [e["data"] for e in read_events(run_dir / "events.jsonl") if e["type"] == "model.update"]
     assert [(u["epoch"], u["action"]) for u in updates] == [(2, "prior_init"), (4, "qc_released")]
+    assert "held until epoch 3" in updates[0]["text"] and updates[1]["text"].startswith("q(c|x) released")
 
 
 def test_a_hold_to_the_end_never_trains_the_head_again(trained_run, plugin_manager):
@@ -205,6 +206,7 @@ def test_a_hold_to_the_end_never_trains_the_head_again(trained_run, plugin_manag
     assert not torch.equal(models[2].mu_head.weight, models[4].mu_head.weight)  # the codes keep training
     updates = [e["data"] for e in read_events(run_dir / "events.jsonl") if e["type"] == "model.update"]
     assert [(u["epoch"], u["action"]) for u in updates] == [(2, "prior_init")]
+    assert "after 1 autoencoder epoch," in updates[0]["text"] and "held from here to the last epoch" in updates[0]["text"]
 
 
 def test_consensus_choice_keeps_the_partition_the_others_agree_with():

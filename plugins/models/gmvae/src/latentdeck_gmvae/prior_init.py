@@ -140,7 +140,25 @@ def before_epoch(options, schedule, model, images) -> dict[str, Any] | None:
     else:
         model.hold_qc = start <= schedule.epoch < start + options.qc_hold_epochs
     if schedule.epoch == start:
-        return {**initialise_prior(options, model, images), "qc_held": model.hold_qc}
+        update = {**initialise_prior(options, model, images), "qc_held": model.hold_qc}
+        return {**update, "text": _init_text(options, schedule, update)}
     if options.qc_hold_epochs and schedule.epoch == start + options.qc_hold_epochs:
-        return {"action": "qc_released", "qc_held": False}
+        return {"action": "qc_released", "qc_held": False,
+                "text": "q(c|x) released: from this epoch the loss moves the assignments again"}
     return None
+
+
+def _init_text(options, schedule, update: dict[str, Any]) -> str:
+    """The ``model.update`` sentence for people (the run page shows it beside the charts)."""
+    sizes = update["group_sizes"]
+    how = "a Gaussian mixture on a UMAP of the codes" if options.prior_init == "umap_gmm" else "a Gaussian mixture"
+    plural = "s" if options.pretrain_epochs != 1 else ""
+    text = (f"after {options.pretrain_epochs} autoencoder epoch{plural}, each p(z|c) starts at one of {len(sizes)} "
+            f"clusters of the codes ({how}; {min(sizes)}–{max(sizes)} of {update['subset']} digits each, "
+            "no labels used)")
+    if options.qc_hold_to_end:
+        return text + "; q(c|x) is held from here to the last epoch (no gradient through it, same loss)"
+    if options.qc_hold_epochs:
+        last = schedule.epoch + options.qc_hold_epochs - 1
+        return text + f"; q(c|x) is held until epoch {last} (no gradient through it, same loss)"
+    return text
