@@ -198,6 +198,33 @@ def test_plugins_lists_a_failed_extra_module(monkeypatch, capsys):
     assert "no_such_cli_plugin_xyz" in out and "failed" in out and "No module named" in out
 
 
+def test_plugins_lists_a_plugin_with_a_misspelled_hook_and_other_commands_still_work(monkeypatch, capsys, tmp_path):
+    (tmp_path / "typo_cli_plugin_xyz.py").write_text(
+        "from latentdeck import hookimpl\n@hookimpl\ndef register_artifact():\n    return []\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing,typo_cli_plugin_xyz")
+    get_plugin_manager.cache_clear()
+    try:
+        assert main(["plugins", "--json"]) == 0
+        rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+        assert rows["typo_cli_plugin_xyz"]["status"] == "failed"
+        assert "did you mean 'register_artifacts'?" in rows["typo_cli_plugin_xyz"]["error"]
+        assert main(["presets", "--json"]) == 0  # the rest of the lab loads
+    finally:
+        get_plugin_manager.cache_clear()
+        sys.modules.pop("typo_cli_plugin_xyz", None)
+
+
+def test_plugins_piped_into_head_exits_quietly(tmp_path):
+    """`latentdeck plugins | head`: the reader leaves before the command writes (closed here at once)."""
+    env = {**os.environ, "LATENTDECK_EXTRA_PLUGINS": "latentdeck.testing"}
+    proc = subprocess.Popen([sys.executable, "-m", "latentdeck.cli", "plugins", "--all"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and err.decode() == ""
+
+
 def test_ctrl_c_cancels_gracefully(tmp_path):
     runs = tmp_path / "runs"
     env = {**os.environ, "LATENTDECK_EXTRA_PLUGINS": "latentdeck.testing", "PYTHONUNBUFFERED": "1"}

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from .atomic import copy_atomic, write_bytes, write_json
 from .errors import is_disk_full
 from .events import EventLog
+from .namespace import ArtifactNameError, check_write
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class ArtifactContext:
     projections: dict[str, dict[int, Any]] = field(default_factory=dict)  # method -> dims -> Projection
     keep_newer_latest: bool = False  # backfill: never point a *_latest mirror back to an older epoch
     written: list[str] = field(default_factory=list)
+    folders: frozenset[str] | None = None  # the folders this writer declared (None: any but the host's)
 
     def emit(self, type: str, data: dict[str, Any]) -> None:
         """Emit an event (e.g. ``projection.progress``) into the run's log."""
@@ -60,15 +62,19 @@ class ArtifactContext:
             self.events.emit(type, {"epoch": self.epoch, "generator": self.generator, **data})
 
     def _names(self, folder: str, template: str) -> tuple[str, str]:
-        assert "{tag}" in template, "artifact templates need a {tag} placeholder (epoch_<N> / latest)"
-        return (f"{folder}/{template.format(tag=f'epoch_{self.epoch}')}", f"{folder}/{template.format(tag='latest')}")
+        if not isinstance(template, str) or "{tag}" not in template:
+            raise ArtifactNameError(f"artifact template {template!r:.80} needs a {{tag}} placeholder (it becomes "
+                                    "epoch_<N> and latest)")
+        return (check_write(folder, template.replace("{tag}", f"epoch_{self.epoch}"), self.folders),
+                check_write(folder, template.replace("{tag}", "latest"), self.folders))
 
     def _newer_epoch_exists(self, folder: str, template: str) -> bool:
         import re
 
         pattern = re.compile(re.escape(template).replace(re.escape("{tag}"), r"epoch_(\d+)") + "$")
-        for path in (self.run_dir / folder).glob(template.format(tag="epoch_*")):
-            match = pattern.match(path.name)
+        base = self.run_dir / folder
+        for path in base.glob(template.replace("{tag}", "epoch_*")):
+            match = pattern.match(path.relative_to(base).as_posix())
             if match and int(match.group(1)) > self.epoch:
                 return True
         return False
@@ -102,8 +108,9 @@ class ArtifactContext:
         ``*_latest`` mirror, written once per run. ``content``: bytes, a uint8 array / PIL image (PNG)
         for ``.png`` names, otherwise a JSON payload. Returns the name when written now, None when the
         file already exists (it is kept as it is, and nothing is announced)."""
-        assert "{tag}" not in filename and "/" not in filename, "a run-level file has a plain name, no {tag}"
-        name = f"{folder}/{filename}"
+        if not isinstance(filename, str) or "{tag}" in filename or "/" in filename:
+            raise ArtifactNameError(f"a run-level file has a plain name without {{tag}} or '/', got {filename!r:.80}")
+        name = check_write(folder, filename, self.folders)
         path = self.run_dir / name
         if path.exists():
             return None
@@ -247,8 +254,9 @@ class ArtifactEngine:
 
             run_generators(make_context, todo, self.events, stage)
 
-    def _context(self, epoch, model, outputs, latents, projections, generator, options=None) -> ArtifactContext:
-        return ArtifactContext(
+    def _context(self, epoch, model, outputs, latents, projections, generator, options=None,
+                 folders: frozenset[str] | None = None) -> ArtifactContext:
+        return ArtifactContext(folders=folders,
             run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, config=self.config, model=model,
             model_spec=self.model_spec, dataset_spec=self.dataset_spec, viz=self.viz, outputs=outputs,
             generator=generator, options=options, events=self.events, latents=latents, projections=projections,
@@ -264,7 +272,8 @@ class ArtifactEngine:
         for spec in due:
             options = spec.options.model_validate(chosen.get(spec.name, {}))
             for dims in spec.dims:
-                ctx = self._context(epoch, None, outputs, latents, results, f"projection:{spec.name}")
+                ctx = self._context(epoch, None, outputs, latents, results, f"projection:{spec.name}",
+                                    folders=frozenset({"projections"}))
                 epoch_file = self.run_dir / "projections" / projection_template(spec.name, dims).format(tag=f"epoch_{epoch}")
                 if self.skip_existing and epoch_file.exists():
                     import numpy as np

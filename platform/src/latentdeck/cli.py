@@ -338,10 +338,25 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reader_went_away() -> int:
+    """stdout's reader closed the pipe (``latentdeck plugins | head``): stop quietly, as ``cat`` does.
+    stdout points at /dev/null so that the interpreter's last flush does not complain again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
-        return args.func(args)
+        result = args.func(args)
+        sys.stdout.flush()
+        return result
+    except BrokenPipeError:
+        return _reader_went_away()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except KeyboardInterrupt:
