@@ -9,7 +9,7 @@ import types
 import pytest
 
 from latentdeck import (
-    ArtifactSpec, Availability, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, ProjectionSpec, hookimpl,
+    ArtifactSpec, Availability, NoOptions, OnDemandSpec, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, ProjectionSpec, hookimpl,
 )
 from latentdeck.plugins import (
     ENTRY_POINT_GROUP, DuplicateComponentError, PluginError, collect, list_plugins, make_plugin_manager,
@@ -138,6 +138,9 @@ def test_hook_argument_the_spec_lacks_disables_that_plugin_only():
     pm.hook.after_epoch(run_id="r", run_dir="/x", epoch=1, metrics={}, model=None)  # nothing left to call
 
 
+OUT = {"folder": "out", "files": ("out_{tag}.json",)}
+
+
 class NotPydantic:
     pass
 
@@ -149,9 +152,14 @@ class NotPydantic:
     (ModelSpec("m", build=lambda o, d: None, loss_weights=lambda o, s: {}, capabilities=frozenset({"latent"})),
      "capabilities names unknown capabilities ['latent']"),
     (ArtifactSpec("a", generate=None), "generate must be callable"),
-    (ArtifactSpec("a", generate=print, requires=frozenset({"latentz"})), "requires names unknown capabilities ['latentz']"),
-    (ArtifactSpec("a", generate=print, requires=["latents"]), "requires must be a frozenset"),
-    (ArtifactSpec("a", generate=print, options=NotPydantic), "options must be a pydantic model class"),
+    (ArtifactSpec("a", generate=print), "folder: folder must name the run folder it writes"),
+    (ArtifactSpec("a", generate=print, folder="../up", files=("x_{tag}.json",)), "folder: its part '..'"),
+    (ArtifactSpec("a", generate=print, folder="checkpoints", files=("x_{tag}.json",)), "belongs to the host"),
+    (ArtifactSpec("a", generate=print, folder="q", files=("../../x_{tag}.json",)), "escapes or breaks its folder"),
+    (ArtifactSpec("a", generate=print, folder="q", files=()), "files must be a non-empty tuple"),
+    (ArtifactSpec("a", generate=print, requires=frozenset({"latentz"}), **OUT), "requires names unknown capabilities ['latentz']"),
+    (ArtifactSpec("a", generate=print, requires=["latents"], **OUT), "requires must be a frozenset"),
+    (ArtifactSpec("a", generate=print, options=NotPydantic, **OUT), "options must be a pydantic model class"),
     (ProjectionSpec("p", fit=print, dims=(4,)), "dims must be a non-empty tuple of (2, 3)"),
     (ExecutorSpec("e", start=print, is_alive=print, ready="soon"), "ready must be callable or None"),
     (DatasetSpec("d", load=print, availability=print, image_shape=(28, 28)), "image_shape must be"),
@@ -338,8 +346,8 @@ def test_api_lists_broken_plugins_and_components_stay_up(tmp_path):
 
     typo = plugin("typo_plugin", register_artifact=lambda: [])
     raw_options = plugin("dict_options_plugin", register_artifacts=lambda: [
-        ArtifactSpec("raw", generate=print, options={"k": 3})])
-    good = plugin("fine_plugin", register_artifacts=lambda: [ArtifactSpec("fine", generate=print, options=Fine)])
+        ArtifactSpec("raw", generate=print, options={"k": 3}, **OUT)])
+    good = plugin("fine_plugin", register_artifacts=lambda: [ArtifactSpec("fine", generate=print, options=Fine, **OUT)])
     pm = make_plugin_manager(entrypoints=False, plugins=[testing, typo, raw_options, good])
     with TestClient(create_app(pm, tmp_path / "runs")) as client:
         rows = {row["name"]: row for row in client.get("/api/plugins").json()}
@@ -350,3 +358,64 @@ def test_api_lists_broken_plugins_and_components_stay_up(tmp_path):
         components = client.get("/api/components")
         assert components.status_code == 200
         assert [row["name"] for row in components.json()["artifacts"]] == ["fine"]
+
+
+# --- the artifact namespace: declared folders, one owner each ----------------------------------
+
+def test_declared_folders_include_the_hosts_and_every_plugins(monkeypatch):
+    from latentdeck.plugins import declared_folders
+
+    monkeypatch.setenv("LATENTDECK_LOAD_PLUGINS", "")
+    pm = make_plugin_manager(entrypoints=True)
+    folders = declared_folders(pm)
+    assert folders["checkpoints"].startswith("latentdeck") and folders["projections"].startswith("latentdeck")
+    assert folders["neighbors"] == "latentdeck.knn" and folders["atlas"] == "latentdeck.atlas"
+    assert folders["walks"] == "latentdeck.walk" and folders["network"] == "latentdeck.network"
+    assert folders["samples"] == "latentdeck.sampling"
+
+
+def test_a_plugin_claiming_a_builtin_folder_is_disabled_naming_both(monkeypatch):
+    monkeypatch.setenv("LATENTDECK_LOAD_PLUGINS", "")
+    squatter = plugin("squatter", register_artifacts=lambda: [
+        ArtifactSpec("stats", generate=print, folder="neighbors", files=("stats_{tag}.json",))])
+    pm = make_plugin_manager(entrypoints=True, plugins=[squatter])
+    error = pm.infos["squatter"].error
+    assert pm.infos["squatter"].status == "failed" and not pm.has_plugin("squatter")
+    assert "'neighbors'" in error and "'latentdeck.knn'" in error and "'stats'" in error
+    assert "knn" in collect(pm, "artifacts")
+
+
+def test_two_third_party_plugins_claiming_one_folder_the_second_is_disabled():
+    first = plugin("a_first", register_artifacts=lambda: [ArtifactSpec("q1", generate=print, folder="quality",
+                                                                       files=("q1_{tag}.json",))])
+    second = plugin("b_second", register_ondemand=lambda: [OnDemandSpec(
+        "q2", request=NoOptions, compute=print, folder="quality", files=("q2.json",))])
+    pm = make_plugin_manager(entrypoints=False, plugins=[first, second])
+    assert pm.infos["a_first"].status == "ok" and pm.infos["b_second"].status == "failed"
+    assert "'a_first'" in pm.infos["b_second"].error and "'quality'" in pm.infos["b_second"].error
+
+
+def test_a_plugin_may_use_its_folder_in_several_specs():
+    both = plugin("both_kinds", register_artifacts=lambda: [
+        ArtifactSpec("q1", generate=print, folder="quality", files=("q1_{tag}.json",)),
+        ArtifactSpec("q2", generate=print, folder="quality", files=("q2_{tag}.json",))],
+        register_ondemand=lambda: [OnDemandSpec("q3", request=NoOptions, compute=print, folder="quality",
+                                                files=("on_demand/{idx:int}.json",))])
+    pm = make_plugin_manager(entrypoints=False, plugins=[both])
+    assert pm.infos["both_kinds"].status == "ok"
+    assert list(collect(pm, "ondemand")) == ["q3"]
+
+
+@pytest.mark.parametrize("record, expected", [
+    (OnDemandSpec("o", request=dict, compute=print, folder="o", files=("o.json",)), "request must be a pydantic model"),
+    (OnDemandSpec("o", request=NoOptions, compute=None, folder="o", files=("o.json",)), "compute must be callable"),
+    (OnDemandSpec("o", request=NoOptions, compute=print, folder="", files=("o.json",)), "folder must name"),
+    (OnDemandSpec("o", request=NoOptions, compute=print, folder="o", files=("/etc/o.json",)), "escapes"),
+    (OnDemandSpec("o", request=NoOptions, compute=print, folder="o", files=("{a}/{a}.json",)), "repeats a placeholder"),
+    (OnDemandSpec("o", request=NoOptions, compute=print, folder="o", files=("o.json",),
+                  requires=frozenset({"telepathy"})), "unknown capabilities ['telepathy']"),
+])
+def test_register_ondemand_records_are_checked_at_load(record, expected):
+    bad = plugin("bad_ondemand", register_ondemand=lambda: [record])
+    pm = make_plugin_manager(entrypoints=False, plugins=[bad])
+    assert pm.infos["bad_ondemand"].status == "failed" and expected in pm.infos["bad_ondemand"].error

@@ -179,8 +179,10 @@ export interface paths {
         /**
          * Get Components
          * @description ``{kind: [component]}`` for every kind: name, provider, description, ``options_schema`` (JSON
-         *     schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components)
-         *     and ``availability`` (datasets, checked in the default data folder). Presets are named configs,
+         *     schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components,
+         *     on-demand computations), ``folder``/``files`` (the declared artifact folder and file patterns),
+         *     ``overlay`` (artifacts), ``request_schema`` (on-demand computations) and ``availability``
+         *     (datasets, checked in the default data folder). Presets are named configs,
          *     not components: ``/api/presets`` lists them.
          */
         get: operations["get_components_api_components_get"];
@@ -425,7 +427,8 @@ export interface paths {
         };
         /**
          * Get Overlays
-         * @description Which density, distortion and sample artifacts exist, per epoch (parsed from the file names).
+         * @description Which overlay artifacts (density, distortion, samples, any generator declaring ``overlay``) exist, per
+         *     epoch, parsed from the file names with the generators' declared patterns.
          */
         get: operations["get_overlays_api_runs__run_id__overlays_get"];
         put?: never;
@@ -448,7 +451,7 @@ export interface paths {
         /**
          * Request Walk
          * @description Decode a latent path and place it on a 2-D map (exact for linear projections such as PCA, an estimate
-         *     from latent neighbours otherwise); persisted under ``samples/walks/`` before the answer.
+         *     from latent neighbours otherwise); persisted under ``walks/`` before the answer.
          */
         post: operations["request_walk_api_runs__run_id__walks_post"];
         delete?: never;
@@ -692,7 +695,10 @@ export interface components {
              */
             weight_decay: number;
         };
-        /** OverlayEpoch */
+        /**
+         * OverlayEpoch
+         * @description One epoch: ``checkpoint`` and, for every overlay folder in ``kinds``, a list of its files.
+         */
         OverlayEpoch: {
             /** Epoch */
             epoch: number;
@@ -701,12 +707,8 @@ export interface components {
              * @description whether the epoch has a checkpoint (on-demand samples need one)
              */
             checkpoint: boolean;
-            /** Density */
-            density: components["schemas"]["OverlayFile"][];
-            /** Distortion */
-            distortion: components["schemas"]["OverlayFile"][];
-            /** Samples */
-            samples: components["schemas"]["OverlayFile"][];
+        } & {
+            [key: string]: components["schemas"]["OverlayFile"][];
         };
         /** OverlayFile */
         OverlayFile: {
@@ -721,6 +723,11 @@ export interface components {
         OverlayListing: {
             /** Run Id */
             run_id: string;
+            /**
+             * Kinds
+             * @description the overlay folders the installed plugins declare (density, distortion, samples ...)
+             */
+            kinds: string[];
             /** Epochs */
             epochs: components["schemas"]["OverlayEpoch"][];
             /**

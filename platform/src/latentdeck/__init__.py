@@ -9,7 +9,7 @@ import pluggy
 
 from .types import (  # noqa: F401  (re-exported for plugin authors)
     ArtifactSpec, Availability, Batch, CAPABILITIES, DataSplit, DatasetSpec, ExecutorSpec, LossSpec,
-    ModelSpec, NoOptions, PresetSpec, Projection, ProjectionSpec, Schedule,
+    ModelSpec, NoOptions, OnDemandSpec, PresetSpec, Projection, ProjectionSpec, Schedule,
 )
 
 hookimpl = pluggy.HookimplMarker("latentdeck")

@@ -249,8 +249,9 @@ class ArtifactEngine:
             chosen = self.config.get("artifact_options") or {}
 
             def make_context(generator: str) -> ArtifactContext:
+                spec = specs[generator]
                 return self._context(epoch, model, outputs, latents, projections, generator,
-                                     specs[generator].options.model_validate(chosen.get(generator, {})))
+                                     spec.options.model_validate(chosen.get(generator, {})), frozenset({spec.folder}))
 
             run_generators(make_context, todo, self.events, stage)
 

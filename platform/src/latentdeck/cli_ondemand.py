@@ -41,20 +41,22 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_overlays(args: argparse.Namespace) -> int:
     """Per epoch, which density, distortion and sample files a run has (as ``GET /api/runs/{id}/overlays``)."""
-    from .overlays import list_overlays
+    from .overlays import list_overlays, overlay_specs
+    from .plugins import get_plugin_manager
     from .runs.store import RunStore, RunStoreError
 
     try:
-        listing = list_overlays(RunStore(args.runs_dir).run_dir(args.run_id), args.epoch)
+        listing = list_overlays(RunStore(args.runs_dir).run_dir(args.run_id), overlay_specs(get_plugin_manager()),
+                                args.epoch)
     except RunStoreError as exc:
         return _usage_error(str(exc))
     if args.json:
         print(json.dumps(listing, indent=2))
         return EXIT_OK
     for row in listing["epochs"]:
-        parts = [f"{len(row[kind])} {kind}" for kind in ("density", "distortion", "samples")]
+        parts = [f"{len(row[kind])} {kind}" for kind in listing["kinds"]]
         print(f"epoch {row['epoch']}{'' if row['checkpoint'] else ' (no checkpoint)'}: {', '.join(parts)}")
-        for kind in ("density", "distortion", "samples"):
+        for kind in listing["kinds"]:
             for item in row[kind]:
                 print(f"    {item['name']}")
     return EXIT_OK

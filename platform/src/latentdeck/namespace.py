@@ -9,6 +9,7 @@ in all. Nothing here touches the disk.
 
 from __future__ import annotations
 
+import functools
 import re
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
@@ -71,3 +72,70 @@ def check_write(folder: str, filename: str, allowed: frozenset[str] | None) -> s
     if problem:
         raise ArtifactNameError(f"cannot write {name!r:.120}: {problem}")
     return name
+
+
+# --- file-name patterns ----------------------------------------------------------------------------
+# A spec declares the files it writes inside its folder as patterns: ``{tag}`` (epoch_<N> | latest),
+# ``{name}`` (one name part, shortest match) and ``{name:int}`` (a whole number). Sub-folders are
+# allowed; every part must stay inside the folder.
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(int))?\}")
+TAG_RE = r"(?:epoch_(?P<epoch>\d+)|(?P<latest>latest))"
+
+
+def pattern_problem(pattern: object) -> str | None:
+    """Why ``pattern`` cannot be a file pattern (it escapes its folder, repeats a field ...), or None."""
+    if not isinstance(pattern, str) or not pattern:
+        return "a file pattern must be a non-empty string"
+    names = [m.group(1) for m in PLACEHOLDER.finditer(pattern)]
+    if len(names) != len(set(names)):
+        return f"pattern {pattern!r} repeats a placeholder"
+    if "epoch" in names and "tag" in names:
+        return f"pattern {pattern!r} has both {{tag}} and {{epoch}}"
+    literal = PLACEHOLDER.sub("x", pattern)
+    if "{" in literal or "}" in literal:
+        return f"pattern {pattern!r} has a brace that is not a {{name}} or {{name:int}} placeholder"
+    problem = name_problem(literal)
+    if problem:
+        return f"pattern {pattern!r} escapes or breaks its folder: {problem}"
+    return None
+
+
+@functools.lru_cache(maxsize=512)
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    out, last = [], 0
+    for m in PLACEHOLDER.finditer(pattern):
+        out.append(re.escape(pattern[last:m.start()]))
+        name, typ = m.group(1), m.group(2)
+        if name == "tag":
+            out.append(TAG_RE)
+        elif name == "epoch" or typ == "int":
+            out.append(rf"(?P<{name}>\d+)")
+        else:
+            out.append(rf"(?P<{name}>[A-Za-z0-9_.-]+?)")
+        last = m.end()
+    out.append(re.escape(pattern[last:]))
+    return re.compile("^" + "".join(out) + "$")
+
+
+def placeholders(pattern: str) -> list[str]:
+    return [m.group(1) for m in PLACEHOLDER.finditer(pattern) if m.group(1) != "tag"]
+
+
+def match_file(patterns: tuple[str, ...], relname: str) -> tuple[str, dict[str, object]] | None:
+    """(the first pattern ``relname`` matches, its fields) or None. Fields: ``epoch`` (int, or None for
+    a ``latest`` mirror) plus every placeholder (ints for ``{name:int}``)."""
+    for pattern in patterns:
+        found = compile_pattern(pattern).match(relname)
+        if not found:
+            continue
+        fields: dict[str, object] = {}
+        for m in PLACEHOLDER.finditer(pattern):
+            name, typ = m.group(1), m.group(2)
+            if name == "tag":
+                fields["epoch"] = int(found["epoch"]) if found["epoch"] else None
+            else:
+                value = found[name]
+                fields[name] = int(value) if (typ == "int" or name == "epoch") else value
+        return pattern, fields
+    return None

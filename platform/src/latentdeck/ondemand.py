@@ -158,3 +158,38 @@ def persist_once(folder: Path, produce: Callable[[Path], None]) -> bool:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return True
+
+
+_SHARED_MODELS = EpochModels(capacity=4)
+
+
+@dataclass
+class OnDemandContext:
+    """What an :class:`latentdeck.types.OnDemandSpec`'s ``compute`` sees: the run, the plugins, a cache of
+    loaded epochs (:meth:`load`), and :meth:`announce` for the files it wrote (``artifact.created`` with
+    ``kind`` = the spec's folder, ``generator`` = ``<spec name>:on_demand``, ``latest: null``)."""
+
+    run_id: str
+    run_dir: Path
+    spec: Any
+    pm: Any = None
+    models: EpochModels = _SHARED_MODELS
+
+    def load(self, epoch: int | str | None) -> LoadedEpoch:
+        """The run's model at ``epoch`` (None or "latest": the newest checkpoint), in eval mode; 404/409 otherwise."""
+        loaded = self.models.get(self.run_dir, epoch, self.pm)
+        missing = sorted(set(self.spec.requires) - set(loaded.model_spec.capabilities))
+        if missing:
+            raise OnDemandError(f"{self.spec.name} needs a model with {', '.join(missing)}; model "
+                                f"{loaded.config['model']!r} has {', '.join(sorted(loaded.model_spec.capabilities))}", 422)
+        return loaded
+
+    def announce(self, names: list[str], epoch: int) -> None:
+        from .events import EventLog
+
+        # EventLog appends under an exclusive lock and re-reads the last seq when another writer (the
+        # run's worker, a backfill) appended meanwhile, so this is safe while the run still trains.
+        with EventLog(Path(self.run_dir) / "events.jsonl", self.run_id) as log:
+            for name in names:
+                log.emit("artifact.created", {"name": name, "latest": None, "kind": self.spec.folder, "epoch": epoch,
+                                              "generator": f"{self.spec.name}:on_demand"})

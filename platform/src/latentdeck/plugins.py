@@ -21,14 +21,15 @@ import pluggy
 
 from . import hookspecs
 from .records import record_problems
+from .namespace import HOST_FOLDERS
 from .types import KINDS
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "latentdeck.plugins"
 BUILTIN_DIST = "latentdeck"
-HOOK_NAMES = sorted(name for name in dir(hookspecs) if not name.startswith("_") and callable(getattr(hookspecs, name))
-                    and hasattr(getattr(hookspecs, name), "latentdeck_spec"))
+_SPEC_MARK = f"{hookspecs.hookspec.project_name}_spec"  # what pluggy sets on a hookspec function
+HOOK_NAMES = sorted(name for name in dir(hookspecs) if not name.startswith("_") and hasattr(getattr(hookspecs, name), _SPEC_MARK))
 
 
 class PluginError(Exception):
@@ -172,6 +173,7 @@ def make_plugin_manager(entrypoints: bool = True, plugins: Iterable[Any] = ()) -
     pm.check_pending()  # never raises now: a plugin with an unknown hook was not kept
     _drop_broken_records(pm)
     _drop_external_duplicates(pm)
+    _drop_folder_conflicts(pm)
     return pm
 
 
@@ -257,6 +259,42 @@ def _drop_external_duplicates(pm: LatentdeckPluginManager) -> None:
                 if not culprits:
                     raise
                 _disable(pm, culprits[-1], str(exc))
+
+
+WRITER_KINDS = ("artifacts", "ondemand")  # records that declare a run folder they write
+
+
+def _folder_claims(pm: pluggy.PluginManager) -> list[tuple[str, str, str]]:
+    """(folder, provider, record name) for every declared artifact folder: built-ins first, then by name."""
+    claims = [(record.folder, provider, record.name) for kind in WRITER_KINDS for provider, record in _records(pm, kind)]
+    return sorted(claims, key=lambda c: (not _is_builtin(pm, c[1]), c[1], c[2]))
+
+
+def declared_folders(pm: pluggy.PluginManager) -> dict[str, str]:
+    """``{folder: owner}``: the host's folders and every folder an installed plugin declared."""
+    owners = dict(HOST_FOLDERS)
+    for folder, provider, _ in _folder_claims(pm):
+        owners.setdefault(folder, provider)
+    return owners
+
+
+def _drop_folder_conflicts(pm: LatentdeckPluginManager) -> None:
+    """A folder belongs to one plugin: a third-party plugin claiming a folder the host or another plugin
+    owns is disabled, naming both (built-ins keep theirs); two built-ins claiming one folder raise."""
+    while True:
+        owners: dict[str, tuple[str, str]] = {f: (owner, "") for f, owner in HOST_FOLDERS.items()}
+        clash = None
+        for folder, provider, name in _folder_claims(pm):
+            owner = owners.setdefault(folder, (provider, name))
+            if owner[0] != provider:
+                clash = (folder, provider, name, owner)
+                break
+        if clash is None:
+            return
+        folder, provider, name, (owner, owner_record) = clash
+        _disable(pm, provider, f"{name!r} declares folder {folder!r}, which {owner!r}"
+                               f"{f' ({owner_record!r})' if owner_record else ''} already writes; a folder belongs "
+                               "to one plugin: choose another folder name")
 
 
 def _is_builtin(pm: LatentdeckPluginManager, name: str) -> bool:

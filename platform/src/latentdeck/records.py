@@ -13,8 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .namespace import HOST_FOLDERS, folder_problem, pattern_problem
 from .types import (
-    CAPABILITIES, ArtifactSpec, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, PresetSpec, ProjectionSpec,
+    CAPABILITIES, ArtifactSpec, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, OnDemandSpec, PresetSpec,
+    ProjectionSpec,
 )
 
 # record type -> (callables it must have, callables it may have)
@@ -26,6 +28,7 @@ CALLABLES: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ArtifactSpec: (("generate",), ()),
     ExecutorSpec: (("start", "is_alive"), ("warm_up", "ready")),
     PresetSpec: ((), ()),
+    OnDemandSpec: (("compute",), ()),
 }
 PROJECTION_DIMS = (2, 3)
 
@@ -41,6 +44,17 @@ def _capabilities(field: str, value: Any) -> list[str]:
     if unknown:
         return [f"{field} names unknown capabilities {unknown}; known: {', '.join(sorted(CAPABILITIES))}"]
     return []
+
+
+def _folder_and_files(record: Any) -> list[str]:
+    """An artifact writer's declared folder and file patterns: safe, inside the folder, not the host's."""
+    problem = folder_problem(record.folder) if record.folder else "folder must name the run folder it writes (e.g. 'quality')"
+    if problem is None and record.folder in HOST_FOLDERS:
+        problem = f"{record.folder!r} belongs to the host"
+    problems = [f"folder: {problem}"] if problem else []
+    if not isinstance(record.files, tuple) or not record.files:
+        return problems + ["files must be a non-empty tuple of file-name patterns (e.g. ('stats_{tag}.json',))"]
+    return problems + [f"files: {p}" for p in map(pattern_problem, record.files) if p]
 
 
 def record_problems(record: Any) -> list[str]:
@@ -71,6 +85,12 @@ def record_problems(record: Any) -> list[str]:
         problems += _capabilities("requires", record.requires)
         if not _string_set(record.after):
             problems.append("after must be a frozenset of generator names")
+        problems += _folder_and_files(record)
+    elif kind is OnDemandSpec:
+        problems += _capabilities("requires", record.requires) + _folder_and_files(record)
+        request = record.request
+        if not (isinstance(request, type) and issubclass(request, BaseModel)):
+            problems.append(f"request must be a pydantic model class, got {request!r:.60}")
     elif kind is LossSpec and not _string_set(record.requires):
         problems.append("requires must be a frozenset of forward-output names")
     elif kind is ProjectionSpec:

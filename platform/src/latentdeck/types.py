@@ -217,6 +217,11 @@ class ArtifactSpec:
     It runs after an epoch when the model declares every capability in ``requires``. ``after``
     names generators whose files of the same epoch this one reads (distortion reads knn's
     neighbours): when both run in an epoch, those run first. Otherwise generators run by name.
+
+    ``folder`` is the run folder it writes (one top-level name, owned by this plugin alone: the run
+    store serves exactly the declared folders) and ``files`` the file-name patterns inside it:
+    ``{tag}`` is ``epoch_<N>`` or ``latest``, ``{name}`` one name part, ``{name:int}`` a whole number
+    (``"knn_{method}_{tag}.json"``). ``overlay``: list the files in ``/api/runs/{id}/overlays``.
     """
 
     name: str
@@ -225,6 +230,28 @@ class ArtifactSpec:
     options: type[BaseModel] = NoOptions
     description: str = ""
     after: frozenset[str] = frozenset()
+    folder: str = ""
+    files: tuple[str, ...] = ()
+    overlay: bool = False
+
+
+@dataclass(frozen=True)
+class OnDemandSpec:
+    """A computation a person asks for on a chosen run (and epoch, example ...): ``compute(ctx, request)``.
+
+    ``request`` is the pydantic model of its arguments (unknown fields refused); ``compute`` receives an
+    :class:`latentdeck.ondemand.OnDemandContext` and the validated request and returns
+    ``{"folder", "files", "created", "payload"}``, writing only into ``folder`` through the context.
+    ``requires``: model capabilities it needs. ``folder`` / ``files`` as in :class:`ArtifactSpec`.
+    """
+
+    name: str
+    request: type[BaseModel]
+    compute: Callable[[Any, BaseModel], dict[str, Any]]
+    folder: str = ""
+    files: tuple[str, ...] = ()
+    requires: frozenset[str] = frozenset()
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -282,10 +309,11 @@ KINDS: dict[str, tuple[str, type]] = {
     "artifacts": ("register_artifacts", ArtifactSpec),
     "executors": ("register_executors", ExecutorSpec),
     "presets": ("register_presets", PresetSpec),
+    "ondemand": ("register_ondemand", OnDemandSpec),
 }
 
 __all__ = [
     "Availability", "ArtifactSpec", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
-    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "PresetSpec", "Projection", "ProjectionSpec",
+    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec",
     "Schedule",
 ]

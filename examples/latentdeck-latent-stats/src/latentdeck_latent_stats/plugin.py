@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from latentdeck import ArtifactSpec, hookimpl
 
+FOLDER = "latent_stats"  # this plugin's own run folder: runs/<id>/latent_stats/
+
 
 class LatentStatsOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -20,11 +22,11 @@ def generate(ctx) -> None:
         payload["per_class"] = {
             str(label): {"n": int((ctx.viz.y == label).sum()), "mean": z[ctx.viz.y == label].mean(0).tolist()}
             for label in sorted(set(ctx.viz.y.tolist()))}
-    ctx.save_json("projections", "latent_stats_{tag}.json", payload)
+    ctx.save_json(FOLDER, "latent_stats_{tag}.json", payload)
 
 
 @hookimpl
 def register_artifacts():
     return [ArtifactSpec(name="latent_stats", generate=generate, requires=frozenset({"latents"}),
-                         options=LatentStatsOptions,
+                         options=LatentStatsOptions, folder=FOLDER, files=("latent_stats_{tag}.json",),
                          description="per-dimension latent mean and std of the visualization subset")]

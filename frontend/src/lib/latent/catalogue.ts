@@ -19,7 +19,7 @@ const PROJECTION = /^projections\/latent_(\d)d_epoch_(\d+)(?:_(.+))?\.json$/;
 const KNN = /^neighbors\/knn_(.+)_epoch_(\d+)\.json$/;
 const DENSITY = /^density\/(posterior|prior_empirical|prior)_2d_epoch_(\d+)_(.+)\.json$/;
 const DISTORTION = /^distortion\/metric_ratio_2d_epoch_(\d+)_(.+)\.json$/;
-const ATLAS_RECON = /^reconstructions\/atlas_epoch_(\d+)\.json$/;
+const ATLAS_RECON = /^atlas\/atlas_epoch_(\d+)\.json$/;
 const MIXTURE = /^mixture\/mixture_health_epoch_(\d+)\.json$/;
 
 export function emptyCatalogue(): Catalogue {
@@ -89,8 +89,8 @@ export function projectionName(method: string, dims: number, epoch: number): str
 }
 
 export const knnName = (method: string, epoch: number) => `neighbors/knn_${method}_epoch_${epoch}.json`;
-export const ATLAS_INPUTS = "reconstructions/atlas_inputs.json";
-export const atlasReconName = (epoch: number) => `reconstructions/atlas_epoch_${epoch}.json`;
+export const ATLAS_INPUTS = "atlas/atlas_inputs.json";
+export const atlasReconName = (epoch: number) => `atlas/atlas_epoch_${epoch}.json`;
 export const mixtureName = (epoch: number) => `mixture/mixture_health_epoch_${epoch}.json`;
 
 export interface ResolvedView {

@@ -159,7 +159,7 @@ test("the catalogue reads the specification's file names", () => {
   const c = catalogueOf([
     "projections/latent_2d_epoch_2.json", "projections/latent_2d_epoch_1.json", "projections/latent_3d_epoch_1_pca.json",
     "projections/latent_2d_epoch_1_umap.json", "projections/latent_2d_latest.json", "neighbors/knn_umap_epoch_1.json",
-    "density/prior_empirical_2d_epoch_1_umap.json", "reconstructions/atlas_inputs.json", "reconstructions/atlas_epoch_2.json", "reconstructions/recon_grid_epoch_2.png",
+    "density/prior_empirical_2d_epoch_1_umap.json", "atlas/atlas_inputs.json", "atlas/atlas_epoch_2.json", "reconstructions/recon_grid_epoch_2.png",
     "mixture/mixture_health_epoch_3.json", "mixture/mixture_health_latest.json",
   ]);
   assert.deepEqual(methodsOf(c), ["pca", "umap"]);

@@ -22,7 +22,7 @@ from starlette.routing import Match, Mount
 from .. import __version__
 from ..deferred import DeferredStarts
 from ..launch import reap_dead_workers, start_worker
-from ..plugins import PluginError, get_plugin_manager
+from ..plugins import PluginError, declared_folders, get_plugin_manager
 from ..runs.lifecycle import InvalidTransition
 from ..runs.store import RunStore, RunStoreError, cancel_requested
 from .access import AccessGuard, AccessPolicy
@@ -126,7 +126,7 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
                     "(Server-Sent Events), artifacts, plugins and component schemas.",
     )
     app.state.pm = pm if pm is not None else get_plugin_manager()
-    app.state.store = RunStore(runs_dir)
+    app.state.store = RunStore(runs_dir, folders=declared_folders(app.state.pm))
     app.state.settings = ApiSettings(heartbeat_s=heartbeat_s, max_stream_s=max_stream_s, poll_s=poll_s,
                                      monitor_s=monitor_s)
     app.state.hub = EventHub(poll_s=poll_s)

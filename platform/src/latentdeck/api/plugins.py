@@ -59,8 +59,14 @@ def describe(kind: str, provider: str, spec: Any) -> dict[str, Any]:
     }
     if kind == "models":
         row["capabilities"] = sorted(spec.capabilities)
-    if kind in ("artifacts", "loss_components"):
+    if kind in ("artifacts", "loss_components", "ondemand"):
         row["requires"] = sorted(spec.requires)
+    if kind in ("artifacts", "ondemand"):
+        row.update(folder=spec.folder, files=list(spec.files))
+    if kind == "artifacts":
+        row["overlay"] = spec.overlay
+    if kind == "ondemand":
+        row["request_schema"] = spec.request.model_json_schema()
     if kind == "datasets":
         row["availability"] = _availability(spec)
         row.update(num_classes=spec.num_classes, image_shape=list(spec.image_shape),
@@ -73,8 +79,10 @@ def describe(kind: str, provider: str, spec: Any) -> dict[str, Any]:
 @router.get("/components")
 def get_components(request: Request) -> dict[str, list[dict[str, Any]]]:
     """``{kind: [component]}`` for every kind: name, provider, description, ``options_schema`` (JSON
-    schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components)
-    and ``availability`` (datasets, checked in the default data folder). Presets are named configs,
+    schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components,
+    on-demand computations), ``folder``/``files`` (the declared artifact folder and file patterns),
+    ``overlay`` (artifacts), ``request_schema`` (on-demand computations) and ``availability``
+    (datasets, checked in the default data folder). Presets are named configs,
     not components: ``/api/presets`` lists them."""
     pm = request.app.state.pm
     result = {}

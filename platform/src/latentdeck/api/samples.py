@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..ondemand import EpochModels
-from ..overlays import list_overlays
+from ..overlays import list_overlays, overlay_specs
 from ..samples import MAX_M, SampleRequest, sample
 
 router = APIRouter(prefix="/api/runs", tags=["samples"])
@@ -121,15 +121,18 @@ class OverlayFile(BaseModel):
 
 
 class OverlayEpoch(BaseModel):
+    """One epoch: ``checkpoint`` and, for every overlay folder in ``kinds``, a list of its files."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": {
+        "type": "array", "items": {"$ref": "#/components/schemas/OverlayFile"}}})
+
     epoch: int
     checkpoint: bool = Field(description="whether the epoch has a checkpoint (on-demand samples need one)")
-    density: list[OverlayFile]
-    distortion: list[OverlayFile]
-    samples: list[OverlayFile]
 
 
 class OverlayListing(BaseModel):
     run_id: str
+    kinds: list[str] = Field(description="the overlay folders the installed plugins declare (density, distortion, samples ...)")
     epochs: list[OverlayEpoch]
     latest: dict[str, list[OverlayFile]] = Field(description="the *_latest mirrors, by kind")
 
@@ -137,11 +140,12 @@ class OverlayListing(BaseModel):
 @router.get("/{run_id}/overlays", response_model=OverlayListing, responses={404: {"description": "no such run"}})
 def get_overlays(run_id: str, request: Request,
                  epoch: int | None = Query(None, description="only this epoch")) -> dict[str, Any]:
-    """Which density, distortion and sample artifacts exist, per epoch (parsed from the file names)."""
+    """Which overlay artifacts (density, distortion, samples, any generator declaring ``overlay``) exist, per
+    epoch, parsed from the file names with the generators' declared patterns."""
     run_dir = request.app.state.store.run_dir(run_id)
-    listing = list_overlays(run_dir, epoch)
+    listing = list_overlays(run_dir, overlay_specs(request.app.state.pm), epoch)
     for group in [*listing["epochs"], listing["latest"]]:
-        for kind in ("density", "distortion", "samples"):
+        for kind in listing["kinds"]:
             for row in group[kind]:
                 row["url"] = _url(run_id, row["name"])
     return {"run_id": run_id, **listing}

@@ -56,7 +56,7 @@ def walker(run_dir: Path, run_id: str, pm=None):
     def announce(names: list[str], epoch: int) -> None:
         with EventLog(Path(run_dir) / "events.jsonl", run_id) as log:
             for name in names:
-                log.emit("artifact.created", {"name": name, "latest": None, "kind": "samples", "epoch": epoch,
+                log.emit("artifact.created", {"name": name, "latest": None, "kind": "walks", "epoch": epoch,
                                               "generator": "walk:on_demand"})
 
     return Walker(run_dir, _MODELS, pm, announce)
@@ -83,7 +83,7 @@ def parse_request(body: dict[str, Any]):
     501: {"description": "the walk plugin is not installed"}})
 def request_walk(run_id: str, body: WalkBody, request: Request) -> dict[str, Any]:
     """Decode a latent path and place it on a 2-D map (exact for linear projections such as PCA, an estimate
-    from latent neighbours otherwise); persisted under ``samples/walks/`` before the answer."""
+    from latent neighbours otherwise); persisted under ``walks/`` before the answer."""
     run_dir = request.app.state.store.run_dir(run_id)
     result = walker(run_dir, run_id, request.app.state.pm).walk(parse_request(body.model_dump(exclude_unset=True)))
     return {"folder": result.folder, "files": result.files, "created": result.created, "payload": result.payload}

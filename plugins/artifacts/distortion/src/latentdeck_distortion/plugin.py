@@ -146,6 +146,6 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name="distortion", generate=generate, requires=frozenset({"latents"}), options=DistortionOptions,
-        after=frozenset({"knn"}),
+        after=frozenset({"knn"}), folder="distortion", files=("{metric}_2d_{tag}_{method}.json",), overlay=True,
         description="where each 2-D projection stretches or squeezes latent kNN neighbourhoods "
                     "(distortion/metric_ratio_2d_<tag>_<method>.json, from the knn artifact's neighbours)")]

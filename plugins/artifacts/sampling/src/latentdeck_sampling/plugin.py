@@ -12,6 +12,11 @@ from __future__ import annotations
 from latentdeck import ArtifactSpec, hookimpl
 from latentdeck.samples import GENERATOR, SamplingOptions
 
+# The grids' names (the samples' own folder): the PNG and JSON of each grid, a seed override without a mirror.
+SAMPLE_FILES = tuple(
+    f"{{kind}}_{{tag}}_{key}_m_{{m:int}}{seed}.{ext}"
+    for key in ("idx_{idx:int}", "c_{component:int}") for seed in ("", "_seed_{seed_override:int}") for ext in ("json", "png"))
+
 
 def default_set(options: SamplingOptions, viz_indices: list[int], components: int | None) -> list[tuple[str, int]]:
     """The (kind, key) pairs sampled each epoch."""
@@ -43,5 +48,6 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name=GENERATOR, generate=generate, requires=frozenset({"latents", "decoder"}), options=SamplingOptions,
+        folder="samples", files=SAMPLE_FILES, overlay=True,
         description="decoded sample grids per epoch: z ~ q(z|x_i) around a few held-out examples (an isotropic "
                     "neighbourhood for deterministic encoders) and z ~ p(z|c) per mixture component")]

@@ -18,8 +18,8 @@ labelled an **estimate**.
 
 Files, each folder written once (``persist_once``), then served from disk::
 
-    samples/walks/epoch_<N>/<method>/from_<split>_<i>/dim_<d>_span_<tag>_steps_<k>/walk.json, strip.png
-    samples/walks/epoch_<N>/<method>/from_<split>_<i>/to_<split>_<j>_steps_<k>/walk.json, strip.png
+    walks/epoch_<N>/<method>/from_<split>_<i>/dim_<d>_span_<tag>_steps_<k>/walk.json, strip.png
+    walks/epoch_<N>/<method>/from_<split>_<i>/to_<split>_<j>_steps_<k>/walk.json, strip.png
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from latentdeck.atomic import dumps, read_json
 from latentdeck.ondemand import EpochModels, LoadedEpoch, OnDemandError, persist_once
 
+FOLDER = "walks"
+FILES = tuple(f"epoch_{{epoch}}/{{method}}/from_{{from_split}}_{{from_idx:int}}/{{path}}/{name}"
+              for name in ("walk.json", "strip.png"))
 MAX_STEPS = 33
 MAX_SPAN = 1000.0
 KNN_PLACE = 10
@@ -185,7 +188,7 @@ class Walker:
             if not 0 <= int(r.dim) < d:
                 raise OnDemandError(f"dim {r.dim} is out of range: the latent has {d} dimensions, use 0..{d - 1}", 422)
             key = f"dim_{r.dim}_span_{'auto' if r.span is None else span_tag(r.span)}_steps_{r.steps}"
-        folder = self.run_dir / "samples" / "walks" / f"epoch_{epoch}" / r.method / f"from_{r.from_split}_{r.from_idx}" / key
+        folder = self.run_dir / FOLDER / f"epoch_{epoch}" / r.method / f"from_{r.from_split}_{r.from_idx}" / key
 
         def produce(tmp: Path) -> None:
             payload, png = self._compute(loaded, r, projection_file, x_from, label_from, x_to, label_to, folder)
