@@ -159,7 +159,7 @@ def test_overlays_draw_under_the_points_with_their_legend(lab, page, latent_map,
     m = latent_map
     canvas = m.open(page, lab, m)
     none = m.drawn_pixels(m.map_pixels(canvas))
-    for kind in ("posterior", "distortion"):
+    for kind in ("posterior", "metric_ratio"):
         page.get_by_test_id("map-overlay").select_option(kind)
         expect(page.get_by_test_id("map-badge")).to_have_attribute("data-overlay", kind)
         time.sleep(0.4)

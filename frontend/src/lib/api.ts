@@ -62,6 +62,10 @@ export interface ComponentRow {
   num_classes?: number;
   source?: string;
   dims?: number[];
+  folder?: string;
+  files?: string[];
+  overlay?: boolean;
+  request_schema?: JsonSchema;
 }
 export type ComponentsByKind = Record<string, ComponentRow[]> & GetOk<"/api/components">;
 
