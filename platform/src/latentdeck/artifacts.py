@@ -8,17 +8,15 @@ it never changes training.
 
 from __future__ import annotations
 
-import io
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .atomic import copy_atomic, write_bytes, write_json
 from .errors import is_disk_full
 from .events import EventLog
-from .namespace import ArtifactNameError, check_write
+from .writer import ArtifactWriter, png_bytes  # noqa: F401  (png_bytes re-exported)
 
 
 @dataclass(frozen=True)
@@ -56,83 +54,27 @@ class ArtifactContext:
     written: list[str] = field(default_factory=list)
     folders: frozenset[str] | None = None  # the folders this writer declared (None: any but the host's)
 
+    @property
+    def writer(self) -> ArtifactWriter:
+        """The shared writer (:mod:`latentdeck.writer`) over this context's run, epoch, folders and log."""
+        return ArtifactWriter(run_dir=self.run_dir, epoch=self.epoch, generator=self.generator, events=self.events,
+                              folders=self.folders, keep_newer_latest=self.keep_newer_latest, written=self.written)
+
     def emit(self, type: str, data: dict[str, Any]) -> None:
         """Emit an event (e.g. ``projection.progress``) into the run's log."""
-        if self.events is not None:
-            self.events.emit(type, {"epoch": self.epoch, "generator": self.generator, **data})
-
-    def _names(self, folder: str, template: str) -> tuple[str, str]:
-        if not isinstance(template, str) or "{tag}" not in template:
-            raise ArtifactNameError(f"artifact template {template!r:.80} needs a {{tag}} placeholder (it becomes "
-                                    "epoch_<N> and latest)")
-        return (check_write(folder, template.replace("{tag}", f"epoch_{self.epoch}"), self.folders),
-                check_write(folder, template.replace("{tag}", "latest"), self.folders))
-
-    def _newer_epoch_exists(self, folder: str, template: str) -> bool:
-        import re
-
-        pattern = re.compile(re.escape(template).replace(re.escape("{tag}"), r"epoch_(\d+)") + "$")
-        base = self.run_dir / folder
-        for path in base.glob(template.replace("{tag}", "epoch_*")):
-            match = pattern.match(path.relative_to(base).as_posix())
-            if match and int(match.group(1)) > self.epoch:
-                return True
-        return False
-
-    def _publish(self, name: str, latest: str | None, kind: str, template: str = "") -> None:
-        if latest and self.keep_newer_latest and self._newer_epoch_exists(kind, template):
-            latest = None
-        if latest:
-            copy_atomic(self.run_dir / name, self.run_dir / latest)
-        self.written.append(name)
-        if self.events is not None:
-            self.events.emit("artifact.created", {
-                "name": name, "latest": latest, "kind": kind, "epoch": self.epoch, "generator": self.generator})
+        self.writer.emit(type, data)
 
     def save_json(self, folder: str, template: str, payload: Any) -> str:
         """Write ``<folder>/<template with tag=epoch_N>`` and its ``tag=latest`` mirror."""
-        name, latest = self._names(folder, template)
-        write_json(self.run_dir / name, payload)
-        self._publish(name, latest, folder, template)
-        return name
+        return self.writer.save_json(folder, template, payload)
 
     def save_png(self, folder: str, template: str, image: Any) -> str:
         """``image``: uint8 array (h, w) or (h, w, 3|4), or a PIL image."""
-        name, latest = self._names(folder, template)
-        write_bytes(self.run_dir / name, png_bytes(image))
-        self._publish(name, latest, folder, template)
-        return name
+        return self.writer.save_png(folder, template, image)
 
     def save_run_file(self, folder: str, filename: str, content: Any) -> str | None:
-        """A file that is the same for every epoch (e.g. the fixed subset's input images): no tag, no
-        ``*_latest`` mirror, written once per run. ``content``: bytes, a uint8 array / PIL image (PNG)
-        for ``.png`` names, otherwise a JSON payload. Returns the name when written now, None when the
-        file already exists (it is kept as it is, and nothing is announced)."""
-        if not isinstance(filename, str) or "{tag}" in filename or "/" in filename:
-            raise ArtifactNameError(f"a run-level file has a plain name without {{tag}} or '/', got {filename!r:.80}")
-        name = check_write(folder, filename, self.folders)
-        path = self.run_dir / name
-        if path.exists():
-            return None
-        if isinstance(content, bytes):
-            write_bytes(path, content)
-        elif filename.endswith(".png"):
-            write_bytes(path, png_bytes(content))
-        else:
-            write_json(path, content)
-        self._publish(name, None, folder)
-        return name
-
-
-def png_bytes(image: Any) -> bytes:
-    """PNG bytes of a uint8 array (h, w) or (h, w, 3|4), or of a PIL image (no optimisation: fast, stable)."""
-    from PIL import Image
-
-    if not isinstance(image, Image.Image):
-        image = Image.fromarray(image)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
-    return buffer.getvalue()
+        """A file that is the same for every epoch, written once per run (see :class:`ArtifactWriter`)."""
+        return self.writer.save_run_file(folder, filename, content)
 
 
 def selected_generators(generators: dict[str, Any], capabilities: frozenset[str],

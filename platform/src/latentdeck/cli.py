@@ -1,4 +1,4 @@
-"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``backfill``, ``sample``, ``overlays``, ``inspect``, ``walk``, ``presets``, ``plugins``.
+"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``backfill``, ``compute``, ``overlays``, ``presets``, ``plugins``.
 
 ``train`` goes through the same :func:`latentdeck.launch.prepare_run` and
 :func:`latentdeck.training.execute_run` as runs started over HTTP; it trains in this process and
@@ -272,7 +272,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    from .cli_ondemand import add_ondemand_commands
+    from .cli_compute import add_compute_commands
 
     parser = argparse.ArgumentParser(prog="latentdeck", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -325,7 +325,7 @@ def make_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--json", action="store_true", help="print the result as JSON")
     backfill.set_defaults(func=cmd_backfill)
 
-    add_ondemand_commands(sub, default_runs_dir())
+    add_compute_commands(sub, default_runs_dir())
 
     presets = sub.add_parser("presets", help="list the named run presets (what each changes and why)")
     presets.add_argument("--json", action="store_true")

@@ -30,11 +30,10 @@ from .docs import mount_docs
 from .errors import SafetyNet, document_errors, http_error_response, validation_error_response
 from .event_feed import EventHub
 from .events import router as events_router
-from .network import router as network_router
+from .ondemand import ondemand_router
+from .overlays import router as overlays_router
 from .plugins import router as plugins_router
 from .runs import router as runs_router
-from .samples import router as samples_router
-from .walk import router as walk_router
 from .static import mount_ui
 
 log = logging.getLogger(__name__)
@@ -74,7 +73,7 @@ def _start_executor_warm_ups(pm) -> None:
     if mode() == "off":
         log.info("warm-ups are off (LATENTDECK_WARMUP=off)")
         return
-    # On-demand artifacts (samples, network inspection) need torch: import it now, off the request path.
+    # On-demand computations need torch: import it now, off the request path.
     threading.Thread(target=lambda: __import__("torch"), name="latentdeck-import-torch", daemon=True).start()
 
     def warm(spec) -> None:
@@ -154,9 +153,8 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.include_router(runs_router)
     app.include_router(events_router)
     app.include_router(plugins_router)
-    app.include_router(network_router)
-    app.include_router(samples_router)
-    app.include_router(walk_router)
+    app.include_router(overlays_router)
+    app.include_router(ondemand_router(app.state.pm))
     _add_api_fallback(app)  # after every API router: it answers the /api/... paths none of them takes
 
     mount_docs(app)

@@ -16,7 +16,7 @@ none — so each step is placed at the distance-weighted mean of the 2-D positio
 latent neighbours in the visualization subset (UMAP's transform starts from this before optimising),
 labelled an **estimate**.
 
-Files, each folder written once (``persist_once``), then served from disk::
+Files, each folder written once (the shared writer's ``persist_folder``), then served from disk::
 
     walks/epoch_<N>/<method>/from_<split>_<i>/dim_<d>_span_<tag>_steps_<k>/walk.json, strip.png
     walks/epoch_<N>/<method>/from_<split>_<i>/to_<split>_<j>_steps_<k>/walk.json, strip.png
@@ -37,7 +37,8 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from latentdeck.atomic import dumps, read_json
-from latentdeck.ondemand import EpochModels, LoadedEpoch, OnDemandError, persist_once
+from latentdeck.ondemand import EpochModels, LoadedEpoch, OnDemandError
+from latentdeck.writer import ArtifactWriter
 
 FOLDER = "walks"
 FILES = tuple(f"epoch_{{epoch}}/{{method}}/from_{{from_split}}_{{from_idx:int}}/{{path}}/{name}"
@@ -131,7 +132,7 @@ class Walker:
         """The visualization subset's latents at this epoch (numpy (n, d)), as the projections used them."""
         import torch
 
-        from latentdeck.samples import single_threaded
+        from latentdeck.threads import single_threaded
         from latentdeck.training import load_viz_subset
 
         checkpoint = self.run_dir / "checkpoints" / f"epoch_{loaded.epoch}.pt"
@@ -195,8 +196,8 @@ class Walker:
             (tmp / "strip.png").write_bytes(png)
             (tmp / "walk.json").write_text(dumps(payload) + "\n")
 
-        created = persist_once(folder, produce)
-        files = sorted(p.relative_to(self.run_dir).as_posix() for p in folder.iterdir() if p.is_file())
+        writer = ArtifactWriter(run_dir=self.run_dir, epoch=epoch, generator="walk", folders=frozenset({FOLDER}))
+        files, created = writer.persist_folder(FOLDER, folder.relative_to(self.run_dir / FOLDER).as_posix(), produce)
         if created:
             self.announce(files, epoch)
         return Result(folder.relative_to(self.run_dir).as_posix(), files, created, read_json(folder / "walk.json"))
@@ -205,7 +206,7 @@ class Walker:
         import numpy as np
         import torch
 
-        from latentdeck.samples import single_threaded
+        from latentdeck.threads import single_threaded
 
         started = time.perf_counter()
         with torch.no_grad(), single_threaded():
