@@ -53,6 +53,7 @@ class ArtifactContext:
     keep_newer_latest: bool = False  # backfill: never point a *_latest mirror back to an older epoch
     written: list[str] = field(default_factory=list)
     folders: frozenset[str] | None = None  # the folders this writer declared (None: any but the host's)
+    artifact_specs: dict[str, Any] | None = None  # {name: ArtifactSpec} installed (read_artifact); None: ask the plugins
 
     @property
     def writer(self) -> ArtifactWriter:
@@ -75,6 +76,34 @@ class ArtifactContext:
     def save_run_file(self, folder: str, filename: str, content: Any) -> str | None:
         """A file that is the same for every epoch, written once per run (see :class:`ArtifactWriter`)."""
         return self.writer.save_run_file(folder, filename, content)
+
+    def read_artifact(self, generator: str, epoch: int | None = None, **fields: Any) -> tuple[str, Any]:
+        """Another generator's JSON file of this epoch (or ``epoch``), found through the patterns that
+        generator declares, never by a path written here: ``ctx.read_artifact("knn", method="pca")``.
+        Returns (its artifact name, its content). A missing file raises ``FileNotFoundError`` naming it
+        and the generator that writes it (declare ``after={generator}`` so that one runs first)."""
+        from .atomic import read_json
+        from .namespace import fill_pattern, placeholders
+
+        specs = self.artifact_specs
+        if specs is None:
+            from .plugins import collect, get_plugin_manager
+
+            specs = collect(get_plugin_manager(), "artifacts")
+        spec = specs.get(generator)
+        if spec is None:
+            raise KeyError(f"no artifact generator {generator!r} is installed; installed: {', '.join(sorted(specs))}")
+        wanted = set(fields)
+        for pattern in spec.files:
+            if pattern.endswith(".json") and "{tag}" in pattern and set(placeholders(pattern)) == wanted:
+                name = f"{spec.folder}/{fill_pattern(pattern, f'epoch_{self.epoch if epoch is None else epoch}', fields)}"
+                path = self.run_dir / name
+                if not path.is_file():
+                    raise FileNotFoundError(f"{name} is missing: it is written by the {generator!r} generator, so run it "
+                                            "too (declare after={" + repr(generator) + "} to have it run first)")
+                return name, read_json(path)
+        raise KeyError(f"generator {generator!r} declares no JSON file pattern with exactly the fields "
+                       f"{sorted(wanted)} and {{tag}}; its patterns: {', '.join(spec.files)}")
 
 
 def selected_generators(generators: dict[str, Any], capabilities: frozenset[str],
@@ -156,7 +185,8 @@ class ArtifactEngine:
         self.run_id = config["run_id"]
         self.has_latents = "latents" in model_spec.capabilities
         wanted = config.get("artifacts") if generator_names is None else generator_names
-        self.generators = selected_generators(collect(pm, "artifacts"), model_spec.capabilities, wanted)
+        self.generator_specs = collect(pm, "artifacts")
+        self.generators = selected_generators(self.generator_specs, model_spec.capabilities, wanted)
         available = collect(pm, "projections")
         names = config.get("projections") if projection_names is None else projection_names
         self.projections = [available[n] for n in sorted(available) if names is None or n in names]
@@ -199,7 +229,7 @@ class ArtifactEngine:
 
     def _context(self, epoch, model, outputs, latents, projections, generator, options=None,
                  folders: frozenset[str] | None = None) -> ArtifactContext:
-        return ArtifactContext(folders=folders,
+        return ArtifactContext(folders=folders, artifact_specs=self.generator_specs,
             run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, config=self.config, model=model,
             model_spec=self.model_spec, dataset_spec=self.dataset_spec, viz=self.viz, outputs=outputs,
             generator=generator, options=options, events=self.events, latents=latents, projections=projections,

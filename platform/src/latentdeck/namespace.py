@@ -139,3 +139,11 @@ def match_file(patterns: tuple[str, ...], relname: str) -> tuple[str, dict[str, 
                 fields[name] = int(value) if (typ == "int" or name == "epoch") else value
         return pattern, fields
     return None
+
+
+def fill_pattern(pattern: str, tag: str, fields: dict[str, object]) -> str:
+    """``pattern`` with ``{tag}`` and its other placeholders replaced (the inverse of :func:`match_file`)."""
+    def value(m: re.Match[str]) -> str:
+        return tag if m.group(1) == "tag" else str(fields[m.group(1)])
+
+    return PLACEHOLDER.sub(value, pattern)

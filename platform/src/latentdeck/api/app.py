@@ -68,9 +68,8 @@ def _start_executor_warm_ups(pm) -> None:
     import threading
 
     from ..plugins import collect
-    from ..warmup import mode
 
-    if mode() == "off":
+    if os.environ.get("LATENTDECK_WARMUP", "").strip().lower() == "off":
         log.info("warm-ups are off (LATENTDECK_WARMUP=off)")
         return
     # On-demand computations need torch: import it now, off the request path.

@@ -17,7 +17,7 @@ subset (``config.json: viz_indices``). With n examples, K components and p = mea
 from __future__ import annotations
 
 from latentdeck import ArtifactSpec, hookimpl
-from latentdeck.mixtures import assess, usage
+from latentdeck.kit import assess, usage
 
 ADVICE = {
     "healthy": [],

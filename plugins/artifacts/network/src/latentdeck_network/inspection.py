@@ -29,9 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from latentdeck.atomic import dumps, read_json, write_json
-from latentdeck.ondemand import EpochModels, LoadedEpoch, OnDemandError, heldout_example, heldout_split, resolve_epoch
-from latentdeck.writer import ArtifactWriter
+from latentdeck.kit import dumps, read_json, write_json
+from latentdeck.kit import EpochModels, LoadedEpoch, OnDemandError, heldout_example, heldout_split, resolve_epoch
+from latentdeck.kit import ArtifactWriter
 
 from . import compute, render
 from .layers import Call, Capture, capture, layer_id, layer_rows, leaf_modules, receptive_field
@@ -136,7 +136,7 @@ class Inspector:
     def layers(self, epoch: int | str | None = None) -> dict[str, Any]:
         """Every layer of the model (ids, types, shapes, kinds) from one forward pass, the epochs with a
         checkpoint and the held-out split's size; nothing is written."""
-        from latentdeck.checkpoints import checkpoint_epochs
+        from latentdeck.kit import checkpoint_epochs
 
         loaded = self.load(epoch)
         x, _ = self.example(loaded, 0)

@@ -38,10 +38,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from latentdeck.atomic import read_json
-from latentdeck.ondemand import OnDemandError, heldout_example, heldout_split
-from latentdeck.threads import single_threaded
-from latentdeck.writer import png_bytes
+from latentdeck.kit import read_json
+from latentdeck.kit import OnDemandError, heldout_example, heldout_split
+from latentdeck.kit import single_threaded
+from latentdeck.kit import png_bytes
 
 GENERATOR = "sampling"  # the per-epoch generator's name (its options live in artifact_options.sampling)
 ON_DEMAND = "sampling:on_demand"  # the generator name of on-demand grids in artifact.created events
@@ -248,7 +248,7 @@ def _viz_rms(loaded, run_dir: Path) -> float:
     key = (str(Path(run_dir).resolve()), loaded.epoch,
            (Path(run_dir) / "checkpoints" / f"epoch_{loaded.epoch}.pt").stat().st_mtime)
     if key not in _RMS:
-        from latentdeck.training import load_viz_subset
+        from latentdeck.kit import load_viz_subset
 
         viz = load_viz_subset(loaded.config, loaded.dataset_spec)  # the subset the per-epoch generator used
         with torch.no_grad(), single_threaded():
@@ -340,7 +340,7 @@ def _compute_grid(model, capabilities, config, dataset_spec, kind, key, m, epoch
     payload.update(seed_source=seed_source, seed_rule="sha256(f'{run_seed}:{epoch}:{kind}:{key}')[:4], big-endian",
                    model=config["model"], png=png_name)
     if kind == "prior_component" and "mixture" in capabilities:
-        from latentdeck.mixtures import component_weight
+        from latentdeck.kit import component_weight
 
         payload["component_weight"] = component_weight(model, images[config["viz_indices"]], key)
     return grid, payload

@@ -36,9 +36,9 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck.atomic import dumps, read_json
-from latentdeck.ondemand import EpochModels, LoadedEpoch, OnDemandError
-from latentdeck.writer import ArtifactWriter
+from latentdeck.kit import dumps, read_json
+from latentdeck.kit import EpochModels, LoadedEpoch, OnDemandError
+from latentdeck.kit import ArtifactWriter
 
 FOLDER = "walks"
 FILES = tuple(f"epoch_{{epoch}}/{{method}}/from_{{from_split}}_{{from_idx:int}}/{{path}}/{name}"
@@ -109,8 +109,8 @@ class Walker:
 
     def example(self, loaded: LoadedEpoch, split: str, index: int, field: str):
         """Image (1, c, h, w) and label of one digit; 422 naming ``field`` when the index is out of range."""
-        from latentdeck.ondemand import heldout_split
-        from latentdeck.training import to_float_images
+        from latentdeck.kit import heldout_split
+        from latentdeck.kit import to_float_images
 
         if split == "heldout":
             images, labels = heldout_split(loaded.config, loaded.dataset_spec)
@@ -132,8 +132,8 @@ class Walker:
         """The visualization subset's latents at this epoch (numpy (n, d)), as the projections used them."""
         import torch
 
-        from latentdeck.threads import single_threaded
-        from latentdeck.training import load_viz_subset
+        from latentdeck.kit import single_threaded
+        from latentdeck.kit import load_viz_subset
 
         checkpoint = self.run_dir / "checkpoints" / f"epoch_{loaded.epoch}.pt"
         key = (str(self.run_dir.resolve()), loaded.epoch, checkpoint.stat().st_mtime)
@@ -206,7 +206,7 @@ class Walker:
         import numpy as np
         import torch
 
-        from latentdeck.threads import single_threaded
+        from latentdeck.kit import single_threaded
 
         started = time.perf_counter()
         with torch.no_grad(), single_threaded():
@@ -243,7 +243,7 @@ class Walker:
     def _place(self, loaded, method: str, projection_file: Path, path) -> dict[str, Any]:
         import numpy as np
 
-        from latentdeck.plugins import collect
+        from latentdeck.kit import collect
 
         saved = read_json(projection_file)
         spec = collect(self.pm or _default_pm(), "projections").get(method)
@@ -282,7 +282,7 @@ def _latent_dim(loaded, x) -> int:
 
 
 def _default_pm():
-    from latentdeck.plugins import get_plugin_manager
+    from latentdeck.kit import get_plugin_manager
 
     return get_plugin_manager()
 
