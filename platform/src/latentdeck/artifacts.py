@@ -213,16 +213,20 @@ class ArtifactEngine:
             outputs = model(self.viz.x)
             latents = model.encode(self.viz.x).float().numpy() if self.has_latents else None
             due = self.projections_due(epoch, last, everything)
-            done = self._logged_outputs() if self.skip_existing else {}
-            todo = [g for g in self.generators if not self._already_written(done, g.name, epoch)]
+            todo, only = self._todo(epoch)  # an estimate for the stage count: projections may add to it
             stage = StageReporter(self.events, epoch, sum(len(spec.dims) for spec in due) + len(todo))
             projections = self._project(latents, outputs, epoch, due, stage)
+            if self.skip_existing:  # per-projection generators are missing for the methods just projected
+                todo, only = self._todo(epoch)
+                stage.total = stage.done + len(todo)
             specs = {spec.name: spec for spec in self.generators}
             chosen = self.config.get("artifact_options") or {}
 
             def make_context(generator: str) -> ArtifactContext:
                 spec = specs[generator]
-                return self._context(epoch, model, outputs, latents, projections, generator,
+                shown = projections if generator not in only else {
+                    method: by_dims for method, by_dims in projections.items() if method in only[generator]}
+                return self._context(epoch, model, outputs, latents, shown, generator,
                                      spec.options.model_validate(chosen.get(generator, {})), frozenset({spec.folder}))
 
             run_generators(make_context, todo, self.events, stage)
@@ -297,9 +301,52 @@ class ArtifactEngine:
                 name = projection_template(spec.name, dims).format(tag=f"epoch_{epoch}")
                 if not (self.run_dir / "projections" / name).exists():
                     todo.append(f"projections/{name}")
-        done = self._logged_outputs()
-        todo += [f"generator {g.name}" for g in self.generators if not self._already_written(done, g.name, epoch)]
+        generators, only = self._todo(epoch, skip=True)
+        todo += [f"generator {g.name}" + (f" ({', '.join(sorted(only[g.name]))})" if g.name in only else "")
+                 for g in generators]
         return todo
+
+    def _todo(self, epoch: int, skip: bool | None = None) -> tuple[list[Any], dict[str, set[str]]]:
+        """The generators to run this epoch, and for per-projection ones the methods to run them for.
+
+        Without ``skip_existing`` every selected generator runs for every projection. With it (backfill),
+        a generator whose file patterns name ``{method}`` (knn, density, distortion) is missing for each
+        selected projection method that has a projection file this epoch but none of the generator's
+        files (a projection backfilled later gets its neighbours and overlays); any other generator is
+        missing when the event log lists none of its files for the epoch, or one of them is gone."""
+        if not (self.skip_existing if skip is None else skip):
+            return list(self.generators), {}
+        done = self._logged_outputs()
+        todo, only = [], {}
+        for spec in self.generators:
+            missing = self._methods_missing(spec, epoch)
+            if missing is None:
+                if not self._already_written(done, spec.name, epoch):
+                    todo.append(spec)
+            elif missing:
+                todo.append(spec)
+                only[spec.name] = missing
+        return todo, only
+
+    def _methods_missing(self, spec, epoch: int) -> set[str] | None:
+        """Projection methods with a file this epoch that ``spec``'s per-method files lack; None when its
+        patterns do not name ``{method}``."""
+        from .namespace import match_file
+        from .projections import projection_template
+
+        patterns = tuple(p for p in spec.files if "{method}" in p and "{tag}" in p)
+        if not patterns or not self.has_latents:
+            return None
+        methods = {p.name for p in self.projections for dims in p.dims
+                   if (self.run_dir / "projections" / projection_template(p.name, dims).format(tag=f"epoch_{epoch}")).is_file()}
+        have: set[str] = set()
+        folder = self.run_dir / spec.folder
+        if methods and folder.is_dir():
+            for path in folder.rglob("*"):
+                found = match_file(patterns, path.relative_to(folder).as_posix())
+                if found and found[1].get("epoch") == epoch:
+                    have.add(str(found[1].get("method")))
+        return methods - have
 
     def _logged_outputs(self) -> dict[tuple[str, int], list[str]]:
         from .events import read_events
