@@ -251,7 +251,7 @@ class ArtifactEngine:
             for dims in spec.dims:
                 ctx = self._context(epoch, None, outputs, latents, results, f"projection:{spec.name}",
                                     folders=frozenset({"projections"}))
-                epoch_file = self.run_dir / "projections" / projection_template(spec.name, dims).format(tag=f"epoch_{epoch}")
+                epoch_file = self.run_dir / "projections" / projection_template(spec, dims).format(tag=f"epoch_{epoch}")
                 if self.skip_existing and epoch_file.exists():
                     import numpy as np
 
@@ -275,7 +275,7 @@ class ArtifactEngine:
                     payload = projection_payload(
                         method=spec.name, dims=dims, epoch=epoch, result=result, latents=latents, viz=self.viz,
                         outputs=outputs, latent_name=self.model_spec.latent_name, compute_ms=ms, seed=self.config["seed"])
-                    ctx.save_json("projections", projection_template(spec.name, dims), payload)
+                    ctx.save_json("projections", projection_template(spec, dims), payload)
                 except Exception as exc:
                     if is_disk_full(exc):
                         raise
@@ -298,7 +298,7 @@ class ArtifactEngine:
         todo = []
         for spec in self.projections_due(epoch, last=True, everything=True):
             for dims in spec.dims:
-                name = projection_template(spec.name, dims).format(tag=f"epoch_{epoch}")
+                name = projection_template(spec, dims).format(tag=f"epoch_{epoch}")
                 if not (self.run_dir / "projections" / name).exists():
                     todo.append(f"projections/{name}")
         generators, only = self._todo(epoch, skip=True)
@@ -338,7 +338,7 @@ class ArtifactEngine:
         if not patterns or not self.has_latents:
             return None
         methods = {p.name for p in self.projections for dims in p.dims
-                   if (self.run_dir / "projections" / projection_template(p.name, dims).format(tag=f"epoch_{epoch}")).is_file()}
+                   if (self.run_dir / "projections" / projection_template(p, dims).format(tag=f"epoch_{epoch}")).is_file()}
         have: set[str] = set()
         folder = self.run_dir / spec.folder
         if methods and folder.is_dir():

@@ -122,7 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     store.create(stored)
     run_dir = store.run_dir(stored["run_id"])
-    write_worker_info(run_dir, "local", os.getpid(), via="cli")
+    write_worker_info(run_dir, stored["executor"], os.getpid(), via="cli")
     say = (lambda *a: print(*a, file=sys.stderr))
     say(f"run {stored['run_id']}  ({run_dir})")
     if stored.get("preset"):

@@ -15,8 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-DEFAULT_DATASET = "default"  # MNIST's train split when its files are present, otherwise mnist-5k
-DEFAULT_FALLBACK_DATASETS = ("mnist", "mnist-5k")
+DEFAULT_DATASET = "default"  # the available dataset with the lowest DatasetSpec.default_rank
 MAX_SEED = 2**32 - 1  # numpy and UMAP take 32-bit seeds
 MAX_THREADS = 256
 # Strict: a number must be a JSON number (never a bool or a string), an integer an integer, and every

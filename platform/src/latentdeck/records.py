@@ -97,12 +97,19 @@ def record_problems(record: Any) -> list[str]:
         dims = record.dims
         if not isinstance(dims, tuple) or not dims or any(d not in PROJECTION_DIMS for d in dims):
             problems.append(f"dims must be a non-empty tuple of {PROJECTION_DIMS}, got {dims!r:.60}")
+        for d, template in dict(record.file_names).items():
+            problem = pattern_problem(template) if isinstance(template, str) and "{tag}" in template else (
+                "needs a {tag} placeholder")
+            if problem or "/" in template:
+                problems.append(f"file_names[{d}]: {problem or 'a plain file name, no sub-folders'}")
     elif kind is DatasetSpec:
         shape = record.image_shape
         if not (isinstance(shape, tuple) and len(shape) == 3 and all(isinstance(n, int) and n > 0 for n in shape)):
             problems.append(f"image_shape must be (channels, height, width) positive ints, got {shape!r:.60}")
         if not isinstance(record.num_classes, int) or record.num_classes < 1:
             problems.append(f"num_classes must be a positive int, got {record.num_classes!r:.60}")
+        if record.default_rank is not None and not isinstance(record.default_rank, int):
+            problems.append(f"default_rank must be an int or None, got {record.default_rank!r:.60}")
     elif kind is PresetSpec:
         if not isinstance(record.config, Mapping):
             problems.append("config must be a mapping of run config fields")

@@ -81,6 +81,7 @@ class DatasetSpec:
     image_shape: tuple[int, int, int] = (1, 28, 28)
     class_names: tuple[str, ...] = tuple(str(i) for i in range(10))
     source: str = ""
+    default_rank: int | None = None  # config "dataset: default" takes the available dataset of lowest rank
 
 
 @dataclass(frozen=True)
@@ -194,8 +195,8 @@ class ProjectionSpec:
     epoch's coordinates of the same points for this method and ``dims`` (or None): a projection may
     start from it so points do not jump between epochs, and must say so in ``params``. ``fit`` must
     be deterministic for a given ``seed``. The host writes the files, so every projection plugin
-    gets the specification's naming: ``projections/latent_<dims>d_<tag>_<name>.json`` (PCA 2-D keeps
-    the historical ``latent_2d_<tag>.json``).
+    gets the specification's naming: ``projections/latent_<dims>d_<tag>_<name>.json``, unless
+    ``file_names`` gives a template for those dims (PCA keeps the historical ``latent_2d_{tag}.json``).
 
     ``restore(saved) -> Projection``, optional, rebuilds a projection from its saved file (backfill
     with ``skip_existing`` reloads projections instead of refitting them), including its ``linear``
@@ -208,6 +209,7 @@ class ProjectionSpec:
     options: type[BaseModel] = NoOptions
     description: str = ""
     restore: Callable[[dict[str, Any]], Projection] | None = None
+    file_names: Mapping[int, str] = field(default_factory=dict)  # dims -> a template overriding the host's name
 
 
 @dataclass(frozen=True)

@@ -86,8 +86,13 @@ def span_tag(span: float) -> str:
     return "s" + text
 
 
-def _projection_name(method: str, epoch: int) -> str:
-    return f"projections/latent_2d_epoch_{epoch}.json" if method == "pca" else f"projections/latent_2d_epoch_{epoch}_{method}.json"
+def _projection_name(pm, method: str, epoch: int) -> str:
+    """The 2-D projection file of ``method`` at ``epoch``, named as the projection spec says."""
+    from latentdeck.kit import collect
+
+    spec = collect(pm or _default_pm(), "projections").get(method)
+    template = (spec.file_names.get(2) if spec is not None else None) or f"latent_2d_{{tag}}_{method}.json"
+    return f"projections/{template.replace('{tag}', f'epoch_{epoch}')}"
 
 
 @functools.lru_cache(maxsize=2)
@@ -174,7 +179,7 @@ class Walker:
         if "latents" not in loaded.model_spec.capabilities or "decoder" not in loaded.model_spec.capabilities:
             raise OnDemandError(f"model {loaded.config['model']!r} cannot be walked: it needs an encoder to latents and a "
                                 "decoder (capabilities latents and decoder)", 422)
-        projection_file = self.run_dir / _projection_name(r.method, epoch)
+        projection_file = self.run_dir / _projection_name(self.pm, r.method, epoch)
         if not projection_file.is_file():
             have = sorted(p.name for p in (self.run_dir / "projections").glob(f"latent_2d_epoch_{epoch}*.json"))
             raise OnDemandError(f"this run has no 2-D {r.method} projection at epoch {epoch} (files at that epoch: "

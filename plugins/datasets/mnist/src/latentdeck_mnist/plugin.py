@@ -56,7 +56,7 @@ def load(data_dir: Path, split: str) -> DataSplit:
 def register_datasets():
     return [
         DatasetSpec(
-            name=NAME,
+            name=NAME, default_rank=0,  # "dataset: default" prefers the full MNIST when its files are here
             load=load,
             availability=availability,
             description="MNIST handwritten digits: 60,000 train, 10,000 held-out (the official test set)",

