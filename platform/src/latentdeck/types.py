@@ -270,6 +270,10 @@ class ExecutorSpec:
     ``{"ready": bool, "reason": str, "expected_s": float | None}``. While it is not, the server keeps
     a new run ``created`` (announced as ``run.stage`` ``waiting`` with the reason) and starts it once
     it is ready, after at most the server's wait limit, or at once on a cancel.
+    ``start_task(run_dir, module, args)``, optional, runs other heavy work of a run the same way
+    (``python -m <module> <run_dir> <args...>``, e.g. ``latentdeck.backfill``) and returns a JSON-safe
+    dict with at least ``pid`` (or an id the executor understands); it must never block. The server
+    starts a backfill through the run's executor; an executor without ``start_task`` cannot backfill.
     """
 
     name: str
@@ -279,6 +283,7 @@ class ExecutorSpec:
     description: str = ""
     warm_up: Callable[[], None] | None = None
     ready: Callable[[], dict[str, Any]] | None = None
+    start_task: Callable[[Path, str, list[str]], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

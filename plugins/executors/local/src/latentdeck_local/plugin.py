@@ -285,9 +285,22 @@ def wait(pid: int, timeout: float | None = None) -> int | None:
     return code
 
 
+def start_task(run_dir: Path, module: str, args: list[str]) -> dict:
+    """``python -m <module> <run_dir> <args...>`` in a fresh process of its own session (a backfill),
+    output appended to ``<run_dir>/<last part of module>.log``; a daemon thread reaps it when it ends."""
+    run_dir = Path(run_dir)
+    log_name = f"{module.rsplit('.', 1)[-1]}.log"
+    with open(run_dir / log_name, "ab") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", module, str(run_dir), *args], stdin=subprocess.DEVNULL,
+                                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    threading.Thread(target=proc.wait, daemon=True, name=f"latentdeck-task-{run_dir.name}").start()
+    return {"pid": proc.pid, "log": log_name, "module": module}
+
+
 @hookimpl
 def register_executors():
     return [ExecutorSpec(
-        name="local", start=start, is_alive=is_alive, warm_up=warm_up, ready=ready,
+        name="local", start=start, is_alive=is_alive, warm_up=warm_up, ready=ready, start_task=start_task,
         description="one worker process per run on this machine (python -m latentdeck.worker, or forked "
                     "from a fork server with umap-learn's JIT already warm)")]
