@@ -253,6 +253,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/artifact-index": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Artifact Index
+         * @description A run's files grouped by the spec that declares them (found with its file patterns), per epoch,
+         *     with its view hint: the run page shows each type that has no panel of its own with that view.
+         */
+        get: operations["get_artifact_index_api_runs__run_id__artifact_index_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}/overlays": {
         parameters: {
             query?: never;
@@ -583,6 +604,52 @@ export interface components {
             status: string;
             /** Version */
             version: string;
+        };
+        /** IndexEntry */
+        IndexEntry: {
+            /**
+             * Name
+             * @description the artifact generator or on-demand computation that declares these files
+             */
+            name: string;
+            /**
+             * Kind
+             * @description artifacts | ondemand
+             */
+            kind: string;
+            /** Provider */
+            provider: string | null;
+            /** Folder */
+            folder: string;
+            /**
+             * View
+             * @description how to show them without a dedicated panel: image, image_grid, metric_series, table, grid2d_overlay or json
+             */
+            view: string;
+            /** Description */
+            description: string;
+            /**
+             * Epochs
+             * @description files per epoch, ascending
+             */
+            epochs: components["schemas"]["IndexEpoch"][];
+            /**
+             * Latest
+             * @description the *_latest mirrors
+             */
+            latest: string[];
+            /**
+             * Other
+             * @description files of no epoch (run-level files)
+             */
+            other: string[];
+        };
+        /** IndexEpoch */
+        IndexEpoch: {
+            /** Epoch */
+            epoch: number;
+            /** Files */
+            files: string[];
         };
         /**
          * InspectRequest
@@ -1822,6 +1889,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    get_artifact_index_api_runs__run_id__artifact_index_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IndexEntry"][];
+                };
+            };
+            /** @description no such run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

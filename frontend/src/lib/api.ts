@@ -12,6 +12,8 @@ export type PluginRow = Schemas["PluginRow"];
 export type Preset = Schemas["PresetRow"];
 export type CancelAccepted = Schemas["CancelAccepted"];
 export type OverlayListing = Schemas["OverlayListing"];
+/** One artifact type's files per epoch with its view hint (GET /api/runs/{id}/artifact-index). */
+export type ArtifactIndexEntry = Schemas["IndexEntry"];
 /** What every on-demand computation answers (POST /api/runs/{id}/compute/{name}). */
 export type OnDemandResult = Schemas["OnDemandResult"];
 export type NetworkArtifact = OnDemandResult;
@@ -153,6 +155,7 @@ export const api = {
     const r = await api.compute(id, "sampling", body);
     return { ...r.payload, cached: !r.created } as unknown as SamplesResult;
   },
+  artifactIndex: (id: string) => call<ArtifactIndexEntry[]>(`/api/runs/${enc(id)}/artifact-index`),
   overlays: (id: string, epoch?: number) =>
     call<GetOk<"/api/runs/{run_id}/overlays">>(`/api/runs/${enc(id)}/overlays${epoch !== undefined ? `?epoch=${epoch}` : ""}`),
   networkLayers: async (id: string, epoch?: number) =>
@@ -172,7 +175,8 @@ export const api = {
 const usedPaths: ApiPath[] = [
   "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/cancel", "/api/runs/{run_id}/artifacts",
   "/api/runs/{run_id}/artifacts/{name}", "/api/runs/{run_id}/events", "/api/plugins", "/api/components",
-  "/api/config/schema", "/api/presets", "/api/runs/{run_id}/overlays", "/api/runs/{run_id}/compute/sampling",
+  "/api/config/schema", "/api/presets", "/api/runs/{run_id}/overlays", "/api/runs/{run_id}/artifact-index",
+  "/api/runs/{run_id}/compute/sampling",
   "/api/runs/{run_id}/compute/network-layers", "/api/runs/{run_id}/compute/network-forward",
   "/api/runs/{run_id}/compute/network-inspect", "/api/runs/{run_id}/compute/network-conv-step",
   "/api/runs/{run_id}/compute/network-kernels", "/api/runs/{run_id}/compute/network-perturb",

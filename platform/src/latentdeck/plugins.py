@@ -215,6 +215,11 @@ def collect(pm: pluggy.PluginManager, kind: str) -> dict[str, Any]:
     return found
 
 
+def records_of_kinds(pm: pluggy.PluginManager, kinds: Iterable[str]) -> list[tuple[str, Any]]:
+    """(kind, record) for every record of ``kinds``, by kind then name."""
+    return [(kind, record) for kind in kinds for record in collect(pm, kind).values()]
+
+
 def providers(pm: pluggy.PluginManager, kind: str) -> dict[str, str]:
     """``{component name: providing plugin name}`` for one kind."""
     return {record.name: provider for provider, record in _records(pm, kind)}

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from .namespace import HOST_FOLDERS, folder_problem, pattern_problem
 from .types import (
-    CAPABILITIES, ArtifactSpec, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, OnDemandSpec, PresetSpec,
+    CAPABILITIES, VIEWS, ArtifactSpec, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, OnDemandSpec, PresetSpec,
     ProjectionSpec,
 )
 
@@ -44,6 +44,10 @@ def _capabilities(field: str, value: Any) -> list[str]:
     if unknown:
         return [f"{field} names unknown capabilities {unknown}; known: {', '.join(sorted(CAPABILITIES))}"]
     return []
+
+
+def _view(record: Any) -> list[str]:
+    return [] if record.view in VIEWS else [f"view must be one of {', '.join(VIEWS)}, got {record.view!r:.40}"]
 
 
 def _folder_and_files(record: Any) -> list[str]:
@@ -85,9 +89,9 @@ def record_problems(record: Any) -> list[str]:
         problems += _capabilities("requires", record.requires)
         if not _string_set(record.after):
             problems.append("after must be a frozenset of generator names")
-        problems += _folder_and_files(record)
+        problems += _folder_and_files(record) + _view(record)
     elif kind is OnDemandSpec:
-        problems += _capabilities("requires", record.requires) + _folder_and_files(record)
+        problems += _capabilities("requires", record.requires) + _folder_and_files(record) + _view(record)
         request = record.request
         if not (isinstance(request, type) and issubclass(request, BaseModel)):
             problems.append(f"request must be a pydantic model class, got {request!r:.60}")

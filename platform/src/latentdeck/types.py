@@ -38,6 +38,17 @@ CAPABILITIES = {
 }
 
 
+# How an artifact's files are best shown when no panel is made for them (``ArtifactSpec.view``):
+VIEWS = {
+    "image": "one PNG per epoch, with an epoch slider",
+    "image_grid": "a grid of images (PNG) per epoch, with an epoch slider",
+    "metric_series": "the top-level numbers of each epoch's JSON, charted over epochs",
+    "table": "an epoch's JSON as a table (a list of rows, or field/value pairs)",
+    "grid2d_overlay": "a 2-D grid (values over bounds, row 0 at the bottom) drawn as a heat map",
+    "json": "an epoch's JSON, as it is",
+}
+
+
 @dataclass(frozen=True)
 class Batch:
     """One minibatch: images as float in [0, 1] shaped (b, c, h, w) and int64 labels (b,)."""
@@ -235,6 +246,7 @@ class ArtifactSpec:
     folder: str = ""
     files: tuple[str, ...] = ()
     overlay: bool = False
+    view: str = "json"  # how the run page shows its files without a dedicated panel (see VIEWS)
 
 
 @dataclass(frozen=True)
@@ -254,6 +266,7 @@ class OnDemandSpec:
     files: tuple[str, ...] = ()
     requires: frozenset[str] = frozenset()
     description: str = ""
+    view: str = "json"
 
 
 @dataclass(frozen=True)
@@ -320,7 +333,7 @@ KINDS: dict[str, tuple[str, type]] = {
 }
 
 __all__ = [
-    "Availability", "ArtifactSpec", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
+    "Availability", "ArtifactSpec", "VIEWS", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
     "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec",
     "Schedule",
 ]

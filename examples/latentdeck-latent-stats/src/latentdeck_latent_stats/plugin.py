@@ -17,7 +17,9 @@ class LatentStatsOptions(BaseModel):
 
 def generate(ctx) -> None:
     z = ctx.model.encode(ctx.viz.x)  # (n, d)
-    payload = {"epoch": ctx.epoch, "n": len(z), "mean": z.mean(0).tolist(), "std": z.std(0).tolist()}
+    mean, std = z.mean(0), z.std(0)
+    payload = {"epoch": ctx.epoch, "n": len(z), "mean_norm": float(mean.norm()), "std_mean": float(std.mean()),
+               "std_min": float(std.min()), "mean": mean.tolist(), "std": std.tolist()}
     if ctx.options.per_class:
         payload["per_class"] = {
             str(label): {"n": int((ctx.viz.y == label).sum()), "mean": z[ctx.viz.y == label].mean(0).tolist()}
@@ -29,4 +31,5 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(name="latent_stats", generate=generate, requires=frozenset({"latents"}),
                          options=LatentStatsOptions, folder=FOLDER, files=("latent_stats_{tag}.json",),
+                         view="metric_series",  # the run page charts mean_norm, std_mean, std_min over epochs
                          description="per-dimension latent mean and std of the visualization subset")]

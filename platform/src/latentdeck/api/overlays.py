@@ -42,6 +42,33 @@ class OverlayListing(BaseModel):
     latest: dict[str, list[OverlayFile]] = Field(description="the *_latest mirrors, by kind")
 
 
+class IndexEpoch(BaseModel):
+    epoch: int
+    files: list[str]
+
+
+class IndexEntry(BaseModel):
+    name: str = Field(description="the artifact generator or on-demand computation that declares these files")
+    kind: str = Field(description="artifacts | ondemand")
+    provider: str | None
+    folder: str
+    view: str = Field(description="how to show them without a dedicated panel: image, image_grid, metric_series, "
+                                  "table, grid2d_overlay or json")
+    description: str
+    epochs: list[IndexEpoch] = Field(description="files per epoch, ascending")
+    latest: list[str] = Field(description="the *_latest mirrors")
+    other: list[str] = Field(description="files of no epoch (run-level files)")
+
+
+@router.get("/{run_id}/artifact-index", response_model=list[IndexEntry], responses={404: {"description": "no such run"}})
+def get_artifact_index(run_id: str, request: Request) -> list[dict[str, Any]]:
+    """A run's files grouped by the spec that declares them (found with its file patterns), per epoch,
+    with its view hint: the run page shows each type that has no panel of its own with that view."""
+    from ..artifact_index import artifact_index
+
+    return artifact_index(request.app.state.store.run_dir(run_id), request.app.state.pm)
+
+
 @router.get("/{run_id}/overlays", response_model=OverlayListing, responses={404: {"description": "no such run"}})
 def get_overlays(run_id: str, request: Request,
                  epoch: int | None = Query(None, description="only this epoch")) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def describe(kind: str, provider: str, spec: Any) -> dict[str, Any]:
     if kind in ("artifacts", "loss_components", "ondemand"):
         row["requires"] = sorted(spec.requires)
     if kind in ("artifacts", "ondemand"):
-        row.update(folder=spec.folder, files=list(spec.files))
+        row.update(folder=spec.folder, files=list(spec.files), view=spec.view)
     if kind == "artifacts":
         row["overlay"] = spec.overlay
     if kind == "ondemand":

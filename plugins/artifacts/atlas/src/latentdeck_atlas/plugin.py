@@ -94,7 +94,7 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name="atlas", generate=generate, requires=frozenset(), options=AtlasOptions,
-        folder=FOLDER, files=(f"{INPUTS}.png", f"{INPUTS}.json", "atlas_{tag}.png", "atlas_{tag}.json"),
+        folder=FOLDER, files=(f"{INPUTS}.png", f"{INPUTS}.json", "atlas_{tag}.png", "atlas_{tag}.json"), view="image",
         description="sprite atlases of the visualization subset: input digits once per run "
                     "(atlas/atlas_inputs.png) and reconstructions per epoch (atlas/atlas_<tag>.png), "
                     "each with a JSON index")]

@@ -134,6 +134,6 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name="density", generate=generate, requires=frozenset({"latents"}), options=DensityOptions,
-        folder="density", files=("{family}_2d_{tag}_{method}.json",), overlay=True,
+        folder="density", files=("{family}_2d_{tag}_{method}.json",), overlay=True, view="grid2d_overlay",
         description="posterior and prior density grids in each 2-D projection's coordinates "
                     "(density/<posterior|prior|prior_empirical>_2d_<tag>_<method>.json)")]

@@ -143,5 +143,6 @@ def register_artifacts():
     return [ArtifactSpec(
         name="distortion", generate=generate, requires=frozenset({"latents"}), options=DistortionOptions,
         after=frozenset({"knn"}), folder="distortion", files=("{metric}_2d_{tag}_{method}.json",), overlay=True,
+        view="grid2d_overlay",
         description="where each 2-D projection stretches or squeezes latent kNN neighbourhoods "
                     "(distortion/metric_ratio_2d_<tag>_<method>.json, from the knn artifact's neighbours)")]

@@ -71,6 +71,6 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name="mixture_health", generate=generate, requires=frozenset({"mixture"}),
-        folder="mixture", files=("mixture_health_{tag}.json",),
+        folder="mixture", files=("mixture_health_{tag}.json",), view="metric_series",
         description="component usage of a mixture model on the visualization subset (p, entropy, neff, argmax "
                     "counts) with a verdict: healthy, uneven or collapsed")]

@@ -52,7 +52,7 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name=GENERATOR, generate=generate, requires=frozenset({"latents", "decoder"}), options=SamplingOptions,
-        folder="samples", files=SAMPLE_FILES, overlay=True,
+        folder="samples", files=SAMPLE_FILES, overlay=True, view="image_grid",
         description="decoded sample grids per epoch: z ~ q(z|x_i) around a few held-out examples (an isotropic "
                     "neighbourhood for deterministic encoders) and z ~ p(z|c) per mixture component")]
 

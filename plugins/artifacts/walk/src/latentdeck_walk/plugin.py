@@ -24,7 +24,7 @@ def compute(ctx, request: WalkRequest) -> dict[str, Any]:
 @hookimpl
 def register_ondemand():
     return [OnDemandSpec(
-        name="walk", request=WalkRequest, compute=compute, folder=FOLDER, files=FILES,
+        name="walk", request=WalkRequest, compute=compute, folder=FOLDER, files=FILES, view="image",
         requires=frozenset({"latents", "decoder"}),
         description="decode a path through the latent space (along a dimension, or from one digit to another) and "
                     "place it on a 2-D projection of that epoch (walks/epoch_<N>/<method>/from_<split>_<i>/...)")]
