@@ -260,3 +260,21 @@ def test_ctrl_c_cancels_gracefully(tmp_path):
     events = list(read_events(run_dir / "events.jsonl"))
     assert events[-1]["type"] == "run.cancelled"
     assert events[-1]["data"]["epochs_completed"] == summary["epochs_completed"]
+
+
+def test_plugins_check_runs_a_tiny_run_with_the_plugin_and_reports(capsys):
+    assert main(["plugins", "--check", "latentdeck.knn", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["loaded"] and report["run"]["status"] == "completed" and report["run"]["artifacts"] == ["knn"]
+    assert report["files"] == ["neighbors/knn_first-dims_epoch_1.json", "neighbors/knn_first-dims_epoch_2.json"]
+    assert report["api"]["artifact_index"] == [{"name": "knn", "view": "json", "epochs": [1, 2]}]
+    assert report["problems"] == []
+    assert main(["plugins", "--check", "latentdeck.walk"]) == 0  # on-demand only: not called without its fields
+    out = capsys.readouterr().out
+    assert "on demand walk: not called: its request has required fields" in out and out.strip().endswith("ok")
+
+
+def test_plugins_check_reports_a_plugin_that_does_not_load(capsys):
+    assert main(["plugins", "--check", "no_such_plugin_xyz"]) == 1
+    out = capsys.readouterr().out
+    assert "NOT LOADED" in out and "no plugin 'no_such_plugin_xyz' is installed" in out

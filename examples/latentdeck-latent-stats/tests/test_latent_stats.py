@@ -10,11 +10,10 @@ from latentdeck.runs import RunStore  # noqa: E402
 from latentdeck.training import execute_run  # noqa: E402
 
 
-def test_latent_stats_written_per_epoch(runs_dir, tiny_config):
-    import latentdeck.testing as testing
+def test_latent_stats_written_per_epoch(plugin_manager_with, runs_dir, tiny_config):
     from latentdeck_latent_stats import plugin
 
-    pm = make_plugin_manager(plugins=[testing, plugin])
+    pm = plugin_manager_with(plugin)  # works whether the package is installed or not
     store = RunStore(runs_dir)
     stored = prepare_run(pm, {**tiny_config, "artifacts": ["latent_stats"]})
     store.create(stored)

@@ -181,6 +181,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_plugins(args: argparse.Namespace) -> int:
     from .plugins import get_plugin_manager, list_plugins
 
+    if args.check is not None:
+        from .cli_check import cmd_check
+
+        return cmd_check(args)
     rows = list_plugins(get_plugin_manager(), all=args.all)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -333,6 +337,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list plugins and what they provide")
     plugins.add_argument("--all", action="store_true", help="include the built-in plugins")
+    plugins.add_argument("--check", metavar="NAME", help="try one plugin: a tiny run with only the built-ins and it, "
+                                                          "then the files, events and API answers it produced")
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(func=cmd_plugins)
     return parser

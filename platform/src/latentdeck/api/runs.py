@@ -159,7 +159,7 @@ def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict
     chosen = plan(run_dir, request.app.state.pm, body.epochs, body.projections, body.artifacts)
     if not chosen["missing"]:
         return {"started": False, "plan": chosen, "detail": "nothing is missing: every requested artifact exists"}
-    name = read_json(run_dir / "config.json").get("executor", "local")
+    name = read_json(run_dir / "config.json")["executor"]
     executor = collect(request.app.state.pm, "executors").get(name)
     if executor is None or executor.start_task is None:
         raise RunConflict(f"the run's executor {name!r} " + ("is not installed" if executor is None else
