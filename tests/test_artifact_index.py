@@ -53,6 +53,10 @@ def test_outside_artifacts_are_served_indexed_and_computed(outside_pm, runs_dir,
     assert quality["epochs"][1]["files"] == ["quality/rows_epoch_2.json", "quality/swatch_epoch_2.png"]
     assert sorted(quality["latest"]) == ["quality/rows_latest.json", "quality/swatch_latest.png"]
     assert index["latent_stats"]["view"] == "metric_series" and index["recon_grid"]["view"] == "image"
+    assert index["latent_stats"]["page"] == "/plugin-pages/latent_stats/" and quality["page"] is None
+    page = client.get("/plugin-pages/latent_stats/")  # the plugin's own view, served from its package
+    assert page.status_code == 200 and "latent-stats-bars" in page.text
+    assert client.get("/plugin-pages/latent_stats/../../config.json").status_code == 404
 
     probe = client.post(f"/api/runs/{run_id}/compute/quality-probe", json={"idx": 3})
     assert probe.status_code == 200 and probe.json()["created"] is True, probe.text
@@ -65,6 +69,18 @@ def test_outside_artifacts_are_served_indexed_and_computed(outside_pm, runs_dir,
     assert index["quality-probe"]["kind"] == "ondemand" and index["quality-probe"]["epochs"][0]["epoch"] == 2
     schema = client.get("/openapi.json").json()
     assert "/api/runs/{run_id}/compute/quality-probe" in schema["paths"]
+
+
+def test_a_page_without_index_html_disables_the_plugin(tmp_path):
+    import types
+
+    from latentdeck import ArtifactSpec, hookimpl
+
+    module = types.ModuleType("pageless_plugin")
+    module.register_artifacts = hookimpl(lambda: [ArtifactSpec("q", generate=print, folder="q", files=("q_{tag}.json",),
+                                                               page=str(tmp_path))])
+    pm = make_plugin_manager(entrypoints=False, plugins=[module])
+    assert "page must be a folder holding index.html" in pm.infos["pageless_plugin"].error
 
 
 def test_a_bad_view_hint_disables_the_plugin():

@@ -43,6 +43,8 @@ def test_third_party_artifacts_get_generic_views_on_the_run_page(serve_api, page
         series = page.get_by_test_id("generic-latent_stats")
         expect(series).to_have_attribute("data-view", "metric_series")
         expect(series.get_by_test_id("generic-series-std_mean")).to_be_visible()
+        bars = page.frame_locator("[data-testid=plugin-page-latent_stats]").get_by_test_id("latent-stats-bars")
+        expect(bars.locator(".row")).to_have_count(tiny_config["model_options"]["latent_dim"])  # the plugin's own page
         expect(page.get_by_test_id("generic-recon_grid")).to_have_count(0)  # it has a panel of its own
         shot(page, "run-generic-artifacts")
     finally:

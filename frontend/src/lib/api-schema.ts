@@ -629,6 +629,11 @@ export interface components {
             /** Description */
             description: string;
             /**
+             * Page
+             * @description the plugin's own page for this artifact type (embed with ?run=&epoch=), if any
+             */
+            page: string | null;
+            /**
              * Epochs
              * @description files per epoch, ascending
              */

@@ -53,6 +53,7 @@ def artifact_index(run_dir: Path | str, pm) -> list[dict[str, Any]]:
             entries.append({
                 "name": spec.name, "kind": kind, "provider": providers(pm, kind).get(spec.name), "folder": spec.folder,
                 "view": spec.view, "description": spec.description,
+                "page": f"/plugin-pages/{spec.name}/" if spec.page else None,
                 "epochs": [{"epoch": n, "files": files} for n, files in sorted(epochs.items())],
                 "latest": latest, "other": other})
     return entries

@@ -235,6 +235,10 @@ class ArtifactSpec:
     store serves exactly the declared folders) and ``files`` the file-name patterns inside it:
     ``{tag}`` is ``epoch_<N>`` or ``latest``, ``{name}`` one name part, ``{name:int}`` a whole number
     (``"knn_{method}_{tag}.json"``). ``overlay``: list the files in ``/api/runs/{id}/overlays``.
+    ``view``: how the run page shows the files when the UI has no panel for them (:data:`VIEWS`).
+    ``page``: a folder holding ``index.html`` (and its assets) that the host serves at
+    ``/plugin-pages/<name>/`` and the run page embeds for this artifact type instead of the generic view,
+    with ``?run=<run id>&epoch=<N>`` (the page reads the run's files through the API, same origin).
     """
 
     name: str
@@ -247,6 +251,7 @@ class ArtifactSpec:
     files: tuple[str, ...] = ()
     overlay: bool = False
     view: str = "json"  # how the run page shows its files without a dedicated panel (see VIEWS)
+    page: str | None = None  # a folder (in the plugin's package) with an index.html the run page embeds
 
 
 @dataclass(frozen=True)
@@ -267,6 +272,7 @@ class OnDemandSpec:
     requires: frozenset[str] = frozenset()
     description: str = ""
     view: str = "json"
+    page: str | None = None
 
 
 @dataclass(frozen=True)

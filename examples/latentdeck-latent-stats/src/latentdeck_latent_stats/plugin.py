@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from latentdeck import ArtifactSpec, hookimpl
@@ -32,4 +34,5 @@ def register_artifacts():
     return [ArtifactSpec(name="latent_stats", generate=generate, requires=frozenset({"latents"}),
                          options=LatentStatsOptions, folder=FOLDER, files=("latent_stats_{tag}.json",),
                          view="metric_series",  # the run page charts mean_norm, std_mean, std_min over epochs
+                         page=str(Path(__file__).parent / "page"),  # ... and embeds this plugin's own page
                          description="per-dimension latent mean and std of the visualization subset")]

@@ -34,7 +34,7 @@ from .ondemand import ondemand_router
 from .overlays import router as overlays_router
 from .plugins import router as plugins_router
 from .runs import router as runs_router
-from .static import mount_ui
+from .static import mount_plugin_pages, mount_ui
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,7 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.include_router(overlays_router)
     app.include_router(ondemand_router(app.state.pm))
     _add_api_fallback(app)  # after every API router: it answers the /api/... paths none of them takes
+    mount_plugin_pages(app, app.state.pm)
 
     mount_docs(app)
     mount_ui(app, ui_dir)  # last: the web UI answers every path the API does not (else / -> /docs)

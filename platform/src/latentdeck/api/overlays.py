@@ -55,6 +55,7 @@ class IndexEntry(BaseModel):
     view: str = Field(description="how to show them without a dedicated panel: image, image_grid, metric_series, "
                                   "table, grid2d_overlay or json")
     description: str
+    page: str | None = Field(description="the plugin's own page for this artifact type (embed with ?run=&epoch=), if any")
     epochs: list[IndexEpoch] = Field(description="files per epoch, ascending")
     latest: list[str] = Field(description="the *_latest mirrors")
     other: list[str] = Field(description="files of no epoch (run-level files)")

@@ -74,6 +74,21 @@ class UIFiles(StaticFiles):
         return response
 
 
+def mount_plugin_pages(app: FastAPI, pm) -> list[str]:
+    """Serve each artifact type's own page (``ArtifactSpec.page`` / ``OnDemandSpec.page``: a folder with an
+    ``index.html``) at ``/plugin-pages/<name>/``; the run page embeds it. Returns the mounted names."""
+    from starlette.staticfiles import StaticFiles
+
+    from ..plugins import records_of_kinds
+
+    mounted = []
+    for _, spec in records_of_kinds(pm, ("artifacts", "ondemand")):
+        if spec.page:
+            app.mount(f"/plugin-pages/{spec.name}", StaticFiles(directory=spec.page, html=True), name=f"page-{spec.name}")
+            mounted.append(spec.name)
+    return mounted
+
+
 def mount_ui(app: FastAPI, ui_dir: str | Path | None = None) -> bool:
     """Serve the export at ``/`` when it exists (returns True); otherwise ``/`` redirects to ``/docs``.
 
