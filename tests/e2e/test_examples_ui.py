@@ -22,6 +22,8 @@ def test_installed_examples_on_the_run_page_and_plugins_page(page, shot, tmp_pat
         stats = page.get_by_test_id("generic-latent_stats")
         expect(stats).to_have_attribute("data-view", "metric_series")
         expect(stats.get_by_test_id("generic-series-mean_norm")).to_be_visible()
+        bars = page.frame_locator("[data-testid=plugin-page-latent_stats]").get_by_test_id("latent-stats-bars")
+        expect(bars.locator(".row")).to_have_count(tiny_config["model_options"]["latent_dim"])  # shipped in the wheel
         nearest = page.get_by_test_id("generic-nearest")
         expect(nearest).to_have_attribute("data-view", "table")
         expect(nearest.get_by_test_id("generic-table").locator("tbody tr")).to_have_count(4)
