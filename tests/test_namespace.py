@@ -37,8 +37,10 @@ def test_context_writes_only_into_its_declared_folders(tmp_path):
     assert (tmp_path / "stats/per_dim/s_latest.json").is_file()
     with pytest.raises(ArtifactNameError, match="not a folder this writer declared \\(stats\\)"):
         ctx.save_json("density", "x_{tag}.json", {})
-    with pytest.raises(ArtifactNameError, match="plain name"):
+    with pytest.raises(ArtifactNameError, match="'..'"):
         ctx.save_run_file("stats", "../x.json", {})
+    with pytest.raises(ArtifactNameError, match="plain name without"):
+        ctx.save_run_file("stats", "x_{tag}.json", {})
 
 
 def test_name_and_folder_rules():

@@ -100,12 +100,12 @@ class ArtifactWriter:
         return name
 
     def save_run_file(self, folder: str, filename: str, content: Any) -> str | None:
-        """A file that is the same for every epoch (e.g. the fixed subset's input images): no tag, no
-        ``*_latest`` mirror, written once per run. ``content``: bytes, a uint8 array / PIL image (PNG)
-        for ``.png`` names, otherwise a JSON payload. Returns the name when written now, None when the
-        file already exists (it is kept as it is, and nothing is announced)."""
-        if not isinstance(filename, str) or "{tag}" in filename or "/" in filename:
-            raise ArtifactNameError(f"a run-level file has a plain name without {{tag}} or '/', got {filename!r:.80}")
+        """A file written once and never replaced (the fixed subset's input images; a network probe in an
+        existing folder): no tag, no ``*_latest`` mirror. ``filename`` may hold sub-folders. ``content``:
+        bytes, a uint8 array / PIL image (PNG) for ``.png`` names, otherwise a JSON payload. Returns the
+        name when written now, None when the file already exists (kept as it is, nothing announced)."""
+        if not isinstance(filename, str) or "{tag}" in filename:
+            raise ArtifactNameError(f"a file written once has a plain name without {{tag}}, got {filename!r:.80}")
         name = check_write(folder, filename, self.folders)
         path = Path(self.run_dir) / name
         if path.exists():

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from latentdeck.kit import dumps, read_json, write_json
+from latentdeck.kit import dumps, read_json
 from latentdeck.kit import EpochModels, LoadedEpoch, OnDemandError, heldout_example, heldout_split, resolve_epoch
 from latentdeck.kit import ArtifactWriter
 
@@ -240,8 +240,10 @@ class Inspector:
             probe_payload = {"xy": {"x": px, "y": py, "value": float(values[py, px])},
                              "rf": receptive_field(cap, call, px, py)}
             with _PROBE_LOCK:
-                if not (folder / probe_name).exists():
-                    write_json(folder / probe_name, {**payload, **probe_payload})
+                writer = ArtifactWriter(run_dir=self.run_dir, epoch=loaded.epoch, generator="network",
+                                        folders=frozenset({"network"}))
+                inside = folder.relative_to(self.run_dir / "network").as_posix()
+                if writer.save_run_file("network", f"{inside}/{probe_name}", {**payload, **probe_payload}):
                     self.announce([f"{self._rel(folder)}/{probe_name}"], loaded.epoch)
                     created = True
             payload = read_json(folder / probe_name)
