@@ -9,7 +9,7 @@ import types
 import pytest
 
 from latentdeck import (
-    ArtifactSpec, Availability, NoOptions, OnDemandSpec, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, ProjectionSpec, hookimpl,
+    ArtifactSpec, Availability, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, ProjectionSpec, hookimpl,
 )
 from latentdeck.plugins import (
     ENTRY_POINT_GROUP, DuplicateComponentError, PluginError, collect, list_plugins, make_plugin_manager,
@@ -358,64 +358,3 @@ def test_api_lists_broken_plugins_and_components_stay_up(tmp_path):
         components = client.get("/api/components")
         assert components.status_code == 200
         assert [row["name"] for row in components.json()["artifacts"]] == ["fine"]
-
-
-# --- the artifact namespace: declared folders, one owner each ----------------------------------
-
-def test_declared_folders_include_the_hosts_and_every_plugins(monkeypatch):
-    from latentdeck.plugins import declared_folders
-
-    monkeypatch.setenv("LATENTDECK_LOAD_PLUGINS", "")
-    pm = make_plugin_manager(entrypoints=True)
-    folders = declared_folders(pm)
-    assert folders["checkpoints"].startswith("latentdeck") and folders["projections"].startswith("latentdeck")
-    assert folders["neighbors"] == "latentdeck.knn" and folders["atlas"] == "latentdeck.atlas"
-    assert folders["walks"] == "latentdeck.walk" and folders["network"] == "latentdeck.network"
-    assert folders["samples"] == "latentdeck.sampling"
-
-
-def test_a_plugin_claiming_a_builtin_folder_is_disabled_naming_both(monkeypatch):
-    monkeypatch.setenv("LATENTDECK_LOAD_PLUGINS", "")
-    squatter = plugin("squatter", register_artifacts=lambda: [
-        ArtifactSpec("stats", generate=print, folder="neighbors", files=("stats_{tag}.json",))])
-    pm = make_plugin_manager(entrypoints=True, plugins=[squatter])
-    error = pm.infos["squatter"].error
-    assert pm.infos["squatter"].status == "failed" and not pm.has_plugin("squatter")
-    assert "'neighbors'" in error and "'latentdeck.knn'" in error and "'stats'" in error
-    assert "knn" in collect(pm, "artifacts")
-
-
-def test_two_third_party_plugins_claiming_one_folder_the_second_is_disabled():
-    first = plugin("a_first", register_artifacts=lambda: [ArtifactSpec("q1", generate=print, folder="quality",
-                                                                       files=("q1_{tag}.json",))])
-    second = plugin("b_second", register_ondemand=lambda: [OnDemandSpec(
-        "q2", request=NoOptions, compute=print, folder="quality", files=("q2.json",))])
-    pm = make_plugin_manager(entrypoints=False, plugins=[first, second])
-    assert pm.infos["a_first"].status == "ok" and pm.infos["b_second"].status == "failed"
-    assert "'a_first'" in pm.infos["b_second"].error and "'quality'" in pm.infos["b_second"].error
-
-
-def test_a_plugin_may_use_its_folder_in_several_specs():
-    both = plugin("both_kinds", register_artifacts=lambda: [
-        ArtifactSpec("q1", generate=print, folder="quality", files=("q1_{tag}.json",)),
-        ArtifactSpec("q2", generate=print, folder="quality", files=("q2_{tag}.json",))],
-        register_ondemand=lambda: [OnDemandSpec("q3", request=NoOptions, compute=print, folder="quality",
-                                                files=("on_demand/{idx:int}.json",))])
-    pm = make_plugin_manager(entrypoints=False, plugins=[both])
-    assert pm.infos["both_kinds"].status == "ok"
-    assert list(collect(pm, "ondemand")) == ["q3"]
-
-
-@pytest.mark.parametrize("record, expected", [
-    (OnDemandSpec("o", request=dict, compute=print, folder="o", files=("o.json",)), "request must be a pydantic model"),
-    (OnDemandSpec("o", request=NoOptions, compute=None, folder="o", files=("o.json",)), "compute must be callable"),
-    (OnDemandSpec("o", request=NoOptions, compute=print, folder="", files=("o.json",)), "folder must name"),
-    (OnDemandSpec("o", request=NoOptions, compute=print, folder="o", files=("/etc/o.json",)), "escapes"),
-    (OnDemandSpec("o", request=NoOptions, compute=print, folder="o", files=("{a}/{a}.json",)), "repeats a placeholder"),
-    (OnDemandSpec("o", request=NoOptions, compute=print, folder="o", files=("o.json",),
-                  requires=frozenset({"telepathy"})), "unknown capabilities ['telepathy']"),
-])
-def test_register_ondemand_records_are_checked_at_load(record, expected):
-    bad = plugin("bad_ondemand", register_ondemand=lambda: [record])
-    pm = make_plugin_manager(entrypoints=False, plugins=[bad])
-    assert pm.infos["bad_ondemand"].status == "failed" and expected in pm.infos["bad_ondemand"].error
