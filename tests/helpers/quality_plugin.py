@@ -19,7 +19,7 @@ def generate(ctx) -> None:
 
 
 class ProbeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # a number must be a JSON number (no true, no "1")
     idx: int = Field(ge=0, description="held-out index")
     epoch: int | None = None
 

@@ -27,7 +27,7 @@ MAX_TRAIN = 5000  # training digits searched (a seeded subset above this)
 class NearestRequest(BaseModel):
     """Which held-out digit, how many neighbours, at which epoch."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # a number must be a JSON number (no true, no "1")
 
     idx: int = Field(ge=0, description="held-out index of the query digit")
     k: int = Field(8, ge=1, le=32, description="how many nearest training digits")

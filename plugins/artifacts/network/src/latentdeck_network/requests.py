@@ -25,7 +25,7 @@ Layer = Field(max_length=200, description="a layer id from network-layers (chara
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # a number must be a JSON number (no true, no "1")
     epoch: int | None = Epoch
 
 

@@ -54,7 +54,7 @@ Split = Literal["heldout", "train"]
 class WalkRequest(BaseModel):
     """One walk: where it starts, which way it goes, how many steps, and which map it is placed on."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # a number must be a JSON number (no true, no "1")
 
     from_idx: int = Field(description="dataset index of the start digit (in from_split)")
     from_split: Split = Field("heldout", description="split of the start digit: heldout or train")
