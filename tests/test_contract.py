@@ -65,8 +65,6 @@ def test_no_platform_package():
 
 # Where the host still names a built-in component, and why (each one is a documented default or a field).
 HOST_NAMES_ALLOWED = {
-    ("config.py", "ae"): "RunConfig.model's documented default (the specification's default model)",
-    ("config.py", "local"): "RunConfig.executor's documented default",
     ("mixtures.py", "kld_c"): "a statistic in the mixture helpers' payload that shares its name with a loss",
 }
 

@@ -950,10 +950,9 @@ export interface components {
             preset?: string | null;
             /**
              * Model
-             * @description model plugin name (see /api/components)
-             * @default ae
+             * @description model plugin name (see /api/components); default: the installed model with the lowest default_rank
              */
-            model: string;
+            model?: string | null;
             /**
              * Model Options
              * @description options of the chosen model, validated by its plugin
@@ -1067,10 +1066,9 @@ export interface components {
             };
             /**
              * Executor
-             * @description executor plugin that starts the worker
-             * @default local
+             * @description executor plugin that starts the worker; default: the installed executor with the lowest default_rank
              */
-            executor: string;
+            executor?: string | null;
             /**
              * Num Threads
              * @description torch threads in the worker (default: all cores)

@@ -296,7 +296,7 @@ def make_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model in this process, with a progress bar")
     train.add_argument("--preset", metavar="NAME",
                        help="start from a named preset (`latentdeck presets` lists them); other flags override it")
-    train.add_argument("--model", help="model plugin (default ae)")
+    train.add_argument("--model", help="model plugin (default: the installed default model, the ae)")
     train.add_argument("--dataset", help="dataset plugin: default, mnist, mnist-5k, fashion-mnist, ...")
     train.add_argument("--data-dir", help="where dataset files live (default ~/.cache/latentdeck/data)")
     train.add_argument("--epochs", type=int)

@@ -20,7 +20,7 @@ from .config import DEFAULT_DATASET, RunConfig, default_data_dir
 from .deferred import ready_state
 from .errors import is_disk_full, short_repr
 from .events import EventLog
-from .plugins import collect
+from .plugins import collect, default_name
 from .presets import PresetError, apply_preset
 from .runs.store import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
 from .types import Schedule
@@ -86,6 +86,12 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
         request = apply_preset(pm, request)
     except PresetError as exc:
         raise ConfigError(str(exc)) from None
+    defaults = {field: request.__dict__[field] or default_name(pm, kind)
+                for field, kind in (("model", "models"), ("executor", "executors"))}
+    for field, value in defaults.items():
+        if value is None:
+            raise ConfigError(f"no {field} given and no installed plugin declares a default one; name the {field}")
+    request = request.model_copy(update=defaults)
     models = collect(pm, "models")
     model = models.get(request.model)
     if model is None:
@@ -105,7 +111,7 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"model {request.model!r} needs loss components {missing} that no plugin provides")
     executors = collect(pm, "executors")
     if request.executor not in executors:
-        raise _unknown("executor", request.executor, executors, "The built-in one is 'local'.")
+        raise _unknown("executor", request.executor, executors, "List them with `latentdeck plugins --all`.")
     generators = collect(pm, "artifacts")
     for name in request.artifacts or []:
         if name not in generators:

@@ -215,6 +215,13 @@ def collect(pm: pluggy.PluginManager, kind: str) -> dict[str, Any]:
     return found
 
 
+def default_name(pm: pluggy.PluginManager, kind: str) -> str | None:
+    """The component of ``kind`` a config that names none uses: the lowest ``default_rank``, then by name."""
+    ranked = sorted((record.default_rank, name) for name, record in collect(pm, kind).items()
+                    if getattr(record, "default_rank", None) is not None)
+    return ranked[0][1] if ranked else None
+
+
 def records_of_kinds(pm: pluggy.PluginManager, kinds: Iterable[str]) -> list[tuple[str, Any]]:
     """(kind, record) for every record of ``kinds``, by kind then name."""
     return [(kind, record) for kind in kinds for record in collect(pm, kind).values()]

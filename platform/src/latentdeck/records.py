@@ -88,6 +88,9 @@ def record_problems(record: Any) -> list[str]:
     if not (isinstance(options, type) and issubclass(options, BaseModel)):
         problems.append(f"options must be a pydantic model class (a subclass of pydantic.BaseModel), "
                         f"got {options!r:.60}")
+    if kind in (ModelSpec, ExecutorSpec, DatasetSpec) and record.default_rank is not None and (
+            not isinstance(record.default_rank, int) or isinstance(record.default_rank, bool)):
+        problems.append(f"default_rank must be an int or None, got {record.default_rank!r:.60}")
     if kind is ModelSpec:
         problems += _capabilities("capabilities", record.capabilities)
     elif kind is ArtifactSpec:
@@ -117,8 +120,6 @@ def record_problems(record: Any) -> list[str]:
             problems.append(f"image_shape must be (channels, height, width) positive ints, got {shape!r:.60}")
         if not isinstance(record.num_classes, int) or record.num_classes < 1:
             problems.append(f"num_classes must be a positive int, got {record.num_classes!r:.60}")
-        if record.default_rank is not None and not isinstance(record.default_rank, int):
-            problems.append(f"default_rank must be an int or None, got {record.default_rank!r:.60}")
     elif kind is PresetSpec:
         if not isinstance(record.config, Mapping):
             problems.append("config must be a mapping of run config fields")

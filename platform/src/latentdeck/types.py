@@ -152,6 +152,7 @@ class ModelSpec:
     latent_name: str = "z"
     before_epoch: Callable[[BaseModel, Schedule, Any, Any], dict[str, Any] | None] | None = None
     before_epoch_note: Callable[[BaseModel, Schedule], str | None] | None = None
+    default_rank: int | None = None  # a config without "model" uses the installed model of lowest rank
 
 
 @dataclass(frozen=True)
@@ -303,6 +304,7 @@ class ExecutorSpec:
     warm_up: Callable[[], None] | None = None
     ready: Callable[[], dict[str, Any]] | None = None
     start_task: Callable[[Path, str, list[str]], dict[str, Any]] | None = None
+    default_rank: int | None = None  # a config without "executor" uses the installed executor of lowest rank
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from .. import __version__
 from ..config import RunConfig, default_data_dir
-from ..plugins import collect, list_plugins, providers
+from ..plugins import collect, default_name, list_plugins, providers
 from ..presets import list_presets
 from ..types import KINDS, NoOptions
 
@@ -92,7 +92,7 @@ def get_components(request: Request) -> dict[str, list[dict[str, Any]]]:
     return result
 
 
-def config_schema(models: dict[str, Any]) -> dict[str, Any]:
+def config_schema(models: dict[str, Any], default_model: str | None = None) -> dict[str, Any]:
     """The run config's JSON schema with each installed model's options: ``model`` lists the model
     names, and one ``if model == <name> then model_options is <name>'s options`` rule per model (the
     options schemas, with their defaults and descriptions, under ``$defs/model_options.<name>``)."""
@@ -106,7 +106,8 @@ def config_schema(models: dict[str, Any]) -> dict[str, Any]:
         defs[key] = options
         rules.append({"if": {"properties": {"model": {"const": name}}, "required": ["model"]},
                       "then": {"properties": {"model_options": {"$ref": f"#/$defs/{key}"}}}})
-    schema["properties"]["model"]["enum"] = sorted(models)
+    schema["properties"]["model"] = {"type": "string", "enum": sorted(models), "default": default_model,
+                                     "title": "Model", "description": schema["properties"]["model"].get("description", "")}
     schema["allOf"] = rules
     return schema
 
@@ -115,7 +116,8 @@ def config_schema(models: dict[str, Any]) -> dict[str, Any]:
 def get_config_schema(request: Request) -> dict[str, Any]:
     """JSON schema of the run config (the body of ``POST /api/runs``), with every installed model's
     options (fields, defaults, descriptions) tied to the ``model`` they apply to."""
-    return config_schema(collect(request.app.state.pm, "models"))
+    pm = request.app.state.pm
+    return config_schema(collect(pm, "models"), default_name(pm, "models"))
 
 
 class PresetChange(BaseModel):
