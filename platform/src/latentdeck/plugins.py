@@ -216,10 +216,14 @@ def collect(pm: pluggy.PluginManager, kind: str) -> dict[str, Any]:
 
 
 def default_name(pm: pluggy.PluginManager, kind: str) -> str | None:
-    """The component of ``kind`` a config that names none uses: the lowest ``default_rank``, then by name."""
-    ranked = sorted((record.default_rank, name) for name, record in collect(pm, kind).items()
+    """The component of ``kind`` a config that names none uses: the lowest ``default_rank``, then by name;
+    when none declares a rank, the only one installed (None when there are several or none)."""
+    records = collect(pm, kind)
+    ranked = sorted((record.default_rank, name) for name, record in records.items()
                     if getattr(record, "default_rank", None) is not None)
-    return ranked[0][1] if ranked else None
+    if ranked:
+        return ranked[0][1]
+    return next(iter(records)) if len(records) == 1 else None
 
 
 def records_of_kinds(pm: pluggy.PluginManager, kinds: Iterable[str]) -> list[tuple[str, Any]]:
