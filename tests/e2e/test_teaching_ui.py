@@ -55,7 +55,7 @@ def test_presets_fill_the_launch_form_and_the_run_records_its_preset(plugin_mana
     expect(changes).to_contain_text("random")  # the default it changes, shown beside it
     expect(page.locator("#f-model")).to_have_value("gmvae")
     expect(page.locator("#f-model_options-pretrain_epochs")).to_have_value("8")
-    expect(page.locator("#f-epochs")).to_have_value("20")
+    expect(page.locator("#f-epochs")).to_have_value("15")
     shot(page, "launch-presets")
 
     page.get_by_test_id("preset-tiny-quick").click()
