@@ -1,4 +1,4 @@
-"""On-demand sampling latency: `POST /api/runs/{id}/samples` with m=64 through a real `latentdeck serve`.
+"""On-demand sampling latency: `POST /api/runs/{id}/compute/sampling` with m=64 through a real `latentdeck serve`.
 
 Three cases, side by side in one run, on a GM-VAE (default size: 16-d latent, K=10, conv [32, 64])
 and an AE trained for one epoch on mnist-5k:
@@ -52,19 +52,19 @@ def stats(values: list[float]) -> dict:
 
 def measure(client, base: str, run_id: str, bodies: list[dict], rounds: int, first_is: str | None) -> dict:
     """``first_is`` names what the first request also pays (None: the model is already loaded)."""
-    url = f"{base}/api/runs/{run_id}/samples"
+    url = f"{base}/api/runs/{run_id}/compute/sampling"
     first_ms, first = post(client, url, bodies[0])
-    assert not first["cached"]
+    assert first["created"]
     cold = [post(client, url, body) for body in bodies[1:]]
-    assert not any(r["cached"] for _, r in cold)
+    assert all(r["created"] for _, r in cold)
     if first_is is None:
         cold.insert(0, (first_ms, first))
     warm = [post(client, url, body) for _ in range(rounds) for body in bodies]
-    assert all(r["cached"] for _, r in warm)
+    assert not any(r["created"] for _, r in warm)
     return {
         **({"cold_model_not_cached_ms": round(first_ms, 1), "first_request_pays": first_is} if first_is else {}),
         "cold_model_cached": {**stats([t for t, _ in cold]),
-                              "server_compute_ms_median": round(statistics.median(r["compute_ms"] for _, r in cold), 1)},
+                              "server_compute_ms_median": round(statistics.median(r["payload"]["compute_ms"] for _, r in cold), 1)},
         "warm_from_disk": stats([t for t, _ in warm]),
     }
 

@@ -39,7 +39,7 @@ def micro(n: int, uptime: float) -> dict:
     import multiprocessing
     import threading
 
-    from latentdeck import warmup
+    from latentdeck_local import warmup
     from latentdeck_local import plugin as local
 
     t0 = time.monotonic()
@@ -65,7 +65,7 @@ def micro(n: int, uptime: float) -> dict:
     child.join()
     warm_fit["total_s"] = round(time.perf_counter() - started, 2)
 
-    code = f"import json; from latentdeck.warmup import time_first_fit; print(json.dumps(time_first_fit({n}, 2)))"
+    code = f"import json; from latentdeck_local.warmup import time_first_fit; print(json.dumps(time_first_fit({n}, 2)))"
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"})

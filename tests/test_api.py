@@ -177,7 +177,8 @@ def test_plugins_components_schema_health_and_openapi(serve_api, monkeypatch):
     assert failed["status"] == "failed" and "ModuleNotFoundError" in failed["error"]
 
     components = live.client.get("/api/components").json()
-    assert set(components) == {"models", "loss_components", "datasets", "projections", "artifacts", "executors"}
+    assert set(components) == {"models", "loss_components", "datasets", "projections", "artifacts", "executors",
+                               "ondemand"}
     by_name = {kind: {row["name"]: row for row in rows} for kind, rows in components.items()}
     ae = by_name["models"]["ae"]
     assert ae["provider"] == "latentdeck.ae"
@@ -189,6 +190,11 @@ def test_plugins_components_schema_health_and_openapi(serve_api, monkeypatch):
     recon = by_name["artifacts"]["recon_grid"]
     assert "reconstruction" in recon["requires"] and recon["options_schema"]["type"] == "object"
     assert "requires" in by_name["loss_components"]["recon_mse"]
+    assert recon["folder"] == "reconstructions" and recon["files"] == ["recon_grid_{tag}.png", "recon_grid_{tag}.json"]
+    assert by_name["artifacts"]["density"]["overlay"] is True and recon["overlay"] is False
+    walk = by_name["ondemand"]["walk"]
+    assert walk["folder"] == "walks" and "from_idx" in walk["request_schema"]["properties"]
+    assert set(walk["requires"]) == {"latents", "decoder"}
     assert by_name["executors"]["local"]["provider"] == "latentdeck.local"
 
     schema = live.client.get("/api/config/schema").json()

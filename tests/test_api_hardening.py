@@ -107,10 +107,11 @@ def test_overlong_names_are_a_4xx(trained_run, serve_api, tmp_path):
     (ui / "runs" / "_" / "index.html").write_text("run page")
     live = serve_api(ui_dir=ui)
     long = "a" * 5000
+    for name, body in (("network-kernels", {"layer": long, "out": 0}), ("network-inspect", {"idx": 0, "layer": long, "ch": 0}),
+                       ("network-topk", {"layer": long, "ch": 0}), ("walk", {"from_idx": 0, "to_idx": 1, "method": long})):
+        answer = live.client.post(f"/api/runs/{run_id}/compute/{name}", json=body)
+        assert 400 <= answer.status_code < 500 and len(answer.text) < 2000, (name, answer.status_code)
     cases = [
-        f"/api/runs/{run_id}/network/kernels?layer={long}&out=0",
-        f"/api/runs/{run_id}/network/inspect?idx=0&layer={long}&ch=0",
-        f"/api/runs/{run_id}/network/topk?layer={long}&ch=0",
         f"/runs/{long}/",
         f"/runs/{long}/latent/",
         f"/{long}",
@@ -182,10 +183,10 @@ def test_a_corrupt_checkpoint_is_a_clear_4xx(trained_run, serve_api, kind):
         checkpoint.write_bytes(CORRUPTIONS[kind](checkpoint.read_bytes()))
     live = serve_api()
     requests = [
-        ("POST", f"/api/runs/{run_id}/samples", {"idx": 0, "m": 4, "epoch": 2}),
-        ("GET", f"/api/runs/{run_id}/network/layers?epoch=2", None),
-        ("GET", f"/api/runs/{run_id}/network/forward?idx=0&epoch=2", None),
-        ("GET", f"/api/runs/{run_id}/network/kernels?layer=trunk.layers.0&out=0&epoch=2", None),
+        ("POST", f"/api/runs/{run_id}/compute/sampling", {"idx": 0, "m": 4, "epoch": 2}),
+        ("POST", f"/api/runs/{run_id}/compute/network-layers", {"epoch": 2}),
+        ("POST", f"/api/runs/{run_id}/compute/network-forward", {"idx": 0, "epoch": 2}),
+        ("POST", f"/api/runs/{run_id}/compute/network-kernels", {"layer": "trunk.layers.0", "out": 0, "epoch": 2}),
     ]
     for method, path, body in requests:
         response = live.client.request(method, path, json=body)
@@ -194,28 +195,32 @@ def test_a_corrupt_checkpoint_is_a_clear_4xx(trained_run, serve_api, kind):
         # the same connection keeps working after the refusal
         assert live.client.get(f"/api/runs/{run_id}").status_code == 200
     # epoch 1 is intact and still served
-    assert live.client.get(f"/api/runs/{run_id}/network/layers?epoch=1").status_code == 200
+    assert live.client.post(f"/api/runs/{run_id}/compute/network-layers", json={"epoch": 1}).status_code == 200
 
 
 # --- schema conformance (finding 9) -----------------------------------------------------------------
 
-def test_query_limits_enforced_in_code_are_in_the_schema(plugin_manager, tmp_path):
+def test_request_limits_enforced_in_code_are_in_the_schema(plugin_manager, tmp_path):
+    """Each on-demand computation's route takes its request model as the body: its ranges are in the schema."""
     schema = create_app(plugin_manager, tmp_path / "runs", ui_dir=tmp_path / "none").openapi()
 
-    def param(path: str, name: str) -> dict:
-        operation = schema["paths"][path]["get"]
-        return next(p for p in operation["parameters"] if p["name"] == name)["schema"]
+    def field(name: str, key: str) -> dict:
+        body = schema["paths"][f"/api/runs/{{run_id}}/compute/{name}"]["post"]["requestBody"]
+        ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+        properties = schema["components"]["schemas"][ref]["properties"]
+        value = properties[key]
+        return next((option for option in value.get("anyOf", []) if option.get("type") == "integer"), value)
 
-    base = "/api/runs/{run_id}/network"
-    for route in ("forward", "inspect", "conv_step", "perturb"):
-        assert param(f"{base}/{route}", "idx").get("minimum") == 0, route
-    delta = param(f"{base}/perturb", "delta")
+    for name in ("network-forward", "network-inspect", "network-conv-step", "network-perturb", "sampling"):
+        assert field(name, "idx").get("minimum") == 0, name
+    delta = field("network-perturb", "delta")
     assert delta.get("minimum") == -1000 and delta.get("maximum") == 1000
-    for route, name in (("inspect", "ch"), ("kernels", "out"), ("conv_step", "out"), ("perturb", "dim"),
-                        ("topk", "ch"), ("conv_step", "x"), ("conv_step", "y")):
-        assert param(f"{base}/{route}", name).get("minimum") == 0, (route, name)
-    assert "together" in schema["paths"][f"{base}/inspect"]["get"]["parameters"][3]["description"] + \
-        schema["paths"][f"{base}/inspect"]["get"]["parameters"][4]["description"]
+    for name, key in (("network-inspect", "ch"), ("network-kernels", "out"), ("network-conv-step", "out"),
+                      ("network-perturb", "dim"), ("network-topk", "ch"), ("network-conv-step", "x"),
+                      ("network-conv-step", "y")):
+        assert field(name, key).get("minimum") == 0, (name, key)
+    assert field("sampling", "m").get("maximum") == 256
+    assert "together" in schema["components"]["schemas"]["InspectRequest"]["properties"]["x"]["description"]
 
 
 def test_the_documented_422_matches_what_the_server_sends(plugin_manager, tmp_path, serve_api):
@@ -224,7 +229,7 @@ def test_the_documented_422_matches_what_the_server_sends(plugin_manager, tmp_pa
     assert error["properties"]["detail"]["type"] == "string"
     assert error["properties"]["errors"]["type"] == "array"
     live = serve_api()
-    body = live.client.get("/api/runs/x/network/forward", params={"idx": "a"}).json()
+    body = live.client.post("/api/runs/x/compute/network-forward", json={"idx": "a"}).json()
     assert isinstance(body["detail"], str) and isinstance(body["errors"], list)
 
 

@@ -138,3 +138,81 @@ def test_api_backfill_runs_in_the_background_and_streams_its_events(serve_api, p
     assert live.client.post("/api/runs/nope/backfill", json={}).status_code == 404
     bad = live.client.post(f"/api/runs/{run_id}/backfill", json={"epochs": [9]})
     assert bad.status_code == 422 and "epochs with checkpoints: [1]" in bad.json()["detail"]
+
+
+def test_a_projection_added_later_gets_its_neighbours_and_overlays(plugin_manager, runs_dir, tiny_config):
+    """Per-projection generators (their file patterns name {method}) are missing per method: backfilling a
+    second projection is followed by its knn and distortion files, and the first method's are left alone."""
+    run_dir = finished_run(plugin_manager, runs_dir, tiny_config, epochs=2, projections=["first-dims"],
+                           artifacts=["knn", "distortion", "recon_grid"])
+    first = {p.name: p.read_bytes() for p in (run_dir / "neighbors").iterdir()}
+    assert sorted(first) == ["knn_first-dims_epoch_1.json", "knn_first-dims_epoch_2.json", "knn_first-dims_latest.json"]
+    log_size = (run_dir / "events.jsonl").stat().st_size
+
+    assert plan(run_dir, plugin_manager, projections=["pca"])["missing"] == {
+        epoch: [f"projections/latent_2d_epoch_{epoch}.json", f"projections/latent_3d_epoch_{epoch}_pca.json"]
+        for epoch in (1, 2)}
+    backfill(run_dir, plugin_manager, projections=["pca"])
+    names = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*.json")}
+    for epoch in (1, 2):
+        assert f"neighbors/knn_pca_epoch_{epoch}.json" in names
+        assert f"distortion/metric_ratio_2d_epoch_{epoch}_pca.json" in names
+    assert {n: (run_dir / "neighbors" / n).read_bytes() for n in first} == first  # first-dims' untouched
+    announced = _names_after(run_dir, log_size)
+    assert "neighbors/knn_pca_epoch_2.json" in announced
+    assert not any("first-dims" in n for n in announced)  # nothing rewritten for the method that had its files
+
+    # every method now has its files: nothing is missing
+    assert plan(run_dir, plugin_manager, projections=["pca"])["missing"] == {}
+    assert plan(run_dir, plugin_manager)["missing"] == {}
+    (run_dir / "distortion/metric_ratio_2d_epoch_1_pca.json").unlink()
+    assert plan(run_dir, plugin_manager, projections=["pca"])["missing"] == {1: ["generator distortion (pca)"]}
+
+
+def _names_after(run_dir, offset):
+    with open(run_dir / "events.jsonl", "rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode().splitlines()
+    return [json.loads(line)["data"]["name"] for line in lines
+            if line.strip() and json.loads(line)["type"] == "artifact.created"]
+
+
+def test_the_api_starts_a_backfill_through_the_runs_executor(serve_api, plugin_manager, runs_dir, tiny_config, waiter):
+    """Backfill is heavy work of a run: the server hands it to the run's executor (start_task), not to a
+    process of its own, so another executor (a cluster) runs it too; one without start_task is refused."""
+    import threading
+    import types as pytypes
+
+    from latentdeck import ExecutorSpec, hookimpl
+    from latentdeck.backfill import main as backfill_main
+
+    calls = []
+
+    def start_task(run_dir, module, args):
+        calls.append((module, args))
+        assert module == "latentdeck.backfill"
+        thread = threading.Thread(target=backfill_main, args=([str(run_dir), *args],), daemon=True)
+        thread.start()
+        return {"pid": 0, "thread": thread.name}
+
+    executors = pytypes.ModuleType("inline_executors")
+    executors.register_executors = hookimpl(lambda: [
+        ExecutorSpec("inline", start=lambda run_dir: {"pid": 0}, is_alive=lambda info: False, start_task=start_task),
+        ExecutorSpec("taskless", start=lambda run_dir: {"pid": 0}, is_alive=lambda info: False)])
+    plugin_manager.register(executors, name="inline_executors")
+    run_dir = finished_run(plugin_manager, runs_dir, tiny_config, epochs=1, projection_every={"first-dims": 0},
+                           executor="inline")
+    taskless = finished_run(plugin_manager, runs_dir, tiny_config, epochs=1, projection_every={"first-dims": 0},
+                            executor="taskless")
+    live = serve_api(pm=plugin_manager)
+    response = live.client.post(f"/api/runs/{run_dir.name}/backfill", json={"projections": ["first-dims"]})
+    assert response.status_code == 202 and "'inline' executor" in response.json()["detail"], response.text
+    assert [module for module, _ in calls] == ["latentdeck.backfill"]
+    assert calls[0][1][:4] == ["--epochs", "1", "--projections", "first-dims"]
+    waiter(lambda: any(e["type"] == "backfill.completed" for e in read_events(run_dir / "events.jsonl")),
+           timeout=60, what="backfill.completed")
+    assert (run_dir / "projections/latent_2d_epoch_1_first-dims.json").is_file()
+
+    refused = live.client.post(f"/api/runs/{taskless.name}/backfill", json={"projections": ["first-dims"]})
+    assert refused.status_code == 409 and "cannot run tasks" in refused.json()["detail"]
+    assert "latentdeck backfill" in refused.json()["detail"] and not (taskless / "projections").exists()

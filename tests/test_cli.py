@@ -198,6 +198,33 @@ def test_plugins_lists_a_failed_extra_module(monkeypatch, capsys):
     assert "no_such_cli_plugin_xyz" in out and "failed" in out and "No module named" in out
 
 
+def test_plugins_lists_a_plugin_with_a_misspelled_hook_and_other_commands_still_work(monkeypatch, capsys, tmp_path):
+    (tmp_path / "typo_cli_plugin_xyz.py").write_text(
+        "from latentdeck import hookimpl\n@hookimpl\ndef register_artifact():\n    return []\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing,typo_cli_plugin_xyz")
+    get_plugin_manager.cache_clear()
+    try:
+        assert main(["plugins", "--json"]) == 0
+        rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+        assert rows["typo_cli_plugin_xyz"]["status"] == "failed"
+        assert "did you mean 'register_artifacts'?" in rows["typo_cli_plugin_xyz"]["error"]
+        assert main(["presets", "--json"]) == 0  # the rest of the lab loads
+    finally:
+        get_plugin_manager.cache_clear()
+        sys.modules.pop("typo_cli_plugin_xyz", None)
+
+
+def test_plugins_piped_into_head_exits_quietly(tmp_path):
+    """`latentdeck plugins | head`: the reader leaves before the command writes (closed here at once)."""
+    env = {**os.environ, "LATENTDECK_EXTRA_PLUGINS": "latentdeck.testing"}
+    proc = subprocess.Popen([sys.executable, "-m", "latentdeck.cli", "plugins", "--all"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and err.decode() == ""
+
+
 def test_ctrl_c_cancels_gracefully(tmp_path):
     runs = tmp_path / "runs"
     env = {**os.environ, "LATENTDECK_EXTRA_PLUGINS": "latentdeck.testing", "PYTHONUNBUFFERED": "1"}
@@ -233,3 +260,21 @@ def test_ctrl_c_cancels_gracefully(tmp_path):
     events = list(read_events(run_dir / "events.jsonl"))
     assert events[-1]["type"] == "run.cancelled"
     assert events[-1]["data"]["epochs_completed"] == summary["epochs_completed"]
+
+
+def test_plugins_check_runs_a_tiny_run_with_the_plugin_and_reports(capsys):
+    assert main(["plugins", "--check", "latentdeck.knn", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["loaded"] and report["run"]["status"] == "completed" and report["run"]["artifacts"] == ["knn"]
+    assert report["files"] == ["neighbors/knn_first-dims_epoch_1.json", "neighbors/knn_first-dims_epoch_2.json"]
+    assert report["api"]["artifact_index"] == [{"name": "knn", "view": "json", "epochs": [1, 2]}]
+    assert report["problems"] == []
+    assert main(["plugins", "--check", "latentdeck.walk"]) == 0  # on-demand only: not called without its fields
+    out = capsys.readouterr().out
+    assert "on demand walk: not called: its request has required fields" in out and out.strip().endswith("ok")
+
+
+def test_plugins_check_reports_a_plugin_that_does_not_load(capsys):
+    assert main(["plugins", "--check", "no_such_plugin_xyz"]) == 1
+    out = capsys.readouterr().out
+    assert "NOT LOADED" in out and "no plugin 'no_such_plugin_xyz' is installed" in out

@@ -27,7 +27,7 @@ def test_default_uses_full_mnist_when_its_files_are_present(plugin_manager, tmp_
     _write_mnist(tmp_path / "MNIST" / "raw")
     stored = prepare_run(plugin_manager, {"data_dir": str(tmp_path)})
     assert stored["dataset"] == "mnist" and stored["dataset_requested"] == "default"
-    assert "full MNIST" in stored["dataset_note"]
+    assert stored["dataset_note"].startswith("default dataset: mnist (MNIST handwritten digits")
 
 
 def test_explicit_mnist_without_files_is_an_error_not_a_switch(plugin_manager, tmp_path):

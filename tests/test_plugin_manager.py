@@ -6,11 +6,10 @@ import importlib.metadata
 import sys
 import types
 
-import pluggy
 import pytest
 
 from latentdeck import (
-    Availability, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, ProjectionSpec, hookimpl,
+    ArtifactSpec, Availability, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, ProjectionSpec, hookimpl,
 )
 from latentdeck.plugins import (
     ENTRY_POINT_GROUP, DuplicateComponentError, PluginError, collect, list_plugins, make_plugin_manager,
@@ -121,10 +120,79 @@ def test_third_party_duplicate_of_builtin_is_disabled_and_builtins_keep_working(
 
 # --- validation ---------------------------------------------------------------------------------
 
-def test_misspelled_hookimpl_is_refused():
-    typo = plugin("typo_plugin", register_modelz=lambda: [model("x")])
-    with pytest.raises(pluggy.PluginValidationError, match="register_modelz"):
-        make_plugin_manager(entrypoints=False, plugins=[typo])
+def test_misspelled_hook_disables_that_plugin_only():
+    typo = plugin("typo_plugin", register_model=lambda: [model("x")], register_datasets=lambda: [dataset("d")])
+    good = plugin("good_plugin", register_models=lambda: [model("fine")])
+    pm = make_plugin_manager(entrypoints=False, plugins=[typo, good])
+    assert list(collect(pm, "models")) == ["fine"] and collect(pm, "datasets") == {}
+    assert not pm.has_plugin("typo_plugin")
+    row = next(r for r in list_plugins(pm) if r["name"] == "typo_plugin")
+    assert row["status"] == "failed" and row["hooks"] == []
+    assert "'register_model' (did you mean 'register_models'?) is not a latentdeck hook" in row["error"]
+
+
+def test_hook_argument_the_spec_lacks_disables_that_plugin_only():
+    wrong = plugin("args_plugin", after_epoch=lambda epoch, losses: None)
+    pm = make_plugin_manager(entrypoints=False, plugins=[wrong])
+    assert pm.infos["args_plugin"].status == "failed" and "losses" in pm.infos["args_plugin"].error
+    pm.hook.after_epoch(run_id="r", run_dir="/x", epoch=1, metrics={}, model=None)  # nothing left to call
+
+
+OUT = {"folder": "out", "files": ("out_{tag}.json",)}
+
+
+class NotPydantic:
+    pass
+
+
+@pytest.mark.parametrize("record, expected", [
+    (ModelSpec("m", build=lambda o, d: None, loss_weights=lambda o, s: {}, options=dict),
+     "options must be a pydantic model class"),
+    (ModelSpec("m", build="not callable", loss_weights=lambda o, s: {}), "build must be callable, got str"),
+    (ModelSpec("m", build=lambda o, d: None, loss_weights=lambda o, s: {}, capabilities=frozenset({"latent"})),
+     "capabilities names unknown capabilities ['latent']"),
+    (ArtifactSpec("a", generate=None), "generate must be callable"),
+    (ArtifactSpec("a", generate=print), "folder: folder must name the run folder it writes"),
+    (ArtifactSpec("a", generate=print, folder="../up", files=("x_{tag}.json",)), "folder: its part '..'"),
+    (ArtifactSpec("a", generate=print, folder="checkpoints", files=("x_{tag}.json",)), "belongs to the host"),
+    (ArtifactSpec("a", generate=print, folder="q", files=("../../x_{tag}.json",)), "escapes or breaks its folder"),
+    (ArtifactSpec("a", generate=print, folder="q", files=()), "files must be a non-empty tuple"),
+    (ArtifactSpec("a", generate=print, requires=frozenset({"latentz"}), **OUT), "requires names unknown capabilities ['latentz']"),
+    (ArtifactSpec("a", generate=print, requires=["latents"], **OUT), "requires must be a frozenset"),
+    (ArtifactSpec("a", generate=print, options=NotPydantic, **OUT), "options must be a pydantic model class"),
+    (ProjectionSpec("p", fit=print, dims=(4,)), "dims must be a non-empty tuple of (2, 3)"),
+    (ExecutorSpec("e", start=print, is_alive=print, ready="soon"), "ready must be callable or None"),
+    (DatasetSpec("d", load=print, availability=print, image_shape=(28, 28)), "image_shape must be"),
+])
+def test_bad_record_disables_only_its_plugin_with_the_field_named(record, expected):
+    hook = {ModelSpec: "register_models", ArtifactSpec: "register_artifacts", ProjectionSpec: "register_projections",
+            ExecutorSpec: "register_executors", DatasetSpec: "register_datasets"}[type(record)]
+    bad = plugin("bad_plugin", **{hook: lambda: [record]})
+    good = plugin("good_plugin", register_models=lambda: [model("fine")])
+    pm = make_plugin_manager(entrypoints=False, plugins=[bad, good])
+    assert pm.infos["bad_plugin"].status == "failed"
+    assert expected in pm.infos["bad_plugin"].error and repr(record.name) in pm.infos["bad_plugin"].error
+    assert list(collect(pm, "models")) == ["fine"]
+    assert pm.infos["good_plugin"].status == "ok"
+
+
+def test_bad_record_of_a_builtin_raises():
+    from latentdeck.plugins import PluginInfo, _fail
+
+    pm = make_plugin_manager(entrypoints=False)
+    pm.infos["latentdeck.x"] = PluginInfo("latentdeck.x", "1", True)
+    with pytest.raises(PluginError, match="built-in plugin 'latentdeck.x': broken"):
+        _fail(pm, "latentdeck.x", "broken")
+
+
+def test_an_installed_plugin_passed_in_again_is_not_registered_twice(monkeypatch):
+    """The plugin guide's test pattern works whether the plugin is installed or not."""
+    import latentdeck_recon.plugin as recon
+
+    monkeypatch.setenv("LATENTDECK_LOAD_PLUGINS", "")
+    pm = make_plugin_manager(entrypoints=True, plugins=[recon])
+    assert providers(pm, "artifacts")["recon_grid"] == "latentdeck.recon"
+    assert "latentdeck_recon.plugin" not in pm.infos
 
 
 def test_third_party_record_of_wrong_type_disables_that_plugin_only():
@@ -148,7 +216,7 @@ def test_record_without_name_disables_the_plugin():
     nameless = plugin("nameless_plugin", register_models=lambda: [model("")])
     pm = make_plugin_manager(entrypoints=False, plugins=[nameless])
     row = next(r for r in list_plugins(pm, all=True) if r["name"] == "nameless_plugin")
-    assert row["status"] == "failed" and "named ModelSpec" in row["error"]
+    assert row["status"] == "failed" and "name must be a non-empty string" in row["error"]
     assert collect(pm, "models") == {}
 
 
@@ -262,3 +330,31 @@ def test_lifecycle_hooks_accept_a_subset_of_arguments():
     pm.hook.before_run(run_id="r1", run_dir="/nowhere", config={})
     pm.hook.after_epoch(run_id="r1", run_dir="/nowhere", epoch=3, metrics={}, model=None)
     assert seen == ["r1", 3]
+
+
+# --- the API keeps working beside a broken plugin -----------------------------------------------
+
+def test_api_lists_broken_plugins_and_components_stay_up(tmp_path):
+    from fastapi.testclient import TestClient
+    from pydantic import BaseModel
+
+    import latentdeck.testing as testing
+    from latentdeck.api.app import create_app
+
+    class Fine(BaseModel):
+        k: int = 3
+
+    typo = plugin("typo_plugin", register_artifact=lambda: [])
+    raw_options = plugin("dict_options_plugin", register_artifacts=lambda: [
+        ArtifactSpec("raw", generate=print, options={"k": 3}, **OUT)])
+    good = plugin("fine_plugin", register_artifacts=lambda: [ArtifactSpec("fine", generate=print, options=Fine, **OUT)])
+    pm = make_plugin_manager(entrypoints=False, plugins=[testing, typo, raw_options, good])
+    with TestClient(create_app(pm, tmp_path / "runs")) as client:
+        rows = {row["name"]: row for row in client.get("/api/plugins").json()}
+        assert rows["typo_plugin"]["status"] == "failed" and "register_artifacts" in rows["typo_plugin"]["error"]
+        assert rows["dict_options_plugin"]["status"] == "failed"
+        assert "options must be a pydantic model class" in rows["dict_options_plugin"]["error"]
+        assert rows["fine_plugin"]["status"] == "ok"
+        components = client.get("/api/components")
+        assert components.status_code == 200
+        assert [row["name"] for row in components.json()["artifacts"]] == ["fine"]

@@ -247,6 +247,22 @@ def test_artifact_listing_hides_temp_files(artifact_run):
     assert "worker.json" not in names and "secret.txt" not in names
 
 
+def test_store_serves_exactly_the_declared_folders(tmp_path):
+    """A third-party folder is served once a plugin declares it; an undeclared one is neither listed nor served."""
+    store = RunStore(tmp_path / "runs", folders=["checkpoints", "projections", "quality"])
+    store.create(stored("run-q"))
+    path = store.run_dir("run-q")
+    for folder in ("quality", "undeclared"):
+        (path / folder / "sub").mkdir(parents=True)
+        (path / folder / "sub" / "q_epoch_1.json").write_text("{}")
+    assert store.artifact_path("run-q", "quality/sub/q_epoch_1.json").name == "q_epoch_1.json"
+    with pytest.raises(RunStoreError, match="is not a valid artifact name"):
+        store.artifact_path("run-q", "undeclared/sub/q_epoch_1.json")
+    listed = {row["name"]: row["kind"] for row in store.artifacts("run-q")}
+    assert listed == {"quality/sub/q_epoch_1.json": "quality"}
+    assert store.folders == ("checkpoints", "projections", "quality")
+
+
 # --- atomic writes ------------------------------------------------------------------------------
 
 def test_write_json_is_atomic_and_leaves_no_temp_files(tmp_path):

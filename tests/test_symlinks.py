@@ -70,9 +70,10 @@ def test_links_never_lead_outside_the_runs_folder(planted, plugin_manager, runs_
     for run_id in (planted["linked"], planted["inner"]):
         base = f"/api/runs/{run_id}"
         for path in ("", "/artifacts", "/artifacts/summary.json", "/artifacts/config.json", "/artifacts/events.jsonl",
-                     "/artifacts/reconstructions/secret.png", "/events", "/overlays", "/network/layers"):
+                     "/artifacts/reconstructions/secret.png", "/events", "/overlays"):
             assert get(base + path) == 404, base + path
         assert get(base + "/cancel", "POST") == 404
+        assert client.post(base + "/compute/network-layers", json={}).status_code == 404
         assert get(base, "DELETE") == 404
     real = f"/api/runs/{planted['real']}"
     assert get(real) == 200

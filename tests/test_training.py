@@ -329,7 +329,8 @@ def test_failing_artifact_generator_is_reported_and_training_completes(plugin_ma
         raise ValueError(f"no artifact for epoch {ctx.epoch}")
 
     plugin = types.ModuleType("exploding_artifacts")
-    plugin.register_artifacts = hookimpl(lambda: [ArtifactSpec(name="explode", generate=explode)])
+    plugin.register_artifacts = hookimpl(lambda: [ArtifactSpec(name="explode", generate=explode, folder="explode",
+                                                                                 files=("x_{tag}.json",))])
     plugin_manager.register(plugin, name="exploding_artifacts")
     _, run_dir = new_run(plugin_manager, runs_dir, tiny_config, projections=[], artifacts=["recon_grid", "explode"])
     assert execute_run(run_dir, pm=plugin_manager) == "completed"
@@ -344,8 +345,9 @@ def test_artifacts_filter_and_requires(plugin_manager, runs_dir, tiny_config):
     calls = []
     plugin = types.ModuleType("needs_more")
     plugin.register_artifacts = hookimpl(lambda: [
-        ArtifactSpec(name="needs_mixture", generate=calls.append, requires=frozenset({"mixture"})),
-        ArtifactSpec(name="plain", generate=lambda ctx: calls.append(ctx.generator)),
+        ArtifactSpec(name="needs_mixture", generate=calls.append, requires=frozenset({"mixture"}), folder="needs",
+                     files=("x_{tag}.json",)),
+        ArtifactSpec(name="plain", generate=lambda ctx: calls.append(ctx.generator), folder="plain", files=("x_{tag}.json",)),
     ])
     plugin_manager.register(plugin, name="needs_more")
     _, run_dir = new_run(plugin_manager, runs_dir, tiny_config, epochs=1, projections=[],
@@ -391,7 +393,8 @@ def test_artifact_options_reach_the_generator(plugin_manager, runs_dir, tiny_con
     seen = []
     plugin = types.ModuleType("stamping")
     plugin.register_artifacts = hookimpl(lambda: [ArtifactSpec(
-        name="stamp", generate=lambda ctx: seen.append((ctx.epoch, ctx.options)), options=StampOptions)])
+        name="stamp", generate=lambda ctx: seen.append((ctx.epoch, ctx.options)), options=StampOptions,
+        folder="stamp", files=("x_{tag}.json",))])
     plugin_manager.register(plugin, name="stamping")
     with pytest.raises(ConfigError, match="artifact_options.stamp.stamp"):
         prepare_run(plugin_manager, {**tiny_config, "artifact_options": {"stamp": {"stamp": "many"}}})

@@ -70,4 +70,4 @@ def test_trained_flags_match_the_examples_trained_on(trained_run, plugin_manager
     assert 0 < sum(projection["trained"]) < 36, "some training digits are outside the limit"
     knn = read_json(run_dir / "neighbors/knn_first-dims_epoch_1.json")
     assert knn["indices"] == projection["indices"] and knn["n"] == 100
-    assert read_json(run_dir / "reconstructions/atlas_inputs.json")["n"] == 100
+    assert read_json(run_dir / "atlas/atlas_inputs.json")["n"] == 100

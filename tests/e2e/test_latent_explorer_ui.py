@@ -77,8 +77,8 @@ def test_hover_shows_the_input_and_its_reconstruction(lab, page, latent_map, sho
     card = page.get_by_test_id("hover-card")
     expect(card).to_have_attribute("data-index", str(projection["indices"][i]))
     expect(page.get_by_test_id("hover-label")).to_have_text(str(projection["labels"][i]))
-    atlas = lab.file("gm", "reconstructions/atlas_epoch_3.json")
-    for test_id, png in (("thumb-input", "reconstructions/atlas_inputs.png"), ("thumb-recon epoch 3", atlas["png"])):
+    atlas = lab.file("gm", "atlas/atlas_epoch_3.json")
+    for test_id, png in (("thumb-input", "atlas/atlas_inputs.png"), ("thumb-recon epoch 3", atlas["png"])):
         thumb = page.get_by_test_id(test_id)
         expect(thumb).to_have_attribute("data-tile", str(i))
         style = thumb.get_attribute("style")
@@ -159,7 +159,7 @@ def test_overlays_draw_under_the_points_with_their_legend(lab, page, latent_map,
     m = latent_map
     canvas = m.open(page, lab, m)
     none = m.drawn_pixels(m.map_pixels(canvas))
-    for kind in ("posterior", "distortion"):
+    for kind in ("posterior", "metric_ratio"):
         page.get_by_test_id("map-overlay").select_option(kind)
         expect(page.get_by_test_id("map-badge")).to_have_attribute("data-overlay", kind)
         time.sleep(0.4)

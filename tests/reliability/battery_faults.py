@@ -160,8 +160,8 @@ def damaged_checkpoint(lab: Lab) -> dict[str, Any]:
         for projection in (run_dir / "projections").glob("*epoch_2*"):
             projection.unlink()  # something for backfill to do
         answers = {
-            "samples": client.post(f"/api/runs/{run_id}/samples", json={"idx": 0, "m": 4, "epoch": 2}),
-            "network": client.get(f"/api/runs/{run_id}/network/layers", params={"epoch": 2}),
+            "samples": client.post(f"/api/runs/{run_id}/compute/sampling", json={"idx": 0, "m": 4, "epoch": 2}),
+            "network": client.post(f"/api/runs/{run_id}/compute/network-layers", json={"epoch": 2}),
         }
         backfill = client.post(f"/api/runs/{run_id}/backfill", json={"epochs": [2]})
         deadline = time.monotonic() + 120

@@ -44,7 +44,7 @@ class InstantExecutor:
 
     @hookimpl
     def register_executors(self):
-        return [ExecutorSpec(name="local", start=_instant_start, is_alive=lambda info: False,
+        return [ExecutorSpec(name="local", start=_instant_start, is_alive=lambda info: False, default_rank=0,
                              description="battery stand-in: marks the run completed at once")]
 
 

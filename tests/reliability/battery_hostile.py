@@ -94,28 +94,32 @@ def corpus(secret: Path, run_id: str) -> list[tuple[str, str]]:
            ".", "%2e", absolute, "%2f" + absolute.lstrip("/").replace("/", "%2f"), "secret", "..\\secret\\run",
            run_id + "%00", run_id + "%2f..%2f..%2fsecret%2frun", "a" * 5000, "%00", "~root", "$HOME"]
     suffixes = ["", "/artifacts", "/artifacts/summary.json", "/artifacts/config.json", "/artifacts/events.jsonl",
-                "/events", "/overlays", "/network/layers", "/network/forward?idx=0"]
+                "/events", "/overlays"]
     for rid in ids:
         for suffix in suffixes:
             requests.append(("GET", f"/api/runs/{rid}{suffix}"))
         requests += [("POST", f"/api/runs/{rid}/cancel"), ("DELETE", f"/api/runs/{rid}"),
-                     ("POST", f"/api/runs/{rid}/samples"), ("POST", f"/api/runs/{rid}/backfill")]
+                     ("POST", f"/api/runs/{rid}/compute/sampling", b'{"idx": 0}'),
+                     ("POST", f"/api/runs/{rid}/compute/network-layers"),
+                     ("POST", f"/api/runs/{rid}/compute/network-forward", b'{"idx": 0}'), ("POST", f"/api/runs/{rid}/backfill")]
     for name in sorted(names):
         requests.append(("GET", "/" + name))
         requests.append(("GET", "/runs/" + name))
         requests.append(("GET", "/_next/static/" + name))
     requests += [("GET", "/leak.html"), ("GET", "/runs/_/linked/passwd"), ("GET", "/runs/x/linked/passwd"),
-                 ("GET", "/runs/20260101-000000-c0ffee/"), ("GET", f"/api/runs/{run_id}/network/kernels?layer=../../{rel}&out=0"),
-                 ("GET", f"/api/runs/{run_id}/network/forward?idx=0&epoch=../../{rel}")]
+                 ("GET", "/runs/20260101-000000-c0ffee/"), ("POST", f"/api/runs/{run_id}/compute/network-kernels",
+                                                              json.dumps({"layer": f"../../{rel}", "out": 0}).encode()),
+                 ("POST", f"/api/runs/{run_id}/compute/network-forward", json.dumps({"idx": 0, "epoch": f"../../{rel}"}).encode()),
+                 ("POST", f"/api/runs/{run_id}/compute/walk", json.dumps({"from_idx": 0, "to_idx": 1, "method": f"../../{rel}"}).encode())]
     return requests
 
 
-def send(url: str, method: str, path: str) -> tuple[int, bytes]:
+def send(url: str, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
     """One request on a raw socket, the path byte for byte (control characters too)."""
     import socket
 
     host, port = url.removeprefix("http://").split(":")
-    body = b"{}" if method == "POST" else b""
+    body = body if body is not None else (b"{}" if method == "POST" else b"")
     head = (f"{method} ".encode() + path.encode("utf-8", "surrogateescape") + b" HTTP/1.1\r\n"
             + f"Host: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
               "Connection: close\r\n\r\n".encode())
@@ -152,8 +156,8 @@ def traversal(work: Path, real_run: Path) -> dict[str, Any]:
         requests = corpus(secret, run_dir.name)
         leaks, errors, statuses = [], [], {}
         with Lab(runs, env={"LATENTDECK_UI_DIR": str(ui)}) as lab:
-            for method, path in requests:
-                status, body = send(lab.url, method, path)
+            for method, path, *payload in requests:
+                status, body = send(lab.url, method, path, *payload)
                 statuses[status] = statuses.get(status, 0) + 1
                 if CANARY.encode() in body:
                     leaks.append(f"{method} {path[:120]} -> {status}")

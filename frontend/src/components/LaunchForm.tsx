@@ -19,7 +19,7 @@ export function LaunchForm() {
   const router = useRouter();
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
-  const [model, setModel] = useState("ae");
+  const [chosenModel, setModel] = useState<string | null>(null); // null: the server's default model
   const [dataset, setDataset] = useState("default");
   const [values, setValues] = useState<Values>({});
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -34,6 +34,9 @@ export function LaunchForm() {
   }, []);
 
   const models = loaded?.components.models ?? [];
+  // the default model is the installed one the plugins rank first (the schema's `model.default`)
+  const defaultModel = typeof loaded?.schema.properties?.model?.default === "string" ? loaded.schema.properties.model.default : models[0]?.name ?? "";
+  const model = chosenModel ?? defaultModel;
   const datasets = loaded?.components.datasets ?? [];
   const modelRow = models.find((m) => m.name === model);
   const configFields = useMemo(() => (loaded ? fieldsOf(loaded.schema, "", loaded.schema, HANDLED) : []), [loaded]);
@@ -78,7 +81,7 @@ export function LaunchForm() {
       return;
     }
     const config = p.config as Record<string, unknown>;
-    const nextModel = typeof config.model === "string" ? config.model : "ae";
+    const nextModel = typeof config.model === "string" ? config.model : defaultModel;
     const row = models.find((m) => m.name === nextModel);
     const fields = [...configFields, ...(row ? fieldsOf(row.options_schema, "model_options") : [])];
     setModel(nextModel);

@@ -111,7 +111,7 @@ export function ConvStepPanel({ runId, epoch, idx, layer, channel, probe, listin
   const conv1 = listing.layers.find((l) => l.conv1_like);
   const where = useNetwork<InspectPayload>(runId, "inspect", layer.conv1_like && !probe ? { epoch, idx, layer: layer.id, ch: channel } : null);
   const at = probe ?? (where.payload ? { x: where.payload.argmax.x, y: where.payload.argmax.y } : null);
-  const step = useNetwork<ConvStepPayload>(runId, "conv_step", layer.conv1_like && at ? { epoch, idx, layer: layer.id, out: channel, x: at.x, y: at.y } : null);
+  const step = useNetwork<ConvStepPayload>(runId, "conv-step", layer.conv1_like && at ? { epoch, idx, layer: layer.id, out: channel, x: at.x, y: at.y } : null);
   const p = step.payload;
   return (
     <section className="panel" data-testid="net-convstep">

@@ -8,6 +8,7 @@ import { useRunEvents } from "@/lib/useRunEvents";
 import type { Connection } from "@/lib/useRunEvents";
 import { chartSpecs, fmt, latestWarnings, progressOf } from "@/lib/runState";
 import type { RunState } from "@/lib/runState";
+import { GenericArtifacts } from "./GenericArtifacts";
 import { LineChart } from "./LineChart";
 import { ConfirmButton, Empty, ErrorBox, StatusBadge, fullTime } from "./ui";
 
@@ -301,6 +302,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
         <section className="panel"><h2>Reconstructions</h2><ReconGrid runId={runId} epochs={state.reconEpochs} /></section>
         <section className="panel"><h2>Epochs</h2><EpochTable state={state} /></section>
       </div>
+      <GenericArtifacts runId={runId} refresh={state.metrics.length + state.epochsDone + (ended ? 1000 : 0)} />
       {state.failures.length ? (
         <section className="panel">
           <h2>Artifact problems</h2>

@@ -179,8 +179,10 @@ export interface paths {
         /**
          * Get Components
          * @description ``{kind: [component]}`` for every kind: name, provider, description, ``options_schema`` (JSON
-         *     schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components)
-         *     and ``availability`` (datasets, checked in the default data folder). Presets are named configs,
+         *     schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components,
+         *     on-demand computations), ``folder``/``files`` (the declared artifact folder and file patterns),
+         *     ``overlay`` (artifacts), ``request_schema`` (on-demand computations) and ``availability``
+         *     (datasets, checked in the default data folder). Presets are named configs,
          *     not components: ``/api/presets`` lists them.
          */
         get: operations["get_components_api_components_get"];
@@ -251,7 +253,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/runs/{run_id}/network/layers": {
+    "/api/runs/{run_id}/artifact-index": {
         parameters: {
             query?: never;
             header?: never;
@@ -259,157 +261,13 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List Layers
-         * @description Every layer of the model at an epoch (ids are stable across epochs): the ids the other endpoints take.
+         * Get Artifact Index
+         * @description A run's files grouped by the spec that declares them (found with its file patterns), per epoch,
+         *     with its view hint: the run page shows each type that has no panel of its own with that view.
          */
-        get: operations["list_layers_api_runs__run_id__network_layers_get"];
+        get: operations["get_artifact_index_api_runs__run_id__artifact_index_get"];
         put?: never;
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/runs/{run_id}/network/forward": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Forward
-         * @description One held-out example through the model: input, reconstruction, every layer's grid or vector image,
-         *     summaries, latent vectors (``network/forward/epoch_<N>/idx_<i>/``).
-         */
-        get: operations["forward_api_runs__run_id__network_forward_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/runs/{run_id}/network/inspect": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Inspect Channel
-         * @description One channel of one layer for one example: its map, a heatmap and an overlay on the input; with a
-         *     probe (x, y) also the value there and its receptive field in the input.
-         */
-        get: operations["inspect_channel_api_runs__run_id__network_inspect_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/runs/{run_id}/network/conv_step": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Conv Step
-         * @description One output value of a conv1-like layer by hand (patch x kernel, sum, bias, activation) next to the
-         *     value the model computed.
-         */
-        get: operations["conv_step_api_runs__run_id__network_conv_step_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/runs/{run_id}/network/kernels": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Kernels
-         * @description A conv layer's kernel for one output channel: the 3x3 values (one input channel) or the L2 strength
-         *     stencil and the 4 input channels that contribute most.
-         */
-        get: operations["kernels_api_runs__run_id__network_kernels_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/runs/{run_id}/network/perturb": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Perturb
-         * @description The reconstruction after adding ``delta`` to one dimension of a latent vector.
-         */
-        get: operations["perturb_api_runs__run_id__network_perturb_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/runs/{run_id}/network/topk": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Topk
-         * @description The k held-out examples (of the first n) that excite a channel most, by max or mean activation.
-         */
-        get: operations["topk_api_runs__run_id__network_topk_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/runs/{run_id}/samples": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Request Samples
-         * @description Decode ``m`` samples for one example or one component at one epoch, persisted under ``samples/``
-         *     before the answer; a repeated request is served from disk (``cached: true``).
-         */
-        post: operations["request_samples_api_runs__run_id__samples_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -425,7 +283,8 @@ export interface paths {
         };
         /**
          * Get Overlays
-         * @description Which density, distortion and sample artifacts exist, per epoch (parsed from the file names).
+         * @description Which overlay artifacts (density, distortion, samples, any generator declaring ``overlay``) exist, per
+         *     epoch, parsed from the file names with the generators' declared patterns.
          */
         get: operations["get_overlays_api_runs__run_id__overlays_get"];
         put?: never;
@@ -436,7 +295,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/runs/{run_id}/walks": {
+    "/api/runs/{run_id}/compute/network-conv-step": {
         parameters: {
             query?: never;
             header?: never;
@@ -446,11 +305,170 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Request Walk
-         * @description Decode a latent path and place it on a 2-D map (exact for linear projections such as PCA, an estimate
-         *     from latent neighbours otherwise); persisted under ``samples/walks/`` before the answer.
+         * network-conv-step (on demand)
+         * @description One output value of a conv1-like layer by hand next to the value the model computed.
          */
-        post: operations["request_walk_api_runs__run_id__walks_post"];
+        post: operations["compute_network_conv_step"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/compute/network-forward": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * network-forward (on demand)
+         * @description One held-out example through the model: every layer's grid or vector image, summaries, latents.
+         */
+        post: operations["compute_network_forward"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/compute/network-inspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * network-inspect (on demand)
+         * @description One channel of one layer for one example; with a probe (x, y) also its receptive field.
+         */
+        post: operations["compute_network_inspect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/compute/network-kernels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * network-kernels (on demand)
+         * @description A conv layer's kernel for one output channel.
+         */
+        post: operations["compute_network_kernels"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/compute/network-layers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * network-layers (on demand)
+         * @description Every layer of the model at an epoch (ids are stable across epochs).
+         */
+        post: operations["compute_network_layers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/compute/network-perturb": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * network-perturb (on demand)
+         * @description The reconstruction after adding delta to one dimension of a latent vector.
+         */
+        post: operations["compute_network_perturb"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/compute/network-topk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * network-topk (on demand)
+         * @description The k held-out examples (of the first n) that excite a channel most.
+         */
+        post: operations["compute_network_topk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/compute/sampling": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * sampling (on demand)
+         * @description decode M samples around a held-out example (z ~ q(z|x), or a labelled neighbourhood for deterministic encoders) or from one mixture component (z ~ p(z|c))
+         */
+        post: operations["compute_sampling"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/compute/walk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * walk (on demand)
+         * @description decode a path through the latent space (along a dimension, or from one digit to another) and place it on a 2-D projection of that epoch (walks/epoch_<N>/<method>/from_<split>_<i>/...)
+         */
+        post: operations["compute_walk"];
         delete?: never;
         options?: never;
         head?: never;
@@ -521,29 +539,57 @@ export interface components {
             /** Detail */
             detail: string;
         };
-        /** ComponentWeight */
-        ComponentWeight: {
+        /**
+         * ConvStepRequest
+         * @description One output value of a conv1-like layer by hand next to the value the model computed.
+         */
+        ConvStepRequest: {
             /**
-             * P
-             * @description mean q(c|x) of the component on the visualization subset
+             * Epoch
+             * @description an epoch with a checkpoint (default: the newest)
              */
-            p: number;
+            epoch?: number | null;
             /**
-             * Argmax Share
-             * @description share of the subset whose most likely component it is
+             * Idx
+             * @description held-out index
              */
-            argmax_share: number;
-            /** N */
-            n: number;
-            /** Components */
-            components: number;
-            /** Source */
-            source: string;
+            idx: number;
             /**
-             * Note
-             * @description present when the component holds almost no data (p < 0.1 / K)
+             * Layer
+             * @description a layer id from network-layers (characters A-Z a-z 0-9 _ . -)
              */
-            note?: string | null;
+            layer: string;
+            /**
+             * Out
+             * @description output channel
+             */
+            out: number;
+            /**
+             * X
+             * @description output column
+             */
+            x: number;
+            /**
+             * Y
+             * @description output row
+             */
+            y: number;
+        };
+        /**
+         * ForwardRequest
+         * @description One held-out example through the model: every layer's grid or vector image, summaries, latents.
+         */
+        ForwardRequest: {
+            /**
+             * Epoch
+             * @description an epoch with a checkpoint (default: the newest)
+             */
+            epoch?: number | null;
+            /**
+             * Idx
+             * @description held-out index
+             */
+            idx: number;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -559,81 +605,135 @@ export interface components {
             /** Version */
             version: string;
         };
-        /** LayerListing */
-        LayerListing: {
+        /** IndexEntry */
+        IndexEntry: {
             /**
-             * Epoch
-             * @description the epoch whose checkpoint was read
+             * Name
+             * @description the artifact generator or on-demand computation that declares these files
              */
-            epoch: number;
-            /**
-             * Epochs
-             * @description every epoch with a checkpoint
-             */
-            epochs: number[];
-            /** Model */
-            model: string;
-            /** Input Shape */
-            input_shape: number[];
-            /**
-             * Heldout Size
-             * @description held-out examples: idx takes 0..heldout_size-1
-             */
-            heldout_size: number;
-            /** Max Topk Subset */
-            max_topk_subset: number;
-            /** Max Topk K */
-            max_topk_k: number;
-            /** Layers */
-            layers: components["schemas"]["LayerRow"][];
-        };
-        /** LayerRow */
-        LayerRow: {
-            /**
-             * Id
-             * @description stable, path-safe layer id from the module name, e.g. 'trunk.layers.0'
-             */
-            id: string;
-            /** Module */
-            module: string;
-            /** Type */
-            type: string;
-            /**
-             * Shape
-             * @description output shape without the batch: (C, H, W) or (D,)
-             */
-            shape: number[];
+            name: string;
             /**
              * Kind
-             * @enum {string}
+             * @description artifacts | ondemand
              */
-            kind: "spatial" | "vector";
-            /** Order */
-            order: number;
-            /** Channels */
-            channels: number;
-            /** Params */
-            params: {
-                [key: string]: unknown;
-            };
+            kind: string;
+            /** Provider */
+            provider: string | null;
+            /** Folder */
+            folder: string;
             /**
-             * Conv1 Like
-             * @description a Conv2d on the image with one input channel and a 3x3 kernel
+             * View
+             * @description how to show them without a dedicated panel: image, image_grid, metric_series, table, grid2d_overlay or json
              */
-            conv1_like: boolean;
-            /** Has Kernels */
-            has_kernels: boolean;
+            view: string;
+            /** Description */
+            description: string;
+            /**
+             * Page
+             * @description the plugin's own page for this artifact type (embed with ?run=&epoch=), if any
+             */
+            page: string | null;
+            /**
+             * Epochs
+             * @description files per epoch, ascending
+             */
+            epochs: components["schemas"]["IndexEpoch"][];
+            /**
+             * Latest
+             * @description the *_latest mirrors
+             */
+            latest: string[];
+            /**
+             * Other
+             * @description files of no epoch (run-level files)
+             */
+            other: string[];
+        };
+        /** IndexEpoch */
+        IndexEpoch: {
+            /** Epoch */
+            epoch: number;
+            /** Files */
+            files: string[];
         };
         /**
-         * NetworkArtifact
-         * @description One computed (or re-read) folder of network artifacts.
+         * InspectRequest
+         * @description One channel of one layer for one example; with a probe (x, y) also its receptive field.
          */
-        NetworkArtifact: {
+        InspectRequest: {
+            /**
+             * Epoch
+             * @description an epoch with a checkpoint (default: the newest)
+             */
+            epoch?: number | null;
+            /**
+             * Idx
+             * @description held-out index
+             */
+            idx: number;
+            /**
+             * Layer
+             * @description a layer id from network-layers (characters A-Z a-z 0-9 _ . -)
+             */
+            layer: string;
+            /**
+             * Ch
+             * @description channel
+             */
+            ch: number;
+            /**
+             * X
+             * @description probe column in the layer's map (give x and y together)
+             */
+            x?: number | null;
+            /**
+             * Y
+             * @description probe row in the layer's map (give x and y together)
+             */
+            y?: number | null;
+        };
+        /**
+         * KernelsRequest
+         * @description A conv layer's kernel for one output channel.
+         */
+        KernelsRequest: {
+            /**
+             * Epoch
+             * @description an epoch with a checkpoint (default: the newest)
+             */
+            epoch?: number | null;
+            /**
+             * Layer
+             * @description a layer id from network-layers (characters A-Z a-z 0-9 _ . -)
+             */
+            layer: string;
+            /**
+             * Out
+             * @description output channel
+             */
+            out: number;
+        };
+        /**
+         * LayersRequest
+         * @description Every layer of the model at an epoch (ids are stable across epochs).
+         */
+        LayersRequest: {
+            /**
+             * Epoch
+             * @description an epoch with a checkpoint (default: the newest)
+             */
+            epoch?: number | null;
+        };
+        /**
+         * OnDemandResult
+         * @description What every on-demand computation answers.
+         */
+        OnDemandResult: {
             /**
              * Folder
-             * @description the folder, relative to the run, e.g. 'network/forward/epoch_3/idx_0'
+             * @description the folder its files are in, relative to the run (null: it wrote none)
              */
-            folder: string;
+            folder: string | null;
             /**
              * Files
              * @description its files by artifact name (GET /api/runs/{run_id}/artifacts/{name})
@@ -646,7 +746,7 @@ export interface components {
             created: boolean;
             /**
              * Payload
-             * @description the folder's JSON content (see the plugin's README for fields)
+             * @description the computation's answer (fields in its plugin's README)
              */
             payload: {
                 [key: string]: unknown;
@@ -692,21 +792,20 @@ export interface components {
              */
             weight_decay: number;
         };
-        /** OverlayEpoch */
+        /**
+         * OverlayEpoch
+         * @description One epoch: ``checkpoint`` and, for every overlay folder in ``kinds``, a list of its files.
+         */
         OverlayEpoch: {
             /** Epoch */
             epoch: number;
             /**
              * Checkpoint
-             * @description whether the epoch has a checkpoint (on-demand samples need one)
+             * @description whether the epoch has a checkpoint (on-demand computations need one)
              */
             checkpoint: boolean;
-            /** Density */
-            density: components["schemas"]["OverlayFile"][];
-            /** Distortion */
-            distortion: components["schemas"]["OverlayFile"][];
-            /** Samples */
-            samples: components["schemas"]["OverlayFile"][];
+        } & {
+            [key: string]: components["schemas"]["OverlayFile"][];
         };
         /** OverlayFile */
         OverlayFile: {
@@ -721,6 +820,11 @@ export interface components {
         OverlayListing: {
             /** Run Id */
             run_id: string;
+            /**
+             * Kinds
+             * @description the overlay folders the installed plugins declare (density, distortion, samples ...)
+             */
+            kinds: string[];
             /** Epochs */
             epochs: components["schemas"]["OverlayEpoch"][];
             /**
@@ -730,6 +834,37 @@ export interface components {
             latest: {
                 [key: string]: components["schemas"]["OverlayFile"][];
             };
+        };
+        /**
+         * PerturbRequest
+         * @description The reconstruction after adding delta to one dimension of a latent vector.
+         */
+        PerturbRequest: {
+            /**
+             * Epoch
+             * @description an epoch with a checkpoint (default: the newest)
+             */
+            epoch?: number | null;
+            /**
+             * Idx
+             * @description held-out index
+             */
+            idx: number;
+            /**
+             * Key
+             * @description a decodable vector: see latent.json 'decodable' (z, mu, z_sample)
+             */
+            key: string;
+            /**
+             * Dim
+             * @description the dimension to move
+             */
+            dim: number;
+            /**
+             * Delta
+             * @description added to the dimension (|delta| <= 1000)
+             */
+            delta: number;
         };
         /** PluginRow */
         PluginRow: {
@@ -815,10 +950,9 @@ export interface components {
             preset?: string | null;
             /**
              * Model
-             * @description model plugin name (see /api/components)
-             * @default ae
+             * @description model plugin name (see /api/components); default: the installed model with the lowest default_rank
              */
-            model: string;
+            model?: string | null;
             /**
              * Model Options
              * @description options of the chosen model, validated by its plugin
@@ -932,10 +1066,9 @@ export interface components {
             };
             /**
              * Executor
-             * @description executor plugin that starts the worker
-             * @default local
+             * @description executor plugin that starts the worker; default: the installed executor with the lowest default_rank
              */
-            executor: string;
+            executor?: string | null;
             /**
              * Num Threads
              * @description torch threads in the worker (default: all cores)
@@ -1021,10 +1154,10 @@ export interface components {
             [key: string]: unknown;
         };
         /**
-         * SamplesRequest
-         * @description Which grid to decode. Exactly one of ``idx`` (posterior_local) or ``component`` (prior_component).
+         * SampleRequest
+         * @description Which grid to decode: exactly one of ``idx`` (posterior_local) or ``component`` (prior_component).
          */
-        SamplesRequest: {
+        SampleRequest: {
             /**
              * Kind
              * @description posterior_local: z ~ q(z|x_idx) (an isotropic neighbourhood for deterministic encoders); prior_component: z ~ p(z|c) (mixture models)
@@ -1044,82 +1177,59 @@ export interface components {
             component?: number | null;
             /**
              * M
-             * @description number of samples, 1..256
+             * @description samples in the grid (1..256)
              * @default 16
              */
             m: number;
             /**
              * Epoch
-             * @description epoch with a checkpoint (default: the newest)
+             * @description an epoch with a checkpoint (default: the newest)
              */
             epoch?: number | null;
             /**
              * Seed
-             * @description explicit seed (0..2^32-1); default: derived from the run seed, epoch, kind and key. Override files carry _seed_<s> and no latest mirror
+             * @description explicit seed (default: derived from the run seed, epoch, kind and key)
              */
             seed?: number | null;
         };
         /**
-         * SamplesResult
-         * @description The grid's JSON payload (``samples/<...>.json``) plus where its files are and how it was served.
+         * TopkRequest
+         * @description The k held-out examples (of the first n) that excite a channel most.
          */
-        SamplesResult: {
-            /** Kind */
-            kind: string;
-            /** Epoch */
-            epoch: number;
-            /** Idx */
-            idx?: number | null;
-            /** Component */
-            component?: number | null;
-            /** M */
-            m: number;
-            /** Seed */
-            seed: number;
+        TopkRequest: {
             /**
-             * Seed Source
+             * Epoch
+             * @description an epoch with a checkpoint (default: the newest)
+             */
+            epoch?: number | null;
+            /**
+             * Layer
+             * @description a layer id from network-layers (characters A-Z a-z 0-9 _ . -)
+             */
+            layer: string;
+            /**
+             * Ch
+             * @description channel
+             */
+            ch: number;
+            /**
+             * Metric
+             * @default max
              * @enum {string}
              */
-            seed_source: "derived" | "override";
+            metric: "max" | "mean";
             /**
-             * Distribution
-             * @description q(z|x), isotropic_neighbourhood or p(z|c)
+             * N
+             * @description scan held-out examples 0..n-1 (at most the split's size)
+             * @default 2000
              */
-            distribution: string;
-            /** Description */
-            description: string;
+            n: number;
             /**
-             * Compute Ms
-             * @description time it took to compute the grid when it was made
+             * K
+             * @description how many to keep (at most n)
+             * @default 9
              */
-            compute_ms: number;
-            /** Png */
-            png: string;
-            /**
-             * Json
-             * @description the JSON file's relative name
-             */
-            json: string;
-            /**
-             * Latest
-             * @description the *_latest PNG mirror when it shows this grid's epoch
-             */
-            latest: string | null;
-            /**
-             * Cached
-             * @description true when served from disk (an earlier request or the per-epoch set made it)
-             */
-            cached: boolean;
-            /** Served Ms */
-            served_ms: number;
-            /** Png Url */
-            png_url: string;
-            /** Json Url */
-            json_url: string;
-            /** @description prior_component of a mixture model: how much data the component holds at this epoch */
-            component_weight?: components["schemas"]["ComponentWeight"] | null;
-        } & {
-            [key: string]: unknown;
+            k: number;
         };
         /** ValidationError */
         ValidationError: {
@@ -1135,10 +1245,10 @@ export interface components {
             ctx?: Record<string, never>;
         };
         /**
-         * WalkBody
-         * @description The request (fields as in ``latentdeck_walk.walk.WalkRequest``, which validates them).
+         * WalkRequest
+         * @description One walk: where it starts, which way it goes, how many steps, and which map it is placed on.
          */
-        WalkBody: {
+        WalkRequest: {
             /**
              * From Idx
              * @description dataset index of the start digit (in from_split)
@@ -1146,46 +1256,49 @@ export interface components {
             from_idx: number;
             /**
              * From Split
-             * @description heldout or train
+             * @description split of the start digit: heldout or train
              * @default heldout
+             * @enum {string}
              */
-            from_split: string;
+            from_split: "heldout" | "train";
             /**
              * Mode
-             * @description dimension (move along dim) or interpolate (toward to_idx)
+             * @description dimension: move along one latent dimension; interpolate: go straight to to_idx
              * @default interpolate
+             * @enum {string}
              */
-            mode: string;
+            mode: "dimension" | "interpolate";
             /**
              * Dim
-             * @description dimension mode: the latent dimension
+             * @description dimension mode: the latent dimension to move along (0..d-1)
              */
             dim?: number | null;
             /**
              * Span
-             * @description dimension mode: latent units each way (default 2 std of the dimension)
+             * @description dimension mode: how far to go each way, in latent units (default: 2 standard deviations of that dimension over the visualization subset)
              */
             span?: number | null;
             /**
              * To Idx
-             * @description interpolate mode: dataset index of the end digit
+             * @description interpolate mode: dataset index of the end digit (in to_split)
              */
             to_idx?: number | null;
             /**
              * To Split
-             * @description heldout or train
+             * @description split of the end digit
              * @default heldout
+             * @enum {string}
              */
-            to_split: string;
+            to_split: "heldout" | "train";
             /**
              * Steps
-             * @description decoded steps, 2..33
+             * @description decoded steps along the path, 2..33 (both ends included)
              * @default 9
              */
             steps: number;
             /**
              * Method
-             * @description projection whose 2-D map the path is placed on
+             * @description the projection whose 2-D map the path is placed on (pca, umap, ...)
              * @default pca
              */
             method: string;
@@ -1193,34 +1306,7 @@ export interface components {
              * Epoch
              * @description an epoch with a checkpoint (default: the newest)
              */
-            epoch?: number | null;
-        } & {
-            [key: string]: unknown;
-        };
-        /** WalkResult */
-        WalkResult: {
-            /**
-             * Folder
-             * @description the walk's folder, relative to the run
-             */
-            folder: string;
-            /**
-             * Files
-             * @description walk.json and strip.png, by artifact name
-             */
-            files: string[];
-            /**
-             * Created
-             * @description true when this request computed the walk, false when read from disk
-             */
-            created: boolean;
-            /**
-             * Payload
-             * @description walk.json: steps, latents, placement {exact, estimator, coords, text}, strip
-             */
-            payload: {
-                [key: string]: unknown;
-            };
+            epoch?: number | string | null;
         };
         /** Error */
         Error: {
@@ -1810,400 +1896,7 @@ export interface operations {
             };
         };
     };
-    list_layers_api_runs__run_id__network_layers_get: {
-        parameters: {
-            query?: {
-                /** @description an epoch with a checkpoint, or 'latest' (default) */
-                epoch?: string | null;
-            };
-            header?: never;
-            path: {
-                run_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["LayerListing"];
-                };
-            };
-            /** @description no such run, epoch checkpoint or layer */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description the run has no checkpoint yet */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    forward_api_runs__run_id__network_forward_get: {
-        parameters: {
-            query: {
-                /** @description held-out index */
-                idx: number;
-                /** @description an epoch with a checkpoint, or 'latest' (default) */
-                epoch?: string | null;
-            };
-            header?: never;
-            path: {
-                run_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["NetworkArtifact"];
-                };
-            };
-            /** @description no such run, epoch checkpoint or layer */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description the run has no checkpoint yet */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    inspect_channel_api_runs__run_id__network_inspect_get: {
-        parameters: {
-            query: {
-                /** @description held-out index */
-                idx: number;
-                /** @description a layer id from /layers (characters A-Z a-z 0-9 _ . -) */
-                layer: string;
-                /** @description channel */
-                ch: number;
-                /** @description probe column in the layer's map; give x and y together, or neither */
-                x?: number | null;
-                /** @description probe row in the layer's map; give x and y together, or neither */
-                y?: number | null;
-                /** @description an epoch with a checkpoint, or 'latest' (default) */
-                epoch?: string | null;
-            };
-            header?: never;
-            path: {
-                run_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["NetworkArtifact"];
-                };
-            };
-            /** @description no such run, epoch checkpoint or layer */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description the run has no checkpoint yet */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    conv_step_api_runs__run_id__network_conv_step_get: {
-        parameters: {
-            query: {
-                /** @description held-out index */
-                idx: number;
-                /** @description a layer id from /layers (characters A-Z a-z 0-9 _ . -) */
-                layer: string;
-                /** @description output channel */
-                out: number;
-                /** @description output column */
-                x: number;
-                /** @description output row */
-                y: number;
-                /** @description an epoch with a checkpoint, or 'latest' (default) */
-                epoch?: string | null;
-            };
-            header?: never;
-            path: {
-                run_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["NetworkArtifact"];
-                };
-            };
-            /** @description no such run, epoch checkpoint or layer */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description the run has no checkpoint yet */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    kernels_api_runs__run_id__network_kernels_get: {
-        parameters: {
-            query: {
-                /** @description a layer id from /layers (characters A-Z a-z 0-9 _ . -) */
-                layer: string;
-                /** @description output channel */
-                out: number;
-                /** @description an epoch with a checkpoint, or 'latest' (default) */
-                epoch?: string | null;
-            };
-            header?: never;
-            path: {
-                run_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["NetworkArtifact"];
-                };
-            };
-            /** @description no such run, epoch checkpoint or layer */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description the run has no checkpoint yet */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    perturb_api_runs__run_id__network_perturb_get: {
-        parameters: {
-            query: {
-                /** @description held-out index */
-                idx: number;
-                /** @description a decodable vector: see latent.json 'decodable' (z, mu, z_sample) */
-                key: string;
-                /** @description the dimension to move */
-                dim: number;
-                /** @description added to the dimension (finite, |delta| <= 1000) */
-                delta: number;
-                /** @description an epoch with a checkpoint, or 'latest' (default) */
-                epoch?: string | null;
-            };
-            header?: never;
-            path: {
-                run_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["NetworkArtifact"];
-                };
-            };
-            /** @description no such run, epoch checkpoint or layer */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description the run has no checkpoint yet */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    topk_api_runs__run_id__network_topk_get: {
-        parameters: {
-            query: {
-                /** @description a layer id from /layers (characters A-Z a-z 0-9 _ . -) */
-                layer: string;
-                /** @description channel */
-                ch: number;
-                metric?: "max" | "mean";
-                /** @description scan held-out examples 0..n-1 (at most the split's size) */
-                n?: number;
-                /** @description how many to keep (at most n) */
-                k?: number;
-                /** @description an epoch with a checkpoint, or 'latest' (default) */
-                epoch?: string | null;
-            };
-            header?: never;
-            path: {
-                run_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["NetworkArtifact"];
-                };
-            };
-            /** @description no such run, epoch checkpoint or layer */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description the run has no checkpoint yet */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description an argument out of range (the message names the valid range) or a layer of the wrong kind */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    request_samples_api_runs__run_id__samples_post: {
+    get_artifact_index_api_runs__run_id__artifact_index_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -2212,11 +1905,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["SamplesRequest"];
-            };
-        };
+        requestBody?: never;
         responses: {
             /** @description Successful Response */
             200: {
@@ -2224,19 +1913,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SamplesResult"];
+                    "application/json": components["schemas"]["IndexEntry"][];
                 };
             };
-            /** @description the request body is not valid JSON */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description no such run, or the epoch has no checkpoint (the message lists those that do) */
+            /** @description no such run */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2245,30 +1925,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the run has no checkpoint yet */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description the request body is larger than the server accepts */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description idx outside the held-out split, component >= K, m <= 0 or above the cap, prior sampling on a model without a prior, a bad seed */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };
@@ -2315,7 +1979,7 @@ export interface operations {
             };
         };
     };
-    request_walk_api_runs__run_id__walks_post: {
+    compute_network_conv_step: {
         parameters: {
             query?: never;
             header?: never;
@@ -2326,7 +1990,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["WalkBody"];
+                "application/json": components["schemas"]["ConvStepRequest"];
             };
         };
         responses: {
@@ -2336,7 +2000,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WalkResult"];
+                    "application/json": components["schemas"]["OnDemandResult"];
                 };
             };
             /** @description the request body is not valid JSON */
@@ -2348,7 +2012,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description no such run, epoch checkpoint or 2-D projection of that method */
+            /** @description no such run or epoch checkpoint (the message lists the epochs that have one), or an unknown layer / projection the request names */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2357,7 +2021,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the run has no checkpoint yet */
+            /** @description the run has no checkpoint yet, or a damaged one */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2375,21 +2039,564 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description an index, dimension, span or step count out of range (the message names the field) */
+            /** @description a field out of range or of the wrong type (the message names the field and the range) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description the walk plugin is not installed */
-            501: {
+        };
+    };
+    compute_network_forward: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForwardRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnDemandResult"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description no such run or epoch checkpoint (the message lists the epochs that have one), or an unknown layer / projection the request names */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the run has no checkpoint yet, or a damaged one */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a field out of range or of the wrong type (the message names the field and the range) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    compute_network_inspect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InspectRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnDemandResult"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such run or epoch checkpoint (the message lists the epochs that have one), or an unknown layer / projection the request names */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the run has no checkpoint yet, or a damaged one */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a field out of range or of the wrong type (the message names the field and the range) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    compute_network_kernels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KernelsRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnDemandResult"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such run or epoch checkpoint (the message lists the epochs that have one), or an unknown layer / projection the request names */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the run has no checkpoint yet, or a damaged one */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a field out of range or of the wrong type (the message names the field and the range) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    compute_network_layers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LayersRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnDemandResult"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such run or epoch checkpoint (the message lists the epochs that have one), or an unknown layer / projection the request names */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the run has no checkpoint yet, or a damaged one */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a field out of range or of the wrong type (the message names the field and the range) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    compute_network_perturb: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PerturbRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnDemandResult"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such run or epoch checkpoint (the message lists the epochs that have one), or an unknown layer / projection the request names */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the run has no checkpoint yet, or a damaged one */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a field out of range or of the wrong type (the message names the field and the range) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    compute_network_topk: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TopkRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnDemandResult"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such run or epoch checkpoint (the message lists the epochs that have one), or an unknown layer / projection the request names */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the run has no checkpoint yet, or a damaged one */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a field out of range or of the wrong type (the message names the field and the range) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    compute_sampling: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SampleRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnDemandResult"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such run or epoch checkpoint (the message lists the epochs that have one), or an unknown layer / projection the request names */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the run has no checkpoint yet, or a damaged one */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a field out of range or of the wrong type (the message names the field and the range) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    compute_walk: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WalkRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnDemandResult"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such run or epoch checkpoint (the message lists the epochs that have one), or an unknown layer / projection the request names */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the run has no checkpoint yet, or a damaged one */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a field out of range or of the wrong type (the message names the field and the range) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

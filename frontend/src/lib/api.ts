@@ -11,15 +11,36 @@ export type Artifact = Schemas["Artifact"];
 export type PluginRow = Schemas["PluginRow"];
 export type Preset = Schemas["PresetRow"];
 export type CancelAccepted = Schemas["CancelAccepted"];
-export type SamplesRequest = Schemas["SamplesRequest"];
-export type SamplesResult = Schemas["SamplesResult"];
 export type OverlayListing = Schemas["OverlayListing"];
-export type NetworkArtifact = Schemas["NetworkArtifact"];
-export type LayerListing = Schemas["LayerListing"];
-export type LayerRow = Schemas["LayerRow"];
-export type WalkBody = Schemas["WalkBody"];
-export type WalkResult = Schemas["WalkResult"];
-export type NetworkKind = "forward" | "inspect" | "conv_step" | "kernels" | "perturb" | "topk";
+/** One artifact type's files per epoch with its view hint (GET /api/runs/{id}/artifact-index). */
+export type ArtifactIndexEntry = Schemas["IndexEntry"];
+/** What every on-demand computation answers (POST /api/runs/{id}/compute/{name}). */
+export type OnDemandResult = Schemas["OnDemandResult"];
+export type NetworkArtifact = OnDemandResult;
+export type SamplesRequest = Schemas["SampleRequest"];
+export type WalkBody = Schemas["WalkRequest"];
+export type WalkResult = OnDemandResult;
+export type NetworkKind = "forward" | "inspect" | "conv-step" | "kernels" | "perturb" | "topk";
+/** The network plugin's layer listing (the payload of network-layers; fields in its README). */
+export interface LayerRow {
+  id: string; module: string; type: string; shape: number[]; kind: "spatial" | "vector"; order: number;
+  channels: number; params: Record<string, unknown>; conv1_like: boolean; has_kernels: boolean;
+}
+export interface LayerListing {
+  epoch: number; epochs: number[]; model: string; input_shape: number[]; heldout_size: number;
+  max_topk_subset: number; max_topk_k: number; layers: LayerRow[];
+}
+/** One decoded sample grid: the sampling computation's payload (fields in the sampling plugin's README),
+ * with `cached` = read from disk rather than computed by this request. */
+export interface SamplesResult {
+  kind: string; epoch: number; idx?: number; component?: number; m: number; seed: number; seed_source: string;
+  distribution: string; description: string; compute_ms: number; served_ms: number; png: string; json: string;
+  latest: string | null; cached: boolean;
+  /** prior_component of a mixture model: how much data the component holds at this epoch */
+  component_weight?: { p: number; argmax_share: number; note?: string | null } | null;
+  [key: string]: unknown;
+}
+type ComputeName = keyof paths extends infer P ? P extends `/api/runs/{run_id}/compute/${infer N}` ? N : never : never;
 export type RunStatus = RunSummary["status"];
 
 type ApiPath = keyof paths;
@@ -62,6 +83,10 @@ export interface ComponentRow {
   num_classes?: number;
   source?: string;
   dims?: number[];
+  folder?: string;
+  files?: string[];
+  overlay?: boolean;
+  request_schema?: JsonSchema;
 }
 export type ComponentsByKind = Record<string, ComponentRow[]> & GetOk<"/api/components">;
 
@@ -123,18 +148,23 @@ export const api = {
   components: () => call<ComponentsByKind>("/api/components"),
   presets: () => call<Preset[]>("/api/presets"),
   configSchema: () => call<JsonSchema>("/api/config/schema"),
-  requestSamples: (id: string, body: SamplesRequest) =>
-    call<SamplesResult>(`/api/runs/${enc(id)}/samples`, { method: "POST", body: JSON.stringify(body) }),
+  /** An on-demand computation a plugin offers: persisted before the answer, read from disk when repeated. */
+  compute: (id: string, name: ComputeName, body: object) =>
+    call<OnDemandResult>(`/api/runs/${enc(id)}/compute/${enc(name)}`, { method: "POST", body: JSON.stringify(body) }),
+  requestSamples: async (id: string, body: SamplesRequest): Promise<SamplesResult> => {
+    const r = await api.compute(id, "sampling", body);
+    return { ...r.payload, cached: !r.created } as unknown as SamplesResult;
+  },
+  artifactIndex: (id: string) => call<ArtifactIndexEntry[]>(`/api/runs/${enc(id)}/artifact-index`),
   overlays: (id: string, epoch?: number) =>
     call<GetOk<"/api/runs/{run_id}/overlays">>(`/api/runs/${enc(id)}/overlays${epoch !== undefined ? `?epoch=${epoch}` : ""}`),
-  networkLayers: (id: string, epoch?: number) =>
-    call<LayerListing>(`/api/runs/${enc(id)}/network/layers${epoch !== undefined ? `?epoch=${epoch}` : ""}`),
+  networkLayers: async (id: string, epoch?: number) =>
+    (await api.compute(id, "network-layers", epoch !== undefined ? { epoch } : {})).payload as unknown as LayerListing,
   /** One network inspection folder (computed on the first request, read from disk afterwards). */
   network: (id: string, kind: NetworkKind, params: Record<string, string | number>) =>
-    call<NetworkArtifact>(`/api/runs/${enc(id)}/network/${kind}?${new URLSearchParams(
-      Object.entries(params).map(([k, v]) => [k, String(v)])).toString()}`),
+    api.compute(id, `network-${kind}`, params),
   /** A latent walk (decoded and placed on a 2-D map by the server; repeated requests are read from disk). */
-  walk: (id: string, body: WalkBody) => call<WalkResult>(`/api/runs/${enc(id)}/walks`, { method: "POST", body: JSON.stringify(body) }),
+  walk: (id: string, body: WalkBody) => api.compute(id, "walk", body),
   artifactUrl: (id: string, name: string) =>
     `${base}/api/runs/${enc(id)}/artifacts/${name.split("/").map(enc).join("/")}`,
   eventsUrl: (id: string, lastEventId: number) =>
@@ -145,10 +175,12 @@ export const api = {
 const usedPaths: ApiPath[] = [
   "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/cancel", "/api/runs/{run_id}/artifacts",
   "/api/runs/{run_id}/artifacts/{name}", "/api/runs/{run_id}/events", "/api/plugins", "/api/components",
-  "/api/config/schema", "/api/presets", "/api/runs/{run_id}/samples", "/api/runs/{run_id}/overlays",
-  "/api/runs/{run_id}/network/layers", "/api/runs/{run_id}/network/forward", "/api/runs/{run_id}/network/inspect",
-  "/api/runs/{run_id}/network/conv_step", "/api/runs/{run_id}/network/kernels", "/api/runs/{run_id}/network/perturb",
-  "/api/runs/{run_id}/network/topk", "/api/runs/{run_id}/walks",
+  "/api/config/schema", "/api/presets", "/api/runs/{run_id}/overlays", "/api/runs/{run_id}/artifact-index",
+  "/api/runs/{run_id}/compute/sampling",
+  "/api/runs/{run_id}/compute/network-layers", "/api/runs/{run_id}/compute/network-forward",
+  "/api/runs/{run_id}/compute/network-inspect", "/api/runs/{run_id}/compute/network-conv-step",
+  "/api/runs/{run_id}/compute/network-kernels", "/api/runs/{run_id}/compute/network-perturb",
+  "/api/runs/{run_id}/compute/network-topk", "/api/runs/{run_id}/compute/walk",
 ];
 void usedPaths;
 

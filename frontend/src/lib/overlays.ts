@@ -1,15 +1,78 @@
-// Overlay grids (density, distortion) of the latent page: file names and colours. Colours are pure
+// Overlay grids of the latent page (density, distortion, or any generator that declares overlay files):
+// which files are overlays comes from the generators' declared file patterns (GET /api/components:
+// artifacts with `overlay`, their `folder` and `files`), never from names written here. Colours are pure
 // functions of a persisted value and the file's own stats.
 
-export type OverlayKind = "none" | "posterior" | "prior" | "prior_empirical" | "distortion";
-export const OVERLAY_KINDS: OverlayKind[] = ["none", "posterior", "prior", "prior_empirical", "distortion"];
-export const OVERLAY_LABELS: Record<OverlayKind, string> = {
+/** "none", or the kind of an overlay file: the value of its pattern's one free field besides {method}
+ * and {tag} (density's family: posterior, prior, prior_empirical; distortion's metric: metric_ratio). */
+export type OverlayKind = string;
+/** Display names of the built-in kinds; any other kind shows its own name. */
+const KNOWN_LABELS: Record<string, string> = {
   none: "none",
   posterior: "posterior density",
   prior: "prior (uniform)",
   prior_empirical: "prior (empirical)",
-  distortion: "distortion (kNN distance ratio)",
+  metric_ratio: "distortion (kNN distance ratio)",
 };
+export const overlayLabel = (kind: OverlayKind) => KNOWN_LABELS[kind] ?? kind.replaceAll("_", " ");
+
+/** An installed generator whose files are overlays, as /api/components declares it. */
+export interface OverlaySource { generator: string; folder: string; files: string[] }
+/** One overlay file, parsed with its generator's pattern. */
+export interface OverlayEntry { name: string; generator: string; kind: string; method: string; epoch: number }
+
+const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)(?::(int))?\}/g;
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const compiled = new Map<string, { re: RegExp; kindField: string } | null>();
+
+/** A declared pattern as a RegExp (same grammar as the server's latentdeck.namespace), when it can name a
+ * map overlay: a JSON file with {tag}, {method} and exactly one other text field (the kind). */
+export function compileOverlayPattern(pattern: string): { re: RegExp; kindField: string } | null {
+  if (compiled.has(pattern)) return compiled.get(pattern)!;
+  let out = "", last = 0, kindField: string | null = null, ok = pattern.endsWith(".json");
+  const names: string[] = [];
+  for (const m of pattern.matchAll(PLACEHOLDER)) {
+    out += escape(pattern.slice(last, m.index));
+    const [, name, typ] = m;
+    names.push(name);
+    if (name === "tag") out += "(?:epoch_(?<epoch>\\d+)|(?<latest>latest))";
+    else if (typ === "int" || name === "epoch") out += `(?<${name}>\\d+)`;
+    else {
+      out += `(?<${name}>[A-Za-z0-9_.-]+?)`;
+      if (name !== "method") { if (kindField) ok = false; kindField = name; }
+    }
+    last = m.index! + m[0].length;
+  }
+  out += escape(pattern.slice(last));
+  const result = ok && kindField && names.includes("tag") && names.includes("method")
+    ? { re: new RegExp(`^${out}$`), kindField } : null;
+  compiled.set(pattern, result);
+  return result;
+}
+
+/** The overlay file behind ``name`` (a per-epoch file, not a latest mirror), or null. */
+export function overlayEntry(sources: OverlaySource[], name: string): OverlayEntry | null {
+  for (const source of sources) {
+    if (!name.startsWith(`${source.folder}/`)) continue;
+    const rel = name.slice(source.folder.length + 1);
+    for (const pattern of source.files) {
+      const c = compileOverlayPattern(pattern);
+      const m = c ? c.re.exec(rel) : null;
+      if (!m?.groups || m.groups.latest) continue;
+      return { name, generator: source.generator, kind: m.groups[c!.kindField], method: m.groups.method, epoch: Number(m.groups.epoch) };
+    }
+  }
+  return null;
+}
+
+/** Every overlay kind a run has (in any epoch), with the generator that writes it, in a stable order. */
+export function overlayKinds(entries: OverlayEntry[]): Map<string, string> {
+  const kinds = new Map<string, string>();
+  for (const e of [...entries].sort((a, b) => a.generator.localeCompare(b.generator) || a.kind.localeCompare(b.kind))) {
+    if (!kinds.has(e.kind)) kinds.set(e.kind, e.generator);
+  }
+  return kinds;
+}
 
 /** The fields of a density or distortion grid file the map reads (plugins' README tables). */
 export interface GridDoc {
@@ -30,11 +93,9 @@ export interface GridDoc {
   meta: { subset_n: number; compute_ms: number; [key: string]: unknown };
 }
 
-export function overlayFile(kind: OverlayKind, method: string, epoch: number): string | null {
-  if (kind === "none") return null;
-  if (kind === "distortion") return `distortion/metric_ratio_2d_epoch_${epoch}_${method}.json`;
-  return `density/${kind}_2d_epoch_${epoch}_${method}.json`;
-}
+/** Whether a grid is a ratio map (a `metric`, drawn on a diverging scale around its median) rather than
+ * a density (viridis on a square-root scale). Read from the file itself. */
+export const isRatioMap = (doc: Pick<GridDoc, "metric">) => typeof doc.metric === "string";
 
 // viridis, five stops
 const VIRIDIS: [number, number, number][] = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
@@ -73,8 +134,8 @@ export function distortionRangeLog2(stats: GridDoc["stats"]): number {
  * visible), fading to transparent towards zero. Distortion: blue = squeezed, red = stretched, relative
  * to the file's median ratio on the file's own range; empty cells transparent (their colour stays
  * neutral, so smoothing between cells never draws a dark rim). */
-export function overlayColour(kind: OverlayKind, value: number | null, stats: GridDoc["stats"], rangeLog2 = 1): [number, number, number, number] {
-  if (kind === "distortion") {
+export function overlayColour(ratio: boolean, value: number | null, stats: GridDoc["stats"], rangeLog2 = 1): [number, number, number, number] {
+  if (ratio) {
     const median = stats.median ?? 1;
     if (value === null || !Number.isFinite(value) || !(value > 0) || !(median > 0)) return [MID[0], MID[1], MID[2], 0];
     const [r, g, b] = diverging(Math.log2(value / median) / rangeLog2);
@@ -88,17 +149,18 @@ export function overlayColour(kind: OverlayKind, value: number | null, stats: Gr
 }
 
 /** The grid as an image (nx x ny, row 0 of the file at the bottom). */
-export function gridCanvas(kind: OverlayKind, doc: GridDoc): HTMLCanvasElement {
+export function gridCanvas(doc: GridDoc): HTMLCanvasElement {
+  const ratio = isRatioMap(doc);
   const { nx, ny } = doc.grid;
   const canvas = document.createElement("canvas");
   canvas.width = nx;
   canvas.height = ny;
   const ctx = canvas.getContext("2d")!;
   const image = ctx.createImageData(nx, ny);
-  const range = kind === "distortion" ? distortionRangeLog2(doc.stats) : 1;
+  const range = ratio ? distortionRangeLog2(doc.stats) : 1;
   for (let r = 0; r < ny; r++) {
     for (let c = 0; c < nx; c++) {
-      const rgba = overlayColour(kind, doc.values[r * nx + c], doc.stats, range);
+      const rgba = overlayColour(ratio, doc.values[r * nx + c], doc.stats, range);
       image.data.set(rgba.map(Math.round), ((ny - 1 - r) * nx + c) * 4);
     }
   }
@@ -107,11 +169,11 @@ export function gridCanvas(kind: OverlayKind, doc: GridDoc): HTMLCanvasElement {
 }
 
 /** A CSS linear-gradient of the overlay's colour scale, left = low. */
-export function legendGradient(kind: OverlayKind): string {
+export function legendGradient(ratio: boolean): string {
   const stops: string[] = [];
   for (let i = 0; i <= 10; i++) {
     const t = i / 10;
-    const [r, g, b] = kind === "distortion" ? diverging(2 * t - 1) : viridis(t);
+    const [r, g, b] = ratio ? diverging(2 * t - 1) : viridis(t);
     stops.push(`rgb(${Math.round(r)}, ${Math.round(g)}, ${Math.round(b)}) ${t * 100}%`);
   }
   return `linear-gradient(to right, ${stops.join(", ")})`;

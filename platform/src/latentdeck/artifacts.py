@@ -8,16 +8,15 @@ it never changes training.
 
 from __future__ import annotations
 
-import io
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .atomic import copy_atomic, write_bytes, write_json
 from .errors import is_disk_full
 from .events import EventLog
+from .writer import ArtifactWriter, png_bytes  # noqa: F401  (png_bytes re-exported)
 
 
 @dataclass(frozen=True)
@@ -53,79 +52,58 @@ class ArtifactContext:
     projections: dict[str, dict[int, Any]] = field(default_factory=dict)  # method -> dims -> Projection
     keep_newer_latest: bool = False  # backfill: never point a *_latest mirror back to an older epoch
     written: list[str] = field(default_factory=list)
+    folders: frozenset[str] | None = None  # the folders this writer declared (None: any but the host's)
+    artifact_specs: dict[str, Any] | None = None  # {name: ArtifactSpec} installed (read_artifact); None: ask the plugins
+
+    @property
+    def writer(self) -> ArtifactWriter:
+        """The shared writer (:mod:`latentdeck.writer`) over this context's run, epoch, folders and log."""
+        return ArtifactWriter(run_dir=self.run_dir, epoch=self.epoch, generator=self.generator, events=self.events,
+                              folders=self.folders, keep_newer_latest=self.keep_newer_latest, written=self.written)
 
     def emit(self, type: str, data: dict[str, Any]) -> None:
         """Emit an event (e.g. ``projection.progress``) into the run's log."""
-        if self.events is not None:
-            self.events.emit(type, {"epoch": self.epoch, "generator": self.generator, **data})
-
-    def _names(self, folder: str, template: str) -> tuple[str, str]:
-        assert "{tag}" in template, "artifact templates need a {tag} placeholder (epoch_<N> / latest)"
-        return (f"{folder}/{template.format(tag=f'epoch_{self.epoch}')}", f"{folder}/{template.format(tag='latest')}")
-
-    def _newer_epoch_exists(self, folder: str, template: str) -> bool:
-        import re
-
-        pattern = re.compile(re.escape(template).replace(re.escape("{tag}"), r"epoch_(\d+)") + "$")
-        for path in (self.run_dir / folder).glob(template.format(tag="epoch_*")):
-            match = pattern.match(path.name)
-            if match and int(match.group(1)) > self.epoch:
-                return True
-        return False
-
-    def _publish(self, name: str, latest: str | None, kind: str, template: str = "") -> None:
-        if latest and self.keep_newer_latest and self._newer_epoch_exists(kind, template):
-            latest = None
-        if latest:
-            copy_atomic(self.run_dir / name, self.run_dir / latest)
-        self.written.append(name)
-        if self.events is not None:
-            self.events.emit("artifact.created", {
-                "name": name, "latest": latest, "kind": kind, "epoch": self.epoch, "generator": self.generator})
+        self.writer.emit(type, data)
 
     def save_json(self, folder: str, template: str, payload: Any) -> str:
         """Write ``<folder>/<template with tag=epoch_N>`` and its ``tag=latest`` mirror."""
-        name, latest = self._names(folder, template)
-        write_json(self.run_dir / name, payload)
-        self._publish(name, latest, folder, template)
-        return name
+        return self.writer.save_json(folder, template, payload)
 
     def save_png(self, folder: str, template: str, image: Any) -> str:
         """``image``: uint8 array (h, w) or (h, w, 3|4), or a PIL image."""
-        name, latest = self._names(folder, template)
-        write_bytes(self.run_dir / name, png_bytes(image))
-        self._publish(name, latest, folder, template)
-        return name
+        return self.writer.save_png(folder, template, image)
 
     def save_run_file(self, folder: str, filename: str, content: Any) -> str | None:
-        """A file that is the same for every epoch (e.g. the fixed subset's input images): no tag, no
-        ``*_latest`` mirror, written once per run. ``content``: bytes, a uint8 array / PIL image (PNG)
-        for ``.png`` names, otherwise a JSON payload. Returns the name when written now, None when the
-        file already exists (it is kept as it is, and nothing is announced)."""
-        assert "{tag}" not in filename and "/" not in filename, "a run-level file has a plain name, no {tag}"
-        name = f"{folder}/{filename}"
-        path = self.run_dir / name
-        if path.exists():
-            return None
-        if isinstance(content, bytes):
-            write_bytes(path, content)
-        elif filename.endswith(".png"):
-            write_bytes(path, png_bytes(content))
-        else:
-            write_json(path, content)
-        self._publish(name, None, folder)
-        return name
+        """A file that is the same for every epoch, written once per run (see :class:`ArtifactWriter`)."""
+        return self.writer.save_run_file(folder, filename, content)
 
+    def read_artifact(self, generator: str, epoch: int | None = None, **fields: Any) -> tuple[str, Any]:
+        """Another generator's JSON file of this epoch (or ``epoch``), found through the patterns that
+        generator declares, never by a path written here: ``ctx.read_artifact("knn", method="pca")``.
+        Returns (its artifact name, its content). A missing file raises ``FileNotFoundError`` naming it
+        and the generator that writes it (declare ``after={generator}`` so that one runs first)."""
+        from .atomic import read_json
+        from .namespace import fill_pattern, placeholders
 
-def png_bytes(image: Any) -> bytes:
-    """PNG bytes of a uint8 array (h, w) or (h, w, 3|4), or of a PIL image (no optimisation: fast, stable)."""
-    from PIL import Image
+        specs = self.artifact_specs
+        if specs is None:
+            from .plugins import collect, get_plugin_manager
 
-    if not isinstance(image, Image.Image):
-        image = Image.fromarray(image)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
-    return buffer.getvalue()
+            specs = collect(get_plugin_manager(), "artifacts")
+        spec = specs.get(generator)
+        if spec is None:
+            raise KeyError(f"no artifact generator {generator!r} is installed; installed: {', '.join(sorted(specs))}")
+        wanted = set(fields)
+        for pattern in spec.files:
+            if pattern.endswith(".json") and "{tag}" in pattern and set(placeholders(pattern)) == wanted:
+                name = f"{spec.folder}/{fill_pattern(pattern, f'epoch_{self.epoch if epoch is None else epoch}', fields)}"
+                path = self.run_dir / name
+                if not path.is_file():
+                    raise FileNotFoundError(f"{name} is missing: it is written by the {generator!r} generator, so run it "
+                                            "too (declare after={" + repr(generator) + "} to have it run first)")
+                return name, read_json(path)
+        raise KeyError(f"generator {generator!r} declares no JSON file pattern with exactly the fields "
+                       f"{sorted(wanted)} and {{tag}}; its patterns: {', '.join(spec.files)}")
 
 
 def selected_generators(generators: dict[str, Any], capabilities: frozenset[str],
@@ -207,7 +185,8 @@ class ArtifactEngine:
         self.run_id = config["run_id"]
         self.has_latents = "latents" in model_spec.capabilities
         wanted = config.get("artifacts") if generator_names is None else generator_names
-        self.generators = selected_generators(collect(pm, "artifacts"), model_spec.capabilities, wanted)
+        self.generator_specs = collect(pm, "artifacts")
+        self.generators = selected_generators(self.generator_specs, model_spec.capabilities, wanted)
         available = collect(pm, "projections")
         names = config.get("projections") if projection_names is None else projection_names
         self.projections = [available[n] for n in sorted(available) if names is None or n in names]
@@ -234,21 +213,27 @@ class ArtifactEngine:
             outputs = model(self.viz.x)
             latents = model.encode(self.viz.x).float().numpy() if self.has_latents else None
             due = self.projections_due(epoch, last, everything)
-            done = self._logged_outputs() if self.skip_existing else {}
-            todo = [g for g in self.generators if not self._already_written(done, g.name, epoch)]
+            todo, only = self._todo(epoch)  # an estimate for the stage count: projections may add to it
             stage = StageReporter(self.events, epoch, sum(len(spec.dims) for spec in due) + len(todo))
             projections = self._project(latents, outputs, epoch, due, stage)
+            if self.skip_existing:  # per-projection generators are missing for the methods just projected
+                todo, only = self._todo(epoch)
+                stage.total = stage.done + len(todo)
             specs = {spec.name: spec for spec in self.generators}
             chosen = self.config.get("artifact_options") or {}
 
             def make_context(generator: str) -> ArtifactContext:
-                return self._context(epoch, model, outputs, latents, projections, generator,
-                                     specs[generator].options.model_validate(chosen.get(generator, {})))
+                spec = specs[generator]
+                shown = projections if generator not in only else {
+                    method: by_dims for method, by_dims in projections.items() if method in only[generator]}
+                return self._context(epoch, model, outputs, latents, shown, generator,
+                                     spec.options.model_validate(chosen.get(generator, {})), frozenset({spec.folder}))
 
             run_generators(make_context, todo, self.events, stage)
 
-    def _context(self, epoch, model, outputs, latents, projections, generator, options=None) -> ArtifactContext:
-        return ArtifactContext(
+    def _context(self, epoch, model, outputs, latents, projections, generator, options=None,
+                 folders: frozenset[str] | None = None) -> ArtifactContext:
+        return ArtifactContext(folders=folders, artifact_specs=self.generator_specs,
             run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, config=self.config, model=model,
             model_spec=self.model_spec, dataset_spec=self.dataset_spec, viz=self.viz, outputs=outputs,
             generator=generator, options=options, events=self.events, latents=latents, projections=projections,
@@ -264,8 +249,9 @@ class ArtifactEngine:
         for spec in due:
             options = spec.options.model_validate(chosen.get(spec.name, {}))
             for dims in spec.dims:
-                ctx = self._context(epoch, None, outputs, latents, results, f"projection:{spec.name}")
-                epoch_file = self.run_dir / "projections" / projection_template(spec.name, dims).format(tag=f"epoch_{epoch}")
+                ctx = self._context(epoch, None, outputs, latents, results, f"projection:{spec.name}",
+                                    folders=frozenset({"projections"}))
+                epoch_file = self.run_dir / "projections" / projection_template(spec, dims).format(tag=f"epoch_{epoch}")
                 if self.skip_existing and epoch_file.exists():
                     import numpy as np
 
@@ -289,7 +275,7 @@ class ArtifactEngine:
                     payload = projection_payload(
                         method=spec.name, dims=dims, epoch=epoch, result=result, latents=latents, viz=self.viz,
                         outputs=outputs, latent_name=self.model_spec.latent_name, compute_ms=ms, seed=self.config["seed"])
-                    ctx.save_json("projections", projection_template(spec.name, dims), payload)
+                    ctx.save_json("projections", projection_template(spec, dims), payload)
                 except Exception as exc:
                     if is_disk_full(exc):
                         raise
@@ -312,12 +298,55 @@ class ArtifactEngine:
         todo = []
         for spec in self.projections_due(epoch, last=True, everything=True):
             for dims in spec.dims:
-                name = projection_template(spec.name, dims).format(tag=f"epoch_{epoch}")
+                name = projection_template(spec, dims).format(tag=f"epoch_{epoch}")
                 if not (self.run_dir / "projections" / name).exists():
                     todo.append(f"projections/{name}")
-        done = self._logged_outputs()
-        todo += [f"generator {g.name}" for g in self.generators if not self._already_written(done, g.name, epoch)]
+        generators, only = self._todo(epoch, skip=True)
+        todo += [f"generator {g.name}" + (f" ({', '.join(sorted(only[g.name]))})" if g.name in only else "")
+                 for g in generators]
         return todo
+
+    def _todo(self, epoch: int, skip: bool | None = None) -> tuple[list[Any], dict[str, set[str]]]:
+        """The generators to run this epoch, and for per-projection ones the methods to run them for.
+
+        Without ``skip_existing`` every selected generator runs for every projection. With it (backfill),
+        a generator whose file patterns name ``{method}`` (knn, density, distortion) is missing for each
+        selected projection method that has a projection file this epoch but none of the generator's
+        files (a projection backfilled later gets its neighbours and overlays); any other generator is
+        missing when the event log lists none of its files for the epoch, or one of them is gone."""
+        if not (self.skip_existing if skip is None else skip):
+            return list(self.generators), {}
+        done = self._logged_outputs()
+        todo, only = [], {}
+        for spec in self.generators:
+            missing = self._methods_missing(spec, epoch)
+            if missing is None:
+                if not self._already_written(done, spec.name, epoch):
+                    todo.append(spec)
+            elif missing:
+                todo.append(spec)
+                only[spec.name] = missing
+        return todo, only
+
+    def _methods_missing(self, spec, epoch: int) -> set[str] | None:
+        """Projection methods with a file this epoch that ``spec``'s per-method files lack; None when its
+        patterns do not name ``{method}``."""
+        from .namespace import match_file
+        from .projections import projection_template
+
+        patterns = tuple(p for p in spec.files if "{method}" in p and "{tag}" in p)
+        if not patterns or not self.has_latents:
+            return None
+        methods = {p.name for p in self.projections for dims in p.dims
+                   if (self.run_dir / "projections" / projection_template(p, dims).format(tag=f"epoch_{epoch}")).is_file()}
+        have: set[str] = set()
+        folder = self.run_dir / spec.folder
+        if methods and folder.is_dir():
+            for path in folder.rglob("*"):
+                found = match_file(patterns, path.relative_to(folder).as_posix())
+                if found and found[1].get("epoch") == epoch:
+                    have.add(str(found[1].get("method")))
+        return methods - have
 
     def _logged_outputs(self) -> dict[tuple[str, int], list[str]]:
         from .events import read_events

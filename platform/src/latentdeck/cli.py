@@ -1,4 +1,4 @@
-"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``backfill``, ``sample``, ``overlays``, ``inspect``, ``walk``, ``presets``, ``plugins``.
+"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``backfill``, ``compute``, ``overlays``, ``presets``, ``plugins``.
 
 ``train`` goes through the same :func:`latentdeck.launch.prepare_run` and
 :func:`latentdeck.training.execute_run` as runs started over HTTP; it trains in this process and
@@ -122,7 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     store.create(stored)
     run_dir = store.run_dir(stored["run_id"])
-    write_worker_info(run_dir, "local", os.getpid(), via="cli")
+    write_worker_info(run_dir, stored["executor"], os.getpid(), via="cli")
     say = (lambda *a: print(*a, file=sys.stderr))
     say(f"run {stored['run_id']}  ({run_dir})")
     if stored.get("preset"):
@@ -181,6 +181,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_plugins(args: argparse.Namespace) -> int:
     from .plugins import get_plugin_manager, list_plugins
 
+    if args.check is not None:
+        from .cli_check import cmd_check
+
+        return cmd_check(args)
     rows = list_plugins(get_plugin_manager(), all=args.all)
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -272,7 +276,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    from .cli_ondemand import add_ondemand_commands
+    from .cli_compute import add_compute_commands
 
     parser = argparse.ArgumentParser(prog="latentdeck", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -292,7 +296,7 @@ def make_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model in this process, with a progress bar")
     train.add_argument("--preset", metavar="NAME",
                        help="start from a named preset (`latentdeck presets` lists them); other flags override it")
-    train.add_argument("--model", help="model plugin (default ae)")
+    train.add_argument("--model", help="model plugin (default: the installed default model, the ae)")
     train.add_argument("--dataset", help="dataset plugin: default, mnist, mnist-5k, fashion-mnist, ...")
     train.add_argument("--data-dir", help="where dataset files live (default ~/.cache/latentdeck/data)")
     train.add_argument("--epochs", type=int)
@@ -325,7 +329,7 @@ def make_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--json", action="store_true", help="print the result as JSON")
     backfill.set_defaults(func=cmd_backfill)
 
-    add_ondemand_commands(sub, default_runs_dir())
+    add_compute_commands(sub, default_runs_dir())
 
     presets = sub.add_parser("presets", help="list the named run presets (what each changes and why)")
     presets.add_argument("--json", action="store_true")
@@ -333,15 +337,32 @@ def make_parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list plugins and what they provide")
     plugins.add_argument("--all", action="store_true", help="include the built-in plugins")
+    plugins.add_argument("--check", metavar="NAME", help="try one plugin: a tiny run with only the built-ins and it, "
+                                                          "then the files, events and API answers it produced")
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(func=cmd_plugins)
     return parser
 
 
+def _reader_went_away() -> int:
+    """stdout's reader closed the pipe (``latentdeck plugins | head``): stop quietly, as ``cat`` does.
+    stdout points at /dev/null so that the interpreter's last flush does not complain again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
-        return args.func(args)
+        result = args.func(args)
+        sys.stdout.flush()
+        return result
+    except BrokenPipeError:
+        return _reader_went_away()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except KeyboardInterrupt:

@@ -15,8 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-DEFAULT_DATASET = "default"  # MNIST's train split when its files are present, otherwise mnist-5k
-DEFAULT_FALLBACK_DATASETS = ("mnist", "mnist-5k")
+DEFAULT_DATASET = "default"  # the available dataset with the lowest DatasetSpec.default_rank
 MAX_SEED = 2**32 - 1  # numpy and UMAP take 32-bit seeds
 MAX_THREADS = 256
 # Strict: a number must be a JSON number (never a bool or a string), an integer an integer, and every
@@ -50,7 +49,8 @@ class RunConfig(BaseModel):
 
     preset: str | None = Field(
         None, description="start from a named preset (GET /api/presets); the fields this request sets win")
-    model: str = Field("ae", description="model plugin name (see /api/components)")
+    model: str | None = Field(None, description="model plugin name (see /api/components); default: the installed "
+                                                "model with the lowest default_rank")
     model_options: dict[str, Any] = Field(
         default_factory=dict, description="options of the chosen model, validated by its plugin")
     dataset: str = Field(
@@ -91,7 +91,8 @@ class RunConfig(BaseModel):
         default_factory=dict, description="options per projection method, validated by its plugin")
     artifact_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="options per artifact generator, validated by its plugin")
-    executor: str = Field("local", description="executor plugin that starts the worker")
+    executor: str | None = Field(None, description="executor plugin that starts the worker; default: the installed "
+                                                   "executor with the lowest default_rank")
     num_threads: int | None = Field(None, ge=1, le=MAX_THREADS, description="torch threads in the worker (default: all cores)")
     progress_interval_s: float = Field(
         0.25, ge=0.0, le=60.0, description="minimum seconds between train.progress events")
@@ -100,7 +101,9 @@ class RunConfig(BaseModel):
 
     @field_validator("model", "dataset", "executor")
     @classmethod
-    def _non_empty(cls, value: str) -> str:
+    def _non_empty(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()

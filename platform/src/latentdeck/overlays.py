@@ -1,73 +1,73 @@
-"""Which model-based overlays a run has, per epoch: density grids, distortion maps and decoded samples.
+"""Which model-based overlays a run has, per epoch, derived from what the plugins declare.
 
-Parsed from the file names alone (the specification's names), so the listing is cheap and knows
-nothing of the generators that wrote the files:
-
-- ``density/<family>_2d_<tag>_<method>.json`` with family ``posterior``, ``prior`` or ``prior_empirical``;
-- ``distortion/metric_ratio_2d_<tag>_<method>.json``;
-- ``samples/<kind>_<tag>_(idx|c)_<key>_m_<M>[_seed_<s>].json`` (see :mod:`latentdeck.samples`); a grid is
-  listed once its JSON exists (written after its PNG), with both names.
+An artifact generator that sets ``ArtifactSpec.overlay`` (the built-ins: density grids, distortion maps,
+decoded samples) has its files listed here, parsed with its own declared ``files`` patterns: each JSON
+file that matches gives a row with its ``name`` and the pattern's fields (``family``, ``method``,
+``kind``, ``idx`` ...; absent ones are null). When the spec also declares the same pattern as ``.png``,
+the row carries ``png`` and is listed only once that PNG exists. The listing is keyed by each spec's
+folder, so it knows no generator by name.
 
 ``<tag>`` is ``epoch_<N>`` or ``latest``. Used by ``GET /api/runs/{id}/overlays`` and ``latentdeck overlays``.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from .checkpoints import checkpoint_epochs
-from .samples import parse_name
-
-TAG = r"(?:epoch_(?P<epoch>\d+)|(?P<latest>latest))"
-DENSITY = re.compile(rf"^(?P<family>posterior|prior_empirical|prior)_2d_{TAG}_(?P<method>[a-z0-9-]+)\.json$")
-DISTORTION = re.compile(rf"^(?P<metric>metric_ratio)_2d_{TAG}_(?P<method>[a-z0-9-]+)\.json$")
-KINDS = ("density", "distortion", "samples")
+from .namespace import match_file, placeholders
 
 
-def _parse(kind: str, filename: str) -> tuple[int | None, dict[str, Any]] | None:
-    """(epoch or None for a latest mirror, the row) of one file, or None when it is not an overlay file."""
-    if kind == "samples":
-        parsed = parse_name(filename)
-        if not parsed or parsed["ext"] != "json":
-            return None
-        row = {k: v for k, v in parsed.items() if k not in ("ext", "epoch", "latest")}
-        return parsed["epoch"], {"name": f"samples/{filename}", "png": f"samples/{filename[:-5]}.png", **row}
-    match = (DENSITY if kind == "density" else DISTORTION).match(filename)
-    if not match:
+def overlay_specs(pm) -> list[Any]:
+    """The installed generators whose files are overlays, by folder."""
+    from .plugins import collect
+
+    return sorted((spec for spec in collect(pm, "artifacts").values() if spec.overlay), key=lambda s: s.folder)
+
+
+def _row(spec, relname: str) -> tuple[int | None, dict[str, Any]] | None:
+    if not relname.endswith(".json"):
         return None
-    row = {"name": f"{kind}/{filename}", "method": match["method"]}
-    if kind == "density":
-        row["family"] = match["family"]
-    else:
-        row["metric"] = match["metric"]
-    return (int(match["epoch"]) if match["epoch"] else None), row
+    found = match_file(spec.files, relname)
+    if found is None:
+        return None
+    pattern, fields = found
+    row: dict[str, Any] = {"name": f"{spec.folder}/{relname}"}
+    for pat in spec.files:
+        for field in placeholders(pat):
+            row.setdefault(field, None)
+    row.update({k: v for k, v in fields.items() if k != "epoch"})
+    if pattern[:-len(".json")] + ".png" in spec.files:
+        row["png"] = f"{spec.folder}/{relname[:-len('.json')]}.png"
+    return fields.get("epoch"), row  # type: ignore[return-value]
 
 
-def list_overlays(run_dir: Path | str, epoch: int | None = None) -> dict[str, Any]:
-    """``{"epochs": [{epoch, checkpoint, density, distortion, samples}], "latest": {kind: [rows]}}``,
+def list_overlays(run_dir: Path | str, specs: list[Any], epoch: int | None = None) -> dict[str, Any]:
+    """``{"kinds": [folder], "epochs": [{epoch, checkpoint, <folder>: [rows]}], "latest": {folder: [rows]}}``,
     epochs ascending (every epoch with a checkpoint or an overlay file; only ``epoch`` when given)."""
     run_dir = Path(run_dir)
+    kinds = [spec.folder for spec in specs]
     checkpoints = set(checkpoint_epochs(run_dir))
     per_epoch: dict[int, dict[str, list]] = {}
-    latest: dict[str, list] = {kind: [] for kind in KINDS}
-    for kind in KINDS:
-        folder = run_dir / kind
+    latest: dict[str, list] = {kind: [] for kind in kinds}
+    for spec in specs:
+        folder = run_dir / spec.folder
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
-            parsed = _parse(kind, path.name)
+            parsed = _row(spec, path.name)
             if parsed is None or not path.is_file():
                 continue
             number, row = parsed
-            if kind == "samples" and not (run_dir / row["png"]).is_file():
-                continue
+            if "png" in row and not (run_dir / row["png"]).is_file():
+                continue  # the PNG is written first: without it the entry is not complete
             if number is None:
-                latest[kind].append(row)
+                latest[spec.folder].append(row)
             else:
-                per_epoch.setdefault(number, {k: [] for k in KINDS})[kind].append(row)
+                per_epoch.setdefault(number, {k: [] for k in kinds})[spec.folder].append(row)
     numbers = sorted(set(per_epoch) | checkpoints) if epoch is None else [epoch]
-    return {"epochs": [{"epoch": n, "checkpoint": n in checkpoints,
-                        **per_epoch.get(n, {k: [] for k in KINDS})} for n in numbers],
+    return {"kinds": kinds,
+            "epochs": [{"epoch": n, "checkpoint": n in checkpoints, **per_epoch.get(n, {k: [] for k in kinds})}
+                       for n in numbers],
             "latest": latest}

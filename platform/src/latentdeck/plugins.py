@@ -9,6 +9,7 @@ distribution names) restricts which third-party plugins load; an empty value loa
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib.metadata
 import logging
@@ -19,12 +20,16 @@ from typing import Any, Iterable
 import pluggy
 
 from . import hookspecs
+from .records import record_problems
+from .namespace import HOST_FOLDERS
 from .types import KINDS
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "latentdeck.plugins"
 BUILTIN_DIST = "latentdeck"
+_SPEC_MARK = f"{hookspecs.hookspec.project_name}_spec"  # what pluggy sets on a hookspec function
+HOOK_NAMES = sorted(name for name in dir(hookspecs) if not name.startswith("_") and hasattr(getattr(hookspecs, name), _SPEC_MARK))
 
 
 class PluginError(Exception):
@@ -65,6 +70,45 @@ def _allowed_external() -> set[str] | None:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
+def _fail(pm: LatentdeckPluginManager, name: str, error: str) -> None:
+    """Record that plugin ``name`` did not load; a built-in's problem is our bug and raises."""
+    info = pm.infos.get(name) or PluginInfo(name, None, False)
+    if info.builtin:
+        raise PluginError(f"built-in plugin {name!r}: {error}")
+    log.error("disabling plugin %s: %s", name, error)
+    info.status, info.error = "failed", error
+    pm.infos[name] = info
+
+
+def _unknown_hooks(pm: LatentdeckPluginManager, plugin: Any) -> list[str]:
+    return sorted(caller.name for caller in pm.get_hookcallers(plugin) or []
+                  if not caller.has_spec() and any(not impl.optionalhook for impl in caller.get_hookimpls()))
+
+
+def _register(pm: LatentdeckPluginManager, plugin: Any, info: PluginInfo) -> None:
+    """Register one plugin, or list it as failed: a hook name latentdeck does not have (a typo such as
+    ``register_artifact``) or an argument its hook does not take disables that plugin only."""
+    name = info.name
+    pm.infos[name] = info
+    if pm.is_registered(plugin):  # the same module under another name (installed and passed in a test)
+        pm.infos.pop(name)
+        return
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        _fail(pm, name, f"PluginValidationError: {exc}")
+        return
+    unknown = _unknown_hooks(pm, plugin)
+    if unknown:
+        pm.unregister(name=name)
+        hints = []
+        for hook in unknown:
+            close = difflib.get_close_matches(hook, HOOK_NAMES, n=1)
+            hints.append(f"{hook!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        _fail(pm, name, f"{', '.join(hints)} {'is not a latentdeck hook' if len(hints) == 1 else 'are not latentdeck hooks'}; "
+                        f"the hooks are: {', '.join(HOOK_NAMES)}")
+
+
 def _load_entry_points(pm: LatentdeckPluginManager) -> None:
     allowed = _allowed_external()
     seen: dict[str, str] = {}
@@ -89,8 +133,7 @@ def _load_entry_points(pm: LatentdeckPluginManager) -> None:
             log.exception("skipping third-party plugin %s: it failed to import", ep.name)
             pm.infos[ep.name] = PluginInfo(ep.name, version, False, "failed", f"{type(exc).__name__}: {exc}", dist)
             continue
-        pm.register(module, name=ep.name)
-        pm.infos[ep.name] = PluginInfo(ep.name, version, builtin, dist=dist)
+        _register(pm, module, PluginInfo(ep.name, version, builtin, dist=dist))
 
 
 def _load_extra_modules(pm: LatentdeckPluginManager) -> None:
@@ -105,15 +148,17 @@ def _load_extra_modules(pm: LatentdeckPluginManager) -> None:
             log.exception("skipping extra plugin module %s: it failed to import", module_name)
             pm.infos[module_name] = PluginInfo(module_name, None, False, "failed", f"{type(exc).__name__}: {exc}")
             continue
-        pm.register(module, name=module_name)
-        pm.infos[module_name] = PluginInfo(module_name, None, False)
+        _register(pm, module, PluginInfo(module_name, None, False))
 
 
 def make_plugin_manager(entrypoints: bool = True, plugins: Iterable[Any] = ()) -> LatentdeckPluginManager:
     """A fresh manager: entry-point plugins (unless ``entrypoints=False``) plus ``plugins`` given here.
 
     Objects in ``plugins`` are registered under their ``__name__`` (or class name) and treated as
-    third-party: tests use this to add plugins without installing them.
+    third-party: tests use this to add plugins without installing them. One that is already loaded
+    (an installed plugin's module) is not registered twice. Every record is checked here
+    (:func:`latentdeck.records.record_problems`); a third-party plugin with a problem is disabled and
+    listed as failed with the reason, the others load.
     """
     pm = LatentdeckPluginManager()
     pm.add_hookspecs(hookspecs)
@@ -124,11 +169,11 @@ def make_plugin_manager(entrypoints: bool = True, plugins: Iterable[Any] = ()) -
         name = getattr(plugin, "__name__", None) or type(plugin).__name__
         if pm.has_plugin(name):
             continue
-        pm.register(plugin, name=name)
-        pm.infos[name] = PluginInfo(name, None, False)
-    pm.check_pending()
-    _drop_broken_externals(pm)
+        _register(pm, plugin, PluginInfo(name, None, False))
+    pm.check_pending()  # never raises now: a plugin with an unknown hook was not kept
+    _drop_broken_records(pm)
     _drop_external_duplicates(pm)
+    _drop_folder_conflicts(pm)
     return pm
 
 
@@ -149,8 +194,9 @@ def _records(pm: pluggy.PluginManager, kind: str) -> list[tuple[str, Any]]:
                 raise PluginError(
                     f"plugin {provider!r}: {hook_name}() returned {type(record).__name__}, "
                     f"expected {record_type.__name__}")
-            if not record.name or not isinstance(record.name, str):
-                raise PluginError(f"plugin {provider!r}: a {record_type.__name__} has no name")
+            problems = record_problems(record)
+            if problems:
+                raise PluginError(f"plugin {provider!r}: {record_type.__name__} {record.name!r:.60}: {'; '.join(problems)}")
             pairs.append((provider, record))
     return sorted(pairs, key=lambda pair: (pair[1].name, pair[0]))
 
@@ -169,33 +215,52 @@ def collect(pm: pluggy.PluginManager, kind: str) -> dict[str, Any]:
     return found
 
 
+def default_name(pm: pluggy.PluginManager, kind: str) -> str | None:
+    """The component of ``kind`` a config that names none uses: the lowest ``default_rank``, then by name;
+    when none declares a rank, the only one installed (None when there are several or none)."""
+    records = collect(pm, kind)
+    ranked = sorted((record.default_rank, name) for name, record in records.items()
+                    if getattr(record, "default_rank", None) is not None)
+    if ranked:
+        return ranked[0][1]
+    return next(iter(records)) if len(records) == 1 else None
+
+
+def records_of_kinds(pm: pluggy.PluginManager, kinds: Iterable[str]) -> list[tuple[str, Any]]:
+    """(kind, record) for every record of ``kinds``, by kind then name."""
+    return [(kind, record) for kind in kinds for record in collect(pm, kind).values()]
+
+
 def providers(pm: pluggy.PluginManager, kind: str) -> dict[str, str]:
     """``{component name: providing plugin name}`` for one kind."""
     return {record.name: provider for provider, record in _records(pm, kind)}
 
 
 def _disable(pm: LatentdeckPluginManager, name: str, error: str) -> None:
-    log.error("disabling plugin %s: %s", name, error)
     pm.unregister(name=name)
-    info = pm.infos.get(name) or PluginInfo(name, None, False)
-    info.status, info.error = "failed", error
-    pm.infos[name] = info
+    _fail(pm, name, error)
 
 
-def _drop_broken_externals(pm: LatentdeckPluginManager) -> None:
-    """A third-party plugin whose registry hook raises or returns bad records is disabled."""
+def _drop_broken_records(pm: LatentdeckPluginManager) -> None:
+    """A plugin whose registry hook raises or returns a record that fails its checks is disabled
+    (a built-in raises: :func:`_fail`)."""
     for kind, (hook_name, record_type) in KINDS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             provider = pm.get_name(impl.plugin)
-            if provider is None or _is_builtin(pm, provider):
+            if provider is None:
                 continue
             try:
                 records = impl.function() or []
                 for record in records:
-                    if not isinstance(record, record_type) or not isinstance(record.name, str) or not record.name:
+                    if not isinstance(record, record_type):
                         raise PluginError(f"{hook_name}() returned {record!r:.80}, expected a named {record_type.__name__}")
+                    problems = record_problems(record)
+                    if problems:
+                        raise PluginError(f"{hook_name}(): {record_type.__name__} {record.name!r:.60}: {'; '.join(problems)}")
             except Exception as exc:
-                _disable(pm, provider, f"{type(exc).__name__}: {exc}")
+                if _is_builtin(pm, provider):
+                    raise
+                _disable(pm, provider, exc.args[0] if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}")
 
 
 def _drop_external_duplicates(pm: LatentdeckPluginManager) -> None:
@@ -210,6 +275,42 @@ def _drop_external_duplicates(pm: LatentdeckPluginManager) -> None:
                 if not culprits:
                     raise
                 _disable(pm, culprits[-1], str(exc))
+
+
+WRITER_KINDS = ("artifacts", "ondemand")  # records that declare a run folder they write
+
+
+def _folder_claims(pm: pluggy.PluginManager) -> list[tuple[str, str, str]]:
+    """(folder, provider, record name) for every declared artifact folder: built-ins first, then by name."""
+    claims = [(record.folder, provider, record.name) for kind in WRITER_KINDS for provider, record in _records(pm, kind)]
+    return sorted(claims, key=lambda c: (not _is_builtin(pm, c[1]), c[1], c[2]))
+
+
+def declared_folders(pm: pluggy.PluginManager) -> dict[str, str]:
+    """``{folder: owner}``: the host's folders and every folder an installed plugin declared."""
+    owners = dict(HOST_FOLDERS)
+    for folder, provider, _ in _folder_claims(pm):
+        owners.setdefault(folder, provider)
+    return owners
+
+
+def _drop_folder_conflicts(pm: LatentdeckPluginManager) -> None:
+    """A folder belongs to one plugin: a third-party plugin claiming a folder the host or another plugin
+    owns is disabled, naming both (built-ins keep theirs); two built-ins claiming one folder raise."""
+    while True:
+        owners: dict[str, tuple[str, str]] = {f: (owner, "") for f, owner in HOST_FOLDERS.items()}
+        clash = None
+        for folder, provider, name in _folder_claims(pm):
+            owner = owners.setdefault(folder, (provider, name))
+            if owner[0] != provider:
+                clash = (folder, provider, name, owner)
+                break
+        if clash is None:
+            return
+        folder, provider, name, (owner, owner_record) = clash
+        _disable(pm, provider, f"{name!r} declares folder {folder!r}, which {owner!r}"
+                               f"{f' ({owner_record!r})' if owner_record else ''} already writes; a folder belongs "
+                               "to one plugin: choose another folder name")
 
 
 def _is_builtin(pm: LatentdeckPluginManager, name: str) -> bool:

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from pydantic import ValidationError
 
 from .config import RunConfig
-from .plugins import collect, providers
+from .plugins import collect, default_name, providers
 
 
 class PresetError(ValueError):
@@ -73,7 +73,8 @@ def apply_preset(pm, request: RunConfig) -> RunConfig:
 def _defaults(pm, config: Mapping[str, Any]) -> dict[str, Any]:
     """Flattened defaults of the run config and of the preset's model options."""
     defaults = flatten(RunConfig().model_dump(mode="json"))
-    model = collect(pm, "models").get(config.get("model", RunConfig().model))
+    defaults.update(model=default_name(pm, "models"), executor=default_name(pm, "executors"))
+    model = collect(pm, "models").get(config.get("model") or defaults["model"])
     if model is not None:
         defaults.update(flatten(model.options().model_dump(mode="json"), "model_options."))
     return defaults

@@ -17,11 +17,10 @@ TRUSTWORTHINESS_K = 15
 TRUSTWORTHINESS_MAX_N = 3000  # sklearn's score is O(n^2) in memory: score a seeded subset above this
 
 
-def projection_template(method: str, dims: int) -> str:
-    """The file name template with a ``{tag}`` placeholder."""
-    if method == "pca" and dims == 2:
-        return "latent_2d_{tag}.json"
-    return f"latent_{dims}d_{{tag}}_{method}.json"
+def projection_template(spec, dims: int) -> str:
+    """The file name template of a projection spec's ``dims``-D files, with a ``{tag}`` placeholder:
+    the spec's own ``file_names[dims]`` when it gives one, else ``latent_<dims>d_{tag}_<name>.json``."""
+    return spec.file_names.get(dims) or f"latent_{dims}d_{{tag}}_{spec.name}.json"
 
 
 def trustworthiness(latents, coords, k: int = TRUSTWORTHINESS_K, seed: int = 0) -> dict[str, Any]:

@@ -1,7 +1,15 @@
 """Test helpers for latentdeck and for third-party plugin authors (a pytest plugin, ``pytest11``).
 
-Fixtures: ``plugin_manager`` (a fresh manager per test, with the tiny dataset), ``runs_dir``,
-``tiny_config``, ``trained_run``. Contract helpers: :func:`check_dataset`, :func:`check_model`.
+Fixtures (each documented where it is defined):
+
+- ``plugin_manager`` — a fresh manager per test: every installed plugin plus this module's tiny dataset;
+- ``plugin_manager_with`` — ``plugin_manager_with(module, ...)``: the same plus your plugin modules, whether
+  your package is installed (its entry point already loaded it) or not (a plugin under development);
+- ``runs_dir`` — an empty runs folder for the test;
+- ``tiny_config`` — a run config that trains the AE on ``tiny-digits`` in about a second;
+- ``trained_run`` — ``trained_run(model="ae", **overrides)`` trains one in-process and returns its folder.
+
+Contract helpers: :func:`check_dataset`, :func:`check_model`, :func:`heavy_imports_of`.
 
 This module is also a plugin: it provides the ``tiny-digits`` dataset (seeded synthetic 28x28
 digits, 10 classes) so tests train in a second, and the ``first-dims`` projection (the first
@@ -185,7 +193,27 @@ def plugin_manager(monkeypatch):
 
 
 @pytest.fixture
+def plugin_manager_with(monkeypatch):
+    """``plugin_manager_with(*modules)``: a fresh manager with every installed plugin, the tiny dataset and
+    ``modules`` (your plugin's modules). A module an installed entry point already loaded is not registered
+    twice, so the same test works before and after ``pip install`` of your package. Workers started in
+    other processes see installed plugins only (or set ``LATENTDECK_EXTRA_PLUGINS`` to your module's path)."""
+    import sys
+
+    from .plugins import make_plugin_manager
+
+    monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
+    monkeypatch.setenv("LATENTDECK_WARMUP", "off")
+
+    def make(*modules: Any):
+        return make_plugin_manager(plugins=[sys.modules[__name__], *modules])
+
+    return make
+
+
+@pytest.fixture
 def runs_dir(tmp_path) -> Path:
+    """An empty runs folder for this test (``RunStore(runs_dir)``, ``--runs-dir``)."""
     path = tmp_path / "runs"
     path.mkdir()
     return path
@@ -193,6 +221,11 @@ def runs_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def tiny_config() -> dict[str, Any]:
+    """A run config that trains the AE on tiny-digits in about a second (:func:`tiny_run_config`)."""
+    return tiny_run_config()
+
+
+def tiny_run_config() -> dict[str, Any]:
     """A run config that trains the AE on tiny-digits in about a second."""
     return {"model": "ae", "dataset": TINY, "epochs": 2, "batch_size": 64, "seed": 0, "projections": ["first-dims"],
             "viz_subset_size": 32, "recon_grid_size": 8, "num_threads": 1,

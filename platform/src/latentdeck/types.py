@@ -38,6 +38,17 @@ CAPABILITIES = {
 }
 
 
+# How an artifact's files are best shown when no panel is made for them (``ArtifactSpec.view``):
+VIEWS = {
+    "image": "one PNG per epoch, with an epoch slider",
+    "image_grid": "a grid of images (PNG) per epoch, with an epoch slider",
+    "metric_series": "the top-level numbers of each epoch's JSON, charted over epochs",
+    "table": "an epoch's JSON as a table (a list of rows, or field/value pairs)",
+    "grid2d_overlay": "a 2-D grid (values over bounds, row 0 at the bottom) drawn as a heat map",
+    "json": "an epoch's JSON, as it is",
+}
+
+
 @dataclass(frozen=True)
 class Batch:
     """One minibatch: images as float in [0, 1] shaped (b, c, h, w) and int64 labels (b,)."""
@@ -81,6 +92,7 @@ class DatasetSpec:
     image_shape: tuple[int, int, int] = (1, 28, 28)
     class_names: tuple[str, ...] = tuple(str(i) for i in range(10))
     source: str = ""
+    default_rank: int | None = None  # config "dataset: default" takes the available dataset of lowest rank
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,7 @@ class ModelSpec:
     latent_name: str = "z"
     before_epoch: Callable[[BaseModel, Schedule, Any, Any], dict[str, Any] | None] | None = None
     before_epoch_note: Callable[[BaseModel, Schedule], str | None] | None = None
+    default_rank: int | None = None  # a config without "model" uses the installed model of lowest rank
 
 
 @dataclass(frozen=True)
@@ -194,8 +207,8 @@ class ProjectionSpec:
     epoch's coordinates of the same points for this method and ``dims`` (or None): a projection may
     start from it so points do not jump between epochs, and must say so in ``params``. ``fit`` must
     be deterministic for a given ``seed``. The host writes the files, so every projection plugin
-    gets the specification's naming: ``projections/latent_<dims>d_<tag>_<name>.json`` (PCA 2-D keeps
-    the historical ``latent_2d_<tag>.json``).
+    gets the specification's naming: ``projections/latent_<dims>d_<tag>_<name>.json``, unless
+    ``file_names`` gives a template for those dims (PCA keeps the historical ``latent_2d_{tag}.json``).
 
     ``restore(saved) -> Projection``, optional, rebuilds a projection from its saved file (backfill
     with ``skip_existing`` reloads projections instead of refitting them), including its ``linear``
@@ -208,6 +221,7 @@ class ProjectionSpec:
     options: type[BaseModel] = NoOptions
     description: str = ""
     restore: Callable[[dict[str, Any]], Projection] | None = None
+    file_names: Mapping[int, str] = field(default_factory=dict)  # dims -> a template overriding the host's name
 
 
 @dataclass(frozen=True)
@@ -217,6 +231,15 @@ class ArtifactSpec:
     It runs after an epoch when the model declares every capability in ``requires``. ``after``
     names generators whose files of the same epoch this one reads (distortion reads knn's
     neighbours): when both run in an epoch, those run first. Otherwise generators run by name.
+
+    ``folder`` is the run folder it writes (one top-level name, owned by this plugin alone: the run
+    store serves exactly the declared folders) and ``files`` the file-name patterns inside it:
+    ``{tag}`` is ``epoch_<N>`` or ``latest``, ``{name}`` one name part, ``{name:int}`` a whole number
+    (``"knn_{method}_{tag}.json"``). ``overlay``: list the files in ``/api/runs/{id}/overlays``.
+    ``view``: how the run page shows the files when the UI has no panel for them (:data:`VIEWS`).
+    ``page``: a folder holding ``index.html`` (and its assets) that the host serves at
+    ``/plugin-pages/<name>/`` and the run page embeds for this artifact type instead of the generic view,
+    with ``?run=<run id>&epoch=<N>`` (the page reads the run's files through the API, same origin).
     """
 
     name: str
@@ -225,6 +248,32 @@ class ArtifactSpec:
     options: type[BaseModel] = NoOptions
     description: str = ""
     after: frozenset[str] = frozenset()
+    folder: str = ""
+    files: tuple[str, ...] = ()
+    overlay: bool = False
+    view: str = "json"  # how the run page shows its files without a dedicated panel (see VIEWS)
+    page: str | None = None  # a folder (in the plugin's package) with an index.html the run page embeds
+
+
+@dataclass(frozen=True)
+class OnDemandSpec:
+    """A computation a person asks for on a chosen run (and epoch, example ...): ``compute(ctx, request)``.
+
+    ``request`` is the pydantic model of its arguments (unknown fields refused); ``compute`` receives an
+    :class:`latentdeck.ondemand.OnDemandContext` and the validated request and returns
+    ``{"folder", "files", "created", "payload"}``, writing only into ``folder`` through the context.
+    ``requires``: model capabilities it needs. ``folder`` / ``files`` as in :class:`ArtifactSpec`.
+    """
+
+    name: str
+    request: type[BaseModel]
+    compute: Callable[[Any, BaseModel], dict[str, Any]]
+    folder: str = ""
+    files: tuple[str, ...] = ()
+    requires: frozenset[str] = frozenset()
+    description: str = ""
+    view: str = "json"
+    page: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +290,10 @@ class ExecutorSpec:
     ``{"ready": bool, "reason": str, "expected_s": float | None}``. While it is not, the server keeps
     a new run ``created`` (announced as ``run.stage`` ``waiting`` with the reason) and starts it once
     it is ready, after at most the server's wait limit, or at once on a cancel.
+    ``start_task(run_dir, module, args)``, optional, runs other heavy work of a run the same way
+    (``python -m <module> <run_dir> <args...>``, e.g. ``latentdeck.backfill``) and returns a JSON-safe
+    dict with at least ``pid`` (or an id the executor understands); it must never block. The server
+    starts a backfill through the run's executor; an executor without ``start_task`` cannot backfill.
     """
 
     name: str
@@ -250,6 +303,8 @@ class ExecutorSpec:
     description: str = ""
     warm_up: Callable[[], None] | None = None
     ready: Callable[[], dict[str, Any]] | None = None
+    start_task: Callable[[Path, str, list[str]], dict[str, Any]] | None = None
+    default_rank: int | None = None  # a config without "executor" uses the installed executor of lowest rank
 
 
 @dataclass(frozen=True)
@@ -282,10 +337,11 @@ KINDS: dict[str, tuple[str, type]] = {
     "artifacts": ("register_artifacts", ArtifactSpec),
     "executors": ("register_executors", ExecutorSpec),
     "presets": ("register_presets", PresetSpec),
+    "ondemand": ("register_ondemand", OnDemandSpec),
 }
 
 __all__ = [
-    "Availability", "ArtifactSpec", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
-    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "PresetSpec", "Projection", "ProjectionSpec",
+    "Availability", "ArtifactSpec", "VIEWS", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
+    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec",
     "Schedule",
 ]

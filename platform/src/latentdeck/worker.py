@@ -3,7 +3,7 @@
 Executors start this; it trains the run with :func:`latentdeck.training.execute_run` and exits.
 It lowers its own priority so the server and the browser stay responsive on a small machine.
 
-The local executor can also fork the worker from its warm fork server (:mod:`latentdeck.warmup`):
+The local executor can also fork the worker from its warm fork server (:mod:`latentdeck_local.warmup`):
 :func:`forked_main` then does in the child what ``subprocess.Popen`` does for a fresh process (own
 session, output to ``worker.log``, the server's environment, the same final priority) and calls
 :func:`main`, so both ways run the same code with the same exit codes.

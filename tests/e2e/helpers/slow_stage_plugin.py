@@ -18,4 +18,4 @@ class SlowOptions(BaseModel):
 @hookimpl
 def register_artifacts():
     return [ArtifactSpec(name="slow-stage", generate=lambda ctx: time.sleep(ctx.options.seconds), options=SlowOptions,
-                         description="waits (tests only)")]
+                         folder="slow_stage", files=("nothing_{tag}.json",), description="waits (tests only)")]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from latentdeck import ArtifactSpec, hookimpl
+
+FOLDER = "latent_stats"  # this plugin's own run folder: runs/<id>/latent_stats/
 
 
 class LatentStatsOptions(BaseModel):
@@ -15,16 +19,20 @@ class LatentStatsOptions(BaseModel):
 
 def generate(ctx) -> None:
     z = ctx.model.encode(ctx.viz.x)  # (n, d)
-    payload = {"epoch": ctx.epoch, "n": len(z), "mean": z.mean(0).tolist(), "std": z.std(0).tolist()}
+    mean, std = z.mean(0), z.std(0)
+    payload = {"epoch": ctx.epoch, "n": len(z), "mean_norm": float(mean.norm()), "std_mean": float(std.mean()),
+               "std_min": float(std.min()), "mean": mean.tolist(), "std": std.tolist()}
     if ctx.options.per_class:
         payload["per_class"] = {
             str(label): {"n": int((ctx.viz.y == label).sum()), "mean": z[ctx.viz.y == label].mean(0).tolist()}
             for label in sorted(set(ctx.viz.y.tolist()))}
-    ctx.save_json("projections", "latent_stats_{tag}.json", payload)
+    ctx.save_json(FOLDER, "latent_stats_{tag}.json", payload)
 
 
 @hookimpl
 def register_artifacts():
     return [ArtifactSpec(name="latent_stats", generate=generate, requires=frozenset({"latents"}),
-                         options=LatentStatsOptions,
+                         options=LatentStatsOptions, folder=FOLDER, files=("latent_stats_{tag}.json",),
+                         view="metric_series",  # the run page charts mean_norm, std_mean, std_min over epochs
+                         page=str(Path(__file__).parent / "page"),  # ... and embeds this plugin's own page
                          description="per-dimension latent mean and std of the visualization subset")]

@@ -18,8 +18,9 @@ import type { EdgeMode, EdgeScope, KnnDoc } from "@/lib/latent/gating";
 import { colourBuffer, colourChoices, pointKey } from "@/lib/latent/points";
 import type { AtlasDoc, ColourBy, ProjectionDoc } from "@/lib/latent/points";
 import { pointRadiusPx, scalingOf, toWorld } from "@/lib/latent/scaling";
-import { gridCanvas, OVERLAY_KINDS, OVERLAY_LABELS, overlayFile } from "@/lib/overlays";
-import type { GridDoc, OverlayKind } from "@/lib/overlays";
+import { gridCanvas, overlayEntry, overlayKinds, overlayLabel } from "@/lib/overlays";
+import type { GridDoc, OverlayEntry, OverlayKind, OverlaySource } from "@/lib/overlays";
+import { api } from "@/lib/api";
 import type { CameraLink } from "./camera";
 import { FocusBox, HoverCard, HowTo, Legend, OverlayLegend, Trust } from "./ExplorerSide";
 import type { EdgeIndex, OverlayImage } from "./ScatterCanvas";
@@ -46,6 +47,19 @@ function download(name: string, text: string, type: string) {
   a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** The installed generators whose files are overlays (their declared folder and patterns), fetched once. */
+let sourcesOnce: Promise<OverlaySource[]> | null = null;
+function useOverlaySources(): OverlaySource[] {
+  const [sources, setSources] = useState<OverlaySource[]>([]);
+  useEffect(() => {
+    sourcesOnce ??= api.components().then((c) => (c.artifacts ?? [])
+      .filter((row) => row.overlay && row.folder && row.files)
+      .map((row) => ({ generator: row.name, folder: row.folder!, files: row.files! })));
+    sourcesOnce.then(setSources, () => { sourcesOnce = null; });
+  }, []);
+  return sources;
 }
 
 export function useShownDoc(runId: string, name: string | null) {
@@ -86,8 +100,14 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const knnFits = knn && doc && knn.n === doc.n ? knn : null;
   const inputs = useRunJson<AtlasDoc>(runId, catalogue.atlasInputs ? ATLAS_INPUTS : null)?.doc ?? null;
   const recon = useRunJson<AtlasDoc>(runId, docEpoch !== null && catalogue.atlasRecon.has(docEpoch) ? atlasReconName(docEpoch) : null)?.doc ?? null;
-  const overlayName = dims === 2 && docEpoch !== null ? overlayFile(overlay, method, docEpoch) : null;
-  const overlayOnDisk = overlayName !== null && catalogue.overlays.has(overlayName);
+  const sources = useOverlaySources();
+  const overlayFiles = useMemo(() => [...catalogue.overlays].map((n) => overlayEntry(sources, n)).filter((e): e is OverlayEntry => e !== null),
+    [sources, catalogue.overlays]);
+  const kinds = useMemo(() => overlayKinds(overlayFiles), [overlayFiles]);
+  const here = useMemo(() => new Map(overlayFiles.filter((e) => e.method === method && e.epoch === docEpoch).map((e) => [e.kind, e.name])),
+    [overlayFiles, method, docEpoch]);
+  const overlayName = dims === 2 && overlay !== "none" ? here.get(overlay) ?? null : null;
+  const overlayOnDisk = overlayName !== null;
   const grid = useRunJson<GridDoc>(runId, overlayOnDisk ? overlayName : null)?.doc ?? null;
 
   const scaling = useMemo(() => (doc ? scalingOf(doc.method, doc.dims, doc.bounds) : null), [doc]);
@@ -122,7 +142,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
     if (!grid || !scaling || dims !== 2 || overlay === "none") return null;
     const [[x0, x1], [y0, y1]] = grid.bounds;
     const w = (v: number, a: number) => (v - scaling.centre[a]) * scaling.scale;
-    return { key: `${overlayName}`, image: gridCanvas(overlay, grid), bounds: [w(x0, 0), w(y0, 1), w(x1, 0), w(y1, 1)], opacity: overlayOpacity };
+    return { key: `${overlayName}`, image: gridCanvas(grid), bounds: [w(x0, 0), w(y0, 1), w(x1, 0), w(y1, 1)], opacity: overlayOpacity };
   }, [grid, scaling, dims, overlay, overlayName, overlayOpacity]);
 
   const rings = useMemo(() => [
@@ -210,9 +230,9 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
           </label>
         ) : null}
         <label>overlay (2-D)<select value={overlay} onChange={(e) => setOverlay(e.target.value as OverlayKind)} data-testid="map-overlay" disabled={dims !== 2}>
-          {OVERLAY_KINDS.map((k) => {
-            const ok = k === "none" || (docEpoch !== null && catalogue.overlays.has(overlayFile(k, method, docEpoch)!));
-            return <option key={k} value={k} disabled={!ok}>{OVERLAY_LABELS[k]}{ok ? "" : " (not computed)"}</option>;
+          {["none", ...kinds.keys()].map((k) => {
+            const ok = k === "none" || here.has(k);
+            return <option key={k} value={k} disabled={!ok}>{overlayLabel(k)}{ok ? "" : " (not computed)"}</option>;
           })}
         </select></label>
         {overlayImage ? (
@@ -221,8 +241,8 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
       </div>
       {filterProblem ? <p className="small" style={{ color: "var(--bad)", margin: "-0.3rem 0 0.5rem" }} data-testid="filter-error">{filterProblem}</p> : null}
       {overlay !== "none" && dims === 2 && !overlayOnDisk ? (
-        <p className="note" data-testid="overlay-missing">No {OVERLAY_LABELS[overlay]} for {method} at epoch {docEpoch}: grids are written after each epoch by the
-          {" "}<code>{overlay === "distortion" ? "distortion" : "density"}</code> generator (or <code>latentdeck backfill {runId} --artifacts {overlay === "distortion" ? "knn,distortion" : "density"}</code>).</p>
+        <p className="note" data-testid="overlay-missing">No {overlayLabel(overlay)} for {method} at epoch {docEpoch}: grids are written after each epoch by the
+          {" "}<code>{kinds.get(overlay)}</code> generator (or <code>latentdeck backfill {runId} --artifacts {kinds.get(overlay)}</code>).</p>
       ) : null}
       {error && !doc ? <p className="callout error" role="alert">{error}. Reload the page, or rebuild the file with <code>latentdeck backfill {runId}</code>.</p> : null}
       <div className={s.layout}>

@@ -6,7 +6,7 @@ import { categoryColour, cssRgb, gradientCss, TRAINED_COLOURS, viridis } from "@
 import type { FocusSet } from "@/lib/latent/focus";
 import { confidenceOf, splitOf } from "@/lib/latent/points";
 import type { AtlasDoc, ColourBy, ProjectionDoc } from "@/lib/latent/points";
-import { distortionRangeLog2, fmt, legendGradient, OVERLAY_LABELS } from "@/lib/overlays";
+import { distortionRangeLog2, fmt, isRatioMap, legendGradient, overlayLabel } from "@/lib/overlays";
 import type { GridDoc, OverlayKind } from "@/lib/overlays";
 import s from "./Explorer.module.css";
 
@@ -141,14 +141,14 @@ export function Trust({ doc }: { doc: ProjectionDoc }) {
 }
 
 export function OverlayLegend({ kind, grid }: { kind: OverlayKind; grid: GridDoc }) {
-  if (kind === "distortion") {
+  if (isRatioMap(grid)) {
     const range = distortionRangeLog2(grid.stats);
     const median = grid.stats.median ?? 1;
     return (
       <div data-testid="overlay-legend">
-        <h3>{OVERLAY_LABELS[kind]}</h3>
+        <h3>{overlayLabel(kind)}</h3>
         <div className="note">Red: the map <b>stretches</b> — neighbours are drawn farther apart than in latent space, relative to this map&apos;s typical ratio. Blue: it <b>squeezes</b> them together. White: typical. Empty: too few points to say.</div>
-        <div className={s.gradient} style={{ background: legendGradient(kind) }} />
+        <div className={s.gradient} style={{ background: legendGradient(true) }} />
         <div className={s.scaleRow}><span>{fmt(median / 2 ** range)} squeezed</span><span>median {fmt(median)}</span><span>{fmt(median * 2 ** range)} stretched</span></div>
         <div className="mono small" data-testid="overlay-stats">min {fmt(grid.stats.min)} · median {fmt(grid.stats.median)} · max {fmt(grid.stats.max)} · k {grid.k}</div>
         <div className="note">The colours span this file&apos;s own range (×{fmt(2 ** range)} around the median). Formula: {grid.metric_text}</div>
@@ -159,12 +159,13 @@ export function OverlayLegend({ kind, grid }: { kind: OverlayKind; grid: GridDoc
   const words = kind === "posterior"
     ? "Where the model puts the codes of real digits: bright = many codes (the aggregate posterior)."
     : kind === "prior" ? "Where the model's prior p(z) puts its mass, every component weighted equally: bright = likely under the prior."
-      : "The prior with each component weighted by how much the data uses it (mean q(c|x)).";
+      : kind === "prior_empirical" ? "The prior with each component weighted by how much the data uses it (mean q(c|x))."
+        : grid.estimator_text ?? "A density over the map.";
   return (
     <div data-testid="overlay-legend">
-      <h3>{OVERLAY_LABELS[kind]}</h3>
+      <h3>{overlayLabel(kind)}</h3>
       <div className="note">{words} Drawn on a square-root scale so thin regions stay visible.</div>
-      <div className={s.gradient} style={{ background: legendGradient(kind) }} />
+      <div className={s.gradient} style={{ background: legendGradient(false) }} />
       <div className={s.scaleRow}><span>0</span><span>√ scale</span><span>{fmt(grid.stats.max)}</span></div>
       <div className="mono small" data-testid="overlay-stats">max {fmt(grid.stats.max)} · mass in view {fmt(grid.stats.mass_in_bounds)}</div>
       <div className="note">{grid.estimator}: {grid.estimator_text}</div>

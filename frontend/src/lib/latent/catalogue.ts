@@ -6,7 +6,7 @@ export interface Catalogue {
   projections: Map<string, Map<number, number[]>>;
   /** method -> epochs with a kNN file */
   knn: Map<string, Set<number>>;
-  /** every density / distortion grid file */
+  /** every other JSON file (overlay grids among them: the generators' declared patterns pick them out) */
   overlays: Set<string>;
   atlasInputs: boolean;
   /** epochs with a reconstruction atlas */
@@ -17,9 +17,7 @@ export interface Catalogue {
 
 const PROJECTION = /^projections\/latent_(\d)d_epoch_(\d+)(?:_(.+))?\.json$/;
 const KNN = /^neighbors\/knn_(.+)_epoch_(\d+)\.json$/;
-const DENSITY = /^density\/(posterior|prior_empirical|prior)_2d_epoch_(\d+)_(.+)\.json$/;
-const DISTORTION = /^distortion\/metric_ratio_2d_epoch_(\d+)_(.+)\.json$/;
-const ATLAS_RECON = /^reconstructions\/atlas_epoch_(\d+)\.json$/;
+const ATLAS_RECON = /^atlas\/atlas_epoch_(\d+)\.json$/;
 const MIXTURE = /^mixture\/mixture_health_epoch_(\d+)\.json$/;
 
 export function emptyCatalogue(): Catalogue {
@@ -56,8 +54,6 @@ export function addToCatalogue(previous: Catalogue, names: Iterable<string>): Ca
       if (previous.knn.get(m[1])?.has(epoch)) continue;
       const c = edit();
       c.knn.set(m[1], new Set([...(c.knn.get(m[1]) ?? []), epoch]));
-    } else if (DENSITY.test(name) || DISTORTION.test(name)) {
-      if (!previous.overlays.has(name)) edit().overlays.add(name);
     } else if (name === ATLAS_INPUTS) {
       if (!previous.atlasInputs) edit().atlasInputs = true;
     } else if ((m = ATLAS_RECON.exec(name))) {
@@ -68,6 +64,8 @@ export function addToCatalogue(previous: Catalogue, names: Iterable<string>): Ca
         const c = edit();
         c.mixture = [...c.mixture, epoch].sort((a, b) => a - b);
       }
+    } else if (name.endsWith(".json") && /(^|[_/])epoch_\d+/.test(name) && !previous.overlays.has(name)) {
+      edit().overlays.add(name);
     }
   }
   return next ?? previous;
@@ -89,8 +87,8 @@ export function projectionName(method: string, dims: number, epoch: number): str
 }
 
 export const knnName = (method: string, epoch: number) => `neighbors/knn_${method}_epoch_${epoch}.json`;
-export const ATLAS_INPUTS = "reconstructions/atlas_inputs.json";
-export const atlasReconName = (epoch: number) => `reconstructions/atlas_epoch_${epoch}.json`;
+export const ATLAS_INPUTS = "atlas/atlas_inputs.json";
+export const atlasReconName = (epoch: number) => `atlas/atlas_epoch_${epoch}.json`;
 export const mixtureName = (epoch: number) => `mixture/mixture_health_epoch_${epoch}.json`;
 
 export interface ResolvedView {

@@ -155,11 +155,31 @@ test("filters parse keys and values and match every term", () => {
   assert.deepEqual([...matchFilter(parseFilter("comp:1"), points)!], [], "no component column: nothing matches");
 });
 
+test("overlay files are found with the generators' declared patterns, not names known here", async () => {
+  const { overlayEntry, overlayKinds } = await import("../overlays");
+  const sources = [
+    { generator: "density", folder: "density", files: ["{family}_2d_{tag}_{method}.json"] },
+    { generator: "distortion", folder: "distortion", files: ["{metric}_2d_{tag}_{method}.json"] },
+    { generator: "sharpness", folder: "quality", files: ["map_{score}_{tag}_{method}.json", "notes_{tag}.json"] },
+    { generator: "sampling", folder: "samples", files: ["{kind}_{tag}_idx_{idx:int}_m_{m:int}.json"] },
+  ];
+  const prior = overlayEntry(sources, "density/prior_empirical_2d_epoch_3_umap.json")!;
+  assert.deepEqual(prior, { name: "density/prior_empirical_2d_epoch_3_umap.json", generator: "density", kind: "prior_empirical", method: "umap", epoch: 3 });
+  assert.equal(overlayEntry(sources, "distortion/metric_ratio_2d_epoch_1_pca.json")!.kind, "metric_ratio");
+  assert.equal(overlayEntry(sources, "quality/map_blur_epoch_2_pca.json")!.generator, "sharpness", "a third-party overlay needs no UI change");
+  assert.equal(overlayEntry(sources, "density/prior_2d_latest_pca.json"), null, "mirrors are not epochs");
+  assert.equal(overlayEntry(sources, "samples/posterior_local_epoch_1_idx_4_m_4.json"), null, "no {method}: not a map overlay");
+  assert.equal(overlayEntry(sources, "neighbors/knn_pca_epoch_1.json"), null);
+  const kinds = overlayKinds(["density/posterior_2d_epoch_1_pca.json", "distortion/metric_ratio_2d_epoch_1_pca.json"]
+    .map((n) => overlayEntry(sources, n)!));
+  assert.deepEqual([...kinds], [["posterior", "density"], ["metric_ratio", "distortion"]]);
+});
+
 test("the catalogue reads the specification's file names", () => {
   const c = catalogueOf([
     "projections/latent_2d_epoch_2.json", "projections/latent_2d_epoch_1.json", "projections/latent_3d_epoch_1_pca.json",
     "projections/latent_2d_epoch_1_umap.json", "projections/latent_2d_latest.json", "neighbors/knn_umap_epoch_1.json",
-    "density/prior_empirical_2d_epoch_1_umap.json", "reconstructions/atlas_inputs.json", "reconstructions/atlas_epoch_2.json", "reconstructions/recon_grid_epoch_2.png",
+    "density/prior_empirical_2d_epoch_1_umap.json", "atlas/atlas_inputs.json", "atlas/atlas_epoch_2.json", "reconstructions/recon_grid_epoch_2.png",
     "mixture/mixture_health_epoch_3.json", "mixture/mixture_health_latest.json",
   ]);
   assert.deepEqual(methodsOf(c), ["pca", "umap"]);
@@ -181,12 +201,12 @@ test("the distortion colour scale fits the file's own range", async () => {
   const stats = { min: 0.32, median: 0.45, max: 0.56 }; // a real run's ratios: the old fixed x4 scale drew them nearly white
   const range = distortionRangeLog2(stats);
   assert.ok(Math.abs(range - Math.log2(0.45 / 0.32)) < 1e-12, "the farther end decides");
-  assert.deepEqual(overlayColour("distortion", 0.32, stats, range).slice(0, 3), diverging(-1), "the most squeezed cell is full blue");
-  const [r, g, b] = overlayColour("distortion", 0.45, stats, range);
+  assert.deepEqual(overlayColour(true, 0.32, stats, range).slice(0, 3), diverging(-1), "the most squeezed cell is full blue");
+  const [r, g, b] = overlayColour(true, 0.45, stats, range);
   assert.deepEqual([r, g, b], diverging(0), "the median is white");
   const fromWhite = (c: number[]) => Math.hypot(c[0] - 247, c[1] - 247, c[2] - 247);
-  const old = overlayColour("distortion", 0.32, stats, 2); // the old scale saturated at x4 around the median
-  assert.ok(fromWhite(old) < 0.3 * fromWhite(overlayColour("distortion", 0.32, stats, range)), "the old scale left it near white");
-  assert.equal(overlayColour("distortion", null, stats, range)[3], 0, "empty cells are transparent");
+  const old = overlayColour(true, 0.32, stats, 2); // the old scale saturated at x4 around the median
+  assert.ok(fromWhite(old) < 0.3 * fromWhite(overlayColour(true, 0.32, stats, range)), "the old scale left it near white");
+  assert.equal(overlayColour(true, null, stats, range)[3], 0, "empty cells are transparent");
   assert.ok(distortionRangeLog2({ min: 1, median: 1, max: 1 }) > 0, "a uniform map does not divide by zero");
 });

@@ -27,7 +27,7 @@ export interface ProjectionDoc {
   explained_variance_ratio?: number[];
 }
 
-/** The per-epoch atlas index (reconstructions/atlas_epoch_<N>.json): thumbnails' layout and per-point values. */
+/** The per-epoch atlas index (atlas/atlas_epoch_<N>.json): thumbnails' layout and per-point values. */
 export interface AtlasDoc {
   kind: "inputs" | "reconstructions";
   epoch?: number;

@@ -22,7 +22,7 @@ from starlette.routing import Match, Mount
 from .. import __version__
 from ..deferred import DeferredStarts
 from ..launch import reap_dead_workers, start_worker
-from ..plugins import PluginError, get_plugin_manager
+from ..plugins import PluginError, declared_folders, get_plugin_manager
 from ..runs.lifecycle import InvalidTransition
 from ..runs.store import RunStore, RunStoreError, cancel_requested
 from .access import AccessGuard, AccessPolicy
@@ -30,12 +30,11 @@ from .docs import mount_docs
 from .errors import SafetyNet, document_errors, http_error_response, validation_error_response
 from .event_feed import EventHub
 from .events import router as events_router
-from .network import router as network_router
+from .ondemand import ondemand_router
+from .overlays import router as overlays_router
 from .plugins import router as plugins_router
 from .runs import router as runs_router
-from .samples import router as samples_router
-from .walk import router as walk_router
-from .static import mount_ui
+from .static import mount_plugin_pages, mount_ui
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +68,11 @@ def _start_executor_warm_ups(pm) -> None:
     import threading
 
     from ..plugins import collect
-    from ..warmup import mode
 
-    if mode() == "off":
+    if os.environ.get("LATENTDECK_WARMUP", "").strip().lower() == "off":
         log.info("warm-ups are off (LATENTDECK_WARMUP=off)")
         return
-    # On-demand artifacts (samples, network inspection) need torch: import it now, off the request path.
+    # On-demand computations need torch: import it now, off the request path.
     threading.Thread(target=lambda: __import__("torch"), name="latentdeck-import-torch", daemon=True).start()
 
     def warm(spec) -> None:
@@ -126,7 +124,7 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
                     "(Server-Sent Events), artifacts, plugins and component schemas.",
     )
     app.state.pm = pm if pm is not None else get_plugin_manager()
-    app.state.store = RunStore(runs_dir)
+    app.state.store = RunStore(runs_dir, folders=declared_folders(app.state.pm))
     app.state.settings = ApiSettings(heartbeat_s=heartbeat_s, max_stream_s=max_stream_s, poll_s=poll_s,
                                      monitor_s=monitor_s)
     app.state.hub = EventHub(poll_s=poll_s)
@@ -154,10 +152,10 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.include_router(runs_router)
     app.include_router(events_router)
     app.include_router(plugins_router)
-    app.include_router(network_router)
-    app.include_router(samples_router)
-    app.include_router(walk_router)
+    app.include_router(overlays_router)
+    app.include_router(ondemand_router(app.state.pm))
     _add_api_fallback(app)  # after every API router: it answers the /api/... paths none of them takes
+    mount_plugin_pages(app, app.state.pm)
 
     mount_docs(app)
     mount_ui(app, ui_dir)  # last: the web UI answers every path the API does not (else / -> /docs)

@@ -41,7 +41,7 @@ def validation_detail(errors: list[dict[str, Any]]) -> str:
     for err in errors[:20]:
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         if err.get("type") == "extra_forbid" or err.get("type") == "extra_forbidden":
-            msg = "unknown field (not accepted here; see GET /api/config/schema)"
+            msg = "unknown field (not accepted here; /docs lists the fields of every request)"
         line = f"{_where(err.get('loc', ()))}: {msg}"
         if "input" in err and err.get("type") != "missing" and not isinstance(err["input"], (dict, list)):
             line += f" (got {short_repr(err['input'])})"

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from .. import __version__
 from ..config import RunConfig, default_data_dir
-from ..plugins import collect, list_plugins, providers
+from ..plugins import collect, default_name, list_plugins, providers
 from ..presets import list_presets
 from ..types import KINDS, NoOptions
 
@@ -59,8 +59,14 @@ def describe(kind: str, provider: str, spec: Any) -> dict[str, Any]:
     }
     if kind == "models":
         row["capabilities"] = sorted(spec.capabilities)
-    if kind in ("artifacts", "loss_components"):
+    if kind in ("artifacts", "loss_components", "ondemand"):
         row["requires"] = sorted(spec.requires)
+    if kind in ("artifacts", "ondemand"):
+        row.update(folder=spec.folder, files=list(spec.files), view=spec.view)
+    if kind == "artifacts":
+        row["overlay"] = spec.overlay
+    if kind == "ondemand":
+        row["request_schema"] = spec.request.model_json_schema()
     if kind == "datasets":
         row["availability"] = _availability(spec)
         row.update(num_classes=spec.num_classes, image_shape=list(spec.image_shape),
@@ -73,8 +79,10 @@ def describe(kind: str, provider: str, spec: Any) -> dict[str, Any]:
 @router.get("/components")
 def get_components(request: Request) -> dict[str, list[dict[str, Any]]]:
     """``{kind: [component]}`` for every kind: name, provider, description, ``options_schema`` (JSON
-    schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components)
-    and ``availability`` (datasets, checked in the default data folder). Presets are named configs,
+    schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components,
+    on-demand computations), ``folder``/``files`` (the declared artifact folder and file patterns),
+    ``overlay`` (artifacts), ``request_schema`` (on-demand computations) and ``availability``
+    (datasets, checked in the default data folder). Presets are named configs,
     not components: ``/api/presets`` lists them."""
     pm = request.app.state.pm
     result = {}
@@ -84,7 +92,7 @@ def get_components(request: Request) -> dict[str, list[dict[str, Any]]]:
     return result
 
 
-def config_schema(models: dict[str, Any]) -> dict[str, Any]:
+def config_schema(models: dict[str, Any], default_model: str | None = None) -> dict[str, Any]:
     """The run config's JSON schema with each installed model's options: ``model`` lists the model
     names, and one ``if model == <name> then model_options is <name>'s options`` rule per model (the
     options schemas, with their defaults and descriptions, under ``$defs/model_options.<name>``)."""
@@ -98,7 +106,8 @@ def config_schema(models: dict[str, Any]) -> dict[str, Any]:
         defs[key] = options
         rules.append({"if": {"properties": {"model": {"const": name}}, "required": ["model"]},
                       "then": {"properties": {"model_options": {"$ref": f"#/$defs/{key}"}}}})
-    schema["properties"]["model"]["enum"] = sorted(models)
+    schema["properties"]["model"] = {"type": "string", "enum": sorted(models), "default": default_model,
+                                     "title": "Model", "description": schema["properties"]["model"].get("description", "")}
     schema["allOf"] = rules
     return schema
 
@@ -107,7 +116,8 @@ def config_schema(models: dict[str, Any]) -> dict[str, Any]:
 def get_config_schema(request: Request) -> dict[str, Any]:
     """JSON schema of the run config (the body of ``POST /api/runs``), with every installed model's
     options (fields, defaults, descriptions) tied to the ``model`` they apply to."""
-    return config_schema(collect(request.app.state.pm, "models"))
+    pm = request.app.state.pm
+    return config_schema(collect(pm, "models"), default_name(pm, "models"))
 
 
 class PresetChange(BaseModel):

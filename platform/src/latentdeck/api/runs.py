@@ -150,23 +150,24 @@ def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict
     """Compute a finished run's missing projection and neighbour artifacts from its checkpoints, in a
     background process; progress arrives as events (``backfill.started``, ``projection.progress``,
     ``artifact.created``, ``backfill.completed``) on ``GET /api/runs/{run_id}/events``."""
-    import subprocess
-    import sys
-    import threading
-
+    from ..atomic import read_json
     from ..backfill import plan
+    from ..plugins import collect
+    from ..runs.store import RunConflict
 
     run_dir = _store(request).run_dir(run_id)
     chosen = plan(run_dir, request.app.state.pm, body.epochs, body.projections, body.artifacts)
     if not chosen["missing"]:
         return {"started": False, "plan": chosen, "detail": "nothing is missing: every requested artifact exists"}
-    argv = [sys.executable, "-m", "latentdeck.backfill", str(run_dir), "--epochs", ",".join(map(str, chosen["epochs"])),
-            "--projections", ",".join(chosen["projections"])]
+    name = read_json(run_dir / "config.json")["executor"]
+    executor = collect(request.app.state.pm, "executors").get(name)
+    if executor is None or executor.start_task is None:
+        raise RunConflict(f"the run's executor {name!r} " + ("is not installed" if executor is None else
+                          "cannot run tasks (its ExecutorSpec has no start_task)") + "; backfill it from a shell with "
+                          f"`latentdeck backfill {run_id}` instead")
+    args = ["--epochs", ",".join(map(str, chosen["epochs"])), "--projections", ",".join(chosen["projections"])]
     if chosen["artifacts"]:
-        argv += ["--artifacts", ",".join(chosen["artifacts"])]
-    with open(run_dir / "backfill.log", "ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    threading.Thread(target=proc.wait, daemon=True, name=f"backfill-{run_id}").start()  # reap it
+        args += ["--artifacts", ",".join(chosen["artifacts"])]
+    info = executor.start_task(run_dir, "latentdeck.backfill", args)
     return {"started": True, "plan": chosen,
-            "detail": f"backfill started (pid {proc.pid}); follow GET /api/runs/{run_id}/events"}
+            "detail": f"backfill started by the {name!r} executor ({info}); follow GET /api/runs/{run_id}/events"}

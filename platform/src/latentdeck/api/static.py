@@ -29,10 +29,15 @@ DYNAMIC_PREFIXES = ("runs",)  # /runs/<id>/... is the only dynamic route family
 
 
 def default_ui_dir() -> Path:
-    """``$LATENTDECK_UI_DIR`` or the repository's ``frontend/out`` (present after ``./lab`` builds it)."""
+    """``$LATENTDECK_UI_DIR``; else the export shipped inside the package (``latentdeck/_ui``, in a wheel
+    built by ``pip install .``); else the repository's ``frontend/out`` (an editable install, after
+    ``./lab`` builds it)."""
     env = os.environ.get("LATENTDECK_UI_DIR")
     if env:
         return Path(env)
+    packaged = Path(__file__).resolve().parents[1] / "_ui"
+    if ui_available(packaged):
+        return packaged
     return Path(__file__).resolve().parents[4] / "frontend" / "out"
 
 
@@ -69,6 +74,21 @@ class UIFiles(StaticFiles):
         return response
 
 
+def mount_plugin_pages(app: FastAPI, pm) -> list[str]:
+    """Serve each artifact type's own page (``ArtifactSpec.page`` / ``OnDemandSpec.page``: a folder with an
+    ``index.html``) at ``/plugin-pages/<name>/``; the run page embeds it. Returns the mounted names."""
+    from starlette.staticfiles import StaticFiles
+
+    from ..plugins import records_of_kinds
+
+    mounted = []
+    for _, spec in records_of_kinds(pm, ("artifacts", "ondemand")):
+        if spec.page:
+            app.mount(f"/plugin-pages/{spec.name}", StaticFiles(directory=spec.page, html=True), name=f"page-{spec.name}")
+            mounted.append(spec.name)
+    return mounted
+
+
 def mount_ui(app: FastAPI, ui_dir: str | Path | None = None) -> bool:
     """Serve the export at ``/`` when it exists (returns True); otherwise ``/`` redirects to ``/docs``.
 
@@ -78,6 +98,12 @@ def mount_ui(app: FastAPI, ui_dir: str | Path | None = None) -> bool:
     if ui_available(directory):
         app.mount("/", UIFiles(directory), name="ui")
         return True
+
+    import logging
+
+    logging.getLogger(__name__).warning(
+        "no web UI export in %s, so / leads to the API docs: build it with scripts/setup.sh (Node.js 20+), "
+        "or install from a wheel that ships it", directory)
 
     @app.get("/", include_in_schema=False)
     def _home() -> RedirectResponse:

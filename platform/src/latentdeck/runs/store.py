@@ -18,19 +18,12 @@ from typing import Any
 from ..atomic import read_json, write_json
 from ..errors import is_disk_full, short_repr
 from ..events import TERMINAL_EVENTS, EventLog, last_event
+from ..namespace import READABLE_TOP, name_problem
 from ..procs import pid_alive, proc_start_time  # noqa: F401  (re-exported)
 from .lifecycle import ACTIVE, TERMINAL, check_transition
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-ARTIFACT_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
-# Top-level entries a client may read; worker bookkeeping and temp files stay private.
-READABLE_TOP = ("config.json", "summary.json", "events.jsonl")
-ARTIFACT_FOLDERS = (
-    "reconstructions", "projections", "neighbors", "density", "distortion", "mixture", "samples",
-    "network", "checkpoints",
-)
 LINK_FREE = ("config.json", "events.jsonl")  # besides summary.json: read for every run request
-MAX_NAME = 1024  # characters in an artifact name
 CANCEL_FLAG = "cancel_requested"
 # Headroom for a run's last words: while the run is active a small file of zeros holds some disk
 # space, released when the disk fills up so that run.failed and the summary can still be written.
@@ -155,9 +148,21 @@ def with_headroom(run_dir: Path, write):
 # --- the store ------------------------------------------------------------------------------------
 
 class RunStore:
-    def __init__(self, root: Path | str):
+    """``folders``: the artifact folders it serves (the host's and those installed plugins declare,
+    :func:`latentdeck.plugins.declared_folders`); None asks the process's plugin manager when needed."""
+
+    def __init__(self, root: Path | str, folders: Any = None):
         self.root = Path(root).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._folders = tuple(sorted(folders)) if folders is not None else None
+
+    @property
+    def folders(self) -> tuple[str, ...]:
+        if self._folders is None:
+            from ..plugins import declared_folders, get_plugin_manager
+
+            self._folders = tuple(sorted(declared_folders(get_plugin_manager())))
+        return self._folders
 
     def run_dir(self, run_id: str) -> Path:
         """The folder of a run: a real directory inside the runs folder, never reached through a link."""
@@ -274,11 +279,10 @@ class RunStore:
         bad = RunStoreError(
             f"{short_repr(name)} is not a valid artifact name: use a relative name from GET /api/runs/{run_id}/artifacts, "
             f"e.g. 'reconstructions/recon_grid_latest.png'")
-        if not isinstance(name, str) or len(name) > MAX_NAME or not ARTIFACT_NAME_RE.match(name) or any(
-                part in ("", ".", "..") or part.startswith(".") or len(part) > 255 for part in name.split("/")):
+        if name_problem(name):
             raise bad
         top = name.split("/", 1)[0]
-        if not (name in READABLE_TOP or (top in ARTIFACT_FOLDERS and "/" in name)):
+        if not (name in READABLE_TOP or (top in self.folders and "/" in name)):
             raise bad
         missing = RunNotFound(f"run {run_id!r} has no artifact {short_repr(name)}; list them with GET /api/runs/{run_id}/artifacts")
         try:
@@ -293,7 +297,7 @@ class RunStore:
         path = self.run_dir(run_id)
         rows = []
         real = path.resolve()
-        for folder in ARTIFACT_FOLDERS:
+        for folder in self.folders:
             base = path / folder
             if not _plain(base, stat.S_ISDIR):
                 continue  # absent, or a link: never walked

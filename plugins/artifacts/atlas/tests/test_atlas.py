@@ -65,38 +65,38 @@ def test_inputs_once_reconstructions_per_epoch(tmp_path):
         for epoch in (1, 2):
             recon = exact_images(6, 1, 5, 5, seed=10 + epoch)
             generate(_context(tmp_path, epoch, log, {"recon": recon, "qc": qc, "logits": logits}, x, [7, 3, 5, 1, 0, 2]))
-    inputs = read_json(tmp_path / "reconstructions/atlas_inputs.json")
+    inputs = read_json(tmp_path / "atlas/atlas_inputs.json")
     assert inputs["indices"] == [7, 3, 5, 1, 0, 2] and inputs["tile"] == [5, 5] and inputs["n"] == 6
-    sheet = np.asarray(Image.open(tmp_path / "reconstructions/atlas_inputs.png"))
+    sheet = np.asarray(Image.open(tmp_path / "atlas/atlas_inputs.png"))
     np.testing.assert_array_equal(sheet, tile(x)[0])
-    second = read_json(tmp_path / "reconstructions/atlas_epoch_2.json")
-    assert second["epoch"] == 2 and second["png"] == "reconstructions/atlas_epoch_2.png"
-    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "reconstructions/atlas_latest.png")),
+    second = read_json(tmp_path / "atlas/atlas_epoch_2.json")
+    assert second["epoch"] == 2 and second["png"] == "atlas/atlas_epoch_2.png"
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "atlas/atlas_latest.png")),
                                   tile(exact_images(6, 1, 5, 5, seed=12))[0])
-    assert read_json(tmp_path / "reconstructions/atlas_latest.json") == second
+    assert read_json(tmp_path / "atlas/atlas_latest.json") == second
     mse = ((exact_images(6, 1, 5, 5, seed=12) - x) ** 2).flatten(1).mean(1)
     assert second["mse"] == pytest.approx(mse.tolist(), abs=1e-6)
     assert second["qc"][1] == [0.2, 0.8] and second["qc_max"][:2] == [0.9, 0.8]
     assert second["softmax_max"][0] == pytest.approx(float(torch.tensor([2.0, 0.0]).softmax(0).max()), abs=1e-3)
     created = [e["data"] for e in read_events(tmp_path / "events.jsonl") if e["type"] == "artifact.created"]
     names = [d["name"] for d in created]
-    assert names.count("reconstructions/atlas_inputs.png") == 1 and names.count("reconstructions/atlas_inputs.json") == 1  # once per run
-    assert [d["latest"] for d in created if d["name"] == "reconstructions/atlas_inputs.json"] == [None]
-    assert "reconstructions/atlas_epoch_1.png" in names and "reconstructions/atlas_epoch_2.json" in names
+    assert names.count("atlas/atlas_inputs.png") == 1 and names.count("atlas/atlas_inputs.json") == 1  # once per run
+    assert [d["latest"] for d in created if d["name"] == "atlas/atlas_inputs.json"] == [None]
+    assert "atlas/atlas_epoch_1.png" in names and "atlas/atlas_epoch_2.json" in names
 
 
 def test_a_model_without_reconstruction_gets_inputs_only(tmp_path):
     with EventLog(tmp_path / "events.jsonl", "r") as log:
         generate(_context(tmp_path, 1, log, {"logits": torch.zeros(3, 10)}, exact_images(3, 1, 4, 4, 0), [0, 1, 2]))
-    assert (tmp_path / "reconstructions/atlas_inputs.png").exists() and not list(tmp_path.glob("reconstructions/atlas_epoch_*"))
+    assert (tmp_path / "atlas/atlas_inputs.png").exists() and not list(tmp_path.glob("atlas/atlas_epoch_*"))
 
 
 def test_a_real_run_writes_the_atlas_and_backfill_restores_it(trained_run, plugin_manager):
     run_dir = trained_run("gmvae", epochs=2)
     config = read_json(run_dir / "config.json")
-    inputs = read_json(run_dir / "reconstructions/atlas_inputs.json")
+    inputs = read_json(run_dir / "atlas/atlas_inputs.json")
     assert inputs["indices"] == config["viz_indices"]
-    recon = read_json(run_dir / "reconstructions/atlas_latest.json")
+    recon = read_json(run_dir / "atlas/atlas_latest.json")
     assert recon["epoch"] == 2 and len(recon["qc"]) == len(config["viz_indices"]) and "softmax_max" not in recon
     projection = read_json(run_dir / "projections/latent_2d_epoch_2_first-dims.json")
     assert projection["indices"] == recon["indices"]  # tile i is point i of every projection file
@@ -104,8 +104,8 @@ def test_a_real_run_writes_the_atlas_and_backfill_restores_it(trained_run, plugi
     from latentdeck.backfill import backfill
 
     for name in ("atlas_inputs.png", "atlas_inputs.json", "atlas_epoch_1.png", "atlas_epoch_1.json"):
-        (run_dir / "reconstructions" / name).unlink()
+        (run_dir / "atlas" / name).unlink()
     backfill(run_dir, plugin_manager, artifacts=["atlas"])
-    assert read_json(run_dir / "reconstructions/atlas_inputs.json") == inputs
-    assert read_json(run_dir / "reconstructions/atlas_epoch_1.json")["epoch"] == 1
-    assert read_json(run_dir / "reconstructions/atlas_latest.json")["epoch"] == 2  # the mirror never moves back
+    assert read_json(run_dir / "atlas/atlas_inputs.json") == inputs
+    assert read_json(run_dir / "atlas/atlas_epoch_1.json")["epoch"] == 1
+    assert read_json(run_dir / "atlas/atlas_latest.json")["epoch"] == 2  # the mirror never moves back

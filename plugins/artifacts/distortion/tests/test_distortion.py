@@ -91,7 +91,7 @@ def test_squeezed_half_shows_a_lower_ratio_on_the_grid(tmp_path):
 def test_without_the_knn_artifact_it_fails_with_the_reason_and_writes_nothing(tmp_path):
     latents = np.random.default_rng(0).normal(size=(20, 3))
     ctx = context(tmp_path, latents, {"pca": {2: Projection(latents[:, :2], {})}}, "distortion", DistortionOptions())
-    with pytest.raises(RuntimeError, match=r"neighbors/knn_pca_epoch_4.json is missing.*run the 'knn' generator"):
+    with pytest.raises(RuntimeError, match=r"neighbors/knn_pca_epoch_4.json is missing: it is written by the 'knn' generator"):
         generate(ctx)
     assert not (tmp_path / "distortion").exists()
 

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from latentdeck.atomic import read_json
-from latentdeck.ondemand import EpochModels
-from latentdeck.samples import MAX_M, SampleRequest, derived_seed, latent_rms, render, sample
+from latentdeck.ondemand import EpochModels, OnDemandContext
+from latentdeck.plugins import collect
+from latentdeck_sampling.samples import MAX_M, SampleRequest, derived_seed, latent_rms, render, sample
 from latentdeck.testing import heavy_imports_of
 
 
@@ -62,7 +63,7 @@ def test_samples_follow_the_stated_distributions(trained_run, plugin_manager):
     loaded = EpochModels().get(trained_run("gmvae", epochs=1), None, plugin_manager)
     model, caps = loaded.model, loaded.model_spec.capabilities
     from latentdeck.ondemand import heldout_example
-    from latentdeck.samples import draw_posterior_local, draw_prior_component
+    from latentdeck_sampling.samples import draw_posterior_local, draw_prior_component
 
     x, _ = heldout_example(loaded.config, loaded.dataset_spec, 3)
     eps = torch.randn(MAX_M, 4, generator=torch.Generator().manual_seed(0))
@@ -80,12 +81,14 @@ def test_the_per_epoch_grid_is_the_on_demand_grid(trained_run, plugin_manager):
     run_dir = trained_run("gmvae", epochs=1)
     i = read_json(run_dir / "config.json")["viz_indices"][0]
     png = (run_dir / f"samples/posterior_local_epoch_1_idx_{i}_m_16.png").read_bytes()
-    served = sample(run_dir, SampleRequest("posterior_local", i, 16), plugin_manager)
-    assert served["cached"] is True
+    ctx = OnDemandContext(run_id=run_dir.name, run_dir=run_dir, spec=collect(plugin_manager, "ondemand")["sampling"],
+                          pm=plugin_manager, models=EpochModels())
+    served = sample(ctx, SampleRequest(idx=i, m=16))
+    assert served["created"] is False
     for path in (run_dir / "samples").glob("*"):
         path.unlink()
-    fresh = sample(run_dir, SampleRequest("posterior_local", i, 16), plugin_manager)
-    assert fresh["cached"] is False and (run_dir / fresh["png"]).read_bytes() == png
+    fresh = sample(ctx, SampleRequest(kind="posterior_local", idx=i, m=16))
+    assert fresh["created"] is True and (run_dir / fresh["payload"]["png"]).read_bytes() == png
 
 
 def test_a_small_grid_is_a_prefix_of_a_larger_one(trained_run, plugin_manager):

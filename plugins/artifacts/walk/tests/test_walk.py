@@ -58,7 +58,7 @@ def test_interpolation_on_a_linear_map_is_exact_at_both_ends(run, walk_pm):
     np.testing.assert_allclose(coords[-1], projection["coords"][5], atol=1e-5)
     assert p["t"] == [0, 0.25, 0.5, 0.75, 1] and len(p["latents"]) == 5
     np.testing.assert_allclose(p["latents"][2], (np.array(p["latents"][0]) + p["latents"][4]) / 2, atol=1e-5)
-    assert result.folder == f"samples/walks/epoch_1/first-dims/from_heldout_{a}/to_heldout_{b}_steps_5"
+    assert result.folder == f"walks/epoch_1/first-dims/from_heldout_{a}/to_heldout_{b}_steps_5"
     assert sorted(result.files) == [f"{result.folder}/strip.png", f"{result.folder}/walk.json"]
     from PIL import Image
 
@@ -117,7 +117,7 @@ def test_bad_requests_name_the_field_and_write_nothing(run, walk_pm, body, field
         return
     with pytest.raises(OnDemandError, match=field) as caught:
         walker.walk(request)
-    assert caught.value.status == 422 and heard == [] and not (run / "samples" / "walks").exists()
+    assert caught.value.status == 422 and heard == [] and not (run / "walks").exists()
 
 
 def test_a_method_without_a_2d_file_is_a_404(run, walk_pm):

@@ -1,4 +1,4 @@
-"""Warm workers: forked from the fork server that paid umap-learn's JIT (latentdeck.warmup).
+"""Warm workers: forked from the fork server that paid umap-learn's JIT (latentdeck_local.warmup).
 
 The fork server is one per process (multiprocessing's), so these tests share it. When nothing has
 started it yet, ``warm_fork_server`` warms it with ``LATENTDECK_WARMUP=import`` (imports only, a few
@@ -20,7 +20,8 @@ import pytest
 
 from latentdeck.testing import run_async
 
-from latentdeck import ExecutorSpec, hookimpl, warmup
+from latentdeck import ExecutorSpec, hookimpl
+from latentdeck_local import warmup
 from latentdeck.launch import prepare_run, reap_dead_workers
 from latentdeck.procs import pid_alive
 from latentdeck.runs.store import RunStore, read_summary

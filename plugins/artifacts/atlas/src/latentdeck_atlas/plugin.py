@@ -4,15 +4,14 @@ One PNG holds every point's image as a tile, in the subset's order (the order of
 ``indices``), row-major, no padding: tile ``i`` is at column ``i % columns``, row ``i // columns``, i.e.
 pixel ``(x, y) = ((i % columns) * w, (i // columns) * h)``. A JSON index beside it says where and what.
 
-* ``reconstructions/atlas_inputs.png`` + ``.json`` — the subset's input images. They never change, so
+* ``atlas/atlas_inputs.png`` + ``.json`` — the subset's input images. They never change, so
   they are written once per run (the first epoch the generator runs, or a backfill), with no epoch tag.
-* ``reconstructions/atlas_epoch_<N>.png|.json`` and the ``reconstructions/atlas_latest.png|.json`` mirrors — the model's
+* ``atlas/atlas_epoch_<N>.png|.json`` and the ``atlas/atlas_latest.png|.json`` mirrors — the model's
   reconstructions at that epoch (models with ``reconstruction``). The JSON also carries what the
   explorer's hover shows per point at that epoch: the reconstruction error, q(c|x) (models with
   ``mixture``) and the classifier's softmax maximum (models with ``classifier``).
 
-The files live in ``reconstructions/`` beside the reconstruction grid (the run store serves a fixed set of
-artifact folders). Multi-channel images are stored as the mean over channels (grayscale), as the reconstruction grid does.
+The files live in the plugin's own folder ``atlas/``. Multi-channel images are stored as the mean over channels (grayscale), as the reconstruction grid does.
 """
 
 from __future__ import annotations
@@ -67,7 +66,7 @@ def _points(ctx, decimals: int) -> dict[str, Any]:
     return fields
 
 
-FOLDER = "reconstructions"
+FOLDER = "atlas"
 INPUTS = "atlas_inputs"
 
 
@@ -95,6 +94,7 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name="atlas", generate=generate, requires=frozenset(), options=AtlasOptions,
+        folder=FOLDER, files=(f"{INPUTS}.png", f"{INPUTS}.json", "atlas_{tag}.png", "atlas_{tag}.json"), view="image",
         description="sprite atlases of the visualization subset: input digits once per run "
-                    "(reconstructions/atlas_inputs.png) and reconstructions per epoch (reconstructions/atlas_<tag>.png), "
+                    "(atlas/atlas_inputs.png) and reconstructions per epoch (atlas/atlas_<tag>.png), "
                     "each with a JSON index")]

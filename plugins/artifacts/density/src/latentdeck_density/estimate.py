@@ -27,7 +27,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from latentdeck.grids import TRUNCATION_SIGMA, Grid, gaussian_mixture, kde, scott_bandwidth
+from latentdeck.kit import TRUNCATION_SIGMA, Grid, gaussian_mixture, kde, scott_bandwidth
 
 ESTIMATORS = {
     "exact_pushforward": "each Gaussian pushed exactly through the linear projection u = W (z - offset): "

@@ -56,7 +56,7 @@ def payload(*, family: str, method: str, epoch: int, grid, density, details: dic
             significant_digits: int = 6) -> dict[str, Any]:
     import numpy as np
 
-    from latentdeck.grids import rounded
+    from latentdeck.kit import rounded
 
     from .estimate import ESTIMATORS
 
@@ -84,7 +84,7 @@ def payload(*, family: str, method: str, epoch: int, grid, density, details: dic
 
 def overlays(ctx) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:
     """``([(method, family, payload)], [failure reasons])`` for every 2-D projection in ``ctx``."""
-    from latentdeck.grids import Grid, projection_bounds
+    from latentdeck.kit import Grid, projection_bounds
 
     from .estimate import density_on_grid, distributions, seeded_rng
 
@@ -134,5 +134,6 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name="density", generate=generate, requires=frozenset({"latents"}), options=DensityOptions,
+        folder="density", files=("{family}_2d_{tag}_{method}.json",), overlay=True, view="grid2d_overlay",
         description="posterior and prior density grids in each 2-D projection's coordinates "
                     "(density/<posterior|prior|prior_empirical>_2d_<tag>_<method>.json)")]

@@ -4,7 +4,7 @@ For every projection method the run computed this epoch with a 2-D projection, w
 ``distortion/metric_ratio_2d_epoch_<N>_<method>.json`` and ``metric_ratio_2d_latest_<method>.json``.
 
 Metric ``knn_mean_ratio``: for each point i of the visualization subset and its k latent-space
-nearest neighbours nn_j (the ``knn`` artifact's, read from ``neighbors/knn_<method>_epoch_<N>.json``;
+nearest neighbours nn_j (the ``knn`` artifact's, read with ``ctx.read_artifact("knn", method=...)``;
 this generator runs after ``knn`` and never recomputes them),
 
     ratio_i = mean_j d_proj(i, nn_j) / mean_j d_latent(i, nn_j)
@@ -20,7 +20,6 @@ below it squeezes it.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,19 +49,16 @@ class MissingNeighbours(RuntimeError):
     pass
 
 
-def read_neighbours(run_dir: Path, method: str, epoch: int, indices: list[int]) -> dict[str, Any]:
-    """The knn artifact of this epoch and method, checked against the visualization subset."""
-    from latentdeck.atomic import read_json
-
-    name = f"neighbors/knn_{method}_epoch_{epoch}.json"
-    path = Path(run_dir) / name
-    if not path.is_file():
-        raise MissingNeighbours(f"{name} is missing: the distortion map reuses the knn artifact's latent "
-                                f"neighbours, so run the 'knn' generator too (it runs first in the same epoch)")
-    knn = read_json(path)
+def read_neighbours(ctx, method: str, indices: list[int]) -> tuple[str, dict[str, Any]]:
+    """The knn artifact of this epoch and method (through ``ctx.read_artifact``: found by the patterns
+    the knn generator declares), checked against the visualization subset."""
+    try:
+        name, knn = ctx.read_artifact("knn", method=method)
+    except (FileNotFoundError, KeyError) as exc:
+        raise MissingNeighbours(f"{exc.args[0]}; the distortion map reuses the knn artifact's latent neighbours") from None
     if list(knn["indices"]) != [int(i) for i in indices]:
         raise MissingNeighbours(f"{name} was computed on other points than this epoch's visualization subset")
-    return knn
+    return name, knn
 
 
 def point_ratios(coords, neighbors, latent_distances):
@@ -81,7 +77,7 @@ def distortion_map(coords, ratios, grid_size: int, min_support: float):
     """(grid, values (ny, nx) with NaN for empty cells, bandwidth) of per-point ``ratios`` at ``coords``."""
     import numpy as np
 
-    from latentdeck.grids import Grid, kernel_average, projection_bounds, scott_bandwidth
+    from latentdeck.kit import Grid, kernel_average, projection_bounds, scott_bandwidth
 
     c = np.asarray(coords, dtype=np.float64)[:, :2]
     grid = Grid.over(projection_bounds(c), grid_size)
@@ -105,7 +101,7 @@ def payload(*, method: str, epoch: int, coords, knn: dict[str, Any], options: Di
             knn_file: str, started: float) -> dict[str, Any]:
     import numpy as np
 
-    from latentdeck.grids import rounded
+    from latentdeck.kit import rounded
 
     ratios = point_ratios(coords, knn["neighbors"], knn["distances"])
     grid, values, bandwidth = distortion_map(coords, ratios, options.grid_size, options.min_support)
@@ -131,12 +127,12 @@ def generate(ctx) -> None:
             continue
         started = time.perf_counter()
         try:
-            knn = read_neighbours(ctx.run_dir, method, ctx.epoch, list(ctx.viz.indices))
+            knn_file, knn = read_neighbours(ctx, method, list(ctx.viz.indices))
         except MissingNeighbours as exc:
             missing.append(str(exc))
             continue
         doc = payload(method=method, epoch=ctx.epoch, coords=projection.coords, knn=knn, options=options,
-                      knn_file=f"neighbors/knn_{method}_epoch_{ctx.epoch}.json", started=started)
+                      knn_file=knn_file, started=started)
         ctx.save_json("distortion", file_template(method), doc)
     if missing:
         raise RuntimeError("; ".join(missing))
@@ -146,6 +142,7 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name="distortion", generate=generate, requires=frozenset({"latents"}), options=DistortionOptions,
-        after=frozenset({"knn"}),
+        after=frozenset({"knn"}), folder="distortion", files=("{metric}_2d_{tag}_{method}.json",), overlay=True,
+        view="grid2d_overlay",
         description="where each 2-D projection stretches or squeezes latent kNN neighbourhoods "
                     "(distortion/metric_ratio_2d_<tag>_<method>.json, from the knn artifact's neighbours)")]

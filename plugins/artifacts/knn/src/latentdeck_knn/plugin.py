@@ -184,5 +184,6 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name="knn", generate=generate, requires=frozenset({"latents"}), options=KNNOptions,
+        folder="neighbors", files=("knn_{method}_{tag}.json",),
         description="latent-space k nearest neighbours per point, with extent radii and edge lengths for "
                     "each projection (neighbors/knn_<method>_<tag>.json)")]

@@ -17,7 +17,7 @@ subset (``config.json: viz_indices``). With n examples, K components and p = mea
 from __future__ import annotations
 
 from latentdeck import ArtifactSpec, hookimpl
-from latentdeck.mixtures import assess, usage
+from latentdeck.kit import assess, usage
 
 ADVICE = {
     "healthy": [],
@@ -71,5 +71,6 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name="mixture_health", generate=generate, requires=frozenset({"mixture"}),
+        folder="mixture", files=("mixture_health_{tag}.json",), view="metric_series",
         description="component usage of a mixture model on the visualization subset (p, entropy, neff, argmax "
                     "counts) with a verdict: healthy, uneven or collapsed")]

@@ -2,7 +2,7 @@
 
 :class:`Inspector` serves one run. Every method validates its arguments (a 4xx
 :class:`~latentdeck.ondemand.OnDemandError` naming the valid range), writes its folder once through
-:func:`~latentdeck.ondemand.persist_once` (nothing half-written after an error; a repeat is read from
+:meth:`latentdeck.writer.ArtifactWriter.persist_folder` (synced; nothing half-written after an error; a repeat is read from
 disk), calls ``announce(names, epoch)`` for the files it created, and returns a :class:`Result`
 whose payload is read back from the persisted JSON, so a first and a repeated answer are identical.
 
@@ -18,7 +18,6 @@ Folders (``<N>`` epoch, ``<i>`` held-out index, ``<L>`` layer id):
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -30,9 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from latentdeck.atomic import dumps, read_json, write_json
-from latentdeck.ondemand import (EpochModels, LoadedEpoch, OnDemandError, heldout_example, heldout_split, persist_once,
-                                 resolve_epoch)
+from latentdeck.kit import dumps, read_json
+from latentdeck.kit import EpochModels, LoadedEpoch, OnDemandError, heldout_example, heldout_split, resolve_epoch
+from latentdeck.kit import ArtifactWriter
 
 from . import compute, render
 from .layers import Call, Capture, capture, layer_id, layer_rows, leaf_modules, receptive_field
@@ -58,40 +57,9 @@ class Result:
 
 
 def _write(folder: Path, name: str, data: bytes) -> None:
-    """Write one file of a folder that :func:`_durable` syncs and persist_once then publishes."""
+    """Write one file of a folder that the shared writer syncs and then publishes."""
     with open(folder / name, "wb") as handle:
         handle.write(data)
-
-
-def _durable(produce: Callable[[Path], None]) -> Callable[[Path], None]:
-    """``produce``, then the folder's files flushed to disk before persist_once renames it into place.
-
-    One ``syncfs`` of the file system costs about a millisecond where ~60 ``fsync`` calls cost
-    ~200 ms (most of a forward capture); where ``syncfs`` is missing, each file is fsynced.
-    """
-    def run(tmp: Path) -> None:
-        produce(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            if _syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-        for path in tmp.rglob("*"):
-            if path.is_file():
-                with open(path, "rb+") as handle:
-                    os.fsync(handle.fileno())
-
-    return run
-
-
-def _syncfs(fd: int) -> int:
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).syncfs(fd)
-    except (OSError, AttributeError):
-        return -1
 
 
 def _json(folder: Path, name: str, payload: Any) -> None:
@@ -137,9 +105,8 @@ class Inspector:
         return call
 
     def _publish(self, folder: Path, produce: Callable[[Path], None], epoch: int) -> tuple[list[str], bool]:
-        created = persist_once(folder, _durable(produce))
-        names = sorted(p.relative_to(self.run_dir).as_posix() for p in folder.rglob("*")
-                       if p.is_file() and not p.name.startswith("."))
+        writer = ArtifactWriter(run_dir=self.run_dir, epoch=epoch, generator="network", folders=frozenset({"network"}))
+        names, created = writer.persist_folder("network", folder.relative_to(self.run_dir / "network").as_posix(), produce)
         if created:
             self.announce(names, epoch)
         return names, created
@@ -169,7 +136,7 @@ class Inspector:
     def layers(self, epoch: int | str | None = None) -> dict[str, Any]:
         """Every layer of the model (ids, types, shapes, kinds) from one forward pass, the epochs with a
         checkpoint and the held-out split's size; nothing is written."""
-        from latentdeck.checkpoints import checkpoint_epochs
+        from latentdeck.kit import checkpoint_epochs
 
         loaded = self.load(epoch)
         x, _ = self.example(loaded, 0)
@@ -273,8 +240,10 @@ class Inspector:
             probe_payload = {"xy": {"x": px, "y": py, "value": float(values[py, px])},
                              "rf": receptive_field(cap, call, px, py)}
             with _PROBE_LOCK:
-                if not (folder / probe_name).exists():
-                    write_json(folder / probe_name, {**payload, **probe_payload})
+                writer = ArtifactWriter(run_dir=self.run_dir, epoch=loaded.epoch, generator="network",
+                                        folders=frozenset({"network"}))
+                inside = folder.relative_to(self.run_dir / "network").as_posix()
+                if writer.save_run_file("network", f"{inside}/{probe_name}", {**payload, **probe_payload}):
                     self.announce([f"{self._rel(folder)}/{probe_name}"], loaded.epoch)
                     created = True
             payload = read_json(folder / probe_name)

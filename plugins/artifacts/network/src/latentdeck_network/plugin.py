@@ -1,9 +1,20 @@
 """Built-in plugin ``latentdeck.network``: inspect a trained CNN on demand (no per-epoch generator).
 
 The work happens in :mod:`latentdeck_network.inspection` (forward capture, channel inspect, single
-conv step, kernels, perturbations, top-K), which the API (``/api/runs/{id}/network/...``) and the
-CLI (``latentdeck inspect``) call when a person asks; nothing runs after each epoch, so this module
-implements no hook and imports nothing heavy.
+conv step, kernels, perturbations, top-K); :mod:`latentdeck_network.requests` offers each operation as
+an on-demand computation ``network-<operation>`` with its request model, writing under ``network/``.
+Nothing heavy is imported until one is asked for.
 """
 
 from __future__ import annotations
+
+from latentdeck import OnDemandSpec, hookimpl
+
+from .requests import FILES, FOLDER, OPERATIONS
+
+
+@hookimpl
+def register_ondemand():
+    return [OnDemandSpec(name=f"network-{op}", request=request, compute=compute, folder=FOLDER, files=FILES,
+                         description=(request.__doc__ or "").strip())
+            for op, (request, compute) in OPERATIONS.items()]

@@ -47,4 +47,5 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name="recon_grid", generate=generate, requires=frozenset({"reconstruction"}),
+        folder="reconstructions", files=("recon_grid_{tag}.png", "recon_grid_{tag}.json"), view="image",
         description="held-out examples (fixed at run start) above their reconstructions, per epoch")]

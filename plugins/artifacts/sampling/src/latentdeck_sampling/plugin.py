@@ -4,13 +4,22 @@ For each epoch, with ``m`` samples per grid (``artifact_options.sampling``, :cla
 ``samples/posterior_local_epoch_<N>_idx_<i>_m_<M>.png|.json`` for the first ``posterior_count`` held-out
 indices of ``config.json: viz_indices`` (or ``posterior_indices``), and, for mixture models, ``samples/prior_component_epoch_<N>_c_<c>_m_<M>.png|.json`` for every component (or
 ``components``; models declaring ``mixture_prior``); each with a ``*_latest`` mirror. The drawing, the seeds and the payload are
-:mod:`latentdeck.samples`'s, shared with ``POST /api/runs/{id}/samples`` and ``latentdeck sample``.
+:mod:`latentdeck_sampling.samples`'s, shared with the on-demand computation ``sampling`` this plugin also
+registers (``POST /api/runs/{id}/compute/sampling``, ``latentdeck compute sampling RUN --set idx=3``).
 """
 
 from __future__ import annotations
 
-from latentdeck import ArtifactSpec, hookimpl
-from latentdeck.samples import GENERATOR, SamplingOptions
+from typing import Any
+
+from latentdeck import ArtifactSpec, OnDemandSpec, hookimpl
+
+from .samples import GENERATOR, SampleRequest, SamplingOptions
+
+# The grids' names (the samples' own folder): the PNG and JSON of each grid, a seed override without a mirror.
+SAMPLE_FILES = tuple(
+    f"{{kind}}_{{tag}}_{key}_m_{{m:int}}{seed}.{ext}"
+    for key in ("idx_{idx:int}", "c_{component:int}") for seed in ("", "_seed_{seed_override:int}") for ext in ("json", "png"))
 
 
 def default_set(options: SamplingOptions, viz_indices: list[int], components: int | None) -> list[tuple[str, int]]:
@@ -24,7 +33,7 @@ def default_set(options: SamplingOptions, viz_indices: list[int], components: in
 
 
 def generate(ctx) -> None:
-    from latentdeck.samples import compute_grid, derived_seed, file_stem, latent_rms, prior_components
+    from .samples import compute_grid, derived_seed, file_stem, latent_rms, prior_components
 
     options: SamplingOptions = ctx.options
     capabilities = ctx.model_spec.capabilities
@@ -43,5 +52,21 @@ def generate(ctx) -> None:
 def register_artifacts():
     return [ArtifactSpec(
         name=GENERATOR, generate=generate, requires=frozenset({"latents", "decoder"}), options=SamplingOptions,
+        folder="samples", files=SAMPLE_FILES, overlay=True, view="image_grid",
         description="decoded sample grids per epoch: z ~ q(z|x_i) around a few held-out examples (an isotropic "
                     "neighbourhood for deterministic encoders) and z ~ p(z|c) per mixture component")]
+
+
+def compute(ctx, request: SampleRequest) -> dict[str, Any]:
+    from .samples import sample
+
+    return sample(ctx, request)
+
+
+@hookimpl
+def register_ondemand():
+    return [OnDemandSpec(
+        name=GENERATOR, request=SampleRequest, compute=compute, folder="samples", files=SAMPLE_FILES,
+        requires=frozenset({"latents", "decoder"}),
+        description="decode M samples around a held-out example (z ~ q(z|x), or a labelled neighbourhood for "
+                    "deterministic encoders) or from one mixture component (z ~ p(z|c))")]

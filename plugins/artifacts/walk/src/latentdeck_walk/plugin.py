@@ -1,8 +1,30 @@
 """Built-in plugin ``latentdeck.walk``: latent walks on demand (no per-epoch generator).
 
-The work is :class:`latentdeck_walk.walk.Walker`, which the API (``POST /api/runs/{id}/walks``) and the
-CLI (``latentdeck walk``) call when a person asks; nothing runs after each epoch, so this module
-implements no hook and imports nothing heavy.
+The work is :class:`latentdeck_walk.walk.Walker`; the plugin offers it as the on-demand computation
+``walk`` (:class:`latentdeck.OnDemandSpec`), which the host serves over HTTP and the CLI. Nothing heavy
+is imported until a walk is asked for.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from latentdeck import OnDemandSpec, hookimpl
+
+from .walk import FILES, FOLDER, WalkRequest
+
+
+def compute(ctx, request: WalkRequest) -> dict[str, Any]:
+    from .walk import Walker
+
+    result = Walker(ctx.run_dir, ctx.models, ctx.pm, ctx.announce).walk(request)
+    return {"folder": result.folder, "files": result.files, "created": result.created, "payload": result.payload}
+
+
+@hookimpl
+def register_ondemand():
+    return [OnDemandSpec(
+        name="walk", request=WalkRequest, compute=compute, folder=FOLDER, files=FILES, view="image",
+        requires=frozenset({"latents", "decoder"}),
+        description="decode a path through the latent space (along a dimension, or from one digit to another) and "
+                    "place it on a 2-D projection of that epoch (walks/epoch_<N>/<method>/from_<split>_<i>/...)")]

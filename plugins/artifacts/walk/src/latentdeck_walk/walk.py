@@ -16,10 +16,10 @@ none — so each step is placed at the distance-weighted mean of the 2-D positio
 latent neighbours in the visualization subset (UMAP's transform starts from this before optimising),
 labelled an **estimate**.
 
-Files, each folder written once (``persist_once``), then served from disk::
+Files, each folder written once (the shared writer's ``persist_folder``), then served from disk::
 
-    samples/walks/epoch_<N>/<method>/from_<split>_<i>/dim_<d>_span_<tag>_steps_<k>/walk.json, strip.png
-    samples/walks/epoch_<N>/<method>/from_<split>_<i>/to_<split>_<j>_steps_<k>/walk.json, strip.png
+    walks/epoch_<N>/<method>/from_<split>_<i>/dim_<d>_span_<tag>_steps_<k>/walk.json, strip.png
+    walks/epoch_<N>/<method>/from_<split>_<i>/to_<split>_<j>_steps_<k>/walk.json, strip.png
 """
 
 from __future__ import annotations
@@ -36,9 +36,13 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck.atomic import dumps, read_json
-from latentdeck.ondemand import EpochModels, LoadedEpoch, OnDemandError, persist_once
+from latentdeck.kit import dumps, read_json
+from latentdeck.kit import EpochModels, LoadedEpoch, OnDemandError
+from latentdeck.kit import ArtifactWriter
 
+FOLDER = "walks"
+FILES = tuple(f"epoch_{{epoch}}/{{method}}/from_{{from_split}}_{{from_idx:int}}/{{path}}/{name}"
+              for name in ("walk.json", "strip.png"))
 MAX_STEPS = 33
 MAX_SPAN = 1000.0
 KNN_PLACE = 10
@@ -50,7 +54,7 @@ Split = Literal["heldout", "train"]
 class WalkRequest(BaseModel):
     """One walk: where it starts, which way it goes, how many steps, and which map it is placed on."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # a number must be a JSON number (no true, no "1")
 
     from_idx: int = Field(description="dataset index of the start digit (in from_split)")
     from_split: Split = Field("heldout", description="split of the start digit: heldout or train")
@@ -82,8 +86,13 @@ def span_tag(span: float) -> str:
     return "s" + text
 
 
-def _projection_name(method: str, epoch: int) -> str:
-    return f"projections/latent_2d_epoch_{epoch}.json" if method == "pca" else f"projections/latent_2d_epoch_{epoch}_{method}.json"
+def _projection_name(pm, method: str, epoch: int) -> str:
+    """The 2-D projection file of ``method`` at ``epoch``, named as the projection spec says."""
+    from latentdeck.kit import collect
+
+    spec = collect(pm or _default_pm(), "projections").get(method)
+    template = (spec.file_names.get(2) if spec is not None else None) or f"latent_2d_{{tag}}_{method}.json"
+    return f"projections/{template.replace('{tag}', f'epoch_{epoch}')}"
 
 
 @functools.lru_cache(maxsize=2)
@@ -105,8 +114,8 @@ class Walker:
 
     def example(self, loaded: LoadedEpoch, split: str, index: int, field: str):
         """Image (1, c, h, w) and label of one digit; 422 naming ``field`` when the index is out of range."""
-        from latentdeck.ondemand import heldout_split
-        from latentdeck.training import to_float_images
+        from latentdeck.kit import heldout_split
+        from latentdeck.kit import to_float_images
 
         if split == "heldout":
             images, labels = heldout_split(loaded.config, loaded.dataset_spec)
@@ -128,8 +137,8 @@ class Walker:
         """The visualization subset's latents at this epoch (numpy (n, d)), as the projections used them."""
         import torch
 
-        from latentdeck.samples import single_threaded
-        from latentdeck.training import load_viz_subset
+        from latentdeck.kit import single_threaded
+        from latentdeck.kit import load_viz_subset
 
         checkpoint = self.run_dir / "checkpoints" / f"epoch_{loaded.epoch}.pt"
         key = (str(self.run_dir.resolve()), loaded.epoch, checkpoint.stat().st_mtime)
@@ -170,7 +179,7 @@ class Walker:
         if "latents" not in loaded.model_spec.capabilities or "decoder" not in loaded.model_spec.capabilities:
             raise OnDemandError(f"model {loaded.config['model']!r} cannot be walked: it needs an encoder to latents and a "
                                 "decoder (capabilities latents and decoder)", 422)
-        projection_file = self.run_dir / _projection_name(r.method, epoch)
+        projection_file = self.run_dir / _projection_name(self.pm, r.method, epoch)
         if not projection_file.is_file():
             have = sorted(p.name for p in (self.run_dir / "projections").glob(f"latent_2d_epoch_{epoch}*.json"))
             raise OnDemandError(f"this run has no 2-D {r.method} projection at epoch {epoch} (files at that epoch: "
@@ -185,15 +194,15 @@ class Walker:
             if not 0 <= int(r.dim) < d:
                 raise OnDemandError(f"dim {r.dim} is out of range: the latent has {d} dimensions, use 0..{d - 1}", 422)
             key = f"dim_{r.dim}_span_{'auto' if r.span is None else span_tag(r.span)}_steps_{r.steps}"
-        folder = self.run_dir / "samples" / "walks" / f"epoch_{epoch}" / r.method / f"from_{r.from_split}_{r.from_idx}" / key
+        folder = self.run_dir / FOLDER / f"epoch_{epoch}" / r.method / f"from_{r.from_split}_{r.from_idx}" / key
 
         def produce(tmp: Path) -> None:
             payload, png = self._compute(loaded, r, projection_file, x_from, label_from, x_to, label_to, folder)
             (tmp / "strip.png").write_bytes(png)
             (tmp / "walk.json").write_text(dumps(payload) + "\n")
 
-        created = persist_once(folder, produce)
-        files = sorted(p.relative_to(self.run_dir).as_posix() for p in folder.iterdir() if p.is_file())
+        writer = ArtifactWriter(run_dir=self.run_dir, epoch=epoch, generator="walk", folders=frozenset({FOLDER}))
+        files, created = writer.persist_folder(FOLDER, folder.relative_to(self.run_dir / FOLDER).as_posix(), produce)
         if created:
             self.announce(files, epoch)
         return Result(folder.relative_to(self.run_dir).as_posix(), files, created, read_json(folder / "walk.json"))
@@ -202,7 +211,7 @@ class Walker:
         import numpy as np
         import torch
 
-        from latentdeck.samples import single_threaded
+        from latentdeck.kit import single_threaded
 
         started = time.perf_counter()
         with torch.no_grad(), single_threaded():
@@ -239,7 +248,7 @@ class Walker:
     def _place(self, loaded, method: str, projection_file: Path, path) -> dict[str, Any]:
         import numpy as np
 
-        from latentdeck.plugins import collect
+        from latentdeck.kit import collect
 
         saved = read_json(projection_file)
         spec = collect(self.pm or _default_pm(), "projections").get(method)
@@ -278,7 +287,7 @@ def _latent_dim(loaded, x) -> int:
 
 
 def _default_pm():
-    from latentdeck.plugins import get_plugin_manager
+    from latentdeck.kit import get_plugin_manager
 
     return get_plugin_manager()
 

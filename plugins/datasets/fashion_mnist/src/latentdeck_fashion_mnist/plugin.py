@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from latentdeck import Availability, DataSplit, DatasetSpec, hookimpl
-from latentdeck.datasets import IDX_FILES, describe_problems, idx_problems, load_mnist_style, split_check
+from latentdeck.kit import IDX_FILES, describe_problems, idx_problems, load_mnist_style, split_check
 
 NAME = "fashion-mnist"
 # Where `apt-get install dataset-fashion-mnist` puts the files. Read at call time: tests monkeypatch it.

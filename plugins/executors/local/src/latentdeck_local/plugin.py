@@ -3,7 +3,7 @@
 Fresh process: ``python -m latentdeck.worker RUN_DIR`` (``subprocess.Popen``), a child of the server.
 
 Warm fork: :func:`warm_up` (called by the server at start, in a background thread) starts a
-``multiprocessing`` forkserver whose preload module :mod:`latentdeck.warmup` compiles umap-learn's
+``multiprocessing`` forkserver whose preload module :mod:`latentdeck_local.warmup` compiles umap-learn's
 numba kernels once (~40 s). Once it is warm, :func:`start` forks workers from it: a run's first UMAP
 projection then takes seconds instead of ~40 s. Until then (or when umap-learn is missing, the
 warm-up failed, ``LATENTDECK_WARMUP=off``, or the fork server died) :func:`start` uses the fresh
@@ -122,7 +122,7 @@ def warm_up(timeout: float | None = None) -> str:
         _warm.done.wait(timeout)
         return _warm.phase
     try:
-        from latentdeck import warmup
+        from . import warmup
 
         mode = warmup.mode()
         if mode == "off":
@@ -138,7 +138,7 @@ def warm_up(timeout: float | None = None) -> str:
 
         started = time.monotonic()
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["latentdeck.warmup"])
+        ctx.set_forkserver_preload(["latentdeck_local.warmup"])
         receive, send = ctx.Pipe(duplex=False)
         probe = ctx.Process(target=warmup.report, args=(send,), name="latentdeck-warmup-probe")
         probe.start()  # returns once the fork server has imported (= run) its preload: the warm-up
@@ -169,7 +169,7 @@ def warm_up(timeout: float | None = None) -> str:
 def _fork_server_alive() -> bool:
     from multiprocessing import forkserver
 
-    from latentdeck.procs import pid_alive
+    from latentdeck.kit import pid_alive
 
     pid = getattr(forkserver._forkserver, "_forkserver_pid", None)  # private, checked defensively
     return isinstance(pid, int) and pid_alive(pid)
@@ -178,14 +178,14 @@ def _fork_server_alive() -> bool:
 def _start_forked(run_dir: Path) -> dict:
     from multiprocessing import process
 
-    from latentdeck import worker
+    from latentdeck.kit import forked_main
 
     try:
         nice_target = os.nice(0) + int(os.environ.get("LATENTDECK_WORKER_NICE", "5"))
     except (OSError, ValueError):
         nice_target = None
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NUMBA_THREADING_LAYER": "workqueue"}
-    proc = _warm.ctx.Process(target=worker.forked_main, args=(str(run_dir), env, nice_target),
+    proc = _warm.ctx.Process(target=forked_main, args=(str(run_dir), env, nice_target),
                              name=f"latentdeck-worker-{run_dir.name}")
     proc.start()
     # multiprocessing joins its non-daemon children when this process exits: a server that stops
@@ -248,7 +248,7 @@ def _forget(pid: int) -> None:
 
 
 def is_alive(info: dict) -> bool:
-    from latentdeck.procs import pid_alive
+    from latentdeck.kit import pid_alive
 
     pid = int(info["pid"])
     child = _children.get(pid)
@@ -285,9 +285,22 @@ def wait(pid: int, timeout: float | None = None) -> int | None:
     return code
 
 
+def start_task(run_dir: Path, module: str, args: list[str]) -> dict:
+    """``python -m <module> <run_dir> <args...>`` in a fresh process of its own session (a backfill),
+    output appended to ``<run_dir>/<last part of module>.log``; a daemon thread reaps it when it ends."""
+    run_dir = Path(run_dir)
+    log_name = f"{module.rsplit('.', 1)[-1]}.log"
+    with open(run_dir / log_name, "ab") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", module, str(run_dir), *args], stdin=subprocess.DEVNULL,
+                                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    threading.Thread(target=proc.wait, daemon=True, name=f"latentdeck-task-{run_dir.name}").start()
+    return {"pid": proc.pid, "log": log_name, "module": module}
+
+
 @hookimpl
 def register_executors():
     return [ExecutorSpec(
-        name="local", start=start, is_alive=is_alive, warm_up=warm_up, ready=ready,
+        name="local", start=start, is_alive=is_alive, warm_up=warm_up, ready=ready, start_task=start_task, default_rank=0,
         description="one worker process per run on this machine (python -m latentdeck.worker, or forked "
                     "from a fork server with umap-learn's JIT already warm)")]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from latentdeck.nn import ConvDecoder, ConvEncoder
+from latentdeck.kit import ConvDecoder, ConvEncoder
 
 from .options import AEOptions
 

@@ -20,6 +20,7 @@ def _loss_weights(options, schedule):
 def register_models():
     return [ModelSpec(
         name="ae",
+        default_rank=0,  # the specification's default model: a config without "model" trains the ae
         build=_build,
         loss_weights=_loss_weights,
         options=AEOptions,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from latentdeck.mixtures import assess, usage
+from latentdeck.kit import assess, usage
 
 from .schedules import categorical_kl_weight, entropy_bonus_weight
 

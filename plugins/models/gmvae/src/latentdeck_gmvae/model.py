@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentdeck.nn import ConvDecoder, ConvEncoder
+from latentdeck.kit import ConvDecoder, ConvEncoder
 
 from .losses import gaussian_kl
 from .options import GMVAEOptions

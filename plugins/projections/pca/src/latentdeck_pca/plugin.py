@@ -167,6 +167,7 @@ def restore(saved: dict) -> Projection:
 @hookimpl
 def register_projections():
     return [ProjectionSpec(
+        file_names={2: "latent_2d_{tag}.json"},  # the historical 2-D name (the 3-D file is latent_3d_{tag}_pca.json)
         name="pca", fit=fit, dims=(2, 3), options=PCAOptions, restore=restore,
         description="principal components of the latents (2-D and 3-D), each epoch rotated (Procrustes) to "
                     "match the previous one, so the map moves only where the latent space does")]

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from latentdeck.projections import ProjectionFile
+from latentdeck.kit import ProjectionFile
 
 
 class PCAParams(BaseModel):

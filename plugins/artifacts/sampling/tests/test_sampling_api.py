@@ -1,4 +1,5 @@
-"""On-demand samples over HTTP and the CLI, the overlay listing, and sampling through backfill."""
+"""On-demand samples over HTTP (the host's generic route for the plugin's ``sampling`` computation) and the
+CLI (``latentdeck compute sampling``), the overlay listing, and sampling through backfill."""
 
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ from latentdeck.atomic import read_json
 from latentdeck.backfill import backfill
 from latentdeck.cli import main as cli
 from latentdeck.events import read_events
-from latentdeck.samples import MAX_M, derived_seed
+from latentdeck_sampling.samples import MAX_M, derived_seed
+
+URL = "/api/runs/{}/compute/sampling"
+
+
+def grid(client, run_id, body):
+    """POST one sampling request; (status, the payload or the error detail)."""
+    answer = client.post(URL.format(run_id), json=body)
+    data = answer.json()
+    return answer.status_code, (data["payload"] | {"created": data["created"], "files": data["files"]}
+                                if answer.status_code == 200 else data)
 
 
 @pytest.fixture
@@ -29,11 +40,11 @@ def samples_on_disk(run_dir):
 def test_on_demand_samples_are_persisted_before_the_answer_and_served_from_disk_after(trained_run, client):
     run_dir = trained_run("gmvae", artifacts=["recon_grid"])  # no per-epoch samples: everything here is on demand
     run_id = run_dir.name
-    answer = client.post(f"/api/runs/{run_id}/samples", json={"idx": 5, "m": 64})
-    assert answer.status_code == 200, answer.text
-    body = answer.json()
+    status, body = grid(client, run_id, {"idx": 5, "m": 64})
+    assert status == 200, body
     assert body["png"] == "samples/posterior_local_epoch_2_idx_5_m_64.png" and body["json"] == body["png"][:-4] + ".json"
-    assert body["latest"] == "samples/posterior_local_latest_idx_5_m_64.png" and body["cached"] is False
+    assert body["latest"] == "samples/posterior_local_latest_idx_5_m_64.png" and body["created"] is True
+    assert body["files"] == [body["png"], body["json"]]
     config = read_json(run_dir / "config.json")
     assert body["seed"] == derived_seed(config["seed"], 2, "posterior_local", 5) and body["seed_source"] == "derived"
     assert body["kind"] == "posterior_local" and body["epoch"] == 2 and body["idx"] == 5 and body["m"] == 64
@@ -42,7 +53,7 @@ def test_on_demand_samples_are_persisted_before_the_answer_and_served_from_disk_
     assert {k: on_disk[k] for k in ("kind", "epoch", "idx", "m", "seed", "compute_ms")} == \
         {k: body[k] for k in ("kind", "epoch", "idx", "m", "seed", "compute_ms")}
     png = (run_dir / body["png"]).read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and client.get(body["png_url"]).content == png
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and client.get(f"/api/runs/{run_id}/artifacts/{body['png']}").content == png
     assert (run_dir / "samples/posterior_local_latest_idx_5_m_64.png").read_bytes() == png
 
     announced = [e["data"] for e in read_events(run_dir / "events.jsonl")
@@ -52,50 +63,52 @@ def test_on_demand_samples_are_persisted_before_the_answer_and_served_from_disk_
         (body["json"], "samples/posterior_local_latest_idx_5_m_64.json", 2, "samples")]
 
     log_size = (run_dir / "events.jsonl").stat().st_size
-    again = client.post(f"/api/runs/{run_id}/samples", json={"kind": "posterior_local", "idx": 5, "m": 64, "epoch": 2})
-    assert again.json()["cached"] is True and again.json()["compute_ms"] == body["compute_ms"]
+    _, again = grid(client, run_id, {"kind": "posterior_local", "idx": 5, "m": 64, "epoch": 2})
+    assert again["created"] is False and again["compute_ms"] == body["compute_ms"]
     assert (run_dir / body["png"]).read_bytes() == png
     assert (run_dir / "events.jsonl").stat().st_size == log_size  # served from disk: nothing new to announce
 
 
 def test_the_same_request_gives_identical_bytes_and_another_seed_differs(trained_run, client):
     run_dir = trained_run("gmvae", artifacts=["recon_grid"])
-    url = f"/api/runs/{run_dir.name}/samples"
-    first = client.post(url, json={"kind": "prior_component", "component": 1, "m": 16}).json()
+    run_id = run_dir.name
+    first = grid(client, run_id, {"kind": "prior_component", "component": 1, "m": 16})[1]
     png = (run_dir / first["png"]).read_bytes()
     shutil.rmtree(run_dir / "samples")
-    second = client.post(url, json={"kind": "prior_component", "component": 1, "m": 16}).json()
-    assert second["cached"] is False and (run_dir / second["png"]).read_bytes() == png  # recomputed, byte-identical
+    second = grid(client, run_id, {"kind": "prior_component", "component": 1, "m": 16})[1]
+    assert second["created"] is True and (run_dir / second["png"]).read_bytes() == png  # recomputed, byte-identical
 
-    other = client.post(url, json={"kind": "prior_component", "component": 1, "m": 16, "seed": 7}).json()
+    other = grid(client, run_id, {"kind": "prior_component", "component": 1, "m": 16, "seed": 7})[1]
     assert other["png"] == "samples/prior_component_epoch_2_c_1_m_16_seed_7.png" and other["seed"] == 7
     assert other["seed_source"] == "override" and other["latest"] is None
     assert (run_dir / other["png"]).read_bytes() != png
     assert not (run_dir / "samples/prior_component_latest_c_1_m_16_seed_7.png").exists()
     assert read_json(run_dir / "samples/prior_component_latest_c_1_m_16.json")["seed_source"] == "derived"
-    same = client.post(url, json={"kind": "prior_component", "component": 1, "m": 16, "seed": first["seed"]}).json()
-    assert same["png"] == first["png"] and same["cached"] is True  # the derived seed given explicitly: the default file
+    same = grid(client, run_id, {"kind": "prior_component", "component": 1, "m": 16, "seed": first["seed"]})[1]
+    assert same["png"] == first["png"] and same["created"] is False  # the derived seed given explicitly: the default file
 
 
 def test_an_older_epoch_never_moves_the_latest_mirror(trained_run, client):
     run_dir = trained_run("gmvae", artifacts=["recon_grid"])
-    url = f"/api/runs/{run_dir.name}/samples"
-    newest = client.post(url, json={"idx": 2, "m": 4}).json()
-    older = client.post(url, json={"idx": 2, "m": 4, "epoch": 1}).json()
+    run_id = run_dir.name
+    newest = grid(client, run_id, {"idx": 2, "m": 4})[1]
+    older = grid(client, run_id, {"idx": 2, "m": 4, "epoch": 1})[1]
     assert older["epoch"] == 1 and older["latest"] is None and newest["latest"]
     assert read_json(run_dir / "samples/posterior_local_latest_idx_2_m_4.json")["epoch"] == 2
-    only_old = client.post(url, json={"idx": 3, "m": 4, "epoch": 1}).json()
+    only_old = grid(client, run_id, {"idx": 3, "m": 4, "epoch": 1})[1]
     assert only_old["latest"] == "samples/posterior_local_latest_idx_3_m_4.png"
 
 
 @pytest.mark.parametrize("model, body, status, message", [
     ("gmvae", {"idx": 64}, 422, r"index 64 is outside the held-out split of tiny-digits: use 0..63"),
-    ("gmvae", {"idx": -1}, 422, "idx must be 0 or more"),
+    ("gmvae", {"idx": -1}, 422, "idx: Input should be greater than or equal to 0"),
     ("gmvae", {"kind": "prior_component", "component": 3}, 422, "K=3 components, use 0..2"),
-    ("gmvae", {"idx": 1, "m": 0}, 422, "m must be at least 1"),
-    ("gmvae", {"idx": 1, "m": 100000}, 422, f"cap of {MAX_M} samples"),
+    ("gmvae", {"idx": 1, "m": 0}, 422, "m: Input should be greater than or equal to 1"),
+    ("gmvae", {"idx": 1, "m": 100000}, 422, f"m: Input should be less than or equal to {MAX_M}"),
     ("gmvae", {"idx": 1, "epoch": 7}, 404, "epoch 7 has no checkpoint; epochs with checkpoints: 1, 2"),
-    ("gmvae", {"idx": 1, "seed": -3}, 422, "seed must be between 0 and"),
+    ("gmvae", {"idx": 1, "seed": -3}, 422, "seed: Input should be greater than or equal to 0"),
+    ("gmvae", {"idx": 1, "colour": "red"}, 422, "colour: unknown field"),
+    ("gmvae", {"idx": "1"}, 422, "idx: Input should be a valid integer"),
     ("gmvae", {"kind": "prior_component"}, 422, "needs 'component'"),
     ("gmvae", {"idx": 1, "component": 1}, 422, "takes 'idx', not 'component'"),
     ("gmvae", {"kind": "anything", "idx": 1}, 422, "kind"),
@@ -103,20 +116,20 @@ def test_an_older_epoch_never_moves_the_latest_mirror(trained_run, client):
 ])
 def test_bad_requests_name_the_problem_and_write_nothing(trained_run, client, model, body, status, message):
     run_dir = trained_run(model, epochs=2, artifacts=["recon_grid"])
-    answer = client.post(f"/api/runs/{run_dir.name}/samples", json=body)
+    answer = client.post(URL.format(run_dir.name), json=body)
     assert answer.status_code == status and message in answer.json()["detail"], answer.text
     assert samples_on_disk(run_dir) == {}
     assert not [p for p in run_dir.rglob(".*.tmp")]
 
 
 def test_unknown_run_is_404(client):
-    assert client.post("/api/runs/20260101-000000-abcdef/samples", json={"idx": 1}).status_code == 404
+    assert client.post(URL.format("20260101-000000-abcdef"), json={"idx": 1}).status_code == 404
     assert client.get("/api/runs/20260101-000000-abcdef/overlays").status_code == 404
 
 
 def test_ae_posterior_local_is_a_labelled_neighbourhood(trained_run, client):
     run_dir = trained_run("ae", artifacts=["recon_grid"])
-    body = client.post(f"/api/runs/{run_dir.name}/samples", json={"idx": 0, "m": 9}).json()
+    _, body = grid(client, run_dir.name, {"idx": 0, "m": 9})
     assert body["distribution"] == "isotropic_neighbourhood" and body["sigma"] > 0
     assert body["neighbourhood_scale"] == 0.25 and "no q(z|x)" in body["description"]
 
@@ -129,11 +142,12 @@ def test_overlays_lists_density_distortion_and_samples_per_epoch(trained_run, cl
         (run_dir / "density" / name).write_text("{}")
     (run_dir / "distortion").mkdir()
     (run_dir / "distortion/metric_ratio_2d_epoch_2_pca.json").write_text("{}")
-    client.post(f"/api/runs/{run_dir.name}/samples", json={"idx": 4, "m": 4})
-    client.post(f"/api/runs/{run_dir.name}/samples", json={"kind": "prior_component", "component": 0, "m": 4, "seed": 3})
+    grid(client, run_dir.name, {"idx": 4, "m": 4})
+    grid(client, run_dir.name, {"kind": "prior_component", "component": 0, "m": 4, "seed": 3})
     (run_dir / "samples/posterior_local_epoch_1_idx_9_m_4.png").write_bytes(b"")  # no JSON yet: not complete
 
     listing = client.get(f"/api/runs/{run_dir.name}/overlays").json()
+    assert listing["kinds"] == ["density", "distortion", "samples"]  # from the generators' declarations
     assert [row["epoch"] for row in listing["epochs"]] == [1, 2]
     one, two = listing["epochs"]
     assert one["checkpoint"] and [(d["family"], d["method"]) for d in one["density"]] == [("posterior", "pca")]
@@ -175,27 +189,40 @@ def cli_env(plugin_manager):
     get_plugin_manager.cache_clear()
 
 
-def test_cli_sample_and_overlays_use_the_same_files(trained_run, runs_dir, cli_env, capsys):
+def test_cli_compute_sampling_and_overlays_use_the_same_files(trained_run, runs_dir, cli_env, capsys):
     run_dir = trained_run("gmvae", artifacts=["recon_grid"])
     args = ["--runs-dir", str(runs_dir)]
-    assert cli(["sample", run_dir.name, "--idx", "3", "--m", "8", *args, "--json"]) == 0
+    assert cli(["compute", "sampling", run_dir.name, "--set", "idx=3", "--set", "m=8", *args, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["png"] == "samples/posterior_local_epoch_2_idx_3_m_8.png" and (run_dir / result["png"]).is_file()
-    assert cli(["sample", run_dir.name, "--idx", "3", "--m", "8", *args]) == 0
+    png = result["payload"]["png"]
+    assert png == "samples/posterior_local_epoch_2_idx_3_m_8.png" and (run_dir / png).is_file() and result["created"]
+    assert cli(["compute", "sampling", run_dir.name, "--set", "idx=3", "--set", "m=8", *args]) == 0
     out = capsys.readouterr().out
     assert "posterior_local_epoch_2_idx_3_m_8.png" in out and "from disk" in out
-    assert cli(["sample", run_dir.name, "--component", "0", "--m", "4", "--epoch", "1", *args]) == 0
-    assert "computed in" in capsys.readouterr().out
+    assert cli(["compute", "sampling", run_dir.name, "--set", "kind=prior_component", "--set", "component=0",
+                "--set", "m=4", "--set", "epoch=1", *args]) == 0
+    assert "computed" in capsys.readouterr().out
 
-    assert cli(["sample", run_dir.name, "--component", "9", *args]) == 2
+    assert cli(["compute", "sampling", run_dir.name, "--set", "kind=prior_component", "--set", "component=9", *args]) == 2
     assert "use 0..2" in capsys.readouterr().err
-    assert cli(["sample", run_dir.name, "--idx", "1", "--m", "999", *args]) == 2
-    assert "cap of 256" in capsys.readouterr().err
-    assert cli(["sample", run_dir.name, *args]) == 2
-    assert "exactly one of --idx" in capsys.readouterr().err
+    assert cli(["compute", "sampling", run_dir.name, "--set", "idx=1", "--set", "m=999", *args]) == 2
+    err = capsys.readouterr().err
+    assert "m: Input should be less than or equal to 256" in err and "--set field=value" in err
+    assert cli(["compute", "sampling", run_dir.name, *args]) == 2
+    assert "needs 'idx'" in capsys.readouterr().err
+    assert cli(["compute", "sampling", run_dir.name, "--set", "idx", *args]) == 2
+    assert "use --set field=value" in capsys.readouterr().err
+    assert cli(["compute", "nope", run_dir.name, *args]) == 2
+    assert "installed:" in capsys.readouterr().err and not (run_dir / "nope").exists()
 
     assert cli(["overlays", run_dir.name, *args]) == 0
     out = capsys.readouterr().out
     assert "epoch 1: 0 density, 0 distortion, 1 samples" in out and "samples/posterior_local_epoch_2_idx_3_m_8.json" in out
     assert cli(["overlays", run_dir.name, "--epoch", "2", "--json", *args]) == 0
     assert [row["epoch"] for row in json.loads(capsys.readouterr().out)["epochs"]] == [2]
+
+
+def test_unknown_computation_is_a_404_naming_the_installed_ones(trained_run, client):
+    run_dir = trained_run("ae", epochs=1, artifacts=["recon_grid"])
+    answer = client.post(f"/api/runs/{run_dir.name}/compute/nope", json={})
+    assert answer.status_code == 404 and "sampling" in answer.json()["detail"] and "walk" in answer.json()["detail"]

@@ -1,8 +1,8 @@
 """Decoded samples: M decodes of z ~ q(z|x_i) around a held-out example, or of z ~ p(z|c) of one component.
 
-One module serves the per-epoch ``sampling`` generator (the plugin ``latentdeck.sampling`` calls
-:func:`render` through its context), the API (``POST /api/runs/{id}/samples``) and the CLI
-(``latentdeck sample``), so a sample grid is the same bytes whichever path made it.
+One module serves the per-epoch ``sampling`` generator and the on-demand computation ``sampling``
+(``POST /api/runs/{id}/compute/sampling``, ``latentdeck compute sampling``), both writing through the
+host's shared writer, so a sample grid is the same bytes whichever path made it.
 
 What is sampled follows the model's declared capabilities (no model names):
 
@@ -28,20 +28,20 @@ and the mirrors ``..._latest_...``, which never move back to an older epoch.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import re
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .atomic import copy_atomic, read_json, write_bytes, write_json
-from .ondemand import EpochModels, OnDemandError, heldout_example, heldout_split
+from latentdeck.kit import read_json
+from latentdeck.kit import OnDemandError, heldout_example, heldout_split
+from latentdeck.kit import single_threaded
+from latentdeck.kit import png_bytes
 
 GENERATOR = "sampling"  # the per-epoch generator's name (its options live in artifact_options.sampling)
 ON_DEMAND = "sampling:on_demand"  # the generator name of on-demand grids in artifact.created events
@@ -107,31 +107,6 @@ def parse_name(filename: str) -> dict[str, Any] | None:
 
 
 # --- drawing -------------------------------------------------------------------------------------
-
-_THREADS_LOCK = threading.RLock()
-
-
-@contextmanager
-def single_threaded():
-    """Run torch on one thread meanwhile (process-wide, restored after; one grid at a time).
-
-    A grid is a few small convolutions: a second intra-op thread gains nothing, and when the cores are
-    busy (a run training next to the server) every op waits for the other thread to be scheduled —
-    measured here under load: a one-example forward 3-27 ms on one thread, ~500 ms on two. Both paths
-    (per-epoch and on demand) use it, so a grid's bytes never depend on the caller's thread count.
-    """
-    import torch
-
-    with _THREADS_LOCK:
-        before = torch.get_num_threads()
-        if before != 1:
-            torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            if before != 1:
-                torch.set_num_threads(before)
-
 
 @dataclass(frozen=True)
 class Drawn:
@@ -199,15 +174,6 @@ def pad_len(count: int, size: int) -> int:
     return PAD + count * (size + PAD)
 
 
-def png_bytes(image) -> bytes:
-    """PNG-encode a uint8 array exactly as ``ArtifactContext.save_png`` does (same bytes either way)."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG", optimize=False)
-    return buffer.getvalue()
-
-
 def render(model, capabilities, kind: str, key: int, m: int, seed: int, epoch: int, *, x=None, label: int | None = None,
            neighbourhood_scale: float = 0.25, rms: float | None = None) -> tuple[Any, dict[str, Any]]:
     """Draw and decode one grid (model in eval mode); returns the uint8 grid and the JSON payload.
@@ -237,36 +203,38 @@ def render(model, capabilities, kind: str, key: int, m: int, seed: int, epoch: i
 
 # --- on demand (API and CLI) ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class SampleRequest:
-    kind: str
-    key: int
-    m: int = 16
-    epoch: int | str | None = None
-    seed: int | None = None
+class SampleRequest(BaseModel):
+    """Which grid to decode: exactly one of ``idx`` (posterior_local) or ``component`` (prior_component)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    kind: Kind = Field("posterior_local", description="posterior_local: z ~ q(z|x_idx) (an isotropic neighbourhood for "
+                                                      "deterministic encoders); prior_component: z ~ p(z|c) (mixture models)")
+    idx: int | None = Field(None, ge=0, description="held-out index of the example (posterior_local)")
+    component: int | None = Field(None, ge=0, description="mixture component c (prior_component)")
+    m: int = Field(16, ge=1, le=MAX_M, description=f"samples in the grid (1..{MAX_M})")
+    epoch: int | None = Field(None, ge=1, description="an epoch with a checkpoint (default: the newest)")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="explicit seed (default: derived from the run seed, "
+                                                                  "epoch, kind and key)")
+
+    @model_validator(mode="after")
+    def _one_key(self):
+        name, other = ("idx", "component") if self.kind == "posterior_local" else ("component", "idx")
+        if getattr(self, name) is None:
+            raise ValueError(f"kind {self.kind} needs {name!r} (the "
+                             f"{'held-out index of an example' if name == 'idx' else 'mixture component'})")
+        if getattr(self, other) is not None:
+            raise ValueError(f"kind {self.kind} takes {name!r}, not {other!r}")
+        return self
+
+    @property
+    def key(self) -> int:
+        return self.idx if self.kind == "posterior_local" else self.component  # type: ignore[return-value]
 
 
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 _RMS: dict[tuple[str, int, float], float] = {}
-_DEFAULT_MODELS = EpochModels()
-
-
-def check_request(request: SampleRequest) -> None:
-    """Refuse what no run can serve (422): unknown kind, m outside 1..MAX_M, a negative or huge seed, a negative key."""
-    if request.kind not in KINDS:
-        raise OnDemandError(f"kind must be one of {', '.join(KINDS)}, got {request.kind!r}", 422)
-    if request.m < 1:
-        raise OnDemandError(f"m must be at least 1 (got {request.m}): it is the number of samples in the grid", 422)
-    if request.m > MAX_M:
-        raise OnDemandError(f"m={request.m} is above the cap of {MAX_M} samples per grid (a 16 x 16 grid); "
-                            f"ask for m <= {MAX_M}", 422)
-    if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
-        raise OnDemandError(f"seed must be between 0 and {MAX_SEED} (got {request.seed}); leave it out for the "
-                            "run's derived seed", 422)
-    if request.key < 0:
-        field = "idx" if request.kind == "posterior_local" else "component"
-        raise OnDemandError(f"{field} must be 0 or more (got {request.key})", 422)
 
 
 def _sampling_options(config: dict[str, Any]) -> SamplingOptions:
@@ -280,7 +248,7 @@ def _viz_rms(loaded, run_dir: Path) -> float:
     key = (str(Path(run_dir).resolve()), loaded.epoch,
            (Path(run_dir) / "checkpoints" / f"epoch_{loaded.epoch}.pt").stat().st_mtime)
     if key not in _RMS:
-        from .training import load_viz_subset
+        from latentdeck.kit import load_viz_subset
 
         viz = load_viz_subset(loaded.config, loaded.dataset_spec)  # the subset the per-epoch generator used
         with torch.no_grad(), single_threaded():
@@ -288,48 +256,48 @@ def _viz_rms(loaded, run_dir: Path) -> float:
     return _RMS[key]
 
 
-def _newer_epoch_exists(folder: Path, kind: str, key: int, m: int, epoch: int) -> bool:
-    for path in folder.glob(f"{kind}_epoch_*_{_key_token(kind)}_{key}_m_{m}.json"):
-        parsed = parse_name(path.name)
-        if parsed and parsed["seed_override"] is None and parsed["epoch"] > epoch:
-            return True
-    return False
-
-
-def sample(run_dir: Path | str, request: SampleRequest, pm=None, models: EpochModels | None = None) -> dict[str, Any]:
-    """Serve one grid: from disk when its files exist (``cached: true``), else compute, persist, return.
-
-    Returns the JSON payload plus ``png``/``json`` (names relative to the run), ``latest`` (the mirror's
-    PNG name or None), ``cached`` and ``served_ms``. Raises :class:`OnDemandError` (4xx) naming the problem;
-    on any error nothing is written.
-    """
+def sample(ctx, request: SampleRequest) -> dict[str, Any]:
+    """The on-demand ``sampling`` computation: one grid, from disk when its files exist, else computed,
+    persisted (PNG, then JSON, then the mirrors that never move back) and announced through the context's
+    writer. Answers ``{folder, files, created, payload}``; the payload is the grid's JSON plus ``png``,
+    ``json``, ``latest`` (the mirror's PNG when it shows this epoch) and ``served_ms``. A problem is an
+    :class:`OnDemandError` (4xx) naming it, and then nothing is written."""
     started = time.perf_counter()
-    check_request(request)
-    run_dir = Path(run_dir)
-    loaded = (models or _DEFAULT_MODELS).get(run_dir, request.epoch, pm)
+    loaded = ctx.load(request.epoch)
+    run_dir = Path(ctx.run_dir)
     epoch, kind, key, m = loaded.epoch, request.kind, request.key, request.m
     default_seed = derived_seed(int(loaded.config["seed"]), epoch, kind, key)
     override = request.seed if request.seed is not None and request.seed != default_seed else None
-    folder = run_dir / "samples"
     stem = file_stem(kind, f"epoch_{epoch}", key, m, override)
     names = {"png": f"samples/{stem}.png", "json": f"samples/{stem}.json"}
     latest_stem = None if override is not None else file_stem(kind, "latest", key, m)
 
     with _LOCKS_GUARD:
-        lock = _LOCKS.setdefault(str(folder / stem), threading.Lock())
+        lock = _LOCKS.setdefault(str(run_dir / names["json"]), threading.Lock())
     with lock:
-        if (run_dir / names["json"]).is_file() and (run_dir / names["png"]).is_file():
+        cached = (run_dir / names["json"]).is_file() and (run_dir / names["png"]).is_file()
+        if cached:
             payload = read_json(run_dir / names["json"])
-            return _answer(payload, names, latest_stem, run_dir, True, started)
-        rms = _viz_rms(loaded, run_dir) if kind == "posterior_local" else None
-        grid, payload = compute_grid(loaded.model, loaded.model_spec.capabilities, loaded.config,
-                                     loaded.dataset_spec, kind, key, m, epoch,
-                                    request.seed if override is not None else default_seed,
-                                    "override" if override is not None else "derived", names["png"], rms)
-        mirror = latest_stem is not None and not _newer_epoch_exists(folder, kind, key, m, epoch)
-        write_files(run_dir, names, png_bytes(grid), payload, latest_stem, mirror)
-        announce(run_dir, loaded.config["run_id"], names, f"samples/{latest_stem}" if mirror else None, epoch)
-        return _answer(payload, names, latest_stem, run_dir, False, started)
+        else:
+            rms = _viz_rms(loaded, run_dir) if kind == "posterior_local" else None
+            grid, payload = compute_grid(loaded.model, loaded.model_spec.capabilities, loaded.config,
+                                         loaded.dataset_spec, kind, key, m, epoch,
+                                         request.seed if override is not None else default_seed,
+                                         "override" if override is not None else "derived", names["png"], rms)
+            writer = ctx.writer(epoch)
+            template = file_stem(kind, "{tag}", key, m, override)
+            writer.save_png("samples", f"{template}.png", png_bytes(grid), mirror=override is None)
+            writer.save_json("samples", f"{template}.json", payload, mirror=override is None)
+    latest = None
+    if latest_stem:
+        try:
+            if read_json(run_dir / "samples" / f"{latest_stem}.json").get("epoch") == epoch:
+                latest = f"samples/{latest_stem}.png"
+        except (OSError, ValueError):
+            pass
+    return {"folder": "samples", "files": [names["png"], names["json"]], "created": not cached,
+            "payload": {**payload, "png": names["png"], "json": names["json"], "latest": latest,
+                        "served_ms": round((time.perf_counter() - started) * 1000, 2)}}
 
 
 def prior_components(model, capabilities, config: dict[str, Any], dataset_spec) -> int | None:
@@ -372,43 +340,10 @@ def _compute_grid(model, capabilities, config, dataset_spec, kind, key, m, epoch
     payload.update(seed_source=seed_source, seed_rule="sha256(f'{run_seed}:{epoch}:{kind}:{key}')[:4], big-endian",
                    model=config["model"], png=png_name)
     if kind == "prior_component" and "mixture" in capabilities:
-        from .mixtures import component_weight
+        from latentdeck.kit import component_weight
 
         payload["component_weight"] = component_weight(model, images[config["viz_indices"]], key)
     return grid, payload
 
 
 
-def write_files(run_dir: Path, names: dict[str, str], png: bytes, payload: dict[str, Any], latest_stem: str | None,
-                mirror: bool) -> None:
-    """PNG, then JSON (its presence marks the pair complete), then the ``*_latest`` mirrors."""
-    write_bytes(run_dir / names["png"], png)
-    write_json(run_dir / names["json"], payload)
-    if mirror and latest_stem:
-        copy_atomic(run_dir / names["png"], run_dir / "samples" / f"{latest_stem}.png")
-        copy_atomic(run_dir / names["json"], run_dir / "samples" / f"{latest_stem}.json")
-
-
-def announce(run_dir: Path, run_id: str, names: dict[str, str], latest_stem: str | None, epoch: int) -> None:
-    """``artifact.created`` for each new file (generator ``sampling:on_demand``, so backfill never takes an
-    on-demand grid for the per-epoch set); the event log takes appends while a worker writes it."""
-    from .events import EventLog
-
-    with EventLog(run_dir / "events.jsonl", run_id) as log:
-        for ext in ("png", "json"):
-            log.emit("artifact.created", {"name": names[ext], "latest": f"{latest_stem}.{ext}" if latest_stem else None,
-                                          "kind": "samples", "epoch": epoch, "generator": ON_DEMAND})
-
-
-def _answer(payload: dict[str, Any], names: dict[str, str], latest_stem: str | None, run_dir: Path, cached: bool,
-            started: float) -> dict[str, Any]:
-    """The response: the payload, its file names, the mirror when it shows this epoch, cached, served_ms."""
-    latest = None
-    if latest_stem:
-        try:
-            if read_json(run_dir / "samples" / f"{latest_stem}.json").get("epoch") == payload["epoch"]:
-                latest = f"samples/{latest_stem}.png"
-        except (OSError, ValueError):
-            pass
-    return {**payload, "png": names["png"], "json": names["json"], "latest": latest,
-            "cached": cached, "served_ms": round((time.perf_counter() - started) * 1000, 2)}

@@ -1,0 +1,63 @@
+"""latentdeck's public toolkit for plugins: every helper a plugin may import, in one place.
+
+A plugin imports records and ``hookimpl`` from :mod:`latentdeck` and everything else from here
+(``from latentdeck.kit import Grid, OnDemandError``); any other ``latentdeck.*`` module is the host's
+own and may change without notice (the import contracts in ``tests/test_import_contracts.py`` refuse
+such imports from the built-in plugins). Names resolve lazily, so importing this module is cheap:
+``ConvEncoder`` imports torch only when a plugin asks for it.
+
+Groups (the modules they live in are an implementation detail):
+
+- building blocks: ``ConvEncoder``, ``ConvDecoder`` (shared conv trunk and decoder);
+- grids over a 2-D projection: ``Grid``, ``projection_bounds``, ``gaussian_mixture``, ``kde``,
+  ``kernel_average``, ``scott_bandwidth``, ``rounded``, ``TRUNCATION_SIGMA``;
+- datasets in MNIST's IDX format: ``IDX_FILES``, ``split_check``, ``idx_problems``,
+  ``describe_problems``, ``load_mnist_style``;
+- mixtures: ``usage``, ``assess``, ``component_weight``;
+- projection files: ``ProjectionFile`` (pydantic schema of the common fields);
+- files: ``read_json``, ``write_json``, ``write_bytes``, ``dumps`` (atomic, NaN-safe), ``png_bytes``,
+  ``ArtifactWriter`` (the one writer; contexts hand you one), ``checkpoint_epochs``;
+- on demand: ``OnDemandContext``, ``OnDemandError``, ``EpochModels``, ``LoadedEpoch``,
+  ``resolve_epoch``, ``heldout_example``, ``heldout_split``, ``load_viz_subset``, ``to_float_images``,
+  ``single_threaded``;
+- registry: ``collect`` (``{name: record}`` of one kind), ``get_plugin_manager``;
+- processes (executors): ``pid_alive``, ``proc_start_time``, ``forked_main`` (a run's worker in a forked
+  child; ``python -m latentdeck.worker RUN_DIR`` is the plain way).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "ConvEncoder": "nn", "ConvDecoder": "nn",
+    "Grid": "grids", "projection_bounds": "grids", "gaussian_mixture": "grids", "kde": "grids",
+    "kernel_average": "grids", "scott_bandwidth": "grids", "rounded": "grids", "TRUNCATION_SIGMA": "grids",
+    "IDX_FILES": "datasets", "split_check": "datasets", "idx_problems": "datasets", "describe_problems": "datasets",
+    "load_mnist_style": "datasets",
+    "usage": "mixtures", "assess": "mixtures", "component_weight": "mixtures",
+    "ProjectionFile": "projections",
+    "read_json": "atomic", "write_json": "atomic", "write_bytes": "atomic", "dumps": "atomic",
+    "png_bytes": "writer", "ArtifactWriter": "writer", "checkpoint_epochs": "checkpoints",
+    "OnDemandContext": "ondemand", "OnDemandError": "ondemand", "EpochModels": "ondemand", "LoadedEpoch": "ondemand",
+    "resolve_epoch": "ondemand", "heldout_example": "ondemand", "heldout_split": "ondemand",
+    "load_viz_subset": "training", "to_float_images": "training", "single_threaded": "threads",
+    "collect": "plugins", "get_plugin_manager": "plugins",
+    "pid_alive": "procs", "proc_start_time": "procs", "forked_main": "worker",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"latentdeck.kit has no {name!r}; the public helpers are: {', '.join(__all__)}")
+    value = getattr(importlib.import_module(f"latentdeck.{module}"), name)
+    globals()[name] = value  # resolved once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,131 @@
+"""The network plugin's on-demand computations: one request model and one ``compute`` per operation.
+
+Ranges that depend on the run (held-out size, channels, layer ids) are checked by the
+:class:`latentdeck_network.inspection.Inspector`, whose 4xx names the valid range for that run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FOLDER = "network"
+FILES = (
+    "forward/epoch_{epoch}/idx_{idx:int}/{file}",
+    "forward/epoch_{epoch}/idx_{idx:int}/layer_{layer}/{file}",
+    "inspect/epoch_{epoch}/idx_{idx:int}/layer_{layer}/ch_{ch:int}/{file}",
+    "conv_step/epoch_{epoch}/idx_{idx:int}/layer_{layer}/out_{out:int}/x_{x:int}_y_{y:int}/{file}",
+    "kernels/epoch_{epoch}/layer_{layer}/out_{out:int}/{file}",
+    "perturb/epoch_{epoch}/idx_{idx:int}/vector_{key}/dim_{dim:int}/delta_{delta}/{file}",
+    "topk/epoch_{epoch}/layer_{layer}/ch_{ch:int}/metric_{metric}/subset_{n:int}/k_{k:int}/{file}",
+)
+Epoch = Field(None, description="an epoch with a checkpoint (default: the newest)")
+Layer = Field(max_length=200, description="a layer id from network-layers (characters A-Z a-z 0-9 _ . -)")
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)  # a number must be a JSON number (no true, no "1")
+    epoch: int | None = Epoch
+
+
+class LayersRequest(_Request):
+    """Every layer of the model at an epoch (ids are stable across epochs)."""
+
+
+class ForwardRequest(_Request):
+    """One held-out example through the model: every layer's grid or vector image, summaries, latents."""
+    idx: int = Field(ge=0, description="held-out index")
+
+
+class InspectRequest(_Request):
+    """One channel of one layer for one example; with a probe (x, y) also its receptive field."""
+    idx: int = Field(ge=0, description="held-out index")
+    layer: str = Layer
+    ch: int = Field(ge=0, description="channel")
+    x: int | None = Field(None, ge=0, description="probe column in the layer's map (give x and y together)")
+    y: int | None = Field(None, ge=0, description="probe row in the layer's map (give x and y together)")
+
+    @model_validator(mode="after")
+    def _probe_pair(self):
+        if (self.x is None) != (self.y is None):
+            raise ValueError("give both x and y for a probe, or neither")
+        return self
+
+
+class ConvStepRequest(_Request):
+    """One output value of a conv1-like layer by hand next to the value the model computed."""
+    idx: int = Field(ge=0, description="held-out index")
+    layer: str = Layer
+    out: int = Field(ge=0, description="output channel")
+    x: int = Field(ge=0, description="output column")
+    y: int = Field(ge=0, description="output row")
+
+
+class KernelsRequest(_Request):
+    """A conv layer's kernel for one output channel."""
+    layer: str = Layer
+    out: int = Field(ge=0, description="output channel")
+
+
+class PerturbRequest(_Request):
+    """The reconstruction after adding delta to one dimension of a latent vector."""
+    idx: int = Field(ge=0, description="held-out index")
+    key: str = Field(max_length=64, description="a decodable vector: see latent.json 'decodable' (z, mu, z_sample)")
+    dim: int = Field(ge=0, description="the dimension to move")
+    delta: float = Field(ge=-1000, le=1000, allow_inf_nan=False, description="added to the dimension (|delta| <= 1000)")
+
+
+class TopkRequest(_Request):
+    """The k held-out examples (of the first n) that excite a channel most."""
+    layer: str = Layer
+    ch: int = Field(ge=0, description="channel")
+    metric: Literal["max", "mean"] = "max"
+    n: int = Field(2000, ge=1, le=10_000, description="scan held-out examples 0..n-1 (at most the split's size)")
+    k: int = Field(9, ge=1, le=64, description="how many to keep (at most n)")
+
+
+def _inspector(ctx):
+    from .inspection import Inspector
+
+    return Inspector(ctx.run_dir, ctx.models, ctx.pm, ctx.announce)
+
+
+def _answer(result) -> dict[str, Any]:
+    return {"folder": result.folder, "files": result.files, "created": result.created, "payload": result.payload}
+
+
+def layers(ctx, r: LayersRequest) -> dict[str, Any]:
+    return {"folder": None, "files": [], "created": False, "payload": _inspector(ctx).layers(r.epoch)}
+
+
+def forward(ctx, r: ForwardRequest) -> dict[str, Any]:
+    return _answer(_inspector(ctx).forward(r.epoch, r.idx))
+
+
+def inspect(ctx, r: InspectRequest) -> dict[str, Any]:
+    probe = (r.x, r.y) if r.x is not None and r.y is not None else None
+    return _answer(_inspector(ctx).inspect(r.epoch, r.idx, r.layer, r.ch, probe))
+
+
+def conv_step(ctx, r: ConvStepRequest) -> dict[str, Any]:
+    return _answer(_inspector(ctx).conv_step(r.epoch, r.idx, r.layer, r.out, r.x, r.y))
+
+
+def kernels(ctx, r: KernelsRequest) -> dict[str, Any]:
+    return _answer(_inspector(ctx).kernels(r.epoch, r.layer, r.out))
+
+
+def perturb(ctx, r: PerturbRequest) -> dict[str, Any]:
+    return _answer(_inspector(ctx).perturb(r.epoch, r.idx, r.key, r.dim, r.delta))
+
+
+def topk(ctx, r: TopkRequest) -> dict[str, Any]:
+    return _answer(_inspector(ctx).topk(r.epoch, r.layer, r.ch, r.metric, r.n, r.k))
+
+
+OPERATIONS = {
+    "layers": (LayersRequest, layers), "forward": (ForwardRequest, forward), "inspect": (InspectRequest, inspect),
+    "conv-step": (ConvStepRequest, conv_step), "kernels": (KernelsRequest, kernels),
+    "perturb": (PerturbRequest, perturb), "topk": (TopkRequest, topk),
+}

@@ -1,0 +1,34 @@
+"""The installed examples in the browser: the artifact example's metric series and the on-demand
+example's table appear on the run page with their generic views, and /plugins reports the broken
+package with its error while the rest of the lab works (see tests/test_examples_installed.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "helpers"))
+
+from installed_lab import installed_lab  # noqa: E402
+
+
+def test_installed_examples_on_the_run_page_and_plugins_page(page, shot, tmp_path, tiny_config):
+    with installed_lab(tmp_path) as lab:
+        run_id = lab.train({**tiny_config, "projections": [], "artifacts": ["recon_grid", "latent_stats"]})
+        assert lab.client.post(f"/api/runs/{run_id}/compute/nearest", json={"idx": 1, "k": 4}).status_code == 200
+        page.goto(f"{lab.url}/runs/{run_id}/")
+        stats = page.get_by_test_id("generic-latent_stats")
+        expect(stats).to_have_attribute("data-view", "metric_series")
+        expect(stats.get_by_test_id("generic-series-mean_norm")).to_be_visible()
+        bars = page.frame_locator("[data-testid=plugin-page-latent_stats]").get_by_test_id("latent-stats-bars")
+        expect(bars.locator(".row")).to_have_count(tiny_config["model_options"]["latent_dim"])  # shipped in the wheel
+        nearest = page.get_by_test_id("generic-nearest")
+        expect(nearest).to_have_attribute("data-view", "table")
+        expect(nearest.get_by_test_id("generic-table").locator("tbody tr")).to_have_count(4)
+        shot(page, "examples-run-page")
+        page.goto(f"{lab.url}/plugins/")
+        expect(page.get_by_text("a_module_nobody_installed_xyz")).to_be_visible()
+        expect(page.get_by_text("broken_example").first).to_be_visible()
+        shot(page, "examples-plugins-page")

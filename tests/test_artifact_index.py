@@ -1,0 +1,95 @@
+"""An outside author's artifact types: their own folders are served, the artifact index groups their
+files per epoch with the declared view, and the on-demand route serves their computation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from latentdeck.api.app import create_app
+from latentdeck.launch import prepare_run
+from latentdeck.plugins import make_plugin_manager
+from latentdeck.runs import RunStore
+from latentdeck.training import execute_run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def outside_pm(monkeypatch):
+    import latentdeck.testing as testing
+
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "helpers"))
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "latentdeck-latent-stats" / "src"))
+    import quality_plugin
+    from latentdeck_latent_stats import plugin as latent_stats
+
+    monkeypatch.setenv("LATENTDECK_LOAD_PLUGINS", "")
+    yield make_plugin_manager(plugins=[testing, quality_plugin, latent_stats])
+    sys.modules.pop("quality_plugin", None)
+
+
+def test_outside_artifacts_are_served_indexed_and_computed(outside_pm, runs_dir, tiny_config):
+    store = RunStore(runs_dir)
+    stored = prepare_run(outside_pm, {**tiny_config, "epochs": 2, "artifacts": ["recon_grid", "quality", "latent_stats"]})
+    store.create(stored)
+    run_dir = store.run_dir(stored["run_id"])
+    assert execute_run(run_dir, pm=outside_pm) == "completed"
+    client = TestClient(create_app(outside_pm, runs_dir))
+    run_id = stored["run_id"]
+
+    served = client.get(f"/api/runs/{run_id}/artifacts/quality/swatch_epoch_2.png")
+    assert served.status_code == 200 and served.headers["content-type"] == "image/png"
+    listed = {row["name"]: row["kind"] for row in client.get(f"/api/runs/{run_id}/artifacts").json()}
+    assert listed["quality/rows_epoch_1.json"] == "quality" and "latent_stats/latent_stats_latest.json" in listed
+
+    index = {row["name"]: row for row in client.get(f"/api/runs/{run_id}/artifact-index").json()}
+    quality = index["quality"]
+    assert quality["view"] == "image" and quality["folder"] == "quality" and quality["provider"] == "quality_plugin"
+    assert [e["epoch"] for e in quality["epochs"]] == [1, 2]
+    assert quality["epochs"][1]["files"] == ["quality/rows_epoch_2.json", "quality/swatch_epoch_2.png"]
+    assert sorted(quality["latest"]) == ["quality/rows_latest.json", "quality/swatch_latest.png"]
+    assert index["latent_stats"]["view"] == "metric_series" and index["recon_grid"]["view"] == "image"
+    assert index["latent_stats"]["page"] == "/plugin-pages/latent_stats/" and quality["page"] is None
+    page = client.get("/plugin-pages/latent_stats/")  # the plugin's own view, served from its package
+    assert page.status_code == 200 and "latent-stats-bars" in page.text
+    assert client.get("/plugin-pages/latent_stats/../../config.json").status_code == 404
+
+    probe = client.post(f"/api/runs/{run_id}/compute/quality-probe", json={"idx": 3})
+    assert probe.status_code == 200 and probe.json()["created"] is True, probe.text
+    assert probe.json()["files"] == [f"quality_probe/epoch_2/idx_3/probe.json"]
+    assert client.post(f"/api/runs/{run_id}/compute/quality-probe", json={"idx": 3}).json()["created"] is False
+    bad = client.post(f"/api/runs/{run_id}/compute/quality-probe", json={"idx": 10_000})
+    assert bad.status_code == 422 and "outside the held-out split" in bad.json()["detail"]
+    assert client.post(f"/api/runs/{run_id}/compute/quality-probe", json={"ix": 3}).status_code == 422
+    index = {row["name"]: row for row in client.get(f"/api/runs/{run_id}/artifact-index").json()}
+    assert index["quality-probe"]["kind"] == "ondemand" and index["quality-probe"]["epochs"][0]["epoch"] == 2
+    schema = client.get("/openapi.json").json()
+    assert "/api/runs/{run_id}/compute/quality-probe" in schema["paths"]
+
+
+def test_a_page_without_index_html_disables_the_plugin(tmp_path):
+    import types
+
+    from latentdeck import ArtifactSpec, hookimpl
+
+    module = types.ModuleType("pageless_plugin")
+    module.register_artifacts = hookimpl(lambda: [ArtifactSpec("q", generate=print, folder="q", files=("q_{tag}.json",),
+                                                               page=str(tmp_path))])
+    pm = make_plugin_manager(entrypoints=False, plugins=[module])
+    assert "page must be a folder holding index.html" in pm.infos["pageless_plugin"].error
+
+
+def test_a_bad_view_hint_disables_the_plugin():
+    import types
+
+    from latentdeck import ArtifactSpec, hookimpl
+
+    module = types.ModuleType("bad_view_plugin")
+    module.register_artifacts = hookimpl(lambda: [ArtifactSpec("q", generate=print, folder="q", files=("q_{tag}.json",),
+                                                               view="sparkles")])
+    pm = make_plugin_manager(entrypoints=False, plugins=[module])
+    assert pm.infos["bad_view_plugin"].status == "failed" and "view must be one of image" in pm.infos["bad_view_plugin"].error

@@ -1,0 +1,37 @@
+"""The examples prove the platform: built as wheels and installed with ``pip install --no-deps
+--target`` (no editable install, nothing in latentdeck changed), a real server loads them, trains a tiny
+run that writes the artifact example's files into its own folder, serves the on-demand example's
+computation, finds both through the API, and reports a broken package while the lab keeps working.
+The browser half (the generic views on the run page, /plugins) is tests/e2e/test_examples_ui.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+
+from installed_lab import installed_lab  # noqa: E402
+
+
+def test_installed_examples_work_without_touching_the_host(tmp_path, tiny_config):
+    with installed_lab(tmp_path) as lab:
+        plugins = {row["name"]: row for row in lab.client.get("/api/plugins").json()}
+        assert plugins["latent_stats"]["status"] == "ok" and plugins["latent_stats"]["version"] == "0.1.0"
+        assert plugins["nearest"]["status"] == "ok" and plugins["nearest"]["provides"] == {"ondemand": ["nearest"]}
+        broken = plugins["broken_example"]
+        assert broken["status"] == "failed" and "a_module_nobody_installed_xyz" in broken["error"]
+
+        run_id = lab.train({**tiny_config, "projections": [], "artifacts": ["recon_grid", "latent_stats"]})
+        files = {row["name"] for row in lab.client.get(f"/api/runs/{run_id}/artifacts").json()}
+        assert "latent_stats/latent_stats_epoch_2.json" in files  # written by the worker, in its own folder
+        answer = lab.client.post(f"/api/runs/{run_id}/compute/nearest", json={"idx": 1, "k": 4})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["folder"] == "nearest/epoch_2/idx_1_k_4"
+        strip = lab.client.get(f"/api/runs/{run_id}/artifacts/nearest/epoch_2/idx_1_k_4/strip.png")
+        assert strip.status_code == 200 and strip.content[:4] == b"\x89PNG"
+        assert lab.client.post(f"/api/runs/{run_id}/compute/nearest", json={"idx": 1, "k": 0}).status_code == 422
+        index = {row["name"]: row for row in lab.client.get(f"/api/runs/{run_id}/artifact-index").json()}
+        assert index["latent_stats"]["view"] == "metric_series" and len(index["latent_stats"]["epochs"]) == 2
+        assert index["nearest"]["view"] == "table" and index["nearest"]["kind"] == "ondemand"
+        assert "/api/runs/{run_id}/compute/nearest" in lab.client.get("/openapi.json").json()["paths"]
