@@ -216,3 +216,19 @@ def test_the_api_starts_a_backfill_through_the_runs_executor(serve_api, plugin_m
     refused = live.client.post(f"/api/runs/{taskless.name}/backfill", json={"projections": ["first-dims"]})
     assert refused.status_code == 409 and "cannot run tasks" in refused.json()["detail"]
     assert "latentdeck backfill" in refused.json()["detail"] and not (taskless / "projections").exists()
+
+
+def test_files_logged_outside_the_generators_folder_today_are_written_again(plugin_manager, runs_dir, tiny_config):
+    """A run from before the atlas moved out of reconstructions/: its log names the old place, so
+    backfill writes the files where the explorer reads them now."""
+    run_dir = finished_run(plugin_manager, runs_dir, tiny_config, epochs=1, artifacts=["atlas"])
+    assert (run_dir / "atlas/atlas_epoch_1.png").exists()
+    log = run_dir / "events.jsonl"
+    old = log.read_text().replace('"name": "atlas/', '"name": "reconstructions/')
+    assert old != log.read_text()
+    (run_dir / "reconstructions").mkdir(exist_ok=True)
+    for path in (run_dir / "atlas").iterdir():
+        path.rename(run_dir / "reconstructions" / path.name)
+    log.write_text(old)
+    result = backfill(run_dir, plugin_manager, artifacts=["atlas"])
+    assert "atlas/atlas_epoch_1.png" in result["written"] and (run_dir / "atlas/atlas_inputs.png").exists()

@@ -321,7 +321,7 @@ class ArtifactEngine:
         for spec in self.generators:
             missing = self._methods_missing(spec, epoch)
             if missing is None:
-                if not self._already_written(done, spec.name, epoch):
+                if not self._already_written(done, spec, epoch):
                     todo.append(spec)
             elif missing:
                 todo.append(spec)
@@ -358,6 +358,9 @@ class ArtifactEngine:
                 done.setdefault((data.get("generator", ""), data.get("epoch")), []).append(data["name"])
         return done
 
-    def _already_written(self, done, generator: str, epoch: int) -> bool:
-        names = done.get((generator, epoch))
-        return bool(names) and all((self.run_dir / name).exists() for name in names)
+    def _already_written(self, done, spec, epoch: int) -> bool:
+        """Every file the log lists for it this epoch exists, inside the folder it declares now (a run
+        written before a plugin moved its files, e.g. the atlas out of ``reconstructions/``, gets them anew)."""
+        names = done.get((spec.name, epoch))
+        inside = (lambda name: name.startswith(f"{spec.folder}/")) if spec.folder else (lambda name: True)
+        return bool(names) and all(inside(name) and (self.run_dir / name).exists() for name in names)
