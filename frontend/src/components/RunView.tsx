@@ -253,6 +253,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
             <ConnectionIndicator connection={connection} />
             <span>model <b>{summary.model ?? config.model}</b></span>
             <span>dataset <b>{summary.dataset ?? config.dataset}</b></span>
+            {summary.device ? <span data-testid="run-device" title="where the run trains (config device)">device <b>{summary.device}</b></span> : null}
             {config.preset ? <span data-testid="run-preset">preset <b>{config.preset}</b></span> : null}
             <span title={fullTime(summary.created_at)}>created <b>{fullTime(summary.created_at)}</b></span>
           </div>

@@ -1070,6 +1070,13 @@ export interface components {
              */
             executor?: string | null;
             /**
+             * Device
+             * @description where training runs: auto = a CUDA GPU when PyTorch sees one, else the CPU; cuda is refused on a machine without one. The device used is recorded in run.started, train.metrics and summary.json
+             * @default auto
+             * @enum {string}
+             */
+            device: "auto" | "cpu" | "cuda";
+            /**
              * Num Threads
              * @description torch threads in the worker (default: all cores)
              */
@@ -1150,6 +1157,11 @@ export interface components {
             } | null;
             /** Last Checkpoint */
             last_checkpoint?: string | null;
+            /**
+             * Device
+             * @description the device the run trains on (cpu or cuda), resolved from config.device when the run starts
+             */
+            device?: string | null;
         } & {
             [key: string]: unknown;
         };

@@ -224,7 +224,7 @@ export function applyArtifacts(state: RunState, artifacts: Artifact[]): RunState
   return recon === state.reconEpochs ? state : { ...state, reconEpochs: recon };
 }
 
-const META = new Set(["epoch", "epochs", "lr", "epoch_seconds", "loss_weights", "threads"]);
+const META = new Set(["epoch", "epochs", "lr", "epoch_seconds", "loss_weights", "threads", "device"]);
 
 // Metrics drawn together in one chart, with titles a learner can read (the mixture capability's diagnostics).
 const GROUPS: ChartSpec[] = [

@@ -32,10 +32,11 @@ def save_checkpoint(run_dir: Path, epoch: int, model, optimizer, meta: dict[str,
     return f"checkpoints/epoch_{epoch}.pt"
 
 
-def load_model(run_dir: Path, pm=None, epoch: int | None = None):
-    """Rebuild a run's model from ``config.json`` and a checkpoint (the latest by default), in eval mode."""
-    import torch
-
+def load_model(run_dir: Path, pm=None, epoch: int | None = None, device: str = "cpu"):
+    """Rebuild a run's model from ``config.json`` and a checkpoint (the latest by default), in eval mode, on
+    ``device`` (the CPU by default: artifacts and on-demand computations run there). The checkpoint's tensors
+    are mapped onto it, so a run trained on a GPU loads on a CPU-only machine and the reverse."""
+    from .devices import load_state, torch_device
     from .plugins import collect, get_plugin_manager
 
     pm = pm or get_plugin_manager()
@@ -47,7 +48,7 @@ def load_model(run_dir: Path, pm=None, epoch: int | None = None):
     model = model_spec.build(options, dataset_spec)
     name = "latest" if epoch is None else f"epoch_{epoch}"
     try:
-        state = torch.load(run_dir / "checkpoints" / f"{name}.pt", map_location="cpu", weights_only=True)
+        state = load_state(run_dir / "checkpoints" / f"{name}.pt", device)
         model.load_state_dict(state["model"])
     except FileNotFoundError:
         raise
@@ -55,6 +56,8 @@ def load_model(run_dir: Path, pm=None, epoch: int | None = None):
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise CheckpointError(f"checkpoints/{name}.pt cannot be loaded: it is damaged or does not fit this run's "
                               f"model ({type(exc).__name__}: {detail[:160]})") from exc
+    if device != "cpu":
+        model.to(torch_device(device))
     model.eval()
     return model, read_json(run_dir / "checkpoints" / f"{name}.json")
 

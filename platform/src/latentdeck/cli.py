@@ -43,7 +43,8 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
         if not isinstance(request, dict):
             raise SystemExit(_usage_error(f"--config {args.config} must hold a JSON object of run config fields"))
     flags = {"preset": args.preset, "model": args.model, "dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size,
-             "seed": args.seed, "limit": args.limit, "data_dir": args.data_dir, "name": args.name}
+             "seed": args.seed, "limit": args.limit, "data_dir": args.data_dir, "name": args.name,
+             "device": args.device}
     request.update({k: v for k, v in flags.items() if v is not None})
     if args.lr is not None:
         request.setdefault("optimizer", {})["lr"] = args.lr
@@ -77,7 +78,9 @@ class _Progress:
         from tqdm import tqdm
 
         kind, data = event["type"], event["data"]
-        if kind == "train.progress":
+        if kind == "run.started":
+            print(f"device {data.get('device')}  threads {data.get('threads')}", file=sys.stderr)
+        elif kind == "train.progress":
             if self.epoch != data["epoch"]:
                 self.close()
                 self.epoch = data["epoch"]
@@ -306,6 +309,8 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit", type=int, metavar="N",
                        help="train on N training examples: a seeded, class-stratified subset (same seed, same subset)")
     train.add_argument("--name", help="a label shown in run listings")
+    train.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                       help="where to train (default auto: a CUDA GPU when PyTorch sees one, else the CPU)")
     train.add_argument("--set", action="append", metavar="FIELD=VALUE",
                        help="any other config field, dotted for nested ones (repeatable), "
                             "e.g. --set model_options.latent_dim=8 --set checkpoint_every=2")

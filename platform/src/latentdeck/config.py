@@ -93,6 +93,10 @@ class RunConfig(BaseModel):
         default_factory=dict, description="options per artifact generator, validated by its plugin")
     executor: str | None = Field(None, description="executor plugin that starts the worker; default: the installed "
                                                    "executor with the lowest default_rank")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where training runs: auto = a CUDA GPU when PyTorch sees one, else the CPU; cuda is "
+                            "refused on a machine without one. The device used is recorded in run.started, "
+                            "train.metrics and summary.json")
     num_threads: int | None = Field(None, ge=1, le=MAX_THREADS, description="torch threads in the worker (default: all cores)")
     progress_interval_s: float = Field(
         0.25, ge=0.0, le=60.0, description="minimum seconds between train.progress events")

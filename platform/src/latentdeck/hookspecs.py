@@ -99,7 +99,8 @@ def before_run(run_id, run_dir, config):
 
 @hookspec
 def after_epoch(run_id, run_dir, epoch, metrics, model):
-    """Called in the worker after each epoch's metrics and artifacts are written."""
+    """Called in the worker after each epoch's metrics and artifacts are written (``model`` is the training
+    model, on the run's device: ``metrics["device"]``)."""
 
 
 @hookspec

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from . import __version__
 from .config import DEFAULT_DATASET, RunConfig, default_data_dir
 from .deferred import ready_state
+from .devices import DeviceUnavailable, check_requested
 from .errors import is_disk_full, short_repr
 from .events import EventLog
 from .plugins import collect, default_name
@@ -85,6 +86,10 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
     try:
         request = apply_preset(pm, request)
     except PresetError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        check_requested(request.device)
+    except DeviceUnavailable as exc:
         raise ConfigError(str(exc)) from None
     defaults = {field: request.__dict__[field] or default_name(pm, kind)
                 for field, kind in (("model", "models"), ("executor", "executors"))}

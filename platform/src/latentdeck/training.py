@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from . import threads
+from . import devices, threads
 from .artifacts import ArtifactEngine, VizSubset
 from .atomic import read_json, write_json
 from .checkpoints import save_checkpoint
@@ -101,8 +101,10 @@ class _Running:
 
 
 class Trainer:
-    def __init__(self, run_dir: Path, config: dict[str, Any], pm, events: EventLog):
+    def __init__(self, run_dir: Path, config: dict[str, Any], pm, events: EventLog, device: str = "cpu"):
         self.run_dir, self.config, self.pm, self.events = run_dir, config, pm, events
+        self.device_name = device  # resolved: "cpu" or "cuda"
+        self.device = devices.torch_device(device)
         self.run_id = config["run_id"]
         self.model_spec = collect(pm, "models")[config["model"]]
         self.dataset_spec = collect(pm, "datasets")[config["dataset"]]
@@ -141,6 +143,10 @@ class Trainer:
         if changed:
             write_json(self.run_dir / "config.json", self.config)  # persisted before the first epoch
         self.viz = vizsubset.build(self.config, self.x_held, self.y_held, train.images, train.labels, shape)
+        # The training step runs on the run's device; the visualization subset stays on the CPU with the
+        # artifacts. On the CPU .to() returns the same tensors.
+        self.x_train, self.y_train = self.x_train.to(self.device), self.y_train.to(self.device)
+        self.x_held, self.y_held = self.x_held.to(self.device), self.y_held.to(self.device)
 
     # -- one step --------------------------------------------------------------------------------
     def _loss(self, outputs, batch: Batch, weights: dict[str, float]):
@@ -173,7 +179,7 @@ class Trainer:
         if config.get("num_threads"):
             torch.set_num_threads(config["num_threads"])
         self.load_data()
-        model = self.model_spec.build(self.options, self.dataset_spec)
+        model = self.model_spec.build(self.options, self.dataset_spec).to(self.device)
         opt_cfg = config["optimizer"]
         optimizer = torch.optim.Adam(model.parameters(), lr=opt_cfg["lr"], betas=tuple(opt_cfg["betas"]),
                                      eps=opt_cfg["eps"], weight_decay=opt_cfg["weight_decay"])
@@ -195,7 +201,7 @@ class Trainer:
             running = _Running()
             model.train()
             started = time.perf_counter()
-            order = torch.randperm(n, generator=shuffle)
+            order = torch.randperm(n, generator=shuffle).to(self.device)  # drawn on the CPU: the same on every device
             for batch_index, idx in enumerate(order.split(batch_size)):
                 if batch_index % config["cancel_check_every"] == 0 and cancel_requested(self.run_dir):
                     raise Cancelled(f"epoch {epoch}, batch {batch_index}")
@@ -225,7 +231,7 @@ class Trainer:
             self.events.emit("train.metrics", metrics)
             if epoch % config["checkpoint_every"] == 0 or epoch == epochs:
                 self.last_checkpoint = save_checkpoint(self.run_dir, epoch, model, optimizer, {
-                    "model": config["model"], "run_id": self.run_id, "metrics": metrics})
+                    "model": config["model"], "run_id": self.run_id, "device": self.device_name, "metrics": metrics})
                 self.events.emit("checkpoint.saved", {"epoch": epoch, "name": self.last_checkpoint})
             artifacts_started = time.perf_counter()
             self.write_artifacts(model, epoch)
@@ -263,6 +269,7 @@ class Trainer:
         metrics["lr"] = self.config["optimizer"]["lr"]
         metrics["epoch_seconds"] = round(seconds, 4)
         metrics["threads"] = torch_threads()
+        metrics["device"] = self.device_name
         if self.model_spec.epoch_diagnostics is not None:
             import torch
 
@@ -276,7 +283,8 @@ class Trainer:
         if self.engine is None:
             self.engine = ArtifactEngine(self.pm, self.run_dir, self.config, self.model_spec, self.dataset_spec,
                                          self.viz, self.events)
-        self.engine.run_epoch(model, epoch, last=epoch == self.config["epochs"])
+        # a CPU copy off the CPU: generators get CPU tensors, and their files never depend on the device
+        self.engine.run_epoch(devices.cpu_model(model, self.device_name), epoch, last=epoch == self.config["epochs"])
 
 
 def execute_run(run_dir: Path | str, pm=None, listeners: tuple[Callable[[dict], None], ...] = ()) -> str:
@@ -313,14 +321,18 @@ def _train(run_dir: Path, config: dict[str, Any], pm, events: EventLog) -> str:
     # before run.started, which reports the thread count
     torch.set_num_threads(config.get("num_threads") or threads.fair_share())
     update_summary(run_dir, status="running", started_at=now())
-    events.emit("run.started", {
-        "model": config["model"], "dataset": config["dataset"], "dataset_note": config.get("dataset_note"),
-        "epochs": config["epochs"], "threads": torch.get_num_threads(), "device": "cpu", "stage_events": True})
     trainer = None
     started = time.perf_counter()
     try:
+        # resolved here, on the machine that trains: "auto" may differ between the server and a worker node
+        device = devices.resolve(config.get("device"))
+        update_summary(run_dir, device=device)
+        events.emit("run.started", {
+            "model": config["model"], "dataset": config["dataset"], "dataset_note": config.get("dataset_note"),
+            "epochs": config["epochs"], "threads": torch.get_num_threads(), "device": device,
+            "device_requested": config.get("device") or "auto", "stage_events": True})
         pm.hook.before_run(run_id=run_id, run_dir=run_dir, config=config)
-        trainer = Trainer(run_dir, config, pm, events)
+        trainer = Trainer(run_dir, config, pm, events, device)
         status = trainer.fit()
     except Cancelled as where:
         done = trainer.epochs_completed if trainer else 0

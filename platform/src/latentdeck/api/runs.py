@@ -43,6 +43,8 @@ class RunSummary(BaseModel):
     error: str | None = None
     metrics: dict[str, Any] | None = Field(None, description="the last epoch's train.metrics")
     last_checkpoint: str | None = None
+    device: str | None = Field(None, description="the device the run trains on (cpu or cuda), resolved from "
+                                                 "config.device when the run starts")
 
 
 class RunDetail(BaseModel):

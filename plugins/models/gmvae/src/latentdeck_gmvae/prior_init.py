@@ -99,9 +99,10 @@ def initialise_prior(options, model, images) -> dict[str, Any]:
     try:
         with torch.no_grad():
             codes = _codes(model, x)                                            # (n, d)
-        grouped, how = cluster_codes(codes.double().numpy(), k, options.prior_init, random_state,
+        # clustered on the CPU (numpy, sklearn); the labels go back to the device the model trains on
+        grouped, how = cluster_codes(codes.double().cpu().numpy(), k, options.prior_init, random_state,
                                      options.prior_init_embeddings)
-        labels = torch.as_tensor(grouped)
+        labels = torch.as_tensor(grouped, device=codes.device)
         sizes = torch.bincount(labels, minlength=k)
         with torch.no_grad():
             for c in range(k):
