@@ -301,6 +301,6 @@ def start_task(run_dir: Path, module: str, args: list[str]) -> dict:
 @hookimpl
 def register_executors():
     return [ExecutorSpec(
-        name="local", start=start, is_alive=is_alive, warm_up=warm_up, ready=ready, start_task=start_task, default_rank=0,
+        name="local", start=start, is_alive=is_alive, warm_up=warm_up, ready=ready, start_task=start_task, default_rank=0, queued=True,
         description="one worker process per run on this machine (python -m latentdeck.worker, or forked "
                     "from a fork server with umap-learn's JIT already warm)")]
