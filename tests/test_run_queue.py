@@ -7,36 +7,18 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import types
+from pathlib import Path
 
 import pytest
 
-from latentdeck import ExecutorSpec, hookimpl
 from latentdeck.api import create_app
 from latentdeck.events import read_events
-from latentdeck.procs import pid_alive
-from latentdeck.runs.store import read_summary, read_worker_info, update_summary
+from latentdeck.runs.store import read_summary, read_worker_info
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "e2e" / "helpers"))
+from sleeper_executor import finish, sleeper_executor  # noqa: E402
 
-def sleeper_executor(started: list):
-    """A queued test executor whose 'worker' is ``sleep``: the test decides when a run ends (:func:`finish`)."""
-
-    def start(run_dir):
-        proc = subprocess.Popen(["sleep", "60"])
-        started.append((run_dir.name, proc))
-        return {"pid": proc.pid}
-
-    plugin = types.ModuleType("sleeper_executor")
-    plugin.register_executors = hookimpl(lambda: [ExecutorSpec(
-        name="sleeper", start=start, is_alive=lambda info: pid_alive(info["pid"]), queued=True)])
-    return plugin
-
-
-def finish(store, run_id: str) -> None:
-    """End a sleeper run as its worker would (running, then completed)."""
-    run_dir = store.run_dir(run_id)
-    update_summary(run_dir, status="running", started_at=time.time())
-    update_summary(run_dir, status="completed", ended_at=time.time())
+sys.path.pop(0)
 
 
 def queue_events(run_dir):
