@@ -105,9 +105,13 @@ def get_run(run_id: str, request: Request) -> dict[str, Any]:
 def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
     """Ask the worker to stop; it does at its next check, emits ``run.cancelled`` and keeps finished epochs.
     A run still waiting to start (queued, or waiting for its executor) ends ``cancelled`` at once."""
-    summary = _store(request).request_cancel(run_id)
+    store = _store(request)
+    summary = store.request_cancel(run_id)
     deferred = getattr(request.app.state, "deferred", None)
     ended = deferred.withdraw(run_id) if deferred is not None else None
+    if ended is None and deferred is not None:  # a scheduling pass may have seen the flag first
+        fresh = store.summary(run_id)
+        ended = fresh if fresh.get("reason") == "cancel requested before start" else None
     if ended is not None:
         return {"summary": ended, "detail": "cancelled before it started: it left the queue and never trains"}
     return {"summary": summary, "detail": "cancel requested; the run stops at its next check and "
