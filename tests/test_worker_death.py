@@ -14,7 +14,7 @@ from latentdeck import launch
 from latentdeck.api import create_app
 from latentdeck.events import EventLog, read_events
 from latentdeck.testing import run_async
-from latentdeck.runs.store import RunStore, read_summary, update_summary, write_worker_info
+from latentdeck.runs.store import RunStore, read_summary, read_worker_info, update_summary, write_worker_info
 
 
 def digest(path) -> str:
@@ -66,6 +66,8 @@ def _dead_pid() -> int:
 
 
 def test_runs_orphaned_while_the_server_was_down_fail_as_interrupted(plugin_manager, runs_dir, tiny_config):
+    """Running runs whose worker is gone fail; a created run that never got a worker goes back into the
+    run queue (a previous server left it queued), behind the runs still training."""
     store = RunStore(runs_dir)
 
     def make(status: str, pid: int | None) -> str:
@@ -93,15 +95,20 @@ def test_runs_orphaned_while_the_server_was_down_fail_as_interrupted(plugin_mana
         alive = make("running", sleeper.pid)
         before_finished = read_summary(store.root / finished)
 
-        app = create_app(plugin_manager, runs_dir, monitor_s=0.05)
+        app = create_app(plugin_manager, runs_dir, monitor_s=0.05, max_concurrent_runs=1)
+        queued = {}
 
         async def start_and_stop():
             async with app.router.lifespan_context(app):
                 await asyncio.sleep(0.3)  # a few monitor passes too
+                queued.update(app.state.deferred.queue_position(never_started) or {})
 
         run_async(start_and_stop)
 
-        for run_id in (orphan, never_started):
+        assert queued == {"queue_position": 1, "queue_length": 1}  # `alive` holds the only slot
+        assert read_summary(store.root / never_started)["status"] == "created"
+        assert read_worker_info(store.root / never_started) is None  # still queued on disk for the next server
+        for run_id in (orphan,):
             summary = read_summary(store.root / run_id)
             assert summary["status"] == "failed" and summary["reason"] == "interrupted", summary
             events = list(read_events(store.root / run_id / "events.jsonl"))

@@ -167,3 +167,42 @@ def test_a_run_waiting_for_its_executor_says_why_then_starts(plugin_manager, ser
         for proc in started:
             proc.kill()
             proc.wait()
+
+
+def test_a_queued_run_shows_its_place_in_the_queue_live(plugin_manager, serve_api, page):
+    sys.path.insert(0, str(HELPERS))
+    try:
+        from sleeper_executor import finish, sleeper_executor
+    finally:
+        sys.path.remove(str(HELPERS))
+    started: list = []
+    plugin_manager.register(sleeper_executor(started), name="sleeper_executor")
+    live = serve_api(max_concurrent_runs=1)
+    try:
+        body = {**TINY_RUN, "model": "ae", "epochs": 1, "executor": "sleeper",
+                "model_options": {"latent_dim": 4, "channels": [8, 8], "head_hidden": 16}}
+        first, second, third = (live.client.post("/api/runs", json=body).json()["summary"]["run_id"] for _ in range(3))
+        page.goto(f"{live.url}/runs/{third}/")
+        note = page.get_by_test_id("waiting-note")
+        expect(note).to_contain_text("Queued: position 2 of 2")
+        expect(note).to_contain_text("At most 1 run train at once")
+        expect(page.get_by_test_id("stage")).to_have_text("queued: position 2 of 2")
+        expect(page.get_by_test_id("status")).to_have_text("created")
+        finish(live.store, first)  # the second run takes the slot; the third moves up, live
+        expect(note).to_contain_text("Queued: position 1 of 1", timeout=20_000)
+        expect(note).to_contain_text("It is next")
+
+        page.goto(f"{live.url}/runs/")
+        row = page.locator(f"tr[data-run-id='{third}']")
+        expect(row.get_by_test_id("queue-position")).to_have_text("queued: position 1 of 1")
+        expect(page.locator(f"tr[data-run-id='{second}']").get_by_test_id("queue-position")).to_have_count(0)
+
+        assert live.client.post(f"/api/runs/{third}/cancel").json()["summary"]["status"] == "cancelled"
+        page.goto(f"{live.url}/runs/{third}/")
+        expect(page.get_by_test_id("status")).to_have_text("cancelled")
+        expect(note).to_have_count(0)
+        assert [run_id for run_id, _ in started] == [first, second]  # the cancelled one never started
+    finally:
+        for _, proc in started:
+            proc.kill()
+            proc.wait()

@@ -83,9 +83,24 @@ function WaitingNote({ state }: { state: RunState }) {
     return () => clearInterval(timer);
   }, [waiting]);
   if (!waiting || !st) return null;
-  const elapsed = Math.max(0, Math.round(now - st.ts));
+  const elapsed = Math.max(0, Math.round(now - st.since));
   const expected = typeof st.expectedS === "number" ? Math.round(st.expectedS) : null;
   const clock = `${Math.floor(elapsed / 60)}:${String(elapsed % 60).padStart(2, "0")}`;
+  if (st.queuePosition) {
+    const cap = st.maxConcurrentRuns;
+    return (
+      <div className="callout" data-testid="waiting-note" data-queue-position={st.queuePosition}>
+        <strong data-testid="queue-position">Queued: position {st.queuePosition} of {st.queueLength ?? "?"}</strong>
+        <span className="muted"> (waiting {clock} so far)</span>
+        <div>
+          {cap ? `At most ${cap} run${cap === 1 ? "" : "s"} train at once on this lab. ` : ""}
+          {st.queuePosition === 1 ? "It is next: it" : `${st.queuePosition - 1} queued run${st.queuePosition > 2 ? "s are" : " is"} ahead of it; it`} starts
+          by itself when a training run ends.
+        </div>
+        <div className="muted small">Cancelling it removes it from the queue; it never trains.</div>
+      </div>
+    );
+  }
   return (
     <div className="callout" data-testid="waiting-note">
       <strong>Waiting to start: {clock} so far</strong>

@@ -3,7 +3,7 @@ import Link from "next/link";
 import { useCallback, useEffect, useState } from "react";
 import { api, ApiError, isActive } from "@/lib/api";
 import type { RunSummary } from "@/lib/api";
-import { fmt } from "@/lib/runState";
+import { fmt, queueText } from "@/lib/runState";
 import { ConfirmButton, Empty, ErrorBox, StatusBadge, fullTime, timeAgo } from "./ui";
 
 const STATUSES = ["created", "running", "completed", "cancelled", "failed"];
@@ -111,7 +111,14 @@ export function RunsBrowser() {
               {shown.map((r) => (
                 <tr key={r.run_id} data-run-id={r.run_id}>
                   <td><Link href={`/runs/${encodeURIComponent(r.run_id)}/`} className="mono">{r.name || r.run_id}</Link></td>
-                  <td><StatusBadge status={r.status} /></td>
+                  <td>
+                    <StatusBadge status={r.status} />
+                    {r.queue_position ? (
+                      <span className="muted small" data-testid="queue-position" title="waiting in the run queue: it starts by itself when a training run ends">
+                        {" "}{queueText({ queuePosition: r.queue_position, queueLength: r.queue_length })}
+                      </span>
+                    ) : null}
+                  </td>
                   <td>{r.model ?? "–"}</td>
                   <td>{r.dataset ?? "–"}</td>
                   <td className="num">{r.epochs_completed}/{r.epochs ?? "?"}</td>

@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * List Runs
-         * @description Every run's summary, newest first.
+         * @description Every run's summary, newest first (a queued run with its ``queue_position``).
          */
         get: operations["list_runs_api_runs_get"];
         put?: never;
@@ -58,6 +58,7 @@ export interface paths {
         /**
          * Cancel Run
          * @description Ask the worker to stop; it does at its next check, emits ``run.cancelled`` and keeps finished epochs.
+         *     A run still waiting to start (queued, or waiting for its executor) ends ``cancelled`` at once.
          */
         post: operations["cancel_run_api_runs__run_id__cancel_post"];
         delete?: never;
@@ -1162,6 +1163,16 @@ export interface components {
              * @description the device the run trains on (cpu or cuda), resolved from config.device when the run starts
              */
             device?: string | null;
+            /**
+             * Queue Position
+             * @description a created run waiting in the server's run queue: its place, 1 = next to start (null when it is not queued)
+             */
+            queue_position?: number | null;
+            /**
+             * Queue Length
+             * @description how many runs wait in the run queue (with queue_position)
+             */
+            queue_length?: number | null;
         } & {
             [key: string]: unknown;
         };

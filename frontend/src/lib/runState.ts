@@ -27,7 +27,11 @@ export interface Stage {
   total?: number;
   expectedS?: number; // waiting: the executor's estimate
   maxWaitS?: number; // waiting: the server starts the run after this long at the latest
+  queuePosition?: number; // waiting in the run queue: 1 = next to start
+  queueLength?: number; // waiting in the run queue: how many wait
+  maxConcurrentRuns?: number; // waiting in the run queue: how many runs train at once
   ts: number;
+  since: number; // when this stage began (a run's waiting spans several events as it moves up the queue)
 }
 
 /** A model's warning from `train.metrics.warnings` (e.g. the GM-VAE's mixture collapse). */
@@ -178,7 +182,9 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
         } else {
           s.stage = { epoch, stage: String(d.stage ?? ""), step: d.step as string | undefined, text: d.text as string | undefined,
             done: num(d.done) ?? undefined, total: num(d.total) ?? undefined, expectedS: num(d.expected_s) ?? undefined,
-            maxWaitS: num(d.max_wait_s) ?? undefined, ts: e.ts };
+            maxWaitS: num(d.max_wait_s) ?? undefined, queuePosition: num(d.queue_position) ?? undefined,
+            queueLength: num(d.queue_length) ?? undefined, maxConcurrentRuns: num(d.max_concurrent_runs) ?? undefined,
+            ts: e.ts, since: s.stage && s.stage.stage === d.stage && d.stage === "waiting" ? s.stage.since : e.ts };
         }
         break;
       }
@@ -283,6 +289,11 @@ export function chartSpecs(metrics: Metrics[]): ChartSpec[] {
   return specs.sort((a, b) => rank(a) - rank(b));
 }
 
+/** "queued: position k of n" for a run waiting in the run queue. */
+export function queueText(st: { queuePosition?: number | null; queueLength?: number | null }): string {
+  return `queued: position ${st.queuePosition} of ${st.queueLength ?? "?"}`;
+}
+
 /** Where a run is: epochs fully done (training and artifacts), the bar's fraction, and what it is doing. */
 export function progressOf(state: RunState): { done: number; frac: number; detail: string } {
   const trained = state.metrics.length ? state.metrics[state.metrics.length - 1].epoch : 0;
@@ -293,7 +304,7 @@ export function progressOf(state: RunState): { done: number; frac: number; detai
   const st = state.stage;
   const p = state.progress;
   if (st && st.stage === "waiting") {
-    return { done, frac: done, detail: "waiting for the lab's warm-up" };
+    return { done, frac: done, detail: st.queuePosition ? queueText(st) : "waiting for the lab's warm-up" };
   }
   if (st && st.epoch > done && st.stage === "artifacts") {
     const total = Math.max(st.total ?? 1, 1), step = Math.min(st.done ?? 0, total);

@@ -268,13 +268,20 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .api.access import policy_for, start_lines
     from .api.server import serve
+    from .deferred import check_max_concurrent_runs, default_max_concurrent_runs
 
+    try:
+        cap = (check_max_concurrent_runs(args.max_concurrent_runs, "--max-concurrent-runs")
+               if args.max_concurrent_runs is not None else default_max_concurrent_runs())
+    except ValueError as exc:
+        return _usage_error(str(exc))
     token = args.token or os.environ.get("LATENTDECK_TOKEN") or None
     access = policy_for(args.host, token=token, no_token=args.no_token, allow_hosts=tuple(args.allow_host or ()))
     for line in start_lines(args.host, args.port, access):
         print(line, file=sys.stderr)
-    print(f"API docs at /docs; runs in {Path(args.runs_dir).resolve()}", file=sys.stderr)
-    serve(host=args.host, port=args.port, runs_dir=args.runs_dir, access=access)
+    print(f"API docs at /docs; runs in {Path(args.runs_dir).resolve()}; at most {cap} run{'s' if cap != 1 else ''} "
+          "train at once (--max-concurrent-runs), the rest wait in a queue", file=sys.stderr)
+    serve(host=args.host, port=args.port, runs_dir=args.runs_dir, access=access, max_concurrent_runs=cap)
     return EXIT_OK
 
 
@@ -294,6 +301,9 @@ def make_parser() -> argparse.ArgumentParser:
                        help="off loopback, serve without a token (anyone who can reach the port can delete runs)")
     serve.add_argument("--allow-host", action="append", metavar="NAME",
                        help="also answer to this Host name (repeatable; e.g. a name that points at this machine)")
+    serve.add_argument("--max-concurrent-runs", metavar="N",
+                       help="train at most N runs at once on this machine; further runs wait in a queue and start "
+                            "in order (default $LATENTDECK_MAX_CONCURRENT_RUNS or the core count)")
     serve.set_defaults(func=cmd_serve)
 
     train = sub.add_parser("train", help="train a model in this process, with a progress bar")

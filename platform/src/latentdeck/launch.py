@@ -16,11 +16,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import __version__
+from .atomic import read_json
 from .config import DEFAULT_DATASET, RunConfig, default_data_dir
-from .deferred import ready_state
 from .devices import DeviceUnavailable, check_requested
 from .errors import is_disk_full, short_repr
-from .events import EventLog
 from .plugins import collect, default_name
 from .presets import PresetError, apply_preset
 from .runs.store import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
@@ -177,24 +176,51 @@ def _validate_projections(pm, request: RunConfig) -> dict[str, dict[str, Any]]:
 def start_run(store: RunStore, pm, stored: dict[str, Any], deferred=None) -> dict[str, Any]:
     """Persist a prepared run and hand it to its executor; a failed start marks the run failed.
 
-    With ``deferred`` (the server's :class:`latentdeck.deferred.DeferredStarts`), a run whose executor
-    says it is not ready yet waits there as ``created``, announced by a ``run.stage`` ``waiting`` event.
+    With ``deferred`` (the server's :class:`latentdeck.deferred.DeferredStarts`), the run starts
+    through the server's start scheduling: at once when it may, else it waits there as ``created``
+    (in the run queue, or for a not-ready executor), announced by ``run.stage`` ``waiting`` events.
     """
     summary = store.create(stored)
     executor = collect(pm, "executors")[stored["executor"]]
     if deferred is not None:
+        deferred.submit(stored["run_id"], executor)
         try:
-            state = ready_state(executor)
-        except Exception:
-            log.exception("executor %s: ready() raised; starting run %s now", executor.name, stored["run_id"])
-            state = {"ready": True}
-        if not state["ready"]:
-            with EventLog(store.run_dir(stored["run_id"]) / "events.jsonl", stored["run_id"]) as events:
-                events.emit("run.stage", {"stage": "waiting", "epoch": 0, "text": state["reason"],
-                                          "expected_s": state["expected_s"], "max_wait_s": deferred.max_wait_s})
-            deferred.add(stored["run_id"], executor)
+            return store.summary(stored["run_id"])
+        except RunStoreError:
             return summary
     return start_worker(store, stored["run_id"], executor) or summary
+
+
+def resume_waiting_runs(store: RunStore, pm, deferred) -> tuple[list[str], list[str]]:
+    """At server start: (runs resumed, runs failed as ``interrupted``).
+
+    ``created`` runs without a worker whose executor queues its runs (a previous server left them in
+    its queue) go back to the start scheduling, oldest first; other active runs whose worker is gone
+    fail as ``interrupted``. Runs of queued executors still training (their worker outlived the last
+    server) count against the queue's cap.
+    """
+    executors = collect(pm, "executors")
+    waiting = []
+    for summary in sorted(store.list(), key=lambda s: (s.get("created_at") or 0, s["run_id"])):
+        run_dir = store.root / summary["run_id"]
+        if summary["status"] != "created" or read_worker_info(run_dir) is not None:
+            continue
+        try:
+            name = read_json(run_dir / "config.json").get("executor")
+        except (OSError, ValueError):
+            continue
+        executor = executors.get(name or "")
+        if executor is not None and getattr(executor, "queued", False):
+            waiting.append((summary["run_id"], executor))
+    interrupted = reap_dead_workers(store, pm, "interrupted", True, keep={run_id for run_id, _ in waiting})
+    for run_id in store.active_run_ids():
+        info = read_worker_info(store.root / run_id)
+        executor = executors.get((info or {}).get("executor", ""))
+        if executor is not None and getattr(executor, "queued", False):
+            deferred.hold(run_id)
+    for run_id, executor in waiting:
+        deferred.submit(run_id, executor)
+    return [run_id for run_id, _ in waiting], interrupted
 
 
 def start_worker(store: RunStore, run_id: str, executor) -> dict[str, Any] | None:
@@ -229,14 +255,17 @@ def worker_alive(pm, run_dir: Path) -> bool | None:
     return executor.is_alive(info)
 
 
-def reap_dead_workers(store: RunStore, pm, reason: str, include_unstarted: bool = False) -> list[str]:
+def reap_dead_workers(store: RunStore, pm, reason: str, include_unstarted: bool = False,
+                      keep: frozenset[str] | set[str] = frozenset()) -> list[str]:
     """Mark active runs whose worker is gone as ``failed``; returns the run ids it failed.
 
     ``include_unstarted`` also fails runs that never recorded a worker (used at server start, when
-    nothing can start them any more).
+    nothing can start them any more), except those in ``keep`` (resumed by the run queue).
     """
     failed = []
     for run_id in store.active_run_ids():
+        if run_id in keep:
+            continue
         run_dir = store.root / run_id
         try:
             alive = worker_alive(pm, run_dir)

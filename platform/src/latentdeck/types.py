@@ -294,6 +294,9 @@ class ExecutorSpec:
     (``python -m <module> <run_dir> <args...>``, e.g. ``latentdeck.backfill``) and returns a JSON-safe
     dict with at least ``pid`` (or an id the executor understands); it must never block. The server
     starts a backfill through the run's executor; an executor without ``start_task`` cannot backfill.
+    ``queued``: its workers share the server's machine (its cores), so the server's run queue holds its
+    runs: at most ``max_concurrent_runs`` of them train at once, the rest wait ``created`` in order
+    (the local executor: True). An executor that schedules work itself (a cluster) leaves it False.
     """
 
     name: str
@@ -305,6 +308,7 @@ class ExecutorSpec:
     ready: Callable[[], dict[str, Any]] | None = None
     start_task: Callable[[Path, str, list[str]], dict[str, Any]] | None = None
     default_rank: int | None = None  # a config without "executor" uses the installed executor of lowest rank
+    queued: bool = False
 
 
 @dataclass(frozen=True)

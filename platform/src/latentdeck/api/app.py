@@ -21,10 +21,10 @@ from starlette.routing import Match, Mount
 
 from .. import __version__
 from ..deferred import DeferredStarts
-from ..launch import reap_dead_workers, start_worker
+from ..launch import reap_dead_workers, resume_waiting_runs, start_worker
 from ..plugins import PluginError, declared_folders, get_plugin_manager
 from ..runs.lifecycle import InvalidTransition
-from ..runs.store import RunStore, RunStoreError, cancel_requested
+from ..runs.store import RunStore, RunStoreError
 from .access import AccessGuard, AccessPolicy
 from .docs import mount_docs
 from .errors import SafetyNet, document_errors, http_error_response, validation_error_response
@@ -95,7 +95,9 @@ def _start_executor_warm_ups(pm) -> None:
 async def _lifespan(app: FastAPI):
     store, pm = app.state.store, app.state.pm
     app.state.hub.ending = False  # the same app may be served again after a shutdown
-    interrupted = await asyncio.to_thread(reap_dead_workers, store, pm, "interrupted", True)
+    resumed, interrupted = await asyncio.to_thread(resume_waiting_runs, store, pm, app.state.deferred)
+    if resumed:
+        log.info("resumed %d run(s) a previous server left queued: %s", len(resumed), ", ".join(resumed))
     for run_id in interrupted:
         log.warning("run %s failed: it was left active by a server that is gone", run_id)
     monitor = asyncio.create_task(_monitor_workers(app), name="latentdeck-worker-monitor")
@@ -103,7 +105,7 @@ async def _lifespan(app: FastAPI):
     try:
         yield
     finally:
-        await asyncio.to_thread(app.state.deferred.flush)  # no run is left without a worker
+        await asyncio.to_thread(app.state.deferred.flush)  # queued runs stay created for the next server
         monitor.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await monitor
@@ -112,11 +114,14 @@ async def _lifespan(app: FastAPI):
 
 def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 15.0, max_stream_s: float = 300.0,
                poll_s: float = 0.02, monitor_s: float = 1.0, ui_dir: str | Path | None = None,
-               max_start_wait_s: float | None = None, access: AccessPolicy | None = None) -> FastAPI:
+               max_start_wait_s: float | None = None, access: AccessPolicy | None = None,
+               max_concurrent_runs: int | None = None) -> FastAPI:
     """The latentdeck API over the run store in ``runs_dir`` with the plugins of ``pm``; the web UI
     from ``ui_dir`` (default: the repository's ``frontend/out`` export) when it has been built.
     ``max_start_wait_s`` (default ``$LATENTDECK_START_WAIT_S`` or 120): how long a new run may wait
-    for its executor to be ready (see :mod:`latentdeck.deferred`). ``access`` (default: loopback
+    for its executor to be ready (see :mod:`latentdeck.deferred`). ``max_concurrent_runs`` (default
+    ``$LATENTDECK_MAX_CONCURRENT_RUNS`` or the core count, at least 1): how many runs of executors that
+    queue (the local one) train at once; the rest wait in order. ``access`` (default: loopback
     hosts only, no token, 1 MiB bodies) guards every request."""
     app = FastAPI(
         title="latentdeck", version=__version__, lifespan=_lifespan, docs_url=None, redoc_url=None,
@@ -130,9 +135,8 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.state.hub = EventHub(poll_s=poll_s)
     store = app.state.store
     wait = max_start_wait_s if max_start_wait_s is not None else float(os.environ.get("LATENTDECK_START_WAIT_S", "120"))
-    app.state.deferred = DeferredStarts(
-        start=lambda run_id, executor: start_worker(store, run_id, executor),
-        cancelled=lambda run_id: cancel_requested(store.root / run_id), max_wait_s=wait)
+    app.state.deferred = DeferredStarts(start=lambda run_id, executor: start_worker(store, run_id, executor),
+                                        store=store, max_wait_s=wait, max_concurrent_runs=max_concurrent_runs)
 
     @app.exception_handler(RunStoreError)
     async def _store_error(request: Request, exc: RunStoreError) -> JSONResponse:

@@ -45,6 +45,9 @@ class RunSummary(BaseModel):
     last_checkpoint: str | None = None
     device: str | None = Field(None, description="the device the run trains on (cpu or cuda), resolved from "
                                                  "config.device when the run starts")
+    queue_position: int | None = Field(None, description="a created run waiting in the server's run queue: its place, "
+                                                         "1 = next to start (null when it is not queued)")
+    queue_length: int | None = Field(None, description="how many runs wait in the run queue (with queue_position)")
 
 
 class RunDetail(BaseModel):
@@ -69,6 +72,13 @@ def _store(request: Request) -> RunStore:
     return request.app.state.store
 
 
+def _with_queue(request: Request, summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary with its place in the run queue (known to this server only, never on disk)."""
+    deferred = getattr(request.app.state, "deferred", None)
+    place = deferred.queue_position(summary.get("run_id", "")) if deferred is not None else None
+    return {**summary, **place} if place else summary
+
+
 @router.post("", status_code=201, response_model=RunDetail, responses={
     422: {"description": "the config is invalid or names a component that does not exist or cannot work"},
     507: {"description": "the disk holding the runs folder is full; nothing was written"}})
@@ -77,26 +87,35 @@ def create_run(config: RunConfig, request: Request) -> dict[str, Any]:
     pm = request.app.state.pm
     stored = launch.prepare_run(pm, config)  # ConfigError (422) before anything is written
     summary = launch.start_run(_store(request), pm, stored, getattr(request.app.state, "deferred", None))
-    return {"summary": summary, "config": stored}
+    return {"summary": _with_queue(request, summary), "config": stored}
 
 
 @router.get("", response_model=list[RunSummary])
 def list_runs(request: Request) -> list[dict[str, Any]]:
-    """Every run's summary, newest first."""
-    return _store(request).list()
+    """Every run's summary, newest first (a queued run with its ``queue_position``)."""
+    return [_with_queue(request, summary) for summary in _store(request).list()]
 
 
 @router.get("/{run_id}", response_model=RunDetail, responses=ERRORS)
 def get_run(run_id: str, request: Request) -> dict[str, Any]:
     store = _store(request)
-    return {"summary": store.summary(run_id), "config": store.read_config(run_id)}
+    return {"summary": _with_queue(request, store.summary(run_id)), "config": store.read_config(run_id)}
 
 
 @router.post("/{run_id}/cancel", status_code=202, response_model=CancelAccepted, responses={
     **ERRORS, 409: {"description": "the run already ended"}})
 def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
-    """Ask the worker to stop; it does at its next check, emits ``run.cancelled`` and keeps finished epochs."""
-    summary = _store(request).request_cancel(run_id)
+    """Ask the worker to stop; it does at its next check, emits ``run.cancelled`` and keeps finished epochs.
+    A run still waiting to start (queued, or waiting for its executor) ends ``cancelled`` at once."""
+    store = _store(request)
+    summary = store.request_cancel(run_id)
+    deferred = getattr(request.app.state, "deferred", None)
+    ended = deferred.withdraw(run_id) if deferred is not None else None
+    if ended is None and deferred is not None:  # a scheduling pass may have seen the flag first
+        fresh = store.summary(run_id)
+        ended = fresh if fresh.get("reason") == "cancel requested before start" else None
+    if ended is not None:
+        return {"summary": ended, "detail": "cancelled before it started: it left the queue and never trains"}
     return {"summary": summary, "detail": "cancel requested; the run stops at its next check and "
                                           "emits run.cancelled (follow GET /api/runs/{run_id}/events)"}
 

@@ -13,6 +13,9 @@ process. ``worker.json`` records which way: ``"start": "forkserver-warm"`` or ``
 warm: a worker started meanwhile would train several times slower (it and the compiler compete for
 the cores) and pay the compilation again at its first UMAP.
 
+The executor declares ``queued=True``: the server's run queue (``latentdeck.deferred``) decides when
+each run starts, at most ``max_concurrent_runs`` at once; :func:`start` itself starts at once.
+
 Forked workers are children of the fork server, not of the server: the fork server reaps them (no
 zombies) and liveness comes from the process table (:func:`latentdeck.procs.pid_alive`), which also
 holds if the fork server itself is gone (its orphans are then reaped by init).
@@ -301,6 +304,6 @@ def start_task(run_dir: Path, module: str, args: list[str]) -> dict:
 @hookimpl
 def register_executors():
     return [ExecutorSpec(
-        name="local", start=start, is_alive=is_alive, warm_up=warm_up, ready=ready, start_task=start_task, default_rank=0,
+        name="local", start=start, is_alive=is_alive, warm_up=warm_up, ready=ready, start_task=start_task, default_rank=0, queued=True,
         description="one worker process per run on this machine (python -m latentdeck.worker, or forked "
                     "from a fork server with umap-learn's JIT already warm)")]
