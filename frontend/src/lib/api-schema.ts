@@ -752,6 +752,11 @@ export interface components {
             payload: {
                 [key: string]: unknown;
             };
+            /**
+             * Notes
+             * @description sentences for people about this answer (e.g. sampling a component that holds almost no data)
+             */
+            notes?: string[];
         };
         /**
          * OptimizerConfig

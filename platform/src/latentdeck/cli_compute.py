@@ -65,6 +65,8 @@ def cmd_compute(args: argparse.Namespace) -> int:
             print(f"  {run_dir / name}")
     else:
         print(json.dumps(result.get("payload"), indent=2))
+    for note in result.get("notes") or []:  # sentences for people the computation wants read
+        print(f"note: {note}")
     return EXIT_OK
 
 

@@ -261,7 +261,8 @@ class OnDemandSpec:
 
     ``request`` is the pydantic model of its arguments (unknown fields refused); ``compute`` receives an
     :class:`latentdeck.ondemand.OnDemandContext` and the validated request and returns
-    ``{"folder", "files", "created", "payload"}``, writing only into ``folder`` through the context.
+    ``{"folder", "files", "created", "payload"}`` (optionally ``"notes"``: sentences for people, which the
+    CLI prints), writing only into ``folder`` through the context.
     ``requires``: model capabilities it needs. ``folder`` / ``files`` as in :class:`ArtifactSpec`.
     """
 

@@ -32,6 +32,8 @@ class OnDemandResult(BaseModel):
     files: list[str] = Field(description="its files by artifact name (GET /api/runs/{run_id}/artifacts/{name})")
     created: bool = Field(description="true when this request computed the files, false when read from disk")
     payload: dict[str, Any] = Field(description="the computation's answer (fields in its plugin's README)")
+    notes: list[str] = Field(default_factory=list, description="sentences for people about this answer (e.g. "
+                                                               "sampling a component that holds almost no data)")
 
 
 def _endpoint(spec):

@@ -222,6 +222,23 @@ def test_cli_compute_sampling_and_overlays_use_the_same_files(trained_run, runs_
     assert [row["epoch"] for row in json.loads(capsys.readouterr().out)["epochs"]] == [2]
 
 
+def test_a_component_with_almost_no_data_is_said_so_by_the_cli_and_the_api(trained_run, runs_dir, cli_env, capsys,
+                                                                           client, monkeypatch):
+    import latentdeck.kit
+
+    note = "Component 1 holds almost no data at this epoch (weight 0.0000)"
+    monkeypatch.setattr(latentdeck.kit, "component_weight",
+                        lambda model, images, c: {"p": 0.0, "argmax_share": 0.0, "note": note if c == 1 else None})
+    run_dir = trained_run("gmvae", artifacts=["recon_grid"])
+    args = ["--runs-dir", str(runs_dir), "--set", "kind=prior_component", "--set", "m=4"]
+    assert cli(["compute", "sampling", run_dir.name, "--set", "component=1", *args]) == 0
+    assert f"note: {note}" in capsys.readouterr().out
+    assert cli(["compute", "sampling", run_dir.name, "--set", "component=0", *args]) == 0
+    assert "note:" not in capsys.readouterr().out
+    answer = client.post(URL.format(run_dir.name), json={"kind": "prior_component", "component": 1, "m": 4}).json()
+    assert answer["notes"] == [note] and answer["payload"]["component_weight"]["note"] == note
+
+
 def test_unknown_computation_is_a_404_naming_the_installed_ones(trained_run, client):
     run_dir = trained_run("ae", epochs=1, artifacts=["recon_grid"])
     answer = client.post(f"/api/runs/{run_dir.name}/compute/nope", json={})

@@ -260,7 +260,8 @@ def sample(ctx, request: SampleRequest) -> dict[str, Any]:
     """The on-demand ``sampling`` computation: one grid, from disk when its files exist, else computed,
     persisted (PNG, then JSON, then the mirrors that never move back) and announced through the context's
     writer. Answers ``{folder, files, created, payload}``; the payload is the grid's JSON plus ``png``,
-    ``json``, ``latest`` (the mirror's PNG when it shows this epoch) and ``served_ms``. A problem is an
+    ``json``, ``latest`` (the mirror's PNG when it shows this epoch) and ``served_ms``; ``notes`` carries
+    the sentence about a component that holds almost no data, if any. A problem is an
     :class:`OnDemandError` (4xx) naming it, and then nothing is written."""
     started = time.perf_counter()
     loaded = ctx.load(request.epoch)
@@ -295,7 +296,9 @@ def sample(ctx, request: SampleRequest) -> dict[str, Any]:
                 latest = f"samples/{latest_stem}.png"
         except (OSError, ValueError):
             pass
+    note = (payload.get("component_weight") or {}).get("note")
     return {"folder": "samples", "files": [names["png"], names["json"]], "created": not cached,
+            "notes": [note] if note else [],
             "payload": {**payload, "png": names["png"], "json": names["json"], "latest": latest,
                         "served_ms": round((time.perf_counter() - started) * 1000, 2)}}
 
