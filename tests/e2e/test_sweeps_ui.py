@@ -9,6 +9,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from latentdeck import PresetSpec, hookimpl
+
 pytestmark = pytest.mark.slow
 
 
@@ -49,3 +51,36 @@ def test_a_finished_sweep_shows_its_members_charts_and_links(serve_api, tiny_con
     expect(latent).to_have_attribute("href", f"/runs/{members[0]}/latent/")
     table.locator(f"tr[data-run-id='{members[0]}']").get_by_test_id("member-run-link").click()
     page.wait_for_url(re.compile(rf"/runs/{members[0]}/$"))
+
+
+class TinyPreset:
+    @staticmethod
+    @hookimpl
+    def register_presets():
+        return [PresetSpec(name="tiny-sweep", title="Tiny sweep base", order=1, description="a tiny AE run",
+                           config={"dataset": "tiny-digits", "batch_size": 64, "epochs": 1, "projections": ["first-dims"],
+                                   "viz_subset_size": 32, "recon_grid_size": 8, "num_threads": 1,
+                                   "model_options": {"latent_dim": 4, "channels": [8, 8], "head_hidden": 16}})]
+
+
+def test_the_launch_form_starts_a_sweep(plugin_manager, serve_api, page):
+    plugin_manager.register(TinyPreset, name="tiny_sweep_preset")
+    live = serve_api()
+    page.goto(live.url + "/")
+    page.get_by_test_id("preset-tiny-sweep").click()
+    page.get_by_test_id("sweep-mode").check()
+    page.get_by_test_id("sweep-grid").fill("model_options.latent_dim=2,nope")
+    page.get_by_test_id("launch").click()
+    expect(page.get_by_role("alert").first).to_contain_text("model_options.latent_dim")
+    assert live.client.get("/api/sweeps").json() == [] and live.client.get("/api/runs").json() == []
+
+    page.get_by_test_id("sweep-grid").fill("model_options.latent_dim=2,3")
+    page.get_by_test_id("sweep-seeds").fill("0,1")
+    expect(page.get_by_test_id("launch")).to_have_text("Start sweep")
+    page.get_by_test_id("launch").click()
+    page.wait_for_url(re.compile(r"/sweeps/sw-[^/]+/$"))
+    expect(page.get_by_test_id("sweep-members").locator("tbody tr")).to_have_count(4)
+    (sweep,) = live.client.get("/api/sweeps").json()
+    assert sorted((m["params"]["model_options.latent_dim"], m["seed"]) for m in sweep["members"]) == [
+        (2, 0), (2, 1), (3, 0), (3, 1)]
+    expect(page.get_by_test_id("sweep-members")).to_contain_text("completed", timeout=120_000)  # live updates

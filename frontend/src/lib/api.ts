@@ -147,6 +147,8 @@ export const api = {
   deleteRun: (id: string) => call<void>(`/api/runs/${enc(id)}`, { method: "DELETE" }),
   listArtifacts: (id: string) => call<GetOk<"/api/runs/{run_id}/artifacts">>(`/api/runs/${enc(id)}/artifacts`),
   listSweeps: () => call<GetOk<"/api/sweeps">>("/api/sweeps"),
+  createSweep: (body: Partial<Schemas["SweepRequest"]>) =>
+    call<SweepDetail>("/api/sweeps", { method: "POST", body: JSON.stringify(body) }),
   getSweep: (id: string) => call<GetOk<"/api/sweeps/{sweep_id}">>(`/api/sweeps/${enc(id)}`),
   plugins: () => call<GetOk<"/api/plugins">>("/api/plugins"),
   components: () => call<ComponentsByKind>("/api/components"),

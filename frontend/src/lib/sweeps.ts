@@ -49,3 +49,30 @@ export function colourScale(members: SweepMember[], param: string): { colour: (m
   const of = new Map(values.map((v, i) => [v, PALETTE[i % PALETTE.length]]));
   return { colour: (m) => of.get(valueText(paramOf(m, param))) ?? PALETTE[0], legend: values.map((v) => [v, of.get(v)!]) };
 }
+
+/** The launch form's sweep lines, `field=v1,v2` one per line (each value JSON when it parses, a JSON
+ *  list after `=[`), as a grid; an error names the line that does not parse. */
+export function parseGrid(text: string): { grid: Record<string, unknown[]>; error?: string } {
+  const grid: Record<string, unknown[]> = {};
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line) continue;
+    const at = line.indexOf("=");
+    const field = line.slice(0, at).trim();
+    const rest = line.slice(at + 1).trim();
+    if (at < 1 || !field || !rest) return { grid, error: `"${line}": write field=value1,value2 (e.g. model_options.latent_dim=2,8)` };
+    const parse = (v: string) => { try { return JSON.parse(v); } catch { return v; } };
+    if (rest.startsWith("[")) {
+      const list = parse(rest);
+      if (!Array.isArray(list)) return { grid, error: `"${line}": not a JSON list of values` };
+      grid[field] = list;
+    } else {
+      grid[field] = rest.split(",").map((v) => parse(v.trim()));
+    }
+  }
+  return { grid };
+}
+
+export function parseSeeds(text: string): unknown[] {
+  return text.split(",").map((s) => s.trim()).filter(Boolean).map((s) => (Number.isFinite(Number(s)) ? Number(s) : s));
+}
