@@ -4,6 +4,7 @@ is validated before anything is written, and the listing shows members with thei
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -137,3 +138,34 @@ def test_prepare_sweep_refuses_too_many_members(plugin_manager, tiny_config):
     with pytest.raises(ConfigError, match="at most 256"):
         prepare_sweep(plugin_manager, {"config": tiny_config, "grid": {"epochs": list(range(1, 20))},
                                        "seeds": list(range(20))})
+
+
+def test_sweep_records_are_never_read_through_links_and_bad_ids_are_404(serve_api, tmp_path):
+    live = serve_api()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "sw-x.json").write_text(json.dumps({"sweep_id": "sw-x", "name": "x", "created_at": 1, "members": []}))
+    (live.store.root / "sweeps").symlink_to(elsewhere)
+    assert live.client.get("/api/sweeps").json() == []
+    assert live.client.get("/api/sweeps/sw-x").status_code == 404
+    assert live.client.get("/api/runs").json() == []  # nor is the folder mistaken for a run
+    assert live.client.get("/api/runs/sweeps").status_code == 404
+
+
+def test_a_deleted_member_reads_as_missing(plugin_manager, runs_dir, tiny_config):
+    from latentdeck.sweeps import start_sweep, sweep_detail
+
+    store = RunStore(runs_dir)
+    record, configs = prepare_sweep(plugin_manager, {"config": tiny_config, "grid": {"epochs": [1, 2]}})
+    start_sweep(store, plugin_manager, record, configs, deferred=_NoStart())
+    shutil.rmtree(store.root / configs[0]["run_id"])  # created runs are active, so not via store.delete
+    detail = sweep_detail(store, SweepStore(store).read(record["sweep_id"]))
+    assert [m["status"] for m in detail["members"]] == ["missing", "created"]
+    assert detail["counts"] == {"missing": 1, "created": 1}
+
+
+class _NoStart:
+    """A stand-in for the server's start scheduling that starts nothing (the runs stay created)."""
+
+    def submit(self, run_id, executor):
+        pass
