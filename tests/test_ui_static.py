@@ -28,6 +28,8 @@ def export(tmp_path) -> Path:
     _page(out / "runs" / "_" / "index.txt", "run payload")
     _page(out / "runs" / "_" / "__next.runs.$d$id.__PAGE__.txt", "run segment")
     _page(out / "runs" / "_" / "latent" / "index.html", "latent page")
+    _page(out / "sweeps" / "index.html", "sweeps list")
+    _page(out / "sweeps" / "_" / "index.html", "sweep page")
     _page(out / "_next" / "static" / "chunks" / "app.js", "js")
     return out
 
@@ -51,6 +53,11 @@ def test_deep_links_to_any_run_serve_the_placeholder_page(client, run_id):
     assert client.get(f"/runs/{run_id}/__next.runs.$d$id.__PAGE__.txt").text == "run segment"
     redirect = client.get(f"/runs/{run_id}", follow_redirects=False)
     assert redirect.status_code in (307, 308) and redirect.headers["location"].endswith(f"/runs/{run_id}/")
+
+
+def test_deep_links_to_any_sweep_serve_its_placeholder_page(client):
+    assert client.get("/sweeps/").text == "sweeps list"
+    assert client.get("/sweeps/sw-20261202-000000-abcdef/").text == "sweep page"
 
 
 def test_real_files_beside_the_placeholder_win(client):

@@ -7,10 +7,11 @@ import { buildBody, errorsByField, fieldsOf, initialValues, valuesFromConfig } f
 import type { Values } from "@/lib/schemaForm";
 import { FieldInput } from "./FieldInput";
 import { PresetPicker } from "./PresetPicker";
+import { parseGrid, parseSeeds } from "@/lib/sweeps";
 import { ErrorBox } from "./ui";
 
 const BASIC = ["name", "epochs", "batch_size", "optimizer.lr", "seed", "limit"];
-const HANDLED = ["model", "model_options", "dataset", "preset"];
+const HANDLED = ["model", "model_options", "dataset", "preset", "sweep_id"];
 const OFFLINE_FALLBACK = "mnist-5k";
 
 type Loaded = { components: ComponentsByKind; schema: JsonSchema; presets: Preset[] };
@@ -26,6 +27,9 @@ export function LaunchForm() {
   const [formError, setFormError] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
   const [preset, setPreset] = useState<string | null>(null);
+  const [sweepOpen, setSweepOpen] = useState(false);
+  const [sweepGrid, setSweepGrid] = useState("");
+  const [sweepSeeds, setSweepSeeds] = useState("0");
 
   useEffect(() => {
     Promise.all([api.components(), api.configSchema(), api.presets().catch(() => [] as Preset[])])
@@ -96,7 +100,16 @@ export function LaunchForm() {
     setFormError(null);
     const merged = { ...defaults, ...values };
     const body = buildBody(allFields, merged, preset ? { preset, model, dataset } : { model, dataset });
+    const sweep = parseGrid(sweepGrid);
     try {
+      if (sweep.error) throw new ApiError(422, `sweep: ${sweep.error}`);
+      if (Object.keys(sweep.grid).length) {
+        const { name, ...config } = body as Record<string, unknown>;
+        const created = await api.createSweep({ name: (name as string | undefined) || null, config, grid: sweep.grid,
+          seeds: parseSeeds(sweepSeeds) as number[] });
+        router.push(`/sweeps/${encodeURIComponent(created.sweep_id)}/`);
+        return;
+      }
       const created = await api.createRun(body);
       router.push(`/runs/${encodeURIComponent(created.summary.run_id)}/`);
     } catch (e) {
@@ -168,8 +181,29 @@ export function LaunchForm() {
           <div className="fields">{renderFields((k) => !BASIC.includes(k), configFields)}</div>
         </details>
       </section>
+      <section className="panel form-section">
+        <label className="sweep-toggle">
+          <input type="checkbox" checked={sweepOpen} onChange={(e) => { setSweepOpen(e.target.checked); if (!e.target.checked) setSweepGrid(""); }}
+            data-testid="sweep-mode" />{" "}
+          Sweep: start several runs over a grid of values and seeds
+        </label>
+        {sweepOpen ? (
+          <div className="fields">
+            <div className="field">
+              <label htmlFor="f-sweep-grid">vary (one field=value1,value2 per line)</label>
+              <textarea id="f-sweep-grid" rows={3} value={sweepGrid} onChange={(e) => setSweepGrid(e.target.value)}
+                placeholder="model_options.latent_dim=2,8&#10;optimizer.lr=0.001,0.003" data-testid="sweep-grid" />
+              <div className="choice-desc">Every combination is a run, once per seed; the fields above are the base. Leave empty for one run.</div>
+            </div>
+            <div className="field">
+              <label htmlFor="f-sweep-seeds">seeds</label>
+              <input id="f-sweep-seeds" value={sweepSeeds} onChange={(e) => setSweepSeeds(e.target.value)} data-testid="sweep-seeds" />
+            </div>
+          </div>
+        ) : null}
+      </section>
       <div className="form-actions">
-        <button type="submit" className="btn primary" disabled={submitting} data-testid="launch">{submitting ? "Starting…" : "Start run"}</button>
+        <button type="submit" className="btn primary" disabled={submitting} data-testid="launch">{submitting ? "Starting…" : sweepGrid.trim() ? "Start sweep" : "Start run"}</button>
         <span className="muted small">Runs train in a worker process; you can follow this one live and cancel it at any time.</span>
       </div>
     </form>

@@ -17,6 +17,7 @@ function toggleTheme() {
 const LINKS = [
   { href: "/", label: "Launch", active: (p: string) => p === "/" },
   { href: "/runs/", label: "Runs", active: (p: string) => p.startsWith("/runs") },
+  { href: "/sweeps/", label: "Sweeps", active: (p: string) => p.startsWith("/sweeps") },
   { href: "/plugins/", label: "Plugins", active: (p: string) => p.startsWith("/plugins") },
 ];
 

@@ -130,6 +130,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sweeps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sweeps
+         * @description Every sweep, newest first, with its members counted by status (members without their history).
+         */
+        get: operations["list_sweeps_api_sweeps_get"];
+        put?: never;
+        /**
+         * Create Sweep
+         * @description Expand the grid or random search x seeds, validate every member, then create and start them
+         *     (through the run queue).
+         */
+        post: operations["create_sweep_api_sweeps_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sweeps/{sweep_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Sweep
+         * @description The sweep with each member's status, final and best metrics and per-epoch history.
+         */
+        get: operations["get_sweep_api_sweeps__sweep_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}/events": {
         parameters: {
             query?: never;
@@ -1104,6 +1149,11 @@ export interface components {
              * @description free-text label shown in listings
              */
             name?: string | null;
+            /**
+             * Sweep Id
+             * @description the sweep this run belongs to (set by POST /api/sweeps and `latentdeck sweep`)
+             */
+            sweep_id?: string | null;
         };
         /** RunDetail */
         RunDetail: {
@@ -1219,6 +1269,149 @@ export interface components {
              * @description explicit seed (default: derived from the run seed, epoch, kind and key)
              */
             seed?: number | null;
+        };
+        /** SweepDetail */
+        SweepDetail: {
+            /** Sweep Id */
+            sweep_id: string;
+            /** Name */
+            name: string;
+            /** Created At */
+            created_at: number;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "grid" | "random" | "seeds";
+            /**
+             * Params
+             * @description the fields the sweep varies
+             */
+            params: string[];
+            /** Seeds */
+            seeds: number[];
+            /**
+             * Request
+             * @description the sweep request as given
+             */
+            request: {
+                [key: string]: unknown;
+            };
+            /**
+             * Counts
+             * @description members per status
+             */
+            counts: {
+                [key: string]: number;
+            };
+            /** Members */
+            members: components["schemas"]["SweepMember"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** SweepMember */
+        SweepMember: {
+            /** Run Id */
+            run_id: string;
+            /**
+             * Params
+             * @description the values this member sets ({dotted field: value})
+             */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Seed */
+            seed: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "created" | "running" | "completed" | "cancelled" | "failed" | "missing";
+            /**
+             * Epochs Completed
+             * @default 0
+             */
+            epochs_completed: number;
+            /** Epochs */
+            epochs?: number | null;
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Final
+             * @description the last epoch's numeric train.metrics
+             */
+            final?: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Best
+             * @description per metric over the epochs: the highest accuracy, the lowest of the others
+             */
+            best?: {
+                [key: string]: number;
+            } | null;
+            /**
+             * History
+             * @description each epoch's numeric train.metrics, in order
+             */
+            history?: {
+                [key: string]: number;
+            }[] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * SweepRequest
+         * @description What a person asks for when starting a sweep (``POST /api/sweeps``, ``latentdeck sweep``).
+         */
+        SweepRequest: {
+            /**
+             * Name
+             * @description a label for the sweep (its members are named after it)
+             */
+            name?: string | null;
+            /**
+             * Config
+             * @description the base run config every member starts from
+             */
+            config?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Preset
+             * @description start the base config from a named preset (GET /api/presets)
+             */
+            preset?: string | null;
+            /**
+             * Grid
+             * @description {field: [values]}: one member per combination (cartesian product); dotted field names reach nested fields, e.g. model_options.kld_weight
+             */
+            grid?: {
+                [key: string]: unknown[];
+            } | null;
+            /**
+             * Random
+             * @description {field: [values]}: `samples` members, each value drawn from its list (seeded)
+             */
+            random?: {
+                [key: string]: unknown[];
+            } | null;
+            /**
+             * Samples
+             * @description how many random settings to draw (with random)
+             */
+            samples?: number | null;
+            /**
+             * Random Seed
+             * @description seed of the random search's draws
+             * @default 0
+             */
+            random_seed: number;
+            /**
+             * Seeds
+             * @description each setting is trained once per seed (the run config's seed)
+             */
+            seeds?: number[];
         };
         /**
          * TopkRequest
@@ -1753,6 +1946,124 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    list_sweeps_api_sweeps_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepDetail"][];
+                };
+            };
+        };
+    };
+    create_sweep_api_sweeps_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SweepRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepDetail"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the sweep, or one of its member configs, is invalid; nothing was written */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the disk holding the runs folder is full */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_sweep_api_sweeps__sweep_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sweep_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SweepDetail"];
+                };
+            };
+            /** @description no such sweep */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };

@@ -11,6 +11,8 @@ export type Artifact = Schemas["Artifact"];
 export type PluginRow = Schemas["PluginRow"];
 export type Preset = Schemas["PresetRow"];
 export type CancelAccepted = Schemas["CancelAccepted"];
+export type SweepDetail = Schemas["SweepDetail"];
+export type SweepMember = Schemas["SweepMember"];
 export type OverlayListing = Schemas["OverlayListing"];
 /** One artifact type's files per epoch with its view hint (GET /api/runs/{id}/artifact-index). */
 export type ArtifactIndexEntry = Schemas["IndexEntry"];
@@ -144,6 +146,10 @@ export const api = {
   cancelRun: (id: string) => call<CancelAccepted>(`/api/runs/${enc(id)}/cancel`, { method: "POST" }),
   deleteRun: (id: string) => call<void>(`/api/runs/${enc(id)}`, { method: "DELETE" }),
   listArtifacts: (id: string) => call<GetOk<"/api/runs/{run_id}/artifacts">>(`/api/runs/${enc(id)}/artifacts`),
+  listSweeps: () => call<GetOk<"/api/sweeps">>("/api/sweeps"),
+  createSweep: (body: Partial<Schemas["SweepRequest"]>) =>
+    call<SweepDetail>("/api/sweeps", { method: "POST", body: JSON.stringify(body) }),
+  getSweep: (id: string) => call<GetOk<"/api/sweeps/{sweep_id}">>(`/api/sweeps/${enc(id)}`),
   plugins: () => call<GetOk<"/api/plugins">>("/api/plugins"),
   components: () => call<ComponentsByKind>("/api/components"),
   presets: () => call<Preset[]>("/api/presets"),
@@ -181,6 +187,7 @@ const usedPaths: ApiPath[] = [
   "/api/runs/{run_id}/compute/network-inspect", "/api/runs/{run_id}/compute/network-conv-step",
   "/api/runs/{run_id}/compute/network-kernels", "/api/runs/{run_id}/compute/network-perturb",
   "/api/runs/{run_id}/compute/network-topk", "/api/runs/{run_id}/compute/walk",
+  "/api/sweeps", "/api/sweeps/{sweep_id}",
 ];
 void usedPaths;
 

@@ -1,4 +1,4 @@
-"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``backfill``, ``compute``, ``overlays``, ``presets``, ``plugins``.
+"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``sweep``, ``sweeps``, ``backfill``, ``compute``, ``overlays``, ``presets``, ``plugins``.
 
 ``train`` goes through the same :func:`latentdeck.launch.prepare_run` and
 :func:`latentdeck.training.execute_run` as runs started over HTTP; it trains in this process and
@@ -287,6 +287,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def make_parser() -> argparse.ArgumentParser:
     from .cli_compute import add_compute_commands
+    from .cli_sweep import add_sweep_commands
 
     parser = argparse.ArgumentParser(prog="latentdeck", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -345,6 +346,7 @@ def make_parser() -> argparse.ArgumentParser:
     backfill.set_defaults(func=cmd_backfill)
 
     add_compute_commands(sub, default_runs_dir())
+    add_sweep_commands(sub, default_runs_dir())
 
     presets = sub.add_parser("presets", help="list the named run presets (what each changes and why)")
     presets.add_argument("--json", action="store_true")

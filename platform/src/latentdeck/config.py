@@ -102,6 +102,9 @@ class RunConfig(BaseModel):
         0.25, ge=0.0, le=60.0, description="minimum seconds between train.progress events")
     cancel_check_every: int = Field(5, ge=1, description="check the cancel flag every N batches")
     name: str | None = Field(None, max_length=200, description="free-text label shown in listings")
+    sweep_id: str | None = Field(
+        None, pattern=r"^sw-[A-Za-z0-9._-]{1,120}$",
+        description="the sweep this run belongs to (set by POST /api/sweeps and `latentdeck sweep`)")
 
     @field_validator("model", "dataset", "executor")
     @classmethod

@@ -34,6 +34,7 @@ from .ondemand import ondemand_router
 from .overlays import router as overlays_router
 from .plugins import router as plugins_router
 from .runs import router as runs_router
+from .sweeps import router as sweeps_router
 from .static import mount_plugin_pages, mount_ui
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.add_exception_handler(StarletteHTTPException, http_error_response)
 
     app.include_router(runs_router)
+    app.include_router(sweeps_router)
     app.include_router(events_router)
     app.include_router(plugins_router)
     app.include_router(overlays_router)

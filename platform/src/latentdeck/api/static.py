@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
 PLACEHOLDER = "_"  # the id the export's dynamic routes are built for (generateStaticParams)
-DYNAMIC_PREFIXES = ("runs",)  # /runs/<id>/... is the only dynamic route family
+DYNAMIC_PREFIXES = ("runs", "sweeps")  # /runs/<id>/... and /sweeps/<id>/...
 
 
 def default_ui_dir() -> Path:

@@ -205,6 +205,8 @@ class RunStore:
             "created_at": stored_config["created_at"], "started_at": None, "ended_at": None,
             "reason": None, "error": None, "metrics": None, "last_checkpoint": None,
         }
+        if stored_config.get("sweep_id"):
+            summary["sweep_id"] = stored_config["sweep_id"]
         write_json(path / "summary.json", summary)
         with EventLog(path / "events.jsonl", run_id) as log:
             log.emit("run.created", {"config": stored_config})

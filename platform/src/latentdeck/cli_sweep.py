@@ -1,0 +1,186 @@
+"""``latentdeck sweep`` (a grid or a random search x seeds, the same code as ``POST /api/sweeps``; the members
+train one after another in this process) and ``latentdeck sweeps`` (list sweeps with their members' progress)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from .cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, _parse_value, _Progress, _usage_error, build_request
+
+
+def parse_space(items: list[str] | None, flag: str) -> dict[str, list[Any]]:
+    """``--grid field=v1,v2`` (each value JSON when it parses; ``field=[..]`` a JSON list of values)."""
+    space: dict[str, list[Any]] = {}
+    for item in items or []:
+        field, sep, raw = item.partition("=")
+        field = field.strip()
+        if not sep or not field or not raw.strip():
+            raise SystemExit(_usage_error(f"{flag} {item!r}: use {flag} field=v1,v2,..., "
+                                          "e.g. --grid model_options.kld_weight=0.5,1,2"))
+        raw = raw.strip()
+        if raw.startswith("["):
+            try:
+                values = json.loads(raw)
+            except ValueError as exc:
+                raise SystemExit(_usage_error(f"{flag} {item!r}: not a JSON list: {exc}"))
+        else:
+            values = [_parse_value(part.strip()) for part in raw.split(",")]
+        if field in space:
+            raise SystemExit(_usage_error(f"{flag} {field}: given twice"))
+        space[field] = values
+    return space
+
+
+def _seeds(raw: str) -> list[Any]:
+    return [_parse_value(part.strip()) for part in raw.split(",") if part.strip()]
+
+
+def build_sweep(args: argparse.Namespace) -> dict[str, Any]:
+    base = build_request(argparse.Namespace(**{**vars(args), "name": None}))
+    body: dict[str, Any] = {"name": args.name, "config": base}
+    grid, rand = parse_space(args.grid, "--grid"), parse_space(args.random, "--random")
+    if grid:
+        body["grid"] = grid
+    if rand:
+        body["random"] = rand
+    if args.samples is not None:
+        body["samples"] = args.samples
+    if args.random_seed is not None:
+        body["random_seed"] = args.random_seed
+    if args.seeds:
+        body["seeds"] = _seeds(args.seeds)
+    return body
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .launch import ConfigError
+    from .plugins import PluginError, get_plugin_manager
+    from .runs.store import RunStore, write_worker_info
+    from .sweeps import SweepStore, prepare_sweep
+    from .training import execute_run
+
+    body = build_sweep(args)
+    try:
+        pm = get_plugin_manager()
+        record, configs = prepare_sweep(pm, body)
+    except (ConfigError, PluginError) as exc:
+        return _usage_error(str(exc))
+    store = RunStore(args.runs_dir)
+    SweepStore(store).write(record)
+    say = (lambda *a: print(*a, file=sys.stderr))
+    say(f"sweep {record['sweep_id']}  {record['name']}: {len(configs)} runs "
+        f"({record['kind']} over {', '.join(record['params']) or 'seeds'}; seeds {record['seeds']})")
+    statuses: list[str] = []
+    interrupts = {"count": 0, "current": None}
+
+    def on_sigint(signum, frame):
+        interrupts["count"] += 1
+        if interrupts["count"] > 1:
+            raise KeyboardInterrupt
+        if interrupts["current"]:
+            store.request_cancel(interrupts["current"])
+        say("\ncancelling the current run after its batch; the sweep stops (Ctrl-C again to abort at once)")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        for index, (stored, member) in enumerate(zip(configs, record["members"])):
+            if interrupts["count"]:
+                break
+            store.create(stored)  # created just before it trains: a server never finds it waiting
+            run_dir = store.run_dir(stored["run_id"])
+            interrupts["current"] = stored["run_id"]
+            write_worker_info(run_dir, stored["executor"], os.getpid(), via="cli")
+            say(f"[{index + 1}/{len(configs)}] run {stored['run_id']}  {member['params']}  seed {member['seed']}")
+            progress = _Progress(quiet=args.json or args.quiet)
+            try:
+                statuses.append(execute_run(run_dir, pm=pm, listeners=(progress,)))
+            finally:
+                progress.close()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return _finish(args, store, record, statuses)
+
+
+def _finish(args, store, record, statuses) -> int:
+    from .sweeps import sweep_detail
+
+    detail = sweep_detail(store, record, with_history=False)
+    if args.json:
+        print(json.dumps({"sweep_id": record["sweep_id"], "name": record["name"], "counts": detail["counts"],
+                          "members": detail["members"]}))
+    else:
+        _print_members(detail)
+    if len(statuses) < len(record["members"]) or "cancelled" in statuses:
+        return EXIT_CANCELLED
+    return EXIT_OK if all(s == "completed" for s in statuses) else EXIT_FAILED
+
+
+def _acc(metrics: dict[str, Any] | None) -> str:
+    value = (metrics or {}).get("heldout_accuracy")
+    return f"{value * 100:.2f}%" if isinstance(value, (int, float)) else "-"
+
+
+def _print_members(detail: dict[str, Any]) -> None:
+    print(f"sweep {detail['sweep_id']}  {detail['name']}")
+    print(f"  {'run id':24} {'status':10} {'final acc':>9} {'best acc':>9}  setting")
+    for m in detail["members"]:
+        setting = ", ".join(f"{k}={v}" for k, v in m["params"].items())
+        print(f"  {m['run_id']:24} {m['status']:10} {_acc(m['final']):>9} {_acc(m['best']):>9}  "
+              f"{setting + '  ' if setting else ''}seed={m['seed']}")
+
+
+def cmd_sweeps(args: argparse.Namespace) -> int:
+    from .runs.store import RunStore
+    from .sweeps import SweepStore, sweep_detail
+
+    store = RunStore(args.runs_dir)
+    rows = [sweep_detail(store, record, with_history=False) for record in SweepStore(store).list()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print(f"no sweeps in {Path(args.runs_dir).resolve()}; start one with `latentdeck sweep --grid ...`")
+        return EXIT_OK
+    for row in rows:
+        _print_members(row)
+    return EXIT_OK
+
+
+def add_sweep_commands(sub, runs_dir: str) -> None:
+    sweep = sub.add_parser("sweep", help="train a grid or random search of runs (x seeds), one after another")
+    sweep.add_argument("--grid", action="append", metavar="FIELD=V1,V2",
+                       help="vary a config field over values, one run per combination (repeatable; dotted names, "
+                            "e.g. --grid model_options.kld_weight=0.5,1,2)")
+    sweep.add_argument("--random", action="append", metavar="FIELD=V1,V2",
+                       help="random search: draw each field's value from its list (repeatable; with --samples)")
+    sweep.add_argument("--samples", type=int, help="how many random settings to draw")
+    sweep.add_argument("--random-seed", type=int, help="seed of the random draws (default 0)")
+    sweep.add_argument("--seeds", help="comma-separated run seeds: each setting trains once per seed (default 0)")
+    sweep.add_argument("--preset", metavar="NAME", help="base config from a named preset")
+    sweep.add_argument("--model", help="model plugin (base config)")
+    sweep.add_argument("--dataset", help="dataset plugin (base config)")
+    sweep.add_argument("--data-dir", help="where dataset files live")
+    sweep.add_argument("--epochs", type=int)
+    sweep.add_argument("--batch-size", type=int)
+    sweep.add_argument("--lr", type=float, help="Adam learning rate")
+    sweep.add_argument("--limit", type=int, metavar="N", help="train on N training examples (seeded, stratified)")
+    sweep.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    sweep.add_argument("--name", help="the sweep's label (its runs are named after it)")
+    sweep.add_argument("--set", action="append", metavar="FIELD=VALUE", help="a base config field (repeatable)")
+    sweep.add_argument("--config", metavar="FILE", help="a JSON file with the base config")
+    sweep.add_argument("--runs-dir", default=runs_dir)
+    sweep.add_argument("--json", action="store_true", help="print the sweep and its members as JSON at the end")
+    sweep.add_argument("--quiet", action="store_true", help="no progress output")
+    sweep.set_defaults(func=cmd_sweep, seed=None)
+
+    sweeps = sub.add_parser("sweeps", help="list sweeps and their runs' status and metrics")
+    sweeps.add_argument("--runs-dir", default=runs_dir)
+    sweeps.add_argument("--json", action="store_true")
+    sweeps.set_defaults(func=cmd_sweeps)
+
