@@ -152,8 +152,8 @@ export function SweepView() {
                 <tr key={g.key}>
                   {sweep.params.map((p) => <td key={p} className="mono small">{valueText(g.params[p])}</td>)}
                   <td className="num">{f.n}/{g.members.length}</td>
-                  <td className="num">{f.n ? `${fmt(f.mean)} ± ${fmt(f.std)}` : "–"}</td>
-                  <td className="num">{b.n ? `${fmt(b.mean)} ± ${fmt(b.std)}` : "–"}</td>
+                  <td className="num">{f.n ? `${fmt(f.mean)} ± ${fmt(f.std, 2)}` : "–"}</td>
+                  <td className="num">{b.n ? `${fmt(b.mean)} ± ${fmt(b.std, 2)}` : "–"}</td>
                 </tr>
               );
             })}
