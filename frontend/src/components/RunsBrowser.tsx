@@ -1,7 +1,8 @@
 "use client";
 import Link from "next/link";
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 import { api, ApiError, isActive } from "@/lib/api";
+import { usePolled } from "@/lib/usePolled";
 import type { RunSummary } from "@/lib/api";
 import { fmt, queueText } from "@/lib/runState";
 import { ConfirmButton, Empty, ErrorBox, StatusBadge, fullTime, timeAgo } from "./ui";
@@ -26,34 +27,10 @@ function warningOf(s: RunSummary) {
 }
 
 export function RunsBrowser() {
-  const [runs, setRuns] = useState<RunSummary[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { data: runs, error, reload: load } = usePolled(api.listRuns, POLL_MS);
   const [actionError, setActionError] = useState<string | null>(null);
   const [status, setStatus] = useState("");
   const [model, setModel] = useState("");
-
-  const load = useCallback(async () => {
-    try {
-      setRuns(await api.listRuns());
-      setError(null);
-    } catch (e) {
-      setError(e instanceof ApiError ? e.detail : String(e));
-    }
-  }, []);
-
-  useEffect(() => {
-    let timer: ReturnType<typeof setTimeout>;
-    let stopped = false;
-    const tick = async () => {
-      await load();
-      if (!stopped) timer = setTimeout(tick, POLL_MS);
-    };
-    tick();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, [load]);
 
   const act = async (what: () => Promise<unknown>) => {
     setActionError(null);

@@ -1,8 +1,12 @@
 "use client";
 import Link from "next/link";
-import { useCallback, useEffect, useMemo, useState } from "react";
-import { api, ApiError, isActive } from "@/lib/api";
+import { useMemo, useState } from "react";
+import { api, isActive } from "@/lib/api";
+import { usePolled } from "@/lib/usePolled";
 import type { SweepDetail, SweepMember } from "@/lib/api";
+
+/** Poll while a member is queued or training (and until the first answer); one last load after. */
+const stillLive = (sweep: SweepDetail | null) => sweep === null || sweep.members.some((m) => isActive(m.status));
 import { fmt } from "@/lib/runState";
 import { groupBySetting, higherIsBetter, meanStd, metricNames, paramOf, shortName, valueText } from "@/lib/sweeps";
 import { useRouteId } from "@/lib/useRunId";
@@ -19,36 +23,12 @@ function metricOf(m: SweepMember, which: "final" | "best", metric: string): numb
 
 export function SweepView() {
   const sweepId = useRouteId("sweeps");
-  const [sweep, setSweep] = useState<SweepDetail | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const [metric, setMetric] = useState("");
   const [colourBy, setColourBy] = useState("");
   const [sort, setSort] = useState<{ key: string; desc: boolean }>({ key: "", desc: false });
 
-  const load = useCallback(async () => {
-    if (!sweepId) return;
-    try {
-      setSweep(await api.getSweep(sweepId));
-      setError(null);
-    } catch (e) {
-      setError(e instanceof ApiError ? e.detail : String(e));
-    }
-  }, [sweepId]);
-
-  const live = sweep === null || sweep.members.some((m) => isActive(m.status));
-  useEffect(() => {  // poll while a member is queued or training; one last load once all have ended
-    let timer: ReturnType<typeof setTimeout>;
-    let stopped = false;
-    const tick = async () => {
-      await load();
-      if (!stopped && live) timer = setTimeout(tick, POLL_MS);
-    };
-    tick();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, [load, live]);
+  const fetchSweep = useMemo(() => (sweepId ? () => api.getSweep(sweepId) : null), [sweepId]);
+  const { data: sweep, error } = usePolled(fetchSweep, POLL_MS, stillLive);
 
   const metrics = useMemo(() => metricNames(sweep?.members ?? []), [sweep]);
   const params = useMemo(() => [...(sweep?.params ?? []), ...((sweep?.seeds.length ?? 0) > 1 || !sweep?.params.length ? ["seed"] : [])], [sweep]);
@@ -91,7 +71,7 @@ export function SweepView() {
           <p className="muted small">
             <span className="mono">{sweep.sweep_id}</span> · {sweep.kind} over {sweep.params.join(", ") || "seeds"} · seeds {sweep.seeds.join(", ")} ·{" "}
             {sweep.members.length} runs ({Object.entries(sweep.counts).map(([k, n]) => `${n} ${k}`).join(", ")}) · created {fullTime(sweep.created_at)}
-            {live ? " · updating live" : ""}
+            {stillLive(sweep) ? " · updating live" : ""}
           </p>
         </div>
       </div>

@@ -1,8 +1,7 @@
 "use client";
 import Link from "next/link";
-import { useCallback, useEffect, useState } from "react";
-import { api, ApiError } from "@/lib/api";
-import type { SweepDetail } from "@/lib/api";
+import { api } from "@/lib/api";
+import { usePolled } from "@/lib/usePolled";
 import { shortName } from "@/lib/sweeps";
 import { Empty, ErrorBox, fullTime, timeAgo } from "./ui";
 
@@ -13,31 +12,7 @@ function countsText(counts: Record<string, number>): string {
 }
 
 export function SweepsList() {
-  const [sweeps, setSweeps] = useState<SweepDetail[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      setSweeps(await api.listSweeps());
-      setError(null);
-    } catch (e) {
-      setError(e instanceof ApiError ? e.detail : String(e));
-    }
-  }, []);
-
-  useEffect(() => {
-    let timer: ReturnType<typeof setTimeout>;
-    let stopped = false;
-    const tick = async () => {
-      await load();
-      if (!stopped) timer = setTimeout(tick, POLL_MS);
-    };
-    tick();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, [load]);
+  const { data: sweeps, error } = usePolled(api.listSweeps, POLL_MS);
 
   if (error && sweeps === null) return <ErrorBox title="The sweeps could not be listed.">{error}</ErrorBox>;
   if (sweeps === null) return <p className="muted">Loading sweeps…</p>;
