@@ -67,6 +67,7 @@ export interface RunState {
 export const MAX_PROGRESS_POINTS = 2000;
 const MAX_RECENT = 30;
 const MAX_FAILURES = 20;
+const MAX_MODEL_STEPS = 20;
 
 export function initialRunState(): RunState {
   return {
@@ -189,7 +190,7 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
         break;
       }
       case "model.update":
-        s.modelSteps = [...s.modelSteps, { epoch: num(d.epoch) ?? 0, text: String(d.text ?? d.action ?? "model step") }].slice(-MAX_FAILURES);
+        s.modelSteps = [...s.modelSteps, { epoch: num(d.epoch) ?? 0, text: String(d.text ?? d.action ?? "model step") }].slice(-MAX_MODEL_STEPS);
         break;
       case "artifact.failed":
         s.failures = [...s.failures, { generator: String(d.generator ?? "?"), epoch: num(d.epoch), error: String(d.error ?? "") }].slice(-MAX_FAILURES);
