@@ -94,7 +94,7 @@ def test_run_created_over_http_completes_and_serves_artifacts(serve_api, tiny_co
     ({"epochs": -3}, ["epochs", "greater than or equal to 1", "-3"]),
     ({"optimizer": {"lr": 0}}, ["optimizer.lr", "greater than 0"]),
     ({"artifacts": ["recon_gird"]}, ["unknown artifact generator 'recon_gird'"]),
-    ({"executor": "ray"}, ["unknown executor 'ray'"]),
+    ({"executor": "rayy"}, ["unknown executor 'rayy'", "Did you mean 'ray'"]),
     ({"dataset": "mnist", "data_dir": "<tmp>"}, ["'mnist' is not available", "train-images-idx3-ubyte"]),
 ])
 def test_invalid_config_is_422_with_a_message_and_writes_nothing(

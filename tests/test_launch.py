@@ -47,7 +47,7 @@ def test_unknown_names_suggest_the_closest(plugin_manager):
         prepare_run(plugin_manager, {"model": "aee"})
     with pytest.raises(ConfigError, match="unknown dataset 'mnist5k'.*Did you mean 'mnist-5k'"):
         prepare_run(plugin_manager, {"dataset": "mnist5k"})
-    with pytest.raises(ConfigError, match="unknown executor"):
-        prepare_run(plugin_manager, {"executor": "ray"})
+    with pytest.raises(ConfigError, match="unknown executor 'rayy'.*Did you mean 'ray'"):
+        prepare_run(plugin_manager, {"executor": "rayy"})
     with pytest.raises(ConfigError, match="model_options.latent_dim"):
         prepare_run(plugin_manager, {"model_options": {"latent_dim": "big"}})

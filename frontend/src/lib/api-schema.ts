@@ -1121,6 +1121,13 @@ export interface components {
              */
             executor?: string | null;
             /**
+             * Executor Options
+             * @description options of the chosen executor, validated by its plugin (the ray executor: num_cpus, num_gpus, cancel_grace_s)
+             */
+            executor_options?: {
+                [key: string]: unknown;
+            };
+            /**
              * Device
              * @description where training runs: auto = a CUDA GPU when PyTorch sees one, else the CPU; cuda is refused on a machine without one. The device used is recorded in run.started, train.metrics and summary.json
              * @default auto

@@ -93,6 +93,9 @@ class RunConfig(BaseModel):
         default_factory=dict, description="options per artifact generator, validated by its plugin")
     executor: str | None = Field(None, description="executor plugin that starts the worker; default: the installed "
                                                    "executor with the lowest default_rank")
+    executor_options: dict[str, Any] = Field(
+        default_factory=dict, description="options of the chosen executor, validated by its plugin (the ray "
+                                          "executor: num_cpus, num_gpus, cancel_grace_s)")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="where training runs: auto = a CUDA GPU when PyTorch sees one, else the CPU; cuda is "
                             "refused on a machine without one. The device used is recorded in run.started, "
@@ -122,7 +125,7 @@ class RunConfig(BaseModel):
             raise ValueError("must not repeat an index")
         return value
 
-    @field_validator("model_options", "projection_options", "artifact_options")
+    @field_validator("model_options", "projection_options", "artifact_options", "executor_options")
     @classmethod
     def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
         """Plugin options are validated by each plugin later; non-finite numbers never get that far."""

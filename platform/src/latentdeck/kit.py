@@ -18,11 +18,13 @@ Groups (the modules they live in are an implementation detail):
 - files: ``read_json``, ``write_json``, ``write_bytes``, ``dumps`` (atomic, NaN-safe), ``png_bytes``,
   ``ArtifactWriter`` (the one writer; contexts hand you one), ``checkpoint_epochs``;
 - on demand: ``OnDemandContext``, ``OnDemandError``, ``EpochModels``, ``LoadedEpoch``,
-  ``resolve_epoch``, ``heldout_example``, ``heldout_split``, ``load_viz_subset``, ``to_float_images``,
+  ``resolve_epoch``, ``compute_here`` (an on-demand computation where an executor runs it),
+  ``heldout_example``, ``heldout_split``, ``load_viz_subset``, ``to_float_images``,
   ``single_threaded``;
 - registry: ``collect`` (``{name: record}`` of one kind), ``get_plugin_manager``;
 - processes (executors): ``pid_alive``, ``proc_start_time``, ``forked_main`` (a run's worker in a forked
-  child; ``python -m latentdeck.worker RUN_DIR`` is the plain way).
+  child; ``python -m latentdeck.worker RUN_DIR`` is the plain way), ``hosted_main`` (a run's worker inside
+  a process another system manages, e.g. a Ray task).
 """
 
 from __future__ import annotations
@@ -41,10 +43,10 @@ _WHERE = {
     "read_json": "atomic", "write_json": "atomic", "write_bytes": "atomic", "dumps": "atomic",
     "png_bytes": "writer", "ArtifactWriter": "writer", "checkpoint_epochs": "checkpoints",
     "OnDemandContext": "ondemand", "OnDemandError": "ondemand", "EpochModels": "ondemand", "LoadedEpoch": "ondemand",
-    "resolve_epoch": "ondemand", "heldout_example": "ondemand", "heldout_split": "ondemand",
+    "resolve_epoch": "ondemand", "compute_here": "ondemand", "heldout_example": "ondemand", "heldout_split": "ondemand",
     "load_viz_subset": "training", "to_float_images": "training", "single_threaded": "threads",
     "collect": "plugins", "get_plugin_manager": "plugins",
-    "pid_alive": "procs", "proc_start_time": "procs", "forked_main": "worker",
+    "pid_alive": "procs", "proc_start_time": "procs", "forked_main": "worker", "hosted_main": "worker",
 }
 
 __all__ = sorted(_WHERE)

@@ -86,10 +86,6 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
         request = apply_preset(pm, request)
     except PresetError as exc:
         raise ConfigError(str(exc)) from None
-    try:
-        check_requested(request.device)
-    except DeviceUnavailable as exc:
-        raise ConfigError(str(exc)) from None
     defaults = {field: request.__dict__[field] or default_name(pm, kind)
                 for field, kind in (("model", "models"), ("executor", "executors"))}
     for field, value in defaults.items():
@@ -116,6 +112,7 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
     executors = collect(pm, "executors")
     if request.executor not in executors:
         raise _unknown("executor", request.executor, executors, "List them with `latentdeck plugins --all`.")
+    executor_options = _check_executor(executors[request.executor], request)
     generators = collect(pm, "artifacts")
     for name in request.artifacts or []:
         if name not in generators:
@@ -137,11 +134,32 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
     stored = request.model_dump(mode="json")
     stored.update(
         run_id=new_run_id(), model_options=options.model_dump(mode="json"), dataset=dataset,
-        artifact_options=artifact_options, projection_options=projection_options,
+        artifact_options=artifact_options, projection_options=projection_options, executor_options=executor_options,
         dataset_requested=request.dataset, dataset_note=note, data_dir=str(data_dir),
         created_at=round(time.time(), 3), latentdeck_version=__version__,
     )
     return stored
+
+
+def _check_executor(executor, request: RunConfig) -> dict[str, Any]:
+    """The executor's options, validated by its plugin; then where the run will train can take it: a worker
+    on this machine (a ``queued`` executor) needs ``device`` here, others check with ``check_config``."""
+    try:
+        options = executor.options.model_validate(request.executor_options).model_dump(mode="json")
+    except ValidationError as exc:
+        raise ConfigError(f"invalid options for executor {executor.name!r}: "
+                          f"{validation_message(exc, 'executor_options.')}") from None
+    if executor.queued or executor.check_config is None:
+        try:
+            check_requested(request.device)
+        except DeviceUnavailable as exc:
+            raise ConfigError(str(exc)) from None
+    if executor.check_config is not None:
+        try:
+            executor.check_config({**request.model_dump(mode="json"), "executor_options": options})
+        except ValueError as exc:
+            raise ConfigError(f"executor {executor.name!r}: {exc}") from None
+    return options
 
 
 def _check_viz_indices(spec, data_dir: Path, indices: list[int], field: str = "viz_indices",
@@ -231,14 +249,20 @@ def start_worker(store: RunStore, run_id: str, executor) -> dict[str, Any] | Non
     except Exception as exc:
         log.exception("executor %s failed to start run %s", executor.name, run_id)
         return store.mark_failed(run_id, "executor_failed", f"{type(exc).__name__}: {exc}")
+    pid = info.get("pid")
     try:
-        write_worker_info(run_dir, executor.name, int(info["pid"]), **{k: v for k, v in info.items() if k != "pid"})
+        write_worker_info(run_dir, executor.name, None if pid is None else int(pid),
+                          **{k: v for k, v in info.items() if k != "pid"})
     except OSError as exc:  # an unrecorded worker could never be watched: stop it and say why
         import os
         import signal
 
-        with contextlib.suppress(OSError):
-            os.kill(int(info["pid"]), signal.SIGKILL)
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), signal.SIGKILL)
+        elif executor.cancel is not None:
+            with contextlib.suppress(Exception):
+                executor.cancel(info)
         why = "disk_full" if is_disk_full(exc) else "executor_failed"
         return store.mark_failed(run_id, why, f"cannot record the worker: {type(exc).__name__}: {exc}")
     return None
@@ -253,6 +277,36 @@ def worker_alive(pm, run_dir: Path) -> bool | None:
     if executor is None:
         return None
     return executor.is_alive(info)
+
+
+def _exit_reason(pm, run_dir: Path) -> dict[str, str] | None:
+    """What the run's executor says about a worker that ended (``ExecutorSpec.exit_reason``), if anything."""
+    info = read_worker_info(run_dir)
+    executor = collect(pm, "executors").get((info or {}).get("executor", ""))
+    if executor is None or executor.exit_reason is None:
+        return None
+    try:
+        return executor.exit_reason(info)
+    except Exception:
+        log.exception("executor %s: exit_reason raised", executor.name)
+        return None
+
+
+def cancel_worker(store: RunStore, pm, run_id: str) -> dict[str, Any] | None:
+    """Tell the run's executor that its cancel flag is set (``ExecutorSpec.cancel``); when the executor
+    says the worker will never start, end the run ``cancelled`` now and return its summary."""
+    from .deferred import end_cancelled_before_start
+
+    info = read_worker_info(store.run_dir(run_id))
+    executor = collect(pm, "executors").get((info or {}).get("executor", ""))
+    if executor is None or executor.cancel is None:
+        return None
+    try:
+        withdrawn = executor.cancel(info)
+    except Exception:
+        log.exception("executor %s: cancel raised for run %s (the cancel flag still stops it)", executor.name, run_id)
+        return None
+    return end_cancelled_before_start(store, run_id) if withdrawn else None
 
 
 def reap_dead_workers(store: RunStore, pm, reason: str, include_unstarted: bool = False,
@@ -272,6 +326,9 @@ def reap_dead_workers(store: RunStore, pm, reason: str, include_unstarted: bool 
             if alive is None and not include_unstarted or alive:
                 continue
             why, error = reason, "the worker process is gone; epochs completed before it stopped are kept"
+            told = _exit_reason(pm, run_dir) if alive is False else None
+            if told:
+                why, error = told.get("reason") or why, told.get("error") or error
             free = free_bytes(store.root)
             if 0 <= free < LOW_DISK_BYTES:  # its writes failed for want of space, most likely
                 why, error = "disk_full", (f"the worker stopped while the disk holding {store.root} was full "

@@ -168,3 +168,26 @@ class OnDemandContext:
         writer = self.writer(epoch)
         for name in names:
             writer.announce(name, None, self.spec.folder)
+
+
+def compute_here(run_dir: Path, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """On-demand computation ``name`` of the run in ``run_dir``, in this process: what an executor's
+    ``call`` runs where it runs work (the answer is JSON-safe: ``{"folder", "files", "created", "payload"}``)."""
+    from pydantic import ValidationError
+
+    from .plugins import collect, get_plugin_manager
+
+    pm = get_plugin_manager()
+    spec = collect(pm, "ondemand").get(name)
+    if spec is None:
+        raise OnDemandError(f"no on-demand computation {name!r} is installed where this run's executor runs it", 404)
+    try:
+        request = spec.request.model_validate(body)
+    except ValidationError as exc:
+        raise OnDemandError(f"invalid request for {name}: {exc.errors()[0]['msg']}", 422) from None
+    run_dir = Path(run_dir)
+    ctx = OnDemandContext(run_id=read_json(run_dir / "config.json")["run_id"], run_dir=run_dir, spec=spec, pm=pm)
+    from .atomic import json_safe
+
+    return json_safe(spec.compute(ctx, request))
+

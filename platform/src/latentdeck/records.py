@@ -26,7 +26,7 @@ CALLABLES: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {
     DatasetSpec: (("load", "availability"), ()),
     ProjectionSpec: (("fit",), ("restore",)),
     ArtifactSpec: (("generate",), ()),
-    ExecutorSpec: (("start", "is_alive"), ("warm_up", "ready", "start_task")),
+    ExecutorSpec: (("start", "is_alive"), ("warm_up", "ready", "start_task", "check_config", "exit_reason", "cancel", "call")),
     PresetSpec: ((), ()),
     OnDemandSpec: (("compute",), ()),
 }

@@ -62,7 +62,15 @@ def active_runs() -> int:
 
 
 def fair_share(cores: int | None = None) -> int:
-    """Intra-op threads for one of the runs now training: ``max(1, cores // active runs)``."""
+    """Intra-op threads for one of the runs now training: ``max(1, cores // active runs)``.
+
+    ``cores``: by default ``$LATENTDECK_CORES`` when set (an executor that gave the run a share of a
+    machine, e.g. a Ray task's ``num_cpus``), else the cores this process may use."""
+    if not cores:
+        try:
+            cores = int(float(os.environ.get("LATENTDECK_CORES", "0")))
+        except ValueError:
+            cores = 0
     cores = cores or len(os.sched_getaffinity(0)) or 1
     return max(1, cores // max(1, active_runs()))
 

@@ -275,6 +275,7 @@ class OnDemandSpec:
     description: str = ""
     view: str = "json"
     page: str | None = None
+    heavy: bool = False  # worth a worker of the run's executor (ExecutorSpec.call), not the server's process
 
 
 @dataclass(frozen=True)
@@ -298,6 +299,21 @@ class ExecutorSpec:
     ``queued``: its workers share the server's machine (its cores), so the server's run queue holds its
     runs: at most ``max_concurrent_runs`` of them train at once, the rest wait ``created`` in order
     (the local executor: True). An executor that schedules work itself (a cluster) leaves it False.
+    ``options``: the pydantic model of the run config's ``executor_options`` (validated before anything is
+    written). ``check_config(config)``, optional: the executor's own check of a run config (as a dict, its
+    ``executor_options`` validated) before anything is written; raise ``ValueError`` naming the problem
+    and the fix. Without it, or for a ``queued`` executor, the host checks ``device`` on this machine.
+    ``start`` returns ``pid`` when the worker is a process of this machine; an executor whose workers run
+    elsewhere returns its own id instead (``worker.json`` keeps every field it returns).
+    ``exit_reason(info)``, optional: once ``is_alive`` is False, why the worker ended, as
+    ``{"reason": code, "error": sentence}`` (None: nothing to add); the host uses it when it fails a run
+    whose worker vanished. ``cancel(info)``, optional: called after a run's cancel flag is written (the
+    worker stops at its next check); the executor may escalate later. Returns True when the worker will
+    never start (it was still waiting for the executor's resources): the host then ends the run
+    ``cancelled`` at once. ``call(run_dir, name, body)``, optional: runs the on-demand computation
+    ``name`` of a run where the executor runs work (:func:`latentdeck.ondemand.compute_here` there) and
+    returns its answer; the server sends a ``heavy`` :class:`OnDemandSpec` of a run through it (an
+    executor without ``call``: the server computes it itself). It blocks until the answer is there.
     """
 
     name: str
@@ -310,6 +326,10 @@ class ExecutorSpec:
     start_task: Callable[[Path, str, list[str]], dict[str, Any]] | None = None
     default_rank: int | None = None  # a config without "executor" uses the installed executor of lowest rank
     queued: bool = False
+    check_config: Callable[[dict[str, Any]], None] | None = None
+    exit_reason: Callable[[dict[str, Any]], dict[str, str] | None] | None = None
+    cancel: Callable[[dict[str, Any]], bool] | None = None
+    call: Callable[[Path, str, dict[str, Any]], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

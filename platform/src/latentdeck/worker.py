@@ -56,5 +56,46 @@ def forked_main(run_dir: str, env: dict[str, str], nice_target: int | None = Non
     sys.exit(main([run_dir]))
 
 
+def hosted_main(run_dir: str, log_name: str = "worker.log", nice_target: int = 5) -> int:
+    """A run's worker inside a process another system manages and may reuse (a Ray task): output goes to
+    ``<run_dir>/<log_name>`` while it trains and back afterwards, the priority is lowered to
+    ``nice_target`` (never raised, never lowered twice), and :func:`main`'s exit code is returned."""
+    try:
+        os.nice(max(0, nice_target - os.nice(0)))
+    except OSError:
+        pass
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    fd = os.open(os.path.join(run_dir, log_name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    streams = sys.stdout, sys.stderr
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.root.addHandler(handler)
+        level = logging.root.level
+        logging.root.setLevel(logging.INFO)
+        try:
+            from .training import execute_run
+
+            status = execute_run(run_dir)
+            return 0 if status in ("completed", "cancelled") else 1
+        finally:
+            logging.root.removeHandler(handler)
+            logging.root.setLevel(level)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = streams
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for handle in (fd, *saved):
+            os.close(handle)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,7 +3,8 @@
 ``POST /api/runs/{run_id}/compute/{name}`` takes the spec's request model as its JSON body (so the
 OpenAPI document has each one's fields, types and ranges), validates it (422 naming the field), then
 calls ``compute(ctx, request)`` with an :class:`latentdeck.ondemand.OnDemandContext`: files are
-persisted before the answer, repeats are read from disk, each new file is announced once. The host
+persisted before the answer, repeats are read from disk, each new file is announced once. A ``heavy``
+spec of a run whose executor offers ``call`` (the ray executor) is computed there instead, the same way. The host
 knows no computation by name; a name no plugin offers is a 404 listing the installed ones.
 """
 
@@ -36,9 +37,24 @@ class OnDemandResult(BaseModel):
                                                                "sampling a component that holds almost no data)")
 
 
+def _executor_call(pm, run_dir):
+    """The run's executor's ``call`` (None: the server computes it itself)."""
+    from ..atomic import read_json
+
+    try:
+        name = read_json(run_dir / "config.json").get("executor")
+    except (OSError, ValueError):
+        return None
+    executor = collect(pm, "executors").get(name or "")
+    return getattr(executor, "call", None)
+
+
 def _endpoint(spec):
     def compute(run_id: str, body, request: Request) -> dict[str, Any]:
         run_dir = request.app.state.store.run_dir(run_id)
+        call = _executor_call(request.app.state.pm, run_dir) if spec.heavy else None
+        if call is not None:  # heavy work runs where the run's executor runs work (a Ray node)
+            return call(run_dir, spec.name, body.model_dump(mode="json"))
         ctx = OnDemandContext(run_id=run_id, run_dir=run_dir, spec=spec, pm=request.app.state.pm, models=_MODELS)
         return spec.compute(ctx, body)
 

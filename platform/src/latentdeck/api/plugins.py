@@ -92,7 +92,8 @@ def get_components(request: Request) -> dict[str, list[dict[str, Any]]]:
     return result
 
 
-def config_schema(models: dict[str, Any], default_model: str | None = None) -> dict[str, Any]:
+def config_schema(models: dict[str, Any], default_model: str | None = None,
+                  executors: dict[str, Any] | None = None, default_executor: str | None = None) -> dict[str, Any]:
     """The run config's JSON schema with each installed model's options: ``model`` lists the model
     names, and one ``if model == <name> then model_options is <name>'s options`` rule per model (the
     options schemas, with their defaults and descriptions, under ``$defs/model_options.<name>``)."""
@@ -108,6 +109,11 @@ def config_schema(models: dict[str, Any], default_model: str | None = None) -> d
                       "then": {"properties": {"model_options": {"$ref": f"#/$defs/{key}"}}}})
     schema["properties"]["model"] = {"type": "string", "enum": sorted(models), "default": default_model,
                                      "title": "Model", "description": schema["properties"]["model"].get("description", "")}
+    if executors:  # a choice among the installed executors (each one's options: GET /api/components)
+        schema["properties"]["executor"] = {
+            "type": "string", "enum": sorted(executors), "default": default_executor, "title": "Executor",
+            "description": schema["properties"]["executor"].get("description", "") + ". " + "; ".join(
+                f"{name}: {spec.description}" for name, spec in sorted(executors.items()) if spec.description)}
     schema["allOf"] = rules
     return schema
 
@@ -117,7 +123,8 @@ def get_config_schema(request: Request) -> dict[str, Any]:
     """JSON schema of the run config (the body of ``POST /api/runs``), with every installed model's
     options (fields, defaults, descriptions) tied to the ``model`` they apply to."""
     pm = request.app.state.pm
-    return config_schema(collect(pm, "models"), default_name(pm, "models"))
+    return config_schema(collect(pm, "models"), default_name(pm, "models"), collect(pm, "executors"),
+                         default_name(pm, "executors"))
 
 
 class PresetChange(BaseModel):

@@ -114,8 +114,10 @@ def cancel_requested(run_dir: Path) -> bool:
     return (Path(run_dir) / CANCEL_FLAG).exists()
 
 
-def write_worker_info(run_dir: Path, executor: str, pid: int, **extra: Any) -> dict[str, Any]:
-    info = {"executor": executor, "pid": pid, "proc_start": proc_start_time(pid), "started_at": now(), **extra}
+def write_worker_info(run_dir: Path, executor: str, pid: int | None, **extra: Any) -> dict[str, Any]:
+    """``worker.json``: who started the run's worker; ``pid`` None when it is not a process of this machine."""
+    info = {"executor": executor, "pid": pid, "proc_start": None if pid is None else proc_start_time(pid),
+            "started_at": now(), **extra}
     write_json(Path(run_dir) / WORKER_INFO, info)
     return info
 

@@ -12,9 +12,13 @@ from latentdeck import OnDemandSpec, hookimpl
 
 from .requests import FILES, FOLDER, OPERATIONS
 
+# Operations that run the model over the whole held-out split: worth a worker of the run's executor
+# (a Ray node) rather than the server's own process. The others touch one example.
+HEAVY = frozenset({"topk"})
+
 
 @hookimpl
 def register_ondemand():
     return [OnDemandSpec(name=f"network-{op}", request=request, compute=compute, folder=FOLDER, files=FILES,
-                         description=(request.__doc__ or "").strip())
+                         description=(request.__doc__ or "").strip(), heavy=op in HEAVY)
             for op, (request, compute) in OPERATIONS.items()]
