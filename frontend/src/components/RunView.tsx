@@ -245,7 +245,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
   if (!detail) return <p className="muted">Loading run {runId}…</p>;
 
   const summary = detail.summary;
-  const config = detail.config as { epochs?: number; model?: string; dataset?: string; name?: string | null; preset?: string | null };
+  const config = detail.config as { epochs?: number; model?: string; dataset?: string; name?: string | null; preset?: string | null; executor?: string | null };
   const status = state.status ?? summary.status;
   const total = state.epochs ?? summary.epochs ?? config.epochs ?? 0;
   const cancel = async () => {
@@ -270,6 +270,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
             <span>dataset <b>{summary.dataset ?? config.dataset}</b></span>
             {summary.device ? <span data-testid="run-device" title="where the run trains (config device)">device <b>{summary.device}</b></span> : null}
             {config.preset ? <span data-testid="run-preset">preset <b>{config.preset}</b></span> : null}
+            {config.executor ? <span data-testid="run-executor" title="what starts the run's worker (config executor)">executor <b>{config.executor}</b></span> : null}
             <span title={fullTime(summary.created_at)}>created <b>{fullTime(summary.created_at)}</b></span>
           </div>
         </div>

@@ -175,7 +175,9 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
       }
       case "run.stage": {
         const epoch = num(d.epoch) ?? 0;
-        if (d.stage === "epoch_done") {
+        if (d.stage === "waiting" && s.started) {
+          // a note written by the server after the worker already started (an executor placed it at once)
+        } else if (d.stage === "epoch_done") {
           s.epochsDone = Math.max(s.epochsDone, epoch);
           s.stage = null;
           const t = num(d.train_seconds), a = num(d.artifact_seconds);
@@ -305,7 +307,7 @@ export function progressOf(state: RunState): { done: number; frac: number; detai
   const st = state.stage;
   const p = state.progress;
   if (st && st.stage === "waiting") {
-    return { done, frac: done, detail: st.queuePosition ? queueText(st) : "waiting for the lab's warm-up" };
+    return { done, frac: done, detail: st.queuePosition ? queueText(st) : typeof st.expectedS === "number" ? "waiting for the lab's warm-up" : "waiting to start" };
   }
   if (st && st.epoch > done && st.stage === "artifacts") {
     const total = Math.max(st.total ?? 1, 1), step = Math.min(st.done ?? 0, total);

@@ -265,6 +265,14 @@ def start_worker(store: RunStore, run_id: str, executor) -> dict[str, Any] | Non
                 executor.cancel(info)
         why = "disk_full" if is_disk_full(exc) else "executor_failed"
         return store.mark_failed(run_id, why, f"cannot record the worker: {type(exc).__name__}: {exc}")
+    if info.get("waiting_note"):  # the executor places the worker itself later (a cluster): say so on the run
+        from .events import EventLog
+
+        try:
+            with EventLog(run_dir / "events.jsonl", run_id) as events:
+                events.emit("run.stage", {"stage": "waiting", "epoch": 0, "text": str(info["waiting_note"])})
+        except OSError as exc:
+            log.warning("cannot announce the wait of run %s: %s", run_id, exc)
     return None
 
 

@@ -304,7 +304,9 @@ class ExecutorSpec:
     ``executor_options`` validated) before anything is written; raise ``ValueError`` naming the problem
     and the fix. Without it, or for a ``queued`` executor, the host checks ``device`` on this machine.
     ``start`` returns ``pid`` when the worker is a process of this machine; an executor whose workers run
-    elsewhere returns its own id instead (``worker.json`` keeps every field it returns).
+    elsewhere returns its own id instead (``worker.json`` keeps every field it returns). A
+    ``waiting_note`` in it (a sentence) is shown on the run until its worker starts training (a
+    ``run.stage`` ``waiting`` event): where the run waits and for what.
     ``exit_reason(info)``, optional: once ``is_alive`` is False, why the worker ended, as
     ``{"reason": code, "error": sentence}`` (None: nothing to add); the host uses it when it fails a run
     whose worker vanished. ``cancel(info)``, optional: called after a run's cancel flag is written (the

@@ -98,7 +98,10 @@ def start(run_dir: Path) -> dict[str, Any]:
     ref = session.remote("train", num_cpus=options.num_cpus, num_gpus=gpus).remote(
         str(run_dir), config["run_id"], options.num_cpus)
     task_id = session.remember(ref, str(run_dir), "train")
-    return {"task": task_id, "log": "worker.log", "start": "ray", "ray": ray.get_runtime_context().gcs_address,
+    need = f"{options.num_cpus:g} CPU{'s' if options.num_cpus != 1 else ''}" + (f" and {gpus:g} GPU" if gpus else "")
+    note = (f"Handed to Ray ({'a local Ray on this machine' if session.address() is None else session.address()}): "
+            f"it starts as soon as a node has {need} free; Ray decides the order. Cancelling it withdraws it at once.")
+    return {"task": task_id, "waiting_note": note, "log": "worker.log", "start": "ray", "ray": ray.get_runtime_context().gcs_address,
             "num_cpus": options.num_cpus, "num_gpus": gpus, "cancel_grace_s": options.cancel_grace_s, **_driver()}
 
 

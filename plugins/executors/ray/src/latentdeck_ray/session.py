@@ -63,10 +63,37 @@ def connect():
             if where is None:
                 kwargs.update(include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE_BYTES)
                 log.info("starting a local Ray on this machine (no LATENTDECK_RAY_ADDRESS or RAY_ADDRESS)")
-            ray.init(address=where, **kwargs)
+            _init_in_keeper(ray, where, kwargs)
             _started_local = where is None
             log.info("connected to Ray: %s", ray.get_runtime_context().gcs_address)
         return ray
+
+
+_keeper_stop = threading.Event()
+
+
+def _init_in_keeper(ray, where: str | None, kwargs: dict[str, Any]) -> None:
+    """``ray.init`` in a thread that lives until :func:`shutdown`. Ray starts a local Ray's GCS and
+    raylet with a parent-death signal, and Linux sends it when the *thread* that started them ends: a
+    server's request thread (which its pool retires when idle) would take the local Ray down with it."""
+    outcome: list[BaseException | None] = []
+    started = threading.Event()
+
+    def keep() -> None:
+        try:
+            ray.init(address=where, **kwargs)
+            outcome.append(None)
+        except BaseException as exc:  # handed to the caller
+            outcome.append(exc)
+        started.set()
+        if outcome[0] is None:
+            _keeper_stop.wait()
+
+    _keeper_stop.clear()
+    threading.Thread(target=keep, daemon=True, name="latentdeck-ray").start()
+    started.wait()
+    if outcome[0] is not None:
+        raise outcome[0]
 
 
 def remote(name: str, **options: Any):
@@ -116,6 +143,7 @@ def cluster_resources() -> dict[str, float]:
 
 def shutdown() -> None:
     """Leave Ray (and stop the local Ray this process started); the next run connects again."""
+    global _started_local
     import ray
 
     with _lock:
@@ -126,3 +154,5 @@ def shutdown() -> None:
         _remote.clear()
         if ray.is_initialized():
             ray.shutdown()
+        _started_local = False
+        _keeper_stop.set()
