@@ -24,6 +24,7 @@ from latentdeck.events import read_events
 from latentdeck.runs.store import RunStore, read_summary, read_worker_info
 
 ray = pytest.importorskip("ray", reason="the ray executor's tests need Ray: pip install 'latentdeck[ray]'")
+from latentdeck_ray import plugin as ray_plugin  # noqa: E402
 from latentdeck_ray import session  # noqa: E402
 from latentdeck_ray.task import CLAIM  # noqa: E402
 
@@ -154,9 +155,25 @@ def test_a_two_node_cluster_spreads_members_and_cancel_and_kill_hit_one_run(
         summary = read_summary(live.store.run_dir(second))
         assert summary["reason"] == "worker_died" and "Ray worker" in summary["error"], summary
         assert [e for e in read_events(live.store.run_dir(second) / "events.jsonl")][-1]["type"] == "run.failed"
+
+        # a worker that does not stop at the flag is killed by Ray once cancel_grace_s has passed
+        ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+        stuck_dir = live.store.root / "stuck"
+        stuck_dir.mkdir()
+        (stuck_dir / CLAIM).write_text("{}")  # it started: no withdrawing it
+        info = {"task": session.remember(ray.remote(num_cpus=1, max_retries=0)(_ignore_cancel).remote(60),
+                                         str(stuck_dir), "train"), "cancel_grace_s": 0.3}
+        assert ray_plugin.cancel(info) is False
+        waiter(lambda: not ray_plugin.is_alive(info), timeout=30, what="Ray to kill the stuck worker")
+        told = ray_plugin.exit_reason(info)
+        assert told["reason"] == "cancel" and "cancelled by force" in told["error"] and "0.3 s" in told["error"], told
     finally:
         session.shutdown()
         cluster.shutdown()
+
+
+def _ignore_cancel(seconds: float) -> None:
+    time.sleep(seconds)
 
 
 def _free_port() -> int:

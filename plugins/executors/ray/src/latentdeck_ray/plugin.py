@@ -148,6 +148,11 @@ def exit_reason(info: dict[str, Any]) -> dict[str, str] | None:
     if item.forced_after_s is not None:
         return {"reason": "cancel", "error": f"cancelled by force: the worker had not stopped {item.forced_after_s:g} s "
                                              "after the cancel request, so Ray killed it; finished epochs are kept"}
+    import ray
+
+    if isinstance(error, ray.exceptions.RayTaskError):  # the task's own code raised (not a lost worker)
+        cause = getattr(error, "cause", None) or error
+        return {"reason": "error", "error": f"the run's Ray task raised {type(cause).__name__}: {str(cause)[:300]}"}
     placed = _claimed(item.run_dir)
     where = (f" (Ray worker process {placed.get('pid')} on node {placed.get('node_ip')}, {placed.get('host')})"
              if placed.get("pid") else "")
