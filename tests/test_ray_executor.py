@@ -167,6 +167,18 @@ def test_a_two_node_cluster_spreads_members_and_cancel_and_kill_hit_one_run(
         waiter(lambda: not ray_plugin.is_alive(info), timeout=30, what="Ray to kill the stuck worker")
         told = ray_plugin.exit_reason(info)
         assert told["reason"] == "cancel" and "cancelled by force" in told["error"] and "0.3 s" in told["error"], told
+
+        # a cuda run asks Ray for a GPU: it lands on the node that declares one (a logical GPU here; its
+        # PyTorch sees no CUDA, so the worker fails the run saying so, as on any machine without one)
+        gpu_node = cluster.add_node(num_cpus=1, num_gpus=1).node_id
+        cluster.wait_for_nodes()
+        answer = live.client.post("/api/runs", json={**ray_config, "device": "cuda"})
+        assert answer.status_code == 201, answer.text
+        run_id = answer.json()["summary"]["run_id"]
+        assert _wait_status(waiter, live, run_id, {"failed", "completed"}, 60) == "failed"
+        assert read_json(live.store.run_dir(run_id) / CLAIM)["node_id"] == gpu_node
+        assert read_worker_info(live.store.run_dir(run_id))["num_gpus"] == 1
+        assert "PyTorch sees no CUDA GPU" in read_summary(live.store.run_dir(run_id))["error"]
     finally:
         session.shutdown()
         cluster.shutdown()
