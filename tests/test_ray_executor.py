@@ -248,7 +248,7 @@ def _listening(host: str, port: int) -> bool:
         return False
 
 
-def test_the_cli_sweep_hands_members_to_ray_and_waits_for_them(runs_dir, tiny_config, monkeypatch, capsys,
+def test_the_cli_sweep_and_train_hand_runs_to_ray_and_wait_for_them(runs_dir, tiny_config, monkeypatch, capsys,
                                                              plugin_manager, no_ray_left):
     from latentdeck.cli import main
     from latentdeck.sweeps import SweepStore
@@ -266,3 +266,11 @@ def test_the_cli_sweep_hands_members_to_ray_and_waits_for_them(runs_dir, tiny_co
     for member in record["members"]:
         run_dir = runs_dir / member["run_id"]
         assert read_summary(run_dir)["status"] == "completed" and read_worker_info(run_dir)["start"] == "ray"
+    # latentdeck train hands a ray run over too, and follows its events with the usual progress lines
+    code = main(["train", "--runs-dir", str(runs_dir), "--dataset", "tiny-digits", "--epochs", "2",
+                 "--set", "executor=ray", "--set", 'projections=["first-dims"]', "--set", "viz_subset_size=32"])
+    err = capsys.readouterr().err
+    assert code == 0, err[-2000:]
+    assert "handed to the ray executor" in err and "epoch 2/2  loss" in err and "completed: run" in err
+    run_id = err.split("completed: run ")[1].split()[0]
+    assert read_worker_info(runs_dir / run_id)["start"] == "ray" and read_json(runs_dir / run_id / CLAIM)["pid"] != os.getpid()

@@ -112,7 +112,7 @@ class _Progress:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .launch import ConfigError, prepare_run
-    from .plugins import PluginError, get_plugin_manager
+    from .plugins import PluginError, collect, get_plugin_manager
     from .runs.store import RunStore, read_summary, write_worker_info
     from .training import execute_run
 
@@ -125,7 +125,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     store.create(stored)
     run_dir = store.run_dir(stored["run_id"])
-    write_worker_info(run_dir, stored["executor"], os.getpid(), via="cli")
+    executor = collect(pm, "executors")[stored["executor"]]
+    if executor.queued:  # its workers run on this machine: train here, in this process
+        write_worker_info(run_dir, stored["executor"], os.getpid(), via="cli")
     say = (lambda *a: print(*a, file=sys.stderr))
     say(f"run {stored['run_id']}  ({run_dir})")
     if stored.get("preset"):
@@ -143,13 +145,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         store.request_cancel(stored["run_id"])
         say("\ncancelling after the current batch (Ctrl-C again to abort at once)")
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
     progress = _Progress(quiet=args.json or args.quiet)
+    previous = signal.signal(signal.SIGINT, on_sigint) if executor.queued else None
     try:
-        status = execute_run(run_dir, pm=pm, listeners=(progress,))
+        if executor.queued:
+            status = execute_run(run_dir, pm=pm, listeners=(progress,))
+        else:  # it schedules work itself (a cluster): hand the run over and follow its events
+            from .cli_remote import follow_run
+            status = follow_run(store, pm, executor, stored["run_id"], (progress,), say)
     finally:
         progress.close()
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     summary = read_summary(run_dir)
     if args.json:
         print(json.dumps({"run_id": stored["run_id"], "run_dir": str(run_dir), "status": status,
