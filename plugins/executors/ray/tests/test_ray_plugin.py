@@ -76,3 +76,14 @@ def test_after_a_server_restart_a_ray_run_counts_as_gone_and_says_why():
     assert "Ray ends a driver's tasks with it" in plugin.exit_reason(info)["error"]
     # another live process still owns it: not ours to judge
     assert plugin.is_alive({**info, "driver_pid": os.getppid()}) is True
+
+
+def test_an_address_nothing_answers_at_is_refused_at_once_naming_it(plugin_manager, tiny_config, monkeypatch):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("LATENTDECK_RAY_ADDRESS", f"127.0.0.1:{port}")
+    with pytest.raises(ConfigError, match=rf"cannot reach Ray: nothing answers at 127.0.0.1:{port}.*ray start --head"):
+        prepare_run(plugin_manager, {**tiny_config, "executor": "ray"})

@@ -64,6 +64,8 @@ def check_config(config: dict[str, Any]) -> None:
     options = RayOptions.model_validate(config.get("executor_options") or {})
     try:
         have = session.cluster_resources()
+    except session.RayUnreachable as exc:
+        raise ValueError(f"cannot reach Ray: {exc}") from None
     except Exception as exc:
         raise ValueError(f"cannot reach Ray at {session.address() or 'a new local Ray'}: {type(exc).__name__}: {exc}. "
                          "Check LATENTDECK_RAY_ADDRESS (or RAY_ADDRESS) and that the cluster is up (`ray status`)") from None

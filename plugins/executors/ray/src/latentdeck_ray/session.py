@@ -63,10 +63,34 @@ def connect():
             if where is None:
                 kwargs.update(include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE_BYTES)
                 log.info("starting a local Ray on this machine (no LATENTDECK_RAY_ADDRESS or RAY_ADDRESS)")
+            else:
+                check_reachable(where)
             _init_in_keeper(ray, where, kwargs)
             _started_local = where is None
             log.info("connected to Ray: %s", ray.get_runtime_context().gcs_address)
         return ray
+
+
+REACH_TIMEOUT_S = 5.0
+INIT_TIMEOUT_S = 120.0
+
+
+class RayUnreachable(ConnectionError):
+    """The configured Ray address does not answer (the message says which and what to check)."""
+
+
+def check_reachable(where: str) -> None:
+    """Refuse at once a ``host:port`` address nothing listens on: ``ray.init`` would retry for minutes."""
+    host, sep, port = where.rpartition(":")
+    if "://" in where or not sep or not port.isdigit():
+        return  # ray://, auto, or a form Ray resolves itself
+    import socket
+
+    try:
+        socket.create_connection((host, int(port)), timeout=REACH_TIMEOUT_S).close()
+    except OSError as exc:
+        raise RayUnreachable(f"nothing answers at {where} ({exc}); start the cluster's head there (`ray start "
+                             "--head`), or fix LATENTDECK_RAY_ADDRESS / RAY_ADDRESS, or unset both for a local Ray") from None
 
 
 _keeper_stop = threading.Event()
@@ -91,7 +115,9 @@ def _init_in_keeper(ray, where: str | None, kwargs: dict[str, Any]) -> None:
 
     _keeper_stop.clear()
     threading.Thread(target=keep, daemon=True, name="latentdeck-ray").start()
-    started.wait()
+    if not started.wait(INIT_TIMEOUT_S):
+        raise RayUnreachable(f"Ray did not connect within {INIT_TIMEOUT_S:g} s ({where or 'a new local Ray'}); "
+                             "`ray status` on the head node shows whether the cluster is up")
     if outcome[0] is not None:
         raise outcome[0]
 
