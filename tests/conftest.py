@@ -201,3 +201,16 @@ def sse():
 @pytest.fixture
 def waiter():
     return wait_for
+
+
+@pytest.fixture
+def cli_env(monkeypatch):
+    """For tests of the ``latentdeck`` command in process: the process-wide plugin manager sees the tiny
+    dataset, and is rebuilt for the test (and after it)."""
+    from latentdeck.plugins import get_plugin_manager
+
+    monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
+    monkeypatch.delenv("LATENTDECK_LOAD_PLUGINS", raising=False)
+    get_plugin_manager.cache_clear()
+    yield
+    get_plugin_manager.cache_clear()

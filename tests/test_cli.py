@@ -21,14 +21,7 @@ TINY = ["--dataset", "tiny-digits", "--batch-size", "64", "--set", "model_option
         "--set", "num_threads=1", "--set", "viz_subset_size=16", "--set", 'projections=["first-dims"]']
 
 
-@pytest.fixture(autouse=True)
-def cli_env(monkeypatch):
-    """The process-wide plugin manager sees the tiny dataset, and is rebuilt for every test."""
-    monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
-    monkeypatch.delenv("LATENTDECK_LOAD_PLUGINS", raising=False)
-    get_plugin_manager.cache_clear()
-    yield
-    get_plugin_manager.cache_clear()
+pytestmark = pytest.mark.usefixtures("cli_env")  # tests/conftest.py
 
 
 def run_dirs(runs_dir):

@@ -162,7 +162,7 @@ def test_a_two_node_cluster_spreads_members_and_cancel_and_kill_hit_one_run(
         stuck_dir.mkdir()
         (stuck_dir / CLAIM).write_text("{}")  # it started: no withdrawing it
         info = {"task": session.remember(ray.remote(num_cpus=1, max_retries=0)(_ignore_cancel).remote(60),
-                                         str(stuck_dir), "train"), "cancel_grace_s": 0.3}
+                                         str(stuck_dir)), "cancel_grace_s": 0.3}
         assert ray_plugin.cancel(info) is False
         waiter(lambda: not ray_plugin.is_alive(info), timeout=30, what="Ray to kill the stuck worker")
         told = ray_plugin.exit_reason(info)
@@ -249,7 +249,7 @@ def _listening(host: str, port: int) -> bool:
 
 
 def test_the_cli_sweep_and_train_hand_runs_to_ray_and_wait_for_them(runs_dir, tiny_config, monkeypatch, capsys,
-                                                             plugin_manager, no_ray_left):
+                                                                     cli_env, no_ray_left):
     from latentdeck.cli import main
     from latentdeck.sweeps import SweepStore
 

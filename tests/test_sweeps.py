@@ -10,7 +10,6 @@ import pytest
 
 from latentdeck.cli import main
 from latentdeck.launch import ConfigError
-from latentdeck.plugins import get_plugin_manager
 from latentdeck.runs.store import RunStore, read_summary
 from latentdeck.sweeps import SweepStore, best_metrics, prepare_sweep
 
@@ -92,13 +91,6 @@ TINY = ["--dataset", "tiny-digits", "--batch-size", "64", "--epochs", "1", "--se
         "--set", 'projections=["first-dims"]']
 
 
-@pytest.fixture
-def cli_env(monkeypatch):
-    monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
-    monkeypatch.delenv("LATENTDECK_LOAD_PLUGINS", raising=False)
-    get_plugin_manager.cache_clear()
-    yield
-    get_plugin_manager.cache_clear()
 
 
 def test_cli_sweep_trains_each_member_and_sweeps_lists_them(cli_env, tmp_path, capsys):

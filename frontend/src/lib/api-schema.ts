@@ -1129,7 +1129,7 @@ export interface components {
             };
             /**
              * Device
-             * @description where training runs: auto = a CUDA GPU when PyTorch sees one, else the CPU; cuda is refused on a machine without one. The device used is recorded in run.started, train.metrics and summary.json
+             * @description where training runs: auto = a CUDA GPU when PyTorch sees one, else the CPU; cuda is refused when no GPU is there (this machine for a run trained here; an executor that trains elsewhere, such as ray, checks its own nodes). The device used is recorded in run.started, train.metrics and summary.json
              * @default auto
              * @enum {string}
              */

@@ -151,8 +151,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if executor.queued:
             status = execute_run(run_dir, pm=pm, listeners=(progress,))
         else:  # it schedules work itself (a cluster): hand the run over and follow its events
-            from .cli_remote import follow_run
-            status = follow_run(store, pm, executor, stored["run_id"], (progress,), say)
+            from .cli_remote import hand_over
+            status = hand_over(store, pm, executor, stored["run_id"], say, (progress,))
     finally:
         progress.close()
         if previous is not None:

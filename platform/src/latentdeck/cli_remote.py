@@ -1,7 +1,8 @@
-"""``latentdeck train`` with an executor that schedules work itself (``ExecutorSpec.queued`` False, e.g. ray):
-the run is handed to the executor and this process follows its event log until it ends, showing the same
-progress as an in-process run; Ctrl-C asks the run to stop (and withdraws it if it has not started).
-This process is the run's driver: an executor like Ray ends the run if it exits."""
+"""``latentdeck train`` / ``latentdeck sweep`` with an executor that schedules work itself
+(``ExecutorSpec.queued`` False, e.g. ray): the runs are handed to the executor and this process follows
+their event logs until they end (a train shows the same progress as an in-process run); Ctrl-C asks
+them to stop (and withdraws those that have not started), a second Ctrl-C stops waiting.
+This process is the runs' driver: an executor like Ray ends them if it exits."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from .runs.lifecycle import TERMINAL
 from .runs.store import RunStore, read_summary
 
 
-def follow_run(store: RunStore, pm, executor, run_id: str, listeners: tuple[Callable[[dict], Any], ...],
-               say: Callable[..., None], poll_s: float = 0.25) -> str:
-    """Start the ``created`` run ``run_id`` with ``executor`` and pass each of its events to ``listeners``
-    until the run ends; returns its final status."""
-    run_dir = store.run_dir(run_id)
+def follow_runs(store: RunStore, pm, run_ids: list[str], say: Callable[..., None],
+                listeners: tuple[Callable[[dict], Any], ...] = (),
+                on_end: Callable[[str, dict[str, Any]], None] | None = None, poll_s: float = 0.25) -> list[str]:
+    """Pass each event of the started runs ``run_ids`` to ``listeners`` (and each run's final summary to
+    ``on_end``) until all have ended; returns their final statuses in order."""
     asked = {"count": 0}
 
     def on_sigint(signum, frame):
@@ -29,26 +30,41 @@ def follow_run(store: RunStore, pm, executor, run_id: str, listeners: tuple[Call
         say("\ncancelling after the current batch (Ctrl-C again to stop waiting)")
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    seq, cancelled = 0, False
+    seqs = {run_id: 0 for run_id in run_ids}
+    ended: dict[str, str] = {}
+    cancelled = False
     try:
-        start_worker(store, run_id, executor)
-        say(f"handed to the {executor.name} executor; following its events")
         while True:
-            for event in read_events(run_dir / "events.jsonl", after_seq=seq):
-                seq = event["seq"]
-                for listener in listeners:
-                    listener(event)
-            status = read_summary(run_dir)["status"]
-            if status in TERMINAL:
-                for event in read_events(run_dir / "events.jsonl", after_seq=seq):  # the last lines
+            for run_id in run_ids:
+                if run_id in ended:
+                    continue
+                run_dir = store.run_dir(run_id)
+                summary = read_summary(run_dir)  # read first: every event before the end is read below
+                for event in read_events(run_dir / "events.jsonl", after_seq=seqs[run_id]):
+                    seqs[run_id] = event["seq"]
                     for listener in listeners:
                         listener(event)
-                return status
+                if summary["status"] in TERMINAL:
+                    ended[run_id] = summary["status"]
+                    if on_end is not None:
+                        on_end(run_id, summary)
+            if len(ended) == len(run_ids):
+                return [ended[run_id] for run_id in run_ids]
             if asked["count"] and not cancelled:
                 cancelled = True
-                store.request_cancel(run_id)
-                cancel_worker(store, pm, run_id)
-            reap_dead_workers(store, pm, "worker_died")
+                for run_id in (r for r in run_ids if r not in ended):
+                    store.request_cancel(run_id)
+                    cancel_worker(store, pm, run_id)
+            reap_dead_workers(store, pm, "worker_died", only=set(run_ids) - set(ended))
             time.sleep(poll_s)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def hand_over(store: RunStore, pm, executor, run_id: str, say: Callable[..., None],
+              listeners: tuple[Callable[[dict], Any], ...]) -> str:
+    """Start the ``created`` run with ``executor`` and follow it to its end (``latentdeck train``)."""
+    start_worker(store, run_id, executor)
+    say(f"handed to the {executor.name} executor; following its events")
+    (status,) = follow_runs(store, pm, [run_id], say, listeners=listeners)
+    return status

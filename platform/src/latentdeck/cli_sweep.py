@@ -92,7 +92,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     executor = collect(pm, "executors")[configs[0]["executor"]] if configs else None
     if executor is not None and not executor.queued:
-        return _finish(args, store, record, _through_executor(args, pm, store, executor, configs, record, say))
+        return _finish(args, store, record, _through_executor(pm, store, executor, configs, record, say))
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         for index, (stored, member) in enumerate(zip(configs, record["members"])):
@@ -113,45 +113,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return _finish(args, store, record, statuses)
 
 
-def _through_executor(args, pm, store, executor, configs, record, say) -> list[str]:
+def _through_executor(pm, store, executor, configs, record, say) -> list[str]:
     """Hand every member to an executor that schedules work itself (a Ray cluster: ``queued`` False) at once,
-    then wait here until each has ended, saying so as they do; Ctrl-C cancels the members still active.
-    This process stays their driver: it must keep running until they end."""
-    import time
-
-    from .launch import cancel_worker, reap_dead_workers, start_worker
-    from .runs.lifecycle import TERMINAL
-    from .runs.store import read_summary
+    then wait here until each has ended, saying so as they do (this process stays their driver)."""
+    from .cli_remote import follow_runs
+    from .launch import start_worker
 
     for stored, member in zip(configs, record["members"]):
         store.create(stored)
         start_worker(store, stored["run_id"], executor)
         say(f"run {stored['run_id']}  {member['params']}  seed {member['seed']}: handed to {executor.name}")
-    ended: dict[str, str] = {}
-    try:
-        while len(ended) < len(configs):
-            time.sleep(0.5)
-            reap_dead_workers(store, pm, "worker_died")
-            for stored in configs:
-                run_id = stored["run_id"]
-                summary = read_summary(store.run_dir(run_id))
-                if run_id not in ended and summary["status"] in TERMINAL:
-                    ended[run_id] = summary["status"]
-                    say(f"[{len(ended)}/{len(configs)}] run {run_id} {summary['status']}"
-                        + (f": {summary.get('error') or summary.get('reason')}" if summary["status"] == "failed" else ""))
-    except KeyboardInterrupt:
-        say("\ncancelling the sweep's active runs (they stop after their batch)")
-        for stored in configs:
-            if stored["run_id"] not in ended:
-                store.request_cancel(stored["run_id"])
-                cancel_worker(store, pm, stored["run_id"])
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and any(
-                read_summary(store.run_dir(c["run_id"]))["status"] not in TERMINAL for c in configs):
-            reap_dead_workers(store, pm, "worker_died")
-            time.sleep(0.5)
-        return [read_summary(store.run_dir(c["run_id"]))["status"] for c in configs]
-    return [ended[c["run_id"]] for c in configs]
+    done: list[str] = []
+
+    def on_end(run_id: str, summary: dict) -> None:
+        done.append(run_id)
+        failed = f": {summary.get('error') or summary.get('reason')}" if summary["status"] == "failed" else ""
+        say(f"[{len(done)}/{len(configs)}] run {run_id} {summary['status']}{failed}")
+
+    return follow_runs(store, pm, [stored["run_id"] for stored in configs], say, on_end=on_end, poll_s=0.5)
 
 
 def _finish(args, store, record, statuses) -> int:

@@ -98,8 +98,9 @@ class RunConfig(BaseModel):
                                           "executor: num_cpus, num_gpus, cancel_grace_s)")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="where training runs: auto = a CUDA GPU when PyTorch sees one, else the CPU; cuda is "
-                            "refused on a machine without one. The device used is recorded in run.started, "
-                            "train.metrics and summary.json")
+                            "refused when no GPU is there (this machine for a run trained here; an executor "
+                            "that trains elsewhere, such as ray, checks its own nodes). The device used is "
+                            "recorded in run.started, train.metrics and summary.json")
     num_threads: int | None = Field(None, ge=1, le=MAX_THREADS, description="torch threads in the worker (default: all cores)")
     progress_interval_s: float = Field(
         0.25, ge=0.0, le=60.0, description="minimum seconds between train.progress events")

@@ -29,6 +29,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 log = logging.getLogger(__name__)
@@ -253,13 +254,19 @@ class DeferredStarts:
             "queue_position": position, "queue_length": length, "max_concurrent_runs": cap})
 
     def _emit(self, run_id: str, data: dict[str, Any]) -> None:
-        from .events import EventLog
+        announce_waiting(self.store.root / run_id, run_id, data)
 
-        try:
-            with EventLog(self.store.root / run_id / "events.jsonl", run_id) as events:
-                events.emit("run.stage", {"stage": "waiting", "epoch": 0, **data})
-        except OSError as exc:  # a note, never a reason to stop scheduling
-            log.warning("cannot announce the wait of run %s: %s", run_id, exc)
+
+def announce_waiting(run_dir: Path, run_id: str, data: dict[str, Any]) -> None:
+    """A ``run.stage`` ``waiting`` event (``text`` and what else ``data`` holds) in the run's log; a note,
+    never a reason to stop: a failed write is logged."""
+    from .events import EventLog
+
+    try:
+        with EventLog(Path(run_dir) / "events.jsonl", run_id) as events:
+            events.emit("run.stage", {"stage": "waiting", "epoch": 0, **data})
+    except OSError as exc:
+        log.warning("cannot announce the wait of run %s: %s", run_id, exc)
 
 
 def end_cancelled_before_start(store, run_id: str) -> dict[str, Any] | None:

@@ -266,13 +266,9 @@ def start_worker(store: RunStore, run_id: str, executor) -> dict[str, Any] | Non
         why = "disk_full" if is_disk_full(exc) else "executor_failed"
         return store.mark_failed(run_id, why, f"cannot record the worker: {type(exc).__name__}: {exc}")
     if info.get("waiting_note"):  # the executor places the worker itself later (a cluster): say so on the run
-        from .events import EventLog
+        from .deferred import announce_waiting
 
-        try:
-            with EventLog(run_dir / "events.jsonl", run_id) as events:
-                events.emit("run.stage", {"stage": "waiting", "epoch": 0, "text": str(info["waiting_note"])})
-        except OSError as exc:
-            log.warning("cannot announce the wait of run %s: %s", run_id, exc)
+        announce_waiting(run_dir, run_id, {"text": str(info["waiting_note"])})
     return None
 
 
@@ -318,15 +314,16 @@ def cancel_worker(store: RunStore, pm, run_id: str) -> dict[str, Any] | None:
 
 
 def reap_dead_workers(store: RunStore, pm, reason: str, include_unstarted: bool = False,
-                      keep: frozenset[str] | set[str] = frozenset()) -> list[str]:
+                      keep: frozenset[str] | set[str] = frozenset(), only: set[str] | None = None) -> list[str]:
     """Mark active runs whose worker is gone as ``failed``; returns the run ids it failed.
 
     ``include_unstarted`` also fails runs that never recorded a worker (used at server start, when
-    nothing can start them any more), except those in ``keep`` (resumed by the run queue).
+    nothing can start them any more), except those in ``keep`` (resumed by the run queue). ``only``
+    limits the check to those runs (a CLI following its own runs).
     """
     failed = []
     for run_id in store.active_run_ids():
-        if run_id in keep:
+        if run_id in keep or (only is not None and run_id not in only):
             continue
         run_dir = store.root / run_id
         try:

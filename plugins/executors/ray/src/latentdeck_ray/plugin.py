@@ -99,7 +99,7 @@ def start(run_dir: Path) -> dict[str, Any]:
     ray = session.connect()
     ref = session.remote("train", num_cpus=options.num_cpus, num_gpus=gpus).remote(
         str(run_dir), config["run_id"], options.num_cpus)
-    task_id = session.remember(ref, str(run_dir), "train")
+    task_id = session.remember(ref, str(run_dir))
     need = f"{options.num_cpus:g} CPU{'s' if options.num_cpus != 1 else ''}" + (f" and {gpus:g} GPU" if gpus else "")
     note = (f"Handed to Ray ({'a local Ray on this machine' if session.address() is None else session.address()}): "
             f"it starts as soon as a node has {need} free; Ray decides the order. Cancelling it withdraws it at once.")
@@ -206,7 +206,7 @@ def start_task(run_dir: Path, module: str, args: list[str]) -> dict[str, Any]:
 
     log_name = f"{module.rsplit('.', 1)[-1]}.log"
     ref = session.remote("run_module", num_cpus=1).remote(str(run_dir), _run_id(run_dir), module, list(args), log_name)
-    return {"task": session.remember(ref, str(run_dir), "task"), "log": log_name, "module": module, **_driver()}
+    return {"task": session.remember(ref, str(run_dir)), "log": log_name, "module": module, **_driver()}
 
 
 def call(run_dir: Path, name: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,8 @@ class Submitted:
 
     ref: Any
     run_dir: str
-    kind: str  # "train" | "task"
     forced_after_s: float | None = None  # set when a cancel had to kill the worker
     cancel_timer: threading.Timer | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
 
 
 _lock = threading.RLock()
@@ -134,10 +132,10 @@ def remote(name: str, **options: Any):
     return function.options(runtime_env={"env_vars": forwarded_env()}, **options)
 
 
-def remember(ref: Any, run_dir: str, kind: str) -> str:
+def remember(ref: Any, run_dir: str) -> str:
     task_id = ref.task_id().hex()
     with _lock:
-        _tasks[task_id] = Submitted(ref, run_dir, kind)
+        _tasks[task_id] = Submitted(ref, run_dir)
     return task_id
 
 
