@@ -13,15 +13,23 @@ export interface Catalogue {
   atlasRecon: Set<number>;
   /** epochs with a mixture-health file, ascending */
   mixture: number[];
+  /** epochs with a cluster-quality file (clusters/cluster_quality_epoch_<N>.json), ascending */
+  clusters: number[];
+  /** epochs with decoded prior means (clusters/prior_means_epoch_<N>.json beside its PNG), ascending */
+  priorMeans: number[];
 }
 
 const PROJECTION = /^projections\/latent_(\d)d_epoch_(\d+)(?:_(.+))?\.json$/;
 const KNN = /^neighbors\/knn_(.+)_epoch_(\d+)\.json$/;
 const ATLAS_RECON = /^atlas\/atlas_epoch_(\d+)\.json$/;
 const MIXTURE = /^mixture\/mixture_health_epoch_(\d+)\.json$/;
+const CLUSTERS = /^clusters\/cluster_quality_epoch_(\d+)\.json$/;
+const PRIOR_MEANS = /^clusters\/prior_means_epoch_(\d+)\.json$/;
+
+const withEpoch = (epochs: number[], epoch: number) => [...epochs, epoch].sort((a, b) => a - b);
 
 export function emptyCatalogue(): Catalogue {
-  return { projections: new Map(), knn: new Map(), overlays: new Set(), atlasInputs: false, atlasRecon: new Set(), mixture: [] };
+  return { projections: new Map(), knn: new Map(), overlays: new Set(), atlasInputs: false, atlasRecon: new Set(), mixture: [], clusters: [], priorMeans: [] };
 }
 
 /** Add file names to a catalogue (returns a new one when something was added, else the same object). */
@@ -33,7 +41,7 @@ export function addToCatalogue(previous: Catalogue, names: Iterable<string>): Ca
         projections: new Map([...previous.projections].map(([m, byDims]) => [m, new Map([...byDims].map(([d, e]) => [d, [...e]]))])),
         knn: new Map([...previous.knn].map(([m, e]) => [m, new Set(e)])),
         overlays: new Set(previous.overlays), atlasInputs: previous.atlasInputs, atlasRecon: new Set(previous.atlasRecon),
-        mixture: [...previous.mixture],
+        mixture: [...previous.mixture], clusters: [...previous.clusters], priorMeans: [...previous.priorMeans],
       };
     }
     return next;
@@ -64,6 +72,12 @@ export function addToCatalogue(previous: Catalogue, names: Iterable<string>): Ca
         const c = edit();
         c.mixture = [...c.mixture, epoch].sort((a, b) => a - b);
       }
+    } else if ((m = CLUSTERS.exec(name))) {
+      const epoch = Number(m[1]);
+      if (!((next as Catalogue | null) ?? previous).clusters.includes(epoch)) { const c = edit(); c.clusters = withEpoch(c.clusters, epoch); }
+    } else if ((m = PRIOR_MEANS.exec(name))) {
+      const epoch = Number(m[1]);
+      if (!((next as Catalogue | null) ?? previous).priorMeans.includes(epoch)) { const c = edit(); c.priorMeans = withEpoch(c.priorMeans, epoch); }
     } else if (name.endsWith(".json") && /(^|[_/])epoch_\d+/.test(name) && !previous.overlays.has(name)) {
       edit().overlays.add(name);
     }
@@ -90,6 +104,9 @@ export const knnName = (method: string, epoch: number) => `neighbors/knn_${metho
 export const ATLAS_INPUTS = "atlas/atlas_inputs.json";
 export const atlasReconName = (epoch: number) => `atlas/atlas_epoch_${epoch}.json`;
 export const mixtureName = (epoch: number) => `mixture/mixture_health_epoch_${epoch}.json`;
+export const clusterQualityName = (epoch: number) => `clusters/cluster_quality_epoch_${epoch}.json`;
+export const priorMeansName = (epoch: number) => `clusters/prior_means_epoch_${epoch}.json`;
+export const priorMeansPng = (epoch: number) => `clusters/prior_means_epoch_${epoch}.png`;
 
 export interface ResolvedView {
   methods: string[];

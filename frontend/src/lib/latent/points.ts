@@ -3,6 +3,8 @@
 // persisted values (projection file, atlas index) and UI state.
 import { categoryColour, confidenceT, TRAINED_COLOURS, viridis } from "./colour";
 import type { RGB } from "./colour";
+import { componentColour } from "./matching";
+import type { ComponentMapping } from "./matching";
 
 export type ColourBy = "label" | "predicted" | "component" | "confidence" | "split";
 
@@ -71,14 +73,16 @@ export function confidenceOf(doc: ProjectionDoc, atlas: AtlasDoc | null, i: numb
   return null;
 }
 
-export function pointColour(doc: ProjectionDoc, by: ColourBy, atlas: AtlasDoc | null, i: number): RGB {
+/** A point's colour; components take their matched digit's colour when ``mapping`` is given (see matching.ts). */
+export function pointColour(doc: ProjectionDoc, by: ColourBy, atlas: AtlasDoc | null, i: number, mapping: ComponentMapping | null = null): RGB {
   if (by === "confidence") {
     const c = confidenceOf(doc, atlas, i);
     return c ? viridis(confidenceT(c.value, c.floor)) : [150, 150, 150];
   }
   if (by === "split") return TRAINED_COLOURS[splitOf(doc, i)];
   const c = categoryOf(doc, by, i);
-  return typeof c === "number" ? categoryColour(c) : [150, 150, 150];
+  if (typeof c !== "number") return [150, 150, 150];
+  return by === "component" ? componentColour(mapping, c) : categoryColour(c);
 }
 
 export interface LookOptions {
@@ -87,6 +91,7 @@ export interface LookOptions {
   hidden: ReadonlySet<string>; // category values switched off in the legend (as strings)
   focus: ReadonlySet<number> | null; // subset positions kept bright (others dim)
   filter: ReadonlySet<number> | null; // subset positions matching the search (others dim)
+  mapping?: ComponentMapping | null; // matched component colours (absent: components by number)
 }
 
 /** RGBA per point (n x 4) for the GPU. */
@@ -94,7 +99,7 @@ export function colourBuffer(doc: ProjectionDoc, o: LookOptions, out?: Uint8Arra
   const n = doc.indices.length;
   const buffer = out && out.length === 4 * n ? out : new Uint8Array(4 * n);
   for (let i = 0; i < n; i++) {
-    const [r, g, b] = pointColour(doc, o.by, o.atlas, i);
+    const [r, g, b] = pointColour(doc, o.by, o.atlas, i, o.mapping ?? null);
     const category = categoryOf(doc, o.by, i);
     let alpha = ALPHA.base;
     if (category !== null && o.hidden.has(String(category))) alpha = ALPHA.hidden;
