@@ -1,5 +1,6 @@
-"""The web UI's unit tests (pure TypeScript: the latent explorer's scaling, fuzzy gating, interpolation,
-lasso, filters, catalogue and palette checks), run with node's test runner through tsx
+"""The web UI's unit tests (pure TypeScript: the run charts' scales, phases and inactive options, the
+line chart rendered to markup, the latent explorer's scaling, fuzzy gating, interpolation, lasso,
+filters, catalogue and palette checks), run with node's test runner through tsx
 (`cd frontend && npm run test:unit`). A failing TypeScript test fails this test with its report."""
 
 from __future__ import annotations

@@ -1,4 +1,13 @@
-// A small SVG line chart with an epoch axis: no chart library, a few hundred points at most.
+// A small SVG line chart with an epoch axis: no chart library, a few hundred points at most. The scales
+// live in lib/chartScale (always finite: a constant series is a flat line, never NaN). A run's phases
+// are shaded bands (spans) and vertical markers (moments), named on hover; the legend shows each
+// series' value at the selected epoch (hovered, clicked, or the one a panel shows; default the last).
+"use client";
+import { useState } from "react";
+import type { MouseEvent } from "react";
+import { linear, nearestEpoch, niceTicks, phaseExtent, tickLabel, valueAt, xDomainOf, yDomainOf } from "@/lib/chartScale";
+import type { Domain } from "@/lib/chartScale";
+import type { Phase } from "@/lib/phases";
 import { fmt } from "@/lib/runState";
 
 export interface Series {
@@ -11,77 +20,122 @@ export interface Series {
 const W = 320;
 const H = 170;
 const PAD = { l: 48, r: 10, t: 10, b: 26 };
+const COLORS = ["var(--series-1)", "var(--series-2)", "var(--series-3)", "var(--series-4)"];
 
-function ticks(lo: number, hi: number, count: number): number[] {
-  if (hi <= lo) return [lo];
-  const step = (hi - lo) / (count - 1);
-  return Array.from({ length: count }, (_, i) => lo + i * step);
+function phaseTitle(p: Phase): string {
+  const when = p.kind === "moment" ? `before epoch ${p.start}` : p.start === p.end ? `epoch ${p.start}` : `epochs ${p.start}–${p.end}`;
+  return `${p.label} (${when})${p.text ? `: ${p.text}` : ""}`;
 }
 
-export function LineChart({ title, series, maxEpoch, testId, yDomain }: {
+function PhaseMarks({ phases, sx, axis }: { phases: Phase[]; sx: (x: number) => number; axis: Domain }) {
+  const top = PAD.t, bottom = H - PAD.b;
+  return (
+    <g className="phases">
+      {phases.map((p, i) => {
+        const at = phaseExtent(p, axis);
+        if (!at) return null;
+        const title = <title>{phaseTitle(p)}</title>;
+        if (p.kind === "moment") {
+          const x = sx(at.from);
+          return (
+            <g key={`${p.name}-${i}`} data-testid="phase-moment" data-phase={p.name} data-x={at.from}>
+              {title}
+              <line x1={x} x2={x} y1={top} y2={bottom} className="phase-moment" />
+              <line x1={x} x2={x} y1={top} y2={bottom} stroke="transparent" strokeWidth={8} />
+              <path d={`M${x - 4},${top}L${x + 4},${top}L${x},${top + 5}Z`} className="phase-moment-tip" />
+            </g>
+          );
+        }
+        const x0 = sx(at.from), x1 = sx(at.to), width = Math.max(1, x1 - x0);
+        const fits = width >= p.label.length * 5.2 + 6;
+        return (
+          <g key={`${p.name}-${i}`} data-testid="phase-band" data-phase={p.name} data-from={at.from} data-to={at.to}>
+            {title}
+            <rect x={x0} y={top} width={width} height={bottom - top} className={`phase-band phase-band-${i % 2}`} />
+            {fits ? <text x={x0 + 3} y={top + 9} className="phase-label">{p.label}</text> : null}
+          </g>
+        );
+      })}
+    </g>
+  );
+}
+
+export function LineChart({ title, series, maxEpoch, testId, yDomain, phases, selectedEpoch, onPickEpoch }: {
   title: string; series: Series[]; maxEpoch: number; testId?: string;
   /** a fixed y range when the quantity has natural bounds (e.g. 1..K), instead of fitting the data */
   yDomain?: [number, number];
+  /** the run's phases: spans shaded, moments marked, both named on hover */
+  phases?: Phase[];
+  /** the epoch the legend reports and the marker line shows (e.g. the epoch a panel shows); default the last */
+  selectedEpoch?: number | null;
+  /** a click on the chart picks the nearest epoch (the run page shows it on every chart) */
+  onPickEpoch?: (epoch: number) => void;
 }) {
-  const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.y));
-  const x0 = 0;
-  const x1 = Math.max(1, maxEpoch);
-  let y0 = Math.min(...all.map((p) => p.y));
-  let y1 = Math.max(...all.map((p) => p.y));
-  if (yDomain) {
-    [y0, y1] = yDomain;
-  } else if (!all.length) {
-    y0 = 0;
-    y1 = 1;
-  } else if (y1 - y0 < 0.02 * Math.max(Math.abs(y0), Math.abs(y1))) {
-    // (nearly) flat: a readable span around it, so the ticks differ and the line reads as flat
-    const mid = (y0 + y1) / 2;
-    const half = Math.max(0.05 * Math.abs(mid), (y1 - y0) / 2) || 0.5;
-    y0 = mid - half;
-    y1 = mid + half;
-  } else {
-    const pad = (y1 - y0) * 0.06;
-    y0 -= pad;
-    y1 += pad;
-  }
-  const sx = (x: number) => PAD.l + ((x - x0) / (x1 - x0)) * (W - PAD.l - PAD.r);
-  const sy = (y: number) => H - PAD.b - ((y - y0) / (y1 - y0)) * (H - PAD.t - PAD.b);
-  const xTicks = x1 <= 10 ? Array.from({ length: x1 + 1 }, (_, i) => i) : ticks(0, x1, 6).map(Math.round);
-  const yTicks = ticks(y0, y1, 4);
-  const colors = ["var(--series-1)", "var(--series-2)", "var(--series-3)", "var(--series-4)"];
+  const [hovered, setHovered] = useState<number | null>(null);
+  const drawn = series.map((s) => ({ ...s, points: s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)) }));
+  const all = drawn.flatMap((s) => s.points);
+  const xAxis = xDomainOf(maxEpoch, all.map((p) => p.x));
+  const yAxis = yDomainOf(all.map((p) => p.y), yDomain);
+  const sx = linear(xAxis, PAD.l, W - PAD.r);
+  const sy = linear(yAxis, H - PAD.b, PAD.t);
+  const x1 = xAxis[1];
+  const xTicks = x1 <= 10 ? Array.from({ length: Math.floor(x1) + 1 }, (_, i) => i) : niceTicks(xAxis, 6).ticks;
+  const { ticks: yTicks, step: yStep } = niceTicks(yAxis, 4);
+  const epochs = [...new Set(drawn.filter((s) => !s.faint).flatMap((s) => s.points.map((p) => p.x)).filter(Number.isInteger))].sort((a, b) => a - b);
+  const chosen = hovered ?? (selectedEpoch != null && Number.isFinite(selectedEpoch) ? selectedEpoch : null);
+
+  const epochAt = (e: MouseEvent<SVGSVGElement>): number | null => {
+    const box = e.currentTarget.getBoundingClientRect();
+    if (!box.width) return null;
+    const vx = ((e.clientX - box.left) / box.width) * W;
+    const x = xAxis[0] + ((vx - PAD.l) / (W - PAD.l - PAD.r)) * (xAxis[1] - xAxis[0]);
+    return nearestEpoch(epochs, x);
+  };
+
   return (
-    <figure className="chart" data-testid={testId}>
+    <figure className="chart" data-testid={testId} data-selected-epoch={chosen ?? undefined}>
       <figcaption>
         <span className="chart-title">{title}</span>
         <span className="chart-legend">
-          {series.filter((s) => s.points.length).map((s, i) => (
-            <span key={s.label} className="legend-item">
-              <i style={{ background: colors[i % colors.length], opacity: s.faint ? 0.5 : 1 }} />
-              {s.label} {s.points.length && !s.faint ? fmt(s.points[s.points.length - 1].y) : ""}
-            </span>
-          ))}
+          {chosen !== null ? <span className="legend-epoch" data-testid="legend-epoch">epoch {chosen}</span> : null}
+          {drawn.filter((s) => s.points.length).map((s, i) => {
+            const value = s.faint ? null : chosen !== null ? valueAt(s.points, chosen) : s.points[s.points.length - 1].y;
+            return (
+              <span key={s.label} className="legend-item" data-testid="legend-item" data-series={s.label}>
+                <i style={{ background: COLORS[i % COLORS.length], opacity: s.faint ? 0.5 : 1 }} />
+                {s.label} {s.faint ? "" : <span className="legend-value" data-value={value ?? ""}>{fmt(value)}</span>}
+              </span>
+            );
+          })}
         </span>
       </figcaption>
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title} by epoch`}>
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title} by epoch`}
+        onMouseMove={epochs.length ? (e) => setHovered(epochAt(e)) : undefined}
+        onMouseLeave={() => setHovered(null)}
+        onClick={onPickEpoch && epochs.length ? (e) => { const at = epochAt(e); if (at !== null) onPickEpoch(at); } : undefined}>
+        {phases?.length ? <PhaseMarks phases={phases} sx={sx} axis={xAxis} /> : null}
         {yTicks.map((t) => (
           <g key={`y${t}`}>
             <line x1={PAD.l} x2={W - PAD.r} y1={sy(t)} y2={sy(t)} className="grid" />
-            <text x={PAD.l - 6} y={sy(t) + 3} textAnchor="end" className="tick">{fmt(t, 3)}</text>
+            <text x={PAD.l - 6} y={sy(t) + 3} textAnchor="end" className="tick">{tickLabel(t, yStep)}</text>
           </g>
         ))}
         {xTicks.map((t) => (
           <text key={`x${t}`} x={sx(t)} y={H - 8} textAnchor="middle" className="tick">{t}</text>
         ))}
         <text x={W - PAD.r} y={H - 8} textAnchor="end" className="tick axis-name" dy={-12}>epoch</text>
-        {series.map((s, i) => {
-          const pts = s.points.filter((p) => Number.isFinite(p.y));
+        {chosen !== null ? <line x1={sx(chosen)} x2={sx(chosen)} y1={PAD.t} y2={H - PAD.b} className="selected-epoch" data-testid="chart-selected" /> : null}
+        {drawn.map((s, i) => {
+          const pts = s.points;
           if (!pts.length) return null;
           const d = pts.map((p, j) => `${j ? "L" : "M"}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join("");
-          const color = colors[i % colors.length];
+          const color = COLORS[i % COLORS.length];
           return (
-            <g key={s.label} opacity={s.faint ? 0.45 : 1}>
+            <g key={s.label} opacity={s.faint ? 0.45 : 1} data-series={s.label}>
               <path d={d} fill="none" stroke={color} strokeWidth={s.faint ? 1 : 2} strokeDasharray={s.dashed ? "4 3" : undefined} />
-              {!s.faint && pts.length <= 60 && pts.map((p) => <circle key={p.x} cx={sx(p.x)} cy={sy(p.y)} r={2.5} fill={color} />)}
+              {!s.faint && pts.length <= 60 && pts.map((p) => (
+                <circle key={p.x} cx={sx(p.x)} cy={sy(p.y)} r={p.x === chosen ? 3.5 : 2.5} fill={color} />
+              ))}
             </g>
           );
         })}

@@ -6,10 +6,11 @@ import type { RunDetail } from "@/lib/api";
 import { useRunId } from "@/lib/useRunId";
 import { useRunEvents } from "@/lib/useRunEvents";
 import type { Connection } from "@/lib/useRunEvents";
-import { chartSpecs, fmt, latestWarnings, progressOf } from "@/lib/runState";
+import { phasesOf } from "@/lib/phases";
+import { fmt, latestWarnings, progressOf } from "@/lib/runState";
 import type { RunState } from "@/lib/runState";
 import { GenericArtifacts } from "./GenericArtifacts";
-import { LineChart } from "./LineChart";
+import { RunCharts } from "./RunCharts";
 import { ConfirmButton, Empty, ErrorBox, StatusBadge, fullTime } from "./ui";
 
 const CONNECTION_TEXT: Record<Connection, string> = {
@@ -238,7 +239,9 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [runId, detail, finished, ended]);
 
-  const specs = useMemo(() => chartSpecs(state.metrics), [state.metrics]);
+  // the model's phases: the model.phases event of a live run, else the run detail's (an older run: none)
+  const detailPhases = (detail as { phases?: unknown } | null)?.phases;
+  const phases = useMemo(() => (state.phases.length ? state.phases : phasesOf(detailPhases)), [state.phases, detailPhases]);
 
   if (runId === undefined) return <p className="muted">Loading…</p>;
   if (runId === null || error) return <RunProblem runId={runId} error={error} />;
@@ -295,25 +298,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
       <section className="panel"><Progress state={state} total={total} /></section>
       <section className="panel">
         <h2>Loss curves</h2>
-        {specs.length ? (
-          <div className="charts" data-testid="charts">
-            {specs.map((spec) => (
-              <LineChart key={spec.key} title={spec.title} maxEpoch={Math.max(total, state.metrics.length)} testId={`chart-${spec.key}`}
-                series={[
-                  ...spec.series.map((s) => ({ label: s.label, points: state.metrics.map((m) => ({ x: m.epoch, y: m[s.key] as number })).filter((p) => typeof p.y === "number") })),
-                  ...(spec.key === "loss" && state.progressPoints.length ? [{ label: "batches", points: state.progressPoints.map((p) => ({ x: p.x, y: p.loss })), faint: true }] : []),
-                ]} />
-            ))}
-          </div>
-        ) : state.progressPoints.length ? (
-          <div className="charts" data-testid="charts">
-            <LineChart title="loss (running, first epoch)" maxEpoch={Math.max(total, 1)} testId="chart-loss" series={[{ label: "batches", points: state.progressPoints.map((p) => ({ x: p.x, y: p.loss })) }]} />
-          </div>
-        ) : (
-          <Empty title={isActive(status) ? "Waiting for the first batches…" : "This run logged no metrics."}>
-            {isActive(status) ? "Curves appear as training reports progress." : "It ended before its first epoch finished."}
-          </Empty>
-        )}
+        <RunCharts state={state} total={total} phases={phases} active={isActive(status)} />
       </section>
       <div className="grid-2">
         <section className="panel"><h2>Reconstructions</h2><ReconGrid runId={runId} epochs={state.reconEpochs} /></section>

@@ -1,6 +1,8 @@
 // The live/replay view's state, folded from run events (SSE) and the artifact listing. Pure
 // functions: the page batches events and applies them here at most ~10 times a second.
 import type { Artifact, RunStatus } from "./api";
+import { phasesOf } from "./phases";
+import type { Phase } from "./phases";
 
 export interface RunEvent {
   seq: number;
@@ -61,6 +63,7 @@ export interface RunState {
   started: Record<string, unknown> | null;
   failures: { generator: string; epoch: number | null; error: string }[];
   modelSteps: { epoch: number; text: string }[]; // model.update events (e.g. the GM-VAE's prior init), in order
+  phases: Phase[]; // the model's phases (model.phases event), drawn on every time axis
   recent: { seq: number; type: string; ts: number; text: string }[];
 }
 
@@ -73,7 +76,7 @@ export function initialRunState(): RunState {
   return {
     lastSeq: 0, eventsSeen: 0, duplicatesDropped: 0, status: null, epochs: null, metrics: [], progress: null,
     progressPoints: [], reconEpochs: [], stage: null, stageEvents: false, epochsDone: 0, lastEpochTiming: null,
-    ended: null, started: null, failures: [], modelSteps: [], recent: [],
+    ended: null, started: null, failures: [], modelSteps: [], phases: [], recent: [],
   };
 }
 
@@ -105,6 +108,8 @@ function describe(e: RunEvent): string {
       return `${d.reason}: ${d.error ?? ""}`;
     case "model.update":
       return String(d.text ?? d.action ?? "");
+    case "model.phases":
+      return phasesOf(d.phases).map((p) => `${p.label} ${p.kind === "moment" ? `before ${p.start}` : `${p.start}–${p.end}`}`).join(", ");
     default:
       return "";
   }
@@ -194,6 +199,9 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
       case "model.update":
         s.modelSteps = [...s.modelSteps, { epoch: num(d.epoch) ?? 0, text: String(d.text ?? d.action ?? "model step") }].slice(-MAX_MODEL_STEPS);
         break;
+      case "model.phases":
+        s.phases = phasesOf(d.phases);
+        break;
       case "artifact.failed":
         s.failures = [...s.failures, { generator: String(d.generator ?? "?"), epoch: num(d.epoch), error: String(d.error ?? "") }].slice(-MAX_FAILURES);
         break;
@@ -231,65 +239,6 @@ export function applyArtifacts(state: RunState, artifacts: Artifact[]): RunState
     if (m) recon = addReconEpoch(recon, Number(m[1]));
   }
   return recon === state.reconEpochs ? state : { ...state, reconEpochs: recon };
-}
-
-const META = new Set(["epoch", "epochs", "lr", "epoch_seconds", "loss_weights", "threads", "device"]);
-
-// Metrics drawn together in one chart, with titles a learner can read (the mixture capability's diagnostics).
-const GROUPS: ChartSpec[] = [
-  { key: "components_in_use", title: "components in use (effective number, of K)",
-    series: [{ label: "by mean weight", key: "qc_neff" }, { label: "by assignment", key: "qc_argmax_neff" }] },
-];
-const TITLES: Record<string, string> = {
-  qc_pmax: "share of the most used component",
-  qc_entropy_mean: "mean assignment entropy H(q(c|x)), nats",
-};
-
-export interface ChartSpec {
-  key: string;
-  title: string;
-  series: { label: string; key: string }[];
-}
-
-/** One chart per logged part: train and held-out side by side; diagnostics get their own charts. */
-export function chartSpecs(metrics: Metrics[]): ChartSpec[] {
-  const keys: string[] = [];
-  const seen = new Set<string>();
-  for (const m of metrics) {
-    for (const [k, v] of Object.entries(m)) {
-      if (META.has(k) || seen.has(k)) continue;
-      if (typeof v === "number" || v === null) {
-        seen.add(k);
-        keys.push(k);
-      }
-    }
-  }
-  const specs: ChartSpec[] = [];
-  const used = new Set<string>();
-  for (const group of GROUPS) {
-    const present = group.series.filter((x) => seen.has(x.key));
-    if (!present.length) continue;
-    specs.push({ ...group, series: present });
-    present.forEach((x) => used.add(x.key));
-  }
-  for (const k of keys) {
-    if (used.has(k) || k.startsWith("heldout_")) continue;
-    const base = k.replace(/^train_/, "");
-    const held = `heldout_${base}`;
-    const series = [{ label: k in TITLES ? "held-out" : "train", key: k }]; // TITLES: held-out diagnostics
-    if (seen.has(held)) {
-      series.push({ label: "held-out", key: held });
-      used.add(held);
-    }
-    used.add(k);
-    specs.push({ key: base, title: TITLES[base] ?? base.replace(/_/g, " "), series });
-  }
-  for (const k of keys) {
-    if (!used.has(k)) specs.push({ key: k, title: TITLES[k] ?? k.replace(/_/g, " "), series: [{ label: "held-out", key: k }] });
-  }
-  // the total loss first, accuracy next, then parts and diagnostics in logged order
-  const rank = (s: ChartSpec) => (s.key === "loss" ? 0 : s.key === "accuracy" ? 1 : GROUPS.some((g) => g.key === s.key) ? 3 : 2);
-  return specs.sort((a, b) => rank(a) - rank(b));
 }
 
 /** "queued: position k of n" for a run waiting in the run queue. */
