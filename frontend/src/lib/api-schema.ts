@@ -917,6 +917,45 @@ export interface components {
              */
             delta: number;
         };
+        /**
+         * Phase
+         * @description One phase of a run's training, as a model plugin declares it.
+         */
+        Phase: {
+            /**
+             * Name
+             * @description a stable identifier, e.g. 'pretraining', 'prior_init', 'qc_held'
+             */
+            name: string;
+            /**
+             * Label
+             * @description a few words for an axis or a legend, e.g. 'pretraining (recon only)'
+             */
+            label: string;
+            /**
+             * Kind
+             * @description span: epochs start..end; moment: just before epoch start
+             * @default span
+             * @enum {string}
+             */
+            kind: "span" | "moment";
+            /**
+             * Start
+             * @description first epoch of a span, or the epoch a moment comes before
+             */
+            start: number;
+            /**
+             * End
+             * @description last epoch of a span (start for a moment)
+             */
+            end: number;
+            /**
+             * Text
+             * @description one or two sentences for people: what happens and why
+             * @default
+             */
+            text: string;
+        };
         /** PluginRow */
         PluginRow: {
             /** Name */
@@ -1172,6 +1211,11 @@ export interface components {
             config: {
                 [key: string]: unknown;
             };
+            /**
+             * Phases
+             * @description the training phases the run's model declares (pretraining, prior initialisation, ...); empty when it declares none or is not installed
+             */
+            phases?: components["schemas"]["Phase"][];
         };
         /**
          * RunSummary

@@ -56,6 +56,14 @@ class ArtifactContext:
     artifact_specs: dict[str, Any] | None = None  # {name: ArtifactSpec} installed (read_artifact); None: ask the plugins
 
     @property
+    def phases(self) -> list[dict[str, Any]]:
+        """The run's training phases (:mod:`latentdeck.phases`): ``kit.phases_at(ctx.phases, ctx.epoch)``
+        says what is in force at this epoch (e.g. pretraining: the mixture is not in use yet)."""
+        from .phases import run_phases
+
+        return run_phases(self.model_spec, self.config)
+
+    @property
     def writer(self) -> ArtifactWriter:
         """The shared writer (:mod:`latentdeck.writer`) over this context's run, epoch, folders and log."""
         return ArtifactWriter(run_dir=self.run_dir, epoch=self.epoch, generator=self.generator, events=self.events,

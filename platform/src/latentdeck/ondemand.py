@@ -65,6 +65,14 @@ class LoadedEpoch:
     dataset_spec: Any
     checkpoint_meta: dict[str, Any]
 
+    @property
+    def phases(self) -> list[dict[str, Any]]:
+        """The run's training phases (:mod:`latentdeck.phases`), e.g. to say that prior samples of a
+        pretraining epoch come from a prior that is not initialised yet."""
+        from .phases import run_phases
+
+        return run_phases(self.model_spec, self.config)
+
 
 class EpochModels:
     """A small LRU of loaded models keyed by (run folder, epoch, checkpoint mtime)."""

@@ -19,6 +19,7 @@ from .artifacts import ArtifactEngine, VizSubset
 from .atomic import read_json, write_json
 from .checkpoints import save_checkpoint
 from .events import EventLog
+from .phases import run_phases
 from .plugins import collect, get_plugin_manager
 from .errors import is_disk_full
 from .runs.store import (cancel_requested, free_bytes, now, read_summary, release_space, update_summary,
@@ -110,6 +111,7 @@ class Trainer:
         self.dataset_spec = collect(pm, "datasets")[config["dataset"]]
         self.losses = collect(pm, "loss_components")
         self.options = self.model_spec.options.model_validate(config["model_options"])
+        self.phases = run_phases(self.model_spec, config)
         self.engine: ArtifactEngine | None = None  # built once the visualization subset is loaded
         self.epochs_completed = 0
         self.last_metrics: dict[str, Any] | None = None
@@ -333,6 +335,8 @@ def _train(run_dir: Path, config: dict[str, Any], pm, events: EventLog) -> str:
             "device_requested": config.get("device") or "auto", "stage_events": True})
         pm.hook.before_run(run_id=run_id, run_dir=run_dir, config=config)
         trainer = Trainer(run_dir, config, pm, events, device)
+        if trainer.phases:
+            events.emit("model.phases", {"phases": trainer.phases})
         status = trainer.fit()
     except Cancelled as where:
         done = trainer.epochs_completed if trainer else 0

@@ -139,6 +139,10 @@ class ModelSpec:
     ``before_epoch_note(options, schedule)``, when given, says in a few words what ``before_epoch``
     is about to do this epoch (or returns None when it does nothing worth announcing); the host
     announces it as a ``run.stage`` event (``stage: "before_epoch"``) so a page shows why the run is busy.
+    ``phases(options, epochs)``, when given, returns the phases of a run of ``epochs`` epochs as a list of
+    ``{"name", "label", "kind": "span" | "moment", "start", "end", "text"}`` (see :mod:`latentdeck.phases`):
+    pretraining, a prior initialisation, a held q(c|x), anneal windows. The host emits them as a
+    ``model.phases`` event at run start and returns them with the run; every time axis marks them.
     """
 
     name: str
@@ -152,6 +156,7 @@ class ModelSpec:
     latent_name: str = "z"
     before_epoch: Callable[[BaseModel, Schedule, Any, Any], dict[str, Any] | None] | None = None
     before_epoch_note: Callable[[BaseModel, Schedule], str | None] | None = None
+    phases: Callable[[BaseModel, int], list[dict[str, Any]]] | None = None
     default_rank: int | None = None  # a config without "model" uses the installed model of lowest rank
 
 

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import launch
 from ..config import RunConfig
+from ..phases import Phase, run_phases
+from ..plugins import collect
 from ..runs.store import RunNotFound, RunStore
 from .files import MEDIA_TYPES, FileSnapshot
 
@@ -53,6 +55,8 @@ class RunSummary(BaseModel):
 class RunDetail(BaseModel):
     summary: RunSummary
     config: dict[str, Any] = Field(description="the resolved config persisted as config.json")
+    phases: list[Phase] = Field(default_factory=list, description="the training phases the run's model declares "
+                                "(pretraining, prior initialisation, ...); empty when it declares none or is not installed")
 
 
 class CancelAccepted(BaseModel):
@@ -99,7 +103,10 @@ def list_runs(request: Request) -> list[dict[str, Any]]:
 @router.get("/{run_id}", response_model=RunDetail, responses=ERRORS)
 def get_run(run_id: str, request: Request) -> dict[str, Any]:
     store = _store(request)
-    return {"summary": _with_queue(request, store.summary(run_id)), "config": store.read_config(run_id)}
+    config = store.read_config(run_id)
+    model_spec = collect(request.app.state.pm, "models").get(str(config.get("model")))
+    phases = run_phases(model_spec, config) if model_spec else []
+    return {"summary": _with_queue(request, store.summary(run_id)), "config": config, "phases": phases}
 
 
 @router.post("/{run_id}/cancel", status_code=202, response_model=CancelAccepted, responses={
@@ -177,7 +184,6 @@ def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict
     ``artifact.created``, ``backfill.completed``) on ``GET /api/runs/{run_id}/events``."""
     from ..atomic import read_json
     from ..backfill import plan
-    from ..plugins import collect
     from ..runs.store import RunConflict
 
     run_dir = _store(request).run_dir(run_id)

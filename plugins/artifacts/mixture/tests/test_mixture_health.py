@@ -133,3 +133,24 @@ def test_a_nearly_uniform_q_is_uninformative_even_when_every_weight_is_even():
     health = payload["health"]
     assert health["status"] == "uninformative"  # ...but q(c|x) says nothing about x
     assert "nearly uniform for every example" in health["summary"] and health["advice"]
+
+
+PHASES = [{"name": "pretraining", "label": "pretraining", "kind": "span", "start": 1, "end": 8, "text": ""},
+          {"name": "prior_init", "label": "prior initialised", "kind": "moment", "start": 9, "end": 9, "text": ""}]
+
+
+def test_during_pretraining_the_verdict_says_the_mixture_is_not_in_use_yet_and_advises_nothing():
+    uniform = torch.full((40, 4), 0.25)  # what an untrained q(c|x) gives: 'uninformative' outside pretraining
+    health = mixture_health(uniform, 7, 0, PHASES, preset="gmvae-clusters")["health"]
+    assert health["status"] == "pretraining" and health["advice"] == []
+    assert "not in use yet" in health["summary"] and "Before epoch 9" in health["summary"]
+    assert mixture_health(uniform, 9, 0, PHASES)["health"]["status"] == "uninformative"
+    assert [p["name"] for p in mixture_health(uniform, 9, 0, PHASES)["phases"]] == ["prior_init"]
+
+
+def test_a_run_from_the_clustering_preset_is_not_told_to_start_from_it():
+    collapsed = torch.tensor([[1.0, 0.0, 0.0]] * 30)
+    plain = mixture_health(collapsed, 12, 0, PHASES)["health"]["advice"]
+    own = mixture_health(collapsed, 12, 0, PHASES, preset="gmvae-clusters")["health"]["advice"]
+    assert any("GM-VAE — clusters digits" in a for a in plain)
+    assert not any("GM-VAE — clusters digits" in a for a in own) and any("already uses" in a for a in own)

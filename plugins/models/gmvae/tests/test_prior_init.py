@@ -131,6 +131,14 @@ def test_a_run_with_pretraining_and_prior_init(trained_run, plugin_manager):
     assert [m["loss_weights"]["kld_z"] for m in metrics] == [0.0, 1.0, 1.0]
     assert [("model_update" in m) for m in metrics] == [False, True, False]
     assert {"qc_neff", "qc_argmax_counts", "cat_kl_weight"} <= set(metrics[-1])  # diagnostics are on
+    # the factor kld_c got is the one logged: 0 while pretraining (it read 1.0 there before)
+    assert [m["cat_kl_weight"] for m in metrics] == [0.0, 1.0, 1.0] == [m["loss_weights"]["kld_c"] for m in metrics]
+    assert "entropy_bonus_weight" not in metrics[-1]  # off for the whole run: not logged
+    (announced,) = [e["data"]["phases"] for e in events if e["type"] == "model.phases"]
+    assert [(p["name"], p["kind"], p["start"], p["end"]) for p in announced] == [
+        ("pretraining", "span", 1, 1), ("prior_init", "moment", 2, 2)]
+    assert next(i for i, e in enumerate(events) if e["type"] == "model.phases") < next(
+        i for i, e in enumerate(events) if e["type"] == "train.metrics")
     stages = [(i, e["data"]) for i, e in enumerate(events) if e["type"] == "run.stage" and e["data"]["stage"] == "before_epoch"]
     assert [s["epoch"] for _, s in stages] == [2]  # announced before the slow step, once
     assert "initialising the prior from clusters of the pretrained codes" in stages[0][1]["text"]

@@ -11,13 +11,16 @@ subset (``config.json: viz_indices``). With n examples, K components and p = mea
     argmax_neff   exp(entropy of argmax_counts / n), in [1, K]: hard usage, shows collapse
     sample_key    "viz:seed=<seed>:n=<n>"; sample_indices_ref "config.json#/viz_indices"
     health        latentdeck.mixtures.assess(p, argmax_counts) plus plain-language advice:
-                  {status: healthy | uneven | collapsed, summary, advice, dead_components, ...}
+                  {status: healthy | uneven | uninformative | collapsed, summary, advice, dead_components, ...};
+                  during the model's ``pretraining`` phase {status: pretraining, summary (when the
+                  components start), advice: []}; a run from the clustering preset is never advised to use it
+    phases        the run's phases in force at this epoch (``ctx.phases``; [] for a model without phases)
 """
 
 from __future__ import annotations
 
 from latentdeck import ArtifactSpec, hookimpl
-from latentdeck.kit import assess, usage
+from latentdeck.kit import assess, phases_at, usage
 
 ADVICE = {
     "healthy": [],
@@ -43,14 +46,45 @@ ADVICE = {
 }
 
 
-def mixture_health(qc, epoch: int, seed: int) -> dict:
-    """The artifact's payload from responsibilities ``qc`` (n, K) (a tensor or nested lists)."""
+CLUSTERING_PRESET = "gmvae-clusters"  # the preset the advice points to (the GM-VAE plugin ships it)
+
+
+def _advice(status: str, preset: str | None) -> list[str]:
+    """The advice for a verdict; a run that already uses the clustering preset is not told to start from it."""
+    if preset != CLUSTERING_PRESET or status == "healthy":
+        return ADVICE[status]
+    return [ADVICE[status][0],
+            f"This run already uses the \"{CLUSTERING_PRESET}\" preset. Its clusters come from the prior "
+            "initialisation: try another seed, more pretraining epochs, or a larger training set (limit), and "
+            "compare runs on the cluster-quality panel."]
+
+
+def _pretraining_verdict(phase: dict, epoch: int, k: int, later: list[dict]) -> dict:
+    """The verdict while the mixture is not in use yet: no advice, and when the components start."""
+    starts = next((p for p in later if p["name"] == "prior_init"), None)
+    then = (f" Before epoch {starts['start']} the prior is initialised from clusters of the codes; from then on "
+            "the components are trained." if starts else f" From epoch {phase['end'] + 1} the KL terms switch on.")
+    return {"status": "pretraining", "components": k, "phase": phase["name"],
+            "summary": (f"Pretraining (epoch {epoch} of {phase['start']}-{phase['end']}): the mixture is not in use "
+                        "yet. Only the reconstruction is trained, so q(c|x) and the prior are untrained and the "
+                        "components say nothing about the digits." + then),
+            "advice": [], "dead_components": []}
+
+
+def mixture_health(qc, epoch: int, seed: int, phases: list[dict] | None = None, preset: str | None = None) -> dict:
+    """The artifact's payload from responsibilities ``qc`` (n, K) (a tensor or nested lists); ``phases``
+    (the run's, :mod:`latentdeck.phases`) and ``preset`` (config.json's) make the verdict fit the run."""
     stats = usage(qc)
     n, k, p, counts = stats["n"], stats["components"], stats["p"], stats["argmax_counts"]
     order = sorted(range(k), key=lambda c: (-p[c], c))
-    health = assess(p, counts, stats["entropy_mean"]) if n else None
-    if health is not None:
-        health["advice"] = ADVICE[health["status"]]
+    now = phases_at(phases or [], epoch)
+    pretraining = next((ph for ph in now if ph["name"] == "pretraining"), None)
+    if pretraining is not None:
+        health = _pretraining_verdict(pretraining, epoch, k, [ph for ph in phases or [] if ph["start"] > epoch])
+    else:
+        health = assess(p, counts, stats["entropy_mean"]) if n else None
+        if health is not None:
+            health["advice"] = _advice(health["status"], preset)
     return {
         "epoch": epoch, "n": n, "components": k,
         "p": p, "psum": sum(p), "entropy": stats["entropy"], "neff": stats["neff"], "pmax": stats["pmax"],
@@ -59,11 +93,12 @@ def mixture_health(qc, epoch: int, seed: int) -> dict:
         "sample_key": f"viz:seed={seed}:n={n}", "sample_indices_ref": "config.json#/viz_indices",
         "source": "q(c|x) in eval mode on the visualization subset",
         "health": health,
+        "phases": now,
     }
 
 
 def generate(ctx) -> None:
-    payload = mixture_health(ctx.outputs["qc"], ctx.epoch, ctx.config["seed"])
+    payload = mixture_health(ctx.outputs["qc"], ctx.epoch, ctx.config["seed"], ctx.phases, ctx.config.get("preset"))
     ctx.save_json("mixture", "mixture_health_{tag}.json", payload)
 
 

@@ -13,7 +13,8 @@ p = the mean of q(c|x) over the held-out examples (statistics from ``latentdeck.
                           pretraining, when q(c|x) is not trained yet
 
 With a control enabled (categorical KL anneal, entropy bonus, pretraining, prior init) the schedule
-weights are logged too: ``cat_kl_weight`` (kld_c's weight / kld_weight) and ``entropy_bonus_weight``.
+weights are logged too: ``cat_kl_weight`` (kld_c's applied weight / kld_weight: 0 in pretraining epochs) and,
+with the bonus on, ``entropy_bonus_weight``.
 """
 
 from __future__ import annotations
@@ -100,10 +101,11 @@ def epoch_diagnostics(options, schedule, model, heldout) -> dict[str, Any]:
     stats = usage_statistics(qc)
     p = qc.double().mean(0).tolist()
     diagnostics: dict[str, Any] = dict(stats)
-    if options.controls_enabled:
-        diagnostics["cat_kl_weight"] = categorical_kl_weight(options, schedule)
-        diagnostics["entropy_bonus_weight"] = entropy_bonus_weight(options, schedule)
     pretraining = schedule.epoch <= options.pretrain_epochs
+    if options.controls_enabled:  # the factors the loss applied this epoch (pretraining: kld_c is off)
+        diagnostics["cat_kl_weight"] = 0.0 if pretraining else categorical_kl_weight(options, schedule)
+    if options.entropy_bonus_enable:
+        diagnostics["entropy_bonus_weight"] = entropy_bonus_weight(options, schedule)
     warning = None if pretraining else collapse_warning(p, stats)
     diagnostics["warnings"] = [warning] if warning else []
     return diagnostics

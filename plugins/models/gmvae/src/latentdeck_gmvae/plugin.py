@@ -4,6 +4,7 @@ from latentdeck import LossSpec, ModelSpec, hookimpl
 
 from . import losses
 from .options import GMVAEOptions
+from .phases import phases
 from .schedules import categorical_kl_weight, entropy_bonus_weight
 
 RECON = {"sse": "recon_sse", "mse": "recon_mse"}  # provided by latentdeck.basic
@@ -98,6 +99,7 @@ def register_models():
         check_config=check_config,
         before_epoch=_before_epoch,
         before_epoch_note=before_epoch_note,
+        phases=phases,
         latent_name="mu of q(z|x)",
     )]
 
