@@ -161,6 +161,7 @@ export function SamplesPanel({ runId, model, epoch, selectedIndex, components, c
               {" · "}{result.m} samples · epoch {result.epoch} · <span className="mono">{result.distribution}</span>
             </div>
             <div className="muted">{result.description}</div>
+            {result.phase_note ? <div className="callout warn small" data-testid="samples-phase-note">{result.phase_note}</div> : null}
             {result.component_weight ? (
               <div className={result.component_weight.note ? "callout warn small" : "muted"} data-testid="component-weight">
                 weight of component {result.component} at this epoch: {result.component_weight.p.toFixed(4)}

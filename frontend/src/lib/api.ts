@@ -40,6 +40,8 @@ export interface SamplesResult {
   latest: string | null; cached: boolean;
   /** prior_component of a mixture model: how much data the component holds at this epoch */
   component_weight?: { p: number; argmax_share: number; note?: string | null } | null;
+  /** prior samples of a pretraining epoch: why they show nothing yet (the prior is not in use) */
+  phase_note?: string | null;
   [key: string]: unknown;
 }
 type ComputeName = keyof paths extends infer P ? P extends `/api/runs/{run_id}/compute/${infer N}` ? N : never : never;

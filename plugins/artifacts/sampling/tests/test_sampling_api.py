@@ -243,3 +243,17 @@ def test_unknown_computation_is_a_404_naming_the_installed_ones(trained_run, cli
     run_dir = trained_run("ae", epochs=1, artifacts=["recon_grid"])
     answer = client.post(f"/api/runs/{run_dir.name}/compute/nope", json={})
     assert answer.status_code == 404 and "sampling" in answer.json()["detail"] and "walk" in answer.json()["detail"]
+
+
+def test_prior_samples_of_a_pretraining_epoch_say_the_prior_is_not_in_use_yet(trained_run, client):
+    run_dir = trained_run("gmvae", epochs=2, artifacts=["recon_grid"], model_options={
+        "latent_dim": 4, "channels": [8, 8], "num_components": 3, "pretrain_epochs": 1})
+    answer = client.post(URL.format(run_dir.name), json={"kind": "prior_component", "component": 0, "m": 4, "epoch": 1})
+    assert answer.status_code == 200, answer.text
+    note = answer.json()["payload"]["phase_note"]
+    assert "Epoch 1 is a pretraining epoch (1-1)" in note and "switch on at epoch 2" in note
+    assert note in answer.json()["notes"]
+    later = client.post(URL.format(run_dir.name), json={"kind": "prior_component", "component": 0, "m": 4, "epoch": 2}).json()
+    assert "phase_note" not in later["payload"]  # after pretraining the prior is in use: no note
+    local = client.post(URL.format(run_dir.name), json={"kind": "posterior_local", "idx": 0, "m": 4, "epoch": 1}).json()
+    assert "phase_note" not in local["payload"]  # samples around an example do not come from the prior
