@@ -21,6 +21,7 @@ import { pointRadiusPx, scalingOf, toWorld } from "@/lib/latent/scaling";
 import { gridCanvas, overlayEntry, overlayKinds, overlayLabel } from "@/lib/overlays";
 import type { GridDoc, OverlayEntry, OverlayKind, OverlaySource } from "@/lib/overlays";
 import { api } from "@/lib/api";
+import type { Phase } from "@/lib/phases";
 import type { CameraLink } from "./camera";
 import { FocusBox, HoverCard, HowTo, Legend, OverlayLegend, Trust } from "./ExplorerSide";
 import type { EdgeIndex, OverlayImage } from "./ScatterCanvas";
@@ -70,10 +71,12 @@ export function useShownDoc(runId: string, name: string | null) {
 }
 
 export function Explorer({ runId, catalogue, feed, view, setView, filterText, setFilterText, anchors, setAnchors,
-  hover, setHover, camera, classes }: {
+  hover, setHover, camera, classes, phases = [] }: {
   runId: string; catalogue: Catalogue; feed: Feed; view: View; setView: (v: View) => void;
   filterText: string; setFilterText: (t: string) => void; anchors: string[]; setAnchors: (keys: string[]) => void;
   hover: string | null; setHover: (key: string | null) => void; camera: CameraLink; classes: string[];
+  /** the run's training phases, marked on the timeline */
+  phases?: Phase[];
 }) {
   const { methods, method, dims, dimsAvailable, epochs, epoch } = resolveView(catalogue, view);
   const name = epoch === null ? null : projectionName(method, dims, epoch);
@@ -271,7 +274,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
         </div>
       </div>
       <Timeline epochs={epochs} shown={doc?.epoch ?? epoch} follow={view.epoch === null} playing={playing} feed={feed}
-        onPick={onPick} onFollow={onFollow} onPlay={setPlaying} />
+        onPick={onPick} onFollow={onFollow} onPlay={setPlaying} phases={phases} />
       {doc ? <WalkPanel runId={runId} doc={doc} start={anchorPositions.length === 1 ? anchorPositions[0] : null}
         target={walkTarget !== null ? keyToPosition.get(walkTarget) ?? null : null} picking={picking} onPick={setPicking}
         result={walk} onResult={setWalk} /> : null}
