@@ -135,3 +135,14 @@ def test_the_payload_matches_a_recomputation_from_the_checkpoint(trained_run, pl
         qc = loaded.model(viz.x)["qc"]
     again = cluster_quality(1, list(loaded.dataset_spec.class_names), viz.y.numpy(), qc=qc.numpy(), split=viz.split)
     assert read_json(run_dir / "clusters/cluster_quality_epoch_1.json") == again
+
+
+def test_pretraining_epochs_say_the_prior_is_not_in_use_yet(trained_run):
+    from latentdeck.testing import TINY_GMVAE_OPTIONS
+
+    run_dir = trained_run("gmvae", epochs=2, model_options={**TINY_GMVAE_OPTIONS, "pretrain_epochs": 1, "prior_init": "gmm"})
+    for name in ("cluster_quality", "prior_means"):
+        first, second = (read_json(run_dir / f"clusters/{name}_epoch_{epoch}.json") for epoch in (1, 2))
+        assert first["phase_note"].startswith("Epoch 1 is a pretraining epoch (1-1): the prior p(z|c) is not in use yet")
+        assert "initialised from clusters of the codes before epoch 2" in first["phase_note"]
+        assert "phase_note" not in second

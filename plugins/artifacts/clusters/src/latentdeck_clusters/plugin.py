@@ -25,6 +25,20 @@ def _numpy(value: Any):
     return value.detach().cpu().numpy() if hasattr(value, "detach") else value
 
 
+def pretraining_note(phases: list[dict[str, Any]], epoch: int, consequence: str) -> str | None:
+    """A sentence when ``epoch`` lies in the model's pretraining phase (the prior p(z|c) not in use yet), else None."""
+    from latentdeck.kit import phases_at
+
+    pretraining = next((p for p in phases_at(phases, epoch) if p["name"] == "pretraining"), None)
+    if pretraining is None:
+        return None
+    init = next((p for p in phases if p["name"] == "prior_init" and p["start"] > epoch), None)
+    when = (f"it is initialised from clusters of the codes before epoch {init['start']}" if init
+            else f"the KL terms that train it switch on at epoch {pretraining['end'] + 1}")
+    return (f"Epoch {epoch} is a pretraining epoch ({pretraining['start']}-{pretraining['end']}): the prior p(z|c) is "
+            f"not in use yet ({when}); {consequence}.")
+
+
 def generate_cluster_quality(ctx) -> None:
     from .quality import cluster_quality
 
@@ -33,6 +47,10 @@ def generate_cluster_quality(ctx) -> None:
         return  # nothing to score: no components, no classifier
     payload = cluster_quality(ctx.epoch, list(ctx.dataset_spec.class_names), _numpy(ctx.viz.y), qc=_numpy(qc),
                               logits=_numpy(logits), split=ctx.viz.split)
+    note = pretraining_note(ctx.phases, ctx.epoch, "the components are not in use yet, so these scores describe how an "
+                                                   "untrained prior splits the codes, not clusters the model learnt")
+    if note and payload.get("mixture") is not None:
+        payload["phase_note"] = note
     ctx.save_json(FOLDER, "cluster_quality_{tag}.json", payload)
 
 
@@ -53,10 +71,13 @@ def generate_component_prototypes(ctx) -> None:
         decodes = ctx.model.decode(prior_mu.detach().float())  # (K, c, h, w)
     qc = ctx.outputs.get("qc")
     weights = qc.detach().float().mean(0).tolist() if qc is not None else None
+    note = pretraining_note(ctx.phases, ctx.epoch, "so these tiles decode the means of an untrained prior and look "
+                                                   "blank or alike")
     ctx.save_png(FOLDER, "prior_means_{tag}.png", prototype_strip(decodes))  # the PNG first: its JSON says it is done
     ctx.save_json(FOLDER, "prior_means_{tag}.json", {
         "epoch": ctx.epoch, "components": int(prior_mu.shape[0]), "tile": [int(decodes.shape[2]), int(decodes.shape[3])],
         "order": "component", "weights": weights,
+        **({"phase_note": note} if note else {}),
         "source": "decode(prior_mu[c]) for each component c, in component order; weights: mean q(c|x) on the "
                   "visualization subset (config.json#/viz_indices)",
     })
