@@ -51,6 +51,10 @@ def test_the_classifier_is_scored_on_held_out_points_only_with_subset_positions(
     assert payload["mixture"] is None and "mixture_accuracy" not in payload
     everything = cluster_quality(3, NAMES, labels, logits=one_hot(predicted, 3), split=None)["classifier"]
     assert everything["n"] == 6 and everything["cells"][0][1] == [5]
+    assert "note" not in everything
+    trained_only = cluster_quality(3, NAMES, labels, logits=one_hot(predicted, 3), split=["train"] * 6)
+    assert trained_only["classifier"]["n"] == 0 and trained_only["classifier"]["accuracy"] is None
+    assert "held-out digits only" in trained_only["classifier"]["note"] and "classifier_accuracy" not in trained_only
 
 
 @pytest.mark.parametrize("labels,why", [(None, "has no labels"), ([-1] * 4, "only unknown labels")])

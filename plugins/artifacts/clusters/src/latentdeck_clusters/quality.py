@@ -97,8 +97,12 @@ def _classifier(logits: np.ndarray, labels: np.ndarray, labelled: np.ndarray, cl
     truth = labels[scored]
     counts = confusion(truth, predicted, classes, classes)
     n = int(scored.sum())
-    return {"split": "heldout", "n": n, "accuracy": float(np.trace(counts)) / n if n else None,
-            "confusion": counts.tolist(), "cells": cells(truth, predicted, classes, classes, np.flatnonzero(scored))}
+    out = {"split": "heldout", "n": n, "accuracy": float(np.trace(counts)) / n if n else None,
+           "confusion": counts.tolist(), "cells": cells(truth, predicted, classes, classes, np.flatnonzero(scored))}
+    if n == 0:
+        out["note"] = ("The subset holds no labelled held-out digit (viz_split \"train\"?), and the classifier is scored "
+                       "on held-out digits only: it trained on the others.")
+    return out
 
 
 def _no_labels_note(labels, qc, logits) -> str:
