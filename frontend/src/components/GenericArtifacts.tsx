@@ -123,7 +123,7 @@ function MetricSeries({ runId, entry }: { runId: string; entry: ArtifactIndexEnt
   return (
     <div className="charts" data-testid="generic-series">
       {keys.map((k) => (
-        <LineChart key={k} title={k} maxEpoch={Math.max(1, ...epochs)} testId={`generic-series-${k}`}
+        <LineChart key={k} title={k.replace(/_/g, " ")} maxEpoch={Math.max(1, ...epochs)} testId={`generic-series-${k}`}
           series={[{ label: k, points: epochs.map((e) => ({ x: e, y: (docs[e] as Record<string, number>)[k] })).filter((p) => typeof p.y === "number") }]} />
       ))}
     </div>

@@ -6,7 +6,11 @@ import { resolveView } from "@/lib/latent/catalogue";
 import type { Catalogue } from "@/lib/latent/catalogue";
 import { useCatalogue } from "@/lib/latent/files";
 import { useRunId } from "@/lib/useRunId";
+import { ComponentMappingContext, useComponentMapping } from "@/lib/latent/componentMapping";
+import { phasesOf } from "@/lib/phases";
+import { projectionName } from "@/lib/latent/catalogue";
 import { CameraLink } from "./latent/camera";
+import { ClusterPanel } from "./latent/ClusterPanel";
 import { ComparePanel } from "./latent/ComparePanel";
 import { Explorer } from "./latent/Explorer";
 import type { View } from "./latent/Explorer";
@@ -64,9 +68,10 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
   const anchor = anchors.length === 1 ? anchors[0] : null;
   const heldoutAnchor = anchor?.startsWith("heldout:") ? Number(anchor.slice(8)) : null;
   const componentFilter = /^comp:(\d+)$/.exec(filterText.trim());
+  const mapping = useComponentMapping(runId, catalogue.clusters, loaded);
 
   return (
-    <>
+    <ComponentMappingContext.Provider value={mapping}>
       <div className="page-head">
         <div>
           <h1>Latent space <span className="mono muted" data-testid="run-title">{detail.summary.name || runId}</span></h1>
@@ -93,7 +98,11 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
         )}
       </section>
 
+      {method ? <ClusterPanel runId={runId} epochs={catalogue.clusters} shownEpoch={shownEpoch} classes={classes}
+        projection={shownEpoch !== null ? projectionName(method, resolvedDims, shownEpoch) : null} anchors={anchors} setAnchors={setAnchors} /> : null}
+
       <MixturePanel runId={runId} epochs={catalogue.mixture} shownEpoch={shownEpoch}
+        priorMeans={catalogue.priorMeans} phases={phasesOf((detail as { phases?: unknown }).phases)} classes={classes}
         selected={componentFilter ? Number(componentFilter[1]) : null}
         onComponent={(c) => {
           setFilterText(`comp:${c}`);
@@ -108,7 +117,7 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
         dataset={String(config.dataset ?? "")} classes={classes} /> : null}
 
       <ProjectionsOnDisk catalogue={catalogue} loaded={loaded} runId={runId} />
-    </>
+    </ComponentMappingContext.Provider>
   );
 }
 

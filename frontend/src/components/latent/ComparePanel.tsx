@@ -9,6 +9,8 @@ import type { RunSummary } from "@/lib/api";
 import { projectionName, resolveView } from "@/lib/latent/catalogue";
 import type { Catalogue } from "@/lib/latent/catalogue";
 import { useCatalogue, useRunJson } from "@/lib/latent/files";
+import { useMapping } from "@/lib/latent/componentMapping";
+import { componentName } from "@/lib/latent/matching";
 import { colourBuffer, pointKey } from "@/lib/latent/points";
 import type { ProjectionDoc } from "@/lib/latent/points";
 import { pointRadiusPx, scalingOf, toWorld } from "@/lib/latent/scaling";
@@ -18,13 +20,16 @@ import s from "./Explorer.module.css";
 const ScatterCanvas = dynamic(() => import("./ScatterCanvas"), { ssr: false, loading: () => <div className={s.canvasBox} /> });
 const NONE = new Set<string>();
 
-function Side({ runId, title, doc, hover, setHover, camera, id, classes }: {
-  runId: string; title: string; doc: ProjectionDoc | null; hover: string | null; setHover: (k: string | null) => void;
+function Side({ runId, pageRunId, title, doc, hover, setHover, camera, id, classes }: {
+  runId: string; pageRunId: string; title: string; doc: ProjectionDoc | null; hover: string | null; setHover: (k: string | null) => void;
   camera: CameraLink; id: string; classes: string[];
 }) {
   const scaling = useMemo(() => (doc ? scalingOf(doc.method, doc.dims, doc.bounds) : null), [doc]);
   const positions = useMemo(() => (doc && scaling ? toWorld(doc.coords, doc.dims, scaling) : new Float32Array(0)), [doc, scaling]);
-  const colours = useMemo(() => (doc ? colourBuffer(doc, { by: "label", atlas: null, hidden: NONE, focus: null, filter: null }) : new Uint8Array(0)), [doc]);
+  // the mapping is this run's: a map of another run names its components by number
+  const { mapping: pageMapping } = useMapping();
+  const mapping = runId === pageRunId ? pageMapping : null;
+  const colours = useMemo(() => (doc ? colourBuffer(doc, { by: "label", atlas: null, hidden: NONE, focus: null, filter: null, mapping }) : new Uint8Array(0)), [doc, mapping]);
   const keys = useMemo(() => new Map(doc ? doc.indices.map((_, i) => [pointKey(doc, i), i]) : []), [doc]);
   const at = hover !== null ? keys.get(hover) ?? null : null;
   const rings = useMemo(() => (at !== null ? [{ index: at, colour: [17, 17, 17, 255] as [number, number, number, number] }] : []), [at]);
@@ -42,7 +47,7 @@ function Side({ runId, title, doc, hover, setHover, camera, id, classes }: {
           ? <span className="muted">#{hover.split(":")[1]} is not in this run&apos;s subset.</span>
           : <>#{doc!.indices[at]} · label <b>{classes[doc!.labels[at]] ?? doc!.labels[at]}</b>
             {doc!.predicted ? <> · predicted <b>{doc!.predicted[at]}</b></> : null}
-            {doc!.component ? <> · component <b>c{doc!.component[at]}</b></> : null}</>}
+            {doc!.component ? <> · component <b data-testid={`${id}-component`}>{componentName(mapping, doc!.component[at], classes)}</b></> : null}</>}
       </div>
     </div>
   );
@@ -117,9 +122,9 @@ export function ComparePanel({ runId, catalogue, method, dims, epoch, dataset, c
           </div>
           {mode === "runs" && other && !otherMatches ? <p className="note">That run has no {method} {dims}-D projection.</p> : null}
           <div className={s.compare}>
-            <Side runId={runId} id="compare-left" doc={leftDoc} hover={hover} setHover={setHover} camera={camera} classes={classes}
+            <Side runId={runId} pageRunId={runId} id="compare-left" doc={leftDoc} hover={hover} setHover={setHover} camera={camera} classes={classes}
               title={`this run · epoch ${mode === "epochs" ? a : b ?? a}`} />
-            <Side runId={mode === "epochs" ? runId : other} id="compare-right" doc={rightDoc} hover={hover} setHover={setHover}
+            <Side runId={mode === "epochs" ? runId : other} pageRunId={runId} id="compare-right" doc={rightDoc} hover={hover} setHover={setHover}
               camera={camera} classes={classes} title={mode === "epochs" ? `this run · epoch ${b}` : other ? `${otherName} · epoch ${otherView.epoch ?? "–"}` : "another run"} />
           </div>
           {leftDoc && rightDoc ? <p className="note" data-testid="compare-shared">{shared} of {rightDoc.n} digits are in both subsets (matched by dataset index); each map is scaled to its own extent.</p> : null}

@@ -16,6 +16,7 @@ import { focusCsv, focusJson, focusOf, focusRows } from "@/lib/latent/focus";
 import { densityAwareOpacity, edgesOf } from "@/lib/latent/gating";
 import type { EdgeMode, EdgeScope, KnnDoc } from "@/lib/latent/gating";
 import { colourBuffer, colourChoices, pointKey } from "@/lib/latent/points";
+import { useMapping } from "@/lib/latent/componentMapping";
 import type { AtlasDoc, ColourBy, ProjectionDoc } from "@/lib/latent/points";
 import { pointRadiusPx, scalingOf, toWorld } from "@/lib/latent/scaling";
 import { gridCanvas, overlayEntry, overlayKinds, overlayLabel } from "@/lib/overlays";
@@ -124,8 +125,9 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const choices = colourChoices(doc, recon);
   const by = choices.some((c) => c.value === colourBy) ? colourBy : "label";
 
-  const colours = useMemo(() => (doc ? colourBuffer(doc, { by, atlas: recon, hidden, focus: focus?.members ?? null, filter: matched }) : new Uint8Array(0)),
-    [doc, by, recon, hidden, focus, matched]);
+  const { mapping } = useMapping();
+  const colours = useMemo(() => (doc ? colourBuffer(doc, { by, atlas: recon, hidden, focus: focus?.members ?? null, filter: matched, mapping }) : new Uint8Array(0)),
+    [doc, by, recon, hidden, focus, matched, mapping]);
 
   const edges = useMemo<EdgeIndex | null>(() => {
     if (!knnFits || edgeScope === "off") return null;

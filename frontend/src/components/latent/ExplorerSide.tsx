@@ -3,7 +3,9 @@
 // export, the projection's trustworthiness, the overlay's legend and short "how to read this" notes.
 import { api } from "@/lib/api";
 import { categoryColour, cssRgb, gradientCss, TRAINED_COLOURS, viridis } from "@/lib/latent/colour";
+import { useMapping } from "@/lib/latent/componentMapping";
 import type { FocusSet } from "@/lib/latent/focus";
+import { byMatchedDigit, componentColour, componentLegend, componentName } from "@/lib/latent/matching";
 import { confidenceOf, splitOf } from "@/lib/latent/points";
 import type { AtlasDoc, ColourBy, ProjectionDoc } from "@/lib/latent/points";
 import { distortionRangeLog2, fmt, isRatioMap, legendGradient, overlayLabel } from "@/lib/overlays";
@@ -16,6 +18,7 @@ export function Legend({ doc, by, atlas, hidden, onToggle, classes }: {
   doc: ProjectionDoc; by: ColourBy; atlas: AtlasDoc | null; hidden: ReadonlySet<string>; onToggle: (value: string) => void;
   classes: string[];
 }) {
+  const { mapping: matched, note, newer, rematch } = useMapping();
   if (by === "confidence") {
     const c = confidenceOf(doc, atlas, 0);
     return (
@@ -26,11 +29,13 @@ export function Legend({ doc, by, atlas, hidden, onToggle, classes }: {
       </div>
     );
   }
+  const mapping = by === "component" ? matched : null;
   let values: string[];
   if (by === "split") values = ["heldout", "trained", "train_unused"].filter((v) => doc.indices.some((_, i) => splitOf(doc, i) === v));
   else {
     const column = by === "label" ? doc.labels : by === "predicted" ? doc.predicted : doc.component;
-    values = [...new Set(column ?? [])].sort((a, b) => a - b).map(String);
+    const sorted = [...new Set(column ?? [])].sort((a, b) => a - b);
+    values = (by === "component" ? byMatchedDigit(mapping, sorted) : sorted).map(String);
   }
   const title = by === "label" ? "label (true digit)" : by === "predicted" ? "prediction" : by === "component" ? "component (argmax q(c|x))" : "trained on?";
   return (
@@ -38,8 +43,9 @@ export function Legend({ doc, by, atlas, hidden, onToggle, classes }: {
       <h3>{title} <span className="muted" style={{ textTransform: "none", fontWeight: 400 }}>· click to hide</span></h3>
       <div className={s.legend}>
         {values.map((v) => {
-          const colour = by === "split" ? TRAINED_COLOURS[v as keyof typeof TRAINED_COLOURS] : categoryColour(Number(v));
-          const name = by === "split" ? SPLIT_TEXT[v as keyof typeof SPLIT_TEXT] : by === "component" ? `c${v}` : classes[Number(v)] ?? v;
+          const colour = by === "split" ? TRAINED_COLOURS[v as keyof typeof TRAINED_COLOURS]
+            : by === "component" ? componentColour(mapping, Number(v)) : categoryColour(Number(v));
+          const name = by === "split" ? SPLIT_TEXT[v as keyof typeof SPLIT_TEXT] : by === "component" ? componentLegend(mapping, Number(v), classes) : classes[Number(v)] ?? v;
           return (
             <button key={v} type="button" aria-pressed={!hidden.has(v)} onClick={() => onToggle(v)} data-testid={`legend-${v}`}>
               <i className={s.swatch} style={{ background: cssRgb(colour) }} />{name}
@@ -47,6 +53,11 @@ export function Legend({ doc, by, atlas, hidden, onToggle, classes }: {
           );
         })}
       </div>
+      {by === "component" ? (
+        <div className={s.note} data-testid="legend-matching" data-matched={mapping ? mapping.epoch : ""}>{note}
+          {newer !== null ? <> · <button type="button" className="linkish" onClick={rematch} data-testid="legend-rematch">match again at epoch {newer}</button></> : null}
+        </div>
+      ) : null}
     </div>
   );
 }
@@ -71,6 +82,7 @@ function Thumb({ runId, atlas, i, title }: { runId: string; atlas: AtlasDoc | nu
 export function HoverCard({ runId, doc, i, inputs, recon, pinned, classes }: {
   runId: string; doc: ProjectionDoc; i: number | null; inputs: AtlasDoc | null; recon: AtlasDoc | null; pinned: boolean; classes: string[];
 }) {
+  const { mapping } = useMapping();
   if (i === null || i >= doc.n) {
     return <div className={s.hover} data-testid="hover-card"><span className="muted">Hover a point to see its digit and reconstruction; click to focus it.</span></div>;
   }
@@ -88,7 +100,7 @@ export function HoverCard({ runId, doc, i, inputs, recon, pinned, classes }: {
       <dl className={s.kv}>
         <dt>label</dt><dd data-testid="hover-label">{classes[doc.labels[i]] ?? doc.labels[i]}</dd>
         {doc.predicted ? <><dt>prediction</dt><dd>{doc.predicted[i]}{doc.predicted[i] !== doc.labels[i] ? <b className={s.warn}> ≠ label</b> : null}</dd></> : null}
-        {doc.component ? <><dt>component</dt><dd>c{doc.component[i]}</dd></> : null}
+        {doc.component ? <><dt>component</dt><dd data-testid="hover-component">{componentName(mapping, doc.component[i], classes)}</dd></> : null}
         {conf ? <><dt>{conf.source}</dt><dd>{fmt(conf.value)}</dd></> : null}
         {recon?.mse ? <><dt>recon error</dt><dd>{fmt(recon.mse[i])} <span className="muted">(MSE per pixel)</span></dd></> : null}
       </dl>
@@ -96,7 +108,7 @@ export function HoverCard({ runId, doc, i, inputs, recon, pinned, classes }: {
         <div title="q(c|x): how the encoder spreads this digit over the mixture components">
           <div className="muted small" style={{ marginTop: "0.3rem" }}>q(c|x)</div>
           <div className={s.qc} data-testid="hover-qc" style={{ gridTemplateColumns: `repeat(${qc.length}, 1fr)` }}>
-            {qc.map((p, c) => <div key={c} style={{ height: `${Math.max(p * 100, 2)}%`, background: cssRgb(categoryColour(c)) }} title={`c${c}: ${fmt(p)}`} />)}
+            {qc.map((p, c) => <div key={c} style={{ height: `${Math.max(p * 100, 2)}%`, background: cssRgb(componentColour(mapping, c)) }} title={`${componentName(mapping, c, classes)}: ${fmt(p)}`} />)}
           </div>
           <div className={s.qc} style={{ height: "auto", gridTemplateColumns: `repeat(${qc.length}, 1fr)` }}>{qc.map((_, c) => <span key={c} className="muted" style={{ fontSize: "0.68rem", textAlign: "center" }}>c{c}</span>)}</div>
         </div>

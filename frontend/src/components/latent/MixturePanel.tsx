@@ -4,11 +4,15 @@
 // `health` object (the backend decides the thresholds); a file written before it existed shows its raw
 // numbers. Clicking a component highlights its points on the map and asks for prior samples from it.
 import { useEffect, useState } from "react";
-import { categoryColour, cssRgb, viridis } from "@/lib/latent/colour";
+import { cssRgb, viridis } from "@/lib/latent/colour";
+import { useMapping } from "@/lib/latent/componentMapping";
 import { loadJson } from "@/lib/latent/files";
 import { mixtureName } from "@/lib/latent/catalogue";
+import { componentColour, componentLegend } from "@/lib/latent/matching";
+import type { Phase } from "@/lib/phases";
 import { fmt } from "@/lib/overlays";
 import { LineChart } from "../LineChart";
+import { PriorMeansStrip } from "./PriorMeansStrip";
 import s from "./Explorer.module.css";
 
 export interface MixtureHealth {
@@ -70,10 +74,12 @@ function UsageOverEpochs({ files, k }: { files: MixtureHealth[]; k: number }) {
   );
 }
 
-export function MixturePanel({ runId, epochs, shownEpoch, selected, onComponent }: {
+export function MixturePanel({ runId, epochs, shownEpoch, selected, onComponent, priorMeans = [], phases = [], classes = [] }: {
   runId: string; epochs: number[]; shownEpoch: number | null; selected: number | null; onComponent: (c: number) => void;
+  priorMeans?: number[]; phases?: Phase[]; classes?: string[];
 }) {
   const files = useHealthFiles(runId, epochs);
+  const { mapping, note } = useMapping();
   if (epochs.length === 0) return null;
   const current = files.find((f) => f.epoch === shownEpoch) ?? files[files.length - 1];
   if (!current) return <section className="panel" data-testid="mixture-panel"><h2>Mixture health</h2><p className="muted">Loading…</p></section>;
@@ -101,6 +107,7 @@ export function MixturePanel({ runId, epochs, shownEpoch, selected, onComponent 
           {" "}pmax <b>{fmt(current.pmax)}</b>. Both neff values are K when every component is used evenly and 1 when one component takes everything.
         </div>
       )}
+      <PriorMeansStrip runId={runId} epochs={priorMeans} epoch={current.epoch} phases={phases} classes={classes} />
       <div className={s.mixGrid}>
         <div>
           <div className="small"><b>p = mean q(c|x) at epoch {current.epoch}</b> <span className="muted">· click a component to highlight its digits and sample from it</span></div>
@@ -109,13 +116,17 @@ export function MixturePanel({ runId, epochs, shownEpoch, selected, onComponent 
             {current.p.map((p, c) => (
               <button key={c} type="button" className={`${s.bar} ${dead.has(c) ? s.barDead : ""} ${selected === c ? s.barOn : ""}`}
                 onClick={() => onComponent(c)} data-testid={`mixture-bar-${c}`} aria-pressed={selected === c}
-                title={`c${c}: p = ${fmt(p)}, ${current.argmax_counts[c]} digits by argmax${dead.has(c) ? " — dead" : ""}`}>
-                <span style={{ height: `${(100 * p) / top}%`, background: cssRgb(categoryColour(c)) }} />
+                title={`${componentLegend(mapping, c, classes)}: p = ${fmt(p)}, ${current.argmax_counts[c]} digits by argmax${dead.has(c) ? " — dead" : ""}`}>
+                <span style={{ height: `${(100 * p) / top}%`, background: cssRgb(componentColour(mapping, c)) }} />
               </button>
             ))}
           </div>
-          <div className={s.barAxis}>{current.p.map((_, c) => <span key={c}>c{c}</span>)}</div>
+          <div className={s.barAxis} data-testid="mixture-bar-names">{current.p.map((_, c) => {
+            const to = mapping?.digitOf.get(c);
+            return <span key={c} title={componentLegend(mapping, c, classes)}>c{c}{mapping ? <><br />{to !== undefined ? `→ ${classes[to] ?? to}` : "–"}</> : null}</span>;
+          })}</div>
           <div className={s.barAxis} title="digits assigned by argmax q(c|x)">{current.argmax_counts.map((n, c) => <span key={c}>{n}</span>)}</div>
+          <div className="muted small" data-testid="mixture-colours-note">{note}</div>
           <div className="muted small">dashed line: an even share 1/K · dashed outline: a dead component (the file&apos;s assessment) · second row: digits by argmax q(c|x)</div>
           <UsageOverEpochs files={files} k={k} />
         </div>

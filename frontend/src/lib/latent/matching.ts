@@ -25,12 +25,13 @@ export interface MixtureScores {
   cells: number[][][]; // (K, C, *): positions in the projection files' point order
   labels_note: string;
   unmatched_note?: string;
+  phase_note?: string; // at a pretraining epoch: the components are not in use yet
 }
 
 export interface ClassifierScores {
   split: string;
   n: number;
-  accuracy: number;
+  accuracy: number | null; // null: no held-out digit to score
   confusion: number[][]; // (C, C): rows true digit, columns predicted
   cells: number[][][];
 }
@@ -47,7 +48,8 @@ export interface ClusterQuality {
   classifier_accuracy?: number;
   mixture: MixtureScores | null;
   classifier: ClassifierScores | null;
-  note?: string;
+  note?: string; // no usable labels: why there are no scores
+  unlabelled_note?: string;
 }
 
 /** clusters/prior_means_epoch_<N>.json: the decoded prior means, one tile per component in a PNG row. */
@@ -56,7 +58,8 @@ export interface PriorMeans {
   components: number;
   tile: [number, number];
   order: "component";
-  weights: number[];
+  weights: number[] | null;
+  phase_note?: string; // at a pretraining epoch: the tiles decode an untrained prior
 }
 
 /** How components are coloured and named on this page. */
