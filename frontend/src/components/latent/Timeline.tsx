@@ -74,8 +74,17 @@ function PhaseStrip({ phases, epochs, shown, onPick }: {
   }
   const now = shown === null ? [] : phasesAt(phases, shown);
   const firstWithFiles = (p: Phase) => epochs.find((e) => e >= p.start && e <= p.end) ?? null;
+  const moments = phases.filter((p) => p.kind === "moment");
   return (
     <div className={s.phases} data-testid="timeline-phases">
+      {moments.length ? (
+        <div className={s.phaseRow}>
+          {moments.map((p) => (
+            <span key={p.name} className={s.phaseMoment} style={{ left: pct(p.start - 1) }} data-testid={`phase-${p.name}`}
+              title={`${p.label}, before epoch ${p.start}: ${p.text}`}><b>◆</b>{p.label}</span>
+          ))}
+        </div>
+      ) : null}
       {rows.map((row, i) => (
         <div key={i} className={s.phaseRow}>
           {row.map((p) => {
@@ -87,10 +96,6 @@ function PhaseStrip({ phases, epochs, shown, onPick }: {
                 onClick={() => target !== null && onPick(target)}>{p.label}</button>
             );
           })}
-          {i === 0 ? phases.filter((p) => p.kind === "moment").map((p) => (
-            <span key={p.name} className={s.phaseMoment} style={{ left: pct(p.start - 1) }} data-testid={`phase-${p.name}`}
-              title={`${p.label}, before epoch ${p.start}: ${p.text}`}><b>◆</b>{p.label}</span>
-          )) : null}
           {i === 0 && shown !== null ? <i className={s.phaseNow} style={{ left: `calc(${pct(shown - 0.5)} - 1px)` }} /> : null}
         </div>
       ))}
