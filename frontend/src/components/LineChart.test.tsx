@@ -52,6 +52,16 @@ test("phases: a band per span (labelled where it fits), a marker per moment, eac
   assert.match(html, /data-testid="phase-moment" data-phase="prior_init" data-x="3"/);
   assert.match(html, /<title>prior initialised \(before epoch 4\): from a GMM<\/title>/);
   assert.ok(!/phase-/.test(render([flat(1, 5)])), "no phases, no marks");
+  const long: Phase[] = [{ ...phases[0], label: "pretraining (recon only)", end: 2 }];
+  assert.match(render([flat(1, 5)], { phases: long }), /class="phase-label">pretraining</, "the words before the parenthesis, where the whole label does not fit");
+  assert.ok(!render([flat(1, 20)], { phases: long, maxEpoch: 20 }).includes("phase-label"), "no label where none fits");
+  const overlapping: Phase[] = [{ ...phases[0], end: 4 }, { ...phases[0], name: "bonus", label: "bonus", start: 1, end: 5 }, { ...phases[0], name: "late", label: "late", start: 5, end: 5 }];
+  const ys = [...render([flat(1, 5)], { phases: overlapping }).matchAll(/y="([\d.]+)" class="phase-label"/g)].map((m) => m[1]);
+  assert.deepEqual(ys, ["18", "28", "18"], "overlapping spans label in rows of their own; a later one reuses the first row");
+  const withStrip = render([flat(1, 5)], { phases: overlapping });
+  const gridTop = Math.min(...[...withStrip.matchAll(/y1="([\d.]+)" y2="[\d.]+" class="grid"/g)].map((m) => Number(m[1])));
+  assert.ok(gridTop >= 30, `the plot starts below the two label rows (baselines 18 and 28) (top grid line at ${gridTop})`);
+  assert.match(withStrip, /viewBox="0 0 320 190"/, "the chart grows by the strip instead of squeezing the plot");
 });
 
 test("the legend shows the value at the selected epoch (default: the last) and a marker line at it", () => {

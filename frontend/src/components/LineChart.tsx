@@ -27,13 +27,39 @@ function phaseTitle(p: Phase): string {
   return `${p.label} (${when})${p.text ? `: ${p.text}` : ""}`;
 }
 
-function PhaseMarks({ phases, sx, axis }: { phases: Phase[]; sx: (x: number) => number; axis: Domain }) {
-  const top = PAD.t, bottom = H - PAD.b;
+/** The band's label where it fits (about 5.2 px a character at 9 px): the whole label, else its words before
+ * a parenthesis ("pretraining" of "pretraining (recon only)"), else none (the hover title still names it). */
+function bandLabel(label: string, width: number): string | null {
+  const short = label.split(" (")[0];
+  return [label, short].find((l) => l && l.length * 5.2 + 6 <= width) ?? null;
+}
+
+interface PhaseMark { phase: Phase; at: { from: number; to: number }; label: string | null; row: number }
+
+/** Where each phase is drawn, and how tall the strip above the plot that holds the span labels is: a label
+ * takes the first row whose labels end before its span starts (overlapping spans label in rows of their own). */
+function layoutPhases(phases: Phase[], axis: Domain, sx: (x: number) => number): { marks: PhaseMark[]; strip: number } {
+  const rowEnds: number[] = [];
+  const marks = phases.flatMap((phase) => {
+    const at = phaseExtent(phase, axis);
+    if (!at) return [];
+    const label = phase.kind === "span" ? bandLabel(phase.label, sx(at.to) - sx(at.from)) : null;
+    let row = 0;
+    if (label) {
+      row = rowEnds.findIndex((end) => end <= at.from);
+      if (row < 0) row = rowEnds.length;
+      rowEnds[row] = at.to;
+    }
+    return [{ phase, at, label, row }];
+  });
+  return { marks, strip: rowEnds.length * 10 };
+}
+
+function PhaseMarks({ marks, sx, bottom }: { marks: PhaseMark[]; sx: (x: number) => number; bottom: number }) {
+  const top = PAD.t;
   return (
     <g className="phases">
-      {phases.map((p, i) => {
-        const at = phaseExtent(p, axis);
-        if (!at) return null;
+      {marks.map(({ phase: p, at, label, row }, i) => {
         const title = <title>{phaseTitle(p)}</title>;
         if (p.kind === "moment") {
           const x = sx(at.from);
@@ -46,13 +72,12 @@ function PhaseMarks({ phases, sx, axis }: { phases: Phase[]; sx: (x: number) => 
             </g>
           );
         }
-        const x0 = sx(at.from), x1 = sx(at.to), width = Math.max(1, x1 - x0);
-        const fits = width >= p.label.length * 5.2 + 6;
+        const x0 = sx(at.from), width = Math.max(1, sx(at.to) - x0);
         return (
           <g key={`${p.name}-${i}`} data-testid="phase-band" data-phase={p.name} data-from={at.from} data-to={at.to}>
             {title}
             <rect x={x0} y={top} width={width} height={bottom - top} className={`phase-band phase-band-${i % 2}`} />
-            {fits ? <text x={x0 + 3} y={top + 9} className="phase-label">{p.label}</text> : null}
+            {label ? <text x={x0 + 3} y={top + 8 + 10 * row} className="phase-label">{label}</text> : null}
           </g>
         );
       })}
@@ -77,7 +102,10 @@ export function LineChart({ title, series, maxEpoch, testId, yDomain, phases, se
   const xAxis = xDomainOf(maxEpoch, all.map((p) => p.x));
   const yAxis = yDomainOf(all.map((p) => p.y), yDomain);
   const sx = linear(xAxis, PAD.l, W - PAD.r);
-  const sy = linear(yAxis, H - PAD.b, PAD.t);
+  // span labels sit in a strip above the plot (never under a line): the chart grows by the strip
+  const { marks, strip } = layoutPhases(phases ?? [], xAxis, sx);
+  const height = H + strip;
+  const sy = linear(yAxis, height - PAD.b, PAD.t + strip);
   const x1 = xAxis[1];
   const xTicks = x1 <= 10 ? Array.from({ length: Math.floor(x1) + 1 }, (_, i) => i) : niceTicks(xAxis, 6).ticks;
   const { ticks: yTicks, step: yStep } = niceTicks(yAxis, 4);
@@ -109,11 +137,11 @@ export function LineChart({ title, series, maxEpoch, testId, yDomain, phases, se
           })}
         </span>
       </figcaption>
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title} by epoch`}
+      <svg viewBox={`0 0 ${W} ${height}`} role="img" aria-label={`${title} by epoch`}
         onMouseMove={epochs.length ? (e) => setHovered(epochAt(e)) : undefined}
         onMouseLeave={() => setHovered(null)}
         onClick={onPickEpoch && epochs.length ? (e) => { const at = epochAt(e); if (at !== null) onPickEpoch(at); } : undefined}>
-        {phases?.length ? <PhaseMarks phases={phases} sx={sx} axis={xAxis} /> : null}
+        {marks.length ? <PhaseMarks marks={marks} sx={sx} bottom={height - PAD.b} /> : null}
         {yTicks.map((t) => (
           <g key={`y${t}`}>
             <line x1={PAD.l} x2={W - PAD.r} y1={sy(t)} y2={sy(t)} className="grid" />
@@ -121,10 +149,10 @@ export function LineChart({ title, series, maxEpoch, testId, yDomain, phases, se
           </g>
         ))}
         {xTicks.map((t) => (
-          <text key={`x${t}`} x={sx(t)} y={H - 8} textAnchor="middle" className="tick">{t}</text>
+          <text key={`x${t}`} x={sx(t)} y={height - 8} textAnchor="middle" className="tick">{t}</text>
         ))}
-        <text x={W - PAD.r} y={H - 8} textAnchor="end" className="tick axis-name" dy={-12}>epoch</text>
-        {chosen !== null ? <line x1={sx(chosen)} x2={sx(chosen)} y1={PAD.t} y2={H - PAD.b} className="selected-epoch" data-testid="chart-selected" /> : null}
+        <text x={W - PAD.r} y={height - 8} textAnchor="end" className="tick axis-name" dy={-12}>epoch</text>
+        {chosen !== null ? <line x1={sx(chosen)} x2={sx(chosen)} y1={PAD.t + strip} y2={height - PAD.b} className="selected-epoch" data-testid="chart-selected" /> : null}
         {drawn.map((s, i) => {
           const pts = s.points;
           if (!pts.length) return null;
