@@ -104,9 +104,10 @@ function ClassifierBlock({ classifier, classes, picked, pick, clickable }: {
       <ConfusionMatrix testId="cluster-classifier-matrix" rows={axis.map((a) => ({ ...a, label: `true ${a.label}` }))} cols={axis}
         counts={classifier.confusion} cells={classifier.cells} corner={"true \\ predicted"} clickable={clickable}
         isMatched={(r, c) => r === c} picked={picked?.block === "classifier" ? picked : null}
-        describe={(r, c, n) => (r === c ? `${n} ${digit(r)}s predicted correctly` : `${n} ${digit(r)}s predicted as ${digit(c)}`)}
-        onPick={(r, c) => pick("classifier", r, c, classifier.cells[r][c],
-          r === c ? `the ${classifier.confusion[r][c]} ${digit(r)}s predicted correctly` : `the ${classifier.confusion[r][c]} ${digit(r)}s predicted as ${digit(c)}`)} />
+        describe={(r, c, n) => (r === c ? `${n} digits labelled ${digit(r)}, predicted correctly` : `${n} digits labelled ${digit(r)} that the classifier predicts as ${digit(c)}`)}
+        onPick={(r, c) => pick("classifier", r, c, classifier.cells[r][c], r === c
+          ? `the ${classifier.confusion[r][c]} digits labelled ${digit(r)} that the classifier gets right`
+          : `the ${classifier.confusion[r][c]} digits labelled ${digit(r)} that the classifier predicts as ${digit(c)}`)} />
     </div>
   );
 }
