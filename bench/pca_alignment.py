@@ -1,19 +1,29 @@
-"""PCA maps between consecutive epochs: how far points move on screen, with and without alignment.
+"""PCA maps between consecutive epochs: how far points and class clusters move on screen, per alignment rule.
 
-Trains (or reuses, cached) the AE and the GM-VAE on mnist-5k for a few epochs, takes each epoch's
-latents of the 500 held-out digits (the visualization subset of an mnist-5k run) and of all 5,000, and
-projects them as the ``pca`` plugin does epoch after epoch, with each alignment rule:
+Trains (or reuses, cached in ``~/.cache/latentdeck/bench``) a run of each preset (default ``ae-quick`` and
+``gmvae-clusters``, their own models, epochs and options) on mnist-5k, takes each epoch's latents (the
+model's ``encode``: the AE's z, the GM-VAE's mu) of the 500 held-out digits (the visualization subset of
+an mnist-5k run) and of all 5,000, and projects them as the ``pca`` plugin does epoch after epoch
+(``fit(latents, dims, seed, options, init=previous coords)``, like the host), with each rule:
 
 - ``none``: plain principal axes (the loadings sign rule only): what a naive PCA per epoch shows;
-- ``signs``: each axis flipped to match the previous epoch (the rule before Procrustes);
-- ``procrustes``: the orthogonal rotation/reflection that best matches the previous epoch (the default).
+- ``signs``: each axis flipped to match the previous epoch;
+- ``procrustes``: the epoch's own principal axes, rotated/reflected to best match the previous epoch;
+- ``default``: the plugin's default options (whatever ``PCAOptions()`` is today).
 
-Figure: for each pair of consecutive epochs, the median over points of |position(e) - position(e-1)|
-divided by the plot span (the larger side of epoch e's bounding box); the table shows each pair and
-the median over pairs. Procrustes cannot remove real motion of the latent space, only the rotation
-and mirroring that PCA's arbitrary axes add.
+Figures, for each pair of consecutive epochs, divided by the plot span (the larger side of epoch e's
+bounding box):
 
-    .venv/bin/python bench/pca_alignment.py [--epochs 6] [--seed 0]
+- ``move``: the median over points of |position(e) - position(e-1)|;
+- ``centroid``: the largest move of a class centroid (the mean position of one digit's points), i.e.
+  whether some class cluster jumps across the map;
+- ``screen_move`` / ``screen_centroid``: the same on screen, where the explorer scales each epoch's PCA
+  file by its largest |coordinate| around the origin: a latent cloud that grows as a whole (the AE's
+  doubles between epochs 1 and 2) does not move points there.
+
+Each table cell is the median over the epoch pairs, with the worst pair in brackets.
+
+    .venv/bin/python bench/pca_alignment.py [--presets ae-quick gmvae-clusters] [--seed 0] [--subsets heldout all]
 """
 
 from __future__ import annotations
@@ -22,51 +32,117 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-RULES = {"none": {"sign_reference": "loadings"}, "signs": {"alignment": "signs"}, "procrustes": {}}
+CACHE = Path.home() / ".cache" / "latentdeck" / "bench"
+RULES = {"none": {"sign_reference": "loadings"}, "signs": {"alignment": "signs"},
+         "procrustes": {"alignment": "procrustes", "basis": "own"}, "default": {}}
+SUBSETS = {"heldout": ("500 held-out", slice(4500, 5000)), "all": ("all 5000", slice(None))}
 
 
-def displacements(per_epoch: list, dims: int, rule: str) -> list[float]:
+def preset_latents(preset: str, seed: int = 0) -> dict:
+    """Per-epoch latents of all 5,000 mnist-5k digits (train 4,500 then held-out 500) from a run of ``preset``."""
+    import numpy as np
+
+    path = CACHE / f"{preset}_mnist5k_s{seed}.npz"
+    if not path.exists():
+        import torch
+
+        from latentdeck.checkpoints import load_model
+        from latentdeck.launch import prepare_run
+        from latentdeck.plugins import collect, get_plugin_manager
+        from latentdeck.runs import RunStore
+        from latentdeck.training import execute_run, to_float_images
+
+        pm = get_plugin_manager()
+        dataset = collect(pm, "datasets")["mnist-5k"]
+        with tempfile.TemporaryDirectory() as tmp:
+            store = RunStore(tmp)
+            stored = prepare_run(pm, {"preset": preset, "dataset": "mnist-5k", "seed": seed,
+                                      "projections": [], "artifacts": []})
+            store.create(stored)
+            run_dir = store.run_dir(stored["run_id"])
+            assert execute_run(run_dir, pm=pm) == "completed"
+            splits = [dataset.load(None, s) for s in ("train", "heldout")]
+            x = to_float_images(torch.cat([s.images for s in splits]), dataset.image_shape)
+            out = {"labels": torch.cat([s.labels for s in splits]).numpy()}
+            with torch.no_grad():
+                for e in range(1, stored["epochs"] + 1):
+                    model, _ = load_model(run_dir, pm, epoch=e)
+                    out[f"epoch_{e}"] = model.encode(x).float().numpy()
+        CACHE.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **out)
+    data = np.load(path)
+    epochs = sorted(int(k.split("_")[1]) for k in data.files if k.startswith("epoch_"))
+    return {"per_epoch": [data[f"epoch_{e}"] for e in epochs], "labels": data["labels"]}
+
+
+def pair_moves(coords, previous, labels, classes) -> tuple[float, float]:
+    """Median point move and largest class-centroid move from ``previous`` to ``coords``, / span of ``coords``."""
+    import numpy as np
+
+    span = float(np.ptp(coords, axis=0).max())
+    median = float(np.median(np.linalg.norm(coords - previous, axis=1)))
+    centroid = max(float(np.linalg.norm(coords[labels == c].mean(0) - previous[labels == c].mean(0))) for c in classes)
+    return median / span, centroid / span
+
+
+def moves(per_epoch: list, labels, dims: int, options: dict) -> dict[str, list[float]]:
+    """Per consecutive pair: the median point move and the largest class-centroid move, both / span, in latent
+    units (``move``, ``centroid``) and on screen (``screen_move``, ``screen_centroid``: each epoch scaled by its
+    largest |coordinate| around the origin, as the explorer draws a PCA file, so growth of the whole cloud
+    does not count)."""
     import numpy as np
 
     from latentdeck_pca.plugin import PCAOptions, fit
 
-    options = PCAOptions(**RULES[rule])
+    options = PCAOptions(**options)
+    classes = np.unique(labels)
     previous = None
-    moved = []
+    out: dict[str, list[float]] = {"move": [], "centroid": [], "screen_move": [], "screen_centroid": []}
     for latents in per_epoch:
         coords = fit(latents, dims, 0, options, init=previous).coords
         if previous is not None:
-            span = float(np.ptp(coords, axis=0).max())
-            moved.append(float(np.median(np.linalg.norm(coords - previous, axis=1))) / span)
+            for prefix, (a, b) in (("", (coords, previous)),
+                                   ("screen_", (coords / np.abs(coords).max(), previous / np.abs(previous).max()))):
+                move, centroid = pair_moves(a, b, labels, classes)
+                out[f"{prefix}move"].append(move)
+                out[f"{prefix}centroid"].append(centroid)
         previous = coords
-    return moved
+    return out
+
+
+def summary(values: list[float]) -> dict:
+    return {"pairs": [round(v, 3) for v in values], "median": round(statistics.median(values), 3),
+            "max": round(max(values), 3)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--presets", nargs="+", default=["ae-quick", "gmvae-clusters"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--subsets", nargs="+", choices=list(SUBSETS), default=list(SUBSETS))
+    parser.add_argument("--rules", nargs="+", choices=list(RULES), default=list(RULES))
     args = parser.parse_args()
-    from latent_data import run_latents
 
     report = {}
-    for model in ("ae", "gmvae"):
-        data = run_latents(model, args.epochs, args.seed)
-        epochs = [data["per_epoch"][e] for e in range(1, args.epochs + 1)]
-        for subset, rows in (("heldout 500", slice(4500, 5000)), ("all 5000", slice(None))):
+    for preset in args.presets:
+        data = preset_latents(preset, args.seed)
+        for subset in args.subsets:
+            name, rows = SUBSETS[subset]
+            epochs, labels = [e[rows] for e in data["per_epoch"]], data["labels"][rows]
             for dims in (2, 3):
-                per_rule = {rule: displacements([e[rows] for e in epochs], dims, rule) for rule in RULES}
-                key = f"{model} {subset} {dims}-D"
-                report[key] = {rule: {"pairs": [round(v, 3) for v in values], "median": round(statistics.median(values), 3)}
-                               for rule, values in per_rule.items()}
-                medians = {rule: report[key][rule]["median"] for rule in RULES}
-                print(f"{key:26} median displacement / span: none {medians['none']:.3f}  signs {medians['signs']:.3f}  "
-                      f"procrustes {medians['procrustes']:.3f}   pairs (signs -> procrustes): "
-                      + ", ".join(f"{a:.2f}->{b:.2f}" for a, b in zip(per_rule['signs'], per_rule['procrustes'])))
+                key = f"{preset} {name} {dims}-D"
+                report[key] = {rule: {metric: summary(values) for metric, values in
+                                      moves(epochs, labels, dims, RULES[rule]).items()} for rule in args.rules}
+                print(key, flush=True)
+                for rule in args.rules:
+                    cells = "  ".join(f"{metric} {values['median']:.3f} [{values['max']:.3f}]"
+                                      for metric, values in report[key][rule].items())
+                    print(f"    {rule:10} {cells}", flush=True)
     print(json.dumps(report))
     return 0
 

@@ -270,7 +270,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
             onToggle={(v) => setHidden((h) => { const next = new Set(h); if (next.has(v)) next.delete(v); else next.add(v); return next; })} /> : null}
           {doc ? <HoverCard runId={runId} doc={doc} i={shownCard} inputs={inputs} recon={recon} pinned={hoverPosition === null} classes={classes} /> : null}
           <FocusBox focus={focus} onExport={exportFocus} onClear={() => setAnchors([])} knnMissing={!!focus && !knnOnDisk} />
-          {doc ? <Trust doc={doc} /> : null}
+          {doc ? <Trust doc={doc} epochs={epochs} /> : null}
           {overlayImage && grid ? <OverlayLegend kind={overlay} grid={grid} /> : null}
           <HowTo method={method} dims={dims} />
         </div>

@@ -6,6 +6,7 @@ import { categoryColour, cssRgb, gradientCss, TRAINED_COLOURS, viridis } from "@
 import { useMapping } from "@/lib/latent/componentMapping";
 import type { FocusSet } from "@/lib/latent/focus";
 import { byMatchedDigit, componentColour, componentLegend, componentName } from "@/lib/latent/matching";
+import { pcaVarianceText } from "@/lib/latent/pcaBasis";
 import { confidenceOf, splitOf } from "@/lib/latent/points";
 import type { AtlasDoc, ColourBy, ProjectionDoc } from "@/lib/latent/points";
 import { distortionRangeLog2, fmt, isRatioMap, legendGradient, overlayLabel } from "@/lib/overlays";
@@ -137,9 +138,9 @@ export function FocusBox({ focus, onExport, onClear, knnMissing }: {
   );
 }
 
-export function Trust({ doc }: { doc: ProjectionDoc }) {
+export function Trust({ doc, epochs = [] }: { doc: ProjectionDoc; epochs?: number[] }) {
   const t = doc.trustworthiness;
-  const evr = doc.explained_variance_ratio;
+  const pcaAxes = pcaVarianceText(doc, epochs);
   return (
     <div data-testid="trust">
       <h3>how faithful is this map?</h3>
@@ -147,7 +148,7 @@ export function Trust({ doc }: { doc: ProjectionDoc }) {
         <div>trustworthiness <b data-testid="trust-value">{t.value.toFixed(3)}</b> <span className="muted">(k = {t.k})</span>:
           {" "}1 means points that look like neighbours here are neighbours in latent space; lower means the map shows neighbourhoods the model does not have.</div>
       ) : <div className="muted">No trustworthiness in this file.</div>}
-      {evr ? <div className="muted">PCA keeps {(100 * evr.reduce((a, b) => a + b, 0)).toFixed(1)}% of the latent variance in these {doc.dims} axes.</div> : null}
+      {pcaAxes ? <div className="muted" data-testid="pca-basis">{pcaAxes}</div> : null}
     </div>
   );
 }

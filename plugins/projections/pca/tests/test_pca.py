@@ -150,7 +150,7 @@ def test_procrustes_reproduces_a_rotated_copy_exactly_and_keeps_distances(dims, 
     plain = fit(latents, dims, 0, PCAOptions(sign_reference="loadings"))
     turn = _orthogonal(dims, 5, reflect)
     target = plain.coords @ turn  # the "previous epoch": the same map turned (or mirrored)
-    aligned = fit(latents, dims, 0, init=target)
+    aligned = fit(latents, dims, 0, PCAOptions(basis="own"), init=target)
     np.testing.assert_allclose(aligned.coords, target, atol=1e-9)
     np.testing.assert_allclose(pdist(aligned.coords), pdist(plain.coords), atol=1e-9)  # a rigid motion only
     rotation = np.array(aligned.params["alignment"]["rotation"])
@@ -168,7 +168,7 @@ def test_procrustes_undoes_axes_that_swap_order_where_sign_flips_cannot():
     epoch2 = np.c_[base[:, 0], base[:, 1] * 1.05, rng.normal(size=(300, 2)) * 0.05]  # now axis 1 is first
     first = fit(epoch1, 2, 0)
     signs = fit(epoch2, 2, 0, PCAOptions(alignment="signs"), init=first.coords)
-    procrustes = fit(epoch2, 2, 0, init=first.coords)
+    procrustes = fit(epoch2, 2, 0, PCAOptions(basis="own"), init=first.coords)
     span = np.ptp(first.coords, axis=0).max()
     moved = lambda result: np.median(np.linalg.norm(result.coords - first.coords, axis=1)) / span
     assert moved(signs) > 0.1  # the swapped axes turn the picture by 90 degrees
@@ -182,7 +182,7 @@ def test_an_aligned_file_restores_with_its_map():
 
     rng = np.random.default_rng(4)
     latents = rng.normal(size=(40, 5)) @ rng.normal(size=(5, 5))
-    aligned = fit(latents, 3, 0, init=fit(latents, 3, 0).coords @ _orthogonal(3, 1))
+    aligned = fit(latents, 3, 0, PCAOptions(basis="own"), init=fit(latents, 3, 0).coords @ _orthogonal(3, 1))
     saved = {"coords": aligned.coords.tolist(), "params": aligned.params, **aligned.extra}
     back = restore(saved)
     np.testing.assert_allclose(back.place(latents), aligned.coords, atol=1e-5)

@@ -1,27 +1,28 @@
-"""PCA of the visualization subset's latents, 2-D and 3-D, aligned with the previous epoch.
+"""PCA of the visualization subset's latents, 2-D and 3-D, kept in place from epoch to epoch.
 
-Principal axes are not stable between epochs: an eigenvector's sign is arbitrary, and when two
-variances are close the first two axes swap order from one epoch to the next, so a plain PCA map
-mirrors or turns by 90 degrees although the latent space barely moved. Per-axis sign flips cannot
-undo a swap. So, by default, each epoch's coordinates are aligned to the previous epoch's
-coordinates of the same points by an orthogonal Procrustes transform (``params.alignment``):
+Principal axes are not stable while a network trains: an eigenvector's sign is arbitrary, two axes of
+similar variance swap order, and the epoch's top principal plane turns to other latent directions although
+the clusters barely moved, so a fresh PCA per epoch reshuffles the map. With ``init`` (the previous
+epoch's coordinates of the same points for this ``dims``) and the default options:
 
-1. ``procrustes`` (default; ``sign_reference: "previous"``, ``alignment: "procrustes"``) — with
-   ``init`` (the previous epoch's coordinates of the same points for this ``dims``), the rotation or
-   reflection ``R`` (dims x dims, orthogonal, no scaling) that minimises ``||raw @ R - init||`` over
-   the centred coordinates (``R = U V^T`` from the SVD of ``raw^T init``) is applied. Distances between
-   points are unchanged; only the map's orientation follows the previous epoch. ``R`` is recorded.
-2. ``signs`` (``alignment: "signs"``) — each axis is only flipped when it correlates negatively with
-   the previous epoch's axis (the rule before Procrustes; it cannot undo an axis swap).
-3. ``loadings`` — the first epoch, or ``sign_reference: "loadings"``: each principal direction's entry
-   of largest absolute value is made positive (lowest index on ties). Reproducible without history.
+1. ``basis: "carry"`` — the previous map's latent directions are carried, re-fitted to this epoch's codes
+   (``basis.carried_map``: the orthonormal map that agrees best with the previous coordinates), as long as they keep
+   at least ``refresh_below`` (0.9) of the variance this epoch's own principal axes keep
+   (``params.basis.source = "carried"``, ``params.alignment.method = "carried"``);
+2. otherwise (or with ``basis: "own"``) the epoch's own principal axes, turned by the orthogonal
+   Procrustes ``R`` (dims x dims, ``U V^T`` from the SVD of ``raw^T init`` over centred coordinates) that
+   best matches the previous map (``params.alignment.method = "procrustes"``, ``R`` recorded);
+3. ``alignment: "signs"`` — own axes, each flipped when it correlates negatively with the previous
+   epoch's axis; ``loadings`` (the first epoch, or ``sign_reference: "loadings"``) — each principal
+   direction's entry of largest absolute value is made positive (lowest index on ties).
 
-The projection is the exact linear map ``coords = (z - mean) @ components.T`` (``components`` =
-``R^T`` times the principal directions, so it carries the alignment); it is returned as
-``Projection.linear`` and persisted, so artifacts can place new latent points (model samples,
-Gaussians in closed form) even after a reload from disk. ``principal_components`` keeps the
-unrotated principal directions, and ``explained_variance`` stays in principal order (descending);
-``axis_variance_ratio`` is the share of the latent variance along each displayed axis.
+``params.basis`` states which axes are shown and the share of the latent variance they keep, next to what
+the epoch's own principal axes would keep. The projection is the exact linear map
+``coords = (z - mean) @ components.T`` (``components`` = the shown axes), returned as
+``Projection.linear`` and persisted, so artifacts can place new latent points (model samples, Gaussians in
+closed form) even after a reload from disk. ``principal_components`` keeps the epoch's own principal
+directions, and ``explained_variance`` stays in principal order (descending); ``axis_variance_ratio`` is
+the share of the latent variance along each displayed axis.
 
 Explained variance uses ``n - 1`` in the denominator (like scikit-learn); the ratio is over the total
 variance of all latent dimensions. Latents with fewer dimensions than ``dims`` get zero axes.
@@ -34,6 +35,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from latentdeck import Projection, ProjectionSpec, hookimpl
+
+from .basis import basis_record, carried_map, remember, shown_variance
+from .basis import carried_for as lineage_of
 
 
 class PCAOptions(BaseModel):
@@ -50,6 +54,16 @@ class PCAOptions(BaseModel):
         description="how an epoch follows the previous one: 'procrustes' = the orthogonal rotation/reflection "
                     "(no scaling) that best matches the previous coordinates of the same points, which also "
                     "undoes axes that swap order; 'signs' = flip single axes only")
+    basis: Literal["carry", "own"] = Field(
+        "carry",
+        description="'carry' (with alignment 'procrustes') keeps showing the previous map's latent directions, "
+                    "re-fitted to this epoch's codes (the orthonormal map that agrees best with the previous coordinates), "
+                    "until they keep less than refresh_below of the variance this epoch's own principal axes "
+                    "keep; 'own' = always this epoch's principal axes, rotated to match the previous epoch")
+    refresh_below: float = Field(
+        0.9, gt=0, le=1,
+        description="with basis 'carry': switch to this epoch's own principal axes when the carried ones keep "
+                    "less than this fraction of the variance the own ones keep (1 = only an exact match)")
 
 
 def principal_axes(latents, dims: int, center: bool = True):
@@ -117,34 +131,56 @@ def _alignment_record(rotation) -> dict:
     return record
 
 
+def _carry_record(rms_move: float) -> dict:
+    return {"method": "carried", "reference": "the previous epoch's coordinates of the same points",
+            "fit": "orthogonal Procrustes: W = U V^T from the SVD of (z - mean)^T previous (orthonormal columns)",
+            "rms_move": round(rms_move, 6)}
+
+
 def fit(latents, dims: int, seed: int, options: PCAOptions | None = None, init=None) -> Projection:
     import numpy as np
 
     options = options or PCAOptions()
     x = np.asarray(latents, dtype=np.float64)
     mean, principal, values, total = principal_axes(x, dims, options.center)
+    own_share = float(values.sum() / total) if total > 0 else 0.0
     coords = raw = (x - mean) @ principal.T
     components = principal
-    signs_from, alignment = "loadings", {"method": "none"}
+    signs_from, alignment, carried, tried = "loadings", {"method": "none"}, 0, None
     if options.sign_reference == "previous" and init is not None and np.shape(init) == coords.shape:
         signs_from = "previous"
         if options.alignment == "procrustes":
-            rotation = procrustes_rotation(raw, init)
-            coords, components = raw @ rotation, rotation.T @ principal
-            alignment = _alignment_record(rotation)
+            w = carried_map(x - mean, init) if options.basis == "carry" else None
+            if w is not None:
+                tried = shown_variance((x - mean) @ w, total)[1]
+            if w is not None and tried >= options.refresh_below * own_share:
+                coords, components = (x - mean) @ w, w.T
+                previous = np.asarray(init, dtype=np.float64)
+                rms = float(np.sqrt(np.mean(np.sum((coords - (previous - previous.mean(0))) ** 2, axis=1))))
+                alignment, tried = _carry_record(rms), None
+                before = lineage_of(init)
+                carried = None if before is None else before + 1
+            else:
+                rotation = procrustes_rotation(raw, init)
+                coords, components = raw @ rotation, rotation.T @ principal
+                alignment = _alignment_record(rotation)
         else:
             signs = previous_signs(raw, init)
             coords, components = raw * signs, principal * signs[:, None]
             alignment = {"method": "signs", "signs": signs.tolist()}
     ratio = (values / total).tolist() if total > 0 else [0.0] * dims
-    axis_variance = coords.var(0, ddof=1) if len(coords) > 1 else np.zeros(dims)
-    axis_ratio = (axis_variance / total).tolist() if total > 0 else [0.0] * dims
+    axis_ratio, shown = shown_variance(coords, total)
+    refresh_below = options.refresh_below if options.basis == "carry" else None
+    basis = basis_record("carried" if alignment["method"] == "carried" else "own", shown, own_share,
+                         refresh_below, carried, tried)
+    remember(coords, carried)
     return Projection(
         coords=coords,
         params={"n_components": dims, "center": options.center, "sign_reference": options.sign_reference,
-                "signs_from": signs_from, "alignment": alignment, "solver": "numpy.linalg.eigh(covariance)"},
+                "signs_from": signs_from, "alignment": alignment, "basis": basis,
+                "solver": "numpy.linalg.eigh(covariance)"},
         extra={"explained_variance": values.tolist(), "explained_variance_ratio": ratio,
-               "axis_variance_ratio": [round(v, 6) for v in axis_ratio],
+               "axis_variance_ratio": axis_ratio,
                "components": np.round(components, 6).tolist(),
                "principal_components": np.round(principal, 6).tolist(), "mean": np.round(mean, 6).tolist()},
         linear=(components, mean),
@@ -153,15 +189,18 @@ def fit(latents, dims: int, seed: int, options: PCAOptions | None = None, init=N
 
 def restore(saved: dict) -> Projection:
     """A saved PCA file back as a projection, with its linear map (``components`` rows already carry
-    the signs the fit applied, so ``(z - mean) @ components.T`` reproduces ``coords``)."""
+    the alignment the fit applied, so ``(z - mean) @ components.T`` reproduces ``coords``). The file's
+    basis lineage is remembered, so the next epoch fitted from these coordinates (backfill) counts on."""
     import numpy as np
 
     components = np.asarray(saved["components"], dtype=np.float64)
     mean = np.asarray(saved["mean"], dtype=np.float64)
+    coords = np.asarray(saved["coords"], dtype=np.float64)
+    basis = (saved.get("params") or {}).get("basis") or {}
+    remember(coords, basis.get("carried_for", 0 if basis.get("source", "own") == "own" else None))
     extra = {key: saved[key] for key in ("explained_variance", "explained_variance_ratio", "axis_variance_ratio",
                                          "components", "principal_components", "mean") if key in saved}
-    return Projection(coords=np.asarray(saved["coords"], dtype=np.float64), params=saved.get("params", {}),
-                      extra=extra, linear=(components, mean))
+    return Projection(coords=coords, params=saved.get("params", {}), extra=extra, linear=(components, mean))
 
 
 @hookimpl
@@ -169,5 +208,6 @@ def register_projections():
     return [ProjectionSpec(
         file_names={2: "latent_2d_{tag}.json"},  # the historical 2-D name (the 3-D file is latent_3d_{tag}_pca.json)
         name="pca", fit=fit, dims=(2, 3), options=PCAOptions, restore=restore,
-        description="principal components of the latents (2-D and 3-D), each epoch rotated (Procrustes) to "
-                    "match the previous one, so the map moves only where the latent space does")]
+        description="principal components of the latents (2-D and 3-D); later epochs keep the previous map's "
+                    "axes (re-fitted to the moved codes) while they keep >= 90% of the variance the epoch's own "
+                    "axes would, so the map moves only where the latent space does")]

@@ -13,6 +13,34 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from latentdeck.kit import ProjectionFile
 
 
+class PCABasis(BaseModel):
+    """Which axes a file shows (``params.basis``; files written before it have none: their own axes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["own", "carried"] = Field(
+        description="'own': this epoch's principal axes (aligned, see alignment); 'carried': the previous map's "
+                    "latent directions re-fitted to this epoch's codes (alignment.method 'carried')")
+    carried_for: int | None = Field(
+        ge=0, description="0 for 'own'; k = the basis was an epoch's own k projections ago (the projected epoch k "
+                          "steps back); null when the previous map's lineage is unknown")
+    variance_ratio: float = Field(ge=0, le=1 + 1e-6, description="share of the total latent variance the shown "
+                                                                  "axes keep (sum of axis_variance_ratio)")
+    own_variance_ratio: float = Field(ge=0, le=1 + 1e-6, description="what this epoch's own principal axes would "
+                                                                      "keep (sum of explained_variance_ratio)")
+    refresh_below: float | None = Field(description="the carried basis is dropped when variance_ratio < "
+                                                    "refresh_below x own_variance_ratio (null: basis 'own')")
+    carried_variance_ratio: float | None = Field(
+        None, description="only when the carried basis was tried and fell short: what it would have kept")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PCABasis":
+        assert (self.source == "own") == (self.carried_for == 0) or self.carried_for is None, "carried_for vs source"
+        if self.source == "carried" and self.refresh_below is not None:
+            assert self.variance_ratio >= self.refresh_below * self.own_variance_ratio - 1e-5, "kept a basis to drop"
+        return self
+
+
 class PCAParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -24,7 +52,9 @@ class PCAParams(BaseModel):
     alignment: dict[str, Any] = Field(
         default_factory=lambda: {"method": "none"},
         description="how this epoch follows the previous one: {method: none} (first epoch, or 'loadings'), "
-                    "{method: signs, signs} or {method: procrustes, rotation (dims x dims), reflection, angle_deg?}")
+                    "{method: signs, signs}, {method: procrustes, rotation (dims x dims), reflection, angle_deg?} (own "
+                    "axes) or {method: carried, reference, fit, rms_move} (carried axes, see basis)")
+    basis: PCABasis | None = Field(None, description="which axes are shown and the variance they keep")
     solver: str
 
 
@@ -36,7 +66,7 @@ class PCAProjectionFile(ProjectionFile):
     explained_variance_ratio: list[float] = Field(description="explained_variance / total latent variance")
     components: list[list[float]] = Field(
         description="the (dims, latent_dim) linear map of this file: coords = (z - mean) @ components.T "
-                    "(the principal directions with the alignment applied)")
+                    "(the shown axes: the principal directions with the alignment applied, or the carried basis)")
     principal_components: list[list[float]] | None = Field(
         None, description="the unrotated principal directions (loadings sign rule), descending variance")
     axis_variance_ratio: list[float] | None = Field(
@@ -50,4 +80,8 @@ class PCAProjectionFile(ProjectionFile):
         assert 0 <= sum(self.explained_variance_ratio) <= 1 + 1e-6
         assert all(len(row) == self.latent_dim for row in self.components) and len(self.mean) == self.latent_dim
         assert self.params.n_components == self.dims
+        if self.params.basis is not None:
+            assert (self.params.basis.source == "carried") == (self.params.alignment.get("method") == "carried")
+            if self.axis_variance_ratio is not None:
+                assert abs(sum(self.axis_variance_ratio) - self.params.basis.variance_ratio) < 1e-4, "shown variance"
         return self

@@ -1,0 +1,59 @@
+// Which axes a PCA file shows, in words for the explorer: this epoch's own principal axes, or the basis
+// carried from an earlier epoch and aligned to this epoch's codes (the pca plugin's `params.basis`), and
+// the share of the latent variance the shown axes keep. Reads persisted fields only.
+import type { ProjectionDoc } from "./points";
+
+/** `params.basis` of a PCA file (latentdeck_pca.schema.PCABasis); absent in files written before it. */
+export interface PcaBasis {
+  source: "own" | "carried";
+  carried_for: number | null;
+  variance_ratio: number;
+  own_variance_ratio: number;
+  refresh_below: number | null;
+  carried_variance_ratio?: number | null;
+}
+
+export function pcaBasisOf(doc: ProjectionDoc): PcaBasis | null {
+  const basis = doc.params?.basis as PcaBasis | undefined;
+  if (doc.method !== "pca" || !basis || (basis.source !== "own" && basis.source !== "carried")) return null;
+  return Number.isFinite(basis.variance_ratio) && Number.isFinite(basis.own_variance_ratio) ? basis : null;
+}
+
+/** The epoch whose own principal axes a carried basis comes from: `carried_for` projected epochs before
+ * this one in `epochs` (this method's and dims' projected epochs); null when that cannot be told. */
+export function basisEpoch(doc: ProjectionDoc, epochs: number[]): number | null {
+  const basis = pcaBasisOf(doc);
+  if (!basis) return null;
+  if (basis.source === "own") return doc.epoch;
+  const sorted = [...epochs].sort((a, b) => a - b);
+  const at = sorted.indexOf(doc.epoch);
+  const back = basis.carried_for;
+  return back !== null && back > 0 && at - back >= 0 ? sorted[at - back] : null;
+}
+
+const pct = (ratio: number) => `${(100 * ratio).toFixed(1)}%`;
+
+/** The sentence under "how faithful is this map?"; null for files that are not PCA. */
+export function pcaVarianceText(doc: ProjectionDoc, epochs: number[]): string | null {
+  const basis = pcaBasisOf(doc);
+  const evr = doc.explained_variance_ratio;
+  if (!basis) {
+    return evr && doc.method === "pca"
+      ? `PCA keeps ${pct(evr.reduce((a, b) => a + b, 0))} of the latent variance in these ${doc.dims} axes.`
+      : null;
+  }
+  const axes = `these ${doc.dims} axes keep ${pct(basis.variance_ratio)} of the latent variance`;
+  const threshold = basis.refresh_below !== null ? pct(basis.refresh_below) : null;
+  if (basis.source === "own") {
+    const refreshed = basis.carried_variance_ratio != null && threshold
+      ? ` The axes carried until the previous epoch would keep only ${pct(basis.carried_variance_ratio)}, below ${threshold} `
+        + "of that, so the map takes this epoch's own axes here (it may turn)."
+      : "";
+    return `PCA basis of this epoch (epoch ${doc.epoch}): ${axes}.${refreshed}`;
+  }
+  const from = basisEpoch(doc, epochs);
+  const origin = from !== null ? `PCA basis of epoch ${from}` : "PCA basis of an earlier epoch";
+  const own = `this epoch's own principal axes would keep ${pct(basis.own_variance_ratio)}`;
+  const rule = threshold ? `; kept so the map does not reshuffle, replaced when it keeps less than ${threshold} of that` : "";
+  return `${origin}, aligned to this epoch's codes: ${axes} (${own}${rule}).`;
+}
