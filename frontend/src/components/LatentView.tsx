@@ -94,7 +94,8 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
         ) : (
           <Explorer runId={runId} catalogue={catalogue} feed={feed} view={{ ...view, method }} setView={setView}
             filterText={filterText} setFilterText={setFilterText} anchors={anchors} setAnchors={setAnchors}
-            hover={hover} setHover={setHover} camera={camera} classes={classes} />
+            hover={hover} setHover={setHover} camera={camera} classes={classes}
+            phases={phasesOf((detail as { phases?: unknown }).phases)} />
         )}
       </section>
 
