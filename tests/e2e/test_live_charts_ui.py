@@ -1,7 +1,8 @@
 """The run page's charts in a real browser, watched live from the launch of a tiny GM-VAE (the entropy bonus on
 at weight 0, i.e. off; pretraining; a prior initialised from a GMM) to its end: no console error and no failed request on the
 way, the phases marked on the charts, the applied loss weights charted, the weight of the switched-off
-option behind the inactive toggle and drawn without NaN, and legends that follow a picked epoch."""
+option behind the inactive toggle and drawn without NaN, legends that follow a picked epoch, and the
+explorer's mixture charts with the same phases and legends at the timeline's epoch."""
 
 from __future__ import annotations
 
@@ -121,5 +122,21 @@ def test_a_live_gmvae_run_page_charts_phases_and_weights_without_errors(serve_ap
     shot(page, "charts-epoch-picked")
 
     assert page.evaluate(BAD_ATTRIBUTES) == []
+    assert errors == [], errors[:5]
+    assert failed == [], failed
+
+    # the explorer's mixture charts: the same phases, legends at the epoch the timeline shows
+    page.goto(f"{live.url}/runs/{run_id}/latent/")
+    neff = page.get_by_test_id("mixture-neff")
+    expect(neff.locator("[data-testid=phase-band][data-phase=pretraining]")).to_have_count(1)
+    expect(neff.locator("[data-testid=phase-moment][data-phase=prior_init]")).to_have_count(1)
+    expect(page.get_by_test_id("timeline-epoch")).to_have_text(str(EPOCHS))
+    page.get_by_test_id("timeline-scrubber").fill("0")  # epoch 1: pretraining
+    expect(page.get_by_test_id("timeline-epoch")).to_have_text("1")
+    for chart in ("mixture-neff", "mixture-pmax"):
+        expect(page.get_by_test_id(chart).get_by_test_id("legend-epoch")).to_have_text("epoch 1")
+    first = live.client.get(f"/api/runs/{run_id}/artifacts/mixture/mixture_health_epoch_1.json").json()
+    expect(page.get_by_test_id("mixture-pmax").locator(".legend-value")).to_have_attribute("data-value", str(first["pmax"]))
+    shot(page, "charts-mixture-epoch-1")
     assert errors == [], errors[:5]
     assert failed == [], failed

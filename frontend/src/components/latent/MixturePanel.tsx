@@ -132,12 +132,12 @@ export function MixturePanel({ runId, epochs, shownEpoch, selected, onComponent,
         </div>
         <div>
           <LineChart title={`effective components (1 = collapse, ${k} = even use)`} maxEpoch={files[files.length - 1]?.epoch ?? 1} testId="mixture-neff"
-            yDomain={[1, k]} series={[
+            yDomain={[1, k]} phases={phases} selectedEpoch={current.epoch} series={[
             { label: "neff (soft)", points: files.map((f) => ({ x: f.epoch, y: f.neff })) },
             { label: "argmax_neff (hard)", points: files.map((f) => ({ x: f.epoch, y: f.argmax_neff })) },
           ]} />
           <LineChart title={`pmax, the largest share (1/${k} = even, 1 = one takes all)`} maxEpoch={files[files.length - 1]?.epoch ?? 1}
-            testId="mixture-pmax" yDomain={[0, 1]} series={[
+            testId="mixture-pmax" yDomain={[0, 1]} phases={phases} selectedEpoch={current.epoch} series={[
             { label: "pmax", points: files.map((f) => ({ x: f.epoch, y: f.pmax })) },
           ]} />
         </div>
