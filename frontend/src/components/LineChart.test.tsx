@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { renderToStaticMarkup } from "react-dom/server";
 import type { Phase } from "@/lib/phases";
-import { LineChart } from "./LineChart";
+import { LineChart, RunPhasesContext } from "./LineChart";
 import type { Series } from "./LineChart";
 
 const flat = (y: number, n: number): Series => ({ label: "weight", points: Array.from({ length: n }, (_, i) => ({ x: i + 1, y })) });
@@ -74,4 +74,12 @@ test("the legend shows the value at the selected epoch (default: the last) and a
   assert.match(picked, /data-testid="legend-epoch">epoch 2</);
   assert.match(picked, /data-testid="chart-selected"/);
   assert.match(render(series, { selectedEpoch: 7 }), /data-value=""/, "an epoch the series did not log shows –");
+});
+
+test("charts inside a run page take the run's phases from RunPhasesContext; their own phases win", () => {
+  const phases: Phase[] = [{ name: "pretraining", label: "pretraining", kind: "span", start: 1, end: 2, text: "" }];
+  const inside = (extra: Partial<Parameters<typeof LineChart>[0]> = {}) => renderToStaticMarkup(
+    <RunPhasesContext.Provider value={phases}><LineChart title="t" series={[flat(1, 3)]} maxEpoch={3} {...extra} /></RunPhasesContext.Provider>);
+  assert.match(inside(), /data-phase="pretraining"/);
+  assert.ok(!inside({ phases: [] }).includes("data-phase"), "an explicit empty list draws none");
 });

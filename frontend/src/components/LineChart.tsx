@@ -3,7 +3,7 @@
 // are shaded bands (spans) and vertical markers (moments), named on hover; the legend shows each
 // series' value at the selected epoch (hovered, clicked, or the one a panel shows; default the last).
 "use client";
-import { useState } from "react";
+import { createContext, useContext, useState } from "react";
 import type { MouseEvent } from "react";
 import { linear, nearestEpoch, niceTicks, phaseExtent, tickLabel, valueAt, xDomainOf, yDomainOf } from "@/lib/chartScale";
 import type { Domain } from "@/lib/chartScale";
@@ -16,6 +16,10 @@ export interface Series {
   dashed?: boolean;
   faint?: boolean;
 }
+
+/** The phases of the run a page shows: every chart inside draws them unless given its own ``phases``
+ * (the run page provides them, so charts of generic artifacts mark them too). */
+export const RunPhasesContext = createContext<Phase[]>([]);
 
 const W = 320;
 const H = 170;
@@ -89,7 +93,7 @@ export function LineChart({ title, series, maxEpoch, testId, yDomain, phases, se
   title: string; series: Series[]; maxEpoch: number; testId?: string;
   /** a fixed y range when the quantity has natural bounds (e.g. 1..K), instead of fitting the data */
   yDomain?: [number, number];
-  /** the run's phases: spans shaded, moments marked, both named on hover */
+  /** the run's phases: spans shaded, moments marked, both named on hover (default: RunPhasesContext's) */
   phases?: Phase[];
   /** the epoch the legend reports and the marker line shows (e.g. the epoch a panel shows); default the last */
   selectedEpoch?: number | null;
@@ -97,13 +101,14 @@ export function LineChart({ title, series, maxEpoch, testId, yDomain, phases, se
   onPickEpoch?: (epoch: number) => void;
 }) {
   const [hovered, setHovered] = useState<number | null>(null);
+  const runPhases = useContext(RunPhasesContext);
   const drawn = series.map((s) => ({ ...s, points: s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)) }));
   const all = drawn.flatMap((s) => s.points);
   const xAxis = xDomainOf(maxEpoch, all.map((p) => p.x));
   const yAxis = yDomainOf(all.map((p) => p.y), yDomain);
   const sx = linear(xAxis, PAD.l, W - PAD.r);
   // span labels sit in a strip above the plot (never under a line): the chart grows by the strip
-  const { marks, strip } = layoutPhases(phases ?? [], xAxis, sx);
+  const { marks, strip } = layoutPhases(phases ?? runPhases, xAxis, sx);
   const height = H + strip;
   const sy = linear(yAxis, height - PAD.b, PAD.t + strip);
   const x1 = xAxis[1];

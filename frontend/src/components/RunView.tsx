@@ -10,6 +10,7 @@ import { phasesOf } from "@/lib/phases";
 import { fmt, latestWarnings, progressOf } from "@/lib/runState";
 import type { RunState } from "@/lib/runState";
 import { GenericArtifacts } from "./GenericArtifacts";
+import { RunPhasesContext } from "./LineChart";
 import { RunCharts } from "./RunCharts";
 import { ConfirmButton, Empty, ErrorBox, StatusBadge, fullTime } from "./ui";
 
@@ -262,7 +263,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
   };
 
   return (
-    <>
+    <RunPhasesContext.Provider value={phases}>
       <div className="page-head">
         <div>
           <h1 className="mono" data-testid="run-title">{summary.name || runId}</h1>
@@ -317,6 +318,6 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
           {[...state.recent].reverse().map((e) => <li key={e.seq}><span className="type mono">#{e.seq} {e.type}</span><span>{e.text}</span></li>)}
         </ul>
       </section>
-    </>
+    </RunPhasesContext.Provider>
   );
 }
