@@ -125,6 +125,11 @@ def test_a_live_gmvae_run_page_charts_phases_and_weights_without_errors(serve_ap
     assert errors == [], errors[:5]
     assert failed == [], failed
 
+    # the icon: declared by every page and served (headless Chromium asks for none, a desktop browser does)
+    icon = page.locator("link[rel=icon]").first.get_attribute("href")
+    assert live.client.get(icon).status_code == 200, icon
+    assert live.client.get("/favicon.ico").status_code == 200, "browsers that ask /favicon.ico by name get one"
+
     # the explorer's mixture charts: the same phases, legends at the epoch the timeline shows
     page.goto(f"{live.url}/runs/{run_id}/latent/")
     neff = page.get_by_test_id("mixture-neff")
