@@ -74,7 +74,7 @@ function MixtureBlock({ mixture, epoch, classes, picked, pick, clickable }: {
     const m = mixture.matching.find((x) => x.component === c);
     const to = own?.digitOf.get(c);
     return {
-      key: c, label: to !== undefined ? `c${c} → ${digit(to)}` : `c${c} –`, swatch: cssRgb(componentColour(colours, c)),
+      key: c, label: to !== undefined ? `c${c} → ${digit(to)}` : `c${c} (unmatched)`, swatch: cssRgb(componentColour(colours, c)),
       title: `${m?.count ?? 0} digits${m?.purity != null ? `, purity ${percent(m.purity)}` : ""}${to === undefined ? " (unmatched)" : ""}; swatch: its colour on the map`,
     };
   });

@@ -49,7 +49,7 @@ export function Legend({ doc, by, atlas, hidden, onToggle, classes }: {
           const name = by === "split" ? SPLIT_TEXT[v as keyof typeof SPLIT_TEXT] : by === "component" ? componentLegend(mapping, Number(v), classes) : classes[Number(v)] ?? v;
           return (
             <button key={v} type="button" aria-pressed={!hidden.has(v)} onClick={() => onToggle(v)} data-testid={`legend-${v}`}>
-              <i className={s.swatch} style={{ background: cssRgb(colour) }} />{name}
+              <i className={s.swatch} style={{ background: cssRgb(colour), boxShadow: "0 0 0 1px var(--border)" }} />{name}
             </button>
           );
         })}

@@ -70,7 +70,8 @@ export function PriorMeansStrip({ runId, epochs, epoch, phases, classes }: {
                   backgroundImage: `url(${api.artifactUrl(runId, priorMeansPng(epoch))})`,
                   backgroundSize: `${doc.components * tw}px ${TILE_PX}px`, backgroundPosition: `${-c * tw}px 0`,
                   borderRadius: 3, borderBottom: `4px solid ${cssRgb(componentColour(mapping, c))}` }} />
-              <figcaption>{componentName(mapping, c, classes)}<br /><span className="muted">{typeof weight === "number" ? `w ${fmt(weight)}` : "w –"}</span></figcaption>
+              <figcaption>{mapping?.digitOf.has(c) || !mapping ? componentName(mapping, c, classes) : <>c{c}<br /><span className="muted">unmatched</span></>}
+                <br /><span className="muted">{typeof weight === "number" ? `w ${fmt(weight)}` : "w –"}</span></figcaption>
             </figure>
           );
         })}
