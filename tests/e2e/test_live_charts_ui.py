@@ -120,6 +120,12 @@ def test_a_live_gmvae_run_page_charts_phases_and_weights_without_errors(serve_ap
     expect(weights.get_by_test_id("chart-selected")).to_have_count(1)
     page.mouse.move(0, 0)
     shot(page, "charts-epoch-picked")
+    loss.locator("svg").click(position={"x": 48 / 320 * box["width"] + (2 / EPOCHS) * (1 - 58 / 320) * box["width"],
+                                        "y": box["height"] / 2})
+    page.mouse.move(0, 0)
+    expect(page.get_by_test_id("picked-epoch")).to_have_attribute("data-epoch", "")
+    expect(weights.get_by_test_id("legend-epoch")).to_have_count(0)
+    expect(weights.locator("[data-series=kld_c] .legend-value")).to_have_attribute("data-value", "1")
 
     assert page.evaluate(BAD_ATTRIBUTES) == []
     assert errors == [], errors[:5]
