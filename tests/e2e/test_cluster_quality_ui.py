@@ -137,6 +137,14 @@ def test_component_colours_follow_the_matched_digits(runs, page, latent_map, sho
             assert colours[i] == rgb(PALETTE[digit_of[c]]), (i, c, digit_of[c], colours[i])
     swapped = [c for c in digit_of if digit_of[c] != c]
     assert swapped, "a component whose number is not its digit (else this test could not tell the two colourings apart)"
+    # the hover card names the hovered point's component with its match
+    screen, box = canvas.evaluate(m.SCREEN), canvas.bounding_box()
+    i = m.isolated(screen)
+    page.mouse.move(box["x"] + screen[i][0], box["y"] + screen[i][1])
+    expect(page.get_by_test_id("hover-card")).to_have_attribute("data-index", str(projection["indices"][i]))
+    c = projection["component"][i]
+    expect(page.get_by_test_id("hover-component")).to_have_text(f"c{c} → {digit_of[c]}" if c in digit_of else f"c{c} (unmatched)")
+    page.mouse.move(box["x"] + 2, box["y"] + box["height"] - 2)
     bar = page.get_by_test_id(f"mixture-bar-{swapped[0]}").locator("span")
     assert bar.evaluate("(e) => getComputedStyle(e).backgroundColor") == "rgb({}, {}, {})".format(*rgb(PALETTE[digit_of[swapped[0]]]))
     # the prior means: every component's tile, ordered by matched digit, each named by its match
