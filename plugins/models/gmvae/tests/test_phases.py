@@ -41,3 +41,8 @@ def test_a_hold_that_ends_says_when_and_windows_are_spans():
 def test_pretraining_without_an_init_says_the_kl_switches_on():
     (only,) = phases(GMVAEOptions(pretrain_epochs=3), 6)
     assert shape([only]) == [("pretraining", "span", 1, 3)] and "before epoch 4" in only["text"]
+
+
+def test_an_entropy_bonus_of_weight_zero_is_no_phase():
+    options = GMVAEOptions(entropy_bonus_enable=True, entropy_bonus_weight=0.0, entropy_bonus_epochs=3)
+    assert phases(options, 5) == []

@@ -7,7 +7,8 @@
 - ``qc_held`` (span P + 1 .. P + H, or to the last epoch with ``qc_hold_to_end``): q(c|x) gets no
   gradient from the loss; the codes gather around the components.
 - ``kld_c_anneal`` (span 1..W with ``categorical_kl_anneal``): kld_c's schedule weight ramps up.
-- ``entropy_bonus`` (span 1..W with ``entropy_bonus_enable``): the usage-entropy bonus decays to 0.
+- ``entropy_bonus`` (span 1..W with ``entropy_bonus_enable`` and a weight above 0): the usage-entropy bonus
+  decays to 0.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def phases(options, epochs: int) -> list[dict[str, Any]]:
         w = options.categorical_kl_anneal_epochs
         out.append({"name": "kld_c_anneal", "label": "kld_c annealed", "kind": "span", "start": 1, "end": w,
                     "text": f"Epochs 1-{w}: kld_c's weight ramps from 0 to {options.categorical_kl_max_weight:g}."})
-    if options.entropy_bonus_enable:
+    if options.entropy_bonus_enable and options.entropy_bonus_weight > 0:  # a bonus of weight 0 changes nothing
         w = options.entropy_bonus_epochs
         out.append({"name": "entropy_bonus", "label": "entropy bonus", "kind": "span", "start": 1, "end": w,
                     "text": f"Epochs 1-{w}: a bonus for using every component (weight {options.entropy_bonus_weight:g} "
