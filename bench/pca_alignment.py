@@ -8,8 +8,9 @@ an mnist-5k run) and of all 5,000, and projects them as the ``pca`` plugin does 
 
 - ``none``: plain principal axes (the loadings sign rule only): what a naive PCA per epoch shows;
 - ``signs``: each axis flipped to match the previous epoch;
-- ``procrustes``: the epoch's own principal axes, rotated/reflected to best match the previous epoch;
-- ``default``: the plugin's default options (whatever ``PCAOptions()`` is today).
+- ``procrustes``: the epoch's own principal axes, rotated/reflected to best match the previous epoch (the
+  default before the carried basis);
+- ``default``: the plugin's default options (``PCAOptions()``: the carried basis, see the plugin README).
 
 Figures, for each pair of consecutive epochs, divided by the plot span (the larger side of epoch e's
 bounding box):
@@ -19,9 +20,11 @@ bounding box):
   whether some class cluster jumps across the map;
 - ``screen_move`` / ``screen_centroid``: the same on screen, where the explorer scales each epoch's PCA
   file by its largest |coordinate| around the origin: a latent cloud that grows as a whole (the AE's
-  doubles between epochs 1 and 2) does not move points there.
+  doubles between epochs 1 and 2) does not move points there;
+- ``kept``: the variance the shown axes keep / what the epoch's own principal axes keep (1 for own axes;
+  the carried basis keeps >= ``min_variance_share``, 0.9), with the lowest epoch in brackets.
 
-Each table cell is the median over the epoch pairs, with the worst pair in brackets.
+Each figure is the median over the epoch pairs, with the worst pair in brackets.
 
     .venv/bin/python bench/pca_alignment.py [--presets ae-quick gmvae-clusters] [--seed 0] [--subsets heldout all]
 """
@@ -102,10 +105,13 @@ def moves(per_epoch: list, labels, dims: int, options: dict) -> dict[str, list[f
     options = PCAOptions(**options)
     classes = np.unique(labels)
     previous = None
-    out: dict[str, list[float]] = {"move": [], "centroid": [], "screen_move": [], "screen_centroid": []}
+    out: dict[str, list[float]] = {"move": [], "centroid": [], "screen_move": [], "screen_centroid": [], "kept": []}
     for latents in per_epoch:
-        coords = fit(latents, dims, 0, options, init=previous).coords
+        result = fit(latents, dims, 0, options, init=previous)
+        coords = result.coords
         if previous is not None:
+            shown = result.coords.var(0, ddof=1).sum()
+            out["kept"].append(float(shown / sum(result.extra["explained_variance"])))
             for prefix, (a, b) in (("", (coords, previous)),
                                    ("screen_", (coords / np.abs(coords).max(), previous / np.abs(previous).max()))):
                 move, centroid = pair_moves(a, b, labels, classes)
@@ -117,7 +123,7 @@ def moves(per_epoch: list, labels, dims: int, options: dict) -> dict[str, list[f
 
 def summary(values: list[float]) -> dict:
     return {"pairs": [round(v, 3) for v in values], "median": round(statistics.median(values), 3),
-            "max": round(max(values), 3)}
+            "max": round(max(values), 3), "min": round(min(values), 3)}
 
 
 def main() -> int:
@@ -140,7 +146,7 @@ def main() -> int:
                                       moves(epochs, labels, dims, RULES[rule]).items()} for rule in args.rules}
                 print(key, flush=True)
                 for rule in args.rules:
-                    cells = "  ".join(f"{metric} {values['median']:.3f} [{values['max']:.3f}]"
+                    cells = "  ".join(f"{metric} {values['median']:.3f} [{values['min' if metric == 'kept' else 'max']:.3f}]"
                                       for metric, values in report[key][rule].items())
                     print(f"    {rule:10} {cells}", flush=True)
     print(json.dumps(report))

@@ -10,19 +10,29 @@ function doc(epoch: number, basis?: Partial<PcaBasis>, method = "pca"): Projecti
     epoch, method, dims: 2, n: 0, latent: "z", latent_dim: 16, indices: [], labels: [], coords: [], bounds: [],
     explained_variance_ratio: [0.3, 0.11],
     params: basis ? { basis: { source: "own", carried_for: 0, variance_ratio: 0.41, own_variance_ratio: 0.41,
-                               refresh_below: 0.9, ...basis } } : {},
+                               min_variance_share: 0.9, pull: null, ...basis } } : {},
   };
 }
 
 test("a carried basis names the epoch it comes from, counted back through the projected epochs", () => {
-  const carried = doc(9, { source: "carried", carried_for: 2, variance_ratio: 0.382, own_variance_ratio: 0.41 });
+  const carried = doc(9, { source: "carried", carried_for: 2, variance_ratio: 0.382, own_variance_ratio: 0.41, pull: 0 });
   assert.equal(basisEpoch(carried, [1, 3, 5, 7, 9]), 5, "two projections back, not two epochs back");
   assert.equal(basisEpoch(carried, [9, 8, 7, 6]), 7, "order of the list does not matter");
   const text = pcaVarianceText(carried, [5, 6, 7, 8, 9]);
   assert.match(text ?? "", /^PCA basis of epoch 7, aligned/);
   assert.match(text ?? "", /keep 38\.2% of the latent variance/);
   assert.match(text ?? "", /own principal axes would keep 41\.0%/);
-  assert.match(text ?? "", /less than 90\.0%/);
+  assert.match(text ?? "", /at least 90\.0% of that/);
+  assert.doesNotMatch(text ?? "", /turned/);
+});
+
+test("a carried basis that had to turn says so, with what it keeps and would have kept", () => {
+  const pulled = doc(3, { source: "carried", carried_for: 2, variance_ratio: 0.585, own_variance_ratio: 0.649,
+                          pull: 0.25, carried_variance_ratio: 0.5795 });
+  assert.equal(pcaVarianceText(pulled, [1, 2, 3]),
+    "PCA basis of epoch 1, aligned to this epoch's codes and turned toward its own axes to keep 90.0% of their "
+    + "variance: these 2 axes keep 58.5% of the latent variance (this epoch's own principal axes would keep 64.9%; "
+    + "without the turn 58.0%).");
 });
 
 test("an unknown lineage or a missing epoch never names a wrong epoch", () => {
@@ -35,8 +45,8 @@ test("an unknown lineage or a missing epoch never names a wrong epoch", () => {
 
 test("an own basis says so, and a refresh says why the map may turn", () => {
   assert.equal(pcaVarianceText(doc(3, {}), [1, 2, 3]), "PCA basis of this epoch (epoch 3): these 2 axes keep 41.0% of the latent variance.");
-  const refreshed = pcaVarianceText(doc(3, { carried_variance_ratio: 0.33 }), [1, 2, 3]) ?? "";
-  assert.match(refreshed, /would keep only 33\.0%, below 90\.0% of that/);
+  const replaced = pcaVarianceText(doc(3, { carried_variance_ratio: 0.33 }), [1, 2, 3]) ?? "";
+  assert.match(replaced, /would keep only 33\.0%, and no turn toward this epoch's axes kept 90\.0%/);
 });
 
 test("files without a basis keep the old sentence; other methods get none", () => {

@@ -9,7 +9,8 @@ export interface PcaBasis {
   carried_for: number | null;
   variance_ratio: number;
   own_variance_ratio: number;
-  refresh_below: number | null;
+  min_variance_share: number | null;
+  pull?: number | null;
   carried_variance_ratio?: number | null;
 }
 
@@ -43,17 +44,21 @@ export function pcaVarianceText(doc: ProjectionDoc, epochs: number[]): string | 
       : null;
   }
   const axes = `these ${doc.dims} axes keep ${pct(basis.variance_ratio)} of the latent variance`;
-  const threshold = basis.refresh_below !== null ? pct(basis.refresh_below) : null;
+  const floor = basis.min_variance_share !== null ? pct(basis.min_variance_share) : null;
+  const plain = basis.carried_variance_ratio;
   if (basis.source === "own") {
-    const refreshed = basis.carried_variance_ratio != null && threshold
-      ? ` The axes carried until the previous epoch would keep only ${pct(basis.carried_variance_ratio)}, below ${threshold} `
-        + "of that, so the map takes this epoch's own axes here (it may turn)."
+    const replaced = plain != null && floor
+      ? ` The axes carried until the previous epoch would keep only ${pct(plain)}, and no turn toward this epoch's `
+        + `axes kept ${floor} of their variance, so the map takes this epoch's own axes here (it may turn).`
       : "";
-    return `PCA basis of this epoch (epoch ${doc.epoch}): ${axes}.${refreshed}`;
+    return `PCA basis of this epoch (epoch ${doc.epoch}): ${axes}.${replaced}`;
   }
   const from = basisEpoch(doc, epochs);
   const origin = from !== null ? `PCA basis of epoch ${from}` : "PCA basis of an earlier epoch";
+  const turned = basis.pull && floor ? ` and turned toward its own axes to keep ${floor} of their variance` : "";
   const own = `this epoch's own principal axes would keep ${pct(basis.own_variance_ratio)}`;
-  const rule = threshold ? `; kept so the map does not reshuffle, replaced when it keeps less than ${threshold} of that` : "";
-  return `${origin}, aligned to this epoch's codes: ${axes} (${own}${rule}).`;
+  const detail = turned && plain != null
+    ? `; without the turn ${pct(plain)}`
+    : floor ? `; kept so the map does not reshuffle, while it keeps at least ${floor} of that` : "";
+  return `${origin}, aligned to this epoch's codes${turned}: ${axes} (${own}${detail}).`;
 }

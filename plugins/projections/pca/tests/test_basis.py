@@ -68,23 +68,42 @@ def test_the_file_states_the_carried_basis_and_the_variance_its_axes_keep():
     file_of(third, epoch1, epoch=3)  # the schema accepts it
 
 
-def test_the_basis_is_refreshed_when_it_keeps_clearly_less_variance():
+def test_axes_that_keep_clearly_less_variance_turn_toward_the_own_axes_just_enough():
     rng = np.random.default_rng(3)
     epoch1 = rng.normal(size=(300, 5)) * np.array([4.0, 3.0, 1.0, 1.0, 0.5])
     epoch2 = epoch1 * np.array([0.25, 1 / 3, 4.0, 3.0, 1.0])  # the same points; the spread moved to axes 2 and 3
     first = fit(epoch1, 2, 0)
     second = fit(epoch2, 2, 0, init=first.coords)
     b = second.params["basis"]
-    assert b["source"] == "own" and b["carried_for"] == 0
-    assert b["carried_variance_ratio"] < 0.9 * b["own_variance_ratio"]  # why it was refreshed
-    assert b["variance_ratio"] == pytest.approx(b["own_variance_ratio"], abs=1e-5)
-    assert second.params["alignment"]["method"] == "procrustes"  # the fresh axes still turned to match
-    # with the bar at 1 % even this weak basis is kept, and the file says how little it keeps
-    lax = fit(epoch2, 2, 0, PCAOptions(refresh_below=0.01), init=first.coords)
-    assert lax.params["basis"]["source"] == "carried"
-    assert lax.params["basis"]["variance_ratio"] == pytest.approx(b["carried_variance_ratio"], abs=1e-5)
+    assert b["source"] == "carried" and b["carried_for"] == 1 and b["pull"] > 0
+    assert b["carried_variance_ratio"] < 0.9 * b["own_variance_ratio"]  # why it was pulled
+    assert b["variance_ratio"] >= 0.9 * b["own_variance_ratio"] - 1e-6  # what the pull bought
+    # the least pull that is enough: the one before it in the list keeps too little
+    centred = epoch2 - epoch2.mean(0)
+    total = np.trace(np.cov(epoch2, rowvar=False))
+    smaller = lineage.PULLS[lineage.PULLS.index(b["pull"]) - 1]
+    weaker = lineage.carried_map(centred, first.coords, smaller)
+    assert (centred @ weaker).var(0, ddof=1).sum() / total < 0.9 * b["own_variance_ratio"]
     file_of(second, epoch2)
+    # with the bar at 1 % the plain carried axes stay, and the file says how little they keep
+    lax = fit(epoch2, 2, 0, PCAOptions(min_variance_share=0.01), init=first.coords)
+    assert lax.params["basis"]["source"] == "carried" and lax.params["basis"]["pull"] == 0
+    assert lax.params["basis"]["variance_ratio"] == pytest.approx(b["carried_variance_ratio"], abs=1e-5)
     file_of(lax, epoch2)
+
+
+def test_the_own_axes_replace_a_carried_basis_no_pull_can_save():
+    rng = np.random.default_rng(3)
+    epoch1 = rng.normal(size=(300, 5)) * np.array([4.0, 3.0, 1.0, 1.0, 0.5])
+    epoch2 = epoch1 * np.array([0.25, 1 / 3, 4.0, 3.0, 1.0])
+    first = fit(epoch1, 2, 0)
+    strict = fit(epoch2, 2, 0, PCAOptions(min_variance_share=1.0), init=first.coords)  # only the own plane keeps 100 %
+    b = strict.params["basis"]
+    assert (b["source"], b["carried_for"], b["pull"]) == ("own", 0, None)
+    assert b["carried_variance_ratio"] < b["own_variance_ratio"]
+    assert b["variance_ratio"] == pytest.approx(b["own_variance_ratio"], abs=1e-5)
+    assert strict.params["alignment"]["method"] == "procrustes"  # the fresh axes still turned to match
+    file_of(strict, epoch2)
 
 
 @pytest.mark.parametrize("dims", [2, 3])
@@ -138,4 +157,4 @@ def test_own_basis_and_history_free_options_never_carry():
         assert result.params["basis"]["source"] == "own"
         assert result.params["basis"]["variance_ratio"] == pytest.approx(sum(result.extra["explained_variance_ratio"]), abs=1e-5)
     with pytest.raises(ValueError):
-        PCAOptions(refresh_below=0)
+        PCAOptions(min_variance_share=0)

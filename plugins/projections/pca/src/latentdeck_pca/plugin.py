@@ -6,9 +6,10 @@ the clusters barely moved, so a fresh PCA per epoch reshuffles the map. With ``i
 epoch's coordinates of the same points for this ``dims``) and the default options:
 
 1. ``basis: "carry"`` — the previous map's latent directions are carried, re-fitted to this epoch's codes
-   (``basis.carried_map``: the orthonormal map that agrees best with the previous coordinates), as long as they keep
-   at least ``refresh_below`` (0.9) of the variance this epoch's own principal axes keep
-   (``params.basis.source = "carried"``, ``params.alignment.method = "carried"``);
+   (``basis.carried_map``: the orthonormal map that agrees best with the previous coordinates) and, when
+   they keep less than ``min_variance_share`` (0.9) of the variance this epoch's own principal axes keep,
+   pulled toward those by the least ``pull`` that keeps enough (``params.basis.source = "carried"``,
+   ``params.alignment.method = "carried"``);
 2. otherwise (or with ``basis: "own"``) the epoch's own principal axes, turned by the orthogonal
    Procrustes ``R`` (dims x dims, ``U V^T`` from the SVD of ``raw^T init`` over centred coordinates) that
    best matches the previous map (``params.alignment.method = "procrustes"``, ``R`` recorded);
@@ -36,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from latentdeck import Projection, ProjectionSpec, hookimpl
 
-from .basis import basis_record, carried_map, remember, shown_variance
+from .basis import basis_record, carry, remember, shown_variance
 from .basis import carried_for as lineage_of
 
 
@@ -57,13 +58,15 @@ class PCAOptions(BaseModel):
     basis: Literal["carry", "own"] = Field(
         "carry",
         description="'carry' (with alignment 'procrustes') keeps showing the previous map's latent directions, "
-                    "re-fitted to this epoch's codes (the orthonormal map that agrees best with the previous coordinates), "
-                    "until they keep less than refresh_below of the variance this epoch's own principal axes "
-                    "keep; 'own' = always this epoch's principal axes, rotated to match the previous epoch")
-    refresh_below: float = Field(
+                    "re-fitted to this epoch's codes (the orthonormal map that agrees best with the previous "
+                    "coordinates), turned toward this epoch's own principal axes only as far as needed to keep "
+                    "min_variance_share of their variance; 'own' = always this epoch's principal axes, rotated "
+                    "to match the previous epoch")
+    min_variance_share: float = Field(
         0.9, gt=0, le=1,
-        description="with basis 'carry': switch to this epoch's own principal axes when the carried ones keep "
-                    "less than this fraction of the variance the own ones keep (1 = only an exact match)")
+        description="with basis 'carry': the shown axes keep at least this fraction of the variance this epoch's "
+                    "own principal axes keep (the carried map is pulled toward them until they do; when no pull "
+                    "is enough the own axes are shown)")
 
 
 def principal_axes(latents, dims: int, center: bool = True):
@@ -133,7 +136,8 @@ def _alignment_record(rotation) -> dict:
 
 def _carry_record(rms_move: float) -> dict:
     return {"method": "carried", "reference": "the previous epoch's coordinates of the same points",
-            "fit": "orthogonal Procrustes: W = U V^T from the SVD of (z - mean)^T previous (orthonormal columns)",
+            "fit": "W (orthonormal columns) maximising tr(W^T (z - mean)^T previous) + pull/2 ||(z - mean) W||^2; "
+                   "pull 0: W = U V^T from the SVD of (z - mean)^T previous",
             "rms_move": round(rms_move, 6)}
 
 
@@ -146,33 +150,34 @@ def fit(latents, dims: int, seed: int, options: PCAOptions | None = None, init=N
     own_share = float(values.sum() / total) if total > 0 else 0.0
     coords = raw = (x - mean) @ principal.T
     components = principal
-    signs_from, alignment, carried, tried = "loadings", {"method": "none"}, 0, None
+    signs_from, alignment, carried, tried, pull = "loadings", {"method": "none"}, 0, None, None
     if options.sign_reference == "previous" and init is not None and np.shape(init) == coords.shape:
         signs_from = "previous"
         if options.alignment == "procrustes":
-            w = carried_map(x - mean, init) if options.basis == "carry" else None
-            if w is not None:
-                tried = shown_variance((x - mean) @ w, total)[1]
-            if w is not None and tried >= options.refresh_below * own_share:
-                coords, components = (x - mean) @ w, w.T
+            kept = carry(x - mean, init, total, options.min_variance_share * own_share) \
+                if options.basis == "carry" else None
+            if kept is not None and kept.w is not None:
+                coords, components, pull = (x - mean) @ kept.w, kept.w.T, kept.pull
+                tried = kept.plain_share if pull else None
                 previous = np.asarray(init, dtype=np.float64)
                 rms = float(np.sqrt(np.mean(np.sum((coords - (previous - previous.mean(0))) ** 2, axis=1))))
-                alignment, tried = _carry_record(rms), None
+                alignment = _carry_record(rms)
                 before = lineage_of(init)
                 carried = None if before is None else before + 1
             else:
                 rotation = procrustes_rotation(raw, init)
                 coords, components = raw @ rotation, rotation.T @ principal
                 alignment = _alignment_record(rotation)
+                tried = kept.plain_share if kept is not None else None
         else:
             signs = previous_signs(raw, init)
             coords, components = raw * signs, principal * signs[:, None]
             alignment = {"method": "signs", "signs": signs.tolist()}
     ratio = (values / total).tolist() if total > 0 else [0.0] * dims
     axis_ratio, shown = shown_variance(coords, total)
-    refresh_below = options.refresh_below if options.basis == "carry" else None
+    min_share = options.min_variance_share if options.basis == "carry" else None
     basis = basis_record("carried" if alignment["method"] == "carried" else "own", shown, own_share,
-                         refresh_below, carried, tried)
+                         min_share, carried, pull, tried)
     remember(coords, carried)
     return Projection(
         coords=coords,

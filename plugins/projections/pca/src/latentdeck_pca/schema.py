@@ -20,7 +20,8 @@ class PCABasis(BaseModel):
 
     source: Literal["own", "carried"] = Field(
         description="'own': this epoch's principal axes (aligned, see alignment); 'carried': the previous map's "
-                    "latent directions re-fitted to this epoch's codes (alignment.method 'carried')")
+                    "latent directions re-fitted to this epoch's codes, turned toward the own axes by `pull` "
+                    "(alignment.method 'carried')")
     carried_for: int | None = Field(
         ge=0, description="0 for 'own'; k = the basis was an epoch's own k projections ago (the projected epoch k "
                           "steps back); null when the previous map's lineage is unknown")
@@ -28,16 +29,21 @@ class PCABasis(BaseModel):
                                                                   "axes keep (sum of axis_variance_ratio)")
     own_variance_ratio: float = Field(ge=0, le=1 + 1e-6, description="what this epoch's own principal axes would "
                                                                       "keep (sum of explained_variance_ratio)")
-    refresh_below: float | None = Field(description="the carried basis is dropped when variance_ratio < "
-                                                    "refresh_below x own_variance_ratio (null: basis 'own')")
+    min_variance_share: float | None = Field(
+        description="the shown axes keep at least this fraction of own_variance_ratio while carried (null: basis "
+                    "'own')")
+    pull: float | None = Field(
+        None, ge=0, description="carried: how far the map was turned toward this epoch's own axes to keep "
+                                "min_variance_share (0 = plain carry; the weight on the kept variance); null: own")
     carried_variance_ratio: float | None = Field(
-        None, description="only when the carried basis was tried and fell short: what it would have kept")
+        None, description="only when the plain carried axes (pull 0) keep less than min_variance_share: what they "
+                          "would have kept (the map shown is pulled, or the own axes when no pull was enough)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "PCABasis":
         assert (self.source == "own") == (self.carried_for == 0) or self.carried_for is None, "carried_for vs source"
-        if self.source == "carried" and self.refresh_below is not None:
-            assert self.variance_ratio >= self.refresh_below * self.own_variance_ratio - 1e-5, "kept a basis to drop"
+        if self.source == "carried" and self.min_variance_share is not None:
+            assert self.variance_ratio >= self.min_variance_share * self.own_variance_ratio - 1e-5, "too little kept"
         return self
 
 
