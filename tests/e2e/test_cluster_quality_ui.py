@@ -164,6 +164,10 @@ def test_a_pretraining_epoch_shows_no_prior_tiles_but_says_why(runs, page, laten
     expect(strip).to_have_attribute("data-state", "pretraining")
     expect(page.get_by_test_id("prior-means-note")).to_contain_text("not initialised")
     expect(strip.locator("[role=img]")).to_have_count(0)
+    quality = runs.file("gm", "clusters/cluster_quality_epoch_1.json")
+    note = quality.get("phase_note") or quality["mixture"].get("phase_note")
+    assert note, "the clusters generator marks a pretraining epoch's scores"
+    expect(page.get_by_test_id("cluster-phase-note")).to_have_text(note)  # the scores are not passed off as learnt clusters
 
 
 def test_a_component_digit_cell_focuses_exactly_its_points(runs, page, latent_map, shot):

@@ -81,7 +81,8 @@ function MixtureBlock({ mixture, epoch, classes, picked, pick, clickable }: {
   const cols: Axis[] = classes.map((name, d) => ({ key: d, label: name }));
   return (
     <div data-testid="cluster-mixture">
-      <h3>components × digits <span className="muted small">(rows ordered by the matched digit; dashed: the matched pairs)</span></h3>
+      <h3>components × digits <span className="muted small">(rows ordered by epoch {epoch}&apos;s matched digit; dashed: the matched pairs
+        {colours ? `; dots: each component's colour on the map, matched at epoch ${colours.epoch}` : ""})</span></h3>
       <ConfusionMatrix testId="cluster-mixture-matrix" rows={rows} cols={cols} counts={mixture.confusion} cells={mixture.cells}
         corner={"comp \\ digit"} clickable={clickable} isMatched={(r, c) => own?.digitOf.get(r) === c}
         picked={picked?.block === "mixture" ? picked : null}
@@ -160,6 +161,7 @@ export function ClusterPanel({ runId, epochs, shownEpoch, projection, anchors, s
     <section className="panel" data-testid="cluster-panel" data-state="ready" data-epoch={q.epoch}>
       {head}
       {q.note ? <p className="callout" data-testid="cluster-note">{q.note}</p> : null}
+      {q.phase_note ?? q.mixture?.phase_note ? <p className="callout warn" data-testid="cluster-phase-note">{q.phase_note ?? q.mixture?.phase_note}</p> : null}
       <div className={s.scores}>
         {q.mixture ? (
           <>
@@ -178,7 +180,6 @@ export function ClusterPanel({ runId, epochs, shownEpoch, projection, anchors, s
         <p className="note" data-testid="cluster-labels-note">{q.mixture.labels_note || "Labels are used only for scoring and display: the mixture is fitted without them."}
           {" "}Scored on {q.n} digits of the visualization subset.</p>
       ) : null}
-      {q.mixture?.phase_note ? <p className="callout warn" data-testid="cluster-phase-note">{q.mixture.phase_note}</p> : null}
       {q.unlabelled_note ? <p className="note">{q.unlabelled_note}</p> : null}
       {!clickable ? <p className="note">{doc ? `The map's file has ${doc.n} points and this file ${q.n}: cells cannot be focused.` : "Loading the map's points…"}</p> : null}
       <div className={s.blocks}>

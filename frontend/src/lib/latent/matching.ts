@@ -50,6 +50,7 @@ export interface ClusterQuality {
   classifier: ClassifierScores | null;
   note?: string; // no usable labels: why there are no scores
   unlabelled_note?: string;
+  phase_note?: string; // at a pretraining epoch: the scores describe an untrained prior
 }
 
 /** clusters/prior_means_epoch_<N>.json: the decoded prior means, one tile per component in a PNG row. */
