@@ -12,6 +12,7 @@ const KNOWN_LABELS: Record<string, string> = {
   posterior: "posterior density",
   prior: "prior (uniform)",
   prior_empirical: "prior (empirical)",
+  posterior_minus_prior: "posterior − prior (difference)",
   metric_ratio: "distortion (kNN distance ratio)",
 };
 export const overlayLabel = (kind: OverlayKind) => KNOWN_LABELS[kind] ?? kind.replaceAll("_", " ");
@@ -81,7 +82,10 @@ export interface GridDoc {
   grid: { nx: number; ny: number; cell_area: number };
   bounds: number[][];
   values: (number | null)[];
-  stats: { min: number | null; max: number | null; median?: number | null; mass_in_bounds?: number };
+  stats: {
+    min: number | null; max: number | null; median?: number | null; mass_in_bounds?: number | null;
+    max_abs?: number | null; positive_mass?: number | null; negative_mass?: number | null;
+  };
   source?: string;
   prior_kind?: string;
   estimator?: string;
@@ -90,28 +94,59 @@ export interface GridDoc {
   metric_text?: string;
   k?: number;
   point_ratio?: (number | null)[];
+  /** density grids that reach past the points (the explorer's first view): the points' own box */
+  points_bounds?: number[][];
+  /** density grids: total-variation distance in this map to each other family of the projection */
+  tv_distance?: Record<string, number>;
+  /** a signed posterior − prior grid */
+  difference?: { minuend: string; subtrahend: string; text: string; tv_distance: number };
   meta: { subset_n: number; compute_ms: number; [key: string]: unknown };
 }
 
 /** Whether a grid is a ratio map (a `metric`, drawn on a diverging scale around its median) rather than
- * a density (viridis on a square-root scale). Read from the file itself. */
+ * a density (one light green on a square-root scale). Read from the file itself. */
 export const isRatioMap = (doc: Pick<GridDoc, "metric">) => typeof doc.metric === "string";
+/** Whether a grid is a signed difference (posterior − prior), drawn green / grey around a transparent zero. */
+export const isDifferenceMap = (doc: Pick<GridDoc, "difference">) => typeof doc.difference === "object" && doc.difference !== null;
 
-// viridis, five stops
-const VIRIDIS: [number, number, number][] = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
-const COOL: [number, number, number] = [49, 99, 206];
-const WARM: [number, number, number] = [200, 40, 40];
-const MID: [number, number, number] = [247, 247, 247];
+type RGB = [number, number, number];
+/** The map's background (Explorer.module.css .canvasBox): what a transparent cell shows. */
+export const MAP_BACKGROUND: RGB = [251, 251, 250];
+/** Density ramp: from transparent to one light sage green. No digit colour is green (colour.ts), and this
+ * green stays light, under every point: composited on the map it is at least as far (CIEDE2000 ≥ 11, the
+ * palette's own smallest gap) from all ten digit colours as they are from each other, in normal vision and
+ * simulated protanopia, deuteranopia and tritanopia (overlays.test.ts). Viridis ran through the yellow of
+ * the nines and the blues of the twos, sixes and eights. */
+export const DENSITY_GREEN: RGB = [150, 194, 132];
+const DENSITY_LIGHT: RGB = [203, 225, 194];
+/** Difference ramp: green where the codes are denser than the prior, light grey where the prior puts mass
+ * that few codes use (both as far from the digit colours as the density green, and from each other). */
+export const PRIOR_GREY: RGB = [198, 198, 198];
+const ALPHA_GAIN = 2.2; // alpha = min(1, gain * t): the faintest mass is drawn faint, zero not at all
+/** Cells of a grid that reaches past the points (``points_bounds``) fade out over this share of each side,
+ * so the overlay never ends in a hard edge when the map is panned or zoomed out. */
+export const EDGE_FADE = 0.06;
+const COOL: RGB = [49, 99, 206];
+const WARM: RGB = [200, 40, 40];
+const MID: RGB = [247, 247, 247];
 const MIN_RANGE_LOG2 = 0.05; // a nearly uniform map is drawn nearly white, not stretched to full colour
 
 function mix(a: [number, number, number], b: [number, number, number], t: number): [number, number, number] {
   return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
 }
 
-export function viridis(t: number): [number, number, number] {
-  const x = Math.min(Math.max(t, 0), 1) * (VIRIDIS.length - 1);
-  const i = Math.min(Math.floor(x), VIRIDIS.length - 2);
-  return mix(VIRIDIS[i], VIRIDIS[i + 1], x - i);
+/** The density colour at t in [0, 1] (before its alpha). */
+export function densityRamp(t: number): RGB {
+  return mix(DENSITY_LIGHT, DENSITY_GREEN, Math.min(Math.max(t, 0), 1));
+}
+
+/** Alpha (0..255) of a scale position t in [0, 1]: transparent at zero. */
+export const rampAlpha = (t: number) => Math.round(Math.min(1, Math.max(t, 0) * ALPHA_GAIN) * 255);
+
+/** What a cell of colour ``rgba`` looks like on the map at the overlay's ``opacity`` (for legends and tests). */
+export function composited(rgba: [number, number, number, number], opacity = 1): RGB {
+  const a = (rgba[3] / 255) * opacity;
+  return [0, 1, 2].map((k) => MAP_BACKGROUND[k] + (rgba[k] - MAP_BACKGROUND[k]) * a) as RGB;
 }
 
 /** Diverging colour of t in [-1, 1]: blue (squeezed) through white to red (stretched). */
@@ -130,8 +165,8 @@ export function distortionRangeLog2(stats: GridDoc["stats"]): number {
   return Math.max(reach, MIN_RANGE_LOG2);
 }
 
-/** RGBA of one cell. Density: viridis of sqrt(value / max) (square root so low-mass regions stay
- * visible), fading to transparent towards zero. Distortion: blue = squeezed, red = stretched, relative
+/** RGBA of one cell. Density: the green ramp at sqrt(value / max) (square root so low-mass regions stay
+ * visible), fading to transparent towards zero: zero density is not drawn at all. Distortion: blue = squeezed, red = stretched, relative
  * to the file's median ratio on the file's own range; empty cells transparent (their colour stays
  * neutral, so smoothing between cells never draws a dark rim). */
 export function overlayColour(ratio: boolean, value: number | null, stats: GridDoc["stats"], rangeLog2 = 1): [number, number, number, number] {
@@ -142,15 +177,34 @@ export function overlayColour(ratio: boolean, value: number | null, stats: GridD
     return [r, g, b, 200];
   }
   const max = stats.max ?? 0;
-  if (value === null || !Number.isFinite(value) || !(max > 0) || value <= 0) return [VIRIDIS[0][0], VIRIDIS[0][1], VIRIDIS[0][2], 0];
+  if (value === null || !Number.isFinite(value) || !(max > 0) || value <= 0) return [DENSITY_LIGHT[0], DENSITY_LIGHT[1], DENSITY_LIGHT[2], 0];
   const t = Math.sqrt(value / max);
-  const [r, g, b] = viridis(t);
-  return [r, g, b, Math.round(Math.min(1, t * 2.2) * 215)];
+  const [r, g, b] = densityRamp(t);
+  return [r, g, b, rampAlpha(t)];
+}
+
+/** RGBA of one cell of a signed difference grid: green (codes denser than the prior) or grey (prior mass
+ * few codes use) at sqrt(|value| / max_abs), transparent where the two agree. */
+export function differenceColour(value: number | null, maxAbs: number): [number, number, number, number] {
+  if (value === null || !Number.isFinite(value) || !(maxAbs > 0) || value === 0) return [MAP_BACKGROUND[0], MAP_BACKGROUND[1], MAP_BACKGROUND[2], 0];
+  const t = Math.sqrt(Math.min(Math.abs(value) / maxAbs, 1));
+  const [r, g, b] = value > 0 ? densityRamp(t) : mix(MAP_BACKGROUND, PRIOR_GREY, 0.45 + 0.55 * t);
+  return [r, g, b, rampAlpha(t)];
+}
+
+/** 1 inside, falling smoothly to 0 over the outer ``EDGE_FADE`` of a grid (cell index i of n). */
+export function edgeFade(i: number, n: number): number {
+  const band = Math.max(1, EDGE_FADE * n);
+  const x = Math.min(1, Math.min(i + 0.5, n - i - 0.5) / band);
+  return x * x * (3 - 2 * x);
 }
 
 /** The grid as an image (nx x ny, row 0 of the file at the bottom). */
 export function gridCanvas(doc: GridDoc): HTMLCanvasElement {
   const ratio = isRatioMap(doc);
+  const difference = isDifferenceMap(doc);
+  const fades = Array.isArray(doc.points_bounds); // the grid reaches past the points: no hard edge
+  const maxAbs = doc.stats.max_abs ?? Math.max(Math.abs(doc.stats.min ?? 0), Math.abs(doc.stats.max ?? 0));
   const { nx, ny } = doc.grid;
   const canvas = document.createElement("canvas");
   canvas.width = nx;
@@ -160,7 +214,9 @@ export function gridCanvas(doc: GridDoc): HTMLCanvasElement {
   const range = ratio ? distortionRangeLog2(doc.stats) : 1;
   for (let r = 0; r < ny; r++) {
     for (let c = 0; c < nx; c++) {
-      const rgba = overlayColour(ratio, doc.values[r * nx + c], doc.stats, range);
+      const value = doc.values[r * nx + c];
+      const rgba = difference ? differenceColour(value, maxAbs) : overlayColour(ratio, value, doc.stats, range);
+      if (fades) rgba[3] *= edgeFade(r, ny) * edgeFade(c, nx);
       image.data.set(rgba.map(Math.round), ((ny - 1 - r) * nx + c) * 4);
     }
   }
@@ -168,12 +224,16 @@ export function gridCanvas(doc: GridDoc): HTMLCanvasElement {
   return canvas;
 }
 
-/** A CSS linear-gradient of the overlay's colour scale, left = low. */
-export function legendGradient(ratio: boolean): string {
+/** A CSS linear-gradient of the overlay's colour scale as the map draws it (left = low, or most negative):
+ * a density starts transparent, so the legend shows the map's own background there. */
+export function legendGradient(kind: boolean | "ratio" | "density" | "difference"): string {
+  const style = kind === true ? "ratio" : kind === false ? "density" : kind;
   const stops: string[] = [];
-  for (let i = 0; i <= 10; i++) {
-    const t = i / 10;
-    const [r, g, b] = ratio ? diverging(2 * t - 1) : viridis(t);
+  for (let i = 0; i <= 20; i++) {
+    const t = i / 20;
+    const [r, g, b] = style === "ratio" ? diverging(2 * t - 1)
+      : style === "difference" ? composited(differenceColour(2 * t - 1, 1))
+        : composited(overlayColour(false, t * t, { min: 0, max: 1 }));
     stops.push(`rgb(${Math.round(r)}, ${Math.round(g)}, ${Math.round(b)}) ${t * 100}%`);
   }
   return `linear-gradient(to right, ${stops.join(", ")})`;

@@ -9,7 +9,7 @@ import { byMatchedDigit, componentColour, componentLegend, componentName } from 
 import { pcaVarianceText } from "@/lib/latent/pcaBasis";
 import { confidenceOf, splitOf } from "@/lib/latent/points";
 import type { AtlasDoc, ColourBy, ProjectionDoc } from "@/lib/latent/points";
-import { distortionRangeLog2, fmt, isRatioMap, legendGradient, overlayLabel } from "@/lib/overlays";
+import { distortionRangeLog2, fmt, isDifferenceMap, isRatioMap, legendGradient, overlayLabel } from "@/lib/overlays";
 import type { GridDoc, OverlayKind } from "@/lib/overlays";
 import s from "./Explorer.module.css";
 
@@ -161,7 +161,7 @@ export function OverlayLegend({ kind, grid }: { kind: OverlayKind; grid: GridDoc
       <div data-testid="overlay-legend">
         <h3>{overlayLabel(kind)}</h3>
         <div className="note">Red: the map <b>stretches</b> — neighbours are drawn farther apart than in latent space, relative to this map&apos;s typical ratio. Blue: it <b>squeezes</b> them together. White: typical. Empty: too few points to say.</div>
-        <div className={s.gradient} style={{ background: legendGradient(true) }} />
+        <div className={s.gradient} style={{ background: legendGradient("ratio") }} />
         <div className={s.scaleRow}><span>{fmt(median / 2 ** range)} squeezed</span><span>median {fmt(median)}</span><span>{fmt(median * 2 ** range)} stretched</span></div>
         <div className="mono small" data-testid="overlay-stats">min {fmt(grid.stats.min)} · median {fmt(grid.stats.median)} · max {fmt(grid.stats.max)} · k {grid.k}</div>
         <div className="note">The colours span this file&apos;s own range (×{fmt(2 ** range)} around the median). Formula: {grid.metric_text}</div>
@@ -169,20 +169,48 @@ export function OverlayLegend({ kind, grid }: { kind: OverlayKind; grid: GridDoc
       </div>
     );
   }
+  const tv = grid.tv_distance ?? {};
+  const tvRow = Object.keys(tv).length ? (
+    <div className="small" data-testid="overlay-tv" title="total-variation distance between the two grids on this map: half the summed |difference| × cell area; 0 = the same distribution, 1 = no overlap">
+      total variation in this map: {Object.entries(tv).map(([other, v], i) => (
+        <span key={other}>{i ? " · " : ""}to {overlayLabel(other)} <b data-testid={`overlay-tv-${other}`}>{v.toFixed(3)}</b></span>
+      ))} <span className="muted">(0 = same, 1 = no overlap)</span>
+    </div>
+  ) : null;
+  if (isDifferenceMap(grid)) {
+    const d = grid.difference!;
+    const maxAbs = grid.stats.max_abs ?? null;
+    return (
+      <div data-testid="overlay-legend" data-style="difference">
+        <h3>{overlayLabel(kind)}</h3>
+        <div className="note">Posterior density minus the prior&apos;s (components weighted equally), cell by cell. <b>Green</b>: the codes of real digits are denser than the prior expects. <b>Grey</b>: the prior puts mass where few codes are (samples from there decode to digits the model rarely encodes). <b>Nothing drawn</b>: they agree.</div>
+        <div className={s.gradient} style={{ background: legendGradient("difference") }} />
+        <div className={s.scaleRow}><span>−{fmt(maxAbs)} prior</span><span>0 (transparent)</span><span>+{fmt(maxAbs)} codes</span></div>
+        <div className="small" data-testid="overlay-tv">total variation posterior ↔ prior in this map <b data-testid="overlay-tv-prior">{d.tv_distance.toFixed(3)}</b> <span className="muted">(0 = same, 1 = no overlap)</span></div>
+        <div className="note">Both grids use the same estimator ({grid.estimator}) and smoothing, so the difference is the model&apos;s, not the drawing&apos;s. √ scale.</div>
+      </div>
+    );
+  }
   const words = kind === "posterior"
-    ? "Where the model puts the codes of real digits: bright = many codes (the aggregate posterior)."
-    : kind === "prior" ? "Where the model's prior p(z) puts its mass, every component weighted equally: bright = likely under the prior."
+    ? (grid.estimator === "kde_codes" ? "Where this model's codes of real digits lie: greener = more codes. It has no prior, so there is nothing to compare."
+      : "Where the model puts the codes of real digits: greener = more codes (the aggregate posterior).")
+    : kind === "prior" ? "Where the model's prior p(z) puts its mass, every component weighted equally: greener = likely under the prior."
       : kind === "prior_empirical" ? "The prior with each component weighted by how much the data uses it (mean q(c|x))."
         : grid.estimator_text ?? "A density over the map.";
+  const bandwidth = grid.meta.bandwidth as number[] | undefined;
   return (
-    <div data-testid="overlay-legend">
+    <div data-testid="overlay-legend" data-style="density">
       <h3>{overlayLabel(kind)}</h3>
-      <div className="note">{words} Drawn on a square-root scale so thin regions stay visible.</div>
-      <div className={s.gradient} style={{ background: legendGradient(false) }} />
-      <div className={s.scaleRow}><span>0</span><span>√ scale</span><span>{fmt(grid.stats.max)}</span></div>
-      <div className="mono small" data-testid="overlay-stats">max {fmt(grid.stats.max)} · mass in view {fmt(grid.stats.mass_in_bounds)}</div>
-      <div className="note">{grid.estimator}: {grid.estimator_text}</div>
-      <div className="note">{grid.grid.nx}×{grid.grid.ny} grid · {grid.meta.subset_n} points · {fmt(grid.meta.compute_ms)} ms</div>
+      <div className="note">{words} Square-root scale so thin regions stay visible; one light green, drawn under the points, so no digit&apos;s colour is mistaken for density.</div>
+      <div className={s.gradient} style={{ background: legendGradient("density") }} />
+      <div className={s.scaleRow}><span>0 = transparent</span><span>√ scale</span><span>{fmt(grid.stats.max)}</span></div>
+      <div className="mono small" data-testid="overlay-stats">max {fmt(grid.stats.max)} · mass on the map {fmt(100 * (grid.stats.mass_in_bounds ?? 0))} %</div>
+      {(grid.stats.mass_in_bounds ?? 1) < 0.5 ? (
+        <div className="note" data-testid="overlay-mass-note"><b>Only {(100 * (grid.stats.mass_in_bounds ?? 0)).toFixed(1)} % of this distribution lies on the map:</b> it spreads far wider than the points, so the colour here is nearly flat — not &quot;dense everywhere&quot;.</div>
+      ) : null}
+      {tvRow}
+      <div className="note">{grid.estimator}: {grid.estimator_text}{bandwidth ? ` Kernel width ${fmt(bandwidth[0])} (map units), chosen from the codes.` : ""}</div>
+      <div className="note">{grid.grid.nx}×{grid.grid.ny} grid over the whole first view{grid.points_bounds ? ", fading out past it" : ""} · {grid.meta.subset_n} points · {fmt(grid.meta.compute_ms)} ms</div>
     </div>
   );
 }

@@ -67,7 +67,7 @@ def test_registered_by_the_density_plugin(plugin_manager):
     spec = collect(plugin_manager, "artifacts")["density"]
     assert providers(plugin_manager, "artifacts")["density"] == "latentdeck.density"
     assert spec.requires == {"latents"} and spec.options is DensityOptions and spec.generate is generate
-    assert DensityOptions().grid_size == 128 and all(f.description for f in DensityOptions.model_fields.values())
+    assert DensityOptions().grid_size == 160 and all(f.description for f in DensityOptions.model_fields.values())
     assert "latentdeck.density" in {entry["name"] for entry in list_plugins(plugin_manager, all=True)}
 
 
@@ -78,7 +78,8 @@ def test_pca_prior_density_matches_the_closed_form_projected_mixture(tmp_path):
     ctx = make_context(tmp_path, outputs, {"pca": {2: pca}})
     generate(ctx)
     names = sorted(p.name for p in (tmp_path / "density").iterdir())
-    assert names == sorted(f"{family}_2d_{tag}_pca.json" for family in ("posterior", "prior", "prior_empirical")
+    assert names == sorted(f"{family}_2d_{tag}_pca.json"
+                           for family in ("posterior", "prior", "prior_empirical", "posterior_minus_prior")
                            for tag in ("epoch_2", "latest"))
     w, offset = pca.linear
     prior_mu, prior_var = outputs["prior_mu"].double().numpy(), outputs["prior_logvar"].double().exp().numpy()
@@ -93,7 +94,8 @@ def test_pca_prior_density_matches_the_closed_form_projected_mixture(tmp_path):
             u = cell_centre(doc, row, col)
             expected = sum(weights[c] * gaussian_pdf(u, w @ (prior_mu[c] - offset), w @ np.diag(prior_var[c]) @ w.T)
                            for c in range(3))
-            assert cell_value(doc, row, col) == pytest.approx(expected, rel=1e-4, abs=doc["stats"]["max"] * 1e-6)
+            # cells beyond a component's 4.5-sigma box leave out at most exp(-4.5^2 / 2) of its peak
+            assert cell_value(doc, row, col) == pytest.approx(expected, rel=1e-4, abs=doc["stats"]["max"] * 4.1e-5)
     posterior = read_json(tmp_path / "density" / "posterior_2d_epoch_2_pca.json")
     validate(posterior)
     assert posterior["source"] == "posterior" and "prior_kind" not in posterior
@@ -101,7 +103,7 @@ def test_pca_prior_density_matches_the_closed_form_projected_mixture(tmp_path):
     u = cell_centre(posterior, 20, 20)
     expected = np.mean([gaussian_pdf(u, w @ (mu[i] - offset), w @ np.diag(var[i]) @ w.T) for i in range(len(mu))])
     assert cell_value(posterior, 20, 20) == pytest.approx(expected, rel=1e-4, abs=posterior["stats"]["max"] * 1e-5)
-    assert posterior["bounds"] == [[float(pca.coords[:, a].min()), float(pca.coords[:, a].max())] for a in (0, 1)]
+    assert posterior["points_bounds"] == [[float(pca.coords[:, a].min()), float(pca.coords[:, a].max())] for a in (0, 1)]
     assert posterior["meta"]["subset_n"] == 60 and posterior["meta"]["compute_ms"] >= 0
     ctx.events.close()
 
@@ -119,6 +121,7 @@ def monte_carlo_mass(means, covs, weights, bounds, n=200_000, seed=1):
 
 def test_grids_sum_to_the_mass_inside_their_bounds(tmp_path):
     outputs = toy_outputs()
+    outputs["prior_logvar"] = outputs["prior_logvar"] + 3.0  # a prior far wider than the codes spills past the grid
     pca = pca_fit(outputs["mu"].numpy(), 2, 0)
     generate(make_context(tmp_path, outputs, {"pca": {2: pca}}, options=DensityOptions(grid_size=96)))
     doc = read_json(tmp_path / "density" / "prior_2d_latest_pca.json")
@@ -128,7 +131,7 @@ def test_grids_sum_to_the_mass_inside_their_bounds(tmp_path):
     means = (prior_mu - offset) @ w.T
     covs = np.einsum("ad,md,bd->mab", w, prior_var, w)
     expected = monte_carlo_mass(means, covs, np.full(3, 1 / 3), doc["bounds"])
-    assert 0 < expected < 1  # the bounds cut some mass off: the test can tell "mass inside" from "1"
+    assert 0.5 < expected < 0.97  # the bounds cut some mass off: the test can tell "mass inside" from "1"
     assert doc["stats"]["mass_in_bounds"] == pytest.approx(expected, abs=0.01)
     # Over bounds that hold everything, the exact mixture and the KDE integrate to 1.
     wide = Grid.over([[-12, 12], [-12, 12]], 160)
@@ -191,12 +194,14 @@ def test_tiny_runs_write_every_family_per_epoch_with_latest_mirrors(trained_run)
     for family in ("posterior", "prior", "prior_empirical"):
         for epoch in (1, 2):
             doc = validate(read_json(folder / f"{family}_2d_epoch_{epoch}_first-dims.json"))
-            assert doc.epoch == epoch and doc.grid.nx == doc.grid.ny == 128
+            assert doc.epoch == epoch and doc.grid.nx == doc.grid.ny == 160
             assert doc.meta.subset_n == 32 and doc.estimator == "exact_pushforward"
         latest = folder / f"{family}_2d_latest_first-dims.json"
         assert latest.read_bytes() == (folder / f"{family}_2d_epoch_2_first-dims.json").read_bytes()
     coords = read_json(run_dir / "projections" / "latent_2d_epoch_2_first-dims.json")["bounds"]
-    assert read_json(folder / "prior_2d_epoch_2_first-dims.json")["bounds"] == coords
+    assert read_json(folder / "prior_2d_epoch_2_first-dims.json")["points_bounds"] == coords
+    difference = validate(read_json(folder / "posterior_minus_prior_2d_epoch_2_first-dims.json"))
+    assert difference.source == "difference" and difference.difference.tv_distance > 0
     assert not [e for e in read_events(run_dir / "events.jsonl") if e["type"] == "artifact.failed"]
     ae = trained_run("ae", artifacts=["density"])
     assert sorted(p.name for p in (ae / "density").iterdir()) == [
@@ -237,3 +242,161 @@ def test_cli_backfill_writes_density_and_distortion_and_refuses_an_epoch_without
     for epoch in (1, 2):
         validate(read_json(run_dir / "density" / f"prior_empirical_2d_epoch_{epoch}_first-dims.json"))
         assert read_json(run_dir / "distortion" / f"metric_ratio_2d_epoch_{epoch}_first-dims.json")["k"] > 0
+
+
+def two_clusters(n=200, spread=0.05, gap=4.0, seed=0):
+    """Two tight round clusters ``gap`` apart on the x axis (each ``spread`` wide): (points, centres)."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[-gap / 2, 0.0], [gap / 2, 0.0]])
+    return np.concatenate([c + rng.normal(size=(n, 2)) * spread for c in centres]), centres
+
+
+def grid_value(grid, density, point):
+    xs, ys = grid.centres()
+    return density[int(np.abs(ys - point[1]).argmin()), int(np.abs(xs - point[0]).argmin())]
+
+
+def test_the_chosen_bandwidth_peaks_on_two_tight_clusters_at_their_height_and_not_between():
+    from latentdeck_density.estimate import cross_validated_bandwidth, density_on_grid, overlay_grid
+
+    points, centres = two_clusters()
+    projection = Projection(points, {})
+    grid, _ = overlay_grid(projection, 160, 1.5)
+    area = (grid.bounds[0][1] - grid.bounds[0][0]) * (grid.bounds[1][1] - grid.bounds[1][0])
+    h, details = cross_validated_bandwidth(points, max(grid.cell_width, grid.cell_height), area)
+    true_peak = 0.5 / (2 * math.pi * 0.05 ** 2)  # each cluster holds half the mass
+
+    def verdict(bandwidth):
+        density, _ = density_on_grid(grid, None, projection, 0, None, bandwidth=bandwidth)
+        on_clusters = min(grid_value(grid, density, c) for c in centres)
+        between = grid_value(grid, density, centres.mean(0))
+        return on_clusters / true_peak, between / on_clusters
+
+    height, valley = verdict(h)
+    assert height > 0.3 and valley < 1e-3, (h, height, valley)
+    scott = points.std(0) * len(points) ** (-1 / 6)  # the old rule, per axis
+    np.testing.assert_allclose(details["scott"], scott, rtol=1e-6)
+    assert h < scott.max() / 10
+    # Scott's rule, sized by the whole cloud, smears each cluster to a twentieth of its height: the check fails
+    old_height, _ = verdict(None)
+    assert old_height < 0.1
+
+
+def test_ten_clusters_on_a_ring_are_brightest_on_a_cluster_with_the_chosen_bandwidth_not_in_the_middle():
+    from latentdeck_density.estimate import cross_validated_bandwidth, density_on_grid, overlay_grid
+
+    rng = np.random.default_rng(1)
+    angles = np.arange(10) * 2 * math.pi / 10
+    centres = np.stack([np.cos(angles), np.sin(angles)], 1) * 3
+    spreads = np.where(np.arange(10) % 2 == 0, 0.08, 0.3)  # tight and loose clusters, like a UMAP map
+    points = np.concatenate([c + rng.normal(size=(60, 2)) * s for c, s in zip(centres, spreads)])
+    projection = Projection(points, {})
+    grid, _ = overlay_grid(projection, 128, 1.5)
+    area = (grid.bounds[0][1] - grid.bounds[0][0]) * (grid.bounds[1][1] - grid.bounds[1][0])
+    h, _ = cross_validated_bandwidth(points, grid.cell_width, area)
+    density, _ = density_on_grid(grid, None, projection, 0, None, bandwidth=h)
+    xs, ys = grid.centres()
+    row, col = np.unravel_index(density.argmax(), density.shape)
+    assert np.linalg.norm(centres - [xs[col], ys[row]], axis=1).min() < 0.3  # the peak is on a cluster
+    assert grid_value(grid, density, (0, 0)) < 1e-3 * density.max()  # the ring's middle is empty
+
+
+def test_every_family_of_a_projection_shares_one_bandwidth_and_states_it(tmp_path):
+    outputs = toy_outputs()
+    latents = outputs["mu"].numpy().astype(np.float64)
+    squash = lambda z: np.tanh(np.asarray(z, dtype=np.float64)[:, :2] / 3)  # noqa: E731
+    projection = Projection(squash(latents), {}, transform=squash)
+    generate(make_context(tmp_path, outputs, {"umap": {2: projection}},
+                          options=DensityOptions(grid_size=48, posterior_samples=400, prior_samples=300)))
+    docs = [read_json(tmp_path / "density" / f"{family}_2d_epoch_2_umap.json")
+            for family in ("posterior", "prior", "prior_empirical")]
+    widths = {tuple(doc["meta"]["bandwidth"]) for doc in docs}
+    assert len(widths) == 1 and "leave-one-out" in docs[0]["meta"]["bandwidth_rule"]
+    (h, h_y), = widths
+    low, high = docs[0]["meta"]["bandwidth_search"]
+    assert h == h_y and low <= h <= high and low == pytest.approx(docs[0]["grid"]["cell_width"])
+
+
+def test_the_grid_covers_the_explorers_first_view_and_fades_to_zero_at_its_edge(tmp_path):
+    outputs = toy_outputs()
+    pca = pca_fit(outputs["mu"].numpy(), 2, 0)
+    generate(make_context(tmp_path, outputs, {"pca": {2: pca}}))
+    doc = validate(read_json(tmp_path / "density" / "posterior_2d_epoch_2_pca.json"))
+    coords = np.asarray(pca.coords)[:, :2]
+    (x0, x1), (y0, y1) = doc.bounds
+    assert x1 - x0 == pytest.approx(y1 - y0)  # square cells, as the explorer's axes share one scale
+    # the explorer centres PCA's origin (or, for other maps, the points' box) and fits the largest reach with
+    # 8 % free each side: a 1.5 : 1 map shows 1.5 / 0.84 of the reach along its long side. Both views fit.
+    for centre in (np.zeros(2), (coords.min(0) + coords.max(0)) / 2):
+        seen = np.abs(coords - centre).max() * 1.5 / 0.84
+        assert x0 <= centre[0] - seen + 1e-9 and centre[0] + seen <= x1 + 1e-9
+        assert y0 <= centre[1] - seen + 1e-9 and centre[1] + seen <= y1 + 1e-9
+    assert x1 - x0 < 2 * 1.1 * np.abs(coords).max() * 1.5 / 0.84 + 1e-9  # and not much more
+    assert doc.points_bounds == [[float(coords[:, a].min()), float(coords[:, a].max())] for a in (0, 1)]
+    assert x0 < doc.points_bounds[0][0] and doc.points_bounds[1][1] < y1
+    values = np.asarray(doc.values).reshape(doc.grid.ny, doc.grid.nx)
+    rim = np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]])
+    assert rim.max() < 1e-3 * doc.stats.max  # nothing left to clip at the grid's edge
+    assert doc.stats.mass_in_bounds == pytest.approx(1.0, abs=2e-3)
+
+
+def test_total_variation_distances_and_the_difference_grid_come_from_the_grids(tmp_path):
+    outputs = toy_outputs()
+    pca = pca_fit(outputs["mu"].numpy(), 2, 0)
+    generate(make_context(tmp_path, outputs, {"pca": {2: pca}}))
+    folder = tmp_path / "density"
+    docs = {family: read_json(folder / f"{family}_2d_epoch_2_pca.json") for family in ("posterior", "prior", "prior_empirical")}
+    grids = {family: np.asarray(doc["values"]) for family, doc in docs.items()}
+    area = docs["posterior"]["grid"]["cell_area"]
+    for a in docs:
+        assert set(docs[a]["tv_distance"]) == set(docs) - {a}
+        for b, value in docs[a]["tv_distance"].items():
+            # this toy's grids hold all the mass: the distance is the grid's own sum
+            assert docs[a]["meta"]["tv"]["method"].startswith("grid")
+            assert value == pytest.approx(0.5 * np.abs(grids[a] - grids[b]).sum() * area, rel=1e-4, abs=1e-6)
+            assert value == docs[b]["tv_distance"][a]
+    # the empirical prior weights the first component more (toy qc), so it differs from the uniform one
+    assert docs["prior"]["tv_distance"]["prior_empirical"] > 0.02
+    difference = validate(read_json(folder / "posterior_minus_prior_2d_epoch_2_pca.json"))
+    d = np.asarray(difference.values)
+    np.testing.assert_allclose(d, grids["posterior"] - grids["prior"], atol=1e-5 * np.abs(d).max())  # 3 roundings
+    assert d.min() < 0 < d.max() and difference.stats.max_abs == pytest.approx(np.abs(d).max(), rel=1e-5)
+    assert difference.difference.tv_distance == pytest.approx(docs["posterior"]["tv_distance"]["prior"], abs=1e-6)
+    assert difference.stats.positive_mass == pytest.approx(difference.difference.tv_distance, abs=2e-3)
+    with pytest.raises(ValueError, match="densities are non-negative"):
+        validate({**docs["posterior"], "values": list(d)})
+
+
+def test_a_model_without_a_prior_gets_no_distances_and_no_difference(tmp_path):
+    rng = np.random.default_rng(3)
+    z = torch.tensor(rng.normal(size=(50, 3)), dtype=torch.float32)
+    generate(make_context(tmp_path, {"z": z}, {"umap": {2: Projection(z.numpy()[:, :2].astype(np.float64), {})}},
+                          capabilities=frozenset({"latents"})))
+    doc = read_json(tmp_path / "density" / "posterior_2d_epoch_2_umap.json")
+    assert "tv_distance" not in doc and not (tmp_path / "density" / "posterior_minus_prior_2d_epoch_2_umap.json").exists()
+
+
+def test_distances_count_the_mass_off_the_map_when_a_family_spills_past_it(tmp_path):
+    outputs = toy_outputs()
+    outputs["prior_logvar"] = outputs["prior_logvar"] + 5.0  # the prior spreads far past the codes and the map
+    pca = pca_fit(outputs["mu"].numpy(), 2, 0)
+    generate(make_context(tmp_path, outputs, {"pca": {2: pca}}))
+    posterior = read_json(tmp_path / "density" / "posterior_2d_epoch_2_pca.json")
+    prior = read_json(tmp_path / "density" / "prior_2d_epoch_2_pca.json")
+    assert min(posterior["stats"]["mass_in_bounds"], prior["stats"]["mass_in_bounds"]) < 0.9
+    assert posterior["meta"]["tv"]["method"].startswith("Monte Carlo")
+    assert 0 < posterior["meta"]["tv"]["standard_error"]["posterior|prior"] < 0.02
+    on_view = 0.5 * np.abs(np.asarray(posterior["values"]) - np.asarray(prior["values"])).sum() * posterior["grid"]["cell_area"]
+    assert posterior["tv_distance"]["prior"] > on_view + 0.05  # the map alone would understate it
+    assert posterior["tv_distance"]["prior"] == prior["tv_distance"]["posterior"]
+    # closed form in one case: two families that are one Gaussian each, far apart, are disjoint (TV 1)
+    from latentdeck_density.estimate import tv_monte_carlo
+
+    one = (np.zeros((1, 2)), np.eye(2)[None] * 0.01, np.ones(1))
+    far = (np.full((1, 2), 50.0), np.eye(2)[None] * 400.0, np.ones(1))
+    assert tv_monte_carlo(one, far, 2000, np.random.default_rng(0))[0] == pytest.approx(1.0, abs=0.01)
+    assert tv_monte_carlo(one, one, 2000, np.random.default_rng(0))[0] == 0.0
+    # N(0, 1) vs N(1, 1) along x: TV = 2 Phi(1/2) - 1 = 0.3829
+    shifted = (np.array([[1.0, 0.0]]), np.eye(2)[None], np.ones(1))
+    value, error = tv_monte_carlo((np.zeros((1, 2)), np.eye(2)[None], np.ones(1)), shifted, 20000, np.random.default_rng(1))
+    assert value == pytest.approx(0.3829, abs=4 * error)

@@ -14,10 +14,15 @@ How each lands in the plane depends on what the projection offers (``Projection.
 * ``exact_pushforward`` (a linear projection, e.g. PCA ``u = W (z - m)``): each Gaussian maps exactly
   to ``N(W (mu - m), W diag(s2) W^T)`` and the mixture is evaluated at the cell centres;
 * ``kde_transform`` (a nonlinear fitted map, e.g. UMAP's ``transform``): seeded samples of the
-  distribution are pushed through the map and a weighted Gaussian KDE (Scott's bandwidth) estimates
-  their density;
+  distribution are pushed through the map and a weighted Gaussian KDE estimates their density;
 * ``kde_codes`` (a model with no q(z|x), e.g. the AE): a Gaussian KDE of the projected deterministic
   codes themselves — an estimate of where the codes lie, labelled as such; there is no prior.
+
+The KDE bandwidth is chosen per projection from the projected codes (:func:`cross_validated_bandwidth`:
+leave-one-out likelihood), and every family of that projection uses the same one, so posterior and
+priors are smoothed alike and their differences are the distributions', not the smoothing's. Scott's
+rule, which scales with the spread of the whole cloud, smooths ten tight clusters into one blob whose
+peak can fall between them.
 """
 
 from __future__ import annotations
@@ -33,10 +38,15 @@ ESTIMATORS = {
     "exact_pushforward": "each Gaussian pushed exactly through the linear projection u = W (z - offset): "
                          "N(W (mu - offset), W S W^T); the mixture's density at the cell centres",
     "kde_transform": "seeded samples of the distribution placed by the fitted projection's transform, then a "
-                     "weighted Gaussian KDE with Scott's bandwidth (an estimate: the projection is nonlinear)",
-    "kde_codes": "Gaussian KDE (Scott's bandwidth) of the projected deterministic codes: the model has no "
-                 "q(z|x), so this estimates where its codes lie",
+                     "weighted Gaussian KDE whose bandwidth is chosen from the projected codes (leave-one-out "
+                     "likelihood; an estimate: the projection is nonlinear)",
+    "kde_codes": "Gaussian KDE of the projected deterministic codes, bandwidth chosen from them (leave-one-out "
+                 "likelihood): the model has no q(z|x), so this estimates where its codes lie",
 }
+BANDWIDTH_RULE = ("isotropic Gaussian kernel; h maximises the mean leave-one-out log density of the projected codes "
+                  "(each under a 2 % uniform floor over the grid, so a stray code cannot force wide smoothing), "
+                  "searched between one grid cell and Scott's rule; the same h for every family of this projection")
+DEFENSIVE_SHARE = 0.02  # the uniform part of the leave-one-out score: an isolated code costs at most log(0.02 / area)
 
 
 @dataclass
@@ -107,25 +117,155 @@ def distributions(outputs: dict[str, Any], capabilities) -> dict[str, Mixture]:
     return found
 
 
+EXPLORER_MARGIN = 0.08  # the explorer fits the points' box with this share of the canvas free on each side
+
+
+def overlay_grid(projection, grid_size: int, view_aspect: float) -> tuple[Grid, dict[str, Any]]:
+    """(grid, extent details): a square grid over what the explorer shows of ``projection`` at first, on a
+    map up to ``view_aspect`` times wider than tall (or taller than wide). The explorer centres the map on
+    the points' box centre, or on the origin for PCA (whose origin is the latent mean), and fits the
+    largest reach from that centre inside the canvas with ``EXPLORER_MARGIN`` free, so the view reaches
+    ``reach * aspect / (1 - 2 margin)`` from the centre along its longer side. A linear projection may be
+    shown either way: the grid covers both views."""
+    import numpy as np
+
+    from latentdeck.kit import projection_bounds
+
+    coords = np.asarray(projection.coords, dtype=np.float64)[:, :2]
+    low, high = coords.min(0), coords.max(0)
+    centres = [(low + high) / 2] + ([np.zeros(2)] if projection.linear is not None else [])
+    factor = max(view_aspect, 1 / view_aspect) / (1 - 2 * EXPLORER_MARGIN)
+    views = []
+    for centre in centres:
+        reach = float(np.maximum(np.abs(low - centre), np.abs(high - centre)).max()) or 0.5
+        views.append((centre - reach * factor, centre + reach * factor))
+    lo = np.min([v[0] for v in views], axis=0)
+    hi = np.max([v[1] for v in views], axis=0)
+    middle, half = (lo + hi) / 2, float((hi - lo).max()) / 2
+    grid = Grid.over([[middle[0] - half, middle[0] + half], [middle[1] - half, middle[1] + half]], grid_size)
+    where = "the points' box centre" + (" and the origin (a linear map)" if len(centres) > 1 else "")
+    return grid, {"points_bounds": projection_bounds(coords), "view_aspect": view_aspect,
+                  "rule": f"square over the explorer's first view centred on {where}: the points' largest reach "
+                          f"from the centre x {max(view_aspect, 1 / view_aspect):g} / {1 - 2 * EXPLORER_MARGIN:g} "
+                          f"(a map up to {view_aspect:g}:1 with 8 % free on each side)"}
+
+
+def cross_validated_bandwidth(points, floor: float, area: float, candidates: int = 20,
+                              queries: int = 600) -> tuple[float, dict[str, Any]]:
+    """(h, details): the isotropic kernel width in [``floor``, Scott's rule's widest axis] that maximises the mean
+    leave-one-out log density of ``points`` (n, 2), each density mixed with a ``DEFENSIVE_SHARE`` uniform
+    over ``area``. At most ``queries`` evenly spaced points are scored (against all n)."""
+    import numpy as np
+
+    p = np.asarray(points, dtype=np.float64)[:, :2]
+    n = len(p)
+    scott = [float(v) for v in scott_bandwidth(p)] if n > 1 else [floor, floor]
+    ceiling = max(*scott, floor)  # the widest axis of the old rule: the search includes it
+    if n < 3 or ceiling <= floor * 1.0001:
+        return ceiling, {"bandwidth_search": [floor, ceiling], "scott": scott, "scored_points": 0}
+    picked = np.unique(np.linspace(0, n - 1, min(queries, n)).round().astype(np.int64))
+    d2 = ((p[picked, None, :] - p[None, :, :]) ** 2).sum(-1).astype(np.float32)  # (m, n)
+    d2[np.arange(len(picked)), picked] = np.inf  # leave each scored point out of its own estimate
+    widths = np.geomspace(floor, ceiling, candidates)
+    scores, buffer = [], np.empty_like(d2)
+    for h in widths:
+        np.multiply(d2, np.float32(-0.5 / (h * h)), out=buffer)
+        kernel = np.exp(buffer, out=buffer).sum(1, dtype=np.float64) / ((n - 1) * 2 * math.pi * h * h)
+        scores.append(float(np.log((1 - DEFENSIVE_SHARE) * kernel + DEFENSIVE_SHARE / area).mean()))
+    best = int(np.argmax(scores))
+    return float(widths[best]), {"bandwidth_search": [floor, ceiling], "scott": scott,
+                                 "scored_points": int(len(picked)), "candidates": int(candidates)}
+
+
 def seeded_rng(seed: int, epoch: int, method: str, family: str):
     import numpy as np
 
     return np.random.default_rng([seed, epoch, zlib.crc32(method.encode()), zlib.crc32(family.encode())])
 
 
+def plane_mixture(mixture: Mixture | None, projection, samples: int, rng, placed: dict[str, Any], key: str,
+                  bandwidth: float | None):
+    """The family's density in the plane as a 2-D Gaussian mixture ``(means (m, 2), covariances (m, 2, 2),
+    weights (m,))``: the pushed-forward components (linear projection), or the KDE's kernels at the codes or
+    at the placed samples (the same draws and weights ``density_on_grid`` used: same ``rng`` seed)."""
+    import numpy as np
+
+    if mixture is not None and projection.linear is not None:
+        matrix, offset = projection.linear
+        means, covariances = mixture.pushed_forward(np.asarray(matrix, dtype=np.float64)[:2], offset)
+        return means, covariances + np.eye(2) * 1e-12 * max(float(np.abs(covariances).max()), 1e-300), mixture.weights
+    if mixture is None:
+        points = np.asarray(projection.coords, dtype=np.float64)[:, :2]
+        weights = np.full(len(points), 1.0 / len(points))
+    else:
+        z, weights = mixture.sample(samples, rng)
+        if key not in placed or not np.array_equal(placed[key][0], z):
+            placed[key] = (z, projection.place(z)[:, :2])
+        points = placed[key][1]
+    h = float(bandwidth) if bandwidth is not None else float(scott_bandwidth(points, weights).max())
+    return points, np.broadcast_to(np.eye(2) * h * h, (len(points), 2, 2)), np.asarray(weights) / np.sum(weights)
+
+
+def mixture_pdf(x, means, covariances, weights, chunk: int = 256):
+    """Density of a 2-D Gaussian mixture at points ``x`` (s, 2)."""
+    import numpy as np
+
+    det = covariances[:, 0, 0] * covariances[:, 1, 1] - covariances[:, 0, 1] ** 2
+    inv_a, inv_b, inv_c = covariances[:, 1, 1] / det, -covariances[:, 0, 1] / det, covariances[:, 0, 0] / det
+    norm = weights / (2 * math.pi * np.sqrt(det))
+    total = np.zeros(len(x))
+    for start in range(0, len(means), chunk):
+        part = slice(start, start + chunk)
+        dx = x[:, None, 0] - means[None, part, 0]
+        dy = x[:, None, 1] - means[None, part, 1]
+        q = inv_a[part] * dx * dx + 2 * inv_b[part] * dx * dy + inv_c[part] * dy * dy
+        total += np.exp(-0.5 * q) @ norm[part]
+    return total
+
+
+def draw_from(mixture_2d, count: int, rng):
+    import numpy as np
+
+    means, covariances, weights = mixture_2d
+    component = rng.choice(len(means), size=count, p=weights / weights.sum())
+    c = covariances[component]
+    l00 = np.sqrt(c[:, 0, 0])
+    l10 = c[:, 1, 0] / l00
+    l11 = np.sqrt(np.maximum(c[:, 1, 1] - l10 ** 2, 0))
+    eps = rng.standard_normal((count, 2))
+    return means[component] + np.stack([l00 * eps[:, 0], l10 * eps[:, 0] + l11 * eps[:, 1]], 1)
+
+
+def tv_monte_carlo(a, b, count: int, rng) -> tuple[float, float]:
+    """(TV distance, its standard error) between two 2-D Gaussian mixtures, by Monte Carlo over the whole plane:
+    TV = E_a[(1 - b/a)+] = E_b[(1 - a/b)+]; the two estimates are averaged. No grid, so mass off the map and
+    components narrower than a cell count as they should."""
+    import numpy as np
+
+    parts = []
+    for p, q in ((a, b), (b, a)):
+        x = draw_from(p, count, rng)
+        px, qx = mixture_pdf(x, *p), mixture_pdf(x, *q)
+        parts.append(np.clip(1 - qx / np.maximum(px, 1e-300), 0, 1))
+    values = np.concatenate(parts)
+    return float(values.mean()), float(values.std() / math.sqrt(len(values)))
+
+
 def density_on_grid(grid: Grid, mixture: Mixture | None, projection, samples: int, rng,
-                    placed: dict[str, Any] | None = None, key: str = "") -> tuple[Any, dict[str, Any]]:
+                    placed: dict[str, Any] | None = None, key: str = "",
+                    bandwidth: float | None = None) -> tuple[Any, dict[str, Any]]:
     """(density (ny, nx), estimator details) of ``mixture`` in the projection's plane; ``mixture=None``
     means the deterministic codes (their projected coordinates). Raises ``ValueError`` when the
     projection cannot place new points. ``placed`` caches transformed samples under ``key`` (the two
-    priors share their stratified draws, so the nonlinear map runs once for both)."""
+    priors share their stratified draws, so the nonlinear map runs once for both). ``bandwidth`` is the
+    KDEs' kernel width (default: Scott's rule of what is smoothed)."""
     import numpy as np
 
     if mixture is None:
         coords = np.asarray(projection.coords, dtype=np.float64)[:, :2]
-        bandwidth = scott_bandwidth(coords)
-        return kde(grid, coords, bandwidth=bandwidth), {
-            "estimator": "kde_codes", "points": int(len(coords)), "bandwidth": bandwidth.tolist()}
+        h = scott_bandwidth(coords) if bandwidth is None else np.full(2, float(bandwidth))
+        return kde(grid, coords, bandwidth=h), {
+            "estimator": "kde_codes", "points": int(len(coords)), "bandwidth": h.tolist()}
     if projection.linear is not None:
         matrix, offset = projection.linear
         matrix = np.asarray(matrix, dtype=np.float64)[:2]
@@ -141,6 +281,6 @@ def density_on_grid(grid: Grid, mixture: Mixture | None, projection, samples: in
     if key not in cache or not np.array_equal(cache[key][0], z):
         cache[key] = (z, projection.place(z)[:, :2])
     points = cache[key][1]
-    bandwidth = scott_bandwidth(points, weights)
-    return kde(grid, points, weights, bandwidth), {
-        "estimator": "kde_transform", "samples": int(len(z)), "bandwidth": bandwidth.tolist()}
+    h = scott_bandwidth(points, weights) if bandwidth is None else np.full(2, float(bandwidth))
+    return kde(grid, points, weights, h), {
+        "estimator": "kde_transform", "samples": int(len(z)), "bandwidth": h.tolist()}

@@ -41,19 +41,31 @@ class DensityStats(BaseModel):
 
     min: float
     max: float
-    mass_in_bounds: float = Field(ge=0, description="sum(values) * grid.cell_area")
+    mass_in_bounds: float | None = Field(None, ge=0, description="densities: sum(values) * grid.cell_area")
+    max_abs: float | None = Field(None, ge=0, description="difference grids: the largest |value|")
+    positive_mass: float | None = Field(None, ge=0, description="difference grids: sum of the positive part * cell_area")
+    negative_mass: float | None = Field(None, ge=0, description="difference grids: sum of the negative part * cell_area")
+
+
+class Difference(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    minuend: Literal["posterior"]
+    subtrahend: Literal["prior"]
+    text: str
+    tv_distance: float = Field(ge=0, le=1.0001, description="0.5 * sum |posterior - prior| * cell_area on this grid")
 
 
 class DensityGrid(BaseModel):
-    """One epoch's density grid over one 2-D projection."""
+    """One epoch's density grid (or the signed posterior − prior grid) over one 2-D projection."""
 
     model_config = ConfigDict(extra="forbid")
 
     epoch: int = Field(ge=1)
     method: str
     dims: Literal[2] = 2
-    family: Literal["posterior", "prior", "prior_empirical"]
-    source: Literal["posterior", "prior"]
+    family: Literal["posterior", "prior", "prior_empirical", "posterior_minus_prior"]
+    source: Literal["posterior", "prior", "difference"]
     prior_kind: Literal["uniform", "empirical"] | None = None
     latent: str
     latent_dim: int = Field(ge=0)
@@ -61,10 +73,15 @@ class DensityGrid(BaseModel):
     estimator_text: str
     normalisation: str
     grid: GridInfo
-    bounds: list[list[float]] = Field(description="[[x_min, x_max], [y_min, y_max]]: the projection's bounds")
-    values: list[float] = Field(description="ny * nx densities, row-major (grid.order)")
+    bounds: list[list[float]] = Field(description="[[x_min, x_max], [y_min, y_max]] of the grid: the explorer's "
+                                                  "first view of the points, past their box (meta.extent)")
+    points_bounds: list[list[float]] = Field(description="the projection file's bounds: the points' box")
+    values: list[float] = Field(description="ny * nx densities (signed for a difference), row-major (grid.order)")
     stats: DensityStats
     meta: DensityMeta
+    tv_distance: dict[str, float] | None = Field(
+        None, description="densities: total-variation distance in this map to each other family of the projection")
+    difference: Difference | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "DensityGrid":
@@ -72,9 +89,15 @@ class DensityGrid(BaseModel):
         assert len(self.bounds) == 2 and all(len(b) == 2 and b[0] < b[1] for b in self.bounds), "bad bounds"
         assert (self.source == "prior") == (self.prior_kind is not None), "prior_kind is for priors only"
         assert (self.family == "posterior") == (self.source == "posterior")
+        assert (self.family == "posterior_minus_prior") == (self.source == "difference") == (self.difference is not None)
         if self.prior_kind is not None:
             assert self.meta.prior_weights is not None and self.meta.prior_weights.kind == self.prior_kind
-        assert min(self.values) >= 0, "densities are non-negative"
+        if self.difference is None:
+            assert min(self.values) >= 0, "densities are non-negative"
+            assert self.stats.mass_in_bounds is not None, "a density states its mass in bounds"
+            assert all(0 <= v <= 1.0001 for v in (self.tv_distance or {}).values()), "TV distances lie in [0, 1]"
+        else:
+            assert self.stats.max_abs is not None and self.stats.positive_mass is not None
         return self
 
 
