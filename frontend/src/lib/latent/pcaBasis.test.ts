@@ -30,7 +30,7 @@ test("a carried basis that had to turn says so, with what it keeps and would hav
   const pulled = doc(3, { source: "carried", carried_for: 2, variance_ratio: 0.585, own_variance_ratio: 0.649,
                           pull: 0.25, carried_variance_ratio: 0.5795 });
   assert.equal(pcaVarianceText(pulled, [1, 2, 3]),
-    "PCA basis of epoch 1, aligned to this epoch's codes and turned toward its own axes to keep 90.0% of their "
+    "PCA basis of epoch 1, aligned to this epoch's codes and turned toward this epoch's own axes to keep 90.0% of their "
     + "variance: these 2 axes keep 58.5% of the latent variance (this epoch's own principal axes would keep 64.9%; "
     + "without the turn 58.0%).");
 });

@@ -55,7 +55,7 @@ export function pcaVarianceText(doc: ProjectionDoc, epochs: number[]): string | 
   }
   const from = basisEpoch(doc, epochs);
   const origin = from !== null ? `PCA basis of epoch ${from}` : "PCA basis of an earlier epoch";
-  const turned = basis.pull && floor ? ` and turned toward its own axes to keep ${floor} of their variance` : "";
+  const turned = basis.pull && floor ? ` and turned toward this epoch's own axes to keep ${floor} of their variance` : "";
   const own = `this epoch's own principal axes would keep ${pct(basis.own_variance_ratio)}`;
   const detail = turned && plain != null
     ? `; without the turn ${pct(plain)}`
