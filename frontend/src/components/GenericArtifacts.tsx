@@ -118,10 +118,19 @@ function MetricSeries({ runId, entry }: { runId: string; entry: ArtifactIndexEnt
     return () => { live = false; };
   }, [runId, names]);
   const epochs = Object.keys(docs).map(Number).sort((a, b) => a - b);
-  const keys = [...new Set(epochs.flatMap((e) => scalars(docs[e]).map(([k]) => k)))].slice(0, 8);
-  if (!keys.length) return <p className="muted small">{epochs.length ? "No numbers to chart in these files." : "loading…"}</p>;
+  const all = [...new Set(epochs.flatMap((e) => scalars(docs[e]).map(([k]) => k)))];
+  const valueOf = (e: number, k: string) => (docs[e] as Record<string, unknown>)[k];
+  // a number that never changes (a count, a size) is said once instead of drawn as a flat chart
+  const constant = epochs.length > 1 ? all.filter((k) => epochs.every((e) => valueOf(e, k) === valueOf(epochs[0], k))) : [];
+  const keys = all.filter((k) => !constant.includes(k)).slice(0, 8);
+  if (!keys.length && !constant.length) return <p className="muted small">{epochs.length ? "No numbers to chart in these files." : "loading…"}</p>;
   return (
     <div className="charts" data-testid="generic-series">
+      {constant.length ? (
+        <p className="muted small" data-testid="generic-series-constant" style={{ gridColumn: "1 / -1", margin: 0 }}>
+          the same in every epoch: {constant.map((k) => `${k.replace(/_/g, " ")} ${String(valueOf(epochs[0], k))}`).join(" · ")}
+        </p>
+      ) : null}
       {keys.map((k) => (
         <LineChart key={k} title={k.replace(/_/g, " ")} maxEpoch={Math.max(1, ...epochs)} testId={`generic-series-${k}`}
           series={[{ label: k, points: epochs.map((e) => ({ x: e, y: (docs[e] as Record<string, number>)[k] })).filter((p) => typeof p.y === "number") }]} />
