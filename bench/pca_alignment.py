@@ -146,8 +146,9 @@ def main() -> int:
                                       moves(epochs, labels, dims, RULES[rule]).items()} for rule in args.rules}
                 print(key, flush=True)
                 for rule in args.rules:
-                    cells = "  ".join(f"{metric} {values['median']:.3f} [{values['min' if metric == 'kept' else 'max']:.3f}]"
-                                      for metric, values in report[key][rule].items())
+                    cells = "  ".join(
+                        f"{metric} {values['median']:.3f} [{values['min' if metric == 'kept' else 'max']:.3f}]"
+                        for metric, values in report[key][rule].items())
                     print(f"    {rule:10} {cells}", flush=True)
     print(json.dumps(report))
     return 0

@@ -22,7 +22,8 @@ def test_each_epoch_names_its_pca_basis_and_the_variance_it_keeps(lab, page, lat
         for epoch in (1, 2, 3):
             page.get_by_test_id("timeline-scrubber").fill(str(epoch - 1))
             expect(badge).to_have_attribute("data-epoch", str(epoch))
-            name = f"projections/latent_2d_epoch_{epoch}.json" if dims == 2 else f"projections/latent_3d_epoch_{epoch}_pca.json"
+            name = (f"projections/latent_2d_epoch_{epoch}.json" if dims == 2
+                    else f"projections/latent_3d_epoch_{epoch}_pca.json")
             basis = lab.file("gm", name)["params"]["basis"]
             sources.append(basis["source"])
             if basis["source"] == "own":
@@ -30,7 +31,8 @@ def test_each_epoch_names_its_pca_basis_and_the_variance_it_keeps(lab, page, lat
             else:
                 expect(words).to_contain_text(f"PCA basis of epoch {epoch - basis['carried_for']}, aligned")
                 expect(words).to_contain_text(f"own principal axes would keep {100 * basis['own_variance_ratio']:.1f}%")
-            expect(words).to_contain_text(f"{dims} axes keep {100 * basis['variance_ratio']:.1f}% of the latent variance")
+            kept = f"{dims} axes keep {100 * basis['variance_ratio']:.1f}% of the latent variance"
+            expect(words).to_contain_text(kept)
             if dims == 2 and epoch == 3:
                 shot(page, "latent-explorer-pca-basis")
     assert sources[0] == sources[3] == "own", "epoch 1 has no earlier map: its own axes"

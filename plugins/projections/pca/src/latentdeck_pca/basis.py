@@ -30,12 +30,14 @@ basis; it never changes coordinates.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 _LINEAGE: "OrderedDict[str, int]" = OrderedDict()
 _LINEAGE_SIZE = 512
+_LOCK = threading.Lock()  # runs may project in parallel threads of one process
 
 
 def fingerprint(coords) -> str:
@@ -50,16 +52,19 @@ def remember(coords, carried_for: int | None) -> None:
     if carried_for is None:
         return
     key = fingerprint(coords)
-    _LINEAGE[key] = int(carried_for)
-    _LINEAGE.move_to_end(key)
-    while len(_LINEAGE) > _LINEAGE_SIZE:
-        _LINEAGE.popitem(last=False)
+    with _LOCK:
+        _LINEAGE[key] = int(carried_for)
+        _LINEAGE.move_to_end(key)
+        while len(_LINEAGE) > _LINEAGE_SIZE:
+            _LINEAGE.popitem(last=False)
 
 
 def carried_for(init) -> int | None:
     """How many projections ago the previous map's basis was its own (None: a map this process did not
     make or restore, e.g. coordinates from elsewhere)."""
-    return _LINEAGE.get(fingerprint(init))
+    key = fingerprint(init)
+    with _LOCK:
+        return _LINEAGE.get(key)
 
 
 PULLS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0)  # tried in order: the least pull that keeps enough
