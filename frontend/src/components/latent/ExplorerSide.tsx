@@ -187,7 +187,9 @@ export function OverlayLegend({ kind, grid }: { kind: OverlayKind; grid: GridDoc
         <div className={s.gradient} style={{ background: legendGradient("difference") }} />
         <div className={s.scaleRow}><span>−{fmt(maxAbs)} prior</span><span>0 (transparent)</span><span>+{fmt(maxAbs)} codes</span></div>
         <div className="small" data-testid="overlay-tv">total variation posterior ↔ prior in this map <b data-testid="overlay-tv-prior">{d.tv_distance.toFixed(3)}</b> <span className="muted">(0 = same, 1 = no overlap)</span></div>
-        <div className="note">Both grids use the same estimator ({grid.estimator}) and smoothing, so the difference is the model&apos;s, not the drawing&apos;s. √ scale.</div>
+        <div className="note">{grid.estimator === "exact_pushforward"
+          ? "Both are the model's own Gaussians pushed exactly through the projection, so the difference is the model's, not the drawing's."
+          : `Both are estimated the same way (${grid.estimator}, one kernel width), so the difference is the model's, not the smoothing's.`} √ scale.</div>
       </div>
     );
   }
