@@ -199,6 +199,7 @@ class ArtifactEngine:
         names = config.get("projections") if projection_names is None else projection_names
         self.projections = [available[n] for n in sorted(available) if names is None or n in names]
         self.previous: dict[tuple[str, int], Any] = {}
+        self.previous_params: dict[tuple[str, int], dict[str, Any]] = {}  # the previous epoch's params, same key
 
     def projections_due(self, epoch: int, last: bool, everything: bool = False) -> list[Any]:
         if not self.has_latents:
@@ -249,7 +250,7 @@ class ArtifactEngine:
 
     def _project(self, latents, outputs, epoch: int, due: list[Any], stage: "StageReporter | None" = None) -> dict[str, dict[int, Any]]:
         from .atomic import read_json
-        from .projections import projection_payload, projection_template
+        from .projections import fit_extras, projection_payload, projection_template
         from .types import Projection
 
         results: dict[str, dict[int, Any]] = {}
@@ -271,14 +272,18 @@ class ArtifactEngine:
                     restored = spec.restore(saved) if spec.restore else Projection(coords, saved.get("params", {}))
                     results.setdefault(spec.name, {})[dims] = restored
                     self.previous[(spec.name, dims)] = coords
+                    self.previous_params[(spec.name, dims)] = dict(saved.get("params") or {})
                     continue
+                if (spec.name, dims) not in self.previous:  # backfill of a later epoch: start from the newest file before it
+                    self._load_previous(spec, dims, epoch)
                 if stage is not None:
                     stage.step(f"projection {spec.name} {dims}-D", f"computing projections: {spec.name} {dims}-D "
                                                                    f"of {len(latents)} points")
                 ctx.emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "fitting", "n": len(latents)})
                 started = time.perf_counter()
                 try:
-                    result = spec.fit(latents, dims, self.config["seed"], options, self.previous.get((spec.name, dims)))
+                    result = spec.fit(latents, dims, self.config["seed"], options, self.previous.get((spec.name, dims)),
+                                      **fit_extras(spec.fit, epoch, self.previous_params.get((spec.name, dims))))
                     ms = (time.perf_counter() - started) * 1000
                     payload = projection_payload(
                         method=spec.name, dims=dims, epoch=epoch, result=result, latents=latents, viz=self.viz,
@@ -295,9 +300,19 @@ class ArtifactEngine:
                     continue
                 results.setdefault(spec.name, {})[dims] = result
                 self.previous[(spec.name, dims)] = result.coords
+                self.previous_params[(spec.name, dims)] = dict(result.params)
                 ctx.emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "done",
                                                  "compute_ms": round(ms, 2)})
         return results
+
+    def _load_previous(self, spec, dims: int, epoch: int) -> None:
+        """The newest projection file of ``spec``/``dims`` before ``epoch`` as the warm start (``init``,
+        ``init_params``) of a refit, as if the epochs in between had just been projected (nothing when none)."""
+        from .projections import previous_on_disk
+
+        found = previous_on_disk(self.run_dir, spec, dims, epoch)
+        if found is not None:
+            self.previous[(spec.name, dims)], self.previous_params[(spec.name, dims)] = found
 
     def missing(self, epoch: int) -> list[str]:
         """What :meth:`run_epoch` with ``everything=True`` and ``skip_existing`` would compute."""

@@ -9,7 +9,8 @@ latent space (k = 15).
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -102,3 +103,37 @@ class ProjectionFile(BaseModel):
         assert all(len(c) == self.dims for c in self.coords), "a point has the wrong number of coordinates"
         assert len(self.bounds) == self.dims
         return self
+
+
+def fit_extras(fit: Callable[..., Any], epoch: int, init_params: dict[str, Any] | None) -> dict[str, Any]:
+    """The keyword arguments a projection's ``fit`` takes beyond the five every fit takes: ``epoch`` (the
+    epoch being projected) and ``init_params`` (the ``params`` of the projection ``init`` came from), each
+    only when ``fit`` names it (specs grow by adding arguments; older fits are called as before)."""
+    import inspect
+
+    try:
+        names = inspect.signature(fit).parameters
+    except (TypeError, ValueError):
+        return {}
+    offered = {"epoch": epoch, "init_params": init_params}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in names.values()):
+        return offered
+    return {k: v for k, v in offered.items() if k in names}
+
+
+def previous_on_disk(run_dir, spec, dims: int, epoch: int):
+    """``(coords, params)`` of the newest ``spec``/``dims`` projection file before ``epoch`` (None when there is
+    none, or it cannot be read): a backfilled epoch is refitted from it as a live run would be."""
+    import numpy as np
+
+    from .atomic import read_json
+
+    for earlier in range(epoch - 1, 0, -1):
+        path = Path(run_dir) / "projections" / projection_template(spec, dims).format(tag=f"epoch_{earlier}")
+        if path.is_file():
+            try:
+                saved = read_json(path)
+                return np.asarray(saved["coords"], dtype=np.float64), dict(saved.get("params") or {})
+            except (OSError, ValueError, KeyError):
+                return None
+    return None

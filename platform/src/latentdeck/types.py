@@ -211,7 +211,9 @@ class ProjectionSpec:
     ``latents`` is a float32 numpy array (n, d) of the visualization subset; ``init`` is the previous
     epoch's coordinates of the same points for this method and ``dims`` (or None): a projection may
     start from it so points do not jump between epochs, and must say so in ``params``. ``fit`` must
-    be deterministic for a given ``seed``. The host writes the files, so every projection plugin
+    be deterministic for a given ``seed``. A ``fit`` that names them also gets ``epoch=`` (the epoch being
+    projected) and ``init_params=`` (the ``params`` of the projection ``init`` came from, or None), e.g.
+    to say which epoch a carried basis comes from. The host writes the files, so every projection plugin
     gets the specification's naming: ``projections/latent_<dims>d_<tag>_<name>.json``, unless
     ``file_names`` gives a template for those dims (PCA keeps the historical ``latent_2d_{tag}.json``).
 

@@ -26,6 +26,12 @@ test("a carried basis names the epoch it comes from, counted back through the pr
   assert.doesNotMatch(text ?? "", /turned/);
 });
 
+test("a file that names its basis epoch is believed over counting back", () => {
+  const named = doc(9, { source: "carried", carried_for: 2, from_epoch: 4, variance_ratio: 0.382, own_variance_ratio: 0.41, pull: 0 });
+  assert.equal(basisEpoch(named, [5, 6, 7, 8, 9]), 4, "from_epoch, not two projected epochs back");
+  assert.match(pcaVarianceText(named, [5, 6, 7, 8, 9]) ?? "", /^PCA basis of epoch 4, aligned/);
+});
+
 test("a carried basis that had to turn says so, with what it keeps and would have kept", () => {
   const pulled = doc(3, { source: "carried", carried_for: 2, variance_ratio: 0.585, own_variance_ratio: 0.649,
                           pull: 0.25, carried_variance_ratio: 0.5795 });

@@ -7,6 +7,8 @@ import type { ProjectionDoc } from "./points";
 export interface PcaBasis {
   source: "own" | "carried";
   carried_for: number | null;
+  /** the epoch whose own principal axes these are (files written since the host passes the epoch to fit) */
+  from_epoch?: number | null;
   variance_ratio: number;
   own_variance_ratio: number;
   min_variance_share: number | null;
@@ -20,12 +22,14 @@ export function pcaBasisOf(doc: ProjectionDoc): PcaBasis | null {
   return Number.isFinite(basis.variance_ratio) && Number.isFinite(basis.own_variance_ratio) ? basis : null;
 }
 
-/** The epoch whose own principal axes a carried basis comes from: `carried_for` projected epochs before
- * this one in `epochs` (this method's and dims' projected epochs); null when that cannot be told. */
+/** The epoch whose own principal axes a carried basis comes from: the file's `from_epoch`, or for older files
+ * `carried_for` projected epochs before this one in `epochs` (this method's and dims' projected epochs);
+ * null when that cannot be told. */
 export function basisEpoch(doc: ProjectionDoc, epochs: number[]): number | null {
   const basis = pcaBasisOf(doc);
   if (!basis) return null;
   if (basis.source === "own") return doc.epoch;
+  if (typeof basis.from_epoch === "number") return basis.from_epoch;
   const sorted = [...epochs].sort((a, b) => a - b);
   const at = sorted.indexOf(doc.epoch);
   const back = basis.carried_for;

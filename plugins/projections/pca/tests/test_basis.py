@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentdeck_pca import basis as lineage
+from latentdeck_pca import basis as carrying
 from latentdeck_pca.plugin import PCAOptions, fit, restore
 from latentdeck_pca.schema import PCAProjectionFile
 
@@ -51,12 +51,14 @@ def test_a_latent_space_that_barely_changes_keeps_its_map_where_a_fresh_pca_jump
 
 def test_the_file_states_the_carried_basis_and_the_variance_its_axes_keep():
     epoch1 = near_tie()
-    first = fit(epoch1, 2, 0)
-    second = fit(turned(epoch1, 0.2) * 1.01, 2, 0, init=first.coords)
-    third = fit(turned(epoch1, 0.25) * 1.02, 2, 0, init=second.coords)
+    first = fit(epoch1, 2, 0, epoch=4)
+    second = fit(turned(epoch1, 0.2) * 1.01, 2, 0, init=first.coords, epoch=5, init_params=first.params)
+    third = fit(turned(epoch1, 0.25) * 1.02, 2, 0, init=second.coords, epoch=6, init_params=second.params)
     assert first.params["basis"]["source"] == "own" and first.params["basis"]["carried_for"] == 0
+    assert first.params["basis"]["from_epoch"] == 4
     assert (second.params["basis"]["source"], second.params["basis"]["carried_for"]) == ("carried", 1)
     assert (third.params["basis"]["source"], third.params["basis"]["carried_for"]) == ("carried", 2)
+    assert second.params["basis"]["from_epoch"] == third.params["basis"]["from_epoch"] == 4  # named by the host's epoch
     b = third.params["basis"]
     total = np.trace(np.cov(turned(epoch1, 0.25) * 1.02, rowvar=False))
     shown = third.coords.var(0, ddof=1).sum() / total
@@ -73,7 +75,7 @@ def test_axes_that_keep_clearly_less_variance_turn_toward_the_own_axes_just_enou
     epoch1 = rng.normal(size=(300, 5)) * np.array([4.0, 3.0, 1.0, 1.0, 0.5])
     epoch2 = epoch1 * np.array([0.25, 1 / 3, 4.0, 3.0, 1.0])  # the same points; the spread moved to axes 2 and 3
     first = fit(epoch1, 2, 0)
-    second = fit(epoch2, 2, 0, init=first.coords)
+    second = fit(epoch2, 2, 0, init=first.coords, epoch=2, init_params=first.params)
     b = second.params["basis"]
     assert b["source"] == "carried" and b["carried_for"] == 1 and b["pull"] > 0
     assert b["carried_variance_ratio"] < 0.9 * b["own_variance_ratio"]  # why it was pulled
@@ -81,8 +83,8 @@ def test_axes_that_keep_clearly_less_variance_turn_toward_the_own_axes_just_enou
     # the least pull that is enough: the one before it in the list keeps too little
     centred = epoch2 - epoch2.mean(0)
     total = np.trace(np.cov(epoch2, rowvar=False))
-    smaller = lineage.PULLS[lineage.PULLS.index(b["pull"]) - 1]
-    weaker = lineage.carried_map(centred, first.coords, smaller)
+    smaller = carrying.PULLS[carrying.PULLS.index(b["pull"]) - 1]
+    weaker = carrying.carried_map(centred, first.coords, smaller)
     assert (centred @ weaker).var(0, ddof=1).sum() / total < 0.9 * b["own_variance_ratio"]
     file_of(second, epoch2)
     # with the bar at 1 % the plain carried axes stay, and the file says how little they keep
@@ -119,34 +121,32 @@ def test_the_linear_map_places_points_exactly_as_the_carried_coordinates_also_af
     np.testing.assert_allclose(restore(saved).place(epoch2), result.coords, atol=1e-4)  # file rounds to 6 places
 
 
-def test_fit_is_deterministic_and_the_lineage_only_labels():
+def test_fit_is_deterministic_and_the_basis_record_only_labels():
     epoch1 = near_tie()
     epoch2 = turned(epoch1, 0.2)
-    first = fit(epoch1, 3, 0)
+    first = fit(epoch1, 3, 0, epoch=1)
     a = fit(epoch2, 3, 0, init=first.coords)
     b = fit(epoch2, 3, 5, init=first.coords)
     np.testing.assert_array_equal(a.coords, b.coords)
     assert a.params == b.params and a.extra == b.extra
-    lineage._LINEAGE.clear()  # a process that never saw the previous map (coordinates from elsewhere)
-    c = fit(epoch2, 3, 0, init=first.coords)
+    c = fit(epoch2, 3, 0, init=first.coords, epoch=2, init_params=first.params)  # the host says where init came from
     np.testing.assert_array_equal(a.coords, c.coords)
-    assert c.params["basis"]["source"] == "carried" and c.params["basis"]["carried_for"] is None
+    assert a.params["basis"]["source"] == "carried" and a.params["basis"]["carried_for"] is None  # nobody said
+    assert (c.params["basis"]["carried_for"], c.params["basis"]["from_epoch"]) == (1, 1)
     file_of(c, epoch2)
 
 
 def test_backfill_counts_on_from_a_restored_file():
     epoch1 = near_tie()
-    first = fit(epoch1, 2, 0)
-    second = fit(turned(epoch1, 0.1), 2, 0, init=first.coords)
+    first = fit(epoch1, 2, 0, epoch=1)
+    second = fit(turned(epoch1, 0.1), 2, 0, init=first.coords, epoch=2, init_params=first.params)
     saved = {"epoch": 2, "coords": np.round(second.coords, 6).tolist(), "params": second.params, **second.extra}
-    lineage._LINEAGE.clear()  # a new process: backfill restores epoch 2 from its file
-    restore(saved)
-    third = fit(turned(epoch1, 0.15), 2, 0, init=np.asarray(saved["coords"], dtype=np.float64))
-    assert third.params["basis"]["carried_for"] == 2
-    lineage._LINEAGE.clear()
-    restore({**saved, "params": {k: v for k, v in second.params.items() if k != "basis"}})  # an older file: own axes
-    fourth = fit(turned(epoch1, 0.15), 2, 0, init=np.asarray(saved["coords"], dtype=np.float64))
-    assert fourth.params["basis"]["carried_for"] == 1
+    restored = restore(saved)  # backfill in a new process: the host passes the file's params back
+    third = fit(turned(epoch1, 0.15), 2, 0, init=restored.coords, epoch=3, init_params=restored.params)
+    assert (third.params["basis"]["carried_for"], third.params["basis"]["from_epoch"]) == (2, 1)
+    older = {k: v for k, v in second.params.items() if k != "basis"}  # a file from before bases were recorded
+    fourth = fit(turned(epoch1, 0.15), 2, 0, init=restored.coords, epoch=3, init_params=older)
+    assert (fourth.params["basis"]["carried_for"], fourth.params["basis"]["from_epoch"]) == (1, 2)
 
 
 def test_own_basis_and_history_free_options_never_carry():

@@ -21,50 +21,28 @@ own axes by the least ``pull`` (see ``carried_map``) that keeps enough, instead 
 gradual refresh. It needs only the previous coordinates (the host's ``init``), never a stored basis, so
 it is the same in a live run, after a reload and in backfill, and deterministic.
 
-The lineage (``carried_for``: 0 = the epoch's own axes, k = carried through k projections since the
-last own ones) is the only state: a small bounded memo keyed by a fingerprint of the coordinates a fit
-returned (or a restored file holds), which is what the host passes back as ``init``. It labels the
-basis; it never changes coordinates.
+Which epoch a carried basis comes from (``from_epoch``) and how many projections it has been carried
+(``carried_for``) are read from the previous projection's own record (the host's ``init_params``), so a
+file names its basis without any state in the plugin, also in backfill (the host reads the previous
+file's params back). They label the basis; they never change coordinates.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-_LINEAGE: "OrderedDict[str, int]" = OrderedDict()
-_LINEAGE_SIZE = 512
-_LOCK = threading.Lock()  # runs may project in parallel threads of one process
-
-
-def fingerprint(coords) -> str:
-    import numpy as np
-
-    array = np.ascontiguousarray(coords, dtype=np.float64)
-    return hashlib.blake2b(repr(array.shape).encode() + array.tobytes(), digest_size=16).hexdigest()
-
-
-def remember(coords, carried_for: int | None) -> None:
-    """Record how many projections ago the basis of the map with these coordinates was its own."""
-    if carried_for is None:
-        return
-    key = fingerprint(coords)
-    with _LOCK:
-        _LINEAGE[key] = int(carried_for)
-        _LINEAGE.move_to_end(key)
-        while len(_LINEAGE) > _LINEAGE_SIZE:
-            _LINEAGE.popitem(last=False)
-
-
-def carried_for(init) -> int | None:
-    """How many projections ago the previous map's basis was its own (None: a map this process did not
-    make or restore, e.g. coordinates from elsewhere)."""
-    key = fingerprint(init)
-    with _LOCK:
-        return _LINEAGE.get(key)
+def lineage(init_params: dict[str, Any] | None, epoch: int | None) -> tuple[int | None, int | None]:
+    """``(carried_for, from_epoch)`` of a basis carried from the projection whose ``params`` are
+    ``init_params``: one more projection than it, from the same epoch's own axes (None when unknown: a
+    previous file without a basis record is taken as its own axes of the epoch before)."""
+    if not init_params:
+        return None, None
+    before = init_params.get("basis")
+    if not isinstance(before, dict):  # written before bases were recorded: that file showed its own axes
+        return 1, (epoch - 1 if epoch is not None else None)
+    count, origin = before.get("carried_for"), before.get("from_epoch")
+    return (None if count is None else int(count) + 1), origin
 
 
 PULLS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0)  # tried in order: the least pull that keeps enough
@@ -142,9 +120,12 @@ def shown_variance(coords, total: float) -> tuple[list[float], float]:
 
 
 def basis_record(source: str, shown: float, own: float, min_share: float | None, carried: int | None,
-                 pull: float | None = None, carried_share: float | None = None) -> dict[str, Any]:
-    """``params.basis``: which axes the file shows and how much of the latent variance they keep."""
-    record: dict[str, Any] = {"source": source, "carried_for": carried, "variance_ratio": shown,
+                 pull: float | None = None, carried_share: float | None = None,
+                 from_epoch: int | None = None) -> dict[str, Any]:
+    """``params.basis``: which axes the file shows, whose principal axes they were, and how much of the
+    latent variance they keep."""
+    record: dict[str, Any] = {"source": source, "carried_for": carried, "from_epoch": from_epoch,
+                              "variance_ratio": shown,
                               "own_variance_ratio": round(own, 6), "min_variance_share": min_share, "pull": pull}
     if carried_share is not None:  # the plain carried axes fell short: pulled toward, or replaced by, the own axes
         record["carried_variance_ratio"] = round(carried_share, 6)

@@ -37,8 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from latentdeck import Projection, ProjectionSpec, hookimpl
 
-from .basis import basis_record, carry, remember, shown_variance
-from .basis import carried_for as lineage_of
+from .basis import basis_record, carry, lineage, shown_variance
 
 
 class PCAOptions(BaseModel):
@@ -141,7 +140,8 @@ def _carry_record(rms_move: float) -> dict:
             "rms_move": round(rms_move, 6)}
 
 
-def fit(latents, dims: int, seed: int, options: PCAOptions | None = None, init=None) -> Projection:
+def fit(latents, dims: int, seed: int, options: PCAOptions | None = None, init=None, epoch: int | None = None,
+        init_params: dict | None = None) -> Projection:
     import numpy as np
 
     options = options or PCAOptions()
@@ -151,6 +151,7 @@ def fit(latents, dims: int, seed: int, options: PCAOptions | None = None, init=N
     coords = raw = (x - mean) @ principal.T
     components = principal
     signs_from, alignment, carried, tried, pull = "loadings", {"method": "none"}, 0, None, None
+    from_epoch = epoch
     if options.sign_reference == "previous" and init is not None and np.shape(init) == coords.shape:
         signs_from = "previous"
         if options.alignment == "procrustes":
@@ -162,8 +163,7 @@ def fit(latents, dims: int, seed: int, options: PCAOptions | None = None, init=N
                 previous = np.asarray(init, dtype=np.float64)
                 rms = float(np.sqrt(np.mean(np.sum((coords - (previous - previous.mean(0))) ** 2, axis=1))))
                 alignment = _carry_record(rms)
-                before = lineage_of(init)
-                carried = None if before is None else before + 1
+                carried, from_epoch = lineage(init_params, epoch)
             else:
                 rotation = procrustes_rotation(raw, init)
                 coords, components = raw @ rotation, rotation.T @ principal
@@ -177,8 +177,7 @@ def fit(latents, dims: int, seed: int, options: PCAOptions | None = None, init=N
     axis_ratio, shown = shown_variance(coords, total)
     min_share = options.min_variance_share if options.basis == "carry" else None
     basis = basis_record("carried" if alignment["method"] == "carried" else "own", shown, own_share,
-                         min_share, carried, pull, tried)
-    remember(coords, carried)
+                         min_share, carried, pull, tried, from_epoch)
     return Projection(
         coords=coords,
         params={"n_components": dims, "center": options.center, "sign_reference": options.sign_reference,
@@ -194,15 +193,12 @@ def fit(latents, dims: int, seed: int, options: PCAOptions | None = None, init=N
 
 def restore(saved: dict) -> Projection:
     """A saved PCA file back as a projection, with its linear map (``components`` rows already carry
-    the alignment the fit applied, so ``(z - mean) @ components.T`` reproduces ``coords``). The file's
-    basis lineage is remembered, so the next epoch fitted from these coordinates (backfill) counts on."""
+    the alignment the fit applied, so ``(z - mean) @ components.T`` reproduces ``coords``)."""
     import numpy as np
 
     components = np.asarray(saved["components"], dtype=np.float64)
     mean = np.asarray(saved["mean"], dtype=np.float64)
     coords = np.asarray(saved["coords"], dtype=np.float64)
-    basis = (saved.get("params") or {}).get("basis") or {}
-    remember(coords, basis.get("carried_for", 0 if basis.get("source", "own") == "own" else None))
     extra = {key: saved[key] for key in ("explained_variance", "explained_variance_ratio", "axis_variance_ratio",
                                          "components", "principal_components", "mean") if key in saved}
     return Projection(coords=coords, params=saved.get("params", {}), extra=extra, linear=(components, mean))

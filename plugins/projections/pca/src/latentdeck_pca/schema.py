@@ -24,7 +24,10 @@ class PCABasis(BaseModel):
                     "(alignment.method 'carried')")
     carried_for: int | None = Field(
         ge=0, description="0 for 'own'; k = the basis was an epoch's own k projections ago (the projected epoch k "
-                          "steps back); null when the previous map's lineage is unknown")
+                          "steps back); null when the previous map's record is unknown")
+    from_epoch: int | None = Field(
+        None, ge=1, description="the epoch whose own principal axes these are (this epoch for 'own'; for 'carried' "
+                                "the epoch the carried basis started from); null when unknown")
     variance_ratio: float = Field(ge=0, le=1 + 1e-6, description="share of the total latent variance the shown "
                                                                   "axes keep (sum of axis_variance_ratio)")
     own_variance_ratio: float = Field(ge=0, le=1 + 1e-6, description="what this epoch's own principal axes would "
