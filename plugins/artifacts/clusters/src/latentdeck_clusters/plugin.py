@@ -91,7 +91,8 @@ def register_artifacts():
             files=("cluster_quality_{tag}.json",), view="metric_series",
             description="how the components (argmax q(c|x)) or the classifier agree with the digits on the "
                         "visualization subset: Hungarian-matched accuracy, NMI, confusion matrices whose cells list "
-                        "their points; labels only score, the model never sees them"),
+                        "their points; for a mixture the labels only score (the model never sees them), for a "
+                        "classifier only held-out digits are scored"),
         ArtifactSpec(
             name="component_prototypes", generate=generate_component_prototypes,
             requires=frozenset({"mixture_prior", "decoder"}), folder=FOLDER,
