@@ -170,6 +170,15 @@ def test_a_pretraining_epoch_shows_no_prior_tiles_but_says_why(runs, page, laten
     note = quality.get("phase_note") or quality["mixture"].get("phase_note")
     assert note, "the clusters generator marks a pretraining epoch's scores"
     expect(page.get_by_test_id("cluster-phase-note")).to_have_text(note)  # the scores are not passed off as learnt clusters
+    # the timeline marks the phases the run declares and names the shown epoch's
+    phases = page.get_by_test_id("timeline-phases")
+    expect(phases.get_by_test_id("phase-pretraining")).to_contain_text("pretraining")
+    expect(phases.get_by_test_id("phase-prior_init")).to_have_attribute("title", re.compile(r"before epoch 2"))
+    expect(page.get_by_test_id("timeline-phase-now")).to_contain_text("epoch 1: pretraining")
+    page.get_by_test_id("timeline-scrubber").fill("1")
+    expect(page.get_by_test_id("timeline-phase-now")).to_contain_text("epoch 2: just after “prior initialised”")
+    page.get_by_test_id("phase-pretraining").click()  # a band shows its first epoch
+    expect(page.get_by_test_id("map-badge")).to_have_attribute("data-epoch", "1")
 
 
 def test_a_component_digit_cell_focuses_exactly_its_points(runs, page, latent_map, shot):

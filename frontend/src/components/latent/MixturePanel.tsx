@@ -26,7 +26,7 @@ export interface MixtureHealth {
   argmax_neff: number;
   entropy: number;
   health?: {
-    status: "healthy" | "uneven" | "collapsed" | "uninformative";
+    status: "healthy" | "uneven" | "collapsed" | "uninformative" | "pretraining";
     summary: string;
     advice: string[];
     dead_components: number[];
@@ -91,7 +91,7 @@ export function MixturePanel({ runId, epochs, shownEpoch, selected, onComponent,
     <section className="panel" data-testid="mixture-panel" data-status={health?.status ?? "unknown"}>
       <h2>Mixture health <span className="muted small">epoch {current.epoch} · {current.n} digits · K = {k}</span></h2>
       {health ? (
-        <div className={`callout ${health.status === "healthy" ? "" : health.status === "collapsed" ? "error" : "warn"}`} data-testid="mixture-health">
+        <div className={`callout ${health.status === "healthy" || health.status === "pretraining" ? "" : health.status === "collapsed" ? "error" : "warn"}`} data-testid="mixture-health">
           <div className={s.healthHead}>
             <span className={`badge ${STATUS_CLASS[health.status] ?? ""}`} data-testid="mixture-status">{health.status}</span>
             <span data-testid="mixture-summary">{health.summary}</span>
