@@ -13,7 +13,7 @@ Groups (the modules they live in are an implementation detail):
   ``kernel_average``, ``scott_bandwidth``, ``rounded``, ``TRUNCATION_SIGMA``;
 - datasets in MNIST's IDX format: ``IDX_FILES``, ``split_check``, ``idx_problems``,
   ``describe_problems``, ``load_mnist_style``;
-- mixtures: ``usage``, ``assess``, ``component_weight``; phases: ``phases_at`` (the phases in force at an epoch);
+- mixtures: ``usage``, ``assess``, ``component_weight``; phases: ``phases_at`` (the phases in force at an epoch), ``pretraining_note``;
 - projection files: ``ProjectionFile`` (pydantic schema of the common fields);
 - files: ``read_json``, ``write_json``, ``write_bytes``, ``dumps`` (atomic, NaN-safe), ``png_bytes``,
   ``ArtifactWriter`` (the one writer; contexts hand you one), ``checkpoint_epochs``;
@@ -38,7 +38,7 @@ _WHERE = {
     "kernel_average": "grids", "scott_bandwidth": "grids", "rounded": "grids", "TRUNCATION_SIGMA": "grids",
     "IDX_FILES": "datasets", "split_check": "datasets", "idx_problems": "datasets", "describe_problems": "datasets",
     "load_mnist_style": "datasets",
-    "usage": "mixtures", "assess": "mixtures", "component_weight": "mixtures", "phases_at": "phases",
+    "usage": "mixtures", "assess": "mixtures", "component_weight": "mixtures", "phases_at": "phases", "pretraining_note": "phases",
     "ProjectionFile": "projections",
     "read_json": "atomic", "write_json": "atomic", "write_bytes": "atomic", "dumps": "atomic",
     "png_bytes": "writer", "ArtifactWriter": "writer", "checkpoint_epochs": "checkpoints",

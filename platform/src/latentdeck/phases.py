@@ -65,4 +65,18 @@ def phases_at(phases: list[dict[str, Any]], epoch: int) -> list[dict[str, Any]]:
     return [p for p in phases if p["start"] <= epoch <= p["end"]]
 
 
-__all__ = ["Phase", "phases_at", "run_phases"]
+def pretraining_note(phases: list[dict[str, Any]], epoch: int, consequence: str) -> str | None:
+    """A sentence for people when ``epoch`` lies in the model's ``pretraining`` phase (the mixture prior is
+    not in use yet: when it starts, then ``consequence``), else None; shared by every plugin that shows
+    something of the prior at an epoch (prior samples, decoded prior means, cluster scores)."""
+    pretraining = next((p for p in phases_at(phases, epoch) if p["name"] == "pretraining"), None)
+    if pretraining is None:
+        return None
+    init = next((p for p in phases if p["name"] == "prior_init" and p["start"] > epoch), None)
+    when = (f"it is initialised from clusters of the codes before epoch {init['start']}" if init
+            else f"the KL terms that train it switch on at epoch {pretraining['end'] + 1}")
+    return (f"Epoch {epoch} is a pretraining epoch ({pretraining['start']}-{pretraining['end']}): the prior p(z|c) is "
+            f"not in use yet ({when}); {consequence}.")
+
+
+__all__ = ["Phase", "phases_at", "pretraining_note", "run_phases"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from latentdeck import ArtifactSpec, hookimpl
+from latentdeck.kit import pretraining_note
 
 FOLDER = "clusters"
 
@@ -23,20 +24,6 @@ def _numpy(value: Any):
     if value is None:
         return None
     return value.detach().cpu().numpy() if hasattr(value, "detach") else value
-
-
-def pretraining_note(phases: list[dict[str, Any]], epoch: int, consequence: str) -> str | None:
-    """A sentence when ``epoch`` lies in the model's pretraining phase (the prior p(z|c) not in use yet), else None."""
-    from latentdeck.kit import phases_at
-
-    pretraining = next((p for p in phases_at(phases, epoch) if p["name"] == "pretraining"), None)
-    if pretraining is None:
-        return None
-    init = next((p for p in phases if p["name"] == "prior_init" and p["start"] > epoch), None)
-    when = (f"it is initialised from clusters of the codes before epoch {init['start']}" if init
-            else f"the KL terms that train it switch on at epoch {pretraining['end'] + 1}")
-    return (f"Epoch {epoch} is a pretraining epoch ({pretraining['start']}-{pretraining['end']}): the prior p(z|c) is "
-            f"not in use yet ({when}); {consequence}.")
 
 
 def generate_cluster_quality(ctx) -> None:

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from latentdeck.kit import read_json
 from latentdeck.kit import OnDemandError, heldout_example, heldout_split
-from latentdeck.kit import phases_at, single_threaded
+from latentdeck.kit import pretraining_note, single_threaded
 from latentdeck.kit import png_bytes
 
 GENERATOR = "sampling"  # the per-epoch generator's name (its options live in artifact_options.sampling)
@@ -307,15 +307,8 @@ def sample(ctx, request: SampleRequest) -> dict[str, Any]:
 
 def prior_phase_note(phases: list[dict[str, Any]], epoch: int) -> str | None:
     """Why prior samples of a pretraining epoch show nothing: the prior is not in use (or not initialised) yet."""
-    pretraining = next((p for p in phases_at(phases, epoch) if p["name"] == "pretraining"), None)
-    if pretraining is None:
-        return None
-    init = next((p for p in phases if p["name"] == "prior_init" and p["start"] > epoch), None)
-    when = (f"it is initialised from clusters of the codes before epoch {init['start']}" if init
-            else f"the KL terms that train it switch on at epoch {pretraining['end'] + 1}")
-    return (f"Epoch {epoch} is a pretraining epoch ({pretraining['start']}-{pretraining['end']}): the prior p(z|c) is "
-            f"not in use yet ({when}), so these samples decode points of an untrained prior and look blank or "
-            "alike. Pick a later epoch to see what a component has learnt.")
+    return pretraining_note(phases, epoch, "these samples decode points of an untrained prior and look blank or "
+                                           "alike. Pick a later epoch to see what a component has learnt")
 
 
 def prior_components(model, capabilities, config: dict[str, Any], dataset_spec) -> int | None:
