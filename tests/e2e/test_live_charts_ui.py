@@ -60,7 +60,7 @@ def test_a_live_gmvae_run_page_charts_phases_and_weights_without_errors(serve_ap
     live = serve_api()
     errors, failed = watch(page)
     config = {**tiny_config, "model": "gmvae", "epochs": EPOCHS, "model_options": GMVAE_LIVE, "name": "live gmvae",
-              "artifacts": ["mixture_health"]}
+              "artifacts": ["mixture_health", "component_prototypes"]}
     created = live.client.post("/api/runs", json=config)
     assert created.status_code == 201, created.text
     run_id = created.json()["summary"]["run_id"]
@@ -130,6 +130,12 @@ def test_a_live_gmvae_run_page_charts_phases_and_weights_without_errors(serve_ap
     assert page.evaluate(BAD_ATTRIBUTES) == []
     assert errors == [], errors[:5]
     assert failed == [], failed
+
+    # a generic view carries the file's word: the decoded prior means of a pretraining epoch say why they are blank
+    prototypes = page.get_by_test_id("generic-component_prototypes")
+    expect(prototypes.get_by_test_id("generic-file-note")).to_have_count(0)  # the last epoch: the prior is in use
+    prototypes.get_by_label("epoch of component_prototypes").fill("0")
+    expect(prototypes.get_by_test_id("generic-file-note")).to_contain_text("Epoch 1 is a pretraining epoch")
 
     # the icon: declared by every page and served (headless Chromium asks for none, a desktop browser does)
     icon = page.locator("link[rel=icon]").first.get_attribute("href")

@@ -41,6 +41,7 @@ function GenericEntry({ runId, entry }: { runId: string; entry: ArtifactIndexEnt
     <div className="generic-artifact" data-testid={`generic-${entry.name}`} data-view={entry.view}>
       <h3 className="mono">{entry.name} <span className="muted small">({entry.view}, {entry.provider ?? "?"}, {entry.folder}/)</span></h3>
       {entry.description ? <p className="muted small">{entry.description}</p> : null}
+      <FileNotes runId={runId} name={files.find((f) => f.endsWith(".json")) ?? null} />
       {(entry.view !== "metric_series" || entry.page) && epochs.length > 1 ? (
         <div className="scrubber">
           <input type="range" min={0} max={epochs.length - 1} value={epochs.indexOf(epoch!)} aria-label={`epoch of ${entry.name}`}
@@ -56,6 +57,14 @@ function GenericEntry({ runId, entry }: { runId: string; entry: ArtifactIndexEnt
       <GenericView runId={runId} entry={entry} files={files} />
     </div>
   );
+}
+
+/** Sentences for people that an epoch's JSON carries (`phase_note`, `note`): shown above any view, so an
+ * image of an untrained prior, say, is never shown without the file's word on it. */
+function FileNotes({ runId, name }: { runId: string; name: string | null }) {
+  const { doc } = useJson<Record<string, unknown>>(runId, name);
+  const notes = doc && typeof doc === "object" ? ["phase_note", "note"].map((k) => doc[k]).filter((v): v is string => typeof v === "string" && v.length > 0) : [];
+  return notes.length ? <div className="callout small" data-testid="generic-file-note">{notes.map((n) => <div key={n}>{n}</div>)}</div> : null;
 }
 
 function GenericView({ runId, entry, files }: { runId: string; entry: ArtifactIndexEntry; files: string[] }) {
