@@ -1,16 +1,11 @@
 // The phases a model reports for a run (pretraining, prior initialisation, q(c|x) held, anneal windows),
 // from the run detail's `phases` and the `model.phases` event: every time axis marks them.
+import type { components } from "./api-schema";
 
-/** One phase, in epochs (counted from 1). `kind: "span"` covers epochs start..end; `kind: "moment"`
- * happens between epoch start - 1 and epoch start (e.g. the prior initialised before epoch 9). */
-export interface Phase {
-  name: string;
-  label: string;
-  kind: "span" | "moment";
-  start: number;
-  end: number;
-  text: string;
-}
+/** One phase, in epochs (counted from 1): the server's `Phase` (latentdeck/phases.py). `kind: "span"` covers
+ * epochs start..end; `kind: "moment"` happens between epoch start - 1 and epoch start (e.g. the prior
+ * initialised before epoch 9). */
+export type Phase = components["schemas"]["Phase"];
 
 /** Phases from an API or event payload; anything malformed is dropped, never thrown on. */
 export function phasesOf(raw: unknown): Phase[] {
