@@ -4,8 +4,14 @@ The worker is the main writer while it lives; the server also appends (``run.cre
 worker starts, ``run.failed`` for a vanished worker, ``artifact.created`` for artifacts computed on
 demand while a worker may still be running). Every append holds an exclusive ``flock`` on the file
 and, when the file grew since this writer's last append, re-reads the last ``seq`` first, so
-concurrent writers in different processes never interleave lines or reuse a ``seq``. Readers consume
-only up to the last newline, so a torn tail after a crash is never parsed; the next writer completes it.
+concurrent writers in different processes never interleave lines or reuse a ``seq``.
+
+A line cut short (its writer killed, or a full disk accepting all but its end, even all but its
+newline) is removed, never completed: the failing writer truncates it at once, and otherwise the next
+writer does, under the lock, before it appends. Its append was reported as failed and readers consume
+only up to the last newline, so nobody saw it; keeping it would reuse its ``seq`` or turn a failed
+append into an event. Readers skip, with a logged warning, any line that is not an event (a fragment
+an older version closed, or a ``seq`` that is not a non-negative integer), and read on.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import re
 import time
@@ -21,6 +28,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .atomic import dumps
+
+log = logging.getLogger(__name__)
 
 TERMINAL_EVENTS = frozenset({"run.completed", "run.cancelled", "run.failed"})
 # Events that close a stretch of the log: a run's end, or the end of a later backfill of it.
@@ -33,37 +42,50 @@ EVENT_TYPES = (
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:
-    """An event, or None for a fragment a killed writer left behind (later writers close it)."""
+    """An event, or None for anything else: a fragment, or an object whose ``seq`` is not a
+    non-negative integer (a string, null, 1e400, true) or whose ``type`` is not a string. Readers
+    compare seqs and look types up, so such a line would stop every stream of the run."""
     try:
         event = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
-    return event if isinstance(event, dict) and "seq" in event else None
+    if not isinstance(event, dict):
+        return None
+    seq = event.get("seq")
+    valid = type(seq) is int and seq >= 0 and isinstance(event.get("type"), str)
+    return event if valid else None
 
 
-def _last_seq(path: Path) -> tuple[int, bool]:
-    """(last complete seq, whether the file ends without a newline)."""
-    if not path.exists() or path.stat().st_size == 0:
-        return 0, False
+def _parse_or_warn(line: bytes, path: Path | str) -> dict[str, Any] | None:
+    """:func:`_parse` for a complete line read forwards: a line that is not an event is logged and skipped."""
+    event = _parse(line)
+    if event is None:
+        log.warning("%s: skipping a line that is not a valid event (%d bytes): %r", path, len(line), line[:160])
+    return event
+
+
+def _last_seq(path: Path) -> tuple[int, int]:
+    """(last valid seq, offset just past the last newline): bytes after that offset are a line cut short."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0, 0
     with open(path, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
         chunk = 4096
-        data = b""
+        end = None
         while True:
             start = max(0, size - chunk)
             handle.seek(start)
-            data = handle.read(size - start)
-            torn = not data.endswith(b"\n")
-            lines = [line for line in data.split(b"\n")[:-1] if line.strip()]
-            if start > 0:
-                lines = lines[1:]  # the first line of a chunk may be cut
-            for line in reversed(lines):
-                event = _parse(line)
+            lines = handle.read(size - start).split(b"\n")
+            if end is None and len(lines) > 1:
+                end = size - len(lines[-1])
+            complete = lines[1:-1] if start > 0 else lines[:-1]  # the first line of a chunk may be cut
+            for line in reversed(complete):
+                event = _parse(line) if line.strip() else None
                 if event is not None:
-                    return event["seq"], torn
+                    return event["seq"], end
             if start == 0:
-                return 0, torn
+                return 0, end or 0
             chunk *= 4
 
 
@@ -117,18 +139,21 @@ class EventLog:
             fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
 
     def _sync(self) -> None:
-        """Under the lock: catch up with appends by other writers (and close a line a dead one tore)."""
-        size = os.fstat(self._handle.fileno()).st_size
+        """Under the lock: catch up with appends by other writers, and remove a line one cut short."""
+        fd = self._handle.fileno()
+        size = os.fstat(fd).st_size
         if size == self._end:
             return
-        self.seq, torn = _last_seq(self.path)
-        if torn:  # a writer died (or the disk filled) mid-line: close that line so the next one parses
-            self._write(b"\n")
-        self._end = os.fstat(self._handle.fileno()).st_size
+        self.seq, end = _last_seq(self.path)
+        if end < size:
+            # A writer died (or the disk filled) before this line's newline. Its append failed and no
+            # reader consumed it; closing it instead would make it an event whose seq the next one reuses.
+            log.warning("%s: removing %d bytes of a line cut short (after seq %d)", self.path, size - end, self.seq)
+            os.ftruncate(fd, end)
+        self._end = os.fstat(fd).st_size
 
     def _write(self, data: bytes) -> None:
-        """All of ``data`` or an OSError (a full disk can accept part of it: the next append closes the
-        torn line, and readers never parse it)."""
+        """All of ``data`` or an OSError (a full disk can accept part of it: :meth:`emit` removes it)."""
         view = memoryview(data)
         while view:
             written = self._handle.write(view)
@@ -140,10 +165,15 @@ class EventLog:
         with self._locked():
             self._sync()
             event = {"seq": self.seq + 1, "type": type, "ts": time.time(), "run_id": self.run_id, "data": data or {}}
+            start = self._end  # the file's size now, just past its last newline
             try:
                 self._write((dumps(event) + "\n").encode())
             except BaseException:
-                self._end = -1  # re-read the file before the next append (it may end in a torn line)
+                self._end = -1  # re-read the file before the next append
+                # Roll the cut line back now (shrinking needs no space); if this fails too, the next
+                # append (ours or another writer's) removes it.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._handle.fileno(), start)
                 raise
             self.seq += 1
             self._end = os.fstat(self._handle.fileno()).st_size
@@ -164,12 +194,14 @@ class EventLog:
 
 
 class EventTail:
-    """Follows a growing ``events.jsonl`` by byte offset; ``poll()`` returns new complete events."""
+    """Follows a growing ``events.jsonl`` by byte offset; ``poll()`` returns new complete events.
+
+    ``offset`` only moves past newlines, and a line not yet ended is read again at the next poll
+    rather than kept: a writer may remove such a line (see :class:`EventLog`) and append another."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.offset = 0
-        self._pending = b""
 
     def poll(self) -> list[dict[str, Any]]:
         try:
@@ -181,14 +213,11 @@ class EventTail:
         with open(self.path, "rb") as handle:
             handle.seek(self.offset)
             data = handle.read(size - self.offset)
-        self.offset += len(data)
-        data = self._pending + data
         cut = data.rfind(b"\n")
         if cut < 0:
-            self._pending = data
             return []
-        self._pending = data[cut + 1:]
-        parsed = (_parse(line) for line in data[:cut].split(b"\n") if line.strip())
+        self.offset += cut + 1
+        parsed = (_parse_or_warn(line, self.path) for line in data[:cut].split(b"\n") if line.strip())
         return [event for event in parsed if event is not None]
 
 
@@ -259,7 +288,8 @@ def offset_after(path: Path | str, seq: int) -> int:
 
 def read_chunk(path: Path | str, offset: int, max_bytes: int = CHUNK_BYTES) -> tuple[list[tuple[dict[str, Any], bytes]], int]:
     """The complete events from byte ``offset`` on, about ``max_bytes`` of them (at least one line when
-    the file has one), each with its line; and the offset after them. ``([], offset)`` at the end."""
+    the file has one), each with its line; and the offset after them. ``([], offset)`` at the end; an
+    empty list with a greater offset when the piece held only lines that are not events (skipped)."""
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
@@ -278,7 +308,7 @@ def read_chunk(path: Path | str, offset: int, max_bytes: int = CHUNK_BYTES) -> t
     events = []
     for line in data[:cut].split(b"\n"):
         if line.strip():
-            event = _parse(line)
+            event = _parse_or_warn(line, path)
             if event is not None:
                 events.append((event, line))
     return events, offset + cut + 1

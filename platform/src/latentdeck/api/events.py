@@ -46,9 +46,10 @@ async def replay(path: Path, after: int, until: int | None = None,
     offset = await asyncio.to_thread(offset_after, path, after)
     last = after
     while True:
-        events, offset = await asyncio.to_thread(read_chunk, path, offset)
-        if not events:
+        events, following = await asyncio.to_thread(read_chunk, path, offset)
+        if following == offset:  # the end of the complete lines (a piece of skipped lines is not)
             return
+        offset = following
         parts, closing, done = [], False, False
         for event, line in events:
             seq = int(event["seq"])
