@@ -125,7 +125,7 @@ def kill_server_while_training(lab: Lab, runs: int = 2, epochs: int = 5) -> dict
 
 def torn_log_then_restart(lab: Lab, nth: int = 25) -> dict[str, Any]:
     """The server is down when a worker dies mid-append: the log ends in a torn line. A new server
-    fails the run (interrupted), closes the line, and every complete event is still served."""
+    fails the run (interrupted), removes the cut-off line (it never became an event), and every complete event is still served."""
     stamp = arm(lab, "event", nth)
     with lab.client() as client:
         run_id = lab.create(client, epochs=4)
