@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .atomic import read_json
-from .checkpoints import checkpoint_epochs
+from .checkpoints import CheckpointError, checkpoint_units
 from .events import EventLog
 from .procs import pid_alive, proc_start_time
 from .runs.lifecycle import TERMINAL
@@ -60,7 +60,13 @@ def plan(run_dir: Path, pm, epochs: list[int] | None = None, projections: list[s
                           f"(wait for it to end, or cancel it)")
     if backfill_active(run_dir):
         raise RunConflict(f"a backfill of run {run_id!r} is already running; follow its events")
-    available = checkpoint_epochs(run_dir)
+    available, incomplete = checkpoint_units(run_dir)
+    # A .pt without valid metadata is not a checkpoint: asked for, it is a 409 naming it; by default it is
+    # passed over, and the plan's "skipped" names it.
+    asked_incomplete = [incomplete[e] for e in sorted(set(epochs or []) & set(incomplete))]
+    if asked_incomplete or (incomplete and not available):
+        raise RunConflict(f"run {run_id!r} cannot be backfilled from an incomplete checkpoint: "
+                          + "; ".join(asked_incomplete or incomplete.values()))
     if not available:
         raise BackfillError(f"run {run_id!r} has no checkpoints, so there is no model to backfill from; "
                             "train with checkpoint_every set to keep one per epoch")
@@ -85,7 +91,8 @@ def plan(run_dir: Path, pm, epochs: list[int] | None = None, projections: list[s
         raise BackfillError(f"run {run_id!r} was trained on dataset {config['dataset']!r}, which is not installed now")
     chosen = {"epochs": sorted(set(epochs)) if epochs else available,
               "projections": sorted(projections or config.get("projections") or known_projections),
-              "artifacts": sorted(artifacts) if artifacts else None}
+              "artifacts": sorted(artifacts) if artifacts else None,
+              "skipped": [] if epochs else list(incomplete.values())}
     from .artifacts import ArtifactEngine
 
     engine = ArtifactEngine(pm, run_dir, config, models[config["model"]], datasets[config["dataset"]], None, None,
@@ -138,6 +145,8 @@ def backfill(run_dir: Path | str, pm=None, epochs: list[int] | None = None, proj
             except Exception as exc:
                 events.emit("backfill.failed", {"error": f"{type(exc).__name__}: {exc}",
                                                 "traceback": traceback.format_exc(limit=6), "written": written})
+                if isinstance(exc, CheckpointError):  # damaged or incomplete since the plan: a refusal naming it
+                    raise RunConflict(f"backfill stopped: {exc}") from exc
                 raise
             result = {"epochs": chosen["epochs"], "written": list(written),
                       "duration_s": round(time.perf_counter() - started, 3)}

@@ -3,6 +3,11 @@
 ``checkpoints/epoch_<N>.pt`` holds ``{"model": state_dict, "optimizer": state_dict}``;
 ``checkpoints/epoch_<N>.json`` says which epoch, model and metrics; ``latest.pt``/``latest.json``
 mirror the newest.
+
+The pair is one unit: the ``.json`` is written after the ``.pt`` and marks it complete. A ``.pt`` whose
+``.json`` is missing (a worker killed between the two writes) or damaged is not a checkpoint: readers
+(:func:`checkpoint_epochs`) leave it out, :func:`checkpoint_units` says why, and :func:`load_model`
+refuses it with a :class:`CheckpointError` naming the ``.pt``.
 """
 
 from __future__ import annotations
@@ -26,10 +31,31 @@ def save_checkpoint(run_dir: Path, epoch: int, model, optimizer, meta: dict[str,
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, buffer)
     folder = Path(run_dir) / "checkpoints"
     write_bytes(folder / f"epoch_{epoch}.pt", buffer.getvalue())
-    write_json(folder / f"epoch_{epoch}.json", {"epoch": epoch, **meta})
+    write_json(folder / f"epoch_{epoch}.json", {"epoch": epoch, **meta})  # last: it marks the .pt complete
     copy_atomic(folder / f"epoch_{epoch}.pt", folder / "latest.pt")
     copy_atomic(folder / f"epoch_{epoch}.json", folder / "latest.json")
     return f"checkpoints/epoch_{epoch}.pt"
+
+
+def read_checkpoint_meta(run_dir: Path, name: str) -> dict[str, Any]:
+    """The metadata of ``checkpoints/<name>.pt`` (``name``: ``epoch_<N>`` or ``latest``); a missing or
+    damaged ``<name>.json``, or one describing another epoch, is a :class:`CheckpointError` naming the .pt."""
+    path = Path(run_dir) / "checkpoints" / f"{name}.json"
+    try:
+        meta = read_json(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoints/{name}.pt is incomplete: its metadata checkpoints/{name}.json is "
+                              "missing (the save was interrupted)") from None
+    except (OSError, ValueError) as exc:  # not JSON, not UTF-8, not a regular file
+        raise CheckpointError(f"checkpoints/{name}.pt is incomplete: its metadata checkpoints/{name}.json is "
+                              f"damaged ({type(exc).__name__}: {str(exc)[:120]})") from None
+    match = re.fullmatch(r"epoch_(\d+)", name)
+    epoch = meta.get("epoch") if isinstance(meta, dict) else None
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or (match and epoch != int(match.group(1))):
+        wanted = f"epoch {match.group(1)}" if match else "a whole-number epoch"
+        raise CheckpointError(f"checkpoints/{name}.pt is incomplete: its metadata checkpoints/{name}.json is "
+                              f"damaged (it does not say {wanted})")
+    return meta
 
 
 def load_model(run_dir: Path, pm=None, epoch: int | None = None, device: str = "cpu"):
@@ -47,6 +73,7 @@ def load_model(run_dir: Path, pm=None, epoch: int | None = None, device: str = "
     options = model_spec.options.model_validate(config["model_options"])
     model = model_spec.build(options, dataset_spec)
     name = "latest" if epoch is None else f"epoch_{epoch}"
+    meta = read_checkpoint_meta(run_dir, name)  # first: a .pt without valid metadata is not loaded at all
     try:
         state = load_state(run_dir / "checkpoints" / f"{name}.pt", device)
         model.load_state_dict(state["model"])
@@ -59,14 +86,27 @@ def load_model(run_dir: Path, pm=None, epoch: int | None = None, device: str = "
     if device != "cpu":
         model.to(torch_device(device))
     model.eval()
-    return model, read_json(run_dir / "checkpoints" / f"{name}.json")
+    return model, meta
+
+
+def checkpoint_units(run_dir: Path) -> tuple[list[int], dict[int, str]]:
+    """``(epochs, incomplete)``: the epochs whose ``epoch_<N>.pt`` has valid metadata, ascending, and
+    ``{epoch: why}`` for each ``.pt`` without (the reason names the file)."""
+    complete, incomplete = [], {}
+    for path in (Path(run_dir) / "checkpoints").glob("epoch_*.pt"):
+        match = re.fullmatch(r"epoch_(\d+)\.pt", path.name)
+        if not match:
+            continue
+        number = int(match.group(1))
+        try:
+            read_checkpoint_meta(run_dir, f"epoch_{number}")
+        except CheckpointError as exc:
+            incomplete[number] = str(exc)
+        else:
+            complete.append(number)
+    return sorted(complete), dict(sorted(incomplete.items()))
 
 
 def checkpoint_epochs(run_dir: Path) -> list[int]:
-    """Epochs with a saved checkpoint (``checkpoints/epoch_<N>.pt``), ascending."""
-    found = []
-    for path in (Path(run_dir) / "checkpoints").glob("epoch_*.pt"):
-        match = re.fullmatch(r"epoch_(\d+)\.pt", path.name)
-        if match:
-            found.append(int(match.group(1)))
-    return sorted(found)
+    """Epochs with a complete checkpoint (``checkpoints/epoch_<N>.pt`` and valid ``epoch_<N>.json``), ascending."""
+    return checkpoint_units(run_dir)[0]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import read_json
-from .checkpoints import CheckpointError, checkpoint_epochs
+from .checkpoints import CheckpointError, checkpoint_epochs, checkpoint_units
 from .runs.store import RunStoreError
 from .writer import AppendingLog, ArtifactWriter, persist_once  # noqa: F401  (persist_once re-exported)
 
@@ -33,21 +33,32 @@ class OnDemandError(RunStoreError):
 
 
 def resolve_epoch(run_dir: Path, epoch: int | str | None) -> int:
-    """An epoch that has a checkpoint: ``None`` or ``"latest"`` means the newest one."""
-    epochs = checkpoint_epochs(run_dir)
-    if not epochs:
+    """An epoch that has a complete checkpoint: ``None`` or ``"latest"`` means the newest one.
+
+    A ``.pt`` without valid metadata (see :mod:`latentdeck.checkpoints`) is not a checkpoint: "latest"
+    passes over it, and asking for its epoch, or for "latest" when no other exists, is a 409 naming it."""
+    epochs, incomplete = checkpoint_units(run_dir)
+    if not epochs and not incomplete:
         raise OnDemandError("this run has no checkpoint yet: wait for its first epoch to finish", 409)
     if epoch is None or epoch == "latest":
+        if not epochs:
+            raise OnDemandError("this run has no complete checkpoint: " + "; ".join(incomplete.values()), 409)
         return epochs[-1]
     try:
         number = int(epoch)
     except (TypeError, ValueError):
         raise OnDemandError(f"epoch must be a whole number or 'latest', got {epoch!r}", 422) from None
+    if number in incomplete:
+        raise OnDemandError(f"{incomplete[number]}. " + _others(epochs), 409)
     if number not in epochs:
         raise OnDemandError(
-            f"epoch {number} has no checkpoint; epochs with checkpoints: {_ranges(epochs)} "
+            f"epoch {number} has no checkpoint; epochs with checkpoints: {_ranges(epochs) or 'none'} "
             "(checkpoint_every in the run's config sets the cadence)", 404)
     return number
+
+
+def _others(epochs: list[int]) -> str:
+    return f"Other epochs with checkpoints: {_ranges(epochs)}." if epochs else "The run has no other checkpoint."
 
 
 def _ranges(values: list[int]) -> str:
@@ -100,8 +111,7 @@ class EpochModels:
             model, meta = load_model(run_dir, pm, number)
         except CheckpointError as exc:
             others = [e for e in checkpoint_epochs(run_dir) if e != number]
-            raise OnDemandError(f"{exc}. " + (f"Other epochs with checkpoints: {_ranges(others)}." if others
-                                              else "The run has no other checkpoint."), 409) from exc
+            raise OnDemandError(f"{exc}. " + _others(others), 409) from exc
         loaded = LoadedEpoch(model, number, config, collect(pm, "models")[config["model"]],
                              collect(pm, "datasets")[config["dataset"]], meta)
         with self._lock:
