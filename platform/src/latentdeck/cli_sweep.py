@@ -63,11 +63,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .launch import ConfigError
     from .plugins import PluginError, get_plugin_manager
     from .runs.store import RunStore, write_worker_info
-    from .sweeps import SweepStore, prepare_sweep
+    from .sweeps import SweepStore, parse_request, prepare_sweep
     from .training import execute_run
 
     body = build_sweep(args)
     try:
+        body = parse_request(body)  # counts the members before the plugins load: a sweep bomb costs nothing
         pm = get_plugin_manager()
         record, configs = prepare_sweep(pm, body)
     except (ConfigError, PluginError) as exc:

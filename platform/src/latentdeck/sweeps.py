@@ -1,18 +1,20 @@
 """Sweeps: a named set of ordinary runs expanded from a grid or a seeded random search, with repeats.
 
 A sweep request names a base config (or a preset), the fields to vary (dotted names, e.g.
-``model_options.kld_weight``) and the seeds to repeat each setting with. :func:`prepare_sweep`
-expands it and validates every member completely with :func:`latentdeck.launch.prepare_run` before
-anything is written; :func:`start_sweep` then writes the sweep record (``runs/sweeps/<id>.json``, a
-folder the run listing skips: it holds no ``summary.json``) and starts each member through the normal
-start path, so the run queue orders them. Each member is an ordinary run whose config and summary
-carry ``sweep_id``.
+``model_options.kld_weight``) and the seeds to repeat each setting with. Its members are counted from
+the value lists' sizes (:func:`count_members`) as the request is parsed, so one over :data:`MAX_MEMBERS`
+is refused before anything is expanded. :func:`prepare_sweep` then expands it and validates every member
+completely with :func:`latentdeck.launch.prepare_run` before anything is written; :func:`start_sweep`
+then writes the sweep record (``runs/sweeps/<id>.json``, a folder the run listing skips: it holds no
+``summary.json``) and starts each member through the normal start path, so the run queue orders them.
+Each member is an ordinary run whose config and summary carry ``sweep_id``.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import math
 import os
 import random
 import re
@@ -34,6 +36,12 @@ from .runs.store import RunNotFound, RunStore, RunStoreError
 SWEEPS_FOLDER = "sweeps"
 SWEEP_ID_RE = re.compile(r"^sw-[A-Za-z0-9._-]{1,120}$")
 MAX_MEMBERS = 256
+# a count past this is named by its order of magnitude: 2 values in each of 50,000 fields (an 800 KB body)
+# is 2^50000 members, whose exact digits would be slow to compute and useless to read
+EXACT_COUNT_LIMIT = 10**18
+# fields one sweep may vary: a grid of 50,000 one-value fields is one member, but each member would set (and
+# name) every field, seconds of work; a field that keeps one value belongs in the base config
+MAX_FIELDS = 64
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)*$")
 # fields a sweep sets itself, or that make no sense to vary
 RESERVED = {"seed", "sweep_id", "name", "preset"}
@@ -56,6 +64,20 @@ class SweepRequest(BaseModel):
     random_seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of the random search's draws")
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, max_length=64,
                              description="each setting is trained once per seed (the run config's seed)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: Any) -> Any:
+        # Before any field is validated (which copies every list): the count needs only the lists' lengths.
+        # ConfigError is not a ValueError, so pydantic lets it through: the API answers it as 422 with the
+        # same message as prepare_sweep and the CLI. Misshapen input counts as 1; field validation names it.
+        if isinstance(data, dict):
+            check_member_count(data.get("grid"), data.get("random"), data.get("samples"), data.get("seeds"))
+            for kind in ("grid", "random"):
+                if isinstance(data.get(kind), dict) and len(data[kind]) > MAX_FIELDS:
+                    raise ConfigError(f"{kind} varies {len(data[kind]):,} fields; at most {MAX_FIELDS}: set a "
+                                      "field that keeps one value in config instead")
+        return data
 
     @model_validator(mode="after")
     def _shape(self) -> "SweepRequest":
@@ -84,6 +106,44 @@ def new_sweep_id() -> str:
     return "sw-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
+def count_members(grid: Any, random_space: Any, samples: Any, seeds: Any) -> str | None:
+    """How many members a request makes, in words, when over :data:`MAX_MEMBERS` (else None), from the
+    sizes alone: a grid's list lengths multiplied (or random's ``samples``), times the number of seeds.
+    Takes raw request values, so it can run before validation; a value of the wrong shape counts as 1."""
+    sizes: list[int] = []
+    if isinstance(grid, dict) and random_space is None:
+        sizes += [len(values) for values in grid.values() if isinstance(values, list) and values]
+    elif isinstance(random_space, dict) and grid is None:
+        if isinstance(samples, int) and not isinstance(samples, bool) and samples > 0:
+            sizes.append(samples)
+    if isinstance(seeds, list) and seeds:
+        sizes.append(len(seeds))
+    count = 1
+    for size in sizes:
+        count *= size
+        if count > EXACT_COUNT_LIMIT:  # stop multiplying: the exact figure could have thousands of digits
+            return f"about 10^{int(sum(math.log10(n) for n in sizes))}"
+    return f"{count:,}" if count > MAX_MEMBERS else None
+
+
+def check_member_count(grid: Any, random_space: Any, samples: Any, seeds: Any) -> None:
+    """ConfigError (422, CLI exit 2) naming the count and the limit when the request makes too many members."""
+    count = count_members(grid, random_space, samples, seeds)
+    if count is not None:
+        raise ConfigError(f"the sweep has {count} members (settings x seeds); at most {MAX_MEMBERS}: "
+                          "vary fewer values or use random with fewer samples or fewer seeds")
+
+
+def parse_request(body: SweepRequest | dict[str, Any]) -> SweepRequest:
+    """The validated request; ConfigError (422) naming what is wrong, the member count first."""
+    if isinstance(body, SweepRequest):
+        return body
+    try:
+        return SweepRequest.model_validate(body)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid sweep: {validation_message(exc)}") from None
+
+
 def settings(request: SweepRequest) -> list[dict[str, Any]]:
     """The parameter settings (``{field: value}``), before seeds: grid order, or the seeded draws."""
     if request.grid:
@@ -97,15 +157,10 @@ def settings(request: SweepRequest) -> list[dict[str, Any]]:
 
 def prepare_sweep(pm, body: SweepRequest | dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(the sweep record, every member's config to persist); ConfigError (422) before anything is written."""
-    if not isinstance(body, SweepRequest):
-        try:
-            body = SweepRequest.model_validate(body)
-        except ValidationError as exc:
-            raise ConfigError(f"invalid sweep: {validation_message(exc)}") from None
+    body = parse_request(body)
+    # counted again from the sizes before settings() expands (SweepRequest.model_construct skips validators)
+    check_member_count(body.grid, body.random, body.samples, body.seeds)
     plan = [(setting, seed) for setting in settings(body) for seed in body.seeds]
-    if len(plan) > MAX_MEMBERS:
-        raise ConfigError(f"the sweep has {len(plan)} members (settings x seeds); at most {MAX_MEMBERS}: "
-                          "vary fewer values or use random with fewer samples")
     sweep_id = new_sweep_id()
     name = body.name or sweep_id
     members, configs = [], []
