@@ -3,10 +3,15 @@
 - **Host**: a request must name one of the hosts the lab serves (by default ``localhost``,
   ``127.0.0.1``, ``::1`` and the address it is bound to). A page on another site that points its own
   name at 127.0.0.1 (DNS rebinding) sends its own name, and is refused with 400, as Jupyter does.
+  The header must be exactly ``host[:port]`` (``[v6]`` bracketed): anything else, such as
+  ``127.0.0.1:P@evil.example`` or ``127.0.0.1:P, evil.example``, is refused the same way, since a
+  proxy or library downstream may read such a value as naming another host.
 - **Token**: when the server is bound to an address other than loopback it requires a token
   (printed at start, as Jupyter does), sent as ``Authorization: Bearer <token>``, as ``?token=<token>``
   (which also sets an HttpOnly, SameSite=Strict cookie, so the web UI and its event streams work
   after opening the printed link once) or as that cookie. ``/api/health`` stays open. 401 otherwise.
+  The cookie is found by name in the raw ``Cookie`` header: ``SimpleCookie`` drops every cookie
+  once one is malformed, and any other app on localhost can set such a cookie.
 - **Body limit**: a request body larger than ``max_body_bytes`` is refused with 413, whether it
   declares its length or not (chunked bodies are counted as they arrive).
 """
@@ -14,9 +19,9 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -57,6 +62,34 @@ def host_name(header: str) -> str:
     if header.count(":") == 1:
         header = header.split(":", 1)[0]
     return header.rstrip(".")
+
+
+# host[:port] and nothing else: a bracketed IPv6 address or a name of letters, digits, '-', '_' and '.',
+# then at most one ':' and 1-5 digits. No userinfo ('@'), lists (','), paths, spaces or empty ports.
+_HOST_HEADER = re.compile(r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9_.-]+))(?::(?P<port>[0-9]{1,5}))?")
+
+
+def parse_host_header(header: str) -> str | None:
+    """The name in a ``Host`` header (as :func:`host_name` gives it), or None when the header is not
+    exactly ``host[:port]``."""
+    match = _HOST_HEADER.fullmatch(header.lower())
+    if match is None or (match["port"] is not None and int(match["port"]) > 65535):
+        return None
+    return match["v6"] if match["v6"] is not None else match["name"].rstrip(".")
+
+
+def cookie_values(header: str, name: str) -> list[str]:
+    """Every value of cookie ``name`` in a raw ``Cookie`` header (quotes removed), found by name so that
+    other, malformed cookies around it do not hide it (two apps may set the same name on other paths)."""
+    values = []
+    for pair in header.split(";"):
+        key, sep, value = pair.partition("=")
+        if sep and key.strip() == name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            values.append(value)
+    return values
 
 
 def policy_for(bind_host: str, token: str | None = None, no_token: bool = False,
@@ -157,9 +190,11 @@ class AccessGuard:
         allowed = self.policy.allowed_hosts
         if allowed is None:
             return None
-        name = host_name(headers.get("host", ""))
-        if name in allowed:
+        raw = headers.get("host", "")
+        name = parse_host_header(raw)
+        if name is not None and name in allowed:
             return None
+        name = raw if name is None else name  # a malformed header is shown as it came
         return JSONResponse({"detail": (
             f"Host {short(name)} is not one this lab answers to ({', '.join(sorted(allowed))}): open it as "
             "http://127.0.0.1:<port>/ or http://localhost:<port>/, or start it with --allow-host NAME "
@@ -175,13 +210,7 @@ class AccessGuard:
         if scheme.lower() in ("bearer", "token"):
             offered.append(value.strip())
         offered += parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [])
-        cookies = SimpleCookie()
-        try:
-            cookies.load(headers.get("cookie", ""))
-        except Exception:
-            pass
-        if cookie_name(scope) in cookies:
-            offered.append(cookies[cookie_name(scope)].value)
+        offered += cookie_values("; ".join(headers.getlist("cookie")), cookie_name(scope))
         if any(secrets.compare_digest(o.encode(), token.encode()) for o in offered):
             return None
         detail = ("this lab needs its token: open the link printed when it started (http://<host>:<port>/?token=...) "

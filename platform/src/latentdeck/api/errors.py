@@ -123,7 +123,10 @@ PARAMETER_SHAPES = {
         r"^(config\.json|summary\.json|events\.jsonl|(reconstructions|projections|neighbors|density|distortion|"
         r"mixture|samples|network|checkpoints)(/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254})+)$")},
     ("query", "layer"): {"pattern": r"^[A-Za-z0-9_.-]+$"},
-    ("query", "epoch"): {"pattern": r"^(latest|[0-9]{1,9})$"},
+    # numbers are canonical (digits only, no leading zero): see api/params.py; an empty cursor is "from the start"
+    ("query", "epoch"): {"pattern": r"^(latest|0|[1-9][0-9]{0,8})$"},
+    ("query", "last_event_id"): {"pattern": r"^(0|[1-9][0-9]{0,17})?$"},
+    ("header", "Last-Event-ID"): {"pattern": r"^(0|[1-9][0-9]{0,17})?$"},
 }
 
 

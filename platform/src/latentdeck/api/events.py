@@ -31,6 +31,7 @@ from ..events import CLOSING_EVENTS, last_closing_seq, offset_after, read_chunk
 from ..runs.lifecycle import TERMINAL
 from ..runs.store import RunStoreError, read_summary
 from .event_feed import EventHub, Frame, to_frame
+from .params import CANONICAL_RULE, is_canonical_int
 
 router = APIRouter(tags=["events"])
 
@@ -70,17 +71,13 @@ async def replay(path: Path, after: int, until: int | None = None,
 
 
 def parse_cursor(raw: str | None, source: str) -> int:
-    if raw is None or not raw.strip():
+    if not raw:  # absent or empty: from the first event
         return 0
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = -1
-    if value < 0:
+    if not is_canonical_int(raw):  # int() would also take '+3', ' 3', '1_0', '٣' (see api/params.py)
         raise RunStoreError(
             f"{source} {raw!r} is not valid: it must be the integer seq (>= 0) of the last event received, "
-            f"as sent in the stream's 'id:' field; leave it out to start from the first event")
-    return value
+            f"as sent in the stream's 'id:' field ({CANONICAL_RULE}); leave it out to start from the first event")
+    return int(raw)
 
 
 def _ended_at(path: Path, run_dir: Path) -> int | None:

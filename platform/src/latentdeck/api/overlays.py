@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..overlays import list_overlays, overlay_specs
+from .params import CanonicalInt
 
 router = APIRouter(prefix="/api/runs", tags=["overlays"])
 
@@ -72,7 +73,7 @@ def get_artifact_index(run_id: str, request: Request) -> list[dict[str, Any]]:
 
 @router.get("/{run_id}/overlays", response_model=OverlayListing, responses={404: {"description": "no such run"}})
 def get_overlays(run_id: str, request: Request,
-                 epoch: int | None = Query(None, description="only this epoch")) -> dict[str, Any]:
+                 epoch: CanonicalInt | None = Query(None, description="only this epoch")) -> dict[str, Any]:
     """Which overlay artifacts (density, distortion, samples, any generator declaring ``overlay``) exist, per
     epoch, parsed from the file names with the generators' declared patterns."""
     run_dir = request.app.state.store.run_dir(run_id)
