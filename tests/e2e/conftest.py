@@ -275,3 +275,36 @@ def choose_view(page, m, group: str, value: str, badge_attr: str):
     expect(page.get_by_test_id("map-badge")).to_have_attribute(badge_attr, value)
     m.wait_drawn(page)
     time.sleep(0.3)  # the frame after the last transition step
+
+
+@pytest.fixture
+def running_copy():
+    """``running_copy(source_dir, run_dir, epochs)`` makes ``run_dir`` a running run with ``source_dir``'s config
+    and no files yet, and returns ``publish(epoch, names)``: copy those files of ``source_dir`` in and announce
+    them in the event log, as a training worker would (a live page follows without any training)."""
+    import shutil
+
+    from latentdeck.events import EventLog
+
+    def make(source: Path, run_dir: Path, epochs: int = 3):
+        run_id = run_dir.name
+        run_dir.mkdir()
+        config = json.loads((source / "config.json").read_text())
+        (run_dir / "config.json").write_text(json.dumps({**config, "run_id": run_id}))
+        (run_dir / "summary.json").write_text(json.dumps({
+            "run_id": run_id, "status": "running", "model": config.get("model"), "dataset": config.get("dataset"),
+            "epochs": epochs, "epochs_completed": 0, "created_at": time.time()}))
+        with EventLog(run_dir / "events.jsonl", run_id) as log:
+            log.emit("run.created", {"config": config})
+
+        def publish(epoch: int, names: list[str]) -> None:
+            with EventLog(run_dir / "events.jsonl", run_id) as log:
+                for name in names:
+                    (run_dir / name).parent.mkdir(exist_ok=True)
+                    shutil.copy(source / name, run_dir / name)
+                    log.emit("artifact.created", {"name": name, "latest": None, "kind": name.split("/")[0],
+                                                  "epoch": epoch, "generator": "test"})
+
+        return publish
+
+    return make

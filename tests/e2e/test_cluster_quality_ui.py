@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import socket
 import threading
 import time
@@ -251,32 +250,15 @@ def test_a_run_without_cluster_files_keeps_its_colours_and_says_how_to_get_them(
     assert all(colours[i] == rgb(PALETTE[c % 10]) for i, c in enumerate(projection["component"])), "today's colours: by number"
 
 
-def test_colours_stay_matched_as_a_running_run_writes_new_epochs(runs, page):
+def test_colours_stay_matched_as_a_running_run_writes_new_epochs(runs, page, running_copy):
     """A running run (the GM-VAE's files copied in epoch by epoch, announced in its event log): the colours
     keep the matching the page started with until the person asks for the newer one."""
-    from latentdeck.events import EventLog
-
-    source = runs.root / runs.ids["gm"]
     run_id = "20991231-000000-c1a5e5"
-    run_dir = runs.root / run_id
-    run_dir.mkdir()
-    config = json.loads((source / "config.json").read_text())
-    (run_dir / "config.json").write_text(json.dumps({**config, "run_id": run_id}))
-    (run_dir / "summary.json").write_text(json.dumps({"run_id": run_id, "status": "running", "model": "gmvae",
-                                                      "dataset": "tiny-digits", "epochs": 3, "epochs_completed": 0,
-                                                      "created_at": time.time()}))
+    copy = running_copy(runs.root / runs.ids["gm"], runs.root / run_id)
 
     def publish(epoch: int) -> None:
-        names = [f"projections/latent_2d_epoch_{epoch}.json", f"clusters/cluster_quality_epoch_{epoch}.json"]
-        with EventLog(run_dir / "events.jsonl", run_id) as log:
-            for name in names:
-                (run_dir / name).parent.mkdir(exist_ok=True)
-                shutil.copy(source / name, run_dir / name)
-                log.emit("artifact.created", {"name": name, "latest": None, "kind": name.split("/")[0], "epoch": epoch,
-                                              "generator": "test"})
+        copy(epoch, [f"projections/latent_2d_epoch_{epoch}.json", f"clusters/cluster_quality_epoch_{epoch}.json"])
 
-    with EventLog(run_dir / "events.jsonl", run_id) as log:
-        log.emit("run.created", {"config": config})
     publish(2)
     page.goto(f"{runs.url}/runs/{run_id}/latent/")
     expect(page.get_by_test_id("map-badge")).to_have_attribute("data-epoch", "2")

@@ -6,7 +6,6 @@ on the map."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 
 import pytest
@@ -45,30 +44,14 @@ def test_clicking_a_component_highlights_its_digits_and_samples_it(lab, page, la
     expect(page.get_by_test_id("samples-meta")).to_contain_text(f"component {c}", timeout=60_000)
 
 
-def test_new_epochs_of_a_running_run_appear_live(lab, page):
+def test_new_epochs_of_a_running_run_appear_live(lab, page, running_copy):
     """A running run (its files copied in step by step, announced in its event log): the page follows."""
-    source = lab.runs / lab.ids["gm"]
     run_id = "20990101-000000-abcdef"
-    run_dir = lab.runs / run_id
-    run_dir.mkdir()
-    config = json.loads((source / "config.json").read_text())
-    (run_dir / "config.json").write_text(json.dumps({**config, "run_id": run_id}))
-    (run_dir / "summary.json").write_text(json.dumps({"run_id": run_id, "status": "running", "model": "gmvae",
-                                                      "dataset": "tiny-digits", "epochs": 3, "epochs_completed": 0,
-                                                      "created_at": time.time()}))
-    from latentdeck.events import EventLog
+    copy = running_copy(lab.runs / lab.ids["gm"], lab.runs / run_id)
 
     def publish(epoch: int) -> None:
-        names = [f"projections/latent_2d_epoch_{epoch}.json", f"neighbors/knn_pca_epoch_{epoch}.json"]
-        with EventLog(run_dir / "events.jsonl", run_id) as log:
-            for name in names:
-                (run_dir / name).parent.mkdir(exist_ok=True)
-                shutil.copy(source / name, run_dir / name)
-                log.emit("artifact.created", {"name": name, "latest": None, "kind": name.split("/")[0], "epoch": epoch,
-                                              "generator": "test"})
+        copy(epoch, [f"projections/latent_2d_epoch_{epoch}.json", f"neighbors/knn_pca_epoch_{epoch}.json"])
 
-    with EventLog(run_dir / "events.jsonl", run_id) as log:
-        log.emit("run.created", {"config": config})
     publish(1)
     page.goto(f"{lab.url}/runs/{run_id}/latent/")
     badge = page.get_by_test_id("map-badge")
