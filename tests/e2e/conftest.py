@@ -6,6 +6,7 @@ Skipped, with the reason, when Playwright, Chromium or the UI export (frontend/o
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -190,49 +191,34 @@ class Lab:
         return json.loads((self.runs / self.ids[name] / artifact).read_text())
 
 
-def _train(pm, store, config: dict) -> str:
-    from latentdeck.launch import prepare_run
-    from latentdeck.training import execute_run
-
-    stored = prepare_run(pm, config)
-    store.create(stored)
-    assert execute_run(store.run_dir(stored["run_id"]), pm=pm) == "completed"
-    return stored["run_id"]
-
-
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    """Two finished tiny runs (a GM-VAE with every latent artifact, a collapsed GM-VAE) and a server over them."""
-    import httpx
+@contextlib.contextmanager
+def serving_trained(root: Path, configs: dict[str, dict]):
+    """Trains each tiny run config in ``configs`` ({name: config}) into ``root`` in-process (the test plugins
+    loaded, no warm-up) and serves the folder on a free port with no reaping (a test may fake a running run
+    without a worker); yields ``(url, {name: run id})`` and stops the server after. The environment is
+    restored before the yield: the server read it at startup, and later tests must not see it."""
     import uvicorn
 
     import latentdeck.testing as testing
     from latentdeck.api import create_app
     from latentdeck.api.server import Server
+    from latentdeck.launch import prepare_run
     from latentdeck.plugins import make_plugin_manager
     from latentdeck.runs.store import RunStore
+    from latentdeck.training import execute_run
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
         mp.setenv("LATENTDECK_WARMUP", "off")
         pm = make_plugin_manager(plugins=[testing])
-        runs = tmp_path_factory.mktemp("runs")
-        store = RunStore(runs)
-        base = {"dataset": "tiny-digits", "batch_size": 64, "seed": 0, "viz_subset_size": N, "num_threads": 1,
-                "recon_grid_size": 8}
-        ids = {
-            "gm": _train(pm, store, {**base, "model": "gmvae", "model_options": GMVAE, "epochs": 3, "name": "tiny gmvae",
-                                     "projections": ["first-dims", "pca"],
-                                     "artifacts": ["knn", "density", "distortion", "atlas", "mixture_health"],
-                                     "artifact_options": {"density": {"grid_size": 32}}}),
-            "collapsed": _train(pm, store, {**base, "model": "gmvae", "epochs": 2, "name": "collapsed gmvae",
-                                            # q(c|x) from the latent with no categorical KL: every digit picks one component
-                                            "model_options": {**GMVAE, "num_components": 4, "qc_source": "latent", "kld_weight": 10.0,
-                                                              "categorical_kl_anneal": True, "categorical_kl_anneal_epochs": 1,
-                                                              "categorical_kl_max_weight": 0.0},
-                                            "projections": ["first-dims"], "artifacts": ["mixture_health", "atlas"]}),
-        }
-        app = create_app(pm, runs, monitor_s=1e6)  # no reaping: the live test fakes a running run without a worker
+        store = RunStore(root)
+        ids = {}
+        for name, config in configs.items():
+            stored = prepare_run(pm, config)
+            store.create(stored)
+            assert execute_run(store.run_dir(stored["run_id"]), pm=pm) == "completed", f"the tiny run {name!r} failed"
+            ids[name] = stored["run_id"]
+        app = create_app(pm, root, monitor_s=1e6)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
@@ -242,13 +228,43 @@ def lab(tmp_path_factory):
         deadline = time.monotonic() + 20
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
-    # the environment is restored here: the server has read it at startup, and later tests must not see it
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    client = httpx.Client(base_url=url, timeout=30)
-    yield Lab(url, runs, ids, client)
-    client.close()
-    server.should_exit = True
-    thread.join(15)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", ids
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@pytest.fixture(scope="session")
+def serve_trained():
+    """:func:`serving_trained` for test modules: ``with serve_trained(root, {name: config}) as (url, ids)``."""
+    return serving_trained
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """Two finished tiny runs (a GM-VAE with every latent artifact, a collapsed GM-VAE) and a server over them."""
+    import httpx
+
+    runs = tmp_path_factory.mktemp("runs")
+    base = {"dataset": "tiny-digits", "batch_size": 64, "seed": 0, "viz_subset_size": N, "num_threads": 1,
+            "recon_grid_size": 8}
+    configs = {
+        "gm": {**base, "model": "gmvae", "model_options": GMVAE, "epochs": 3, "name": "tiny gmvae",
+               "projections": ["first-dims", "pca"],
+               "artifacts": ["knn", "density", "distortion", "atlas", "mixture_health"],
+               "artifact_options": {"density": {"grid_size": 32}}},
+        "collapsed": {**base, "model": "gmvae", "epochs": 2, "name": "collapsed gmvae",
+                      # q(c|x) from the latent with no categorical KL: every digit picks one component
+                      "model_options": {**GMVAE, "num_components": 4, "qc_source": "latent", "kld_weight": 10.0,
+                                        "categorical_kl_anneal": True, "categorical_kl_anneal_epochs": 1,
+                                        "categorical_kl_max_weight": 0.0},
+                      "projections": ["first-dims"], "artifacts": ["mixture_health", "atlas"]},
+    }
+    with serving_trained(runs, configs) as (url, ids):
+        client = httpx.Client(base_url=url, timeout=30)
+        yield Lab(url, runs, ids, client)
+        client.close()
 
 
 def isolated(screen: list[list[float]]) -> int:

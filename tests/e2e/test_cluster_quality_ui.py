@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -55,41 +53,10 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    import uvicorn
-
-    import latentdeck.testing as testing
-    from latentdeck.api import create_app
-    from latentdeck.api.server import Server
-    from latentdeck.launch import prepare_run
-    from latentdeck.plugins import make_plugin_manager
-    from latentdeck.runs.store import RunStore
-    from latentdeck.training import execute_run
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
-        mp.setenv("LATENTDECK_WARMUP", "off")
-        pm = make_plugin_manager(plugins=[testing])
-        root = tmp_path_factory.mktemp("cluster-runs")
-        store = RunStore(root)
-        ids = {}
-        for name, config in RUNS.items():
-            stored = prepare_run(pm, config)
-            store.create(stored)
-            assert execute_run(store.run_dir(stored["run_id"]), pm=pm) == "completed"
-            ids[name] = stored["run_id"]
-        app = create_app(pm, root, monitor_s=1e6)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
-        server = Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1), app)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-    yield Runs(f"http://127.0.0.1:{sock.getsockname()[1]}", root, ids)
-    server.should_exit = True
-    thread.join(15)
+def runs(tmp_path_factory, serve_trained):
+    root = tmp_path_factory.mktemp("cluster-runs")
+    with serve_trained(root, RUNS) as (url, ids):
+        yield Runs(url, root, ids)
 
 
 def open_map(page, url: str, m):
