@@ -105,6 +105,10 @@ class RunConfig(BaseModel):
     progress_interval_s: float = Field(
         0.25, ge=0.0, le=60.0, description="minimum seconds between train.progress events")
     cancel_check_every: int = Field(5, ge=1, description="check the cancel flag every N batches")
+    generator_budget_s: float = Field(
+        120.0, ge=0.1, le=3600.0, description="seconds each artifact generator or projection fit may take per epoch "
+        "(and in a backfill); one that takes longer is abandoned with artifact.failed (reason timeout) and the run "
+        "goes on without its files for that epoch")
     name: str | None = Field(None, max_length=200, description="free-text label shown in listings")
     sweep_id: str | None = Field(
         None, pattern=r"^sw-[A-Za-z0-9._-]{1,120}$",
