@@ -172,3 +172,47 @@ def test_overlays_draw_under_the_points_with_their_legend(lab, page, latent_map,
     assert grid["stats"]["min"] < grid["stats"]["median"] < grid["stats"]["max"]
     m.choose(page, m, "map-dims", "3", "data-dims")
     expect(page.get_by_test_id("map-badge")).to_have_attribute("data-overlay", "none")  # overlays are 2-D only
+
+
+# Search matches as uploaded to the GPU: (subset positions of the drawn matches' layer, its radius).
+MATCHES = """(box) => {
+  const deck = box.querySelector('[data-frames]').__deck;
+  const layer = deck.props.layers.find((l) => l.id === 'matches');
+  const points = deck.props.layers.find((l) => l.id === 'points');
+  if (!layer) return null;
+  return { count: layer.props.data.length, radius: layer.props.getRadius, base: points.props.getRadius,
+           last: deck.props.layers.findIndex((l) => l.id === 'matches') > deck.props.layers.findIndex((l) => l.id === 'points') };
+}"""
+
+
+def test_search_counts_rings_and_zooms_to_its_matches(lab, page, latent_map, shot):
+    m = latent_map
+    canvas = m.open(page, lab, m)
+    projection = lab.file("gm", "projections/latent_2d_epoch_3.json")
+    labels = projection["labels"]
+    digit = max(set(labels), key=labels.count)
+    want = labels.count(digit)
+    page.get_by_test_id("map-filter").fill(f"label:{digit}")
+    matches = page.get_by_test_id("filter-matches")
+    expect(matches).to_have_attribute("data-count", str(want))
+    expect(matches).to_contain_text(f"{want} of {m.N} points match")
+    drawn = canvas.evaluate(MATCHES)
+    assert drawn["count"] == want and drawn["radius"] > drawn["base"] and drawn["last"], "matches: larger, on top"
+
+    page.get_by_test_id("map-filter").fill(f"!label:{digit}")  # negation: everything else
+    expect(matches).to_have_attribute("data-count", str(m.N - want))
+    page.get_by_test_id("map-filter").fill(f"label:{digit} #{projection['indices'][labels.index(digit)]}")
+    expect(matches).to_have_attribute("data-count", "1")
+    before = json.loads(canvas.locator("[data-frames]").get_attribute("data-view"))
+    page.get_by_test_id("filter-zoom").click()
+    time.sleep(0.3)
+    after = json.loads(canvas.locator("[data-frames]").get_attribute("data-view"))
+    assert after["zoom"] > before["zoom"] + 1, "zoom to matches moves the camera in on the one match"
+    screen = canvas.evaluate(m.SCREEN)
+    box = canvas.bounding_box()
+    x, y = screen[labels.index(digit)]
+    assert abs(x - box["width"] / 2) < 3 and abs(y - box["height"] / 2) < 3, "the match is at the centre of the map"
+    shot(page, "latent-explorer-search-zoom")
+
+    page.get_by_test_id("map-filter").fill("label:4  pred:x")
+    expect(page.get_by_test_id("filter-error")).to_contain_text('at character 10: "pred:x"')

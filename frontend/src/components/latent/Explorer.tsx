@@ -11,7 +11,7 @@ import type { Catalogue } from "@/lib/latent/catalogue";
 import { ATLAS_INPUTS, atlasReconName, knnName, projectionName, resolveView } from "@/lib/latent/catalogue";
 import type { Feed } from "@/lib/latent/files";
 import { loadJson, useRunJson } from "@/lib/latent/files";
-import { matchFilter, parseFilter, unavailableKey } from "@/lib/latent/filter";
+import { describeFilter, matchFilter, parseFilter, unavailableKey } from "@/lib/latent/filter";
 import { focusCsv, focusJson, focusOf, focusRows } from "@/lib/latent/focus";
 import { densityAwareOpacity, edgesOf } from "@/lib/latent/gating";
 import type { EdgeMode, EdgeScope, KnnDoc } from "@/lib/latent/gating";
@@ -121,6 +121,11 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const focus = useMemo(() => (anchorPositions.length ? focusOf(anchorPositions, knnFits) : null), [anchorPositions, knnFits]);
   const filter = useMemo(() => parseFilter(filterText), [filterText]);
   const matched = useMemo(() => (doc ? matchFilter(filter, doc) : null), [doc, filter]);
+  const highlight = useMemo(() => (matched ? Uint32Array.from([...matched].sort((a, b) => a - b)) : null), [matched]);
+  const [fitToken, setFitToken] = useState(0);
+  const fitTo = useMemo(() => (fitToken > 0 && highlight && highlight.length ? { token: fitToken, indices: highlight } : null),
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- only a click moves the camera
+    [fitToken]);
   const hoverPosition = hover !== null ? keyToPosition.get(hover) ?? null : null;
   const choices = colourChoices(doc, recon);
   const by = choices.some((c) => c.value === colourBy) ? colourBy : "label";
@@ -245,6 +250,15 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
         ) : null}
       </div>
       {filterProblem ? <p className="small" style={{ color: "var(--bad)", margin: "-0.3rem 0 0.5rem" }} data-testid="filter-error">{filterProblem}</p> : null}
+      {!filterProblem && matched && doc ? (
+        <p className="small" style={{ margin: "-0.3rem 0 0.5rem" }} data-testid="filter-matches" data-count={matched.size}>
+          <b>{matched.size === 0 ? "No point" : `${matched.size} of ${doc.n} points`}</b> match{matched.size === 0 ? "es" : ""}{" "}
+          <span className="muted">{describeFilter(filter)}</span>
+          {matched.size > 0 ? <>{" · "}<button type="button" className="linkish" onClick={() => setFitToken((t) => t + 1)} data-testid="filter-zoom">zoom to matches</button>
+            {" · "}<button type="button" className="linkish" onClick={() => setResetToken((t) => t + 1)}>show all</button></> : null}
+          {matched.size > 0 ? <span className="muted"> (ringed and drawn on top)</span> : null}
+        </p>
+      ) : null}
       {overlay !== "none" && dims === 2 && !overlayOnDisk ? (
         <p className="note" data-testid="overlay-missing">No {overlayLabel(overlay)} for {method} at epoch {docEpoch}: grids are written after each epoch by the
           {" "}<code>{kinds.get(overlay)}</code> generator (or <code>latentdeck backfill {runId} --artifacts {kinds.get(overlay)}</code>).</p>
@@ -256,6 +270,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
             <ScatterCanvas id="main" testId="latent-canvas" label={`${method} ${dims}-D map of ${doc.n} points at epoch ${doc.epoch}`}
               dims={doc.dims} positions={positions} colours={colours} radiusPx={pointRadiusPx(doc.n, doc.dims)} scaling={scaling}
               fitKey={`${doc.method}:${doc.dims}`} resetToken={resetToken} camera={camera} rings={rings} edges={edges}
+              highlight={highlight} fitTo={fitTo}
               overlay={overlayImage} path={walkPath} transitionMs={TRANSITION_MS} lasso={lasso}
               onHover={onHover} onClick={pick} onLasso={onLasso} />
           ) : <div className={s.canvasBox} />}

@@ -9,7 +9,7 @@ import { useEffect, useRef, useState } from "react";
 import { interpolatePositions } from "@/lib/latent/interpolate";
 import { pointsInLasso } from "@/lib/latent/lasso";
 import type { Point2 } from "@/lib/latent/lasso";
-import { fitZoom } from "@/lib/latent/scaling";
+import { fitToPoints, fitZoom } from "@/lib/latent/scaling";
 import type { Scaling } from "@/lib/latent/scaling";
 import { CameraLink, initialCamera, roundedCamera } from "./camera";
 import type { CameraState } from "./camera";
@@ -50,6 +50,10 @@ export interface ScatterProps {
   resetToken: number;
   camera: CameraLink;
   rings?: Ring[];
+  /** points drawn again on top, larger and ringed (search matches), as subset positions */
+  highlight?: Uint32Array | null;
+  /** a new token moves the camera to fit these points (zoom to matches) */
+  fitTo?: { token: number; indices: Uint32Array } | null;
   edges?: EdgeIndex | null;
   edgeWidth?: number;
   overlay?: OverlayImage | null;
@@ -95,6 +99,14 @@ export default function ScatterCanvas(props: ScatterProps) {
   const [polygon, setPolygon] = useState<Point2[] | null>(null);
   useEffect(() => { latest.current = props; });
 
+  /** the subset position under the cursor: a point, or a search match drawn on top of it */
+  const pointOf = (info: { layer?: { id: string } | null; index: number }): number | null => {
+    if (info.index < 0 || !info.layer) return null;
+    if (info.layer.id === "points") return info.index;
+    if (info.layer.id === "matches") return latest.current.highlight?.[info.index] ?? null;
+    return null;
+  };
+
   const size = () => {
     const el = container.current;
     return { w: el?.clientWidth || 600, h: el?.clientHeight || 600 };
@@ -137,6 +149,27 @@ export default function ScatterCanvas(props: ScatterProps) {
       } } as never,
       radiusUnits: "pixels", getRadius: p.radiusPx, billboard: p.dims > 2, pickable: true, autoHighlight: false,
     }));
+    const marked = p.highlight ?? null;
+    if (marked && marked.length > 0 && marked.length < n) {
+      // search matches: drawn last among the points, so one hidden behind others comes to the front
+      const k = marked.length, at = new Float32Array(3 * k), fill = new Uint8Array(4 * k);
+      for (let j = 0; j < k; j++) {
+        const i = marked[j];
+        if (i >= n) continue;
+        at.set(positions.subarray(3 * i, 3 * i + 3), 3 * j);
+        fill.set(p.colours.subarray(4 * i, 4 * i + 3), 4 * j);
+        fill[4 * j + 3] = 255;
+      }
+      out.push(new ScatterplotLayer({
+        id: "matches",
+        data: { length: k, attributes: {
+          getPosition: { value: at, size: 3 },
+          getFillColor: { value: fill, size: 4, normalized: true },
+        } } as never,
+        radiusUnits: "pixels", getRadius: Math.max(p.radiusPx * 1.6, p.radiusPx + 2), billboard: p.dims > 2, pickable: true,
+        stroked: true, lineWidthUnits: "pixels", getLineWidth: 1.5, getLineColor: [17, 17, 17, 255],
+      }));
+    }
     if (p.path && p.path.points.length >= 6) {
       const m = p.path.points.length / 3;
       const coords = Array.from({ length: m }, (_, i) => [p.path!.points[3 * i], p.path!.points[3 * i + 1], p.path!.points[3 * i + 2]]);
@@ -208,8 +241,8 @@ export default function ScatterCanvas(props: ScatterProps) {
             rotationX: v.rotationX ?? 0, rotationOrbit: v.rotationOrbit ?? 0 }, true);
           return null;
         },
-        onHover: (info) => latest.current.onHover?.(info.layer?.id === "points" && info.index >= 0 ? info.index : null),
-        onClick: (info) => latest.current.onClick?.(info.layer?.id === "points" && info.index >= 0 ? info.index : null),
+        onHover: (info) => latest.current.onHover?.(pointOf(info)),
+        onClick: (info) => latest.current.onClick?.(pointOf(info)),
         onAfterRender: () => {
           stats.current.frames += 1;
           if (container.current) container.current.dataset.frames = String(stats.current.frames);
@@ -246,6 +279,19 @@ export default function ScatterCanvas(props: ScatterProps) {
     if (deckRef.current) fitCamera();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [props.fitKey, props.resetToken]);
+
+  // zoom to matches: fit the camera to the given points (keeping a 3-D view's rotation)
+  useEffect(() => {
+    const fit = props.fitTo;
+    if (!fit || !deckRef.current) return;
+    const { w, h } = size();
+    const p = latest.current;
+    const view = fitToPoints(props.positions, fit.indices, p.dims, w, h, p.dims > 2 ? 14 : 16);
+    if (!view) return;
+    const now = cameraRef.current ?? initialCamera(p.dims, 0);
+    applyCamera({ ...now, dims: p.dims, target: view.target, zoom: view.zoom }, true);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [props.fitTo?.token]);
 
   // new target positions: animate from what is on screen now
   useEffect(() => {
@@ -287,7 +333,7 @@ export default function ScatterCanvas(props: ScatterProps) {
   useEffect(() => {
     redraw();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [props.colours, props.edges, props.overlay, props.path, props.rings, props.radiusPx, props.edgeWidth]);
+  }, [props.colours, props.edges, props.overlay, props.path, props.rings, props.radiusPx, props.edgeWidth, props.highlight]);
 
   const finishLasso = (poly: Point2[]) => {
     const deck = deckRef.current;

@@ -6,7 +6,7 @@ import { addToCatalogue, catalogueOf, methodsOf, projectionName } from "./catalo
 import { categoryColour, DIGIT_PALETTE, hexToRgb } from "./colour";
 import { minPairDifference } from "./colourScience";
 import type { Vision } from "./colourScience";
-import { matchFilter, parseFilter } from "./filter";
+import { describeFilter, matchFilter, parseFilter } from "./filter";
 import { densityAwareOpacity, edgesOf, gateOpacity } from "./gating";
 import type { KnnDoc } from "./gating";
 import { alignPrevious, ease, interpolatePositions } from "./interpolate";
@@ -155,6 +155,22 @@ test("filters parse keys and values and match every term", () => {
   assert.deepEqual([...matchFilter(parseFilter("comp:1"), points)!], [], "no component column: nothing matches");
 });
 
+test("filters negate and combine, and an unparsable term says where it is", () => {
+  const points = { indices: [5, 6, 7, 8], labels: [4, 4, 9, 4], predicted: [9, 4, 9, 9], component: [0, 1, 1, 2] };
+  assert.deepEqual([...matchFilter(parseFilter("label:4 pred:!4"), points)!], [0, 3], "the fours the classifier gets wrong");
+  assert.deepEqual([...matchFilter(parseFilter("!label:4"), points)!], [2]);
+  assert.deepEqual([...matchFilter(parseFilter("comp:!1,2"), points)!], [0], "all but several values");
+  assert.deepEqual([...matchFilter(parseFilter("label:4 !#5 comp:1,2"), points)!], [1, 3]);
+  assert.deepEqual([...matchFilter(parseFilter("pred:!9 pred:!4"), points)!], [], "every clause must hold");
+  const bad = parseFilter("label:4  pred:x");
+  assert.deepEqual(bad.errorAt, [9, 15]);
+  assert.match(bad.error!, /at character 10: "pred:x"/);
+  assert.match(parseFilter("!pred:!4").error!, /"!" twice/);
+  assert.match(parseFilter("label:").error!, /whole numbers/);
+  assert.match(parseFilter("label:3,").error!, /whole numbers/);
+  assert.equal(describeFilter(parseFilter("label:4 pred:!4,7")), "label is 4 and pred is none of 4, 7");
+});
+
 test("overlay files are found with the generators' declared patterns, not names known here", async () => {
   const { overlayEntry, overlayKinds } = await import("../overlays");
   const sources = [
@@ -209,4 +225,20 @@ test("the distortion colour scale fits the file's own range", async () => {
   assert.ok(fromWhite(old) < 0.3 * fromWhite(overlayColour(true, 0.32, stats, range)), "the old scale left it near white");
   assert.equal(overlayColour(true, null, stats, range)[3], 0, "empty cells are transparent");
   assert.ok(distortionRangeLog2({ min: 1, median: 1, max: 1 }) > 0, "a uniform map does not divide by zero");
+});
+
+test("zoom to matches fits their box in 2-D and their sphere in 3-D", async () => {
+  const { fitToPoints, fitZoom, scalingOf } = await import("./scaling");
+  const world = new Float32Array([-1, -1, 0, 0.2, 0.2, 0, 0.4, 0.3, 0, 1, 1, 0]);
+  const whole = fitZoom(2, scalingOf("pca", 2, [[-1, 1], [-1, 1]]), 800, 600);
+  const two = fitToPoints(world, [1, 2], 2, 800, 600)!;
+  assert.deepEqual(two.target.map((v) => Math.round(v * 100) / 100), [0.3, 0.25, 0]);
+  assert.ok(two.zoom > whole + 2, "two nearby matches are shown much closer than the whole map");
+  const one = fitToPoints(world, [3], 2, 800, 600)!;
+  assert.deepEqual(one.target, [1, 1, 0]);
+  assert.ok(Number.isFinite(one.zoom) && one.zoom <= 14, "a single match gets a finite zoom");
+  assert.equal(fitToPoints(world, [], 2, 800, 600), null);
+  const cube = new Float32Array([0, 0, 0.5, 0, 0, -0.5]);
+  const three = fitToPoints(cube, [0, 1], 3, 600, 600)!;
+  assert.ok(Math.abs(three.zoom - Math.log2((600 * 0.76) / 1)) < 1e-6, "3-D fits the sphere through the farthest match");
 });

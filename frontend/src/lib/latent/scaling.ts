@@ -59,3 +59,34 @@ export function pointRadiusPx(n: number, dims: number): number {
   const r = n <= 250 ? 5 : n <= 1000 ? 3.6 : n <= 4000 ? 2.6 : 1.9;
   return dims > 2 ? r * 0.85 : r;
 }
+
+/** Where to look to see the points ``indices`` of ``world`` (n x 3): the centre of their bounding box and
+ * the zoom that fits them with a margin (2-D: the box; 3-D: the sphere around the centre through the
+ * farthest of them, whatever the rotation). A single point (or a tight group) is shown at most at
+ * ``maxZoom``, with about a tenth of the map around it. Null when there is nothing to fit. */
+export function fitToPoints(world: Float32Array, indices: Iterable<number>, dims: number, width: number, height: number,
+  maxZoom = 14, margin = 0.12): { target: [number, number, number]; zoom: number } | null {
+  const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
+  const picked: number[] = [];
+  for (const i of indices) {
+    if (3 * i + 2 >= world.length) continue;
+    picked.push(i);
+    for (let a = 0; a < 3; a++) {
+      lo[a] = Math.min(lo[a], world[3 * i + a]);
+      hi[a] = Math.max(hi[a], world[3 * i + a]);
+    }
+  }
+  if (!picked.length) return null;
+  const target = [0, 1, 2].map((a) => (lo[a] + hi[a]) / 2) as [number, number, number];
+  const usable = 1 - 2 * margin, floor = 0.1; // never closer than a tenth of the unit map
+  let zoom: number;
+  if (dims > 2) {
+    let radius = 0;
+    for (const i of picked) radius = Math.max(radius, Math.hypot(world[3 * i] - target[0], world[3 * i + 1] - target[1], world[3 * i + 2] - target[2]));
+    zoom = Math.log2((Math.min(width, height) * usable) / (2 * Math.max(radius, floor)));
+  } else {
+    const hx = Math.max((hi[0] - lo[0]) / 2, floor), hy = Math.max((hi[1] - lo[1]) / 2, floor);
+    zoom = Math.log2(Math.min((width * usable) / (2 * hx), (height * usable) / (2 * hy)));
+  }
+  return { target, zoom: Math.min(zoom, maxZoom) };
+}
