@@ -41,9 +41,16 @@ def test_network_page_inspects_a_trained_model(trained_run, serve_api, page, sho
     page.get_by_test_id("net-topk-run").click()
     expect(page.get_by_test_id("net-topk-items").locator("button")).to_have_count(12)
 
-    page.get_by_test_id("net-perturb-slider").fill("2")
-    expect(page.get_by_test_id("net-perturb-delta")).to_have_text("+2")
-    expect(page.get_by_test_id("net-perturb-caption")).to_contain_text("(Δ +2)")
+    slider = page.get_by_test_id("net-perturb-slider")
+    expect(slider).to_be_enabled()  # once the server has stated the dimension's spread
+    sd = float(slider.get_attribute("data-sd"))
+    direction = page.get_by_test_id("net-perturb-direction")
+    expect(direction).to_contain_text("[0]")
+    slider.fill("2")  # two standard deviations of the dimension, not 2 latent units
+    delta = float(f"{2 * sd:.4g}")
+    expect(page.get_by_test_id("net-perturb-delta")).to_contain_text("+2sd = +")
+    expect(page.get_by_test_id("net-perturb-caption")).to_contain_text(f"(Δ +{delta:g})")
+    assert direction.get_attribute("data-ignored") in ("true", "false")
     page.wait_for_function(IMG_LOADED, arg="[data-testid=net-perturb-img]")
     page.wait_for_function("() => [...document.querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0)")
     shot(page, "network")

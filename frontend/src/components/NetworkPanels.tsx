@@ -254,17 +254,29 @@ export function PerturbPanel({ runId, epoch, idx, fwd, folder }: { runId: string
   const keys = fwd.latent.decodable;
   const [key, setKey] = useState(keys[0] ?? "");
   const [dim, setDim] = useState(0);
+  // the slider moves in standard deviations of the dimension over the visualization subset (the server states
+  // the spread with its first answer for this vector and dimension); files written before give latent units
   const [delta, setDelta] = useState(0);
   const [settled, setSettled] = useState(0);
+  const [spread, setSpread] = useState<{ at: string; sd: number | null } | null>(null);
+  const vector = fwd.latent.vectors[key] ?? [];
+  const d = Math.min(dim, Math.max(0, vector.length - 1));
+  const here = `${epoch}/${idx}/${key}/${d}`;
+  const sd = spread?.at === here ? spread.sd : undefined; // undefined: not known yet; null: the file does not say
+  const unit = sd ? sd : 1;
+  const asked = Number((settled * unit).toPrecision(4));
   useEffect(() => {
     const t = window.setTimeout(() => setSettled(delta), 120);
     return () => window.clearTimeout(t);
   }, [delta]);
-  const vector = fwd.latent.vectors[key] ?? [];
-  const d = Math.min(dim, Math.max(0, vector.length - 1));
-  const res = useNetwork<PerturbPayload>(runId, "perturb", key ? { epoch, idx, key, dim: d, delta: settled } : null);
+  const res = useNetwork<PerturbPayload>(runId, "perturb", key && (sd !== undefined || settled === 0) ? { epoch, idx, key, dim: d, delta: asked } : null);
   const shown = res.payload ?? res.last;
+  const direction = shown && shown.vector_key === key && shown.dim === d ? shown.direction : undefined;
+  if (res.payload && spread?.at !== here && res.payload.vector_key === key && res.payload.dim === d) {
+    setSpread({ at: here, sd: res.payload.direction && res.payload.direction.sd > 0 ? res.payload.direction.sd : null });
+  }
   if (!keys.length) return null;
+  const units = sd ? "sd" : "";
   return (
     <section className="panel" data-testid="net-perturb">
       <div className={s.panelHead}><h2>Perturb a latent dimension</h2><span className="muted small">decode the vector with one coordinate moved</span></div>
@@ -281,21 +293,27 @@ export function PerturbPanel({ runId, epoch, idx, fwd, folder }: { runId: string
         <div className={s.controls}>
           <div className={s.inline}>
             <div><label htmlFor="perturb-key">vector</label><br />
-              <select id="perturb-key" value={key} onChange={(e) => { setKey(e.target.value); setDelta(0); }}>{keys.map((k) => <option key={k} value={k}>{k}</option>)}</select></div>
+              <select id="perturb-key" value={key} onChange={(e) => { setKey(e.target.value); setDelta(0); setSettled(0); }}>{keys.map((k) => <option key={k} value={k}>{k}</option>)}</select></div>
             <div><label htmlFor="perturb-dim">dimension</label><br />
-              <select id="perturb-dim" value={d} onChange={(e) => { setDim(Number(e.target.value)); setDelta(0); }}>
+              <select id="perturb-dim" value={d} onChange={(e) => { setDim(Number(e.target.value)); setDelta(0); setSettled(0); }}>
                 {vector.map((v, i) => <option key={i} value={i}>{i} ({num(v, 3)})</option>)}
               </select></div>
           </div>
           <div>
-            <label htmlFor="perturb-delta">delta</label>
+            <label htmlFor="perturb-delta">delta</label>{" "}
+            {sd ? <span className="muted small">in standard deviations of {key}[{d}] over the visualization subset (1 sd = {num(sd, 3)})</span>
+              : sd === null ? <span className="muted small">in latent units (this file predates the spread)</span> : null}
             <div className={s.slider}>
-              <span className="mono small">−3</span>
-              <input id="perturb-delta" type="range" min={-3} max={3} step={0.25} value={delta} onChange={(e) => setDelta(Number(e.target.value))} data-testid="net-perturb-slider" />
-              <span className="mono small">+3</span>
-              <b className="mono" style={{ minWidth: "3.5rem", textAlign: "right" }} data-testid="net-perturb-delta">{delta > 0 ? "+" : ""}{delta}</b>
+              <span className="mono small">−3{units}</span>
+              <input id="perturb-delta" type="range" min={-3} max={3} step={0.25} value={delta} disabled={sd === undefined}
+                onChange={(e) => setDelta(Number(e.target.value))} data-testid="net-perturb-slider" data-sd={sd ?? ""} />
+              <span className="mono small">+3{units}</span>
+              <b className="mono" style={{ minWidth: "6.5rem", textAlign: "right" }} data-testid="net-perturb-delta" data-delta={Number((delta * unit).toPrecision(4))}>
+                {delta > 0 ? "+" : ""}{delta}{units}{sd ? ` = ${delta * sd > 0 ? "+" : ""}${num(delta * sd, 3)}` : ""}</b>
             </div>
           </div>
+          {direction ? <p className={`small ${direction.ignored ? "" : "muted"}`} style={{ margin: 0, color: direction.ignored ? "var(--warn)" : undefined }}
+            data-testid="net-perturb-direction" data-ignored={String(direction.ignored)}>{direction.ignored ? <b>Ignored direction: </b> : null}{direction.text}.</p> : null}
           {res.error ? <ErrorBox title="Perturbation failed.">{res.error.detail}</ErrorBox> : null}
           <p className="muted small" style={{ margin: 0 }}>{shown ? shown.decode_path : ""}{shown?.sample_id ? ` · noise ${shown.sample_id}` : ""} · delta 0 reproduces the base reconstruction exactly</p>
         </div>

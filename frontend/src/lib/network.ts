@@ -88,6 +88,8 @@ export interface PerturbPayload {
   new_value: number;
   decode_path: string;
   sample_id: string | null;
+  /** the dimension on its own scale, and whether the decoder uses it (absent in files written before) */
+  direction?: { sd: number; sd_over: string; sweep: number; sweep_sd: number; relative_change: number; ignored: boolean; text: string };
 }
 
 export interface TopkItem { rank: number; dataset_idx: number; label: number; score: number; xy?: { x: number; y: number }; input: string }

@@ -23,6 +23,8 @@ export interface WalkPayload {
   span?: number;
   span_source?: string;
   offsets?: number[];
+  /** a walk along a dimension: whether the decoder uses it (absent in files written before) */
+  change?: { relative_change: number; ignored: boolean; text: string };
   placement: { exact: boolean; estimator: string; coords: number[][]; text: string };
   strip: { png: string; tiles: number; tile: [number, number]; pad: number };
 }
@@ -114,6 +116,10 @@ export function WalkPanel({ runId, doc, start, target, picking, onPick, result, 
             {result.mode === "interpolate" ? <>straight line from #{result.from.idx} to #{result.to!.idx} in latent space</>
               : <>z[{result.dim}] swept ±{fmt(result.span)} around #{result.from.idx} ({result.span_source})</>}
             {" · "}epoch {result.epoch} · {cached ? "from disk" : "computed"}
+            {result.mode === "dimension" && result.change ? (
+              <div className={result.change.ignored ? s.warn : "muted"} data-testid="walk-change" data-ignored={String(result.change.ignored)}>
+                {result.change.ignored ? <b>The decoder ignores this direction: </b> : null}{result.change.text}.</div>
+            ) : null}
             <div className={result.placement.exact ? "muted" : s.warn} data-testid="walk-placement">
               <b>{result.placement.exact ? "Placed exactly (black path)" : "Placed as an estimate (amber path)"}</b> on {result.method} 2-D: {result.placement.text}
             </div>

@@ -181,6 +181,37 @@ def test_perturb_with_delta_zero_reproduces_the_base_reconstruction(trained_run,
     assert (run_dir / moved.folder / "recon.png").read_bytes() != (run_dir / base.folder / "recon.png").read_bytes()
 
 
+@pytest.mark.parametrize("model, key", [("ae", "z"), ("gmvae", "mu")])
+def test_perturb_states_the_dimensions_spread_and_whether_the_decoder_uses_it(trained_run, inspector_for, model, key):
+    from latentdeck.kit import load_viz_subset
+
+    run_dir = trained_run(model)
+    net, _ = inspector_for(run_dir)
+    report = net.perturb(None, 5, key, 2, 0.0).payload["direction"]
+    loaded = net.load(None)
+    with torch.no_grad():
+        codes = loaded.model.encode(load_viz_subset(loaded.config, loaded.dataset_spec).x).double()
+    assert report["sd"] == pytest.approx(float(codes[:, 2].std()), rel=1e-9)
+    assert report["sweep"] == pytest.approx(3 * report["sd"]) and report["sd_over"].startswith("the model's latents")
+    assert report["ignored"] == (report["relative_change"] < 0.01)
+
+
+def test_a_direction_the_decoder_ignores_is_named():
+    from latentdeck_network.direction import direction_report
+
+    class OnlyFirst(torch.nn.Module):  # decodes z[0] alone: z[1] changes nothing
+        def decode(self, z):
+            return torch.sigmoid(z[:, :1, None, None] * torch.linspace(-1, 1, 16).reshape(1, 1, 4, 4))
+
+    z = torch.tensor([0.3, 2.0])
+    used = direction_report(OnlyFirst(), z, "z", 0, 1.5, 100)
+    ignored = direction_report(OnlyFirst(), z, "z", 1, 4.0, 100)
+    assert not used["ignored"] and used["relative_change"] > 0.3
+    assert ignored["ignored"] and ignored["relative_change"] == 0
+    assert ignored["text"].startswith("z[1] changes the decoded image by less than 1% of its range over ±3 sd (±12)")
+    assert "ignores this direction" in ignored["text"]
+
+
 def test_gmvae_z_sample_is_deterministic_and_decodes_itself(trained_run, inspector_for):
     run_dir = trained_run("gmvae")
     net, _ = inspector_for(run_dir)

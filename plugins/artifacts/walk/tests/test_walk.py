@@ -85,6 +85,23 @@ def test_dimension_walk_centres_on_the_digit_with_a_stated_span(run, walk_pm):
     assert span_tag(0.5) == "s0.5" and span_tag(2.0) == "s2"
 
 
+def test_a_dimension_walk_says_whether_the_decoder_uses_the_direction(run, walk_pm):
+    import torch
+
+    from latentdeck_walk.walk import _dimension_change
+
+    walker, _ = _walker(run, walk_pm)
+    projection = read_json(run / "projections/latent_2d_epoch_1_first-dims.json")
+    change = walker.walk(WalkRequest(from_idx=projection["indices"][2], mode="dimension", dim=0, steps=5,
+                                     method="first-dims")).payload["change"]
+    assert change["ignored"] == (change["relative_change"] < 0.01) and "z[0]" in change["text"]
+    start = torch.linspace(0, 1, 16).reshape(1, 4, 4)
+    same = _dimension_change(start[None].repeat(9, 1, 1, 1), start, 3, 14.2)
+    assert same["ignored"] and same["text"].startswith("z[3] changes the decoded image by less than 1% of its range over ±14.2")
+    moved = _dimension_change(torch.stack([start, 1 - start]), start, 3, 2.0)
+    assert not moved["ignored"] and moved["relative_change"] == 1.0
+
+
 def test_a_map_without_a_transform_gets_a_labelled_estimate(run, walk_pm):
     walker, _ = _walker(run, walk_pm)
     projection = read_json(run / "projections/latent_2d_epoch_1_no-map.json")

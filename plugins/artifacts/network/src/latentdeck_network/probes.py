@@ -16,6 +16,7 @@ from latentdeck.kit import OnDemandError, heldout_split, read_json, resolve_epoc
 
 from . import compute, render
 from .folders import Result, _check_range, _json, _write
+from .direction import direction_report, latent_spread
 from .layers import capture, layer_id, leaf_modules
 
 TOP_IN_CHANNELS = 4  # input-channel slices kept per multi-channel kernel (all of them when fewer)
@@ -104,13 +105,16 @@ class ModelProbes:
             changed[dim] += float(delta)  # + 0.0 leaves the value bit for bit: delta 0 decodes the base vector
             with torch.no_grad():
                 recon = loaded.model.decode(changed[None])
+            spread, n = latent_spread(self.run_dir, loaded)
+            sd = spread[dim] if dim < len(spread) else 0.0  # z_sample has mu's dimensions
+            report = direction_report(loaded.model, base, key, dim, sd, n)
             _write(tmp, "recon.png", render.png_bytes(render.image_u8(recon[0])))
             _json(tmp, "meta.json", {
                 "epoch": loaded.epoch, "index": index, "label": label, "vector_key": key, "dim": dim,
                 "delta": float(delta), "delta_tag": tag, "base_value": float(base[dim]), "new_value": float(changed[dim]),
                 "decode_input": key, "decode_path": f"decode({key} with {key}[{dim}] += delta)",
                 "sample_id": sampling["sample_id"] if key == "z_sample" and sampling else None,
-                "vector": changed.tolist()})
+                "vector": changed.tolist(), "direction": report})
 
         files, created = self._publish(folder, produce, loaded.epoch)
         return Result(self._rel(folder), files, created, read_json(folder / "meta.json"))

@@ -233,6 +233,8 @@ class Walker:
                 path[:, r.dim] += offsets
                 extra = {"dim": r.dim, "span": span, "span_source": source, "offsets": offsets.tolist()}
             images = loaded.model.decode(path.float())  # (steps, c, h, w)
+            if r.mode == "dimension":
+                extra["change"] = _dimension_change(images, loaded.model.decode(z_from[None].float())[0], r.dim, span)
         png, layout = _strip(images)
         placement = self._place(loaded, r.method, projection_file, path.numpy())
         return {
@@ -277,6 +279,23 @@ class Walker:
                         f"reloaded from disk has none. Each step is placed at the distance-weighted mean of the 2-D positions "
                         f"of its {k} nearest latent neighbours in the visualization subset (where {method}'s transform would "
                         "start before optimising)."}
+
+
+IGNORED_BELOW = 0.01
+
+
+def _dimension_change(images, start, dim: int, span: float) -> dict[str, Any]:
+    """How much a walk along ``z[dim]`` changes the decode: the largest |pixel difference| from the start
+    digit's decode over the walk, as a fraction of that decode's value range; under 1 % the decoder is said to
+    ignore the direction (nine identical tiles are then explained, not a puzzle)."""
+    largest = float((images.double() - start.double()[None]).abs().max())
+    relative = largest / max(float(start.max() - start.min()), 1e-6)
+    ignored = relative < IGNORED_BELOW
+    text = (f"z[{dim}] changes the decoded image by less than {IGNORED_BELOW:.0%} of its range over ±{span:.3g}: "
+            "the decoder ignores this direction here" if ignored else
+            f"moving z[{dim}] by up to ±{span:.3g} changes the decoded image by up to {relative:.0%} of its range")
+    return {"largest_change": round(largest, 6), "relative_change": round(relative, 6), "ignored": ignored,
+            "ignored_below": IGNORED_BELOW, "text": text}
 
 
 def _latent_dim(loaded, x) -> int:
