@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 DEFAULT_DATASET = "default"  # the available dataset with the lowest DatasetSpec.default_rank
 MAX_SEED = 2**32 - 1  # numpy and UMAP take 32-bit seeds
 MAX_THREADS = 256
+# Every number in a run config has an upper bound (tests/reliability/test_bounds.py fails on one without):
+# past these a run is a mistake (a typo, a fuzzer), and some would tie up the machine or overflow.
+MAX_EPOCHS = 10_000  # epochs, and every "every N epochs" period (a longer period than the run never fires)
+MAX_LIMIT = 10_000_000  # training examples: far above any dataset here (mnist has 60,000)
 # Strict: a number must be a JSON number (never a bool or a string), an integer an integer, and every
 # float finite. A config is refused whole before anything is written, never coerced or stored as null.
 STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -36,10 +40,10 @@ class OptimizerConfig(BaseModel):
     model_config = STRICT
 
     name: str = Field("adam", pattern="^adam$", description="optimizer (Adam only)")
-    lr: float = Field(1e-3, gt=0, description="learning rate")
+    lr: float = Field(1e-3, gt=0, le=10, description="learning rate, at most 10 (Adam diverges far below that)")
     betas: tuple[Beta, Beta] = Field((0.9, 0.999), strict=False, description="Adam's (beta1, beta2), each in [0, 1)")
-    eps: float = Field(1e-8, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+    eps: float = Field(1e-8, gt=0, le=1, description="Adam's denominator term, at most 1 (larger turns Adam into SGD)")
+    weight_decay: float = Field(0.0, ge=0, le=10, description="L2 penalty, at most 10 (larger only drives the weights to 0)")
 
 
 class RunConfig(BaseModel):
@@ -58,15 +62,18 @@ class RunConfig(BaseModel):
         description="dataset plugin name; 'default' = mnist when its files are present, else mnist-5k")
     data_dir: str | None = Field(None, description="dataset folder (default $LATENTDECK_DATA_DIR or ~/.cache/latentdeck/data)")
     limit: int | None = Field(
-        None, ge=1,
+        None, ge=1, le=MAX_LIMIT,
         description="train on N training examples: a seeded, class-stratified subset (each class keeps its "
                     "share; the same seed gives the same subset; the indices are recorded in config.json "
-                    "as train_subset), never simply the first N")
-    epochs: int = Field(10, ge=1, le=10_000, description="training epochs")
-    batch_size: int = Field(128, ge=1, le=65_536)
+                    "as train_subset), never simply the first N; at most 10,000,000 (a limit at or above the "
+                    "split's size trains on all of it)")
+    epochs: int = Field(10, ge=1, le=MAX_EPOCHS, description="training epochs, at most 10,000")
+    batch_size: int = Field(128, ge=1, le=65_536, description="examples per batch, at most 65,536 (more than "
+                                                             "the held-out splits hold)")
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     seed: int = Field(0, ge=0, le=MAX_SEED, description="seed for weights, shuffling and visualization indices")
-    checkpoint_every: int = Field(1, ge=1, description="save a checkpoint every N epochs (the last epoch always)")
+    checkpoint_every: int = Field(1, ge=1, le=MAX_EPOCHS, description="save a checkpoint every N epochs (the last "
+                                                                      "epoch always); at most the epochs maximum, 10,000")
     viz_subset_size: int = Field(512, ge=1, le=10_000, description="examples used by per-epoch artifacts (see viz_split)")
     viz_indices: list[Annotated[int, Field(ge=0, le=10_000_000)]] | None = Field(
         None, max_length=10_000, description="distinct held-out indices for artifacts (each below the held-out "
@@ -83,10 +90,10 @@ class RunConfig(BaseModel):
         None, description="artifact generators to run each epoch (default: every one the model supports)")
     projections: list[str] | None = Field(
         None, description="projection methods computed per epoch (default: every installed one, e.g. pca, umap)")
-    projection_every: dict[str, int] = Field(
+    projection_every: dict[str, Annotated[int, Field(ge=0, le=MAX_EPOCHS)]] = Field(
         default_factory=dict,
         description="per method, project every N epochs (default 1; the last epoch always); 0 = never during "
-                    "training, only on demand with backfill. Example: {\"umap\": 5}")
+                    "training, only on demand with backfill; at most the epochs maximum, 10,000. Example: {\"umap\": 5}")
     projection_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="options per projection method, validated by its plugin")
     artifact_options: dict[str, dict[str, Any]] = Field(
@@ -104,7 +111,8 @@ class RunConfig(BaseModel):
     num_threads: int | None = Field(None, ge=1, le=MAX_THREADS, description="torch threads in the worker (default: all cores)")
     progress_interval_s: float = Field(
         0.25, ge=0.0, le=60.0, description="minimum seconds between train.progress events")
-    cancel_check_every: int = Field(5, ge=1, description="check the cancel flag every N batches")
+    cancel_check_every: int = Field(5, ge=1, le=1000, description="check the cancel flag every N batches, at most "
+                                                                  "1,000 (more only delays a cancel)")
     generator_budget_s: float = Field(
         120.0, ge=0.1, le=3600.0, description="seconds each artifact generator or projection fit may take per epoch "
         "(and in a backfill); one that takes longer is abandoned with artifact.failed (reason timeout) and the run "

@@ -50,7 +50,7 @@ class DensityOptions(BaseModel):
 
     grid_size: int = Field(160, ge=8, le=512, description="cells per side of each grid (grid_size x grid_size)")
     view_aspect: float = Field(
-        1.5, ge=1, le=4, description="the grid covers the explorer's first view of the points on a map up to this "
+        1.5, ge=1, le=4, allow_inf_nan=False, description="the grid covers the explorer's first view of the points on a map up to this "
                                      "many times wider than tall (or taller than wide)")
     posterior_samples: int = Field(
         2000, ge=100, le=100_000, description="samples of the aggregate posterior placed by a nonlinear "

@@ -37,7 +37,7 @@ class DistortionOptions(BaseModel):
 
     grid_size: int = Field(128, ge=8, le=512, description="cells per side of each grid (grid_size x grid_size)")
     min_support: float = Field(
-        0.5, ge=0.0, le=100.0, description="leave a cell empty when the summed kernel weight of the points "
+        0.5, ge=0.0, le=100.0, allow_inf_nan=False, description="leave a cell empty when the summed kernel weight of the points "
                                            "there is below this (in points)")
 
 

@@ -45,9 +45,11 @@ class KNNOptions(BaseModel):
     index: Literal["auto", "kd_tree", "nndescent"] = Field(
         "auto", description="latent index: exact KD-tree up to exact_max_n points then NNDescent ('auto'), "
                             "or force one")
-    exact_max_n: int = Field(4096, ge=2, description="'auto' uses the exact KD-tree up to this many points")
+    exact_max_n: int = Field(4096, ge=2, le=100_000, description="'auto' uses the exact KD-tree up to this many "
+                                                                 "points (at most 100,000: the subset holds at most "
+                                                                 "10,000, so the maximum means 'always exact')")
     gate_softness: float = Field(
-        0.5, gt=0.0, le=10.0, description="fuzzy gating: decay length beyond the extent radius, as a fraction "
+        0.5, gt=0.0, le=10.0, allow_inf_nan=False, description="fuzzy gating: decay length beyond the extent radius, as a fraction "
                                           "of the radius (smaller = sharper fade)")
     default_edge_mode: Literal["extent_gated", "top_k"] = Field(
         "extent_gated", description="edge mode a renderer starts in")

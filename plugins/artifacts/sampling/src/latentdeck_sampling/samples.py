@@ -34,7 +34,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -62,12 +62,15 @@ class SamplingOptions(BaseModel):
     m: int = Field(16, ge=1, le=MAX_M, description="samples per grid in the per-epoch set")
     posterior_count: int = Field(4, ge=0, le=64, description="posterior-local grids per epoch: the first N of "
                                  "config.json viz_indices (ignored when posterior_indices is given)")
-    posterior_indices: list[int] | None = Field(None, description="held-out indices to sample around each epoch "
-                                                "(default: the first posterior_count viz indices)")
-    components: list[int] | None = Field(None, description="mixture components to sample each epoch "
-                                         "(default: all K; [] for none)")
-    neighbourhood_scale: float = Field(0.25, gt=0, le=10, description="models with a deterministic encoder: "
-                                       "sigma of the isotropic neighbourhood, in units of the latents' RMS spread")
+    posterior_indices: list[Annotated[int, Field(ge=0, le=10_000_000)]] | None = Field(
+        None, description="held-out indices (each 0..10,000,000, like viz_indices) to sample around each epoch "
+                          "(default: the first posterior_count viz indices)")
+    components: list[Annotated[int, Field(ge=0, le=255)]] | None = Field(
+        None, description="mixture components (each 0..255: a model has at most 256) to sample each epoch "
+                          "(default: all K; [] for none)")
+    neighbourhood_scale: float = Field(
+        0.25, gt=0, le=10, allow_inf_nan=False, description="models with a deterministic encoder: sigma of the "
+                                                            "isotropic neighbourhood, in units of the latents' RMS spread")
 
 
 def derived_seed(run_seed: int, epoch: int, kind: str, key: int) -> int:

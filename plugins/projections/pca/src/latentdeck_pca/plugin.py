@@ -62,7 +62,7 @@ class PCAOptions(BaseModel):
                     "min_variance_share of their variance; 'own' = always this epoch's principal axes, rotated "
                     "to match the previous epoch")
     min_variance_share: float = Field(
-        0.9, gt=0, le=1,
+        0.9, gt=0, le=1, allow_inf_nan=False,
         description="with basis 'carry': the shown axes keep at least this fraction of the variance this epoch's "
                     "own principal axes keep (the carried map is pulled toward them until they do; when no pull "
                     "is enough the own axes are shown)")

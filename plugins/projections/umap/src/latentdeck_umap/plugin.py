@@ -30,12 +30,12 @@ class UMAPOptions(BaseModel):
 
     n_neighbors: int = Field(15, ge=2, le=200, description="size of the local neighbourhood UMAP preserves "
                                                           "(capped at n - 1 for tiny subsets)")
-    min_dist: float = Field(0.1, ge=0.0, le=1.0, description="how tightly points may pack in the embedding")
+    min_dist: float = Field(0.1, ge=0.0, le=1.0, allow_inf_nan=False, description="how tightly points may pack in the embedding")
     metric: str = Field("euclidean", description="latent-space metric (any umap-learn metric name)")
     warm_start: bool = Field(True, description="start from the previous epoch's embedding when there is one")
     warm_epochs: int = Field(60, ge=1, le=2000, description="optimisation epochs of a warm-started fit")
     warm_learning_rate: float = Field(
-        0.5, gt=0.0, le=10.0, description="initial learning rate of a warm-started fit (cold fits use 1.0); "
+        0.5, gt=0.0, le=10.0, allow_inf_nan=False, description="initial learning rate of a warm-started fit (cold fits use 1.0); "
                                           "lower keeps points closer to where they were")
     n_epochs: int | None = Field(None, ge=1, le=5000, description="optimisation epochs of a cold fit "
                                                                  "(None: umap-learn's default)")
