@@ -216,3 +216,50 @@ def test_search_counts_rings_and_zooms_to_its_matches(lab, page, latent_map, sho
 
     page.get_by_test_id("map-filter").fill("label:4  pred:x")
     expect(page.get_by_test_id("filter-error")).to_contain_text('at character 10: "pred:x"')
+
+
+def test_the_view_lives_in_the_address_and_survives_a_reload(lab, page, latent_map, shot):
+    m = latent_map
+    canvas = m.open(page, lab, m)
+    badge = page.get_by_test_id("map-badge")
+    m.choose(page, m, "map-dims", "3", "data-dims")
+    page.get_by_test_id("timeline-scrubber").fill("1")  # epoch 2
+    expect(badge).to_have_attribute("data-epoch", "2")
+    page.get_by_test_id("map-colour").select_option("component")
+    page.get_by_test_id("map-edges").select_option("all")
+    page.get_by_test_id("map-filter").fill("label:!1")
+    m.wait_drawn(page)
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 80, box["y"] + box["height"] / 2 + 30, steps=6)  # orbit
+    page.mouse.up()
+    view = json.loads(canvas.locator("[data-frames]").get_attribute("data-view"))
+    assert view["rotationOrbit"] != 35, "the drag orbited the camera"
+    page.wait_for_function("(orbit) => new URLSearchParams(location.search).get('camera')?.endsWith(',' + orbit)",
+                           arg=str(round(view["rotationOrbit"], 2)).removesuffix(".0"))
+    address = page.url
+    from urllib.parse import parse_qs, urlsplit
+    query = {k: v[0] for k, v in parse_qs(urlsplit(address).query).items()}
+    assert query["dims"] == "3" and query["epoch"] == "2" and query["colour"] == "component" and query["edges"] == "all"
+    assert query["filter"] == "label:!1" and "label:!1" in address, "the filter reads as typed in the address"
+
+    page.goto("about:blank")
+    page.goto(address)  # opened elsewhere / reloaded
+    expect(badge).to_have_attribute("data-dims", "3")
+    expect(badge).to_have_attribute("data-epoch", "2")
+    expect(badge).to_have_attribute("data-colour", "component")
+    expect(page.get_by_test_id("map-filter")).to_have_value("label:!1")
+    expect(page.get_by_test_id("map-edges")).to_have_value("all")
+    m.wait_drawn(page)
+    restored = json.loads(canvas.locator("[data-frames]").get_attribute("data-view"))
+    flat = lambda v: [*v["target"], v["zoom"], v["rotationX"], v["rotationOrbit"]]  # noqa: E731
+    assert flat(restored) == pytest.approx(flat(view), abs=0.006), f"the camera is restored: {restored} vs {view}"
+    expect(page.get_by_test_id("url-note")).to_have_count(0)
+
+    page.goto(lab.page_of("gm") + "?epoch=99&dims=7")  # a view the run cannot show: the nearest one, and a note
+    expect(badge).to_have_attribute("data-epoch", "3")
+    note = page.get_by_test_id("url-note")
+    expect(note).to_contain_text("dims=7 is not 2 or 3")
+    expect(note).to_contain_text("at epoch 99")
+    expect(note).to_contain_text("showing epoch 3")

@@ -1,6 +1,6 @@
 "use client";
 import Link from "next/link";
-import { useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api } from "@/lib/api";
 import { resolveView } from "@/lib/latent/catalogue";
 import type { Catalogue } from "@/lib/latent/catalogue";
@@ -9,6 +9,8 @@ import { useRunId } from "@/lib/useRunId";
 import { ComponentMappingContext, useComponentMapping } from "@/lib/latent/componentMapping";
 import { phasesOf } from "@/lib/phases";
 import { projectionName } from "@/lib/latent/catalogue";
+import { readUrlState, substitutions, writeUrlState } from "@/lib/latent/urlState";
+import type { ExplorerUrlState } from "@/lib/latent/urlState";
 import { CameraLink } from "./latent/camera";
 import { ClusterPanel } from "./latent/ClusterPanel";
 import { ComparePanel } from "./latent/ComparePanel";
@@ -50,12 +52,18 @@ function LatentViewFor({ runId }: { runId: string | null }) {
 
 function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<ReturnType<typeof useRunDetail>["detail"]> }) {
   const { catalogue, loaded, feed } = useCatalogue(runId, detail.summary.status);
-  const [view, setView] = useState<View>({ method: "", dims: 2, epoch: null });
-  const [filterText, setFilterText] = useState("");
-  const [anchors, setAnchors] = useState<string[]>([]);
+  // the view lives in the page address: read once, written back as it changes (useUrlView)
+  const [asked] = useState(() => readUrlState(window.location.search));
+  const [view, setView] = useState<View>({ method: asked.state.method ?? "", dims: asked.state.dims ?? 2, epoch: asked.state.epoch ?? null });
+  const [filterText, setFilterText] = useState(asked.state.filter ?? "");
+  const [anchors, setAnchors] = useState<string[]>(asked.state.focus ?? []);
   const [hover, setHover] = useState<string | null>(null);
   const [componentRequest, setComponentRequest] = useState<{ component: number; token: number } | null>(null);
-  const camera = useMemo(() => new CameraLink(), []);
+  const camera = useMemo(() => {
+    const link = new CameraLink();
+    if (asked.state.camera) link.last = { dims: asked.state.dims ?? 2, ...asked.state.camera };
+    return link;
+  }, [asked]);
   const config = detail.config as Record<string, unknown>;
   const classes = useClassNames(String(config.dataset ?? ""));
   const modelOptions = (config.model_options ?? {}) as Record<string, unknown>;
@@ -69,6 +77,9 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
   const heldoutAnchor = anchor?.startsWith("heldout:") ? Number(anchor.slice(8)) : null;
   const componentFilter = /^comp:(\d+)$/.exec(filterText.trim());
   const mapping = useComponentMapping(runId, catalogue.clusters, loaded);
+  const onExplorerState = useUrlView({ method, dims: resolvedDims, epoch: view.epoch === null ? null : shownEpoch, filter: filterText, focus: anchors }, camera);
+  const [notesRead, setNotesRead] = useState(false);
+  const urlNotes = loaded && methods.length && !notesRead ? [...asked.problems, ...substitutions(asked.state, { ...resolved, methods })] : [];
 
   return (
     <ComponentMappingContext.Provider value={mapping}>
@@ -92,10 +103,15 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
             {" "}(or by <code>latentdeck backfill {runId}</code>).
           </Empty>
         ) : (
+          <>
+          {urlNotes.length ? <p className="note" data-testid="url-note">This link asked for a view this run cannot show as is: {urlNotes.join("; ")}.{" "}
+            <button type="button" className="linkish" onClick={() => setNotesRead(true)}>dismiss</button></p> : null}
           <Explorer runId={runId} catalogue={catalogue} feed={feed} view={{ ...view, method }} setView={setView}
+            initial={asked.state} onState={onExplorerState}
             filterText={filterText} setFilterText={setFilterText} anchors={anchors} setAnchors={setAnchors}
             hover={hover} setHover={setHover} camera={camera} classes={classes}
             phases={phasesOf((detail as { phases?: unknown }).phases)} />
+          </>
         )}
       </section>
 
@@ -142,4 +158,35 @@ function ProjectionsOnDisk({ catalogue, loaded, runId }: { catalogue: Catalogue;
       )}
     </section>
   );
+}
+
+/** Keeps the page address in step with the explorer's view (replaceState, no history entries; the camera a
+ * quarter second after it settles). Returns the callback the explorer reports its own settings to. */
+function useUrlView(view: { method: string; dims: number; epoch: number | null; filter: string; focus: string[] }, camera: CameraLink) {
+  const state = useRef<ExplorerUrlState>({});
+  const timer = useRef<number | null>(null);
+  const write = useCallback(() => {
+    if (timer.current !== null) window.clearTimeout(timer.current);
+    timer.current = window.setTimeout(() => {
+      const query = writeUrlState(state.current, { dims: 2, colour: "label", overlay: "none", edges: "focused", mode: "extent_gated", radius: 1 });
+      const next = `${window.location.pathname}${query ? `?${query}` : ""}`;
+      if (next !== `${window.location.pathname}${window.location.search}`) window.history.replaceState(null, "", next);
+    }, 250);
+  }, []);
+  const { method, dims, epoch, filter, focus } = view;
+  useEffect(() => {
+    if (!method) return;
+    state.current = { ...state.current, method, dims, epoch: epoch ?? undefined, filter, focus };
+    write();
+  }, [method, dims, epoch, filter, focus, write]);
+  useEffect(() => camera.subscribe("address", (c) => {
+    if (c.dims !== state.current.dims) return; // the compare panel's canvas of another dimension
+    state.current = { ...state.current, camera: { target: c.target, zoom: c.zoom, rotationX: c.rotationX, rotationOrbit: c.rotationOrbit } };
+    write();
+  }), [camera, write]);
+  useEffect(() => () => { if (timer.current !== null) window.clearTimeout(timer.current); }, []);
+  return useCallback((settings: ExplorerUrlState) => {
+    state.current = { ...state.current, ...settings };
+    write();
+  }, [write]);
 }

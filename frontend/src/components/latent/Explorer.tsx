@@ -23,6 +23,7 @@ import { gridCanvas, overlayEntry, overlayKinds, overlayLabel } from "@/lib/over
 import type { GridDoc, OverlayEntry, OverlayKind, OverlaySource } from "@/lib/overlays";
 import { api } from "@/lib/api";
 import type { Phase } from "@/lib/phases";
+import type { ExplorerUrlState } from "@/lib/latent/urlState";
 import type { CameraLink } from "./camera";
 import { FocusBox, HoverCard, HowTo, Legend, OverlayLegend, Trust } from "./ExplorerSide";
 import type { EdgeIndex, OverlayImage } from "./ScatterCanvas";
@@ -72,23 +73,26 @@ export function useShownDoc(runId: string, name: string | null) {
 }
 
 export function Explorer({ runId, catalogue, feed, view, setView, filterText, setFilterText, anchors, setAnchors,
-  hover, setHover, camera, classes, phases = [] }: {
+  hover, setHover, camera, classes, phases = [], initial = {}, onState }: {
   runId: string; catalogue: Catalogue; feed: Feed; view: View; setView: (v: View) => void;
   filterText: string; setFilterText: (t: string) => void; anchors: string[]; setAnchors: (keys: string[]) => void;
   hover: string | null; setHover: (key: string | null) => void; camera: CameraLink; classes: string[];
   /** the run's training phases, marked on the timeline */
   phases?: Phase[];
+  /** the view the page address asked for (colour, overlay, edges), and where to report changes */
+  initial?: ExplorerUrlState;
+  onState?: (state: ExplorerUrlState) => void;
 }) {
   const { methods, method, dims, dimsAvailable, epochs, epoch } = resolveView(catalogue, view);
   const name = epoch === null ? null : projectionName(method, dims, epoch);
   const { doc, error } = useShownDoc(runId, name);
 
-  const [colourBy, setColourBy] = useState<ColourBy>("label");
+  const [colourBy, setColourBy] = useState<ColourBy>((initial.colour as ColourBy | undefined) ?? "label");
   const [hidden, setHidden] = useState<Set<string>>(new Set());
-  const [edgeScope, setEdgeScope] = useState<EdgeScope>("focused");
-  const [edgeMode, setEdgeMode] = useState<EdgeMode>("extent_gated");
-  const [radiusFactor, setRadiusFactor] = useState(1);
-  const [overlay, setOverlay] = useState<OverlayKind>("none");
+  const [edgeScope, setEdgeScope] = useState<EdgeScope>((initial.edges as EdgeScope | undefined) ?? "focused");
+  const [edgeMode, setEdgeMode] = useState<EdgeMode>((initial.mode as EdgeMode | undefined) ?? "extent_gated");
+  const [radiusFactor, setRadiusFactor] = useState(initial.radius ?? 1);
+  const [overlay, setOverlay] = useState<OverlayKind>((initial.overlay as OverlayKind | undefined) ?? "none");
   const [overlayOpacity, setOverlayOpacity] = useState(0.85);
   const [lasso, setLasso] = useState(false);
   const [resetToken, setResetToken] = useState(0);
@@ -129,6 +133,11 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const hoverPosition = hover !== null ? keyToPosition.get(hover) ?? null : null;
   const choices = colourChoices(doc, recon);
   const by = choices.some((c) => c.value === colourBy) ? colourBy : "label";
+
+  const shownOverlay = dims === 2 && here.has(overlay) ? overlay : "none";
+  useEffect(() => {
+    onState?.({ colour: by, overlay: shownOverlay, edges: edgeScope, mode: edgeMode, radius: radiusFactor });
+  }, [onState, by, shownOverlay, edgeScope, edgeMode, radiusFactor]);
 
   const { mapping } = useMapping();
   const colours = useMemo(() => (doc ? colourBuffer(doc, { by, atlas: recon, hidden, focus: focus?.members ?? null, filter: matched, mapping }) : new Uint8Array(0)),

@@ -93,6 +93,7 @@ export default function ScatterCanvas(props: ScatterProps) {
   const spare = useRef<[Float32Array, Float32Array] | null>(null);
   const anim = useRef<{ from: Float32Array; to: Float32Array; start: number; raf: number } | null>(null);
   const cameraRef = useRef<CameraState | null>(null);
+  const restored = useRef(false); // the first view came from the link (another canvas, or the page address): keep it
   const stats = useRef<Rendered>({ frames: 0, edges: 0 });
   const edgeCache = useRef<{ positions: Float32Array; edges: EdgeIndex; ends: [Float32Array, Float32Array] } | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
@@ -261,6 +262,7 @@ export default function ScatterCanvas(props: ScatterProps) {
       if (c.dims === dims) applyCamera(c, false);
     });
     const linked = latest.current.camera.last;
+    restored.current = !!linked && linked.dims === dims;
     if (linked && linked.dims === dims) applyCamera(linked, false);
     else fitCamera();
     redraw();
@@ -276,6 +278,10 @@ export default function ScatterCanvas(props: ScatterProps) {
 
   // refit when the method / dimension changes or the reset button is pressed (not on epoch changes)
   useEffect(() => {
+    if (restored.current) { // mounting with a linked camera: the refit below is for later changes
+      restored.current = false;
+      return;
+    }
     if (deckRef.current) fitCamera();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [props.fitKey, props.resetToken]);

@@ -1,5 +1,6 @@
 // Which latent-page files a run has, parsed from its artifact listing (the names of the specification).
 // Every view on the page is drawn from these files only.
+import { nearestEpoch } from "./urlState";
 
 export interface Catalogue {
   /** method -> dims -> epochs with a projection file, ascending */
@@ -126,6 +127,7 @@ export function resolveView(c: Catalogue, want: { method: string; dims: number; 
   const dimsAvailable = byDims ? [...byDims.keys()].sort((a, b) => a - b) : [];
   const dims = dimsAvailable.includes(want.dims) ? want.dims : dimsAvailable[0] ?? 2;
   const epochs = [...(byDims?.get(dims) ?? [])];
-  const epoch = want.epoch !== null && epochs.includes(want.epoch) ? want.epoch : epochs[epochs.length - 1] ?? null;
+  // an epoch this map lacks (another dimension's, or an old address) opens the nearest one it has
+  const epoch = want.epoch === null ? epochs[epochs.length - 1] ?? null : nearestEpoch(epochs, want.epoch);
   return { methods, method, dims, dimsAvailable, epochs, epoch };
 }
