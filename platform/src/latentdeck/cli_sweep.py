@@ -62,9 +62,9 @@ def build_sweep(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .launch import ConfigError
     from .plugins import PluginError, get_plugin_manager
-    from .runs.store import RunStore, write_worker_info
+    from .runs.store import RunStore, RunStoreError
+    from .sweep_creation import publish, remove_staging, stage
     from .sweeps import SweepStore, parse_request, prepare_sweep
-    from .training import execute_run
 
     body = build_sweep(args)
     try:
@@ -74,7 +74,26 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except (ConfigError, PluginError) as exc:
         return _usage_error(str(exc))
     store = RunStore(args.runs_dir)
-    SweepStore(store).write(record)
+    sweeps = SweepStore(store)
+    try:  # the record first, then every member out of sight: all or nothing (a full disk leaves neither)
+        staging = stage(store, sweeps, record, configs)
+        publish(store, sweeps, record)
+    except RunStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        return _run_members(args, pm, store, staging, record, configs)
+    finally:
+        remove_staging(staging)  # members a Ctrl-C left untrained: the sweep lists them as missing
+
+
+def _run_members(args, pm, store, staging, record, configs) -> int:
+    """Train the staged members one after another here (or hand them all to a self-scheduling executor)."""
+    from .plugins import collect
+    from .runs.store import write_worker_info
+    from .sweep_creation import place
+    from .training import execute_run
+
     say = (lambda *a: print(*a, file=sys.stderr))
     say(f"sweep {record['sweep_id']}  {record['name']}: {len(configs)} runs "
         f"({record['kind']} over {', '.join(record['params']) or 'seeds'}; seeds {record['seeds']})")
@@ -89,17 +108,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             store.request_cancel(interrupts["current"])
         say("\ncancelling the current run after its batch; the sweep stops (Ctrl-C again to abort at once)")
 
-    from .plugins import collect
-
     executor = collect(pm, "executors")[configs[0]["executor"]] if configs else None
     if executor is not None and not executor.queued:
-        return _finish(args, store, record, _through_executor(pm, store, executor, configs, record, say))
+        statuses = _through_executor(pm, store, staging, executor, configs, record, say)
+        return _finish(args, store, record, statuses)
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         for index, (stored, member) in enumerate(zip(configs, record["members"])):
             if interrupts["count"]:
                 break
-            store.create(stored)  # created just before it trains: a server never finds it waiting
+            place(store, staging, stored["run_id"])  # moved in just before it trains: no server finds it waiting
             run_dir = store.run_dir(stored["run_id"])
             interrupts["current"] = stored["run_id"]
             write_worker_info(run_dir, stored["executor"], os.getpid(), via="cli")
@@ -114,14 +132,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return _finish(args, store, record, statuses)
 
 
-def _through_executor(pm, store, executor, configs, record, say) -> list[str]:
+def _through_executor(pm, store, staging, executor, configs, record, say) -> list[str]:
     """Hand every member to an executor that schedules work itself (a Ray cluster: ``queued`` False) at once,
     then wait here until each has ended, saying so as they do (this process stays their driver)."""
     from .cli_remote import follow_runs
     from .launch import start_worker
+    from .sweep_creation import place
 
+    for stored in configs:
+        place(store, staging, stored["run_id"])
     for stored, member in zip(configs, record["members"]):
-        store.create(stored)
         start_worker(store, stored["run_id"], executor)
         say(f"run {stored['run_id']}  {member['params']}  seed {member['seed']}: handed to {executor.name}")
     done: list[str] = []

@@ -6,12 +6,15 @@ the value lists' sizes (:func:`count_members`) as the request is parsed, so one 
 is refused before anything is expanded. :func:`prepare_sweep` then expands it and validates every member
 completely with :func:`latentdeck.launch.prepare_run` before anything is written; :func:`start_sweep`
 then writes the sweep record (``runs/sweeps/<id>.json``, a folder the run listing skips: it holds no
-``summary.json``) and starts each member through the normal start path, so the run queue orders them.
-Each member is an ordinary run whose config and summary carry ``sweep_id``.
+``summary.json``) before any member, creates every member all or nothing (:mod:`latentdeck.sweep_creation`:
+a full disk or any error leaves no record and no member), and only then starts them through the normal
+start path, so the run queue orders them. Each member is an ordinary run whose config and summary carry
+``sweep_id``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import math
@@ -30,8 +33,10 @@ from .atomic import read_json, write_json
 from .config import MAX_SEED, set_dotted
 from .errors import short_repr
 from .events import read_events
-from .launch import ConfigError, prepare_run, start_run, validation_message
+from .launch import ConfigError, prepare_run, start_worker, validation_message
+from .plugins import collect
 from .runs.store import RunNotFound, RunStore, RunStoreError
+from .sweep_creation import creation_abandoned, discard, place_all, recover, stage
 
 SWEEPS_FOLDER = "sweeps"
 SWEEP_ID_RE = re.compile(r"^sw-[A-Za-z0-9._-]{1,120}$")
@@ -215,10 +220,24 @@ class SweepStore:
         self.folder.mkdir(exist_ok=True)
         write_json(self.folder / f"{record['sweep_id']}.json", record)
 
+    def remove(self, sweep_id: str) -> None:
+        """Remove a record (one whose creation failed or was abandoned); never through a link."""
+        if not os.path.islink(self.folder):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.folder / f"{sweep_id}.json")
+
     def read(self, sweep_id: str) -> dict[str, Any]:
-        return read_json(self.path(sweep_id))
+        record = read_json(self.path(sweep_id))
+        if creation_abandoned(record):
+            discard(self.runs, self, sweep_id)
+            raise RunNotFound(f"no sweep {sweep_id!r}: its creation was interrupted (the process creating it "
+                              "ended before its members existed), so nothing of it was kept; start it again")
+        return record
 
     def list(self) -> list[dict[str, Any]]:
+        """Every sweep record, newest first; creations a crash interrupted are cleaned up on the way
+        (:func:`latentdeck.sweep_creation.recover`)."""
+        recover(self.runs)
         if os.path.islink(self.folder) or not self.folder.is_dir():
             return []
         rows = []
@@ -226,9 +245,13 @@ class SweepStore:
             stem = entry.name.removesuffix(".json")
             if entry.name.endswith(".json") and SWEEP_ID_RE.match(stem) and _plain_file(Path(entry.path)):
                 try:
-                    rows.append(read_json(entry.path))
+                    record = read_json(entry.path)
                 except (OSError, ValueError):
                     continue
+                if creation_abandoned(record):
+                    discard(self.runs, self, stem)
+                    continue
+                rows.append(record)
         return sorted(rows, key=lambda r: (r.get("created_at") or 0, r["sweep_id"]), reverse=True)
 
 
@@ -240,9 +263,21 @@ def _plain_file(path: Path) -> bool:
 
 
 def start_sweep(store: RunStore, pm, record: dict[str, Any], configs: list[dict[str, Any]], deferred=None) -> list[dict[str, Any]]:
-    """Write the sweep record, then create and start every member (through the run queue when given)."""
-    SweepStore(store).write(record)
-    return [start_run(store, pm, stored, deferred) for stored in configs]
+    """Write the sweep record, create every member all or nothing (a full disk: :class:`DiskFull`, 507, and
+    nothing written), then start them in order (through the run queue when given)."""
+    sweeps = SweepStore(store)
+    staging = stage(store, sweeps, record, configs)
+    place_all(store, sweeps, record, staging, [stored["run_id"] for stored in configs])
+    return [_start_created(store, pm, stored, deferred) for stored in configs]
+
+
+def _start_created(store: RunStore, pm, stored: dict[str, Any], deferred) -> dict[str, Any]:
+    """:func:`latentdeck.launch.start_run` for a member already created: a failed start fails that run."""
+    executor = collect(pm, "executors")[stored["executor"]]
+    if deferred is not None:
+        deferred.submit(stored["run_id"], executor)
+        return store.summary(stored["run_id"])
+    return start_worker(store, stored["run_id"], executor) or store.summary(stored["run_id"])
 
 
 def _is_number(value: Any) -> bool:

@@ -56,10 +56,11 @@ def _store(request: Request):
 
 @router.post("", status_code=201, response_model=SweepDetail, responses={
     422: {"description": "the sweep, or one of its member configs, is invalid; nothing was written"},
-    507: {"description": "the disk holding the runs folder is full"}})
+    507: {"description": "the disk holding the runs folder is full; nothing was written (no record, no member)"}})
 def create_sweep(body: SweepRequest, request: Request) -> dict[str, Any]:
-    """Expand the grid or random search x seeds, validate every member, then create and start them
-    (through the run queue)."""
+    """Expand the grid or random search x seeds, validate every member, write the sweep record, create
+    every member (all or nothing: on a full disk or any error, no record and no member remain), then
+    start them (through the run queue)."""
     pm = request.app.state.pm
     record, configs = prepare_sweep(pm, body)  # ConfigError (422) before anything is written
     start_sweep(_store(request), pm, record, configs, getattr(request.app.state, "deferred", None))
