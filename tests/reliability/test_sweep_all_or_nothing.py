@@ -21,7 +21,6 @@ import pytest
 
 from latentdeck.api import create_app
 from latentdeck.cli import main
-from latentdeck.runs import store as run_store
 from latentdeck.runs.store import RunStore
 from latentdeck.sweep_creation import STAGING_PREFIX
 from latentdeck.sweeps import SWEEPS_FOLDER, SweepStore, prepare_sweep

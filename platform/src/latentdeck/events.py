@@ -12,6 +12,10 @@ writer does, under the lock, before it appends. Its append was reported as faile
 only up to the last newline, so nobody saw it; keeping it would reuse its ``seq`` or turn a failed
 append into an event. Readers skip, with a logged warning, any line that is not an event (a fragment
 an older version closed, or a ``seq`` that is not a non-negative integer), and read on.
+
+A line is at most :data:`MAX_EVENT_BYTES` (1 MiB): :meth:`EventLog.emit` refuses a longer event with
+:class:`EventTooLarge`, and readers never hold a longer line whole (:mod:`latentdeck.event_lines`: it
+stands as an ``event.too_large`` placeholder), so memory per reader is bounded by the limit, not the file.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import logging
 import os
 import re
@@ -28,6 +31,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .atomic import dumps
+from .event_lines import (MAX_EVENT_BYTES, TOO_LARGE, complete_end_of, events_backward, is_closing, parse,
+                          read_lines)
 
 log = logging.getLogger(__name__)
 
@@ -37,80 +42,50 @@ CLOSING_EVENTS = TERMINAL_EVENTS | {"backfill.completed", "backfill.failed"}
 EVENT_TYPES = (
     "run.created", "run.started", "train.progress", "train.metrics", "artifact.created",
     "projection.progress", "checkpoint.saved", "artifact.failed", "run.completed", "run.cancelled", "run.failed",
-    "backfill.started", "backfill.completed", "backfill.failed",
+    "backfill.started", "backfill.completed", "backfill.failed", TOO_LARGE,
 )
 
 
-def _parse(line: bytes) -> dict[str, Any] | None:
-    """An event, or None for anything else: a fragment, or an object whose ``seq`` is not a
-    non-negative integer (a string, null, 1e400, true) or whose ``type`` is not a string. Readers
-    compare seqs and look types up, so such a line would stop every stream of the run."""
+class EventTooLarge(ValueError):
+    """An event whose line would be longer than :data:`MAX_EVENT_BYTES`; nothing was written."""
+
+
+def closes(event: dict[str, Any]) -> bool:
+    """Whether ``event`` closes a stretch of the log (an ``event.too_large`` placeholder of one counts)."""
+    return is_closing(event, CLOSING_EVENTS)
+
+
+def complete_end(path: Path | str) -> int:
+    """Byte offset just past the last newline of ``path`` (0 when it has none or does not exist)."""
     try:
-        event = json.loads(line)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        return None
-    if not isinstance(event, dict):
-        return None
-    seq = event.get("seq")
-    valid = type(seq) is int and seq >= 0 and isinstance(event.get("type"), str)
-    return event if valid else None
-
-
-def _parse_or_warn(line: bytes, path: Path | str) -> dict[str, Any] | None:
-    """:func:`_parse` for a complete line read forwards: a line that is not an event is logged and skipped."""
-    event = _parse(line)
-    if event is None:
-        log.warning("%s: skipping a line that is not a valid event (%d bytes): %r", path, len(line), line[:160])
-    return event
+        with open(path, "rb") as handle:
+            return complete_end_of(handle, handle.seek(0, os.SEEK_END))
+    except FileNotFoundError:
+        return 0
 
 
 def _last_seq(path: Path) -> tuple[int, int]:
     """(last valid seq, offset just past the last newline): bytes after that offset are a line cut short."""
     try:
-        size = path.stat().st_size
+        handle = open(path, "rb")
     except FileNotFoundError:
         return 0, 0
-    with open(path, "rb") as handle:
-        chunk = 4096
-        end = None
-        while True:
-            start = max(0, size - chunk)
-            handle.seek(start)
-            lines = handle.read(size - start).split(b"\n")
-            if end is None and len(lines) > 1:
-                end = size - len(lines[-1])
-            complete = lines[1:-1] if start > 0 else lines[:-1]  # the first line of a chunk may be cut
-            for line in reversed(complete):
-                event = _parse(line) if line.strip() else None
-                if event is not None:
-                    return event["seq"], end
-            if start == 0:
-                return 0, end or 0
-            chunk *= 4
+    with handle:
+        end = complete_end_of(handle, handle.seek(0, os.SEEK_END))
+        for event in events_backward(handle, path, end, block=4096):
+            return event["seq"], end
+        return 0, end
 
 
 def last_event(path: Path | str) -> dict[str, Any] | None:
     """The log's last complete event (None for an empty or missing log)."""
-    path = Path(path)
     try:
-        size = path.stat().st_size
+        handle = open(path, "rb")
     except FileNotFoundError:
         return None
-    with open(path, "rb") as handle:
-        chunk = 4096
-        while True:
-            start = max(0, size - chunk)
-            handle.seek(start)
-            lines = handle.read(size - start).split(b"\n")
-            if start > 0:
-                lines = lines[1:]  # the first line of a chunk may be cut
-            for line in reversed(lines):
-                event = _parse(line) if line.strip() else None
-                if event is not None:
-                    return event
-            if start == 0:
-                return None
-            chunk *= 4
+    with handle:
+        end = complete_end_of(handle, handle.seek(0, os.SEEK_END))
+        return next(events_backward(handle, path, end, block=4096), None)
 
 
 class EventLog:
@@ -162,12 +137,19 @@ class EventLog:
             view = view[written:]
 
     def emit(self, type: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Append the event; :class:`EventTooLarge` (nothing written) when its line would pass the limit."""
         with self._locked():
             self._sync()
             event = {"seq": self.seq + 1, "type": type, "ts": time.time(), "run_id": self.run_id, "data": data or {}}
+            line = (dumps(event) + "\n").encode()
+            if len(line) - 1 > MAX_EVENT_BYTES:
+                raise EventTooLarge(
+                    f"{self.path}: a {type} event of {len(line) - 1:,} bytes is over the {MAX_EVENT_BYTES:,}-byte "
+                    "limit of an event line, so it was not written: keep large data in a file (an artifact) and "
+                    "name the file in the event")
             start = self._end  # the file's size now, just past its last newline
             try:
-                self._write((dumps(event) + "\n").encode())
+                self._write(line)
             except BaseException:
                 self._end = -1  # re-read the file before the next append
                 # Roll the cut line back now (shrinking needs no space); if this fails too, the next
@@ -203,22 +185,26 @@ class EventTail:
         self.path = Path(path)
         self.offset = 0
 
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self, max_bytes: int | None = None) -> list[dict[str, Any]]:
+        """The new complete events: all of them, or (``max_bytes``) about that many bytes' worth, at least
+        one line. The file is read in pieces either way, so no line over the limit is held whole."""
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
             return []
         if size <= self.offset:
             return []
+        events: list[dict[str, Any]] = []
         with open(self.path, "rb") as handle:
-            handle.seek(self.offset)
-            data = handle.read(size - self.offset)
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            return []
-        self.offset += cut + 1
-        parsed = (_parse_or_warn(line, self.path) for line in data[:cut].split(b"\n") if line.strip())
-        return [event for event in parsed if event is not None]
+            while True:
+                found, offset = read_lines(handle, self.offset, max_bytes or CHUNK_BYTES * 4, self.path)
+                if offset == self.offset:
+                    break
+                self.offset = offset
+                events += [event for event, _ in found]
+                if max_bytes is not None:
+                    break
+        return events
 
 
 def read_events(path: Path | str, after_seq: int = 0) -> Iterator[dict[str, Any]]:
@@ -238,7 +224,7 @@ def _line_seq(line: bytes) -> int | None:
     match = _SEQ_PREFIX.match(line)
     if match:
         return int(match.group(1))
-    event = _parse(line)
+    event = parse(line) if len(line) <= MAX_EVENT_BYTES else None
     return int(event["seq"]) if event is not None else None
 
 
@@ -278,7 +264,7 @@ def offset_after(path: Path | str, seq: int) -> int:
                 high = middle
                 continue
             handle.seek(start)
-            line_seq = _line_seq(handle.readline(1 << 22).rstrip(b"\n"))
+            line_seq = _line_seq(handle.readline(MAX_EVENT_BYTES + 1).rstrip(b"\n"))
             if line_seq is not None and line_seq <= seq:
                 low = start
             else:
@@ -286,32 +272,17 @@ def offset_after(path: Path | str, seq: int) -> int:
         return low
 
 
-def read_chunk(path: Path | str, offset: int, max_bytes: int = CHUNK_BYTES) -> tuple[list[tuple[dict[str, Any], bytes]], int]:
+def read_chunk(path: Path | str, offset: int, max_bytes: int = CHUNK_BYTES) -> tuple[list[tuple[dict[str, Any], bytes | None]], int]:
     """The complete events from byte ``offset`` on, about ``max_bytes`` of them (at least one line when
-    the file has one), each with its line; and the offset after them. ``([], offset)`` at the end; an
-    empty list with a greater offset when the piece held only lines that are not events (skipped)."""
+    the file has one), each with its line (None for an ``event.too_large`` placeholder); and the offset
+    after them. ``([], offset)`` at the end; an empty list with a greater offset when the piece held only
+    lines that are not events (skipped). Holds at most ``max(max_bytes, MAX_EVENT_BYTES + 1)`` bytes."""
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
         return [], offset
     with handle:
-        handle.seek(offset)
-        data = handle.read(max_bytes)
-        while data and b"\n" not in data:  # one line longer than max_bytes
-            more = handle.read(max_bytes)
-            if not more:
-                break
-            data += more
-    cut = data.rfind(b"\n")
-    if cut < 0:
-        return [], offset
-    events = []
-    for line in data[:cut].split(b"\n"):
-        if line.strip():
-            event = _parse_or_warn(line, path)
-            if event is not None:
-                events.append((event, line))
-    return events, offset + cut + 1
+        return read_lines(handle, offset, max_bytes, path)
 
 
 def last_closing_seq(path: Path | str) -> int | None:
@@ -321,18 +292,8 @@ def last_closing_seq(path: Path | str) -> int | None:
     except FileNotFoundError:
         return None
     with handle:
-        end = handle.seek(0, os.SEEK_END)
-        carry = b""
-        while end > 0:
-            start = max(0, end - CHUNK_BYTES)
-            handle.seek(start)
-            data = handle.read(end - start) + carry
-            lines = data.split(b"\n")
-            carry = lines[0] if start > 0 else b""
-            for line in reversed(lines[1:] if start > 0 else lines):
-                if b'"type"' in line:
-                    event = _parse(line)
-                    if event is not None and event.get("type") in CLOSING_EVENTS:
-                        return int(event["seq"])
-            end = start
+        end = complete_end_of(handle, handle.seek(0, os.SEEK_END))
+        for event in events_backward(handle, path, end, block=CHUNK_BYTES, needle=b'"type"'):
+            if closes(event):
+                return int(event["seq"])
         return None

@@ -2,9 +2,11 @@
 
 The app keeps one :class:`RunFeed` per followed run. It tails ``events.jsonl`` by byte offset every
 ``poll_s`` (one poller however many subscribers), formats each new event once and hands the frames
-to every :class:`Subscription`. A subscriber that falls more than :data:`MAX_PENDING` frames behind
-is cut loose (its pending frames dropped, ``lagged`` set) and re-reads the file from its last seq,
-in bounded pieces: a slow client never grows memory without bound.
+to every :class:`Subscription`. A subscriber that falls more than :data:`MAX_PENDING` frames or
+:data:`MAX_PENDING_BYTES` behind is cut loose (its pending frames dropped, ``lagged`` set) and re-reads
+the file from its last seq, in bounded pieces: a slow client never grows memory without bound, however
+large the events (a frame is at most an event line, :data:`latentdeck.events.MAX_EVENT_BYTES`, and the
+feed reads at most :data:`FEED_PIECE_BYTES` a poll).
 """
 
 from __future__ import annotations
@@ -12,18 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..atomic import dumps
-from ..events import CLOSING_EVENTS, EventTail
+from ..events import EventTail, closes, complete_end
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 10_000  # frames buffered for one subscriber before it is made to re-read the file
+# bytes buffered for one subscriber (a stalled reader on 16 KB events held 158 MB under the frame count alone)
+MAX_PENDING_BYTES = 4 * 2**20
+FEED_PIECE_BYTES = 2**20  # read from the log per poll at most (one line more when a line is longer)
 
 
 @dataclass(frozen=True)
@@ -39,27 +43,7 @@ def to_frame(event: dict[str, Any], line: bytes | None = None) -> Frame:
     """The SSE frame of an event; ``line`` is its line in the log (sent as is: the writer made it with
     the same JSON encoder, so it need not be encoded again)."""
     data = line.decode("utf-8", "replace") if line is not None and b"\r" not in line else dumps(event)
-    return Frame(int(event["seq"]), event.get("type") in CLOSING_EVENTS, f"id: {event['seq']}\ndata: {data}\n\n")
-
-
-def complete_end(path: Path) -> int:
-    """Byte offset just past the last newline of ``path`` (0 when it has none or does not exist)."""
-    try:
-        with open(path, "rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            chunk = 65536
-            while True:
-                start = max(0, size - chunk)
-                handle.seek(start)
-                data = handle.read(size - start)
-                cut = data.rfind(b"\n")
-                if cut >= 0:
-                    return start + cut + 1
-                if start == 0:
-                    return 0
-                chunk *= 4
-    except FileNotFoundError:
-        return 0
+    return Frame(int(event["seq"]), closes(event), f"id: {event['seq']}\ndata: {data}\n\n")
 
 
 class Subscription:
@@ -67,16 +51,20 @@ class Subscription:
 
     def __init__(self) -> None:
         self.pending: list[Frame] = []
+        self.pending_bytes = 0  # characters of the pending frames' text (ASCII: bytes)
         self.lagged = False  # frames were dropped: re-read the file from the last seq sent
         self.closed = False  # the feed stopped (run deleted, server shutting down)
         self._wake = asyncio.Event()
 
     def push(self, frames: list[Frame]) -> None:
-        if len(self.pending) + len(frames) > MAX_PENDING:
-            self.pending.clear()
+        size = sum(len(frame.text) for frame in frames)
+        if len(self.pending) + len(frames) > MAX_PENDING or self.pending_bytes + size > MAX_PENDING_BYTES:
+            self.pending.clear()  # the reader re-reads the file from its last seq, piece by piece
+            self.pending_bytes = 0
             self.lagged = True
         else:
             self.pending.extend(frames)
+            self.pending_bytes += size
         self._wake.set()
 
     def close(self) -> None:
@@ -92,7 +80,7 @@ class Subscription:
             await asyncio.wait_for(self._wake.wait(), max(timeout, 0.0))
 
     def take(self) -> list[Frame]:
-        frames, self.pending = self.pending, []
+        frames, self.pending, self.pending_bytes = self.pending, [], 0
         return frames
 
 
@@ -112,10 +100,12 @@ class RunFeed:
             self.tail.offset = await asyncio.to_thread(complete_end, self.path)
             self.ready.set()
             last_check = time.monotonic()
+            events: list = []
             while True:
-                await asyncio.sleep(self.poll_s)
+                # at once again after a full piece: a log that grew by megabytes is caught up piece by piece
+                await asyncio.sleep(0 if events else self.poll_s)
                 try:
-                    events = self.tail.poll()  # a stat, and a small read when the file grew
+                    events = self.tail.poll(FEED_PIECE_BYTES)  # a stat, and a bounded read when the file grew
                 except OSError:
                     log.exception("reading %s failed", self.path)
                     events = []

@@ -10,8 +10,10 @@ Memory is bounded whatever the log's size and however slowly a client reads: rep
 read the file in pieces of about :data:`latentdeck.events.CHUNK_BYTES` (starting at the cursor,
 found by a binary search over byte offsets), and each piece is handed to the connection only after
 the previous one was taken (uvicorn waits for a paused transport to drain), so a client that stops
-reading holds one piece, not the log. Live events come from the run's shared feed
-(:mod:`.event_feed`). A new subscriber registers with the feed *before* it reads the file for its
+reading holds one piece, not the log, and a line over :data:`latentdeck.events.MAX_EVENT_BYTES` is
+never read whole (it is sent as a small ``event.too_large`` placeholder naming its seq, type and size).
+Live events come from the run's shared feed (:mod:`.event_feed`), which buffers at most
+:data:`.event_feed.MAX_PENDING_BYTES` for a client that does not read. A new subscriber registers with the feed *before* it reads the file for its
 replay, so an event is either in what it read or delivered by the feed (often both: it drops seqs
 it has already sent), never neither.
 """
@@ -27,7 +29,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ..backfill import backfill_active
-from ..events import CLOSING_EVENTS, last_closing_seq, offset_after, read_chunk
+from ..events import closes, last_closing_seq, offset_after, read_chunk
 from ..runs.lifecycle import TERMINAL
 from ..runs.store import RunStoreError, read_summary
 from .event_feed import EventHub, Frame, to_frame
@@ -61,7 +63,7 @@ async def replay(path: Path, after: int, until: int | None = None,
                 break
             parts.append(to_frame(event, line).text)
             last = seq
-            if stop_at_closing and event.get("type") in CLOSING_EVENTS:
+            if stop_at_closing and closes(event):
                 closing = done = True
                 break
         if parts:
