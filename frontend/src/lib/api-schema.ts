@@ -145,8 +145,9 @@ export interface paths {
         put?: never;
         /**
          * Create Sweep
-         * @description Expand the grid or random search x seeds, validate every member, then create and start them
-         *     (through the run queue).
+         * @description Expand the grid or random search x seeds, validate every member, write the sweep record, create
+         *     every member (all or nothing: on a full disk or any error, no record and no member remain), then
+         *     start them (through the run queue).
          */
         post: operations["create_sweep_api_sweeps_post"];
         delete?: never;
@@ -816,7 +817,7 @@ export interface components {
             name: string;
             /**
              * Lr
-             * @description learning rate
+             * @description learning rate, at most 10 (Adam diverges far below that)
              * @default 0.001
              */
             lr: number;
@@ -834,11 +835,13 @@ export interface components {
             ];
             /**
              * Eps
+             * @description Adam's denominator term, at most 1 (larger turns Adam into SGD)
              * @default 1e-8
              */
             eps: number;
             /**
              * Weight Decay
+             * @description L2 penalty, at most 10 (larger only drives the weights to 0)
              * @default 0
              */
             weight_decay: number;
@@ -1063,17 +1066,18 @@ export interface components {
             data_dir?: string | null;
             /**
              * Limit
-             * @description train on N training examples: a seeded, class-stratified subset (each class keeps its share; the same seed gives the same subset; the indices are recorded in config.json as train_subset), never simply the first N
+             * @description train on N training examples: a seeded, class-stratified subset (each class keeps its share; the same seed gives the same subset; the indices are recorded in config.json as train_subset), never simply the first N; at most 10,000,000 (a limit at or above the split's size trains on all of it)
              */
             limit?: number | null;
             /**
              * Epochs
-             * @description training epochs
+             * @description training epochs, at most 10,000
              * @default 10
              */
             epochs: number;
             /**
              * Batch Size
+             * @description examples per batch, at most 65,536 (more than the held-out splits hold)
              * @default 128
              */
             batch_size: number;
@@ -1086,7 +1090,7 @@ export interface components {
             seed: number;
             /**
              * Checkpoint Every
-             * @description save a checkpoint every N epochs (the last epoch always)
+             * @description save a checkpoint every N epochs (the last epoch always); at most the epochs maximum, 10,000
              * @default 1
              */
             checkpoint_every: number;
@@ -1131,7 +1135,7 @@ export interface components {
             projections?: string[] | null;
             /**
              * Projection Every
-             * @description per method, project every N epochs (default 1; the last epoch always); 0 = never during training, only on demand with backfill. Example: {"umap": 5}
+             * @description per method, project every N epochs (default 1; the last epoch always); 0 = never during training, only on demand with backfill; at most the epochs maximum, 10,000. Example: {"umap": 5}
              */
             projection_every?: {
                 [key: string]: number;
@@ -1186,10 +1190,16 @@ export interface components {
             progress_interval_s: number;
             /**
              * Cancel Check Every
-             * @description check the cancel flag every N batches
+             * @description check the cancel flag every N batches, at most 1,000 (more only delays a cancel)
              * @default 5
              */
             cancel_check_every: number;
+            /**
+             * Generator Budget S
+             * @description seconds each artifact generator or projection fit may take per epoch (and in a backfill); one that takes longer is abandoned with artifact.failed (reason timeout) and the run goes on without its files for that epoch
+             * @default 120
+             */
+            generator_budget_s: number;
             /**
              * Name
              * @description free-text label shown in listings
@@ -2067,7 +2077,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description the disk holding the runs folder is full */
+            /** @description the disk holding the runs folder is full; nothing was written (no record, no member) */
             507: {
                 headers: {
                     [name: string]: unknown;
