@@ -260,8 +260,10 @@ def test_cancel_a_running_run_then_reload_from_disk(serve_api, tiny_config, runs
     assert replay.events[-1]["type"] == "run.cancelled"
     assert sse.read(again.client, events_url, headers={"Last-Event-ID": str(events[-1]["seq"])}).status == 204
     names = {row["name"] for row in again.client.get(f"/api/runs/{run_id}/artifacts").json()}
-    assert "reconstructions/recon_grid_epoch_1.png" in names
-    png = again.client.get(f"/api/runs/{run_id}/artifacts/reconstructions/recon_grid_epoch_1.png")
+    # a cancel during an epoch's artifact stage stops it there (issue 22 item 6): the files announced before stay
+    announced = {e["data"]["name"] for e in events if e["type"] == "artifact.created"}
+    assert announced and announced <= names
+    png = again.client.get(f"/api/runs/{run_id}/artifacts/{min(n for n in names if n.endswith('.png'))}")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
 
 

@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from latentdeck import atomic
 from latentdeck.atomic import read_json, write_json
 from latentdeck.events import read_events
 from latentdeck.runs.lifecycle import ACTIVE, STATUSES, TERMINAL, InvalidTransition, check_transition
@@ -280,10 +279,10 @@ def test_failed_atomic_write_keeps_the_old_file_and_no_temp(tmp_path, monkeypatc
     target = tmp_path / "summary.json"
     write_json(target, {"version": 1})
 
-    def broken_replace(src, dst):
+    def broken_replace(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(atomic.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_json(target, {"version": 2})
     monkeypatch.undo()

@@ -248,7 +248,8 @@ def test_cancel_from_a_listener(plugin_manager, runs_dir, tiny_config, recorder,
         assert len(events_of(run_dir, "train.progress")) == 1
         assert events[-1]["data"]["at"] == "epoch 1, batch 1"
     else:
-        assert events[-1]["data"]["at"] == "epoch 2, batch 0"
+        # a cancel during the epoch's artifact stage stops it there; the trained epoch is kept (issue 22 item 6)
+        assert events[-1]["data"]["at"].startswith("epoch 1, artifacts (")
         assert events[-1]["data"]["metrics"]["epoch"] == 1
     summary = read_summary(run_dir)
     assert summary["status"] == "cancelled" and "cancel" in summary["reason"]

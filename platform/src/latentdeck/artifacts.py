@@ -3,17 +3,21 @@
 Generators (``ArtifactSpec``) receive an :class:`ArtifactContext` and write only through it, so every
 file is atomic, versioned per epoch with a ``*_latest`` mirror, and announced by an
 ``artifact.created`` event. A generator that raises is reported (``artifact.failed``) and skipped;
-it never changes training.
+it never changes training. Each generator and projection fit runs under the run's time budget
+(``generator_budget_s``) and stops at a cancel (:mod:`latentdeck.budget`): one that takes longer is
+reported (``artifact.failed`` with ``reason: "timeout"``) and can write nothing afterwards.
 """
 
 from __future__ import annotations
 
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from . import safepath
+from .artifact_steps import StageReporter, run_generators, selected_generators  # noqa: F401  (re-exported)
+from .budget import DEFAULT_BUDGET_S, Budget, Fence, FencedEvents, FencedWriter, Stopped, run_within_budget, timeout_event
 from .errors import is_disk_full
 from .events import EventLog
 from .writer import ArtifactWriter, png_bytes  # noqa: F401  (png_bytes re-exported)
@@ -54,6 +58,7 @@ class ArtifactContext:
     written: list[str] = field(default_factory=list)
     folders: frozenset[str] | None = None  # the folders this writer declared (None: any but the host's)
     artifact_specs: dict[str, Any] | None = None  # {name: ArtifactSpec} installed (read_artifact); None: ask the plugins
+    fence: Fence | None = None  # set by the engine: closed when the generator is stopped or out of budget
 
     @property
     def phases(self) -> list[dict[str, Any]]:
@@ -66,8 +71,16 @@ class ArtifactContext:
     @property
     def writer(self) -> ArtifactWriter:
         """The shared writer (:mod:`latentdeck.writer`) over this context's run, epoch, folders and log."""
-        return ArtifactWriter(run_dir=self.run_dir, epoch=self.epoch, generator=self.generator, events=self.events,
-                              folders=self.folders, keep_newer_latest=self.keep_newer_latest, written=self.written)
+        return FencedWriter(run_dir=self.run_dir, epoch=self.epoch, generator=self.generator, events=self.events,
+                            folders=self.folders, keep_newer_latest=self.keep_newer_latest, written=self.written,
+                            fence=self.fence)
+
+    def fenced(self) -> "ArtifactContext":
+        """This context with a new fence over its writer and events (one per generator run)."""
+        self.fence = Fence()
+        if self.events is not None:
+            self.events = FencedEvents(self.events, self.fence)
+        return self
 
     def emit(self, type: str, data: dict[str, Any]) -> None:
         """Emit an event (e.g. ``projection.progress``) into the run's log."""
@@ -109,68 +122,9 @@ class ArtifactContext:
                 if not path.is_file():
                     raise FileNotFoundError(f"{name} is missing: it is written by the {generator!r} generator, so run it "
                                             "too (declare after={" + repr(generator) + "} to have it run first)")
-                return name, read_json(path)
+                return name, read_json(path, root=self.run_dir)  # no link followed inside the run
         raise KeyError(f"generator {generator!r} declares no JSON file pattern with exactly the fields "
                        f"{sorted(wanted)} and {{tag}}; its patterns: {', '.join(spec.files)}")
-
-
-def selected_generators(generators: dict[str, Any], capabilities: frozenset[str],
-                        wanted: list[str] | None) -> list[Any]:
-    """The generators to run, by name, except that each runs after the chosen ones in its ``after``."""
-    chosen = {name: spec for name, spec in sorted(generators.items())
-              if spec.requires <= capabilities and (wanted is None or name in wanted)}
-    ordered: list[Any] = []
-    visiting: set[str] = set()
-
-    def visit(name: str) -> None:
-        if any(spec.name == name for spec in ordered):
-            return
-        if name in visiting:
-            raise ValueError(f"artifact generators depend on each other in a cycle through {name!r}")
-        visiting.add(name)
-        for before in sorted(chosen[name].after & chosen.keys()):
-            visit(before)
-        visiting.discard(name)
-        ordered.append(chosen[name])
-
-    for name in chosen:
-        visit(name)
-    return ordered
-
-
-class StageReporter:
-    """Announces each step of an epoch's artifact stage as ``run.stage`` (``stage: "artifacts"``,
-    ``step``, ``text``, ``done`` steps before this one of ``total``), so a page can show what the
-    run is doing between epochs and how far it is."""
-
-    def __init__(self, events: EventLog, epoch: int, total: int, start: int = 0):
-        self.events, self.epoch, self.total, self.done = events, epoch, total, start
-
-    def step(self, step: str, text: str) -> None:
-        self.events.emit("run.stage", {"stage": "artifacts", "epoch": self.epoch, "step": step, "text": text,
-                                       "done": self.done, "total": self.total})
-        self.done += 1
-
-
-def run_generators(make_context: Callable[[str], ArtifactContext], specs: list[Any],
-                   events: EventLog, stage: StageReporter | None = None) -> dict[str, float]:
-    """Run each generator with its own context; returns {generator: milliseconds}."""
-    timings: dict[str, float] = {}
-    for spec in specs:
-        if stage is not None:
-            stage.step(f"generator {spec.name}", f"writing artifacts: {spec.name}")
-        ctx = make_context(spec.name)
-        started = time.perf_counter()
-        try:
-            spec.generate(ctx)
-        except Exception as exc:
-            if is_disk_full(exc):
-                raise  # not this generator's fault, and every later write would fail too: the run stops
-            events.emit("artifact.failed", {
-                "generator": spec.name, "epoch": ctx.epoch, "error": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc(limit=5)})
-        timings[spec.name] = round((time.perf_counter() - started) * 1000, 2)
-    return timings
 
 
 class ArtifactEngine:
@@ -185,10 +139,12 @@ class ArtifactEngine:
 
     def __init__(self, pm, run_dir: Path, config: dict[str, Any], model_spec, dataset_spec, viz: VizSubset,
                  events: EventLog, skip_existing: bool = False,
-                 projection_names: list[str] | None = None, generator_names: list[str] | None = None):
+                 projection_names: list[str] | None = None, generator_names: list[str] | None = None,
+                 budget: Budget | None = None):
         from .plugins import collect
 
         self.run_dir, self.config, self.model_spec, self.dataset_spec = run_dir, config, model_spec, dataset_spec
+        self.budget = budget or Budget(float(config.get("generator_budget_s") or DEFAULT_BUDGET_S))
         self.viz, self.events, self.skip_existing = viz, events, skip_existing
         self.run_id = config["run_id"]
         self.has_latents = "latents" in model_spec.capabilities
@@ -238,7 +194,7 @@ class ArtifactEngine:
                 return self._context(epoch, model, outputs, latents, shown, generator,
                                      spec.options.model_validate(chosen.get(generator, {})), frozenset({spec.folder}))
 
-            run_generators(make_context, todo, self.events, stage)
+            run_generators(make_context, todo, self.events, stage, self.budget)
 
     def _context(self, epoch, model, outputs, latents, projections, generator, options=None,
                  folders: frozenset[str] | None = None) -> ArtifactContext:
@@ -248,7 +204,7 @@ class ArtifactEngine:
             generator=generator, options=options, events=self.events, latents=latents, projections=projections,
             keep_newer_latest=self.skip_existing)
 
-    def _project(self, latents, outputs, epoch: int, due: list[Any], stage: "StageReporter | None" = None) -> dict[str, dict[int, Any]]:
+    def _project(self, latents, outputs, epoch: int, due: list[Any], stage: StageReporter | None = None) -> dict[str, dict[int, Any]]:
         from .atomic import read_json
         from .projections import fit_extras, projection_payload, projection_template
         from .types import Projection
@@ -267,7 +223,7 @@ class ArtifactEngine:
                     if stage is not None:
                         stage.done += 1  # nothing to compute: the file is loaded
 
-                    saved = read_json(epoch_file)
+                    saved = read_json(epoch_file, root=self.run_dir)  # no link followed inside the run
                     coords = np.asarray(saved["coords"], dtype=np.float64)
                     restored = spec.restore(saved) if spec.restore else Projection(coords, saved.get("params", {}))
                     results.setdefault(spec.name, {})[dims] = restored
@@ -279,9 +235,11 @@ class ArtifactEngine:
                 if stage is not None:
                     stage.step(f"projection {spec.name} {dims}-D", f"computing projections: {spec.name} {dims}-D "
                                                                    f"of {len(latents)} points")
-                ctx.emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "fitting", "n": len(latents)})
-                started = time.perf_counter()
-                try:
+                ctx.fenced().emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "fitting",
+                                                          "n": len(latents)})
+
+                def fit(spec=spec, dims=dims, ctx=ctx, options=options):
+                    started = time.perf_counter()
                     result = spec.fit(latents, dims, self.config["seed"], options, self.previous.get((spec.name, dims)),
                                       **fit_extras(spec.fit, epoch, self.previous_params.get((spec.name, dims))))
                     ms = (time.perf_counter() - started) * 1000
@@ -289,15 +247,24 @@ class ArtifactEngine:
                         method=spec.name, dims=dims, epoch=epoch, result=result, latents=latents, viz=self.viz,
                         outputs=outputs, latent_name=self.model_spec.latent_name, compute_ms=ms, seed=self.config["seed"])
                     ctx.save_json("projections", projection_template(spec, dims), payload)
-                except Exception as exc:
-                    if is_disk_full(exc):
-                        raise
-                    ctx.emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "failed",
-                                                     "error": f"{type(exc).__name__}: {exc}"})
-                    self.events.emit("artifact.failed", {
-                        "generator": f"projection:{spec.name}", "epoch": epoch, "error": f"{type(exc).__name__}: {exc}",
-                        "traceback": traceback.format_exc(limit=5)})
+                    return result, ms
+
+                name = f"projection:{spec.name}"
+                outcome = run_within_budget(fit, self.budget, ctx.fence, name)
+                if outcome.stopped:
+                    raise Stopped(f"epoch {epoch}, {name} {dims}-D: {outcome.stopped}")
+                exc = outcome.error
+                if outcome.timed_out or exc is not None:
+                    if exc is not None and (is_disk_full(exc) or not isinstance(exc, Exception)):
+                        raise exc
+                    failure = timeout_event(name, epoch, self.budget, outcome) if outcome.timed_out else {
+                        "generator": name, "epoch": epoch, "error": f"{type(exc).__name__}: {exc}",
+                        "traceback": outcome.traceback}
+                    self.events.emit("projection.progress", {"epoch": epoch, "generator": name, "method": spec.name,
+                                                             "dims": dims, "stage": "failed", "error": failure["error"]})
+                    self.events.emit("artifact.failed", failure)
                     continue
+                result, ms = outcome.value
                 results.setdefault(spec.name, {})[dims] = result
                 self.previous[(spec.name, dims)] = result.coords
                 self.previous_params[(spec.name, dims)] = dict(result.params)
@@ -363,12 +330,14 @@ class ArtifactEngine:
         methods = {p.name for p in self.projections for dims in p.dims
                    if (self.run_dir / "projections" / projection_template(p, dims).format(tag=f"epoch_{epoch}")).is_file()}
         have: set[str] = set()
-        folder = self.run_dir / spec.folder
-        if methods and folder.is_dir():
-            for path in folder.rglob("*"):
-                found = match_file(patterns, path.relative_to(folder).as_posix())
-                if found and found[1].get("epoch") == epoch:
-                    have.add(str(found[1].get("method")))
+        try:  # listed without following links: a linked folder is refused (UnsafePath), never listed
+            names = safepath.list_tree(self.run_dir, spec.folder) if methods else []
+        except FileNotFoundError:
+            names = []
+        for name in names:
+            found = match_file(patterns, name.split("/", 1)[1])
+            if found and found[1].get("epoch") == epoch:
+                have.add(str(found[1].get("method")))
         return methods - have
 
     def _logged_outputs(self) -> dict[tuple[str, int], list[str]]:

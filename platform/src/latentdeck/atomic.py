@@ -1,6 +1,8 @@
 """Atomic file writes: temp file in the same folder, flush, fsync, ``os.replace``, fsync the folder.
 
-A reader never sees a half-written file, and a crash leaves either the old or the new version.
+A reader never sees a half-written file, and a crash leaves either the old or the new version. Reads
+refuse FIFOs and devices without blocking. Given ``root`` (the run folder), reads and writes reach the
+file without following any link below it (:mod:`latentdeck.safepath`).
 """
 
 from __future__ import annotations
@@ -8,48 +10,21 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+from . import safepath
 
 
-def write_stream(path: Path | str, source: BinaryIO) -> None:
-    """Copy the file object ``source`` to ``path`` atomically (large files stream in 1 MiB chunks)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            shutil.copyfileobj(source, handle, length=1 << 20)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
+def write_stream(path: Path | str, source: BinaryIO, root: Path | str | None = None) -> None:
+    """Copy the file object ``source`` to ``path`` atomically (large files stream in 1 MiB chunks). With
+    ``root`` (the run folder above ``path``) no link is followed from ``root`` down, and a link or special
+    file at ``path`` is refused (:mod:`latentdeck.safepath`)."""
+    safepath.write_stream(path, source, root)
 
 
-def write_bytes(path: Path | str, data: bytes) -> None:
-    write_stream(path, io.BytesIO(data))
+def write_bytes(path: Path | str, data: bytes, root: Path | str | None = None) -> None:
+    write_stream(path, io.BytesIO(data), root)
 
 
 def json_safe(value: Any) -> Any:
@@ -71,15 +46,25 @@ def dumps(value: Any, indent: int | None = None) -> str:
     return json.dumps(json_safe(value), indent=indent, allow_nan=False)
 
 
-def write_json(path: Path | str, value: Any, indent: int | None = 2) -> None:
-    write_bytes(path, (dumps(value, indent=indent) + "\n").encode())
+def write_json(path: Path | str, value: Any, indent: int | None = 2, root: Path | str | None = None) -> None:
+    write_bytes(path, (dumps(value, indent=indent) + "\n").encode(), root)
 
 
-def copy_atomic(src: Path | str, dst: Path | str) -> None:
-    """Mirror ``src`` to ``dst`` by replace (used for ``*_latest`` mirrors)."""
-    write_bytes(dst, Path(src).read_bytes())
+def copy_atomic(src: Path | str, dst: Path | str, root: Path | str | None = None) -> None:
+    """Mirror ``src`` to ``dst`` by replace (used for ``*_latest`` mirrors); ``root`` as for :func:`write_stream`."""
+    write_bytes(dst, read_bytes(src, root), root)
 
 
-def read_json(path: Path | str) -> Any:
-    with open(path, "rb") as handle:
-        return json.loads(handle.read())
+def read_bytes(path: Path | str, root: Path | str | None = None) -> bytes:
+    """The bytes of the regular file ``path`` (itself never a link); a FIFO, socket or device is refused
+    without blocking (:class:`latentdeck.safepath.UnsafePath`). With ``root`` (the run folder above ``path``)
+    no link is followed from ``root`` down either."""
+    if root is not None:
+        return safepath.read_bytes(root, safepath.relative(root, path))
+    path = Path(path)
+    return safepath.read_bytes(path.parent, path.name, root_links=True)
+
+
+def read_json(path: Path | str, root: Path | str | None = None) -> Any:
+    """The JSON in ``path``; ``root`` as for :func:`read_bytes`."""
+    return json.loads(read_bytes(path, root))

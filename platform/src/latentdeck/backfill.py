@@ -7,6 +7,13 @@ log does not list). Events go to the run's ``events.jsonl`` between ``backfill.s
 ``backfill.completed`` (or ``backfill.failed``). A second backfill of the same selection finds nothing
 missing and writes nothing. ``*_latest`` mirrors never move back to an older epoch.
 
+Each generator and projection fit runs under the run's ``generator_budget_s`` (:mod:`latentdeck.budget`).
+A backfill is cancelled with :func:`request_cancel` (``POST /api/runs/{id}/backfill/cancel``,
+``latentdeck backfill --cancel RUN_ID``): a flag file naming its process, which it reads between steps and
+every :data:`latentdeck.budget.POLL_S` within one; it then ends with ``backfill.failed`` (``reason:
+"cancelled"``), keeping the files finished before. A DELETE of the run cancels it and waits
+(:func:`stop_backfill`).
+
 Run it with ``latentdeck backfill RUN_ID`` or ``POST /api/runs/{id}/backfill`` (which starts
 ``python -m latentdeck.backfill RUN_DIR ...`` in its own process).
 """
@@ -21,7 +28,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from .atomic import read_json
+from .atomic import read_json, write_json
+from .budget import DEFAULT_BUDGET_S, Budget, Stopped
 from .checkpoints import CheckpointError, checkpoint_units
 from .events import EventLog
 from .procs import pid_alive, proc_start_time
@@ -29,19 +37,82 @@ from .runs.lifecycle import TERMINAL
 from .runs.store import RunConflict, RunStoreError, read_summary
 
 LOCK = "backfill.lock"
+CANCEL = "backfill_cancel_requested"  # {"pid", "proc_start", "requested_at"}: the backfill asked to stop
+EXIT_CANCELLED = 130
 
 
 class BackfillError(RunStoreError):
     status = 422
 
 
-def backfill_active(run_dir: Path) -> bool:
-    """Whether a backfill process is working on this run now."""
+class BackfillCancelled(RunStoreError):
+    status = 409
+
+
+def running_backfill(run_dir: Path) -> dict[str, Any] | None:
+    """The lock of the backfill process working on this run now (``pid``, ``proc_start``, ``started_at``)."""
     try:
         info = read_json(Path(run_dir) / LOCK)
+        alive = pid_alive(int(info.get("pid", -1)), info.get("proc_start"))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return info if alive else None
+
+
+def backfill_active(run_dir: Path) -> bool:
+    """Whether a backfill process is working on this run now."""
+    return running_backfill(run_dir) is not None
+
+
+def describe(info: dict[str, Any]) -> str:
+    started = time.strftime("%H:%M:%S", time.localtime(float(info.get("started_at") or 0)))
+    return f"the backfill started at {started} (process {info.get('pid')})"
+
+
+def request_cancel(run_dir: Path) -> dict[str, Any]:
+    """Ask this run's running backfill to stop; returns its lock. ``RunConflict`` when none runs."""
+    run_dir = Path(run_dir)
+    info = running_backfill(run_dir)
+    if info is None:
+        raise RunConflict(f"no backfill of run {run_dir.name!r} is running, so there is nothing to cancel "
+                          "(a cancel of the run itself: POST /api/runs/{run_id}/cancel)")
+    write_json(run_dir / CANCEL, {"pid": info.get("pid"), "proc_start": info.get("proc_start"), "requested_at": time.time()})
+    return info
+
+
+def wait_ended(run_dir: Path, timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for the run's backfill to end; True when none runs."""
+    deadline = time.monotonic() + timeout_s
+    while backfill_active(run_dir):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def stop_backfill(run_dir: Path, wait_s: float) -> None:
+    """Before a DELETE: cancel the run's backfill, if one runs, and wait up to ``wait_s`` for it to end;
+    ``RunConflict`` naming it when it is still running then."""
+    try:
+        info = request_cancel(run_dir)
+    except RunConflict:
+        return
+    if not wait_ended(run_dir, wait_s):
+        raise RunConflict(f"run {Path(run_dir).name!r} has a backfill running, {describe(info)}, which did not stop "
+                          f"within {wait_s:g} s of its cancel; nothing was deleted: retry once it has ended (its "
+                          f"backfill.failed event), or end process {info.get('pid')}")
+
+
+def _cancel_asked(run_dir: Path, me: tuple[int, int | None]) -> str | None:
+    """A cancel flag naming this process (a flag left for an earlier backfill is not for us)."""
+    path = run_dir / CANCEL
+    if not path.exists():
+        return None
+    try:
+        flag = read_json(path)
     except (OSError, ValueError):
-        return False
-    return pid_alive(int(info.get("pid", -1)), info.get("proc_start"))
+        return "cancel requested"
+    return "cancel requested" if (flag.get("pid"), flag.get("proc_start")) == me else None
 
 
 def plan(run_dir: Path, pm, epochs: list[int] | None = None, projections: list[str] | None = None,
@@ -126,6 +197,8 @@ def backfill(run_dir: Path | str, pm=None, epochs: list[int] | None = None, proj
         return {"epochs": chosen["epochs"], "written": [], "nothing_missing": True}
     config = read_json(run_dir / "config.json")
     _take_lock(run_dir)
+    me = (os.getpid(), proc_start_time(os.getpid()))
+    budget = Budget(float(config.get("generator_budget_s") or DEFAULT_BUDGET_S), lambda: _cancel_asked(run_dir, me))
     written: list[str] = []
     try:
         with EventLog(run_dir / "events.jsonl", config["run_id"]) as events:
@@ -138,12 +211,21 @@ def backfill(run_dir: Path | str, pm=None, epochs: list[int] | None = None, proj
             try:
                 viz = load_viz_subset(config, dataset_spec)
                 engine = ArtifactEngine(pm, run_dir, config, model_spec, dataset_spec, viz, events, skip_existing=True,
-                                        projection_names=chosen["projections"], generator_names=chosen["artifacts"])
+                                        projection_names=chosen["projections"], generator_names=chosen["artifacts"],
+                                        budget=budget)
                 for epoch in sorted(chosen["missing"]):
+                    why = budget.stop_reason()
+                    if why:
+                        raise Stopped(f"before epoch {epoch}: {why}")
                     model, _ = load_model(run_dir, pm, epoch=epoch)
                     engine.run_epoch(model, epoch, last=True, everything=True)
+            except Stopped as where:
+                events.emit("backfill.failed", {"reason": "cancelled", "error": f"cancelled ({where})",
+                                                "written": written})
+                raise BackfillCancelled(f"the backfill of run {config['run_id']!r} was cancelled ({where}); the "
+                                        f"{len(written)} files written before are kept") from None
             except Exception as exc:
-                events.emit("backfill.failed", {"error": f"{type(exc).__name__}: {exc}",
+                events.emit("backfill.failed", {"reason": "error", "error": f"{type(exc).__name__}: {exc}",
                                                 "traceback": traceback.format_exc(limit=6), "written": written})
                 if isinstance(exc, CheckpointError):  # damaged or incomplete since the plan: a refusal naming it
                     raise RunConflict(f"backfill stopped: {exc}") from exc
@@ -152,6 +234,7 @@ def backfill(run_dir: Path | str, pm=None, epochs: list[int] | None = None, proj
                       "duration_s": round(time.perf_counter() - started, 3)}
             events.emit("backfill.completed", result)
     finally:
+        (run_dir / CANCEL).unlink(missing_ok=True)
         (run_dir / LOCK).unlink(missing_ok=True)
     return result
 
@@ -166,12 +249,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--projections", type=lambda v: [x for x in v.split(",") if x])
     parser.add_argument("--artifacts", type=lambda v: [x for x in v.split(",") if x])
     args = parser.parse_args(argv)
+    from .worker import exit_past_abandoned_work
+
+    code = 0
     try:
         backfill(args.run_dir, epochs=args.epochs, projections=args.projections, artifacts=args.artifacts)
+    except BackfillCancelled as exc:
+        print(str(exc), file=sys.stderr)
+        code = EXIT_CANCELLED
     except RunStoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        code = 2
+    exit_past_abandoned_work(code)  # a generator given up on (a cancel, its budget) must not keep this process
+    return code
 
 
 if __name__ == "__main__":

@@ -8,15 +8,21 @@ The pair is one unit: the ``.json`` is written after the ``.pt`` and marks it co
 ``.json`` is missing (a worker killed between the two writes) or damaged is not a checkpoint: readers
 (:func:`checkpoint_epochs`) leave it out, :func:`checkpoint_units` says why, and :func:`load_model`
 refuses it with a :class:`CheckpointError` naming the ``.pt``.
+
+Every file is reached from the run folder without following links (:mod:`latentdeck.safepath`): a linked
+``checkpoints/`` is refused (:class:`~latentdeck.safepath.UnsafePath`, 409), and a ``.pt`` or ``.json`` that
+is a link or a FIFO is not a checkpoint (a :class:`CheckpointError` naming it, never a blocked read).
 """
 
 from __future__ import annotations
 
 import io
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
+from . import safepath
 from .atomic import copy_atomic, read_json, write_bytes, write_json
 
 
@@ -30,10 +36,11 @@ def save_checkpoint(run_dir: Path, epoch: int, model, optimizer, meta: dict[str,
     buffer = io.BytesIO()
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, buffer)
     folder = Path(run_dir) / "checkpoints"
-    write_bytes(folder / f"epoch_{epoch}.pt", buffer.getvalue())
-    write_json(folder / f"epoch_{epoch}.json", {"epoch": epoch, **meta})  # last: it marks the .pt complete
-    copy_atomic(folder / f"epoch_{epoch}.pt", folder / "latest.pt")
-    copy_atomic(folder / f"epoch_{epoch}.json", folder / "latest.json")
+    write_bytes(folder / f"epoch_{epoch}.pt", buffer.getvalue(), root=run_dir)
+    # last: it marks the .pt complete
+    write_json(folder / f"epoch_{epoch}.json", {"epoch": epoch, **meta}, root=run_dir)
+    copy_atomic(folder / f"epoch_{epoch}.pt", folder / "latest.pt", root=run_dir)
+    copy_atomic(folder / f"epoch_{epoch}.json", folder / "latest.json", root=run_dir)
     return f"checkpoints/epoch_{epoch}.pt"
 
 
@@ -42,7 +49,9 @@ def read_checkpoint_meta(run_dir: Path, name: str) -> dict[str, Any]:
     damaged ``<name>.json``, or one describing another epoch, is a :class:`CheckpointError` naming the .pt."""
     path = Path(run_dir) / "checkpoints" / f"{name}.json"
     try:
-        meta = read_json(path)
+        meta = read_json(path, root=run_dir)
+    except safepath.UnsafePath as exc:  # a link or a FIFO: never followed, never waited on
+        raise CheckpointError(f"checkpoints/{name}.pt is not used: {exc}") from None
     except FileNotFoundError:
         raise CheckpointError(f"checkpoints/{name}.pt is incomplete: its metadata checkpoints/{name}.json is "
                               "missing (the save was interrupted)") from None
@@ -67,7 +76,7 @@ def load_model(run_dir: Path, pm=None, epoch: int | None = None, device: str = "
 
     pm = pm or get_plugin_manager()
     run_dir = Path(run_dir)
-    config = read_json(run_dir / "config.json")
+    config = read_json(run_dir / "config.json", root=run_dir)
     model_spec = collect(pm, "models")[config["model"]]
     dataset_spec = collect(pm, "datasets")[config["dataset"]]
     options = model_spec.options.model_validate(config["model_options"])
@@ -75,8 +84,11 @@ def load_model(run_dir: Path, pm=None, epoch: int | None = None, device: str = "
     name = "latest" if epoch is None else f"epoch_{epoch}"
     meta = read_checkpoint_meta(run_dir, name)  # first: a .pt without valid metadata is not loaded at all
     try:
-        state = load_state(run_dir / "checkpoints" / f"{name}.pt", device)
+        with safepath.open_reader(run_dir, f"checkpoints/{name}.pt") as handle:  # no link, no FIFO
+            state = load_state(handle, device)
         model.load_state_dict(state["model"])
+    except safepath.UnsafePath as exc:
+        raise CheckpointError(f"checkpoints/{name}.pt is not used: {exc}") from None
     except FileNotFoundError:
         raise
     except Exception as exc:  # truncated, random, empty, a pickle weights_only refuses, another model's weights
@@ -93,11 +105,18 @@ def checkpoint_units(run_dir: Path) -> tuple[list[int], dict[int, str]]:
     """``(epochs, incomplete)``: the epochs whose ``epoch_<N>.pt`` has valid metadata, ascending, and
     ``{epoch: why}`` for each ``.pt`` without (the reason names the file)."""
     complete, incomplete = [], {}
-    for path in (Path(run_dir) / "checkpoints").glob("epoch_*.pt"):
-        match = re.fullmatch(r"epoch_(\d+)\.pt", path.name)
+    try:
+        entries = safepath.list_folder(run_dir, "checkpoints")  # a linked checkpoints/ is refused, not listed
+    except FileNotFoundError:
+        entries = []
+    for filename, mode in entries:
+        match = re.fullmatch(r"epoch_(\d+)\.pt", filename)
         if not match:
             continue
         number = int(match.group(1))
+        if not stat.S_ISREG(mode):
+            incomplete[number] = str(safepath.refusal(safepath.shown(run_dir, ["checkpoints", filename]), mode, "file"))
+            continue
         try:
             read_checkpoint_meta(run_dir, f"epoch_{number}")
         except CheckpointError as exc:

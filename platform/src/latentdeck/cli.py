@@ -230,48 +230,6 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _csv(kind: type = str):
-    def parse(value: str) -> list:
-        try:
-            return [kind(part.strip()) for part in value.split(",") if part.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r}: expected a comma-separated list, e.g. 1,3,5")
-    return parse
-
-
-def cmd_backfill(args: argparse.Namespace) -> int:
-    from .backfill import backfill
-    from .plugins import get_plugin_manager
-    from .runs.store import RunStore, RunStoreError
-
-    def show(event: dict[str, Any]) -> None:
-        data = event["data"]
-        if args.json:
-            return
-        if event["type"] == "projection.progress" and data.get("stage") == "done":
-            print(f"epoch {data['epoch']}: {data['method']} {data['dims']}-D in {data['compute_ms'] / 1000:.1f}s", file=sys.stderr)
-        elif event["type"] == "projection.progress" and data.get("stage") == "fitting":
-            print(f"epoch {data['epoch']}: fitting {data['method']} {data['dims']}-D on {data['n']} points...", file=sys.stderr)
-        elif event["type"] == "artifact.created":
-            print(f"  wrote {data['name']}", file=sys.stderr)
-        elif event["type"] == "artifact.failed":
-            print(f"warning: {data['generator']} failed at epoch {data['epoch']}: {data['error']}", file=sys.stderr)
-
-    try:
-        run_dir = RunStore(args.runs_dir).run_dir(args.run_id)
-        result = backfill(run_dir, get_plugin_manager(), epochs=args.epochs, projections=args.projections,
-                          artifacts=args.artifacts, listeners=(show,))
-    except RunStoreError as exc:
-        return _usage_error(str(exc))
-    if args.json:
-        print(json.dumps(result))
-    elif result.get("nothing_missing"):
-        print(f"nothing to do: run {args.run_id} already has every requested artifact", file=sys.stderr)
-    else:
-        print(f"backfilled {len(result['written'])} files for epochs {result['epochs']}", file=sys.stderr)
-    return EXIT_OK
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from .api.access import policy_for, start_lines
     from .api.server import serve
@@ -293,6 +251,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
+    from .cli_backfill import add_backfill_commands
     from .cli_compute import add_compute_commands
     from .cli_sweep import add_sweep_commands
 
@@ -343,15 +302,7 @@ def make_parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(func=cmd_runs)
 
-    backfill = sub.add_parser("backfill", help="compute missing projection and neighbour artifacts of a finished run")
-    backfill.add_argument("run_id")
-    backfill.add_argument("--epochs", type=_csv(int), help="comma-separated epochs (default: every epoch with a checkpoint)")
-    backfill.add_argument("--projections", type=_csv(), help="comma-separated projection methods (default: the run's own, else all installed)")
-    backfill.add_argument("--artifacts", type=_csv(), help="comma-separated artifact generators (default: the run's)")
-    backfill.add_argument("--runs-dir", default=default_runs_dir())
-    backfill.add_argument("--json", action="store_true", help="print the result as JSON")
-    backfill.set_defaults(func=cmd_backfill)
-
+    add_backfill_commands(sub, default_runs_dir())
     add_compute_commands(sub, default_runs_dir())
     add_sweep_commands(sub, default_runs_dir())
 

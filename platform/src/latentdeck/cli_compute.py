@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from .cli import EXIT_OK, _parse_value, _usage_error
+from .cli import EXIT_FAILED, EXIT_OK, _parse_value, _usage_error
 
 
 def _fields(spec) -> str:
@@ -18,7 +19,7 @@ def _fields(spec) -> str:
 def cmd_compute(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from .ondemand import OnDemandContext
+    from .ondemand import OnDemandContext, run_computation
     from .plugins import collect, get_plugin_manager
     from .runs.store import RunStore, RunStoreError
 
@@ -52,8 +53,11 @@ def cmd_compute(args: argparse.Namespace) -> int:
     try:
         run_dir = RunStore(args.runs_dir).run_dir(args.run_id)
         ctx = OnDemandContext(run_id=args.run_id, run_dir=run_dir, spec=spec, pm=pm)
-        result = spec.compute(ctx, request)
+        result = run_computation(ctx, request)  # under $LATENTDECK_COMPUTE_BUDGET_S, as the server runs it
     except RunStoreError as exc:
+        if exc.status == 504:  # out of its budget: not bad input
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         return _usage_error(str(exc))
     if args.json:
         print(json.dumps(result))

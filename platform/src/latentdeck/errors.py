@@ -10,6 +10,14 @@ DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 ECHO_LIMIT = 80  # characters of a bad value repeated back in an error message
 
 
+class RunStoreError(Exception):
+    """A request the run store refuses; ``status`` is the HTTP status that fits (also re-exported by
+    :mod:`latentdeck.runs.store`; defined here so that low-level modules such as :mod:`latentdeck.safepath`
+    can raise one)."""
+
+    status = 400
+
+
 def short_repr(value: Any, limit: int = ECHO_LIMIT) -> str:
     """``repr(value)`` cut to ``limit`` characters, saying how long it was (a 20 MB name is not echoed)."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -15,8 +15,10 @@ Groups (the modules they live in are an implementation detail):
   ``describe_problems``, ``load_mnist_style``;
 - mixtures: ``usage``, ``assess``, ``component_weight``; phases: ``phases_at`` (the phases in force at an epoch), ``pretraining_note``;
 - projection files: ``ProjectionFile`` (pydantic schema of the common fields);
-- files: ``read_json``, ``write_json``, ``write_bytes``, ``dumps`` (atomic, NaN-safe), ``png_bytes``,
-  ``ArtifactWriter`` (the one writer; contexts hand you one), ``checkpoint_epochs``;
+- files: ``read_json``, ``write_json``, ``write_bytes``, ``dumps`` (atomic, NaN-safe; ``root=run_dir`` follows
+  no link below the run folder), ``png_bytes``, ``ArtifactWriter`` (the one writer; contexts hand you one),
+  ``checkpoint_epochs``; inside a run without following links: ``list_tree``, ``is_regular_file``,
+  ``open_appender`` (a log), ``UnsafePath`` (what they raise for a link or FIFO: a 409 naming it);
 - on demand: ``OnDemandContext``, ``OnDemandError``, ``EpochModels``, ``LoadedEpoch``,
   ``resolve_epoch``, ``compute_here`` (an on-demand computation where an executor runs it),
   ``heldout_example``, ``heldout_split``, ``load_viz_subset``, ``to_float_images``,
@@ -42,6 +44,7 @@ _WHERE = {
     "ProjectionFile": "projections",
     "read_json": "atomic", "write_json": "atomic", "write_bytes": "atomic", "dumps": "atomic",
     "png_bytes": "writer", "ArtifactWriter": "writer", "checkpoint_epochs": "checkpoints",
+    "list_tree": "safepath", "is_regular_file": "safepath", "open_appender": "safepath", "UnsafePath": "safepath",
     "OnDemandContext": "ondemand", "OnDemandError": "ondemand", "EpochModels": "ondemand", "LoadedEpoch": "ondemand",
     "resolve_epoch": "ondemand", "compute_here": "ondemand", "heldout_example": "ondemand", "heldout_split": "ondemand",
     "load_viz_subset": "training", "to_float_images": "training", "single_threaded": "threads",

@@ -8,20 +8,29 @@
   shared writer (:mod:`latentdeck.writer`: files persisted before the answer, announced once).
 
 Errors are :class:`OnDemandError` (a ``RunStoreError``), which the API answers with ``status``.
+
+:func:`run_computation` runs ``compute`` under the server's budget (``LATENTDECK_COMPUTE_BUDGET_S``, see
+:mod:`latentdeck.budget`) behind a fence, and :data:`COMPUTATIONS` knows which ones run for which run, so
+a DELETE can stop them first.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .atomic import read_json
+from .budget import DEFAULT_BUDGET_S, MAX_BUDGET_S, Budget, Fence, FencedWriter, run_within_budget, timeout_message
 from .checkpoints import CheckpointError, checkpoint_epochs, checkpoint_units
 from .runs.store import RunStoreError
-from .writer import AppendingLog, ArtifactWriter, persist_once  # noqa: F401  (persist_once re-exported)
+from .writer import AppendingLog, ArtifactWriter, persist_once  # noqa: F401  (re-exported)
 
 
 class OnDemandError(RunStoreError):
@@ -161,6 +170,7 @@ class OnDemandContext:
     spec: Any
     pm: Any = None
     models: EpochModels = _SHARED_MODELS
+    fence: Fence | None = None  # set by run_computation: closed when it is stopped or out of budget
 
     def load(self, epoch: int | str | None) -> LoadedEpoch:
         """The run's model at ``epoch`` (None or "latest": the newest checkpoint), in eval mode; 404/409 otherwise."""
@@ -174,9 +184,9 @@ class OnDemandContext:
     def writer(self, epoch: int) -> ArtifactWriter:
         """The shared writer for this request: only the spec's folder, mirrors never moved back to an older
         epoch, every new file announced (the event log takes appends while a worker or backfill writes it)."""
-        return ArtifactWriter(run_dir=Path(self.run_dir), epoch=epoch, generator=f"{self.spec.name}:on_demand",
-                              events=AppendingLog(self.run_dir, self.run_id), folders=frozenset({self.spec.folder}),
-                              keep_newer_latest=True)
+        return FencedWriter(run_dir=Path(self.run_dir), epoch=epoch, generator=f"{self.spec.name}:on_demand",
+                            events=AppendingLog(self.run_dir, self.run_id), folders=frozenset({self.spec.folder}),
+                            keep_newer_latest=True, fence=self.fence)
 
     def persist(self, relative: str, produce, epoch: int) -> tuple[list[str], bool]:
         """``<spec folder>/<relative>/`` produced once (see :meth:`ArtifactWriter.persist_folder`)."""
@@ -207,5 +217,108 @@ def compute_here(run_dir: Path, name: str, body: dict[str, Any]) -> dict[str, An
     ctx = OnDemandContext(run_id=read_json(run_dir / "config.json")["run_id"], run_dir=run_dir, spec=spec, pm=pm)
     from .atomic import json_safe
 
-    return json_safe(spec.compute(ctx, request))
+    return json_safe(run_computation(ctx, request))
+
+
+BUDGET_SETTING = "LATENTDECK_COMPUTE_BUDGET_S"
+log = logging.getLogger(__name__)
+
+
+def compute_budget_s() -> float:
+    """Seconds an on-demand computation may take: ``$LATENTDECK_COMPUTE_BUDGET_S`` (0.1..3600), default 120."""
+    raw = os.environ.get(BUDGET_SETTING, "").strip()
+    if not raw:
+        return DEFAULT_BUDGET_S
+    try:
+        value = float(raw)
+        if 0.1 <= value <= MAX_BUDGET_S:
+            return value
+    except ValueError:
+        pass
+    log.warning("%s=%r is not a number of seconds in 0.1..%g; using %g", BUDGET_SETTING, raw, MAX_BUDGET_S,
+                DEFAULT_BUDGET_S)
+    return DEFAULT_BUDGET_S
+
+
+@dataclass
+class _Running:
+    name: str
+    fence: Fence | None  # None: it runs elsewhere (an executor's call), where nothing here can fence it
+    started: float = field(default_factory=time.time)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class Computations:
+    """The on-demand computations this process runs, per run folder, so that a DELETE stops them first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, list[_Running]] = {}
+        self._closed: dict[str, str] = {}  # run folder -> why it takes no new computation
+
+    @contextmanager
+    def track(self, run_dir: Path, name: str, fence: Fence | None) -> Iterator[_Running]:
+        key = str(run_dir)
+        with self._lock:
+            if key in self._closed:
+                raise OnDemandError(f"{name}: {self._closed[key]}", 409)
+            item = _Running(name, fence)
+            self._running.setdefault(key, []).append(item)
+        try:
+            yield item
+        finally:
+            with self._lock:
+                self._running[key].remove(item)
+                if not self._running[key]:
+                    del self._running[key]
+            item.done.set()
+
+    def running(self, run_dir: Path) -> list[str]:
+        with self._lock:
+            return [item.name for item in self._running.get(str(run_dir), [])]
+
+    @contextmanager
+    def closed(self, run_dir: Path, reason: str, wait_s: float) -> Iterator[list[str]]:
+        """While inside: ``run_dir`` takes no new computation, the running ones are stopped (their fences
+        revoked: nothing more is written) and waited for up to ``wait_s``. Yields the names of those still
+        running that nothing here can fence (computed by an executor elsewhere)."""
+        key = str(run_dir)
+        with self._lock:
+            self._closed[key] = reason
+            items = list(self._running.get(key, []))
+        try:
+            for item in items:
+                if item.fence is not None:
+                    item.fence.revoke(reason)
+            deadline = time.monotonic() + wait_s
+            for item in items:
+                item.done.wait(max(0.0, deadline - time.monotonic()))
+            yield [f"{item.name} (running for {time.time() - item.started:.0f} s)"
+                   for item in items if item.fence is None and not item.done.is_set()]
+        finally:
+            with self._lock:
+                self._closed.pop(key, None)
+
+
+COMPUTATIONS = Computations()
+
+
+def run_computation(ctx: OnDemandContext, request: Any, budget_s: float | None = None,
+                    registry: Computations = COMPUTATIONS) -> dict[str, Any]:
+    """``ctx.spec.compute(ctx, request)`` under the budget, tracked in ``registry``: 504 when it takes
+    longer (it is given up and writes nothing more), 409 when a DELETE of the run stops it."""
+    fence = ctx.fence = Fence()
+    name = ctx.spec.name
+    budget = Budget(compute_budget_s() if budget_s is None else budget_s, lambda: fence.reason,
+                    f"{BUDGET_SETTING} (the server's setting)")
+    with registry.track(Path(ctx.run_dir), name, fence):
+        outcome = run_within_budget(lambda: ctx.spec.compute(ctx, request), budget, fence, f"compute-{name}")
+    if outcome.timed_out:
+        raise OnDemandError(timeout_message(f"the computation {name!r}", budget, "files it finished before are "
+                                            "kept, nothing it writes later is; ask again once the budget is raised"), 504)
+    if outcome.stopped:
+        raise OnDemandError(f"the computation {name!r} was stopped: {outcome.stopped}", 409)
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.value
 

@@ -132,7 +132,7 @@ def previous_on_disk(run_dir, spec, dims: int, epoch: int):
         path = Path(run_dir) / "projections" / projection_template(spec, dims).format(tag=f"epoch_{earlier}")
         if path.is_file():
             try:
-                saved = read_json(path)
+                saved = read_json(path, root=run_dir)  # no link followed inside the run
                 return np.asarray(saved["coords"], dtype=np.float64), dict(saved.get("params") or {})
             except (OSError, ValueError, KeyError):
                 return None

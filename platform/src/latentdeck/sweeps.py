@@ -218,7 +218,7 @@ class SweepStore:
         if os.path.islink(self.folder):
             raise RunStoreError(f"{self.folder} is a symbolic link; sweeps are written only inside the runs folder")
         self.folder.mkdir(exist_ok=True)
-        write_json(self.folder / f"{record['sweep_id']}.json", record)
+        write_json(self.folder / f"{record['sweep_id']}.json", record, root=self.runs.root)  # no link followed
 
     def remove(self, sweep_id: str) -> None:
         """Remove a record (one whose creation failed or was abandoned); never through a link."""
@@ -227,7 +227,7 @@ class SweepStore:
                 os.unlink(self.folder / f"{sweep_id}.json")
 
     def read(self, sweep_id: str) -> dict[str, Any]:
-        record = read_json(self.path(sweep_id))
+        record = read_json(self.path(sweep_id), root=self.runs.root)
         if creation_abandoned(record):
             discard(self.runs, self, sweep_id)
             raise RunNotFound(f"no sweep {sweep_id!r}: its creation was interrupted (the process creating it "
@@ -245,7 +245,7 @@ class SweepStore:
             stem = entry.name.removesuffix(".json")
             if entry.name.endswith(".json") and SWEEP_ID_RE.match(stem) and _plain_file(Path(entry.path)):
                 try:
-                    record = read_json(entry.path)
+                    record = read_json(entry.path, root=self.runs.root)
                 except (OSError, ValueError):
                     continue
                 if creation_abandoned(record):

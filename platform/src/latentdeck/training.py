@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from . import devices, threads
 from .artifacts import ArtifactEngine, VizSubset
+from .budget import DEFAULT_BUDGET_S, Budget, Stopped
 from .atomic import read_json, write_json
 from .checkpoints import save_checkpoint
 from .events import EventLog
@@ -236,12 +237,16 @@ class Trainer:
                     "model": config["model"], "run_id": self.run_id, "device": self.device_name, "metrics": metrics})
                 self.events.emit("checkpoint.saved", {"epoch": epoch, "name": self.last_checkpoint})
             artifacts_started = time.perf_counter()
-            self.write_artifacts(model, epoch)
-            self.events.emit("run.stage", {"stage": "epoch_done", "epoch": epoch, "train_seconds": round(train_seconds, 3),
-                                           "artifact_seconds": round(time.perf_counter() - artifacts_started, 3)})
+            stopped = self.write_artifacts(model, epoch)
+            done = {"stage": "epoch_done", "epoch": epoch, "train_seconds": round(train_seconds, 3),
+                    "artifact_seconds": round(time.perf_counter() - artifacts_started, 3)}
+            self.events.emit("run.stage", {**done, "artifacts_stopped": stopped} if stopped else done)
             self.epochs_completed = epoch
             self.last_metrics = metrics
             update_summary(self.run_dir, epochs_completed=epoch, metrics=metrics, last_checkpoint=self.last_checkpoint)
+            if stopped:  # the epoch is trained (and checkpointed when due); a backfill can write what is missing
+                raise Cancelled(f"epoch {epoch}, artifacts ({stopped}); the epoch is kept, `latentdeck backfill "
+                                f"{self.run_id}` writes its missing artifacts")
             self.pm.hook.after_epoch(run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, metrics=metrics, model=model)
         return "completed"
 
@@ -281,12 +286,20 @@ class Trainer:
                     self.options, schedule, model, Batch(self.x_held, self.y_held)))
         return metrics
 
-    def write_artifacts(self, model, epoch: int) -> None:
+    def write_artifacts(self, model, epoch: int) -> str | None:
+        """The epoch's artifacts; where a cancel stopped them (None: all written or failed on their own)."""
         if self.engine is None:
+            # each generator and projection under the run's budget; a cancel stops the one running at once
+            budget = Budget(float(self.config.get("generator_budget_s") or DEFAULT_BUDGET_S),
+                            lambda: "cancel requested" if cancel_requested(self.run_dir) else None)
             self.engine = ArtifactEngine(self.pm, self.run_dir, self.config, self.model_spec, self.dataset_spec,
-                                         self.viz, self.events)
-        # a CPU copy off the CPU: generators get CPU tensors, and their files never depend on the device
-        self.engine.run_epoch(devices.cpu_model(model, self.device_name), epoch, last=epoch == self.config["epochs"])
+                                         self.viz, self.events, budget=budget)
+        try:
+            # a CPU copy off the CPU: generators get CPU tensors, and their files never depend on the device
+            self.engine.run_epoch(devices.cpu_model(model, self.device_name), epoch, last=epoch == self.config["epochs"])
+        except Stopped as where:
+            return str(where).removeprefix(f"epoch {epoch}, ").removesuffix(": cancel requested")
+        return None
 
 
 def execute_run(run_dir: Path | str, pm=None, listeners: tuple[Callable[[dict], None], ...] = ()) -> str:

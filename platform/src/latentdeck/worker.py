@@ -29,7 +29,31 @@ def main(argv: list[str] | None = None) -> int:
     from .training import execute_run
 
     status = execute_run(argv[0])
-    return 0 if status in ("completed", "cancelled") else 1
+    code = 0 if status in ("completed", "cancelled") else 1
+    exit_past_abandoned_work(code)
+    return code
+
+
+def exit_past_abandoned_work(code: int) -> None:
+    """End this process now when a generator given up on (a cancel, its budget) still runs in a thread:
+    its writes are already refused (:mod:`latentdeck.budget`), and a thread cannot be stopped otherwise.
+    The run's last events and summary are written by then."""
+    from .budget import abandoned
+
+    left = abandoned()
+    if left:
+        logging.getLogger(__name__).warning("exiting past work given up on that still runs: %s", ", ".join(left))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _open_log(run_dir: str, log_name: str) -> int:
+    """The run's log for appending, reached without following links (a linked or FIFO log is refused)."""
+    from .safepath import open_file
+
+    return open_file(run_dir, log_name, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
 
 
 def forked_main(run_dir: str, env: dict[str, str], nice_target: int | None = None, log_name: str = "worker.log") -> None:
@@ -40,7 +64,7 @@ def forked_main(run_dir: str, env: dict[str, str], nice_target: int | None = Non
     Exits with :func:`main`'s code.
     """
     os.setsid()  # like start_new_session=True: Ctrl-C on the server does not reach training
-    fd = os.open(os.path.join(run_dir, log_name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = _open_log(run_dir, log_name)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
@@ -67,7 +91,7 @@ def hosted_main(run_dir: str, log_name: str = "worker.log", nice_target: int = 5
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    fd = os.open(os.path.join(run_dir, log_name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = _open_log(run_dir, log_name)
     streams = sys.stdout, sys.stderr
     try:
         os.dup2(fd, 1)

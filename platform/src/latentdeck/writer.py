@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from . import safepath
 from .atomic import copy_atomic, write_bytes, write_json
 from .namespace import ArtifactNameError, check_write
 
@@ -82,20 +83,20 @@ class ArtifactWriter:
         if latest and self.keep_newer_latest and self._newer_epoch_exists(kind, template):
             latest = None
         if latest:
-            copy_atomic(Path(self.run_dir) / name, Path(self.run_dir) / latest)
+            copy_atomic(Path(self.run_dir) / name, Path(self.run_dir) / latest, root=self.run_dir)
         self.announce(name, latest, kind)
 
     def save_json(self, folder: str, template: str, payload: Any, mirror: bool = True) -> str:
         """Write ``<folder>/<template with tag=epoch_N>`` and (``mirror``) its ``tag=latest`` mirror."""
         name, latest = self._names(folder, template)
-        write_json(Path(self.run_dir) / name, payload)
+        write_json(Path(self.run_dir) / name, payload, root=self.run_dir)
         self._publish(name, latest if mirror else None, folder, template)
         return name
 
     def save_png(self, folder: str, template: str, image: Any, mirror: bool = True) -> str:
         """``image``: PNG bytes, a uint8 array (h, w) or (h, w, 3|4), or a PIL image."""
         name, latest = self._names(folder, template)
-        write_bytes(Path(self.run_dir) / name, image if isinstance(image, bytes) else png_bytes(image))
+        write_bytes(Path(self.run_dir) / name, image if isinstance(image, bytes) else png_bytes(image), root=self.run_dir)
         self._publish(name, latest if mirror else None, folder, template)
         return name
 
@@ -108,14 +109,15 @@ class ArtifactWriter:
             raise ArtifactNameError(f"a file written once has a plain name without {{tag}}, got {filename!r:.80}")
         name = check_write(folder, filename, self.folders)
         path = Path(self.run_dir) / name
-        if path.exists():
+        if safepath.entry_mode(self.run_dir, name) is not None:
+            safepath.is_regular_file(self.run_dir, name)  # a link or special file there is refused, not kept
             return None
         if isinstance(content, bytes):
-            write_bytes(path, content)
+            write_bytes(path, content, root=self.run_dir)
         elif filename.endswith(".png"):
-            write_bytes(path, png_bytes(content))
+            write_bytes(path, png_bytes(content), root=self.run_dir)
         else:
-            write_json(path, content)
+            write_json(path, content, root=self.run_dir)
         self._publish(name, None, folder)
         return name
 
@@ -124,10 +126,8 @@ class ArtifactWriter:
         folder, which is synced and renamed into place only when it returns (an exception leaves nothing).
         Returns (its files by artifact name, whether this call produced them); new files are announced."""
         name = check_write(folder, relative, self.folders)
-        target = Path(self.run_dir) / name
-        created = persist_once(target, _durable(produce))
-        names = sorted(p.relative_to(self.run_dir).as_posix() for p in target.rglob("*")
-                       if p.is_file() and not p.name.startswith("."))
+        created = persist_once(Path(self.run_dir) / name, _durable(produce), root=self.run_dir)
+        names = safepath.list_tree(self.run_dir, name)  # a link or special file in an existing folder is refused
         if created:
             for file in names:
                 self.announce(file, None, folder)
@@ -149,18 +149,23 @@ _PATH_LOCKS: dict[str, threading.Lock] = {}
 _PATH_LOCKS_GUARD = threading.Lock()
 
 
-def persist_once(folder: Path, produce: Callable[[Path], None]) -> bool:
+def persist_once(folder: Path, produce: Callable[[Path], None], root: Path | str | None = None) -> bool:
     """Create ``folder`` by calling ``produce(tmp_folder)`` unless it already exists.
 
     ``produce`` writes every file into the temporary folder it is given (beside ``folder``, hidden);
     the folder is renamed into place only when ``produce`` returns. On an exception the temporary
     folder is removed and the exception propagates. Returns True when it produced the files, False
     when they were already on disk. Concurrent callers for the same folder wait for one another.
+    With ``root`` (the run folder above ``folder``) no link below ``root`` is followed, an existing
+    ``folder`` must be a real one, and the rename happens inside the folder entered
+    (:func:`latentdeck.safepath.persist_folder`).
     """
     folder = Path(folder)
     with _PATH_LOCKS_GUARD:
         lock = _PATH_LOCKS.setdefault(str(folder), threading.Lock())
     with lock:
+        if root is not None:
+            return safepath.persist_folder(root, safepath.relative(root, folder), produce)
         if folder.is_dir():
             return False
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -189,7 +194,7 @@ def _durable(produce: Callable[[Path], None]) -> Callable[[Path], None]:
         finally:
             os.close(fd)
         for path in tmp.rglob("*"):
-            if path.is_file():
+            if path.is_file() and not path.is_symlink():
                 with open(path, "rb+") as handle:
                     os.fsync(handle.fileno())
 

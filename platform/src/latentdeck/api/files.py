@@ -6,7 +6,8 @@ streams whatever the path holds by the time it reads can send more or less than 
 battery saw h11 "Too much data for declared Content-Length" hundreds of times a minute, and 6.5% of
 requests failing under load). :class:`FileSnapshot` opens the file once, when the request is
 answered, and sends exactly the bytes of that open file up to its size then: a replaced file keeps
-its old content behind the open handle, and a growing log is cut at its last complete line.
+its old content behind the open handle, and a growing log is cut at its last complete line. The open
+follows no link below the run folder and refuses a FIFO or device without blocking (:func:`open_snapshot`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from __future__ import annotations
 import os
 from email.utils import formatdate
 from pathlib import Path
+from stat import S_ISREG
 from typing import BinaryIO
 
 import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+from .. import safepath
 
 MEDIA_TYPES = {".json": "application/json", ".png": "image/png", ".jsonl": "application/x-ndjson"}
 CHUNK = 1 << 16
@@ -39,12 +43,27 @@ def _complete_lines_end(handle: BinaryIO, size: int) -> int:
         step *= 4
 
 
+def open_snapshot(path: Path, root: Path | None = None) -> int:
+    """A descriptor of the regular file ``path``, never through a link and never blocking on a FIFO: with
+    ``root`` (the run folder) every part below it is entered without following links; without it, the last
+    part is opened with ``O_NOFOLLOW``. Refusals are :class:`latentdeck.safepath.UnsafePath` (409)."""
+    if root is not None:
+        return safepath.open_file(root, safepath.relative(root, path))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    mode = os.fstat(fd).st_mode
+    if not S_ISREG(mode):
+        os.close(fd)
+        raise safepath.refusal(safepath.shown(Path(path).parent, [Path(path).name]), mode, "file")
+    os.set_blocking(fd, True)
+    return fd
+
+
 class FileSnapshot(Response):
     """The file at ``path`` as it is when the response is made; ``lines`` cuts it after its last newline."""
 
     def __init__(self, path: Path, headers: dict[str, str] | None = None, media_type: str | None = None,
-                 lines: bool = False, status_code: int = 200):
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                 lines: bool = False, status_code: int = 200, root: Path | None = None):
+        fd = open_snapshot(path, root)
         self.handle = os.fdopen(fd, "rb")
         try:
             stat = os.fstat(fd)

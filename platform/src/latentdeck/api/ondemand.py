@@ -5,7 +5,9 @@ OpenAPI document has each one's fields, types and ranges), validates it (422 nam
 calls ``compute(ctx, request)`` with an :class:`latentdeck.ondemand.OnDemandContext`: files are
 persisted before the answer, repeats are read from disk, each new file is announced once. A ``heavy``
 spec of a run whose executor offers ``call`` (the ray executor) is computed there instead, the same way. The host
-knows no computation by name; a name no plugin offers is a 404 listing the installed ones.
+knows no computation by name; a name no plugin offers is a 404 listing the installed ones. Each runs
+under the server's budget (``LATENTDECK_COMPUTE_BUDGET_S``, default 120 s): one that takes longer answers
+504 and can write nothing afterwards; a DELETE of the run stops the running ones first (409 for them).
 """
 
 import inspect
@@ -14,15 +16,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from ..ondemand import EpochModels, OnDemandContext, OnDemandError
+from ..ondemand import COMPUTATIONS, EpochModels, OnDemandContext, OnDemandError, run_computation
 from ..plugins import collect
 
 _MODELS = EpochModels(capacity=4)
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such run or epoch checkpoint (the message lists the epochs that have one), or an "
                          "unknown layer / projection the request names"},
-    409: {"description": "the run has no checkpoint yet, or a damaged one"},
+    409: {"description": "the run has no checkpoint yet, or a damaged one; or the run is being deleted"},
     422: {"description": "a field out of range or of the wrong type (the message names the field and the range)"},
+    504: {"description": "the computation took longer than the server's budget (LATENTDECK_COMPUTE_BUDGET_S, default "
+                         "120 s); it was stopped and writes nothing more"},
 }
 
 
@@ -53,10 +57,11 @@ def _endpoint(spec):
     def compute(run_id: str, body, request: Request) -> dict[str, Any]:
         run_dir = request.app.state.store.run_dir(run_id)
         call = _executor_call(request.app.state.pm, run_dir) if spec.heavy else None
-        if call is not None:  # heavy work runs where the run's executor runs work (a Ray node)
-            return call(run_dir, spec.name, body.model_dump(mode="json"))
+        if call is not None:  # heavy work runs where the run's executor runs work (a Ray node), under its budget there
+            with COMPUTATIONS.track(run_dir, spec.name, None):
+                return call(run_dir, spec.name, body.model_dump(mode="json"))
         ctx = OnDemandContext(run_id=run_id, run_dir=run_dir, spec=spec, pm=request.app.state.pm, models=_MODELS)
-        return spec.compute(ctx, body)
+        return run_computation(ctx, body)
 
     compute.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
         inspect.Parameter("run_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str),

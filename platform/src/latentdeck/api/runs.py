@@ -110,12 +110,22 @@ def get_run(run_id: str, request: Request) -> dict[str, Any]:
 
 
 @router.post("/{run_id}/cancel", status_code=202, response_model=CancelAccepted, responses={
-    **ERRORS, 409: {"description": "the run already ended"}})
+    **ERRORS, 409: {"description": "the run already ended (and no backfill of it is running)"}})
 def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
-    """Ask the worker to stop; it does at its next check, emits ``run.cancelled`` and keeps finished epochs.
-    A run still waiting to start (queued, or waiting for its executor) ends ``cancelled`` at once."""
+    """Ask the worker to stop; it does at its next check (within a fraction of a second while it writes
+    artifacts), emits ``run.cancelled`` and keeps finished epochs. A run still waiting to start (queued, or
+    waiting for its executor) ends ``cancelled`` at once. A finished run whose backfill is running: the
+    backfill is cancelled (as ``POST /api/runs/{run_id}/backfill/cancel``)."""
+    from ..backfill import backfill_active
+    from ..runs.store import RunConflict
+
     store = _store(request)
-    summary = store.request_cancel(run_id)
+    try:
+        summary = store.request_cancel(run_id)
+    except RunConflict:
+        if not backfill_active(store.run_dir(run_id)):
+            raise
+        return {"summary": store.summary(run_id), **cancel_backfill(run_id, request)}
     deferred = getattr(request.app.state, "deferred", None)
     ended = deferred.withdraw(run_id) if deferred is not None else None
     if ended is None and deferred is not None:  # a scheduling pass may have seen the flag first
@@ -131,10 +141,30 @@ def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
                                           "emits run.cancelled (follow GET /api/runs/{run_id}/events)"}
 
 
+DELETE_WAIT_S = 10.0  # how long a DELETE waits for the run's backfill and computations to stop
+
+
 @router.delete("/{run_id}", status_code=204, response_class=Response, responses={
-    **ERRORS, 409: {"description": "the run is still active; cancel it first"}})
+    **ERRORS, 409: {"description": "the run is still active (cancel it first), or its backfill or a computation "
+                                   "of it did not stop within 10 s (the message names it); nothing was deleted"}})
 def delete_run(run_id: str, request: Request) -> Response:
-    _store(request).delete(run_id)
+    """Delete a finished run. Its running backfill and on-demand computations are stopped first and waited
+    for (up to 10 s), so nothing writes into the folder once it is gone; one that does not stop is a 409."""
+    from ..backfill import stop_backfill
+    from ..ondemand import COMPUTATIONS
+    from ..runs.store import RunConflict
+
+    store = _store(request)
+
+    def stop_work(run_dir) -> None:
+        with COMPUTATIONS.closed(run_dir, "the run is being deleted", DELETE_WAIT_S) as elsewhere:
+            if elsewhere:
+                raise RunConflict(f"run {run_id!r} has on-demand computations running on its executor that cannot "
+                                  f"be stopped from here: {', '.join(elsewhere)}; nothing was deleted: retry when they "
+                                  "have answered")
+            stop_backfill(run_dir, DELETE_WAIT_S)
+
+    store.delete(run_id, stop_work)
     return Response(status_code=204)
 
 
@@ -155,8 +185,9 @@ def get_artifact(run_id: str, name: str, request: Request) -> FileSnapshot:
     """One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl),
     as it is at the moment of the request (``events.jsonl`` up to its last complete line)."""
     path = _store(request).artifact_path(run_id, name)
-    try:
-        return FileSnapshot(path, headers={"Cache-Control": "no-cache"}, lines=name == "events.jsonl")
+    try:  # opened from the run folder down without following links (a 409 naming one swapped in since)
+        return FileSnapshot(path, headers={"Cache-Control": "no-cache"}, lines=name == "events.jsonl",
+                            root=path.parents[name.count("/")])
     except FileNotFoundError:  # removed between the check and the open (a delete in progress)
         raise RunNotFound(f"run {run_id!r} has no artifact {name!r} any more") from None
 
@@ -201,4 +232,24 @@ def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict
         args += ["--artifacts", ",".join(chosen["artifacts"])]
     info = executor.start_task(run_dir, "latentdeck.backfill", args)
     return {"started": True, "plan": chosen,
-            "detail": f"backfill started by the {name!r} executor ({info}); follow GET /api/runs/{run_id}/events"}
+            "detail": f"backfill started by the {name!r} executor ({info}); follow GET /api/runs/{run_id}/events; "
+                      f"cancel it with POST /api/runs/{run_id}/backfill/cancel"}
+
+
+class BackfillCancelAccepted(BaseModel):
+    detail: str
+    backfill: dict[str, Any] = Field(description="the running backfill's lock: pid, proc_start, started_at")
+
+
+@router.post("/{run_id}/backfill/cancel", status_code=202, response_model=BackfillCancelAccepted, responses={
+    **ERRORS, 409: {"description": "no backfill of the run is running"}})
+def cancel_backfill(run_id: str, request: Request) -> dict[str, Any]:
+    """Ask the run's running backfill to stop. It does at its next step, or within a fraction of a second
+    inside a generator or projection (which then writes nothing more), and ends with ``backfill.failed``
+    (``reason: "cancelled"``); the files it finished before are kept. ``latentdeck backfill --cancel RUN_ID``
+    does the same."""
+    from ..backfill import request_cancel
+
+    info = request_cancel(_store(request).run_dir(run_id))
+    return {"backfill": info, "detail": "cancel requested: the backfill stops at its next step and ends with "
+                                        f"backfill.failed (reason cancelled); follow GET /api/runs/{run_id}/events"}

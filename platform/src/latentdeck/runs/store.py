@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import safepath
 from ..atomic import read_json, write_json
-from ..errors import is_disk_full, short_repr
+from ..errors import RunStoreError, is_disk_full, short_repr
 from ..events import TERMINAL_EVENTS, EventLog, last_event
 from ..namespace import READABLE_TOP, name_problem
 from ..procs import pid_alive, proc_start_time  # noqa: F401  (re-exported)
@@ -30,12 +31,6 @@ CANCEL_FLAG = "cancel_requested"
 RESERVE = ".disk-reserve"
 RESERVE_BYTES = 64 * 1024
 WORKER_INFO = "worker.json"
-
-
-class RunStoreError(Exception):
-    """A request the store refuses; ``status`` is the HTTP status that fits."""
-
-    status = 400
 
 
 class RunNotFound(RunStoreError):
@@ -289,18 +284,18 @@ class RunStore:
         if not (name in READABLE_TOP or (top in self.folders and "/" in name)):
             raise bad
         missing = RunNotFound(f"run {run_id!r} has no artifact {short_repr(name)}; list them with GET /api/runs/{run_id}/artifacts")
-        try:
-            target = (path / name).resolve()
-            if not target.is_relative_to(path.resolve()) or not target.is_file():
+        try:  # no link is followed inside a run (the file is opened the same way: api/files.open_snapshot)
+            if not safepath.is_regular_file(path, name):
                 raise missing
+        except safepath.UnsafePath as exc:
+            raise RunNotFound(f"run {run_id!r} has no artifact {short_repr(name)}: {exc}") from None
         except OSError:
             raise missing from None
-        return target
+        return path / name
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         path = self.run_dir(run_id)
         rows = []
-        real = path.resolve()
         for folder in self.folders:
             base = path / folder
             if not _plain(base, stat.S_ISDIR):
@@ -312,11 +307,11 @@ class RunStore:
                         continue
                     full = Path(dirpath) / filename
                     try:
-                        if full.is_symlink() and not full.resolve().is_relative_to(real):
-                            continue  # never advertise what artifact_path would refuse
-                        info = full.stat()
+                        info = full.lstat()
                     except OSError:
                         continue  # removed while listing (a delete, a replaced mirror)
+                    if not stat.S_ISREG(info.st_mode):
+                        continue  # a link or special file: never advertise what artifact_path refuses
                     rows.append({"name": full.relative_to(path).as_posix(), "kind": folder,
                                  "size": info.st_size, "mtime": info.st_mtime})
         return rows

@@ -29,7 +29,7 @@ import torch
 
 from latentdeck.kit import read_json
 from latentdeck.kit import EpochModels, LoadedEpoch, OnDemandError, heldout_example, heldout_split, resolve_epoch
-from latentdeck.kit import ArtifactWriter
+from latentdeck.kit import ArtifactWriter, list_tree
 
 from . import compute, render
 from .folders import Result, _check_range, _json, _write
@@ -89,12 +89,15 @@ class Inspector(ModelProbes):
         Only for folders named by safe parts: anything else is validated by the full path first
         (nothing is ever created for an invalid request, so an existing folder proves the arguments)."""
         parts = folder.relative_to(self.run_dir).parts
-        if not all(SAFE_PART.match(part) for part in parts) or not folder.is_dir():
+        if not all(SAFE_PART.match(part) for part in parts):
             return None
-        if extra is not None and not (folder / extra).is_file():
+        try:  # entered without following links: a linked folder or file in it is a 409 naming it
+            found = list_tree(self.run_dir, self._rel(folder))
+        except FileNotFoundError:
             return None
-        files = sorted(p.relative_to(self.run_dir).as_posix() for p in folder.rglob("*")
-                       if p.is_file() and not p.name.startswith(".") and (not p.name.startswith("probe_") or p.name == extra))
+        if extra is not None and f"{self._rel(folder)}/{extra}" not in found:
+            return None
+        files = [name for name in found if not name.rsplit("/", 1)[-1].startswith("probe_") or name.endswith(f"/{extra}")]
         return Result(self._rel(folder), files, False, read(folder))
 
     # --- layers ---------------------------------------------------------------------------------

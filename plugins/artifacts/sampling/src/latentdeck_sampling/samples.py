@@ -281,7 +281,7 @@ def sample(ctx, request: SampleRequest) -> dict[str, Any]:
     with lock:
         cached = (run_dir / names["json"]).is_file() and (run_dir / names["png"]).is_file()
         if cached:
-            payload = read_json(run_dir / names["json"])
+            payload = read_json(run_dir / names["json"], root=run_dir)  # never through a link
         else:
             rms = _viz_rms(loaded, run_dir) if kind == "posterior_local" else None
             grid, payload = compute_grid(loaded.model, loaded.model_spec.capabilities, loaded.config,
@@ -295,7 +295,7 @@ def sample(ctx, request: SampleRequest) -> dict[str, Any]:
     latest = None
     if latest_stem:
         try:
-            if read_json(run_dir / "samples" / f"{latest_stem}.json").get("epoch") == epoch:
+            if read_json(run_dir / "samples" / f"{latest_stem}.json", root=run_dir).get("epoch") == epoch:
                 latest = f"samples/{latest_stem}.png"
         except (OSError, ValueError):
             pass

@@ -36,7 +36,7 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck.kit import dumps, read_json
+from latentdeck.kit import dumps, is_regular_file, read_json
 from latentdeck.kit import EpochModels, LoadedEpoch, OnDemandError
 from latentdeck.kit import ArtifactWriter
 
@@ -180,7 +180,7 @@ class Walker:
             raise OnDemandError(f"model {loaded.config['model']!r} cannot be walked: it needs an encoder to latents and a "
                                 "decoder (capabilities latents and decoder)", 422)
         projection_file = self.run_dir / _projection_name(self.pm, r.method, epoch)
-        if not projection_file.is_file():
+        if not is_regular_file(self.run_dir, _projection_name(self.pm, r.method, epoch)):  # a link: 409 naming it
             have = sorted(p.name for p in (self.run_dir / "projections").glob(f"latent_2d_epoch_{epoch}*.json"))
             raise OnDemandError(f"this run has no 2-D {r.method} projection at epoch {epoch} (files at that epoch: "
                                 f"{', '.join(have) or 'none'}); compute it with latentdeck backfill --projections {r.method}", 404)
@@ -252,7 +252,7 @@ class Walker:
 
         from latentdeck.kit import collect
 
-        saved = read_json(projection_file)
+        saved = read_json(projection_file, root=self.run_dir)
         spec = collect(self.pm or _default_pm(), "projections").get(method)
         projection = spec.restore(saved) if spec is not None and spec.restore is not None else None
         if projection is not None and projection.linear is not None:

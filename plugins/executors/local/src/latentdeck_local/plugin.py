@@ -199,7 +199,9 @@ def _start_forked(run_dir: Path) -> dict:
 
 
 def _start_subprocess(run_dir: Path, note: str | None) -> dict:
-    log_file = open(run_dir / "worker.log", "ab")
+    from latentdeck.kit import open_appender
+
+    log_file = open_appender(run_dir, "worker.log")  # a linked or FIFO worker.log is refused (409), never followed
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "latentdeck.worker", str(run_dir)],
@@ -291,9 +293,11 @@ def wait(pid: int, timeout: float | None = None) -> int | None:
 def start_task(run_dir: Path, module: str, args: list[str]) -> dict:
     """``python -m <module> <run_dir> <args...>`` in a fresh process of its own session (a backfill),
     output appended to ``<run_dir>/<last part of module>.log``; a daemon thread reaps it when it ends."""
+    from latentdeck.kit import open_appender
+
     run_dir = Path(run_dir)
     log_name = f"{module.rsplit('.', 1)[-1]}.log"
-    with open(run_dir / log_name, "ab") as log_file:
+    with open_appender(run_dir, log_name) as log_file:  # a linked or FIFO log is refused (409), never followed
         proc = subprocess.Popen([sys.executable, "-m", module, str(run_dir), *args], stdin=subprocess.DEVNULL,
                                 stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})

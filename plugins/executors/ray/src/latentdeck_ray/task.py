@@ -89,10 +89,10 @@ def train(run_dir: str, run_id: str, num_cpus: float) -> dict[str, Any]:
         return {"exit_code": None, "error": problem, **place}
     if not claim(run_dir, {**place, "started_at": round(time.time(), 3)}):
         return {"exit_code": None, "withdrawn": True, **place}
-    from latentdeck.kit import hosted_main
+    from latentdeck.kit import hosted_main, open_appender
 
-    with open(Path(run_dir) / "worker.log", "a", encoding="utf-8") as log:
-        log.write(f"ray: training on {_node(place)}, Ray worker process {place['pid']}\n")
+    with open_appender(run_dir, "worker.log") as log:  # never through a link
+        log.write(f"ray: training on {_node(place)}, Ray worker process {place['pid']}\n".encode())
     with _environment(LATENTDECK_CORES=str(max(1, math.floor(num_cpus)))):
         code = hosted_main(run_dir)
     return {"exit_code": code, **place}
@@ -104,7 +104,9 @@ def run_module(run_dir: str, run_id: str, module: str, args: list[str], log_name
     problem = see_run_dir(run_dir, run_id, place)
     if problem:
         return {"exit_code": None, "error": problem, **place}
-    with open(Path(run_dir) / log_name, "ab") as log:
+    from latentdeck.kit import open_appender
+
+    with open_appender(run_dir, log_name) as log:  # never through a link
         code = subprocess.call([sys.executable, "-m", module, run_dir, *args], stdin=subprocess.DEVNULL,
                                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     return {"exit_code": code, **place}
