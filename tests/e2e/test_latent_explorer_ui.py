@@ -263,3 +263,41 @@ def test_the_view_lives_in_the_address_and_survives_a_reload(lab, page, latent_m
     expect(note).to_contain_text("dims=7 is not 2 or 3")
     expect(note).to_contain_text("at epoch 99")
     expect(note).to_contain_text("showing epoch 3")
+
+
+def test_the_map_fills_its_box_and_fits_one_screen_with_its_timeline(lab, browser, latent_map, shot):
+    m = latent_map
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    try:
+        canvas = m.open(page, lab, m)
+        play = page.get_by_test_id("timeline-play").bounding_box()
+        assert play["y"] + play["height"] <= 900, f"the play button is below the fold at 1366 x 900: {play}"
+        box = canvas.bounding_box()
+        assert box["y"] + box["height"] <= 900, "the whole map is on screen"
+        for dims in ("2", "3"):
+            if dims == "3":
+                m.choose(page, m, "map-dims", "3", "data-dims")
+            screen = canvas.evaluate(m.SCREEN)
+            xs, ys = [p[0] for p in screen], [p[1] for p in screen]
+            fill = max((max(xs) - min(xs)) / box["width"], (max(ys) - min(ys)) / box["height"])
+            assert fill >= 0.85 if dims == "2" else fill >= 0.75, f"{dims}-D: the points span {fill:.2f} of the map"
+            assert min(xs) >= 0 and max(xs) <= box["width"] and min(ys) >= 0 and max(ys) <= box["height"], "nothing clipped"
+        shot(page, "latent-explorer-1366x900", full_page=False)
+
+        page.locator(".theme-toggle").click()  # dark mode: a dark map with light edges
+        if page.evaluate("document.documentElement.dataset.theme") != "dark":
+            page.locator(".theme-toggle").click()
+        page.get_by_test_id("map-edges").select_option("all")
+        m.wait_drawn(page)
+        import numpy as np
+
+        pixels = np.asarray(m.map_pixels(canvas)).astype(int)
+        dark = (pixels.sum(-1) < 3 * 60).mean()
+        assert dark > 0.6, f"only {dark:.0%} of the dark map is dark"
+        edges = canvas.evaluate("""(box) => { const d = box.querySelector('[data-frames]').__deck;
+            const l = d.props.layers.find((x) => x.id === 'edges'); return Array.from(l.props.data.attributes.getColor.value.slice(0, 3)); }""")
+        assert sum(edges) > 3 * 150, "edges are drawn light on the dark map"
+        shot(page, "latent-explorer-dark", full_page=False)
+    finally:
+        context.close()

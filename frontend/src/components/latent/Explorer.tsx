@@ -22,6 +22,7 @@ import { pointRadiusPx, scalingOf, toWorld } from "@/lib/latent/scaling";
 import { gridCanvas, overlayEntry, overlayKinds, overlayLabel } from "@/lib/overlays";
 import type { GridDoc, OverlayEntry, OverlayKind, OverlaySource } from "@/lib/overlays";
 import { api } from "@/lib/api";
+import { useDarkTheme } from "@/lib/useDarkTheme";
 import type { Phase } from "@/lib/phases";
 import type { ExplorerUrlState } from "@/lib/latent/urlState";
 import type { CameraLink } from "./camera";
@@ -36,6 +37,7 @@ const ScatterCanvas = dynamic(() => import("./ScatterCanvas"), { ssr: false, loa
 
 export const TRANSITION_MS = 700;
 const EDGE_RGB: [number, number, number] = [40, 44, 52];
+const EDGE_RGB_DARK: [number, number, number] = [196, 202, 214]; // light edges on the dark map
 
 export interface View {
   method: string;
@@ -140,6 +142,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   }, [onState, by, shownOverlay, edgeScope, edgeMode, radiusFactor]);
 
   const { mapping } = useMapping();
+  const dark = useDarkTheme();
   const colours = useMemo(() => (doc ? colourBuffer(doc, { by, atlas: recon, hidden, focus: focus?.members ?? null, filter: matched, mapping }) : new Uint8Array(0)),
     [doc, by, recon, hidden, focus, matched, mapping]);
 
@@ -151,11 +154,11 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
     const base = edgeScope === "all" ? densityAwareOpacity(set.count, 900 * 620) : 0.85;
     const rgba = new Uint8Array(set.count * 4);
     for (let e = 0; e < set.count; e++) {
-      rgba.set(EDGE_RGB, 4 * e);
+      rgba.set(dark ? EDGE_RGB_DARK : EDGE_RGB, 4 * e);
       rgba[4 * e + 3] = Math.round(255 * base * set.opacity[e]);
     }
     return { source: set.source, target: set.target, colours: rgba, count: set.count };
-  }, [knnFits, edgeScope, focus, hoverPosition, dims, edgeMode, radiusFactor]);
+  }, [knnFits, edgeScope, focus, hoverPosition, dims, edgeMode, radiusFactor, dark]);
 
   const overlayImage = useMemo<OverlayImage | null>(() => {
     if (!grid || !scaling || dims !== 2 || overlay === "none") return null;
@@ -165,9 +168,9 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   }, [grid, scaling, dims, overlay, overlayName, overlayOpacity]);
 
   const rings = useMemo(() => [
-    ...(focus && focus.anchors.length <= 12 ? focus.anchors : []).map((index) => ({ index, colour: [49, 87, 213, 255] as [number, number, number, number] })),
-    ...(hoverPosition !== null ? [{ index: hoverPosition, colour: [17, 17, 17, 255] as [number, number, number, number] }] : []),
-  ], [focus, hoverPosition]);
+    ...(focus && focus.anchors.length <= 12 ? focus.anchors : []).map((index) => ({ index, colour: (dark ? [123, 156, 255, 255] : [49, 87, 213, 255]) as [number, number, number, number] })),
+    ...(hoverPosition !== null ? [{ index: hoverPosition, colour: (dark ? [240, 240, 240, 255] : [17, 17, 17, 255]) as [number, number, number, number] }] : []),
+  ], [focus, hoverPosition, dark]);
 
   const pick = useCallback((i: number | null) => {
     if (!doc) return;
@@ -274,12 +277,13 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
       ) : null}
       {error && !doc ? <p className="callout error" role="alert">{error}. Reload the page, or rebuild the file with <code>latentdeck backfill {runId}</code>.</p> : null}
       <div className={s.layout}>
+        <div className={s.mapColumn}>
         <div className={s.mapWrap}>
           {doc && scaling ? (
             <ScatterCanvas id="main" testId="latent-canvas" label={`${method} ${dims}-D map of ${doc.n} points at epoch ${doc.epoch}`}
               dims={doc.dims} positions={positions} colours={colours} radiusPx={pointRadiusPx(doc.n, doc.dims)} scaling={scaling}
               fitKey={`${doc.method}:${doc.dims}`} resetToken={resetToken} camera={camera} rings={rings} edges={edges}
-              highlight={highlight} fitTo={fitTo}
+              highlight={highlight} fitTo={fitTo} dark={dark}
               overlay={overlayImage} path={walkPath} transitionMs={TRANSITION_MS} lasso={lasso}
               onHover={onHover} onClick={pick} onLasso={onLasso} />
           ) : <div className={s.canvasBox} />}
@@ -288,6 +292,9 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
             {method.toUpperCase()} {dims}-D · epoch {doc?.epoch ?? "–"} · {doc?.n ?? 0} points{matched ? ` · ${matched.size} match` : ""}
           </span>
           {doc ? <span className={s.mapNote}>{doc.latent === "z" ? "latent z" : doc.latent} ({doc.latent_dim}-D) → {method} {dims}-D</span> : null}
+        </div>
+        <Timeline epochs={epochs} shown={doc?.epoch ?? epoch} follow={view.epoch === null} playing={playing} feed={feed}
+          onPick={onPick} onFollow={onFollow} onPlay={setPlaying} phases={phases} />
         </div>
         <div className={s.side}>
           {doc ? <Legend doc={doc} by={by} atlas={recon} hidden={hidden} classes={classes}
@@ -299,8 +306,6 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
           <HowTo method={method} dims={dims} />
         </div>
       </div>
-      <Timeline epochs={epochs} shown={doc?.epoch ?? epoch} follow={view.epoch === null} playing={playing} feed={feed}
-        onPick={onPick} onFollow={onFollow} onPlay={setPlaying} phases={phases} />
       {doc ? <WalkPanel runId={runId} doc={doc} start={anchorPositions.length === 1 ? anchorPositions[0] : null}
         target={walkTarget !== null ? keyToPosition.get(walkTarget) ?? null : null} picking={picking} onPick={setPicking}
         result={walk} onResult={setWalk} /> : null}

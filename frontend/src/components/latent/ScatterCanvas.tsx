@@ -54,6 +54,8 @@ export interface ScatterProps {
   highlight?: Uint32Array | null;
   /** a new token moves the camera to fit these points (zoom to matches) */
   fitTo?: { token: number; indices: Uint32Array } | null;
+  /** the page is dark: outlines drawn light */
+  dark?: boolean;
   edges?: EdgeIndex | null;
   edgeWidth?: number;
   overlay?: OverlayImage | null;
@@ -68,6 +70,8 @@ export interface ScatterProps {
 }
 
 type Rendered = { frames: number; edges: number };
+
+const FIT_MARGIN = 0.05; // of the map's width and height on each side, on first show
 
 function viewStateOf(c: CameraState) {
   return c.dims > 2
@@ -93,6 +97,7 @@ export default function ScatterCanvas(props: ScatterProps) {
   const spare = useRef<[Float32Array, Float32Array] | null>(null);
   const anim = useRef<{ from: Float32Array; to: Float32Array; start: number; raf: number } | null>(null);
   const cameraRef = useRef<CameraState | null>(null);
+  const viewRef = useRef<OrbitView | OrthographicView | null>(null); // to measure the first 3-D view before deck is ready
   const restored = useRef(false); // the first view came from the link (another canvas, or the page address): keep it
   const stats = useRef<Rendered>({ frames: 0, edges: 0 });
   const edgeCache = useRef<{ positions: Float32Array; edges: EdgeIndex; ends: [Float32Array, Float32Array] } | null>(null);
@@ -168,7 +173,7 @@ export default function ScatterCanvas(props: ScatterProps) {
           getFillColor: { value: fill, size: 4, normalized: true },
         } } as never,
         radiusUnits: "pixels", getRadius: Math.max(p.radiusPx * 1.6, p.radiusPx + 2), billboard: p.dims > 2, pickable: true,
-        stroked: true, lineWidthUnits: "pixels", getLineWidth: 1.5, getLineColor: [17, 17, 17, 255],
+        stroked: true, lineWidthUnits: "pixels", getLineWidth: 1.5, getLineColor: p.dark ? [240, 240, 240, 255] : [17, 17, 17, 255],
       }));
     }
     if (p.path && p.path.points.length >= 6) {
@@ -216,10 +221,36 @@ export default function ScatterCanvas(props: ScatterProps) {
     if (publish) latest.current.camera.publish(c, latest.current.id);
   };
 
+  /** The first view: the points' bounding box fills the map up to a small margin (2-D); in 3-D the cloud
+   * as seen from the initial rotation is measured on screen and the zoom corrected (twice: perspective). */
   const fitCamera = () => {
     const p = latest.current;
     const { w, h } = size();
-    applyCamera(initialCamera(p.dims, fitZoom(p.dims, p.scaling, w, h)), true);
+    const positions = p.positions; // where the points are going (shown.current may still hold the other dimension's)
+    const all = Array.from({ length: positions.length / 3 }, (_, i) => i);
+    let camera = initialCamera(p.dims, fitZoom(p.dims, p.scaling, w, h));
+    const box = fitToPoints(positions, all, p.dims, w, h, p.dims > 2 ? 14 : 16, FIT_MARGIN);
+    if (box) camera = { ...camera, target: box.target, zoom: p.dims > 2 ? camera.zoom : box.zoom };
+    const view = viewRef.current;
+    if (box && p.dims > 2 && view && all.length > 1) {
+      for (let pass = 0; pass < 3; pass++) {
+        const viewport = view.makeViewport({ width: w, height: h, viewState: viewStateOf(camera) as never });
+        if (!viewport) break;
+        let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+        for (const i of all) {
+          const [x, y] = viewport.project([positions[3 * i], positions[3 * i + 1], positions[3 * i + 2]]);
+          x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+        }
+        const usable = 1 - 2 * FIT_MARGIN;
+        // move the target under the screen box's centre (at the target's depth), then fit the box's larger side
+        const depth = viewport.project(camera.target)[2];
+        const centre = viewport.unproject([(x0 + x1) / 2, (y0 + y1) / 2, depth]);
+        const target: [number, number, number] = [centre[0], centre[1], centre[2] ?? camera.target[2]];
+        const grow = Math.min((w * usable) / Math.max(x1 - x0, 1), (h * usable) / Math.max(y1 - y0, 1));
+        camera = { ...camera, target, zoom: Math.min(camera.zoom + Math.log2(grow) * (pass === 0 ? 0.9 : 1), 14) };
+      }
+    }
+    applyCamera(camera, true);
   };
 
   // one Deck per dimension (orthographic for 2-D, orbit for 3-D)
@@ -231,7 +262,7 @@ export default function ScatterCanvas(props: ScatterProps) {
     try {
       deck = new Deck({
         parent: el, width: "100%", height: "100%",
-        views: dims > 2 ? new OrbitView({ id: "orbit", orbitAxis: "Y", fovy: 40 }) : new OrthographicView({ id: "ortho", flipY: false }),
+        views: (viewRef.current = dims > 2 ? new OrbitView({ id: "orbit", orbitAxis: "Y", fovy: 40 }) : new OrthographicView({ id: "ortho", flipY: false })),
         controller: dims > 2 ? { inertia: false } : { inertia: false, doubleClickZoom: false },
         viewState: viewStateOf(initialCamera(dims, 0)) as never,
         layers: [],
@@ -339,7 +370,7 @@ export default function ScatterCanvas(props: ScatterProps) {
   useEffect(() => {
     redraw();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [props.colours, props.edges, props.overlay, props.path, props.rings, props.radiusPx, props.edgeWidth, props.highlight]);
+  }, [props.colours, props.edges, props.overlay, props.path, props.rings, props.radiusPx, props.edgeWidth, props.highlight, props.dark]);
 
   const finishLasso = (poly: Point2[]) => {
     const deck = deckRef.current;
