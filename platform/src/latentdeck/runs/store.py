@@ -13,7 +13,7 @@ import shutil
 import stat
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .. import safepath
 from ..atomic import read_json, write_json
@@ -241,11 +241,15 @@ class RunStore:
         write_json(path / CANCEL_FLAG, {"requested_at": now()})
         return summary
 
-    def delete(self, run_id: str) -> None:
+    def delete(self, run_id: str, stop_work: Callable[[Path], None] | None = None) -> None:
+        """Remove a finished run. ``stop_work(run_dir)`` first stops what still writes into it (its backfill,
+        on-demand computations; :func:`latentdeck.api.runs.delete_run`), raising ``RunConflict`` to keep it."""
         path = self.run_dir(run_id)
         status = read_summary(path)["status"]
         if status in ACTIVE:
             raise RunConflict(f"run {run_id!r} is {status}; cancel it first (POST /api/runs/{run_id}/cancel)")
+        if stop_work is not None:
+            stop_work(path)
         trash = self.root / f".deleting-{run_id}-{secrets.token_hex(2)}"
         os.replace(path, trash)  # disappears from listings at once, even if removal takes a while
         shutil.rmtree(trash, ignore_errors=True)
