@@ -130,6 +130,27 @@ def test_a_revoke_waits_for_the_write_in_progress_and_refuses_every_later_one():
     assert order == ["write done", "revoked", "later write refused"]
 
 
+def test_a_folder_whose_work_was_given_up_while_producing_it_is_never_put_in_place(tmp_path):
+    from latentdeck.budget import FencedWriter
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    fence = Fence()
+    writer = FencedWriter(run_dir=run_dir, epoch=1, generator="test", folders=frozenset({"walks"}), fence=fence)
+
+    def produce(tmp: Path) -> None:
+        (tmp / "a.json").write_text("{}")
+        fence.revoke("given up while producing")  # what the waiting thread does meanwhile
+        (tmp / "b.json").write_text("{}")
+
+    with pytest.raises(Revoked):
+        writer.persist_folder("walks", "one", produce)
+    assert files_of(run_dir) == [] and [p.name for p in (run_dir / "walks").iterdir()] == []
+    with pytest.raises(Revoked):  # and nothing later either
+        writer.save_json("walks", "two_{tag}.json", {})
+    assert files_of(run_dir) == []
+
+
 # --- training -----------------------------------------------------------------------------------------
 
 def test_cancel_ends_a_run_whose_generator_sleeps_60_s(sleepy, serve_api, runs_dir, tiny_config):

@@ -39,7 +39,11 @@ export interface paths {
         get: operations["get_run_api_runs__run_id__get"];
         put?: never;
         post?: never;
-        /** Delete Run */
+        /**
+         * Delete Run
+         * @description Delete a finished run. Its running backfill and on-demand computations are stopped first and waited
+         *     for (up to 10 s), so nothing writes into the folder once it is gone; one that does not stop is a 409.
+         */
         delete: operations["delete_run_api_runs__run_id__delete"];
         options?: never;
         head?: never;
@@ -57,8 +61,10 @@ export interface paths {
         put?: never;
         /**
          * Cancel Run
-         * @description Ask the worker to stop; it does at its next check, emits ``run.cancelled`` and keeps finished epochs.
-         *     A run still waiting to start (queued, or waiting for its executor) ends ``cancelled`` at once.
+         * @description Ask the worker to stop; it does at its next check (within a fraction of a second while it writes
+         *     artifacts), emits ``run.cancelled`` and keeps finished epochs. A run still waiting to start (queued, or
+         *     waiting for its executor) ends ``cancelled`` at once. A finished run whose backfill is running: the
+         *     backfill is cancelled (as ``POST /api/runs/{run_id}/backfill/cancel``).
          */
         post: operations["cancel_run_api_runs__run_id__cancel_post"];
         delete?: never;
@@ -124,6 +130,29 @@ export interface paths {
          *     ``artifact.created``, ``backfill.completed``) on ``GET /api/runs/{run_id}/events``.
          */
         post: operations["start_backfill_api_runs__run_id__backfill_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{run_id}/backfill/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Backfill
+         * @description Ask the run's running backfill to stop. It does at its next step, or within a fraction of a second
+         *     inside a generator or projection (which then writes nothing more), and ends with ``backfill.failed``
+         *     (``reason: "cancelled"``); the files it finished before are kept. ``latentdeck backfill --cancel RUN_ID``
+         *     does the same.
+         */
+        post: operations["cancel_backfill_api_runs__run_id__backfill_cancel_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -561,6 +590,18 @@ export interface components {
             };
             /** Detail */
             detail: string;
+        };
+        /** BackfillCancelAccepted */
+        BackfillCancelAccepted: {
+            /** Detail */
+            detail: string;
+            /**
+             * Backfill
+             * @description the running backfill's lock: pid, proc_start, started_at
+             */
+            backfill: {
+                [key: string]: unknown;
+            };
         };
         /** BackfillRequest */
         BackfillRequest: {
@@ -1759,7 +1800,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description the run is still active; cancel it first */
+            /** @description the run is still active (cancel it first), or its backfill or a computation of it did not stop within 10 s (the message names it); nothing was deleted */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1813,7 +1854,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description the run already ended */
+            /** @description the run already ended (and no backfill of it is running) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2007,6 +2048,60 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    cancel_backfill_api_runs__run_id__backfill_cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackfillCancelAccepted"];
+                };
+            };
+            /** @description no such run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "no run 'x' in runs/"
+                     *     }
+                     */
+                    "application/json": unknown;
+                };
+            };
+            /** @description no backfill of the run is running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
             };
         };
     };
@@ -2421,7 +2516,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the run has no checkpoint yet, or a damaged one */
+            /** @description the run has no checkpoint yet, or a damaged one; or the run is being deleted */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2445,6 +2540,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the computation took longer than the server's budget (LATENTDECK_COMPUTE_BUDGET_S, default 120 s); it was stopped and writes nothing more */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
@@ -2490,7 +2594,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the run has no checkpoint yet, or a damaged one */
+            /** @description the run has no checkpoint yet, or a damaged one; or the run is being deleted */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2514,6 +2618,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the computation took longer than the server's budget (LATENTDECK_COMPUTE_BUDGET_S, default 120 s); it was stopped and writes nothing more */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
@@ -2559,7 +2672,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the run has no checkpoint yet, or a damaged one */
+            /** @description the run has no checkpoint yet, or a damaged one; or the run is being deleted */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2583,6 +2696,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the computation took longer than the server's budget (LATENTDECK_COMPUTE_BUDGET_S, default 120 s); it was stopped and writes nothing more */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
@@ -2628,7 +2750,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the run has no checkpoint yet, or a damaged one */
+            /** @description the run has no checkpoint yet, or a damaged one; or the run is being deleted */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2652,6 +2774,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the computation took longer than the server's budget (LATENTDECK_COMPUTE_BUDGET_S, default 120 s); it was stopped and writes nothing more */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
@@ -2697,7 +2828,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the run has no checkpoint yet, or a damaged one */
+            /** @description the run has no checkpoint yet, or a damaged one; or the run is being deleted */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2721,6 +2852,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the computation took longer than the server's budget (LATENTDECK_COMPUTE_BUDGET_S, default 120 s); it was stopped and writes nothing more */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
@@ -2766,7 +2906,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the run has no checkpoint yet, or a damaged one */
+            /** @description the run has no checkpoint yet, or a damaged one; or the run is being deleted */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2790,6 +2930,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the computation took longer than the server's budget (LATENTDECK_COMPUTE_BUDGET_S, default 120 s); it was stopped and writes nothing more */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
@@ -2835,7 +2984,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the run has no checkpoint yet, or a damaged one */
+            /** @description the run has no checkpoint yet, or a damaged one; or the run is being deleted */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2859,6 +3008,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the computation took longer than the server's budget (LATENTDECK_COMPUTE_BUDGET_S, default 120 s); it was stopped and writes nothing more */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
@@ -2904,7 +3062,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the run has no checkpoint yet, or a damaged one */
+            /** @description the run has no checkpoint yet, or a damaged one; or the run is being deleted */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2928,6 +3086,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the computation took longer than the server's budget (LATENTDECK_COMPUTE_BUDGET_S, default 120 s); it was stopped and writes nothing more */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
@@ -2973,7 +3140,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the run has no checkpoint yet, or a damaged one */
+            /** @description the run has no checkpoint yet, or a damaged one; or the run is being deleted */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2997,6 +3164,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the computation took longer than the server's budget (LATENTDECK_COMPUTE_BUDGET_S, default 120 s); it was stopped and writes nothing more */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
