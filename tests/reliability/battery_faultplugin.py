@@ -54,7 +54,7 @@ def _install(point: str, nth: int) -> None:
                 return path.parent.name == "checkpoints" and path.name.startswith("epoch_") and path.suffix == ".pt"
             return path.parent.name in ARTIFACT_FOLDERS and path.suffix in (".png", ".json")
 
-        def write_stream(path, source):
+        def write_stream(path, source, root=None):
             path = Path(path)
             if matches(path) and hit():
                 data = source.read()
@@ -62,7 +62,7 @@ def _install(point: str, nth: int) -> None:
                 fd, _ = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
                 os.write(fd, data[: len(data) // 2])
                 _die()
-            return original(path, source if not isinstance(source, bytes) else io.BytesIO(source))
+            return original(path, source if not isinstance(source, bytes) else io.BytesIO(source), root)
 
         atomic.write_stream = write_stream
     elif point == "event":
