@@ -48,7 +48,7 @@ class StageReporter:
         self.done += 1
 
 
-def _no_grad(work: Callable[[], Any]) -> Callable[[], Any]:
+def without_grad(work: Callable[[], Any]) -> Callable[[], Any]:
     def run():
         import torch
 
@@ -67,7 +67,7 @@ def run_generators(make_context: Callable[[str], Any], specs: list[Any],
         if stage is not None:
             stage.step(f"generator {spec.name}", f"writing artifacts: {spec.name}")
         ctx = make_context(spec.name).fenced()
-        outcome = run_within_budget(_no_grad(lambda: spec.generate(ctx)), budget, ctx.fence, spec.name)
+        outcome = run_within_budget(without_grad(lambda: spec.generate(ctx)), budget, ctx.fence, spec.name)
         if outcome.stopped:
             raise Stopped(f"epoch {ctx.epoch}, generator {spec.name}: {outcome.stopped}")
         if outcome.timed_out:

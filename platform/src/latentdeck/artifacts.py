@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import safepath
-from .artifact_steps import StageReporter, run_generators, selected_generators  # noqa: F401  (re-exported)
+from .artifact_steps import StageReporter, run_generators, selected_generators, without_grad  # noqa: F401  (re-exported)
 from .budget import DEFAULT_BUDGET_S, Budget, Fence, FencedEvents, FencedWriter, Stopped, run_within_budget, timeout_event
 from .errors import is_disk_full
 from .events import EventLog
@@ -250,7 +250,7 @@ class ArtifactEngine:
                     return result, ms
 
                 name = f"projection:{spec.name}"
-                outcome = run_within_budget(fit, self.budget, ctx.fence, name)
+                outcome = run_within_budget(without_grad(fit), self.budget, ctx.fence, name)
                 if outcome.stopped:
                     raise Stopped(f"epoch {epoch}, {name} {dims}-D: {outcome.stopped}")
                 exc = outcome.error
