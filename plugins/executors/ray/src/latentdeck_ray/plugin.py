@@ -1,7 +1,9 @@
 """The ``ray`` executor: each run's worker is a Ray task on a local Ray or a cluster (``latentdeck[ray]``).
 
-``start`` submits :func:`latentdeck_ray.task.train` with the run's ``executor_options`` (``num_cpus``,
-``num_gpus``: 1 for a ``device: cuda`` run unless set) and returns at once; Ray places the task on a node
+``start`` queues :func:`latentdeck_ray.task.train` with the run's ``executor_options`` (``num_cpus``,
+``num_gpus``: 1 for a ``device: cuda`` run unless set) for the hand-off thread (:mod:`latentdeck_ray.handoff`)
+and returns at once; no request thread talks to Ray for longer than a few seconds (:mod:`latentdeck_ray.session`,
+:mod:`latentdeck_ray.probe`). Ray places the task on a node
 with those resources free, so the server's run queue does not hold these runs (``queued=False``): Ray's
 own scheduler is the queue. The worker writes events and artifacts into the run directory as a local
 worker does, so the server streams them over SSE the same way; that directory must be on storage every
@@ -19,6 +21,7 @@ import importlib.util
 import logging
 import os
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +59,12 @@ def _gpus(config: dict[str, Any], options: RayOptions) -> float:
 
 
 def check_config(config: dict[str, Any]) -> None:
-    """Refuse a run Ray could never place: Ray missing here, or more CPUs / GPUs than the whole cluster has."""
+    """Refuse a run Ray could never place: Ray missing here, Ray unreachable (a misconfigured address is
+    named within a few seconds), or more CPUs / GPUs than the whole cluster has.
+
+    Bounded: the request that starts the connection waits for it up to ``session.REQUEST_WAIT_S``;
+    others never wait for it. While Ray is still connecting (a local Ray starting, say) the run is
+    accepted and its resources are checked when it is handed over, failing the run with the same words."""
     if not _ray_installed():
         raise ValueError(INSTALL_HINT)
     from . import session
@@ -66,9 +74,15 @@ def check_config(config: dict[str, Any]) -> None:
         have = session.cluster_resources()
     except session.RayUnreachable as exc:
         raise ValueError(f"cannot reach Ray: {exc}") from None
-    except Exception as exc:
-        raise ValueError(f"cannot reach Ray at {session.address() or 'a new local Ray'}: {type(exc).__name__}: {exc}. "
-                         "Check LATENTDECK_RAY_ADDRESS (or RAY_ADDRESS) and that the cluster is up (`ray status`)") from None
+    except session.StillConnecting as exc:
+        if exc.stage == "probing":
+            raise ValueError(f"cannot tell yet whether Ray is there: {exc}") from None
+        log.info("accepting a Ray run while %s: its resources are checked when it is handed over", exc)
+        return
+    _fits(config, options, have)
+
+
+def _fits(config: dict[str, Any], options: RayOptions, have: dict[str, float]) -> None:
     gpus = _gpus(config, options)
     if options.num_cpus > have.get("CPU", 0):
         raise ValueError(f"executor_options.num_cpus: {options.num_cpus:g} CPUs asked, the Ray cluster has "
@@ -88,6 +102,7 @@ def _driver() -> dict[str, Any]:
 
 
 def start(run_dir: Path) -> dict[str, Any]:
+    """Queue the run's hand-off to Ray and return at once (the hand-off thread connects and submits)."""
     if not _ray_installed():
         raise RuntimeError(INSTALL_HINT)
     from . import session
@@ -96,15 +111,25 @@ def start(run_dir: Path) -> dict[str, Any]:
     config = read_json(run_dir / "config.json")
     options = RayOptions.model_validate(config.get("executor_options") or {})
     gpus = _gpus(config, options)
-    ray = session.connect()
-    ref = session.remote("train", num_cpus=options.num_cpus, num_gpus=gpus).remote(
-        str(run_dir), config["run_id"], options.num_cpus)
-    task_id = session.remember(ref, str(run_dir))
+    task_id = _hand_off(run_dir, "train", {"num_cpus": options.num_cpus, "num_gpus": gpus},
+                        (str(run_dir), config["run_id"], options.num_cpus),
+                        check=lambda: _fits(config, options, session.cluster_resources(session.INIT_TIMEOUT_S, join=True)))
     need = f"{options.num_cpus:g} CPU{'s' if options.num_cpus != 1 else ''}" + (f" and {gpus:g} GPU" if gpus else "")
     note = (f"Handed to Ray ({'a local Ray on this machine' if session.address() is None else session.address()}): "
             f"it starts as soon as a node has {need} free; Ray decides the order. Cancelling it withdraws it at once.")
-    return {"task": task_id, "waiting_note": note, "log": "worker.log", "start": "ray", "ray": ray.get_runtime_context().gcs_address,
+    return {"task": task_id, "waiting_note": note, "log": "worker.log", "start": "ray", "ray": session.address() or "local",
             "num_cpus": options.num_cpus, "num_gpus": gpus, "cancel_grace_s": options.cancel_grace_s, **_driver()}
+
+
+def _hand_off(run_dir: Path, function: str, options: dict[str, Any], args: tuple, check=None) -> str:
+    """Record a task for ``task.<function>`` and queue its hand-off to Ray; its key (a fresh id)."""
+    from . import handoff, session
+
+    task_id = uuid.uuid4().hex
+    item = session.Submitted(str(run_dir))
+    session.keep(task_id, item)
+    handoff.submit(item, function, options, args, check)
+    return task_id
 
 
 def _ours(info: dict[str, Any]) -> bool:
@@ -142,6 +167,8 @@ def exit_reason(info: dict[str, Any]) -> dict[str, str] | None:
                 "stopped, and Ray ends a driver's tasks with it; epochs completed before are kept"}
     if not session.done(item):
         return None
+    if item.ref is None:  # never handed over: Ray unreachable, or too few resources
+        return {"reason": "executor_failed", "error": item.error} if item.error else None
     result, error = session.outcome(item)
     if result is not None:
         if result.get("error"):
@@ -168,7 +195,7 @@ def _force(task_id: str, grace: float) -> None:
     from . import session
 
     item = session.submitted(task_id)
-    if item is None or session.done(item):
+    if item is None or item.ref is None or session.done(item):
         return
     import ray
 
@@ -187,9 +214,13 @@ def cancel(info: dict[str, Any]) -> bool:
     if item is None or session.done(item):
         return False
     if claim(item.run_dir, {"cancelled_before_start": True, "pid": None}):
-        import ray
+        with session._lock:
+            item.withdrawn = True  # not handed over yet: it never will be
+            ref = item.ref
+        if ref is not None:
+            import ray
 
-        ray.cancel(item.ref)  # leaves Ray's queue; had it just started, it finds the claim taken and returns
+            ray.cancel(ref)  # leaves Ray's queue; had it just started, it finds the claim taken and returns
         return True
     grace = float(info.get("cancel_grace_s", RayOptions().cancel_grace_s))
     with session._lock:
@@ -201,29 +232,44 @@ def cancel(info: dict[str, Any]) -> bool:
 
 
 def start_task(run_dir: Path, module: str, args: list[str]) -> dict[str, Any]:
-    """``python -m <module> <run_dir> <args...>`` as a Ray task with one CPU (a backfill); never waits."""
+    """``python -m <module> <run_dir> <args...>`` as a Ray task with one CPU (a backfill); never waits.
+    Refused (503) at once while Ray is known to be unreachable."""
+    from latentdeck.kit import OnDemandError
+
     from . import session
 
+    try:
+        session.connect(0, join=False)
+    except session.RayUnreachable as exc:
+        raise OnDemandError(f"cannot hand the task to Ray: {exc}", 503) from None
+    except session.StillConnecting:
+        pass  # the hand-off thread waits for it
     log_name = f"{module.rsplit('.', 1)[-1]}.log"
-    ref = session.remote("run_module", num_cpus=1).remote(str(run_dir), _run_id(run_dir), module, list(args), log_name)
-    return {"task": session.remember(ref, str(run_dir)), "log": log_name, "module": module, **_driver()}
+    task_id = _hand_off(run_dir, "run_module", {"num_cpus": 1}, (str(run_dir), _run_id(run_dir), module, list(args), log_name))
+    return {"task": task_id, "log": log_name, "module": module, **_driver()}
 
 
 def call(run_dir: Path, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    """An on-demand computation ``name`` of the run as a Ray task with one CPU; waits for its answer."""
+    """An on-demand computation ``name`` of the run as a Ray task with one CPU; waits for its answer
+    (the connection, at most ``CALL_CONNECT_WAIT_S``: 503 otherwise)."""
+    from latentdeck.kit import OnDemandError
+
     from . import session
 
+    try:
+        session.connect(CALL_CONNECT_WAIT_S)
+    except (session.RayUnreachable, session.StillConnecting) as exc:
+        raise OnDemandError(f"cannot reach Ray to compute {name!r}: {exc}", 503) from None
     ref = session.remote("compute", num_cpus=1).remote(str(run_dir), _run_id(run_dir), name, body)
     import ray
 
     result = ray.get(ref, timeout=CALL_TIMEOUT_S)
     if "error" in result:
-        from latentdeck.kit import OnDemandError
-
         raise OnDemandError(result["error"], int(result.get("status") or 500))
     return result["answer"]
 
 
+CALL_CONNECT_WAIT_S = 30
 CALL_TIMEOUT_S = 600
 
 
