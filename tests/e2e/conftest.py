@@ -243,7 +243,8 @@ def serve_trained():
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
-    """Two finished tiny runs (a GM-VAE with every latent artifact, a collapsed GM-VAE) and a server over them."""
+    """Three finished tiny runs (a GM-VAE with every latent artifact, one with PCA and UMAP, a collapsed GM-VAE)
+    and a server over them."""
     import httpx
 
     runs = tmp_path_factory.mktemp("runs")
@@ -254,6 +255,9 @@ def lab(tmp_path_factory):
                "projections": ["first-dims", "pca"],
                "artifacts": ["knn", "density", "distortion", "atlas", "mixture_health"],
                "artifact_options": {"density": {"grid_size": 32}}},
+        # UMAP next to PCA (the suite's first UMAP fit pays numba's JIT once for the whole process)
+        "um": {**base, "model": "gmvae", "model_options": GMVAE, "epochs": 2, "name": "tiny gmvae with umap",
+               "projections": ["pca", "umap"], "artifacts": ["knn", "atlas"]},
         "collapsed": {**base, "model": "gmvae", "epochs": 2, "name": "collapsed gmvae",
                       # q(c|x) from the latent with no categorical KL: every digit picks one component
                       "model_options": {**GMVAE, "num_components": 4, "qc_source": "latent", "kld_weight": 10.0,

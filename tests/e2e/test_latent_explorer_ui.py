@@ -104,7 +104,9 @@ def test_edge_modes_and_smooth_fuzzy_gating(lab, page, latent_map):
     assert len(gated) == m.N * k and min(gated) < max(gated) == top_k[0], "gated: long edges fade"
 
     slider = page.get_by_test_id("map-radius")
-    slider.fill("1.05")
+    auto = float(slider.get_attribute("data-auto"))  # the radius chosen from this map's edges
+    assert 1 <= auto <= 6
+    slider.fill(f"{auto + 0.05:.2f}")
     time.sleep(0.3)
     wider = canvas.evaluate(m.EDGE_ALPHA)
     deltas = [b - a for a, b in zip(gated, wider)]
@@ -301,3 +303,47 @@ def test_the_map_fills_its_box_and_fits_one_screen_with_its_timeline(lab, browse
         shot(page, "latent-explorer-dark", full_page=False)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("method", ["pca", "umap"])
+def test_a_focused_point_shows_its_edges_at_the_defaults(lab, page, latent_map, method):
+    m = latent_map
+    page.goto(lab.page_of("um"))
+    canvas = page.get_by_test_id("latent-canvas")
+    expect(canvas).to_have_attribute("data-points", str(m.N))
+    m.choose(page, m, "map-method", method, "data-method")
+    badge = page.get_by_test_id("map-badge")
+    for dims in ("2", "3"):
+        m.choose(page, m, "map-dims", dims, "data-dims")
+        screen = canvas.evaluate(m.SCREEN)
+        box = canvas.bounding_box()
+        i = m.isolated(screen)
+        page.mouse.click(box["x"] + screen[i][0], box["y"] + screen[i][1])
+        expect(badge).not_to_have_attribute("data-focus", "0")
+        knn = lab.file("um", f"neighbors/knn_{method}_epoch_2.json")
+        expect(badge).to_have_attribute("data-edges-drawn", str(knn["k"]))
+        visible = int(badge.get_attribute("data-edges-visible"))
+        assert visible >= knn["k"] // 2, f"{method} {dims}-D: {visible} of {knn['k']} edges visible at the default radius"
+        page.get_by_test_id("focus-clear").click()
+
+
+def test_many_focused_points_draw_a_readable_subset(lab, page, latent_map):
+    m = latent_map
+    canvas = m.open(page, lab, m)
+    screen = canvas.evaluate(m.SCREEN)
+    page.get_by_test_id("tool-lasso").click()
+    lasso = page.get_by_test_id("latent-canvas-lasso")
+    box = lasso.bounding_box()
+    xs, ys = [p[0] for p in screen], [p[1] for p in screen]
+    corners = [(min(xs) - 3, min(ys) - 3), (max(xs) + 3, min(ys) - 3), (max(xs) + 3, max(ys) + 3), (min(xs) - 3, max(ys) + 3)]
+    page.mouse.move(box["x"] + corners[0][0], box["y"] + corners[0][1])
+    page.mouse.down()
+    for x, y in corners[1:] + corners[:1]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
+    page.mouse.up()
+    note = page.get_by_test_id("edges-thinned")
+    k = lab.file("gm", "neighbors/knn_pca_epoch_3.json")["k"]
+    expect(note).to_contain_text(f"{m.N} focused points to its 3 nearest neighbours ({m.N * 3} drawn, {m.N * (k - 3)} hidden)")
+    expect(page.get_by_test_id("map-badge")).to_have_attribute("data-edges-drawn", str(m.N * 3))
+    page.get_by_test_id("edges-show-all").click()
+    expect(page.get_by_test_id("map-badge")).to_have_attribute("data-edges-drawn", str(m.N * k))

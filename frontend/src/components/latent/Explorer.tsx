@@ -13,7 +13,7 @@ import type { Feed } from "@/lib/latent/files";
 import { loadJson, useRunJson } from "@/lib/latent/files";
 import { describeFilter, matchFilter, parseFilter, unavailableKey } from "@/lib/latent/filter";
 import { focusCsv, focusJson, focusOf, focusRows } from "@/lib/latent/focus";
-import { densityAwareOpacity, edgesOf } from "@/lib/latent/gating";
+import { RADIUS_RANGE, defaultRadiusFactor, densityAwareOpacity, edgesOf } from "@/lib/latent/gating";
 import type { EdgeMode, EdgeScope, KnnDoc } from "@/lib/latent/gating";
 import { colourBuffer, colourChoices, pointKey } from "@/lib/latent/points";
 import { useMapping } from "@/lib/latent/componentMapping";
@@ -37,6 +37,8 @@ const ScatterCanvas = dynamic(() => import("./ScatterCanvas"), { ssr: false, loa
 
 export const TRANSITION_MS = 700;
 const EDGE_RGB: [number, number, number] = [40, 44, 52];
+const MANY_FOCUSED = 12; // more focused points than this: their nearest PER_POINT neighbours' edges only
+const PER_POINT = 3;
 const EDGE_RGB_DARK: [number, number, number] = [196, 202, 214]; // light edges on the dark map
 
 export interface View {
@@ -93,7 +95,8 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const [hidden, setHidden] = useState<Set<string>>(new Set());
   const [edgeScope, setEdgeScope] = useState<EdgeScope>((initial.edges as EdgeScope | undefined) ?? "focused");
   const [edgeMode, setEdgeMode] = useState<EdgeMode>((initial.mode as EdgeMode | undefined) ?? "extent_gated");
-  const [radiusFactor, setRadiusFactor] = useState(initial.radius ?? 1);
+  const [radiusChoice, setRadiusChoice] = useState<number | null>(initial.radius ?? null); // null: chosen from the map
+  const [allEdges, setAllEdges] = useState(false);
   const [overlay, setOverlay] = useState<OverlayKind>((initial.overlay as OverlayKind | undefined) ?? "none");
   const [overlayOpacity, setOverlayOpacity] = useState(0.85);
   const [lasso, setLasso] = useState(false);
@@ -108,6 +111,8 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const wantKnn = knnOnDisk && (edgeScope !== "off" || anchors.length > 0 || hover !== null);
   const knn = useRunJson<KnnDoc>(runId, wantKnn ? knnName(method, docEpoch!) : null)?.doc ?? null;
   const knnFits = knn && doc && knn.n === doc.n ? knn : null;
+  const autoRadius = useMemo(() => (knnFits ? defaultRadiusFactor(knnFits, dims) : 1), [knnFits, dims]);
+  const radiusFactor = radiusChoice ?? autoRadius;
   const inputs = useRunJson<AtlasDoc>(runId, catalogue.atlasInputs ? ATLAS_INPUTS : null)?.doc ?? null;
   const recon = useRunJson<AtlasDoc>(runId, docEpoch !== null && catalogue.atlasRecon.has(docEpoch) ? atlasReconName(docEpoch) : null)?.doc ?? null;
   const sources = useOverlaySources();
@@ -138,8 +143,8 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
 
   const shownOverlay = dims === 2 && here.has(overlay) ? overlay : "none";
   useEffect(() => {
-    onState?.({ colour: by, overlay: shownOverlay, edges: edgeScope, mode: edgeMode, radius: radiusFactor });
-  }, [onState, by, shownOverlay, edgeScope, edgeMode, radiusFactor]);
+    onState?.({ colour: by, overlay: shownOverlay, edges: edgeScope, mode: edgeMode, radius: radiusChoice ?? undefined });
+  }, [onState, by, shownOverlay, edgeScope, edgeMode, radiusChoice]);
 
   const { mapping } = useMapping();
   const dark = useDarkTheme();
@@ -150,15 +155,20 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
     if (!knnFits || edgeScope === "off") return null;
     const from = edgeScope === "all" ? null : [...new Set([...(focus?.anchors ?? []), ...(hoverPosition !== null ? [hoverPosition] : [])])];
     if (from !== null && from.length === 0) return null;
-    const set = edgesOf(knnFits, dims, edgeMode, from, radiusFactor);
+    // many focused points: each one's nearest few neighbours, unless the person asked for all
+    const thinned = from !== null && from.length > MANY_FOCUSED && !allEdges;
+    const set = edgesOf(knnFits, dims, edgeMode, from, radiusFactor, thinned ? PER_POINT : null);
     const base = edgeScope === "all" ? densityAwareOpacity(set.count, 900 * 620) : 0.85;
     const rgba = new Uint8Array(set.count * 4);
+    let visible = 0;
     for (let e = 0; e < set.count; e++) {
       rgba.set(dark ? EDGE_RGB_DARK : EDGE_RGB, 4 * e);
       rgba[4 * e + 3] = Math.round(255 * base * set.opacity[e]);
+      if (rgba[4 * e + 3] >= 77) visible++;
     }
-    return { source: set.source, target: set.target, colours: rgba, count: set.count };
-  }, [knnFits, edgeScope, focus, hoverPosition, dims, edgeMode, radiusFactor, dark]);
+    const hidden = thinned ? from.length * knnFits.k - set.count : 0;
+    return { source: set.source, target: set.target, colours: rgba, count: set.count, visible, hidden };
+  }, [knnFits, edgeScope, focus, hoverPosition, dims, edgeMode, radiusFactor, dark, allEdges]);
 
   const overlayImage = useMemo<OverlayImage | null>(() => {
     if (!grid || !scaling || dims !== 2 || overlay === "none") return null;
@@ -247,8 +257,11 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
           <option value="extent_gated">gated by extent (fuzzy)</option><option value="top_k">always top-k</option>
         </select></label>
         {edgeMode === "extent_gated" && edgeScope !== "off" ? (
-          <label title="multiplies every point's extent radius (the file's radius grows with the latent distance d_k)">radius ×{radiusFactor.toFixed(2)}
-            <input type="range" min={0.25} max={3} step={0.05} value={radiusFactor} onChange={(e) => setRadiusFactor(Number(e.target.value))} data-testid="map-radius" style={{ display: "block" }} />
+          <label title="multiplies every point's extent radius (the file's radius grows with the latent distance d_k); it starts where three in four of this map's neighbour edges are within it">
+            radius ×{radiusFactor.toFixed(2)} {radiusChoice === null ? <span style={{ textTransform: "none", fontWeight: 400 }}>(chosen from this map)</span>
+              : <button type="button" className="linkish" style={{ textTransform: "none", fontSize: "0.74rem" }} onClick={() => setRadiusChoice(null)} data-testid="map-radius-auto">auto</button>}
+            <input type="range" min={RADIUS_RANGE[0]} max={RADIUS_RANGE[1]} step={0.05} value={radiusFactor} onChange={(e) => setRadiusChoice(Number(e.target.value))}
+              data-testid="map-radius" data-auto={autoRadius} style={{ display: "block" }} />
           </label>
         ) : null}
         <label>overlay (2-D)<select value={overlay} onChange={(e) => setOverlay(e.target.value as OverlayKind)} data-testid="map-overlay" disabled={dims !== 2}>
@@ -271,6 +284,14 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
           {matched.size > 0 ? <span className="muted"> (ringed and drawn on top)</span> : null}
         </p>
       ) : null}
+      {edges && ((edges.hidden ?? 0) > 0 || allEdges) && anchorPositions.length > MANY_FOCUSED ? (
+        <p className="small muted" style={{ margin: "-0.3rem 0 0.5rem" }} data-testid="edges-thinned">
+          {allEdges ? <>All {edges.count} neighbour edges of the {anchorPositions.length} focused points.{" "}
+            <button type="button" className="linkish" onClick={() => setAllEdges(false)}>nearest {PER_POINT} only</button></>
+            : <>Edges: each of the {anchorPositions.length} focused points to its {PER_POINT} nearest neighbours ({edges.count} drawn, {edges.hidden} hidden).{" "}
+              <button type="button" className="linkish" onClick={() => setAllEdges(true)} data-testid="edges-show-all">show all</button></>}
+        </p>
+      ) : null}
       {overlay !== "none" && dims === 2 && !overlayOnDisk ? (
         <p className="note" data-testid="overlay-missing">No {overlayLabel(overlay)} for {method} at epoch {docEpoch}: grids are written after each epoch by the
           {" "}<code>{kinds.get(overlay)}</code> generator (or <code>latentdeck backfill {runId} --artifacts {kinds.get(overlay)}</code>).</p>
@@ -288,7 +309,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
               onHover={onHover} onClick={pick} onLasso={onLasso} />
           ) : <div className={s.canvasBox} />}
           <span className={s.mapBadge} data-testid="map-badge" data-epoch={doc?.epoch ?? ""} data-method={doc?.method ?? ""} data-dims={doc?.dims ?? ""}
-            data-colour={by} data-overlay={overlayImage ? overlay : "none"} data-edges-drawn={edges?.count ?? 0} data-focus={focus?.members.size ?? 0}>
+            data-colour={by} data-overlay={overlayImage ? overlay : "none"} data-edges-drawn={edges?.count ?? 0} data-edges-visible={edges?.visible ?? 0} data-focus={focus?.members.size ?? 0}>
             {method.toUpperCase()} {dims}-D · epoch {doc?.epoch ?? "–"} · {doc?.n ?? 0} points{matched ? ` · ${matched.size} match` : ""}
           </span>
           {doc ? <span className={s.mapNote}>{doc.latent === "z" ? "latent z" : doc.latent} ({doc.latent_dim}-D) → {method} {dims}-D</span> : null}

@@ -20,6 +20,10 @@ export interface EdgeIndex {
   target: Uint32Array;
   colours: Uint8Array; // 4 per edge
   count: number;
+  /** edges drawn at least 30 % opaque */
+  visible?: number;
+  /** edges left out of a readable subset */
+  hidden?: number;
 }
 
 export interface OverlayImage {

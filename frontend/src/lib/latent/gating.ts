@@ -46,8 +46,31 @@ export interface EdgeSet {
   count: number;
 }
 
-/** The edges to draw for the chosen points (all points when ``from`` is null), their opacity per mode. */
-export function edgesOf(doc: KnnDoc, dims: number, mode: EdgeMode, from: Iterable<number> | null, factor = 1): EdgeSet {
+export const RADIUS_RANGE: [number, number] = [0.25, 6];
+
+/** The radius factor a map starts with, chosen from its own kNN file: the 75th percentile over all edges of
+ * (projected length / the point's radius), so three in four latent-neighbour edges are within the radius
+ * and the rest fade. Never below 1 (the file's radii) and within ``RADIUS_RANGE``. A faithful map (PCA)
+ * keeps about 1; a map that tears neighbourhoods apart (UMAP: its clusters are tight, neighbours across
+ * them far) gets a larger one, so a focused point shows its edges. */
+export function defaultRadiusFactor(doc: KnnDoc, dims: number): number {
+  const ext = doc.extent[`${dims}d`];
+  if (!ext) return 1;
+  const ratios: number[] = [];
+  ext.edge_lengths.forEach((row, i) => {
+    const r = ext.radius[i];
+    if (r > 0) for (const length of row) ratios.push(length / r);
+  });
+  if (!ratios.length) return 1;
+  ratios.sort((a, b) => a - b);
+  const q = ratios[Math.min(ratios.length - 1, Math.floor(0.75 * ratios.length))];
+  return Math.min(RADIUS_RANGE[1], Math.max(1, Math.ceil(q * 20) / 20));
+}
+
+/** The edges to draw for the chosen points (all points when ``from`` is null), their opacity per mode.
+ * ``perPoint`` keeps each point's nearest few neighbours only (a readable subset for many focused points). */
+export function edgesOf(doc: KnnDoc, dims: number, mode: EdgeMode, from: Iterable<number> | null, factor = 1,
+  perPoint: number | null = null): EdgeSet {
   const ext = doc.extent[`${dims}d`];
   const rows: number[] = from === null ? Array.from({ length: doc.n }, (_, i) => i) : [...from];
   const k = doc.k;
@@ -56,7 +79,8 @@ export function edgesOf(doc: KnnDoc, dims: number, mode: EdgeMode, from: Iterabl
   for (const i of rows) {
     const nbrs = doc.neighbors[i];
     if (!nbrs) continue;
-    for (let r = 0; r < nbrs.length; r++) {
+    const keep = perPoint === null ? nbrs.length : Math.min(perPoint, nbrs.length); // neighbours come nearest first
+    for (let r = 0; r < keep; r++) {
       source[e] = i;
       target[e] = nbrs[r];
       opacity[e] = mode === "top_k" || !ext ? 1 : gateOpacity(ext.edge_lengths[i][r], ext.radius[i], doc.gating.softness, factor);

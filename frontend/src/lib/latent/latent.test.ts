@@ -59,6 +59,21 @@ test("edges come from the kNN file: top-k draws all at full opacity, gating fade
   assert.ok(Math.abs(gated.opacity[1] - Math.exp(-(2 - 1) / 0.5)) < 1e-6);
 });
 
+test("the default radius comes from the map's own edges, and many focused points keep their nearest few", async () => {
+  const { defaultRadiusFactor } = await import("./gating");
+  // ratios length / radius: 0.5, 2, 0.667, 1, 0.9, 3 -> the 75th percentile is 2
+  assert.equal(defaultRadiusFactor(knnDoc(), 2), 2);
+  const tight = knnDoc();
+  tight.extent["2d"].edge_lengths = [[0.1, 0.2], [0.1, 0.1], [0.2, 0.3]];
+  assert.equal(defaultRadiusFactor(tight, 2), 1, "never below the file's radii");
+  const torn = knnDoc();
+  torn.extent["2d"].edge_lengths = [[50, 60], [50, 70], [80, 90]];
+  assert.equal(defaultRadiusFactor(torn, 2), 6, "capped at the slider's end");
+  assert.equal(defaultRadiusFactor(knnDoc(), 3), 1, "no 3-D extent: the file's radii");
+  const few = edgesOf(knnDoc(), 2, "extent_gated", [0, 1, 2], 1, 1);
+  assert.deepEqual([...few.target], [1, 0, 1], "each point's nearest neighbour only");
+});
+
 test("density-aware edge opacity falls as edges crowd, within bounds", () => {
   const area = 800 * 600;
   const few = densityAwareOpacity(100, area), many = densityAwareOpacity(150000, area);
