@@ -23,6 +23,7 @@ from .. import __version__
 from ..deferred import DeferredStarts
 from ..launch import reap_dead_workers, resume_waiting_runs, start_worker
 from ..plugins import PluginError, declared_folders, get_plugin_manager
+from ..runs.cleanup import start_cleanup
 from ..runs.lifecycle import InvalidTransition
 from ..runs.store import RunStore, RunStoreError
 from .access import AccessGuard, AccessPolicy
@@ -96,6 +97,7 @@ def _start_executor_warm_ups(pm) -> None:
 async def _lifespan(app: FastAPI):
     store, pm = app.state.store, app.state.pm
     app.state.hub.ending = False  # the same app may be served again after a shutdown
+    app.state.startup_cleanup = start_cleanup(store.root)  # leftovers of killed writers and deletes; not awaited
     resumed, interrupted = await asyncio.to_thread(resume_waiting_runs, store, pm, app.state.deferred)
     if resumed:
         log.info("resumed %d run(s) a previous server left queued: %s", len(resumed), ", ".join(resumed))
