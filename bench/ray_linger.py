@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reliability"))
 
-from battery_lab import TINY_RUN, Lab  # noqa: E402
+from battery_lab import Lab  # noqa: E402
 
 from latentdeck.procs import pid_alive, proc_start_time  # noqa: E402
 
@@ -68,8 +68,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ldlinger-") as tmp:
         runs = Path(tmp) / "runs"
         runs.mkdir()
-        env = {k: v for k, v in os.environ.items() if k not in ("LATENTDECK_RAY_ADDRESS", "RAY_ADDRESS")}
-        lab = Lab(runs, env=env)
+        lab = Lab(runs)  # no address: the lab starts a local Ray
         lab.env.pop("LATENTDECK_RAY_ADDRESS", None)
         lab.env.pop("RAY_ADDRESS", None)
         lab.start()

@@ -77,7 +77,7 @@ def _exchange(sock: socket.socket, read_timeout: float) -> tuple[bytes, bool]:
     """Send the HTTP/2 preface; the first bytes the server sends (at most 64) before the timeout, and
     whether it closed the connection."""
     deadline = time.monotonic() + read_timeout
-    heard, closed = b"", False
+    heard = b""
     try:
         sock.sendall(PREFACE + EMPTY_SETTINGS)
     except OSError:
@@ -96,7 +96,7 @@ def _exchange(sock: socket.socket, read_timeout: float) -> tuple[bytes, bool]:
         if not chunk:
             return heard, True
         heard += chunk
-    return heard, closed
+    return heard, False
 
 
 def judge(heard: bytes, closed: bool = False, read_timeout: float = READ_TIMEOUT_S) -> str | None:
