@@ -63,6 +63,22 @@ def test_the_writer_refuses_an_event_over_the_limit_and_writes_nothing(tmp_path)
     assert [e["seq"] for e in read_events(path)] == [1, 2, 3]
 
 
+def test_a_failure_with_an_enormous_error_is_shortened_not_lost(tmp_path):
+    path = tmp_path / "events.jsonl"
+    trace = "x" * (3 * MAX_EVENT_BYTES)
+    with EventLog(path, "r") as log:
+        log.emit("epoch_done", {"epoch": 1})
+        log.emit("run.failed", {"reason": "error", "error": "ValueError: " + "y" * 40_000, "traceback": trace})
+        with pytest.raises(EventTooLarge):
+            log.emit("note", {"blob": trace})  # not a failure: refused as before
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 2 and all(len(line) <= MAX_EVENT_BYTES for line in lines)
+    failed = json.loads(lines[1])
+    assert failed["seq"] == 2 and failed["type"] == "run.failed" and failed["data"]["reason"] == "error"
+    assert failed["data"]["error"].startswith("ValueError: yyy") and "characters cut" in failed["data"]["error"]
+    assert f"[{3 * MAX_EVENT_BYTES - 16_384:,} characters cut]" in failed["data"]["traceback"]
+
+
 def test_readers_stand_a_long_line_in_with_a_small_event_holding_little_memory(long_log, caplog):
     caplog.set_level(logging.WARNING, logger="latentdeck.events")
     events, peak = _peak(lambda: list(read_events(long_log)))

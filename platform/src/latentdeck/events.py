@@ -46,6 +46,23 @@ EVENT_TYPES = (
 )
 
 
+FAILURE_EVENTS = frozenset({"artifact.failed", "backfill.failed", "projection.failed"})
+LONG_TEXT = 16_384  # characters of one string kept in a shortened failure event (head and tail)
+
+
+def shorten_strings(value: Any, limit: int = LONG_TEXT) -> Any:
+    """``value`` with every string longer than ``limit`` cut to its head and tail around a note of how many
+    characters were cut (failure events carry errors and tracebacks of any size)."""
+    if isinstance(value, str) and len(value) > limit:
+        half = limit // 2
+        return f"{value[:half]}\n… [{len(value) - 2 * half:,} characters cut] …\n{value[-half:]}"
+    if isinstance(value, dict):
+        return {k: shorten_strings(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shorten_strings(v, limit) for v in value]
+    return value
+
+
 class EventTooLarge(ValueError):
     """An event whose line would be longer than :data:`MAX_EVENT_BYTES`; nothing was written."""
 
@@ -142,6 +159,10 @@ class EventLog:
             self._sync()
             event = {"seq": self.seq + 1, "type": type, "ts": time.time(), "run_id": self.run_id, "data": data or {}}
             line = (dumps(event) + "\n").encode()
+            if len(line) - 1 > MAX_EVENT_BYTES and type in TERMINAL_EVENTS | FAILURE_EVENTS:
+                # a failure must reach its followers: an enormous error message or traceback is shortened
+                event["data"] = shorten_strings(event["data"])
+                line = (dumps(event) + "\n").encode()
             if len(line) - 1 > MAX_EVENT_BYTES:
                 raise EventTooLarge(
                     f"{self.path}: a {type} event of {len(line) - 1:,} bytes is over the {MAX_EVENT_BYTES:,}-byte "
