@@ -49,6 +49,18 @@ def test_create_writes_config_summary_and_created_event(store):
     assert store.summary("run-a") == summary
 
 
+def test_summaries_name_the_preset_also_for_runs_made_before_they_did(store):
+    store.create(stored("run-a", preset="gmvae-clusters"))
+    store.create(stored("run-b", created_at=2000.0))
+    assert store.summary("run-a")["preset"] == "gmvae-clusters" and store.summary("run-b")["preset"] is None
+    old = store.root / "run-c"
+    store.create(stored("run-c", created_at=3000.0, preset="ae-quick"))
+    summary = read_json(old / "summary.json")
+    del summary["preset"]  # an older summary.json: the listing reads the preset from config.json
+    (old / "summary.json").write_text(json.dumps(summary))
+    assert {r["run_id"]: r["preset"] for r in store.list()} == {"run-a": "gmvae-clusters", "run-b": None, "run-c": "ae-quick"}
+
+
 def test_create_refuses_an_existing_run(store):
     store.create(stored("run-a"))
     with pytest.raises(FileExistsError):

@@ -34,6 +34,8 @@ class RunSummary(BaseModel):
     run_id: str
     status: Literal["created", "running", "completed", "cancelled", "failed"]
     name: str | None = None
+    preset: str | None = Field(None, description="the preset the run started from (null: none), shown with the name "
+                                                 "so two runs of one model can be told apart")
     model: str | None = None
     dataset: str | None = None
     epochs: int | None = None
@@ -106,7 +108,9 @@ def get_run(run_id: str, request: Request) -> dict[str, Any]:
     config = store.read_config(run_id)
     model_spec = collect(request.app.state.pm, "models").get(str(config.get("model")))
     phases = run_phases(model_spec, config) if model_spec else []
-    return {"summary": _with_queue(request, store.summary(run_id)), "config": config, "phases": phases}
+    summary = store.summary(run_id)
+    summary.setdefault("preset", config.get("preset"))  # a summary written before it named the preset
+    return {"summary": _with_queue(request, summary), "config": config, "phases": phases}
 
 
 @router.post("/{run_id}/cancel", status_code=202, response_model=CancelAccepted, responses={

@@ -81,6 +81,15 @@ def _plain(path: Path, kind) -> bool:
         return False
 
 
+def _config_preset(run_dir: Path) -> str | None:
+    """The preset a run's config names (None when it names none or cannot be read)."""
+    try:
+        preset = read_json(run_dir / "config.json", root=run_dir).get("preset")
+    except (OSError, ValueError, RunStoreError):
+        return None
+    return preset if isinstance(preset, str) else None
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
@@ -196,7 +205,7 @@ class RunStore:
         reserve_space(path)
         write_json(path / "config.json", stored_config)
         summary = {
-            "run_id": run_id, "status": "created", "name": stored_config.get("name"),
+            "run_id": run_id, "status": "created", "name": stored_config.get("name"), "preset": stored_config.get("preset"),
             "model": stored_config["model"], "dataset": stored_config["dataset"],
             "epochs": stored_config["epochs"], "epochs_completed": 0,
             "created_at": stored_config["created_at"], "started_at": None, "ended_at": None,
@@ -224,7 +233,10 @@ class RunStore:
             if not _plain(summary, stat.S_ISREG):
                 continue  # a run being created, a link, or a foreign folder
             try:
-                rows.append(read_json(summary))
+                row = read_json(summary)
+                if "preset" not in row:  # written before summaries named the preset: read it from the config
+                    row["preset"] = _config_preset(Path(entry.path))
+                rows.append(row)
             except (OSError, ValueError):
                 continue
         return sorted(rows, key=lambda s: (s.get("created_at") or 0, s["run_id"]), reverse=True)
