@@ -149,3 +149,19 @@ def test_a_latent_walk_is_decoded_and_drawn_on_the_map(lab, page, latent_map, sh
     m.choose(page, m, "map-method", "first-dims", "data-method")
     layers = canvas.evaluate("(box) => box.querySelector('[data-frames]').__deck.props.layers.map((l) => l.id)")
     assert "walk-path" not in layers, "a walk placed on the PCA map is not drawn on another map"
+
+
+def test_compare_names_runs_and_colours_by_each_runs_matched_components(lab, page, latent_map):
+    m = latent_map
+    m.open(page, lab, m)
+    page.get_by_test_id("compare-toggle").click()
+    page.get_by_test_id("compare-mode").locator("button[data-value='runs']").click()
+    picker = page.get_by_test_id("compare-run")
+    expect(picker.locator("option", has_text="tiny gmvae with umap ·")).to_have_count(1)  # the run's name, with its start time
+    picker.select_option(lab.ids["um"])
+    m.wait_drawn(page, "compare-right")
+    page.get_by_test_id("compare-colour").select_option("component")
+    expect(page.get_by_test_id("compare-left-title")).to_have_attribute("data-colour", "component")
+    expect(page.get_by_test_id("compare-right-title")).to_have_attribute("data-colour", "component")
+    page.get_by_test_id("compare-colour").select_option("predicted")  # a GM-VAE has no classifier: said, not hidden
+    expect(page.get_by_test_id("compare-right-title")).to_contain_text("coloured by label (this map has no predictions)")

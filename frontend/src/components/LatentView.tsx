@@ -1,4 +1,5 @@
 "use client";
+import { runName } from "@/lib/runName";
 import Link from "next/link";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api } from "@/lib/api";
@@ -85,7 +86,8 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
     <ComponentMappingContext.Provider value={mapping}>
       <div className="page-head">
         <div>
-          <h1>Latent space <span className="mono muted" data-testid="run-title">{detail.summary.name || runId}</span></h1>
+          <h1>Latent space <span className="mono muted" data-testid="run-title">{runName(detail.summary)}</span></h1>
+          {runName(detail.summary) !== runId ? <div className="mono muted small">{runId}</div> : null}
           <div className="run-meta">
             <StatusBadge status={detail.summary.status} />
             <span>model <b>{detail.summary.model}</b></span>

@@ -1,4 +1,5 @@
 "use client";
+import { runName } from "@/lib/runName";
 import Link from "next/link";
 import { useEffect, useState } from "react";
 import type { MouseEvent } from "react";
@@ -41,7 +42,8 @@ function NetworkViewFor({ runId }: { runId: string | null | undefined }) {
   const head = (
     <div className="page-head">
       <div>
-        <h1>Network <span className="mono muted" data-testid="run-title">{detail.summary.name || runId}</span></h1>
+        <h1>Network <span className="mono muted" data-testid="run-title">{runName(detail.summary)}</span></h1>
+        {runName(detail.summary) !== runId ? <div className="mono muted small">{runId}</div> : null}
         <div className="run-meta">
           <StatusBadge status={detail.summary.status} />
           <span>model <b>{detail.summary.model}</b></span>

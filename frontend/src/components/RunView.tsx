@@ -1,4 +1,5 @@
 "use client";
+import { runName } from "@/lib/runName";
 import Link from "next/link";
 import { useEffect, useMemo, useState } from "react";
 import { api, ApiError, TERMINAL, isActive } from "@/lib/api";
@@ -266,7 +267,8 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
     <RunPhasesContext.Provider value={phases}>
       <div className="page-head">
         <div>
-          <h1 className="mono" data-testid="run-title">{summary.name || runId}</h1>
+          <h1 className="mono" data-testid="run-title">{runName(summary)}</h1>
+          {runName(summary) !== runId ? <div className="mono muted small">{runId}</div> : null}
           <div className="run-meta">
             <StatusBadge status={status} />
             <ConnectionIndicator connection={connection} />

@@ -1,4 +1,5 @@
 "use client";
+import { runName, startedOf } from "@/lib/runName";
 import Link from "next/link";
 import { useState } from "react";
 import { api, ApiError, isActive } from "@/lib/api";
@@ -87,7 +88,8 @@ export function RunsBrowser() {
             <tbody>
               {shown.map((r) => (
                 <tr key={r.run_id} data-run-id={r.run_id}>
-                  <td><Link href={`/runs/${encodeURIComponent(r.run_id)}/`} className="mono">{r.name || r.run_id}</Link></td>
+                  <td><Link href={`/runs/${encodeURIComponent(r.run_id)}/`} className="mono">{runName(r)}</Link>
+                    {runName(r) !== r.run_id ? <div className="mono muted small">{startedOf(r.run_id) ?? r.run_id}</div> : null}</td>
                   <td>
                     <StatusBadge status={r.status} />
                     {r.queue_position ? (

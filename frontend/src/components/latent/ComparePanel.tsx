@@ -9,7 +9,9 @@ import type { RunSummary } from "@/lib/api";
 import { projectionName, resolveView } from "@/lib/latent/catalogue";
 import type { Catalogue } from "@/lib/latent/catalogue";
 import { useCatalogue, useRunJson } from "@/lib/latent/files";
-import { useMapping } from "@/lib/latent/componentMapping";
+import { useComponentMapping, useMapping } from "@/lib/latent/componentMapping";
+import type { ComponentMapping } from "@/lib/latent/matching";
+import { runLabel } from "@/lib/runName";
 import { componentName } from "@/lib/latent/matching";
 import { colourBuffer, pointKey } from "@/lib/latent/points";
 import type { ProjectionDoc } from "@/lib/latent/points";
@@ -20,22 +22,28 @@ import s from "./Explorer.module.css";
 const ScatterCanvas = dynamic(() => import("./ScatterCanvas"), { ssr: false, loading: () => <div className={s.canvasBox} /> });
 const NONE = new Set<string>();
 
-function Side({ runId, pageRunId, title, doc, hover, setHover, camera, id, classes }: {
+type CompareColour = "label" | "component" | "predicted";
+
+function Side({ runId, pageRunId, title, doc, hover, setHover, camera, id, classes, by, otherMapping }: {
   runId: string; pageRunId: string; title: string; doc: ProjectionDoc | null; hover: string | null; setHover: (k: string | null) => void;
-  camera: CameraLink; id: string; classes: string[];
+  camera: CameraLink; id: string; classes: string[]; by: CompareColour;
+  /** another run's own component mapping (matched from its own cluster file) */
+  otherMapping: ComponentMapping | null;
 }) {
   const scaling = useMemo(() => (doc ? scalingOf(doc.method, doc.dims, doc.bounds) : null), [doc]);
   const positions = useMemo(() => (doc && scaling ? toWorld(doc.coords, doc.dims, scaling) : new Float32Array(0)), [doc, scaling]);
-  // the mapping is this run's: a map of another run names its components by number
+  // each run's components take their own matched digits' colours (this run's from the page, another run's from its cluster file)
   const { mapping: pageMapping } = useMapping();
-  const mapping = runId === pageRunId ? pageMapping : null;
-  const colours = useMemo(() => (doc ? colourBuffer(doc, { by: "label", atlas: null, hidden: NONE, focus: null, filter: null, mapping }) : new Uint8Array(0)), [doc, mapping]);
+  const mapping = runId === pageRunId ? pageMapping : otherMapping;
+  const shownBy: CompareColour = doc && (by === "label" || (by === "component" ? doc.component : doc.predicted)) ? by : "label";
+  const colours = useMemo(() => (doc ? colourBuffer(doc, { by: shownBy, atlas: null, hidden: NONE, focus: null, filter: null, mapping }) : new Uint8Array(0)), [doc, mapping, shownBy]);
   const keys = useMemo(() => new Map(doc ? doc.indices.map((_, i) => [pointKey(doc, i), i]) : []), [doc]);
   const at = hover !== null ? keys.get(hover) ?? null : null;
   const rings = useMemo(() => (at !== null ? [{ index: at, colour: [17, 17, 17, 255] as [number, number, number, number] }] : []), [at]);
   return (
     <div data-testid={`${id}-side`}>
-      <div className="small" style={{ marginBottom: "0.3rem" }}><b>{title}</b></div>
+      <div className="small" style={{ marginBottom: "0.3rem" }} data-testid={`${id}-title`} data-colour={shownBy}><b>{title}</b>
+        {shownBy !== by ? <span className="muted"> · coloured by label (this map has no {by === "component" ? "components" : "predictions"})</span> : null}</div>
       {doc && scaling ? (
         <ScatterCanvas id={id} testId={id} dims={doc.dims} positions={positions} colours={colours}
           radiusPx={pointRadiusPx(doc.n, doc.dims)} scaling={scaling} fitKey={`${doc.method}:${doc.dims}`} resetToken={0}
@@ -51,6 +59,14 @@ function Side({ runId, pageRunId, title, doc, hover, setHover, camera, id, class
       </div>
     </div>
   );
+}
+
+/** Another run's side: its components matched to digits from its own newest cluster file (keyed by run, so
+ * the matching is chosen afresh for each run picked). */
+function OtherRunSide(props: Omit<Parameters<typeof Side>[0], "otherMapping"> & { clusters: number[]; listed: boolean }) {
+  const { clusters, listed, ...rest } = props;
+  const mapping = useComponentMapping(rest.runId, clusters, listed).mapping;
+  return <Side {...rest} otherMapping={mapping} />;
 }
 
 function useOtherRuns(runId: string, dataset: string, open: boolean): RunSummary[] {
@@ -74,13 +90,15 @@ export function ComparePanel({ runId, catalogue, method, dims, epoch, dataset, c
   const [hover, setHover] = useState<string | null>(null);
   const camera = useMemo(() => new CameraLink(), []);
   const others = useOtherRuns(runId, dataset, open && mode === "runs");
-  const otherCatalogue = useCatalogue(open && mode === "runs" && other ? other : null, "completed").catalogue;
+  const otherLoaded = useCatalogue(open && mode === "runs" && other ? other : null, "completed");
+  const otherCatalogue = otherLoaded.catalogue;
+  const [by, setBy] = useState<CompareColour>("label");
 
   const a = left !== null && epochs.includes(left) ? left : epochs[0] ?? null;
   const b = right !== null && epochs.includes(right) ? right : epoch ?? epochs[epochs.length - 1] ?? null;
   const otherView = resolveView(otherCatalogue, { method, dims, epoch: b });
   const otherRow = others.find((r) => r.run_id === other);
-  const otherName = otherRow ? `${otherRow.name || other} (${otherRow.model})` : other;
+  const otherName = otherRow ? `${runLabel(otherRow)} (${otherRow.model})` : other;
   const otherMatches = other !== "" && otherView.method === method && otherView.dims === dims;
   const leftName = open && a !== null ? projectionName(method, dims, mode === "epochs" ? a : b ?? a) : null;
   const rightName = open ? (mode === "epochs" ? (b !== null ? projectionName(method, dims, b) : null)
@@ -115,17 +133,22 @@ export function ComparePanel({ runId, catalogue, method, dims, epoch, dataset, c
             ) : (
               <label>other run (same dataset)<select value={other} onChange={(e) => setOther(e.target.value)} data-testid="compare-run">
                 <option value="">choose…</option>
-                {others.map((r) => <option key={r.run_id} value={r.run_id}>{r.name || r.run_id} · {r.model} · {r.epochs_completed} epochs</option>)}
+                {others.map((r) => <option key={r.run_id} value={r.run_id}>{runLabel(r)} · {r.model} · {r.epochs_completed} epochs</option>)}
               </select></label>
             )}
+            <label>colour by<select value={by} onChange={(e) => setBy(e.target.value as CompareColour)} data-testid="compare-colour">
+              <option value="label">label (true digit)</option>
+              <option value="component">component (each run matched to digits)</option>
+              <option value="predicted">prediction</option></select></label>
             <span className="note">{method.toUpperCase()} {dims}-D (the map&apos;s choice above)</span>
           </div>
           {mode === "runs" && other && !otherMatches ? <p className="note">That run has no {method} {dims}-D projection.</p> : null}
           <div className={s.compare}>
-            <Side runId={runId} pageRunId={runId} id="compare-left" doc={leftDoc} hover={hover} setHover={setHover} camera={camera} classes={classes}
+            <Side runId={runId} pageRunId={runId} id="compare-left" doc={leftDoc} hover={hover} setHover={setHover} camera={camera} classes={classes} by={by} otherMapping={null}
               title={`this run · epoch ${mode === "epochs" ? a : b ?? a}`} />
-            <Side runId={mode === "epochs" ? runId : other} pageRunId={runId} id="compare-right" doc={rightDoc} hover={hover} setHover={setHover}
-              camera={camera} classes={classes} title={mode === "epochs" ? `this run · epoch ${b}` : other ? `${otherName} · epoch ${otherView.epoch ?? "–"}` : "another run"} />
+            <OtherRunSide key={mode === "epochs" ? runId : other} clusters={mode === "epochs" ? [] : otherCatalogue.clusters} listed={mode === "epochs" || otherLoaded.loaded}
+              runId={mode === "epochs" ? runId : other} pageRunId={runId} id="compare-right" doc={rightDoc} hover={hover} setHover={setHover}
+              camera={camera} classes={classes} by={by} title={mode === "epochs" ? `this run · epoch ${b}` : other ? `${otherName} · epoch ${otherView.epoch ?? "–"}` : "another run"} />
           </div>
           {leftDoc && rightDoc ? <p className="note" data-testid="compare-shared">{shared} of {rightDoc.n} digits are in both subsets (matched by dataset index); each map is scaled to its own extent.</p> : null}
         </>
