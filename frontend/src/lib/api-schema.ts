@@ -371,6 +371,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/compute/nearest-train": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * nearest-train (on demand)
+         * @description the k (at most 32) training digits nearest to one digit in latent space, with labels, distances, predictions or components and their images in a strip (neighbors/train/epoch_<N>/<split>_<idx>_k_<k>/...)
+         */
+        post: operations["compute_nearest_train"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}/compute/network-conv-step": {
         parameters: {
             query?: never;
@@ -542,7 +562,7 @@ export interface paths {
         put?: never;
         /**
          * walk (on demand)
-         * @description decode a path through the latent space (along a dimension, or from one digit to another) and place it on a 2-D projection of that epoch (walks/epoch_<N>/<method>/from_<split>_<i>/...)
+         * @description decode a path through the latent space (along a dimension, from one digit to another, or from a digit to its class centre or mixture component centre) and place it on a 2-D projection of that epoch (walks/epoch_<N>/<method>/from_<split>_<i>/...)
          */
         post: operations["compute_walk"];
         delete?: never;
@@ -811,6 +831,35 @@ export interface components {
              * @description an epoch with a checkpoint (default: the newest)
              */
             epoch?: number | null;
+        };
+        /**
+         * NearestTrainRequest
+         * @description One digit (by dataset index and split) at one epoch, and how many nearest training digits to return.
+         */
+        NearestTrainRequest: {
+            /**
+             * Idx
+             * @description dataset index of the digit asked about (in split)
+             */
+            idx: number;
+            /**
+             * Split
+             * @description split of that digit: heldout or train
+             * @default heldout
+             * @enum {string}
+             */
+            split: "heldout" | "train";
+            /**
+             * K
+             * @description how many nearest training digits, 1..32
+             * @default 8
+             */
+            k: number;
+            /**
+             * Epoch
+             * @description an epoch with a checkpoint, or latest (default: the newest)
+             */
+            epoch?: number | "latest" | null;
         };
         /**
          * OnDemandResult
@@ -1282,6 +1331,11 @@ export interface components {
             status: "created" | "running" | "completed" | "cancelled" | "failed";
             /** Name */
             name?: string | null;
+            /**
+             * Preset
+             * @description the preset the run started from (null: none), shown with the name so two runs of one model can be told apart
+             */
+            preset?: string | null;
             /** Model */
             model?: string | null;
             /** Dataset */
@@ -1586,11 +1640,11 @@ export interface components {
             from_split: "heldout" | "train";
             /**
              * Mode
-             * @description dimension: move along one latent dimension; interpolate: go straight to to_idx
+             * @description dimension: move along one latent dimension; interpolate: go straight to to_idx; centre: go straight to a class centre or a component centre (see centre)
              * @default interpolate
              * @enum {string}
              */
-            mode: "dimension" | "interpolate";
+            mode: "dimension" | "interpolate" | "centre";
             /**
              * Dim
              * @description dimension mode: the latent dimension to move along (0..d-1)
@@ -1613,6 +1667,16 @@ export interface components {
              * @enum {string}
              */
             to_split: "heldout" | "train";
+            /**
+             * Centre
+             * @description centre mode: class (the mean latent of a label's points in the visualization subset at that epoch) or component (a mixture component's prior mean mu_c; models with mixture_prior)
+             */
+            centre?: ("class" | "component") | null;
+            /**
+             * Target
+             * @description centre mode: the class or component (default: the start digit's label, or its argmax q(c|x) component)
+             */
+            target?: number | null;
             /**
              * Steps
              * @description decoded steps along the path, 2..33 (both ends included)
@@ -2470,6 +2534,84 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    compute_nearest_train: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NearestTrainRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnDemandResult"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such run or epoch checkpoint (the message lists the epochs that have one), or an unknown layer / projection the request names */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the run has no checkpoint yet, or a damaged one; or the run is being deleted */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a field out of range or of the wrong type (the message names the field and the range) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the computation took longer than the server's budget (LATENTDECK_COMPUTE_BUDGET_S, default 120 s); it was stopped and writes nothing more */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

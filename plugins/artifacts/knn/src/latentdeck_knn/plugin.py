@@ -16,6 +16,10 @@ latent-neighbour edges. ``s`` and ``median(d_k)`` are positive constants of the 
 monotone in ``d_k``. Edge modes: ``extent_gated`` (edge i->j at full opacity while its projected length
 ``L`` is within ``radius_i``, then ``exp(-(L - radius_i) / (softness * radius_i))``: a smooth fade, no
 popping) and ``top_k`` (all k edges).
+
+On demand, ``nearest-train`` (:mod:`latentdeck_knn.nearest`) answers "which training digits is this one
+closest to?": one digit's k nearest training digits in the same latent, written once under
+``neighbors/train/``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ArtifactSpec, hookimpl
+from latentdeck import ArtifactSpec, OnDemandSpec, hookimpl
 
 from .schema import EDGE_MODES, SCHEMA_VERSION
 
@@ -189,3 +193,21 @@ def register_artifacts():
         folder="neighbors", files=("knn_{method}_{tag}.json",),
         description="latent-space k nearest neighbours per point, with extent radii and edge lengths for "
                     "each projection (neighbors/knn_<method>_<tag>.json)")]
+
+
+def compute_nearest_train(ctx, request) -> dict[str, Any]:
+    from .nearest import compute
+
+    return compute(ctx, request)
+
+
+@hookimpl
+def register_ondemand():
+    from .nearest import FILES, FOLDER, MAX_K, NearestTrainRequest
+
+    return [OnDemandSpec(
+        name="nearest-train", request=NearestTrainRequest, compute=compute_nearest_train, folder=FOLDER, files=FILES,
+        requires=frozenset({"latents"}),
+        description=f"the k (at most {MAX_K}) training digits nearest to one digit in latent space, with labels, "
+                    "distances, predictions or components and their images in a strip "
+                    "(neighbors/train/epoch_<N>/<split>_<idx>_k_<k>/...)")]

@@ -26,5 +26,6 @@ def register_ondemand():
     return [OnDemandSpec(
         name="walk", request=WalkRequest, compute=compute, folder=FOLDER, files=FILES, view="image",
         requires=frozenset({"latents", "decoder"}),
-        description="decode a path through the latent space (along a dimension, or from one digit to another) and "
+        description="decode a path through the latent space (along a dimension, from one digit to another, or from a "
+                    "digit to its class centre or mixture component centre) and "
                     "place it on a 2-D projection of that epoch (walks/epoch_<N>/<method>/from_<split>_<i>/...)")]

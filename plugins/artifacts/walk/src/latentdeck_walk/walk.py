@@ -1,5 +1,6 @@
-"""Latent walks: from a chosen digit, move along one latent dimension or interpolate toward a second
-digit; decode every step and place the path on the run's 2-D map of a projection at that epoch.
+"""Latent walks: from a chosen digit, move along one latent dimension, interpolate toward a second digit
+or go straight to a class or component centre; decode every step and place the path on the run's 2-D map
+of a projection at that epoch.
 
 Deterministic (no sampling): ``z = encode(x)`` (the model's ``latents``: ``z`` for the AE, ``mu`` of
 q(z|x) for the GM-VAE), then
@@ -7,7 +8,9 @@ q(z|x) for the GM-VAE), then
 * ``dimension``: ``z_s = z_from + s * e_dim`` for ``s`` in ``linspace(-span, span, steps)`` (the start is
   the middle step); ``span`` defaults to 2 standard deviations of that dimension over the run's
   visualization subset at that epoch;
-* ``interpolate``: ``z_t = (1 - t) z_from + t z_to`` for ``t`` in ``linspace(0, 1, steps)``.
+* ``interpolate``: ``z_t = (1 - t) z_from + t z_to`` for ``t`` in ``linspace(0, 1, steps)``;
+* ``centre``: the same with ``z_to`` = a class's mean latent over the visualization subset or a mixture
+  component's prior mean (:mod:`latentdeck_walk.centre`); the last step is the centre itself.
 
 Placement on the 2-D map uses the projection's own map: **exact** when the projection restores a linear
 map from its file (PCA: ``(z - mean) @ components.T``); otherwise (UMAP) the fitted ``transform`` would
@@ -20,6 +23,7 @@ Files, each folder written once (the shared writer's ``persist_folder``), then s
 
     walks/epoch_<N>/<method>/from_<split>_<i>/dim_<d>_span_<tag>_steps_<k>/walk.json, strip.png
     walks/epoch_<N>/<method>/from_<split>_<i>/to_<split>_<j>_steps_<k>/walk.json, strip.png
+    walks/epoch_<N>/<method>/from_<split>_<i>/centre_<class|component>_<c>_steps_<k>/walk.json, strip.png
 """
 
 from __future__ import annotations
@@ -58,13 +62,19 @@ class WalkRequest(BaseModel):
 
     from_idx: int = Field(description="dataset index of the start digit (in from_split)")
     from_split: Split = Field("heldout", description="split of the start digit: heldout or train")
-    mode: Literal["dimension", "interpolate"] = Field(
-        "interpolate", description="dimension: move along one latent dimension; interpolate: go straight to to_idx")
+    mode: Literal["dimension", "interpolate", "centre"] = Field(
+        "interpolate", description="dimension: move along one latent dimension; interpolate: go straight to to_idx; "
+                                   "centre: go straight to a class centre or a component centre (see centre)")
     dim: int | None = Field(None, description="dimension mode: the latent dimension to move along (0..d-1)")
     span: float | None = Field(None, description="dimension mode: how far to go each way, in latent units (default: 2 "
                                                  "standard deviations of that dimension over the visualization subset)")
     to_idx: int | None = Field(None, description="interpolate mode: dataset index of the end digit (in to_split)")
     to_split: Split = Field("heldout", description="split of the end digit")
+    centre: Literal["class", "component"] | None = Field(
+        None, description="centre mode: class (the mean latent of a label's points in the visualization subset at that "
+                          "epoch) or component (a mixture component's prior mean mu_c; models with mixture_prior)")
+    target: int | None = Field(None, ge=0, le=10_000, description="centre mode: the class or component (default: the "
+                                                                 "start digit's label, or its argmax q(c|x) component)")
     steps: int = Field(9, description=f"decoded steps along the path, 2..{MAX_STEPS} (both ends included)")
     method: str = Field("pca", description="the projection whose 2-D map the path is placed on (pca, umap, ...)")
     epoch: int | str | None = Field(None, description="an epoch with a checkpoint (default: the newest)")
@@ -135,6 +145,10 @@ class Walker:
 
     def viz_latents(self, loaded: LoadedEpoch):
         """The visualization subset's latents at this epoch (numpy (n, d)), as the projections used them."""
+        return self.viz_latents_and_labels(loaded)[0]
+
+    def viz_latents_and_labels(self, loaded: LoadedEpoch):
+        """The visualization subset's latents (numpy (n, d)) and labels (numpy (n,)) at this epoch."""
         import torch
 
         from latentdeck.kit import single_threaded
@@ -147,8 +161,17 @@ class Walker:
                 viz = load_viz_subset(loaded.config, loaded.dataset_spec)
                 with torch.no_grad(), single_threaded():
                     self._viz_cache.clear()
-                    self._viz_cache[key] = loaded.model.encode(viz.x).double().numpy()
+                    self._viz_cache[key] = (loaded.model.encode(viz.x).double().numpy(), viz.y.numpy())
             return self._viz_cache[key]
+
+    def centre(self, loaded: LoadedEpoch, r: WalkRequest, x_from, label_from: int):
+        """The centre a ``centre`` walk ends at (numpy (d,)) and its ``to`` record; 422 naming why there is none."""
+        from .centre import class_centre, component_centre
+
+        if r.centre == "component":
+            return component_centre(loaded, x_from, r.target)
+        latents, labels = self.viz_latents_and_labels(loaded)
+        return class_centre(latents, labels, r.target, label_from, loaded.dataset_spec.num_classes, loaded.epoch)
 
     # --- the walk -------------------------------------------------------------------------------
 
@@ -157,7 +180,15 @@ class Walker:
             raise OnDemandError(f"steps must be between 2 and {MAX_STEPS} (got {r.steps})", 422)
         if r.from_idx < 0:
             raise OnDemandError(f"from_idx must be 0 or more (got {r.from_idx})", 422)
-        if r.mode == "interpolate":
+        if r.mode != "centre" and (r.centre is not None or r.target is not None):
+            raise OnDemandError(f"mode {r.mode} takes no centre or target (those are for mode centre)", 422)
+        if r.mode == "centre":
+            if r.centre is None:
+                raise OnDemandError("mode centre needs centre: class (a label's mean latent) or component (a mixture "
+                                    "component's prior mean)", 422)
+            if r.to_idx is not None or r.dim is not None or r.span is not None:
+                raise OnDemandError("mode centre takes centre (and target), not to_idx, dim or span", 422)
+        elif r.mode == "interpolate":
             if r.to_idx is None:
                 raise OnDemandError("mode interpolate needs to_idx (the end digit's dataset index)", 422)
             if r.dim is not None or r.span is not None:
@@ -188,6 +219,9 @@ class Walker:
         if r.mode == "interpolate":
             x_to, label_to = self.example(loaded, r.to_split, int(r.to_idx), "to_idx")
             key = f"to_{r.to_split}_{r.to_idx}_steps_{r.steps}"
+        elif r.mode == "centre":
+            x_to, label_to = self.centre(loaded, r, x_from, label_from)  # the centre (d,) and the walk's `to`
+            key = f"centre_{r.centre}_{label_to['target']}_steps_{r.steps}"
         else:
             x_to, label_to = None, None
             d = _latent_dim(loaded, x_from)
@@ -217,11 +251,15 @@ class Walker:
         with torch.no_grad(), single_threaded():
             z_from = loaded.model.encode(x_from)[0].double()
             extra: dict[str, Any] = {}
-            if r.mode == "interpolate":
-                z_to = loaded.model.encode(x_to)[0].double()
+            if r.mode in ("interpolate", "centre"):
+                if r.mode == "centre":  # x_to is the centre itself, a latent
+                    z_to = torch.as_tensor(x_to, dtype=torch.float64)
+                else:
+                    z_to = loaded.model.encode(x_to)[0].double()
                 t = torch.linspace(0, 1, r.steps, dtype=torch.float64)
-                path = (1 - t)[:, None] * z_from[None] + t[:, None] * z_to[None]
-                extra = {"to": {"split": r.to_split, "idx": r.to_idx, "label": label_to}, "t": t.tolist()}
+                path = (1 - t)[:, None] * z_from[None] + t[:, None] * z_to[None]  # t = 1: exactly z_to
+                to = label_to if r.mode == "centre" else {"split": r.to_split, "idx": r.to_idx, "label": label_to}
+                extra = {"to": to, "t": t.tolist()}
             else:
                 span, source = r.span, "request"
                 if span is None:
