@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow
 
 def test_a_finished_sweep_shows_its_members_charts_and_links(serve_api, tiny_config, page, shot):
     live = serve_api()
-    body = {"name": "tiny dims", "config": {**tiny_config, "epochs": 2}, "grid": {"model_options.latent_dim": [2, 3, 4]}}
+    body = {"name": "tiny dims", "config": {**tiny_config, "epochs": 2, "projections": ["first-dims", "pca"]},
+            "grid": {"model_options.latent_dim": [2, 3, 4]}}
     answer = live.client.post("/api/sweeps", json=body)
     assert answer.status_code == 201, answer.text
     sweep_id = answer.json()["sweep_id"]
@@ -41,6 +42,21 @@ def test_a_finished_sweep_shows_its_members_charts_and_links(serve_api, tiny_con
     expect(page.get_by_test_id("sweep-curves").locator("path.sweep-curve")).to_have_count(3)
     expect(page.get_by_test_id("sweep-param-plot").locator("circle")).to_have_count(3)
     expect(page.get_by_test_id("sweep-groups").locator("tbody tr")).to_have_count(3)
+    expect(page.get_by_test_id("sweep-pooling")).to_have_text("dots: runs · bar: mean ± sd over seeds")
+
+    maps = page.get_by_test_id("sweep-maps")  # small multiples: every member's PCA map at one epoch, linked cameras
+    expect(maps).to_have_attribute("data-epoch", "2")
+    expect(maps.locator("[data-testid=sweep-map][data-drawn=true]")).to_have_count(3)
+    first, second = page.get_by_test_id("sweep-map-0"), page.get_by_test_id("sweep-map-1")
+    expect(first).to_have_attribute("data-points", "32")
+    first.scroll_into_view_if_needed()
+    box = first.bounding_box()
+    view = lambda loc: loc.locator("[data-frames]").get_attribute("data-view")  # noqa: E731
+    before = view(second)
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -200)
+    time.sleep(0.5)
+    assert view(first) != before and view(first) == view(second), "zooming one map zooms the others"
 
     page.locator("button[data-sort='model_options.latent_dim']").click()  # ascending
     page.locator("button[data-sort='model_options.latent_dim']").click()  # descending

@@ -2,7 +2,9 @@
 // parameter-vs-metric plot with each setting's mean ± standard deviation over seeds. Plain SVG.
 import type { SweepMember } from "@/lib/api";
 import { fmt } from "@/lib/runState";
-import { colourScale, meanStd, paramOf, shortName, valueText } from "@/lib/sweeps";
+import { colourScale, heldGroups, meanStd, paramOf, poolingText, shortName, valueText } from "@/lib/sweeps";
+
+const SETTING_COLOURS = ["#3157d5", "#d9730d", "#1f7a4a", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#b7950b"];
 
 const W = 420;
 const H = 220;
@@ -76,42 +78,50 @@ export function SweepCurves({ members, metric, colourBy }: { members: SweepMembe
   );
 }
 
-/** x = the parameter's values (numbers on a linear axis, anything else as categories), y = the
- *  metric of each member (dots) and each value's mean ± standard deviation over the members (bar). */
-export function ParamVsMetric({ members, metric, param, which }: {
-  members: SweepMember[]; metric: string; param: string; which: "final" | "best";
+/** x = the parameter's values (numbers on a linear axis, anything else as categories), y = the metric of
+ *  each member (dots) and, for each value with every other varied field held fixed, the mean ± standard
+ *  deviation over seeds (bars, one line per setting of the others, so nothing is pooled silently). */
+export function ParamVsMetric({ members, metric, param, which, params }: {
+  members: SweepMember[]; metric: string; param: string; which: "final" | "best"; params: string[];
 }) {
-  const rows = members.map((m) => ({ m, x: paramOf(m, param), y: ((m[which] ?? {}) as Record<string, number>)[metric] }))
-    .filter((r) => Number.isFinite(r.y));
+  const metricOf = (m: SweepMember) => ((m[which] ?? {}) as Record<string, number>)[metric];
+  const rows = members.map((m) => ({ m, x: paramOf(m, param), y: metricOf(m) })).filter((r) => Number.isFinite(r.y));
   const numeric = rows.length > 0 && rows.every((r) => typeof r.x === "number");
   const cats = [...new Set(rows.map((r) => valueText(r.x)))];
   if (numeric) cats.sort((a, b) => Number(a) - Number(b));
   const [xlo, xhi] = numeric ? span(rows.map((r) => r.x as number)) : [-0.5, cats.length - 0.5];
-  const sx = (r: unknown) => {
+  const groups = heldGroups(members, param, params, metricOf).map((g) => ({ ...g, s: meanStd(g.values) }));
+  const settings = [...new Set(groups.map((g) => g.held))];
+  const nudge = (held: string) => (settings.length > 1 ? (settings.indexOf(held) - (settings.length - 1) / 2) * 7 : 0);
+  const sx = (r: unknown, held = "") => {
     const v = numeric ? (r as number) : cats.indexOf(valueText(r));
-    return PAD.l + ((v - xlo) / (xhi - xlo)) * (W - PAD.l - PAD.r);
+    return PAD.l + ((v - xlo) / (xhi - xlo)) * (W - PAD.l - PAD.r) + nudge(held);
   };
   const [y0, y1] = span(rows.map((r) => r.y));
   const sy = (y: number) => H - PAD.b - ((y - y0) / (y1 - y0)) * (H - PAD.t - PAD.b);
-  const groups = cats.map((c) => ({ c, x: rows.find((r) => valueText(r.x) === c)!.x, s: meanStd(rows.filter((r) => valueText(r.x) === c).map((r) => r.y)) }));
   const { colour } = colourScale(members, param);
+  const settingColour = (held: string) => SETTING_COLOURS[settings.indexOf(held) % SETTING_COLOURS.length];
+  const heldOf = (m: SweepMember) => params.filter((p) => p !== param && p !== "seed").map((p) => `${shortName(p)}=${valueText(paramOf(m, p))}`).join(", ");
   return (
-    <figure className="chart" data-testid="sweep-param-plot">
+    <figure className="chart" data-testid="sweep-param-plot" data-settings={settings.length}>
       <figcaption><span className="chart-title">{which} {metric} vs {shortName(param)}</span>
-        <span className="chart-legend">dots: runs · bar: mean ± sd over seeds</span></figcaption>
+        <span className="chart-legend" data-testid="sweep-pooling">dots: runs · {poolingText(param, params)}</span>
+        {settings.length > 1 ? <span className="chart-legend">{settings.map((h) => <span key={h} style={{ color: settingColour(h), marginRight: 8 }}>━ {h}</span>)}</span> : null}
+      </figcaption>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${which} ${metric} against ${param}`}>
-        <Axes y0={y0} y1={y1} xTicks={groups.map((g) => [sx(g.x), g.c])} xName={shortName(param)} />
-        {groups.map((g) => (
-          <g key={g.c} className="sweep-mean">
-            <line x1={sx(g.x)} x2={sx(g.x)} y1={sy(g.s.mean - g.s.std)} y2={sy(g.s.mean + g.s.std)} stroke="var(--muted)" strokeWidth={2} />
-            <line x1={sx(g.x) - 8} x2={sx(g.x) + 8} y1={sy(g.s.mean)} y2={sy(g.s.mean)} stroke="var(--text, currentColor)" strokeWidth={2} />
+        <Axes y0={y0} y1={y1} xTicks={cats.map((c) => [sx(numeric ? Number(c) : c), c])} xName={shortName(param)} />
+        {param !== "seed" ? groups.map((g) => (
+          <g key={`${g.held}|${valueText(g.x)}`} className="sweep-mean">
+            <line x1={sx(g.x, g.held)} x2={sx(g.x, g.held)} y1={sy(g.s.mean - g.s.std)} y2={sy(g.s.mean + g.s.std)} stroke={settings.length > 1 ? settingColour(g.held) : "var(--muted)"} strokeWidth={2} />
+            <line x1={sx(g.x, g.held) - 6} x2={sx(g.x, g.held) + 6} y1={sy(g.s.mean)} y2={sy(g.s.mean)} stroke="var(--text, currentColor)" strokeWidth={2} />
           </g>
-        ))}
-        {numeric && groups.length > 1 ? (
-          <path d={groups.map((g, j) => `${j ? "L" : "M"}${sx(g.x).toFixed(1)},${sy(g.s.mean).toFixed(1)}`).join("")}
-            fill="none" stroke="var(--muted)" strokeDasharray="3 3" />
-        ) : null}
-        {rows.map((r) => <circle key={r.m.run_id} cx={sx(r.x)} cy={sy(r.y)} r={3.5} fill={colour(r.m)} opacity={0.85}><title>{`${r.m.run_id}: ${fmt(r.y)}`}</title></circle>)}
+        )) : null}
+        {settings.map((h) => {
+          const line = groups.filter((g) => g.held === h).sort((a, b) => (numeric ? (a.x as number) - (b.x as number) : cats.indexOf(valueText(a.x)) - cats.indexOf(valueText(b.x))));
+          return line.length > 1 ? <path key={h} d={line.map((g, j) => `${j ? "L" : "M"}${sx(g.x, h).toFixed(1)},${sy(g.s.mean).toFixed(1)}`).join("")}
+            fill="none" stroke={settings.length > 1 ? settingColour(h) : "var(--muted)"} strokeDasharray="3 3" /> : null;
+        })}
+        {rows.map((r) => <circle key={r.m.run_id} cx={sx(r.x, heldOf(r.m))} cy={sy(r.y)} r={3.5} fill={settings.length > 1 ? settingColour(heldOf(r.m)) : colour(r.m)} opacity={0.85}><title>{`${r.m.run_id}: ${fmt(r.y)}`}</title></circle>)}
       </svg>
     </figure>
   );

@@ -11,6 +11,7 @@ import { fmt } from "@/lib/runState";
 import { groupBySetting, higherIsBetter, meanStd, metricNames, paramOf, shortName, valueText } from "@/lib/sweeps";
 import { useRouteId } from "@/lib/useRunId";
 import { ParamVsMetric, SweepCurves } from "./SweepCharts";
+import { SweepMaps } from "./SweepMaps";
 import { ErrorBox, StatusBadge, fullTime } from "./ui";
 
 const POLL_MS = 2000;
@@ -118,8 +119,9 @@ export function SweepView() {
       </div>
       <div className="charts" style={{ marginBottom: "1rem" }}>
         <SweepCurves members={sweep.members} metric={shownMetric} colourBy={shownColour} />
-        <ParamVsMetric members={sweep.members} metric={shownMetric} param={shownColour} which="final" />
+        <ParamVsMetric members={sweep.members} metric={shownMetric} param={shownColour} which="final" params={sweep.params} />
       </div>
+      <SweepMaps members={sweep.members} params={sweep.params} />
       <div className="panel table-wrap">
         <h3>Mean ± sd over seeds ({shownMetric})</h3>
         <table data-testid="sweep-groups">

@@ -76,3 +76,35 @@ export function parseGrid(text: string): { grid: Record<string, unknown[]>; erro
 export function parseSeeds(text: string): unknown[] {
   return text.split(",").map((s) => s.trim()).filter(Boolean).map((s) => (Number.isFinite(Number(s)) ? Number(s) : s));
 }
+
+export interface HeldGroup {
+  /** the other varied fields' values this group holds fixed ("" when there are none) */
+  held: string;
+  x: unknown;
+  values: number[];
+}
+
+/** Members grouped by ``param``'s value with every other varied field held fixed (one group per value and
+ * setting of the others), so a mean ± sd is over seeds only and never pools another field. When ``param``
+ * is the seed itself, the groups are per setting of the others across seeds. */
+export function heldGroups(members: SweepMember[], param: string, params: string[], value: (m: SweepMember) => number | undefined): HeldGroup[] {
+  const others = params.filter((p) => p !== param && p !== "seed");
+  const groups = new Map<string, HeldGroup>();
+  for (const m of members) {
+    const y = value(m);
+    if (y === undefined || !Number.isFinite(y)) continue;
+    const held = others.map((p) => `${shortName(p)}=${valueText(paramOf(m, p))}`).join(", ");
+    const x = paramOf(m, param);
+    const key = `${held}\u0000${valueText(x)}`;
+    if (!groups.has(key)) groups.set(key, { held, x, values: [] });
+    groups.get(key)!.values.push(y);
+  }
+  return [...groups.values()];
+}
+
+/** What a ParamVsMetric bar averages over, in words. */
+export function poolingText(param: string, params: string[]): string {
+  const others = params.filter((p) => p !== param && p !== "seed").map(shortName);
+  if (param === "seed") return others.length ? `one line per setting of ${others.join(", ")}, one point per seed` : "one point per seed";
+  return others.length ? `bar: mean ± sd over seeds with ${others.join(", ")} held fixed (one line per setting)` : "bar: mean ± sd over seeds";
+}

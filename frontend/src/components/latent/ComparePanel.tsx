@@ -46,7 +46,7 @@ function Side({ runId, pageRunId, title, doc, hover, setHover, camera, id, class
         {shownBy !== by ? <span className="muted"> · coloured by label (this map has no {by === "component" ? "components" : "predictions"})</span> : null}</div>
       {doc && scaling ? (
         <ScatterCanvas id={id} testId={id} dims={doc.dims} positions={positions} colours={colours}
-          radiusPx={pointRadiusPx(doc.n, doc.dims)} scaling={scaling} fitKey={`${doc.method}:${doc.dims}`} resetToken={0}
+          radiusPx={pointRadiusPx(doc.n, doc.dims)} scaling={scaling} fitKey={`${doc.method}:${doc.dims}`} resetToken={0} fit="extent"
           camera={camera} rings={rings} transitionMs={400} label={`${title}: ${doc.method} ${doc.dims}-D`}
           onHover={(i) => setHover(i === null ? null : pointKey(doc, i))} />
       ) : <div className={s.canvasBox}><p className="muted" style={{ padding: "1rem" }}>{runId ? "Loading…" : "Pick a run."}</p></div>}

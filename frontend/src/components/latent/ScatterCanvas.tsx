@@ -11,7 +11,9 @@ import { pointsInLasso } from "@/lib/latent/lasso";
 import type { Point2 } from "@/lib/latent/lasso";
 import { fitToPoints, fitZoom } from "@/lib/latent/scaling";
 import type { Scaling } from "@/lib/latent/scaling";
+import type { TrailSet } from "@/lib/latent/changes";
 import { CameraLink, initialCamera, roundedCamera } from "./camera";
+import { trailLayer } from "./TrailLayer";
 import type { CameraState } from "./camera";
 import s from "./Explorer.module.css";
 
@@ -60,8 +62,13 @@ export interface ScatterProps {
   fitTo?: { token: number; indices: Uint32Array } | null;
   /** the page is dark: outlines drawn light */
   dark?: boolean;
+  /** the first view: fit the points ("points", default) or the scaled extent around the origin ("extent":
+   * the same view for every map scaled to its own extent, for linked cameras across maps) */
+  fit?: "points" | "extent";
   edges?: EdgeIndex | null;
   edgeWidth?: number;
+  /** difference mode: a line per point from its previous place, under the points, faded toward the old end */
+  trails?: TrailSet | null;
   overlay?: OverlayImage | null;
   path?: PathDraw | null;
   transitionMs?: number;
@@ -151,6 +158,7 @@ export default function ScatterCanvas(props: ScatterProps) {
         widthUnits: "pixels", getWidth: p.edgeWidth ?? 1,
       }));
     }
+    if (p.trails && p.trails.count > 0) out.push(trailLayer(p.trails));
     out.push(new ScatterplotLayer({
       id: "points",
       data: { length: n, attributes: {
@@ -233,6 +241,10 @@ export default function ScatterCanvas(props: ScatterProps) {
     const positions = p.positions; // where the points are going (shown.current may still hold the other dimension's)
     const all = Array.from({ length: positions.length / 3 }, (_, i) => i);
     let camera = initialCamera(p.dims, fitZoom(p.dims, p.scaling, w, h));
+    if (p.fit === "extent") { // the unit box every map is scaled into: one view fits them all
+      applyCamera(initialCamera(p.dims, fitZoom(p.dims, { ...p.scaling, half: [1, 1, p.dims > 2 ? 1 : 0] }, w, h)), true);
+      return;
+    }
     const box = fitToPoints(positions, all, p.dims, w, h, p.dims > 2 ? 14 : 16, FIT_MARGIN);
     if (box) camera = { ...camera, target: box.target, zoom: p.dims > 2 ? camera.zoom : box.zoom };
     const view = viewRef.current;
@@ -374,7 +386,7 @@ export default function ScatterCanvas(props: ScatterProps) {
   useEffect(() => {
     redraw();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [props.colours, props.edges, props.overlay, props.path, props.rings, props.radiusPx, props.edgeWidth, props.highlight, props.dark]);
+  }, [props.colours, props.edges, props.overlay, props.path, props.rings, props.radiusPx, props.edgeWidth, props.highlight, props.dark, props.trails]);
 
   const finishLasso = (poly: Point2[]) => {
     const deck = deckRef.current;
