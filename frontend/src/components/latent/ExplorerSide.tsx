@@ -63,19 +63,18 @@ export function Legend({ doc, by, atlas, hidden, onToggle, classes }: {
   );
 }
 
-function Thumb({ runId, atlas, i, title }: { runId: string; atlas: AtlasDoc | null; i: number; title: string }) {
-  if (!atlas || i >= atlas.n) return <figure><div className={s.thumb} /><figcaption>{title}: none</figcaption></figure>;
+export function Thumb({ runId, atlas, i, title, size = 84, caption }: { runId: string; atlas: AtlasDoc | null; i: number; title: string; size?: number; caption?: React.ReactNode }) {
+  if (!atlas || i >= atlas.n) return <figure><div className={s.thumb} style={{ width: size, height: size }} /><figcaption>{caption ?? `${title}: none`}</figcaption></figure>;
   const [h, w] = atlas.tile;
-  const size = 84;
   const sx = size / w, sy = size / h;
   const col = i % atlas.columns, row = Math.floor(i / atlas.columns);
   return (
     <figure>
       <div className={s.thumb} role="img" aria-label={title} data-testid={`thumb-${title}`} data-tile={i}
-        style={{ backgroundImage: `url(${api.artifactUrl(runId, atlas.png)})`,
+        style={{ width: size, height: size, backgroundImage: `url(${api.artifactUrl(runId, atlas.png)})`,
           backgroundSize: `${atlas.columns * w * sx}px ${atlas.rows * h * sy}px`,
           backgroundPosition: `${-col * w * sx}px ${-row * h * sy}px` }} />
-      <figcaption>{title}</figcaption>
+      <figcaption>{caption ?? title}</figcaption>
     </figure>
   );
 }

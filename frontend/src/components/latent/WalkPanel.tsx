@@ -14,10 +14,10 @@ import s from "./Explorer.module.css";
 export interface WalkPayload {
   epoch: number;
   method: string;
-  mode: "dimension" | "interpolate";
+  mode: "dimension" | "interpolate" | "centre";
   steps: number;
   from: { split: string; idx: number; label: number };
-  to?: { split: string; idx: number; label: number };
+  to?: { split?: string; idx?: number; label?: number; centre?: "class" | "component"; target?: number; text?: string };
   t?: number[];
   dim?: number;
   span?: number;
@@ -69,7 +69,7 @@ export function WalkPanel({ runId, doc, start, target, picking, onPick, result, 
     );
   };
 
-  const labels = result ? (result.mode === "interpolate" ? result.t!.map((t) => `t=${t.toFixed(2)}`) : result.offsets!.map((o) => (o > 0 ? "+" : "") + fmt(o))) : [];
+  const labels = result ? (result.mode !== "dimension" ? (result.t ?? []).map((t) => `t=${t.toFixed(2)}`) : (result.offsets ?? []).map((o) => (o > 0 ? "+" : "") + fmt(o))) : [];
   return (
     <div data-testid="walk-panel" style={{ marginTop: "0.9rem", borderTop: "1px dashed var(--border)", paddingTop: "0.7rem" }}>
       <h3 style={{ fontSize: "0.95rem", margin: "0 0 0.4rem" }}>Walk the latent space</h3>
@@ -113,7 +113,8 @@ export function WalkPanel({ runId, doc, start, target, picking, onPick, result, 
             {labels.map((l, i) => <span key={i} style={{ width: `${100 / labels.length}%`, textAlign: "center" }}>{l}</span>)}
           </div>
           <figcaption className="small">
-            {result.mode === "interpolate" ? <>straight line from #{result.from.idx} to #{result.to!.idx} in latent space</>
+            {result.mode === "centre" ? <span data-testid="walk-centre">straight line from #{result.from.idx} to {result.to?.text ?? `the ${result.to?.centre} centre`}</span>
+              : result.mode === "interpolate" ? <>straight line from #{result.from.idx} to #{result.to!.idx} in latent space</>
               : <>z[{result.dim}] swept ±{fmt(result.span)} around #{result.from.idx} ({result.span_source})</>}
             {" · "}epoch {result.epoch} · {cached ? "from disk" : "computed"}
             {result.mode === "dimension" && result.change ? (

@@ -43,6 +43,7 @@ export interface AtlasDoc {
   mse?: number[];
   qc?: number[][];
   qc_max?: number[];
+  softmax?: number[][];
   softmax_max?: number[];
 }
 

@@ -78,6 +78,7 @@ def test_inputs_once_reconstructions_per_epoch(tmp_path):
     assert second["mse"] == pytest.approx(mse.tolist(), abs=1e-6)
     assert second["qc"][1] == [0.2, 0.8] and second["qc_max"][:2] == [0.9, 0.8]
     assert second["softmax_max"][0] == pytest.approx(float(torch.tensor([2.0, 0.0]).softmax(0).max()), abs=1e-3)
+    assert second["softmax"][0] == pytest.approx(torch.tensor([2.0, 0.0]).softmax(0).tolist(), abs=1e-3)
     created = [e["data"] for e in read_events(tmp_path / "events.jsonl") if e["type"] == "artifact.created"]
     names = [d["name"] for d in created]
     assert names.count("atlas/atlas_inputs.png") == 1 and names.count("atlas/atlas_inputs.json") == 1  # once per run

@@ -62,6 +62,7 @@ def _points(ctx, decimals: int) -> dict[str, Any]:
         fields["qc_max"] = np.round(qc.max(1), decimals).tolist()
     if "logits" in outputs:
         probs = outputs["logits"].double().softmax(1).numpy()
+        fields["softmax"] = np.round(probs, decimals).tolist()  # the classifier's probabilities, for "why is it here?"
         fields["softmax_max"] = np.round(probs.max(1), decimals).tolist()
     return fields
 
