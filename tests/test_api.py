@@ -230,7 +230,9 @@ def test_cancel_a_running_run_then_reload_from_disk(serve_api, tiny_config, runs
         assert live.client.get("/api/runs").status_code == 200
         timings.append(time.perf_counter() - start)
     p95 = statistics.quantiles(timings, n=20)[-1]
-    assert p95 < 0.1, f"GET /api/runs p95 {p95 * 1000:.1f} ms while training"
+    # not a speed figure (bench/ measures those): the listing must not wait on the training worker, which
+    # would take seconds; a loaded 2-core machine stretches a normal answer to a few hundred ms at worst
+    assert p95 < 1.0, f"GET /api/runs p95 {p95 * 1000:.1f} ms while training"
 
     busy = live.client.delete(f"/api/runs/{run_id}")
     assert busy.status_code == 409 and "cancel it first" in busy.json()["detail"]
