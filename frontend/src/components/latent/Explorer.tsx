@@ -26,9 +26,11 @@ import { useDarkTheme } from "@/lib/useDarkTheme";
 import type { Phase } from "@/lib/phases";
 import type { ExplorerUrlState } from "@/lib/latent/urlState";
 import type { CameraLink } from "./camera";
+import { ChangesPanel, ChangesToggle, useChanges } from "./Changes";
 import { FocusBox, HoverCard, HowTo, Legend, OverlayLegend, Trust } from "./ExplorerSide";
 import type { EdgeIndex, OverlayImage } from "./ScatterCanvas";
 import { WalkPanel, walkPathOn } from "./WalkPanel";
+import { WhyPanel } from "./WhyPanel";
 import type { WalkPayload } from "./WalkPanel";
 import { Timeline } from "./Timeline";
 import s from "./Explorer.module.css";
@@ -150,6 +152,8 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const dark = useDarkTheme();
   const colours = useMemo(() => (doc ? colourBuffer(doc, { by, atlas: recon, hidden, focus: focus?.members ?? null, filter: matched, mapping }) : new Uint8Array(0)),
     [doc, by, recon, hidden, focus, matched, mapping]);
+
+  const changes = useChanges({ runId, catalogue, epochs, doc, scaling, positions, colours });
 
   const edges = useMemo<EdgeIndex | null>(() => {
     if (!knnFits || edgeScope === "off") return null;
@@ -302,7 +306,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
         <div className={s.mapWrap}>
           {doc && scaling ? (
             <ScatterCanvas id="main" testId="latent-canvas" label={`${method} ${dims}-D map of ${doc.n} points at epoch ${doc.epoch}`}
-              dims={doc.dims} positions={positions} colours={colours} radiusPx={pointRadiusPx(doc.n, doc.dims)} scaling={scaling}
+              dims={doc.dims} positions={positions} colours={changes.colours ?? colours} trails={changes.trails} radiusPx={pointRadiusPx(doc.n, doc.dims)} scaling={scaling}
               fitKey={`${doc.method}:${doc.dims}`} resetToken={resetToken} camera={camera} rings={rings} edges={edges}
               highlight={highlight} fitTo={fitTo} dark={dark}
               overlay={overlayImage} path={walkPath} transitionMs={TRANSITION_MS} lasso={lasso}
@@ -312,13 +316,15 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
             data-colour={by} data-overlay={overlayImage ? overlay : "none"} data-edges-drawn={edges?.count ?? 0} data-edges-visible={edges?.visible ?? 0} data-focus={focus?.members.size ?? 0}>
             {method.toUpperCase()} {dims}-D · epoch {doc?.epoch ?? "–"} · {doc?.n ?? 0} points{matched ? ` · ${matched.size} match` : ""}
           </span>
+          {doc ? <ChangesToggle changes={changes} /> : null}
           {doc ? <span className={s.mapNote}>{doc.latent === "z" ? "latent z" : doc.latent} ({doc.latent_dim}-D) → {method} {dims}-D</span> : null}
         </div>
         <Timeline epochs={epochs} shown={doc?.epoch ?? epoch} follow={view.epoch === null} playing={playing} feed={feed}
           onPick={onPick} onFollow={onFollow} onPlay={setPlaying} phases={phases} />
         </div>
         <div className={s.side}>
-          {doc ? <Legend doc={doc} by={by} atlas={recon} hidden={hidden} classes={classes}
+          <ChangesPanel changes={changes} runId={runId} />
+          {doc && !changes.colours ? <Legend doc={doc} by={by} atlas={recon} hidden={hidden} classes={classes}
             onToggle={(v) => setHidden((h) => { const next = new Set(h); if (next.has(v)) next.delete(v); else next.add(v); return next; })} /> : null}
           {doc ? <HoverCard runId={runId} doc={doc} i={shownCard} inputs={inputs} recon={recon} pinned={hoverPosition === null} classes={classes} /> : null}
           <FocusBox focus={focus} onExport={exportFocus} onClear={() => setAnchors([])} knnMissing={!!focus && !knnOnDisk} />
@@ -327,6 +333,8 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
           <HowTo method={method} dims={dims} />
         </div>
       </div>
+      {doc && anchorPositions.length === 1 ? <WhyPanel runId={runId} doc={doc} i={anchorPositions[0]} knn={knnFits} inputs={inputs} recon={recon}
+        classes={classes} onFocus={(j) => setAnchors([pointKey(doc, j)])} onWalk={setWalk} /> : null}
       {doc ? <WalkPanel runId={runId} doc={doc} start={anchorPositions.length === 1 ? anchorPositions[0] : null}
         target={walkTarget !== null ? keyToPosition.get(walkTarget) ?? null : null} picking={picking} onPick={setPicking}
         result={walk} onResult={setWalk} /> : null}
