@@ -25,7 +25,7 @@ export function WhyPanel({ runId, doc, i, knn, inputs, recon, classes, onFocus, 
   const { mapping } = useMapping();
   const name = (c: number) => classes[c] ?? String(c);
   const rows = neighbourRows(knn, doc, i);
-  const answer = modelAnswer(recon, i, doc.labels[i], name, (c) => componentName(mapping, c, classes));
+  const answer = modelAnswer(recon, i, doc.labels[i], name, (c) => componentName(mapping, c, classes), doc.predicted?.[i] ?? null);
   return (
     <section className={s.why} data-testid="why-panel" data-index={doc.indices[i]}>
       <h3 style={{ fontSize: "0.95rem", margin: "0 0 0.3rem" }}>Why is #{doc.indices[i]} here?</h3>
@@ -43,17 +43,17 @@ export function WhyPanel({ runId, doc, i, knn, inputs, recon, classes, onFocus, 
       {answer ? (
         <div data-testid="why-model" data-kind={answer.kind} data-best={answer.best}>
           <p className="small" style={{ margin: "0 0 0.2rem" }}>{answer.text}</p>
-          <div className={s.whyBars}>
+          {answer.probabilities.length ? <div className={s.whyBars}>
             {answer.probabilities.map((p, c) => (
               <div key={c} title={`${answer.kind === "classifier" ? name(c) : componentName(mapping, c, classes)}: ${fmt(p)}`}>
                 <span style={{ height: `${Math.max(p * 100, 1.5)}%`, background: cssRgb(answer.kind === "classifier" ? categoryColour(c) : componentColour(mapping, c)) }} />
                 <i>{answer.kind === "classifier" ? name(c) : `c${c}`}</i>
               </div>
             ))}
-          </div>
-          <p className="small muted" style={{ margin: "0.1rem 0 0.4rem" }}>{answer.kind === "classifier"
+          </div> : null}
+          {answer.probabilities.length ? <p className="small muted" style={{ margin: "0.1rem 0 0.4rem" }}>{answer.kind === "classifier"
             ? "The classifier's probability of each digit for this example (softmax of its logits)."
-            : "q(c|x): how the encoder spreads this example over the mixture components."}</p>
+            : "q(c|x): how the encoder spreads this example over the mixture components."}</p> : null}
         </div>
       ) : null}
       <NearestTraining runId={runId} doc={doc} i={i} name={name} />

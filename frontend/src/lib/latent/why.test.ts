@@ -38,4 +38,7 @@ test("the model's answer: the classifier's probabilities, else q(c|x)", () => {
   const gm = modelAnswer({ qc: [[0.4, 0.35, 0.25]] } as never, 0, 0, name, (c) => `c${c}`)!;
   assert.match(gm.text, /puts it in c0 with 0.40\. It is split between components/);
   assert.equal(modelAnswer(null, 0, 0, name, name), null);
+  const old = modelAnswer({ softmax_max: [0.97] } as never, 0, 7, name, name, 7)!;
+  assert.deepEqual([old.kind, old.best, old.probabilities], ["classifier", 7, []]);
+  assert.match(old.text, /says 7 with probability 0.97 \(agrees with the label\); this run's atlas predates/);
 });

@@ -58,8 +58,14 @@ export interface ModelAnswer {
 
 /** The model's own reading of the point: the classifier's probabilities (AE) or q(c|x) (GM-VAE). */
 export function modelAnswer(recon: AtlasDoc | null, i: number, label: number, name: (c: number) => string,
-  componentName: (c: number) => string): ModelAnswer | null {
+  componentName: (c: number) => string, predicted: number | null = null): ModelAnswer | null {
   const probs = recon?.softmax?.[i];
+  const top = recon?.softmax_max?.[i];
+  if (!probs && top !== undefined && predicted !== null) { // an atlas written before it kept every class's probability
+    const verdict = predicted === label ? "agrees with the label" : `disagrees with the label ${name(label)}`;
+    return { kind: "classifier", probabilities: [], best: predicted,
+      text: `The classifier says ${name(predicted)} with probability ${top.toFixed(2)} (${verdict}); this run's atlas predates the per-digit probabilities (latentdeck backfill writes them).` };
+  }
   if (probs) {
     const best = argmax(probs);
     const verdict = best === label ? "agrees with the label" : `disagrees with the label ${name(label)}`;
