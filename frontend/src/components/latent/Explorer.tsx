@@ -27,6 +27,8 @@ import type { Phase } from "@/lib/phases";
 import type { ExplorerUrlState } from "@/lib/latent/urlState";
 import type { CameraLink } from "./camera";
 import { ChangesPanel, ChangesToggle, useChanges } from "./Changes";
+import { CrossFilter } from "./CrossFilter";
+import { filterablePoints } from "@/lib/latent/crossfilter";
 import { FocusBox, HoverCard, HowTo, Legend, OverlayLegend, Trust } from "./ExplorerSide";
 import type { EdgeIndex, OverlayImage } from "./ScatterCanvas";
 import { WalkPanel, walkPathOn } from "./WalkPanel";
@@ -133,7 +135,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const anchorPositions = useMemo(() => anchors.map((k) => keyToPosition.get(k)).filter((i): i is number => i !== undefined), [anchors, keyToPosition]);
   const focus = useMemo(() => (anchorPositions.length ? focusOf(anchorPositions, knnFits) : null), [anchorPositions, knnFits]);
   const filter = useMemo(() => parseFilter(filterText), [filterText]);
-  const matched = useMemo(() => (doc ? matchFilter(filter, doc) : null), [doc, filter]);
+  const matched = useMemo(() => (doc ? matchFilter(filter, filterablePoints(doc, recon)) : null), [doc, recon, filter]);
   const highlight = useMemo(() => (matched ? Uint32Array.from([...matched].sort((a, b) => a - b)) : null), [matched]);
   const [fitToken, setFitToken] = useState(0);
   const fitTo = useMemo(() => (fitToken > 0 && highlight && highlight.length ? { token: fitToken, indices: highlight } : null),
@@ -217,7 +219,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
 
   if (methods.length === 0 || epoch === null) return null;
   const shownCard = hoverPosition ?? focus?.anchors[0] ?? null;
-  const filterProblem = filter.error ?? (doc ? unavailableKey(filter, doc) : null);
+  const filterProblem = filter.error ?? (doc ? unavailableKey(filter, filterablePoints(doc, recon)) : null);
   const exportFocus = (format: "json" | "csv") => {
     if (!focus || !doc) return;
     const rows = focusRows(focus, doc, recon);
@@ -321,6 +323,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
         </div>
         <Timeline epochs={epochs} shown={doc?.epoch ?? epoch} follow={view.epoch === null} playing={playing} feed={feed}
           onPick={onPick} onFollow={onFollow} onPlay={setPlaying} phases={phases} />
+        {doc ? <CrossFilter doc={doc} recon={recon} matched={matched} focus={focus?.members ?? null} classes={classes} filterText={filterText} setFilterText={setFilterText} /> : null}
         </div>
         <div className={s.side}>
           <ChangesPanel changes={changes} runId={runId} />
