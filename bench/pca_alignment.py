@@ -21,6 +21,9 @@ bounding box):
 - ``screen_move`` / ``screen_centroid``: the same on screen, where the explorer scales each epoch's PCA
   file by its largest |coordinate| around the origin: a latent cloud that grows as a whole (the AE's
   doubles between epochs 1 and 2) does not move points there;
+- ``learning``: the median move left after the best similarity transform (rotation or reflection, one scale,
+  a shift) of epoch e's map onto epoch e-1's, / span: the part of the move that no re-orientation, growth or
+  shift of the whole map explains, so no alignment of the shown map can go below it;
 - ``kept``: the variance the shown axes keep / what the epoch's own principal axes keep (1 for own axes;
   the carried basis keeps >= ``min_variance_share``, 0.9), with the lowest epoch in brackets.
 
@@ -93,6 +96,20 @@ def pair_moves(coords, previous, labels, classes) -> tuple[float, float]:
     return median / span, centroid / span
 
 
+def residual_move(coords, previous) -> float:
+    """Median |similarity(coords) - previous| / span of coords: what is left after the best rotation/reflection,
+    uniform scale and shift of the whole map onto the previous one (least squares, Umeyama)."""
+    import numpy as np
+
+    a, b = coords - coords.mean(0), previous - previous.mean(0)
+    u, sing, vt = np.linalg.svd(a.T @ b)
+    rotation = u @ vt
+    scale = sing.sum() / max(float((a * a).sum()), 1e-300)
+    fitted = scale * a @ rotation
+    span = float(np.ptp(fitted, axis=0).max())
+    return float(np.median(np.linalg.norm(fitted - b, axis=1))) / span
+
+
 def moves(per_epoch: list, labels, dims: int, options: dict) -> dict[str, list[float]]:
     """Per consecutive pair: the median point move and the largest class-centroid move, both / span, in latent
     units (``move``, ``centroid``) and on screen (``screen_move``, ``screen_centroid``: each epoch scaled by its
@@ -105,13 +122,15 @@ def moves(per_epoch: list, labels, dims: int, options: dict) -> dict[str, list[f
     options = PCAOptions(**options)
     classes = np.unique(labels)
     previous = None
-    out: dict[str, list[float]] = {"move": [], "centroid": [], "screen_move": [], "screen_centroid": [], "kept": []}
+    out: dict[str, list[float]] = {"move": [], "centroid": [], "screen_move": [], "screen_centroid": [], "learning": [],
+                                   "kept": []}
     for latents in per_epoch:
         result = fit(latents, dims, 0, options, init=previous)
         coords = result.coords
         if previous is not None:
             shown = result.coords.var(0, ddof=1).sum()
             out["kept"].append(float(shown / sum(result.extra["explained_variance"])))
+            out["learning"].append(residual_move(coords, previous))
             for prefix, (a, b) in (("", (coords, previous)),
                                    ("screen_", (coords / np.abs(coords).max(), previous / np.abs(previous).max()))):
                 move, centroid = pair_moves(a, b, labels, classes)
