@@ -16,7 +16,8 @@ Groups (the modules they live in are an implementation detail):
 - mixtures: ``usage``, ``assess``, ``component_weight``; phases: ``phases_at`` (the phases in force at an epoch), ``pretraining_note``;
 - projection files: ``ProjectionFile`` (pydantic schema of the common fields);
 - files: ``read_json``, ``write_json``, ``write_bytes``, ``dumps`` (atomic, NaN-safe; ``root=run_dir`` follows
-  no link below the run folder), ``png_bytes``, ``ArtifactWriter`` (the one writer; contexts hand you one),
+  no link below the run folder), ``png_bytes``, ``image_strip`` (images side by side as one PNG strip),
+  ``ArtifactWriter`` (the one writer; contexts hand you one),
   ``checkpoint_epochs``; inside a run without following links: ``list_tree``, ``is_regular_file``,
   ``open_appender`` (a log), ``UnsafePath`` (what they raise for a link or FIFO: a 409 naming it);
 - on demand: ``OnDemandContext``, ``OnDemandError``, ``EpochModels``, ``LoadedEpoch``,
@@ -43,7 +44,7 @@ _WHERE = {
     "usage": "mixtures", "assess": "mixtures", "component_weight": "mixtures", "phases_at": "phases", "pretraining_note": "phases",
     "ProjectionFile": "projections",
     "read_json": "atomic", "write_json": "atomic", "write_bytes": "atomic", "dumps": "atomic",
-    "png_bytes": "writer", "ArtifactWriter": "writer", "checkpoint_epochs": "checkpoints",
+    "png_bytes": "writer", "image_strip": "writer", "ArtifactWriter": "writer", "checkpoint_epochs": "checkpoints",
     "list_tree": "safepath", "is_regular_file": "safepath", "open_appender": "safepath", "UnsafePath": "safepath",
     "OnDemandContext": "ondemand", "OnDemandError": "ondemand", "EpochModels": "ondemand", "LoadedEpoch": "ondemand",
     "resolve_epoch": "ondemand", "compute_here": "ondemand", "heldout_example": "ondemand", "heldout_split": "ondemand",

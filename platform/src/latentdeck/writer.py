@@ -145,6 +145,20 @@ def png_bytes(image: Any) -> bytes:
     return buffer.getvalue()
 
 
+def image_strip(images: Any, pad: int = 2, order: str = "left to right") -> tuple[bytes, dict[str, Any]]:
+    """Images (n, c, h, w) in [0, 1] side by side, ``pad`` px apart on a dark grey (32) ground, as a grayscale
+    PNG (the mean over channels), with its layout ``{tiles, tile: [h, w], pad, order}``: tile i is at
+    ``x = pad + i * (w + pad)``, ``y = pad``."""
+    import numpy as np
+
+    n, _, h, w = images.shape
+    canvas = np.full((h + 2 * pad, n * (w + pad) + pad), 32, dtype=np.uint8)
+    pixels = (images.float().mean(1).clamp(0, 1) * 255).round().byte().numpy()
+    for i in range(n):
+        canvas[pad:pad + h, pad + i * (w + pad):pad + i * (w + pad) + w] = pixels[i]
+    return png_bytes(canvas), {"tiles": int(n), "tile": [int(h), int(w)], "pad": pad, "order": order}
+
+
 _PATH_LOCKS: dict[str, threading.Lock] = {}
 _PATH_LOCKS_GUARD = threading.Lock()
 

@@ -17,7 +17,6 @@ second digit of the same epoch costs one encode and one distance pass. Each answ
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from collections import OrderedDict
@@ -203,18 +202,9 @@ def _outputs(loaded, x) -> dict[str, Any]:
 
 def strip_png(images) -> tuple[bytes, dict[str, Any]]:
     """Images (n, c, h, w) in [0, 1] side by side, ``PAD`` px apart, as a grayscale PNG, with its layout."""
-    import numpy as np
-    from PIL import Image
+    from latentdeck.kit import image_strip
 
-    n, _, h, w = images.shape
-    canvas = np.full((h + 2 * PAD, n * (w + PAD) + PAD), 32, dtype=np.uint8)
-    pixels = (images.float().mean(1).clamp(0, 1) * 255).round().byte().numpy()
-    for i in range(n):
-        canvas[PAD:PAD + h, PAD + i * (w + PAD):PAD + i * (w + PAD) + w] = pixels[i]
-    buffer = io.BytesIO()
-    Image.fromarray(canvas).save(buffer, format="PNG", optimize=False)
-    return buffer.getvalue(), {"tiles": int(n), "tile": [int(h), int(w)], "pad": PAD,
-                               "order": "left to right, nearest first"}
+    return image_strip(images, PAD, "left to right, nearest first")
 
 
 def compute(ctx, request: NearestTrainRequest) -> dict[str, Any]:

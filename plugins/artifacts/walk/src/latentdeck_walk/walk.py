@@ -29,7 +29,6 @@ Files, each folder written once (the shared writer's ``persist_folder``), then s
 from __future__ import annotations
 
 import functools
-import io
 import math
 import threading
 import time
@@ -351,15 +350,6 @@ def _default_pm():
 
 def _strip(images) -> tuple[bytes, dict[str, Any]]:
     """Decodes (steps, c, h, w) in [0, 1] side by side, 2 px apart, as a grayscale PNG."""
-    import numpy as np
-    from PIL import Image
+    from latentdeck.kit import image_strip
 
-    n, _, h, w = images.shape
-    canvas = np.full((h + 2 * PAD, n * (w + PAD) + PAD), 32, dtype=np.uint8)
-    pixels = (images.float().mean(1).clamp(0, 1) * 255).round().byte().numpy()
-    for i in range(n):
-        canvas[PAD:PAD + h, PAD + i * (w + PAD):PAD + i * (w + PAD) + w] = pixels[i]
-    buffer = io.BytesIO()
-    Image.fromarray(canvas).save(buffer, format="PNG", optimize=False)
-    return buffer.getvalue(), {"tiles": int(n), "tile": [int(h), int(w)], "pad": PAD,
-                               "order": "left to right, from the start"}
+    return image_strip(images, PAD, "left to right, from the start")
