@@ -183,13 +183,16 @@ def plugin_manager(monkeypatch):
     """A fresh plugin manager: every installed plugin plus the tiny dataset (also for workers)."""
     import sys
 
-    from .plugins import make_plugin_manager
+    from .plugins import get_plugin_manager, make_plugin_manager
 
     monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
     # A server started by a test must not spend ~40 s of CPU warming UMAP in the background;
     # the warm-worker tests turn it back on themselves.
     monkeypatch.setenv("LATENTDECK_WARMUP", "off")
-    return make_plugin_manager(plugins=[sys.modules[__name__]])
+    # the process-wide manager (the CLI's) is rebuilt with the tiny dataset, and forgotten after the test
+    get_plugin_manager.cache_clear()
+    yield make_plugin_manager(plugins=[sys.modules[__name__]])
+    get_plugin_manager.cache_clear()
 
 
 @pytest.fixture
