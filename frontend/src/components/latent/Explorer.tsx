@@ -31,6 +31,7 @@ import { CrossFilter } from "./CrossFilter";
 import { filterablePoints } from "@/lib/latent/crossfilter";
 import { FocusBox, HoverCard, HowTo, Legend, OverlayLegend, Trust } from "./ExplorerSide";
 import type { EdgeIndex, OverlayImage } from "./ScatterCanvas";
+import { SpritesToggle, useSprites } from "./Sprites";
 import { WalkPanel, walkPathOn } from "./WalkPanel";
 import { WhyPanel } from "./WhyPanel";
 import type { WalkPayload } from "./WalkPanel";
@@ -156,6 +157,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
     [doc, by, recon, hidden, focus, matched, mapping]);
 
   const changes = useChanges({ runId, catalogue, epochs, doc, scaling, positions, colours });
+  const sprites = useSprites({ runId, inputs, doc, positions });
 
   const edges = useMemo<EdgeIndex | null>(() => {
     if (!knnFits || edgeScope === "off") return null;
@@ -308,7 +310,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
         <div className={s.mapWrap}>
           {doc && scaling ? (
             <ScatterCanvas id="main" testId="latent-canvas" label={`${method} ${dims}-D map of ${doc.n} points at epoch ${doc.epoch}`}
-              dims={doc.dims} positions={positions} colours={changes.colours ?? colours} trails={changes.trails} radiusPx={pointRadiusPx(doc.n, doc.dims)} scaling={scaling}
+              dims={doc.dims} positions={positions} colours={changes.colours ?? colours} trails={changes.trails} sprites={sprites.sheet} radiusPx={pointRadiusPx(doc.n, doc.dims)} scaling={scaling}
               fitKey={`${doc.method}:${doc.dims}`} resetToken={resetToken} camera={camera} rings={rings} edges={edges}
               highlight={highlight} fitTo={fitTo} dark={dark}
               overlay={overlayImage} path={walkPath} transitionMs={TRANSITION_MS} lasso={lasso}
@@ -319,6 +321,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
             {method.toUpperCase()} {dims}-D · epoch {doc?.epoch ?? "–"} · {doc?.n ?? 0} points{matched ? ` · ${matched.size} match` : ""}
           </span>
           {doc ? <ChangesToggle changes={changes} /> : null}
+          {doc ? <SpritesToggle sprites={sprites} /> : null}
           {doc ? <span className={s.mapNote}>{doc.latent === "z" ? "latent z" : doc.latent} ({doc.latent_dim}-D) → {method} {dims}-D</span> : null}
         </div>
         <Timeline epochs={epochs} shown={doc?.epoch ?? epoch} follow={view.epoch === null} playing={playing} feed={feed}

@@ -14,6 +14,10 @@ import type { Scaling } from "@/lib/latent/scaling";
 import type { TrailSet } from "@/lib/latent/changes";
 import { CameraLink, initialCamera, roundedCamera } from "./camera";
 import { trailLayer } from "./TrailLayer";
+import { spriteLayer } from "./SpriteLayer";
+import type { SpriteSheet } from "./SpriteLayer";
+import { spritePlan } from "@/lib/latent/sprites";
+import type { SpritePlan } from "@/lib/latent/sprites";
 import type { CameraState } from "./camera";
 import s from "./Explorer.module.css";
 
@@ -69,6 +73,8 @@ export interface ScatterProps {
   edgeWidth?: number;
   /** difference mode: a line per point from its previous place, under the points, faded toward the old end */
   trails?: TrailSet | null;
+  /** digits as points: each point drawn as its thumbnail from the input atlas (mode auto / on / off) */
+  sprites?: SpriteSheet | null;
   overlay?: OverlayImage | null;
   path?: PathDraw | null;
   transitionMs?: number;
@@ -112,6 +118,7 @@ export default function ScatterCanvas(props: ScatterProps) {
   const restored = useRef(false); // the first view came from the link (another canvas, or the page address): keep it
   const stats = useRef<Rendered>({ frames: 0, edges: 0 });
   const edgeCache = useRef<{ positions: Float32Array; edges: EdgeIndex; ends: [Float32Array, Float32Array] } | null>(null);
+  const plan = useRef<SpritePlan | null>(null); // what the last layers() drew for the sprites prop
   const [failure, setFailure] = useState<string | null>(null);
   const [polygon, setPolygon] = useState<Point2[] | null>(null);
   useEffect(() => { latest.current = props; });
@@ -119,7 +126,7 @@ export default function ScatterCanvas(props: ScatterProps) {
   /** the subset position under the cursor: a point, or a search match drawn on top of it */
   const pointOf = (info: { layer?: { id: string } | null; index: number }): number | null => {
     if (info.index < 0 || !info.layer) return null;
-    if (info.layer.id === "points") return info.index;
+    if (info.layer.id === "points" || info.layer.id === "sprites") return info.index;
     if (info.layer.id === "matches") return latest.current.highlight?.[info.index] ?? null;
     return null;
   };
@@ -159,6 +166,8 @@ export default function ScatterCanvas(props: ScatterProps) {
       }));
     }
     if (p.trails && p.trails.count > 0) out.push(trailLayer(p.trails));
+    const sprites = p.sprites ? spritePlan(p.sprites.mode, p.sprites.spacing, cameraRef.current?.zoom ?? 0, p.dims) : null;
+    plan.current = sprites;
     out.push(new ScatterplotLayer({
       id: "points",
       data: { length: n, attributes: {
@@ -166,7 +175,10 @@ export default function ScatterCanvas(props: ScatterProps) {
         getFillColor: { value: p.colours, size: 4, normalized: true },
       } } as never,
       radiusUnits: "pixels", getRadius: p.radiusPx, billboard: p.dims > 2, pickable: true, autoHighlight: false,
+      visible: !sprites?.show, // the thumbnails stand in for the dots
     }));
+    if (sprites?.show) out.push(spriteLayer(p.sprites!, positions, p.colours, n, sprites.sizePx));
+    const around = sprites?.show ? sprites.sizePx * 0.75 : 0; // rings and match outlines go round a thumbnail
     const marked = p.highlight ?? null;
     if (marked && marked.length > 0 && marked.length < n) {
       // search matches: drawn last among the points, so one hidden behind others comes to the front
@@ -184,7 +196,7 @@ export default function ScatterCanvas(props: ScatterProps) {
           getPosition: { value: at, size: 3 },
           getFillColor: { value: fill, size: 4, normalized: true },
         } } as never,
-        radiusUnits: "pixels", getRadius: Math.max(p.radiusPx * 1.6, p.radiusPx + 2), billboard: p.dims > 2, pickable: true,
+        radiusUnits: "pixels", getRadius: Math.max(p.radiusPx * 1.6, p.radiusPx + 2, around), billboard: p.dims > 2, pickable: true, filled: !around,
         stroked: true, lineWidthUnits: "pixels", getLineWidth: 1.5, getLineColor: p.dark ? [240, 240, 240, 255] : [17, 17, 17, 255],
       }));
     }
@@ -209,12 +221,13 @@ export default function ScatterCanvas(props: ScatterProps) {
       out.push(new ScatterplotLayer({
         id: "rings", data: rings,
         getPosition: (r: Ring) => [positions[3 * r.index], positions[3 * r.index + 1], positions[3 * r.index + 2]] as never,
-        getRadius: p.radiusPx + 4, radiusUnits: "pixels", filled: false, stroked: true, lineWidthUnits: "pixels",
+        getRadius: Math.max(p.radiusPx + 4, around), radiusUnits: "pixels", filled: false, stroked: true, lineWidthUnits: "pixels",
         getLineWidth: 2.5, getLineColor: (r: Ring) => r.colour, billboard: p.dims > 2,
         updateTriggers: { getPosition: [positions], getLineColor: [rings.map((r) => r.colour.join()).join()] },
       }));
     }
     stats.current.edges = edgeCount;
+    if (sprites) p.sprites!.onPlan?.(sprites);
     return out;
   };
 
@@ -231,6 +244,11 @@ export default function ScatterCanvas(props: ScatterProps) {
     deckRef.current?.setProps({ viewState: viewStateOf(c) as never });
     if (container.current) container.current.dataset.view = roundedCamera(c);
     if (publish) latest.current.camera.publish(c, latest.current.id);
+    const sheet = latest.current.sprites, was = plan.current; // auto thumbnails follow the zoom
+    if (sheet && was) {
+      const now = spritePlan(sheet.mode, sheet.spacing, c.zoom, latest.current.dims);
+      if (now.show !== was.show || now.auto !== was.auto || (now.show && now.sizePx !== was.sizePx)) redraw();
+    }
   };
 
   /** The first view: the points' bounding box fills the map up to a small margin (2-D); in 3-D the cloud
@@ -386,7 +404,7 @@ export default function ScatterCanvas(props: ScatterProps) {
   useEffect(() => {
     redraw();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [props.colours, props.edges, props.overlay, props.path, props.rings, props.radiusPx, props.edgeWidth, props.highlight, props.dark, props.trails]);
+  }, [props.colours, props.edges, props.overlay, props.path, props.rings, props.radiusPx, props.edgeWidth, props.highlight, props.dark, props.trails, props.sprites]);
 
   const finishLasso = (poly: Point2[]) => {
     const deck = deckRef.current;
