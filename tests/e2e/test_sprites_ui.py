@@ -25,7 +25,8 @@ SPRITES = """(box) => {
   const defs = drawn.getAttributeManager().attributes.instanceIconDefs.value;
   return { drawn: true, pointsVisible: points.props.visible, count: layer.props.data.length, size: layer.props.sizeScale,
            mapping: layer.props.iconMapping, defs: Array.from(defs.subarray(0, 7 * layer.props.data.length)),
-           sameColours: layer.props.data.attributes.getColor.value === points.props.data.attributes.getFillColor.value,
+           colours: Array.from(layer.props.data.attributes.getColor.value), blend: layer.props.parameters.blend,
+           pointColours: Array.from(points.props.data.attributes.getFillColor.value),
            sameAt: layer.props.data.attributes.getPosition.value === points.props.data.attributes.getPosition.value,
            loaded: drawn.isLoaded };
 }"""
@@ -77,7 +78,12 @@ def test_digits_on_draws_one_atlas_tile_per_point_in_its_colour(lab, page, laten
     m.wait_drawn(page)
     drawn = canvas.evaluate(SPRITES)
     assert drawn["count"] == m.N and not drawn["pointsVisible"], "one thumbnail per point, instead of the dots"
-    assert drawn["sameColours"] and drawn["sameAt"], "the thumbnails use the points' own colour and position buffers"
+    assert drawn["sameAt"], "the thumbnails use the points' own position buffer"
+    colours = np.array(drawn["pointColours"]).reshape(-1, 4)
+    solid = colours.copy()
+    solid[solid[:, 3] >= 200, 3] = 255
+    assert set(colours[:, 3]) <= {0, 220} and drawn["colours"] == solid.ravel().tolist() and drawn["blend"] is False, \
+        "nothing dimmed: the points' colours, drawn opaque without blending"
     assert drawn["size"] == SPRITE_PX
     want = {str(i): {"x": (i % atlas["columns"]) * w, "y": (i // atlas["columns"]) * h, "width": w, "height": h, "mask": False}
             for i in range(m.N)}
@@ -89,8 +95,6 @@ def test_digits_on_draws_one_atlas_tile_per_point_in_its_colour(lab, page, laten
     from PIL import Image
 
     screen = canvas.evaluate(m.SCREEN)
-    colours = np.array(canvas.evaluate("(box) => Array.from(box.querySelector('[data-frames]').__deck.props.layers"
-                                       ".find((l) => l.id === 'points').props.data.attributes.getFillColor.value)")).reshape(-1, 4)
     i = m.isolated(screen)
     gap = min(math.dist(screen[i], p) for j, p in enumerate(screen) if j != i)
     image = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")).astype(int)
@@ -105,7 +109,7 @@ def test_digits_on_draws_one_atlas_tile_per_point_in_its_colour(lab, page, laten
             cut = sheet.crop((col * w, row * h, (col + 1) * w, (row + 1) * h)).resize((SPRITE_PX, SPRITE_PX), Image.BILINEAR)
             return (np.asarray(cut).astype(float) / 255)[2:-2, 2:-2]  # inside the frame
 
-        a = colours[i][3] / 255  # the point's opacity is the tile's, over the map's background
+        a = 1.0  # drawn opaque
         ground = np.array((0xFB, 0xFB, 0xFA))
         base, top = a * TILE + (1 - a) * ground, a * ink_colour(colours[i][:3]) + (1 - a) * ground
         x, y = (round(v) for v in screen[i])
@@ -124,6 +128,24 @@ def test_digits_on_draws_one_atlas_tile_per_point_in_its_colour(lab, page, laten
         box = canvas.bounding_box()
         page.mouse.move(box["x"] + screen[i][0] + 8, box["y"] + screen[i][1] + 8)
         expect(page.get_by_test_id("hover-card")).to_have_attribute("data-index", str(projection["indices"][i]))
+
+    # a filter dims the others: their tiles are blended at the dimmed points' opacity, faint on the map
+    page.mouse.move(0, 0)  # no hover: no edges drawn from the point
+    other = next(v for v in sorted(set(projection["labels"])) if v != projection["labels"][i])
+    page.get_by_test_id("map-filter").fill(f"label:{other}")
+    page.wait_for_function(f"(box) => ({SPRITES})(box).blend === true", arg=canvas.element_handle())
+    m.wait_drawn(page)
+    page.wait_for_timeout(300)
+    dimmed = canvas.evaluate(SPRITES)
+    assert dimmed["colours"] == dimmed["pointColours"], "some points dimmed: the points' own colours, blended"
+    assert np.array(dimmed["colours"]).reshape(-1, 4)[i, 3] == 26
+    if gap >= SPRITE_PX * 1.5:
+        faint = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("L")).astype(float)
+        x, y = (round(v) for v in screen[i])
+        inside = faint[y - 8:y + 8, x - 8:x + 8]
+        assert inside.mean() > 200, f"a dimmed point's tile is faint (mean grey {inside.mean():.0f})"
+    shot(page, "latent-digits-dimmed")
+    page.get_by_test_id("map-filter").fill("")
 
     choose(page, "off")
     expect(toggle).to_have_attribute("data-shown", "false")

@@ -278,6 +278,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
             return <option key={k} value={k} disabled={!ok}>{overlayLabel(k)}{ok ? "" : " (not computed)"}</option>;
           })}
         </select></label>
+        <SpritesToggle sprites={sprites} />
         {overlayImage ? (
           <label>opacity<input type="range" min={0.1} max={1} step={0.05} value={overlayOpacity} onChange={(e) => setOverlayOpacity(Number(e.target.value))} data-testid="map-overlay-opacity" style={{ display: "block" }} /></label>
         ) : null}
@@ -321,7 +322,6 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
             {method.toUpperCase()} {dims}-D · epoch {doc?.epoch ?? "–"} · {doc?.n ?? 0} points{matched ? ` · ${matched.size} match` : ""}
           </span>
           {doc ? <ChangesToggle changes={changes} /> : null}
-          {doc ? <SpritesToggle sprites={sprites} /> : null}
           {doc ? <span className={s.mapNote}>{doc.latent === "z" ? "latent z" : doc.latent} ({doc.latent_dim}-D) → {method} {dims}-D</span> : null}
         </div>
         <Timeline epochs={epochs} shown={doc?.epoch ?? epoch} follow={view.epoch === null} playing={playing} feed={feed}

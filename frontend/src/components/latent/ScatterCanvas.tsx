@@ -177,7 +177,7 @@ export default function ScatterCanvas(props: ScatterProps) {
       radiusUnits: "pixels", getRadius: p.radiusPx, billboard: p.dims > 2, pickable: true, autoHighlight: false,
       visible: !sprites?.show, // the thumbnails stand in for the dots
     }));
-    if (sprites?.show) out.push(spriteLayer(p.sprites!, positions, p.colours, n, sprites.sizePx));
+    if (sprites?.show) out.push(spriteLayer(p.sprites!, positions, p.colours, n, sprites.sizePx, p.dims));
     const around = sprites?.show ? sprites.sizePx * 0.75 : 0; // rings and match outlines go round a thumbnail
     const marked = p.highlight ?? null;
     if (marked && marked.length > 0 && marked.length < n) {

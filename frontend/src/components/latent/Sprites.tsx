@@ -1,14 +1,14 @@
 "use client";
 // Digits as points, the page's side: the input atlas's sheet loaded once as an image, its icon mapping, the
-// map's point spacing (for the auto rule, lib/latent/sprites) and the "digits: auto / on / off" switch drawn
-// in the map's top-left corner. ScatterCanvas draws the thumbnails (SpriteLayer) from the `sprites` prop.
+// map's point spacing (for the auto rule, lib/latent/sprites) and the "digits: auto / on / off" switch in the
+// map's toolbar. ScatterCanvas draws the thumbnails (SpriteLayer) from the `sprites` prop.
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { api } from "@/lib/api";
 import type { AtlasDoc, ProjectionDoc } from "@/lib/latent/points";
 import { AUTO_FRACTION, MAX_SPRITE_PX, SPRITE_MODES, SPRITE_PX, atlasFits, iconMapping, layoutProblem, nearestSpacing } from "@/lib/latent/sprites";
 import type { SpriteMode, SpritePlan } from "@/lib/latent/sprites";
 import type { SpriteSheet } from "./SpriteLayer";
-import c from "./Sprites.module.css";
+import s from "./Explorer.module.css";
 
 export interface Sprites {
   mode: SpriteMode;
@@ -44,11 +44,27 @@ export function useSprites({ runId, inputs, doc, positions }: {
     return () => { current = false; };
   }, [runId, png, loaded?.png]);
   const mapping = useMemo(() => (png && inputs ? iconMapping(inputs) : null), [png, inputs]);
-  const spacing = useMemo(() => (doc?.dims === 2 ? nearestSpacing(positions) : 0), [positions, doc?.dims]);
+  // the spacing is measured when the page is idle after a new map is drawn, not on the way to its first frame
+  // (an epoch switch); until then the last map's stands in, and one within 5 % of it is kept (no re-render)
+  const dims = doc?.dims ?? 2;
+  const [spacing, setSpacing] = useState<number | null>(null);
+  useEffect(() => {
+    if (!png) return;
+    const measure = () => {
+      const next = dims === 2 ? nearestSpacing(positions, 2000) : 0;
+      setSpacing((prev) => (prev !== null && Math.abs(next - prev) <= 0.05 * prev ? prev : next));
+    };
+    if (typeof window.requestIdleCallback !== "function") {
+      const timer = window.setTimeout(measure, 300);
+      return () => window.clearTimeout(timer);
+    }
+    const idle = window.requestIdleCallback(measure, { timeout: 1000 });
+    return () => window.cancelIdleCallback(idle);
+  }, [png, positions, dims]);
   const onPlan = useCallback((next: SpritePlan) => setPlan((prev) => (prev && prev.show === next.show && prev.auto === next.auto
     && prev.sizePx === next.sizePx ? prev : next)), []);
   const image = loaded?.png === png ? loaded.image : null;
-  const sheet = useMemo(() => (png && image && mapping ? { key: png, image, mapping, mode, spacing, onPlan } : null),
+  const sheet = useMemo(() => (png && image && mapping && spacing !== null ? { key: png, image, mapping, mode, spacing, onPlan } : null),
     [png, image, mapping, mode, spacing, onPlan]);
   const problem = !inputs ? "this run has no input atlas (latentdeck backfill <run> --artifacts atlas writes it)"
     : !fits ? "the input atlas holds another subset than this map" : layout ?? (loaded?.png === png ? loaded.error : null);
@@ -58,20 +74,22 @@ export function useSprites({ runId, inputs, doc, positions }: {
 const RULE = `auto: thumbnails appear in 2-D once three in four points are at least ${AUTO_FRACTION * SPRITE_PX} px from their nearest neighbour`
   + ` on screen (${SPRITE_PX} px tiles overlap by at most a fifth), and grow to ${MAX_SPRITE_PX} px as you zoom in`;
 
-/** "digits: auto / on / off", in the map's top-left corner; auto says whether it draws them now. */
+/** "digits: auto / on / off" in the map's toolbar; auto says whether it draws them now. */
 export function SpritesToggle({ sprites }: { sprites: Sprites }) {
   const { mode, setMode, plan, problem } = sprites;
   const off = problem !== null;
   return (
-    <div className={c.toggle} role="group" aria-label="digits as points" data-testid="sprites-toggle" data-mode={mode}
-      data-shown={plan?.show ? "true" : "false"} data-auto={plan?.auto ? "true" : "false"} data-size={plan?.show ? plan.sizePx : ""}
-      title={off ? `No digit thumbnails: ${problem}` : `Draw each point as its digit, in the point's colour. ${RULE}.`}>
-      <span>digits</span>
-      {SPRITE_MODES.map((m) => (
-        <button key={m} type="button" aria-pressed={mode === m} disabled={off} data-value={m} onClick={() => setMode(m)}>
-          {m === "auto" && mode === "auto" && plan ? `auto (${plan.show ? "on" : "off"})` : m}
-        </button>
-      ))}
+    <div title={off ? `No digit thumbnails: ${problem}` : `Draw each point as its digit, in the point's colour. ${RULE}.`}
+      style={{ display: "flex", alignItems: "center", gap: "0.45rem" }}>
+      <span className={s.fieldLabel} style={{ margin: 0 }}>digits</span>
+      <div className={s.seg} role="group" aria-label="digits as points" data-testid="sprites-toggle" data-mode={mode}
+        data-shown={plan?.show ? "true" : "false"} data-auto={plan?.auto ? "true" : "false"} data-size={plan?.show ? plan.sizePx : ""}>
+        {SPRITE_MODES.map((m) => (
+          <button key={m} type="button" aria-pressed={mode === m} disabled={off} data-value={m} onClick={() => setMode(m)}>
+            {m === "auto" && mode === "auto" && plan ? `auto (${plan.show ? "on" : "off"})` : m}
+          </button>
+        ))}
+      </div>
     </div>
   );
 }
