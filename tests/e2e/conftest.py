@@ -163,12 +163,14 @@ def _changed_pixels(a, b, tolerance: int = 24) -> int:
 def latent_map():
     """Helpers for the explorer's map: ``SCREEN``, ``POINT_ALPHA``, ``EDGE_ALPHA`` (page scripts),
     ``wait_drawn(page)``, ``map_pixels(locator)``, ``drawn_pixels(image)``, ``changed_pixels(a, b)``,
-    ``isolated(screen)``, ``open(page, lab, m, run)``, ``choose(page, m, group, value, attr)``, ``N`` (points)."""
+    ``isolated(screen)``, ``open(page, lab, m, run)``, ``choose(page, m, group, value, attr)``, ``N`` (points),
+    ``focus(page, canvas, x, y)`` (click a point until it is focused)."""
     from types import SimpleNamespace
 
     return SimpleNamespace(SCREEN=SCREEN, POINT_ALPHA=POINT_ALPHA, EDGE_ALPHA=EDGE_ALPHA, FRAMES=FRAMES,
                            wait_drawn=_wait_drawn, map_pixels=_map_pixels, drawn_pixels=_drawn_pixels,
-                           changed_pixels=_changed_pixels, isolated=isolated, open=open_latent, choose=choose_view, N=N)
+                           changed_pixels=_changed_pixels, isolated=isolated, open=open_latent, choose=choose_view, N=N,
+                           focus=focus_point)
 
 
 # --- the latent explorer's shared tiny runs (fixture ``lab``, trained once per session) ------------
@@ -286,6 +288,20 @@ def open_latent(page, lab: Lab, m, run: str = "gm"):
     expect(canvas).to_have_attribute("data-points", str(N))
     m.wait_drawn(page)
     return canvas
+
+
+def focus_point(page, canvas, x: float, y: float) -> None:
+    """Click the map at (x, y) (CSS px within it) until the badge shows a focus: deck.gl takes a press as a
+    tap only when the button comes up within its tap time (250 ms), which a loaded 2-core machine can miss."""
+    box = canvas.bounding_box()
+    for _ in range(3):
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        try:
+            page.wait_for_function("() => document.querySelector('[data-testid=map-badge]')?.dataset.focus !== '0'",
+                                   timeout=3000)
+            return
+        except Exception:  # noqa: BLE001 - a press too slow to be a tap: press again
+            continue
 
 
 def choose_view(page, m, group: str, value: str, badge_attr: str):

@@ -316,9 +316,8 @@ def test_a_focused_point_shows_its_edges_at_the_defaults(lab, page, latent_map, 
     for dims in ("2", "3"):
         m.choose(page, m, "map-dims", dims, "data-dims")
         screen = canvas.evaluate(m.SCREEN)
-        box = canvas.bounding_box()
         i = m.isolated(screen)
-        page.mouse.click(box["x"] + screen[i][0], box["y"] + screen[i][1])
+        m.focus(page, canvas, screen[i][0], screen[i][1])
         expect(badge).not_to_have_attribute("data-focus", "0")
         knn = lab.file("um", f"neighbors/knn_{method}_epoch_2.json")
         expect(badge).to_have_attribute("data-edges-drawn", str(knn["k"]))
