@@ -1,20 +1,32 @@
 """The latent explorer in a real browser (Debian's Chromium, software WebGL through SwiftShader, 1280x800),
-as ratios against a bare deck.gl page drawing the same data in the same browser run:
+as ratios against a bare deck.gl page (bench/deck_harness) drawing the same data in the same browser run.
 
-1. frame time while the camera moves (2-D pan, 3-D orbit), 10,000 points, the explorer's default edge
-   display (edges of the focused set: none until a point is focused) ÷ the bare page with the same points
-   (goal <= 1.25); one focused point with its 15 edges ÷ bare points only (goal <= 1.5); all 150,000 kNN
-   edges (an explicit choice) ÷ bare with the same segments; absolute fps for each;
-2. epoch switch, 10,000 points: from the scrubber to the first rendered frame of the new epoch (fetch,
-   parse, buffers, upload) ÷ the bare page fetching the same file and swapping its position buffer
-   (goal <= 1.5), and the payload's bytes per point;
-3. gzipped JavaScript loaded by /runs/<id>/latent (deck.gl included; goal <= 450 KB).
+Every figure is measured as P alternating passes (bare, explorer, bare, explorer, ...; --passes, default 5),
+each pass the median frame interval of F camera steps (--frames; the camera is put back after each pass).
+Each explorer pass is divided by the bare pass just before it, so load that drifts during the run cancels
+pair by pair; a figure is the median of those P ratios, with their min-max and interquartile range. Beside it,
+the same ratio of the browser's CPU time per frame (all of Chromium's processes, read from /proc; other
+processes taking turns on a shared machine's cores do not count there).
 
-Data: a 10,000-point run written in the artifact format by the host's own projection and kNN code
-(PCA 2-D and 3-D over 6 epochs of synthetic 16-D latents drifting between epochs; kNN k = 15 by KD-tree).
-Each figure is the median of the frame intervals of two alternating passes (bare, explorer, bare, explorer).
+Figures (10,000 points; goal in brackets):
+1. 2-D pan, the explorer's default edges (none until a point is focused) / bare points [<= 1.25];
+2. 2-D pan, one focused point with its kNN edges / bare points only [<= 1.25];
+3. 2-D pan, difference trails ("changes since epoch N-1": a trail per point, points coloured by neighbourhood
+   change) / bare points + the same segments [<= 1.25];
+4. 2-D pan, digits as points ("digits: on", 10,000 thumbnails from the input atlas) / bare points [<= 2];
+5. 2-D pan, all 150,000 kNN edges (an explicit choice) / bare with the same segments [<= 1.25] (--edge-frames);
+6. epoch switch: from the scrubber to the first rendered frame of a cold epoch (fetch, parse, buffers,
+   upload) / the bare page fetching the same file and swapping its position buffer, two switches on each
+   page per pass [<= 1.25];
+7. 3-D orbit, default edges / bare [<= 1.25];
+and the gzipped JavaScript loaded by /runs/<id>/latent (deck.gl included; goal <= 450 KB).
 
-Needs the built UI (./lab or ./test). Run: .venv/bin/python bench/latent_explorer.py [--points 10000]
+Data: a run written in the artifact format by the host's own projection and kNN code (PCA 2-D and 3-D over
+23 epochs of synthetic 16-D latents whose clusters tighten; kNN k = 15 by KD-tree) and an input atlas of
+drawn digits (bench/latent_bench_pages.py).
+
+Needs the built UI: ./lab or ./test (frontend/out), or LATENTDECK_UI_DIR=<an export>.
+Run: .venv/bin/python bench/latent_explorer.py [--points 10000] [--passes 5] [--frames 12]
 """
 
 from __future__ import annotations
@@ -25,7 +37,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,106 +48,21 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from conftest import start_server  # noqa: E402  (the test suite's real-uvicorn helper)
+from latent_bench_pages import (DRIVE, LINES_OF, MAP_READY, POINTS_OF, RUN_ID, SPRITES_OF, SWITCH,  # noqa: E402
+                                browser_cpu_s, bundle_harness, quartiles, write_run)
 
 ARGS = ["--enable-unsafe-swiftshader", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-EPOCHS = 6
-RUN_ID = "20990101-000000-bench0"
+EPOCHS = 23  # 23 shown first; its difference mode reads 22; switches to 1, 3, ..., 21 are all cold
+GOALS = {"pan_2d": 1.25, "pan_2d_focused": 1.25, "pan_2d_trails": 1.25, "pan_2d_digits": 2.0, "pan_2d_all_edges": 1.25,
+         "epoch_switch": 1.25, "orbit_3d": 1.25}
+NAMES = {"pan_2d": "2-D pan, default edges", "pan_2d_focused": "2-D pan, one focused point + its edges (÷ bare points)",
+         "pan_2d_trails": "2-D pan, difference trails", "pan_2d_digits": "2-D pan, 10,000 digit thumbnails (÷ bare points)",
+         "pan_2d_all_edges": "2-D pan, all kNN edges", "epoch_switch": "epoch switch (cold file)", "orbit_3d": "3-D orbit, default edges"}
 
 
-def write_run(runs_dir: Path, n: int) -> Path:
-    """A finished run with PCA 2-D/3-D and kNN files for EPOCHS epochs of n synthetic 16-D latents."""
-    import numpy as np
-    import torch
-
-    from latent_data import HostEngine
-    from latentdeck.artifacts import run_generators
-    from latentdeck_knn.plugin import KNNOptions
-
-    rng = np.random.default_rng(0)
-    labels = np.arange(n) % 10
-    centres = rng.normal(size=(10, 16)) * 3
-    noise = rng.normal(size=(n, 16))
-    engine = HostEngine(n, torch.as_tensor(labels), ["pca"], ["knn"])
-    for epoch in range(1, EPOCHS + 1):
-        latents = (centres[labels] * (0.4 + 0.2 * epoch) + noise * (1.6 - 0.2 * epoch)).astype(np.float32)
-        projections = engine.project(latents, epoch)
-
-        def context(name, projections=projections, latents=latents, epoch=epoch):
-            return engine.engine._context(epoch, None, {}, latents, projections, name, KNNOptions(index="kd_tree"))
-
-        run_generators(context, engine.engine.generators, engine.events)
-    run_dir = runs_dir / RUN_ID
-    run_dir.mkdir(parents=True)
-    for folder in ("projections", "neighbors"):
-        shutil.copytree(engine.run_dir / folder, run_dir / folder)
-    engine.close()
-    config = {"run_id": RUN_ID, "model": "ae", "dataset": "mnist", "epochs": EPOCHS, "seed": 0, "viz_subset_size": n,
-              "model_options": {}, "name": "bench: 10,000 synthetic points"}
-    (run_dir / "config.json").write_text(json.dumps(config))
-    (run_dir / "summary.json").write_text(json.dumps({
-        "run_id": RUN_ID, "status": "completed", "model": "ae", "dataset": "mnist", "epochs": EPOCHS,
-        "epochs_completed": EPOCHS, "created_at": time.time(), "name": config["name"]}))
-    (run_dir / "events.jsonl").write_text("")
-    return run_dir
-
-
-def bundle_harness(out: Path) -> tuple[str, str]:
-    """esbuild the bare page (bench/deck_harness/harness.ts) with the frontend's deck.gl."""
-    frontend = ROOT / "frontend"
-    target = out / "harness.js"
-    subprocess.run([str(frontend / "node_modules" / ".bin" / "esbuild"), str(ROOT / "bench/deck_harness/harness.ts"),
-                    "--bundle", "--minify", "--format=iife", f"--outfile={target}", "--log-level=error"],
-                   cwd=frontend, check=True, env={**os.environ, "NODE_PATH": str(frontend / "node_modules")})
-    html = "<!doctype html><html><body style='margin:0'><div id='map' style='position:relative'></div>" \
-           "<script src='harness.js'></script></body></html>"
-    return html, target.read_text()
-
-
-# Drive the camera one step per rendered frame; returns the frame timestamps (ms).
-DRIVE = """async ({ frames, kind, explorer }) => {
-  const box = explorer ? document.querySelector('[data-testid=latent-canvas] [data-frames]') : null;
-  const deck = explorer ? box.__deck : window.harness.deck;
-  const stamps = [];
-  let wake = null;
-  const original = deck.props.onAfterRender;
-  deck.setProps({ onAfterRender: (ctx) => { stamps.push(performance.now()); if (original) original(ctx); if (wake) { const w = wake; wake = null; w(); } } });
-  const start = { ...deck.props.viewState };
-  for (let i = 1; i <= frames; i++) {
-    const vs = kind === 'orbit' ? { ...start, rotationOrbit: (start.rotationOrbit || 0) + 3 * i }
-      : { ...start, target: [start.target[0] + 0.004 * i, start.target[1] + 0.002 * i, start.target[2] || 0] };
-    const rendered = new Promise((resolve) => { wake = resolve; });
-    if (explorer) deck.props.onViewStateChange({ viewState: vs, interactionState: { isDragging: true }, oldViewState: start, viewId: 'x' });
-    else deck.setProps({ viewState: vs });
-    await rendered;
-  }
-  deck.setProps({ onAfterRender: original });
-  return stamps;
-}"""
-
-# Both pages are timed to the same point: the first frame drawn from the new file has been submitted
-# (onAfterRender) and the browser has finished with it (the next task runs: with software WebGL the main
-# thread waits for the rasteriser after each frame).
-SWITCH = """async ({ index, epoch }) => {
-  const input = document.querySelector('[data-testid=timeline-scrubber]');
-  const badge = document.querySelector('[data-testid=map-badge]');
-  const box = document.querySelector('[data-testid=latent-canvas] [data-frames]');
-  const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
-  let shown = null;
-  const done = new Promise((resolve) => {
-    const watch = new MutationObserver(() => {
-      if (shown === null && badge.dataset.epoch === String(epoch)) shown = performance.now();
-      else if (shown !== null) { watch.disconnect(); setTimeout(() => resolve(performance.now()), 0); }
-    });
-    watch.observe(badge, { attributes: true, attributeFilter: ['data-epoch'] });
-    watch.observe(box, { attributes: true, attributeFilter: ['data-frames'] });
-  });
-  const t0 = performance.now();
-  setter.call(input, String(index));
-  input.dispatchEvent(new Event('input', { bubbles: true }));
-  const end = await done;
-  return [end - t0, shown - t0];
-}"""
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def median_interval(stamps: list[float]) -> float:
@@ -144,22 +70,70 @@ def median_interval(stamps: list[float]) -> float:
     return statistics.median(gaps) if gaps else float("nan")
 
 
-POINTS_OF = """(box) => { const deck = box.querySelector('[data-frames]').__deck;
-  const layer = deck.props.layers.find((l) => l.id === 'points');
-  const a = layer.props.data.attributes;
-  return { positions: Array.from(a.getPosition.value), colours: Array.from(a.getFillColor.value), radius: layer.props.getRadius,
-           viewState: deck.props.viewState, width: box.clientWidth, height: box.clientHeight }; }"""
+def summarise(key: str, bare: list[float], explorer: list[float], cpu: tuple[list[float], list[float]] | None = None,
+              **extra) -> dict:
+    """Per-pass ratios (explorer pass / the bare pass before it): median, min-max, quartiles; with `cpu`, the
+    same for the browser's CPU milliseconds per frame (unaffected by other processes taking turns on the cores)."""
+    ratios = [e / b for b, e in zip(bare, explorer)]
+    q1, med, q3 = quartiles(ratios)
+    row = {"ratio": round(med, 3), "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3),
+           "ratio_iqr": [round(q1, 3), round(q3, 3)], "ratios": [round(r, 3) for r in ratios],
+           "bare_ms": round(statistics.median(bare), 1), "explorer_ms": round(statistics.median(explorer), 1),
+           "passes": len(ratios), "goal": GOALS[key], "met": med <= GOALS[key], **extra}
+    cpu_text = ""
+    if cpu:
+        cpu_ratios = [e / b for b, e in zip(*cpu)]
+        c1, cm, c3 = quartiles(cpu_ratios)
+        row["cpu"] = {"ratio": round(cm, 3), "ratio_min": round(min(cpu_ratios), 3), "ratio_max": round(max(cpu_ratios), 3),
+                      "ratio_iqr": [round(c1, 3), round(c3, 3)], "bare_ms": round(statistics.median(cpu[0]), 1),
+                      "explorer_ms": round(statistics.median(cpu[1]), 1)}
+        cpu_text = f"; browser CPU time {cm:.2f} (min-max {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})"
+    print(f"{NAMES[key]}: {row['ratio']:.2f} (min-max {row['ratio_min']:.2f}-{row['ratio_max']:.2f}, IQR {q1:.2f}-{q3:.2f}; "
+          f"explorer {row['explorer_ms']:.0f} ms / bare {row['bare_ms']:.0f} ms{cpu_text}; goal <= {GOALS[key]}) "
+          f"{'met' if row['met'] else 'MISSED'}", flush=True)
+    return row
 
-EDGES_OF = """(box) => { const layer = box.querySelector('[data-frames]').__deck.props.layers.find((l) => l.id === 'edges');
-  if (!layer) return null; const a = layer.props.data.attributes;
-  return [Array.from(a.getSourcePosition.value), Array.from(a.getTargetPosition.value)]; }"""
+
+def epoch_switch(explorer, bare, url: str, run_dir: Path, passes: int, points: int) -> dict:
+    """The explorer shows the newest epoch and prefetches the one after the shown one, so 23 -> 1 -> 3 -> 5 -> ...
+    is a cold file every time. A pass is two switches on each page, alternating (bare, explorer, bare, explorer),
+    its ratio the explorer's total over the bare page's; the first pair is a warm-up."""
+    names = {e: f"projections/latent_2d_epoch_{e}.json" for e in range(1, EPOCHS + 1)}
+    targets = list(range(1, EPOCHS - 1, 2))
+    per_pass = max(1, min(2, (len(targets) - 1) // passes))
+    switch_bare, switch_explorer, to_file, cpu_bare, cpu_explorer = [], [], [], [], []
+    for epoch in targets[:1 + passes * per_pass]:
+        doc = json.loads((run_dir / names[epoch]).read_text())
+        reach = max(abs(v) for axis in doc["bounds"] for v in axis)
+        cpu = browser_cpu_s()
+        switch_bare.append(bare.evaluate("(a) => harness.swap(a.url, a.scale, [0, 0, 0])",
+                                         {"url": f"{url}/api/runs/{RUN_ID}/artifacts/{names[epoch]}", "scale": 1 / reach})["ms"])
+        cpu_bare.append(1000 * (browser_cpu_s() - cpu))
+        bare.wait_for_timeout(300)
+        cpu = browser_cpu_s()
+        total, shown = explorer.evaluate(SWITCH, {"index": epoch - 1, "epoch": epoch})
+        cpu_explorer.append(1000 * (browser_cpu_s() - cpu))
+        switch_explorer.append(total)
+        to_file.append(round(shown))
+        explorer.wait_for_timeout(1200)  # let the transition finish
+
+    def by_pass(values: list[float]) -> list[float]:
+        return [sum(values[1 + k * per_pass:1 + (k + 1) * per_pass]) / per_pass for k in range(passes)]
+    size = (run_dir / names[1]).stat().st_size
+    return summarise("epoch_switch", by_pass(switch_bare), by_pass(switch_explorer), (by_pass(cpu_bare), by_pass(cpu_explorer)),
+                     switches_per_pass=per_pass, file_shown_ms=to_file[1:], bytes_per_point=round(size / points, 1),
+                     file_kb=round(size / 1024))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=10_000)
-    parser.add_argument("--frames", type=int, default=24, help="frames per timed pass (points only)")
-    parser.add_argument("--edge-frames", type=int, default=4, help="frames per timed pass with all edges drawn")
+    parser.add_argument("--passes", type=int, default=5, help="alternating bare/explorer pass pairs per figure")
+    parser.add_argument("--frames", type=int, default=12, help="camera steps per timed pass")
+    parser.add_argument("--edge-frames", type=int, default=4, help="camera steps per timed pass with all edges drawn")
+    parser.add_argument("--out", type=Path, help="also write the figures here (JSON)")
+    parser.add_argument("--only", help=f"comma-separated figures to measure (of {', '.join(NAMES)}); default all")
+    parser.add_argument("--data", type=Path, help="write the run here, or reuse the one written there before")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -167,15 +141,24 @@ def main() -> None:
     from latentdeck.api.static import default_ui_dir
     from latentdeck.plugins import get_plugin_manager
 
+    want = set(args.only.split(",")) if args.only else set(NAMES)
+    if want - set(NAMES):
+        parser.error(f"unknown figures {sorted(want - set(NAMES))}: choose from {', '.join(NAMES)}")
     tmp = Path(tempfile.mkdtemp(prefix="latentdeck-explorer-bench-"))
-    runs = tmp / "runs"
-    runs.mkdir()
+    runs = (args.data or tmp) / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    run_dir = write_run(runs, args.points)
+    run_dir = runs / RUN_ID
+    if not (args.data and (run_dir / "summary.json").exists()
+            and json.loads((run_dir / "config.json").read_text())["viz_subset_size"] == args.points
+            and json.loads((run_dir / "config.json").read_text())["epochs"] == EPOCHS):
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir = write_run(runs, args.points, EPOCHS)
     html, js = bundle_harness(tmp)
-    print(f"wrote {args.points} points x {EPOCHS} epochs in the artifact format ({time.perf_counter() - started:.0f} s)", flush=True)
+    print(f"wrote {args.points} points x {EPOCHS} epochs and an input atlas ({time.perf_counter() - started:.0f} s); "
+          f"UI {default_ui_dir()}; load {loadavg()}", flush=True)
     live = start_server(create_app(get_plugin_manager(), runs, monitor_s=1e6))
-    out: dict = {"points": args.points}
+    out: dict = {"points": args.points, "passes": args.passes, "frames": args.frames, "load_start": loadavg()}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -186,9 +169,7 @@ def main() -> None:
                         if r.request.resource_type == "script" else None)
             explorer.goto(f"{live.url}/runs/{RUN_ID}/latent/")
             box = explorer.locator("[data-testid=latent-canvas]")
-            wait = "() => { const d = document.querySelector('[data-testid=latent-canvas] [data-frames]'); " \
-                   "return d && Number(d.dataset.frames) > 0 && d.dataset.animating !== 'true'; }"
-            explorer.wait_for_function(wait, timeout=120_000)
+            explorer.wait_for_function(MAP_READY, timeout=120_000)
             explorer.wait_for_timeout(500)
             ui = default_ui_dir()
             raw = gz = 0
@@ -207,92 +188,118 @@ def main() -> None:
             bare.goto(f"{live.url}/bench-harness/index.html")
             bare.wait_for_function("() => window.harness !== undefined")
 
-            def drive(page, kind: str, frames: int, on_explorer: bool) -> float:
-                return median_interval(page.evaluate(DRIVE, {"frames": frames, "kind": kind, "explorer": on_explorer}))
+            def drive(page, kind: str, frames: int, on_explorer: bool) -> tuple[float, float]:
+                """(median frame interval, browser CPU ms per frame) of one pass"""
+                cpu = browser_cpu_s()
+                stamps = page.evaluate(DRIVE, {"frames": frames, "kind": kind, "explorer": on_explorer})
+                return median_interval(stamps), 1000 * (browser_cpu_s() - cpu) / (frames + 1)
 
-            def mirror(dims: int) -> None:
+            def mirror(dims: int, lines: str | None = None) -> None:
+                """The bare page draws what the explorer draws now: its points (and one of its line layers)."""
                 state = box.evaluate(POINTS_OF)
                 bare.evaluate("(s) => { harness.init(s.dims, s.width, s.height, s.viewState); harness.setData(s.positions, s.colours, s.radius); }",
                               {**state, "dims": dims})
+                ends = box.evaluate(LINES_OF, lines) if lines else None
+                bare.evaluate("(e) => e ? harness.setEdges(e[0], e[1], e[2], e[3]) : harness.setEdges(null, null)", ends)
                 bare.wait_for_timeout(800)
 
-            def compare(name: str, kind: str, frames: int, passes: int = 2) -> dict:
-                bare_ms, explorer_ms = [], []
-                for _ in range(passes):
-                    bare_ms.append(drive(bare, kind, frames, False))
-                    explorer_ms.append(drive(explorer, kind, frames, True))
-                b, e = statistics.median(bare_ms), statistics.median(explorer_ms)
-                row = {"bare_ms": round(b, 1), "explorer_ms": round(e, 1), "ratio": round(e / b, 3),
-                       "bare_fps": round(1000 / b, 2), "explorer_fps": round(1000 / e, 2)}
-                print(f"{name}: explorer {e:.0f} ms ({1000 / e:.2f} fps) / bare {b:.0f} ms ({1000 / b:.2f} fps) = {e / b:.2f}", flush=True)
-                return row
+            def compare(key: str, kind: str, frames: int, **extra) -> dict:
+                drive(bare, kind, 3, False)  # untimed: shaders compiled, buffers uploaded
+                drive(explorer, kind, 3, True)
+                bare_ms, explorer_ms, bare_cpu, explorer_cpu = [], [], [], []
+                for _ in range(args.passes):
+                    for page, on_explorer, ms, cpu in ((bare, False, bare_ms, bare_cpu), (explorer, True, explorer_ms, explorer_cpu)):
+                        wall, used = drive(page, kind, frames, on_explorer)
+                        ms.append(wall)
+                        cpu.append(used)
+                return summarise(key, bare_ms, explorer_ms, (bare_cpu, explorer_cpu), **extra)
 
             mirror(2)
-            out["pan_2d"] = compare("2-D pan, default edges", "pan", args.frames)
-            points_only = out["pan_2d"]["bare_ms"]
-            screen = box.evaluate("""(b) => { const deck = b.querySelector('[data-frames]').__deck;
-                const v = deck.props.layers.find((l) => l.id === 'points').props.data.attributes.getPosition.value;
-                return deck.getViewports()[0].project([v[0], v[1], v[2]]); }""")
-            at = box.bounding_box()
-            explorer.mouse.click(at["x"] + screen[0], at["y"] + screen[1])
-            explorer.wait_for_timeout(800)
-            focused = [drive(explorer, "pan", args.frames, True) for _ in range(2)]
-            out["pan_2d_focused"] = {"explorer_ms": round(statistics.median(focused), 1),
-                                     "edges": int(box.locator("[data-frames]").get_attribute("data-edges")),
-                                     "ratio_to_bare_points": round(statistics.median(focused) / points_only, 3)}
-            print(f"2-D pan, one focused point with its {out['pan_2d_focused']['edges']} edges: {statistics.median(focused):.0f} ms = "
-                  f"{statistics.median(focused) / points_only:.2f} x bare points only (goal <= 1.5)", flush=True)
-            explorer.get_by_test_id("map-edges").select_option("all")
-            explorer.wait_for_function("() => Number(document.querySelector('[data-testid=latent-canvas] [data-frames]').dataset.edges) > 0", timeout=300_000)
-            explorer.wait_for_timeout(1500)
-            ends = box.evaluate(EDGES_OF)
-            bare.evaluate("(e) => harness.setEdges(e[0], e[1])", ends)
-            bare.wait_for_timeout(1500)
-            out["pan_2d_all_edges"] = {**compare("2-D pan, all edges", "pan", args.edge_frames, passes=1), "edges": len(ends[0]) // 3}
-            bare.evaluate("() => harness.setEdges(null, null)")
-            explorer.get_by_test_id("map-edges").select_option("focused")
-            if explorer.get_by_test_id("focus-clear").count():
-                explorer.get_by_test_id("focus-clear").click()
-            explorer.wait_for_timeout(1000)
+            if "pan_2d" in want:
+                out["pan_2d"] = compare("pan_2d", "pan", args.frames)
 
-            # epoch switch: the explorer shows the newest epoch; switch to ones it has not loaded (it prefetches the
-            # epoch after the one shown, so 6 -> 1 -> 3 -> 5 is cold every time; then 5 -> 6 is a prefetched one)
-            names = {e: f"projections/latent_2d_epoch_{e}.json" for e in range(1, EPOCHS + 1)}
-            switch_explorer, switch_bare = [], []
-            for epoch in (1, 3, 5):
-                index = epoch - 1
-                doc = json.loads((run_dir / names[epoch]).read_text())
-                reach = max(abs(v) for axis in doc["bounds"] for v in axis)
-                switch_bare.append(bare.evaluate("(a) => harness.swap(a.url, a.scale, [0, 0, 0])",
-                                                 {"url": f"{live.url}/api/runs/{RUN_ID}/artifacts/{names[epoch]}", "scale": 1 / reach})["ms"])
-                bare.wait_for_timeout(300)
-                total, to_badge = explorer.evaluate(SWITCH, {"index": index, "epoch": epoch})
-                switch_explorer.append(total)
-                print(f"  explorer switch to epoch {epoch}: file shown {to_badge:.0f} ms, first frame {total:.0f} ms", flush=True)
-                explorer.wait_for_timeout(1200)  # let the transition finish
-            explorer.wait_for_timeout(500)
-            warm, _ = explorer.evaluate(SWITCH, {"index": EPOCHS - 1, "epoch": EPOCHS})
-            print(f"  explorer switch to the prefetched epoch {EPOCHS}: first frame {warm:.0f} ms", flush=True)
-            explorer.wait_for_timeout(1200)
-            size = (run_dir / names[1]).stat().st_size
-            b, e = statistics.median(switch_bare), statistics.median(switch_explorer)
-            out["epoch_switch"] = {"bare_ms": round(b, 1), "explorer_ms": round(e, 1), "ratio": round(e / b, 3),
-                                   "bytes_per_point": round(size / args.points, 1), "file_kb": round(size / 1024),
-                                   "runs_bare": [round(v) for v in switch_bare], "runs_explorer": [round(v) for v in switch_explorer],
-                                   "explorer_prefetched_ms": round(warm, 1)}
-            print(f"epoch switch (2-D, {args.points} points): explorer {e:.0f} ms / bare {b:.0f} ms = {e / b:.2f} (goal <= 1.5); "
-                  f"payload {size / args.points:.1f} bytes per point ({size / 1024:.0f} KB JSON)", flush=True)
+            if "pan_2d_digits" in want:
+                digits = explorer.get_by_test_id("sprites-toggle")
+                digits.locator("button[data-value='on']").click()
+                explorer.wait_for_function(f"() => {{ const s = ({SPRITES_OF})(document.querySelector('[data-testid=latent-canvas]')); "
+                                           "return s && s.loaded; }", timeout=120_000)
+                explorer.wait_for_timeout(800)
+                sprites = box.evaluate(SPRITES_OF)
+                out["pan_2d_digits"] = compare("pan_2d_digits", "pan", args.frames, thumbnails=sprites["count"], size_px=sprites["size"])
+                digits.locator("button[data-value='auto']").click()
+                explorer.wait_for_timeout(800)
 
-            explorer.get_by_test_id("map-dims").locator("button[data-value='3']").click()
-            explorer.wait_for_function("() => document.querySelector('[data-testid=map-badge]').dataset.dims === '3'")
-            explorer.wait_for_function(wait, timeout=120_000)
-            explorer.wait_for_timeout(1500)
-            mirror(3)
-            out["orbit_3d"] = compare("3-D orbit, default edges", "orbit", args.frames)
+            if "pan_2d_focused" in want:
+                screen = box.evaluate("""(b) => { const deck = b.querySelector('[data-frames]').__deck;
+                    const v = deck.props.layers.find((l) => l.id === 'points').props.data.attributes.getPosition.value;
+                    return deck.getViewports()[0].project([v[0], v[1], v[2]]); }""")
+                at = box.bounding_box()
+                explorer.mouse.click(at["x"] + screen[0], at["y"] + screen[1])
+                explorer.mouse.move(2, 2)  # away from the map: the focused point's edges only
+                explorer.wait_for_timeout(1000)
+                edges = int(box.locator("[data-frames]").get_attribute("data-edges"))
+                out["pan_2d_focused"] = compare("pan_2d_focused", "pan", args.frames, edges=edges)
+                if explorer.get_by_test_id("focus-clear").count():
+                    explorer.get_by_test_id("focus-clear").click()
+                explorer.wait_for_timeout(800)
+
+            changes = explorer.get_by_test_id("changes-toggle")
+            if "pan_2d_trails" in want and changes.count():
+                changes.click()
+                explorer.wait_for_function("() => { const p = document.querySelector('[data-testid=changes-panel]'); "
+                                           "return p && p.dataset.state === 'ready' && Number(p.dataset.trails) > 0; }", timeout=120_000)
+                explorer.wait_for_timeout(1000)
+                mirror(2, "trails")  # the same points in the same colours, and the same segments, colours and width
+                trails = int(explorer.get_by_test_id("changes-panel").get_attribute("data-trails"))
+                out["pan_2d_trails"] = compare("pan_2d_trails", "pan", args.frames, trails=trails)
+                changes.click()
+                explorer.wait_for_timeout(800)
+            elif "pan_2d_trails" in want:
+                out["pan_2d_trails"] = {"skipped": "this UI has no difference mode (no changes-toggle)"}
+                print("difference trails: skipped, the UI has no changes-toggle", flush=True)
+
+            if "pan_2d_all_edges" in want:
+                explorer.get_by_test_id("map-edges").select_option("all")
+                explorer.wait_for_function("() => Number(document.querySelector('[data-testid=latent-canvas] [data-frames]').dataset.edges) > 0",
+                                           timeout=300_000)
+                explorer.wait_for_timeout(1500)
+                mirror(2, "edges")
+                bare.wait_for_timeout(700)
+                drawn = int(box.locator("[data-frames]").get_attribute("data-edges"))
+                out["pan_2d_all_edges"] = compare("pan_2d_all_edges", "pan", args.edge_frames, edges=drawn)
+                bare.evaluate("() => harness.setEdges(null, null)")
+                explorer.get_by_test_id("map-edges").select_option("focused")
+                explorer.wait_for_timeout(1000)
+
+            if "epoch_switch" in want:
+                out["epoch_switch"] = epoch_switch(explorer, bare, live.url, run_dir, args.passes, args.points)
+
+            if "orbit_3d" in want:
+                explorer.get_by_test_id("map-dims").locator("button[data-value='3']").click()
+                explorer.wait_for_function("() => document.querySelector('[data-testid=map-badge]').dataset.dims === '3'")
+                explorer.wait_for_function(MAP_READY, timeout=120_000)
+                explorer.wait_for_timeout(1500)
+                mirror(3)
+                out["orbit_3d"] = compare("orbit_3d", "orbit", args.frames)
             browser.close()
     finally:
         live.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+    out["load_end"] = loadavg()
+    print(f"\nload {out['load_start']} -> {out['load_end']}; {args.passes} passes of {args.frames} frames "
+          f"({args.edge_frames} with all edges); ratio = explorer pass / the bare pass before it")
+    print(f"{'figure':58} {'median':>7} {'min-max':>12} {'IQR':>12} {'goal':>5}  met  {'CPU time':>9} {'CPU min-max':>12}")
+    for key in NAMES:
+        row = out.get(key, {})
+        if "ratio" not in row:
+            print(f"{NAMES[key]:58} {row.get('skipped', 'not measured')}")
+            continue
+        cpu = row.get("cpu")
+        print(f"{NAMES[key]:58} {row['ratio']:7.2f} {row['ratio_min']:5.2f}-{row['ratio_max']:<6.2f} "
+              f"{row['ratio_iqr'][0]:5.2f}-{row['ratio_iqr'][1]:<6.2f} {row['goal']:5.2f}  {'yes' if row['met'] else 'NO ':3}  "
+              + (f"{cpu['ratio']:9.2f} {cpu['ratio_min']:5.2f}-{cpu['ratio_max']:<6.2f}" if cpu else f"{'-':>9}"))
+    if args.out:
+        args.out.write_text(json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))
 
 

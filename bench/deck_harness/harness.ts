@@ -9,8 +9,8 @@ type ViewState = Record<string, unknown>;
 
 const state: {
   deck: Deck<OrbitView | OrthographicView> | null; positions: Float32Array; colours: Uint8Array; radius: number;
-  edges: [Float32Array, Float32Array] | null; dims: number;
-} = { deck: null, positions: new Float32Array(0), colours: new Uint8Array(0), radius: 2, edges: null, dims: 2 };
+  edges: [Float32Array, Float32Array] | null; edgeColours: Uint8Array | null; edgeWidth: number; dims: number;
+} = { deck: null, positions: new Float32Array(0), colours: new Uint8Array(0), radius: 2, edges: null, edgeColours: null, edgeWidth: 1, dims: 2 };
 
 function layers() {
   const n = state.positions.length / 3;
@@ -19,7 +19,8 @@ function layers() {
     const m = state.edges[0].length / 3;
     out.push(new LineLayer({ id: "edges", data: { length: m, attributes: {
       getSourcePosition: { value: state.edges[0], size: 3 }, getTargetPosition: { value: state.edges[1], size: 3 },
-    } } as never, getColor: [40, 44, 52, 60], widthUnits: "pixels", getWidth: 1 }));
+      ...(state.edgeColours ? { getColor: { value: state.edgeColours, size: 4, normalized: true } } : {}),
+    } } as never, getColor: [40, 44, 52, 60], widthUnits: "pixels", getWidth: state.edgeWidth }));
   }
   out.push(new ScatterplotLayer({ id: "points", data: { length: n, attributes: {
     getPosition: { value: state.positions, size: 3 }, getFillColor: { value: state.colours, size: 4, normalized: true },
@@ -49,8 +50,11 @@ const harness = {
     state.radius = radius;
     state.deck!.setProps({ layers: layers() as never });
   },
-  setEdges(source: number[] | null, target: number[] | null) {
+  /** line segments (the explorer's edges or trails), with their colours (4 per segment) and width when given */
+  setEdges(source: number[] | null, target: number[] | null, colours: number[] | null = null, width = 1) {
     state.edges = source && target ? [new Float32Array(source), new Float32Array(target)] : null;
+    state.edgeColours = colours ? new Uint8Array(colours) : null;
+    state.edgeWidth = width;
     state.deck!.setProps({ layers: layers() as never });
   },
   setViewState(viewState: ViewState) {
