@@ -24,18 +24,7 @@ from latentdeck.api import create_app
 from latentdeck.api.server import Server
 from latentdeck.procs import pid_alive
 from latentdeck.runs.store import RunStore, read_worker_info
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, every: float = 0.05, what: str = "condition"):
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
+from latentdeck.testing import wait_for
 
 
 @dataclass

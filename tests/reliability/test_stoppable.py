@@ -26,6 +26,7 @@ from latentdeck.events import read_events
 from latentdeck.launch import prepare_run
 from latentdeck.procs import pid_alive
 from latentdeck.runs.store import RunStore, read_summary
+from latentdeck.testing import wait_for
 from latentdeck.training import execute_run
 
 HERE = Path(__file__).parent
@@ -33,14 +34,7 @@ CANCEL_BOUND_S = 5.0  # the default budget is 120 s; a cancel must not wait for 
 
 
 def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
+    return wait_for(predicate, timeout=timeout, what=what)
 
 
 def events(run_dir: Path, kind: str | None = None) -> list[dict]:

@@ -70,36 +70,38 @@ def discard(store: RunStore, sweeps, sweep_id: str) -> None:
     sweeps.remove(sweep_id)
 
 
+@contextlib.contextmanager
+def all_or_nothing(store: RunStore, sweeps, sweep_id: str):
+    """On any error inside: discard the sweep and raise (a full disk as :class:`DiskFull`, naming the runs folder)."""
+    try:
+        yield
+    except BaseException as exc:
+        discard(store, sweeps, sweep_id)
+        if _disk_full(exc):
+            raise disk_full_error(store.root) from None
+        raise
+
+
 def stage(store: RunStore, sweeps, record: dict[str, Any], configs: list[dict[str, Any]]) -> Path:
     """Steps 1 and 2: the record (``creating``), then every member in the staging folder. All or nothing:
     on any error the sweep is discarded and the error raised (a full disk as :class:`DiskFull`, naming the
     runs folder). Returns the staging folder."""
     staging = staging_dir(store, record["sweep_id"])
     owner = creator()
-    try:
+    with all_or_nothing(store, sweeps, record["sweep_id"]):
         sweeps.write({**record, "creating": owner})
         staging.mkdir()
         write_json(staging / OWNER, {**owner, "sweep_id": record["sweep_id"]})
         members = RunStore(staging, folders=())
         for stored in configs:
             members.create(stored)
-    except BaseException as exc:
-        discard(store, sweeps, record["sweep_id"])
-        if _disk_full(exc):
-            raise disk_full_error(store.root) from None
-        raise
     return staging
 
 
 def publish(store: RunStore, sweeps, record: dict[str, Any]) -> None:
     """Step 3's first half: the record without ``creating`` (a failure discards the sweep)."""
-    try:
+    with all_or_nothing(store, sweeps, record["sweep_id"]):
         sweeps.write(record)
-    except BaseException as exc:
-        discard(store, sweeps, record["sweep_id"])
-        if _disk_full(exc):
-            raise disk_full_error(store.root) from None
-        raise
 
 
 def place(store: RunStore, staging: Path, run_id: str) -> None:

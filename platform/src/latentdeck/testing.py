@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -174,6 +174,20 @@ def run_async(make_coroutine):
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, every: float = 0.05, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy (and return that); fail after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
 
 
 # --- fixtures -----------------------------------------------------------------------------------
