@@ -230,6 +230,9 @@ def test_the_view_lives_in_the_address_and_survives_a_reload(lab, page, latent_m
     page.get_by_test_id("map-colour").select_option("component")
     page.get_by_test_id("map-edges").select_option("all")
     page.get_by_test_id("map-filter").fill("label:!1")
+    page.get_by_test_id("changes-toggle").click()  # difference mode, trails of learning only
+    page.get_by_test_id("changes-trail-base").locator("[data-value=learning]").click()
+    page.get_by_test_id("sprites-toggle").locator("[data-value=off]").click()
     m.wait_drawn(page)
     box = canvas.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -245,6 +248,7 @@ def test_the_view_lives_in_the_address_and_survives_a_reload(lab, page, latent_m
     query = {k: v[0] for k, v in parse_qs(urlsplit(address).query).items()}
     assert query["dims"] == "3" and query["epoch"] == "2" and query["colour"] == "component" and query["edges"] == "all"
     assert query["filter"] == "label:!1" and "label:!1" in address, "the filter reads as typed in the address"
+    assert query["changes"] == "learning" and query["digits"] == "off" and "changeColour" not in query
 
     page.goto("about:blank")
     page.goto(address)  # opened elsewhere / reloaded
@@ -253,6 +257,9 @@ def test_the_view_lives_in_the_address_and_survives_a_reload(lab, page, latent_m
     expect(badge).to_have_attribute("data-colour", "component")
     expect(page.get_by_test_id("map-filter")).to_have_value("label:!1")
     expect(page.get_by_test_id("map-edges")).to_have_value("all")
+    expect(page.get_by_test_id("changes-toggle")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_test_id("changes-trail-base").locator("[data-value=learning]")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_test_id("sprites-toggle")).to_have_attribute("data-mode", "off")
     m.wait_drawn(page)
     restored = json.loads(canvas.locator("[data-frames]").get_attribute("data-view"))
     flat = lambda v: [*v["target"], v["zoom"], v["rotationX"], v["rotationOrbit"]]  # noqa: E731

@@ -170,7 +170,8 @@ function useUrlView(view: { method: string; dims: number; epoch: number | null; 
   const write = useCallback(() => {
     if (timer.current !== null) window.clearTimeout(timer.current);
     timer.current = window.setTimeout(() => {
-      const query = writeUrlState(state.current, { dims: 2, colour: "label", overlay: "none", edges: "focused", mode: "extent_gated", radius: 1 });
+      const query = writeUrlState(state.current, { dims: 2, colour: "label", overlay: "none", edges: "focused", mode: "extent_gated", radius: 1,
+        changes: "off", changeColour: "on", digits: "auto" });
       const next = `${window.location.pathname}${query ? `?${query}` : ""}`;
       if (next !== `${window.location.pathname}${window.location.search}`) window.history.replaceState(null, "", next);
     }, 250);

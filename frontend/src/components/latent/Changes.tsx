@@ -49,13 +49,15 @@ export interface Changes {
 
 /** The difference mode's state and everything it draws, for the shown map (`doc`, its world `positions`
  * and `colours`). Files are read only while the mode is on. */
-export function useChanges({ runId, catalogue, epochs, doc, scaling, positions, colours }: {
+export function useChanges({ runId, catalogue, epochs, doc, scaling, positions, colours, initial = {} }: {
   runId: string; catalogue: Catalogue; epochs: number[]; doc: ProjectionDoc | null; scaling: Scaling | null;
   positions: Float32Array; colours: Uint8Array;
+  /** the mode as the page address asked for it: changes off | whole | learning, changeColour on | off */
+  initial?: { changes?: string; changeColour?: string };
 }): Changes {
-  const [on, setOn] = useState(false);
-  const [colourByChange, setColourByChange] = useState(true);
-  const [trailBase, setTrailBase] = useState<TrailBase>("whole");
+  const [on, setOn] = useState(initial.changes === "whole" || initial.changes === "learning");
+  const [colourByChange, setColourByChange] = useState(initial.changeColour !== "off");
+  const [trailBase, setTrailBase] = useState<TrailBase>(initial.changes === "learning" ? "learning" : "whole");
   const epoch = doc?.epoch ?? null;
   const at = epoch === null ? -1 : epochs.indexOf(epoch);
   const previousEpoch = at > 0 ? epochs[at - 1] : null;

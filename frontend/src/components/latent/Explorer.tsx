@@ -147,17 +147,19 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const by = choices.some((c) => c.value === colourBy) ? colourBy : "label";
 
   const shownOverlay = dims === 2 && here.has(overlay) ? overlay : "none";
-  useEffect(() => {
-    onState?.({ colour: by, overlay: shownOverlay, edges: edgeScope, mode: edgeMode, radius: radiusChoice ?? undefined });
-  }, [onState, by, shownOverlay, edgeScope, edgeMode, radiusChoice]);
 
   const { mapping } = useMapping();
   const dark = useDarkTheme();
   const colours = useMemo(() => (doc ? colourBuffer(doc, { by, atlas: recon, hidden, focus: focus?.members ?? null, filter: matched, mapping }) : new Uint8Array(0)),
     [doc, by, recon, hidden, focus, matched, mapping]);
 
-  const changes = useChanges({ runId, catalogue, epochs, doc, scaling, positions, colours });
-  const sprites = useSprites({ runId, inputs, doc, positions });
+  const changes = useChanges({ runId, catalogue, epochs, doc, scaling, positions, colours, initial });
+  const sprites = useSprites({ runId, inputs, doc, positions, initial: initial.digits });
+  const changesState = changes.on ? changes.trailBase : "off";
+  useEffect(() => {
+    onState?.({ colour: by, overlay: shownOverlay, edges: edgeScope, mode: edgeMode, radius: radiusChoice ?? undefined,
+      changes: changesState, changeColour: changes.colourByChange ? "on" : "off", digits: sprites.mode });
+  }, [onState, by, shownOverlay, edgeScope, edgeMode, radiusChoice, changesState, changes.colourByChange, sprites.mode]);
 
   const edges = useMemo<EdgeIndex | null>(() => {
     if (!knnFits || edgeScope === "off") return null;

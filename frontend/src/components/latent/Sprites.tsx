@@ -23,10 +23,12 @@ export interface Sprites {
 
 type Loaded = { png: string; image: ImageBitmap | null; error: string | null };
 
-export function useSprites({ runId, inputs, doc, positions }: {
+export function useSprites({ runId, inputs, doc, positions, initial }: {
   runId: string; inputs: AtlasDoc | null; doc: ProjectionDoc | null; positions: Float32Array;
+  /** the mode the page address asked for */
+  initial?: string;
 }): Sprites {
-  const [mode, setMode] = useState<SpriteMode>("auto");
+  const [mode, setMode] = useState<SpriteMode>(() => SPRITE_MODES.find((m) => m === initial) ?? "auto");
   const [plan, setPlan] = useState<SpritePlan | null>(null);
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const fits = !!inputs && !!doc && atlasFits(inputs, doc.indices);

@@ -8,6 +8,7 @@ test("the explorer's view survives a trip through the address", () => {
     method: "umap", dims: 3, epoch: 7, colour: "component", overlay: "posterior", edges: "all", mode: "top_k", radius: 1.5,
     focus: ["heldout:12", "train:3"], filter: "label:4 pred:!4",
     camera: { target: [0.12345, -0.5, 0], zoom: 8.25, rotationX: 25, rotationOrbit: 35.5 },
+    changes: "learning", changeColour: "off", digits: "on",
   };
   const query = writeUrlState(state);
   assert.match(query, /focus=heldout:12,train:3/, "keys stay readable in the address");
@@ -16,6 +17,14 @@ test("the explorer's view survives a trip through the address", () => {
   assert.deepEqual(back.state, { ...state, camera: { ...state.camera!, target: [0.1235, -0.5, 0] } });
   assert.equal(writeUrlState({ method: "pca", dims: 2, edges: "focused" }, { dims: 2, edges: "focused" }), "method=pca", "defaults stay out");
   assert.deepEqual(readUrlState("").state, {});
+  assert.equal(writeUrlState({ changes: "off", digits: "auto" }, { changes: "off", digits: "auto" }), "", "modes at their defaults stay out");
+});
+
+test("the difference and digits modes are read only from their own words", () => {
+  const { state, problems } = readUrlState("?changes=whole&digits=sometimes&changeColour=yes");
+  assert.deepEqual(state, { changes: "whole" });
+  assert.deepEqual(problems.map((p) => p.split(" is ")[0]), ["changeColour=yes", "digits=sometimes"]);
+  assert.ok(problems.includes("digits=sometimes is not auto, on or off"));
 });
 
 test("malformed parts are dropped and named, the rest is kept", () => {

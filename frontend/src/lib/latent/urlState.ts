@@ -22,12 +22,18 @@ export interface ExplorerUrlState {
   focus?: string[]; // point keys "heldout:123", "train:45"
   filter?: string;
   camera?: UrlCamera;
+  changes?: string; // off | whole | learning: the difference mode and what its trails show
+  changeColour?: string; // on | off: points coloured by neighbourhood change while the difference mode is on
+  digits?: string; // auto | on | off: points drawn as their digit thumbnails
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const KEY = /^(heldout|train):\d{1,9}$/;
 const EDGES = new Set(["off", "focused", "all"]);
 const MODES = new Set(["extent_gated", "top_k"]);
+const CHANGES = new Set(["off", "whole", "learning"]);
+const ON_OFF = new Set(["on", "off"]);
+const DIGITS = new Set(["auto", "on", "off"]);
 
 function finite(text: string): number | null {
   if (!/^-?\d+(\.\d+)?(e-?\d+)?$/i.test(text)) return null;
@@ -70,6 +76,15 @@ export function readUrlState(search: string): { state: ExplorerUrlState; problem
     if (MODES.has(mode)) state.mode = mode;
     else bad("mode", "is not extent_gated or top_k");
   }
+  const choice = (key: "changes" | "changeColour" | "digits", allowed: Set<string>) => {
+    const v = q.get(key);
+    if (v === null) return;
+    if (allowed.has(v)) state[key] = v;
+    else bad(key, `is not ${[...allowed].join(", ").replace(/, ([^,]*)$/, " or $1")}`);
+  };
+  choice("changes", CHANGES);
+  choice("changeColour", ON_OFF);
+  choice("digits", DIGITS);
   const radius = q.get("radius");
   if (radius !== null) {
     const v = finite(radius);
@@ -115,6 +130,9 @@ export function writeUrlState(state: ExplorerUrlState, defaults: ExplorerUrlStat
   put("edges", state.edges);
   put("mode", state.mode);
   put("radius", state.radius?.toString());
+  put("changes", state.changes);
+  put("changeColour", state.changeColour);
+  put("digits", state.digits);
   if (state.focus?.length) q.set("focus", state.focus.join(","));
   if (state.filter) q.set("filter", state.filter);
   if (state.camera) {
