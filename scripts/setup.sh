@@ -37,6 +37,9 @@ if [ -f frontend/package.json ] && [ "${LATENTDECK_SKIP_UI:-0}" != 1 ]; then
       (cd frontend && npm ci --no-audit --no-fund --loglevel=error >&2)
       echo "$lock" > frontend/node_modules/.latentdeck-lock
     fi
+    # every plugin's views (plugins/*/*/frontend/*.tsx -> the plugin package's views/*.js), bundled with
+    # esbuild against the page's React and view kit; quick, and it rewrites only what changed
+    (cd frontend && node scripts/build-views.mjs) || { echo "the plugins' views did not build: see the output above" >&2; exit 1; }
     sources="$(cd frontend && find src next.config.ts tsconfig.json package-lock.json -type f 2>/dev/null \
       | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)"
     if [ ! -f frontend/out/index.html ] || [ ! -f frontend/.build-stamp ] || [ "$(cat frontend/.build-stamp)" != "$sources" ]; then

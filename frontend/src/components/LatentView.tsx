@@ -17,10 +17,12 @@ import { ClusterPanel } from "./latent/ClusterPanel";
 import { ComparePanel } from "./latent/ComparePanel";
 import { Explorer } from "./latent/Explorer";
 import type { View } from "./latent/Explorer";
-import { MixturePanel } from "./latent/MixturePanel";
 import { RunProblem, useRunDetail } from "./RunView";
 import { SamplesPanel } from "./SamplesPanel";
 import { Empty, StatusBadge } from "./ui";
+import { ViewBus } from "@/viewkit/bus";
+import type { ExplorerLink, ViewRun } from "@/viewkit/contract";
+import { ViewSlot } from "@/viewkit/ViewSlot";
 
 const DIGITS = Array.from({ length: 10 }, (_, i) => String(i));
 
@@ -76,7 +78,21 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
   const shownEpoch = resolved.epoch;
   const anchor = anchors.length === 1 ? anchors[0] : null;
   const heldoutAnchor = anchor?.startsWith("heldout:") ? Number(anchor.slice(8)) : null;
-  const componentFilter = /^comp:(\d+)$/.exec(filterText.trim());
+  const bus = useMemo(() => new ViewBus(), []);
+  // a view that picks a mixture component publishes it; the samples panel asks for its prior samples
+  useEffect(() => bus.subscribe("component", (detail) => {
+    const c = (detail as { component?: unknown } | null)?.component;
+    if (typeof c === "number") setComponentRequest((r) => ({ component: c, token: (r?.token ?? 0) + 1 }));
+  }), [bus]);
+  const phases = useMemo(() => phasesOf((detail as { phases?: unknown }).phases), [detail]);
+  const run = useMemo<ViewRun>(() => ({ id: runId, status: detail.summary.status, model: detail.summary.model ?? null,
+    dataset: String(config.dataset ?? "") || null, config, phases, classes }), [runId, detail, config, phases, classes]);
+  const explorer: ExplorerLink = {
+    method: method || null, dims: resolvedDims, projection: method && shownEpoch !== null ? projectionName(method, resolvedDims, shownEpoch) : null,
+    focus: anchors, hover, filter: filterText, setFocus: setAnchors, setHover, setFilter: setFilterText, camera,
+    publish: bus.publish, subscribe: bus.subscribe,
+  };
+  const compute = useCallback((name: string, request: object) => api.compute(runId, name as never, request), [runId]);
   const mapping = useComponentMapping(runId, catalogue.clusters, loaded);
   const onExplorerState = useUrlView({ method, dims: resolvedDims, epoch: view.epoch === null ? null : shownEpoch, filter: filterText, focus: anchors }, camera);
   const [notesRead, setNotesRead] = useState(false);
@@ -112,7 +128,7 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
             initial={asked.state} onState={onExplorerState}
             filterText={filterText} setFilterText={setFilterText} anchors={anchors} setAnchors={setAnchors}
             hover={hover} setHover={setHover} camera={camera} classes={classes}
-            phases={phasesOf((detail as { phases?: unknown }).phases)} />
+            phases={phases} />
           </>
         )}
       </section>
@@ -120,13 +136,7 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
       {method ? <ClusterPanel runId={runId} epochs={catalogue.clusters} shownEpoch={shownEpoch} classes={classes}
         projection={shownEpoch !== null ? projectionName(method, resolvedDims, shownEpoch) : null} anchors={anchors} setAnchors={setAnchors} /> : null}
 
-      <MixturePanel runId={runId} epochs={catalogue.mixture} shownEpoch={shownEpoch}
-        priorMeans={catalogue.priorMeans} phases={phasesOf((detail as { phases?: unknown }).phases)} classes={classes}
-        selected={componentFilter ? Number(componentFilter[1]) : null}
-        onComponent={(c) => {
-          setFilterText(`comp:${c}`);
-          setComponentRequest((r) => ({ component: c, token: (r?.token ?? 0) + 1 }));
-        }} />
+      <ViewSlot mount="explorer-side" props={{ run, epoch: shownEpoch, files: catalogue.files, compute, explorer }} />
 
       <SamplesPanel runId={runId} model={detail.summary.model ?? String(config.model)} epoch={shownEpoch}
         selectedIndex={heldoutAnchor} components={components} componentRequest={componentRequest}

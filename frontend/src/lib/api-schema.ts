@@ -257,8 +257,9 @@ export interface paths {
          * @description ``{kind: [component]}`` for every kind: name, provider, description, ``options_schema`` (JSON
          *     schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components,
          *     on-demand computations), ``folder``/``files`` (the declared artifact folder and file patterns),
-         *     ``overlay`` (artifacts), ``request_schema`` (on-demand computations) and ``availability``
-         *     (datasets, checked in the default data folder). Presets are named configs,
+         *     ``overlay`` (artifacts), ``request_schema`` (on-demand computations), ``availability``
+         *     (datasets, checked in the default data folder) and, for views, ``mount``/``title``/``computations``/
+         *     ``order``/``url`` (where ``GET`` serves the view's module). Presets are named configs,
          *     not components: ``/api/presets`` lists them.
          */
         get: operations["get_components_api_components_get"];
@@ -304,6 +305,27 @@ export interface paths {
          *     ``POST /api/runs`` (fields given beside it win) or ``latentdeck train --preset NAME``.
          */
         get: operations["get_presets_api_presets_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/views/{name}.js": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get View Module
+         * @description The ES module of a view a loaded plugin declares (``ViewSpec.module``), found by the view's name: never
+         *     a path from the request, and never a view of a plugin that failed to load (it is not registered).
+         */
+        get: operations["get_view_module_api_views__name__js_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2431,6 +2453,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PresetRow"][];
+                };
+            };
+        };
+    };
+    get_view_module_api_views__name__js_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the view's ES module */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": unknown;
+                };
+            };
+            /** @description no loaded plugin declares this view, or its module is not built */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

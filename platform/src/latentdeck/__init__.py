@@ -14,6 +14,7 @@ import pluggy
 from .types import (
     ArtifactSpec, Availability, Batch, CAPABILITIES, DataSplit, DatasetSpec, ExecutorSpec, LossSpec,
     ModelSpec, NoOptions, OnDemandSpec, PresetSpec, Projection, ProjectionSpec, Schedule,
+    ViewSpec,
 )
 
 hookimpl = pluggy.HookimplMarker("latentdeck")
@@ -27,5 +28,5 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "ArtifactSpec", "Availability", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec", "ExecutorSpec",
     "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec",
-    "Schedule", "hookimpl", "__version__",
+    "Schedule", "ViewSpec", "hookimpl", "__version__",
 ]

@@ -93,6 +93,19 @@ def register_ondemand():
 
 
 @hookspec
+def register_views():
+    """Return a list of :class:`latentdeck.types.ViewSpec`: views the UI loads from this plugin's package.
+
+    Example::
+
+        @hookimpl
+        def register_views():
+            return [ViewSpec(name="quality-chart", module=str(HERE / "views" / "quality-chart.js"),
+                             mount="run-panel", title="Quality", computations=("quality",))]
+    """
+
+
+@hookspec
 def before_run(run_id, run_dir, config):
     """Called in the worker once the run is ``running``, before the first epoch."""
 

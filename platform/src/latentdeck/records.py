@@ -8,15 +8,17 @@ manager disables a third-party plugin with any problem and raises for a built-in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from .namespace import HOST_FOLDERS, folder_problem, pattern_problem
 from .types import (
-    CAPABILITIES, VIEWS, ArtifactSpec, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, OnDemandSpec, PresetSpec,
-    ProjectionSpec,
+    CAPABILITIES, MOUNTS, VIEWS, ArtifactSpec, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, OnDemandSpec, PresetSpec,
+    ProjectionSpec, ViewSpec,
 )
 
 # record type -> (callables it must have, callables it may have)
@@ -29,7 +31,9 @@ CALLABLES: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ExecutorSpec: (("start", "is_alive"), ("warm_up", "ready", "start_task", "check_config", "exit_reason", "cancel", "call")),
     PresetSpec: ((), ()),
     OnDemandSpec: (("compute",), ()),
+    ViewSpec: ((), ()),
 }
+VIEW_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # also the served file's name: /api/views/<name>.js
 PROJECTION_DIMS = (2, 3)
 
 
@@ -47,8 +51,6 @@ def _capabilities(field: str, value: Any) -> list[str]:
 
 
 def _view(record: Any) -> list[str]:
-    from pathlib import Path
-
     problems = [] if record.view in VIEWS else [f"view must be one of {', '.join(VIEWS)}, got {record.view!r:.40}"]
     if record.page is not None and not (isinstance(record.page, str) and (Path(record.page) / "index.html").is_file()):
         problems.append(f"page must be a folder holding index.html, got {record.page!r:.80}")
@@ -64,6 +66,24 @@ def _folder_and_files(record: Any) -> list[str]:
     if not isinstance(record.files, tuple) or not record.files:
         return problems + ["files must be a non-empty tuple of file-name patterns (e.g. ('stats_{tag}.json',))"]
     return problems + [f"files: {p}" for p in map(pattern_problem, record.files) if p]
+
+
+def _view_spec(record: ViewSpec) -> list[str]:
+    """A shipped view: a safe name (it names the served file), a known mount, an absolute ``.js`` module path."""
+    problems = []
+    if isinstance(record.name, str) and record.name.strip() and not VIEW_NAME.match(record.name):
+        problems.append(f"name must be lowercase letters, digits, '-' or '_' (at most 64), got {record.name!r:.60}")
+    if record.mount not in MOUNTS:
+        problems.append(f"mount must be one of {', '.join(MOUNTS)}, got {record.mount!r:.40}")
+    module = record.module
+    if not (isinstance(module, str) and module.endswith(".js") and Path(module).is_absolute()):
+        problems.append(f"module must be the absolute path of a .js file in the plugin's package "
+                        f"(str(Path(__file__).parent / 'views' / 'NAME.js')), got {module!r:.80}")
+    if not (isinstance(record.computations, tuple) and all(isinstance(c, str) for c in record.computations)):
+        problems.append("computations must be a tuple of computation names")
+    if not isinstance(record.title, str) or not isinstance(record.order, int):
+        problems.append("title must be a string and order an int")
+    return problems
 
 
 def record_problems(record: Any) -> list[str]:
@@ -120,6 +140,8 @@ def record_problems(record: Any) -> list[str]:
             problems.append(f"image_shape must be (channels, height, width) positive ints, got {shape!r:.60}")
         if not isinstance(record.num_classes, int) or record.num_classes < 1:
             problems.append(f"num_classes must be a positive int, got {record.num_classes!r:.60}")
+    elif kind is ViewSpec:
+        problems += _view_spec(record)
     elif kind is PresetSpec:
         if not isinstance(record.config, Mapping):
             problems.append("config must be a mapping of run config fields")

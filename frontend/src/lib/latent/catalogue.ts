@@ -12,25 +12,21 @@ export interface Catalogue {
   atlasInputs: boolean;
   /** epochs with a reconstruction atlas */
   atlasRecon: Set<number>;
-  /** epochs with a mixture-health file, ascending */
-  mixture: number[];
   /** epochs with a cluster-quality file (clusters/cluster_quality_epoch_<N>.json), ascending */
   clusters: number[];
-  /** epochs with decoded prior means (clusters/prior_means_epoch_<N>.json beside its PNG), ascending */
-  priorMeans: number[];
+  /** every file name seen, in arrival order (what plugins' views are told: ViewProps.files) */
+  files: string[];
 }
 
 const PROJECTION = /^projections\/latent_(\d)d_epoch_(\d+)(?:_(.+))?\.json$/;
 const KNN = /^neighbors\/knn_(.+)_epoch_(\d+)\.json$/;
 const ATLAS_RECON = /^atlas\/atlas_epoch_(\d+)\.json$/;
-const MIXTURE = /^mixture\/mixture_health_epoch_(\d+)\.json$/;
 const CLUSTERS = /^clusters\/cluster_quality_epoch_(\d+)\.json$/;
-const PRIOR_MEANS = /^clusters\/prior_means_epoch_(\d+)\.json$/;
 
 const withEpoch = (epochs: number[], epoch: number) => [...epochs, epoch].sort((a, b) => a - b);
 
 export function emptyCatalogue(): Catalogue {
-  return { projections: new Map(), knn: new Map(), overlays: new Set(), atlasInputs: false, atlasRecon: new Set(), mixture: [], clusters: [], priorMeans: [] };
+  return { projections: new Map(), knn: new Map(), overlays: new Set(), atlasInputs: false, atlasRecon: new Set(), clusters: [], files: [] };
 }
 
 /** Add file names to a catalogue (returns a new one when something was added, else the same object). */
@@ -42,12 +38,15 @@ export function addToCatalogue(previous: Catalogue, names: Iterable<string>): Ca
         projections: new Map([...previous.projections].map(([m, byDims]) => [m, new Map([...byDims].map(([d, e]) => [d, [...e]]))])),
         knn: new Map([...previous.knn].map(([m, e]) => [m, new Set(e)])),
         overlays: new Set(previous.overlays), atlasInputs: previous.atlasInputs, atlasRecon: new Set(previous.atlasRecon),
-        mixture: [...previous.mixture], clusters: [...previous.clusters], priorMeans: [...previous.priorMeans],
+        clusters: [...previous.clusters], files: previous.files,
       };
     }
     return next;
   };
+  const known = new Set(previous.files);
+  const added: string[] = [];
   for (const name of names) {
+    if (!known.has(name)) { known.add(name); added.push(name); edit(); }
     let m: RegExpExecArray | null;
     if ((m = PROJECTION.exec(name))) {
       const dims = Number(m[1]), epoch = Number(m[2]);
@@ -67,22 +66,14 @@ export function addToCatalogue(previous: Catalogue, names: Iterable<string>): Ca
       if (!previous.atlasInputs) edit().atlasInputs = true;
     } else if ((m = ATLAS_RECON.exec(name))) {
       if (!previous.atlasRecon.has(Number(m[1]))) edit().atlasRecon.add(Number(m[1]));
-    } else if ((m = MIXTURE.exec(name))) {
-      const epoch = Number(m[1]);
-      if (!previous.mixture.includes(epoch)) {
-        const c = edit();
-        c.mixture = [...c.mixture, epoch].sort((a, b) => a - b);
-      }
     } else if ((m = CLUSTERS.exec(name))) {
       const epoch = Number(m[1]);
       if (!((next as Catalogue | null) ?? previous).clusters.includes(epoch)) { const c = edit(); c.clusters = withEpoch(c.clusters, epoch); }
-    } else if ((m = PRIOR_MEANS.exec(name))) {
-      const epoch = Number(m[1]);
-      if (!((next as Catalogue | null) ?? previous).priorMeans.includes(epoch)) { const c = edit(); c.priorMeans = withEpoch(c.priorMeans, epoch); }
     } else if (name.endsWith(".json") && /(^|[_/])epoch_\d+/.test(name) && !previous.overlays.has(name)) {
       edit().overlays.add(name);
     }
   }
+  if (next && added.length) (next as Catalogue).files = [...previous.files, ...added];
   return next ?? previous;
 }
 
@@ -104,10 +95,7 @@ export function projectionName(method: string, dims: number, epoch: number): str
 export const knnName = (method: string, epoch: number) => `neighbors/knn_${method}_epoch_${epoch}.json`;
 export const ATLAS_INPUTS = "atlas/atlas_inputs.json";
 export const atlasReconName = (epoch: number) => `atlas/atlas_epoch_${epoch}.json`;
-export const mixtureName = (epoch: number) => `mixture/mixture_health_epoch_${epoch}.json`;
 export const clusterQualityName = (epoch: number) => `clusters/cluster_quality_epoch_${epoch}.json`;
-export const priorMeansName = (epoch: number) => `clusters/prior_means_epoch_${epoch}.json`;
-export const priorMeansPng = (epoch: number) => `clusters/prior_means_epoch_${epoch}.png`;
 
 export interface ResolvedView {
   methods: string[];

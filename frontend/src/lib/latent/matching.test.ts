@@ -2,7 +2,7 @@
 // tests/test_ui_unit.py runs them with the rest).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { catalogueOf, clusterQualityName, priorMeansName } from "./catalogue";
+import { catalogueOf, clusterQualityName } from "./catalogue";
 import { categoryColour, DIGIT_PALETTE, hexToRgb } from "./colour";
 import { deltaE2000, lab, simulate } from "./colourScience";
 import type { Vision } from "./colourScience";
@@ -84,10 +84,11 @@ test("without mixture scores there is no mapping, and the note says why", () => 
   assert.equal(componentLegend(null, 4, CLASSES), "c4");
 });
 
-test("the catalogue lists the epochs with cluster files and prior means, and ignores the _latest mirrors", () => {
+test("the catalogue lists the epochs with cluster files, ignores the _latest mirrors and keeps every name once", () => {
   const c = catalogueOf([clusterQualityName(3), clusterQualityName(1), "clusters/cluster_quality_latest.json",
-    priorMeansName(2), "clusters/prior_means_epoch_2.png", "clusters/prior_means_latest.json", clusterQualityName(3)]);
+    "clusters/prior_means_epoch_2.json", "clusters/prior_means_epoch_2.png", clusterQualityName(3)]);
   assert.deepEqual(c.clusters, [1, 3]);
-  assert.deepEqual(c.priorMeans, [2]);
-  assert.equal(c.overlays.size, 0, "cluster files are not offered as map overlays");
+  assert.deepEqual(c.files, [clusterQualityName(3), clusterQualityName(1), "clusters/cluster_quality_latest.json",
+    "clusters/prior_means_epoch_2.json", "clusters/prior_means_epoch_2.png"]);
+  assert.ok(![...c.overlays].some((n) => n.includes("cluster_quality")), "cluster files are not offered as map overlays");
 });

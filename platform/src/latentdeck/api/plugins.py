@@ -9,13 +9,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from .. import __version__
 from ..config import RunConfig, default_data_dir
 from ..plugins import collect, default_name, list_plugins, providers
 from ..presets import list_presets
+from ..records import VIEW_NAME
 from ..types import KINDS, NoOptions
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,9 @@ def describe(kind: str, provider: str, spec: Any) -> dict[str, Any]:
                    class_names=list(spec.class_names), source=spec.source)
     if kind == "projections":
         row["dims"] = list(spec.dims)
+    if kind == "views":
+        row.update(mount=spec.mount, title=spec.title or spec.name, computations=list(spec.computations),
+                   order=spec.order, url=f"/api/views/{spec.name}.js")
     return row
 
 
@@ -81,8 +88,9 @@ def get_components(request: Request) -> dict[str, list[dict[str, Any]]]:
     """``{kind: [component]}`` for every kind: name, provider, description, ``options_schema`` (JSON
     schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components,
     on-demand computations), ``folder``/``files`` (the declared artifact folder and file patterns),
-    ``overlay`` (artifacts), ``request_schema`` (on-demand computations) and ``availability``
-    (datasets, checked in the default data folder). Presets are named configs,
+    ``overlay`` (artifacts), ``request_schema`` (on-demand computations), ``availability``
+    (datasets, checked in the default data folder) and, for views, ``mount``/``title``/``computations``/
+    ``order``/``url`` (where ``GET`` serves the view's module). Presets are named configs,
     not components: ``/api/presets`` lists them."""
     pm = request.app.state.pm
     result = {}
@@ -150,6 +158,25 @@ def get_presets(request: Request) -> list[dict[str, Any]]:
     """Named run configs from the plugins, in display order. Start one with ``{"preset": name}`` in
     ``POST /api/runs`` (fields given beside it win) or ``latentdeck train --preset NAME``."""
     return list_presets(request.app.state.pm)
+
+
+@router.get("/views/{name}.js", response_class=FileResponse, responses={
+    200: {"content": {"text/javascript": {}}, "description": "the view's ES module"},
+    404: {"description": "no loaded plugin declares this view, or its module is not built"}})
+def get_view_module(name: str, request: Request) -> FileResponse:
+    """The ES module of a view a loaded plugin declares (``ViewSpec.module``), found by the view's name: never
+    a path from the request, and never a view of a plugin that failed to load (it is not registered)."""
+    views = collect(request.app.state.pm, "views")
+    if not VIEW_NAME.match(name) or name not in views:
+        known = ", ".join(sorted(views)) or "none"
+        raise HTTPException(404, f"no loaded plugin declares a view {name[:64]!r}; the views are: {known}")
+    module = Path(views[name].module)
+    if not module.is_file():
+        owner = providers(request.app.state.pm, "views").get(name, "?")
+        raise HTTPException(404, f"view {name!r} of plugin {owner!r} is not built ({module.name} is missing from "
+                                 "its package): run ./lab or scripts/setup.sh (which bundles every plugin's views "
+                                 "with esbuild), or reinstall the plugin's wheel")
+    return FileResponse(module, media_type="text/javascript", headers={"cache-control": "no-cache"})
 
 
 @router.get("/health", response_model=Health)

@@ -19,7 +19,9 @@ subset (``config.json: viz_indices``). With n examples, K components and p = mea
 
 from __future__ import annotations
 
-from latentdeck import ArtifactSpec, hookimpl
+from pathlib import Path
+
+from latentdeck import ArtifactSpec, ViewSpec, hookimpl
 from latentdeck.kit import assess, phases_at, usage
 
 ADVICE = {
@@ -109,3 +111,14 @@ def register_artifacts():
         folder="mixture", files=("mixture_health_{tag}.json",), view="metric_series",
         description="component usage of a mixture model on the visualization subset (p, entropy, neff, argmax "
                     "counts) with a verdict: healthy, uneven or collapsed")]
+
+
+VIEWS_DIR = Path(__file__).parent / "views"  # bundles built from ../../frontend by scripts/build-views.mjs
+
+
+@hookimpl
+def register_views():
+    return [ViewSpec(name="mixture-health", module=str(VIEWS_DIR / "mixture-health.js"), mount="explorer-side",
+                     title="Mixture health", computations=("mixture_health",), order=20,
+                     description="how the model uses its K components, epoch by epoch; click one to filter the map "
+                                 "to it and ask for its prior samples")]

@@ -1,19 +1,18 @@
-"use client";
 // Mixture health (GM-VAE): how the model uses its K components, epoch by epoch, from
 // mixture/mixture_health_epoch_<N>.json. The verdict, its sentence and the advice come from the file's
 // `health` object (the backend decides the thresholds); a file written before it existed shows its raw
 // numbers. Clicking a component highlights its points on the map and asks for prior samples from it.
-import { useEffect, useState } from "react";
-import { cssRgb, viridis } from "@/lib/latent/colour";
-import { useMapping } from "@/lib/latent/componentMapping";
-import { loadJson } from "@/lib/latent/files";
-import { mixtureName } from "@/lib/latent/catalogue";
-import { componentColour, componentLegend } from "@/lib/latent/matching";
-import type { Phase } from "@/lib/phases";
-import { fmt } from "@/lib/overlays";
-import { LineChart } from "../LineChart";
+// A view of the mixture plugin (ViewSpec "mixture-health", mount explorer-side), loaded by the UI at run time:
+// React and the view kit are the page's own (see SPEC.md "Views").
+import { useEffect, useMemo, useState } from "react";
+import { componentColour, componentLegend, cssRgb, epochsOf, fmt, LineChart, loadJson, useMapping, viridis } from "@latentdeck/view-kit";
+import type { ViewProps } from "@latentdeck/view-kit";
 import { PriorMeansStrip } from "./PriorMeansStrip";
-import s from "./Explorer.module.css";
+import s from "./mixture.module.css";
+
+const HEALTH = /^mixture\/mixture_health_epoch_(\d+)\.json$/;
+const PRIOR_MEANS = /^clusters\/prior_means_epoch_(\d+)\.json$/;
+const mixtureName = (epoch: number) => `mixture/mixture_health_epoch_${epoch}.json`;
 
 export interface MixtureHealth {
   epoch: number;
@@ -37,6 +36,12 @@ export interface MixtureHealth {
 const STATUS_CLASS: Record<string, string> = {
   healthy: "status-completed", uneven: "status-cancelled", uninformative: "status-cancelled", collapsed: "status-failed",
 };
+
+/** The epochs of the files matching ``pattern``, the same array while they do not change. */
+function useEpochs(names: readonly string[], pattern: RegExp): number[] {
+  const key = epochsOf(names, pattern).join(",");
+  return useMemo(() => (key ? key.split(",").map(Number) : []), [key]);
+}
 
 function useHealthFiles(runId: string, epochs: number[]): MixtureHealth[] {
   const [files, setFiles] = useState<MixtureHealth[]>([]);
@@ -74,10 +79,18 @@ function UsageOverEpochs({ files, k }: { files: MixtureHealth[]; k: number }) {
   );
 }
 
-export function MixturePanel({ runId, epochs, shownEpoch, selected, onComponent, priorMeans = [], phases = [], classes = [] }: {
-  runId: string; epochs: number[]; shownEpoch: number | null; selected: number | null; onComponent: (c: number) => void;
-  priorMeans?: number[]; phases?: Phase[]; classes?: string[];
-}) {
+/** The view: the run's health files, the explorer's epoch; a click on a component filters the map to it
+ * ("comp:<c>") and publishes "component" {component} (the samples panel draws its prior samples). */
+export default function MixtureHealthView({ run, epoch: shownEpoch, files: names, explorer }: ViewProps) {
+  const runId = run.id, phases = run.phases, classes = run.classes;
+  const epochs = useEpochs(names, HEALTH);
+  const priorMeans = useEpochs(names, PRIOR_MEANS);
+  const picked = /^comp:(\d+)$/.exec((explorer?.filter ?? "").trim());
+  const selected = picked ? Number(picked[1]) : null;
+  const onComponent = (c: number) => {
+    explorer?.setFilter(`comp:${c}`);
+    explorer?.publish("component", { component: c });
+  };
   const files = useHealthFiles(runId, epochs);
   const { mapping, note } = useMapping();
   if (epochs.length === 0) return null;

@@ -1,17 +1,22 @@
-"use client";
 // All components at a glance: each component's prior mean decoded (clusters/prior_means_epoch_<N>.png, K
 // tiles side by side in component order), cropped per component with CSS and drawn crisp, ordered by the
 // page's matched digit, each with its name ("c4 → 1") and weight. During pretraining the prior is not
 // initialised yet, so the strip says so instead of drawing tiles that mean nothing.
-import { api } from "@/lib/api";
-import { priorMeansName, priorMeansPng } from "@/lib/latent/catalogue";
-import { cssRgb } from "@/lib/latent/colour";
-import { useMapping } from "@/lib/latent/componentMapping";
-import { useRunJson } from "@/lib/latent/files";
-import { byMatchedDigit, componentColour, componentName } from "@/lib/latent/matching";
-import type { PriorMeans } from "@/lib/latent/matching";
-import type { Phase } from "@/lib/phases";
-import { fmt } from "@/lib/overlays";
+import { api, byMatchedDigit, componentColour, componentName, cssRgb, fmt, useMapping, useRunJson } from "@latentdeck/view-kit";
+import type { Phase } from "@latentdeck/view-kit";
+
+/** clusters/prior_means_epoch_<N>.json (written by the clusters plugin beside its PNG) */
+interface PriorMeans {
+  epoch: number;
+  components: number;
+  tile: [number, number];
+  order: "component";
+  weights: number[] | null;
+  phase_note?: string; // at a pretraining epoch: the tiles decode an untrained prior
+}
+
+const priorMeansName = (epoch: number) => `clusters/prior_means_epoch_${epoch}.json`;
+const priorMeansPng = (epoch: number) => `clusters/prior_means_epoch_${epoch}.png`;
 
 const TILE_PX = 56;
 

@@ -1,0 +1,68 @@
+// The view contract (SPEC.md "Views"): what the UI hands a plugin's view. A view is the default export of
+// an ES module a plugin ships (ViewSpec.module, served at /api/views/<name>.js); it is a React component
+// that receives ViewProps and sizes itself (it is mounted in the page, not in a frame).
+import type { CameraLink } from "@/components/latent/camera";
+import type { OnDemandResult } from "@/lib/api";
+import type { Phase } from "@/lib/phases";
+
+export type Mount = "run-panel" | "explorer-side" | "explorer-layer" | "page";
+
+/** One row of GET /api/components → views. */
+export interface ViewRow {
+  name: string;
+  provider: string;
+  mount: Mount;
+  title: string;
+  computations: string[];
+  order: number;
+  url: string;
+}
+
+export interface ViewRun {
+  id: string;
+  status: string;
+  model: string | null;
+  dataset: string | null;
+  config: Record<string, unknown>;
+  /** the model's phases (pretraining spans ...), [] for a model without any */
+  phases: Phase[];
+  /** the dataset's class names (digits "0"…"9" when it names none) */
+  classes: string[];
+}
+
+/** What an explorer mount may read from and ask of the latent explorer. */
+export interface ExplorerLink {
+  /** the map shown: method, dims and its projection file (null before the run has one) */
+  method: string | null;
+  dims: number;
+  projection: string | null;
+  /** focused points ("heldout:12", "train:3") and the hovered one */
+  focus: readonly string[];
+  hover: string | null;
+  /** the filter box's text (e.g. "comp:3", "label:7") */
+  filter: string;
+  setFocus(keys: string[]): void;
+  setHover(key: string | null): void;
+  setFilter(text: string): void;
+  /** the map's camera (subscribe to follow it; publish to move it) */
+  camera: CameraLink;
+  /** a message to the page's other views: subscribe(topic, fn) returns the unsubscribe function */
+  publish(topic: string, detail: unknown): void;
+  subscribe(topic: string, fn: (detail: unknown) => void): () => void;
+}
+
+export type Compute = (name: string, request: object) => Promise<OnDemandResult>;
+
+export interface ViewProps {
+  /** the view's own row (name, title, mount, computations) */
+  view: ViewRow;
+  run: ViewRun;
+  /** the epoch the page shows (the explorer's epoch, or the run's latest); null before the first epoch */
+  epoch: number | null;
+  /** every file of the run (names relative to the run folder), from the one listing, kept live */
+  files: readonly string[];
+  /** an on-demand computation of the run: persisted before the answer, repeats read from disk */
+  compute: Compute;
+  /** for explorer mounts only */
+  explorer?: ExplorerLink;
+}

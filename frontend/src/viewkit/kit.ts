@@ -1,0 +1,17 @@
+// The view kit: the page's modules a plugin's view imports as "@latentdeck/view-kit" (the bundler maps the
+// import to window.__latentdeck, so a view uses the page's own copies: one React, one API client, the
+// explorer's colours and component matching, the shared charts). Adding here is adding to the contract.
+export { api, ApiError } from "@/lib/api";
+export type { OnDemandResult } from "@/lib/api";
+export { loadJson, useRunJson } from "@/lib/latent/files";
+export { cssRgb, viridis, categoryColour, gradientCss } from "@/lib/latent/colour";
+export type { RGB } from "@/lib/latent/colour";
+export { useMapping } from "@/lib/latent/componentMapping";
+export { byMatchedDigit, componentColour, componentLegend, componentName } from "@/lib/latent/matching";
+export type { ComponentMapping } from "@/lib/latent/matching";
+export { fmt } from "@/lib/overlays";
+export type { Phase } from "@/lib/phases";
+export { LineChart } from "@/components/LineChart";
+export { Empty, ErrorBox } from "@/components/ui";
+export type { ViewProps, ViewRow, ViewRun, ExplorerLink, Compute, Mount } from "./contract";
+export { epochsOf } from "./files";
