@@ -128,7 +128,7 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
             initial={asked.state} onState={onExplorerState}
             filterText={filterText} setFilterText={setFilterText} anchors={anchors} setAnchors={setAnchors}
             hover={hover} setHover={setHover} camera={camera} classes={classes}
-            phases={phases} />
+            phases={phases} views={{ run, epoch: shownEpoch, files: catalogue.files, compute, explorer }} />
           </>
         )}
       </section>

@@ -49,6 +49,22 @@ export interface ExplorerLink {
   /** a message to the page's other views: subscribe(topic, fn) returns the unsubscribe function */
   publish(topic: string, detail: unknown): void;
   subscribe(topic: string, fn: (detail: unknown) => void): () => void;
+  /** explorer-layer mounts: draw a path on the map (null removes this view's path) */
+  drawPath?(path: MapPath | null): void;
+  /** explorer-layer mounts: the next click on the map calls ``fn`` with that point's key (null: empty space)
+   * instead of focusing it; ``pickPoint(null)`` cancels */
+  pickPoint?(fn: ((key: string | null) => void) | null): void;
+}
+
+/** A path a view draws on the map: ``coords`` in the projection file's own units (the file's ``coords``
+ * space), drawn only while the map shows ``method`` in 2-D at ``epoch``; layers ``<id>-path`` and ``<id>-steps``. */
+export interface MapPath {
+  id: string;
+  method: string;
+  epoch: number;
+  coords: number[][];
+  /** an estimated placement (drawn amber) rather than an exact one (black) */
+  estimate: boolean;
 }
 
 export type Compute = (name: string, request: object) => Promise<OnDemandResult>;

@@ -13,5 +13,7 @@ export { fmt } from "@/lib/overlays";
 export type { Phase } from "@/lib/phases";
 export { LineChart } from "@/components/LineChart";
 export { Empty, ErrorBox } from "@/components/ui";
-export type { ViewProps, ViewRow, ViewRun, ExplorerLink, Compute, Mount } from "./contract";
+export type { ViewProps, ViewRow, ViewRun, ExplorerLink, Compute, MapPath, Mount } from "./contract";
+export { pointKey } from "@/lib/latent/points";
+export type { ProjectionDoc } from "@/lib/latent/points";
 export { epochsOf } from "./files";

@@ -30,11 +30,11 @@ import { ChangesPanel, ChangesToggle, useChanges } from "./Changes";
 import { CrossFilter } from "./CrossFilter";
 import { filterablePoints } from "@/lib/latent/crossfilter";
 import { FocusBox, HoverCard, HowTo, Legend, OverlayLegend, Trust } from "./ExplorerSide";
-import type { EdgeIndex, OverlayImage } from "./ScatterCanvas";
+import type { EdgeIndex, OverlayImage, PathDraw } from "./ScatterCanvas";
 import { SpritesToggle, useSprites } from "./Sprites";
-import { WalkPanel, walkPathOn } from "./WalkPanel";
 import { WhyPanel } from "./WhyPanel";
-import type { WalkPayload } from "./WalkPanel";
+import type { MapPath, ViewProps } from "@/viewkit/contract";
+import { ViewSlot } from "@/viewkit/ViewSlot";
 import { Timeline } from "./Timeline";
 import s from "./Explorer.module.css";
 
@@ -74,6 +74,17 @@ function useOverlaySources(): OverlaySource[] {
   return sources;
 }
 
+/** A view's path in world units of the map shown (null when the map shown is another one). */
+function pathOn(path: MapPath | null, doc: ProjectionDoc | null, scaling: ReturnType<typeof scalingOf> | null): PathDraw | null {
+  if (!path || !doc || !scaling || doc.dims !== 2 || path.epoch !== doc.epoch || path.method !== doc.method) return null;
+  const points = new Float32Array(path.coords.length * 3);
+  path.coords.forEach(([x, y], i) => {
+    points[3 * i] = (x - scaling.centre[0]) * scaling.scale;
+    points[3 * i + 1] = (y - scaling.centre[1]) * scaling.scale;
+  });
+  return { id: path.id, points, estimate: path.estimate };
+}
+
 export function useShownDoc(runId: string, name: string | null) {
   const loaded = useRunJson<ProjectionDoc>(runId, name);
   const [last, setLast] = useState<ProjectionDoc | null>(null);
@@ -82,7 +93,7 @@ export function useShownDoc(runId: string, name: string | null) {
 }
 
 export function Explorer({ runId, catalogue, feed, view, setView, filterText, setFilterText, anchors, setAnchors,
-  hover, setHover, camera, classes, phases = [], initial = {}, onState }: {
+  hover, setHover, camera, classes, phases = [], initial = {}, onState, views }: {
   runId: string; catalogue: Catalogue; feed: Feed; view: View; setView: (v: View) => void;
   filterText: string; setFilterText: (t: string) => void; anchors: string[]; setAnchors: (keys: string[]) => void;
   hover: string | null; setHover: (key: string | null) => void; camera: CameraLink; classes: string[];
@@ -91,6 +102,8 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   /** the view the page address asked for (colour, overlay, edges), and where to report changes */
   initial?: ExplorerUrlState;
   onState?: (state: ExplorerUrlState) => void;
+  /** what plugins' views on the map (mount explorer-layer) are told; they may also draw a path and pick a point */
+  views?: Omit<ViewProps, "view">;
 }) {
   const { methods, method, dims, dimsAvailable, epochs, epoch } = resolveView(catalogue, view);
   const name = epoch === null ? null : projectionName(method, dims, epoch);
@@ -107,9 +120,8 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const [lasso, setLasso] = useState(false);
   const [resetToken, setResetToken] = useState(0);
   const [playing, setPlaying] = useState(false);
-  const [walk, setWalk] = useState<WalkPayload | null>(null);
-  const [walkTarget, setWalkTarget] = useState<string | null>(null);
-  const [picking, setPicking] = useState(false);
+  const [drawn, setDrawn] = useState<MapPath | null>(null); // a view's path on the map
+  const [picker, setPicker] = useState<{ fn: (key: string | null) => void } | null>(null); // a view waits for a click
 
   const docEpoch = doc?.epoch ?? null;
   const knnOnDisk = docEpoch !== null && catalogue.knn.get(method)?.has(docEpoch);
@@ -194,14 +206,17 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
 
   const pick = useCallback((i: number | null) => {
     if (!doc) return;
-    if (picking) { // the walk panel asked for its end digit
-      if (i !== null) setWalkTarget(pointKey(doc, i));
-      setPicking(false);
+    if (picker) { // a view asked for a point (pickPoint): the click is its answer, the focus stays
+      picker.fn(i === null ? null : pointKey(doc, i));
+      setPicker(null);
       return;
     }
     setAnchors(i === null ? [] : [pointKey(doc, i)]);
-  }, [doc, setAnchors, picking]);
-  const walkPath = useMemo(() => walkPathOn(walk, doc, scaling), [walk, doc, scaling]);
+  }, [doc, setAnchors, picker]);
+  const viewPath = useMemo(() => pathOn(drawn, doc, scaling), [drawn, doc, scaling]);
+  const layerProps = useMemo(() => (views?.explorer ? { ...views, explorer: { ...views.explorer,
+    drawPath: (path: MapPath | null) => setDrawn(path), pickPoint: (fn: ((key: string | null) => void) | null) => setPicker(fn ? { fn } : null) } } : null),
+  [views]);
   const onHover = useCallback((i: number | null) => setHover(i === null || !doc ? null : pointKey(doc, i)), [doc, setHover]);
   const onLasso = useCallback((picked: number[]) => {
     if (!doc) return;
@@ -316,7 +331,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
               dims={doc.dims} positions={positions} colours={changes.colours ?? colours} trails={changes.trails} sprites={sprites.sheet} radiusPx={pointRadiusPx(doc.n, doc.dims)} scaling={scaling}
               fitKey={`${doc.method}:${doc.dims}`} resetToken={resetToken} camera={camera} rings={rings} edges={edges}
               highlight={highlight} fitTo={fitTo} dark={dark}
-              overlay={overlayImage} path={walkPath} transitionMs={TRANSITION_MS} lasso={lasso}
+              overlay={overlayImage} path={viewPath} transitionMs={TRANSITION_MS} lasso={lasso}
               onHover={onHover} onClick={pick} onLasso={onLasso} />
           ) : <div className={s.canvasBox} />}
           <span className={s.mapBadge} data-testid="map-badge" data-epoch={doc?.epoch ?? ""} data-method={doc?.method ?? ""} data-dims={doc?.dims ?? ""}
@@ -342,10 +357,8 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
         </div>
       </div>
       {doc && anchorPositions.length === 1 ? <WhyPanel runId={runId} doc={doc} i={anchorPositions[0]} knn={knnFits} inputs={inputs} recon={recon}
-        classes={classes} onFocus={(j) => setAnchors([pointKey(doc, j)])} onWalk={setWalk} /> : null}
-      {doc ? <WalkPanel runId={runId} doc={doc} start={anchorPositions.length === 1 ? anchorPositions[0] : null}
-        target={walkTarget !== null ? keyToPosition.get(walkTarget) ?? null : null} picking={picking} onPick={setPicking}
-        result={walk} onResult={setWalk} /> : null}
+        classes={classes} onFocus={(j) => setAnchors([pointKey(doc, j)])} onWalk={(w) => views?.explorer?.publish("walk", w)} /> : null}
+      {layerProps ? <ViewSlot mount="explorer-layer" props={layerProps} /> : null}
     </>
   );
 }

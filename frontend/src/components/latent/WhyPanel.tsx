@@ -15,7 +15,8 @@ import type { NeighbourRow } from "@/lib/latent/why";
 import { fmt } from "@/lib/overlays";
 import { Thumb } from "./ExplorerSide";
 import { NearestTraining } from "./NearestTraining";
-import type { WalkPayload } from "./WalkPanel";
+/** an on-demand walk's answer (its payload), handed to the view that draws walks */
+type WalkPayload = Record<string, unknown>;
 import s from "./Explorer.module.css";
 
 export function WhyPanel({ runId, doc, i, knn, inputs, recon, classes, onFocus, onWalk }: {

@@ -1,6 +1,6 @@
 // The layers of the explorer's WebGL scatter (ScatterCanvas), built from its props for one frame: the 2-D
 // overlay, kNN edges, difference trails, the points (or their digit thumbnails), search matches on top, a
-// walk path and rings. Pure construction: the canvas decides when to build and hands them to deck.gl.
+// view's path and rings. Pure construction: the canvas decides when to build and hands them to deck.gl.
 import { BitmapLayer, LineLayer, PathLayer, ScatterplotLayer } from "@deck.gl/layers";
 import type { TrailSet } from "@/lib/latent/changes";
 import type { Scaling } from "@/lib/latent/scaling";
@@ -30,6 +30,7 @@ export interface OverlayImage {
 }
 
 export interface PathDraw {
+  id: string; // its layers: <id>-path, <id>-steps
   points: Float32Array; // m x 3 world units
   estimate: boolean;
 }
@@ -158,12 +159,12 @@ export function buildLayers(p: ScatterProps, positions: Float32Array, zoom: numb
       const m = p.path.points.length / 3;
       const coords = Array.from({ length: m }, (_, i) => [p.path!.points[3 * i], p.path!.points[3 * i + 1], p.path!.points[3 * i + 2]]);
       out.push(new PathLayer({
-        id: "walk-path", data: [{ path: coords }], getPath: (d: { path: number[][] }) => d.path as never,
-        // an estimated placement is drawn amber, an exact one black (the walk panel says which)
+        id: `${p.path.id}-path`, data: [{ path: coords }], getPath: (d: { path: number[][] }) => d.path as never,
+        // an estimated placement is drawn amber, an exact one black (the view that drew it says which)
         getColor: p.path.estimate ? [176, 106, 0, 235] : [20, 20, 20, 235], widthUnits: "pixels", getWidth: 2.5,
       }));
       out.push(new ScatterplotLayer({
-        id: "walk-steps", data: coords, getPosition: (d: number[]) => d as never, radiusUnits: "pixels",
+        id: `${p.path.id}-steps`, data: coords, getPosition: (d: number[]) => d as never, radiusUnits: "pixels",
         getRadius: (_: unknown, { index }: { index: number }) => (index === 0 || index === m - 1 ? 6 : 3.5),
         getFillColor: [255, 255, 255, 255], stroked: true, getLineColor: p.path.estimate ? [176, 106, 0, 255] : [20, 20, 20, 255],
         lineWidthUnits: "pixels", getLineWidth: 2,

@@ -7,9 +7,10 @@ is imported until a walk is asked for.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from latentdeck import OnDemandSpec, hookimpl
+from latentdeck import OnDemandSpec, ViewSpec, hookimpl
 
 from .walk import FILES, FOLDER, WalkRequest
 
@@ -29,3 +30,11 @@ def register_ondemand():
         description="decode a path through the latent space (along a dimension, from one digit to another, or from a "
                     "digit to its class centre or mixture component centre) and "
                     "place it on a 2-D projection of that epoch (walks/epoch_<N>/<method>/from_<split>_<i>/...)")]
+
+
+@hookimpl
+def register_views():
+    return [ViewSpec(name="walk", module=str(Path(__file__).parent / "views" / "walk.js"), mount="explorer-layer",
+                     title="Walk the latent space", computations=("walk",), order=20,
+                     description="walk from the focused digit along a latent dimension or toward a digit picked on the "
+                                 "map; the decodes as a strip, the path drawn on the map")]

@@ -1,15 +1,18 @@
-"use client";
 // Walk the latent space from the focused digit: along one latent dimension, or toward a second digit
 // picked on the map. The server decodes the path and places it on this 2-D map (exactly for PCA, as a
-// stated estimate for UMAP); this panel asks, draws the strip of decodes and hands the path to the map.
-import { useState } from "react";
-import { api, ApiError } from "@/lib/api";
-import type { WalkBody, WalkResult } from "@/lib/api";
-import type { ProjectionDoc } from "@/lib/latent/points";
-import type { Scaling } from "@/lib/latent/scaling";
-import { fmt } from "@/lib/overlays";
-import type { PathDraw } from "./ScatterCanvas";
-import s from "./Explorer.module.css";
+// stated estimate for UMAP); this view asks, draws the strip of decodes and hands the path to the map.
+// A view of the walk plugin (ViewSpec "walk", mount explorer-layer), loaded by the UI at run time; a walk
+// another view asked for (published as "walk" with its payload) is shown and drawn here too.
+import { useEffect, useState } from "react";
+import { api, ApiError, fmt, pointKey, useRunJson } from "@latentdeck/view-kit";
+import type { OnDemandResult, ProjectionDoc, ViewProps } from "@latentdeck/view-kit";
+import s from "./walk.module.css";
+
+/** the request of the walk computation (its pydantic model: WalkRequest) */
+interface WalkBody {
+  from_idx: number; from_split: "heldout" | "train"; to_split: "heldout" | "train"; steps: number; method: string; epoch: number;
+  mode: "dimension" | "interpolate" | "centre"; to_idx?: number; dim?: number;
+}
 
 export interface WalkPayload {
   epoch: number;
@@ -29,20 +32,35 @@ export interface WalkPayload {
   strip: { png: string; tiles: number; tile: [number, number]; pad: number };
 }
 
-/** The path in world units of the map it was placed on (null when the map shown is another one). */
-export function walkPathOn(payload: WalkPayload | null, doc: ProjectionDoc | null, scaling: Scaling | null): PathDraw | null {
-  if (!payload || !doc || !scaling || doc.dims !== 2 || payload.epoch !== doc.epoch || payload.method !== doc.method) return null;
-  const points = new Float32Array(payload.placement.coords.length * 3);
-  payload.placement.coords.forEach(([x, y], i) => {
-    points[3 * i] = (x - scaling.centre[0]) * scaling.scale;
-    points[3 * i + 1] = (y - scaling.centre[1]) * scaling.scale;
-  });
-  return { points, estimate: !payload.placement.exact };
+export default function WalkView({ run, explorer, compute }: ViewProps) {
+  const doc = useRunJson<ProjectionDoc>(run.id, explorer?.projection ?? null)?.doc ?? null;
+  const [result, setResult] = useState<WalkPayload | null>(null);
+  const [targetKey, setTargetKey] = useState<string | null>(null);
+  const [picking, setPicking] = useState(false);
+  const subscribe = explorer?.subscribe;
+  useEffect(() => subscribe?.("walk", (detail) => setResult(detail as WalkPayload | null)), [subscribe]);
+  const drawPath = explorer?.drawPath;
+  useEffect(() => {
+    drawPath?.(result ? { id: "walk", method: result.method, epoch: result.epoch, coords: result.placement.coords, estimate: !result.placement.exact } : null);
+  }, [result, drawPath]);
+  if (!explorer || !doc) return null;
+  const positionOf = (key: string | null) => {
+    if (key === null) return null;
+    const i = doc.indices.findIndex((_, j) => pointKey(doc, j) === key);
+    return i >= 0 ? i : null;
+  };
+  const onPick = (on: boolean) => {
+    setPicking(on);
+    explorer.pickPoint?.(on ? (key) => { if (key !== null) setTargetKey(key); setPicking(false); } : null);
+  };
+  return <WalkPanel runId={run.id} doc={doc} start={explorer.focus.length === 1 ? positionOf(explorer.focus[0]) : null}
+    target={positionOf(targetKey)} picking={picking} onPick={onPick} result={result} onResult={setResult} compute={compute} />;
 }
 
-export function WalkPanel({ runId, doc, start, target, picking, onPick, result, onResult }: {
+function WalkPanel({ runId, doc, start, target, picking, onPick, result, onResult, compute }: {
   runId: string; doc: ProjectionDoc; start: number | null; target: number | null; picking: boolean;
   onPick: (on: boolean) => void; result: WalkPayload | null; onResult: (r: WalkPayload | null) => void;
+  compute: ViewProps["compute"];
 }) {
   const [mode, setMode] = useState<"interpolate" | "dimension">("interpolate");
   const [dim, setDim] = useState(0);
@@ -63,8 +81,8 @@ export function WalkPanel({ runId, doc, start, target, picking, onPick, result, 
     }
     setBusy(true);
     setError(null);
-    api.walk(runId, body).then(
-      (r: WalkResult) => { onResult(r.payload as unknown as WalkPayload); setCached(!r.created); setBusy(false); },
+    compute("walk", body).then(
+      (r: OnDemandResult) => { onResult(r.payload as unknown as WalkPayload); setCached(!r.created); setBusy(false); },
       (e: unknown) => { setError(e instanceof ApiError ? `${e.status}: ${e.detail}` : String(e)); onResult(null); setBusy(false); },
     );
   };
