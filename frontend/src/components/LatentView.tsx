@@ -18,7 +18,6 @@ import { ComparePanel } from "./latent/ComparePanel";
 import { Explorer } from "./latent/Explorer";
 import type { View } from "./latent/Explorer";
 import { RunProblem, useRunDetail } from "./RunView";
-import { SamplesPanel } from "./SamplesPanel";
 import { Empty, StatusBadge } from "./ui";
 import { ViewBus } from "@/viewkit/bus";
 import type { ExplorerLink, ViewRun } from "@/viewkit/contract";
@@ -61,7 +60,6 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
   const [filterText, setFilterText] = useState(asked.state.filter ?? "");
   const [anchors, setAnchors] = useState<string[]>(asked.state.focus ?? []);
   const [hover, setHover] = useState<string | null>(null);
-  const [componentRequest, setComponentRequest] = useState<{ component: number; token: number } | null>(null);
   const camera = useMemo(() => {
     const link = new CameraLink();
     if (asked.state.camera) link.last = { dims: asked.state.dims ?? 2, ...asked.state.camera };
@@ -69,21 +67,12 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
   }, [asked]);
   const config = detail.config as Record<string, unknown>;
   const classes = useClassNames(String(config.dataset ?? ""));
-  const modelOptions = (config.model_options ?? {}) as Record<string, unknown>;
-  const components = typeof modelOptions.num_components === "number" ? modelOptions.num_components : null;
 
   const resolved = resolveView(catalogue, view);
   const { methods, method } = resolved;
   const resolvedDims = resolved.dims;
   const shownEpoch = resolved.epoch;
-  const anchor = anchors.length === 1 ? anchors[0] : null;
-  const heldoutAnchor = anchor?.startsWith("heldout:") ? Number(anchor.slice(8)) : null;
   const bus = useMemo(() => new ViewBus(), []);
-  // a view that picks a mixture component publishes it; the samples panel asks for its prior samples
-  useEffect(() => bus.subscribe("component", (detail) => {
-    const c = (detail as { component?: unknown } | null)?.component;
-    if (typeof c === "number") setComponentRequest((r) => ({ component: c, token: (r?.token ?? 0) + 1 }));
-  }), [bus]);
   const phases = useMemo(() => phasesOf((detail as { phases?: unknown }).phases), [detail]);
   const run = useMemo<ViewRun>(() => ({ id: runId, status: detail.summary.status, model: detail.summary.model ?? null,
     dataset: String(config.dataset ?? "") || null, config, phases, classes }), [runId, detail, config, phases, classes]);
@@ -137,10 +126,6 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
         projection={shownEpoch !== null ? projectionName(method, resolvedDims, shownEpoch) : null} anchors={anchors} setAnchors={setAnchors} /> : null}
 
       <ViewSlot mount="explorer-side" props={{ run, epoch: shownEpoch, files: catalogue.files, compute, explorer }} />
-
-      <SamplesPanel runId={runId} model={detail.summary.model ?? String(config.model)} epoch={shownEpoch}
-        selectedIndex={heldoutAnchor} components={components} componentRequest={componentRequest}
-        selectionNote={anchor && heldoutAnchor === null ? `The focused point is training example #${anchor.split(":")[1]}: samples around an example take held-out indices.` : null} />
 
       {method ? <ComparePanel runId={runId} catalogue={catalogue} method={method} dims={resolvedDims} epoch={shownEpoch}
         dataset={String(config.dataset ?? "")} classes={classes} /> : null}

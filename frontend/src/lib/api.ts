@@ -19,7 +19,6 @@ export type ArtifactIndexEntry = Schemas["IndexEntry"];
 /** What every on-demand computation answers (POST /api/runs/{id}/compute/{name}). */
 export type OnDemandResult = Schemas["OnDemandResult"];
 export type NetworkArtifact = OnDemandResult;
-export type SamplesRequest = Schemas["SampleRequest"];
 export type WalkBody = Schemas["WalkRequest"];
 export type WalkResult = OnDemandResult;
 export type NetworkKind = "forward" | "inspect" | "conv-step" | "kernels" | "perturb" | "topk";
@@ -31,18 +30,6 @@ export interface LayerRow {
 export interface LayerListing {
   epoch: number; epochs: number[]; model: string; input_shape: number[]; heldout_size: number;
   max_topk_subset: number; max_topk_k: number; layers: LayerRow[];
-}
-/** One decoded sample grid: the sampling computation's payload (fields in the sampling plugin's README),
- * with `cached` = read from disk rather than computed by this request. */
-export interface SamplesResult {
-  kind: string; epoch: number; idx?: number; component?: number; m: number; seed: number; seed_source: string;
-  distribution: string; description: string; compute_ms: number; served_ms: number; png: string; json: string;
-  latest: string | null; cached: boolean;
-  /** prior_component of a mixture model: how much data the component holds at this epoch */
-  component_weight?: { p: number; argmax_share: number; note?: string | null } | null;
-  /** prior samples of a pretraining epoch: why they show nothing yet (the prior is not in use) */
-  phase_note?: string | null;
-  [key: string]: unknown;
 }
 type ComputeName = keyof paths extends infer P ? P extends `/api/runs/{run_id}/compute/${infer N}` ? N : never : never;
 export type RunStatus = RunSummary["status"];
@@ -159,10 +146,6 @@ export const api = {
   /** An on-demand computation a plugin offers: persisted before the answer, read from disk when repeated. */
   compute: (id: string, name: ComputeName, body: object) =>
     call<OnDemandResult>(`/api/runs/${enc(id)}/compute/${enc(name)}`, { method: "POST", body: JSON.stringify(body) }),
-  requestSamples: async (id: string, body: SamplesRequest): Promise<SamplesResult> => {
-    const r = await api.compute(id, "sampling", body);
-    return { ...r.payload, cached: !r.created } as unknown as SamplesResult;
-  },
   artifactIndex: (id: string) => call<ArtifactIndexEntry[]>(`/api/runs/${enc(id)}/artifact-index`),
   overlays: (id: string, epoch?: number) =>
     call<GetOk<"/api/runs/{run_id}/overlays">>(`/api/runs/${enc(id)}/overlays${epoch !== undefined ? `?epoch=${epoch}` : ""}`),
@@ -184,7 +167,6 @@ const usedPaths: ApiPath[] = [
   "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/cancel", "/api/runs/{run_id}/artifacts",
   "/api/runs/{run_id}/artifacts/{name}", "/api/runs/{run_id}/events", "/api/plugins", "/api/components",
   "/api/config/schema", "/api/presets", "/api/runs/{run_id}/overlays", "/api/runs/{run_id}/artifact-index",
-  "/api/runs/{run_id}/compute/sampling",
   "/api/runs/{run_id}/compute/network-layers", "/api/runs/{run_id}/compute/network-forward",
   "/api/runs/{run_id}/compute/network-inspect", "/api/runs/{run_id}/compute/network-conv-step",
   "/api/runs/{run_id}/compute/network-kernels", "/api/runs/{run_id}/compute/network-perturb",

@@ -10,9 +10,10 @@ registers (``POST /api/runs/{id}/compute/sampling``, ``latentdeck compute sampli
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from latentdeck import ArtifactSpec, OnDemandSpec, hookimpl
+from latentdeck import ArtifactSpec, OnDemandSpec, ViewSpec, hookimpl
 
 from .samples import GENERATOR, SampleRequest, SamplingOptions
 
@@ -70,3 +71,11 @@ def register_ondemand():
         requires=frozenset({"latents", "decoder"}),
         description="decode M samples around a held-out example (z ~ q(z|x), or a labelled neighbourhood for "
                     "deterministic encoders) or from one mixture component (z ~ p(z|c))")]
+
+
+@hookimpl
+def register_views():
+    return [ViewSpec(name="decoded-samples", module=str(Path(__file__).parent / "views" / "decoded-samples.js"),
+                     mount="explorer-side", title="Decoded samples", computations=("sampling",), order=30,
+                     description="decoded samples around the focused held-out digit, or inside a mixture component "
+                                 "(another view publishes 'component')")]

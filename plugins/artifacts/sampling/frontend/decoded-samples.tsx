@@ -1,8 +1,26 @@
-"use client";
+// Decoded samples: a view of the sampling plugin (ViewSpec "decoded-samples", mount explorer-side), loaded by the UI at
+// run time. It samples around the focused held-out digit by itself, and inside a component another view
+// publishes as "component" {component} (the mixture view's bars).
 import { useCallback, useEffect, useState } from "react";
-import { api, ApiError } from "@/lib/api";
-import type { SamplesRequest, SamplesResult } from "@/lib/api";
-import { ErrorBox } from "./ui";
+import { api, ApiError, ErrorBox } from "@latentdeck/view-kit";
+import type { Compute, ViewProps } from "@latentdeck/view-kit";
+
+/** the sampling computation's request (its pydantic model: SampleRequest) */
+interface SamplesRequest {
+  kind: "posterior_local" | "prior_component"; idx?: number | null; component?: number | null; m: number;
+  epoch: number | null; seed: number | null;
+}
+/** One decoded sample grid: the sampling computation's payload (fields in the sampling plugin's README),
+ * with `cached` = read from disk rather than computed by this request. */
+interface SamplesResult {
+  kind: string; epoch: number; idx?: number; component?: number; m: number; seed: number; seed_source: string;
+  distribution: string; description: string; compute_ms: number; served_ms: number; png: string; json: string;
+  latest: string | null; cached: boolean;
+  /** prior_component of a mixture model: how much data the component holds at this epoch */
+  component_weight?: { p: number; argmax_share: number; note?: string | null } | null;
+  /** prior samples of a pretraining epoch: why they show nothing yet (the prior is not in use) */
+  phase_note?: string | null;
+}
 
 const M_CHOICES = [4, 9, 16, 64, 256];
 const TILE_PX = 56; // each 28 px decode drawn at 2x, pixelated
@@ -12,13 +30,14 @@ type Outcome = { result?: SamplesResult; failure?: Failure };
 type Body = Pick<SamplesRequest, "kind" | "idx" | "component">;
 
 /** One grid from the server, or why not (a 4xx detail, or a seed that is not a whole number). */
-async function fetchGrid(runId: string, body: Body, m: number, epoch: number | null, seedText: string): Promise<Outcome> {
+async function fetchGrid(compute: Compute, body: Body, m: number, epoch: number | null, seedText: string): Promise<Outcome> {
   const seed = seedText.trim() === "" ? null : Number(seedText);
   if (seed !== null && !Number.isInteger(seed)) {
     return { failure: { status: 0, detail: `The seed must be a whole number (got "${seedText}"); leave it empty for the run's derived seed.` } };
   }
   try {
-    return { result: await api.requestSamples(runId, { ...body, m, epoch, seed } as SamplesRequest) };
+    const r = await compute("sampling", { ...body, m, epoch, seed } as SamplesRequest);
+    return { result: { ...r.payload, cached: !r.created } as unknown as SamplesResult };
   } catch (err) {
     return { failure: err instanceof ApiError ? { status: err.status, detail: err.detail } : { status: 0, detail: String(err) } };
   }
@@ -27,8 +46,24 @@ async function fetchGrid(runId: string, body: Body, m: number, epoch: number | n
 /** Decoded samples from the server (POST /api/runs/{id}/samples): around the selected held-out example
  * (z ~ q(z|x), or the AE's labelled isotropic neighbourhood) and, for mixture models, inside one
  * component (z ~ p(z|c)). The server computes and persists every grid; this panel only asks and draws. */
-export function SamplesPanel({ runId, model, epoch, selectedIndex, components, componentRequest, selectionNote }: {
-  runId: string; model: string; epoch: number | null; selectedIndex: number | null; components: number | null;
+export default function SamplesView({ run, epoch, explorer, compute }: ViewProps) {
+  const anchor = explorer && explorer.focus.length === 1 ? explorer.focus[0] : null;
+  const heldout = anchor?.startsWith("heldout:") ? Number(anchor.slice(8)) : null;
+  const options = (run.config.model_options ?? {}) as Record<string, unknown>;
+  const components = typeof options.num_components === "number" ? options.num_components : null;
+  const [componentRequest, setComponentRequest] = useState<{ component: number; token: number } | null>(null);
+  const subscribe = explorer?.subscribe;
+  useEffect(() => subscribe?.("component", (detail) => {
+    const c = (detail as { component?: unknown } | null)?.component;
+    if (typeof c === "number") setComponentRequest((r) => ({ component: c, token: (r?.token ?? 0) + 1 }));
+  }), [subscribe]);
+  return <SamplesPanel runId={run.id} compute={compute} model={run.model ?? String(run.config.model)} epoch={epoch}
+    selectedIndex={heldout} components={components} componentRequest={componentRequest}
+    selectionNote={anchor && heldout === null ? `The focused point is training example #${anchor.split(":")[1]}: samples around an example take held-out indices.` : null} />;
+}
+
+function SamplesPanel({ runId, compute, model, epoch, selectedIndex, components, componentRequest, selectionNote }: {
+  runId: string; compute: Compute; model: string; epoch: number | null; selectedIndex: number | null; components: number | null;
   /** a component clicked elsewhere (the mixture panel): sample from it; a new token asks again */
   componentRequest?: { component: number; token: number } | null;
   /** why the focused point cannot be sampled around (e.g. a training-split point), shown instead */
@@ -50,7 +85,7 @@ export function SamplesPanel({ runId, model, epoch, selectedIndex, components, c
 
   const ask = (body: Body) => {
     setBusy(true);
-    void fetchGrid(runId, body, m, epoch, seedText).then(show);
+    void fetchGrid(compute, body, m, epoch, seedText).then(show);
   };
 
   const askPosterior = () => {
@@ -75,7 +110,7 @@ export function SamplesPanel({ runId, model, epoch, selectedIndex, components, c
   useEffect(() => {
     if (selectedIndex === null) return;
     let current = true;
-    void fetchGrid(runId, { kind: "posterior_local", idx: selectedIndex }, m, epoch, seedText)
+    void fetchGrid(compute, { kind: "posterior_local", idx: selectedIndex }, m, epoch, seedText)
       .then((outcome) => { if (current) show(outcome); });
     return () => { current = false; };
     // eslint-disable-next-line react-hooks/exhaustive-deps -- only a new selection (or epoch) asks by itself
@@ -93,7 +128,7 @@ export function SamplesPanel({ runId, model, epoch, selectedIndex, components, c
   useEffect(() => {
     if (!componentRequest) return;
     let current = true;
-    void fetchGrid(runId, { kind: "prior_component", component: componentRequest.component }, m, epoch, seedText)
+    void fetchGrid(compute, { kind: "prior_component", component: componentRequest.component }, m, epoch, seedText)
       .then((outcome) => { if (current) show(outcome); });
     return () => { current = false; };
     // eslint-disable-next-line react-hooks/exhaustive-deps -- only a new request asks by itself
