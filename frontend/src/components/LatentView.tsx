@@ -13,7 +13,6 @@ import { projectionName } from "@/lib/latent/catalogue";
 import { readUrlState, substitutions, writeUrlState } from "@/lib/latent/urlState";
 import type { ExplorerUrlState } from "@/lib/latent/urlState";
 import { CameraLink } from "./latent/camera";
-import { ClusterPanel } from "./latent/ClusterPanel";
 import { ComparePanel } from "./latent/ComparePanel";
 import { Explorer } from "./latent/Explorer";
 import type { View } from "./latent/Explorer";
@@ -121,9 +120,6 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
           </>
         )}
       </section>
-
-      {method ? <ClusterPanel runId={runId} epochs={catalogue.clusters} shownEpoch={shownEpoch} classes={classes}
-        projection={shownEpoch !== null ? projectionName(method, resolvedDims, shownEpoch) : null} anchors={anchors} setAnchors={setAnchors} /> : null}
 
       <ViewSlot mount="explorer-side" props={{ run, epoch: shownEpoch, files: catalogue.files, compute, explorer }} />
 

@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from latentdeck import ArtifactSpec, hookimpl
+from latentdeck import ArtifactSpec, ViewSpec, hookimpl
 from latentdeck.kit import pretraining_note
 
 FOLDER = "clusters"
@@ -87,3 +88,11 @@ def register_artifacts():
             description="every mixture component's prior mean decoded, side by side in component order, with the "
                         "components' weights (mean q(c|x) on the visualization subset)"),
     ]
+
+
+@hookimpl
+def register_views():
+    return [ViewSpec(name="cluster-quality", module=str(Path(__file__).parent / "views" / "cluster-quality.js"),
+                     mount="explorer-side", title="Cluster quality", computations=("cluster_quality",), order=10,
+                     description="matched accuracy, NMI and the confusion matrices at the shown epoch; a cell click "
+                                 "focuses its digits on the map")]

@@ -1,20 +1,24 @@
-"use client";
 // Cluster quality at the shown epoch, from clusters/cluster_quality_epoch_<N>.json: for a mixture, the
 // accuracy under the best one-to-one matching of components to digits, the NMI and the components × digits
 // confusion matrix; for a classifier, the held-out confusion matrix (true × predicted). Every non-empty
 // cell is a button: a click focuses exactly that cell's digits on the map (the file's `cells` hold their
 // positions in the projection files' point order). The numbers are the file's; nothing is computed here.
-import { useState } from "react";
-import { clusterQualityName } from "@/lib/latent/catalogue";
-import { cssRgb } from "@/lib/latent/colour";
-import { useMapping } from "@/lib/latent/componentMapping";
-import { useRunJson } from "@/lib/latent/files";
-import { byMatchedDigit, componentColour, mappingOf, percent } from "@/lib/latent/matching";
-import type { ClassifierScores, ClusterQuality, MixtureScores } from "@/lib/latent/matching";
-import { pointKey } from "@/lib/latent/points";
-import type { ProjectionDoc } from "@/lib/latent/points";
-import { Empty } from "../ui";
-import s from "./ClusterPanel.module.css";
+// A view of the clusters plugin (ViewSpec "cluster-quality", mount explorer-side), loaded by the UI at run time.
+import { useMemo, useState } from "react";
+import { byMatchedDigit, componentColour, cssRgb, Empty, epochsOf, mappingOf, percent, pointKey, useMapping, useRunJson } from "@latentdeck/view-kit";
+import type { ClassifierScores, ClusterQuality, MixtureScores, ProjectionDoc, ViewProps } from "@latentdeck/view-kit";
+import s from "./cluster-quality.module.css";
+
+const QUALITY = /^clusters\/cluster_quality_epoch_(\d+)\.json$/;
+const clusterQualityName = (epoch: number) => `clusters/cluster_quality_epoch_${epoch}.json`;
+
+export default function ClusterQualityView({ run, epoch, files, explorer }: ViewProps) {
+  const key = epochsOf(files, QUALITY).join(",");
+  const epochs = useMemo(() => (key ? key.split(",").map(Number) : []), [key]);
+  if (!explorer?.method) return null;
+  return <ClusterPanel runId={run.id} epochs={epochs} shownEpoch={epoch} classes={run.classes} projection={explorer.projection}
+    anchors={explorer.focus} setAnchors={explorer.setFocus} />;
+}
 
 interface Picked { block: "mixture" | "classifier"; row: number; col: number; keys: string[]; text: string }
 
@@ -113,9 +117,9 @@ function ClassifierBlock({ classifier, classes, picked, pick, clickable }: {
   );
 }
 
-export function ClusterPanel({ runId, epochs, shownEpoch, projection, anchors, setAnchors, classes }: {
+function ClusterPanel({ runId, epochs, shownEpoch, projection, anchors, setAnchors, classes }: {
   runId: string; epochs: number[]; shownEpoch: number | null; projection: string | null;
-  anchors: string[]; setAnchors: (keys: string[]) => void; classes: string[];
+  anchors: readonly string[]; setAnchors: (keys: string[]) => void; classes: string[];
 }) {
   const epoch = shownEpoch !== null && epochs.includes(shownEpoch) ? shownEpoch : null;
   const quality = useRunJson<ClusterQuality>(runId, epoch !== null ? clusterQualityName(epoch) : null);
