@@ -9,14 +9,17 @@ import { loadJson } from "@/lib/latent/files";
 import { gridCanvas } from "@/lib/overlays";
 import type { GridDoc } from "@/lib/overlays";
 import { LineChart } from "./LineChart";
+import { useViewedComputations } from "@/viewkit/ViewSlot";
 
-/** Artifact types the web UI shows in dedicated panels or pages (the run page's reconstruction grid,
- * the latent explorer, the network page); every other type gets its generic view here. */
-const DEDICATED = new Set(["recon_grid", "atlas", "knn", "density", "distortion", "mixture_health", "sampling", "walk"]);
+/** Artifact types the core explorer and network page still draw themselves. A type a plugin's view declares
+ * (ViewSpec.computations) is shown by that view; every other type gets its generic view here. */
+const DEDICATED = new Set(["atlas", "knn", "density", "distortion"]);
 const dedicated = (e: ArtifactIndexEntry) => DEDICATED.has(e.name) || e.name.startsWith("network-");
 
 export function GenericArtifacts({ runId, refresh }: { runId: string; refresh: number }) {
-  const [entries, setEntries] = useState<ArtifactIndexEntry[] | null>(null);
+  const [all, setEntries] = useState<ArtifactIndexEntry[] | null>(null);
+  const viewed = useViewedComputations();
+  const entries = viewed ? all?.filter((e) => !viewed.has(e.name)) : null;
   useEffect(() => {
     let live = true;
     api.artifactIndex(runId).then((rows) => { if (live) setEntries(rows.filter((e) => !dedicated(e))); }, () => undefined);

@@ -21,8 +21,7 @@ import { Empty, StatusBadge } from "./ui";
 import { ViewBus } from "@/viewkit/bus";
 import type { ExplorerLink, ViewRun } from "@/viewkit/contract";
 import { ViewSlot } from "@/viewkit/ViewSlot";
-
-const DIGITS = Array.from({ length: 10 }, (_, i) => String(i));
+import { useClassNames } from "@/viewkit/run";
 
 /** The latent explorer (/runs/<id>/latent): the WebGL map of every projection at every epoch, the
  * mixture health of GM-VAEs, decoded samples and the comparison of epochs or runs. */
@@ -30,18 +29,6 @@ export function LatentView() {
   const runId = useRunId();
   if (runId === undefined) return <p className="muted">Loading…</p>;
   return <LatentViewFor key={runId ?? ""} runId={runId} />;
-}
-
-function useClassNames(dataset: string | undefined): string[] {
-  const [names, setNames] = useState<string[]>(DIGITS);
-  useEffect(() => {
-    if (!dataset) return;
-    api.components().then((c) => {
-      const row = (c.datasets ?? []).find((d) => d.name === dataset) as { class_names?: string[] } | undefined;
-      if (row?.class_names?.length) setNames(row.class_names);
-    }, () => undefined);
-  }, [dataset]);
-  return names;
 }
 
 function LatentViewFor({ runId }: { runId: string | null }) {

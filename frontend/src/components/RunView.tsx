@@ -1,7 +1,7 @@
 "use client";
 import { runName } from "@/lib/runName";
 import Link from "next/link";
-import { useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { api, ApiError, TERMINAL, isActive } from "@/lib/api";
 import type { RunDetail } from "@/lib/api";
 import { useRunId } from "@/lib/useRunId";
@@ -14,6 +14,8 @@ import { GenericArtifacts } from "./GenericArtifacts";
 import { RunPhasesContext } from "./LineChart";
 import { RunCharts } from "./RunCharts";
 import { ConfirmButton, Empty, ErrorBox, StatusBadge, fullTime } from "./ui";
+import { useViewRun } from "@/viewkit/run";
+import { ViewSlot } from "@/viewkit/ViewSlot";
 
 const CONNECTION_TEXT: Record<Connection, string> = {
   connecting: "connecting…",
@@ -147,38 +149,6 @@ function Warnings({ state }: { state: RunState }) {
   );
 }
 
-function ReconGrid({ runId, epochs }: { runId: string; epochs: number[] }) {
-  const [picked, setPicked] = useState<number | null>(null); // null: follow the latest epoch
-  const [failed, setFailed] = useState<Record<number, boolean>>({});
-  if (!epochs.length) {
-    return <Empty title="No reconstruction grid yet.">It appears after the first epoch finishes.</Empty>;
-  }
-  const epoch = picked !== null && epochs.includes(picked) ? picked : epochs[epochs.length - 1];
-  const index = epochs.indexOf(epoch);
-  return (
-    <div className="recon" data-testid="recon">
-      <div className="scrubber">
-        <input type="range" min={0} max={epochs.length - 1} value={index} aria-label="epoch of the reconstruction grid" data-testid="recon-scrubber"
-          onChange={(e) => {
-            const i = Number(e.target.value);
-            setPicked(i === epochs.length - 1 ? null : epochs[i]);
-          }} />
-        <span className="mono" data-testid="recon-epoch">epoch {epoch}{picked === null ? " (latest)" : ""}</span>
-      </div>
-      {failed[epoch] ? (
-        <ErrorBox title={`The reconstruction grid of epoch ${epoch} could not be loaded.`}>
-          Its file may have been removed from <code>runs/{runId}/reconstructions/</code>. Other epochs may still load: move the slider.
-        </ErrorBox>
-      ) : (
-        // eslint-disable-next-line @next/next/no-img-element -- a run artifact served by the API, not a static asset
-        <img src={api.artifactUrl(runId, `reconstructions/recon_grid_epoch_${epoch}.png`)} alt={`originals above their reconstructions, epoch ${epoch}`}
-          onError={() => setFailed((f) => ({ ...f, [epoch]: true }))} />
-      )}
-      <p className="muted small">Originals (rows 1, 3, …) above their reconstructions; the same held-out digits every epoch.</p>
-    </div>
-  );
-}
-
 function EpochTable({ state }: { state: RunState }) {
   if (!state.metrics.length) return <Empty title="No epoch has finished yet.">Metrics appear here as each epoch ends.</Empty>;
   const hasAcc = state.metrics.some((m) => typeof m.heldout_accuracy === "number");
@@ -244,6 +214,8 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
   // the model's phases: the model.phases event of a live run, else the run detail's (an older run: none)
   const detailPhases = (detail as { phases?: unknown } | null)?.phases;
   const phases = useMemo(() => (state.phases.length ? state.phases : phasesOf(detailPhases)), [state.phases, detailPhases]);
+  const viewRun = useViewRun(runId, detail, phases); // what plugins' run-panel views are told
+  const compute = useCallback((name: string, request: object) => api.compute(runId ?? "", name as never, request), [runId]);
 
   if (runId === undefined) return <p className="muted">Loading…</p>;
   if (runId === null || error) return <RunProblem runId={runId} error={error} />;
@@ -304,7 +276,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
         <RunCharts state={state} total={total} phases={phases} active={isActive(status)} />
       </section>
       <div className="grid-2">
-        <section className="panel"><h2>Reconstructions</h2><ReconGrid runId={runId} epochs={state.reconEpochs} /></section>
+        {viewRun ? <ViewSlot mount="run-panel" props={{ run: viewRun, epoch: state.metrics.at(-1)?.epoch ?? null, files: state.files, compute }} /> : null}
         <section className="panel"><h2>Epochs</h2><EpochTable state={state} /></section>
       </div>
       <GenericArtifacts runId={runId} refresh={state.metrics.length + state.epochsDone + (ended ? 1000 : 0)} />

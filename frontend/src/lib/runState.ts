@@ -54,7 +54,7 @@ export interface RunState {
   metrics: Metrics[]; // one per epoch, ordered by epoch
   progress: Record<string, unknown> | null; // the latest train.progress data
   progressPoints: ProgressPoint[]; // running train loss within epochs (decimated, bounded)
-  reconEpochs: number[]; // epochs with a recon_grid PNG
+  files: string[]; // the run's artifact files (events, then the listing), each once: what the run page's views are told
   stage: Stage | null; // the latest run.stage while it is current (null once training moves on)
   stageEvents: boolean; // the worker announces stages (run.started says so): epochs count as done only after their artifacts
   epochsDone: number; // epochs whose artifacts are written too (run.stage epoch_done)
@@ -75,18 +75,17 @@ const MAX_MODEL_STEPS = 20;
 export function initialRunState(): RunState {
   return {
     lastSeq: 0, eventsSeen: 0, duplicatesDropped: 0, status: null, epochs: null, metrics: [], progress: null,
-    progressPoints: [], reconEpochs: [], stage: null, stageEvents: false, epochsDone: 0, lastEpochTiming: null,
+    progressPoints: [], files: [], stage: null, stageEvents: false, epochsDone: 0, lastEpochTiming: null,
     ended: null, started: null, failures: [], modelSteps: [], phases: [], recent: [],
   };
 }
 
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
-const RECON_PNG = /^reconstructions\/recon_grid_epoch_(\d+)\.png$/;
-
-function addReconEpoch(list: number[], epoch: number): number[] {
-  if (list.includes(epoch)) return list;
-  return [...list, epoch].sort((a, b) => a - b);
+function addFiles(list: string[], names: string[]): string[] {
+  const known = new Set(list);
+  const added = names.filter((n) => n && !known.has(n) && (known.add(n), true));
+  return added.length ? [...list, ...added] : list;
 }
 
 function describe(e: RunEvent): string {
@@ -174,8 +173,7 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
         break;
       }
       case "artifact.created": {
-        const m = RECON_PNG.exec(String(d.name ?? ""));
-        if (m) s.reconEpochs = addReconEpoch(s.reconEpochs, Number(m[1]));
+        if (typeof d.name === "string") s.files = addFiles(s.files, [d.name]);
         break;
       }
       case "run.stage": {
@@ -233,12 +231,8 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
 
 /** Merge the artifact listing (a finished run, or files a backfill added) into the state. */
 export function applyArtifacts(state: RunState, artifacts: Artifact[]): RunState {
-  let recon = state.reconEpochs;
-  for (const a of artifacts) {
-    const m = RECON_PNG.exec(a.name);
-    if (m) recon = addReconEpoch(recon, Number(m[1]));
-  }
-  return recon === state.reconEpochs ? state : { ...state, reconEpochs: recon };
+  const files = addFiles(state.files, artifacts.map((a) => a.name));
+  return files === state.files ? state : { ...state, files };
 }
 
 /** "queued: position k of n" for a run waiting in the run queue. */

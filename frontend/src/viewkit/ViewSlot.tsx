@@ -72,6 +72,18 @@ export function useViews(mount: Mount): ViewRow[] {
   return rows;
 }
 
+/** The computations some view declares (shown by it, not by the generic views); null until the listing arrives. */
+export function useViewedComputations(): ReadonlySet<string> | null {
+  const [names, setNames] = useState<ReadonlySet<string> | null>(null);
+  useEffect(() => {
+    let current = true;
+    viewRows().then((all) => { if (current) setNames(new Set(all.flatMap((v) => v.computations))); },
+      () => { if (current) setNames(new Set()); });
+    return () => { current = false; };
+  }, []);
+  return names;
+}
+
 function ViewError({ view, error }: { view: ViewRow; error: string }) {
   return (
     <section className="panel" data-testid="view-error" data-view={view.name}>

@@ -7,7 +7,9 @@ each with a ``*_latest`` mirror. Uses the first ``recon_grid_size`` of ``config.
 
 from __future__ import annotations
 
-from latentdeck import ArtifactSpec, hookimpl
+from pathlib import Path
+
+from latentdeck import ArtifactSpec, ViewSpec, hookimpl
 
 COLUMNS = 8
 PAD = 2
@@ -49,3 +51,10 @@ def register_artifacts():
         name="recon_grid", generate=generate, requires=frozenset({"reconstruction"}),
         folder="reconstructions", files=("recon_grid_{tag}.png", "recon_grid_{tag}.json"), view="image",
         description="held-out examples (fixed at run start) above their reconstructions, per epoch")]
+
+
+@hookimpl
+def register_views():
+    return [ViewSpec(name="recon-grid", module=str(Path(__file__).parent / "views" / "recon-grid.js"), mount="run-panel",
+                     title="Reconstructions", computations=("recon_grid",), order=10,
+                     description="originals above their reconstructions, with an epoch slider")]
