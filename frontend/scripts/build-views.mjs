@@ -1,4 +1,4 @@
-// Bundles every plugin's views: plugins/<kind>/<name>/frontend/<view>.tsx (a file whose name has no capital,
+// Bundles every plugin's views: plugins/<kind>/<name>/frontend/<view>.tsx (a .tsx file whose name has no capital,
 // the module of ViewSpec "<view>") -> plugins/<kind>/<name>/src/<package>/views/<view>.js, one ES module per
 // view with its CSS inside. React, react/jsx-runtime and @latentdeck/view-kit are not bundled: they are read
 // from window.__latentdeck, which the page fills with its own copies (src/viewkit/ViewSlot.tsx), so a view
@@ -66,7 +66,7 @@ async function bundle(entry) {
 const asked = process.argv.slice(2).map((p) => resolve(p));
 let written = 0, total = 0;
 for (const plugin of asked.length ? asked : pluginFolders()) {
-  const entries = readdirSync(join(plugin, "frontend")).filter((f) => /^[a-z0-9][a-z0-9_-]*\.tsx?$/.test(f) && !/\.test\.tsx?$/.test(f));
+  const entries = readdirSync(join(plugin, "frontend")).filter((f) => /^[a-z0-9][a-z0-9_-]*\.tsx$/.test(f) && !/\.test\.tsx$/.test(f));
   if (!entries.length) continue;
   const out = join(packageDir(plugin), "views");
   mkdirSync(out, { recursive: true });

@@ -15,5 +15,7 @@ export { LineChart } from "@/components/LineChart";
 export { Empty, ErrorBox } from "@/components/ui";
 export type { ViewProps, ViewRow, ViewRun, ExplorerLink, Compute, MapPath, Mount } from "./contract";
 export { pointKey } from "@/lib/latent/points";
-export type { ProjectionDoc } from "@/lib/latent/points";
+export type { AtlasDoc, ProjectionDoc } from "@/lib/latent/points";
+export type { KnnDoc } from "@/lib/latent/gating";
+export { Thumb } from "@/components/latent/ExplorerSide";
 export { epochsOf } from "./files";

@@ -32,7 +32,6 @@ import { filterablePoints } from "@/lib/latent/crossfilter";
 import { FocusBox, HoverCard, HowTo, Legend, OverlayLegend, Trust } from "./ExplorerSide";
 import type { EdgeIndex, OverlayImage, PathDraw } from "./ScatterCanvas";
 import { SpritesToggle, useSprites } from "./Sprites";
-import { WhyPanel } from "./WhyPanel";
 import type { MapPath, ViewProps } from "@/viewkit/contract";
 import { ViewSlot } from "@/viewkit/ViewSlot";
 import { Timeline } from "./Timeline";
@@ -356,8 +355,6 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
           <HowTo method={method} dims={dims} />
         </div>
       </div>
-      {doc && anchorPositions.length === 1 ? <WhyPanel runId={runId} doc={doc} i={anchorPositions[0]} knn={knnFits} inputs={inputs} recon={recon}
-        classes={classes} onFocus={(j) => setAnchors([pointKey(doc, j)])} onWalk={(w) => views?.explorer?.publish("walk", w)} /> : null}
       {layerProps ? <ViewSlot mount="explorer-layer" props={layerProps} /> : null}
     </>
   );

@@ -25,11 +25,12 @@ closest to?": one digit's k nearest training digits in the same latent, written 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ArtifactSpec, OnDemandSpec, hookimpl
+from latentdeck import ArtifactSpec, OnDemandSpec, ViewSpec, hookimpl
 
 from .schema import EDGE_MODES, SCHEMA_VERSION
 
@@ -211,3 +212,11 @@ def register_ondemand():
         description=f"the k (at most {MAX_K}) training digits nearest to one digit in latent space, with labels, "
                     "distances, predictions or components and their images in a strip "
                     "(neighbors/train/epoch_<N>/<split>_<idx>_k_<k>/...)")]
+
+
+@hookimpl
+def register_views():
+    return [ViewSpec(name="why-neighbours", module=str(Path(__file__).parent / "views" / "why-neighbours.js"),
+                     mount="explorer-layer", title="Why is this digit here?", computations=("nearest-train",), order=10,
+                     description="the focused digit's latent neighbours, the model's reading of it, its nearest training "
+                                 "digits and a walk to its class or component centre")]

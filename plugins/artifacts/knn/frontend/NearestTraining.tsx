@@ -1,13 +1,10 @@
-"use client";
 // The focused point's nearest training digits in latent space: an on-demand computation of the knn plugin
 // (the server encodes the training split once per checkpoint and keeps each answer on disk). It shows the
 // training examples whose codes lie closest to this digit: what taught the model to put it here.
 import { useState } from "react";
-import { api, ApiError } from "@/lib/api";
-import { categoryColour, cssRgb } from "@/lib/latent/colour";
-import type { ProjectionDoc } from "@/lib/latent/points";
-import { fmt } from "@/lib/overlays";
-import s from "./Explorer.module.css";
+import { api, ApiError, categoryColour, cssRgb, fmt } from "@latentdeck/view-kit";
+import type { Compute, ProjectionDoc } from "@latentdeck/view-kit";
+import s from "./neighbours.module.css";
 
 interface NearestPayload {
   epoch: number;
@@ -32,14 +29,16 @@ function StripTile({ runId, strip, i }: { runId: string; strip: NearestPayload["
     backgroundPosition: `${-(strip.pad + i * (w + strip.pad)) * scale}px ${-strip.pad * scale}px` }} />;
 }
 
-export function NearestTraining({ runId, doc, i, name }: { runId: string; doc: ProjectionDoc; i: number; name: (c: number) => string }) {
+export function NearestTraining({ runId, doc, i, name, compute }: {
+  runId: string; doc: ProjectionDoc; i: number; name: (c: number) => string; compute: Compute;
+}) {
   const key = `${doc.epoch}:${doc.split?.[i] ?? "heldout"}:${doc.indices[i]}`;
   const [state, setState] = useState<{ key: string; busy: boolean; result: NearestPayload | null; error: string | null; cached: boolean }>(
     { key: "", busy: false, result: null, error: null, cached: false });
   const here = state.key === key ? state : { key, busy: false, result: null, error: null, cached: false };
   const go = () => {
     setState({ ...here, busy: true, error: null });
-    api.compute(runId, "nearest-train", { idx: doc.indices[i], split: doc.split?.[i] ?? "heldout", k: 8, epoch: doc.epoch }).then(
+    compute("nearest-train", { idx: doc.indices[i], split: doc.split?.[i] ?? "heldout", k: 8, epoch: doc.epoch }).then(
       (r) => setState({ key, busy: false, result: r.payload as unknown as NearestPayload, error: null, cached: !r.created }),
       (e: unknown) => setState({ key, busy: false, result: null, error: e instanceof ApiError ? `${e.status}: ${e.detail}` : String(e), cached: false }));
   };

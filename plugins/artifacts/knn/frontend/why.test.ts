@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { KnnDoc } from "./gating";
-import type { ProjectionDoc } from "./points";
+import type { KnnDoc, ProjectionDoc } from "@latentdeck/view-kit";
 import { modelAnswer, neighbourRows, tally, whereItSits } from "./why";
 
 const doc = {

@@ -1,27 +1,21 @@
-"use client";
 // "Why is this digit here?" for the one focused point: its latent neighbours as thumbnails (from the kNN
 // file and the input atlas), what they share with it in one sentence, the model's own reading (the
 // classifier's probabilities or q(c|x)), its nearest training digits (an on-demand computation the server
 // keeps on disk), and a walk to its class or component centre drawn on the map.
 import { useState } from "react";
-import { api, ApiError } from "@/lib/api";
-import { categoryColour, cssRgb } from "@/lib/latent/colour";
-import { useMapping } from "@/lib/latent/componentMapping";
-import type { KnnDoc } from "@/lib/latent/gating";
-import { componentColour, componentName } from "@/lib/latent/matching";
-import type { AtlasDoc, ProjectionDoc } from "@/lib/latent/points";
-import { modelAnswer, neighbourRows, whereItSits } from "@/lib/latent/why";
-import type { NeighbourRow } from "@/lib/latent/why";
-import { fmt } from "@/lib/overlays";
-import { Thumb } from "./ExplorerSide";
+import { ApiError, categoryColour, componentColour, componentName, cssRgb, fmt, Thumb, useMapping } from "@latentdeck/view-kit";
+import type { AtlasDoc, Compute, KnnDoc, ProjectionDoc } from "@latentdeck/view-kit";
+import { modelAnswer, neighbourRows, whereItSits } from "./why";
+import type { NeighbourRow } from "./why";
 import { NearestTraining } from "./NearestTraining";
+import s from "./neighbours.module.css";
+
 /** an on-demand walk's answer (its payload), handed to the view that draws walks */
 type WalkPayload = Record<string, unknown>;
-import s from "./Explorer.module.css";
 
-export function WhyPanel({ runId, doc, i, knn, inputs, recon, classes, onFocus, onWalk }: {
+export function WhyPanel({ runId, doc, i, knn, inputs, recon, classes, onFocus, onWalk, compute }: {
   runId: string; doc: ProjectionDoc; i: number; knn: KnnDoc | null; inputs: AtlasDoc | null; recon: AtlasDoc | null;
-  classes: string[]; onFocus: (position: number) => void; onWalk: (walk: WalkPayload | null) => void;
+  classes: string[]; onFocus: (position: number) => void; onWalk: (walk: WalkPayload | null) => void; compute: Compute;
 }) {
   const { mapping } = useMapping();
   const name = (c: number) => classes[c] ?? String(c);
@@ -57,8 +51,8 @@ export function WhyPanel({ runId, doc, i, knn, inputs, recon, classes, onFocus, 
             : "q(c|x): how the encoder spreads this example over the mixture components."}</p> : null}
         </div>
       ) : null}
-      <NearestTraining runId={runId} doc={doc} i={i} name={name} />
-      <CentreWalk runId={runId} doc={doc} i={i} name={name} hasComponents={!!doc.component} onWalk={onWalk} />
+      <NearestTraining runId={runId} doc={doc} i={i} name={name} compute={compute} />
+      <CentreWalk doc={doc} i={i} name={name} hasComponents={!!doc.component} onWalk={onWalk} compute={compute} />
     </section>
   );
 }
@@ -82,8 +76,8 @@ function NeighbourTile({ runId, row, inputs, name, own, component, onFocus }: {
 }
 
 /** Walk from the point to the centre of its class (or of its component) and draw the path on the map. */
-function CentreWalk({ runId, doc, i, name, hasComponents, onWalk }: {
-  runId: string; doc: ProjectionDoc; i: number; name: (c: number) => string; hasComponents: boolean;
+function CentreWalk({ doc, i, name, hasComponents, onWalk, compute }: {
+  compute: Compute; doc: ProjectionDoc; i: number; name: (c: number) => string; hasComponents: boolean;
   onWalk: (walk: WalkPayload | null) => void;
 }) {
   const [busy, setBusy] = useState<string | null>(null);
@@ -92,7 +86,7 @@ function CentreWalk({ runId, doc, i, name, hasComponents, onWalk }: {
   const go = (centre: "class" | "component") => {
     setBusy(centre);
     setError(null);
-    api.walk(runId, { from_idx: doc.indices[i], from_split: (doc.split?.[i] ?? "heldout") as "heldout" | "train", method: doc.method,
+    compute("walk", { from_idx: doc.indices[i], from_split: (doc.split?.[i] ?? "heldout") as "heldout" | "train", method: doc.method,
       epoch: doc.epoch, mode: "centre", centre, steps: 9, to_split: "heldout" }).then(
       (r) => { onWalk(r.payload as unknown as WalkPayload); setBusy(null); },
       (e: unknown) => { setError(e instanceof ApiError ? `${e.status}: ${e.detail}` : String(e)); setBusy(null); });
