@@ -56,3 +56,15 @@ def test_a_server_from_the_installed_wheel_serves_the_ui(wheel, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines()[0] == str(target / "latentdeck" / "_ui") and "served" in done.stdout
+
+
+def test_the_wheel_carries_the_plugins_view_bundles(wheel):
+    """The plugins' views (git-ignored bundles built by scripts/setup.sh) travel in the wheel beside their package."""
+    from latentdeck.plugins import collect, make_plugin_manager
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    views = collect(make_plugin_manager(), "views")
+    assert "mixture-health" in views
+    for name, spec in views.items():
+        package = Path(spec.module).parents[1].name
+        assert f"{package}/views/{name}.js" in names, f"the wheel lacks the view {name!r} ({package}/views/{name}.js)"

@@ -1,10 +1,10 @@
 // Bundles every plugin's views: plugins/<kind>/<name>/frontend/<view>.tsx (a .tsx file whose name has no capital,
 // the module of ViewSpec "<view>") -> plugins/<kind>/<name>/src/<package>/views/<view>.js, one ES module per
-// view with its CSS inside. React, react/jsx-runtime and @latentdeck/view-kit are not bundled: they are read
-// from window.__latentdeck, which the page fills with its own copies (src/viewkit/ViewSlot.tsx), so a view
-// never carries a second React. Run by scripts/setup.sh (./lab, ./test); writes a file only when it changed.
+// view with its CSS inside (CSS modules, classes named "<view>__<file>_<class>"). React, react/jsx-runtime and
+// @latentdeck/view-kit are not bundled: they are read from window.__latentdeck, which the page fills with its
+// own copies (src/viewkit/ViewSlot.tsx), so a view never carries a second React. Run by scripts/setup.sh (./lab, ./test); writes a file only when it changed.
 // Usage: node scripts/build-views.mjs [plugin folder ...]   (default: every plugin and example with a frontend/)
-import { build } from "esbuild";
+import { build, transform } from "esbuild";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +26,32 @@ module.exports = m;`,
     }));
   },
 };
+
+/** CSS modules: each class becomes "<view>__<file>_<class>" (unique on the page whatever the minifier does),
+ * the stylesheet is added once to the page as <style data-view-css>, and the module exports the name map. */
+function cssModules(view) {
+  return {
+    name: "latentdeck-css-modules",
+    setup(b) {
+      b.onLoad({ filter: /\.module\.css$/ }, async (args) => {
+        const stem = basename(args.path).replace(/\.module\.css$/, "").replace(/[^\w-]/g, "_");
+        const names = {};
+        const source = readFileSync(args.path, "utf8").replace(/\/\*[\s\S]*?\*\//g, "")
+          .replace(/\.([_a-zA-Z][\w-]*)/g, (_, name) => `.${(names[name] = `${view}__${stem}_${name}`)}`);
+        const { code } = await transform(source, { loader: "css", minify: true });
+        const id = `${view}__${stem}`;
+        return {
+          loader: "js",
+          contents: `if (typeof document !== "undefined" && !document.querySelector(${JSON.stringify(`style[data-view-css="${id}"]`)})) {
+  const s = document.createElement("style"); s.dataset.viewCss = ${JSON.stringify(id)}; s.textContent = ${JSON.stringify(code)};
+  document.head.appendChild(s);
+}
+export default ${JSON.stringify(names)};`,
+        };
+      });
+    },
+  };
+}
 
 function pluginFolders() {
   const found = [];
@@ -51,16 +77,14 @@ function packageDir(plugin) {
 async function bundle(entry) {
   const name = basename(entry).replace(/\.tsx?$/, "");
   const result = await build({
-    entryPoints: [entry], bundle: true, format: "esm", target: "es2022", minifySyntax: true, minifyWhitespace: true, // identifiers kept: CSS class names stay "<file>_<class>"
+    entryPoints: [entry], bundle: true, format: "esm", target: "es2022", minify: true,
      write: false, outdir: "/out",
-    jsx: "automatic", loader: { ".module.css": "local-css", ".css": "css" }, plugins: [shared], logLevel: "silent",
+    jsx: "automatic", plugins: [shared, cssModules(name)], logLevel: "silent",
     legalComments: "none", define: { "process.env.NODE_ENV": '"production"' },
   });
+  if (result.outputFiles.some((f) => !f.path.endsWith(".js"))) throw new Error(`${entry}: import CSS as a *.module.css file`);
   const js = result.outputFiles.find((f) => f.path.endsWith(".js"))?.text ?? "";
-  const css = result.outputFiles.find((f) => f.path.endsWith(".css"))?.text ?? "";
-  const style = css ? `(()=>{if(typeof document>"u"||document.querySelector('style[data-view=${JSON.stringify(name)}]'))return;` +
-    `const s=document.createElement("style");s.dataset.view=${JSON.stringify(name)};s.textContent=${JSON.stringify(css)};document.head.appendChild(s)})();\n` : "";
-  return { name, text: `// latentdeck view ${name}: built from ${entry.slice(root.length + 1)} by frontend/scripts/build-views.mjs\n${style}${js}` };
+  return { name, text: `// latentdeck view ${name}: built from ${entry.slice(root.length + 1)} by frontend/scripts/build-views.mjs\n${js}` };
 }
 
 const asked = process.argv.slice(2).map((p) => resolve(p));
