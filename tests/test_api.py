@@ -170,7 +170,7 @@ def test_plugins_components_schema_health_and_openapi(serve_api, monkeypatch):
     plugins = {row["name"]: row for row in live.client.get("/api/plugins").json()}
     assert plugins["latentdeck.ae"]["builtin"] is True and plugins["latentdeck.ae"]["provides"]["models"] == ["ae"]
     assert plugins["latentdeck.local"]["provides"] == {"executors": ["local"]}
-    assert plugins["latentdeck.recon"]["provides"] == {"artifacts": ["recon_grid"]}
+    assert plugins["latentdeck.recon"]["provides"] == {"artifacts": ["recon_grid"], "views": ["recon-grid"]}
     assert plugins["latentdeck.testing"]["provides"] == {"datasets": ["tiny-digits"], "projections": ["first-dims"]}
     assert "register_models" in plugins["latentdeck.ae"]["hooks"]
     failed = plugins["latentdeck_no_such_plugin_xyz"]
@@ -178,7 +178,7 @@ def test_plugins_components_schema_health_and_openapi(serve_api, monkeypatch):
 
     components = live.client.get("/api/components").json()
     assert set(components) == {"models", "loss_components", "datasets", "projections", "artifacts", "executors",
-                               "ondemand"}
+                               "ondemand", "views"}
     by_name = {kind: {row["name"]: row for row in rows} for kind, rows in components.items()}
     ae = by_name["models"]["ae"]
     assert ae["provider"] == "latentdeck.ae"

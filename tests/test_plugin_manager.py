@@ -290,7 +290,7 @@ def test_list_plugins_hides_ok_builtins_unless_all(monkeypatch):
     assert ae["hooks"] == ["register_loss_components", "register_models", "register_presets"]
     assert ae["provides"] == {"models": ["ae"], "loss_components": ["class_ce"], "presets": ["ae-quick"]}
     assert full["latentdeck.basic"]["provides"] == {"loss_components": ["recon_mse", "recon_sse"]}
-    assert full["latentdeck.recon"]["provides"] == {"artifacts": ["recon_grid"]}
+    assert full["latentdeck.recon"]["provides"] == {"artifacts": ["recon_grid"], "views": ["recon-grid"]}
     assert full["latentdeck.local"]["provides"] == {"executors": ["local"]}
 
 

@@ -10,7 +10,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const SHARED = ["react", "react/jsx-runtime", "@latentdeck/view-kit"];
+const SHARED = ["react", "react/jsx-runtime", "@latentdeck/view-kit", "@latentdeck/view-kit/explorer"];
 
 const shared = {
   name: "latentdeck-shared",

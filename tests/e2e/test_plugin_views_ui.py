@@ -50,3 +50,31 @@ def test_broken_views_show_inline_errors_and_the_page_works(lab, page, live_serv
     expect(page.get_by_test_id("latent-map")).to_be_visible()
     expect(page.get_by_test_id("samples-panel")).to_be_visible()
     shot(page, "plugin-views-broken")
+
+
+def test_a_third_party_page_view_is_linked_from_the_run_page_and_told_the_run(lab, page, live_server, tmp_path):
+    """A plain ES module using the page's React (window.__latentdeck) through the same door as the built-ins:
+    mount "page", linked from the run page, drawn at /runs/<id>/view/?name=<view> with the run's files."""
+    import latentdeck.testing as testing
+    from latentdeck.api import create_app
+    from latentdeck.plugins import make_plugin_manager
+
+    (tmp_path / "files.js").write_text(
+        "const { createElement: h } = window.__latentdeck.react;\n"
+        "export default function Files({ run, files }) {\n"
+        "  return h('section', { className: 'panel', 'data-testid': 'files-page', 'data-run': run.id }, `${files.length} files`);\n"
+        "}\n")
+    module = types.ModuleType("files_page")
+    module.register_views = hookimpl(lambda: [ViewSpec(name="run-files", module=str(tmp_path / "files.js"), mount="page",
+                                                       title="Run files")])
+    live = live_server(create_app(make_plugin_manager(plugins=[testing, module]), lab.runs, monitor_s=1e6))
+    run_id = lab.ids["collapsed"]
+    page.goto(f"{live.url}/runs/{run_id}/")
+    link = page.locator("[data-testid=view-page-link][data-view=run-files]")
+    expect(link).to_have_text("Run files")
+    link.click()
+    files = len(live.client.get(f"/api/runs/{run_id}/artifacts").json())
+    expect(page.get_by_test_id("files-page")).to_have_text(f"{files} files")
+    expect(page.get_by_test_id("files-page")).to_have_attribute("data-run", run_id)
+    page.goto(f"{live.url}/runs/{run_id}/view/?name=nothing")
+    expect(page.get_by_text("No plugin offers a page named “nothing”.")).to_be_visible()

@@ -20,7 +20,8 @@ import { RunProblem, useRunDetail } from "./RunView";
 import { Empty, StatusBadge } from "./ui";
 import { ViewBus } from "@/viewkit/bus";
 import type { ExplorerLink, ViewRun } from "@/viewkit/contract";
-import { ViewSlot } from "@/viewkit/ViewSlot";
+import { installKit, ViewSlot } from "@/viewkit/ViewSlot";
+import * as explorerKit from "@/viewkit/explorerKit";
 import { useClassNames } from "@/viewkit/run";
 
 /** The latent explorer (/runs/<id>/latent): the WebGL map of every projection at every epoch, the
@@ -30,6 +31,8 @@ export function LatentView() {
   if (runId === undefined) return <p className="muted">Loading…</p>;
   return <LatentViewFor key={runId ?? ""} runId={runId} />;
 }
+
+installKit({ "@latentdeck/view-kit/explorer": explorerKit }); // the explorer's views share its colours and matching
 
 function LatentViewFor({ runId }: { runId: string | null }) {
   const { detail, error } = useRunDetail(runId);

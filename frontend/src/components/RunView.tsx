@@ -16,6 +16,7 @@ import { RunCharts } from "./RunCharts";
 import { ConfirmButton, Empty, ErrorBox, StatusBadge, fullTime } from "./ui";
 import { useViewRun } from "@/viewkit/run";
 import { ViewSlot } from "@/viewkit/ViewSlot";
+import { PageLinks } from "@/viewkit/PageLinks";
 
 const CONNECTION_TEXT: Record<Connection, string> = {
   connecting: "connecting…",
@@ -255,6 +256,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
         <div style={{ display: "flex", gap: "0.5rem", alignItems: "center" }}>
           <Link href={`/runs/${encodeURIComponent(runId)}/latent/`} className="btn">Latent explorer</Link>
           <Link href={`/runs/${encodeURIComponent(runId)}/network/`} className="btn" data-testid="network-link">Network</Link>
+          <PageLinks runId={runId} />
           {isActive(status) ? (
             cancelAsked ? <span className="muted small" data-testid="cancelling">stopping at the next check…</span> : (
               <ConfirmButton label="Cancel run" question="Stop this run? Finished epochs are kept." confirmLabel="Stop run" onConfirm={cancel} testId="cancel-run" />

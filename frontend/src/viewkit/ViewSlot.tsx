@@ -16,19 +16,45 @@ declare global {
   interface Window { __latentdeck?: Record<string, unknown> }
 }
 
-/** Put the page's shared modules where the views' bundles look for them (scripts/build-views.mjs). */
-export function installKit(): void {
-  if (typeof window === "undefined" || window.__latentdeck) return;
-  window.__latentdeck = { react: React, "react/jsx-runtime": jsxRuntime, "@latentdeck/view-kit": kit };
+/** Put the page's shared modules where the views' bundles look for them (scripts/build-views.mjs); a page may
+ * add more (the explorer adds "@latentdeck/view-kit/explorer"). */
+export function installKit(extra: Record<string, unknown> = {}): void {
+  if (typeof window === "undefined") return;
+  window.__latentdeck = { react: React, "react/jsx-runtime": jsxRuntime, "@latentdeck/view-kit": kit, ...window.__latentdeck, ...extra };
 }
 
-let listing: Promise<ViewRow[]> | null = null;
+interface Listing {
+  views: ViewRow[];
+  /** computation name -> the model capabilities it requires (artifacts and on-demand computations) */
+  requires: Map<string, string[]>;
+  /** model name -> its capabilities */
+  capabilities: Map<string, string[]>;
+}
+
+let listing: Promise<Listing> | null = null;
 const modules = new Map<string, Promise<ComponentType<ViewProps>>>();
 
-function viewRows(): Promise<ViewRow[]> {
-  listing ??= api.components().then((c) => ((c as Record<string, unknown>).views ?? []) as ViewRow[]);
+function components(): Promise<Listing> {
+  listing ??= api.components().then((c) => {
+    const rows = (kind: string) => ((c as Record<string, unknown>)[kind] ?? []) as { name: string; requires?: string[]; capabilities?: string[] }[];
+    return {
+      views: rows("views") as unknown as ViewRow[],
+      requires: new Map([...rows("artifacts"), ...rows("ondemand")].map((r) => [r.name, r.requires ?? []])),
+      capabilities: new Map(rows("models").map((r) => [r.name, r.capabilities ?? []])),
+    };
+  });
   listing.catch(() => { listing = null; });
   return listing;
+}
+
+const viewRows = () => components().then((l) => l.views);
+
+/** Whether a view applies to a run: it declares no computations, or the run's model can have one of them
+ * (an installed computation whose required capabilities the model declares; a run of an unknown model: yes). */
+function applies(view: ViewRow, model: string | null | undefined, l: Listing): boolean {
+  if (!view.computations.length || !model || !l.capabilities.has(model)) return true;
+  const has = new Set(l.capabilities.get(model));
+  return view.computations.some((c) => l.requires.has(c) && l.requires.get(c)!.every((cap) => has.has(cap)));
 }
 
 function loadModule(url: string): Promise<ComponentType<ViewProps>> {
@@ -59,16 +85,20 @@ async function whyNotLoaded(url: string, e: unknown): Promise<never> {
   throw new Error(detail ?? said);
 }
 
-/** The views of one mount, in order (empty until the listing arrives; an unreachable listing shows nothing). */
-export function useViews(mount: Mount): ViewRow[] {
-  const [rows, setRows] = useState<ViewRow[]>([]);
+/** The views of one mount that apply to a run of ``model`` (all when none is given), in order (null until the
+ * listing arrives; an unreachable listing shows nothing). */
+export function useViews(mount: Mount, model?: string | null): ViewRow[] | null {
+  const [rows, setRows] = useState<ViewRow[] | null>(null);
   useEffect(() => {
     let current = true;
-    viewRows().then((all) => {
-      if (current) setRows(all.filter((v) => v.mount === mount).sort((a, b) => a.order - b.order || a.name.localeCompare(b.name)));
+    components().then((l) => {
+      if (current) {
+        setRows(l.views.filter((v) => v.mount === mount && (model === undefined || applies(v, model, l)))
+          .sort((a, b) => a.order - b.order || a.name.localeCompare(b.name)));
+      }
     }, () => undefined);
     return () => { current = false; };
-  }, [mount]);
+  }, [mount, model]);
   return rows;
 }
 
@@ -116,9 +146,9 @@ function LoadedView({ view, props }: { view: ViewRow; props: Omit<ViewProps, "vi
   return <Boundary view={view}><View view={view} {...props} /></Boundary>;
 }
 
-/** Every view of ``mount``, each in its own slot (data-testid="view-slot", data-view=<name>). */
-export function ViewSlot({ mount, props }: { mount: Mount; props: Omit<ViewProps, "view"> }) {
-  const views = useViews(mount);
+/** Every view of ``mount`` (or only the one named ``only``), each in its own slot (data-testid="view-slot", data-view=<name>). */
+export function ViewSlot({ mount, props, only }: { mount: Mount; props: Omit<ViewProps, "view">; only?: string }) {
+  const views = (useViews(mount, props.run.model) ?? []).filter((v) => only === undefined || v.name === only);
   return (
     <>
       {views.map((view) => (

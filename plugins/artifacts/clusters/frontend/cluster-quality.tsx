@@ -5,8 +5,10 @@
 // positions in the projection files' point order). The numbers are the file's; nothing is computed here.
 // A view of the clusters plugin (ViewSpec "cluster-quality", mount explorer-side), loaded by the UI at run time.
 import { useMemo, useState } from "react";
-import { byMatchedDigit, componentColour, cssRgb, Empty, epochsOf, mappingOf, percent, pointKey, useMapping, useRunJson } from "@latentdeck/view-kit";
-import type { ClassifierScores, ClusterQuality, MixtureScores, ProjectionDoc, ViewProps } from "@latentdeck/view-kit";
+import { Empty, epochsOf, useRunJson } from "@latentdeck/view-kit";
+import { byMatchedDigit, componentColour, cssRgb, mappingOf, percent, pointKey, useMapping } from "@latentdeck/view-kit/explorer";
+import type { ViewProps } from "@latentdeck/view-kit";
+import type { ClassifierScores, ClusterQuality, MixtureScores, ProjectionDoc } from "@latentdeck/view-kit/explorer";
 import s from "./cluster-quality.module.css";
 
 const QUALITY = /^clusters\/cluster_quality_epoch_(\d+)\.json$/;

@@ -2,8 +2,10 @@
 // (the server encodes the training split once per checkpoint and keeps each answer on disk). It shows the
 // training examples whose codes lie closest to this digit: what taught the model to put it here.
 import { useState } from "react";
-import { api, ApiError, categoryColour, cssRgb, fmt } from "@latentdeck/view-kit";
-import type { Compute, ProjectionDoc } from "@latentdeck/view-kit";
+import { api, ApiError, fmt } from "@latentdeck/view-kit";
+import { categoryColour, cssRgb } from "@latentdeck/view-kit/explorer";
+import type { Compute } from "@latentdeck/view-kit";
+import type { ProjectionDoc } from "@latentdeck/view-kit/explorer";
 import s from "./neighbours.module.css";
 
 interface NearestPayload {

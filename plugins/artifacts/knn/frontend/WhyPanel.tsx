@@ -3,8 +3,10 @@
 // classifier's probabilities or q(c|x)), its nearest training digits (an on-demand computation the server
 // keeps on disk), and a walk to its class or component centre drawn on the map.
 import { useState } from "react";
-import { ApiError, categoryColour, componentColour, componentName, cssRgb, fmt, Thumb, useMapping } from "@latentdeck/view-kit";
-import type { AtlasDoc, Compute, KnnDoc, ProjectionDoc } from "@latentdeck/view-kit";
+import { ApiError, fmt } from "@latentdeck/view-kit";
+import { categoryColour, componentColour, componentName, cssRgb, Thumb, useMapping } from "@latentdeck/view-kit/explorer";
+import type { Compute } from "@latentdeck/view-kit";
+import type { AtlasDoc, KnnDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
 import { modelAnswer, neighbourRows, whereItSits } from "./why";
 import type { NeighbourRow } from "./why";
 import { NearestTraining } from "./NearestTraining";

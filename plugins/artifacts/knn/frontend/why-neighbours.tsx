@@ -2,8 +2,10 @@
 // "why-neighbours", mount explorer-layer), loaded by the UI at run time. It reads the shown map's projection
 // file, this epoch's kNN file and the atlas files when the run has them; a neighbour click focuses it, and a
 // walk to a centre is published as "walk" for the view that draws walks.
-import { pointKey, useRunJson } from "@latentdeck/view-kit";
-import type { AtlasDoc, KnnDoc, ProjectionDoc, ViewProps } from "@latentdeck/view-kit";
+import { useRunJson } from "@latentdeck/view-kit";
+import { pointKey } from "@latentdeck/view-kit/explorer";
+import type { ViewProps } from "@latentdeck/view-kit";
+import type { AtlasDoc, KnnDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
 import { WhyPanel } from "./WhyPanel";
 
 const INPUTS = "atlas/atlas_inputs.json";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { KnnDoc, ProjectionDoc } from "@latentdeck/view-kit";
+import type { KnnDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
 import { modelAnswer, neighbourRows, tally, whereItSits } from "./why";
 
 const doc = {

@@ -1,7 +1,7 @@
 // "Why is this digit here?": a focused point's latent neighbours from the kNN file, what they have in
 // common with it, and the model's own answer (the classifier's probabilities, or q(c|x)) from the atlas.
 // Pure functions over the persisted files; the panel (components/latent/WhyPanel.tsx) draws them.
-import type { AtlasDoc, KnnDoc, ProjectionDoc } from "@latentdeck/view-kit";
+import type { AtlasDoc, KnnDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
 
 export interface NeighbourRow {
   rank: number; // 1 = nearest

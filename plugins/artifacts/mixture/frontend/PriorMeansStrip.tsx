@@ -2,7 +2,8 @@
 // tiles side by side in component order), cropped per component with CSS and drawn crisp, ordered by the
 // page's matched digit, each with its name ("c4 → 1") and weight. During pretraining the prior is not
 // initialised yet, so the strip says so instead of drawing tiles that mean nothing.
-import { api, byMatchedDigit, componentColour, componentName, cssRgb, fmt, useMapping, useRunJson } from "@latentdeck/view-kit";
+import { api, fmt, useRunJson } from "@latentdeck/view-kit";
+import { byMatchedDigit, componentColour, componentName, cssRgb, useMapping } from "@latentdeck/view-kit/explorer";
 import type { Phase } from "@latentdeck/view-kit";
 
 /** clusters/prior_means_epoch_<N>.json (written by the clusters plugin beside its PNG) */

@@ -5,7 +5,8 @@
 // A view of the mixture plugin (ViewSpec "mixture-health", mount explorer-side), loaded by the UI at run time:
 // React and the view kit are the page's own (see SPEC.md "Views").
 import { useEffect, useMemo, useState } from "react";
-import { componentColour, componentLegend, cssRgb, epochsOf, fmt, LineChart, loadJson, useMapping, viridis } from "@latentdeck/view-kit";
+import { epochsOf, fmt, LineChart, loadJson } from "@latentdeck/view-kit";
+import { componentColour, componentLegend, cssRgb, useMapping, viridis } from "@latentdeck/view-kit/explorer";
 import type { ViewProps } from "@latentdeck/view-kit";
 import { PriorMeansStrip } from "./PriorMeansStrip";
 import s from "./mixture.module.css";

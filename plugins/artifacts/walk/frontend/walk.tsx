@@ -4,8 +4,10 @@
 // A view of the walk plugin (ViewSpec "walk", mount explorer-layer), loaded by the UI at run time; a walk
 // another view asked for (published as "walk" with its payload) is shown and drawn here too.
 import { useEffect, useState } from "react";
-import { api, ApiError, fmt, pointKey, useRunJson } from "@latentdeck/view-kit";
-import type { OnDemandResult, ProjectionDoc, ViewProps } from "@latentdeck/view-kit";
+import { api, ApiError, fmt, useRunJson } from "@latentdeck/view-kit";
+import { pointKey } from "@latentdeck/view-kit/explorer";
+import type { OnDemandResult, ViewProps } from "@latentdeck/view-kit";
+import type { ProjectionDoc } from "@latentdeck/view-kit/explorer";
 import s from "./walk.module.css";
 
 /** the request of the walk computation (its pydantic model: WalkRequest) */

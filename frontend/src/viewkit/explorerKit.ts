@@ -1,0 +1,12 @@
+// The explorer's part of the view kit, "@latentdeck/view-kit/explorer": what the latent explorer's views share
+// with the map (its colours, the page's component matching, point keys, digit thumbnails, the files' types).
+// Only the explorer page installs it (LatentView), so a run page does not load the explorer's code.
+export { cssRgb, viridis, categoryColour, gradientCss } from "@/lib/latent/colour";
+export type { RGB } from "@/lib/latent/colour";
+export { useMapping } from "@/lib/latent/componentMapping";
+export { byMatchedDigit, componentColour, componentLegend, componentName, mappingOf, percent } from "@/lib/latent/matching";
+export type { ClassifierScores, ClusterQuality, ComponentMapping, MixtureScores } from "@/lib/latent/matching";
+export { pointKey } from "@/lib/latent/points";
+export type { AtlasDoc, ProjectionDoc } from "@/lib/latent/points";
+export type { KnnDoc } from "@/lib/latent/gating";
+export { Thumb } from "@/components/latent/ExplorerSide";
