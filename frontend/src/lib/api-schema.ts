@@ -371,6 +371,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Files
+         * @description Every file of the run's artifact folders with its parsed keys (artifact, kind, epoch, latest,
+         *     method, dims, the pattern's other fields), size and time, the epochs with a checkpoint and the
+         *     installed artifact types with their view hints.
+         */
+        get: operations["get_files_api_runs__run_id__files_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}/compute/nearest-train": {
         parameters: {
             query?: never;
@@ -593,6 +615,40 @@ export interface components {
             mtime: number;
             /** Url */
             url: string;
+        };
+        /** ArtifactType */
+        ArtifactType: {
+            /**
+             * Name
+             * @description the artifact generator or on-demand computation
+             */
+            name: string;
+            /**
+             * Kind
+             * @description artifacts | ondemand
+             */
+            kind: string;
+            /** Provider */
+            provider: string | null;
+            /** Folder */
+            folder: string;
+            /**
+             * View
+             * @description how to show its files without a dedicated panel: image, image_grid, metric_series, table, grid2d_overlay or json
+             */
+            view: string;
+            /** Description */
+            description: string;
+            /**
+             * Overlay
+             * @description its JSON files are overlays of the latent map
+             */
+            overlay: boolean;
+            /**
+             * Page
+             * @description the plugin's own page for this type (embed with ?run=&epoch=), if any
+             */
+            page: string | null;
         };
         /** BackfillAccepted */
         BackfillAccepted: {
@@ -1316,6 +1372,76 @@ export interface components {
              * @description the training phases the run's model declares (pretraining, prior initialisation, ...); empty when it declares none or is not installed
              */
             phases?: components["schemas"]["Phase"][];
+        };
+        /** RunFile */
+        RunFile: {
+            /**
+             * Name
+             * @description relative name (GET /api/runs/{run_id}/artifacts/{name} serves it)
+             */
+            name: string;
+            /** Url */
+            url: string;
+            /** Folder */
+            folder: string;
+            /**
+             * Artifact
+             * @description the artifact generator or on-demand computation whose declared pattern the name matches; the method for projections; null when none does
+             */
+            artifact: string | null;
+            /**
+             * Kind
+             * @description artifacts | ondemand | projections | checkpoints | undeclared
+             */
+            kind: string;
+            /**
+             * Epoch
+             * @description the epoch (null: a *_latest mirror or a file of no epoch)
+             */
+            epoch: number | null;
+            /**
+             * Latest
+             * @description a *_latest mirror (the pattern's {tag} is 'latest')
+             */
+            latest: boolean;
+            /**
+             * Method
+             * @description the projection method the file belongs to, when its pattern names one
+             */
+            method: string | null;
+            /**
+             * Dims
+             * @description the projection's dimensions, when its pattern names them
+             */
+            dims: number | null;
+            /**
+             * Fields
+             * @description the pattern's other placeholders (idx, family ...)
+             */
+            fields: {
+                [key: string]: string | number | null;
+            };
+            /** Size */
+            size: number;
+            /** Mtime */
+            mtime: number;
+        };
+        /** RunFiles */
+        RunFiles: {
+            /** Run Id */
+            run_id: string;
+            /**
+             * Checkpoints
+             * @description epochs with a complete checkpoint (on-demand computations need one)
+             */
+            checkpoints: number[];
+            /**
+             * Artifacts
+             * @description every installed artifact type, whether or not it has files
+             */
+            artifacts: components["schemas"]["ArtifactType"][];
+            /** Files */
+            files: components["schemas"]["RunFile"][];
         };
         /**
          * RunSummary
@@ -2535,6 +2661,49 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    get_files_api_runs__run_id__files_get: {
+        parameters: {
+            query?: {
+                /** @description only the files of this folder */
+                folder?: string | null;
+                /** @description only the files of this epoch */
+                epoch?: number | null;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunFiles"];
+                };
+            };
+            /** @description no such run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a malformed epoch or folder */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
