@@ -237,7 +237,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
 
   useEffect(() => {
     if (!runId || !detail || (!finished && !ended)) return;
-    api.listArtifacts(runId).then(mergeArtifacts, () => undefined); // events already carry them; this adds backfilled files
+    api.files(runId).then((listing) => mergeArtifacts(listing.files), () => undefined); // events already carry them; this adds backfilled files
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [runId, detail, finished, ended]);
 
