@@ -104,7 +104,7 @@ function ActionResult({ runId, name, result }: { runId: string; name: string; re
         {result.folder ? <> in <span className="mono">{result.folder}/</span></> : null}</div>
       {result.notes?.length ? <div className="callout small">{result.notes.map((n) => <div key={n}>{n}</div>)}</div> : null}
       {/* eslint-disable-next-line @next/next/no-img-element -- a run file served by the API */}
-      {pngs.slice(0, 4).map((f) => <img key={f} src={api.artifactUrl(runId, f)} alt={f} style={{ maxWidth: "100%" }} />)}
+      {pngs.slice(0, 4).map((f) => <img key={f} src={api.artifactUrl(runId, f)} alt={f} style={{ width: 192, maxWidth: "100%", imageRendering: "pixelated", marginRight: 8 }} />)}
       <ul className="small mono">{result.files.slice(0, 12).map((f) => <li key={f}><a href={api.artifactUrl(runId, f)}>{f}</a></li>)}</ul>
       <pre className="small mono" style={{ maxHeight: 200, overflow: "auto" }}>{payload.length > 4000 ? `${payload.slice(0, 4000)}…` : payload}</pre>
     </div>
