@@ -1,4 +1,4 @@
-"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``sweep``, ``sweeps``, ``backfill``, ``compute``, ``overlays``, ``presets``, ``plugins``.
+"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``sweep``, ``sweeps``, ``backfill``, ``compute``, ``overlays``, ``presets``, ``plugins``, ``new-plugin``.
 
 ``train`` goes through the same :func:`latentdeck.launch.prepare_run` and
 :func:`latentdeck.training.execute_run` as runs started over HTTP; it trains in this process and
@@ -268,6 +268,7 @@ def make_parser() -> argparse.ArgumentParser:
     from .cli_backfill import add_backfill_commands
     from .cli_compute import add_compute_commands
     from .cli_sweep import add_sweep_commands
+    from .scaffold import add_new_plugin_command
 
     parser = argparse.ArgumentParser(prog="latentdeck", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -336,6 +337,7 @@ def make_parser() -> argparse.ArgumentParser:
                          help="forget the runtime failures counted in --runs-dir (after fixing a plugin)")
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(func=cmd_plugins)
+    add_new_plugin_command(sub)
     return parser
 
 
