@@ -13,7 +13,7 @@ export function PluginsList() {
   }, []);
   if (error) return <ErrorBox title="The plugin list could not be loaded.">{error}</ErrorBox>;
   if (!plugins) return <p className="muted">Loading plugins…</p>;
-  if (!plugins.length) return <div className="panel"><Empty title="No plugins are installed.">Reinstall latentdeck (./lab) to get the built-in ones.</Empty></div>;
+  if (!plugins.length) return <div className="panel"><Empty title="No plugins are installed.">Reinstall latentdeck (<code>pip install --force-reinstall latentdeck</code>, or ./lab in a source checkout) to get the built-in ones, then restart the server.</Empty></div>;
   const failed = plugins.filter((p) => p.status !== "ok");
   const unhealthy = plugins.filter((p) => p.status === "ok" && hasRuntimeFailures(p));
   const sorted = [...failed, ...unhealthy, ...plugins.filter((p) => p.status === "ok" && !hasRuntimeFailures(p))];
