@@ -8,7 +8,7 @@ import types
 import pytest
 
 from latentdeck import ArtifactSpec, hookimpl
-from latentdeck.testing import backfill, client, run_tiny
+from latentdeck.testing import ConfigRefused, backfill, client, run_tiny
 
 
 def _generate(ctx) -> None:
@@ -35,9 +35,7 @@ def test_trained_run_registers_the_modules_given_to_plugin_manager_with(plugin_m
 
 
 def test_trained_run_without_plugin_manager_with_knows_only_installed_plugins(trained_run):
-    from latentdeck.launch import ConfigError
-
-    with pytest.raises(ConfigError, match="unknown artifact generator 'helper-stats'"):
+    with pytest.raises(ConfigRefused, match="unknown artifact generator 'helper-stats'"):
         trained_run(artifacts=["helper-stats"])
 
 

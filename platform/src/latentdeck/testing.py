@@ -216,6 +216,10 @@ def manager_with(plugins: Iterable[Any] = ()) -> Any:
     return make_plugin_manager(plugins=[sys.modules[__name__], *plugins])
 
 
+class ConfigRefused(ValueError):
+    """The lab refused a :func:`run_tiny` config (the message names the field); nothing was written."""
+
+
 @dataclass(frozen=True)
 class TinyRun:
     """A finished tiny run: its folder, id, final status and the plugin manager it ran with."""
@@ -254,19 +258,27 @@ def run_tiny(plugins: Iterable[Any] = (), config: dict[str, Any] | None = None, 
     """Train a tiny seeded run in this process through the lab's real path (config validation, run store,
     training loop, your generators each epoch) with ``plugins`` registered beside the installed ones.
 
-    ``config``: fields over :func:`tiny_run_config` (e.g. ``{"artifacts": ["mine"]}``); ``runs_dir``: where
-    (default: a new temporary folder); ``expect``: the status it must end with (None: any)."""
-    import tempfile
-
-    from .launch import prepare_run
-    from .runs.store import RunStore
-    from .training import execute_run
-
+    ``config``: fields over :func:`tiny_run_config` (e.g. ``{"artifacts": ["mine"]}``; one the lab refuses
+    raises :class:`ConfigRefused`); ``runs_dir``: where (default: a new temporary folder); ``expect``: the
+    status it must end with (None: any)."""
     plugins = list(plugins)
     pm = manager_with(plugins)
     _loaded(pm, plugins)
+    return _train(pm, config, runs_dir, expect)
+
+
+def _train(pm: Any, config: dict[str, Any] | None, runs_dir: Path | str | None, expect: str | None) -> TinyRun:
+    import tempfile
+
+    from .launch import ConfigError, prepare_run
+    from .runs.store import RunStore
+    from .training import execute_run
+
     store = RunStore(runs_dir if runs_dir is not None else tempfile.mkdtemp(prefix="latentdeck-tiny-"))
-    stored = prepare_run(pm, {**tiny_run_config(), **(config or {})})
+    try:
+        stored = prepare_run(pm, {**tiny_run_config(), **(config or {})})
+    except ConfigError as exc:
+        raise ConfigRefused(str(exc)) from exc
     store.create(stored)
     run_dir = store.run_dir(stored["run_id"])
     run = TinyRun(run_dir, stored["run_id"], execute_run(run_dir, pm=pm), pm)
@@ -315,24 +327,24 @@ def plugin_manager(monkeypatch):
 
 
 @_fixture
-def _test_plugins() -> list[Any]:
-    """The plugin modules this test gave ``plugin_manager_with`` (``trained_run`` registers them too)."""
+def _managers() -> list[Any]:
+    """The managers ``plugin_manager_with`` built in this test (``trained_run`` trains with the last one)."""
     return []
 
 
 @_fixture
-def plugin_manager_with(monkeypatch, _test_plugins):
+def plugin_manager_with(monkeypatch, _managers):
     """``plugin_manager_with(*modules)``: a fresh manager with every installed plugin, the tiny dataset and
     ``modules`` (your plugin's modules). A module an installed entry point already loaded is not registered
     twice, so the same test works before and after ``pip install`` of your package. ``trained_run`` in the
-    same test registers the modules too. Workers started in other processes see installed plugins only (or
-    set ``LATENTDECK_EXTRA_PLUGINS`` to your module's path)."""
+    same test trains with the manager built last. Workers started in other processes see installed plugins
+    only (or set ``LATENTDECK_EXTRA_PLUGINS`` to your module's path)."""
     monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
     monkeypatch.setenv("LATENTDECK_WARMUP", "off")
 
     def make(*modules: Any):
-        _test_plugins.extend(m for m in modules if m not in _test_plugins)
-        return manager_with(modules)
+        _managers.append(manager_with(modules))
+        return _managers[-1]
 
     return make
 
@@ -362,16 +374,17 @@ TINY_GMVAE_OPTIONS = {"latent_dim": 4, "channels": [8, 8], "num_components": 3}
 
 
 @_fixture
-def trained_run(plugin_manager, runs_dir, tiny_config, _test_plugins):
+def trained_run(plugin_manager, runs_dir, tiny_config, _managers):
     """A factory: ``trained_run(model="ae", **config_overrides)`` trains a tiny run to ``completed``
-    in-process (about a second) with the modules given to ``plugin_manager_with`` in this test, and returns
-    its run folder. ``model="gmvae"`` uses small GM-VAE options."""
+    in-process (about a second) and returns its run folder. It trains with the manager ``plugin_manager_with``
+    built last in this test (your modules), else with ``plugin_manager``. ``model="gmvae"`` uses small GM-VAE
+    options."""
 
     def make(model: str = "ae", **overrides: Any) -> Path:
         config = {**tiny_config, "model": model}
         if model == "gmvae":
             config["model_options"] = dict(TINY_GMVAE_OPTIONS)
         config.update(overrides)
-        return run_tiny(_test_plugins, config, runs_dir=runs_dir).dir
+        return _train(_managers[-1] if _managers else plugin_manager, config, runs_dir, "completed").dir
 
     return make
