@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from latentdeck import plugin_health
+from latentdeck import plugin_health, plugin_status
 from latentdeck.atomic import write_json
 from latentdeck.cli import main
 from latentdeck.events import EventLog
@@ -110,7 +110,7 @@ def test_an_over_budget_event_counts_as_over_budget_and_only_run_folders_count(t
         events.emit("artifact.failed", {"generator": "projection:first-dims", "epoch": 3, "reason": "timeout",
                                         "error": "projection:first-dims took longer than its budget of 0.1 s"})
         events.emit("artifact.created", {"name": "x"})
-    health = plugin_health.per_plugin(plugin_manager, runs)["latentdeck.testing"]
+    health = plugin_status.per_plugin(plugin_manager, runs)["latentdeck.testing"]
     assert (health["failures"], health["over_budget"]) == (0, 1)
     assert health["last_error"]["component"] == "first-dims" and health["last_error"]["epoch"] == 3
     assert health["last_error"]["reason"] == "timeout"

@@ -189,7 +189,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from .plugin_health import clear, describe_failures, plugin_rows, strict_problems
+    from .plugin_health import clear
+    from .plugin_status import describe_failures, plugin_rows, strict_problems
     from .plugins import get_plugin_manager
 
     if args.check is not None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from .. import __version__
 from ..config import RunConfig, default_data_dir
-from ..plugin_health import plugin_rows
+from ..plugin_status import plugin_rows
 from ..plugins import collect, default_name, providers
 from ..presets import list_presets
 from ..types import KINDS, NoOptions
