@@ -12,7 +12,7 @@ Kinds: ``artifact`` (a per-epoch generator writing a JSON file into the plugin's
 ``projection`` (a seeded random linear map of the latents), ``computation`` (an on-demand computation: a
 held-out digit's latent code at an epoch), ``dataset`` (seeded synthetic digits, nothing to download) and
 ``executor`` (each run's worker as a process of this machine). The templates live beside this module
-(``templates/<kind>_plugin.py.tmpl``, ``templates/<kind>_test.py.tmpl`` and the shared files; ``.tmpl`` so
+(``templates/<kind>_plugin.py.tmpl``, ``templates/<kind>_test.py.tmpl`` and the shared files, all ``.tmpl`` so
 that no tool takes them for the host's modules or tests); ``__NAME__`` in
 them becomes NAME. Bad input (a NAME that is not a Python identifier, a folder that exists, an unknown
 kind) is refused with exit 2 and a message naming the fix; nothing is written then.
@@ -34,7 +34,7 @@ KINDS = {  # kind -> (the hook it implements, what the plugin provides)
     "dataset": ("register_datasets", "a dataset: seeded synthetic digits (nothing to download)"),
     "executor": ("register_executors", "an executor: each run's worker as a process of this machine"),
 }
-SHARED = {"pyproject.toml": "pyproject.toml", "README.md": "README.md",
+SHARED = {"pyproject.toml": "pyproject.toml.tmpl", "README.md": "README.md.tmpl",
           "src/latentdeck___NAME__/__init__.py": "__init__.py.tmpl"}
 EXIT_USAGE = 2
 
