@@ -214,7 +214,8 @@ export interface paths {
         };
         /**
          * Get Plugins
-         * @description Every plugin, built-in or not, including third-party plugins that failed to load (with the error).
+         * @description Every plugin, built-in or not, including third-party plugins that failed to load (with the error), and
+         *     each one's ``health``: how often its components raised or ran past their budget, with the last error.
          */
         get: operations["get_plugins_api_plugins_get"];
         put?: never;
@@ -622,6 +623,13 @@ export interface components {
             /** Detail */
             detail: string;
         };
+        /** ComponentHealth */
+        ComponentHealth: {
+            /** Failures */
+            failures: number;
+            /** Over Budget */
+            over_budget: number;
+        };
         /**
          * ConvStepRequest
          * @description One output value of a conv1-like layer by hand next to the value the model computed.
@@ -744,6 +752,30 @@ export interface components {
              * @description output channel
              */
             out: number;
+        };
+        /** LastError */
+        LastError: {
+            /** Message */
+            message: string;
+            /**
+             * At
+             * @description when, in seconds since the epoch
+             */
+            at: number;
+            /** Run Id */
+            run_id: string | null;
+            /** Epoch */
+            epoch?: number | null;
+            /**
+             * Reason
+             * @description error (it raised) | timeout (over its time budget)
+             */
+            reason: string;
+            /**
+             * Component
+             * @description the plugin's component that failed
+             */
+            component: string;
         };
         /**
          * LayersRequest
@@ -930,6 +962,27 @@ export interface components {
              */
             text: string;
         };
+        /** PluginHealth */
+        PluginHealth: {
+            /**
+             * Failures
+             * @description times one of its components raised at run time (all runs in this runs folder)
+             */
+            failures: number;
+            /**
+             * Over Budget
+             * @description times one of its components ran past its time budget and was stopped
+             */
+            over_budget: number;
+            /**
+             * Components
+             * @description the counts per component that failed
+             */
+            components: {
+                [key: string]: components["schemas"]["ComponentHealth"];
+            };
+            last_error: components["schemas"]["LastError"] | null;
+        };
         /** PluginRow */
         PluginRow: {
             /** Name */
@@ -940,7 +993,7 @@ export interface components {
             builtin: boolean;
             /**
              * Status
-             * @description ok | failed
+             * @description ok | failed (to load)
              */
             status: string;
             /** Error */
@@ -954,6 +1007,8 @@ export interface components {
             provides: {
                 [key: string]: string[];
             };
+            /** @description runtime failures counted since they were last cleared (`latentdeck plugins --clear-failures`) */
+            health: components["schemas"]["PluginHealth"];
         };
         /** PresetChange */
         PresetChange: {

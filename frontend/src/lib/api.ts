@@ -121,7 +121,7 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
       headers: { accept: "application/json", ...(init?.body ? { "content-type": "application/json" } : {}) },
     });
   } catch {
-    throw new ApiError(0, "The latentdeck server cannot be reached. Is it still running? Start it with ./lab and reload this page.");
+    throw new ApiError(0, "The latentdeck server cannot be reached. Is it still running? Start it again with `latentdeck serve` (./lab in a source checkout) and reload this page.");
   }
   if (response.status === 204) return undefined as T;
   const text = await response.text();

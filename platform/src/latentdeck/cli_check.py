@@ -86,7 +86,12 @@ def _api_answers(pm, runs: Path, run_id: str, ondemand: list[str], problems: lis
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the test client's own deprecation notice is not the plugin's problem
-        from fastapi.testclient import TestClient
+        try:
+            from fastapi.testclient import TestClient
+        except ImportError as exc:  # httpx is a dependency of latentdeck: an install that lost it is broken
+            problems.append(f"the API's answers could not be checked: {exc}; reinstall latentdeck "
+                            "(`pip install --force-reinstall latentdeck`) or `pip install httpx`")
+            return {"artifact_index": []}
     logging.getLogger("latentdeck.api.static").setLevel(logging.ERROR)  # no web UI is needed here
 
     from .api.app import create_app
