@@ -73,7 +73,7 @@ def test_a_third_party_page_view_is_linked_from_the_run_page_and_told_the_run(la
     link = page.locator("[data-testid=view-page-link][data-view=run-files]")
     expect(link).to_have_text("Run files")
     link.click()
-    files = len(live.client.get(f"/api/runs/{run_id}/artifacts").json())
+    files = len(live.client.get(f"/api/runs/{run_id}/files").json()["files"])
     expect(page.get_by_test_id("files-page")).to_have_text(f"{files} files")
     expect(page.get_by_test_id("files-page")).to_have_attribute("data-run", run_id)
     page.goto(f"{live.url}/runs/{run_id}/view/?name=nothing")

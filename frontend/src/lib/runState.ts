@@ -1,6 +1,6 @@
 // The live/replay view's state, folded from run events (SSE) and the artifact listing. Pure
 // functions: the page batches events and applies them here at most ~10 times a second.
-import type { Artifact, RunStatus } from "./api";
+import type { RunFile, RunStatus } from "./api";
 import { phasesOf } from "./phases";
 import type { Phase } from "./phases";
 
@@ -230,7 +230,7 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
 }
 
 /** Merge the artifact listing (a finished run, or files a backfill added) into the state. */
-export function applyArtifacts(state: RunState, artifacts: Artifact[]): RunState {
+export function applyArtifacts(state: RunState, artifacts: RunFile[]): RunState {
   const files = addFiles(state.files, artifacts.map((a) => a.name));
   return files === state.files ? state : { ...state, files };
 }

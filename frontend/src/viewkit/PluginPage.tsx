@@ -55,7 +55,7 @@ function useRunFiles(runId: string): string[] {
   const [files, setFiles] = useState<string[]>([]);
   useEffect(() => {
     let current = true;
-    api.listArtifacts(runId).then((rows) => { if (current) setFiles(rows.map((r) => r.name)); }, () => undefined);
+    api.files(runId).then((listing) => { if (current) setFiles(listing.files.map((r) => r.name)); }, () => undefined);
     return () => { current = false; };
   }, [runId]);
   return files;

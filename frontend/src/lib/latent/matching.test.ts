@@ -85,10 +85,14 @@ test("without mixture scores there is no mapping, and the note says why", () => 
 });
 
 test("the catalogue lists the epochs with cluster files, ignores the _latest mirrors and keeps every name once", () => {
-  const c = catalogueOf([clusterQualityName(3), clusterQualityName(1), "clusters/cluster_quality_latest.json",
-    "clusters/prior_means_epoch_2.json", "clusters/prior_means_epoch_2.png", clusterQualityName(3)]);
+  const row = (name: string, artifact: string, epoch: number | null) =>
+    ({ name, artifact, kind: "artifacts", epoch, latest: epoch === null, method: null, dims: null, fields: {} });
+  const c = catalogueOf([row(clusterQualityName(3), "cluster_quality", 3), row(clusterQualityName(1), "cluster_quality", 1),
+    row("clusters/cluster_quality_latest.json", "cluster_quality", null), row("clusters/prior_means_epoch_2.json", "component_prototypes", 2),
+    row("clusters/prior_means_epoch_2.png", "component_prototypes", 2), row(clusterQualityName(3), "cluster_quality", 3)],
+  new Set(["cluster_quality"]));
   assert.deepEqual(c.clusters, [1, 3]);
   assert.deepEqual(c.files, [clusterQualityName(3), clusterQualityName(1), "clusters/cluster_quality_latest.json",
     "clusters/prior_means_epoch_2.json", "clusters/prior_means_epoch_2.png"]);
-  assert.ok(![...c.overlays].some((n) => n.includes("cluster_quality")), "cluster files are not offered as map overlays");
+  assert.equal(c.overlays.size, 0, "cluster files are not offered as map overlays");
 });
