@@ -70,7 +70,7 @@ HOST_NAMES_ALLOWED = {
 
 
 def _builtin_component_names() -> set[str]:
-    from latentdeck.plugins import make_plugin_manager, providers
+    from latentdeck.registry import make_plugin_manager, providers
     from latentdeck.types import KINDS
 
     pm = make_plugin_manager()

@@ -84,7 +84,7 @@ modules ={_list(plugins)}
 
 def test_the_tree_has_plugins_and_private_host_modules():
     assert {"latentdeck_ae", "latentdeck_sampling", "latentdeck_latent_stats"} <= set(plugin_packages())
-    assert "latentdeck.training" in host_modules() and "latentdeck.kit" in host_modules()
+    assert "latentdeck.engine.training" in host_modules() and "latentdeck.kit" in host_modules()
 
 
 @pytest.mark.parametrize("contract", ["host-imports-no-plugin", "plugins-use-the-public-api", "plugins-are-independent"])
@@ -97,12 +97,12 @@ def test_import_contract_is_kept(config, contract, capsys):
 
 
 def test_a_plugin_importing_a_host_module_is_caught(config, tmp_path, monkeypatch, capsys):
-    """The contract is not vacuous: a plugin that imports latentdeck.training directly is reported."""
+    """The contract is not vacuous: a plugin that imports latentdeck.engine.training directly is reported."""
     from importlinter.cli import lint_imports
 
     package = tmp_path / "latentdeck_rogue_xyz"
     package.mkdir()
-    (package / "__init__.py").write_text("from latentdeck.training import execute_run  # private\n")
+    (package / "__init__.py").write_text("from latentdeck.engine.training import execute_run  # private\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     text = config.read_text()
     text = re.sub(r"(root_packages =)", r"\1\n    latentdeck_rogue_xyz", text, count=1)
@@ -112,7 +112,7 @@ def test_a_plugin_importing_a_host_module_is_caught(config, tmp_path, monkeypatc
     code = lint_imports(config_filename=str(rogue), limit_to_contracts=("plugins-use-the-public-api",),
                         no_cache=True, no_logo=True)
     out = capsys.readouterr().out
-    assert code != 0 and "latentdeck_rogue_xyz" in out and "latentdeck.training" in out
+    assert code != 0 and "latentdeck_rogue_xyz" in out and "latentdeck.engine.training" in out
 
 
 def test_every_kit_name_resolves_and_is_documented():

@@ -5,9 +5,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from latentdeck.launch import prepare_run  # noqa: E402
-from latentdeck.plugins import make_plugin_manager  # noqa: E402
-from latentdeck.runs import RunStore  # noqa: E402
-from latentdeck.training import execute_run  # noqa: E402
+from latentdeck.registry import make_plugin_manager  # noqa: E402
+from latentdeck.store import RunStore  # noqa: E402
+from latentdeck.engine.training import execute_run  # noqa: E402
 
 
 def test_latent_stats_written_per_epoch(plugin_manager_with, runs_dir, tiny_config):

@@ -7,9 +7,9 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from latentdeck.api.app import create_app  # noqa: E402
 from latentdeck.launch import prepare_run  # noqa: E402
-from latentdeck.plugins import make_plugin_manager  # noqa: E402
-from latentdeck.runs import RunStore  # noqa: E402
-from latentdeck.training import execute_run  # noqa: E402
+from latentdeck.registry import make_plugin_manager  # noqa: E402
+from latentdeck.store import RunStore  # noqa: E402
+from latentdeck.engine.training import execute_run  # noqa: E402
 
 
 def test_nearest_on_demand(runs_dir, tiny_config):

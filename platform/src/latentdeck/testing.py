@@ -129,7 +129,7 @@ def check_model(spec, dataset: DatasetSpec, pm) -> dict[str, Any]:
     """Build the model with default options, run a forward and a backward pass; returns the outputs."""
     import torch
 
-    from .plugins import collect
+    from .registry import collect
     from .types import Batch, Schedule
 
     options = spec.options()
@@ -197,7 +197,7 @@ def plugin_manager(monkeypatch):
     """A fresh plugin manager: every installed plugin plus the tiny dataset (also for workers)."""
     import sys
 
-    from .plugins import get_plugin_manager, make_plugin_manager
+    from .registry import get_plugin_manager, make_plugin_manager
 
     monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
     # A server started by a test must not spend ~40 s of CPU warming UMAP in the background;
@@ -217,7 +217,7 @@ def plugin_manager_with(monkeypatch):
     other processes see installed plugins only (or set ``LATENTDECK_EXTRA_PLUGINS`` to your module's path)."""
     import sys
 
-    from .plugins import make_plugin_manager
+    from .registry import make_plugin_manager
 
     monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
     monkeypatch.setenv("LATENTDECK_WARMUP", "off")
@@ -257,8 +257,8 @@ def trained_run(plugin_manager, runs_dir, tiny_config):
     """A factory: ``trained_run(model="ae", **config_overrides)`` trains a tiny run to ``completed``
     in-process (about a second) and returns its run folder. ``model="gmvae"`` uses small GM-VAE options."""
     from .launch import prepare_run
-    from .runs.store import RunStore
-    from .training import execute_run
+    from .store.runs import RunStore
+    from .engine.training import execute_run
 
     store = RunStore(runs_dir)
 

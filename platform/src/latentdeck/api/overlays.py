@@ -1,4 +1,4 @@
-"""``GET /api/runs/{id}/overlays``: which overlay files a run has, per epoch (:mod:`latentdeck.overlays`:
+"""``GET /api/runs/{id}/overlays``: which overlay files a run has, per epoch (:mod:`latentdeck.engine.overlays`:
 the generators that declare ``overlay``, their files parsed with their own declared patterns)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..overlays import list_overlays, overlay_specs
+from ..engine.overlays import list_overlays, overlay_specs
 from .params import CanonicalInt
 
 router = APIRouter(prefix="/api/runs", tags=["overlays"])
@@ -66,7 +66,7 @@ class IndexEntry(BaseModel):
 def get_artifact_index(run_id: str, request: Request) -> list[dict[str, Any]]:
     """A run's files grouped by the spec that declares them (found with its file patterns), per epoch,
     with its view hint: the run page shows each type that has no panel of its own with that view."""
-    from ..artifact_index import artifact_index
+    from ..engine.artifact_index import artifact_index
 
     return artifact_index(request.app.state.store.run_dir(run_id), request.app.state.pm)
 

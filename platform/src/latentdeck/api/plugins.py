@@ -13,9 +13,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from .. import __version__
-from ..config import RunConfig, default_data_dir
-from ..plugins import collect, default_name, list_plugins, providers
-from ..presets import list_presets
+from ..launch.config import RunConfig, default_data_dir
+from ..registry import collect, default_name, list_plugins, providers
+from ..launch.presets import list_presets
 from ..types import KINDS, NoOptions
 
 log = logging.getLogger(__name__)

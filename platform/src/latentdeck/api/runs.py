@@ -13,10 +13,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import launch
-from ..config import RunConfig
-from ..phases import Phase, run_phases
-from ..plugins import collect
-from ..runs.store import RunNotFound, RunStore
+from ..launch.config import RunConfig
+from ..kit.phases import Phase, run_phases
+from ..registry import collect
+from ..store.runs import RunNotFound, RunStore
 from .files import MEDIA_TYPES, FileSnapshot
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -120,8 +120,8 @@ def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
     artifacts), emits ``run.cancelled`` and keeps finished epochs. A run still waiting to start (queued, or
     waiting for its executor) ends ``cancelled`` at once. A finished run whose backfill is running: the
     backfill is cancelled (as ``POST /api/runs/{run_id}/backfill/cancel``)."""
-    from ..backfill import backfill_active
-    from ..runs.store import RunConflict
+    from ..engine.backfill import backfill_active
+    from ..store.runs import RunConflict
 
     store = _store(request)
     try:
@@ -154,9 +154,9 @@ DELETE_WAIT_S = 10.0  # how long a DELETE waits for the run's backfill and compu
 def delete_run(run_id: str, request: Request) -> Response:
     """Delete a finished run. Its running backfill and on-demand computations are stopped first and waited
     for (up to 10 s), so nothing writes into the folder once it is gone; one that does not stop is a 409."""
-    from ..backfill import stop_backfill
-    from ..ondemand import COMPUTATIONS
-    from ..runs.store import RunConflict
+    from ..engine.backfill import stop_backfill
+    from ..engine.ondemand import COMPUTATIONS
+    from ..store.runs import RunConflict
 
     store = _store(request)
 
@@ -217,9 +217,9 @@ def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict
     """Compute a finished run's missing projection and neighbour artifacts from its checkpoints, in a
     background process; progress arrives as events (``backfill.started``, ``projection.progress``,
     ``artifact.created``, ``backfill.completed``) on ``GET /api/runs/{run_id}/events``."""
-    from ..atomic import read_json
-    from ..backfill import plan
-    from ..runs.store import RunConflict
+    from ..kit.atomic import read_json
+    from ..engine.backfill import plan
+    from ..store.runs import RunConflict
 
     run_dir = _store(request).run_dir(run_id)
     chosen = plan(run_dir, request.app.state.pm, body.epochs, body.projections, body.artifacts)
@@ -234,7 +234,7 @@ def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict
     args = ["--epochs", ",".join(map(str, chosen["epochs"])), "--projections", ",".join(chosen["projections"])]
     if chosen["artifacts"]:
         args += ["--artifacts", ",".join(chosen["artifacts"])]
-    info = executor.start_task(run_dir, "latentdeck.backfill", args)
+    info = executor.start_task(run_dir, "latentdeck.engine.backfill", args)
     return {"started": True, "plan": chosen,
             "detail": f"backfill started by the {name!r} executor ({info}); follow GET /api/runs/{run_id}/events; "
                       f"cancel it with POST /api/runs/{run_id}/backfill/cancel"}
@@ -252,7 +252,7 @@ def cancel_backfill(run_id: str, request: Request) -> dict[str, Any]:
     inside a generator or projection (which then writes nothing more), and ends with ``backfill.failed``
     (``reason: "cancelled"``); the files it finished before are kept. ``latentdeck backfill --cancel RUN_ID``
     does the same."""
-    from ..backfill import request_cancel
+    from ..engine.backfill import request_cancel
 
     info = request_cancel(_store(request).run_dir(run_id))
     return {"backfill": info, "detail": "cancel requested: the backfill stops at its next step and ends with "

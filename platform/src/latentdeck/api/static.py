@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from .. import safepath
+from ..kit import safepath
 
 PLACEHOLDER = "_"  # the id the export's dynamic routes are built for (generateStaticParams)
 DYNAMIC_PREFIXES = ("runs", "sweeps")  # /runs/<id>/... and /sweeps/<id>/...
@@ -80,7 +80,7 @@ class UIFiles(StaticFiles):
 
 class PageFiles(StaticFiles):
     """A plugin's page folder. Files are reached from the folder without following links and opened once,
-    never blocking on a FIFO (:mod:`latentdeck.safepath`, :class:`~latentdeck.api.files.FileSnapshot`): a link
+    never blocking on a FIFO (:mod:`latentdeck.kit.safepath`, :class:`~latentdeck.api.files.FileSnapshot`): a link
     or special file in it is a 404 naming it."""
 
     def __init__(self, directory: str | Path):
@@ -117,7 +117,7 @@ def mount_plugin_pages(app: FastAPI, pm) -> list[str]:
     """Serve each artifact type's own page (``ArtifactSpec.page`` / ``OnDemandSpec.page``: a folder with an
     ``index.html``) at ``/plugin-pages/<name>/`` (:class:`PageFiles`); the run page embeds it. Returns the
     mounted names."""
-    from ..plugins import records_of_kinds
+    from ..registry import records_of_kinds
 
     mounted = []
     for _, spec in records_of_kinds(pm, ("artifacts", "ondemand")):

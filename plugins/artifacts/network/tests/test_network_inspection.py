@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from latentdeck.ondemand import EpochModels, OnDemandError, heldout_example
+from latentdeck.engine.ondemand import EpochModels, OnDemandError, heldout_example
 from latentdeck.testing import heavy_imports_of
 from latentdeck_network.compute import aggregate_kernel, delta_tag, parse_delta_tag
 from latentdeck_network.inspection import Inspector

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from latentdeck.atomic import read_json
-from latentdeck.ondemand import EpochModels, OnDemandError, heldout_split
-from latentdeck.training import load_viz_subset
+from latentdeck.kit.atomic import read_json
+from latentdeck.engine.ondemand import EpochModels, OnDemandError, heldout_split
+from latentdeck.engine.training import load_viz_subset
 from latentdeck_walk.centre import class_centre
 from latentdeck_walk.walk import Walker, WalkRequest
 

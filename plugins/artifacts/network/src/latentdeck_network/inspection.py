@@ -1,8 +1,8 @@
 """Network inspection on demand: each request computes one folder of files under ``network/``.
 
 :class:`Inspector` serves one run. Every method validates its arguments (a 4xx
-:class:`~latentdeck.ondemand.OnDemandError` naming the valid range), writes its folder once through
-:meth:`latentdeck.writer.ArtifactWriter.persist_folder` (synced; nothing half-written after an error; a repeat is read from
+:class:`~latentdeck.engine.ondemand.OnDemandError` naming the valid range), writes its folder once through
+:meth:`latentdeck.engine.writer.ArtifactWriter.persist_folder` (synced; nothing half-written after an error; a repeat is read from
 disk), calls ``announce(names, epoch)`` for the files it created, and returns a :class:`Result`
 whose payload is read back from the persisted JSON, so a first and a repeated answer are identical.
 
