@@ -57,7 +57,7 @@ def main() -> int:
 
     from latentdeck.registry import collect, get_plugin_manager
     from latentdeck.store import RunStore
-    from latentdeck.engine.training import to_float_images
+    from latentdeck.kit.images import to_float_images
 
     pm = get_plugin_manager()
     model_spec = collect(pm, "models")["ae"]

@@ -59,7 +59,7 @@ def main() -> int:
     from latentdeck.store.events import EventLog, read_events
     from latentdeck.registry import collect, get_plugin_manager
     from latentdeck.store import RunStore
-    from latentdeck.engine.training import to_float_images
+    from latentdeck.kit.images import to_float_images
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -61,7 +61,8 @@ def preset_latents(preset: str, seed: int = 0) -> dict:
         from latentdeck.launch import prepare_run
         from latentdeck.registry import collect, get_plugin_manager
         from latentdeck.store import RunStore
-        from latentdeck.engine.training import execute_run, to_float_images
+        from latentdeck.engine.training import execute_run
+        from latentdeck.kit.images import to_float_images
 
         pm = get_plugin_manager()
         dataset = collect(pm, "datasets")["mnist-5k"]

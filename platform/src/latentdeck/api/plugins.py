@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from .. import __version__
 from ..launch.config import RunConfig, default_data_dir
 from ..registry import collect, default_name, list_plugins, providers
-from ..launch.presets import list_presets
+from ..launch.preset_list import list_presets
 from ..types import KINDS, NoOptions
 
 log = logging.getLogger(__name__)

@@ -7,19 +7,14 @@ from the address bar. So a deep link like ``/runs/20261129-000234-6e5bb6/latent/
 
 When there is no export (a wheel install, or ``npm run build`` never ran) ``/`` redirects to the
 API docs, as before the UI existed.
-
-:func:`openapi_text` is the API schema the frontend's types are generated from
-(``frontend/scripts/gen-api.sh``; ``tests/test_ui_api_types.py`` fails when they drift apart).
 """
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -149,18 +144,3 @@ def mount_ui(app: FastAPI, ui_dir: str | Path | None = None) -> bool:
         return RedirectResponse("/docs")
 
     return False
-
-
-def openapi_document() -> dict[str, Any]:
-    """The API's OpenAPI schema, independent of any runs folder or UI export."""
-    import tempfile
-
-    from .app import create_app
-
-    with tempfile.TemporaryDirectory() as tmp:
-        return create_app(runs_dir=tmp, ui_dir=Path(tmp) / "no-ui").openapi()
-
-
-def openapi_text() -> str:
-    return json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n"
-

@@ -11,7 +11,7 @@ import signal
 import sys
 from typing import Any
 
-from . import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, _usage_error
+from .common import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, _usage_error
 
 CANCEL_WAIT_S = 30.0
 

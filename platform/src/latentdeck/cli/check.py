@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import EXIT_FAILED, EXIT_OK, _usage_error
+from .common import EXIT_FAILED, EXIT_OK, _usage_error
 
 
 def check_plugin(name: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from . import EXIT_FAILED, EXIT_OK, _parse_value, _usage_error
+from .common import EXIT_FAILED, EXIT_OK, _parse_value, _usage_error
 
 
 def _fields(spec) -> str:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, _parse_value, _Progress, _usage_error, build_request
+from .common import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, _parse_value, _Progress, _usage_error, build_request
 
 
 def parse_space(items: list[str] | None, flag: str) -> dict[str, list[Any]]:

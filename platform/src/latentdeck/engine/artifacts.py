@@ -20,7 +20,7 @@ from .artifact_steps import StageReporter, run_generators, selected_generators, 
 from .budget import DEFAULT_BUDGET_S, Budget, Fence, FencedEvents, FencedWriter, Stopped, run_within_budget, timeout_event
 from ..kit.errors import is_disk_full
 from ..store.events import EventLog
-from .writer import ArtifactWriter, png_bytes  # noqa: F401  (png_bytes re-exported)
+from .writer import ArtifactWriter
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..kit.atomic import read_json, write_json
-from .budget import DEFAULT_BUDGET_S, Budget, Stopped
+from .budget import DEFAULT_BUDGET_S, Budget, Stopped, exit_past_abandoned_work
 from .checkpoints import CheckpointError, checkpoint_units
 from ..store.events import EventLog
-from ..kit.procs import pid_alive, proc_start_time
+from ..kit.procs import proc_start_time
 from ..store.lifecycle import TERMINAL
-from ..store.runs import RunConflict, RunStoreError, read_summary
+from ..store.runs import BACKFILL_LOCK as LOCK, RunConflict, RunStoreError, backfill_active, read_summary, running_backfill
 
-LOCK = "backfill.lock"
 CANCEL = "backfill_cancel_requested"  # {"pid", "proc_start", "requested_at"}: the backfill asked to stop
 EXIT_CANCELLED = 130
 
@@ -48,20 +47,6 @@ class BackfillError(RunStoreError):
 class BackfillCancelled(RunStoreError):
     status = 409
 
-
-def running_backfill(run_dir: Path) -> dict[str, Any] | None:
-    """The lock of the backfill process working on this run now (``pid``, ``proc_start``, ``started_at``)."""
-    try:
-        info = read_json(Path(run_dir) / LOCK)
-        alive = pid_alive(int(info.get("pid", -1)), info.get("proc_start"))
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
-    return info if alive else None
-
-
-def backfill_active(run_dir: Path) -> bool:
-    """Whether a backfill process is working on this run now."""
-    return running_backfill(run_dir) is not None
 
 
 def describe(info: dict[str, Any]) -> str:
@@ -249,8 +234,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--projections", type=lambda v: [x for x in v.split(",") if x])
     parser.add_argument("--artifacts", type=lambda v: [x for x in v.split(",") if x])
     args = parser.parse_args(argv)
-    from ..worker import exit_past_abandoned_work
-
     code = 0
     try:
         backfill(args.run_dir, epochs=args.epochs, projections=args.projections, artifacts=args.artifacts)

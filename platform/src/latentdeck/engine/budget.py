@@ -15,6 +15,8 @@ thread is still alive (:func:`abandoned`), which ends the thread too.
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import threading
 import time
@@ -228,3 +230,16 @@ def timeout_event(name: str, epoch: int, budget: Budget, outcome: Outcome) -> di
             "error": timeout_message(name, budget, f"epoch {epoch} has no files from it, and nothing it writes "
                                                    "later is kept"),
             "traceback": outcome.stack or ""}
+
+
+def exit_past_abandoned_work(code: int) -> None:
+    """End this process now when a generator given up on (a cancel, its budget) still runs in a thread:
+    its writes are already refused (this module), and a thread cannot be stopped otherwise.
+    The run's last events and summary are written by then."""
+    left = abandoned()
+    if left:
+        logging.getLogger(__name__).warning("exiting past work given up on that still runs: %s", ", ".join(left))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

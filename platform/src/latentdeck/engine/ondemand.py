@@ -27,18 +27,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..kit.atomic import read_json
+from ..kit.images import to_float_images
 from .budget import DEFAULT_BUDGET_S, MAX_BUDGET_S, Budget, Fence, FencedWriter, run_within_budget, timeout_message
 from .checkpoints import CheckpointError, checkpoint_epochs, checkpoint_units
-from ..store.runs import RunStoreError
+from ..kit.errors import OnDemandError  # noqa: F401  (re-exported: the API and the CLI catch it here)
 from .writer import AppendingLog, ArtifactWriter, persist_once  # noqa: F401  (re-exported)
-
-
-class OnDemandError(RunStoreError):
-    """A request for an on-demand artifact the run cannot serve (``status`` 400, 404 or 422)."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 def resolve_epoch(run_dir: Path, epoch: int | str | None) -> int:
@@ -136,8 +129,6 @@ _HELDOUT_LOCK = threading.Lock()
 
 def heldout_split(config: dict[str, Any], dataset_spec) -> tuple[Any, Any]:
     """The run's held-out split as float images (n, c, h, w) in [0, 1] and int64 labels (cached)."""
-    from .training import to_float_images
-
     key = (config["dataset"], str(config["data_dir"]))
     with _HELDOUT_LOCK:
         if key not in _HELDOUT:

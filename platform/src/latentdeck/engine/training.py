@@ -14,13 +14,14 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from . import devices
+from . import devices, vizsubset
 from ..kit import threads
 from .artifacts import ArtifactEngine, VizSubset
 from .budget import DEFAULT_BUDGET_S, Budget, Stopped
 from ..kit.atomic import read_json, write_json
 from .checkpoints import save_checkpoint
 from ..store.events import EventLog
+from ..kit.images import to_float_images
 from ..kit.phases import run_phases
 from ..registry import collect, get_plugin_manager
 from ..kit.errors import is_disk_full
@@ -58,14 +59,6 @@ def torch_threads() -> int:
     return torch.get_num_threads()
 
 
-def to_float_images(images, image_shape: tuple[int, int, int]):
-    """uint8 (n, h, w) or (n, c, h, w) -> float32 (n, c, h, w) in [0, 1]."""
-    import torch
-
-    x = images if images.dtype == torch.float32 else images.float().div_(255.0)
-    return x.reshape(len(x), *image_shape).contiguous()
-
-
 def viz_subset(indices: list[int], x_held, y_held) -> VizSubset:
     import torch
 
@@ -77,9 +70,7 @@ def viz_subset(indices: list[int], x_held, y_held) -> VizSubset:
 
 def load_viz_subset(config: dict[str, Any], dataset_spec) -> VizSubset:
     """The persisted visualization subset of a run, rebuilt from its dataset (backfill, reloads)."""
-    from .vizsubset import load
-
-    return load(config, dataset_spec)
+    return vizsubset.load(config, dataset_spec)
 
 
 class _Running:
@@ -140,7 +131,7 @@ class Trainer:
             images, labels = images[chosen], labels[chosen]
         self.x_train, self.y_train = to_float_images(images, shape), labels.long()
         self.x_held, self.y_held = to_float_images(heldout.images, shape), heldout.labels.long()
-        from . import vizsubset  # the subset may include training digits (config viz_split)
+        # the subset may include training digits (config viz_split)
 
         if vizsubset.choose(self.config, self.y_held, train.labels):
             changed = True

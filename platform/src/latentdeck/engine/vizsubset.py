@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..kit.images import to_float_images
 from .artifacts import VizSubset
 
 SPLITS = ("heldout", "train", "all")
@@ -57,8 +58,6 @@ def build(config: dict[str, Any], x_held, y_held, train_images, train_labels, im
     ``train_images`` / ``train_labels`` are the full training split (uint8 images)."""
     import torch
 
-    from .training import to_float_images
-
     held = [int(i) for i in config.get("viz_indices") or []]
     train = [int(i) for i in config.get("viz_train_indices") or []]
     if held and max(held) >= len(x_held):
@@ -79,8 +78,6 @@ def build(config: dict[str, Any], x_held, y_held, train_images, train_labels, im
 
 def load(config: dict[str, Any], dataset_spec) -> VizSubset:
     """A run's persisted subset rebuilt from its dataset (backfill, on-demand requests)."""
-    from .training import to_float_images
-
     data_dir = Path(config["data_dir"])
     heldout = dataset_spec.load(data_dir, "heldout")
     x_held = to_float_images(heldout.images, tuple(dataset_spec.image_shape))

@@ -15,7 +15,6 @@ folders, nothing outside them.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..kit import safepath
+from ..kit.images import png_bytes
 from ..kit.atomic import copy_atomic, write_bytes, write_json
 from ..registry.namespace import ArtifactNameError, check_write
 
@@ -132,31 +132,6 @@ class ArtifactWriter:
             for file in names:
                 self.announce(file, None, folder)
         return names, created
-
-
-def png_bytes(image: Any) -> bytes:
-    """PNG bytes of a uint8 array (h, w) or (h, w, 3|4), or of a PIL image (no optimisation: fast, stable)."""
-    from PIL import Image
-
-    if not isinstance(image, Image.Image):
-        image = Image.fromarray(image)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
-    return buffer.getvalue()
-
-
-def image_strip(images: Any, pad: int = 2, order: str = "left to right") -> tuple[bytes, dict[str, Any]]:
-    """Images (n, c, h, w) in [0, 1] side by side, ``pad`` px apart on a dark grey (32) ground, as a grayscale
-    PNG (the mean over channels), with its layout ``{tiles, tile: [h, w], pad, order}``: tile i is at
-    ``x = pad + i * (w + pad)``, ``y = pad``."""
-    import numpy as np
-
-    n, _, h, w = images.shape
-    canvas = np.full((h + 2 * pad, n * (w + pad) + pad), 32, dtype=np.uint8)
-    pixels = (images.float().mean(1).clamp(0, 1) * 255).round().byte().numpy()
-    for i in range(n):
-        canvas[pad:pad + h, pad + i * (w + pad):pad + i * (w + pad) + w] = pixels[i]
-    return png_bytes(canvas), {"tiles": int(n), "tile": [int(h), int(w)], "pad": pad, "order": order}
 
 
 _PATH_LOCKS: dict[str, threading.Lock] = {}

@@ -6,7 +6,13 @@ own and may change without notice (the import contracts in ``tests/test_import_c
 such imports from the built-in plugins). Names resolve lazily, so importing this module is cheap:
 ``ConvEncoder`` imports torch only when a plugin asks for it.
 
-Groups (the modules they live in are an implementation detail):
+The kit is a package whose modules (``latentdeck.kit.nn``, ``grids``, ``mixtures``, ``datasets``, ``images``,
+``projection_file``, ``phases``, ``atomic``, ``safepath``, ``errors``, ``threads``, ``procs``) import only the
+contract (:mod:`latentdeck.types`, :mod:`latentdeck.hookspecs`) and each other; an import contract holds
+them to it, and the host builds on them too. The names marked *lent* below are still the host's own
+(:data:`LENT_BY_THE_HOST`), handed out here until the plugin's context carries what they do.
+
+Groups:
 
 - building blocks: ``ConvEncoder``, ``ConvDecoder`` (shared conv trunk and decoder);
 - grids over a 2-D projection: ``Grid``, ``projection_bounds``, ``gaussian_mixture``, ``kde``,
@@ -17,15 +23,14 @@ Groups (the modules they live in are an implementation detail):
 - projection files: ``ProjectionFile`` (pydantic schema of the common fields);
 - files: ``read_json``, ``write_json``, ``write_bytes``, ``dumps`` (atomic, NaN-safe; ``root=run_dir`` follows
   no link below the run folder), ``png_bytes``, ``image_strip`` (images side by side as one PNG strip),
-  ``ArtifactWriter`` (the one writer; contexts hand you one),
-  ``checkpoint_epochs``; inside a run without following links: ``list_tree``, ``is_regular_file``,
+  ``to_float_images`` (dataset images as floats), ``ArtifactWriter`` (*lent*: the one writer; contexts hand you
+  one), ``checkpoint_epochs`` (*lent*); inside a run without following links: ``list_tree``, ``is_regular_file``,
   ``open_appender`` (a log), ``UnsafePath`` (what they raise for a link or FIFO: a 409 naming it);
-- on demand: ``OnDemandContext``, ``OnDemandError``, ``EpochModels``, ``LoadedEpoch``,
+- on demand: ``OnDemandError``, ``single_threaded``; *lent*: ``OnDemandContext``, ``EpochModels``, ``LoadedEpoch``,
   ``resolve_epoch``, ``compute_here`` (an on-demand computation where an executor runs it),
-  ``heldout_example``, ``heldout_split``, ``load_viz_subset``, ``to_float_images``,
-  ``single_threaded``;
-- registry: ``collect`` (``{name: record}`` of one kind), ``get_plugin_manager``;
-- processes (executors): ``pid_alive``, ``proc_start_time``, ``forked_main`` (a run's worker in a forked
+  ``heldout_example``, ``heldout_split``, ``load_viz_subset``;
+- registry (*lent*): ``collect`` (``{name: record}`` of one kind), ``get_plugin_manager``;
+- processes (executors): ``pid_alive``, ``proc_start_time``; *lent*: ``forked_main`` (a run's worker in a forked
   child; ``python -m latentdeck.worker RUN_DIR`` is the plain way), ``hosted_main`` (a run's worker inside
   a process another system manages, e.g. a Ray task).
 """
@@ -35,23 +40,34 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_WHERE = {
-    "ConvEncoder": "kit.nn", "ConvDecoder": "kit.nn",
-    "Grid": "kit.grids", "projection_bounds": "kit.grids", "gaussian_mixture": "kit.grids", "kde": "kit.grids",
-    "kernel_average": "kit.grids", "scott_bandwidth": "kit.grids", "rounded": "kit.grids", "TRUNCATION_SIGMA": "kit.grids",
-    "IDX_FILES": "kit.datasets", "split_check": "kit.datasets", "idx_problems": "kit.datasets", "describe_problems": "kit.datasets",
-    "load_mnist_style": "kit.datasets",
-    "usage": "kit.mixtures", "assess": "kit.mixtures", "component_weight": "kit.mixtures", "phases_at": "kit.phases", "pretraining_note": "kit.phases",
-    "ProjectionFile": "engine.projections",
-    "read_json": "kit.atomic", "write_json": "kit.atomic", "write_bytes": "kit.atomic", "dumps": "kit.atomic",
-    "png_bytes": "engine.writer", "image_strip": "engine.writer", "ArtifactWriter": "engine.writer", "checkpoint_epochs": "engine.checkpoints",
-    "list_tree": "kit.safepath", "is_regular_file": "kit.safepath", "open_appender": "kit.safepath", "UnsafePath": "kit.safepath",
-    "OnDemandContext": "engine.ondemand", "OnDemandError": "engine.ondemand", "EpochModels": "engine.ondemand", "LoadedEpoch": "engine.ondemand",
-    "resolve_epoch": "engine.ondemand", "compute_here": "engine.ondemand", "heldout_example": "engine.ondemand", "heldout_split": "engine.ondemand",
-    "load_viz_subset": "engine.training", "to_float_images": "engine.training", "single_threaded": "kit.threads",
-    "collect": "registry", "get_plugin_manager": "registry",
-    "pid_alive": "kit.procs", "proc_start_time": "kit.procs", "forked_main": "worker", "hosted_main": "worker",
+_KIT = {  # the kit's own modules (latentdeck.kit.<module>): they import only the contract (hookspecs, types)
+    "ConvEncoder": "nn", "ConvDecoder": "nn",
+    "Grid": "grids", "projection_bounds": "grids", "gaussian_mixture": "grids", "kde": "grids",
+    "kernel_average": "grids", "scott_bandwidth": "grids", "rounded": "grids", "TRUNCATION_SIGMA": "grids",
+    "IDX_FILES": "datasets", "split_check": "datasets", "idx_problems": "datasets", "describe_problems": "datasets",
+    "load_mnist_style": "datasets",
+    "usage": "mixtures", "assess": "mixtures", "component_weight": "mixtures", "phases_at": "phases", "pretraining_note": "phases",
+    "ProjectionFile": "projection_file",
+    "read_json": "atomic", "write_json": "atomic", "write_bytes": "atomic", "dumps": "atomic",
+    "png_bytes": "images", "image_strip": "images", "to_float_images": "images",
+    "list_tree": "safepath", "is_regular_file": "safepath", "open_appender": "safepath", "UnsafePath": "safepath",
+    "OnDemandError": "errors", "single_threaded": "threads", "pid_alive": "procs", "proc_start_time": "procs",
 }
+
+# Host internals still lent to plugins by name. Each is on its way into the plugin's context (what a plugin
+# needs from the registry or the loop comes through its context); tests/test_import_contracts.py pins this
+# list so it can only shrink.
+LENT_BY_THE_HOST = {
+    "ArtifactWriter": "latentdeck.engine.writer", "checkpoint_epochs": "latentdeck.engine.checkpoints",
+    "OnDemandContext": "latentdeck.engine.ondemand", "EpochModels": "latentdeck.engine.ondemand",
+    "LoadedEpoch": "latentdeck.engine.ondemand", "resolve_epoch": "latentdeck.engine.ondemand",
+    "compute_here": "latentdeck.engine.ondemand", "heldout_example": "latentdeck.engine.ondemand",
+    "heldout_split": "latentdeck.engine.ondemand", "load_viz_subset": "latentdeck.engine.training",
+    "collect": "latentdeck.registry", "get_plugin_manager": "latentdeck.registry",
+    "forked_main": "latentdeck.worker", "hosted_main": "latentdeck.worker",
+}
+
+_WHERE = {**{name: f"latentdeck.kit.{module}" for name, module in _KIT.items()}, **LENT_BY_THE_HOST}
 
 __all__ = sorted(_WHERE)
 
@@ -60,7 +76,7 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"latentdeck.kit has no {name!r}; the public helpers are: {', '.join(__all__)}")
-    value = getattr(importlib.import_module(f"latentdeck.{module}"), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # resolved once
     return value
 

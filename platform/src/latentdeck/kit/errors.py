@@ -48,3 +48,11 @@ def is_disk_full(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+class OnDemandError(RunStoreError):
+    """A request for an on-demand artifact the run cannot serve (``status`` 400, 404 or 422)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from pydantic import ValidationError
 
 from .config import RunConfig
-from ..registry import collect, default_name, providers
+from ..registry import collect
 
 
 class PresetError(ValueError):
@@ -68,35 +68,3 @@ def apply_preset(pm, request: RunConfig) -> RunConfig:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise PresetError(f"preset {spec.name!r} with this request is not a valid run config: {problems}") from None
-
-
-def _defaults(pm, config: Mapping[str, Any]) -> dict[str, Any]:
-    """Flattened defaults of the run config and of the preset's model options."""
-    defaults = flatten(RunConfig().model_dump(mode="json"))
-    defaults.update(model=default_name(pm, "models"), executor=default_name(pm, "executors"))
-    model = collect(pm, "models").get(config.get("model") or defaults["model"])
-    if model is not None:
-        defaults.update(flatten(model.options().model_dump(mode="json"), "model_options."))
-    return defaults
-
-
-def describe(pm, spec, provider: str) -> dict[str, Any]:
-    """A preset as the API and the CLI list it: its fields and, for each, the default and why it changes."""
-    defaults = _defaults(pm, spec.config)
-    changes = [{"field": key, "value": value, "default": defaults.get(key), "why": spec.why.get(key, "")}
-               for key, value in flatten(spec.config).items()]
-    error = None
-    try:
-        from . import ConfigError, prepare_run
-
-        prepare_run(pm, {"preset": spec.name})
-    except (ConfigError, PresetError) as exc:  # e.g. its model or dataset is not installed here
-        error = str(exc)
-    return {"name": spec.name, "title": spec.title, "description": spec.description, "provider": provider,
-            "order": spec.order, "config": dict(spec.config), "changes": changes, "error": error}
-
-
-def list_presets(pm) -> list[dict[str, Any]]:
-    owners = providers(pm, "presets")
-    specs = sorted(collect(pm, "presets").values(), key=lambda s: (s.order, s.name))
-    return [describe(pm, spec, owners.get(spec.name, "?")) for spec in specs]

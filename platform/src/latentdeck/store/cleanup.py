@@ -33,6 +33,7 @@ from pathlib import Path
 
 from ..kit.atomic import read_json
 from .lifecycle import TERMINAL
+from .runs import backfill_active
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,6 @@ def clean_runs_folder(root: Path | str, stale_after_s: float = STALE_AFTER_S, no
 def _idle(run_dir: Path) -> bool:
     """A run nothing may be writing into: finished (by its own summary, read without following links) and
     without a live backfill. Unreadable or unknown: not idle."""
-    from ..engine.backfill import backfill_active
-
     summary = run_dir / "summary.json"
     try:
         if not stat.S_ISREG(os.lstat(summary).st_mode):

@@ -31,6 +31,7 @@ CANCEL_FLAG = "cancel_requested"
 RESERVE = ".disk-reserve"
 RESERVE_BYTES = 64 * 1024
 WORKER_INFO = "worker.json"
+BACKFILL_LOCK = "backfill.lock"  # {"pid", "proc_start", "started_at"} of the backfill working on a run
 
 
 class RunNotFound(RunStoreError):
@@ -131,6 +132,21 @@ def read_worker_info(run_dir: Path) -> dict[str, Any] | None:
         return read_json(Path(run_dir) / WORKER_INFO)
     except (OSError, ValueError):
         return None
+
+
+def running_backfill(run_dir: Path) -> dict[str, Any] | None:
+    """The lock of the backfill process working on this run now (``pid``, ``proc_start``, ``started_at``)."""
+    try:
+        info = read_json(Path(run_dir) / BACKFILL_LOCK)
+        alive = pid_alive(int(info.get("pid", -1)), info.get("proc_start"))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return info if alive else None
+
+
+def backfill_active(run_dir: Path) -> bool:
+    """Whether a backfill process is working on this run now."""
+    return running_backfill(run_dir) is not None
 
 
 END_STATUS = {"run.completed": "completed", "run.cancelled": "cancelled", "run.failed": "failed"}

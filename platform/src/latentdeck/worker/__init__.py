@@ -15,6 +15,8 @@ import logging
 import os
 import sys
 
+from ..engine.budget import exit_past_abandoned_work
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
@@ -32,21 +34,6 @@ def main(argv: list[str] | None = None) -> int:
     code = 0 if status in ("completed", "cancelled") else 1
     exit_past_abandoned_work(code)
     return code
-
-
-def exit_past_abandoned_work(code: int) -> None:
-    """End this process now when a generator given up on (a cancel, its budget) still runs in a thread:
-    its writes are already refused (:mod:`latentdeck.engine.budget`), and a thread cannot be stopped otherwise.
-    The run's last events and summary are written by then."""
-    from ..engine.budget import abandoned
-
-    left = abandoned()
-    if left:
-        logging.getLogger(__name__).warning("exiting past work given up on that still runs: %s", ", ".join(left))
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
 
 
 def _open_log(run_dir: str, log_name: str) -> int:

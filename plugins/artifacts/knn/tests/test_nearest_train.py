@@ -19,7 +19,7 @@ from latentdeck.kit.atomic import read_json
 from latentdeck.store.events import read_events
 from latentdeck.engine.ondemand import EpochModels, OnDemandContext, OnDemandError, run_computation
 from latentdeck.registry import collect
-from latentdeck.engine.training import to_float_images
+from latentdeck.kit.images import to_float_images
 from latentdeck_knn import nearest as nearest_module
 from latentdeck_knn.nearest import NearestTrainRequest, searched_indices, trained_indices
 
