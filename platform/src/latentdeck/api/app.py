@@ -22,7 +22,7 @@ from starlette.routing import Match, Mount
 from .. import __version__
 from ..launch.deferred import DeferredStarts
 from ..launch import reap_dead_workers, resume_waiting_runs, start_worker
-from ..registry import PluginError, declared_folders, get_plugin_manager
+from ..registry import collect, declared_folders, get_plugin_manager, PluginError
 from ..store.cleanup import start_cleanup
 from ..store.lifecycle import InvalidTransition
 from ..store.runs import RunStore, RunStoreError
@@ -68,8 +68,6 @@ def _start_executor_warm_ups(pm) -> None:
     ``LATENTDECK_WARMUP=off`` is read here, at startup, so a thread that starts late (e.g. after a
     test restored the environment) can never begin a warm-up that was switched off."""
     import threading
-
-    from ..registry import collect
 
     if os.environ.get("LATENTDECK_WARMUP", "").strip().lower() == "off":
         log.info("warm-ups are off (LATENTDECK_WARMUP=off)")

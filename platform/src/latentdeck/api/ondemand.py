@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from ..engine.ondemand import COMPUTATIONS, EpochModels, OnDemandContext, OnDemandError, run_computation
 from ..registry import collect
+from ..kit.atomic import read_json
 
 _MODELS = EpochModels(capacity=4)
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -43,8 +44,6 @@ class OnDemandResult(BaseModel):
 
 def _executor_call(pm, run_dir):
     """The run's executor's ``call`` (None: the server computes it itself)."""
-    from ..kit.atomic import read_json
-
     try:
         name = read_json(run_dir / "config.json").get("executor")
     except (OSError, ValueError):

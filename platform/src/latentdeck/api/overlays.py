@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..engine.overlays import list_overlays, overlay_specs
 from .params import CanonicalInt
+from ..engine.artifact_index import artifact_index
 
 router = APIRouter(prefix="/api/runs", tags=["overlays"])
 
@@ -66,8 +67,6 @@ class IndexEntry(BaseModel):
 def get_artifact_index(run_id: str, request: Request) -> list[dict[str, Any]]:
     """A run's files grouped by the spec that declares them (found with its file patterns), per epoch,
     with its view hint: the run page shows each type that has no panel of its own with that view."""
-    from ..engine.artifact_index import artifact_index
-
     return artifact_index(request.app.state.store.run_dir(run_id), request.app.state.pm)
 
 

@@ -16,8 +16,11 @@ from .. import launch
 from ..launch.config import RunConfig
 from ..kit.phases import Phase, run_phases
 from ..registry import collect
-from ..store.runs import RunNotFound, RunStore
+from ..store.runs import RunConflict, RunNotFound, RunStore
 from .files import MEDIA_TYPES, FileSnapshot
+from ..engine.backfill import backfill_active, plan, request_cancel, stop_backfill
+from ..engine.ondemand import COMPUTATIONS
+from ..kit.atomic import read_json
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -120,9 +123,6 @@ def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
     artifacts), emits ``run.cancelled`` and keeps finished epochs. A run still waiting to start (queued, or
     waiting for its executor) ends ``cancelled`` at once. A finished run whose backfill is running: the
     backfill is cancelled (as ``POST /api/runs/{run_id}/backfill/cancel``)."""
-    from ..engine.backfill import backfill_active
-    from ..store.runs import RunConflict
-
     store = _store(request)
     try:
         summary = store.request_cancel(run_id)
@@ -154,10 +154,6 @@ DELETE_WAIT_S = 10.0  # how long a DELETE waits for the run's backfill and compu
 def delete_run(run_id: str, request: Request) -> Response:
     """Delete a finished run. Its running backfill and on-demand computations are stopped first and waited
     for (up to 10 s), so nothing writes into the folder once it is gone; one that does not stop is a 409."""
-    from ..engine.backfill import stop_backfill
-    from ..engine.ondemand import COMPUTATIONS
-    from ..store.runs import RunConflict
-
     store = _store(request)
 
     def stop_work(run_dir) -> None:
@@ -217,10 +213,6 @@ def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict
     """Compute a finished run's missing projection and neighbour artifacts from its checkpoints, in a
     background process; progress arrives as events (``backfill.started``, ``projection.progress``,
     ``artifact.created``, ``backfill.completed``) on ``GET /api/runs/{run_id}/events``."""
-    from ..kit.atomic import read_json
-    from ..engine.backfill import plan
-    from ..store.runs import RunConflict
-
     run_dir = _store(request).run_dir(run_id)
     chosen = plan(run_dir, request.app.state.pm, body.epochs, body.projections, body.artifacts)
     if not chosen["missing"]:
@@ -252,8 +244,6 @@ def cancel_backfill(run_id: str, request: Request) -> dict[str, Any]:
     inside a generator or projection (which then writes nothing more), and ends with ``backfill.failed``
     (``reason: "cancelled"``); the files it finished before are kept. ``latentdeck backfill --cancel RUN_ID``
     does the same."""
-    from ..engine.backfill import request_cancel
-
     info = request_cancel(_store(request).run_dir(run_id))
     return {"backfill": info, "detail": "cancel requested: the backfill stops at its next step and ends with "
                                         f"backfill.failed (reason cancelled); follow GET /api/runs/{run_id}/events"}

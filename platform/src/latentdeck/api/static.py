@@ -22,6 +22,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from ..kit import safepath
+from ..registry import records_of_kinds
+from .files import FileSnapshot
 
 PLACEHOLDER = "_"  # the id the export's dynamic routes are built for (generateStaticParams)
 DYNAMIC_PREFIXES = ("runs", "sweeps")  # /runs/<id>/... and /sweeps/<id>/...
@@ -93,8 +95,6 @@ class PageFiles(StaticFiles):
         return (str(self.root / path), found) if found is not None else ("", None)
 
     def file_response(self, full_path, stat_result: os.stat_result, scope: Scope, status_code: int = 200):
-        from .files import FileSnapshot
-
         return FileSnapshot(Path(full_path), status_code=status_code, root=self.root,
                             media_type=mimetypes.guess_type(str(full_path))[0] or "text/plain")
 
@@ -112,8 +112,6 @@ def mount_plugin_pages(app: FastAPI, pm) -> list[str]:
     """Serve each artifact type's own page (``ArtifactSpec.page`` / ``OnDemandSpec.page``: a folder with an
     ``index.html``) at ``/plugin-pages/<name>/`` (:class:`PageFiles`); the run page embeds it. Returns the
     mounted names."""
-    from ..registry import records_of_kinds
-
     mounted = []
     for _, spec in records_of_kinds(pm, ("artifacts", "ondemand")):
         if spec.page:

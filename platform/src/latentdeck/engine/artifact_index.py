@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from ..registry.namespace import match_file
+from ..registry import providers, records_of_kinds
 
 MAX_FILES = 5000  # per spec: a listing stays small whatever a folder holds
 
 
 def artifact_index(run_dir: Path | str, pm) -> list[dict[str, Any]]:
-    from ..registry import providers, records_of_kinds
-
     run_dir = Path(run_dir)
     entries = []
     for kind, spec in records_of_kinds(pm, ("artifacts", "ondemand")):

@@ -19,8 +19,14 @@ from ..kit import safepath
 from .artifact_steps import StageReporter, run_generators, selected_generators, without_grad  # noqa: F401  (re-exported)
 from .budget import DEFAULT_BUDGET_S, Budget, Fence, FencedEvents, FencedWriter, Stopped, run_within_budget, timeout_event
 from ..kit.errors import is_disk_full
-from ..store.events import EventLog
+from ..store.events import EventLog, read_events
 from .writer import ArtifactWriter
+from ..kit.phases import run_phases
+from ..kit.atomic import read_json
+from ..registry.namespace import fill_pattern, match_file, placeholders
+from ..registry import collect
+from .projections import fit_extras, previous_on_disk, projection_payload, projection_template
+from ..types import Projection
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,6 @@ class ArtifactContext:
     def phases(self) -> list[dict[str, Any]]:
         """The run's training phases (:mod:`latentdeck.kit.phases`): ``kit.phases_at(ctx.phases, ctx.epoch)``
         says what is in force at this epoch (e.g. pretraining: the mixture is not in use yet)."""
-        from ..kit.phases import run_phases
-
         return run_phases(self.model_spec, self.config)
 
     @property
@@ -103,9 +107,6 @@ class ArtifactContext:
         generator declares, never by a path written here: ``ctx.read_artifact("knn", method="pca")``.
         Returns (its artifact name, its content). A missing file raises ``FileNotFoundError`` naming it
         and the generator that writes it (declare ``after={generator}`` so that one runs first)."""
-        from ..kit.atomic import read_json
-        from ..registry.namespace import fill_pattern, placeholders
-
         specs = self.artifact_specs
         if specs is None:
             from ..registry import collect, get_plugin_manager
@@ -141,8 +142,6 @@ class ArtifactEngine:
                  events: EventLog, skip_existing: bool = False,
                  projection_names: list[str] | None = None, generator_names: list[str] | None = None,
                  budget: Budget | None = None):
-        from ..registry import collect
-
         self.run_dir, self.config, self.model_spec, self.dataset_spec = run_dir, config, model_spec, dataset_spec
         self.budget = budget or Budget(float(config.get("generator_budget_s") or DEFAULT_BUDGET_S))
         self.viz, self.events, self.skip_existing = viz, events, skip_existing
@@ -205,10 +204,6 @@ class ArtifactEngine:
             keep_newer_latest=self.skip_existing)
 
     def _project(self, latents, outputs, epoch: int, due: list[Any], stage: StageReporter | None = None) -> dict[str, dict[int, Any]]:
-        from ..kit.atomic import read_json
-        from .projections import fit_extras, projection_payload, projection_template
-        from ..types import Projection
-
         results: dict[str, dict[int, Any]] = {}
         chosen = self.config.get("projection_options") or {}
         for spec in due:
@@ -275,16 +270,12 @@ class ArtifactEngine:
     def _load_previous(self, spec, dims: int, epoch: int) -> None:
         """The newest projection file of ``spec``/``dims`` before ``epoch`` as the warm start (``init``,
         ``init_params``) of a refit, as if the epochs in between had just been projected (nothing when none)."""
-        from .projections import previous_on_disk
-
         found = previous_on_disk(self.run_dir, spec, dims, epoch)
         if found is not None:
             self.previous[(spec.name, dims)], self.previous_params[(spec.name, dims)] = found
 
     def missing(self, epoch: int) -> list[str]:
         """What :meth:`run_epoch` with ``everything=True`` and ``skip_existing`` would compute."""
-        from .projections import projection_template
-
         todo = []
         for spec in self.projections_due(epoch, last=True, everything=True):
             for dims in spec.dims:
@@ -321,9 +312,6 @@ class ArtifactEngine:
     def _methods_missing(self, spec, epoch: int) -> set[str] | None:
         """Projection methods with a file this epoch that ``spec``'s per-method files lack; None when its
         patterns do not name ``{method}``."""
-        from ..registry.namespace import match_file
-        from .projections import projection_template
-
         patterns = tuple(p for p in spec.files if "{method}" in p and "{tag}" in p)
         if not patterns or not self.has_latents:
             return None
@@ -341,8 +329,6 @@ class ArtifactEngine:
         return methods - have
 
     def _logged_outputs(self) -> dict[tuple[str, int], list[str]]:
-        from ..store.events import read_events
-
         done: dict[tuple[str, int], list[str]] = {}
         for event in read_events(self.run_dir / "events.jsonl"):
             if event["type"] == "artifact.created":

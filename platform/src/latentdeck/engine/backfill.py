@@ -30,11 +30,14 @@ from typing import Any, Callable
 
 from ..kit.atomic import read_json, write_json
 from .budget import DEFAULT_BUDGET_S, Budget, Stopped, exit_past_abandoned_work
-from .checkpoints import CheckpointError, checkpoint_units
+from .checkpoints import checkpoint_units, CheckpointError, load_model
 from ..store.events import EventLog
 from ..kit.procs import proc_start_time
 from ..store.lifecycle import TERMINAL
 from ..store.runs import BACKFILL_LOCK as LOCK, RunConflict, RunStoreError, backfill_active, read_summary, running_backfill
+from ..registry import collect
+from .artifacts import ArtifactEngine
+from .training import load_viz_subset
 
 CANCEL = "backfill_cancel_requested"  # {"pid", "proc_start", "requested_at"}: the backfill asked to stop
 EXIT_CANCELLED = 130
@@ -106,8 +109,6 @@ def plan(run_dir: Path, pm, epochs: list[int] | None = None, projections: list[s
 
     Raises :class:`BackfillError` (422) or ``RunConflict`` (409) with a message saying what to do.
     """
-    from ..registry import collect
-
     run_dir = Path(run_dir)
     summary = read_summary(run_dir)
     run_id = summary["run_id"]
@@ -149,7 +150,6 @@ def plan(run_dir: Path, pm, epochs: list[int] | None = None, projections: list[s
               "projections": sorted(projections or config.get("projections") or known_projections),
               "artifacts": sorted(artifacts) if artifacts else None,
               "skipped": [] if epochs else list(incomplete.values())}
-    from .artifacts import ArtifactEngine
 
     engine = ArtifactEngine(pm, run_dir, config, models[config["model"]], datasets[config["dataset"]], None, None,
                             skip_existing=True, projection_names=chosen["projections"], generator_names=chosen["artifacts"])
@@ -170,10 +170,7 @@ def _take_lock(run_dir: Path) -> None:
 def backfill(run_dir: Path | str, pm=None, epochs: list[int] | None = None, projections: list[str] | None = None,
              artifacts: list[str] | None = None, listeners: tuple[Callable[[dict], None], ...] = ()) -> dict[str, Any]:
     """Backfill a finished run; returns ``{"epochs", "written", "duration_s"}`` (or ``nothing_missing``)."""
-    from .artifacts import ArtifactEngine
-    from .checkpoints import load_model
-    from ..registry import collect, get_plugin_manager
-    from .training import load_viz_subset
+    from ..registry import collect, get_plugin_manager  # looked up when called: tests swap it
 
     pm = pm or get_plugin_manager()
     run_dir = Path(run_dir)

@@ -71,8 +71,8 @@ def load_model(run_dir: Path, pm=None, epoch: int | None = None, device: str = "
     """Rebuild a run's model from ``config.json`` and a checkpoint (the latest by default), in eval mode, on
     ``device`` (the CPU by default: artifacts and on-demand computations run there). The checkpoint's tensors
     are mapped onto it, so a run trained on a GPU loads on a CPU-only machine and the reverse."""
-    from .devices import load_state, torch_device
-    from ..registry import collect, get_plugin_manager
+    from .devices import load_state, torch_device  # looked up when called: tests swap it
+    from ..registry import collect, get_plugin_manager  # looked up when called: tests swap it
 
     pm = pm or get_plugin_manager()
     run_dir = Path(run_dir)

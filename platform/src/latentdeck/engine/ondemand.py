@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..kit.atomic import read_json
+from ..kit.atomic import json_safe, read_json
 from ..kit.images import to_float_images
 from .budget import DEFAULT_BUDGET_S, MAX_BUDGET_S, Budget, Fence, FencedWriter, run_within_budget, timeout_message
-from .checkpoints import CheckpointError, checkpoint_epochs, checkpoint_units
+from .checkpoints import checkpoint_epochs, checkpoint_units, CheckpointError, load_model
 from ..kit.errors import OnDemandError  # noqa: F401  (re-exported: the API and the CLI catch it here)
 from .writer import AppendingLog, ArtifactWriter, persist_once  # noqa: F401  (re-exported)
+from ..kit.phases import run_phases
 
 
 def resolve_epoch(run_dir: Path, epoch: int | str | None) -> int:
@@ -82,8 +83,6 @@ class LoadedEpoch:
     def phases(self) -> list[dict[str, Any]]:
         """The run's training phases (:mod:`latentdeck.kit.phases`), e.g. to say that prior samples of a
         pretraining epoch come from a prior that is not initialised yet."""
-        from ..kit.phases import run_phases
-
         return run_phases(self.model_spec, self.config)
 
 
@@ -96,8 +95,7 @@ class EpochModels:
         self._lock = threading.Lock()
 
     def get(self, run_dir: Path, epoch: int | str | None, pm=None) -> LoadedEpoch:
-        from .checkpoints import load_model
-        from ..registry import collect, get_plugin_manager
+        from ..registry import collect, get_plugin_manager  # looked up when called: tests swap it
 
         run_dir = Path(run_dir)
         number = resolve_epoch(run_dir, epoch)
@@ -194,7 +192,7 @@ def compute_here(run_dir: Path, name: str, body: dict[str, Any]) -> dict[str, An
     ``call`` runs where it runs work (the answer is JSON-safe: ``{"folder", "files", "created", "payload"}``)."""
     from pydantic import ValidationError
 
-    from ..registry import collect, get_plugin_manager
+    from ..registry import collect, get_plugin_manager  # looked up when called: tests swap it
 
     pm = get_plugin_manager()
     spec = collect(pm, "ondemand").get(name)
@@ -206,7 +204,6 @@ def compute_here(run_dir: Path, name: str, body: dict[str, Any]) -> dict[str, An
         raise OnDemandError(f"invalid request for {name}: {exc.errors()[0]['msg']}", 422) from None
     run_dir = Path(run_dir)
     ctx = OnDemandContext(run_id=read_json(run_dir / "config.json")["run_id"], run_dir=run_dir, spec=spec, pm=pm)
-    from ..kit.atomic import json_safe
 
     return json_safe(run_computation(ctx, request))
 

@@ -17,12 +17,11 @@ from typing import Any
 
 from .checkpoints import checkpoint_epochs
 from ..registry.namespace import match_file, placeholders
+from ..registry import collect
 
 
 def overlay_specs(pm) -> list[Any]:
     """The installed generators whose files are overlays, by folder."""
-    from ..registry import collect
-
     return sorted((spec for spec in collect(pm, "artifacts").values() if spec.overlay), key=lambda s: s.folder)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..kit.projection_file import ProjectionFile, Trustworthiness  # noqa: F401  (the file schema, public in the kit)
+from ..kit.atomic import read_json
 
 TRUSTWORTHINESS_K = 15
 TRUSTWORTHINESS_MAX_N = 3000  # sklearn's score is O(n^2) in memory: score a seeded subset above this
@@ -86,8 +87,6 @@ def previous_on_disk(run_dir, spec, dims: int, epoch: int):
     """``(coords, params)`` of the newest ``spec``/``dims`` projection file before ``epoch`` (None when there is
     none, or it cannot be read): a backfilled epoch is refitted from it as a live run would be."""
     import numpy as np
-
-    from ..kit.atomic import read_json
 
     for earlier in range(epoch - 1, 0, -1):
         path = Path(run_dir) / "projections" / projection_template(spec, dims).format(tag=f"epoch_{earlier}")

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..kit.images import to_float_images
 from .artifacts import VizSubset
+from .subsets import interleaved_by_class as choose_viz_indices
 
 SPLITS = ("heldout", "train", "all")
 
@@ -40,8 +41,6 @@ def trained_train_indices(config: dict[str, Any], n_train: int) -> set[int] | No
 
 def choose(config: dict[str, Any], heldout_labels, train_labels) -> bool:
     """Fill ``viz_indices`` / ``viz_train_indices`` in ``config`` when neither was given; True when it chose."""
-    from .subsets import interleaved_by_class as choose_viz_indices
-
     if config.get("viz_indices") or config.get("viz_train_indices"):
         config.setdefault("viz_train_indices", [])
         return False

@@ -28,6 +28,7 @@ from ..kit import safepath
 from ..kit.images import png_bytes
 from ..kit.atomic import copy_atomic, write_bytes, write_json
 from ..registry.namespace import ArtifactNameError, check_write
+from ..store.events import EventLog
 
 
 class AppendingLog:
@@ -37,8 +38,6 @@ class AppendingLog:
         self.path, self.run_id = Path(run_dir) / "events.jsonl", run_id
 
     def emit(self, type: str, data: dict[str, Any]) -> None:
-        from ..store.events import EventLog
-
         with EventLog(self.path, self.run_id) as log:
             log.emit(type, data)
 

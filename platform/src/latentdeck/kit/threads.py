@@ -16,6 +16,7 @@ import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from .procs import pid_alive, proc_start_time
 
 def folder() -> Path:
     """Where training processes of this machine user register."""
@@ -27,8 +28,6 @@ def folder() -> Path:
 
 def register(run_id: str) -> Path:
     """Mark this process as training ``run_id``; returns the entry to pass to :func:`unregister`."""
-    from .procs import proc_start_time
-
     where = folder()
     where.mkdir(parents=True, exist_ok=True)
     entry = where / f"{run_id}-{os.getpid()}"
@@ -45,8 +44,6 @@ def unregister(entry: Path) -> None:
 
 def active_runs() -> int:
     """Training processes registered on this machine that are still alive."""
-    from .procs import pid_alive
-
     where = folder()
     alive = 0
     for entry in where.glob("*") if where.is_dir() else ():

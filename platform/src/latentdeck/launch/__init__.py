@@ -24,6 +24,7 @@ from ..registry import collect, default_name
 from .presets import PresetError, apply_preset
 from ..store.runs import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
 from ..types import Schedule
+from .deferred import end_cancelled_before_start
 
 log = logging.getLogger(__name__)
 
@@ -299,8 +300,6 @@ def _exit_reason(pm, run_dir: Path) -> dict[str, str] | None:
 def cancel_worker(store: RunStore, pm, run_id: str) -> dict[str, Any] | None:
     """Tell the run's executor that its cancel flag is set (``ExecutorSpec.cancel``); when the executor
     says the worker will never start, end the run ``cancelled`` now and return its summary."""
-    from .deferred import end_cancelled_before_start
-
     info = read_worker_info(store.run_dir(run_id))
     executor = collect(pm, "executors").get((info or {}).get("executor", ""))
     if executor is None or executor.cancel is None:

@@ -31,6 +31,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+from ..store.events import EventLog
+from ..store.runs import cancel_requested, now, read_summary, release_space, update_summary
+from ..store.lifecycle import ACTIVE
 
 log = logging.getLogger(__name__)
 
@@ -155,9 +158,6 @@ class DeferredStarts:
             self._wake.clear()
 
     def _holds_slot(self, run_id: str) -> bool:
-        from ..store.lifecycle import ACTIVE
-        from ..store.runs import read_summary
-
         try:
             return read_summary(self.store.root / run_id)["status"] in ACTIVE
         except (OSError, ValueError, KeyError):  # deleted or unreadable: it trains no more
@@ -212,8 +212,6 @@ class DeferredStarts:
             self._waiting.pop(item.run_id, None)
 
     def _cancelled(self, run_id: str) -> bool:
-        from ..store.runs import cancel_requested
-
         return cancel_requested(self.store.root / run_id)
 
     def _due(self, item: Waiting) -> str | None:
@@ -260,8 +258,6 @@ class DeferredStarts:
 def announce_waiting(run_dir: Path, run_id: str, data: dict[str, Any]) -> None:
     """A ``run.stage`` ``waiting`` event (``text`` and what else ``data`` holds) in the run's log; a note,
     never a reason to stop: a failed write is logged."""
-    from ..store.events import EventLog
-
     try:
         with EventLog(Path(run_dir) / "events.jsonl", run_id) as events:
             events.emit("run.stage", {"stage": "waiting", "epoch": 0, **data})
@@ -271,9 +267,6 @@ def announce_waiting(run_dir: Path, run_id: str, data: dict[str, Any]) -> None:
 
 def end_cancelled_before_start(store, run_id: str) -> dict[str, Any] | None:
     """End a ``created`` run that never got a worker as ``cancelled`` (as its worker would have)."""
-    from ..store.events import EventLog
-    from ..store.runs import now, read_summary, release_space, update_summary
-
     run_dir = store.root / run_id
     try:
         if read_summary(run_dir)["status"] != "created":

@@ -16,6 +16,8 @@ import os
 import sys
 
 from ..engine.budget import exit_past_abandoned_work
+from ..engine.training import execute_run
+from ..kit.safepath import open_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +30,6 @@ def main(argv: list[str] | None = None) -> int:
         os.nice(int(os.environ.get("LATENTDECK_WORKER_NICE", "5")))
     except (OSError, ValueError):
         pass
-    from ..engine.training import execute_run
 
     status = execute_run(argv[0])
     code = 0 if status in ("completed", "cancelled") else 1
@@ -38,8 +39,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _open_log(run_dir: str, log_name: str) -> int:
     """The run's log for appending, reached without following links (a linked or FIFO log is refused)."""
-    from ..kit.safepath import open_file
-
     return open_file(run_dir, log_name, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
 
 
