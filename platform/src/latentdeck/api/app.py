@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,8 +68,6 @@ def _start_executor_warm_ups(pm) -> None:
 
     ``LATENTDECK_WARMUP=off`` is read here, at startup, so a thread that starts late (e.g. after a
     test restored the environment) can never begin a warm-up that was switched off."""
-    import threading
-
     if os.environ.get("LATENTDECK_WARMUP", "").strip().lower() == "off":
         log.info("warm-ups are off (LATENTDECK_WARMUP=off)")
         return

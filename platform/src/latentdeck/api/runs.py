@@ -136,9 +136,7 @@ def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
         fresh = store.summary(run_id)
         ended = fresh if fresh.get("reason") == "cancel requested before start" else None
     if ended is None:  # a worker an executor holds elsewhere (e.g. waiting for a cluster's resources)
-        from ..launch import cancel_worker
-
-        ended = cancel_worker(store, request.app.state.pm, run_id)
+        ended = launch.cancel_worker(store, request.app.state.pm, run_id)
     if ended is not None:
         return {"summary": ended, "detail": "cancelled before it started: it left the queue and never trains"}
     return {"summary": summary, "detail": "cancel requested; the run stops at its next check and "

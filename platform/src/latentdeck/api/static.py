@@ -15,6 +15,7 @@ import mimetypes
 import os
 import stat
 from pathlib import Path
+import logging
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -129,8 +130,6 @@ def mount_ui(app: FastAPI, ui_dir: str | Path | None = None) -> bool:
     if ui_available(directory):
         app.mount("/", UIFiles(directory), name="ui")
         return True
-
-    import logging
 
     logging.getLogger(__name__).warning(
         "no web UI export in %s, so / leads to the API docs: build it with scripts/setup.sh (Node.js 20+), "

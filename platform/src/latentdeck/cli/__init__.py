@@ -21,6 +21,9 @@ from .common import (  # noqa: F401  (EXIT_* and build_request are part of the c
     default_runs_dir,
 )
 
+# Each command imports what it runs inside its function, on purpose: `latentdeck --help` stays fast.
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from ..launch import ConfigError, prepare_run
     from ..registry import PluginError, collect, get_plugin_manager

@@ -9,6 +9,8 @@ from .budget import Budget, Stopped, run_within_budget, timeout_event
 from ..kit.errors import is_disk_full
 from ..store.events import EventLog
 
+# Heavy imports (torch) sit inside the functions that use them, on purpose: importing this module stays cheap.
+
 
 def selected_generators(generators: dict[str, Any], capabilities: frozenset[str],
                         wanted: list[str] | None) -> list[Any]:

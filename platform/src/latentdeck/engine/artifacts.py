@@ -28,6 +28,8 @@ from ..registry import collect
 from .projections import fit_extras, previous_on_disk, projection_payload, projection_template
 from ..types import Projection
 
+# Heavy imports (torch and numpy) sit inside the functions that use them, on purpose: importing this module stays cheap.
+
 
 @dataclass(frozen=True)
 class VizSubset:
@@ -109,7 +111,7 @@ class ArtifactContext:
         and the generator that writes it (declare ``after={generator}`` so that one runs first)."""
         specs = self.artifact_specs
         if specs is None:
-            from ..registry import collect, get_plugin_manager
+            from ..registry import collect, get_plugin_manager  # looked up when called: tests swap it
 
             specs = collect(get_plugin_manager(), "artifacts")
         spec = specs.get(generator)

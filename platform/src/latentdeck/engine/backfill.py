@@ -20,6 +20,7 @@ Run it with ``latentdeck backfill RUN_ID`` or ``POST /api/runs/{id}/backfill`` (
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -223,8 +224,6 @@ def backfill(run_dir: Path | str, pm=None, epochs: list[int] | None = None, proj
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m latentdeck.engine.backfill RUN_DIR [--epochs 1,2] [--projections a,b] [--artifacts x]``."""
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m latentdeck.engine.backfill")
     parser.add_argument("run_dir")
     parser.add_argument("--epochs", type=lambda v: [int(x) for x in v.split(",") if x])

@@ -25,6 +25,8 @@ from typing import Any
 from ..kit import safepath
 from ..kit.atomic import copy_atomic, read_json, write_bytes, write_json
 
+# Heavy imports (torch) sit inside the functions that use them, on purpose: importing this module stays cheap.
+
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be loaded into the run's model; the message names the file."""

@@ -10,7 +10,10 @@ CPU-only lab, and its artifacts never depend on the device it trained on.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+# Heavy imports (torch) sit inside the functions that use them, on purpose: importing this module stays cheap.
 
 CHOICES = ("auto", "cpu", "cuda")
 
@@ -74,6 +77,5 @@ def cpu_model(model, device: str):
     """The model for artifact generators: itself on the CPU, else a CPU copy (the run's weights untouched)."""
     if device == "cpu":
         return model
-    import copy
 
     return copy.deepcopy(model).to("cpu")

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from pydantic import ValidationError
+
 from ..kit.atomic import json_safe, read_json
 from ..kit.images import to_float_images
 from .budget import DEFAULT_BUDGET_S, MAX_BUDGET_S, Budget, Fence, FencedWriter, run_within_budget, timeout_message
@@ -190,8 +192,6 @@ class OnDemandContext:
 def compute_here(run_dir: Path, name: str, body: dict[str, Any]) -> dict[str, Any]:
     """On-demand computation ``name`` of the run in ``run_dir``, in this process: what an executor's
     ``call`` runs where it runs work (the answer is JSON-safe: ``{"folder", "files", "created", "payload"}``)."""
-    from pydantic import ValidationError
-
     from ..registry import collect, get_plugin_manager  # looked up when called: tests swap it
 
     pm = get_plugin_manager()

@@ -9,11 +9,14 @@ latent space (k = 15).
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Callable
 
 from ..kit.projection_file import ProjectionFile, Trustworthiness  # noqa: F401  (the file schema, public in the kit)
 from ..kit.atomic import read_json
+
+# Heavy imports (numpy and sklearn) sit inside the functions that use them, on purpose: importing this module stays cheap.
 
 TRUSTWORTHINESS_K = 15
 TRUSTWORTHINESS_MAX_N = 3000  # sklearn's score is O(n^2) in memory: score a seeded subset above this
@@ -71,8 +74,6 @@ def fit_extras(fit: Callable[..., Any], epoch: int, init_params: dict[str, Any] 
     """The keyword arguments a projection's ``fit`` takes beyond the five every fit takes: ``epoch`` (the
     epoch being projected) and ``init_params`` (the ``params`` of the projection ``init`` came from), each
     only when ``fit`` names it (specs grow by adding arguments; older fits are called as before)."""
-    import inspect
-
     try:
         names = inspect.signature(fit).parameters
     except (TypeError, ValueError):

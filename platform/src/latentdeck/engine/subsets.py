@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+# Heavy imports (torch) sit inside the functions that use them, on purpose: importing this module stays cheap.
+
 SUBSET_RULE = "stratified-by-class, largest remainder, torch.randperm(seed)"
 
 

@@ -30,6 +30,8 @@ from ..store.runs import (cancel_requested, free_bytes, now, read_summary, relea
 from .subsets import describe_subset, interleaved_by_class, stratified_subset
 from ..types import Batch, Schedule
 
+# Heavy imports (torch) sit inside the functions that use them, on purpose: importing this module stays cheap.
+
 log = logging.getLogger(__name__)
 
 

@@ -22,6 +22,8 @@ from ..kit.images import to_float_images
 from .artifacts import VizSubset
 from .subsets import interleaved_by_class as choose_viz_indices
 
+# Heavy imports (torch) sit inside the functions that use them, on purpose: importing this module stays cheap.
+
 SPLITS = ("heldout", "train", "all")
 
 

@@ -15,6 +15,7 @@ folders, nothing outside them.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -191,8 +192,6 @@ def _durable(produce: Callable[[Path], None]) -> Callable[[Path], None]:
 
 def _syncfs(fd: int) -> int:
     try:
-        import ctypes
-
         return ctypes.CDLL(None, use_errno=True).syncfs(fd)
     except (OSError, AttributeError):
         return -1

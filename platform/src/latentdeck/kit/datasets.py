@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 from .atomic import write_stream
 from ..types import DataSplit
 
+# Heavy imports (numpy, torch and torchvision) sit inside the functions that use them, on purpose: importing this module stays cheap.
+
 if TYPE_CHECKING:
     import numpy
 

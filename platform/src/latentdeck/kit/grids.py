@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+# Heavy imports (numpy) sit inside the functions that use them, on purpose: importing this module stays cheap.
+
 ROW_ORDER = "row-major: values[r * nx + c], row 0 at y = bounds[1][0] (bottom), column 0 at x = bounds[0][0]"
 TRUNCATION_SIGMA = 4.5
 CHUNK_CELLS = 1 << 21  # component x cell evaluations held in memory at once (~16 MiB per float64 array)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+# Heavy imports (torch) sit inside the functions that use them, on purpose: importing this module stays cheap.
+
 COLLAPSED_BELOW = 1.5
 UNINFORMATIVE_ABOVE = 0.9  # mean H(q(c|x)) above 0.9 ln K: q(c|x) is nearly uniform for every example
 DEAD_WEIGHT_FACTOR = 0.1  # a component with p < 0.1 / K has almost no weight

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+
 from .procs import pid_alive, proc_start_time
+
+# Heavy imports (torch) sit inside the functions that use them, on purpose: importing this module stays cheap.
+
 
 def folder() -> Path:
     """Where training processes of this machine user register."""
-    import tempfile
-
     configured = os.environ.get("LATENTDECK_ACTIVE_DIR")
     return Path(configured) if configured else Path(tempfile.gettempdir()) / f"latentdeck-{os.getuid()}" / "active"
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import difflib
 import logging
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from ..registry import collect, default_name
 from .presets import PresetError, apply_preset
 from ..store.runs import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
 from ..types import Schedule
-from .deferred import end_cancelled_before_start
+from .deferred import announce_waiting, end_cancelled_before_start
 
 log = logging.getLogger(__name__)
 
@@ -255,9 +257,6 @@ def start_worker(store: RunStore, run_id: str, executor) -> dict[str, Any] | Non
         write_worker_info(run_dir, executor.name, None if pid is None else int(pid),
                           **{k: v for k, v in info.items() if k != "pid"})
     except OSError as exc:  # an unrecorded worker could never be watched: stop it and say why
-        import os
-        import signal
-
         if pid is not None:
             with contextlib.suppress(OSError):
                 os.kill(int(pid), signal.SIGKILL)
@@ -267,8 +266,6 @@ def start_worker(store: RunStore, run_id: str, executor) -> dict[str, Any] | Non
         why = "disk_full" if is_disk_full(exc) else "executor_failed"
         return store.mark_failed(run_id, why, f"cannot record the worker: {type(exc).__name__}: {exc}")
     if info.get("waiting_note"):  # the executor places the worker itself later (a cluster): say so on the run
-        from .deferred import announce_waiting
-
         announce_waiting(run_dir, run_id, {"text": str(info["waiting_note"])})
     return None
 

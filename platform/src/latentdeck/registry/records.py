@@ -9,6 +9,7 @@ manager disables a third-party plugin with any problem and raises for a built-in
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -47,8 +48,6 @@ def _capabilities(field: str, value: Any) -> list[str]:
 
 
 def _view(record: Any) -> list[str]:
-    from pathlib import Path
-
     problems = [] if record.view in VIEWS else [f"view must be one of {', '.join(VIEWS)}, got {record.view!r:.40}"]
     if record.page is not None and not (isinstance(record.page, str) and (Path(record.page) / "index.html").is_file()):
         problems.append(f"page must be a folder holding index.html, got {record.page!r:.80}")

@@ -181,7 +181,7 @@ class RunStore:
     @property
     def folders(self) -> tuple[str, ...]:
         if self._folders is None:
-            from ..registry import declared_folders, get_plugin_manager
+            from ..registry import declared_folders, get_plugin_manager  # looked up when called: tests swap it
 
             self._folders = tuple(sorted(declared_folders(get_plugin_manager())))
         return self._folders

@@ -90,8 +90,6 @@ def hosted_main(run_dir: str, log_name: str = "worker.log", nice_target: int = 5
         level = logging.root.level
         logging.root.setLevel(logging.INFO)
         try:
-            from ..engine.training import execute_run
-
             status = execute_run(run_dir)
             return 0 if status in ("completed", "cancelled") else 1
         finally:
