@@ -35,6 +35,7 @@ from .checkpoints import checkpoint_epochs, checkpoint_units, CheckpointError, l
 from ..kit.errors import OnDemandError  # noqa: F401  (re-exported: the API and the CLI catch it here)
 from .writer import AppendingLog, ArtifactWriter, persist_once  # noqa: F401  (re-exported)
 from ..kit.phases import run_phases
+from .vizsubset import load as load_viz_subset
 
 
 def resolve_epoch(run_dir: Path, epoch: int | str | None) -> int:
@@ -72,7 +73,8 @@ def _ranges(values: list[int]) -> str:
 
 @dataclass(frozen=True)
 class LoadedEpoch:
-    """A run's model at one epoch, in eval mode, with what built it."""
+    """A run's model at one epoch, in eval mode, with what built it: what a computation needs from the run and
+    the registry comes from here (its subset, its checkpoints, the installed projections), not from the host."""
 
     model: Any
     epoch: int
@@ -80,6 +82,16 @@ class LoadedEpoch:
     model_spec: Any
     dataset_spec: Any
     checkpoint_meta: dict[str, Any]
+    run_dir: Path | None = None
+    projections: dict[str, Any] = field(default_factory=dict)  # the installed ProjectionSpecs by name
+
+    def viz_subset(self):
+        """The run's visualization subset (``x``, ``y``, ``indices``), the examples every per-epoch artifact used."""
+        return load_viz_subset(self.config, self.dataset_spec)
+
+    def epochs(self) -> list[int]:
+        """The run's epochs with a complete checkpoint, ascending."""
+        return checkpoint_epochs(self.run_dir)
 
     @property
     def phases(self) -> list[dict[str, Any]]:
@@ -115,7 +127,7 @@ class EpochModels:
             others = [e for e in checkpoint_epochs(run_dir) if e != number]
             raise OnDemandError(f"{exc}. " + _others(others), 409) from exc
         loaded = LoadedEpoch(model, number, config, collect(pm, "models")[config["model"]],
-                             collect(pm, "datasets")[config["dataset"]], meta)
+                             collect(pm, "datasets")[config["dataset"]], meta, run_dir, collect(pm, "projections"))
         with self._lock:
             self._items[key] = loaded
             while len(self._items) > self.capacity:
