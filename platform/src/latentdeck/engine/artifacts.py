@@ -27,6 +27,7 @@ from ..registry.namespace import fill_pattern, match_file, placeholders
 from ..registry import collect
 from .projections import fit_extras, previous_on_disk, projection_payload, projection_template
 from ..types import Projection
+from .. import registry as plugin_registry  # get_plugin_manager is looked up when called: tests swap it
 
 # Heavy imports (torch and numpy) sit inside the functions that use them, on purpose: importing this module stays cheap.
 
@@ -111,9 +112,7 @@ class ArtifactContext:
         and the generator that writes it (declare ``after={generator}`` so that one runs first)."""
         specs = self.artifact_specs
         if specs is None:
-            from ..registry import collect, get_plugin_manager  # looked up when called: tests swap it
-
-            specs = collect(get_plugin_manager(), "artifacts")
+            specs = collect(plugin_registry.get_plugin_manager(), "artifacts")
         spec = specs.get(generator)
         if spec is None:
             raise KeyError(f"no artifact generator {generator!r} is installed; installed: {', '.join(sorted(specs))}")

@@ -39,6 +39,7 @@ from ..store.runs import BACKFILL_LOCK as LOCK, RunConflict, RunStoreError, back
 from ..registry import collect
 from .artifacts import ArtifactEngine
 from .training import load_viz_subset
+from .. import registry as plugin_registry  # get_plugin_manager is looked up when called: tests swap it
 
 CANCEL = "backfill_cancel_requested"  # {"pid", "proc_start", "requested_at"}: the backfill asked to stop
 EXIT_CANCELLED = 130
@@ -171,9 +172,7 @@ def _take_lock(run_dir: Path) -> None:
 def backfill(run_dir: Path | str, pm=None, epochs: list[int] | None = None, projections: list[str] | None = None,
              artifacts: list[str] | None = None, listeners: tuple[Callable[[dict], None], ...] = ()) -> dict[str, Any]:
     """Backfill a finished run; returns ``{"epochs", "written", "duration_s"}`` (or ``nothing_missing``)."""
-    from ..registry import collect, get_plugin_manager  # looked up when called: tests swap it
-
-    pm = pm or get_plugin_manager()
+    pm = pm or plugin_registry.get_plugin_manager()
     run_dir = Path(run_dir)
     chosen = plan(run_dir, pm, epochs, projections, artifacts)
     if not chosen["missing"]:

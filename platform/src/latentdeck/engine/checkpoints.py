@@ -24,6 +24,9 @@ from typing import Any
 
 from ..kit import safepath
 from ..kit.atomic import copy_atomic, read_json, write_bytes, write_json
+from . import devices  # torch_device is looked up when called: tests swap it
+from .. import registry as plugin_registry  # get_plugin_manager is looked up when called: tests swap it
+from ..registry import collect
 
 # Heavy imports (torch) sit inside the functions that use them, on purpose: importing this module stays cheap.
 
@@ -73,10 +76,7 @@ def load_model(run_dir: Path, pm=None, epoch: int | None = None, device: str = "
     """Rebuild a run's model from ``config.json`` and a checkpoint (the latest by default), in eval mode, on
     ``device`` (the CPU by default: artifacts and on-demand computations run there). The checkpoint's tensors
     are mapped onto it, so a run trained on a GPU loads on a CPU-only machine and the reverse."""
-    from .devices import load_state, torch_device  # looked up when called: tests swap it
-    from ..registry import collect, get_plugin_manager  # looked up when called: tests swap it
-
-    pm = pm or get_plugin_manager()
+    pm = pm or plugin_registry.get_plugin_manager()
     run_dir = Path(run_dir)
     config = read_json(run_dir / "config.json", root=run_dir)
     model_spec = collect(pm, "models")[config["model"]]
@@ -87,7 +87,7 @@ def load_model(run_dir: Path, pm=None, epoch: int | None = None, device: str = "
     meta = read_checkpoint_meta(run_dir, name)  # first: a .pt without valid metadata is not loaded at all
     try:
         with safepath.open_reader(run_dir, f"checkpoints/{name}.pt") as handle:  # no link, no FIFO
-            state = load_state(handle, device)
+            state = devices.load_state(handle, device)
         model.load_state_dict(state["model"])
     except safepath.UnsafePath as exc:
         raise CheckpointError(f"checkpoints/{name}.pt is not used: {exc}") from None
@@ -98,7 +98,7 @@ def load_model(run_dir: Path, pm=None, epoch: int | None = None, device: str = "
         raise CheckpointError(f"checkpoints/{name}.pt cannot be loaded: it is damaged or does not fit this run's "
                               f"model ({type(exc).__name__}: {detail[:160]})") from exc
     if device != "cpu":
-        model.to(torch_device(device))
+        model.to(devices.torch_device(device))
     model.eval()
     return model, meta
 

@@ -36,6 +36,8 @@ from ..kit.errors import OnDemandError  # noqa: F401  (re-exported: the API and 
 from .writer import AppendingLog, ArtifactWriter, persist_once  # noqa: F401  (re-exported)
 from ..kit.phases import run_phases
 from .vizsubset import load as load_viz_subset
+from .. import registry as plugin_registry  # get_plugin_manager is looked up when called: tests swap it
+from ..registry import collect
 
 
 def resolve_epoch(run_dir: Path, epoch: int | str | None) -> int:
@@ -109,8 +111,6 @@ class EpochModels:
         self._lock = threading.Lock()
 
     def get(self, run_dir: Path, epoch: int | str | None, pm=None) -> LoadedEpoch:
-        from ..registry import collect, get_plugin_manager  # looked up when called: tests swap it
-
         run_dir = Path(run_dir)
         number = resolve_epoch(run_dir, epoch)
         checkpoint = run_dir / "checkpoints" / f"epoch_{number}.pt"
@@ -119,7 +119,7 @@ class EpochModels:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        pm = pm or get_plugin_manager()
+        pm = pm or plugin_registry.get_plugin_manager()
         config = read_json(run_dir / "config.json")
         try:
             model, meta = load_model(run_dir, pm, number)
@@ -204,9 +204,7 @@ class OnDemandContext:
 def compute_here(run_dir: Path, name: str, body: dict[str, Any]) -> dict[str, Any]:
     """On-demand computation ``name`` of the run in ``run_dir``, in this process: what an executor's
     ``call`` runs where it runs work (the answer is JSON-safe: ``{"folder", "files", "created", "payload"}``)."""
-    from ..registry import collect, get_plugin_manager  # looked up when called: tests swap it
-
-    pm = get_plugin_manager()
+    pm = plugin_registry.get_plugin_manager()
     spec = collect(pm, "ondemand").get(name)
     if spec is None:
         raise OnDemandError(f"no on-demand computation {name!r} is installed where this run's executor runs it", 404)

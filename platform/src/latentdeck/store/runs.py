@@ -22,6 +22,8 @@ from .events import TERMINAL_EVENTS, EventLog, last_event
 from ..registry.namespace import READABLE_TOP, name_problem
 from ..kit.procs import pid_alive, proc_start_time  # noqa: F401  (re-exported)
 from .lifecycle import ACTIVE, TERMINAL, check_transition
+from .. import registry as plugin_registry  # get_plugin_manager is looked up when called: tests swap it
+from ..registry import declared_folders
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 LINK_FREE = ("config.json", "events.jsonl")  # besides summary.json: read for every run request
@@ -181,9 +183,7 @@ class RunStore:
     @property
     def folders(self) -> tuple[str, ...]:
         if self._folders is None:
-            from ..registry import declared_folders, get_plugin_manager  # looked up when called: tests swap it
-
-            self._folders = tuple(sorted(declared_folders(get_plugin_manager())))
+            self._folders = tuple(sorted(declared_folders(plugin_registry.get_plugin_manager())))
         return self._folders
 
     def run_dir(self, run_id: str) -> Path:
