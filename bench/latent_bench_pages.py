@@ -182,6 +182,19 @@ SWITCH = """async ({ index, epoch }) => {
   return [end - t0, shown - t0];
 }"""
 
+# until the explorer has drawn nothing for `quiet` ms (its transition over, an idle-time redraw done): the GPU
+# process is then free for the other page's measurement
+SETTLE = """async ({ quiet, limit }) => {
+  const box = document.querySelector('[data-testid=latent-canvas] [data-frames]');
+  const started = performance.now();
+  let last = box.dataset.frames, since = performance.now();
+  while (performance.now() - since < quiet && performance.now() - started < limit) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (box.dataset.frames !== last || box.dataset.animating === 'true') { last = box.dataset.frames; since = performance.now(); }
+  }
+  return performance.now() - started;
+}"""
+
 POINTS_OF = """(box) => { const deck = box.querySelector('[data-frames]').__deck;
   const layer = deck.props.layers.find((l) => l.id === 'points');
   const a = layer.props.data.attributes;

@@ -16,17 +16,17 @@ Figures (10,000 points; goal in brackets):
 4. 2-D pan, digits as points ("digits: on", 10,000 thumbnails from the input atlas) / bare points [<= 2];
 5. 2-D pan, all 150,000 kNN edges (an explicit choice) / bare with the same segments [<= 1.25] (--edge-frames);
 6. epoch switch: from the scrubber to the first rendered frame of a cold epoch (fetch, parse, buffers,
-   upload) / the bare page fetching the same file and swapping its position buffer, two switches on each
-   page per pass [<= 1.25];
+   upload) / the bare page fetching the same file and swapping its position buffer, four switches on each
+   page per pass (--switches) [<= 1.25];
 7. 3-D orbit, default edges / bare [<= 1.25];
 and the gzipped JavaScript loaded by /runs/<id>/latent (deck.gl included; goal <= 450 KB).
 
 Data: a run written in the artifact format by the host's own projection and kNN code (PCA 2-D and 3-D over
-23 epochs of synthetic 16-D latents whose clusters tighten; kNN k = 15 by KD-tree) and an input atlas of
+43 epochs (enough for a cold file at every switch) of synthetic 16-D latents whose clusters tighten; kNN k = 15 by KD-tree) and an input atlas of
 drawn digits (bench/latent_bench_pages.py).
 
 Needs the built UI: ./lab or ./test (frontend/out), or LATENTDECK_UI_DIR=<an export>.
-Run: .venv/bin/python bench/latent_explorer.py [--points 10000] [--passes 5] [--frames 12]
+Run: .venv/bin/python bench/latent_explorer.py [--points 10000] [--passes 5] [--frames 12] [--switches 4]
 """
 
 from __future__ import annotations
@@ -48,12 +48,19 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from conftest import start_server  # noqa: E402  (the test suite's real-uvicorn helper)
-from latent_bench_pages import (DRIVE, LINES_OF, MAP_READY, POINTS_OF, RUN_ID, SPRITES_OF, SWITCH,  # noqa: E402
+from latent_bench_pages import (DRIVE, LINES_OF, MAP_READY, POINTS_OF, RUN_ID, SETTLE, SPRITES_OF, SWITCH,  # noqa: E402
                                 browser_cpu_s, bundle_harness, quartiles, write_run)
 
 ARGS = ["--enable-unsafe-swiftshader", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-EPOCHS = 23  # 23 shown first; its difference mode reads 22; switches to 1, 3, ..., 21 are all cold
+
+
+def epochs_for(passes: int, switches: int) -> int:
+    """Epochs the synthetic run needs: the newest is shown first (its difference mode reads the one before),
+    then 1, 3, 5, ... are switched to, every one cold: a warm-up switch plus `switches` per pass."""
+    return 2 * (1 + passes * switches) + 1
+
+
 GOALS = {"pan_2d": 1.25, "pan_2d_focused": 1.25, "pan_2d_trails": 1.25, "pan_2d_digits": 2.0, "pan_2d_all_edges": 1.25,
          "epoch_switch": 1.25, "orbit_3d": 1.25}
 NAMES = {"pan_2d": "2-D pan, default edges", "pan_2d_focused": "2-D pan, one focused point + its edges (÷ bare points)",
@@ -94,13 +101,15 @@ def summarise(key: str, bare: list[float], explorer: list[float], cpu: tuple[lis
     return row
 
 
-def epoch_switch(explorer, bare, url: str, run_dir: Path, passes: int, points: int) -> dict:
-    """The explorer shows the newest epoch and prefetches the one after the shown one, so 23 -> 1 -> 3 -> 5 -> ...
-    is a cold file every time. A pass is two switches on each page, alternating (bare, explorer, bare, explorer),
-    its ratio the explorer's total over the bare page's; the first pair is a warm-up."""
-    names = {e: f"projections/latent_2d_epoch_{e}.json" for e in range(1, EPOCHS + 1)}
-    targets = list(range(1, EPOCHS - 1, 2))
-    per_pass = max(1, min(2, (len(targets) - 1) // passes))
+def epoch_switch(explorer, bare, url: str, run_dir: Path, passes: int, points: int, per_pass: int, epochs: int) -> dict:
+    """The explorer shows the newest epoch and prefetches the one after the shown one, so newest -> 1 -> 3 -> 5
+    -> ... is a cold file every time. A pass is `per_pass` switches on each page, alternating (bare, explorer,
+    bare, explorer, ...), its ratio the explorer's total over the bare page's; the first pair is a warm-up.
+    Each page is measured while the other draws nothing (the explorer settles: no frame for 0.6 s), since both
+    share the browser's one GPU process, where a frame of software WebGL costs as much as the switch itself."""
+    names = {e: f"projections/latent_2d_epoch_{e}.json" for e in range(1, epochs + 1)}
+    targets = list(range(1, epochs - 1, 2))
+    assert len(targets) >= 1 + passes * per_pass, "the run has too few epochs for these passes"
     switch_bare, switch_explorer, to_file, cpu_bare, cpu_explorer = [], [], [], [], []
     for epoch in targets[:1 + passes * per_pass]:
         doc = json.loads((run_dir / names[epoch]).read_text())
@@ -115,7 +124,7 @@ def epoch_switch(explorer, bare, url: str, run_dir: Path, passes: int, points: i
         cpu_explorer.append(1000 * (browser_cpu_s() - cpu))
         switch_explorer.append(total)
         to_file.append(round(shown))
-        explorer.wait_for_timeout(1200)  # let the transition finish
+        explorer.evaluate(SETTLE, {"quiet": 600, "limit": 8000})  # the transition and any idle-time redraw done
 
     def by_pass(values: list[float]) -> list[float]:
         return [sum(values[1 + k * per_pass:1 + (k + 1) * per_pass]) / per_pass for k in range(passes)]
@@ -131,6 +140,7 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=5, help="alternating bare/explorer pass pairs per figure")
     parser.add_argument("--frames", type=int, default=12, help="camera steps per timed pass")
     parser.add_argument("--edge-frames", type=int, default=4, help="camera steps per timed pass with all edges drawn")
+    parser.add_argument("--switches", type=int, default=4, help="cold epoch switches per timed pass")
     parser.add_argument("--out", type=Path, help="also write the figures here (JSON)")
     parser.add_argument("--only", help=f"comma-separated figures to measure (of {', '.join(NAMES)}); default all")
     parser.add_argument("--data", type=Path, help="write the run here, or reuse the one written there before")
@@ -148,14 +158,15 @@ def main() -> None:
     runs = (args.data or tmp) / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    epochs = epochs_for(args.passes, args.switches)
     run_dir = runs / RUN_ID
     if not (args.data and (run_dir / "summary.json").exists()
             and json.loads((run_dir / "config.json").read_text())["viz_subset_size"] == args.points
-            and json.loads((run_dir / "config.json").read_text())["epochs"] == EPOCHS):
+            and json.loads((run_dir / "config.json").read_text())["epochs"] == epochs):
         shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir = write_run(runs, args.points, EPOCHS)
+        run_dir = write_run(runs, args.points, epochs)
     html, js = bundle_harness(tmp)
-    print(f"wrote {args.points} points x {EPOCHS} epochs and an input atlas ({time.perf_counter() - started:.0f} s); "
+    print(f"wrote {args.points} points x {epochs} epochs and an input atlas ({time.perf_counter() - started:.0f} s); "
           f"UI {default_ui_dir()}; load {loadavg()}", flush=True)
     live = start_server(create_app(get_plugin_manager(), runs, monitor_s=1e6))
     out: dict = {"points": args.points, "passes": args.passes, "frames": args.frames, "load_start": loadavg()}
@@ -212,6 +223,8 @@ def main() -> None:
                         wall, used = drive(page, kind, frames, on_explorer)
                         ms.append(wall)
                         cpu.append(used)
+                        if on_explorer:  # its late redraws (camera settling, idle-time work) not in the bare pass
+                            explorer.evaluate(SETTLE, {"quiet": 400, "limit": 5000})
                 return summarise(key, bare_ms, explorer_ms, (bare_cpu, explorer_cpu), **extra)
 
             mirror(2)
@@ -272,7 +285,8 @@ def main() -> None:
                 explorer.wait_for_timeout(1000)
 
             if "epoch_switch" in want:
-                out["epoch_switch"] = epoch_switch(explorer, bare, live.url, run_dir, args.passes, args.points)
+                out["epoch_switch"] = epoch_switch(explorer, bare, live.url, run_dir, args.passes, args.points,
+                                                   args.switches, epochs)
 
             if "orbit_3d" in want:
                 explorer.get_by_test_id("map-dims").locator("button[data-value='3']").click()

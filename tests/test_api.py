@@ -59,7 +59,7 @@ def test_run_created_over_http_completes_and_serves_artifacts(serve_api, tiny_co
     assert [row["run_id"] for row in listed] == [run_id]
     assert listed[0]["status"] == "completed"
 
-    artifacts = live.client.get(f"/api/runs/{run_id}/artifacts").json()
+    artifacts = live.client.get(f"/api/runs/{run_id}/files").json()["files"]
     names = {row["name"] for row in artifacts}
     assert {"reconstructions/recon_grid_epoch_1.png", "reconstructions/recon_grid_epoch_2.png",
             "reconstructions/recon_grid_latest.png", "checkpoints/epoch_2.pt"} <= names
@@ -124,7 +124,7 @@ def test_request_validation_keeps_structured_errors(serve_api, runs_dir):
 
 def test_unknown_run_is_404(serve_api):
     live = serve_api()
-    for method, path in [("GET", "/api/runs/20990101-000000-abcdef"), ("GET", "/api/runs/nope/artifacts"),
+    for method, path in [("GET", "/api/runs/20990101-000000-abcdef"), ("GET", "/api/runs/nope/files"),
                          ("GET", "/api/runs/nope/artifacts/config.json"), ("GET", "/api/runs/nope/events"),
                          ("POST", "/api/runs/nope/cancel"), ("DELETE", "/api/runs/nope")]:
         response = live.client.request(method, path)
@@ -203,7 +203,7 @@ def test_plugins_components_schema_health_and_openapi(serve_api, monkeypatch):
     assert live.client.get("/api/health").json()["status"] == "ok"
     openapi = live.client.get("/openapi.json").json()
     for path in ("/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/cancel", "/api/runs/{run_id}/events",
-                 "/api/runs/{run_id}/artifacts", "/api/runs/{run_id}/artifacts/{name}", "/api/plugins",
+                 "/api/runs/{run_id}/files", "/api/runs/{run_id}/artifacts/{name}", "/api/plugins",
                  "/api/components", "/api/config/schema", "/api/health"):
         assert path in openapi["paths"], path
     assert "RunConfig" in str(openapi["paths"]["/api/runs"]["post"]["requestBody"])
@@ -261,7 +261,7 @@ def test_cancel_a_running_run_then_reload_from_disk(serve_api, tiny_config, runs
     assert replay.events == list(read_events(runs_dir / run_id / "events.jsonl"))
     assert replay.events[-1]["type"] == "run.cancelled"
     assert sse.read(again.client, events_url, headers={"Last-Event-ID": str(events[-1]["seq"])}).status == 204
-    names = {row["name"] for row in again.client.get(f"/api/runs/{run_id}/artifacts").json()}
+    names = {row["name"] for row in again.client.get(f"/api/runs/{run_id}/files").json()["files"]}
     # a cancel during an epoch's artifact stage stops it there (issue 22 item 6): the files announced before stay
     announced = {e["data"]["name"] for e in events if e["type"] == "artifact.created"}
     assert announced and announced <= names

@@ -43,15 +43,19 @@ def test_outside_artifacts_are_served_indexed_and_computed(outside_pm, runs_dir,
 
     served = client.get(f"/api/runs/{run_id}/artifacts/quality/swatch_epoch_2.png")
     assert served.status_code == 200 and served.headers["content-type"] == "image/png"
-    listed = {row["name"]: row["kind"] for row in client.get(f"/api/runs/{run_id}/artifacts").json()}
-    assert listed["quality/rows_epoch_1.json"] == "quality" and "latent_stats/latent_stats_latest.json" in listed
+    listing = client.get(f"/api/runs/{run_id}/files").json()
+    listed = {row["name"]: row for row in listing["files"]}
+    assert listed["quality/rows_epoch_1.json"]["folder"] == "quality" and "latent_stats/latent_stats_latest.json" in listed
+    rows = listed["quality/rows_epoch_1.json"]
+    assert (rows["artifact"], rows["kind"], rows["epoch"], rows["latest"]) == ("quality", "artifacts", 1, False)
 
-    index = {row["name"]: row for row in client.get(f"/api/runs/{run_id}/artifact-index").json()}
+    index = {row["name"]: row for row in listing["artifacts"]}
     quality = index["quality"]
     assert quality["view"] == "image" and quality["folder"] == "quality" and quality["provider"] == "quality_plugin"
-    assert [e["epoch"] for e in quality["epochs"]] == [1, 2]
-    assert quality["epochs"][1]["files"] == ["quality/rows_epoch_2.json", "quality/swatch_epoch_2.png"]
-    assert sorted(quality["latest"]) == ["quality/rows_latest.json", "quality/swatch_latest.png"]
+    of_quality = [row for row in listing["files"] if row["artifact"] == "quality"]
+    assert sorted({row["epoch"] for row in of_quality if row["epoch"]}) == [1, 2]
+    assert sorted(r["name"] for r in of_quality if r["epoch"] == 2) == ["quality/rows_epoch_2.json", "quality/swatch_epoch_2.png"]
+    assert sorted(r["name"] for r in of_quality if r["latest"]) == ["quality/rows_latest.json", "quality/swatch_latest.png"]
     assert index["latent_stats"]["view"] == "metric_series" and index["recon_grid"]["view"] == "image"
     assert index["latent_stats"]["page"] == "/plugin-pages/latent_stats/" and quality["page"] is None
     page = client.get("/plugin-pages/latent_stats/")  # the plugin's own view, served from its package
@@ -65,8 +69,8 @@ def test_outside_artifacts_are_served_indexed_and_computed(outside_pm, runs_dir,
     bad = client.post(f"/api/runs/{run_id}/compute/quality-probe", json={"idx": 10_000})
     assert bad.status_code == 422 and "outside the held-out split" in bad.json()["detail"]
     assert client.post(f"/api/runs/{run_id}/compute/quality-probe", json={"ix": 3}).status_code == 422
-    index = {row["name"]: row for row in client.get(f"/api/runs/{run_id}/artifact-index").json()}
-    assert index["quality-probe"]["kind"] == "ondemand" and index["quality-probe"]["epochs"][0]["epoch"] == 2
+    probe_row = next(r for r in client.get(f"/api/runs/{run_id}/files").json()["files"] if r["artifact"] == "quality-probe")
+    assert probe_row["kind"] == "ondemand" and probe_row["epoch"] == 2 and probe_row["fields"] == {"idx": 3}
     schema = client.get("/openapi.json").json()
     assert "/api/runs/{run_id}/compute/quality-probe" in schema["paths"]
 

@@ -23,7 +23,8 @@ def test_installed_examples_work_without_touching_the_host(tmp_path, tiny_config
         assert broken["status"] == "failed" and "a_module_nobody_installed_xyz" in broken["error"]
 
         run_id = lab.train({**tiny_config, "projections": [], "artifacts": ["recon_grid", "latent_stats"]})
-        files = {row["name"] for row in lab.client.get(f"/api/runs/{run_id}/artifacts").json()}
+        listing = lab.client.get(f"/api/runs/{run_id}/files").json()
+        files = {row["name"]: row for row in listing["files"]}
         assert "latent_stats/latent_stats_epoch_2.json" in files  # written by the worker, in its own folder
         answer = lab.client.post(f"/api/runs/{run_id}/compute/nearest", json={"idx": 1, "k": 4})
         assert answer.status_code == 200, answer.text
@@ -31,7 +32,12 @@ def test_installed_examples_work_without_touching_the_host(tmp_path, tiny_config
         strip = lab.client.get(f"/api/runs/{run_id}/artifacts/nearest/epoch_2/idx_1_k_4/strip.png")
         assert strip.status_code == 200 and strip.content[:4] == b"\x89PNG"
         assert lab.client.post(f"/api/runs/{run_id}/compute/nearest", json={"idx": 1, "k": 0}).status_code == 422
-        index = {row["name"]: row for row in lab.client.get(f"/api/runs/{run_id}/artifact-index").json()}
-        assert index["latent_stats"]["view"] == "metric_series" and len(index["latent_stats"]["epochs"]) == 2
-        assert index["nearest"]["view"] == "table" and index["nearest"]["kind"] == "ondemand"
+        listing = lab.client.get(f"/api/runs/{run_id}/files").json()
+        types = {row["name"]: row for row in listing["artifacts"]}
+        assert types["latent_stats"]["view"] == "metric_series" and types["nearest"]["view"] == "table"
+        assert types["nearest"]["kind"] == "ondemand"
+        stats_epochs = {row["epoch"] for row in listing["files"] if row["artifact"] == "latent_stats" and row["epoch"]}
+        assert stats_epochs == {1, 2}
+        strip_row = next(row for row in listing["files"] if row["name"] == "nearest/epoch_2/idx_1_k_4/strip.png")
+        assert (strip_row["artifact"], strip_row["kind"], strip_row["epoch"]) == ("nearest", "ondemand", 2)
         assert "/api/runs/{run_id}/compute/nearest" in lab.client.get("/openapi.json").json()["paths"]

@@ -29,7 +29,7 @@ def test_gmvae_run_over_http_completes_with_all_artifacts(serve_api, tiny_config
     metrics = summary["metrics"]
     assert metrics["epoch"] == 2 and metrics["cat_kl_weight"] == 1.0 and len(metrics["qc_argmax_counts"]) == 4
 
-    names = {row["name"] for row in live.client.get(f"/api/runs/{run_id}/artifacts").json()}
+    names = {row["name"] for row in live.client.get(f"/api/runs/{run_id}/files").json()["files"]}
     for epoch in (1, 2):
         assert {f"mixture/mixture_health_epoch_{epoch}.json", f"reconstructions/recon_grid_epoch_{epoch}.png",
                 f"checkpoints/epoch_{epoch}.pt"} <= names

@@ -77,14 +77,14 @@ def test_a_sweep_trains_on_a_local_ray_latentdeck_starts(serve_api, ray_config, 
                                                 "model_options": {**ray_config["model_options"], "latent_dim": 4}})
     local_id = local.json()["summary"]["run_id"]
     assert _wait_status(waiter, live, local_id, {"completed", "failed"}) == "completed"
-    expected = {a["name"] for a in live.client.get(f"/api/runs/{local_id}/artifacts").json()}
+    expected = {a["name"] for a in live.client.get(f"/api/runs/{local_id}/files").json()["files"]}
     assert {"checkpoints/epoch_2.pt", "projections/latent_2d_latest_first-dims.json"} <= expected, sorted(expected)
     for dims, run_id in zip((2, 3, 4), ids):
         run_dir = live.store.run_dir(run_id)
         info = read_worker_info(run_dir)
         assert info["executor"] == "ray" and info["start"] == "ray" and info["pid"] is None and info["num_cpus"] == 1
         assert EPOCH_EVENTS <= set(_types(run_dir))
-        names = {a["name"] for a in live.client.get(f"/api/runs/{run_id}/artifacts").json()}
+        names = {a["name"] for a in live.client.get(f"/api/runs/{run_id}/files").json()["files"]}
         wanted = expected if dims >= 3 else {n for n in expected if "latent_3d" not in n}  # no 3-D map of 2 dims
         assert names == wanted, sorted(names ^ wanted)
         assert "ray: training on node" in (run_dir / "worker.log").read_text()

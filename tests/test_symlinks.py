@@ -69,15 +69,15 @@ def test_links_never_lead_outside_the_runs_folder(planted, plugin_manager, runs_
     assert {row["run_id"] for row in listed} == {planted["real"]}
     for run_id in (planted["linked"], planted["inner"]):
         base = f"/api/runs/{run_id}"
-        for path in ("", "/artifacts", "/artifacts/summary.json", "/artifacts/config.json", "/artifacts/events.jsonl",
-                     "/artifacts/reconstructions/secret.png", "/events", "/overlays"):
+        for path in ("", "/artifacts/summary.json", "/artifacts/config.json", "/artifacts/events.jsonl",
+                     "/artifacts/reconstructions/secret.png", "/events", "/files"):
             assert get(base + path) == 404, base + path
         assert get(base + "/cancel", "POST") == 404
         assert client.post(base + "/compute/network-layers", json={}).status_code == 404
         assert get(base, "DELETE") == 404
     real = f"/api/runs/{planted['real']}"
     assert get(real) == 200
-    names = [row["name"] for row in client.get(real + "/artifacts").json()]
+    names = [row["name"] for row in client.get(real + "/files").json()["files"]]
     assert not any(name.startswith("reconstructions/") for name in names), names
     assert get(real + "/artifacts/reconstructions/recon_grid_latest.png") == 404
     import time

@@ -56,3 +56,25 @@ def test_a_server_from_the_installed_wheel_serves_the_ui(wheel, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines()[0] == str(target / "latentdeck" / "_ui") and "served" in done.stdout
+
+
+def test_from_the_installed_wheel_without_pytest_check_and_new_plugin_work(wheel, tmp_path):
+    """A wheel install has no pytest: `latentdeck plugins --check` runs its tiny run, and `latentdeck new-plugin`
+    finds its templates inside the package (issue 23 item 4)."""
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target),
+                    str(wheel)], check=True, capture_output=True, timeout=300)
+    code = (
+        "import sys\n"
+        "sys.modules['pytest'] = None  # import pytest raises ImportError, as where it is not installed\n"
+        "import latentdeck\n"
+        f"assert latentdeck.__file__.startswith({str(target)!r}), latentdeck.__file__\n"
+        "from latentdeck.cli import main\n"
+        "assert main(['new-plugin', 'wheel_stats', '--kind', 'artifact']) == 0\n"
+        "sys.exit(main(['plugins', '--check', 'latentdeck.knn']))\n")
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    env.pop("LATENTDECK_EXTRA_PLUGINS", None)
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and done.stdout.strip().endswith("ok")
+    assert (tmp_path / "latentdeck-wheel_stats" / "src" / "latentdeck_wheel_stats" / "plugin.py").is_file()

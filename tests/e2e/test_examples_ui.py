@@ -1,5 +1,6 @@
 """The installed examples in the browser: the artifact example's metric series and the on-demand
-example's table appear on the run page with their generic views, and /plugins reports the broken
+example's table appear on the run page with their generic views, the on-demand example has an action
+form that computes it, and /plugins reports the broken
 package with its error while the rest of the lab works (see tests/test_examples_installed.py)."""
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ def test_installed_examples_on_the_run_page_and_plugins_page(page, shot, tmp_pat
         expect(nearest).to_have_attribute("data-view", "table")
         expect(nearest.get_by_test_id("generic-table").locator("tbody tr")).to_have_count(4)
         shot(page, "examples-run-page")
+        action = page.get_by_test_id("action-nearest")  # the wheel's computation has a form from its request schema
+        action.locator("summary").click()
+        page.fill("#f-nearest-idx", "2")
+        page.fill("#f-nearest-k", "3")
+        page.get_by_test_id("action-run-nearest").click()
+        expect(page.get_by_test_id("action-result-nearest")).to_contain_text("computed", timeout=60_000)
+        expect(page.get_by_test_id("action-result-nearest")).to_contain_text("nearest/epoch_2/idx_2_k_3")
         page.goto(f"{lab.url}/plugins/")
         expect(page.get_by_text("a_module_nobody_installed_xyz")).to_be_visible()
         expect(page.get_by_text("broken_example").first).to_be_visible()

@@ -70,6 +70,6 @@ def test_network_page_inspects_a_trained_model(trained_run, serve_api, page, sho
     expect(page.get_by_test_id("net-channel")).to_contain_text("Channel 2 of trunk.layers.0")
     page.get_by_test_id("net-idx").fill("99999")
     expect(page.get_by_test_id("net-idx-hint")).to_have_text("use 0..63")  # out of range: nothing requested
-    names = {row["name"] for row in live.client.get(f"/api/runs/{run_id}/artifacts").json()}
+    names = {row["name"] for row in live.client.get(f"/api/runs/{run_id}/files").json()["files"]}
     assert "network/forward/epoch_2/idx_0/layers.json" in names
     assert not any("idx_99999" in name for name in names)

@@ -93,8 +93,8 @@ def corpus(secret: Path, run_id: str) -> list[tuple[str, str]]:
     ids = ["..", "%2e%2e", "../secret", "..%2fsecret%2frun", "%2e%2e%2fsecret%2frun", "20260101-000000-c0ffee",
            ".", "%2e", absolute, "%2f" + absolute.lstrip("/").replace("/", "%2f"), "secret", "..\\secret\\run",
            run_id + "%00", run_id + "%2f..%2f..%2fsecret%2frun", "a" * 5000, "%00", "~root", "$HOME"]
-    suffixes = ["", "/artifacts", "/artifacts/summary.json", "/artifacts/config.json", "/artifacts/events.jsonl",
-                "/events", "/overlays"]
+    suffixes = ["", "/files", "/artifacts/summary.json", "/artifacts/config.json", "/artifacts/events.jsonl",
+                "/events"]
     for rid in ids:
         for suffix in suffixes:
             requests.append(("GET", f"/api/runs/{rid}{suffix}"))

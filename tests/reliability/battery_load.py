@@ -36,7 +36,7 @@ async def _poller(url: str, run_ids: list[str], stop: asyncio.Event, seed: int, 
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         while not stop.is_set():
             run_id = rng.choice(run_ids)
-            steps = [("runs", "/api/runs"), ("run", f"/api/runs/{run_id}"), ("artifacts", f"/api/runs/{run_id}/artifacts")]
+            steps = [("runs", "/api/runs"), ("run", f"/api/runs/{run_id}"), ("files", f"/api/runs/{run_id}/files")]
             listing: list[dict] = []
             for kind, path in steps:
                 listing = await _get(client, kind, path, latencies, errors) or listing

@@ -261,7 +261,7 @@ def test_a_linked_artifact_is_not_served(run, client, tmp_path, what):
     frozen = freeze(outside)
     answer = client.get(f"/api/runs/{run_dir.name}/artifacts/reconstructions/recon_grid_latest.png")
     assert answer.status_code == 404 and f"{name} is a symbolic link" in answer.json()["detail"], answer.text
-    listed = [row["name"] for row in client.get(f"/api/runs/{run_dir.name}/artifacts").json()]
+    listed = [row["name"] for row in client.get(f"/api/runs/{run_dir.name}/files").json()["files"]]
     assert "reconstructions/recon_grid_latest.png" not in listed
     assert_untouched(outside, frozen)
 

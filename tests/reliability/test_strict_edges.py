@@ -53,14 +53,14 @@ def test_the_token_cookie_is_read_next_to_malformed_cookies(plugin_manager, runs
 
 @pytest.mark.parametrize("epoch", ["+0.0", "+1", "-0", "01", "1_0", "1.0", "1e0", " 1", "1 ", "\u0663", "0x1", ""])
 def test_epoch_query_must_be_canonical(loopback, epoch):
-    response = loopback.get(f"/api/runs/{NO_RUN}/overlays", params={"epoch": epoch})
+    response = loopback.get(f"/api/runs/{NO_RUN}/files", params={"epoch": epoch})
     assert response.status_code == 422, (epoch, response.text)
     assert "query parameter epoch" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("epoch", ["0", "7", "120"])
 def test_canonical_epochs_pass_validation(loopback, epoch):
-    response = loopback.get(f"/api/runs/{NO_RUN}/overlays", params={"epoch": epoch})
+    response = loopback.get(f"/api/runs/{NO_RUN}/files", params={"epoch": epoch})
     assert response.status_code == 404, response.text  # reached the run lookup
 
 

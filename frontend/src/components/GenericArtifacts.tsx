@@ -1,10 +1,11 @@
 "use client";
 // Every artifact type without a panel of its own, drawn with the generic view its spec declares
-// (GET /api/runs/{id}/artifact-index: files per epoch and a `view` hint). A newly installed plugin's
+// (GET /api/runs/{id}/files, grouped per type and epoch by lib/runFiles, with each type's `view` hint). A newly installed plugin's
 // artifacts appear here without a frontend change. The page only reads the persisted files.
 import { useEffect, useMemo, useState } from "react";
 import { api } from "@/lib/api";
-import type { ArtifactIndexEntry } from "@/lib/api";
+import { artifactGroups } from "@/lib/runFiles";
+import type { ArtifactGroup as ArtifactIndexEntry } from "@/lib/runFiles";
 import { loadJson } from "@/lib/latent/files";
 import { gridCanvas } from "@/lib/overlays";
 import type { GridDoc } from "@/lib/overlays";
@@ -19,7 +20,7 @@ export function GenericArtifacts({ runId, refresh }: { runId: string; refresh: n
   const [entries, setEntries] = useState<ArtifactIndexEntry[] | null>(null);
   useEffect(() => {
     let live = true;
-    api.artifactIndex(runId).then((rows) => { if (live) setEntries(rows.filter((e) => !dedicated(e))); }, () => undefined);
+    api.files(runId).then((listing) => { if (live) setEntries(artifactGroups(listing).filter((e) => !dedicated(e))); }, () => undefined);
     return () => { live = false; };
   }, [runId, refresh]);
   if (!entries?.length) return null;

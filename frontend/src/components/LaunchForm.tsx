@@ -11,7 +11,17 @@ import { parseGrid, parseSeeds } from "@/lib/sweeps";
 import { ErrorBox } from "./ui";
 
 const BASIC = ["name", "epochs", "batch_size", "optimizer.lr", "seed", "limit"];
-const HANDLED = ["model", "model_options", "dataset", "preset", "sweep_id"];
+const HANDLED = ["model", "model_options", "dataset", "preset", "sweep_id", "projection_options", "artifact_options"];
+/** Per-component options the form builds from each installed component's schema, like the model's. */
+const COMPONENT_OPTIONS = [["projections", "projection_options"], ["artifacts", "artifact_options"]] as const;
+
+/** Fields for every installed projection's and artifact generator's options (keys
+ * ``projection_options.<name>.<field>``, ``artifact_options.<name>.<field>``), in kind then name order. */
+function componentOptionFields(components: ComponentsByKind) {
+  return COMPONENT_OPTIONS.flatMap(([kind, key]) => (components[kind] ?? [])
+    .filter((row) => Object.keys(row.options_schema?.properties ?? {}).length)
+    .map((row) => ({ kind, name: row.name, fields: fieldsOf(row.options_schema, `${key}.${row.name}`) })));
+}
 const OFFLINE_FALLBACK = "mnist-5k";
 
 type Loaded = { components: ComponentsByKind; schema: JsonSchema; presets: Preset[] };
@@ -45,7 +55,9 @@ export function LaunchForm() {
   const modelRow = models.find((m) => m.name === model);
   const configFields = useMemo(() => (loaded ? fieldsOf(loaded.schema, "", loaded.schema, HANDLED) : []), [loaded]);
   const modelFields = useMemo(() => (modelRow ? fieldsOf(modelRow.options_schema, "model_options") : []), [modelRow]);
-  const allFields = useMemo(() => [...configFields, ...modelFields], [configFields, modelFields]);
+  const optionGroups = useMemo(() => (loaded ? componentOptionFields(loaded.components) : []), [loaded]);
+  const optionFields = useMemo(() => optionGroups.flatMap((g) => g.fields), [optionGroups]);
+  const allFields = useMemo(() => [...configFields, ...modelFields, ...optionFields], [configFields, modelFields, optionFields]);
   const defaults = useMemo(() => initialValues(allFields), [allFields]);
   const value = (key: string) => (key in values ? values[key] : defaults[key]);
 
@@ -87,7 +99,7 @@ export function LaunchForm() {
     const config = p.config as Record<string, unknown>;
     const nextModel = typeof config.model === "string" ? config.model : defaultModel;
     const row = models.find((m) => m.name === nextModel);
-    const fields = [...configFields, ...(row ? fieldsOf(row.options_schema, "model_options") : [])];
+    const fields = [...configFields, ...(row ? fieldsOf(row.options_schema, "model_options") : []), ...optionFields];
     setModel(nextModel);
     if (typeof config.dataset === "string") setDataset(config.dataset);
     setValues(valuesFromConfig(fields, config));
@@ -176,9 +188,15 @@ export function LaunchForm() {
         </section>
       ) : null}
       <section className="panel form-section">
-        <details open={configFields.some((f) => !BASIC.includes(f.key) && errors[f.key]) || undefined}>
+        <details open={[...configFields, ...optionFields].some((f) => !BASIC.includes(f.key) && errors[f.key]) || undefined}>
           <summary>Advanced: optimizer, checkpoints, visualization, projections, artifacts</summary>
           <div className="fields">{renderFields((k) => !BASIC.includes(k), configFields)}</div>
+          {optionGroups.map((g) => (
+            <div key={`${g.kind}:${g.name}`} data-testid={`options-${g.kind}-${g.name}`}>
+              <h3>{g.name} options <span className="muted small">({g.kind === "projections" ? "projection" : "artifact"})</span></h3>
+              <div className="fields">{renderFields(() => true, g.fields)}</div>
+            </div>
+          ))}
         </details>
       </section>
       <section className="panel form-section">

@@ -3,6 +3,7 @@ import { useEffect, useState } from "react";
 import { api, ApiError } from "@/lib/api";
 import type { PluginRow } from "@/lib/api";
 import { Empty, ErrorBox } from "./ui";
+import { hasRuntimeFailures, PluginHealth, RESTART_HINT } from "./PluginHealth";
 
 export function PluginsList() {
   const [plugins, setPlugins] = useState<PluginRow[] | null>(null);
@@ -12,14 +13,16 @@ export function PluginsList() {
   }, []);
   if (error) return <ErrorBox title="The plugin list could not be loaded.">{error}</ErrorBox>;
   if (!plugins) return <p className="muted">Loading plugins…</p>;
-  if (!plugins.length) return <div className="panel"><Empty title="No plugins are installed.">Reinstall latentdeck (./lab) to get the built-in ones.</Empty></div>;
+  if (!plugins.length) return <div className="panel"><Empty title="No plugins are installed.">Reinstall latentdeck (<code>pip install --force-reinstall latentdeck</code>, or ./lab in a source checkout) to get the built-in ones, then restart the server.</Empty></div>;
   const failed = plugins.filter((p) => p.status !== "ok");
-  const sorted = [...failed, ...plugins.filter((p) => p.status === "ok")];
+  const unhealthy = plugins.filter((p) => p.status === "ok" && hasRuntimeFailures(p));
+  const sorted = [...failed, ...unhealthy, ...plugins.filter((p) => p.status === "ok" && !hasRuntimeFailures(p))];
   return (
     <>
       <p className="muted small" data-testid="plugin-counts">
         {plugins.length} plugins: {plugins.filter((p) => p.builtin).length} built-in, {plugins.filter((p) => !p.builtin).length} third-party
-        {failed.length ? `, ${failed.length} failed to load` : ""}.
+        {failed.length ? `, ${failed.length} failed to load` : ""}
+        {unhealthy.length ? `, ${unhealthy.length} failed at run time` : ""}.
       </p>
       {sorted.map((p) => (
         <section key={p.name} className="panel plugin-card" data-testid="plugin" data-plugin={p.name}>
@@ -31,11 +34,12 @@ export function PluginsList() {
             </div>
           </div>
           <div><span className={`badge ${p.status === "ok" ? "status-completed" : "status-failed"}`}>{p.status === "ok" ? "loaded" : "failed"}</span></div>
+          <PluginHealth plugin={p} />
           {p.status !== "ok" ? (
             <div style={{ gridColumn: "1 / -1" }}>
               <ErrorBox title="This plugin failed to load; its components are unavailable.">
                 <pre className="error-text">{p.error}</pre>
-                Fix or uninstall the package, then restart the server (./lab).
+                Fix or uninstall the package, {RESTART_HINT}.
               </ErrorBox>
             </div>
           ) : null}

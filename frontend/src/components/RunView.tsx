@@ -10,6 +10,7 @@ import type { Connection } from "@/lib/useRunEvents";
 import { phasesOf } from "@/lib/phases";
 import { fmt, latestWarnings, progressOf } from "@/lib/runState";
 import type { RunState } from "@/lib/runState";
+import { ActionsPanel } from "./ActionsPanel";
 import { GenericArtifacts } from "./GenericArtifacts";
 import { RunPhasesContext } from "./LineChart";
 import { RunCharts } from "./RunCharts";
@@ -237,7 +238,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
 
   useEffect(() => {
     if (!runId || !detail || (!finished && !ended)) return;
-    api.listArtifacts(runId).then(mergeArtifacts, () => undefined); // events already carry them; this adds backfilled files
+    api.files(runId).then((listing) => mergeArtifacts(listing.files), () => undefined); // events already carry them; this adds backfilled files
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [runId, detail, finished, ended]);
 
@@ -308,6 +309,7 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
         <section className="panel"><h2>Epochs</h2><EpochTable state={state} /></section>
       </div>
       <GenericArtifacts runId={runId} refresh={state.metrics.length + state.epochsDone + (ended ? 1000 : 0)} />
+      <ActionsPanel runId={runId} />
       {state.failures.length ? (
         <section className="panel">
           <h2>Artifact problems</h2>

@@ -73,26 +73,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/runs/{run_id}/artifacts": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List Artifacts
-         * @description Artifact files of the run (per-epoch files and their ``*_latest`` mirrors), by relative name.
-         */
-        get: operations["list_artifacts_api_runs__run_id__artifacts_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/runs/{run_id}/artifacts/{name}": {
         parameters: {
             query?: never;
@@ -102,7 +82,7 @@ export interface paths {
         };
         /**
          * Get Artifact
-         * @description One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl),
+         * @description One file of the run by its relative name (from GET /api/runs/{id}/files, or config.json/summary.json/events.jsonl),
          *     as it is at the moment of the request (``events.jsonl`` up to its last complete line).
          */
         get: operations["get_artifact_api_runs__run_id__artifacts__name__get"];
@@ -234,7 +214,8 @@ export interface paths {
         };
         /**
          * Get Plugins
-         * @description Every plugin, built-in or not, including third-party plugins that failed to load (with the error).
+         * @description Every plugin, built-in or not, including third-party plugins that failed to load (with the error), and
+         *     each one's ``health``: how often its components raised or ran past their budget, with the last error.
          */
         get: operations["get_plugins_api_plugins_get"];
         put?: never;
@@ -329,7 +310,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/runs/{run_id}/artifact-index": {
+    "/api/runs/{run_id}/files": {
         parameters: {
             query?: never;
             header?: never;
@@ -337,32 +318,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Get Artifact Index
-         * @description A run's files grouped by the spec that declares them (found with its file patterns), per epoch,
-         *     with its view hint: the run page shows each type that has no panel of its own with that view.
+         * Get Files
+         * @description Every file of the run's artifact folders with its parsed keys (artifact, kind, epoch, latest,
+         *     method, dims, the pattern's other fields), size and time, the epochs with a checkpoint and the
+         *     installed artifact types with their view hints.
          */
-        get: operations["get_artifact_index_api_runs__run_id__artifact_index_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/runs/{run_id}/overlays": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Get Overlays
-         * @description Which overlay artifacts (density, distortion, samples, any generator declaring ``overlay``) exist, per
-         *     epoch, parsed from the file names with the generators' declared patterns.
-         */
-        get: operations["get_overlays_api_runs__run_id__overlays_get"];
+        get: operations["get_files_api_runs__run_id__files_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -575,24 +536,39 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** Artifact */
-        Artifact: {
+        /** ArtifactType */
+        ArtifactType: {
             /**
              * Name
-             * @description relative name inside the run, e.g. 'reconstructions/recon_grid_latest.png'
+             * @description the artifact generator or on-demand computation
              */
             name: string;
             /**
              * Kind
-             * @description the artifact folder
+             * @description artifacts | ondemand
              */
             kind: string;
-            /** Size */
-            size: number;
-            /** Mtime */
-            mtime: number;
-            /** Url */
-            url: string;
+            /** Provider */
+            provider: string | null;
+            /** Folder */
+            folder: string;
+            /**
+             * View
+             * @description how to show its files without a dedicated panel: image, image_grid, metric_series, table, grid2d_overlay or json
+             */
+            view: string;
+            /** Description */
+            description: string;
+            /**
+             * Overlay
+             * @description its JSON files are overlays of the latent map
+             */
+            overlay: boolean;
+            /**
+             * Page
+             * @description the plugin's own page for this type (embed with ?run=&epoch=), if any
+             */
+            page: string | null;
         };
         /** BackfillAccepted */
         BackfillAccepted: {
@@ -646,6 +622,13 @@ export interface components {
             summary: components["schemas"]["RunSummary"];
             /** Detail */
             detail: string;
+        };
+        /** ComponentHealth */
+        ComponentHealth: {
+            /** Failures */
+            failures: number;
+            /** Over Budget */
+            over_budget: number;
         };
         /**
          * ConvStepRequest
@@ -713,57 +696,6 @@ export interface components {
             /** Version */
             version: string;
         };
-        /** IndexEntry */
-        IndexEntry: {
-            /**
-             * Name
-             * @description the artifact generator or on-demand computation that declares these files
-             */
-            name: string;
-            /**
-             * Kind
-             * @description artifacts | ondemand
-             */
-            kind: string;
-            /** Provider */
-            provider: string | null;
-            /** Folder */
-            folder: string;
-            /**
-             * View
-             * @description how to show them without a dedicated panel: image, image_grid, metric_series, table, grid2d_overlay or json
-             */
-            view: string;
-            /** Description */
-            description: string;
-            /**
-             * Page
-             * @description the plugin's own page for this artifact type (embed with ?run=&epoch=), if any
-             */
-            page: string | null;
-            /**
-             * Epochs
-             * @description files per epoch, ascending
-             */
-            epochs: components["schemas"]["IndexEpoch"][];
-            /**
-             * Latest
-             * @description the *_latest mirrors
-             */
-            latest: string[];
-            /**
-             * Other
-             * @description files of no epoch (run-level files)
-             */
-            other: string[];
-        };
-        /** IndexEpoch */
-        IndexEpoch: {
-            /** Epoch */
-            epoch: number;
-            /** Files */
-            files: string[];
-        };
         /**
          * InspectRequest
          * @description One channel of one layer for one example; with a probe (x, y) also its receptive field.
@@ -820,6 +752,30 @@ export interface components {
              * @description output channel
              */
             out: number;
+        };
+        /** LastError */
+        LastError: {
+            /** Message */
+            message: string;
+            /**
+             * At
+             * @description when, in seconds since the epoch
+             */
+            at: number;
+            /** Run Id */
+            run_id: string | null;
+            /** Epoch */
+            epoch?: number | null;
+            /**
+             * Reason
+             * @description error (it raised) | timeout (over its time budget)
+             */
+            reason: string;
+            /**
+             * Component
+             * @description the plugin's component that failed
+             */
+            component: string;
         };
         /**
          * LayersRequest
@@ -937,49 +893,6 @@ export interface components {
             weight_decay: number;
         };
         /**
-         * OverlayEpoch
-         * @description One epoch: ``checkpoint`` and, for every overlay folder in ``kinds``, a list of its files.
-         */
-        OverlayEpoch: {
-            /** Epoch */
-            epoch: number;
-            /**
-             * Checkpoint
-             * @description whether the epoch has a checkpoint (on-demand computations need one)
-             */
-            checkpoint: boolean;
-        } & {
-            [key: string]: components["schemas"]["OverlayFile"][];
-        };
-        /** OverlayFile */
-        OverlayFile: {
-            /** Name */
-            name: string;
-            /** Url */
-            url: string;
-        } & {
-            [key: string]: unknown;
-        };
-        /** OverlayListing */
-        OverlayListing: {
-            /** Run Id */
-            run_id: string;
-            /**
-             * Kinds
-             * @description the overlay folders the installed plugins declare (density, distortion, samples ...)
-             */
-            kinds: string[];
-            /** Epochs */
-            epochs: components["schemas"]["OverlayEpoch"][];
-            /**
-             * Latest
-             * @description the *_latest mirrors, by kind
-             */
-            latest: {
-                [key: string]: components["schemas"]["OverlayFile"][];
-            };
-        };
-        /**
          * PerturbRequest
          * @description The reconstruction after adding delta to one dimension of a latent vector.
          */
@@ -1049,6 +962,27 @@ export interface components {
              */
             text: string;
         };
+        /** PluginHealth */
+        PluginHealth: {
+            /**
+             * Failures
+             * @description times one of its components raised at run time (all runs in this runs folder)
+             */
+            failures: number;
+            /**
+             * Over Budget
+             * @description times one of its components ran past its time budget and was stopped
+             */
+            over_budget: number;
+            /**
+             * Components
+             * @description the counts per component that failed
+             */
+            components: {
+                [key: string]: components["schemas"]["ComponentHealth"];
+            };
+            last_error: components["schemas"]["LastError"] | null;
+        };
         /** PluginRow */
         PluginRow: {
             /** Name */
@@ -1059,7 +993,7 @@ export interface components {
             builtin: boolean;
             /**
              * Status
-             * @description ok | failed
+             * @description ok | failed (to load)
              */
             status: string;
             /** Error */
@@ -1073,6 +1007,8 @@ export interface components {
             provides: {
                 [key: string]: string[];
             };
+            /** @description runtime failures counted since they were last cleared (`latentdeck plugins --clear-failures`) */
+            health: components["schemas"]["PluginHealth"];
         };
         /** PresetChange */
         PresetChange: {
@@ -1316,6 +1252,76 @@ export interface components {
              * @description the training phases the run's model declares (pretraining, prior initialisation, ...); empty when it declares none or is not installed
              */
             phases?: components["schemas"]["Phase"][];
+        };
+        /** RunFile */
+        RunFile: {
+            /**
+             * Name
+             * @description relative name (GET /api/runs/{run_id}/artifacts/{name} serves it)
+             */
+            name: string;
+            /** Url */
+            url: string;
+            /** Folder */
+            folder: string;
+            /**
+             * Artifact
+             * @description the artifact generator or on-demand computation whose declared pattern the name matches; the method for projections; null when none does
+             */
+            artifact: string | null;
+            /**
+             * Kind
+             * @description artifacts | ondemand | projections | checkpoints | undeclared
+             */
+            kind: string;
+            /**
+             * Epoch
+             * @description the epoch (null: a *_latest mirror or a file of no epoch)
+             */
+            epoch: number | null;
+            /**
+             * Latest
+             * @description a *_latest mirror (the pattern's {tag} is 'latest')
+             */
+            latest: boolean;
+            /**
+             * Method
+             * @description the projection method the file belongs to, when its pattern names one
+             */
+            method: string | null;
+            /**
+             * Dims
+             * @description the projection's dimensions, when its pattern names them
+             */
+            dims: number | null;
+            /**
+             * Fields
+             * @description the pattern's other placeholders (idx, family ...)
+             */
+            fields: {
+                [key: string]: string | number | null;
+            };
+            /** Size */
+            size: number;
+            /** Mtime */
+            mtime: number;
+        };
+        /** RunFiles */
+        RunFiles: {
+            /** Run Id */
+            run_id: string;
+            /**
+             * Checkpoints
+             * @description epochs with a complete checkpoint (on-demand computations need one)
+             */
+            checkpoints: number[];
+            /**
+             * Artifacts
+             * @description every installed artifact type, whether or not it has files
+             */
+            artifacts: components["schemas"]["ArtifactType"][];
+            /** Files */
+            files: components["schemas"]["RunFile"][];
         };
         /**
          * RunSummary
@@ -1938,51 +1944,6 @@ export interface operations {
             };
         };
     };
-    list_artifacts_api_runs__run_id__artifacts_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                run_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Artifact"][];
-                };
-            };
-            /** @description no such run */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "detail": "no run 'x' in runs/"
-                     *     }
-                     */
-                    "application/json": unknown;
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
     get_artifact_api_runs__run_id__artifacts__name__get: {
         parameters: {
             query?: never;
@@ -2455,50 +2416,12 @@ export interface operations {
             };
         };
     };
-    get_artifact_index_api_runs__run_id__artifact_index_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                run_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["IndexEntry"][];
-                };
-            };
-            /** @description no such run */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    get_overlays_api_runs__run_id__overlays_get: {
+    get_files_api_runs__run_id__files_get: {
         parameters: {
             query?: {
-                /** @description only this epoch */
+                /** @description only the files of this folder */
+                folder?: string | null;
+                /** @description only the files of this epoch */
                 epoch?: number | null;
             };
             header?: never;
@@ -2515,7 +2438,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OverlayListing"];
+                    "application/json": components["schemas"]["RunFiles"];
                 };
             };
             /** @description no such run */
@@ -2527,14 +2450,12 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Validation Error */
+            /** @description a malformed epoch or folder */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
+                content?: never;
             };
         };
     };

@@ -7,15 +7,16 @@ type Schemas = components["schemas"];
 export type RunSummary = Schemas["RunSummary"];
 export type RunDetail = Schemas["RunDetail"];
 export type RunConfig = Schemas["RunConfig"];
-export type Artifact = Schemas["Artifact"];
+/** One file of a run with the keys its name carries (GET /api/runs/{id}/files): clients filter, never parse names. */
+export type RunFile = Schemas["RunFile"];
+/** An installed artifact type (generator or on-demand computation) with its view hint. */
+export type ArtifactType = Schemas["ArtifactType"];
+export type RunFiles = Schemas["RunFiles"];
 export type PluginRow = Schemas["PluginRow"];
 export type Preset = Schemas["PresetRow"];
 export type CancelAccepted = Schemas["CancelAccepted"];
 export type SweepDetail = Schemas["SweepDetail"];
 export type SweepMember = Schemas["SweepMember"];
-export type OverlayListing = Schemas["OverlayListing"];
-/** One artifact type's files per epoch with its view hint (GET /api/runs/{id}/artifact-index). */
-export type ArtifactIndexEntry = Schemas["IndexEntry"];
 /** What every on-demand computation answers (POST /api/runs/{id}/compute/{name}). */
 export type OnDemandResult = Schemas["OnDemandResult"];
 export type NetworkArtifact = OnDemandResult;
@@ -120,7 +121,7 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
       headers: { accept: "application/json", ...(init?.body ? { "content-type": "application/json" } : {}) },
     });
   } catch {
-    throw new ApiError(0, "The latentdeck server cannot be reached. Is it still running? Start it with ./lab and reload this page.");
+    throw new ApiError(0, "The latentdeck server cannot be reached. Is it still running? Start it again with `latentdeck serve` (./lab in a source checkout) and reload this page.");
   }
   if (response.status === 204) return undefined as T;
   const text = await response.text();
@@ -147,7 +148,14 @@ export const api = {
     call<RunDetail>("/api/runs", { method: "POST", body: JSON.stringify(config) }),
   cancelRun: (id: string) => call<CancelAccepted>(`/api/runs/${enc(id)}/cancel`, { method: "POST" }),
   deleteRun: (id: string) => call<void>(`/api/runs/${enc(id)}`, { method: "DELETE" }),
-  listArtifacts: (id: string) => call<GetOk<"/api/runs/{run_id}/artifacts">>(`/api/runs/${enc(id)}/artifacts`),
+  /** Every file of the run with its parsed keys, the epochs with a checkpoint and the installed artifact types. */
+  files: (id: string, only: { folder?: string; epoch?: number } = {}) => {
+    const query = new URLSearchParams();
+    if (only.folder !== undefined) query.set("folder", only.folder);
+    if (only.epoch !== undefined) query.set("epoch", String(only.epoch));
+    const q = query.toString();
+    return call<GetOk<"/api/runs/{run_id}/files">>(`/api/runs/${enc(id)}/files${q ? `?${q}` : ""}`);
+  },
   listSweeps: () => call<GetOk<"/api/sweeps">>("/api/sweeps"),
   createSweep: (body: Partial<Schemas["SweepRequest"]>) =>
     call<SweepDetail>("/api/sweeps", { method: "POST", body: JSON.stringify(body) }),
@@ -159,13 +167,13 @@ export const api = {
   /** An on-demand computation a plugin offers: persisted before the answer, read from disk when repeated. */
   compute: (id: string, name: ComputeName, body: object) =>
     call<OnDemandResult>(`/api/runs/${enc(id)}/compute/${enc(name)}`, { method: "POST", body: JSON.stringify(body) }),
+  /** Any on-demand computation by name (the run page's generated action forms; third-party ones included). */
+  action: (id: string, name: string, body: object) =>
+    call<OnDemandResult>(`/api/runs/${enc(id)}/compute/${enc(name)}`, { method: "POST", body: JSON.stringify(body) }),
   requestSamples: async (id: string, body: SamplesRequest): Promise<SamplesResult> => {
     const r = await api.compute(id, "sampling", body);
     return { ...r.payload, cached: !r.created } as unknown as SamplesResult;
   },
-  artifactIndex: (id: string) => call<ArtifactIndexEntry[]>(`/api/runs/${enc(id)}/artifact-index`),
-  overlays: (id: string, epoch?: number) =>
-    call<GetOk<"/api/runs/{run_id}/overlays">>(`/api/runs/${enc(id)}/overlays${epoch !== undefined ? `?epoch=${epoch}` : ""}`),
   networkLayers: async (id: string, epoch?: number) =>
     (await api.compute(id, "network-layers", epoch !== undefined ? { epoch } : {})).payload as unknown as LayerListing,
   /** One network inspection folder (computed on the first request, read from disk afterwards). */
@@ -181,9 +189,9 @@ export const api = {
 
 // Compile-time guard: the paths this client calls exist in the generated schema.
 const usedPaths: ApiPath[] = [
-  "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/cancel", "/api/runs/{run_id}/artifacts",
+  "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/cancel", "/api/runs/{run_id}/files",
   "/api/runs/{run_id}/artifacts/{name}", "/api/runs/{run_id}/events", "/api/plugins", "/api/components",
-  "/api/config/schema", "/api/presets", "/api/runs/{run_id}/overlays", "/api/runs/{run_id}/artifact-index",
+  "/api/config/schema", "/api/presets",
   "/api/runs/{run_id}/compute/sampling",
   "/api/runs/{run_id}/compute/network-layers", "/api/runs/{run_id}/compute/network-forward",
   "/api/runs/{run_id}/compute/network-inspect", "/api/runs/{run_id}/compute/network-conv-step",

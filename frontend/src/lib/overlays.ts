@@ -1,6 +1,6 @@
 // Overlay grids of the latent page (density, distortion, or any generator that declares overlay files):
-// which files are overlays comes from the generators' declared file patterns (GET /api/components:
-// artifacts with `overlay`, their `folder` and `files`), never from names written here. Colours are pure
+// which files are overlays comes from the run's file listing (GET /api/runs/{id}/files: the artifact types
+// marked `overlay`, each file's keys parsed by the server from the declared patterns), never from names. Colours are pure
 // functions of a persisted value and the file's own stats.
 
 /** "none", or the kind of an overlay file: the value of its pattern's one free field besides {method}
@@ -17,54 +17,8 @@ const KNOWN_LABELS: Record<string, string> = {
 };
 export const overlayLabel = (kind: OverlayKind) => KNOWN_LABELS[kind] ?? kind.replaceAll("_", " ");
 
-/** An installed generator whose files are overlays, as /api/components declares it. */
-export interface OverlaySource { generator: string; folder: string; files: string[] }
-/** One overlay file, parsed with its generator's pattern. */
+/** One overlay file, from its listed keys (GET /api/runs/{id}/files; see catalogue.overlayOf). */
 export interface OverlayEntry { name: string; generator: string; kind: string; method: string; epoch: number }
-
-const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)(?::(int))?\}/g;
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-const compiled = new Map<string, { re: RegExp; kindField: string } | null>();
-
-/** A declared pattern as a RegExp (same grammar as the server's latentdeck.namespace), when it can name a
- * map overlay: a JSON file with {tag}, {method} and exactly one other text field (the kind). */
-export function compileOverlayPattern(pattern: string): { re: RegExp; kindField: string } | null {
-  if (compiled.has(pattern)) return compiled.get(pattern)!;
-  let out = "", last = 0, kindField: string | null = null, ok = pattern.endsWith(".json");
-  const names: string[] = [];
-  for (const m of pattern.matchAll(PLACEHOLDER)) {
-    out += escape(pattern.slice(last, m.index));
-    const [, name, typ] = m;
-    names.push(name);
-    if (name === "tag") out += "(?:epoch_(?<epoch>\\d+)|(?<latest>latest))";
-    else if (typ === "int" || name === "epoch") out += `(?<${name}>\\d+)`;
-    else {
-      out += `(?<${name}>[A-Za-z0-9_.-]+?)`;
-      if (name !== "method") { if (kindField) ok = false; kindField = name; }
-    }
-    last = m.index! + m[0].length;
-  }
-  out += escape(pattern.slice(last));
-  const result = ok && kindField && names.includes("tag") && names.includes("method")
-    ? { re: new RegExp(`^${out}$`), kindField } : null;
-  compiled.set(pattern, result);
-  return result;
-}
-
-/** The overlay file behind ``name`` (a per-epoch file, not a latest mirror), or null. */
-export function overlayEntry(sources: OverlaySource[], name: string): OverlayEntry | null {
-  for (const source of sources) {
-    if (!name.startsWith(`${source.folder}/`)) continue;
-    const rel = name.slice(source.folder.length + 1);
-    for (const pattern of source.files) {
-      const c = compileOverlayPattern(pattern);
-      const m = c ? c.re.exec(rel) : null;
-      if (!m?.groups || m.groups.latest) continue;
-      return { name, generator: source.generator, kind: m.groups[c!.kindField], method: m.groups.method, epoch: Number(m.groups.epoch) };
-    }
-  }
-  return null;
-}
 
 /** Every overlay kind a run has (in any epoch), with the generator that writes it, in a stable order. */
 export function overlayKinds(entries: OverlayEntry[]): Map<string, string> {

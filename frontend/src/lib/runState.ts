@@ -1,6 +1,6 @@
 // The live/replay view's state, folded from run events (SSE) and the artifact listing. Pure
 // functions: the page batches events and applies them here at most ~10 times a second.
-import type { Artifact, RunStatus } from "./api";
+import type { RunFile, RunStatus } from "./api";
 import { phasesOf } from "./phases";
 import type { Phase } from "./phases";
 
@@ -82,7 +82,11 @@ export function initialRunState(): RunState {
 
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
-const RECON_PNG = /^reconstructions\/recon_grid_epoch_(\d+)\.png$/;
+/** The reconstruction grid's per-epoch PNG, known by its keys (the artifact.created event's generator and
+ * epoch, or the file listing's parsed row), never by parsing its name. */
+const RECON = "recon_grid";
+const reconEpoch = (artifact: unknown, epoch: unknown, name: unknown, latest: unknown): number | null =>
+  artifact === RECON && !latest && String(name ?? "").endsWith(".png") ? num(epoch) : null;
 
 function addReconEpoch(list: number[], epoch: number): number[] {
   if (list.includes(epoch)) return list;
@@ -174,8 +178,8 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
         break;
       }
       case "artifact.created": {
-        const m = RECON_PNG.exec(String(d.name ?? ""));
-        if (m) s.reconEpochs = addReconEpoch(s.reconEpochs, Number(m[1]));
+        const epoch = reconEpoch(d.generator, d.epoch, d.name, false); // its `latest` names the mirror it also wrote
+        if (epoch !== null) s.reconEpochs = addReconEpoch(s.reconEpochs, epoch);
         break;
       }
       case "run.stage": {
@@ -232,11 +236,11 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
 }
 
 /** Merge the artifact listing (a finished run, or files a backfill added) into the state. */
-export function applyArtifacts(state: RunState, artifacts: Artifact[]): RunState {
+export function applyArtifacts(state: RunState, artifacts: RunFile[]): RunState {
   let recon = state.reconEpochs;
   for (const a of artifacts) {
-    const m = RECON_PNG.exec(a.name);
-    if (m) recon = addReconEpoch(recon, Number(m[1]));
+    const epoch = reconEpoch(a.artifact, a.epoch, a.name, a.latest);
+    if (epoch !== null) recon = addReconEpoch(recon, epoch);
   }
   return recon === state.reconEpochs ? state : { ...state, reconEpochs: recon };
 }

@@ -6,7 +6,7 @@
 // every FLUSH_MS, so rendering stays smooth however fast they arrive.
 import { useEffect, useReducer, useRef, useState } from "react";
 import { api } from "./api";
-import type { Artifact } from "./api";
+import type { RunFile } from "./api";
 import { applyArtifacts, applyEvents, initialRunState } from "./runState";
 import type { RunEvent, RunState } from "./runState";
 
@@ -15,7 +15,7 @@ const REOPEN_MS = [1000, 2000, 4000, 8000];
 
 export type Connection = "connecting" | "live" | "reconnecting" | "replay" | "ended" | "offline";
 
-type Action = { kind: "events"; events: RunEvent[] } | { kind: "artifacts"; artifacts: Artifact[] };
+type Action = { kind: "events"; events: RunEvent[] } | { kind: "artifacts"; artifacts: RunFile[] };
 
 function reducer(state: RunState, action: Action): RunState {
   if (action.kind === "events") return applyEvents(state, action.events);
@@ -26,7 +26,7 @@ export interface RunEventsResult {
   state: RunState;
   connection: Connection;
   updates: number; // renders caused by event batches (for the benchmark)
-  mergeArtifacts: (artifacts: Artifact[]) => void;
+  mergeArtifacts: (artifacts: RunFile[]) => void;
 }
 
 /** Follow run ``runId``'s events from the first one; null follows nothing (no run, or it does not exist). */

@@ -7,7 +7,12 @@ Fixtures (each documented where it is defined):
   your package is installed (its entry point already loaded it) or not (a plugin under development);
 - ``runs_dir`` — an empty runs folder for the test;
 - ``tiny_config`` — a run config that trains the AE on ``tiny-digits`` in about a second;
-- ``trained_run`` — ``trained_run(model="ae", **overrides)`` trains one in-process and returns its folder.
+- ``trained_run`` — ``trained_run(model="ae", **overrides)`` trains one in-process (with the modules given
+  to ``plugin_manager_with``) and returns its folder.
+
+Helpers that need no fixture: :func:`run_tiny` (``run_tiny([plugin], {"artifacts": ["mine"]})`` trains a tiny
+run with your plugin and returns a :class:`TinyRun`), :func:`backfill` (compute what a finished run lacks)
+and :func:`client` (a FastAPI test client over the lab's API with your plugins).
 
 Contract helpers: :func:`check_dataset`, :func:`check_model`, :func:`heavy_imports_of`.
 
@@ -20,13 +25,22 @@ latent coordinates: deterministic, instant, no numba). Workers started in a sepa
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-
-import pytest
+from typing import Any, Callable, Iterable
 
 from . import hookimpl
 from .types import Availability, DataSplit, DatasetSpec
+
+try:  # the fixtures are for pytest; the helpers and the tiny dataset also serve `latentdeck plugins --check`
+    import pytest
+except ImportError:  # a wheel install without the test extra: the module loads, its fixtures do not exist
+    pytest = None
+
+
+def _fixture(function):
+    return pytest.fixture(function) if pytest is not None else function
+
 
 TINY = "tiny-digits"
 
@@ -190,14 +204,117 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, every: float =
         time.sleep(every)
 
 
-# --- fixtures -----------------------------------------------------------------------------------
+# --- running your plugin: a tiny run, a backfill, a test client ------------------------------------
 
-@pytest.fixture
-def plugin_manager(monkeypatch):
-    """A fresh plugin manager: every installed plugin plus the tiny dataset (also for workers)."""
+def manager_with(plugins: Iterable[Any] = ()) -> Any:
+    """A fresh plugin manager: every installed plugin, the tiny dataset and ``plugins`` (modules or objects
+    with hook implementations; one an installed entry point already loaded is not registered twice)."""
     import sys
 
-    from .registry import get_plugin_manager, make_plugin_manager
+    from .registry import make_plugin_manager
+
+    return make_plugin_manager(plugins=[sys.modules[__name__], *plugins])
+
+
+class ConfigRefused(ValueError):
+    """The lab refused a :func:`run_tiny` config (the message names the field); nothing was written."""
+
+
+@dataclass(frozen=True)
+class TinyRun:
+    """A finished tiny run: its folder, id, final status and the plugin manager it ran with."""
+
+    dir: Path
+    run_id: str
+    status: str
+    pm: Any = field(repr=False)
+
+    def events(self, type: str | None = None) -> list[dict[str, Any]]:
+        """The run's events (only those of ``type`` when given), oldest first."""
+        from .store.events import read_events
+
+        return [e for e in read_events(self.dir / "events.jsonl") if type is None or e["type"] == type]
+
+    def failures(self) -> list[str]:
+        """``"component (epoch N): error"`` for every ``artifact.failed`` event of the run."""
+        return [f"{e['data'].get('generator')} (epoch {e['data'].get('epoch')}): {e['data'].get('error')}"
+                for e in self.events("artifact.failed")]
+
+    def files(self, folder: str) -> list[str]:
+        """The files under ``folder`` of the run (paths relative to the run folder), sorted."""
+        return sorted(str(p.relative_to(self.dir)) for p in (self.dir / folder).rglob("*") if p.is_file())
+
+
+def _loaded(pm: Any, plugins: list[Any]) -> None:
+    """Raise AssertionError naming why, when one of ``plugins`` was not loaded (a bad record, a hook typo)."""
+    for plugin in plugins:
+        info = pm.infos.get(getattr(plugin, "__name__", None) or type(plugin).__name__)
+        if info is not None and info.status != "ok":
+            raise AssertionError(f"your plugin {info.name} did not load: {info.error}")
+
+
+def run_tiny(plugins: Iterable[Any] = (), config: dict[str, Any] | None = None, *, runs_dir: Path | str | None = None,
+             expect: str | None = "completed") -> TinyRun:
+    """Train a tiny seeded run in this process through the lab's real path (config validation, run store,
+    training loop, your generators each epoch) with ``plugins`` registered beside the installed ones.
+
+    ``config``: fields over :func:`tiny_run_config` (e.g. ``{"artifacts": ["mine"]}``; one the lab refuses
+    raises :class:`ConfigRefused`); ``runs_dir``: where (default: a new temporary folder); ``expect``: the
+    status it must end with (None: any)."""
+    plugins = list(plugins)
+    pm = manager_with(plugins)
+    _loaded(pm, plugins)
+    return _train(pm, config, runs_dir, expect)
+
+
+def _train(pm: Any, config: dict[str, Any] | None, runs_dir: Path | str | None, expect: str | None) -> TinyRun:
+    import tempfile
+
+    from .launch import ConfigError, prepare_run
+    from .store.runs import RunStore
+    from .engine.training import execute_run
+
+    store = RunStore(runs_dir if runs_dir is not None else tempfile.mkdtemp(prefix="latentdeck-tiny-"))
+    try:
+        stored = prepare_run(pm, {**tiny_run_config(), **(config or {})})
+    except ConfigError as exc:
+        raise ConfigRefused(str(exc)) from exc
+    store.create(stored)
+    run_dir = store.run_dir(stored["run_id"])
+    run = TinyRun(run_dir, stored["run_id"], execute_run(run_dir, pm=pm), pm)
+    if expect is not None and run.status != expect:
+        raise AssertionError(f"the tiny run ended {run.status}, not {expect}; its failures: {run.failures()}")
+    return run
+
+
+def backfill(run: TinyRun | Path | str, plugins: Iterable[Any] = (), **selection: Any) -> dict[str, Any]:
+    """Compute what is missing of a finished run (``epochs=``, ``projections=``, ``artifacts=`` narrow it),
+    in this process, with ``plugins`` registered; returns ``{"epochs", "written", ...}``."""
+    from .engine.backfill import backfill as run_backfill
+
+    run_dir = run.dir if isinstance(run, TinyRun) else Path(run)
+    return run_backfill(run_dir, pm=manager_with(plugins), **selection)
+
+
+def client(plugins: Iterable[Any] = (), runs_dir: Path | str | None = None) -> Any:
+    """A FastAPI ``TestClient`` over the lab's API with ``plugins`` registered, serving ``runs_dir`` (a
+    :class:`TinyRun`'s ``dir.parent``); use it as ``with client([plugin], runs) as http: http.get(...)``."""
+    import tempfile
+
+    from fastapi.testclient import TestClient
+
+    from .api.app import create_app
+
+    runs = Path(runs_dir) if runs_dir is not None else Path(tempfile.mkdtemp(prefix="latentdeck-runs-"))
+    return TestClient(create_app(manager_with(plugins), runs, ui_dir=runs / "no-ui"))
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+
+@_fixture
+def plugin_manager(monkeypatch):
+    """A fresh plugin manager: every installed plugin plus the tiny dataset (also for workers)."""
+    from .registry import get_plugin_manager
 
     monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
     # A server started by a test must not spend ~40 s of CPU warming UMAP in the background;
@@ -205,30 +322,34 @@ def plugin_manager(monkeypatch):
     monkeypatch.setenv("LATENTDECK_WARMUP", "off")
     # the process-wide manager (the CLI's) is rebuilt with the tiny dataset, and forgotten after the test
     get_plugin_manager.cache_clear()
-    yield make_plugin_manager(plugins=[sys.modules[__name__]])
+    yield manager_with()
     get_plugin_manager.cache_clear()
 
 
-@pytest.fixture
-def plugin_manager_with(monkeypatch):
+@_fixture
+def _managers() -> list[Any]:
+    """The managers ``plugin_manager_with`` built in this test (``trained_run`` trains with the last one)."""
+    return []
+
+
+@_fixture
+def plugin_manager_with(monkeypatch, _managers):
     """``plugin_manager_with(*modules)``: a fresh manager with every installed plugin, the tiny dataset and
     ``modules`` (your plugin's modules). A module an installed entry point already loaded is not registered
-    twice, so the same test works before and after ``pip install`` of your package. Workers started in
-    other processes see installed plugins only (or set ``LATENTDECK_EXTRA_PLUGINS`` to your module's path)."""
-    import sys
-
-    from .registry import make_plugin_manager
-
+    twice, so the same test works before and after ``pip install`` of your package. ``trained_run`` in the
+    same test trains with the manager built last. Workers started in other processes see installed plugins
+    only (or set ``LATENTDECK_EXTRA_PLUGINS`` to your module's path)."""
     monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
     monkeypatch.setenv("LATENTDECK_WARMUP", "off")
 
     def make(*modules: Any):
-        return make_plugin_manager(plugins=[sys.modules[__name__], *modules])
+        _managers.append(manager_with(modules))
+        return _managers[-1]
 
     return make
 
 
-@pytest.fixture
+@_fixture
 def runs_dir(tmp_path) -> Path:
     """An empty runs folder for this test (``RunStore(runs_dir)``, ``--runs-dir``)."""
     path = tmp_path / "runs"
@@ -236,7 +357,7 @@ def runs_dir(tmp_path) -> Path:
     return path
 
 
-@pytest.fixture
+@_fixture
 def tiny_config() -> dict[str, Any]:
     """A run config that trains the AE on tiny-digits in about a second (:func:`tiny_run_config`)."""
     return tiny_run_config()
@@ -252,26 +373,18 @@ def tiny_run_config() -> dict[str, Any]:
 TINY_GMVAE_OPTIONS = {"latent_dim": 4, "channels": [8, 8], "num_components": 3}
 
 
-@pytest.fixture
-def trained_run(plugin_manager, runs_dir, tiny_config):
+@_fixture
+def trained_run(plugin_manager, runs_dir, tiny_config, _managers):
     """A factory: ``trained_run(model="ae", **config_overrides)`` trains a tiny run to ``completed``
-    in-process (about a second) and returns its run folder. ``model="gmvae"`` uses small GM-VAE options."""
-    from .launch import prepare_run
-    from .store.runs import RunStore
-    from .engine.training import execute_run
-
-    store = RunStore(runs_dir)
+    in-process (about a second) and returns its run folder. It trains with the manager ``plugin_manager_with``
+    built last in this test (your modules), else with ``plugin_manager``. ``model="gmvae"`` uses small GM-VAE
+    options."""
 
     def make(model: str = "ae", **overrides: Any) -> Path:
         config = {**tiny_config, "model": model}
         if model == "gmvae":
             config["model_options"] = dict(TINY_GMVAE_OPTIONS)
         config.update(overrides)
-        stored = prepare_run(plugin_manager, config)
-        store.create(stored)
-        run_dir = store.run_dir(stored["run_id"])
-        status = execute_run(run_dir, pm=plugin_manager)
-        assert status == "completed", f"the tiny {model} run ended {status}"
-        return run_dir
+        return _train(_managers[-1] if _managers else plugin_manager, config, runs_dir, "completed").dir
 
     return make

@@ -242,7 +242,8 @@ class ArtifactSpec:
     ``folder`` is the run folder it writes (one top-level name, owned by this plugin alone: the run
     store serves exactly the declared folders) and ``files`` the file-name patterns inside it:
     ``{tag}`` is ``epoch_<N>`` or ``latest``, ``{name}`` one name part, ``{name:int}`` a whole number
-    (``"knn_{method}_{tag}.json"``). ``overlay``: list the files in ``/api/runs/{id}/overlays``.
+    (``"knn_{method}_{tag}.json"``). ``overlay``: its JSON files are overlays of the latent map
+    (marked in ``/api/runs/{id}/files``).
     ``view``: how the run page shows the files when the UI has no panel for them (:data:`VIEWS`).
     ``page``: a folder holding ``index.html`` (and its assets) that the host serves at
     ``/plugin-pages/<name>/`` and the run page embeds for this artifact type instead of the generic view,

@@ -19,9 +19,8 @@ import { colourBuffer, colourChoices, pointKey } from "@/lib/latent/points";
 import { useMapping } from "@/lib/latent/componentMapping";
 import type { AtlasDoc, ColourBy, ProjectionDoc } from "@/lib/latent/points";
 import { pointRadiusPx, scalingOf, toWorld } from "@/lib/latent/scaling";
-import { gridCanvas, overlayEntry, overlayKinds, overlayLabel } from "@/lib/overlays";
-import type { GridDoc, OverlayEntry, OverlayKind, OverlaySource } from "@/lib/overlays";
-import { api } from "@/lib/api";
+import { gridCanvas, overlayKinds, overlayLabel } from "@/lib/overlays";
+import type { GridDoc, OverlayKind } from "@/lib/overlays";
 import { useDarkTheme } from "@/lib/useDarkTheme";
 import type { Phase } from "@/lib/phases";
 import type { ExplorerUrlState } from "@/lib/latent/urlState";
@@ -59,19 +58,6 @@ function download(name: string, text: string, type: string) {
   a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
-
-/** The installed generators whose files are overlays (their declared folder and patterns), fetched once. */
-let sourcesOnce: Promise<OverlaySource[]> | null = null;
-function useOverlaySources(): OverlaySource[] {
-  const [sources, setSources] = useState<OverlaySource[]>([]);
-  useEffect(() => {
-    sourcesOnce ??= api.components().then((c) => (c.artifacts ?? [])
-      .filter((row) => row.overlay && row.folder && row.files)
-      .map((row) => ({ generator: row.name, folder: row.folder!, files: row.files! })));
-    sourcesOnce.then(setSources, () => { sourcesOnce = null; });
-  }, []);
-  return sources;
 }
 
 export function useShownDoc(runId: string, name: string | null) {
@@ -120,9 +106,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const radiusFactor = radiusChoice ?? autoRadius;
   const inputs = useRunJson<AtlasDoc>(runId, catalogue.atlasInputs ? ATLAS_INPUTS : null)?.doc ?? null;
   const recon = useRunJson<AtlasDoc>(runId, docEpoch !== null && catalogue.atlasRecon.has(docEpoch) ? atlasReconName(docEpoch) : null)?.doc ?? null;
-  const sources = useOverlaySources();
-  const overlayFiles = useMemo(() => [...catalogue.overlays].map((n) => overlayEntry(sources, n)).filter((e): e is OverlayEntry => e !== null),
-    [sources, catalogue.overlays]);
+  const overlayFiles = useMemo(() => [...catalogue.overlays.values()], [catalogue.overlays]);
   const kinds = useMemo(() => overlayKinds(overlayFiles), [overlayFiles]);
   const here = useMemo(() => new Map(overlayFiles.filter((e) => e.method === method && e.epoch === docEpoch).map((e) => [e.kind, e.name])),
     [overlayFiles, method, docEpoch]);

@@ -1,14 +1,20 @@
-// Which latent-page files a run has, parsed from its artifact listing (the names of the specification).
-// Every view on the page is drawn from these files only.
+// Which latent-page files a run has, from its file listing (GET /api/runs/{id}/files): every row carries
+// the keys the server parsed from the declared patterns (artifact, kind, epoch, latest, method, dims, fields),
+// so nothing here reads a file name. Every view on the page is drawn from these files only.
+import type { RunFile } from "../api";
+import type { OverlayEntry } from "../overlays";
 import { nearestEpoch } from "./urlState";
+
+/** The keys of one listed file that the catalogue reads (a RunFile row). */
+export type FileKeys = Pick<RunFile, "name" | "artifact" | "kind" | "epoch" | "latest" | "method" | "dims" | "fields">;
 
 export interface Catalogue {
   /** method -> dims -> epochs with a projection file, ascending */
   projections: Map<string, Map<number, number[]>>;
   /** method -> epochs with a kNN file */
   knn: Map<string, Set<number>>;
-  /** every other JSON file (overlay grids among them: the generators' declared patterns pick them out) */
-  overlays: Set<string>;
+  /** per-epoch overlay grids (files of the artifact types the listing marks `overlay`, with a method and one kind) */
+  overlays: Map<string, OverlayEntry>;
   atlasInputs: boolean;
   /** epochs with a reconstruction atlas */
   atlasRecon: Set<number>;
@@ -20,74 +26,77 @@ export interface Catalogue {
   priorMeans: number[];
 }
 
-const PROJECTION = /^projections\/latent_(\d)d_epoch_(\d+)(?:_(.+))?\.json$/;
-const KNN = /^neighbors\/knn_(.+)_epoch_(\d+)\.json$/;
-const ATLAS_RECON = /^atlas\/atlas_epoch_(\d+)\.json$/;
-const MIXTURE = /^mixture\/mixture_health_epoch_(\d+)\.json$/;
-const CLUSTERS = /^clusters\/cluster_quality_epoch_(\d+)\.json$/;
-const PRIOR_MEANS = /^clusters\/prior_means_epoch_(\d+)\.json$/;
-
 const withEpoch = (epochs: number[], epoch: number) => [...epochs, epoch].sort((a, b) => a - b);
 
 export function emptyCatalogue(): Catalogue {
-  return { projections: new Map(), knn: new Map(), overlays: new Set(), atlasInputs: false, atlasRecon: new Set(), mixture: [], clusters: [], priorMeans: [] };
+  return { projections: new Map(), knn: new Map(), overlays: new Map(), atlasInputs: false, atlasRecon: new Set(), mixture: [], clusters: [], priorMeans: [] };
 }
 
-/** Add file names to a catalogue (returns a new one when something was added, else the same object). */
-export function addToCatalogue(previous: Catalogue, names: Iterable<string>): Catalogue {
+/** The overlay a listed file is, or null: a per-epoch JSON file of an overlay artifact type whose pattern
+ * names a {method} and exactly one other text field (its kind: density's family, distortion's metric). */
+export function overlayOf(row: FileKeys, overlayTypes: ReadonlySet<string>): OverlayEntry | null {
+  if (!row.artifact || !overlayTypes.has(row.artifact) || row.epoch === null || !row.method || !row.name.endsWith(".json")) return null;
+  const text = Object.values(row.fields ?? {}).filter((v): v is string => typeof v === "string");
+  if (text.length !== 1 || Object.keys(row.fields ?? {}).length !== 1) return null;
+  return { name: row.name, generator: row.artifact, kind: text[0], method: row.method, epoch: row.epoch };
+}
+
+/** Add listed files to a catalogue (returns a new one when something was added, else the same object).
+ * ``overlayTypes``: the artifact types the listing marks `overlay`. */
+export function addToCatalogue(previous: Catalogue, rows: Iterable<FileKeys>, overlayTypes: ReadonlySet<string> = new Set()): Catalogue {
   let next: Catalogue | null = null;
   const edit = () => {
     if (!next) {
       next = {
         projections: new Map([...previous.projections].map(([m, byDims]) => [m, new Map([...byDims].map(([d, e]) => [d, [...e]]))])),
         knn: new Map([...previous.knn].map(([m, e]) => [m, new Set(e)])),
-        overlays: new Set(previous.overlays), atlasInputs: previous.atlasInputs, atlasRecon: new Set(previous.atlasRecon),
+        overlays: new Map(previous.overlays), atlasInputs: previous.atlasInputs, atlasRecon: new Set(previous.atlasRecon),
         mixture: [...previous.mixture], clusters: [...previous.clusters], priorMeans: [...previous.priorMeans],
       };
     }
     return next;
   };
-  for (const name of names) {
-    let m: RegExpExecArray | null;
-    if ((m = PROJECTION.exec(name))) {
-      const dims = Number(m[1]), epoch = Number(m[2]);
-      const method = m[3] ?? (dims === 2 ? "pca" : null);
-      if (!method) continue;
-      if (previous.projections.get(method)?.get(dims)?.includes(epoch)) continue;
+  const current = () => (next as Catalogue | null) ?? previous;
+  for (const row of rows) {
+    const json = row.name.endsWith(".json");
+    const epoch = row.epoch;
+    if (!json) continue;
+    if (row.kind === "projections") {
+      if (epoch === null || !row.method || !row.dims) continue;
+      const { method, dims } = row;
+      if (current().projections.get(method)?.get(dims)?.includes(epoch)) continue;
       const c = edit();
       const byDims = c.projections.get(method) ?? new Map<number, number[]>();
-      byDims.set(dims, [...(byDims.get(dims) ?? []), epoch].sort((a, b) => a - b));
+      byDims.set(dims, withEpoch(byDims.get(dims) ?? [], epoch));
       c.projections.set(method, byDims);
-    } else if ((m = KNN.exec(name))) {
-      const epoch = Number(m[2]);
-      if (previous.knn.get(m[1])?.has(epoch)) continue;
+      continue;
+    }
+    const overlay = overlayOf(row, overlayTypes);
+    if (overlay) {
+      if (!current().overlays.has(row.name)) edit().overlays.set(row.name, overlay);
+      continue;
+    }
+    if (row.latest) continue;
+    if (row.artifact === "knn" && row.method && epoch !== null) {
+      if (current().knn.get(row.method)?.has(epoch)) continue;
       const c = edit();
-      c.knn.set(m[1], new Set([...(c.knn.get(m[1]) ?? []), epoch]));
-    } else if (name === ATLAS_INPUTS) {
-      if (!previous.atlasInputs) edit().atlasInputs = true;
-    } else if ((m = ATLAS_RECON.exec(name))) {
-      if (!previous.atlasRecon.has(Number(m[1]))) edit().atlasRecon.add(Number(m[1]));
-    } else if ((m = MIXTURE.exec(name))) {
-      const epoch = Number(m[1]);
-      if (!previous.mixture.includes(epoch)) {
-        const c = edit();
-        c.mixture = [...c.mixture, epoch].sort((a, b) => a - b);
-      }
-    } else if ((m = CLUSTERS.exec(name))) {
-      const epoch = Number(m[1]);
-      if (!((next as Catalogue | null) ?? previous).clusters.includes(epoch)) { const c = edit(); c.clusters = withEpoch(c.clusters, epoch); }
-    } else if ((m = PRIOR_MEANS.exec(name))) {
-      const epoch = Number(m[1]);
-      if (!((next as Catalogue | null) ?? previous).priorMeans.includes(epoch)) { const c = edit(); c.priorMeans = withEpoch(c.priorMeans, epoch); }
-    } else if (name.endsWith(".json") && /(^|[_/])epoch_\d+/.test(name) && !previous.overlays.has(name)) {
-      edit().overlays.add(name);
+      c.knn.set(row.method, new Set([...(c.knn.get(row.method) ?? []), epoch]));
+    } else if (row.artifact === "atlas") {
+      if (epoch === null) { if (!current().atlasInputs) edit().atlasInputs = true; }
+      else if (!current().atlasRecon.has(epoch)) edit().atlasRecon.add(epoch);
+    } else if (row.artifact === "mixture_health" && epoch !== null) {
+      if (!current().mixture.includes(epoch)) { const c = edit(); c.mixture = withEpoch(c.mixture, epoch); }
+    } else if (row.artifact === "cluster_quality" && epoch !== null) {
+      if (!current().clusters.includes(epoch)) { const c = edit(); c.clusters = withEpoch(c.clusters, epoch); }
+    } else if (row.artifact === "component_prototypes" && epoch !== null) {
+      if (!current().priorMeans.includes(epoch)) { const c = edit(); c.priorMeans = withEpoch(c.priorMeans, epoch); }
     }
   }
   return next ?? previous;
 }
 
-export function catalogueOf(names: Iterable<string>): Catalogue {
-  return addToCatalogue(emptyCatalogue(), names);
+export function catalogueOf(rows: Iterable<FileKeys>, overlayTypes: ReadonlySet<string> = new Set()): Catalogue {
+  return addToCatalogue(emptyCatalogue(), rows, overlayTypes);
 }
 
 /** Methods in display order: PCA first (exact, linear), then the others by name. */

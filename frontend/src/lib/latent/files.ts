@@ -1,11 +1,14 @@
 "use client";
-// The latent page's data: the run's file catalogue (artifact listing, then live artifact.created events
-// while the run trains) and a small cache of parsed JSON files, so switching back to an epoch or playing
+// The latent page's data: the run's file catalogue (the file listing, then, for each epoch that live
+// artifact.created events announce while the run trains, that epoch's listing again) and a small cache of parsed JSON files, so switching back to an epoch or playing
 // the timeline does not fetch and parse the same file twice.
 import { useEffect, useRef, useState } from "react";
 import { api, isActive } from "../api";
+import type { RunFiles } from "../api";
 import { addToCatalogue, emptyCatalogue } from "./catalogue";
 import type { Catalogue } from "./catalogue";
+
+const overlayTypes = (listing: RunFiles) => new Set(listing.artifacts.filter((a) => a.overlay).map((a) => a.name));
 
 const CACHE_LIMIT = 48;
 const cache = new Map<string, Promise<unknown>>();
@@ -50,20 +53,21 @@ export type Feed = "loading" | "live" | "reconnecting" | "finished";
 
 const EMPTY = emptyCatalogue();
 
-/** The run's catalogue: the listing once, then, while the run is active, every ``artifact.created``
- * event of its SSE stream (one EventSource, resumed by event id) until the run ends. */
+/** The run's catalogue: the file listing once, then, while the run is active, the listing of every epoch
+ * that ``artifact.created`` events of its SSE stream announce (one EventSource, resumed by event id; the
+ * whole listing again for a file of no epoch) until the run ends. Names are never parsed here. */
 export function useCatalogue(runId: string | null, status: string | undefined): { catalogue: Catalogue; loaded: boolean; feed: Feed } {
   const [state, setState] = useState<{ runId: string | null; catalogue: Catalogue; loaded: boolean }>(
     () => ({ runId: null, catalogue: emptyCatalogue(), loaded: false }));
   const [feed, setFeed] = useState<Feed>("loading");
-  const pending = useRef<string[]>([]);
+  const pending = useRef<Set<number | null>>(new Set());
   const active = isActive(status);
 
   useEffect(() => {
     if (!runId) return;
     let current = true;
-    api.listArtifacts(runId).then(
-      (rows) => { if (current) setState((s) => ({ runId, loaded: true, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), rows.map((r) => r.name)) })); },
+    api.files(runId).then(
+      (listing) => { if (current) setState((s) => ({ runId, loaded: true, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), listing.files, overlayTypes(listing)) })); },
       () => { if (current) setState({ runId, loaded: true, catalogue: emptyCatalogue() }); },
     );
     return () => { current = false; };
@@ -78,26 +82,30 @@ export function useCatalogue(runId: string | null, status: string | undefined): 
     let source: EventSource | null = null;
     let cursor = 0;
     let ended = false;
+    let closed = false;
     let timer: ReturnType<typeof setTimeout> | null = null;
     let reopen: ReturnType<typeof setTimeout> | null = null;
     const flush = () => {
       timer = null;
-      const names = pending.current;
-      pending.current = [];
-      if (names.length) {
-        setState((s) => ({ ...s, runId, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), names) }));
+      const epochs = [...pending.current];
+      pending.current = new Set();
+      const whole = epochs.includes(null);
+      for (const epoch of whole ? [undefined] : (epochs as number[])) {
+        api.files(runId, { epoch }).then((listing) => {
+          if (!closed) setState((s) => ({ ...s, runId, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), listing.files, overlayTypes(listing)) }));
+        }, () => undefined); // the next announcement, or a reload, lists it again
       }
     };
     const open = () => {
       source = new EventSource(api.eventsUrl(runId, cursor));
       source.onopen = () => setFeed("live");
       source.onmessage = (m) => {
-        let event: { seq?: number; type?: string; data?: { name?: string } };
+        let event: { seq?: number; type?: string; data?: { name?: string; epoch?: number | null } };
         try { event = JSON.parse(m.data); } catch { return; }
         if (typeof event.seq !== "number" || event.seq <= cursor) return;
         cursor = event.seq;
         if (event.type === "artifact.created" && event.data?.name) {
-          pending.current.push(event.data.name);
+          pending.current.add(typeof event.data.epoch === "number" ? event.data.epoch : null);
           if (!timer) timer = setTimeout(flush, 250);
         }
         if (event.type === "run.completed" || event.type === "run.cancelled" || event.type === "run.failed") ended = true;
@@ -123,6 +131,7 @@ export function useCatalogue(runId: string | null, status: string | undefined): 
     };
     open();
     return () => {
+      closed = true;
       source?.close();
       if (timer) clearTimeout(timer);
       if (reopen) clearTimeout(reopen);

@@ -2,7 +2,8 @@
 // pytest suite runs it in tests/test_ui_unit.py).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { addToCatalogue, catalogueOf, methodsOf, projectionName } from "./catalogue";
+import { addToCatalogue, catalogueOf, methodsOf, overlayOf, projectionName } from "./catalogue";
+import type { FileKeys } from "./catalogue";
 import { categoryColour, DIGIT_PALETTE, hexToRgb } from "./colour";
 import { minPairDifference } from "./colourScience";
 import type { Vision } from "./colourScience";
@@ -186,41 +187,49 @@ test("filters negate and combine, and an unparsable term says where it is", () =
   assert.equal(describeFilter(parseFilter("label:4 pred:!4,7")), "label is 4 and pred is none of 4, 7");
 });
 
-test("overlay files are found with the generators' declared patterns, not names known here", async () => {
-  const { overlayEntry, overlayKinds } = await import("../overlays");
-  const sources = [
-    { generator: "density", folder: "density", files: ["{family}_2d_{tag}_{method}.json"] },
-    { generator: "distortion", folder: "distortion", files: ["{metric}_2d_{tag}_{method}.json"] },
-    { generator: "sharpness", folder: "quality", files: ["map_{score}_{tag}_{method}.json", "notes_{tag}.json"] },
-    { generator: "sampling", folder: "samples", files: ["{kind}_{tag}_idx_{idx:int}_m_{m:int}.json"] },
-  ];
-  const prior = overlayEntry(sources, "density/prior_empirical_2d_epoch_3_umap.json")!;
+/** A listed file as GET /api/runs/{id}/files gives it (the keys the server parsed from the declared patterns). */
+const row = (name: string, artifact: string | null, kind: string, epoch: number | null, more: Partial<FileKeys> = {}): FileKeys =>
+  ({ name, artifact, kind, epoch, latest: false, method: null, dims: null, fields: {}, ...more });
+
+test("overlay files are found from the listing's keys and the types it marks overlay, not names known here", async () => {
+  const { overlayKinds } = await import("../overlays");
+  const overlays = new Set(["density", "distortion", "sharpness", "sampling"]);
+  const prior = overlayOf(row("density/prior_empirical_2d_epoch_3_umap.json", "density", "artifacts", 3, { method: "umap", fields: { family: "prior_empirical" } }), overlays)!;
   assert.deepEqual(prior, { name: "density/prior_empirical_2d_epoch_3_umap.json", generator: "density", kind: "prior_empirical", method: "umap", epoch: 3 });
-  assert.equal(overlayEntry(sources, "distortion/metric_ratio_2d_epoch_1_pca.json")!.kind, "metric_ratio");
-  assert.equal(overlayEntry(sources, "quality/map_blur_epoch_2_pca.json")!.generator, "sharpness", "a third-party overlay needs no UI change");
-  assert.equal(overlayEntry(sources, "density/prior_2d_latest_pca.json"), null, "mirrors are not epochs");
-  assert.equal(overlayEntry(sources, "samples/posterior_local_epoch_1_idx_4_m_4.json"), null, "no {method}: not a map overlay");
-  assert.equal(overlayEntry(sources, "neighbors/knn_pca_epoch_1.json"), null);
-  const kinds = overlayKinds(["density/posterior_2d_epoch_1_pca.json", "distortion/metric_ratio_2d_epoch_1_pca.json"]
-    .map((n) => overlayEntry(sources, n)!));
-  assert.deepEqual([...kinds], [["posterior", "density"], ["metric_ratio", "distortion"]]);
+  assert.equal(overlayOf(row("quality/map_blur_epoch_2_pca.json", "sharpness", "artifacts", 2, { method: "pca", fields: { score: "blur" } }), overlays)!.generator,
+    "sharpness", "a third-party overlay needs no UI change");
+  assert.equal(overlayOf(row("density/prior_2d_latest_pca.json", "density", "artifacts", null, { latest: true, method: "pca", fields: { family: "prior" } }), overlays), null, "mirrors are not epochs");
+  assert.equal(overlayOf(row("samples/posterior_local_epoch_1_idx_4_m_4.json", "sampling", "artifacts", 1, { fields: { kind: "posterior_local", idx: 4, m: 4 } }), overlays), null, "no {method}: not a map overlay");
+  assert.equal(overlayOf(row("neighbors/knn_pca_epoch_1.json", "knn", "artifacts", 1, { method: "pca" }), overlays), null, "not an overlay type");
+  const c = catalogueOf([
+    row("density/posterior_2d_epoch_1_pca.json", "density", "artifacts", 1, { method: "pca", fields: { family: "posterior" } }),
+    row("distortion/metric_ratio_2d_epoch_1_pca.json", "distortion", "artifacts", 1, { method: "pca", fields: { metric: "metric_ratio" } }),
+  ], overlays);
+  assert.deepEqual([...overlayKinds([...c.overlays.values()])], [["posterior", "density"], ["metric_ratio", "distortion"]]);
 });
 
-test("the catalogue reads the specification's file names", () => {
+test("the catalogue reads the listing's keys", () => {
+  const projection = (name: string, method: string, dims: number, epoch: number | null) =>
+    row(name, method, "projections", epoch, { method, dims, latest: epoch === null });
   const c = catalogueOf([
-    "projections/latent_2d_epoch_2.json", "projections/latent_2d_epoch_1.json", "projections/latent_3d_epoch_1_pca.json",
-    "projections/latent_2d_epoch_1_umap.json", "projections/latent_2d_latest.json", "neighbors/knn_umap_epoch_1.json",
-    "density/prior_empirical_2d_epoch_1_umap.json", "atlas/atlas_inputs.json", "atlas/atlas_epoch_2.json", "reconstructions/recon_grid_epoch_2.png",
-    "mixture/mixture_health_epoch_3.json", "mixture/mixture_health_latest.json",
-  ]);
+    projection("projections/latent_2d_epoch_2.json", "pca", 2, 2), projection("projections/latent_2d_epoch_1.json", "pca", 2, 1),
+    projection("projections/latent_3d_epoch_1_pca.json", "pca", 3, 1), projection("projections/latent_2d_epoch_1_umap.json", "umap", 2, 1),
+    projection("projections/latent_2d_latest.json", "pca", 2, null), row("neighbors/knn_umap_epoch_1.json", "knn", "artifacts", 1, { method: "umap" }),
+    row("density/prior_empirical_2d_epoch_1_umap.json", "density", "artifacts", 1, { method: "umap", fields: { family: "prior_empirical" } }),
+    row("atlas/atlas_inputs.json", "atlas", "artifacts", null), row("atlas/atlas_epoch_2.json", "atlas", "artifacts", 2),
+    row("atlas/atlas_latest.json", "atlas", "artifacts", null, { latest: true }),
+    row("reconstructions/recon_grid_epoch_2.png", "recon_grid", "artifacts", 2),
+    row("mixture/mixture_health_epoch_3.json", "mixture_health", "artifacts", 3),
+    row("mixture/mixture_health_latest.json", "mixture_health", "artifacts", null, { latest: true }),
+  ], new Set(["density"]));
   assert.deepEqual(methodsOf(c), ["pca", "umap"]);
   assert.deepEqual(c.projections.get("pca")!.get(2), [1, 2]);
   assert.deepEqual(c.projections.get("pca")!.get(3), [1]);
-  assert.ok(c.knn.get("umap")!.has(1) && c.atlasInputs && c.atlasRecon.has(2));
+  assert.ok(c.knn.get("umap")!.has(1) && c.atlasInputs && c.atlasRecon.has(2) && c.atlasRecon.size === 1);
   assert.deepEqual(c.mixture, [3]);
   assert.ok(c.overlays.has("density/prior_empirical_2d_epoch_1_umap.json"));
-  assert.equal(addToCatalogue(c, ["projections/latent_2d_epoch_2.json"]), c, "nothing new: same object");
-  const more = addToCatalogue(c, ["projections/latent_2d_epoch_3.json"]);
+  assert.equal(addToCatalogue(c, [projection("projections/latent_2d_epoch_2.json", "pca", 2, 2)]), c, "nothing new: same object");
+  const more = addToCatalogue(c, [projection("projections/latent_2d_epoch_3.json", "pca", 2, 3)]);
   assert.deepEqual(more.projections.get("pca")!.get(2), [1, 2, 3]);
   assert.deepEqual(c.projections.get("pca")!.get(2), [1, 2], "the old catalogue is unchanged");
   assert.equal(projectionName("pca", 2, 4), "projections/latent_2d_epoch_4.json");

@@ -85,8 +85,12 @@ test("without mixture scores there is no mapping, and the note says why", () => 
 });
 
 test("the catalogue lists the epochs with cluster files and prior means, and ignores the _latest mirrors", () => {
-  const c = catalogueOf([clusterQualityName(3), clusterQualityName(1), "clusters/cluster_quality_latest.json",
-    priorMeansName(2), "clusters/prior_means_epoch_2.png", "clusters/prior_means_latest.json", clusterQualityName(3)]);
+  const row = (name: string, artifact: string, epoch: number | null) =>
+    ({ name, artifact, kind: "artifacts", epoch, latest: epoch === null, method: null, dims: null, fields: {} });
+  const c = catalogueOf([row(clusterQualityName(3), "cluster_quality", 3), row(clusterQualityName(1), "cluster_quality", 1),
+    row("clusters/cluster_quality_latest.json", "cluster_quality", null), row(priorMeansName(2), "component_prototypes", 2),
+    row("clusters/prior_means_epoch_2.png", "component_prototypes", 2), row("clusters/prior_means_latest.json", "component_prototypes", null),
+    row(clusterQualityName(3), "cluster_quality", 3)], new Set(["cluster_quality"]));
   assert.deepEqual(c.clusters, [1, 3]);
   assert.deepEqual(c.priorMeans, [2]);
   assert.equal(c.overlays.size, 0, "cluster files are not offered as map overlays");

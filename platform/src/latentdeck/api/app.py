@@ -33,8 +33,8 @@ from .errors import SafetyNet, document_errors, http_error_response, validation_
 from .event_feed import EventHub
 from .events import router as events_router
 from .ondemand import ondemand_router
-from .overlays import router as overlays_router
 from .plugins import router as plugins_router
+from .run_files import router as files_router
 from .runs import router as runs_router
 from .sweeps import router as sweeps_router
 from .static import mount_plugin_pages, mount_ui
@@ -157,7 +157,7 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.include_router(sweeps_router)
     app.include_router(events_router)
     app.include_router(plugins_router)
-    app.include_router(overlays_router)
+    app.include_router(files_router)
     app.include_router(ondemand_router(app.state.pm))
     _add_api_fallback(app)  # after every API router: it answers the /api/... paths none of them takes
     mount_plugin_pages(app, app.state.pm)
@@ -168,7 +168,7 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.add_middleware(SafetyNet)
     app.add_middleware(AccessGuard, policy=access or AccessPolicy())  # outermost: refuses before any work
     generate = app.openapi
-    app.openapi = lambda: app.openapi_schema or document_errors(generate())  # type: ignore[method-assign]
+    app.openapi = lambda: app.openapi_schema or document_errors(generate(), app.state.store.folders)  # type: ignore[method-assign]
     return app
 
 

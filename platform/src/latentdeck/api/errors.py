@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..kit.errors import DISK_FULL_ERRNOS, json_echo, short_repr
+from ..registry.namespace import MAX_NAME, READABLE_TOP
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +122,7 @@ class SafetyNet:
 # documented here so that clients and schema fuzzers know them.
 PARAMETER_SHAPES = {
     ("path", "run_id"): {"pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", "maxLength": 128},
-    ("path", "name"): {"maxLength": 1024, "pattern": (
-        r"^(config\.json|summary\.json|events\.jsonl|(reconstructions|projections|neighbors|density|distortion|"
-        r"mixture|samples|network|checkpoints)(/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254})+)$")},
+    # ("path", "name"): an artifact name, its pattern made from the declared folders (artifact_name_shape)
     ("query", "layer"): {"pattern": r"^[A-Za-z0-9_.-]+$"},
     # numbers are canonical (digits only, no leading zero): see api/params.py; an empty cursor is "from the start"
     ("query", "epoch"): {"pattern": r"^(latest|0|[1-9][0-9]{0,8})$"},
@@ -138,10 +139,20 @@ async def http_error_response(request, exc) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
-def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+def artifact_name_shape(folders: Iterable[str]) -> dict[str, Any]:
+    """The OpenAPI shape of an artifact name: one of the run's readable top-level files, or a file below
+    one of ``folders`` (the host's and every folder an installed plugin declares)."""
+    tops = "|".join(re.escape(name) for name in READABLE_TOP)
+    alternatives = "|".join(re.escape(folder) for folder in sorted(folders))
+    return {"maxLength": MAX_NAME, "pattern": rf"^({tops}|({alternatives})(/[A-Za-z0-9_-][A-Za-z0-9_.-]{{0,254}})+)$"}
+
+
+def document_errors(schema: dict[str, Any], folders: Iterable[str] = ()) -> dict[str, Any]:
     """The OpenAPI document as the server answers: 422 bodies are ``{detail: string, errors: [...]}``,
     every other documented error is ``{detail: string}``, request bodies may be refused with 400 (not
-    JSON) or 413 (too large), and the shapes of ids and names the server checks are given."""
+    JSON) or 413 (too large), and the shapes of ids and names the server checks are given (artifact
+    names from ``folders``, the run store's declared folders)."""
+    shapes = {**PARAMETER_SHAPES, ("path", "name"): artifact_name_shape(folders)}
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
     if "HTTPValidationError" in schemas:
@@ -161,7 +172,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault("400", {"description": "the request body is not valid JSON"})
                 responses.setdefault("413", {"description": "the request body is larger than the server accepts"})
             for parameter in operation.get("parameters", []):
-                shape = PARAMETER_SHAPES.get((parameter.get("in"), parameter.get("name")))
+                shape = shapes.get((parameter.get("in"), parameter.get("name")))
                 target = parameter.get("schema", {})
                 if shape and "anyOf" in target:  # optional: describe the string branch
                     target = next((t for t in target["anyOf"] if t.get("type") == "string"), target)

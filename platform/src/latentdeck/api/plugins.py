@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 
 from .. import __version__
 from ..launch.config import RunConfig, default_data_dir
-from ..registry import collect, default_name, list_plugins, providers
+from ..registry.status import plugin_rows
+from ..registry import collect, default_name, providers
 from ..launch.preset_list import list_presets
 from ..types import KINDS, NoOptions
 
@@ -22,14 +23,37 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["plugins"])
 
 
+class LastError(BaseModel):
+    message: str
+    at: float = Field(description="when, in seconds since the epoch")
+    run_id: str | None
+    epoch: int | None = None
+    reason: str = Field(description="error (it raised) | timeout (over its time budget)")
+    component: str = Field(description="the plugin's component that failed")
+
+
+class ComponentHealth(BaseModel):
+    failures: int
+    over_budget: int
+
+
+class PluginHealth(BaseModel):
+    failures: int = Field(description="times one of its components raised at run time (all runs in this runs folder)")
+    over_budget: int = Field(description="times one of its components ran past its time budget and was stopped")
+    components: dict[str, ComponentHealth] = Field(description="the counts per component that failed")
+    last_error: LastError | None
+
+
 class PluginRow(BaseModel):
     name: str
     version: str | None
     builtin: bool
-    status: str = Field(description="ok | failed")
+    status: str = Field(description="ok | failed (to load)")
     error: str | None
     hooks: list[str]
     provides: dict[str, list[str]] = Field(description="kind -> component names")
+    health: PluginHealth = Field(description="runtime failures counted since they were last cleared "
+                                             "(`latentdeck plugins --clear-failures`)")
 
 
 class Health(BaseModel):
@@ -39,8 +63,9 @@ class Health(BaseModel):
 
 @router.get("/plugins", response_model=list[PluginRow])
 def get_plugins(request: Request) -> list[dict[str, Any]]:
-    """Every plugin, built-in or not, including third-party plugins that failed to load (with the error)."""
-    return list_plugins(request.app.state.pm, all=True)
+    """Every plugin, built-in or not, including third-party plugins that failed to load (with the error), and
+    each one's ``health``: how often its components raised or ran past their budget, with the last error."""
+    return plugin_rows(request.app.state.pm, request.app.state.store.root, all=True)
 
 
 def _availability(spec: Any) -> dict[str, Any]:

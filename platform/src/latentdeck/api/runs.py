@@ -7,7 +7,6 @@ threadpool, so the event loop (and every open event stream) never waits on the d
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,14 +66,6 @@ class RunDetail(BaseModel):
 class CancelAccepted(BaseModel):
     summary: RunSummary
     detail: str
-
-
-class Artifact(BaseModel):
-    name: str = Field(description="relative name inside the run, e.g. 'reconstructions/recon_grid_latest.png'")
-    kind: str = Field(description="the artifact folder")
-    size: int
-    mtime: float
-    url: str
 
 
 def _store(request: Request) -> RunStore:
@@ -166,21 +157,12 @@ def delete_run(run_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/{run_id}/artifacts", response_model=list[Artifact], responses=ERRORS)
-def list_artifacts(run_id: str, request: Request) -> list[dict[str, Any]]:
-    """Artifact files of the run (per-epoch files and their ``*_latest`` mirrors), by relative name."""
-    rows = _store(request).artifacts(run_id)
-    for row in rows:
-        row["url"] = f"/api/runs/{quote(run_id)}/artifacts/{quote(row['name'])}"
-    return rows
-
-
 @router.get("/{run_id}/artifacts/{name:path}", response_class=FileSnapshot, responses={
     **ERRORS, 400: {"description": "not a valid artifact name (absolute, '..', hidden or private files)"},
     200: {"description": "the file: JSON, PNG, the event log (JSON lines) or other bytes (checkpoints)",
           "content": {media: {} for media in (*MEDIA_TYPES.values(), "application/octet-stream")}}})
 def get_artifact(run_id: str, name: str, request: Request) -> FileSnapshot:
-    """One file of the run by its relative name (from the listing, or config.json/summary.json/events.jsonl),
+    """One file of the run by its relative name (from GET /api/runs/{id}/files, or config.json/summary.json/events.jsonl),
     as it is at the moment of the request (``events.jsonl`` up to its last complete line)."""
     path = _store(request).artifact_path(run_id, name)
     try:  # opened from the run folder down without following links (a 409 naming one swapped in since)

@@ -1,4 +1,4 @@
-"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``sweep``, ``sweeps``, ``backfill``, ``compute``, ``overlays``, ``presets``, ``plugins``.
+"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``sweep``, ``sweeps``, ``backfill``, ``compute``, ``overlays``, ``presets``, ``plugins``, ``new-plugin``.
 
 ``train`` goes through the same :func:`latentdeck.launch.prepare_run` and
 :func:`latentdeck.engine.training.execute_run` as runs started over HTTP; it trains in this process and
@@ -103,27 +103,42 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from ..registry import get_plugin_manager, list_plugins
+    from ..registry.health import clear
+    from ..registry.status import describe_failures, plugin_rows, strict_problems
+    from ..registry import get_plugin_manager
 
     if args.check is not None:
         from .check import cmd_check
 
         return cmd_check(args)
-    rows = list_plugins(get_plugin_manager(), all=args.all)
+    if args.clear_failures:
+        count = clear(args.runs_dir)
+        print(f"forgot the runtime failures of {count} component{'s' if count != 1 else ''} "
+              f"({Path(args.runs_dir).resolve()})")
+        return EXIT_OK
+    rows = plugin_rows(get_plugin_manager(), args.runs_dir if Path(args.runs_dir).is_dir() else None, all=args.all)
+    problems = strict_problems(rows) if args.strict else []
     if args.json:
         print(json.dumps(rows, indent=2))
-        return EXIT_OK
-    if not rows:
-        print("no third-party plugins installed (`latentdeck plugins --all` lists the built-ins too)")
-    for row in rows:
-        origin = "built-in" if row["builtin"] else "third-party"
-        print(f"{row['name']} {row['version'] or ''} ({origin}, {row['status']})")
-        if row["error"]:
-            print(f"    error: {row['error']}")
-        for kind, names in row["provides"].items():
-            print(f"    {kind}: {', '.join(names)}")
-        print(f"    hooks: {', '.join(row['hooks'])}")
-    return EXIT_OK
+    else:
+        if not rows:
+            print("no third-party plugins installed (`latentdeck plugins --all` lists the built-ins too)")
+        for row in rows:
+            origin = "built-in" if row["builtin"] else "third-party"
+            print(f"{row['name']} {row['version'] or ''} ({origin}, {row['status']})")
+            if row["error"]:
+                print(f"    error: {row['error']}")
+            if row["health"]["failures"] or row["health"]["over_budget"]:
+                print(f"    runtime: {describe_failures(row['health'])}")
+            for kind, names in row["provides"].items():
+                print(f"    {kind}: {', '.join(names)}")
+            print(f"    hooks: {', '.join(row['hooks'])}")
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        print("fix or uninstall the plugins named above (`latentdeck plugins --check NAME` tries one); once fixed, "
+              "`latentdeck plugins --clear-failures` forgets their counted runtime failures", file=sys.stderr)
+    return EXIT_FAILED if problems else EXIT_OK
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -168,6 +183,7 @@ def make_parser() -> argparse.ArgumentParser:
     from .backfill import add_backfill_commands
     from .compute import add_compute_commands
     from .sweep import add_sweep_commands
+    from .scaffold import add_new_plugin_command
 
     parser = argparse.ArgumentParser(prog="latentdeck", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -228,8 +244,15 @@ def make_parser() -> argparse.ArgumentParser:
     plugins.add_argument("--all", action="store_true", help="include the built-in plugins")
     plugins.add_argument("--check", metavar="NAME", help="try one plugin: a tiny run with only the built-ins and it, "
                                                           "then the files, events and API answers it produced")
+    plugins.add_argument("--strict", action="store_true",
+                         help="exit 1 when any plugin failed to load or failed at run time (in --runs-dir)")
+    plugins.add_argument("--runs-dir", default=default_runs_dir(),
+                         help="where runtime failures are counted (default ./runs or $LATENTDECK_RUNS_DIR)")
+    plugins.add_argument("--clear-failures", action="store_true",
+                         help="forget the runtime failures counted in --runs-dir (after fixing a plugin)")
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(func=cmd_plugins)
+    add_new_plugin_command(sub)
     return parser
 
 

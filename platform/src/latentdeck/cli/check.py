@@ -86,7 +86,12 @@ def _api_answers(pm, runs: Path, run_id: str, ondemand: list[str], problems: lis
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the test client's own deprecation notice is not the plugin's problem
-        from fastapi.testclient import TestClient
+        try:
+            from fastapi.testclient import TestClient
+        except ImportError as exc:  # httpx is a dependency of latentdeck: an install that lost it is broken
+            problems.append(f"the API's answers could not be checked: {exc}; reinstall latentdeck "
+                            "(`pip install --force-reinstall latentdeck`) or `pip install httpx`")
+            return {"artifact_index": []}
     logging.getLogger("latentdeck.api.static").setLevel(logging.ERROR)  # no web UI is needed here
 
     from ..api.app import create_app
@@ -94,8 +99,13 @@ def _api_answers(pm, runs: Path, run_id: str, ondemand: list[str], problems: lis
 
     answers: dict[str, Any] = {}
     with TestClient(create_app(pm, runs, ui_dir=runs / "no-ui")) as client:
-        answers["artifact_index"] = [{"name": e["name"], "view": e["view"], "epochs": [x["epoch"] for x in e["epochs"]]}
-                                     for e in client.get(f"/api/runs/{run_id}/artifact-index").json()]
+        listing = client.get(f"/api/runs/{run_id}/files").json()  # each file's artifact and epoch, parsed by the host
+        epochs: dict[tuple[str, str], set[int]] = {}
+        for row in listing["files"]:
+            if row["kind"] in ("artifacts", "ondemand"):
+                epochs.setdefault((row["kind"], row["artifact"]), set()).update([row["epoch"]] if row["epoch"] is not None else [])
+        answers["artifact_index"] = [{"name": t["name"], "view": t["view"], "epochs": sorted(epochs[(t["kind"], t["name"])])}
+                                     for t in listing["artifacts"] if (t["kind"], t["name"]) in epochs]
         specs = collect(pm, "ondemand")
         for name in ondemand:
             try:

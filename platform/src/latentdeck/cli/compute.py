@@ -75,7 +75,7 @@ def cmd_compute(args: argparse.Namespace) -> int:
 
 
 def cmd_overlays(args: argparse.Namespace) -> int:
-    """Per epoch, which overlay files a run has (as ``GET /api/runs/{id}/overlays``)."""
+    """Per epoch, which overlay files a run has (the overlay rows of ``GET /api/runs/{id}/files``, grouped for people)."""
     from ..engine.overlays import list_overlays, overlay_specs
     from ..registry import get_plugin_manager
     from ..store.runs import RunStore, RunStoreError

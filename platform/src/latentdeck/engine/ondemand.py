@@ -33,6 +33,7 @@ from ..kit.images import to_float_images
 from .budget import DEFAULT_BUDGET_S, MAX_BUDGET_S, Budget, Fence, FencedWriter, run_within_budget, timeout_message
 from .checkpoints import checkpoint_epochs, checkpoint_units, CheckpointError, load_model
 from ..kit.errors import OnDemandError  # noqa: F401  (re-exported: the API and the CLI catch it here)
+from ..registry.health import note_failure
 from .writer import AppendingLog, ArtifactWriter, persist_once  # noqa: F401  (re-exported)
 from ..kit.phases import run_phases
 from .vizsubset import load as load_viz_subset
@@ -301,6 +302,14 @@ class Computations:
 COMPUTATIONS = Computations()
 
 
+def count_failure(ctx: OnDemandContext, message: str, reason: str) -> None:
+    """Count a computation that raised or ran past its budget for ``/plugins`` (:mod:`latentdeck.registry.health`)."""
+    try:
+        note_failure(Path(ctx.run_dir).parent, "ondemand", ctx.spec.name, message, ctx.run_id, reason=reason)
+    except OSError as exc:
+        log.warning("could not count the failure of %s: %s", ctx.spec.name, exc)
+
+
 def run_computation(ctx: OnDemandContext, request: Any, budget_s: float | None = None,
                     registry: Computations = COMPUTATIONS) -> dict[str, Any]:
     """``ctx.spec.compute(ctx, request)`` under the budget, tracked in ``registry``: 504 when it takes
@@ -312,11 +321,15 @@ def run_computation(ctx: OnDemandContext, request: Any, budget_s: float | None =
     with registry.track(Path(ctx.run_dir), name, fence):
         outcome = run_within_budget(lambda: ctx.spec.compute(ctx, request), budget, fence, f"compute-{name}")
     if outcome.timed_out:
-        raise OnDemandError(timeout_message(f"the computation {name!r}", budget, "files it finished before are "
-                                            "kept, nothing it writes later is; ask again once the budget is raised"), 504)
+        message = timeout_message(f"the computation {name!r}", budget, "files it finished before are "
+                                  "kept, nothing it writes later is; ask again once the budget is raised")
+        count_failure(ctx, message, "timeout")
+        raise OnDemandError(message, 504)
     if outcome.stopped:
         raise OnDemandError(f"the computation {name!r} was stopped: {outcome.stopped}", 409)
     if outcome.error is not None:
+        if not isinstance(outcome.error, OnDemandError):  # a refusal of the request is not the plugin failing
+            count_failure(ctx, f"{type(outcome.error).__name__}: {outcome.error}", "error")
         raise outcome.error
     return outcome.value
 

@@ -7,7 +7,8 @@ file that matches gives a row with its ``name`` and the pattern's fields (``fami
 the row carries ``png`` and is listed only once that PNG exists. The listing is keyed by each spec's
 folder, so it knows no generator by name.
 
-``<tag>`` is ``epoch_<N>`` or ``latest``. Used by ``GET /api/runs/{id}/overlays`` and ``latentdeck overlays``.
+``<tag>`` is ``epoch_<N>`` or ``latest``. Used by ``latentdeck overlays`` (the HTTP API lists every file with its keys:
+:mod:`latentdeck.engine.run_files`).
 """
 
 from __future__ import annotations

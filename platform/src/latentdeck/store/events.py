@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterator
 from ..kit.atomic import dumps
 from .event_lines import (MAX_EVENT_BYTES, TOO_LARGE, complete_end_of, events_backward, is_closing, parse,
                           read_lines)
+from ..registry.health import note_event
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,8 @@ class EventLog:
             self._end = os.fstat(self._handle.fileno()).st_size
             if self.fsync or type in TERMINAL_EVENTS:
                 os.fsync(self._handle.fileno())
+        if type == "artifact.failed":  # counted per plugin for /plugins (latentdeck.registry.health)
+            note_event(self.path, event)
         for listener in self.listeners:
             listener(event)
         return event

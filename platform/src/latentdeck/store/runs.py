@@ -308,14 +308,14 @@ class RunStore:
         """Resolve a relative artifact name safely; never a path outside the run directory."""
         path = self.run_dir(run_id)
         bad = RunStoreError(
-            f"{short_repr(name)} is not a valid artifact name: use a relative name from GET /api/runs/{run_id}/artifacts, "
+            f"{short_repr(name)} is not a valid artifact name: use a relative name from GET /api/runs/{run_id}/files, "
             f"e.g. 'reconstructions/recon_grid_latest.png'")
         if name_problem(name):
             raise bad
         top = name.split("/", 1)[0]
         if not (name in READABLE_TOP or (top in self.folders and "/" in name)):
             raise bad
-        missing = RunNotFound(f"run {run_id!r} has no artifact {short_repr(name)}; list them with GET /api/runs/{run_id}/artifacts")
+        missing = RunNotFound(f"run {run_id!r} has no artifact {short_repr(name)}; list them with GET /api/runs/{run_id}/files")
         try:  # no link is followed inside a run (the file is opened the same way: api/files.open_snapshot)
             if not safepath.is_regular_file(path, name):
                 raise missing

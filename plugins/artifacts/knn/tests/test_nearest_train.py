@@ -184,9 +184,9 @@ def test_the_api_route_and_the_cli(ae_run, client, runs_dir, capsys):
     assert client.post(url, json={"idx": 9999}).status_code == 422
     served = client.get(f"/api/runs/{run_id}/artifacts/{first.json()['payload']['strip']['png']}")
     assert served.status_code == 200 and served.headers["content-type"] == "image/png"
-    index = {entry["name"]: entry for entry in client.get(f"/api/runs/{run_id}/artifact-index").json()}
-    assert sorted(index["nearest-train"]["epochs"][0]["files"]) == sorted(first.json()["files"])
-    assert all("/train/" not in name for e in index["knn"]["epochs"] for name in e["files"])
+    rows = client.get(f"/api/runs/{run_id}/files").json()["files"]
+    assert sorted(r["name"] for r in rows if r["artifact"] == "nearest-train") == sorted(first.json()["files"])
+    assert all("/train/" not in r["name"] for r in rows if r["artifact"] == "knn")
 
     from latentdeck.cli import main
 

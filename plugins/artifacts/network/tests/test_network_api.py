@@ -45,7 +45,7 @@ def test_network_endpoints_persist_announce_and_serve_files(trained_run, client)
     grid = next(f for f in body["files"] if f.endswith("layer_trunk.layers.2/grid.png"))
     png = client.get(f"/api/runs/{run_id}/artifacts/{grid}")
     assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
-    listed = {row["name"] for row in client.get(f"/api/runs/{run_id}/artifacts").json()}
+    listed = {row["name"] for row in client.get(f"/api/runs/{run_id}/files").json()["files"]}
     assert set(body["files"]) <= listed
 
     created = [e["data"]["name"] for e in read_events(run_dir / "events.jsonl")

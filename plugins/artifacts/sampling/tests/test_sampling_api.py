@@ -124,7 +124,7 @@ def test_bad_requests_name_the_problem_and_write_nothing(trained_run, client, mo
 
 def test_unknown_run_is_404(client):
     assert client.post(URL.format("20260101-000000-abcdef"), json={"idx": 1}).status_code == 404
-    assert client.get("/api/runs/20260101-000000-abcdef/overlays").status_code == 404
+    assert client.get("/api/runs/20260101-000000-abcdef/files").status_code == 404
 
 
 def test_ae_posterior_local_is_a_labelled_neighbourhood(trained_run, client):
@@ -134,7 +134,7 @@ def test_ae_posterior_local_is_a_labelled_neighbourhood(trained_run, client):
     assert body["neighbourhood_scale"] == 0.25 and "no q(z|x)" in body["description"]
 
 
-def test_overlays_lists_density_distortion_and_samples_per_epoch(trained_run, client):
+def test_files_list_density_distortion_and_samples_with_their_keys(trained_run, client):
     run_dir = trained_run("gmvae", artifacts=["recon_grid"])
     (run_dir / "density").mkdir()
     for name in ("posterior_2d_epoch_1_pca.json", "prior_empirical_2d_epoch_2_umap.json", "prior_2d_latest_pca.json",
@@ -144,23 +144,26 @@ def test_overlays_lists_density_distortion_and_samples_per_epoch(trained_run, cl
     (run_dir / "distortion/metric_ratio_2d_epoch_2_pca.json").write_text("{}")
     grid(client, run_dir.name, {"idx": 4, "m": 4})
     grid(client, run_dir.name, {"kind": "prior_component", "component": 0, "m": 4, "seed": 3})
-    (run_dir / "samples/posterior_local_epoch_1_idx_9_m_4.png").write_bytes(b"")  # no JSON yet: not complete
 
-    listing = client.get(f"/api/runs/{run_dir.name}/overlays").json()
-    assert listing["kinds"] == ["density", "distortion", "samples"]  # from the generators' declarations
-    assert [row["epoch"] for row in listing["epochs"]] == [1, 2]
-    one, two = listing["epochs"]
-    assert one["checkpoint"] and [(d["family"], d["method"]) for d in one["density"]] == [("posterior", "pca")]
-    assert one["samples"] == [] and one["distortion"] == []
-    assert [(d["family"], d["method"]) for d in two["density"]] == [("prior_empirical", "umap")]
-    assert two["distortion"][0]["name"] == "distortion/metric_ratio_2d_epoch_2_pca.json"
-    assert two["distortion"][0]["url"].endswith("/artifacts/distortion/metric_ratio_2d_epoch_2_pca.json")
-    samples = {(s["kind"], s.get("idx"), s.get("component"), s["m"], s["seed_override"]) for s in two["samples"]}
+    listing = client.get(f"/api/runs/{run_dir.name}/files").json()
+    overlays = sorted(t["folder"] for t in listing["artifacts"] if t["overlay"])
+    assert overlays == ["density", "distortion", "samples"]  # from the generators' declarations
+    assert listing["checkpoints"] == [1, 2]
+    rows = {row["name"]: row for row in listing["files"]}
+    one = rows["density/posterior_2d_epoch_1_pca.json"]
+    assert (one["artifact"], one["epoch"], one["method"], one["fields"]) == ("density", 1, "pca", {"family": "posterior"})
+    two = rows["distortion/metric_ratio_2d_epoch_2_pca.json"]
+    assert (two["artifact"], two["epoch"], two["fields"]["metric"]) == ("distortion", 2, "metric_ratio")
+    assert two["url"].endswith("/artifacts/distortion/metric_ratio_2d_epoch_2_pca.json")
+    mirror = rows["density/prior_2d_latest_pca.json"]
+    assert mirror["latest"] is True and mirror["epoch"] is None and mirror["fields"] == {"family": "prior"}
+    assert rows["density/notes.txt"]["kind"] == "undeclared"
+    samples = {(r["fields"]["kind"], r["fields"].get("idx"), r["fields"].get("component"), r["fields"]["m"],
+                r["fields"].get("seed_override"))
+               for r in listing["files"] if r["artifact"] == "sampling" and r["epoch"] == 2 and r["name"].endswith(".json")}
     assert samples == {("posterior_local", 4, None, 4, None), ("prior_component", None, 0, 4, 3)}
-    assert listing["latest"]["density"][0]["name"] == "density/prior_2d_latest_pca.json"
-    assert [s["png"] for s in listing["latest"]["samples"]] == ["samples/posterior_local_latest_idx_4_m_4.png"]
-    only = client.get(f"/api/runs/{run_dir.name}/overlays", params={"epoch": 1}).json()
-    assert [row["epoch"] for row in only["epochs"]] == [1]
+    only = client.get(f"/api/runs/{run_dir.name}/files", params={"epoch": 1, "folder": "density"}).json()
+    assert [row["name"] for row in only["files"]] == ["density/posterior_2d_epoch_1_pca.json"]
 
 
 def test_backfill_writes_the_default_set_through_the_generator(trained_run, plugin_manager):

@@ -1,0 +1,39 @@
+"""/plugins in the browser: a plugin whose components failed at run time shows the counts and the last error
+(issue 23 item 8), and a plugin that failed to load says how to restart the server on a wheel install."""
+
+from __future__ import annotations
+
+import types
+
+from playwright.sync_api import expect
+
+from latentdeck import hookimpl
+from latentdeck.registry.health import note_failure
+from latentdeck.testing import manager_with
+
+
+def test_plugins_page_shows_runtime_failures_and_how_to_restart(serve_api, page, shot, runs_dir):
+    note_failure(runs_dir, "artifacts", "knn", "ValueError: the neighbour table broke", "run-one", epoch=2)
+    note_failure(runs_dir, "artifacts", "knn", "knn took longer than its budget of 1 s", "run-two", epoch=3,
+                 reason="timeout")
+    typo = types.ModuleType("typo_ui_health_plugin")
+
+    @hookimpl
+    def register_artifact():  # a misspelled hook: the plugin fails to load
+        return []
+
+    typo.register_artifact = register_artifact
+    live = serve_api(pm=manager_with([typo]))
+    page.goto(f"{live.url}/plugins/")
+    expect(page.get_by_test_id("plugin-counts")).to_contain_text("1 failed to load, 1 failed at run time")
+    card = page.locator("[data-plugin='latentdeck.knn']")
+    health = card.get_by_test_id("plugin-health")
+    expect(health).to_contain_text("Failed at run time: 1 failure, 1 over its time budget.")
+    expect(health).to_contain_text("knn took longer than its budget of 1 s")
+    expect(health).to_contain_text("epoch 3")
+    expect(health.get_by_role("link", name="run-two")).to_have_attribute("href", "/runs/run-two/")
+    expect(page.locator("[data-plugin='latentdeck.recon'] [data-testid=plugin-health]")).to_have_count(0)
+    broken = page.locator("[data-plugin='typo_ui_health_plugin']")
+    expect(broken).to_contain_text("failed")
+    expect(broken).to_contain_text("run `latentdeck serve` again")
+    shot(page, "plugins-health")
