@@ -22,8 +22,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .checkpoints import checkpoint_epochs
+from ..registry import collect, providers, records_of_kinds
 from ..registry.namespace import match_file
+from .checkpoints import checkpoint_epochs
+from .projections import projection_template
 
 # The host's own folders, described as patterns like the plugins' (epoch_<N> | latest).
 CHECKPOINT_FILES = ("{tag}.pt", "{tag}.json")
@@ -33,9 +35,6 @@ KEYED = ("epoch", "method", "dims")  # fields lifted out of ``fields`` into colu
 def file_parsers(pm) -> dict[str, list[tuple[str, str, dict[str, Any], tuple[str, ...]]]]:
     """``{folder: [(kind, artifact, fixed keys, patterns)]}``: how each folder's file names are read,
     from the installed specs (built-ins and third-party alike)."""
-    from ..registry import collect, records_of_kinds
-    from .projections import projection_template
-
     parsers: dict[str, list] = {"checkpoints": [("checkpoints", None, {}, CHECKPOINT_FILES)], "projections": []}
     for name, spec in sorted(collect(pm, "projections").items()):
         for dims in spec.dims:
@@ -66,8 +65,6 @@ def parse_name(parsers, name: str) -> dict[str, Any]:
 
 def spec_rows(pm) -> list[dict[str, Any]]:
     """What the listing says about each installed artifact type (its view hint, page and owner)."""
-    from ..registry import providers, records_of_kinds
-
     rows = []
     for kind, spec in records_of_kinds(pm, ("artifacts", "ondemand")):
         rows.append({"name": spec.name, "kind": kind, "provider": providers(pm, kind).get(spec.name),
