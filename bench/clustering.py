@@ -94,7 +94,7 @@ def _fmt(value) -> str:
 
 
 def build_request(args, seed: int) -> dict:
-    from latentdeck.config import RunConfig, set_dotted
+    from latentdeck.launch.config import RunConfig, set_dotted
 
     request = {"model": "gmvae", "dataset": "mnist-5k", "seed": seed,
                # the benchmark scores checkpoints; skip image/projection work (cluster_quality: what the UI shows)
@@ -115,10 +115,10 @@ def build_request(args, seed: int) -> dict:
 
 
 def run_seed(args, seed: int, pm, x_test, y_test) -> dict:
-    from latentdeck.checkpoints import load_model
+    from latentdeck.engine.checkpoints import load_model
     from latentdeck.launch import prepare_run
-    from latentdeck.runs import RunStore
-    from latentdeck.training import execute_run
+    from latentdeck.store import RunStore
+    from latentdeck.engine.training import execute_run
 
     with tempfile.TemporaryDirectory() as tmp:
         store = RunStore(tmp)
@@ -210,7 +210,7 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], help="run config field=value (JSON values)")
     args = parser.parse_args()
 
-    from latentdeck.plugins import get_plugin_manager
+    from latentdeck.registry import get_plugin_manager
 
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
     x_test, y_test = load_t10k()

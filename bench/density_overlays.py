@@ -40,8 +40,8 @@ LINEAR_ORIGIN_METHODS = {"pca"}  # scaling.ts: views of these keep the origin at
 def trained_run(pm, preset: str, seed: int, epochs: int | None) -> Path:
     """A completed mnist-5k run of ``preset`` (cached), with its checkpoints."""
     from latentdeck.launch import prepare_run
-    from latentdeck.runs import RunStore
-    from latentdeck.training import execute_run
+    from latentdeck.store import RunStore
+    from latentdeck.engine.training import execute_run
 
     cached = CACHE / (f"density_{preset}_s{seed}" + ("" if epochs is None else f"_e{epochs}"))
     if (cached / "config.json").exists() and (cached / "checkpoints").exists():
@@ -118,12 +118,12 @@ def measure(pm, preset: str, seed: int, epochs: int | None, aspect: float) -> li
     import numpy as np
     import torch
 
-    from latentdeck.artifacts import ArtifactContext
-    from latentdeck.atomic import read_json
-    from latentdeck.checkpoints import load_model
-    from latentdeck.events import EventLog, read_events
-    from latentdeck.plugins import collect
-    from latentdeck.training import load_viz_subset
+    from latentdeck.engine.artifacts import ArtifactContext
+    from latentdeck.kit.atomic import read_json
+    from latentdeck.engine.checkpoints import load_model
+    from latentdeck.store.events import EventLog, read_events
+    from latentdeck.registry import collect
+    from latentdeck.engine.training import load_viz_subset
 
     run_dir = trained_run(pm, preset, seed, epochs)
     config = read_json(run_dir / "config.json")
@@ -176,7 +176,7 @@ def main() -> int:
     parser.add_argument("--aspect", type=float, default=1.4, help="the explorer canvas' width / height")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    from latentdeck.plugins import get_plugin_manager
+    from latentdeck.registry import get_plugin_manager
 
     pm = get_plugin_manager()
     rows = [row for preset in args.presets for row in measure(pm, preset, args.seed, args.epochs, args.aspect)]

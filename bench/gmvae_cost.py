@@ -1,5 +1,5 @@
 """Cost: one GM-VAE training epoch divided by one AE training epoch with the same conv encoder and
-decoder (latentdeck.nn), latent size and batch size, both trained through latentdeck on mnist-5k.
+decoder (latentdeck.kit.nn), latent size and batch size, both trained through latentdeck on mnist-5k.
 Target: ratio <= 1.5. Rounds alternate which model goes first; medians are compared.
 
 The epoch time is ``train.metrics.epoch_seconds`` (the optimisation pass over the 4,500 training
@@ -20,10 +20,10 @@ import time
 
 def one_epoch(pm, store, model: str, options: dict, batch_size: int, seed: int, threads: int | None) -> tuple[float, float]:
     """(epoch_seconds, whole-run seconds) of a 1-epoch run."""
-    from latentdeck.config import RunConfig
-    from latentdeck.events import read_events
+    from latentdeck.launch.config import RunConfig
+    from latentdeck.store.events import read_events
     from latentdeck.launch import prepare_run
-    from latentdeck.training import execute_run
+    from latentdeck.engine.training import execute_run
 
     request = {"model": model, "model_options": options, "dataset": "mnist-5k", "epochs": 1,
                "batch_size": batch_size, "seed": seed, "artifacts": [], "num_threads": threads}
@@ -47,8 +47,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
 
-    from latentdeck.plugins import get_plugin_manager
-    from latentdeck.runs import RunStore
+    from latentdeck.registry import get_plugin_manager
+    from latentdeck.store import RunStore
 
     pm = get_plugin_manager()
     shared = {"latent_dim": 16, "channels": [32, 64], "batch_norm": True}  # the AE's defaults

@@ -54,7 +54,7 @@ def write_run(runs_dir: Path, n: int, epochs: int) -> Path:
     import torch
 
     from latent_data import HostEngine
-    from latentdeck.artifacts import run_generators
+    from latentdeck.engine.artifacts import run_generators
     from latentdeck_knn.plugin import KNNOptions
 
     rng = np.random.default_rng(0)

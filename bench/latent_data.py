@@ -44,9 +44,9 @@ class HostEngine:
     def __init__(self, n: int, labels, projections: list[str], generators: list[str] = ()):
         import torch
 
-        from latentdeck.artifacts import ArtifactEngine, VizSubset
-        from latentdeck.events import EventLog
-        from latentdeck.plugins import collect, get_plugin_manager
+        from latentdeck.engine.artifacts import ArtifactEngine, VizSubset
+        from latentdeck.store.events import EventLog
+        from latentdeck.registry import collect, get_plugin_manager
 
         pm = get_plugin_manager()
         self.tmp = tempfile.TemporaryDirectory()
@@ -61,7 +61,7 @@ class HostEngine:
         return self.engine._project(latents, {}, epoch, self.engine.projections)
 
     def generate(self, latents, projections, epoch: int) -> None:
-        from latentdeck.artifacts import run_generators
+        from latentdeck.engine.artifacts import run_generators
 
         def make_context(name):
             spec = next(g for g in self.engine.generators if g.name == name)
@@ -92,12 +92,13 @@ def run_latents(model_name: str = "ae", epochs: int = 4, seed: int = 0):
     import torch
 
     from common import load_t10k
-    from latentdeck.checkpoints import load_model
-    from latentdeck.events import read_events
+    from latentdeck.engine.checkpoints import load_model
+    from latentdeck.store.events import read_events
     from latentdeck.launch import prepare_run
-    from latentdeck.plugins import collect, get_plugin_manager
-    from latentdeck.runs import RunStore
-    from latentdeck.training import execute_run, to_float_images
+    from latentdeck.registry import collect, get_plugin_manager
+    from latentdeck.store import RunStore
+    from latentdeck.engine.training import execute_run
+    from latentdeck.kit.images import to_float_images
 
     pm = get_plugin_manager()
     dataset = collect(pm, "datasets")["mnist-5k"]

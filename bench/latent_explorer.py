@@ -149,7 +149,7 @@ def main() -> None:
 
     from latentdeck.api import create_app
     from latentdeck.api.static import default_ui_dir
-    from latentdeck.plugins import get_plugin_manager
+    from latentdeck.registry import get_plugin_manager
 
     want = set(args.only.split(",")) if args.only else set(NAMES)
     if want - set(NAMES):

@@ -42,10 +42,10 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from latentdeck.launch import prepare_run
-    from latentdeck.ondemand import _HELDOUT, EpochModels
-    from latentdeck.plugins import get_plugin_manager
-    from latentdeck.runs.store import RunStore
-    from latentdeck.training import execute_run
+    from latentdeck.engine.ondemand import _HELDOUT, EpochModels
+    from latentdeck.registry import get_plugin_manager
+    from latentdeck.store.runs import RunStore
+    from latentdeck.engine.training import execute_run
     from latentdeck_network.inspection import Inspector
     from latentdeck_network.layers import capture
 

@@ -37,7 +37,7 @@ def bare_epoch(model_spec, dataset_spec, options, x, y, batch_size: int, seed: i
 
 def latentdeck_epoch(pm, store, batch_size: int, seed: int) -> float:
     from latentdeck.launch import prepare_run
-    from latentdeck.training import execute_run
+    from latentdeck.engine.training import execute_run
 
     stored = prepare_run(pm, {"model": "ae", "dataset": "mnist-5k", "epochs": 1, "batch_size": batch_size,
                               "seed": seed})
@@ -55,9 +55,9 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args()
 
-    from latentdeck.plugins import collect, get_plugin_manager
-    from latentdeck.runs import RunStore
-    from latentdeck.training import to_float_images
+    from latentdeck.registry import collect, get_plugin_manager
+    from latentdeck.store import RunStore
+    from latentdeck.kit.images import to_float_images
 
     pm = get_plugin_manager()
     model_spec = collect(pm, "models")["ae"]

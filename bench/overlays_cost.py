@@ -27,9 +27,9 @@ from pathlib import Path
 
 
 def train(pm, store, epochs: int, threads: int | None) -> tuple[Path, float]:
-    from latentdeck.events import read_events
+    from latentdeck.store.events import read_events
     from latentdeck.launch import prepare_run
-    from latentdeck.training import execute_run
+    from latentdeck.engine.training import execute_run
 
     stored = prepare_run(pm, {"model": "gmvae", "dataset": "mnist-5k", "epochs": epochs, "seed": 0,
                               "projections": [], "artifacts": [], "num_threads": threads})
@@ -53,13 +53,13 @@ def main() -> int:
     import torch
 
     from latent_data import warm_numba
-    from latentdeck.artifacts import ArtifactContext, VizSubset
-    from latentdeck.atomic import read_json
-    from latentdeck.checkpoints import load_model
-    from latentdeck.events import EventLog, read_events
-    from latentdeck.plugins import collect, get_plugin_manager
-    from latentdeck.runs import RunStore
-    from latentdeck.training import to_float_images
+    from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+    from latentdeck.kit.atomic import read_json
+    from latentdeck.engine.checkpoints import load_model
+    from latentdeck.store.events import EventLog, read_events
+    from latentdeck.registry import collect, get_plugin_manager
+    from latentdeck.store import RunStore
+    from latentdeck.kit.images import to_float_images
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -57,11 +57,12 @@ def preset_latents(preset: str, seed: int = 0) -> dict:
     if not path.exists():
         import torch
 
-        from latentdeck.checkpoints import load_model
+        from latentdeck.engine.checkpoints import load_model
         from latentdeck.launch import prepare_run
-        from latentdeck.plugins import collect, get_plugin_manager
-        from latentdeck.runs import RunStore
-        from latentdeck.training import execute_run, to_float_images
+        from latentdeck.registry import collect, get_plugin_manager
+        from latentdeck.store import RunStore
+        from latentdeck.engine.training import execute_run
+        from latentdeck.kit.images import to_float_images
 
         pm = get_plugin_manager()
         dataset = collect(pm, "datasets")["mnist-5k"]

@@ -24,7 +24,7 @@ def main() -> int:
     warnings.filterwarnings("ignore", message="n_jobs value")
 
     from latent_data import HostEngine, ae_latents, warm_numba
-    from latentdeck.events import read_events
+    from latentdeck.store.events import read_events
 
     data = ae_latents()
     jit_s = warm_numba()

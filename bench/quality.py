@@ -22,12 +22,12 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[])
     args = parser.parse_args()
 
-    from latentdeck.checkpoints import load_model
-    from latentdeck.config import set_dotted
+    from latentdeck.engine.checkpoints import load_model
+    from latentdeck.launch.config import set_dotted
     from latentdeck.launch import prepare_run
-    from latentdeck.plugins import get_plugin_manager
-    from latentdeck.runs import RunStore
-    from latentdeck.training import execute_run
+    from latentdeck.registry import get_plugin_manager
+    from latentdeck.store import RunStore
+    from latentdeck.engine.training import execute_run
 
     x_test, y_test = load_t10k()
     pm = get_plugin_manager()

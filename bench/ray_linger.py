@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reliabil
 
 from battery_lab import Lab  # noqa: E402
 
-from latentdeck.procs import pid_alive, proc_start_time  # noqa: E402
+from latentdeck.kit.procs import pid_alive, proc_start_time  # noqa: E402
 
 
 def _children() -> dict[int, list[int]]:

@@ -120,7 +120,7 @@ def hostile(work: Path, quick: bool) -> dict:
     from battery_hostile import bodies, traversal
     from battery_lab import Lab
     from latentdeck import testing
-    from latentdeck.plugins import make_plugin_manager
+    from latentdeck.registry import make_plugin_manager
 
     seeds = fresh(work, "hostile-seed")
     ids = seed_runs(make_plugin_manager(plugins=[testing]), seeds)

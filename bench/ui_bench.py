@@ -28,7 +28,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from latentdeck.api import create_app  # noqa: E402
 from latentdeck.api.static import default_ui_dir  # noqa: E402
-from latentdeck.plugins import make_plugin_manager  # noqa: E402
+from latentdeck.registry import make_plugin_manager  # noqa: E402
 
 ARGS = ["--enable-unsafe-swiftshader", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]

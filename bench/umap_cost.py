@@ -55,7 +55,7 @@ def main() -> int:
     pca_engine = HostEngine(len(x), data["labels"], ["pca"])
     pca = pca_engine.project(x, epoch=1)["pca"]
     pca_engine.close()
-    from latentdeck.projections import trustworthiness as host_trust
+    from latentdeck.engine.projections import trustworthiness as host_trust
 
     umap2, pca2 = results["umap"][2].coords, pca[2].coords
     ratios = [h / b for h, b in zip(host, bare)]
@@ -77,7 +77,7 @@ def main() -> int:
 
 
 def _events(engine):
-    from latentdeck.events import read_events
+    from latentdeck.store.events import read_events
 
     return list(read_events(engine.run_dir / "events.jsonl"))
 

@@ -44,7 +44,7 @@ def main() -> int:
     warnings.filterwarnings("ignore", message="n_jobs value")
 
     from latent_data import ae_latents, warm_numba
-    from latentdeck.projections import trustworthiness
+    from latentdeck.engine.projections import trustworthiness
     from latentdeck_umap.plugin import UMAPOptions, fit
 
     data = ae_latents()

@@ -22,8 +22,8 @@ import uvicorn
 
 from latentdeck.api import create_app
 from latentdeck.api.server import Server
-from latentdeck.procs import pid_alive
-from latentdeck.runs.store import RunStore, read_worker_info
+from latentdeck.kit.procs import pid_alive
+from latentdeck.store.runs import RunStore, read_worker_info
 from latentdeck.testing import wait_for
 
 
@@ -196,7 +196,7 @@ def waiter():
 def cli_env(monkeypatch):
     """For tests of the ``latentdeck`` command in process: the process-wide plugin manager sees the tiny
     dataset, and is rebuilt for the test (and after it)."""
-    from latentdeck.plugins import get_plugin_manager
+    from latentdeck.registry import get_plugin_manager
 
     monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
     monkeypatch.delenv("LATENTDECK_LOAD_PLUGINS", raising=False)

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from latentdeck import launch
-from latentdeck.events import read_events
-from latentdeck.plugins import make_plugin_manager
+from latentdeck.store.events import read_events
+from latentdeck.registry import make_plugin_manager
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from latentdeck.api.app import create_app
 from latentdeck.launch import prepare_run
-from latentdeck.plugins import make_plugin_manager
-from latentdeck.runs import RunStore
-from latentdeck.training import execute_run
+from latentdeck.registry import make_plugin_manager
+from latentdeck.store import RunStore
+from latentdeck.engine.training import execute_run
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ import threading
 
 import httpx
 
-from latentdeck.atomic import write_bytes
+from latentdeck.kit.atomic import write_bytes
 
 
 def test_replaced_and_growing_files_are_served_as_consistent_snapshots(trained_run, serve_api):

@@ -7,13 +7,13 @@ import shutil
 
 import pytest
 
-from latentdeck.atomic import read_json
-from latentdeck.backfill import BackfillError, backfill, plan
+from latentdeck.kit.atomic import read_json
+from latentdeck.engine.backfill import BackfillError, backfill, plan
 from latentdeck.cli import main as cli
-from latentdeck.events import read_events
+from latentdeck.store.events import read_events
 from latentdeck.launch import prepare_run
-from latentdeck.runs.store import RunConflict, RunStore
-from latentdeck.training import execute_run
+from latentdeck.store.runs import RunConflict, RunStore
+from latentdeck.engine.training import execute_run
 
 
 def finished_run(pm, runs_dir, config, **overrides):
@@ -100,7 +100,7 @@ def test_an_active_run_cannot_be_backfilled(plugin_manager, runs_dir, tiny_confi
 
 
 def test_cli_backfill(plugin_manager, runs_dir, tiny_config, capsys, monkeypatch):
-    from latentdeck.plugins import get_plugin_manager
+    from latentdeck.registry import get_plugin_manager
 
     run_dir = finished_run(plugin_manager, runs_dir, tiny_config, epochs=1, projection_every={"first-dims": 0})
     get_plugin_manager.cache_clear()
@@ -184,13 +184,13 @@ def test_the_api_starts_a_backfill_through_the_runs_executor(serve_api, plugin_m
     import types as pytypes
 
     from latentdeck import ExecutorSpec, hookimpl
-    from latentdeck.backfill import main as backfill_main
+    from latentdeck.engine.backfill import main as backfill_main
 
     calls = []
 
     def start_task(run_dir, module, args):
         calls.append((module, args))
-        assert module == "latentdeck.backfill"
+        assert module == "latentdeck.engine.backfill"
         thread = threading.Thread(target=backfill_main, args=([str(run_dir), *args],), daemon=True)
         thread.start()
         return {"pid": 0, "thread": thread.name}
@@ -207,7 +207,7 @@ def test_the_api_starts_a_backfill_through_the_runs_executor(serve_api, plugin_m
     live = serve_api(pm=plugin_manager)
     response = live.client.post(f"/api/runs/{run_dir.name}/backfill", json={"projections": ["first-dims"]})
     assert response.status_code == 202 and "'inline' executor" in response.json()["detail"], response.text
-    assert [module for module, _ in calls] == ["latentdeck.backfill"]
+    assert [module for module, _ in calls] == ["latentdeck.engine.backfill"]
     assert calls[0][1][:4] == ["--epochs", "1", "--projections", "first-dims"]
     waiter(lambda: any(e["type"] == "backfill.completed" for e in read_events(run_dir / "events.jsonl")),
            timeout=60, what="backfill.completed")

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from latentdeck.atomic import read_json
+from latentdeck.kit.atomic import read_json
 from latentdeck.cli import main
-from latentdeck.events import read_events
-from latentdeck.plugins import get_plugin_manager
+from latentdeck.store.events import read_events
+from latentdeck.registry import get_plugin_manager
 
 TINY = ["--dataset", "tiny-digits", "--batch-size", "64", "--set", "model_options.latent_dim=4",
         "--set", "model_options.channels=[8,8]", "--set", "model_options.head_hidden=16",

@@ -40,8 +40,8 @@ def files_of(run_dir: Path) -> set[str]:
 ])
 def test_a_bad_request_names_the_problem_and_writes_nothing(probe_client, runs_dir, tiny_config, name, body, status, message):
     from latentdeck.launch import prepare_run
-    from latentdeck.runs import RunStore
-    from latentdeck.training import execute_run
+    from latentdeck.store import RunStore
+    from latentdeck.engine.training import execute_run
 
     client, pm = probe_client
     store = RunStore(runs_dir)

@@ -1,4 +1,4 @@
-"""Tests for latentdeck.datasets, the helpers the dataset plugins share."""
+"""Tests for latentdeck.kit.datasets, the helpers the dataset plugins share."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from latentdeck.datasets import (
+from latentdeck.kit.datasets import (
     IDX_FILES, describe_problems, idx_header_ok, idx_magic, idx_problems, split_check, stage_idx_files,
     write_idx,
 )

@@ -8,8 +8,8 @@ import threading
 import time
 from pathlib import Path
 
-from latentdeck.events import read_events
-from latentdeck.runs.store import read_summary, read_worker_info
+from latentdeck.store.events import read_events
+from latentdeck.store.runs import read_summary, read_worker_info
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "e2e" / "helpers"))
 from gated_executor import REASON, gated_executor  # noqa: E402

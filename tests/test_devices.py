@@ -1,7 +1,7 @@
 """The run config ``device`` (auto | cpu | cuda), tested on the CPU.
 
 The CUDA path is selected by a fake availability check (``torch.cuda.is_available``; where a run
-trains, ``latentdeck.devices.cuda_available``, since torch's Adam consults torch's own check) and ``latentdeck.devices.torch_device`` maps "cuda" onto the CPU. A checkpoint "saved on
+trains, ``latentdeck.engine.devices.cuda_available``, since torch's Adam consults torch's own check) and ``latentdeck.engine.devices.torch_device`` maps "cuda" onto the CPU. A checkpoint "saved on
 a GPU" is simulated by tagging its storages ``cuda:0`` when saving (a torch serialization package), which
 a plain ``torch.load`` refuses on this CPU-only machine, exactly as a real GPU checkpoint would be.
 """
@@ -14,18 +14,18 @@ from contextlib import contextmanager
 import pytest
 import torch
 
-from latentdeck import devices
-from latentdeck.atomic import read_json
-from latentdeck.backfill import backfill
-from latentdeck.checkpoints import load_model
+from latentdeck.engine import devices
+from latentdeck.kit.atomic import read_json
+from latentdeck.engine.backfill import backfill
+from latentdeck.engine.checkpoints import load_model
 from latentdeck.cli import main as cli_main
-from latentdeck.events import read_events
+from latentdeck.store.events import read_events
 from latentdeck.launch import ConfigError, prepare_run
-from latentdeck.ondemand import EpochModels, OnDemandContext
-from latentdeck.plugins import collect, get_plugin_manager
-from latentdeck.runs.store import RunStore, read_summary
+from latentdeck.engine.ondemand import EpochModels, OnDemandContext
+from latentdeck.registry import collect, get_plugin_manager
+from latentdeck.store.runs import RunStore, read_summary
 from latentdeck.testing import TINY_GMVAE_OPTIONS
-from latentdeck.training import execute_run
+from latentdeck.engine.training import execute_run
 
 
 def fake_cuda(monkeypatch, available: bool = True) -> list[str]:

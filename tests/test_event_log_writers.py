@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from latentdeck.events import EventLog, read_events
+from latentdeck.store.events import EventLog, read_events
 
 
 def test_interleaved_writers_never_reuse_a_seq(tmp_path):
@@ -24,7 +24,7 @@ def test_interleaved_writers_never_reuse_a_seq(tmp_path):
 
 def test_concurrent_processes_append_whole_lines_with_unique_seqs(tmp_path):
     path = tmp_path / "events.jsonl"
-    code = ("import sys; from latentdeck.events import EventLog\n"
+    code = ("import sys; from latentdeck.store.events import EventLog\n"
             "log = EventLog(sys.argv[1], 'r')\n"
             "[log.emit('train.progress', {'w': sys.argv[2], 'i': i, 'pad': 'x' * 3000}) for i in range(200)]\n")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(path), str(w)]) for w in range(3)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from latentdeck.events import TERMINAL_EVENTS, EventLog, EventTail, read_events
+from latentdeck.store.events import TERMINAL_EVENTS, EventLog, EventTail, read_events
 
 
 def lines(path):

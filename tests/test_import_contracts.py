@@ -1,9 +1,13 @@
 """Import boundaries, checked with import-linter on every run of the suite (``./test``):
 
 - the host (``latentdeck``) imports no plugin package;
-- a plugin imports only the public API: ``latentdeck`` (records, ``hookimpl``), ``latentdeck.kit``
-  (helpers) and ``latentdeck.hookspecs``/``latentdeck.types`` (what ``latentdeck`` re-exports);
-- plugins never import each other.
+- a plugin imports only the public API: ``latentdeck`` (records, ``hookimpl``), ``latentdeck.kit`` and its
+  modules (helpers) and ``latentdeck.hookspecs``/``latentdeck.types`` (what ``latentdeck`` re-exports);
+- plugins never import each other;
+- the host's parts are layers (SPEC.md "Architecture"): each imports only the parts below it, and every
+  top-level part of ``latentdeck`` is placed in one (``exhaustive``);
+- the kit's modules import only the contract (``latentdeck.types``, ``latentdeck.hookspecs``);
+- no import cycle among host modules (checked with grimp, which import-linter is built on).
 
 The contracts are built here from the source tree, so a new host module or plugin is covered without
 editing a list. Plugin packages are every ``plugins/<kind>/<name>/src/latentdeck_<name>`` and the examples.
@@ -18,7 +22,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = ROOT / "platform" / "src" / "latentdeck"
-PUBLIC = {"latentdeck", "latentdeck.kit", "latentdeck.hookspecs", "latentdeck.types"}
+CONTRACT = ("hookspecs", "types")
+# The host's parts, top to bottom: a part may import the parts below it, never one above (SPEC.md "Architecture").
+LAYERS = ("cli", "testing", "api", "launch", "worker", "engine", "store", "registry", "kit", " | ".join(CONTRACT))
+# The names the kit still lends from the host (latentdeck.kit.LENT_BY_THE_HOST): this list may only shrink.
+LENT = {"ArtifactWriter", "OnDemandContext", "EpochModels", "LoadedEpoch", "resolve_epoch", "compute_here",
+        "heldout_example", "heldout_split", "forked_main", "hosted_main"}
 
 
 def plugin_packages() -> list[str]:
@@ -33,6 +42,12 @@ def host_modules() -> list[str]:
         parts = path.relative_to(HOST.parent).with_suffix("").parts
         names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
     return names
+
+
+def public_modules() -> set[str]:
+    """``latentdeck``, the contract, and the kit with every module in it."""
+    kit = {m for m in host_modules() if m == "latentdeck.kit" or m.startswith("latentdeck.kit.")}
+    return {"latentdeck", *(f"latentdeck.{name}" for name in CONTRACT), *kit}
 
 
 def _list(values) -> str:
@@ -54,7 +69,9 @@ def config(tmp_path_factory):
 
 def _write_config(tmp_path_factory) -> Path:
     plugins = plugin_packages()
-    private = [m for m in host_modules() if m not in PUBLIC]
+    public = public_modules()
+    private = [m for m in host_modules() if m not in public]
+    beside_the_contract = sorted({m.split(".")[1] for m in private} - {"kit"})
     text = f"""[importlinter]
 root_packages ={_list(["latentdeck", *plugins])}
 
@@ -76,6 +93,21 @@ allow_indirect_imports = True
 name = Plugins never import each other
 type = independence
 modules ={_list(plugins)}
+
+[importlinter:contract:host-layers]
+name = The host's parts are layers: each imports only the parts below it
+type = layers
+containers =
+    latentdeck
+layers ={_list(LAYERS)}
+exhaustive = True
+
+[importlinter:contract:kit-imports-only-the-contract]
+name = The kit's modules import only the contract
+type = forbidden
+source_modules =
+    latentdeck.kit
+forbidden_modules ={_list(f"latentdeck.{part}" for part in beside_the_contract)}
 """
     path = tmp_path_factory.mktemp("importlinter") / "contracts.ini"
     path.write_text(text)
@@ -84,10 +116,12 @@ modules ={_list(plugins)}
 
 def test_the_tree_has_plugins_and_private_host_modules():
     assert {"latentdeck_ae", "latentdeck_sampling", "latentdeck_latent_stats"} <= set(plugin_packages())
-    assert "latentdeck.training" in host_modules() and "latentdeck.kit" in host_modules()
+    assert "latentdeck.engine.training" in host_modules() and "latentdeck.kit" in host_modules()
+    assert "latentdeck.kit.nn" in public_modules() and "latentdeck.engine.training" not in public_modules()
 
 
-@pytest.mark.parametrize("contract", ["host-imports-no-plugin", "plugins-use-the-public-api", "plugins-are-independent"])
+@pytest.mark.parametrize("contract", ["host-imports-no-plugin", "plugins-use-the-public-api", "plugins-are-independent",
+                                      "host-layers", "kit-imports-only-the-contract"])
 def test_import_contract_is_kept(config, contract, capsys):
     from importlinter.cli import lint_imports
 
@@ -97,12 +131,12 @@ def test_import_contract_is_kept(config, contract, capsys):
 
 
 def test_a_plugin_importing_a_host_module_is_caught(config, tmp_path, monkeypatch, capsys):
-    """The contract is not vacuous: a plugin that imports latentdeck.training directly is reported."""
+    """The contract is not vacuous: a plugin that imports latentdeck.engine.training directly is reported."""
     from importlinter.cli import lint_imports
 
     package = tmp_path / "latentdeck_rogue_xyz"
     package.mkdir()
-    (package / "__init__.py").write_text("from latentdeck.training import execute_run  # private\n")
+    (package / "__init__.py").write_text("from latentdeck.engine.training import execute_run  # private\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     text = config.read_text()
     text = re.sub(r"(root_packages =)", r"\1\n    latentdeck_rogue_xyz", text, count=1)
@@ -112,7 +146,7 @@ def test_a_plugin_importing_a_host_module_is_caught(config, tmp_path, monkeypatc
     code = lint_imports(config_filename=str(rogue), limit_to_contracts=("plugins-use-the-public-api",),
                         no_cache=True, no_logo=True)
     out = capsys.readouterr().out
-    assert code != 0 and "latentdeck_rogue_xyz" in out and "latentdeck.training" in out
+    assert code != 0 and "latentdeck_rogue_xyz" in out and "latentdeck.engine.training" in out
 
 
 def test_every_kit_name_resolves_and_is_documented():
@@ -121,3 +155,46 @@ def test_every_kit_name_resolves_and_is_documented():
     for name in kit.__all__:
         assert getattr(kit, name) is not None, name
         assert name in kit.__doc__, f"latentdeck.kit's docstring does not list {name}"
+
+
+def test_the_kit_lends_no_more_host_names_than_it_did():
+    """What the kit hands out from the host is listed apart and can only shrink; the rest is the kit's own."""
+    import latentdeck.kit as kit
+
+    assert set(kit.LENT_BY_THE_HOST) <= LENT, f"new names lent from the host: {set(kit.LENT_BY_THE_HOST) - LENT}"
+    for name, module in kit.LENT_BY_THE_HOST.items():
+        assert not module.startswith("latentdeck.kit"), f"{name} lives in the kit: list it with the kit's own names"
+    own = set(kit.__all__) - set(kit.LENT_BY_THE_HOST)
+    assert {"ConvEncoder", "Grid", "png_bytes", "to_float_images", "OnDemandError", "ProjectionFile"} <= own
+    for name in own:
+        home = getattr(getattr(kit, name), "__module__", None)  # constants (IDX_FILES ...) have none
+        assert home is None or home.startswith("latentdeck.kit."), f"{name} comes from {home}"
+
+
+def test_host_modules_import_no_cycle():
+    """No host module reaches itself through its imports (a cycle would make the layers meaningless)."""
+    import grimp
+
+    graph = grimp.build_graph("latentdeck", cache_dir=None)
+    cycles = []
+    for module in sorted(graph.modules):
+        for imported in sorted(graph.find_modules_directly_imported_by(module)):
+            back = graph.find_shortest_chain(importer=imported, imported=module)
+            if back:
+                cycles.append(" -> ".join((module, *back)))
+    assert cycles == [], "import cycles:\n" + "\n".join(cycles)
+
+
+def test_the_cycle_check_sees_a_cycle(tmp_path, monkeypatch):
+    """The cycle check is not vacuous: two modules importing each other are found."""
+    import grimp
+
+    package = tmp_path / "cyclic_pkg_xyz"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from . import b\n")
+    (package / "b.py").write_text("from . import a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    graph = grimp.build_graph("cyclic_pkg_xyz", cache_dir=None)
+    assert graph.find_shortest_chain(importer="cyclic_pkg_xyz.b", imported="cyclic_pkg_xyz.a")
+    assert graph.find_shortest_chain(importer="cyclic_pkg_xyz.a", imported="cyclic_pkg_xyz.b")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from latentdeck.datasets import write_idx
+from latentdeck.kit.datasets import write_idx
 from latentdeck.launch import ConfigError, prepare_run
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from latentdeck import ArtifactSpec, NoOptions, OnDemandSpec, hookimpl
-from latentdeck.artifacts import ArtifactContext
-from latentdeck.namespace import ArtifactNameError, check_write, folder_problem, name_problem
-from latentdeck.plugins import collect, make_plugin_manager
+from latentdeck.engine.artifacts import ArtifactContext
+from latentdeck.registry.namespace import ArtifactNameError, check_write, folder_problem, name_problem
+from latentdeck.registry import collect, make_plugin_manager
 
 
 def plugin(name: str, **hooks):
@@ -65,7 +65,7 @@ def test_name_and_folder_rules():
 # --- the artifact namespace: declared folders, one owner each ----------------------------------
 
 def test_declared_folders_include_the_hosts_and_every_plugins(monkeypatch):
-    from latentdeck.plugins import declared_folders
+    from latentdeck.registry import declared_folders
 
     monkeypatch.setenv("LATENTDECK_LOAD_PLUGINS", "")
     pm = make_plugin_manager(entrypoints=True)

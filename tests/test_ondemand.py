@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from latentdeck.ondemand import EpochModels, OnDemandError, heldout_example, persist_once, resolve_epoch
+from latentdeck.engine.ondemand import EpochModels, OnDemandError, heldout_example, persist_once, resolve_epoch
 
 
 def test_resolve_epoch_and_its_errors(trained_run):

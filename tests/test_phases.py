@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from latentdeck.phases import phases_at, run_phases
-from latentdeck.plugins import collect
+from latentdeck.kit.phases import phases_at, run_phases
+from latentdeck.registry import collect
 
 
 def spec_with(plugin_manager, produce):
@@ -26,10 +26,10 @@ def test_phases_are_sorted_clipped_to_the_run_and_moments_come_first(plugin_mana
 
 
 def test_a_malformed_or_failing_hook_gives_no_phases(plugin_manager, monkeypatch):
-    import latentdeck.phases
+    import latentdeck.kit.phases
 
     logged: list[str] = []
-    monkeypatch.setattr(latentdeck.phases.log, "exception", lambda message, *args: logged.append(
+    monkeypatch.setattr(latentdeck.kit.phases.log, "exception", lambda message, *args: logged.append(
         f"{message % args}: {sys.exc_info()[1]}"))  # other tests reconfigure logging: read the call itself
     backwards = spec_with(plugin_manager, lambda o, e: [{"name": "x", "label": "x", "start": 4, "end": 2}])
     assert run_phases(backwards, {"epochs": 5, "model_options": {}}) == []

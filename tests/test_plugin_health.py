@@ -13,11 +13,11 @@ import textwrap
 
 import pytest
 
-from latentdeck import plugin_health, plugin_status
-from latentdeck.atomic import write_json
+from latentdeck.registry import health as plugin_health, status as plugin_status
+from latentdeck.kit.atomic import write_json
 from latentdeck.cli import main
-from latentdeck.events import EventLog
-from latentdeck.plugins import get_plugin_manager
+from latentdeck.store.events import EventLog
+from latentdeck.registry import get_plugin_manager
 from latentdeck.testing import client, run_tiny
 
 BROKEN = '''

@@ -11,7 +11,7 @@ import pytest
 from latentdeck import (
     ArtifactSpec, Availability, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, ProjectionSpec, hookimpl,
 )
-from latentdeck.plugins import (
+from latentdeck.registry import (
     ENTRY_POINT_GROUP, DuplicateComponentError, PluginError, collect, list_plugins, make_plugin_manager,
     providers,
 )
@@ -177,7 +177,7 @@ def test_bad_record_disables_only_its_plugin_with_the_field_named(record, expect
 
 
 def test_bad_record_of_a_builtin_raises():
-    from latentdeck.plugins import PluginInfo, _fail
+    from latentdeck.registry import PluginInfo, _fail
 
     pm = make_plugin_manager(entrypoints=False)
     pm.infos["latentdeck.x"] = PluginInfo("latentdeck.x", "1", True)

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from latentdeck import ArtifactSpec, ViewSpec, hookimpl
 from latentdeck.api import create_app
-from latentdeck.plugins import collect, make_plugin_manager
+from latentdeck.registry import collect, make_plugin_manager
 
 ROOT = Path(__file__).resolve().parents[1]
 

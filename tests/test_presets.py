@@ -10,8 +10,9 @@ import pytest
 from latentdeck import PresetSpec, hookimpl
 from latentdeck.cli import main
 from latentdeck.launch import ConfigError, prepare_run
-from latentdeck.plugins import collect, get_plugin_manager
-from latentdeck.presets import deep_merge, flatten, list_presets
+from latentdeck.registry import collect, get_plugin_manager
+from latentdeck.launch.preset_list import list_presets
+from latentdeck.launch.presets import deep_merge, flatten
 
 
 def tiny_preset_plugin():

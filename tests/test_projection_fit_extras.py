@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from latentdeck.projections import fit_extras
-from latentdeck.atomic import read_json
+from latentdeck.engine.projections import fit_extras
+from latentdeck.kit.atomic import read_json
 
 
 def test_only_the_arguments_a_fit_names_are_offered():
@@ -23,7 +23,7 @@ def test_only_the_arguments_a_fit_names_are_offered():
 
 
 def test_pca_files_name_the_epoch_of_their_basis_in_a_run_and_after_backfill(trained_run, plugin_manager):
-    from latentdeck.backfill import backfill
+    from latentdeck.engine.backfill import backfill
 
     run_dir = trained_run("ae", epochs=3, projections=["pca"], artifacts=[])
     bases = [read_json(run_dir / f"projections/latent_2d_epoch_{e}.json")["params"]["basis"] for e in (1, 2, 3)]

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from latentdeck.atomic import read_json
-from latentdeck.events import read_events
-from latentdeck.runs.store import RunStore, read_summary, read_worker_info
+from latentdeck.kit.atomic import read_json
+from latentdeck.store.events import read_events
+from latentdeck.store.runs import RunStore, read_summary, read_worker_info
 
 ray = pytest.importorskip("ray", reason="the ray executor's tests need Ray: pip install 'latentdeck[ray]'")
 from latentdeck_ray import plugin as ray_plugin  # noqa: E402
@@ -251,7 +251,7 @@ def _listening(host: str, port: int) -> bool:
 def test_the_cli_sweep_and_train_hand_runs_to_ray_and_wait_for_them(runs_dir, tiny_config, monkeypatch, capsys,
                                                                      cli_env, no_ray_left):
     from latentdeck.cli import main
-    from latentdeck.sweeps import SweepStore
+    from latentdeck.launch.sweeps import SweepStore
 
     monkeypatch.delenv("LATENTDECK_RAY_ADDRESS", raising=False)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)

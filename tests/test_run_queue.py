@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from latentdeck.api import create_app
-from latentdeck.events import read_events
-from latentdeck.runs.store import read_summary, read_worker_info
+from latentdeck.store.events import read_events
+from latentdeck.store.runs import read_summary, read_worker_info
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "e2e" / "helpers"))
 from sleeper_executor import finish, sleeper_executor  # noqa: E402

@@ -12,7 +12,7 @@ import tomllib
 import pytest
 
 from latentdeck.cli import main
-from latentdeck.scaffold import KINDS
+from latentdeck.cli.scaffold import KINDS
 
 
 # per kind, the generated test that uses the plugin through the lab (a run, the API)

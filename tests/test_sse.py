@@ -13,10 +13,10 @@ import pytest
 import latentdeck.testing
 from latentdeck import launch
 from latentdeck.api import create_app
-from latentdeck.events import EventLog, read_events
-from latentdeck.plugins import make_plugin_manager
-from latentdeck.runs.store import RunStore
-from latentdeck.training import execute_run
+from latentdeck.store.events import EventLog, read_events
+from latentdeck.registry import make_plugin_manager
+from latentdeck.store.runs import RunStore
+from latentdeck.engine.training import execute_run
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from latentdeck.atomic import read_json, write_json
-from latentdeck.events import read_events
-from latentdeck.runs.lifecycle import ACTIVE, STATUSES, TERMINAL, InvalidTransition, check_transition
-from latentdeck.procs import pid_alive, proc_start_time
-from latentdeck.runs.store import (
+from latentdeck.kit.atomic import read_json, write_json
+from latentdeck.store.events import read_events
+from latentdeck.store.lifecycle import ACTIVE, STATUSES, TERMINAL, InvalidTransition, check_transition
+from latentdeck.kit.procs import pid_alive, proc_start_time
+from latentdeck.store.runs import (
     CANCEL_FLAG, RunConflict, RunNotFound, RunStore, RunStoreError, cancel_requested, read_summary,
     read_worker_info, update_summary, write_worker_info,
 )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from latentdeck.atomic import read_json
+from latentdeck.kit.atomic import read_json
 from latentdeck.launch import prepare_run
-from latentdeck.runs.store import RunStore
-from latentdeck.subsets import class_quotas, describe_subset, interleaved_by_class, stratified_subset
-from latentdeck.training import Trainer
-from latentdeck.events import EventLog
+from latentdeck.store.runs import RunStore
+from latentdeck.engine.subsets import class_quotas, describe_subset, interleaved_by_class, stratified_subset
+from latentdeck.engine.training import Trainer
+from latentdeck.store.events import EventLog
 
 
 def _loaded(plugin_manager, runs_dir, **request):

@@ -10,8 +10,8 @@ import pytest
 
 from latentdeck.cli import main
 from latentdeck.launch import ConfigError
-from latentdeck.runs.store import RunStore, read_summary
-from latentdeck.sweeps import SweepStore, best_metrics, prepare_sweep
+from latentdeck.store.runs import RunStore, read_summary
+from latentdeck.launch.sweeps import SweepStore, best_metrics, prepare_sweep
 
 
 def test_a_grid_times_seeds_expands_to_the_cartesian_product(plugin_manager, tiny_config):
@@ -145,7 +145,7 @@ def test_sweep_records_are_never_read_through_links_and_bad_ids_are_404(serve_ap
 
 
 def test_a_deleted_member_reads_as_missing(plugin_manager, runs_dir, tiny_config):
-    from latentdeck.sweeps import start_sweep, sweep_detail
+    from latentdeck.launch.sweeps import start_sweep, sweep_detail
 
     store = RunStore(runs_dir)
     record, configs = prepare_sweep(plugin_manager, {"config": tiny_config, "grid": {"epochs": [1, 2]}})

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from latentdeck import threads
+from latentdeck.kit import threads
 
 
 def test_fair_share_counts_live_runs_and_drops_dead_ones(tmp_path, monkeypatch):
@@ -32,10 +32,10 @@ def test_fair_share_counts_live_runs_and_drops_dead_ones(tmp_path, monkeypatch):
 
 
 def test_a_run_reports_its_threads_each_epoch(plugin_manager, runs_dir, tiny_config, monkeypatch, tmp_path):
-    from latentdeck.events import read_events
+    from latentdeck.store.events import read_events
     from latentdeck.launch import prepare_run
-    from latentdeck.runs.store import RunStore
-    from latentdeck.training import execute_run
+    from latentdeck.store.runs import RunStore
+    from latentdeck.engine.training import execute_run
 
     monkeypatch.setenv("LATENTDECK_ACTIVE_DIR", str(tmp_path / "active"))
     blocker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

@@ -8,12 +8,12 @@ import types
 import pytest
 
 from latentdeck import ArtifactSpec, ModelSpec, hookimpl
-from latentdeck.atomic import read_json
-from latentdeck.checkpoints import load_model
-from latentdeck.events import read_events
+from latentdeck.kit.atomic import read_json
+from latentdeck.engine.checkpoints import load_model
+from latentdeck.store.events import read_events
 from latentdeck.launch import ConfigError, prepare_run
-from latentdeck.runs.store import RunStore, read_summary
-from latentdeck.training import choose_viz_indices, execute_run
+from latentdeck.store.runs import RunStore, read_summary
+from latentdeck.engine.training import choose_viz_indices, execute_run
 
 N_TRAIN = 256  # latentdeck.testing.tiny_dataset()
 N_HELDOUT = 64

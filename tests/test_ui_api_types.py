@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from latentdeck.api.static import openapi_document
+from latentdeck.api.openapi import openapi_document
 
 FRONTEND = Path(__file__).resolve().parents[1] / "frontend"
 FIX = "the frontend's API types are stale: run `bash frontend/scripts/gen-api.sh` and commit the result"

@@ -8,9 +8,9 @@ import hashlib
 import pytest
 import torch
 
-from latentdeck.atomic import read_json
+from latentdeck.kit.atomic import read_json
 from latentdeck.launch import ConfigError, prepare_run
-from latentdeck.vizsubset import choose
+from latentdeck.engine.vizsubset import choose
 
 
 def _labels(n: int) -> torch.Tensor:
@@ -50,8 +50,8 @@ def _digest(image: torch.Tensor) -> str:
 
 def test_trained_flags_match_the_examples_trained_on(trained_run, plugin_manager):
     """A training digit is marked trained exactly when the trainer optimised on it (here limit = 50 of 256)."""
-    from latentdeck.plugins import collect
-    from latentdeck.training import Trainer, load_viz_subset
+    from latentdeck.registry import collect
+    from latentdeck.engine.training import Trainer, load_viz_subset
 
     run_dir = trained_run(viz_split="all", viz_subset_size=100, limit=50, epochs=1)
     config = read_json(run_dir / "config.json")

@@ -44,7 +44,7 @@ def test_a_server_from_the_installed_wheel_serves_the_ui(wheel, tmp_path):
         "from fastapi.testclient import TestClient\n"
         "from latentdeck.api.app import create_app\n"
         "from latentdeck.api.static import default_ui_dir\n"
-        "from latentdeck.plugins import make_plugin_manager\n"
+        "from latentdeck.registry import make_plugin_manager\n"
         "print(default_ui_dir())\n"
         f"client = TestClient(create_app(make_plugin_manager(entrypoints=False), {str(tmp_path / 'runs')!r}))\n"
         "page = client.get('/')\n"
@@ -60,7 +60,7 @@ def test_a_server_from_the_installed_wheel_serves_the_ui(wheel, tmp_path):
 
 def test_the_wheel_carries_the_plugins_view_bundles(wheel):
     """The plugins' views (git-ignored bundles built by scripts/setup.sh) travel in the wheel beside their package."""
-    from latentdeck.plugins import collect, make_plugin_manager
+    from latentdeck.registry import collect, make_plugin_manager
 
     names = set(zipfile.ZipFile(wheel).namelist())
     views = collect(make_plugin_manager(), "views")

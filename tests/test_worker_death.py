@@ -12,9 +12,9 @@ import time
 
 from latentdeck import launch
 from latentdeck.api import create_app
-from latentdeck.events import EventLog, read_events
+from latentdeck.store.events import EventLog, read_events
 from latentdeck.testing import run_async
-from latentdeck.runs.store import RunStore, read_summary, read_worker_info, update_summary, write_worker_info
+from latentdeck.store.runs import RunStore, read_summary, read_worker_info, update_summary, write_worker_info
 
 
 def digest(path) -> str:

@@ -5,7 +5,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 root="$(dirname "$here")"
-"$root/.venv/bin/python" -c 'import sys; from latentdeck.api.static import openapi_text; sys.stdout.write(openapi_text())' > "$here/openapi.json"
+"$root/.venv/bin/python" -c 'import sys; from latentdeck.api.openapi import openapi_text; sys.stdout.write(openapi_text())' > "$here/openapi.json"
 cd "$here"
 npx --no-install openapi-typescript openapi.json -o src/lib/api-schema.ts >/dev/null
 echo "wrote frontend/openapi.json and frontend/src/lib/api-schema.ts" >&2

@@ -205,9 +205,9 @@ def serving_trained(root: Path, configs: dict[str, dict]):
     from latentdeck.api import create_app
     from latentdeck.api.server import Server
     from latentdeck.launch import prepare_run
-    from latentdeck.plugins import make_plugin_manager
-    from latentdeck.runs.store import RunStore
-    from latentdeck.training import execute_run
+    from latentdeck.registry import make_plugin_manager
+    from latentdeck.store.runs import RunStore
+    from latentdeck.engine.training import execute_run
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
@@ -320,7 +320,7 @@ def running_copy():
     them in the event log, as a training worker would (a live page follows without any training)."""
     import shutil
 
-    from latentdeck.events import EventLog
+    from latentdeck.store.events import EventLog
 
     def make(source: Path, run_dir: Path, epochs: int = 3):
         run_id = run_dir.name

@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_third_party_artifacts_get_generic_views_on_the_run_page(serve_api, page, shot, tiny_config, runs_dir, monkeypatch):
     import latentdeck.testing as testing
     from latentdeck.launch import prepare_run
-    from latentdeck.plugins import make_plugin_manager
-    from latentdeck.runs import RunStore
-    from latentdeck.training import execute_run
+    from latentdeck.registry import make_plugin_manager
+    from latentdeck.store import RunStore
+    from latentdeck.engine.training import execute_run
 
     monkeypatch.syspath_prepend(str(ROOT / "tests" / "helpers"))
     monkeypatch.syspath_prepend(str(ROOT / "examples" / "latentdeck-latent-stats" / "src"))

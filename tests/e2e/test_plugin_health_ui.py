@@ -8,7 +8,7 @@ import types
 from playwright.sync_api import expect
 
 from latentdeck import hookimpl
-from latentdeck.plugin_health import note_failure
+from latentdeck.registry.health import note_failure
 from latentdeck.testing import manager_with
 
 

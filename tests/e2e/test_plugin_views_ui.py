@@ -30,7 +30,7 @@ def broken_views(folder):
 def test_broken_views_show_inline_errors_and_the_page_works(lab, page, live_server, tmp_path, shot):
     import latentdeck.testing as testing
     from latentdeck.api import create_app
-    from latentdeck.plugins import make_plugin_manager
+    from latentdeck.registry import make_plugin_manager
 
     pm = make_plugin_manager(plugins=[testing, broken_views(tmp_path)])
     assert pm.infos["broken_views"].status == "ok"
@@ -57,7 +57,7 @@ def test_a_third_party_page_view_is_linked_from_the_run_page_and_told_the_run(la
     mount "page", linked from the run page, drawn at /runs/<id>/view/?name=<view> with the run's files."""
     import latentdeck.testing as testing
     from latentdeck.api import create_app
-    from latentdeck.plugins import make_plugin_manager
+    from latentdeck.registry import make_plugin_manager
 
     (tmp_path / "files.js").write_text(
         "const { createElement: h } = window.__latentdeck.react;\n"

@@ -42,7 +42,7 @@ def _sample(lab: Lab, peak: float) -> float:
 
 
 def stalled_reader_on_large_events(lab: Lab, events: int, event_kb: int = 16, stalled: int = 1) -> dict[str, Any]:
-    from latentdeck.events import EventLog
+    from latentdeck.store.events import EventLog
 
     sleeper = subprocess.Popen(["sleep", "3600"])
     run_id = f"20260101-000000-44{stalled:04x}"

@@ -37,8 +37,8 @@ def _install(point: str, nth: int) -> None:
     import io
     import tempfile
 
-    from latentdeck import atomic
-    from latentdeck.events import EventLog
+    from latentdeck.kit import atomic
+    from latentdeck.store.events import EventLog
 
     count = {"n": 0}
 

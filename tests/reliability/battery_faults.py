@@ -80,7 +80,7 @@ def kill_worker_at(lab: Lab, point: str, nth: int, epochs: int = 4) -> dict[str,
 
 def kill_worker_randomly(lab: Lab, rng: random.Random, epochs: int = 3) -> dict[str, Any]:
     """SIGKILL a run's worker at a random moment of its training (from outside)."""
-    from latentdeck.runs.store import read_worker_info
+    from latentdeck.store.runs import read_worker_info
 
     with lab.client() as client:
         run_id = lab.create(client, epochs=epochs)

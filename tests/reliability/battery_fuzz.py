@@ -25,8 +25,8 @@ SCHEMA_CHECKS = {"response_schema_conformance", "content_type_conformance", "sta
 
 
 def _instant_start(run_dir: Path) -> dict:
-    from latentdeck.events import EventLog
-    from latentdeck.runs.store import now, update_summary
+    from latentdeck.store.events import EventLog
+    from latentdeck.store.runs import now, update_summary
 
     run_dir = Path(run_dir)
     with EventLog(run_dir / "events.jsonl", run_dir.name) as log:
@@ -50,7 +50,7 @@ class InstantExecutor:
 
 def fuzz_plugin_manager():
     from latentdeck import testing
-    from latentdeck.plugins import make_plugin_manager
+    from latentdeck.registry import make_plugin_manager
 
     pm = make_plugin_manager(plugins=[testing])
     pm.unregister(name="latentdeck.local")
@@ -62,9 +62,9 @@ def fuzz_plugin_manager():
 def seed_runs(pm, runs_dir: Path) -> dict[str, str]:
     """A finished tiny AE and GM-VAE run, trained in-process."""
     from latentdeck.launch import prepare_run
-    from latentdeck.runs.store import RunStore
+    from latentdeck.store.runs import RunStore
     from latentdeck.testing import TINY, TINY_GMVAE_OPTIONS
-    from latentdeck.training import execute_run
+    from latentdeck.engine.training import execute_run
 
     store = RunStore(runs_dir)
     ids = {}

@@ -120,8 +120,8 @@ class Lab:
 
 def kill_workers(runs_dir: Path) -> None:
     """SIGKILL every worker recorded under ``runs_dir`` that still runs (a failed test's leftovers)."""
-    from latentdeck.procs import pid_alive
-    from latentdeck.runs.store import read_worker_info
+    from latentdeck.kit.procs import pid_alive
+    from latentdeck.store.runs import read_worker_info
 
     for run_dir in Path(runs_dir).iterdir() if Path(runs_dir).is_dir() else ():
         info = read_worker_info(run_dir) if run_dir.is_dir() else None
@@ -136,8 +136,8 @@ def synthetic_run(runs_dir: Path, run_id: str, events: int, payload_bytes: int =
                   worker_pid: int | None = None) -> Path:
     """A run folder whose log holds ``events`` events of about ``payload_bytes`` each (and a closing
     ``run.completed`` when ``status`` is completed), written in one go."""
-    from latentdeck.atomic import dumps, write_json
-    from latentdeck.procs import proc_start_time
+    from latentdeck.kit.atomic import dumps, write_json
+    from latentdeck.kit.procs import proc_start_time
 
     run_dir = Path(runs_dir) / run_id
     run_dir.mkdir(parents=True)
@@ -161,7 +161,7 @@ def synthetic_run(runs_dir: Path, run_id: str, events: int, payload_bytes: int =
 
 
 def read_log(run_dir: Path) -> list[dict[str, Any]]:
-    from latentdeck.events import read_events
+    from latentdeck.store.events import read_events
 
     return list(read_events(Path(run_dir) / "events.jsonl"))
 

@@ -136,7 +136,7 @@ def fast_writer(lab: Lab, rate: int, seconds: float, stalled: int) -> dict[str, 
     """A run whose log grows by ``rate`` events a second for ``seconds``, followed by one normal
     client while ``stalled`` others never read: the normal client's delivery delay, what it lost or
     got twice, and the server's memory growth."""
-    from latentdeck.events import EventLog
+    from latentdeck.store.events import EventLog
 
     sleeper = _sleeper()
     run_id = f"20260101-000000-33{stalled:04x}"

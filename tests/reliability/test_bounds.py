@@ -14,8 +14,8 @@ from typing import Annotated, Any, Iterator
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from latentdeck.config import OptimizerConfig, RunConfig
-from latentdeck.plugins import collect
+from latentdeck.launch.config import OptimizerConfig, RunConfig
+from latentdeck.registry import collect
 from latentdeck.types import NoOptions
 
 # the component kinds whose options a run config carries (on-demand requests are not part of a run config)

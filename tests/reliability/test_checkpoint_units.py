@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from latentdeck.api.app import create_app
-from latentdeck.backfill import plan
-from latentdeck.checkpoints import CheckpointError, checkpoint_units, load_model
+from latentdeck.engine.backfill import plan
+from latentdeck.engine.checkpoints import CheckpointError, checkpoint_units, load_model
 from latentdeck.cli import main as cli
-from latentdeck.ondemand import resolve_epoch
-from latentdeck.plugins import collect
+from latentdeck.engine.ondemand import resolve_epoch
+from latentdeck.registry import collect
 
 # A valid value for each required field of the installed computations' requests, and the optional ones
 # that their defaults need (sampling's default kind needs idx, walk's default mode needs to_idx).
@@ -107,9 +107,9 @@ def test_backfill_names_the_incomplete_checkpoint(trained_run, client, plugin_ma
 
 
 def test_a_backfill_whose_checkpoint_breaks_after_its_plan_fails_naming_it(trained_run, plugin_manager, monkeypatch):
-    from latentdeck import backfill as backfill_module
-    from latentdeck.events import read_events
-    from latentdeck.runs.store import RunConflict
+    from latentdeck.engine import backfill as backfill_module
+    from latentdeck.store.events import read_events
+    from latentdeck.store.runs import RunConflict
 
     run_dir = trained_run("ae")
     for projection in (run_dir / "projections").glob("*epoch_2*"):

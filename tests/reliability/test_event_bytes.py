@@ -18,9 +18,9 @@ import tracemalloc
 import pytest
 
 from latentdeck.api.event_feed import MAX_PENDING_BYTES, Frame, Subscription
-from latentdeck.events import (MAX_EVENT_BYTES, EventLog, EventTooLarge, last_closing_seq, last_event, offset_after,
+from latentdeck.store.events import (MAX_EVENT_BYTES, EventLog, EventTooLarge, last_closing_seq, last_event, offset_after,
                                read_chunk, read_events)
-from latentdeck.runs.store import update_summary
+from latentdeck.store.runs import update_summary
 
 BIG = 16 * 2**20  # a 16 MB line
 
@@ -80,7 +80,7 @@ def test_a_failure_with_an_enormous_error_is_shortened_not_lost(tmp_path):
 
 
 def test_readers_stand_a_long_line_in_with_a_small_event_holding_little_memory(long_log, caplog):
-    caplog.set_level(logging.WARNING, logger="latentdeck.events")
+    caplog.set_level(logging.WARNING, logger="latentdeck.store.events")
     events, peak = _peak(lambda: list(read_events(long_log)))
     assert [(e["seq"], e["type"]) for e in events] == [
         (1, "run.created"), (2, "event.too_large"), (3, "train.progress"), (4, "event.too_large")]
@@ -112,7 +112,7 @@ def test_a_writer_after_a_long_last_line_counts_on_from_its_seq(long_log):
 
 
 def test_a_long_line_that_names_no_seq_is_skipped_with_a_warning(tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="latentdeck.events")
+    caplog.set_level(logging.WARNING, logger="latentdeck.store.events")
     path = tmp_path / "events.jsonl"
     path.write_text(_line(1, "run.created") + '{"type": "x", "seq": 2, "pad": "' + "q" * (2 * 2**20) + '"}\n'
                     + _line(3, "run.completed"))
@@ -135,7 +135,7 @@ def test_a_subscription_buffers_a_bounded_number_of_bytes():
 
 def _run_with_log(runs_dir, tiny_config, plugin_manager, status: str, text: str) -> str:
     from latentdeck.launch import prepare_run
-    from latentdeck.runs.store import RunStore
+    from latentdeck.store.runs import RunStore
 
     stored = prepare_run(plugin_manager, {**tiny_config, "epochs": 1})
     RunStore(runs_dir).create(stored)

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from latentdeck import launch
-from latentdeck.events import CHUNK_BYTES, EventLog, read_events
+from latentdeck.store.events import CHUNK_BYTES, EventLog, read_events
 
 CUT = b'{"seq": 2, "type": "train.progress", "ts": 1.0, "run_id": "r", "data": {"batch": 1}}'  # no newline
 
@@ -24,11 +24,11 @@ def file_seqs(path) -> list[int]:
 
 @pytest.fixture
 def warnings_of_the_log():
-    """Warnings of ``latentdeck.events``, caught by our own handler (other tests reconfigure logging)."""
+    """Warnings of ``latentdeck.store.events``, caught by our own handler (other tests reconfigure logging)."""
     records: list[logging.LogRecord] = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = records.append
-    logger = logging.getLogger("latentdeck.events")
+    logger = logging.getLogger("latentdeck.store.events")
     level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)

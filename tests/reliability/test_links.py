@@ -5,7 +5,7 @@ A symbolic link in a run folder used to lead writes and reads outside the runs f
 projections and overlays through a linked folder, a linked ``backfill.log`` got the traceback appended to
 whatever it pointed to, a linked ``checkpoints/`` or ``epoch_N.pt`` was read from outside, and a FIFO in
 place of a checkpoint blocked a server thread forever. Now every read and write under a run folder is
-opened from the run folder down without following links (:mod:`latentdeck.safepath`): each case here is
+opened from the run folder down without following links (:mod:`latentdeck.kit.safepath`): each case here is
 refused with a message naming the link, and the link's target is left exactly as it was, contents and
 access time (set into the past first, so that any read of it on a relatime mount would move it).
 """
@@ -24,7 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from latentdeck.api.app import create_app
-from latentdeck.events import read_events
+from latentdeck.store.events import read_events
 
 PAST = 1_000_000_000  # 2001: an access time a read would move forward, even under relatime
 CANARY = b"CANARY: nothing of latentdeck's may land or be read here\n"
@@ -178,7 +178,7 @@ def test_a_linked_file_in_a_persisted_folder_is_refused(run, client, tmp_path):
 
 @pytest.mark.parametrize("folder", ["projections", "density", "clusters", "reconstructions"])
 def test_a_backfill_into_a_linked_folder_fails_naming_it(run, plugin_manager, tmp_path, folder):
-    from latentdeck.backfill import backfill
+    from latentdeck.engine.backfill import backfill
 
     run_dir = run()
     outside = make_outside(tmp_path)
@@ -222,7 +222,7 @@ def test_a_fifo_backfill_log_is_refused_without_blocking(run, client):
 def test_a_linked_worker_log_is_refused_before_a_worker_starts(run, tmp_path):
     from latentdeck_local.plugin import _start_subprocess
 
-    from latentdeck.safepath import UnsafePath
+    from latentdeck.kit.safepath import UnsafePath
 
     run_dir = run()
     outside = tmp_path / "other.log"
@@ -268,7 +268,7 @@ def test_a_linked_artifact_is_not_served(run, client, tmp_path, what):
 
 def test_a_fifo_artifact_is_refused_without_blocking(run, client):
     from latentdeck.api.files import FileSnapshot
-    from latentdeck.safepath import UnsafePath
+    from latentdeck.kit.safepath import UnsafePath
 
     run_dir = run()
     fifo = run_dir / "reconstructions" / "recon_grid_latest.png"
@@ -297,7 +297,7 @@ def test_a_linked_checkpoint_is_never_read(run, client, tmp_path, what):
 
 @pytest.mark.parametrize("what", ["epoch_2.pt", "epoch_2.json"])
 def test_a_fifo_in_place_of_a_checkpoint_answers_within_a_second(run, client, plugin_manager, what):
-    from latentdeck.checkpoints import CheckpointError, load_model
+    from latentdeck.engine.checkpoints import CheckpointError, load_model
 
     run_dir = run()
     assert compute(client, run_dir, "sampling", {"idx": 3, "m": 4, "epoch": 1}).status_code == 200  # warm
@@ -315,8 +315,8 @@ def test_a_fifo_in_place_of_a_checkpoint_answers_within_a_second(run, client, pl
 # --- sweep records and plugin pages ---------------------------------------------------------------
 
 def test_linked_sweep_records_are_never_read_or_written(client, runs_dir, tmp_path):
-    from latentdeck.runs.store import RunStore, RunStoreError
-    from latentdeck.sweeps import SweepStore
+    from latentdeck.store.runs import RunStore, RunStoreError
+    from latentdeck.launch.sweeps import SweepStore
 
     sweeps = SweepStore(RunStore(runs_dir))
     outside = tmp_path / "record.json"

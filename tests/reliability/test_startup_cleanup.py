@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from latentdeck.atomic import write_json
-from latentdeck.procs import proc_start_time
-from latentdeck.runs.cleanup import STALE_AFTER_S, clean_runs_folder
-from latentdeck.runs.store import read_summary, write_worker_info
+from latentdeck.kit.atomic import write_json
+from latentdeck.kit.procs import proc_start_time
+from latentdeck.store.cleanup import STALE_AFTER_S, clean_runs_folder
+from latentdeck.store.runs import read_summary, write_worker_info
 
 OLD = time.time() - STALE_AFTER_S - 120  # two minutes past the threshold
 
@@ -113,11 +113,11 @@ def _check(lab: dict, report) -> None:
 
 
 def test_the_server_cleans_leftovers_as_it_starts_and_says_what_it_did(serve_api, leftovers, caplog):
-    caplog.set_level(logging.INFO, logger="latentdeck.runs.cleanup")
+    caplog.set_level(logging.INFO, logger="latentdeck.store.cleanup")
     live = serve_api()
     report = live.app.state.startup_cleanup.result(timeout=30)
     _check(leftovers, report)
-    said = [r.getMessage() for r in caplog.records if r.name == "latentdeck.runs.cleanup"]
+    said = [r.getMessage() for r in caplog.records if r.name == "latentdeck.store.cleanup"]
     assert any("removed 7 stale temporary file(s) (2,701,701 bytes) in 1 run(s); finished 2 interrupted delete(s) "
                "(31 files, 3,000 bytes); left 2 active run(s) alone" in line for line in said), said
     assert {row["run_id"] for row in live.client.get("/api/runs").json()} == {"done", "training", "backfilling"}

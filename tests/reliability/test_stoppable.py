@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from latentdeck.atomic import read_json
-from latentdeck.budget import Fence, Revoked
-from latentdeck.events import read_events
+from latentdeck.kit.atomic import read_json
+from latentdeck.engine.budget import Fence, Revoked
+from latentdeck.store.events import read_events
 from latentdeck.launch import prepare_run
-from latentdeck.procs import pid_alive
-from latentdeck.runs.store import RunStore, read_summary
+from latentdeck.kit.procs import pid_alive
+from latentdeck.store.runs import RunStore, read_summary
 from latentdeck.testing import wait_for
-from latentdeck.training import execute_run
+from latentdeck.engine.training import execute_run
 
 HERE = Path(__file__).parent
 CANCEL_BOUND_S = 5.0  # the default budget is 120 s; a cancel must not wait for it
@@ -125,7 +125,7 @@ def test_a_revoke_waits_for_the_write_in_progress_and_refuses_every_later_one():
 
 
 def test_a_folder_whose_work_was_given_up_while_producing_it_is_never_put_in_place(tmp_path):
-    from latentdeck.budget import FencedWriter
+    from latentdeck.engine.budget import FencedWriter
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -319,7 +319,7 @@ def test_delete_during_a_backfill_stops_it_and_nothing_comes_back(sleepy, serve_
 
 
 def test_delete_during_a_computation_stops_it_and_nothing_comes_back(sleepy, serve_api, runs_dir, tiny_config):
-    from latentdeck.ondemand import COMPUTATIONS
+    from latentdeck.engine.ondemand import COMPUTATIONS
 
     run_dir = trained(sleepy, runs_dir, tiny_config, artifacts=["recon_grid"])
     live = serve_api(sleepy)
@@ -361,9 +361,9 @@ def test_a_computation_over_its_budget_answers_504_and_writes_nothing_later(slee
 
 def test_delete_refuses_naming_work_that_does_not_stop(sleepy, serve_api, runs_dir, tiny_config, monkeypatch):
     from latentdeck.api import runs as runs_api
-    from latentdeck.atomic import write_json
-    from latentdeck.ondemand import COMPUTATIONS
-    from latentdeck.procs import proc_start_time
+    from latentdeck.kit.atomic import write_json
+    from latentdeck.engine.ondemand import COMPUTATIONS
+    from latentdeck.kit.procs import proc_start_time
 
     monkeypatch.setattr(runs_api, "DELETE_WAIT_S", 0.5)
     run_dir = trained(sleepy, runs_dir, tiny_config, artifacts=["recon_grid"])

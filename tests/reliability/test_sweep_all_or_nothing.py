@@ -21,9 +21,9 @@ import pytest
 
 from latentdeck.api import create_app
 from latentdeck.cli import main
-from latentdeck.runs.store import RunStore
-from latentdeck.sweep_creation import STAGING_PREFIX
-from latentdeck.sweeps import SWEEPS_FOLDER, SweepStore, prepare_sweep
+from latentdeck.store.runs import RunStore
+from latentdeck.launch.sweep_creation import STAGING_PREFIX
+from latentdeck.launch.sweeps import SWEEPS_FOLDER, SweepStore, prepare_sweep
 
 FOUR_SEEDS = [0, 1, 2, 3]
 
@@ -167,9 +167,9 @@ def test_a_successful_post_writes_the_record_first_and_starts_members_once_all_e
 
 CRASHER = textwrap.dedent("""
     import json, sys, time
-    from latentdeck import sweep_creation
-    from latentdeck.runs.store import RunStore
-    from latentdeck.sweeps import SweepStore
+    from latentdeck.launch import sweep_creation
+    from latentdeck.store.runs import RunStore
+    from latentdeck.launch.sweeps import SweepStore
 
     runs, plan, hang_at, step = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     record, configs = json.loads(open(plan).read())

@@ -143,7 +143,7 @@ def check_model(spec, dataset: DatasetSpec, pm) -> dict[str, Any]:
     """Build the model with default options, run a forward and a backward pass; returns the outputs."""
     import torch
 
-    from .plugins import collect
+    from .registry import collect
     from .types import Batch, Schedule
 
     options = spec.options()
@@ -211,7 +211,7 @@ def manager_with(plugins: Iterable[Any] = ()) -> Any:
     with hook implementations; one an installed entry point already loaded is not registered twice)."""
     import sys
 
-    from .plugins import make_plugin_manager
+    from .registry import make_plugin_manager
 
     return make_plugin_manager(plugins=[sys.modules[__name__], *plugins])
 
@@ -231,7 +231,7 @@ class TinyRun:
 
     def events(self, type: str | None = None) -> list[dict[str, Any]]:
         """The run's events (only those of ``type`` when given), oldest first."""
-        from .events import read_events
+        from .store.events import read_events
 
         return [e for e in read_events(self.dir / "events.jsonl") if type is None or e["type"] == type]
 
@@ -271,8 +271,8 @@ def _train(pm: Any, config: dict[str, Any] | None, runs_dir: Path | str | None, 
     import tempfile
 
     from .launch import ConfigError, prepare_run
-    from .runs.store import RunStore
-    from .training import execute_run
+    from .store.runs import RunStore
+    from .engine.training import execute_run
 
     store = RunStore(runs_dir if runs_dir is not None else tempfile.mkdtemp(prefix="latentdeck-tiny-"))
     try:
@@ -290,7 +290,7 @@ def _train(pm: Any, config: dict[str, Any] | None, runs_dir: Path | str | None, 
 def backfill(run: TinyRun | Path | str, plugins: Iterable[Any] = (), **selection: Any) -> dict[str, Any]:
     """Compute what is missing of a finished run (``epochs=``, ``projections=``, ``artifacts=`` narrow it),
     in this process, with ``plugins`` registered; returns ``{"epochs", "written", ...}``."""
-    from .backfill import backfill as run_backfill
+    from .engine.backfill import backfill as run_backfill
 
     run_dir = run.dir if isinstance(run, TinyRun) else Path(run)
     return run_backfill(run_dir, pm=manager_with(plugins), **selection)
@@ -314,7 +314,7 @@ def client(plugins: Iterable[Any] = (), runs_dir: Path | str | None = None) -> A
 @_fixture
 def plugin_manager(monkeypatch):
     """A fresh plugin manager: every installed plugin plus the tiny dataset (also for workers)."""
-    from .plugins import get_plugin_manager
+    from .registry import get_plugin_manager
 
     monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
     # A server started by a test must not spend ~40 s of CPU warming UMAP in the background;

@@ -140,7 +140,7 @@ class ModelSpec:
     is about to do this epoch (or returns None when it does nothing worth announcing); the host
     announces it as a ``run.stage`` event (``stage: "before_epoch"``) so a page shows why the run is busy.
     ``phases(options, epochs)``, when given, returns the phases of a run of ``epochs`` epochs as a list of
-    ``{"name", "label", "kind": "span" | "moment", "start", "end", "text"}`` (see :mod:`latentdeck.phases`):
+    ``{"name", "label", "kind": "span" | "moment", "start", "end", "text"}`` (see :mod:`latentdeck.kit.phases`):
     pretraining, a prior initialisation, a held q(c|x), anneal windows. The host emits them as a
     ``model.phases`` event at run start and returns them with the run; every time axis marks them.
     """
@@ -268,7 +268,7 @@ class OnDemandSpec:
     """A computation a person asks for on a chosen run (and epoch, example ...): ``compute(ctx, request)``.
 
     ``request`` is the pydantic model of its arguments (unknown fields refused); ``compute`` receives an
-    :class:`latentdeck.ondemand.OnDemandContext` and the validated request and returns
+    :class:`latentdeck.engine.ondemand.OnDemandContext` and the validated request and returns
     ``{"folder", "files", "created", "payload"}`` (optionally ``"notes"``: sentences for people, which the
     CLI prints), writing only into ``folder`` through the context.
     ``requires``: model capabilities it needs. ``folder`` / ``files`` as in :class:`ArtifactSpec`.
@@ -301,7 +301,7 @@ class ExecutorSpec:
     a new run ``created`` (announced as ``run.stage`` ``waiting`` with the reason) and starts it once
     it is ready, after at most the server's wait limit, or at once on a cancel.
     ``start_task(run_dir, module, args)``, optional, runs other heavy work of a run the same way
-    (``python -m <module> <run_dir> <args...>``, e.g. ``latentdeck.backfill``) and returns a JSON-safe
+    (``python -m <module> <run_dir> <args...>``, e.g. ``latentdeck.engine.backfill``) and returns a JSON-safe
     dict with at least ``pid`` (or an id the executor understands); it must never block. The server
     starts a backfill through the run's executor; an executor without ``start_task`` cannot backfill.
     ``queued``: its workers share the server's machine (its cores), so the server's run queue holds its
@@ -321,7 +321,7 @@ class ExecutorSpec:
     worker stops at its next check); the executor may escalate later. Returns True when the worker will
     never start (it was still waiting for the executor's resources): the host then ends the run
     ``cancelled`` at once. ``call(run_dir, name, body)``, optional: runs the on-demand computation
-    ``name`` of a run where the executor runs work (:func:`latentdeck.ondemand.compute_here` there) and
+    ``name`` of a run where the executor runs work (:func:`latentdeck.engine.ondemand.compute_here` there) and
     returns its answer; the server sends a ``heavy`` :class:`OnDemandSpec` of a run through it (an
     executor without ``call``: the server computes it itself). It blocks until the answer is there.
     """

@@ -8,7 +8,7 @@ import threading
 import types
 
 from latentdeck import ExecutorSpec, hookimpl
-from latentdeck.procs import pid_alive
+from latentdeck.kit.procs import pid_alive
 
 REASON = "the gate is closed (test)"
 

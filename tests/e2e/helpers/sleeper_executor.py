@@ -6,8 +6,8 @@ import time
 import types
 
 from latentdeck import ExecutorSpec, hookimpl
-from latentdeck.procs import pid_alive
-from latentdeck.runs.store import update_summary
+from latentdeck.kit.procs import pid_alive
+from latentdeck.store.runs import update_summary
 
 
 def sleeper_executor(started: list):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+import socket
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -237,8 +238,6 @@ class AccessGuard:
 
 def start_lines(bind_host: str, port: int, policy: AccessPolicy) -> list[str]:
     """What ``latentdeck serve`` prints about who can reach it (the token, when there is one)."""
-    import socket
-
     shown = bind_host if bind_host not in ("0.0.0.0", "::") else socket.gethostname()
     shown = f"[{shown}]" if ":" in shown else shown
     url = f"http://{shown}:{port}/"

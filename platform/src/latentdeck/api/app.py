@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +21,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from .. import __version__
-from ..deferred import DeferredStarts
+from ..launch.deferred import DeferredStarts
 from ..launch import reap_dead_workers, resume_waiting_runs, start_worker
-from ..plugins import PluginError, declared_folders, get_plugin_manager
-from ..runs.cleanup import start_cleanup
-from ..runs.lifecycle import InvalidTransition
-from ..runs.store import RunStore, RunStoreError
+from ..registry import collect, declared_folders, get_plugin_manager, PluginError
+from ..store.cleanup import start_cleanup
+from ..store.lifecycle import InvalidTransition
+from ..store.runs import RunStore, RunStoreError
 from .access import AccessGuard, AccessPolicy
 from .docs import mount_docs
 from .errors import SafetyNet, document_errors, http_error_response, validation_error_response
@@ -67,10 +68,6 @@ def _start_executor_warm_ups(pm) -> None:
 
     ``LATENTDECK_WARMUP=off`` is read here, at startup, so a thread that starts late (e.g. after a
     test restored the environment) can never begin a warm-up that was switched off."""
-    import threading
-
-    from ..plugins import collect
-
     if os.environ.get("LATENTDECK_WARMUP", "").strip().lower() == "off":
         log.info("warm-ups are off (LATENTDECK_WARMUP=off)")
         return
@@ -122,7 +119,7 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     """The latentdeck API over the run store in ``runs_dir`` with the plugins of ``pm``; the web UI
     from ``ui_dir`` (default: the repository's ``frontend/out`` export) when it has been built.
     ``max_start_wait_s`` (default ``$LATENTDECK_START_WAIT_S`` or 120): how long a new run may wait
-    for its executor to be ready (see :mod:`latentdeck.deferred`). ``max_concurrent_runs`` (default
+    for its executor to be ready (see :mod:`latentdeck.launch.deferred`). ``max_concurrent_runs`` (default
     ``$LATENTDECK_MAX_CONCURRENT_RUNS`` or the core count, at least 1): how many runs of executors that
     queue (the local one) train at once; the rest wait in order. ``access`` (default: loopback
     hosts only, no token, 1 MiB bodies) guards every request."""

@@ -8,6 +8,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+# Heavy imports (swagger_ui_bundle) sit inside the functions that use them, on purpose: importing this module stays cheap.
+
 ASSETS = "/docs-assets"
 
 

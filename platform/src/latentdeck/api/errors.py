@@ -1,7 +1,7 @@
 """Every error the API answers is JSON ``{"detail": "<what is wrong and how to fix it>"}``.
 
 - Request validation (422): ``detail`` is one readable line per problem and ``errors`` the structured
-  list; a bad value is echoed at most :data:`latentdeck.errors.ECHO_LIMIT` characters long and never
+  list; a bad value is echoed at most :data:`latentdeck.kit.errors.ECHO_LIMIT` characters long and never
   as NaN/Infinity (which JSON cannot carry).
 - :class:`SafetyNet` turns an exception that escaped an endpoint into a JSON answer before any byte
   of the response was sent, without dropping the connection: a full disk is 507, an over-long file
@@ -20,8 +20,8 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import DISK_FULL_ERRNOS, json_echo, short_repr
-from ..namespace import MAX_NAME, READABLE_TOP
+from ..kit.errors import DISK_FULL_ERRNOS, json_echo, short_repr
+from ..registry.namespace import MAX_NAME, READABLE_TOP
 
 log = logging.getLogger(__name__)
 

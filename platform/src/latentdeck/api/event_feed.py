@@ -5,7 +5,7 @@ The app keeps one :class:`RunFeed` per followed run. It tails ``events.jsonl`` b
 to every :class:`Subscription`. A subscriber that falls more than :data:`MAX_PENDING` frames or
 :data:`MAX_PENDING_BYTES` behind is cut loose (its pending frames dropped, ``lagged`` set) and re-reads
 the file from its last seq, in bounded pieces: a slow client never grows memory without bound, however
-large the events (a frame is at most an event line, :data:`latentdeck.events.MAX_EVENT_BYTES`, and the
+large the events (a frame is at most an event line, :data:`latentdeck.store.events.MAX_EVENT_BYTES`, and the
 feed reads at most :data:`FEED_PIECE_BYTES` a poll).
 """
 
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..atomic import dumps
-from ..events import EventTail, closes, complete_end
+from ..kit.atomic import dumps
+from ..store.events import EventTail, closes, complete_end
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ terminal event, after ``max_stream_s`` (the client resumes with ``Last-Event-ID`
 client goes away.
 
 Memory is bounded whatever the log's size and however slowly a client reads: replays and catch-ups
-read the file in pieces of about :data:`latentdeck.events.CHUNK_BYTES` (starting at the cursor,
+read the file in pieces of about :data:`latentdeck.store.events.CHUNK_BYTES` (starting at the cursor,
 found by a binary search over byte offsets), and each piece is handed to the connection only after
 the previous one was taken (uvicorn waits for a paused transport to drain), so a client that stops
-reading holds one piece, not the log, and a line over :data:`latentdeck.events.MAX_EVENT_BYTES` is
+reading holds one piece, not the log, and a line over :data:`latentdeck.store.events.MAX_EVENT_BYTES` is
 never read whole (it is sent as a small ``event.too_large`` placeholder naming its seq, type and size).
 Live events come from the run's shared feed (:mod:`.event_feed`), which buffers at most
 :data:`.event_feed.MAX_PENDING_BYTES` for a client that does not read. A new subscriber registers with the feed *before* it reads the file for its
@@ -28,10 +28,10 @@ from typing import AsyncIterator
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from ..backfill import backfill_active
-from ..events import closes, last_closing_seq, offset_after, read_chunk
-from ..runs.lifecycle import TERMINAL
-from ..runs.store import RunStoreError, read_summary
+from ..engine.backfill import backfill_active
+from ..store.events import closes, last_closing_seq, offset_after, read_chunk
+from ..store.lifecycle import TERMINAL
+from ..store.runs import RunStoreError, read_summary
 from .event_feed import EventHub, Frame, to_frame
 from .params import CANONICAL_RULE, is_canonical_int
 

@@ -22,7 +22,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from .. import safepath
+from ..kit import safepath
 
 MEDIA_TYPES = {".json": "application/json", ".png": "image/png", ".jsonl": "application/x-ndjson"}
 CHUNK = 1 << 16
@@ -46,7 +46,7 @@ def _complete_lines_end(handle: BinaryIO, size: int) -> int:
 def open_snapshot(path: Path, root: Path | None = None) -> int:
     """A descriptor of the regular file ``path``, never through a link and never blocking on a FIFO: with
     ``root`` (the run folder) every part below it is entered without following links; without it, the last
-    part is opened with ``O_NOFOLLOW``. Refusals are :class:`latentdeck.safepath.UnsafePath` (409)."""
+    part is opened with ``O_NOFOLLOW``. Refusals are :class:`latentdeck.kit.safepath.UnsafePath` (409)."""
     if root is not None:
         return safepath.open_file(root, safepath.relative(root, path))
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))

@@ -2,7 +2,7 @@
 
 ``POST /api/runs/{run_id}/compute/{name}`` takes the spec's request model as its JSON body (so the
 OpenAPI document has each one's fields, types and ranges), validates it (422 naming the field), then
-calls ``compute(ctx, request)`` with an :class:`latentdeck.ondemand.OnDemandContext`: files are
+calls ``compute(ctx, request)`` with an :class:`latentdeck.engine.ondemand.OnDemandContext`: files are
 persisted before the answer, repeats are read from disk, each new file is announced once. A ``heavy``
 spec of a run whose executor offers ``call`` (the ray executor) is computed there instead, the same way. The host
 knows no computation by name; a name no plugin offers is a 404 listing the installed ones. Each runs
@@ -16,8 +16,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from ..ondemand import COMPUTATIONS, EpochModels, OnDemandContext, OnDemandError, run_computation
-from ..plugins import collect
+from ..engine.ondemand import COMPUTATIONS, EpochModels, OnDemandContext, OnDemandError, run_computation
+from ..registry import collect
+from ..kit.atomic import read_json
 
 _MODELS = EpochModels(capacity=4)
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -43,8 +44,6 @@ class OnDemandResult(BaseModel):
 
 def _executor_call(pm, run_dir):
     """The run's executor's ``call`` (None: the server computes it itself)."""
-    from ..atomic import read_json
-
     try:
         name = read_json(run_dir / "config.json").get("executor")
     except (OSError, ValueError):

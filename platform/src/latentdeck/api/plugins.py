@@ -7,20 +7,19 @@ The UI builds its launch form from ``/api/components`` (each component's options
 from __future__ import annotations
 
 import logging
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from .. import __version__
-from ..config import RunConfig, default_data_dir
-from ..plugin_status import plugin_rows
-from ..plugins import collect, default_name, providers
-from ..presets import list_presets
-from ..records import VIEW_NAME
+from ..launch.config import RunConfig, default_data_dir
+from ..registry.status import plugin_rows
+from ..registry import collect, default_name, providers
+from ..launch.preset_list import list_presets
+from ..registry.records import VIEW_NAME
 from ..types import KINDS, NoOptions
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """``GET /api/runs/{id}/files``: the one listing of a run's files, each with the keys its name carries
-(:mod:`latentdeck.run_files`). Clients filter these rows; none parses a file name."""
+(:mod:`latentdeck.engine.run_files`). Clients filter these rows; none parses a file name."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from ..run_files import list_run_files
+from ..engine.run_files import list_run_files
 from .params import CanonicalInt
 
 router = APIRouter(prefix="/api/runs", tags=["files"])

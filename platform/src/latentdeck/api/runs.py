@@ -12,11 +12,14 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import launch
-from ..config import RunConfig
-from ..phases import Phase, run_phases
-from ..plugins import collect
-from ..runs.store import RunNotFound, RunStore
+from ..launch.config import RunConfig
+from ..kit.phases import Phase, run_phases
+from ..registry import collect
+from ..store.runs import RunConflict, RunNotFound, RunStore
 from .files import MEDIA_TYPES, FileSnapshot
+from ..engine.backfill import backfill_active, plan, request_cancel, stop_backfill
+from ..engine.ondemand import COMPUTATIONS
+from ..kit.atomic import read_json
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -111,9 +114,6 @@ def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
     artifacts), emits ``run.cancelled`` and keeps finished epochs. A run still waiting to start (queued, or
     waiting for its executor) ends ``cancelled`` at once. A finished run whose backfill is running: the
     backfill is cancelled (as ``POST /api/runs/{run_id}/backfill/cancel``)."""
-    from ..backfill import backfill_active
-    from ..runs.store import RunConflict
-
     store = _store(request)
     try:
         summary = store.request_cancel(run_id)
@@ -127,9 +127,7 @@ def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
         fresh = store.summary(run_id)
         ended = fresh if fresh.get("reason") == "cancel requested before start" else None
     if ended is None:  # a worker an executor holds elsewhere (e.g. waiting for a cluster's resources)
-        from ..launch import cancel_worker
-
-        ended = cancel_worker(store, request.app.state.pm, run_id)
+        ended = launch.cancel_worker(store, request.app.state.pm, run_id)
     if ended is not None:
         return {"summary": ended, "detail": "cancelled before it started: it left the queue and never trains"}
     return {"summary": summary, "detail": "cancel requested; the run stops at its next check and "
@@ -145,10 +143,6 @@ DELETE_WAIT_S = 10.0  # how long a DELETE waits for the run's backfill and compu
 def delete_run(run_id: str, request: Request) -> Response:
     """Delete a finished run. Its running backfill and on-demand computations are stopped first and waited
     for (up to 10 s), so nothing writes into the folder once it is gone; one that does not stop is a 409."""
-    from ..backfill import stop_backfill
-    from ..ondemand import COMPUTATIONS
-    from ..runs.store import RunConflict
-
     store = _store(request)
 
     def stop_work(run_dir) -> None:
@@ -199,10 +193,6 @@ def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict
     """Compute a finished run's missing projection and neighbour artifacts from its checkpoints, in a
     background process; progress arrives as events (``backfill.started``, ``projection.progress``,
     ``artifact.created``, ``backfill.completed``) on ``GET /api/runs/{run_id}/events``."""
-    from ..atomic import read_json
-    from ..backfill import plan
-    from ..runs.store import RunConflict
-
     run_dir = _store(request).run_dir(run_id)
     chosen = plan(run_dir, request.app.state.pm, body.epochs, body.projections, body.artifacts)
     if not chosen["missing"]:
@@ -216,7 +206,7 @@ def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict
     args = ["--epochs", ",".join(map(str, chosen["epochs"])), "--projections", ",".join(chosen["projections"])]
     if chosen["artifacts"]:
         args += ["--artifacts", ",".join(chosen["artifacts"])]
-    info = executor.start_task(run_dir, "latentdeck.backfill", args)
+    info = executor.start_task(run_dir, "latentdeck.engine.backfill", args)
     return {"started": True, "plan": chosen,
             "detail": f"backfill started by the {name!r} executor ({info}); follow GET /api/runs/{run_id}/events; "
                       f"cancel it with POST /api/runs/{run_id}/backfill/cancel"}
@@ -234,8 +224,6 @@ def cancel_backfill(run_id: str, request: Request) -> dict[str, Any]:
     inside a generator or projection (which then writes nothing more), and ends with ``backfill.failed``
     (``reason: "cancelled"``); the files it finished before are kept. ``latentdeck backfill --cancel RUN_ID``
     does the same."""
-    from ..backfill import request_cancel
-
     info = request_cancel(_store(request).run_dir(run_id))
     return {"backfill": info, "detail": "cancel requested: the backfill stops at its next step and ends with "
                                         f"backfill.failed (reason cancelled); follow GET /api/runs/{run_id}/events"}

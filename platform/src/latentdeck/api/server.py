@@ -8,6 +8,7 @@ from typing import Any
 import uvicorn
 
 from .access import AccessPolicy, policy_for
+from .app import create_app
 
 GRACEFUL_SHUTDOWN_S = 3  # requests still running after this are cancelled
 
@@ -35,8 +36,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, runs_dir: str | Path = "run
           log_level: str = "info", access: AccessPolicy | None = None, **app_kwargs: Any) -> None:
     """Run the API until interrupted; ``access`` defaults to :func:`policy_for` the bound address (a
     token is required off loopback); ``app_kwargs`` go to :func:`create_app` (heartbeat_s, ...)."""
-    from .app import create_app
-
     app = create_app(pm, runs_dir, access=access or policy_for(host), **app_kwargs)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)

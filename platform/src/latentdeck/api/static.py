@@ -7,26 +7,24 @@ from the address bar. So a deep link like ``/runs/20261129-000234-6e5bb6/latent/
 
 When there is no export (a wheel install, or ``npm run build`` never ran) ``/`` redirects to the
 API docs, as before the UI existed.
-
-:func:`openapi_text` is the API schema the frontend's types are generated from
-(``frontend/scripts/gen-api.sh``; ``tests/test_ui_api_types.py`` fails when they drift apart).
 """
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import os
 import stat
 from pathlib import Path
-from typing import Any
+import logging
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from .. import safepath
+from ..kit import safepath
+from ..registry import records_of_kinds
+from .files import FileSnapshot
 
 PLACEHOLDER = "_"  # the id the export's dynamic routes are built for (generateStaticParams)
 DYNAMIC_PREFIXES = ("runs", "sweeps")  # /runs/<id>/... and /sweeps/<id>/...
@@ -80,7 +78,7 @@ class UIFiles(StaticFiles):
 
 class PageFiles(StaticFiles):
     """A plugin's page folder. Files are reached from the folder without following links and opened once,
-    never blocking on a FIFO (:mod:`latentdeck.safepath`, :class:`~latentdeck.api.files.FileSnapshot`): a link
+    never blocking on a FIFO (:mod:`latentdeck.kit.safepath`, :class:`~latentdeck.api.files.FileSnapshot`): a link
     or special file in it is a 404 naming it."""
 
     def __init__(self, directory: str | Path):
@@ -98,8 +96,6 @@ class PageFiles(StaticFiles):
         return (str(self.root / path), found) if found is not None else ("", None)
 
     def file_response(self, full_path, stat_result: os.stat_result, scope: Scope, status_code: int = 200):
-        from .files import FileSnapshot
-
         return FileSnapshot(Path(full_path), status_code=status_code, root=self.root,
                             media_type=mimetypes.guess_type(str(full_path))[0] or "text/plain")
 
@@ -117,8 +113,6 @@ def mount_plugin_pages(app: FastAPI, pm) -> list[str]:
     """Serve each artifact type's own page (``ArtifactSpec.page`` / ``OnDemandSpec.page``: a folder with an
     ``index.html``) at ``/plugin-pages/<name>/`` (:class:`PageFiles`); the run page embeds it. Returns the
     mounted names."""
-    from ..plugins import records_of_kinds
-
     mounted = []
     for _, spec in records_of_kinds(pm, ("artifacts", "ondemand")):
         if spec.page:
@@ -137,8 +131,6 @@ def mount_ui(app: FastAPI, ui_dir: str | Path | None = None) -> bool:
         app.mount("/", UIFiles(directory), name="ui")
         return True
 
-    import logging
-
     logging.getLogger(__name__).warning(
         "no web UI export in %s, so / leads to the API docs: build it with scripts/setup.sh (Node.js 20+), "
         "or install from a wheel that ships it", directory)
@@ -149,18 +141,3 @@ def mount_ui(app: FastAPI, ui_dir: str | Path | None = None) -> bool:
         return RedirectResponse("/docs")
 
     return False
-
-
-def openapi_document() -> dict[str, Any]:
-    """The API's OpenAPI schema, independent of any runs folder or UI export."""
-    import tempfile
-
-    from .app import create_app
-
-    with tempfile.TemporaryDirectory() as tmp:
-        return create_app(runs_dir=tmp, ui_dir=Path(tmp) / "no-ui").openapi()
-
-
-def openapi_text() -> str:
-    return json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n"
-

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..sweeps import SweepRequest, SweepStore, prepare_sweep, start_sweep, sweep_detail
+from ..launch.sweeps import SweepRequest, SweepStore, prepare_sweep, start_sweep, sweep_detail
 
 router = APIRouter(prefix="/api/sweeps", tags=["sweeps"])
 

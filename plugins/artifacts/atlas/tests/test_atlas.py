@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from latentdeck.artifacts import ArtifactContext, VizSubset
-from latentdeck.atomic import read_json
-from latentdeck.events import EventLog, read_events
-from latentdeck.plugins import collect, providers
+from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+from latentdeck.kit.atomic import read_json
+from latentdeck.store.events import EventLog, read_events
+from latentdeck.registry import collect, providers
 from latentdeck_atlas.plugin import generate, tile
 
 
@@ -102,7 +102,7 @@ def test_a_real_run_writes_the_atlas_and_backfill_restores_it(trained_run, plugi
     projection = read_json(run_dir / "projections/latent_2d_epoch_2_first-dims.json")
     assert projection["indices"] == recon["indices"]  # tile i is point i of every projection file
 
-    from latentdeck.backfill import backfill
+    from latentdeck.engine.backfill import backfill
 
     for name in ("atlas_inputs.png", "atlas_inputs.json", "atlas_epoch_1.png", "atlas_epoch_1.json"):
         (run_dir / "atlas" / name).unlink()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from latentdeck.atomic import read_json
-from latentdeck.backfill import backfill, plan
+from latentdeck.kit.atomic import read_json
+from latentdeck.engine.backfill import backfill, plan
 from latentdeck.launch import prepare_run
-from latentdeck.plugins import collect, make_plugin_manager
-from latentdeck.runs.store import RunStore
+from latentdeck.registry import collect, make_plugin_manager
+from latentdeck.store.runs import RunStore
 from latentdeck.testing import TINY_GMVAE_OPTIONS
-from latentdeck.training import execute_run
+from latentdeck.engine.training import execute_run
 
 CLUSTER_FILES = ["cluster_quality_epoch_1.json", "cluster_quality_epoch_2.json", "cluster_quality_latest.json",
                  "prior_means_epoch_1.json", "prior_means_epoch_1.png", "prior_means_epoch_2.json",

@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from latentdeck.artifacts import ArtifactContext, VizSubset
-from latentdeck.atomic import read_json
-from latentdeck.events import EventLog, read_events
-from latentdeck.plugins import collect, providers
+from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+from latentdeck.kit.atomic import read_json
+from latentdeck.store.events import EventLog, read_events
+from latentdeck.registry import collect, providers
 from latentdeck_clusters.plugin import generate_cluster_quality, generate_component_prototypes
 from latentdeck_clusters.quality import cluster_quality
 
@@ -126,11 +126,11 @@ def test_a_tiny_ae_run_gets_the_held_out_classifier_confusion_and_no_prototypes(
 
 def test_the_payload_matches_a_recomputation_from_the_checkpoint(trained_run, plugin_manager):
     """What the run wrote is what its saved model says on its subset (no stale or shuffled outputs)."""
-    from latentdeck.kit import EpochModels, load_viz_subset
+    from latentdeck.kit import EpochModels
 
     run_dir = trained_run("gmvae", epochs=1)
     loaded = EpochModels(capacity=1).get(run_dir, 1, pm=plugin_manager)
-    viz = load_viz_subset(loaded.config, loaded.dataset_spec)
+    viz = loaded.viz_subset()
     with torch.no_grad():
         qc = loaded.model(viz.x)["qc"]
     again = cluster_quality(1, list(loaded.dataset_spec.class_names), viz.y.numpy(), qc=qc.numpy(), split=viz.split)

@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from latentdeck import Projection
-from latentdeck.artifacts import ArtifactContext, VizSubset
-from latentdeck.atomic import read_json
-from latentdeck.backfill import backfill
-from latentdeck.events import EventLog, read_events
-from latentdeck.grids import Grid, gaussian_mixture, kde
-from latentdeck.plugins import collect, list_plugins, providers
+from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+from latentdeck.kit.atomic import read_json
+from latentdeck.engine.backfill import backfill
+from latentdeck.store.events import EventLog, read_events
+from latentdeck.kit.grids import Grid, gaussian_mixture, kde
+from latentdeck.registry import collect, list_plugins, providers
 from latentdeck_density.plugin import DensityOptions, generate
 from latentdeck_density.schema import validate
 from latentdeck_pca.plugin import fit as pca_fit
@@ -227,7 +227,7 @@ def test_importing_the_plugin_stays_light():
 
 def test_cli_backfill_writes_density_and_distortion_and_refuses_an_epoch_without_checkpoint(trained_run, capsys):
     from latentdeck.cli import main as cli
-    from latentdeck.plugins import get_plugin_manager
+    from latentdeck.registry import get_plugin_manager
 
     run_dir = trained_run("gmvae", artifacts=["knn"])
     runs = str(run_dir.parent)

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from latentdeck import Projection
-from latentdeck.artifacts import ArtifactContext, VizSubset, selected_generators
-from latentdeck.atomic import read_json
-from latentdeck.backfill import backfill
-from latentdeck.events import EventLog, read_events
-from latentdeck.plugins import collect, providers
+from latentdeck.engine.artifacts import ArtifactContext, VizSubset, selected_generators
+from latentdeck.kit.atomic import read_json
+from latentdeck.engine.backfill import backfill
+from latentdeck.store.events import EventLog, read_events
+from latentdeck.registry import collect, providers
 from latentdeck_distortion.plugin import DistortionOptions, generate, point_ratios
 from latentdeck_knn.plugin import KNNOptions
 from latentdeck_knn.plugin import generate as knn_generate

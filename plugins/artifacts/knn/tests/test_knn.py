@@ -8,13 +8,13 @@ import torch
 
 import latentdeck.testing
 from latentdeck import Projection, ProjectionSpec, hookimpl
-from latentdeck.artifacts import ArtifactContext, VizSubset
-from latentdeck.atomic import read_json
-from latentdeck.events import EventLog, read_events
+from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+from latentdeck.kit.atomic import read_json
+from latentdeck.store.events import EventLog, read_events
 from latentdeck.launch import prepare_run
-from latentdeck.plugins import collect, list_plugins, make_plugin_manager, providers
-from latentdeck.runs.store import RunStore
-from latentdeck.training import execute_run
+from latentdeck.registry import collect, list_plugins, make_plugin_manager, providers
+from latentdeck.store.runs import RunStore
+from latentdeck.engine.training import execute_run
 from latentdeck_knn import plugin as knn
 from latentdeck_knn.plugin import KNNOptions, generate, latent_neighbors, payloads
 from latentdeck_knn.schema import KNNArtifact

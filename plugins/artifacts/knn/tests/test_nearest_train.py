@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from latentdeck.atomic import read_json
-from latentdeck.events import read_events
-from latentdeck.ondemand import EpochModels, OnDemandContext, OnDemandError, run_computation
-from latentdeck.plugins import collect
-from latentdeck.training import to_float_images
+from latentdeck.kit.atomic import read_json
+from latentdeck.store.events import read_events
+from latentdeck.engine.ondemand import EpochModels, OnDemandContext, OnDemandError, run_computation
+from latentdeck.registry import collect
+from latentdeck.kit.images import to_float_images
 from latentdeck_knn import nearest as nearest_module
 from latentdeck_knn.nearest import NearestTrainRequest, searched_indices, trained_indices
 
@@ -73,7 +73,7 @@ def test_a_training_digit_is_never_its_own_nearest_and_the_rest_match_brute_forc
 def test_a_held_out_digit_gets_labels_predictions_and_its_neighbours_images(ae_run, plugin_manager):
     from PIL import Image
 
-    from latentdeck.ondemand import heldout_split
+    from latentdeck.engine.ondemand import heldout_split
 
     p = _compute(ae_run, plugin_manager, idx=5)["payload"]
     assert p["k"] == 8 and p["predicted_by"] == "classifier" and p["searched"]["self_excluded"] is False

@@ -7,13 +7,13 @@ import math
 import pytest
 import torch
 
-from latentdeck.artifacts import ArtifactContext, VizSubset
-from latentdeck.atomic import read_json
-from latentdeck.events import EventLog, read_events
+from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+from latentdeck.kit.atomic import read_json
+from latentdeck.store.events import EventLog, read_events
 from latentdeck.launch import prepare_run
-from latentdeck.plugins import collect, providers
-from latentdeck.runs.store import RunStore
-from latentdeck.training import execute_run
+from latentdeck.registry import collect, providers
+from latentdeck.store.runs import RunStore
+from latentdeck.engine.training import execute_run
 from latentdeck_mixture.plugin import generate, mixture_health
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from latentdeck.cli import main
-from latentdeck.events import read_events
+from latentdeck.store.events import read_events
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_network_bad_input_is_a_4xx_naming_the_fix(trained_run, client, runs_dir
 
 def test_cli_compute_network(trained_run, plugin_manager, capsys, monkeypatch):
     run_dir = trained_run("ae")
-    monkeypatch.setattr("latentdeck.plugins.get_plugin_manager", lambda: plugin_manager)
+    monkeypatch.setattr("latentdeck.registry.get_plugin_manager", lambda: plugin_manager)
 
     def run(op, *sets, json_out=False):
         return main(["compute", f"network-{op}", run_dir.name, "--runs-dir", str(run_dir.parent),

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from latentdeck.ondemand import EpochModels, OnDemandError, heldout_example
+from latentdeck.engine.ondemand import EpochModels, OnDemandError, heldout_example
 from latentdeck.testing import heavy_imports_of
 from latentdeck_network.compute import aggregate_kernel, delta_tag, parse_delta_tag
 from latentdeck_network.inspection import Inspector
@@ -183,14 +183,12 @@ def test_perturb_with_delta_zero_reproduces_the_base_reconstruction(trained_run,
 
 @pytest.mark.parametrize("model, key", [("ae", "z"), ("gmvae", "mu")])
 def test_perturb_states_the_dimensions_spread_and_whether_the_decoder_uses_it(trained_run, inspector_for, model, key):
-    from latentdeck.kit import load_viz_subset
-
     run_dir = trained_run(model)
     net, _ = inspector_for(run_dir)
     report = net.perturb(None, 5, key, 2, 0.0).payload["direction"]
     loaded = net.load(None)
     with torch.no_grad():
-        codes = loaded.model.encode(load_viz_subset(loaded.config, loaded.dataset_spec).x).double()
+        codes = loaded.model.encode(loaded.viz_subset().x).double()
     assert report["sd"] == pytest.approx(float(codes[:, 2].std()), rel=1e-9)
     assert report["sweep"] == pytest.approx(3 * report["sd"]) and report["sd_over"].startswith("the model's latents")
     assert report["ignored"] == (report["relative_change"] < 0.01)

@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from latentdeck.artifacts import ArtifactContext, VizSubset
-from latentdeck.atomic import read_json
-from latentdeck.events import EventLog, read_events
-from latentdeck.plugins import collect, providers
+from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+from latentdeck.kit.atomic import read_json
+from latentdeck.store.events import EventLog, read_events
+from latentdeck.registry import collect, providers
 from latentdeck_recon.plugin import COLUMNS, PAD, generate, grid_image
 
 

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from latentdeck.api.app import create_app
-from latentdeck.atomic import read_json
-from latentdeck.backfill import backfill
+from latentdeck.kit.atomic import read_json
+from latentdeck.engine.backfill import backfill
 from latentdeck.cli import main as cli
-from latentdeck.events import read_events
+from latentdeck.store.events import read_events
 from latentdeck_sampling.samples import MAX_M, derived_seed
 
 URL = "/api/runs/{}/compute/sampling"
@@ -185,7 +185,7 @@ def test_backfill_writes_the_default_set_through_the_generator(trained_run, plug
 
 @pytest.fixture
 def cli_env(plugin_manager):
-    from latentdeck.plugins import get_plugin_manager
+    from latentdeck.registry import get_plugin_manager
 
     get_plugin_manager.cache_clear()  # the CLI's manager, with the tiny dataset (LATENTDECK_EXTRA_PLUGINS)
     yield

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from latentdeck.atomic import read_json
-from latentdeck.ondemand import EpochModels, OnDemandContext
-from latentdeck.plugins import collect
+from latentdeck.kit.atomic import read_json
+from latentdeck.engine.ondemand import EpochModels, OnDemandContext
+from latentdeck.registry import collect
 from latentdeck_sampling.samples import MAX_M, SampleRequest, derived_seed, latent_rms, render, sample
 from latentdeck.testing import heavy_imports_of
 
@@ -50,7 +50,7 @@ def test_ae_gets_a_labelled_isotropic_neighbourhood_and_no_prior_samples(trained
     payload = read_json(run_dir / "samples/posterior_local_epoch_1_idx_5_m_4.json")
     assert payload["distribution"] == "isotropic_neighbourhood" and "deterministic" in payload["description"]
     loaded = EpochModels().get(run_dir, 1, plugin_manager)
-    from latentdeck.ondemand import heldout_split
+    from latentdeck.engine.ondemand import heldout_split
 
     images, _ = heldout_split(loaded.config, loaded.dataset_spec)
     with torch.no_grad():
@@ -62,7 +62,7 @@ def test_ae_gets_a_labelled_isotropic_neighbourhood_and_no_prior_samples(trained
 def test_samples_follow_the_stated_distributions(trained_run, plugin_manager):
     loaded = EpochModels().get(trained_run("gmvae", epochs=1), None, plugin_manager)
     model, caps = loaded.model, loaded.model_spec.capabilities
-    from latentdeck.ondemand import heldout_example
+    from latentdeck.engine.ondemand import heldout_example
     from latentdeck_sampling.samples import draw_posterior_local, draw_prior_component
 
     x, _ = heldout_example(loaded.config, loaded.dataset_spec, 3)
@@ -93,7 +93,7 @@ def test_the_per_epoch_grid_is_the_on_demand_grid(trained_run, plugin_manager):
 
 def test_a_small_grid_is_a_prefix_of_a_larger_one(trained_run, plugin_manager):
     loaded = EpochModels().get(trained_run("gmvae", epochs=1), None, plugin_manager)
-    from latentdeck.ondemand import heldout_example
+    from latentdeck.engine.ondemand import heldout_example
 
     x, _ = heldout_example(loaded.config, loaded.dataset_spec, 0)
     small, _ = render(loaded.model, loaded.model_spec.capabilities, "prior_component", 0, 4, 99, 1, x=x)
@@ -104,7 +104,7 @@ def test_a_small_grid_is_a_prefix_of_a_larger_one(trained_run, plugin_manager):
 def test_component_weight_says_when_a_component_holds_almost_no_data():
     import torch
 
-    from latentdeck.mixtures import component_weight
+    from latentdeck.kit.mixtures import component_weight
 
     class Collapsed(torch.nn.Module):
         def forward(self, x):

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from latentdeck import hookimpl
-from latentdeck.atomic import read_json
-from latentdeck.ondemand import OnDemandError
+from latentdeck.kit.atomic import read_json
+from latentdeck.engine.ondemand import OnDemandError
 from latentdeck_walk.walk import Walker, WalkRequest, span_tag
 
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from latentdeck.events import read_events
+from latentdeck.store.events import read_events
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from latentdeck.atomic import read_json
-from latentdeck.ondemand import EpochModels, OnDemandError, heldout_split
-from latentdeck.training import load_viz_subset
+from latentdeck.kit.atomic import read_json
+from latentdeck.engine.ondemand import EpochModels, OnDemandError, heldout_split
 from latentdeck_walk.centre import class_centre
 from latentdeck_walk.walk import Walker, WalkRequest
 
@@ -24,7 +23,7 @@ def _walker(run_dir, pm):
 
 def _viz(run_dir, pm):
     loaded = EpochModels().get(run_dir, None, pm)
-    viz = load_viz_subset(loaded.config, loaded.dataset_spec)
+    viz = loaded.viz_subset()
     with torch.no_grad():
         return loaded, loaded.model.encode(viz.x).double().numpy(), viz.y.numpy()
 

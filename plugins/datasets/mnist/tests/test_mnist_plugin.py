@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from latentdeck.datasets import IDX_FILES, write_idx
-from latentdeck.plugins import collect, make_plugin_manager
+from latentdeck.kit.datasets import IDX_FILES, write_idx
+from latentdeck.registry import collect, make_plugin_manager
 from latentdeck_mnist import plugin
 from latentdeck.testing import heavy_imports_of
 

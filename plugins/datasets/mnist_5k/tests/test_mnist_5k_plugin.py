@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentdeck.plugins import collect, make_plugin_manager
+from latentdeck.registry import collect, make_plugin_manager
 from latentdeck_mnist_5k import plugin
 from latentdeck.testing import heavy_imports_of
 

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from latentdeck.events import read_events
+from latentdeck.store.events import read_events
 from latentdeck.launch import prepare_run, start_run, worker_alive
-from latentdeck.plugins import collect, providers
-from latentdeck.runs.store import RunStore, read_summary, read_worker_info
+from latentdeck.registry import collect, providers
+from latentdeck.store.runs import RunStore, read_summary, read_worker_info
 from latentdeck_local import plugin as local
 
 

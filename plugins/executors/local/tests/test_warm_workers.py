@@ -23,8 +23,8 @@ from latentdeck.testing import run_async
 from latentdeck import ExecutorSpec, hookimpl
 from latentdeck_local import warmup
 from latentdeck.launch import prepare_run, reap_dead_workers
-from latentdeck.procs import pid_alive
-from latentdeck.runs.store import RunStore, read_summary
+from latentdeck.kit.procs import pid_alive
+from latentdeck.store.runs import RunStore, read_summary
 from latentdeck_local import plugin as local
 
 
@@ -126,7 +126,7 @@ def test_a_failing_warm_worker_writes_its_traceback_to_its_log_and_exits_1(warm_
 
 def test_a_sigkilled_warm_worker_is_detected_and_cancel_still_works(warm_fork_server, new_run, plugin_manager):
     from latentdeck.launch import start_run, worker_alive
-    from latentdeck.runs.store import read_worker_info
+    from latentdeck.store.runs import read_worker_info
 
     store = new_run.store
     stored = prepare_run(plugin_manager, {**new_run.config, "epochs": 300})
@@ -203,7 +203,7 @@ def test_a_failing_warm_up_is_reported_not_raised(monkeypatch):
 
 def test_the_server_starts_executor_warm_ups_in_the_background(runs_dir, monkeypatch):
     from latentdeck.api import create_app
-    from latentdeck.plugins import make_plugin_manager
+    from latentdeck.registry import make_plugin_manager
 
     release, called = threading.Event(), threading.Event()
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from latentdeck.plugins import collect, providers
+from latentdeck.registry import collect, providers
 from latentdeck.types import Batch
 from latentdeck_basic.plugin import recon_mse, recon_sse
 

@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from pydantic import ValidationError
 
 from latentdeck.launch import prepare_run
-from latentdeck.plugins import collect, providers
-from latentdeck.runs.store import RunStore, read_summary
+from latentdeck.registry import collect, providers
+from latentdeck.store.runs import RunStore, read_summary
 from latentdeck.testing import check_model, tiny_dataset
-from latentdeck.training import execute_run
+from latentdeck.engine.training import execute_run
 from latentdeck.types import Batch, Schedule
 from latentdeck_ae import losses
 from latentdeck_ae.model import SupervisedAE
@@ -123,8 +123,8 @@ def test_gmvae_options_on_the_ae_name_the_field(plugin_manager, tiny_config, fie
 
 
 def test_default_architecture_is_unchanged_by_the_shared_blocks(ae):
-    """The conv trunk and decoder come from latentdeck.nn; the default AE keeps its size and layers."""
-    from latentdeck.nn import ConvDecoder, ConvEncoder
+    """The conv trunk and decoder come from latentdeck.kit.nn; the default AE keeps its size and layers."""
+    from latentdeck.kit.nn import ConvDecoder, ConvEncoder
 
     model = ae.build(AEOptions(), tiny_dataset())
     assert sum(p.numel() for p in model.parameters()) == 219_995
@@ -145,7 +145,7 @@ def test_trains_tiny_digits_better_than_chance(plugin_manager, runs_dir, tiny_co
     metrics = read_summary(run_dir)["metrics"]
     assert metrics["heldout_accuracy"] > 0.5  # chance is 0.1
     assert metrics["heldout_class_ce"] < 2.0  # ln(10) = 2.30 at chance
-    from latentdeck.events import read_events
+    from latentdeck.store.events import read_events
 
     losses_per_epoch = [e["data"]["loss"] for e in read_events(run_dir / "events.jsonl") if e["type"] == "train.metrics"]
     assert losses_per_epoch[-1] < losses_per_epoch[0]

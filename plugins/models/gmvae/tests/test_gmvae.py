@@ -9,12 +9,12 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from latentdeck.events import read_events
+from latentdeck.store.events import read_events
 from latentdeck.launch import ConfigError, prepare_run
-from latentdeck.plugins import collect, providers
-from latentdeck.runs.store import RunStore, read_summary
+from latentdeck.registry import collect, providers
+from latentdeck.store.runs import RunStore, read_summary
 from latentdeck.testing import check_model, tiny_dataset
-from latentdeck.training import execute_run
+from latentdeck.engine.training import execute_run
 from latentdeck.types import Batch, Schedule
 from latentdeck_gmvae import losses
 from latentdeck_gmvae.model import GMVAE
@@ -95,7 +95,7 @@ def test_output_shapes_and_train_versus_eval_latents(gmvae):
 
 
 def test_uses_the_shared_blocks_of_the_ae(gmvae, plugin_manager):
-    from latentdeck.nn import ConvDecoder, ConvEncoder
+    from latentdeck.kit.nn import ConvDecoder, ConvEncoder
     from latentdeck_ae.options import AEOptions
 
     model = gmvae.build(GMVAEOptions(), tiny_dataset())
@@ -269,7 +269,7 @@ def test_windows_may_be_as_long_as_the_run_and_are_ignored_when_off(plugin_manag
 
 def test_cli_refuses_bad_gmvae_options_naming_the_field(tmp_path, capsys, monkeypatch):
     from latentdeck.cli import main
-    from latentdeck.plugins import get_plugin_manager
+    from latentdeck.registry import get_plugin_manager
 
     monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
     get_plugin_manager.cache_clear()

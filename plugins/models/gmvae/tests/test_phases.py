@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from latentdeck.phases import Phase, phases_at, run_phases
-from latentdeck.plugins import collect
+from latentdeck.kit.phases import Phase, phases_at, run_phases
+from latentdeck.registry import collect
 from latentdeck_gmvae.options import GMVAEOptions
 from latentdeck_gmvae.phases import phases
 from latentdeck_gmvae.presets import CLUSTERS

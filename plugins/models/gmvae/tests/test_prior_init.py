@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from latentdeck.checkpoints import load_model
-from latentdeck.events import read_events
+from latentdeck.engine.checkpoints import load_model
+from latentdeck.store.events import read_events
 from latentdeck.launch import ConfigError, prepare_run
 from latentdeck.types import Schedule
 from latentdeck_gmvae.losses import gaussian_kl

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentdeck.atomic import read_json
+from latentdeck.kit.atomic import read_json
 from latentdeck.launch import prepare_run
-from latentdeck.plugins import collect, providers
-from latentdeck.runs.store import RunStore
-from latentdeck.training import execute_run
+from latentdeck.registry import collect, providers
+from latentdeck.store.runs import RunStore
+from latentdeck.engine.training import execute_run
 from latentdeck_pca.plugin import PCAOptions, fit, loadings_signs
 from latentdeck_pca.schema import PCAProjectionFile
 

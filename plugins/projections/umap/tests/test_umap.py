@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import latentdeck.testing
-from latentdeck.atomic import read_json
+from latentdeck.kit.atomic import read_json
 from latentdeck.launch import prepare_run
-from latentdeck.plugins import collect, make_plugin_manager, providers
-from latentdeck.runs.store import RunStore
-from latentdeck.training import execute_run
+from latentdeck.registry import collect, make_plugin_manager, providers
+from latentdeck.store.runs import RunStore
+from latentdeck.engine.training import execute_run
 from latentdeck_umap.plugin import UMAPOptions, fit
 from latentdeck_umap.schema import UMAPProjectionFile
 

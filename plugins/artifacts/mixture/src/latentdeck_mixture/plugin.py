@@ -10,7 +10,7 @@ subset (``config.json: viz_indices``). With n examples, K components and p = mea
     argmax_counts examples per component by argmax q(c|x) (sums to n)
     argmax_neff   exp(entropy of argmax_counts / n), in [1, K]: hard usage, shows collapse
     sample_key    "viz:seed=<seed>:n=<n>"; sample_indices_ref "config.json#/viz_indices"
-    health        latentdeck.mixtures.assess(p, argmax_counts) plus plain-language advice:
+    health        latentdeck.kit.mixtures.assess(p, argmax_counts) plus plain-language advice:
                   {status: healthy | uneven | uninformative | collapsed, summary, advice, dead_components, ...};
                   during the model's ``pretraining`` phase {status: pretraining, summary (when the
                   components start), advice: []}; a run from the clustering preset is never advised to use it
@@ -75,7 +75,7 @@ def _pretraining_verdict(phase: dict, epoch: int, k: int, later: list[dict]) -> 
 
 def mixture_health(qc, epoch: int, seed: int, phases: list[dict] | None = None, preset: str | None = None) -> dict:
     """The artifact's payload from responsibilities ``qc`` (n, K) (a tensor or nested lists); ``phases``
-    (the run's, :mod:`latentdeck.phases`) and ``preset`` (config.json's) make the verdict fit the run."""
+    (the run's, :mod:`latentdeck.kit.phases`) and ``preset`` (config.json's) make the verdict fit the run."""
     stats = usage(qc)
     n, k, p, counts = stats["n"], stats["components"], stats["p"], stats["argmax_counts"]
     order = sorted(range(k), key=lambda c: (-p[c], c))

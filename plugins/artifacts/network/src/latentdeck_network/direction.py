@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from latentdeck.kit import load_viz_subset, single_threaded
+from latentdeck.kit import single_threaded
 
 SWEEP_SD = 3.0
 IGNORED_BELOW = 0.01
@@ -32,7 +32,7 @@ def latent_spread(run_dir: Path, loaded: Any) -> tuple[list[float], int]:
     key = (str(Path(run_dir).resolve()), int(loaded.epoch), checkpoint.stat().st_mtime if checkpoint.exists() else 0.0)
     with _lock:
         if key not in _cache:
-            viz = load_viz_subset(loaded.config, loaded.dataset_spec)
+            viz = loaded.viz_subset()
             with torch.no_grad(), single_threaded():
                 codes = loaded.model.encode(viz.x).double()
             sd = codes.std(0, unbiased=True) if len(codes) > 1 else torch.zeros(codes.shape[1], dtype=torch.float64)

@@ -1,8 +1,8 @@
 """Network inspection on demand: each request computes one folder of files under ``network/``.
 
 :class:`Inspector` serves one run. Every method validates its arguments (a 4xx
-:class:`~latentdeck.ondemand.OnDemandError` naming the valid range), writes its folder once through
-:meth:`latentdeck.writer.ArtifactWriter.persist_folder` (synced; nothing half-written after an error; a repeat is read from
+:class:`~latentdeck.engine.ondemand.OnDemandError` naming the valid range), writes its folder once through
+:meth:`latentdeck.engine.writer.ArtifactWriter.persist_folder` (synced; nothing half-written after an error; a repeat is read from
 disk), calls ``announce(names, epoch)`` for the files it created, and returns a :class:`Result`
 whose payload is read back from the persisted JSON, so a first and a repeated answer are identical.
 
@@ -105,12 +105,10 @@ class Inspector(ModelProbes):
     def layers(self, epoch: int | str | None = None) -> dict[str, Any]:
         """Every layer of the model (ids, types, shapes, kinds) from one forward pass, the epochs with a
         checkpoint and the held-out split's size; nothing is written."""
-        from latentdeck.kit import checkpoint_epochs
-
         loaded = self.load(epoch)
         x, _ = self.example(loaded, 0)
         cap = capture(loaded.model, x, keep=set())
-        return {"epoch": loaded.epoch, "epochs": checkpoint_epochs(self.run_dir), "model": loaded.config["model"],
+        return {"epoch": loaded.epoch, "epochs": loaded.epochs(), "model": loaded.config["model"],
                 "input_shape": list(x.shape[1:]), "heldout_size": len(heldout_split(loaded.config, loaded.dataset_spec)[0]),
                 "max_topk_subset": MAX_TOPK_SUBSET, "max_topk_k": MAX_TOPK_K, "layers": layer_rows(cap)}
 

@@ -251,9 +251,7 @@ def _viz_rms(loaded, run_dir: Path) -> float:
     key = (str(Path(run_dir).resolve()), loaded.epoch,
            (Path(run_dir) / "checkpoints" / f"epoch_{loaded.epoch}.pt").stat().st_mtime)
     if key not in _RMS:
-        from latentdeck.kit import load_viz_subset
-
-        viz = load_viz_subset(loaded.config, loaded.dataset_spec)  # the subset the per-epoch generator used
+        viz = loaded.viz_subset()  # the subset the per-epoch generator used
         with torch.no_grad(), single_threaded():
             _RMS[key] = latent_rms(loaded.model.encode(viz.x))
     return _RMS[key]

@@ -95,11 +95,9 @@ def span_tag(span: float) -> str:
     return "s" + text
 
 
-def _projection_name(pm, method: str, epoch: int) -> str:
+def _projection_name(loaded, method: str, epoch: int) -> str:
     """The 2-D projection file of ``method`` at ``epoch``, named as the projection spec says."""
-    from latentdeck.kit import collect
-
-    spec = collect(pm or _default_pm(), "projections").get(method)
+    spec = loaded.projections.get(method)
     template = (spec.file_names.get(2) if spec is not None else None) or f"latent_2d_{{tag}}_{method}.json"
     return f"projections/{template.replace('{tag}', f'epoch_{epoch}')}"
 
@@ -151,13 +149,12 @@ class Walker:
         import torch
 
         from latentdeck.kit import single_threaded
-        from latentdeck.kit import load_viz_subset
 
         checkpoint = self.run_dir / "checkpoints" / f"epoch_{loaded.epoch}.pt"
         key = (str(self.run_dir.resolve()), loaded.epoch, checkpoint.stat().st_mtime)
         with self._viz_lock:
             if key not in self._viz_cache:
-                viz = load_viz_subset(loaded.config, loaded.dataset_spec)
+                viz = loaded.viz_subset()
                 with torch.no_grad(), single_threaded():
                     self._viz_cache.clear()
                     self._viz_cache[key] = (loaded.model.encode(viz.x).double().numpy(), viz.y.numpy())
@@ -209,8 +206,8 @@ class Walker:
         if "latents" not in loaded.model_spec.capabilities or "decoder" not in loaded.model_spec.capabilities:
             raise OnDemandError(f"model {loaded.config['model']!r} cannot be walked: it needs an encoder to latents and a "
                                 "decoder (capabilities latents and decoder)", 422)
-        projection_file = self.run_dir / _projection_name(self.pm, r.method, epoch)
-        if not is_regular_file(self.run_dir, _projection_name(self.pm, r.method, epoch)):  # a link: 409 naming it
+        projection_file = self.run_dir / _projection_name(loaded, r.method, epoch)
+        if not is_regular_file(self.run_dir, _projection_name(loaded, r.method, epoch)):  # a link: 409 naming it
             have = sorted(p.name for p in (self.run_dir / "projections").glob(f"latent_2d_epoch_{epoch}*.json"))
             raise OnDemandError(f"this run has no 2-D {r.method} projection at epoch {epoch} (files at that epoch: "
                                 f"{', '.join(have) or 'none'}); compute it with latentdeck backfill --projections {r.method}", 404)
@@ -287,10 +284,8 @@ class Walker:
     def _place(self, loaded, method: str, projection_file: Path, path) -> dict[str, Any]:
         import numpy as np
 
-        from latentdeck.kit import collect
-
         saved = read_json(projection_file, root=self.run_dir)
-        spec = collect(self.pm or _default_pm(), "projections").get(method)
+        spec = loaded.projections.get(method)
         projection = spec.restore(saved) if spec is not None and spec.restore is not None else None
         if projection is not None and projection.linear is not None:
             coords = projection.place(path)
@@ -340,12 +335,6 @@ def _latent_dim(loaded, x) -> int:
 
     with torch.no_grad():
         return int(loaded.model.encode(x).shape[1])
-
-
-def _default_pm():
-    from latentdeck.kit import get_plugin_manager
-
-    return get_plugin_manager()
 
 
 def _strip(images) -> tuple[bytes, dict[str, Any]]:

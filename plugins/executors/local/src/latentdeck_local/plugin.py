@@ -13,11 +13,11 @@ process. ``worker.json`` records which way: ``"start": "forkserver-warm"`` or ``
 warm: a worker started meanwhile would train several times slower (it and the compiler compete for
 the cores) and pay the compilation again at its first UMAP.
 
-The executor declares ``queued=True``: the server's run queue (``latentdeck.deferred``) decides when
+The executor declares ``queued=True``: the server's run queue (``latentdeck.launch.deferred``) decides when
 each run starts, at most ``max_concurrent_runs`` at once; :func:`start` itself starts at once.
 
 Forked workers are children of the fork server, not of the server: the fork server reaps them (no
-zombies) and liveness comes from the process table (:func:`latentdeck.procs.pid_alive`), which also
+zombies) and liveness comes from the process table (:func:`latentdeck.kit.procs.pid_alive`), which also
 holds if the fork server itself is gone (its orphans are then reaped by init).
 """
 

@@ -3,7 +3,7 @@
 Loss (the specification's, exactly): ``MSE(reconstruction, input) + class_weight * CE(logits, label)``.
 The two terms are the registered loss components ``recon_mse`` (from ``latentdeck.basic``) and
 ``class_ce``; this module only says how they are weighted. The conv trunk and the decoder are the
-host's shared blocks (:mod:`latentdeck.nn`), the same ones the GM-VAE uses.
+host's shared blocks (:mod:`latentdeck.kit.nn`), the same ones the GM-VAE uses.
 """
 
 from __future__ import annotations

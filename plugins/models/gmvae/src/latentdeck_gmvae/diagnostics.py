@@ -1,14 +1,14 @@
 """Per-epoch mixture diagnostics for ``train.metrics``, on the held-out split (model in eval mode).
 
 Every GM-VAE run logs how it uses its components, so collapse is visible from the first epoch. With
-p = the mean of q(c|x) over the held-out examples (statistics from ``latentdeck.mixtures.usage``):
+p = the mean of q(c|x) over the held-out examples (statistics from ``latentdeck.kit.mixtures.usage``):
 
     qc_entropy_mean       mean over examples of H(q(c|x)) in nats (0 = confident, log K = uniform)
     qc_neff               exp(H(p)), the effective number of components in use by mean weight, in [1, K]
     qc_argmax_neff        exp(H(argmax counts / n)), components in use by hard assignment, in [1, K]
     qc_pmax               max_c p[c], the share of the most used component
     qc_argmax_counts      per component, how many held-out examples have it as argmax q(c|x)
-    warnings              [] or one ``mixture_collapse`` warning (``latentdeck.mixtures.assess``:
+    warnings              [] or one ``mixture_collapse`` warning (``latentdeck.kit.mixtures.assess``:
                           ``collapsed``, ``uninformative`` or ``uneven``) with the numbers and what to try; none during
                           pretraining, when q(c|x) is not trained yet
 

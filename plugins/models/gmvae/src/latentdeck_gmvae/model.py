@@ -3,7 +3,7 @@ a learned per-component prior p(z|c) = N(mu_c, diag(s2_c)), and a conv decoder.
 
 Loss (the specification's): ``recon + kld_weight * (kld_c + kld_z)`` with both KL terms analytic and
 kld_z marginalised over q(c|x) (no Gumbel sampling); see ``losses.py``. The conv trunk and decoder are
-the host's shared blocks (:mod:`latentdeck.nn`), the same ones the ``ae`` model uses.
+the host's shared blocks (:mod:`latentdeck.kit.nn`), the same ones the ``ae`` model uses.
 
 q(c|x) is a softmax over K logits: a linear head on the conv trunk (``qc_source: "encoder"``), or
 ``-KL(q(z|x) || p(z|c))`` (``qc_source: "latent"``), which is the q(c|x) minimising kld_c + kld_z for

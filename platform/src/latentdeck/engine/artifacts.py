@@ -1,0 +1,345 @@
+"""The artifact engine: after each epoch, compute the shared inputs once and run the generators.
+
+Generators (``ArtifactSpec``) receive an :class:`ArtifactContext` and write only through it, so every
+file is atomic, versioned per epoch with a ``*_latest`` mirror, and announced by an
+``artifact.created`` event. A generator that raises is reported (``artifact.failed``) and skipped;
+it never changes training. Each generator and projection fit runs under the run's time budget
+(``generator_budget_s``) and stops at a cancel (:mod:`latentdeck.engine.budget`): one that takes longer is
+reported (``artifact.failed`` with ``reason: "timeout"``) and can write nothing afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..kit import safepath
+from .artifact_steps import StageReporter, run_generators, selected_generators, without_grad  # noqa: F401  (re-exported)
+from .budget import DEFAULT_BUDGET_S, Budget, Fence, FencedEvents, FencedWriter, Stopped, run_within_budget, timeout_event
+from ..kit.errors import is_disk_full
+from ..store.events import EventLog, read_events
+from .writer import ArtifactWriter
+from ..kit.phases import run_phases
+from ..kit.atomic import read_json
+from ..registry.namespace import fill_pattern, match_file, placeholders
+from ..registry import collect
+from .projections import fit_extras, previous_on_disk, projection_payload, projection_template
+from ..types import Projection
+from .. import registry as plugin_registry  # get_plugin_manager is looked up when called: tests swap it
+
+# Heavy imports (torch and numpy) sit inside the functions that use them, on purpose: importing this module stays cheap.
+
+
+@dataclass(frozen=True)
+class VizSubset:
+    """The examples fixed at run start for the per-epoch artifacts: held-out ones (``config.json:
+    viz_indices``) and, with ``viz_split`` ``train`` or ``all``, training ones (``viz_train_indices``),
+    held-out first. ``indices`` are dataset indices within each point's split."""
+
+    indices: list[int]
+    x: Any  # (n, c, h, w) float in [0, 1]
+    y: Any  # (n,) int64
+    split: list[str] | None = None  # per point "heldout" | "train"; None: all held out
+    trained: list[bool] | None = None  # per point: was it in the training set the run optimised on
+
+
+@dataclass
+class ArtifactContext:
+    """What a generator sees: the trained model, the fixed subset and its outputs, and a writer."""
+
+    run_id: str
+    run_dir: Path
+    epoch: int
+    config: dict[str, Any]
+    model: Any
+    model_spec: Any
+    dataset_spec: Any
+    viz: VizSubset
+    outputs: dict[str, Any]
+    generator: str = ""
+    options: Any = None  # the generator's parsed options model (config.artifact_options[generator])
+    events: EventLog | None = None
+    latents: Any = None  # numpy (n, d) float32: model.encode(viz.x), when the model has "latents"
+    projections: dict[str, dict[int, Any]] = field(default_factory=dict)  # method -> dims -> Projection
+    keep_newer_latest: bool = False  # backfill: never point a *_latest mirror back to an older epoch
+    written: list[str] = field(default_factory=list)
+    folders: frozenset[str] | None = None  # the folders this writer declared (None: any but the host's)
+    artifact_specs: dict[str, Any] | None = None  # {name: ArtifactSpec} installed (read_artifact); None: ask the plugins
+    fence: Fence | None = None  # set by the engine: closed when the generator is stopped or out of budget
+
+    @property
+    def phases(self) -> list[dict[str, Any]]:
+        """The run's training phases (:mod:`latentdeck.kit.phases`): ``kit.phases_at(ctx.phases, ctx.epoch)``
+        says what is in force at this epoch (e.g. pretraining: the mixture is not in use yet)."""
+        return run_phases(self.model_spec, self.config)
+
+    @property
+    def writer(self) -> ArtifactWriter:
+        """The shared writer (:mod:`latentdeck.engine.writer`) over this context's run, epoch, folders and log."""
+        return FencedWriter(run_dir=self.run_dir, epoch=self.epoch, generator=self.generator, events=self.events,
+                            folders=self.folders, keep_newer_latest=self.keep_newer_latest, written=self.written,
+                            fence=self.fence)
+
+    def fenced(self) -> "ArtifactContext":
+        """This context with a new fence over its writer and events (one per generator run)."""
+        self.fence = Fence()
+        if self.events is not None:
+            self.events = FencedEvents(self.events, self.fence)
+        return self
+
+    def emit(self, type: str, data: dict[str, Any]) -> None:
+        """Emit an event (e.g. ``projection.progress``) into the run's log."""
+        self.writer.emit(type, data)
+
+    def save_json(self, folder: str, template: str, payload: Any) -> str:
+        """Write ``<folder>/<template with tag=epoch_N>`` and its ``tag=latest`` mirror."""
+        return self.writer.save_json(folder, template, payload)
+
+    def save_png(self, folder: str, template: str, image: Any) -> str:
+        """``image``: uint8 array (h, w) or (h, w, 3|4), or a PIL image."""
+        return self.writer.save_png(folder, template, image)
+
+    def save_run_file(self, folder: str, filename: str, content: Any) -> str | None:
+        """A file that is the same for every epoch, written once per run (see :class:`ArtifactWriter`)."""
+        return self.writer.save_run_file(folder, filename, content)
+
+    def read_artifact(self, generator: str, epoch: int | None = None, **fields: Any) -> tuple[str, Any]:
+        """Another generator's JSON file of this epoch (or ``epoch``), found through the patterns that
+        generator declares, never by a path written here: ``ctx.read_artifact("knn", method="pca")``.
+        Returns (its artifact name, its content). A missing file raises ``FileNotFoundError`` naming it
+        and the generator that writes it (declare ``after={generator}`` so that one runs first)."""
+        specs = self.artifact_specs
+        if specs is None:
+            specs = collect(plugin_registry.get_plugin_manager(), "artifacts")
+        spec = specs.get(generator)
+        if spec is None:
+            raise KeyError(f"no artifact generator {generator!r} is installed; installed: {', '.join(sorted(specs))}")
+        wanted = set(fields)
+        for pattern in spec.files:
+            if pattern.endswith(".json") and "{tag}" in pattern and set(placeholders(pattern)) == wanted:
+                name = f"{spec.folder}/{fill_pattern(pattern, f'epoch_{self.epoch if epoch is None else epoch}', fields)}"
+                path = self.run_dir / name
+                if not path.is_file():
+                    raise FileNotFoundError(f"{name} is missing: it is written by the {generator!r} generator, so run it "
+                                            "too (declare after={" + repr(generator) + "} to have it run first)")
+                return name, read_json(path, root=self.run_dir)  # no link followed inside the run
+        raise KeyError(f"generator {generator!r} declares no JSON file pattern with exactly the fields "
+                       f"{sorted(wanted)} and {{tag}}; its patterns: {', '.join(spec.files)}")
+
+
+class ArtifactEngine:
+    """Runs a run's projections and generators for one epoch at a time.
+
+    The model runs once on the visualization subset; its latents are projected by every due
+    projection (warm-started from the previous epoch's coordinates where the method supports it),
+    then each generator gets the outputs, latents and projections. ``skip_existing`` (backfill)
+    skips a projection whose epoch file exists (loading it instead, so generators still see it) and
+    a generator whose files for that epoch the event log lists and the disk still has.
+    """
+
+    def __init__(self, pm, run_dir: Path, config: dict[str, Any], model_spec, dataset_spec, viz: VizSubset,
+                 events: EventLog, skip_existing: bool = False,
+                 projection_names: list[str] | None = None, generator_names: list[str] | None = None,
+                 budget: Budget | None = None):
+        self.run_dir, self.config, self.model_spec, self.dataset_spec = run_dir, config, model_spec, dataset_spec
+        self.budget = budget or Budget(float(config.get("generator_budget_s") or DEFAULT_BUDGET_S))
+        self.viz, self.events, self.skip_existing = viz, events, skip_existing
+        self.run_id = config["run_id"]
+        self.has_latents = "latents" in model_spec.capabilities
+        wanted = config.get("artifacts") if generator_names is None else generator_names
+        self.generator_specs = collect(pm, "artifacts")
+        self.generators = selected_generators(self.generator_specs, model_spec.capabilities, wanted)
+        available = collect(pm, "projections")
+        names = config.get("projections") if projection_names is None else projection_names
+        self.projections = [available[n] for n in sorted(available) if names is None or n in names]
+        self.previous: dict[tuple[str, int], Any] = {}
+        self.previous_params: dict[tuple[str, int], dict[str, Any]] = {}  # the previous epoch's params, same key
+
+    def projections_due(self, epoch: int, last: bool, everything: bool = False) -> list[Any]:
+        if not self.has_latents:
+            return []
+        if everything:
+            return list(self.projections)
+        every = self.config.get("projection_every") or {}
+        due = []
+        for spec in self.projections:
+            n = every.get(spec.name, 1)
+            if n > 0 and (last or epoch % n == 0):
+                due.append(spec)
+        return due
+
+    def run_epoch(self, model, epoch: int, last: bool, everything: bool = False) -> None:
+        import torch
+
+        model.eval()
+        with torch.no_grad():
+            outputs = model(self.viz.x)
+            latents = model.encode(self.viz.x).float().numpy() if self.has_latents else None
+            due = self.projections_due(epoch, last, everything)
+            todo, only = self._todo(epoch)  # an estimate for the stage count: projections may add to it
+            stage = StageReporter(self.events, epoch, sum(len(spec.dims) for spec in due) + len(todo))
+            projections = self._project(latents, outputs, epoch, due, stage)
+            if self.skip_existing:  # per-projection generators are missing for the methods just projected
+                todo, only = self._todo(epoch)
+                stage.total = stage.done + len(todo)
+            specs = {spec.name: spec for spec in self.generators}
+            chosen = self.config.get("artifact_options") or {}
+
+            def make_context(generator: str) -> ArtifactContext:
+                spec = specs[generator]
+                shown = projections if generator not in only else {
+                    method: by_dims for method, by_dims in projections.items() if method in only[generator]}
+                return self._context(epoch, model, outputs, latents, shown, generator,
+                                     spec.options.model_validate(chosen.get(generator, {})), frozenset({spec.folder}))
+
+            run_generators(make_context, todo, self.events, stage, self.budget)
+
+    def _context(self, epoch, model, outputs, latents, projections, generator, options=None,
+                 folders: frozenset[str] | None = None) -> ArtifactContext:
+        return ArtifactContext(folders=folders, artifact_specs=self.generator_specs,
+            run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, config=self.config, model=model,
+            model_spec=self.model_spec, dataset_spec=self.dataset_spec, viz=self.viz, outputs=outputs,
+            generator=generator, options=options, events=self.events, latents=latents, projections=projections,
+            keep_newer_latest=self.skip_existing)
+
+    def _project(self, latents, outputs, epoch: int, due: list[Any], stage: StageReporter | None = None) -> dict[str, dict[int, Any]]:
+        results: dict[str, dict[int, Any]] = {}
+        chosen = self.config.get("projection_options") or {}
+        for spec in due:
+            options = spec.options.model_validate(chosen.get(spec.name, {}))
+            for dims in spec.dims:
+                ctx = self._context(epoch, None, outputs, latents, results, f"projection:{spec.name}",
+                                    folders=frozenset({"projections"}))
+                epoch_file = self.run_dir / "projections" / projection_template(spec, dims).format(tag=f"epoch_{epoch}")
+                if self.skip_existing and epoch_file.exists():
+                    import numpy as np
+
+                    if stage is not None:
+                        stage.done += 1  # nothing to compute: the file is loaded
+
+                    saved = read_json(epoch_file, root=self.run_dir)  # no link followed inside the run
+                    coords = np.asarray(saved["coords"], dtype=np.float64)
+                    restored = spec.restore(saved) if spec.restore else Projection(coords, saved.get("params", {}))
+                    results.setdefault(spec.name, {})[dims] = restored
+                    self.previous[(spec.name, dims)] = coords
+                    self.previous_params[(spec.name, dims)] = dict(saved.get("params") or {})
+                    continue
+                if (spec.name, dims) not in self.previous:  # backfill of a later epoch: start from the newest file before it
+                    self._load_previous(spec, dims, epoch)
+                if stage is not None:
+                    stage.step(f"projection {spec.name} {dims}-D", f"computing projections: {spec.name} {dims}-D "
+                                                                   f"of {len(latents)} points")
+                ctx.fenced().emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "fitting",
+                                                          "n": len(latents)})
+
+                def fit(spec=spec, dims=dims, ctx=ctx, options=options):
+                    started = time.perf_counter()
+                    result = spec.fit(latents, dims, self.config["seed"], options, self.previous.get((spec.name, dims)),
+                                      **fit_extras(spec.fit, epoch, self.previous_params.get((spec.name, dims))))
+                    ms = (time.perf_counter() - started) * 1000
+                    payload = projection_payload(
+                        method=spec.name, dims=dims, epoch=epoch, result=result, latents=latents, viz=self.viz,
+                        outputs=outputs, latent_name=self.model_spec.latent_name, compute_ms=ms, seed=self.config["seed"])
+                    ctx.save_json("projections", projection_template(spec, dims), payload)
+                    return result, ms
+
+                name = f"projection:{spec.name}"
+                outcome = run_within_budget(without_grad(fit), self.budget, ctx.fence, name)
+                if outcome.stopped:
+                    raise Stopped(f"epoch {epoch}, {name} {dims}-D: {outcome.stopped}")
+                exc = outcome.error
+                if outcome.timed_out or exc is not None:
+                    if exc is not None and (is_disk_full(exc) or not isinstance(exc, Exception)):
+                        raise exc
+                    failure = timeout_event(name, epoch, self.budget, outcome) if outcome.timed_out else {
+                        "generator": name, "epoch": epoch, "error": f"{type(exc).__name__}: {exc}",
+                        "traceback": outcome.traceback}
+                    self.events.emit("projection.progress", {"epoch": epoch, "generator": name, "method": spec.name,
+                                                             "dims": dims, "stage": "failed", "error": failure["error"]})
+                    self.events.emit("artifact.failed", failure)
+                    continue
+                result, ms = outcome.value
+                results.setdefault(spec.name, {})[dims] = result
+                self.previous[(spec.name, dims)] = result.coords
+                self.previous_params[(spec.name, dims)] = dict(result.params)
+                ctx.emit("projection.progress", {"method": spec.name, "dims": dims, "stage": "done",
+                                                 "compute_ms": round(ms, 2)})
+        return results
+
+    def _load_previous(self, spec, dims: int, epoch: int) -> None:
+        """The newest projection file of ``spec``/``dims`` before ``epoch`` as the warm start (``init``,
+        ``init_params``) of a refit, as if the epochs in between had just been projected (nothing when none)."""
+        found = previous_on_disk(self.run_dir, spec, dims, epoch)
+        if found is not None:
+            self.previous[(spec.name, dims)], self.previous_params[(spec.name, dims)] = found
+
+    def missing(self, epoch: int) -> list[str]:
+        """What :meth:`run_epoch` with ``everything=True`` and ``skip_existing`` would compute."""
+        todo = []
+        for spec in self.projections_due(epoch, last=True, everything=True):
+            for dims in spec.dims:
+                name = projection_template(spec, dims).format(tag=f"epoch_{epoch}")
+                if not (self.run_dir / "projections" / name).exists():
+                    todo.append(f"projections/{name}")
+        generators, only = self._todo(epoch, skip=True)
+        todo += [f"generator {g.name}" + (f" ({', '.join(sorted(only[g.name]))})" if g.name in only else "")
+                 for g in generators]
+        return todo
+
+    def _todo(self, epoch: int, skip: bool | None = None) -> tuple[list[Any], dict[str, set[str]]]:
+        """The generators to run this epoch, and for per-projection ones the methods to run them for.
+
+        Without ``skip_existing`` every selected generator runs for every projection. With it (backfill),
+        a generator whose file patterns name ``{method}`` (knn, density, distortion) is missing for each
+        selected projection method that has a projection file this epoch but none of the generator's
+        files (a projection backfilled later gets its neighbours and overlays); any other generator is
+        missing when the event log lists none of its files for the epoch, or one of them is gone."""
+        if not (self.skip_existing if skip is None else skip):
+            return list(self.generators), {}
+        done = self._logged_outputs()
+        todo, only = [], {}
+        for spec in self.generators:
+            missing = self._methods_missing(spec, epoch)
+            if missing is None:
+                if not self._already_written(done, spec, epoch):
+                    todo.append(spec)
+            elif missing:
+                todo.append(spec)
+                only[spec.name] = missing
+        return todo, only
+
+    def _methods_missing(self, spec, epoch: int) -> set[str] | None:
+        """Projection methods with a file this epoch that ``spec``'s per-method files lack; None when its
+        patterns do not name ``{method}``."""
+        patterns = tuple(p for p in spec.files if "{method}" in p and "{tag}" in p)
+        if not patterns or not self.has_latents:
+            return None
+        methods = {p.name for p in self.projections for dims in p.dims
+                   if (self.run_dir / "projections" / projection_template(p, dims).format(tag=f"epoch_{epoch}")).is_file()}
+        have: set[str] = set()
+        try:  # listed without following links: a linked folder is refused (UnsafePath), never listed
+            names = safepath.list_tree(self.run_dir, spec.folder) if methods else []
+        except FileNotFoundError:
+            names = []
+        for name in names:
+            found = match_file(patterns, name.split("/", 1)[1])
+            if found and found[1].get("epoch") == epoch:
+                have.add(str(found[1].get("method")))
+        return methods - have
+
+    def _logged_outputs(self) -> dict[tuple[str, int], list[str]]:
+        done: dict[tuple[str, int], list[str]] = {}
+        for event in read_events(self.run_dir / "events.jsonl"):
+            if event["type"] == "artifact.created":
+                data = event["data"]
+                done.setdefault((data.get("generator", ""), data.get("epoch")), []).append(data["name"])
+        return done
+
+    def _already_written(self, done, spec, epoch: int) -> bool:
+        """Every file the log lists for it this epoch exists, inside the folder it declares now (a run
+        written before a plugin moved its files, e.g. the atlas out of ``reconstructions/``, gets them anew)."""
+        names = done.get((spec.name, epoch))
+        inside = (lambda name: name.startswith(f"{spec.folder}/")) if spec.folder else (lambda name: True)
+        return bool(names) and all(inside(name) and (self.run_dir / name).exists() for name in names)

@@ -1,0 +1,84 @@
+"""latentdeck's public toolkit for plugins: every helper a plugin may import, in one place.
+
+A plugin imports records and ``hookimpl`` from :mod:`latentdeck` and everything else from here
+(``from latentdeck.kit import Grid, OnDemandError``); any other ``latentdeck.*`` module is the host's
+own and may change without notice (the import contracts in ``tests/test_import_contracts.py`` refuse
+such imports from the built-in plugins). Names resolve lazily, so importing this module is cheap:
+``ConvEncoder`` imports torch only when a plugin asks for it.
+
+The kit is a package whose modules (``latentdeck.kit.nn``, ``grids``, ``mixtures``, ``datasets``, ``images``,
+``projection_file``, ``phases``, ``atomic``, ``safepath``, ``errors``, ``threads``, ``procs``) import only the
+contract (:mod:`latentdeck.types`, :mod:`latentdeck.hookspecs`) and each other; an import contract holds
+them to it, and the host builds on them too. The names marked *lent* below are still the host's own
+(:data:`LENT_BY_THE_HOST`), handed out here until the plugin's context carries what they do.
+
+Groups:
+
+- building blocks: ``ConvEncoder``, ``ConvDecoder`` (shared conv trunk and decoder);
+- grids over a 2-D projection: ``Grid``, ``projection_bounds``, ``gaussian_mixture``, ``kde``,
+  ``kernel_average``, ``scott_bandwidth``, ``rounded``, ``TRUNCATION_SIGMA``;
+- datasets in MNIST's IDX format: ``IDX_FILES``, ``split_check``, ``idx_problems``,
+  ``describe_problems``, ``load_mnist_style``;
+- mixtures: ``usage``, ``assess``, ``component_weight``; phases: ``phases_at`` (the phases in force at an epoch), ``pretraining_note``;
+- projection files: ``ProjectionFile`` (pydantic schema of the common fields);
+- files: ``read_json``, ``write_json``, ``write_bytes``, ``dumps`` (atomic, NaN-safe; ``root=run_dir`` follows
+  no link below the run folder), ``png_bytes``, ``image_strip`` (images side by side as one PNG strip),
+  ``to_float_images`` (dataset images as floats), ``ArtifactWriter`` (*lent*: the one writer; contexts hand you
+  one); inside a run without following links: ``list_tree``, ``is_regular_file``,
+  ``open_appender`` (a log), ``UnsafePath`` (what they raise for a link or FIFO: a 409 naming it);
+- on demand: ``OnDemandError``, ``single_threaded``; *lent*: ``OnDemandContext``, ``EpochModels``, ``LoadedEpoch``,
+  ``resolve_epoch``, ``compute_here`` (an on-demand computation where an executor runs it),
+  ``heldout_example``, ``heldout_split``; a ``LoadedEpoch`` (``ctx.load(epoch)``) carries what used to be lent
+  here: ``loaded.viz_subset()``, ``loaded.epochs()`` (epochs with a checkpoint), ``loaded.projections`` (the
+  installed projection specs by name);
+- processes (executors): ``pid_alive``, ``proc_start_time``; *lent*: ``forked_main`` (a run's worker in a forked
+  child; ``python -m latentdeck.worker RUN_DIR`` is the plain way), ``hosted_main`` (a run's worker inside
+  a process another system manages, e.g. a Ray task).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_KIT = {  # the kit's own modules (latentdeck.kit.<module>): they import only the contract (hookspecs, types)
+    "ConvEncoder": "nn", "ConvDecoder": "nn",
+    "Grid": "grids", "projection_bounds": "grids", "gaussian_mixture": "grids", "kde": "grids",
+    "kernel_average": "grids", "scott_bandwidth": "grids", "rounded": "grids", "TRUNCATION_SIGMA": "grids",
+    "IDX_FILES": "datasets", "split_check": "datasets", "idx_problems": "datasets", "describe_problems": "datasets",
+    "load_mnist_style": "datasets",
+    "usage": "mixtures", "assess": "mixtures", "component_weight": "mixtures", "phases_at": "phases", "pretraining_note": "phases",
+    "ProjectionFile": "projection_file",
+    "read_json": "atomic", "write_json": "atomic", "write_bytes": "atomic", "dumps": "atomic",
+    "png_bytes": "images", "image_strip": "images", "to_float_images": "images",
+    "list_tree": "safepath", "is_regular_file": "safepath", "open_appender": "safepath", "UnsafePath": "safepath",
+    "OnDemandError": "errors", "single_threaded": "threads", "pid_alive": "procs", "proc_start_time": "procs",
+}
+
+# Host internals still lent to plugins by name. Each is on its way into the plugin's context (what a plugin
+# needs from the registry or the loop comes through its context); tests/test_import_contracts.py pins this
+# list so it can only shrink.
+LENT_BY_THE_HOST = {
+    "ArtifactWriter": "latentdeck.engine.writer", "OnDemandContext": "latentdeck.engine.ondemand", "EpochModels": "latentdeck.engine.ondemand",
+    "LoadedEpoch": "latentdeck.engine.ondemand", "resolve_epoch": "latentdeck.engine.ondemand",
+    "compute_here": "latentdeck.engine.ondemand", "heldout_example": "latentdeck.engine.ondemand",
+    "heldout_split": "latentdeck.engine.ondemand",
+    "forked_main": "latentdeck.worker", "hosted_main": "latentdeck.worker",
+}
+
+_WHERE = {**{name: f"latentdeck.kit.{module}" for name, module in _KIT.items()}, **LENT_BY_THE_HOST}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"latentdeck.kit has no {name!r}; the public helpers are: {', '.join(__all__)}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # resolved once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

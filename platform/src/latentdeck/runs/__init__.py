@@ -1,4 +1,0 @@
-"""The run store: layout under ``runs/<run_id>/``, lifecycle, and worker bookkeeping."""
-
-from .lifecycle import ACTIVE, STATUSES, TERMINAL, InvalidTransition  # noqa: F401
-from .store import RunNotFound, RunStore, RunStoreError  # noqa: F401
