@@ -31,7 +31,7 @@ def test_the_wheel_carries_the_web_ui(wheel):
     ui = [n for n in names if n.startswith("latentdeck/_ui/")]
     assert "latentdeck/_ui/index.html" in ui and any(n.startswith("latentdeck/_ui/_next/") for n in ui)
     assert "latentdeck/_ui/runs/_/index.html" in ui  # the dynamic routes' shell
-    assert "latentdeck_sampling/samples.py" in names and "latentdeck/kit.py" in names
+    assert "latentdeck_sampling/samples.py" in names and "latentdeck/kit/__init__.py" in names
 
 
 def test_a_server_from_the_installed_wheel_serves_the_ui(wheel, tmp_path):

@@ -89,7 +89,7 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
             <span>{detail.summary.epochs_completed}/{detail.summary.epochs ?? "?"} epochs</span>
           </div>
         </div>
-        <Link href={`/runs/${encodeURIComponent(runId)}/`} className="btn">← Training view</Link>
+        <Link href={`/runs/${encodeURIComponent(runId)}/`} className="btn" prefetch={false}>← Training view</Link>
       </div>
 
       <section className="panel" data-testid="latent-map">

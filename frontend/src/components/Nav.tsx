@@ -25,10 +25,11 @@ export function Nav() {
   const pathname = usePathname() || "/";
   return (
     <header className="topbar">
-      <Link href="/" className="brand">latent<span>deck</span></Link>
+      {/* no prefetch: a page loads only its own code (the lab is local, a click fetches the next page at once) */}
+      <Link href="/" className="brand" prefetch={false}>latent<span>deck</span></Link>
       <nav>
         {LINKS.map((l) => (
-          <Link key={l.href} href={l.href} className={l.active(pathname) ? "active" : undefined}>{l.label}</Link>
+          <Link key={l.href} href={l.href} prefetch={false} className={l.active(pathname) ? "active" : undefined}>{l.label}</Link>
         ))}
         <a href="/docs">API docs</a>
       </nav>
