@@ -79,7 +79,7 @@ def _install(point: str, nth: int) -> None:
 
 def _activate() -> None:
     armed = os.environ.get("LATENTDECK_FAULT_FILE", "")
-    if not armed or not sys.argv or not sys.argv[0].endswith(os.path.join("latentdeck", "worker.py")):
+    if not armed or not sys.argv or not sys.argv[0].endswith(os.path.join("latentdeck", "worker", "__main__.py")):
         return
     claimed = f"{armed}.{os.getpid()}"
     try:
