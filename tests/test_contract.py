@@ -53,7 +53,7 @@ def test_hook_has_tests(hook):
     assert any(re.search(rf"\b{hook}\b", p.read_text()) for p in test_files), f"no test mentions {hook}"
 
 
-@pytest.mark.parametrize("module", ["hookspecs.py", "types.py", "registry/__init__.py", "__init__.py"])
+@pytest.mark.parametrize("module", ["hookspecs.py", "types/__init__.py", "types/views.py", "registry/__init__.py", "__init__.py"])
 def test_contract_modules_import_no_builtin_plugin(module):
     source = (HOST / module).read_text()
     assert "latentdeck_" not in source, f"{module} refers to a built-in plugin package"

@@ -45,9 +45,9 @@ def host_modules() -> list[str]:
 
 
 def public_modules() -> set[str]:
-    """``latentdeck``, the contract, and the kit with every module in it."""
-    kit = {m for m in host_modules() if m == "latentdeck.kit" or m.startswith("latentdeck.kit.")}
-    return {"latentdeck", *(f"latentdeck.{name}" for name in CONTRACT), *kit}
+    """``latentdeck``, the contract and the kit, with every module in them."""
+    return {"latentdeck", *(m for m in host_modules() for part in (*CONTRACT, "kit")
+                            if m == f"latentdeck.{part}" or m.startswith(f"latentdeck.{part}."))}
 
 
 def _list(values) -> str:
