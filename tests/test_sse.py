@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 import latentdeck.testing
+from latentdeck.testing import wait_for
 from latentdeck import launch
 from latentdeck.api import create_app
 from latentdeck.store.events import EventLog, read_events
@@ -162,6 +163,9 @@ def test_reconnects_during_a_live_run_lose_and_repeat_nothing(serve_api, tiny_co
     assert seqs == list(range(1, len(events) + 1)), seqs
     assert events == list(read_events(live.store.root / run_id / "events.jsonl"))
     assert {"run.started", "train.progress", "train.metrics", "artifact.created"} <= {e["type"] for e in events}
+    # the worker writes summary.json just after its closing event: once it says so, a reconnect is told to stop
+    wait_for(lambda: live.client.get(f"/api/runs/{run_id}").json()["summary"]["status"] == "completed", timeout=30,
+             what="summary.json to say completed")
     assert live.client.get(url, headers={"Last-Event-ID": str(seqs[-1])}).status_code == 204
 
 
