@@ -35,7 +35,7 @@ KINDS = {  # kind -> (the hook it implements, what the plugin provides)
     "executor": ("register_executors", "an executor: each run's worker as a process of this machine"),
 }
 SHARED = {"pyproject.toml": "pyproject.toml.tmpl", "README.md": "README.md.tmpl",
-          "src/latentdeck___NAME__/__init__.py": "__init__.py.tmpl"}
+          "src/__PACKAGE__/__init__.py": "__init__.py.tmpl"}
 EXIT_USAGE = 2
 
 
@@ -63,15 +63,17 @@ def scaffold(name: str, kind: str, parent: Path | str = ".") -> Path:
     if target.exists() or target.is_symlink():
         raise ScaffoldError(f"{target} already exists: choose another NAME, another --dir, or remove that folder")
     hook, provides = KINDS[kind]
-    files = {**SHARED, "src/latentdeck___NAME__/plugin.py": f"{kind}_plugin.py.tmpl",
+    files = {**SHARED, "src/__PACKAGE__/plugin.py": f"{kind}_plugin.py.tmpl",
              "tests/test_plugin.py": f"{kind}_test.py.tmpl"}
+    # the package name is made here, never written in a template: the host's text names no plugin package
+    words = {"__PACKAGE__": f"latentdeck_{name}", "__NAME__": name, "__DIST__": name.replace("_", "-"), "__KIND__": kind,
+             "__HOOK__": hook, "__PROVIDES__": provides}
     texts = {}
     for relative, template in files.items():  # read every template first: nothing is written on a problem
         text = (TEMPLATES / template).read_text()
-        for key, value in {"__NAME__": name, "__DIST__": name.replace("_", "-"), "__KIND__": kind,
-                           "__HOOK__": hook, "__PROVIDES__": provides}.items():
+        for key, value in words.items():
             text = text.replace(key, value)
-        texts[relative.replace("__NAME__", name)] = text
+        texts[relative.replace("__PACKAGE__", words["__PACKAGE__"])] = text
     target.mkdir(parents=True)
     for relative, text in texts.items():
         path = target / relative
