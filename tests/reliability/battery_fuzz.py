@@ -24,11 +24,15 @@ SCHEMA_CHECKS = {"response_schema_conformance", "content_type_conformance", "sta
                  "response_headers_conformance"}
 
 
-def _instant_start(run_dir: Path) -> dict:
+def _instant_start(job) -> dict:
     from latentdeck.store.events import EventLog
     from latentdeck.store.runs import now, update_summary
 
-    run_dir = Path(run_dir)
+    if job.kind != "run":  # as before: this stand-in runs no backfill or computation
+        from latentdeck.kit import OnDemandError
+
+        raise OnDemandError("the battery's stand-in executor runs runs only", 409)
+    run_dir = Path(job.run_dir)
     with EventLog(run_dir / "events.jsonl", run_dir.name) as log:
         log.emit("run.started", {"executor": "instant"})
         update_summary(run_dir, status="running", started_at=now())
@@ -44,7 +48,7 @@ class InstantExecutor:
 
     @hookimpl
     def register_executors(self):
-        return [ExecutorSpec(name="local", start=_instant_start, is_alive=lambda info: False, default_rank=0,
+        return [ExecutorSpec(name="local", submit=_instant_start, poll=lambda info: {"alive": False}, default_rank=0,
                              description="battery stand-in: marks the run completed at once")]
 
 

@@ -20,6 +20,7 @@ from .files import MEDIA_TYPES, FileSnapshot
 from ..engine.backfill import backfill_active, plan, request_cancel, stop_backfill
 from ..engine.ondemand import COMPUTATIONS
 from ..kit.atomic import read_json
+from ..types import Job
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -190,8 +191,8 @@ class BackfillAccepted(BaseModel):
     **ERRORS, 409: {"description": "the run is still active, or a backfill of it is already running"},
     422: {"description": "no checkpoints, an epoch without a checkpoint, or an unknown projection/generator"}})
 def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict[str, Any]:
-    """Compute a finished run's missing projection and neighbour artifacts from its checkpoints, in a
-    background process; progress arrives as events (``backfill.started``, ``projection.progress``,
+    """Compute a finished run's missing projection and neighbour artifacts from its checkpoints, as a
+    ``backfill`` job of the run's executor; progress arrives as events (``backfill.started``, ``projection.progress``,
     ``artifact.created``, ``backfill.completed``) on ``GET /api/runs/{run_id}/events``."""
     run_dir = _store(request).run_dir(run_id)
     chosen = plan(run_dir, request.app.state.pm, body.epochs, body.projections, body.artifacts)
@@ -199,14 +200,13 @@ def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict
         return {"started": False, "plan": chosen, "detail": "nothing is missing: every requested artifact exists"}
     name = read_json(run_dir / "config.json")["executor"]
     executor = collect(request.app.state.pm, "executors").get(name)
-    if executor is None or executor.start_task is None:
-        raise RunConflict(f"the run's executor {name!r} " + ("is not installed" if executor is None else
-                          "cannot run tasks (its ExecutorSpec has no start_task)") + "; backfill it from a shell with "
+    if executor is None:
+        raise RunConflict(f"the run's executor {name!r} is not installed; backfill it from a shell with "
                           f"`latentdeck backfill {run_id}` instead")
     args = ["--epochs", ",".join(map(str, chosen["epochs"])), "--projections", ",".join(chosen["projections"])]
     if chosen["artifacts"]:
         args += ["--artifacts", ",".join(chosen["artifacts"])]
-    info = executor.start_task(run_dir, "latentdeck.engine.backfill", args)
+    info = executor.submit(Job("backfill", str(run_dir), {"argv": args}))
     return {"started": True, "plan": chosen,
             "detail": f"backfill started by the {name!r} executor ({info}); follow GET /api/runs/{run_id}/events; "
                       f"cancel it with POST /api/runs/{run_id}/backfill/cancel"}

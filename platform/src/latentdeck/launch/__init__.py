@@ -25,7 +25,7 @@ from ..kit.errors import is_disk_full, short_repr
 from ..registry import collect, default_name
 from .presets import PresetError, apply_preset
 from ..store.runs import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
-from ..types import Schedule
+from ..types import Job, Schedule
 from .deferred import announce_waiting, end_cancelled_before_start
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,11 @@ def resolve_dataset(pm, requested: str, data_dir: Path) -> tuple[str, str | None
     return requested, None
 
 
-def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
-    """Validate ``request`` against the installed plugins and return the config to persist."""
+def prepare_run(pm, request: RunConfig | dict[str, Any], check_executor: bool = True) -> dict[str, Any]:
+    """Validate ``request`` against the installed plugins and return the config to persist.
+
+    ``check_executor=False`` (listing presets) validates the executor's options but asks no executor
+    anything: no ``check_config`` (which may contact a cluster) and no device check."""
     if not isinstance(request, RunConfig):
         try:
             request = RunConfig.model_validate(request)
@@ -115,7 +118,7 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
     executors = collect(pm, "executors")
     if request.executor not in executors:
         raise _unknown("executor", request.executor, executors, "List them with `latentdeck plugins --all`.")
-    executor_options = _check_executor(executors[request.executor], request)
+    executor_options = _check_executor(executors[request.executor], request, check_executor)
     generators = collect(pm, "artifacts")
     for name in request.artifacts or []:
         if name not in generators:
@@ -144,15 +147,18 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
-def _check_executor(executor, request: RunConfig) -> dict[str, Any]:
-    """The executor's options, validated by its plugin; then where the run will train can take it: a worker
-    on this machine (a ``queued`` executor) needs ``device`` here, others check with ``check_config``."""
+def _check_executor(executor, request: RunConfig, ask: bool = True) -> dict[str, Any]:
+    """The executor's options, validated by its plugin; then (``ask``) where the run will train can take it:
+    a worker on this machine (an executor with a ``capacity``) needs ``device`` here, others check with
+    ``check_config``."""
     try:
         options = executor.options.model_validate(request.executor_options).model_dump(mode="json")
     except ValidationError as exc:
         raise ConfigError(f"invalid options for executor {executor.name!r}: "
                           f"{validation_message(exc, 'executor_options.')}") from None
-    if executor.queued or executor.check_config is None:
+    if not ask:
+        return options
+    if executor.capacity is not None or executor.check_config is None:
         try:
             check_requested(request.device)
         except DeviceUnavailable as exc:
@@ -231,13 +237,13 @@ def resume_waiting_runs(store: RunStore, pm, deferred) -> tuple[list[str], list[
         except (OSError, ValueError):
             continue
         executor = executors.get(name or "")
-        if executor is not None and getattr(executor, "queued", False):
+        if executor is not None and executor.capacity is not None:
             waiting.append((summary["run_id"], executor))
     interrupted = reap_dead_workers(store, pm, "interrupted", True, keep={run_id for run_id, _ in waiting})
     for run_id in store.active_run_ids():
         info = read_worker_info(store.root / run_id)
         executor = executors.get((info or {}).get("executor", ""))
-        if executor is not None and getattr(executor, "queued", False):
+        if executor is not None and executor.capacity is not None:
             deferred.hold(run_id)
     for run_id, executor in waiting:
         deferred.submit(run_id, executor)
@@ -245,10 +251,10 @@ def resume_waiting_runs(store: RunStore, pm, deferred) -> tuple[list[str], list[
 
 
 def start_worker(store: RunStore, run_id: str, executor) -> dict[str, Any] | None:
-    """Start a ``created`` run's worker with ``executor`` and record it (``worker.json``)."""
+    """Submit a ``created`` run's ``run`` job to ``executor`` and record its handle (``worker.json``)."""
     run_dir = store.run_dir(run_id)
     try:
-        info = executor.start(run_dir)
+        info = executor.submit(Job("run", str(run_dir)))
     except Exception as exc:
         log.exception("executor %s failed to start run %s", executor.name, run_id)
         return store.mark_failed(run_id, "executor_failed", f"{type(exc).__name__}: {exc}")
@@ -275,23 +281,27 @@ def worker_alive(pm, run_dir: Path) -> bool | None:
     info = read_worker_info(run_dir)
     if info is None:
         return None
-    executor = collect(pm, "executors").get(info.get("executor", ""))
+    state = poll_worker(pm, info)
+    return None if state is None else bool(state.get("alive"))
+
+
+def poll_worker(pm, info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The run's executor's ``poll`` of its recorded handle; None when no worker or executor is known."""
+    executor = collect(pm, "executors").get((info or {}).get("executor", ""))
     if executor is None:
         return None
-    return executor.is_alive(info)
+    return dict(executor.poll(info) or {})
 
 
 def _exit_reason(pm, run_dir: Path) -> dict[str, str] | None:
-    """What the run's executor says about a worker that ended (``ExecutorSpec.exit_reason``), if anything."""
-    info = read_worker_info(run_dir)
-    executor = collect(pm, "executors").get((info or {}).get("executor", ""))
-    if executor is None or executor.exit_reason is None:
-        return None
+    """What the run's executor says about a worker that ended (``reason``/``error`` of its poll), if anything."""
     try:
-        return executor.exit_reason(info)
+        state = poll_worker(pm, read_worker_info(run_dir)) or {}
     except Exception:
-        log.exception("executor %s: exit_reason raised", executor.name)
+        log.exception("polling the executor of %s raised", run_dir.name)
         return None
+    told = {key: str(state[key]) for key in ("reason", "error") if state.get(key)}
+    return told or None
 
 
 def cancel_worker(store: RunStore, pm, run_id: str) -> dict[str, Any] | None:
