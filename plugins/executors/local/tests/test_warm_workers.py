@@ -184,7 +184,8 @@ def _fresh_state(monkeypatch) -> None:
 def test_no_declared_warm_up_means_plain_workers(monkeypatch, caplog):
     _fresh_state(monkeypatch)
     monkeypatch.delenv("LATENTDECK_WARMUP", raising=False)
-    with caplog.at_level("INFO"):
+    monkeypatch.setattr(local.log, "disabled", False)  # an earlier test's logging.config (import-linter's) may disable it
+    with caplog.at_level("INFO", logger=local.log.name):
         assert local.warm_up(warm_ups={}) == "failed"
     assert "no installed projection declares a warm-up" in local.warm_state()["reason"]
     assert "no installed projection declares a warm-up" in caplog.text
