@@ -87,7 +87,7 @@ def create_run(config: RunConfig, request: Request) -> dict[str, Any]:
     pm = request.app.state.pm
     stored = launch.prepare_run(pm, config)  # ConfigError (422) before anything is written
     summary = launch.start_run(_store(request), pm, stored, getattr(request.app.state, "deferred", None))
-    return {"summary": _with_queue(request, summary), "config": stored}
+    return {"summary": _with_queue(request, summary), "config": dict(stored.config)}
 
 
 @router.get("", response_model=list[RunSummary])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
+from .run import ResolvedRun
 from .views import MOUNTS, ViewSpec
 
 if TYPE_CHECKING:  # torch stays out of import time: `latentdeck --help` must be fast
@@ -382,4 +383,5 @@ __all__ = [
     "Availability", "ArtifactSpec", "VIEWS", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
     "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec",
     "Schedule", "MOUNTS", "ViewSpec",
+    "ResolvedRun",
 ]
