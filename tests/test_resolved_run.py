@@ -80,9 +80,15 @@ def test_a_changed_config_is_read_again(plugin_manager, runs_dir, tiny_config):
     assert load_config(run_dir)["viz_indices"] == [5, 6, 7]
 
 
-def test_training_parses_the_model_options_once(plugin_manager, runs_dir, tiny_config, monkeypatch):
-    """The form-to-loss path used to validate the model's options (class_weight ...) again on every hop."""
-    options = collect(plugin_manager, "models")["ae"].options
+@pytest.mark.parametrize("model", ["ae", "gmvae"])
+def test_training_parses_the_model_options_once(plugin_manager, runs_dir, tiny_config, monkeypatch, model):
+    """The form-to-loss path used to validate the model's options (class_weight ...) again on every hop; the
+    gmvae's phases (read by the trainer and, each epoch, by the mixture plugin) reuse the parsed options too."""
+    from latentdeck.testing import TINY_GMVAE_OPTIONS
+
+    if model == "gmvae":
+        tiny_config = {**tiny_config, "model": "gmvae", "model_options": dict(TINY_GMVAE_OPTIONS)}
+    options = collect(plugin_manager, "models")[model].options
     calls = []
     original = options.model_validate.__func__
 
@@ -90,7 +96,8 @@ def test_training_parses_the_model_options_once(plugin_manager, runs_dir, tiny_c
         calls.append(args[0] if args else kwargs)
         return original(cls, *args, **kwargs)
 
-    run = prepare_run(plugin_manager, {**tiny_config, "epochs": 1, "projections": [], "artifacts": ["recon_grid"]})
+    artifacts = ["recon_grid"] + (["mixture_health"] if model == "gmvae" else [])
+    run = prepare_run(plugin_manager, {**tiny_config, "epochs": 2, "projections": [], "artifacts": artifacts})
     store = RunStore(runs_dir)
     store.create(run)
     monkeypatch.setattr(options, "model_validate", classmethod(counting))

@@ -6,11 +6,11 @@ its ``config`` as ``config.json``; every later reader in the host goes through :
 modification time, size and inode, so a worker, the server or a backfill parses a run's config once and
 sees the one change a run makes (the visualization indices chosen when training starts) at once.
 
-Fields that moved from the run config into a plugin's options (``recon_grid_size`` became the
-reconstruction grid's ``artifact_options.recon_grid.grid_size``) are declared by the plugin's options model
-(``moved_from_config: ClassVar[dict[str, str]] = {"recon_grid_size": "grid_size"}``): a request that still
-sends the old field is refused naming the new place (:func:`moved_field_problems`), and an old run's
-``config.json`` loads with its value in the new place (:func:`with_moved_fields`), so it means the same.
+Fields that moved from the run config into a plugin's options are declared by the plugin's options model
+(``moved_from_config: ClassVar[dict[str, str]] = {"old_run_config_field": "option"}``; SPEC.md "Run
+configuration" lists the moves): a request that still sends the old field is refused naming the new place
+(:func:`moved_field_problems`), and an old run's ``config.json`` loads with its value in the new place
+(:func:`with_moved_fields`), so it means the same. The host names no component for this.
 """
 
 from __future__ import annotations
