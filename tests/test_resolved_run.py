@@ -4,8 +4,10 @@ gets it from :func:`latentdeck.store.resolved.load_run`, parsed once per process
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
+import pickle
 
 import pytest
 
@@ -48,6 +50,9 @@ def test_a_resolved_run_is_frozen(plugin_manager, tiny_config):
         run.config["seed"] = 3
     with pytest.raises(TypeError):
         run["seed"] = 3
+    copied = pickle.loads(pickle.dumps(run))
+    assert copied == run and copied.settings == run.settings and copied.model_options == run.model_options
+    assert copy.deepcopy(run).artifact_options.keys() == run.artifact_options.keys()
     moved = run.with_fields(viz_indices=[1, 2], train_subset={"indices": [0]}, run_id="x-1")
     assert moved.settings.viz_indices == [1, 2] and moved.train_subset == {"indices": [0]} and moved.run_id == "x-1"
     assert moved["run_id"] == "x-1" and run.settings.viz_indices is None and run.run_id != "x-1"  # a new record

@@ -218,6 +218,11 @@ class ResolvedRun(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self.config)
 
+    def __reduce__(self):  # read-only views do not pickle: rebuild from plain copies (copy, deepcopy, processes)
+        return (type(self), (self.run_id, self.settings, self.model_options, self.executor_options, self.data_dir,
+                             dict(self.config), dict(self.artifact_options), dict(self.projection_options),
+                             None if self.train_subset is None else dict(self.train_subset)))
+
     def __repr__(self) -> str:
         return f"ResolvedRun(run_id={self.run_id!r}, model={self.model!r}, dataset={self.dataset!r}, epochs={self.epochs})"
 
