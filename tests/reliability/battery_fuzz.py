@@ -74,7 +74,8 @@ def seed_runs(pm, runs_dir: Path) -> dict[str, str]:
     ids = {}
     for model, options in (("ae", {"latent_dim": 4, "channels": [8, 8], "head_hidden": 16}), ("gmvae", TINY_GMVAE_OPTIONS)):
         stored = prepare_run(pm, {"model": model, "dataset": TINY, "epochs": 2, "batch_size": 64, "num_threads": 1,
-                                  "projections": ["first-dims"], "viz_subset_size": 32, "recon_grid_size": 8,
+                                  "projections": ["first-dims"], "viz_subset_size": 32,
+                                  "artifact_options": {"recon_grid": {"grid_size": 8}},
                                   "model_options": dict(options)})
         store.create(stored)
         assert execute_run(store.run_dir(stored["run_id"]), pm=pm) == "completed"

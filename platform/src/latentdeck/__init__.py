@@ -13,7 +13,7 @@ import pluggy
 
 from .types import (
     ArtifactSpec, Availability, Batch, CAPABILITIES, DataSplit, DatasetSpec, ExecutorSpec, Job, LossSpec,
-    ModelSpec, NoOptions, OnDemandSpec, PresetSpec, Projection, ProjectionSpec, Schedule,
+    ModelSpec, NoOptions, OnDemandSpec, PresetSpec, Projection, ProjectionSpec, ResolvedRun, Schedule,
     ViewSpec,
 )
 
@@ -28,5 +28,5 @@ except PackageNotFoundError:  # running from a source tree without installing
 __all__ = [
     "ArtifactSpec", "Availability", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec", "ExecutorSpec", "Job",
     "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec",
-    "Schedule", "ViewSpec", "hookimpl", "__version__",
+    "ResolvedRun", "Schedule", "ViewSpec", "hookimpl", "__version__",
 ]

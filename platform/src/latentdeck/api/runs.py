@@ -15,7 +15,9 @@ from .. import launch
 from ..launch.config import RunConfig
 from ..kit.phases import Phase, run_phases
 from ..registry import collect
+from ..store.resolved import RunRecordError, load_run
 from ..store.runs import RunConflict, RunNotFound, RunStore
+from ..types import ResolvedRun
 from .files import MEDIA_TYPES, FileSnapshot
 from ..engine.backfill import backfill_active, plan, request_cancel, stop_backfill
 from ..engine.ondemand import COMPUTATIONS
@@ -88,7 +90,7 @@ def create_run(config: RunConfig, request: Request) -> dict[str, Any]:
     pm = request.app.state.pm
     stored = launch.prepare_run(pm, config)  # ConfigError (422) before anything is written
     summary = launch.start_run(_store(request), pm, stored, getattr(request.app.state, "deferred", None))
-    return {"summary": _with_queue(request, summary), "config": stored}
+    return {"summary": _with_queue(request, summary), "config": dict(stored.config)}
 
 
 @router.get("", response_model=list[RunSummary])
@@ -100,12 +102,22 @@ def list_runs(request: Request) -> list[dict[str, Any]]:
 @router.get("/{run_id}", response_model=RunDetail, responses=ERRORS)
 def get_run(run_id: str, request: Request) -> dict[str, Any]:
     store = _store(request)
-    config = store.read_config(run_id)
-    model_spec = collect(request.app.state.pm, "models").get(str(config.get("model")))
-    phases = run_phases(model_spec, config) if model_spec else []
+    config = store.read_config(run_id)  # as stored: the page shows config.json itself
+    pm = request.app.state.pm
+    model_spec = collect(pm, "models").get(str(config.get("model")))
+    phases = run_phases(model_spec, _resolved(store, run_id, pm) or config) if model_spec else []
     summary = store.summary(run_id)
     summary.setdefault("preset", config.get("preset"))  # a summary written before it named the preset
     return {"summary": _with_queue(request, summary), "config": config, "phases": phases}
+
+
+def _resolved(store: RunStore, run_id: str, pm) -> ResolvedRun | None:
+    """The run as this process resolved it (parsed once per version of its config.json); None when this
+    installation cannot resolve it (the page still shows the stored config)."""
+    try:
+        return load_run(store.run_dir(run_id), pm)
+    except RunRecordError:
+        return None
 
 
 @router.post("/{run_id}/cancel", status_code=202, response_model=CancelAccepted, responses={

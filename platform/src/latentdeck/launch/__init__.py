@@ -18,14 +18,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from .. import __version__
-from ..kit.atomic import read_json
 from .config import DEFAULT_DATASET, RunConfig, default_data_dir
 from ..engine.devices import DeviceUnavailable, check_requested
 from ..kit.errors import is_disk_full, short_repr
 from ..registry import collect, default_name
 from .presets import PresetError, apply_preset
+from ..store.resolved import component_options, load_config, moved_field_problems, validation_message
 from ..store.runs import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
-from ..types import Job, Schedule
+from ..types import Job, ResolvedRun, Schedule
 from .deferred import announce_waiting, end_cancelled_before_start
 
 log = logging.getLogger(__name__)
@@ -41,16 +41,6 @@ def _unknown(kind: str, name: str, known: dict[str, Any], hint: str) -> ConfigEr
     close = difflib.get_close_matches(name, known, n=1)
     suggestion = f" Did you mean {close[0]!r}?" if close else ""
     return ConfigError(f"unknown {kind} {name!r}.{suggestion} Available: {', '.join(sorted(known)) or 'none'}. {hint}")
-
-
-def validation_message(exc: ValidationError, prefix: str = "") -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        msg = err["msg"].removeprefix("Value error, ")
-        shown = "input" in err and err.get("type") != "missing" and not isinstance(err["input"], dict)
-        parts.append(f"{prefix}{where}: {msg}" + (f" (got {short_repr(err['input'])})" if shown else ""))
-    return "; ".join(parts)
 
 
 def resolve_dataset(pm, requested: str, data_dir: Path) -> tuple[str, str | None]:
@@ -78,12 +68,17 @@ def resolve_dataset(pm, requested: str, data_dir: Path) -> tuple[str, str | None
     return requested, None
 
 
-def prepare_run(pm, request: RunConfig | dict[str, Any], check_executor: bool = True) -> dict[str, Any]:
-    """Validate ``request`` against the installed plugins and return the config to persist.
+def prepare_run(pm, request: RunConfig | dict[str, Any], check_executor: bool = True) -> ResolvedRun:
+    """Validate ``request`` against the installed plugins and resolve it into the run to persist: the config
+    with every default filled plus each component's parsed options (:class:`~latentdeck.types.ResolvedRun`;
+    ``run.config`` is what ``config.json`` stores). Raises :class:`ConfigError` (422) naming the problem.
 
     ``check_executor=False`` (listing presets) validates the executor's options but asks no executor
     anything: no ``check_config`` (which may contact a cluster) and no device check."""
     if not isinstance(request, RunConfig):
+        moved = moved_field_problems(pm, request) if isinstance(request, dict) else []
+        if moved:
+            raise ConfigError(f"invalid run config: {'; '.join(moved)}")
         try:
             request = RunConfig.model_validate(request)
         except ValidationError as exc:
@@ -128,7 +123,7 @@ def prepare_run(pm, request: RunConfig | dict[str, Any], check_executor: bool = 
         if name not in generators:
             raise _unknown("artifact generator", name, generators, "artifact_options keys are generator names.")
         try:
-            artifact_options[name] = generators[name].options.model_validate(raw).model_dump(mode="json")
+            artifact_options[name] = generators[name].options.model_validate(raw)
         except ValidationError as exc:
             raise ConfigError(f"invalid options for artifact {name!r}: {validation_message(exc, f'artifact_options.{name}.')}") from None
     projection_options = _validate_projections(pm, request)
@@ -137,14 +132,18 @@ def prepare_run(pm, request: RunConfig | dict[str, Any], check_executor: bool = 
     for field, split in (("viz_indices", "heldout"), ("viz_train_indices", "train")):
         if getattr(request, field, None):
             _check_viz_indices(collect(pm, "datasets")[dataset], data_dir, getattr(request, field), field, split)
-    stored = request.model_dump(mode="json")
-    stored.update(
-        run_id=new_run_id(), model_options=options.model_dump(mode="json"), dataset=dataset,
-        artifact_options=artifact_options, projection_options=projection_options, executor_options=executor_options,
-        dataset_requested=request.dataset, dataset_note=note, data_dir=str(data_dir),
-        created_at=round(time.time(), 3), latentdeck_version=__version__,
-    )
-    return stored
+    settings = request.model_copy(update={
+        "model_options": options.model_dump(mode="json"), "dataset": dataset, "data_dir": str(data_dir),
+        "artifact_options": {n: o.model_dump(mode="json") for n, o in artifact_options.items()},
+        "projection_options": {n: o.model_dump(mode="json") for n, o in projection_options.items()},
+        "executor_options": executor_options.model_dump(mode="json")})
+    stored = settings.model_dump(mode="json")
+    stored.update(run_id=new_run_id(), dataset_requested=request.dataset, dataset_note=note,
+                  created_at=round(time.time(), 3), latentdeck_version=__version__)
+    return ResolvedRun(run_id=stored["run_id"], settings=settings, model_options=options,
+                       executor_options=executor_options, data_dir=data_dir, config=stored,
+                       artifact_options=component_options(generators, artifact_options),
+                       projection_options=component_options(collect(pm, "projections"), projection_options))
 
 
 def _check_executor(executor, request: RunConfig, ask: bool = True) -> dict[str, Any]:
@@ -152,7 +151,7 @@ def _check_executor(executor, request: RunConfig, ask: bool = True) -> dict[str,
     a worker on this machine (an executor with a ``capacity``) needs ``device`` here, others check with
     ``check_config``."""
     try:
-        options = executor.options.model_validate(request.executor_options).model_dump(mode="json")
+        options = executor.options.model_validate(request.executor_options)
     except ValidationError as exc:
         raise ConfigError(f"invalid options for executor {executor.name!r}: "
                           f"{validation_message(exc, 'executor_options.')}") from None
@@ -165,7 +164,8 @@ def _check_executor(executor, request: RunConfig, ask: bool = True) -> dict[str,
             raise ConfigError(str(exc)) from None
     if executor.check_config is not None:
         try:
-            executor.check_config({**request.model_dump(mode="json"), "executor_options": options})
+            executor.check_config({**request.model_dump(mode="json"),
+                                   "executor_options": options.model_dump(mode="json")})
         except ValueError as exc:
             raise ConfigError(f"executor {executor.name!r}: {exc}") from None
     return options
@@ -182,7 +182,7 @@ def _check_viz_indices(spec, data_dir: Path, indices: list[int], field: str = "v
                           f"{where} split of {spec.name!r} ({size} examples): use indices 0..{size - 1}")
 
 
-def _validate_projections(pm, request: RunConfig) -> dict[str, dict[str, Any]]:
+def _validate_projections(pm, request: RunConfig) -> dict[str, Any]:
     projections = collect(pm, "projections")
     hint = "List them with `latentdeck plugins --all` or GET /api/components."
     for name in list(request.projections or []) + list(request.projection_every) + list(request.projection_options):
@@ -194,13 +194,13 @@ def _validate_projections(pm, request: RunConfig) -> dict[str, dict[str, Any]]:
     parsed = {}
     for name, raw in request.projection_options.items():
         try:
-            parsed[name] = projections[name].options.model_validate(raw).model_dump(mode="json")
+            parsed[name] = projections[name].options.model_validate(raw)
         except ValidationError as exc:
             raise ConfigError(f"invalid options for projection {name!r}: {validation_message(exc, f'projection_options.{name}.')}") from None
     return parsed
 
 
-def start_run(store: RunStore, pm, stored: dict[str, Any], deferred=None) -> dict[str, Any]:
+def start_run(store: RunStore, pm, stored: ResolvedRun | dict[str, Any], deferred=None) -> dict[str, Any]:
     """Persist a prepared run and hand it to its executor; a failed start marks the run failed.
 
     With ``deferred`` (the server's :class:`latentdeck.launch.deferred.DeferredStarts`), the run starts
@@ -233,7 +233,7 @@ def resume_waiting_runs(store: RunStore, pm, deferred) -> tuple[list[str], list[
         if summary["status"] != "created" or read_worker_info(run_dir) is not None:
             continue
         try:
-            name = read_json(run_dir / "config.json").get("executor")
+            name = load_config(run_dir).get("executor")
         except (OSError, ValueError):
             continue
         executor = executors.get(name or "")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from pydantic import BaseModel, ConfigDict
 
 from .executors import JOB_KINDS, ExecutorSpec, Job, NoOptions
+from .run import ResolvedRun
 from .views import MOUNTS, ViewSpec
 
 if TYPE_CHECKING:  # torch stays out of import time: `latentdeck --help` must be fast
@@ -328,4 +329,5 @@ __all__ = [
     "Availability", "ArtifactSpec", "VIEWS", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
     "ExecutorSpec", "JOB_KINDS", "Job", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec",
     "Schedule", "MOUNTS", "ViewSpec",
+    "ResolvedRun",
 ]
