@@ -15,14 +15,12 @@ from .. import launch
 from ..launch.config import RunConfig
 from ..kit.phases import Phase, run_phases
 from ..registry import collect
-from ..store.resolved import RunRecordError, load_run
+from ..store.resolved import RunRecordError, load_config, load_run
 from ..store.runs import RunConflict, RunNotFound, RunStore
-from ..types import ResolvedRun
+from ..types import Job, ResolvedRun
 from .files import MEDIA_TYPES, FileSnapshot
 from ..engine.backfill import backfill_active, plan, request_cancel, stop_backfill
 from ..engine.ondemand import COMPUTATIONS
-from ..kit.atomic import read_json
-from ..types import Job
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -210,7 +208,7 @@ def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict
     chosen = plan(run_dir, request.app.state.pm, body.epochs, body.projections, body.artifacts)
     if not chosen["missing"]:
         return {"started": False, "plan": chosen, "detail": "nothing is missing: every requested artifact exists"}
-    name = read_json(run_dir / "config.json")["executor"]
+    name = load_config(run_dir)["executor"]
     executor = collect(request.app.state.pm, "executors").get(name)
     if executor is None:
         raise RunConflict(f"the run's executor {name!r} is not installed; backfill it from a shell with "
