@@ -118,7 +118,7 @@ def measure(pm, preset: str, seed: int, epochs: int | None, aspect: float) -> li
     import numpy as np
     import torch
 
-    from latentdeck.engine.artifacts import ArtifactContext
+    from latentdeck.engine.context import RunContext
     from latentdeck.kit.atomic import read_json
     from latentdeck.engine.checkpoints import load_model
     from latentdeck.store.events import EventLog, read_events
@@ -138,16 +138,16 @@ def measure(pm, preset: str, seed: int, epochs: int | None, aspect: float) -> li
         latents = model.encode(viz.x).float().numpy()
     projections = collect(pm, "projections")
     fitted = {m: {2: projections[m].fit(latents, 2, config["seed"], projections[m].options(), None)} for m in ("pca", "umap")}
-    spec = collect(pm, "artifacts")["density"]
+    spec = collect(pm, "computations")["density"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         events = EventLog(out / "events.jsonl", "bench")
-        ctx = ArtifactContext(run_id="bench", run_dir=out, epoch=last, config=config, model=model, model_spec=model_spec,
+        ctx = RunContext(run_id="bench", run_dir=out, epoch=last, config=config, model=model, model_spec=model_spec,
                               dataset_spec=dataset, viz=viz, outputs=outputs, generator="density",
                               options=spec.options.model_validate((config.get("artifact_options") or {}).get("density", {})),
                               events=events, latents=latents, projections=fitted)
-        spec.generate(ctx)
+        spec.compute(ctx, None)
         events.close()
         failed = [e for e in read_events(out / "events.jsonl") if e["type"] == "artifact.failed"]
         assert not failed, failed

@@ -53,7 +53,7 @@ def main() -> int:
     import torch
 
     from latent_data import warm_numba
-    from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+    from latentdeck.engine.context import RunContext, VizSubset
     from latentdeck.kit.atomic import read_json
     from latentdeck.engine.checkpoints import load_model
     from latentdeck.store.events import EventLog, read_events
@@ -64,7 +64,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     pm = get_plugin_manager()
-    generators, projections = collect(pm, "artifacts"), collect(pm, "projections")
+    generators, projections = collect(pm, "computations"), collect(pm, "projections")
     dataset, model_spec = collect(pm, "datasets")["mnist-5k"], collect(pm, "models")["gmvae"]
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,12 +100,12 @@ def main() -> int:
 
         def run(name: str) -> float:
             spec = generators[name]
-            ctx = ArtifactContext(run_id="bench", run_dir=out_dir, epoch=args.epochs, config=config, model=model,
+            ctx = RunContext(run_id="bench", run_dir=out_dir, epoch=args.epochs, config=config, model=model,
                                   model_spec=model_spec, dataset_spec=dataset, viz=viz, outputs=outputs,
                                   generator=name, options=spec.options(), events=events, latents=latents,
                                   projections=fitted)
             began = time.perf_counter()
-            spec.generate(ctx)
+            spec.compute(ctx, None)
             return time.perf_counter() - began
 
         knn_s = run("knn")

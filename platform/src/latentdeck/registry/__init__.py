@@ -231,6 +231,16 @@ def records_of_kinds(pm: pluggy.PluginManager, kinds: Iterable[str]) -> list[tup
     return [(kind, record) for kind in kinds for record in collect(pm, kind).values()]
 
 
+def per_epoch(pm: pluggy.PluginManager) -> dict[str, Any]:
+    """``{name: ComputationSpec}`` of the computations the epoch loop (and backfill) runs."""
+    return {name: spec for name, spec in collect(pm, "computations").items() if spec.per_epoch}
+
+
+def askable(pm: pluggy.PluginManager) -> dict[str, Any]:
+    """``{name: ComputationSpec}`` of the computations a person can ask for (a route and a CLI entry each)."""
+    return {name: spec for name, spec in collect(pm, "computations").items() if spec.askable}
+
+
 def providers(pm: pluggy.PluginManager, kind: str) -> dict[str, str]:
     """``{component name: providing plugin name}`` for one kind."""
     return {record.name: provider for provider, record in _records(pm, kind)}
@@ -277,7 +287,7 @@ def _drop_external_duplicates(pm: LatentdeckPluginManager) -> None:
                 _disable(pm, culprits[-1], str(exc))
 
 
-WRITER_KINDS = ("artifacts", "ondemand")  # records that declare a run folder they write
+WRITER_KINDS = ("computations",)  # records that declare a run folder they write
 
 
 def _folder_claims(pm: pluggy.PluginManager) -> list[tuple[str, str, str]]:

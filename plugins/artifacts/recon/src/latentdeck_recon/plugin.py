@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from latentdeck import ArtifactSpec, ViewSpec, hookimpl
+from latentdeck import ComputationSpec, ViewSpec, hookimpl
 
 COLUMNS = 8
 PAD = 2
@@ -32,7 +32,7 @@ def grid_image(originals, reconstructions, columns: int = COLUMNS, pad: int = PA
     return canvas
 
 
-def generate(ctx) -> None:
+def generate(ctx, request=None) -> None:
     n = min(ctx.config.get("recon_grid_size", 16), len(ctx.viz.indices))
     x, recon = ctx.viz.x[:n], ctx.outputs["recon"][:n]
     mse = ((recon - x) ** 2).flatten(1).mean(1)
@@ -46,9 +46,9 @@ def generate(ctx) -> None:
 
 
 @hookimpl
-def register_artifacts():
-    return [ArtifactSpec(
-        name="recon_grid", generate=generate, requires=frozenset({"reconstruction"}),
+def register_computations():
+    return [ComputationSpec(
+        name="recon_grid", compute=generate, requires=frozenset({"reconstruction"}),
         folder="reconstructions", files=("recon_grid_{tag}.png", "recon_grid_{tag}.json"), view="image",
         description="held-out examples (fixed at run start) above their reconstructions, per epoch")]
 
