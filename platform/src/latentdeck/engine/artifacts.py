@@ -12,6 +12,7 @@ its time budget (the spec's ``budget_s`` or the run's ``generator_budget_s``) an
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,10 @@ from typing import Any
 from ..kit import safepath
 from .artifact_steps import StageReporter, run_generators, selected_generators, without_grad  # noqa: F401  (re-exported)
 from .budget import DEFAULT_BUDGET_S, Budget, Stopped, run_within_budget, timeout_event
+from . import computations
+from .background import Background
 from .context import RunContext
+from .writer import AppendingLog
 from .vizsubset import VizSubset  # noqa: F401  (re-exported: the training loop builds one)
 from ..kit.errors import is_disk_full
 from ..store.events import EventLog, read_events
@@ -58,6 +62,7 @@ class ArtifactEngine:
         available = collect(pm, "projections")
         names = config.get("projections") if projection_names is None else projection_names
         self.projections = [available[n] for n in sorted(available) if names is None or n in names]
+        self.background = Background()  # heavy computations of the epoch loop
         self.previous: dict[tuple[str, int], Any] = {}
         self.previous_params: dict[tuple[str, int], dict[str, Any]] = {}  # the previous epoch's params, same key
 
@@ -83,7 +88,9 @@ class ArtifactEngine:
             latents = model.encode(self.viz.x).float().numpy() if self.has_latents else None
             due = self.projections_due(epoch, last, everything)
             todo, only = self._todo(epoch, everything=everything, last=last)  # an estimate: projections may add
-            stage = StageReporter(self.events, epoch, sum(len(spec.dims) for spec in due) + len(todo))
+            behind = not (self.skip_existing or everything)  # heavy computations go to the background
+            stage = StageReporter(self.events, epoch, sum(len(spec.dims) for spec in due)
+                                  + sum(1 for spec in todo if not (behind and spec.heavy)))
             projections = self._project(latents, outputs, epoch, due, stage)
             if self.skip_existing:  # per-projection generators are missing for the methods just projected
                 todo, only = self._todo(epoch, everything=everything, last=last)
@@ -91,22 +98,29 @@ class ArtifactEngine:
             chosen = self.config.get("artifact_options") or {}
             specs = {spec.name: spec for spec in self.generators}
 
-            def make_context(generator: str) -> RunContext:
+            def make_context(generator: str, model=model, events=self.events) -> RunContext:
                 spec = specs[generator]
                 shown = projections if generator not in only else {
                     method: by_dims for method, by_dims in projections.items() if method in only[generator]}
                 return self._context(epoch, model, outputs, latents, shown, spec=spec,
                                      options=spec.options.model_validate(chosen.get(generator, {})),
-                                     folders=frozenset({spec.folder}))
+                                     folders=frozenset({spec.folder}), events=events)
 
-            run_generators(make_context, todo, self.events, stage, self.budget)
+            heavy = [spec for spec in todo if spec.heavy] if behind else []
+            for spec in heavy:  # in the background, one at a time in epoch order: training goes on
+                ctx = make_context(spec.name, model=copy.deepcopy(model), events=AppendingLog(self.run_dir, self.run_id))
+                self.background.submit(lambda spec=spec, ctx=ctx: computations.run(spec, ctx, None, self.budget))
+            run_generators(make_context, [spec for spec in todo if spec not in heavy], self.events, stage, self.budget)
+        if last:
+            self.background.drain()  # the run ends once its heavy computations have
 
     def _context(self, epoch, model, outputs, latents, projections, spec=None, generator: str = "", options=None,
-                 folders: frozenset[str] | None = None) -> RunContext:
+                 folders: frozenset[str] | None = None, events=None) -> RunContext:
         return RunContext(folders=folders, computations=self.generator_specs, pm=self.pm, spec=spec, generator=generator,
                           run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, config=self.config, model=model,
                           model_spec=self.model_spec, dataset_spec=self.dataset_spec, viz=self.viz, outputs=outputs,
-                          options=options, events=self.events, latents=latents, projections=projections,
+                          options=options, events=self.events if events is None else events, latents=latents,
+                          projections=projections,
                           keep_newer_latest=self.skip_existing)
 
     def _project(self, latents, outputs, epoch: int, due: list[Any], stage: StageReporter | None = None) -> dict[str, dict[int, Any]]:
