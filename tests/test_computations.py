@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from latentdeck import ArtifactSpec, ComputationResult, ComputationSpec, OnDemandSpec, hookimpl
 from latentdeck.kit import OnDemandError
 from latentdeck.registry import health as plugin_health
-from latentdeck.testing import client, run_tiny
+from latentdeck.testing import ask, client, run_tiny
 
 
 def _module(name: str, *specs: ComputationSpec):
@@ -153,3 +153,25 @@ def test_a_bad_schedule_disables_the_plugin_naming_runs(runs, monkeypatch):
                                                      files=("b_{tag}.json",)))
     pm = make_plugin_manager(entrypoints=False, plugins=[plugin])
     assert pm.infos["bad_schedule"].status == "failed" and "runs must be" in pm.infos["bad_schedule"].error
+
+
+def test_ask_runs_the_one_path_in_this_process(tmp_path):
+    plugin = _module("asked_plugin", ComputationSpec(name="asked", compute=_keyed, runs="on_demand", request=Key,
+                                                     key="epoch_{epoch}/idx_{idx}", folder="asked",
+                                                     files=("epoch_{epoch}/idx_{idx:int}/label.json",)))
+    run = run_tiny([plugin], {"epochs": 1, "projections": []}, runs_dir=tmp_path)
+    first = ask(run, "asked", [plugin], idx=4)
+    assert first["created"] and ask(run, "asked", [plugin], idx=4)["created"] is False
+    with pytest.raises(OnDemandError) as refused:
+        ask(run, "asked", [plugin], idx=10**6)
+    assert refused.value.status == 422
+
+
+def test_a_plugin_still_implementing_a_replaced_hook_is_told_what_replaced_it(monkeypatch):
+    from latentdeck.registry import make_plugin_manager
+
+    old = types.ModuleType("old_style_plugin")
+    old.register_artifacts = hookimpl(lambda: [])
+    pm = make_plugin_manager(entrypoints=False, plugins=[old])
+    assert pm.infos["old_style_plugin"].status == "failed"
+    assert "'register_artifacts' (replaced by 'register_computations'" in pm.infos["old_style_plugin"].error

@@ -30,6 +30,8 @@ ENTRY_POINT_GROUP = "latentdeck.plugins"
 BUILTIN_DIST = "latentdeck"
 _SPEC_MARK = f"{hookspecs.hookspec.project_name}_spec"  # what pluggy sets on a hookspec function
 HOOK_NAMES = sorted(name for name in dir(hookspecs) if not name.startswith("_") and hasattr(getattr(hookspecs, name), _SPEC_MARK))
+# Hooks of earlier releases, named in the refusal of a plugin that still implements them.
+REPLACED_HOOKS = {"register_artifacts": "register_computations", "register_ondemand": "register_computations"}
 
 
 class PluginError(Exception):
@@ -103,8 +105,10 @@ def _register(pm: LatentdeckPluginManager, plugin: Any, info: PluginInfo) -> Non
         pm.unregister(name=name)
         hints = []
         for hook in unknown:
-            close = difflib.get_close_matches(hook, HOOK_NAMES, n=1)
-            hints.append(f"{hook!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            close = [REPLACED_HOOKS[hook]] if hook in REPLACED_HOOKS else difflib.get_close_matches(hook, HOOK_NAMES, n=1)
+            why = " (replaced by 'register_computations': return the same records from it; ArtifactSpec(...) and " \
+                  "OnDemandSpec(...) still build ComputationSpec records)" if hook in REPLACED_HOOKS else ""
+            hints.append(f"{hook!r}" + (why or (f" (did you mean {close[0]!r}?)" if close else "")))
         _fail(pm, name, f"{', '.join(hints)} {'is not a latentdeck hook' if len(hints) == 1 else 'are not latentdeck hooks'}; "
                         f"the hooks are: {', '.join(HOOK_NAMES)}")
 
