@@ -4,7 +4,7 @@ For each preset (``ae-quick``, ``gmvae-clusters``) a run is trained through late
 with no projections and no artifacts (cached in ``~/.cache/latentdeck/bench``: the before/after
 comparison reuses the same trained model). With the last checkpoint the run's own visualization
 subset is encoded, PCA and UMAP 2-D are fitted by their plugins, and the ``density`` generator runs
-through the host's ``ArtifactContext`` exactly as after an epoch.
+through the host's ``RunContext`` exactly as after an epoch.
 
 Figure, per (preset, method, kind): the mean of the grid's value at the points' own positions
 (bilinear between cell centres, as the browser's linear texture filter draws it; 0 outside the grid,

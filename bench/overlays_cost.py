@@ -8,7 +8,7 @@ With that epoch's checkpoint the model runs on all 5,000 mnist-5k digits (held-o
 the subset is train + held-out, as bench/pipeline.py does); PCA and UMAP 2-D are fitted (UMAP's numba
 JIT, transform included, is compiled first and not counted), the knn artifact is computed (counted
 separately: the distortion map reuses it, the run computes it anyway), then the density and distortion
-generators run through the host's ArtifactContext exactly as after an epoch. Each is timed end to end
+generators run through the host's RunContext exactly as after an epoch. Each is timed end to end
 (files written included); the per-grid ``compute_ms`` of the files is reported too.
 
     .venv/bin/python bench/overlays_cost.py [--epochs 2] [--n 5000] [--threads N] [--keep DIR]

@@ -175,3 +175,17 @@ def test_a_plugin_still_implementing_a_replaced_hook_is_told_what_replaced_it(mo
     pm = make_plugin_manager(entrypoints=False, plugins=[old])
     assert pm.infos["old_style_plugin"].status == "failed"
     assert "'register_artifacts' (replaced by 'register_computations'" in pm.infos["old_style_plugin"].error
+
+
+def test_a_keyed_folder_from_before_the_host_kept_results_gets_its_result_and_keeps_its_files(tmp_path):
+    plugin = _module("healed_plugin", ComputationSpec(name="healed", compute=_keyed, runs="on_demand", request=Key,
+                                                      key="epoch_{epoch}/idx_{idx}", folder="healed",
+                                                      files=("epoch_{epoch}/idx_{idx:int}/label.json",)))
+    run = run_tiny([plugin], {"epochs": 1, "projections": []}, runs_dir=tmp_path)
+    first = ask(run, "healed", [plugin], idx=1)
+    (run.dir / "healed/epoch_1/idx_1/result.json").unlink()  # as a folder written by an earlier release
+    label = run.dir / "healed/epoch_1/idx_1/label.json"
+    before = label.stat().st_mtime_ns
+    again = ask(run, "healed", [plugin], idx=1)
+    assert again["created"] is False and again["payload"] == first["payload"]
+    assert label.stat().st_mtime_ns == before and (run.dir / "healed/epoch_1/idx_1/result.json").is_file()
