@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import shutil
 import tempfile
+import threading
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,11 +130,33 @@ def run(spec, ctx: RunContext, request: Any = None, budget: Budget | None = None
         budget = dataclasses.replace(budget, should_stop=lambda: fence.reason)
     work = (lambda: _keyed(spec, ctx, request)) if asked and spec.key is not None else (lambda: _plain(spec, ctx, request))
     if asked:
+        work = _one_at_a_time(_request_key(spec, ctx, request), work)
         with registry.track(Path(ctx.run_dir), spec.name, ctx.fence):
             outcome = run_within_budget(_without_grad(work), budget, ctx.fence, f"compute-{spec.name}")
     else:
         outcome = run_within_budget(_without_grad(work), budget, ctx.fence, spec.name)
     return _ended(spec, ctx, outcome, budget, sink, asked)
+
+
+_REQUEST_LOCKS = tuple(threading.Lock() for _ in range(64))  # striped: bounded, identical requests share one
+
+
+def _request_key(spec, ctx: RunContext, request: Any) -> str:
+    fields = request.model_dump(mode="json")
+    if "epoch" in fields:
+        fields["epoch"] = ctx.epoch  # "latest" and its number are one request
+    return json.dumps([str(ctx.run_dir), spec.name, fields], sort_keys=True)
+
+
+def _one_at_a_time(key: str, work):
+    """``work`` behind a lock shared by identical requests (run, computation, resolved epoch, fields): a second
+    identical request waits for the first and then finds its files, so no computation needs locks of its own."""
+    lock = _REQUEST_LOCKS[int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % len(_REQUEST_LOCKS)]
+
+    def locked():
+        with lock:
+            return work()
+    return locked
 
 
 def _budget(spec, budget: Budget | None, asked: bool) -> Budget:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,8 +235,6 @@ class SampleRequest(BaseModel):
         return self.idx if self.kind == "posterior_local" else self.component  # type: ignore[return-value]
 
 
-_LOCKS: dict[str, threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
 _RMS: dict[tuple[str, int, float], float] = {}
 
 
@@ -275,19 +272,17 @@ def sample(ctx, request: SampleRequest) -> ComputationResult:
     names = {"png": f"samples/{stem}.png", "json": f"samples/{stem}.json"}
     latest_stem = None if override is not None else file_stem(kind, "latest", key, m)
 
-    with _LOCKS_GUARD:
-        lock = _LOCKS.setdefault(str(run_dir / names["json"]), threading.Lock())
-    with lock:
-        cached = (run_dir / names["json"]).is_file() and (run_dir / names["png"]).is_file()
-        if cached:
-            payload = read_json(run_dir / names["json"], root=run_dir)  # never through a link
-        else:
-            rms = _viz_rms(loaded, run_dir) if kind == "posterior_local" else None
-            grid, payload = compute_grid(loaded, kind, key, m, request.seed if override is not None else default_seed,
-                                         "override" if override is not None else "derived", names["png"], rms)
-            template = file_stem(kind, "{tag}", key, m, override)
-            loaded.save_png("samples", f"{template}.png", png_bytes(grid), mirror=override is None)
-            loaded.save_json("samples", f"{template}.json", payload, mirror=override is None)
+    # one at a time per identical request: the host serialises them (latentdeck.engine.computations)
+    cached = (run_dir / names["json"]).is_file() and (run_dir / names["png"]).is_file()
+    if cached:
+        payload = read_json(run_dir / names["json"], root=run_dir)  # never through a link
+    else:
+        rms = _viz_rms(loaded, run_dir) if kind == "posterior_local" else None
+        grid, payload = compute_grid(loaded, kind, key, m, request.seed if override is not None else default_seed,
+                                     "override" if override is not None else "derived", names["png"], rms)
+        template = file_stem(kind, "{tag}", key, m, override)
+        loaded.save_png("samples", f"{template}.png", png_bytes(grid), mirror=override is None)
+        loaded.save_json("samples", f"{template}.json", payload, mirror=override is None)
     latest = None
     if latest_stem:
         try:
