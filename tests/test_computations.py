@@ -189,3 +189,16 @@ def test_a_keyed_folder_from_before_the_host_kept_results_gets_its_result_and_ke
     again = ask(run, "healed", [plugin], idx=1)
     assert again["created"] is False and again["payload"] == first["payload"]
     assert label.stat().st_mtime_ns == before and (run.dir / "healed/epoch_1/idx_1/result.json").is_file()
+
+
+def test_a_heavy_computation_another_one_reads_runs_in_line(tmp_path):
+    def reader(ctx, request=None):
+        name, stamp = ctx.read("heavy-read", epoch=None)
+        ctx.save_json("reader", "seen_{tag}.json", {"read": name, "epoch": stamp["epoch"]})
+
+    plugin = _module("heavy_read", ComputationSpec(name="heavy-read", compute=_slow_stamp, heavy=True,
+                                                   folder="heavy_read", files=("stamp_{tag}.json",)),
+                     ComputationSpec(name="reader", compute=reader, after=frozenset({"heavy-read"}), folder="reader",
+                                     files=("seen_{tag}.json",)))
+    run = run_tiny([plugin], {"epochs": 2, "projections": [], "artifacts": ["heavy-read", "reader"]}, runs_dir=tmp_path)
+    assert run.failures() == [] and "reader/seen_epoch_2.json" in run.files("reader")

@@ -89,8 +89,8 @@ class ArtifactEngine:
             due = self.projections_due(epoch, last, everything)
             todo, only = self._todo(epoch, everything=everything, last=last)  # an estimate: projections may add
             behind = not (self.skip_existing or everything)  # heavy computations go to the background
-            stage = StageReporter(self.events, epoch, sum(len(spec.dims) for spec in due)
-                                  + sum(1 for spec in todo if not (behind and spec.heavy)))
+            stage = StageReporter(self.events, epoch, sum(len(spec.dims) for spec in due) + sum(
+                1 for spec in todo if not (behind and spec.heavy and not any(spec.name in o.after for o in todo))))
             projections = self._project(latents, outputs, epoch, due, stage)
             if self.skip_existing:  # per-projection generators are missing for the methods just projected
                 todo, only = self._todo(epoch, everything=everything, last=last)
@@ -106,11 +106,14 @@ class ArtifactEngine:
                                      options=spec.options.model_validate(chosen.get(generator, {})),
                                      folders=frozenset({spec.folder}), events=events)
 
-            heavy = [spec for spec in todo if spec.heavy] if behind else []
-            for spec in heavy:  # in the background, one at a time in epoch order: training goes on
+            # heavy ones go to the background (one at a time, in epoch order: training goes on), after the epoch's
+            # other computations, which they may read; one another computation reads (after=) runs in line
+            heavy = [spec for spec in todo if spec.heavy and not any(spec.name in other.after for other in todo)] \
+                if behind else []
+            run_generators(make_context, [spec for spec in todo if spec not in heavy], self.events, stage, self.budget)
+            for spec in heavy:
                 ctx = make_context(spec.name, model=copy.deepcopy(model), events=AppendingLog(self.run_dir, self.run_id))
                 self.background.submit(lambda spec=spec, ctx=ctx: computations.run(spec, ctx, None, self.budget))
-            run_generators(make_context, [spec for spec in todo if spec not in heavy], self.events, stage, self.budget)
         if last:
             self.background.drain()  # the run ends once its heavy computations have
 
