@@ -119,11 +119,11 @@ class FencedWriter(ArtifactWriter):
         with self._held():
             return super().save_run_file(*args, **kwargs)
 
-    def persist_folder(self, folder: str, relative: str, produce: Callable, **kwargs: Any) -> tuple[list[str], bool]:
+    def persist_folder(self, folder: str, relative: str, produce: Callable) -> tuple[list[str], bool]:
         """The fence is held while the folder's parent and temporary folder are made and from the end of
         ``produce`` to the rename and announcements, not while ``produce`` computes (a revoke would wait)."""
         if self.fence is None:
-            return super().persist_folder(folder, relative, produce, **kwargs)
+            return super().persist_folder(folder, relative, produce)
         fence, holding = self.fence, [True]
         fence.enter()
 
@@ -135,7 +135,7 @@ class FencedWriter(ArtifactWriter):
             holding[0] = True
 
         try:
-            return super().persist_folder(folder, relative, fenced, **kwargs)
+            return super().persist_folder(folder, relative, fenced)
         finally:
             if holding[0]:
                 fence.exit()
