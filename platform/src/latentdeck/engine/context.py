@@ -205,13 +205,13 @@ class RunContext:
         """A file that is the same for every epoch, written once per run (see :class:`ArtifactWriter`)."""
         return self.writer.save_run_file(folder, filename, content)
 
-    def persist(self, relative: str, produce, epoch: int | None = None, **kwargs: Any) -> tuple[list[str], bool]:
+    def persist(self, relative: str, produce, epoch: int | None = None) -> tuple[list[str], bool]:
         """``<spec folder>/<relative>/`` produced once by ``produce(tmp)`` (synced, renamed into place, each file
         announced once); (its files, whether this call produced them). The host's keyed path uses it too."""
         writer = self.writer
         if epoch is not None:
             writer.epoch = epoch
-        return writer.persist_folder(self.spec.folder, relative, produce, **kwargs)
+        return writer.persist_folder(self.spec.folder, relative, produce)
 
     def announce(self, names: list[str], epoch: int | None = None) -> None:
         """Announce files written into the spec's folder by other means (``artifact.created``, once each)."""
