@@ -4,7 +4,7 @@ For each preset (``ae-quick``, ``gmvae-clusters``) a run is trained through late
 with no projections and no artifacts (cached in ``~/.cache/latentdeck/bench``: the before/after
 comparison reuses the same trained model). With the last checkpoint the run's own visualization
 subset is encoded, PCA and UMAP 2-D are fitted by their plugins, and the ``density`` generator runs
-through the host's ``ArtifactContext`` exactly as after an epoch.
+through the host's ``RunContext`` exactly as after an epoch.
 
 Figure, per (preset, method, kind): the mean of the grid's value at the points' own positions
 (bilinear between cell centres, as the browser's linear texture filter draws it; 0 outside the grid,
@@ -118,7 +118,7 @@ def measure(pm, preset: str, seed: int, epochs: int | None, aspect: float) -> li
     import numpy as np
     import torch
 
-    from latentdeck.engine.artifacts import ArtifactContext
+    from latentdeck.engine.context import RunContext
     from latentdeck.kit.atomic import read_json
     from latentdeck.engine.checkpoints import load_model
     from latentdeck.store.events import EventLog, read_events
@@ -138,16 +138,16 @@ def measure(pm, preset: str, seed: int, epochs: int | None, aspect: float) -> li
         latents = model.encode(viz.x).float().numpy()
     projections = collect(pm, "projections")
     fitted = {m: {2: projections[m].fit(latents, 2, config["seed"], projections[m].options(), None)} for m in ("pca", "umap")}
-    spec = collect(pm, "artifacts")["density"]
+    spec = collect(pm, "computations")["density"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         events = EventLog(out / "events.jsonl", "bench")
-        ctx = ArtifactContext(run_id="bench", run_dir=out, epoch=last, config=config, model=model, model_spec=model_spec,
+        ctx = RunContext(run_id="bench", run_dir=out, epoch=last, config=config, model=model, model_spec=model_spec,
                               dataset_spec=dataset, viz=viz, outputs=outputs, generator="density",
                               options=spec.options.model_validate((config.get("artifact_options") or {}).get("density", {})),
                               events=events, latents=latents, projections=fitted)
-        spec.generate(ctx)
+        spec.compute(ctx, None)
         events.close()
         failed = [e for e in read_events(out / "events.jsonl") if e["type"] == "artifact.failed"]
         assert not failed, failed

@@ -42,7 +42,8 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     from latentdeck.launch import prepare_run
-    from latentdeck.engine.ondemand import _HELDOUT, EpochModels
+    from latentdeck.engine.epochs import EpochModels
+    from latentdeck.engine.epochs import _HELDOUT
     from latentdeck.registry import get_plugin_manager
     from latentdeck.store.runs import RunStore
     from latentdeck.engine.training import execute_run

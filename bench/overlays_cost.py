@@ -8,7 +8,7 @@ With that epoch's checkpoint the model runs on all 5,000 mnist-5k digits (held-o
 the subset is train + held-out, as bench/pipeline.py does); PCA and UMAP 2-D are fitted (UMAP's numba
 JIT, transform included, is compiled first and not counted), the knn artifact is computed (counted
 separately: the distortion map reuses it, the run computes it anyway), then the density and distortion
-generators run through the host's ArtifactContext exactly as after an epoch. Each is timed end to end
+generators run through the host's RunContext exactly as after an epoch. Each is timed end to end
 (files written included); the per-grid ``compute_ms`` of the files is reported too.
 
     .venv/bin/python bench/overlays_cost.py [--epochs 2] [--n 5000] [--threads N] [--keep DIR]
@@ -53,7 +53,7 @@ def main() -> int:
     import torch
 
     from latent_data import warm_numba
-    from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+    from latentdeck.engine.context import RunContext, VizSubset
     from latentdeck.kit.atomic import read_json
     from latentdeck.engine.checkpoints import load_model
     from latentdeck.store.events import EventLog, read_events
@@ -64,7 +64,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     pm = get_plugin_manager()
-    generators, projections = collect(pm, "artifacts"), collect(pm, "projections")
+    generators, projections = collect(pm, "computations"), collect(pm, "projections")
     dataset, model_spec = collect(pm, "datasets")["mnist-5k"], collect(pm, "models")["gmvae"]
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,12 +100,12 @@ def main() -> int:
 
         def run(name: str) -> float:
             spec = generators[name]
-            ctx = ArtifactContext(run_id="bench", run_dir=out_dir, epoch=args.epochs, config=config, model=model,
+            ctx = RunContext(run_id="bench", run_dir=out_dir, epoch=args.epochs, config=config, model=model,
                                   model_spec=model_spec, dataset_spec=dataset, viz=viz, outputs=outputs,
                                   generator=name, options=spec.options(), events=events, latents=latents,
                                   projections=fitted)
             began = time.perf_counter()
-            spec.generate(ctx)
+            spec.compute(ctx, None)
             return time.perf_counter() - began
 
         knn_s = run("knn")

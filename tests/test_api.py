@@ -170,15 +170,15 @@ def test_plugins_components_schema_health_and_openapi(serve_api, monkeypatch):
     plugins = {row["name"]: row for row in live.client.get("/api/plugins").json()}
     assert plugins["latentdeck.ae"]["builtin"] is True and plugins["latentdeck.ae"]["provides"]["models"] == ["ae"]
     assert plugins["latentdeck.local"]["provides"] == {"executors": ["local"]}
-    assert plugins["latentdeck.recon"]["provides"] == {"artifacts": ["recon_grid"], "views": ["recon-grid"]}
+    assert plugins["latentdeck.recon"]["provides"] == {"computations": ["recon_grid"], "views": ["recon-grid"]}
     assert plugins["latentdeck.testing"]["provides"] == {"datasets": ["tiny-digits"], "projections": ["first-dims"]}
     assert "register_models" in plugins["latentdeck.ae"]["hooks"]
     failed = plugins["latentdeck_no_such_plugin_xyz"]
     assert failed["status"] == "failed" and "ModuleNotFoundError" in failed["error"]
 
     components = live.client.get("/api/components").json()
-    assert set(components) == {"models", "loss_components", "datasets", "projections", "artifacts", "executors",
-                               "ondemand", "views"}
+    assert set(components) == {"models", "loss_components", "datasets", "projections", "computations",
+                               "executors", "views"}
     by_name = {kind: {row["name"]: row for row in rows} for kind, rows in components.items()}
     ae = by_name["models"]["ae"]
     assert ae["provider"] == "latentdeck.ae"
@@ -187,12 +187,12 @@ def test_plugins_components_schema_health_and_openapi(serve_api, monkeypatch):
     tiny = by_name["datasets"]["tiny-digits"]
     assert tiny["availability"] == {"ok": True, "reason": ""} and tiny["provider"] == "latentdeck.testing"
     assert isinstance(by_name["datasets"]["mnist"]["availability"]["ok"], bool)
-    recon = by_name["artifacts"]["recon_grid"]
+    recon = by_name["computations"]["recon_grid"]
     assert "reconstruction" in recon["requires"] and recon["options_schema"]["type"] == "object"
     assert "requires" in by_name["loss_components"]["recon_mse"]
     assert recon["folder"] == "reconstructions" and recon["files"] == ["recon_grid_{tag}.png", "recon_grid_{tag}.json"]
-    assert by_name["artifacts"]["density"]["overlay"] is True and recon["overlay"] is False
-    walk = by_name["ondemand"]["walk"]
+    assert by_name["computations"]["density"]["overlay"] is True and recon["overlay"] is False
+    walk = by_name["computations"]["walk"]
     assert walk["folder"] == "walks" and "from_idx" in walk["request_schema"]["properties"]
     assert set(walk["requires"]) == {"latents", "decoder"}
     assert by_name["executors"]["local"]["provider"] == "latentdeck.local"

@@ -47,7 +47,7 @@ def test_outside_artifacts_are_served_indexed_and_computed(outside_pm, runs_dir,
     listed = {row["name"]: row for row in listing["files"]}
     assert listed["quality/rows_epoch_1.json"]["folder"] == "quality" and "latent_stats/latent_stats_latest.json" in listed
     rows = listed["quality/rows_epoch_1.json"]
-    assert (rows["artifact"], rows["kind"], rows["epoch"], rows["latest"]) == ("quality", "artifacts", 1, False)
+    assert (rows["artifact"], rows["kind"], rows["epoch"], rows["latest"]) == ("quality", "computations", 1, False)
 
     index = {row["name"]: row for row in listing["artifacts"]}
     quality = index["quality"]
@@ -64,13 +64,13 @@ def test_outside_artifacts_are_served_indexed_and_computed(outside_pm, runs_dir,
 
     probe = client.post(f"/api/runs/{run_id}/compute/quality-probe", json={"idx": 3})
     assert probe.status_code == 200 and probe.json()["created"] is True, probe.text
-    assert probe.json()["files"] == [f"quality_probe/epoch_2/idx_3/probe.json"]
+    assert probe.json()["files"] == ["quality_probe/epoch_2/idx_3/probe.json", "quality_probe/epoch_2/idx_3/result.json"]
     assert client.post(f"/api/runs/{run_id}/compute/quality-probe", json={"idx": 3}).json()["created"] is False
     bad = client.post(f"/api/runs/{run_id}/compute/quality-probe", json={"idx": 10_000})
     assert bad.status_code == 422 and "outside the held-out split" in bad.json()["detail"]
     assert client.post(f"/api/runs/{run_id}/compute/quality-probe", json={"ix": 3}).status_code == 422
     probe_row = next(r for r in client.get(f"/api/runs/{run_id}/files").json()["files"] if r["artifact"] == "quality-probe")
-    assert probe_row["kind"] == "ondemand" and probe_row["epoch"] == 2 and probe_row["fields"] == {"idx": 3}
+    assert probe_row["kind"] == "computations" and probe_row["epoch"] == 2 and probe_row["fields"] == {"idx": 3}
     schema = client.get("/openapi.json").json()
     assert "/api/runs/{run_id}/compute/quality-probe" in schema["paths"]
 
@@ -78,10 +78,10 @@ def test_outside_artifacts_are_served_indexed_and_computed(outside_pm, runs_dir,
 def test_a_page_without_index_html_disables_the_plugin(tmp_path):
     import types
 
-    from latentdeck import ArtifactSpec, hookimpl
+    from latentdeck import ComputationSpec, hookimpl
 
     module = types.ModuleType("pageless_plugin")
-    module.register_artifacts = hookimpl(lambda: [ArtifactSpec("q", generate=print, folder="q", files=("q_{tag}.json",),
+    module.register_computations = hookimpl(lambda: [ComputationSpec("q", compute=print, folder="q", files=("q_{tag}.json",),
                                                                page=str(tmp_path))])
     pm = make_plugin_manager(entrypoints=False, plugins=[module])
     assert "page must be a folder holding index.html" in pm.infos["pageless_plugin"].error
@@ -90,10 +90,10 @@ def test_a_page_without_index_html_disables_the_plugin(tmp_path):
 def test_a_bad_view_hint_disables_the_plugin():
     import types
 
-    from latentdeck import ArtifactSpec, hookimpl
+    from latentdeck import ComputationSpec, hookimpl
 
     module = types.ModuleType("bad_view_plugin")
-    module.register_artifacts = hookimpl(lambda: [ArtifactSpec("q", generate=print, folder="q", files=("q_{tag}.json",),
+    module.register_computations = hookimpl(lambda: [ComputationSpec("q", compute=print, folder="q", files=("q_{tag}.json",),
                                                                view="sparkles")])
     pm = make_plugin_manager(entrypoints=False, plugins=[module])
     assert pm.infos["bad_view_plugin"].status == "failed" and "view must be one of image" in pm.infos["bad_view_plugin"].error

@@ -82,7 +82,7 @@ def test_bad_backfill_requests_name_the_problem_and_change_nothing(plugin_manage
         plan(run_dir, plugin_manager, epochs=[7])
     with pytest.raises(BackfillError, match="unknown projection 'tsne'"):
         plan(run_dir, plugin_manager, projections=["tsne"])
-    with pytest.raises(BackfillError, match="unknown artifact generator 'nope'"):
+    with pytest.raises(BackfillError, match="unknown per-epoch computation 'nope'"):
         plan(run_dir, plugin_manager, artifacts=["nope"])
     shutil.move(run_dir / "checkpoints", run_dir.parent / "saved-checkpoints")
     with pytest.raises(BackfillError, match="has no checkpoints"):

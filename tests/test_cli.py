@@ -193,7 +193,7 @@ def test_plugins_lists_a_failed_extra_module(monkeypatch, capsys):
 
 def test_plugins_lists_a_plugin_with_a_misspelled_hook_and_other_commands_still_work(monkeypatch, capsys, tmp_path):
     (tmp_path / "typo_cli_plugin_xyz.py").write_text(
-        "from latentdeck import hookimpl\n@hookimpl\ndef register_artifact():\n    return []\n")
+        "from latentdeck import hookimpl\n@hookimpl\ndef register_computation():\n    return []\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing,typo_cli_plugin_xyz")
     get_plugin_manager.cache_clear()
@@ -201,7 +201,7 @@ def test_plugins_lists_a_plugin_with_a_misspelled_hook_and_other_commands_still_
         assert main(["plugins", "--json"]) == 0
         rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
         assert rows["typo_cli_plugin_xyz"]["status"] == "failed"
-        assert "did you mean 'register_artifacts'?" in rows["typo_cli_plugin_xyz"]["error"]
+        assert "did you mean 'register_computations'?" in rows["typo_cli_plugin_xyz"]["error"]
         assert main(["presets", "--json"]) == 0  # the rest of the lab loads
     finally:
         get_plugin_manager.cache_clear()

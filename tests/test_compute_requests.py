@@ -29,7 +29,7 @@ def files_of(run_dir: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("name, body, status, message", [
-    ("no-such-thing", {"idx": 1}, 404, "no on-demand computation 'no-such-thing'; installed: "),
+    ("no-such-thing", {"idx": 1}, 404, "no computation 'no-such-thing' to ask for; installed: "),
     ("quality-probe", {"idx": 1, "colour": "red"}, 422, "colour"),
     ("quality-probe", {"idx": "1"}, 422, "idx"),
     ("quality-probe", {}, 422, "idx"),

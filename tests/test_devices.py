@@ -21,7 +21,8 @@ from latentdeck.engine.checkpoints import load_model
 from latentdeck.cli import main as cli_main
 from latentdeck.store.events import read_events
 from latentdeck.launch import ConfigError, prepare_run
-from latentdeck.engine.ondemand import EpochModels, OnDemandContext
+from latentdeck.engine.epochs import EpochModels
+from latentdeck.engine.computations import context_for
 from latentdeck.registry import collect, get_plugin_manager
 from latentdeck.store.runs import RunStore, read_summary
 from latentdeck.testing import TINY_GMVAE_OPTIONS
@@ -218,10 +219,10 @@ def test_a_checkpoint_saved_on_a_gpu_replays_backfills_and_answers_on_demand_on_
 
     loaded = EpochModels().get(run_dir, None, plugin_manager)
     assert {p.device.type for p in loaded.model.parameters()} == {"cpu"}
-    sampling = collect(plugin_manager, "ondemand")["sampling"]
-    result = sampling.compute(OnDemandContext(run_id=run_dir.name, run_dir=run_dir, spec=sampling, pm=plugin_manager,
-                                              models=EpochModels()), sampling.request.model_validate({"idx": 0}))
-    assert result["files"]
+    sampling = collect(plugin_manager, "computations")["sampling"]
+    result = sampling.compute(context_for(run_dir, sampling, plugin_manager, EpochModels()),
+                              sampling.request.model_validate({"idx": 0}))
+    assert result.files
 
     done = backfill(run_dir, plugin_manager)
     assert "projections/latent_2d_epoch_2_first-dims.json" in done["written"]

@@ -18,7 +18,7 @@ def test_installed_examples_work_without_touching_the_host(tmp_path, tiny_config
     with installed_lab(tmp_path) as lab:
         plugins = {row["name"]: row for row in lab.client.get("/api/plugins").json()}
         assert plugins["latent_stats"]["status"] == "ok" and plugins["latent_stats"]["version"] == "0.1.0"
-        assert plugins["nearest"]["status"] == "ok" and plugins["nearest"]["provides"] == {"ondemand": ["nearest"], "views": ["nearest-panel"]}
+        assert plugins["nearest"]["status"] == "ok" and plugins["nearest"]["provides"] == {"computations": ["nearest"], "views": ["nearest-panel"]}
         bundle = lab.client.get("/api/views/nearest-panel.js")  # the view's ES module, carried in the wheel
         assert bundle.status_code == 200 and "nearest-panel-run" in bundle.text
         broken = plugins["broken_example"]
@@ -37,9 +37,9 @@ def test_installed_examples_work_without_touching_the_host(tmp_path, tiny_config
         listing = lab.client.get(f"/api/runs/{run_id}/files").json()
         types = {row["name"]: row for row in listing["artifacts"]}
         assert types["latent_stats"]["view"] == "metric_series" and types["nearest"]["view"] == "table"
-        assert types["nearest"]["kind"] == "ondemand"
+        assert types["nearest"]["runs"] == "on_demand"
         stats_epochs = {row["epoch"] for row in listing["files"] if row["artifact"] == "latent_stats" and row["epoch"]}
         assert stats_epochs == {1, 2}
         strip_row = next(row for row in listing["files"] if row["name"] == "nearest/epoch_2/idx_1_k_4/strip.png")
-        assert (strip_row["artifact"], strip_row["kind"], strip_row["epoch"]) == ("nearest", "ondemand", 2)
+        assert (strip_row["artifact"], strip_row["kind"], strip_row["epoch"]) == ("nearest", "computations", 2)
         assert "/api/runs/{run_id}/compute/nearest" in lab.client.get("/openapi.json").json()["paths"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from latentdeck import ArtifactSpec, NoOptions, OnDemandSpec, hookimpl
-from latentdeck.engine.artifacts import ArtifactContext
+from latentdeck import ComputationSpec, NoOptions, hookimpl
+from latentdeck.engine.context import RunContext
 from latentdeck.registry.namespace import ArtifactNameError, check_write, folder_problem, name_problem
 from latentdeck.registry import collect, make_plugin_manager
 
@@ -20,8 +20,8 @@ def plugin(name: str, **hooks):
     return module
 
 
-def context(run_dir, folders=None) -> ArtifactContext:
-    return ArtifactContext(run_id="r", run_dir=run_dir, epoch=2, config={}, model=None, model_spec=None,
+def context(run_dir, folders=None) -> RunContext:
+    return RunContext(run_id="r", run_dir=run_dir, epoch=2, config={}, model=None, model_spec=None,
                            dataset_spec=None, viz=None, outputs={}, generator="g", folders=folders)
 
 
@@ -78,46 +78,52 @@ def test_declared_folders_include_the_hosts_and_every_plugins(monkeypatch):
 
 def test_a_plugin_claiming_a_builtin_folder_is_disabled_naming_both(monkeypatch):
     monkeypatch.setenv("LATENTDECK_LOAD_PLUGINS", "")
-    squatter = plugin("squatter", register_artifacts=lambda: [
-        ArtifactSpec("stats", generate=print, folder="neighbors", files=("stats_{tag}.json",))])
+    squatter = plugin("squatter", register_computations=lambda: [
+        ComputationSpec("stats", compute=print, folder="neighbors", files=("stats_{tag}.json",))])
     pm = make_plugin_manager(entrypoints=True, plugins=[squatter])
     error = pm.infos["squatter"].error
     assert pm.infos["squatter"].status == "failed" and not pm.has_plugin("squatter")
     assert "'neighbors'" in error and "'latentdeck.knn'" in error and "'stats'" in error
-    assert "knn" in collect(pm, "artifacts")
+    assert "knn" in collect(pm, "computations")
 
 
 def test_two_third_party_plugins_claiming_one_folder_the_second_is_disabled():
-    first = plugin("a_first", register_artifacts=lambda: [ArtifactSpec("q1", generate=print, folder="quality",
+    first = plugin("a_first", register_computations=lambda: [ComputationSpec("q1", compute=print, folder="quality",
                                                                        files=("q1_{tag}.json",))])
-    second = plugin("b_second", register_ondemand=lambda: [OnDemandSpec(
-        "q2", request=NoOptions, compute=print, folder="quality", files=("q2.json",))])
+    second = plugin("b_second", register_computations=lambda: [ComputationSpec(
+        "q2", runs="on_demand", request=NoOptions, compute=print, folder="quality", files=("q2.json",))])
     pm = make_plugin_manager(entrypoints=False, plugins=[first, second])
     assert pm.infos["a_first"].status == "ok" and pm.infos["b_second"].status == "failed"
     assert "'a_first'" in pm.infos["b_second"].error and "'quality'" in pm.infos["b_second"].error
 
 
 def test_a_plugin_may_use_its_folder_in_several_specs():
-    both = plugin("both_kinds", register_artifacts=lambda: [
-        ArtifactSpec("q1", generate=print, folder="quality", files=("q1_{tag}.json",)),
-        ArtifactSpec("q2", generate=print, folder="quality", files=("q2_{tag}.json",))],
-        register_ondemand=lambda: [OnDemandSpec("q3", request=NoOptions, compute=print, folder="quality",
-                                                files=("on_demand/{idx:int}.json",))])
+    both = plugin("both_kinds", register_computations=lambda: [
+        ComputationSpec("q1", compute=print, folder="quality", files=("q1_{tag}.json",)),
+        ComputationSpec("q2", compute=print, folder="quality", files=("q2_{tag}.json",)),
+        ComputationSpec("q3", runs="on_demand", request=NoOptions, compute=print, folder="quality",
+                        files=("on_demand/{idx:int}.json",))])
     pm = make_plugin_manager(entrypoints=False, plugins=[both])
     assert pm.infos["both_kinds"].status == "ok"
-    assert list(collect(pm, "ondemand")) == ["q3"]
+    assert list(collect(pm, "computations")) == ["q1", "q2", "q3"]
 
 
 @pytest.mark.parametrize("record, expected", [
-    (OnDemandSpec("o", request=dict, compute=print, folder="o", files=("o.json",)), "request must be a pydantic model"),
-    (OnDemandSpec("o", request=NoOptions, compute=None, folder="o", files=("o.json",)), "compute must be callable"),
-    (OnDemandSpec("o", request=NoOptions, compute=print, folder="", files=("o.json",)), "folder must name"),
-    (OnDemandSpec("o", request=NoOptions, compute=print, folder="o", files=("/etc/o.json",)), "escapes"),
-    (OnDemandSpec("o", request=NoOptions, compute=print, folder="o", files=("{a}/{a}.json",)), "repeats a placeholder"),
-    (OnDemandSpec("o", request=NoOptions, compute=print, folder="o", files=("o.json",),
+    (ComputationSpec("o", runs="on_demand", request=dict, compute=print, folder="o", files=("o.json",)), "request must be a pydantic model"),
+    (ComputationSpec("o", runs="on_demand", compute=print, folder="o", files=("o.json",)), "runs on demand needs a request"),
+    (ComputationSpec("o", runs=0, compute=print, folder="o", files=("o.json",)), "runs must be 'every_epoch'"),
+    (ComputationSpec("o", runs="on_demand", request=NoOptions, key="k_{nope}", compute=print, folder="o",
+                     files=("o.json",)), "names ['nope'], which are not fields"),
+    (ComputationSpec("o", key="k_{epoch}", compute=print, folder="o", files=("o.json",)), "key needs a request model"),
+    (ComputationSpec("o", budget_s=-1, compute=print, folder="o", files=("o_{tag}.json",)), "budget_s must be a positive"),
+    (ComputationSpec("o", runs="on_demand", request=NoOptions, compute=None, folder="o", files=("o.json",)), "compute must be callable"),
+    (ComputationSpec("o", runs="on_demand", request=NoOptions, compute=print, folder="", files=("o.json",)), "folder must name"),
+    (ComputationSpec("o", runs="on_demand", request=NoOptions, compute=print, folder="o", files=("/etc/o.json",)), "escapes"),
+    (ComputationSpec("o", runs="on_demand", request=NoOptions, compute=print, folder="o", files=("{a}/{a}.json",)), "repeats a placeholder"),
+    (ComputationSpec("o", runs="on_demand", request=NoOptions, compute=print, folder="o", files=("o.json",),
                   requires=frozenset({"telepathy"})), "unknown capabilities ['telepathy']"),
 ])
-def test_register_ondemand_records_are_checked_at_load(record, expected):
-    bad = plugin("bad_ondemand", register_ondemand=lambda: [record])
+def test_register_computations_records_are_checked_at_load(record, expected):
+    bad = plugin("bad_ondemand", register_computations=lambda: [record])
     pm = make_plugin_manager(entrypoints=False, plugins=[bad])
     assert pm.infos["bad_ondemand"].status == "failed" and expected in pm.infos["bad_ondemand"].error

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from latentdeck.engine.ondemand import EpochModels, OnDemandError, heldout_example, persist_once, resolve_epoch
+from latentdeck.engine.epochs import EpochModels, heldout_example, resolve_epoch
+from latentdeck.engine.writer import persist_once
+from latentdeck.kit import OnDemandError
 
 
 def test_resolve_epoch_and_its_errors(trained_run):

@@ -22,9 +22,9 @@ from latentdeck.testing import client, run_tiny
 
 BROKEN = '''
 from pydantic import BaseModel, ConfigDict
-from latentdeck import ArtifactSpec, OnDemandSpec, hookimpl
+from latentdeck import ComputationSpec, hookimpl
 
-def generate(ctx):
+def generate(ctx, request=None):
     raise ValueError("the flaky generator broke at epoch %d" % ctx.epoch)
 
 class Ask(BaseModel):
@@ -34,12 +34,9 @@ def compute(ctx, request):
     raise RuntimeError("the flaky computation broke")
 
 @hookimpl
-def register_artifacts():
-    return [ArtifactSpec(name="flaky", generate=generate, folder="flaky", files=("flaky_{tag}.json",))]
-
-@hookimpl
-def register_ondemand():
-    return [OnDemandSpec(name="flaky-compute", request=Ask, compute=compute, folder="flaky_compute",
+def register_computations():
+    return [ComputationSpec(name="flaky", compute=generate, folder="flaky", files=("flaky_{tag}.json",)),
+            ComputationSpec(name="flaky-compute", runs="on_demand", request=Ask, compute=compute, folder="flaky_compute",
                          files=("out.json",))]
 '''
 
@@ -123,7 +120,7 @@ def test_an_over_budget_event_counts_as_over_budget_and_only_run_folders_count(t
 
 def _note_many(runs: str, n: int) -> None:
     for i in range(n):
-        plugin_health.note_failure(runs, "artifacts", "shared", f"error {i}", "r")
+        plugin_health.note_failure(runs, "computations", "shared", f"error {i}", "r")
 
 
 def test_concurrent_writers_lose_no_count(tmp_path):
@@ -134,7 +131,7 @@ def test_concurrent_writers_lose_no_count(tmp_path):
     for process in processes:
         process.join(60)
     assert [p.exitcode for p in processes] == [0, 0, 0]
-    assert plugin_health.read(tmp_path)["artifacts/shared"]["failures"] == 75
+    assert plugin_health.read(tmp_path)["computations/shared"]["failures"] == 75
 
 
 def test_plugins_check_works_without_pytest(tmp_path):

@@ -9,7 +9,7 @@ import types
 import pytest
 
 from latentdeck import (
-    ArtifactSpec, Availability, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, ProjectionSpec, hookimpl,
+    Availability, ComputationSpec, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, ProjectionSpec, hookimpl,
 )
 from latentdeck.registry import (
     ENTRY_POINT_GROUP, DuplicateComponentError, PluginError, collect, list_plugins, make_plugin_manager,
@@ -51,7 +51,7 @@ def test_collect_returns_records_by_name_for_every_kind():
         register_loss_components=lambda: [LossSpec("l1", lambda outputs, batch: 0)],
         register_datasets=lambda: [dataset("dots")],
         register_projections=lambda: [ProjectionSpec("identity", fit=lambda latents, dims, seed, options: latents)],
-        register_artifacts=lambda: None,  # None counts as "nothing"
+        register_computations=lambda: None,  # None counts as "nothing"
         register_executors=lambda: [ExecutorSpec("inline", submit=lambda job: {"pid": 1},
                                                  poll=lambda info: {"alive": False})],
     )
@@ -63,7 +63,7 @@ def test_collect_returns_records_by_name_for_every_kind():
     assert list(collect(pm, "loss_components")) == ["l1"]
     assert list(collect(pm, "datasets")) == ["dots"]
     assert collect(pm, "projections")["identity"].dims == (2, 3)
-    assert collect(pm, "artifacts") == {}
+    assert collect(pm, "computations") == {}
     assert list(collect(pm, "executors")) == ["inline"]
     assert providers(pm, "models") == {"aardvark": "zoo", "zebra": "zoo"}
     with pytest.raises(KeyError, match="unknown component kind 'widgets'"):
@@ -151,21 +151,21 @@ class NotPydantic:
     (ModelSpec("m", build="not callable", loss_weights=lambda o, s: {}), "build must be callable, got str"),
     (ModelSpec("m", build=lambda o, d: None, loss_weights=lambda o, s: {}, capabilities=frozenset({"latent"})),
      "capabilities names unknown capabilities ['latent']"),
-    (ArtifactSpec("a", generate=None), "generate must be callable"),
-    (ArtifactSpec("a", generate=print), "folder: folder must name the run folder it writes"),
-    (ArtifactSpec("a", generate=print, folder="../up", files=("x_{tag}.json",)), "folder: its part '..'"),
-    (ArtifactSpec("a", generate=print, folder="checkpoints", files=("x_{tag}.json",)), "belongs to the host"),
-    (ArtifactSpec("a", generate=print, folder="q", files=("../../x_{tag}.json",)), "escapes or breaks its folder"),
-    (ArtifactSpec("a", generate=print, folder="q", files=()), "files must be a non-empty tuple"),
-    (ArtifactSpec("a", generate=print, requires=frozenset({"latentz"}), **OUT), "requires names unknown capabilities ['latentz']"),
-    (ArtifactSpec("a", generate=print, requires=["latents"], **OUT), "requires must be a frozenset"),
-    (ArtifactSpec("a", generate=print, options=NotPydantic, **OUT), "options must be a pydantic model class"),
+    (ComputationSpec("a", compute=None), "compute must be callable"),
+    (ComputationSpec("a", compute=print), "folder: folder must name the run folder it writes"),
+    (ComputationSpec("a", compute=print, folder="../up", files=("x_{tag}.json",)), "folder: its part '..'"),
+    (ComputationSpec("a", compute=print, folder="checkpoints", files=("x_{tag}.json",)), "belongs to the host"),
+    (ComputationSpec("a", compute=print, folder="q", files=("../../x_{tag}.json",)), "escapes or breaks its folder"),
+    (ComputationSpec("a", compute=print, folder="q", files=()), "files must be a non-empty tuple"),
+    (ComputationSpec("a", compute=print, requires=frozenset({"latentz"}), **OUT), "requires names unknown capabilities ['latentz']"),
+    (ComputationSpec("a", compute=print, requires=["latents"], **OUT), "requires must be a frozenset"),
+    (ComputationSpec("a", compute=print, options=NotPydantic, **OUT), "options must be a pydantic model class"),
     (ProjectionSpec("p", fit=print, dims=(4,)), "dims must be a non-empty tuple of (2, 3)"),
     (ExecutorSpec("e", submit=print, poll=print, capacity="soon"), "capacity must be callable or None"),
     (DatasetSpec("d", load=print, availability=print, image_shape=(28, 28)), "image_shape must be"),
 ])
 def test_bad_record_disables_only_its_plugin_with_the_field_named(record, expected):
-    hook = {ModelSpec: "register_models", ArtifactSpec: "register_artifacts", ProjectionSpec: "register_projections",
+    hook = {ModelSpec: "register_models", ComputationSpec: "register_computations", ProjectionSpec: "register_projections",
             ExecutorSpec: "register_executors", DatasetSpec: "register_datasets"}[type(record)]
     bad = plugin("bad_plugin", **{hook: lambda: [record]})
     good = plugin("good_plugin", register_models=lambda: [model("fine")])
@@ -191,7 +191,7 @@ def test_an_installed_plugin_passed_in_again_is_not_registered_twice(monkeypatch
 
     monkeypatch.setenv("LATENTDECK_LOAD_PLUGINS", "")
     pm = make_plugin_manager(entrypoints=True, plugins=[recon])
-    assert providers(pm, "artifacts")["recon_grid"] == "latentdeck.recon"
+    assert providers(pm, "computations")["recon_grid"] == "latentdeck.recon"
     assert "latentdeck_recon.plugin" not in pm.infos
 
 
@@ -290,7 +290,7 @@ def test_list_plugins_hides_ok_builtins_unless_all(monkeypatch):
     assert ae["hooks"] == ["register_loss_components", "register_models", "register_presets"]
     assert ae["provides"] == {"models": ["ae"], "loss_components": ["class_ce"], "presets": ["ae-quick"]}
     assert full["latentdeck.basic"]["provides"] == {"loss_components": ["recon_mse", "recon_sse"]}
-    assert full["latentdeck.recon"]["provides"] == {"artifacts": ["recon_grid"], "views": ["recon-grid"]}
+    assert full["latentdeck.recon"]["provides"] == {"computations": ["recon_grid"], "views": ["recon-grid"]}
     assert full["latentdeck.local"]["provides"] == {"executors": ["local"]}
 
 
@@ -344,17 +344,17 @@ def test_api_lists_broken_plugins_and_components_stay_up(tmp_path):
     class Fine(BaseModel):
         k: int = 3
 
-    typo = plugin("typo_plugin", register_artifact=lambda: [])
-    raw_options = plugin("dict_options_plugin", register_artifacts=lambda: [
-        ArtifactSpec("raw", generate=print, options={"k": 3}, **OUT)])
-    good = plugin("fine_plugin", register_artifacts=lambda: [ArtifactSpec("fine", generate=print, options=Fine, **OUT)])
+    typo = plugin("typo_plugin", register_computation=lambda: [])
+    raw_options = plugin("dict_options_plugin", register_computations=lambda: [
+        ComputationSpec("raw", compute=print, options={"k": 3}, **OUT)])
+    good = plugin("fine_plugin", register_computations=lambda: [ComputationSpec("fine", compute=print, options=Fine, **OUT)])
     pm = make_plugin_manager(entrypoints=False, plugins=[testing, typo, raw_options, good])
     with TestClient(create_app(pm, tmp_path / "runs")) as client:
         rows = {row["name"]: row for row in client.get("/api/plugins").json()}
-        assert rows["typo_plugin"]["status"] == "failed" and "register_artifacts" in rows["typo_plugin"]["error"]
+        assert rows["typo_plugin"]["status"] == "failed" and "register_computations" in rows["typo_plugin"]["error"]
         assert rows["dict_options_plugin"]["status"] == "failed"
         assert "options must be a pydantic model class" in rows["dict_options_plugin"]["error"]
         assert rows["fine_plugin"]["status"] == "ok"
         components = client.get("/api/components")
         assert components.status_code == 200
-        assert [row["name"] for row in components.json()["artifacts"]] == ["fine"]
+        assert [row["name"] for row in components.json()["computations"]] == ["fine"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from latentdeck import ArtifactSpec, ViewSpec, hookimpl
+from latentdeck import ComputationSpec, ViewSpec, hookimpl
 from latentdeck.api import create_app
 from latentdeck.registry import collect, make_plugin_manager
 
@@ -73,8 +73,8 @@ def test_a_view_whose_module_is_not_built_answers_404_with_the_fix(tmp_path, bun
 
 
 def test_a_view_of_a_plugin_that_failed_to_load_is_not_served(tmp_path, bundle):
-    broken = view_plugin("broken_plugin", bundle, register_artifacts=lambda: [ArtifactSpec(
-        name="q", generate=print, folder="../escape", files=("q_{tag}.json",))])
+    broken = view_plugin("broken_plugin", bundle, register_computations=lambda: [ComputationSpec(
+        name="q", compute=print, folder="../escape", files=("q_{tag}.json",))])
     pm = make_plugin_manager(plugins=[broken])
     assert pm.infos["broken_plugin"].status == "failed"
     c = TestClient(create_app(pm, tmp_path / "runs"))

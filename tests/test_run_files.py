@@ -9,7 +9,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from latentdeck import ArtifactSpec, hookimpl
+from latentdeck import ComputationSpec, hookimpl
 from latentdeck.api.app import create_app
 
 
@@ -42,7 +42,7 @@ def test_files_carry_their_parsed_keys(trained_run, client):
     assert (first["method"], first["dims"], first["epoch"]) == ("first-dims", 2, 1)
 
     recon = files["reconstructions/recon_grid_epoch_1.png"]
-    assert (recon["kind"], recon["artifact"], recon["folder"], recon["epoch"]) == ("artifacts", "recon_grid", "reconstructions", 1)
+    assert (recon["kind"], recon["artifact"], recon["folder"], recon["epoch"]) == ("computations", "recon_grid", "reconstructions", 1)
     assert recon["size"] > 0 and recon["url"] == f"/api/runs/{run_dir.name}/artifacts/reconstructions/recon_grid_epoch_1.png"
 
     density = files["density/posterior_2d_epoch_1_zzz.json"]
@@ -53,7 +53,7 @@ def test_files_carry_their_parsed_keys(trained_run, client):
 
     types = {row["name"]: row for row in listing["artifacts"]}
     assert types["density"]["overlay"] is True and types["density"]["folder"] == "density"
-    assert types["sampling"]["kind"] == "ondemand"  # listed before it has ever run
+    assert types["sampling"]["askable"] and types["sampling"]["runs"] == "every_epoch"  # listed before it has ever run
 
     only = client.get(f"/api/runs/{run_dir.name}/files", params={"folder": "projections", "epoch": 1}).json()
     assert only["files"] and {(r["folder"], r["epoch"]) for r in only["files"]} == {("projections", 1)}
@@ -65,7 +65,7 @@ def test_an_on_demand_answer_appears_with_its_keys(trained_run, client):
     assert made.status_code == 200, made.text
     files = by_name(client.get(f"/api/runs/{run_dir.name}/files", params={"folder": "samples"}).json())
     row = files["samples/posterior_local_epoch_2_idx_4_m_4.json"]
-    assert (row["kind"], row["artifact"], row["epoch"]) == ("artifacts", "sampling", 2)
+    assert (row["kind"], row["artifact"], row["epoch"]) == ("computations", "sampling", 2)
     assert row["fields"]["kind"] == "posterior_local" and row["fields"]["idx"] == 4 and row["fields"]["m"] == 4
 
 
@@ -80,8 +80,8 @@ def test_openapi_name_pattern_follows_the_declared_folders(plugin_manager_with, 
     import types
 
     module = types.ModuleType("outside_folder_plugin")
-    module.register_artifacts = hookimpl(lambda: [ArtifactSpec(
-        "outside-thing", generate=print, folder="outside_thing", files=("thing_{tag}.json",))])
+    module.register_computations = hookimpl(lambda: [ComputationSpec(
+        "outside-thing", compute=print, folder="outside_thing", files=("thing_{tag}.json",))])
     pm = plugin_manager_with(module)
     schema = TestClient(create_app(pm, runs_dir)).get("/openapi.json").json()
     parameters = schema["paths"]["/api/runs/{run_id}/artifacts/{name}"]["get"]["parameters"]

@@ -7,11 +7,11 @@ import types
 
 import pytest
 
-from latentdeck import ArtifactSpec, hookimpl
+from latentdeck import ComputationSpec, hookimpl
 from latentdeck.testing import ConfigRefused, backfill, client, run_tiny
 
 
-def _generate(ctx) -> None:
+def _generate(ctx, request=None) -> None:
     ctx.save_json("helper_stats", "helper_{tag}.json", {"epoch": ctx.epoch})
 
 
@@ -19,11 +19,11 @@ def _plugin(name: str = "helper_test_plugin"):
     module = types.ModuleType(name)
 
     @hookimpl
-    def register_artifacts():
-        return [ArtifactSpec(name="helper-stats", generate=_generate, folder="helper_stats",
+    def register_computations():
+        return [ComputationSpec(name="helper-stats", compute=_generate, folder="helper_stats",
                              files=("helper_{tag}.json",))]
 
-    module.register_artifacts = register_artifacts
+    module.register_computations = register_computations
     return module
 
 
@@ -59,9 +59,9 @@ def test_run_tiny_names_a_plugin_that_did_not_load(runs_dir):
     broken = types.ModuleType("helper_broken_plugin")
 
     @hookimpl
-    def register_artifact():  # a typo of register_artifacts
+    def register_computation():  # a typo of register_computations
         return []
 
-    broken.register_artifact = register_artifact
-    with pytest.raises(AssertionError, match="your plugin helper_broken_plugin did not load: .*register_artifacts"):
+    broken.register_computation = register_computation
+    with pytest.raises(AssertionError, match="your plugin helper_broken_plugin did not load: .*register_computations"):
         run_tiny([broken], runs_dir=runs_dir)

@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from latentdeck import ArtifactSpec, ModelSpec, hookimpl
+from latentdeck import ComputationSpec, ModelSpec, hookimpl
 from latentdeck.kit.atomic import read_json
 from latentdeck.engine.checkpoints import load_model
 from latentdeck.store.events import read_events
@@ -327,11 +327,11 @@ def test_failing_on_run_error_hook_still_fails_the_run(plugin_manager, runs_dir,
 
 
 def test_failing_artifact_generator_is_reported_and_training_completes(plugin_manager, runs_dir, tiny_config):
-    def explode(ctx):
+    def explode(ctx, request=None):
         raise ValueError(f"no artifact for epoch {ctx.epoch}")
 
     plugin = types.ModuleType("exploding_artifacts")
-    plugin.register_artifacts = hookimpl(lambda: [ArtifactSpec(name="explode", generate=explode, folder="explode",
+    plugin.register_computations = hookimpl(lambda: [ComputationSpec(name="explode", compute=explode, folder="explode",
                                                                                  files=("x_{tag}.json",))])
     plugin_manager.register(plugin, name="exploding_artifacts")
     _, run_dir = new_run(plugin_manager, runs_dir, tiny_config, projections=[], artifacts=["recon_grid", "explode"])
@@ -346,10 +346,10 @@ def test_failing_artifact_generator_is_reported_and_training_completes(plugin_ma
 def test_artifacts_filter_and_requires(plugin_manager, runs_dir, tiny_config):
     calls = []
     plugin = types.ModuleType("needs_more")
-    plugin.register_artifacts = hookimpl(lambda: [
-        ArtifactSpec(name="needs_mixture", generate=calls.append, requires=frozenset({"mixture"}), folder="needs",
+    plugin.register_computations = hookimpl(lambda: [
+        ComputationSpec(name="needs_mixture", compute=lambda ctx, request=None: calls.append(ctx), requires=frozenset({"mixture"}), folder="needs",
                      files=("x_{tag}.json",)),
-        ArtifactSpec(name="plain", generate=lambda ctx: calls.append(ctx.generator), folder="plain", files=("x_{tag}.json",)),
+        ComputationSpec(name="plain", compute=lambda ctx, request=None: calls.append(ctx.name), folder="plain", files=("x_{tag}.json",)),
     ])
     plugin_manager.register(plugin, name="needs_more")
     _, run_dir = new_run(plugin_manager, runs_dir, tiny_config, epochs=1, projections=[],
@@ -394,8 +394,8 @@ def test_artifact_options_reach_the_generator(plugin_manager, runs_dir, tiny_con
 
     seen = []
     plugin = types.ModuleType("stamping")
-    plugin.register_artifacts = hookimpl(lambda: [ArtifactSpec(
-        name="stamp", generate=lambda ctx: seen.append((ctx.epoch, ctx.options)), options=StampOptions,
+    plugin.register_computations = hookimpl(lambda: [ComputationSpec(
+        name="stamp", compute=lambda ctx, request=None: seen.append((ctx.epoch, ctx.options)), options=StampOptions,
         folder="stamp", files=("x_{tag}.json",))])
     plugin_manager.register(plugin, name="stamping")
     with pytest.raises(ConfigError, match="artifact_options.stamp.stamp"):

@@ -68,7 +68,7 @@ def installed_lab(tmp_path: Path) -> Iterator[InstalledLab]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(target), "LATENTDECK_EXTRA_PLUGINS": "latentdeck.testing",
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(target), os.environ.get("PYTHONPATH")) if p), "LATENTDECK_EXTRA_PLUGINS": "latentdeck.testing",
            "LATENTDECK_WARMUP": "off", "PYTHONUNBUFFERED": "1"}
     env.pop("LATENTDECK_LOAD_PLUGINS", None)
     log = open(tmp_path / "server.log", "wb")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ArtifactSpec, OnDemandSpec, hookimpl
+from latentdeck import ComputationSpec, hookimpl
 
 
-def generate(ctx) -> None:
+def generate(ctx, request=None) -> None:
     import numpy as np
 
     recon = ctx.outputs.get("recon")
@@ -25,30 +25,19 @@ class ProbeRequest(BaseModel):
 
 
 def probe(ctx, r: ProbeRequest) -> dict:
+    """Keyed: the host publishes quality_probe/epoch_<N>/idx_<i>/ once and answers repeats from disk."""
     import json
 
-    from latentdeck.kit import heldout_example
-
-    loaded = ctx.load(r.epoch)
-    _, label = heldout_example(loaded.config, loaded.dataset_spec, r.idx)
-    relative = f"epoch_{loaded.epoch}/idx_{r.idx}"
-
-    def produce(tmp):
-        (tmp / "probe.json").write_text(json.dumps({"idx": r.idx, "label": label, "epoch": loaded.epoch}))
-
-    files, created = ctx.persist(relative, produce, loaded.epoch)
-    return {"folder": f"quality_probe/{relative}", "files": files, "created": created,
-            "payload": {"idx": r.idx, "label": label}}
+    _, label = ctx.heldout_example(r.idx)
+    (ctx.folder / "probe.json").write_text(json.dumps({"idx": r.idx, "label": label, "epoch": ctx.epoch}))
+    return {"idx": r.idx, "label": label}
 
 
 @hookimpl
-def register_artifacts():
-    return [ArtifactSpec(name="quality", generate=generate, folder="quality", view="image",
-                         files=("swatch_{tag}.png", "rows_{tag}.json"), description="a test artifact in its own folder")]
-
-
-@hookimpl
-def register_ondemand():
-    return [OnDemandSpec(name="quality-probe", request=ProbeRequest, compute=probe, folder="quality_probe",
-                         files=("epoch_{epoch}/idx_{idx:int}/probe.json",), view="table",
-                         description="the label of one held-out example (test)")]
+def register_computations():
+    return [ComputationSpec(name="quality", compute=generate, folder="quality", view="image",
+                            files=("swatch_{tag}.png", "rows_{tag}.json"), description="a test artifact in its own folder"),
+            ComputationSpec(name="quality-probe", runs="on_demand", request=ProbeRequest, compute=probe,
+                            key="epoch_{epoch}/idx_{idx}", folder="quality_probe",
+                            files=("epoch_{epoch}/idx_{idx:int}/probe.json",), view="table",
+                            description="the label of one held-out example (test)")]

@@ -23,7 +23,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ArtifactSpec, OnDemandSpec, Projection, ProjectionSpec, hookimpl
+from latentdeck import ComputationSpec, Projection, ProjectionSpec, hookimpl
 
 
 class SleepyOptions(BaseModel):
@@ -57,7 +57,7 @@ def _attempt(what: str, write) -> object:
     return result
 
 
-def generate(ctx) -> None:
+def generate(ctx, request=None) -> None:
     options = ctx.options
     if not options.slow_epochs or ctx.epoch in options.slow_epochs:
         time.sleep(options.seconds)
@@ -67,9 +67,9 @@ def generate(ctx) -> None:
 def compute(ctx, request: SleepyRequest) -> dict:
     loaded = ctx.load(request.epoch)
     time.sleep(request.seconds)
-    name = _attempt(f"sleepy-compute epoch {loaded.epoch}", lambda: ctx.writer(loaded.epoch).save_json(
+    _attempt(f"sleepy-compute epoch {loaded.epoch}", lambda: loaded.save_json(
         "sleepy", "on_demand_{tag}.json", {"epoch": loaded.epoch}, mirror=False))
-    return {"folder": "sleepy", "files": [name], "created": True, "payload": {"epoch": loaded.epoch}}
+    return {"epoch": loaded.epoch}
 
 
 def fit(latents, dims, seed, options, init=None, epoch=None):
@@ -86,12 +86,8 @@ def register_projections():
 
 
 @hookimpl
-def register_artifacts():
-    return [ArtifactSpec(name="sleepy", generate=generate, options=SleepyOptions, folder="sleepy",
-                         files=("sleepy_{tag}.json",), description="test: sleeps, then writes")]
-
-
-@hookimpl
-def register_ondemand():
-    return [OnDemandSpec(name="sleepy-compute", request=SleepyRequest, compute=compute, folder="sleepy",
+def register_computations():
+    return [ComputationSpec(name="sleepy", compute=generate, options=SleepyOptions, folder="sleepy",
+                         files=("sleepy_{tag}.json",), description="test: sleeps, then writes"),
+            ComputationSpec(name="sleepy-compute", runs="on_demand", request=SleepyRequest, compute=compute, folder="sleepy",
                          files=("on_demand_{tag}.json",), description="test: sleeps, then writes")]

@@ -14,8 +14,8 @@ from latentdeck.api.app import create_app
 from latentdeck.engine.backfill import plan
 from latentdeck.engine.checkpoints import CheckpointError, checkpoint_units, load_model
 from latentdeck.cli import main as cli
-from latentdeck.engine.ondemand import resolve_epoch
-from latentdeck.registry import collect
+from latentdeck.engine.epochs import resolve_epoch
+from latentdeck.registry import askable, collect
 
 # A valid value for each required field of the installed computations' requests, and the optional ones
 # that their defaults need (sampling's default kind needs idx, walk's default mode needs to_idx).
@@ -59,7 +59,7 @@ def test_every_computation_answers_409_naming_a_checkpoint_without_valid_metadat
     run_dir = trained_run("ae")
     name = damage(run_dir, 2, how)
     before = sorted(p.relative_to(run_dir) for p in run_dir.rglob("*") if p.name != "events.jsonl")
-    specs = collect(plugin_manager, "ondemand")
+    specs = askable(plugin_manager)
     assert {"sampling", "network-forward", "walk"} <= set(specs)
     answers = {spec_name: client.post(f"/api/runs/{run_dir.name}/compute/{spec_name}", json=request_body(spec, 2))
                for spec_name, spec in specs.items()}
@@ -76,7 +76,7 @@ def test_without_any_complete_checkpoint_latest_is_a_409_naming_each(trained_run
     run_dir = trained_run("ae")
     names = [damage(run_dir, 1, "missing"), damage(run_dir, 2, "not JSON")]
     for spec_name in ("sampling", "network-layers"):
-        spec = collect(plugin_manager, "ondemand")[spec_name]
+        spec = collect(plugin_manager, "computations")[spec_name]
         answer = client.post(f"/api/runs/{run_dir.name}/compute/{spec_name}", json=request_body(spec, None))
         assert answer.status_code == 409, answer.text
         assert all(name in answer.json()["detail"] for name in names), answer.text

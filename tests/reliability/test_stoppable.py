@@ -165,11 +165,11 @@ def test_cancel_ends_a_run_whose_generator_sleeps_60_s(sleepy, serve_api, runs_d
     assert took <= CANCEL_BOUND_S, f"the cancel took {took:.1f} s (the generator sleeps 60 s)"
     wait_until(lambda: not pid_alive(worker["pid"], worker.get("proc_start")), CANCEL_BOUND_S, "the worker to exit")
     last = events(run_dir)[-1]
-    assert last["type"] == "run.cancelled" and "generator sleepy" in last["data"]["at"], last
+    assert last["type"] == "run.cancelled" and "computation sleepy" in last["data"]["at"], last
     summary = read_summary(run_dir)
     assert summary["epochs_completed"] == 2  # epoch 2 is trained and checkpointed; its artifacts were stopped
     done = [e["data"] for e in events(run_dir, "run.stage") if e["data"].get("stage") == "epoch_done"]
-    assert [d["epoch"] for d in done] == [1, 2] and "generator sleepy" in done[1]["artifacts_stopped"]
+    assert [d["epoch"] for d in done] == [1, 2] and "computation sleepy" in done[1]["artifacts_stopped"]
     files = files_of(run_dir)
     assert "sleepy/sleepy_epoch_1.json" in files and "sleepy/sleepy_epoch_2.json" not in files, files
     assert "checkpoints/epoch_2.pt" in files

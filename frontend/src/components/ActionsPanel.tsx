@@ -1,6 +1,6 @@
 "use client";
-// "Actions": one generated form per on-demand computation the installed plugins offer (GET /api/components:
-// `ondemand`, each with its request JSON schema), built-in and third-party alike, shown before it has ever
+// "Actions": one generated form per computation a person can ask for (GET /api/components: the
+// `computations` with a request JSON schema), built-in and third-party alike, shown before it has ever
 // run. Submitting calls POST /api/runs/{id}/compute/{name}; the answer (its files, notes and payload) or
 // the server's refusal (its 4xx message, with per-field errors) is shown inline.
 import { useEffect, useMemo, useState } from "react";
@@ -12,11 +12,11 @@ import { FieldInput } from "./FieldInput";
 
 let actionsOnce: Promise<ComponentRow[]> | null = null;
 
-/** The installed on-demand computations (fetched once a page). */
+/** The installed computations a person can ask for (fetched once a page). */
 function useActions(): { actions: ComponentRow[] | null; error: string | null } {
   const [state, setState] = useState<{ actions: ComponentRow[] | null; error: string | null }>({ actions: null, error: null });
   useEffect(() => {
-    actionsOnce ??= api.components().then((c) => c.ondemand ?? []);
+    actionsOnce ??= api.components().then((c) => (c.computations ?? []).filter((row) => row.request_schema));
     actionsOnce.then(
       (actions) => setState({ actions, error: null }),
       (e: unknown) => { actionsOnce = null; setState({ actions: null, error: e instanceof ApiError ? e.detail : String(e) }); },

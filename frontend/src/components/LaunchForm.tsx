@@ -15,10 +15,15 @@ const HANDLED = ["model", "model_options", "dataset", "preset", "sweep_id", "pro
 /** Per-component options the form builds from each installed component's schema, like the model's. */
 const COMPONENT_OPTIONS = [["projections", "projection_options"], ["artifacts", "artifact_options"]] as const;
 
-/** Fields for every installed projection's and artifact generator's options (keys
+/** The installed components a launch field names: projections, or the computations the epoch loop runs. */
+function rowsFor(components: ComponentsByKind, kind: string) {
+  return kind === "artifacts" ? (components.computations ?? []).filter((row) => row.runs !== "on_demand") : components[kind] ?? [];
+}
+
+/** Fields for every installed projection's and per-epoch computation's options (keys
  * ``projection_options.<name>.<field>``, ``artifact_options.<name>.<field>``), in kind then name order. */
 function componentOptionFields(components: ComponentsByKind) {
-  return COMPONENT_OPTIONS.flatMap(([kind, key]) => (components[kind] ?? [])
+  return COMPONENT_OPTIONS.flatMap(([kind, key]) => rowsFor(components, kind)
     .filter((row) => Object.keys(row.options_schema?.properties ?? {}).length)
     .map((row) => ({ kind, name: row.name, fields: fieldsOf(row.options_schema, `${key}.${row.name}`) })));
 }
@@ -74,7 +79,7 @@ export function LaunchForm() {
   }
 
   const kindHint = (key: string) => {
-    const rows = loaded.components[key];
+    const rows = rowsFor(loaded.components, key);
     return rows?.length ? `installed: ${rows.map((r) => r.name).join(", ")}` : undefined;
   };
 

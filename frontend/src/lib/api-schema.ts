@@ -236,9 +236,10 @@ export interface paths {
         /**
          * Get Components
          * @description ``{kind: [component]}`` for every kind: name, provider, description, ``options_schema`` (JSON
-         *     schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components,
-         *     on-demand computations), ``folder``/``files`` (the declared artifact folder and file patterns),
-         *     ``overlay`` (artifacts), ``request_schema`` (on-demand computations), ``availability``
+         *     schema of its options), plus ``capabilities`` (models), ``requires`` (computations, loss components),
+         *     for computations ``folder``/``files`` (the declared folder and file patterns), ``overlay``, ``runs``
+         *     (``every_epoch`` | N | ``on_demand``), ``heavy``, ``budget_s``, ``after`` and ``request_schema`` (null when
+         *     it cannot be asked for), ``availability
          *     (datasets, checked in the default data folder) and, for views, ``mount``/``title``/``computations``/
          *     ``order``/``url`` (where ``GET`` serves the view's module). Presets are named configs,
          *     not components: ``/api/presets`` lists them.
@@ -525,7 +526,7 @@ export interface paths {
         put?: never;
         /**
          * sampling (on demand)
-         * @description decode M samples around a held-out example (z ~ q(z|x), or a labelled neighbourhood for deterministic encoders) or from one mixture component (z ~ p(z|c))
+         * @description decoded sample grids: each epoch z ~ q(z|x_i) around a few held-out examples (an isotropic neighbourhood for deterministic encoders) and z ~ p(z|c) per mixture component; asked for, M samples around one held-out example or from one component
          */
         post: operations["compute_sampling"];
         delete?: never;
@@ -562,16 +563,26 @@ export interface components {
         ArtifactType: {
             /**
              * Name
-             * @description the artifact generator or on-demand computation
+             * @description the computation
              */
             name: string;
             /**
              * Kind
-             * @description artifacts | ondemand
+             * @description computations
              */
             kind: string;
             /** Provider */
             provider: string | null;
+            /**
+             * Runs
+             * @description every_epoch | N (every N epochs and the last) | on_demand
+             */
+            runs: string | number;
+            /**
+             * Askable
+             * @description whether a person can ask for it (POST /api/runs/{run_id}/compute/{name})
+             */
+            askable: boolean;
             /** Folder */
             folder: string;
             /**
@@ -841,7 +852,7 @@ export interface components {
         };
         /**
          * OnDemandResult
-         * @description What every on-demand computation answers.
+         * @description What every computation answers when asked for.
          */
         OnDemandResult: {
             /**
@@ -1282,12 +1293,12 @@ export interface components {
             folder: string;
             /**
              * Artifact
-             * @description the artifact generator or on-demand computation whose declared pattern the name matches; the method for projections; null when none does
+             * @description the computation whose declared pattern the name matches; the method for projections; null when none does
              */
             artifact: string | null;
             /**
              * Kind
-             * @description artifacts | ondemand | projections | checkpoints | undeclared
+             * @description computations | projections | checkpoints | undeclared
              */
             kind: string;
             /**

@@ -78,7 +78,10 @@ export interface ComponentRow {
   folder?: string;
   files?: string[];
   overlay?: boolean;
-  request_schema?: JsonSchema;
+  /** computations: when the epoch loop runs it ("every_epoch", every N epochs, or never: "on_demand") */
+  runs?: "every_epoch" | "on_demand" | number;
+  /** computations: what a person may ask for (null: it cannot be asked for) */
+  request_schema?: JsonSchema | null;
 }
 export type ComponentsByKind = Record<string, ComponentRow[]> & GetOk<"/api/components">;
 

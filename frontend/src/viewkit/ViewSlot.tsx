@@ -39,7 +39,7 @@ function components(): Promise<Listing> {
     const rows = (kind: string) => ((c as Record<string, unknown>)[kind] ?? []) as { name: string; requires?: string[]; capabilities?: string[] }[];
     return {
       views: rows("views") as unknown as ViewRow[],
-      requires: new Map([...rows("artifacts"), ...rows("ondemand")].map((r) => [r.name, r.requires ?? []])),
+      requires: new Map(rows("computations").map((r) => [r.name, r.requires ?? []])),
       capabilities: new Map(rows("models").map((r) => [r.name, r.capabilities ?? []])),
     };
   });

@@ -2,7 +2,7 @@
 
 The public face for plugin authors: ``hookimpl`` and the frozen records a plugin returns from its
 hooks (:mod:`latentdeck.types`). Helpers a plugin may use (conv blocks, grids, dataset readers, the
-on-demand context, the artifact writer ...) are in :mod:`latentdeck.kit`. Every other
+image helpers, errors ...); what a computation needs from the run comes through its context are in :mod:`latentdeck.kit`. Every other
 ``latentdeck.*`` module is the host's own; the built-in plugins are held to this by import contracts
 (``tests/test_import_contracts.py``).
 """
@@ -12,8 +12,9 @@ from importlib.metadata import PackageNotFoundError, version
 import pluggy
 
 from .types import (
-    ArtifactSpec, Availability, Batch, CAPABILITIES, DataSplit, DatasetSpec, ExecutorSpec, Job, LossSpec,
-    ModelSpec, NoOptions, OnDemandSpec, PresetSpec, Projection, ProjectionSpec, ResolvedRun, Schedule,
+    ArtifactSpec, Availability, Batch, CAPABILITIES, ComputationResult, ComputationSpec, DataSplit, DatasetSpec,
+    ExecutorSpec, Job, LossSpec, ModelSpec, NoOptions, OnDemandSpec, PresetSpec, Projection, ProjectionSpec, ResolvedRun,
+    Schedule,
     ViewSpec,
 )
 
@@ -26,7 +27,8 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"
 
 __all__ = [
-    "ArtifactSpec", "Availability", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec", "ExecutorSpec", "Job",
+    "ArtifactSpec", "Availability", "Batch", "CAPABILITIES", "ComputationResult", "ComputationSpec", "DataSplit",
+    "DatasetSpec", "ExecutorSpec", "Job",
     "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec",
     "ResolvedRun", "Schedule", "ViewSpec", "hookimpl", "__version__",
 ]

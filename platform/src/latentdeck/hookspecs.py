@@ -51,10 +51,22 @@ def register_projections():
 
 
 @hookspec
-def register_artifacts():
-    """Return a list of :class:`latentdeck.types.ArtifactSpec`: per-epoch artifact generators.
+def register_computations():
+    """Return a list of :class:`latentdeck.types.ComputationSpec`: computations that write declared files for
+    a run, an epoch and (on demand) a request.
 
-    A generator runs after an epoch when the model declares every capability in its ``requires``.
+    The epoch loop runs each one whose schedule (``runs``) is due and whose ``requires`` the model declares;
+    one with a ``request`` model gets ``POST /api/runs/{id}/compute/<name>`` and ``latentdeck compute <name>``.
+    Both go through one host path: a keyed answer is served from disk when present, otherwise computed into a
+    temporary folder, published atomically and announced once.
+
+    Example::
+
+        @hookimpl
+        def register_computations():
+            return [ComputationSpec(name="nearest", compute=nearest, runs="on_demand", request=NearestRequest,
+                                    folder="nearest", key="epoch_{epoch}/idx_{idx}",
+                                    files=("epoch_{epoch:int}/idx_{idx:int}/nearest.json",))]
     """
 
 
@@ -73,22 +85,6 @@ def register_presets():
         def register_presets():
             return [PresetSpec(name="ae-quick", title="AE — quick look", config={"epochs": 5},
                                why={"epochs": "five epochs already separate the digits"})]
-    """
-
-
-@hookspec
-def register_ondemand():
-    """Return a list of :class:`latentdeck.types.OnDemandSpec`: computations a person asks for on a run.
-
-    The host validates each request against the spec's ``request`` model (4xx naming the field) and
-    calls ``compute(ctx, request)``, which persists its files in the spec's folder before answering.
-
-    Example::
-
-        @hookimpl
-        def register_ondemand():
-            return [OnDemandSpec(name="nearest", request=NearestRequest, compute=nearest,
-                                 folder="nearest", files=("epoch_{epoch:int}/idx_{idx:int}/nearest.json",))]
     """
 
 

@@ -9,11 +9,8 @@ Fixtures (each documented where it is defined):
 - ``tiny_config`` — a run config that trains the AE on ``tiny-digits`` in about a second;
 - ``trained_run`` — ``trained_run(model="ae", **overrides)`` trains one in-process (with the modules given
   to ``plugin_manager_with``) and returns its folder.
-
 Helpers that need no fixture: :func:`run_tiny` (``run_tiny([plugin], {"artifacts": ["mine"]})`` trains a tiny
-run with your plugin and returns a :class:`TinyRun`), :func:`backfill` (compute what a finished run lacks)
-and :func:`client` (a FastAPI test client over the lab's API with your plugins).
-
+run with your plugin: a :class:`TinyRun`), :func:`backfill`, :func:`ask` (a computation asked for) and :func:`client`.
 Contract helpers: :func:`check_dataset`, :func:`check_model`, :func:`heavy_imports_of`.
 
 This module is also a plugin: it provides the ``tiny-digits`` dataset (seeded synthetic 28x28
@@ -294,6 +291,18 @@ def backfill(run: TinyRun | Path | str, plugins: Iterable[Any] = (), **selection
 
     run_dir = run.dir if isinstance(run, TinyRun) else Path(run)
     return run_backfill(run_dir, pm=manager_with(plugins), **selection)
+
+
+def ask(run: TinyRun | Path | str, name: str, plugins: Iterable[Any] = (), **request: Any) -> dict[str, Any]:
+    """Ask a finished run for computation ``name`` in this process, through the path the API takes; returns the
+    answer ``{"folder", "files", "created", "payload", "notes"}`` (a refusal raises ``OnDemandError``)."""
+    from .engine import computations
+    from .registry import askable
+
+    pm = manager_with(plugins)
+    spec = askable(pm)[name]
+    run_dir = run.dir if isinstance(run, TinyRun) else Path(run)
+    return computations.run(spec, computations.context_for(run_dir, spec, pm), spec.request.model_validate(request)).as_json()
 
 
 def client(plugins: Iterable[Any] = (), runs_dir: Path | str | None = None) -> Any:

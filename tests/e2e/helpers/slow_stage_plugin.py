@@ -6,7 +6,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ArtifactSpec, hookimpl
+from latentdeck import ComputationSpec, hookimpl
 
 
 class SlowOptions(BaseModel):
@@ -16,6 +16,6 @@ class SlowOptions(BaseModel):
 
 
 @hookimpl
-def register_artifacts():
-    return [ArtifactSpec(name="slow-stage", generate=lambda ctx: time.sleep(ctx.options.seconds), options=SlowOptions,
+def register_computations():
+    return [ComputationSpec(name="slow-stage", compute=lambda ctx, request=None: time.sleep(ctx.options.seconds), options=SlowOptions,
                          folder="slow_stage", files=("nothing_{tag}.json",), description="waits (tests only)")]

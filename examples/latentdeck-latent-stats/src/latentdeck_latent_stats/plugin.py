@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ArtifactSpec, hookimpl
+from latentdeck import ComputationSpec, hookimpl
 
 FOLDER = "latent_stats"  # this plugin's own run folder: runs/<id>/latent_stats/
 
@@ -17,7 +17,7 @@ class LatentStatsOptions(BaseModel):
     per_class: bool = Field(True, description="also write statistics per class label")
 
 
-def generate(ctx) -> None:
+def generate(ctx, request=None) -> None:
     z = ctx.model.encode(ctx.viz.x)  # (n, d)
     mean, std = z.mean(0), z.std(0)
     payload = {"epoch": ctx.epoch, "n": len(z), "mean_norm": float(mean.norm()), "std_mean": float(std.mean()),
@@ -30,8 +30,8 @@ def generate(ctx) -> None:
 
 
 @hookimpl
-def register_artifacts():
-    return [ArtifactSpec(name="latent_stats", generate=generate, requires=frozenset({"latents"}),
+def register_computations():
+    return [ComputationSpec(name="latent_stats", compute=generate, requires=frozenset({"latents"}),
                          options=LatentStatsOptions, folder=FOLDER, files=("latent_stats_{tag}.json",),
                          view="metric_series",  # the run page charts mean_norm, std_mean, std_min over epochs
                          page=str(Path(__file__).parent / "page"),  # ... and embeds this plugin's own page

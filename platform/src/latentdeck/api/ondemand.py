@@ -1,9 +1,9 @@
-"""On-demand computations over HTTP: one typed route per installed ``OnDemandSpec``.
+"""Computations asked for over HTTP: one typed route per installed ``ComputationSpec`` with a ``request``.
 
 ``POST /api/runs/{run_id}/compute/{name}`` takes the spec's request model as its JSON body (so the
-OpenAPI document has each one's fields, types and ranges), validates it (422 naming the field), then
-calls ``compute(ctx, request)`` with an :class:`latentdeck.engine.ondemand.OnDemandContext`: files are
-persisted before the answer, repeats are read from disk, each new file is announced once. A ``heavy``
+OpenAPI document has each one's fields, types and ranges), validates it (422 naming the field), then runs it
+through the one path (:func:`latentdeck.engine.computations.run`): files are persisted before the answer,
+repeats of a keyed computation are read from disk, each new file is announced once. A ``heavy``
 spec of a run whose executor schedules its own work (the ray executor) is a ``computation`` job there instead. The host
 knows no computation by name; a name no plugin offers is a 404 listing the installed ones. Each runs
 under the server's budget (``LATENTDECK_COMPUTE_BUDGET_S``, default 120 s): one that takes longer answers
@@ -16,9 +16,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from ..engine.ondemand import COMPUTATIONS, EpochModels, OnDemandContext, OnDemandError, run_computation
-from ..registry import collect
-from ..kit.atomic import read_json
+from ..engine import computations
+from ..engine.epochs import EpochModels
+from ..engine.ondemand import COMPUTATIONS, OnDemandError
+from ..registry import askable, collect
+from ..store.resolved import load_config
 from ..launch.jobs import answer_of
 from ..types import Job
 
@@ -34,7 +36,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class OnDemandResult(BaseModel):
-    """What every on-demand computation answers."""
+    """What every computation answers when asked for."""
 
     folder: str | None = Field(description="the folder its files are in, relative to the run (null: it wrote none)")
     files: list[str] = Field(description="its files by artifact name (GET /api/runs/{run_id}/artifacts/{name})")
@@ -48,7 +50,7 @@ def _executor_call(pm, run_dir):
     """A call that submits a ``computation`` job to the run's executor and waits for its answer; None when the
     server computes it itself (the executor shares this machine: it declares a ``capacity``)."""
     try:
-        name = read_json(run_dir / "config.json").get("executor")
+        name = load_config(run_dir).get("executor")
     except (OSError, ValueError):
         return None
     executor = collect(pm, "executors").get(name or "")
@@ -64,8 +66,8 @@ def _endpoint(spec):
         if call is not None:  # heavy work runs where the run's executor runs work (a Ray node), under its budget there
             with COMPUTATIONS.track(run_dir, spec.name, None):
                 return call(run_dir, spec.name, body.model_dump(mode="json"))
-        ctx = OnDemandContext(run_id=run_id, run_dir=run_dir, spec=spec, pm=request.app.state.pm, models=_MODELS)
-        return run_computation(ctx, body)
+        ctx = computations.context_for(run_dir, spec, request.app.state.pm, _MODELS)
+        return computations.run(spec, ctx, body).as_json()
 
     compute.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
         inspect.Parameter("run_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str),
@@ -77,9 +79,9 @@ def _endpoint(spec):
 
 
 def ondemand_router(pm) -> APIRouter:
-    """The routes of every on-demand computation the plugins of ``pm`` offer."""
+    """The routes of every computation the plugins of ``pm`` let a person ask for."""
     router = APIRouter(prefix="/api/runs/{run_id}/compute", tags=["compute"])
-    specs = collect(pm, "ondemand")
+    specs = askable(pm)
     for name, spec in specs.items():
         router.add_api_route(
             f"/{name}", _endpoint(spec), methods=["POST"], response_model=OnDemandResult, responses=ERRORS,
@@ -88,7 +90,7 @@ def ondemand_router(pm) -> APIRouter:
 
     @router.post("/{name}", include_in_schema=False)
     def unknown(run_id: str, name: str) -> None:
-        raise OnDemandError(f"no on-demand computation {name[:80]!r}; installed: {', '.join(specs) or 'none'} "
+        raise OnDemandError(f"no computation {name[:80]!r} to ask for; installed: {', '.join(specs) or 'none'} "
                             "(`latentdeck compute --list` shows their fields)", 404)
 
     return router

@@ -87,14 +87,12 @@ def describe(kind: str, provider: str, spec: Any) -> dict[str, Any]:
     }
     if kind == "models":
         row["capabilities"] = sorted(spec.capabilities)
-    if kind in ("artifacts", "loss_components", "ondemand"):
+    if kind in ("computations", "loss_components"):
         row["requires"] = sorted(spec.requires)
-    if kind in ("artifacts", "ondemand"):
-        row.update(folder=spec.folder, files=list(spec.files), view=spec.view)
-    if kind == "artifacts":
-        row["overlay"] = spec.overlay
-    if kind == "ondemand":
-        row["request_schema"] = spec.request.model_json_schema()
+    if kind == "computations":
+        row.update(folder=spec.folder, files=list(spec.files), view=spec.view, overlay=spec.overlay, runs=spec.runs,
+                   heavy=spec.heavy, budget_s=spec.budget_s, after=sorted(spec.after),
+                   request_schema=spec.request.model_json_schema() if spec.request is not None else None)
     if kind == "datasets":
         row["availability"] = _availability(spec)
         row.update(num_classes=spec.num_classes, image_shape=list(spec.image_shape),
@@ -110,9 +108,10 @@ def describe(kind: str, provider: str, spec: Any) -> dict[str, Any]:
 @router.get("/components")
 def get_components(request: Request) -> dict[str, list[dict[str, Any]]]:
     """``{kind: [component]}`` for every kind: name, provider, description, ``options_schema`` (JSON
-    schema of its options), plus ``capabilities`` (models), ``requires`` (artifacts, loss components,
-    on-demand computations), ``folder``/``files`` (the declared artifact folder and file patterns),
-    ``overlay`` (artifacts), ``request_schema`` (on-demand computations), ``availability``
+    schema of its options), plus ``capabilities`` (models), ``requires`` (computations, loss components),
+    for computations ``folder``/``files`` (the declared folder and file patterns), ``overlay``, ``runs``
+    (``every_epoch`` | N | ``on_demand``), ``heavy``, ``budget_s``, ``after`` and ``request_schema`` (null when
+    it cannot be asked for), ``availability
     (datasets, checked in the default data folder) and, for views, ``mount``/``title``/``computations``/
     ``order``/``url`` (where ``GET`` serves the view's module). Presets are named configs,
     not components: ``/api/presets`` lists them."""

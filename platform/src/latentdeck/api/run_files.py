@@ -23,9 +23,9 @@ class RunFile(BaseModel):
     name: str = Field(description="relative name (GET /api/runs/{run_id}/artifacts/{name} serves it)")
     url: str
     folder: str
-    artifact: str | None = Field(description="the artifact generator or on-demand computation whose declared pattern "
-                                             "the name matches; the method for projections; null when none does")
-    kind: str = Field(description="artifacts | ondemand | projections | checkpoints | undeclared")
+    artifact: str | None = Field(description="the computation whose declared pattern the name matches; the method "
+                                             "for projections; null when none does")
+    kind: str = Field(description="computations | projections | checkpoints | undeclared")
     epoch: int | None = Field(description="the epoch (null: a *_latest mirror or a file of no epoch)")
     latest: bool = Field(description="a *_latest mirror (the pattern's {tag} is 'latest')")
     method: str | None = Field(description="the projection method the file belongs to, when its pattern names one")
@@ -36,9 +36,11 @@ class RunFile(BaseModel):
 
 
 class ArtifactType(BaseModel):
-    name: str = Field(description="the artifact generator or on-demand computation")
-    kind: str = Field(description="artifacts | ondemand")
+    name: str = Field(description="the computation")
+    kind: str = Field(description="computations")
     provider: str | None
+    runs: str | int = Field(description="every_epoch | N (every N epochs and the last) | on_demand")
+    askable: bool = Field(description="whether a person can ask for it (POST /api/runs/{run_id}/compute/{name})")
     folder: str
     view: str = Field(description="how to show its files without a dedicated panel: image, image_grid, "
                                   "metric_series, table, grid2d_overlay or json")

@@ -110,11 +110,11 @@ class PageFiles(StaticFiles):
 
 
 def mount_plugin_pages(app: FastAPI, pm) -> list[str]:
-    """Serve each artifact type's own page (``ArtifactSpec.page`` / ``OnDemandSpec.page``: a folder with an
+    """Serve each artifact type's own page (``ComputationSpec.page``: a folder with an
     ``index.html``) at ``/plugin-pages/<name>/`` (:class:`PageFiles`); the run page embeds it. Returns the
     mounted names."""
     mounted = []
-    for _, spec in records_of_kinds(pm, ("artifacts", "ondemand")):
+    for _, spec in records_of_kinds(pm, ("computations",)):
         if spec.page:
             app.mount(f"/plugin-pages/{spec.name}", PageFiles(spec.page), name=f"page-{spec.name}")
             mounted.append(spec.name)

@@ -26,7 +26,7 @@ def check_plugin(name: str) -> dict[str, Any]:
 
     from ..store.events import read_events
     from ..launch import ConfigError, prepare_run
-    from ..registry import collect, list_plugins, make_plugin_manager, providers
+    from ..registry import askable, collect, list_plugins, make_plugin_manager, per_epoch, providers
     from ..store.runs import RunStore
     from ..engine.training import execute_run
 
@@ -55,7 +55,9 @@ def check_plugin(name: str) -> dict[str, Any]:
     if mine.get("datasets"):
         config["dataset"] = mine["datasets"][0]
     model = collect(pm, "models").get(config["model"])
-    generators = [g for g in mine.get("artifacts", []) if model and collect(pm, "artifacts")[g].requires <= model.capabilities]
+    every_epoch = per_epoch(pm)
+    generators = [g for g in mine.get("computations", []) if model and g in every_epoch
+                  and every_epoch[g].requires <= model.capabilities]
     config["artifacts"] = generators
     with tempfile.TemporaryDirectory(prefix="latentdeck-check-") as tmp:
         store = RunStore(Path(tmp) / "runs", folders=None)
@@ -76,7 +78,7 @@ def check_plugin(name: str) -> dict[str, Any]:
         report["failed"] = [f"{e['data']['generator']} (epoch {e['data'].get('epoch')}): {e['data']['error']}" for e in events
                             if e["type"] == "artifact.failed" and e["data"].get("generator") in generators]
         report["problems"] += report["failed"]
-        report["api"] = _api_answers(pm, Path(tmp) / "runs", stored["run_id"], mine.get("ondemand", []), report["problems"])
+        report["api"] = _api_answers(pm, Path(tmp) / "runs", stored["run_id"], [n for n in mine.get("computations", []) if n in askable(pm)], report["problems"])
     return report
 
 
@@ -95,18 +97,18 @@ def _api_answers(pm, runs: Path, run_id: str, ondemand: list[str], problems: lis
     logging.getLogger("latentdeck.api.static").setLevel(logging.ERROR)  # no web UI is needed here
 
     from ..api.app import create_app
-    from ..registry import collect
+    from ..registry import askable
 
     answers: dict[str, Any] = {}
     with TestClient(create_app(pm, runs, ui_dir=runs / "no-ui")) as client:
         listing = client.get(f"/api/runs/{run_id}/files").json()  # each file's artifact and epoch, parsed by the host
         epochs: dict[tuple[str, str], set[int]] = {}
         for row in listing["files"]:
-            if row["kind"] in ("artifacts", "ondemand"):
+            if row["kind"] == "computations":
                 epochs.setdefault((row["kind"], row["artifact"]), set()).update([row["epoch"]] if row["epoch"] is not None else [])
         answers["artifact_index"] = [{"name": t["name"], "view": t["view"], "epochs": sorted(epochs[(t["kind"], t["name"])])}
                                      for t in listing["artifacts"] if (t["kind"], t["name"]) in epochs]
-        specs = collect(pm, "ondemand")
+        specs = askable(pm)
         for name in ondemand:
             try:
                 specs[name].request.model_validate({})

@@ -1,4 +1,4 @@
-"""``latentdeck compute`` (any on-demand computation a plugin offers, the same code as
+"""``latentdeck compute`` (any computation a plugin lets a person ask for, the same path as
 ``POST /api/runs/{id}/compute/{name}``) and ``latentdeck overlays`` (which overlay files a run has)."""
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ def _fields(spec) -> str:
 def cmd_compute(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from ..engine.ondemand import OnDemandContext, run_computation
-    from ..registry import collect, get_plugin_manager
+    from ..engine import computations
+    from ..registry import askable, get_plugin_manager
     from ..store.runs import RunStore, RunStoreError
 
     pm = get_plugin_manager()
-    specs = collect(pm, "ondemand")
+    specs = askable(pm)
     if args.list or not args.name:
         if args.json:
             print(json.dumps([{"name": n, "folder": s.folder, "description": s.description,
@@ -34,7 +34,7 @@ def cmd_compute(args: argparse.Namespace) -> int:
                 print(f"{name}: {spec.description}\n    fields: {_fields(spec)}  (? = optional)")
         return EXIT_OK
     if args.name not in specs:
-        return _usage_error(f"no on-demand computation {args.name!r}; installed: {', '.join(specs) or 'none'} "
+        return _usage_error(f"no computation {args.name!r} to ask for; installed: {', '.join(specs) or 'none'} "
                             "(`latentdeck compute --list` shows their fields)")
     if not args.run_id:
         return _usage_error(f"compute {args.name} needs a RUN_ID (list runs with `latentdeck runs`)")
@@ -52,8 +52,8 @@ def cmd_compute(args: argparse.Namespace) -> int:
         return _usage_error(f"{args.name}: {problems} (fields: {_fields(spec)}; set them with --set field=value)")
     try:
         run_dir = RunStore(args.runs_dir).run_dir(args.run_id)
-        ctx = OnDemandContext(run_id=args.run_id, run_dir=run_dir, spec=spec, pm=pm)
-        result = run_computation(ctx, request)  # under $LATENTDECK_COMPUTE_BUDGET_S, as the server runs it
+        ctx = computations.context_for(run_dir, spec, pm)
+        result = computations.run(spec, ctx, request).as_json()  # under $LATENTDECK_COMPUTE_BUDGET_S, as the server
     except RunStoreError as exc:
         if exc.status == 504:  # out of its budget: not bad input
             print(f"error: {exc}", file=sys.stderr)
@@ -99,7 +99,7 @@ def cmd_overlays(args: argparse.Namespace) -> int:
 
 def add_compute_commands(sub, runs_dir: str) -> None:
     """Register ``compute`` and ``overlays`` on the ``latentdeck`` subparsers."""
-    compute = sub.add_parser("compute", help="run an on-demand computation a plugin offers (sampling, walk, "
+    compute = sub.add_parser("compute", help="ask for a computation a plugin offers (sampling, walk, "
                                              "network-*, ...) on a run; --list shows them")
     compute.add_argument("name", nargs="?", help="the computation (see --list)")
     compute.add_argument("run_id", nargs="?")

@@ -1,12 +1,12 @@
-"""An epoch's artifact steps: the generators' order (``after``), the ``run.stage`` announcements, and
-each generator run under the run's time budget (:mod:`latentdeck.engine.budget`)."""
+"""An epoch's artifact steps: the computations' order (``after``), the ``run.stage`` announcements, and
+each computation run through the one path under its time budget (:mod:`latentdeck.engine.computations`)."""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from .budget import Budget, Stopped, run_within_budget, timeout_event
-from ..kit.errors import is_disk_full
+from . import computations
+from .budget import Budget
 from ..store.events import EventLog
 
 # Heavy imports (torch) sit inside the functions that use them, on purpose: importing this module stays cheap.
@@ -24,7 +24,7 @@ def selected_generators(generators: dict[str, Any], capabilities: frozenset[str]
         if any(spec.name == name for spec in ordered):
             return
         if name in visiting:
-            raise ValueError(f"artifact generators depend on each other in a cycle through {name!r}")
+            raise ValueError(f"computations depend on each other (after=) in a cycle through {name!r}")
         visiting.add(name)
         for before in sorted(chosen[name].after & chosen.keys()):
             visit(before)
@@ -61,25 +61,14 @@ def without_grad(work: Callable[[], Any]) -> Callable[[], Any]:
 
 def run_generators(make_context: Callable[[str], Any], specs: list[Any],
                    events: EventLog, stage: StageReporter | None = None, budget: Budget | None = None) -> dict[str, float]:
-    """Run each generator with its own context under ``budget``; returns {generator: milliseconds}.
-    Raises :class:`latentdeck.engine.budget.Stopped` when ``budget.should_stop`` asks to stop."""
+    """Run each computation with its own context through the one path (:func:`latentdeck.engine.computations.run`)
+    under ``budget``; returns {name: milliseconds}. Raises :class:`latentdeck.engine.budget.Stopped` when
+    ``budget.should_stop`` asks to stop."""
     budget = budget or Budget()
     timings: dict[str, float] = {}
     for spec in specs:
         if stage is not None:
             stage.step(f"generator {spec.name}", f"writing artifacts: {spec.name}")
-        ctx = make_context(spec.name).fenced()
-        outcome = run_within_budget(without_grad(lambda: spec.generate(ctx)), budget, ctx.fence, spec.name)
-        if outcome.stopped:
-            raise Stopped(f"epoch {ctx.epoch}, generator {spec.name}: {outcome.stopped}")
-        if outcome.timed_out:
-            events.emit("artifact.failed", timeout_event(spec.name, ctx.epoch, budget, outcome))
-        elif outcome.error is not None:
-            exc = outcome.error
-            if is_disk_full(exc) or not isinstance(exc, Exception):
-                raise exc  # not this generator's fault, and every later write would fail too: the run stops
-            events.emit("artifact.failed", {
-                "generator": spec.name, "epoch": ctx.epoch, "error": f"{type(exc).__name__}: {exc}",
-                "traceback": outcome.traceback})
-        timings[spec.name] = round(outcome.seconds * 1000, 2)
+        answer = computations.run(spec, make_context(spec.name), None, budget)
+        timings[spec.name] = round(answer.seconds * 1000, 2)
     return timings

@@ -1,132 +1,39 @@
-"""The artifact engine: after each epoch, compute the shared inputs once and run the generators.
+"""The artifact engine: after each epoch, compute the shared inputs once and run the due computations.
 
-Generators (``ArtifactSpec``) receive an :class:`ArtifactContext` and write only through it, so every
-file is atomic, versioned per epoch with a ``*_latest`` mirror, and announced by an
-``artifact.created`` event. A generator that raises is reported (``artifact.failed``) and skipped;
-it never changes training. Each generator and projection fit runs under the run's time budget
-(``generator_budget_s``) and stops at a cancel (:mod:`latentdeck.engine.budget`): one that takes longer is
-reported (``artifact.failed`` with ``reason: "timeout"``) and can write nothing afterwards.
+Computations (``ComputationSpec`` whose schedule ``runs`` is due) receive a
+:class:`latentdeck.engine.context.RunContext` and run through the one path
+(:func:`latentdeck.engine.computations.run`), so every file is atomic, versioned per epoch with a
+``*_latest`` mirror, and announced by an ``artifact.created`` event. A computation that raises is reported
+(``artifact.failed``) and skipped; it never changes training. Each computation and projection fit runs under
+its time budget (the spec's ``budget_s`` or the run's ``generator_budget_s``) and stops at a cancel
+(:mod:`latentdeck.engine.budget`): one that takes longer is reported (``artifact.failed`` with
+``reason: "timeout"``) and can write nothing afterwards.
 """
 
 from __future__ import annotations
 
+import copy
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..kit import safepath
 from .artifact_steps import StageReporter, run_generators, selected_generators, without_grad  # noqa: F401  (re-exported)
-from .budget import DEFAULT_BUDGET_S, Budget, Fence, FencedEvents, FencedWriter, Stopped, run_within_budget, timeout_event
+from .budget import DEFAULT_BUDGET_S, Budget, Stopped, run_within_budget, timeout_event
+from . import computations
+from .background import Background
+from .context import RunContext
+from .writer import AppendingLog
+from .vizsubset import VizSubset  # noqa: F401  (re-exported: the training loop builds one)
 from ..kit.errors import is_disk_full
 from ..store.events import EventLog, read_events
-from .writer import ArtifactWriter
-from ..kit.phases import run_phases
 from ..kit.atomic import read_json
-from ..registry.namespace import fill_pattern, match_file, placeholders
-from ..registry import collect
+from ..registry.namespace import match_file
+from ..registry import collect, per_epoch
 from .projections import fit_extras, previous_on_disk, projection_payload, projection_template
 from ..types import Projection
-from .. import registry as plugin_registry  # get_plugin_manager is looked up when called: tests swap it
 
 # Heavy imports (torch and numpy) sit inside the functions that use them, on purpose: importing this module stays cheap.
-
-
-@dataclass(frozen=True)
-class VizSubset:
-    """The examples fixed at run start for the per-epoch artifacts: held-out ones (``config.json:
-    viz_indices``) and, with ``viz_split`` ``train`` or ``all``, training ones (``viz_train_indices``),
-    held-out first. ``indices`` are dataset indices within each point's split."""
-
-    indices: list[int]
-    x: Any  # (n, c, h, w) float in [0, 1]
-    y: Any  # (n,) int64
-    split: list[str] | None = None  # per point "heldout" | "train"; None: all held out
-    trained: list[bool] | None = None  # per point: was it in the training set the run optimised on
-
-
-@dataclass
-class ArtifactContext:
-    """What a generator sees: the trained model, the fixed subset and its outputs, and a writer."""
-
-    run_id: str
-    run_dir: Path
-    epoch: int
-    config: dict[str, Any]
-    model: Any
-    model_spec: Any
-    dataset_spec: Any
-    viz: VizSubset
-    outputs: dict[str, Any]
-    generator: str = ""
-    options: Any = None  # the generator's parsed options model (config.artifact_options[generator])
-    events: EventLog | None = None
-    latents: Any = None  # numpy (n, d) float32: model.encode(viz.x), when the model has "latents"
-    projections: dict[str, dict[int, Any]] = field(default_factory=dict)  # method -> dims -> Projection
-    keep_newer_latest: bool = False  # backfill: never point a *_latest mirror back to an older epoch
-    written: list[str] = field(default_factory=list)
-    folders: frozenset[str] | None = None  # the folders this writer declared (None: any but the host's)
-    artifact_specs: dict[str, Any] | None = None  # {name: ArtifactSpec} installed (read_artifact); None: ask the plugins
-    fence: Fence | None = None  # set by the engine: closed when the generator is stopped or out of budget
-
-    @property
-    def phases(self) -> list[dict[str, Any]]:
-        """The run's training phases (:mod:`latentdeck.kit.phases`): ``kit.phases_at(ctx.phases, ctx.epoch)``
-        says what is in force at this epoch (e.g. pretraining: the mixture is not in use yet)."""
-        return run_phases(self.model_spec, self.config)
-
-    @property
-    def writer(self) -> ArtifactWriter:
-        """The shared writer (:mod:`latentdeck.engine.writer`) over this context's run, epoch, folders and log."""
-        return FencedWriter(run_dir=self.run_dir, epoch=self.epoch, generator=self.generator, events=self.events,
-                            folders=self.folders, keep_newer_latest=self.keep_newer_latest, written=self.written,
-                            fence=self.fence)
-
-    def fenced(self) -> "ArtifactContext":
-        """This context with a new fence over its writer and events (one per generator run)."""
-        self.fence = Fence()
-        if self.events is not None:
-            self.events = FencedEvents(self.events, self.fence)
-        return self
-
-    def emit(self, type: str, data: dict[str, Any]) -> None:
-        """Emit an event (e.g. ``projection.progress``) into the run's log."""
-        self.writer.emit(type, data)
-
-    def save_json(self, folder: str, template: str, payload: Any) -> str:
-        """Write ``<folder>/<template with tag=epoch_N>`` and its ``tag=latest`` mirror."""
-        return self.writer.save_json(folder, template, payload)
-
-    def save_png(self, folder: str, template: str, image: Any) -> str:
-        """``image``: uint8 array (h, w) or (h, w, 3|4), or a PIL image."""
-        return self.writer.save_png(folder, template, image)
-
-    def save_run_file(self, folder: str, filename: str, content: Any) -> str | None:
-        """A file that is the same for every epoch, written once per run (see :class:`ArtifactWriter`)."""
-        return self.writer.save_run_file(folder, filename, content)
-
-    def read_artifact(self, generator: str, epoch: int | None = None, **fields: Any) -> tuple[str, Any]:
-        """Another generator's JSON file of this epoch (or ``epoch``), found through the patterns that
-        generator declares, never by a path written here: ``ctx.read_artifact("knn", method="pca")``.
-        Returns (its artifact name, its content). A missing file raises ``FileNotFoundError`` naming it
-        and the generator that writes it (declare ``after={generator}`` so that one runs first)."""
-        specs = self.artifact_specs
-        if specs is None:
-            specs = collect(plugin_registry.get_plugin_manager(), "artifacts")
-        spec = specs.get(generator)
-        if spec is None:
-            raise KeyError(f"no artifact generator {generator!r} is installed; installed: {', '.join(sorted(specs))}")
-        wanted = set(fields)
-        for pattern in spec.files:
-            if pattern.endswith(".json") and "{tag}" in pattern and set(placeholders(pattern)) == wanted:
-                name = f"{spec.folder}/{fill_pattern(pattern, f'epoch_{self.epoch if epoch is None else epoch}', fields)}"
-                path = self.run_dir / name
-                if not path.is_file():
-                    raise FileNotFoundError(f"{name} is missing: it is written by the {generator!r} generator, so run it "
-                                            "too (declare after={" + repr(generator) + "} to have it run first)")
-                return name, read_json(path, root=self.run_dir)  # no link followed inside the run
-        raise KeyError(f"generator {generator!r} declares no JSON file pattern with exactly the fields "
-                       f"{sorted(wanted)} and {{tag}}; its patterns: {', '.join(spec.files)}")
 
 
 class ArtifactEngine:
@@ -149,11 +56,13 @@ class ArtifactEngine:
         self.run_id = config["run_id"]
         self.has_latents = "latents" in model_spec.capabilities
         wanted = config.get("artifacts") if generator_names is None else generator_names
-        self.generator_specs = collect(pm, "artifacts")
-        self.generators = selected_generators(self.generator_specs, model_spec.capabilities, wanted)
+        self.pm = pm
+        self.generator_specs = collect(pm, "computations")
+        self.generators = selected_generators(per_epoch(pm), model_spec.capabilities, wanted)
         available = collect(pm, "projections")
         names = config.get("projections") if projection_names is None else projection_names
         self.projections = [available[n] for n in sorted(available) if names is None or n in names]
+        self.background = Background()  # heavy computations of the epoch loop
         self.previous: dict[tuple[str, int], Any] = {}
         self.previous_params: dict[tuple[str, int], dict[str, Any]] = {}  # the previous epoch's params, same key
 
@@ -178,31 +87,44 @@ class ArtifactEngine:
             outputs = model(self.viz.x)
             latents = model.encode(self.viz.x).float().numpy() if self.has_latents else None
             due = self.projections_due(epoch, last, everything)
-            todo, only = self._todo(epoch)  # an estimate for the stage count: projections may add to it
-            stage = StageReporter(self.events, epoch, sum(len(spec.dims) for spec in due) + len(todo))
+            todo, only = self._todo(epoch, everything=everything, last=last)  # an estimate: projections may add
+            behind = not (self.skip_existing or everything)  # heavy computations go to the background
+            stage = StageReporter(self.events, epoch, sum(len(spec.dims) for spec in due) + sum(
+                1 for spec in todo if not (behind and spec.heavy and not any(spec.name in o.after for o in todo))))
             projections = self._project(latents, outputs, epoch, due, stage)
             if self.skip_existing:  # per-projection generators are missing for the methods just projected
-                todo, only = self._todo(epoch)
+                todo, only = self._todo(epoch, everything=everything, last=last)
                 stage.total = stage.done + len(todo)
-            specs = {spec.name: spec for spec in self.generators}
             chosen = self.config.get("artifact_options") or {}
+            specs = {spec.name: spec for spec in self.generators}
 
-            def make_context(generator: str) -> ArtifactContext:
+            def make_context(generator: str, model=model, events=self.events) -> RunContext:
                 spec = specs[generator]
                 shown = projections if generator not in only else {
                     method: by_dims for method, by_dims in projections.items() if method in only[generator]}
-                return self._context(epoch, model, outputs, latents, shown, generator,
-                                     spec.options.model_validate(chosen.get(generator, {})), frozenset({spec.folder}))
+                return self._context(epoch, model, outputs, latents, shown, spec=spec,
+                                     options=spec.options.model_validate(chosen.get(generator, {})),
+                                     folders=frozenset({spec.folder}), events=events)
 
-            run_generators(make_context, todo, self.events, stage, self.budget)
+            # heavy ones go to the background (one at a time, in epoch order: training goes on), after the epoch's
+            # other computations, which they may read; one another computation reads (after=) runs in line
+            heavy = [spec for spec in todo if spec.heavy and not any(spec.name in other.after for other in todo)] \
+                if behind else []
+            run_generators(make_context, [spec for spec in todo if spec not in heavy], self.events, stage, self.budget)
+            for spec in heavy:
+                ctx = make_context(spec.name, model=copy.deepcopy(model), events=AppendingLog(self.run_dir, self.run_id))
+                self.background.submit(lambda spec=spec, ctx=ctx: computations.run(spec, ctx, None, self.budget))
+        if last:
+            self.background.drain()  # the run ends once its heavy computations have
 
-    def _context(self, epoch, model, outputs, latents, projections, generator, options=None,
-                 folders: frozenset[str] | None = None) -> ArtifactContext:
-        return ArtifactContext(folders=folders, artifact_specs=self.generator_specs,
-            run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, config=self.config, model=model,
-            model_spec=self.model_spec, dataset_spec=self.dataset_spec, viz=self.viz, outputs=outputs,
-            generator=generator, options=options, events=self.events, latents=latents, projections=projections,
-            keep_newer_latest=self.skip_existing)
+    def _context(self, epoch, model, outputs, latents, projections, spec=None, generator: str = "", options=None,
+                 folders: frozenset[str] | None = None, events=None) -> RunContext:
+        return RunContext(folders=folders, computations=self.generator_specs, pm=self.pm, spec=spec, generator=generator,
+                          run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, config=self.config, model=model,
+                          model_spec=self.model_spec, dataset_spec=self.dataset_spec, viz=self.viz, outputs=outputs,
+                          options=options, events=self.events if events is None else events, latents=latents,
+                          projections=projections,
+                          keep_newer_latest=self.skip_existing)
 
     def _project(self, latents, outputs, epoch: int, due: list[Any], stage: StageReporter | None = None) -> dict[str, dict[int, Any]]:
         results: dict[str, dict[int, Any]] = {}
@@ -210,7 +132,7 @@ class ArtifactEngine:
         for spec in due:
             options = spec.options.model_validate(chosen.get(spec.name, {}))
             for dims in spec.dims:
-                ctx = self._context(epoch, None, outputs, latents, results, f"projection:{spec.name}",
+                ctx = self._context(epoch, None, outputs, latents, results, generator=f"projection:{spec.name}",
                                     folders=frozenset({"projections"}))
                 epoch_file = self.run_dir / "projections" / projection_template(spec, dims).format(tag=f"epoch_{epoch}")
                 if self.skip_existing and epoch_file.exists():
@@ -288,8 +210,10 @@ class ArtifactEngine:
                  for g in generators]
         return todo
 
-    def _todo(self, epoch: int, skip: bool | None = None) -> tuple[list[Any], dict[str, set[str]]]:
-        """The generators to run this epoch, and for per-projection ones the methods to run them for.
+    def _todo(self, epoch: int, skip: bool | None = None, everything: bool = True,
+              last: bool = True) -> tuple[list[Any], dict[str, set[str]]]:
+        """The computations to run this epoch (those whose schedule is due, or all with ``everything``), and
+        for per-projection ones the methods to run them for.
 
         Without ``skip_existing`` every selected generator runs for every projection. With it (backfill),
         a generator whose file patterns name ``{method}`` (knn, density, distortion) is missing for each
@@ -297,7 +221,7 @@ class ArtifactEngine:
         files (a projection backfilled later gets its neighbours and overlays); any other generator is
         missing when the event log lists none of its files for the epoch, or one of them is gone."""
         if not (self.skip_existing if skip is None else skip):
-            return list(self.generators), {}
+            return [spec for spec in self.generators if everything or spec.due(epoch, last)], {}
         done = self._logged_outputs()
         todo, only = [], {}
         for spec in self.generators:

@@ -36,7 +36,7 @@ from ..store.events import EventLog
 from ..kit.procs import proc_start_time
 from ..store.lifecycle import TERMINAL
 from ..store.runs import BACKFILL_LOCK as LOCK, RunConflict, RunStoreError, backfill_active, read_summary, running_backfill
-from ..registry import collect
+from ..registry import collect, per_epoch
 from .artifacts import ArtifactEngine
 from .training import load_viz_subset
 from .. import registry as plugin_registry  # get_plugin_manager is looked up when called: tests swap it
@@ -139,10 +139,10 @@ def plan(run_dir: Path, pm, epochs: list[int] | None = None, projections: list[s
     for name in projections or []:
         if name not in known_projections:
             raise BackfillError(f"unknown projection {name!r}; installed: {', '.join(sorted(known_projections)) or 'none'}")
-    generators = collect(pm, "artifacts")
+    generators = per_epoch(pm)
     for name in artifacts or []:
         if name not in generators:
-            raise BackfillError(f"unknown artifact generator {name!r}; installed: {', '.join(sorted(generators))}")
+            raise BackfillError(f"unknown per-epoch computation {name!r}; installed: {', '.join(sorted(generators))}")
     models, datasets = collect(pm, "models"), collect(pm, "datasets")
     if config["model"] not in models:
         raise BackfillError(f"run {run_id!r} was trained with model {config['model']!r}, which is not installed now")

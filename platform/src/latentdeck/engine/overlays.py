@@ -1,6 +1,6 @@
 """Which model-based overlays a run has, per epoch, derived from what the plugins declare.
 
-An artifact generator that sets ``ArtifactSpec.overlay`` (the built-ins: density grids, distortion maps,
+A per-epoch computation that sets ``ComputationSpec.overlay`` (the built-ins: density grids, distortion maps,
 decoded samples) has its files listed here, parsed with its own declared ``files`` patterns: each JSON
 file that matches gives a row with its ``name`` and the pattern's fields (``family``, ``method``,
 ``kind``, ``idx`` ...; absent ones are null). When the spec also declares the same pattern as ``.png``,
@@ -18,12 +18,12 @@ from typing import Any
 
 from .checkpoints import checkpoint_epochs
 from ..registry.namespace import match_file, placeholders
-from ..registry import collect
+from ..registry import per_epoch
 
 
 def overlay_specs(pm) -> list[Any]:
     """The installed generators whose files are overlays, by folder."""
-    return sorted((spec for spec in collect(pm, "artifacts").values() if spec.overlay), key=lambda s: s.folder)
+    return sorted((spec for spec in per_epoch(pm).values() if spec.overlay), key=lambda s: s.folder)
 
 
 def _row(spec, relname: str) -> tuple[int | None, dict[str, Any]] | None:

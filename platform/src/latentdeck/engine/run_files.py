@@ -3,16 +3,17 @@
 One listing serves every client (``GET /api/runs/{id}/files``): a row per file of the run's artifact
 folders (the host's ``checkpoints/`` and ``projections/``, and each folder a plugin declares), with
 
-- ``folder`` and ``artifact`` (the artifact generator or on-demand computation whose declared pattern the
-  name matches; for ``projections/`` the projection method; null for a file no pattern declares),
-- ``kind``: ``artifacts`` | ``ondemand`` | ``projections`` | ``checkpoints`` | ``undeclared``,
+- ``folder`` and ``artifact`` (the computation whose declared pattern the name matches; for ``projections/``
+  the projection method; null for a file no pattern declares),
+- ``kind``: ``computations`` | ``projections`` | ``checkpoints`` | ``undeclared``,
 - ``epoch`` (null for a ``*_latest`` mirror or a run-level file) and ``latest`` (a ``{tag}`` = ``latest`` mirror),
 - ``method`` and ``dims`` when the pattern names them (projections always do),
 - ``fields``: every other placeholder of the pattern (``idx``, ``family`` ...), ints for ``{name:int}``,
 - ``size`` and ``mtime``.
 
 A client therefore never parses a file name: it filters rows by these keys. The patterns are the
-specs' own (``ArtifactSpec.files``, ``OnDemandSpec.files``, :func:`latentdeck.engine.projections.projection_template`),
+specs' own (``ComputationSpec.files``, plus ``<key>/result.json`` for a keyed one,
+:func:`latentdeck.engine.projections.projection_template`),
 so a new plugin's files are parsed without a host or frontend change. Nothing is computed or opened;
 the walk is the store's (no link followed, regular files only).
 """
@@ -40,8 +41,9 @@ def file_parsers(pm) -> dict[str, list[tuple[str, str, dict[str, Any], tuple[str
         for dims in spec.dims:
             parsers["projections"].append(("projections", name, {"method": name, "dims": int(dims)},
                                            (projection_template(spec, dims),)))
-    for kind, spec in records_of_kinds(pm, ("artifacts", "ondemand")):
-        parsers.setdefault(spec.folder, []).append((kind, spec.name, {}, tuple(spec.files)))
+    for kind, spec in records_of_kinds(pm, ("computations",)):
+        kept = (f"{spec.key}/result.json",) if isinstance(spec.key, str) else ()  # the host's record of each answer
+        parsers.setdefault(spec.folder, []).append((kind, spec.name, {}, tuple(spec.files) + kept))
     return parsers
 
 
@@ -64,10 +66,11 @@ def parse_name(parsers, name: str) -> dict[str, Any]:
 
 
 def spec_rows(pm) -> list[dict[str, Any]]:
-    """What the listing says about each installed artifact type (its view hint, page and owner)."""
+    """What the listing says about each installed computation (its schedule, view hint, page and owner)."""
     rows = []
-    for kind, spec in records_of_kinds(pm, ("artifacts", "ondemand")):
+    for kind, spec in records_of_kinds(pm, ("computations",)):
         rows.append({"name": spec.name, "kind": kind, "provider": providers(pm, kind).get(spec.name),
+                     "runs": spec.runs, "askable": spec.askable,
                      "folder": spec.folder, "view": spec.view, "description": spec.description,
                      "overlay": bool(getattr(spec, "overlay", False)),
                      "page": f"/plugin-pages/{spec.name}/" if spec.page else None})

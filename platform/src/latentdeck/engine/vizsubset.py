@@ -16,12 +16,25 @@ point outside the examples the run optimised on (``limit``) is marked ``false``.
 from __future__ import annotations
 
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..kit.images import to_float_images
 from ..types import ResolvedRun
-from .artifacts import VizSubset
 from .subsets import interleaved_by_class as choose_viz_indices
+
+
+@dataclass(frozen=True)
+class VizSubset:
+    """The examples fixed at run start for the per-epoch artifacts: held-out ones (``config.json:
+    viz_indices``) and, with ``viz_split`` ``train`` or ``all``, training ones (``viz_train_indices``),
+    held-out first. ``indices`` are dataset indices within each point's split."""
+
+    indices: list[int]
+    x: Any  # (n, c, h, w) float in [0, 1]
+    y: Any  # (n,) int64
+    split: list[str] | None = None  # per point "heldout" | "train"; None: all held out
+    trained: list[bool] | None = None  # per point: was it in the training set the run optimised on
 
 # Heavy imports (torch) sit inside the functions that use them, on purpose: importing this module stays cheap.
 

@@ -23,14 +23,13 @@ Groups:
 - projection files: ``ProjectionFile`` (pydantic schema of the common fields);
 - files: ``read_json``, ``write_json``, ``write_bytes``, ``dumps`` (atomic, NaN-safe; ``root=run_dir`` follows
   no link below the run folder), ``png_bytes``, ``image_strip`` (images side by side as one PNG strip),
-  ``to_float_images`` (dataset images as floats), ``ArtifactWriter`` (*lent*: the one writer; contexts hand you
-  one); inside a run without following links: ``list_tree``, ``is_regular_file``,
+  ``to_float_images`` (dataset images as floats); inside a run without following links: ``list_tree``,
+  ``is_regular_file``,
   ``open_appender`` (a log), ``UnsafePath`` (what they raise for a link or FIFO: a 409 naming it);
-- on demand: ``OnDemandError``, ``single_threaded``; *lent*: ``OnDemandContext``, ``EpochModels``, ``LoadedEpoch``,
-  ``resolve_epoch``, ``compute_here`` (an on-demand computation where an executor runs it),
-  ``heldout_example``, ``heldout_split``; a ``LoadedEpoch`` (``ctx.load(epoch)``) carries what used to be lent
-  here: ``loaded.viz_subset()``, ``loaded.epochs()`` (epochs with a checkpoint), ``loaded.projections`` (the
-  installed projection specs by name);
+- computations: ``OnDemandError`` (a refusal with its HTTP status), ``single_threaded``; everything else a
+  computation needs from the run comes through its context (``ctx.load(epoch)``, ``ctx.heldout_example(idx)``,
+  ``ctx.projection(method, dims)``, ``ctx.read(other)``, ``ctx.save_json`` ...); *lent*: ``compute_here`` (a
+  computation asked for where an executor runs it);
 - processes (executors): ``pid_alive``, ``proc_start_time``; *lent*: ``forked_main`` (a run's worker in a forked
   child; ``python -m latentdeck.worker RUN_DIR`` is the plain way), ``hosted_main`` (a run's worker inside
   a process another system manages, e.g. a Ray task).
@@ -59,10 +58,7 @@ _KIT = {  # the kit's own modules (latentdeck.kit.<module>): they import only th
 # needs from the registry or the loop comes through its context); tests/test_import_contracts.py pins this
 # list so it can only shrink.
 LENT_BY_THE_HOST = {
-    "ArtifactWriter": "latentdeck.engine.writer", "OnDemandContext": "latentdeck.engine.ondemand", "EpochModels": "latentdeck.engine.ondemand",
-    "LoadedEpoch": "latentdeck.engine.ondemand", "resolve_epoch": "latentdeck.engine.ondemand",
-    "compute_here": "latentdeck.engine.ondemand", "heldout_example": "latentdeck.engine.ondemand",
-    "heldout_split": "latentdeck.engine.ondemand",
+    "compute_here": "latentdeck.engine.computations",
     "forked_main": "latentdeck.worker", "hosted_main": "latentdeck.worker",
 }
 

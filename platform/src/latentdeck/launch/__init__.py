@@ -21,7 +21,7 @@ from .. import __version__
 from .config import DEFAULT_DATASET, RunConfig, default_data_dir
 from ..engine.devices import DeviceUnavailable, check_requested
 from ..kit.errors import is_disk_full, short_repr
-from ..registry import collect, default_name
+from ..registry import collect, default_name, per_epoch
 from .presets import PresetError, apply_preset
 from ..store.resolved import component_options, load_config, moved_field_problems, validation_message
 from ..store.runs import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
@@ -114,7 +114,7 @@ def prepare_run(pm, request: RunConfig | dict[str, Any], check_executor: bool = 
     if request.executor not in executors:
         raise _unknown("executor", request.executor, executors, "List them with `latentdeck plugins --all`.")
     executor_options = _check_executor(executors[request.executor], request, check_executor)
-    generators = collect(pm, "artifacts")
+    generators = per_epoch(pm)
     for name in request.artifacts or []:
         if name not in generators:
             raise _unknown("artifact generator", name, generators, "Leave 'artifacts' empty to run every supported one.")

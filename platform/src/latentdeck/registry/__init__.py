@@ -30,6 +30,8 @@ ENTRY_POINT_GROUP = "latentdeck.plugins"
 BUILTIN_DIST = "latentdeck"
 _SPEC_MARK = f"{hookspecs.hookspec.project_name}_spec"  # what pluggy sets on a hookspec function
 HOOK_NAMES = sorted(name for name in dir(hookspecs) if not name.startswith("_") and hasattr(getattr(hookspecs, name), _SPEC_MARK))
+# Hooks of earlier releases, named in the refusal of a plugin that still implements them.
+REPLACED_HOOKS = {"register_artifacts": "register_computations", "register_ondemand": "register_computations"}
 
 
 class PluginError(Exception):
@@ -103,8 +105,10 @@ def _register(pm: LatentdeckPluginManager, plugin: Any, info: PluginInfo) -> Non
         pm.unregister(name=name)
         hints = []
         for hook in unknown:
-            close = difflib.get_close_matches(hook, HOOK_NAMES, n=1)
-            hints.append(f"{hook!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            close = [REPLACED_HOOKS[hook]] if hook in REPLACED_HOOKS else difflib.get_close_matches(hook, HOOK_NAMES, n=1)
+            why = " (replaced by 'register_computations': return the same records from it; ArtifactSpec(...) and " \
+                  "OnDemandSpec(...) still build ComputationSpec records)" if hook in REPLACED_HOOKS else ""
+            hints.append(f"{hook!r}" + (why or (f" (did you mean {close[0]!r}?)" if close else "")))
         _fail(pm, name, f"{', '.join(hints)} {'is not a latentdeck hook' if len(hints) == 1 else 'are not latentdeck hooks'}; "
                         f"the hooks are: {', '.join(HOOK_NAMES)}")
 
@@ -231,6 +235,16 @@ def records_of_kinds(pm: pluggy.PluginManager, kinds: Iterable[str]) -> list[tup
     return [(kind, record) for kind in kinds for record in collect(pm, kind).values()]
 
 
+def per_epoch(pm: pluggy.PluginManager) -> dict[str, Any]:
+    """``{name: ComputationSpec}`` of the computations the epoch loop (and backfill) runs."""
+    return {name: spec for name, spec in collect(pm, "computations").items() if spec.per_epoch}
+
+
+def askable(pm: pluggy.PluginManager) -> dict[str, Any]:
+    """``{name: ComputationSpec}`` of the computations a person can ask for (a route and a CLI entry each)."""
+    return {name: spec for name, spec in collect(pm, "computations").items() if spec.askable}
+
+
 def providers(pm: pluggy.PluginManager, kind: str) -> dict[str, str]:
     """``{component name: providing plugin name}`` for one kind."""
     return {record.name: provider for provider, record in _records(pm, kind)}
@@ -277,7 +291,7 @@ def _drop_external_duplicates(pm: LatentdeckPluginManager) -> None:
                 _disable(pm, culprits[-1], str(exc))
 
 
-WRITER_KINDS = ("artifacts", "ondemand")  # records that declare a run folder they write
+WRITER_KINDS = ("computations",)  # records that declare a run folder they write
 
 
 def _folder_claims(pm: pluggy.PluginManager) -> list[tuple[str, str, str]]:

@@ -1,16 +1,16 @@
 """Plugin health: how often each plugin's components failed at run time, and the last error.
 
-A generator or projection that raised or ran past its budget (an ``artifact.failed`` event, ``reason:
-"timeout"`` for the budget) and an on-demand computation that raised or ran past its budget are counted
-per component in one small record in the runs folder, ``<runs>/.plugin-health.json``::
+A computation (per epoch or on demand) or projection that raised or ran past its budget (an
+``artifact.failed`` event, ``reason: "timeout"`` for the budget) is counted per component in one small record
+in the runs folder, ``<runs>/.plugin-health.json``::
 
-    {"artifacts/recon": {"failures": 3, "over_budget": 1, "first_at": ..., "last_error": {
+    {"computations/recon": {"failures": 3, "over_budget": 1, "first_at": ..., "last_error": {
         "message": "...", "at": 1765000000.0, "run_id": "...", "epoch": 2, "reason": "error" | "timeout"}}}
 
 Why a record and not a scan of every run's ``events.jsonl``: runs happen in worker processes, backfills in
 processes of their own and on-demand computations in the server, and all of them already share the runs
 folder, so each writes its failure where it happens (one choke point: :meth:`EventLog.emit` of an
-``artifact.failed`` event, plus :func:`latentdeck.engine.ondemand.run_computation`, which emits no event); and
+``artifact.failed`` event, which the epoch loop, backfill and on-demand requests all emit); and
 ``GET /api/plugins`` and ``latentdeck plugins`` read one small file, however many runs and events there are
 (the listing must stay under half a second). A failure stays counted after its run is deleted: it is a fact
 about the plugin, cleared by ``latentdeck plugins --clear-failures`` once the plugin is fixed.
@@ -90,7 +90,8 @@ def note_event(events_path: Path, event: dict[str, Any]) -> None:
     data = event.get("data") or {}
     generator = str(data.get("generator") or "")
     kind, _, name = generator.partition(":") if generator.startswith("projection:") else ("", "", generator)
-    kind = "projections" if kind else "artifacts"
+    kind = "projections" if kind else "computations"
+    name = name.removesuffix(":on_demand")  # an on-demand request's generator is "<name>:on_demand"
     try:
         note_failure(run_dir.parent, kind, name, data.get("error") or "", event.get("run_id"), data.get("epoch"),
                      "timeout" if data.get("reason") == "timeout" else "error")

@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .namespace import HOST_FOLDERS, folder_problem, pattern_problem
+from .namespace import HOST_FOLDERS, folder_problem, pattern_problem, placeholders
 from ..types import (
-    CAPABILITIES, MOUNTS, VIEWS, ArtifactSpec, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, OnDemandSpec, PresetSpec,
+    CAPABILITIES, MOUNTS, RUNS, VIEWS, ComputationSpec, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, PresetSpec,
     ProjectionSpec, ViewSpec,
 )
 
@@ -27,10 +27,9 @@ CALLABLES: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {
     LossSpec: (("compute",), ()),
     DatasetSpec: (("load", "availability"), ()),
     ProjectionSpec: (("fit",), ("restore", "warm_up")),
-    ArtifactSpec: (("generate",), ()),
+    ComputationSpec: (("compute",), ()),
     ExecutorSpec: (("submit", "poll"), ("capacity", "cancel", "check_config")),
     PresetSpec: ((), ()),
-    OnDemandSpec: (("compute",), ()),
     ViewSpec: ((), ()),
 }
 VIEW_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # also the served file's name: /api/views/<name>.js
@@ -66,6 +65,43 @@ def _folder_and_files(record: Any) -> list[str]:
     if not isinstance(record.files, tuple) or not record.files:
         return problems + ["files must be a non-empty tuple of file-name patterns (e.g. ('stats_{tag}.json',))"]
     return problems + [f"files: {p}" for p in map(pattern_problem, record.files) if p]
+
+
+def _computation(record: ComputationSpec) -> list[str]:
+    """A computation: its capabilities, order, folder and files, view, schedule, request, key and budget."""
+    problems = _capabilities("requires", record.requires) + _folder_and_files(record) + _view(record)
+    if not _string_set(record.after):
+        problems.append("after must be a frozenset of computation names")
+    runs = record.runs
+    if not (runs in RUNS or (isinstance(runs, int) and not isinstance(runs, bool) and runs >= 1)):
+        problems.append(f"runs must be 'every_epoch', 'on_demand' or a whole number N >= 1 (every N epochs), "
+                        f"got {runs!r:.40}")
+    request = record.request
+    if request is not None and not (isinstance(request, type) and issubclass(request, BaseModel)):
+        problems.append(f"request must be a pydantic model class or None, got {request!r:.60}")
+    if runs == "on_demand" and request is None:
+        problems.append("a computation that runs on demand needs a request model (what a person may ask for)")
+    key = record.key
+    if key is not None:
+        if request is None:
+            problems.append("key needs a request model: it names the folder of one answer to a request")
+        elif isinstance(key, str):
+            fields = set(request.model_fields) | {"epoch"}
+            unknown = sorted(set(placeholders(key)) - fields)
+            problem = pattern_problem(key.replace("{epoch}", "{epoch:int}"))
+            if unknown:
+                problems.append(f"key {key!r:.80} names {unknown}, which are not fields of its request "
+                                f"({', '.join(sorted(fields))})")
+            elif problem:
+                problems.append(f"key: {problem}")
+        elif not callable(key):
+            problems.append(f"key must be a template string, a callable key(request, epoch) or None, got {key!r:.60}")
+    budget = record.budget_s
+    if budget is not None and not (isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > 0):
+        problems.append(f"budget_s must be a positive number of seconds or None, got {budget!r:.40}")
+    if not isinstance(record.heavy, bool):
+        problems.append("heavy must be True or False")
+    return problems
 
 
 def _view_spec(record: ViewSpec) -> list[str]:
@@ -113,16 +149,8 @@ def record_problems(record: Any) -> list[str]:
         problems.append(f"default_rank must be an int or None, got {record.default_rank!r:.60}")
     if kind is ModelSpec:
         problems += _capabilities("capabilities", record.capabilities)
-    elif kind is ArtifactSpec:
-        problems += _capabilities("requires", record.requires)
-        if not _string_set(record.after):
-            problems.append("after must be a frozenset of generator names")
-        problems += _folder_and_files(record) + _view(record)
-    elif kind is OnDemandSpec:
-        problems += _capabilities("requires", record.requires) + _folder_and_files(record) + _view(record)
-        request = record.request
-        if not (isinstance(request, type) and issubclass(request, BaseModel)):
-            problems.append(f"request must be a pydantic model class, got {request!r:.60}")
+    elif kind is ComputationSpec:
+        problems += _computation(record)
     elif kind is LossSpec and not _string_set(record.requires):
         problems.append("requires must be a frozenset of forward-output names")
     elif kind is ProjectionSpec:

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from .executors import JOB_KINDS, ExecutorSpec, Job, NoOptions
+from .base import NoOptions
+from .computations import RUNS, ArtifactSpec, ComputationResult, ComputationSpec, OnDemandSpec
+from .executors import JOB_KINDS, ExecutorSpec, Job
 from .run import ResolvedRun
 from .views import MOUNTS, ViewSpec
 
@@ -22,7 +24,7 @@ if TYPE_CHECKING:  # torch stays out of import time: `latentdeck --help` must be
     import torch
 
 
-# Capabilities a model may declare; artifact generators name the ones they need in ``requires``.
+# Capabilities a model may declare; computations name the ones they need in ``requires``.
 CAPABILITIES = {
     "reconstruction": "forward() returns 'recon' (b, c, h, w) in [0, 1]",
     "classifier": "forward() returns 'logits' (b, num_classes)",
@@ -36,7 +38,7 @@ CAPABILITIES = {
 }
 
 
-# How an artifact's files are best shown when no panel is made for them (``ArtifactSpec.view``):
+# How a computation's files are best shown when no view is made for them (``ComputationSpec.view``):
 VIEWS = {
     "image": "one PNG per epoch, with an epoch slider",
     "image_grid": "a grid of images (PNG) per epoch, with an epoch slider",
@@ -237,61 +239,6 @@ class ProjectionSpec:
 
 
 @dataclass(frozen=True)
-class ArtifactSpec:
-    """A per-epoch artifact generator: ``generate(ctx)`` writes through ``ctx`` (see artifacts.py).
-
-    It runs after an epoch when the model declares every capability in ``requires``. ``after``
-    names generators whose files of the same epoch this one reads (distortion reads knn's
-    neighbours): when both run in an epoch, those run first. Otherwise generators run by name.
-
-    ``folder`` is the run folder it writes (one top-level name, owned by this plugin alone: the run
-    store serves exactly the declared folders) and ``files`` the file-name patterns inside it:
-    ``{tag}`` is ``epoch_<N>`` or ``latest``, ``{name}`` one name part, ``{name:int}`` a whole number
-    (``"knn_{method}_{tag}.json"``). ``overlay``: its JSON files are overlays of the latent map
-    (marked in ``/api/runs/{id}/files``).
-    ``view``: how the run page shows the files when the UI has no panel for them (:data:`VIEWS`).
-    ``page``: a folder holding ``index.html`` (and its assets) that the host serves at
-    ``/plugin-pages/<name>/`` and the run page embeds for this artifact type instead of the generic view,
-    with ``?run=<run id>&epoch=<N>`` (the page reads the run's files through the API, same origin).
-    """
-
-    name: str
-    generate: Callable[[Any], None]
-    requires: frozenset[str] = frozenset()
-    options: type[BaseModel] = NoOptions
-    description: str = ""
-    after: frozenset[str] = frozenset()
-    folder: str = ""
-    files: tuple[str, ...] = ()
-    overlay: bool = False
-    view: str = "json"  # how the run page shows its files without a dedicated panel (see VIEWS)
-    page: str | None = None  # a folder (in the plugin's package) with an index.html the run page embeds
-
-
-@dataclass(frozen=True)
-class OnDemandSpec:
-    """A computation a person asks for on a chosen run (and epoch, example ...): ``compute(ctx, request)``.
-
-    ``request`` is the pydantic model of its arguments (unknown fields refused); ``compute`` receives an
-    :class:`latentdeck.engine.ondemand.OnDemandContext` and the validated request and returns
-    ``{"folder", "files", "created", "payload"}`` (optionally ``"notes"``: sentences for people, which the
-    CLI prints), writing only into ``folder`` through the context.
-    ``requires``: model capabilities it needs. ``folder`` / ``files`` as in :class:`ArtifactSpec`.
-    """
-
-    name: str
-    request: type[BaseModel]
-    compute: Callable[[Any, BaseModel], dict[str, Any]]
-    folder: str = ""
-    files: tuple[str, ...] = ()
-    requires: frozenset[str] = frozenset()
-    description: str = ""
-    view: str = "json"
-    page: str | None = None
-    heavy: bool = False  # worth a worker of the run's executor (a computation Job), not the server's process
-
-
-@dataclass(frozen=True)
 class PresetSpec:
     """A named starting point for a run: run config fields a person can launch as they are.
 
@@ -318,16 +265,14 @@ KINDS: dict[str, tuple[str, type]] = {
     "loss_components": ("register_loss_components", LossSpec),
     "datasets": ("register_datasets", DatasetSpec),
     "projections": ("register_projections", ProjectionSpec),
-    "artifacts": ("register_artifacts", ArtifactSpec),
+    "computations": ("register_computations", ComputationSpec),
     "executors": ("register_executors", ExecutorSpec),
     "presets": ("register_presets", PresetSpec),
-    "ondemand": ("register_ondemand", OnDemandSpec),
     "views": ("register_views", ViewSpec),
 }
 
 __all__ = [
-    "Availability", "ArtifactSpec", "VIEWS", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
-    "ExecutorSpec", "JOB_KINDS", "Job", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec",
-    "Schedule", "MOUNTS", "ViewSpec",
-    "ResolvedRun",
+    "Availability", "ArtifactSpec", "VIEWS", "Batch", "CAPABILITIES", "ComputationResult", "ComputationSpec", "DataSplit",
+    "DatasetSpec", "ExecutorSpec", "JOB_KINDS", "Job", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec",
+    "PresetSpec", "Projection", "ProjectionSpec", "RUNS", "ResolvedRun", "Schedule", "MOUNTS", "ViewSpec",
 ]

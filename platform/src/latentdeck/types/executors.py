@@ -7,14 +7,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-
-class NoOptions(BaseModel):
-    """Options model for components that take none."""
-
-    model_config = ConfigDict(extra="forbid")
-
+from .base import NoOptions
 
 JOB_KINDS = ("run", "backfill", "computation")
 

@@ -4,7 +4,7 @@ in a process another system manages (a Ray task), :func:`run_job` in a process t
 
 Each dispatches on the job's kind: ``run`` trains with :func:`latentdeck.engine.training.execute_run`,
 ``backfill`` runs :func:`latentdeck.engine.backfill.main` with the job's arguments, ``computation`` runs the
-on-demand computation with :func:`latentdeck.engine.ondemand.compute_here` (its answer is returned, or
+on-demand computation with :func:`latentdeck.engine.computations.compute_here` (its answer is returned, or
 printed as JSON by the command). Without ``--job`` the command trains the run. A worker lowers its own
 priority so the server and the browser stay responsive on a small machine; every way of starting it
 runs the same code with the same exit codes.
@@ -36,7 +36,7 @@ def run_job(job: Job) -> int | dict[str, Any]:
         from ..engine.backfill import main as backfill_main
 
         return backfill_main([job.run_dir, *[str(arg) for arg in job.args.get("argv", [])]])
-    from ..engine.ondemand import compute_here
+    from ..engine.computations import compute_here
 
     return compute_here(job.run_dir, job.args["name"], dict(job.args.get("body") or {}))
 

@@ -1,4 +1,4 @@
-"""The sprite atlas: tile layout, files through a real ArtifactContext (inputs once, reconstructions per
+"""The sprite atlas: tile layout, files through a real RunContext (inputs once, reconstructions per
 epoch with a latest mirror), per-point hover values, a real run and a backfill of a run without it."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+from latentdeck.engine.context import RunContext, VizSubset
 from latentdeck.kit.atomic import read_json
 from latentdeck.store.events import EventLog, read_events
 from latentdeck.registry import collect, providers
@@ -24,9 +24,9 @@ def exact_images(n: int, c: int, h: int, w: int, seed: int) -> torch.Tensor:
 
 
 def test_registered_for_every_model(plugin_manager):
-    spec = collect(plugin_manager, "artifacts")["atlas"]
-    assert providers(plugin_manager, "artifacts")["atlas"] == "latentdeck.atlas"
-    assert spec.requires == frozenset() and spec.generate is generate
+    spec = collect(plugin_manager, "computations")["atlas"]
+    assert providers(plugin_manager, "computations")["atlas"] == "latentdeck.atlas"
+    assert spec.requires == frozenset() and spec.compute is generate
 
 
 @pytest.mark.parametrize("n", [1, 5, 9, 10])
@@ -53,7 +53,7 @@ def test_channels_are_averaged():
 
 def _context(run_dir, epoch, log, outputs, x, indices):
     viz = VizSubset(indices, x, torch.arange(len(indices)) % 10)
-    return ArtifactContext(run_id="r", run_dir=run_dir, epoch=epoch, config={"seed": 0}, model=None, model_spec=None,
+    return RunContext(run_id="r", run_dir=run_dir, epoch=epoch, config={"seed": 0}, model=None, model_spec=None,
                            dataset_spec=None, viz=viz, outputs=outputs, generator="atlas", events=log)
 
 

@@ -20,7 +20,7 @@ CLUSTER_FILES = ["cluster_quality_epoch_1.json", "cluster_quality_epoch_2.json",
 def test_a_run_trained_without_the_plugin_gets_its_files_by_backfill(plugin_manager, runs_dir, tiny_config):
     without = make_plugin_manager(plugins=[sys.modules["latentdeck.testing"]])
     without.unregister(name="latentdeck.clusters")
-    assert "cluster_quality" not in collect(without, "artifacts")
+    assert "cluster_quality" not in collect(without, "computations")
     stored = prepare_run(without, {**tiny_config, "model": "gmvae", "model_options": dict(TINY_GMVAE_OPTIONS),
                                    "epochs": 2})
     RunStore(runs_dir).create(stored)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+from latentdeck.engine.context import RunContext, VizSubset
 from latentdeck.kit.atomic import read_json
 from latentdeck.store.events import EventLog, read_events
 from latentdeck.registry import collect, providers
@@ -31,16 +31,16 @@ class TinyDecoder(torch.nn.Module):
 
 def context(tmp_path, log, outputs, labels, model=None, split=None, epoch=1):
     n = len(labels)
-    return ArtifactContext(run_id="r", run_dir=tmp_path, epoch=epoch, config={"seed": 0}, model=model, model_spec=None,
+    return RunContext(run_id="r", run_dir=tmp_path, epoch=epoch, config={"seed": 0}, model=model, model_spec=None,
                            dataset_spec=Dataset(), viz=VizSubset(list(range(n)), torch.zeros(n, 1, 4, 6),
                                                                  torch.tensor(labels), split=split),
                            outputs=outputs, generator="cluster_quality", events=log)
 
 
 def test_registered_with_their_folder_and_needs(plugin_manager):
-    specs = collect(plugin_manager, "artifacts")
+    specs = collect(plugin_manager, "computations")
     quality, prototypes = specs["cluster_quality"], specs["component_prototypes"]
-    assert providers(plugin_manager, "artifacts")["cluster_quality"] == "latentdeck.clusters"
+    assert providers(plugin_manager, "computations")["cluster_quality"] == "latentdeck.clusters"
     assert quality.requires == frozenset() and quality.view == "metric_series"
     assert quality.folder == prototypes.folder == "clusters"
     assert prototypes.requires == {"mixture_prior", "decoder"}
@@ -126,7 +126,7 @@ def test_a_tiny_ae_run_gets_the_held_out_classifier_confusion_and_no_prototypes(
 
 def test_the_payload_matches_a_recomputation_from_the_checkpoint(trained_run, plugin_manager):
     """What the run wrote is what its saved model says on its subset (no stale or shuffled outputs)."""
-    from latentdeck.kit import EpochModels
+    from latentdeck.engine.epochs import EpochModels
 
     run_dir = trained_run("gmvae", epochs=1)
     loaded = EpochModels(capacity=1).get(run_dir, 1, pm=plugin_manager)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from latentdeck import Projection
-from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+from latentdeck.engine.context import RunContext, VizSubset
 from latentdeck.kit.atomic import read_json
 from latentdeck.engine.backfill import backfill
 from latentdeck.store.events import EventLog, read_events
@@ -41,7 +41,7 @@ def toy_outputs(n=60, d=4, k=3, seed=0):
 def make_context(tmp_path, outputs, projections, capabilities=GMVAE_LIKE, options=None, epoch=2):
     latents = outputs["mu"].numpy() if "mu" in outputs else outputs["z"].numpy()
     n = len(latents)
-    return ArtifactContext(
+    return RunContext(
         run_id="run-1", run_dir=tmp_path, epoch=epoch, config={"seed": 0}, model=None,
         model_spec=SimpleNamespace(capabilities=capabilities, latent_name="mu of q(z|x)"), dataset_spec=None,
         viz=VizSubset(list(range(n)), torch.zeros(n, 1, 28, 28), torch.zeros(n, dtype=torch.long)),
@@ -64,9 +64,9 @@ def cell_centre(doc, row, col):
 
 
 def test_registered_by_the_density_plugin(plugin_manager):
-    spec = collect(plugin_manager, "artifacts")["density"]
-    assert providers(plugin_manager, "artifacts")["density"] == "latentdeck.density"
-    assert spec.requires == {"latents"} and spec.options is DensityOptions and spec.generate is generate
+    spec = collect(plugin_manager, "computations")["density"]
+    assert providers(plugin_manager, "computations")["density"] == "latentdeck.density"
+    assert spec.requires == {"latents"} and spec.options is DensityOptions and spec.compute is generate
     assert DensityOptions().grid_size == 160 and all(f.description for f in DensityOptions.model_fields.values())
     assert "latentdeck.density" in {entry["name"] for entry in list_plugins(plugin_manager, all=True)}
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from latentdeck import Projection
-from latentdeck.engine.artifacts import ArtifactContext, VizSubset, selected_generators
+from latentdeck.engine.artifacts import VizSubset, selected_generators
+from latentdeck.engine.context import RunContext
 from latentdeck.kit.atomic import read_json
 from latentdeck.engine.backfill import backfill
 from latentdeck.store.events import EventLog, read_events
@@ -22,7 +23,7 @@ from latentdeck_knn.plugin import generate as knn_generate
 
 def context(tmp_path, latents, projections, generator, options):
     n = len(latents)
-    return ArtifactContext(
+    return RunContext(
         run_id="run-1", run_dir=tmp_path, epoch=4, config={"seed": 0}, model=None,
         model_spec=SimpleNamespace(capabilities=frozenset({"latents"}), latent_name="z"), dataset_spec=None,
         viz=VizSubset(list(range(10, 10 + n)), torch.zeros(n, 1, 28, 28), torch.zeros(n, dtype=torch.long)),
@@ -36,10 +37,10 @@ def run_both(tmp_path, latents, projections, options=None):
 
 
 def test_registered_after_knn(plugin_manager):
-    spec = collect(plugin_manager, "artifacts")["distortion"]
-    assert providers(plugin_manager, "artifacts")["distortion"] == "latentdeck.distortion"
+    spec = collect(plugin_manager, "computations")["distortion"]
+    assert providers(plugin_manager, "computations")["distortion"] == "latentdeck.distortion"
     assert spec.after == {"knn"} and spec.options is DistortionOptions and spec.requires == {"latents"}
-    order = [s.name for s in selected_generators(collect(plugin_manager, "artifacts"), frozenset({"latents"}),
+    order = [s.name for s in selected_generators(collect(plugin_manager, "computations"), frozenset({"latents"}),
                                                  ["distortion", "knn", "density"])]
     assert order.index("knn") < order.index("distortion")
 
@@ -91,7 +92,7 @@ def test_squeezed_half_shows_a_lower_ratio_on_the_grid(tmp_path):
 def test_without_the_knn_artifact_it_fails_with_the_reason_and_writes_nothing(tmp_path):
     latents = np.random.default_rng(0).normal(size=(20, 3))
     ctx = context(tmp_path, latents, {"pca": {2: Projection(latents[:, :2], {})}}, "distortion", DistortionOptions())
-    with pytest.raises(RuntimeError, match=r"neighbors/knn_pca_epoch_4.json is missing: it is written by the 'knn' generator"):
+    with pytest.raises(RuntimeError, match=r"neighbors/knn_pca_epoch_4.json is missing: it is written by the 'knn' computation"):
         generate(ctx)
     assert not (tmp_path / "distortion").exists()
 

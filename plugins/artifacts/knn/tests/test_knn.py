@@ -8,7 +8,7 @@ import torch
 
 import latentdeck.testing
 from latentdeck import Projection, ProjectionSpec, hookimpl
-from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+from latentdeck.engine.context import RunContext, VizSubset
 from latentdeck.kit.atomic import read_json
 from latentdeck.store.events import EventLog, read_events
 from latentdeck.launch import prepare_run
@@ -42,7 +42,7 @@ def context(tmp_path):
     latents, labels, p2, p3 = toy_latents()
     events = EventLog(tmp_path / "events.jsonl", "run-1")
     n = len(latents)
-    ctx = ArtifactContext(
+    ctx = RunContext(
         run_id="run-1", run_dir=tmp_path, epoch=3, config={"seed": 0}, model=None, model_spec=None,
         dataset_spec=None, viz=VizSubset(list(range(100, 100 + n)), torch.zeros(n, 1, 28, 28), torch.tensor(labels)),
         outputs={}, generator="knn", options=KNNOptions(k=5), events=events, latents=latents,
@@ -52,9 +52,9 @@ def context(tmp_path):
 
 
 def test_registered_by_the_knn_plugin(plugin_manager):
-    spec = collect(plugin_manager, "artifacts")["knn"]
-    assert providers(plugin_manager, "artifacts")["knn"] == "latentdeck.knn"
-    assert spec.requires == {"latents"} and spec.generate is generate and spec.options is KNNOptions
+    spec = collect(plugin_manager, "computations")["knn"]
+    assert providers(plugin_manager, "computations")["knn"] == "latentdeck.knn"
+    assert spec.requires == {"latents"} and spec.compute is generate and spec.options is KNNOptions
     assert KNNOptions().k == 15 and all(f.description for f in KNNOptions.model_fields.values())
 
 

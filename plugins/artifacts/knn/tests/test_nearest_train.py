@@ -17,7 +17,9 @@ import torch
 
 from latentdeck.kit.atomic import read_json
 from latentdeck.store.events import read_events
-from latentdeck.engine.ondemand import EpochModels, OnDemandContext, OnDemandError, run_computation
+from latentdeck.engine.epochs import EpochModels
+from latentdeck.kit import OnDemandError
+from latentdeck.engine import computations
 from latentdeck.registry import collect
 from latentdeck.kit.images import to_float_images
 from latentdeck_knn import nearest as nearest_module
@@ -25,9 +27,9 @@ from latentdeck_knn.nearest import NearestTrainRequest, searched_indices, traine
 
 
 def _compute(run_dir, pm, **body):
-    spec = collect(pm, "ondemand")["nearest-train"]
-    ctx = OnDemandContext(run_id=run_dir.name, run_dir=run_dir, spec=spec, pm=pm, models=EpochModels())
-    return run_computation(ctx, NearestTrainRequest.model_validate(body))
+    spec = collect(pm, "computations")["nearest-train"]
+    return computations.run(spec, computations.context_for(run_dir, spec, pm, EpochModels()),
+                            NearestTrainRequest.model_validate(body)).as_json()
 
 
 def _model_and_train(run_dir, pm):
@@ -73,7 +75,7 @@ def test_a_training_digit_is_never_its_own_nearest_and_the_rest_match_brute_forc
 def test_a_held_out_digit_gets_labels_predictions_and_its_neighbours_images(ae_run, plugin_manager):
     from PIL import Image
 
-    from latentdeck.engine.ondemand import heldout_split
+    from latentdeck.engine.epochs import heldout_split
 
     p = _compute(ae_run, plugin_manager, idx=5)["payload"]
     assert p["k"] == 8 and p["predicted_by"] == "classifier" and p["searched"]["self_excluded"] is False
@@ -110,6 +112,7 @@ def test_repeats_come_from_disk_and_a_second_digit_reuses_the_encoded_split(ae_r
                and e["data"]["generator"] == "nearest-train:on_demand"]
     assert sorted(d["name"] for d in created) == sorted(first["files"] + second["files"])  # each file announced once
     assert sorted(first["files"]) == ["neighbors/train/epoch_1/heldout_2_k_4/nearest.json",
+                                      "neighbors/train/epoch_1/heldout_2_k_4/result.json",  # the host's record
                                       "neighbors/train/epoch_1/heldout_2_k_4/strip.png"]
 
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+from latentdeck.engine.context import RunContext, VizSubset
 from latentdeck.kit.atomic import read_json
 from latentdeck.store.events import EventLog, read_events
 from latentdeck.launch import prepare_run
@@ -18,9 +18,9 @@ from latentdeck_mixture.plugin import generate, mixture_health
 
 
 def test_registered_for_mixture_models_only(plugin_manager):
-    spec = collect(plugin_manager, "artifacts")["mixture_health"]
-    assert providers(plugin_manager, "artifacts")["mixture_health"] == "latentdeck.mixture"
-    assert spec.requires == {"mixture"} and spec.generate is generate
+    spec = collect(plugin_manager, "computations")["mixture_health"]
+    assert providers(plugin_manager, "computations")["mixture_health"] == "latentdeck.mixture"
+    assert spec.requires == {"mixture"} and spec.compute is generate
     models = collect(plugin_manager, "models")
     assert spec.requires <= models["gmvae"].capabilities
     assert not spec.requires <= models["ae"].capabilities
@@ -84,7 +84,7 @@ def test_uneven_use_is_named_with_its_unused_components():
 def test_generate_writes_epoch_and_latest_and_emits_events(tmp_path):
     qc = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
     with EventLog(tmp_path / "events.jsonl", "run-1") as events:
-        ctx = ArtifactContext(
+        ctx = RunContext(
             run_id="run-1", run_dir=tmp_path, epoch=2, config={"seed": 3}, model=None, model_spec=None,
             dataset_spec=None, viz=VizSubset([4, 8, 15], torch.zeros(3, 1, 28, 28), torch.tensor([0, 1, 2])),
             outputs={"qc": qc}, generator="mixture_health", events=events)

@@ -1,4 +1,4 @@
-"""The reconstruction grid: pixel layout, and files written through a real ArtifactContext."""
+"""The reconstruction grid: pixel layout, and files written through a real RunContext."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from latentdeck.engine.artifacts import ArtifactContext, VizSubset
+from latentdeck.engine.context import RunContext, VizSubset
 from latentdeck.kit.atomic import read_json
 from latentdeck.store.events import EventLog, read_events
 from latentdeck.registry import collect, providers
@@ -60,9 +60,9 @@ def test_default_layout_for_sixteen_mnist_digits():
 
 
 def test_registered_by_the_recon_plugin(plugin_manager):
-    spec = collect(plugin_manager, "artifacts")["recon_grid"]
-    assert providers(plugin_manager, "artifacts")["recon_grid"] == "latentdeck.recon"
-    assert spec.requires == {"reconstruction"} and spec.generate is generate
+    spec = collect(plugin_manager, "computations")["recon_grid"]
+    assert providers(plugin_manager, "computations")["recon_grid"] == "latentdeck.recon"
+    assert spec.requires == {"reconstruction"} and spec.compute is generate
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def context(tmp_path):
     x = exact_images(5, 1, 28, 28, seed=3)
     recon = exact_images(5, 1, 28, 28, seed=4)
     events = EventLog(tmp_path / "events.jsonl", "run-1")
-    ctx = ArtifactContext(
+    ctx = RunContext(
         run_id="run-1", run_dir=tmp_path, epoch=3, config={}, model=None, model_spec=None,
         dataset_spec=None, viz=VizSubset([5, 7, 9, 11, 13], x, torch.tensor([1, 2, 3, 4, 5])),
         outputs={"recon": recon}, generator="recon_grid", options=ReconOptions(grid_size=4), events=events)

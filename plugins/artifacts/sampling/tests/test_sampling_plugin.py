@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from latentdeck.kit.atomic import read_json
-from latentdeck.engine.ondemand import EpochModels, OnDemandContext
+from latentdeck.engine.epochs import EpochModels
+from latentdeck.engine.computations import context_for
 from latentdeck.registry import collect
 from latentdeck_sampling.samples import MAX_M, SampleRequest, derived_seed, latent_rms, render, sample
 from latentdeck.testing import heavy_imports_of
@@ -50,7 +51,7 @@ def test_ae_gets_a_labelled_isotropic_neighbourhood_and_no_prior_samples(trained
     payload = read_json(run_dir / "samples/posterior_local_epoch_1_idx_5_m_4.json")
     assert payload["distribution"] == "isotropic_neighbourhood" and "deterministic" in payload["description"]
     loaded = EpochModels().get(run_dir, 1, plugin_manager)
-    from latentdeck.engine.ondemand import heldout_split
+    from latentdeck.engine.epochs import heldout_split
 
     images, _ = heldout_split(loaded.config, loaded.dataset_spec)
     with torch.no_grad():
@@ -62,7 +63,7 @@ def test_ae_gets_a_labelled_isotropic_neighbourhood_and_no_prior_samples(trained
 def test_samples_follow_the_stated_distributions(trained_run, plugin_manager):
     loaded = EpochModels().get(trained_run("gmvae", epochs=1), None, plugin_manager)
     model, caps = loaded.model, loaded.model_spec.capabilities
-    from latentdeck.engine.ondemand import heldout_example
+    from latentdeck.engine.epochs import heldout_example
     from latentdeck_sampling.samples import draw_posterior_local, draw_prior_component
 
     x, _ = heldout_example(loaded.config, loaded.dataset_spec, 3)
@@ -81,19 +82,19 @@ def test_the_per_epoch_grid_is_the_on_demand_grid(trained_run, plugin_manager):
     run_dir = trained_run("gmvae", epochs=1)
     i = read_json(run_dir / "config.json")["viz_indices"][0]
     png = (run_dir / f"samples/posterior_local_epoch_1_idx_{i}_m_16.png").read_bytes()
-    ctx = OnDemandContext(run_id=run_dir.name, run_dir=run_dir, spec=collect(plugin_manager, "ondemand")["sampling"],
-                          pm=plugin_manager, models=EpochModels())
+    spec = collect(plugin_manager, "computations")["sampling"]
+    ctx = context_for(run_dir, spec, plugin_manager, EpochModels())
     served = sample(ctx, SampleRequest(idx=i, m=16))
-    assert served["created"] is False
+    assert served.created is False
     for path in (run_dir / "samples").glob("*"):
         path.unlink()
     fresh = sample(ctx, SampleRequest(kind="posterior_local", idx=i, m=16))
-    assert fresh["created"] is True and (run_dir / fresh["payload"]["png"]).read_bytes() == png
+    assert fresh.created is True and (run_dir / fresh.payload["png"]).read_bytes() == png
 
 
 def test_a_small_grid_is_a_prefix_of_a_larger_one(trained_run, plugin_manager):
     loaded = EpochModels().get(trained_run("gmvae", epochs=1), None, plugin_manager)
-    from latentdeck.engine.ondemand import heldout_example
+    from latentdeck.engine.epochs import heldout_example
 
     x, _ = heldout_example(loaded.config, loaded.dataset_spec, 0)
     small, _ = render(loaded.model, loaded.model_spec.capabilities, "prior_component", 0, 4, 99, 1, x=x)

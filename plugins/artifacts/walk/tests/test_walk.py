@@ -12,9 +12,32 @@ import pytest
 
 from latentdeck import hookimpl
 from latentdeck.kit.atomic import read_json
-from latentdeck.engine.ondemand import OnDemandError
+from latentdeck.kit import OnDemandError
+from latentdeck.registry import collect
+from latentdeck.engine.epochs import EpochModels
 from latentdeck_walk.walk import Walker, WalkRequest, span_tag
 
+
+
+class _Heard:
+    """An event sink that keeps (name, epoch) of each ``artifact.created`` in ``heard``."""
+
+    def __init__(self, heard):
+        self.heard = heard
+
+    def emit(self, type, data):
+        if type == "artifact.created":
+            self.heard.append((data["name"], data["epoch"]))
+
+
+def _asking(run_dir, pm, name, heard=None, models=None):
+    """A context for asking computation ``name`` of the run (as the API builds one), its announcements heard."""
+    from latentdeck.engine.computations import context_for
+
+    ctx = context_for(run_dir, collect(pm, "computations")[name], pm, models or EpochModels())
+    if heard is not None:
+        ctx.events = _Heard(heard)
+    return ctx
 
 def _no_map(latents, dims, seed, options, init=None):
     """A stand-in nonlinear projection: no linear map, no transform, no restore (like a reloaded UMAP)."""
@@ -43,7 +66,7 @@ def run(trained_run, walk_pm):
 
 def _walker(run_dir, pm):
     heard: list[tuple[list[str], int]] = []
-    return Walker(run_dir, pm=pm, announce=lambda names, epoch: heard.append((names, epoch))), heard
+    return Walker(_asking(run_dir, pm, "walk", heard)), heard
 
 
 def test_interpolation_on_a_linear_map_is_exact_at_both_ends(run, walk_pm):
@@ -64,10 +87,10 @@ def test_interpolation_on_a_linear_map_is_exact_at_both_ends(run, walk_pm):
 
     strip = Image.open(run / p["strip"]["png"])
     assert strip.size == (5 * 30 + 2, 32)  # five 28-px decodes, 2 px apart
-    assert heard == [(result.files, 1)]
+    assert heard == [(f, 1) for f in result.files]
 
     again = walker.walk(WalkRequest(from_idx=a, to_idx=b, steps=5, method="first-dims"))
-    assert not again.created and again.payload == p and len(heard) == 1  # from disk, announced once
+    assert not again.created and again.payload == p and len(heard) == len(result.files)  # from disk, announced once
 
 
 def test_dimension_walk_centres_on_the_digit_with_a_stated_span(run, walk_pm):

@@ -11,18 +11,41 @@ import pytest
 import torch
 
 from latentdeck.kit.atomic import read_json
-from latentdeck.engine.ondemand import EpochModels, OnDemandError, heldout_split
+from latentdeck.engine.epochs import EpochModels, heldout_split
+from latentdeck.kit import OnDemandError
 from latentdeck_walk.centre import class_centre
+from latentdeck.registry import collect
 from latentdeck_walk.walk import Walker, WalkRequest
 
 
+
+class _Heard:
+    """An event sink that keeps (name, epoch) of each ``artifact.created`` in ``heard``."""
+
+    def __init__(self, heard):
+        self.heard = heard
+
+    def emit(self, type, data):
+        if type == "artifact.created":
+            self.heard.append((data["name"], data["epoch"]))
+
+
+def _asking(run_dir, pm, name, heard=None, models=None):
+    """A context for asking computation ``name`` of the run (as the API builds one), its announcements heard."""
+    from latentdeck.engine.computations import context_for
+
+    ctx = context_for(run_dir, collect(pm, "computations")[name], pm, models or EpochModels())
+    if heard is not None:
+        ctx.events = _Heard(heard)
+    return ctx
+
 def _walker(run_dir, pm):
     heard: list = []
-    return Walker(run_dir, pm=pm, announce=lambda names, epoch: heard.append((names, epoch))), heard
+    return Walker(_asking(run_dir, pm, "walk", heard)), heard
 
 
 def _viz(run_dir, pm):
-    loaded = EpochModels().get(run_dir, None, pm)
+    loaded = _asking(run_dir, pm, "walk").load(None)
     viz = loaded.viz_subset()
     with torch.no_grad():
         return loaded, loaded.model.encode(viz.x).double().numpy(), viz.y.numpy()
@@ -53,10 +76,10 @@ def test_the_class_walk_ends_exactly_at_the_class_mean(ae_run, plugin_manager):
     np.testing.assert_allclose(p["placement"]["coords"][-1], mean[:2], atol=2e-6)  # first-dims: exact placement
     assert result.folder == f"walks/epoch_1/first-dims/from_heldout_3/centre_class_{own}_steps_5"
     assert sorted(result.files) == [f"{result.folder}/strip.png", f"{result.folder}/walk.json"]
-    assert p["strip"]["tiles"] == 5 and heard == [(result.files, 1)]
+    assert p["strip"]["tiles"] == 5 and heard == [(f, 1) for f in result.files]
 
     again = walker.walk(WalkRequest(from_idx=3, mode="centre", centre="class", steps=5, method="first-dims"))
-    assert not again.created and again.payload == p and len(heard) == 1
+    assert not again.created and again.payload == p and len(heard) == len(result.files)
     same = walker.walk(WalkRequest(from_idx=3, mode="centre", centre="class", target=own, steps=5, method="first-dims"))
     assert same.folder == result.folder and not same.created  # the default names the same centre
 

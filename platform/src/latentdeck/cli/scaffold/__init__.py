@@ -8,10 +8,11 @@ It writes ``DIR/latentdeck-NAME/`` (``DIR`` defaults to the current folder)::
     src/latentdeck_NAME/plugin.py     the hook of KIND with a minimal real implementation
     tests/test_plugin.py              tests through latentdeck.testing's public helpers (no install needed)
 
-Kinds: ``artifact`` (a per-epoch generator writing a JSON file into the plugin's own run folder),
-``projection`` (a seeded random linear map of the latents), ``computation`` (an on-demand computation: a
-held-out digit's latent code at an epoch), ``dataset`` (seeded synthetic digits, nothing to download) and
-``executor`` (each job of a run as a process of this machine). The templates live beside this module
+Kinds: ``artifact`` (a ``ComputationSpec`` run every epoch, writing a JSON file into the plugin's own run
+folder), ``projection`` (a seeded random linear map of the latents), ``computation`` (a ``ComputationSpec``
+asked for on demand: a held-out digit's latent code at an epoch, keyed so the host serves repeats from disk),
+``dataset`` (seeded synthetic digits, nothing to download) and ``executor`` (each job of a run as a process of
+this machine). The templates live beside this module
 (``templates/<kind>_plugin.py.tmpl``, ``templates/<kind>_test.py.tmpl`` and the shared files, all ``.tmpl`` so
 that no tool takes them for the host's modules or tests); ``__NAME__`` in
 them becomes NAME. Bad input (a NAME that is not a Python identifier, a folder that exists, an unknown
@@ -28,9 +29,9 @@ from pathlib import Path
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 KINDS = {  # kind -> (the hook it implements, what the plugin provides)
-    "artifact": ("register_artifacts", "a per-epoch artifact: latent statistics of the visualization subset"),
+    "artifact": ("register_computations", "a per-epoch computation: latent statistics of the visualization subset"),
     "projection": ("register_projections", "a projection: a seeded random linear map of the latents"),
-    "computation": ("register_ondemand", "an on-demand computation: a held-out digit's latent code at an epoch"),
+    "computation": ("register_computations", "a computation asked for on demand: a held-out digit's latent code at an epoch"),
     "dataset": ("register_datasets", "a dataset: seeded synthetic digits (nothing to download)"),
     "executor": ("register_executors", "an executor: each job of a run as a process of this machine"),
 }

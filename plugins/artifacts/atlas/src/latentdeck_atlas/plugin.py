@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ArtifactSpec, hookimpl
+from latentdeck import ComputationSpec, hookimpl
 
 ORDER = "subset order (as the projection files' indices), row-major: tile i at column i % columns, row i // columns"
 
@@ -71,7 +71,7 @@ FOLDER = "atlas"
 INPUTS = "atlas_inputs"
 
 
-def generate(ctx) -> None:
+def generate(ctx, request=None) -> None:
     options: AtlasOptions = ctx.options or AtlasOptions()
     common = {"indices": [int(i) for i in ctx.viz.indices]}
     folder = ctx.run_dir / FOLDER
@@ -92,9 +92,9 @@ def generate(ctx) -> None:
 
 
 @hookimpl
-def register_artifacts():
-    return [ArtifactSpec(
-        name="atlas", generate=generate, requires=frozenset(), options=AtlasOptions,
+def register_computations():
+    return [ComputationSpec(
+        name="atlas", compute=generate, requires=frozenset(), options=AtlasOptions,
         folder=FOLDER, files=(f"{INPUTS}.png", f"{INPUTS}.json", "atlas_{tag}.png", "atlas_{tag}.json"), view="image",
         description="sprite atlases of the visualization subset: input digits once per run "
                     "(atlas/atlas_inputs.png) and reconstructions per epoch (atlas/atlas_<tag>.png), "

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from latentdeck import ArtifactSpec, ViewSpec, hookimpl
+from latentdeck import ComputationSpec, ViewSpec, hookimpl
 from latentdeck.kit import pretraining_note
 
 FOLDER = "clusters"
@@ -27,7 +27,7 @@ def _numpy(value: Any):
     return value.detach().cpu().numpy() if hasattr(value, "detach") else value
 
 
-def generate_cluster_quality(ctx) -> None:
+def generate_cluster_quality(ctx, request=None) -> None:
     from .quality import cluster_quality
 
     qc, logits = ctx.outputs.get("qc"), ctx.outputs.get("logits")
@@ -50,7 +50,7 @@ def prototype_strip(decodes) -> Any:
     return np.concatenate(list(pixels), axis=1) if len(pixels) else np.zeros((decodes.shape[2], 0), np.uint8)
 
 
-def generate_component_prototypes(ctx) -> None:
+def generate_component_prototypes(ctx, request=None) -> None:
     import torch
 
     prior_mu = ctx.outputs["prior_mu"]  # (K, d)
@@ -72,17 +72,17 @@ def generate_component_prototypes(ctx) -> None:
 
 
 @hookimpl
-def register_artifacts():
+def register_computations():
     return [
-        ArtifactSpec(
-            name="cluster_quality", generate=generate_cluster_quality, folder=FOLDER,
+        ComputationSpec(
+            name="cluster_quality", compute=generate_cluster_quality, folder=FOLDER,
             files=("cluster_quality_{tag}.json",), view="metric_series",
             description="how the components (argmax q(c|x)) or the classifier agree with the digits on the "
                         "visualization subset: Hungarian-matched accuracy, NMI, confusion matrices whose cells list "
                         "their points; for a mixture the labels only score (the model never sees them), for a "
                         "classifier only held-out digits are scored"),
-        ArtifactSpec(
-            name="component_prototypes", generate=generate_component_prototypes,
+        ComputationSpec(
+            name="component_prototypes", compute=generate_component_prototypes,
             requires=frozenset({"mixture_prior", "decoder"}), folder=FOLDER,
             files=("prior_means_{tag}.png", "prior_means_{tag}.json"), view="image",
             description="every mixture component's prior mean decoded, side by side in component order, with the "

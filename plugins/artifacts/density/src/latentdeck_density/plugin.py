@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ArtifactSpec, hookimpl
+from latentdeck import ComputationSpec, hookimpl
 
 FAMILIES = ("posterior", "prior", "prior_empirical")
 DIFFERENCE = "posterior_minus_prior"
@@ -239,7 +239,7 @@ def overlays(ctx) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:
     return results, failures
 
 
-def generate(ctx) -> None:
+def generate(ctx, request=None) -> None:
     results, failures = overlays(ctx)
     for method, family, doc in results:
         ctx.save_json("density", file_template(family, method), doc)
@@ -249,9 +249,9 @@ def generate(ctx) -> None:
 
 
 @hookimpl
-def register_artifacts():
-    return [ArtifactSpec(
-        name="density", generate=generate, requires=frozenset({"latents"}), options=DensityOptions,
+def register_computations():
+    return [ComputationSpec(
+        name="density", compute=generate, requires=frozenset({"latents"}), options=DensityOptions,
         folder="density", files=("{family}_2d_{tag}_{method}.json",), overlay=True, view="grid2d_overlay",
         description="posterior and prior density grids in each 2-D projection's coordinates, with their "
                     "total-variation distances, and the posterior − prior difference "

@@ -4,7 +4,7 @@ For every projection method the run computed this epoch with a 2-D projection, w
 ``distortion/metric_ratio_2d_epoch_<N>_<method>.json`` and ``metric_ratio_2d_latest_<method>.json``.
 
 Metric ``knn_mean_ratio``: for each point i of the visualization subset and its k latent-space
-nearest neighbours nn_j (the ``knn`` artifact's, read with ``ctx.read_artifact("knn", method=...)``;
+nearest neighbours nn_j (the ``knn`` artifact's, read with ``ctx.read("knn", method=...)``;
 this generator runs after ``knn`` and never recomputes them),
 
     ratio_i = mean_j d_proj(i, nn_j) / mean_j d_latent(i, nn_j)
@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ArtifactSpec, hookimpl
+from latentdeck import ComputationSpec, hookimpl
 
 METRIC_TEXT = ("ratio_i = mean_j d_proj(i, nn_j) / mean_j d_latent(i, nn_j) over the k latent-space nearest "
                "neighbours nn_j of point i (Euclidean; d_proj in the projection's 2-D coordinates)")
@@ -53,7 +53,7 @@ def read_neighbours(ctx, method: str, indices: list[int]) -> tuple[str, dict[str
     """The knn artifact of this epoch and method (through ``ctx.read_artifact``: found by the patterns
     the knn generator declares), checked against the visualization subset."""
     try:
-        name, knn = ctx.read_artifact("knn", method=method)
+        name, knn = ctx.read("knn", method=method)
     except (FileNotFoundError, KeyError) as exc:
         raise MissingNeighbours(f"{exc.args[0]}; the distortion map reuses the knn artifact's latent neighbours") from None
     if list(knn["indices"]) != [int(i) for i in indices]:
@@ -118,7 +118,7 @@ def payload(*, method: str, epoch: int, coords, knn: dict[str, Any], options: Di
     }
 
 
-def generate(ctx) -> None:
+def generate(ctx, request=None) -> None:
     options: DistortionOptions = ctx.options or DistortionOptions()
     missing = []
     for method, by_dims in sorted((ctx.projections or {}).items()):
@@ -139,9 +139,9 @@ def generate(ctx) -> None:
 
 
 @hookimpl
-def register_artifacts():
-    return [ArtifactSpec(
-        name="distortion", generate=generate, requires=frozenset({"latents"}), options=DistortionOptions,
+def register_computations():
+    return [ComputationSpec(
+        name="distortion", compute=generate, requires=frozenset({"latents"}), options=DistortionOptions,
         after=frozenset({"knn"}), folder="distortion", files=("{metric}_2d_{tag}_{method}.json",), overlay=True,
         view="grid2d_overlay",
         description="where each 2-D projection stretches or squeezes latent kNN neighbourhoods "

@@ -9,8 +9,8 @@ class mix). Distances are exact Euclidean distances in float64 over every search
 10,000 x d is a few milliseconds); a training digit asked about is never its own neighbour.
 
 The encoded training split is kept in memory per checkpoint (run folder, epoch, checkpoint mtime), so a
-second digit of the same epoch costs one encode and one distance pass. Each answer is written once
-(``persist_folder``) and served from disk afterwards::
+second digit of the same epoch costs one encode and one distance pass. Each answer is one folder (the spec's
+``key``): the host writes it once and serves it from disk afterwards::
 
     neighbors/train/epoch_<N>/<split>_<idx>_k_<k>/nearest.json, strip.png
 """
@@ -26,9 +26,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck.kit import OnDemandError, dumps, read_json
+from latentdeck import ComputationResult
+from latentdeck.kit import OnDemandError, dumps
 
 FOLDER = "neighbors"  # the knn artifact's folder; these files live under its train/ sub-folder
+KEY = "train/epoch_{epoch}/{split}_{idx}_k_{k}"  # one answer's folder inside FOLDER
 FILES = tuple(f"train/epoch_{{epoch:int}}/{{split}}_{{idx:int}}_k_{{k:int}}/{name}"
               for name in ("nearest.json", "strip.png"))
 MAX_K = 32
@@ -149,10 +151,10 @@ def train_latents(ctx, loaded) -> tuple[TrainLatents, bool]:
 
 def query_example(loaded, split: str, idx: int):
     """Image (1, c, h, w) in [0, 1] and label of the digit asked about; 422 naming idx when out of range."""
-    from latentdeck.kit import heldout_split, to_float_images
+    from latentdeck.kit import to_float_images
 
     if split == "heldout":
-        images, labels = heldout_split(loaded.config, loaded.dataset_spec)
+        images, labels = loaded.heldout_split()
         n = len(images)
         if idx >= n:
             raise OnDemandError(f"idx {idx} is outside the held-out split of {loaded.config['dataset']}: "
@@ -207,25 +209,18 @@ def strip_png(images) -> tuple[bytes, dict[str, Any]]:
     return image_strip(images, PAD, "left to right, nearest first")
 
 
-def compute(ctx, request: NearestTrainRequest) -> dict[str, Any]:
-    loaded = ctx.load(request.epoch)  # 404/409 for the epoch, 422 without latents
-    epoch = loaded.epoch
+def compute(ctx, request: NearestTrainRequest) -> ComputationResult:
+    """One answer, written into ``ctx.folder`` (the host publishes it as ``neighbors/<KEY>/``)."""
+    loaded = ctx.load(ctx.epoch)  # the epoch the host resolved; 422 without latents
     x_query, label = query_example(loaded, request.split, request.idx)
-    relative = f"train/epoch_{epoch}/{request.split}_{request.idx}_k_{request.k}"
-    folder = Path(ctx.run_dir) / FOLDER / relative
-
-    def produce(tmp: Path) -> None:
-        payload, png = _answer(ctx, loaded, request, x_query, label, folder)
-        (tmp / "strip.png").write_bytes(png)
-        (tmp / "nearest.json").write_text(dumps(payload) + "\n")
-
-    files, created = ctx.persist(relative, produce, epoch)
-    payload = read_json(folder / "nearest.json", root=ctx.run_dir)
-    return {"folder": folder.relative_to(ctx.run_dir).as_posix(), "files": files, "created": created,
-            "payload": payload}
+    folder = f"{FOLDER}/{KEY.format(epoch=loaded.epoch, split=request.split, idx=request.idx, k=request.k)}"
+    payload, png = _answer(ctx, loaded, request, x_query, label, folder)
+    (ctx.folder / "strip.png").write_bytes(png)
+    (ctx.folder / "nearest.json").write_text(dumps(payload) + "\n")
+    return ComputationResult(payload=payload)
 
 
-def _answer(ctx, loaded, r: NearestTrainRequest, x_query, label: int, folder: Path):
+def _answer(ctx, loaded, r: NearestTrainRequest, x_query, label: int, folder: str):
     import numpy as np
     import torch
 
@@ -268,7 +263,7 @@ def _answer(ctx, loaded, r: NearestTrainRequest, x_query, label: int, folder: Pa
                        "distance": round(float(d), 6), "prediction": heads["rows"][rank + 1][0],
                        "component": heads["rows"][rank + 1][1], "confidence": heads["rows"][rank + 1][2]}
                       for rank, (i, p, d) in enumerate(zip(idx, order, distances))],
-        "strip": {"png": (folder / "strip.png").relative_to(ctx.run_dir).as_posix(), **layout},
+        "strip": {"png": f"{folder}/strip.png", **layout},
         "train_latents": "from memory" if from_memory else "computed", "encode_ms": searched.encode_ms,
         "compute_ms": round((time.perf_counter() - started) * 1000, 2),
     }, png

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ArtifactSpec, OnDemandSpec, ViewSpec, hookimpl
+from latentdeck import ComputationSpec, ViewSpec, hookimpl
 
 from .schema import EDGE_MODES, SCHEMA_VERSION
 
@@ -182,36 +182,35 @@ def payloads(ctx) -> dict[str, dict[str, Any]]:
     return out
 
 
-def generate(ctx) -> None:
+def generate(ctx, request=None) -> None:
     for method, payload in payloads(ctx).items():
         ctx.save_json("neighbors", f"knn_{method}_{{tag}}.json", payload)
 
 
 @hookimpl
-def register_artifacts():
-    return [ArtifactSpec(
-        name="knn", generate=generate, requires=frozenset({"latents"}), options=KNNOptions,
+def register_computations():
+    return [nearest_train_spec(), ComputationSpec(
+        name="knn", compute=generate, requires=frozenset({"latents"}), options=KNNOptions,
         folder="neighbors", files=("knn_{method}_{tag}.json",),
         description="latent-space k nearest neighbours per point, with extent radii and edge lengths for "
                     "each projection (neighbors/knn_<method>_<tag>.json)")]
 
 
-def compute_nearest_train(ctx, request) -> dict[str, Any]:
+def compute_nearest_train(ctx, request) -> Any:
     from .nearest import compute
 
     return compute(ctx, request)
 
 
-@hookimpl
-def register_ondemand():
-    from .nearest import FILES, FOLDER, MAX_K, NearestTrainRequest
+def nearest_train_spec() -> ComputationSpec:
+    from .nearest import FILES, FOLDER, KEY, MAX_K, NearestTrainRequest
 
-    return [OnDemandSpec(
-        name="nearest-train", request=NearestTrainRequest, compute=compute_nearest_train, folder=FOLDER, files=FILES,
-        requires=frozenset({"latents"}),
+    return ComputationSpec(
+        name="nearest-train", compute=compute_nearest_train, runs="on_demand", request=NearestTrainRequest, key=KEY,
+        folder=FOLDER, files=FILES, requires=frozenset({"latents"}),
         description=f"the k (at most {MAX_K}) training digits nearest to one digit in latent space, with labels, "
                     "distances, predictions or components and their images in a strip "
-                    "(neighbors/train/epoch_<N>/<split>_<idx>_k_<k>/...)")]
+                    "(neighbors/train/epoch_<N>/<split>_<idx>_k_<k>/...)")
 
 
 @hookimpl

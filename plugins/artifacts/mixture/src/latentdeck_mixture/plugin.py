@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from latentdeck import ArtifactSpec, ViewSpec, hookimpl
+from latentdeck import ComputationSpec, ViewSpec, hookimpl
 from latentdeck.kit import assess, phases_at, usage
 
 ADVICE = {
@@ -99,15 +99,15 @@ def mixture_health(qc, epoch: int, seed: int, phases: list[dict] | None = None, 
     }
 
 
-def generate(ctx) -> None:
+def generate(ctx, request=None) -> None:
     payload = mixture_health(ctx.outputs["qc"], ctx.epoch, ctx.config["seed"], ctx.phases, ctx.config.get("preset"))
     ctx.save_json("mixture", "mixture_health_{tag}.json", payload)
 
 
 @hookimpl
-def register_artifacts():
-    return [ArtifactSpec(
-        name="mixture_health", generate=generate, requires=frozenset({"mixture"}),
+def register_computations():
+    return [ComputationSpec(
+        name="mixture_health", compute=generate, requires=frozenset({"mixture"}),
         folder="mixture", files=("mixture_health_{tag}.json",), view="metric_series",
         description="component usage of a mixture model on the visualization subset (p, entropy, neff, argmax "
                     "counts) with a verdict: healthy, uneven or collapsed")]

@@ -1,9 +1,8 @@
 """Network inspection on demand: each request computes one folder of files under ``network/``.
 
 :class:`Inspector` serves one run. Every method validates its arguments (a 4xx
-:class:`~latentdeck.engine.ondemand.OnDemandError` naming the valid range), writes its folder once through
-:meth:`latentdeck.engine.writer.ArtifactWriter.persist_folder` (synced; nothing half-written after an error; a repeat is read from
-disk), calls ``announce(names, epoch)`` for the files it created, and returns a :class:`Result`
+``OnDemandError`` naming the valid range), writes its folder once through the context's ``persist`` (synced;
+nothing half-written after an error; a repeat is read from disk; each new file announced once), and returns a :class:`Result`
 whose payload is read back from the persisted JSON, so a first and a repeated answer are identical.
 
 Folders (``<N>`` epoch, ``<i>`` held-out index, ``<L>`` layer id):
@@ -28,8 +27,7 @@ import numpy as np
 import torch
 
 from latentdeck.kit import read_json
-from latentdeck.kit import EpochModels, LoadedEpoch, OnDemandError, heldout_example, heldout_split, resolve_epoch
-from latentdeck.kit import ArtifactWriter, list_tree
+from latentdeck.kit import OnDemandError, list_tree
 
 from . import compute, render
 from .folders import Result, _check_range, _json, _write
@@ -42,22 +40,23 @@ MAX_LISTED_VALUES = 512  # vector layers longer than this keep their values in v
 
 
 class Inspector(ModelProbes):
-    """Network artifacts of the run in ``run_dir``; ``announce(names, epoch)`` hears of new files."""
+    """Network artifacts of the run of ``ctx`` (a run context: models through ``ctx.load``, each folder
+    published through ``ctx.persist``: produced in a temporary folder, renamed into place, announced once)."""
 
-    def __init__(self, run_dir: Path, models: EpochModels | None = None, pm=None,
-                 announce: Callable[[list[str], int], None] | None = None):
-        self.run_dir = Path(run_dir)
-        self.models = models or EpochModels()
-        self.pm = pm
-        self.announce = announce or (lambda names, epoch: None)
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.run_dir = Path(ctx.run_dir)
 
     # --- shared steps ---------------------------------------------------------------------------
 
-    def load(self, epoch: int | str | None) -> LoadedEpoch:
-        return self.models.get(self.run_dir, epoch, self.pm)
+    def load(self, epoch: int | str | None):
+        return self.ctx.load(epoch)
 
-    def example(self, loaded: LoadedEpoch, index: int) -> tuple[torch.Tensor, int]:
-        return heldout_example(loaded.config, loaded.dataset_spec, int(index))
+    def resolve_epoch(self, epoch: int | str | None) -> int:
+        return self.ctx.resolve_epoch(epoch)
+
+    def example(self, loaded, index: int) -> tuple[torch.Tensor, int]:
+        return loaded.heldout_example(int(index))
 
     def _layer(self, cap: Capture, lid: str, kind: str | None = None) -> Call:
         calls = cap.by_id()
@@ -71,11 +70,7 @@ class Inspector(ModelProbes):
         return call
 
     def _publish(self, folder: Path, produce: Callable[[Path], None], epoch: int) -> tuple[list[str], bool]:
-        writer = ArtifactWriter(run_dir=self.run_dir, epoch=epoch, generator="network", folders=frozenset({"network"}))
-        names, created = writer.persist_folder("network", folder.relative_to(self.run_dir / "network").as_posix(), produce)
-        if created:
-            self.announce(names, epoch)
-        return names, created
+        return self.ctx.persist(folder.relative_to(self.run_dir / "network").as_posix(), produce, epoch)
 
     def _rel(self, folder: Path) -> str:
         return folder.relative_to(self.run_dir).as_posix()
@@ -109,13 +104,13 @@ class Inspector(ModelProbes):
         x, _ = self.example(loaded, 0)
         cap = capture(loaded.model, x, keep=set())
         return {"epoch": loaded.epoch, "epochs": loaded.epochs(), "model": loaded.config["model"],
-                "input_shape": list(x.shape[1:]), "heldout_size": len(heldout_split(loaded.config, loaded.dataset_spec)[0]),
+                "input_shape": list(x.shape[1:]), "heldout_size": len(loaded.heldout_split()[0]),
                 "max_topk_subset": MAX_TOPK_SUBSET, "max_topk_k": MAX_TOPK_K, "layers": layer_rows(cap)}
 
     # --- 1. forward capture -------------------------------------------------------------------
 
     def forward(self, epoch: int | str | None, index: int) -> Result:
-        folder = self._folder("forward", resolve_epoch(self.run_dir, epoch), f"idx_{index}")
+        folder = self._folder("forward", self.resolve_epoch(epoch), f"idx_{index}")
         if (hit := self._on_disk(folder, self._forward_payload)) is not None:
             return hit
         loaded = self.load(epoch)
@@ -165,7 +160,7 @@ class Inspector(ModelProbes):
 
     def inspect(self, epoch: int | str | None, index: int, lid: str, channel: int,
                 probe: tuple[int, int] | None = None) -> Result:
-        folder = self._folder("inspect", resolve_epoch(self.run_dir, epoch), f"idx_{index}", f"layer_{lid}", f"ch_{channel}")
+        folder = self._folder("inspect", self.resolve_epoch(epoch), f"idx_{index}", f"layer_{lid}", f"ch_{channel}")
         probe_name = f"probe_x_{probe[0]}_y_{probe[1]}.json" if probe is not None else None
         hit = self._on_disk(folder, lambda f: read_json(f / (probe_name or "inspect.json")), probe_name)
         if hit is not None:
@@ -207,12 +202,9 @@ class Inspector(ModelProbes):
             probe_payload = {"xy": {"x": px, "y": py, "value": float(values[py, px])},
                              "rf": receptive_field(cap, call, px, py)}
             with _PROBE_LOCK:
-                writer = ArtifactWriter(run_dir=self.run_dir, epoch=loaded.epoch, generator="network",
-                                        folders=frozenset({"network"}))
                 inside = folder.relative_to(self.run_dir / "network").as_posix()
-                if writer.save_run_file("network", f"{inside}/{probe_name}", {**payload, **probe_payload}):
-                    self.announce([f"{self._rel(folder)}/{probe_name}"], loaded.epoch)
-                    created = True
+                if loaded.save_run_file("network", f"{inside}/{probe_name}", {**payload, **probe_payload}):
+                    created = True  # written and announced once
             payload = read_json(folder / probe_name)
             files = sorted({*files, f"{self._rel(folder)}/{probe_name}"})
         files = [f for f in files if "/probe_" not in f or f.endswith(f"/{probe_name}")]  # this probe's file only
@@ -221,7 +213,7 @@ class Inspector(ModelProbes):
     # --- 3. single conv step ------------------------------------------------------------------
 
     def conv_step(self, epoch: int | str | None, index: int, lid: str, out: int, x_pos: int, y_pos: int) -> Result:
-        folder = self._folder("conv_step", resolve_epoch(self.run_dir, epoch), f"idx_{index}", f"layer_{lid}",
+        folder = self._folder("conv_step", self.resolve_epoch(epoch), f"idx_{index}", f"layer_{lid}",
                               f"out_{out}", f"x_{x_pos}_y_{y_pos}")
         if (hit := self._on_disk(folder, lambda f: read_json(f / "conv_step.json"))) is not None:
             return hit

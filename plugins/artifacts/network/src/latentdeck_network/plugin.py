@@ -8,7 +8,7 @@ Nothing heavy is imported until one is asked for.
 
 from __future__ import annotations
 
-from latentdeck import OnDemandSpec, hookimpl
+from latentdeck import ComputationSpec, hookimpl
 
 from .requests import FILES, FOLDER, OPERATIONS
 
@@ -18,7 +18,7 @@ HEAVY = frozenset({"topk"})
 
 
 @hookimpl
-def register_ondemand():
-    return [OnDemandSpec(name=f"network-{op}", request=request, compute=compute, folder=FOLDER, files=FILES,
-                         description=(request.__doc__ or "").strip(), heavy=op in HEAVY)
+def register_computations():
+    return [ComputationSpec(name=f"network-{op}", runs="on_demand", request=request, compute=compute, folder=FOLDER,
+                            files=FILES, description=(request.__doc__ or "").strip(), heavy=op in HEAVY)
             for op, (request, compute) in OPERATIONS.items()]

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from latentdeck.kit import OnDemandError, heldout_split, read_json, resolve_epoch
+from latentdeck.kit import OnDemandError, read_json
 
 from . import compute, render
 from .folders import Result, _check_range, _json, _write
@@ -33,7 +33,7 @@ class ModelProbes:
     # --- 4. kernels -----------------------------------------------------------------------------
 
     def kernels(self, epoch: int | str | None, lid: str, out: int) -> Result:
-        folder = self._folder("kernels", resolve_epoch(self.run_dir, epoch), f"layer_{lid}", f"out_{out}")
+        folder = self._folder("kernels", self.resolve_epoch(epoch), f"layer_{lid}", f"out_{out}")
         if (hit := self._on_disk(folder, _kernels_payload)) is not None:
             return hit
         loaded = self.load(epoch)
@@ -83,7 +83,7 @@ class ModelProbes:
             tag = compute.delta_tag(float(delta))
         except ValueError as exc:
             raise OnDemandError(str(exc), 422) from None
-        folder = self._folder("perturb", resolve_epoch(self.run_dir, epoch), f"idx_{index}", f"vector_{key}", f"dim_{dim}",
+        folder = self._folder("perturb", self.resolve_epoch(epoch), f"idx_{index}", f"vector_{key}", f"dim_{dim}",
                               f"delta_{tag}")
         if (hit := self._on_disk(folder, lambda f: read_json(f / "meta.json"))) is not None:
             return hit
@@ -124,12 +124,12 @@ class ModelProbes:
     def topk(self, epoch: int | str | None, lid: str, channel: int, metric: str, subset: int, k: int) -> Result:
         if metric not in METRICS:
             raise OnDemandError(f"metric {metric!r} is unknown: use one of {', '.join(METRICS)}", 422)
-        folder = self._folder("topk", resolve_epoch(self.run_dir, epoch), f"layer_{lid}", f"ch_{channel}",
+        folder = self._folder("topk", self.resolve_epoch(epoch), f"layer_{lid}", f"ch_{channel}",
                               f"metric_{metric}", f"subset_{subset}", f"k_{k}")
         if (hit := self._on_disk(folder, lambda f: read_json(f / "topk.json"))) is not None:
             return hit
         loaded = self.load(epoch)
-        images, labels = heldout_split(loaded.config, loaded.dataset_spec)
+        images, labels = loaded.heldout_split()
         limit = min(len(images), MAX_TOPK_SUBSET)
         if not 1 <= subset <= limit:
             raise OnDemandError(f"subset {subset} is out of range: use 1..{limit} (the first n held-out examples; "

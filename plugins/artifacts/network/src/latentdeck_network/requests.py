@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from latentdeck import ComputationResult
+
 FOLDER = "network"
 FILES = (
     "forward/epoch_{epoch}/idx_{idx:int}/{file}",
@@ -88,39 +90,40 @@ class TopkRequest(_Request):
 def _inspector(ctx):
     from .inspection import Inspector
 
-    return Inspector(ctx.run_dir, ctx.models, ctx.pm, ctx.announce)
+    return Inspector(ctx)
 
 
-def _answer(result) -> dict[str, Any]:
-    return {"folder": result.folder, "files": result.files, "created": result.created, "payload": result.payload}
+def _answer(result) -> ComputationResult:
+    return ComputationResult(payload=result.payload, files=tuple(result.files), created=result.created,
+                             folder=result.folder)
 
 
-def layers(ctx, r: LayersRequest) -> dict[str, Any]:
-    return {"folder": None, "files": [], "created": False, "payload": _inspector(ctx).layers(r.epoch)}
+def layers(ctx, r: LayersRequest) -> ComputationResult:
+    return ComputationResult(payload=_inspector(ctx).layers(r.epoch), files=(), created=False)
 
 
-def forward(ctx, r: ForwardRequest) -> dict[str, Any]:
+def forward(ctx, r: ForwardRequest) -> ComputationResult:
     return _answer(_inspector(ctx).forward(r.epoch, r.idx))
 
 
-def inspect(ctx, r: InspectRequest) -> dict[str, Any]:
+def inspect(ctx, r: InspectRequest) -> ComputationResult:
     probe = (r.x, r.y) if r.x is not None and r.y is not None else None
     return _answer(_inspector(ctx).inspect(r.epoch, r.idx, r.layer, r.ch, probe))
 
 
-def conv_step(ctx, r: ConvStepRequest) -> dict[str, Any]:
+def conv_step(ctx, r: ConvStepRequest) -> ComputationResult:
     return _answer(_inspector(ctx).conv_step(r.epoch, r.idx, r.layer, r.out, r.x, r.y))
 
 
-def kernels(ctx, r: KernelsRequest) -> dict[str, Any]:
+def kernels(ctx, r: KernelsRequest) -> ComputationResult:
     return _answer(_inspector(ctx).kernels(r.epoch, r.layer, r.out))
 
 
-def perturb(ctx, r: PerturbRequest) -> dict[str, Any]:
+def perturb(ctx, r: PerturbRequest) -> ComputationResult:
     return _answer(_inspector(ctx).perturb(r.epoch, r.idx, r.key, r.dim, r.delta))
 
 
-def topk(ctx, r: TopkRequest) -> dict[str, Any]:
+def topk(ctx, r: TopkRequest) -> ComputationResult:
     return _answer(_inspector(ctx).topk(r.epoch, r.layer, r.ch, r.metric, r.n, r.k))
 
 

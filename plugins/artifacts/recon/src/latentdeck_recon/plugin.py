@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ArtifactSpec, ViewSpec, hookimpl
+from latentdeck import ComputationSpec, ViewSpec, hookimpl
 
 COLUMNS = 8
 PAD = 2
@@ -58,7 +58,7 @@ def grid_size(ctx) -> int:
     return options.grid_size
 
 
-def generate(ctx) -> None:
+def generate(ctx, request=None) -> None:
     n = min(grid_size(ctx), len(ctx.viz.indices))
     x, recon = ctx.viz.x[:n], ctx.outputs["recon"][:n]
     mse = ((recon - x) ** 2).flatten(1).mean(1)
@@ -72,9 +72,9 @@ def generate(ctx) -> None:
 
 
 @hookimpl
-def register_artifacts():
-    return [ArtifactSpec(
-        name="recon_grid", generate=generate, requires=frozenset({"reconstruction"}), options=ReconOptions,
+def register_computations():
+    return [ComputationSpec(
+        name="recon_grid", compute=generate, requires=frozenset({"reconstruction"}), options=ReconOptions,
         folder="reconstructions", files=("recon_grid_{tag}.png", "recon_grid_{tag}.json"), view="image",
         description="held-out examples (fixed at run start) above their reconstructions, per epoch")]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from latentdeck import ArtifactSpec, OnDemandSpec, ViewSpec, hookimpl
+from latentdeck import ComputationSpec, ViewSpec, hookimpl
 
 from .samples import GENERATOR, SampleRequest, SamplingOptions
 
@@ -34,43 +34,38 @@ def default_set(options: SamplingOptions, viz_indices: list[int], components: in
 
 
 def generate(ctx) -> None:
+    """The epoch's default set of grids (``artifact_options.sampling``)."""
     from .samples import compute_grid, derived_seed, file_stem, latent_rms, prior_components
 
     options: SamplingOptions = ctx.options
-    capabilities = ctx.model_spec.capabilities
-    components = prior_components(ctx.model, capabilities, ctx.config, ctx.dataset_spec)
+    components = prior_components(ctx)
     rms = latent_rms(ctx.latents) if ctx.latents is not None else None
     for kind, key in default_set(options, list(ctx.config["viz_indices"]), components):
         template = file_stem(kind, "{tag}", key, options.m)
         seed = derived_seed(int(ctx.config["seed"]), ctx.epoch, kind, key)
-        grid, payload = compute_grid(ctx.model, capabilities, ctx.config, ctx.dataset_spec, kind, key, options.m, ctx.epoch, seed,
-                                    "derived", f"samples/{template.format(tag=f'epoch_{ctx.epoch}')}.png", rms)
+        grid, payload = compute_grid(ctx, kind, key, options.m, seed, "derived",
+                                     f"samples/{template.format(tag=f'epoch_{ctx.epoch}')}.png", rms)
         ctx.save_png("samples", f"{template}.png", grid)  # the PNG first: a grid whose JSON exists is complete
         ctx.save_json("samples", f"{template}.json", payload)
 
 
-@hookimpl
-def register_artifacts():
-    return [ArtifactSpec(
-        name=GENERATOR, generate=generate, requires=frozenset({"latents", "decoder"}), options=SamplingOptions,
-        folder="samples", files=SAMPLE_FILES, overlay=True, view="image_grid",
-        description="decoded sample grids per epoch: z ~ q(z|x_i) around a few held-out examples (an isotropic "
-                    "neighbourhood for deterministic encoders) and z ~ p(z|c) per mixture component")]
-
-
-def compute(ctx, request: SampleRequest) -> dict[str, Any]:
+def compute(ctx, request: SampleRequest | None = None) -> Any:
+    """Each epoch (``request`` None): the default set; asked for: one grid, from disk when it exists."""
     from .samples import sample
 
+    if request is None:
+        return generate(ctx)
     return sample(ctx, request)
 
 
 @hookimpl
-def register_ondemand():
-    return [OnDemandSpec(
-        name=GENERATOR, request=SampleRequest, compute=compute, folder="samples", files=SAMPLE_FILES,
-        requires=frozenset({"latents", "decoder"}),
-        description="decode M samples around a held-out example (z ~ q(z|x), or a labelled neighbourhood for "
-                    "deterministic encoders) or from one mixture component (z ~ p(z|c))")]
+def register_computations():
+    return [ComputationSpec(
+        name=GENERATOR, compute=compute, request=SampleRequest, options=SamplingOptions,
+        requires=frozenset({"latents", "decoder"}), folder="samples", files=SAMPLE_FILES, overlay=True, view="image_grid",
+        description="decoded sample grids: each epoch z ~ q(z|x_i) around a few held-out examples (an isotropic "
+                    "neighbourhood for deterministic encoders) and z ~ p(z|c) per mixture component; asked for, M "
+                    "samples around one held-out example or from one component")]
 
 
 @hookimpl

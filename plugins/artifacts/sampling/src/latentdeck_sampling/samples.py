@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from latentdeck.kit import read_json
-from latentdeck.kit import OnDemandError, heldout_example, heldout_split
+from latentdeck import ComputationResult
+from latentdeck.kit import OnDemandError
 from latentdeck.kit import pretraining_note, single_threaded
 from latentdeck.kit import png_bytes
 
@@ -235,8 +235,6 @@ class SampleRequest(BaseModel):
         return self.idx if self.kind == "posterior_local" else self.component  # type: ignore[return-value]
 
 
-_LOCKS: dict[str, threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
 _RMS: dict[tuple[str, int, float], float] = {}
 
 
@@ -257,10 +255,10 @@ def _viz_rms(loaded, run_dir: Path) -> float:
     return _RMS[key]
 
 
-def sample(ctx, request: SampleRequest) -> dict[str, Any]:
+def sample(ctx, request: SampleRequest) -> ComputationResult:
     """The on-demand ``sampling`` computation: one grid, from disk when its files exist, else computed,
     persisted (PNG, then JSON, then the mirrors that never move back) and announced through the context's
-    writer. Answers ``{folder, files, created, payload}``; the payload is the grid's JSON plus ``png``,
+    writer. Answers a ``ComputationResult`` (its files, whether made now); the payload is the grid's JSON plus ``png``,
     ``json``, ``latest`` (the mirror's PNG when it shows this epoch) and ``served_ms``; ``notes`` carries
     the sentence about a component that holds almost no data, if any. A problem is an
     :class:`OnDemandError` (4xx) naming it, and then nothing is written."""
@@ -274,22 +272,17 @@ def sample(ctx, request: SampleRequest) -> dict[str, Any]:
     names = {"png": f"samples/{stem}.png", "json": f"samples/{stem}.json"}
     latest_stem = None if override is not None else file_stem(kind, "latest", key, m)
 
-    with _LOCKS_GUARD:
-        lock = _LOCKS.setdefault(str(run_dir / names["json"]), threading.Lock())
-    with lock:
-        cached = (run_dir / names["json"]).is_file() and (run_dir / names["png"]).is_file()
-        if cached:
-            payload = read_json(run_dir / names["json"], root=run_dir)  # never through a link
-        else:
-            rms = _viz_rms(loaded, run_dir) if kind == "posterior_local" else None
-            grid, payload = compute_grid(loaded.model, loaded.model_spec.capabilities, loaded.config,
-                                         loaded.dataset_spec, kind, key, m, epoch,
-                                         request.seed if override is not None else default_seed,
-                                         "override" if override is not None else "derived", names["png"], rms)
-            writer = ctx.writer(epoch)
-            template = file_stem(kind, "{tag}", key, m, override)
-            writer.save_png("samples", f"{template}.png", png_bytes(grid), mirror=override is None)
-            writer.save_json("samples", f"{template}.json", payload, mirror=override is None)
+    # one at a time per identical request: the host serialises them (latentdeck.engine.computations)
+    cached = (run_dir / names["json"]).is_file() and (run_dir / names["png"]).is_file()
+    if cached:
+        payload = read_json(run_dir / names["json"], root=run_dir)  # never through a link
+    else:
+        rms = _viz_rms(loaded, run_dir) if kind == "posterior_local" else None
+        grid, payload = compute_grid(loaded, kind, key, m, request.seed if override is not None else default_seed,
+                                     "override" if override is not None else "derived", names["png"], rms)
+        template = file_stem(kind, "{tag}", key, m, override)
+        loaded.save_png("samples", f"{template}.png", png_bytes(grid), mirror=override is None)
+        loaded.save_json("samples", f"{template}.json", payload, mirror=override is None)
     latest = None
     if latest_stem:
         try:
@@ -300,10 +293,11 @@ def sample(ctx, request: SampleRequest) -> dict[str, Any]:
     note = (payload.get("component_weight") or {}).get("note")
     phase_note = prior_phase_note(loaded.phases, epoch) if kind == "prior_component" else None
     extra = {"phase_note": phase_note} if phase_note else {}
-    return {"folder": "samples", "files": [names["png"], names["json"]], "created": not cached,
-            "notes": [n for n in (phase_note, note) if n],
-            "payload": {**payload, **extra, "png": names["png"], "json": names["json"], "latest": latest,
-                        "served_ms": round((time.perf_counter() - started) * 1000, 2)}}
+    return ComputationResult(
+        folder="samples", files=(names["png"], names["json"]), created=not cached,
+        notes=tuple(n for n in (phase_note, note) if n),
+        payload={**payload, **extra, "png": names["png"], "json": names["json"], "latest": latest,
+                 "served_ms": round((time.perf_counter() - started) * 1000, 2)})
 
 
 def prior_phase_note(phases: list[dict[str, Any]], epoch: int) -> str | None:
@@ -312,31 +306,32 @@ def prior_phase_note(phases: list[dict[str, Any]], epoch: int) -> str | None:
                                            "alike. Pick a later epoch to see what a component has learnt")
 
 
-def prior_components(model, capabilities, config: dict[str, Any], dataset_spec) -> int | None:
-    """K when the model declares ``mixture_prior`` (read from the ``prior_mu`` its forward returns), else None."""
+def prior_components(ctx) -> int | None:
+    """K when the model of ``ctx`` (a run context at an epoch) declares ``mixture_prior`` (read from the
+    ``prior_mu`` its forward returns), else None."""
     import torch
 
-    if "mixture_prior" not in capabilities:
+    if "mixture_prior" not in ctx.model_spec.capabilities:
         return None
-    images, _ = heldout_split(config, dataset_spec)
+    images, _ = ctx.heldout_split()
     with torch.no_grad(), single_threaded():
-        return int(model(images[:1])["prior_mu"].shape[0])
+        return int(ctx.model(images[:1])["prior_mu"].shape[0])
 
 
-def compute_grid(model, capabilities, config: dict[str, Any], dataset_spec, kind: str, key: int, m: int, epoch: int, seed: int,
-                 seed_source: str, png_name: str, rms: float | None) -> tuple[Any, dict[str, Any]]:
-    """Check the key against the run (held-out range, K, a prior at all), then :func:`render` the grid
-    (a uint8 array) and its JSON payload."""
+def compute_grid(ctx, kind: str, key: int, m: int, seed: int, seed_source: str, png_name: str,
+                 rms: float | None) -> tuple[Any, dict[str, Any]]:
+    """Check the key against the run of ``ctx`` (held-out range, K, a prior at all), then :func:`render` the
+    grid (a uint8 array) and its JSON payload for the context's epoch."""
     with single_threaded():
-        return _compute_grid(model, capabilities, config, dataset_spec, kind, key, m, epoch, seed, seed_source,
-                             png_name, rms)
+        return _compute_grid(ctx, kind, key, m, seed, seed_source, png_name, rms)
 
 
-def _compute_grid(model, capabilities, config, dataset_spec, kind, key, m, epoch, seed, seed_source, png_name, rms):
+def _compute_grid(ctx, kind, key, m, seed, seed_source, png_name, rms):
+    model, capabilities, config, epoch = ctx.model, ctx.model_spec.capabilities, ctx.config, ctx.epoch
     if kind == "posterior_local":
-        x, label = heldout_example(config, dataset_spec, key)
+        x, label = ctx.heldout_example(key)
     else:
-        components = prior_components(model, capabilities, config, dataset_spec)
+        components = prior_components(ctx)
         if components is None:
             raise OnDemandError(
                 f"model {config['model']!r} has no prior p(z|c) to sample (it does not declare the "
@@ -345,7 +340,7 @@ def _compute_grid(model, capabilities, config, dataset_spec, kind, key, m, epoch
         if key >= components:
             raise OnDemandError(f"component {key} does not exist: this {config['model']} has "
                                 f"K={components} components, use 0..{components - 1}", 422)
-        images, _ = heldout_split(config, dataset_spec)
+        images, _ = ctx.heldout_split()
         x, label = images[:1], None
     grid, payload = render(model, capabilities, kind, key, m, seed, epoch, x=x, label=label,
                            neighbourhood_scale=_sampling_options(config).neighbourhood_scale, rms=rms)

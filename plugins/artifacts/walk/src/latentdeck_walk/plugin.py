@@ -1,7 +1,7 @@
 """Built-in plugin ``latentdeck.walk``: latent walks on demand (no per-epoch generator).
 
 The work is :class:`latentdeck_walk.walk.Walker`; the plugin offers it as the on-demand computation
-``walk`` (:class:`latentdeck.OnDemandSpec`), which the host serves over HTTP and the CLI. Nothing heavy
+``walk`` (:class:`latentdeck.ComputationSpec`, ``runs="on_demand"``), which the host serves over HTTP and the CLI. Nothing heavy
 is imported until a walk is asked for.
 """
 
@@ -10,22 +10,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from latentdeck import OnDemandSpec, ViewSpec, hookimpl
+from latentdeck import ComputationResult, ComputationSpec, ViewSpec, hookimpl
 
 from .walk import FILES, FOLDER, WalkRequest
 
 
-def compute(ctx, request: WalkRequest) -> dict[str, Any]:
+def compute(ctx, request: WalkRequest) -> ComputationResult:
     from .walk import Walker
 
-    result = Walker(ctx.run_dir, ctx.models, ctx.pm, ctx.announce).walk(request)
-    return {"folder": result.folder, "files": result.files, "created": result.created, "payload": result.payload}
+    result = Walker(ctx).walk(request)
+    return ComputationResult(payload=result.payload, files=tuple(result.files), created=result.created,
+                             folder=result.folder)
 
 
 @hookimpl
-def register_ondemand():
-    return [OnDemandSpec(
-        name="walk", request=WalkRequest, compute=compute, folder=FOLDER, files=FILES, view="image",
+def register_computations():
+    return [ComputationSpec(
+        name="walk", compute=compute, runs="on_demand", request=WalkRequest, folder=FOLDER, files=FILES, view="image",
         requires=frozenset({"latents", "decoder"}),
         description="decode a path through the latent space (along a dimension, from one digit to another, or from a "
                     "digit to its class centre or mixture component centre) and "

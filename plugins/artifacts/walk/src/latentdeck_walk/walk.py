@@ -19,7 +19,8 @@ none — so each step is placed at the distance-weighted mean of the 2-D positio
 latent neighbours in the visualization subset (UMAP's transform starts from this before optimising),
 labelled an **estimate**.
 
-Files, each folder written once (the shared writer's ``persist_folder``), then served from disk::
+Files, each folder written once (the context's ``persist``: produced in a temporary folder, published
+atomically, announced once), then served from disk::
 
     walks/epoch_<N>/<method>/from_<split>_<i>/dim_<d>_span_<tag>_steps_<k>/walk.json, strip.png
     walks/epoch_<N>/<method>/from_<split>_<i>/to_<split>_<j>_steps_<k>/walk.json, strip.png
@@ -40,8 +41,7 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from latentdeck.kit import dumps, is_regular_file, read_json
-from latentdeck.kit import EpochModels, LoadedEpoch, OnDemandError
-from latentdeck.kit import ArtifactWriter
+from latentdeck.kit import OnDemandError
 
 FOLDER = "walks"
 FILES = tuple(f"epoch_{{epoch}}/{{method}}/from_{{from_split}}_{{from_idx:int}}/{{path}}/{name}"
@@ -97,7 +97,7 @@ def span_tag(span: float) -> str:
 
 def _projection_name(loaded, method: str, epoch: int) -> str:
     """The 2-D projection file of ``method`` at ``epoch``, named as the projection spec says."""
-    spec = loaded.projections.get(method)
+    spec = loaded.projection_specs().get(method)
     template = (spec.file_names.get(2) if spec is not None else None) or f"latent_2d_{{tag}}_{method}.json"
     return f"projections/{template.replace('{tag}', f'epoch_{epoch}')}"
 
@@ -108,24 +108,20 @@ def _train_split(dataset: str, data_dir: str, load: Callable) -> Any:
 
 
 class Walker:
-    """Latent walks of the run in ``run_dir``; ``announce(names, epoch)`` hears of new files."""
+    """Latent walks of the run of ``ctx`` (a run context: models through ``ctx.load``, files through ``ctx.persist``)."""
 
-    def __init__(self, run_dir: Path, models: EpochModels | None = None, pm=None,
-                 announce: Callable[[list[str], int], None] | None = None):
-        self.run_dir = Path(run_dir)
-        self.models = models or EpochModels()
-        self.pm = pm
-        self.announce = announce or (lambda names, epoch: None)
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.run_dir = Path(ctx.run_dir)
 
     # --- inputs ---------------------------------------------------------------------------------
 
-    def example(self, loaded: LoadedEpoch, split: str, index: int, field: str):
+    def example(self, loaded, split: str, index: int, field: str):
         """Image (1, c, h, w) and label of one digit; 422 naming ``field`` when the index is out of range."""
-        from latentdeck.kit import heldout_split
         from latentdeck.kit import to_float_images
 
         if split == "heldout":
-            images, labels = heldout_split(loaded.config, loaded.dataset_spec)
+            images, labels = loaded.heldout_split()
             n = len(images)
             if not 0 <= index < n:
                 raise OnDemandError(f"{field} {index} is outside the held-out split of {loaded.config['dataset']}: use 0..{n - 1}", 422)
@@ -140,11 +136,11 @@ class Walker:
     _viz_cache: dict[tuple, Any] = {}
     _viz_lock = threading.Lock()
 
-    def viz_latents(self, loaded: LoadedEpoch):
+    def viz_latents(self, loaded):
         """The visualization subset's latents at this epoch (numpy (n, d)), as the projections used them."""
         return self.viz_latents_and_labels(loaded)[0]
 
-    def viz_latents_and_labels(self, loaded: LoadedEpoch):
+    def viz_latents_and_labels(self, loaded):
         """The visualization subset's latents (numpy (n, d)) and labels (numpy (n,)) at this epoch."""
         import torch
 
@@ -160,7 +156,7 @@ class Walker:
                     self._viz_cache[key] = (loaded.model.encode(viz.x).double().numpy(), viz.y.numpy())
             return self._viz_cache[key]
 
-    def centre(self, loaded: LoadedEpoch, r: WalkRequest, x_from, label_from: int):
+    def centre(self, loaded, r: WalkRequest, x_from, label_from: int):
         """The centre a ``centre`` walk ends at (numpy (d,)) and its ``to`` record; 422 naming why there is none."""
         from .centre import class_centre, component_centre
 
@@ -201,7 +197,7 @@ class Walker:
 
     def walk(self, r: WalkRequest) -> Result:
         self.check(r)
-        loaded = self.models.get(self.run_dir, r.epoch, self.pm)
+        loaded = self.ctx.load(r.epoch)
         epoch = loaded.epoch
         if "latents" not in loaded.model_spec.capabilities or "decoder" not in loaded.model_spec.capabilities:
             raise OnDemandError(f"model {loaded.config['model']!r} cannot be walked: it needs an encoder to latents and a "
@@ -231,10 +227,7 @@ class Walker:
             (tmp / "strip.png").write_bytes(png)
             (tmp / "walk.json").write_text(dumps(payload) + "\n")
 
-        writer = ArtifactWriter(run_dir=self.run_dir, epoch=epoch, generator="walk", folders=frozenset({FOLDER}))
-        files, created = writer.persist_folder(FOLDER, folder.relative_to(self.run_dir / FOLDER).as_posix(), produce)
-        if created:
-            self.announce(files, epoch)
+        files, created = self.ctx.persist(folder.relative_to(self.run_dir / FOLDER).as_posix(), produce, epoch)
         return Result(folder.relative_to(self.run_dir).as_posix(), files, created, read_json(folder / "walk.json"))
 
     def _compute(self, loaded, r: WalkRequest, projection_file: Path, x_from, label_from, x_to, label_to, folder: Path):
@@ -285,7 +278,7 @@ class Walker:
         import numpy as np
 
         saved = read_json(projection_file, root=self.run_dir)
-        spec = loaded.projections.get(method)
+        spec = loaded.projection_specs().get(method)
         projection = spec.restore(saved) if spec is not None and spec.restore is not None else None
         if projection is not None and projection.linear is not None:
             coords = projection.place(path)

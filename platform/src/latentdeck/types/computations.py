@@ -1,0 +1,120 @@
+"""The computation record: per-epoch artifacts, on-demand computations and backfill are one idea,
+"compute declared files for (run, epoch, request)". Re-exported by :mod:`latentdeck.types` and :mod:`latentdeck`."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from pydantic import BaseModel
+
+from .base import NoOptions
+
+RUNS = ("every_epoch", "on_demand")  # or a whole number N >= 1: every N epochs, and the last
+
+
+@dataclass(frozen=True)
+class ComputationResult:
+    """What a computation answers: ``payload`` (JSON-safe fields, documented in its plugin's README) and
+    ``notes`` (sentences for people, which the CLI prints and the UI shows). The host stores it beside the
+    files of a keyed computation (``<folder>/<key>/result.json``), so a repeat answers the same payload."""
+
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    # Only for a computation without a ``key`` that keeps its files itself (the host knows a keyed one's):
+    files: tuple[str, ...] | None = None  # its files by run name (None: what it wrote through ctx in this call)
+    created: bool | None = None  # whether this call computed them (None: whether it wrote any)
+    folder: str | None = None  # the folder they are in (None: the spec's folder when there are files)
+
+
+@dataclass(frozen=True)
+class ComputationSpec:
+    """A computation that writes declared files for a run, an epoch and (on demand) a request.
+
+    ``compute(ctx, request)`` gets a :class:`latentdeck.engine.context.RunContext` (the run, its epoch and
+    model, ``ctx.options``, ``ctx.load(epoch)``, ``ctx.projection(method, dims)``, ``ctx.read(other, **fields)``,
+    ``ctx.save_json`` / ``save_png`` / ``save_run_file``) and returns a :class:`ComputationResult`, a dict
+    (its payload) or ``None``. The epoch loop and backfill call it with ``request=None``; a person's call
+    (``POST /api/runs/{id}/compute/<name>``, ``latentdeck compute <name>``) passes the validated ``request``.
+
+    ``runs``: ``"every_epoch"``, a whole number N (every N epochs, and the last one), or ``"on_demand"`` (never
+    in the epoch loop). ``request``: the pydantic model of what a person may ask for (unknown fields refused);
+    ``None``: it cannot be asked for. ``options``: the run's per-computation options chosen at launch
+    (``artifact_options.<name>`` in the run config). ``key`` (with a ``request``): the folder of one answer
+    inside ``folder``, a template filled from the request's fields and the resolved ``{epoch}``
+    (``"epoch_{epoch}/idx_{idx}_k_{k}"``) or a callable ``key(request, epoch) -> str``. With a key the host
+    keeps the promise: a complete ``<folder>/<key>/`` answers from disk (``created: false``); otherwise
+    ``compute`` writes into ``ctx.folder`` (a hidden temporary folder), which is published atomically with
+    its ``result.json`` and announced once. Without a key, ``compute`` writes through ``ctx.save_*``.
+
+    ``requires``: model capabilities it needs. ``after``: computations whose files of the same epoch this one
+    reads (``ctx.read``): those run first. ``folder`` is the run folder it writes (one top-level name, owned
+    by this plugin alone) and ``files`` the file-name patterns inside it: ``{tag}`` is ``epoch_<N>`` or
+    ``latest``, ``{name}`` one name part, ``{name:int}`` a whole number. ``overlay``: its JSON files are
+    overlays of the latent map. ``view``: how the run page shows its files without a view of its own
+    (:data:`VIEWS`); ``page``: a folder with an ``index.html`` the run page embeds.
+    ``heavy``: in the epoch loop it runs in a background thread (one at a time, in epoch order) so training
+    goes on; asked for on demand, it runs where the run's executor runs work. ``budget_s``: its time budget
+    in seconds (None: the run's ``generator_budget_s`` / the server's ``LATENTDECK_COMPUTE_BUDGET_S``).
+    """
+
+    name: str
+    compute: Callable[[Any, Any], Any]
+    folder: str = ""
+    files: tuple[str, ...] = ()
+    runs: str | int = "every_epoch"
+    request: type[BaseModel] | None = None
+    options: type[BaseModel] = NoOptions
+    key: str | Callable[[Any, int | None], str] | None = None
+    requires: frozenset[str] = frozenset()
+    after: frozenset[str] = frozenset()
+    description: str = ""
+    overlay: bool = False
+    view: str = "json"
+    page: str | None = None
+    heavy: bool = False
+    budget_s: float | None = None
+
+    @property
+    def per_epoch(self) -> bool:
+        """Whether the epoch loop (and backfill) runs it."""
+        return self.runs != "on_demand"
+
+    @property
+    def askable(self) -> bool:
+        """Whether a person can ask for it (a route and a CLI entry)."""
+        return self.request is not None
+
+    def due(self, epoch: int, last: bool) -> bool:
+        """Whether the epoch loop runs it after ``epoch`` (``last``: the run's final epoch)."""
+        if self.runs == "every_epoch":
+            return True
+        if self.runs == "on_demand":
+            return False
+        return last or epoch % int(self.runs) == 0
+
+
+def ArtifactSpec(name: str, generate: Callable[[Any], None], **fields: Any) -> ComputationSpec:
+    """Deprecated: a per-epoch :class:`ComputationSpec` (``generate(ctx)`` becomes ``compute(ctx, request)``).
+    Kept for one release so outside packages keep working; return ``ComputationSpec`` from
+    ``register_computations`` instead."""
+    warnings.warn("ArtifactSpec is deprecated: return ComputationSpec(runs='every_epoch') from register_computations",
+                  DeprecationWarning, stacklevel=2)
+    return ComputationSpec(name=name, compute=_ignoring_request(generate), **fields)
+
+
+def OnDemandSpec(name: str, request: type[BaseModel], compute: Callable[[Any, Any], Any], **fields: Any) -> ComputationSpec:
+    """Deprecated: an on-demand :class:`ComputationSpec` (``runs="on_demand"``). Kept for one release so
+    outside packages keep working; return ``ComputationSpec`` from ``register_computations`` instead."""
+    warnings.warn("OnDemandSpec is deprecated: return ComputationSpec(runs='on_demand') from register_computations",
+                  DeprecationWarning, stacklevel=2)
+    return ComputationSpec(name=name, request=request, compute=compute, runs="on_demand", **fields)
+
+
+def _ignoring_request(generate: Callable[[Any], None]) -> Callable[[Any, Any], None]:
+    def compute(ctx: Any, request: Any = None) -> None:
+        return generate(ctx)
+
+    compute.__name__ = getattr(generate, "__name__", "compute")
+    return compute
