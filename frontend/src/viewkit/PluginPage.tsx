@@ -5,7 +5,7 @@ import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { api } from "@/lib/api";
-import type { RunDetail } from "@/lib/api";
+import type { RunDetail, RunFile } from "@/lib/api";
 import { phasesOf } from "@/lib/phases";
 import { runName } from "@/lib/runName";
 import { useRunId } from "@/lib/useRunId";
@@ -50,12 +50,12 @@ function PageFor({ runId, detail, name }: { runId: string; detail: RunDetail; na
   );
 }
 
-/** The run's file names (the artifact listing, once). */
-function useRunFiles(runId: string): string[] {
-  const [files, setFiles] = useState<string[]>([]);
+/** The rows of the run's files (the one listing, once). */
+function useRunFiles(runId: string): RunFile[] {
+  const [files, setFiles] = useState<RunFile[]>([]);
   useEffect(() => {
     let current = true;
-    api.files(runId).then((listing) => { if (current) setFiles(listing.files.map((r) => r.name)); }, () => undefined);
+    api.files(runId).then((listing) => { if (current) setFiles(listing.files); }, () => undefined);
     return () => { current = false; };
   }, [runId]);
   return files;

@@ -1,6 +1,6 @@
 "use client";
-// The WebGL scatter (deck.gl): points from binary buffers, kNN edges, a 2-D overlay bitmap, a latent-walk
-// path, hover / click picking, a 2-D lasso and animated transitions between epochs. It draws what it is
+// The WebGL scatter (deck.gl): points from binary buffers, kNN edges, a 2-D overlay bitmap, the paths views
+// draw, hover / click picking, a 2-D lasso and animated transitions between epochs. It draws what it is
 // given; everything it shows comes from run files the page has read. Client-only (loaded with
 // next/dynamic, ssr: false).
 import { Deck, OrbitView, OrthographicView } from "@deck.gl/core";
