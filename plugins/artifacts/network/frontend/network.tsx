@@ -39,25 +39,13 @@ export default function NetworkView({ run, compute }: ViewProps) {
       (e: unknown) => { if (current) setListingError(toApiError(e)); });
     return () => { current = false; };
   }, [compute]);
-  const meta = (
-    <div className="run-meta" style={{ marginTop: "-0.5rem", marginBottom: "0.75rem" }} data-testid="net-run-meta">
-      <span>model <b>{run.model}</b></span>
-      <span>dataset <b>{run.dataset}</b></span>
-      <a href={`../latent/`} className="btn small">Latent explorer</a>
-    </div>
-  );
   if (listingError) {
-    return (
-      <>
-        {meta}
-        {listingError.status === 409 ? (
-          <Empty title="No checkpoint yet.">The network can be inspected once the first epoch has finished and saved its checkpoint.</Empty>
-        ) : <ErrorBox title="The network could not be inspected.">{listingError.detail}</ErrorBox>}
-      </>
-    );
+    return listingError.status === 409
+      ? <Empty title="No checkpoint yet.">The network can be inspected once the first epoch has finished and saved its checkpoint.</Empty>
+      : <ErrorBox title="The network could not be inspected.">{listingError.detail}</ErrorBox>;
   }
-  if (!listing) return <>{meta}<p className="muted">Reading the model’s layers…</p></>;
-  return <>{meta}<Inspector key={run.id} runId={run.id} compute={compute} listing={listing} /></>;
+  if (!listing) return <p className="muted">Reading the model’s layers…</p>;
+  return <Inspector key={run.id} runId={run.id} compute={compute} listing={listing} />;
 }
 
 function Inspector({ runId, compute, listing }: { runId: string; compute: Compute; listing: LayerListing }) {
