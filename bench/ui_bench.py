@@ -33,7 +33,7 @@ from latentdeck.registry import make_plugin_manager  # noqa: E402
 ARGS = ["--enable-unsafe-swiftshader", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 TINY = {"model": "ae", "dataset": "tiny-digits", "batch_size": 64, "seed": 0, "projections": ["first-dims"],
-        "viz_subset_size": 32, "recon_grid_size": 8, "num_threads": 1,
+        "viz_subset_size": 32, "artifact_options": {"recon_grid": {"grid_size": 8}}, "num_threads": 1,
         "model_options": {"latent_dim": 4, "channels": [8, 8], "head_hidden": 16}}
 
 

@@ -45,8 +45,13 @@ def micro(n: int, uptime: float) -> dict:
     t0 = time.monotonic()
     took: dict = {}
 
+    from latentdeck.registry import collect, get_plugin_manager
+
+    warm_ups = {name: spec.warm_up for name, spec in collect(get_plugin_manager(), "projections").items()
+                if spec.warm_up is not None}  # as the server passes them to the executor's capacity
+
     def warm() -> None:
-        took["phase"] = local.warm_up()
+        took["phase"] = local.warm_up(warm_ups=warm_ups)
         took["warm_up_s"] = round(time.monotonic() - t0, 1)
 
     thread = threading.Thread(target=warm, daemon=True)

@@ -178,27 +178,31 @@ def _names_after(run_dir, offset):
 
 
 def test_the_api_starts_a_backfill_through_the_runs_executor(serve_api, plugin_manager, runs_dir, tiny_config, waiter):
-    """Backfill is heavy work of a run: the server hands it to the run's executor (start_task), not to a
-    process of its own, so another executor (a cluster) runs it too; one without start_task is refused."""
+    """Backfill is heavy work of a run: the server submits it to the run's executor as a ``backfill`` job, not
+    to a process of its own, so another executor (a cluster) runs it too; one that refuses it says why."""
     import threading
     import types as pytypes
 
     from latentdeck import ExecutorSpec, hookimpl
-    from latentdeck.engine.backfill import main as backfill_main
+    from latentdeck.kit import OnDemandError
+    from latentdeck.worker import run_job
 
-    calls = []
+    jobs = []
 
-    def start_task(run_dir, module, args):
-        calls.append((module, args))
-        assert module == "latentdeck.engine.backfill"
-        thread = threading.Thread(target=backfill_main, args=([str(run_dir), *args],), daemon=True)
+    def submit(job):
+        jobs.append(job)
+        assert job.kind == "backfill"
+        thread = threading.Thread(target=run_job, args=(job,), daemon=True)
         thread.start()
         return {"pid": 0, "thread": thread.name}
 
+    def refuse(job):
+        raise OnDemandError("this executor runs no backfill; use `latentdeck backfill` from a shell", 409)
+
     executors = pytypes.ModuleType("inline_executors")
     executors.register_executors = hookimpl(lambda: [
-        ExecutorSpec("inline", start=lambda run_dir: {"pid": 0}, is_alive=lambda info: False, start_task=start_task),
-        ExecutorSpec("taskless", start=lambda run_dir: {"pid": 0}, is_alive=lambda info: False)])
+        ExecutorSpec("inline", submit=submit, poll=lambda info: {"alive": False}),
+        ExecutorSpec("taskless", submit=refuse, poll=lambda info: {"alive": False})])
     plugin_manager.register(executors, name="inline_executors")
     run_dir = finished_run(plugin_manager, runs_dir, tiny_config, epochs=1, projection_every={"first-dims": 0},
                            executor="inline")
@@ -207,14 +211,14 @@ def test_the_api_starts_a_backfill_through_the_runs_executor(serve_api, plugin_m
     live = serve_api(pm=plugin_manager)
     response = live.client.post(f"/api/runs/{run_dir.name}/backfill", json={"projections": ["first-dims"]})
     assert response.status_code == 202 and "'inline' executor" in response.json()["detail"], response.text
-    assert [module for module, _ in calls] == ["latentdeck.engine.backfill"]
-    assert calls[0][1][:4] == ["--epochs", "1", "--projections", "first-dims"]
+    assert [job.kind for job in jobs] == ["backfill"] and jobs[0].run_dir == str(run_dir)
+    assert list(jobs[0].args["argv"][:4]) == ["--epochs", "1", "--projections", "first-dims"]
     waiter(lambda: any(e["type"] == "backfill.completed" for e in read_events(run_dir / "events.jsonl")),
            timeout=60, what="backfill.completed")
     assert (run_dir / "projections/latent_2d_epoch_1_first-dims.json").is_file()
 
     refused = live.client.post(f"/api/runs/{taskless.name}/backfill", json={"projections": ["first-dims"]})
-    assert refused.status_code == 409 and "cannot run tasks" in refused.json()["detail"]
+    assert refused.status_code == 409 and "runs no backfill" in refused.json()["detail"]
     assert "latentdeck backfill" in refused.json()["detail"] and not (taskless / "projections").exists()
 
 

@@ -1,5 +1,6 @@
-"""A run whose executor is not ready yet (the local one while it warms up) waits as `created`, says
-why, and starts once the executor is ready, after the wait limit, on a cancel, or when the server stops."""
+"""A run whose executor has no slot yet (``capacity()`` gives 0: the local one while it warms up) waits as
+`created`, says why, and starts once the executor has one, after the wait limit, on a cancel, or when the
+server stops."""
 
 from __future__ import annotations
 
@@ -83,15 +84,15 @@ def test_a_stopping_server_starts_its_waiting_runs(plugin_manager, serve_api, ti
             proc.wait()
 
 
-def test_the_local_executor_is_not_ready_while_it_warms_up(monkeypatch):
+def test_the_local_executor_has_no_slot_while_it_warms_up(monkeypatch):
     from latentdeck_local import plugin as local
 
     monkeypatch.setattr(local, "_warm", local._Warm())
-    assert local.ready()["ready"] is True  # cold (nothing to wait for)
+    assert local.capacity()["slots"] is None  # cold (nothing to wait for): the server's cap
     monkeypatch.setattr(local._warm, "phase", "warming")
     monkeypatch.setattr(local._warm, "started_at", time.monotonic() - 10)
     monkeypatch.setattr(local, "_typical_warm_up_s", lambda: 40.0)
-    state = local.ready()
-    assert state["ready"] is False and state["expected_s"] == 30 and "UMAP" in state["reason"]
+    state = local.capacity()
+    assert state["slots"] == 0 and state["expected_s"] == 30 and "UMAP" in state["reason"]
     monkeypatch.setattr(local._warm, "phase", "warm")
-    assert local.ready()["ready"] is True
+    assert local.capacity()["slots"] is None

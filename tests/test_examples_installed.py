@@ -18,7 +18,9 @@ def test_installed_examples_work_without_touching_the_host(tmp_path, tiny_config
     with installed_lab(tmp_path) as lab:
         plugins = {row["name"]: row for row in lab.client.get("/api/plugins").json()}
         assert plugins["latent_stats"]["status"] == "ok" and plugins["latent_stats"]["version"] == "0.1.0"
-        assert plugins["nearest"]["status"] == "ok" and plugins["nearest"]["provides"] == {"ondemand": ["nearest"]}
+        assert plugins["nearest"]["status"] == "ok" and plugins["nearest"]["provides"] == {"ondemand": ["nearest"], "views": ["nearest-panel"]}
+        bundle = lab.client.get("/api/views/nearest-panel.js")  # the view's ES module, carried in the wheel
+        assert bundle.status_code == 200 and "nearest-panel-run" in bundle.text
         broken = plugins["broken_example"]
         assert broken["status"] == "failed" and "a_module_nobody_installed_xyz" in broken["error"]
 

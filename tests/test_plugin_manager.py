@@ -52,8 +52,8 @@ def test_collect_returns_records_by_name_for_every_kind():
         register_datasets=lambda: [dataset("dots")],
         register_projections=lambda: [ProjectionSpec("identity", fit=lambda latents, dims, seed, options: latents)],
         register_artifacts=lambda: None,  # None counts as "nothing"
-        register_executors=lambda: [ExecutorSpec("inline", start=lambda run_dir: {"pid": 1},
-                                                 is_alive=lambda info: False)],
+        register_executors=lambda: [ExecutorSpec("inline", submit=lambda job: {"pid": 1},
+                                                 poll=lambda info: {"alive": False})],
     )
     pm = make_plugin_manager(entrypoints=False, plugins=[zoo])
 
@@ -161,7 +161,7 @@ class NotPydantic:
     (ArtifactSpec("a", generate=print, requires=["latents"], **OUT), "requires must be a frozenset"),
     (ArtifactSpec("a", generate=print, options=NotPydantic, **OUT), "options must be a pydantic model class"),
     (ProjectionSpec("p", fit=print, dims=(4,)), "dims must be a non-empty tuple of (2, 3)"),
-    (ExecutorSpec("e", start=print, is_alive=print, ready="soon"), "ready must be callable or None"),
+    (ExecutorSpec("e", submit=print, poll=print, capacity="soon"), "capacity must be callable or None"),
     (DatasetSpec("d", load=print, availability=print, image_shape=(28, 28)), "image_shape must be"),
 ])
 def test_bad_record_disables_only_its_plugin_with_the_field_named(record, expected):

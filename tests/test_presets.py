@@ -113,3 +113,28 @@ def test_cli_preset_and_listing(cli_with_tiny_preset, tmp_path, capsys):
     assert config["preset"] == "tiny-quick" and config["seed"] == 5 and config["epochs"] == 1
     assert main(["train", "--preset", "tiny-quik", "--runs-dir", str(runs)]) == 2
     assert "Did you mean 'tiny-quick'" in capsys.readouterr().err
+
+
+def test_listing_presets_contacts_no_executor(plugin_manager, serve_api):
+    """Listing presets validates them from their records: no executor's check (a cluster's may contact it)."""
+    from latentdeck import ExecutorSpec
+
+    asked = []
+
+    def check_config(config):
+        asked.append(config.get("preset"))
+        raise ValueError("cannot reach the cluster")
+
+    plugin = types.ModuleType("remote_executor")
+    plugin.register_executors = hookimpl(lambda: [ExecutorSpec(
+        name="remote", submit=lambda job: {}, poll=lambda handle: {"alive": False}, check_config=check_config,
+        default_rank=-1)])  # the default executor of every preset
+    plugin_manager.register(tiny_preset_plugin(), name="tiny_presets")
+    plugin_manager.register(plugin, name="remote_executor")
+    listed = {p["name"]: p for p in list_presets(plugin_manager)}
+    assert listed["tiny-quick"]["error"] is None and asked == []
+    live = serve_api()
+    assert live.client.get("/api/presets").status_code == 200 and asked == []
+    with pytest.raises(ConfigError, match="executor 'remote': cannot reach the cluster"):  # a launch still asks
+        prepare_run(plugin_manager, {"preset": "tiny-quick"})
+    assert asked == ["tiny-quick"]

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from latentdeck.kit.atomic import read_json
+from latentdeck.registry import collect
 from latentdeck.store.events import read_events
 from latentdeck.store.runs import RunStore, read_summary, read_worker_info
 
 ray = pytest.importorskip("ray", reason="the ray executor's tests need Ray: pip install 'latentdeck[ray]'")
-from latentdeck_ray import plugin as ray_plugin  # noqa: E402
 from latentdeck_ray import session  # noqa: E402
 from latentdeck_ray.task import CLAIM  # noqa: E402
 
@@ -163,9 +163,10 @@ def test_a_two_node_cluster_spreads_members_and_cancel_and_kill_hit_one_run(
         (stuck_dir / CLAIM).write_text("{}")  # it started: no withdrawing it
         info = {"task": session.remember(ray.remote(num_cpus=1, max_retries=0)(_ignore_cancel).remote(60),
                                          str(stuck_dir)), "cancel_grace_s": 0.3}
-        assert ray_plugin.cancel(info) is False
-        waiter(lambda: not ray_plugin.is_alive(info), timeout=30, what="Ray to kill the stuck worker")
-        told = ray_plugin.exit_reason(info)
+        spec = collect(live.app.state.pm, "executors")["ray"]
+        assert spec.cancel(info) is False
+        waiter(lambda: not spec.poll(info)["alive"], timeout=30, what="Ray to kill the stuck worker")
+        told = spec.poll(info)
         assert told["reason"] == "cancel" and "cancelled by force" in told["error"] and "0.3 s" in told["error"], told
 
         # a cuda run asks Ray for a GPU: it lands on the node that declares one (a logical GPU here; its

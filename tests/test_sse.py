@@ -27,7 +27,8 @@ def finished(tmp_path_factory):
     runs_dir = tmp_path_factory.mktemp("sse") / "runs"
     store = RunStore(runs_dir)
     config = {"model": "ae", "dataset": latentdeck.testing.TINY, "epochs": 2, "batch_size": 64,
-              "viz_subset_size": 16, "recon_grid_size": 4, "num_threads": 1, "progress_interval_s": 0.0,
+              "viz_subset_size": 16, "num_threads": 1, "progress_interval_s": 0.0,
+              "artifact_options": {"recon_grid": {"grid_size": 4}},
               "model_options": {"latent_dim": 2, "channels": [4, 4], "head_hidden": 8}}
     stored = launch.prepare_run(pm, config)
     store.create(stored)

@@ -10,6 +10,7 @@ from latentdeck.store.runs import RunStore
 from latentdeck.engine.subsets import class_quotas, describe_subset, interleaved_by_class, stratified_subset
 from latentdeck.engine.training import Trainer
 from latentdeck.store.events import EventLog
+from latentdeck.store.resolved import load_run
 
 
 def _loaded(plugin_manager, runs_dir, **request):
@@ -18,7 +19,7 @@ def _loaded(plugin_manager, runs_dir, **request):
     store.create(stored)
     run_dir = store.run_dir(stored["run_id"])
     with EventLog(run_dir / "events.jsonl", stored["run_id"]) as events:
-        trainer = Trainer(run_dir, read_json(run_dir / "config.json"), plugin_manager, events)
+        trainer = Trainer(run_dir, load_run(run_dir, plugin_manager), plugin_manager, events)
         trainer.load_data()
     return trainer, read_json(run_dir / "config.json")
 

@@ -68,7 +68,8 @@ def events_of(run_dir, kind=None):
 
 def test_run_events_metrics_artifacts_and_summary(plugin_manager, runs_dir, tiny_config, recorder):
     config = {**tiny_config, "model_options": {**tiny_config["model_options"], "class_weight": 0.5},
-              "progress_interval_s": 0.0, "projections": [], "artifacts": ["recon_grid"]}
+              "progress_interval_s": 0.0, "projections": [], "artifacts": ["recon_grid"],
+              "artifact_options": {"recon_grid": {"grid_size": 8}}}
     store, run_dir = new_run(plugin_manager, runs_dir, config)
     assert read_json(run_dir / "config.json")["viz_indices"] is None
 
@@ -173,7 +174,7 @@ def test_viz_indices_out_of_range_are_refused_and_fail_a_stored_run(plugin_manag
     assert not any(runs_dir.iterdir())
     # a run persisted before (e.g. by an older version) still fails with the reason, not a crash
     stored = prepare_run(plugin_manager, {**tiny_config, "epochs": 1, "viz_indices": [0, 1]})
-    stored["viz_indices"] = [0, N_HELDOUT]
+    stored = stored.with_fields(viz_indices=[0, N_HELDOUT])
     store = RunStore(runs_dir)
     store.create(stored)
     run_dir = store.run_dir(stored["run_id"])

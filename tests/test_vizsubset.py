@@ -19,20 +19,20 @@ def _labels(n: int) -> torch.Tensor:
 
 @pytest.mark.parametrize("split, held, train", [("heldout", 20, 0), ("train", 0, 30), ("all", 20, 10)])  # 20 held out
 def test_choose_fills_the_split(split, held, train):
-    config = {"viz_split": split, "viz_subset_size": 30, "seed": 3}
-    assert choose(config, _labels(20), _labels(200))
-    assert (len(config["viz_indices"]), len(config["viz_train_indices"])) == (held, train)
+    chosen = dict(zip(("viz_indices", "viz_train_indices"), choose(split, 30, 3, _labels(20), _labels(200))))
+    assert (len(chosen["viz_indices"]), len(chosen["viz_train_indices"])) == (held, train)
     for name, pool in (("viz_indices", 20), ("viz_train_indices", 200)):
-        values = config[name]
+        values = chosen[name]
         assert len(set(values)) == len(values) and all(0 <= v < pool for v in values)
     if train:  # class-balanced and interleaved, like the held-out choice
-        assert [v % 10 for v in config["viz_train_indices"][:10]] == list(range(10))
+        assert [v % 10 for v in chosen["viz_train_indices"][:10]] == list(range(10))
 
 
-def test_given_indices_are_kept():
-    config = {"viz_split": "all", "viz_subset_size": 30, "seed": 3, "viz_indices": [4, 2]}
-    assert not choose(config, _labels(20), _labels(200))
-    assert config["viz_indices"] == [4, 2] and config["viz_train_indices"] == []
+def test_given_indices_are_kept(trained_run):
+    run_dir = trained_run(viz_split="all", viz_subset_size=30, viz_indices=[4, 2], epochs=1, projections=[],
+                          artifacts=[])
+    config = read_json(run_dir / "config.json")
+    assert config["viz_indices"] == [4, 2] and not config["viz_train_indices"]
 
 
 def test_lists_that_contradict_the_split_are_refused(plugin_manager, tiny_config):
@@ -52,6 +52,7 @@ def test_trained_flags_match_the_examples_trained_on(trained_run, plugin_manager
     """A training digit is marked trained exactly when the trainer optimised on it (here limit = 50 of 256)."""
     from latentdeck.registry import collect
     from latentdeck.engine.training import Trainer, load_viz_subset
+    from latentdeck.store.resolved import load_run
 
     run_dir = trained_run(viz_split="all", viz_subset_size=100, limit=50, epochs=1)
     config = read_json(run_dir / "config.json")
@@ -61,10 +62,13 @@ def test_trained_flags_match_the_examples_trained_on(trained_run, plugin_manager
     assert projection["indices"] == config["viz_indices"] + config["viz_train_indices"]
     assert not any(projection["trained"][:64])
 
-    trainer = Trainer(run_dir, dict(config), plugin_manager, events=None)
+    run = load_run(run_dir, plugin_manager)
+    assert run.settings.viz_train_indices == config["viz_train_indices"] and run.train_subset == config["train_subset"]
+    trainer = Trainer(run_dir, run, plugin_manager, events=None)
     trainer.load_data()
     trained_images = {_digest(x) for x in trainer.x_train}
-    viz = load_viz_subset(config, collect(plugin_manager, "datasets")[config["dataset"]])
+    viz = load_viz_subset(run, collect(plugin_manager, "datasets")[config["dataset"]])
+    assert viz.indices == load_viz_subset(config, collect(plugin_manager, "datasets")[config["dataset"]]).indices
     for i in range(64, 100):
         assert projection["trained"][i] == (_digest(viz.x[i]) in trained_images), f"point {i} (train #{viz.indices[i]})"
     assert 0 < sum(projection["trained"]) < 36, "some training digits are outside the limit"

@@ -251,7 +251,7 @@ def lab(tmp_path_factory):
 
     runs = tmp_path_factory.mktemp("runs")
     base = {"dataset": "tiny-digits", "batch_size": 64, "seed": 0, "viz_subset_size": N, "num_threads": 1,
-            "recon_grid_size": 8}
+            "artifact_options": {"recon_grid": {"grid_size": 8}}}
     configs = {
         "gm": {**base, "model": "gmvae", "model_options": GMVAE, "epochs": 3, "name": "tiny gmvae",
                "projections": ["first-dims", "pca"],

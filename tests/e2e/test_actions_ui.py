@@ -63,7 +63,7 @@ def test_launch_form_fields_for_artifact_and_projection_options(serve_api, page)
     expect(page.get_by_test_id("options-projections-umap")).to_be_visible()
     for field, value in {"epochs": "1", "batch_size": "64", "model_options-latent_dim": "4", "model_options-channels": "8, 8",
                          "model_options-head_hidden": "16", "projections": "first-dims", "artifacts": "recon_grid",
-                         "viz_subset_size": "32", "recon_grid_size": "8", "num_threads": "1",
+                         "viz_subset_size": "32", "num_threads": "1",
                          "artifact_options-density-grid_size": "4", "projection_options-umap-n_neighbors": "5"}.items():
         page.fill(f"#f-{field}", value)
     page.get_by_test_id("launch").click()

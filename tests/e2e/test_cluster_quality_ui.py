@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 N = 64  # tiny-digits' held-out split: the whole visualization subset
 BASE = {"dataset": "tiny-digits", "batch_size": 64, "seed": 0, "viz_subset_size": N, "num_threads": 1,
-        "recon_grid_size": 8, "projections": ["first-dims", "pca"],
+        "projections": ["first-dims", "pca"],
         "artifacts": ["knn", "atlas", "mixture_health", "cluster_quality", "component_prototypes"]}
 RUNS = {
     "gm": {**BASE, "model": "gmvae", "epochs": 3, "name": "tiny gmvae, matched colours",

@@ -37,3 +37,24 @@ def test_plugins_page_shows_runtime_failures_and_how_to_restart(serve_api, page,
     expect(broken).to_contain_text("failed")
     expect(broken).to_contain_text("run `latentdeck serve` again")
     shot(page, "plugins-health")
+
+
+def test_the_run_page_marks_an_artifact_over_its_time_budget(serve_api, page, runs_dir):
+    """A generator given up for running past the run's budget (generator_budget_s) is listed under "Artifact
+    problems" with the budget named, told apart from one that raised (issue 23 item 1: over-budget on the run page)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+    import slow_stage_plugin
+    from latentdeck.testing import run_tiny
+
+    run = run_tiny([slow_stage_plugin], {"epochs": 1, "projections": [], "artifacts": ["slow-stage"],
+                                         "artifact_options": {"slow-stage": {"seconds": 2}}, "generator_budget_s": 0.5},
+                   runs_dir=runs_dir)
+    assert [e["data"].get("reason") for e in run.events("artifact.failed")] == ["timeout"]
+    live = serve_api(pm=manager_with([slow_stage_plugin]))
+    page.goto(f"{live.url}/runs/{run.run_id}/")
+    problem = page.locator("[data-testid=artifact-problems] li[data-reason=timeout]")
+    expect(problem).to_contain_text("slow-stage · epoch 1")
+    expect(problem).to_contain_text("over its time budget of 0.5 s")

@@ -75,7 +75,8 @@ class TinyPreset:
     def register_presets():
         return [PresetSpec(name="tiny-sweep", title="Tiny sweep base", order=1, description="a tiny AE run",
                            config={"dataset": "tiny-digits", "batch_size": 64, "epochs": 1, "projections": ["first-dims"],
-                                   "viz_subset_size": 32, "recon_grid_size": 8, "num_threads": 1,
+                                   "viz_subset_size": 32, "num_threads": 1,
+                                   "artifact_options": {"recon_grid": {"grid_size": 8}},
                                    "model_options": {"latent_dim": 4, "channels": [8, 8], "head_hidden": 16}})]
 
 

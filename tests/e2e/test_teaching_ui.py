@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 HELPERS = Path(__file__).resolve().parent / "helpers"
 TINY_GMVAE = {"latent_dim": 4, "channels": [8, 8]}
 TINY_RUN = {"dataset": "tiny-digits", "batch_size": 32, "projections": ["first-dims"], "viz_subset_size": 32,
-            "recon_grid_size": 8, "num_threads": 1}
+            "artifact_options": {"recon_grid": {"grid_size": 8}}, "num_threads": 1}
 
 
 def wait_status(live, run_id: str, statuses: tuple[str, ...], timeout: float = 120) -> str:

@@ -55,7 +55,7 @@ def test_launch_from_the_form_watch_live_cancel_and_reload(serve_api, page, shot
     page.locator("summary").click()  # the advanced options
     for field, value in {"epochs": "0", "batch_size": "64", "model_options-latent_dim": "4", "model_options-channels": "8, 8",
                          "model_options-head_hidden": "16", "projections": "first-dims", "viz_subset_size": "32",
-                         "recon_grid_size": "8", "num_threads": "1"}.items():
+                         "num_threads": "1"}.items():
         page.fill(f"#f-{field}", value)
     page.get_by_test_id("launch").click()
     # the API's 422 is shown next to the field, and nothing was started

@@ -24,11 +24,15 @@ SCHEMA_CHECKS = {"response_schema_conformance", "content_type_conformance", "sta
                  "response_headers_conformance"}
 
 
-def _instant_start(run_dir: Path) -> dict:
+def _instant_start(job) -> dict:
     from latentdeck.store.events import EventLog
     from latentdeck.store.runs import now, update_summary
 
-    run_dir = Path(run_dir)
+    if job.kind != "run":  # as before: this stand-in runs no backfill or computation
+        from latentdeck.kit import OnDemandError
+
+        raise OnDemandError("the battery's stand-in executor runs runs only", 409)
+    run_dir = Path(job.run_dir)
     with EventLog(run_dir / "events.jsonl", run_dir.name) as log:
         log.emit("run.started", {"executor": "instant"})
         update_summary(run_dir, status="running", started_at=now())
@@ -44,7 +48,7 @@ class InstantExecutor:
 
     @hookimpl
     def register_executors(self):
-        return [ExecutorSpec(name="local", start=_instant_start, is_alive=lambda info: False, default_rank=0,
+        return [ExecutorSpec(name="local", submit=_instant_start, poll=lambda info: {"alive": False}, default_rank=0,
                              description="battery stand-in: marks the run completed at once")]
 
 
@@ -70,7 +74,8 @@ def seed_runs(pm, runs_dir: Path) -> dict[str, str]:
     ids = {}
     for model, options in (("ae", {"latent_dim": 4, "channels": [8, 8], "head_hidden": 16}), ("gmvae", TINY_GMVAE_OPTIONS)):
         stored = prepare_run(pm, {"model": model, "dataset": TINY, "epochs": 2, "batch_size": 64, "num_threads": 1,
-                                  "projections": ["first-dims"], "viz_subset_size": 32, "recon_grid_size": 8,
+                                  "projections": ["first-dims"], "viz_subset_size": 32,
+                                  "artifact_options": {"recon_grid": {"grid_size": 8}},
                                   "model_options": dict(options)})
         store.create(stored)
         assert execute_run(store.run_dir(stored["run_id"]), pm=pm) == "completed"

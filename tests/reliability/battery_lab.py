@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 
 TINY_RUN = {"model": "ae", "dataset": "tiny-digits", "seed": 0, "projections": ["first-dims"],
-            "viz_subset_size": 16, "recon_grid_size": 4, "num_threads": 1, "batch_size": 32,
+            "viz_subset_size": 16, "num_threads": 1, "batch_size": 32,
+            "artifact_options": {"recon_grid": {"grid_size": 4}},
             "model_options": {"latent_dim": 4, "channels": [4, 4], "head_hidden": 8}}
 
 

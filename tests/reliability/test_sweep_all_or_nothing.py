@@ -198,7 +198,7 @@ def _crash(tmp_path, runs_dir, plugin_manager, tiny_config, step: str, hang_at: 
     """Create a 3-member sweep in another process and SIGKILL it while it hangs at ``step`` #``hang_at``."""
     record, configs = prepare_sweep(plugin_manager, _body(tiny_config, seeds=[0, 1, 2]))
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps([record, configs]))
+    plan.write_text(json.dumps([record, [dict(c) for c in configs]]))  # ResolvedRun reads like its config
     child = subprocess.Popen([sys.executable, "-c", CRASHER, str(runs_dir), str(plan), str(hang_at), step],
                              stdout=subprocess.PIPE, text=True)
     try:

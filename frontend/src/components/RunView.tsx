@@ -290,7 +290,10 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
       {state.failures.length ? (
         <section className="panel">
           <h2>Artifact problems</h2>
-          <ul className="activity">{state.failures.map((f, i) => <li key={i}><span className="type">{f.generator} · epoch {f.epoch ?? "?"}</span><span>{f.error}</span></li>)}</ul>
+          <ul className="activity" data-testid="artifact-problems">{state.failures.map((f, i) => (
+            <li key={i} data-reason={f.overBudget !== null ? "timeout" : "error"}><span className="type">{f.generator} · epoch {f.epoch ?? "?"}
+              {f.overBudget !== null ? <b className="badge" style={{ color: "var(--warn)", marginLeft: "0.4rem" }}>over its time budget{f.overBudget ? ` of ${fmt(f.overBudget, 3)} s` : ""}</b> : null}</span>
+              <span>{f.error}</span></li>))}</ul>
         </section>
       ) : null}
       <section className="panel">

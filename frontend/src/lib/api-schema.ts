@@ -1166,12 +1166,6 @@ export interface components {
              */
             viz_train_indices?: number[] | null;
             /**
-             * Recon Grid Size
-             * @description examples shown in the reconstruction grid
-             * @default 16
-             */
-            recon_grid_size: number;
-            /**
              * Artifacts
              * @description artifact generators to run each epoch (default: every one the model supports)
              */

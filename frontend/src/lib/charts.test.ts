@@ -141,3 +141,12 @@ test("the run state keeps the model.phases event's phases, dropping malformed on
   s = applyEvents(s, [event(2, { phases: "nonsense" })]);
   assert.deepEqual(s.phases, []);
 });
+
+test("an artifact given up for running past its budget is told apart from one that raised", () => {
+  const failed = (seq: number, data: Record<string, unknown>): RunEvent => ({ seq, type: "artifact.failed", ts: seq, run_id: "r", data });
+  const s = applyEvents(initialRunState(), [
+    failed(1, { generator: "density", epoch: 2, error: "ran past its budget", reason: "timeout", budget_s: 30 }),
+    failed(2, { generator: "knn", epoch: 2, error: "ValueError: bad" }),
+  ]);
+  assert.deepEqual(s.failures.map((f) => [f.generator, f.overBudget]), [["density", 30], ["knn", null]]);
+});

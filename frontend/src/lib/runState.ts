@@ -62,7 +62,8 @@ export interface RunState {
   lastEpochTiming: { train: number; artifacts: number } | null;
   ended: { type: string; data: Record<string, unknown> } | null;
   started: Record<string, unknown> | null;
-  failures: { generator: string; epoch: number | null; error: string }[];
+  /** artifact.failed events: ``overBudget`` is the budget in seconds of one given up for running past it (reason "timeout") */
+  failures: { generator: string; epoch: number | null; error: string; overBudget: number | null }[];
   modelSteps: { epoch: number; text: string }[]; // model.update events (e.g. the GM-VAE's prior init), in order
   phases: Phase[]; // the model's phases (model.phases event), drawn on every time axis
   recent: { seq: number; type: string; ts: number; text: string }[];
@@ -202,7 +203,8 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
         s.phases = phasesOf(d.phases);
         break;
       case "artifact.failed":
-        s.failures = [...s.failures, { generator: String(d.generator ?? "?"), epoch: num(d.epoch), error: String(d.error ?? "") }].slice(-MAX_FAILURES);
+        s.failures = [...s.failures, { generator: String(d.generator ?? "?"), epoch: num(d.epoch), error: String(d.error ?? ""),
+          overBudget: d.reason === "timeout" ? num(d.budget_s) ?? 0 : null }].slice(-MAX_FAILURES);
         break;
       case "run.completed":
         s.status = "completed";

@@ -12,8 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 import pluggy
 
 from .types import (
-    ArtifactSpec, Availability, Batch, CAPABILITIES, DataSplit, DatasetSpec, ExecutorSpec, LossSpec,
-    ModelSpec, NoOptions, OnDemandSpec, PresetSpec, Projection, ProjectionSpec, Schedule,
+    ArtifactSpec, Availability, Batch, CAPABILITIES, DataSplit, DatasetSpec, ExecutorSpec, Job, LossSpec,
+    ModelSpec, NoOptions, OnDemandSpec, PresetSpec, Projection, ProjectionSpec, ResolvedRun, Schedule,
     ViewSpec,
 )
 
@@ -26,7 +26,7 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"
 
 __all__ = [
-    "ArtifactSpec", "Availability", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec", "ExecutorSpec",
+    "ArtifactSpec", "Availability", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec", "ExecutorSpec", "Job",
     "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec",
-    "Schedule", "ViewSpec", "hookimpl", "__version__",
+    "ResolvedRun", "Schedule", "ViewSpec", "hookimpl", "__version__",
 ]

@@ -366,7 +366,7 @@ def tiny_config() -> dict[str, Any]:
 def tiny_run_config() -> dict[str, Any]:
     """A run config that trains the AE on tiny-digits in about a second."""
     return {"model": "ae", "dataset": TINY, "epochs": 2, "batch_size": 64, "seed": 0, "projections": ["first-dims"],
-            "viz_subset_size": 32, "recon_grid_size": 8, "num_threads": 1,
+            "viz_subset_size": 32, "num_threads": 1,
             "model_options": {"latent_dim": 4, "channels": [8, 8], "head_hidden": 16}}
 
 

@@ -1,5 +1,5 @@
-"""A test executor whose readiness a test controls (``gate``): it starts ``python -m latentdeck.worker``
-only when asked, like the local executor, and says it is not ready while the gate is closed."""
+"""A test executor whose capacity a test controls (``gate``): it starts ``python -m latentdeck.worker``
+only when asked, like the local executor, and gives 0 slots (with a reason) while the gate is closed."""
 
 import os
 import subprocess
@@ -14,18 +14,19 @@ REASON = "the gate is closed (test)"
 
 
 def gated_executor(gate: threading.Event, started: list):
-    def start(run_dir):
-        proc = subprocess.Popen([sys.executable, "-m", "latentdeck.worker", str(run_dir)],
+    def submit(job):
+        proc = subprocess.Popen([sys.executable, "-m", "latentdeck.worker", job.run_dir, "--job", job.to_json()],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env={**os.environ})
         started.append(proc)
         return {"pid": proc.pid}
 
-    def alive(info):
+    def poll(info):
         proc = next((p for p in started if p.pid == info["pid"]), None)
-        return proc.poll() is None if proc else pid_alive(info["pid"])
+        return {"alive": proc.poll() is None if proc else pid_alive(info["pid"])}
 
     plugin = types.ModuleType("gated_executor")
     plugin.register_executors = hookimpl(lambda: [ExecutorSpec(
-        name="gated", start=start, is_alive=alive,
-        ready=lambda: {"ready": gate.is_set(), "reason": None if gate.is_set() else REASON, "expected_s": 3})])
+        name="gated", submit=submit, poll=poll,
+        capacity=lambda: {"slots": None if gate.is_set() else 0, "reason": None if gate.is_set() else REASON,
+                          "expected_s": 3})])
     return plugin

@@ -1,9 +1,10 @@
-"""A queued test executor (``ExecutorSpec.queued``, like the local one) whose 'worker' is ``sleep 60``:
+"""A test executor with a capacity (``ExecutorSpec.capacity``, like the local one: the server's run queue holds its runs) whose 'worker' is ``sleep 60``:
 the test decides when a run ends (:func:`finish`), so run queue tests need no training."""
 
 import subprocess
 import time
 import types
+from pathlib import Path
 
 from latentdeck import ExecutorSpec, hookimpl
 from latentdeck.kit.procs import pid_alive
@@ -13,14 +14,15 @@ from latentdeck.store.runs import update_summary
 def sleeper_executor(started: list):
     """``started`` collects ``(run_id, Popen)`` in start order."""
 
-    def start(run_dir):
+    def submit(job):
         proc = subprocess.Popen(["sleep", "60"])
-        started.append((run_dir.name, proc))
+        started.append((Path(job.run_dir).name, proc))
         return {"pid": proc.pid}
 
     plugin = types.ModuleType("sleeper_executor")
     plugin.register_executors = hookimpl(lambda: [ExecutorSpec(
-        name="sleeper", start=start, is_alive=lambda info: pid_alive(info["pid"]), queued=True)])
+        name="sleeper", submit=submit, poll=lambda info: {"alive": pid_alive(info["pid"])},
+        capacity=lambda: {"slots": None})])
     return plugin
 
 

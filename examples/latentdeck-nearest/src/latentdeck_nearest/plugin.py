@@ -8,17 +8,19 @@ of) the training split with the run's model at that epoch, and writes, once, int
     nearest/epoch_<N>/idx_<i>_k_<k>/nearest.json   rows {rank, train_idx, label, distance}
     nearest/epoch_<N>/idx_<i>_k_<k>/strip.png      the query digit, then its neighbours
 
-A repeat is read from disk; the run page lists the rows with the generic ``table`` view.
+A repeat is read from disk. Its view (``frontend/nearest-panel.tsx``, mount ``explorer-side``) asks for the focused
+held-out digit from the explorer's side panel and shows the strip and the rows; the run page's Actions form runs it too.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import OnDemandSpec, hookimpl
+from latentdeck import OnDemandSpec, ViewSpec, hookimpl
 
 FOLDER = "nearest"
 MAX_TRAIN = 5000  # training digits searched (a seeded subset above this)
@@ -44,8 +46,6 @@ def nearest(ctx, r: NearestRequest) -> dict[str, Any]:
     def produce(tmp) -> None:
         import numpy as np
         import torch
-
-        from pathlib import Path
 
         train = loaded.dataset_spec.load(Path(loaded.config["data_dir"]), "train")
         n = len(train.labels)
@@ -78,3 +78,11 @@ def register_ondemand():
         files=("epoch_{epoch}/idx_{idx:int}_k_{k:int}/nearest.json", "epoch_{epoch}/idx_{idx:int}_k_{k:int}/strip.png"),
         requires=frozenset({"latents"}),
         description="the k training digits nearest to a held-out digit in the run's latent space")]
+
+
+@hookimpl
+def register_views():
+    # frontend/nearest-panel.tsx, bundled into views/ by latentdeck's build-views script and carried in the wheel
+    return [ViewSpec(name="nearest-panel", module=str(Path(__file__).parent / "views" / "nearest-panel.js"),
+                     mount="explorer-side", title="Nearest training digits (example)", computations=("nearest",),
+                     order=90, description="the focused held-out digit's nearest training digits, computed on demand")]

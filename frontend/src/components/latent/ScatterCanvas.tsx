@@ -4,7 +4,7 @@
 // given; everything it shows comes from run files the page has read. Client-only (loaded with
 // next/dynamic, ssr: false).
 import { Deck, OrbitView, OrthographicView } from "@deck.gl/core";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import { interpolatePositions } from "@/lib/latent/interpolate";
 import { pointsInLasso } from "@/lib/latent/lasso";
 import type { Point2 } from "@/lib/latent/lasso";
@@ -165,8 +165,11 @@ export default function ScatterCanvas(props: ScatterProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [props.fitTo?.token]);
 
-  // new target positions: animate from what is on screen now
-  useEffect(() => {
+  // new target positions: animate from what is on screen now. A layout effect, as the one below: the deck gets its
+  // layers in the commit that changes them, so its next animation frame draws them. A passive effect runs after
+  // the browser has painted the rest of the commit (the badge, the readouts), and the new epoch then waited a
+  // frame more (a trace of a cold epoch switch: the deck's frame came ~35 ms after the page's).
+  useLayoutEffect(() => {
     const to = props.positions;
     const from = shown.current;
     if (anim.current) cancelAnimationFrame(anim.current.raf);
@@ -202,7 +205,7 @@ export default function ScatterCanvas(props: ScatterProps) {
   }, [props.positions]);
 
   // everything else that is drawn
-  useEffect(() => {
+  useLayoutEffect(() => {
     redraw();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [props.colours, props.edges, props.overlay, props.path, props.rings, props.radiusPx, props.edgeWidth, props.highlight, props.dark, props.trails, props.sprites]);

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import threading
@@ -63,8 +64,10 @@ async def _monitor_workers(app: FastAPI) -> None:
             log.exception("worker monitor pass failed")
 
 
-def _start_executor_warm_ups(pm) -> None:
-    """Each executor's ``warm_up`` in its own daemon thread: startup, requests and shutdown never wait.
+def _ask_executor_capacities(pm) -> None:
+    """Ask each executor with a ``capacity`` once, in its own daemon thread, so it may start preparing: a
+    ``capacity`` that names ``warm_ups`` gets the installed projections' warm-ups (``ProjectionSpec.warm_up``)
+    by name, which the local executor runs in its fork server. Startup, requests and shutdown never wait.
 
     ``LATENTDECK_WARMUP=off`` is read here, at startup, so a thread that starts late (e.g. after a
     test restored the environment) can never begin a warm-up that was switched off."""
@@ -74,20 +77,24 @@ def _start_executor_warm_ups(pm) -> None:
     # On-demand computations need torch: import it now, off the request path.
     threading.Thread(target=lambda: __import__("torch"), name="latentdeck-import-torch", daemon=True).start()
 
-    def warm(spec) -> None:
+    def ask(spec) -> None:
         try:
-            spec.warm_up()
+            if "warm_ups" in inspect.signature(spec.capacity).parameters:
+                spec.capacity(warm_ups=warm_ups)
+            else:
+                spec.capacity()
         except Exception:
-            log.exception("executor %s: warm-up failed (its runs start the plain way)", spec.name)
+            log.exception("executor %s: capacity() failed (its runs start without waiting for it)", spec.name)
 
     try:
         executors = collect(pm, "executors")
+        warm_ups = {name: spec.warm_up for name, spec in collect(pm, "projections").items() if spec.warm_up is not None}
     except Exception:
-        log.exception("cannot list executors to warm up")
+        log.exception("cannot list executors to ask their capacity")
         return
     for spec in executors.values():
-        if getattr(spec, "warm_up", None) is not None:
-            threading.Thread(target=warm, args=(spec,), name=f"latentdeck-warm-up-{spec.name}", daemon=True).start()
+        if spec.capacity is not None:
+            threading.Thread(target=ask, args=(spec,), name=f"latentdeck-capacity-{spec.name}", daemon=True).start()
 
 
 @contextlib.asynccontextmanager
@@ -101,7 +108,7 @@ async def _lifespan(app: FastAPI):
     for run_id in interrupted:
         log.warning("run %s failed: it was left active by a server that is gone", run_id)
     monitor = asyncio.create_task(_monitor_workers(app), name="latentdeck-worker-monitor")
-    _start_executor_warm_ups(pm)
+    _ask_executor_capacities(pm)
     try:
         yield
     finally:

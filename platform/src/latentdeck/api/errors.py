@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..kit.errors import DISK_FULL_ERRNOS, json_echo, short_repr
 from ..registry.namespace import MAX_NAME, READABLE_TOP
+from ..store.resolved import moved_fields
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,17 @@ def _where(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "request body"
 
 
-def validation_detail(errors: list[dict[str, Any]]) -> str:
-    """One readable line per problem: ``epochs: Input should be greater than or equal to 1 (got -1)``."""
+def validation_detail(errors: list[dict[str, Any]], moved: dict[str, tuple[str, str, str]] | None = None) -> str:
+    """One readable line per problem: ``epochs: Input should be greater than or equal to 1 (got -1)``.
+    ``moved``: run-config fields that moved into a plugin's options (:func:`latentdeck.store.resolved.moved_fields`)."""
     lines = []
     for err in errors[:20]:
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         if err.get("type") == "extra_forbid" or err.get("type") == "extra_forbidden":
-            msg = "unknown field (not accepted here; /docs lists the fields of every request)"
+            loc = list(err.get("loc", ()))
+            home = (moved or {}).get(str(loc[-1])) if len(loc) == 2 and loc[0] == "body" else None
+            msg = (f"this field moved to {home[0]}.{home[1]}.{home[2]} (an option of the {home[1]!r} plugin)" if home
+                   else "unknown field (not accepted here; /docs lists the fields of every request)")
         line = f"{_where(err.get('loc', ()))}: {msg}"
         if "input" in err and err.get("type") != "missing" and not isinstance(err["input"], (dict, list)):
             line += f" (got {short_repr(err['input'])})"
@@ -71,7 +76,9 @@ def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def validation_error_response(request, exc) -> JSONResponse:
     errors = list(exc.errors())
-    return JSONResponse(status_code=422, content={"detail": validation_detail(errors),
+    pm = getattr(request.app.state, "pm", None)
+    moved = moved_fields(pm) if pm is not None and any("extra" in str(e.get("type")) for e in errors) else None
+    return JSONResponse(status_code=422, content={"detail": validation_detail(errors, moved),
                                                   "errors": validation_errors(errors)})
 
 

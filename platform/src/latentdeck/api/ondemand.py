@@ -4,7 +4,7 @@
 OpenAPI document has each one's fields, types and ranges), validates it (422 naming the field), then
 calls ``compute(ctx, request)`` with an :class:`latentdeck.engine.ondemand.OnDemandContext`: files are
 persisted before the answer, repeats are read from disk, each new file is announced once. A ``heavy``
-spec of a run whose executor offers ``call`` (the ray executor) is computed there instead, the same way. The host
+spec of a run whose executor schedules its own work (the ray executor) is a ``computation`` job there instead. The host
 knows no computation by name; a name no plugin offers is a 404 listing the installed ones. Each runs
 under the server's budget (``LATENTDECK_COMPUTE_BUDGET_S``, default 120 s): one that takes longer answers
 504 and can write nothing afterwards; a DELETE of the run stops the running ones first (409 for them).
@@ -19,6 +19,8 @@ from pydantic import BaseModel, Field
 from ..engine.ondemand import COMPUTATIONS, EpochModels, OnDemandContext, OnDemandError, run_computation
 from ..registry import collect
 from ..kit.atomic import read_json
+from ..launch.jobs import answer_of
+from ..types import Job
 
 _MODELS = EpochModels(capacity=4)
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -43,13 +45,16 @@ class OnDemandResult(BaseModel):
 
 
 def _executor_call(pm, run_dir):
-    """The run's executor's ``call`` (None: the server computes it itself)."""
+    """A call that submits a ``computation`` job to the run's executor and waits for its answer; None when the
+    server computes it itself (the executor shares this machine: it declares a ``capacity``)."""
     try:
         name = read_json(run_dir / "config.json").get("executor")
     except (OSError, ValueError):
         return None
     executor = collect(pm, "executors").get(name or "")
-    return getattr(executor, "call", None)
+    if executor is None or executor.capacity is not None:
+        return None
+    return lambda run_dir, name, body: answer_of(executor, Job("computation", str(run_dir), {"name": name, "body": body}))
 
 
 def _endpoint(spec):

@@ -15,11 +15,14 @@ from .. import launch
 from ..launch.config import RunConfig
 from ..kit.phases import Phase, run_phases
 from ..registry import collect
+from ..store.resolved import RunRecordError, load_run
 from ..store.runs import RunConflict, RunNotFound, RunStore
+from ..types import ResolvedRun
 from .files import MEDIA_TYPES, FileSnapshot
 from ..engine.backfill import backfill_active, plan, request_cancel, stop_backfill
 from ..engine.ondemand import COMPUTATIONS
 from ..kit.atomic import read_json
+from ..types import Job
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -87,7 +90,7 @@ def create_run(config: RunConfig, request: Request) -> dict[str, Any]:
     pm = request.app.state.pm
     stored = launch.prepare_run(pm, config)  # ConfigError (422) before anything is written
     summary = launch.start_run(_store(request), pm, stored, getattr(request.app.state, "deferred", None))
-    return {"summary": _with_queue(request, summary), "config": stored}
+    return {"summary": _with_queue(request, summary), "config": dict(stored.config)}
 
 
 @router.get("", response_model=list[RunSummary])
@@ -99,12 +102,22 @@ def list_runs(request: Request) -> list[dict[str, Any]]:
 @router.get("/{run_id}", response_model=RunDetail, responses=ERRORS)
 def get_run(run_id: str, request: Request) -> dict[str, Any]:
     store = _store(request)
-    config = store.read_config(run_id)
-    model_spec = collect(request.app.state.pm, "models").get(str(config.get("model")))
-    phases = run_phases(model_spec, config) if model_spec else []
+    config = store.read_config(run_id)  # as stored: the page shows config.json itself
+    pm = request.app.state.pm
+    model_spec = collect(pm, "models").get(str(config.get("model")))
+    phases = run_phases(model_spec, _resolved(store, run_id, pm) or config) if model_spec else []
     summary = store.summary(run_id)
     summary.setdefault("preset", config.get("preset"))  # a summary written before it named the preset
     return {"summary": _with_queue(request, summary), "config": config, "phases": phases}
+
+
+def _resolved(store: RunStore, run_id: str, pm) -> ResolvedRun | None:
+    """The run as this process resolved it (parsed once per version of its config.json); None when this
+    installation cannot resolve it (the page still shows the stored config)."""
+    try:
+        return load_run(store.run_dir(run_id), pm)
+    except RunRecordError:
+        return None
 
 
 @router.post("/{run_id}/cancel", status_code=202, response_model=CancelAccepted, responses={
@@ -190,8 +203,8 @@ class BackfillAccepted(BaseModel):
     **ERRORS, 409: {"description": "the run is still active, or a backfill of it is already running"},
     422: {"description": "no checkpoints, an epoch without a checkpoint, or an unknown projection/generator"}})
 def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict[str, Any]:
-    """Compute a finished run's missing projection and neighbour artifacts from its checkpoints, in a
-    background process; progress arrives as events (``backfill.started``, ``projection.progress``,
+    """Compute a finished run's missing projection and neighbour artifacts from its checkpoints, as a
+    ``backfill`` job of the run's executor; progress arrives as events (``backfill.started``, ``projection.progress``,
     ``artifact.created``, ``backfill.completed``) on ``GET /api/runs/{run_id}/events``."""
     run_dir = _store(request).run_dir(run_id)
     chosen = plan(run_dir, request.app.state.pm, body.epochs, body.projections, body.artifacts)
@@ -199,14 +212,13 @@ def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict
         return {"started": False, "plan": chosen, "detail": "nothing is missing: every requested artifact exists"}
     name = read_json(run_dir / "config.json")["executor"]
     executor = collect(request.app.state.pm, "executors").get(name)
-    if executor is None or executor.start_task is None:
-        raise RunConflict(f"the run's executor {name!r} " + ("is not installed" if executor is None else
-                          "cannot run tasks (its ExecutorSpec has no start_task)") + "; backfill it from a shell with "
+    if executor is None:
+        raise RunConflict(f"the run's executor {name!r} is not installed; backfill it from a shell with "
                           f"`latentdeck backfill {run_id}` instead")
     args = ["--epochs", ",".join(map(str, chosen["epochs"])), "--projections", ",".join(chosen["projections"])]
     if chosen["artifacts"]:
         args += ["--artifacts", ",".join(chosen["artifacts"])]
-    info = executor.start_task(run_dir, "latentdeck.engine.backfill", args)
+    info = executor.submit(Job("backfill", str(run_dir), {"argv": args}))
     return {"started": True, "plan": chosen,
             "detail": f"backfill started by the {name!r} executor ({info}); follow GET /api/runs/{run_id}/events; "
                       f"cancel it with POST /api/runs/{run_id}/backfill/cancel"}

@@ -40,7 +40,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     store.create(stored)
     run_dir = store.run_dir(stored["run_id"])
     executor = collect(pm, "executors")[stored["executor"]]
-    if executor.queued:  # its workers run on this machine: train here, in this process
+    if executor.capacity is not None:  # its workers run on this machine: train here, in this process
         write_worker_info(run_dir, stored["executor"], os.getpid(), via="cli")
     say = (lambda *a: print(*a, file=sys.stderr))
     say(f"run {stored['run_id']}  ({run_dir})")
@@ -60,9 +60,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         say("\ncancelling after the current batch (Ctrl-C again to abort at once)")
 
     progress = _Progress(quiet=args.json or args.quiet)
-    previous = signal.signal(signal.SIGINT, on_sigint) if executor.queued else None
+    previous = signal.signal(signal.SIGINT, on_sigint) if executor.capacity is not None else None
     try:
-        if executor.queued:
+        if executor.capacity is not None:
             status = execute_run(run_dir, pm=pm, listeners=(progress,))
         else:  # it schedules work itself (a cluster): hand the run over and follow its events
             from .remote import hand_over

@@ -1,5 +1,5 @@
 """``latentdeck train`` / ``latentdeck sweep`` with an executor that schedules work itself
-(``ExecutorSpec.queued`` False, e.g. ray): the runs are handed to the executor and this process follows
+(no ``ExecutorSpec.capacity``, e.g. ray): the runs are handed to the executor and this process follows
 their event logs until they end (a train shows the same progress as an in-process run); Ctrl-C asks
 them to stop (and withdraws those that have not started), a second Ctrl-C stops waiting.
 This process is the runs' driver: an executor like Ray ends them if it exits."""

@@ -109,7 +109,7 @@ def _run_members(args, pm, store, staging, record, configs) -> int:
         say("\ncancelling the current run after its batch; the sweep stops (Ctrl-C again to abort at once)")
 
     executor = collect(pm, "executors")[configs[0]["executor"]] if configs else None
-    if executor is not None and not executor.queued:
+    if executor is not None and executor.capacity is None:
         statuses = _through_executor(pm, store, staging, executor, configs, record, say)
         return _finish(args, store, record, statuses)
     previous = signal.signal(signal.SIGINT, on_sigint)
@@ -133,7 +133,7 @@ def _run_members(args, pm, store, staging, record, configs) -> int:
 
 
 def _through_executor(pm, store, staging, executor, configs, record, say) -> list[str]:
-    """Hand every member to an executor that schedules work itself (a Ray cluster: ``queued`` False) at once,
+    """Hand every member to an executor that schedules work itself (a Ray cluster: no ``capacity``) at once,
     then wait here until each has ended, saying so as they do (this process stays their driver)."""
     from .remote import follow_runs
     from ..launch import start_worker

@@ -27,6 +27,7 @@ from ..kit.atomic import copy_atomic, read_json, write_bytes, write_json
 from . import devices  # torch_device is looked up when called: tests swap it
 from .. import registry as plugin_registry  # get_plugin_manager is looked up when called: tests swap it
 from ..registry import collect
+from ..store.resolved import load_run
 
 # Heavy imports (torch) sit inside the functions that use them, on purpose: importing this module stays cheap.
 
@@ -73,16 +74,14 @@ def read_checkpoint_meta(run_dir: Path, name: str) -> dict[str, Any]:
 
 
 def load_model(run_dir: Path, pm=None, epoch: int | None = None, device: str = "cpu"):
-    """Rebuild a run's model from ``config.json`` and a checkpoint (the latest by default), in eval mode, on
-    ``device`` (the CPU by default: artifacts and on-demand computations run there). The checkpoint's tensors
-    are mapped onto it, so a run trained on a GPU loads on a CPU-only machine and the reverse."""
+    """Rebuild a run's model from its resolved run (:func:`latentdeck.store.resolved.load_run`) and a checkpoint
+    (the latest by default), in eval mode, on ``device`` (the CPU by default: artifacts and on-demand computations
+    run there). The checkpoint's tensors are mapped onto it, so a run trained on a GPU loads on a CPU-only machine
+    and the reverse."""
     pm = pm or plugin_registry.get_plugin_manager()
     run_dir = Path(run_dir)
-    config = read_json(run_dir / "config.json", root=run_dir)
-    model_spec = collect(pm, "models")[config["model"]]
-    dataset_spec = collect(pm, "datasets")[config["dataset"]]
-    options = model_spec.options.model_validate(config["model_options"])
-    model = model_spec.build(options, dataset_spec)
+    run = load_run(run_dir, pm)  # parsed once per process (a RunRecordError, 409, names what is not installed)
+    model = collect(pm, "models")[run.model].build(run.model_options, collect(pm, "datasets")[run.dataset])
     name = "latest" if epoch is None else f"epoch_{epoch}"
     meta = read_checkpoint_meta(run_dir, name)  # first: a .pt without valid metadata is not loaded at all
     try:

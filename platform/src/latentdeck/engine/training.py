@@ -18,17 +18,17 @@ from . import devices, vizsubset
 from ..kit import threads
 from .artifacts import ArtifactEngine, VizSubset
 from .budget import DEFAULT_BUDGET_S, Budget, Stopped
-from ..kit.atomic import read_json, write_json
 from .checkpoints import save_checkpoint
 from ..store.events import EventLog
 from ..kit.images import to_float_images
 from ..kit.phases import run_phases
 from ..registry import collect, get_plugin_manager
 from ..kit.errors import is_disk_full
+from ..store.resolved import load_run, save_run
 from ..store.runs import (cancel_requested, free_bytes, now, read_summary, release_space, update_summary,
                          with_headroom)
 from .subsets import describe_subset, interleaved_by_class, stratified_subset
-from ..types import Batch, Schedule
+from ..types import Batch, ResolvedRun, Schedule
 
 # Heavy imports (torch) sit inside the functions that use them, on purpose: importing this module stays cheap.
 
@@ -70,9 +70,9 @@ def viz_subset(indices: list[int], x_held, y_held) -> VizSubset:
     return VizSubset(list(indices), x_held[idx], y_held[idx])
 
 
-def load_viz_subset(config: dict[str, Any], dataset_spec) -> VizSubset:
+def load_viz_subset(run: ResolvedRun | dict[str, Any], dataset_spec) -> VizSubset:
     """The persisted visualization subset of a run, rebuilt from its dataset (backfill, reloads)."""
-    return vizsubset.load(config, dataset_spec)
+    return vizsubset.load(run, dataset_spec)
 
 
 class _Running:
@@ -97,16 +97,18 @@ class _Running:
 
 
 class Trainer:
-    def __init__(self, run_dir: Path, config: dict[str, Any], pm, events: EventLog, device: str = "cpu"):
-        self.run_dir, self.config, self.pm, self.events = run_dir, config, pm, events
+    """Trains one run: ``run`` is its :class:`~latentdeck.types.ResolvedRun` (typed; nothing is parsed again here)."""
+
+    def __init__(self, run_dir: Path, run: ResolvedRun, pm, events: EventLog, device: str = "cpu"):
+        self.run_dir, self.run, self.pm, self.events = run_dir, run, pm, events
         self.device_name = device  # resolved: "cpu" or "cuda"
         self.device = devices.torch_device(device)
-        self.run_id = config["run_id"]
-        self.model_spec = collect(pm, "models")[config["model"]]
-        self.dataset_spec = collect(pm, "datasets")[config["dataset"]]
+        self.run_id = run.run_id
+        self.model_spec = collect(pm, "models")[run.model]
+        self.dataset_spec = collect(pm, "datasets")[run.dataset]
         self.losses = collect(pm, "loss_components")
-        self.options = self.model_spec.options.model_validate(config["model_options"])
-        self.phases = run_phases(self.model_spec, config)
+        self.options = run.model_options  # parsed once, by prepare_run or load_run
+        self.phases = run_phases(self.model_spec, run)
         self.engine: ArtifactEngine | None = None  # built once the visualization subset is loaded
         self.epochs_completed = 0
         self.last_metrics: dict[str, Any] | None = None
@@ -116,30 +118,34 @@ class Trainer:
     def load_data(self) -> None:
         import torch
 
-        data_dir = Path(self.config["data_dir"])
+        run, settings = self.run, self.run.settings
+        data_dir = run.data_dir
         shape = tuple(self.dataset_spec.image_shape)
         train = self.dataset_spec.load(data_dir, "train")
         heldout = self.dataset_spec.load(data_dir, "heldout")
         images, labels = train.images, train.labels
-        changed = False
-        limit = self.config.get("limit")
+        chosen_now: dict[str, Any] = {}  # what this start chooses, persisted before the first epoch
+        limit = settings.limit
+        subset = run.train_subset
         if limit and limit < len(labels):
-            subset = self.config.get("train_subset")
             if not subset:  # a seeded, class-stratified subset, never "the first N" (class-ordered data)
-                indices = stratified_subset(labels, limit, self.config["seed"])
-                subset = self.config["train_subset"] = describe_subset(indices, labels, self.config["seed"], len(labels))
-                changed = True
+                indices = stratified_subset(labels, limit, run.seed)
+                subset = chosen_now["train_subset"] = describe_subset(indices, labels, run.seed, len(labels))
             chosen = torch.as_tensor(subset["indices"], dtype=torch.long)
             images, labels = images[chosen], labels[chosen]
         self.x_train, self.y_train = to_float_images(images, shape), labels.long()
         self.x_held, self.y_held = to_float_images(heldout.images, shape), heldout.labels.long()
         # the subset may include training digits (config viz_split)
 
-        if vizsubset.choose(self.config, self.y_held, train.labels):
-            changed = True
-        if changed:
-            write_json(self.run_dir / "config.json", self.config)  # persisted before the first epoch
-        self.viz = vizsubset.build(self.config, self.x_held, self.y_held, train.images, train.labels, shape)
+        if not (settings.viz_indices or settings.viz_train_indices):  # given ones are kept as they are
+            chosen_now["viz_indices"], chosen_now["viz_train_indices"] = vizsubset.choose(
+                settings.viz_split, settings.viz_subset_size, run.seed, self.y_held, train.labels)
+        if chosen_now:
+            self.run = run = run.with_fields(**chosen_now)
+            save_run(self.run_dir, run)  # persisted before the first epoch
+        trained = vizsubset.trained_train_indices(subset, limit, len(train.labels))
+        self.viz = vizsubset.build(run.settings.viz_indices or [], run.settings.viz_train_indices or [], trained,
+                                   self.x_held, self.y_held, train.images, train.labels, shape)
         # The training step runs on the run's device; the visualization subset stays on the CPU with the
         # artifacts. On the CPU .to() returns the same tensors.
         self.x_train, self.y_train = self.x_train.to(self.device), self.y_train.to(self.device)
@@ -171,24 +177,24 @@ class Trainer:
     def fit(self) -> str:
         import torch
 
-        config = self.config
-        torch.manual_seed(config["seed"])
-        if config.get("num_threads"):
-            torch.set_num_threads(config["num_threads"])
+        settings = self.run.settings
+        torch.manual_seed(settings.seed)
+        if settings.num_threads:
+            torch.set_num_threads(settings.num_threads)
         self.load_data()
         model = self.model_spec.build(self.options, self.dataset_spec).to(self.device)
-        opt_cfg = config["optimizer"]
-        optimizer = torch.optim.Adam(model.parameters(), lr=opt_cfg["lr"], betas=tuple(opt_cfg["betas"]),
-                                     eps=opt_cfg["eps"], weight_decay=opt_cfg["weight_decay"])
-        shuffle = torch.Generator().manual_seed(config["seed"])
+        adam = settings.optimizer
+        optimizer = torch.optim.Adam(model.parameters(), lr=adam.lr, betas=tuple(adam.betas), eps=adam.eps,
+                                     weight_decay=adam.weight_decay)
+        shuffle = torch.Generator().manual_seed(settings.seed)
         n = len(self.x_train)
-        batch_size = config["batch_size"]
+        batch_size = settings.batch_size
         batches = (n + batch_size - 1) // batch_size
-        epochs = config["epochs"]
+        epochs = settings.epochs
         step = 0
         last_progress = 0.0
         for epoch in range(1, epochs + 1):
-            if not config.get("num_threads"):  # a fair share of the cores among the runs training now
+            if not settings.num_threads:  # a fair share of the cores among the runs training now
                 share = threads.fair_share()
                 if share != torch.get_num_threads():
                     torch.set_num_threads(share)
@@ -200,7 +206,7 @@ class Trainer:
             started = time.perf_counter()
             order = torch.randperm(n, generator=shuffle).to(self.device)  # drawn on the CPU: the same on every device
             for batch_index, idx in enumerate(order.split(batch_size)):
-                if batch_index % config["cancel_check_every"] == 0 and cancel_requested(self.run_dir):
+                if batch_index % settings.cancel_check_every == 0 and cancel_requested(self.run_dir):
                     raise Cancelled(f"epoch {epoch}, batch {batch_index}")
                 batch = Batch(self.x_train[idx], self.y_train[idx])
                 outputs = model(batch.x)
@@ -215,7 +221,7 @@ class Trainer:
                 correct = int((outputs["logits"].argmax(1) == batch.y).sum()) if "logits" in outputs else None
                 running.add({"loss": total.item(), **{k: v.item() for k, v in parts.items()}}, len(idx), correct)
                 clock = time.monotonic()
-                if clock - last_progress >= config["progress_interval_s"] or batch_index == batches - 1:
+                if clock - last_progress >= settings.progress_interval_s or batch_index == batches - 1:
                     last_progress = clock
                     self.events.emit("train.progress", {
                         "epoch": epoch, "epochs": epochs, "batch": batch_index + 1, "batches": batches,
@@ -226,9 +232,9 @@ class Trainer:
             if update is not None:
                 metrics["model_update"] = update
             self.events.emit("train.metrics", metrics)
-            if epoch % config["checkpoint_every"] == 0 or epoch == epochs:
+            if epoch % settings.checkpoint_every == 0 or epoch == epochs:
                 self.last_checkpoint = save_checkpoint(self.run_dir, epoch, model, optimizer, {
-                    "model": config["model"], "run_id": self.run_id, "device": self.device_name, "metrics": metrics})
+                    "model": self.run.model, "run_id": self.run_id, "device": self.device_name, "metrics": metrics})
                 self.events.emit("checkpoint.saved", {"epoch": epoch, "name": self.last_checkpoint})
             artifacts_started = time.perf_counter()
             stopped = self.write_artifacts(model, epoch)
@@ -261,13 +267,13 @@ class Trainer:
 
     def epoch_metrics(self, model, epoch, weights, running: _Running, seconds: float, schedule) -> dict[str, Any]:
         train = running.means()
-        metrics: dict[str, Any] = {"epoch": epoch, "epochs": self.config["epochs"], **train}
+        metrics: dict[str, Any] = {"epoch": epoch, "epochs": self.run.epochs, **train}
         if running.classified:
             metrics["train_accuracy"] = running.correct / max(running.count, 1)
         for key, value in self.evaluate(model, weights).items():
             metrics[f"heldout_{key}"] = value
         metrics["loss_weights"] = dict(weights)
-        metrics["lr"] = self.config["optimizer"]["lr"]
+        metrics["lr"] = self.run.settings.optimizer.lr
         metrics["epoch_seconds"] = round(seconds, 4)
         metrics["threads"] = torch_threads()
         metrics["device"] = self.device_name
@@ -284,13 +290,14 @@ class Trainer:
         """The epoch's artifacts; where a cancel stopped them (None: all written or failed on their own)."""
         if self.engine is None:
             # each generator and projection under the run's budget; a cancel stops the one running at once
-            budget = Budget(float(self.config.get("generator_budget_s") or DEFAULT_BUDGET_S),
+            budget = Budget(float(self.run.settings.generator_budget_s or DEFAULT_BUDGET_S),
                             lambda: "cancel requested" if cancel_requested(self.run_dir) else None)
-            self.engine = ArtifactEngine(self.pm, self.run_dir, self.config, self.model_spec, self.dataset_spec,
+            # the engine reads the run like config.json (ResolvedRun is that mapping), with moved fields in place
+            self.engine = ArtifactEngine(self.pm, self.run_dir, self.run, self.model_spec, self.dataset_spec,
                                          self.viz, self.events, budget=budget)
         try:
             # a CPU copy off the CPU: generators get CPU tensors, and their files never depend on the device
-            self.engine.run_epoch(devices.cpu_model(model, self.device_name), epoch, last=epoch == self.config["epochs"])
+            self.engine.run_epoch(devices.cpu_model(model, self.device_name), epoch, last=epoch == self.run.epochs)
         except Stopped as where:
             return str(where).removeprefix(f"epoch {epoch}, ").removesuffix(": cancel requested")
         return None
@@ -305,8 +312,8 @@ def execute_run(run_dir: Path | str, pm=None, listeners: tuple[Callable[[dict], 
 
 
 def _execute(run_dir: Path, pm, listeners: tuple[Callable[[dict], None], ...]) -> str:
-    config = read_json(run_dir / "config.json")
-    run_id = config["run_id"]
+    run = load_run(run_dir, pm)
+    run_id = run.run_id
     with EventLog(run_dir / "events.jsonl", run_id) as events:
         events.listeners.extend(listeners)
         if read_summary(run_dir)["status"] != "created":
@@ -317,31 +324,31 @@ def _execute(run_dir: Path, pm, listeners: tuple[Callable[[dict], None], ...]) -
             return "cancelled"
         active = threads.register(run_id)  # other runs now share the cores with this one
         try:
-            return _train(run_dir, config, pm, events)
+            return _train(run_dir, run, pm, events)
         finally:
             threads.unregister(active)
 
 
-def _train(run_dir: Path, config: dict[str, Any], pm, events: EventLog) -> str:
+def _train(run_dir: Path, run: ResolvedRun, pm, events: EventLog) -> str:
     """Mark the run running, train it, and end it completed, cancelled or failed; returns the status."""
     import torch
 
-    run_id = config["run_id"]
+    run_id, settings = run.run_id, run.settings
     # before run.started, which reports the thread count
-    torch.set_num_threads(config.get("num_threads") or threads.fair_share())
+    torch.set_num_threads(settings.num_threads or threads.fair_share())
     update_summary(run_dir, status="running", started_at=now())
     trainer = None
     started = time.perf_counter()
     try:
         # resolved here, on the machine that trains: "auto" may differ between the server and a worker node
-        device = devices.resolve(config.get("device"))
+        device = devices.resolve(settings.device)
         update_summary(run_dir, device=device)
         events.emit("run.started", {
-            "model": config["model"], "dataset": config["dataset"], "dataset_note": config.get("dataset_note"),
-            "epochs": config["epochs"], "threads": torch.get_num_threads(), "device": device,
-            "device_requested": config.get("device") or "auto", "stage_events": True})
-        pm.hook.before_run(run_id=run_id, run_dir=run_dir, config=config)
-        trainer = Trainer(run_dir, config, pm, events, device)
+            "model": run.model, "dataset": run.dataset, "dataset_note": run.get("dataset_note"),
+            "epochs": run.epochs, "threads": torch.get_num_threads(), "device": device,
+            "device_requested": settings.device, "stage_events": True})
+        pm.hook.before_run(run_id=run_id, run_dir=run_dir, config=dict(run.config))
+        trainer = Trainer(run_dir, run, pm, events, device)
         if trainer.phases:
             events.emit("model.phases", {"phases": trainer.phases})
         status = trainer.fit()

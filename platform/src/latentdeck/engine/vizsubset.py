@@ -16,9 +16,10 @@ point outside the examples the run optimised on (``limit``) is marked ``false``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from ..kit.images import to_float_images
+from ..types import ResolvedRun
 from .artifacts import VizSubset
 from .subsets import interleaved_by_class as choose_viz_indices
 
@@ -27,40 +28,34 @@ from .subsets import interleaved_by_class as choose_viz_indices
 SPLITS = ("heldout", "train", "all")
 
 
-def trained_train_indices(config: dict[str, Any], n_train: int) -> set[int] | None:
+def trained_train_indices(train_subset: Mapping[str, Any] | None, limit: int | None, n_train: int) -> set[int] | None:
     """The training-split indices the run optimises on; None means every one of them.
 
     ``config.json: train_subset`` records them when ``limit`` chose a subset (``Trainer.load_data``); a run
     made before that record existed trained on the first ``limit``. The test
     ``test_trained_flags_match_the_examples_trained_on`` fails when this and the trainer disagree.
     """
-    subset = config.get("train_subset") or {}
-    if subset.get("indices") is not None:
-        return {int(i) for i in subset["indices"]}
-    limit = config.get("limit")
+    if train_subset and train_subset.get("indices") is not None:
+        return {int(i) for i in train_subset["indices"]}
     return None if not limit or limit >= n_train else set(range(int(limit)))
 
 
-def choose(config: dict[str, Any], heldout_labels, train_labels) -> bool:
-    """Fill ``viz_indices`` / ``viz_train_indices`` in ``config`` when neither was given; True when it chose."""
-    if config.get("viz_indices") or config.get("viz_train_indices"):
-        config.setdefault("viz_train_indices", [])
-        return False
-    split, size, seed = config.get("viz_split") or "heldout", int(config["viz_subset_size"]), int(config["seed"])
+def choose(split: str, size: int, seed: int, heldout_labels, train_labels) -> tuple[list[int], list[int]]:
+    """``(viz_indices, viz_train_indices)`` for a run that gave neither: ``size`` examples from ``split``."""
     held = choose_viz_indices(heldout_labels, size, seed) if split in ("heldout", "all") else []
     rest = size - len(held)
     train = choose_viz_indices(train_labels, rest, seed) if split in ("train", "all") and rest > 0 else []
-    config["viz_indices"], config["viz_train_indices"] = held, train
-    return True
+    return held, train
 
 
-def build(config: dict[str, Any], x_held, y_held, train_images, train_labels, image_shape) -> VizSubset:
+def build(held: list[int], train: list[int], trained: set[int] | None, x_held, y_held, train_images, train_labels,
+          image_shape) -> VizSubset:
     """The subset's images and labels (held-out points first), with each point's split and trained flag.
-    ``train_images`` / ``train_labels`` are the full training split (uint8 images)."""
+    ``train_images`` / ``train_labels`` are the full training split (uint8 images); ``trained``: the training
+    indices the run optimised on (:func:`trained_train_indices`; None: all)."""
     import torch
 
-    held = [int(i) for i in config.get("viz_indices") or []]
-    train = [int(i) for i in config.get("viz_train_indices") or []]
+    held, train = [int(i) for i in held], [int(i) for i in train]
     if held and max(held) >= len(x_held):
         raise ValueError(f"viz_indices go up to {max(held)} but the held-out split has {len(x_held)} examples")
     if train and max(train) >= len(train_labels):
@@ -72,17 +67,25 @@ def build(config: dict[str, Any], x_held, y_held, train_images, train_labels, im
     ti = torch.tensor(train, dtype=torch.long)
     x = torch.cat([x, to_float_images(train_images[ti], tuple(image_shape))])
     y = torch.cat([y, train_labels[ti].long()])
-    used = trained_train_indices(config, len(train_labels))
     return VizSubset(held + train, x, y, split=["heldout"] * len(held) + ["train"] * len(train),
-                     trained=[False] * len(held) + [used is None or i in used for i in train])
+                     trained=[False] * len(held) + [trained is None or i in trained for i in train])
 
 
-def load(config: dict[str, Any], dataset_spec) -> VizSubset:
-    """A run's persisted subset rebuilt from its dataset (backfill, on-demand requests)."""
-    data_dir = Path(config["data_dir"])
+def load(run: ResolvedRun | Mapping[str, Any], dataset_spec) -> VizSubset:
+    """A run's persisted subset rebuilt from its dataset (backfill, on-demand requests). ``run``: the
+    :class:`~latentdeck.types.ResolvedRun`, or config.json's dict from a caller that reads it itself."""
+    if isinstance(run, ResolvedRun):
+        settings = run.settings
+        held, train, limit = settings.viz_indices or [], settings.viz_train_indices or [], settings.limit
+        data_dir, subset = run.data_dir, run.train_subset
+    else:
+        held, train, limit = run.get("viz_indices") or [], run.get("viz_train_indices") or [], run.get("limit")
+        data_dir, subset = Path(run["data_dir"]), run.get("train_subset")
     heldout = dataset_spec.load(data_dir, "heldout")
     x_held = to_float_images(heldout.images, tuple(dataset_spec.image_shape))
-    if config.get("viz_train_indices"):
-        train = dataset_spec.load(data_dir, "train")
-        return build(config, x_held, heldout.labels.long(), train.images, train.labels, dataset_spec.image_shape)
-    return build(config, x_held, heldout.labels.long(), None, [], dataset_spec.image_shape)
+    if not train:
+        return build(held, [], None, x_held, heldout.labels.long(), None, [], dataset_spec.image_shape)
+    split = dataset_spec.load(data_dir, "train")
+    trained = trained_train_indices(subset, limit, len(split.labels))
+    return build(held, train, trained, x_held, heldout.labels.long(), split.images, split.labels,
+                 dataset_spec.image_shape)

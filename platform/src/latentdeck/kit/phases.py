@@ -11,9 +11,11 @@ generators and on-demand computations read them (``ctx.phases``) so a verdict kn
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..types import ResolvedRun
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +41,18 @@ class Phase(BaseModel):
         return self
 
 
-def run_phases(model_spec, config: dict[str, Any]) -> list[dict[str, Any]]:
+def run_phases(model_spec, config: ResolvedRun | Mapping[str, Any]) -> list[dict[str, Any]]:
     """The phases of a run from its model's ``phases(options, epochs)``: validated, sorted by start, clipped
-    to the run's epochs. A model without phases, or one whose hook raises or returns malformed records,
-    has none (logged): phases explain training, they never stop a run or a page."""
+    to the run's epochs. ``config``: the :class:`~latentdeck.types.ResolvedRun` (its parsed options are used
+    as they are) or config.json's dict. A model without phases, or one whose hook raises or returns malformed
+    records, has none (logged): phases explain training, they never stop a run or a page."""
     produce = getattr(model_spec, "phases", None)
     if produce is None:
         return []
     epochs = int(config.get("epochs") or 0)
     try:
-        options = model_spec.options.model_validate(config.get("model_options") or {})
+        options = (config.model_options if isinstance(config, ResolvedRun)
+                   else model_spec.options.model_validate(config.get("model_options") or {}))
         phases = [Phase.model_validate(p) for p in produce(options, epochs) or []]
     except Exception:
         log.exception("model %r: phases() failed; the run is shown without phases", getattr(model_spec, "name", "?"))

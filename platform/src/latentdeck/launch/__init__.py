@@ -18,14 +18,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from .. import __version__
-from ..kit.atomic import read_json
 from .config import DEFAULT_DATASET, RunConfig, default_data_dir
 from ..engine.devices import DeviceUnavailable, check_requested
 from ..kit.errors import is_disk_full, short_repr
 from ..registry import collect, default_name
 from .presets import PresetError, apply_preset
+from ..store.resolved import component_options, load_config, moved_field_problems, validation_message
 from ..store.runs import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
-from ..types import Schedule
+from ..types import Job, ResolvedRun, Schedule
 from .deferred import announce_waiting, end_cancelled_before_start
 
 log = logging.getLogger(__name__)
@@ -41,16 +41,6 @@ def _unknown(kind: str, name: str, known: dict[str, Any], hint: str) -> ConfigEr
     close = difflib.get_close_matches(name, known, n=1)
     suggestion = f" Did you mean {close[0]!r}?" if close else ""
     return ConfigError(f"unknown {kind} {name!r}.{suggestion} Available: {', '.join(sorted(known)) or 'none'}. {hint}")
-
-
-def validation_message(exc: ValidationError, prefix: str = "") -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        msg = err["msg"].removeprefix("Value error, ")
-        shown = "input" in err and err.get("type") != "missing" and not isinstance(err["input"], dict)
-        parts.append(f"{prefix}{where}: {msg}" + (f" (got {short_repr(err['input'])})" if shown else ""))
-    return "; ".join(parts)
 
 
 def resolve_dataset(pm, requested: str, data_dir: Path) -> tuple[str, str | None]:
@@ -78,9 +68,17 @@ def resolve_dataset(pm, requested: str, data_dir: Path) -> tuple[str, str | None
     return requested, None
 
 
-def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
-    """Validate ``request`` against the installed plugins and return the config to persist."""
+def prepare_run(pm, request: RunConfig | dict[str, Any], check_executor: bool = True) -> ResolvedRun:
+    """Validate ``request`` against the installed plugins and resolve it into the run to persist: the config
+    with every default filled plus each component's parsed options (:class:`~latentdeck.types.ResolvedRun`;
+    ``run.config`` is what ``config.json`` stores). Raises :class:`ConfigError` (422) naming the problem.
+
+    ``check_executor=False`` (listing presets) validates the executor's options but asks no executor
+    anything: no ``check_config`` (which may contact a cluster) and no device check."""
     if not isinstance(request, RunConfig):
+        moved = moved_field_problems(pm, request) if isinstance(request, dict) else []
+        if moved:
+            raise ConfigError(f"invalid run config: {'; '.join(moved)}")
         try:
             request = RunConfig.model_validate(request)
         except ValidationError as exc:
@@ -115,7 +113,7 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
     executors = collect(pm, "executors")
     if request.executor not in executors:
         raise _unknown("executor", request.executor, executors, "List them with `latentdeck plugins --all`.")
-    executor_options = _check_executor(executors[request.executor], request)
+    executor_options = _check_executor(executors[request.executor], request, check_executor)
     generators = collect(pm, "artifacts")
     for name in request.artifacts or []:
         if name not in generators:
@@ -125,7 +123,7 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
         if name not in generators:
             raise _unknown("artifact generator", name, generators, "artifact_options keys are generator names.")
         try:
-            artifact_options[name] = generators[name].options.model_validate(raw).model_dump(mode="json")
+            artifact_options[name] = generators[name].options.model_validate(raw)
         except ValidationError as exc:
             raise ConfigError(f"invalid options for artifact {name!r}: {validation_message(exc, f'artifact_options.{name}.')}") from None
     projection_options = _validate_projections(pm, request)
@@ -134,32 +132,40 @@ def prepare_run(pm, request: RunConfig | dict[str, Any]) -> dict[str, Any]:
     for field, split in (("viz_indices", "heldout"), ("viz_train_indices", "train")):
         if getattr(request, field, None):
             _check_viz_indices(collect(pm, "datasets")[dataset], data_dir, getattr(request, field), field, split)
-    stored = request.model_dump(mode="json")
-    stored.update(
-        run_id=new_run_id(), model_options=options.model_dump(mode="json"), dataset=dataset,
-        artifact_options=artifact_options, projection_options=projection_options, executor_options=executor_options,
-        dataset_requested=request.dataset, dataset_note=note, data_dir=str(data_dir),
-        created_at=round(time.time(), 3), latentdeck_version=__version__,
-    )
-    return stored
+    settings = request.model_copy(update={
+        "model_options": options.model_dump(mode="json"), "dataset": dataset, "data_dir": str(data_dir),
+        "artifact_options": {n: o.model_dump(mode="json") for n, o in artifact_options.items()},
+        "projection_options": {n: o.model_dump(mode="json") for n, o in projection_options.items()},
+        "executor_options": executor_options.model_dump(mode="json")})
+    stored = settings.model_dump(mode="json")
+    stored.update(run_id=new_run_id(), dataset_requested=request.dataset, dataset_note=note,
+                  created_at=round(time.time(), 3), latentdeck_version=__version__)
+    return ResolvedRun(run_id=stored["run_id"], settings=settings, model_options=options,
+                       executor_options=executor_options, data_dir=data_dir, config=stored,
+                       artifact_options=component_options(generators, artifact_options),
+                       projection_options=component_options(collect(pm, "projections"), projection_options))
 
 
-def _check_executor(executor, request: RunConfig) -> dict[str, Any]:
-    """The executor's options, validated by its plugin; then where the run will train can take it: a worker
-    on this machine (a ``queued`` executor) needs ``device`` here, others check with ``check_config``."""
+def _check_executor(executor, request: RunConfig, ask: bool = True) -> dict[str, Any]:
+    """The executor's options, validated by its plugin; then (``ask``) where the run will train can take it:
+    a worker on this machine (an executor with a ``capacity``) needs ``device`` here, others check with
+    ``check_config``."""
     try:
-        options = executor.options.model_validate(request.executor_options).model_dump(mode="json")
+        options = executor.options.model_validate(request.executor_options)
     except ValidationError as exc:
         raise ConfigError(f"invalid options for executor {executor.name!r}: "
                           f"{validation_message(exc, 'executor_options.')}") from None
-    if executor.queued or executor.check_config is None:
+    if not ask:
+        return options
+    if executor.capacity is not None or executor.check_config is None:
         try:
             check_requested(request.device)
         except DeviceUnavailable as exc:
             raise ConfigError(str(exc)) from None
     if executor.check_config is not None:
         try:
-            executor.check_config({**request.model_dump(mode="json"), "executor_options": options})
+            executor.check_config({**request.model_dump(mode="json"),
+                                   "executor_options": options.model_dump(mode="json")})
         except ValueError as exc:
             raise ConfigError(f"executor {executor.name!r}: {exc}") from None
     return options
@@ -176,7 +182,7 @@ def _check_viz_indices(spec, data_dir: Path, indices: list[int], field: str = "v
                           f"{where} split of {spec.name!r} ({size} examples): use indices 0..{size - 1}")
 
 
-def _validate_projections(pm, request: RunConfig) -> dict[str, dict[str, Any]]:
+def _validate_projections(pm, request: RunConfig) -> dict[str, Any]:
     projections = collect(pm, "projections")
     hint = "List them with `latentdeck plugins --all` or GET /api/components."
     for name in list(request.projections or []) + list(request.projection_every) + list(request.projection_options):
@@ -188,13 +194,13 @@ def _validate_projections(pm, request: RunConfig) -> dict[str, dict[str, Any]]:
     parsed = {}
     for name, raw in request.projection_options.items():
         try:
-            parsed[name] = projections[name].options.model_validate(raw).model_dump(mode="json")
+            parsed[name] = projections[name].options.model_validate(raw)
         except ValidationError as exc:
             raise ConfigError(f"invalid options for projection {name!r}: {validation_message(exc, f'projection_options.{name}.')}") from None
     return parsed
 
 
-def start_run(store: RunStore, pm, stored: dict[str, Any], deferred=None) -> dict[str, Any]:
+def start_run(store: RunStore, pm, stored: ResolvedRun | dict[str, Any], deferred=None) -> dict[str, Any]:
     """Persist a prepared run and hand it to its executor; a failed start marks the run failed.
 
     With ``deferred`` (the server's :class:`latentdeck.launch.deferred.DeferredStarts`), the run starts
@@ -227,17 +233,17 @@ def resume_waiting_runs(store: RunStore, pm, deferred) -> tuple[list[str], list[
         if summary["status"] != "created" or read_worker_info(run_dir) is not None:
             continue
         try:
-            name = read_json(run_dir / "config.json").get("executor")
+            name = load_config(run_dir).get("executor")
         except (OSError, ValueError):
             continue
         executor = executors.get(name or "")
-        if executor is not None and getattr(executor, "queued", False):
+        if executor is not None and executor.capacity is not None:
             waiting.append((summary["run_id"], executor))
     interrupted = reap_dead_workers(store, pm, "interrupted", True, keep={run_id for run_id, _ in waiting})
     for run_id in store.active_run_ids():
         info = read_worker_info(store.root / run_id)
         executor = executors.get((info or {}).get("executor", ""))
-        if executor is not None and getattr(executor, "queued", False):
+        if executor is not None and executor.capacity is not None:
             deferred.hold(run_id)
     for run_id, executor in waiting:
         deferred.submit(run_id, executor)
@@ -245,10 +251,10 @@ def resume_waiting_runs(store: RunStore, pm, deferred) -> tuple[list[str], list[
 
 
 def start_worker(store: RunStore, run_id: str, executor) -> dict[str, Any] | None:
-    """Start a ``created`` run's worker with ``executor`` and record it (``worker.json``)."""
+    """Submit a ``created`` run's ``run`` job to ``executor`` and record its handle (``worker.json``)."""
     run_dir = store.run_dir(run_id)
     try:
-        info = executor.start(run_dir)
+        info = executor.submit(Job("run", str(run_dir)))
     except Exception as exc:
         log.exception("executor %s failed to start run %s", executor.name, run_id)
         return store.mark_failed(run_id, "executor_failed", f"{type(exc).__name__}: {exc}")
@@ -275,23 +281,27 @@ def worker_alive(pm, run_dir: Path) -> bool | None:
     info = read_worker_info(run_dir)
     if info is None:
         return None
-    executor = collect(pm, "executors").get(info.get("executor", ""))
+    state = poll_worker(pm, info)
+    return None if state is None else bool(state.get("alive"))
+
+
+def poll_worker(pm, info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The run's executor's ``poll`` of its recorded handle; None when no worker or executor is known."""
+    executor = collect(pm, "executors").get((info or {}).get("executor", ""))
     if executor is None:
         return None
-    return executor.is_alive(info)
+    return dict(executor.poll(info) or {})
 
 
 def _exit_reason(pm, run_dir: Path) -> dict[str, str] | None:
-    """What the run's executor says about a worker that ended (``ExecutorSpec.exit_reason``), if anything."""
-    info = read_worker_info(run_dir)
-    executor = collect(pm, "executors").get((info or {}).get("executor", ""))
-    if executor is None or executor.exit_reason is None:
-        return None
+    """What the run's executor says about a worker that ended (``reason``/``error`` of its poll), if anything."""
     try:
-        return executor.exit_reason(info)
+        state = poll_worker(pm, read_worker_info(run_dir)) or {}
     except Exception:
-        log.exception("executor %s: exit_reason raised", executor.name)
+        log.exception("polling the executor of %s raised", run_dir.name)
         return None
+    told = {key: str(state[key]) for key in ("reason", "error") if state.get(key)}
+    return told or None
 
 
 def cancel_worker(store: RunStore, pm, run_id: str) -> dict[str, Any] | None:

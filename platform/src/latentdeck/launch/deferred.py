@@ -1,18 +1,19 @@
-"""The server's start scheduling: runs that wait, as ``created``, before their worker starts.
+"""The server's capacity wait: runs that wait, as ``created``, before their job is submitted.
 
-A run waits here for two reasons, both announced in its event log as ``run.stage`` ``waiting``
-events written by the server, so its page says why:
+Only runs of an executor that declares a ``capacity`` (its jobs share this machine's cores: the local
+executor) wait here; an executor that schedules its own work (a cluster) gets its runs at once. The
+executor owns what its capacity is (its warm-up, its own workers); the server owns the order, the cap
+and what a waiting run's page says. A run waits for two reasons, both announced in its event log as
+``run.stage`` ``waiting`` events written by the server:
 
-- **The run queue.** An executor whose workers share this machine's cores says so
-  (``ExecutorSpec.queued``, the local executor does); the server then trains at most
-  ``max_concurrent_runs`` of such runs at once (``latentdeck serve --max-concurrent-runs``,
-  ``create_app(max_concurrent_runs=)``, default ``$LATENTDECK_MAX_CONCURRENT_RUNS`` or the core
-  count). Further runs wait in creation order (FIFO) with ``queue_position`` (1 = next) and
+- **The run queue.** The server trains at most ``max_concurrent_runs`` of such runs at once
+  (``latentdeck serve --max-concurrent-runs``, ``create_app(max_concurrent_runs=)``, default
+  ``$LATENTDECK_MAX_CONCURRENT_RUNS`` or the core count; fewer when the executor's ``capacity()``
+  gives fewer ``slots``). Further runs wait in creation order (FIFO) with ``queue_position`` (1 = next) and
   ``queue_length`` in their event and in the API's run summary; each position change is a new
   event. A slot frees when a run it started ends (its summary leaves ``created``/``running``).
-  Executors that schedule work themselves (a cluster) leave ``queued`` false and never queue here.
-- **A not-ready executor** (``ExecutorSpec.ready``): the local executor while its warm-up compiles
-  umap-learn's kernels, when a worker started now would train several times slower. Such a run
+- **No slot yet** (``capacity()`` gives ``slots`` 0, with a reason): the local executor while its fork
+  server runs the projections' warm-ups, when a worker started now would train several times slower. Such a run
   starts as soon as the executor is ready, or when it has waited ``max_wait_s`` (counted from its
   creation). A queued run checks this only once it has a slot.
 
@@ -65,7 +66,7 @@ def check_max_concurrent_runs(value: Any, where: str = "max_concurrent_runs") ->
 class Waiting:
     run_id: str
     executor: Any
-    queued: bool  # held by the run queue (its executor shares this machine's cores)
+    queued: bool  # held by the run queue (its executor has a capacity: it shares this machine's cores)
     since: float = field(default_factory=time.monotonic)
     shown: tuple | None = None  # what its last waiting event said: ("ready",) or ("queue", position, length)
 
@@ -115,7 +116,7 @@ class DeferredStarts:
             if run_id in self._waiting:
                 return
             self._stopped = False
-            self._waiting[run_id] = Waiting(run_id, executor, bool(getattr(executor, "queued", False)))
+            self._waiting[run_id] = Waiting(run_id, executor, getattr(executor, "capacity", None) is not None)
         self._pass()
         with self._lock:
             if self._waiting and (self._thread is None or not self._thread.is_alive()):
@@ -169,20 +170,21 @@ class DeferredStarts:
                 items = list(self._waiting.values())
                 before = set(self._holding)
             holding = {run_id for run_id in before if self._holds_slot(run_id)}
-            free = self.max_concurrent_runs - len(holding)
+            used = len(holding)
             held: list[Waiting] = []
             for item in items:
                 if self._cancelled(item.run_id):
                     self._drop(item)
                     end_cancelled_before_start(self.store, item.run_id)
                     continue
-                if item.queued and free <= 0:
+                state = self._state(item)
+                if item.queued and used >= min(self.max_concurrent_runs, state.get("slots") or self.max_concurrent_runs):
                     held.append(item)
                     continue
-                why = self._due(item)
+                why = self._due(item, state)
                 if why is None:
-                    free -= item.queued  # next in line: it keeps its slot while the executor gets ready
-                    self._announce_not_ready(item)
+                    used += item.queued  # next in line: it keeps its slot while the executor gets ready
+                    self._announce_not_ready(item, state)
                     continue
                 self._drop(item)
                 log.info("starting run %s (%s, after %.1f s waiting)", item.run_id, why, time.monotonic() - item.since)
@@ -192,7 +194,7 @@ class DeferredStarts:
                     log.exception("starting the waiting run %s failed", item.run_id)
                 if item.queued:
                     holding.add(item.run_id)
-                    free -= 1
+                    used += 1
             positions = {item.run_id: (k, len(held)) for k, item in enumerate(held, 1)}
             with self._lock:
                 self._holding = holding | (self._holding - before)  # hold() may have added some meanwhile
@@ -214,27 +216,28 @@ class DeferredStarts:
     def _cancelled(self, run_id: str) -> bool:
         return cancel_requested(self.store.root / run_id)
 
-    def _due(self, item: Waiting) -> str | None:
+    def _state(self, item: Waiting) -> dict[str, Any]:
+        try:
+            return capacity_state(item.executor)
+        except Exception:  # an executor whose capacity check breaks must not keep runs waiting
+            log.exception("executor %s: capacity() raised; starting the run", item.executor.name)
+            return {"ready": True, "slots": None, "reason": None, "expected_s": None, "broken": True}
+
+    def _due(self, item: Waiting, state: dict[str, Any]) -> str | None:
         if self._stopped:
             return "the server is stopping"
         if time.monotonic() - item.since >= self.max_wait_s:
             return f"waited {self.max_wait_s:.0f} s"
-        try:
-            if ready_state(item.executor)["ready"]:
-                return "the executor is ready"
-        except Exception:  # an executor whose readiness check breaks must not keep runs waiting
-            log.exception("executor %s: ready() raised; starting the run", item.executor.name)
-            return "the executor's ready() check failed"
+        if state.get("broken"):
+            return "the executor's capacity() check failed"
+        if state["ready"]:
+            return "the executor has a slot"
         return None
 
     # --- what the run's log says -----------------------------------------------------------------
 
-    def _announce_not_ready(self, item: Waiting) -> None:
+    def _announce_not_ready(self, item: Waiting, state: dict[str, Any]) -> None:
         if item.shown == ("ready",):
-            return
-        try:
-            state = ready_state(item.executor)
-        except Exception:
             return
         item.shown = ("ready",)
         self._emit(item.run_id, {"text": state["reason"], "expected_s": state["expected_s"], "max_wait_s": self.max_wait_s})
@@ -281,12 +284,14 @@ def end_cancelled_before_start(store, run_id: str) -> dict[str, Any] | None:
     return summary
 
 
-def ready_state(executor: Any) -> dict[str, Any]:
-    """``executor.ready()`` normalised: ``{"ready": bool, "reason": str | None, "expected_s": float | None}``
-    (an executor without ``ready`` is always ready)."""
-    check = getattr(executor, "ready", None)
+def capacity_state(executor: Any) -> dict[str, Any]:
+    """``executor.capacity()`` normalised: ``{"ready": bool, "slots": int | None, "reason", "expected_s"}``;
+    ``ready`` is False while it gives 0 slots (an executor without ``capacity`` is always ready)."""
+    check = getattr(executor, "capacity", None)
     if check is None:
-        return {"ready": True, "reason": None, "expected_s": None}
+        return {"ready": True, "slots": None, "reason": None, "expected_s": None}
     state = dict(check() or {})
-    return {"ready": bool(state.get("ready", True)), "reason": state.get("reason"),
+    slots = state.get("slots")
+    slots = None if slots is None or isinstance(slots, bool) else int(slots)
+    return {"ready": slots != 0, "slots": slots if slots else None, "reason": state.get("reason"),
             "expected_s": state.get("expected_s")}

@@ -1,6 +1,6 @@
 """Presets as the API (``GET /api/presets``) and the CLI (``latentdeck presets``) list them: each preset's
 fields, the default each one changes and why, and whether it resolves here (its model or dataset may be
-missing)."""
+missing). Listing asks no executor anything (a cluster's check may contact it)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def describe(pm, spec, provider: str) -> dict[str, Any]:
                for key, value in flatten(spec.config).items()]
     error = None
     try:
-        prepare_run(pm, {"preset": spec.name})
+        prepare_run(pm, {"preset": spec.name}, check_executor=False)  # listing contacts no executor
     except (ConfigError, PresetError) as exc:  # e.g. its model or dataset is not installed here
         error = str(exc)
     return {"name": spec.name, "title": spec.title, "description": spec.description, "provider": provider,

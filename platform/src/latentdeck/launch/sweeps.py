@@ -186,7 +186,7 @@ def prepare_sweep(pm, body: SweepRequest | dict[str, Any]) -> tuple[dict[str, An
             where = ", ".join(f"{f}={short_repr(v)}" for f, v in setting.items())
             raise ConfigError(f"sweep member {index + 1} ({where + ', ' if where else ''}seed={seed}): {exc}") from None
         if any(c["run_id"] == stored["run_id"] for c in configs):
-            stored["run_id"] = stored["run_id"][:-6] + secrets.token_hex(3)
+            stored = stored.with_fields(run_id=stored["run_id"][:-6] + secrets.token_hex(3))
         configs.append(stored)
         members.append({"run_id": stored["run_id"], "params": setting, "seed": seed})
     record = {

@@ -13,7 +13,7 @@ import shutil
 import stat
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..kit import safepath
 from ..kit.atomic import read_json, write_json
@@ -22,6 +22,7 @@ from .events import TERMINAL_EVENTS, EventLog, last_event
 from ..registry.namespace import READABLE_TOP, name_problem
 from ..kit.procs import pid_alive, proc_start_time  # noqa: F401  (re-exported)
 from .lifecycle import ACTIVE, TERMINAL, check_transition
+from .resolved import load_config
 from .. import registry as plugin_registry  # get_plugin_manager is looked up when called: tests swap it
 from ..registry import declared_folders
 
@@ -87,7 +88,7 @@ def _plain(path: Path, kind) -> bool:
 def _config_preset(run_dir: Path) -> str | None:
     """The preset a run's config names (None when it names none or cannot be read)."""
     try:
-        preset = read_json(run_dir / "config.json", root=run_dir).get("preset")
+        preset = load_config(run_dir).get("preset")
     except (OSError, ValueError, RunStoreError):
         return None
     return preset if isinstance(preset, str) else None
@@ -204,8 +205,10 @@ class RunStore:
                               "makes links and reads nothing through them); replace the link with the file")
         return path
 
-    def create(self, stored_config: dict[str, Any]) -> dict[str, Any]:
-        """Write a new run (``created``): config.json, summary.json and the ``run.created`` event."""
+    def create(self, stored_config: Mapping[str, Any]) -> dict[str, Any]:
+        """Write a new run (``created``): config.json, summary.json and the ``run.created`` event.
+        ``stored_config``: a :class:`~latentdeck.types.ResolvedRun` (``prepare_run``) or its config."""
+        stored_config = dict(stored_config)
         run_id = stored_config["run_id"]
         path = self.root / run_id
         path.mkdir(parents=True, exist_ok=False)
@@ -235,7 +238,8 @@ class RunStore:
         return summary
 
     def read_config(self, run_id: str) -> dict[str, Any]:
-        return read_json(self.run_dir(run_id) / "config.json")
+        """The run's ``config.json`` as stored (a copy), read from disk only when it changed."""
+        return load_config(self.run_dir(run_id))
 
     def summary(self, run_id: str) -> dict[str, Any]:
         return read_summary(self.run_dir(run_id))

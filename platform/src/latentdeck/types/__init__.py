@@ -14,16 +14,12 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
+from .executors import JOB_KINDS, ExecutorSpec, Job, NoOptions
+from .run import ResolvedRun
 from .views import MOUNTS, ViewSpec
 
 if TYPE_CHECKING:  # torch stays out of import time: `latentdeck --help` must be fast
     import torch
-
-
-class NoOptions(BaseModel):
-    """Options model for components that take none."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 # Capabilities a model may declare; artifact generators name the ones they need in ``requires``.
@@ -222,6 +218,12 @@ class ProjectionSpec:
     ``restore(saved) -> Projection``, optional, rebuilds a projection from its saved file (backfill
     with ``skip_existing`` reloads projections instead of refitting them), including its ``linear``
     map where the file holds one. Without it the host restores coordinates and parameters only.
+
+    ``warm_up()``, optional, pays a one-time cost of ``fit`` ahead of time (umap-learn compiles its numba
+    kernels on first use: ~40 s). An executor that forks workers from a warm process (the local one's fork
+    server) calls every projection's ``warm_up`` there once; it must not import torch (thread pools do not
+    survive a fork) and may raise (the executor then starts plain workers and says why).
+    ``LATENTDECK_WARMUP=import`` asks for imports only (a quick warm-up, for tests).
     """
 
     name: str
@@ -231,6 +233,7 @@ class ProjectionSpec:
     description: str = ""
     restore: Callable[[dict[str, Any]], Projection] | None = None
     file_names: Mapping[int, str] = field(default_factory=dict)  # dims -> a template overriding the host's name
+    warm_up: Callable[[], None] | None = None  # pays a one-time cost (a JIT compile) in a process workers fork from
 
 
 @dataclass(frozen=True)
@@ -285,63 +288,7 @@ class OnDemandSpec:
     description: str = ""
     view: str = "json"
     page: str | None = None
-    heavy: bool = False  # worth a worker of the run's executor (ExecutorSpec.call), not the server's process
-
-
-@dataclass(frozen=True)
-class ExecutorSpec:
-    """Starts a run's worker.
-
-    ``start(run_dir)`` launches ``python -m latentdeck.worker <run_dir>`` (or an equivalent) and
-    returns a JSON-safe dict the host persists as ``worker.json``. ``is_alive(info)`` says whether
-    that worker still runs; the host uses it to mark runs whose worker vanished as ``failed``.
-    ``warm_up()``, optional, prepares workers ahead of time (the local executor warms umap-learn's JIT
-    in a fork server): the server calls it once at start in a background thread, where it may block
-    for as long as warming takes; ``start`` must never wait for it.
-    ``ready()``, optional, says whether a worker started now would run at full speed:
-    ``{"ready": bool, "reason": str, "expected_s": float | None}``. While it is not, the server keeps
-    a new run ``created`` (announced as ``run.stage`` ``waiting`` with the reason) and starts it once
-    it is ready, after at most the server's wait limit, or at once on a cancel.
-    ``start_task(run_dir, module, args)``, optional, runs other heavy work of a run the same way
-    (``python -m <module> <run_dir> <args...>``, e.g. ``latentdeck.engine.backfill``) and returns a JSON-safe
-    dict with at least ``pid`` (or an id the executor understands); it must never block. The server
-    starts a backfill through the run's executor; an executor without ``start_task`` cannot backfill.
-    ``queued``: its workers share the server's machine (its cores), so the server's run queue holds its
-    runs: at most ``max_concurrent_runs`` of them train at once, the rest wait ``created`` in order
-    (the local executor: True). An executor that schedules work itself (a cluster) leaves it False.
-    ``options``: the pydantic model of the run config's ``executor_options`` (validated before anything is
-    written). ``check_config(config)``, optional: the executor's own check of a run config (as a dict, its
-    ``executor_options`` validated) before anything is written; raise ``ValueError`` naming the problem
-    and the fix. Without it, or for a ``queued`` executor, the host checks ``device`` on this machine.
-    ``start`` returns ``pid`` when the worker is a process of this machine; an executor whose workers run
-    elsewhere returns its own id instead (``worker.json`` keeps every field it returns). A
-    ``waiting_note`` in it (a sentence) is shown on the run until its worker starts training (a
-    ``run.stage`` ``waiting`` event): where the run waits and for what.
-    ``exit_reason(info)``, optional: once ``is_alive`` is False, why the worker ended, as
-    ``{"reason": code, "error": sentence}`` (None: nothing to add); the host uses it when it fails a run
-    whose worker vanished. ``cancel(info)``, optional: called after a run's cancel flag is written (the
-    worker stops at its next check); the executor may escalate later. Returns True when the worker will
-    never start (it was still waiting for the executor's resources): the host then ends the run
-    ``cancelled`` at once. ``call(run_dir, name, body)``, optional: runs the on-demand computation
-    ``name`` of a run where the executor runs work (:func:`latentdeck.engine.ondemand.compute_here` there) and
-    returns its answer; the server sends a ``heavy`` :class:`OnDemandSpec` of a run through it (an
-    executor without ``call``: the server computes it itself). It blocks until the answer is there.
-    """
-
-    name: str
-    start: Callable[[Path], dict[str, Any]]
-    is_alive: Callable[[dict[str, Any]], bool]
-    options: type[BaseModel] = NoOptions
-    description: str = ""
-    warm_up: Callable[[], None] | None = None
-    ready: Callable[[], dict[str, Any]] | None = None
-    start_task: Callable[[Path, str, list[str]], dict[str, Any]] | None = None
-    default_rank: int | None = None  # a config without "executor" uses the installed executor of lowest rank
-    queued: bool = False
-    check_config: Callable[[dict[str, Any]], None] | None = None
-    exit_reason: Callable[[dict[str, Any]], dict[str, str] | None] | None = None
-    cancel: Callable[[dict[str, Any]], bool] | None = None
-    call: Callable[[Path, str, dict[str, Any]], dict[str, Any]] | None = None
+    heavy: bool = False  # worth a worker of the run's executor (a computation Job), not the server's process
 
 
 @dataclass(frozen=True)
@@ -380,6 +327,7 @@ KINDS: dict[str, tuple[str, type]] = {
 
 __all__ = [
     "Availability", "ArtifactSpec", "VIEWS", "Batch", "CAPABILITIES", "DataSplit", "DatasetSpec",
-    "ExecutorSpec", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec",
+    "ExecutorSpec", "JOB_KINDS", "Job", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec",
     "Schedule", "MOUNTS", "ViewSpec",
+    "ResolvedRun",
 ]

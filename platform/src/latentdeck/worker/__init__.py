@@ -1,38 +1,81 @@
-"""A run's worker process: ``python -m latentdeck.worker RUN_DIR``.
+"""The one worker entry of every job (:class:`latentdeck.types.Job`): ``python -m latentdeck.worker RUN_DIR
+[--job JSON]`` in a fresh process, :func:`forked_main` in a child of a warm fork server, :func:`hosted_main`
+in a process another system manages (a Ray task), :func:`run_job` in a process that already exists.
 
-Executors start this; it trains the run with :func:`latentdeck.engine.training.execute_run` and exits.
-It lowers its own priority so the server and the browser stay responsive on a small machine.
-
-The local executor can also fork the worker from its warm fork server (:mod:`latentdeck_local.warmup`):
-:func:`forked_main` then does in the child what ``subprocess.Popen`` does for a fresh process (own
-session, output to ``worker.log``, the server's environment, the same final priority) and calls
-:func:`main`, so both ways run the same code with the same exit codes.
+Each dispatches on the job's kind: ``run`` trains with :func:`latentdeck.engine.training.execute_run`,
+``backfill`` runs :func:`latentdeck.engine.backfill.main` with the job's arguments, ``computation`` runs the
+on-demand computation with :func:`latentdeck.engine.ondemand.compute_here` (its answer is returned, or
+printed as JSON by the command). Without ``--job`` the command trains the run. A worker lowers its own
+priority so the server and the browser stay responsive on a small machine; every way of starting it
+runs the same code with the same exit codes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
+from typing import Any
 
 from ..engine.budget import exit_past_abandoned_work
-from ..engine.training import execute_run
 from ..kit.safepath import open_file
+from ..types import Job
+
+USAGE = "usage: python -m latentdeck.worker RUN_DIR [--job JSON]"
+
+
+def run_job(job: Job) -> int | dict[str, Any]:
+    """Run ``job`` in this process: an exit code (0 ok, 1 failed, the backfill's own codes), or a
+    computation's answer (raises :class:`latentdeck.kit.OnDemandError` with an HTTP status)."""
+    if job.kind == "run":
+        from ..engine.training import execute_run
+
+        return 0 if execute_run(job.run_dir) in ("completed", "cancelled") else 1
+    if job.kind == "backfill":
+        from ..engine.backfill import main as backfill_main
+
+        return backfill_main([job.run_dir, *[str(arg) for arg in job.args.get("argv", [])]])
+    from ..engine.ondemand import compute_here
+
+    return compute_here(job.run_dir, job.args["name"], dict(job.args.get("body") or {}))
+
+
+def parse(argv: list[str]) -> Job:
+    """``RUN_DIR [--job JSON]`` as a job (ValueError with the usage otherwise); the job's run_dir must be RUN_DIR."""
+    if len(argv) == 1:
+        return Job("run", argv[0])
+    if len(argv) == 3 and argv[1] == "--job":
+        job = Job.from_json(argv[2])
+        if os.path.abspath(job.run_dir) != os.path.abspath(argv[0]):
+            raise ValueError(f"the job's run_dir {job.run_dir!r} is not RUN_DIR {argv[0]!r}")
+        return job
+    raise ValueError(USAGE)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m latentdeck.worker RUN_DIR", file=sys.stderr)
+    try:
+        job = parse(argv)
+    except ValueError as exc:
+        print(f"error: {exc}" if str(exc) != USAGE else USAGE, file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         os.nice(int(os.environ.get("LATENTDECK_WORKER_NICE", "5")))
     except (OSError, ValueError):
         pass
+    if job.kind == "computation":
+        from ..kit.errors import OnDemandError
 
-    status = execute_run(argv[0])
-    code = 0 if status in ("completed", "cancelled") else 1
+        try:
+            print(json.dumps({"answer": run_job(job)}))
+            code = 0
+        except OnDemandError as exc:
+            print(json.dumps({"error": str(exc), "status": exc.status}))
+            code = 1
+    else:
+        code = int(run_job(job))
     exit_past_abandoned_work(code)
     return code
 
@@ -42,13 +85,16 @@ def _open_log(run_dir: str, log_name: str) -> int:
     return open_file(run_dir, log_name, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
 
 
-def forked_main(run_dir: str, env: dict[str, str], nice_target: int | None = None, log_name: str = "worker.log") -> None:
+def forked_main(job: str, env: dict[str, str], nice_target: int | None = None) -> None:
     """Worker entry point in a child of the warm fork server (a ``multiprocessing`` target).
 
-    ``env`` is the server's environment at start time (the fork server's is older); ``nice_target``
-    is the absolute niceness a ``python -m latentdeck.worker`` child of the server would end with.
-    Exits with :func:`main`'s code.
+    ``job`` is the job as JSON (:meth:`Job.to_json`; a bare run directory trains that run); ``env`` is
+    the server's environment at start time (the fork server's is older); ``nice_target`` is the absolute
+    niceness a ``python -m latentdeck.worker`` child of the server would end with. Output goes to the job's
+    log in the run's folder. Exits with :func:`main`'s code.
     """
+    parsed = Job.from_json(job) if job.lstrip().startswith("{") else Job("run", job)
+    run_dir, log_name = parsed.run_dir, parsed.log_name
     os.setsid()  # like start_new_session=True: Ctrl-C on the server does not reach training
     fd = _open_log(run_dir, log_name)
     os.dup2(fd, 1)
@@ -63,13 +109,16 @@ def forked_main(run_dir: str, env: dict[str, str], nice_target: int | None = Non
         os.environ["LATENTDECK_WORKER_NICE"] = str(max(0, nice_target - os.nice(0)))
     for handler in list(logging.root.handlers):  # anything the fork server configured
         logging.root.removeHandler(handler)
-    sys.exit(main([run_dir]))
+    sys.exit(main([run_dir, "--job", parsed.to_json()]))
 
 
-def hosted_main(run_dir: str, log_name: str = "worker.log", nice_target: int = 5) -> int:
-    """A run's worker inside a process another system manages and may reuse (a Ray task): output goes to
-    ``<run_dir>/<log_name>`` while it trains and back afterwards, the priority is lowered to
-    ``nice_target`` (never raised, never lowered twice), and :func:`main`'s exit code is returned."""
+def hosted_main(job: Job | str, nice_target: int = 5) -> int | dict[str, Any]:
+    """A job inside a process another system manages and may reuse (a Ray task): output goes to the job's
+    log in its run folder while it runs and back afterwards, the priority is lowered to ``nice_target``
+    (never raised, never lowered twice), and :func:`run_job`'s result is returned (a bare run directory
+    trains that run)."""
+    job = job if isinstance(job, Job) else Job("run", job)
+    run_dir, log_name = job.run_dir, job.log_name
     try:
         os.nice(max(0, nice_target - os.nice(0)))
     except OSError:
@@ -90,8 +139,7 @@ def hosted_main(run_dir: str, log_name: str = "worker.log", nice_target: int = 5
         level = logging.root.level
         logging.root.setLevel(logging.INFO)
         try:
-            status = execute_run(run_dir)
-            return 0 if status in ("completed", "cancelled") else 1
+            return run_job(job)
         finally:
             logging.root.removeHandler(handler)
             logging.root.setLevel(level)

@@ -13,7 +13,7 @@ from latentdeck.engine.artifacts import ArtifactContext, VizSubset
 from latentdeck.kit.atomic import read_json
 from latentdeck.store.events import EventLog, read_events
 from latentdeck.registry import collect, providers
-from latentdeck_recon.plugin import COLUMNS, PAD, generate, grid_image
+from latentdeck_recon.plugin import COLUMNS, PAD, ReconOptions, generate, grid_image
 
 
 def exact_images(n: int, c: int, h: int, w: int, seed: int) -> torch.Tensor:
@@ -71,9 +71,9 @@ def context(tmp_path):
     recon = exact_images(5, 1, 28, 28, seed=4)
     events = EventLog(tmp_path / "events.jsonl", "run-1")
     ctx = ArtifactContext(
-        run_id="run-1", run_dir=tmp_path, epoch=3, config={"recon_grid_size": 4}, model=None, model_spec=None,
+        run_id="run-1", run_dir=tmp_path, epoch=3, config={}, model=None, model_spec=None,
         dataset_spec=None, viz=VizSubset([5, 7, 9, 11, 13], x, torch.tensor([1, 2, 3, 4, 5])),
-        outputs={"recon": recon}, generator="recon_grid", events=events)
+        outputs={"recon": recon}, generator="recon_grid", options=ReconOptions(grid_size=4), events=events)
     yield ctx
     events.close()
 
@@ -110,7 +110,7 @@ def test_generate_writes_epoch_and_latest_files(context, tmp_path):
 
 
 def test_grid_size_larger_than_the_subset_uses_the_whole_subset(context, tmp_path):
-    context.config["recon_grid_size"] = 99
+    context.options = ReconOptions(grid_size=99)
     generate(context)
     payload = read_json(tmp_path / "reconstructions" / "recon_grid_latest.json")
     assert payload["indices"] == [5, 7, 9, 11, 13] and len(payload["mse"]) == 5
@@ -126,3 +126,43 @@ def test_a_later_epoch_updates_latest_and_keeps_the_earlier_one(context, tmp_pat
     assert read_json(folder / "recon_grid_epoch_3.json")["epoch"] == 3
     assert (folder / "recon_grid_latest.png").read_bytes() == (folder / "recon_grid_epoch_4.png").read_bytes()
     assert (folder / "recon_grid_epoch_3.png").read_bytes() != (folder / "recon_grid_epoch_4.png").read_bytes()
+
+
+def test_grid_size_is_an_option_of_the_plugin(plugin_manager, tiny_config):
+    from latentdeck.launch import prepare_run
+
+    spec = collect(plugin_manager, "artifacts")["recon_grid"]
+    assert spec.options is ReconOptions and ReconOptions().grid_size == 16
+    run = prepare_run(plugin_manager, {**tiny_config, "artifact_options": {"recon_grid": {"grid_size": 8}}})
+    assert run.artifact_options["recon_grid"].grid_size == 8
+    assert run.config["artifact_options"] == {"recon_grid": {"grid_size": 8}} and "recon_grid_size" not in run.config
+    assert prepare_run(plugin_manager, tiny_config).artifact_options["recon_grid"].grid_size == 16  # the default
+
+
+def test_the_old_top_level_field_is_refused_naming_its_new_place(plugin_manager, tiny_config):
+    from latentdeck.launch import ConfigError, prepare_run
+
+    moved = r"recon_grid_size: this field moved to artifact_options\.recon_grid\.grid_size"
+    with pytest.raises(ConfigError, match=moved):
+        prepare_run(plugin_manager, {**tiny_config, "recon_grid_size": 8})
+
+
+def test_an_old_runs_config_means_the_same(plugin_manager, tiny_config, tmp_path):
+    """A config.json written when recon_grid_size was a run-config field loads with that size as the option."""
+    from latentdeck.kit.atomic import write_json
+    from latentdeck.launch import prepare_run
+    from latentdeck.store.resolved import load_run
+
+    old = {**prepare_run(plugin_manager, tiny_config).config, "recon_grid_size": 4}
+    write_json(tmp_path / "config.json", old)
+    run = load_run(tmp_path, plugin_manager)
+    assert run.artifact_options["recon_grid"].grid_size == 4
+    assert run.config["recon_grid_size"] == 4  # the stored field is kept as written
+    assert run.config["artifact_options"]["recon_grid"] == {"grid_size": 4}  # what the artifact engine reads
+
+
+def test_a_context_from_an_unresolved_old_config_keeps_its_size(context, tmp_path):
+    """A caller that hands the generator config.json as stored (not the resolved run) still gets the old size."""
+    context.options, context.config = ReconOptions(), {"recon_grid_size": 2}
+    generate(context)
+    assert read_json(tmp_path / "reconstructions" / "recon_grid_latest.json")["indices"] == [5, 7]

@@ -14,6 +14,7 @@ from latentdeck.store.events import read_events
 from latentdeck.launch import prepare_run, start_run, worker_alive
 from latentdeck.registry import collect, providers
 from latentdeck.store.runs import RunStore, read_summary, read_worker_info
+from latentdeck import Job
 from latentdeck_local import plugin as local
 
 
@@ -43,7 +44,8 @@ def prepared(plugin_manager, runs_dir, tiny_config):
 def test_registered(plugin_manager):
     spec = collect(plugin_manager, "executors")["local"]
     assert providers(plugin_manager, "executors")["local"] == "latentdeck.local"
-    assert spec.start is local.start and spec.is_alive is local.is_alive and spec.warm_up is local.warm_up
+    assert spec.submit is local.submit and spec.poll is local.poll and spec.capacity is local.capacity
+    assert spec.cancel is None  # the run's cancel flag stops its worker
 
 
 def test_start_spawns_a_worker_that_completes_the_run(plugin_manager, prepared):
@@ -51,14 +53,14 @@ def test_start_spawns_a_worker_that_completes_the_run(plugin_manager, prepared):
     executor = collect(plugin_manager, "executors")["local"]
     assert os.environ["LATENTDECK_EXTRA_PLUGINS"] == "latentdeck.testing"  # the worker needs tiny-digits
 
-    info = executor.start(run_dir)
+    info = executor.submit(Job("run", str(run_dir)))
     started.append(info)
     assert {"pid", "log", "start"} <= set(info) and info["log"] == "worker.log"
     assert info["start"] in (local.START_WARM, local.START_SUBPROCESS)  # warm once the fork server is
     assert isinstance(info["pid"], int) and info["pid"] != os.getpid()
-    assert executor.is_alive(info)  # python + torch take seconds to start
+    assert executor.poll(info) == {"alive": True}  # python + torch take seconds to start
 
-    wait_until(lambda: not executor.is_alive(info), timeout=120, what="the worker to exit")
+    wait_until(lambda: not executor.poll(info)["alive"], timeout=120, what="the worker to exit")
     summary = read_summary(run_dir)
     log = (run_dir / "worker.log").read_text()
     assert summary["status"] == "completed", log
@@ -70,7 +72,7 @@ def test_start_spawns_a_worker_that_completes_the_run(plugin_manager, prepared):
     assert (run_dir / "checkpoints" / "latest.pt").is_file()
     assert (run_dir / "reconstructions" / "recon_grid_latest.png").is_file()
     assert info["pid"] not in local._children  # reaped: no zombie left behind
-    assert not executor.is_alive(info)
+    assert executor.poll(info) == {"alive": False}
 
 
 def test_start_run_records_the_worker(plugin_manager, runs_dir, tiny_config):

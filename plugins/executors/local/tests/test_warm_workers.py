@@ -42,13 +42,21 @@ def stat_field(pid: int, index: int) -> str:
         return handle.read().rsplit(b")", 1)[1].split()[index - 3].decode()
 
 
+def projection_warm_ups() -> dict:
+    """The installed projections' warm-ups by name, as the server passes them to ``capacity``."""
+    from latentdeck.registry import collect, get_plugin_manager
+
+    return {name: spec.warm_up for name, spec in collect(get_plugin_manager(), "projections").items()
+            if spec.warm_up is not None}
+
+
 @pytest.fixture(scope="module")
 def warm_fork_server():
     if local._warm.phase == "cold":
         previous = os.environ.get("LATENTDECK_WARMUP")
         os.environ["LATENTDECK_WARMUP"] = "import"
         try:
-            local.warm_up()
+            local.warm_up(warm_ups=projection_warm_ups())
         finally:
             if previous is None:
                 os.environ.pop("LATENTDECK_WARMUP", None)
@@ -91,6 +99,7 @@ def test_the_fork_server_is_warm_and_torch_free(warm_fork_server):
     assert status["ok"] and status["threading_layer"] == "workqueue"
     assert status["torch_imported"] is False  # torch is imported in the forked workers only
     assert status["mode"] in ("import", "full")
+    assert "umap" in status["warmed"]  # declared by the umap projection (ProjectionSpec.warm_up), run here
 
 
 def test_a_warm_started_worker_completes_a_run(warm_fork_server, new_run):
@@ -172,18 +181,16 @@ def _fresh_state(monkeypatch) -> None:
     monkeypatch.setattr(local, "_warm", local._Warm())
 
 
-def test_no_umap_means_plain_workers(monkeypatch, caplog):
+def test_no_declared_warm_up_means_plain_workers(monkeypatch, caplog):
     _fresh_state(monkeypatch)
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "umap" else real(name, *a))
     monkeypatch.delenv("LATENTDECK_WARMUP", raising=False)
-    with caplog.at_level("WARNING"):
-        assert local.warm_up() == "failed"
-    assert "umap-learn is not installed" in local.warm_state()["reason"]
-    assert "umap-learn is not installed" in caplog.text
+    monkeypatch.setattr(local.log, "disabled", False)  # an earlier test's logging.config (import-linter's) may disable it
+    with caplog.at_level("INFO", logger=local.log.name):
+        assert local.warm_up(warm_ups={}) == "failed"
+    assert "no installed projection declares a warm-up" in local.warm_state()["reason"]
+    assert "no installed projection declares a warm-up" in caplog.text
     assert local.warm_up() == "failed"  # idempotent
+    assert local.capacity() == {"slots": None, "reason": None, "expected_s": None}  # runs start at once
 
 
 def test_warm_up_off(monkeypatch):
@@ -196,25 +203,34 @@ def test_a_failing_warm_up_is_reported_not_raised(monkeypatch):
     monkeypatch.setenv("NUMBA_THREADING_LAYER", "omp")  # restored afterwards; warm() replaces it
     monkeypatch.setitem(sys.modules, "numba", None)  # the first import raises
     monkeypatch.setattr(warmup, "STATUS", {"ok": False, "mode": None, "seconds": None})
-    status = warmup.warm("full", 60)
+    status = warmup.warm("full", projection_warm_ups())
     assert status["ok"] is False and "import of numba halted" in status["error"]
     assert os.environ["NUMBA_THREADING_LAYER"] == "workqueue" and "replaced" in status["note"]
 
 
-def test_the_server_starts_executor_warm_ups_in_the_background(runs_dir, monkeypatch):
+def test_the_server_asks_capacities_with_the_projections_warm_ups_in_the_background(runs_dir, monkeypatch):
+    from latentdeck import ProjectionSpec
     from latentdeck.api import create_app
     from latentdeck.registry import make_plugin_manager
 
-    release, called = threading.Event(), threading.Event()
+    release, called, given = threading.Event(), threading.Event(), {}
 
-    def slow_warm_up():
+    def slow_capacity(warm_ups=None):
+        given.update(warm_ups or {})
         called.set()
         release.wait(30)
+        return {"slots": None}
 
-    monkeypatch.setenv("LATENTDECK_WARMUP", "full")  # this server warms (its executor's warm-up is a stub)
+    def compile_once():
+        pass
+
+    monkeypatch.setenv("LATENTDECK_WARMUP", "full")  # this server warms (its executor's capacity is a stub)
     plugin = types.ModuleType("slow_warm_executor")
     plugin.register_executors = hookimpl(lambda: [ExecutorSpec(
-        name="slow-warm", start=lambda run_dir: {}, is_alive=lambda info: False, warm_up=slow_warm_up)])
+        name="slow-warm", submit=lambda job: {}, poll=lambda info: {"alive": False}, capacity=slow_capacity)])
+    plugin.register_projections = hookimpl(lambda: [
+        ProjectionSpec("jit", fit=lambda latents, dims, seed, options, init: None, warm_up=compile_once),
+        ProjectionSpec("plain", fit=lambda latents, dims, seed, options, init: None)])
     pm = make_plugin_manager(entrypoints=False, plugins=[plugin])
     app = create_app(pm, runs_dir, monitor_s=0.05)
 
@@ -228,5 +244,6 @@ def test_the_server_starts_executor_warm_ups_in_the_background(runs_dir, monkeyp
     try:
         entered = run_async(start_and_stop)
         assert called.wait(5) and entered < 2  # started, and neither startup nor shutdown waited for it
+        assert given == {"jit": compile_once}  # the projections that declare a warm-up, by name
     finally:
         release.set()

@@ -11,7 +11,7 @@ It writes ``DIR/latentdeck-NAME/`` (``DIR`` defaults to the current folder)::
 Kinds: ``artifact`` (a per-epoch generator writing a JSON file into the plugin's own run folder),
 ``projection`` (a seeded random linear map of the latents), ``computation`` (an on-demand computation: a
 held-out digit's latent code at an epoch), ``dataset`` (seeded synthetic digits, nothing to download) and
-``executor`` (each run's worker as a process of this machine). The templates live beside this module
+``executor`` (each job of a run as a process of this machine). The templates live beside this module
 (``templates/<kind>_plugin.py.tmpl``, ``templates/<kind>_test.py.tmpl`` and the shared files, all ``.tmpl`` so
 that no tool takes them for the host's modules or tests); ``__NAME__`` in
 them becomes NAME. Bad input (a NAME that is not a Python identifier, a folder that exists, an unknown
@@ -32,7 +32,7 @@ KINDS = {  # kind -> (the hook it implements, what the plugin provides)
     "projection": ("register_projections", "a projection: a seeded random linear map of the latents"),
     "computation": ("register_ondemand", "an on-demand computation: a held-out digit's latent code at an epoch"),
     "dataset": ("register_datasets", "a dataset: seeded synthetic digits (nothing to download)"),
-    "executor": ("register_executors", "an executor: each run's worker as a process of this machine"),
+    "executor": ("register_executors", "an executor: each job of a run as a process of this machine"),
 }
 SHARED = {"pyproject.toml": "pyproject.toml.tmpl", "README.md": "README.md.tmpl",
           "src/__PACKAGE__/__init__.py": "__init__.py.tmpl"}

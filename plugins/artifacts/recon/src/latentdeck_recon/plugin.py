@@ -2,17 +2,33 @@
 
 Writes ``reconstructions/recon_grid_epoch_<N>.png`` (rows alternate originals / reconstructions)
 and ``reconstructions/recon_grid_epoch_<N>.json`` (which held-out indices, labels and per-image MSE),
-each with a ``*_latest`` mirror. Uses the first ``recon_grid_size`` of ``config.json: viz_indices``.
+each with a ``*_latest`` mirror. Uses the first ``grid_size`` (``artifact_options.recon_grid.grid_size``,
+default 16) of ``config.json: viz_indices``. ``grid_size`` was the run config's ``recon_grid_size`` before
+it moved here: ``moved_from_config`` tells the host, so an old run's config still means the same and a
+request that sends the old field is told where it went.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from latentdeck import ArtifactSpec, ViewSpec, hookimpl
 
 COLUMNS = 8
 PAD = 2
+
+
+class ReconOptions(BaseModel):
+    """Options of the reconstruction grid (``artifact_options.recon_grid``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    moved_from_config: ClassVar[dict[str, str]] = {"recon_grid_size": "grid_size"}  # the run config's old field
+
+    grid_size: int = Field(16, ge=1, le=256, description="examples shown in the reconstruction grid (the first of "
+                                                         "the visualization subset), at most 256")
 
 
 def grid_image(originals, reconstructions, columns: int = COLUMNS, pad: int = PAD):
@@ -32,8 +48,18 @@ def grid_image(originals, reconstructions, columns: int = COLUMNS, pad: int = PA
     return canvas
 
 
+def grid_size(ctx) -> int:
+    """The ``grid_size`` option. A run made when it was the run config's ``recon_grid_size`` gets it moved into
+    the options when the host resolves the run; a context made from config.json as stored (not resolved) may
+    still carry it only at the top level, and it means the same there."""
+    options = ctx.options if isinstance(ctx.options, ReconOptions) else ReconOptions()
+    if "grid_size" not in options.model_fields_set and "recon_grid_size" in (ctx.config or {}):
+        return int(ctx.config["recon_grid_size"])
+    return options.grid_size
+
+
 def generate(ctx) -> None:
-    n = min(ctx.config.get("recon_grid_size", 16), len(ctx.viz.indices))
+    n = min(grid_size(ctx), len(ctx.viz.indices))
     x, recon = ctx.viz.x[:n], ctx.outputs["recon"][:n]
     mse = ((recon - x) ** 2).flatten(1).mean(1)
     ctx.save_png("reconstructions", "recon_grid_{tag}.png", grid_image(x, recon))
@@ -48,7 +74,7 @@ def generate(ctx) -> None:
 @hookimpl
 def register_artifacts():
     return [ArtifactSpec(
-        name="recon_grid", generate=generate, requires=frozenset({"reconstruction"}),
+        name="recon_grid", generate=generate, requires=frozenset({"reconstruction"}), options=ReconOptions,
         folder="reconstructions", files=("recon_grid_{tag}.png", "recon_grid_{tag}.json"), view="image",
         description="held-out examples (fixed at run start) above their reconstructions, per epoch")]
 

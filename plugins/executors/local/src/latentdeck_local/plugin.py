@@ -1,20 +1,21 @@
-"""Starts each run's worker on this machine: forked from a warm fork server, or as a fresh process.
+"""Runs each job (:class:`latentdeck.Job`) on this machine: forked from a warm fork server, or as a fresh process.
 
-Fresh process: ``python -m latentdeck.worker RUN_DIR`` (``subprocess.Popen``), a child of the server.
+Fresh process: ``python -m latentdeck.worker RUN_DIR [--job JSON]`` (``subprocess.Popen``), a child of the
+server, in a session of its own, output appended to the job's log in the run folder.
 
-Warm fork: :func:`warm_up` (called by the server at start, in a background thread) starts a
-``multiprocessing`` forkserver whose preload module :mod:`latentdeck_local.warmup` compiles umap-learn's
-numba kernels once (~40 s). Once it is warm, :func:`start` forks workers from it: a run's first UMAP
-projection then takes seconds instead of ~40 s. Until then (or when umap-learn is missing, the
-warm-up failed, ``LATENTDECK_WARMUP=off``, or the fork server died) :func:`start` uses the fresh
-process. ``worker.json`` records which way: ``"start": "forkserver-warm"`` or ``"subprocess"`` (with
-``"start_note"`` saying why not warm). :func:`start` itself never waits; while the warm-up runs,
-:func:`ready` says so, and the server keeps a new run waiting (``created``) until the fork server is
-warm: a worker started meanwhile would train several times slower (it and the compiler compete for
-the cores) and pay the compilation again at its first UMAP.
+Warm fork: the server's first :func:`capacity` ask passes the installed projections' warm-ups
+(``ProjectionSpec.warm_up``: umap's numba compile, ~40 s); :func:`capacity` then starts, in a background
+thread, a ``multiprocessing`` forkserver whose preload module :mod:`latentdeck_local.warmup` runs them once.
+Once it is warm, a ``run`` job is forked from it: its first UMAP projection then takes seconds instead of
+~40 s. Until then (or when no projection declares a warm-up, the warm-up failed, ``LATENTDECK_WARMUP=off``,
+or the fork server died) runs start as fresh processes. ``worker.json`` records which way: ``"start":
+"forkserver-warm"`` or ``"subprocess"`` (with ``"start_note"`` saying why not warm). :func:`submit` never
+waits; while the warm-up runs, :func:`capacity` gives 0 slots with the reason, and the server keeps a new
+run waiting (``created``) until the fork server is warm: a worker started meanwhile would train several
+times slower (it and the compiler compete for the cores) and pay the compilation again at its first UMAP.
 
-The executor declares ``queued=True``: the server's run queue (``latentdeck.launch.deferred``) decides when
-each run starts, at most ``max_concurrent_runs`` at once; :func:`start` itself starts at once.
+A ``backfill`` job is a fresh process too; a ``computation`` job runs in a thread of this process (the
+server's: :func:`latentdeck.kit.compute_here`), and :func:`poll` hands back its answer.
 
 Forked workers are children of the fork server, not of the server: the fork server reaps them (no
 zombies) and liveness comes from the process table (:func:`latentdeck.kit.procs.pid_alive`), which also
@@ -23,7 +24,6 @@ holds if the fork server itself is gone (its orphans are then reaped by init).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -31,10 +31,11 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
-from latentdeck import ExecutorSpec, hookimpl
+from latentdeck import ExecutorSpec, Job, hookimpl
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class _Warm:
         self.ctx = None
         self.done = threading.Event()
         self.started_at = 0.0  # time.monotonic() when warming began
+        self.warm_ups: dict[str, Any] = {}  # projection name -> its warm_up, as the server passed them
 
 
 TYPICAL_WARM_UP_S = 45.0  # on two idle cores; the last warm-up's own time is remembered and used instead
@@ -87,10 +89,26 @@ def ready() -> dict[str, Any]:
     if _warm.phase != "warming":
         return {"ready": True, "reason": None, "expected_s": None}
     left = max(5.0, _typical_warm_up_s() - (time.monotonic() - _warm.started_at))
+    names = ", ".join(sorted(_warm.warm_ups)) or "the projections"
     return {"ready": False, "expected_s": round(left),
-            "reason": "The lab is compiling UMAP's kernels once after it starts (numba, usually under a minute). "
-                      "Waiting for it lets this run train at full speed and compute its first UMAP map in seconds "
-                      "instead of a minute; it starts by itself as soon as the warm-up ends."}
+            "reason": f"The lab is warming up {names} once after it starts (e.g. compiling UMAP's kernels, usually "
+                      "under a minute). Waiting for it lets this run train at full speed and compute its first map "
+                      "in seconds instead of a minute; it starts by itself as soon as the warm-up ends."}
+
+
+def capacity(warm_ups: dict[str, Any] | None = None) -> dict[str, Any]:
+    """How many runs may train now (``ExecutorSpec.capacity``): the server's cap, or 0 while warming.
+
+    The server's first ask passes ``warm_ups`` (projection name -> warm-up); with any, the fork server
+    starts warming in a background thread (unless ``LATENTDECK_WARMUP=off``)."""
+    if warm_ups is not None and _warm.phase == "cold":
+        from . import warmup
+
+        _warm.warm_ups = dict(warm_ups)
+        if warmup.mode() != "off" and _begin():
+            threading.Thread(target=_warm_now, name="latentdeck-warm-up", daemon=True).start()
+    state = ready()
+    return {"slots": None if state["ready"] else 0, "reason": state["reason"], "expected_s": state["expected_s"]}
 
 
 _warm = _Warm()
@@ -109,21 +127,33 @@ def _set(phase: str, reason: str, status: dict[str, Any] | None = None) -> None:
         _warm.done.set()
 
 
-def warm_up(timeout: float | None = None) -> str:
-    """Start the warm fork server and block until it is warm (or failed); returns the phase.
-
-    Idempotent and thread-safe: a second call waits for the first one's outcome (up to ``timeout``).
-    Never raises: on any problem workers simply stay fresh processes, and the reason is logged.
-    """
+def _begin() -> bool:
+    """Move a cold fork server to ``warming``; True for the one caller that did."""
     with _warm.lock:
         first = _warm.phase == "cold"
         if first:
             _warm.phase, _warm.reason = "warming", "the warm-up is still running"
             _warm.started_at = time.monotonic()
             _warm.done.clear()
-    if not first:
+    return first
+
+
+def warm_up(timeout: float | None = None, warm_ups: dict[str, Any] | None = None) -> str:
+    """Start the warm fork server and block until it is warm (or failed); returns the phase.
+
+    ``warm_ups`` (projection name -> ``ProjectionSpec.warm_up``) replaces those the server passed before.
+    Idempotent and thread-safe: a second call waits for the first one's outcome (up to ``timeout``).
+    Never raises: on any problem workers simply stay fresh processes, and the reason is logged.
+    """
+    if warm_ups is not None:
+        _warm.warm_ups = dict(warm_ups)
+    if not _begin():
         _warm.done.wait(timeout)
         return _warm.phase
+    return _warm_now()
+
+
+def _warm_now() -> str:
     try:
         from . import warmup
 
@@ -133,13 +163,14 @@ def warm_up(timeout: float | None = None) -> str:
             _set("cold", "LATENTDECK_WARMUP=off")
             log.info("warm workers are off (LATENTDECK_WARMUP=off): runs start as fresh processes")
             return "off"
-        if importlib.util.find_spec("umap") is None:
-            _set("failed", "umap-learn is not installed (nothing to warm)")
-            log.warning("no warm workers: umap-learn is not installed; runs start as fresh processes")
+        if not _warm.warm_ups:
+            _set("failed", "no installed projection declares a warm-up (nothing to warm)")
+            log.info("no warm workers: no installed projection declares a warm-up; runs start as fresh processes")
             return _warm.phase
         import multiprocessing
 
         started = time.monotonic()
+        os.environ[warmup.WARM_UPS_SETTING] = warmup.encode(_warm.warm_ups)  # the fork server inherits it
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["latentdeck_local.warmup"])
         receive, send = ctx.Pipe(duplex=False)
@@ -161,8 +192,9 @@ def warm_up(timeout: float | None = None) -> str:
         _set("warm", "warm", status)
         if mode == "full":
             _remember_warm_up_s(time.monotonic() - started)
-        log.info("warm workers ready after %.1f s (warm-up %s, %s points, %.1f s in the fork server)",
-                 time.monotonic() - started, status.get("mode"), status.get("points"), status.get("seconds") or 0)
+        log.info("warm workers ready after %.1f s (warm-up %s of %s, %.1f s in the fork server)",
+                 time.monotonic() - started, status.get("mode"), ", ".join(status.get("warmed") or []) or "nothing",
+                 status.get("seconds") or 0)
     except Exception as exc:  # never break training over an optimisation
         _set("failed", f"the warm-up failed: {type(exc).__name__}: {exc}")
         log.warning("no warm workers: %s: %s; runs start as fresh processes", type(exc).__name__, exc, exc_info=True)
@@ -179,6 +211,7 @@ def _fork_server_alive() -> bool:
 
 
 def _start_forked(run_dir: Path) -> dict:
+    """A ``run`` job forked from the warm fork server."""
     from multiprocessing import process
 
     from latentdeck.kit import forked_main
@@ -188,7 +221,7 @@ def _start_forked(run_dir: Path) -> dict:
     except (OSError, ValueError):
         nice_target = None
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NUMBA_THREADING_LAYER": "workqueue"}
-    proc = _warm.ctx.Process(target=forked_main, args=(str(run_dir), env, nice_target),
+    proc = _warm.ctx.Process(target=forked_main, args=(Job("run", str(run_dir)).to_json(), env, nice_target),
                              name=f"latentdeck-worker-{run_dir.name}")
     proc.start()
     # multiprocessing joins its non-daemon children when this process exits: a server that stops
@@ -198,13 +231,18 @@ def _start_forked(run_dir: Path) -> dict:
     return {"pid": proc.pid, "log": "worker.log", "start": START_WARM}
 
 
-def _start_subprocess(run_dir: Path, note: str | None) -> dict:
+def _start_subprocess(job: Job, note: str | None = None) -> dict:
+    """``python -m latentdeck.worker RUN_DIR [--job JSON]`` as a fresh process (a run trains with the plain form)."""
     from latentdeck.kit import open_appender
 
-    log_file = open_appender(run_dir, "worker.log")  # a linked or FIFO worker.log is refused (409), never followed
+    run_dir = Path(job.run_dir)
+    command = [sys.executable, "-m", "latentdeck.worker", str(run_dir)]
+    if job.kind != "run":
+        command += ["--job", job.to_json()]
+    log_file = open_appender(run_dir, job.log_name)  # a linked or FIFO log is refused (409), never followed
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "latentdeck.worker", str(run_dir)],
+            command,
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C on the server does not kill training mid-write
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -212,13 +250,14 @@ def _start_subprocess(run_dir: Path, note: str | None) -> dict:
     finally:
         log_file.close()
     _children[proc.pid] = proc
-    info = {"pid": proc.pid, "log": "worker.log", "start": START_SUBPROCESS}
+    info = {"pid": proc.pid, "log": job.log_name, "start": START_SUBPROCESS, "kind": job.kind}
     if note:
         info["start_note"] = note
     return info
 
 
 def start(run_dir: Path) -> dict:
+    """A ``run`` job: forked warm when the fork server is, else a fresh process (never waits)."""
     run_dir = Path(run_dir)
     if _warm.phase == "warm":
         if _fork_server_alive():
@@ -231,7 +270,7 @@ def start(run_dir: Path) -> dict:
         else:
             _set("failed", "the warm fork server is gone")
             log.warning("the warm fork server is gone; runs start as fresh processes")
-    return _start_subprocess(run_dir, None if _warm.phase == "warm" else _warm.reason)
+    return _start_subprocess(Job("run", str(run_dir)), None if _warm.phase == "warm" else _warm.reason)
 
 
 def _finished(child: Any) -> bool:
@@ -290,24 +329,55 @@ def wait(pid: int, timeout: float | None = None) -> int | None:
     return code
 
 
-def start_task(run_dir: Path, module: str, args: list[str]) -> dict:
-    """``python -m <module> <run_dir> <args...>`` in a fresh process of its own session (a backfill),
-    output appended to ``<run_dir>/<last part of module>.log``; a daemon thread reaps it when it ends."""
-    from latentdeck.kit import open_appender
+# computation jobs of this process: job id -> {"thread", "answer" | "error" + "status"}
+_computations: dict[str, dict[str, Any]] = {}
 
-    run_dir = Path(run_dir)
-    log_name = f"{module.rsplit('.', 1)[-1]}.log"
-    with open_appender(run_dir, log_name) as log_file:  # a linked or FIFO log is refused (409), never followed
-        proc = subprocess.Popen([sys.executable, "-m", module, str(run_dir), *args], stdin=subprocess.DEVNULL,
-                                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    threading.Thread(target=proc.wait, daemon=True, name=f"latentdeck-task-{run_dir.name}").start()
-    return {"pid": proc.pid, "log": log_name, "module": module}
+
+def _compute(job_id: str, job: Job) -> None:
+    from latentdeck.kit import OnDemandError, compute_here
+
+    record = _computations[job_id]
+    try:
+        record["answer"] = compute_here(Path(job.run_dir), job.args["name"], dict(job.args.get("body") or {}))
+    except OnDemandError as exc:
+        record.update(error=str(exc), status=exc.status)
+    except Exception as exc:  # noqa: BLE001 - said in the answer, never lost in a thread
+        log.exception("computation %s of %s failed", job.args.get("name"), job.run_dir)
+        record.update(error=f"{type(exc).__name__}: {exc}", status=500)
+
+
+def submit(job: Job) -> dict:
+    """Start ``job`` and return its handle at once: a run forked warm or as a fresh process, a backfill as a
+    fresh process (a daemon thread reaps it), a computation in a thread of this process."""
+    if job.kind == "run":
+        return start(Path(job.run_dir))
+    if job.kind == "backfill":
+        info = _start_subprocess(job)
+        threading.Thread(target=wait, args=(info["pid"],), daemon=True, name=f"latentdeck-backfill-{info['pid']}").start()
+        return info
+    job_id = uuid.uuid4().hex
+    thread = threading.Thread(target=_compute, args=(job_id, job), daemon=True, name=f"latentdeck-compute-{job_id[:8]}")
+    _computations[job_id] = {"thread": thread}
+    thread.start()
+    return {"job": job_id, "kind": "computation", "server_pid": os.getpid()}
+
+
+def poll(handle: dict) -> dict:
+    """``{"alive": bool}``; a computation that ended adds its ``answer`` (or ``error`` and ``status``)."""
+    if handle.get("kind") != "computation":
+        return {"alive": is_alive(handle)}
+    record = _computations.get(str(handle.get("job")))
+    if record is None:
+        return {"alive": False, "error": "this computation ran in a server that has stopped", "status": 503}
+    if record["thread"].is_alive():
+        return {"alive": True}
+    _computations.pop(str(handle.get("job")), None)
+    return {"alive": False, **{k: v for k, v in record.items() if k != "thread"}}
 
 
 @hookimpl
 def register_executors():
     return [ExecutorSpec(
-        name="local", start=start, is_alive=is_alive, warm_up=warm_up, ready=ready, start_task=start_task, default_rank=0, queued=True,
+        name="local", submit=submit, poll=poll, capacity=capacity, default_rank=0,
         description="one worker process per run on this machine (python -m latentdeck.worker, or forked "
-                    "from a fork server with umap-learn's JIT already warm)")]
+                    "from a fork server where the projections' warm-ups, e.g. umap's JIT, already ran)")]

@@ -1,32 +1,26 @@
-"""Preload module of the local executor's warm fork server: pay umap-learn's numba JIT once.
+"""Preload module of the local executor's warm fork server: run the projections' warm-ups once.
 
-umap-learn (and pynndescent under it) compile their numba kernels on first use: about 40 s in every
-fresh process on a two-core machine, even with numba's disk cache. The local executor starts a
-``multiprocessing`` forkserver whose preload list is this module; importing it compiles those kernels
-by fitting UMAP once on random points, so every worker the forkserver forks starts with a warm UMAP
-(a first 5,000-point fit in a few seconds instead of ~40 s).
+Projections declare one-time costs as ``ProjectionSpec.warm_up`` (umap-learn compiles its numba kernels
+on first use: ~40 s in every fresh process on a two-core machine). The local executor starts a
+``multiprocessing`` forkserver whose preload list is this module; importing it calls every declared
+warm-up once (named in ``$LATENTDECK_WARM_UPS`` as ``name=module:function`` pairs, set by the executor from
+what the server passed to its ``capacity``), so every worker the forkserver forks starts warm.
 
 Importing this module never raises (the forkserver would die with it): the outcome is in
-:data:`STATUS` (``{"ok": bool, "mode", "seconds", "error"?, ...}``), which forked children inherit.
+:data:`STATUS` (``{"ok": bool, "mode", "seconds", "warmed", "error"?, ...}``), which forked children inherit.
 
 Rules, each one learned the hard way:
 
-* ``NUMBA_THREADING_LAYER=workqueue`` is set here, before numba is imported. numba's default layer
+* ``NUMBA_THREADING_LAYER=workqueue`` is set here, before any warm-up imports numba. numba's default layer
   (TBB or OpenMP when installed) keeps a thread pool in the warmed parent that a forked child cannot
   use: the child deadlocks in its first parallel kernel. ``workqueue`` is numba's own fork-safe layer.
 * torch is never imported here (it starts thread pools that do not survive a fork); workers import it
   after the fork.
-* The warm fits take both neighbour paths: the approximate one (``force_approximation_algorithm=True``;
-  real fits above 4,096 points use pynndescent) and umap's exact small-data path, whose kernels differ
-  (the default 512-point visualization subset is fitted there; warming only the first left its first
-  fit at ~10 s).
 
 Knobs (environment of the server process):
 
-* ``LATENTDECK_WARMUP``: ``full`` (default) warms UMAP; ``import`` only imports umap/pynndescent/numba
-  (fast; for tests of the fork path); ``off`` starts no fork server at all (plain subprocess workers).
-* ``LATENTDECK_WARMUP_POINTS``: points of the warm-up fits (default 2000; the JIT cost hardly depends
-  on it).
+* ``LATENTDECK_WARMUP``: ``full`` (default) runs the warm-ups; ``import`` asks them for imports only (fast;
+  for tests of the fork path); ``off`` starts no fork server at all (plain subprocess workers).
 """
 
 from __future__ import annotations
@@ -39,7 +33,6 @@ import traceback
 from typing import Any
 
 THREADING_LAYER = "workqueue"
-DEFAULT_POINTS = 2000
 
 STATUS: dict[str, Any] = {"ok": False, "mode": None, "seconds": None}
 
@@ -49,11 +42,27 @@ def mode() -> str:
     return value if value in ("full", "import", "off") else "full"
 
 
-def points() -> int:
-    try:
-        return max(50, int(os.environ.get("LATENTDECK_WARMUP_POINTS", DEFAULT_POINTS)))
-    except ValueError:
-        return DEFAULT_POINTS
+WARM_UPS_SETTING = "LATENTDECK_WARM_UPS"
+
+
+def encode(warm_ups: dict[str, Any]) -> str:
+    """``{name: callable}`` as ``$LATENTDECK_WARM_UPS`` carries them to the fork server (importable functions)."""
+    return ",".join(f"{name}={fn.__module__}:{fn.__qualname__}" for name, fn in sorted(warm_ups.items()))
+
+
+def decode(value: str) -> dict[str, Any]:
+    """``$LATENTDECK_WARM_UPS`` back into ``{name: callable}`` (imports each function's module)."""
+    import importlib
+
+    found = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, _, target = item.partition("=")
+        module, _, qualname = target.partition(":")
+        obj = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        found[name] = obj
+    return found
 
 
 def _set_threading_layer() -> None:
@@ -79,43 +88,21 @@ def _exit_with_parent() -> threading.Event:
     return done
 
 
-def warm(kind: str | None = None, n: int | None = None) -> dict[str, Any]:
-    """Import umap and (``full``) fit it in 2-D and 3-D; fills and returns :data:`STATUS`."""
+def warm(kind: str | None = None, warm_ups: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run every declared warm-up (``warm_ups``, else those named in ``$LATENTDECK_WARM_UPS``); fills and
+    returns :data:`STATUS`. ``kind`` (default ``$LATENTDECK_WARMUP``) is passed on to them through the
+    environment: ``import`` asks for imports only."""
     kind = kind or mode()
-    n = n or points()
-    STATUS.update(mode=kind, points=n if kind == "full" else 0, threading_layer=THREADING_LAYER, pid=os.getpid())
+    STATUS.update(mode=kind, threading_layer=THREADING_LAYER, pid=os.getpid(), warmed=[])
     started = time.perf_counter()
     try:
         _set_threading_layer()
+        os.environ["LATENTDECK_WARMUP"] = kind
         if kind != "off":
-            import numba  # noqa: F401
-            import numpy as np
-            import pynndescent  # noqa: F401
-            import umap
-
-            STATUS["umap_version"] = getattr(umap, "__version__", None)
-            if kind == "full":
-                import warnings
-
-                x = np.random.default_rng(0).normal(size=(n, 16)).astype(np.float32)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    for dims in (2, 3):  # cold fits (spectral init), as the umap plugin's first epoch
-                        coords = umap.UMAP(n_components=dims, random_state=0,
-                                           force_approximation_algorithm=True).fit_transform(x)
-                    # a warm-started fit (init = previous coordinates), as the plugin's later epochs
-                    reducer = umap.UMAP(n_components=3, random_state=0, init=coords.astype(np.float32), n_epochs=20,
-                                        learning_rate=0.5, force_approximation_algorithm=True).fit(x)
-                    # the fitted reducer's transform (the density plugin places model samples with it):
-                    # pynndescent's search index and umap's transform kernels compile on first use
-                    reducer.transform(x[:64])
-                    # below 4,096 points umap takes its exact-neighbour path, whose kernels differ:
-                    # the default visualization subset (512) is fitted there, cold then warm-started
-                    small = x[:min(n, 600)]
-                    for dims in (2, 3):
-                        coords = umap.UMAP(n_components=dims, random_state=0).fit_transform(small)
-                    umap.UMAP(n_components=3, random_state=0, init=coords.astype(np.float32), n_epochs=20,
-                              learning_rate=0.5).fit(small)
+            found = warm_ups if warm_ups is not None else decode(os.environ.get(WARM_UPS_SETTING, ""))
+            for name, warm_up in sorted(found.items()):
+                warm_up()
+                STATUS["warmed"].append(name)
         STATUS["ok"] = True
     except BaseException as exc:  # noqa: BLE001 - the forkserver must survive anything
         STATUS.update(ok=False, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=8))
@@ -130,12 +117,12 @@ def report(conn) -> None:
     conn.close()
 
 
-def time_first_fit(n: int = 5000, dims: int = 2, conn=None) -> dict[str, Any]:
+def time_first_fit(n: int = 5000, dims: int = 2, conn=None, fit=None) -> dict[str, Any]:
     """Measure this process's first UMAP fit of ``n`` points (``bench/umap_jit.py``).
 
-    Imports torch first, as a worker does, then fits clustered 16-d points through the ``umap``
-    projection plugin when one is registered, else ``umap.UMAP`` directly (``random_state`` set).
-    Sends the result through ``conn`` when given (a forkserver child), and returns it.
+    Imports torch first, as a worker does, then fits clustered 16-d points with ``fit(latents, dims)`` when
+    given (e.g. a projection spec's ``fit`` with its options), else ``umap.UMAP`` directly (``random_state``
+    set). Sends the result through ``conn`` when given (a forkserver child), and returns it.
     """
     started = time.perf_counter()
     import numpy as np
@@ -144,21 +131,14 @@ def time_first_fit(n: int = 5000, dims: int = 2, conn=None) -> dict[str, Any]:
     rng = np.random.default_rng(1)
     centers = rng.normal(scale=4.0, size=(10, 16))
     x = (centers[rng.integers(0, 10, n)] + rng.normal(size=(n, 16))).astype(np.float32)
-    via = "umap.UMAP"
-    spec = None
-    try:
-        from .plugins import collect, get_plugin_manager
-
-        spec = collect(get_plugin_manager(), "projections").get("umap")
-    except Exception:  # noqa: BLE001 - measure umap directly then
-        spec = None
     ready, cpu = time.perf_counter(), time.process_time()
-    if spec is not None:
-        via = "umap projection plugin"
-        spec.fit(x, dims, 0, spec.options(), None)
+    if fit is not None:
+        via = "the projection's fit"
+        fit(x, dims)
     else:
         import umap
 
+        via = "umap.UMAP"
         umap.UMAP(n_components=dims, random_state=0).fit_transform(x)
     result = {"fit_s": round(time.perf_counter() - ready, 2), "fit_cpu_s": round(time.process_time() - cpu, 2),
               "setup_s": round(ready - started, 2), "n": n,

@@ -1,18 +1,20 @@
-"""The ``ray`` executor: each run's worker is a Ray task on a local Ray or a cluster (``latentdeck[ray]``).
+"""The ``ray`` executor: each job of a run (:class:`latentdeck.Job`) is a Ray task on a local Ray or a cluster
+(``latentdeck[ray]``). ``submit`` dispatches on the job's kind; ``poll`` and ``cancel`` take its handle.
 
-``start`` queues :func:`latentdeck_ray.task.train` with the run's ``executor_options`` (``num_cpus``,
+A ``run`` job (:func:`start`) queues :func:`latentdeck_ray.task.train` with the run's ``executor_options`` (``num_cpus``,
 ``num_gpus``: 1 for a ``device: cuda`` run unless set) for the hand-off thread (:mod:`latentdeck_ray.handoff`)
 and returns at once; no request thread talks to Ray for longer than a few seconds (:mod:`latentdeck_ray.session`,
 :mod:`latentdeck_ray.probe`). Ray places the task on a node
-with those resources free, so the server's run queue does not hold these runs (``queued=False``): Ray's
+with those resources free, so the server's run queue does not hold these runs (no ``capacity``): Ray's
 own scheduler is the queue. The worker writes events and artifacts into the run directory as a local
 worker does, so the server streams them over SSE the same way; that directory must be on storage every
 node sees, and a task on a node that does not see it fails the run at once with that reason.
 
 Cancelling sets the run's cooperative flag like any run; a task still waiting for resources is withdrawn
 at once (the run ends ``cancelled``); a running one that has not stopped after ``cancel_grace_s`` is
-killed with ``ray.cancel(force=True)`` and fails saying so. Backfills (``start_task``) and heavy
-on-demand computations (``call``) run as Ray tasks too.
+killed with ``ray.cancel(force=True)`` and fails saying so. ``backfill`` jobs and ``computation`` jobs (the
+server's heavy on-demand computations of a ray run; :func:`poll` hands back the task's return value, the
+answer) run as Ray tasks too, each through the one worker entry (:mod:`latentdeck_ray.task`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ExecutorSpec, hookimpl
+from latentdeck import ExecutorSpec, Job, hookimpl
 from latentdeck.kit import pid_alive, proc_start_time, read_json
 
 log = logging.getLogger(__name__)
@@ -231,9 +233,9 @@ def cancel(info: dict[str, Any]) -> bool:
     return False
 
 
-def start_task(run_dir: Path, module: str, args: list[str]) -> dict[str, Any]:
-    """``python -m <module> <run_dir> <args...>`` as a Ray task with one CPU (a backfill); never waits.
-    Refused (503) at once while Ray is known to be unreachable."""
+def _start_backfill(job: Job) -> dict[str, Any]:
+    """A backfill job as a Ray task with one CPU; never waits. Refused (503) at once while Ray is known to be
+    unreachable."""
     from latentdeck.kit import OnDemandError
 
     from . import session
@@ -244,14 +246,16 @@ def start_task(run_dir: Path, module: str, args: list[str]) -> dict[str, Any]:
         raise OnDemandError(f"cannot hand the task to Ray: {exc}", 503) from None
     except session.StillConnecting:
         pass  # the hand-off thread waits for it
-    log_name = f"{module.rsplit('.', 1)[-1]}.log"
-    task_id = _hand_off(run_dir, "run_module", {"num_cpus": 1}, (str(run_dir), _run_id(run_dir), module, list(args), log_name))
-    return {"task": task_id, "log": log_name, "module": module, **_driver()}
+    task_id = _hand_off(Path(job.run_dir), "run_job", {"num_cpus": 1}, (job.run_dir, _run_id(job.run_dir), job.to_json()))
+    return {"task": task_id, "log": job.log_name, "kind": job.kind, **_driver()}
 
 
-def call(run_dir: Path, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    """An on-demand computation ``name`` of the run as a Ray task with one CPU; waits for its answer
-    (the connection, at most ``CALL_CONNECT_WAIT_S``: 503 otherwise)."""
+_answers: dict[str, Any] = {}  # computation task id -> its Ray object ref (this process's)
+
+
+def _start_computation(job: Job) -> dict[str, Any]:
+    """A computation job as a Ray task with one CPU (the connection: at most ``CALL_CONNECT_WAIT_S``, 503
+    otherwise); :func:`poll` hands back its answer."""
     from latentdeck.kit import OnDemandError
 
     from . import session
@@ -259,24 +263,69 @@ def call(run_dir: Path, name: str, body: dict[str, Any]) -> dict[str, Any]:
     try:
         session.connect(CALL_CONNECT_WAIT_S)
     except (session.RayUnreachable, session.StillConnecting) as exc:
-        raise OnDemandError(f"cannot reach Ray to compute {name!r}: {exc}", 503) from None
-    ref = session.remote("compute", num_cpus=1).remote(str(run_dir), _run_id(run_dir), name, body)
+        raise OnDemandError(f"cannot reach Ray to compute {job.args['name']!r}: {exc}", 503) from None
+    ref = session.remote("compute", num_cpus=1).remote(job.run_dir, _run_id(job.run_dir), job.to_json())
+    task_id = uuid.uuid4().hex
+    _answers[task_id] = ref
+    return {"task": task_id, "kind": job.kind, **_driver()}
+
+
+def _poll_computation(handle: dict[str, Any]) -> dict[str, Any]:
+    ref = _answers.get(str(handle.get("task")))
+    if ref is None:
+        return {"alive": False, "error": "this computation was handed to Ray by a server that has stopped", "status": 503}
     import ray
 
-    result = ray.get(ref, timeout=CALL_TIMEOUT_S)
+    done, _ = ray.wait([ref], timeout=0)
+    if not done:
+        return {"alive": True}
+    _answers.pop(str(handle.get("task")), None)
+    try:
+        result = ray.get(ref)
+    except Exception as exc:  # the task's worker died, or the task raised outside the computation
+        return {"alive": False, "error": f"the Ray task computing it failed: {type(exc).__name__}: {str(exc)[:300]}",
+                "status": 500}
     if "error" in result:
-        raise OnDemandError(result["error"], int(result.get("status") or 500))
-    return result["answer"]
+        return {"alive": False, "error": result["error"], "status": int(result.get("status") or 500)}
+    return {"alive": False, "answer": result["answer"]}
+
+
+def submit(job: Job) -> dict[str, Any]:
+    """Hand ``job`` to Ray: a run (:func:`start`), a backfill, or a computation; never waits for it to run."""
+    if job.kind == "run":
+        return start(Path(job.run_dir))
+    if job.kind == "backfill":
+        return _start_backfill(job)
+    return _start_computation(job)
+
+
+def poll(handle: dict[str, Any]) -> dict[str, Any]:
+    """``{"alive": bool}``; once ended, why (``reason``, ``error``) or a computation's ``answer``."""
+    if handle.get("kind") == "computation":
+        return _poll_computation(handle)
+    if is_alive(handle):
+        return {"alive": True}
+    return {"alive": False, **(exit_reason(handle) or {})}
+
+
+def cancel_job(handle: dict[str, Any]) -> bool:
+    """``ExecutorSpec.cancel``: a computation's task is cancelled; a run or backfill, see :func:`cancel`."""
+    if handle.get("kind") == "computation":
+        ref = _answers.pop(str(handle.get("task")), None)
+        if ref is not None:
+            import ray
+
+            ray.cancel(ref, force=True)
+        return False
+    return cancel(handle)
 
 
 CALL_CONNECT_WAIT_S = 30
-CALL_TIMEOUT_S = 600
 
 
 @hookimpl
 def register_executors():
     return [ExecutorSpec(
-        name="ray", start=start, is_alive=is_alive, options=RayOptions, start_task=start_task,
-        check_config=check_config, exit_reason=exit_reason, cancel=cancel, call=call,
+        name="ray", submit=submit, poll=poll, cancel=cancel_job, options=RayOptions, check_config=check_config,
         description="each run is a Ray task on a local Ray or a cluster (LATENTDECK_RAY_ADDRESS); the runs folder "
                     "must be on storage every node sees" + ("" if _ray_installed() else f". {INSTALL_HINT}"))]

@@ -1,4 +1,4 @@
-"""What runs on a Ray node: a run's worker, a backfill, an on-demand computation.
+"""What runs on a Ray node: each kind of job (a run's worker, a backfill, an on-demand computation).
 
 Each function is a Ray task body (see :mod:`latentdeck_ray.session`, which wraps them with
 ``ray.remote``). They run in a Ray worker process that Ray may reuse for a later task, so they leave the
@@ -94,33 +94,40 @@ def train(run_dir: str, run_id: str, num_cpus: float) -> dict[str, Any]:
     with open_appender(run_dir, "worker.log") as log:  # never through a link
         log.write(f"ray: training on {_node(place)}, Ray worker process {place['pid']}\n".encode())
     with _environment(LATENTDECK_CORES=str(max(1, math.floor(num_cpus)))):
-        code = hosted_main(run_dir)
+        code = hosted_main(run_dir)  # a run job: the worker entry trains it
     return {"exit_code": code, **place}
 
 
-def run_module(run_dir: str, run_id: str, module: str, args: list[str], log_name: str) -> dict[str, Any]:
-    """``python -m <module> <run_dir> <args...>`` here (a backfill), output appended to ``log_name``."""
+def run_job(run_dir: str, run_id: str, job: str) -> dict[str, Any]:
+    """A job (a backfill) here through the one worker entry, ``python -m latentdeck.worker RUN_DIR --job JSON``,
+    in a process of its own (a backfill may leave threads that only its own exit ends), output appended to
+    the job's log."""
+    from latentdeck import Job
+
     place = where()
     problem = see_run_dir(run_dir, run_id, place)
     if problem:
         return {"exit_code": None, "error": problem, **place}
     from latentdeck.kit import open_appender
 
-    with open_appender(run_dir, log_name) as log:  # never through a link
-        code = subprocess.call([sys.executable, "-m", module, run_dir, *args], stdin=subprocess.DEVNULL,
-                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    with open_appender(run_dir, Job.from_json(job).log_name) as log:  # never through a link
+        code = subprocess.call([sys.executable, "-m", "latentdeck.worker", run_dir, "--job", job],
+                               stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
     return {"exit_code": code, **place}
 
 
-def compute(run_dir: str, run_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    """An on-demand computation of the run here: ``{"answer"}`` or ``{"error", "status"}``."""
+def compute(run_dir: str, run_id: str, job: str) -> dict[str, Any]:
+    """A computation job here, in this Ray worker (:func:`latentdeck.kit.hosted_main`): ``{"answer"}`` or
+    ``{"error", "status"}``; the task's return value is how the answer reaches the server."""
     place = where()
     problem = see_run_dir(run_dir, run_id, place)
     if problem:
         return {"error": problem, "status": 503, **place}
-    from latentdeck.kit import OnDemandError, compute_here
+    from latentdeck import Job
+    from latentdeck.kit import OnDemandError, hosted_main
 
     try:
-        return {"answer": compute_here(Path(run_dir), name, body), **place}
+        return {"answer": hosted_main(Job.from_json(job)), **place}
     except OnDemandError as exc:
         return {"error": str(exc), "status": exc.status, **place}

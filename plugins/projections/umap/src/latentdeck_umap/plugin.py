@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from latentdeck import Projection, ProjectionSpec, hookimpl
 
+from .warm import warm_up
+
 
 class UMAPOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -118,5 +120,5 @@ def _transform(reducer, latents):
 @hookimpl
 def register_projections():
     return [ProjectionSpec(
-        name="umap", fit=fit, dims=(2, 3), options=UMAPOptions,
+        name="umap", fit=fit, dims=(2, 3), options=UMAPOptions, warm_up=warm_up,
         description="UMAP of the latents (2-D and 3-D), warm-started from the previous epoch for stability")]

@@ -1,0 +1,111 @@
+"""The executor's records: :class:`Job` (one piece of heavy work of a run) and :class:`ExecutorSpec`
+(what runs jobs). Re-exported by :mod:`latentdeck.types` and :mod:`latentdeck`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+
+class NoOptions(BaseModel):
+    """Options model for components that take none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+JOB_KINDS = ("run", "backfill", "computation")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One piece of heavy work of a run, as an executor receives it: ``kind`` is
+
+    - ``"run"``: train the run (``args`` empty);
+    - ``"backfill"``: compute artifacts of a finished run's checkpoints (``args["argv"]``: the backfill's
+      command-line arguments, as ``latentdeck backfill`` takes them after the run);
+    - ``"computation"``: an on-demand computation (``args["name"]`` and ``args["body"]``, its request).
+
+    ``run_dir`` is the run's folder (a string: a job crosses processes and machines as JSON,
+    :meth:`to_json` / :meth:`from_json`). Every executor runs every job through one entry,
+    ``python -m latentdeck.worker RUN_DIR --job JSON`` (a ``run`` job may omit ``--job``) or, in a process
+    it already has, :func:`latentdeck.kit.hosted_main` (which returns a computation's answer).
+    """
+
+    kind: str
+    run_dir: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in JOB_KINDS:
+            raise ValueError(f"job kind must be one of {', '.join(JOB_KINDS)}, got {self.kind!r}")
+        object.__setattr__(self, "run_dir", str(self.run_dir))
+        if self.kind == "computation" and not isinstance(self.args.get("name"), str):
+            raise ValueError("a computation job names its computation: args['name']")
+        if self.kind == "backfill" and not isinstance(self.args.get("argv", []), (list, tuple)):
+            raise ValueError("a backfill job's args['argv'] is a list of its command-line arguments")
+
+    @property
+    def log_name(self) -> str:
+        """The run's log file this job's output goes to."""
+        return {"run": "worker.log", "backfill": "backfill.log", "computation": "compute.log"}[self.kind]
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": self.kind, "run_dir": self.run_dir, "args": dict(self.args)})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Job":
+        data = json.loads(text)
+        if not isinstance(data, dict) or set(data) - {"kind", "run_dir", "args"}:
+            raise ValueError("a job is a JSON object with kind, run_dir and args")
+        return cls(kind=data.get("kind"), run_dir=data.get("run_dir"), args=data.get("args") or {})
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """Runs the heavy work of runs (:class:`Job`): training, backfill, heavy on-demand computations.
+
+    ``submit(job)`` starts the job (``python -m latentdeck.worker RUN_DIR --job JSON``, a fork of a warm
+    process, a cluster task ...) without waiting for it and returns a JSON-safe *handle*; for a ``run`` job
+    the host persists it as ``worker.json``. A handle holds ``pid`` when the job is a process of this
+    machine, else the executor's own id; a ``waiting_note`` in it (a sentence) is shown on the run until it
+    trains (where the run waits and for what).
+
+    ``poll(handle)`` says how the job stands, never blocking: ``{"alive": bool}`` and, once it has ended,
+    optionally ``"reason"`` and ``"error"`` (why a run's worker ended: the host uses them when it fails a run
+    whose worker vanished) and, for a ``computation`` job, its ``"answer"`` (or ``"error"`` and an HTTP
+    ``"status"``). A handle from an earlier server must poll sensibly too (a run outlives the server).
+
+    ``cancel(handle)``, optional: called after a run's cooperative cancel flag is written (the worker stops
+    at its next check); it may escalate later. True when the job will never start (it still waited for the
+    executor's resources): the host then ends the run ``cancelled`` at once.
+
+    ``capacity()``, optional: this executor runs jobs on the server's machine, sharing its cores. It returns
+    ``{"slots": int | None, "reason": str | None, "expected_s": float | None}``: ``slots`` is how many runs may
+    train at once (None: the server's cap, ``--max-concurrent-runs``); 0 while a run started now would not
+    train at full speed (the local executor while its warm fork server runs the projections' warm-ups), with
+    the ``reason`` shown on the waiting run, for at most the server's wait limit. The server holds such
+    runs ``created`` in its run queue, and asks once at start in a background thread, so an executor may
+    start preparing then: a ``capacity`` that names a ``warm_ups`` parameter gets, that once, the installed
+    projections' warm-ups by name (``ProjectionSpec.warm_up``) to run where its workers start from. None (a cluster that schedules its own work): runs are submitted at once, and a
+    ``heavy`` on-demand computation of its runs is submitted to it as a ``computation`` job; an executor with
+    a capacity shares the server's machine, so the server computes those itself.
+
+    ``options``: the pydantic model of the run config's ``executor_options`` (validated before anything is
+    written). ``check_config(config)``, optional: the executor's own check of a run config (a dict, its
+    ``executor_options`` validated) before anything is written; raise ``ValueError`` naming the problem and the
+    fix. Without it, or for an executor with a capacity, the host checks ``device`` on this machine.
+    Listing presets never calls it.
+    """
+
+    name: str
+    submit: Callable[[Job], dict[str, Any]]
+    poll: Callable[[dict[str, Any]], dict[str, Any]]
+    options: type[BaseModel] = NoOptions
+    description: str = ""
+    default_rank: int | None = None  # a config without "executor" uses the installed executor of lowest rank
+    capacity: Callable[[], dict[str, Any]] | None = None
+    cancel: Callable[[dict[str, Any]], bool] | None = None
+    check_config: Callable[[dict[str, Any]], None] | None = None
