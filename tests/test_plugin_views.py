@@ -4,6 +4,8 @@ wrong, never served for a plugin that failed to load."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import types
 from pathlib import Path
 
@@ -114,6 +116,7 @@ def test_every_builtin_view_has_its_source_and_is_built_by_setup():
     pm = make_plugin_manager()
     views = collect(pm, "views")
     assert "mixture-health" in views and views["mixture-health"].mount == "explorer-side"
+    assert views["network"].mount == "page"  # the network page: /runs/<id>/view/?name=network
     for name, spec in views.items():
         module = Path(spec.module)
         assert module.name == f"{name}.js" and module.parent.name == "views"
@@ -122,3 +125,21 @@ def test_every_builtin_view_has_its_source_and_is_built_by_setup():
     setup = (ROOT / "scripts" / "setup.sh").read_text()
     assert "node scripts/build-views.mjs" in setup
     assert 'artifacts = ["plugins/*/*/src/*/views/*.js"]' in (ROOT / "pyproject.toml").read_text()
+
+
+FRONTEND = ROOT / "frontend"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (FRONTEND / "node_modules" / ".bin" / "eslint").exists() or not shutil.which("node"),
+                    reason="frontend/node_modules is not installed (scripts/setup.sh installs it)")
+def test_plugin_view_sources_pass_the_core_lint_and_type_check():
+    """Every plugin's and example's view sources (plugins/*/*/frontend, examples/*/frontend) are linted with the
+    core's rules (npm run lint: scripts/lint.mjs) and type-checked with it (tsconfig.json includes them)."""
+    lint = subprocess.run(["node", "scripts/lint.mjs"], cwd=FRONTEND, capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0, f"npm run lint (in frontend/) finds problems:\n{lint.stdout[-4000:]}{lint.stderr[-2000:]}"
+    for plugin in ("plugins/artifacts/network/frontend", "plugins/artifacts/walk/frontend"):
+        assert plugin in lint.stderr, f"the lint did not cover {plugin}: {lint.stderr[-1000:]}"
+    tsc = subprocess.run([str(FRONTEND / "node_modules" / ".bin" / "tsc"), "--noEmit"], cwd=FRONTEND, capture_output=True,
+                         text=True, timeout=300)
+    assert tsc.returncode == 0, f"npx tsc --noEmit (in frontend/) fails:\n{tsc.stdout[-4000:]}"

@@ -5,11 +5,9 @@
 // own copies (src/viewkit/ViewSlot.tsx), so a view never carries a second React. Run by scripts/setup.sh (./lab, ./test); writes a file only when it changed.
 // Usage: node scripts/build-views.mjs [plugin folder ...]   (default: every plugin and example with a frontend/)
 import { build, transform } from "esbuild";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { pluginFolders, root } from "./plugin-folders.mjs";
 const SHARED = ["react", "react/jsx-runtime", "@latentdeck/view-kit", "@latentdeck/view-kit/explorer"];
 
 const shared = {
@@ -51,20 +49,6 @@ export default ${JSON.stringify(names)};`,
       });
     },
   };
-}
-
-function pluginFolders() {
-  const found = [];
-  for (const top of ["plugins", "examples"]) {
-    const base = join(root, top);
-    if (!existsSync(base)) continue;
-    for (const a of readdirSync(base)) {
-      const one = join(base, a);
-      if (existsSync(join(one, "frontend"))) found.push(one);
-      else if (statSync(one).isDirectory()) for (const b of readdirSync(one)) if (existsSync(join(one, b, "frontend"))) found.push(join(one, b));
-    }
-  }
-  return found.sort();
 }
 
 function packageDir(plugin) {

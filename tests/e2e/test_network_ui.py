@@ -1,6 +1,8 @@
 """The network page in a browser: a trained GM-VAE's layers for one held-out example, a channel with a
 probe and its receptive field, one conv step that agrees with the model, kernels, a perturbation slider
-and top-K, each drawn from the files the API persisted."""
+and top-K, each drawn from the files the API persisted. The page is the network plugin's view (mount "page",
+/runs/<id>/view/?name=network, linked from the run page like every page view); the old address
+/runs/<id>/network/ is sent on to it."""
 
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ def test_network_page_inspects_a_trained_model(trained_run, serve_api, page, sho
     live = serve_api()
 
     page.goto(f"{live.url}/runs/{run_id}/")
-    page.get_by_test_id("network-link").click()
-    expect(page).to_have_url(f"{live.url}/runs/{run_id}/network/?epoch=2&idx=0&layer=trunk.layers.0&ch=0")
+    page.locator("[data-testid=view-page-link][data-view=network]").click()
+    here = f"{live.url}/runs/{run_id}/view/?name=network"
+    expect(page).to_have_url(f"{here}&epoch=2&idx=0&layer=trunk.layers.0&ch=0")
     expect(page.get_by_test_id("run-title")).to_have_text(run_id)
     expect(page.get_by_test_id("layer-trunk.layers.0")).to_be_visible()
     page.wait_for_function(IMG_LOADED, arg="[data-testid=net-recon]")
@@ -31,7 +34,7 @@ def test_network_page_inspects_a_trained_model(trained_run, serve_api, page, sho
     # the 8-channel grid is 3x3 tiles: the third tile of the first row is channel 2
     grid.click(position={"x": box["width"] * (2.5 / 3), "y": box["height"] * (0.5 / 3)})
     expect(page.get_by_test_id("net-channel")).to_contain_text("Channel 2 of trunk.layers.8")
-    expect(page).to_have_url(f"{live.url}/runs/{run_id}/network/?epoch=2&idx=0&layer=trunk.layers.8&ch=2")
+    expect(page).to_have_url(f"{here}&epoch=2&idx=0&layer=trunk.layers.8&ch=2")
     page.get_by_test_id("net-channel-map").click(position={"x": 2, "y": 2})
     expect(page.get_by_test_id("net-probe")).to_contain_text("x 0–4, y 0–4 of the input (a 9×9 field, clamped at the border)")
     expect(page.get_by_test_id("net-rf")).to_be_visible()
@@ -67,6 +70,10 @@ def test_network_page_inspects_a_trained_model(trained_run, serve_api, page, sho
 
     # a reload keeps the place (epoch, example, layer, channel in the address)
     page.reload()
+    expect(page.get_by_test_id("net-channel")).to_contain_text("Channel 2 of trunk.layers.0")
+    # the page's old address (a bookmark from before it became the plugin's view) lands on the same place
+    page.goto(f"{live.url}/runs/{run_id}/network/?epoch=2&idx=0&layer=trunk.layers.0&ch=2")
+    expect(page).to_have_url(f"{here}&epoch=2&idx=0&layer=trunk.layers.0&ch=2")
     expect(page.get_by_test_id("net-channel")).to_contain_text("Channel 2 of trunk.layers.0")
     page.get_by_test_id("net-idx").fill("99999")
     expect(page.get_by_test_id("net-idx-hint")).to_have_text("use 0..63")  # out of range: nothing requested

@@ -48,6 +48,7 @@ export default function NearestPanel({ view, run, epoch, explorer, compute }: Vi
           <p className="small" style={{ margin: "0 0 0.3rem" }}>
             <b>#{p.idx}</b> (label {run.classes[p.label] ?? p.label}) at epoch {p.epoch}
             <span className="muted">{here.cached ? " · from disk" : " · computed"}</span></p>
+          {/* eslint-disable-next-line @next/next/no-img-element -- a run file served by the API, not a static asset */}
           {here.strip ? <img src={api.artifactUrl(run.id, here.strip)} alt={`digit #${p.idx}, then its nearest training digits`}
             style={{ imageRendering: "pixelated", width: "100%", maxWidth: 9 * 40 }} data-testid="nearest-panel-strip" /> : null}
           <table className="small" data-testid="nearest-panel-rows">

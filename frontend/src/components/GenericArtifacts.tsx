@@ -12,10 +12,10 @@ import type { GridDoc } from "@/lib/overlays";
 import { LineChart } from "./LineChart";
 import { useViewedComputations } from "@/viewkit/ViewSlot";
 
-/** Artifact types the core explorer and network page still draw themselves. A type a plugin's view declares
- * (ViewSpec.computations) is shown by that view; every other type gets its generic view here. */
+/** Artifact types the core explorer still draws itself. A type a plugin's view declares (ViewSpec.computations)
+ * is shown by that view; every other type gets its generic view here. */
 const DEDICATED = new Set(["atlas", "knn", "density", "distortion"]);
-const dedicated = (e: ArtifactIndexEntry) => DEDICATED.has(e.name) || e.name.startsWith("network-");
+const dedicated = (e: ArtifactIndexEntry) => DEDICATED.has(e.name);
 
 export function GenericArtifacts({ runId, refresh }: { runId: string; refresh: number }) {
   const [all, setEntries] = useState<ArtifactIndexEntry[] | null>(null);

@@ -207,11 +207,15 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
   const [cancelAsked, setCancelAsked] = useState(false);
   const ended = state.ended !== null;
 
+  // the rows of the run's files (what run-panel views are told): the listing once the run has ended (backfilled files
+  // too), and again shortly after files are announced while it trains (one request for a burst of announcements)
+  const announced = state.filesAnnounced;
   useEffect(() => {
-    if (!runId || !detail || (!finished && !ended)) return;
-    api.files(runId).then((listing) => mergeArtifacts(listing.files), () => undefined); // events already carry them; this adds backfilled files
+    if (!runId || !detail || (!finished && !ended && !announced)) return;
+    const timer = setTimeout(() => api.files(runId).then((listing) => mergeArtifacts(listing.files), () => undefined), 300);
+    return () => clearTimeout(timer);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [runId, detail, finished, ended]);
+  }, [runId, detail, finished, ended, announced]);
 
   // the model's phases: the model.phases event of a live run, else the run detail's (an older run: none)
   const detailPhases = (detail as { phases?: unknown } | null)?.phases;
@@ -256,7 +260,6 @@ function RunViewFor({ runId }: { runId: string | null | undefined }) {
         </div>
         <div style={{ display: "flex", gap: "0.5rem", alignItems: "center" }}>
           <Link href={`/runs/${encodeURIComponent(runId)}/latent/`} className="btn">Latent explorer</Link>
-          <Link href={`/runs/${encodeURIComponent(runId)}/network/`} className="btn" data-testid="network-link">Network</Link>
           <PageLinks runId={runId} />
           {isActive(status) ? (
             cancelAsked ? <span className="muted small" data-testid="cancelling">stopping at the next check…</span> : (

@@ -19,20 +19,6 @@ export type SweepDetail = Schemas["SweepDetail"];
 export type SweepMember = Schemas["SweepMember"];
 /** What every on-demand computation answers (POST /api/runs/{id}/compute/{name}). */
 export type OnDemandResult = Schemas["OnDemandResult"];
-export type NetworkArtifact = OnDemandResult;
-export type WalkBody = Schemas["WalkRequest"];
-export type WalkResult = OnDemandResult;
-export type NetworkKind = "forward" | "inspect" | "conv-step" | "kernels" | "perturb" | "topk";
-/** The network plugin's layer listing (the payload of network-layers; fields in its README). */
-export interface LayerRow {
-  id: string; module: string; type: string; shape: number[]; kind: "spatial" | "vector"; order: number;
-  channels: number; params: Record<string, unknown>; conv1_like: boolean; has_kernels: boolean;
-}
-export interface LayerListing {
-  epoch: number; epochs: number[]; model: string; input_shape: number[]; heldout_size: number;
-  max_topk_subset: number; max_topk_k: number; layers: LayerRow[];
-}
-type ComputeName = keyof paths extends infer P ? P extends `/api/runs/{run_id}/compute/${infer N}` ? N : never : never;
 export type RunStatus = RunSummary["status"];
 
 type ApiPath = keyof paths;
@@ -154,19 +140,13 @@ export const api = {
   components: () => call<ComponentsByKind>("/api/components"),
   presets: () => call<Preset[]>("/api/presets"),
   configSchema: () => call<JsonSchema>("/api/config/schema"),
-  /** An on-demand computation a plugin offers: persisted before the answer, read from disk when repeated. */
-  compute: (id: string, name: ComputeName, body: object) =>
+  /** An on-demand computation a plugin offers, by name (the views' ``compute`` and the run page's generated action
+   * forms; third-party ones included): persisted before the answer, read from disk when repeated. */
+  compute: (id: string, name: string, body: object) =>
     call<OnDemandResult>(`/api/runs/${enc(id)}/compute/${enc(name)}`, { method: "POST", body: JSON.stringify(body) }),
-  /** Any on-demand computation by name (the run page's generated action forms; third-party ones included). */
+  /** The same as ``compute`` (the name the run page's action forms use). */
   action: (id: string, name: string, body: object) =>
     call<OnDemandResult>(`/api/runs/${enc(id)}/compute/${enc(name)}`, { method: "POST", body: JSON.stringify(body) }),
-  networkLayers: async (id: string, epoch?: number) =>
-    (await api.compute(id, "network-layers", epoch !== undefined ? { epoch } : {})).payload as unknown as LayerListing,
-  /** One network inspection folder (computed on the first request, read from disk afterwards). */
-  network: (id: string, kind: NetworkKind, params: Record<string, string | number>) =>
-    api.compute(id, `network-${kind}`, params),
-  /** A latent walk (decoded and placed on a 2-D map by the server; repeated requests are read from disk). */
-  walk: (id: string, body: WalkBody) => api.compute(id, "walk", body),
   artifactUrl: (id: string, name: string) =>
     `${base}/api/runs/${enc(id)}/artifacts/${name.split("/").map(enc).join("/")}`,
   eventsUrl: (id: string, lastEventId: number) =>
@@ -178,10 +158,6 @@ const usedPaths: ApiPath[] = [
   "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/cancel", "/api/runs/{run_id}/files",
   "/api/runs/{run_id}/artifacts/{name}", "/api/runs/{run_id}/events", "/api/plugins", "/api/components",
   "/api/config/schema", "/api/presets",
-  "/api/runs/{run_id}/compute/network-layers", "/api/runs/{run_id}/compute/network-forward",
-  "/api/runs/{run_id}/compute/network-inspect", "/api/runs/{run_id}/compute/network-conv-step",
-  "/api/runs/{run_id}/compute/network-kernels", "/api/runs/{run_id}/compute/network-perturb",
-  "/api/runs/{run_id}/compute/network-topk", "/api/runs/{run_id}/compute/walk",
   "/api/sweeps", "/api/sweeps/{sweep_id}",
 ];
 void usedPaths;

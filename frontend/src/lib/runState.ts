@@ -54,7 +54,8 @@ export interface RunState {
   metrics: Metrics[]; // one per epoch, ordered by epoch
   progress: Record<string, unknown> | null; // the latest train.progress data
   progressPoints: ProgressPoint[]; // running train loss within epochs (decimated, bounded)
-  files: string[]; // the run's artifact files (events, then the listing), each once: what the run page's views are told
+  files: RunFile[]; // the run's files as rows of the listing, each once: what the run page's views are told
+  filesAnnounced: number; // artifact.created events seen (the page asks the listing again for their rows)
   stage: Stage | null; // the latest run.stage while it is current (null once training moves on)
   stageEvents: boolean; // the worker announces stages (run.started says so): epochs count as done only after their artifacts
   epochsDone: number; // epochs whose artifacts are written too (run.stage epoch_done)
@@ -76,16 +77,16 @@ const MAX_MODEL_STEPS = 20;
 export function initialRunState(): RunState {
   return {
     lastSeq: 0, eventsSeen: 0, duplicatesDropped: 0, status: null, epochs: null, metrics: [], progress: null,
-    progressPoints: [], files: [], stage: null, stageEvents: false, epochsDone: 0, lastEpochTiming: null,
+    progressPoints: [], files: [], filesAnnounced: 0, stage: null, stageEvents: false, epochsDone: 0, lastEpochTiming: null,
     ended: null, started: null, failures: [], modelSteps: [], phases: [], recent: [],
   };
 }
 
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
-function addFiles(list: string[], names: string[]): string[] {
-  const known = new Set(list);
-  const added = names.filter((n) => n && !known.has(n) && (known.add(n), true));
+function addFiles(list: RunFile[], rows: RunFile[]): RunFile[] {
+  const known = new Set(list.map((r) => r.name));
+  const added = rows.filter((r) => r.name && !known.has(r.name) && (known.add(r.name), true));
   return added.length ? [...list, ...added] : list;
 }
 
@@ -174,7 +175,7 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
         break;
       }
       case "artifact.created": {
-        if (typeof d.name === "string") s.files = addFiles(s.files, [d.name]);
+        if (typeof d.name === "string") s.filesAnnounced += 1;
         break;
       }
       case "run.stage": {
@@ -233,7 +234,7 @@ export function applyEvents(state: RunState, events: RunEvent[]): RunState {
 
 /** Merge the artifact listing (a finished run, or files a backfill added) into the state. */
 export function applyArtifacts(state: RunState, artifacts: RunFile[]): RunState {
-  const files = addFiles(state.files, artifacts.map((a) => a.name));
+  const files = addFiles(state.files, artifacts);
   return files === state.files ? state : { ...state, files };
 }
 

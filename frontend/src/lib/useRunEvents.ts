@@ -1,6 +1,6 @@
 "use client";
 // One EventSource per page, resumed by seq. The browser reconnects by itself (sending
-// Last-Event-ID) after a stream ends or the network drops; when it gives up (a non-200 answer, or a
+// Last-Event-ID) after a stream ends or the connection drops; when it gives up (a non-200 answer, or a
 // 204 once the run has ended) this hook reopens the stream itself with ?last_event_id=<cursor>,
 // because a fresh EventSource never sends the header. Events are buffered and applied at most
 // every FLUSH_MS, so rendering stays smooth however fast they arrive.

@@ -5,12 +5,12 @@ import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { api } from "@/lib/api";
-import type { RunDetail } from "@/lib/api";
+import type { RunDetail, RunFile } from "@/lib/api";
 import { phasesOf } from "@/lib/phases";
 import { runName } from "@/lib/runName";
 import { useRunId } from "@/lib/useRunId";
 import { RunProblem, useRunDetail } from "@/components/RunView";
-import { ErrorBox } from "@/components/ui";
+import { ErrorBox, StatusBadge } from "@/components/ui";
 import { useViewRun } from "./run";
 import { ViewSlot, useViews } from "./ViewSlot";
 
@@ -36,9 +36,19 @@ function PageFor({ runId, detail, name }: { runId: string; detail: RunDetail; na
       <div className="page-head">
         <div>
           <h1>{view?.title ?? name ?? "A plugin's page"} <span className="mono muted" data-testid="run-title">{runName(detail.summary)}</span></h1>
-          {view ? <div className="muted small">from the plugin {view.provider}</div> : null}
+          {runName(detail.summary) !== runId ? <div className="mono muted small">{runId}</div> : null}
+          <div className="run-meta">
+            <StatusBadge status={detail.summary.status} />
+            <span>model <b>{detail.summary.model}</b></span>
+            <span>dataset <b>{detail.summary.dataset}</b></span>
+            <span>{detail.summary.epochs_completed}/{detail.summary.epochs ?? "?"} epochs</span>
+            {view ? <span className="muted">a page of the plugin {view.provider}</span> : null}
+          </div>
         </div>
-        <Link href={`/runs/${encodeURIComponent(runId)}/`} className="btn">← Training view</Link>
+        <div style={{ display: "flex", gap: "0.5rem", alignItems: "center" }}>
+          <Link href={`/runs/${encodeURIComponent(runId)}/`} className="btn">← Training view</Link>
+          <Link href={`/runs/${encodeURIComponent(runId)}/latent/`} className="btn">Latent explorer</Link>
+        </div>
       </div>
       {view && run ? <ViewSlot mount="page" only={view.name} props={{ run, epoch: detail.summary.epochs_completed || null, files, compute }} />
         : views && !view ? (
@@ -50,12 +60,12 @@ function PageFor({ runId, detail, name }: { runId: string; detail: RunDetail; na
   );
 }
 
-/** The run's file names (the artifact listing, once). */
-function useRunFiles(runId: string): string[] {
-  const [files, setFiles] = useState<string[]>([]);
+/** The rows of the run's files (the one listing, once). */
+function useRunFiles(runId: string): RunFile[] {
+  const [files, setFiles] = useState<RunFile[]>([]);
   useEffect(() => {
     let current = true;
-    api.files(runId).then((listing) => { if (current) setFiles(listing.files.map((r) => r.name)); }, () => undefined);
+    api.files(runId).then((listing) => { if (current) setFiles(listing.files); }, () => undefined);
     return () => { current = false; };
   }, [runId]);
   return files;

@@ -2,8 +2,14 @@
 // an ES module a plugin ships (ViewSpec.module, served at /api/views/<name>.js); it is a React component
 // that receives ViewProps and sizes itself (it is mounted in the page, not in a frame).
 import type { CameraLink } from "@/components/latent/camera";
-import type { OnDemandResult } from "@/lib/api";
+import type { OnDemandResult, RunFile } from "@/lib/api";
 import type { Phase } from "@/lib/phases";
+
+/** One file of the run as the one listing (GET /api/runs/{id}/files) describes it: its name and the keys the server
+ * read from it (``artifact``: the computation whose declared pattern it matches; ``epoch``; ``latest``: a *_latest
+ * mirror; ``method``/``dims`` of a projection; ``fields``: the pattern's other placeholders). Views filter rows by
+ * these keys (files.ts: filesByEpoch, fileOf) and never parse names. */
+export type FileRow = Pick<RunFile, "name" | "artifact" | "kind" | "epoch" | "latest" | "method" | "dims" | "fields">;
 
 export type Mount = "run-panel" | "explorer-side" | "explorer-layer" | "page";
 
@@ -75,8 +81,8 @@ export interface ViewProps {
   run: ViewRun;
   /** the epoch the page shows (the explorer's epoch, or the run's latest); null before the first epoch */
   epoch: number | null;
-  /** every file of the run (names relative to the run folder), from the one listing, kept live */
-  files: readonly string[];
+  /** every file of the run as rows of the one listing (FileRow), kept live */
+  files: readonly FileRow[];
   /** an on-demand computation of the run: persisted before the answer, repeats read from disk */
   compute: Compute;
   /** for explorer mounts only */

@@ -1,9 +1,37 @@
-/** The epochs of the run files whose names match ``pattern`` (its first group is the epoch), ascending. */
-export function epochsOf(files: readonly string[], pattern: RegExp): number[] {
-  const epochs = new Set<number>();
-  for (const name of files) {
-    const m = pattern.exec(name);
-    if (m) epochs.add(Number(m[1]));
-  }
-  return [...epochs].sort((a, b) => a - b);
+// Finding a view's files among the rows of the run's one listing (GET /api/runs/{id}/files, ViewProps.files): by the
+// keys the server read from each name (artifact, epoch, method ...), so no view parses or spells a file name.
+import { useMemo } from "react";
+import type { FileRow } from "./contract";
+
+/** Which files: those of one artifact type (or on-demand computation), optionally of one projection method and
+ * with one ending (".json", ".png": an artifact may write both at an epoch). */
+export interface FileQuery { artifact: string; method?: string; ext?: string }
+
+const matches = (row: FileRow, q: FileQuery) =>
+  row.artifact === q.artifact && (q.method === undefined || row.method === q.method) && (q.ext === undefined || row.name.endsWith(q.ext));
+
+/** The files of ``query`` by epoch (epoch -> name, ascending epochs; the *_latest mirrors and files of no epoch are
+ * left out). */
+export function filesByEpoch(files: readonly FileRow[], query: FileQuery): Map<number, string> {
+  const found = files.filter((r) => !r.latest && r.epoch !== null && matches(r, query)).map((r) => [r.epoch!, r.name] as const);
+  return new Map(found.sort((a, b) => a[0] - b[0]));
+}
+
+/** The epochs with a file of ``query``, ascending. */
+export function epochsOf(files: readonly FileRow[], query: FileQuery): number[] {
+  return [...filesByEpoch(files, query).keys()];
+}
+
+/** The name of the file of ``query`` at ``epoch`` (null: a file of no epoch, such as the atlas' inputs), or null
+ * when the run has none. */
+export function fileOf(files: readonly FileRow[], query: FileQuery & { epoch: number | null }): string | null {
+  return files.find((r) => !r.latest && r.epoch === query.epoch && matches(r, query))?.name ?? null;
+}
+
+/** filesByEpoch as a hook: the same Map object while the matching files do not change. */
+export function useFilesByEpoch(files: readonly FileRow[], query: FileQuery): ReadonlyMap<number, string> {
+  const found = filesByEpoch(files, query);
+  const key = [...found].map(([e, n]) => `${e}\t${n}`).join("\n");
+  // eslint-disable-next-line react-hooks/exhaustive-deps -- the files by value
+  return useMemo(() => found, [key]);
 }

@@ -9,5 +9,8 @@ export { fmt } from "@/lib/overlays";
 export type { Phase } from "@/lib/phases";
 export { LineChart } from "@/components/LineChart";
 export { Empty, ErrorBox } from "@/components/ui";
-export type { ViewProps, ViewRow, ViewRun, ExplorerLink, Compute, MapPath, Mount } from "./contract";
-export { epochsOf } from "./files";
+export type { ViewProps, ViewRow, ViewRun, ExplorerLink, Compute, MapPath, Mount, FileRow } from "./contract";
+export { epochsOf, fileOf, filesByEpoch, useFilesByEpoch } from "./files";
+export type { FileQuery } from "./files";
+/** the shared class names (ui.module.css): toolbar, fieldLabel, seg, ticks, warn, howto */
+export { default as ui } from "./ui.module.css";

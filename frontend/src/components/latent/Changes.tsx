@@ -21,6 +21,7 @@ import { applySimilarity, describeMove, fitSimilarity, spanOf } from "@/lib/late
 import type { MoveWords, SimilarityFit } from "@/lib/latent/similarity";
 import c from "./Changes.module.css";
 import s from "./Explorer.module.css";
+import ui from "@/viewkit/ui.module.css";
 
 export type TrailBase = "whole" | "learning";
 
@@ -163,8 +164,8 @@ export function ChangesPanel({ changes, runId }: { changes: Changes; runId: stri
           <p style={{ margin: "0.2rem 0" }} data-testid="changes-reorientation">{move.words.reorientation}</p>
           <p style={{ margin: "0.2rem 0" }} data-testid="changes-learning">{move.words.learning}</p>
           {changes.note ? <p className={s.note} style={{ margin: "0.2rem 0" }} data-testid="changes-alignment">{changes.note}</p> : null}
-          <span className={s.fieldLabel}>trails start at</span>
-          <div className={s.seg} role="group" aria-label="trails start at" data-testid="changes-trail-base">
+          <span className={ui.fieldLabel}>trails start at</span>
+          <div className={ui.seg} role="group" aria-label="trails start at" data-testid="changes-trail-base">
             <button type="button" aria-pressed={changes.trailBase === "whole"} data-value="whole" onClick={() => changes.setTrailBase("whole")}
               title={`where each point was at epoch ${previousEpoch}: the whole move`}>epoch {previousEpoch}</button>
             <button type="button" aria-pressed={changes.trailBase === "learning"} data-value="learning" onClick={() => changes.setTrailBase("learning")}

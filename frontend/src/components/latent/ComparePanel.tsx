@@ -18,6 +18,7 @@ import type { ProjectionDoc } from "@/lib/latent/points";
 import { pointRadiusPx, scalingOf, toWorld } from "@/lib/latent/scaling";
 import { CameraLink } from "./camera";
 import s from "./Explorer.module.css";
+import ui from "@/viewkit/ui.module.css";
 
 const ScatterCanvas = dynamic(() => import("./ScatterCanvas"), { ssr: false, loading: () => <div className={s.canvasBox} /> });
 const NONE = new Set<string>();
@@ -117,9 +118,9 @@ export function ComparePanel({ runId, catalogue, method, dims, epoch, dataset, c
       </h2>
       {!open ? <p className="note">Two epochs of this run, or the same epoch of another run on {dataset}, side by side: pan, zoom or orbit one map and the other follows; hover a digit to find it on both.</p> : (
         <>
-          <div className={s.toolbar}>
-            <div><span className={s.fieldLabel}>compare</span>
-              <div className={s.seg} role="group" data-testid="compare-mode">
+          <div className={ui.toolbar}>
+            <div><span className={ui.fieldLabel}>compare</span>
+              <div className={ui.seg} role="group" data-testid="compare-mode">
                 <button type="button" aria-pressed={mode === "epochs"} onClick={() => setMode("epochs")} data-value="epochs">two epochs</button>
                 <button type="button" aria-pressed={mode === "runs"} onClick={() => setMode("runs")} data-value="runs">another run</button>
               </div></div>

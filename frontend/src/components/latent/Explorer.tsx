@@ -35,6 +35,7 @@ import type { MapPath, ViewProps } from "@/viewkit/contract";
 import { ViewSlot } from "@/viewkit/ViewSlot";
 import { Timeline } from "./Timeline";
 import s from "./Explorer.module.css";
+import ui from "@/viewkit/ui.module.css";
 
 const ScatterCanvas = dynamic(() => import("./ScatterCanvas"), { ssr: false, loading: () => <div className={s.canvasBox} /> });
 
@@ -232,14 +233,14 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
 
   return (
     <>
-      <div className={s.toolbar}>
-        <div><span className={s.fieldLabel}>projection</span>
-          <div className={s.seg} role="group" aria-label="projection" data-testid="map-method">
+      <div className={ui.toolbar}>
+        <div><span className={ui.fieldLabel}>projection</span>
+          <div className={ui.seg} role="group" aria-label="projection" data-testid="map-method">
             {methods.map((m) => <button key={m} type="button" aria-pressed={m === method} data-value={m}
               onClick={() => setView({ method: m, dims, epoch: view.epoch })}>{m.toUpperCase()}</button>)}
           </div></div>
-        <div><span className={s.fieldLabel}>dimensions</span>
-          <div className={s.seg} role="group" aria-label="dimensions" data-testid="map-dims">
+        <div><span className={ui.fieldLabel}>dimensions</span>
+          <div className={ui.seg} role="group" aria-label="dimensions" data-testid="map-dims">
             {[2, 3].map((d) => <button key={d} type="button" aria-pressed={d === dims} disabled={!dimsAvailable.includes(d)} data-value={d}
               title={dimsAvailable.includes(d) ? undefined : `no ${d}-D ${method} files in this run`}
               onClick={() => setView({ method, dims: d, epoch: view.epoch })}>{d}-D</button>)}
@@ -247,8 +248,8 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
         <label>colour by<select value={by} onChange={(e) => { setColourBy(e.target.value as ColourBy); setHidden(new Set()); }} data-testid="map-colour">
           {choices.map((c) => <option key={c.value} value={c.value}>{c.label}</option>)}
         </select></label>
-        <div><span className={s.fieldLabel}>camera</span>
-          <div className={s.seg} role="group" aria-label="tool">
+        <div><span className={ui.fieldLabel}>camera</span>
+          <div className={ui.seg} role="group" aria-label="tool">
             <button type="button" aria-pressed={!lasso} onClick={() => setLasso(false)} data-testid="tool-move">{dims > 2 ? "orbit" : "pan"}</button>
             <button type="button" aria-pressed={lasso} disabled={dims !== 2} onClick={() => setLasso(true)} data-testid="tool-lasso"
               title={dims === 2 ? "draw around points to focus them" : "lasso works in 2-D"}>lasso</button>
@@ -257,7 +258,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
         <label style={{ flex: "1 1 12rem" }}>search / filter<input type="text" value={filterText} placeholder="label:4 pred:9 · comp:2 · #123"
           onChange={(e) => setFilterText(e.target.value)} data-testid="map-filter" /></label>
       </div>
-      <div className={s.toolbar}>
+      <div className={ui.toolbar}>
         <label>kNN edges<select value={edgeScope} onChange={(e) => setEdgeScope(e.target.value as EdgeScope)} data-testid="map-edges" disabled={!knnOnDisk}>
           <option value="off">off</option><option value="focused">of the focused / hovered points</option><option value="all">all (slow with many points)</option>
         </select></label>

@@ -12,6 +12,7 @@ import type { AtlasDoc, ColourBy, ProjectionDoc } from "@/lib/latent/points";
 import { distortionRangeLog2, fmt, isDifferenceMap, isRatioMap, legendGradient, overlayLabel } from "@/lib/overlays";
 import type { GridDoc, OverlayKind } from "@/lib/overlays";
 import s from "./Explorer.module.css";
+import ui from "@/viewkit/ui.module.css";
 
 const SPLIT_TEXT = { heldout: "held out (never trained on)", trained: "trained on", train_unused: "training split, not trained on (outside limit)" };
 
@@ -99,7 +100,7 @@ export function HoverCard({ runId, doc, i, inputs, recon, pinned, classes }: {
       {!inputs ? <p className="note">No thumbnails: this run has no atlas (<code>latentdeck backfill {runId} --artifacts atlas</code> writes it).</p> : null}
       <dl className={s.kv}>
         <dt>label</dt><dd data-testid="hover-label">{classes[doc.labels[i]] ?? doc.labels[i]}</dd>
-        {doc.predicted ? <><dt>prediction</dt><dd>{doc.predicted[i]}{doc.predicted[i] !== doc.labels[i] ? <b className={s.warn}> ≠ label</b> : null}</dd></> : null}
+        {doc.predicted ? <><dt>prediction</dt><dd>{doc.predicted[i]}{doc.predicted[i] !== doc.labels[i] ? <b className={ui.warn}> ≠ label</b> : null}</dd></> : null}
         {doc.component ? <><dt>component</dt><dd data-testid="hover-component">{componentName(mapping, doc.component[i], classes)}</dd></> : null}
         {conf ? <><dt>{conf.source}</dt><dd>{fmt(conf.value)}</dd></> : null}
         {recon?.mse ? <><dt>recon error</dt><dd>{fmt(recon.mse[i])} <span className="muted">(MSE per pixel)</span></dd></> : null}
@@ -218,7 +219,7 @@ export function OverlayLegend({ kind, grid }: { kind: OverlayKind; grid: GridDoc
 
 export function HowTo({ method, dims }: { method: string; dims: number }) {
   return (
-    <details className={s.howto} data-testid="howto-map">
+    <details className={ui.howto} data-testid="howto-map">
       <summary>How to read this map</summary>
       {method === "pca" ? (
         <p>PCA is a rotation of the latent space onto its {dims} directions of largest variance: distances along these axes are true, but digits that differ only in the dropped directions land on top of each other.</p>

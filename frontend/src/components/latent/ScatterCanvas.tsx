@@ -1,6 +1,6 @@
 "use client";
-// The WebGL scatter (deck.gl): points from binary buffers, kNN edges, a 2-D overlay bitmap, a latent-walk
-// path, hover / click picking, a 2-D lasso and animated transitions between epochs. It draws what it is
+// The WebGL scatter (deck.gl): points from binary buffers, kNN edges, a 2-D overlay bitmap, the paths views
+// draw, hover / click picking, a 2-D lasso and animated transitions between epochs. It draws what it is
 // given; everything it shows comes from run files the page has read. Client-only (loaded with
 // next/dynamic, ssr: false).
 import { Deck, OrbitView, OrthographicView } from "@deck.gl/core";
@@ -37,7 +37,10 @@ export default function ScatterCanvas(props: ScatterProps) {
   const plan = useRef<SpritePlan | null>(null); // what the last layers() drew for the sprites prop
   const [failure, setFailure] = useState<string | null>(null);
   const [polygon, setPolygon] = useState<Point2[] | null>(null);
-  useEffect(() => { latest.current = props; });
+  // the props every callback and redraw reads: a layout effect declared before the layout effects that redraw, so
+  // they read this render's props (as a passive effect it ran after them, and a new path or colours were drawn a
+  // change late: a view's path never reached the map)
+  useLayoutEffect(() => { latest.current = props; });
 
   /** the subset position under the cursor: a point, or a search match drawn on top of it */
   const pointOf = (info: { layer?: { id: string } | null; index: number }): number | null => {
@@ -58,6 +61,18 @@ export default function ScatterCanvas(props: ScatterProps) {
     plan.current = built.plan;
     stats.current.edges = built.edgeCount;
     return built.layers;
+  };
+
+  /** Cancel a running epoch transition, where it is or (``finish``) at its end; the caller draws what comes next,
+   * and the map no longer says it is animating. (A new dimension's Deck comes after the transition its new
+   * positions began on the old Deck, in the layout effect below: cancelled there without this, the map said
+   * "animating" for ever and stayed mid-way.) */
+  const stopAnimation = (finish = false) => {
+    if (!anim.current) return;
+    cancelAnimationFrame(anim.current.raf);
+    if (finish) shown.current = anim.current.to;
+    anim.current = null;
+    if (container.current) container.current.dataset.animating = "false";
   };
 
   const redraw = () => {
@@ -134,8 +149,7 @@ export default function ScatterCanvas(props: ScatterProps) {
     redraw();
     return () => {
       unsubscribe();
-      if (anim.current) cancelAnimationFrame(anim.current.raf);
-      anim.current = null;
+      stopAnimation(true);
       deck.finalize();
       deckRef.current = null;
     };
@@ -172,8 +186,7 @@ export default function ScatterCanvas(props: ScatterProps) {
   useLayoutEffect(() => {
     const to = props.positions;
     const from = shown.current;
-    if (anim.current) cancelAnimationFrame(anim.current.raf);
-    anim.current = null;
+    stopAnimation();
     const ms = props.transitionMs ?? 0;
     if (!deckRef.current || ms <= 0 || from === to || from.length !== to.length) {
       shown.current = to;

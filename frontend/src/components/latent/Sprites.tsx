@@ -8,7 +8,7 @@ import type { AtlasDoc, ProjectionDoc } from "@/lib/latent/points";
 import { AUTO_FRACTION, MAX_SPRITE_PX, SPRITE_MODES, SPRITE_PX, atlasFits, iconMapping, layoutProblem, nearestSpacing } from "@/lib/latent/sprites";
 import type { SpriteMode, SpritePlan } from "@/lib/latent/sprites";
 import type { SpriteSheet } from "./SpriteLayer";
-import s from "./Explorer.module.css";
+import ui from "@/viewkit/ui.module.css";
 
 export interface Sprites {
   mode: SpriteMode;
@@ -83,8 +83,8 @@ export function SpritesToggle({ sprites }: { sprites: Sprites }) {
   return (
     <div title={off ? `No digit thumbnails: ${problem}` : `Draw each point as its digit, in the point's colour. ${RULE}.`}
       style={{ display: "flex", alignItems: "center", gap: "0.45rem" }}>
-      <span className={s.fieldLabel} style={{ margin: 0 }}>digits</span>
-      <div className={s.seg} role="group" aria-label="digits as points" data-testid="sprites-toggle" data-mode={mode}
+      <span className={ui.fieldLabel} style={{ margin: 0 }}>digits</span>
+      <div className={ui.seg} role="group" aria-label="digits as points" data-testid="sprites-toggle" data-mode={mode}
         data-shown={plan?.show ? "true" : "false"} data-auto={plan?.auto ? "true" : "false"} data-size={plan?.show ? plan.sizePx : ""}>
         {SPRITE_MODES.map((m) => (
           <button key={m} type="button" aria-pressed={mode === m} disabled={off} data-value={m} onClick={() => setMode(m)}>

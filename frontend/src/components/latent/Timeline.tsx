@@ -6,6 +6,7 @@ import type { Feed } from "@/lib/latent/files";
 import type { Phase } from "@/lib/phases";
 import { phasesAt } from "@/lib/phases";
 import s from "./Explorer.module.css";
+import ui from "@/viewkit/ui.module.css";
 
 export const PLAY_STEP_MS = 1400;
 
@@ -51,7 +52,7 @@ export function Timeline({ epochs, shown, follow, playing, feed, onPick, onFollo
       </div>
       <PhaseStrip phases={phases} epochs={epochs} shown={shown} onPick={(e) => { onPlay(false); onPick(e); }} />
       {epochs.length > 1 ? (
-        <div className={s.ticks}><span>{first}</span><span className="muted">{epochs.length} epochs with this projection</span><span>{last}</span></div>
+        <div className={ui.ticks}><span>{first}</span><span className="muted">{epochs.length} epochs with this projection</span><span>{last}</span></div>
       ) : null}
     </div>
   );

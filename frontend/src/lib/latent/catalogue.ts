@@ -20,8 +20,8 @@ export interface Catalogue {
   atlasRecon: Set<number>;
   /** epochs with a cluster-quality file (clusters/cluster_quality_epoch_<N>.json), ascending */
   clusters: number[];
-  /** every file name seen, in arrival order (what plugins' views are told: ViewProps.files) */
-  files: string[];
+  /** every file seen, once, in arrival order (the listing's rows: what plugins' views are told, ViewProps.files) */
+  files: FileKeys[];
 }
 
 const withEpoch = (epochs: number[], epoch: number) => [...epochs, epoch].sort((a, b) => a - b);
@@ -55,10 +55,10 @@ export function addToCatalogue(previous: Catalogue, rows: Iterable<FileKeys>, ov
     return next;
   };
   const current = () => (next as Catalogue | null) ?? previous;
-  const known = new Set(previous.files);
-  const added: string[] = [];
+  const known = new Set(previous.files.map((r) => r.name));
+  const added: FileKeys[] = [];
   for (const row of rows) {
-    if (!known.has(row.name)) { known.add(row.name); added.push(row.name); edit(); }
+    if (!known.has(row.name)) { known.add(row.name); added.push(row); edit(); }
     const json = row.name.endsWith(".json");
     const epoch = row.epoch;
     if (!json) continue;

@@ -226,7 +226,7 @@ test("the catalogue reads the listing's keys", () => {
   assert.deepEqual(c.projections.get("pca")!.get(2), [1, 2]);
   assert.deepEqual(c.projections.get("pca")!.get(3), [1]);
   assert.ok(c.knn.get("umap")!.has(1) && c.atlasInputs && c.atlasRecon.has(2) && c.atlasRecon.size === 1);
-  assert.ok(c.files.includes("mixture/mixture_health_epoch_3.json") && c.files.length === 13, "every name, once");
+  assert.ok(c.files.some((r) => r.name === "mixture/mixture_health_epoch_3.json") && c.files.length === 13, "every name, once");
   assert.ok(c.overlays.has("density/prior_empirical_2d_epoch_1_umap.json"));
   assert.equal(addToCatalogue(c, [projection("projections/latent_2d_epoch_2.json", "pca", 2, 2)]), c, "nothing new: same object");
   const more = addToCatalogue(c, [projection("projections/latent_2d_epoch_3.json", "pca", 2, 3)]);

@@ -92,7 +92,7 @@ test("the catalogue lists the epochs with cluster files, ignores the _latest mir
     row("clusters/prior_means_epoch_2.png", "component_prototypes", 2), row(clusterQualityName(3), "cluster_quality", 3)],
   new Set(["cluster_quality"]));
   assert.deepEqual(c.clusters, [1, 3]);
-  assert.deepEqual(c.files, [clusterQualityName(3), clusterQualityName(1), "clusters/cluster_quality_latest.json",
+  assert.deepEqual(c.files.map((r) => r.name), [clusterQualityName(3), clusterQualityName(1), "clusters/cluster_quality_latest.json",
     "clusters/prior_means_epoch_2.json", "clusters/prior_means_epoch_2.png"]);
   assert.equal(c.overlays.size, 0, "cluster files are not offered as map overlays");
 });

@@ -4,21 +4,17 @@
 // cell is a button: a click focuses exactly that cell's digits on the map (the file's `cells` hold their
 // positions in the projection files' point order). The numbers are the file's; nothing is computed here.
 // A view of the clusters plugin (ViewSpec "cluster-quality", mount explorer-side), loaded by the UI at run time.
-import { useMemo, useState } from "react";
-import { Empty, epochsOf, useRunJson } from "@latentdeck/view-kit";
+import { useState } from "react";
+import { Empty, useFilesByEpoch, useRunJson } from "@latentdeck/view-kit";
 import { byMatchedDigit, componentColour, cssRgb, mappingOf, percent, pointKey, useMapping } from "@latentdeck/view-kit/explorer";
 import type { ViewProps } from "@latentdeck/view-kit";
 import type { ClassifierScores, ClusterQuality, MixtureScores, ProjectionDoc } from "@latentdeck/view-kit/explorer";
 import s from "./cluster-quality.module.css";
 
-const QUALITY = /^clusters\/cluster_quality_epoch_(\d+)\.json$/;
-const clusterQualityName = (epoch: number) => `clusters/cluster_quality_epoch_${epoch}.json`;
-
 export default function ClusterQualityView({ run, epoch, files, explorer }: ViewProps) {
-  const key = epochsOf(files, QUALITY).join(",");
-  const epochs = useMemo(() => (key ? key.split(",").map(Number) : []), [key]);
+  const qualities = useFilesByEpoch(files, { artifact: "cluster_quality" });
   if (!explorer?.method) return null;
-  return <ClusterPanel runId={run.id} epochs={epochs} shownEpoch={epoch} classes={run.classes} projection={explorer.projection}
+  return <ClusterPanel runId={run.id} qualities={qualities} shownEpoch={epoch} classes={run.classes} projection={explorer.projection}
     anchors={explorer.focus} setAnchors={explorer.setFocus} />;
 }
 
@@ -119,12 +115,13 @@ function ClassifierBlock({ classifier, classes, picked, pick, clickable }: {
   );
 }
 
-function ClusterPanel({ runId, epochs, shownEpoch, projection, anchors, setAnchors, classes }: {
-  runId: string; epochs: number[]; shownEpoch: number | null; projection: string | null;
+function ClusterPanel({ runId, qualities, shownEpoch, projection, anchors, setAnchors, classes }: {
+  runId: string; qualities: ReadonlyMap<number, string>; shownEpoch: number | null; projection: string | null;
   anchors: readonly string[]; setAnchors: (keys: string[]) => void; classes: string[];
 }) {
-  const epoch = shownEpoch !== null && epochs.includes(shownEpoch) ? shownEpoch : null;
-  const quality = useRunJson<ClusterQuality>(runId, epoch !== null ? clusterQualityName(epoch) : null);
+  const epochs = [...qualities.keys()];
+  const epoch = shownEpoch !== null && qualities.has(shownEpoch) ? shownEpoch : null;
+  const quality = useRunJson<ClusterQuality>(runId, epoch !== null ? qualities.get(epoch)! : null);
   const doc = useRunJson<ProjectionDoc>(runId, projection)?.doc ?? null;
   const [pickedState, setPicked] = useState<Picked | null>(null);
   const picked = pickedState && pickedState.keys === anchors ? pickedState : null; // a click on the map ends it

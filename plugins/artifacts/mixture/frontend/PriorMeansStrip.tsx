@@ -16,8 +16,6 @@ interface PriorMeans {
   phase_note?: string; // at a pretraining epoch: the tiles decode an untrained prior
 }
 
-const priorMeansName = (epoch: number) => `clusters/prior_means_epoch_${epoch}.json`;
-const priorMeansPng = (epoch: number) => `clusters/prior_means_epoch_${epoch}.png`;
 
 const TILE_PX = 56;
 
@@ -27,13 +25,15 @@ function pretrainingAt(phases: Phase[], epoch: number): { span: Phase; init: Pha
   return span ? { span, init: phases.find((p) => p.name === "prior_init") ?? null } : null;
 }
 
-export function PriorMeansStrip({ runId, epochs, epoch, phases, classes }: {
-  runId: string; epochs: number[]; epoch: number; phases: Phase[]; classes: string[];
+export function PriorMeansStrip({ runId, files, pngs, epoch, phases, classes }: {
+  /** the component_prototypes files by epoch: the JSON and the PNG beside it */
+  runId: string; files: ReadonlyMap<number, string>; pngs: ReadonlyMap<number, string>; epoch: number; phases: Phase[]; classes: string[];
 }) {
   const { mapping } = useMapping();
   const pretraining = pretrainingAt(phases, epoch);
-  const onDisk = epochs.includes(epoch);
-  const doc = useRunJson<PriorMeans>(runId, onDisk && !pretraining ? priorMeansName(epoch) : null)?.doc ?? null;
+  const epochs = [...files.keys()];
+  const onDisk = files.has(epoch) && pngs.has(epoch);
+  const doc = useRunJson<PriorMeans>(runId, onDisk && !pretraining ? files.get(epoch)! : null)?.doc ?? null;
   const title = <div className="small"><b>every component&apos;s prior mean, decoded, at epoch {epoch}</b>
     <span className="muted"> · ordered by matched digit · weight = mean q(c|x)</span></div>;
 
@@ -73,7 +73,7 @@ export function PriorMeansStrip({ runId, epochs, epoch, phases, classes }: {
             <figure key={c} style={{ margin: 0, textAlign: "center", fontSize: "0.72rem", flex: "none" }} data-testid={`prior-mean-${c}`}>
               <div role="img" aria-label={`decoded prior mean of component ${c}`}
                 style={{ width: tw, height: TILE_PX, imageRendering: "pixelated", backgroundColor: "#000", backgroundRepeat: "no-repeat",
-                  backgroundImage: `url(${api.artifactUrl(runId, priorMeansPng(epoch))})`,
+                  backgroundImage: `url(${api.artifactUrl(runId, pngs.get(epoch)!)})`,
                   backgroundSize: `${doc.components * tw}px ${TILE_PX}px`, backgroundPosition: `${-c * tw}px 0`,
                   borderRadius: 3, borderBottom: `4px solid ${cssRgb(componentColour(mapping, c))}` }} />
               <figcaption>{mapping?.digitOf.has(c) || !mapping ? componentName(mapping, c, classes) : <>c{c}<br /><span className="muted">unmatched</span></>}

@@ -4,16 +4,13 @@
 // numbers. Clicking a component highlights its points on the map and asks for prior samples from it.
 // A view of the mixture plugin (ViewSpec "mixture-health", mount explorer-side), loaded by the UI at run time:
 // React and the view kit are the page's own (see SPEC.md "Views").
-import { useEffect, useMemo, useState } from "react";
-import { epochsOf, fmt, LineChart, loadJson } from "@latentdeck/view-kit";
+import { useEffect, useState } from "react";
+import { fmt, LineChart, loadJson, ui, useFilesByEpoch } from "@latentdeck/view-kit";
 import { componentColour, componentLegend, cssRgb, useMapping, viridis } from "@latentdeck/view-kit/explorer";
 import type { ViewProps } from "@latentdeck/view-kit";
 import { PriorMeansStrip } from "./PriorMeansStrip";
 import s from "./mixture.module.css";
 
-const HEALTH = /^mixture\/mixture_health_epoch_(\d+)\.json$/;
-const PRIOR_MEANS = /^clusters\/prior_means_epoch_(\d+)\.json$/;
-const mixtureName = (epoch: number) => `mixture/mixture_health_epoch_${epoch}.json`;
 
 export interface MixtureHealth {
   epoch: number;
@@ -38,23 +35,15 @@ const STATUS_CLASS: Record<string, string> = {
   healthy: "status-completed", uneven: "status-cancelled", uninformative: "status-cancelled", collapsed: "status-failed",
 };
 
-/** The epochs of the files matching ``pattern``, the same array while they do not change. */
-function useEpochs(names: readonly string[], pattern: RegExp): number[] {
-  const key = epochsOf(names, pattern).join(",");
-  return useMemo(() => (key ? key.split(",").map(Number) : []), [key]);
-}
-
-function useHealthFiles(runId: string, epochs: number[]): MixtureHealth[] {
+function useHealthFiles(runId: string, names: ReadonlyMap<number, string>): MixtureHealth[] {
   const [files, setFiles] = useState<MixtureHealth[]>([]);
-  const key = epochs.join(",");
   useEffect(() => {
     let current = true;
-    Promise.all(epochs.map((e) => loadJson<MixtureHealth>(runId, mixtureName(e)).catch(() => null))).then((docs) => {
+    Promise.all([...names.values()].map((name) => loadJson<MixtureHealth>(runId, name).catch(() => null))).then((docs) => {
       if (current) setFiles(docs.filter((d): d is MixtureHealth => d !== null).sort((a, b) => a.epoch - b.epoch));
     });
     return () => { current = false; };
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- the epoch list by value
-  }, [runId, key]);
+  }, [runId, names]);
   return files;
 }
 
@@ -82,19 +71,20 @@ function UsageOverEpochs({ files, k }: { files: MixtureHealth[]; k: number }) {
 
 /** The view: the run's health files, the explorer's epoch; a click on a component filters the map to it
  * ("comp:<c>") and publishes "component" {component} (the samples panel draws its prior samples). */
-export default function MixtureHealthView({ run, epoch: shownEpoch, files: names, explorer }: ViewProps) {
+export default function MixtureHealthView({ run, epoch: shownEpoch, files: rows, explorer }: ViewProps) {
   const runId = run.id, phases = run.phases, classes = run.classes;
-  const epochs = useEpochs(names, HEALTH);
-  const priorMeans = useEpochs(names, PRIOR_MEANS);
+  const healthFiles = useFilesByEpoch(rows, { artifact: "mixture_health" });
+  const priorMeans = useFilesByEpoch(rows, { artifact: "component_prototypes", ext: ".json" });
+  const priorMeansPng = useFilesByEpoch(rows, { artifact: "component_prototypes", ext: ".png" });
   const picked = /^comp:(\d+)$/.exec((explorer?.filter ?? "").trim());
   const selected = picked ? Number(picked[1]) : null;
   const onComponent = (c: number) => {
     explorer?.setFilter(`comp:${c}`);
     explorer?.publish("component", { component: c });
   };
-  const files = useHealthFiles(runId, epochs);
+  const files = useHealthFiles(runId, healthFiles);
   const { mapping, note } = useMapping();
-  if (epochs.length === 0) return null;
+  if (healthFiles.size === 0) return null;
   const current = files.find((f) => f.epoch === shownEpoch) ?? files[files.length - 1];
   if (!current) return <section className="panel" data-testid="mixture-panel"><h2>Mixture health</h2><p className="muted">Loading…</p></section>;
   const k = current.components;
@@ -121,7 +111,7 @@ export default function MixtureHealthView({ run, epoch: shownEpoch, files: names
           {" "}pmax <b>{fmt(current.pmax)}</b>. Both neff values are K when every component is used evenly and 1 when one component takes everything.
         </div>
       )}
-      <PriorMeansStrip runId={runId} epochs={priorMeans} epoch={current.epoch} phases={phases} classes={classes} />
+      <PriorMeansStrip runId={runId} files={priorMeans} pngs={priorMeansPng} epoch={current.epoch} phases={phases} classes={classes} />
       <div className={s.mixGrid}>
         <div>
           <div className="small"><b>p = mean q(c|x) at epoch {current.epoch}</b> <span className="muted">· click a component to highlight its digits and sample from it</span></div>
@@ -156,7 +146,7 @@ export default function MixtureHealthView({ run, epoch: shownEpoch, files: names
           ]} />
         </div>
       </div>
-      <details className={s.howto}>
+      <details className={ui.howto}>
         <summary>How to read this: what collapse looks like</summary>
         <p>A GM-VAE should spread the digits over its K components. p is the average share each component gets (soft, from q(c|x));
           neff = exp(entropy of p) counts how many components are effectively used (K = all evenly, 1 = one takes everything).

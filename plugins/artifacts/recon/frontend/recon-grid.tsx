@@ -1,18 +1,17 @@
 // The reconstruction grid of an epoch, with an epoch slider that follows the latest epoch until moved.
 // A view of the recon plugin (ViewSpec "recon-grid", mount run-panel), loaded by the UI at run time.
-import { useMemo, useState } from "react";
-import { api, Empty, epochsOf, ErrorBox } from "@latentdeck/view-kit";
+import { useState } from "react";
+import { api, Empty, ErrorBox, useFilesByEpoch } from "@latentdeck/view-kit";
 import type { ViewProps } from "@latentdeck/view-kit";
-
-const GRID_PNG = /^reconstructions\/recon_grid_epoch_(\d+)\.png$/;
+import s from "./recon-grid.module.css";
 
 export default function ReconGridView({ run, files }: ViewProps) {
-  const key = epochsOf(files, GRID_PNG).join(",");
-  const epochs = useMemo(() => (key ? key.split(",").map(Number) : []), [key]);
-  return <section className="panel"><h2>Reconstructions</h2><ReconGrid runId={run.id} epochs={epochs} /></section>;
+  const grids = useFilesByEpoch(files, { artifact: "recon_grid", ext: ".png" });
+  return <section className="panel"><h2>Reconstructions</h2><ReconGrid runId={run.id} grids={grids} /></section>;
 }
 
-function ReconGrid({ runId, epochs }: { runId: string; epochs: number[] }) {
+function ReconGrid({ runId, grids }: { runId: string; grids: ReadonlyMap<number, string> }) {
+  const epochs = [...grids.keys()];
   const [picked, setPicked] = useState<number | null>(null); // null: follow the latest epoch
   const [failed, setFailed] = useState<Record<number, boolean>>({});
   if (!epochs.length) {
@@ -21,7 +20,7 @@ function ReconGrid({ runId, epochs }: { runId: string; epochs: number[] }) {
   const epoch = picked !== null && epochs.includes(picked) ? picked : epochs[epochs.length - 1];
   const index = epochs.indexOf(epoch);
   return (
-    <div className="recon" data-testid="recon">
+    <div className={s.grid} data-testid="recon">
       <div className="scrubber">
         <input type="range" min={0} max={epochs.length - 1} value={index} aria-label="epoch of the reconstruction grid" data-testid="recon-scrubber"
           onChange={(e) => {
@@ -36,7 +35,7 @@ function ReconGrid({ runId, epochs }: { runId: string; epochs: number[] }) {
         </ErrorBox>
       ) : (
         // eslint-disable-next-line @next/next/no-img-element -- a run artifact served by the API, not a static asset
-        <img src={api.artifactUrl(runId, `reconstructions/recon_grid_epoch_${epoch}.png`)} alt={`originals above their reconstructions, epoch ${epoch}`}
+        <img src={api.artifactUrl(runId, grids.get(epoch)!)} alt={`originals above their reconstructions, epoch ${epoch}`}
           onError={() => setFailed((f) => ({ ...f, [epoch]: true }))} />
       )}
       <p className="muted small">Originals (rows 1, 3, …) above their reconstructions; the same held-out digits every epoch.</p>

@@ -4,7 +4,7 @@
 // A view of the walk plugin (ViewSpec "walk", mount explorer-layer), loaded by the UI at run time; a walk
 // another view asked for (published as "walk" with its payload) is shown and drawn here too.
 import { useEffect, useState } from "react";
-import { api, ApiError, fmt, useRunJson } from "@latentdeck/view-kit";
+import { api, ApiError, fmt, ui, useRunJson } from "@latentdeck/view-kit";
 import { pointKey } from "@latentdeck/view-kit/explorer";
 import type { OnDemandResult, ViewProps } from "@latentdeck/view-kit";
 import type { ProjectionDoc } from "@latentdeck/view-kit/explorer";
@@ -100,9 +100,9 @@ function WalkPanel({ runId, doc, start, target, picking, onPick, result, onResul
         <p className="note">Click a digit on the map to start a walk from it.</p>
       ) : (
         <>
-          <div className={s.toolbar}>
+          <div className={ui.toolbar}>
             <span className="small">from <b>#{doc.indices[start]}</b> (label {doc.labels[start]})</span>
-            <div className={s.seg} role="group" data-testid="walk-mode">
+            <div className={ui.seg} role="group" data-testid="walk-mode">
               <button type="button" aria-pressed={mode === "interpolate"} onClick={() => setMode("interpolate")} data-value="interpolate">toward a second digit</button>
               <button type="button" aria-pressed={mode === "dimension"} onClick={() => setMode("dimension")} data-value="dimension">along a latent dimension</button>
             </div>
@@ -129,7 +129,7 @@ function WalkPanel({ runId, doc, start, target, picking, onPick, result, onResul
             <img src={api.artifactUrl(runId, result.strip.png)} alt={`${result.steps} decoded steps`} data-testid="walk-strip"
               style={{ width: result.strip.tiles * (result.strip.tile[1] + result.strip.pad) * 2 }} />
           </div>
-          <div className={s.ticks} style={{ width: result.strip.tiles * (result.strip.tile[1] + result.strip.pad) * 2, padding: 0 }}>
+          <div className={ui.ticks} style={{ width: result.strip.tiles * (result.strip.tile[1] + result.strip.pad) * 2, padding: 0 }}>
             {labels.map((l, i) => <span key={i} style={{ width: `${100 / labels.length}%`, textAlign: "center" }}>{l}</span>)}
           </div>
           <figcaption className="small">
@@ -138,10 +138,10 @@ function WalkPanel({ runId, doc, start, target, picking, onPick, result, onResul
               : <>z[{result.dim}] swept ±{fmt(result.span)} around #{result.from.idx} ({result.span_source})</>}
             {" · "}epoch {result.epoch} · {cached ? "from disk" : "computed"}
             {result.mode === "dimension" && result.change ? (
-              <div className={result.change.ignored ? s.warn : "muted"} data-testid="walk-change" data-ignored={String(result.change.ignored)}>
+              <div className={result.change.ignored ? ui.warn : "muted"} data-testid="walk-change" data-ignored={String(result.change.ignored)}>
                 {result.change.ignored ? <b>The decoder ignores this direction: </b> : null}{result.change.text}.</div>
             ) : null}
-            <div className={result.placement.exact ? "muted" : s.warn} data-testid="walk-placement">
+            <div className={result.placement.exact ? "muted" : ui.warn} data-testid="walk-placement">
               <b>{result.placement.exact ? "Placed exactly (black path)" : "Placed as an estimate (amber path)"}</b> on {result.method} 2-D: {result.placement.text}
             </div>
           </figcaption>

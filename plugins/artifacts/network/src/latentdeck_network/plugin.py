@@ -8,7 +8,9 @@ Nothing heavy is imported until one is asked for.
 
 from __future__ import annotations
 
-from latentdeck import ComputationSpec, hookimpl
+from pathlib import Path
+
+from latentdeck import ComputationSpec, ViewSpec, hookimpl
 
 from .requests import FILES, FOLDER, OPERATIONS
 
@@ -22,3 +24,12 @@ def register_computations():
     return [ComputationSpec(name=f"network-{op}", runs="on_demand", request=request, compute=compute, folder=FOLDER,
                             files=FILES, description=(request.__doc__ or "").strip(), heavy=op in HEAVY)
             for op, (request, compute) in OPERATIONS.items()]
+
+
+@hookimpl
+def register_views():
+    return [ViewSpec(name="network", module=str(Path(__file__).parent / "views" / "network.js"), mount="page",
+                     title="Network", computations=tuple(f"network-{op}" for op in OPERATIONS), order=10,
+                     description="one held-out example through the trained CNN, layer by layer, down to one neuron: "
+                                 "channel maps with their receptive field, one conv step by hand, kernels, top "
+                                 "activations and a latent perturbation")]

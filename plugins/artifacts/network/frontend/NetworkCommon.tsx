@@ -1,30 +1,30 @@
-"use client";
 import { useEffect, useState } from "react";
 import type { ImgHTMLAttributes } from "react";
-import { api, ApiError } from "@/lib/api";
-import type { NetworkArtifact, NetworkKind } from "@/lib/api";
+import { api, ApiError } from "@latentdeck/view-kit";
+import type { Compute, OnDemandResult } from "@latentdeck/view-kit";
+import type { NetworkKind } from "./payloads";
 
-/** Shared by the network page's panels: fetching one network folder, and showing a run file. */
+/** Shared by the network view's panels: asking one network computation, and showing a run file. */
 
 export type Params = Record<string, string | number>;
 
 export const toApiError = (e: unknown) => (e instanceof ApiError ? e : new ApiError(0, String(e)));
 
-/** One network folder from the API: computed on the first request, then read from disk. `last` keeps the
- *  previous answer while a new one loads (the perturbation slider stays steady). */
-export function useNetwork<T>(runId: string, kind: NetworkKind, params: Params | null) {
+/** One network computation through the view's ``compute``: computed on the first request, then read from disk.
+ *  `last` keeps the previous answer while a new one loads (the perturbation slider stays steady). */
+export function useNetwork<T>(compute: Compute, kind: NetworkKind, params: Params | null) {
   const key = params ? JSON.stringify(params) : null;
-  const [state, setState] = useState<{ key: string | null; data: NetworkArtifact | null; error: ApiError | null }>(
+  const [state, setState] = useState<{ key: string | null; data: OnDemandResult | null; error: ApiError | null }>(
     { key: null, data: null, error: null });
   useEffect(() => {
     if (!key) return;
     let cancelled = false;
-    api.network(runId, kind, JSON.parse(key) as Params).then(
+    compute(`network-${kind}`, JSON.parse(key) as Params).then(
       (data) => { if (!cancelled) setState({ key, data, error: null }); },
       (e: unknown) => { if (!cancelled) setState({ key, data: null, error: toApiError(e) }); },
     );
     return () => { cancelled = true; };
-  }, [runId, kind, key]);
+  }, [compute, kind, key]);
   const current = state.key === key;
   return {
     artifact: current ? state.data : null,

@@ -1,18 +1,19 @@
-"use client";
-import { runName } from "@/lib/runName";
-import Link from "next/link";
+// The network page (CNN Explainer-like): one held-out example through the trained CNN, layer by layer, down to
+// one neuron. A view of the network plugin (ViewSpec "network", mount "page": /runs/<id>/view/?name=network),
+// loaded by the UI at run time; every picture and number comes from the plugin's on-demand computations
+// (network-<operation>, asked through the view's ``compute``, persisted before the answer). The place
+// (epoch, example, layer, channel) lives in the address, beside the page's own ``name``.
 import { useEffect, useState } from "react";
 import type { MouseEvent } from "react";
-import { api, ApiError } from "@/lib/api";
-import type { LayerListing, NetworkArtifact } from "@/lib/api";
-import { num } from "@/lib/network";
-import type { ForwardPayload, GridLayout } from "@/lib/network";
-import { useRunId } from "@/lib/useRunId";
-import { Img, toApiError, url, useNetwork } from "./networkCommon";
+import { ApiError, Empty, ErrorBox } from "@latentdeck/view-kit";
+import type { Compute, OnDemandResult, ViewProps } from "@latentdeck/view-kit";
+import { num } from "./payloads";
+import type { ForwardPayload, GridLayout, LayerListing } from "./payloads";
+import { Img, toApiError, url, useNetwork } from "./NetworkCommon";
 import { ChannelPanel, ConvStepPanel, KernelsPanel, PerturbPanel, TopkPanel } from "./NetworkPanels";
-import { RunProblem, useRunDetail } from "./RunView";
-import { Empty, ErrorBox, StatusBadge } from "./ui";
-import s from "./NetworkView.module.css";
+import s from "./network.module.css";
+
+const PLACE = ["epoch", "idx", "layer", "ch"] as const;
 
 function readQuery(): { epoch?: number; idx?: number; layer?: string; ch?: number } {
   if (typeof window === "undefined") return {};
@@ -21,57 +22,33 @@ function readQuery(): { epoch?: number; idx?: number; layer?: string; ch?: numbe
   return { epoch: int("epoch"), idx: int("idx"), layer: q.get("layer") ?? undefined, ch: int("ch") };
 }
 
-/** The network page: one held-out example through the trained CNN, layer by layer, down to one neuron. */
-export function NetworkView() {
-  const runId = useRunId();
-  return <NetworkViewFor key={runId ?? ""} runId={runId} />;
+/** The place in the address: the page's own parameters (the view's name) stay, the place's are rewritten. */
+function writeQuery(place: Record<(typeof PLACE)[number], string>) {
+  const q = new URLSearchParams(window.location.search);
+  for (const key of PLACE) q.set(key, place[key]);
+  window.history.replaceState(window.history.state, "", `${window.location.pathname}?${q.toString()}`);
 }
 
-function NetworkViewFor({ runId }: { runId: string | null | undefined }) {
-  const { detail, error } = useRunDetail(runId);
+export default function NetworkView({ run, compute }: ViewProps) {
   const [listing, setListing] = useState<LayerListing | null>(null);
   const [listingError, setListingError] = useState<ApiError | null>(null);
   useEffect(() => {
-    if (!runId || !detail) return;
-    api.networkLayers(runId).then(setListing, (e: unknown) => setListingError(toApiError(e)));
-  }, [runId, detail]);
-
-  if (runId === undefined) return <p className="muted">Loading…</p>;
-  if (runId === null || error) return <RunProblem runId={runId} error={error} />;
-  if (!detail) return <p className="muted">Loading run {runId}…</p>;
-  const head = (
-    <div className="page-head">
-      <div>
-        <h1>Network <span className="mono muted" data-testid="run-title">{runName(detail.summary)}</span></h1>
-        {runName(detail.summary) !== runId ? <div className="mono muted small">{runId}</div> : null}
-        <div className="run-meta">
-          <StatusBadge status={detail.summary.status} />
-          <span>model <b>{detail.summary.model}</b></span>
-          <span>dataset <b>{detail.summary.dataset}</b></span>
-          <span>{detail.summary.epochs_completed}/{detail.summary.epochs ?? "?"} epochs</span>
-        </div>
-      </div>
-      <div className="inline-actions" style={{ display: "flex", gap: "0.5rem" }}>
-        <Link href={`/runs/${encodeURIComponent(runId)}/`} className="btn">← Training view</Link>
-        <Link href={`/runs/${encodeURIComponent(runId)}/latent/`} className="btn">Latent explorer</Link>
-      </div>
-    </div>
-  );
+    let current = true;
+    compute("network-layers", {}).then(
+      (r) => { if (current) setListing(r.payload as unknown as LayerListing); },
+      (e: unknown) => { if (current) setListingError(toApiError(e)); });
+    return () => { current = false; };
+  }, [compute]);
   if (listingError) {
-    return (
-      <>
-        {head}
-        {listingError.status === 409 ? (
-          <Empty title="No checkpoint yet.">The network can be inspected once the first epoch has finished and saved its checkpoint.</Empty>
-        ) : <ErrorBox title="The network could not be inspected.">{listingError.detail}</ErrorBox>}
-      </>
-    );
+    return listingError.status === 409
+      ? <Empty title="No checkpoint yet.">The network can be inspected once the first epoch has finished and saved its checkpoint.</Empty>
+      : <ErrorBox title="The network could not be inspected.">{listingError.detail}</ErrorBox>;
   }
-  if (!listing) return <>{head}<p className="muted">Reading the model’s layers…</p></>;
-  return <>{head}<Inspector runId={runId} listing={listing} /></>;
+  if (!listing) return <p className="muted">Reading the model’s layers…</p>;
+  return <Inspector key={run.id} runId={run.id} compute={compute} listing={listing} />;
 }
 
-function Inspector({ runId, listing }: { runId: string; listing: LayerListing }) {
+function Inspector({ runId, compute, listing }: { runId: string; compute: Compute; listing: LayerListing }) {
   const [initial] = useState(readQuery);
   const defaultLayer = listing.layers.find((l) => l.conv1_like) ?? listing.layers.find((l) => l.kind === "spatial") ?? listing.layers[0];
   const [epoch, setEpoch] = useState<number>(initial.epoch !== undefined && listing.epochs.includes(initial.epoch) ? initial.epoch : listing.epoch);
@@ -84,11 +61,10 @@ function Inspector({ runId, listing }: { runId: string; listing: LayerListing })
   const ch = Math.min(channel, layer.channels - 1);
 
   useEffect(() => {
-    const q = new URLSearchParams({ epoch: String(epoch), idx: String(idx), layer: layer.id, ch: String(ch) });
-    window.history.replaceState(null, "", `${window.location.pathname}?${q.toString()}`);
+    writeQuery({ epoch: String(epoch), idx: String(idx), layer: layer.id, ch: String(ch) });
   }, [epoch, idx, layer.id, ch]);
 
-  const forward = useNetwork<ForwardPayload>(runId, "forward", { epoch, idx });
+  const forward = useNetwork<ForwardPayload>(compute, "forward", { epoch, idx });
   const pick = (id: string, c: number) => { setLayerId(id); setChannel(c); setProbe(null); };
   const fwd = forward.payload ?? forward.last;
 
@@ -131,19 +107,19 @@ function Inspector({ runId, listing }: { runId: string; listing: LayerListing })
       ) : <section className="panel"><p className="muted">Running example {idx} through the network…</p></section>}
 
       <div className={s.panels}>
-        <ChannelPanel runId={runId} epoch={epoch} idx={idx} layer={layer} channel={ch} probe={probe} onProbe={setProbe} listing={listing} onPick={pick} />
-        <ConvStepPanel runId={runId} epoch={epoch} idx={idx} layer={layer} channel={ch} probe={probe} listing={listing} onPick={pick} />
+        <ChannelPanel runId={runId} compute={compute} epoch={epoch} idx={idx} layer={layer} channel={ch} probe={probe} onProbe={setProbe} listing={listing} onPick={pick} />
+        <ConvStepPanel compute={compute} epoch={epoch} idx={idx} layer={layer} channel={ch} probe={probe} listing={listing} onPick={pick} />
       </div>
       <div className={s.panels}>
-        <KernelsPanel runId={runId} epoch={epoch} layer={layer} channel={ch} listing={listing} />
-        <TopkPanel runId={runId} epoch={epoch} layer={layer} channel={ch} listing={listing} onOpen={(i) => { setIdx(i); setProbe(null); }} />
+        <KernelsPanel runId={runId} compute={compute} epoch={epoch} layer={layer} channel={ch} listing={listing} />
+        <TopkPanel runId={runId} compute={compute} epoch={epoch} layer={layer} channel={ch} listing={listing} onOpen={(i) => { setIdx(i); setProbe(null); }} />
       </div>
-      {fwd ? <PerturbPanel key={`${epoch}-${idx}`} runId={runId} epoch={epoch} idx={idx} fwd={fwd} folder={forward.artifact?.folder ?? null} /> : null}
+      {fwd ? <PerturbPanel key={`${epoch}-${idx}`} runId={runId} compute={compute} epoch={epoch} idx={idx} fwd={fwd} folder={forward.artifact?.folder ?? null} /> : null}
     </>
   );
 }
 
-function ExamplePanel({ runId, artifact, fwd, loading }: { runId: string; artifact: NetworkArtifact | null; fwd: ForwardPayload; loading: boolean }) {
+function ExamplePanel({ runId, artifact, fwd, loading }: { runId: string; artifact: OnDemandResult | null; fwd: ForwardPayload; loading: boolean }) {
   const folder = artifact?.folder;
   return (
     <section className={`panel ${loading ? s.busy : ""}`} data-testid="net-example">

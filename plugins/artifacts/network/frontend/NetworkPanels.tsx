@@ -1,24 +1,23 @@
-"use client";
 import { useEffect, useState } from "react";
 import type { MouseEvent } from "react";
-import type { LayerListing, LayerRow } from "@/lib/api";
-import { num } from "@/lib/network";
-import type { ConvStepPayload, ForwardPayload, InspectPayload, KernelsPayload, PerturbPayload, TopkPayload } from "@/lib/network";
-import { Img, url, useNetwork } from "./networkCommon";
-import type { Params } from "./networkCommon";
-import { Empty, ErrorBox } from "./ui";
-import s from "./NetworkView.module.css";
+import { Empty, ErrorBox } from "@latentdeck/view-kit";
+import type { Compute } from "@latentdeck/view-kit";
+import { num } from "./payloads";
+import type { ConvStepPayload, ForwardPayload, InspectPayload, KernelsPayload, LayerListing, LayerRow, PerturbPayload, TopkPayload } from "./payloads";
+import { Img, url, useNetwork } from "./NetworkCommon";
+import type { Params } from "./NetworkCommon";
+import s from "./network.module.css";
 
 /** The network page's detail panels for the chosen layer and channel: channel map with probe, one conv
  *  step by hand, kernels, top-K activations, and a latent perturbation. */
 
-export function ChannelPanel({ runId, epoch, idx, layer, channel, probe, onProbe, listing, onPick }: {
-  runId: string; epoch: number; idx: number; layer: LayerRow; channel: number; probe: { x: number; y: number } | null;
+export function ChannelPanel({ runId, compute, epoch, idx, layer, channel, probe, onProbe, listing, onPick }: {
+  runId: string; compute: Compute; epoch: number; idx: number; layer: LayerRow; channel: number; probe: { x: number; y: number } | null;
   onProbe: (p: { x: number; y: number }) => void; listing: LayerListing; onPick: (id: string, ch: number) => void;
 }) {
   const spatial = layer.kind === "spatial";
   const params = spatial ? { epoch, idx, layer: layer.id, ch: channel, ...(probe ?? {}) } : null;
-  const inspect = useNetwork<InspectPayload>(runId, "inspect", params);
+  const inspect = useNetwork<InspectPayload>(compute, "inspect", params);
   const p = inspect.payload;
   const folder = inspect.artifact?.folder;
   const onMap = (e: MouseEvent<HTMLDivElement>) => {
@@ -104,14 +103,14 @@ function Matrix({ title, values, padded, testId }: { title: string; values: numb
   );
 }
 
-export function ConvStepPanel({ runId, epoch, idx, layer, channel, probe, listing, onPick }: {
-  runId: string; epoch: number; idx: number; layer: LayerRow; channel: number; probe: { x: number; y: number } | null;
+export function ConvStepPanel({ compute, epoch, idx, layer, channel, probe, listing, onPick }: {
+  compute: Compute; epoch: number; idx: number; layer: LayerRow; channel: number; probe: { x: number; y: number } | null;
   listing: LayerListing; onPick: (id: string, ch: number) => void;
 }) {
   const conv1 = listing.layers.find((l) => l.conv1_like);
-  const where = useNetwork<InspectPayload>(runId, "inspect", layer.conv1_like && !probe ? { epoch, idx, layer: layer.id, ch: channel } : null);
+  const where = useNetwork<InspectPayload>(compute, "inspect", layer.conv1_like && !probe ? { epoch, idx, layer: layer.id, ch: channel } : null);
   const at = probe ?? (where.payload ? { x: where.payload.argmax.x, y: where.payload.argmax.y } : null);
-  const step = useNetwork<ConvStepPayload>(runId, "conv-step", layer.conv1_like && at ? { epoch, idx, layer: layer.id, out: channel, x: at.x, y: at.y } : null);
+  const step = useNetwork<ConvStepPayload>(compute, "conv-step", layer.conv1_like && at ? { epoch, idx, layer: layer.id, out: channel, x: at.x, y: at.y } : null);
   const p = step.payload;
   return (
     <section className="panel" data-testid="net-convstep">
@@ -165,9 +164,9 @@ function kernelLayerFor(layer: LayerRow, layers: LayerRow[]): LayerRow | null {
   return null;
 }
 
-export function KernelsPanel({ runId, epoch, layer, channel, listing }: { runId: string; epoch: number; layer: LayerRow; channel: number; listing: LayerListing }) {
+export function KernelsPanel({ runId, compute, epoch, layer, channel, listing }: { runId: string; compute: Compute; epoch: number; layer: LayerRow; channel: number; listing: LayerListing }) {
   const source = kernelLayerFor(layer, listing.layers);
-  const k = useNetwork<KernelsPayload>(runId, "kernels", source ? { epoch, layer: source.id, out: channel } : null);
+  const k = useNetwork<KernelsPayload>(compute, "kernels", source ? { epoch, layer: source.id, out: channel } : null);
   const folder = k.artifact?.folder;
   const p = k.payload;
   return (
@@ -202,8 +201,8 @@ export function KernelsPanel({ runId, epoch, layer, channel, listing }: { runId:
   );
 }
 
-export function TopkPanel({ runId, epoch, layer, channel, listing, onOpen }: {
-  runId: string; epoch: number; layer: LayerRow; channel: number; listing: LayerListing; onOpen: (idx: number) => void;
+export function TopkPanel({ runId, compute, epoch, layer, channel, listing, onOpen }: {
+  runId: string; compute: Compute; epoch: number; layer: LayerRow; channel: number; listing: LayerListing; onOpen: (idx: number) => void;
 }) {
   const maxN = Math.min(listing.heldout_size, listing.max_topk_subset);
   const [metric, setMetric] = useState<"max" | "mean">("max");
@@ -211,7 +210,7 @@ export function TopkPanel({ runId, epoch, layer, channel, listing, onOpen }: {
   const [asked, setAsked] = useState<Params | null>(null);
   const wanted = { epoch, layer: layer.id, ch: channel, metric, n, k: 12 };
   const current = asked && JSON.stringify(asked) === JSON.stringify(wanted) ? asked : null;
-  const top = useNetwork<TopkPayload>(runId, "topk", current);
+  const top = useNetwork<TopkPayload>(compute, "topk", current);
   const folder = top.artifact?.folder;
   const p = top.payload;
   return (
@@ -250,7 +249,7 @@ export function TopkPanel({ runId, epoch, layer, channel, listing, onOpen }: {
   );
 }
 
-export function PerturbPanel({ runId, epoch, idx, fwd, folder }: { runId: string; epoch: number; idx: number; fwd: ForwardPayload; folder: string | null }) {
+export function PerturbPanel({ runId, compute, epoch, idx, fwd, folder }: { runId: string; compute: Compute; epoch: number; idx: number; fwd: ForwardPayload; folder: string | null }) {
   const keys = fwd.latent.decodable;
   const [key, setKey] = useState(keys[0] ?? "");
   const [dim, setDim] = useState(0);
@@ -269,7 +268,7 @@ export function PerturbPanel({ runId, epoch, idx, fwd, folder }: { runId: string
     const t = window.setTimeout(() => setSettled(delta), 120);
     return () => window.clearTimeout(t);
   }, [delta]);
-  const res = useNetwork<PerturbPayload>(runId, "perturb", key && (sd !== undefined || settled === 0) ? { epoch, idx, key, dim: d, delta: asked } : null);
+  const res = useNetwork<PerturbPayload>(compute, "perturb", key && (sd !== undefined || settled === 0) ? { epoch, idx, key, dim: d, delta: asked } : null);
   const shown = res.payload ?? res.last;
   const direction = shown && shown.vector_key === key && shown.dim === d ? shown.direction : undefined;
   if (res.payload && spread?.at !== here && res.payload.vector_key === key && res.payload.dim === d) {

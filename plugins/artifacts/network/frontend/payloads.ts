@@ -1,6 +1,18 @@
-// Payloads of the network inspection folders (the `payload` of NetworkArtifact, a free-form object in
-// the OpenAPI schema). Field names follow plugins/artifacts/network/README.md; the page only draws them.
-import type { LayerRow } from "./api";
+// Payloads of the network inspection computations (the `payload` of their OnDemandResult, a free-form object
+// in the OpenAPI schema). Field names follow the plugin's README.md; the view only draws them.
+
+/** The operations of the plugin's on-demand computations: `network-<kind>`. */
+export type NetworkKind = "layers" | "forward" | "inspect" | "conv-step" | "kernels" | "perturb" | "topk";
+
+/** One layer of the listing (the payload of network-layers). */
+export interface LayerRow {
+  id: string; module: string; type: string; shape: number[]; kind: "spatial" | "vector"; order: number;
+  channels: number; params: Record<string, unknown>; conv1_like: boolean; has_kernels: boolean;
+}
+export interface LayerListing {
+  epoch: number; epochs: number[]; model: string; input_shape: number[]; heldout_size: number;
+  max_topk_subset: number; max_topk_k: number; layers: LayerRow[];
+}
 
 export interface Stats { min: number; max: number; mean: number; std?: number }
 export interface Scale { colormap: "sequential" | "diverging"; min: number; max: number }
