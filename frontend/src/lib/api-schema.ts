@@ -105,8 +105,8 @@ export interface paths {
         put?: never;
         /**
          * Start Backfill
-         * @description Compute a finished run's missing projection and neighbour artifacts from its checkpoints, in a
-         *     background process; progress arrives as events (``backfill.started``, ``projection.progress``,
+         * @description Compute a finished run's missing projection and neighbour artifacts from its checkpoints, as a
+         *     ``backfill`` job of the run's executor; progress arrives as events (``backfill.started``, ``projection.progress``,
          *     ``artifact.created``, ``backfill.completed``) on ``GET /api/runs/{run_id}/events``.
          */
         post: operations["start_backfill_api_runs__run_id__backfill_post"];
