@@ -15,7 +15,7 @@ from latentdeck import ResolvedRun
 from latentdeck.engine.training import execute_run
 from latentdeck.kit.atomic import read_json, write_json
 from latentdeck.launch import prepare_run
-from latentdeck.registry import collect
+from latentdeck.registry import collect, per_epoch
 from latentdeck.store.resolved import RunRecordError, load_config, load_run
 from latentdeck.store.runs import RunStore
 from latentdeck.types.run import OptimizerConfig, RunConfig
@@ -31,9 +31,11 @@ def test_prepare_run_resolves_every_component_once(plugin_manager, tiny_config):
     assert (run.model, run.dataset, run.executor, run.epochs, run.seed) == ("ae", "tiny-digits", "local", 2, 0)
     executors = collect(plugin_manager, "executors")
     assert isinstance(run.executor_options, executors["local"].options)
-    for kind, options in (("artifacts", run.artifact_options), ("projections", run.projection_options)):
-        for name, parsed in options.items():  # every installed one: the run's values over the plugin's defaults
-            assert isinstance(parsed, collect(plugin_manager, kind)[name].options)
+    for specs, options in ((per_epoch(plugin_manager), run.artifact_options),
+                           (collect(plugin_manager, "projections"), run.projection_options)):
+        assert set(options) == set(specs)  # every installed one: the run's values over the plugin's defaults
+        for name, parsed in options.items():
+            assert isinstance(parsed, specs[name].options)
     assert "recon_grid" in run.artifact_options and "first-dims" in run.projection_options
     # it reads like the config.json it persists: the same keys as before
     assert run["run_id"] == run.run_id and run.get("preset") is None and dict(run) == dict(run.config)

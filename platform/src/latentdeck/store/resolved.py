@@ -27,14 +27,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .. import registry as plugin_registry  # get_plugin_manager is looked up when called: tests swap it
 from ..kit.atomic import read_json, write_json
 from ..kit.errors import RunStoreError, short_repr
-from ..registry import collect
+from ..registry import collect, per_epoch
 from ..types.run import ResolvedRun, RunConfig
 
 log = logging.getLogger(__name__)
 
 CONFIG = "config.json"
 # (kind of component, the run-config field holding its options): where a plugin's options live
-OPTION_HOMES = (("artifacts", "artifact_options"), ("projections", "projection_options"))
+# (per_epoch: the computations the epoch loop runs, whose options a run chooses at launch)
+OPTION_HOMES = (("per_epoch", "artifact_options"), ("projections", "projection_options"))
 _CACHE_SIZE = 256  # runs kept parsed per process; the oldest entry goes first
 
 
@@ -64,12 +65,16 @@ def validation_message(exc: ValidationError, prefix: str = "") -> str:
 
 # --- fields that moved into a plugin's options -------------------------------------------------------
 
+def _components(pm, kind: str) -> dict[str, Any]:
+    return per_epoch(pm) if kind == "per_epoch" else collect(pm, kind)
+
+
 def moved_fields(pm) -> dict[str, tuple[str, str, str]]:
     """``{old run-config field: (options field, component name, option name)}`` from every installed artifact
-    generator's and projection's ``options.moved_from_config``."""
+    computation's and projection's ``options.moved_from_config``."""
     moved = {}
     for kind, home in OPTION_HOMES:
-        for name, spec in sorted(collect(pm, kind).items()):
+        for name, spec in sorted(_components(pm, kind).items()):
             for old, new in (getattr(spec.options, "moved_from_config", None) or {}).items():
                 moved[old] = (home, name, new)
     return moved
@@ -152,7 +157,7 @@ def resolve_stored(pm, stored: Mapping[str, Any], where: str = CONFIG) -> Resolv
         executor_options = UnparsedOptions(**settings.executor_options)
     parsed = {}
     for kind, home in OPTION_HOMES:
-        specs, given = collect(pm, kind), {}
+        specs, given = _components(pm, kind), {}
         for name, raw in (getattr(settings, home) or {}).items():
             if name not in specs:
                 continue  # not installed here: its files are still served, it just cannot run

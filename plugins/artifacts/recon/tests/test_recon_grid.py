@@ -131,7 +131,7 @@ def test_a_later_epoch_updates_latest_and_keeps_the_earlier_one(context, tmp_pat
 def test_grid_size_is_an_option_of_the_plugin(plugin_manager, tiny_config):
     from latentdeck.launch import prepare_run
 
-    spec = collect(plugin_manager, "artifacts")["recon_grid"]
+    spec = collect(plugin_manager, "computations")["recon_grid"]
     assert spec.options is ReconOptions and ReconOptions().grid_size == 16
     run = prepare_run(plugin_manager, {**tiny_config, "artifact_options": {"recon_grid": {"grid_size": 8}}})
     assert run.artifact_options["recon_grid"].grid_size == 8
