@@ -13,8 +13,9 @@ from latentdeck.testing import manager_with
 
 
 def test_plugins_page_shows_runtime_failures_and_how_to_restart(serve_api, page, shot, runs_dir):
+    # a record an earlier release wrote (kind "artifacts") still counts, beside one of today's ("computations")
     note_failure(runs_dir, "artifacts", "knn", "ValueError: the neighbour table broke", "run-one", epoch=2)
-    note_failure(runs_dir, "artifacts", "knn", "knn took longer than its budget of 1 s", "run-two", epoch=3,
+    note_failure(runs_dir, "computations", "knn", "knn took longer than its budget of 1 s", "run-two", epoch=3,
                  reason="timeout")
     typo = types.ModuleType("typo_ui_health_plugin")
 

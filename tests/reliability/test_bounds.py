@@ -18,8 +18,8 @@ from latentdeck.launch.config import OptimizerConfig, RunConfig
 from latentdeck.registry import collect
 from latentdeck.types import NoOptions
 
-# the component kinds whose options a run config carries (on-demand requests are not part of a run config)
-CONFIG_KINDS = ("models", "artifacts", "projections", "executors", "loss_components", "datasets")
+# the component kinds whose options a run config carries (a computation's request is not part of a run config: only its options)
+CONFIG_KINDS = ("models", "computations", "projections", "executors", "loss_components", "datasets")
 NUMERIC = {"integer", "number"}
 
 

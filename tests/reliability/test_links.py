@@ -222,6 +222,7 @@ def test_a_fifo_backfill_log_is_refused_without_blocking(run, client):
 def test_a_linked_worker_log_is_refused_before_a_worker_starts(run, tmp_path):
     from latentdeck_local.plugin import _start_subprocess
 
+    from latentdeck import Job
     from latentdeck.kit.safepath import UnsafePath
 
     run_dir = run()
@@ -230,7 +231,7 @@ def test_a_linked_worker_log_is_refused_before_a_worker_starts(run, tmp_path):
     name = link(run_dir, "worker.log", outside)
     frozen = freeze(outside)
     with pytest.raises(UnsafePath, match=f"{name} is a symbolic link"):
-        _start_subprocess(run_dir, None)
+        _start_subprocess(Job("run", str(run_dir)), None)
     assert_untouched(outside, frozen)
 
 

@@ -7,26 +7,37 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..types import KINDS
 from .health import read
 from . import list_plugins, providers
+
+# kinds a record written by an earlier release may name: their components are computations now
+RENAMED_KINDS = {"artifacts": "computations", "ondemand": "computations"}
+
+
+def _kind(key: str) -> str:
+    kind = key.partition("/")[0]
+    return RENAMED_KINDS.get(kind, kind)
 
 
 def per_plugin(pm: Any, runs_dir: Path | str | None) -> dict[str, dict[str, Any]]:
     """``{plugin: {"failures", "over_budget", "components": {name: counts}, "last_error"}}`` for the
     plugins of ``pm`` whose components failed (``last_error`` also names its ``component``)."""
     record = read(runs_dir) if runs_dir is not None else {}
-    owners = {kind: providers(pm, kind) for kind in {key.partition("/")[0] for key in record}}
+    owners = {kind: providers(pm, kind) for kind in {_kind(key) for key in record} if kind in KINDS}  # others: gone
     found: dict[str, dict[str, Any]] = {}
     for key, entry in sorted(record.items()):
-        kind, _, name = key.partition("/")
-        plugin = owners.get(kind, {}).get(name)
+        name = key.partition("/")[2]
+        plugin = owners.get(_kind(key), {}).get(name)
         if plugin is None or not isinstance(entry, dict):
             continue
         health = found.setdefault(plugin, {"failures": 0, "over_budget": 0, "components": {}, "last_error": None})
         failures, over = int(entry.get("failures", 0)), int(entry.get("over_budget", 0))
         health["failures"] += failures
         health["over_budget"] += over
-        health["components"][name] = {"failures": failures, "over_budget": over}
+        counts = health["components"].setdefault(name, {"failures": 0, "over_budget": 0})
+        counts["failures"] += failures
+        counts["over_budget"] += over
         last = entry.get("last_error")
         if isinstance(last, dict) and (health["last_error"] is None or last.get("at", 0) >= health["last_error"]["at"]):
             health["last_error"] = {**last, "component": name}
