@@ -57,10 +57,10 @@ def test_outside_artifacts_are_served_indexed_and_computed(outside_pm, runs_dir,
     assert sorted(r["name"] for r in of_quality if r["epoch"] == 2) == ["quality/rows_epoch_2.json", "quality/swatch_epoch_2.png"]
     assert sorted(r["name"] for r in of_quality if r["latest"]) == ["quality/rows_latest.json", "quality/swatch_latest.png"]
     assert index["latent_stats"]["view"] == "metric_series" and index["recon_grid"]["view"] == "image"
-    assert index["latent_stats"]["page"] == "/plugin-pages/latent_stats/" and quality["page"] is None
-    page = client.get("/plugin-pages/latent_stats/")  # the plugin's own view, served from its package
-    assert page.status_code == 200 and "latent-stats-bars" in page.text
-    assert client.get("/plugin-pages/latent_stats/../../config.json").status_code == 404
+    assert "page" not in index["latent_stats"]  # one door for a plugin's panel: a view (the iframe page is gone)
+    assert client.get("/plugin-pages/latent_stats/").status_code == 404
+    views = {row["name"]: row for row in client.get("/api/components").json()["views"]}
+    assert views["latent-stats"]["computations"] == ["latent_stats"] and views["latent-stats"]["mount"] == "run-panel"
 
     probe = client.post(f"/api/runs/{run_id}/compute/quality-probe", json={"idx": 3})
     assert probe.status_code == 200 and probe.json()["created"] is True, probe.text
@@ -75,16 +75,21 @@ def test_outside_artifacts_are_served_indexed_and_computed(outside_pm, runs_dir,
     assert "/api/runs/{run_id}/compute/quality-probe" in schema["paths"]
 
 
-def test_a_page_without_index_html_disables_the_plugin(tmp_path):
+def test_the_iframe_page_is_gone_a_view_is_the_one_door(tmp_path):
     import types
+    import warnings
 
-    from latentdeck import ComputationSpec, hookimpl
+    from latentdeck import ArtifactSpec, ComputationSpec, hookimpl
 
-    module = types.ModuleType("pageless_plugin")
+    module = types.ModuleType("paged_plugin")
     module.register_computations = hookimpl(lambda: [ComputationSpec("q", compute=print, folder="q", files=("q_{tag}.json",),
-                                                               page=str(tmp_path))])
+                                                                     page=str(tmp_path))])
     pm = make_plugin_manager(entrypoints=False, plugins=[module])
-    assert "page must be a folder holding index.html" in pm.infos["pageless_plugin"].error
+    assert pm.infos["paged_plugin"].status == "failed" and "page" in pm.infos["paged_plugin"].error
+    with warnings.catch_warnings(record=True) as caught:  # the deprecated constructor drops it and says why
+        warnings.simplefilter("always")
+        spec = ArtifactSpec("q", generate=print, folder="q", files=("q_{tag}.json",), page=str(tmp_path))
+    assert not hasattr(spec, "page") and any("ship your panel as a view" in str(w.message) for w in caught)
 
 
 def test_a_bad_view_hint_disables_the_plugin():

@@ -1,5 +1,5 @@
-"""The installed examples in the browser: the artifact example's metric series and its page appear on the run
-page; the on-demand example has an action form that computes it and its own view in the explorer's side panel (an
+"""The installed examples in the browser: the artifact example's own view (its numbers over the epochs and a bar
+per latent dimension) appears on the run page; the on-demand example has an action form that computes it and its own view in the explorer's side panel (an
 ES module in its wheel); and /plugins reports the broken package with its error while the rest of the lab works (see tests/test_examples_installed.py)."""
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ def test_installed_examples_on_the_run_page_and_plugins_page(page, shot, tmp_pat
         run_id = lab.train({**tiny_config, "projections": ["pca"], "artifacts": ["recon_grid", "latent_stats"]})
         assert lab.client.post(f"/api/runs/{run_id}/compute/nearest", json={"idx": 1, "k": 4}).status_code == 200
         page.goto(f"{lab.url}/runs/{run_id}/")
-        stats = page.get_by_test_id("generic-latent_stats")
-        expect(stats).to_have_attribute("data-view", "metric_series")
-        expect(stats.get_by_test_id("generic-series-mean_norm")).to_be_visible()
-        bars = page.frame_locator("[data-testid=plugin-page-latent_stats]").get_by_test_id("latent-stats-bars")
-        expect(bars.locator(".row")).to_have_count(tiny_config["model_options"]["latent_dim"])  # shipped in the wheel
+        stats = page.get_by_test_id("latent-stats-panel")  # the wheel's own view (an ES module), not the generic one
+        expect(stats.get_by_test_id("latent-stats-bars").locator(".latent-stats-row")).to_have_count(tiny_config["model_options"]["latent_dim"])
+        expect(stats.get_by_test_id("latent-stats-chart")).to_be_visible()
+        expect(stats).to_contain_text("Epoch 2 (latest)")
+        expect(page.get_by_test_id("generic-latent_stats")).to_have_count(0)
         expect(page.get_by_test_id("generic-nearest")).to_have_count(0)  # its own view shows it (in the explorer)
         shot(page, "examples-run-page")
         action = page.get_by_test_id("action-nearest")  # the wheel's computation has a form from its request schema

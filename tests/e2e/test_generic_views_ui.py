@@ -28,7 +28,7 @@ def test_third_party_artifacts_get_generic_views_on_the_run_page(serve_api, page
         pm = make_plugin_manager(plugins=[testing, quality_plugin, latent_stats])
         store = RunStore(runs_dir)
         stored = prepare_run(pm, {**tiny_config, "epochs": 3, "projections": [],
-                                  "artifacts": ["recon_grid", "quality", "latent_stats"]})
+                                  "artifacts": ["recon_grid", "quality", "quality-series", "latent_stats"]})
         store.create(stored)
         assert execute_run(store.run_dir(stored["run_id"]), pm=pm) == "completed"
         live = serve_api(pm=pm)
@@ -40,12 +40,12 @@ def test_third_party_artifacts_get_generic_views_on_the_run_page(serve_api, page
         expect(quality.locator("img")).to_have_attribute("src", f"/api/runs/{stored['run_id']}/artifacts/quality/swatch_epoch_3.png")
         quality.get_by_label("epoch of quality").fill("0")  # the slider goes back to epoch 1
         expect(quality.locator("img")).to_have_attribute("src", f"/api/runs/{stored['run_id']}/artifacts/quality/swatch_epoch_1.png")
-        series = page.get_by_test_id("generic-latent_stats")
+        series = page.get_by_test_id("generic-quality-series")  # a metric_series with no view: charted generically
         expect(series).to_have_attribute("data-view", "metric_series")
-        expect(series.get_by_test_id("generic-series-std_mean")).to_be_visible()
-        bars = page.frame_locator("[data-testid=plugin-page-latent_stats]").get_by_test_id("latent-stats-bars")
-        expect(bars.locator(".row")).to_have_count(tiny_config["model_options"]["latent_dim"])  # the plugin's own page
+        expect(series.get_by_test_id("generic-series-score")).to_be_visible()
         expect(page.get_by_test_id("generic-recon_grid")).to_have_count(0)  # it has a panel of its own
+        expect(page.get_by_test_id("latent-stats-panel")).to_be_visible()  # so has the example: its view, not a generic one
+        expect(page.get_by_test_id("generic-latent_stats")).to_have_count(0)
         shot(page, "run-generic-artifacts")
     finally:
         sys.modules.pop("quality_plugin", None)

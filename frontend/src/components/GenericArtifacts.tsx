@@ -46,18 +46,13 @@ function GenericEntry({ runId, entry }: { runId: string; entry: ArtifactIndexEnt
       <h3 className="mono">{entry.name} <span className="muted small">({entry.view}, {entry.provider ?? "?"}, {entry.folder}/)</span></h3>
       {entry.description ? <p className="muted small">{entry.description}</p> : null}
       <FileNotes runId={runId} name={files.find((f) => f.endsWith(".json")) ?? null} />
-      {(entry.view !== "metric_series" || entry.page) && epochs.length > 1 ? (
+      {entry.view !== "metric_series" && epochs.length > 1 ? (
         <div className="scrubber">
           <input type="range" min={0} max={epochs.length - 1} value={epochs.indexOf(epoch!)} aria-label={`epoch of ${entry.name}`}
             onChange={(ev) => { const i = Number(ev.target.value); setPicked(i === epochs.length - 1 ? null : epochs[i]); }} />
           <span className="mono">epoch {epoch}{picked === null ? " (latest)" : ""}</span>
         </div>
       ) : epoch !== null ? <div className="mono small">epoch {epoch}</div> : null}
-      {entry.page ? (
-        <iframe src={`${entry.page}?run=${encodeURIComponent(runId)}${epoch !== null ? `&epoch=${epoch}` : ""}`}
-          title={`${entry.name}: its plugin's own view`} data-testid={`plugin-page-${entry.name}`}
-          sandbox="allow-scripts allow-same-origin" style={{ width: "100%", height: 320, border: 0 }} />
-      ) : null}
       <GenericView runId={runId} entry={entry} files={files} />
     </div>
   );

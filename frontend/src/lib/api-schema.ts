@@ -587,7 +587,7 @@ export interface components {
             folder: string;
             /**
              * View
-             * @description how to show its files without a dedicated panel: image, image_grid, metric_series, table, grid2d_overlay or json
+             * @description how to show its files without a view of its own: image, image_grid, metric_series, table, grid2d_overlay or json
              */
             view: string;
             /** Description */
@@ -597,11 +597,6 @@ export interface components {
              * @description its JSON files are overlays of the latent map
              */
             overlay: boolean;
-            /**
-             * Page
-             * @description the plugin's own page for this type (embed with ?run=&epoch=), if any
-             */
-            page: string | null;
         };
         /** BackfillAccepted */
         BackfillAccepted: {

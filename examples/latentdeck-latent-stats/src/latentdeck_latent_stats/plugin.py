@@ -1,4 +1,9 @@
-"""Per-epoch latent statistics: mean and standard deviation per latent dimension, overall and per class."""
+"""Per-epoch latent statistics: mean and standard deviation per latent dimension, overall and per class.
+
+A per-epoch computation (``ComputationSpec``, runs every epoch) with a view of its own on the run page
+(``frontend/latent-stats.tsx``, mount ``run-panel``): the summary numbers charted over the epochs and the spread
+of each latent dimension at one epoch. The spec's ``view`` (``metric_series``) still says, in the run's file
+listing, how its files read for a client that shows them generically."""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ComputationSpec, hookimpl
+from latentdeck import ComputationSpec, ViewSpec, hookimpl
 
 FOLDER = "latent_stats"  # this plugin's own run folder: runs/<id>/latent_stats/
 
@@ -33,6 +38,13 @@ def generate(ctx, request=None) -> None:
 def register_computations():
     return [ComputationSpec(name="latent_stats", compute=generate, requires=frozenset({"latents"}),
                          options=LatentStatsOptions, folder=FOLDER, files=("latent_stats_{tag}.json",),
-                         view="metric_series",  # the run page charts mean_norm, std_mean, std_min over epochs
-                         page=str(Path(__file__).parent / "page"),  # ... and embeds this plugin's own page
+                         view="metric_series",  # how its files read generically (the run page shows the view below)
                          description="per-dimension latent mean and std of the visualization subset")]
+
+
+@hookimpl
+def register_views():
+    # frontend/latent-stats.tsx, bundled into views/ by latentdeck's build-views script and carried in the wheel
+    return [ViewSpec(name="latent-stats", module=str(Path(__file__).parent / "views" / "latent-stats.js"),
+                     mount="run-panel", title="Latent statistics (example)", computations=("latent_stats",), order=90,
+                     description="the spread of each latent dimension over the epochs")]

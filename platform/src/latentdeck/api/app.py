@@ -38,7 +38,7 @@ from .plugins import router as plugins_router
 from .run_files import router as files_router
 from .runs import router as runs_router
 from .sweeps import router as sweeps_router
-from .static import mount_plugin_pages, mount_ui
+from .static import mount_ui
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,6 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.include_router(files_router)
     app.include_router(ondemand_router(app.state.pm))
     _add_api_fallback(app)  # after every API router: it answers the /api/... paths none of them takes
-    mount_plugin_pages(app, app.state.pm)
 
     mount_docs(app)
     mount_ui(app, ui_dir)  # last: the web UI answers every path the API does not (else / -> /docs)

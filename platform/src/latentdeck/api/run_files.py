@@ -42,11 +42,10 @@ class ArtifactType(BaseModel):
     runs: str | int = Field(description="every_epoch | N (every N epochs and the last) | on_demand")
     askable: bool = Field(description="whether a person can ask for it (POST /api/runs/{run_id}/compute/{name})")
     folder: str
-    view: str = Field(description="how to show its files without a dedicated panel: image, image_grid, "
+    view: str = Field(description="how to show its files without a view of its own: image, image_grid, "
                                   "metric_series, table, grid2d_overlay or json")
     description: str
     overlay: bool = Field(description="its JSON files are overlays of the latent map")
-    page: str | None = Field(description="the plugin's own page for this type (embed with ?run=&epoch=), if any")
 
 
 class RunFiles(BaseModel):

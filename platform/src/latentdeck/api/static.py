@@ -11,9 +11,7 @@ API docs, as before the UI existed.
 
 from __future__ import annotations
 
-import mimetypes
 import os
-import stat
 from pathlib import Path
 import logging
 
@@ -22,9 +20,6 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from ..kit import safepath
-from ..registry import records_of_kinds
-from .files import FileSnapshot
 
 PLACEHOLDER = "_"  # the id the export's dynamic routes are built for (generateStaticParams)
 DYNAMIC_PREFIXES = ("runs", "sweeps")  # /runs/<id>/... and /sweeps/<id>/...
@@ -74,51 +69,6 @@ class UIFiles(StaticFiles):
         else:
             response.headers.setdefault("Cache-Control", "no-cache")
         return response
-
-
-class PageFiles(StaticFiles):
-    """A plugin's page folder. Files are reached from the folder without following links and opened once,
-    never blocking on a FIFO (:mod:`latentdeck.kit.safepath`, :class:`~latentdeck.api.files.FileSnapshot`): a link
-    or special file in it is a 404 naming it."""
-
-    def __init__(self, directory: str | Path):
-        self.root = Path(directory).resolve()  # the folder itself may be reached through links (an install)
-        super().__init__(directory=str(self.root), html=True)
-
-    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
-        if path in ("", "."):
-            return str(self.root), os.stat(self.root)
-        if path.startswith(("/", "\\")) or ".." in path.split("/"):
-            return "", None
-        found = safepath.entry_stat(self.root, path)  # an UnsafePath for a link on the way
-        if found is not None and not (stat.S_ISREG(found.st_mode) or stat.S_ISDIR(found.st_mode)):
-            raise safepath.refusal(safepath.shown(self.root, path.split("/")), found.st_mode, "file")
-        return (str(self.root / path), found) if found is not None else ("", None)
-
-    def file_response(self, full_path, stat_result: os.stat_result, scope: Scope, status_code: int = 200):
-        return FileSnapshot(Path(full_path), status_code=status_code, root=self.root,
-                            media_type=mimetypes.guess_type(str(full_path))[0] or "text/plain")
-
-    async def get_response(self, path: str, scope: Scope):
-        try:
-            return await super().get_response(path, scope)
-        except safepath.UnsafePath as exc:
-            return JSONResponse({"detail": f"{exc.name} is not served: plugin pages are served without following "
-                                           "links or opening special files"}, status_code=404)
-        except FileNotFoundError:  # removed between the lookup and the open
-            return JSONResponse({"detail": "no such page"}, status_code=404)
-
-
-def mount_plugin_pages(app: FastAPI, pm) -> list[str]:
-    """Serve each artifact type's own page (``ComputationSpec.page``: a folder with an
-    ``index.html``) at ``/plugin-pages/<name>/`` (:class:`PageFiles`); the run page embeds it. Returns the
-    mounted names."""
-    mounted = []
-    for _, spec in records_of_kinds(pm, ("computations",)):
-        if spec.page:
-            app.mount(f"/plugin-pages/{spec.name}", PageFiles(spec.page), name=f"page-{spec.name}")
-            mounted.append(spec.name)
-    return mounted
 
 
 def mount_ui(app: FastAPI, ui_dir: str | Path | None = None) -> bool:

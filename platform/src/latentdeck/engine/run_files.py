@@ -66,14 +66,13 @@ def parse_name(parsers, name: str) -> dict[str, Any]:
 
 
 def spec_rows(pm) -> list[dict[str, Any]]:
-    """What the listing says about each installed computation (its schedule, view hint, page and owner)."""
+    """What the listing says about each installed computation (its schedule, view hint and owner)."""
     rows = []
     for kind, spec in records_of_kinds(pm, ("computations",)):
         rows.append({"name": spec.name, "kind": kind, "provider": providers(pm, kind).get(spec.name),
                      "runs": spec.runs, "askable": spec.askable,
                      "folder": spec.folder, "view": spec.view, "description": spec.description,
-                     "overlay": bool(getattr(spec, "overlay", False)),
-                     "page": f"/plugin-pages/{spec.name}/" if spec.page else None})
+                     "overlay": bool(getattr(spec, "overlay", False))})
     return rows
 
 

@@ -51,8 +51,6 @@ def _capabilities(field: str, value: Any) -> list[str]:
 
 def _view(record: Any) -> list[str]:
     problems = [] if record.view in VIEWS else [f"view must be one of {', '.join(VIEWS)}, got {record.view!r:.40}"]
-    if record.page is not None and not (isinstance(record.page, str) and (Path(record.page) / "index.html").is_file()):
-        problems.append(f"page must be a folder holding index.html, got {record.page!r:.80}")
     return problems
 
 

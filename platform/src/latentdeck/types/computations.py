@@ -53,7 +53,7 @@ class ComputationSpec:
     by this plugin alone) and ``files`` the file-name patterns inside it: ``{tag}`` is ``epoch_<N>`` or
     ``latest``, ``{name}`` one name part, ``{name:int}`` a whole number. ``overlay``: its JSON files are
     overlays of the latent map. ``view``: how the run page shows its files without a view of its own
-    (:data:`VIEWS`); ``page``: a folder with an ``index.html`` the run page embeds.
+    (:data:`VIEWS`); a panel of its own is a :class:`~latentdeck.types.ViewSpec` naming it in ``computations``.
     ``heavy``: in the epoch loop it runs in a background thread (one at a time, in epoch order) so training
     goes on; asked for on demand, it runs where the run's executor runs work. ``budget_s``: its time budget
     in seconds (None: the run's ``generator_budget_s`` / the server's ``LATENTDECK_COMPUTE_BUDGET_S``).
@@ -72,7 +72,6 @@ class ComputationSpec:
     description: str = ""
     overlay: bool = False
     view: str = "json"
-    page: str | None = None
     heavy: bool = False
     budget_s: float | None = None
 
@@ -101,7 +100,7 @@ def ArtifactSpec(name: str, generate: Callable[[Any], None], **fields: Any) -> C
     ``register_computations`` instead."""
     warnings.warn("ArtifactSpec is deprecated: return ComputationSpec(runs='every_epoch') from register_computations",
                   DeprecationWarning, stacklevel=2)
-    return ComputationSpec(name=name, compute=_ignoring_request(generate), **fields)
+    return ComputationSpec(name=name, compute=_ignoring_request(generate), **_without_page(fields))
 
 
 def OnDemandSpec(name: str, request: type[BaseModel], compute: Callable[[Any, Any], Any], **fields: Any) -> ComputationSpec:
@@ -109,7 +108,15 @@ def OnDemandSpec(name: str, request: type[BaseModel], compute: Callable[[Any, An
     outside packages keep working; return ``ComputationSpec`` from ``register_computations`` instead."""
     warnings.warn("OnDemandSpec is deprecated: return ComputationSpec(runs='on_demand') from register_computations",
                   DeprecationWarning, stacklevel=2)
-    return ComputationSpec(name=name, request=request, compute=compute, runs="on_demand", **fields)
+    return ComputationSpec(name=name, request=request, compute=compute, runs="on_demand", **_without_page(fields))
+
+
+def _without_page(fields: dict[str, Any]) -> dict[str, Any]:
+    """The old ``page`` (an iframe page) is gone: a plugin's own panel is a ViewSpec, loaded as the built-ins are."""
+    if fields.pop("page", None) is not None:
+        warnings.warn("page= is gone: ship your panel as a view (ViewSpec with computations=(name,)); the page is not "
+                      "shown", DeprecationWarning, stacklevel=3)
+    return fields
 
 
 def _ignoring_request(generate: Callable[[Any], None]) -> Callable[[Any, Any], None]:
