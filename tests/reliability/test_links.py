@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import threading
 import time
 from pathlib import Path
@@ -313,7 +312,7 @@ def test_a_fifo_in_place_of_a_checkpoint_answers_within_a_second(run, client, pl
         answered_within(lambda: load_model(run_dir, plugin_manager, epoch=2), ANSWER_S, fifo)
 
 
-# --- sweep records and plugin pages ---------------------------------------------------------------
+# --- sweep records ---------------------------------------------------------------------------------
 
 def test_linked_sweep_records_are_never_read_or_written(client, runs_dir, tmp_path):
     from latentdeck.store.runs import RunStore, RunStoreError
@@ -337,32 +336,3 @@ def test_linked_sweep_records_are_never_read_or_written(client, runs_dir, tmp_pa
     assert client.get("/api/sweeps").json() == []
     assert_untouched(outside, frozen_file)
     assert_untouched(folder, frozen_folder)
-
-
-def test_plugin_pages_follow_no_link_and_open_no_fifo(tmp_path):
-    from starlette.applications import Starlette
-    from starlette.routing import Mount
-
-    from latentdeck.api.static import PageFiles
-
-    page = tmp_path / "page"
-    page.mkdir()
-    (page / "index.html").write_text("<p>the page</p>")
-    secret = tmp_path / "secret.html"
-    secret.write_bytes(CANARY)
-    outside = make_outside(tmp_path)
-    (page / "leak.html").symlink_to(secret)
-    (page / "assets").symlink_to(outside, target_is_directory=True)
-    os.mkfifo(page / "pipe.html")
-    frozen_file, frozen_folder = freeze(secret), freeze(outside)
-    client = TestClient(Starlette(routes=[Mount("/p", PageFiles(page))]))
-    assert client.get("/p/").text == "<p>the page</p>"
-    for path, named in (("leak.html", "page/leak.html"), ("assets/canary.txt", "page/assets")):
-        answer = client.get(f"/p/{path}")
-        assert answer.status_code == 404 and named in answer.json()["detail"], (path, answer.text)
-        assert CANARY not in answer.content
-    answer = answered_within(lambda: client.get("/p/pipe.html"), ANSWER_S, page / "pipe.html")
-    assert answer.status_code == 404 and "page/pipe.html" in answer.json()["detail"], answer.text
-    assert_untouched(secret, frozen_file)
-    assert_untouched(outside, frozen_folder)
-    assert stat.S_ISFIFO(os.lstat(page / "pipe.html").st_mode)
