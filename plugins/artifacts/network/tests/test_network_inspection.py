@@ -7,10 +7,10 @@ import math
 
 import pytest
 import torch
-from latentdeck.engine.epochs import EpochModels, heldout_example
+from latentdeck.engine.epochs import heldout_example
 from latentdeck.kit import OnDemandError
-from latentdeck.registry import collect, get_plugin_manager
-from latentdeck.testing import heavy_imports_of
+from latentdeck.registry import get_plugin_manager
+from latentdeck.testing import asking_context, heavy_imports_of
 from latentdeck_network.compute import aggregate_kernel, delta_tag, parse_delta_tag
 from latentdeck_network.inspection import Inspector
 from latentdeck_network.layers import capture
@@ -19,32 +19,13 @@ CONV1 = "trunk.layers.0"  # the tiny runs' first encoder conv: 1 -> 8 channels, 
 
 
 
-class _Heard:
-    """An event sink that keeps (name, epoch) of each ``artifact.created`` in ``heard``."""
-
-    def __init__(self, heard):
-        self.heard = heard
-
-    def emit(self, type, data):
-        if type == "artifact.created":
-            self.heard.append((data["name"], data["epoch"]))
-
-
-def _asking(run_dir, pm, name, heard=None, models=None):
-    """A context for asking computation ``name`` of the run (as the API builds one), its announcements heard."""
-    from latentdeck.engine.computations import context_for
-
-    ctx = context_for(run_dir, collect(pm, "computations")[name], pm, models or EpochModels())
-    if heard is not None:
-        ctx.events = _Heard(heard)
-    return ctx
 
 @pytest.fixture
 def inspector_for(plugin_manager):
     """``inspector_for(run_dir) -> (Inspector, announced)``: announced collects (names, epoch) calls."""
     def make(run_dir):
         announced: list[tuple[list[str], int]] = []
-        return Inspector(_asking(run_dir, plugin_manager, "network-forward", announced)), announced
+        return Inspector(asking_context(run_dir, "network-forward", pm=plugin_manager, heard=announced)), announced
     return make
 
 
@@ -353,7 +334,7 @@ def test_repeats_are_served_from_disk_without_the_model(trained_run, inspector_f
         def get(self, *args):
             raise AssertionError("a repeat must not load the model")
 
-    from_disk = Inspector(_asking(run_dir, get_plugin_manager(), "network-forward", models=NoModels()))
+    from_disk = Inspector(asking_context(run_dir, "network-forward", pm=get_plugin_manager(), models=NoModels()))
     again = [from_disk.forward(None, 1), from_disk.inspect(None, 1, "trunk.layers.2", 3, (4, 5)),
              from_disk.conv_step(None, 1, CONV1, 3, 4, 5), from_disk.kernels(None, "trunk.layers.3", 1),
              from_disk.perturb(None, 1, "z", 0, 0.5), from_disk.topk(None, "trunk.layers.2", 3, "mean", 20, 4)]

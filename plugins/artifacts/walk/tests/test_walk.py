@@ -10,34 +10,14 @@ import sys
 import numpy as np
 import pytest
 
+from latentdeck.testing import asking_context
 from latentdeck import hookimpl
 from latentdeck.kit.atomic import read_json
 from latentdeck.kit import OnDemandError
-from latentdeck.registry import collect
-from latentdeck.engine.epochs import EpochModels
 from latentdeck_walk.walk import Walker, WalkRequest, span_tag
 
 
 
-class _Heard:
-    """An event sink that keeps (name, epoch) of each ``artifact.created`` in ``heard``."""
-
-    def __init__(self, heard):
-        self.heard = heard
-
-    def emit(self, type, data):
-        if type == "artifact.created":
-            self.heard.append((data["name"], data["epoch"]))
-
-
-def _asking(run_dir, pm, name, heard=None, models=None):
-    """A context for asking computation ``name`` of the run (as the API builds one), its announcements heard."""
-    from latentdeck.engine.computations import context_for
-
-    ctx = context_for(run_dir, collect(pm, "computations")[name], pm, models or EpochModels())
-    if heard is not None:
-        ctx.events = _Heard(heard)
-    return ctx
 
 def _no_map(latents, dims, seed, options, init=None):
     """A stand-in nonlinear projection: no linear map, no transform, no restore (like a reloaded UMAP)."""
@@ -66,7 +46,7 @@ def run(trained_run, walk_pm):
 
 def _walker(run_dir, pm):
     heard: list[tuple[list[str], int]] = []
-    return Walker(_asking(run_dir, pm, "walk", heard)), heard
+    return Walker(asking_context(run_dir, "walk", pm=pm, heard=heard)), heard
 
 
 def test_interpolation_on_a_linear_map_is_exact_at_both_ends(run, walk_pm):

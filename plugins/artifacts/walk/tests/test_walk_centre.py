@@ -10,42 +10,23 @@ import numpy as np
 import pytest
 import torch
 
+from latentdeck.testing import asking_context
 from latentdeck.kit.atomic import read_json
 from latentdeck.engine.epochs import EpochModels, heldout_split
 from latentdeck.kit import OnDemandError
 from latentdeck_walk.centre import class_centre
-from latentdeck.registry import collect
 from latentdeck_walk.walk import Walker, WalkRequest
 
 
 
-class _Heard:
-    """An event sink that keeps (name, epoch) of each ``artifact.created`` in ``heard``."""
-
-    def __init__(self, heard):
-        self.heard = heard
-
-    def emit(self, type, data):
-        if type == "artifact.created":
-            self.heard.append((data["name"], data["epoch"]))
-
-
-def _asking(run_dir, pm, name, heard=None, models=None):
-    """A context for asking computation ``name`` of the run (as the API builds one), its announcements heard."""
-    from latentdeck.engine.computations import context_for
-
-    ctx = context_for(run_dir, collect(pm, "computations")[name], pm, models or EpochModels())
-    if heard is not None:
-        ctx.events = _Heard(heard)
-    return ctx
 
 def _walker(run_dir, pm):
     heard: list = []
-    return Walker(_asking(run_dir, pm, "walk", heard)), heard
+    return Walker(asking_context(run_dir, "walk", pm=pm, heard=heard)), heard
 
 
 def _viz(run_dir, pm):
-    loaded = _asking(run_dir, pm, "walk").load(None)
+    loaded = asking_context(run_dir, "walk", pm=pm).load(None)
     viz = loaded.viz_subset()
     with torch.no_grad():
         return loaded, loaded.model.encode(viz.x).double().numpy(), viz.y.numpy()

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import hookimpl
-from .types import Availability, DataSplit, DatasetSpec
+from .. import hookimpl
+from ..types import Availability, DataSplit, DatasetSpec
 
 try:  # the fixtures are for pytest; the helpers and the tiny dataset also serve `latentdeck plugins --check`
     import pytest
@@ -74,7 +74,7 @@ def _first_dims(latents, dims, seed, options, init=None):
     """A deterministic stand-in projection: the first ``dims`` latent coordinates (a linear map)."""
     import numpy as np
 
-    from .types import Projection
+    from ..types import Projection
 
     d = latents.shape[1]
     return Projection(latents[:, :dims].astype("float64"), {"rule": "first latent coordinates"},
@@ -84,7 +84,7 @@ def _first_dims(latents, dims, seed, options, init=None):
 def _restore_first_dims(saved):
     import numpy as np
 
-    from .types import Projection
+    from ..types import Projection
 
     dims, d = saved["dims"], saved["latent_dim"]
     return Projection(np.asarray(saved["coords"], dtype="float64"), saved.get("params", {}),
@@ -93,73 +93,13 @@ def _restore_first_dims(saved):
 
 @hookimpl
 def register_projections():
-    from .types import ProjectionSpec
+    from ..types import ProjectionSpec
 
     return [ProjectionSpec(name="first-dims", fit=_first_dims, restore=_restore_first_dims,
                            description="test stand-in: first latent coordinates")]
 
 
-# --- contract helpers ---------------------------------------------------------------------------
-
-def check_dataset(spec: DatasetSpec, data_dir: Path) -> None:
-    """Assert a dataset plugin honours the contract (run it on a dataset that is available)."""
-    import torch
-
-    availability = spec.availability(data_dir)
-    assert isinstance(availability, Availability)
-    assert availability.ok, f"{spec.name} unavailable: {availability.reason}"
-    for split in ("train", "heldout"):
-        data = spec.load(data_dir, split)
-        assert data.images.dtype == torch.uint8, f"{spec.name}/{split}: images must be uint8"
-        assert data.labels.dtype == torch.int64, f"{spec.name}/{split}: labels must be int64"
-        assert data.images.shape[-2:] == spec.image_shape[-2:], f"{spec.name}/{split}: wrong image size"
-        assert int(data.labels.max()) < spec.num_classes
-
-
-HEAVY_MODULES = ("torch", "torchvision", "numpy", "mlxtend", "umap", "sklearn", "numba")
-
-
-def heavy_imports_of(module: str) -> list[str]:
-    """The heavy libraries that importing ``module`` pulls in, in a fresh interpreter.
-
-    Plugins must import torch, numpy and friends inside the functions that need them, so that
-    ``latentdeck --help`` and ``latentdeck plugins`` stay fast: a plugin test asserts this is ``[]``.
-    """
-    import os
-    import subprocess
-    import sys
-
-    code = (f"import sys, {module}; "
-            f"print(','.join(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules)))")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    return [name for name in out.stdout.strip().split(",") if name]
-
-
-def check_model(spec, dataset: DatasetSpec, pm) -> dict[str, Any]:
-    """Build the model with default options, run a forward and a backward pass; returns the outputs."""
-    import torch
-
-    from .registry import collect
-    from .types import Batch, Schedule
-
-    options = spec.options()
-    model = spec.build(options, dataset)
-    x = torch.rand(4, *dataset.image_shape)
-    y = torch.arange(4) % dataset.num_classes
-    outputs = model(x)
-    assert isinstance(outputs, dict), "forward() must return a dict of tensors"
-    losses = collect(pm, "loss_components")
-    weights = spec.loss_weights(options, Schedule(1, 1))
-    total = sum(w * losses[name].compute(outputs, Batch(x, y)) for name, w in weights.items())
-    total.backward()
-    if "latents" in spec.capabilities:
-        assert model.encode(x).shape[0] == 4
-    if "decoder" in spec.capabilities:
-        assert model.decode(model.encode(x)).shape == x.shape
-    if "reconstruction" in spec.capabilities:
-        assert outputs["recon"].shape == x.shape
-    return outputs
+from .contract import HEAVY_MODULES, check_dataset, check_model, heavy_imports_of  # noqa: E402,F401  (public)
 
 
 def run_async(make_coroutine):
@@ -208,7 +148,7 @@ def manager_with(plugins: Iterable[Any] = ()) -> Any:
     with hook implementations; one an installed entry point already loaded is not registered twice)."""
     import sys
 
-    from .registry import make_plugin_manager
+    from ..registry import make_plugin_manager
 
     return make_plugin_manager(plugins=[sys.modules[__name__], *plugins])
 
@@ -228,7 +168,7 @@ class TinyRun:
 
     def events(self, type: str | None = None) -> list[dict[str, Any]]:
         """The run's events (only those of ``type`` when given), oldest first."""
-        from .store.events import read_events
+        from ..store.events import read_events
 
         return [e for e in read_events(self.dir / "events.jsonl") if type is None or e["type"] == type]
 
@@ -267,9 +207,9 @@ def run_tiny(plugins: Iterable[Any] = (), config: dict[str, Any] | None = None, 
 def _train(pm: Any, config: dict[str, Any] | None, runs_dir: Path | str | None, expect: str | None) -> TinyRun:
     import tempfile
 
-    from .launch import ConfigError, prepare_run
-    from .store.runs import RunStore
-    from .engine.training import execute_run
+    from ..launch import ConfigError, prepare_run
+    from ..store.runs import RunStore
+    from ..engine.training import execute_run
 
     store = RunStore(runs_dir if runs_dir is not None else tempfile.mkdtemp(prefix="latentdeck-tiny-"))
     try:
@@ -287,7 +227,7 @@ def _train(pm: Any, config: dict[str, Any] | None, runs_dir: Path | str | None, 
 def backfill(run: TinyRun | Path | str, plugins: Iterable[Any] = (), **selection: Any) -> dict[str, Any]:
     """Compute what is missing of a finished run (``epochs=``, ``projections=``, ``artifacts=`` narrow it),
     in this process, with ``plugins`` registered; returns ``{"epochs", "written", ...}``."""
-    from .engine.backfill import backfill as run_backfill
+    from ..engine.backfill import backfill as run_backfill
 
     run_dir = run.dir if isinstance(run, TinyRun) else Path(run)
     return run_backfill(run_dir, pm=manager_with(plugins), **selection)
@@ -296,13 +236,42 @@ def backfill(run: TinyRun | Path | str, plugins: Iterable[Any] = (), **selection
 def ask(run: TinyRun | Path | str, name: str, plugins: Iterable[Any] = (), **request: Any) -> dict[str, Any]:
     """Ask a finished run for computation ``name`` in this process, through the path the API takes; returns the
     answer ``{"folder", "files", "created", "payload", "notes"}`` (a refusal raises ``OnDemandError``)."""
-    from .engine import computations
-    from .registry import askable
+    from ..engine import computations
 
-    pm = manager_with(plugins)
-    spec = askable(pm)[name]
+    ctx = asking_context(run, name, plugins)
+    spec = ctx.spec
+    if spec.request is None:
+        raise KeyError(f"computation {name!r} cannot be asked for: it declares no request model")
+    return computations.run(spec, ctx, spec.request.model_validate(request)).as_json()
+
+
+def asking_context(run: TinyRun | Path | str, name: str, plugins: Iterable[Any] = (), *, pm: Any = None,
+                   heard: list | None = None, models: Any = None) -> Any:
+    """The run context computation ``name`` gets when a person asks for it (built as the API builds it), to call
+    its ``compute`` or its helpers directly. ``pm``: a plugin manager to use instead of ``plugins``; ``heard``: a
+    list that collects ``(name, epoch)`` of each file the computation announces; ``models``: a shared cache of
+    loaded epochs (to count loads)."""
+    from ..engine import computations
+    from ..engine.epochs import EpochModels
+    from ..registry import collect
+
+    pm = pm if pm is not None else manager_with(plugins)
     run_dir = run.dir if isinstance(run, TinyRun) else Path(run)
-    return computations.run(spec, computations.context_for(run_dir, spec, pm), spec.request.model_validate(request)).as_json()
+    ctx = computations.context_for(run_dir, collect(pm, "computations")[name], pm, models or EpochModels())
+    if heard is not None:
+        ctx.events = _Heard(heard)
+    return ctx
+
+
+class _Heard:
+    """An event sink keeping ``(name, epoch)`` of each ``artifact.created``."""
+
+    def __init__(self, heard: list):
+        self.heard = heard
+
+    def emit(self, type: str, data: dict[str, Any]) -> None:
+        if type == "artifact.created":
+            self.heard.append((data["name"], data["epoch"]))
 
 
 def client(plugins: Iterable[Any] = (), runs_dir: Path | str | None = None) -> Any:
@@ -312,7 +281,7 @@ def client(plugins: Iterable[Any] = (), runs_dir: Path | str | None = None) -> A
 
     from fastapi.testclient import TestClient
 
-    from .api.app import create_app
+    from ..api.app import create_app
 
     runs = Path(runs_dir) if runs_dir is not None else Path(tempfile.mkdtemp(prefix="latentdeck-runs-"))
     return TestClient(create_app(manager_with(plugins), runs, ui_dir=runs / "no-ui"))
@@ -323,7 +292,7 @@ def client(plugins: Iterable[Any] = (), runs_dir: Path | str | None = None) -> A
 @_fixture
 def plugin_manager(monkeypatch):
     """A fresh plugin manager: every installed plugin plus the tiny dataset (also for workers)."""
-    from .registry import get_plugin_manager
+    from ..registry import get_plugin_manager
 
     monkeypatch.setenv("LATENTDECK_EXTRA_PLUGINS", "latentdeck.testing")
     # A server started by a test must not spend ~40 s of CPU warming UMAP in the background;
