@@ -53,16 +53,6 @@ export interface ClusterQuality {
   phase_note?: string; // at a pretraining epoch: the scores describe an untrained prior
 }
 
-/** clusters/prior_means_epoch_<N>.json: the decoded prior means, one tile per component in a PNG row. */
-export interface PriorMeans {
-  epoch: number;
-  components: number;
-  tile: [number, number];
-  order: "component";
-  weights: number[] | null;
-  phase_note?: string; // at a pretraining epoch: the tiles decode an untrained prior
-}
-
 /** How components are coloured and named on this page. */
 export interface ComponentMapping {
   epoch: number; // the epoch whose matching is used
