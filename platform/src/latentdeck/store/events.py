@@ -95,15 +95,20 @@ def _last_seq(path: Path) -> tuple[int, int]:
         return 0, end
 
 
-def last_event(path: Path | str) -> dict[str, Any] | None:
-    """The log's last complete event (None for an empty or missing log)."""
+def _from_the_end(path: Path | str, block: int, needle: bytes | None = None) -> Iterator[dict[str, Any]]:
+    """The log's complete events, newest first (nothing for a missing log): :func:`events_backward` over the file."""
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
-        return None
+        return
     with handle:
         end = complete_end_of(handle, handle.seek(0, os.SEEK_END))
-        return next(events_backward(handle, path, end, block=4096), None)
+        yield from events_backward(handle, path, end, block=block, needle=needle)
+
+
+def last_event(path: Path | str) -> dict[str, Any] | None:
+    """The log's last complete event (None for an empty or missing log)."""
+    return next(_from_the_end(path, 4096), None)
 
 
 class EventLog:
@@ -311,13 +316,7 @@ def read_chunk(path: Path | str, offset: int, max_bytes: int = CHUNK_BYTES) -> t
 
 def last_closing_seq(path: Path | str) -> int | None:
     """The seq of the last closing event in the log (read backwards in blocks), or None."""
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        return None
-    with handle:
-        end = complete_end_of(handle, handle.seek(0, os.SEEK_END))
-        for event in events_backward(handle, path, end, block=CHUNK_BYTES, needle=b'"type"'):
-            if closes(event):
-                return int(event["seq"])
-        return None
+    for event in _from_the_end(path, CHUNK_BYTES, b'"type"'):
+        if closes(event):
+            return int(event["seq"])
+    return None
