@@ -122,8 +122,43 @@ def test_a_plugin_may_use_its_folder_in_several_specs():
     (ComputationSpec("o", runs="on_demand", request=NoOptions, compute=print, folder="o", files=("{a}/{a}.json",)), "repeats a placeholder"),
     (ComputationSpec("o", runs="on_demand", request=NoOptions, compute=print, folder="o", files=("o.json",),
                   requires=frozenset({"telepathy"})), "unknown capabilities ['telepathy']"),
+    (ComputationSpec("o", compute=print, folder="o", files=("o_{tag}.json",), provides={"o_{tag}.json": "edges"}),
+     "provides role 'edges'"),
+    (ComputationSpec("o", compute=print, folder="o", files=("o_{tag}.json",), provides={"p_{tag}.json": "neighbours"}),
+     "not one of its files"),
 ])
 def test_register_computations_records_are_checked_at_load(record, expected):
     bad = plugin("bad_ondemand", register_computations=lambda: [record])
     pm = make_plugin_manager(entrypoints=False, plugins=[bad])
     assert pm.infos["bad_ondemand"].status == "failed" and expected in pm.infos["bad_ondemand"].error
+
+
+# --- explorer roles: what the latent explorer reads, one provider each (overlays excepted) ------------
+
+def test_a_plugin_providing_a_role_another_provides_is_disabled_naming_both(monkeypatch):
+    monkeypatch.setenv("LATENTDECK_LOAD_PLUGINS", "")
+    rival = plugin("rival_graph", register_computations=lambda: [ComputationSpec(
+        "faiss", compute=print, folder="graph", files=("nn_{method}_{tag}.json",),
+        provides={"nn_{method}_{tag}.json": "neighbours"})])
+    pm = make_plugin_manager(entrypoints=True, plugins=[rival])
+    error = pm.infos["rival_graph"].error
+    assert pm.infos["rival_graph"].status == "failed" and "'neighbours'" in error and "'latentdeck.knn'" in error
+    assert "knn" in collect(pm, "computations")
+
+
+def test_a_role_is_served_by_whoever_provides_it_and_overlays_may_be_many(monkeypatch):
+    from latentdeck.engine.run_files import file_parsers, parse_name
+
+    monkeypatch.setenv("LATENTDECK_DISABLE_PLUGINS", "latentdeck.knn")
+    graph = plugin("faiss_graph", register_computations=lambda: [
+        ComputationSpec("faiss", compute=print, folder="graph", files=("nn_{method}_{tag}.json",),
+                        provides={"nn_{method}_{tag}.json": "neighbours"}),
+        ComputationSpec("blur", compute=print, folder="blur", files=("blur_{score}_{tag}_{method}.json",), overlay=True)])
+    pm = make_plugin_manager(entrypoints=True, plugins=[graph])
+    assert pm.infos["faiss_graph"].status == "ok", pm.infos["faiss_graph"].error
+    parsers = file_parsers(pm)
+    assert parse_name(parsers, "graph/nn_umap_epoch_3.json")["role"] == "neighbours"
+    assert parse_name(parsers, "blur/blur_sharp_epoch_3_pca.json")["role"] == "overlay"
+    assert parse_name(parsers, "density/posterior_2d_epoch_3_pca.json")["role"] == "overlay"
+    assert parse_name(parsers, "atlas/atlas_inputs.json")["role"] == "input-thumbnails"
+    assert parse_name(parsers, "atlas/atlas_inputs.png")["role"] is None

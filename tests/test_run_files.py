@@ -47,7 +47,8 @@ def test_files_carry_their_parsed_keys(trained_run, client):
 
     density = files["density/posterior_2d_epoch_1_zzz.json"]
     assert (density["artifact"], density["epoch"], density["method"]) == ("density", 1, "zzz")
-    assert density["fields"]["family"] == "posterior"
+    assert density["fields"]["family"] == "posterior" and density["role"] == "overlay"
+    assert recon["role"] is None
     assert files["density/notes.txt"]["kind"] == "undeclared" and files["density/notes.txt"]["artifact"] is None
     assert files["checkpoints/epoch_2.pt"]["kind"] == "checkpoints" and files["checkpoints/epoch_2.pt"]["epoch"] == 2
 

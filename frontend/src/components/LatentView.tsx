@@ -71,7 +71,7 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
     publish: bus.publish, subscribe: bus.subscribe,
   };
   const compute = useCallback((name: string, request: object) => api.compute(runId, name as never, request), [runId]);
-  const mapping = useComponentMapping(runId, catalogue.clusters, loaded);
+  const mapping = useComponentMapping(runId, catalogue, loaded);
   const onExplorerState = useUrlView({ method, dims: resolvedDims, epoch: view.epoch === null ? null : shownEpoch, filter: filterText, focus: anchors }, camera);
   const [notesRead, setNotesRead] = useState(false);
   const urlNotes = loaded && methods.length && !notesRead ? [...asked.problems, ...substitutions(asked.state, { ...resolved, methods })] : [];
@@ -134,7 +134,7 @@ function ProjectionsOnDisk({ catalogue, loaded, runId }: { catalogue: Catalogue;
           <tbody>
             {rows.sort((a, b) => a.m.localeCompare(b.m) || a.d - b.d).map(({ m, d, eps }) => (
               <tr key={`${m}${d}`}><td>{m} {d}-D</td><td className="mono small">{eps.join(", ")}</td>
-                <td className="mono small">{catalogue.knn.get(m)?.size ?? 0}</td></tr>
+                <td className="mono small">{catalogue.neighbours.get(m)?.size ?? 0}</td></tr>
             ))}
           </tbody>
         </table>

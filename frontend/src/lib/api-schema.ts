@@ -1323,6 +1323,11 @@ export interface components {
             fields: {
                 [key: string]: string | number | null;
             };
+            /**
+             * Role
+             * @description what the latent explorer reads it as (ComputationSpec.provides: neighbours, overlay, input-thumbnails, recon-thumbnails, cluster-scores), null for none
+             */
+            role?: string | null;
             /** Size */
             size: number;
             /** Mtime */

@@ -7,7 +7,7 @@
 // lib/latent/similarity.ts.
 import { useMemo, useState } from "react";
 import type { Catalogue } from "@/lib/latent/catalogue";
-import { knnName, projectionName } from "@/lib/latent/catalogue";
+import { neighboursFile, projectionName } from "@/lib/latent/catalogue";
 import { alignmentNote, changeColour, changeColours, changeHeadline, knnKeys, matchPoints, neighbourhoodChangeOf, trailSet } from "@/lib/latent/changes";
 import type { NeighbourhoodChange, TrailSet } from "@/lib/latent/changes";
 import { cssRgb, gradientCss } from "@/lib/latent/colour";
@@ -64,10 +64,10 @@ export function useChanges({ runId, catalogue, epochs, doc, scaling, positions, 
   const previousEpoch = at > 0 ? epochs[at - 1] : null;
   const method = doc?.method ?? "", dims = doc?.dims ?? 2;
   const want = on && doc !== null && previousEpoch !== null;
-  const hasKnn = (e: number | null) => e !== null && !!catalogue.knn.get(method)?.has(e);
+  const hasKnn = (e: number | null) => neighboursFile(catalogue, method, e) !== null;
   const previous = useRunJson<ProjectionDoc>(runId, want ? projectionName(method, dims, previousEpoch!) : null);
-  const previousKnn = useRunJson<KnnDoc>(runId, want && hasKnn(previousEpoch) ? knnName(method, previousEpoch!) : null);
-  const currentKnn = useRunJson<KnnDoc>(runId, want && hasKnn(epoch) ? knnName(method, epoch!) : null);
+  const previousKnn = useRunJson<KnnDoc>(runId, want && hasKnn(previousEpoch) ? neighboursFile(catalogue, method, previousEpoch) : null);
+  const currentKnn = useRunJson<KnnDoc>(runId, want && hasKnn(epoch) ? neighboursFile(catalogue, method, epoch) : null);
   const prevDoc = previous?.doc && previous.doc.dims === dims ? previous.doc : null;
 
   const matched = useMemo(() => (doc && prevDoc ? matchPoints(prevDoc, doc) : null), [doc, prevDoc]);

@@ -6,7 +6,7 @@ import dynamic from "next/dynamic";
 import { useEffect, useMemo, useState } from "react";
 import { api } from "@/lib/api";
 import type { RunSummary } from "@/lib/api";
-import { projectionName, resolveView } from "@/lib/latent/catalogue";
+import { emptyCatalogue, projectionName, resolveView } from "@/lib/latent/catalogue";
 import type { Catalogue } from "@/lib/latent/catalogue";
 import { useCatalogue, useRunJson } from "@/lib/latent/files";
 import { useComponentMapping, useMapping } from "@/lib/latent/componentMapping";
@@ -64,9 +64,9 @@ function Side({ runId, pageRunId, title, doc, hover, setHover, camera, id, class
 
 /** Another run's side: its components matched to digits from its own newest cluster file (keyed by run, so
  * the matching is chosen afresh for each run picked). */
-function OtherRunSide(props: Omit<Parameters<typeof Side>[0], "otherMapping"> & { clusters: number[]; listed: boolean }) {
-  const { clusters, listed, ...rest } = props;
-  const mapping = useComponentMapping(rest.runId, clusters, listed).mapping;
+function OtherRunSide(props: Omit<Parameters<typeof Side>[0], "otherMapping"> & { scores: Catalogue; listed: boolean }) {
+  const { scores, listed, ...rest } = props;
+  const mapping = useComponentMapping(rest.runId, scores, listed).mapping;
   return <Side {...rest} otherMapping={mapping} />;
 }
 
@@ -147,7 +147,7 @@ export function ComparePanel({ runId, catalogue, method, dims, epoch, dataset, c
           <div className={s.compare}>
             <Side runId={runId} pageRunId={runId} id="compare-left" doc={leftDoc} hover={hover} setHover={setHover} camera={camera} classes={classes} by={by} otherMapping={null}
               title={`this run · epoch ${mode === "epochs" ? a : b ?? a}`} />
-            <OtherRunSide key={mode === "epochs" ? runId : other} clusters={mode === "epochs" ? [] : otherCatalogue.clusters} listed={mode === "epochs" || otherLoaded.loaded}
+            <OtherRunSide key={mode === "epochs" ? runId : other} scores={mode === "epochs" ? emptyCatalogue() : otherCatalogue} listed={mode === "epochs" || otherLoaded.loaded}
               runId={mode === "epochs" ? runId : other} pageRunId={runId} id="compare-right" doc={rightDoc} hover={hover} setHover={setHover}
               camera={camera} classes={classes} by={by} title={mode === "epochs" ? `this run · epoch ${b}` : other ? `${otherName} · epoch ${otherView.epoch ?? "–"}` : "another run"} />
           </div>

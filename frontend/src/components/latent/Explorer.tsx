@@ -8,7 +8,7 @@
 import dynamic from "next/dynamic";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import type { Catalogue } from "@/lib/latent/catalogue";
-import { ATLAS_INPUTS, atlasReconName, knnName, projectionName, resolveView } from "@/lib/latent/catalogue";
+import { neighboursFile, projectionName, resolveView } from "@/lib/latent/catalogue";
 import type { Feed } from "@/lib/latent/files";
 import { loadJson, useRunJson } from "@/lib/latent/files";
 import { describeFilter, matchFilter, parseFilter, unavailableKey } from "@/lib/latent/filter";
@@ -110,14 +110,14 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const [picker, setPicker] = useState<{ fn: (key: string | null) => void } | null>(null); // a view waits for a click
 
   const docEpoch = doc?.epoch ?? null;
-  const knnOnDisk = docEpoch !== null && catalogue.knn.get(method)?.has(docEpoch);
+  const knnOnDisk = neighboursFile(catalogue, method, docEpoch) !== null;
   const wantKnn = knnOnDisk && (edgeScope !== "off" || anchors.length > 0 || hover !== null);
-  const knn = useRunJson<KnnDoc>(runId, wantKnn ? knnName(method, docEpoch!) : null)?.doc ?? null;
+  const knn = useRunJson<KnnDoc>(runId, wantKnn ? neighboursFile(catalogue, method, docEpoch) : null)?.doc ?? null;
   const knnFits = knn && doc && knn.n === doc.n ? knn : null;
   const autoRadius = useMemo(() => (knnFits ? defaultRadiusFactor(knnFits, dims) : 1), [knnFits, dims]);
   const radiusFactor = radiusChoice ?? autoRadius;
-  const inputs = useRunJson<AtlasDoc>(runId, catalogue.atlasInputs ? ATLAS_INPUTS : null)?.doc ?? null;
-  const recon = useRunJson<AtlasDoc>(runId, docEpoch !== null && catalogue.atlasRecon.has(docEpoch) ? atlasReconName(docEpoch) : null)?.doc ?? null;
+  const inputs = useRunJson<AtlasDoc>(runId, catalogue.inputThumbnails)?.doc ?? null;
+  const recon = useRunJson<AtlasDoc>(runId, docEpoch !== null ? catalogue.reconThumbnails.get(docEpoch) ?? null : null)?.doc ?? null;
   const overlayFiles = useMemo(() => [...catalogue.overlays.values()], [catalogue.overlays]);
   const kinds = useMemo(() => overlayKinds(overlayFiles), [overlayFiles]);
   const here = useMemo(() => new Map(overlayFiles.filter((e) => e.method === method && e.epoch === docEpoch).map((e) => [e.kind, e.name])),

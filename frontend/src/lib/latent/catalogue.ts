@@ -1,25 +1,28 @@
 // Which latent-page files a run has, from its file listing (GET /api/runs/{id}/files): every row carries
-// the keys the server parsed from the declared patterns (artifact, kind, epoch, latest, method, dims, fields),
-// so nothing here reads a file name. Every view on the page is drawn from these files only.
+// the keys the server parsed from the declared patterns (artifact, kind, epoch, latest, method, dims, fields)
+// and the explorer role its computation declares it provides (ComputationSpec.provides: neighbours, overlay,
+// input-thumbnails, recon-thumbnails, cluster-scores), so nothing here reads a file name or names a plugin:
+// whichever installed package provides a role is read. Every view on the page is drawn from these files only.
 import type { RunFile } from "../api";
 import type { OverlayEntry } from "../overlays";
 import { nearestEpoch } from "./urlState";
 
 /** The keys of one listed file that the catalogue reads (a RunFile row). */
-export type FileKeys = Pick<RunFile, "name" | "artifact" | "kind" | "epoch" | "latest" | "method" | "dims" | "fields">;
+export type FileKeys = Pick<RunFile, "name" | "artifact" | "kind" | "epoch" | "latest" | "method" | "dims" | "fields" | "role">;
 
 export interface Catalogue {
   /** method -> dims -> epochs with a projection file, ascending */
   projections: Map<string, Map<number, number[]>>;
-  /** method -> epochs with a kNN file */
-  knn: Map<string, Set<number>>;
-  /** per-epoch overlay grids (files of the artifact types the listing marks `overlay`, with a method and one kind) */
+  /** method -> epoch -> its neighbour-graph file (role "neighbours") */
+  neighbours: Map<string, Map<number, string>>;
+  /** per-epoch overlay grids (role "overlay": a {method} and one other text field, its kind) */
   overlays: Map<string, OverlayEntry>;
-  atlasInputs: boolean;
-  /** epochs with a reconstruction atlas */
-  atlasRecon: Set<number>;
-  /** epochs with a cluster-quality file (clusters/cluster_quality_epoch_<N>.json), ascending */
-  clusters: number[];
+  /** the run's input-thumbnail sheet index (role "input-thumbnails"), or null */
+  inputThumbnails: string | null;
+  /** epoch -> its reconstruction-thumbnail sheet index (role "recon-thumbnails") */
+  reconThumbnails: Map<number, string>;
+  /** epoch -> its cluster-scores file (role "cluster-scores") */
+  clusterScores: Map<number, string>;
   /** every file seen, once, in arrival order (the listing's rows: what plugins' views are told, ViewProps.files) */
   files: FileKeys[];
 }
@@ -27,29 +30,28 @@ export interface Catalogue {
 const withEpoch = (epochs: number[], epoch: number) => [...epochs, epoch].sort((a, b) => a - b);
 
 export function emptyCatalogue(): Catalogue {
-  return { projections: new Map(), knn: new Map(), overlays: new Map(), atlasInputs: false, atlasRecon: new Set(), clusters: [], files: [] };
+  return { projections: new Map(), neighbours: new Map(), overlays: new Map(), inputThumbnails: null, reconThumbnails: new Map(), clusterScores: new Map(), files: [] };
 }
 
-/** The overlay a listed file is, or null: a per-epoch JSON file of an overlay artifact type whose pattern
- * names a {method} and exactly one other text field (its kind: density's family, distortion's metric). */
-export function overlayOf(row: FileKeys, overlayTypes: ReadonlySet<string>): OverlayEntry | null {
-  if (!row.artifact || !overlayTypes.has(row.artifact) || row.epoch === null || !row.method || !row.name.endsWith(".json")) return null;
+/** The overlay a listed file is, or null: a per-epoch JSON file of role "overlay" whose pattern names a
+ * {method} and exactly one other text field (its kind: a density family, a distortion metric ...). */
+export function overlayOf(row: FileKeys): OverlayEntry | null {
+  if (row.role !== "overlay" || !row.artifact || row.epoch === null || !row.method || !row.name.endsWith(".json")) return null;
   const text = Object.values(row.fields ?? {}).filter((v): v is string => typeof v === "string");
   if (text.length !== 1 || Object.keys(row.fields ?? {}).length !== 1) return null;
   return { name: row.name, generator: row.artifact, kind: text[0], method: row.method, epoch: row.epoch };
 }
 
-/** Add listed files to a catalogue (returns a new one when something was added, else the same object).
- * ``overlayTypes``: the artifact types the listing marks `overlay`. */
-export function addToCatalogue(previous: Catalogue, rows: Iterable<FileKeys>, overlayTypes: ReadonlySet<string> = new Set()): Catalogue {
+/** Add listed files to a catalogue (returns a new one when something was added, else the same object). */
+export function addToCatalogue(previous: Catalogue, rows: Iterable<FileKeys>): Catalogue {
   let next: Catalogue | null = null;
   const edit = () => {
     if (!next) {
       next = {
         projections: new Map([...previous.projections].map(([m, byDims]) => [m, new Map([...byDims].map(([d, e]) => [d, [...e]]))])),
-        knn: new Map([...previous.knn].map(([m, e]) => [m, new Set(e)])),
-        overlays: new Map(previous.overlays), atlasInputs: previous.atlasInputs, atlasRecon: new Set(previous.atlasRecon),
-        clusters: [...previous.clusters], files: previous.files,
+        neighbours: new Map([...previous.neighbours].map(([m, e]) => [m, new Map(e)])),
+        overlays: new Map(previous.overlays), inputThumbnails: previous.inputThumbnails,
+        reconThumbnails: new Map(previous.reconThumbnails), clusterScores: new Map(previous.clusterScores), files: previous.files,
       };
     }
     return next;
@@ -72,30 +74,41 @@ export function addToCatalogue(previous: Catalogue, rows: Iterable<FileKeys>, ov
       c.projections.set(method, byDims);
       continue;
     }
-    const overlay = overlayOf(row, overlayTypes);
+    const overlay = overlayOf(row);
     if (overlay) {
       if (!current().overlays.has(row.name)) edit().overlays.set(row.name, overlay);
       continue;
     }
-    if (row.latest) continue;
-    if (row.artifact === "knn" && row.method && epoch !== null) {
-      if (current().knn.get(row.method)?.has(epoch)) continue;
+    if (row.latest || !row.role) continue;
+    if (row.role === "input-thumbnails") {
+      if (current().inputThumbnails !== row.name) edit().inputThumbnails = row.name;
+      continue;
+    }
+    if (epoch === null) continue;
+    if (row.role === "neighbours" && row.method) {
+      if (current().neighbours.get(row.method)?.get(epoch) === row.name) continue;
       const c = edit();
-      c.knn.set(row.method, new Set([...(c.knn.get(row.method) ?? []), epoch]));
-    } else if (row.artifact === "atlas") {
-      if (epoch === null) { if (!current().atlasInputs) edit().atlasInputs = true; }
-      else if (!current().atlasRecon.has(epoch)) edit().atlasRecon.add(epoch);
-    } else if (row.artifact === "cluster_quality" && epoch !== null) {
-      if (!current().clusters.includes(epoch)) { const c = edit(); c.clusters = withEpoch(c.clusters, epoch); }
+      c.neighbours.set(row.method, new Map(c.neighbours.get(row.method) ?? []).set(epoch, row.name));
+    } else if (row.role === "recon-thumbnails") {
+      if (current().reconThumbnails.get(epoch) !== row.name) edit().reconThumbnails.set(epoch, row.name);
+    } else if (row.role === "cluster-scores") {
+      if (current().clusterScores.get(epoch) !== row.name) edit().clusterScores.set(epoch, row.name);
     }
   }
   if (next && added.length) (next as Catalogue).files = [...previous.files, ...added];
   return next ?? previous;
 }
 
-export function catalogueOf(rows: Iterable<FileKeys>, overlayTypes: ReadonlySet<string> = new Set()): Catalogue {
-  return addToCatalogue(emptyCatalogue(), rows, overlayTypes);
+export function catalogueOf(rows: Iterable<FileKeys>): Catalogue {
+  return addToCatalogue(emptyCatalogue(), rows);
 }
+
+/** The neighbour-graph file of one map and epoch, or null when the run has none. */
+export const neighboursFile = (c: Catalogue, method: string, epoch: number | null) =>
+  epoch === null ? null : c.neighbours.get(method)?.get(epoch) ?? null;
+
+/** The epochs with a cluster-scores file, ascending. */
+export const scoreEpochs = (c: Catalogue) => [...c.clusterScores.keys()].sort((a, b) => a - b);
 
 /** Methods in display order: PCA first (exact, linear), then the others by name. */
 export function methodsOf(c: Catalogue): string[] {
@@ -108,10 +121,6 @@ export function projectionName(method: string, dims: number, epoch: number): str
     : `projections/latent_${dims}d_epoch_${epoch}_${method}.json`;
 }
 
-export const knnName = (method: string, epoch: number) => `neighbors/knn_${method}_epoch_${epoch}.json`;
-export const ATLAS_INPUTS = "atlas/atlas_inputs.json";
-export const atlasReconName = (epoch: number) => `atlas/atlas_epoch_${epoch}.json`;
-export const clusterQualityName = (epoch: number) => `clusters/cluster_quality_epoch_${epoch}.json`;
 
 export interface ResolvedView {
   methods: string[];

@@ -4,7 +4,8 @@
 // the map's colours, the legend, the hover card, the mixture panel and compare mode. A newer file can be
 // adopted on request ("match again at epoch N").
 import { createContext, useContext, useMemo, useState } from "react";
-import { clusterQualityName } from "./catalogue";
+import { scoreEpochs } from "./catalogue";
+import type { Catalogue } from "./catalogue";
 import { useRunJson } from "./files";
 import { mappingNote, mappingOf } from "./matching";
 import type { ClusterQuality, ComponentMapping } from "./matching";
@@ -20,11 +21,12 @@ const NONE: MappingState = { mapping: null, note: "", newer: null, rematch: () =
 export const ComponentMappingContext = createContext<MappingState>(NONE);
 
 /** The mapping this page uses: from the newest cluster file when the page first saw one, kept after. */
-export function useComponentMapping(runId: string, clusterEpochs: number[], listed: boolean): MappingState {
-  const latest = clusterEpochs.length ? clusterEpochs[clusterEpochs.length - 1] : null;
+export function useComponentMapping(runId: string, catalogue: Catalogue, listed: boolean): MappingState {
+  const epochs = scoreEpochs(catalogue);
+  const latest = epochs.length ? epochs[epochs.length - 1] : null;
   const [chosen, setChosen] = useState<number | null>(null);
   if (chosen === null && latest !== null) setChosen(latest); // once: later files do not move the colours
-  const loaded = useRunJson<ClusterQuality>(runId, chosen !== null ? clusterQualityName(chosen) : null);
+  const loaded = useRunJson<ClusterQuality>(runId, chosen !== null ? catalogue.clusterScores.get(chosen) ?? null : null);
   const quality = loaded?.doc ?? null;
   const error = loaded?.error ?? null;
   const waiting = !listed || (chosen !== null && !loaded);

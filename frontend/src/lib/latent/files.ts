@@ -4,11 +4,9 @@
 // the timeline does not fetch and parse the same file twice.
 import { useEffect, useRef, useState } from "react";
 import { api, isActive } from "../api";
-import type { RunFiles } from "../api";
 import { addToCatalogue, emptyCatalogue } from "./catalogue";
 import type { Catalogue } from "./catalogue";
 
-const overlayTypes = (listing: RunFiles) => new Set(listing.artifacts.filter((a) => a.overlay).map((a) => a.name));
 
 const CACHE_LIMIT = 48;
 const cache = new Map<string, Promise<unknown>>();
@@ -67,7 +65,7 @@ export function useCatalogue(runId: string | null, status: string | undefined): 
     if (!runId) return;
     let current = true;
     api.files(runId).then(
-      (listing) => { if (current) setState((s) => ({ runId, loaded: true, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), listing.files, overlayTypes(listing)) })); },
+      (listing) => { if (current) setState((s) => ({ runId, loaded: true, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), listing.files) })); },
       () => { if (current) setState({ runId, loaded: true, catalogue: emptyCatalogue() }); },
     );
     return () => { current = false; };
@@ -92,7 +90,7 @@ export function useCatalogue(runId: string | null, status: string | undefined): 
       const whole = epochs.includes(null);
       for (const epoch of whole ? [undefined] : (epochs as number[])) {
         api.files(runId, { epoch }).then((listing) => {
-          if (!closed) setState((s) => ({ ...s, runId, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), listing.files, overlayTypes(listing)) }));
+          if (!closed) setState((s) => ({ ...s, runId, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), listing.files) }));
         }, () => undefined); // the next announcement, or a reload, lists it again
       }
     };

@@ -2,7 +2,7 @@
 // pytest suite runs it in tests/test_ui_unit.py).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { addToCatalogue, catalogueOf, methodsOf, overlayOf, projectionName } from "./catalogue";
+import { addToCatalogue, catalogueOf, methodsOf, neighboursFile, overlayOf, projectionName, scoreEpochs } from "./catalogue";
 import type { FileKeys } from "./catalogue";
 import { categoryColour, DIGIT_PALETTE, hexToRgb } from "./colour";
 import { minPairDifference } from "./colourScience";
@@ -189,45 +189,54 @@ test("filters negate and combine, and an unparsable term says where it is", () =
 
 /** A listed file as GET /api/runs/{id}/files gives it (the keys the server parsed from the declared patterns). */
 const row = (name: string, artifact: string | null, kind: string, epoch: number | null, more: Partial<FileKeys> = {}): FileKeys =>
-  ({ name, artifact, kind, epoch, latest: false, method: null, dims: null, fields: {}, ...more });
+  ({ name, artifact, kind, epoch, latest: false, method: null, dims: null, fields: {}, role: null, ...more });
 
-test("overlay files are found from the listing's keys and the types it marks overlay, not names known here", async () => {
+test("overlay files are found from the role the listing gives them, not names known here", async () => {
   const { overlayKinds } = await import("../overlays");
-  const overlays = new Set(["density", "distortion", "sharpness", "sampling"]);
-  const prior = overlayOf(row("density/prior_empirical_2d_epoch_3_umap.json", "density", "artifacts", 3, { method: "umap", fields: { family: "prior_empirical" } }), overlays)!;
-  assert.deepEqual(prior, { name: "density/prior_empirical_2d_epoch_3_umap.json", generator: "density", kind: "prior_empirical", method: "umap", epoch: 3 });
-  assert.equal(overlayOf(row("quality/map_blur_epoch_2_pca.json", "sharpness", "artifacts", 2, { method: "pca", fields: { score: "blur" } }), overlays)!.generator,
+  const overlay = { role: "overlay" };
+  const prior = overlayOf(row("grids/prior_empirical_2d_epoch_3_umap.json", "grids", "artifacts", 3, { ...overlay, method: "umap", fields: { family: "prior_empirical" } }))!;
+  assert.deepEqual(prior, { name: "grids/prior_empirical_2d_epoch_3_umap.json", generator: "grids", kind: "prior_empirical", method: "umap", epoch: 3 });
+  assert.equal(overlayOf(row("quality/map_blur_epoch_2_pca.json", "sharpness", "artifacts", 2, { ...overlay, method: "pca", fields: { score: "blur" } }))!.generator,
     "sharpness", "a third-party overlay needs no UI change");
-  assert.equal(overlayOf(row("density/prior_2d_latest_pca.json", "density", "artifacts", null, { latest: true, method: "pca", fields: { family: "prior" } }), overlays), null, "mirrors are not epochs");
-  assert.equal(overlayOf(row("samples/posterior_local_epoch_1_idx_4_m_4.json", "sampling", "artifacts", 1, { fields: { kind: "posterior_local", idx: 4, m: 4 } }), overlays), null, "no {method}: not a map overlay");
-  assert.equal(overlayOf(row("neighbors/knn_pca_epoch_1.json", "knn", "artifacts", 1, { method: "pca" }), overlays), null, "not an overlay type");
+  assert.equal(overlayOf(row("grids/prior_2d_latest_pca.json", "grids", "artifacts", null, { ...overlay, latest: true, method: "pca", fields: { family: "prior" } })), null, "mirrors are not epochs");
+  assert.equal(overlayOf(row("draws/posterior_local_epoch_1_idx_4_m_4.json", "draws", "artifacts", 1, { ...overlay, fields: { kind: "posterior_local", idx: 4, m: 4 } })), null, "no {method}: not a map overlay");
+  assert.equal(overlayOf(row("graph/nn_pca_epoch_1.json", "graph", "artifacts", 1, { method: "pca", role: "neighbours" })), null, "another role");
   const c = catalogueOf([
-    row("density/posterior_2d_epoch_1_pca.json", "density", "artifacts", 1, { method: "pca", fields: { family: "posterior" } }),
-    row("distortion/metric_ratio_2d_epoch_1_pca.json", "distortion", "artifacts", 1, { method: "pca", fields: { metric: "metric_ratio" } }),
-  ], overlays);
-  assert.deepEqual([...overlayKinds([...c.overlays.values()])], [["posterior", "density"], ["metric_ratio", "distortion"]]);
+    row("grids/posterior_2d_epoch_1_pca.json", "grids", "artifacts", 1, { ...overlay, method: "pca", fields: { family: "posterior" } }),
+    row("ratio/metric_ratio_2d_epoch_1_pca.json", "ratio", "artifacts", 1, { ...overlay, method: "pca", fields: { metric: "metric_ratio" } }),
+  ]);
+  assert.deepEqual([...overlayKinds([...c.overlays.values()])], [["posterior", "grids"], ["metric_ratio", "ratio"]]);
 });
 
-test("the catalogue reads the listing's keys", () => {
+test("the catalogue reads the listing's keys and finds each explorer role, whoever provides it", () => {
   const projection = (name: string, method: string, dims: number, epoch: number | null) =>
     row(name, method, "projections", epoch, { method, dims, latest: epoch === null });
   const c = catalogueOf([
     projection("projections/latent_2d_epoch_2.json", "pca", 2, 2), projection("projections/latent_2d_epoch_1.json", "pca", 2, 1),
     projection("projections/latent_3d_epoch_1_pca.json", "pca", 3, 1), projection("projections/latent_2d_epoch_1_umap.json", "umap", 2, 1),
-    projection("projections/latent_2d_latest.json", "pca", 2, null), row("neighbors/knn_umap_epoch_1.json", "knn", "artifacts", 1, { method: "umap" }),
-    row("density/prior_empirical_2d_epoch_1_umap.json", "density", "artifacts", 1, { method: "umap", fields: { family: "prior_empirical" } }),
-    row("atlas/atlas_inputs.json", "atlas", "artifacts", null), row("atlas/atlas_epoch_2.json", "atlas", "artifacts", 2),
-    row("atlas/atlas_latest.json", "atlas", "artifacts", null, { latest: true }),
-    row("reconstructions/recon_grid_epoch_2.png", "recon_grid", "artifacts", 2),
-    row("mixture/mixture_health_epoch_3.json", "mixture_health", "artifacts", 3),
-    row("mixture/mixture_health_latest.json", "mixture_health", "artifacts", null, { latest: true }),
-  ], new Set(["density"]));
+    projection("projections/latent_2d_latest.json", "pca", 2, null),
+    row("graph/nn_umap_epoch_1.json", "faiss", "artifacts", 1, { method: "umap", role: "neighbours" }),
+    row("grids/prior_empirical_2d_epoch_1_umap.json", "grids", "artifacts", 1, { method: "umap", fields: { family: "prior_empirical" }, role: "overlay" }),
+    row("sheets/inputs.json", "sheets", "artifacts", null, { role: "input-thumbnails" }),
+    row("sheets/recons_epoch_2.json", "sheets", "artifacts", 2, { role: "recon-thumbnails" }),
+    row("sheets/recons_latest.json", "sheets", "artifacts", null, { latest: true, role: "recon-thumbnails" }),
+    row("scores/scores_epoch_3.json", "scores", "artifacts", 3, { role: "cluster-scores" }),
+    row("scores/scores_epoch_1.json", "scores", "artifacts", 1, { role: "cluster-scores" }),
+    row("health/health_epoch_3.json", "health", "artifacts", 3),
+    row("health/health_latest.json", "health", "artifacts", null, { latest: true }),
+  ]);
   assert.deepEqual(methodsOf(c), ["pca", "umap"]);
   assert.deepEqual(c.projections.get("pca")!.get(2), [1, 2]);
   assert.deepEqual(c.projections.get("pca")!.get(3), [1]);
-  assert.ok(c.knn.get("umap")!.has(1) && c.atlasInputs && c.atlasRecon.has(2) && c.atlasRecon.size === 1);
-  assert.ok(c.files.some((r) => r.name === "mixture/mixture_health_epoch_3.json") && c.files.length === 13, "every name, once");
-  assert.ok(c.overlays.has("density/prior_empirical_2d_epoch_1_umap.json"));
+  assert.equal(neighboursFile(c, "umap", 1), "graph/nn_umap_epoch_1.json");
+  assert.equal(neighboursFile(c, "umap", 2), null);
+  assert.equal(neighboursFile(c, "pca", 1), null);
+  assert.equal(c.inputThumbnails, "sheets/inputs.json");
+  assert.deepEqual([...c.reconThumbnails], [[2, "sheets/recons_epoch_2.json"]], "the mirror is not an epoch");
+  assert.deepEqual(scoreEpochs(c), [1, 3]);
+  assert.equal(c.clusterScores.get(3), "scores/scores_epoch_3.json");
+  assert.ok(c.files.some((r) => r.name === "health/health_epoch_3.json") && c.files.length === 14, "every name, once");
+  assert.ok(c.overlays.has("grids/prior_empirical_2d_epoch_1_umap.json"));
   assert.equal(addToCatalogue(c, [projection("projections/latent_2d_epoch_2.json", "pca", 2, 2)]), c, "nothing new: same object");
   const more = addToCatalogue(c, [projection("projections/latent_2d_epoch_3.json", "pca", 2, 3)]);
   assert.deepEqual(more.projections.get("pca")!.get(2), [1, 2, 3]);

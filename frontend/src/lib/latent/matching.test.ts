@@ -2,7 +2,7 @@
 // tests/test_ui_unit.py runs them with the rest).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { catalogueOf, clusterQualityName } from "./catalogue";
+import { catalogueOf, scoreEpochs } from "./catalogue";
 import { categoryColour, DIGIT_PALETTE, hexToRgb } from "./colour";
 import { deltaE2000, lab, simulate } from "./colourScience";
 import type { Vision } from "./colourScience";
@@ -84,15 +84,14 @@ test("without mixture scores there is no mapping, and the note says why", () => 
   assert.equal(componentLegend(null, 4, CLASSES), "c4");
 });
 
-test("the catalogue lists the epochs with cluster files, ignores the _latest mirrors and keeps every name once", () => {
-  const row = (name: string, artifact: string, epoch: number | null) =>
-    ({ name, artifact, kind: "artifacts", epoch, latest: epoch === null, method: null, dims: null, fields: {} });
-  const c = catalogueOf([row(clusterQualityName(3), "cluster_quality", 3), row(clusterQualityName(1), "cluster_quality", 1),
-    row("clusters/cluster_quality_latest.json", "cluster_quality", null), row("clusters/prior_means_epoch_2.json", "component_prototypes", 2),
-    row("clusters/prior_means_epoch_2.png", "component_prototypes", 2), row(clusterQualityName(3), "cluster_quality", 3)],
-  new Set(["cluster_quality"]));
-  assert.deepEqual(c.clusters, [1, 3]);
-  assert.deepEqual(c.files.map((r) => r.name), [clusterQualityName(3), clusterQualityName(1), "clusters/cluster_quality_latest.json",
-    "clusters/prior_means_epoch_2.json", "clusters/prior_means_epoch_2.png"]);
-  assert.equal(c.overlays.size, 0, "cluster files are not offered as map overlays");
+test("the catalogue lists the epochs with cluster scores, ignores the _latest mirrors and keeps every name once", () => {
+  const row = (name: string, artifact: string, epoch: number | null, role: string | null = "cluster-scores") =>
+    ({ name, artifact, kind: "artifacts", epoch, latest: epoch === null, method: null, dims: null, fields: {}, role });
+  const c = catalogueOf([row("scores/q_epoch_3.json", "q", 3), row("scores/q_epoch_1.json", "q", 1),
+    row("scores/q_latest.json", "q", null), row("scores/means_epoch_2.json", "means", 2, null),
+    row("scores/means_epoch_2.png", "means", 2, null), row("scores/q_epoch_3.json", "q", 3)]);
+  assert.deepEqual(scoreEpochs(c), [1, 3]);
+  assert.deepEqual(c.files.map((r) => r.name), ["scores/q_epoch_3.json", "scores/q_epoch_1.json", "scores/q_latest.json",
+    "scores/means_epoch_2.json", "scores/means_epoch_2.png"]);
+  assert.equal(c.overlays.size, 0, "cluster scores are not offered as map overlays");
 });

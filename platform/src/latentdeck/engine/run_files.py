@@ -9,6 +9,7 @@ folders (the host's ``checkpoints/`` and ``projections/``, and each folder a plu
 - ``epoch`` (null for a ``*_latest`` mirror or a run-level file) and ``latest`` (a ``{tag}`` = ``latest`` mirror),
 - ``method`` and ``dims`` when the pattern names them (projections always do),
 - ``fields``: every other placeholder of the pattern (``idx``, ``family`` ...), ints for ``{name:int}``,
+- ``role``: what the latent explorer reads it as (``ComputationSpec.provides``: neighbours, overlay ...), or null,
 - ``size`` and ``mtime``.
 
 A client therefore never parses a file name: it filters rows by these keys. The patterns are the
@@ -33,17 +34,17 @@ CHECKPOINT_FILES = ("{tag}.pt", "{tag}.json")
 KEYED = ("epoch", "method", "dims")  # fields lifted out of ``fields`` into columns of their own
 
 
-def file_parsers(pm) -> dict[str, list[tuple[str, str, dict[str, Any], tuple[str, ...]]]]:
-    """``{folder: [(kind, artifact, fixed keys, patterns)]}``: how each folder's file names are read,
+def file_parsers(pm) -> dict[str, list[tuple[str, str, dict[str, Any], tuple[str, ...], dict[str, str]]]]:
+    """``{folder: [(kind, artifact, fixed keys, patterns, {pattern: role})]}``: how each folder's file names are read,
     from the installed specs (built-ins and third-party alike)."""
-    parsers: dict[str, list] = {"checkpoints": [("checkpoints", None, {}, CHECKPOINT_FILES)], "projections": []}
+    parsers: dict[str, list] = {"checkpoints": [("checkpoints", None, {}, CHECKPOINT_FILES, {})], "projections": []}
     for name, spec in sorted(collect(pm, "projections").items()):
         for dims in spec.dims:
             parsers["projections"].append(("projections", name, {"method": name, "dims": int(dims)},
-                                           (projection_template(spec, dims),)))
+                                           (projection_template(spec, dims),), {}))
     for kind, spec in records_of_kinds(pm, ("computations",)):
         kept = (f"{spec.key}/result.json",) if isinstance(spec.key, str) else ()  # the host's record of each answer
-        parsers.setdefault(spec.folder, []).append((kind, spec.name, {}, tuple(spec.files) + kept))
+        parsers.setdefault(spec.folder, []).append((kind, spec.name, {}, tuple(spec.files) + kept, spec.roles()))
     return parsers
 
 
@@ -51,18 +52,18 @@ def parse_name(parsers, name: str) -> dict[str, Any]:
     """The keys of the run file ``name`` (``<folder>/<relative>``), or ``kind: undeclared`` when no
     pattern of its folder matches."""
     folder, _, relative = name.partition("/")
-    for kind, artifact, fixed, patterns in parsers.get(folder, ()):
+    for kind, artifact, fixed, patterns, roles in parsers.get(folder, ()):
         found = match_file(patterns, relative)
         if found is None:
             continue
         pattern, fields = found
         keys = {"folder": folder, "artifact": artifact, "kind": kind, "epoch": fields.get("epoch"),
                 "latest": "{tag}" in pattern and fields.get("epoch") is None,
-                "method": fields.get("method"), "dims": fields.get("dims"), **fixed}
+                "method": fields.get("method"), "dims": fields.get("dims"), "role": roles.get(pattern), **fixed}
         keys["fields"] = {k: v for k, v in fields.items() if k not in KEYED}
         return keys
     return {"folder": folder, "artifact": None, "kind": "undeclared", "epoch": None, "latest": False,
-            "method": None, "dims": None, "fields": {}}
+            "method": None, "dims": None, "role": None, "fields": {}}
 
 
 def spec_rows(pm) -> list[dict[str, Any]]:

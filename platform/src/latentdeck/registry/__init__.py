@@ -5,6 +5,8 @@ Built-in plugins are entry points of the ``latentdeck`` distribution in the grou
 raises; a third-party plugin that fails to import, or that provides a component whose name is taken,
 is logged, skipped and listed as failed. ``LATENTDECK_LOAD_PLUGINS`` (comma-separated entry-point or
 distribution names) restricts which third-party plugins load; an empty value loads none.
+``LATENTDECK_DISABLE_PLUGINS`` (the same kind of names) turns plugins off, built-ins included: to replace a
+built-in's explorer role with your own package's, for example.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class PluginInfo:
     name: str
     version: str | None
     builtin: bool
-    status: str = "ok"  # ok | failed
+    status: str = "ok"  # ok | failed | disabled
     error: str | None = None
     dist: str | None = None
 
@@ -65,8 +67,8 @@ class LatentdeckPluginManager(pluggy.PluginManager):
         self.infos: dict[str, PluginInfo] = {}
 
 
-def _allowed_external() -> set[str] | None:
-    raw = os.environ.get("LATENTDECK_LOAD_PLUGINS")
+def _allowed_external(variable: str = "LATENTDECK_LOAD_PLUGINS") -> set[str] | None:
+    raw = os.environ.get(variable)
     if raw is None:
         return None
     return {part.strip() for part in raw.split(",") if part.strip()}
@@ -115,12 +117,17 @@ def _register(pm: LatentdeckPluginManager, plugin: Any, info: PluginInfo) -> Non
 
 def _load_entry_points(pm: LatentdeckPluginManager) -> None:
     allowed = _allowed_external()
+    disabled = _allowed_external("LATENTDECK_DISABLE_PLUGINS") or set()
     seen: dict[str, str] = {}
     for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         dist = ep.dist.name if ep.dist else None
         version = ep.dist.version if ep.dist else None
         builtin = dist == BUILTIN_DIST
         if not builtin and allowed is not None and ep.name not in allowed and dist not in allowed:
+            continue
+        if ep.name in disabled or (dist in disabled and not builtin):
+            pm.infos[ep.name] = PluginInfo(ep.name, version, builtin, "disabled",
+                                           "turned off by LATENTDECK_DISABLE_PLUGINS", dist)
             continue
         if ep.name in seen:
             pm.infos[f"{ep.name} ({dist})"] = PluginInfo(
@@ -178,6 +185,7 @@ def make_plugin_manager(entrypoints: bool = True, plugins: Iterable[Any] = ()) -
     _drop_broken_records(pm)
     _drop_external_duplicates(pm)
     _drop_folder_conflicts(pm)
+    _drop_role_conflicts(pm)
     return pm
 
 
@@ -325,6 +333,27 @@ def _drop_folder_conflicts(pm: LatentdeckPluginManager) -> None:
         _disable(pm, provider, f"{name!r} declares folder {folder!r}, which {owner!r}"
                                f"{f' ({owner_record!r})' if owner_record else ''} already writes; a folder belongs "
                                "to one plugin: choose another folder name")
+
+
+def _drop_role_conflicts(pm: LatentdeckPluginManager) -> None:
+    """The explorer reads each role (``ComputationSpec.provides``) from one computation, ``overlay`` excepted: a
+    third-party plugin providing a role another plugin provides is disabled, naming both (disable the other to
+    replace it: ``LATENTDECK_DISABLE_PLUGINS``); two built-ins providing one role raise."""
+    while True:
+        owners: dict[str, tuple[str, str]] = {}
+        clash = None
+        for _, provider, name in _folder_claims(pm):
+            for role in set(collect(pm, "computations")[name].roles().values()) - {"overlay"}:
+                owner = owners.setdefault(role, (provider, name))
+                if owner[0] != provider and clash is None:
+                    clash = (role, provider, name, owner)
+        if clash is None:
+            return
+        role, provider, name, (owner, owner_record) = clash
+        if _is_builtin(pm, provider):
+            raise PluginError(f"built-ins {owner!r} and {provider!r} both provide the explorer's {role!r}")
+        _disable(pm, provider, f"{name!r} provides the explorer's {role!r}, which {owner!r} ({owner_record!r}) "
+                               "already provides; disable that plugin to replace it")
 
 
 def _is_builtin(pm: LatentdeckPluginManager, name: str) -> bool:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from .namespace import HOST_FOLDERS, folder_problem, pattern_problem, placeholders
 from ..types import (
-    CAPABILITIES, MOUNTS, RUNS, VIEWS, ComputationSpec, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, PresetSpec,
+    CAPABILITIES, MOUNTS, ROLES, RUNS, VIEWS, ComputationSpec, DatasetSpec, ExecutorSpec, LossSpec, ModelSpec, PresetSpec,
     ProjectionSpec, ViewSpec,
 )
 
@@ -99,6 +99,19 @@ def _computation(record: ComputationSpec) -> list[str]:
         problems.append(f"budget_s must be a positive number of seconds or None, got {budget!r:.40}")
     if not isinstance(record.heavy, bool):
         problems.append("heavy must be True or False")
+    return problems + _roles(record)
+
+
+def _roles(record: ComputationSpec) -> list[str]:
+    """``provides``: each of its patterns is one of ``files`` and each role one the explorer knows."""
+    if not isinstance(record.provides, Mapping):
+        return ["provides must be a mapping {file pattern: role}"]
+    problems = []
+    for pattern, role in record.provides.items():
+        if pattern not in (record.files if isinstance(record.files, tuple) else ()):
+            problems.append(f"provides names {pattern!r:.60}, which is not one of its files")
+        if role not in ROLES:
+            problems.append(f"provides role {role!r:.40} for {pattern!r:.60}; the roles are {', '.join(ROLES)}")
     return problems
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from pydantic import BaseModel
 
 from .base import NoOptions
-from .computations import RUNS, ArtifactSpec, ComputationResult, ComputationSpec, OnDemandSpec
+from .computations import ROLES, RUNS, ArtifactSpec, ComputationResult, ComputationSpec, OnDemandSpec
 from .executors import JOB_KINDS, ExecutorSpec, Job
 from .run import ResolvedRun
 from .views import MOUNTS, ViewSpec
@@ -274,5 +274,5 @@ KINDS: dict[str, tuple[str, type]] = {
 __all__ = [
     "Availability", "ArtifactSpec", "VIEWS", "Batch", "CAPABILITIES", "ComputationResult", "ComputationSpec", "DataSplit",
     "DatasetSpec", "ExecutorSpec", "JOB_KINDS", "Job", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec",
-    "PresetSpec", "Projection", "ProjectionSpec", "RUNS", "ResolvedRun", "Schedule", "MOUNTS", "ViewSpec",
+    "PresetSpec", "Projection", "ProjectionSpec", "ROLES", "RUNS", "ResolvedRun", "Schedule", "MOUNTS", "ViewSpec",
 ]

@@ -13,6 +13,22 @@ from .base import NoOptions
 
 RUNS = ("every_epoch", "on_demand")  # or a whole number N >= 1: every N epochs, and the last
 
+# What the latent explorer reads from a computation's files (``ComputationSpec.provides``: file pattern -> role).
+# The explorer asks for a role, never for a plugin: any package may provide one (one provider per role, except
+# ``overlay``, of which there may be many). Each role's file format is in SPEC.md ("Explorer roles").
+ROLES = {
+    "overlay": "a grid drawn under the 2-D map: per epoch and {method}, one other text field (its kind); JSON "
+               "{grid: [[...]] row 0 at the bottom, bounds, label, scale ...}",
+    "neighbours": "the k nearest neighbours of each shown point in one projection: per epoch and {method}; "
+                  "JSON {k, indices, labels, neighbors: [[...]], distances: [[...]], d_k ...}",
+    "input-thumbnails": "the shown points' input images as one sprite sheet: a run-level JSON index {indices, "
+                        "labels, png, tile, columns ...} beside its PNG",
+    "recon-thumbnails": "the shown points' reconstructions as one sprite sheet per epoch: JSON {epoch, indices, "
+                        "png, tile, columns, and per point mse, qc, softmax when the model has them} beside its PNG",
+    "cluster-scores": "how well the map's clusters match the labels, per epoch (JSON with the scores and "
+                      "a sentence per score)",
+}
+
 
 @dataclass(frozen=True)
 class ComputationResult:
@@ -54,6 +70,9 @@ class ComputationSpec:
     ``latest``, ``{name}`` one name part, ``{name:int}`` a whole number. ``overlay``: its JSON files are
     overlays of the latent map. ``view``: how the run page shows its files without a view of its own
     (:data:`VIEWS`); a panel of its own is a :class:`~latentdeck.types.ViewSpec` naming it in ``computations``.
+    ``provides``: ``{file pattern: role}`` for files the latent explorer reads by role (:data:`ROLES`; each
+    pattern one of ``files``); ``overlay=True`` is short for every JSON pattern naming ``{method}`` providing
+    ``overlay``.
     ``heavy``: in the epoch loop it runs in a background thread (one at a time, in epoch order) so training
     goes on; asked for on demand, it runs where the run's executor runs work. ``budget_s``: its time budget
     in seconds (None: the run's ``generator_budget_s`` / the server's ``LATENTDECK_COMPUTE_BUDGET_S``).
@@ -71,6 +90,7 @@ class ComputationSpec:
     after: frozenset[str] = frozenset()
     description: str = ""
     overlay: bool = False
+    provides: Mapping[str, str] = field(default_factory=dict)
     view: str = "json"
     heavy: bool = False
     budget_s: float | None = None
@@ -79,6 +99,12 @@ class ComputationSpec:
     def per_epoch(self) -> bool:
         """Whether the epoch loop (and backfill) runs it."""
         return self.runs != "on_demand"
+
+    def roles(self) -> dict[str, str]:
+        """``{file pattern: role}`` of its files the explorer reads (``provides``, and ``overlay`` spelled out)."""
+        roles = {pattern: "overlay" for pattern in self.files
+                 if self.overlay and pattern.endswith(".json") and "{method}" in pattern}
+        return {**roles, **dict(self.provides)}
 
     @property
     def askable(self) -> bool:

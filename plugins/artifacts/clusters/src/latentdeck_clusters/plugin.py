@@ -77,6 +77,7 @@ def register_computations():
         ComputationSpec(
             name="cluster_quality", compute=generate_cluster_quality, folder=FOLDER,
             files=("cluster_quality_{tag}.json",), view="metric_series",
+            provides={"cluster_quality_{tag}.json": "cluster-scores"},
             description="how the components (argmax q(c|x)) or the classifier agree with the digits on the "
                         "visualization subset: Hungarian-matched accuracy, NMI, confusion matrices whose cells list "
                         "their points; for a mixture the labels only score (the model never sees them), for a "

@@ -191,7 +191,7 @@ def generate(ctx, request=None) -> None:
 def register_computations():
     return [nearest_train_spec(), ComputationSpec(
         name="knn", compute=generate, requires=frozenset({"latents"}), options=KNNOptions,
-        folder="neighbors", files=("knn_{method}_{tag}.json",),
+        folder="neighbors", files=("knn_{method}_{tag}.json",), provides={"knn_{method}_{tag}.json": "neighbours"},
         description="latent-space k nearest neighbours per point, with extent radii and edge lengths for "
                     "each projection (neighbors/knn_<method>_<tag>.json)")]
 
