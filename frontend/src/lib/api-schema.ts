@@ -1325,7 +1325,7 @@ export interface components {
             };
             /**
              * Role
-             * @description what the latent explorer reads it as (ComputationSpec.provides: neighbours, overlay, input-thumbnails, recon-thumbnails, cluster-scores), null for none
+             * @description what the latent explorer reads it as (ComputationSpec.provides: neighbours, overlay, input-thumbnails, reconstruction-thumbnails, cluster-scores), null for none
              */
             role?: string | null;
             /** Size */

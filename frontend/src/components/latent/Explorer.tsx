@@ -117,7 +117,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const autoRadius = useMemo(() => (knnFits ? defaultRadiusFactor(knnFits, dims) : 1), [knnFits, dims]);
   const radiusFactor = radiusChoice ?? autoRadius;
   const inputs = useRunJson<AtlasDoc>(runId, catalogue.inputThumbnails)?.doc ?? null;
-  const recon = useRunJson<AtlasDoc>(runId, docEpoch !== null ? catalogue.reconThumbnails.get(docEpoch) ?? null : null)?.doc ?? null;
+  const recon = useRunJson<AtlasDoc>(runId, docEpoch !== null ? catalogue.reconstructionThumbnails.get(docEpoch) ?? null : null)?.doc ?? null;
   const overlayFiles = useMemo(() => [...catalogue.overlays.values()], [catalogue.overlays]);
   const kinds = useMemo(() => overlayKinds(overlayFiles), [overlayFiles]);
   const here = useMemo(() => new Map(overlayFiles.filter((e) => e.method === method && e.epoch === docEpoch).map((e) => [e.kind, e.name])),

@@ -1,7 +1,7 @@
 // Which latent-page files a run has, from its file listing (GET /api/runs/{id}/files): every row carries
 // the keys the server parsed from the declared patterns (artifact, kind, epoch, latest, method, dims, fields)
 // and the explorer role its computation declares it provides (ComputationSpec.provides: neighbours, overlay,
-// input-thumbnails, recon-thumbnails, cluster-scores), so nothing here reads a file name or names a plugin:
+// input-thumbnails, reconstruction-thumbnails, cluster-scores), so nothing here reads a file name or names a plugin:
 // whichever installed package provides a role is read. Every view on the page is drawn from these files only.
 import type { RunFile } from "../api";
 import type { OverlayEntry } from "../overlays";
@@ -19,8 +19,8 @@ export interface Catalogue {
   overlays: Map<string, OverlayEntry>;
   /** the run's input-thumbnail sheet index (role "input-thumbnails"), or null */
   inputThumbnails: string | null;
-  /** epoch -> its reconstruction-thumbnail sheet index (role "recon-thumbnails") */
-  reconThumbnails: Map<number, string>;
+  /** epoch -> its reconstruction-thumbnail sheet index (role "reconstruction-thumbnails") */
+  reconstructionThumbnails: Map<number, string>;
   /** epoch -> its cluster-scores file (role "cluster-scores") */
   clusterScores: Map<number, string>;
   /** every file seen, once, in arrival order (the listing's rows: what plugins' views are told, ViewProps.files) */
@@ -30,11 +30,11 @@ export interface Catalogue {
 const withEpoch = (epochs: number[], epoch: number) => [...epochs, epoch].sort((a, b) => a - b);
 
 export function emptyCatalogue(): Catalogue {
-  return { projections: new Map(), neighbours: new Map(), overlays: new Map(), inputThumbnails: null, reconThumbnails: new Map(), clusterScores: new Map(), files: [] };
+  return { projections: new Map(), neighbours: new Map(), overlays: new Map(), inputThumbnails: null, reconstructionThumbnails: new Map(), clusterScores: new Map(), files: [] };
 }
 
 /** The overlay a listed file is, or null: a per-epoch JSON file of role "overlay" whose pattern names a
- * {method} and exactly one other text field (its kind: a density family, a distortion metric ...). */
+ * {method} and exactly one other text field (its kind: a family of grids, a metric ...). */
 export function overlayOf(row: FileKeys): OverlayEntry | null {
   if (row.role !== "overlay" || !row.artifact || row.epoch === null || !row.method || !row.name.endsWith(".json")) return null;
   const text = Object.values(row.fields ?? {}).filter((v): v is string => typeof v === "string");
@@ -51,7 +51,7 @@ export function addToCatalogue(previous: Catalogue, rows: Iterable<FileKeys>): C
         projections: new Map([...previous.projections].map(([m, byDims]) => [m, new Map([...byDims].map(([d, e]) => [d, [...e]]))])),
         neighbours: new Map([...previous.neighbours].map(([m, e]) => [m, new Map(e)])),
         overlays: new Map(previous.overlays), inputThumbnails: previous.inputThumbnails,
-        reconThumbnails: new Map(previous.reconThumbnails), clusterScores: new Map(previous.clusterScores), files: previous.files,
+        reconstructionThumbnails: new Map(previous.reconstructionThumbnails), clusterScores: new Map(previous.clusterScores), files: previous.files,
       };
     }
     return next;
@@ -89,8 +89,8 @@ export function addToCatalogue(previous: Catalogue, rows: Iterable<FileKeys>): C
       if (current().neighbours.get(row.method)?.get(epoch) === row.name) continue;
       const c = edit();
       c.neighbours.set(row.method, new Map(c.neighbours.get(row.method) ?? []).set(epoch, row.name));
-    } else if (row.role === "recon-thumbnails") {
-      if (current().reconThumbnails.get(epoch) !== row.name) edit().reconThumbnails.set(epoch, row.name);
+    } else if (row.role === "reconstruction-thumbnails") {
+      if (current().reconstructionThumbnails.get(epoch) !== row.name) edit().reconstructionThumbnails.set(epoch, row.name);
     } else if (row.role === "cluster-scores") {
       if (current().clusterScores.get(epoch) !== row.name) edit().clusterScores.set(epoch, row.name);
     }

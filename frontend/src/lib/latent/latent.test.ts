@@ -218,8 +218,8 @@ test("the catalogue reads the listing's keys and finds each explorer role, whoev
     row("graph/nn_umap_epoch_1.json", "faiss", "artifacts", 1, { method: "umap", role: "neighbours" }),
     row("grids/prior_empirical_2d_epoch_1_umap.json", "grids", "artifacts", 1, { method: "umap", fields: { family: "prior_empirical" }, role: "overlay" }),
     row("sheets/inputs.json", "sheets", "artifacts", null, { role: "input-thumbnails" }),
-    row("sheets/recons_epoch_2.json", "sheets", "artifacts", 2, { role: "recon-thumbnails" }),
-    row("sheets/recons_latest.json", "sheets", "artifacts", null, { latest: true, role: "recon-thumbnails" }),
+    row("sheets/recons_epoch_2.json", "sheets", "artifacts", 2, { role: "reconstruction-thumbnails" }),
+    row("sheets/recons_latest.json", "sheets", "artifacts", null, { latest: true, role: "reconstruction-thumbnails" }),
     row("scores/scores_epoch_3.json", "scores", "artifacts", 3, { role: "cluster-scores" }),
     row("scores/scores_epoch_1.json", "scores", "artifacts", 1, { role: "cluster-scores" }),
     row("health/health_epoch_3.json", "health", "artifacts", 3),
@@ -232,7 +232,7 @@ test("the catalogue reads the listing's keys and finds each explorer role, whoev
   assert.equal(neighboursFile(c, "umap", 2), null);
   assert.equal(neighboursFile(c, "pca", 1), null);
   assert.equal(c.inputThumbnails, "sheets/inputs.json");
-  assert.deepEqual([...c.reconThumbnails], [[2, "sheets/recons_epoch_2.json"]], "the mirror is not an epoch");
+  assert.deepEqual([...c.reconstructionThumbnails], [[2, "sheets/recons_epoch_2.json"]], "the mirror is not an epoch");
   assert.deepEqual(scoreEpochs(c), [1, 3]);
   assert.equal(c.clusterScores.get(3), "scores/scores_epoch_3.json");
   assert.ok(c.files.some((r) => r.name === "health/health_epoch_3.json") && c.files.length === 14, "every name, once");

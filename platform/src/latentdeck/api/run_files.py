@@ -32,7 +32,7 @@ class RunFile(BaseModel):
     dims: int | None = Field(description="the projection's dimensions, when its pattern names them")
     fields: dict[str, str | int | None] = Field(description="the pattern's other placeholders (idx, family ...)")
     role: str | None = Field(None, description="what the latent explorer reads it as (ComputationSpec.provides: "
-                                               "neighbours, overlay, input-thumbnails, recon-thumbnails, "
+                                               "neighbours, overlay, input-thumbnails, reconstruction-thumbnails, "
                                                "cluster-scores), null for none")
     size: int
     mtime: float

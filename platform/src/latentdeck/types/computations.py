@@ -23,7 +23,7 @@ ROLES = {
                   "JSON {k, indices, labels, neighbors: [[...]], distances: [[...]], d_k ...}",
     "input-thumbnails": "the shown points' input images as one sprite sheet: a run-level JSON index {indices, "
                         "labels, png, tile, columns ...} beside its PNG",
-    "recon-thumbnails": "the shown points' reconstructions as one sprite sheet per epoch: JSON {epoch, indices, "
+    "reconstruction-thumbnails": "the shown points' reconstructions as one sprite sheet per epoch: JSON {epoch, indices, "
                         "png, tile, columns, and per point mse, qc, softmax when the model has them} beside its PNG",
     "cluster-scores": "how well the map's clusters match the labels, per epoch (JSON with the scores and "
                       "a sentence per score)",

@@ -96,7 +96,7 @@ def register_computations():
     return [ComputationSpec(
         name="atlas", compute=generate, requires=frozenset(), options=AtlasOptions,
         folder=FOLDER, files=(f"{INPUTS}.png", f"{INPUTS}.json", "atlas_{tag}.png", "atlas_{tag}.json"), view="image",
-        provides={f"{INPUTS}.json": "input-thumbnails", "atlas_{tag}.json": "recon-thumbnails"},
+        provides={f"{INPUTS}.json": "input-thumbnails", "atlas_{tag}.json": "reconstruction-thumbnails"},
         description="sprite atlases of the visualization subset: input digits once per run "
                     "(atlas/atlas_inputs.png) and reconstructions per epoch (atlas/atlas_<tag>.png), "
                     "each with a JSON index")]
