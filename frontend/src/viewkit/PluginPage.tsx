@@ -3,9 +3,10 @@
 // view; the run page links every page view (PageLinks.tsx).
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useMemo } from "react";
 import { api } from "@/lib/api";
-import type { RunDetail, RunFile } from "@/lib/api";
+import type { RunDetail } from "@/lib/api";
+import { useCatalogue } from "@/lib/latent/files";
 import { phasesOf } from "@/lib/phases";
 import { runName } from "@/lib/runName";
 import { useRunId } from "@/lib/useRunId";
@@ -28,7 +29,7 @@ function PageFor({ runId, detail, name }: { runId: string; detail: RunDetail; na
   const views = useViews("page");
   const phases = useMemo(() => phasesOf((detail as { phases?: unknown }).phases), [detail]);
   const run = useViewRun(runId, detail, phases);
-  const files = useRunFiles(runId);
+  const files = useCatalogue(runId, detail.summary.status).catalogue.files; // live while the run trains
   const compute = useCallback((n: string, request: object) => api.compute(runId, n as never, request), [runId]);
   const view = views?.find((v) => v.name === name);
   return (
@@ -58,15 +59,4 @@ function PageFor({ runId, detail, name }: { runId: string; detail: RunDetail; na
         ) : null}
     </>
   );
-}
-
-/** The rows of the run's files (the one listing, once). */
-function useRunFiles(runId: string): RunFile[] {
-  const [files, setFiles] = useState<RunFile[]>([]);
-  useEffect(() => {
-    let current = true;
-    api.files(runId).then((listing) => { if (current) setFiles(listing.files); }, () => undefined);
-    return () => { current = false; };
-  }, [runId]);
-  return files;
 }

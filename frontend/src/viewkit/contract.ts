@@ -9,7 +9,7 @@ import type { Phase } from "@/lib/phases";
  * read from it (``artifact``: the computation whose declared pattern it matches; ``epoch``; ``latest``: a *_latest
  * mirror; ``method``/``dims`` of a projection; ``fields``: the pattern's other placeholders). Views filter rows by
  * these keys (files.ts: filesByEpoch, fileOf) and never parse names. */
-export type FileRow = Pick<RunFile, "name" | "artifact" | "kind" | "epoch" | "latest" | "method" | "dims" | "fields">;
+export type FileRow = Pick<RunFile, "name" | "artifact" | "kind" | "epoch" | "latest" | "method" | "dims" | "fields" | "role">;
 
 export type Mount = "run-panel" | "explorer-side" | "explorer-layer" | "page";
 
