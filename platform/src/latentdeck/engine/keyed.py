@@ -94,8 +94,6 @@ def _token(value: Any) -> str:
     return "".join(c if c.isalnum() or c in "_.-" else "-" for c in text)[:120] or "empty"
 
 
-
-
 def answer(spec, ctx: Any, request: Any) -> Answer:
     """One keyed answer of ``spec`` at ``ctx.epoch`` from inside a computation already running (``ctx.answer``):
     the epoch loop and backfill answer the requests of a per-epoch set through the same path as a person's
