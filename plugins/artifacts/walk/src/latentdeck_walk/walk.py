@@ -216,7 +216,7 @@ class Walker:
     def walk(self, r: WalkRequest) -> dict[str, Any]:
         """Compute one walk into ``ctx.folder`` (``strip.png``, ``walk.json``); its payload (``walk.json``)."""
         self.check(r)
-        loaded = self.ctx.load(r.epoch)
+        loaded = self.ctx.load(self.ctx.epoch)  # the epoch the host resolved for the key (a newer one may appear)
         epoch = loaded.epoch
         if "latents" not in loaded.model_spec.capabilities or "decoder" not in loaded.model_spec.capabilities:
             raise OnDemandError(f"model {loaded.config['model']!r} cannot be walked: it needs an encoder to latents and a "
