@@ -121,6 +121,40 @@ def test_the_host_keeps_a_keyed_answer_once_and_serves_repeats_from_disk(tmp_pat
     assert {r["kind"] for r in rows} == {"computations"} and len(rows) == 2
 
 
+def test_a_key_may_take_the_run_context_and_a_per_epoch_run_answers_through_the_same_path(tmp_path):
+    """key(request, epoch, ctx) names a folder from what only the run knows (here the example's label); the
+    epoch loop's ctx.answer(request) publishes the same folders, so a person's repeat is served from disk."""
+    calls = []
+
+    def label_key(request, epoch, ctx):
+        return f"epoch_{epoch}/label_{ctx.heldout_example(request.idx)[1]}/idx_{request.idx}"
+
+    def compute(ctx, request):
+        if request is None:  # the epoch loop: its per-epoch set, one keyed answer each
+            return {"made": [ctx.answer(Key(idx=i)).folder for i in (0, 1)]}
+        calls.append(request.idx)
+        (ctx.folder / "named.json").write_text(f'{{"file": "{ctx.answer_file("named.json")}"}}')
+        return _keyed(ctx, request)
+
+    plugin = _module("ctx_key_plugin", ComputationSpec(
+        name="labelled", compute=compute, request=Key, key=label_key, folder="labelled",
+        files=("epoch_{epoch}/label_{label:int}/idx_{idx:int}/{file}",)))
+    run = run_tiny([plugin], {"epochs": 1, "projections": []}, runs_dir=tmp_path)
+    assert calls == [0, 1] and len(run.files("labelled")) == 2 * 3  # label.json, named.json, result.json each
+    url = f"/api/runs/{run.run_id}/compute/labelled"
+    with client([plugin], tmp_path) as http:
+        again = http.post(url, json={"idx": 1}).json()
+        other = http.post(url, json={"idx": 2}).json()
+        refused = http.post(url, json={"idx": 10**6})
+    assert again["created"] is False and calls == [0, 1, 2] and again["folder"] == "labelled/epoch_1/label_1/idx_1"
+    assert other["created"] is True and other["folder"] == "labelled/epoch_1/label_2/idx_2"
+    assert run.files("labelled")[-1].startswith("labelled/epoch_1/label_2/idx_2/")
+    assert '"labelled/epoch_1/label_2/idx_2/named.json"' in (tmp_path / run.run_id / "labelled/epoch_1/label_2/idx_2/named.json").read_text()
+    assert refused.status_code == 422 and len(run.files("labelled")) == 3 * 3  # refused by the key: nothing written
+    announced = [e["data"]["name"] for e in run.events("artifact.created") if e["data"]["generator"] == "labelled"]
+    assert len(announced) == 2 * 3 and len(set(announced)) == len(announced)  # the epoch loop's, each once
+
+
 def test_the_deprecated_constructors_make_computation_specs():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

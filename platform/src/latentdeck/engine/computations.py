@@ -12,90 +12,33 @@ The epoch loop, backfill (``request=None``), ``POST /api/runs/{id}/compute/<name
   ``<folder>/<key>/``. When that folder is on disk it answers from it (``created: false``) with the stored
   ``result.json``; otherwise ``compute`` writes into ``ctx.folder`` (hidden, temporary), and the folder and its
   ``result.json`` are synced, renamed into place and each file (``result.json`` included) announced once.
+  A per-epoch computation answers the requests of its per-epoch set through the same path
+  (``ctx.answer(request)``, :mod:`latentdeck.engine.keyed`), so the epoch loop, backfill, HTTP and the CLI share one layout.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
-import shutil
-import tempfile
 import threading
-from contextlib import nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from ..kit import safepath
-from ..kit.atomic import json_safe, read_json, write_json
+from ..kit.atomic import read_json
 from ..kit.errors import OnDemandError, is_disk_full
 from .. import registry as plugin_registry  # get_plugin_manager is looked up when called: tests swap it
 from ..registry import askable
-from ..registry.namespace import ArtifactNameError, PLACEHOLDER, check_write
-from ..types import ComputationResult, NoOptions
+from ..types import NoOptions
 from .budget import Budget, Outcome, Revoked, Stopped, run_within_budget, timeout_event, timeout_message
 from .context import RunContext
 from .epochs import EpochModels, SHARED_MODELS
+from .keyed import RESULT, Answer, answer, from_disk, key_of, keyed, result_of, takes_context
 from .ondemand import BUDGET_SETTING, COMPUTATIONS, Computations, compute_budget_s
 from .writer import AppendingLog
 
-RESULT = "result.json"  # beside a keyed computation's files: its answer, so a repeat answers the same payload
-
-
-@dataclass
-class Answer:
-    """What one run of a computation gave: its files, whether this call made them, and its result."""
-
-    folder: str | None = None
-    files: list[str] = field(default_factory=list)
-    created: bool = False
-    payload: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    failed: str | None = None  # epoch loop: why it wrote nothing ("timeout" | "error"), None when it finished
-
-    def as_json(self) -> dict[str, Any]:
-        """The HTTP / CLI answer: ``{folder, files, created, payload, notes}``."""
-        return json_safe({"folder": self.folder, "files": self.files, "created": self.created,
-                          "payload": self.payload, "notes": self.notes})
-
-
-def result_of(value: Any) -> ComputationResult:
-    """A compute's return value as a :class:`ComputationResult` (a dict is its payload; None is empty)."""
-    if isinstance(value, ComputationResult):
-        return value
-    if value is None:
-        return ComputationResult()
-    if isinstance(value, Mapping):
-        return ComputationResult(payload=dict(value))
-    raise TypeError(f"compute returned {type(value).__name__}; return a ComputationResult, a dict or None")
-
-
-def key_of(spec, request: Any, epoch: int | None) -> str:
-    """The folder of one answer inside the spec's folder: its ``key`` filled from the request and ``epoch``."""
-    if callable(spec.key):
-        key = spec.key(request, epoch)
-    else:
-        fields = {**request.model_dump(mode="json"), "epoch": epoch}
-        key = PLACEHOLDER.sub(lambda m: _token(fields.get(m.group(1))), spec.key)
-    try:
-        return check_write(spec.folder, key, None).split("/", 1)[1]
-    except ArtifactNameError as exc:
-        raise OnDemandError(f"{spec.name}: this request makes no safe folder name ({exc})", 422) from None
-
-
-def _token(value: Any) -> str:
-    """A request value as a folder-name part: numbers as written, None as 'none', other text made safe."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value)
-    return "".join(c if c.isalnum() or c in "_.-" else "-" for c in text)[:120] or "empty"
+__all__ = ["RESULT", "Answer", "answer", "compute_here", "context_for", "key_of", "result_of", "run",
+           "scheduled_options", "takes_context"]
 
 
 def context_for(run_dir: Path, spec, pm, models: EpochModels = SHARED_MODELS) -> RunContext:
@@ -117,18 +60,20 @@ def run(spec, ctx: RunContext, request: Any = None, budget: Budget | None = None
     budget = _budget(spec, budget, asked)
     sink = ctx.events  # unfenced: a failure is announced even after the fence was revoked
     ctx.request = request
+    key = None
     if asked:
         if "epoch" in type(request).model_fields or spec.key is not None:
             ctx.epoch = ctx.resolve_epoch(getattr(request, "epoch", None))
         if spec.key is not None:
-            found = _from_disk(spec, ctx, key_of(spec, request, ctx.epoch))
+            key = key_of(spec, request, ctx.epoch, ctx)
+            found = from_disk(spec, ctx, key)
             if found is not None:
                 return found
     ctx = ctx.fenced()
     fence = ctx.fence
     if asked and budget.should_stop is None:  # a DELETE of the run revokes the fence: stop waiting at once
         budget = dataclasses.replace(budget, should_stop=lambda: fence.reason)
-    work = (lambda: _keyed(spec, ctx, request)) if asked and spec.key is not None else (lambda: _plain(spec, ctx, request))
+    work = (lambda: keyed(spec, ctx, request, key)) if key is not None else (lambda: _plain(spec, ctx, request))
     if asked:
         work = _one_at_a_time(_request_key(spec, ctx, request), work)
         with registry.track(Path(ctx.run_dir), spec.name, ctx.fence):
@@ -174,70 +119,6 @@ def _plain(spec, ctx: RunContext, request: Any) -> Answer:
     created = result.created if result.created is not None else bool(ctx.written)
     folder = result.folder if result.folder is not None else (spec.folder if files else None)
     return Answer(folder, files, created, dict(result.payload), list(result.notes))
-
-
-def _keyed(spec, ctx: RunContext, request: Any) -> Answer:
-    """Compute into a temporary folder, publish it with its ``result.json`` atomically, announce once."""
-    key = key_of(spec, request, ctx.epoch)
-    kept: dict[str, Any] = {}
-
-    def produce(tmp: Path) -> None:
-        ctx.folder = tmp
-        result = result_of(spec.compute(ctx, request))
-        kept["result"] = {"payload": json_safe(dict(result.payload)), "notes": list(result.notes)}
-        write_json(tmp / RESULT, kept["result"])
-
-    made = _missing_parents(ctx.run_dir / spec.folder / key)
-    try:
-        files, created = ctx.persist(key, produce, ctx.epoch)
-    except BaseException:
-        for parent in made:  # a refused or failed request leaves no empty folder behind
-            with contextlib.suppress(OSError):
-                parent.rmdir()
-        raise
-    finally:
-        ctx.folder = None
-    if "result" not in kept:  # a folder made before the host kept results: compute the answer, keep the files
-        kept["result"] = _heal(spec, ctx, request, key)
-    return _answer(spec, key, files, created, kept["result"])
-
-
-def _missing_parents(folder: Path) -> list[Path]:
-    """The folders above ``folder`` that do not exist yet, deepest first."""
-    missing = []
-    parent = folder.parent
-    while not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
-    return missing
-
-
-def _heal(spec, ctx: RunContext, request: Any, key: str) -> dict[str, Any]:
-    tmp = Path(tempfile.mkdtemp(prefix=".latentdeck-result-"))
-    try:
-        ctx.folder = tmp
-        result = result_of(spec.compute(ctx, request))
-    finally:
-        ctx.folder = None
-        shutil.rmtree(tmp, ignore_errors=True)
-    kept = {"payload": json_safe(dict(result.payload)), "notes": list(result.notes)}
-    with ctx.fence.held() if ctx.fence is not None else nullcontext():
-        write_json(ctx.run_dir / spec.folder / key / RESULT, kept, root=ctx.run_dir)
-    return kept
-
-
-def _from_disk(spec, ctx: RunContext, key: str) -> Answer | None:
-    """The stored answer of ``<folder>/<key>/`` when it is complete on disk (folder and ``result.json``)."""
-    name = f"{spec.folder}/{key}"
-    if safepath.entry_mode(ctx.run_dir, f"{name}/{RESULT}") is None:
-        return None
-    files = safepath.list_tree(ctx.run_dir, name)  # a link or special file there is refused, not served
-    return _answer(spec, key, files, False, read_json(ctx.run_dir / name / RESULT, root=ctx.run_dir))
-
-
-def _answer(spec, key: str, files: list[str], created: bool, kept: dict[str, Any]) -> Answer:
-    name = f"{spec.folder}/{key}"
-    return Answer(name, list(files), created, dict(kept.get("payload") or {}), list(kept.get("notes") or []))
 
 
 def _without_grad(work):

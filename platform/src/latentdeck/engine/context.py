@@ -11,8 +11,10 @@ What a computation needs from the run, the registry or the loop comes through he
   ``ctx.projection(method, dims)``, ``ctx.read(other, **fields)`` (another computation's JSON);
 - data: ``ctx.heldout_split()``, ``ctx.heldout_example(idx)`` (422 naming the range);
 - writing: ``ctx.save_json`` / ``save_png`` / ``save_run_file`` (atomic, ``*_latest`` mirrors, each new file
-  announced once), ``ctx.folder`` (a keyed computation's temporary folder, published by the host),
-  ``ctx.persist(relative, produce)`` (a folder of files produced once), ``ctx.emit``.
+  announced once), ``ctx.folder`` (a keyed computation's temporary folder, published by the host as
+  ``<spec folder>/<ctx.key>/``; ``ctx.answer_file(name)`` is a file's name there), ``ctx.answer(request)`` (a
+  keyed answer from inside a per-epoch run), ``ctx.persist(relative, produce)`` (a folder of files produced
+  once), ``ctx.emit``.
 
 Writes go through one writer (:mod:`latentdeck.engine.writer`) behind the fence of the run that called it
 (:mod:`latentdeck.engine.budget`): once given up (a cancel, the budget), nothing more is written.
@@ -34,6 +36,7 @@ from ..registry.namespace import fill_pattern, placeholders
 from ..types import Projection
 from .budget import Fence, FencedEvents, FencedWriter
 from .checkpoints import checkpoint_epochs
+from .keyed import answer
 from .epochs import SHARED_MODELS, EpochModels, heldout_example, heldout_split, resolve_epoch
 from .projections import projection_template
 from .writer import ArtifactWriter
@@ -68,6 +71,7 @@ class RunContext:
     models: EpochModels = SHARED_MODELS
     fence: Fence | None = None  # closed when the computation is stopped or out of its budget
     folder: Path | None = None  # a keyed computation's temporary folder: write its files here
+    key: str | None = None  # while a keyed computation computes: its answer's key (published as <spec folder>/<key>/)
     viz: VizSubset | None = None  # the fixed visualization subset (per epoch); viz_subset() loads it on demand
 
     # --- the run -------------------------------------------------------------------------------------
@@ -212,6 +216,20 @@ class RunContext:
         if epoch is not None:
             writer.epoch = epoch
         return writer.persist_folder(self.spec.folder, relative, produce)
+
+    def answer_file(self, name: str) -> str:
+        """The run name that file ``name`` written into ``ctx.folder`` will have once the host publishes the
+        answer (``<spec folder>/<key>/<name>``): what a payload names so that it is right from disk too."""
+        if self.key is None or self.spec is None:
+            raise RuntimeError("answer_file is for a keyed computation while it computes (ctx.folder is set)")
+        return f"{self.spec.folder}/{self.key}/{name}"
+
+    def answer(self, request: Any) -> Any:
+        """One keyed answer of this computation at this epoch, from disk when it is there, else computed into
+        a temporary folder, published and announced once (:func:`latentdeck.engine.keyed.answer`): how
+        a per-epoch computation makes the same folders a person's request would. Returns the host's answer
+        (``folder``, ``files``, ``created``, ``payload``, ``notes``)."""
+        return answer(self.spec, self, request)
 
     def announce(self, names: list[str], epoch: int | None = None) -> None:
         """Announce files written into the spec's folder by other means (``artifact.created``, once each)."""

@@ -93,7 +93,7 @@ def _computation(record: ComputationSpec) -> list[str]:
             elif problem:
                 problems.append(f"key: {problem}")
         elif not callable(key):
-            problems.append(f"key must be a template string, a callable key(request, epoch) or None, got {key!r:.60}")
+            problems.append(f"key must be a template string, a callable key(request, epoch) / key(request, epoch, ctx) or None, got {key!r:.60}")
     budget = record.budget_s
     if budget is not None and not (isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > 0):
         problems.append(f"budget_s must be a positive number of seconds or None, got {budget!r:.40}")

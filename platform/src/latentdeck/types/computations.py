@@ -59,10 +59,14 @@ class ComputationSpec:
     ``None``: it cannot be asked for. ``options``: the run's per-computation options chosen at launch
     (``artifact_options.<name>`` in the run config). ``key`` (with a ``request``): the folder of one answer
     inside ``folder``, a template filled from the request's fields and the resolved ``{epoch}``
-    (``"epoch_{epoch}/idx_{idx}_k_{k}"``) or a callable ``key(request, epoch) -> str``. With a key the host
-    keeps the promise: a complete ``<folder>/<key>/`` answers from disk (``created: false``); otherwise
-    ``compute`` writes into ``ctx.folder`` (a hidden temporary folder), which is published atomically with
-    its ``result.json`` and announced once. Without a key, ``compute`` writes through ``ctx.save_*``.
+    (``"epoch_{epoch}/idx_{idx}_k_{k}"``) or a callable ``key(request, epoch) -> str``; a callable with a third
+    parameter, ``key(request, epoch, ctx)``, also gets the run context (for what only the run knows, e.g. the
+    label of the start digit; it may raise a refusal, and runs before anything is written). With a key the
+    host keeps the promise: a complete ``<folder>/<key>/`` answers from disk (``created: false``); otherwise
+    ``compute`` writes into ``ctx.folder`` (a hidden temporary folder; ``ctx.answer_file(name)`` is a file's
+    name once published), which is published atomically with its ``result.json`` and announced once. A
+    per-epoch run answers its own requests the same way with ``ctx.answer(request)``. Without a key,
+    ``compute`` writes through ``ctx.save_*``.
 
     ``requires``: model capabilities it needs. ``after``: computations whose files of the same epoch this one
     reads (``ctx.read``): those run first. ``folder`` is the run folder it writes (one top-level name, owned
@@ -85,7 +89,7 @@ class ComputationSpec:
     runs: str | int = "every_epoch"
     request: type[BaseModel] | None = None
     options: type[BaseModel] = NoOptions
-    key: str | Callable[[Any, int | None], str] | None = None
+    key: str | Callable[..., str] | None = None  # key(request, epoch) or key(request, epoch, ctx)
     requires: frozenset[str] = frozenset()
     after: frozenset[str] = frozenset()
     description: str = ""

@@ -3,16 +3,20 @@ contract for the AE and the GM-VAE, determinism, and refusals that leave nothing
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 import torch
+from pydantic import ValidationError
+from latentdeck.engine.computations import run
+from latentdeck.engine.run_files import list_run_files
+from latentdeck.store.runs import RunStore
 from latentdeck.engine.epochs import heldout_example
 from latentdeck.kit import OnDemandError
 from latentdeck.registry import get_plugin_manager
 from latentdeck.testing import asking_context, heavy_imports_of
 from latentdeck_network.compute import aggregate_kernel, delta_tag, parse_delta_tag
-from latentdeck_network.inspection import Inspector
 from latentdeck_network.layers import capture
 
 CONV1 = "trunk.layers.0"  # the tiny runs' first encoder conv: 1 -> 8 channels, 3x3, padding 1
@@ -20,12 +24,58 @@ CONV1 = "trunk.layers.0"  # the tiny runs' first encoder conv: 1 -> 8 channels, 
 
 
 
+class _Net:
+    """Asks the network computations through the host's one path (``computations.run``, as HTTP and the CLI do),
+    with the Inspector's argument order; a fresh context per request. ``computed`` counts computes."""
+
+    def __init__(self, run_dir, pm, heard, models=None):
+        self.run_dir, self.pm, self.heard, self.models, self.computed = run_dir, pm, heard, models, 0
+
+    def ask(self, op, **fields):
+        ctx = asking_context(self.run_dir, f"network-{op}", pm=self.pm, heard=self.heard, models=self.models)
+        spec = ctx.spec
+        try:
+            request = spec.request.model_validate(fields)
+        except ValidationError as exc:
+            raise OnDemandError(f"invalid request: {exc.errors()[0]['msg']}", 422) from None
+
+        def counted(c, r):
+            self.computed += 1
+            return spec.compute(c, r)
+        return run(dataclasses.replace(spec, compute=counted), ctx, request)
+
+    def load(self, epoch):
+        return asking_context(self.run_dir, "network-forward", pm=self.pm, models=self.models).load(epoch)
+
+    def layers(self, epoch):
+        return self.ask("layers", epoch=epoch).payload
+
+    def forward(self, epoch, idx):
+        return self.ask("forward", epoch=epoch, idx=idx)
+
+    def inspect(self, epoch, idx, layer, ch, probe=None):
+        return self.ask("inspect", epoch=epoch, idx=idx, layer=layer, ch=ch,
+                        **({"x": probe[0], "y": probe[1]} if probe is not None else {}))
+
+    def conv_step(self, epoch, idx, layer, out, x, y):
+        return self.ask("conv-step", epoch=epoch, idx=idx, layer=layer, out=out, x=x, y=y)
+
+    def kernels(self, epoch, layer, out):
+        return self.ask("kernels", epoch=epoch, layer=layer, out=out)
+
+    def perturb(self, epoch, idx, key, dim, delta):
+        return self.ask("perturb", epoch=epoch, idx=idx, key=key, dim=dim, delta=delta)
+
+    def topk(self, epoch, layer, ch, metric, n, k):
+        return self.ask("topk", epoch=epoch, layer=layer, ch=ch, metric=metric, n=n, k=k)
+
+
 @pytest.fixture
 def inspector_for(plugin_manager):
-    """``inspector_for(run_dir) -> (Inspector, announced)``: announced collects (names, epoch) calls."""
+    """``inspector_for(run_dir) -> (asker, announced)``: announced collects (name, epoch) of announced files."""
     def make(run_dir):
-        announced: list[tuple[list[str], int]] = []
-        return Inspector(asking_context(run_dir, "network-forward", pm=plugin_manager, heard=announced)), announced
+        announced: list[tuple[str, int]] = []
+        return _Net(run_dir, plugin_manager, announced), announced
     return make
 
 
@@ -122,7 +172,7 @@ def test_kernels_files_for_one_and_many_input_channels(trained_run, inspector_fo
     net, _ = inspector_for(run_dir)
     single = net.kernels(None, CONV1, 2)
     assert single.folder == "network/kernels/epoch_2/layer_trunk.layers.0/out_2"
-    assert [f.rsplit("/", 1)[1] for f in single.files] == ["kernel.json", "kernel.png"]
+    assert [f.rsplit("/", 1)[1] for f in single.files] == ["kernel.json", "kernel.png", "result.json"]
     model = net.load(None).model
     assert flat(single.payload["kernel"]["values"]) == pytest.approx(flat(model.trunk.layers[0].weight[2, 0].tolist()))
     many = net.kernels(None, "trunk.layers.3", 5)
@@ -152,7 +202,8 @@ def test_topk_is_sorted_deterministic_and_scores_match_single_forwards(trained_r
         assert item["label"] == label
         assert float(maps.max()) == pytest.approx(item["score"], abs=1e-5)
         assert float(maps[item["xy"]["y"], item["xy"]["x"]]) == pytest.approx(item["score"], abs=1e-5)
-    assert {f.rsplit("/", 1)[1] for f in first.files} == {"topk.json"} | {f"input_{i['dataset_idx']}.png" for i in items}
+    assert {f.rsplit("/", 1)[1] for f in first.files} == {"topk.json", "result.json"} | {
+        f"input_{i['dataset_idx']}.png" for i in items}
     # recomputed from scratch: the same items
     import shutil
     shutil.rmtree(run_dir / first.folder)
@@ -269,13 +320,16 @@ def test_channel_inspect_files(trained_run, inspector_for):
     net, _ = inspector_for(run_dir)
     result = net.inspect(None, 1, "trunk.layers.2", 4)
     names = {f.rsplit("/", 1)[1] for f in result.files}
-    assert names == {"inspect.json", "channel.png", "heat_rgba.png", "overlay.png"}
+    assert names == {"inspect.json", "channel.png", "heat_rgba.png", "overlay.png", "result.json"}
+    assert result.folder == "network/inspect/epoch_2/idx_1/layer_trunk.layers.2/ch_4/map"
     payload = result.payload
     assert payload["shape"] == [28, 28] and len(payload["values"]) == 28 and "xy" not in payload
     assert payload["stats"]["max"] == max(map(max, payload["values"]))
     probed = net.inspect(None, 1, "trunk.layers.2", 4, (10, 12))
     assert probed.payload["xy"] == {"x": 10, "y": 12, "value": payload["values"][12][10]}
     assert probed.payload["rf"]["bounds"] == {"x0": 9, "y0": 11, "x1": 11, "y1": 13}
+    assert probed.folder == "network/inspect/epoch_2/idx_1/layer_trunk.layers.2/ch_4/probe_x_10_y_12"
+    assert "probe_x_10_y_12.json" in {f.rsplit("/", 1)[1] for f in probed.files}
     from PIL import Image
     heat = Image.open(run_dir / result.folder / "heat_rgba.png")
     assert heat.mode == "RGBA" and heat.size == (28, 28)
@@ -290,15 +344,16 @@ BAD_INPUT = [
     (lambda n: n.conv_step(None, 0, CONV1, 0, 0, 30), r"y of trunk.layers.0 \(height 28\): 30", 422),
     (lambda n: n.forward(9, 0), "epoch 9 has no checkpoint; epochs with checkpoints: 1, 2", 404),
     (lambda n: n.forward(None, 10_000), "outside the held-out split", 422),
-    (lambda n: n.topk(None, "trunk.layers.2", 0, "max", 10 ** 9, 5), r"subset 1000000000 is out of range: use 1\.\.", 422),
+    (lambda n: n.topk(None, "trunk.layers.2", 0, "max", 10 ** 9, 5), "Input should be less than or equal to 10000", 422),
     (lambda n: n.topk(None, "trunk.layers.2", 0, "max", 10, 11), r"k 11 is out of range: use 1..10", 422),
-    (lambda n: n.topk(None, "trunk.layers.2", 0, "median", 10, 1), "metric 'median' is unknown", 422),
+    (lambda n: n.topk(None, "trunk.layers.2", 0, "median", 10, 1), "Input should be 'max' or 'mean'", 422),
     (lambda n: n.kernels(None, "trunk.layers.1", 0), "is not a Conv2d layer; layers with kernels: trunk.layers.0", 422),
     (lambda n: n.perturb(None, 0, "logits", 0, 1.0), "vector 'logits' cannot be perturbed; decodable vectors of this model: z", 422),
     (lambda n: n.perturb(None, 0, "z", 4, 1.0), r"dim of z \(4 dims\): 4 is out of range: use 0..3", 422),
-    (lambda n: n.perturb(None, 0, "z", 0, math.inf), "finite", 422),
-    (lambda n: n.inspect(None, 0, "../../../x", 0), "unknown layer '../../../x'", 404),
-    (lambda n: n.kernels(None, "a/../b", 0), "'a/../b' is not a layer of this model", 404),
+    (lambda n: n.perturb(None, 0, "z", 0, math.inf), "finite number", 422),
+    (lambda n: n.inspect(None, 0, "../../../x", 0), "String should match pattern", 422),  # never a folder name
+    (lambda n: n.kernels(None, "a/../b", 0), "String should match pattern", 422),
+    (lambda n: n.kernels(None, "trunk.layers.99", 0), "'trunk.layers.99' is not a layer of this model", 404),
 ]
 
 
@@ -334,10 +389,15 @@ def test_repeats_are_served_from_disk_without_the_model(trained_run, inspector_f
         def get(self, *args):
             raise AssertionError("a repeat must not load the model")
 
-    from_disk = Inspector(asking_context(run_dir, "network-forward", pm=get_plugin_manager(), models=NoModels()))
+    from_disk = _Net(run_dir, get_plugin_manager(), [], models=NoModels())
     again = [from_disk.forward(None, 1), from_disk.inspect(None, 1, "trunk.layers.2", 3, (4, 5)),
              from_disk.conv_step(None, 1, CONV1, 3, 4, 5), from_disk.kernels(None, "trunk.layers.3", 1),
              from_disk.perturb(None, 1, "z", 0, 0.5), from_disk.topk(None, "trunk.layers.2", 3, "mean", 20, 4)]
     for a, b in zip(first, again):
         assert a.created and not b.created and (a.folder, a.files, a.payload) == (b.folder, b.files, b.payload)
-    assert from_disk.inspect(None, 1, "trunk.layers.2", 3).payload.get("xy") is None  # the probe-less answer
+    assert net.computed == 6 and from_disk.computed == 0  # the host answered every repeat from disk
+    plain = net.inspect(None, 1, "trunk.layers.2", 3)  # the probe-less answer is another key: its own folder
+    assert plain.created and plain.payload.get("xy") is None and plain.folder.endswith("/ch_3/map")
+    listed = [row["name"] for row in list_run_files(RunStore(run_dir.parent), run_dir.name, get_plugin_manager(),
+                                                    folder="network")["files"]]
+    assert sorted(listed) == sorted({*[f for a in first for f in a.files], *plain.files})  # each file listed once

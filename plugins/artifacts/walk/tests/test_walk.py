@@ -5,18 +5,19 @@ CLI: tests/test_walk_api.py."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import sys
 
 import numpy as np
 import pytest
 
+from latentdeck.engine.epochs import EpochModels
 from latentdeck.testing import asking_context
 from latentdeck import hookimpl
 from latentdeck.kit.atomic import read_json
 from latentdeck.kit import OnDemandError
-from latentdeck_walk.walk import Walker, WalkRequest, span_tag
-
-
+from latentdeck_walk.walk import WalkRequest, span_tag
 
 
 def _no_map(latents, dims, seed, options, init=None):
@@ -44,9 +45,28 @@ def run(trained_run, walk_pm):
     return trained_run("ae", epochs=1, projections=["first-dims", "no-map"], artifacts=["knn"])
 
 
+class _Asker:
+    """Asks ``walk`` through the host's one path (``computations.run``, as HTTP and the CLI do): each call a fresh
+    context, as each request gets; ``heard`` collects the announced files, ``computed`` counts computes."""
+
+    def __init__(self, run_dir, pm, heard):
+        self.run_dir, self.pm, self.heard, self.models, self.computed = run_dir, pm, heard, EpochModels(), 0
+
+    def walk(self, request):
+        from latentdeck.engine.computations import run
+
+        ctx = asking_context(self.run_dir, "walk", pm=self.pm, heard=self.heard, models=self.models)
+        spec = ctx.spec
+
+        def counted(c, r):
+            self.computed += 1
+            return spec.compute(c, r)
+        return run(dataclasses.replace(spec, compute=counted), ctx, request)
+
+
 def _walker(run_dir, pm):
     heard: list[tuple[list[str], int]] = []
-    return Walker(asking_context(run_dir, "walk", pm=pm, heard=heard)), heard
+    return _Asker(run_dir, pm, heard), heard
 
 
 def test_interpolation_on_a_linear_map_is_exact_at_both_ends(run, walk_pm):
@@ -62,7 +82,7 @@ def test_interpolation_on_a_linear_map_is_exact_at_both_ends(run, walk_pm):
     assert p["t"] == [0, 0.25, 0.5, 0.75, 1] and len(p["latents"]) == 5
     np.testing.assert_allclose(p["latents"][2], (np.array(p["latents"][0]) + p["latents"][4]) / 2, atol=1e-5)
     assert result.folder == f"walks/epoch_1/first-dims/from_heldout_{a}/to_heldout_{b}_steps_5"
-    assert sorted(result.files) == [f"{result.folder}/strip.png", f"{result.folder}/walk.json"]
+    assert sorted(result.files) == [f"{result.folder}/{n}" for n in ("result.json", "strip.png", "walk.json")]
     from PIL import Image
 
     strip = Image.open(run / p["strip"]["png"])
@@ -71,6 +91,7 @@ def test_interpolation_on_a_linear_map_is_exact_at_both_ends(run, walk_pm):
 
     again = walker.walk(WalkRequest(from_idx=a, to_idx=b, steps=5, method="first-dims"))
     assert not again.created and again.payload == p and len(heard) == len(result.files)  # from disk, announced once
+    assert walker.computed == 1 and again.files == result.files  # the host served it: compute was not called
 
 
 def test_dimension_walk_centres_on_the_digit_with_a_stated_span(run, walk_pm):

@@ -36,6 +36,9 @@ def test_the_api_route_and_the_cli(trained_run, plugin_manager, client, runs_dir
     extra = client.post(f"/api/runs/{run_id}/compute/walk", json={**body, "colour": "red"})
     assert extra.status_code == 422 and "colour" in extra.json()["detail"]
     assert client.post("/api/runs/nope/compute/walk", json=body).status_code == 404
+    listed = [row for row in client.get(f"/api/runs/{run_id}/files", params={"folder": "walks"}).json()["files"]]
+    assert sorted(row["name"] for row in listed) == sorted(first.json()["files"])  # each file once, result.json too
+    assert {(row["artifact"], row["epoch"], row["fields"]["path"]) for row in listed} == {("walk", 1, "to_heldout_1_steps_3")}
     served = client.get(f"/api/runs/{run_id}/artifacts/{first.json()['payload']['strip']['png']}")
     assert served.status_code == 200 and served.headers["content-type"] == "image/png"
 

@@ -6,6 +6,8 @@ with nothing written."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -15,14 +17,31 @@ from latentdeck.kit.atomic import read_json
 from latentdeck.engine.epochs import EpochModels, heldout_split
 from latentdeck.kit import OnDemandError
 from latentdeck_walk.centre import class_centre
-from latentdeck_walk.walk import Walker, WalkRequest
+from latentdeck_walk.walk import WalkRequest
 
 
+class _Asker:
+    """Asks ``walk`` through the host's one path (``computations.run``, as HTTP and the CLI do): each call a fresh
+    context, as each request gets; ``heard`` collects the announced files, ``computed`` counts computes."""
+
+    def __init__(self, run_dir, pm, heard):
+        self.run_dir, self.pm, self.heard, self.models, self.computed = run_dir, pm, heard, EpochModels(), 0
+
+    def walk(self, request):
+        from latentdeck.engine.computations import run
+
+        ctx = asking_context(self.run_dir, "walk", pm=self.pm, heard=self.heard, models=self.models)
+        spec = ctx.spec
+
+        def counted(c, r):
+            self.computed += 1
+            return spec.compute(c, r)
+        return run(dataclasses.replace(spec, compute=counted), ctx, request)
 
 
 def _walker(run_dir, pm):
     heard: list = []
-    return Walker(asking_context(run_dir, "walk", pm=pm, heard=heard)), heard
+    return _Asker(run_dir, pm, heard), heard
 
 
 def _viz(run_dir, pm):
@@ -56,13 +75,15 @@ def test_the_class_walk_ends_exactly_at_the_class_mean(ae_run, plugin_manager):
     assert p["t"] == [0, 0.25, 0.5, 0.75, 1]
     np.testing.assert_allclose(p["placement"]["coords"][-1], mean[:2], atol=2e-6)  # first-dims: exact placement
     assert result.folder == f"walks/epoch_1/first-dims/from_heldout_3/centre_class_{own}_steps_5"
-    assert sorted(result.files) == [f"{result.folder}/strip.png", f"{result.folder}/walk.json"]
+    assert sorted(result.files) == [f"{result.folder}/{n}" for n in ("result.json", "strip.png", "walk.json")]
     assert p["strip"]["tiles"] == 5 and heard == [(f, 1) for f in result.files]
 
     again = walker.walk(WalkRequest(from_idx=3, mode="centre", centre="class", steps=5, method="first-dims"))
     assert not again.created and again.payload == p and len(heard) == len(result.files)
+    assert walker.computed == 1  # served from disk by the host, without computing
     same = walker.walk(WalkRequest(from_idx=3, mode="centre", centre="class", target=own, steps=5, method="first-dims"))
     assert same.folder == result.folder and not same.created  # the default names the same centre
+    assert walker.computed == 1
 
     other = (own + 1) % 10
     to_other = walker.walk(WalkRequest(from_idx=3, mode="centre", centre="class", target=other, steps=3,

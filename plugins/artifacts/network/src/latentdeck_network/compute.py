@@ -13,17 +13,15 @@
 from __future__ import annotations
 
 import math
-import re
-from decimal import Decimal
 from typing import Any
 
 import torch
 from torch import nn
 
+from .folders import MAX_ABS_DELTA, delta_tag, parse_delta_tag
 from .layers import Call, Capture, _pair
 
 CONV_STEP_TOLERANCE = 1e-5
-MAX_ABS_DELTA = 1000.0
 
 
 def _elementwise_step(module: nn.Module, channel: int, value: float) -> tuple[str, str, float] | None:
@@ -134,28 +132,6 @@ def aggregate_kernel(weights: torch.Tensor, top: int) -> dict[str, Any]:
     }
 
 
-def delta_tag(delta: float) -> str:
-    """``p0.5`` for +0.5, ``m1`` for -1, ``0`` for zero: plain decimals, no exponent, reversible."""
-    if not math.isfinite(delta) or abs(delta) > MAX_ABS_DELTA:
-        raise ValueError(f"delta must be a finite number within ±{MAX_ABS_DELTA:g}, got {delta!r}")
-    if delta == 0:
-        return "0"
-    text = format(Decimal(repr(abs(float(delta)))), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return ("p" if delta > 0 else "m") + text
-
-
-def parse_delta_tag(tag: str) -> float:
-    """The delta a :func:`delta_tag` names."""
-    if tag == "0":
-        return 0.0
-    match = re.fullmatch(r"([pm])(\d+(?:\.\d+)?)", tag)
-    if not match:
-        raise ValueError(f"{tag!r} is not a delta tag (p<number>, m<number> or 0)")
-    return float(match.group(2)) * (1 if match.group(1) == "p" else -1)
-
-
 def sample_seed(run_seed: int, index: int) -> int:
     """The seed of the noise of ``z_sample`` for one held-out example: the same at every epoch."""
     return (int(run_seed) * 1_000_003 + int(index)) % (2 ** 63)
@@ -202,5 +178,5 @@ def channel_scores(maps: torch.Tensor, metric: str) -> tuple[torch.Tensor, torch
     return flat.mean(1), None
 
 
-__all__ = ["aggregate_kernel", "channel_scores", "conv_step", "delta_tag", "latent_vectors", "parse_delta_tag",
+__all__ = ["MAX_ABS_DELTA", "aggregate_kernel", "channel_scores", "conv_step", "delta_tag", "latent_vectors", "parse_delta_tag",
            "sample_seed"]

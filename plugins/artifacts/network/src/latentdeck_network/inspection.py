@@ -1,14 +1,16 @@
 """Network inspection on demand: each request computes one folder of files under ``network/``.
 
-:class:`Inspector` serves one run. Every method validates its arguments (a 4xx
-``OnDemandError`` naming the valid range), writes its folder once through the context's ``persist`` (synced;
-nothing half-written after an error; a repeat is read from disk; each new file announced once), and returns a :class:`Result`
-whose payload is read back from the persisted JSON, so a first and a repeated answer are identical.
+:class:`Inspector` serves one run. Every method validates its arguments (a 4xx ``OnDemandError`` naming the
+valid range), writes its files into ``ctx.folder`` and returns the payload, read back from the JSON it wrote.
+The host keeps each answer as ``network/<key>/`` (the request's ``key``, :mod:`.folders`): published
+atomically with its ``result.json`` (nothing half-written after an error), announced once, and a repeat is
+served from disk without loading the model.
 
 Folders (``<N>`` epoch, ``<i>`` held-out index, ``<L>`` layer id):
 
     network/forward/epoch_<N>/idx_<i>/
-    network/inspect/epoch_<N>/idx_<i>/layer_<L>/ch_<c>/        (+ probe_x_<x>_y_<y>.json per probe)
+    network/inspect/epoch_<N>/idx_<i>/layer_<L>/ch_<c>/map/    (no probe)
+    network/inspect/epoch_<N>/idx_<i>/layer_<L>/ch_<c>/probe_x_<x>_y_<y>/   (+ probe_x_<x>_y_<y>.json)
     network/conv_step/epoch_<N>/idx_<i>/layer_<L>/out_<c>/x_<x>_y_<y>/
     network/kernels/epoch_<N>/layer_<L>/out_<c>/
     network/perturb/epoch_<N>/idx_<i>/vector_<key>/dim_<d>/delta_<tag>/
@@ -17,31 +19,27 @@ Folders (``<N>`` epoch, ``<i>`` held-out index, ``<L>`` layer id):
 
 from __future__ import annotations
 
-import re
-import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from latentdeck.kit import read_json
-from latentdeck.kit import OnDemandError, list_tree
+from latentdeck.kit import OnDemandError
 
 from . import compute, render
-from .folders import Result, _check_range, _json, _write
+from .folders import _check_range, _json, _write, probe_name
 from .probes import MAX_TOPK_K, MAX_TOPK_SUBSET, ModelProbes
 from .layers import Call, Capture, capture, layer_rows, receptive_field
 
-SAFE_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_PROBE_LOCK = threading.Lock()  # a probe file is written once even when two requests race
 MAX_LISTED_VALUES = 512  # vector layers longer than this keep their values in vector.png only
 
 
 class Inspector(ModelProbes):
-    """Network artifacts of the run of ``ctx`` (a run context: models through ``ctx.load``, each folder
-    published through ``ctx.persist``: produced in a temporary folder, renamed into place, announced once)."""
+    """Network artifacts of the run of ``ctx`` (a run context: models through ``ctx.load``; each answer's files
+    are written into ``ctx.folder``, which the host publishes as ``network/<key>/`` and serves from disk after)."""
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -69,31 +67,9 @@ class Inspector(ModelProbes):
             raise OnDemandError(f"layer {lid!r} is a {call.kind} layer; this needs a {kind} layer: {', '.join(valid)}", 422)
         return call
 
-    def _publish(self, folder: Path, produce: Callable[[Path], None], epoch: int) -> tuple[list[str], bool]:
-        return self.ctx.persist(folder.relative_to(self.run_dir / "network").as_posix(), produce, epoch)
-
-    def _rel(self, folder: Path) -> str:
-        return folder.relative_to(self.run_dir).as_posix()
-
-    def _folder(self, kind: str, epoch: int, *parts: str) -> Path:
-        return self.run_dir.joinpath("network", kind, f"epoch_{epoch}", *parts)
-
-    def _on_disk(self, folder: Path, read: Callable[[Path], dict[str, Any]], extra: str | None = None) -> Result | None:
-        """The persisted answer, without loading the model, when ``folder`` (and file ``extra``) exist.
-
-        Only for folders named by safe parts: anything else is validated by the full path first
-        (nothing is ever created for an invalid request, so an existing folder proves the arguments)."""
-        parts = folder.relative_to(self.run_dir).parts
-        if not all(SAFE_PART.match(part) for part in parts):
-            return None
-        try:  # entered without following links: a linked folder or file in it is a 409 naming it
-            found = list_tree(self.run_dir, self._rel(folder))
-        except FileNotFoundError:
-            return None
-        if extra is not None and f"{self._rel(folder)}/{extra}" not in found:
-            return None
-        files = [name for name in found if not name.rsplit("/", 1)[-1].startswith("probe_") or name.endswith(f"/{extra}")]
-        return Result(self._rel(folder), files, False, read(folder))
+    def _out(self) -> Path:
+        """The folder this answer is written into (the host publishes it as ``network/<key>/``)."""
+        return Path(self.ctx.folder)
 
     # --- layers ---------------------------------------------------------------------------------
 
@@ -109,44 +85,40 @@ class Inspector(ModelProbes):
 
     # --- 1. forward capture -------------------------------------------------------------------
 
-    def forward(self, epoch: int | str | None, index: int) -> Result:
-        folder = self._folder("forward", self.resolve_epoch(epoch), f"idx_{index}")
-        if (hit := self._on_disk(folder, self._forward_payload)) is not None:
-            return hit
+    def forward(self, epoch: int | str | None, index: int) -> dict[str, Any]:
         loaded = self.load(epoch)
         x, label = self.example(loaded, index)
 
-        def produce(tmp: Path) -> None:
-            started = time.perf_counter()
-            cap = capture(loaded.model, x)
-            rows = layer_rows(cap)
-            _write(tmp, "input.png", render.png_bytes(render.image_u8(x[0])))
-            recon = cap.outputs.get("recon")
-            if isinstance(recon, torch.Tensor):
-                _write(tmp, "recon.png", render.png_bytes(render.image_u8(recon[0])))
-            for call, row in zip(cap.calls, rows):
-                sub = tmp / f"layer_{call.id}"
-                sub.mkdir()
-                summary, image_name, pixels = _layer_summary(call, row)
-                _write(sub, image_name, render.png_bytes(pixels))
-                _json(sub, "summary.json", summary)
-            _json(tmp, "layers.json", {"epoch": loaded.epoch, "index": index, "input_shape": list(x.shape[1:]),
-                                       "layers": rows})
-            vectors, decodable, sampling = compute.latent_vectors(
-                loaded.model, cap, loaded.model_spec.capabilities, loaded.config["seed"], index)
-            _json(tmp, "latent.json", {"epoch": loaded.epoch, "index": index,
-                                       "vectors": {k: v.tolist() for k, v in vectors.items()},
-                                       "decodable": decodable, "latent_name": loaded.model_spec.latent_name})
-            _json(tmp, "forward_meta.json", {
-                "model": loaded.config["model"], "dataset": loaded.config["dataset"], "run_id": loaded.config["run_id"],
-                "epoch": loaded.epoch, "index": index, "split": "heldout", "label": label,
-                "layer_count": len(rows), "has_recon": isinstance(recon, torch.Tensor),
-                "sample_id": sampling["sample_id"] if sampling else None, "sampling": sampling,
-                "mode": "eval (batch norm running statistics, no dropout, no sampling in forward)",
-                "compute_ms": round((time.perf_counter() - started) * 1000, 2)})
+        tmp = self._out()
+        started = time.perf_counter()
+        cap = capture(loaded.model, x)
+        rows = layer_rows(cap)
+        _write(tmp, "input.png", render.png_bytes(render.image_u8(x[0])))
+        recon = cap.outputs.get("recon")
+        if isinstance(recon, torch.Tensor):
+            _write(tmp, "recon.png", render.png_bytes(render.image_u8(recon[0])))
+        for call, row in zip(cap.calls, rows):
+            sub = tmp / f"layer_{call.id}"
+            sub.mkdir()
+            summary, image_name, pixels = _layer_summary(call, row)
+            _write(sub, image_name, render.png_bytes(pixels))
+            _json(sub, "summary.json", summary)
+        _json(tmp, "layers.json", {"epoch": loaded.epoch, "index": index, "input_shape": list(x.shape[1:]),
+                                   "layers": rows})
+        vectors, decodable, sampling = compute.latent_vectors(
+            loaded.model, cap, loaded.model_spec.capabilities, loaded.config["seed"], index)
+        _json(tmp, "latent.json", {"epoch": loaded.epoch, "index": index,
+                                   "vectors": {k: v.tolist() for k, v in vectors.items()},
+                                   "decodable": decodable, "latent_name": loaded.model_spec.latent_name})
+        _json(tmp, "forward_meta.json", {
+            "model": loaded.config["model"], "dataset": loaded.config["dataset"], "run_id": loaded.config["run_id"],
+            "epoch": loaded.epoch, "index": index, "split": "heldout", "label": label,
+            "layer_count": len(rows), "has_recon": isinstance(recon, torch.Tensor),
+            "sample_id": sampling["sample_id"] if sampling else None, "sampling": sampling,
+            "mode": "eval (batch norm running statistics, no dropout, no sampling in forward)",
+            "compute_ms": round((time.perf_counter() - started) * 1000, 2)})
 
-        files, created = self._publish(folder, produce, loaded.epoch)
-        return Result(self._rel(folder), files, created, self._forward_payload(folder))
+        return self._forward_payload(tmp)
 
     def _forward_payload(self, folder: Path) -> dict[str, Any]:
         layers = read_json(folder / "layers.json")
@@ -159,12 +131,7 @@ class Inspector(ModelProbes):
     # --- 2. channel inspect -------------------------------------------------------------------
 
     def inspect(self, epoch: int | str | None, index: int, lid: str, channel: int,
-                probe: tuple[int, int] | None = None) -> Result:
-        folder = self._folder("inspect", self.resolve_epoch(epoch), f"idx_{index}", f"layer_{lid}", f"ch_{channel}")
-        probe_name = f"probe_x_{probe[0]}_y_{probe[1]}.json" if probe is not None else None
-        hit = self._on_disk(folder, lambda f: read_json(f / (probe_name or "inspect.json")), probe_name)
-        if hit is not None:
-            return hit
+                probe: tuple[int, int] | None = None) -> dict[str, Any]:
         loaded = self.load(epoch)
         x, label = self.example(loaded, index)
         cap = capture(loaded.model, x, keep={lid}, stop_after=lid)
@@ -176,47 +143,37 @@ class Inspector(ModelProbes):
             _check_range(f"probe y of {lid} (height {height}):", probe[1], height)
         values = call.output[0, channel].double().numpy()
 
-        def produce(tmp: Path) -> None:
-            in_h, in_w = x.shape[-2:]
-            scale = {"colormap": "sequential", "min": float(values.min()), "max": float(values.max())}
-            heat = render.heat_rgba(render.upsample(values, in_h, in_w))
-            _write(tmp, "channel.png", render.png_bytes(render.colorize(values, scale)))
-            _write(tmp, "heat_rgba.png", render.png_bytes(heat))
-            _write(tmp, "overlay.png", render.png_bytes(render.overlay(render.image_u8(x[0]), heat)))
-            flat = int(np.argmax(values))
-            _json(tmp, "inspect.json", {
-                "epoch": loaded.epoch, "index": index, "label": label, "layer_id": lid,
-                "type": type(call.module).__name__, "channel": channel, "channels": channels,
-                "shape": [height, width], "input_shape": [in_h, in_w], "values": values.tolist(),
-                "stats": {"min": float(values.min()), "max": float(values.max()), "mean": float(values.mean()),
-                          "std": float(values.std())},
-                "argmax": {"x": flat % width, "y": flat // width, "value": float(values.flat[flat])},
-                "scale": scale, "heat": "heat colormap over min..max, upsampled (nearest) to the input size",
-                "rf_support": _rf_support(cap, call),
-            })
+        tmp = self._out()
+        in_h, in_w = x.shape[-2:]
+        scale = {"colormap": "sequential", "min": float(values.min()), "max": float(values.max())}
+        heat = render.heat_rgba(render.upsample(values, in_h, in_w))
+        _write(tmp, "channel.png", render.png_bytes(render.colorize(values, scale)))
+        _write(tmp, "heat_rgba.png", render.png_bytes(heat))
+        _write(tmp, "overlay.png", render.png_bytes(render.overlay(render.image_u8(x[0]), heat)))
+        flat = int(np.argmax(values))
+        _json(tmp, "inspect.json", {
+            "epoch": loaded.epoch, "index": index, "label": label, "layer_id": lid,
+            "type": type(call.module).__name__, "channel": channel, "channels": channels,
+            "shape": [height, width], "input_shape": [in_h, in_w], "values": values.tolist(),
+            "stats": {"min": float(values.min()), "max": float(values.max()), "mean": float(values.mean()),
+                      "std": float(values.std())},
+            "argmax": {"x": flat % width, "y": flat // width, "value": float(values.flat[flat])},
+            "scale": scale, "heat": "heat colormap over min..max, upsampled (nearest) to the input size",
+            "rf_support": _rf_support(cap, call),
+        })
 
-        files, created = self._publish(folder, produce, loaded.epoch)
-        payload = read_json(folder / "inspect.json")
-        if probe is not None and probe_name is not None:
-            px, py = probe
-            probe_payload = {"xy": {"x": px, "y": py, "value": float(values[py, px])},
-                             "rf": receptive_field(cap, call, px, py)}
-            with _PROBE_LOCK:
-                inside = folder.relative_to(self.run_dir / "network").as_posix()
-                if loaded.save_run_file("network", f"{inside}/{probe_name}", {**payload, **probe_payload}):
-                    created = True  # written and announced once
-            payload = read_json(folder / probe_name)
-            files = sorted({*files, f"{self._rel(folder)}/{probe_name}"})
-        files = [f for f in files if "/probe_" not in f or f.endswith(f"/{probe_name}")]  # this probe's file only
-        return Result(self._rel(folder), files, created, payload)
+        payload = read_json(tmp / "inspect.json")
+        if probe is None:
+            return payload
+        px, py = probe
+        payload = {**payload, "xy": {"x": px, "y": py, "value": float(values[py, px])},
+                   "rf": receptive_field(cap, call, px, py)}
+        _json(tmp, probe_name(px, py), payload)
+        return payload
 
     # --- 3. single conv step ------------------------------------------------------------------
 
-    def conv_step(self, epoch: int | str | None, index: int, lid: str, out: int, x_pos: int, y_pos: int) -> Result:
-        folder = self._folder("conv_step", self.resolve_epoch(epoch), f"idx_{index}", f"layer_{lid}",
-                              f"out_{out}", f"x_{x_pos}_y_{y_pos}")
-        if (hit := self._on_disk(folder, lambda f: read_json(f / "conv_step.json"))) is not None:
-            return hit
+    def conv_step(self, epoch: int | str | None, index: int, lid: str, out: int, x_pos: int, y_pos: int) -> dict[str, Any]:
         loaded = self.load(epoch)
         x, label = self.example(loaded, index)
         cap = capture(loaded.model, x, inputs={lid})
@@ -233,12 +190,12 @@ class Inspector(ModelProbes):
         _check_range(f"x of {lid} (width {width}):", x_pos, width)
         _check_range(f"y of {lid} (height {height}):", y_pos, height)
 
-        def produce(tmp: Path) -> None:
-            step = compute.conv_step(cap, call, out, x_pos, y_pos)
-            _json(tmp, "conv_step.json", {"epoch": loaded.epoch, "index": index, "label": label, **step})
+        tmp = self._out()
+        step = compute.conv_step(cap, call, out, x_pos, y_pos)
+        _json(tmp, "conv_step.json", {"epoch": loaded.epoch, "index": index, "label": label, **step})
 
-        files, created = self._publish(folder, produce, loaded.epoch)
-        return Result(self._rel(folder), files, created, read_json(folder / "conv_step.json"))
+        return read_json(tmp / "conv_step.json")
+
 
 def _rf_support(cap: Capture, call: Call) -> dict[str, Any]:
     """Whether probes of this layer get a receptive field (checked at the centre)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from latentdeck import ComputationSpec, ViewSpec, hookimpl
 
-from .requests import FILES, FOLDER, OPERATIONS
+from .requests import FILES, FOLDER, KEYS, OPERATIONS
 
 # Operations that run the model over the whole held-out split: worth a worker of the run's executor
 # (a Ray node) rather than the server's own process. The others touch one example.
@@ -21,8 +21,8 @@ HEAVY = frozenset({"topk"})
 
 @hookimpl
 def register_computations():
-    return [ComputationSpec(name=f"network-{op}", runs="on_demand", request=request, compute=compute, folder=FOLDER,
-                            files=FILES, description=(request.__doc__ or "").strip(), heavy=op in HEAVY)
+    return [ComputationSpec(name=f"network-{op}", runs="on_demand", request=request, compute=compute, key=KEYS[op],
+                            folder=FOLDER, files=FILES, description=(request.__doc__ or "").strip(), heavy=op in HEAVY)
             for op, (request, compute) in OPERATIONS.items()]
 
 

@@ -1,29 +1,34 @@
 """The network plugin's on-demand computations: one request model and one ``compute`` per operation.
 
 Ranges that depend on the run (held-out size, channels, layer ids) are checked by the
-:class:`latentdeck_network.inspection.Inspector`, whose 4xx names the valid range for that run.
+:class:`latentdeck_network.inspection.Inspector`, whose 4xx names the valid range for that run. Each operation
+but ``layers`` has a ``key`` (:data:`KEYS`): the host keeps its answer as ``network/<key>/`` and serves a repeat
+from disk.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from latentdeck import ComputationResult
 
+from .folders import inspect_key, perturb_key
+
 FOLDER = "network"
 FILES = (
     "forward/epoch_{epoch}/idx_{idx:int}/{file}",
     "forward/epoch_{epoch}/idx_{idx:int}/layer_{layer}/{file}",
-    "inspect/epoch_{epoch}/idx_{idx:int}/layer_{layer}/ch_{ch:int}/{file}",
+    "inspect/epoch_{epoch}/idx_{idx:int}/layer_{layer}/ch_{ch:int}/{where}/{file}",
     "conv_step/epoch_{epoch}/idx_{idx:int}/layer_{layer}/out_{out:int}/x_{x:int}_y_{y:int}/{file}",
     "kernels/epoch_{epoch}/layer_{layer}/out_{out:int}/{file}",
     "perturb/epoch_{epoch}/idx_{idx:int}/vector_{key}/dim_{dim:int}/delta_{delta}/{file}",
     "topk/epoch_{epoch}/layer_{layer}/ch_{ch:int}/metric_{metric}/subset_{n:int}/k_{k:int}/{file}",
 )
 Epoch = Field(None, description="an epoch with a checkpoint (default: the newest)")
-Layer = Field(max_length=200, description="a layer id from network-layers (characters A-Z a-z 0-9 _ . -)")
+NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"  # a layer id or vector key: one safe folder-name part, as the key uses it
+Layer = Field(max_length=200, pattern=NAME, description="a layer id from network-layers (characters A-Z a-z 0-9 _ . -)")
 
 
 class _Request(BaseModel):
@@ -73,7 +78,7 @@ class KernelsRequest(_Request):
 class PerturbRequest(_Request):
     """The reconstruction after adding delta to one dimension of a latent vector."""
     idx: int = Field(ge=0, description="held-out index")
-    key: str = Field(max_length=64, description="a decodable vector: see latent.json 'decodable' (z, mu, z_sample)")
+    key: str = Field(max_length=64, pattern=NAME, description="a decodable vector: see latent.json 'decodable' (z, mu, z_sample)")
     dim: int = Field(ge=0, description="the dimension to move")
     delta: float = Field(ge=-1000, le=1000, allow_inf_nan=False, description="added to the dimension (|delta| <= 1000)")
 
@@ -93,40 +98,42 @@ def _inspector(ctx):
     return Inspector(ctx)
 
 
-def _answer(result) -> ComputationResult:
-    return ComputationResult(payload=result.payload, files=tuple(result.files), created=result.created,
-                             folder=result.folder)
-
-
 def layers(ctx, r: LayersRequest) -> ComputationResult:
-    return ComputationResult(payload=_inspector(ctx).layers(r.epoch), files=(), created=False)
+    return ComputationResult(payload=_inspector(ctx).layers(ctx.epoch), files=(), created=False)
 
 
 def forward(ctx, r: ForwardRequest) -> ComputationResult:
-    return _answer(_inspector(ctx).forward(r.epoch, r.idx))
+    return ComputationResult(payload=_inspector(ctx).forward(ctx.epoch, r.idx))
 
 
 def inspect(ctx, r: InspectRequest) -> ComputationResult:
     probe = (r.x, r.y) if r.x is not None and r.y is not None else None
-    return _answer(_inspector(ctx).inspect(r.epoch, r.idx, r.layer, r.ch, probe))
+    return ComputationResult(payload=_inspector(ctx).inspect(ctx.epoch, r.idx, r.layer, r.ch, probe))
 
 
 def conv_step(ctx, r: ConvStepRequest) -> ComputationResult:
-    return _answer(_inspector(ctx).conv_step(r.epoch, r.idx, r.layer, r.out, r.x, r.y))
+    return ComputationResult(payload=_inspector(ctx).conv_step(ctx.epoch, r.idx, r.layer, r.out, r.x, r.y))
 
 
 def kernels(ctx, r: KernelsRequest) -> ComputationResult:
-    return _answer(_inspector(ctx).kernels(r.epoch, r.layer, r.out))
+    return ComputationResult(payload=_inspector(ctx).kernels(ctx.epoch, r.layer, r.out))
 
 
 def perturb(ctx, r: PerturbRequest) -> ComputationResult:
-    return _answer(_inspector(ctx).perturb(r.epoch, r.idx, r.key, r.dim, r.delta))
+    return ComputationResult(payload=_inspector(ctx).perturb(ctx.epoch, r.idx, r.key, r.dim, r.delta))
 
 
 def topk(ctx, r: TopkRequest) -> ComputationResult:
-    return _answer(_inspector(ctx).topk(r.epoch, r.layer, r.ch, r.metric, r.n, r.k))
+    return ComputationResult(payload=_inspector(ctx).topk(ctx.epoch, r.layer, r.ch, r.metric, r.n, r.k))
 
 
+# Each answer's folder inside network/ (the host keeps it: served from disk on a repeat); layers writes nothing.
+KEYS = {
+    "layers": None, "forward": "forward/epoch_{epoch}/idx_{idx}", "inspect": inspect_key,
+    "conv-step": "conv_step/epoch_{epoch}/idx_{idx}/layer_{layer}/out_{out}/x_{x}_y_{y}",
+    "kernels": "kernels/epoch_{epoch}/layer_{layer}/out_{out}", "perturb": perturb_key,
+    "topk": "topk/epoch_{epoch}/layer_{layer}/ch_{ch}/metric_{metric}/subset_{n}/k_{k}",
+}
 OPERATIONS = {
     "layers": (LayersRequest, layers), "forward": (ForwardRequest, forward), "inspect": (InspectRequest, inspect),
     "conv-step": (ConvStepRequest, conv_step), "kernels": (KernelsRequest, kernels),

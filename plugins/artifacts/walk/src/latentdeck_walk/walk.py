@@ -19,12 +19,16 @@ none — so each step is placed at the distance-weighted mean of the 2-D positio
 latent neighbours in the visualization subset (UMAP's transform starts from this before optimising),
 labelled an **estimate**.
 
-Files, each folder written once (the context's ``persist``: produced in a temporary folder, published
-atomically, announced once), then served from disk::
+Files: one folder per walk, the computation's ``key`` (:func:`walk_key`), kept by the host (computed into a
+temporary folder, published atomically with its ``result.json``, announced once; a repeat is served from
+disk without computing)::
 
-    walks/epoch_<N>/<method>/from_<split>_<i>/dim_<d>_span_<tag>_steps_<k>/walk.json, strip.png
-    walks/epoch_<N>/<method>/from_<split>_<i>/to_<split>_<j>_steps_<k>/walk.json, strip.png
-    walks/epoch_<N>/<method>/from_<split>_<i>/centre_<class|component>_<c>_steps_<k>/walk.json, strip.png
+    walks/epoch_<N>/<method>/from_<split>_<i>/dim_<d>_span_<tag>_steps_<k>/walk.json, strip.png, result.json
+    walks/epoch_<N>/<method>/from_<split>_<i>/to_<split>_<j>_steps_<k>/walk.json, strip.png, result.json
+    walks/epoch_<N>/<method>/from_<split>_<i>/centre_<class|component>_<c>_steps_<k>/walk.json, strip.png, result.json
+
+A centre walk without a ``target`` names the centre it resolves to (the start digit's label, or its argmax
+q(c|x) component), so its key needs the run: the key is ``walk_key(request, epoch, ctx)``.
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ import functools
 import math
 import threading
 import time
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -45,7 +48,7 @@ from latentdeck.kit import OnDemandError
 
 FOLDER = "walks"
 FILES = tuple(f"epoch_{{epoch}}/{{method}}/from_{{from_split}}_{{from_idx:int}}/{{path}}/{name}"
-              for name in ("walk.json", "strip.png"))
+              for name in ("walk.json", "strip.png", "result.json"))
 MAX_STEPS = 33
 MAX_SPAN = 1000.0
 KNN_PLACE = 10
@@ -79,14 +82,6 @@ class WalkRequest(BaseModel):
     epoch: int | str | None = Field(None, description="an epoch with a checkpoint (default: the newest)")
 
 
-@dataclass(frozen=True)
-class Result:
-    folder: str
-    files: list[str]
-    created: bool
-    payload: dict[str, Any]
-
-
 def span_tag(span: float) -> str:
     """``s1.5`` for a span of 1.5: a plain decimal, no exponent."""
     text = format(Decimal(repr(float(span))), "f")
@@ -107,8 +102,15 @@ def _train_split(dataset: str, data_dir: str, load: Callable) -> Any:
     return load(Path(data_dir), "train")
 
 
+def walk_key(request: WalkRequest, epoch: int, ctx) -> str:
+    """The folder of one walk inside ``walks/`` (the computation's key): checked first, so a refused request
+    has no key; a centre walk without a target loads the epoch to name the centre it goes to."""
+    return Walker(ctx).key(request, epoch)
+
+
 class Walker:
-    """Latent walks of the run of ``ctx`` (a run context: models through ``ctx.load``, files through ``ctx.persist``)."""
+    """Latent walks of the run of ``ctx`` (a run context: models through ``ctx.load``; a walk's files are
+    written into ``ctx.folder``, which the host publishes as ``walks/<key>/``)."""
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -195,9 +197,26 @@ class Walker:
         if not r.method or "/" in r.method or r.method.startswith("."):
             raise OnDemandError(f"method {r.method!r} is not a projection name", 422)
 
-    def walk(self, r: WalkRequest) -> Result:
+    def key(self, r: WalkRequest, epoch: int) -> str:
+        """``epoch_<N>/<method>/from_<split>_<i>/<path>`` (module docstring); 422 for a malformed request."""
         self.check(r)
-        loaded = self.ctx.load(r.epoch)
+        if r.mode == "interpolate":
+            path = f"to_{r.to_split}_{r.to_idx}_steps_{r.steps}"
+        elif r.mode == "centre":
+            target = r.target
+            if target is None:  # the centre the start digit belongs to: only the run knows it
+                loaded = self.ctx.load(epoch)
+                x_from, label_from = self.example(loaded, r.from_split, r.from_idx, "from_idx")
+                target = self.centre(loaded, r, x_from, label_from)[1]["target"]
+            path = f"centre_{r.centre}_{target}_steps_{r.steps}"
+        else:
+            path = f"dim_{r.dim}_span_{'auto' if r.span is None else span_tag(r.span)}_steps_{r.steps}"
+        return f"epoch_{epoch}/{r.method}/from_{r.from_split}_{r.from_idx}/{path}"
+
+    def walk(self, r: WalkRequest) -> dict[str, Any]:
+        """Compute one walk into ``ctx.folder`` (``strip.png``, ``walk.json``); its payload (``walk.json``)."""
+        self.check(r)
+        loaded = self.ctx.load(self.ctx.epoch)  # the epoch the host resolved for the key (a newer one may appear)
         epoch = loaded.epoch
         if "latents" not in loaded.model_spec.capabilities or "decoder" not in loaded.model_spec.capabilities:
             raise OnDemandError(f"model {loaded.config['model']!r} cannot be walked: it needs an encoder to latents and a "
@@ -210,27 +229,21 @@ class Walker:
         x_from, label_from = self.example(loaded, r.from_split, r.from_idx, "from_idx")
         if r.mode == "interpolate":
             x_to, label_to = self.example(loaded, r.to_split, int(r.to_idx), "to_idx")
-            key = f"to_{r.to_split}_{r.to_idx}_steps_{r.steps}"
         elif r.mode == "centre":
             x_to, label_to = self.centre(loaded, r, x_from, label_from)  # the centre (d,) and the walk's `to`
-            key = f"centre_{r.centre}_{label_to['target']}_steps_{r.steps}"
         else:
             x_to, label_to = None, None
             d = _latent_dim(loaded, x_from)
             if not 0 <= int(r.dim) < d:
                 raise OnDemandError(f"dim {r.dim} is out of range: the latent has {d} dimensions, use 0..{d - 1}", 422)
-            key = f"dim_{r.dim}_span_{'auto' if r.span is None else span_tag(r.span)}_steps_{r.steps}"
-        folder = self.run_dir / FOLDER / f"epoch_{epoch}" / r.method / f"from_{r.from_split}_{r.from_idx}" / key
+        payload, png = self._compute(loaded, r, projection_file, x_from, label_from, x_to, label_to,
+                                     self.ctx.answer_file("strip.png"))
+        folder = Path(self.ctx.folder)
+        (folder / "strip.png").write_bytes(png)
+        (folder / "walk.json").write_text(dumps(payload) + "\n")
+        return payload
 
-        def produce(tmp: Path) -> None:
-            payload, png = self._compute(loaded, r, projection_file, x_from, label_from, x_to, label_to, folder)
-            (tmp / "strip.png").write_bytes(png)
-            (tmp / "walk.json").write_text(dumps(payload) + "\n")
-
-        files, created = self.ctx.persist(folder.relative_to(self.run_dir / FOLDER).as_posix(), produce, epoch)
-        return Result(folder.relative_to(self.run_dir).as_posix(), files, created, read_json(folder / "walk.json"))
-
-    def _compute(self, loaded, r: WalkRequest, projection_file: Path, x_from, label_from, x_to, label_to, folder: Path):
+    def _compute(self, loaded, r: WalkRequest, projection_file: Path, x_from, label_from, x_to, label_to, strip: str):
         import numpy as np
         import torch
 
@@ -269,7 +282,7 @@ class Walker:
             "from": {"split": r.from_split, "idx": r.from_idx, "label": label_from}, **extra,
             "latent": loaded.model_spec.latent_name, "latent_dim": int(path.shape[1]), "model": loaded.config["model"],
             "latents": np.round(path.numpy(), 6).tolist(), "placement": placement,
-            "strip": {"png": (folder / "strip.png").relative_to(self.run_dir).as_posix(), **layout},
+            "strip": {"png": strip, **layout},
             "deterministic": "no sampling: z = encode(x) (the model's latents), straight-line steps, decode(z)",
             "compute_ms": round((time.perf_counter() - started) * 1000, 2),
         }, png
