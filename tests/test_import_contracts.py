@@ -25,8 +25,8 @@ HOST = ROOT / "platform" / "src" / "latentdeck"
 CONTRACT = ("hookspecs", "types")
 # The host's parts, top to bottom: a part may import the parts below it, never one above (SPEC.md "Architecture").
 LAYERS = ("cli", "testing", "api", "launch", "worker", "engine", "store", "registry", "kit", " | ".join(CONTRACT))
-# The names the kit still lends from the host (latentdeck.kit.LENT_BY_THE_HOST): this list may only shrink.
-LENT = {"compute_here", "forked_main", "hosted_main"}
+# The names the kit lends from the host (latentdeck.kit.LENT_BY_THE_HOST): none; it may not grow again.
+LENT: set[str] = set()
 
 
 def plugin_packages() -> list[str]:

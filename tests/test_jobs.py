@@ -3,9 +3,11 @@ executor runs each kind; a computation's answer comes back through ``poll``; bad
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
@@ -13,10 +15,11 @@ from latentdeck import Job
 from latentdeck.engine.training import execute_run
 from latentdeck.kit import OnDemandError
 from latentdeck.launch import prepare_run
-from latentdeck.launch.jobs import answer_of
+from latentdeck.launch.jobs import answer_of, submit
 from latentdeck.registry import collect
 from latentdeck.store.events import read_events
 from latentdeck.store.runs import RunStore
+from latentdeck.worker import RUNNER, forked_main, hosted_main, run_job
 
 
 @pytest.fixture
@@ -66,7 +69,7 @@ def test_the_local_executor_answers_a_computation_job_through_poll(plugin_manage
 
 def test_the_local_executor_runs_a_backfill_job_through_the_worker_entry(plugin_manager, finished):
     local = collect(plugin_manager, "executors")["local"]
-    handle = local.submit(Job("backfill", str(finished), {"argv": ["--projections", "first-dims"]}))
+    handle = submit(local, Job("backfill", str(finished), {"argv": ["--projections", "first-dims"]}))
     assert handle["log"] == "backfill.log" and handle["kind"] == "backfill"
     deadline = time.monotonic() + 120
     while local.poll(handle)["alive"] and time.monotonic() < deadline:
@@ -74,3 +77,24 @@ def test_the_local_executor_runs_a_backfill_job_through_the_worker_entry(plugin_
     types = [e["type"] for e in read_events(finished / "events.jsonl")]
     assert "backfill.completed" in types, (finished / "backfill.log").read_text()[-2000:]
     assert (finished / "projections/latent_2d_epoch_1_first-dims.json").is_file()
+
+
+def test_the_host_lends_its_worker_entry_to_a_submit_that_names_runner_and_not_to_one_that_does_not():
+    seen = []
+    with_runner = types.SimpleNamespace(submit=lambda job, runner: seen.append((job, runner)) or {"pid": 1})
+    alone = types.SimpleNamespace(submit=lambda job: seen.append((job,)) or {"pid": 2})
+    job = Job("run", "/runs/x")
+    assert submit(with_runner, job) == {"pid": 1} and submit(alone, job) == {"pid": 2}
+    assert seen == [(job, RUNNER), (job,)]
+    assert submit(types.SimpleNamespace(submit=vars), Job("run", "/runs/x"))["run_dir"] == "/runs/x"  # no signature: the job alone
+    assert submit(types.SimpleNamespace(submit=lambda job, *, runner=None: {"lent": runner is RUNNER}), job) == {"lent": True}
+
+
+def test_the_runner_is_the_worker_entry_and_pickles_by_reference():
+    assert (RUNNER.here, RUNNER.hosted, RUNNER.forked) == (run_job, hosted_main, forked_main)
+    assert RUNNER.argv(Job("run", "/runs/x")) == [sys.executable, "-m", "latentdeck.worker", "/runs/x"]
+    backfill = Job("backfill", "/runs/x", {"argv": ["--epochs", "1"]})
+    assert RUNNER.argv(backfill) == [sys.executable, "-m", "latentdeck.worker", "/runs/x", "--job", backfill.to_json()]
+    shipped = pickle.dumps(RUNNER)
+    assert b"run_job" in shipped and len(shipped) < 1000  # names, not code: a Ray node imports them itself
+    assert pickle.loads(shipped) == RUNNER

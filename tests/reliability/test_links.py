@@ -223,6 +223,7 @@ def test_a_linked_worker_log_is_refused_before_a_worker_starts(run, tmp_path):
 
     from latentdeck import Job
     from latentdeck.kit.safepath import UnsafePath
+    from latentdeck.worker import RUNNER
 
     run_dir = run()
     outside = tmp_path / "other.log"
@@ -230,7 +231,7 @@ def test_a_linked_worker_log_is_refused_before_a_worker_starts(run, tmp_path):
     name = link(run_dir, "worker.log", outside)
     frozen = freeze(outside)
     with pytest.raises(UnsafePath, match=f"{name} is a symbolic link"):
-        _start_subprocess(Job("run", str(run_dir)), None)
+        _start_subprocess(Job("run", str(run_dir)), RUNNER)
     assert_untouched(outside, frozen)
 
 

@@ -13,7 +13,7 @@ import pluggy
 
 from .types import (
     ArtifactSpec, Availability, Batch, CAPABILITIES, ComputationResult, ComputationSpec, DataSplit, DatasetSpec,
-    ExecutorSpec, Job, LossSpec, ModelSpec, NoOptions, OnDemandSpec, PresetSpec, Projection, ProjectionSpec, ResolvedRun,
+    ExecutorSpec, Job, JobRunner, LossSpec, ModelSpec, NoOptions, OnDemandSpec, PresetSpec, Projection, ProjectionSpec, ResolvedRun,
     Schedule,
     ViewSpec,
 )
@@ -28,7 +28,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 __all__ = [
     "ArtifactSpec", "Availability", "Batch", "CAPABILITIES", "ComputationResult", "ComputationSpec", "DataSplit",
-    "DatasetSpec", "ExecutorSpec", "Job",
+    "DatasetSpec", "ExecutorSpec", "Job", "JobRunner",
     "LossSpec", "ModelSpec", "NoOptions", "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec",
     "ResolvedRun", "Schedule", "ViewSpec", "hookimpl", "__version__",
 ]

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import launch
 from ..launch.config import RunConfig
+from ..launch.jobs import submit as submit_job
 from ..kit.phases import Phase, run_phases
 from ..registry import collect
 from ..store.resolved import RunRecordError, load_config, load_run
@@ -216,7 +217,7 @@ def start_backfill(run_id: str, body: BackfillRequest, request: Request) -> dict
     args = ["--epochs", ",".join(map(str, chosen["epochs"])), "--projections", ",".join(chosen["projections"])]
     if chosen["artifacts"]:
         args += ["--artifacts", ",".join(chosen["artifacts"])]
-    info = executor.submit(Job("backfill", str(run_dir), {"argv": args}))
+    info = submit_job(executor, Job("backfill", str(run_dir), {"argv": args}))
     return {"started": True, "plan": chosen,
             "detail": f"backfill started by the {name!r} executor ({info}); follow GET /api/runs/{run_id}/events; "
                       f"cancel it with POST /api/runs/{run_id}/backfill/cancel"}

@@ -9,8 +9,8 @@ such imports from the built-in plugins). Names resolve lazily, so importing this
 The kit is a package whose modules (``latentdeck.kit.nn``, ``grids``, ``mixtures``, ``datasets``, ``images``,
 ``projection_file``, ``phases``, ``atomic``, ``safepath``, ``errors``, ``threads``, ``procs``) import only the
 contract (:mod:`latentdeck.types`, :mod:`latentdeck.hookspecs`) and each other; an import contract holds
-them to it, and the host builds on them too. The names marked *lent* below are still the host's own
-(:data:`LENT_BY_THE_HOST`), handed out here until the plugin's context carries what they do.
+them to it, and the host builds on them too. The kit lends nothing of the host's (:data:`LENT_BY_THE_HOST`
+is empty): what a plugin needs from the registry or the loop comes through its context or the call.
 
 Groups:
 
@@ -28,11 +28,10 @@ Groups:
   ``open_appender`` (a log), ``UnsafePath`` (what they raise for a link or FIFO: a 409 naming it);
 - computations: ``OnDemandError`` (a refusal with its HTTP status), ``single_threaded``; everything else a
   computation needs from the run comes through its context (``ctx.load(epoch)``, ``ctx.heldout_example(idx)``,
-  ``ctx.projection(method, dims)``, ``ctx.read(other)``, ``ctx.save_json`` ...); *lent*: ``compute_here`` (a
-  computation asked for where an executor runs it);
-- processes (executors): ``pid_alive``, ``proc_start_time``; *lent*: ``forked_main`` (a run's worker in a forked
-  child; ``python -m latentdeck.worker RUN_DIR`` is the plain way), ``hosted_main`` (a run's worker inside
-  a process another system manages, e.g. a Ray task).
+  ``ctx.projection(method, dims)``, ``ctx.read(other)``, ``ctx.save_json`` ...);
+- processes (executors): ``pid_alive``, ``proc_start_time``; how to run a job (a fresh process's command line,
+  in this process, in a hosted or a forked one) comes with each job: ``submit(job, runner)`` gets a
+  :class:`latentdeck.JobRunner`.
 """
 
 from __future__ import annotations
@@ -54,13 +53,10 @@ _KIT = {  # the kit's own modules (latentdeck.kit.<module>): they import only th
     "OnDemandError": "errors", "single_threaded": "threads", "pid_alive": "procs", "proc_start_time": "procs",
 }
 
-# Host internals still lent to plugins by name. Each is on its way into the plugin's context (what a plugin
-# needs from the registry or the loop comes through its context); tests/test_import_contracts.py pins this
-# list so it can only shrink.
-LENT_BY_THE_HOST = {
-    "compute_here": "latentdeck.engine.computations",
-    "forked_main": "latentdeck.worker", "hosted_main": "latentdeck.worker",
-}
+# Host internals lent to plugins by name: none any more (what a plugin needs from the registry or the loop
+# comes through its context; an executor gets the worker entry with each job, JobRunner).
+# tests/test_import_contracts.py pins this empty, so nothing is lent again.
+LENT_BY_THE_HOST: dict[str, str] = {}
 
 _WHERE = {**{name: f"latentdeck.kit.{module}" for name, module in _KIT.items()}, **LENT_BY_THE_HOST}
 

@@ -27,6 +27,7 @@ from ..store.resolved import component_options, load_config, moved_field_problem
 from ..store.runs import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
 from ..types import Job, ResolvedRun, Schedule
 from .deferred import announce_waiting, end_cancelled_before_start
+from .jobs import submit as submit_job
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ def start_worker(store: RunStore, run_id: str, executor) -> dict[str, Any] | Non
     """Submit a ``created`` run's ``run`` job to ``executor`` and record its handle (``worker.json``)."""
     run_dir = store.run_dir(run_id)
     try:
-        info = executor.submit(Job("run", str(run_dir)))
+        info = submit_job(executor, Job("run", str(run_dir)))
     except Exception as exc:
         log.exception("executor %s failed to start run %s", executor.name, run_id)
         return store.mark_failed(run_id, "executor_failed", f"{type(exc).__name__}: {exc}")

@@ -1,5 +1,6 @@
-"""The executor's records: :class:`Job` (one piece of heavy work of a run) and :class:`ExecutorSpec`
-(what runs jobs). Re-exported by :mod:`latentdeck.types` and :mod:`latentdeck`."""
+"""The executor's records: :class:`Job` (one piece of heavy work of a run), :class:`JobRunner` (how the host
+runs a job, lent to the executor with each ``submit``) and :class:`ExecutorSpec` (what runs jobs).
+Re-exported by :mod:`latentdeck.types` and :mod:`latentdeck`."""
 
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ class Job:
     - ``"computation"``: an on-demand computation (``args["name"]`` and ``args["body"]``, its request).
 
     ``run_dir`` is the run's folder (a string: a job crosses processes and machines as JSON,
-    :meth:`to_json` / :meth:`from_json`). Every executor runs every job through one entry,
-    ``python -m latentdeck.worker RUN_DIR --job JSON`` (a ``run`` job may omit ``--job``) or, in a process
-    it already has, :func:`latentdeck.kit.hosted_main` (which returns a computation's answer).
+    :meth:`to_json` / :meth:`from_json`). Every executor runs every job through one entry, the worker's,
+    which the host lends it with each ``submit`` as a :class:`JobRunner`: a fresh process
+    (``runner.argv(job)``: ``python -m latentdeck.worker RUN_DIR --job JSON``), a process it already has
+    (``runner.hosted(job)``, which returns a computation's answer), a forked child (``runner.forked``).
     """
 
     kind: str
@@ -59,11 +61,46 @@ class Job:
 
 
 @dataclass(frozen=True)
+class JobRunner:
+    """How the host runs a job: its worker entry, lent to an executor with each ``submit(job, runner=...)``.
+
+    The executor picks the way that suits where it runs the job; every way runs the same worker code
+    (training, a backfill, a computation) with the same exit codes:
+
+    - ``argv(job)``: the command line of a fresh process, ``[python, "-m", "latentdeck.worker", RUN_DIR,
+      "--job", JSON]`` (a ``run`` job without ``--job``), with this machine's interpreter: call it where the
+      process starts. Its output is the executor's to send to the job's log (``job.log_name``).
+    - ``here(job)``: run the job in this process as it is, on the calling thread (the local executor's
+      computations, in a thread of the server): an exit code, or a computation's answer (a refusal raises
+      :class:`latentdeck.kit.OnDemandError` with its HTTP status).
+    - ``hosted(job, nice_target=5)``: the same inside a process another system manages and may reuse (a Ray
+      task): output goes to the job's log while it runs and back afterwards, the priority is lowered to
+      ``nice_target`` once.
+    - ``forked(job_json, env, nice_target)``: the entry of a child forked from a process that already
+      imported what workers need (a ``multiprocessing`` target): it takes a session of its own, sends its
+      output to the job's log, replaces its environment by ``env`` (the server's at start time), lowers its
+      priority to the absolute ``nice_target`` (None: the default 5 below the parent) and exits with the
+      worker's code.
+
+    Each is a module-level function of the host, so a runner pickles by reference: an executor may ship it
+    (or one of its functions) to another process or machine, e.g. as a Ray task's argument.
+    """
+
+    argv: Callable[[Job], list[str]]
+    here: Callable[[Job], Any]
+    hosted: Callable[..., Any]
+    forked: Callable[..., None]
+
+
+@dataclass(frozen=True)
 class ExecutorSpec:
     """Runs the heavy work of runs (:class:`Job`): training, backfill, heavy on-demand computations.
 
-    ``submit(job)`` starts the job (``python -m latentdeck.worker RUN_DIR --job JSON``, a fork of a warm
-    process, a cluster task ...) without waiting for it and returns a JSON-safe *handle*; for a ``run`` job
+    ``submit(job, runner=...)`` starts the job (a fresh process, a fork of a warm process, a cluster task ...
+    each through the :class:`JobRunner` the host lends it) without waiting for it and returns a JSON-safe
+    *handle*. The host passes ``runner`` as a keyword when ``submit``'s signature names a ``runner``
+    parameter; a one-argument ``submit(job)`` keeps working (it starts ``python -m latentdeck.worker`` itself,
+    the documented command). For a ``run`` job
     the host persists it as ``worker.json``. A handle holds ``pid`` when the job is a process of this
     machine, else the executor's own id; a ``waiting_note`` in it (a sentence) is shown on the run until it
     trains (where the run waits and for what).
@@ -96,7 +133,7 @@ class ExecutorSpec:
     """
 
     name: str
-    submit: Callable[[Job], dict[str, Any]]
+    submit: Callable[..., dict[str, Any]]  # submit(job) or submit(job, runner=JobRunner)
     poll: Callable[[dict[str, Any]], dict[str, Any]]
     options: type[BaseModel] = NoOptions
     description: str = ""

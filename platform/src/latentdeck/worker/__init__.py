@@ -1,6 +1,8 @@
 """The one worker entry of every job (:class:`latentdeck.types.Job`): ``python -m latentdeck.worker RUN_DIR
-[--job JSON]`` in a fresh process, :func:`forked_main` in a child of a warm fork server, :func:`hosted_main`
-in a process another system manages (a Ray task), :func:`run_job` in a process that already exists.
+[--job JSON]`` in a fresh process (:func:`argv`), :func:`forked_main` in a child of a warm fork server,
+:func:`hosted_main` in a process another system manages (a Ray task), :func:`run_job` in a process that
+already exists. :data:`RUNNER` bundles them as the :class:`latentdeck.types.JobRunner` the host lends an
+executor with each ``submit`` (:func:`latentdeck.launch.jobs.submit`); executors never import this module.
 
 Each dispatches on the job's kind: ``run`` trains with :func:`latentdeck.engine.training.execute_run`,
 ``backfill`` runs :func:`latentdeck.engine.backfill.main` with the job's arguments, ``computation`` runs the
@@ -20,7 +22,7 @@ from typing import Any
 
 from ..engine.budget import exit_past_abandoned_work
 from ..kit.safepath import open_file
-from ..types import Job
+from ..types import Job, JobRunner
 
 USAGE = "usage: python -m latentdeck.worker RUN_DIR [--job JSON]"
 
@@ -51,6 +53,13 @@ def parse(argv: list[str]) -> Job:
             raise ValueError(f"the job's run_dir {job.run_dir!r} is not RUN_DIR {argv[0]!r}")
         return job
     raise ValueError(USAGE)
+
+
+def argv(job: Job) -> list[str]:
+    """The command line of a fresh worker process for ``job`` with this interpreter (a run trains with the
+    plain form, ``python -m latentdeck.worker RUN_DIR``)."""
+    command = [sys.executable, "-m", "latentdeck.worker", job.run_dir]
+    return command if job.kind == "run" else [*command, "--job", job.to_json()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,6 +161,8 @@ def hosted_main(job: Job | str, nice_target: int = 5) -> int | dict[str, Any]:
         for handle in (fd, *saved):
             os.close(handle)
 
+
+RUNNER = JobRunner(argv=argv, here=run_job, hosted=hosted_main, forked=forked_main)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,6 +14,8 @@ from latentdeck.store.events import read_events
 from latentdeck.launch import prepare_run, start_run, worker_alive
 from latentdeck.registry import collect, providers
 from latentdeck.store.runs import RunStore, read_summary, read_worker_info
+from latentdeck.launch.jobs import submit as submit_job
+from latentdeck.worker import RUNNER
 from latentdeck import Job
 from latentdeck_local import plugin as local
 
@@ -53,7 +55,7 @@ def test_start_spawns_a_worker_that_completes_the_run(plugin_manager, prepared):
     executor = collect(plugin_manager, "executors")["local"]
     assert os.environ["LATENTDECK_EXTRA_PLUGINS"] == "latentdeck.testing"  # the worker needs tiny-digits
 
-    info = executor.submit(Job("run", str(run_dir)))
+    info = submit_job(executor, Job("run", str(run_dir)))
     started.append(info)
     assert {"pid", "log", "start"} <= set(info) and info["log"] == "worker.log"
     assert info["start"] in (local.START_WARM, local.START_SUBPROCESS)  # warm once the fork server is
@@ -107,7 +109,7 @@ def test_is_alive_for_processes_it_did_not_start():
 def test_worker_failure_is_reported_in_its_log(plugin_manager, prepared):
     store, run_dir, started = prepared
     (run_dir / "config.json").write_text("{not json")  # the worker cannot even read its config
-    info = local.start(run_dir)
+    info = local.start(run_dir, RUNNER)
     started.append(info)
     wait_until(lambda: not local.is_alive(info), timeout=60, what="the worker to exit")
     assert "JSONDecodeError" in (run_dir / "worker.log").read_text()

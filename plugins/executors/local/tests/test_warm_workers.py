@@ -25,6 +25,7 @@ from latentdeck_local import warmup
 from latentdeck.launch import prepare_run, reap_dead_workers
 from latentdeck.kit.procs import pid_alive
 from latentdeck.store.runs import RunStore, read_summary
+from latentdeck.worker import RUNNER
 from latentdeck_local import plugin as local
 
 
@@ -79,7 +80,7 @@ def new_run(plugin_manager, runs_dir, tiny_config):
         return store, store.run_dir(stored["run_id"])
 
     def start(run_dir):
-        info = local.start(run_dir)
+        info = local.start(run_dir, RUNNER)
         started.append(info["pid"])
         return info
 

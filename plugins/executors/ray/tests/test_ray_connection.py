@@ -14,6 +14,7 @@ import time
 import pytest
 
 from latentdeck_ray import handoff, plugin, probe, session
+from latentdeck.worker import RUNNER
 
 
 def _serve(answer):
@@ -168,7 +169,7 @@ def test_start_returns_at_once_and_the_hand_off_waits_for_ray(tmp_path, monkeypa
     monkeypatch.setattr(session, "cluster_resources", lambda *a, **k: fake.resources)
     run_dir = _run_dir(tmp_path)
     began = time.monotonic()
-    info = plugin.start(run_dir)
+    info = plugin.start(run_dir, RUNNER)
     assert time.monotonic() - began < 0.5 and not fake.connected.is_set()
     assert plugin.is_alive(info) is True and plugin.exit_reason(info) is None  # waiting, like a task in Ray's queue
     deadline = time.monotonic() + 5
@@ -183,7 +184,7 @@ def test_a_run_ray_cannot_take_fails_naming_why(tmp_path, monkeypatch, fresh_ses
     monkeypatch.setattr(session, "connect", fake.connect)
     monkeypatch.setattr(session, "remote", fake.remote)
     monkeypatch.setattr(session, "cluster_resources", lambda *a, **k: fake.resources)
-    info = plugin.start(_run_dir(tmp_path))
+    info = plugin.start(_run_dir(tmp_path), RUNNER)
     deadline = time.monotonic() + 5
     while plugin.is_alive(info) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -198,7 +199,7 @@ def test_a_cancel_before_the_hand_off_withdraws_the_run_and_nothing_reaches_ray(
     monkeypatch.setattr(session, "remote", fake.remote)
     monkeypatch.setattr(session, "cluster_resources", lambda *a, **k: fake.resources)
     run_dir = _run_dir(tmp_path)
-    info = plugin.start(run_dir)
+    info = plugin.start(run_dir, RUNNER)
     assert plugin.cancel(info) is True  # withdrawn at once
     assert plugin.is_alive(info) is False
     time.sleep(1.3)

@@ -15,7 +15,9 @@ run waiting (``created``) until the fork server is warm: a worker started meanwh
 times slower (it and the compiler compete for the cores) and pay the compilation again at its first UMAP.
 
 A ``backfill`` job is a fresh process too; a ``computation`` job runs in a thread of this process (the
-server's: :func:`latentdeck.kit.compute_here`), and :func:`poll` hands back its answer.
+server's: ``runner.here``), and :func:`poll` hands back its answer. Every way runs the worker entry the host
+lends with each job (:class:`latentdeck.JobRunner`): ``runner.argv`` (fresh), ``runner.forked`` (warm fork),
+``runner.here`` (a computation).
 
 Forked workers are children of the fork server, not of the server: the fork server reaps them (no
 zombies) and liveness comes from the process table (:func:`latentdeck.kit.procs.pid_alive`), which also
@@ -28,14 +30,13 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from latentdeck import ExecutorSpec, Job, hookimpl
+from latentdeck import ExecutorSpec, Job, JobRunner, hookimpl
 
 log = logging.getLogger(__name__)
 
@@ -210,18 +211,16 @@ def _fork_server_alive() -> bool:
     return isinstance(pid, int) and pid_alive(pid)
 
 
-def _start_forked(run_dir: Path) -> dict:
-    """A ``run`` job forked from the warm fork server."""
+def _start_forked(run_dir: Path, runner: JobRunner) -> dict:
+    """A ``run`` job forked from the warm fork server (its child runs ``runner.forked``)."""
     from multiprocessing import process
-
-    from latentdeck.kit import forked_main
 
     try:
         nice_target = os.nice(0) + int(os.environ.get("LATENTDECK_WORKER_NICE", "5"))
     except (OSError, ValueError):
         nice_target = None
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NUMBA_THREADING_LAYER": "workqueue"}
-    proc = _warm.ctx.Process(target=forked_main, args=(Job("run", str(run_dir)).to_json(), env, nice_target),
+    proc = _warm.ctx.Process(target=runner.forked, args=(Job("run", str(run_dir)).to_json(), env, nice_target),
                              name=f"latentdeck-worker-{run_dir.name}")
     proc.start()
     # multiprocessing joins its non-daemon children when this process exits: a server that stops
@@ -231,14 +230,12 @@ def _start_forked(run_dir: Path) -> dict:
     return {"pid": proc.pid, "log": "worker.log", "start": START_WARM}
 
 
-def _start_subprocess(job: Job, note: str | None = None) -> dict:
-    """``python -m latentdeck.worker RUN_DIR [--job JSON]`` as a fresh process (a run trains with the plain form)."""
+def _start_subprocess(job: Job, runner: JobRunner, note: str | None = None) -> dict:
+    """``runner.argv(job)`` (``python -m latentdeck.worker RUN_DIR [--job JSON]``) as a fresh process."""
     from latentdeck.kit import open_appender
 
     run_dir = Path(job.run_dir)
-    command = [sys.executable, "-m", "latentdeck.worker", str(run_dir)]
-    if job.kind != "run":
-        command += ["--job", job.to_json()]
+    command = runner.argv(job)
     log_file = open_appender(run_dir, job.log_name)  # a linked or FIFO log is refused (409), never followed
     try:
         proc = subprocess.Popen(
@@ -256,13 +253,13 @@ def _start_subprocess(job: Job, note: str | None = None) -> dict:
     return info
 
 
-def start(run_dir: Path) -> dict:
+def start(run_dir: Path, runner: JobRunner) -> dict:
     """A ``run`` job: forked warm when the fork server is, else a fresh process (never waits)."""
     run_dir = Path(run_dir)
     if _warm.phase == "warm":
         if _fork_server_alive():
             try:
-                return _start_forked(run_dir)
+                return _start_forked(run_dir, runner)
             except Exception as exc:
                 _set("failed", f"forking from the warm fork server failed: {type(exc).__name__}: {exc}")
                 log.warning("forking a warm worker failed (%s: %s); starting a fresh process instead",
@@ -270,7 +267,7 @@ def start(run_dir: Path) -> dict:
         else:
             _set("failed", "the warm fork server is gone")
             log.warning("the warm fork server is gone; runs start as fresh processes")
-    return _start_subprocess(Job("run", str(run_dir)), None if _warm.phase == "warm" else _warm.reason)
+    return _start_subprocess(Job("run", str(run_dir)), runner, None if _warm.phase == "warm" else _warm.reason)
 
 
 def _finished(child: Any) -> bool:
@@ -333,12 +330,12 @@ def wait(pid: int, timeout: float | None = None) -> int | None:
 _computations: dict[str, dict[str, Any]] = {}
 
 
-def _compute(job_id: str, job: Job) -> None:
-    from latentdeck.kit import OnDemandError, compute_here
+def _compute(job_id: str, job: Job, runner: JobRunner) -> None:
+    from latentdeck.kit import OnDemandError
 
     record = _computations[job_id]
     try:
-        record["answer"] = compute_here(Path(job.run_dir), job.args["name"], dict(job.args.get("body") or {}))
+        record["answer"] = runner.here(job)
     except OnDemandError as exc:
         record.update(error=str(exc), status=exc.status)
     except Exception as exc:  # noqa: BLE001 - said in the answer, never lost in a thread
@@ -346,17 +343,17 @@ def _compute(job_id: str, job: Job) -> None:
         record.update(error=f"{type(exc).__name__}: {exc}", status=500)
 
 
-def submit(job: Job) -> dict:
+def submit(job: Job, runner: JobRunner) -> dict:
     """Start ``job`` and return its handle at once: a run forked warm or as a fresh process, a backfill as a
     fresh process (a daemon thread reaps it), a computation in a thread of this process."""
     if job.kind == "run":
-        return start(Path(job.run_dir))
+        return start(Path(job.run_dir), runner)
     if job.kind == "backfill":
-        info = _start_subprocess(job)
+        info = _start_subprocess(job, runner)
         threading.Thread(target=wait, args=(info["pid"],), daemon=True, name=f"latentdeck-backfill-{info['pid']}").start()
         return info
     job_id = uuid.uuid4().hex
-    thread = threading.Thread(target=_compute, args=(job_id, job), daemon=True, name=f"latentdeck-compute-{job_id[:8]}")
+    thread = threading.Thread(target=_compute, args=(job_id, job, runner), daemon=True, name=f"latentdeck-compute-{job_id[:8]}")
     _computations[job_id] = {"thread": thread}
     thread.start()
     return {"job": job_id, "kind": "computation", "server_pid": os.getpid()}

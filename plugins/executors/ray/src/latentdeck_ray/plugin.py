@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck import ExecutorSpec, Job, hookimpl
+from latentdeck import ExecutorSpec, Job, JobRunner, hookimpl
 from latentdeck.kit import pid_alive, proc_start_time, read_json
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,9 @@ def _driver() -> dict[str, Any]:
     return {"driver_pid": os.getpid(), "driver_start": proc_start_time(os.getpid())}
 
 
-def start(run_dir: Path) -> dict[str, Any]:
-    """Queue the run's hand-off to Ray and return at once (the hand-off thread connects and submits)."""
+def start(run_dir: Path, runner: JobRunner) -> dict[str, Any]:
+    """Queue the run's hand-off to Ray and return at once (the hand-off thread connects and submits); the task
+    trains through ``runner.hosted`` (the host's worker entry, shipped to the node by reference)."""
     if not _ray_installed():
         raise RuntimeError(INSTALL_HINT)
     from . import session
@@ -114,7 +115,7 @@ def start(run_dir: Path) -> dict[str, Any]:
     options = RayOptions.model_validate(config.get("executor_options") or {})
     gpus = _gpus(config, options)
     task_id = _hand_off(run_dir, "train", {"num_cpus": options.num_cpus, "num_gpus": gpus},
-                        (str(run_dir), config["run_id"], options.num_cpus),
+                        (str(run_dir), config["run_id"], options.num_cpus, runner),
                         check=lambda: _fits(config, options, session.cluster_resources(session.INIT_TIMEOUT_S, join=True)))
     need = f"{options.num_cpus:g} CPU{'s' if options.num_cpus != 1 else ''}" + (f" and {gpus:g} GPU" if gpus else "")
     note = (f"Handed to Ray ({'a local Ray on this machine' if session.address() is None else session.address()}): "
@@ -233,7 +234,7 @@ def cancel(info: dict[str, Any]) -> bool:
     return False
 
 
-def _start_backfill(job: Job) -> dict[str, Any]:
+def _start_backfill(job: Job, runner: JobRunner) -> dict[str, Any]:
     """A backfill job as a Ray task with one CPU; never waits. Refused (503) at once while Ray is known to be
     unreachable."""
     from latentdeck.kit import OnDemandError
@@ -246,14 +247,14 @@ def _start_backfill(job: Job) -> dict[str, Any]:
         raise OnDemandError(f"cannot hand the task to Ray: {exc}", 503) from None
     except session.StillConnecting:
         pass  # the hand-off thread waits for it
-    task_id = _hand_off(Path(job.run_dir), "run_job", {"num_cpus": 1}, (job.run_dir, _run_id(job.run_dir), job.to_json()))
+    task_id = _hand_off(Path(job.run_dir), "run_job", {"num_cpus": 1}, (job.run_dir, _run_id(job.run_dir), job.to_json(), runner))
     return {"task": task_id, "log": job.log_name, "kind": job.kind, **_driver()}
 
 
 _answers: dict[str, Any] = {}  # computation task id -> its Ray object ref (this process's)
 
 
-def _start_computation(job: Job) -> dict[str, Any]:
+def _start_computation(job: Job, runner: JobRunner) -> dict[str, Any]:
     """A computation job as a Ray task with one CPU (the connection: at most ``CALL_CONNECT_WAIT_S``, 503
     otherwise); :func:`poll` hands back its answer."""
     from latentdeck.kit import OnDemandError
@@ -264,7 +265,7 @@ def _start_computation(job: Job) -> dict[str, Any]:
         session.connect(CALL_CONNECT_WAIT_S)
     except (session.RayUnreachable, session.StillConnecting) as exc:
         raise OnDemandError(f"cannot reach Ray to compute {job.args['name']!r}: {exc}", 503) from None
-    ref = session.remote("compute", num_cpus=1).remote(job.run_dir, _run_id(job.run_dir), job.to_json())
+    ref = session.remote("compute", num_cpus=1).remote(job.run_dir, _run_id(job.run_dir), job.to_json(), runner)
     task_id = uuid.uuid4().hex
     _answers[task_id] = ref
     return {"task": task_id, "kind": job.kind, **_driver()}
@@ -290,13 +291,14 @@ def _poll_computation(handle: dict[str, Any]) -> dict[str, Any]:
     return {"alive": False, "answer": result["answer"]}
 
 
-def submit(job: Job) -> dict[str, Any]:
-    """Hand ``job`` to Ray: a run (:func:`start`), a backfill, or a computation; never waits for it to run."""
+def submit(job: Job, runner: JobRunner) -> dict[str, Any]:
+    """Hand ``job`` to Ray: a run (:func:`start`), a backfill, or a computation; never waits for it to run. The
+    Ray task runs it through ``runner`` (the host's worker entry), which travels with the task."""
     if job.kind == "run":
-        return start(Path(job.run_dir))
+        return start(Path(job.run_dir), runner)
     if job.kind == "backfill":
-        return _start_backfill(job)
-    return _start_computation(job)
+        return _start_backfill(job, runner)
+    return _start_computation(job, runner)
 
 
 def poll(handle: dict[str, Any]) -> dict[str, Any]:

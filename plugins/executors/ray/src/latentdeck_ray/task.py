@@ -4,7 +4,9 @@ Each function is a Ray task body (see :mod:`latentdeck_ray.session`, which wraps
 ``ray.remote``). They run in a Ray worker process that Ray may reuse for a later task, so they leave the
 process as they found it (environment, output streams). Every one first checks that this node sees the
 run directory the server wrote (:func:`see_run_dir`): a cluster whose nodes do not share the runs folder
-fails the run at once, saying which node and what to do.
+fails the run at once, saying which node and what to do. Each takes the :class:`latentdeck.JobRunner` the
+host lent with the job (its functions pickle by reference, so Ray ships it with the task's arguments) and
+runs the job through it: the worker entry, on this node.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import math
 import os
 import socket
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from latentdeck import Job, JobRunner
 
 CLAIM = ".executor-claim.json"  # created once (O_EXCL): by the task that trains the run, or by a cancel first
 SHARED_STORAGE_HINT = ("Every Ray node must see the runs folder at the same path: put it on a shared file system "
@@ -80,7 +83,7 @@ def _environment(**values: str):
                 os.environ[name] = value
 
 
-def train(run_dir: str, run_id: str, num_cpus: float) -> dict[str, Any]:
+def train(run_dir: str, run_id: str, num_cpus: float, runner: JobRunner) -> dict[str, Any]:
     """Train the run here: ``{"exit_code", ...}``; ``{"error"}`` when this node cannot see the run directory,
     ``{"withdrawn": True}`` when a cancel took the run before this task started."""
     place = where()
@@ -89,45 +92,43 @@ def train(run_dir: str, run_id: str, num_cpus: float) -> dict[str, Any]:
         return {"exit_code": None, "error": problem, **place}
     if not claim(run_dir, {**place, "started_at": round(time.time(), 3)}):
         return {"exit_code": None, "withdrawn": True, **place}
-    from latentdeck.kit import hosted_main, open_appender
+    from latentdeck.kit import open_appender
 
     with open_appender(run_dir, "worker.log") as log:  # never through a link
         log.write(f"ray: training on {_node(place)}, Ray worker process {place['pid']}\n".encode())
     with _environment(LATENTDECK_CORES=str(max(1, math.floor(num_cpus)))):
-        code = hosted_main(run_dir)  # a run job: the worker entry trains it
+        code = runner.hosted(Job("run", run_dir))  # the worker entry trains it
     return {"exit_code": code, **place}
 
 
-def run_job(run_dir: str, run_id: str, job: str) -> dict[str, Any]:
-    """A job (a backfill) here through the one worker entry, ``python -m latentdeck.worker RUN_DIR --job JSON``,
-    in a process of its own (a backfill may leave threads that only its own exit ends), output appended to
-    the job's log."""
-    from latentdeck import Job
-
+def run_job(run_dir: str, run_id: str, job: str, runner: JobRunner) -> dict[str, Any]:
+    """A job (a backfill) here through the one worker entry, ``runner.argv`` (``python -m latentdeck.worker
+    RUN_DIR --job JSON`` with this node's interpreter), in a process of its own (a backfill may leave threads
+    that only its own exit ends), output appended to the job's log."""
     place = where()
     problem = see_run_dir(run_dir, run_id, place)
     if problem:
         return {"exit_code": None, "error": problem, **place}
     from latentdeck.kit import open_appender
 
-    with open_appender(run_dir, Job.from_json(job).log_name) as log:  # never through a link
-        code = subprocess.call([sys.executable, "-m", "latentdeck.worker", run_dir, "--job", job],
+    parsed = Job.from_json(job)
+    with open_appender(run_dir, parsed.log_name) as log:  # never through a link
+        code = subprocess.call(runner.argv(parsed),
                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     return {"exit_code": code, **place}
 
 
-def compute(run_dir: str, run_id: str, job: str) -> dict[str, Any]:
-    """A computation job here, in this Ray worker (:func:`latentdeck.kit.hosted_main`): ``{"answer"}`` or
+def compute(run_dir: str, run_id: str, job: str, runner: JobRunner) -> dict[str, Any]:
+    """A computation job here, in this Ray worker (``runner.hosted``): ``{"answer"}`` or
     ``{"error", "status"}``; the task's return value is how the answer reaches the server."""
     place = where()
     problem = see_run_dir(run_dir, run_id, place)
     if problem:
         return {"error": problem, "status": 503, **place}
-    from latentdeck import Job
-    from latentdeck.kit import OnDemandError, hosted_main
+    from latentdeck.kit import OnDemandError
 
     try:
-        return {"answer": hosted_main(Job.from_json(job)), **place}
+        return {"answer": runner.hosted(Job.from_json(job)), **place}
     except OnDemandError as exc:
         return {"error": str(exc), "status": exc.status, **place}
