@@ -78,7 +78,7 @@ def test_hover_shows_the_input_and_its_reconstruction(lab, page, latent_map, sho
     expect(card).to_have_attribute("data-index", str(projection["indices"][i]))
     expect(page.get_by_test_id("hover-label")).to_have_text(str(projection["labels"][i]))
     atlas = lab.file("gm", "atlas/atlas_epoch_3.json")
-    for test_id, png in (("thumb-input", "atlas/atlas_inputs.png"), ("thumb-recon epoch 3", atlas["png"])):
+    for test_id, png in (("thumb-input", "atlas/atlas_inputs.png"), ("thumb-reconstruction epoch 3", atlas["png"])):
         thumb = page.get_by_test_id(test_id)
         expect(thumb).to_have_attribute("data-tile", str(i))
         style = thumb.get_attribute("style")

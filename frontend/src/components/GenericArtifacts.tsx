@@ -4,7 +4,7 @@
 // artifacts appear here without a frontend change. The page only reads the persisted files.
 import { useEffect, useMemo, useState } from "react";
 import { api } from "@/lib/api";
-import { artifactGroups } from "@/lib/runFiles";
+import { artifactGroups, explorerTypes } from "@/lib/runFiles";
 import type { ArtifactGroup as ArtifactIndexEntry } from "@/lib/runFiles";
 import { loadJson } from "@/lib/latent/files";
 import { gridCanvas } from "@/lib/overlays";
@@ -12,10 +12,8 @@ import type { GridDoc } from "@/lib/overlays";
 import { LineChart } from "./LineChart";
 import { useViewedComputations } from "@/viewkit/ViewSlot";
 
-/** Artifact types the core explorer still draws itself. A type a plugin's view declares (ViewSpec.computations)
- * is shown by that view; every other type gets its generic view here. */
-const DEDICATED = new Set(["atlas", "knn", "density", "distortion"]);
-const dedicated = (e: ArtifactIndexEntry) => DEDICATED.has(e.name);
+// Types whose files provide a role the latent explorer draws are shown there (lib/runFiles explorerTypes); a type
+// a plugin's view declares (ViewSpec.computations) is shown by that view; every other type gets its generic view here.
 
 export function GenericArtifacts({ runId, refresh }: { runId: string; refresh: number }) {
   const [all, setEntries] = useState<ArtifactIndexEntry[] | null>(null);
@@ -23,7 +21,7 @@ export function GenericArtifacts({ runId, refresh }: { runId: string; refresh: n
   const entries = viewed ? all?.filter((e) => !viewed.has(e.name)) : null;
   useEffect(() => {
     let live = true;
-    api.files(runId).then((listing) => { if (live) setEntries(artifactGroups(listing).filter((e) => !dedicated(e))); }, () => undefined);
+    api.files(runId).then((listing) => { if (live) { const drawn = explorerTypes(listing); setEntries(artifactGroups(listing).filter((e) => !drawn.has(e.name))); } }, () => undefined);
     return () => { live = false; };
   }, [runId, refresh]);
   if (!entries?.length) return null;

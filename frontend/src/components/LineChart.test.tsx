@@ -52,7 +52,7 @@ test("phases: a band per span (labelled where it fits), a marker per moment, eac
   assert.match(html, /data-testid="phase-moment" data-phase="prior_init" data-x="3"/);
   assert.match(html, /<title>prior initialised \(before epoch 4\): from a GMM<\/title>/);
   assert.ok(!/phase-/.test(render([flat(1, 5)])), "no phases, no marks");
-  const long: Phase[] = [{ ...phases[0], label: "pretraining (recon only)", end: 2 }];
+  const long: Phase[] = [{ ...phases[0], label: "pretraining (reconstruction only)", end: 2 }];
   assert.match(render([flat(1, 5)], { phases: long }), /class="phase-label">pretraining</, "the words before the parenthesis, where the whole label does not fit");
   assert.ok(!render([flat(1, 20)], { phases: long, maxEpoch: 20 }).includes("phase-label"), "no label where none fits");
   const overlapping: Phase[] = [{ ...phases[0], end: 4 }, { ...phases[0], name: "bonus", label: "bonus", start: 1, end: 5 }, { ...phases[0], name: "late", label: "late", start: 5, end: 5 }];

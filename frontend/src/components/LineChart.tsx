@@ -32,7 +32,7 @@ function phaseTitle(p: Phase): string {
 }
 
 /** The band's label where it fits (about 5.2 px a character at 9 px): the whole label, else its words before
- * a parenthesis ("pretraining" of "pretraining (recon only)"), else none (the hover title still names it). */
+ * a parenthesis ("pretraining" of "pretraining (reconstruction only)"), else none (the hover title still names it). */
 function bandLabel(label: string, width: number): string | null {
   const short = label.split(" (")[0];
   return [label, short].find((l) => l && l.length * 5.2 + 6 <= width) ?? null;

@@ -26,7 +26,7 @@ function MemberMap({ member, params, method, epoch, camera, id }: {
   const doc = loaded?.doc ?? null;
   const scaling = useMemo(() => (doc ? scalingOf(doc.method, 2, doc.bounds) : null), [doc]);
   const positions = useMemo(() => (doc && scaling ? toWorld(doc.coords, 2, scaling) : new Float32Array(0)), [doc, scaling]);
-  const colours = useMemo(() => (doc ? colourBuffer(doc, { by: "label", atlas: null, hidden: NONE, focus: null, filter: null, mapping: null }) : new Uint8Array(0)), [doc]);
+  const colours = useMemo(() => (doc ? colourBuffer(doc, { by: "label", sheet: null, hidden: NONE, focus: null, filter: null, mapping: null }) : new Uint8Array(0)), [doc]);
   const title = params.map((p) => `${shortName(p)} ${valueText(paramOf(member, p))}`).join(" · ");
   return (
     <figure style={{ margin: 0 }} data-testid="sweep-map" data-run-id={member.run_id} data-drawn={doc ? "true" : "false"}>

@@ -95,7 +95,7 @@ const m = (epoch: number, extra: Record<string, unknown>): Metrics => ({ epoch, 
 
 test("the applied loss weights make one chart; diagnostics that repeat them are not charted again", () => {
   const metrics = [1, 2].map((e) => m(e, {
-    recon: 5, kld_c: e === 1 ? 0 : 2, loss_weights: { recon: 1, kld_c: e === 1 ? 0 : 1, qc_usage_entropy: 0 },
+    reconstruction: 5, kld_c: e === 1 ? 0 : 2, loss_weights: { reconstruction: 1, kld_c: e === 1 ? 0 : 1, qc_usage_entropy: 0 },
     cat_kl_weight: e === 1 ? 0 : 1, entropy_bonus_weight: 0, qc_pmax: 0.3,
   }));
   const specs = chartSpecs(metrics, { plannedEpochs: 4 });
@@ -103,7 +103,7 @@ test("the applied loss weights make one chart; diagnostics that repeat them are 
   assert.deepEqual(keys.slice(0, 2), ["loss", "loss_weights"], "the loss, then the weights that make it");
   assert.ok(!keys.includes("cat_kl_weight") && !keys.includes("entropy_bonus_weight"), keys.join(", "));
   const weights = specs.find((s) => s.key === "loss_weights")!;
-  assert.deepEqual(weights.series.map((s) => s.label), ["recon", "kld_c", "qc_usage_entropy"]);
+  assert.deepEqual(weights.series.map((s) => s.label), ["reconstruction", "kld_c", "qc_usage_entropy"]);
   assert.deepEqual(seriesPoints(metrics, "loss_weights.kld_c"), [{ x: 1, y: 0 }, { x: 2, y: 1 }]);
   assert.equal(metricValue(metrics[0], "loss_weights.missing"), null);
   assert.deepEqual(weights.series.map((s) => !!s.inactive), [false, false, true], "only the weight at 0 throughout is off");
@@ -111,7 +111,7 @@ test("the applied loss weights make one chart; diagnostics that repeat them are 
 });
 
 test("a chart whose series are 0 in every epoch is inactive; the summary counts what the toggle hides", () => {
-  const metrics = [1, 2, 3].map((e) => m(e, { bonus_term: 0, heldout_bonus_term: 0, qc_pmax: 0.5, loss_weights: { recon: 1, extra: 0 } }));
+  const metrics = [1, 2, 3].map((e) => m(e, { bonus_term: 0, heldout_bonus_term: 0, qc_pmax: 0.5, loss_weights: { reconstruction: 1, extra: 0 } }));
   const specs = chartSpecs(metrics, { plannedEpochs: 3, ended: true });
   assert.ok(specs.find((s) => s.key === "bonus_term")!.inactive);
   assert.ok(!specs.find((s) => s.key === "qc_pmax")!.inactive, "a constant non-zero diagnostic stays");
@@ -121,7 +121,7 @@ test("a chart whose series are 0 in every epoch is inactive; the summary counts 
 });
 
 test("zeros are not judged 'off' while a phase that ends before the run does is current, or one is still to come", () => {
-  const metrics = [1, 2, 3].map((e) => m(e, { loss_weights: { recon: 1, kld_z: 0 } }));
+  const metrics = [1, 2, 3].map((e) => m(e, { loss_weights: { reconstruction: 1, kld_z: 0 } }));
   const inactive = (opts: Parameters<typeof chartSpecs>[1]) =>
     chartSpecs(metrics, opts).find((s) => s.key === "loss_weights")!.series.find((s) => s.label === "kld_z")!.inactive ?? false;
   assert.equal(inactive({ phases, plannedEpochs: 15 }), false, "pretraining 1..8 holds the weight at 0 for now");

@@ -12,6 +12,16 @@ export interface ArtifactGroup extends ArtifactType {
   other: string[];
 }
 
+/** The explorer roles (SPEC.md "Explorer roles") the latent page draws itself (cluster scores only colour it, so
+ * they do not count). */
+export const DRAWN_BY_THE_EXPLORER: ReadonlySet<string> = new Set(["neighbours", "overlay", "input-thumbnails", "reconstruction-thumbnails"]);
+
+/** The artifact types with a file of a role the latent explorer draws (whichever plugin provides it): the run page
+ * leaves them to the explorer. */
+export function explorerTypes(listing: RunFiles): Set<string> {
+  return new Set(listing.files.filter((r) => r.artifact && r.role && DRAWN_BY_THE_EXPLORER.has(r.role)).map((r) => r.artifact!));
+}
+
 /** Every installed artifact type that has files in this run, with its files grouped. */
 export function artifactGroups(listing: RunFiles): ArtifactGroup[] {
   const groups = new Map<string, ArtifactGroup>();

@@ -7,6 +7,6 @@ export { useMapping } from "@/lib/latent/componentMapping";
 export { byMatchedDigit, componentColour, componentLegend, componentName, mappingOf, percent } from "@/lib/latent/matching";
 export type { ClassifierScores, ClusterQuality, ComponentMapping, MixtureScores } from "@/lib/latent/matching";
 export { pointKey } from "@/lib/latent/points";
-export type { AtlasDoc, ProjectionDoc } from "@/lib/latent/points";
+export type { ProjectionDoc, SheetDoc } from "@/lib/latent/points";
 export type { KnnDoc } from "@/lib/latent/gating";
 export { Thumb } from "@/components/latent/ExplorerSide";

@@ -22,7 +22,7 @@ export function epochsOf(files: readonly FileRow[], query: FileQuery): number[] 
   return [...filesByEpoch(files, query).keys()];
 }
 
-/** The name of the file of ``query`` at ``epoch`` (null: a file of no epoch, such as the atlas' inputs), or null
+/** The name of the file of ``query`` at ``epoch`` (null: a file of no epoch, such as a run-level thumbnail sheet), or null
  * when the run has none. */
 export function fileOf(files: readonly FileRow[], query: FileQuery & { epoch: number | null }): string | null {
   return files.find((r) => !r.latest && r.epoch === query.epoch && matches(r, query))?.name ?? null;

@@ -37,7 +37,7 @@ function Side({ runId, pageRunId, title, doc, hover, setHover, camera, id, class
   const { mapping: pageMapping } = useMapping();
   const mapping = runId === pageRunId ? pageMapping : otherMapping;
   const shownBy: CompareColour = doc && (by === "label" || (by === "component" ? doc.component : doc.predicted)) ? by : "label";
-  const colours = useMemo(() => (doc ? colourBuffer(doc, { by: shownBy, atlas: null, hidden: NONE, focus: null, filter: null, mapping }) : new Uint8Array(0)), [doc, mapping, shownBy]);
+  const colours = useMemo(() => (doc ? colourBuffer(doc, { by: shownBy, sheet: null, hidden: NONE, focus: null, filter: null, mapping }) : new Uint8Array(0)), [doc, mapping, shownBy]);
   const keys = useMemo(() => new Map(doc ? doc.indices.map((_, i) => [pointKey(doc, i), i]) : []), [doc]);
   const at = hover !== null ? keys.get(hover) ?? null : null;
   const rings = useMemo(() => (at !== null ? [{ index: at, colour: [17, 17, 17, 255] as [number, number, number, number] }] : []), [at]);

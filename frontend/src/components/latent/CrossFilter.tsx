@@ -1,5 +1,5 @@
 "use client";
-// Cross-filter histograms under the map (as Embedding Atlas has them): label, prediction, component and
+// Cross-filter histograms under the map (as embedding explorers draw them): label, prediction, component and
 // confidence counts of the map's points. With a search or a focus, each bar's dark part is the selected
 // points and its pale part all of them ("of the 4s, these are predicted 9"). A click writes the bar's term
 // into the search box (lib/latent/crossfilter.ts toggleTerm), so the filter is always the box's text.
@@ -12,7 +12,7 @@ import { categoryBars, confidenceBars, confidenceColumn, selectionOf, termState,
 import type { Bar, ChartKey } from "@/lib/latent/crossfilter";
 import { SHORT } from "@/lib/latent/filter";
 import { byMatchedDigit, componentColour, componentName } from "@/lib/latent/matching";
-import type { AtlasDoc, ProjectionDoc } from "@/lib/latent/points";
+import type { ProjectionDoc, SheetDoc } from "@/lib/latent/points";
 import s from "./CrossFilter.module.css";
 
 interface Chart {
@@ -26,10 +26,10 @@ interface Chart {
 
 const binName = (term: string) => term.replace("-", "–");
 
-export function CrossFilter({ doc, recon, matched, focus, classes, filterText, setFilterText }: {
+export function CrossFilter({ doc, reconstructions, matched, focus, classes, filterText, setFilterText }: {
   doc: ProjectionDoc;
-  /** the reconstruction atlas of the shown epoch (confidence), when there is one */
-  recon: AtlasDoc | null;
+  /** the reconstruction thumbnail sheet of the shown epoch (confidence), when there is one */
+  reconstructions: SheetDoc | null;
   /** subset positions matching the search (null: no search) and the focused set (null: no focus) */
   matched: ReadonlySet<number> | null;
   focus: ReadonlySet<number> | null;
@@ -39,7 +39,7 @@ export function CrossFilter({ doc, recon, matched, focus, classes, filterText, s
 }) {
   const { mapping } = useMapping();
   const selected = useMemo(() => selectionOf(matched, focus), [matched, focus]);
-  const confidence = useMemo(() => confidenceColumn(doc, recon), [doc, recon]);
+  const confidence = useMemo(() => confidenceColumn(doc, reconstructions), [doc, reconstructions]);
   const charts = useMemo(() => {
     const digit = (t: string) => classes[Number(t)] ?? t;
     const out: Chart[] = [{ key: "label", title: "label", bars: categoryBars(doc.labels, selected), name: digit, colour: (t) => categoryColour(Number(t)) }];
@@ -66,7 +66,7 @@ export function CrossFilter({ doc, recon, matched, focus, classes, filterText, s
       </p>
       <div className={s.charts}>
         {charts.map((c) => <ChartView key={c.key} chart={c} selecting={selected !== null} filterText={filterText} setFilterText={setFilterText} />)}
-        {!confidence ? <p className={s.missing} data-testid="xf-no-confidence">No confidence chart: this epoch has no reconstruction atlas with q(c|x) or softmax.</p> : null}
+        {!confidence ? <p className={s.missing} data-testid="xf-no-confidence">No confidence chart: this epoch has no reconstruction thumbnail sheet with q(c|x) or softmax.</p> : null}
       </div>
     </section>
   );

@@ -17,7 +17,7 @@ import { RADIUS_RANGE, defaultRadiusFactor, densityAwareOpacity, edgesOf } from 
 import type { EdgeMode, EdgeScope, KnnDoc } from "@/lib/latent/gating";
 import { colourBuffer, colourChoices, pointKey } from "@/lib/latent/points";
 import { useMapping } from "@/lib/latent/componentMapping";
-import type { AtlasDoc, ColourBy, ProjectionDoc } from "@/lib/latent/points";
+import type { ColourBy, ProjectionDoc, SheetDoc } from "@/lib/latent/points";
 import { pointRadiusPx, scalingOf, toWorld } from "@/lib/latent/scaling";
 import { gridCanvas, overlayKinds, overlayLabel } from "@/lib/overlays";
 import type { GridDoc, OverlayKind } from "@/lib/overlays";
@@ -116,8 +116,8 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const knnFits = knn && doc && knn.n === doc.n ? knn : null;
   const autoRadius = useMemo(() => (knnFits ? defaultRadiusFactor(knnFits, dims) : 1), [knnFits, dims]);
   const radiusFactor = radiusChoice ?? autoRadius;
-  const inputs = useRunJson<AtlasDoc>(runId, catalogue.inputThumbnails)?.doc ?? null;
-  const recon = useRunJson<AtlasDoc>(runId, docEpoch !== null ? catalogue.reconstructionThumbnails.get(docEpoch) ?? null : null)?.doc ?? null;
+  const inputs = useRunJson<SheetDoc>(runId, catalogue.inputThumbnails)?.doc ?? null;
+  const reconstructions = useRunJson<SheetDoc>(runId, docEpoch !== null ? catalogue.reconstructionThumbnails.get(docEpoch) ?? null : null)?.doc ?? null;
   const overlayFiles = useMemo(() => [...catalogue.overlays.values()], [catalogue.overlays]);
   const kinds = useMemo(() => overlayKinds(overlayFiles), [overlayFiles]);
   const here = useMemo(() => new Map(overlayFiles.filter((e) => e.method === method && e.epoch === docEpoch).map((e) => [e.kind, e.name])),
@@ -132,22 +132,22 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const anchorPositions = useMemo(() => anchors.map((k) => keyToPosition.get(k)).filter((i): i is number => i !== undefined), [anchors, keyToPosition]);
   const focus = useMemo(() => (anchorPositions.length ? focusOf(anchorPositions, knnFits) : null), [anchorPositions, knnFits]);
   const filter = useMemo(() => parseFilter(filterText), [filterText]);
-  const matched = useMemo(() => (doc ? matchFilter(filter, filterablePoints(doc, recon)) : null), [doc, recon, filter]);
+  const matched = useMemo(() => (doc ? matchFilter(filter, filterablePoints(doc, reconstructions)) : null), [doc, reconstructions, filter]);
   const highlight = useMemo(() => (matched ? Uint32Array.from([...matched].sort((a, b) => a - b)) : null), [matched]);
   const [fitToken, setFitToken] = useState(0);
   const fitTo = useMemo(() => (fitToken > 0 && highlight && highlight.length ? { token: fitToken, indices: highlight } : null),
     // eslint-disable-next-line react-hooks/exhaustive-deps -- only a click moves the camera
     [fitToken]);
   const hoverPosition = hover !== null ? keyToPosition.get(hover) ?? null : null;
-  const choices = colourChoices(doc, recon);
+  const choices = colourChoices(doc, reconstructions);
   const by = choices.some((c) => c.value === colourBy) ? colourBy : "label";
 
   const shownOverlay = dims === 2 && here.has(overlay) ? overlay : "none";
 
   const { mapping } = useMapping();
   const dark = useDarkTheme();
-  const colours = useMemo(() => (doc ? colourBuffer(doc, { by, atlas: recon, hidden, focus: focus?.members ?? null, filter: matched, mapping }) : new Uint8Array(0)),
-    [doc, by, recon, hidden, focus, matched, mapping]);
+  const colours = useMemo(() => (doc ? colourBuffer(doc, { by, sheet: reconstructions, hidden, focus: focus?.members ?? null, filter: matched, mapping }) : new Uint8Array(0)),
+    [doc, by, reconstructions, hidden, focus, matched, mapping]);
 
   const changes = useChanges({ runId, catalogue, epochs, doc, scaling, positions, colours, initial });
   const sprites = useSprites({ runId, inputs, doc, positions, initial: initial.digits });
@@ -222,10 +222,10 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
 
   if (methods.length === 0 || epoch === null) return null;
   const shownCard = hoverPosition ?? focus?.anchors[0] ?? null;
-  const filterProblem = filter.error ?? (doc ? unavailableKey(filter, filterablePoints(doc, recon)) : null);
+  const filterProblem = filter.error ?? (doc ? unavailableKey(filter, filterablePoints(doc, reconstructions)) : null);
   const exportFocus = (format: "json" | "csv") => {
     if (!focus || !doc) return;
-    const rows = focusRows(focus, doc, recon);
+    const rows = focusRows(focus, doc, reconstructions);
     const base = `focus_${runId}_${method}_${dims}d_epoch_${doc.epoch}`;
     if (format === "csv") download(`${base}.csv`, focusCsv(rows, dims), "text/csv");
     else download(`${base}.json`, focusJson(rows, { run_id: runId, method, dims, epoch: doc.epoch, latent: doc.latent }), "application/json");
@@ -327,13 +327,13 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
         </div>
         <Timeline epochs={epochs} shown={doc?.epoch ?? epoch} follow={view.epoch === null} playing={playing} feed={feed}
           onPick={onPick} onFollow={onFollow} onPlay={setPlaying} phases={phases} />
-        {doc ? <CrossFilter doc={doc} recon={recon} matched={matched} focus={focus?.members ?? null} classes={classes} filterText={filterText} setFilterText={setFilterText} /> : null}
+        {doc ? <CrossFilter doc={doc} reconstructions={reconstructions} matched={matched} focus={focus?.members ?? null} classes={classes} filterText={filterText} setFilterText={setFilterText} /> : null}
         </div>
         <div className={s.side}>
           <ChangesPanel changes={changes} runId={runId} />
-          {doc && !changes.colours ? <Legend doc={doc} by={by} atlas={recon} hidden={hidden} classes={classes}
+          {doc && !changes.colours ? <Legend doc={doc} by={by} sheet={reconstructions} hidden={hidden} classes={classes}
             onToggle={(v) => setHidden((h) => { const next = new Set(h); if (next.has(v)) next.delete(v); else next.add(v); return next; })} /> : null}
-          {doc ? <HoverCard runId={runId} doc={doc} i={shownCard} inputs={inputs} recon={recon} pinned={hoverPosition === null} classes={classes} /> : null}
+          {doc ? <HoverCard runId={runId} doc={doc} i={shownCard} inputs={inputs} reconstructions={reconstructions} pinned={hoverPosition === null} classes={classes} /> : null}
           <FocusBox focus={focus} onExport={exportFocus} onClear={() => setAnchors([])} knnMissing={!!focus && !knnOnDisk} />
           {doc ? <Trust doc={doc} epochs={epochs} /> : null}
           {overlayImage && grid ? <OverlayLegend kind={overlay} grid={grid} /> : null}

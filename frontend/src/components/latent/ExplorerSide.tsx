@@ -8,7 +8,7 @@ import type { FocusSet } from "@/lib/latent/focus";
 import { byMatchedDigit, componentColour, componentLegend, componentName } from "@/lib/latent/matching";
 import { pcaVarianceText } from "@/lib/latent/pcaBasis";
 import { confidenceOf, splitOf } from "@/lib/latent/points";
-import type { AtlasDoc, ColourBy, ProjectionDoc } from "@/lib/latent/points";
+import type { ColourBy, ProjectionDoc, SheetDoc } from "@/lib/latent/points";
 import { distortionRangeLog2, fmt, isDifferenceMap, isRatioMap, legendGradient, overlayLabel } from "@/lib/overlays";
 import type { GridDoc, OverlayKind } from "@/lib/overlays";
 import s from "./Explorer.module.css";
@@ -16,13 +16,13 @@ import ui from "@/viewkit/ui.module.css";
 
 const SPLIT_TEXT = { heldout: "held out (never trained on)", trained: "trained on", train_unused: "training split, not trained on (outside limit)" };
 
-export function Legend({ doc, by, atlas, hidden, onToggle, classes }: {
-  doc: ProjectionDoc; by: ColourBy; atlas: AtlasDoc | null; hidden: ReadonlySet<string>; onToggle: (value: string) => void;
+export function Legend({ doc, by, sheet, hidden, onToggle, classes }: {
+  doc: ProjectionDoc; by: ColourBy; sheet: SheetDoc | null; hidden: ReadonlySet<string>; onToggle: (value: string) => void;
   classes: string[];
 }) {
   const { mapping: matched, note, newer, rematch } = useMapping();
   if (by === "confidence") {
-    const c = confidenceOf(doc, atlas, 0);
+    const c = confidenceOf(doc, sheet, 0);
     return (
       <div data-testid="legend">
         <h3>confidence: {c?.source}</h3>
@@ -64,46 +64,46 @@ export function Legend({ doc, by, atlas, hidden, onToggle, classes }: {
   );
 }
 
-export function Thumb({ runId, atlas, i, title, size = 84, caption }: { runId: string; atlas: AtlasDoc | null; i: number; title: string; size?: number; caption?: React.ReactNode }) {
-  if (!atlas || i >= atlas.n) return <figure><div className={s.thumb} style={{ width: size, height: size }} /><figcaption>{caption ?? `${title}: none`}</figcaption></figure>;
-  const [h, w] = atlas.tile;
+export function Thumb({ runId, sheet, i, title, size = 84, caption }: { runId: string; sheet: SheetDoc | null; i: number; title: string; size?: number; caption?: React.ReactNode }) {
+  if (!sheet || i >= sheet.n) return <figure><div className={s.thumb} style={{ width: size, height: size }} /><figcaption>{caption ?? `${title}: none`}</figcaption></figure>;
+  const [h, w] = sheet.tile;
   const sx = size / w, sy = size / h;
-  const col = i % atlas.columns, row = Math.floor(i / atlas.columns);
+  const col = i % sheet.columns, row = Math.floor(i / sheet.columns);
   return (
     <figure>
       <div className={s.thumb} role="img" aria-label={title} data-testid={`thumb-${title}`} data-tile={i}
-        style={{ width: size, height: size, backgroundImage: `url(${api.artifactUrl(runId, atlas.png)})`,
-          backgroundSize: `${atlas.columns * w * sx}px ${atlas.rows * h * sy}px`,
+        style={{ width: size, height: size, backgroundImage: `url(${api.artifactUrl(runId, sheet.png)})`,
+          backgroundSize: `${sheet.columns * w * sx}px ${sheet.rows * h * sy}px`,
           backgroundPosition: `${-col * w * sx}px ${-row * h * sy}px` }} />
       <figcaption>{caption ?? title}</figcaption>
     </figure>
   );
 }
 
-export function HoverCard({ runId, doc, i, inputs, recon, pinned, classes }: {
-  runId: string; doc: ProjectionDoc; i: number | null; inputs: AtlasDoc | null; recon: AtlasDoc | null; pinned: boolean; classes: string[];
+export function HoverCard({ runId, doc, i, inputs, reconstructions, pinned, classes }: {
+  runId: string; doc: ProjectionDoc; i: number | null; inputs: SheetDoc | null; reconstructions: SheetDoc | null; pinned: boolean; classes: string[];
 }) {
   const { mapping } = useMapping();
   if (i === null || i >= doc.n) {
     return <div className={s.hover} data-testid="hover-card"><span className="muted">Hover a point to see its digit and reconstruction; click to focus it.</span></div>;
   }
-  const qc = recon?.qc?.[i];
-  const conf = confidenceOf(doc, recon, i);
+  const qc = reconstructions?.qc?.[i];
+  const conf = confidenceOf(doc, reconstructions, i);
   const split = splitOf(doc, i);
   return (
     <div className={s.hover} data-testid="hover-card" data-index={doc.indices[i]}>
       <b>#{doc.indices[i]}</b> <span className="muted">{pinned ? "(focused)" : ""} {doc.split ? `· ${SPLIT_TEXT[split]}` : "· held-out example"}</span>
       <div className={s.thumbs}>
-        <Thumb runId={runId} atlas={inputs} i={i} title="input" />
-        <Thumb runId={runId} atlas={recon} i={i} title={`recon epoch ${recon?.epoch ?? "–"}`} />
+        <Thumb runId={runId} sheet={inputs} i={i} title="input" />
+        <Thumb runId={runId} sheet={reconstructions} i={i} title={`reconstruction epoch ${reconstructions?.epoch ?? "–"}`} />
       </div>
-      {!inputs ? <p className="note">No thumbnails: this run has no atlas (<code>latentdeck backfill {runId} --artifacts atlas</code> writes it).</p> : null}
+      {!inputs ? <p className="note">No thumbnails: this run has no input thumbnails (<code>latentdeck backfill {runId}</code> writes the missing files).</p> : null}
       <dl className={s.kv}>
         <dt>label</dt><dd data-testid="hover-label">{classes[doc.labels[i]] ?? doc.labels[i]}</dd>
         {doc.predicted ? <><dt>prediction</dt><dd>{doc.predicted[i]}{doc.predicted[i] !== doc.labels[i] ? <b className={ui.warn}> ≠ label</b> : null}</dd></> : null}
         {doc.component ? <><dt>component</dt><dd data-testid="hover-component">{componentName(mapping, doc.component[i], classes)}</dd></> : null}
         {conf ? <><dt>{conf.source}</dt><dd>{fmt(conf.value)}</dd></> : null}
-        {recon?.mse ? <><dt>recon error</dt><dd>{fmt(recon.mse[i])} <span className="muted">(MSE per pixel)</span></dd></> : null}
+        {reconstructions?.mse ? <><dt>reconstruction error</dt><dd>{fmt(reconstructions.mse[i])} <span className="muted">(MSE per pixel)</span></dd></> : null}
       </dl>
       {qc ? (
         <div title="q(c|x): how the encoder spreads this digit over the mixture components">

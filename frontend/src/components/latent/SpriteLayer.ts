@@ -1,4 +1,4 @@
-// Digits as points on the map: deck.gl's IconLayer with the run's input atlas as its icon atlas (icon i =
+// Digits as points on the map: deck.gl's IconLayer with the run's input-thumbnail sheet as its iconAtlas (icon i =
 // tile i = the subset's i-th point) and a fragment shader that draws each digit's ink in the point's current
 // colour (a dark colour lifted toward white, so it stands out) on a dark tile with a thin frame in the
 // colour, so every colouring (label, prediction, component, confidence, split, the difference mode's)
@@ -9,7 +9,7 @@ import type { IconFrame, SpriteMode, SpritePlan } from "@/lib/latent/sprites";
 
 /** What ScatterCanvas needs to draw thumbnails (the `sprites` prop). */
 export interface SpriteSheet {
-  /** the atlas file's name: a new key is a new sheet */
+  /** the sheet's PNG file name: a new key is a new sheet */
   key: string;
   image: ImageBitmap | HTMLImageElement | HTMLCanvasElement;
   mapping: Record<string, IconFrame>;

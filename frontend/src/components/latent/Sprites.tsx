@@ -1,11 +1,11 @@
 "use client";
-// Digits as points, the page's side: the input atlas's sheet loaded once as an image, its icon mapping, the
+// Digits as points, the page's side: the input-thumbnail sheet loaded once as an image, its icon mapping, the
 // map's point spacing (for the auto rule, lib/latent/sprites) and the "digits: auto / on / off" switch in the
 // map's toolbar. ScatterCanvas draws the thumbnails (SpriteLayer) from the `sprites` prop.
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { api } from "@/lib/api";
-import type { AtlasDoc, ProjectionDoc } from "@/lib/latent/points";
-import { AUTO_FRACTION, MAX_SPRITE_PX, SPRITE_MODES, SPRITE_PX, atlasFits, iconMapping, layoutProblem, nearestSpacing } from "@/lib/latent/sprites";
+import type { ProjectionDoc, SheetDoc } from "@/lib/latent/points";
+import { AUTO_FRACTION, MAX_SPRITE_PX, SPRITE_MODES, SPRITE_PX, iconMapping, layoutProblem, nearestSpacing, sheetFits } from "@/lib/latent/sprites";
 import type { SpriteMode, SpritePlan } from "@/lib/latent/sprites";
 import type { SpriteSheet } from "./SpriteLayer";
 import ui from "@/viewkit/ui.module.css";
@@ -15,23 +15,23 @@ export interface Sprites {
   setMode: (m: SpriteMode) => void;
   /** what the map draws now (null until it has drawn) */
   plan: SpritePlan | null;
-  /** the ScatterCanvas prop: null without a fitting atlas or before its sheet has loaded */
+  /** the ScatterCanvas prop: null without a fitting input sheet or before its sheet has loaded */
   sheet: SpriteSheet | null;
-  /** why there are no thumbnails (no atlas, another subset, a sheet that failed to load) */
+  /** why there are no thumbnails (no input sheet, another subset, a sheet that failed to load) */
   problem: string | null;
 }
 
 type Loaded = { png: string; image: ImageBitmap | null; error: string | null };
 
 export function useSprites({ runId, inputs, doc, positions, initial }: {
-  runId: string; inputs: AtlasDoc | null; doc: ProjectionDoc | null; positions: Float32Array;
+  runId: string; inputs: SheetDoc | null; doc: ProjectionDoc | null; positions: Float32Array;
   /** the mode the page address asked for */
   initial?: string;
 }): Sprites {
   const [mode, setMode] = useState<SpriteMode>(() => SPRITE_MODES.find((m) => m === initial) ?? "auto");
   const [plan, setPlan] = useState<SpritePlan | null>(null);
   const [loaded, setLoaded] = useState<Loaded | null>(null);
-  const fits = !!inputs && !!doc && atlasFits(inputs, doc.indices);
+  const fits = !!inputs && !!doc && sheetFits(inputs, doc.indices);
   const layout = inputs && fits ? layoutProblem(inputs) : null;
   const png = inputs && fits && !layout ? inputs.png : null;
   useEffect(() => {
@@ -68,8 +68,8 @@ export function useSprites({ runId, inputs, doc, positions, initial }: {
   const image = loaded?.png === png ? loaded.image : null;
   const sheet = useMemo(() => (png && image && mapping && spacing !== null ? { key: png, image, mapping, mode, spacing, onPlan } : null),
     [png, image, mapping, mode, spacing, onPlan]);
-  const problem = !inputs ? "this run has no input atlas (latentdeck backfill <run> --artifacts atlas writes it)"
-    : !fits ? "the input atlas holds another subset than this map" : layout ?? (loaded?.png === png ? loaded.error : null);
+  const problem = !inputs ? "this run has no input thumbnails (latentdeck backfill <run> writes the missing files)"
+    : !fits ? "the input thumbnails hold another subset than this map" : layout ?? (loaded?.png === png ? loaded.error : null);
   return { mode, setMode, plan: sheet ? plan : null, sheet, problem };
 }
 

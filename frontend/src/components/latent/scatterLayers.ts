@@ -64,7 +64,7 @@ export interface ScatterProps {
   edgeWidth?: number;
   /** difference mode: a line per point from its previous place, under the points, faded toward the old end */
   trails?: TrailSet | null;
-  /** digits as points: each point drawn as its thumbnail from the input atlas (mode auto / on / off) */
+  /** digits as points: each point drawn as its thumbnail from the input-thumbnail sheet (mode auto / on / off) */
   sprites?: SpriteSheet | null;
   overlay?: OverlayImage | null;
   path?: PathDraw | null;

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { categoryBars, confidenceBars, confidenceColumn, filterablePoints, selectionOf, tenthOf, termState, toggleTerm } from "./crossfilter";
 import { matchFilter, parseFilter } from "./filter";
-import type { AtlasDoc, ProjectionDoc } from "./points";
+import type { ProjectionDoc, SheetDoc } from "./points";
 
 test("the selection is the filter's matches within the focus", () => {
   assert.equal(selectionOf(null, null), null);
@@ -45,18 +45,18 @@ function projection(indices: number[]): ProjectionDoc {
   return { epoch: 1, method: "pca", dims: 2, n: indices.length, latent: "z", latent_dim: 2, indices, labels: indices.map(() => 1),
     coords: indices.map(() => [0, 0]), bounds: [[0, 1], [0, 1]] };
 }
-const atlas = (over: Partial<AtlasDoc>): AtlasDoc => ({ kind: "reconstructions", n: 2, tile: [28, 28], columns: 2, rows: 1, indices: [7, 8], png: "", ...over });
+const sheet = (over: Partial<SheetDoc>): SheetDoc => ({ kind: "reconstructions", n: 2, tile: [28, 28], columns: 2, rows: 1, indices: [7, 8], png: "", ...over });
 
-test("confidence comes from the atlas of the same points: max q(c|x), else max softmax", () => {
+test("confidence comes from the reconstruction sheet of the same points: max q(c|x), else max softmax", () => {
   const doc = projection([7, 8]);
-  const qc = confidenceColumn(doc, atlas({ qc: [[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]], qc_max: [0.5, 0.8], softmax_max: [0.9, 0.9] }))!;
+  const qc = confidenceColumn(doc, sheet({ qc: [[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]], qc_max: [0.5, 0.8], softmax_max: [0.9, 0.9] }))!;
   assert.deepEqual(qc, { values: [0.5, 0.8], floor: 1 / 3, source: "max q(c|x)" });
-  const soft = confidenceColumn(doc, atlas({ softmax: [[0.5, 0.5], [1, 0]], softmax_max: [0.5, 1] }))!;
+  const soft = confidenceColumn(doc, sheet({ softmax: [[0.5, 0.5], [1, 0]], softmax_max: [0.5, 1] }))!;
   assert.deepEqual([soft.values, soft.floor, soft.source], [[0.5, 1], 0.5, "max softmax"]);
   assert.equal(confidenceColumn(doc, null), null);
-  assert.equal(confidenceColumn(doc, atlas({ qc_max: [0.5, 0.8], qc: [[1], [1]], indices: [8, 7] })), null, "other points: no confidence");
-  assert.equal(confidenceColumn(projection([7]), atlas({ qc_max: [0.5, 0.8], qc: [[1], [1]] })), null);
-  assert.deepEqual(filterablePoints(doc, atlas({ softmax_max: [0.2, 0.9] })).confidence, [0.2, 0.9]);
+  assert.equal(confidenceColumn(doc, sheet({ qc_max: [0.5, 0.8], qc: [[1], [1]], indices: [8, 7] })), null, "other points: no confidence");
+  assert.equal(confidenceColumn(projection([7]), sheet({ qc_max: [0.5, 0.8], qc: [[1], [1]] })), null);
+  assert.deepEqual(filterablePoints(doc, sheet({ softmax_max: [0.2, 0.9] })).confidence, [0.2, 0.9]);
   assert.equal(filterablePoints(doc, null).confidence, null);
 });
 

@@ -1,10 +1,10 @@
-// Cross-filter histograms (as Embedding Atlas has them): counts of label, prediction, component and
+// Cross-filter histograms (as embedding explorers draw them): counts of label, prediction, component and
 // confidence over the map's points, each split into the points that are selected (match the search
 // and lie in the focus) and all of them; and the search-box edits a click on a bar makes. A bar's click
 // writes a term into the filter text, so the filter is always what the search box says.
 import { SHORT, parseFilter, parseRange } from "./filter";
 import type { FilterClause, FilterKey, FilterablePoints } from "./filter";
-import type { AtlasDoc, ProjectionDoc } from "./points";
+import type { ProjectionDoc, SheetDoc } from "./points";
 
 export type ChartKey = "label" | "predicted" | "component" | "confidence";
 
@@ -61,19 +61,19 @@ export function confidenceBars(values: ArrayLike<number>, floor: number, selecte
   return bars;
 }
 
-/** Each point's confidence from the reconstruction atlas of the same epoch (max q(c|x), else max softmax),
- * with the uniform guess it starts from; null when the atlas is missing or lists other points. */
-export function confidenceColumn(doc: ProjectionDoc, atlas: AtlasDoc | null): { values: number[]; floor: number; source: string } | null {
-  if (!atlas || atlas.n !== doc.n) return null;
-  if (atlas.indices && atlas.indices.some((x, i) => x !== doc.indices[i])) return null;
-  if (atlas.qc_max && atlas.qc?.length) return { values: atlas.qc_max, floor: 1 / atlas.qc[0].length, source: "max q(c|x)" };
-  if (atlas.softmax_max) return { values: atlas.softmax_max, floor: atlas.softmax?.length ? 1 / atlas.softmax[0].length : 0.1, source: "max softmax" };
+/** Each point's confidence from the reconstruction thumbnail sheet of the same epoch (max q(c|x), else max softmax),
+ * with the uniform guess it starts from; null when the sheet is missing or lists other points. */
+export function confidenceColumn(doc: ProjectionDoc, sheet: SheetDoc | null): { values: number[]; floor: number; source: string } | null {
+  if (!sheet || sheet.n !== doc.n) return null;
+  if (sheet.indices && sheet.indices.some((x, i) => x !== doc.indices[i])) return null;
+  if (sheet.qc_max && sheet.qc?.length) return { values: sheet.qc_max, floor: 1 / sheet.qc[0].length, source: "max q(c|x)" };
+  if (sheet.softmax_max) return { values: sheet.softmax_max, floor: sheet.softmax?.length ? 1 / sheet.softmax[0].length : 0.1, source: "max softmax" };
   return null;
 }
 
-/** The points the filter reads: the projection file's columns and the confidence from the atlas. */
-export function filterablePoints(doc: ProjectionDoc, atlas: AtlasDoc | null): FilterablePoints {
-  return { ...doc, confidence: confidenceColumn(doc, atlas)?.values ?? null };
+/** The points the filter reads: the projection file's columns and the confidence from the reconstruction sheet. */
+export function filterablePoints(doc: ProjectionDoc, sheet: SheetDoc | null): FilterablePoints {
+  return { ...doc, confidence: confidenceColumn(doc, sheet)?.values ?? null };
 }
 
 // --- the filter text a bar click writes ---------------------------------------------------------------

@@ -37,9 +37,9 @@ test("a malformed or unavailable conf term says what to write", () => {
   assert.match(parseFilter("conf:").error!, /ranges/);
   assert.match(parseFilter("!conf:!<0.5").error!, /"!" twice/);
   assert.match(parseFilter("colour:red").error!, /use label, pred, comp, conf or idx/);
-  const noAtlas = { indices: [0], labels: [1] };
-  assert.deepEqual([...matchFilter(parseFilter("conf:<0.5"), noAtlas)!], []);
-  assert.match(unavailableKey(parseFilter("conf:<0.5"), noAtlas)!, /reconstruction atlas/);
+  const noSheet = { indices: [0], labels: [1] };
+  assert.deepEqual([...matchFilter(parseFilter("conf:<0.5"), noSheet)!], []);
+  assert.match(unavailableKey(parseFilter("conf:<0.5"), noSheet)!, /reconstruction thumbnails/);
   assert.equal(unavailableKey(parseFilter("conf:<0.5"), points), null);
 });
 

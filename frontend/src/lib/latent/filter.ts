@@ -2,7 +2,7 @@
 // or a bare number (a dataset index, also "#123"). Terms combine with AND; a term may list values (any of
 // them matches: "label:3,5,8") and may be negated with "!" before the values or the key ("pred:!4",
 // "!label:7": everything except those). So "label:4 pred:!4" is "the fours the classifier gets wrong".
-// Confidence (max q(c|x) or max softmax, from the reconstruction atlas) takes ranges: "conf:<0.5",
+// Confidence (max q(c|x) or max softmax, from the reconstruction thumbnail sheet) takes ranges: "conf:<0.5",
 // "conf:>=0.9", "conf:0.5-0.8" (0.5 <= conf < 0.8; a range that reaches 1 includes 1), several with commas.
 // A term that cannot be parsed is reported with its position in the text.
 
@@ -123,7 +123,7 @@ export interface FilterablePoints {
   labels: number[];
   predicted?: number[] | null;
   component?: number[] | null;
-  /** max q(c|x) or max softmax per point (the reconstruction atlas of the same epoch) */
+  /** max q(c|x) or max softmax per point (the reconstruction thumbnail sheet of the same epoch) */
   confidence?: ArrayLike<number> | null;
 }
 
@@ -154,7 +154,7 @@ export function unavailableKey(f: PointFilter, p: FilterablePoints): string | nu
   if (keys.has("predicted") && !p.predicted) return "this model has no classifier, so there are no predictions to filter by";
   if (keys.has("component") && !p.component) return "this model has no mixture components to filter by";
   if (keys.has("confidence") && !p.confidence) {
-    return "no confidence at this epoch to filter by: it is read from the reconstruction atlas (max q(c|x) or max softmax), which this epoch or model lacks";
+    return "no confidence at this epoch to filter by: it is read from the reconstruction thumbnails (max q(c|x) or max softmax), which this epoch or model lacks";
   }
   return null;
 }

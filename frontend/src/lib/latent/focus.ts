@@ -2,7 +2,7 @@
 // kNN file of the shown epoch), and the export of that set.
 import type { KnnDoc } from "./gating";
 import { pointKey, splitOf } from "./points";
-import type { AtlasDoc, ProjectionDoc } from "./points";
+import type { ProjectionDoc, SheetDoc } from "./points";
 
 export interface FocusSet {
   anchors: number[]; // subset positions the person chose
@@ -38,14 +38,14 @@ export interface FocusRow {
   coords: number[];
 }
 
-export function focusRows(f: FocusSet, doc: ProjectionDoc, atlas: AtlasDoc | null): FocusRow[] {
+export function focusRows(f: FocusSet, doc: ProjectionDoc, sheet: SheetDoc | null): FocusRow[] {
   const rows: FocusRow[] = [];
   const order = [...f.anchors, ...[...f.members].filter((i) => !f.anchors.includes(i)).sort((a, b) => a - b)];
   for (const i of order) {
     rows.push({
       dataset_index: doc.indices[i], split: doc.split?.[i] ?? "heldout", trained: splitOf(doc, i) === "trained",
       role: f.anchors.includes(i) ? "chosen" : "neighbour", label: doc.labels[i], predicted: doc.predicted?.[i] ?? null,
-      component: doc.component?.[i] ?? null, qc_max: atlas?.qc_max?.[i] ?? null, coords: doc.coords[i],
+      component: doc.component?.[i] ?? null, qc_max: sheet?.qc_max?.[i] ?? null, coords: doc.coords[i],
     });
   }
   return rows;

@@ -45,7 +45,7 @@ test("the colour mapping chosen once stays the same whatever epoch is shown", ()
     epoch, method: "pca", dims: 2, n: 3, latent: "z", latent_dim: 2, indices: [1, 2, 3], labels: [7, 3, 5],
     component: [0, 1, 2], coords: [[0, 0], [1, 1], [2, 2]], bounds: [[0, 2], [0, 2]],
   });
-  const look = { by: "component" as const, atlas: null, hidden: new Set<string>(), focus: null, filter: null, mapping: latest };
+  const look = { by: "component" as const, sheet: null, hidden: new Set<string>(), focus: null, filter: null, mapping: latest };
   const at2 = colourBuffer(doc(2), look), at15 = colourBuffer(doc(15), look);
   assert.deepEqual([...at2], [...at15], "same colours at epoch 2 and 15");
   assert.deepEqual([...at2.slice(0, 3)], categoryColour(7), "c0 drawn in digit 7's colour (the latest matching)");

@@ -1,6 +1,6 @@
 // What each point looks like: colour by label / prediction / component / confidence / training split,
 // dimmed outside the focused set or the filter, hidden when its legend entry is off. Pure functions of
-// persisted values (projection file, atlas index) and UI state.
+// persisted values (projection file, thumbnail sheet index) and UI state.
 import { categoryColour, confidenceT, TRAINED_COLOURS, viridis } from "./colour";
 import type { RGB } from "./colour";
 import { componentColour } from "./matching";
@@ -29,8 +29,9 @@ export interface ProjectionDoc {
   explained_variance_ratio?: number[];
 }
 
-/** The per-epoch atlas index (atlas/atlas_epoch_<N>.json): thumbnails' layout and per-point values. */
-export interface AtlasDoc {
+/** A thumbnail sheet index (roles "input-thumbnails" and, per epoch, "reconstruction-thumbnails"; SPEC.md
+ * "Explorer roles"): the sheet's layout and per-point values. */
+export interface SheetDoc {
   kind: "inputs" | "reconstructions";
   epoch?: number;
   n: number;
@@ -68,16 +69,16 @@ export function splitOf(doc: ProjectionDoc, i: number): "heldout" | "trained" | 
 /** A dataset key that names a point across epochs and files: "heldout:12" or "train:40". */
 export const pointKey = (doc: ProjectionDoc, i: number) => `${doc.split?.[i] ?? "heldout"}:${doc.indices[i]}`;
 
-export function confidenceOf(doc: ProjectionDoc, atlas: AtlasDoc | null, i: number): { value: number; floor: number; source: string } | null {
-  if (atlas?.qc_max && atlas.qc) return { value: atlas.qc_max[i], floor: 1 / atlas.qc[i].length, source: "max q(c|x)" };
-  if (atlas?.softmax_max) return { value: atlas.softmax_max[i], floor: 0.1, source: "max softmax" };
+export function confidenceOf(doc: ProjectionDoc, sheet: SheetDoc | null, i: number): { value: number; floor: number; source: string } | null {
+  if (sheet?.qc_max && sheet.qc) return { value: sheet.qc_max[i], floor: 1 / sheet.qc[i].length, source: "max q(c|x)" };
+  if (sheet?.softmax_max) return { value: sheet.softmax_max[i], floor: 0.1, source: "max softmax" };
   return null;
 }
 
 /** A point's colour; components take their matched digit's colour when ``mapping`` is given (see matching.ts). */
-export function pointColour(doc: ProjectionDoc, by: ColourBy, atlas: AtlasDoc | null, i: number, mapping: ComponentMapping | null = null): RGB {
+export function pointColour(doc: ProjectionDoc, by: ColourBy, sheet: SheetDoc | null, i: number, mapping: ComponentMapping | null = null): RGB {
   if (by === "confidence") {
-    const c = confidenceOf(doc, atlas, i);
+    const c = confidenceOf(doc, sheet, i);
     return c ? viridis(confidenceT(c.value, c.floor)) : [150, 150, 150];
   }
   if (by === "split") return TRAINED_COLOURS[splitOf(doc, i)];
@@ -88,7 +89,7 @@ export function pointColour(doc: ProjectionDoc, by: ColourBy, atlas: AtlasDoc | 
 
 export interface LookOptions {
   by: ColourBy;
-  atlas: AtlasDoc | null;
+  sheet: SheetDoc | null;
   hidden: ReadonlySet<string>; // category values switched off in the legend (as strings)
   focus: ReadonlySet<number> | null; // subset positions kept bright (others dim)
   filter: ReadonlySet<number> | null; // subset positions matching the search (others dim)
@@ -100,7 +101,7 @@ export function colourBuffer(doc: ProjectionDoc, o: LookOptions, out?: Uint8Arra
   const n = doc.indices.length;
   const buffer = out && out.length === 4 * n ? out : new Uint8Array(4 * n);
   for (let i = 0; i < n; i++) {
-    const [r, g, b] = pointColour(doc, o.by, o.atlas, i, o.mapping ?? null);
+    const [r, g, b] = pointColour(doc, o.by, o.sheet, i, o.mapping ?? null);
     const category = categoryOf(doc, o.by, i);
     let alpha = ALPHA.base;
     if (category !== null && o.hidden.has(String(category))) alpha = ALPHA.hidden;
@@ -111,11 +112,11 @@ export function colourBuffer(doc: ProjectionDoc, o: LookOptions, out?: Uint8Arra
 }
 
 /** The colourings this run's files support. */
-export function colourChoices(doc: ProjectionDoc | null, atlas: AtlasDoc | null): { value: ColourBy; label: string }[] {
+export function colourChoices(doc: ProjectionDoc | null, sheet: SheetDoc | null): { value: ColourBy; label: string }[] {
   const out: { value: ColourBy; label: string }[] = [{ value: "label", label: "label (true digit)" }];
   if (doc?.predicted) out.push({ value: "predicted", label: "prediction (classifier)" });
   if (doc?.component) out.push({ value: "component", label: "mixture component (argmax q(c|x))" });
-  if (atlas?.qc_max || atlas?.softmax_max) out.push({ value: "confidence", label: atlas.qc_max ? "confidence (max q(c|x))" : "confidence (max softmax)" });
+  if (sheet?.qc_max || sheet?.softmax_max) out.push({ value: "confidence", label: sheet.qc_max ? "confidence (max q(c|x))" : "confidence (max softmax)" });
   if (doc?.split) out.push({ value: "split", label: "trained on or held out" });
   return out;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { AUTO_FRACTION, MAX_SPRITE_PX, SPRITE_PX, atlasFits, autoZoom, iconMapping, layoutProblem, nearestSpacing, spritePlan, tileFrame } from "./sprites";
+import { AUTO_FRACTION, MAX_SPRITE_PX, SPRITE_PX, autoZoom, iconMapping, layoutProblem, nearestSpacing, sheetFits, spritePlan, tileFrame } from "./sprites";
 
 test("icon i is tile i of the sheet: column i % columns, row floor(i / columns), tile = [h, w]", () => {
   const layout = { n: 7, tile: [28, 20], columns: 3, rows: 3 };
@@ -11,7 +11,7 @@ test("icon i is tile i of the sheet: column i % columns, row floor(i / columns),
   assert.deepEqual(mapping["3"], { x: 0, y: 28, width: 20, height: 28, mask: false });
   assert.deepEqual(mapping["6"], { x: 0, y: 56, width: 20, height: 28, mask: false });
   assert.equal(mapping["7"], undefined, "no icon past the subset");
-  // the sheet the atlas plugin writes for 64 points: 8 x 8 tiles of 28 px
+  // a sheet of 64 points: 8 x 8 tiles of 28 px
   const sheet = { n: 64, tile: [28, 28], columns: 8, rows: 8 };
   for (let i = 0; i < 64; i++) assert.deepEqual([tileFrame(sheet, i).x, tileFrame(sheet, i).y], [(i % 8) * 28, Math.floor(i / 8) * 28]);
 });
@@ -24,11 +24,11 @@ test("a layout that cannot hold the points is refused, naming what is wrong", ()
   assert.equal(layoutProblem({ n: 9, tile: [28, 28], columns: 3, rows: 3 }), null);
 });
 
-test("an atlas fits a map with the same points in the same order", () => {
-  assert.ok(atlasFits({ n: 3, tile: [28, 28], columns: 2, rows: 2, indices: [5, 1, 9] }, [5, 1, 9]));
-  assert.ok(!atlasFits({ n: 3, tile: [28, 28], columns: 2, rows: 2, indices: [5, 9, 1] }, [5, 1, 9]));
-  assert.ok(!atlasFits({ n: 2, tile: [28, 28], columns: 2, rows: 1 }, [5, 1, 9]));
-  assert.ok(atlasFits({ n: 3, tile: [28, 28], columns: 2, rows: 2 }, [5, 1, 9]));
+test("a sheet fits a map with the same points in the same order", () => {
+  assert.ok(sheetFits({ n: 3, tile: [28, 28], columns: 2, rows: 2, indices: [5, 1, 9] }, [5, 1, 9]));
+  assert.ok(!sheetFits({ n: 3, tile: [28, 28], columns: 2, rows: 2, indices: [5, 9, 1] }, [5, 1, 9]));
+  assert.ok(!sheetFits({ n: 2, tile: [28, 28], columns: 2, rows: 1 }, [5, 1, 9]));
+  assert.ok(sheetFits({ n: 3, tile: [28, 28], columns: 2, rows: 2 }, [5, 1, 9]));
 });
 
 function brute(positions: ArrayLike<number>): number[] {

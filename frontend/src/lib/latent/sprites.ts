@@ -1,4 +1,4 @@
-// Digits as points: where each point's thumbnail sits in the run's input atlas (one grayscale sprite sheet,
+// Digits as points: where each point's thumbnail sits in the run's input-thumbnail sheet (one grayscale sprite,
 // tile i of the subset at x = (i % columns) * w, y = floor(i / columns) * h), and when the map draws them.
 //
 // The auto rule: thumbnails are drawn SPRITE_PX wide when zoomed in far enough that they would not overlap
@@ -17,7 +17,7 @@ export const MAX_SPRITE_PX = 48;
 export const AUTO_FRACTION = 0.8;
 export const SPACING_QUANTILE = 0.25;
 
-/** The atlas JSON fields the layout needs (latentdeck_atlas: n, tile = [h, w], columns, rows). */
+/** The sheet index fields the layout needs (role "input-thumbnails": n, tile = [h, w], columns, rows). */
 export interface SpriteLayout {
   n: number;
   tile: [number, number] | number[];
@@ -36,11 +36,11 @@ export interface IconFrame {
 /** Why a layout cannot be drawn from, or null when it can. */
 export function layoutProblem(layout: SpriteLayout): string | null {
   const [h, w] = layout.tile ?? [];
-  if (!(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0)) return `the atlas tile size ${JSON.stringify(layout.tile)} is not two positive whole numbers`;
+  if (!(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0)) return `the sheet's tile size ${JSON.stringify(layout.tile)} is not two positive whole numbers`;
   if (!(Number.isInteger(layout.columns) && layout.columns > 0 && Number.isInteger(layout.rows) && layout.rows > 0)) {
-    return `the atlas has ${layout.columns} columns and ${layout.rows} rows`;
+    return `the sheet has ${layout.columns} columns and ${layout.rows} rows`;
   }
-  if (layout.columns * layout.rows < layout.n) return `the atlas has ${layout.columns} x ${layout.rows} tiles for ${layout.n} points`;
+  if (layout.columns * layout.rows < layout.n) return `the sheet has ${layout.columns} x ${layout.rows} tiles for ${layout.n} points`;
   return null;
 }
 
@@ -59,11 +59,11 @@ export function iconMapping(layout: SpriteLayout): Record<string, IconFrame> {
   return out;
 }
 
-/** Whether the atlas holds the map's points in the map's order (same count; same dataset indices when both say). */
-export function atlasFits(atlas: SpriteLayout & { indices?: number[] }, indices: number[]): boolean {
-  if (atlas.n !== indices.length) return false;
-  if (!atlas.indices) return true;
-  for (let i = 0; i < indices.length; i++) if (atlas.indices[i] !== indices[i]) return false;
+/** Whether the sheet holds the map's points in the map's order (same count; same dataset indices when both say). */
+export function sheetFits(sheet: SpriteLayout & { indices?: number[] }, indices: number[]): boolean {
+  if (sheet.n !== indices.length) return false;
+  if (!sheet.indices) return true;
+  for (let i = 0; i < indices.length; i++) if (sheet.indices[i] !== indices[i]) return false;
   return true;
 }
 

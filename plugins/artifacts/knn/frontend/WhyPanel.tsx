@@ -6,7 +6,7 @@ import { useState } from "react";
 import { ApiError, fmt } from "@latentdeck/view-kit";
 import { categoryColour, componentColour, componentName, cssRgb, Thumb, useMapping } from "@latentdeck/view-kit/explorer";
 import type { Compute } from "@latentdeck/view-kit";
-import type { AtlasDoc, KnnDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
+import type { SheetDoc, KnnDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
 import { modelAnswer, neighbourRows, whereItSits } from "./why";
 import type { NeighbourRow } from "./why";
 import { NearestTraining } from "./NearestTraining";
@@ -16,7 +16,7 @@ import s from "./neighbours.module.css";
 type WalkPayload = Record<string, unknown>;
 
 export function WhyPanel({ runId, doc, i, knn, inputs, recon, classes, onFocus, onWalk, compute }: {
-  runId: string; doc: ProjectionDoc; i: number; knn: KnnDoc | null; inputs: AtlasDoc | null; recon: AtlasDoc | null;
+  runId: string; doc: ProjectionDoc; i: number; knn: KnnDoc | null; inputs: SheetDoc | null; recon: SheetDoc | null;
   classes: string[]; onFocus: (position: number) => void; onWalk: (walk: WalkPayload | null) => void; compute: Compute;
 }) {
   const { mapping } = useMapping();
@@ -60,14 +60,14 @@ export function WhyPanel({ runId, doc, i, knn, inputs, recon, classes, onFocus, 
 }
 
 function NeighbourTile({ runId, row, inputs, name, own, component, onFocus }: {
-  runId: string; row: NeighbourRow; inputs: AtlasDoc | null; name: (c: number) => string; own: number;
+  runId: string; row: NeighbourRow; inputs: SheetDoc | null; name: (c: number) => string; own: number;
   component: string | null; onFocus: (position: number) => void;
 }) {
   const other = row.label !== own;
   return (
     <button type="button" className={s.whyTile} onClick={() => onFocus(row.position)} data-testid="why-neighbour"
       data-index={row.index} data-split={row.split} title={`#${row.index} (${row.split === "train" ? "training" : "held-out"}): latent distance ${fmt(row.distance)}`}>
-      <Thumb runId={runId} atlas={inputs} i={row.position} title={`#${row.index}`} size={48} caption="" />
+      <Thumb runId={runId} sheet={inputs} i={row.position} title={`#${row.index}`} size={48} caption="" />
       <span><i className={s.swatch} style={{ background: cssRgb(categoryColour(row.label)), marginRight: 3 }} />
         <b className={other ? s.warn : undefined}>{name(row.label)}</b>
         {row.predicted !== null ? <> · pred {name(row.predicted)}</> : null}</span>

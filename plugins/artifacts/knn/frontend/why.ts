@@ -1,7 +1,7 @@
 // "Why is this digit here?": a focused point's latent neighbours from the kNN file, what they have in
 // common with it, and the model's own answer (the classifier's probabilities, or q(c|x)) from the atlas.
 // Pure functions over the persisted files; the panel (components/latent/WhyPanel.tsx) draws them.
-import type { AtlasDoc, KnnDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
+import type { SheetDoc, KnnDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
 
 export interface NeighbourRow {
   rank: number; // 1 = nearest
@@ -56,7 +56,7 @@ export interface ModelAnswer {
 }
 
 /** The model's own reading of the point: the classifier's probabilities (AE) or q(c|x) (GM-VAE). */
-export function modelAnswer(recon: AtlasDoc | null, i: number, label: number, name: (c: number) => string,
+export function modelAnswer(recon: SheetDoc | null, i: number, label: number, name: (c: number) => string,
   componentName: (c: number) => string, predicted: number | null = null): ModelAnswer | null {
   const probs = recon?.softmax?.[i];
   const top = recon?.softmax_max?.[i];
