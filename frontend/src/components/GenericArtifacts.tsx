@@ -12,10 +12,11 @@ import type { GridDoc } from "@/lib/overlays";
 import { LineChart } from "./LineChart";
 import { useViewedComputations } from "@/viewkit/ViewSlot";
 
-/** Artifact types the core explorer still draws itself. A type a plugin's view declares (ViewSpec.computations)
- * is shown by that view; every other type gets its generic view here. */
-const DEDICATED = new Set(["atlas", "knn", "density", "distortion"]);
-const dedicated = (e: ArtifactIndexEntry) => DEDICATED.has(e.name);
+/** Roles whose files the core explorer draws itself on its map (SPEC.md "Explorer roles"): a type providing one
+ * is shown there. A type a plugin's view declares (ViewSpec.computations) is shown by that view; every other
+ * type gets its generic view here. */
+const DRAWN_ON_THE_MAP = new Set(["neighbours", "overlay", "input-thumbnails", "reconstruction-thumbnails"]);
+const dedicated = (e: ArtifactIndexEntry) => e.roles.some((role) => DRAWN_ON_THE_MAP.has(role));
 
 export function GenericArtifacts({ runId, refresh }: { runId: string; refresh: number }) {
   const [all, setEntries] = useState<ArtifactIndexEntry[] | null>(null);
