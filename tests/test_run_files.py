@@ -54,6 +54,8 @@ def test_files_carry_their_parsed_keys(trained_run, client):
 
     types = {row["name"]: row for row in listing["artifacts"]}
     assert types["density"]["overlay"] is True and types["density"]["folder"] == "density"
+    assert types["density"]["roles"] == ["overlay"] and types["knn"]["roles"] == ["neighbours"]  # before it has files
+    assert types["recon_grid"]["roles"] == []
     assert types["sampling"]["askable"] and types["sampling"]["runs"] == "every_epoch"  # listed before it has ever run
 
     only = client.get(f"/api/runs/{run_dir.name}/files", params={"folder": "projections", "epoch": 1}).json()

@@ -194,3 +194,32 @@ def test_difference_mode_draws_trails_and_neighbourhood_change(lab, page, latent
     expect(page.get_by_test_id("changes-panel")).to_have_count(0)
     m.wait_drawn(page)
     assert canvas.evaluate(TRAILS) is None, "switching the mode off removes the trails"
+
+
+def test_missing_neighbour_files_name_the_installed_provider(lab, page, latent_map):
+    """A run without neighbour files (the "collapsed" run computed none): the difference mode still draws the
+    trails and says which installed computation would write the files, read from the listing's artifact types'
+    roles (the core UI names no plugin); with no provider installed it says so."""
+    m = latent_map
+    canvas = m.open(page, lab, m, "collapsed")
+    page.get_by_test_id("changes-toggle").click()
+    panel = page.get_by_test_id("changes-panel")
+    expect(panel).to_have_attribute("data-from", "1")
+    missing = page.get_by_test_id("changes-neighbours-missing")
+    expect(missing).to_contain_text("No neighbour file for epoch 1 and 2")
+    expect(missing.locator("code")).to_have_text(f"latentdeck backfill {lab.ids['collapsed']} --artifacts knn")
+    expect(panel).to_have_attribute("data-trails", str(m.N))
+    m.wait_drawn(page)
+    assert canvas.evaluate(TRAILS)["count"] == m.N
+
+    def no_provider(route):  # the same listing, as if no installed plugin provided neighbours
+        listing = route.fetch().json()
+        for row in listing["artifacts"]:
+            row["roles"] = [r for r in row["roles"] if r != "neighbours"]
+        route.fulfill(json=listing)
+
+    page.route("**/api/runs/*/files*", no_provider)
+    m.open(page, lab, m, "collapsed")  # the page's own address, without the mode
+    page.get_by_test_id("changes-toggle").click()
+    expect(missing).to_contain_text("no installed plugin writes neighbour files")
+    expect(missing.locator("code")).to_have_count(0)

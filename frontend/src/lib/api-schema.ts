@@ -597,6 +597,11 @@ export interface components {
              * @description its JSON files are overlays of the latent map
              */
             overlay: boolean;
+            /**
+             * Roles
+             * @description the explorer roles its files provide (ComputationSpec.provides, and overlay): neighbours, overlay, input-thumbnails ...
+             */
+            roles: string[];
         };
         /** BackfillAccepted */
         BackfillAccepted: {

@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import type { ArtifactType, RunFile, RunFiles } from "./api";
 import { artifactGroups, explorerTypes } from "./runFiles";
 
+const ROLES: Record<string, string[]> = { sheets: ["input-thumbnails", "reconstruction-thumbnails"], graph: ["neighbours"], grids: ["overlay"], scores: ["cluster-scores"] };
 const type = (name: string): ArtifactType =>
-  ({ name, kind: "computations", provider: `pkg-${name}`, runs: "every_epoch", askable: false, folder: name, view: "json", description: "", overlay: false });
+  ({ name, kind: "computations", provider: `pkg-${name}`, runs: "every_epoch", askable: false, folder: name, view: "json", description: "", overlay: false, roles: ROLES[name] ?? [] });
 const row = (name: string, artifact: string, epoch: number | null, role: string | null = null): RunFile =>
   ({ name, url: "", folder: name.split("/")[0], artifact, kind: "computations", epoch, latest: false, method: null, dims: null, fields: {}, role, size: 1, mtime: 0 });
 
@@ -21,11 +22,12 @@ const listing: RunFiles = {
   ],
 };
 
-test("the types whose files provide a role the explorer draws are left to it, whichever plugin provides them", () => {
+test("the types that provide a role the explorer draws are left to it, whichever plugin provides them", () => {
   assert.deepEqual([...explorerTypes(listing)].sort(), ["graph", "grids", "sheets"]);
   const shown = artifactGroups(listing).map((g) => g.name).filter((n) => !explorerTypes(listing).has(n));
   assert.deepEqual(shown, ["scores", "quality"], "cluster scores only colour the map: they do not count");
-  assert.equal(explorerTypes({ ...listing, files: listing.files.map((r) => ({ ...r, role: null })) }).size, 0, "no role, nothing left out");
+  assert.equal(explorerTypes({ ...listing, artifacts: listing.artifacts.map((t) => ({ ...t, roles: [] })) }).size, 0, "no role, nothing left out");
+  assert.deepEqual([...explorerTypes({ ...listing, files: [] })].sort(), ["graph", "grids", "sheets"], "known before any file is written");
 });
 
 test("the run's files are grouped per type: per epoch, and files of no epoch", () => {

@@ -16,10 +16,10 @@ export interface ArtifactGroup extends ArtifactType {
  * they do not count). */
 export const DRAWN_BY_THE_EXPLORER: ReadonlySet<string> = new Set(["neighbours", "overlay", "input-thumbnails", "reconstruction-thumbnails"]);
 
-/** The artifact types with a file of a role the latent explorer draws (whichever plugin provides it): the run page
- * leaves them to the explorer. */
+/** The artifact types that provide a role the latent explorer draws (whichever plugin provides it; the listing's
+ * ``roles`` of each type): the run page leaves them to the explorer. */
 export function explorerTypes(listing: RunFiles): Set<string> {
-  return new Set(listing.files.filter((r) => r.artifact && r.role && DRAWN_BY_THE_EXPLORER.has(r.role)).map((r) => r.artifact!));
+  return new Set(listing.artifacts.filter((t) => (t.roles ?? []).some((role) => DRAWN_BY_THE_EXPLORER.has(role))).map((t) => t.name));
 }
 
 /** Every installed artifact type that has files in this run, with its files grouped. */

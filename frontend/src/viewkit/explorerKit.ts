@@ -8,5 +8,5 @@ export { byMatchedDigit, componentColour, componentLegend, componentName, mappin
 export type { ClassifierScores, ClusterQuality, ComponentMapping, MixtureScores } from "@/lib/latent/matching";
 export { pointKey } from "@/lib/latent/points";
 export type { ProjectionDoc, SheetDoc } from "@/lib/latent/points";
-export type { KnnDoc } from "@/lib/latent/gating";
+export type { NeighboursDoc } from "@/lib/latent/gating";
 export { Thumb } from "@/components/latent/ExplorerSide";

@@ -1,18 +1,18 @@
 "use client";
 // The explorer's difference mode, "what changed since the last epoch": trails from each point's place at the
 // previous epoch with a map file (same method and dimension) to its place now, points coloured by how much
-// their latent neighbourhood changed (1 − Jaccard of the two kNN files' neighbour sets), a headline number,
+// their latent neighbourhood changed (1 − Jaccard of the two neighbours files' neighbour sets), a headline number,
 // and the move split into re-orientation (one turn / mirror, growth and shift of the whole map) and learning
-// (what is left). Reads the two epochs' projection and kNN files; the math is in lib/latent/changes.ts and
+// (what is left). Reads the two epochs' projection and neighbours files (role "neighbours"); the math is in lib/latent/changes.ts and
 // lib/latent/similarity.ts.
 import { useMemo, useState } from "react";
 import type { Catalogue } from "@/lib/latent/catalogue";
-import { neighboursFile, projectionName } from "@/lib/latent/catalogue";
-import { alignmentNote, changeColour, changeColours, changeHeadline, knnKeys, matchPoints, neighbourhoodChangeOf, trailSet } from "@/lib/latent/changes";
+import { neighboursFile, projectionName, providerOf } from "@/lib/latent/catalogue";
+import { alignmentNote, changeColour, changeColours, changeHeadline, neighbourKeys, matchPoints, neighbourhoodChangeOf, trailSet } from "@/lib/latent/changes";
 import type { NeighbourhoodChange, TrailSet } from "@/lib/latent/changes";
 import { cssRgb, gradientCss } from "@/lib/latent/colour";
 import { useRunJson } from "@/lib/latent/files";
-import type { KnnDoc } from "@/lib/latent/gating";
+import type { NeighboursDoc } from "@/lib/latent/gating";
 import { pointKey } from "@/lib/latent/points";
 import type { ProjectionDoc } from "@/lib/latent/points";
 import type { Scaling } from "@/lib/latent/scaling";
@@ -42,8 +42,10 @@ export interface Changes {
   k: number | null;
   move: { fit: SimilarityFit; words: MoveWords; span: number; matched: number } | null;
   note: string | null;
-  /** kNN files missing for the compared epochs (their numbers) */
-  knnMissing: number[];
+  /** neighbours files missing for the compared epochs (their numbers) */
+  neighboursMissing: number[];
+  /** the installed computation that writes neighbours files (what to backfill), null when none is installed */
+  neighboursBy: string | null;
   loading: boolean;
   error: string | null;
 }
@@ -64,10 +66,10 @@ export function useChanges({ runId, catalogue, epochs, doc, scaling, positions, 
   const previousEpoch = at > 0 ? epochs[at - 1] : null;
   const method = doc?.method ?? "", dims = doc?.dims ?? 2;
   const want = on && doc !== null && previousEpoch !== null;
-  const hasKnn = (e: number | null) => neighboursFile(catalogue, method, e) !== null;
+  const hasNeighbours = (e: number | null) => neighboursFile(catalogue, method, e) !== null;
   const previous = useRunJson<ProjectionDoc>(runId, want ? projectionName(method, dims, previousEpoch!) : null);
-  const previousKnn = useRunJson<KnnDoc>(runId, want && hasKnn(previousEpoch) ? neighboursFile(catalogue, method, previousEpoch) : null);
-  const currentKnn = useRunJson<KnnDoc>(runId, want && hasKnn(epoch) ? neighboursFile(catalogue, method, epoch) : null);
+  const previousNeighbours = useRunJson<NeighboursDoc>(runId, want && hasNeighbours(previousEpoch) ? neighboursFile(catalogue, method, previousEpoch) : null);
+  const currentNeighbours = useRunJson<NeighboursDoc>(runId, want && hasNeighbours(epoch) ? neighboursFile(catalogue, method, epoch) : null);
   const prevDoc = previous?.doc && previous.doc.dims === dims ? previous.doc : null;
 
   const matched = useMemo(() => (doc && prevDoc ? matchPoints(prevDoc, doc) : null), [doc, prevDoc]);
@@ -80,15 +82,15 @@ export function useChanges({ runId, catalogue, epochs, doc, scaling, positions, 
   }, [doc, prevDoc, matched, dims]);
 
   const neighbourhood = useMemo(() => {
-    const a = previousKnn?.doc, b = currentKnn?.doc;
+    const a = previousNeighbours?.doc, b = currentNeighbours?.doc;
     return a && b && doc && prevDoc ? neighbourhoodChangeOf(a, prevDoc, b, doc) : null;
-  }, [previousKnn, currentKnn, doc, prevDoc]);
-  const rows = useMemo(() => { // map point i -> its row in the current kNN file
-    const knn = currentKnn?.doc;
-    if (!knn || !doc) return null;
-    const rowOf = new Map(knnKeys(knn, doc).map((key, r) => [key, r]));
+  }, [previousNeighbours, currentNeighbours, doc, prevDoc]);
+  const rows = useMemo(() => { // map point i -> its row in the current neighbours file
+    const graph = currentNeighbours?.doc;
+    if (!graph || !doc) return null;
+    const rowOf = new Map(neighbourKeys(graph, doc).map((key, r) => [key, r]));
     return Int32Array.from(doc.indices, (_, i) => rowOf.get(pointKey(doc, i)) ?? -1);
-  }, [currentKnn, doc]);
+  }, [currentNeighbours, doc]);
 
   const shown = useMemo(() => (on && colourByChange && neighbourhood && rows && rows.length === colours.length / 4
     ? changeColours(colours, neighbourhood.change, rows) : null), [on, colourByChange, neighbourhood, rows, colours]);
@@ -99,13 +101,13 @@ export function useChanges({ runId, catalogue, epochs, doc, scaling, positions, 
     return trailSet(matched, toWorld(start, dims, scaling), positions, shown ?? colours);
   }, [on, doc, prevDoc, matched, scaling, positions, trailBase, move, dims, shown, colours]);
 
-  const knnMissing = want ? [previousEpoch!, epoch!].filter((e) => !hasKnn(e)) : [];
-  const error = previous?.error ?? previousKnn?.error ?? currentKnn?.error ?? null;
+  const neighboursMissing = want ? [previousEpoch!, epoch!].filter((e) => !hasNeighbours(e)) : [];
+  const error = previous?.error ?? previousNeighbours?.error ?? currentNeighbours?.error ?? null;
   return {
     on, setOn, previousEpoch, epoch, trails, colours: shown, colourByChange, setColourByChange, trailBase, setTrailBase,
-    neighbourhood, k: currentKnn?.doc?.k ?? null, move,
+    neighbourhood, k: currentNeighbours?.doc?.k ?? null, move,
     note: doc && previousEpoch !== null ? alignmentNote(doc, previousEpoch, epochs) : null,
-    knnMissing, loading: want && !error && (!previous || (knnMissing.length === 0 && (!previousKnn || !currentKnn))), error,
+    neighboursMissing, neighboursBy: providerOf(catalogue, "neighbours"), loading: want && !error && (!previous || (neighboursMissing.length === 0 && (!previousNeighbours || !currentNeighbours))), error,
   };
 }
 
@@ -138,9 +140,10 @@ export function ChangesPanel({ changes, runId }: { changes: Changes; runId: stri
       {changes.error ? <p className={s.note} role="alert">{changes.error}</p> : null}
       {changes.loading ? <p className={s.note}>Reading epoch {previousEpoch}&apos;s files…</p> : null}
       {headline ? <p style={{ margin: "0 0 0.35rem", fontSize: "0.95rem" }} data-testid="changes-headline"><b>{headline}</b></p> : null}
-      {changes.knnMissing.length ? (
-        <p className={s.note} data-testid="changes-knn-missing">No neighbour file for epoch {changes.knnMissing.join(" and ")}, so neighbourhoods cannot be
-          compared (<code>latentdeck backfill {runId} --artifacts knn</code> writes them). The trails still show the moves.</p>
+      {changes.neighboursMissing.length ? (
+        <p className={s.note} data-testid="changes-neighbours-missing">No neighbour file for epoch {changes.neighboursMissing.join(" and ")}, so neighbourhoods cannot be
+          compared ({changes.neighboursBy ? <><code>latentdeck backfill {runId} --artifacts {changes.neighboursBy}</code> writes them</>
+            : "no installed plugin writes neighbour files"}). The trails still show the moves.</p>
       ) : null}
       {n ? (
         <>

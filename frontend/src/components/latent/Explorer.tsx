@@ -14,7 +14,7 @@ import { loadJson, useRunJson } from "@/lib/latent/files";
 import { describeFilter, matchFilter, parseFilter, unavailableKey } from "@/lib/latent/filter";
 import { focusCsv, focusJson, focusOf, focusRows } from "@/lib/latent/focus";
 import { RADIUS_RANGE, defaultRadiusFactor, densityAwareOpacity, edgesOf } from "@/lib/latent/gating";
-import type { EdgeMode, EdgeScope, KnnDoc } from "@/lib/latent/gating";
+import type { EdgeMode, EdgeScope, NeighboursDoc } from "@/lib/latent/gating";
 import { colourBuffer, colourChoices, pointKey } from "@/lib/latent/points";
 import { useMapping } from "@/lib/latent/componentMapping";
 import type { ColourBy, ProjectionDoc, SheetDoc } from "@/lib/latent/points";
@@ -110,11 +110,11 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const [picker, setPicker] = useState<{ fn: (key: string | null) => void } | null>(null); // a view waits for a click
 
   const docEpoch = doc?.epoch ?? null;
-  const knnOnDisk = neighboursFile(catalogue, method, docEpoch) !== null;
-  const wantKnn = knnOnDisk && (edgeScope !== "off" || anchors.length > 0 || hover !== null);
-  const knn = useRunJson<KnnDoc>(runId, wantKnn ? neighboursFile(catalogue, method, docEpoch) : null)?.doc ?? null;
-  const knnFits = knn && doc && knn.n === doc.n ? knn : null;
-  const autoRadius = useMemo(() => (knnFits ? defaultRadiusFactor(knnFits, dims) : 1), [knnFits, dims]);
+  const neighboursOnDisk = neighboursFile(catalogue, method, docEpoch) !== null;
+  const wantNeighbours = neighboursOnDisk && (edgeScope !== "off" || anchors.length > 0 || hover !== null);
+  const neighbours = useRunJson<NeighboursDoc>(runId, wantNeighbours ? neighboursFile(catalogue, method, docEpoch) : null)?.doc ?? null;
+  const neighboursFit = neighbours && doc && neighbours.n === doc.n ? neighbours : null;
+  const autoRadius = useMemo(() => (neighboursFit ? defaultRadiusFactor(neighboursFit, dims) : 1), [neighboursFit, dims]);
   const radiusFactor = radiusChoice ?? autoRadius;
   const inputs = useRunJson<SheetDoc>(runId, catalogue.inputThumbnails)?.doc ?? null;
   const reconstructions = useRunJson<SheetDoc>(runId, docEpoch !== null ? catalogue.reconstructionThumbnails.get(docEpoch) ?? null : null)?.doc ?? null;
@@ -130,7 +130,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const positions = useMemo(() => (doc && scaling ? toWorld(doc.coords, doc.dims, scaling) : new Float32Array(0)), [doc, scaling]);
   const keyToPosition = useMemo(() => new Map(doc ? doc.indices.map((_, i) => [pointKey(doc, i), i]) : []), [doc]);
   const anchorPositions = useMemo(() => anchors.map((k) => keyToPosition.get(k)).filter((i): i is number => i !== undefined), [anchors, keyToPosition]);
-  const focus = useMemo(() => (anchorPositions.length ? focusOf(anchorPositions, knnFits) : null), [anchorPositions, knnFits]);
+  const focus = useMemo(() => (anchorPositions.length ? focusOf(anchorPositions, neighboursFit) : null), [anchorPositions, neighboursFit]);
   const filter = useMemo(() => parseFilter(filterText), [filterText]);
   const matched = useMemo(() => (doc ? matchFilter(filter, filterablePoints(doc, reconstructions)) : null), [doc, reconstructions, filter]);
   const highlight = useMemo(() => (matched ? Uint32Array.from([...matched].sort((a, b) => a - b)) : null), [matched]);
@@ -158,12 +158,12 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   }, [onState, by, shownOverlay, edgeScope, edgeMode, radiusChoice, changesState, changes.colourByChange, sprites.mode]);
 
   const edges = useMemo<EdgeIndex | null>(() => {
-    if (!knnFits || edgeScope === "off") return null;
+    if (!neighboursFit || edgeScope === "off") return null;
     const from = edgeScope === "all" ? null : [...new Set([...(focus?.anchors ?? []), ...(hoverPosition !== null ? [hoverPosition] : [])])];
     if (from !== null && from.length === 0) return null;
     // many focused points: each one's nearest few neighbours, unless the person asked for all
     const thinned = from !== null && from.length > MANY_FOCUSED && !allEdges;
-    const set = edgesOf(knnFits, dims, edgeMode, from, radiusFactor, thinned ? PER_POINT : null);
+    const set = edgesOf(neighboursFit, dims, edgeMode, from, radiusFactor, thinned ? PER_POINT : null);
     const base = edgeScope === "all" ? densityAwareOpacity(set.count, 900 * 620) : 0.85;
     const rgba = new Uint8Array(set.count * 4);
     let visible = 0;
@@ -172,9 +172,9 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
       rgba[4 * e + 3] = Math.round(255 * base * set.opacity[e]);
       if (rgba[4 * e + 3] >= 77) visible++;
     }
-    const hidden = thinned ? from.length * knnFits.k - set.count : 0;
+    const hidden = thinned ? from.length * neighboursFit.k - set.count : 0;
     return { source: set.source, target: set.target, colours: rgba, count: set.count, visible, hidden };
-  }, [knnFits, edgeScope, focus, hoverPosition, dims, edgeMode, radiusFactor, dark, allEdges]);
+  }, [neighboursFit, edgeScope, focus, hoverPosition, dims, edgeMode, radiusFactor, dark, allEdges]);
 
   const overlayImage = useMemo<OverlayImage | null>(() => {
     if (!grid || !scaling || dims !== 2 || overlay === "none") return null;
@@ -259,7 +259,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
           onChange={(e) => setFilterText(e.target.value)} data-testid="map-filter" /></label>
       </div>
       <div className={ui.toolbar}>
-        <label>kNN edges<select value={edgeScope} onChange={(e) => setEdgeScope(e.target.value as EdgeScope)} data-testid="map-edges" disabled={!knnOnDisk}>
+        <label>kNN edges<select value={edgeScope} onChange={(e) => setEdgeScope(e.target.value as EdgeScope)} data-testid="map-edges" disabled={!neighboursOnDisk}>
           <option value="off">off</option><option value="focused">of the focused / hovered points</option><option value="all">all (slow with many points)</option>
         </select></label>
         <label>edge mode<select value={edgeMode} onChange={(e) => setEdgeMode(e.target.value as EdgeMode)} data-testid="map-edge-mode" disabled={edgeScope === "off"}>
@@ -334,7 +334,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
           {doc && !changes.colours ? <Legend doc={doc} by={by} sheet={reconstructions} hidden={hidden} classes={classes}
             onToggle={(v) => setHidden((h) => { const next = new Set(h); if (next.has(v)) next.delete(v); else next.add(v); return next; })} /> : null}
           {doc ? <HoverCard runId={runId} doc={doc} i={shownCard} inputs={inputs} reconstructions={reconstructions} pinned={hoverPosition === null} classes={classes} /> : null}
-          <FocusBox focus={focus} onExport={exportFocus} onClear={() => setAnchors([])} knnMissing={!!focus && !knnOnDisk} />
+          <FocusBox focus={focus} onExport={exportFocus} onClear={() => setAnchors([])} neighboursMissing={!!focus && !neighboursOnDisk} />
           {doc ? <Trust doc={doc} epochs={epochs} /> : null}
           {overlayImage && grid ? <OverlayLegend kind={overlay} grid={grid} /> : null}
           <HowTo method={method} dims={dims} />

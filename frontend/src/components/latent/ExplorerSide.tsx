@@ -118,8 +118,8 @@ export function HoverCard({ runId, doc, i, inputs, reconstructions, pinned, clas
   );
 }
 
-export function FocusBox({ focus, onExport, onClear, knnMissing }: {
-  focus: FocusSet | null; onExport: (format: "json" | "csv") => void; onClear: () => void; knnMissing: boolean;
+export function FocusBox({ focus, onExport, onClear, neighboursMissing }: {
+  focus: FocusSet | null; onExport: (format: "json" | "csv") => void; onClear: () => void; neighboursMissing: boolean;
 }) {
   if (!focus) {
     return <p className="note" data-testid="focus-box">Click a point, or lasso a group (2-D), to isolate it with its latent neighbours.</p>;
@@ -128,7 +128,7 @@ export function FocusBox({ focus, onExport, onClear, knnMissing }: {
     <div data-testid="focus-box" data-count={focus.members.size}>
       <h3>focused set</h3>
       <div><b data-testid="focus-count">{focus.members.size}</b> points: {focus.anchors.length} chosen + {focus.members.size - focus.anchors.length} of their latent neighbours</div>
-      {knnMissing ? <p className="note">This epoch has no kNN file, so neighbours are not added.</p> : null}
+      {neighboursMissing ? <p className="note">This epoch has no kNN file, so neighbours are not added.</p> : null}
       <div style={{ display: "flex", gap: "0.4rem", marginTop: "0.35rem", flexWrap: "wrap" }}>
         <button type="button" className="btn small" onClick={() => onExport("csv")} data-testid="export-csv">Export CSV</button>
         <button type="button" className="btn small" onClick={() => onExport("json")} data-testid="export-json">Export JSON</button>

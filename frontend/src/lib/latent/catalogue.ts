@@ -3,12 +3,14 @@
 // and the explorer role its computation declares it provides (ComputationSpec.provides: neighbours, overlay,
 // input-thumbnails, reconstruction-thumbnails, cluster-scores), so nothing here reads a file name or names a plugin:
 // whichever installed package provides a role is read. Every view on the page is drawn from these files only.
-import type { RunFile } from "../api";
+import type { ArtifactType, RunFile } from "../api";
 import type { OverlayEntry } from "../overlays";
 import { nearestEpoch } from "./urlState";
 
 /** The keys of one listed file that the catalogue reads (a RunFile row). */
 export type FileKeys = Pick<RunFile, "name" | "artifact" | "kind" | "epoch" | "latest" | "method" | "dims" | "fields" | "role">;
+/** The keys of one installed computation that the catalogue reads (the listing's artifact types). */
+export type ProviderKeys = Pick<ArtifactType, "name" | "roles">;
 
 export interface Catalogue {
   /** method -> dims -> epochs with a projection file, ascending */
@@ -25,12 +27,14 @@ export interface Catalogue {
   clusterScores: Map<number, string>;
   /** every file seen, once, in arrival order (the listing's rows: what plugins' views are told, ViewProps.files) */
   files: FileKeys[];
+  /** role -> the installed computation that provides it (the first one listed for overlays), known before it has files */
+  providers: Map<string, string>;
 }
 
 const withEpoch = (epochs: number[], epoch: number) => [...epochs, epoch].sort((a, b) => a - b);
 
 export function emptyCatalogue(): Catalogue {
-  return { projections: new Map(), neighbours: new Map(), overlays: new Map(), inputThumbnails: null, reconstructionThumbnails: new Map(), clusterScores: new Map(), files: [] };
+  return { projections: new Map(), neighbours: new Map(), overlays: new Map(), inputThumbnails: null, reconstructionThumbnails: new Map(), clusterScores: new Map(), files: [], providers: new Map() };
 }
 
 /** The overlay a listed file is, or null: a per-epoch JSON file of role "overlay" whose pattern names a
@@ -42,8 +46,9 @@ export function overlayOf(row: FileKeys): OverlayEntry | null {
   return { name: row.name, generator: row.artifact, kind: text[0], method: row.method, epoch: row.epoch };
 }
 
-/** Add listed files to a catalogue (returns a new one when something was added, else the same object). */
-export function addToCatalogue(previous: Catalogue, rows: Iterable<FileKeys>): Catalogue {
+/** Add listed files, and the installed computations' roles, to a catalogue (returns a new one when something was
+ * added, else the same object). */
+export function addToCatalogue(previous: Catalogue, rows: Iterable<FileKeys>, types: Iterable<ProviderKeys> = []): Catalogue {
   let next: Catalogue | null = null;
   const edit = () => {
     if (!next) {
@@ -52,11 +57,17 @@ export function addToCatalogue(previous: Catalogue, rows: Iterable<FileKeys>): C
         neighbours: new Map([...previous.neighbours].map(([m, e]) => [m, new Map(e)])),
         overlays: new Map(previous.overlays), inputThumbnails: previous.inputThumbnails,
         reconstructionThumbnails: new Map(previous.reconstructionThumbnails), clusterScores: new Map(previous.clusterScores), files: previous.files,
+        providers: new Map(previous.providers),
       };
     }
     return next;
   };
   const current = () => (next as Catalogue | null) ?? previous;
+  for (const type of types) {
+    for (const role of type.roles) {
+      if (!current().providers.has(role)) edit().providers.set(role, type.name);
+    }
+  }
   const known = new Set(previous.files.map((r) => r.name));
   const added: FileKeys[] = [];
   for (const row of rows) {
@@ -106,6 +117,9 @@ export function catalogueOf(rows: Iterable<FileKeys>): Catalogue {
 /** The neighbour-graph file of one map and epoch, or null when the run has none. */
 export const neighboursFile = (c: Catalogue, method: string, epoch: number | null) =>
   epoch === null ? null : c.neighbours.get(method)?.get(epoch) ?? null;
+
+/** The installed computation that writes a role's files (what to backfill when some are missing), or null. */
+export const providerOf = (c: Catalogue, role: string) => c.providers.get(role) ?? null;
 
 /** The epochs with a cluster-scores file, ascending. */
 export const scoreEpochs = (c: Catalogue) => [...c.clusterScores.keys()].sort((a, b) => a - b);

@@ -2,7 +2,7 @@
 // 1 − Jaccard by point key, the headline, and the split of a move into re-orientation and learning.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { changeColour, changeColours, changeHeadline, knnKeys, matchKeys, matchPoints, neighbourhoodChange, percent, trailSet } from "./changes";
+import { changeColour, changeColours, changeHeadline, neighbourKeys, matchKeys, matchPoints, neighbourhoodChange, percent, trailSet } from "./changes";
 import type { ProjectionDoc } from "./points";
 import { applySimilarity, describeMove, fitSimilarity, orthogonalFactor, spanOf, symmetricEigen } from "./similarity";
 
@@ -59,8 +59,8 @@ test("points are matched by key, not by their place in the files", () => {
 
 test("kNN rows take the projection file's keys (training digits too) when it lists the same subset", () => {
   const p = doc([5, 5, 7], [[0, 0], [1, 1], [2, 2]], ["heldout", "train", "heldout"]);
-  assert.deepEqual(knnKeys({ indices: [5, 5, 7] }, p), ["heldout:5", "train:5", "heldout:7"]);
-  assert.deepEqual(knnKeys({ indices: [7, 5] }, p), ["heldout:7", "heldout:5"], "another subset: held-out indices");
+  assert.deepEqual(neighbourKeys({ indices: [5, 5, 7] }, p), ["heldout:5", "train:5", "heldout:7"]);
+  assert.deepEqual(neighbourKeys({ indices: [7, 5] }, p), ["heldout:7", "heldout:5"], "another subset: held-out indices");
   const prev = doc([7, 5, 5], [[0, 0], [1, 1], [2, 2]], ["heldout", "train", "heldout"]);
   const m = matchPoints(prev, p);
   assert.deepEqual([...m.shownAt], [0, 1, 2]);

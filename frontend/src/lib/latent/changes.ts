@@ -1,12 +1,12 @@
 // "What changed since the last epoch": the explorer's difference mode, from persisted files only.
 // - Points of two epochs are matched by their dataset key (pointKey), never by position in a file.
-// - Neighbourhood change of a point = 1 − Jaccard of its k latent neighbours in the two kNN files
-//   (neighbors/knn_<method>_epoch_<N>.json). Neighbours are latent-space, so this score is about what the
+// - Neighbourhood change of a point = 1 − Jaccard of its k latent neighbours in the two epochs' neighbours
+//   files (role "neighbours"). Neighbours are latent-space, so this score is about what the
 //   model learned, whatever the projection did.
 // - The move between the two maps is split into what one similarity transform of the whole map explains
 //   (turn or mirror, uniform growth, shift: re-orientation; see similarity.ts) and the rest (learning).
 import type { RGB } from "./colour";
-import type { KnnDoc } from "./gating";
+import type { NeighboursDoc } from "./gating";
 import { basisEpoch } from "./pcaBasis";
 import { pointKey } from "./points";
 import type { ProjectionDoc } from "./points";
@@ -14,9 +14,9 @@ import type { ProjectionDoc } from "./points";
 /** The keys of a kNN file's rows. The file lists the same subset in the same order as its epoch's
  * projection file, whose split tells held-out and training digits apart; without that file (or when the
  * orders differ) the kNN file's `indices` are read as held-out dataset indices, which is what they are. */
-export function knnKeys(knn: Pick<KnnDoc, "indices">, doc: ProjectionDoc | null): string[] {
-  const aligned = doc !== null && doc.indices.length === knn.indices.length && doc.indices.every((v, i) => v === knn.indices[i]);
-  return knn.indices.map((index, i) => (aligned ? pointKey(doc, i) : `heldout:${index}`));
+export function neighbourKeys(graph: Pick<NeighboursDoc, "indices">, doc: ProjectionDoc | null): string[] {
+  const aligned = doc !== null && doc.indices.length === graph.indices.length && doc.indices.every((v, i) => v === graph.indices[i]);
+  return graph.indices.map((index, i) => (aligned ? pointKey(doc, i) : `heldout:${index}`));
 }
 
 /** Positions of the points present in both files: `shownAt[m]` in the shown file is `previousAt[m]` in the other. */
@@ -103,9 +103,9 @@ export function neighbourhoodChange(previousKeys: readonly string[], previousNei
 }
 
 /** Two epochs' kNN files, with their projection files (for the keys of training digits; may be null). */
-export function neighbourhoodChangeOf(previous: KnnDoc, previousDoc: ProjectionDoc | null, current: KnnDoc,
+export function neighbourhoodChangeOf(previous: NeighboursDoc, previousDoc: ProjectionDoc | null, current: NeighboursDoc,
   currentDoc: ProjectionDoc | null): NeighbourhoodChange {
-  return neighbourhoodChange(knnKeys(previous, previousDoc), previous.neighbors, knnKeys(current, currentDoc), current.neighbors);
+  return neighbourhoodChange(neighbourKeys(previous, previousDoc), previous.neighbors, neighbourKeys(current, currentDoc), current.neighbors);
 }
 
 export function median(values: readonly number[]): number {

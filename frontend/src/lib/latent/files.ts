@@ -65,7 +65,7 @@ export function useCatalogue(runId: string | null, status: string | undefined): 
     if (!runId) return;
     let current = true;
     api.files(runId).then(
-      (listing) => { if (current) setState((s) => ({ runId, loaded: true, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), listing.files) })); },
+      (listing) => { if (current) setState((s) => ({ runId, loaded: true, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), listing.files, listing.artifacts) })); },
       () => { if (current) setState({ runId, loaded: true, catalogue: emptyCatalogue() }); },
     );
     return () => { current = false; };

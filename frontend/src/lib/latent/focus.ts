@@ -1,6 +1,6 @@
 // Focus mode: a clicked point or a lasso's points ("anchors") with their k latent neighbours (from the
 // kNN file of the shown epoch), and the export of that set.
-import type { KnnDoc } from "./gating";
+import type { NeighboursDoc } from "./gating";
 import { pointKey, splitOf } from "./points";
 import type { ProjectionDoc, SheetDoc } from "./points";
 
@@ -10,13 +10,13 @@ export interface FocusSet {
   neighbourOf: Map<number, number[]>; // neighbour position -> anchors it neighbours
 }
 
-export function focusOf(anchors: number[], knn: KnnDoc | null): FocusSet {
+export function focusOf(anchors: number[], neighbours: NeighboursDoc | null): FocusSet {
   const chosen = new Set(anchors);
   const members = new Set(anchors);
   const neighbourOf = new Map<number, number[]>();
-  if (knn) {
+  if (neighbours) {
     for (const a of anchors) {
-      for (const j of knn.neighbors[a] ?? []) {
+      for (const j of neighbours.neighbors[a] ?? []) {
         if (chosen.has(j)) continue;
         members.add(j);
         neighbourOf.set(j, [...(neighbourOf.get(j) ?? []), a]);

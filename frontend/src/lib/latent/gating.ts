@@ -1,5 +1,5 @@
 // Neighbour-edge opacity. Neighbours, their latent distances d_k, the extent radius (monotone in d_k) and
-// the projected edge lengths all come from the kNN file (neighbors/knn_<method>_epoch_<N>.json); this
+// the projected edge lengths all come from the neighbours file (role "neighbours": SPEC.md "Explorer roles"); this
 // applies the file's own gating formula with its softness and the view's radius factor.
 
 /** Fuzzy extent gating: 1 while the edge is within the radius, then an exponential fade (no popping).
@@ -22,7 +22,7 @@ export function densityAwareOpacity(edgeCount: number, areaPx: number): number {
 export type EdgeMode = "extent_gated" | "top_k";
 export type EdgeScope = "off" | "focused" | "all";
 
-export interface KnnDoc {
+export interface NeighboursDoc {
   epoch: number;
   method: string;
   n: number;
@@ -53,7 +53,7 @@ export const RADIUS_RANGE: [number, number] = [0.25, 6];
  * and the rest fade. Never below 1 (the file's radii) and within ``RADIUS_RANGE``. A faithful map (PCA)
  * keeps about 1; a map that tears neighbourhoods apart (UMAP: its clusters are tight, neighbours across
  * them far) gets a larger one, so a focused point shows its edges. */
-export function defaultRadiusFactor(doc: KnnDoc, dims: number): number {
+export function defaultRadiusFactor(doc: NeighboursDoc, dims: number): number {
   const ext = doc.extent[`${dims}d`];
   if (!ext) return 1;
   const ratios: number[] = [];
@@ -69,7 +69,7 @@ export function defaultRadiusFactor(doc: KnnDoc, dims: number): number {
 
 /** The edges to draw for the chosen points (all points when ``from`` is null), their opacity per mode.
  * ``perPoint`` keeps each point's nearest few neighbours only (a readable subset for many focused points). */
-export function edgesOf(doc: KnnDoc, dims: number, mode: EdgeMode, from: Iterable<number> | null, factor = 1,
+export function edgesOf(doc: NeighboursDoc, dims: number, mode: EdgeMode, from: Iterable<number> | null, factor = 1,
   perPoint: number | null = null): EdgeSet {
   const ext = doc.extent[`${dims}d`];
   const rows: number[] = from === null ? Array.from({ length: doc.n }, (_, i) => i) : [...from];

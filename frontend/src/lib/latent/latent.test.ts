@@ -2,14 +2,14 @@
 // pytest suite runs it in tests/test_ui_unit.py).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { addToCatalogue, catalogueOf, methodsOf, neighboursFile, overlayOf, projectionName, scoreEpochs } from "./catalogue";
+import { addToCatalogue, catalogueOf, methodsOf, neighboursFile, overlayOf, projectionName, providerOf, scoreEpochs } from "./catalogue";
 import type { FileKeys } from "./catalogue";
 import { categoryColour, DIGIT_PALETTE, hexToRgb } from "./colour";
 import { minPairDifference } from "./colourScience";
 import type { Vision } from "./colourScience";
 import { describeFilter, matchFilter, parseFilter } from "./filter";
 import { densityAwareOpacity, edgesOf, gateOpacity } from "./gating";
-import type { KnnDoc } from "./gating";
+import type { NeighboursDoc } from "./gating";
 import { alignPrevious, ease, interpolatePositions } from "./interpolate";
 import { insidePolygon, pointsInLasso } from "./lasso";
 import { fitZoom, scalingOf, toWorld } from "./scaling";
@@ -40,7 +40,7 @@ test("fuzzy gating is monotone in d_k and changes smoothly with the radius facto
   }
 });
 
-function knnDoc(): KnnDoc {
+function neighboursDoc(): NeighboursDoc {
   return {
     epoch: 1, method: "pca", n: 3, k: 2, indices: [10, 11, 12],
     neighbors: [[1, 2], [0, 2], [1, 0]], distances: [[1, 2], [1, 1.5], [1.5, 2]], d_k: [2, 1.5, 2], d_k_median: 2,
@@ -50,11 +50,11 @@ function knnDoc(): KnnDoc {
 }
 
 test("edges come from the kNN file: top-k draws all at full opacity, gating fades long ones", () => {
-  const top = edgesOf(knnDoc(), 2, "top_k", null);
+  const top = edgesOf(neighboursDoc(), 2, "top_k", null);
   assert.equal(top.count, 6);
   assert.deepEqual([...top.target], [1, 2, 0, 2, 1, 0]);
   assert.ok([...top.opacity].every((o) => o === 1));
-  const gated = edgesOf(knnDoc(), 2, "extent_gated", [0]);
+  const gated = edgesOf(neighboursDoc(), 2, "extent_gated", [0]);
   assert.equal(gated.count, 2);
   assert.equal(gated.opacity[0], 1);
   assert.ok(Math.abs(gated.opacity[1] - Math.exp(-(2 - 1) / 0.5)) < 1e-6);
@@ -63,15 +63,15 @@ test("edges come from the kNN file: top-k draws all at full opacity, gating fade
 test("the default radius comes from the map's own edges, and many focused points keep their nearest few", async () => {
   const { defaultRadiusFactor } = await import("./gating");
   // ratios length / radius: 0.5, 2, 0.667, 1, 0.9, 3 -> the 75th percentile is 2
-  assert.equal(defaultRadiusFactor(knnDoc(), 2), 2);
-  const tight = knnDoc();
+  assert.equal(defaultRadiusFactor(neighboursDoc(), 2), 2);
+  const tight = neighboursDoc();
   tight.extent["2d"].edge_lengths = [[0.1, 0.2], [0.1, 0.1], [0.2, 0.3]];
   assert.equal(defaultRadiusFactor(tight, 2), 1, "never below the file's radii");
-  const torn = knnDoc();
+  const torn = neighboursDoc();
   torn.extent["2d"].edge_lengths = [[50, 60], [50, 70], [80, 90]];
   assert.equal(defaultRadiusFactor(torn, 2), 6, "capped at the slider's end");
-  assert.equal(defaultRadiusFactor(knnDoc(), 3), 1, "no 3-D extent: the file's radii");
-  const few = edgesOf(knnDoc(), 2, "extent_gated", [0, 1, 2], 1, 1);
+  assert.equal(defaultRadiusFactor(neighboursDoc(), 3), 1, "no 3-D extent: the file's radii");
+  const few = edgesOf(neighboursDoc(), 2, "extent_gated", [0, 1, 2], 1, 1);
   assert.deepEqual([...few.target], [1, 0, 1], "each point's nearest neighbour only");
 });
 
@@ -243,6 +243,20 @@ test("the catalogue reads the listing's keys and finds each explorer role, whoev
   assert.deepEqual(c.projections.get("pca")!.get(2), [1, 2], "the old catalogue is unchanged");
   assert.equal(projectionName("pca", 2, 4), "projections/latent_2d_epoch_4.json");
   assert.equal(projectionName("umap", 3, 4), "projections/latent_3d_epoch_4_umap.json");
+});
+
+test("the catalogue knows which installed computation provides a role before it has files", () => {
+  const types = [{ name: "health", roles: [] }, { name: "graph", roles: ["neighbours"] }, { name: "grids", roles: ["overlay"] },
+    { name: "ratio", roles: ["overlay"] }];
+  const c = addToCatalogue(catalogueOf([]), [], types);
+  assert.equal(providerOf(c, "neighbours"), "graph", "named for a backfill though no neighbours file exists yet");
+  assert.equal(providerOf(c, "overlay"), "grids", "several overlays: the first listed");
+  assert.equal(providerOf(c, "cluster-scores"), null, "no installed provider");
+  assert.equal(neighboursFile(c, "pca", 1), null);
+  assert.equal(addToCatalogue(c, [], types), c, "the same types again: the same object");
+  const files = addToCatalogue(c, [row("graph/nn_pca_epoch_1.json", "graph", "artifacts", 1, { method: "pca", role: "neighbours" })]);
+  assert.equal(providerOf(files, "neighbours"), "graph", "files added later keep the providers");
+  assert.equal(providerOf(catalogueOf([]), "neighbours"), null);
 });
 
 test("the distortion colour scale fits the file's own range", async () => {

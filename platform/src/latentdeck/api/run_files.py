@@ -49,6 +49,8 @@ class ArtifactType(BaseModel):
                                   "metric_series, table, grid2d_overlay or json")
     description: str
     overlay: bool = Field(description="its JSON files are overlays of the latent map")
+    roles: list[str] = Field(description="the explorer roles its files provide (ComputationSpec."
+                             "provides, and overlay): neighbours, overlay, input-thumbnails ...")
 
 
 class RunFiles(BaseModel):

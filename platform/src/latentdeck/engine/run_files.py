@@ -67,13 +67,14 @@ def parse_name(parsers, name: str) -> dict[str, Any]:
 
 
 def spec_rows(pm) -> list[dict[str, Any]]:
-    """What the listing says about each installed computation (its schedule, view hint and owner)."""
+    """What the listing says about each installed computation (its schedule, view hint, owner and the explorer
+    roles its files provide, so a client can name the computation behind a role even before it has files)."""
     rows = []
     for kind, spec in records_of_kinds(pm, ("computations",)):
         rows.append({"name": spec.name, "kind": kind, "provider": providers(pm, kind).get(spec.name),
                      "runs": spec.runs, "askable": spec.askable,
                      "folder": spec.folder, "view": spec.view, "description": spec.description,
-                     "overlay": bool(getattr(spec, "overlay", False))})
+                     "overlay": bool(getattr(spec, "overlay", False)), "roles": sorted(set(spec.roles().values()))})
     return rows
 
 

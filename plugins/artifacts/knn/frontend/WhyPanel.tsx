@@ -6,7 +6,7 @@ import { useState } from "react";
 import { ApiError, fmt } from "@latentdeck/view-kit";
 import { categoryColour, componentColour, componentName, cssRgb, Thumb, useMapping } from "@latentdeck/view-kit/explorer";
 import type { Compute } from "@latentdeck/view-kit";
-import type { SheetDoc, KnnDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
+import type { SheetDoc, NeighboursDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
 import { modelAnswer, neighbourRows, whereItSits } from "./why";
 import type { NeighbourRow } from "./why";
 import { NearestTraining } from "./NearestTraining";
@@ -16,7 +16,7 @@ import s from "./neighbours.module.css";
 type WalkPayload = Record<string, unknown>;
 
 export function WhyPanel({ runId, doc, i, knn, inputs, recon, classes, onFocus, onWalk, compute }: {
-  runId: string; doc: ProjectionDoc; i: number; knn: KnnDoc | null; inputs: SheetDoc | null; recon: SheetDoc | null;
+  runId: string; doc: ProjectionDoc; i: number; knn: NeighboursDoc | null; inputs: SheetDoc | null; recon: SheetDoc | null;
   classes: string[]; onFocus: (position: number) => void; onWalk: (walk: WalkPayload | null) => void; compute: Compute;
 }) {
   const { mapping } = useMapping();

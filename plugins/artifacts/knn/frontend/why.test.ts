@@ -1,20 +1,20 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { KnnDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
+import type { NeighboursDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
 import { modelAnswer, neighbourRows, tally, whereItSits } from "./why";
 
 const doc = {
   method: "pca", dims: 2, epoch: 1, n: 4, indices: [10, 11, 12, 13], labels: [4, 9, 9, 4], predicted: [9, 9, 9, 4],
   coords: [[0, 0], [1, 0], [0, 1], [1, 1]], split: ["heldout", "train", "heldout", "heldout"],
 } as unknown as ProjectionDoc;
-const knn = { n: 4, k: 3, neighbors: [[1, 2, 3], [2, 0, 3], [1, 0, 3], [0, 1, 2]], distances: [[0.5, 0.7, 2], [0.1, 0.5, 1], [0.1, 0.7, 1], [2, 1, 1]] } as unknown as KnnDoc;
+const knn = { n: 4, k: 3, neighbors: [[1, 2, 3], [2, 0, 3], [1, 0, 3], [0, 1, 2]], distances: [[0.5, 0.7, 2], [0.1, 0.5, 1], [0.1, 0.7, 1], [2, 1, 1]] } as unknown as NeighboursDoc;
 const name = (c: number) => String(c);
 
 test("neighbour rows come from the kNN file in its order, with the map's columns", () => {
   const rows = neighbourRows(knn, doc, 0)!;
   assert.deepEqual(rows.map((r) => [r.rank, r.index, r.split, r.label, r.predicted, r.distance]),
     [[1, 11, "train", 9, 9, 0.5], [2, 12, "heldout", 9, 9, 0.7], [3, 13, "heldout", 4, 4, 2]]);
-  assert.equal(neighbourRows({ ...knn, n: 5 } as KnnDoc, doc, 0), null, "a kNN file of another subset does not fit");
+  assert.equal(neighbourRows({ ...knn, n: 5 } as NeighboursDoc, doc, 0), null, "a kNN file of another subset does not fit");
   assert.deepEqual(tally([9, 4, 9, 7, 4, 9]), [[9, 3], [4, 2], [7, 1]]);
 });
 

@@ -1,7 +1,7 @@
 // "Why is this digit here?": a focused point's latent neighbours from the kNN file, what they have in
 // common with it, and the model's own answer (the classifier's probabilities, or q(c|x)) from the atlas.
 // Pure functions over the persisted files; the panel (components/latent/WhyPanel.tsx) draws them.
-import type { SheetDoc, KnnDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
+import type { SheetDoc, NeighboursDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
 
 export interface NeighbourRow {
   rank: number; // 1 = nearest
@@ -15,7 +15,7 @@ export interface NeighbourRow {
 }
 
 /** The k latent neighbours of subset position ``i`` (nearest first), or null when the kNN file does not fit the map. */
-export function neighbourRows(knn: KnnDoc | null, doc: ProjectionDoc, i: number): NeighbourRow[] | null {
+export function neighbourRows(knn: NeighboursDoc | null, doc: ProjectionDoc, i: number): NeighbourRow[] | null {
   if (!knn || knn.n !== doc.n || !knn.neighbors[i]) return null;
   return knn.neighbors[i].map((j, r) => ({
     rank: r + 1, position: j, index: doc.indices[j], split: (doc.split?.[j] ?? "heldout") as "heldout" | "train",
