@@ -12,10 +12,10 @@ import type { GridDoc } from "@/lib/overlays";
 import { LineChart } from "./LineChart";
 import { useViewedComputations } from "@/viewkit/ViewSlot";
 
-/** Artifact types the core explorer still draws itself. A type a plugin's view declares (ViewSpec.computations)
- * is shown by that view; every other type gets its generic view here. */
-const DEDICATED = new Set(["atlas", "knn", "density", "distortion"]);
-const dedicated = (e: ArtifactIndexEntry) => DEDICATED.has(e.name);
+/** Roles whose files the core explorer draws itself (SPEC.md "Explorer roles"): the artifact types that provide
+ * them get no generic view. A type a plugin's view declares (ViewSpec.computations) is shown by that view; every
+ * other type gets its generic view here. */
+const DRAWN_ROLES = new Set(["neighbours", "overlay", "input-thumbnails", "reconstruction-thumbnails"]);
 
 export function GenericArtifacts({ runId, refresh }: { runId: string; refresh: number }) {
   const [all, setEntries] = useState<ArtifactIndexEntry[] | null>(null);
@@ -23,7 +23,10 @@ export function GenericArtifacts({ runId, refresh }: { runId: string; refresh: n
   const entries = viewed ? all?.filter((e) => !viewed.has(e.name)) : null;
   useEffect(() => {
     let live = true;
-    api.files(runId).then((listing) => { if (live) setEntries(artifactGroups(listing).filter((e) => !dedicated(e))); }, () => undefined);
+    api.files(runId).then((listing) => {
+      const drawn = new Set(listing.files.filter((f) => f.role && DRAWN_ROLES.has(f.role)).map((f) => f.artifact));
+      if (live) setEntries(artifactGroups(listing).filter((e) => !drawn.has(e.name)));
+    }, () => undefined);
     return () => { live = false; };
   }, [runId, refresh]);
   if (!entries?.length) return null;
