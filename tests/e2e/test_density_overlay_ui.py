@@ -33,7 +33,7 @@ def test_the_density_overlay_is_green_transparent_where_empty_and_states_its_dis
     posterior = overlay_pixels(m, page, canvas, "posterior")
     shot(page, "density-overlay-posterior-pca")
     legend = page.get_by_test_id("overlay-legend")
-    expect(legend).to_have_attribute("data-style", "density")
+    expect(legend).to_have_attribute("data-style", "sequential")
     expect(legend).to_contain_text("0 = transparent")
     doc = lab.file("gm", "density/posterior_2d_epoch_3_pca.json")
     for other, value in doc["tv_distance"].items():
@@ -54,7 +54,7 @@ def test_the_density_overlay_is_green_transparent_where_empty_and_states_its_dis
 
     difference = overlay_pixels(m, page, canvas, "posterior_minus_prior")
     shot(page, "density-overlay-posterior-minus-prior-pca")
-    expect(legend).to_have_attribute("data-style", "difference")
+    expect(legend).to_have_attribute("data-style", "signed")
     expect(legend).to_contain_text("Grey")
     grid = lab.file("gm", "density/posterior_minus_prior_2d_epoch_3_pca.json")
     expect(page.get_by_test_id("overlay-tv-prior")).to_have_text(f"{grid['difference']['tv_distance']:.3f}")

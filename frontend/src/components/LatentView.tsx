@@ -25,7 +25,7 @@ import * as explorerKit from "@/viewkit/explorerKit";
 import { useClassNames } from "@/viewkit/run";
 
 /** The latent explorer (/runs/<id>/latent): the WebGL map of every projection at every epoch, the
- * mixture health of GM-VAEs, decoded samples and the comparison of epochs or runs. */
+ * the health of GM-VAEs' components, decoded samples and the comparison of epochs or runs. */
 export function LatentView() {
   const runId = useRunId();
   if (runId === undefined) return <p className="muted">Loading…</p>;

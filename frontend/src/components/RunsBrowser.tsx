@@ -19,7 +19,7 @@ function keyMetrics(s: RunSummary): string {
   return m.loss === undefined ? "–" : parts.join(" · ");
 }
 
-/** The model's latest warning (e.g. a collapsed mixture) as a short badge; its page has the details. */
+/** The model's latest warning (e.g. collapsed components) as a short badge; its page has the details. */
 function warningOf(s: RunSummary) {
   const m = (s.metrics ?? {}) as { warnings?: { title?: string; detail?: string; severity?: string }[] };
   const w = Array.isArray(m.warnings) ? m.warnings[0] : undefined;

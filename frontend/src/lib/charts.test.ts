@@ -145,8 +145,8 @@ test("the run state keeps the model.phases event's phases, dropping malformed on
 test("an artifact given up for running past its budget is told apart from one that raised", () => {
   const failed = (seq: number, data: Record<string, unknown>): RunEvent => ({ seq, type: "artifact.failed", ts: seq, run_id: "r", data });
   const s = applyEvents(initialRunState(), [
-    failed(1, { generator: "density", epoch: 2, error: "ran past its budget", reason: "timeout", budget_s: 30 }),
+    failed(1, { generator: "grids", epoch: 2, error: "ran past its budget", reason: "timeout", budget_s: 30 }),
     failed(2, { generator: "graph", epoch: 2, error: "ValueError: bad" }),
   ]);
-  assert.deepEqual(s.failures.map((f) => [f.generator, f.overBudget]), [["density", 30], ["graph", null]]);
+  assert.deepEqual(s.failures.map((f) => [f.generator, f.overBudget]), [["grids", 30], ["graph", null]]);
 });

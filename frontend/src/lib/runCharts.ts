@@ -28,7 +28,7 @@ export interface ChartSpec {
   inactive?: boolean;
 }
 
-// Metrics drawn together in one chart, with titles a learner can read (the mixture capability's diagnostics).
+// Metrics drawn together in one chart, with titles a learner can read (the diagnostics of models with components).
 const GROUPS: ChartSpec[] = [
   { key: "components_in_use", title: "components in use (effective number, of K)",
     series: [{ label: "by mean weight", key: "qc_neff" }, { label: "by assignment", key: "qc_argmax_neff" }] },

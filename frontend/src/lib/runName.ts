@@ -22,7 +22,7 @@ export function startedOf(runId: string): string | null {
   return month ? `${Number(m[3])} ${month} ${m[4]}:${m[5]}` : null;
 }
 
-/** One line for a picker: "gmvae-clusters · 7 Dec 15:51" (the id when there is no name, preset or time). */
+/** One line for a picker: "gmvae-spec · 7 Dec 15:51" (the id when there is no name, preset or time). */
 export function runLabel(run: Nameable): string {
   const name = runName(run);
   const when = startedOf(run.run_id);

@@ -36,7 +36,7 @@ export interface Stage {
   since: number; // when this stage began (a run's waiting spans several events as it moves up the queue)
 }
 
-/** A model's warning from `train.metrics.warnings` (e.g. the GM-VAE's mixture collapse). */
+/** A model's warning from `train.metrics.warnings` (e.g. the GM-VAE's components collapsing). */
 export interface RunWarning {
   code: string;
   severity: "warning" | "error";
@@ -274,7 +274,7 @@ export function progressOf(state: RunState): { done: number; frac: number; detai
   return { done, frac: done, detail: "" };
 }
 
-/** The latest epoch's warnings from the model's diagnostics (e.g. a collapsed mixture), with that epoch. */
+/** The latest epoch's warnings from the model's diagnostics (e.g. collapsed components), with that epoch. */
 export function latestWarnings(state: RunState): { epoch: number; warnings: RunWarning[] } | null {
   const last = state.metrics[state.metrics.length - 1];
   const list = last && Array.isArray(last.warnings) ? (last.warnings as RunWarning[]) : [];

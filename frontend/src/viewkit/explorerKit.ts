@@ -5,7 +5,7 @@ export { cssRgb, viridis, categoryColour, gradientCss } from "@/lib/latent/colou
 export type { RGB } from "@/lib/latent/colour";
 export { useMapping } from "@/lib/latent/componentMapping";
 export { byMatchedDigit, componentColour, componentLegend, componentName, mappingOf, percent } from "@/lib/latent/matching";
-export type { ClassifierScores, ClusterQuality, ComponentMapping, MixtureScores } from "@/lib/latent/matching";
+export type { ClusterScores, ComponentMapping, ComponentMatch } from "@/lib/latent/matching";
 export { pointKey } from "@/lib/latent/points";
 export type { ProjectionDoc, SheetDoc } from "@/lib/latent/points";
 export type { NeighboursDoc } from "@/lib/latent/gating";

@@ -13,7 +13,7 @@ import type { Feed } from "@/lib/latent/files";
 import { loadJson, useRunJson } from "@/lib/latent/files";
 import { describeFilter, matchFilter, parseFilter, unavailableKey } from "@/lib/latent/filter";
 import { focusCsv, focusJson, focusOf, focusRows } from "@/lib/latent/focus";
-import { RADIUS_RANGE, defaultRadiusFactor, densityAwareOpacity, edgesOf } from "@/lib/latent/gating";
+import { RADIUS_RANGE, defaultRadiusFactor, crowdAwareOpacity, edgesOf } from "@/lib/latent/gating";
 import type { EdgeMode, EdgeScope, NeighboursDoc } from "@/lib/latent/gating";
 import { colourBuffer, colourChoices, pointKey } from "@/lib/latent/points";
 import { useMapping } from "@/lib/latent/componentMapping";
@@ -164,7 +164,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
     // many focused points: each one's nearest few neighbours, unless the person asked for all
     const thinned = from !== null && from.length > MANY_FOCUSED && !allEdges;
     const set = edgesOf(neighboursFit, dims, edgeMode, from, radiusFactor, thinned ? PER_POINT : null);
-    const base = edgeScope === "all" ? densityAwareOpacity(set.count, 900 * 620) : 0.85;
+    const base = edgeScope === "all" ? crowdAwareOpacity(set.count, 900 * 620) : 0.85;
     const rgba = new Uint8Array(set.count * 4);
     let visible = 0;
     for (let e = 0; e < set.count; e++) {
@@ -274,10 +274,14 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
           </label>
         ) : null}
         <label>overlay (2-D)<select value={overlay} onChange={(e) => setOverlay(e.target.value as OverlayKind)} data-testid="map-overlay" disabled={dims !== 2}>
-          {["none", ...kinds.keys()].map((k) => {
-            const ok = k === "none" || here.has(k);
-            return <option key={k} value={k} disabled={!ok}>{overlayLabel(k)}{ok ? "" : " (not computed)"}</option>;
-          })}
+          <option value="none">none</option>
+          {[...new Set(kinds.values())].map((generator) => (
+            <optgroup key={generator} label={generator}>
+              {[...kinds].filter(([, g]) => g === generator).map(([k]) => (
+                <option key={k} value={k} disabled={!here.has(k)}>{overlayLabel(k)}{here.has(k) ? "" : " (not computed)"}</option>
+              ))}
+            </optgroup>
+          ))}
         </select></label>
         <SpritesToggle sprites={sprites} />
         {overlayImage ? (

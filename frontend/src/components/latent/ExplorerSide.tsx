@@ -9,7 +9,7 @@ import { byMatchedDigit, componentColour, componentLegend, componentName } from 
 import { pcaVarianceText } from "@/lib/latent/pcaBasis";
 import { confidenceOf, splitOf } from "@/lib/latent/points";
 import type { ColourBy, ProjectionDoc, SheetDoc } from "@/lib/latent/points";
-import { distortionRangeLog2, fmt, isDifferenceMap, isRatioMap, legendGradient, overlayLabel } from "@/lib/overlays";
+import { fmt, legendGradient, overlayLabel, overlayText, ratioRangeLog2 } from "@/lib/overlays";
 import type { GridDoc, OverlayKind } from "@/lib/overlays";
 import s from "./Explorer.module.css";
 import ui from "@/viewkit/ui.module.css";
@@ -106,7 +106,7 @@ export function HoverCard({ runId, doc, i, inputs, reconstructions, pinned, clas
         {reconstructions?.mse ? <><dt>reconstruction error</dt><dd>{fmt(reconstructions.mse[i])} <span className="muted">(MSE per pixel)</span></dd></> : null}
       </dl>
       {qc ? (
-        <div title="q(c|x): how the encoder spreads this digit over the mixture components">
+        <div title="q(c|x): how the encoder spreads this digit over the model's components">
           <div className="muted small" style={{ marginTop: "0.3rem" }}>q(c|x)</div>
           <div className={s.qc} data-testid="hover-qc" style={{ gridTemplateColumns: `repeat(${qc.length}, 1fr)` }}>
             {qc.map((p, c) => <div key={c} style={{ height: `${Math.max(p * 100, 2)}%`, background: cssRgb(componentColour(mapping, c)) }} title={`${componentName(mapping, c, classes)}: ${fmt(p)}`} />)}
@@ -153,23 +153,10 @@ export function Trust({ doc, epochs = [] }: { doc: ProjectionDoc; epochs?: numbe
   );
 }
 
+/** The legend of the overlay shown: its file's own label and reading (SPEC.md "Explorer roles"), the scale it
+ * is drawn on, its stats and how it was computed. Nothing here knows which generator wrote it. */
 export function OverlayLegend({ kind, grid }: { kind: OverlayKind; grid: GridDoc }) {
-  if (isRatioMap(grid)) {
-    const range = distortionRangeLog2(grid.stats);
-    const median = grid.stats.median ?? 1;
-    return (
-      <div data-testid="overlay-legend">
-        <h3>{overlayLabel(kind)}</h3>
-        <div className="note">Red: the map <b>stretches</b> — neighbours are drawn farther apart than in latent space, relative to this map&apos;s typical ratio. Blue: it <b>squeezes</b> them together. White: typical. Empty: too few points to say.</div>
-        <div className={s.gradient} style={{ background: legendGradient("ratio") }} />
-        <div className={s.scaleRow}><span>{fmt(median / 2 ** range)} squeezed</span><span>median {fmt(median)}</span><span>{fmt(median * 2 ** range)} stretched</span></div>
-        <div className="mono small" data-testid="overlay-stats">min {fmt(grid.stats.min)} · median {fmt(grid.stats.median)} · max {fmt(grid.stats.max)} · k {grid.k}</div>
-        <div className="note">The colours span this file&apos;s own range (×{fmt(2 ** range)} around the median). Formula: {grid.metric_text}</div>
-        <div className="note">{grid.grid.nx}×{grid.grid.ny} grid · {grid.meta.subset_n} points · {fmt(grid.meta.compute_ms)} ms</div>
-      </div>
-    );
-  }
-  const tv = grid.tv_distance ?? {};
+  const { scale, label, reading, ends, notes, tv } = overlayText(grid, kind);
   const tvRow = Object.keys(tv).length ? (
     <div className="small" data-testid="overlay-tv" title="total-variation distance between the two grids on this map: half the summed |difference| × cell area; 0 = the same distribution, 1 = no overlap">
       total variation in this map: {Object.entries(tv).map(([other, v], i) => (
@@ -177,42 +164,50 @@ export function OverlayLegend({ kind, grid }: { kind: OverlayKind; grid: GridDoc
       ))} <span className="muted">(0 = same, 1 = no overlap)</span>
     </div>
   ) : null;
-  if (isDifferenceMap(grid)) {
-    const d = grid.difference!;
-    const maxAbs = grid.stats.max_abs ?? null;
+  const noteRows = notes.map((note, i) => <div key={i} className="note" data-testid="overlay-note">{note}</div>);
+  const size = `${grid.grid.nx}×${grid.grid.ny} grid${grid.points_bounds ? " over the whole first view, fading out past it" : ""} · ${grid.meta.subset_n} points · ${fmt(grid.meta.compute_ms)} ms`;
+  if (scale === "ratio") {
+    const range = ratioRangeLog2(grid.stats);
+    const median = grid.stats.median ?? 1;
     return (
-      <div data-testid="overlay-legend" data-style="difference">
-        <h3>{overlayLabel(kind)}</h3>
-        <div className="note">Posterior density minus the prior&apos;s (components weighted equally), cell by cell. <b>Green</b>: the codes of real digits are denser than the prior expects. <b>Grey</b>: the prior puts mass where few codes are (samples from there decode to digits the model rarely encodes). <b>Nothing drawn</b>: they agree.</div>
-        <div className={s.gradient} style={{ background: legendGradient("difference") }} />
-        <div className={s.scaleRow}><span>−{fmt(maxAbs)} prior</span><span>0 (transparent)</span><span>+{fmt(maxAbs)} codes</span></div>
-        <div className="small" data-testid="overlay-tv">total variation posterior ↔ prior in this map <b data-testid="overlay-tv-prior">{d.tv_distance.toFixed(3)}</b> <span className="muted">(0 = same, 1 = no overlap)</span></div>
-        <div className="note">{grid.estimator === "exact_pushforward"
-          ? "Both are the model's own Gaussians pushed exactly through the projection, so the difference is the model's, not the drawing's."
-          : `Both are estimated the same way (${grid.estimator}, one kernel width), so the difference is the model's, not the smoothing's.`} √ scale.</div>
+      <div data-testid="overlay-legend" data-style="ratio">
+        <h3>{label}</h3>
+        <div className="note">{reading}</div>
+        <div className={s.gradient} style={{ background: legendGradient("ratio") }} />
+        <div className={s.scaleRow}><span>{fmt(median / 2 ** range)} {ends[0]}</span><span>median {fmt(median)}</span><span>{fmt(median * 2 ** range)} {ends[1]}</span></div>
+        <div className="mono small" data-testid="overlay-stats">min {fmt(grid.stats.min)} · median {fmt(grid.stats.median)} · max {fmt(grid.stats.max)}{grid.k !== undefined ? ` · k ${grid.k}` : ""}</div>
+        <div className="note">The colours span this file&apos;s own range (×{fmt(2 ** range)} around the median).</div>
+        {tvRow}{noteRows}
+        <div className="note">{size}</div>
       </div>
     );
   }
-  const words = kind === "posterior"
-    ? (grid.estimator === "kde_codes" ? "Where this model's codes of real digits lie: greener = more codes. It has no prior, so there is nothing to compare."
-      : "Where the model puts the codes of real digits: greener = more codes (the aggregate posterior).")
-    : kind === "prior" ? "Where the model's prior p(z) puts its mass, every component weighted equally: greener = likely under the prior."
-      : kind === "prior_empirical" ? "The prior with each component weighted by how much the data uses it (mean q(c|x))."
-        : grid.estimator_text ?? "A density over the map.";
-  const bandwidth = grid.meta.bandwidth as number[] | undefined;
+  if (scale === "signed") {
+    const maxAbs = grid.stats.max_abs ?? null;
+    return (
+      <div data-testid="overlay-legend" data-style="signed">
+        <h3>{label}</h3>
+        <div className="note">{reading}</div>
+        <div className={s.gradient} style={{ background: legendGradient("signed") }} />
+        <div className={s.scaleRow}><span>−{fmt(maxAbs)} {ends[0]}</span><span>0 (transparent)</span><span>+{fmt(maxAbs)} {ends[1]}</span></div>
+        {tvRow}{noteRows}
+        <div className="note">√ scale of |value|: green above zero, grey below, nothing drawn at zero. {size}</div>
+      </div>
+    );
+  }
+  const mass = grid.stats.mass_in_bounds;
   return (
-    <div data-testid="overlay-legend" data-style="density">
-      <h3>{overlayLabel(kind)}</h3>
-      <div className="note">{words} Square-root scale so thin regions stay visible; one light green, drawn under the points, so no digit&apos;s colour is mistaken for density.</div>
-      <div className={s.gradient} style={{ background: legendGradient("density") }} />
+    <div data-testid="overlay-legend" data-style="sequential">
+      <h3>{label}</h3>
+      <div className="note">{reading} Square-root scale so thin regions stay visible; one light green, drawn under the points, so no digit&apos;s colour is mistaken for the overlay.</div>
+      <div className={s.gradient} style={{ background: legendGradient("sequential") }} />
       <div className={s.scaleRow}><span>0 = transparent</span><span>√ scale</span><span>{fmt(grid.stats.max)}</span></div>
-      <div className="mono small" data-testid="overlay-stats">max {fmt(grid.stats.max)} · mass on the map {fmt(100 * (grid.stats.mass_in_bounds ?? 0))} %</div>
-      {(grid.stats.mass_in_bounds ?? 1) < 0.5 ? (
-        <div className="note" data-testid="overlay-mass-note"><b>Only {(100 * (grid.stats.mass_in_bounds ?? 0)).toFixed(1)} % of this distribution lies on the map:</b> it spreads far wider than the points, so the colour here is nearly flat — not &quot;dense everywhere&quot;.</div>
+      <div className="mono small" data-testid="overlay-stats">max {fmt(grid.stats.max)}{typeof mass === "number" ? ` · mass on the map ${fmt(100 * mass)} %` : ""}</div>
+      {typeof mass === "number" && mass < 0.5 ? (
+        <div className="note" data-testid="overlay-mass-note"><b>Only {(100 * mass).toFixed(1)} % of this distribution lies on the map:</b> it spreads far wider than the points, so the colour here is nearly flat — not &quot;dense everywhere&quot;.</div>
       ) : null}
-      {tvRow}
-      <div className="note">{grid.estimator}: {grid.estimator_text}{bandwidth ? ` Kernel width ${fmt(bandwidth[0])} (map units), chosen from the codes.` : ""}</div>
-      <div className="note">{grid.grid.nx}×{grid.grid.ny} grid over the whole first view{grid.points_bounds ? ", fading out past it" : ""} · {grid.meta.subset_n} points · {fmt(grid.meta.compute_ms)} ms</div>
+      {tvRow}{noteRows}
+      <div className="note">{size}</div>
     </div>
   );
 }
@@ -224,7 +219,7 @@ export function HowTo({ method, dims }: { method: string; dims: number }) {
       {method === "pca" ? (
         <p>PCA is a rotation of the latent space onto its {dims} directions of largest variance: distances along these axes are true, but digits that differ only in the dropped directions land on top of each other.</p>
       ) : method === "umap" ? (
-        <p>UMAP keeps each point&apos;s nearest latent neighbours close. It does not keep the distances between clusters or their sizes: two clusters far apart on the map are not necessarily far apart in latent space.</p>
+        <p>UMAP keeps each point&apos;s nearest latent neighbours close. It does not keep the distances between groups of points or their sizes: two groups far apart on the map are not necessarily far apart in latent space.</p>
       ) : <p>{method} is a projection plugin; see its README for what it preserves.</p>}
       <p>An edge joins a point to one of its k nearest neighbours <b>in the latent space</b>, not on this map. Long edges are neighbours the projection pulled apart. In &quot;gated&quot; mode an edge fades once it is longer than its point&apos;s extent radius (larger where the point&apos;s neighbours are far in latent space).</p>
       {dims > 2 ? <p>3-D: drag to orbit, shift-drag or right-drag to pan, scroll to zoom.</p> : <p>Drag to pan, scroll to zoom; pick the lasso to select a group.</p>}

@@ -24,7 +24,7 @@ export function hexToRgb(hex: string): RGB {
 
 const PALETTE_RGB = DIGIT_PALETTE.map(hexToRgb);
 
-/** Colour of a category (digit, prediction or mixture component); more than ten categories repeat. */
+/** Colour of a category (digit, prediction or the model's component); more than ten categories repeat. */
 export function categoryColour(c: number): RGB {
   return PALETTE_RGB[((c % PALETTE_RGB.length) + PALETTE_RGB.length) % PALETTE_RGB.length];
 }

@@ -1,14 +1,14 @@
 "use client";
-// The page's one component mapping: chosen once from the newest cluster-quality file when the page opens
+// The page's one component mapping: chosen once from the newest cluster-scores file when the page opens
 // (so colours stay put while the timeline plays or the run trains on), shared through a React context with
-// the map's colours, the legend, the hover card, the mixture panel and compare mode. A newer file can be
+// the map's colours, the legend, the hover card, the cluster-scores view and compare mode. A newer file can be
 // adopted on request ("match again at epoch N").
 import { createContext, useContext, useMemo, useState } from "react";
 import { scoreEpochs } from "./catalogue";
 import type { Catalogue } from "./catalogue";
 import { useRunJson } from "./files";
 import { mappingNote, mappingOf } from "./matching";
-import type { ClusterQuality, ComponentMapping } from "./matching";
+import type { ClusterScores, ComponentMapping } from "./matching";
 
 export interface MappingState {
   mapping: ComponentMapping | null;
@@ -26,7 +26,7 @@ export function useComponentMapping(runId: string, catalogue: Catalogue, listed:
   const latest = epochs.length ? epochs[epochs.length - 1] : null;
   const [chosen, setChosen] = useState<number | null>(null);
   if (chosen === null && latest !== null) setChosen(latest); // once: later files do not move the colours
-  const loaded = useRunJson<ClusterQuality>(runId, chosen !== null ? catalogue.clusterScores.get(chosen) ?? null : null);
+  const loaded = useRunJson<ClusterScores>(runId, chosen !== null ? catalogue.clusterScores.get(chosen) ?? null : null);
   const quality = loaded?.doc ?? null;
   const error = loaded?.error ?? null;
   const waiting = !listed || (chosen !== null && !loaded);

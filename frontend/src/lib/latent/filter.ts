@@ -152,7 +152,7 @@ export function matchFilter(f: PointFilter, p: FilterablePoints): Set<number> | 
 export function unavailableKey(f: PointFilter, p: FilterablePoints): string | null {
   const keys = new Set(f.clauses.map((c) => c.key));
   if (keys.has("predicted") && !p.predicted) return "this model has no classifier, so there are no predictions to filter by";
-  if (keys.has("component") && !p.component) return "this model has no mixture components to filter by";
+  if (keys.has("component") && !p.component) return "this model has no components to filter by";
   if (keys.has("confidence") && !p.confidence) {
     return "no confidence at this epoch to filter by: it is read from the reconstruction thumbnails (max q(c|x) or max softmax), which this epoch or model lacks";
   }

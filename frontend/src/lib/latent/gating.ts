@@ -13,7 +13,7 @@ export function gateOpacity(length: number, radius: number, softness: number, fa
 
 /** A default edge opacity that keeps a dense drawing readable: full for a few hundred edges, fading as
  * the number of edges per screen area grows (never below a floor, so edges stay visible). */
-export function densityAwareOpacity(edgeCount: number, areaPx: number): number {
+export function crowdAwareOpacity(edgeCount: number, areaPx: number): number {
   if (edgeCount <= 0) return 0;
   const perMegapixel = edgeCount / Math.max(areaPx / 1e6, 1e-3);
   return Math.min(0.9, Math.max(0.06, 60 / Math.sqrt(perMegapixel)));
@@ -51,7 +51,7 @@ export const RADIUS_RANGE: [number, number] = [0.25, 6];
 /** The radius factor a map starts with, chosen from its own kNN file: the 75th percentile over all edges of
  * (projected length / the point's radius), so three in four latent-neighbour edges are within the radius
  * and the rest fade. Never below 1 (the file's radii) and within ``RADIUS_RANGE``. A faithful map (PCA)
- * keeps about 1; a map that tears neighbourhoods apart (UMAP: its clusters are tight, neighbours across
+ * keeps about 1; a map that tears neighbourhoods apart (UMAP: its groups are tight, neighbours across
  * them far) gets a larger one, so a focused point shows its edges. */
 export function defaultRadiusFactor(doc: NeighboursDoc, dims: number): number {
   const ext = doc.extent[`${dims}d`];

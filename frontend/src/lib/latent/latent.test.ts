@@ -8,7 +8,7 @@ import { categoryColour, DIGIT_PALETTE, hexToRgb } from "./colour";
 import { minPairDifference } from "./colourScience";
 import type { Vision } from "./colourScience";
 import { describeFilter, matchFilter, parseFilter } from "./filter";
-import { densityAwareOpacity, edgesOf, gateOpacity } from "./gating";
+import { crowdAwareOpacity, edgesOf, gateOpacity } from "./gating";
 import type { NeighboursDoc } from "./gating";
 import { alignPrevious, ease, interpolatePositions } from "./interpolate";
 import { insidePolygon, pointsInLasso } from "./lasso";
@@ -75,11 +75,11 @@ test("the default radius comes from the map's own edges, and many focused points
   assert.deepEqual([...few.target], [1, 0, 1], "each point's nearest neighbour only");
 });
 
-test("density-aware edge opacity falls as edges crowd, within bounds", () => {
+test("crowd-aware edge opacity falls as edges crowd, within bounds", () => {
   const area = 800 * 600;
-  const few = densityAwareOpacity(100, area), many = densityAwareOpacity(150000, area);
+  const few = crowdAwareOpacity(100, area), many = crowdAwareOpacity(150000, area);
   assert.ok(few > many && few <= 0.9 && many >= 0.06);
-  assert.equal(densityAwareOpacity(0, area), 0);
+  assert.equal(crowdAwareOpacity(0, area), 0);
 });
 
 test("scaling: PCA keeps the origin, UMAP centres its box, every axis gets one factor", () => {
@@ -259,10 +259,10 @@ test("the catalogue knows which installed computation provides a role before it 
   assert.equal(providerOf(catalogueOf([]), "neighbours"), null);
 });
 
-test("the distortion colour scale fits the file's own range", async () => {
-  const { diverging, distortionRangeLog2, overlayColour } = await import("../overlays");
+test("the ratio colour scale fits the file's own range", async () => {
+  const { diverging, ratioRangeLog2, overlayColour } = await import("../overlays");
   const stats = { min: 0.32, median: 0.45, max: 0.56 }; // a real run's ratios: the old fixed x4 scale drew them nearly white
-  const range = distortionRangeLog2(stats);
+  const range = ratioRangeLog2(stats);
   assert.ok(Math.abs(range - Math.log2(0.45 / 0.32)) < 1e-12, "the farther end decides");
   assert.deepEqual(overlayColour(true, 0.32, stats, range).slice(0, 3), diverging(-1), "the most squeezed cell is full blue");
   const [r, g, b] = overlayColour(true, 0.45, stats, range);
@@ -271,7 +271,7 @@ test("the distortion colour scale fits the file's own range", async () => {
   const old = overlayColour(true, 0.32, stats, 2); // the old scale saturated at x4 around the median
   assert.ok(fromWhite(old) < 0.3 * fromWhite(overlayColour(true, 0.32, stats, range)), "the old scale left it near white");
   assert.equal(overlayColour(true, null, stats, range)[3], 0, "empty cells are transparent");
-  assert.ok(distortionRangeLog2({ min: 1, median: 1, max: 1 }) > 0, "a uniform map does not divide by zero");
+  assert.ok(ratioRangeLog2({ min: 1, median: 1, max: 1 }) > 0, "a uniform map does not divide by zero");
 });
 
 test("zoom to matches fits their box in 2-D and their sphere in 3-D", async () => {

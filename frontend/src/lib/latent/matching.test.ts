@@ -7,19 +7,15 @@ import { categoryColour, DIGIT_PALETTE, hexToRgb } from "./colour";
 import { deltaE2000, lab, simulate } from "./colourScience";
 import type { Vision } from "./colourScience";
 import { byMatchedDigit, componentColour, componentLegend, componentName, mappingNote, mappingOf, NEUTRAL_PALETTE } from "./matching";
-import type { ClusterQuality, ComponentMatch } from "./matching";
+import type { ClusterScores, ComponentMatch } from "./matching";
 import { colourBuffer } from "./points";
 import type { ProjectionDoc } from "./points";
 
 const CLASSES = Array.from({ length: 10 }, (_, i) => String(i));
 
-function quality(epoch: number, matching: ComponentMatch[]): ClusterQuality {
-  const k = matching.length;
-  return {
-    epoch, n: 100, classes: 10, class_names: CLASSES, source: "test",
-    mixture: { components: k, accuracy: 0.9, nmi: 0.8, matching, confusion: [], cells: [], labels_note: "" },
-    classifier: null,
-  };
+/** A cluster-scores file as any provider writes it: the rows the explorer reads, and the provider's own scores. */
+function quality(epoch: number, matching: ComponentMatch[]): ClusterScores {
+  return { epoch, component_matching: matching, scores: { accuracy: 0.9, matching: [] }, classifier: null };
 }
 
 const row = (component: number, digit: number | null, count = 10, purity: number | null = 0.9): ComponentMatch =>
@@ -75,13 +71,21 @@ test("unmatched components (K > classes, or holding no digits) get neutral colou
   }
 });
 
-test("without mixture scores there is no mapping, and the note says why", () => {
+test("without component scores there is no mapping, and the note says why", () => {
   assert.equal(mappingOf(null), null);
-  const noLabels: ClusterQuality = { ...quality(3, []), mixture: null, note: "this dataset has no labels" };
-  assert.equal(mappingOf(noLabels), null);
+  const noLabels: ClusterScores = { ...quality(3, []), component_matching: null, note: "this dataset has no labels" };
+  assert.equal(mappingOf(noLabels), null, "an explicit null is not read from another section");
+  assert.match(mappingNote(null, { epoch: 4, component_matching: null }, "run-1"), /epoch 4 matches no components/);
   assert.equal(mappingNote(null, null, "run-1"), "colours not matched (no cluster file: run latentdeck backfill run-1)");
   assert.equal(mappingNote(null, noLabels, "run-1"), "colours not matched: this dataset has no labels");
   assert.equal(componentLegend(null, 4, CLASSES), "c4");
+});
+
+test("a file written before component_matching is read from whichever section holds a matching", () => {
+  const older: ClusterScores = { epoch: 2, n: 5, classifier: null, components_section: { accuracy: 0.5, matching: [row(1, 3), row(0, 7)] } };
+  const m = mappingOf(older)!;
+  assert.deepEqual([...m.digitOf], [[0, 7], [1, 3]], "the older file's rows, sorted by component");
+  assert.equal(mappingOf({ epoch: 2, n: 5, classifier: { accuracy: 1 } }), null, "no section with a matching: none");
 });
 
 test("the catalogue lists the epochs with cluster scores, ignores the _latest mirrors and keeps every name once", () => {

@@ -1,13 +1,13 @@
-// Matched component colours: a mixture component takes the colour of the digit the cluster-quality file
-// matched it to (Hungarian matching, clusters/cluster_quality_epoch_<N>.json), so "coloured by component"
-// and "coloured by label" read alike when the model clusters. The matching is chosen once per page from
-// one epoch's file and kept while the page is open: colours never reshuffle while the timeline plays.
-// Components without a digit (K > classes, or a component that holds no digits) take neutral colours
-// that no digit uses. Pure functions of the persisted file.
+// Matched component colours: a model's component (the GM-VAE's) takes the colour of the digit the run's
+// cluster-scores file (role "cluster-scores", SPEC.md "Explorer roles") matched it to (Hungarian matching), so
+// "coloured by component" and "coloured by label" read alike when the components follow the digits. The
+// matching is chosen once per page from one epoch's file and kept while the page is open: colours never
+// reshuffle while the timeline plays. Components without a digit (K > classes, or a component that holds no
+// digits) take neutral colours that no digit uses. Pure functions of the persisted file.
 import { categoryColour, hexToRgb } from "./colour";
 import type { RGB } from "./colour";
 
-/** One component's row of the file's `mixture.matching`. */
+/** One component's row of the file's `component_matching`. */
 export interface ComponentMatch {
   component: number;
   digit: number | null;
@@ -16,41 +16,25 @@ export interface ComponentMatch {
   purity: number | null;
 }
 
-export interface MixtureScores {
-  components: number;
-  accuracy: number;
-  nmi: number;
-  matching: ComponentMatch[];
-  confusion: number[][]; // (K, C): rows components, columns digits
-  cells: number[][][]; // (K, C, *): positions in the projection files' point order
-  labels_note: string;
-  unmatched_note?: string;
-  phase_note?: string; // at a pretraining epoch: the components are not in use yet
-}
-
-export interface ClassifierScores {
-  split: string;
-  n: number;
-  accuracy: number | null; // null: no held-out digit to score
-  confusion: number[][]; // (C, C): rows true digit, columns predicted
-  cells: number[][][];
-}
-
-/** clusters/cluster_quality_epoch_<N>.json (the clusters artifact plugin). */
-export interface ClusterQuality {
+/** What the explorer reads of a cluster-scores file; its provider's own fields (its scores, for its view)
+ * come along untyped. */
+export interface ClusterScores {
   epoch: number;
-  n: number;
-  classes: number;
-  class_names: string[];
-  source: string;
-  mixture_accuracy?: number;
-  mixture_nmi?: number;
-  classifier_accuracy?: number;
-  mixture: MixtureScores | null;
-  classifier: ClassifierScores | null;
+  /** one row per component, or null when there is nothing to match (no components, no labels) */
+  component_matching?: ComponentMatch[] | null;
   note?: string; // no usable labels: why there are no scores
-  unlabelled_note?: string;
-  phase_note?: string; // at a pretraining epoch: the scores describe an untrained prior
+  [field: string]: unknown;
+}
+
+/** The component rows of a file: its `component_matching`, or (a file written before that field) the rows
+ * of whichever of its sections holds a `matching` list. */
+function matchingRows(quality: ClusterScores): ComponentMatch[] | null {
+  if ("component_matching" in quality) return Array.isArray(quality.component_matching) ? quality.component_matching : null;
+  for (const section of Object.values(quality)) {
+    const rows = section && typeof section === "object" ? (section as { matching?: unknown }).matching : undefined;
+    if (Array.isArray(rows)) return rows as ComponentMatch[];
+  }
+  return null;
 }
 
 /** How components are coloured and named on this page. */
@@ -66,14 +50,14 @@ export interface ComponentMapping {
 export const NEUTRAL_PALETTE: readonly string[] = ["#1b1b1b", "#4a3f2f", "#7a6a52"];
 const NEUTRAL_RGB = NEUTRAL_PALETTE.map(hexToRgb);
 
-/** The mapping of one cluster-quality file, or null when it has no mixture scores. */
-export function mappingOf(quality: ClusterQuality | null): ComponentMapping | null {
-  const mixture = quality?.mixture;
-  if (!quality || !mixture || !Array.isArray(mixture.matching)) return null;
+/** The mapping of one cluster-scores file, or null when it matches no components. */
+export function mappingOf(quality: ClusterScores | null): ComponentMapping | null {
+  const matching = quality ? matchingRows(quality) : null;
+  if (!quality || !matching) return null;
   const digitOf = new Map<number, number>();
   const rowOf = new Map<number, ComponentMatch>();
   const neutralOf = new Map<number, number>();
-  const rows = [...mixture.matching].sort((a, b) => a.component - b.component);
+  const rows = [...matching].sort((a, b) => a.component - b.component);
   for (const row of rows) {
     rowOf.set(row.component, row);
     if (row.digit !== null && row.count > 0) digitOf.set(row.component, row.digit);
@@ -118,8 +102,8 @@ export function byMatchedDigit(mapping: ComponentMapping | null, components: num
 }
 
 /** One sentence that says where the colours come from (``quality``: the file the mapping was read from). */
-export function mappingNote(mapping: ComponentMapping | null, quality: ClusterQuality | null, runId: string): string {
+export function mappingNote(mapping: ComponentMapping | null, quality: ClusterScores | null, runId: string): string {
   if (mapping) return `colours matched at epoch ${mapping.epoch}: each component takes the colour of the digit it holds under a one-to-one matching`;
   if (!quality) return `colours not matched (no cluster file: run latentdeck backfill ${runId})`;
-  return `colours not matched: ${quality.note ?? `the cluster file of epoch ${quality.epoch} has no mixture scores`}`;
+  return `colours not matched: ${quality.note ?? `the cluster file of epoch ${quality.epoch} matches no components`}`;
 }

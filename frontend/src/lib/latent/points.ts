@@ -115,7 +115,7 @@ export function colourBuffer(doc: ProjectionDoc, o: LookOptions, out?: Uint8Arra
 export function colourChoices(doc: ProjectionDoc | null, sheet: SheetDoc | null): { value: ColourBy; label: string }[] {
   const out: { value: ColourBy; label: string }[] = [{ value: "label", label: "label (true digit)" }];
   if (doc?.predicted) out.push({ value: "predicted", label: "prediction (classifier)" });
-  if (doc?.component) out.push({ value: "component", label: "mixture component (argmax q(c|x))" });
+  if (doc?.component) out.push({ value: "component", label: "component (argmax q(c|x))" });
   if (sheet?.qc_max || sheet?.softmax_max) out.push({ value: "confidence", label: sheet.qc_max ? "confidence (max q(c|x))" : "confidence (max softmax)" });
   if (doc?.split) out.push({ value: "split", label: "trained on or held out" });
   return out;

@@ -44,7 +44,7 @@ function brute(positions: ArrayLike<number>): number[] {
 test("the spacing is the lower quartile of the nearest-neighbour distances (grid search = brute force)", () => {
   let seed = 7;
   const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-  // clusters of very different density, so the grid's rings must reach out
+  // groups of very different spread, so the grid's rings must reach out
   const positions: number[] = [];
   for (let i = 0; i < 600; i++) {
     const c = i % 3, spread = [0.01, 0.1, 0.4][c];

@@ -8,8 +8,45 @@ import { useState } from "react";
 import { Empty, useFilesByEpoch, useRunJson } from "@latentdeck/view-kit";
 import { byMatchedDigit, componentColour, cssRgb, mappingOf, percent, pointKey, useMapping } from "@latentdeck/view-kit/explorer";
 import type { ViewProps } from "@latentdeck/view-kit";
-import type { ClassifierScores, ClusterQuality, MixtureScores, ProjectionDoc } from "@latentdeck/view-kit/explorer";
+import type { ClusterScores, ComponentMatch, ProjectionDoc } from "@latentdeck/view-kit/explorer";
 import s from "./cluster-quality.module.css";
+
+/** The file's `mixture` section: how the components agree with the digits. */
+interface MixtureScores {
+  components: number;
+  accuracy: number;
+  nmi: number;
+  matching: ComponentMatch[];
+  confusion: number[][]; // (K, C): rows components, columns digits
+  cells: number[][][]; // (K, C, *): positions in the projection files' point order
+  labels_note: string;
+  unmatched_note?: string;
+  phase_note?: string; // at a pretraining epoch: the components are not in use yet
+}
+
+interface ClassifierScores {
+  split: string;
+  n: number;
+  accuracy: number | null; // null: no held-out digit to score
+  confusion: number[][]; // (C, C): rows true digit, columns predicted
+  cells: number[][][];
+}
+
+/** clusters/cluster_quality_epoch_<N>.json: the explorer's cluster-scores role (`component_matching`), and
+ * this plugin's scores. */
+interface ClusterQuality extends ClusterScores {
+  n: number;
+  classes: number;
+  class_names: string[];
+  source: string;
+  mixture_accuracy?: number;
+  mixture_nmi?: number;
+  classifier_accuracy?: number;
+  mixture: MixtureScores | null;
+  classifier: ClassifierScores | null;
+  unlabelled_note?: string;
+  phase_note?: string; // at a pretraining epoch: the scores describe an untrained prior
+}
 
 export default function ClusterQualityView({ run, epoch, files, explorer }: ViewProps) {
   const qualities = useFilesByEpoch(files, { artifact: "cluster_quality" });
@@ -69,7 +106,7 @@ function MixtureBlock({ mixture, epoch, classes, picked, pick, clickable }: {
   pick: (block: Picked["block"], row: number, col: number, positions: number[], text: string) => void;
 }) {
   const { mapping: colours } = useMapping();
-  const own = mappingOf({ epoch, n: 0, classes: classes.length, class_names: classes, source: "", mixture, classifier: null });
+  const own = mappingOf({ epoch, component_matching: mixture.matching });
   const order = byMatchedDigit(own, mixture.matching.map((m) => m.component));
   const digit = (d: number) => classes[d] ?? String(d);
   const rows: Axis[] = order.map((c) => {

@@ -23,6 +23,8 @@ def test_a_mixture_payload_by_hand():
     assert mixture["components"] == 4 and mixture["accuracy"] == pytest.approx(6 / 8)
     assert payload["mixture_accuracy"] == mixture["accuracy"] and payload["mixture_nmi"] == mixture["nmi"]
     assert [row["digit"] for row in mixture["matching"]] == [2, 1, 0, None]
+    # the explorer's cluster-scores role reads the same rows from a field named after no plugin
+    assert payload["component_matching"] == mixture["matching"]
     assert mixture["matching"][0] == {"component": 0, "digit": 2, "count": 3, "correct": 2, "purity": pytest.approx(2 / 3)}
     assert mixture["confusion"] == [[1, 0, 2], [0, 2, 0], [2, 0, 0], [0, 0, 1]]
     assert mixture["cells"][0] == [[2], [], [5, 6]] and mixture["cells"][3] == [[], [], [7]]
@@ -61,6 +63,7 @@ def test_the_classifier_is_scored_on_held_out_points_only_with_subset_positions(
 def test_without_labels_nothing_is_scored_and_a_note_says_why(labels, why):
     payload = cluster_quality(2, NAMES, labels, qc=one_hot([0, 1, 2, 0], 3), logits=one_hot([0, 1, 2, 0], 3))
     assert payload["mixture"] is None and payload["classifier"] is None and payload["n"] == 4
+    assert payload["component_matching"] is None
     assert why in payload["note"] and "the components and the classifier cannot be scored" in payload["note"]
     assert not {"mixture_accuracy", "mixture_nmi", "classifier_accuracy"} & set(payload)
 
@@ -79,3 +82,8 @@ def test_bad_shapes_and_labels_are_named():
         cluster_quality(1, NAMES, [0, 1], logits=np.zeros((2, 5)))
     with pytest.raises(ValueError, match=r"q\(c\|x\) must be \(n, K\)"):
         cluster_quality(1, NAMES, [0, 1, 2], qc=np.zeros((2, 5)))
+
+
+def test_a_classifier_alone_has_no_component_matching():
+    payload = cluster_quality(1, NAMES, [0, 1, 2], logits=one_hot([0, 1, 2], 3))
+    assert payload["classifier"]["accuracy"] == 1.0 and payload["component_matching"] is None

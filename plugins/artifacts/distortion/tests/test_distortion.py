@@ -124,3 +124,16 @@ def test_importing_the_plugin_stays_light():
     from latentdeck.testing import heavy_imports_of
 
     assert heavy_imports_of("latentdeck_distortion.plugin") == []
+
+
+def test_the_file_describes_itself_to_the_explorer(tmp_path):
+    """The explorer draws any ``scale: ratio`` grid around its median and knows nothing else of this plugin:
+    the label, how to read the colours, the words at the scale's ends and the formula come from the file."""
+    rng = np.random.default_rng(1)
+    latents = rng.normal(size=(60, 3))
+    run_both(tmp_path, latents, {"pca": {2: Projection(latents[:, :2] * 2, {})}})
+    doc = read_json(tmp_path / "distortion" / "metric_ratio_2d_epoch_4_pca.json")
+    assert doc["label"] == "distortion (kNN distance ratio)" and doc["scale"] == "ratio"
+    assert doc["ends"] == ["squeezed", "stretched"], "below the median the map squeezes, above it stretches"
+    assert "stretches" in doc["reading"] and "squeezes" in doc["reading"]
+    assert doc["notes"] == [f"Formula: {doc['metric_text']}"] and "ratio_i" in doc["notes"][0]

@@ -33,10 +33,12 @@ def cluster_quality(epoch: int, class_names: list[str], labels, qc=None, logits=
     labelled = np.zeros(n, dtype=bool) if labels is None else labels >= 0
     payload["labelled"] = int(labelled.sum())
     if not labelled.any():
-        payload.update(mixture=None, classifier=None, note=_no_labels_note(labels, qc, logits))
+        payload.update(mixture=None, classifier=None, component_matching=None, note=_no_labels_note(labels, qc, logits))
         return payload
     payload["mixture"] = None if qc is None else _mixture(np.asarray(qc), labels, labelled, classes)
     payload["classifier"] = None if logits is None else _classifier(np.asarray(logits), labels, labelled, classes, split)
+    # the explorer's cluster-scores role reads the matching here (SPEC.md "Explorer roles"), by no name of this plugin
+    payload["component_matching"] = None if payload["mixture"] is None else payload["mixture"]["matching"]
     if payload["mixture"] is not None:
         payload["mixture_accuracy"] = payload["mixture"]["accuracy"]
         payload["mixture_nmi"] = payload["mixture"]["nmi"]

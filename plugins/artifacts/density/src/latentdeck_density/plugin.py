@@ -78,6 +78,7 @@ def payload(*, family: str, method: str, epoch: int, grid, density, details: dic
 
     from latentdeck.kit import rounded
 
+    from .describe import describe_family
     from .estimate import ESTIMATORS
 
     d = np.asarray(density, dtype=np.float64)
@@ -95,6 +96,7 @@ def payload(*, family: str, method: str, epoch: int, grid, density, details: dic
     doc.update(
         latent=latent, latent_dim=latent_dim,
         estimator=details["estimator"], estimator_text=ESTIMATORS[details["estimator"]],
+        **describe_family(family, details["estimator"], ESTIMATORS[details["estimator"]], details.get("bandwidth")),
         normalisation=NORMALISATION,
         grid=grid.describe(), bounds=grid.bounds_list(),
         points_bounds=(extent or {}).get("points_bounds", grid.bounds_list()),
@@ -114,6 +116,8 @@ def difference_payload(base: dict[str, Any], posterior, prior, grid, tv: float,
 
     from latentdeck.kit import rounded
 
+    from .describe import describe_difference
+
     d = np.asarray(posterior, dtype=np.float64) - np.asarray(prior, dtype=np.float64)
     meta = {k: v for k, v in base["meta"].items() if k != "prior_weights"}
     return {
@@ -121,6 +125,7 @@ def difference_payload(base: dict[str, Any], posterior, prior, grid, tv: float,
         "difference": {"minuend": "posterior", "subtrahend": "prior", "text": DIFFERENCE_TEXT, "tv_distance": round(tv, 6)},
         "latent": base["latent"], "latent_dim": base["latent_dim"],
         "estimator": base["estimator"], "estimator_text": base["estimator_text"],
+        **describe_difference(base["estimator"]), "tv_distance": {"prior": round(tv, 6)},
         "normalisation": DIFFERENCE_NORMALISATION,
         "grid": grid.describe(), "bounds": grid.bounds_list(), "points_bounds": base["points_bounds"],
         "values": rounded(d, significant_digits),

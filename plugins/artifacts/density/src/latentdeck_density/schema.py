@@ -71,6 +71,14 @@ class DensityGrid(BaseModel):
     latent_dim: int = Field(ge=0)
     estimator: Literal["exact_pushforward", "kde_transform", "kde_codes"]
     estimator_text: str
+    label: str = Field(description="the grid's name: the explorer's legend heading")
+    scale: Literal["sequential", "signed"] = Field(
+        description="how the explorer draws it: sequential (a density, square-root green ramp from a transparent 0) "
+                    "or signed (the difference: green above 0, grey below)")
+    reading: str = Field(description="how to read the colours, the first sentence of the explorer's legend")
+    ends: list[str] | None = Field(None, min_length=2, max_length=2,
+                                   description="signed grids: what the negative and the positive end stand for")
+    notes: list[str] = Field(description="how the grid was computed, shown under the explorer's legend")
     normalisation: str
     grid: GridInfo
     bounds: list[list[float]] = Field(description="[[x_min, x_max], [y_min, y_max]] of the grid: the explorer's "
@@ -90,6 +98,7 @@ class DensityGrid(BaseModel):
         assert (self.source == "prior") == (self.prior_kind is not None), "prior_kind is for priors only"
         assert (self.family == "posterior") == (self.source == "posterior")
         assert (self.family == "posterior_minus_prior") == (self.source == "difference") == (self.difference is not None)
+        assert (self.scale == "signed") == (self.difference is not None) == (self.ends is not None), "signed: the difference"
         if self.prior_kind is not None:
             assert self.meta.prior_weights is not None and self.meta.prior_weights.kind == self.prior_kind
         if self.difference is None:

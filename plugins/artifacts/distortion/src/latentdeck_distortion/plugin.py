@@ -28,6 +28,12 @@ from latentdeck import ComputationSpec, hookimpl
 
 METRIC_TEXT = ("ratio_i = mean_j d_proj(i, nn_j) / mean_j d_latent(i, nn_j) over the k latent-space nearest "
                "neighbours nn_j of point i (Euclidean; d_proj in the projection's 2-D coordinates)")
+# What the file says about itself for the explorer (SPEC.md "Explorer roles", overlay fields): the explorer
+# draws any `scale: ratio` grid blue-white-red around its median and knows nothing else of this plugin.
+LABEL = "distortion (kNN distance ratio)"
+READING = ("Red: the map stretches — neighbours are drawn farther apart than in latent space, relative to this "
+           "map's typical ratio. Blue: it squeezes them together. White: typical. Empty: too few points to say.")
+ENDS = ("squeezed", "stretched")
 SPLAT_TEXT = ("cell value = sum_i K(cell - p_i) ratio_i / sum_i K(cell - p_i), K a Gaussian with Scott's bandwidth "
               "per axis; null where sum_i K < min_support")
 
@@ -108,6 +114,7 @@ def payload(*, method: str, epoch: int, coords, knn: dict[str, Any], options: Di
     defined = int(np.isfinite(values).sum())
     return {
         "epoch": epoch, "method": method, "dims": 2, "metric": "knn_mean_ratio", "metric_text": METRIC_TEXT,
+        "label": LABEL, "scale": "ratio", "reading": READING, "ends": list(ENDS), "notes": [f"Formula: {METRIC_TEXT}"],
         "k": int(knn["k"]), "grid": grid.describe(), "bounds": grid.bounds_list(),
         "values": rounded(values), "stats": _stats(values),
         "point_ratio": rounded(ratios), "point_stats": _stats(ratios),
