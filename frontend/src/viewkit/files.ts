@@ -5,10 +5,13 @@ import type { FileRow } from "./contract";
 
 /** Which files: those of one artifact type (or on-demand computation), optionally of one projection method and
  * with one ending (".json", ".png": an artifact may write both at an epoch). */
-export interface FileQuery { artifact: string; method?: string; ext?: string }
+/** Which files: those of one computation (``artifact``) and/or of one explorer role (``role``: whichever plugin
+ * provides it, SPEC.md "Explorer roles"), optionally of one projection ``method`` and ending in ``ext``. */
+export interface FileQuery { artifact?: string; role?: string; method?: string; ext?: string }
 
 const matches = (row: FileRow, q: FileQuery) =>
-  row.artifact === q.artifact && (q.method === undefined || row.method === q.method) && (q.ext === undefined || row.name.endsWith(q.ext));
+  (q.artifact === undefined || row.artifact === q.artifact) && (q.role === undefined || row.role === q.role)
+  && (q.method === undefined || row.method === q.method) && (q.ext === undefined || row.name.endsWith(q.ext));
 
 /** The files of ``query`` by epoch (epoch -> name, ascending epochs; the *_latest mirrors and files of no epoch are
  * left out). */

@@ -11,9 +11,9 @@ import { WhyPanel } from "./WhyPanel";
 export default function WhyNeighboursView({ run, files, explorer, compute }: ViewProps) {
   const doc = useRunJson<ProjectionDoc>(run.id, explorer?.projection ?? null)?.doc ?? null;
   const knnName = doc ? fileOf(files, { artifact: "knn", method: doc.method, epoch: doc.epoch }) : null;
-  const reconName = doc ? fileOf(files, { artifact: "atlas", ext: ".json", epoch: doc.epoch }) : null;
+  const reconName = doc ? fileOf(files, { role: "reconstruction-thumbnails", epoch: doc.epoch }) : null;
   const knn = useRunJson<NeighboursDoc>(run.id, knnName)?.doc ?? null;
-  const inputs = useRunJson<SheetDoc>(run.id, fileOf(files, { artifact: "atlas", ext: ".json", epoch: null }))?.doc ?? null;
+  const inputs = useRunJson<SheetDoc>(run.id, fileOf(files, { role: "input-thumbnails", epoch: null }))?.doc ?? null;
   const recon = useRunJson<SheetDoc>(run.id, reconName)?.doc ?? null;
   if (!explorer || !doc || explorer.focus.length !== 1) return null;
   const i = doc.indices.findIndex((_, j) => pointKey(doc, j) === explorer.focus[0]);
