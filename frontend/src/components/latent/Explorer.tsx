@@ -306,10 +306,13 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
               <button type="button" className="linkish" onClick={() => setAllEdges(true)} data-testid="edges-show-all">show all</button></>}
         </p>
       ) : null}
-      {overlay !== "none" && dims === 2 && !overlayOnDisk ? (
+      {overlay !== "none" && dims === 2 && !overlayOnDisk ? (kinds.has(overlay) ? (
         <p className="note" data-testid="overlay-missing">No {overlayLabel(overlay)} for {method} at epoch {docEpoch}: grids are written after each epoch by the
           {" "}<code>{kinds.get(overlay)}</code> generator (or <code>latentdeck backfill {runId} --artifacts {kinds.get(overlay)}</code>).</p>
-      ) : null}
+      ) : (
+        <p className="note" data-testid="overlay-missing">This run has no overlay named “{overlay}” (an old link, or a plugin that is not
+          installed). {kinds.size ? <>Its overlays: {[...kinds.keys()].map(overlayLabel).join(", ")}; pick one above.</> : "It has no overlays."}</p>
+      )) : null}
       {error && !doc ? <p className="callout error" role="alert">{error}. Reload the page, or rebuild the file with <code>latentdeck backfill {runId}</code>.</p> : null}
       <div className={s.layout}>
         <div className={s.mapColumn}>
