@@ -6,6 +6,8 @@ and top-K, each drawn from the files the API persisted. The page is the network 
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 IMG_LOADED = "(sel) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0 }"
@@ -79,4 +81,9 @@ def test_network_page_inspects_a_trained_model(trained_run, serve_api, page, sho
     expect(page.get_by_test_id("net-idx-hint")).to_have_text("use 0..63")  # out of range: nothing requested
     names = {row["name"] for row in live.client.get(f"/api/runs/{run_id}/files").json()["files"]}
     assert "network/forward/epoch_2/idx_0/layers.json" in names
+    # the channel's answer at the seed specification's path, the probe's beside it (never nested in it)
+    inspected = "network/inspect/epoch_2/idx_0/layer_trunk.layers.8"
+    assert {f"{inspected}/ch_2/{n}" for n in ("inspect.json", "channel.png", "heat_rgba.png", "overlay.png")} <= names
+    assert f"{inspected}/ch_2_probe_x_0_y_0/inspect.json" in names
+    assert not any(re.search(r"^network/inspect/.*/ch_\d+/[^/]+/", name) for name in names)
     assert not any("idx_99999" in name for name in names)

@@ -43,6 +43,9 @@ export type ReceptiveField =
   | { status: "ok"; bounds: Bounds; unclamped: Bounds; clamped: boolean; size: [number, number]; input_shape: [number, number] }
   | { status: "unavailable"; reason: string };
 
+/** inspect.json of one channel: its answer's folder is `.../layer_<L>/ch_<c>/`, or with a probe the sibling
+ *  `.../layer_<L>/ch_<c>_probe_x_<x>_y_<y>/`, whose inspect.json adds `xy` and `rf`; both hold channel.png,
+ *  heat_rgba.png and overlay.png (the view reads them from the answer's `folder`, never builds the path). */
 export interface InspectPayload {
   layer_id: string;
   type: string;

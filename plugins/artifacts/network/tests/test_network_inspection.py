@@ -13,7 +13,7 @@ from latentdeck.engine.computations import run
 from latentdeck.engine.run_files import list_run_files
 from latentdeck.store.runs import RunStore
 from latentdeck.engine.epochs import heldout_example
-from latentdeck.kit import OnDemandError
+from latentdeck.kit import OnDemandError, read_json
 from latentdeck.registry import get_plugin_manager
 from latentdeck.testing import asking_context, heavy_imports_of
 from latentdeck_network.compute import aggregate_kernel, delta_tag, parse_delta_tag
@@ -321,15 +321,20 @@ def test_channel_inspect_files(trained_run, inspector_for):
     result = net.inspect(None, 1, "trunk.layers.2", 4)
     names = {f.rsplit("/", 1)[1] for f in result.files}
     assert names == {"inspect.json", "channel.png", "heat_rgba.png", "overlay.png", "result.json"}
-    assert result.folder == "network/inspect/epoch_2/idx_1/layer_trunk.layers.2/ch_4/map"
+    # the seed specification's files, directly in ch_<c>/
+    assert result.folder == "network/inspect/epoch_2/idx_1/layer_trunk.layers.2/ch_4"
+    assert sorted(result.files) == sorted(f"{result.folder}/{n}" for n in names)
     payload = result.payload
     assert payload["shape"] == [28, 28] and len(payload["values"]) == 28 and "xy" not in payload
     assert payload["stats"]["max"] == max(map(max, payload["values"]))
+    assert read_json(run_dir / result.folder / "inspect.json") == payload
     probed = net.inspect(None, 1, "trunk.layers.2", 4, (10, 12))
     assert probed.payload["xy"] == {"x": 10, "y": 12, "value": payload["values"][12][10]}
     assert probed.payload["rf"]["bounds"] == {"x0": 9, "y0": 11, "x1": 11, "y1": 13}
-    assert probed.folder == "network/inspect/epoch_2/idx_1/layer_trunk.layers.2/ch_4/probe_x_10_y_12"
-    assert "probe_x_10_y_12.json" in {f.rsplit("/", 1)[1] for f in probed.files}
+    # a probe's answer is a sibling of ch_<c>/ with the same file names; its inspect.json has xy and rf
+    assert probed.folder == "network/inspect/epoch_2/idx_1/layer_trunk.layers.2/ch_4_probe_x_10_y_12"
+    assert {f.rsplit("/", 1)[1] for f in probed.files} == names
+    assert read_json(run_dir / probed.folder / "inspect.json") == probed.payload
     from PIL import Image
     heat = Image.open(run_dir / result.folder / "heat_rgba.png")
     assert heat.mode == "RGBA" and heat.size == (28, 28)
@@ -397,7 +402,13 @@ def test_repeats_are_served_from_disk_without_the_model(trained_run, inspector_f
         assert a.created and not b.created and (a.folder, a.files, a.payload) == (b.folder, b.files, b.payload)
     assert net.computed == 6 and from_disk.computed == 0  # the host answered every repeat from disk
     plain = net.inspect(None, 1, "trunk.layers.2", 3)  # the probe-less answer is another key: its own folder
-    assert plain.created and plain.payload.get("xy") is None and plain.folder.endswith("/ch_3/map")
-    listed = [row["name"] for row in list_run_files(RunStore(run_dir.parent), run_dir.name, get_plugin_manager(),
-                                                    folder="network")["files"]]
+    assert plain.created and plain.payload.get("xy") is None and plain.folder.endswith("/layer_trunk.layers.2/ch_3")
+    assert (run_dir / plain.folder / "channel.png").is_file()  # published although the probe's answer came first
+    rows = list_run_files(RunStore(run_dir.parent), run_dir.name, get_plugin_manager(), folder="network")["files"]
+    listed = [row["name"] for row in rows]
     assert sorted(listed) == sorted({*[f for a in first for f in a.files], *plain.files})  # each file listed once
+    assert all(row["kind"] != "undeclared" for row in rows)  # every folder's files match a declared pattern
+    fields = {row["name"]: row["fields"] for row in rows}  # the probe's folder is read as its own pattern
+    assert fields[f"{first[1].folder}/inspect.json"] == {"idx": 1, "layer": "trunk.layers.2", "ch": 3, "x": 4, "y": 5,
+                                                        "file": "inspect.json"}
+    assert fields[f"{plain.folder}/inspect.json"] == {"idx": 1, "layer": "trunk.layers.2", "ch": 3, "file": "inspect.json"}

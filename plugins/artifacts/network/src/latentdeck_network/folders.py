@@ -4,8 +4,8 @@ of one folder. Light: the keys are computed before anything heavy is imported.
 Keys (folders inside ``network/``; ``<L>`` a layer id, ``<tag>`` :func:`delta_tag`)::
 
     forward/epoch_<N>/idx_<i>
-    inspect/epoch_<N>/idx_<i>/layer_<L>/ch_<c>/map                 (no probe)
-    inspect/epoch_<N>/idx_<i>/layer_<L>/ch_<c>/probe_x_<x>_y_<y>   (a probe)
+    inspect/epoch_<N>/idx_<i>/layer_<L>/ch_<c>                     (no probe)
+    inspect/epoch_<N>/idx_<i>/layer_<L>/ch_<c>_probe_x_<x>_y_<y>   (a probe)
     conv_step/epoch_<N>/idx_<i>/layer_<L>/out_<c>/x_<x>_y_<y>
     kernels/epoch_<N>/layer_<L>/out_<c>
     perturb/epoch_<N>/idx_<i>/vector_<key>/dim_<d>/delta_<tag>
@@ -25,13 +25,13 @@ from latentdeck.kit import OnDemandError, dumps
 MAX_ABS_DELTA = 1000.0
 
 
-def probe_name(x: int, y: int) -> str:
-    return f"probe_x_{x}_y_{y}.json"
-
-
 def inspect_key(request: Any, epoch: int) -> str:
-    where = "map" if request.x is None else f"probe_x_{request.x}_y_{request.y}"
-    return f"inspect/epoch_{epoch}/idx_{request.idx}/layer_{request.layer}/ch_{request.ch}/{where}"
+    """``ch_<c>`` for the channel map (the seed specification's folder); a probe's answer is a sibling
+    ``ch_<c>_probe_x_<x>_y_<y>``, never inside ``ch_<c>/``: a keyed answer is published whole with its
+    ``result.json``, so a probe asked first would leave ``ch_<c>/`` existing without one, and the map's
+    answer could then never be published there."""
+    probe = "" if request.x is None else f"_probe_x_{request.x}_y_{request.y}"
+    return f"inspect/epoch_{epoch}/idx_{request.idx}/layer_{request.layer}/ch_{request.ch}{probe}"
 
 
 def perturb_key(request: Any, epoch: int) -> str:

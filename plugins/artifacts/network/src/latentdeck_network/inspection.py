@@ -9,8 +9,8 @@ served from disk without loading the model.
 Folders (``<N>`` epoch, ``<i>`` held-out index, ``<L>`` layer id):
 
     network/forward/epoch_<N>/idx_<i>/
-    network/inspect/epoch_<N>/idx_<i>/layer_<L>/ch_<c>/map/    (no probe)
-    network/inspect/epoch_<N>/idx_<i>/layer_<L>/ch_<c>/probe_x_<x>_y_<y>/   (+ probe_x_<x>_y_<y>.json)
+    network/inspect/epoch_<N>/idx_<i>/layer_<L>/ch_<c>/                     (no probe)
+    network/inspect/epoch_<N>/idx_<i>/layer_<L>/ch_<c>_probe_x_<x>_y_<y>/   (a probe: inspect.json has xy, rf)
     network/conv_step/epoch_<N>/idx_<i>/layer_<L>/out_<c>/x_<x>_y_<y>/
     network/kernels/epoch_<N>/layer_<L>/out_<c>/
     network/perturb/epoch_<N>/idx_<i>/vector_<key>/dim_<d>/delta_<tag>/
@@ -30,7 +30,7 @@ from latentdeck.kit import read_json
 from latentdeck.kit import OnDemandError
 
 from . import compute, render
-from .folders import _check_range, _json, _write, probe_name
+from .folders import _check_range, _json, _write
 from .probes import MAX_TOPK_K, MAX_TOPK_SUBSET, ModelProbes
 from .layers import Call, Capture, capture, layer_rows, receptive_field
 
@@ -151,7 +151,7 @@ class Inspector(ModelProbes):
         _write(tmp, "heat_rgba.png", render.png_bytes(heat))
         _write(tmp, "overlay.png", render.png_bytes(render.overlay(render.image_u8(x[0]), heat)))
         flat = int(np.argmax(values))
-        _json(tmp, "inspect.json", {
+        record = {
             "epoch": loaded.epoch, "index": index, "label": label, "layer_id": lid,
             "type": type(call.module).__name__, "channel": channel, "channels": channels,
             "shape": [height, width], "input_shape": [in_h, in_w], "values": values.tolist(),
@@ -160,16 +160,13 @@ class Inspector(ModelProbes):
             "argmax": {"x": flat % width, "y": flat // width, "value": float(values.flat[flat])},
             "scale": scale, "heat": "heat colormap over min..max, upsampled (nearest) to the input size",
             "rf_support": _rf_support(cap, call),
-        })
+        }
+        if probe is not None:  # the seed specification's optional probe fields of inspect.json
+            px, py = probe
+            record.update(xy={"x": px, "y": py, "value": float(values[py, px])}, rf=receptive_field(cap, call, px, py))
+        _json(tmp, "inspect.json", record)
 
-        payload = read_json(tmp / "inspect.json")
-        if probe is None:
-            return payload
-        px, py = probe
-        payload = {**payload, "xy": {"x": px, "y": py, "value": float(values[py, px])},
-                   "rf": receptive_field(cap, call, px, py)}
-        _json(tmp, probe_name(px, py), payload)
-        return payload
+        return read_json(tmp / "inspect.json")
 
     # --- 3. single conv step ------------------------------------------------------------------
 

@@ -20,7 +20,8 @@ FOLDER = "network"
 FILES = (
     "forward/epoch_{epoch}/idx_{idx:int}/{file}",
     "forward/epoch_{epoch}/idx_{idx:int}/layer_{layer}/{file}",
-    "inspect/epoch_{epoch}/idx_{idx:int}/layer_{layer}/ch_{ch:int}/{where}/{file}",
+    "inspect/epoch_{epoch}/idx_{idx:int}/layer_{layer}/ch_{ch:int}/{file}",
+    "inspect/epoch_{epoch}/idx_{idx:int}/layer_{layer}/ch_{ch:int}_probe_x_{x:int}_y_{y:int}/{file}",
     "conv_step/epoch_{epoch}/idx_{idx:int}/layer_{layer}/out_{out:int}/x_{x:int}_y_{y:int}/{file}",
     "kernels/epoch_{epoch}/layer_{layer}/out_{out:int}/{file}",
     "perturb/epoch_{epoch}/idx_{idx:int}/vector_{key}/dim_{dim:int}/delta_{delta}/{file}",
