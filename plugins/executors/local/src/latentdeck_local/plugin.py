@@ -346,13 +346,8 @@ def _compute(job_id: str, job: Job, runner: JobRunner) -> None:
         record.update(error=f"{type(exc).__name__}: {exc}", status=500)
 
 
-def _start_job(job: Job, runner: JobRunner) -> dict:
-    return start(Path(job.run_dir), runner)
-
-
-# The run queue (latentdeck.kit.RunQueue): in a server (runner.queue), a run starts when the server's cap
-# and this executor's capacity() (no slot while warming up) allow; until then submit returns a waiting handle.
-_queue = RunQueue("local", start=_start_job, capacity=capacity)
+# The run queue: in a server (runner.queue) a run starts when the server's cap and capacity() allow.
+_queue = RunQueue("local", start=lambda job, runner: start(Path(job.run_dir), runner), capacity=capacity)
 
 
 def submit(job: Job, runner: JobRunner) -> dict:
@@ -390,7 +385,7 @@ def poll(handle: dict) -> dict:
 
 
 def cancel(handle: dict) -> bool:
-    """A run waiting in the queue leaves it and never starts (True); a started worker stops at its cancel flag."""
+    """A run waiting in the queue leaves it, never to start (True); a started worker stops at its cancel flag."""
     return bool(_queue.cancel(handle))
 
 
