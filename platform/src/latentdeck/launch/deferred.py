@@ -91,8 +91,12 @@ class DeferredStarts:
     def submit(self, run_id: str, executor: Any) -> None:
         """Hand the ``created`` run to its executor (it may keep it waiting: its place is then known here)."""
         with self._lock:
-            self._pending[run_id] = (executor, None)
-        start_worker(self.store, run_id, executor, self)
+            self._pending[run_id] = (executor, None)  # before submit: the queue may start it at any moment
+        try:
+            start_worker(self.store, run_id, executor, self)
+        except BaseException:
+            self.settle(run_id)
+            raise
 
     def park(self, run_id: str, handle: dict[str, Any]) -> bool:
         """Keep the waiting handle ``submit`` returned; False when the executor started the run meanwhile."""

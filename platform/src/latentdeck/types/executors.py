@@ -162,8 +162,11 @@ class ExecutorSpec:
     ``{"slots": int | None, "reason": str | None, "expected_s": float | None}``: ``slots`` is how many runs may
     train at once (None: the server's cap, ``--max-concurrent-runs``); 0 while a run started now would not
     train at full speed (the local executor while its warm fork server runs the projections' warm-ups), with
-    the ``reason`` shown on the waiting run, for at most the server's wait limit. The server holds such
-    runs ``created`` in its run queue, and asks once at start in a background thread, so an executor may
+    the ``reason`` shown on the waiting run, for at most the server's wait limit. Such an executor queues its
+    runs itself (:class:`latentdeck.kit.RunQueue` reads ``capacity``; the server lends ``runner.queue``: a
+    ``submit`` that keeps a run waiting returns ``{"waiting": True, ...}``, which the server keeps in memory
+    and asks ``poll``/``cancel`` about). The server resubmits its ``created`` runs at restart, and asks
+    ``capacity`` once at start in a background thread, so an executor may
     start preparing then: a ``capacity`` that names a ``warm_ups`` parameter gets, that once, the installed
     projections' warm-ups by name (``ProjectionSpec.warm_up``) to run where its workers start from. None (a cluster that schedules its own work): runs are submitted at once, and a
     ``heavy`` on-demand computation of its runs is submitted to it as a ``computation`` job; an executor with
