@@ -1,4 +1,4 @@
-"""A test executor with a capacity (``ExecutorSpec.capacity``, like the local one: the server's run queue holds its runs) whose 'worker' is ``sleep 60``:
+"""A test executor with a capacity and the kit's run queue (:class:`latentdeck.kit.RunQueue`, like the local one) whose 'worker' is ``sleep 60``:
 the test decides when a run ends (:func:`finish`), so run queue tests need no training."""
 
 import subprocess
@@ -7,22 +7,31 @@ import types
 from pathlib import Path
 
 from latentdeck import ExecutorSpec, hookimpl
-from latentdeck.kit.procs import pid_alive
+from latentdeck.kit import RunQueue, pid_alive
 from latentdeck.store.runs import update_summary
 
 
 def sleeper_executor(started: list):
     """``started`` collects ``(run_id, Popen)`` in start order."""
 
-    def submit(job):
+    def start(job, runner):
         proc = subprocess.Popen(["sleep", "60"])
         started.append((Path(job.run_dir).name, proc))
         return {"pid": proc.pid}
 
+    queue = RunQueue("sleeper", start=start, capacity=lambda: {"slots": None})
+
+    def submit(job, runner):
+        return queue.submit(job, runner)
+
+    def poll(info):
+        waiting = queue.poll(info)
+        return waiting if waiting is not None else {"alive": pid_alive(info["pid"])}
+
     plugin = types.ModuleType("sleeper_executor")
     plugin.register_executors = hookimpl(lambda: [ExecutorSpec(
-        name="sleeper", submit=submit, poll=lambda info: {"alive": pid_alive(info["pid"])},
-        capacity=lambda: {"slots": None})])
+        name="sleeper", submit=submit, poll=poll, capacity=lambda: {"slots": None},
+        cancel=lambda info: bool(queue.cancel(info)))])
     return plugin
 
 

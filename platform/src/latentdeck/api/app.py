@@ -23,7 +23,7 @@ from starlette.routing import Match, Mount
 
 from .. import __version__
 from ..launch.deferred import DeferredStarts
-from ..launch import reap_dead_workers, resume_waiting_runs, start_worker
+from ..launch import reap_dead_workers, resume_waiting_runs
 from ..registry import collect, declared_folders, get_plugin_manager, PluginError
 from ..store.cleanup import start_cleanup
 from ..store.lifecycle import InvalidTransition
@@ -127,8 +127,9 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     from ``ui_dir`` (default: the repository's ``frontend/out`` export) when it has been built.
     ``max_start_wait_s`` (default ``$LATENTDECK_START_WAIT_S`` or 120): how long a new run may wait
     for its executor to be ready (see :mod:`latentdeck.launch.deferred`). ``max_concurrent_runs`` (default
-    ``$LATENTDECK_MAX_CONCURRENT_RUNS`` or the core count, at least 1): how many runs of executors that
-    queue (the local one) train at once; the rest wait in order. ``access`` (default: loopback
+    ``$LATENTDECK_MAX_CONCURRENT_RUNS`` or the core count, at least 1): how many runs of an executor that
+    queues its runs (the local one) train at once; the rest wait in order (both reach the executor's queue
+    through the server's runner, ``JobRunner.queue``). ``access`` (default: loopback
     hosts only, no token, 1 MiB bodies) guards every request."""
     app = FastAPI(
         title="latentdeck", version=__version__, lifespan=_lifespan, docs_url=None, redoc_url=None,
@@ -142,8 +143,7 @@ def create_app(pm=None, runs_dir: str | Path = "runs", *, heartbeat_s: float = 1
     app.state.hub = EventHub(poll_s=poll_s)
     store = app.state.store
     wait = max_start_wait_s if max_start_wait_s is not None else float(os.environ.get("LATENTDECK_START_WAIT_S", "120"))
-    app.state.deferred = DeferredStarts(start=lambda run_id, executor: start_worker(store, run_id, executor),
-                                        store=store, max_wait_s=wait, max_concurrent_runs=max_concurrent_runs)
+    app.state.deferred = DeferredStarts(store, max_wait_s=wait, max_concurrent_runs=max_concurrent_runs)
 
     @app.exception_handler(RunStoreError)
     async def _store_error(request: Request, exc: RunStoreError) -> JSONResponse:

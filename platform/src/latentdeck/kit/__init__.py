@@ -7,7 +7,7 @@ such imports from the built-in plugins). Names resolve lazily, so importing this
 ``ConvEncoder`` imports torch only when a plugin asks for it.
 
 The kit is a package whose modules (``latentdeck.kit.nn``, ``grids``, ``mixtures``, ``datasets``, ``images``,
-``projection_file``, ``phases``, ``atomic``, ``safepath``, ``errors``, ``threads``, ``procs``) import only the
+``projection_file``, ``phases``, ``atomic``, ``safepath``, ``errors``, ``threads``, ``procs``, ``run_queue``) import only the
 contract (:mod:`latentdeck.types`, :mod:`latentdeck.hookspecs`) and each other; an import contract holds
 them to it, and the host builds on them too. The kit lends nothing of the host's (:data:`LENT_BY_THE_HOST`
 is empty): what a plugin needs from the registry or the loop comes through its context or the call.
@@ -31,7 +31,9 @@ Groups:
   ``ctx.projection(method, dims)``, ``ctx.read(other)``, ``ctx.save_json`` ...);
 - processes (executors): ``pid_alive``, ``proc_start_time``; how to run a job (a fresh process's command line,
   in this process, in a hosted or a forked one) comes with each job: ``submit(job, runner)`` gets a
-  :class:`latentdeck.JobRunner`.
+  :class:`latentdeck.JobRunner`; a run queue for an executor whose runs share the server's machine
+  (order, the server's cap, the wait for readiness, the ``waiting`` announcements): ``RunQueue``,
+  ``capacity_state``.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ _KIT = {  # the kit's own modules (latentdeck.kit.<module>): they import only th
     "png_bytes": "images", "image_strip": "images", "to_float_images": "images",
     "list_tree": "safepath", "is_regular_file": "safepath", "open_appender": "safepath", "UnsafePath": "safepath",
     "OnDemandError": "errors", "single_threaded": "threads", "pid_alive": "procs", "proc_start_time": "procs",
+    "RunQueue": "run_queue", "capacity_state": "run_queue",
 }
 
 # Host internals lent to plugins by name: none any more (what a plugin needs from the registry or the loop

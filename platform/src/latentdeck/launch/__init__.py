@@ -6,11 +6,8 @@ to an executor (:func:`start_run`), the CLI runs the same worker code in its own
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import logging
-import os
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -20,14 +17,13 @@ from pydantic import ValidationError
 from .. import __version__
 from .config import DEFAULT_DATASET, RunConfig, default_data_dir
 from ..engine.devices import DeviceUnavailable, check_requested
-from ..kit.errors import is_disk_full, short_repr
+from ..kit.errors import short_repr
 from ..registry import collect, default_name, per_epoch
 from .presets import PresetError, apply_preset
 from ..store.resolved import component_options, load_config, moved_field_problems, validation_message
-from ..store.runs import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info, write_worker_info
-from ..types import Job, ResolvedRun, Schedule
-from .deferred import announce_waiting, end_cancelled_before_start
-from .jobs import submit as submit_job
+from ..store.runs import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info
+from ..types import ResolvedRun, Schedule
+from .deferred import end_cancelled_before_start, record_worker, start_worker  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -204,9 +200,9 @@ def _validate_projections(pm, request: RunConfig) -> dict[str, Any]:
 def start_run(store: RunStore, pm, stored: ResolvedRun | dict[str, Any], deferred=None) -> dict[str, Any]:
     """Persist a prepared run and hand it to its executor; a failed start marks the run failed.
 
-    With ``deferred`` (the server's :class:`latentdeck.launch.deferred.DeferredStarts`), the run starts
-    through the server's start scheduling: at once when it may, else it waits there as ``created``
-    (in the run queue, or for a not-ready executor), announced by ``run.stage`` ``waiting`` events.
+    With ``deferred`` (the server's :class:`latentdeck.launch.deferred.DeferredStarts`), the executor gets the
+    server's runner: an executor that queues its runs (the local one) may keep it waiting as ``created``
+    (in its run queue, or until it is ready), announced by ``run.stage`` ``waiting`` events.
     """
     summary = store.create(stored)
     executor = collect(pm, "executors")[stored["executor"]]
@@ -222,10 +218,10 @@ def start_run(store: RunStore, pm, stored: ResolvedRun | dict[str, Any], deferre
 def resume_waiting_runs(store: RunStore, pm, deferred) -> tuple[list[str], list[str]]:
     """At server start: (runs resumed, runs failed as ``interrupted``).
 
-    ``created`` runs without a worker whose executor queues its runs (a previous server left them in
-    its queue) go back to the start scheduling, oldest first; other active runs whose worker is gone
-    fail as ``interrupted``. Runs of queued executors still training (their worker outlived the last
-    server) count against the queue's cap.
+    ``created`` runs without a worker whose executor queues its runs (it has a ``capacity``: a previous
+    server left them in its queue) are submitted to it again, oldest first; other active runs whose worker
+    is gone fail as ``interrupted``. The executor's queue counts its runs still training (their worker
+    outlived the last server) against the cap (``QueueHost.training``).
     """
     executors = collect(pm, "executors")
     waiting = []
@@ -241,40 +237,9 @@ def resume_waiting_runs(store: RunStore, pm, deferred) -> tuple[list[str], list[
         if executor is not None and executor.capacity is not None:
             waiting.append((summary["run_id"], executor))
     interrupted = reap_dead_workers(store, pm, "interrupted", True, keep={run_id for run_id, _ in waiting})
-    for run_id in store.active_run_ids():
-        info = read_worker_info(store.root / run_id)
-        executor = executors.get((info or {}).get("executor", ""))
-        if executor is not None and executor.capacity is not None:
-            deferred.hold(run_id)
     for run_id, executor in waiting:
         deferred.submit(run_id, executor)
     return [run_id for run_id, _ in waiting], interrupted
-
-
-def start_worker(store: RunStore, run_id: str, executor) -> dict[str, Any] | None:
-    """Submit a ``created`` run's ``run`` job to ``executor`` and record its handle (``worker.json``)."""
-    run_dir = store.run_dir(run_id)
-    try:
-        info = submit_job(executor, Job("run", str(run_dir)))
-    except Exception as exc:
-        log.exception("executor %s failed to start run %s", executor.name, run_id)
-        return store.mark_failed(run_id, "executor_failed", f"{type(exc).__name__}: {exc}")
-    pid = info.get("pid")
-    try:
-        write_worker_info(run_dir, executor.name, None if pid is None else int(pid),
-                          **{k: v for k, v in info.items() if k != "pid"})
-    except OSError as exc:  # an unrecorded worker could never be watched: stop it and say why
-        if pid is not None:
-            with contextlib.suppress(OSError):
-                os.kill(int(pid), signal.SIGKILL)
-        elif executor.cancel is not None:
-            with contextlib.suppress(Exception):
-                executor.cancel(info)
-        why = "disk_full" if is_disk_full(exc) else "executor_failed"
-        return store.mark_failed(run_id, why, f"cannot record the worker: {type(exc).__name__}: {exc}")
-    if info.get("waiting_note"):  # the executor places the worker itself later (a cluster): say so on the run
-        announce_waiting(run_dir, run_id, {"text": str(info["waiting_note"])})
-    return None
 
 
 def worker_alive(pm, run_dir: Path) -> bool | None:

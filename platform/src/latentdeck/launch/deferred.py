@@ -1,40 +1,46 @@
-"""The server's capacity wait: runs that wait, as ``created``, before their job is submitted.
+"""The server's side of deferred starts: what it lends an executor that queues its runs, and what it keeps.
 
-Only runs of an executor that declares a ``capacity`` (its jobs share this machine's cores: the local
-executor) wait here; an executor that schedules its own work (a cluster) gets its runs at once. The
-executor owns what its capacity is (its warm-up, its own workers); the server owns the order, the cap
-and what a waiting run's page says. A run waits for two reasons, both announced in its event log as
-``run.stage`` ``waiting`` events written by the server:
+An executor whose runs share this machine's cores (the local one) queues its ``run`` jobs itself
+(:class:`latentdeck.kit.RunQueue`): its ``submit`` returns at once, with a *waiting* handle when the run may not
+start yet, and starts the worker later. The queue reaches the run store only through the
+:class:`latentdeck.types.QueueHost` the server lends with each job (``runner.queue``, built here with the
+server's settings): ``waiting`` events, the run's status and cancel flag, ending a run cancelled before
+it started, recording the handle of a worker started later (``worker.json``), the runs already training,
+and the stop. A run waits for two reasons (see :mod:`latentdeck.kit.run_queue`):
 
-- **The run queue.** The server trains at most ``max_concurrent_runs`` of such runs at once
+- **The run queue.** At most ``max_concurrent_runs`` runs of such an executor train at once
   (``latentdeck serve --max-concurrent-runs``, ``create_app(max_concurrent_runs=)``, default
-  ``$LATENTDECK_MAX_CONCURRENT_RUNS`` or the core count; fewer when the executor's ``capacity()``
-  gives fewer ``slots``). Further runs wait in creation order (FIFO) with ``queue_position`` (1 = next) and
-  ``queue_length`` in their event and in the API's run summary; each position change is a new
-  event. A slot frees when a run it started ends (its summary leaves ``created``/``running``).
-- **No slot yet** (``capacity()`` gives ``slots`` 0, with a reason): the local executor while its fork
-  server runs the projections' warm-ups, when a worker started now would train several times slower. Such a run
-  starts as soon as the executor is ready, or when it has waited ``max_wait_s`` (counted from its
-  creation). A queued run checks this only once it has a slot.
+  ``$LATENTDECK_MAX_CONCURRENT_RUNS`` or the core count); further runs wait in creation order with
+  ``queue_position`` (1 = next) and ``queue_length`` in their event and in the API's run summary.
+- **No slot yet** (``capacity()`` gives ``slots`` 0): the local executor while its fork server runs the
+  projections' warm-ups; such a run starts when the executor is ready or after ``max_wait_s``.
 
-A cancel ends a waiting run at once as ``cancelled`` (the server writes ``run.cancelled``; no
-worker ever starts). A stopping server starts the runs that were only waiting for readiness (none
-is left behind without a worker) and leaves the runs held by the queue ``created`` on disk; the next
-server resumes them in creation order (:func:`latentdeck.launch.resume_waiting_runs`).
+A waiting run stays ``created`` without ``worker.json``: its waiting handle lives in this server only
+(:class:`DeferredStarts`), which answers the API's ``queue_position`` (the executor's ``poll`` of it) and
+withdraws it on a cancel (the executor's ``cancel`` says it never starts: the server ends it
+``cancelled``). A stopping server lets the executors start the runs that only waited for readiness and
+leaves the queued ones ``created`` on disk; the next server submits them again in creation order
+(:func:`latentdeck.launch.resume_waiting_runs`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
+
 from ..store.events import EventLog
-from ..store.runs import cancel_requested, now, read_summary, release_space, update_summary
-from ..store.lifecycle import ACTIVE
+from ..kit.errors import is_disk_full
+from ..store.runs import (RunStore, cancel_requested, now, read_summary, read_worker_info, release_space, update_summary,
+                          write_worker_info)
+from ..types import Job, QueueHost
+from ..worker import RUNNER
+from .jobs import submit as submit_job
 
 log = logging.getLogger(__name__)
 
@@ -62,200 +68,142 @@ def check_max_concurrent_runs(value: Any, where: str = "max_concurrent_runs") ->
     return number
 
 
-@dataclass
-class Waiting:
-    run_id: str
-    executor: Any
-    queued: bool  # held by the run queue (its executor has a capacity: it shares this machine's cores)
-    since: float = field(default_factory=time.monotonic)
-    shown: tuple | None = None  # what its last waiting event said: ("ready",) or ("queue", position, length)
-
-
 class DeferredStarts:
-    """A background thread that starts waiting runs.
+    """The server's starts: :meth:`submit` hands a ``created`` run to its executor with :attr:`runner` (the
+    worker entry plus this server's :class:`QueueHost`); a waiting handle the executor returns is kept here
+    until the executor says it started the worker (``QueueHost.started``) or the run is withdrawn."""
 
-    ``start(run_id, executor)`` starts a worker; ``store`` (:class:`latentdeck.store.runs.RunStore`)
-    is read for cancels and slot holders and written for waiting events and cancels before start.
-    """
-
-    def __init__(self, start: Callable[[str, Any], Any], store, max_wait_s: float = 120.0, poll_s: float = 0.25,
-                 max_concurrent_runs: int | None = None):
-        self._start, self.store = start, store
-        self.max_wait_s, self.poll_s = max_wait_s, poll_s
+    def __init__(self, store, max_wait_s: float = 120.0, max_concurrent_runs: int | None = None):
+        self.store = store
+        self.max_wait_s = float(max_wait_s)
         self.max_concurrent_runs = (check_max_concurrent_runs(max_concurrent_runs) if max_concurrent_runs is not None
                                     else default_max_concurrent_runs())
-        self._waiting: dict[str, Waiting] = {}  # insertion order is the queue's order
-        self._holding: set[str] = set()  # queued runs started here that may still train
-        self._positions: dict[str, tuple[int, int]] = {}
-        self._lock = threading.Lock()  # guards the dicts above
-        self._pass_lock = threading.Lock()  # one scheduling pass at a time (request threads and the loop)
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._stopped = False
+        self._pending: dict[str, tuple[Any, dict[str, Any] | None]] = {}  # run id -> (executor, waiting handle)
+        self._stops: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        host = QueueHost(max_concurrent_runs=self.max_concurrent_runs, max_wait_s=self.max_wait_s,
+                         announce=self._announce, state=self._state, withdrawn=self._withdrawn,
+                         started=self._started, training=self._training, on_stop=self._on_stop)
+        self.runner = replace(RUNNER, queue=host)
 
-    # --- what the API and the lifespan call -------------------------------------------------------
+    # --- what the API, the launchers and the lifespan call -------------------------------------------
+
+    def submit(self, run_id: str, executor: Any) -> None:
+        """Hand the ``created`` run to its executor (it may keep it waiting: its place is then known here)."""
+        with self._lock:
+            self._pending[run_id] = (executor, None)  # before submit: the queue may start it at any moment
+        try:
+            start_worker(self.store, run_id, executor, self)
+        except BaseException:
+            self.settle(run_id)
+            raise
+
+    def park(self, run_id: str, handle: dict[str, Any]) -> bool:
+        """Keep the waiting handle ``submit`` returned; False when the executor started the run meanwhile."""
+        with self._lock:
+            entry = self._pending.get(run_id)
+            if entry is None:
+                return False
+            self._pending[run_id] = (entry[0], dict(handle))
+        return True
+
+    def settle(self, run_id: str) -> None:
+        """The run's start is decided (a worker was recorded or the start failed): nothing waits any more."""
+        with self._lock:
+            self._pending.pop(run_id, None)
 
     def waiting(self) -> list[str]:
         with self._lock:
-            return list(self._waiting)
+            return [run_id for run_id, (_, handle) in self._pending.items() if handle is not None]
 
     def queue_position(self, run_id: str) -> dict[str, int] | None:
-        """``{"queue_position": k, "queue_length": n}`` for a run held by the queue, else None."""
+        """``{"queue_position": k, "queue_length": n}`` for a run its executor holds in its queue, else None."""
         with self._lock:
-            place = self._positions.get(run_id)
-        return None if place is None else {"queue_position": place[0], "queue_length": place[1]}
-
-    def hold(self, run_id: str) -> None:
-        """Count a queued run that is already training (found at server start) against the cap."""
-        with self._lock:
-            self._holding.add(run_id)
-
-    def submit(self, run_id: str, executor: Any) -> None:
-        """Start the ``created`` run now when it may, else keep it waiting (and say why in its log)."""
-        with self._lock:
-            if run_id in self._waiting:
-                return
-            self._stopped = False
-            self._waiting[run_id] = Waiting(run_id, executor, getattr(executor, "capacity", None) is not None)
-        self._pass()
-        with self._lock:
-            if self._waiting and (self._thread is None or not self._thread.is_alive()):
-                self._thread = threading.Thread(target=self._loop, name="latentdeck-deferred-starts", daemon=True)
-                self._thread.start()
-        self._wake.set()
+            executor, handle = self._pending.get(run_id, (None, None))
+        if handle is None:
+            return None
+        try:
+            state = dict(executor.poll(handle) or {})
+        except Exception:
+            log.exception("executor %s: poll of a waiting run raised", executor.name)
+            return None
+        if state.get("queue_position") is None:
+            return None
+        return {"queue_position": int(state["queue_position"]), "queue_length": int(state.get("queue_length") or 0)}
 
     def withdraw(self, run_id: str) -> dict[str, Any] | None:
-        """A cancel of a waiting run: end it ``cancelled`` now; its summary, or None when it was not waiting."""
-        with self._pass_lock:
-            with self._lock:
-                item = self._waiting.pop(run_id, None)
-                self._positions.pop(run_id, None)
-            if item is None:
-                return None
-            summary = end_cancelled_before_start(self.store, run_id)
-        self._wake.set()  # the runs behind it move up
-        return summary
+        """A cancel of a waiting run: the executor drops it and it ends ``cancelled`` now; its summary, or None
+        when it was not waiting (or its executor started it meanwhile: its cancel flag stops it)."""
+        with self._lock:
+            executor, handle = self._pending.get(run_id, (None, None))
+        if handle is None or executor.cancel is None:
+            return None
+        try:
+            dropped = executor.cancel(handle)
+        except Exception:
+            log.exception("executor %s: cancel of a waiting run raised", executor.name)
+            return None
+        if not dropped:
+            return None
+        self.settle(run_id)
+        return end_cancelled_before_start(self.store, run_id)
 
     def flush(self) -> None:
-        """The server is stopping: start the runs that wait only for readiness, leave the queue on disk."""
-        self._stopped = True
-        self._wake.set()
-        thread = self._thread
-        if thread is not None:
-            thread.join(30)
-        if thread is None or not thread.is_alive():
-            self._pass()  # a pass of our own when no loop ran (or it ended before seeing the flag)
-
-    # --- scheduling ------------------------------------------------------------------------------
-
-    def _loop(self) -> None:
-        while True:
-            self._pass()
-            with self._lock:
-                if not self._waiting or self._stopped:
-                    self._thread = None
-                    return
-            self._wake.wait(self.poll_s)
-            self._wake.clear()
-
-    def _holds_slot(self, run_id: str) -> bool:
-        try:
-            return read_summary(self.store.root / run_id)["status"] in ACTIVE
-        except (OSError, ValueError, KeyError):  # deleted or unreadable: it trains no more
-            return False
-
-    def _pass(self) -> None:
-        with self._pass_lock:
-            with self._lock:
-                items = list(self._waiting.values())
-                before = set(self._holding)
-            holding = {run_id for run_id in before if self._holds_slot(run_id)}
-            used = len(holding)
-            held: list[Waiting] = []
-            for item in items:
-                if self._cancelled(item.run_id):
-                    self._drop(item)
-                    end_cancelled_before_start(self.store, item.run_id)
-                    continue
-                state = self._state(item)
-                if item.queued and used >= min(self.max_concurrent_runs, state.get("slots") or self.max_concurrent_runs):
-                    held.append(item)
-                    continue
-                why = self._due(item, state)
-                if why is None:
-                    used += item.queued  # next in line: it keeps its slot while the executor gets ready
-                    self._announce_not_ready(item, state)
-                    continue
-                self._drop(item)
-                log.info("starting run %s (%s, after %.1f s waiting)", item.run_id, why, time.monotonic() - item.since)
-                try:
-                    self._start(item.run_id, item.executor)
-                except Exception:
-                    log.exception("starting the waiting run %s failed", item.run_id)
-                if item.queued:
-                    holding.add(item.run_id)
-                    used += 1
-            positions = {item.run_id: (k, len(held)) for k, item in enumerate(held, 1)}
-            with self._lock:
-                self._holding = holding | (self._holding - before)  # hold() may have added some meanwhile
-                self._positions = positions
-                if self._stopped:  # the queue stays on disk (created); the next server resumes it
-                    for item in held:
-                        self._waiting.pop(item.run_id, None)
-                    self._positions = {}
-            if not self._stopped:
-                for item in held:
-                    self._announce_position(item, *positions[item.run_id])
-            elif held:
-                log.info("the server stops with %d queued run(s) left created; the next server starts them", len(held))
-
-    def _drop(self, item: Waiting) -> None:
+        """The server is stopping: each executor queue starts what waits only for readiness and forgets the
+        rest (left ``created`` on disk for the next server)."""
         with self._lock:
-            self._waiting.pop(item.run_id, None)
+            stops, self._stops = self._stops, []
+        for stop in stops:
+            try:
+                stop()
+            except Exception:
+                log.exception("an executor's queue failed to stop")
+        with self._lock:
+            self._pending.clear()
 
-    def _cancelled(self, run_id: str) -> bool:
-        return cancel_requested(self.store.root / run_id)
+    # --- the QueueHost: what an executor's queue asks of the server ----------------------------------
 
-    def _state(self, item: Waiting) -> dict[str, Any]:
+    def _run_id(self, job: Job) -> str:
+        return Path(job.run_dir).name
+
+    def _announce(self, job: Job, data: dict[str, Any]) -> None:
+        announce_waiting(Path(job.run_dir), self._run_id(job), data)
+
+    def _state(self, job: Job) -> dict[str, Any]:
+        run_dir = Path(job.run_dir)
         try:
-            return capacity_state(item.executor)
-        except Exception:  # an executor whose capacity check breaks must not keep runs waiting
-            log.exception("executor %s: capacity() raised; starting the run", item.executor.name)
-            return {"ready": True, "slots": None, "reason": None, "expected_s": None, "broken": True}
+            status = read_summary(run_dir)["status"]
+        except (OSError, ValueError, KeyError):  # deleted or unreadable: it trains no more
+            status = None
+        return {"status": status, "cancel": cancel_requested(run_dir)}
 
-    def _due(self, item: Waiting, state: dict[str, Any]) -> str | None:
-        if self._stopped:
-            return "the server is stopping"
-        if time.monotonic() - item.since >= self.max_wait_s:
-            return f"waited {self.max_wait_s:.0f} s"
-        if state.get("broken"):
-            return "the executor's capacity() check failed"
-        if state["ready"]:
-            return "the executor has a slot"
-        return None
+    def _withdrawn(self, job: Job) -> None:
+        self.settle(self._run_id(job))
+        end_cancelled_before_start(self.store, self._run_id(job))
 
-    # --- what the run's log says -----------------------------------------------------------------
-
-    def _announce_not_ready(self, item: Waiting, state: dict[str, Any]) -> None:
-        if item.shown == ("ready",):
+    def _started(self, job: Job, handle: dict[str, Any] | None, error: str | None = None) -> None:
+        run_id = self._run_id(job)
+        with self._lock:
+            executor, _ = self._pending.pop(run_id, (None, None))
+        if executor is None:
+            log.warning("an executor started run %s, which this server did not submit", run_id)
             return
-        item.shown = ("ready",)
-        self._emit(item.run_id, {"text": state["reason"], "expected_s": state["expected_s"], "max_wait_s": self.max_wait_s})
-
-    def _announce_position(self, item: Waiting, position: int, length: int) -> None:
-        if item.shown == ("queue", position, length):
+        if handle is None:
+            self.store.mark_failed(run_id, "executor_failed", error or "the executor could not start the worker")
             return
-        item.shown = ("queue", position, length)
-        cap = self.max_concurrent_runs
-        ahead = "it is next" if position == 1 else f"{position - 1} queued run{'s' if position > 2 else ''} ahead of it"
-        self._emit(item.run_id, {
-            "text": f"queued: position {position} of {length}. At most {cap} run{'s' if cap != 1 else ''} train at once "
-                    f"on this lab; {ahead}, and it starts by itself when a training run ends. Cancelling it removes it "
-                    "from the queue.",
-            "queue_position": position, "queue_length": length, "max_concurrent_runs": cap})
+        record_worker(self.store, run_id, executor, handle)
 
-    def _emit(self, run_id: str, data: dict[str, Any]) -> None:
-        announce_waiting(self.store.root / run_id, run_id, data)
+    def _training(self, executor_name: str) -> list[str]:
+        found = []
+        for run_id in self.store.active_run_ids():
+            run_dir = self.store.root / run_id
+            if (read_worker_info(run_dir) or {}).get("executor") == executor_name:
+                found.append(str(run_dir))
+        return found
+
+    def _on_stop(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._stops.append(callback)
 
 
 def announce_waiting(run_dir: Path, run_id: str, data: dict[str, Any]) -> None:
@@ -284,14 +232,43 @@ def end_cancelled_before_start(store, run_id: str) -> dict[str, Any] | None:
     return summary
 
 
-def capacity_state(executor: Any) -> dict[str, Any]:
-    """``executor.capacity()`` normalised: ``{"ready": bool, "slots": int | None, "reason", "expected_s"}``;
-    ``ready`` is False while it gives 0 slots (an executor without ``capacity`` is always ready)."""
-    check = getattr(executor, "capacity", None)
-    if check is None:
-        return {"ready": True, "slots": None, "reason": None, "expected_s": None}
-    state = dict(check() or {})
-    slots = state.get("slots")
-    slots = None if slots is None or isinstance(slots, bool) else int(slots)
-    return {"ready": slots != 0, "slots": slots if slots else None, "reason": state.get("reason"),
-            "expected_s": state.get("expected_s")}
+def start_worker(store: RunStore, run_id: str, executor, deferred=None) -> dict[str, Any] | None:
+    """Submit a ``created`` run's ``run`` job to ``executor`` and record its handle (``worker.json``); with
+    ``deferred`` (the server's starts) through the server's runner, and a *waiting* handle (the executor
+    queued the run) is kept there instead: the executor records the worker when it starts it."""
+    run_dir = store.run_dir(run_id)
+    try:
+        info = submit_job(executor, Job("run", str(run_dir)), deferred.runner if deferred is not None else RUNNER)
+    except Exception as exc:
+        log.exception("executor %s failed to start run %s", executor.name, run_id)
+        if deferred is not None:
+            deferred.settle(run_id)
+        return store.mark_failed(run_id, "executor_failed", f"{type(exc).__name__}: {exc}")
+    if info.get("waiting") and deferred is not None:
+        deferred.park(run_id, info)  # False: the executor started it already (QueueHost.started recorded it)
+        return None
+    if deferred is not None:
+        deferred.settle(run_id)
+    return record_worker(store, run_id, executor, info)
+
+
+def record_worker(store: RunStore, run_id: str, executor, info: dict[str, Any]) -> dict[str, Any] | None:
+    """Write the started worker's handle as ``worker.json``; a handle that cannot be written is stopped (it
+    could never be watched) and the run failed (its summary returned)."""
+    run_dir = store.run_dir(run_id)
+    pid = info.get("pid")
+    try:
+        write_worker_info(run_dir, executor.name, None if pid is None else int(pid),
+                          **{k: v for k, v in info.items() if k != "pid"})
+    except OSError as exc:  # an unrecorded worker could never be watched: stop it and say why
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), signal.SIGKILL)
+        elif executor.cancel is not None:
+            with contextlib.suppress(Exception):
+                executor.cancel(info)
+        why = "disk_full" if is_disk_full(exc) else "executor_failed"
+        return store.mark_failed(run_id, why, f"cannot record the worker: {type(exc).__name__}: {exc}")
+    if info.get("waiting_note"):  # the executor places the worker itself later (a cluster): say so on the run
+        announce_waiting(run_dir, run_id, {"text": str(info["waiting_note"])})
+    return None

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from ..kit.errors import OnDemandError
-from ..types import Job
+from ..types import Job, JobRunner
 from ..worker import RUNNER
 
 
@@ -21,10 +21,12 @@ def takes_runner(submit: Any) -> bool:
         return False
 
 
-def submit(executor: Any, job: Job) -> dict[str, Any]:
-    """``executor.submit(job, runner=RUNNER)``, or ``executor.submit(job)`` for a submit that takes no runner."""
+def submit(executor: Any, job: Job, runner: JobRunner = RUNNER) -> dict[str, Any]:
+    """``executor.submit(job, runner=runner)`` (default: :data:`latentdeck.worker.RUNNER`, no queue host; a
+    server lends its own, :class:`latentdeck.launch.deferred.DeferredStarts`), or ``executor.submit(job)`` for a
+    submit that takes no runner."""
     if takes_runner(executor.submit):
-        return executor.submit(job, runner=RUNNER)
+        return executor.submit(job, runner=runner)
     return executor.submit(job)
 
 ANSWER_TIMEOUT_S = 600.0  # a computation job still running after this is cancelled and answered 504

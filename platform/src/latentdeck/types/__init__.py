@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from .base import NoOptions
 from .computations import ROLES, RUNS, ArtifactSpec, ComputationResult, ComputationSpec, OnDemandSpec
-from .executors import JOB_KINDS, ExecutorSpec, Job, JobRunner
+from .executors import JOB_KINDS, ExecutorSpec, Job, JobRunner, QueueHost
 from .run import ResolvedRun
 from .views import MOUNTS, ViewSpec
 
@@ -273,7 +273,7 @@ KINDS: dict[str, tuple[str, type]] = {
 
 __all__ = [
     "Availability", "ArtifactSpec", "VIEWS", "Batch", "CAPABILITIES", "ComputationResult", "ComputationSpec", "DataSplit",
-    "DatasetSpec", "ExecutorSpec", "JOB_KINDS", "Job", "JobRunner", "KINDS", "LossSpec", "ModelSpec", "NoOptions",
+    "DatasetSpec", "ExecutorSpec", "JOB_KINDS", "Job", "JobRunner", "KINDS", "LossSpec", "ModelSpec", "NoOptions", "QueueHost",
     "OnDemandSpec", "PresetSpec", "Projection", "ProjectionSpec", "ROLES", "RUNS", "ResolvedRun", "Schedule", "MOUNTS",
     "ViewSpec",
 ]

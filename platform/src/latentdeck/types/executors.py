@@ -60,6 +60,46 @@ class Job:
         return cls(kind=data.get("kind"), run_dir=data.get("run_dir"), args=data.get("args") or {})
 
 
+def _stays_home() -> None:
+    """What a :class:`QueueHost` becomes when a runner travels (pickled for a Ray task): nothing."""
+    return None
+
+
+@dataclass(frozen=True)
+class QueueHost:
+    """What a server lends an executor that queues its ``run`` jobs (``JobRunner.queue``; None outside a
+    server: ``latentdeck train``, a backfill). The executor's queue (e.g. :class:`latentdeck.kit.RunQueue`)
+    decides when a run starts; the host keeps the run store, reached only through these functions:
+
+    - ``max_concurrent_runs`` / ``max_wait_s``: the server's settings (``--max-concurrent-runs``, how long a
+      run may wait for a not-ready executor).
+    - ``announce(job, data)``: a ``run.stage`` ``waiting`` event in the run's log (``text`` and ``data``).
+    - ``state(job)``: ``{"status": the run's status (None: gone), "cancel": its cancel flag is set}``.
+    - ``withdrawn(job)``: end a run that never started ``cancelled`` (``run.cancelled`` "before start").
+    - ``started(job, handle)``: record the handle of a run the queue started after ``submit`` returned (the
+      host writes ``worker.json``; a handle it cannot record is stopped and the run failed).
+    - ``training(executor_name)``: the run folders of this executor's active runs that have a recorded
+      worker (slots already taken, e.g. by runs that outlived the last server).
+    - ``on_stop(callback)``: call ``callback()`` once when the server stops (the queue then starts what only
+      waited for readiness and forgets the rest: those runs stay ``created`` and the next server submits
+      them again, oldest first).
+
+    A host belongs to its server: a runner shipped elsewhere (pickled) carries no host.
+    """
+
+    max_concurrent_runs: int
+    max_wait_s: float
+    announce: Callable[[Job, dict[str, Any]], None]
+    state: Callable[[Job], dict[str, Any]]
+    withdrawn: Callable[[Job], None]
+    started: Callable[[Job, dict[str, Any]], None]
+    training: Callable[[str], list[str]]
+    on_stop: Callable[[Callable[[], None]], None]
+
+    def __reduce__(self):
+        return _stays_home, ()
+
+
 @dataclass(frozen=True)
 class JobRunner:
     """How the host runs a job: its worker entry, lent to an executor with each ``submit(job, runner=...)``.
@@ -84,12 +124,16 @@ class JobRunner:
 
     Each is a module-level function of the host, so a runner pickles by reference: an executor may ship it
     (or one of its functions) to another process or machine, e.g. as a Ray task's argument.
+
+    ``queue``: the server's :class:`QueueHost` for an executor that queues its ``run`` jobs itself (None
+    outside a server, and in a runner that travelled: start such jobs at once).
     """
 
     argv: Callable[[Job], list[str]]
     here: Callable[[Job], Any]
     hosted: Callable[..., Any]
     forked: Callable[..., None]
+    queue: QueueHost | None = None
 
 
 @dataclass(frozen=True)
@@ -118,8 +162,11 @@ class ExecutorSpec:
     ``{"slots": int | None, "reason": str | None, "expected_s": float | None}``: ``slots`` is how many runs may
     train at once (None: the server's cap, ``--max-concurrent-runs``); 0 while a run started now would not
     train at full speed (the local executor while its warm fork server runs the projections' warm-ups), with
-    the ``reason`` shown on the waiting run, for at most the server's wait limit. The server holds such
-    runs ``created`` in its run queue, and asks once at start in a background thread, so an executor may
+    the ``reason`` shown on the waiting run, for at most the server's wait limit. Such an executor queues its
+    runs itself (:class:`latentdeck.kit.RunQueue` reads ``capacity``; the server lends ``runner.queue``: a
+    ``submit`` that keeps a run waiting returns ``{"waiting": True, ...}``, which the server keeps in memory
+    and asks ``poll``/``cancel`` about). The server resubmits its ``created`` runs at restart, and asks
+    ``capacity`` once at start in a background thread, so an executor may
     start preparing then: a ``capacity`` that names a ``warm_ups`` parameter gets, that once, the installed
     projections' warm-ups by name (``ProjectionSpec.warm_up``) to run where its workers start from. None (a cluster that schedules its own work): runs are submitted at once, and a
     ``heavy`` on-demand computation of its runs is submitted to it as a ``computation`` job; an executor with

@@ -47,7 +47,7 @@ def test_registered(plugin_manager):
     spec = collect(plugin_manager, "executors")["local"]
     assert providers(plugin_manager, "executors")["local"] == "latentdeck.local"
     assert spec.submit is local.submit and spec.poll is local.poll and spec.capacity is local.capacity
-    assert spec.cancel is None  # the run's cancel flag stops its worker
+    assert spec.cancel is local.cancel  # withdraws a run from the queue; a started worker stops at its cancel flag
 
 
 def test_start_spawns_a_worker_that_completes_the_run(plugin_manager, prepared):

@@ -10,9 +10,11 @@ Once it is warm, a ``run`` job is forked from it: its first UMAP projection then
 ~40 s. Until then (or when no projection declares a warm-up, the warm-up failed, ``LATENTDECK_WARMUP=off``,
 or the fork server died) runs start as fresh processes. ``worker.json`` records which way: ``"start":
 "forkserver-warm"`` or ``"subprocess"`` (with ``"start_note"`` saying why not warm). :func:`submit` never
-waits; while the warm-up runs, :func:`capacity` gives 0 slots with the reason, and the server keeps a new
-run waiting (``created``) until the fork server is warm: a worker started meanwhile would train several
-times slower (it and the compiler compete for the cores) and pay the compilation again at its first UMAP.
+waits; while the warm-up runs, :func:`capacity` gives 0 slots with the reason, and the executor's run queue
+(:class:`latentdeck.kit.RunQueue`, in a server) keeps a new run waiting (``created``) until the fork server is
+warm: a worker started meanwhile would train several times slower (it and the compiler compete for the cores)
+and pay the compilation again at its first UMAP. The same queue holds runs beyond the server's
+``--max-concurrent-runs`` in creation order (``runner.queue``: the server's settings and run store).
 
 A ``backfill`` job is a fresh process too; a ``computation`` job runs in a thread of this process (the
 server's: ``runner.here``), and :func:`poll` hands back its answer. Every way runs the worker entry the host
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from latentdeck import ExecutorSpec, Job, JobRunner, hookimpl
+from latentdeck.kit import RunQueue
 
 log = logging.getLogger(__name__)
 
@@ -343,11 +346,16 @@ def _compute(job_id: str, job: Job, runner: JobRunner) -> None:
         record.update(error=f"{type(exc).__name__}: {exc}", status=500)
 
 
+# The run queue: in a server (runner.queue) a run starts when the server's cap and capacity() allow.
+_queue = RunQueue("local", start=lambda job, runner: start(Path(job.run_dir), runner), capacity=capacity)
+
+
 def submit(job: Job, runner: JobRunner) -> dict:
-    """Start ``job`` and return its handle at once: a run forked warm or as a fresh process, a backfill as a
-    fresh process (a daemon thread reaps it), a computation in a thread of this process."""
+    """Start ``job`` and return its handle at once: a run forked warm or as a fresh process (in a server,
+    through the run queue: a waiting handle while it waits its turn or the warm-up), a backfill as a fresh
+    process (a daemon thread reaps it), a computation in a thread of this process."""
     if job.kind == "run":
-        return start(Path(job.run_dir), runner)
+        return _queue.submit(job, runner)
     if job.kind == "backfill":
         info = _start_subprocess(job, runner)
         threading.Thread(target=wait, args=(info["pid"],), daemon=True, name=f"latentdeck-backfill-{info['pid']}").start()
@@ -360,7 +368,11 @@ def submit(job: Job, runner: JobRunner) -> dict:
 
 
 def poll(handle: dict) -> dict:
-    """``{"alive": bool}``; a computation that ended adds its ``answer`` (or ``error`` and ``status``)."""
+    """``{"alive": bool}``; a computation that ended adds its ``answer`` (or ``error`` and ``status``); a run
+    waiting in the queue adds ``waiting`` and its place (``queue_position``, ``queue_length``)."""
+    queued = _queue.poll(handle)
+    if queued is not None:
+        return queued
     if handle.get("kind") != "computation":
         return {"alive": is_alive(handle)}
     record = _computations.get(str(handle.get("job")))
@@ -372,9 +384,14 @@ def poll(handle: dict) -> dict:
     return {"alive": False, **{k: v for k, v in record.items() if k != "thread"}}
 
 
+def cancel(handle: dict) -> bool:
+    """A run waiting in the queue leaves it, never to start (True); a started worker stops at its cancel flag."""
+    return bool(_queue.cancel(handle))
+
+
 @hookimpl
 def register_executors():
     return [ExecutorSpec(
-        name="local", submit=submit, poll=poll, capacity=capacity, default_rank=0,
+        name="local", submit=submit, poll=poll, capacity=capacity, cancel=cancel, default_rank=0,
         description="one worker process per run on this machine (python -m latentdeck.worker, or forked "
                     "from a fork server where the projections' warm-ups, e.g. umap's JIT, already ran)")]
