@@ -11,10 +11,10 @@ What a computation needs from the run, the registry or the loop comes through he
   ``ctx.projection(method, dims)``, ``ctx.read(other, **fields)`` (another computation's JSON);
 - data: ``ctx.heldout_split()``, ``ctx.heldout_example(idx)`` (422 naming the range);
 - writing: ``ctx.save_json`` / ``save_png`` / ``save_run_file`` (atomic, ``*_latest`` mirrors, each new file
-  announced once), ``ctx.save_latest`` (the mirror of a file written under another name), ``ctx.folder`` (a keyed computation's temporary folder, published by the host as
-  ``<spec folder>/<ctx.key>/``; ``ctx.answer_file(name)`` is a file's name there), ``ctx.answer(request)`` (a
-  keyed answer from inside a per-epoch run), ``ctx.persist(relative, produce)`` (a folder of files produced
-  once), ``ctx.emit``.
+  announced once), ``ctx.save_latest`` (the mirror of a file written under another name), ``ctx.folder`` (a
+  keyed computation's temporary folder, published by the host as ``<spec folder>/<ctx.key>/``;
+  ``ctx.answer_file(name)`` is a file's name there), ``ctx.answer(request)`` (a keyed answer from inside a
+  per-epoch run), ``ctx.persist(relative, produce)`` (a folder of files produced once), ``ctx.emit``.
 
 Writes go through one writer (:mod:`latentdeck.engine.writer`) behind the fence of the run that called it
 (:mod:`latentdeck.engine.budget`): once given up (a cancel, the budget), nothing more is written.

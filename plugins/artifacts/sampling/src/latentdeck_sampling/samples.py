@@ -1,8 +1,8 @@
 """Decoded samples: M decodes of z ~ q(z|x_i) around a held-out example, or of z ~ p(z|c) of one component.
 
-One module serves the per-epoch ``sampling`` generator and the on-demand computation ``sampling``
-(``POST /api/runs/{id}/compute/sampling``, ``latentdeck compute sampling``), both writing through the
-host's shared writer, so a sample grid is the same bytes whichever path made it.
+One grid per call of :func:`sample`, the computation ``sampling`` asked for one grid (``POST
+/api/runs/{id}/compute/sampling``, ``latentdeck compute sampling``, and the epoch loop's default set through
+``ctx.answer``): one path, so a sample grid is the same bytes whoever asked for it.
 
 What is sampled follows the model's declared capabilities (no model names):
 
