@@ -11,10 +11,10 @@ What a computation needs from the run, the registry or the loop comes through he
   ``ctx.projection(method, dims)``, ``ctx.read(other, **fields)`` (another computation's JSON);
 - data: ``ctx.heldout_split()``, ``ctx.heldout_example(idx)`` (422 naming the range);
 - writing: ``ctx.save_json`` / ``save_png`` / ``save_run_file`` (atomic, ``*_latest`` mirrors, each new file
-  announced once), ``ctx.folder`` (a keyed computation's temporary folder, published by the host as
-  ``<spec folder>/<ctx.key>/``; ``ctx.answer_file(name)`` is a file's name there), ``ctx.answer(request)`` (a
-  keyed answer from inside a per-epoch run), ``ctx.persist(relative, produce)`` (a folder of files produced
-  once), ``ctx.emit``.
+  announced once), ``ctx.save_latest`` (the mirror of a file written under another name), ``ctx.folder`` (a
+  keyed computation's temporary folder, published by the host as ``<spec folder>/<ctx.key>/``;
+  ``ctx.answer_file(name)`` is a file's name there), ``ctx.answer(request)`` (a keyed answer from inside a
+  per-epoch run), ``ctx.persist(relative, produce)`` (a folder of files produced once), ``ctx.emit``.
 
 Writes go through one writer (:mod:`latentdeck.engine.writer`) behind the fence of the run that called it
 (:mod:`latentdeck.engine.budget`): once given up (a cancel, the budget), nothing more is written.
@@ -204,6 +204,11 @@ class RunContext:
     def save_png(self, folder: str, template: str, image: Any, mirror: bool = True) -> str:
         """``image``: PNG bytes, a uint8 array (h, w) or (h, w, 3|4), or a PIL image."""
         return self.writer.save_png(folder, template, image, mirror=mirror)
+
+    def save_latest(self, folder: str, template: str, source: str) -> str | None:
+        """The ``*_latest`` mirror (``template`` with tag=latest) of a file already written as ``source`` with
+        tag=epoch_N, e.g. a keyed answer's file (see :class:`ArtifactWriter`); None when a newer epoch keeps it."""
+        return self.writer.save_latest(folder, template, source)
 
     def save_run_file(self, folder: str, filename: str, content: Any) -> str | None:
         """A file that is the same for every epoch, written once per run (see :class:`ArtifactWriter`)."""

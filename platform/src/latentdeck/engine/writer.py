@@ -3,6 +3,7 @@
 - ``save_json`` / ``save_png``: ``<folder>/<template>`` with ``{tag}`` = ``epoch_<N>``, then its
   ``tag=latest`` mirror, each atomic (temp file, fsync, ``os.replace``); with ``keep_newer_latest`` (backfill,
   on-demand requests) a mirror never moves back to an older epoch; ``mirror=False`` writes no mirror.
+- ``save_latest``: the ``*_latest`` mirror alone, of a file already written under another name (a keyed answer's).
 - ``save_run_file``: a file that is the same for every epoch, written once.
 - ``persist_folder``: a folder of files produced once (into a hidden temporary folder, synced, renamed
   into place), then served from disk.
@@ -99,6 +100,19 @@ class ArtifactWriter:
         write_bytes(Path(self.run_dir) / name, image if isinstance(image, bytes) else png_bytes(image), root=self.run_dir)
         self._publish(name, latest if mirror else None, folder, template)
         return name
+
+    def save_latest(self, folder: str, template: str, source: str) -> str | None:
+        """The ``*_latest`` mirror of a file written under another name (a keyed answer's file, which has no
+        flat per-epoch name): copy ``<folder>/<source with tag=epoch_N>`` to ``<folder>/<template with tag=latest>``
+        (both templates hold ``{tag}``), unless ``keep_newer_latest`` and a newer epoch's source exists. The
+        mirror is announced (``name`` the mirror, ``latest`` null). Returns its name, or None when skipped."""
+        _, latest = self._names(folder, template)
+        name, _ = self._names(folder, source)
+        if self.keep_newer_latest and self._newer_epoch_exists(folder, source):
+            return None
+        copy_atomic(Path(self.run_dir) / name, Path(self.run_dir) / latest, root=self.run_dir)
+        self.announce(latest, None, folder)
+        return latest
 
     def save_run_file(self, folder: str, filename: str, content: Any) -> str | None:
         """A file written once and never replaced (the fixed subset's input images; a network probe in an
