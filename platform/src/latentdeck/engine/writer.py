@@ -152,6 +152,13 @@ _PATH_LOCKS: dict[str, threading.Lock] = {}
 _PATH_LOCKS_GUARD = threading.Lock()
 
 
+def path_lock(path: Path | str) -> threading.Lock:
+    """The lock of one answer's path in this process (a folder, or a keyed file stem): its producers wait
+    for one another, so the second finds the first's files."""
+    with _PATH_LOCKS_GUARD:
+        return _PATH_LOCKS.setdefault(str(path), threading.Lock())
+
+
 def persist_once(folder: Path, produce: Callable[[Path], None], root: Path | str | None = None) -> bool:
     """Create ``folder`` by calling ``produce(tmp_folder)`` unless it already exists.
 
@@ -164,9 +171,7 @@ def persist_once(folder: Path, produce: Callable[[Path], None], root: Path | str
     (:func:`latentdeck.kit.safepath.persist_folder`).
     """
     folder = Path(folder)
-    with _PATH_LOCKS_GUARD:
-        lock = _PATH_LOCKS.setdefault(str(folder), threading.Lock())
-    with lock:
+    with path_lock(folder):
         if root is not None:
             return safepath.persist_folder(root, safepath.relative(root, folder), produce)
         if folder.is_dir():
@@ -190,18 +195,23 @@ def _durable(produce: Callable[[Path], None]) -> Callable[[Path], None]:
     """
     def run(tmp: Path) -> None:
         produce(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            if _syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-        for path in tmp.rglob("*"):
-            if path.is_file() and not path.is_symlink():
-                with open(path, "rb+") as handle:
-                    os.fsync(handle.fileno())
+        sync_tree(tmp)
 
     return run
+
+
+def sync_tree(tmp: Path) -> None:
+    """Flush the files of the temporary folder ``tmp`` to disk before they are renamed into place."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        if _syncfs(fd) == 0:
+            return
+    finally:
+        os.close(fd)
+    for path in Path(tmp).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb+") as handle:
+                os.fsync(handle.fileno())
 
 
 def _syncfs(fd: int) -> int:
