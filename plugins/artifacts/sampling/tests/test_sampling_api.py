@@ -44,9 +44,9 @@ def test_on_demand_samples_are_persisted_before_the_answer_and_served_from_disk_
     run_id = run_dir.name
     status, body = grid(client, run_id, {"idx": 5, "m": 64})
     assert status == 200, body
-    folder = "samples/epoch_2/posterior_local_idx_5_m_64"
-    assert body["png"] == f"{folder}/grid.png" and body["json"] == f"{folder}/grid.json" and body["created"] is True
-    assert body["files"] == [f"{folder}/{name}" for name in ("grid.json", "grid.png", "result.json")]  # each once
+    stem = "samples/posterior_local_epoch_2_idx_5_m_64"  # the seed specification's names
+    assert body["png"] == f"{stem}.png" and body["json"] == f"{stem}.json" and body["created"] is True
+    assert body["files"] == [f"{stem}.json", f"{stem}.png"]  # each once
     config = read_json(run_dir / "config.json")
     assert body["seed"] == derived_seed(config["seed"], 2, "posterior_local", 5) and body["seed_source"] == "derived"
     assert body["kind"] == "posterior_local" and body["epoch"] == 2 and body["idx"] == 5 and body["m"] == 64
@@ -56,7 +56,7 @@ def test_on_demand_samples_are_persisted_before_the_answer_and_served_from_disk_
         {k: body[k] for k in ("kind", "epoch", "idx", "m", "seed", "compute_ms")}
     png = (run_dir / body["png"]).read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and client.get(f"/api/runs/{run_id}/artifacts/{body['png']}").content == png
-    assert sorted(samples_on_disk(run_dir)) == ["epoch_2", "epoch_2/posterior_local_idx_5_m_64",
+    assert sorted(samples_on_disk(run_dir)) == [".posterior_local_epoch_2_idx_5_m_64.result.json",  # the host's, hidden
                                                 *(name.split("/", 1)[1] for name in body["files"])]
     # an answer asked for never moves a *_latest mirror: those are the per-epoch set's
 
@@ -81,10 +81,10 @@ def test_the_same_request_gives_identical_bytes_and_another_seed_differs(trained
     assert second["created"] is True and (run_dir / second["png"]).read_bytes() == png  # recomputed, byte-identical
 
     other = grid(client, run_id, {"kind": "prior_component", "component": 1, "m": 16, "seed": 7})[1]
-    assert other["png"] == "samples/epoch_2/prior_component_c_1_m_16_seed_7/grid.png" and other["seed"] == 7
+    assert other["png"] == "samples/prior_component_epoch_2_c_1_m_16_seed_7.png" and other["seed"] == 7
     assert other["seed_source"] == "override" and (run_dir / other["png"]).read_bytes() != png
     same = grid(client, run_id, {"kind": "prior_component", "component": 1, "m": 16, "seed": first["seed"]})[1]
-    assert same["png"] == first["png"] and same["created"] is False  # the derived seed given explicitly: the default folder
+    assert same["png"] == first["png"] and same["created"] is False  # the derived seed given explicitly: the default names
 
 
 def test_the_per_epoch_mirror_never_moves_back_to_an_older_epoch(trained_run, plugin_manager):
@@ -92,9 +92,10 @@ def test_the_per_epoch_mirror_never_moves_back_to_an_older_epoch(trained_run, pl
     i = read_json(run_dir / "config.json")["viz_indices"][0]
     mirror = run_dir / f"samples/posterior_local_latest_idx_{i}_m_4.json"
     assert read_json(mirror)["epoch"] == 2
-    shutil.rmtree(run_dir / "samples/epoch_1")
+    for old in (run_dir / "samples").glob("*epoch_1_*"):
+        old.unlink()
     result = backfill(run_dir, plugin_manager, epochs=[1], artifacts=["sampling"])
-    assert f"samples/epoch_1/posterior_local_idx_{i}_m_4/grid.json" in result["written"]
+    assert f"samples/posterior_local_epoch_1_idx_{i}_m_4.json" in result["written"]
     assert read_json(mirror)["epoch"] == 2  # backfill of epoch 1 kept the newer epoch's mirror
 
 
@@ -159,10 +160,10 @@ def test_files_list_density_distortion_and_samples_with_their_keys(trained_run, 
     assert rows["density/notes.txt"]["kind"] == "undeclared"
     samples = {(r["fields"]["kind"], r["fields"].get("idx"), r["fields"].get("component"), r["fields"]["m"],
                 r["fields"].get("seed_override"))
-               for r in listing["files"] if r["artifact"] == "sampling" and r["epoch"] == 2 and r["name"].endswith("grid.json")}
+               for r in listing["files"] if r["artifact"] == "sampling" and r["epoch"] == 2 and r["name"].endswith(".json")}
     assert samples == {("posterior_local", 4, None, 4, None), ("prior_component", None, 0, 4, 3)}
     names = [row["name"] for row in listing["files"] if row["name"].startswith("samples/")]
-    assert len(names) == len(set(names)) == 6  # two grids' grid.png, grid.json, result.json: each once
+    assert len(names) == len(set(names)) == 4  # two grids' .png and .json, each once; the host's result is hidden
     only = client.get(f"/api/runs/{run_dir.name}/files", params={"epoch": 1, "folder": "density"}).json()
     assert [row["name"] for row in only["files"]] == ["density/posterior_2d_epoch_1_pca.json"]
 
@@ -170,18 +171,18 @@ def test_files_list_density_distortion_and_samples_with_their_keys(trained_run, 
 def test_backfill_writes_the_default_set_through_the_generator(trained_run, plugin_manager):
     run_dir = trained_run("gmvae", artifact_options={"sampling": {"posterior_count": 1, "m": 4}})
     made = {name: data for name, data in samples_on_disk(run_dir).items() if data is not None}  # files only
-    assert len(made) == 2 * (1 + 3) * 3 + (1 + 3) * 2
+    assert len(made) == 2 * (1 + 3) * 3 + (1 + 3) * 2  # epochs x grids x (png, json, hidden result) + mirrors
     shutil.rmtree(run_dir / "samples")
     result = backfill(run_dir, plugin_manager, artifacts=["sampling"])
     written = [n for n in result["written"] if n.startswith("samples/")]
-    assert set(written) == {f"samples/{n}" for n in made}
-    assert len(written) == len(made) + (1 + 3) * 2  # each epoch's grids once; the mirrors once per epoch
+    assert set(written) == {f"samples/{n}" for n in made if not n.startswith(".")}  # the hidden results: never announced
+    assert len(written) == len(made) - 2 * (1 + 3) + (1 + 3) * 2  # each epoch's grids once; the mirrors once per epoch
     again = {name: data for name, data in samples_on_disk(run_dir).items() if data is not None}
     assert again.keys() == made.keys()  # latest mirrors included
     for name, data in made.items():
         if name.endswith(".png"):
             assert again[name] == data, name  # byte-identical grids
-        elif name.endswith("result.json"):
+        elif name.endswith(".result.json"):
             assert {**json.loads(again[name])["payload"], "compute_ms": 0} == \
                 {**json.loads(data)["payload"], "compute_ms": 0}, name
         else:
@@ -195,10 +196,10 @@ def test_a_person_s_grid_is_the_per_epoch_answer(trained_run, client, plugin_man
     asked = grid(client, run_dir.name, {"idx": i, "m": 4, "epoch": 1})[1]
     assert asked["created"] is True
     result = backfill(run_dir, plugin_manager, epochs=[1], artifacts=["sampling"])
-    answer = f"samples/epoch_1/posterior_local_idx_{i}_m_4"
+    answer = f"samples/posterior_local_epoch_1_idx_{i}_m_4"
     assert not [n for n in result["written"] if n.startswith(answer)]  # served from disk, not computed again
     assert sorted(result["written"]) == [f"samples/posterior_local_latest_idx_{i}_m_4.{ext}" for ext in ("json", "png")]
-    assert read_json(run_dir / f"samples/posterior_local_latest_idx_{i}_m_4.json")["png"] == f"{answer}/grid.png"
+    assert read_json(run_dir / f"samples/posterior_local_latest_idx_{i}_m_4.json")["png"] == f"{answer}.png"
 
 
 @pytest.fixture
@@ -216,10 +217,10 @@ def test_cli_compute_sampling_and_overlays_use_the_same_files(trained_run, runs_
     assert cli(["compute", "sampling", run_dir.name, "--set", "idx=3", "--set", "m=8", *args, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     png = result["payload"]["png"]
-    assert png == "samples/epoch_2/posterior_local_idx_3_m_8/grid.png" and (run_dir / png).is_file() and result["created"]
+    assert png == "samples/posterior_local_epoch_2_idx_3_m_8.png" and (run_dir / png).is_file() and result["created"]
     assert cli(["compute", "sampling", run_dir.name, "--set", "idx=3", "--set", "m=8", *args]) == 0
     out = capsys.readouterr().out
-    assert "samples/epoch_2/posterior_local_idx_3_m_8" in out and "from disk" in out
+    assert "samples/posterior_local_epoch_2_idx_3_m_8.png" in out and "from disk" in out
     assert cli(["compute", "sampling", run_dir.name, "--set", "kind=prior_component", "--set", "component=0",
                 "--set", "m=4", "--set", "epoch=1", *args]) == 0
     assert "computed" in capsys.readouterr().out
@@ -238,7 +239,7 @@ def test_cli_compute_sampling_and_overlays_use_the_same_files(trained_run, runs_
 
     assert cli(["overlays", run_dir.name, *args]) == 0
     out = capsys.readouterr().out
-    assert "epoch 1: 0 density, 0 distortion, 1 samples" in out and "samples/epoch_2/posterior_local_idx_3_m_8/grid.json" in out
+    assert "epoch 1: 0 density, 0 distortion, 1 samples" in out and "samples/posterior_local_epoch_2_idx_3_m_8.json" in out
     assert cli(["overlays", run_dir.name, "--epoch", "2", "--json", *args]) == 0
     assert [row["epoch"] for row in json.loads(capsys.readouterr().out)["epochs"]] == [2]
 

@@ -20,15 +20,16 @@ What is sampled follows the model's declared capabilities (no model names):
 seed, the epoch, the kind and the key, so the m=16 grid is the first 16 of the m=64 grid) unless the
 request gives a seed.
 
-Files: one folder per grid, the computation's key (:func:`sample_key`), kept by the host (computed into a
-temporary folder, published atomically with its ``result.json``, announced once; a repeat is served from
-disk without computing)::
+Files: the seed specification's names, a grid's two files keyed by their stem (:func:`sample_key`, a key
+``<stem>.*``), kept by the host (computed into a temporary folder, each file renamed to the stem plus its
+extension, then the host's hidden ``.<stem>.result.json`` that marks the grid complete; announced once; a
+repeat is served from disk without computing)::
 
-    samples/epoch_<N>/posterior_local_idx_<i>_m_<M>[_seed_<s>]/grid.png, grid.json, result.json
-    samples/epoch_<N>/prior_component_c_<c>_m_<M>[_seed_<s>]/grid.png, grid.json, result.json
+    samples/posterior_local_epoch_<N>_idx_<i>_m_<M>[_seed_<s>].png|.json
+    samples/prior_component_epoch_<N>_c_<c>_m_<M>[_seed_<s>].png|.json
 
-``_seed_<s>`` only for a seed that differs from the derived one (giving the derived seed lands in the same
-folder). The per-epoch set adds the ``*_latest`` mirrors ``samples/<kind>_latest_<idx|c>_<k>_m_<M>.png|.json``
+``_seed_<s>`` only for a seed that differs from the derived one (giving the derived seed lands on the same
+names). The per-epoch set adds the ``*_latest`` mirrors ``samples/<kind>_latest_<idx|c>_<k>_m_<M>.png|.json``
 (:mod:`latentdeck_sampling.plugin`).
 """
 
@@ -89,15 +90,16 @@ def _key_token(kind: str) -> str:
     return "idx" if kind == "posterior_local" else "c"
 
 
-def answer_name(kind: str, key: int, m: int, seed_override: int | None = None) -> str:
-    """``posterior_local_idx_<i>_m_<M>`` / ``prior_component_c_<c>_m_<M>`` (+ ``_seed_<s>``): one grid's folder."""
-    name = f"{kind}_{_key_token(kind)}_{key}_m_{m}"
-    return name if seed_override is None else f"{name}_seed_{seed_override}"
-
-
-def mirror_template(kind: str, key: int, m: int) -> str:
-    """``<kind>_{tag}_<idx|c>_<k>_m_<M>`` (no extension): the per-epoch set's ``*_latest`` mirror names."""
+def grid_template(kind: str, key: int, m: int) -> str:
+    """``<kind>_{tag}_<idx|c>_<k>_m_<M>`` (no extension): a grid's names, ``{tag}`` = ``epoch_<N>`` | ``latest``."""
     return f"{kind}_{{tag}}_{_key_token(kind)}_{key}_m_{m}"
+
+
+def grid_stem(kind: str, key: int, m: int, epoch: int, seed_override: int | None = None) -> str:
+    """``posterior_local_epoch_<N>_idx_<i>_m_<M>`` / ``prior_component_epoch_<N>_c_<c>_m_<M>`` (+ ``_seed_<s>``):
+    the stem of one grid's ``.png`` and ``.json``."""
+    name = grid_template(kind, key, m).replace("{tag}", f"epoch_{epoch}")
+    return name if seed_override is None else f"{name}_seed_{seed_override}"
 
 
 def seed_override(request: "SampleRequest", run_seed: int, epoch: int) -> int | None:
@@ -108,9 +110,10 @@ def seed_override(request: "SampleRequest", run_seed: int, epoch: int) -> int | 
 
 
 def sample_key(request: "SampleRequest", epoch: int, ctx) -> str:
-    """The computation's key: ``epoch_<N>/<answer_name>`` (the run's seed tells a derived seed from an override)."""
+    """The computation's key, ``<grid_stem>.*``: the grid's files by stem (the run's seed tells a derived seed
+    from an override)."""
     override = seed_override(request, int(ctx.config["seed"]), epoch)
-    return f"epoch_{epoch}/{answer_name(request.kind, request.key, request.m, override)}"
+    return f"{grid_stem(request.kind, request.key, request.m, epoch, override)}.*"
 
 
 # --- drawing -------------------------------------------------------------------------------------
@@ -261,7 +264,7 @@ def _viz_rms(loaded, run_dir: Path) -> float:
 
 def sample(ctx, request: SampleRequest) -> ComputationResult:
     """One grid at ``ctx.epoch`` (the host resolved the request's epoch), written into ``ctx.folder``: the PNG as
-    ``grid.png``, its JSON as ``grid.json`` (the host publishes the folder as ``samples/<key>/``). The payload is
+    ``grid.png``, its JSON as ``grid.json`` (the host publishes them as ``samples/<stem>.png|.json``). The payload is
     the grid's JSON plus ``png`` and ``json`` (their run names) and, at a pretraining epoch of a prior sample,
     ``phase_note``; ``notes`` carries that and the sentence about a component that holds almost no data. A
     problem is an :class:`OnDemandError` (4xx) naming it, and then nothing is published."""
