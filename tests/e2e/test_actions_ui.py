@@ -45,8 +45,8 @@ def test_a_computation_has_a_form_before_it_ever_ran(serve_api, page, shot, tiny
     result = page.get_by_test_id("action-result-sampling")
     expect(result).to_contain_text("computed", timeout=60_000)
     expect(page.get_by_test_id("action-error-sampling")).to_have_count(0)
-    expect(result).to_contain_text("samples/epoch_2/posterior_local_idx_3_m_4/grid.png")
-    assert (runs_dir / run_id / "samples/epoch_2/posterior_local_idx_3_m_4/grid.png").is_file()
+    expect(result).to_contain_text("samples/posterior_local_epoch_2_idx_3_m_4.png")
+    assert (runs_dir / run_id / "samples/posterior_local_epoch_2_idx_3_m_4.png").is_file()
     shot(page, "actions-sampling")
 
     page.get_by_test_id("action-run-sampling").click()  # the same values again: read from disk

@@ -52,7 +52,7 @@ def test_samples_panel_on_the_latent_page(serve_api, page, shot, tiny_config, ru
     expect(meta).to_contain_text("(derived) · computed")
     image = page.get_by_test_id("samples-image")
     page.wait_for_function(IMAGE_LOADED, arg=image.element_handle())
-    assert (runs_dir / run_id / f"samples/epoch_2/posterior_local_idx_{idx}_m_16/grid.png").is_file()
+    assert (runs_dir / run_id / f"samples/posterior_local_epoch_2_idx_{idx}_m_16.png").is_file()
     shot(page, "samples-posterior")
 
     page.get_by_test_id("samples-run").click()  # the same request again: from disk
@@ -65,7 +65,7 @@ def test_samples_panel_on_the_latent_page(serve_api, page, shot, tiny_config, ru
     expect(meta).to_contain_text("seed 5 (override)")
     expect(image).to_have_attribute("width", str(8 * 56))
     page.wait_for_function(IMAGE_LOADED, arg=image.element_handle())
-    assert (runs_dir / run_id / f"samples/epoch_2/posterior_local_idx_{idx}_m_64_seed_5/grid.png").is_file()
+    assert (runs_dir / run_id / f"samples/posterior_local_epoch_2_idx_{idx}_m_64_seed_5.png").is_file()
 
     page.get_by_test_id("samples-seed").fill("")
     page.get_by_test_id("samples-component").select_option("2")

@@ -11,7 +11,7 @@ interface SamplesRequest {
   epoch: number | null; seed: number | null;
 }
 /** One decoded sample grid: the sampling computation's payload (fields in the sampling plugin's README; `png`
- * and `json` name grid.png / grid.json in the grid's folder), with `cached` = read from disk rather than computed
+ * and `json` name the grid's `<stem>.png` / `<stem>.json` in samples/), with `cached` = read from disk rather than computed
  * by this request and `elapsedMs` = how long this request took here. */
 interface SamplesResult {
   kind: string; epoch: number; idx?: number; component?: number; m: number; seed: number; seed_source: string;
