@@ -26,7 +26,7 @@ from ..kit.atomic import json_safe, read_json, write_json
 from ..kit.errors import OnDemandError
 from ..registry.namespace import ArtifactNameError, PLACEHOLDER, check_write
 from ..types import ComputationResult
-from .keyfiles import FILES, file_stem, publish, stored
+from .keyfiles import FILES, answer_folder, file_stem, missing_parents, publish, stored
 
 RESULT = "result.json"  # beside a keyed computation's files: its answer, so a repeat answers the same payload
 
@@ -122,13 +122,13 @@ def keyed(spec, ctx: Any, request: Any, key: str) -> Answer:
     """Compute into a temporary folder, publish it with its ``result.json`` atomically, announce once (a file
     key: publish its files and then its hidden result file, :func:`latentdeck.engine.keyfiles.publish`)."""
     if file_stem(key) is not None:
-        return publish(spec, ctx, request, key)
+        files, kept_result, created = publish(spec, ctx, key, lambda: _kept(spec.compute(ctx, request)))
+        return _answer(spec, key, files, created, kept_result)
     kept: dict[str, Any] = {}
 
     def produce(tmp: Path) -> None:
         ctx.folder = tmp
-        result = result_of(spec.compute(ctx, request))
-        kept["result"] = {"payload": json_safe(dict(result.payload)), "notes": list(result.notes)}
+        kept["result"] = _kept(spec.compute(ctx, request))
         write_json(tmp / RESULT, kept["result"])
 
     made = missing_parents(ctx.run_dir / spec.folder / key)
@@ -150,25 +150,14 @@ def keyed(spec, ctx: Any, request: Any, key: str) -> Answer:
     return _answer(spec, key, files, created, kept["result"])
 
 
-def missing_parents(folder: Path) -> list[Path]:
-    """The folders above ``folder`` that do not exist yet, deepest first."""
-    missing = []
-    parent = folder.parent
-    while not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
-    return missing
-
-
 def _heal(spec, ctx: Any, request: Any, key: str) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix=".latentdeck-result-"))
     try:
         ctx.folder = tmp
-        result = result_of(spec.compute(ctx, request))
+        kept = _kept(spec.compute(ctx, request))
     finally:
         ctx.folder = None
         shutil.rmtree(tmp, ignore_errors=True)
-    kept = {"payload": json_safe(dict(result.payload)), "notes": list(result.notes)}
     with ctx.fence.held() if ctx.fence is not None else nullcontext():
         write_json(ctx.run_dir / spec.folder / key / RESULT, kept, root=ctx.run_dir)
     return kept
@@ -179,7 +168,8 @@ def from_disk(spec, ctx: Any, key: str) -> Answer | None:
     file key, of its files when its hidden result file and every file it lists are there."""
     stem = file_stem(key)
     if stem is not None:
-        return stored(spec, ctx, stem)
+        found = stored(spec, ctx, stem)
+        return None if found is None else _answer(spec, key, found[0], False, found[1])
     name = f"{spec.folder}/{key}"
     if safepath.entry_mode(ctx.run_dir, f"{name}/{RESULT}") is None:
         return None
@@ -187,8 +177,15 @@ def from_disk(spec, ctx: Any, key: str) -> Answer | None:
     return _answer(spec, key, files, False, read_json(ctx.run_dir / name / RESULT, root=ctx.run_dir))
 
 
+def _kept(value: Any) -> dict[str, Any]:
+    """A compute's return value as the host keeps it: ``{payload, notes}``, JSON-safe."""
+    result = result_of(value)
+    return {"payload": json_safe(dict(result.payload)), "notes": list(result.notes)}
+
+
 def _answer(spec, key: str, files: list[str], created: bool, kept: dict[str, Any]) -> Answer:
-    name = f"{spec.folder}/{key}"
+    stem = file_stem(key)
+    name = f"{spec.folder}/{key}" if stem is None else answer_folder(spec.folder, stem)
     return Answer(name, list(files), created, dict(kept.get("payload") or {}), list(kept.get("notes") or []))
 
 

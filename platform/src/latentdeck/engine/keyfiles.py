@@ -31,10 +31,10 @@ import shutil
 import stat
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..kit import safepath
-from ..kit.atomic import json_safe, read_json, write_json
+from ..kit.atomic import read_json, write_json
 from .writer import path_lock, sync_tree
 
 FILES = ".*"  # the end of a key that names files (<stem>.*), not a folder
@@ -66,11 +66,10 @@ def answer_folder(folder: str, stem: str) -> str:
     return f"{folder}/{stem}".rpartition("/")[0]
 
 
-def stored(spec, ctx: Any, stem: str):
-    """The answer of ``<folder>/<stem>.*`` when complete on disk (its result file and every file it lists),
-    else None. A link or special file where a file belongs is refused (:class:`UnsafePath`), not served."""
-    from .keyed import Answer
-
+def stored(spec, ctx: Any, stem: str) -> tuple[list[str], dict[str, Any]] | None:
+    """The answer of ``<folder>/<stem>.*`` when complete on disk (its result file and every file it lists):
+    (its files, the kept result ``{payload, notes}``), else None. A link or special file where a file belongs
+    is refused (:class:`UnsafePath`), not served."""
     run_dir, result = ctx.run_dir, result_name(spec.folder, stem)
     if not safepath.is_regular_file(run_dir, result):
         return None
@@ -81,34 +80,41 @@ def stored(spec, ctx: Any, stem: str):
         return None  # not a result this host wrote: compute it again
     if not all(safepath.is_regular_file(run_dir, f) for f in files):
         return None  # a file removed since: compute it again
-    return Answer(answer_folder(spec.folder, stem), list(files), False, dict(kept.get("payload") or {}),
-                  list(kept.get("notes") or []))
+    return list(files), kept
 
 
-def publish(spec, ctx: Any, request: Any, key: str):
-    """Compute the answer of file key ``key`` (unless it is complete on disk by now), publish it, announce it."""
-    from .keyed import Answer, missing_parents
+def missing_parents(folder: Path) -> list[Path]:
+    """The folders above ``folder`` that do not exist yet, deepest first."""
+    missing = []
+    parent = folder.parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    return missing
 
+
+def publish(spec, ctx: Any, key: str, compute: Callable[[], dict[str, Any]]) -> tuple[list[str], dict[str, Any], bool]:
+    """The answer of file key ``key``: (its files, its kept result, whether this call made it). ``compute()``
+    runs the computation with ``ctx.folder`` set and returns its result as kept (``{payload, notes}``); it is
+    called only when the answer is not complete on disk by now. Publishes and announces what it wrote."""
     stem = file_stem(key)
     target = ctx.run_dir / spec.folder / stem
     with path_lock(target):
         found = stored(spec, ctx, stem)
         if found is not None:
-            return found
+            return (*found, False)
         made = missing_parents(target)
         try:
-            result, files = _compute_and_publish(spec, ctx, request, key, stem)
+            result, files = _compute_and_publish(spec, ctx, key, stem, compute)
         except BaseException:
             for parent in made:  # a refused or failed request leaves no empty folder behind
                 with contextlib.suppress(OSError):
                     parent.rmdir()
             raise
-    return Answer(answer_folder(spec.folder, stem), files, True, result["payload"], result["notes"])
+    return files, result, True
 
 
-def _compute_and_publish(spec, ctx: Any, request: Any, key: str, stem: str) -> tuple[dict[str, Any], list[str]]:
-    from .keyed import result_of
-
+def _compute_and_publish(spec, ctx: Any, key: str, stem: str, compute) -> tuple[dict[str, Any], list[str]]:
     run_dir = ctx.run_dir
     where, _, last = f"{spec.folder}/{stem}".rpartition("/")
     fence = ctx.fence.held if ctx.fence is not None else nullcontext
@@ -124,15 +130,16 @@ def _compute_and_publish(spec, ctx: Any, request: Any, key: str, stem: str) -> t
         try:
             ctx.folder, ctx.key = Path(run_dir, *where.split("/"), tmp), key
             try:
-                result = result_of(spec.compute(ctx, request))
+                kept = compute()
             finally:
                 ctx.folder = ctx.key = None
-            kept = {"payload": json_safe(dict(result.payload)), "notes": list(result.notes)}
             suffixes = _suffixes(dir_fd, tmp, f"{where}/{tmp}", spec.name)
             sync_tree(Path(run_dir, *where.split("/"), tmp))
             names = [f"{where}/{last}{suffix}" for suffix in suffixes.values()]
             with fence():
                 _same_folder(run_dir, where, dir_fd, last)
+                with contextlib.suppress(FileNotFoundError):  # a stale result must not vouch for new files
+                    os.unlink(f".{last}{RESULT_SUFFIX}", dir_fd=dir_fd)
                 for written, suffix in suffixes.items():
                     os.replace(f"{tmp}/{written}", f"{last}{suffix}", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
                 with contextlib.suppress(OSError):
