@@ -22,7 +22,7 @@ from latentdeck.cli import main as cli_main
 from latentdeck.store.events import read_events
 from latentdeck.launch import ConfigError, prepare_run
 from latentdeck.engine.epochs import EpochModels
-from latentdeck.engine.computations import context_for
+from latentdeck.engine.computations import context_for, run
 from latentdeck.registry import collect, get_plugin_manager
 from latentdeck.store.runs import RunStore, read_summary
 from latentdeck.testing import TINY_GMVAE_OPTIONS
@@ -220,9 +220,9 @@ def test_a_checkpoint_saved_on_a_gpu_replays_backfills_and_answers_on_demand_on_
     loaded = EpochModels().get(run_dir, None, plugin_manager)
     assert {p.device.type for p in loaded.model.parameters()} == {"cpu"}
     sampling = collect(plugin_manager, "computations")["sampling"]
-    result = sampling.compute(context_for(run_dir, sampling, plugin_manager, EpochModels()),
-                              sampling.request.model_validate({"idx": 0}))
-    assert result.files
+    result = run(sampling, context_for(run_dir, sampling, plugin_manager, EpochModels()),
+                 sampling.request.model_validate({"idx": 0}))
+    assert result.created and result.files
 
     done = backfill(run_dir, plugin_manager)
     assert "projections/latent_2d_epoch_2_first-dims.json" in done["written"]

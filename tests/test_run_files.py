@@ -67,9 +67,25 @@ def test_an_on_demand_answer_appears_with_its_keys(trained_run, client):
     made = client.post(f"/api/runs/{run_dir.name}/compute/sampling", json={"idx": 4, "m": 4})
     assert made.status_code == 200, made.text
     files = by_name(client.get(f"/api/runs/{run_dir.name}/files", params={"folder": "samples"}).json())
-    row = files["samples/posterior_local_epoch_2_idx_4_m_4.json"]
+    row = files["samples/posterior_local_epoch_2_idx_4_m_4.json"]  # the seed specification's name
     assert (row["kind"], row["artifact"], row["epoch"]) == ("computations", "sampling", 2)
     assert row["fields"]["kind"] == "posterior_local" and row["fields"]["idx"] == 4 and row["fields"]["m"] == 4
+    assert sorted(files) == [f"samples/posterior_local_epoch_2_idx_4_m_4.{ext}" for ext in ("json", "png")]  # result hidden
+    assert (run_dir / "samples/.posterior_local_epoch_2_idx_4_m_4.result.json").is_file()
+
+
+def test_an_older_run_s_flat_sample_files_stay_listed(trained_run, client):
+    run_dir = trained_run("ae", artifacts=["recon_grid"])
+    (run_dir / "samples").mkdir()
+    for name in ("posterior_local_epoch_2_idx_4_m_4.json", "posterior_local_epoch_2_idx_4_m_4_seed_9.png",
+                 "prior_component_latest_c_1_m_16.png"):  # what releases before keyed grids wrote: the same names
+        (run_dir / "samples" / name).write_text("{}")
+    files = by_name(client.get(f"/api/runs/{run_dir.name}/files", params={"folder": "samples"}).json())
+    flat = files["samples/posterior_local_epoch_2_idx_4_m_4.json"]
+    assert (flat["artifact"], flat["epoch"], flat["fields"]["idx"], flat["fields"]["m"]) == ("sampling", 2, 4, 4)
+    assert files["samples/posterior_local_epoch_2_idx_4_m_4_seed_9.png"]["fields"]["seed_override"] == 9
+    mirror = files["samples/prior_component_latest_c_1_m_16.png"]
+    assert mirror["latest"] is True and mirror["fields"]["component"] == 1 and mirror["artifact"] == "sampling"
 
 
 def test_bad_listing_requests_are_refused(client, trained_run):

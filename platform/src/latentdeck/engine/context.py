@@ -11,10 +11,11 @@ What a computation needs from the run, the registry or the loop comes through he
   ``ctx.projection(method, dims)``, ``ctx.read(other, **fields)`` (another computation's JSON);
 - data: ``ctx.heldout_split()``, ``ctx.heldout_example(idx)`` (422 naming the range);
 - writing: ``ctx.save_json`` / ``save_png`` / ``save_run_file`` (atomic, ``*_latest`` mirrors, each new file
-  announced once), ``ctx.folder`` (a keyed computation's temporary folder, published by the host as
-  ``<spec folder>/<ctx.key>/``; ``ctx.answer_file(name)`` is a file's name there), ``ctx.answer(request)`` (a
-  keyed answer from inside a per-epoch run), ``ctx.persist(relative, produce)`` (a folder of files produced
-  once), ``ctx.emit``.
+  announced once), ``ctx.save_latest`` (the mirror of a file written under another name), ``ctx.folder`` (a
+  keyed computation's temporary folder, published by the host as ``<spec folder>/<ctx.key>/``, or for a key
+  ``<stem>.*`` as the files ``<spec folder>/<stem><extension>``;
+  ``ctx.answer_file(name)`` is a file's name there), ``ctx.answer(request)`` (a keyed answer from inside a
+  per-epoch run), ``ctx.persist(relative, produce)`` (a folder of files produced once), ``ctx.emit``.
 
 Writes go through one writer (:mod:`latentdeck.engine.writer`) behind the fence of the run that called it
 (:mod:`latentdeck.engine.budget`): once given up (a cancel, the budget), nothing more is written.
@@ -37,6 +38,7 @@ from ..types import Projection
 from .budget import Fence, FencedEvents, FencedWriter
 from .checkpoints import checkpoint_epochs
 from .keyed import answer
+from .keyfiles import file_stem, suffix_of
 from .epochs import SHARED_MODELS, EpochModels, heldout_example, heldout_split, resolve_epoch
 from .projections import projection_template
 from .writer import ArtifactWriter
@@ -71,7 +73,7 @@ class RunContext:
     models: EpochModels = SHARED_MODELS
     fence: Fence | None = None  # closed when the computation is stopped or out of its budget
     folder: Path | None = None  # a keyed computation's temporary folder: write its files here
-    key: str | None = None  # while a keyed computation computes: its answer's key (published as <spec folder>/<key>/)
+    key: str | None = None  # while a keyed computation computes: its answer's key (<spec folder>/<key>/ or <stem>.*)
     viz: VizSubset | None = None  # the fixed visualization subset (per epoch); viz_subset() loads it on demand
 
     # --- the run -------------------------------------------------------------------------------------
@@ -205,6 +207,11 @@ class RunContext:
         """``image``: PNG bytes, a uint8 array (h, w) or (h, w, 3|4), or a PIL image."""
         return self.writer.save_png(folder, template, image, mirror=mirror)
 
+    def save_latest(self, folder: str, template: str, source: str) -> str | None:
+        """The ``*_latest`` mirror (``template`` with tag=latest) of a file already written as ``source`` with
+        tag=epoch_N, e.g. a keyed answer's file (see :class:`ArtifactWriter`); None when a newer epoch keeps it."""
+        return self.writer.save_latest(folder, template, source)
+
     def save_run_file(self, folder: str, filename: str, content: Any) -> str | None:
         """A file that is the same for every epoch, written once per run (see :class:`ArtifactWriter`)."""
         return self.writer.save_run_file(folder, filename, content)
@@ -219,9 +226,13 @@ class RunContext:
 
     def answer_file(self, name: str) -> str:
         """The run name that file ``name`` written into ``ctx.folder`` will have once the host publishes the
-        answer (``<spec folder>/<key>/<name>``): what a payload names so that it is right from disk too."""
+        answer (``<spec folder>/<key>/<name>``; for a key ``<stem>.*``, ``<spec folder>/<stem><extension>``,
+        ``grid.png`` -> ``<stem>.png``): what a payload names so that it is right from disk too."""
         if self.key is None or self.spec is None:
             raise RuntimeError("answer_file is for a keyed computation while it computes (ctx.folder is set)")
+        stem = file_stem(self.key)
+        if stem is not None:  # a file key: the file is published as <stem><its extension>
+            return f"{self.spec.folder}/{stem}{suffix_of(name)}"
         return f"{self.spec.folder}/{self.key}/{name}"
 
     def answer(self, request: Any) -> Any:

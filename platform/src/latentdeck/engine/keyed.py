@@ -1,10 +1,12 @@
-"""The host's keyed path: a computation with a ``key`` answers one (epoch, request) as ``<folder>/<key>/``.
+"""The host's keyed path: a computation with a ``key`` answers one (epoch, request) as ``<folder>/<key>/``,
+or, for a key ending in ``.*``, as the files ``<folder>/<stem><suffix>`` (:mod:`latentdeck.engine.keyfiles`).
 
 :func:`key_of` turns (request, epoch) into the key (a template filled from the request, or a callable
 ``key(request, epoch)`` / ``key(request, epoch, ctx)``); :func:`from_disk` answers a complete folder (its
 ``result.json`` present) without computing; :func:`keyed` has ``compute`` write into ``ctx.folder`` (hidden,
 temporary), stores its result as ``result.json`` and publishes the folder atomically, announcing each file
-once; :func:`answer` is both, for a computation that is already running (``ctx.answer`` in the epoch loop and
+once (a file key: each file renamed to its stem plus its extension, then a hidden result file marks
+the answer complete); :func:`answer` is both, for a computation that is already running (``ctx.answer`` in the epoch loop and
 backfill). :mod:`latentdeck.engine.computations` (``run``) calls the same functions for HTTP and the CLI.
 """
 
@@ -24,6 +26,7 @@ from ..kit.atomic import json_safe, read_json, write_json
 from ..kit.errors import OnDemandError
 from ..registry.namespace import ArtifactNameError, PLACEHOLDER, check_write
 from ..types import ComputationResult
+from .keyfiles import FILES, answer_folder, file_stem, missing_parents, publish, stored
 
 RESULT = "result.json"  # beside a keyed computation's files: its answer, so a repeat answers the same payload
 
@@ -59,16 +62,23 @@ def result_of(value: Any) -> ComputationResult:
 
 def key_of(spec, request: Any, epoch: int | None, ctx: Any = None) -> str:
     """The folder of one answer inside the spec's folder: its ``key`` filled from the request and ``epoch``
-    (a callable ``key(request, epoch, ctx)`` also gets the run's context, for what only the run knows)."""
+    (a callable ``key(request, epoch, ctx)`` also gets the run's context, for what only the run knows).
+    A key ending in ``.*`` names the answer's file stem instead, and keeps its ``.*``."""
     if callable(spec.key):
         key = spec.key(request, epoch, ctx) if takes_context(spec.key) else spec.key(request, epoch)
     else:
         fields = {**request.model_dump(mode="json"), "epoch": epoch}
         key = PLACEHOLDER.sub(lambda m: _token(fields.get(m.group(1))), spec.key)
+    stem = file_stem(key)
     try:
+        if stem is not None:  # room for the hidden result file's name, the longest of the answer's
+            head, _, last = stem.rpartition("/")
+            check_write(spec.folder, f"{head}/_{last}.result.json" if head else f"_{last}.result.json", None)
+            return check_write(spec.folder, stem, None).split("/", 1)[1] + FILES
         return check_write(spec.folder, key, None).split("/", 1)[1]
     except ArtifactNameError as exc:
-        raise OnDemandError(f"{spec.name}: this request makes no safe folder name ({exc})", 422) from None
+        what = "file name" if stem is not None else "folder name"
+        raise OnDemandError(f"{spec.name}: this request makes no safe {what} ({exc})", 422) from None
 
 
 def takes_context(key) -> bool:
@@ -109,16 +119,19 @@ def answer(spec, ctx: Any, request: Any) -> Answer:
 
 
 def keyed(spec, ctx: Any, request: Any, key: str) -> Answer:
-    """Compute into a temporary folder, publish it with its ``result.json`` atomically, announce once."""
+    """Compute into a temporary folder, publish it with its ``result.json`` atomically, announce once (a file
+    key: publish its files and then its hidden result file, :func:`latentdeck.engine.keyfiles.publish`)."""
+    if file_stem(key) is not None:
+        files, kept_result, created = publish(spec, ctx, key, lambda: _kept(spec.compute(ctx, request)))
+        return _answer(spec, key, files, created, kept_result)
     kept: dict[str, Any] = {}
 
     def produce(tmp: Path) -> None:
         ctx.folder = tmp
-        result = result_of(spec.compute(ctx, request))
-        kept["result"] = {"payload": json_safe(dict(result.payload)), "notes": list(result.notes)}
+        kept["result"] = _kept(spec.compute(ctx, request))
         write_json(tmp / RESULT, kept["result"])
 
-    made = _missing_parents(ctx.run_dir / spec.folder / key)
+    made = missing_parents(ctx.run_dir / spec.folder / key)
     ctx.key = key  # the compute names its published files with it (ctx.answer_file)
     try:
         try:
@@ -137,32 +150,26 @@ def keyed(spec, ctx: Any, request: Any, key: str) -> Answer:
     return _answer(spec, key, files, created, kept["result"])
 
 
-def _missing_parents(folder: Path) -> list[Path]:
-    """The folders above ``folder`` that do not exist yet, deepest first."""
-    missing = []
-    parent = folder.parent
-    while not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
-    return missing
-
-
 def _heal(spec, ctx: Any, request: Any, key: str) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix=".latentdeck-result-"))
     try:
         ctx.folder = tmp
-        result = result_of(spec.compute(ctx, request))
+        kept = _kept(spec.compute(ctx, request))
     finally:
         ctx.folder = None
         shutil.rmtree(tmp, ignore_errors=True)
-    kept = {"payload": json_safe(dict(result.payload)), "notes": list(result.notes)}
     with ctx.fence.held() if ctx.fence is not None else nullcontext():
         write_json(ctx.run_dir / spec.folder / key / RESULT, kept, root=ctx.run_dir)
     return kept
 
 
 def from_disk(spec, ctx: Any, key: str) -> Answer | None:
-    """The stored answer of ``<folder>/<key>/`` when it is complete on disk (folder and ``result.json``)."""
+    """The stored answer of ``<folder>/<key>/`` when it is complete on disk (folder and ``result.json``); for a
+    file key, of its files when its hidden result file and every file it lists are there."""
+    stem = file_stem(key)
+    if stem is not None:
+        found = stored(spec, ctx, stem)
+        return None if found is None else _answer(spec, key, found[0], False, found[1])
     name = f"{spec.folder}/{key}"
     if safepath.entry_mode(ctx.run_dir, f"{name}/{RESULT}") is None:
         return None
@@ -170,8 +177,15 @@ def from_disk(spec, ctx: Any, key: str) -> Answer | None:
     return _answer(spec, key, files, False, read_json(ctx.run_dir / name / RESULT, root=ctx.run_dir))
 
 
+def _kept(value: Any) -> dict[str, Any]:
+    """A compute's return value as the host keeps it: ``{payload, notes}``, JSON-safe."""
+    result = result_of(value)
+    return {"payload": json_safe(dict(result.payload)), "notes": list(result.notes)}
+
+
 def _answer(spec, key: str, files: list[str], created: bool, kept: dict[str, Any]) -> Answer:
-    name = f"{spec.folder}/{key}"
+    stem = file_stem(key)
+    name = f"{spec.folder}/{key}" if stem is None else answer_folder(spec.folder, stem)
     return Answer(name, list(files), created, dict(kept.get("payload") or {}), list(kept.get("notes") or []))
 
 

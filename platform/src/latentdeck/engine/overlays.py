@@ -4,7 +4,8 @@ A per-epoch computation that sets ``ComputationSpec.overlay`` (the built-ins: de
 decoded samples) has its files listed here, parsed with its own declared ``files`` patterns: each JSON
 file that matches gives a row with its ``name`` and the pattern's fields (``family``, ``method``,
 ``kind``, ``idx`` ...; absent ones are null). When the spec also declares the same pattern as ``.png``,
-the row carries ``png`` and is listed only once that PNG exists. The listing is keyed by each spec's
+the row carries ``png`` and is listed only once that PNG exists. Files in sub-folders count (a keyed
+answer's folder; its ``result.json`` is the host's, not an overlay). The listing is keyed by each spec's
 folder, so it knows no generator by name.
 
 ``<tag>`` is ``epoch_<N>`` or ``latest``. Used by ``latentdeck overlays`` (the HTTP API lists every file with its keys:
@@ -16,7 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..kit import safepath
 from .checkpoints import checkpoint_epochs
+from .keyed import RESULT
 from ..registry.namespace import match_file, placeholders
 from ..registry import per_epoch
 
@@ -52,12 +55,14 @@ def list_overlays(run_dir: Path | str, specs: list[Any], epoch: int | None = Non
     per_epoch: dict[int, dict[str, list]] = {}
     latest: dict[str, list] = {kind: [] for kind in kinds}
     for spec in specs:
-        folder = run_dir / spec.folder
-        if not folder.is_dir():
+        try:  # sub-folders too (a keyed answer's folder); no link followed, a linked folder lists nothing
+            names = safepath.list_tree(run_dir, spec.folder)
+        except OSError:
             continue
-        for path in sorted(folder.iterdir()):
-            parsed = _row(spec, path.name)
-            if parsed is None or not path.is_file():
+        for name in names:
+            relname = name.split("/", 1)[1]
+            parsed = None if relname.rsplit("/", 1)[-1] == RESULT else _row(spec, relname)
+            if parsed is None:
                 continue
             number, row = parsed
             if "png" in row and not (run_dir / row["png"]).is_file():

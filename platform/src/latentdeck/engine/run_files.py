@@ -13,7 +13,8 @@ folders (the host's ``checkpoints/`` and ``projections/``, and each folder a plu
 - ``size`` and ``mtime``.
 
 A client therefore never parses a file name: it filters rows by these keys. The patterns are the
-specs' own (``ComputationSpec.files``, plus ``<key>/result.json`` for a keyed one,
+specs' own (``ComputationSpec.files``, plus ``<key>/result.json`` for one keyed by folder; one keyed by
+file stem keeps its result in a hidden file, which no listing shows,
 :func:`latentdeck.engine.projections.projection_template`),
 so a new plugin's files are parsed without a host or frontend change. Nothing is computed or opened;
 the walk is the store's (no link followed, regular files only).
@@ -27,6 +28,7 @@ from typing import Any
 from ..registry import collect, providers, records_of_kinds
 from ..registry.namespace import match_file
 from .checkpoints import checkpoint_epochs
+from .keyfiles import file_stem
 from .projections import projection_template
 
 # The host's own folders, described as patterns like the plugins' (epoch_<N> | latest).
@@ -43,7 +45,8 @@ def file_parsers(pm) -> dict[str, list[tuple[str, str, dict[str, Any], tuple[str
             parsers["projections"].append(("projections", name, {"method": name, "dims": int(dims)},
                                            (projection_template(spec, dims),), {}))
     for kind, spec in records_of_kinds(pm, ("computations",)):
-        kept = (f"{spec.key}/result.json",) if isinstance(spec.key, str) else ()  # the host's record of each answer
+        # the host's record of each answer: a folder key's <key>/result.json (a file key's is hidden, never listed)
+        kept = (f"{spec.key}/result.json",) if isinstance(spec.key, str) and file_stem(spec.key) is None else ()
         parsers.setdefault(spec.folder, []).append((kind, spec.name, {}, tuple(spec.files) + kept, spec.roles()))
     return parsers
 

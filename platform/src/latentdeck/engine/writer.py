@@ -3,6 +3,7 @@
 - ``save_json`` / ``save_png``: ``<folder>/<template>`` with ``{tag}`` = ``epoch_<N>``, then its
   ``tag=latest`` mirror, each atomic (temp file, fsync, ``os.replace``); with ``keep_newer_latest`` (backfill,
   on-demand requests) a mirror never moves back to an older epoch; ``mirror=False`` writes no mirror.
+- ``save_latest``: the ``*_latest`` mirror alone, of a file already written under another name (a keyed answer's).
 - ``save_run_file``: a file that is the same for every epoch, written once.
 - ``persist_folder``: a folder of files produced once (into a hidden temporary folder, synced, renamed
   into place), then served from disk.
@@ -100,6 +101,19 @@ class ArtifactWriter:
         self._publish(name, latest if mirror else None, folder, template)
         return name
 
+    def save_latest(self, folder: str, template: str, source: str) -> str | None:
+        """The ``*_latest`` mirror of a file written under another name (a keyed answer's file, which has no
+        flat per-epoch name): copy ``<folder>/<source with tag=epoch_N>`` to ``<folder>/<template with tag=latest>``
+        (both templates hold ``{tag}``), unless ``keep_newer_latest`` and a newer epoch's source exists. The
+        mirror is announced (``name`` the mirror, ``latest`` null). Returns its name, or None when skipped."""
+        _, latest = self._names(folder, template)
+        name, _ = self._names(folder, source)
+        if self.keep_newer_latest and self._newer_epoch_exists(folder, source):
+            return None
+        copy_atomic(Path(self.run_dir) / name, Path(self.run_dir) / latest, root=self.run_dir)
+        self.announce(latest, None, folder)
+        return latest
+
     def save_run_file(self, folder: str, filename: str, content: Any) -> str | None:
         """A file written once and never replaced (the fixed subset's input images; a network probe in an
         existing folder): no tag, no ``*_latest`` mirror. ``filename`` may hold sub-folders. ``content``:
@@ -138,6 +152,13 @@ _PATH_LOCKS: dict[str, threading.Lock] = {}
 _PATH_LOCKS_GUARD = threading.Lock()
 
 
+def path_lock(path: Path | str) -> threading.Lock:
+    """The lock of one answer's path in this process (a folder, or a keyed file stem): its producers wait
+    for one another, so the second finds the first's files."""
+    with _PATH_LOCKS_GUARD:
+        return _PATH_LOCKS.setdefault(str(path), threading.Lock())
+
+
 def persist_once(folder: Path, produce: Callable[[Path], None], root: Path | str | None = None) -> bool:
     """Create ``folder`` by calling ``produce(tmp_folder)`` unless it already exists.
 
@@ -150,9 +171,7 @@ def persist_once(folder: Path, produce: Callable[[Path], None], root: Path | str
     (:func:`latentdeck.kit.safepath.persist_folder`).
     """
     folder = Path(folder)
-    with _PATH_LOCKS_GUARD:
-        lock = _PATH_LOCKS.setdefault(str(folder), threading.Lock())
-    with lock:
+    with path_lock(folder):
         if root is not None:
             return safepath.persist_folder(root, safepath.relative(root, folder), produce)
         if folder.is_dir():
@@ -176,18 +195,23 @@ def _durable(produce: Callable[[Path], None]) -> Callable[[Path], None]:
     """
     def run(tmp: Path) -> None:
         produce(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            if _syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-        for path in tmp.rglob("*"):
-            if path.is_file() and not path.is_symlink():
-                with open(path, "rb+") as handle:
-                    os.fsync(handle.fileno())
+        sync_tree(tmp)
 
     return run
+
+
+def sync_tree(tmp: Path) -> None:
+    """Flush the files of the temporary folder ``tmp`` to disk before they are renamed into place."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        if _syncfs(fd) == 0:
+            return
+    finally:
+        os.close(fd)
+    for path in Path(tmp).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb+") as handle:
+                os.fsync(handle.fileno())
 
 
 def _syncfs(fd: int) -> int:

@@ -86,7 +86,10 @@ def _computation(record: ComputationSpec) -> list[str]:
         elif isinstance(key, str):
             fields = set(request.model_fields) | {"epoch"}
             unknown = sorted(set(placeholders(key)) - fields)
-            problem = pattern_problem(key.replace("{epoch}", "{epoch:int}"))
+            stem = key[:-len(".*")] if key.endswith(".*") else key  # a file key: the stem of the answer's files
+            problem = pattern_problem(stem.replace("{epoch}", "{epoch:int}"))
+            if stem != key and (not stem or stem.endswith("/")):
+                problem = "a key ending in '.*' names a file stem before it (e.g. 'idx_{idx}_epoch_{epoch}.*')"
             if unknown:
                 problems.append(f"key {key!r:.80} names {unknown}, which are not fields of its request "
                                 f"({', '.join(sorted(fields))})")

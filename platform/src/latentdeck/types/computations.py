@@ -34,7 +34,8 @@ ROLES = {
 class ComputationResult:
     """What a computation answers: ``payload`` (JSON-safe fields, documented in its plugin's README) and
     ``notes`` (sentences for people, which the CLI prints and the UI shows). The host stores it beside the
-    files of a keyed computation (``<folder>/<key>/result.json``), so a repeat answers the same payload."""
+    files of a keyed computation (``<folder>/<key>/result.json``; for a file key ``<stem>.*``, the hidden
+    ``.<stem>.result.json`` beside its files), so a repeat answers the same payload."""
 
     payload: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
@@ -64,9 +65,17 @@ class ComputationSpec:
     label of the start digit; it may raise a refusal, and runs before anything is written). With a key the
     host keeps the promise: a complete ``<folder>/<key>/`` answers from disk (``created: false``); otherwise
     ``compute`` writes into ``ctx.folder`` (a hidden temporary folder; ``ctx.answer_file(name)`` is a file's
-    name once published), which is published atomically with its ``result.json`` and announced once. A
-    per-epoch run answers its own requests the same way with ``ctx.answer(request)``. Without a key,
-    ``compute`` writes through ``ctx.save_*``.
+    name once published), which is published atomically with its ``result.json`` and announced once. A key
+    ending in ``.*`` names a file STEM instead of a folder (``"{kind}_epoch_{epoch}_idx_{idx}.*"``; a callable
+    may return one too), for answers whose file names are a contract: ``compute`` writes into ``ctx.folder``
+    as before, one plain file per extension (``<anything>.<ext>``; the extension is the name from its first
+    dot), and the host publishes each as ``<folder>/<stem>.<ext>`` (``grid.png`` -> ``<stem>.png``;
+    ``ctx.answer_file("grid.png")`` says so), then, last, stores the result as the hidden
+    ``<folder>/<dir>/.<stem name>.result.json``, which marks the answer complete (never listed, so the folder
+    holds only the declared names). Complete: served from disk; otherwise (a crash between two files, or
+    files an older run wrote under those names before results were kept) computed again and the files
+    replaced. Declare the published names in ``files``. A per-epoch run answers its own requests the same
+    way with ``ctx.answer(request)``. Without a key, ``compute`` writes through ``ctx.save_*``.
 
     ``requires``: model capabilities it needs. ``after``: computations whose files of the same epoch this one
     reads (``ctx.read``): those run first. ``folder`` is the run folder it writes (one top-level name, owned
@@ -89,7 +98,7 @@ class ComputationSpec:
     runs: str | int = "every_epoch"
     request: type[BaseModel] | None = None
     options: type[BaseModel] = NoOptions
-    key: str | Callable[..., str] | None = None  # key(request, epoch) or key(request, epoch, ctx)
+    key: str | Callable[..., str] | None = None  # key(request, epoch) or key(request, epoch, ctx); "<stem>.*": files
     requires: frozenset[str] = frozenset()
     after: frozenset[str] = frozenset()
     description: str = ""

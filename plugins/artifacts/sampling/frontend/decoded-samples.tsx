@@ -10,12 +10,13 @@ interface SamplesRequest {
   kind: "posterior_local" | "prior_component"; idx?: number | null; component?: number | null; m: number;
   epoch: number | null; seed: number | null;
 }
-/** One decoded sample grid: the sampling computation's payload (fields in the sampling plugin's README),
- * with `cached` = read from disk rather than computed by this request. */
+/** One decoded sample grid: the sampling computation's payload (fields in the sampling plugin's README; `png`
+ * and `json` name the grid's `<stem>.png` / `<stem>.json` in samples/), with `cached` = read from disk rather than computed
+ * by this request and `elapsedMs` = how long this request took here. */
 interface SamplesResult {
   kind: string; epoch: number; idx?: number; component?: number; m: number; seed: number; seed_source: string;
-  distribution: string; description: string; compute_ms: number; served_ms: number; png: string; json: string;
-  latest: string | null; cached: boolean;
+  distribution: string; description: string; compute_ms: number; png: string; json: string;
+  cached: boolean; elapsedMs: number;
   /** prior_component of a mixture model: how much data the component holds at this epoch */
   component_weight?: { p: number; argmax_share: number; note?: string | null } | null;
   /** prior samples of a pretraining epoch: why they show nothing yet (the prior is not in use) */
@@ -36,14 +37,15 @@ async function fetchGrid(compute: Compute, body: Body, m: number, epoch: number 
     return { failure: { status: 0, detail: `The seed must be a whole number (got "${seedText}"); leave it empty for the run's derived seed.` } };
   }
   try {
+    const started = performance.now();
     const r = await compute("sampling", { ...body, m, epoch, seed } as SamplesRequest);
-    return { result: { ...r.payload, cached: !r.created } as unknown as SamplesResult };
+    return { result: { ...r.payload, cached: !r.created, elapsedMs: performance.now() - started } as unknown as SamplesResult };
   } catch (err) {
     return { failure: err instanceof ApiError ? { status: err.status, detail: err.detail } : { status: 0, detail: String(err) } };
   }
 }
 
-/** Decoded samples from the server (POST /api/runs/{id}/samples): around the selected held-out example
+/** Decoded samples from the server (POST /api/runs/{id}/compute/sampling): around the selected held-out example
  * (z ~ q(z|x), or the AE's labelled isotropic neighbourhood) and, for mixture models, inside one
  * component (z ~ p(z|c)). The server computes and persists every grid; this panel only asks and draws. */
 export default function SamplesView({ run, epoch, explorer, compute }: ViewProps) {
@@ -206,7 +208,7 @@ function SamplesPanel({ runId, compute, model, epoch, selectedIndex, components,
             ) : null}
             <div className="muted mono">
               seed {result.seed} ({result.seed_source}) · {result.cached ? "from disk" : "computed"} ·
-              compute {result.compute_ms.toFixed(0)} ms · served {result.served_ms.toFixed(0)} ms · {result.png}
+              compute {result.compute_ms.toFixed(0)} ms · answered in {result.elapsedMs.toFixed(0)} ms · {result.png}
             </div>
           </figcaption>
         </figure>

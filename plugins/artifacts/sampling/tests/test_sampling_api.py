@@ -33,8 +33,10 @@ def client(plugin_manager, runs_dir):
 
 
 def samples_on_disk(run_dir):
+    """Everything under samples/ by name: a file's bytes, None for a folder (a refusal leaves no empty one)."""
     folder = run_dir / "samples"
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.is_dir() else {}
+    return {p.relative_to(folder).as_posix(): p.read_bytes() if p.is_file() else None
+            for p in sorted(folder.rglob("*"))} if folder.exists() else {}
 
 
 def test_on_demand_samples_are_persisted_before_the_answer_and_served_from_disk_after(trained_run, client):
@@ -42,9 +44,9 @@ def test_on_demand_samples_are_persisted_before_the_answer_and_served_from_disk_
     run_id = run_dir.name
     status, body = grid(client, run_id, {"idx": 5, "m": 64})
     assert status == 200, body
-    assert body["png"] == "samples/posterior_local_epoch_2_idx_5_m_64.png" and body["json"] == body["png"][:-4] + ".json"
-    assert body["latest"] == "samples/posterior_local_latest_idx_5_m_64.png" and body["created"] is True
-    assert body["files"] == [body["png"], body["json"]]
+    stem = "samples/posterior_local_epoch_2_idx_5_m_64"  # the seed specification's names
+    assert body["png"] == f"{stem}.png" and body["json"] == f"{stem}.json" and body["created"] is True
+    assert body["files"] == [f"{stem}.json", f"{stem}.png"]  # each once
     config = read_json(run_dir / "config.json")
     assert body["seed"] == derived_seed(config["seed"], 2, "posterior_local", 5) and body["seed_source"] == "derived"
     assert body["kind"] == "posterior_local" and body["epoch"] == 2 and body["idx"] == 5 and body["m"] == 64
@@ -54,17 +56,17 @@ def test_on_demand_samples_are_persisted_before_the_answer_and_served_from_disk_
         {k: body[k] for k in ("kind", "epoch", "idx", "m", "seed", "compute_ms")}
     png = (run_dir / body["png"]).read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and client.get(f"/api/runs/{run_id}/artifacts/{body['png']}").content == png
-    assert (run_dir / "samples/posterior_local_latest_idx_5_m_64.png").read_bytes() == png
+    assert sorted(samples_on_disk(run_dir)) == [".posterior_local_epoch_2_idx_5_m_64.result.json",  # the host's, hidden
+                                                *(name.split("/", 1)[1] for name in body["files"])]
+    # an answer asked for never moves a *_latest mirror: those are the per-epoch set's
 
     announced = [e["data"] for e in read_events(run_dir / "events.jsonl")
                  if e["type"] == "artifact.created" and e["data"]["generator"] == "sampling:on_demand"]
-    assert [(a["name"], a["latest"], a["epoch"], a["kind"]) for a in announced] == [
-        (body["png"], "samples/posterior_local_latest_idx_5_m_64.png", 2, "samples"),
-        (body["json"], "samples/posterior_local_latest_idx_5_m_64.json", 2, "samples")]
+    assert [(a["name"], a["epoch"], a["kind"]) for a in announced] == [(name, 2, "samples") for name in body["files"]]
 
     log_size = (run_dir / "events.jsonl").stat().st_size
     _, again = grid(client, run_id, {"kind": "posterior_local", "idx": 5, "m": 64, "epoch": 2})
-    assert again["created"] is False and again["compute_ms"] == body["compute_ms"]
+    assert again == body | {"created": False}
     assert (run_dir / body["png"]).read_bytes() == png
     assert (run_dir / "events.jsonl").stat().st_size == log_size  # served from disk: nothing new to announce
 
@@ -80,23 +82,21 @@ def test_the_same_request_gives_identical_bytes_and_another_seed_differs(trained
 
     other = grid(client, run_id, {"kind": "prior_component", "component": 1, "m": 16, "seed": 7})[1]
     assert other["png"] == "samples/prior_component_epoch_2_c_1_m_16_seed_7.png" and other["seed"] == 7
-    assert other["seed_source"] == "override" and other["latest"] is None
-    assert (run_dir / other["png"]).read_bytes() != png
-    assert not (run_dir / "samples/prior_component_latest_c_1_m_16_seed_7.png").exists()
-    assert read_json(run_dir / "samples/prior_component_latest_c_1_m_16.json")["seed_source"] == "derived"
+    assert other["seed_source"] == "override" and (run_dir / other["png"]).read_bytes() != png
     same = grid(client, run_id, {"kind": "prior_component", "component": 1, "m": 16, "seed": first["seed"]})[1]
-    assert same["png"] == first["png"] and same["created"] is False  # the derived seed given explicitly: the default file
+    assert same["png"] == first["png"] and same["created"] is False  # the derived seed given explicitly: the default names
 
 
-def test_an_older_epoch_never_moves_the_latest_mirror(trained_run, client):
-    run_dir = trained_run("gmvae", artifacts=["recon_grid"])
-    run_id = run_dir.name
-    newest = grid(client, run_id, {"idx": 2, "m": 4})[1]
-    older = grid(client, run_id, {"idx": 2, "m": 4, "epoch": 1})[1]
-    assert older["epoch"] == 1 and older["latest"] is None and newest["latest"]
-    assert read_json(run_dir / "samples/posterior_local_latest_idx_2_m_4.json")["epoch"] == 2
-    only_old = grid(client, run_id, {"idx": 3, "m": 4, "epoch": 1})[1]
-    assert only_old["latest"] == "samples/posterior_local_latest_idx_3_m_4.png"
+def test_the_per_epoch_mirror_never_moves_back_to_an_older_epoch(trained_run, plugin_manager):
+    run_dir = trained_run("gmvae", artifact_options={"sampling": {"posterior_count": 1, "components": [], "m": 4}})
+    i = read_json(run_dir / "config.json")["viz_indices"][0]
+    mirror = run_dir / f"samples/posterior_local_latest_idx_{i}_m_4.json"
+    assert read_json(mirror)["epoch"] == 2
+    for old in (run_dir / "samples").glob("*epoch_1_*"):
+        old.unlink()
+    result = backfill(run_dir, plugin_manager, epochs=[1], artifacts=["sampling"])
+    assert f"samples/posterior_local_epoch_1_idx_{i}_m_4.json" in result["written"]
+    assert read_json(mirror)["epoch"] == 2  # backfill of epoch 1 kept the newer epoch's mirror
 
 
 @pytest.mark.parametrize("model, body, status, message", [
@@ -162,25 +162,44 @@ def test_files_list_density_distortion_and_samples_with_their_keys(trained_run, 
                 r["fields"].get("seed_override"))
                for r in listing["files"] if r["artifact"] == "sampling" and r["epoch"] == 2 and r["name"].endswith(".json")}
     assert samples == {("posterior_local", 4, None, 4, None), ("prior_component", None, 0, 4, 3)}
+    names = [row["name"] for row in listing["files"] if row["name"].startswith("samples/")]
+    assert len(names) == len(set(names)) == 4  # two grids' .png and .json, each once; the host's result is hidden
     only = client.get(f"/api/runs/{run_dir.name}/files", params={"epoch": 1, "folder": "density"}).json()
     assert [row["name"] for row in only["files"]] == ["density/posterior_2d_epoch_1_pca.json"]
 
 
 def test_backfill_writes_the_default_set_through_the_generator(trained_run, plugin_manager):
     run_dir = trained_run("gmvae", artifact_options={"sampling": {"posterior_count": 1, "m": 4}})
-    made = samples_on_disk(run_dir)
-    assert len(made) == 2 * (1 + 3) * 2 + (1 + 3) * 2
+    made = {name: data for name, data in samples_on_disk(run_dir).items() if data is not None}  # files only
+    assert len(made) == 2 * (1 + 3) * 3 + (1 + 3) * 2  # epochs x grids x (png, json, hidden result) + mirrors
     shutil.rmtree(run_dir / "samples")
     result = backfill(run_dir, plugin_manager, artifacts=["sampling"])
-    assert sorted(n for n in result["written"] if n.startswith("samples/")) == sorted(
-        f"samples/{n}" for n in made if "_epoch_" in n)
-    again = samples_on_disk(run_dir)
+    written = [n for n in result["written"] if n.startswith("samples/")]
+    assert set(written) == {f"samples/{n}" for n in made if not n.startswith(".")}  # the hidden results: never announced
+    assert len(written) == len(made) - 2 * (1 + 3) + (1 + 3) * 2  # each epoch's grids once; the mirrors once per epoch
+    again = {name: data for name, data in samples_on_disk(run_dir).items() if data is not None}
     assert again.keys() == made.keys()  # latest mirrors included
     for name, data in made.items():
         if name.endswith(".png"):
             assert again[name] == data, name  # byte-identical grids
+        elif name.endswith(".result.json"):
+            assert {**json.loads(again[name])["payload"], "compute_ms": 0} == \
+                {**json.loads(data)["payload"], "compute_ms": 0}, name
         else:
             assert {**json.loads(again[name]), "compute_ms": 0} == {**json.loads(data), "compute_ms": 0}, name
+
+
+def test_a_person_s_grid_is_the_per_epoch_answer(trained_run, client, plugin_manager):
+    run_dir = trained_run("gmvae", artifacts=["recon_grid"], artifact_options={"sampling": {"posterior_count": 1,
+                                                                                             "components": [], "m": 4}})
+    i = read_json(run_dir / "config.json")["viz_indices"][0]
+    asked = grid(client, run_dir.name, {"idx": i, "m": 4, "epoch": 1})[1]
+    assert asked["created"] is True
+    result = backfill(run_dir, plugin_manager, epochs=[1], artifacts=["sampling"])
+    answer = f"samples/posterior_local_epoch_1_idx_{i}_m_4"
+    assert not [n for n in result["written"] if n.startswith(answer)]  # served from disk, not computed again
+    assert sorted(result["written"]) == [f"samples/posterior_local_latest_idx_{i}_m_4.{ext}" for ext in ("json", "png")]
+    assert read_json(run_dir / f"samples/posterior_local_latest_idx_{i}_m_4.json")["png"] == f"{answer}.png"
 
 
 @pytest.fixture
@@ -201,7 +220,7 @@ def test_cli_compute_sampling_and_overlays_use_the_same_files(trained_run, runs_
     assert png == "samples/posterior_local_epoch_2_idx_3_m_8.png" and (run_dir / png).is_file() and result["created"]
     assert cli(["compute", "sampling", run_dir.name, "--set", "idx=3", "--set", "m=8", *args]) == 0
     out = capsys.readouterr().out
-    assert "posterior_local_epoch_2_idx_3_m_8.png" in out and "from disk" in out
+    assert "samples/posterior_local_epoch_2_idx_3_m_8.png" in out and "from disk" in out
     assert cli(["compute", "sampling", run_dir.name, "--set", "kind=prior_component", "--set", "component=0",
                 "--set", "m=4", "--set", "epoch=1", *args]) == 0
     assert "computed" in capsys.readouterr().out

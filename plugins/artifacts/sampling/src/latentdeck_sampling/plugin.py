@@ -1,11 +1,17 @@
-"""Decoded samples after each epoch: a small default set of grids, the same files the API makes on demand.
+"""Decoded samples: the computation ``sampling``, asked for one grid at a time and run after each epoch.
 
-For each epoch, with ``m`` samples per grid (``artifact_options.sampling``, :class:`SamplingOptions`):
-``samples/posterior_local_epoch_<N>_idx_<i>_m_<M>.png|.json`` for the first ``posterior_count`` held-out
-indices of ``config.json: viz_indices`` (or ``posterior_indices``), and, for mixture models, ``samples/prior_component_epoch_<N>_c_<c>_m_<M>.png|.json`` for every component (or
-``components``; models declaring ``mixture_prior``); each with a ``*_latest`` mirror. The drawing, the seeds and the payload are
-:mod:`latentdeck_sampling.samples`'s, shared with the on-demand computation ``sampling`` this plugin also
-registers (``POST /api/runs/{id}/compute/sampling``, ``latentdeck compute sampling RUN --set idx=3``).
+A grid is one keyed answer (:func:`key`): the seed specification's two files
+``samples/<kind>_epoch_<N>_<idx|c>_<k>_m_<M>[_seed_<s>].png|.json``, keyed by that stem (the host keeps its
+hidden result beside them), computed once and then served from disk, whoever asks (``POST
+/api/runs/{id}/compute/sampling``, ``latentdeck compute sampling RUN --set idx=3``, the epoch loop, backfill).
+After each epoch, with ``m`` samples per grid (``artifact_options.sampling``, :class:`SamplingOptions`), the
+run asks for its default set: the first ``posterior_count`` held-out indices of ``config.json: viz_indices``
+(or ``posterior_indices``) and, for models declaring ``mixture_prior``, every component (or ``components``);
+each of those grids also gets its ``*_latest`` mirrors ``samples/posterior_local_latest_idx_<i>_m_<M>.png|.json``
+/ ``samples/prior_component_latest_c_<c>_m_<M>.png|.json`` (never moved back to an older epoch). Runs written
+before grids were keyed have the same names (without the result file): they stay listed, and asking for one
+of their grids computes it again (the same PNG bytes). The drawing, the seeds and the payload are
+:mod:`latentdeck_sampling.samples`'s.
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from latentdeck import ComputationSpec, ViewSpec, hookimpl
 
 from .samples import GENERATOR, SampleRequest, SamplingOptions
 
-# The grids' names (the samples' own folder): the PNG and JSON of each grid, a seed override without a mirror.
-SAMPLE_FILES = tuple(
-    f"{{kind}}_{{tag}}_{key}_m_{{m:int}}{seed}.{ext}"
-    for key in ("idx_{idx:int}", "c_{component:int}") for seed in ("", "_seed_{seed_override:int}") for ext in ("json", "png"))
+FOLDER = "samples"
+_KEYS = ("idx_{idx:int}", "c_{component:int}")
+_SEEDS = ("", "_seed_{seed_override:int}")
+# The seed specification's names: a grid's .png and .json per epoch (the key's stem), and the per-epoch set's
+# *_latest mirrors (the {tag} latest; a mirror has no seed override).
+SAMPLE_FILES = tuple(f"{{kind}}_{{tag}}_{key}_m_{{m:int}}{seed}.{ext}"
+                     for key in _KEYS for seed in _SEEDS for ext in ("json", "png"))
 
 
 def default_set(options: SamplingOptions, viz_indices: list[int], components: int | None) -> list[tuple[str, int]]:
@@ -34,23 +43,20 @@ def default_set(options: SamplingOptions, viz_indices: list[int], components: in
 
 
 def generate(ctx) -> None:
-    """The epoch's default set of grids (``artifact_options.sampling``)."""
-    from .samples import compute_grid, derived_seed, file_stem, latent_rms, prior_components
+    """The epoch's default set (``artifact_options.sampling``): each grid asked for through the host's keyed
+    path (``ctx.answer``: from disk when a person already asked for it), then its ``*_latest`` mirrors."""
+    from .samples import grid_template, key_field, prior_components
 
     options: SamplingOptions = ctx.options
-    components = prior_components(ctx)
-    rms = latent_rms(ctx.latents) if ctx.latents is not None else None
-    for kind, key in default_set(options, list(ctx.config["viz_indices"]), components):
-        template = file_stem(kind, "{tag}", key, options.m)
-        seed = derived_seed(int(ctx.config["seed"]), ctx.epoch, kind, key)
-        grid, payload = compute_grid(ctx, kind, key, options.m, seed, "derived",
-                                     f"samples/{template.format(tag=f'epoch_{ctx.epoch}')}.png", rms)
-        ctx.save_png("samples", f"{template}.png", grid)  # the PNG first: a grid whose JSON exists is complete
-        ctx.save_json("samples", f"{template}.json", payload)
+    for kind, key in default_set(options, list(ctx.config["viz_indices"]), prior_components(ctx)):
+        ctx.answer(SampleRequest(kind=kind, m=options.m, **{key_field(kind): key}))
+        for ext in ("png", "json"):
+            name = f"{grid_template(kind, key, options.m)}.{ext}"
+            ctx.save_latest(FOLDER, name, name)
 
 
 def compute(ctx, request: SampleRequest | None = None) -> Any:
-    """Each epoch (``request`` None): the default set; asked for: one grid, from disk when it exists."""
+    """Each epoch (``request`` None): the default set; asked for: one grid into ``ctx.folder``."""
     from .samples import sample
 
     if request is None:
@@ -58,11 +64,19 @@ def compute(ctx, request: SampleRequest | None = None) -> Any:
     return sample(ctx, request)
 
 
+def key(request: SampleRequest, epoch: int, ctx) -> str:
+    """The grid's file stem inside ``samples/``, ``<stem>.*`` (the run's seed tells whether a given seed is the
+    derived one)."""
+    from .samples import sample_key
+
+    return sample_key(request, epoch, ctx)
+
+
 @hookimpl
 def register_computations():
     return [ComputationSpec(
-        name=GENERATOR, compute=compute, request=SampleRequest, options=SamplingOptions,
-        requires=frozenset({"latents", "decoder"}), folder="samples", files=SAMPLE_FILES, overlay=True, view="image_grid",
+        name=GENERATOR, compute=compute, request=SampleRequest, key=key, options=SamplingOptions,
+        requires=frozenset({"latents", "decoder"}), folder=FOLDER, files=SAMPLE_FILES, overlay=True, view="image_grid",
         description="decoded sample grids: each epoch z ~ q(z|x_i) around a few held-out examples (an isotropic "
                     "neighbourhood for deterministic encoders) and z ~ p(z|c) per mixture component; asked for, M "
                     "samples around one held-out example or from one component")]

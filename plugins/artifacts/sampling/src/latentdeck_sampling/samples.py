@@ -1,8 +1,8 @@
 """Decoded samples: M decodes of z ~ q(z|x_i) around a held-out example, or of z ~ p(z|c) of one component.
 
-One module serves the per-epoch ``sampling`` generator and the on-demand computation ``sampling``
-(``POST /api/runs/{id}/compute/sampling``, ``latentdeck compute sampling``), both writing through the
-host's shared writer, so a sample grid is the same bytes whichever path made it.
+One grid per call of :func:`sample`, the computation ``sampling`` asked for one grid (``POST
+/api/runs/{id}/compute/sampling``, ``latentdeck compute sampling``, and the epoch loop's default set through
+``ctx.answer``): one path, so a sample grid is the same bytes whoever asked for it.
 
 What is sampled follows the model's declared capabilities (no model names):
 
@@ -18,18 +18,25 @@ What is sampled follows the model's declared capabilities (no model names):
 
 ``eps`` is ``torch.randn(m, d)`` from a generator seeded with :func:`derived_seed` (a hash of the run
 seed, the epoch, the kind and the key, so the m=16 grid is the first 16 of the m=64 grid) unless the
-request gives a seed; an override's files carry ``_seed_<s>`` and have no ``*_latest`` mirror.
+request gives a seed.
 
-Files (``samples/``, PNG first, then the JSON: a key whose JSON exists is complete):
-``posterior_local_epoch_<N>_idx_<i>_m_<M>.png|.json``, ``prior_component_epoch_<N>_c_<c>_m_<M>.png|.json``
-and the mirrors ``..._latest_...``, which never move back to an older epoch.
+Files: the seed specification's names, a grid's two files keyed by their stem (:func:`sample_key`, a key
+``<stem>.*``), kept by the host (computed into a temporary folder, each file renamed to the stem plus its
+extension, then the host's hidden ``.<stem>.result.json`` that marks the grid complete; announced once; a
+repeat is served from disk without computing)::
+
+    samples/posterior_local_epoch_<N>_idx_<i>_m_<M>[_seed_<s>].png|.json
+    samples/prior_component_epoch_<N>_c_<c>_m_<M>[_seed_<s>].png|.json
+
+``_seed_<s>`` only for a seed that differs from the derived one (giving the derived seed lands on the same
+names). The per-epoch set adds the ``*_latest`` mirrors ``samples/<kind>_latest_<idx|c>_<k>_m_<M>.png|.json``
+(:mod:`latentdeck_sampling.plugin`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,14 +44,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from latentdeck.kit import read_json
 from latentdeck import ComputationResult
-from latentdeck.kit import OnDemandError
-from latentdeck.kit import pretraining_note, single_threaded
-from latentdeck.kit import png_bytes
+from latentdeck.kit import OnDemandError, dumps, png_bytes, pretraining_note, single_threaded
 
 GENERATOR = "sampling"  # the per-epoch generator's name (its options live in artifact_options.sampling)
-ON_DEMAND = "sampling:on_demand"  # the generator name of on-demand grids in artifact.created events
 MAX_M = 256  # samples per request: a 16 x 16 grid
 MAX_SEED = 2**32 - 1
 KINDS = ("posterior_local", "prior_component")
@@ -87,26 +90,30 @@ def _key_token(kind: str) -> str:
     return "idx" if kind == "posterior_local" else "c"
 
 
-def file_stem(kind: str, tag: str, key: int, m: int, seed_override: int | None = None) -> str:
-    """``posterior_local_<tag>_idx_<i>_m_<M>`` / ``prior_component_<tag>_c_<c>_m_<M>`` (+ ``_seed_<s>``)."""
-    stem = f"{kind}_{tag}_{_key_token(kind)}_{key}_m_{m}"
-    return stem if seed_override is None else f"{stem}_seed_{seed_override}"
+def grid_template(kind: str, key: int, m: int) -> str:
+    """``<kind>_{tag}_<idx|c>_<k>_m_<M>`` (no extension): a grid's names, ``{tag}`` = ``epoch_<N>`` | ``latest``."""
+    return f"{kind}_{{tag}}_{_key_token(kind)}_{key}_m_{m}"
 
 
-SAMPLE_NAME = re.compile(
-    r"^(?P<kind>posterior_local|prior_component)_(?:epoch_(?P<epoch>\d+)|(?P<latest>latest))_"
-    r"(?:idx|c)_(?P<key>\d+)_m_(?P<m>\d+)(?:_seed_(?P<seed>\d+))?\.(?P<ext>png|json)$")
+def grid_stem(kind: str, key: int, m: int, epoch: int, seed_override: int | None = None) -> str:
+    """``posterior_local_epoch_<N>_idx_<i>_m_<M>`` / ``prior_component_epoch_<N>_c_<c>_m_<M>`` (+ ``_seed_<s>``):
+    the stem of one grid's ``.png`` and ``.json``."""
+    name = grid_template(kind, key, m).replace("{tag}", f"epoch_{epoch}")
+    return name if seed_override is None else f"{name}_seed_{seed_override}"
 
 
-def parse_name(filename: str) -> dict[str, Any] | None:
-    """The fields of a sample file name (``None`` when it is not one)."""
-    match = SAMPLE_NAME.match(filename)
-    if not match:
+def seed_override(request: "SampleRequest", run_seed: int, epoch: int) -> int | None:
+    """The request's seed when it differs from the derived one, else None (the derived seed's folder)."""
+    if request.seed is None or request.seed == derived_seed(run_seed, epoch, request.kind, request.key):
         return None
-    kind = match["kind"]
-    return {"kind": kind, "epoch": int(match["epoch"]) if match["epoch"] else None, "latest": bool(match["latest"]),
-            key_field(kind): int(match["key"]), "m": int(match["m"]),
-            "seed_override": int(match["seed"]) if match["seed"] else None, "ext": match["ext"]}
+    return request.seed
+
+
+def sample_key(request: "SampleRequest", epoch: int, ctx) -> str:
+    """The computation's key, ``<grid_stem>.*``: the grid's files by stem (the run's seed tells a derived seed
+    from an override)."""
+    override = seed_override(request, int(ctx.config["seed"]), epoch)
+    return f"{grid_stem(request.kind, request.key, request.m, epoch, override)}.*"
 
 
 # --- drawing -------------------------------------------------------------------------------------
@@ -204,7 +211,7 @@ def render(model, capabilities, kind: str, key: int, m: int, seed: int, epoch: i
     return grid, payload
 
 
-# --- on demand (API and CLI) ----------------------------------------------------------------------
+# --- one grid (per epoch, API and CLI) ----------------------------------------------------------------------
 
 class SampleRequest(BaseModel):
     """Which grid to decode: exactly one of ``idx`` (posterior_local) or ``component`` (prior_component)."""
@@ -256,48 +263,29 @@ def _viz_rms(loaded, run_dir: Path) -> float:
 
 
 def sample(ctx, request: SampleRequest) -> ComputationResult:
-    """The on-demand ``sampling`` computation: one grid, from disk when its files exist, else computed,
-    persisted (PNG, then JSON, then the mirrors that never move back) and announced through the context's
-    writer. Answers a ``ComputationResult`` (its files, whether made now); the payload is the grid's JSON plus ``png``,
-    ``json``, ``latest`` (the mirror's PNG when it shows this epoch) and ``served_ms``; ``notes`` carries
-    the sentence about a component that holds almost no data, if any. A problem is an
-    :class:`OnDemandError` (4xx) naming it, and then nothing is written."""
-    started = time.perf_counter()
-    loaded = ctx.load(request.epoch)
-    run_dir = Path(ctx.run_dir)
+    """One grid at ``ctx.epoch`` (the host resolved the request's epoch), written into ``ctx.folder``: the PNG as
+    ``grid.png``, its JSON as ``grid.json`` (the host publishes them as ``samples/<stem>.png|.json``). The payload is
+    the grid's JSON plus ``png`` and ``json`` (their run names) and, at a pretraining epoch of a prior sample,
+    ``phase_note``; ``notes`` carries that and the sentence about a component that holds almost no data. A
+    problem is an :class:`OnDemandError` (4xx) naming it, and then nothing is published."""
+    loaded = ctx.load(ctx.epoch)
     epoch, kind, key, m = loaded.epoch, request.kind, request.key, request.m
-    default_seed = derived_seed(int(loaded.config["seed"]), epoch, kind, key)
-    override = request.seed if request.seed is not None and request.seed != default_seed else None
-    stem = file_stem(kind, f"epoch_{epoch}", key, m, override)
-    names = {"png": f"samples/{stem}.png", "json": f"samples/{stem}.json"}
-    latest_stem = None if override is not None else file_stem(kind, "latest", key, m)
-
-    # one at a time per identical request: the host serialises them (latentdeck.engine.computations)
-    cached = (run_dir / names["json"]).is_file() and (run_dir / names["png"]).is_file()
-    if cached:
-        payload = read_json(run_dir / names["json"], root=run_dir)  # never through a link
-    else:
-        rms = _viz_rms(loaded, run_dir) if kind == "posterior_local" else None
-        grid, payload = compute_grid(loaded, kind, key, m, request.seed if override is not None else default_seed,
-                                     "override" if override is not None else "derived", names["png"], rms)
-        template = file_stem(kind, "{tag}", key, m, override)
-        loaded.save_png("samples", f"{template}.png", png_bytes(grid), mirror=override is None)
-        loaded.save_json("samples", f"{template}.json", payload, mirror=override is None)
-    latest = None
-    if latest_stem:
-        try:
-            if read_json(run_dir / "samples" / f"{latest_stem}.json", root=run_dir).get("epoch") == epoch:
-                latest = f"samples/{latest_stem}.png"
-        except (OSError, ValueError):
-            pass
+    override = seed_override(request, int(loaded.config["seed"]), epoch)
+    seed = override if override is not None else derived_seed(int(loaded.config["seed"]), epoch, kind, key)
+    names = {"png": ctx.answer_file("grid.png"), "json": ctx.answer_file("grid.json")}
+    rms = None
+    if kind == "posterior_local":  # the epoch loop has the subset's latents; asked for later, encode them
+        rms = latent_rms(loaded.latents) if loaded.latents is not None else _viz_rms(loaded, Path(ctx.run_dir))
+    grid, payload = compute_grid(loaded, kind, key, m, seed, "override" if override is not None else "derived",
+                                 names["png"], rms)
+    folder = Path(ctx.folder)
+    (folder / "grid.png").write_bytes(png_bytes(grid))
+    (folder / "grid.json").write_text(dumps(payload) + "\n")
     note = (payload.get("component_weight") or {}).get("note")
     phase_note = prior_phase_note(loaded.phases, epoch) if kind == "prior_component" else None
     extra = {"phase_note": phase_note} if phase_note else {}
-    return ComputationResult(
-        folder="samples", files=(names["png"], names["json"]), created=not cached,
-        notes=tuple(n for n in (phase_note, note) if n),
-        payload={**payload, **extra, "png": names["png"], "json": names["json"], "latest": latest,
-                 "served_ms": round((time.perf_counter() - started) * 1000, 2)})
+    return ComputationResult(notes=tuple(n for n in (phase_note, note) if n),
+                             payload={**payload, **extra, "png": names["png"], "json": names["json"]})
 
 
 def prior_phase_note(phases: list[dict[str, Any]], epoch: int) -> str | None:
