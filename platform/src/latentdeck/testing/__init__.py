@@ -10,7 +10,8 @@ Fixtures (each documented where it is defined):
 - ``trained_run`` — ``trained_run(model="ae", **overrides)`` trains one in-process (with the modules given
   to ``plugin_manager_with``) and returns its folder.
 Helpers that need no fixture: :func:`run_tiny` (``run_tiny([plugin], {"artifacts": ["mine"]})`` trains a tiny
-run with your plugin: a :class:`TinyRun`), :func:`backfill`, :func:`ask` (a computation asked for) and :func:`client`.
+run with your plugin: a :class:`TinyRun`), :func:`backfill`, :func:`ask` (a computation asked for), :class:`Asker` (asks one computation again and again,
+counting what reached ``compute``: a keyed repeat served from disk does not) and :func:`client`.
 Contract helpers: :func:`check_dataset`, :func:`check_model`, :func:`heavy_imports_of`.
 
 This module is also a plugin: it provides the ``tiny-digits`` dataset (seeded synthetic 28x28
@@ -20,6 +21,8 @@ latent coordinates: deterministic, instant, no numba). Workers started in a sepa
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import functools
 from dataclasses import dataclass, field
@@ -261,6 +264,33 @@ def asking_context(run: TinyRun | Path | str, name: str, plugins: Iterable[Any] 
     if heard is not None:
         ctx.events = _Heard(heard)
     return ctx
+
+
+class Asker:
+    """Asks computation ``name`` of a run through the host's one path (as HTTP and the CLI do), each call with a
+    fresh context: ``ask(request)`` returns the host's answer (``files``, ``created``, ``payload``, ``notes``);
+    ``heard`` lists the ``(file, epoch)`` each call announced, ``computed`` counts the calls that reached
+    ``compute`` (a repeat the host serves from disk does not), and one cache of loaded epochs is shared."""
+
+    def __init__(self, run: TinyRun | Path | str, name: str, plugins: Iterable[Any] = (), *, pm: Any = None):
+        from ..engine.epochs import EpochModels
+
+        self.run_dir = run.dir if isinstance(run, TinyRun) else Path(run)
+        self.name, self.pm = name, pm if pm is not None else manager_with(plugins)
+        self.heard: list = []
+        self.computed = 0
+        self.models = EpochModels()
+
+    def ask(self, request: Any) -> Any:
+        from ..engine.computations import run
+
+        ctx = asking_context(self.run_dir, self.name, pm=self.pm, heard=self.heard, models=self.models)
+        spec = ctx.spec
+
+        def counted(c: Any, r: Any) -> Any:
+            self.computed += 1
+            return spec.compute(c, r)
+        return run(dataclasses.replace(spec, compute=counted), ctx, request)
 
 
 class _Heard:

@@ -5,15 +5,13 @@ CLI: tests/test_walk_api.py."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import sys
 
 import numpy as np
 import pytest
 
-from latentdeck.engine.epochs import EpochModels
-from latentdeck.testing import asking_context
+from latentdeck.testing import Asker, asking_context
 from latentdeck import hookimpl
 from latentdeck.kit.atomic import read_json
 from latentdeck.kit import OnDemandError
@@ -45,35 +43,16 @@ def run(trained_run, walk_pm):
     return trained_run("ae", epochs=1, projections=["first-dims", "no-map"], artifacts=["knn"])
 
 
-class _Asker:
-    """Asks ``walk`` through the host's one path (``computations.run``, as HTTP and the CLI do): each call a fresh
-    context, as each request gets; ``heard`` collects the announced files, ``computed`` counts computes."""
-
-    def __init__(self, run_dir, pm, heard):
-        self.run_dir, self.pm, self.heard, self.models, self.computed = run_dir, pm, heard, EpochModels(), 0
-
-    def walk(self, request):
-        from latentdeck.engine.computations import run
-
-        ctx = asking_context(self.run_dir, "walk", pm=self.pm, heard=self.heard, models=self.models)
-        spec = ctx.spec
-
-        def counted(c, r):
-            self.computed += 1
-            return spec.compute(c, r)
-        return run(dataclasses.replace(spec, compute=counted), ctx, request)
-
-
 def _walker(run_dir, pm):
-    heard: list[tuple[list[str], int]] = []
-    return _Asker(run_dir, pm, heard), heard
+    asker = Asker(run_dir, "walk", pm=pm)
+    return asker, asker.heard
 
 
 def test_interpolation_on_a_linear_map_is_exact_at_both_ends(run, walk_pm):
     walker, heard = _walker(run, walk_pm)
     projection = read_json(run / "projections/latent_2d_epoch_1_first-dims.json")
     a, b = projection["indices"][0], projection["indices"][5]
-    result = walker.walk(WalkRequest(from_idx=a, to_idx=b, steps=5, method="first-dims"))
+    result = walker.ask(WalkRequest(from_idx=a, to_idx=b, steps=5, method="first-dims"))
     p = result.payload
     assert result.created and p["placement"]["exact"] and p["placement"]["estimator"] == "exact_linear"
     coords = np.array(p["placement"]["coords"])
@@ -89,7 +68,7 @@ def test_interpolation_on_a_linear_map_is_exact_at_both_ends(run, walk_pm):
     assert strip.size == (5 * 30 + 2, 32)  # five 28-px decodes, 2 px apart
     assert heard == [(f, 1) for f in result.files]
 
-    again = walker.walk(WalkRequest(from_idx=a, to_idx=b, steps=5, method="first-dims"))
+    again = walker.ask(WalkRequest(from_idx=a, to_idx=b, steps=5, method="first-dims"))
     assert not again.created and again.payload == p and len(heard) == len(result.files)  # from disk, announced once
     assert walker.computed == 1 and again.files == result.files  # the host served it: compute was not called
 
@@ -97,13 +76,13 @@ def test_interpolation_on_a_linear_map_is_exact_at_both_ends(run, walk_pm):
 def test_dimension_walk_centres_on_the_digit_with_a_stated_span(run, walk_pm):
     walker, _ = _walker(run, walk_pm)
     projection = read_json(run / "projections/latent_2d_epoch_1_first-dims.json")
-    p = walker.walk(WalkRequest(from_idx=projection["indices"][3], mode="dimension", dim=1, steps=7, method="first-dims")).payload
+    p = walker.ask(WalkRequest(from_idx=projection["indices"][3], mode="dimension", dim=1, steps=7, method="first-dims")).payload
     assert p["span"] > 0 and "std" in p["span_source"]
     assert p["offsets"][3] == 0 and p["offsets"][0] == -p["offsets"][-1] == -p["span"]
     latents = np.array(p["latents"])
     np.testing.assert_allclose(np.delete(latents, 1, axis=1), np.delete(latents, 1, axis=1)[3:4].repeat(7, 0), atol=1e-9)
     np.testing.assert_allclose(np.array(p["placement"]["coords"])[3], projection["coords"][3], atol=1e-5)
-    explicit = walker.walk(WalkRequest(from_idx=projection["indices"][3], mode="dimension", dim=1, span=0.5, steps=3,
+    explicit = walker.ask(WalkRequest(from_idx=projection["indices"][3], mode="dimension", dim=1, span=0.5, steps=3,
                                        method="first-dims"))
     assert explicit.folder.endswith(f"dim_1_span_{span_tag(0.5)}_steps_3") and explicit.payload["span_source"] == "request"
     assert span_tag(0.5) == "s0.5" and span_tag(2.0) == "s2"
@@ -116,7 +95,7 @@ def test_a_dimension_walk_says_whether_the_decoder_uses_the_direction(run, walk_
 
     walker, _ = _walker(run, walk_pm)
     projection = read_json(run / "projections/latent_2d_epoch_1_first-dims.json")
-    change = walker.walk(WalkRequest(from_idx=projection["indices"][2], mode="dimension", dim=0, steps=5,
+    change = walker.ask(WalkRequest(from_idx=projection["indices"][2], mode="dimension", dim=0, steps=5,
                                      method="first-dims")).payload["change"]
     assert change["ignored"] == (change["relative_change"] < 0.01) and "z[0]" in change["text"]
     start = torch.linspace(0, 1, 16).reshape(1, 4, 4)
@@ -130,7 +109,7 @@ def test_a_map_without_a_transform_gets_a_labelled_estimate(run, walk_pm):
     walker, _ = _walker(run, walk_pm)
     projection = read_json(run / "projections/latent_2d_epoch_1_no-map.json")
     a, b = projection["indices"][1], projection["indices"][2]
-    placement = walker.walk(WalkRequest(from_idx=a, to_idx=b, steps=4, method="no-map")).payload["placement"]
+    placement = walker.ask(WalkRequest(from_idx=a, to_idx=b, steps=4, method="no-map")).payload["placement"]
     assert placement["exact"] is False and placement["estimator"] == "knn_interpolation"
     assert placement["transform_available"] is False and "estimate" in placement["text"]
     assert "reloaded from disk" in placement["text"]
@@ -154,15 +133,15 @@ def test_bad_requests_name_the_field_and_write_nothing(run, walk_pm, body, field
     walker, heard = _walker(run, walk_pm)
     request = WalkRequest(method="first-dims", **body)
     if field is None:
-        assert walker.walk(request).created
+        assert walker.ask(request).created
         return
     with pytest.raises(OnDemandError, match=field) as caught:
-        walker.walk(request)
+        walker.ask(request)
     assert caught.value.status == 422 and heard == [] and not (run / "walks").exists()
 
 
 def test_a_method_without_a_2d_file_is_a_404(run, walk_pm):
     walker, _ = _walker(run, walk_pm)
     with pytest.raises(OnDemandError, match="no 2-D umap projection at epoch 1") as caught:
-        walker.walk(WalkRequest(from_idx=0, to_idx=1, method="umap"))
+        walker.ask(WalkRequest(from_idx=0, to_idx=1, method="umap"))
     assert caught.value.status == 404

@@ -6,13 +6,12 @@ with nothing written."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
-from latentdeck.testing import asking_context
+from latentdeck.testing import Asker, asking_context
 from latentdeck.kit.atomic import read_json
 from latentdeck.engine.epochs import EpochModels, heldout_split
 from latentdeck.kit import OnDemandError
@@ -20,28 +19,9 @@ from latentdeck_walk.centre import class_centre
 from latentdeck_walk.walk import WalkRequest
 
 
-class _Asker:
-    """Asks ``walk`` through the host's one path (``computations.run``, as HTTP and the CLI do): each call a fresh
-    context, as each request gets; ``heard`` collects the announced files, ``computed`` counts computes."""
-
-    def __init__(self, run_dir, pm, heard):
-        self.run_dir, self.pm, self.heard, self.models, self.computed = run_dir, pm, heard, EpochModels(), 0
-
-    def walk(self, request):
-        from latentdeck.engine.computations import run
-
-        ctx = asking_context(self.run_dir, "walk", pm=self.pm, heard=self.heard, models=self.models)
-        spec = ctx.spec
-
-        def counted(c, r):
-            self.computed += 1
-            return spec.compute(c, r)
-        return run(dataclasses.replace(spec, compute=counted), ctx, request)
-
-
 def _walker(run_dir, pm):
-    heard: list = []
-    return _Asker(run_dir, pm, heard), heard
+    asker = Asker(run_dir, "walk", pm=pm)
+    return asker, asker.heard
 
 
 def _viz(run_dir, pm):
@@ -60,7 +40,7 @@ def test_the_class_walk_ends_exactly_at_the_class_mean(ae_run, plugin_manager):
     walker, heard = _walker(ae_run, plugin_manager)
     loaded, latents, labels = _viz(ae_run, plugin_manager)
     _, held_labels = heldout_split(loaded.config, loaded.dataset_spec)
-    result = walker.walk(WalkRequest(from_idx=3, mode="centre", centre="class", steps=5, method="first-dims"))
+    result = walker.ask(WalkRequest(from_idx=3, mode="centre", centre="class", steps=5, method="first-dims"))
     p = result.payload
     own = int(held_labels[3])
     mean = latents[labels == own].mean(0)
@@ -78,15 +58,15 @@ def test_the_class_walk_ends_exactly_at_the_class_mean(ae_run, plugin_manager):
     assert sorted(result.files) == [f"{result.folder}/{n}" for n in ("result.json", "strip.png", "walk.json")]
     assert p["strip"]["tiles"] == 5 and heard == [(f, 1) for f in result.files]
 
-    again = walker.walk(WalkRequest(from_idx=3, mode="centre", centre="class", steps=5, method="first-dims"))
+    again = walker.ask(WalkRequest(from_idx=3, mode="centre", centre="class", steps=5, method="first-dims"))
     assert not again.created and again.payload == p and len(heard) == len(result.files)
     assert walker.computed == 1  # served from disk by the host, without computing
-    same = walker.walk(WalkRequest(from_idx=3, mode="centre", centre="class", target=own, steps=5, method="first-dims"))
+    same = walker.ask(WalkRequest(from_idx=3, mode="centre", centre="class", target=own, steps=5, method="first-dims"))
     assert same.folder == result.folder and not same.created  # the default names the same centre
     assert walker.computed == 1
 
     other = (own + 1) % 10
-    to_other = walker.walk(WalkRequest(from_idx=3, mode="centre", centre="class", target=other, steps=3,
+    to_other = walker.ask(WalkRequest(from_idx=3, mode="centre", centre="class", target=other, steps=3,
                                        method="first-dims")).payload
     assert to_other["to"]["target"] == other and to_other["to"]["chosen_by"] == "request"
     np.testing.assert_allclose(to_other["latents"][-1], latents[labels == other].mean(0), atol=2e-6)
@@ -100,19 +80,19 @@ def test_the_component_walk_ends_at_the_prior_mean_of_the_digits_component(train
     with torch.no_grad():
         qc = loaded.model(x)["qc"][0].double()
     prior_mu = loaded.model.prior_mu.detach().double().numpy()
-    p = walker.walk(WalkRequest(from_idx=6, mode="centre", centre="component", method="first-dims")).payload
+    p = walker.ask(WalkRequest(from_idx=6, mode="centre", centre="component", method="first-dims")).payload
     best = int(qc.argmax())
     assert p["to"]["target"] == best and p["to"]["chosen_by"] == "argmax q(c|x) of the start digit"
     assert p["to"]["q"] == pytest.approx(float(qc[best]), abs=1e-6) and "prior mean" in p["to"]["text"]
     np.testing.assert_allclose(p["latents"][-1], prior_mu[best], atol=2e-6)
     assert len(p["latents"]) == 9 and p["latent"] == "mu of q(z|x)"
     chosen = (best + 1) % 3
-    q = walker.walk(WalkRequest(from_idx=6, mode="centre", centre="component", target=chosen, steps=3,
+    q = walker.ask(WalkRequest(from_idx=6, mode="centre", centre="component", target=chosen, steps=3,
                                 method="first-dims")).payload
     np.testing.assert_allclose(q["latents"][-1], prior_mu[chosen], atol=2e-6)
     assert q["to"]["chosen_by"] == "request"
     with pytest.raises(OnDemandError, match="target 3 is not a component: model 'gmvae' has 3 components, use 0..2"):
-        walker.walk(WalkRequest(from_idx=6, mode="centre", centre="component", target=3, method="first-dims"))
+        walker.ask(WalkRequest(from_idx=6, mode="centre", centre="component", target=3, method="first-dims"))
 
 
 @pytest.mark.parametrize("body, message", [
@@ -125,16 +105,16 @@ def test_the_component_walk_ends_at_the_prior_mean_of_the_digits_component(train
 def test_a_centre_that_cannot_be_walked_to_is_a_422_and_writes_nothing(ae_run, plugin_manager, body, message):
     walker, heard = _walker(ae_run, plugin_manager)
     with pytest.raises(OnDemandError, match=message) as caught:
-        walker.walk(WalkRequest(from_idx=0, mode="centre", method="first-dims", **body))
+        walker.ask(WalkRequest(from_idx=0, mode="centre", method="first-dims", **body))
     assert caught.value.status == 422 and heard == [] and not (ae_run / "walks").exists()
 
 
 def test_other_modes_refuse_a_centre(ae_run, plugin_manager):
     walker, _ = _walker(ae_run, plugin_manager)
     with pytest.raises(OnDemandError, match="mode interpolate takes no centre or target"):
-        walker.walk(WalkRequest(from_idx=0, to_idx=1, centre="class", method="first-dims"))
+        walker.ask(WalkRequest(from_idx=0, to_idx=1, centre="class", method="first-dims"))
     with pytest.raises(OnDemandError, match="mode dimension takes no centre or target"):
-        walker.walk(WalkRequest(from_idx=0, mode="dimension", dim=0, target=1, method="first-dims"))
+        walker.ask(WalkRequest(from_idx=0, mode="dimension", dim=0, target=1, method="first-dims"))
 
 
 def test_a_class_without_points_in_the_subset_has_no_centre(trained_run, plugin_manager):
@@ -143,7 +123,7 @@ def test_a_class_without_points_in_the_subset_has_no_centre(trained_run, plugin_
     missing = next(c for c in range(10) if c not in labels)
     walker, _ = _walker(run, plugin_manager)
     with pytest.raises(OnDemandError, match=f"class {missing} has no points in the visualization subset") as caught:
-        walker.walk(WalkRequest(from_idx=0, mode="centre", centre="class", target=missing, method="first-dims"))
+        walker.ask(WalkRequest(from_idx=0, mode="centre", centre="class", target=missing, method="first-dims"))
     assert caught.value.status == 422 and not (run / "walks").exists()
 
 
