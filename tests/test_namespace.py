@@ -97,6 +97,13 @@ def test_two_third_party_plugins_claiming_one_folder_the_second_is_disabled():
     assert "'a_first'" in pm.infos["b_second"].error and "'quality'" in pm.infos["b_second"].error
 
 
+def test_an_on_demand_computation_that_writes_nothing_declares_no_files():
+    answers = plugin("answers_only", register_computations=lambda: [ComputationSpec(
+        "facts", runs="on_demand", request=NoOptions, compute=print, folder="facts", files=())])
+    pm = make_plugin_manager(entrypoints=False, plugins=[answers])
+    assert pm.infos["answers_only"].status == "ok", pm.infos["answers_only"].error
+
+
 def test_a_plugin_may_use_its_folder_in_several_specs():
     both = plugin("both_kinds", register_computations=lambda: [
         ComputationSpec("q1", compute=print, folder="quality", files=("q1_{tag}.json",)),
@@ -122,6 +129,9 @@ def test_a_plugin_may_use_its_folder_in_several_specs():
     (ComputationSpec("o", runs="on_demand", request=NoOptions, compute=print, folder="o", files=("{a}/{a}.json",)), "repeats a placeholder"),
     (ComputationSpec("o", runs="on_demand", request=NoOptions, compute=print, folder="o", files=("o.json",),
                   requires=frozenset({"telepathy"})), "unknown capabilities ['telepathy']"),
+    (ComputationSpec("o", compute=print, folder="o", files=()), "files must be a non-empty tuple"),
+    (ComputationSpec("o", runs="on_demand", request=NoOptions, key="k_{epoch}", compute=print, folder="o", files=()),
+     "only an on-demand computation without a key"),
     (ComputationSpec("o", compute=print, folder="o", files=("o_{tag}.json",), provides={"o_{tag}.json": "edges"}),
      "provides role 'edges'"),
     (ComputationSpec("o", compute=print, folder="o", files=("o_{tag}.json",), provides={"p_{tag}.json": "neighbours"}),

@@ -60,8 +60,12 @@ def _folder_and_files(record: Any) -> list[str]:
     if problem is None and record.folder in HOST_FOLDERS:
         problem = f"{record.folder!r} belongs to the host"
     problems = [f"folder: {problem}"] if problem else []
+    answers_only = getattr(record, "runs", None) == "on_demand" and getattr(record, "key", None) is None
+    if record.files == () and answers_only:
+        return problems  # an on-demand computation that answers a payload and writes no file
     if not isinstance(record.files, tuple) or not record.files:
-        return problems + ["files must be a non-empty tuple of file-name patterns (e.g. ('stats_{tag}.json',))"]
+        return problems + ["files must be a non-empty tuple of file-name patterns (e.g. ('stats_{tag}.json',)); only "
+                           "an on-demand computation without a key, which writes nothing, may declare none"]
     return problems + [f"files: {p}" for p in map(pattern_problem, record.files) if p]
 
 

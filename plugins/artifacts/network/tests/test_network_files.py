@@ -144,6 +144,9 @@ def test_repeats_are_served_from_disk_without_the_model(trained_run, inspector_f
     listed = [row["name"] for row in rows]
     assert sorted(listed) == sorted({*[f for a in first for f in a.files], *plain.files})  # each file listed once
     assert all(row["kind"] != "undeclared" for row in rows)  # every folder's files match a declared pattern
+    credited = {row["name"]: row["artifact"] for row in rows}  # each file is its own operation's
+    for op, answer in zip(("forward", "inspect", "conv-step", "kernels", "perturb", "topk"), first):
+        assert {credited[f] for f in answer.files} == {f"network-{op}"}, op
     fields = {row["name"]: row["fields"] for row in rows}  # the probe's folder is read as its own pattern
     assert fields[f"{first[1].folder}/inspect.json"] == {"idx": 1, "layer": "trunk.layers.2", "ch": 3, "x": 4, "y": 5,
                                                         "file": "inspect.json"}

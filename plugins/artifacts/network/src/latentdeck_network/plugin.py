@@ -22,7 +22,7 @@ HEAVY = frozenset({"topk"})
 @hookimpl
 def register_computations():
     return [ComputationSpec(name=f"network-{op}", runs="on_demand", request=request, compute=compute, key=KEYS[op],
-                            folder=FOLDER, files=FILES, description=(request.__doc__ or "").strip(), heavy=op in HEAVY)
+                            folder=FOLDER, files=FILES[op], description=(request.__doc__ or "").strip(), heavy=op in HEAVY)
             for op, (request, compute) in OPERATIONS.items()]
 
 

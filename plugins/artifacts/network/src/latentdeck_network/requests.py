@@ -17,16 +17,16 @@ from latentdeck import ComputationResult
 from .folders import inspect_key, perturb_key
 
 FOLDER = "network"
-FILES = (
-    "forward/epoch_{epoch}/idx_{idx:int}/{file}",
-    "forward/epoch_{epoch}/idx_{idx:int}/layer_{layer}/{file}",
-    "inspect/epoch_{epoch}/idx_{idx:int}/layer_{layer}/ch_{ch:int}/{file}",
-    "inspect/epoch_{epoch}/idx_{idx:int}/layer_{layer}/ch_{ch:int}_probe_x_{x:int}_y_{y:int}/{file}",
-    "conv_step/epoch_{epoch}/idx_{idx:int}/layer_{layer}/out_{out:int}/x_{x:int}_y_{y:int}/{file}",
-    "kernels/epoch_{epoch}/layer_{layer}/out_{out:int}/{file}",
-    "perturb/epoch_{epoch}/idx_{idx:int}/vector_{key}/dim_{dim:int}/delta_{delta}/{file}",
-    "topk/epoch_{epoch}/layer_{layer}/ch_{ch:int}/metric_{metric}/subset_{n:int}/k_{k:int}/{file}",
-)
+FILES = {  # each operation's own files (network-layers answers a payload and writes none)
+    "layers": (),
+    "forward": ("forward/epoch_{epoch}/idx_{idx:int}/{file}", "forward/epoch_{epoch}/idx_{idx:int}/layer_{layer}/{file}"),
+    "inspect": ("inspect/epoch_{epoch}/idx_{idx:int}/layer_{layer}/ch_{ch:int}/{file}",
+                "inspect/epoch_{epoch}/idx_{idx:int}/layer_{layer}/ch_{ch:int}_probe_x_{x:int}_y_{y:int}/{file}"),
+    "conv-step": ("conv_step/epoch_{epoch}/idx_{idx:int}/layer_{layer}/out_{out:int}/x_{x:int}_y_{y:int}/{file}",),
+    "kernels": ("kernels/epoch_{epoch}/layer_{layer}/out_{out:int}/{file}",),
+    "perturb": ("perturb/epoch_{epoch}/idx_{idx:int}/vector_{key}/dim_{dim:int}/delta_{delta}/{file}",),
+    "topk": ("topk/epoch_{epoch}/layer_{layer}/ch_{ch:int}/metric_{metric}/subset_{n:int}/k_{k:int}/{file}",),
+}
 Epoch = Field(None, description="an epoch with a checkpoint (default: the newest)")
 NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"  # a layer id or vector key: one safe folder-name part, as the key uses it
 Layer = Field(max_length=200, pattern=NAME, description="a layer id from network-layers (characters A-Z a-z 0-9 _ . -)")
