@@ -278,7 +278,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
           {[...new Set(kinds.values())].map((generator) => (
             <optgroup key={generator} label={generator}>
               {[...kinds].filter(([, g]) => g === generator).map(([k]) => (
-                <option key={k} value={k} disabled={!here.has(k)}>{overlayLabel(k)}{here.has(k) ? "" : " (not computed)"}</option>
+                <option key={k} value={k} disabled={!here.has(k)}>{overlayLabel(k)} ({generator}){here.has(k) ? "" : " · not computed"}</option>
               ))}
             </optgroup>
           ))}
