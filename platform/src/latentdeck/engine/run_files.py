@@ -30,6 +30,7 @@ from ..registry.namespace import match_file
 from .checkpoints import checkpoint_epochs
 from .keyfiles import file_stem
 from .projections import projection_template
+from ..kit.arrays import EXTENSION as ARRAY_EXTENSION
 
 # The host's own folders, described as patterns like the plugins' (epoch_<N> | latest).
 CHECKPOINT_FILES = ("{tag}.pt", "{tag}.json")
@@ -55,6 +56,10 @@ def parse_name(parsers, name: str) -> dict[str, Any]:
     """The keys of the run file ``name`` (``<folder>/<relative>``), or ``kind: undeclared`` when no
     pattern of its folder matches."""
     folder, _, relative = name.partition("/")
+    if relative.endswith(ARRAY_EXTENSION):  # the array file beside a JSON artifact: its owner's, no role of its own
+        keys = parse_name(parsers, name[:-len(ARRAY_EXTENSION)] + ".json")
+        if keys["kind"] != "undeclared":
+            return {**keys, "role": None}
     for kind, artifact, fixed, patterns, roles in parsers.get(folder, ()):
         found = match_file(patterns, relative)
         if found is None:

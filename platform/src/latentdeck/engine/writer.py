@@ -88,11 +88,29 @@ class ArtifactWriter:
         self.announce(name, latest, kind)
 
     def save_json(self, folder: str, template: str, payload: Any, mirror: bool = True) -> str:
-        """Write ``<folder>/<template with tag=epoch_N>`` and (``mirror``) its ``tag=latest`` mirror."""
+        """Write ``<folder>/<template with tag=epoch_N>`` and (``mirror``) its ``tag=latest`` mirror. The numpy
+        arrays among ``payload``'s top-level values go to an array file beside it (:func:`write_with_arrays`)."""
         name, latest = self._names(folder, template)
-        write_json(Path(self.run_dir) / name, payload, root=self.run_dir)
+        self.write_with_arrays(folder, name, payload)
         self._publish(name, latest if mirror else None, folder, template)
         return name
+
+    def write_with_arrays(self, folder: str, name: str, payload: Any) -> None:
+        """Write the JSON artifact ``name``; its top-level numpy arrays (if any) go first to the array file
+        beside it (``<stem>.safetensors``, :mod:`latentdeck.kit.arrays`, announced), and the JSON keeps the
+        other fields plus ``arrays``: the array file's name and each array's dtype and shape. A ``*_latest``
+        mirror of the JSON points at the same array file."""
+        document, arrays = split_arrays(payload)
+        if arrays:
+            from ..kit.arrays import sibling, write_arrays
+
+            packed = sibling(name)  # checked with name: only the extension differs
+            write_arrays(Path(self.run_dir) / packed, arrays, document, root=self.run_dir)
+            self.announce(packed, None, folder)
+            document = {**document, "arrays": {
+                "file": packed.rpartition("/")[2], "format": "safetensors",
+                "names": {k: {"dtype": str(v.dtype), "shape": list(v.shape)} for k, v in arrays.items()}}}
+        write_json(Path(self.run_dir) / name, document, root=self.run_dir)
 
     def save_png(self, folder: str, template: str, image: Any, mirror: bool = True) -> str:
         """``image``: PNG bytes, a uint8 array (h, w) or (h, w, 3|4), or a PIL image."""
@@ -131,7 +149,7 @@ class ArtifactWriter:
         elif filename.endswith(".png"):
             write_bytes(path, png_bytes(content), root=self.run_dir)
         else:
-            write_json(path, content, root=self.run_dir)
+            self.write_with_arrays(folder, name, content)
         self._publish(name, None, folder)
         return name
 
@@ -146,6 +164,21 @@ class ArtifactWriter:
             for file in names:
                 self.announce(file, None, folder)
         return names, created
+
+
+def split_arrays(payload: Any) -> tuple[Any, dict[str, Any]]:
+    """``(the payload without its arrays, {name: numpy array})``: the top-level values of a dict payload that
+    are numpy arrays of one or more dimensions (lists stay JSON)."""
+    if not isinstance(payload, dict):
+        return payload, {}
+    arrays = {k: v for k, v in payload.items()
+              if type(v).__module__ == "numpy" and getattr(v, "ndim", 0) >= 1 and hasattr(v, "dtype")}
+    if not arrays:
+        return payload, {}
+    if "arrays" in payload:
+        raise ArtifactNameError("a payload with numpy arrays may not have its own 'arrays' field (the host "
+                                "writes it: the array file's name and each array's dtype and shape)")
+    return {k: v for k, v in payload.items() if k not in arrays}, arrays
 
 
 _PATH_LOCKS: dict[str, threading.Lock] = {}

@@ -51,7 +51,12 @@ def write_json(path: Path | str, value: Any, indent: int | None = 2, root: Path 
 
 
 def copy_atomic(src: Path | str, dst: Path | str, root: Path | str | None = None) -> None:
-    """Mirror ``src`` to ``dst`` by replace (used for ``*_latest`` mirrors); ``root`` as for :func:`write_stream`."""
+    """Mirror ``src`` to ``dst`` by replace (used for ``*_latest`` mirrors); ``root`` as for :func:`write_stream`.
+    With ``root`` the mirror is a hard link (no second copy) where the file system has them, else a copy."""
+    from .mirrors import link_mirror
+
+    if root is not None and link_mirror(root, safepath.relative(root, src), safepath.relative(root, dst)):
+        return
     write_bytes(dst, read_bytes(src, root), root)
 
 
