@@ -158,3 +158,15 @@ def test_the_api_refuses_a_run_too_large_for_the_disk_with_422(serve_api, tiny_c
     assert response.status_code == 422, response.text
     assert "not enough disk" in response.text and "1,000" not in response.text and "0.0 MB free" in response.text
     assert live.client.get("/api/runs").json() == []
+
+
+def test_a_sweep_is_refused_when_its_runs_together_do_not_fit(plugin_manager, tiny_config, tmp_path, monkeypatch):
+    from latentdeck.launch.sweeps import prepare_sweep, start_sweep
+
+    store = RunStore(tmp_path / "runs")
+    record, configs = prepare_sweep(plugin_manager, {"config": tiny_config, "seeds": [0, 1, 2]})
+    one = launch.estimate_bytes(plugin_manager, configs[0])
+    monkeypatch.setattr(launch, "free_bytes", lambda folder: int(one * 2))  # room for one run, not three
+    with pytest.raises(ConfigError, match="the sweep's 3 runs together"):
+        start_sweep(store, plugin_manager, record, configs)
+    assert not [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]

@@ -202,19 +202,27 @@ def _validate_projections(pm, request: RunConfig) -> dict[str, Any]:
     return parsed
 
 
-def check_disk(pm, stored: ResolvedRun, root: Path) -> None:
-    """Refuse (:class:`ConfigError`, 422) a run whose estimated folder does not fit in the free space of the
-    runs folder ``root`` (:func:`latentdeck.launch.limits.estimate_run_bytes`), before anything is written."""
+def check_disk(pm, stored: ResolvedRun | list[ResolvedRun], root: Path) -> None:
+    """Refuse (:class:`ConfigError`, 422) a run, or a sweep's runs together, whose estimated folders do not fit
+    in the free space of the runs folder ``root`` (:func:`latentdeck.launch.limits.estimate_run_bytes`), before
+    anything is written."""
+    runs = stored if isinstance(stored, list) else [stored]
+    estimate = sum(estimate_bytes(pm, run) for run in runs)
+    epochs = sum(run.settings.epochs for run in runs)
+    refusal = disk_refusal(estimate, free_bytes(Path(root)), Path(root), epochs)
+    if refusal:
+        raise ConfigError(refusal if len(runs) == 1 else f"{refusal} (the sweep's {len(runs)} runs together)")
+
+
+def estimate_bytes(pm, stored: ResolvedRun) -> int:
+    """The run's folder size estimated from its config (points shown, epochs, computations on, checkpoints)."""
     settings = stored.settings
     computations = run_computations(stored.config, per_epoch(pm), collect(pm, "projections"))
     points = settings.viz_subset_size
     if settings.viz_indices or settings.viz_train_indices:
         points = len(settings.viz_indices or []) + len(settings.viz_train_indices or [])
     checkpoints = -(-settings.epochs // settings.checkpoint_every)  # every N epochs, and the last one
-    estimate = estimate_run_bytes(points, settings.epochs, computations, _parameters(pm, stored), checkpoints)
-    refusal = disk_refusal(estimate, free_bytes(Path(root)), Path(root), settings.epochs)
-    if refusal:
-        raise ConfigError(refusal)
+    return estimate_run_bytes(points, settings.epochs, computations, _parameters(pm, stored), checkpoints)
 
 
 def _parameters(pm, stored: ResolvedRun) -> int:
