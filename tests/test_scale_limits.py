@@ -153,10 +153,13 @@ def test_a_run_that_does_not_fit_on_the_disk_is_refused_when_posted(plugin_manag
 
 def test_the_api_refuses_a_run_too_large_for_the_disk_with_422(serve_api, tiny_config, monkeypatch):
     live = serve_api()
-    monkeypatch.setattr(launch, "free_bytes", lambda folder: 1_000)
-    response = live.client.post("/api/runs", json=tiny_config)
+    monkeypatch.setattr(launch, "free_bytes", lambda folder: 1_500_000)
+    response = live.client.post("/api/runs", json={**tiny_config, "epochs": 10})
     assert response.status_code == 422, response.text
-    assert "not enough disk" in response.text and "1,000" not in response.text and "0.0 MB free" in response.text
+    assert "not enough disk" in response.text and "1.5 MB free" in response.text
+    monkeypatch.setattr(launch, "free_bytes", lambda folder: 1_000)  # full already: as when a write finds it so
+    response = live.client.post("/api/runs", json=tiny_config)
+    assert response.status_code == 507 and "is full" in response.text, response.text
     assert live.client.get("/api/runs").json() == []
 
 

@@ -22,7 +22,7 @@ from ..registry import collect, default_name, per_epoch
 from .limits import check_viz_subset_size, disk_refusal, estimate_run_bytes, run_computations
 from .presets import PresetError, apply_preset
 from ..store.resolved import component_options, load_config, moved_field_problems, validation_message
-from ..store.runs import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info
+from ..store.runs import RunStore, RunStoreError, disk_full_error, free_bytes, new_run_id, read_worker_info
 from ..types import ResolvedRun, Schedule
 from .deferred import end_cancelled_before_start, record_worker, start_worker  # noqa: F401 (re-exported)
 
@@ -205,11 +205,14 @@ def _validate_projections(pm, request: RunConfig) -> dict[str, Any]:
 def check_disk(pm, stored: ResolvedRun | list[ResolvedRun], root: Path) -> None:
     """Refuse (:class:`ConfigError`, 422) a run, or a sweep's runs together, whose estimated folders do not fit
     in the free space of the runs folder ``root`` (:func:`latentdeck.launch.limits.estimate_run_bytes`), before
-    anything is written."""
+    anything is written; a disk with less than ``LOW_DISK_BYTES`` free is full (:class:`DiskFull`, 507)."""
     runs = stored if isinstance(stored, list) else [stored]
+    free = free_bytes(Path(root))
+    if 0 <= free < LOW_DISK_BYTES:
+        raise disk_full_error(Path(root))  # full already: 507, as when a write finds it full
     estimate = sum(estimate_bytes(pm, run) for run in runs)
     epochs = sum(run.settings.epochs for run in runs)
-    refusal = disk_refusal(estimate, free_bytes(Path(root)), Path(root), epochs)
+    refusal = disk_refusal(estimate, free, Path(root), epochs)
     if refusal:
         raise ConfigError(refusal if len(runs) == 1 else f"{refusal} (the sweep's {len(runs)} runs together)")
 

@@ -33,7 +33,20 @@ BYTES_PER_POINT: Mapping[str, float] = {
     "mixture_health": 0.0,
 }
 DEFAULT_BYTES_PER_POINT = 16.0
-FIXED_BYTES_PER_EPOCH = 2 << 20  # grids, metrics, events, overlays' 128x128 maps, the inputs' sheet
+# Bytes a computation adds to one epoch whatever the number of points (grids, images, summaries), for the
+# two maps (PCA and UMAP) of a default run: a 128x128 grid file is about 240 kB. Not listed: DEFAULT_BYTES_PER_EPOCH.
+BYTES_PER_EPOCH: Mapping[str, float] = {
+    "density": 1_000_000,  # one grid per family and map: the AE's codes, a GM-VAE's posterior, priors, difference
+    "distortion": 500_000,  # a grid per map
+    "recon_grid": 40_000,
+    "sampling": 40_000,
+    "atlas": 40_000,
+    "cluster_quality": 10_000,
+    "component_prototypes": 40_000,
+    "mixture_health": 10_000,
+}
+DEFAULT_BYTES_PER_EPOCH = 256_000
+RUN_BYTES_PER_EPOCH = 20_000  # events, metrics, summary
 CHECKPOINT_OVERHEAD = 3  # an Adam checkpoint holds the weights and two moments (float32 each)
 LATEST_COPY = 1  # latest.pt: one more checkpoint, whatever the number of epochs
 HEADROOM = 1.1  # 10 % more than the estimate must be free
@@ -70,10 +83,13 @@ def check_viz_subset_size(request: RunConfig, dataset: str, split_size: Callable
 def estimate_run_bytes(points: int, epochs: int, computations: Iterable[str], parameters: int,
                        checkpoints: int | None = None) -> int:
     """The run folder's size, estimated from its config: ``points`` shown x ``epochs`` x the bytes per point of
-    each computation on (:data:`BYTES_PER_POINT`) plus a fixed part per epoch, plus ``checkpoints`` checkpoints
+    each computation on (:data:`BYTES_PER_POINT`), plus each one's part per epoch (:data:`BYTES_PER_EPOCH`: grids,
+    images) and the events', plus ``checkpoints`` checkpoints
     (default: one per epoch) of ``parameters`` float32 weights with Adam's two moments, and ``latest``."""
-    per_point = sum(BYTES_PER_POINT.get(name, DEFAULT_BYTES_PER_POINT) for name in set(computations))
-    per_epoch = points * per_point + FIXED_BYTES_PER_EPOCH
+    names = set(computations)
+    per_point = sum(BYTES_PER_POINT.get(name, DEFAULT_BYTES_PER_POINT) for name in names)
+    fixed = sum(BYTES_PER_EPOCH.get(name, 0 if name in BYTES_PER_POINT else DEFAULT_BYTES_PER_EPOCH) for name in names)
+    per_epoch = points * per_point + fixed + RUN_BYTES_PER_EPOCH
     count = epochs if checkpoints is None else checkpoints
     checkpoint = 4 * parameters * CHECKPOINT_OVERHEAD
     return int(epochs * per_epoch + (count + LATEST_COPY) * checkpoint)
