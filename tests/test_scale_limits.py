@@ -173,3 +173,40 @@ def test_a_sweep_is_refused_when_its_runs_together_do_not_fit(plugin_manager, ti
     with pytest.raises(ConfigError, match="the sweep's 3 runs together"):
         start_sweep(store, plugin_manager, record, configs)
     assert not [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]
+
+
+class _Model:
+    """Per-example outputs and one model-level tensor (like a mixture prior's means)."""
+
+    def __init__(self):
+        import torch
+
+        self.prior_mu = torch.arange(6.0).reshape(3, 2)
+        self.calls = []
+
+    def __call__(self, x):
+        self.calls.append(len(x))
+        return {"recon": x * 2, "z": x.sum(1, keepdim=True), "prior_mu": self.prior_mu}
+
+    def encode(self, x):
+        self.calls.append(len(x))
+        return x.sum(1, keepdim=True)
+
+
+def test_a_large_subset_goes_through_the_model_in_chunks(monkeypatch):
+    import torch
+
+    from latentdeck.engine import vizsubset
+
+    x = torch.arange(50.0).reshape(25, 2)
+    model = _Model()
+    whole = vizsubset.forward(model, x)
+    assert model.calls == [25]  # up to ONE_BATCH_MAX: one batch, as always
+    monkeypatch.setattr(vizsubset, "ONE_BATCH_MAX", 10)
+    monkeypatch.setattr(vizsubset, "CHUNK", 3)  # as many rows as prior_mu: the last chunk (1 row) tells them apart
+    model.calls.clear()
+    chunked = vizsubset.forward(model, x)
+    assert model.calls == [3] * 8 + [1]
+    assert torch.equal(chunked["recon"], whole["recon"]) and torch.equal(chunked["z"], whole["z"])
+    assert torch.equal(chunked["prior_mu"], model.prior_mu)  # taken once, not stacked per chunk
+    assert torch.equal(vizsubset.encode(model, x), x.sum(1, keepdim=True))
