@@ -167,7 +167,7 @@ export function LaunchForm() {
             <select id="f-dataset" name="dataset" value={dataset} onChange={(e) => { setDataset(e.target.value); setErrors({}); }}>
               <option value="default">default → {defaultResolves}{defaultResolves === OFFLINE_FALLBACK ? " (works offline)" : ""}</option>
               {datasets.map((d) => (
-                <option key={d.name} value={d.name}>{d.name}{d.availability && !d.availability.ok ? " — unavailable" : ""}</option>
+                <option key={d.name} value={d.name}>{d.name}{d.availability ? (d.availability.ok ? " — available" : " — unavailable") : ""}</option>
               ))}
             </select>
             <div className="choice-desc" data-testid="dataset-note">
@@ -177,6 +177,8 @@ export function LaunchForm() {
             </div>
             {chosen?.availability && !chosen.availability.ok ? (
               <div className="callout warn small" data-testid="dataset-unavailable"><strong>Not available here.</strong> <div>{chosen.availability.reason}</div></div>
+            ) : chosen?.availability?.ok && dataset !== "default" ? (
+              <div className="muted small" data-testid="dataset-available">Available here: its files are present.</div>
             ) : null}
             {errors.dataset ? <div className="err" role="alert" data-testid="error-dataset">{errors.dataset}</div> : null}
           </div>

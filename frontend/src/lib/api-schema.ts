@@ -1155,7 +1155,7 @@ export interface components {
             checkpoint_every: number;
             /**
              * Viz Subset Size
-             * @description examples used by per-epoch artifacts (see viz_split)
+             * @description examples used by per-epoch artifacts (see viz_split), at most 70,000 (all of Fashion-MNIST with viz_split all) and at most what the dataset's split holds (a larger request is refused, naming the maximum; the default 512 is cut to a smaller split silently)
              * @default 512
              */
             viz_subset_size: number;

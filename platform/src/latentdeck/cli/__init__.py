@@ -25,7 +25,7 @@ from .common import (  # noqa: F401  (EXIT_* and build_request are part of the c
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..launch import ConfigError, prepare_run
+    from ..launch import ConfigError, check_disk, prepare_run
     from ..registry import PluginError, collect, get_plugin_manager
     from ..store.runs import RunStore, read_summary, write_worker_info
     from ..engine.training import execute_run
@@ -34,9 +34,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         pm = get_plugin_manager()
         stored = prepare_run(pm, request)
+        store = RunStore(args.runs_dir)
+        check_disk(pm, stored, store.root)
     except (ConfigError, PluginError) as exc:
         return _usage_error(str(exc))
-    store = RunStore(args.runs_dir)
     store.create(stored)
     run_dir = store.run_dir(stored["run_id"])
     executor = collect(pm, "executors")[stored["executor"]]

@@ -20,7 +20,7 @@ from typing import Any
 from ..kit import safepath
 from .artifact_steps import StageReporter, run_generators, selected_generators, without_grad  # noqa: F401  (re-exported)
 from .budget import DEFAULT_BUDGET_S, Budget, Stopped, run_within_budget, timeout_event
-from . import computations
+from . import computations, vizsubset
 from .background import Background
 from .context import RunContext
 from .writer import AppendingLog
@@ -84,8 +84,8 @@ class ArtifactEngine:
 
         model.eval()
         with torch.no_grad():
-            outputs = model(self.viz.x)
-            latents = model.encode(self.viz.x).float().numpy() if self.has_latents else None
+            outputs = vizsubset.forward(model, self.viz.x)  # in chunks above 10,000 points
+            latents = vizsubset.encode(model, self.viz.x).float().numpy() if self.has_latents else None
             due = self.projections_due(epoch, last, everything)
             todo, only = self._todo(epoch, everything=everything, last=last)  # an estimate: projections may add
             behind = not (self.skip_existing or everything)  # heavy computations go to the background

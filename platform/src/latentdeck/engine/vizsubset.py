@@ -102,3 +102,36 @@ def load(run: ResolvedRun | Mapping[str, Any], dataset_spec) -> VizSubset:
     trained = trained_train_indices(subset, limit, len(split.labels))
     return build(held, train, trained, x_held, heldout.labels.long(), split.images, split.labels,
                  dataset_spec.image_shape)
+
+
+# The subset's forward pass in one batch is what every size up to the old cap (10,000) always did; above it
+# the activations of a whole 70,000-image batch take tens of GB, so larger subsets go through in chunks.
+ONE_BATCH_MAX = 10_000
+CHUNK = 4096
+
+
+def forward(model, x):
+    """``model(x)`` over the subset's images: in one batch up to :data:`ONE_BATCH_MAX` (as always), else in
+    chunks of :data:`CHUNK`, per-example outputs (first dimension = the chunk's length) concatenated and
+    model-level ones (a mixture prior's means) taken once. Call under ``torch.no_grad()``, model in eval mode."""
+    n = len(x)
+    if n <= ONE_BATCH_MAX:
+        return model(x)
+    import torch
+
+    parts = [(len(x[start:start + CHUNK]), model(x[start:start + CHUNK])) for start in range(0, n, CHUNK)]
+    merged = {}
+    for key, first in parts[0][1].items():
+        per_example = all(torch.is_tensor(out[key]) and out[key].dim() > 0 and out[key].shape[0] == size
+                          for size, out in parts)
+        merged[key] = torch.cat([out[key] for _, out in parts]) if per_example else first
+    return merged
+
+
+def encode(model, x):
+    """``model.encode(x)``: in one batch up to :data:`ONE_BATCH_MAX`, else in chunks of :data:`CHUNK`."""
+    if len(x) <= ONE_BATCH_MAX:
+        return model.encode(x)
+    import torch
+
+    return torch.cat([model.encode(x[start:start + CHUNK]) for start in range(0, len(x), CHUNK)])

@@ -19,9 +19,10 @@ from .config import DEFAULT_DATASET, RunConfig, default_data_dir
 from ..engine.devices import DeviceUnavailable, check_requested
 from ..kit.errors import short_repr
 from ..registry import collect, default_name, per_epoch
+from .limits import check_viz_subset_size, disk_refusal, estimate_run_bytes, run_computations
 from .presets import PresetError, apply_preset
 from ..store.resolved import component_options, load_config, moved_field_problems, validation_message
-from ..store.runs import RunStore, RunStoreError, free_bytes, new_run_id, read_worker_info
+from ..store.runs import RunStore, RunStoreError, disk_full_error, free_bytes, new_run_id, read_worker_info
 from ..types import ResolvedRun, Schedule
 from .deferred import end_cancelled_before_start, record_worker, start_worker  # noqa: F401 (re-exported)
 
@@ -126,9 +127,13 @@ def prepare_run(pm, request: RunConfig | dict[str, Any], check_executor: bool = 
     projection_options = _validate_projections(pm, request)
     data_dir = Path(request.data_dir).expanduser() if request.data_dir else default_data_dir()
     dataset, note = resolve_dataset(pm, request.dataset, data_dir)
+    spec = collect(pm, "datasets")[dataset]
     for field, split in (("viz_indices", "heldout"), ("viz_train_indices", "train")):
         if getattr(request, field, None):
-            _check_viz_indices(collect(pm, "datasets")[dataset], data_dir, getattr(request, field), field, split)
+            _check_viz_indices(spec, data_dir, getattr(request, field), field, split)
+    too_many = check_viz_subset_size(request, dataset, lambda split: len(spec.load(data_dir, split).labels))
+    if too_many:
+        raise ConfigError(too_many)
     settings = request.model_copy(update={
         "model_options": options.model_dump(mode="json"), "dataset": dataset, "data_dir": str(data_dir),
         "artifact_options": {n: o.model_dump(mode="json") for n, o in artifact_options.items()},
@@ -197,6 +202,43 @@ def _validate_projections(pm, request: RunConfig) -> dict[str, Any]:
     return parsed
 
 
+def check_disk(pm, stored: ResolvedRun | list[ResolvedRun], root: Path) -> None:
+    """Refuse (:class:`ConfigError`, 422) a run, or a sweep's runs together, whose estimated folders do not fit
+    in the free space of the runs folder ``root`` (:func:`latentdeck.launch.limits.estimate_run_bytes`), before
+    anything is written; a disk with less than ``LOW_DISK_BYTES`` free is full (:class:`DiskFull`, 507)."""
+    runs = stored if isinstance(stored, list) else [stored]
+    free = free_bytes(Path(root))
+    if 0 <= free < LOW_DISK_BYTES:
+        raise disk_full_error(Path(root))  # full already: 507, as when a write finds it full
+    estimate = sum(estimate_bytes(pm, run) for run in runs)
+    epochs = sum(run.settings.epochs for run in runs)
+    refusal = disk_refusal(estimate, free, Path(root), epochs)
+    if refusal:
+        raise ConfigError(refusal if len(runs) == 1 else f"{refusal} (the sweep's {len(runs)} runs together)")
+
+
+def estimate_bytes(pm, stored: ResolvedRun) -> int:
+    """The run's folder size estimated from its config (points shown, epochs, computations on, checkpoints)."""
+    settings = stored.settings
+    computations = run_computations(stored.config, per_epoch(pm), collect(pm, "projections"))
+    points = settings.viz_subset_size
+    if settings.viz_indices or settings.viz_train_indices:
+        points = len(settings.viz_indices or []) + len(settings.viz_train_indices or [])
+    checkpoints = -(-settings.epochs // settings.checkpoint_every)  # every N epochs, and the last one
+    return estimate_run_bytes(points, settings.epochs, computations, _parameters(pm, stored), checkpoints)
+
+
+def _parameters(pm, stored: ResolvedRun) -> int:
+    """The model's parameter count (0 when the model cannot be built here: the estimate then leaves out
+    checkpoints)."""
+    try:
+        model = collect(pm, "models")[stored.model].build(stored.model_options, collect(pm, "datasets")[stored.dataset])
+        return int(sum(p.numel() for p in model.parameters()))
+    except Exception:
+        log.debug("cannot build %s to size its checkpoints", stored.model, exc_info=True)
+        return 0
+
+
 def start_run(store: RunStore, pm, stored: ResolvedRun | dict[str, Any], deferred=None) -> dict[str, Any]:
     """Persist a prepared run and hand it to its executor; a failed start marks the run failed.
 
@@ -204,6 +246,8 @@ def start_run(store: RunStore, pm, stored: ResolvedRun | dict[str, Any], deferre
     server's runner: an executor that queues its runs (the local one) may keep it waiting as ``created``
     (in its run queue, or until it is ready), announced by ``run.stage`` ``waiting`` events.
     """
+    if isinstance(stored, ResolvedRun):
+        check_disk(pm, stored, store.root)
     summary = store.create(stored)
     executor = collect(pm, "executors")[stored["executor"]]
     if deferred is not None:

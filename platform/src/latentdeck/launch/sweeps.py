@@ -33,8 +33,9 @@ from ..kit.atomic import read_json, write_json
 from .config import MAX_SEED, set_dotted
 from ..kit.errors import short_repr
 from ..store.events import read_events
-from . import ConfigError, prepare_run, start_worker, validation_message
+from . import ConfigError, check_disk, prepare_run, start_worker, validation_message
 from ..registry import collect
+from ..types import ResolvedRun
 from ..store.runs import RunNotFound, RunStore, RunStoreError
 from .sweep_creation import creation_abandoned, discard, place_all, recover, stage
 
@@ -266,6 +267,7 @@ def start_sweep(store: RunStore, pm, record: dict[str, Any], configs: list[dict[
     """Write the sweep record, create every member all or nothing (a full disk: :class:`DiskFull`, 507, and
     nothing written), then start them in order (through the run queue when given)."""
     sweeps = SweepStore(store)
+    check_disk(pm, [stored for stored in configs if isinstance(stored, ResolvedRun)], store.root)
     staging = stage(store, sweeps, record, configs)
     place_all(store, sweeps, record, staging, [stored["run_id"] for stored in configs])
     return [_start_created(store, pm, stored, deferred) for stored in configs]

@@ -28,6 +28,9 @@ MAX_THREADS = 256
 # past these a run is a mistake (a typo, a fuzzer), and some would tie up the machine or overflow.
 MAX_EPOCHS = 10_000  # epochs, and every "every N epochs" period (a longer period than the run never fires)
 MAX_LIMIT = 10_000_000  # training examples: far above any dataset here (mnist has 60,000)
+# Points on one map (viz_subset_size): all of Fashion-MNIST or MNIST, held-out plus training (10,000 + 60,000).
+# A request above what its dataset and viz_split hold is refused by prepare_run, naming that maximum.
+MAX_VIZ_SUBSET = 70_000
 # Strict: a number must be a JSON number (never a bool or a string), an integer an integer, and every
 # float finite. A config is refused whole before anything is written, never coerced or stored as null.
 STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -74,16 +77,20 @@ class RunConfig(BaseModel):
     seed: int = Field(0, ge=0, le=MAX_SEED, description="seed for weights, shuffling and visualization indices")
     checkpoint_every: int = Field(1, ge=1, le=MAX_EPOCHS, description="save a checkpoint every N epochs (the last "
                                                                       "epoch always); at most the epochs maximum, 10,000")
-    viz_subset_size: int = Field(512, ge=1, le=10_000, description="examples used by per-epoch artifacts (see viz_split)")
+    viz_subset_size: int = Field(
+        512, ge=1, le=MAX_VIZ_SUBSET,
+        description="examples used by per-epoch artifacts (see viz_split), at most 70,000 (all of Fashion-MNIST with "
+                    "viz_split all) and at most what the dataset's split holds (a larger request is refused, naming "
+                    "the maximum; the default 512 is cut to a smaller split silently)")
     viz_indices: list[Annotated[int, Field(ge=0, le=10_000_000)]] | None = Field(
-        None, max_length=10_000, description="distinct held-out indices for artifacts (each below the held-out "
+        None, max_length=MAX_VIZ_SUBSET, description="distinct held-out indices for artifacts (each below the held-out "
                                              "split's size); chosen from the seed at run start when empty")
     viz_split: Literal["heldout", "train", "all"] = Field(
         "heldout", description="where the visualization subset comes from: heldout (never trained on), train, or "
                                "all (held-out first, then training digits; mnist-5k with viz_subset_size 5000 shows all "
                                "5,000). Each point records whether the run trained on it")
     viz_train_indices: list[Annotated[int, Field(ge=0, le=10_000_000)]] | None = Field(
-        None, max_length=10_000, description="distinct training-split indices of the subset (viz_split train/all); "
+        None, max_length=MAX_VIZ_SUBSET, description="distinct training-split indices of the subset (viz_split train/all); "
                                              "chosen at run start when empty")
     artifacts: list[str] | None = Field(
         None, description="artifact generators to run each epoch (default: every one the model supports)")
