@@ -86,11 +86,12 @@ def _installed() -> dict:
             found[name] = version(name)
         except PackageNotFoundError:
             found[name] = None
-    for module in ("umap.umap_", "pynndescent.pynndescent_"):
-        spec = find_spec(module)
-        if spec and spec.origin:
-            stat = os.stat(spec.origin)
-            found[module] = [spec.origin, int(stat.st_mtime), stat.st_size]
+    for package, module in (("umap", "umap_"), ("pynndescent", "pynndescent_")):
+        spec = find_spec(package)  # the package's own spec: nothing is imported
+        source = os.path.join(os.path.dirname(spec.origin), f"{module}.py") if spec and spec.origin else None
+        if source and os.path.exists(source):
+            stat = os.stat(source)
+            found[f"{package}.{module}"] = [source, int(stat.st_mtime), stat.st_size]
     return found
 
 
