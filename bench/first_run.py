@@ -65,6 +65,8 @@ def figures(run_dir: Path, posted: float) -> dict:
         "post_to_first_map_s": round(first_map["ts"] - posted, 1) if first_map else None,
         "first_map": first_map["data"]["name"] if first_map else None,
         "post_to_first_umap_map_s": round(umap_file - posted, 1) if umap_file else None,
+        "post_to_started_s": round(started - posted, 1),
+        "post_to_first_epoch_end_s": round(first_metrics - posted, 1) if first_metrics else None,
         "waiting_events": [e["data"].get("expected_s") for e in by_type("run.stage") if e["data"].get("stage") == "waiting"],
     }
 
@@ -74,6 +76,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--model", default="ae")
     parser.add_argument("--labs", type=int, default=1, help="start the lab this many times (2: a restart too)")
+    parser.add_argument("--warmup", default="full", choices=("full", "import"), help="the lab's LATENTDECK_WARMUP")
     args = parser.parse_args()
     config = {"model": args.model, "dataset": "mnist-5k", "epochs": args.epochs, "seed": 0}
     report: dict = {}
@@ -83,7 +86,7 @@ def main() -> int:
         suffix = "" if lab_index == 0 else f"_restart{lab_index}"
         with tempfile.TemporaryDirectory() as tmp:
             runs_dir = str(Path(tmp) / "runs")
-            with LabServer(runs_dir, {"LATENTDECK_WARMUP": "full"}) as lab:
+            with LabServer(runs_dir, {"LATENTDECK_WARMUP": args.warmup}) as lab:
                 for label in ("A_first", "B_second"):
                     load = "/".join(f"{x:.2f}" for x in os.getloadavg()[:2])
                     posted = time.time()

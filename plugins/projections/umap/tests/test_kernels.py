@@ -29,10 +29,7 @@ CHILD = textwrap.dedent('''
     sys.path.insert(0, sys.argv[1])
     import threads_kernel
     if status["enabled"]:
-        try:
-            threads_kernel.count._cache = kernels._safe_cache_class()(threads_kernel.count.py_func)
-        except RuntimeError:  # no usable cache folder: numba's default (compiled here)
-            pass
+        kernels.attach([threads_kernel.count], kernels.cache_dir())
 
     rng = np.random.default_rng(0)
     data = rng.normal(size=(40, 4)).astype(np.float32)
@@ -42,7 +39,8 @@ CHILD = textwrap.dedent('''
     dists = np.sort(rng.random((40, 5)).astype(np.float32), axis=1)
     sigmas, rhos = umap_.smooth_knn_dist(dists, 5.0)
     out = {"status": status, "heap": heap[1].tolist(), "sigmas": sigmas.tolist(),
-           "threads": int(threads_kernel.count(3)), "numba_threads": numba.get_num_threads()}
+           "threads": int(threads_kernel.count(3)), "numba_threads": numba.get_num_threads(),
+           "threads_cached": int(threads_kernel.count_cached(3))}
     stats = {}
     for d in (pynndescent_.init_random, umap_.smooth_knn_dist, threads_kernel.count):
         st = d.stats
@@ -56,6 +54,10 @@ THREADS_KERNEL = textwrap.dedent('''
 
     @numba.njit
     def count(k):
+        return numba.get_num_threads() * k
+
+    @numba.njit(cache=True)  # numba's own cache (__pycache__ beside this file), compiled after enable()
+    def count_cached(k):
         return numba.get_num_threads() * k
 ''')
 
@@ -162,3 +164,19 @@ def test_keys_name_a_kernel_argument_by_module_name_and_bytecode_not_by_object()
     closure = make(2.0)  # (numba's type holds its dispatcher weakly)
     with pytest.raises(_Unstable):  # a closure's code depends on what it captured: not saved at all
         _stable_signature((types.Dispatcher(closure),))
+
+
+def test_code_compiled_after_enable_loads_in_a_process_without_latentdeck(kernel_dir, populated):
+    """A kernel that calls numba.get_num_threads(), compiled while enable() is in effect and saved by numba's
+    own cache, loads in a plain process (which never started numba's threads itself): the reload hook
+    starts them and registers the symbol it calls."""
+    first, _cache = populated
+    assert first["threads_cached"] == 3 * first["numba_threads"]
+    assert list((kernel_dir / "__pycache__").glob("threads_kernel.count_cached-*.nbi"))
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import threads_kernel, numba; "
+            "r = int(threads_kernel.count_cached(3)); "
+            "print(r, numba.get_num_threads(), sum(threads_kernel.count_cached.stats.cache_hits.values()))")
+    out = subprocess.run([sys.executable, "-c", code, str(kernel_dir)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result, threads, hits = map(int, out.stdout.split())
+    assert (result, hits) == (3 * threads, 1)

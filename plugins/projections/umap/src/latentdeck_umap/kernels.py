@@ -114,6 +114,8 @@ def _safe_cache_class():
         """numba's per-function disk cache, where a file it cannot read or write is a miss, never an error,
         and whose index keys are the same in every process (:func:`_stable_signature`)."""
 
+        _latentdeck_safe = True
+
         def _index_key(self, sig, codegen):
             return super()._index_key(_stable_signature(sig), codegen)
 
@@ -185,6 +187,13 @@ def _thread_count_by_symbol() -> bool:
     def get_num_threads_by_symbol():
         return _symbol_get_num_threads()
 
+    from numba.core.typed_passes import _reload_parfors
+
+    get_num_threads_by_symbol()  # compiled now, so that code linking it inherits the reload hook below
+    for cres in get_num_threads_by_symbol.overloads.values():
+        # code that calls it, loaded from any cache by any process (latentdeck's or not), starts numba's
+        # threads first (registering the symbol), as numba does for its own cached parallel loops
+        cres.library._reload_init.add(_reload_parfors)
     get_num_threads_by_symbol._latentdeck_symbol = True
     parallel._get_num_threads = get_num_threads_by_symbol
     return True
@@ -204,6 +213,30 @@ def _dispatchers(modules):
 def _our_modules():
     return [module for name, module in sorted(sys.modules.items())
             if module is not None and name.split(".")[0] in PACKAGES]
+
+
+def attach(dispatchers, folder: Path) -> tuple[int, list[str]]:
+    """Give each numba dispatcher a :class:`SafeFunctionCache <_safe_cache_class>` in ``folder``; returns
+    how many, and why the others could not (they keep what they had)."""
+    import numba
+
+    safe = _safe_cache_class()
+    count, failed = 0, []
+    # read by each cache's locator when it is made, then put back: numba's setting for everything else
+    # in the process (other libraries' cache=True kernels) stays as it was
+    previous, numba.config.CACHE_DIR = numba.config.CACHE_DIR, str(folder)
+    try:
+        for dispatcher in dispatchers:
+            if getattr(dispatcher._cache, "_latentdeck_safe", False):
+                continue
+            try:
+                dispatcher._cache = safe(dispatcher.py_func)
+                count += 1
+            except Exception as exc:  # noqa: BLE001 - e.g. no cache folder can be written: stays as it was
+                failed.append(f"{dispatcher.py_func.__qualname__}: {exc}")
+    finally:
+        numba.config.CACHE_DIR = previous
+    return count, failed
 
 
 def enable() -> dict[str, Any]:
@@ -230,18 +263,7 @@ def enable() -> dict[str, Any]:
             import umap  # noqa: F401
 
             folder = cache_dir()
-            # read by each cache's locator when it is made, just below (not exported: numba re-reads its
-            # settings from the environment when a NUMBA_ variable changes, which may reset this later)
-            numba.config.CACHE_DIR = str(folder)
-            safe, count, failed = _safe_cache_class(), 0, []
-            for dispatcher in _dispatchers(_our_modules()):
-                if isinstance(dispatcher._cache, safe):
-                    continue
-                try:
-                    dispatcher._cache = safe(dispatcher.py_func)
-                    count += 1
-                except Exception as exc:  # noqa: BLE001 - e.g. no cache folder can be written: stays uncached
-                    failed.append(f"{dispatcher.py_func.__qualname__}: {exc}")
+            count, failed = attach(_dispatchers(_our_modules()), folder)
             STATUS.update(enabled=count > 0, dir=str(folder), dispatchers=count, thread_count_by_symbol=by_symbol)
             if failed:
                 STATUS.update(uncached=len(failed), uncached_example=failed[0])
