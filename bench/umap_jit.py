@@ -9,6 +9,8 @@ micro, side by side in one run:
               that imports torch (as a worker does) and times its first UMAP fit;
   (a) fresh — then a fresh `python` process (what `python -m latentdeck.worker` is) does the same.
 The fit goes through the `umap` projection plugin when one is registered, else umap.UMAP directly.
+(The micro fresh side calls umap.UMAP without the plugin, so it does not turn on the on-disk kernel cache
+of issue 24 and still compiles; bench/first_fit.py measures a fresh process with and without that cache.)
 
 e2e: `latentdeck serve` (bench/common.LabServer) with a bench-only dataset plugin (`t10k-bench`:
 the real MNIST test split, train = digits 5,000-9,999, heldout = 0-4,999, so the visualization

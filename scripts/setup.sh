@@ -26,6 +26,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# UMAP's compiled kernels, once: numba's on-disk cache (~/.cache/latentdeck/numba; latentdeck_umap.kernels).
+# Every later process (the lab's warm-up, `latentdeck train`, backfill, workers) loads them in seconds
+# instead of compiling for ~40 s. Quick when already filled for what is installed; about a minute and a
+# half the first time; LATENTDECK_NUMBA_CACHE=off skips it. It never fails the set-up.
+.venv/bin/python -m latentdeck_umap.warm --if-needed || true
+
 # The web UI (frontend/out, served by the API on its own port): `npm ci` when node_modules is missing
 # or package-lock.json changed, `next build` when the export is missing or a frontend source changed.
 # Without Node the lab still runs (the API and its docs at /docs) and says how to get the UI.

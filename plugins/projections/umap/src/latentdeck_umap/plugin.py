@@ -12,8 +12,10 @@ The returned projection carries ``transform`` (the fitted reducer's), so artifac
 latent points in the embedding; it exists only in the process that fitted it (a projection reloaded
 from its file has none).
 
-umap-learn (and numba) are imported inside :func:`fit`: the first fit in a fresh process pays numba's
-JIT compilation (tens of seconds on two cores); later fits in that process do not.
+umap-learn (and numba) are imported inside :func:`fit`, after :func:`latentdeck_umap.kernels.enable` has
+turned numba's on-disk cache on for umap's and pynndescent's kernels: the first fit in a fresh process
+loads the kernels compiled at set-up (or by an earlier process) instead of compiling them (tens of
+seconds on two cores).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from latentdeck import Projection, ProjectionSpec, hookimpl
 
+from . import kernels
 from .warm import warm_up
 
 
@@ -84,6 +87,7 @@ def fit(latents, dims: int, seed: int, options: UMAPOptions | None = None, init=
         coords, linear = _fallback(x, dims)
         return Projection(coords=coords, params=params, linear=linear)
 
+    kernels.enable()
     import umap
 
     kwargs: dict[str, Any] = dict(n_components=dims, n_neighbors=n_neighbors, min_dist=options.min_dist,
