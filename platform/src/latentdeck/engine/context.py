@@ -42,7 +42,7 @@ from .keyfiles import file_stem, suffix_of
 from .epochs import SHARED_MODELS, EpochModels, heldout_example, heldout_split, resolve_epoch
 from .projections import projection_template
 from .writer import ArtifactWriter
-from .vizsubset import VizSubset, load as load_viz_subset
+from .vizsubset import VizSubset, encode as encode_in_chunks, load as load_viz_subset
 
 
 @dataclass
@@ -97,6 +97,11 @@ class RunContext:
         if self.viz is None:
             self.viz = load_viz_subset(self.config, self._dataset())
         return self.viz
+
+    def encode(self, x):
+        """``ctx.model.encode(x)`` for any number of images: up to 10,000 in one batch (as every subset always
+        was), more in chunks, so a 70,000-point subset needs no tens of GB of activations. Under ``no_grad``."""
+        return encode_in_chunks(self.model, x)
 
     def epochs(self) -> list[int]:
         """The run's epochs with a complete checkpoint, ascending."""

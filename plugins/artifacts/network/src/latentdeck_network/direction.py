@@ -34,7 +34,7 @@ def latent_spread(run_dir: Path, loaded: Any) -> tuple[list[float], int]:
         if key not in _cache:
             viz = loaded.viz_subset()
             with torch.no_grad(), single_threaded():
-                codes = loaded.model.encode(viz.x).double()
+                codes = loaded.encode(viz.x).double()
             sd = codes.std(0, unbiased=True) if len(codes) > 1 else torch.zeros(codes.shape[1], dtype=torch.float64)
             if len(_cache) >= 8:
                 _cache.clear()

@@ -258,7 +258,7 @@ def _viz_rms(loaded, run_dir: Path) -> float:
     if key not in _RMS:
         viz = loaded.viz_subset()  # the subset the per-epoch generator used
         with torch.no_grad(), single_threaded():
-            _RMS[key] = latent_rms(loaded.model.encode(viz.x))
+            _RMS[key] = latent_rms(loaded.encode(viz.x))
     return _RMS[key]
 
 

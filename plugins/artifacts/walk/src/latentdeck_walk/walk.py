@@ -155,7 +155,7 @@ class Walker:
                 viz = loaded.viz_subset()
                 with torch.no_grad(), single_threaded():
                     self._viz_cache.clear()
-                    self._viz_cache[key] = (loaded.model.encode(viz.x).double().numpy(), viz.y.numpy())
+                    self._viz_cache[key] = (loaded.encode(viz.x).double().numpy(), viz.y.numpy())
             return self._viz_cache[key]
 
     def centre(self, loaded, r: WalkRequest, x_from, label_from: int):
