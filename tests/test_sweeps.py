@@ -126,6 +126,17 @@ def test_cli_sweep_refuses_bad_input_with_exit_2_and_writes_nothing(cli_env, tmp
     assert not runs.exists() or list(runs.iterdir()) == []
 
 
+def test_cli_sweep_too_large_for_the_disk_exits_2_before_writing(cli_env, tmp_path, capsys, monkeypatch):
+    from latentdeck import launch
+
+    monkeypatch.setattr(launch, "free_bytes", lambda folder: 2_000_000)  # not full; too small for the four runs
+    runs = tmp_path / "runs"
+    assert main(["sweep", *TINY, "--seeds", "0,1,2,3", "--set", "epochs=40", "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert "not enough disk" in err and "the sweep's 4 runs together" in err, err
+    assert not runs.exists() or [p for p in runs.iterdir() if not p.name.startswith(".")] == []
+
+
 def test_prepare_sweep_refuses_too_many_members(plugin_manager, tiny_config):
     with pytest.raises(ConfigError, match="at most 256"):
         prepare_sweep(plugin_manager, {"config": tiny_config, "grid": {"epochs": list(range(1, 20))},

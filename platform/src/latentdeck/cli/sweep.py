@@ -60,8 +60,9 @@ def build_sweep(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from ..launch import ConfigError
+    from ..launch import ConfigError, check_disk
     from ..registry import PluginError, get_plugin_manager
+    from ..types import ResolvedRun
     from ..store.runs import RunStore, RunStoreError
     from ..launch.sweep_creation import publish, remove_staging, stage
     from ..launch.sweeps import SweepStore, parse_request, prepare_sweep
@@ -76,6 +77,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     sweeps = SweepStore(store)
     try:  # the record first, then every member out of sight: all or nothing (a full disk leaves neither)
+        check_disk(pm, [stored for stored in configs if isinstance(stored, ResolvedRun)], store.root)
+    except ConfigError as exc:  # the runs together would not fit: said now, not when the disk fills
+        return _usage_error(str(exc))
+    try:
         staging = stage(store, sweeps, record, configs)
         publish(store, sweeps, record)
     except RunStoreError as exc:
