@@ -91,17 +91,17 @@ def _knn(doc: dict[str, Any]) -> dict[str, Any]:
     return arrays
 
 
-def convert(folder: str, doc: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """``(header fields, arrays)`` of an old inline artifact of ``folder``; None when it has nothing to move
-    (already a header, or not one of the files with per-point lists)."""
+def convert(folder: str, doc: Any, name: str = "") -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """``(header fields, arrays)`` of the old inline artifact ``name`` of ``folder``; None when it has nothing to
+    move (already a header, or not one of the files with per-point lists)."""
     if not isinstance(doc, dict) or isinstance(doc.get("arrays"), dict):
         return None
     doc = dict(doc)
     if folder == "projections" and isinstance(doc.get("coords"), list):
         arrays = _projection(doc)
-    elif folder == "neighbors" and isinstance(doc.get("neighbors"), list):
+    elif folder == "neighbors" and name.startswith("knn_") and isinstance(doc.get("neighbors"), list):
         arrays = _knn(doc)
-    elif folder == "atlas":
+    elif folder == "atlas" and name.startswith("atlas_"):
         arrays = _take(doc, {"mse": _f32, "qc": _f32, "qc_max": _f32, "softmax": _f32, "softmax_max": _f32,
                              "indices": _i32, "labels": _small})
     elif folder == "density":
@@ -199,7 +199,7 @@ def migrate_run(run_dir: Path | str, dry_run: bool = False) -> Report:
             continue
         try:
             old = read_bytes(run_dir / rel, run_dir)
-            found = convert(folder, read_json(run_dir / rel, run_dir))
+            found = convert(folder, read_json(run_dir / rel, run_dir), rel.rpartition("/")[2])
             if found is None:
                 continue
             header, arrays = found
