@@ -116,7 +116,7 @@ def main() -> int:
     print(f"{result['run_dir']}: {result['bytes']:,} bytes over {result['epochs']} epochs = "
           f"{result['mb_per_epoch']} MB per epoch (load average {result['loadavg']})")
     for folder, mb in result["folders_mb_per_epoch"].items():
-        print(f"  {folder:<14} {mb:8.3f} MB per epoch")
+        print(f"  {folder:<16} {mb:8.3f} MB per epoch")
     for method, row in result["projections"].items():
         print(f"  projection {method} 2-D: {row['bytes_per_point']} bytes per point per epoch "
               f"({row['array_bytes_per_point']} in the array file; n = {row['n']}, {row['epochs']} epochs)")
