@@ -156,3 +156,10 @@ def read_projection(path, root=None) -> dict[str, Any]:
         names = list(saved.get("split_values") or SPLIT_VALUES)
         saved["split"] = [names[int(code)] for code in split]
     return saved
+
+
+def read_listed(path, root=None) -> dict[str, Any]:
+    """Any JSON artifact as an old inline file holds it: :func:`read_projection` with every array a list
+    (for callers that compare with JSON, such as the browser tests)."""
+    saved = read_projection(path, root=root)
+    return {k: v.tolist() if type(v).__module__ == "numpy" and hasattr(v, "tolist") else v for k, v in saved.items()}
