@@ -184,3 +184,19 @@ def test_running_runs_are_refused_and_bad_input_is_usage(run_copy, capsys):
     assert {p: p.read_bytes() for p in run_copy.rglob("*") if p.is_file()} == snapshot
     assert cli(["migrate", "--runs-dir", runs]) == 2  # neither runs nor --all
     assert cli(["migrate", "no-such-run", "--runs-dir", runs]) == 2
+
+
+def test_new_projection_files_use_the_decided_dtypes(trained_run):
+    from latentdeck.engine.projections import point_arrays, small_ints
+
+    run_dir = trained_run("gmvae", epochs=1)
+    names = read_json(run_dir / "projections/latent_2d_epoch_1_first-dims.json")["arrays"]["names"]
+    assert {k: v["dtype"] for k, v in names.items()} == {
+        "coords": "float32", "indices": "int32", "labels": "uint8", "component": "uint8"}
+    assert names["coords"]["shape"] == [32, 2] and not list(run_dir.rglob("*latest*.safetensors"))
+    assert small_ints([0, 255]).dtype == np.uint8 and small_ints([3, 256]).dtype == np.uint16
+    assert small_ints([-1, 2]).dtype == np.int32
+    arrays = point_arrays(coords=[[0.0, 1.0]], indices=[7], labels=[1], split=["train"], trained=[True])
+    assert arrays["split"].tolist() == [1] and arrays["split_values"] == ["heldout", "train"]
+    with pytest.raises(ValueError, match="'validation'"):
+        point_arrays(coords=[[0.0, 1.0]], indices=[7], labels=[1], split=["validation"], trained=[True])

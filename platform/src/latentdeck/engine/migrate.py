@@ -235,8 +235,11 @@ def refusal(run_dir: Path | str) -> str | None:
     from ..store.lifecycle import ACTIVE
     from ..store.runs import backfill_active, read_summary
 
-    status = read_summary(Path(run_dir)).get("status")
     name = Path(run_dir).name
+    try:
+        status = read_summary(Path(run_dir)).get("status")
+    except (OSError, ValueError, AttributeError) as exc:
+        return f"409 Conflict: run {name!r} has no readable summary.json ({type(exc).__name__}: {exc})"
     if status in ACTIVE:
         return (f"409 Conflict: run {name!r} is {status}; migrate rewrites its files in place, so migrate it once "
                 "it has finished (or cancel it first)")
