@@ -60,9 +60,12 @@ def projection_bytes(run_dir: Path) -> dict[str, dict[str, float]]:
         packed = path.with_name(header["arrays"]["file"]) if isinstance(header.get("arrays"), dict) else None
         array_size = packed.stat().st_size if packed is not None else 0
         rows.setdefault(method, []).append((int(header["n"]), path.stat().st_size + array_size, array_size))
-    return {m: {"epochs": len(r), "n": r[0][0], "bytes_per_point": round(sum(b for _, b, _ in r) / sum(n for n, _, _ in r), 2),
-                "array_bytes_per_point": round(sum(a for _, _, a in r) / sum(n for n, _, _ in r), 2)}
-            for m, r in rows.items()}
+    out = {}
+    for method, r in rows.items():
+        points = sum(n for n, _, _ in r)
+        out[method] = {"epochs": len(r), "n": r[0][0], "bytes_per_point": round(sum(b for _, b, _ in r) / points, 2),
+                       "array_bytes_per_point": round(sum(a for _, _, a in r) / points, 2)}
+    return out
 
 
 def measure(run_dir: Path) -> dict:

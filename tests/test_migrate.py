@@ -31,7 +31,8 @@ def _old_style(run_dir: Path, rel: str) -> dict:
     """The file as the old writers wrote it: every array inline as a list (kNN radii and edge lengths in
     ``extent``, edge lengths from the projection's coordinates), split as strings."""
     folder = rel.partition("/")[0]
-    saved = read_projection(run_dir / rel, run_dir) if folder == "projections" else read_artifact(run_dir / rel, run_dir)
+    read = read_projection if folder == "projections" else read_artifact
+    saved = read(run_dir / rel, run_dir)
     doc = {k: _lists(v) for k, v in saved.items() if k not in ("arrays", "split_values")}
     if folder == "neighbors" and "neighbors" in doc:
         doc.pop("edge_lengths", None)
@@ -98,8 +99,8 @@ def _arrays_equal(old, new, where):
 
 def test_old_run_is_rewritten_and_every_reader_agrees(run_copy, capsys):
     run_dir = run_copy
-    before = {p.relative_to(run_dir).as_posix(): (read_projection(p, run_dir) if "projections/" in str(p) else
-                                                    read_json(p)) for f in FOLDERS for p in (run_dir / f).glob("*.json")}
+    before = {p.relative_to(run_dir).as_posix(): read_projection(p, run_dir) if f == "projections" else read_json(p)
+              for f in FOLDERS for p in (run_dir / f).glob("*.json")}
     assert all("arrays" not in doc for doc in before.values()) and not list(run_dir.rglob("*.safetensors"))
     assert os.stat(run_dir / "checkpoints/latest.pt").st_nlink == 1
     size_before = migrate.disk_bytes(run_dir)
@@ -113,7 +114,8 @@ def test_old_run_is_rewritten_and_every_reader_agrees(run_copy, capsys):
         header = read_json(run_dir / rel)
         assert "latest" not in header["arrays"]["file"], rel  # a mirror names its epoch's array file
         assert (run_dir / rel).with_name(header["arrays"]["file"]).is_file(), rel
-        new = read_projection(run_dir / rel, run_dir) if rel.startswith("projections/") else read_artifact(run_dir / rel)
+        read = read_projection if rel.startswith("projections/") else read_artifact
+        new = read(run_dir / rel, run_dir)
         for key, value in old.items():
             if key == "extent":
                 for dims_key, entry in value.items():

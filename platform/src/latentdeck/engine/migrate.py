@@ -61,7 +61,8 @@ def _take(doc: dict[str, Any], kinds: dict[str, Callable[[Any], Any]]) -> dict[s
 def _projection(doc: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
-    fields = {k: doc.pop(k, None) for k in ("coords", "indices", "labels", "split", "trained", "predicted", "component")}
+    names = ("coords", "indices", "labels", "split", "trained", "predicted", "component")
+    fields = {k: doc.pop(k, None) for k in names}
     arrays = point_arrays(**fields)
     arrays["coords"] = np.asarray(arrays["coords"], dtype=np.float32).reshape(len(fields["coords"]), int(doc["dims"]))
     doc["split_values"] = arrays.pop("split_values", doc.get("split_values"))
