@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from latentdeck.engine import devices
+from latentdeck.kit import read_artifact
 from latentdeck.kit.atomic import read_json
 from latentdeck.engine.backfill import backfill
 from latentdeck.engine.checkpoints import load_model
@@ -148,8 +149,9 @@ def test_a_cuda_run_records_its_device_and_writes_the_artifacts_a_cpu_run_writes
     for name in ("reconstructions/recon_grid_epoch_2.json", "reconstructions/recon_grid_epoch_2.png",
                  "projections/latent_2d_epoch_2_first-dims.json"):
         a, b = (on_cpu / name).read_bytes(), (on_gpu / name).read_bytes()
-        if name.endswith("first-dims.json"):
-            a, b = ({k: v for k, v in read_json(d / name).items() if k != "compute_ms"} for d in (on_cpu, on_gpu))
+        if name.endswith("first-dims.json"):  # header and arrays (read_artifact), all but the timing
+            a, b = ({k: v.tolist() if hasattr(v, "tolist") else v for k, v in read_artifact(d / name).items()
+                     if k != "compute_ms"} for d in (on_cpu, on_gpu))
         assert a == b, name
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pytest
 import torch
 
+from latentdeck.kit import read_artifact
 from latentdeck.kit.atomic import read_json
 from latentdeck.launch import ConfigError, prepare_run
+from latentdeck.engine.projections import read_projection
 from latentdeck.engine.vizsubset import choose
 
 
@@ -57,10 +60,12 @@ def test_trained_flags_match_the_examples_trained_on(trained_run, plugin_manager
     run_dir = trained_run(viz_split="all", viz_subset_size=100, limit=50, epochs=1)
     config = read_json(run_dir / "config.json")
     assert len(config["viz_indices"]) == 64 and len(config["viz_train_indices"]) == 36  # tiny-digits: 64 held out
-    projection = read_json(run_dir / "projections/latent_2d_epoch_1_first-dims.json")
+    header = read_json(run_dir / "projections/latent_2d_epoch_1_first-dims.json")
+    assert header["split_values"] == ["heldout", "train"] and header["arrays"]["names"]["split"]["dtype"] == "uint8"
+    projection = read_projection(run_dir / "projections/latent_2d_epoch_1_first-dims.json", root=run_dir)
     assert projection["split"] == ["heldout"] * 64 + ["train"] * 36
-    assert projection["indices"] == config["viz_indices"] + config["viz_train_indices"]
-    assert not any(projection["trained"][:64])
+    assert projection["indices"].tolist() == config["viz_indices"] + config["viz_train_indices"]
+    assert projection["trained"].dtype == bool and not any(projection["trained"][:64])
 
     run = load_run(run_dir, plugin_manager)
     assert run.settings.viz_train_indices == config["viz_train_indices"] and run.train_subset == config["train_subset"]
@@ -72,6 +77,6 @@ def test_trained_flags_match_the_examples_trained_on(trained_run, plugin_manager
     for i in range(64, 100):
         assert projection["trained"][i] == (_digest(viz.x[i]) in trained_images), f"point {i} (train #{viz.indices[i]})"
     assert 0 < sum(projection["trained"]) < 36, "some training digits are outside the limit"
-    knn = read_json(run_dir / "neighbors/knn_first-dims_epoch_1.json")
-    assert knn["indices"] == projection["indices"] and knn["n"] == 100
+    knn = read_artifact(run_dir / "neighbors/knn_first-dims_epoch_1.json")  # either format
+    assert np.asarray(knn["indices"]).tolist() == projection["indices"].tolist() and knn["n"] == 100
     assert read_json(run_dir / "atlas/atlas_inputs.json")["n"] == 100

@@ -190,7 +190,9 @@ class Lab:
         return f"{self.url}/runs/{self.ids[name]}/latent/"
 
     def file(self, name: str, artifact: str) -> dict:
-        return json.loads((self.runs / self.ids[name] / artifact).read_text())
+        from latentdeck.engine.projections import read_listed
+
+        return read_listed(self.runs / self.ids[name] / artifact)  # either format, arrays as lists
 
 
 @contextlib.contextmanager

@@ -49,7 +49,9 @@ class Runs:
         return f"{self.url}/runs/{self.ids[name]}/latent/"
 
     def file(self, name: str, artifact: str) -> dict:
-        return json.loads((self.root / self.ids[name] / artifact).read_text())
+        from latentdeck.engine.projections import read_listed
+
+        return read_listed(self.root / self.ids[name] / artifact)  # either format, arrays as lists
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``sweep``, ``sweeps``, ``backfill``, ``compute``, ``overlays``, ``presets``, ``plugins``, ``new-plugin``.
+"""The ``latentdeck`` command: ``serve``, ``train``, ``runs``, ``sweep``, ``sweeps``, ``backfill``, ``compute``, ``overlays``, ``migrate``, ``presets``, ``plugins``, ``new-plugin``.
 
 ``train`` goes through the same :func:`latentdeck.launch.prepare_run` and
 :func:`latentdeck.engine.training.execute_run` as runs started over HTTP; it trains in this process and
@@ -183,6 +183,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def make_parser() -> argparse.ArgumentParser:
     from .backfill import add_backfill_commands
     from .compute import add_compute_commands
+    from .migrate import add_migrate_command
     from .sweep import add_sweep_commands
     from .scaffold import add_new_plugin_command
 
@@ -236,6 +237,7 @@ def make_parser() -> argparse.ArgumentParser:
     add_backfill_commands(sub, default_runs_dir())
     add_compute_commands(sub, default_runs_dir())
     add_sweep_commands(sub, default_runs_dir())
+    add_migrate_command(sub, default_runs_dir())
 
     presets = sub.add_parser("presets", help="list the named run presets (what each changes and why)")
     presets.add_argument("--json", action="store_true")

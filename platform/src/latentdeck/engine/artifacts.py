@@ -27,10 +27,9 @@ from .writer import AppendingLog
 from .vizsubset import VizSubset  # noqa: F401  (re-exported: the training loop builds one)
 from ..kit.errors import is_disk_full
 from ..store.events import EventLog, read_events
-from ..kit.atomic import read_json
 from ..registry.namespace import match_file
 from ..registry import collect, per_epoch
-from .projections import fit_extras, previous_on_disk, projection_payload, projection_template
+from .projections import fit_extras, previous_on_disk, projection_payload, projection_template, read_projection
 from ..types import Projection
 
 # Heavy imports (torch and numpy) sit inside the functions that use them, on purpose: importing this module stays cheap.
@@ -141,7 +140,7 @@ class ArtifactEngine:
                     if stage is not None:
                         stage.done += 1  # nothing to compute: the file is loaded
 
-                    saved = read_json(epoch_file, root=self.run_dir)  # no link followed inside the run
+                    saved = read_projection(epoch_file, root=self.run_dir)  # either format; no link followed
                     coords = np.asarray(saved["coords"], dtype=np.float64)
                     restored = spec.restore(saved) if spec.restore else Projection(coords, saved.get("params", {}))
                     results.setdefault(spec.name, {})[dims] = restored

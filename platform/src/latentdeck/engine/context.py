@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..kit.atomic import read_json
+from ..kit.arrays import read_artifact
 from ..kit.errors import OnDemandError
 from ..kit.phases import run_phases
 from .. import registry as plugin_registry
@@ -40,7 +40,7 @@ from .checkpoints import checkpoint_epochs
 from .keyed import answer
 from .keyfiles import file_stem, suffix_of
 from .epochs import SHARED_MODELS, EpochModels, heldout_example, heldout_split, resolve_epoch
-from .projections import projection_template
+from .projections import projection_template, read_projection
 from .writer import ArtifactWriter
 from .vizsubset import VizSubset, encode as encode_in_chunks, load as load_viz_subset
 
@@ -156,7 +156,7 @@ class RunContext:
         if not path.is_file():
             raise OnDemandError(f"{name} is missing: this run has no {dims}-D {method} projection at epoch "
                                 f"{self.epoch} (backfill it: latentdeck backfill {self.run_id} --projections {method})", 404)
-        saved = read_json(path, root=self.run_dir)  # no link followed inside the run
+        saved = read_projection(path, root=self.run_dir)  # either format; no link followed inside the run
         spec = self.projection_specs().get(method)
         if spec is not None and spec.restore is not None:
             return spec.restore(saved)
@@ -167,7 +167,8 @@ class RunContext:
     def read(self, computation: str, epoch: int | None = None, **fields: Any) -> tuple[str, Any]:
         """Another computation's JSON file of this epoch (or ``epoch``), found through the patterns it
         declares, never by a path written here: ``ctx.read("knn", method="pca")``. Returns (its name, its
-        content). A missing file raises ``FileNotFoundError`` naming it and the computation that writes it
+        content, with its arrays as numpy arrays when it has an array file: :func:`latentdeck.kit.read_artifact`).
+        A missing file raises ``FileNotFoundError`` naming it and the computation that writes it
         (declare ``after={name}`` so that one runs first)."""
         specs = self.computations if self.computations is not None else collect(self._pm(), "computations")
         spec = specs.get(computation)
@@ -180,7 +181,7 @@ class RunContext:
                 if not (self.run_dir / name).is_file():
                     raise FileNotFoundError(f"{name} is missing: it is written by the {computation!r} computation, so "
                                             "run it too (declare after={" + repr(computation) + "} to have it run first)")
-                return name, read_json(self.run_dir / name, root=self.run_dir)  # no link followed inside the run
+                return name, read_artifact(self.run_dir / name, root=self.run_dir)  # no link followed inside the run
         raise KeyError(f"computation {computation!r} declares no JSON file pattern with exactly the fields "
                        f"{sorted(wanted)} and {{tag}}; its patterns: {', '.join(spec.files)}")
 

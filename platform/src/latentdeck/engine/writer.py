@@ -107,9 +107,7 @@ class ArtifactWriter:
             packed = sibling(name)  # checked with name: only the extension differs
             write_arrays(Path(self.run_dir) / packed, arrays, document, root=self.run_dir)
             self.announce(packed, None, folder)
-            document = {**document, "arrays": {
-                "file": packed.rpartition("/")[2], "format": "safetensors",
-                "names": {k: {"dtype": str(v.dtype), "shape": list(v.shape)} for k, v in arrays.items()}}}
+            document = {**document, "arrays": array_pointer(packed.rpartition("/")[2], arrays)}
         write_json(Path(self.run_dir) / name, document, root=self.run_dir)
 
     def save_png(self, folder: str, template: str, image: Any, mirror: bool = True) -> str:
@@ -164,6 +162,12 @@ class ArtifactWriter:
             for file in names:
                 self.announce(file, None, folder)
         return names, created
+
+
+def array_pointer(file: str, arrays: dict[str, Any]) -> dict[str, Any]:
+    """The ``arrays`` field of a JSON header: the array file beside it and each array's dtype and shape."""
+    return {"file": file, "format": "safetensors",
+            "names": {k: {"dtype": str(v.dtype), "shape": list(v.shape)} for k, v in arrays.items()}}
 
 
 def split_arrays(payload: Any) -> tuple[Any, dict[str, Any]]:

@@ -10,10 +10,9 @@ Fixtures (each documented where it is defined):
 - ``trained_run`` — ``trained_run(model="ae", **overrides)`` trains one in-process (with the modules given
   to ``plugin_manager_with``) and returns its folder.
 Helpers that need no fixture: :func:`run_tiny` (``run_tiny([plugin], {"artifacts": ["mine"]})`` trains a tiny
-run with your plugin: a :class:`TinyRun`), :func:`backfill`, :func:`ask` (a computation asked for), :class:`Asker` (asks one computation again and again,
-counting what reached ``compute``: a keyed repeat served from disk does not) and :func:`client`.
+run with your plugin: a :class:`TinyRun`; ``.read(name)`` a file of it, either format), :func:`backfill`,
+:func:`ask` (a computation asked for), :class:`Asker` (asks one computation again and again, counting what reached ``compute``: a keyed repeat served from disk does not) and :func:`client`.
 Contract helpers: :func:`check_dataset`, :func:`check_model`, :func:`heavy_imports_of`.
-
 This module is also a plugin: it provides the ``tiny-digits`` dataset (seeded synthetic 28x28
 digits, 10 classes) so tests train in a second, and the ``first-dims`` projection (the first
 latent coordinates: deterministic, instant, no numba). Workers started in a separate process see it when
@@ -23,7 +22,6 @@ latent coordinates: deterministic, instant, no numba). Workers started in a sepa
 from __future__ import annotations
 
 import dataclasses
-
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +74,6 @@ def register_datasets():
 def _first_dims(latents, dims, seed, options, init=None):
     """A deterministic stand-in projection: the first ``dims`` latent coordinates (a linear map)."""
     import numpy as np
-
     from ..types import Projection
 
     d = latents.shape[1]
@@ -86,7 +83,6 @@ def _first_dims(latents, dims, seed, options, init=None):
 
 def _restore_first_dims(saved):
     import numpy as np
-
     from ..types import Projection
 
     dims, d = saved["dims"], saved["latent_dim"]
@@ -179,6 +175,11 @@ class TinyRun:
         """``"component (epoch N): error"`` for every ``artifact.failed`` event of the run."""
         return [f"{e['data'].get('generator')} (epoch {e['data'].get('epoch')}): {e['data'].get('error')}"
                 for e in self.events("artifact.failed")]
+
+    def read(self, name: str) -> dict[str, Any]:
+        """A JSON file of the run (``"projections/..."``) with its arrays, either format (``kit.read_artifact``)."""
+        from ..kit.arrays import read_artifact
+        return read_artifact(self.dir / name, root=self.dir)
 
     def files(self, folder: str) -> list[str]:
         """The files under ``folder`` of the run (paths relative to the run folder), sorted."""

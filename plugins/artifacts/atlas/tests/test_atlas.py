@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from latentdeck.engine.context import RunContext, VizSubset
+from latentdeck.kit import read_artifact
 from latentdeck.kit.atomic import read_json
 from latentdeck.store.events import EventLog, read_events
 from latentdeck.registry import collect, providers
@@ -99,8 +100,8 @@ def test_a_real_run_writes_the_atlas_and_backfill_restores_it(trained_run, plugi
     assert inputs["indices"] == config["viz_indices"]
     recon = read_json(run_dir / "atlas/atlas_latest.json")
     assert recon["epoch"] == 2 and len(recon["qc"]) == len(config["viz_indices"]) and "softmax_max" not in recon
-    projection = read_json(run_dir / "projections/latent_2d_epoch_2_first-dims.json")
-    assert projection["indices"] == recon["indices"]  # tile i is point i of every projection file
+    projection = read_artifact(run_dir / "projections/latent_2d_epoch_2_first-dims.json")  # either format
+    assert np.asarray(projection["indices"]).tolist() == list(recon["indices"])  # tile i is point i of every projection file
 
     from latentdeck.engine.backfill import backfill
 

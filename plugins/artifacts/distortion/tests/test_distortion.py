@@ -12,6 +12,7 @@ import torch
 from latentdeck import Projection
 from latentdeck.engine.artifacts import VizSubset, selected_generators
 from latentdeck.engine.context import RunContext
+from latentdeck.kit import read_artifact
 from latentdeck.kit.atomic import read_json
 from latentdeck.engine.backfill import backfill
 from latentdeck.store.events import EventLog, read_events
@@ -109,7 +110,7 @@ def test_tiny_run_writes_distortion_per_epoch_after_knn(trained_run, plugin_mana
         assert doc["stats"]["min"] <= doc["stats"]["median"] <= doc["stats"]["max"]
     knn = read_json(run_dir / "neighbors" / "knn_first-dims_epoch_2.json")
     doc = read_json(run_dir / "distortion" / "metric_ratio_2d_epoch_2_first-dims.json")
-    projection = read_json(run_dir / "projections" / "latent_2d_epoch_2_first-dims.json")
+    projection = read_artifact(run_dir / "projections" / "latent_2d_epoch_2_first-dims.json")  # either format
     expected = point_ratios(np.array(projection["coords"]), knn["neighbors"], knn["distances"])
     np.testing.assert_allclose(doc["point_ratio"], expected, rtol=1e-4)
     # Backfill recomputes a deleted map from the knn file on disk, not from new neighbours.

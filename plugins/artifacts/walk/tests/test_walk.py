@@ -13,8 +13,7 @@ import pytest
 
 from latentdeck.testing import Asker, asking_context
 from latentdeck import hookimpl
-from latentdeck.kit.atomic import read_json
-from latentdeck.kit import OnDemandError
+from latentdeck.kit import OnDemandError, read_artifact
 from latentdeck_walk.walk import WalkRequest, span_tag
 
 
@@ -50,8 +49,8 @@ def _walker(run_dir, pm):
 
 def test_interpolation_on_a_linear_map_is_exact_at_both_ends(run, walk_pm):
     walker, heard = _walker(run, walk_pm)
-    projection = read_json(run / "projections/latent_2d_epoch_1_first-dims.json")
-    a, b = projection["indices"][0], projection["indices"][5]
+    projection = read_artifact(run / "projections/latent_2d_epoch_1_first-dims.json")
+    a, b = int(projection["indices"][0]), int(projection["indices"][5])
     result = walker.ask(WalkRequest(from_idx=a, to_idx=b, steps=5, method="first-dims"))
     p = result.payload
     assert result.created and p["placement"]["exact"] and p["placement"]["estimator"] == "exact_linear"
@@ -75,14 +74,14 @@ def test_interpolation_on_a_linear_map_is_exact_at_both_ends(run, walk_pm):
 
 def test_dimension_walk_centres_on_the_digit_with_a_stated_span(run, walk_pm):
     walker, _ = _walker(run, walk_pm)
-    projection = read_json(run / "projections/latent_2d_epoch_1_first-dims.json")
-    p = walker.ask(WalkRequest(from_idx=projection["indices"][3], mode="dimension", dim=1, steps=7, method="first-dims")).payload
+    projection = read_artifact(run / "projections/latent_2d_epoch_1_first-dims.json")
+    p = walker.ask(WalkRequest(from_idx=int(projection["indices"][3]), mode="dimension", dim=1, steps=7, method="first-dims")).payload
     assert p["span"] > 0 and "std" in p["span_source"]
     assert p["offsets"][3] == 0 and p["offsets"][0] == -p["offsets"][-1] == -p["span"]
     latents = np.array(p["latents"])
     np.testing.assert_allclose(np.delete(latents, 1, axis=1), np.delete(latents, 1, axis=1)[3:4].repeat(7, 0), atol=1e-9)
     np.testing.assert_allclose(np.array(p["placement"]["coords"])[3], projection["coords"][3], atol=1e-5)
-    explicit = walker.ask(WalkRequest(from_idx=projection["indices"][3], mode="dimension", dim=1, span=0.5, steps=3,
+    explicit = walker.ask(WalkRequest(from_idx=int(projection["indices"][3]), mode="dimension", dim=1, span=0.5, steps=3,
                                        method="first-dims"))
     assert explicit.folder.endswith(f"dim_1_span_{span_tag(0.5)}_steps_3") and explicit.payload["span_source"] == "request"
     assert span_tag(0.5) == "s0.5" and span_tag(2.0) == "s2"
@@ -94,8 +93,8 @@ def test_a_dimension_walk_says_whether_the_decoder_uses_the_direction(run, walk_
     from latentdeck_walk.walk import _dimension_change
 
     walker, _ = _walker(run, walk_pm)
-    projection = read_json(run / "projections/latent_2d_epoch_1_first-dims.json")
-    change = walker.ask(WalkRequest(from_idx=projection["indices"][2], mode="dimension", dim=0, steps=5,
+    projection = read_artifact(run / "projections/latent_2d_epoch_1_first-dims.json")
+    change = walker.ask(WalkRequest(from_idx=int(projection["indices"][2]), mode="dimension", dim=0, steps=5,
                                      method="first-dims")).payload["change"]
     assert change["ignored"] == (change["relative_change"] < 0.01) and "z[0]" in change["text"]
     start = torch.linspace(0, 1, 16).reshape(1, 4, 4)
@@ -107,8 +106,8 @@ def test_a_dimension_walk_says_whether_the_decoder_uses_the_direction(run, walk_
 
 def test_a_map_without_a_transform_gets_a_labelled_estimate(run, walk_pm):
     walker, _ = _walker(run, walk_pm)
-    projection = read_json(run / "projections/latent_2d_epoch_1_no-map.json")
-    a, b = projection["indices"][1], projection["indices"][2]
+    projection = read_artifact(run / "projections/latent_2d_epoch_1_no-map.json")
+    a, b = int(projection["indices"][1]), int(projection["indices"][2])
     placement = walker.ask(WalkRequest(from_idx=a, to_idx=b, steps=4, method="no-map")).payload["placement"]
     assert placement["exact"] is False and placement["estimator"] == "knn_interpolation"
     assert placement["transform_available"] is False and "estimate" in placement["text"]

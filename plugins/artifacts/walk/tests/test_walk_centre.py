@@ -12,9 +12,8 @@ import pytest
 import torch
 
 from latentdeck.testing import Asker, asking_context
-from latentdeck.kit.atomic import read_json
 from latentdeck.engine.epochs import EpochModels, heldout_split
-from latentdeck.kit import OnDemandError
+from latentdeck.kit import OnDemandError, read_artifact
 from latentdeck_walk.centre import class_centre
 from latentdeck_walk.walk import WalkRequest
 
@@ -119,7 +118,7 @@ def test_other_modes_refuse_a_centre(ae_run, plugin_manager):
 
 def test_a_class_without_points_in_the_subset_has_no_centre(trained_run, plugin_manager):
     run = trained_run("ae", epochs=1, viz_subset_size=5, projections=["first-dims"])
-    labels = read_json(run / "projections/latent_2d_epoch_1_first-dims.json")["labels"]
+    labels = read_artifact(run / "projections/latent_2d_epoch_1_first-dims.json")["labels"]
     missing = next(c for c in range(10) if c not in labels)
     walker, _ = _walker(run, plugin_manager)
     with pytest.raises(OnDemandError, match=f"class {missing} has no points in the visualization subset") as caught:

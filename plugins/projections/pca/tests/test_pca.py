@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from latentdeck.kit import read_artifact
 from latentdeck.kit.atomic import read_json
 from latentdeck.launch import prepare_run
 from latentdeck.registry import collect, providers
@@ -105,17 +106,24 @@ def test_a_run_writes_pca_files_each_epoch_with_latest_mirrors(plugin_manager, r
     run_dir = store.run_dir(stored["run_id"])
     assert execute_run(run_dir, pm=plugin_manager) == "completed"
     folder = run_dir / "projections"
-    assert sorted(p.name for p in folder.iterdir()) == [
+    assert sorted(p.name for p in folder.iterdir()) == sorted([
         "latent_2d_epoch_1.json", "latent_2d_epoch_2.json", "latent_2d_latest.json",
-        "latent_3d_epoch_1_pca.json", "latent_3d_epoch_2_pca.json", "latent_3d_latest_pca.json"]
+        "latent_3d_epoch_1_pca.json", "latent_3d_epoch_2_pca.json", "latent_3d_latest_pca.json",
+        "latent_2d_epoch_1.safetensors", "latent_2d_epoch_2.safetensors",  # the per-point arrays
+        "latent_3d_epoch_1_pca.safetensors", "latent_3d_epoch_2_pca.safetensors"])
     for latest, last in (("latent_2d_latest.json", "latent_2d_epoch_2.json"),
                          ("latent_3d_latest_pca.json", "latent_3d_epoch_2_pca.json")):
         assert (folder / latest).read_bytes() == (folder / last).read_bytes()
-    files = {p.name: PCAProjectionFile.model_validate(read_json(p)) for p in folder.iterdir()}
+    files = {p.name: PCAProjectionFile.model_validate(read_json(p)) for p in folder.glob("*.json")}
+    for name, header in files.items():  # the header validates, and so do header plus arrays
+        assert header.coords is None and header.arrays.file == name.replace("latest", "epoch_2")[:-5] + ".safetensors"
+        loaded = PCAProjectionFile.model_validate(read_artifact(folder / name))
+        assert np.shape(loaded.coords) == (32, header.dims)
     assert files["latent_2d_epoch_1.json"].params.signs_from == "loadings"
     assert files["latent_2d_epoch_2.json"].params.signs_from == "previous"
     assert files["latent_3d_epoch_2_pca.json"].dims == 3 and files["latent_3d_epoch_2_pca.json"].n == 32
-    assert files["latent_2d_epoch_2.json"].indices == read_json(run_dir / "config.json")["viz_indices"]
+    indices = read_artifact(folder / "latent_2d_epoch_2.json")["indices"]
+    assert indices.dtype == np.int32 and indices.tolist() == read_json(run_dir / "config.json")["viz_indices"]
 
 
 def test_the_linear_map_reproduces_the_coordinates_and_survives_a_reload():

@@ -49,8 +49,9 @@ def test_registered_by_the_umap_plugin(plugin_manager):
 
 def test_run_writes_umap_files_each_epoch_and_records_the_warm_start(umap_run):
     folder = umap_run / "projections"
-    assert sorted(p.name for p in folder.iterdir()) == [
-        f"latent_{d}d_{tag}_umap.json" for d in (2, 3) for tag in ("epoch_1", "epoch_2", "latest")]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"latent_{d}d_{tag}_umap.json" for d in (2, 3) for tag in ("epoch_1", "epoch_2", "latest")]
+        + [f"latent_{d}d_{tag}_umap.safetensors" for d in (2, 3) for tag in ("epoch_1", "epoch_2")])
     for d in (2, 3):
         latest = folder / f"latent_{d}d_latest_umap.json"
         assert latest.read_bytes() == (folder / f"latent_{d}d_epoch_2_umap.json").read_bytes()

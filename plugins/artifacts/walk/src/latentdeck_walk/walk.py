@@ -43,7 +43,7 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from latentdeck.kit import dumps, is_regular_file, read_json
+from latentdeck.kit import dumps, is_regular_file, read_artifact
 from latentdeck.kit import OnDemandError
 
 FOLDER = "walks"
@@ -290,7 +290,7 @@ class Walker:
     def _place(self, loaded, method: str, projection_file: Path, path) -> dict[str, Any]:
         import numpy as np
 
-        saved = read_json(projection_file, root=self.run_dir)
+        saved = read_artifact(projection_file, root=self.run_dir)  # old inline JSON or header + array file
         spec = loaded.projection_specs().get(method)
         projection = spec.restore(saved) if spec is not None and spec.restore is not None else None
         if projection is not None and projection.linear is not None:

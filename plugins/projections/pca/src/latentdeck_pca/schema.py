@@ -2,6 +2,8 @@
 
 ``projections/latent_2d_<tag>.json`` and ``projections/latent_3d_<tag>_pca.json``. The host's common
 fields are checked loosely (new ones may be added); what PCA contributes is checked strictly.
+Each validates a file's JSON header (its per-point arrays are in the array file beside it, see
+``latentdeck.kit.ProjectionFile``), an old run's inline file, and ``read_artifact``'s header plus arrays.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 ``projections/latent_<dims>d_<tag>_umap.json``. The host's common fields are checked loosely (new
 ones may be added); the parameters UMAP records are checked strictly.
+Each validates a file's JSON header (its per-point arrays are in the array file beside it, see
+``latentdeck.kit.ProjectionFile``), an old run's inline file, and ``read_artifact``'s header plus arrays.
 """
 
 from __future__ import annotations
