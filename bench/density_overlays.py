@@ -80,7 +80,8 @@ def sample_grid(doc: dict, x, y):
 
     nx, ny = doc["grid"]["nx"], doc["grid"]["ny"]
     (x0, x1), (y0, y1) = doc["bounds"]
-    values = np.asarray([0.0 if v is None else v for v in doc["values"]], dtype=np.float64).reshape(ny, nx)
+    values = np.nan_to_num(np.asarray([np.nan if v is None else v for v in np.asarray(doc["values"]).ravel().tolist()],
+                                      dtype=np.float64)).reshape(ny, nx)  # old lists (None = no value) or an array
     fx = np.clip((x - x0) / (x1 - x0) * nx - 0.5, 0, nx - 1)
     fy = np.clip((y - y0) / (y1 - y0) * ny - 0.5, 0, ny - 1)
     c0, r0 = np.minimum(np.floor(fx).astype(int), nx - 2), np.minimum(np.floor(fy).astype(int), ny - 2)
@@ -119,6 +120,7 @@ def measure(pm, preset: str, seed: int, epochs: int | None, aspect: float) -> li
     import torch
 
     from latentdeck.engine.context import RunContext
+    from latentdeck.kit import read_artifact
     from latentdeck.kit.atomic import read_json
     from latentdeck.engine.checkpoints import load_model
     from latentdeck.store.events import EventLog, read_events
@@ -152,7 +154,7 @@ def measure(pm, preset: str, seed: int, epochs: int | None, aspect: float) -> li
         failed = [e for e in read_events(out / "events.jsonl") if e["type"] == "artifact.failed"]
         assert not failed, failed
         for path in sorted(out.glob(f"density/*_2d_epoch_{last}_*.json")):
-            doc = read_json(path)
+            doc = read_artifact(path)  # the header with its arrays, or an old inline file
             method = doc["method"]
             coords = np.asarray(fitted[method][2].coords, dtype=np.float64)[:, :2]
             kind = path.name.split("_2d_")[0]
