@@ -124,6 +124,7 @@ class ProcessArtifacts:
         self.results: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.pending: dict[int, dict[str, Any]] = {}  # epoch -> its job, until the process reports it
         self.stopped: str | None = None  # where a cancel stopped the pipeline ("epoch N, ...")
+        self.closing = False  # no new process once the run closes its pipeline
         self.mine: set[int] = set()  # seqs of the events the host wrote itself (its listeners saw them)
         self.outside = [listener for listener in self.events.listeners]
         self.events.listeners.append(lambda event: self.mine.add(event["seq"]))
@@ -222,31 +223,38 @@ class ProcessArtifacts:
         assert self.proc is not None
         code = self.proc.wait()
         self.proc = None
-        if self.stopped is not None or cancel_requested(self.run_dir):
+        if code != 0:
+            remove_partial(self.run_dir)
+        if self.stopped is not None or cancel_requested(self.run_dir) or self.closing:
             self.pending.clear()
             return
-        for epoch, job in sorted(self.pending.items()):
-            why = f"the artifact pipeline process ended (exit code {code}) before epoch {epoch}'s artifacts"
-            self.events.emit("artifact.failed", {
-                "generator": "pipeline", "epoch": epoch, "reason": "pipeline_ended", "exit_code": code,
-                "error": f"{why}; training goes on, and `latentdeck backfill {self.trainer.run_id}` writes them"})
-            self.events.emit("run.stage", epoch_done(epoch, job["train_seconds"], 0.0, why))
-            if job["temporary"]:
-                (self.run_dir / job["snapshot"]).unlink(missing_ok=True)
-        self.pending.clear()
+        if not self.pending:
+            return
+        # the epoch it was on is reported; the ones queued behind it go to a new process
+        epoch, job = min(self.pending.items())
+        del self.pending[epoch]
+        why = f"the artifact pipeline process ended (exit code {code}) during epoch {epoch}'s artifacts"
+        self.events.emit("artifact.failed", {
+            "generator": "pipeline", "epoch": epoch, "reason": "pipeline_ended", "exit_code": code,
+            "error": f"{why}; training goes on, and `latentdeck backfill {self.trainer.run_id}` writes them"})
+        self.events.emit("run.stage", epoch_done(epoch, job["train_seconds"], 0.0, why))
+        if job["temporary"]:
+            (self.run_dir / job["snapshot"]).unlink(missing_ok=True)
+        if self.pending:
+            self.start()
+            for _, queued in sorted(self.pending.items()):
+                self._send(queued)
 
     def finish(self) -> str | None:
         """Wait until every epoch handed over is done (the run ends after its artifacts); where a cancel stopped it."""
-        while self.pending and self.stopped is None:
-            if self.proc is None:
-                self.pending.clear()
-                break
+        while self.pending and self.stopped is None and self.proc is not None:
             time.sleep(POLL_S)
             self.poll()
         return self.close()
 
     def close(self, cancelled: bool = False) -> str | None:
         """End the process (at once on a cancel: it reads the flag; at most :data:`STOP_WAIT_S`, then killed)."""
+        self.closing = True
         if self.proc is not None:
             proc = self.proc
             if proc.stdin is not None:
@@ -261,7 +269,8 @@ class ProcessArtifacts:
             if proc.poll() is None:
                 log.warning("the artifact pipeline of run %s did not end: killed", self.trainer.run_id)
                 proc.kill()
-            proc.wait()
+            if proc.wait() != 0:
+                remove_partial(self.run_dir)
             deadline = time.monotonic() + 1.0  # its last results and the end of its output
             while self.proc is not None and time.monotonic() < deadline:
                 self.poll()
@@ -269,6 +278,31 @@ class ProcessArtifacts:
         self.forward()
         shutil.rmtree(self.run_dir / SNAPSHOTS, ignore_errors=True)  # snapshots no process will read now
         return self.stopped
+
+
+def remove_partial(run_dir: Path) -> list[str]:
+    """Remove the hidden temporary files and folders (``.<name>.<random>.tmp``) a killed pipeline left in the run's
+    artifact folders: the files they were to become were never renamed into place, so no artifact is half-written,
+    and nothing else writes there while the run trains (checkpoints, the host's own, are not touched). Links are
+    removed, never followed."""
+    removed = []
+    for top in sorted(os.scandir(run_dir), key=lambda e: e.name):
+        if not top.is_dir(follow_symlinks=False) or top.name in ("checkpoints", SNAPSHOTS):
+            continue
+        for folder, dirs, files in os.walk(top.path):  # links to folders are listed, not entered
+            for name in [*files, *dirs]:
+                if not (name.startswith(".") and name.endswith(".tmp")):
+                    continue
+                path = Path(folder) / name
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                    dirs.remove(name)
+                else:
+                    path.unlink(missing_ok=True)
+                removed.append(path.relative_to(run_dir).as_posix())
+    if removed:
+        log.warning("%s: removed what a killed artifact pipeline was writing: %s", run_dir, ", ".join(removed))
+    return removed
 
 
 def artifacts_for(trainer) -> InlineArtifacts | ProcessArtifacts:
