@@ -95,6 +95,10 @@ def main() -> int:
 
     torch.set_num_threads(1)
     pm = make_plugin_manager(entrypoints=False, plugins=[importlib.import_module(n) for n in header["plugins"]])
+    # what the engine imports on first use (projection scores, images), now, while epoch 1 trains: a first
+    # import on a busy machine can take seconds of a computation's budget
+    import PIL.Image  # noqa: F401
+    import sklearn.manifold  # noqa: F401
     epochs = Epochs(Path(header["run_dir"]), header["run_id"], pm, header.get("parent"))
     for line in sys.stdin:
         result = epochs.run(json.loads(line))

@@ -18,7 +18,7 @@ from . import devices, vizsubset
 from ..kit import threads
 from .artifacts import VizSubset
 from .checkpoints import save_checkpoint
-from .pipeline import artifacts_for
+from .pipeline import InlineArtifacts, ProcessArtifacts, artifacts_for
 from ..store.events import EventLog
 from ..kit.images import to_float_images
 from ..kit.phases import run_phases
@@ -109,7 +109,7 @@ class Trainer:
         self.losses = collect(pm, "loss_components")
         self.options = run.model_options  # parsed once, by prepare_run or load_run
         self.phases = run_phases(self.model_spec, run)
-        self.artifacts = artifacts_for(self)  # the pipeline process starts now: its imports overlap epoch 1
+        self.artifacts: InlineArtifacts | ProcessArtifacts = InlineArtifacts(self)  # fit() chooses the run's
         self.epochs_completed = 0
         self.last_metrics: dict[str, Any] | None = None
         self.last_checkpoint: str | None = None
@@ -181,6 +181,7 @@ class Trainer:
         torch.manual_seed(settings.seed)
         if settings.num_threads:
             torch.set_num_threads(settings.num_threads)
+        self.artifacts = artifacts_for(self)  # a pipeline process starts now: its imports overlap epoch 1
         self.load_data()
         model = self.model_spec.build(self.options, self.dataset_spec).to(self.device)
         adam = settings.optimizer
