@@ -80,6 +80,7 @@ def main() -> int:
     parser.add_argument("--sleep-epochs", type=int, default=3)
     parser.add_argument("--skip-preset", action="store_true")
     parser.add_argument("--skip-sleeper", action="store_true")
+    parser.add_argument("--skip-inline-sleeper", action="store_true")
     args = parser.parse_args()
     env = {**os.environ, "LATENTDECK_WARMUP": "off", "LATENTDECK_BENCH_SLEEP": str(args.sleep),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))}
@@ -102,20 +103,28 @@ def main() -> int:
             base = ["--preset", "ae-quick", "--dataset", args.dataset, "--epochs", str(args.sleep_epochs),
                     "--set", "projections=[]"]
             with_sleeper = {**env, "LATENTDECK_EXTRA_PLUGINS": "pipeline_process"}
-            rows = {}
-            for name, extra, environ in (("process_without", ["--set", "artifacts=[\"recon_grid\"]"], env),
-                                         ("process_with_sleeper", ["--set", "artifacts=[\"recon_grid\",\"sleeper\"]"],
-                                          with_sleeper),
-                                         ("inline_with_sleeper", ["--set", "artifacts=[\"recon_grid\",\"sleeper\"]",
-                                                                  "--set", "artifact_pipeline=inline"], with_sleeper)):
-                mode = [] if name.startswith("inline") else ["--set", "artifact_pipeline=process"]
-                rows[name] = train(runs, [*base, *extra, *mode], environ)
-                rows[name]["load"] = load()
-                print(name, json.dumps(rows[name]), file=sys.stderr)
+            plain = ["--set", "artifacts=[\"recon_grid\"]", "--set", "artifact_pipeline=process"]
+            slow = ["--set", "artifacts=[\"recon_grid\",\"sleeper\"]"]
+            rows: dict[str, list[dict]] = {"process_without": [], "process_with_sleeper": [], "inline_with_sleeper": []}
+            for rep in range(args.reps):  # alternating, so that the machine's other load falls on both alike
+                order = [("process_without", plain, env), ("process_with_sleeper", [*slow, "--set",
+                                                                                   "artifact_pipeline=process"], with_sleeper)]
+                for name, extra, environ in (order if rep % 2 == 0 else order[::-1]):
+                    row = train(runs, [*base, *extra], environ)
+                    row["load"] = load()
+                    rows[name].append(row)
+                    print(name, json.dumps(row), file=sys.stderr)
+            if not args.skip_inline_sleeper:  # for contrast: training waits for the sleeper every epoch
+                row = train(runs, [*base, *slow, "--set", "artifact_pipeline=inline"], with_sleeper)
+                row["load"] = load()
+                rows["inline_with_sleeper"].append(row)
+                print("inline_with_sleeper", json.dumps(row), file=sys.stderr)
+            train_s = {name: statistics.median(r["train_s"] for r in got) for name, got in rows.items() if got}
             report["sleeper"] = {
-                "sleep_s": args.sleep, "epochs": args.sleep_epochs, "runs": rows,
-                "train_s_ratio_with_over_without": round(
-                    rows["process_with_sleeper"]["train_s"] / rows["process_without"]["train_s"], 3)}
+                "sleep_s": args.sleep, "epochs": args.sleep_epochs, "runs": rows, "median_train_s": train_s,
+                "train_s_ratio_with_over_without": round(train_s["process_with_sleeper"] / train_s["process_without"], 3),
+                "per_rep_ratio": [round(w["train_s"] / o["train_s"], 3) for w, o in
+                                  zip(rows["process_with_sleeper"], rows["process_without"])]}
     report["load_after"] = load()
     print(json.dumps(report, indent=1))
     return 0

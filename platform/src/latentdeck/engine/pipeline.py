@@ -134,7 +134,7 @@ class ProcessArtifacts:
 
     # -- the process -------------------------------------------------------------------------------
     def start(self) -> None:
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # test plugins' folders too
         self.proc = subprocess.Popen([sys.executable, "-m", "latentdeck.engine.pipeline_worker"], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
