@@ -119,9 +119,10 @@ def test_api_device_cuda_without_a_gpu_is_422_and_writes_nothing(serve_api, tiny
 
 # --- training on the (fake) GPU --------------------------------------------------------------------
 
+@pytest.mark.parametrize("pipeline", ["inline", "process"])
 def test_a_cuda_run_records_its_device_and_writes_the_artifacts_a_cpu_run_writes(
-        plugin_manager, runs_dir, tiny_config, monkeypatch):
-    config = {**tiny_config, "artifacts": ["recon_grid"]}
+        plugin_manager, runs_dir, tiny_config, monkeypatch, pipeline):
+    config = {**tiny_config, "artifacts": ["recon_grid"], "artifact_pipeline": pipeline, "checkpoint_every": 2}
     on_cpu = train(plugin_manager, runs_dir, {**config, "device": "cpu"})
 
     asked = fake_cuda(monkeypatch)
@@ -143,7 +144,10 @@ def test_a_cuda_run_records_its_device_and_writes_the_artifacts_a_cpu_run_writes
     assert read_summary(on_gpu)["device"] == "cuda" and read_summary(on_gpu)["metrics"]["device"] == "cuda"
     assert read_json(on_gpu / "checkpoints" / "latest.json")["device"] == "cuda"
     assert "cuda" in asked
-    assert given == [(True, {"cpu"}), (True, {"cpu"})]  # the generators got a CPU copy each epoch
+    if pipeline == "inline":
+        assert given == [(True, {"cpu"}), (True, {"cpu"})]  # the generators got a CPU copy each epoch
+    else:  # the pipeline process loads each epoch's weights on its CPU: a checkpoint, or (epoch 1) a CPU copy's
+        assert given == [(True, {"cpu"})]
     assert events_of(on_cpu, "run.started")[0]["device"] == "cpu" and read_summary(on_cpu)["device"] == "cpu"
 
     for name in ("reconstructions/recon_grid_epoch_2.json", "reconstructions/recon_grid_epoch_2.png",

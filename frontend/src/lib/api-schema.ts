@@ -1254,6 +1254,13 @@ export interface components {
              */
             generator_budget_s: number;
             /**
+             * Artifact Pipeline
+             * @description where the per-epoch artifacts are computed: process = in one pipeline process beside training (spawned at run start, fed the epoch's weights, epoch N+1 trains while epoch N's maps are computed); inline = between epochs in the training process (the old path: for comparison, and where no process can be spawned)
+             * @default process
+             * @enum {string}
+             */
+            artifact_pipeline: "process" | "inline";
+            /**
              * Name
              * @description free-text label shown in listings
              */

@@ -48,7 +48,7 @@ class ArtifactEngine:
     def __init__(self, pm, run_dir: Path, config: dict[str, Any], model_spec, dataset_spec, viz: VizSubset,
                  events: EventLog, skip_existing: bool = False,
                  projection_names: list[str] | None = None, generator_names: list[str] | None = None,
-                 budget: Budget | None = None):
+                 budget: Budget | None = None, background_heavy: bool = True):
         self.run_dir, self.config, self.model_spec, self.dataset_spec = run_dir, config, model_spec, dataset_spec
         self.budget = budget or Budget(float(config.get("generator_budget_s") or DEFAULT_BUDGET_S))
         self.viz, self.events, self.skip_existing = viz, events, skip_existing
@@ -61,7 +61,9 @@ class ArtifactEngine:
         available = collect(pm, "projections")
         names = config.get("projections") if projection_names is None else projection_names
         self.projections = [available[n] for n in sorted(available) if names is None or n in names]
-        self.background = Background()  # heavy computations of the epoch loop
+        # heavy computations of the epoch loop; none in the pipeline process, which is itself beside training
+        self.background_heavy = background_heavy
+        self.background = Background()
         self.previous: dict[tuple[str, int], Any] = {}
         self.previous_params: dict[tuple[str, int], dict[str, Any]] = {}  # the previous epoch's params, same key
 
@@ -87,7 +89,7 @@ class ArtifactEngine:
             latents = vizsubset.encode(model, self.viz.x).float().numpy() if self.has_latents else None
             due = self.projections_due(epoch, last, everything)
             todo, only = self._todo(epoch, everything=everything, last=last)  # an estimate: projections may add
-            behind = not (self.skip_existing or everything)  # heavy computations go to the background
+            behind = self.background_heavy and not (self.skip_existing or everything)  # heavy ones: background
             stage = StageReporter(self.events, epoch, sum(len(spec.dims) for spec in due) + sum(
                 1 for spec in todo if not (behind and spec.heavy and not any(spec.name in o.after for o in todo))))
             projections = self._project(latents, outputs, epoch, due, stage)

@@ -1,4 +1,5 @@
-"""Heavy per-epoch computations (``ComputationSpec.heavy``) in the background, so training goes on.
+"""Heavy per-epoch computations (``ComputationSpec.heavy``) in the background, so training goes on (with
+``artifact_pipeline: inline``; the artifact pipeline process, :mod:`latentdeck.engine.pipeline`, runs them in line).
 
 The epoch loop hands each heavy computation of an epoch to :class:`Background` with a context of its own (a
 snapshot of the model, the epoch's outputs and projections, an event sink that opens the run's log for each

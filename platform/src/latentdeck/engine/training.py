@@ -16,9 +16,9 @@ from typing import Any, Callable
 
 from . import devices, vizsubset
 from ..kit import threads
-from .artifacts import ArtifactEngine, VizSubset
-from .budget import DEFAULT_BUDGET_S, Budget, Stopped
+from .artifacts import VizSubset
 from .checkpoints import save_checkpoint
+from .pipeline import InlineArtifacts, ProcessArtifacts, artifacts_for
 from ..store.events import EventLog
 from ..kit.images import to_float_images
 from ..kit.phases import run_phases
@@ -109,7 +109,7 @@ class Trainer:
         self.losses = collect(pm, "loss_components")
         self.options = run.model_options  # parsed once, by prepare_run or load_run
         self.phases = run_phases(self.model_spec, run)
-        self.engine: ArtifactEngine | None = None  # built once the visualization subset is loaded
+        self.artifacts: InlineArtifacts | ProcessArtifacts = InlineArtifacts(self)  # fit() chooses the run's
         self.epochs_completed = 0
         self.last_metrics: dict[str, Any] | None = None
         self.last_checkpoint: str | None = None
@@ -181,6 +181,7 @@ class Trainer:
         torch.manual_seed(settings.seed)
         if settings.num_threads:
             torch.set_num_threads(settings.num_threads)
+        self.artifacts = artifacts_for(self)  # a pipeline process starts now: its imports overlap epoch 1
         self.load_data()
         model = self.model_spec.build(self.options, self.dataset_spec).to(self.device)
         adam = settings.optimizer
@@ -192,7 +193,7 @@ class Trainer:
         batches = (n + batch_size - 1) // batch_size
         epochs = settings.epochs
         step = 0
-        last_progress = 0.0
+        last_progress = last_poll = 0.0
         for epoch in range(1, epochs + 1):
             if not settings.num_threads:  # a fair share of the cores among the runs training now
                 share = threads.fair_share()
@@ -206,8 +207,12 @@ class Trainer:
             started = time.perf_counter()
             order = torch.randperm(n, generator=shuffle).to(self.device)  # drawn on the CPU: the same on every device
             for batch_index, idx in enumerate(order.split(batch_size)):
-                if batch_index % settings.cancel_check_every == 0 and cancel_requested(self.run_dir):
-                    raise Cancelled(f"epoch {epoch}, batch {batch_index}")
+                if batch_index % settings.cancel_check_every == 0:
+                    if cancel_requested(self.run_dir):
+                        raise Cancelled(f"epoch {epoch}, batch {batch_index}")
+                    if time.monotonic() - last_poll >= 0.5:  # the pipeline's events reach the listeners
+                        last_poll = time.monotonic()
+                        self.artifacts.poll()
                 batch = Batch(self.x_train[idx], self.y_train[idx])
                 outputs = model(batch.x)
                 total, parts = self._loss(outputs, batch, weights)
@@ -232,23 +237,28 @@ class Trainer:
             if update is not None:
                 metrics["model_update"] = update
             self.events.emit("train.metrics", metrics)
+            saved = None
             if epoch % settings.checkpoint_every == 0 or epoch == epochs:
-                self.last_checkpoint = save_checkpoint(self.run_dir, epoch, model, optimizer, {
+                saved = self.last_checkpoint = save_checkpoint(self.run_dir, epoch, model, optimizer, {
                     "model": self.run.model, "run_id": self.run_id, "device": self.device_name, "metrics": metrics})
                 self.events.emit("checkpoint.saved", {"epoch": epoch, "name": self.last_checkpoint})
-            artifacts_started = time.perf_counter()
-            stopped = self.write_artifacts(model, epoch)
-            done = {"stage": "epoch_done", "epoch": epoch, "train_seconds": round(train_seconds, 3),
-                    "artifact_seconds": round(time.perf_counter() - artifacts_started, 3)}
-            self.events.emit("run.stage", {**done, "artifacts_stopped": stopped} if stopped else done)
+            # inline: written now; process: handed to the pipeline (run.stage epoch_done comes after them)
+            stopped = self.artifacts.after_epoch(model, epoch, train_seconds, saved)
             self.epochs_completed = epoch
             self.last_metrics = metrics
             update_summary(self.run_dir, epochs_completed=epoch, metrics=metrics, last_checkpoint=self.last_checkpoint)
-            if stopped:  # the epoch is trained (and checkpointed when due); a backfill can write what is missing
-                raise Cancelled(f"epoch {epoch}, artifacts ({stopped}); the epoch is kept, `latentdeck backfill "
-                                f"{self.run_id}` writes its missing artifacts")
+            if stopped:
+                raise self.stopped(stopped)
             self.pm.hook.after_epoch(run_id=self.run_id, run_dir=self.run_dir, epoch=epoch, metrics=metrics, model=model)
+        stopped = self.artifacts.finish()  # the run ends once its epochs' artifacts are written
+        if stopped:
+            raise self.stopped(stopped)
         return "completed"
+
+    def stopped(self, where: str) -> Cancelled:
+        """A cancel that stopped an epoch's artifacts: the epoch is trained (and checkpointed when due)."""
+        return Cancelled(f"{where}; the epoch is kept, `latentdeck backfill {self.run_id}` writes its missing "
+                         "artifacts")
 
     def before_epoch(self, model, schedule) -> dict[str, Any] | None:
         """The model's ``before_epoch`` step (if it has one), announced as a ``model.update`` event."""
@@ -285,22 +295,6 @@ class Trainer:
                 metrics.update(self.model_spec.epoch_diagnostics(
                     self.options, schedule, model, Batch(self.x_held, self.y_held)))
         return metrics
-
-    def write_artifacts(self, model, epoch: int) -> str | None:
-        """The epoch's artifacts; where a cancel stopped them (None: all written or failed on their own)."""
-        if self.engine is None:
-            # each generator and projection under the run's budget; a cancel stops the one running at once
-            budget = Budget(float(self.run.settings.generator_budget_s or DEFAULT_BUDGET_S),
-                            lambda: "cancel requested" if cancel_requested(self.run_dir) else None)
-            # the engine reads the run like config.json (ResolvedRun is that mapping), with moved fields in place
-            self.engine = ArtifactEngine(self.pm, self.run_dir, self.run, self.model_spec, self.dataset_spec,
-                                         self.viz, self.events, budget=budget)
-        try:
-            # a CPU copy off the CPU: generators get CPU tensors, and their files never depend on the device
-            self.engine.run_epoch(devices.cpu_model(model, self.device_name), epoch, last=epoch == self.run.epochs)
-        except Stopped as where:
-            return str(where).removeprefix(f"epoch {epoch}, ").removesuffix(": cancel requested")
-        return None
 
 
 def execute_run(run_dir: Path | str, pm=None, listeners: tuple[Callable[[dict], None], ...] = ()) -> str:
@@ -354,13 +348,22 @@ def _train(run_dir: Path, run: ResolvedRun, pm, events: EventLog) -> str:
         status = trainer.fit()
     except Cancelled as where:
         done = trainer.epochs_completed if trainer else 0
-        events.emit("run.cancelled", {"epochs_completed": done, "at": str(where), "metrics": trainer.last_metrics})
+        at = str(where)
+        stopped = trainer.artifacts.close(cancelled=True) if trainer else None  # nothing is written after this
+        if stopped and stopped.split(";")[0] not in at:
+            at += f" (artifacts stopped at {stopped})"
+        events.emit("run.cancelled", {"epochs_completed": done, "at": at, "metrics": trainer.last_metrics})
         summary = update_summary(run_dir, status="cancelled", reason=f"cancel requested ({where})", ended_at=now())
         pm.hook.after_run(run_id=run_id, run_dir=run_dir, status="cancelled", summary=summary)
         return "cancelled"
     except Exception as exc:
         log.exception("run %s failed", run_id)
         error = f"{type(exc).__name__}: {exc}"
+        if trainer is not None:  # the epochs trained before the failure get their artifacts
+            try:
+                trainer.artifacts.finish()
+            except Exception:
+                log.exception("the artifact pipeline of run %s did not end cleanly", run_id)
         try:
             pm.hook.on_run_error(run_id=run_id, run_dir=run_dir, error=exc)
         except Exception:

@@ -123,6 +123,11 @@ class RunConfig(BaseModel):
         120.0, ge=0.1, le=3600.0, description="seconds each artifact generator or projection fit may take per epoch "
         "(and in a backfill); one that takes longer is abandoned with artifact.failed (reason timeout) and the run "
         "goes on without its files for that epoch")
+    artifact_pipeline: Literal["process", "inline"] = Field(
+        "process", description="where the per-epoch artifacts are computed: process = in one pipeline process "
+        "beside training (spawned at run start, fed the epoch's weights, epoch N+1 trains while epoch N's maps "
+        "are computed); inline = between epochs in the training process (the old path: for comparison, and "
+        "where no process can be spawned)")
     name: str | None = Field(None, max_length=200, description="free-text label shown in listings")
     sweep_id: str | None = Field(
         None, pattern=r"^sw-[A-Za-z0-9._-]{1,120}$",
