@@ -131,3 +131,14 @@ def test_a_second_cleanup_finds_nothing_and_a_fresh_file_ages_into_removal(lefto
     assert (again.temp_files, again.deletes_finished) == (0, 0)
     later = clean_runs_folder(leftovers["runs"], now=time.time() + STALE_AFTER_S + 1)
     assert later.temp_files == 1 and not (leftovers["done"] / "checkpoints" / ".epoch_3.pt.fresh1.tmp").exists()
+
+
+def test_a_killed_trainers_pipeline_snapshots_go_only_from_finished_runs(runs_dir):
+    done, running = _run(runs_dir, "done", "failed"), _run(runs_dir, "busy", "running")
+    for run_dir in (done, running):
+        (run_dir / ".pipeline").mkdir()
+        (run_dir / ".pipeline" / "epoch_2.pt").write_bytes(b"\0" * 5000)
+    report = clean_runs_folder(runs_dir)
+    assert not (done / ".pipeline").exists() and report.temp_bytes >= 5000
+    assert (running / ".pipeline" / "epoch_2.pt").exists()  # a live run's pipeline still reads it
+    assert (done / "checkpoints" / "epoch_1.pt").exists()

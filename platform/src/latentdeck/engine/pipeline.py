@@ -36,11 +36,13 @@ from .artifacts import ArtifactEngine
 from .budget import DEFAULT_BUDGET_S, Budget, Stopped
 from ..kit.atomic import write_bytes
 from ..store.events import EventTail
+from ..store.cleanup import PIPELINE_SNAPSHOTS
 from ..store.runs import cancel_requested
 
 log = logging.getLogger(__name__)
 
-SNAPSHOTS = ".pipeline"  # hidden: the listing and the explorer never see it
+SNAPSHOTS = PIPELINE_SNAPSHOTS  # ".pipeline", hidden: the listing and the explorer never see it; start-up cleanup
+# removes it from a finished run (a killed trainer may leave it)
 STOP_WAIT_S = 5.0  # how long a cancelled or closed pipeline may take to end before it is killed
 POLL_S = 0.05
 

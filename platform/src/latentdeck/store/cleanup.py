@@ -63,6 +63,11 @@ class CleanupReport:
                 + (f"; {len(self.errors)} error(s): {'; '.join(self.errors[:3])}" if self.errors else ""))
 
 
+# The artifact pipeline's hidden folder of epoch snapshots in a run (latentdeck.engine.pipeline): emptied as the
+# pipeline reads them, left behind only when the training process itself was killed.
+PIPELINE_SNAPSHOTS = ".pipeline"
+
+
 def is_temporary(name: str) -> bool:
     """The names latentdeck's atomic writers use for work in progress: ``.<target>.<random>.tmp``."""
     return name.startswith(".") and name.endswith(".tmp") and len(name) > len("..tmp")
@@ -92,10 +97,23 @@ def clean_runs_folder(root: Path | str, stale_after_s: float = STALE_AFTER_S, no
                     continue
                 before = report.temp_files
                 _clean_tree(Path(entry.path), now - stale_after_s, report)
+                snapshots = Path(entry.path) / PIPELINE_SNAPSHOTS  # a killed trainer's epoch snapshots
+                if _is_folder(snapshots):
+                    files, size = _remove(str(snapshots))
+                    report.temp_files += files
+                    report.temp_bytes += size
                 report.runs_cleaned += report.temp_files > before
         except OSError as exc:
             report.errors.append(f"{entry.name}: {type(exc).__name__}: {exc}")
     return report
+
+
+def _is_folder(path: Path) -> bool:
+    """A real folder (a link to one is not entered, nor removed)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
 
 
 def _idle(run_dir: Path) -> bool:
