@@ -12,7 +12,7 @@ import torch
 from latentdeck import Projection
 from latentdeck.engine.artifacts import VizSubset, selected_generators
 from latentdeck.engine.context import RunContext
-from latentdeck.kit.atomic import read_json
+from latentdeck.kit import read_artifact as read_json  # both formats: header + array file, or inline
 from latentdeck.engine.backfill import backfill
 from latentdeck.store.events import EventLog, read_events
 from latentdeck.registry import collect, providers
@@ -52,11 +52,13 @@ def test_a_scaled_linear_map_gives_a_constant_ratio(tmp_path):
     coords = 2.5 * latents @ rotation.T + np.array([3.0, -1.0])  # similarity: every distance times 2.5
     run_both(tmp_path, latents, {"sim": {2: Projection(coords, {})}})
     names = sorted(p.name for p in (tmp_path / "distortion").iterdir())
-    assert names == ["metric_ratio_2d_epoch_4_sim.json", "metric_ratio_2d_latest_sim.json"]
+    assert names == ["metric_ratio_2d_epoch_4_sim.json", "metric_ratio_2d_epoch_4_sim.safetensors",
+                     "metric_ratio_2d_latest_sim.json"]
     doc = read_json(tmp_path / "distortion" / "metric_ratio_2d_epoch_4_sim.json")
+    assert doc["values"].dtype == doc["point_ratio"].dtype == np.float32 and doc["point_ratio"].shape == (80,)
     assert doc["metric"] == "knn_mean_ratio" and doc["k"] == 4 and doc["dims"] == 2
     np.testing.assert_allclose(doc["point_ratio"], 2.5, rtol=1e-5)
-    defined = [v for v in doc["values"] if v is not None]
+    defined = doc["values"][np.isfinite(doc["values"])]  # NaN = an empty cell
     assert len(doc["values"]) == 32 * 32 and doc["grid"]["nx"] == doc["grid"]["ny"] == 32
     assert len(defined) > 500
     np.testing.assert_allclose(defined, 2.5, rtol=1e-5)
@@ -65,6 +67,27 @@ def test_a_scaled_linear_map_gives_a_constant_ratio(tmp_path):
     assert doc["bounds"] == [[float(coords[:, a].min()), float(coords[:, a].max())] for a in (0, 1)]
     assert doc["meta"]["subset_n"] == 80 and doc["meta"]["compute_ms"] >= 0
     assert doc["meta"]["neighbours_from"] == "neighbors/knn_sim_epoch_4.json"
+
+
+def test_a_knn_file_of_the_old_inline_format_gives_the_same_map(tmp_path):
+    """Runs written before the array files keep their knn files as inline JSON lists: the map reads both."""
+    import json
+
+    rng = np.random.default_rng(2)
+    latents = rng.normal(size=(50, 3))
+    projections = {"pca": {2: Projection(latents[:, :2] * 3, {})}}
+    run_both(tmp_path, latents, projections)
+    new = read_json(tmp_path / "distortion" / "metric_ratio_2d_epoch_4_pca.json")
+    knn_file = tmp_path / "neighbors" / "knn_pca_epoch_4.json"
+    inline = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in read_json(knn_file).items() if k != "arrays"}
+    knn_file.write_text(json.dumps(inline))
+    (tmp_path / "neighbors" / "knn_pca_epoch_4.safetensors").unlink()
+    for path in (tmp_path / "distortion").iterdir():
+        path.unlink()
+    generate(context(tmp_path, latents, projections, "distortion", DistortionOptions(grid_size=32)))
+    old = read_json(tmp_path / "distortion" / "metric_ratio_2d_epoch_4_pca.json")
+    np.testing.assert_array_equal(old["point_ratio"], new["point_ratio"])
+    np.testing.assert_array_equal(old["values"], new["values"])
 
 
 def test_ratio_by_hand_where_the_projection_drops_a_dimension():
