@@ -109,8 +109,11 @@ def latent_neighbors(latents, k: int, index: str = "auto", exact_max_n: int = 40
         found = tree.query(x[short], k=min(k + 1, n))[1]
         for row_i, i in enumerate(np.flatnonzero(short)):
             neighbors[i] = [j for j in found[row_i] if j != i][:k]
-    diff = x[neighbors].astype(np.float64) - x[:, None, :].astype(np.float64)
-    distances = np.sqrt((diff * diff).sum(-1))
+    xd = x.astype(np.float64)
+    diff = xd[neighbors]  # (n, k, d): one float64 temporary, squared in place (the same values, 70,000 x 15 x 16)
+    diff -= xd[:, None, :]
+    np.multiply(diff, diff, out=diff)
+    distances = np.sqrt(diff.sum(-1))
     order = np.lexsort((neighbors, distances), axis=1)
     neighbors = np.take_along_axis(neighbors, order, axis=1)
     distances = np.take_along_axis(distances, order, axis=1)
