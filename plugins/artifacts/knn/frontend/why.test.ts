@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { NeighboursDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
-import { modelAnswer, neighbourRows, rowOf, tally, whereItSits } from "./why";
+import { modelAnswer, neighbourRows, tally, whereItSits } from "./why";
 
 const doc = {
   method: "pca", dims: 2, epoch: 1, n: 4, indices: [10, 11, 12, 13], labels: [4, 9, 9, 4], predicted: [9, 9, 9, 4],
@@ -40,19 +40,4 @@ test("the model's answer: the classifier's probabilities, else q(c|x)", () => {
   const old = modelAnswer({ softmax_max: [0.97] } as never, 0, 7, name, name, 7)!;
   assert.deepEqual([old.kind, old.best, old.probabilities], ["classifier", 7, []]);
   assert.match(old.text, /says 7 with probability 0.97 \(agrees with the label\); this run's atlas predates/);
-});
-
-test("rows read the same from nested lists and from an array file's flat typed arrays", () => {
-  const flat = { ...knn, neighbors: new Uint16Array(knn.neighbors.flat()), distances: new Float32Array(knn.distances.flat()) };
-  const rows = neighbourRows(flat as unknown as NeighboursDoc, doc, 0)!;
-  assert.deepEqual(rows.map((r) => [r.position, r.index]), [[1, 11], [2, 12], [3, 13]]);
-  assert.equal(rows[0].distance, Math.fround(0.5));
-  assert.deepEqual(rowOf(new Int32Array([1, 2, 3, 4, 5, 6]), 1, 3), [4, 5, 6]);
-  assert.deepEqual(rowOf({ data: new Float32Array([1, 2, 3, 4]), shape: [2, 2] }, 1), [3, 4]);
-  assert.equal(rowOf(new Int32Array([1, 2]), 1, 2), null, "no row past the end");
-  const ae = modelAnswer({ n: 2, softmax: new Float32Array([0.25, 0.75, 0.5, 0.5]), softmax_max: new Float32Array([0.75, 0.5]) } as never,
-    0, 0, name, (c) => `c${c}`)!;
-  assert.deepEqual([ae.kind, ae.best, ae.probabilities], ["classifier", 1, [0.25, 0.75]]);
-  const gm = modelAnswer({ n: 1, qc: new Float32Array([0.5, 0.25, 0.25]) } as never, 0, 0, name, (c) => `c${c}`)!;
-  assert.deepEqual([gm.kind, gm.best], ["mixture", 0]);
 });
