@@ -119,6 +119,7 @@ def measure(pm, preset: str, seed: int, epochs: int | None, aspect: float) -> li
     import torch
 
     from latentdeck.engine.context import RunContext
+    from latentdeck.kit import read_artifact
     from latentdeck.kit.atomic import read_json
     from latentdeck.engine.checkpoints import load_model
     from latentdeck.store.events import EventLog, read_events
@@ -152,13 +153,13 @@ def measure(pm, preset: str, seed: int, epochs: int | None, aspect: float) -> li
         failed = [e for e in read_events(out / "events.jsonl") if e["type"] == "artifact.failed"]
         assert not failed, failed
         for path in sorted(out.glob(f"density/*_2d_epoch_{last}_*.json")):
-            doc = read_json(path)
+            doc = read_artifact(path)  # values: a float32 array beside the JSON (inline lists in older runs)
             method = doc["method"]
             coords = np.asarray(fitted[method][2].coords, dtype=np.float64)[:, :2]
             kind = path.name.split("_2d_")[0]
             row = {"preset": preset, "method": method, "kind": kind, "estimator": doc.get("estimator", ""),
                    "bandwidth": (doc.get("meta") or {}).get("bandwidth"), "tv": doc.get("tv_distance"),
-                   "kib": round(path.stat().st_size / 1024, 1)}
+                   "kib": round(sum(f.stat().st_size for f in (path, path.with_suffix(".safetensors")) if f.exists()) / 1024, 1)}
             if doc.get("difference"):
                 row.update(ratio=None)
             else:
