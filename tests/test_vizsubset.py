@@ -8,7 +8,6 @@ import hashlib
 import pytest
 import torch
 
-from latentdeck.kit import read_artifact
 from latentdeck.kit.atomic import read_json
 from latentdeck.launch import ConfigError, prepare_run
 from latentdeck.engine.vizsubset import choose
@@ -73,6 +72,6 @@ def test_trained_flags_match_the_examples_trained_on(trained_run, plugin_manager
     for i in range(64, 100):
         assert projection["trained"][i] == (_digest(viz.x[i]) in trained_images), f"point {i} (train #{viz.indices[i]})"
     assert 0 < sum(projection["trained"]) < 36, "some training digits are outside the limit"
-    knn = read_artifact(run_dir / "neighbors/knn_first-dims_epoch_1.json")
-    assert list(knn["indices"]) == list(projection["indices"]) and knn["n"] == 100
+    knn = read_json(run_dir / "neighbors/knn_first-dims_epoch_1.json")
+    assert knn["indices"] == projection["indices"] and knn["n"] == 100
     assert read_json(run_dir / "atlas/atlas_inputs.json")["n"] == 100

@@ -190,12 +190,7 @@ class Lab:
         return f"{self.url}/runs/{self.ids[name]}/latent/"
 
     def file(self, name: str, artifact: str) -> dict:
-        """A run's JSON artifact with its arrays as lists, whichever format it is stored in (header + array
-        file, or inline JSON)."""
-        from latentdeck.kit import read_artifact
-
-        doc = read_artifact(self.runs / self.ids[name] / artifact)
-        return {k: v.tolist() if hasattr(v, "tolist") else v for k, v in doc.items()} if isinstance(doc, dict) else doc
+        return json.loads((self.runs / self.ids[name] / artifact).read_text())
 
 
 @contextlib.contextmanager

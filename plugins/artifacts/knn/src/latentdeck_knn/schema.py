@@ -155,7 +155,8 @@ class KNNHeader(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = Field(SCHEMA_VERSION, description="2 as written; 1 in a header that "
+                                                                    "`latentdeck migrate` made from an old file")
     epoch: int = Field(ge=1)
     method: str = Field(description="the projection method this file is drawn over (pca, umap, ...)")
     space: Literal["latent"] = Field("latent", description="neighbours and distances are latent-space")
