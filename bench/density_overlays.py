@@ -153,7 +153,7 @@ def measure(pm, preset: str, seed: int, epochs: int | None, aspect: float) -> li
         failed = [e for e in read_events(out / "events.jsonl") if e["type"] == "artifact.failed"]
         assert not failed, failed
         for path in sorted(out.glob(f"density/*_2d_epoch_{last}_*.json")):
-            doc = read_artifact(path)  # values: a float32 array beside the JSON (inline lists in older runs)
+            doc = read_artifact(path)  # the header with its arrays, or an old inline file
             method = doc["method"]
             coords = np.asarray(fitted[method][2].coords, dtype=np.float64)[:, :2]
             kind = path.name.split("_2d_")[0]
