@@ -135,7 +135,8 @@ def test_a_real_run_writes_the_atlas_and_backfill_restores_it(trained_run, plugi
         (run_dir / "atlas" / name).unlink()
     backfill(run_dir, plugin_manager, artifacts=["atlas"])
     again = read_artifact(run_dir / "atlas/atlas_inputs.json")
-    assert again["indices"].tolist() == inputs["indices"].tolist() and again["labels"].tolist() == inputs["labels"].tolist()
+    assert again["indices"].tolist() == inputs["indices"].tolist()
+    assert again["labels"].tolist() == inputs["labels"].tolist()
     assert read_artifact(run_dir / "atlas/atlas_epoch_1.json")["epoch"] == 1
     assert read_json(run_dir / "atlas/atlas_latest.json")["epoch"] == 2  # the mirror never moves back
 

@@ -84,7 +84,8 @@ def test_a_knn_file_of_the_old_inline_format_gives_the_same_map(tmp_path):
     run_both(tmp_path, latents, projections)
     new = read_artifact(tmp_path / "distortion" / "metric_ratio_2d_epoch_4_pca.json")
     knn_file = tmp_path / "neighbors" / "knn_pca_epoch_4.json"
-    inline = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in read_artifact(knn_file).items() if k != "arrays"}
+    inline = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+              for k, v in read_artifact(knn_file).items() if k != "arrays"}
     knn_file.write_text(json.dumps(inline))
     (tmp_path / "neighbors" / "knn_pca_epoch_4.safetensors").unlink()
     for path in (tmp_path / "distortion").iterdir():

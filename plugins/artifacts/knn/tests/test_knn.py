@@ -77,7 +77,8 @@ def test_neighbours_are_latent_neighbours_not_projected_ones(context, tmp_path):
     np.testing.assert_allclose(doc["distances"], expected_d, atol=1e-5)
     assert all(j % 2 == i % 2 for i, row in enumerate(doc["neighbors"].tolist()) for j in row)  # same latent cluster
     assert not any({i - 1, i + 1} & set(row) for i, row in enumerate(doc["neighbors"].tolist()))  # projected ones
-    assert doc["k"] == 5 and doc["n"] == 40 and doc["indices"][0] == 100 and doc["epoch"] == 3 and doc["method"] == "toy"
+    assert doc["k"] == 5 and doc["n"] == 40 and doc["indices"][0] == 100
+    assert doc["epoch"] == 3 and doc["method"] == "toy"
     assert doc["index"]["kind"] == "kd_tree" and doc["index"]["exact"]
     assert set(doc["extent"]) == {"2d", "3d"} and doc["radius_2d"].shape == doc["radius_3d"].shape == (40,)
     assert "edge_lengths" not in doc["extent"]["2d"] and doc["edge_lengths"].startswith("computed by readers")
@@ -187,7 +188,8 @@ def test_schema_rejects_a_broken_file(context):
     pointer = {"file": "x.safetensors", "format": "safetensors", "names": names}
     assert isinstance(validate({**header, "arrays": pointer}), KNNArtifact)
     with pytest.raises(ValueError):  # neighbour positions must be uint16 at this size
-        validate({**header, "arrays": {**pointer, "names": {**names, "neighbors": {"dtype": "int32", "shape": [40, 5]}}}})
+        wide = {**names, "neighbors": {"dtype": "int32", "shape": [40, 5]}}
+        validate({**header, "arrays": {**pointer, "names": wide}})
     with pytest.raises(ValueError):  # a radius array for each extent
         validate({**header, "arrays": {**pointer, "names": {k: v for k, v in names.items() if k != "radius_3d"}}})
     assert "arrays" in KNNArtifact.model_json_schema()["properties"]

@@ -115,7 +115,8 @@ def generate(ctx, request=None) -> None:
         ctx.save_run_file(FOLDER, f"{INPUTS}.png", sheet)  # the PNG first: an index whose JSON exists is complete
         (folder / f"{INPUTS}.json").unlink(missing_ok=True)
         ctx.save_run_file(FOLDER, f"{INPUTS}.json", {
-            "kind": "inputs", **layout, "indices": indices, "labels": _labels(ctx.viz.y), "png": f"{FOLDER}/{INPUTS}.png",
+            "kind": "inputs", **layout, "indices": indices, "labels": _labels(ctx.viz.y),
+            "png": f"{FOLDER}/{INPUTS}.png",
             "pixels": PIXELS})
     if "recon" not in ctx.outputs:
         return
