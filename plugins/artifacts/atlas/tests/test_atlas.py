@@ -141,7 +141,7 @@ def test_a_real_run_writes_the_atlas_and_backfill_restores_it(trained_run, plugi
     assert read_json(run_dir / "atlas/atlas_latest.json")["epoch"] == 2  # the mirror never moves back
 
 
-def test_asked_for_the_sheet_is_the_epoch_loops_sheet(trained_run, plugin_manager):
+def test_asked_for_the_sheet_is_the_epoch_loops_sheet(trained_run, plugin_manager, tmp_path):
     """A run whose subset is above sheet_max_n: asking for an epoch's sheet draws the tiles the epoch loop would
     have drawn (the same checkpoint's reconstructions, the layout of the epoch's JSON index), once."""
     run_dir = trained_run("ae", epochs=1, artifact_options={"atlas": {"sheet_max_n": 8}})
@@ -167,3 +167,16 @@ def test_asked_for_the_sheet_is_the_epoch_loops_sheet(trained_run, plugin_manage
     np.testing.assert_allclose(index["mse"], mse, atol=1e-6)  # the same reconstructions as the epoch loop's
     again = ask()
     assert again["created"] is False and again["payload"] == first["payload"]
+
+    from types import SimpleNamespace
+
+    from latentdeck.kit import OnDemandError
+    from latentdeck_atlas.sheet import draw
+
+    stopped = computations.context_for(run_dir, spec, plugin_manager, models)
+    answer = tmp_path / "answer"
+    answer.mkdir()
+    stopped.epoch, stopped.folder, stopped.fence = 1, answer, SimpleNamespace(reason="out of its 120 s budget")
+    with pytest.raises(OnDemandError, match="stopped: out of its 120 s budget"):
+        draw(stopped, SheetRequest(epoch=1))
+    assert not list(answer.iterdir())  # nothing drawn
