@@ -160,7 +160,8 @@ def measure(pm, preset: str, seed: int, epochs: int | None, aspect: float) -> li
             kind = path.name.split("_2d_")[0]
             row = {"preset": preset, "method": method, "kind": kind, "estimator": doc.get("estimator", ""),
                    "bandwidth": (doc.get("meta") or {}).get("bandwidth"), "tv": doc.get("tv_distance"),
-                   "kib": round(path.stat().st_size / 1024, 1)}
+                   "kib": round(sum(f.stat().st_size for f in (path, path.with_suffix(".safetensors"))
+                                         if f.exists()) / 1024, 1)}
             if doc.get("difference"):
                 row.update(ratio=None)
             else:

@@ -119,7 +119,8 @@ def main() -> int:
             doc = read_json(path)
             grids[path.name] = {"compute_ms": doc["meta"]["compute_ms"], "estimator": doc.get("estimator"),
                                 "mass_in_bounds": doc["stats"].get("mass_in_bounds"),
-                                "kib": round(path.stat().st_size / 1024, 1)}
+                                "kib": round(sum(f.stat().st_size for f in (path, path.with_suffix(".safetensors"))
+                                         if f.exists()) / 1024, 1)}
         four = sum(v["compute_ms"] for k, v in grids.items()
                    if k.startswith(("posterior_", "prior_2d")) and k.endswith(("_pca.json", "_umap.json"))) / 1000
         two = sum(v["compute_ms"] for k, v in grids.items() if k.startswith("metric_ratio")) / 1000

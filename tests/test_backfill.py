@@ -152,7 +152,8 @@ def test_a_projection_added_later_gets_its_neighbours_and_overlays(plugin_manage
     run_dir = finished_run(plugin_manager, runs_dir, tiny_config, epochs=2, projections=["first-dims"],
                            artifacts=["knn", "distortion", "recon_grid"])
     first = {p.name: p.read_bytes() for p in (run_dir / "neighbors").iterdir()}
-    assert sorted(first) == ["knn_first-dims_epoch_1.json", "knn_first-dims_epoch_2.json", "knn_first-dims_latest.json"]
+    assert sorted(first) == [f"knn_first-dims_epoch_{e}.{ext}" for e in (1, 2) for ext in ("json", "safetensors")] + [
+        "knn_first-dims_latest.json"]
     log_size = (run_dir / "events.jsonl").stat().st_size
 
     assert plan(run_dir, plugin_manager, projections=["pca"])["missing"] == {

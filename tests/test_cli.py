@@ -259,7 +259,8 @@ def test_plugins_check_runs_a_tiny_run_with_the_plugin_and_reports(capsys):
     assert main(["plugins", "--check", "latentdeck.knn", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["loaded"] and report["run"]["status"] == "completed" and report["run"]["artifacts"] == ["knn"]
-    assert report["files"] == ["neighbors/knn_first-dims_epoch_1.json", "neighbors/knn_first-dims_epoch_2.json"]
+    assert report["files"] == [f"neighbors/knn_first-dims_epoch_{e}.{ext}"
+                               for e in (1, 2) for ext in ("json", "safetensors")]
     assert report["api"]["artifact_index"] == [{"name": "knn", "view": "json", "epochs": [1, 2]}]
     assert report["problems"] == []
     assert main(["plugins", "--check", "latentdeck.walk"]) == 0  # on-demand only: not called without its fields

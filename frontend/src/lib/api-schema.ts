@@ -355,6 +355,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/compute/atlas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * atlas (on demand)
+         * @description sprite atlases of the visualization subset: input digits once per run (atlas/atlas_inputs.png) and reconstructions per epoch (atlas/atlas_<tag>.png up to sheet_max_n points, else asked for: atlas/sheets/epoch_<N>/reconstructions.png), each with a JSON index
+         */
+        post: operations["compute_atlas"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs/{run_id}/compute/nearest-train": {
         parameters: {
             query?: never;
@@ -1471,6 +1491,17 @@ export interface components {
              */
             seed?: number | null;
         };
+        /**
+         * SheetRequest
+         * @description The reconstructions sheet of one epoch.
+         */
+        SheetRequest: {
+            /**
+             * Epoch
+             * @description an epoch with a checkpoint, or latest (default: the newest)
+             */
+            epoch?: number | "latest" | null;
+        };
         /** SweepDetail */
         SweepDetail: {
             /** Sweep Id */
@@ -2535,6 +2566,84 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    compute_atlas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SheetRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnDemandResult"];
+                };
+            };
+            /** @description the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such run or epoch checkpoint (the message lists the epochs that have one), or an unknown layer / projection the request names */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the run has no checkpoint yet, or a damaged one; or the run is being deleted */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a field out of range or of the wrong type (the message names the field and the range) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the computation took longer than the server's budget (LATENTDECK_COMPUTE_BUDGET_S, default 120 s); it was stopped and writes nothing more */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };

@@ -12,7 +12,7 @@ import torch
 
 from latentdeck import Projection
 from latentdeck.engine.context import RunContext, VizSubset
-from latentdeck.kit.atomic import read_json
+from latentdeck.kit import read_artifact as read_json  # both formats: header + array file, or inline
 from latentdeck.engine.backfill import backfill
 from latentdeck.store.events import EventLog, read_events
 from latentdeck.kit.grids import Grid, gaussian_mixture, kde
@@ -78,9 +78,9 @@ def test_pca_prior_density_matches_the_closed_form_projected_mixture(tmp_path):
     ctx = make_context(tmp_path, outputs, {"pca": {2: pca}})
     generate(ctx)
     names = sorted(p.name for p in (tmp_path / "density").iterdir())
-    assert names == sorted(f"{family}_2d_{tag}_pca.json"
-                           for family in ("posterior", "prior", "prior_empirical", "posterior_minus_prior")
-                           for tag in ("epoch_2", "latest"))
+    families = ("posterior", "prior", "prior_empirical", "posterior_minus_prior")
+    assert names == sorted([f"{family}_2d_{tag}_pca.json" for family in families for tag in ("epoch_2", "latest")]
+                           + [f"{family}_2d_epoch_2_pca.safetensors" for family in families])  # values: float32
     w, offset = pca.linear
     prior_mu, prior_var = outputs["prior_mu"].double().numpy(), outputs["prior_logvar"].double().exp().numpy()
     pbar = outputs["qc"].double().numpy().mean(0)
@@ -182,7 +182,7 @@ def test_a_model_without_a_posterior_gets_a_labelled_kde_of_its_codes_and_no_pri
     reloaded = Projection(z.numpy()[:, :2].astype(np.float64) * 2, {})  # codes need no map
     generate(make_context(tmp_path, {"z": z}, {"umap": {2: reloaded}}, capabilities=frozenset({"latents"})))
     assert sorted(p.name for p in (tmp_path / "density").iterdir()) == [
-        "posterior_2d_epoch_2_umap.json", "posterior_2d_latest_umap.json"]
+        "posterior_2d_epoch_2_umap.json", "posterior_2d_epoch_2_umap.safetensors", "posterior_2d_latest_umap.json"]
     doc = validate(read_json(tmp_path / "density" / "posterior_2d_epoch_2_umap.json"))
     assert doc.estimator == "kde_codes" and "deterministic codes" in doc.estimator_text
     assert doc.meta.model_extra["points"] == 50
@@ -204,7 +204,7 @@ def test_tiny_runs_write_every_family_per_epoch_with_latest_mirrors(trained_run)
     assert difference.source == "difference" and difference.difference.tv_distance > 0
     assert not [e for e in read_events(run_dir / "events.jsonl") if e["type"] == "artifact.failed"]
     ae = trained_run("ae", artifacts=["density"])
-    assert sorted(p.name for p in (ae / "density").iterdir()) == [
+    assert sorted(p.name for p in (ae / "density").glob("*.json")) == [
         "posterior_2d_epoch_1_first-dims.json", "posterior_2d_epoch_2_first-dims.json",
         "posterior_2d_latest_first-dims.json"]
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from latentdeck import Projection
-from latentdeck.kit.atomic import read_json
+from latentdeck.kit import read_artifact as read_json  # both formats: header + array file, or inline
 from latentdeck_density.describe import estimator_note
 from latentdeck_density.plugin import generate
 from latentdeck_density.schema import validate
@@ -32,7 +32,7 @@ make_context, toy_outputs = _shared.make_context, _shared.toy_outputs
 
 
 def grids(folder, method):
-    return {p.name.split("_2d_")[0]: read_json(p) for p in sorted(folder.iterdir()) if f"_epoch_2_{method}" in p.name}
+    return {p.name.split("_2d_")[0]: read_json(p) for p in sorted(folder.glob("*.json")) if f"_epoch_2_{method}" in p.name}
 
 
 def test_every_family_names_itself_and_its_scale(tmp_path):

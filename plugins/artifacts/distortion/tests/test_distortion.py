@@ -53,11 +53,17 @@ def test_a_scaled_linear_map_gives_a_constant_ratio(tmp_path):
     coords = 2.5 * latents @ rotation.T + np.array([3.0, -1.0])  # similarity: every distance times 2.5
     run_both(tmp_path, latents, {"sim": {2: Projection(coords, {})}})
     names = sorted(p.name for p in (tmp_path / "distortion").iterdir())
-    assert names == ["metric_ratio_2d_epoch_4_sim.json", "metric_ratio_2d_latest_sim.json"]
-    doc = read_json(tmp_path / "distortion" / "metric_ratio_2d_epoch_4_sim.json")
+    assert names == ["metric_ratio_2d_epoch_4_sim.json", "metric_ratio_2d_epoch_4_sim.safetensors",
+                     "metric_ratio_2d_latest_sim.json"]
+    doc = read_artifact(tmp_path / "distortion" / "metric_ratio_2d_epoch_4_sim.json")
+    assert doc["values"].dtype == doc["point_ratio"].dtype == np.float32 and doc["point_ratio"].shape == (80,)
+    header = read_json(tmp_path / "distortion" / "metric_ratio_2d_epoch_4_sim.json")  # the JSON alone: no arrays
+    assert header["arrays"]["names"] == {"values": {"dtype": "float32", "shape": [32 * 32]},
+                                         "point_ratio": {"dtype": "float32", "shape": [80]}}
+    assert "values" not in header and "point_ratio" not in header
     assert doc["metric"] == "knn_mean_ratio" and doc["k"] == 4 and doc["dims"] == 2
     np.testing.assert_allclose(doc["point_ratio"], 2.5, rtol=1e-5)
-    defined = [v for v in doc["values"] if v is not None]
+    defined = doc["values"][np.isfinite(doc["values"])]  # NaN = an empty cell
     assert len(doc["values"]) == 32 * 32 and doc["grid"]["nx"] == doc["grid"]["ny"] == 32
     assert len(defined) > 500
     np.testing.assert_allclose(defined, 2.5, rtol=1e-5)
@@ -66,6 +72,28 @@ def test_a_scaled_linear_map_gives_a_constant_ratio(tmp_path):
     assert doc["bounds"] == [[float(coords[:, a].min()), float(coords[:, a].max())] for a in (0, 1)]
     assert doc["meta"]["subset_n"] == 80 and doc["meta"]["compute_ms"] >= 0
     assert doc["meta"]["neighbours_from"] == "neighbors/knn_sim_epoch_4.json"
+
+
+def test_a_knn_file_of_the_old_inline_format_gives_the_same_map(tmp_path):
+    """Runs written before the array files keep their knn files as inline JSON lists: the map reads both."""
+    import json
+
+    rng = np.random.default_rng(2)
+    latents = rng.normal(size=(50, 3))
+    projections = {"pca": {2: Projection(latents[:, :2] * 3, {})}}
+    run_both(tmp_path, latents, projections)
+    new = read_artifact(tmp_path / "distortion" / "metric_ratio_2d_epoch_4_pca.json")
+    knn_file = tmp_path / "neighbors" / "knn_pca_epoch_4.json"
+    inline = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+              for k, v in read_artifact(knn_file).items() if k != "arrays"}
+    knn_file.write_text(json.dumps(inline))
+    (tmp_path / "neighbors" / "knn_pca_epoch_4.safetensors").unlink()
+    for path in (tmp_path / "distortion").iterdir():
+        path.unlink()
+    generate(context(tmp_path, latents, projections, "distortion", DistortionOptions(grid_size=32)))
+    old = read_artifact(tmp_path / "distortion" / "metric_ratio_2d_epoch_4_pca.json")
+    np.testing.assert_array_equal(old["point_ratio"], new["point_ratio"])
+    np.testing.assert_array_equal(old["values"], new["values"])
 
 
 def test_ratio_by_hand_where_the_projection_drops_a_dimension():
@@ -85,7 +113,7 @@ def test_squeezed_half_shows_a_lower_ratio_on_the_grid(tmp_path):
     coords = latents.copy()
     coords[:, 0] = np.where(latents[:, 0] < 0, latents[:, 0] * 0.5, latents[:, 0] * 2.0)  # left half squeezed
     run_both(tmp_path, latents, {"warp": {2: Projection(coords, {})}}, DistortionOptions(grid_size=16))
-    doc = read_json(tmp_path / "distortion" / "metric_ratio_2d_latest_warp.json")
+    doc = read_artifact(tmp_path / "distortion" / "metric_ratio_2d_latest_warp.json")
     grid = np.array([np.nan if v is None else v for v in doc["values"]]).reshape(16, 16)
     assert np.nanmean(grid[:, :3]) < 0.9 < 1.3 < np.nanmean(grid[:, -3:])  # an isometry would give 1
 
@@ -105,11 +133,11 @@ def test_tiny_run_writes_distortion_per_epoch_after_knn(trained_run, plugin_mana
     assert created.index("knn") < created.index("distortion")
     assert not [e for e in events if e["type"] == "artifact.failed"]
     for tag in ("epoch_1", "epoch_2", "latest"):
-        doc = read_json(run_dir / "distortion" / f"metric_ratio_2d_{tag}_first-dims.json")
+        doc = read_artifact(run_dir / "distortion" / f"metric_ratio_2d_{tag}_first-dims.json")
         assert doc["meta"]["subset_n"] == 32 and len(doc["values"]) == 128 * 128
         assert doc["stats"]["min"] <= doc["stats"]["median"] <= doc["stats"]["max"]
-    knn = read_json(run_dir / "neighbors" / "knn_first-dims_epoch_2.json")
-    doc = read_json(run_dir / "distortion" / "metric_ratio_2d_epoch_2_first-dims.json")
+    knn = read_artifact(run_dir / "neighbors" / "knn_first-dims_epoch_2.json")
+    doc = read_artifact(run_dir / "distortion" / "metric_ratio_2d_epoch_2_first-dims.json")
     projection = read_artifact(run_dir / "projections" / "latent_2d_epoch_2_first-dims.json")  # either format
     expected = point_ratios(np.array(projection["coords"]), knn["neighbors"], knn["distances"])
     np.testing.assert_allclose(doc["point_ratio"], expected, rtol=1e-4)
@@ -133,7 +161,7 @@ def test_the_file_describes_itself_to_the_explorer(tmp_path):
     rng = np.random.default_rng(1)
     latents = rng.normal(size=(60, 3))
     run_both(tmp_path, latents, {"pca": {2: Projection(latents[:, :2] * 2, {})}})
-    doc = read_json(tmp_path / "distortion" / "metric_ratio_2d_epoch_4_pca.json")
+    doc = read_artifact(tmp_path / "distortion" / "metric_ratio_2d_epoch_4_pca.json")
     assert doc["label"] == "distortion (kNN distance ratio)" and doc["scale"] == "ratio"
     assert doc["ends"] == ["squeezed", "stretched"], "below the median the map squeezes, above it stretches"
     assert "stretches" in doc["reading"] and "squeezes" in doc["reading"]

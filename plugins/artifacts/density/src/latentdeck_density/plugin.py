@@ -70,13 +70,21 @@ def file_template(family: str, method: str) -> str:
     return f"{family}_2d_{{tag}}_{method}.json"
 
 
+def grid_values(d, significant_digits: int):
+    """The grid's values as a flat float32 array (row-major, as ``rounded`` lists them), rounded to
+    ``significant_digits`` first: the host stores it in the array file beside the JSON header."""
+    import numpy as np
+
+    from latentdeck.kit import rounded
+
+    return np.asarray(rounded(d, significant_digits), dtype=np.float64).astype(np.float32)
+
+
 def payload(*, family: str, method: str, epoch: int, grid, density, details: dict[str, Any], subset_n: int,
             compute_ms: float, latent: str, latent_dim: int, weights_summary: dict[str, Any] | None,
             significant_digits: int = 6, extent: dict[str, Any] | None = None,
             tv_distance: dict[str, float] | None = None) -> dict[str, Any]:
     import numpy as np
-
-    from latentdeck.kit import rounded
 
     from .describe import describe_family
     from .estimate import ESTIMATORS
@@ -100,7 +108,7 @@ def payload(*, family: str, method: str, epoch: int, grid, density, details: dic
         normalisation=NORMALISATION,
         grid=grid.describe(), bounds=grid.bounds_list(),
         points_bounds=(extent or {}).get("points_bounds", grid.bounds_list()),
-        values=rounded(d, significant_digits),
+        values=grid_values(d, significant_digits),
         stats={"min": float(d.min()), "max": float(d.max()), "mass_in_bounds": float(d.sum() * grid.cell_area)},
         meta=meta,
     )
@@ -114,8 +122,6 @@ def difference_payload(base: dict[str, Any], posterior, prior, grid, tv: float,
     """The signed ``posterior - prior`` grid, with the posterior file's fields (``base``) for what they share."""
     import numpy as np
 
-    from latentdeck.kit import rounded
-
     from .describe import describe_difference
 
     d = np.asarray(posterior, dtype=np.float64) - np.asarray(prior, dtype=np.float64)
@@ -128,7 +134,7 @@ def difference_payload(base: dict[str, Any], posterior, prior, grid, tv: float,
         **describe_difference(base["estimator"]), "tv_distance": {"prior": round(tv, 6)},
         "normalisation": DIFFERENCE_NORMALISATION,
         "grid": grid.describe(), "bounds": grid.bounds_list(), "points_bounds": base["points_bounds"],
-        "values": rounded(d, significant_digits),
+        "values": grid_values(d, significant_digits),
         "stats": {"min": float(d.min()), "max": float(d.max()), "max_abs": float(np.abs(d).max()),
                   "positive_mass": float(np.clip(d, 0, None).sum() * grid.cell_area),
                   "negative_mass": float(-np.clip(d, None, 0).sum() * grid.cell_area)},

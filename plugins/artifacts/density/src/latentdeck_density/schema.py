@@ -1,4 +1,9 @@
-"""The ``density/<family>_2d_<tag>_<method>.json`` file format as pydantic models (validation and JSON schema)."""
+"""The ``density/<family>_2d_<tag>_<method>.json`` file format as pydantic models (validation and JSON schema).
+
+``values`` is stored as a float32 array (flat, ny * nx, row-major) in ``<stem>.safetensors`` beside the JSON,
+whose ``arrays`` field names it; runs written before keep it inline as a JSON list. :func:`validate` takes
+what ``latentdeck.kit.read_artifact`` returns for either.
+"""
 
 from __future__ import annotations
 
@@ -84,12 +89,15 @@ class DensityGrid(BaseModel):
     bounds: list[list[float]] = Field(description="[[x_min, x_max], [y_min, y_max]] of the grid: the explorer's "
                                                   "first view of the points, past their box (meta.extent)")
     points_bounds: list[list[float]] = Field(description="the projection file's bounds: the points' box")
-    values: list[float] = Field(description="ny * nx densities (signed for a difference), row-major (grid.order)")
+    values: list[float] = Field(description="ny * nx densities (signed for a difference), row-major (grid.order); "
+                                            "float32 in the array file beside the JSON (inline in older runs)")
     stats: DensityStats
     meta: DensityMeta
     tv_distance: dict[str, float] | None = Field(
         None, description="densities: total-variation distance in this map to each other family of the projection")
     difference: Difference | None = None
+    arrays: dict[str, Any] | None = Field(None, description="the array file beside the JSON (written by the host): "
+                                                            "{file, format: safetensors, names: {values: {dtype, shape}}}")
 
     @model_validator(mode="after")
     def _consistent(self) -> "DensityGrid":
@@ -111,4 +119,8 @@ class DensityGrid(BaseModel):
 
 
 def validate(doc: dict[str, Any]) -> DensityGrid:
+    """A density file as ``latentdeck.kit.read_artifact`` returns it (values a numpy array, or a list)."""
+    values = doc.get("values")
+    if hasattr(values, "tolist"):
+        doc = {**doc, "values": values.tolist()}
     return DensityGrid.model_validate(doc)

@@ -12,9 +12,14 @@ this generator runs after ``knn`` and never recomputes them),
 with Euclidean distances in the projection's 2-D coordinates and in latent space. The per-point ratios
 are splatted onto a ``grid_size`` x ``grid_size`` grid over the projection's bounds by a Gaussian
 kernel average (Nadaraya–Watson, Scott's bandwidth of the points per axis); a cell whose summed kernel
-weight is below ``min_support`` points is left empty (``null``). A ratio only means something relative
+weight is below ``min_support`` points is left empty. A ratio only means something relative
 to the others (latent and projected units differ): above the median the map stretches that region,
 below it squeezes it.
+
+``values`` (ny * nx, row-major) and ``point_ratio`` (n, subset order) are float32 arrays in
+``<stem>.safetensors`` beside the JSON (``latentdeck.kit.arrays``); an empty cell is NaN there (``null`` in the
+inline JSON of runs written before). The knn file is read through ``latentdeck.kit.read_artifact`` semantics,
+so both of its formats work.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ READING = ("Red: the map stretches — neighbours are drawn farther apart than i
            "map's typical ratio. Blue: it squeezes them together. White: typical. Empty: too few points to say.")
 ENDS = ("squeezed", "stretched")
 SPLAT_TEXT = ("cell value = sum_i K(cell - p_i) ratio_i / sum_i K(cell - p_i), K a Gaussian with Scott's bandwidth "
-              "per axis; null where sum_i K < min_support")
+              "per axis; empty (NaN in the array file) where sum_i K < min_support")
 
 
 class DistortionOptions(BaseModel):
@@ -58,10 +63,14 @@ class MissingNeighbours(RuntimeError):
 def read_neighbours(ctx, method: str, indices: list[int]) -> tuple[str, dict[str, Any]]:
     """The knn artifact of this epoch and method (through ``ctx.read_artifact``: found by the patterns
     the knn generator declares), checked against the visualization subset."""
+    from latentdeck.kit import read_artifact
+
     try:
         name, knn = ctx.read("knn", method=method)
     except (FileNotFoundError, KeyError) as exc:
         raise MissingNeighbours(f"{exc.args[0]}; the distortion map reuses the knn artifact's latent neighbours") from None
+    if isinstance(knn.get("arrays"), dict) and "neighbors" not in knn:  # a header: its arrays are beside it
+        knn = read_artifact(ctx.run_dir / name, root=ctx.run_dir)
     if list(knn["indices"]) != [int(i) for i in indices]:
         raise MissingNeighbours(f"{name} was computed on other points than this epoch's visualization subset")
     return name, knn
@@ -103,6 +112,13 @@ def _stats(values) -> dict[str, float | None]:
     return {"min": float(v.min()), "max": float(v.max()), "median": float(np.median(v))}
 
 
+def as_float32(values):
+    """A rounded flat list (``None`` = empty) as the float32 array the host stores beside the JSON (NaN = empty)."""
+    import numpy as np
+
+    return np.asarray(values, dtype=np.float64).astype(np.float32)
+
+
 def payload(*, method: str, epoch: int, coords, knn: dict[str, Any], options: DistortionOptions,
             knn_file: str, started: float) -> dict[str, Any]:
     import numpy as np
@@ -116,8 +132,8 @@ def payload(*, method: str, epoch: int, coords, knn: dict[str, Any], options: Di
         "epoch": epoch, "method": method, "dims": 2, "metric": "knn_mean_ratio", "metric_text": METRIC_TEXT,
         "label": LABEL, "scale": "ratio", "reading": READING, "ends": list(ENDS), "notes": [f"Formula: {METRIC_TEXT}"],
         "k": int(knn["k"]), "grid": grid.describe(), "bounds": grid.bounds_list(),
-        "values": rounded(values), "stats": _stats(values),
-        "point_ratio": rounded(ratios), "point_stats": _stats(ratios),
+        "values": as_float32(rounded(values)), "stats": _stats(values),  # float32, NaN = empty (null before)
+        "point_ratio": as_float32(rounded(ratios)), "point_stats": _stats(ratios),
         "meta": {"subset_n": int(len(ratios)), "compute_ms": round((time.perf_counter() - started) * 1000, 2),
                  "neighbours_from": knn_file, "latent": knn.get("latent"), "latent_dim": knn.get("latent_dim"),
                  "splat": SPLAT_TEXT, "bandwidth": np.asarray(bandwidth).tolist(), "min_support": options.min_support,

@@ -10,9 +10,13 @@ never in the projection; the index is built once per epoch and shared by all met
 * ``nndescent`` — pynndescent's approximate graph (shipped with umap-learn), above that size.
   Neither builds an n x n distance matrix.
 
-Per projection dimension the file carries the edge lengths in that projection and an extent radius per
-point: ``radius_i = s * d_k_i / median(d_k)`` where ``s`` is the median projected length of all
-latent-neighbour edges. ``s`` and ``median(d_k)`` are positive constants of the file, so the radius is
+The per-point arrays (``neighbors``, ``distances``, ``d_k``, ``radius_2d``, ``radius_3d``, ``indices``,
+``labels``) are numpy arrays in the payload, so the host stores them in ``knn_<method>_epoch_<N>.safetensors``
+beside a small JSON header (``latentdeck.kit.arrays``; read both formats with ``latentdeck.kit.read_artifact``).
+Per projection dimension the file carries an extent radius per point: ``radius_i = s * d_k_i / median(d_k)``
+where ``s`` is the median projected length of all latent-neighbour edges. The edge lengths themselves are not
+stored (they were 11 MB of a 10,000-point file): a reader computes them from the projection of the same method
+and epoch (:func:`edge_lengths`). ``s`` and ``median(d_k)`` are positive constants of the file, so the radius is
 monotone in ``d_k``. Edge modes: ``extent_gated`` (edge i->j at full opacity while its projected length
 ``L`` is within ``radius_i``, then ``exp(-(L - radius_i) / (softness * radius_i))``: a smooth fade, no
 popping) and ``top_k`` (all k edges).
@@ -37,6 +41,7 @@ from .schema import EDGE_MODES, SCHEMA_VERSION
 RADIUS_RULE = ("radius_i = scale * d_k_i / d_k_median; scale = median projected length of all latent-neighbour "
                "edges in this projection; d_k = latent distance to the k-th neighbour")
 GATING_FORMULA = "opacity(i->j) = 1 if L_ij <= radius_i else exp(-(L_ij - radius_i) / (softness * radius_i))"
+EDGE_LENGTHS = "computed by readers from the projection coordinates (same method and epoch)"
 EDGE_MODE_TEXT = {
     "extent_gated": "draw edge i->j faded by the gating formula applied to its projected length and radius_i",
     "top_k": "draw all k edges of every (focused) point at full opacity",
@@ -104,8 +109,11 @@ def latent_neighbors(latents, k: int, index: str = "auto", exact_max_n: int = 40
         found = tree.query(x[short], k=min(k + 1, n))[1]
         for row_i, i in enumerate(np.flatnonzero(short)):
             neighbors[i] = [j for j in found[row_i] if j != i][:k]
-    diff = x[neighbors].astype(np.float64) - x[:, None, :].astype(np.float64)
-    distances = np.sqrt((diff * diff).sum(-1))
+    xd = x.astype(np.float64)
+    diff = xd[neighbors]  # (n, k, d): one float64 temporary, squared in place (the same values, 70,000 x 15 x 16)
+    diff -= xd[:, None, :]
+    np.multiply(diff, diff, out=diff)
+    distances = np.sqrt(diff.sum(-1))
     order = np.lexsort((neighbors, distances), axis=1)
     neighbors = np.take_along_axis(neighbors, order, axis=1)
     distances = np.take_along_axis(distances, order, axis=1)
@@ -115,25 +123,44 @@ def latent_neighbors(latents, k: int, index: str = "auto", exact_max_n: int = 40
     return neighbors, distances, info
 
 
+def edge_lengths(coords, neighbors):
+    """(n, k) float64: the Euclidean length of edge ``i -> neighbors[i][r]`` in a projection's ``coords``
+    (what a reader computes: the files store no edge lengths)."""
+    import numpy as np
+
+    c = np.asarray(coords, dtype=np.float64)
+    nb = np.asarray(neighbors, dtype=np.int64)
+    return np.sqrt(((c[nb] - c[:, None, :]) ** 2).sum(-1))
+
+
 def extent(coords, neighbors, d_k, d_k_median: float) -> dict[str, Any]:
     """Edge lengths in a projection and the extent radius per point (monotone in ``d_k``)."""
     import numpy as np
 
-    c = np.asarray(coords, dtype=np.float64)
-    lengths = np.sqrt(((c[neighbors] - c[:, None, :]) ** 2).sum(-1))
+    lengths = edge_lengths(coords, neighbors)
     scale = float(np.median(lengths)) if lengths.size else 0.0
     radius = scale * np.asarray(d_k, dtype=np.float64) / d_k_median
-    return {"dims": int(c.shape[1]), "scale": scale, "radius": radius, "edge_lengths": lengths}
+    return {"dims": int(np.shape(coords)[1]), "scale": scale, "radius": radius, "edge_lengths": lengths}
 
 
-def _round(a, places: int = 6):
+def index_dtype(n: int):
+    """``uint16`` for neighbour positions when every position fits (n <= 65,536), else ``int32``."""
     import numpy as np
 
-    return np.round(np.asarray(a, dtype=np.float64), places).tolist()
+    return np.uint16 if n <= 65_536 else np.int32
+
+
+def label_array(values):
+    """Labels as ``uint8`` (``uint16`` when a value exceeds 255)."""
+    import numpy as np
+
+    a = np.asarray(values, dtype=np.int64).reshape(-1)
+    return a.astype(np.uint16 if a.size and a.max() > 255 else np.uint8)
 
 
 def payloads(ctx) -> dict[str, dict[str, Any]]:
-    """{method: file payload} for every method in ``ctx.projections`` (the graph is computed once)."""
+    """{method: file payload} for every method in ``ctx.projections`` (the graph is computed once); the
+    per-point values are numpy arrays (stored in the array file beside the JSON header)."""
     import numpy as np
 
     options = ctx.options or KNNOptions()
@@ -152,14 +179,15 @@ def payloads(ctx) -> dict[str, dict[str, Any]]:
     if d_k_median <= 0:  # more than half the points duplicated: any positive constant keeps monotonicity
         d_k_median = float(positive.max()) if len(positive) else 1.0
     n, k = neighbors.shape
-    labels = ctx.viz.y.tolist() if hasattr(ctx.viz.y, "tolist") else list(ctx.viz.y)
     common = {
         "schema_version": SCHEMA_VERSION, "epoch": ctx.epoch, "space": "latent", "metric": "euclidean",
         "latent": getattr(ctx.model_spec, "latent_name", "z"), "latent_dim": int(latents.shape[1]),
         "n": int(n), "k": int(k), "k_requested": options.k,
-        "indices": [int(i) for i in ctx.viz.indices], "labels": [int(v) for v in labels],
-        "neighbors": neighbors.tolist(), "distances": distances.tolist(), "d_k": d_k.tolist(),
-        "d_k_median": d_k_median, "radius_rule": RADIUS_RULE,
+        "indices": np.asarray(ctx.viz.indices, dtype=np.int64).astype(np.int32), "labels": label_array(
+            ctx.viz.y.numpy() if hasattr(ctx.viz.y, "numpy") else ctx.viz.y),
+        "neighbors": neighbors.astype(index_dtype(n)), "distances": distances.astype(np.float32),
+        "d_k": d_k.astype(np.float32), "d_k_median": d_k_median, "radius_rule": RADIUS_RULE,
+        "edge_lengths": EDGE_LENGTHS,
         "edges": {"directed": True, "count": int(n * k),
                   "build": "for each point i and rank r: (i, neighbors[i][r], distances[i][r])"},
         "edge_modes": [{"name": m, "description": EDGE_MODE_TEXT[m]} for m in EDGE_MODES],
@@ -170,15 +198,15 @@ def payloads(ctx) -> dict[str, dict[str, Any]]:
     out = {}
     for method, by_dims in methods.items():
         began = time.perf_counter()
-        extents = {}
+        extents, radii = {}, {}
         for dims, projection in sorted(by_dims.items()):
             if int(dims) not in (2, 3):
                 continue
             e = extent(projection.coords, neighbors, d_k, d_k_median)
-            extents[f"{e['dims']}d"] = {"dims": e["dims"], "scale": round(e["scale"], 6),
-                                        "radius": _round(e["radius"]), "edge_lengths": _round(e["edge_lengths"])}
+            extents[f"{e['dims']}d"] = {"dims": e["dims"], "scale": round(e["scale"], 6)}
+            radii[f"radius_{e['dims']}d"] = e["radius"].astype(np.float32)
         ms = index_ms + (time.perf_counter() - began) * 1000
-        out[method] = {**common, "method": method, "extent": extents, "compute_ms": round(ms, 2)}
+        out[method] = {**common, "method": method, "extent": extents, **radii, "compute_ms": round(ms, 2)}
     return out
 
 
@@ -192,8 +220,8 @@ def register_computations():
     return [nearest_train_spec(), ComputationSpec(
         name="knn", compute=generate, requires=frozenset({"latents"}), options=KNNOptions,
         folder="neighbors", files=("knn_{method}_{tag}.json",), provides={"knn_{method}_{tag}.json": "neighbours"},
-        description="latent-space k nearest neighbours per point, with extent radii and edge lengths for "
-                    "each projection (neighbors/knn_<method>_<tag>.json)")]
+        description="latent-space k nearest neighbours per point, with extent radii for each projection "
+                    "(neighbors/knn_<method>_<tag>.json header + .safetensors arrays)")]
 
 
 def compute_nearest_train(ctx, request) -> Any:
