@@ -27,7 +27,7 @@ CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
-from latentdeck_umap import kernels
+from latentdeck.kit import kernel_cache as kernels
 from latentdeck_umap.plugin import fit
 n, dims = int(sys.argv[1]), int(sys.argv[2])
 rng = np.random.default_rng(1)

@@ -26,7 +26,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# UMAP's compiled kernels, once: numba's on-disk cache (~/.cache/latentdeck/numba; latentdeck_umap.kernels).
+# UMAP's compiled kernels, once: numba's on-disk cache (~/.cache/latentdeck/numba; latentdeck.kit.kernel_cache).
 # Every later process (the lab's warm-up, `latentdeck train`, backfill, workers) loads them in seconds
 # instead of compiling for ~40 s. Quick when already filled for what is installed; about a minute and a
 # half the first time; LATENTDECK_NUMBA_CACHE=off skips it. It never fails the set-up.

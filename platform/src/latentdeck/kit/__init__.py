@@ -7,7 +7,7 @@ such imports from the built-in plugins). Names resolve lazily, so importing this
 ``ConvEncoder`` imports torch only when a plugin asks for it.
 
 The kit is a package whose modules (``latentdeck.kit.nn``, ``grids``, ``mixtures``, ``datasets``, ``images``,
-``projection_file``, ``phases``, ``atomic``, ``arrays``, ``mirrors``, ``safepath``, ``errors``, ``threads``, ``procs``, ``run_queue``) import only the
+``projection_file``, ``phases``, ``atomic``, ``arrays``, ``mirrors``, ``kernel_cache``, ``safepath``, ``errors``, ``threads``, ``procs``, ``run_queue``) import only the
 contract (:mod:`latentdeck.types`, :mod:`latentdeck.hookspecs`) and each other; an import contract holds
 them to it, and the host builds on them too. The kit lends nothing of the host's (:data:`LENT_BY_THE_HOST`
 is empty): what a plugin needs from the registry or the loop comes through its context or the call.
@@ -21,6 +21,8 @@ Groups:
   ``describe_problems``, ``load_mnist_style``;
 - mixtures: ``usage``, ``assess``, ``component_weight``; phases: ``phases_at`` (the phases in force at an epoch), ``pretraining_note``;
 - projection files: ``ProjectionFile`` (pydantic schema of the common fields);
+- compiled kernels: ``enable_kernel_cache`` (numba's on-disk cache for umap-learn's and pynndescent's kernels,
+  so a fresh process loads what set-up compiled; call it before either is first used);
 - large arrays: ``read_artifact`` (a JSON artifact with its arrays, old inline format or header plus array file),
   ``read_arrays`` / ``write_arrays`` (the array file itself: safetensors layout, JSON header, zero-copy reads),
   ``ArrayFileError``; a computation stores arrays by putting numpy arrays in the payload it saves;
@@ -57,6 +59,7 @@ _KIT = {  # the kit's own modules (latentdeck.kit.<module>): they import only th
     "list_tree": "safepath", "is_regular_file": "safepath", "open_appender": "safepath", "UnsafePath": "safepath",
     "OnDemandError": "errors", "single_threaded": "threads", "pid_alive": "procs", "proc_start_time": "procs",
     "RunQueue": "run_queue", "capacity_state": "run_queue",
+    "enable_kernel_cache": "kernel_cache",
     "read_artifact": "arrays", "read_arrays": "arrays", "write_arrays": "arrays", "ArrayFileError": "arrays",
 }
 

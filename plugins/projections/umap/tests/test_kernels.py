@@ -1,4 +1,4 @@
-"""The on-disk kernel cache (latentdeck_umap.kernels): a second process loads what the first compiled, a broken
+"""The on-disk kernel cache (latentdeck.kit.kernel_cache): a second process loads what the first compiled, a broken
 cache file costs a recompilation and never a failure, and keys are the same in every process.
 
 The cross-process tests run a few of pynndescent's and umap's real kernels (one that takes a numba
@@ -21,7 +21,7 @@ import pytest
 CHILD = textwrap.dedent('''
     import json, sys
     import numpy as np
-    from latentdeck_umap import kernels
+    from latentdeck.kit import kernel_cache as kernels
     status = kernels.enable()
     import numba
     from pynndescent import distances, pynndescent_, utils
@@ -145,7 +145,7 @@ def test_keys_name_a_kernel_argument_by_module_name_and_bytecode_not_by_object()
     from numba.core import types
     from pynndescent import distances
 
-    from latentdeck_umap.kernels import _stable_signature, _Unstable
+    from latentdeck.kit.kernel_cache import _stable_signature, _Unstable
 
     copy = numba.njit(distances.euclidean.py_func)  # what unpickling a key in another process gives
     array = types.float32[:, ::1]
@@ -180,3 +180,36 @@ def test_code_compiled_after_enable_loads_in_a_process_without_latentdeck(kernel
     assert out.returncode == 0, out.stderr[-3000:]
     result, threads, hits = map(int, out.stdout.split())
     assert (result, hits) == (3 * threads, 1)
+
+
+CALLER = textwrap.dedent('''
+    import numba
+    import numpy as np
+    from latentdeck.kit import kernel_cache as kernels
+    kernels.enable()
+    from pynndescent import distances, pynndescent_, utils
+
+    @numba.njit
+    def caller(n, data, heap, dist, seed):  # compiled here, after init_random came from the disk cache
+        pynndescent_.init_random(n, data, heap, dist, seed)
+        return heap[1].sum()
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(40, 4)).astype(np.float32)
+    seed = rng.integers(-2**31, 2**31 - 1, 3).astype(np.int64)
+    pynndescent_.init_random(5, data, utils.make_heap(40, 5), distances.euclidean, seed)
+    print(float(caller(5, data, utils.make_heap(40, 5), distances.euclidean, seed)))
+''')
+
+
+def test_a_kernel_compiled_later_may_call_a_cached_one_that_takes_a_kernel(tmp_path, kernel_dir):
+    """pynndescent's NNDescent with other settings than the cache was filled with compiles a new nn_descent
+    that calls cached kernels taking the distance function: the call must find them (it once failed with
+    "No definition for lowering" in every fresh process)."""
+    cache = tmp_path / "cache"
+    run_child(kernel_dir, cache)  # fills the cache, init_random included
+    env = {k: v for k, v in os.environ.items() if k not in ("LATENTDECK_NUMBA_CACHE", "NUMBA_CACHE_DIR")}
+    out = subprocess.run([sys.executable, "-c", CALLER], capture_output=True, text=True, timeout=300,
+                         env={**env, "LATENTDECK_NUMBA_CACHE_DIR": str(cache)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert float(out.stdout.strip().splitlines()[-1]) > 0

@@ -76,6 +76,9 @@ NNDESCENT_PARAMS = {"n_trees": 4, "n_jobs": 1}  # bench/knn.py: recall 0.999 at 
 
 
 def _nndescent(x, k: int, seed: int):
+    from latentdeck.kit import enable_kernel_cache
+
+    enable_kernel_cache()  # pynndescent's kernels from the disk cache set-up filled, not compiled in every process
     from pynndescent import NNDescent
 
     index = NNDescent(x, n_neighbors=k + 1, metric="euclidean", random_state=seed, **NNDESCENT_PARAMS)

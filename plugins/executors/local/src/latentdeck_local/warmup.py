@@ -2,7 +2,7 @@
 
 Projections declare one-time costs as ``ProjectionSpec.warm_up`` (umap-learn's numba kernels: ~40 s of
 compilation in a fresh process on a two-core machine without their on-disk cache, a few seconds of loading
-with it, see ``latentdeck_umap.kernels``; whatever is left is paid here once). The local executor starts a
+with it, see ``latentdeck.kit.kernel_cache``; whatever is left is paid here once). The local executor starts a
 ``multiprocessing`` forkserver whose preload list is this module; importing it calls every declared
 warm-up once (named in ``$LATENTDECK_WARM_UPS`` as ``name=module:function`` pairs, set by the executor from
 what the server passed to its ``capacity``), so every worker the forkserver forks starts warm.

@@ -12,7 +12,7 @@ The returned projection carries ``transform`` (the fitted reducer's), so artifac
 latent points in the embedding; it exists only in the process that fitted it (a projection reloaded
 from its file has none).
 
-umap-learn (and numba) are imported inside :func:`fit`, after :func:`latentdeck_umap.kernels.enable` has
+umap-learn (and numba) are imported inside :func:`fit`, after :func:`latentdeck.kit.kernel_cache.enable` has
 turned numba's on-disk cache on for umap's and pynndescent's kernels: the first fit in a fresh process
 loads the kernels compiled at set-up (or by an earlier process) instead of compiling them (tens of
 seconds on two cores).
@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from latentdeck import Projection, ProjectionSpec, hookimpl
 
-from . import kernels
+from latentdeck.kit import kernel_cache as kernels
 from .warm import warm_up
 
 

@@ -2,7 +2,7 @@
 workers fork from; and the fits that fill the on-disk kernel cache at set-up.
 
 umap-learn (and pynndescent under it) compile their numba kernels on first use: about 40 s in every fresh
-process on a two-core machine. :mod:`latentdeck_umap.kernels` keeps them in numba's disk cache, which
+process on a two-core machine. :mod:`latentdeck.kit.kernel_cache` keeps them in numba's disk cache, which
 :func:`fill` (``python -m latentdeck_umap.warm``, run by ``scripts/setup.sh``) fills once; afterwards a
 process loads them in a few seconds. An executor that forks its workers from a warm process (the local
 executor's fork server) calls :func:`warm_up` there once, so a worker's first UMAP fit does not even load
@@ -22,7 +22,7 @@ import os
 import sys
 import time
 
-from . import kernels
+from latentdeck.kit import kernel_cache as kernels
 
 DEFAULT_POINTS = 2000
 EPOCHS = 30  # optimisation epochs of the warm fits: a runtime count, so the same kernels as 500

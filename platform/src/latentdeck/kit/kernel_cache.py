@@ -137,6 +137,10 @@ def _safe_cache_class():
                 # objects take their place, so calls with them find the loaded code
                 args = sig.args if isinstance(sig, Signature) else tuple(sig)
                 cres = cres._replace(signature=typing.signature(cres.signature.return_type, *args))
+                # and where a kernel compiled later in this process calls this one, the call is looked up by
+                # the descriptor's argument types: this process's objects there too (else "No definition for
+                # lowering"); the descriptor's symbol name, which the loaded machine code defines, stays
+                cres.fndesc.argtypes = tuple(args)
             return cres
 
         def save_overload(self, sig, data):
@@ -287,3 +291,6 @@ def stats() -> dict[str, Any]:
         if type(dispatcher._cache).__name__ == "NullCache":
             uncached.append(f"{dispatcher.py_func.__module__}.{dispatcher.py_func.__qualname__}")
     return {"hits": hits, "misses": misses, "compiled_uncached": sorted(uncached)}
+
+
+enable_kernel_cache = enable  # the kit's public name
