@@ -1,9 +1,11 @@
 "use client";
 // The latent page's data: the run's file catalogue (the file listing, then, for each epoch that live
-// artifact.created events announce while the run trains, that epoch's listing again) and a small cache of parsed JSON files, so switching back to an epoch or playing
-// the timeline does not fetch and parse the same file twice.
+// artifact.created events announce while the run trains, that epoch's listing again) and a small cache of parsed
+// artifacts (JSON with its array file, lib/artifacts.ts), so switching back to an epoch or playing the timeline
+// does not fetch and parse the same file twice.
 import { useEffect, useRef, useState } from "react";
 import { api, isActive } from "../api";
+import { readArtifact } from "../artifacts";
 import { addToCatalogue, emptyCatalogue } from "./catalogue";
 import type { Catalogue } from "./catalogue";
 
@@ -11,15 +13,14 @@ import type { Catalogue } from "./catalogue";
 const CACHE_LIMIT = 48;
 const cache = new Map<string, Promise<unknown>>();
 
-/** Fetch and parse a run file once (a bounded cache keyed by URL). */
+/** Fetch and parse a run's artifact once (a bounded cache keyed by URL): a JSON file with the arrays of the array
+ * file it names, or an array file alone (its metadata holds the JSON's fields), in the one in-memory shape of
+ * lib/artifacts.ts (typed arrays; 2-D arrays as a Matrix), whichever format the run was written in. */
 export function loadJson<T>(runId: string, name: string): Promise<T> {
   const url = api.artifactUrl(runId, name);
   let entry = cache.get(url);
   if (!entry) {
-    entry = fetch(url).then(async (r) => {
-      if (!r.ok) throw new Error(`${name}: the server answered ${r.status}`);
-      return r.json();
-    });
+    entry = readArtifact<T>((file) => api.artifactUrl(runId, file), name);
     entry.catch(() => cache.delete(url));
     cache.set(url, entry);
     while (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
@@ -31,6 +32,9 @@ export function loadJson<T>(runId: string, name: string): Promise<T> {
 }
 
 export type Loaded<T> = { name: string; doc: T | null; error: string | null };
+
+/** loadJson under the name that says what it reads: an artifact, JSON and arrays. */
+export const loadArtifact = loadJson;
 
 /** One run file, parsed; null while loading or when ``name`` is null. */
 export function useRunJson<T>(runId: string, name: string | null): Loaded<T> | null {
