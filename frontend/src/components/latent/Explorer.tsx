@@ -176,7 +176,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
     }
     const hidden = thinned ? from.length * neighboursFit.k - set.count : 0;
     return { source: set.source, target: set.target, colours: rgba, count: set.count, visible, hidden };
-  }, [neighboursFit, edgeScope, focus, hoverPosition, dims, edgeMode, radiusFactor, dark, allEdges]);
+  }, [neighboursFit, doc?.coords, edgeScope, focus, hoverPosition, dims, edgeMode, radiusFactor, dark, allEdges]);
 
   const overlayImage = useMemo<OverlayImage | null>(() => {
     if (!grid || !scaling || dims !== 2 || overlay === "none") return null;
