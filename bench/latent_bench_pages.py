@@ -1,6 +1,7 @@
 """The pieces bench/latent_explorer.py drives: the synthetic run it measures (projections, kNN files and an
-input atlas of drawn digits, in the artifact format), the bare deck.gl page, and the page scripts that move
-the camera one step per rendered frame, switch the epoch and read the explorer's buffers."""
+input atlas of drawn digits, in the artifact format of issue 24: a small JSON header beside a safetensors array
+file, written by the host's ArtifactWriter), the bare deck.gl page, and the page scripts that move the camera one
+step per rendered frame, switch the epoch and read the explorer's buffers."""
 
 from __future__ import annotations
 
@@ -42,9 +43,77 @@ def write_atlas(run_dir: Path, labels) -> None:
     folder = run_dir / "atlas"
     folder.mkdir(exist_ok=True)
     Image.fromarray(sheet).save(folder / f"{INPUTS}.png")
-    (folder / f"{INPUTS}.json").write_text(json.dumps({
-        "kind": "inputs", **layout, "indices": list(range(n)), "labels": [int(v) for v in labels],
-        "png": f"atlas/{INPUTS}.png", "pixels": "uint8 grayscale (mean over channels), 0 = black"}))
+    from latentdeck.engine.writer import ArtifactWriter
+
+    ArtifactWriter(run_dir=run_dir, epoch=0, generator="atlas").write_with_arrays("atlas", f"atlas/{INPUTS}.json", {
+        "kind": "inputs", **layout, "indices": np.arange(n, dtype=np.int32), "labels": _small_ints(labels),
+        "png": f"atlas/{INPUTS}.png", "pixels": "uint8 grayscale (mean over channels), 0 = black"})
+
+
+def _small_ints(values):
+    """U8 codes, U16 when a value is over 255 (the decided dtypes of labels, predictions, components)."""
+    import numpy as np
+
+    values = np.asarray(values)
+    return values.astype(np.uint8 if values.size == 0 or values.max() <= 255 else np.uint16)
+
+
+def packed_payload(doc: dict) -> dict:
+    """An inline (old-format) projection or kNN document as the payload the host writer stores in the array format
+    (issue 24, notes/format24: names and dtypes); a document already in the array format comes back as None."""
+    import numpy as np
+
+    if "arrays" in doc:
+        return None
+    out = dict(doc)
+    if "coords" in doc:  # a projection
+        out["coords"] = np.asarray(doc["coords"], dtype=np.float32)
+        out["indices"] = np.asarray(doc["indices"], dtype=np.int32)
+        for name in ("labels", "predicted", "component"):
+            if doc.get(name) is not None:
+                out[name] = _small_ints(doc[name])
+        if doc.get("split") is not None:
+            values = ["heldout", "train"]
+            out["split"] = np.asarray([values.index(s) for s in doc["split"]], dtype=np.uint8)
+            out["split_values"] = values
+        if doc.get("trained") is not None:
+            out["trained"] = np.asarray(doc["trained"], dtype=bool)
+        return out
+    n = int(doc["n"])  # a kNN file
+    out["neighbors"] = np.asarray(doc["neighbors"], dtype=np.uint16 if n <= 65_536 else np.int32)
+    out["distances"] = np.asarray(doc["distances"], dtype=np.float32)
+    out["d_k"] = np.asarray(doc["d_k"], dtype=np.float32)
+    out["indices"] = np.asarray(doc["indices"], dtype=np.int32)
+    out["labels"] = _small_ints(doc["labels"])
+    out["extent"] = {}
+    for key, e in doc.get("extent", {}).items():
+        out[f"radius_{key}"] = np.asarray(e["radius"], dtype=np.float32)
+        out["extent"][key] = {"dims": e["dims"], "scale": e["scale"]}
+    out["edge_lengths"] = "computed by readers from the projection coordinates (same method and epoch)"
+    return out
+
+
+def pack_folder(run_dir: Path, folder: str) -> None:
+    """Rewrite a folder's inline JSON artifacts in the array format with the host's writer (JSON header + array
+    file); each ``*_latest`` mirror becomes a hard link of its newest epoch's JSON, as the writer leaves it."""
+    import re
+
+    from latentdeck.engine.writer import ArtifactWriter
+
+    newest: dict[str, tuple[int, str]] = {}
+    for path in sorted((run_dir / folder).glob("*.json")):
+        if "_latest" in path.name:
+            path.unlink()
+            continue
+        epoch = int(re.search(r"epoch_(\d+)", path.name).group(1))
+        payload = packed_payload(json.loads(path.read_text()))
+        if payload is not None:
+            ArtifactWriter(run_dir=run_dir, epoch=epoch, generator="bench").write_with_arrays(folder, f"{folder}/{path.name}", payload)
+        mirror = path.name.replace(f"epoch_{epoch}", "latest")
+        if epoch >= newest.get(mirror, (-1, ""))[0]:
+            newest[mirror] = (epoch, path.name)
+    for mirror, (_, name) in newest.items():
+        os.link(run_dir / folder / name, run_dir / folder / mirror)
 
 
 def write_run(runs_dir: Path, n: int, epochs: int) -> Path:
@@ -68,13 +137,14 @@ def write_run(runs_dir: Path, n: int, epochs: int) -> Path:
         projections = engine.project(latents, epoch)
 
         def context(name, projections=projections, latents=latents, epoch=epoch):
-            return engine.engine._context(epoch, None, {}, latents, projections, name, KNNOptions(index="kd_tree"))
+            return engine.engine._context(epoch, None, {}, latents, projections, generator=name, options=KNNOptions(index="kd_tree"))
 
         run_generators(context, engine.engine.generators, engine.events)
     run_dir = runs_dir / RUN_ID
     run_dir.mkdir(parents=True)
     for folder in ("projections", "neighbors"):
         shutil.copytree(engine.run_dir / folder, run_dir / folder)
+        pack_folder(run_dir, folder)
     engine.close()
     write_atlas(run_dir, labels)
     config = {"run_id": RUN_ID, "model": "ae", "dataset": "mnist", "epochs": epochs, "seed": 0, "viz_subset_size": n,
@@ -181,6 +251,16 @@ SWITCH = """async ({ index, epoch }) => {
   const end = await done;
   return [end - t0, shown - t0];
 }"""
+
+# (an init script) window.__mapAt: when the explorer's map first rendered a frame, in ms since navigation began
+FIRST_FRAME = """(() => {
+  const tick = () => {
+    const d = document.querySelector('[data-testid=latent-canvas] [data-frames]');
+    if (d && Number(d.dataset.frames) > 0) { window.__mapAt = performance.now(); return; }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})()"""
 
 # until the explorer has drawn nothing for `quiet` ms (its transition over, an idle-time redraw done): the GPU
 # process is then free for the other page's measurement
