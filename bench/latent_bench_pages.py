@@ -58,14 +58,30 @@ def _small_ints(values):
     return values.astype(np.uint8 if values.size == 0 or values.max() <= 255 else np.uint16)
 
 
-def packed_payload(doc: dict) -> dict:
-    """An inline (old-format) projection or kNN document as the payload the host writer stores in the array format
-    (issue 24, notes/format24: names and dtypes); a document already in the array format comes back as None."""
+def packed_payload(doc: dict) -> dict | None:
+    """An inline (old-format) projection, kNN file, thumbnail-sheet index or overlay grid as the payload the host
+    writer stores in the array format (issue 24's decided names and dtypes); None for a document already in the
+    array format, or of another kind."""
     import numpy as np
 
-    if "arrays" in doc:
+    if not isinstance(doc, dict) or "arrays" in doc:
         return None
     out = dict(doc)
+    if "png" in doc and "tile" in doc:  # an atlas sheet index
+        out["indices"] = np.asarray(doc["indices"], dtype=np.int32)
+        if doc.get("labels") is not None:
+            out["labels"] = _small_ints(doc["labels"])
+        for name in ("mse", "qc", "qc_max", "softmax", "softmax_max"):
+            if doc.get(name) is not None:
+                out[name] = np.asarray(doc[name], dtype=np.float32)
+        return out
+    if "grid" in doc and "values" in doc:  # a density or distortion grid
+        for name in ("values", "point_ratio"):
+            if doc.get(name) is not None:
+                out[name] = np.asarray([np.nan if v is None else v for v in doc[name]], dtype=np.float32)
+        return out
+    if "neighbors" not in doc and "coords" not in doc:
+        return None
     if "coords" in doc:  # a projection
         out["coords"] = np.asarray(doc["coords"], dtype=np.float32)
         out["indices"] = np.asarray(doc["indices"], dtype=np.int32)
@@ -105,10 +121,13 @@ def pack_folder(run_dir: Path, folder: str) -> None:
         if "_latest" in path.name:
             path.unlink()
             continue
-        epoch = int(re.search(r"epoch_(\d+)", path.name).group(1))
+        found = re.search(r"epoch_(\d+)", path.name)  # None: a file of no epoch (the input thumbnails' index)
+        epoch = int(found.group(1)) if found else 0
         payload = packed_payload(json.loads(path.read_text()))
         if payload is not None:
             ArtifactWriter(run_dir=run_dir, epoch=epoch, generator="bench").write_with_arrays(folder, f"{folder}/{path.name}", payload)
+        if not found:
+            continue
         mirror = path.name.replace(f"epoch_{epoch}", "latest")
         if epoch >= newest.get(mirror, (-1, ""))[0]:
             newest[mirror] = (epoch, path.name)
