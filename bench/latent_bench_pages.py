@@ -32,13 +32,13 @@ def write_atlas(run_dir: Path, labels) -> None:
     for digit in range(10):
         image = Image.new("L", (28, 28), 0)
         ImageDraw.Draw(image).text((14, 14), str(digit), fill=255, font=font, anchor="mm")
-        glyphs.append(np.asarray(image))
+        glyphs.append(np.asarray(image, dtype=np.float32) / 255)
     rng = np.random.default_rng(1)
     n = len(labels)
     shifts = rng.integers(-3, 4, size=(n, 2))
-    gains = rng.uniform(0.7, 1.0, size=n)
+    gains = rng.uniform(0.7, 1.0, size=n).astype(np.float32)
     images = np.stack([np.roll(glyphs[label], tuple(shift), axis=(0, 1)) * gain
-                       for label, shift, gain in zip(labels, shifts, gains)]) / 255
+                       for label, shift, gain in zip(labels, shifts, gains)])
     sheet, layout = tile(torch.as_tensor(images, dtype=torch.float32)[:, None])
     folder = run_dir / "atlas"
     folder.mkdir(exist_ok=True)
