@@ -183,8 +183,11 @@ def bundle_harness(out: Path) -> tuple[str, str]:
     subprocess.run([str(frontend / "node_modules" / ".bin" / "esbuild"), str(ROOT / "bench/deck_harness/harness.ts"),
                     "--bundle", "--minify", "--format=iife", f"--outfile={target}", "--log-level=error"],
                    cwd=frontend, check=True, env={**os.environ, "NODE_PATH": str(frontend / "node_modules")})
+    # with an address #<JSON of harness.load's arguments>, the page loads that file by itself (the load figure)
     html = "<!doctype html><html><body style='margin:0'><div id='map' style='position:relative'></div>" \
-           "<script src='harness.js'></script></body></html>"
+           "<script src='harness.js'></script><script>if (location.hash.length > 1) { const a = JSON.parse(" \
+           "decodeURIComponent(location.hash.slice(1))); harness.load(a.url, a.scale, 2, a.width, a.height, a.viewState, " \
+           "a.palette, a.radius).then((t) => { window.__loadedAt = t; }); }</script></body></html>"
     return html, target.read_text()
 
 

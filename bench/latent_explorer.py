@@ -187,16 +187,24 @@ def measure(points: int, args, want: set[str], tmp: Path) -> dict:
                 the explorer's colours and view; the explorer opens the run's map, time from navigation each."""
                 from latentdeck.kit.arrays import read_arrays
 
+                from urllib.parse import quote
+
                 state = box.evaluate(POINTS_OF)
                 name = f"projections/latent_2d_epoch_{epochs}.safetensors"
-                reach = max(abs(v) for axis in read_arrays(run_dir / name)[1]["bounds"] for v in axis)
+                arrays, meta = read_arrays(run_dir / name)
+                reach = max(abs(v) for axis in meta["bounds"] for v in axis)
+                palette = {}  # label -> the explorer's colour of it
+                for i, label in enumerate(arrays["labels"].tolist()):
+                    palette.setdefault(str(label), state["colours"][4 * i:4 * i + 4])
+                address = quote(json.dumps({"url": f"{live.url}/api/runs/{RUN_ID}/artifacts/{name}", "scale": 1 / reach,
+                                            "width": state["width"], "height": state["height"], "viewState": state["viewState"],
+                                            "palette": palette, "radius": state["radius"]}))
                 bare_ms, explorer_ms = [], []
                 for k in range(args.passes + 1):
                     page = hctx.new_page()
-                    page.goto(f"{live.url}/bench-harness/index.html")
-                    page.wait_for_function("() => window.harness !== undefined")
-                    ms = page.evaluate("(s) => harness.load(s.url, s.scale, 2, s.width, s.height, s.viewState, s.colours, s.radius)",
-                                       {**state, "url": f"{live.url}/api/runs/{RUN_ID}/artifacts/{name}", "scale": 1 / reach})
+                    page.goto(f"{live.url}/bench-harness/index.html#{address}")
+                    page.wait_for_function("() => window.__loadedAt !== undefined", timeout=180_000)
+                    ms = page.evaluate("() => window.__loadedAt")
                     page.close()
                     page = ectx.new_page()
                     page.add_init_script(FIRST_FRAME)

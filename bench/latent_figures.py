@@ -56,6 +56,8 @@ def table(runs: dict[int, dict]) -> None:
     head = "".join(f"{f'{n:,} points':>40}" for n in sizes)
     print(f"\n{'figure (explorer / bare; goal)':58}{head}")
     for key in NAMES:
+        if not any(key in runs[n] for n in sizes):
+            continue
         cells = []
         for n in sizes:
             row = runs[n].get(key)
