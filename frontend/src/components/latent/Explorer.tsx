@@ -37,7 +37,8 @@ import { Timeline } from "./Timeline";
 import s from "./Explorer.module.css";
 import ui from "@/viewkit/ui.module.css";
 
-const ScatterCanvas = dynamic(() => import("./ScatterCanvas"), { ssr: false, loading: () => <div className={s.canvasBox} /> });
+const loadScatter = () => import("./ScatterCanvas");
+const ScatterCanvas = dynamic(loadScatter, { ssr: false, loading: () => <div className={s.canvasBox} /> });
 
 export const TRANSITION_MS = 700;
 const EDGE_RGB: [number, number, number] = [40, 44, 52];
@@ -91,6 +92,8 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   /** what plugins' views on the map (mount explorer-layer) are told; they may also draw a path and pick a point */
   views?: Omit<ViewProps, "view">;
 }) {
+  // the map's code (deck.gl) downloads while the run's listing and first file do, not after them
+  useEffect(() => { void loadScatter(); }, []);
   const { methods, method, dims, dimsAvailable, epochs, epoch } = resolveView(catalogue, view);
   const name = epoch === null ? null : projectionFile(catalogue, method, dims, epoch);
   const { doc, error } = useShownDoc(runId, name);
