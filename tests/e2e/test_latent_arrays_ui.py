@@ -86,7 +86,7 @@ def test_an_epoch_switch_fetches_one_array_file(lab, page, latent_map, packed):
 def test_hover_trails_and_overlays_read_the_typed_arrays(lab, page, latent_map, packed):
     m = latent_map
     canvas = m.open(page, lab, m, "gm-packed")
-    projection = json.loads((lab.runs / lab.ids["gm"] / "projections/latent_2d_epoch_3.json").read_text())
+    projection = lab.file("gm", "projections/latent_2d_epoch_3.json")
     screen = canvas.evaluate(m.SCREEN)
     box = canvas.bounding_box()
     i = m.isolated(screen)
