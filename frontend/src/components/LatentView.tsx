@@ -5,7 +5,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api } from "@/lib/api";
 import { resolveView } from "@/lib/latent/catalogue";
 import type { Catalogue } from "@/lib/latent/catalogue";
-import { useCatalogue } from "@/lib/latent/files";
+import { prefetchMap, useCatalogue } from "@/lib/latent/files";
 import { useRunId } from "@/lib/useRunId";
 import { ComponentMappingContext, useComponentMapping } from "@/lib/latent/componentMapping";
 import { phasesOf } from "@/lib/phases";
@@ -36,6 +36,7 @@ installKit({ "@latentdeck/view-kit/explorer": explorerKit }); // the explorer's 
 
 function LatentViewFor({ runId }: { runId: string | null }) {
   const { detail, error } = useRunDetail(runId);
+  useEffect(() => { if (runId) prefetchMap(runId, readUrlState(window.location.search).state); }, [runId]);
   if (runId === null || error) return <RunProblem runId={runId} error={error} />;
   if (!detail) return <p className="muted">Loading run {runId}…</p>;
   return <LatentPage runId={runId} detail={detail} />;

@@ -114,7 +114,15 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
 
   const docEpoch = doc?.epoch ?? null;
   const neighboursOnDisk = neighboursFile(catalogue, method, docEpoch) !== null;
-  const wantNeighbours = neighboursOnDisk && (edgeScope !== "off" || anchors.length > 0 || hover !== null);
+  // the kNN file waits until the first map is drawn (unless a point is focused or hovered): page load and the first
+  // frame do not share the network and the main thread with it
+  const [settled, setSettled] = useState(false);
+  useEffect(() => {
+    if (!doc || settled) return;
+    const timer = setTimeout(() => setSettled(true), 400);
+    return () => clearTimeout(timer);
+  }, [doc, settled]);
+  const wantNeighbours = neighboursOnDisk && ((settled && edgeScope !== "off") || anchors.length > 0 || hover !== null);
   const neighbours = useRunJson<NeighboursDoc>(runId, wantNeighbours ? neighboursFile(catalogue, method, docEpoch) : null)?.doc ?? null;
   const neighboursFit = neighbours && doc && neighbours.n === doc.n ? neighbours : null;
   const autoRadius = useMemo(() => (neighboursFit ? defaultRadiusFactor(neighboursFit, doc?.coords ?? null, dims) : 1), [neighboursFit, doc, dims]);

@@ -6,7 +6,8 @@
 import { useEffect, useRef, useState } from "react";
 import { api, isActive } from "../api";
 import { readArtifact } from "../artifacts";
-import { addToCatalogue, emptyCatalogue } from "./catalogue";
+import type { RunFiles } from "../api";
+import { addToCatalogue, emptyCatalogue, projectionFile, resolveView } from "./catalogue";
 import type { Catalogue } from "./catalogue";
 
 
@@ -53,6 +54,30 @@ export function useRunJson<T>(runId: string, name: string | null): Loaded<T> | n
 
 export type Feed = "loading" | "live" | "reconnecting" | "finished";
 
+const early = new Map<string, Promise<RunFiles>>();
+
+/** Start the page's first requests while the run's detail loads: the file listing (useCatalogue takes it) and, as
+ * soon as it arrives, the projection file the map will show for ``want`` (the address's view), into loadJson's
+ * cache. Loading the page is then one round trip shorter, and the map's file does not wait for React. */
+export function prefetchMap(runId: string, want: { method?: string; dims?: number; epoch?: number | null }): void {
+  if (early.has(runId)) return;
+  const listing = api.files(runId);
+  early.set(runId, listing);
+  setTimeout(() => { if (early.get(runId) === listing) early.delete(runId); }, 10_000); // never a stale listing later
+  listing.then((l) => {
+    const c = addToCatalogue(emptyCatalogue(), l.files, l.artifacts);
+    const v = resolveView(c, { method: want.method ?? "", dims: want.dims ?? 2, epoch: want.epoch ?? null });
+    if (v.method && v.epoch !== null) void loadJson(runId, projectionFile(c, v.method, v.dims, v.epoch)).catch(() => undefined);
+  }, () => early.delete(runId));
+}
+
+/** The listing prefetchMap started (once), else a new request. */
+function takeListing(runId: string): Promise<RunFiles> {
+  const started = early.get(runId);
+  early.delete(runId);
+  return started ?? api.files(runId);
+}
+
 const EMPTY = emptyCatalogue();
 
 /** The run's catalogue: the file listing once, then, while the run is active, the listing of every epoch
@@ -68,7 +93,7 @@ export function useCatalogue(runId: string | null, status: string | undefined): 
   useEffect(() => {
     if (!runId) return;
     let current = true;
-    api.files(runId).then(
+    takeListing(runId).then(
       (listing) => { if (current) setState((s) => ({ runId, loaded: true, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), listing.files, listing.artifacts) })); },
       () => { if (current) setState({ runId, loaded: true, catalogue: emptyCatalogue() }); },
     );
