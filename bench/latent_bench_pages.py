@@ -1,6 +1,7 @@
 """The pieces bench/latent_explorer.py drives: the synthetic run it measures (projections, kNN files and an
-input atlas of drawn digits, in the artifact format), the bare deck.gl page, and the page scripts that move
-the camera one step per rendered frame, switch the epoch and read the explorer's buffers."""
+input atlas of drawn digits, in the artifact format of issue 24: a small JSON header beside a safetensors array
+file, written by the host's ArtifactWriter), the bare deck.gl page, and the page scripts that move the camera one
+step per rendered frame, switch the epoch and read the explorer's buffers."""
 
 from __future__ import annotations
 
@@ -31,20 +32,107 @@ def write_atlas(run_dir: Path, labels) -> None:
     for digit in range(10):
         image = Image.new("L", (28, 28), 0)
         ImageDraw.Draw(image).text((14, 14), str(digit), fill=255, font=font, anchor="mm")
-        glyphs.append(np.asarray(image))
+        glyphs.append(np.asarray(image, dtype=np.float32) / 255)
     rng = np.random.default_rng(1)
     n = len(labels)
     shifts = rng.integers(-3, 4, size=(n, 2))
-    gains = rng.uniform(0.7, 1.0, size=n)
+    gains = rng.uniform(0.7, 1.0, size=n).astype(np.float32)
     images = np.stack([np.roll(glyphs[label], tuple(shift), axis=(0, 1)) * gain
-                       for label, shift, gain in zip(labels, shifts, gains)]) / 255
+                       for label, shift, gain in zip(labels, shifts, gains)])
     sheet, layout = tile(torch.as_tensor(images, dtype=torch.float32)[:, None])
     folder = run_dir / "atlas"
     folder.mkdir(exist_ok=True)
     Image.fromarray(sheet).save(folder / f"{INPUTS}.png")
-    (folder / f"{INPUTS}.json").write_text(json.dumps({
-        "kind": "inputs", **layout, "indices": list(range(n)), "labels": [int(v) for v in labels],
-        "png": f"atlas/{INPUTS}.png", "pixels": "uint8 grayscale (mean over channels), 0 = black"}))
+    from latentdeck.engine.writer import ArtifactWriter
+
+    ArtifactWriter(run_dir=run_dir, epoch=0, generator="atlas").write_with_arrays("atlas", f"atlas/{INPUTS}.json", {
+        "kind": "inputs", **layout, "indices": np.arange(n, dtype=np.int32), "labels": _small_ints(labels),
+        "png": f"atlas/{INPUTS}.png", "pixels": "uint8 grayscale (mean over channels), 0 = black"})
+
+
+def _small_ints(values):
+    """U8 codes, U16 when a value is over 255 (the decided dtypes of labels, predictions, components)."""
+    import numpy as np
+
+    values = np.asarray(values)
+    return values.astype(np.uint8 if values.size == 0 or values.max() <= 255 else np.uint16)
+
+
+def packed_payload(doc: dict) -> dict | None:
+    """An inline (old-format) projection, kNN file, thumbnail-sheet index or overlay grid as the payload the host
+    writer stores in the array format (issue 24's decided names and dtypes); None for a document already in the
+    array format, or of another kind."""
+    import numpy as np
+
+    if not isinstance(doc, dict) or "arrays" in doc:
+        return None
+    out = dict(doc)
+    if "png" in doc and "tile" in doc:  # an atlas sheet index
+        out["indices"] = np.asarray(doc["indices"], dtype=np.int32)
+        if doc.get("labels") is not None:
+            out["labels"] = _small_ints(doc["labels"])
+        for name in ("mse", "qc", "qc_max", "softmax", "softmax_max"):
+            if doc.get(name) is not None:
+                out[name] = np.asarray(doc[name], dtype=np.float32)
+        return out
+    if "grid" in doc and "values" in doc:  # a density or distortion grid
+        for name in ("values", "point_ratio"):
+            if doc.get(name) is not None:
+                out[name] = np.asarray([np.nan if v is None else v for v in doc[name]], dtype=np.float32)
+        return out
+    if "neighbors" not in doc and "coords" not in doc:
+        return None
+    if "coords" in doc:  # a projection
+        out["coords"] = np.asarray(doc["coords"], dtype=np.float32)
+        out["indices"] = np.asarray(doc["indices"], dtype=np.int32)
+        for name in ("labels", "predicted", "component"):
+            if doc.get(name) is not None:
+                out[name] = _small_ints(doc[name])
+        if doc.get("split") is not None:
+            values = ["heldout", "train"]
+            out["split"] = np.asarray([values.index(s) for s in doc["split"]], dtype=np.uint8)
+            out["split_values"] = values
+        if doc.get("trained") is not None:
+            out["trained"] = np.asarray(doc["trained"], dtype=bool)
+        return out
+    n = int(doc["n"])  # a kNN file
+    out["neighbors"] = np.asarray(doc["neighbors"], dtype=np.uint16 if n <= 65_536 else np.int32)
+    out["distances"] = np.asarray(doc["distances"], dtype=np.float32)
+    out["d_k"] = np.asarray(doc["d_k"], dtype=np.float32)
+    out["indices"] = np.asarray(doc["indices"], dtype=np.int32)
+    out["labels"] = _small_ints(doc["labels"])
+    out["extent"] = {}
+    for key, e in doc.get("extent", {}).items():
+        out[f"radius_{key}"] = np.asarray(e["radius"], dtype=np.float32)
+        out["extent"][key] = {"dims": e["dims"], "scale": e["scale"]}
+    out["edge_lengths"] = "computed by readers from the projection coordinates (same method and epoch)"
+    return out
+
+
+def pack_folder(run_dir: Path, folder: str) -> None:
+    """Rewrite a folder's inline JSON artifacts in the array format with the host's writer (JSON header + array
+    file); each ``*_latest`` mirror becomes a hard link of its newest epoch's JSON, as the writer leaves it."""
+    import re
+
+    from latentdeck.engine.writer import ArtifactWriter
+
+    newest: dict[str, tuple[int, str]] = {}
+    for path in sorted((run_dir / folder).glob("*.json")):
+        if "_latest" in path.name:
+            path.unlink()
+            continue
+        found = re.search(r"epoch_(\d+)", path.name)  # None: a file of no epoch (the input thumbnails' index)
+        epoch = int(found.group(1)) if found else 0
+        payload = packed_payload(json.loads(path.read_text()))
+        if payload is not None:
+            ArtifactWriter(run_dir=run_dir, epoch=epoch, generator="bench").write_with_arrays(folder, f"{folder}/{path.name}", payload)
+        if not found:
+            continue
+        mirror = path.name.replace(f"epoch_{epoch}", "latest")
+        if epoch >= newest.get(mirror, (-1, ""))[0]:
+            newest[mirror] = (epoch, path.name)
+    for mirror, (_, name) in newest.items():
+        os.link(run_dir / folder / name, run_dir / folder / mirror)
 
 
 def write_run(runs_dir: Path, n: int, epochs: int) -> Path:
@@ -68,13 +156,14 @@ def write_run(runs_dir: Path, n: int, epochs: int) -> Path:
         projections = engine.project(latents, epoch)
 
         def context(name, projections=projections, latents=latents, epoch=epoch):
-            return engine.engine._context(epoch, None, {}, latents, projections, name, KNNOptions(index="kd_tree"))
+            return engine.engine._context(epoch, None, {}, latents, projections, generator=name, options=KNNOptions(index="kd_tree"))
 
         run_generators(context, engine.engine.generators, engine.events)
     run_dir = runs_dir / RUN_ID
     run_dir.mkdir(parents=True)
     for folder in ("projections", "neighbors"):
         shutil.copytree(engine.run_dir / folder, run_dir / folder)
+        pack_folder(run_dir, folder)
     engine.close()
     write_atlas(run_dir, labels)
     config = {"run_id": RUN_ID, "model": "ae", "dataset": "mnist", "epochs": epochs, "seed": 0, "viz_subset_size": n,
@@ -94,8 +183,11 @@ def bundle_harness(out: Path) -> tuple[str, str]:
     subprocess.run([str(frontend / "node_modules" / ".bin" / "esbuild"), str(ROOT / "bench/deck_harness/harness.ts"),
                     "--bundle", "--minify", "--format=iife", f"--outfile={target}", "--log-level=error"],
                    cwd=frontend, check=True, env={**os.environ, "NODE_PATH": str(frontend / "node_modules")})
+    # with an address #<JSON of harness.load's arguments>, the page loads that file by itself (the load figure)
     html = "<!doctype html><html><body style='margin:0'><div id='map' style='position:relative'></div>" \
-           "<script src='harness.js'></script></body></html>"
+           "<script src='harness.js'></script><script>if (location.hash.length > 1) { const a = JSON.parse(" \
+           "decodeURIComponent(location.hash.slice(1))); harness.load(a.url, a.scale, 2, a.width, a.height, a.viewState, " \
+           "a.palette, a.radius).then((t) => { window.__loadedAt = t; }); }</script></body></html>"
     return html, target.read_text()
 
 
@@ -181,6 +273,16 @@ SWITCH = """async ({ index, epoch }) => {
   const end = await done;
   return [end - t0, shown - t0];
 }"""
+
+# (an init script) window.__mapAt: when the explorer's map first rendered a frame, in ms since navigation began
+FIRST_FRAME = """(() => {
+  const tick = () => {
+    const d = document.querySelector('[data-testid=latent-canvas] [data-frames]');
+    if (d && Number(d.dataset.frames) > 0) { window.__mapAt = performance.now(); return; }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})()"""
 
 # until the explorer has drawn nothing for `quiet` ms (its transition over, an idle-time redraw done): the GPU
 # process is then free for the other page's measurement

@@ -65,7 +65,7 @@ class HostEngine:
 
         def make_context(name):
             spec = next(g for g in self.engine.generators if g.name == name)
-            return self.engine._context(epoch, None, {}, latents, projections, name, spec.options())
+            return self.engine._context(epoch, None, {}, latents, projections, generator=name, options=spec.options())
 
         run_generators(make_context, self.engine.generators, self.events)
 

@@ -8,25 +8,29 @@ pair by pair; a figure is the median of those P ratios, with their min-max and i
 the same ratio of the browser's CPU time per frame (all of Chromium's processes, read from /proc; other
 processes taking turns on a shared machine's cores do not count there).
 
-Figures (10,000 points; goal in brackets):
+Figures (at each --points count, e.g. --points 10000,70000 side by side in one run; goal in brackets):
+0. page load: from navigation to the first map frame / the bare page loading its script and the same array file
+   to its first frame, a fresh page per pass [<= 1.25];
 1. 2-D pan, the explorer's default edges (none until a point is focused) / bare points [<= 1.25];
 2. 2-D pan, one focused point with its kNN edges / bare points only [<= 1.25];
 3. 2-D pan, difference trails ("changes since epoch N-1": a trail per point, points coloured by neighbourhood
    change) / bare points + the same segments [<= 1.25];
-4. 2-D pan, digits as points ("digits: on", 10,000 thumbnails from the input atlas) / bare points [<= 2];
-5. 2-D pan, all 150,000 kNN edges (an explicit choice) / bare with the same segments [<= 1.25] (--edge-frames);
+4. 2-D pan, digits as points ("digits: on", a thumbnail per point from the input atlas) / bare points [<= 2];
+5. 2-D pan, all kNN edges (15 per point) (an explicit choice) / bare with the same segments [<= 1.25] (--edge-frames);
 6. epoch switch: from the scrubber to the first rendered frame of a cold epoch (fetch, parse, buffers,
-   upload) / the bare page fetching the same file and swapping its position buffer, four switches on each
-   page per pass (--switches) [<= 1.25];
+   upload) / the bare page fetching the same array file (.safetensors: the explorer fetches only it, its header
+   holds the JSON's fields) and swapping its position buffer, --switches switches on each page per pass [<= 1.25];
 7. 3-D orbit, default edges / bare [<= 1.25];
 and the gzipped JavaScript loaded by /runs/<id>/latent (deck.gl included; goal <= 450 KB).
 
-Data: a run written in the artifact format by the host's own projection and kNN code (PCA 2-D and 3-D over
-43 epochs (enough for a cold file at every switch) of synthetic 16-D latents whose clusters tighten; kNN k = 15 by KD-tree) and an input atlas of
-drawn digits (bench/latent_bench_pages.py).
+Data: a run written by the host's own projection and kNN code (PCA 2-D and 3-D over enough epochs for a cold
+file at every switch, of synthetic 16-D latents whose clusters tighten; kNN k = 15 by KD-tree) and an input atlas
+of drawn digits, stored in the array format (a JSON header beside a safetensors file, the host's ArtifactWriter;
+bench/latent_bench_pages.py). Every figure's line carries the load average when it was measured.
 
 Needs the built UI: ./lab or ./test (frontend/out), or LATENTDECK_UI_DIR=<an export>.
-Run: .venv/bin/python bench/latent_explorer.py [--points 10000] [--passes 5] [--frames 12] [--switches 4]
+Run: .venv/bin/python bench/latent_explorer.py [--points 10000[,70000]] [--passes 5] [--frames 12] [--switches 4]
+     [--only load,pan_2d,epoch_switch]   (at 70,000 points: fewer passes/switches keep the data small, e.g. 3 and 2)
 """
 
 from __future__ import annotations
@@ -36,7 +40,6 @@ import gzip
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -48,8 +51,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from conftest import start_server  # noqa: E402  (the test suite's real-uvicorn helper)
-from latent_bench_pages import (DRIVE, LINES_OF, MAP_READY, POINTS_OF, RUN_ID, SETTLE, SPRITES_OF, SWITCH,  # noqa: E402
-                                browser_cpu_s, bundle_harness, quartiles, write_run)
+from latent_bench_pages import (DRIVE, FIRST_FRAME, LINES_OF, MAP_READY, POINTS_OF, RUN_ID, SETTLE, SPRITES_OF,  # noqa: E402
+                                SWITCH, browser_cpu_s, bundle_harness, write_run)
+from latent_figures import NAMES, loadavg, median_interval, summarise, table  # noqa: E402
 
 ARGS = ["--enable-unsafe-swiftshader", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
@@ -61,58 +65,20 @@ def epochs_for(passes: int, switches: int) -> int:
     return 2 * (1 + passes * switches) + 1
 
 
-GOALS = {"pan_2d": 1.25, "pan_2d_focused": 1.25, "pan_2d_trails": 1.25, "pan_2d_digits": 2.0, "pan_2d_all_edges": 1.25,
-         "epoch_switch": 1.25, "orbit_3d": 1.25}
-NAMES = {"pan_2d": "2-D pan, default edges", "pan_2d_focused": "2-D pan, one focused point + its edges (÷ bare points)",
-         "pan_2d_trails": "2-D pan, difference trails", "pan_2d_digits": "2-D pan, 10,000 digit thumbnails (÷ bare points)",
-         "pan_2d_all_edges": "2-D pan, all kNN edges", "epoch_switch": "epoch switch (cold file)", "orbit_3d": "3-D orbit, default edges"}
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def median_interval(stamps: list[float]) -> float:
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-    return statistics.median(gaps) if gaps else float("nan")
-
-
-def summarise(key: str, bare: list[float], explorer: list[float], cpu: tuple[list[float], list[float]] | None = None,
-              **extra) -> dict:
-    """Per-pass ratios (explorer pass / the bare pass before it): median, min-max, quartiles; with `cpu`, the
-    same for the browser's CPU milliseconds per frame (unaffected by other processes taking turns on the cores)."""
-    ratios = [e / b for b, e in zip(bare, explorer)]
-    q1, med, q3 = quartiles(ratios)
-    row = {"ratio": round(med, 3), "ratio_min": round(min(ratios), 3), "ratio_max": round(max(ratios), 3),
-           "ratio_iqr": [round(q1, 3), round(q3, 3)], "ratios": [round(r, 3) for r in ratios],
-           "bare_ms": round(statistics.median(bare), 1), "explorer_ms": round(statistics.median(explorer), 1),
-           "passes": len(ratios), "goal": GOALS[key], "met": med <= GOALS[key], **extra}
-    cpu_text = ""
-    if cpu:
-        cpu_ratios = [e / b for b, e in zip(*cpu)]
-        c1, cm, c3 = quartiles(cpu_ratios)
-        row["cpu"] = {"ratio": round(cm, 3), "ratio_min": round(min(cpu_ratios), 3), "ratio_max": round(max(cpu_ratios), 3),
-                      "ratio_iqr": [round(c1, 3), round(c3, 3)], "bare_ms": round(statistics.median(cpu[0]), 1),
-                      "explorer_ms": round(statistics.median(cpu[1]), 1)}
-        cpu_text = f"; browser CPU time {cm:.2f} (min-max {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})"
-    print(f"{NAMES[key]}: {row['ratio']:.2f} (min-max {row['ratio_min']:.2f}-{row['ratio_max']:.2f}, IQR {q1:.2f}-{q3:.2f}; "
-          f"explorer {row['explorer_ms']:.0f} ms / bare {row['bare_ms']:.0f} ms{cpu_text}; goal <= {GOALS[key]}) "
-          f"{'met' if row['met'] else 'MISSED'}", flush=True)
-    return row
-
-
 def epoch_switch(explorer, bare, url: str, run_dir: Path, passes: int, points: int, per_pass: int, epochs: int) -> dict:
     """The explorer shows the newest epoch and prefetches the one after the shown one, so newest -> 1 -> 3 -> 5
     -> ... is a cold file every time. A pass is `per_pass` switches on each page, alternating (bare, explorer,
     bare, explorer, ...), its ratio the explorer's total over the bare page's; the first pair is a warm-up.
     Each page is measured while the other draws nothing (the explorer settles: no frame for 0.6 s), since both
     share the browser's one GPU process, where a frame of software WebGL costs as much as the switch itself."""
-    names = {e: f"projections/latent_2d_epoch_{e}.json" for e in range(1, epochs + 1)}
+    from latentdeck.kit.arrays import read_arrays
+
+    names = {e: f"projections/latent_2d_epoch_{e}.safetensors" for e in range(1, epochs + 1)}
     targets = list(range(1, epochs - 1, 2))
     assert len(targets) >= 1 + passes * per_pass, "the run has too few epochs for these passes"
     switch_bare, switch_explorer, to_file, cpu_bare, cpu_explorer = [], [], [], [], []
     for epoch in targets[:1 + passes * per_pass]:
-        doc = json.loads((run_dir / names[epoch]).read_text())
+        _, doc = read_arrays(run_dir / names[epoch])  # the header's fields
         reach = max(abs(v) for axis in doc["bounds"] for v in axis)
         cpu = browser_cpu_s()
         switch_bare.append(bare.evaluate("(a) => harness.swap(a.url, a.scale, [0, 0, 0])",
@@ -134,42 +100,29 @@ def epoch_switch(explorer, bare, url: str, run_dir: Path, passes: int, points: i
                      file_kb=round(size / 1024))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--points", type=int, default=10_000)
-    parser.add_argument("--passes", type=int, default=5, help="alternating bare/explorer pass pairs per figure")
-    parser.add_argument("--frames", type=int, default=12, help="camera steps per timed pass")
-    parser.add_argument("--edge-frames", type=int, default=4, help="camera steps per timed pass with all edges drawn")
-    parser.add_argument("--switches", type=int, default=4, help="cold epoch switches per timed pass")
-    parser.add_argument("--out", type=Path, help="also write the figures here (JSON)")
-    parser.add_argument("--only", help=f"comma-separated figures to measure (of {', '.join(NAMES)}); default all")
-    parser.add_argument("--data", type=Path, help="write the run here, or reuse the one written there before")
-    args = parser.parse_args()
+def measure(points: int, args, want: set[str], tmp: Path) -> dict:
+    """Every figure in ``want`` at ``points`` shown points: its own run, server and browser."""
     from playwright.sync_api import sync_playwright
 
     from latentdeck.api import create_app
     from latentdeck.api.static import default_ui_dir
     from latentdeck.registry import get_plugin_manager
 
-    want = set(args.only.split(",")) if args.only else set(NAMES)
-    if want - set(NAMES):
-        parser.error(f"unknown figures {sorted(want - set(NAMES))}: choose from {', '.join(NAMES)}")
-    tmp = Path(tempfile.mkdtemp(prefix="latentdeck-explorer-bench-"))
-    runs = (args.data or tmp) / "runs"
+    runs = (args.data or tmp) / f"runs-{points}"
     runs.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     epochs = epochs_for(args.passes, args.switches)
     run_dir = runs / RUN_ID
     if not (args.data and (run_dir / "summary.json").exists()
-            and json.loads((run_dir / "config.json").read_text())["viz_subset_size"] == args.points
+            and json.loads((run_dir / "config.json").read_text())["viz_subset_size"] == points
             and json.loads((run_dir / "config.json").read_text())["epochs"] == epochs):
         shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir = write_run(runs, args.points, epochs)
+        run_dir = write_run(runs, points, epochs)
     html, js = bundle_harness(tmp)
-    print(f"wrote {args.points} points x {epochs} epochs and an input atlas ({time.perf_counter() - started:.0f} s); "
+    print(f"\n== {points:,} points: wrote {epochs} epochs and an input atlas ({time.perf_counter() - started:.0f} s); "
           f"UI {default_ui_dir()}; load {loadavg()}", flush=True)
     live = start_server(create_app(get_plugin_manager(), runs, monitor_s=1e6))
-    out: dict = {"points": args.points, "passes": args.passes, "frames": args.frames, "load_start": loadavg()}
+    out: dict = {"points": points, "passes": args.passes, "frames": args.frames, "load_start": loadavg()}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -194,7 +147,7 @@ def main() -> None:
 
             hctx = browser.new_context(viewport={"width": 1280, "height": 800})
             bare = hctx.new_page()
-            bare.route(f"{live.url}/bench-harness/**", lambda route: route.fulfill(
+            hctx.route(f"{live.url}/bench-harness/**", lambda route: route.fulfill(
                 body=js if route.request.url.endswith(".js") else html,
                 content_type="application/javascript" if route.request.url.endswith(".js") else "text/html"))
             bare.goto(f"{live.url}/bench-harness/index.html")
@@ -228,6 +181,44 @@ def main() -> None:
                             explorer.evaluate(SETTLE, {"quiet": 400, "limit": 5000})
                 return summarise(key, bare_ms, explorer_ms, (bare_cpu, explorer_cpu), **extra)
 
+            def page_load() -> dict:
+                """Fresh pages, alternating bare and explorer (the first pair a warm-up: the browser then has each
+                page's scripts cached): the bare page loads the newest epoch's array file to its first frame, in
+                the explorer's colours and view; the explorer opens the run's map, time from navigation each."""
+                from latentdeck.kit.arrays import read_arrays
+
+                from urllib.parse import quote
+
+                state = box.evaluate(POINTS_OF)
+                name = f"projections/latent_2d_epoch_{epochs}.safetensors"
+                arrays, meta = read_arrays(run_dir / name)
+                reach = max(abs(v) for axis in meta["bounds"] for v in axis)
+                palette = {}  # label -> the explorer's colour of it
+                for i, label in enumerate(arrays["labels"].tolist()):
+                    palette.setdefault(str(label), state["colours"][4 * i:4 * i + 4])
+                address = quote(json.dumps({"url": f"{live.url}/api/runs/{RUN_ID}/artifacts/{name}", "scale": 1 / reach,
+                                            "width": state["width"], "height": state["height"], "viewState": state["viewState"],
+                                            "palette": palette, "radius": state["radius"]}))
+                bare_ms, explorer_ms = [], []
+                for k in range(args.passes + 1):
+                    page = hctx.new_page()
+                    page.goto(f"{live.url}/bench-harness/index.html#{address}")
+                    page.wait_for_function("() => window.__loadedAt !== undefined", timeout=180_000)
+                    ms = page.evaluate("() => window.__loadedAt")
+                    page.close()
+                    page = ectx.new_page()
+                    page.add_init_script(FIRST_FRAME)
+                    page.goto(f"{live.url}/runs/{RUN_ID}/latent/")
+                    page.wait_for_function("() => window.__mapAt !== undefined", timeout=180_000)
+                    shown = page.evaluate("() => window.__mapAt")
+                    page.close()
+                    if k:
+                        bare_ms.append(ms)
+                        explorer_ms.append(shown)
+                return summarise("load", bare_ms, explorer_ms, file=name)
+
+            if "load" in want:
+                out["load"] = page_load()
             mirror(2)
             if "pan_2d" in want:
                 out["pan_2d"] = compare("pan_2d", "pan", args.frames)
@@ -286,7 +277,7 @@ def main() -> None:
                 explorer.wait_for_timeout(1000)
 
             if "epoch_switch" in want:
-                out["epoch_switch"] = epoch_switch(explorer, bare, live.url, run_dir, args.passes, args.points,
+                out["epoch_switch"] = epoch_switch(explorer, bare, live.url, run_dir, args.passes, points,
                                                    args.switches, epochs)
 
             if "orbit_3d" in want:
@@ -299,23 +290,37 @@ def main() -> None:
             browser.close()
     finally:
         live.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     out["load_end"] = loadavg()
-    print(f"\nload {out['load_start']} -> {out['load_end']}; {args.passes} passes of {args.frames} frames "
-          f"({args.edge_frames} with all edges); ratio = explorer pass / the bare pass before it")
-    print(f"{'figure':58} {'median':>7} {'min-max':>12} {'IQR':>12} {'goal':>5}  met  {'CPU time':>9} {'CPU min-max':>12}")
-    for key in NAMES:
-        row = out.get(key, {})
-        if "ratio" not in row:
-            print(f"{NAMES[key]:58} {row.get('skipped', 'not measured')}")
-            continue
-        cpu = row.get("cpu")
-        print(f"{NAMES[key]:58} {row['ratio']:7.2f} {row['ratio_min']:5.2f}-{row['ratio_max']:<6.2f} "
-              f"{row['ratio_iqr'][0]:5.2f}-{row['ratio_iqr'][1]:<6.2f} {row['goal']:5.2f}  {'yes' if row['met'] else 'NO ':3}  "
-              + (f"{cpu['ratio']:9.2f} {cpu['ratio_min']:5.2f}-{cpu['ratio_max']:<6.2f}" if cpu else f"{'-':>9}"))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--points", default="10000", help="shown points; several, comma-separated, are measured one "
+                                                          "after the other and tabled side by side (10000,70000)")
+    parser.add_argument("--passes", type=int, default=5, help="alternating bare/explorer pass pairs per figure")
+    parser.add_argument("--frames", type=int, default=12, help="camera steps per timed pass")
+    parser.add_argument("--edge-frames", type=int, default=4, help="camera steps per timed pass with all edges drawn")
+    parser.add_argument("--switches", type=int, default=4, help="cold epoch switches per timed pass")
+    parser.add_argument("--out", type=Path, help="also write the figures here (JSON)")
+    parser.add_argument("--only", help=f"comma-separated figures to measure (of {', '.join(NAMES)}); default all")
+    parser.add_argument("--data", type=Path, help="write the runs here, or reuse the ones written there before")
+    args = parser.parse_args()
+    want = set(args.only.split(",")) if args.only else set(NAMES)
+    if want - set(NAMES):
+        parser.error(f"unknown figures {sorted(want - set(NAMES))}: choose from {', '.join(NAMES)}")
+    sizes = [int(v) for v in args.points.split(",")]
+    tmp = Path(tempfile.mkdtemp(prefix="latentdeck-explorer-bench-"))
+    try:
+        results = {n: measure(n, args, want, tmp) for n in sizes}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\n{args.passes} passes of {args.frames} frames ({args.edge_frames} with all edges), {args.switches} switches "
+          "per pass; ratio = explorer pass / the bare pass before it (median, min-max), explorer / bare ms")
+    table(results)
     if args.out:
-        args.out.write_text(json.dumps(out, indent=1))
-    print(json.dumps(out, indent=1))
+        args.out.write_text(json.dumps({str(n): r for n, r in results.items()}, indent=1))
+    print(json.dumps({str(n): r for n, r in results.items()}, indent=1))
 
 
 if __name__ == "__main__":

@@ -105,7 +105,10 @@ function JsonView({ runId, name }: { runId: string; name: string | null }) {
   const { doc, error } = useJson<unknown>(runId, name);
   if (!name) return <p className="muted small">No JSON file for this epoch.</p>;
   if (error) return <p className="muted small">{error}</p>;
-  const text = doc === null ? "loading…" : JSON.stringify(doc, null, 1);
+  // arrays read from an array file are shown by their first values, not as {"0": ..., "1": ...}
+  const text = doc === null ? "loading…" : JSON.stringify(doc, (_, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView)
+    ? `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length}) [${Array.from((v as unknown as ArrayLike<number>)).slice(0, 8).join(", ")}${(v as unknown as ArrayLike<number>).length > 8 ? ", …" : ""}]`
+    : v), 1);
   return <pre className="generic-json mono small" data-testid="generic-json">{text.length > 20000 ? `${text.slice(0, 20000)}\n…` : text}</pre>;
 }
 
@@ -162,7 +165,7 @@ function TableView({ runId, name }: { runId: string; name: string | null }) {
 
 function GridView({ runId, name }: { runId: string; name: string | null }) {
   const { doc } = useJson<GridDoc>(runId, name);
-  const src = useMemo(() => (doc?.grid && Array.isArray(doc.values) ? gridCanvas(doc).toDataURL() : null), [doc]);
+  const src = useMemo(() => (doc?.grid && (Array.isArray(doc.values) || ArrayBuffer.isView(doc.values)) ? gridCanvas(doc).toDataURL() : null), [doc]);
   if (!src) return <JsonView runId={runId} name={name} />;
   // eslint-disable-next-line @next/next/no-img-element -- drawn from the file's values in the browser
   return <img src={src} alt={name ?? "grid"} data-testid="generic-grid" style={{ width: 256, imageRendering: "pixelated" }} />;

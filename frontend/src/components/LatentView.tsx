@@ -5,11 +5,11 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api } from "@/lib/api";
 import { resolveView } from "@/lib/latent/catalogue";
 import type { Catalogue } from "@/lib/latent/catalogue";
-import { useCatalogue } from "@/lib/latent/files";
+import { prefetchMap, useCatalogue } from "@/lib/latent/files";
 import { useRunId } from "@/lib/useRunId";
 import { ComponentMappingContext, useComponentMapping } from "@/lib/latent/componentMapping";
 import { phasesOf } from "@/lib/phases";
-import { projectionName } from "@/lib/latent/catalogue";
+import { projectionFile } from "@/lib/latent/catalogue";
 import { readUrlState, substitutions, writeUrlState } from "@/lib/latent/urlState";
 import type { ExplorerUrlState } from "@/lib/latent/urlState";
 import { CameraLink } from "./latent/camera";
@@ -36,6 +36,7 @@ installKit({ "@latentdeck/view-kit/explorer": explorerKit }); // the explorer's 
 
 function LatentViewFor({ runId }: { runId: string | null }) {
   const { detail, error } = useRunDetail(runId);
+  useEffect(() => { if (runId) prefetchMap(runId, readUrlState(window.location.search).state); }, [runId]);
   if (runId === null || error) return <RunProblem runId={runId} error={error} />;
   if (!detail) return <p className="muted">Loading run {runId}…</p>;
   return <LatentPage runId={runId} detail={detail} />;
@@ -66,7 +67,7 @@ function LatentPage({ runId, detail }: { runId: string; detail: NonNullable<Retu
   const run = useMemo<ViewRun>(() => ({ id: runId, status: detail.summary.status, model: detail.summary.model ?? null,
     dataset: String(config.dataset ?? "") || null, config, phases, classes }), [runId, detail, config, phases, classes]);
   const explorer: ExplorerLink = {
-    method: method || null, dims: resolvedDims, projection: method && shownEpoch !== null ? projectionName(method, resolvedDims, shownEpoch) : null,
+    method: method || null, dims: resolvedDims, projection: method && shownEpoch !== null ? projectionFile(catalogue, method, resolvedDims, shownEpoch) : null,
     focus: anchors, hover, filter: filterText, setFocus: setAnchors, setHover, setFilter: setFilterText, camera,
     publish: bus.publish, subscribe: bus.subscribe,
   };

@@ -33,7 +33,8 @@ export interface GridDoc {
   method: string;
   grid: { nx: number; ny: number; cell_area: number };
   bounds: number[][];
-  values: (number | null)[];
+  /** the grid, flat (row r, column c at r * nx + c); NaN (or null in an old inline file) where it has no value */
+  values: ArrayLike<number | null>;
   stats: {
     min: number | null; max: number | null; median?: number | null; mass_in_bounds?: number | null;
     max_abs?: number | null; positive_mass?: number | null; negative_mass?: number | null;

@@ -38,7 +38,8 @@ export interface ViewRun {
 
 /** What an explorer mount may read from and ask of the latent explorer. */
 export interface ExplorerLink {
-  /** the map shown: method, dims and its projection file (null before the run has one) */
+  /** the map shown: method, dims and its projection file (null before the run has one): the file the map read (its
+   * array file when the run has one, else its JSON), so a view's useRunJson of it shares the page's cached copy */
   method: string | null;
   dims: number;
   projection: string | null;

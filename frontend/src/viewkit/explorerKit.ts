@@ -9,4 +9,7 @@ export type { ClusterScores, ComponentMapping, ComponentMatch } from "@/lib/late
 export { pointKey } from "@/lib/latent/points";
 export type { ProjectionDoc, SheetDoc } from "@/lib/latent/points";
 export type { NeighboursDoc } from "@/lib/latent/gating";
+// the in-memory shape of every artifact read through loadJson / useRunJson (lib/artifacts.ts): 1-D arrays are typed
+// arrays, 2-D arrays a Matrix ({data, rows, cols}, row-major)
+export type { Matrix, TypedArray } from "@/lib/artifacts";
 export { Thumb } from "@/components/latent/ExplorerSide";

@@ -7,13 +7,14 @@
 // lib/latent/similarity.ts.
 import { useMemo, useState } from "react";
 import type { Catalogue } from "@/lib/latent/catalogue";
-import { neighboursFile, projectionName, providerOf } from "@/lib/latent/catalogue";
+import { neighboursFile, projectionFile, providerOf } from "@/lib/latent/catalogue";
 import { alignmentNote, changeColour, changeColours, changeHeadline, neighbourKeys, matchPoints, neighbourhoodChangeOf, trailSet } from "@/lib/latent/changes";
 import type { NeighbourhoodChange, TrailSet } from "@/lib/latent/changes";
 import { cssRgb, gradientCss } from "@/lib/latent/colour";
 import { useRunJson } from "@/lib/latent/files";
 import type { NeighboursDoc } from "@/lib/latent/gating";
-import { pointKey } from "@/lib/latent/points";
+import { pointKeys } from "@/lib/latent/points";
+import { mapRows, rowsAt } from "@/lib/artifacts";
 import type { ProjectionDoc } from "@/lib/latent/points";
 import type { Scaling } from "@/lib/latent/scaling";
 import { toWorld } from "@/lib/latent/scaling";
@@ -67,7 +68,7 @@ export function useChanges({ runId, catalogue, epochs, doc, scaling, positions, 
   const method = doc?.method ?? "", dims = doc?.dims ?? 2;
   const want = on && doc !== null && previousEpoch !== null;
   const hasNeighbours = (e: number | null) => neighboursFile(catalogue, method, e) !== null;
-  const previous = useRunJson<ProjectionDoc>(runId, want ? projectionName(method, dims, previousEpoch!) : null);
+  const previous = useRunJson<ProjectionDoc>(runId, want ? projectionFile(catalogue, method, dims, previousEpoch!) : null);
   const previousNeighbours = useRunJson<NeighboursDoc>(runId, want && hasNeighbours(previousEpoch) ? neighboursFile(catalogue, method, previousEpoch) : null);
   const currentNeighbours = useRunJson<NeighboursDoc>(runId, want && hasNeighbours(epoch) ? neighboursFile(catalogue, method, epoch) : null);
   const prevDoc = previous?.doc && previous.doc.dims === dims ? previous.doc : null;
@@ -75,7 +76,7 @@ export function useChanges({ runId, catalogue, epochs, doc, scaling, positions, 
   const matched = useMemo(() => (doc && prevDoc ? matchPoints(prevDoc, doc) : null), [doc, prevDoc]);
   const move = useMemo(() => {
     if (!doc || !prevDoc || !matched || matched.count < 2) return null;
-    const from = [...matched.previousAt].map((j) => prevDoc.coords[j]), to = [...matched.shownAt].map((i) => doc.coords[i]);
+    const from = rowsAt(prevDoc.coords, matched.previousAt), to = rowsAt(doc.coords, matched.shownAt);
     const fit = fitSimilarity(from, to, dims);
     const span = spanOf(to, dims);
     return { fit, words: describeMove(fit, span), span, matched: matched.count };
@@ -89,7 +90,7 @@ export function useChanges({ runId, catalogue, epochs, doc, scaling, positions, 
     const graph = currentNeighbours?.doc;
     if (!graph || !doc) return null;
     const rowOf = new Map(neighbourKeys(graph, doc).map((key, r) => [key, r]));
-    return Int32Array.from(doc.indices, (_, i) => rowOf.get(pointKey(doc, i)) ?? -1);
+    return Int32Array.from(pointKeys(doc), (key) => rowOf.get(key) ?? -1);
   }, [currentNeighbours, doc]);
 
   const shown = useMemo(() => (on && colourByChange && neighbourhood && rows && rows.length === colours.length / 4
@@ -97,7 +98,7 @@ export function useChanges({ runId, catalogue, epochs, doc, scaling, positions, 
 
   const trails = useMemo(() => {
     if (!on || !doc || !prevDoc || !matched || !scaling || positions.length !== 3 * doc.n) return null;
-    const start = trailBase === "learning" && move ? prevDoc.coords.map((p) => applySimilarity(move.fit, p)) : prevDoc.coords;
+    const start = trailBase === "learning" && move ? mapRows(prevDoc.coords, (p) => applySimilarity(move.fit, p)) : prevDoc.coords;
     return trailSet(matched, toWorld(start, dims, scaling), positions, shown ?? colours);
   }, [on, doc, prevDoc, matched, scaling, positions, trailBase, move, dims, shown, colours]);
 

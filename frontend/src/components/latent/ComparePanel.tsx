@@ -6,14 +6,14 @@ import dynamic from "next/dynamic";
 import { useEffect, useMemo, useState } from "react";
 import { api } from "@/lib/api";
 import type { RunSummary } from "@/lib/api";
-import { emptyCatalogue, projectionName, resolveView } from "@/lib/latent/catalogue";
+import { emptyCatalogue, projectionFile, resolveView } from "@/lib/latent/catalogue";
 import type { Catalogue } from "@/lib/latent/catalogue";
 import { useCatalogue, useRunJson } from "@/lib/latent/files";
 import { useComponentMapping, useMapping } from "@/lib/latent/componentMapping";
 import type { ComponentMapping } from "@/lib/latent/matching";
 import { runLabel } from "@/lib/runName";
 import { componentName } from "@/lib/latent/matching";
-import { colourBuffer, pointKey } from "@/lib/latent/points";
+import { colourBuffer, keyIndex, pointKey, pointKeys } from "@/lib/latent/points";
 import type { ProjectionDoc } from "@/lib/latent/points";
 import { pointRadiusPx, scalingOf, toWorld } from "@/lib/latent/scaling";
 import { CameraLink } from "./camera";
@@ -38,7 +38,7 @@ function Side({ runId, pageRunId, title, doc, hover, setHover, camera, id, class
   const mapping = runId === pageRunId ? pageMapping : otherMapping;
   const shownBy: CompareColour = doc && (by === "label" || (by === "component" ? doc.component : doc.predicted)) ? by : "label";
   const colours = useMemo(() => (doc ? colourBuffer(doc, { by: shownBy, sheet: null, hidden: NONE, focus: null, filter: null, mapping }) : new Uint8Array(0)), [doc, mapping, shownBy]);
-  const keys = useMemo(() => new Map(doc ? doc.indices.map((_, i) => [pointKey(doc, i), i]) : []), [doc]);
+  const keys = useMemo(() => keyIndex(doc), [doc]);
   const at = hover !== null ? keys.get(hover) ?? null : null;
   const rings = useMemo(() => (at !== null ? [{ index: at, colour: [17, 17, 17, 255] as [number, number, number, number] }] : []), [at]);
   return (
@@ -101,12 +101,16 @@ export function ComparePanel({ runId, catalogue, method, dims, epoch, dataset, c
   const otherRow = others.find((r) => r.run_id === other);
   const otherName = otherRow ? `${runLabel(otherRow)} (${otherRow.model})` : other;
   const otherMatches = other !== "" && otherView.method === method && otherView.dims === dims;
-  const leftName = open && a !== null ? projectionName(method, dims, mode === "epochs" ? a : b ?? a) : null;
-  const rightName = open ? (mode === "epochs" ? (b !== null ? projectionName(method, dims, b) : null)
-    : otherMatches && otherView.epoch !== null ? projectionName(method, dims, otherView.epoch) : null) : null;
+  const leftName = open && a !== null ? projectionFile(catalogue, method, dims, mode === "epochs" ? a : b ?? a) : null;
+  const rightName = open ? (mode === "epochs" ? (b !== null ? projectionFile(catalogue, method, dims, b) : null)
+    : otherMatches && otherView.epoch !== null ? projectionFile(otherCatalogue, method, dims, otherView.epoch) : null) : null;
   const leftDoc = useRunJson<ProjectionDoc>(runId, leftName)?.doc ?? null;
   const rightDoc = useRunJson<ProjectionDoc>(mode === "epochs" ? runId : other, rightName)?.doc ?? null;
-  const shared = leftDoc && rightDoc ? rightDoc.indices.filter((_, i) => new Set(leftDoc.indices.map((_, j) => pointKey(leftDoc, j))).has(pointKey(rightDoc, i))).length : 0;
+  const shared = useMemo(() => {
+    if (!leftDoc || !rightDoc) return 0;
+    const left = new Set(pointKeys(leftDoc));
+    return pointKeys(rightDoc).filter((k) => left.has(k)).length;
+  }, [leftDoc, rightDoc]);
 
   return (
     <section className="panel" data-testid="compare-panel">

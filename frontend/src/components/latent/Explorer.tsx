@@ -8,14 +8,14 @@
 import dynamic from "next/dynamic";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import type { Catalogue } from "@/lib/latent/catalogue";
-import { neighboursFile, projectionName, resolveView } from "@/lib/latent/catalogue";
+import { neighboursFile, projectionFile, resolveView } from "@/lib/latent/catalogue";
 import type { Feed } from "@/lib/latent/files";
 import { loadJson, useRunJson } from "@/lib/latent/files";
 import { describeFilter, matchFilter, parseFilter, unavailableKey } from "@/lib/latent/filter";
 import { focusCsv, focusJson, focusOf, focusRows } from "@/lib/latent/focus";
 import { RADIUS_RANGE, defaultRadiusFactor, crowdAwareOpacity, edgesOf } from "@/lib/latent/gating";
 import type { EdgeMode, EdgeScope, NeighboursDoc } from "@/lib/latent/gating";
-import { colourBuffer, colourChoices, pointKey } from "@/lib/latent/points";
+import { colourBuffer, colourChoices, keyIndex, pointKey } from "@/lib/latent/points";
 import { useMapping } from "@/lib/latent/componentMapping";
 import type { ColourBy, ProjectionDoc, SheetDoc } from "@/lib/latent/points";
 import { pointRadiusPx, scalingOf, toWorld } from "@/lib/latent/scaling";
@@ -37,7 +37,8 @@ import { Timeline } from "./Timeline";
 import s from "./Explorer.module.css";
 import ui from "@/viewkit/ui.module.css";
 
-const ScatterCanvas = dynamic(() => import("./ScatterCanvas"), { ssr: false, loading: () => <div className={s.canvasBox} /> });
+const loadScatter = () => import("./ScatterCanvas");
+const ScatterCanvas = dynamic(loadScatter, { ssr: false, loading: () => <div className={s.canvasBox} /> });
 
 export const TRANSITION_MS = 700;
 const EDGE_RGB: [number, number, number] = [40, 44, 52];
@@ -91,8 +92,10 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   /** what plugins' views on the map (mount explorer-layer) are told; they may also draw a path and pick a point */
   views?: Omit<ViewProps, "view">;
 }) {
+  // the map's code (deck.gl) downloads while the run's listing and first file do, not after them
+  useEffect(() => { void loadScatter(); }, []);
   const { methods, method, dims, dimsAvailable, epochs, epoch } = resolveView(catalogue, view);
-  const name = epoch === null ? null : projectionName(method, dims, epoch);
+  const name = epoch === null ? null : projectionFile(catalogue, method, dims, epoch);
   const { doc, error } = useShownDoc(runId, name);
 
   const [colourBy, setColourBy] = useState<ColourBy>((initial.colour as ColourBy | undefined) ?? "label");
@@ -111,10 +114,18 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
 
   const docEpoch = doc?.epoch ?? null;
   const neighboursOnDisk = neighboursFile(catalogue, method, docEpoch) !== null;
-  const wantNeighbours = neighboursOnDisk && (edgeScope !== "off" || anchors.length > 0 || hover !== null);
+  // the kNN file waits until the first map is drawn (unless a point is focused or hovered): page load and the first
+  // frame do not share the network and the main thread with it
+  const [settled, setSettled] = useState(false);
+  useEffect(() => {
+    if (!doc || settled) return;
+    const timer = setTimeout(() => setSettled(true), 400);
+    return () => clearTimeout(timer);
+  }, [doc, settled]);
+  const wantNeighbours = neighboursOnDisk && ((settled && edgeScope !== "off") || anchors.length > 0 || hover !== null);
   const neighbours = useRunJson<NeighboursDoc>(runId, wantNeighbours ? neighboursFile(catalogue, method, docEpoch) : null)?.doc ?? null;
   const neighboursFit = neighbours && doc && neighbours.n === doc.n ? neighbours : null;
-  const autoRadius = useMemo(() => (neighboursFit ? defaultRadiusFactor(neighboursFit, dims) : 1), [neighboursFit, dims]);
+  const autoRadius = useMemo(() => (neighboursFit ? defaultRadiusFactor(neighboursFit, doc?.coords ?? null, dims) : 1), [neighboursFit, doc, dims]);
   const radiusFactor = radiusChoice ?? autoRadius;
   const inputs = useRunJson<SheetDoc>(runId, catalogue.inputThumbnails)?.doc ?? null;
   const reconstructions = useRunJson<SheetDoc>(runId, docEpoch !== null ? catalogue.reconstructionThumbnails.get(docEpoch) ?? null : null)?.doc ?? null;
@@ -128,7 +139,9 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
 
   const scaling = useMemo(() => (doc ? scalingOf(doc.method, doc.dims, doc.bounds) : null), [doc]);
   const positions = useMemo(() => (doc && scaling ? toWorld(doc.coords, doc.dims, scaling) : new Float32Array(0)), [doc, scaling]);
-  const keyToPosition = useMemo(() => new Map(doc ? doc.indices.map((_, i) => [pointKey(doc, i), i]) : []), [doc]);
+  // key -> point: built only while a key is asked for (a focus, a hover), not at each epoch switch
+  const needKeys = anchors.length > 0 || hover !== null;
+  const keyToPosition = useMemo(() => (needKeys ? keyIndex(doc) : new Map<string, number>()), [doc, needKeys]);
   const anchorPositions = useMemo(() => anchors.map((k) => keyToPosition.get(k)).filter((i): i is number => i !== undefined), [anchors, keyToPosition]);
   const focus = useMemo(() => (anchorPositions.length ? focusOf(anchorPositions, neighboursFit) : null), [anchorPositions, neighboursFit]);
   const filter = useMemo(() => parseFilter(filterText), [filterText]);
@@ -163,7 +176,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
     if (from !== null && from.length === 0) return null;
     // many focused points: each one's nearest few neighbours, unless the person asked for all
     const thinned = from !== null && from.length > MANY_FOCUSED && !allEdges;
-    const set = edgesOf(neighboursFit, dims, edgeMode, from, radiusFactor, thinned ? PER_POINT : null);
+    const set = edgesOf(neighboursFit, doc?.coords ?? null, dims, edgeMode, from, radiusFactor, thinned ? PER_POINT : null);
     const base = edgeScope === "all" ? crowdAwareOpacity(set.count, 900 * 620) : 0.85;
     const rgba = new Uint8Array(set.count * 4);
     let visible = 0;
@@ -174,7 +187,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
     }
     const hidden = thinned ? from.length * neighboursFit.k - set.count : 0;
     return { source: set.source, target: set.target, colours: rgba, count: set.count, visible, hidden };
-  }, [neighboursFit, edgeScope, focus, hoverPosition, dims, edgeMode, radiusFactor, dark, allEdges]);
+  }, [neighboursFit, doc?.coords, edgeScope, focus, hoverPosition, dims, edgeMode, radiusFactor, dark, allEdges]);
 
   const overlayImage = useMemo<OverlayImage | null>(() => {
     if (!grid || !scaling || dims !== 2 || overlay === "none") return null;
@@ -208,16 +221,16 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
     setLasso(false);
   }, [doc, setAnchors]);
   const onPick = useCallback((e: number) => {
-    void loadJson(runId, projectionName(method, dims, e)).catch(() => undefined); // start fetching before React renders
+    void loadJson(runId, projectionFile(catalogue, method, dims, e)).catch(() => undefined); // start fetching before React renders
     setView({ method, dims, epoch: e });
-  }, [setView, method, dims, runId]);
+  }, [setView, method, dims, runId, catalogue]);
   // the next epoch's file is fetched and parsed ahead, so play and stepping forward do not wait for it
   const nextEpoch = docEpoch !== null ? epochs[epochs.indexOf(docEpoch) + 1] : undefined;
   useEffect(() => {
     if (nextEpoch === undefined) return;
-    const timer = setTimeout(() => { void loadJson(runId, projectionName(method, dims, nextEpoch)).catch(() => undefined); }, 300);
+    const timer = setTimeout(() => { void loadJson(runId, projectionFile(catalogue, method, dims, nextEpoch)).catch(() => undefined); }, 300);
     return () => clearTimeout(timer);
-  }, [runId, method, dims, nextEpoch]);
+  }, [runId, method, dims, nextEpoch, catalogue]);
   const onFollow = useCallback((on: boolean) => setView({ method, dims, epoch: on ? null : epoch }), [setView, method, dims, epoch]);
 
   if (methods.length === 0 || epoch === null) return null;

@@ -1,6 +1,7 @@
 "use client";
 // The explorer's side panel: legend with toggles, the hovered point's digits, the focused set and its
 // export, the projection's trustworthiness, the overlay's legend and short "how to read this" notes.
+import { row } from "@/lib/artifacts";
 import { api } from "@/lib/api";
 import { categoryColour, cssRgb, gradientCss, TRAINED_COLOURS, viridis } from "@/lib/latent/colour";
 import { useMapping } from "@/lib/latent/componentMapping";
@@ -87,7 +88,7 @@ export function HoverCard({ runId, doc, i, inputs, reconstructions, pinned, clas
   if (i === null || i >= doc.n) {
     return <div className={s.hover} data-testid="hover-card"><span className="muted">Hover a point to see its digit and reconstruction; click to focus it.</span></div>;
   }
-  const qc = reconstructions?.qc?.[i];
+  const qc = reconstructions?.qc && i < reconstructions.qc.rows ? Array.from(row(reconstructions.qc, i)) : null;
   const conf = confidenceOf(doc, reconstructions, i);
   const split = splitOf(doc, i);
   return (

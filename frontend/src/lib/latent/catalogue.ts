@@ -5,6 +5,7 @@
 // whichever installed package provides a role is read. Every view on the page is drawn from these files only.
 import type { ArtifactType, RunFile } from "../api";
 import type { OverlayEntry } from "../overlays";
+import { ARRAY_EXTENSION, arraysSibling } from "../artifacts";
 import { nearestEpoch } from "./urlState";
 
 /** The keys of one listed file that the catalogue reads (a RunFile row). */
@@ -29,12 +30,14 @@ export interface Catalogue {
   files: FileKeys[];
   /** role -> the installed computation that provides it (the first one listed for overlays), known before it has files */
   providers: Map<string, string>;
+  /** the array files listed (issue 24 format: <stem>.safetensors beside <stem>.json, holding its fields too) */
+  arrays: Set<string>;
 }
 
 const withEpoch = (epochs: number[], epoch: number) => [...epochs, epoch].sort((a, b) => a - b);
 
 export function emptyCatalogue(): Catalogue {
-  return { projections: new Map(), neighbours: new Map(), overlays: new Map(), inputThumbnails: null, reconstructionThumbnails: new Map(), clusterScores: new Map(), files: [], providers: new Map() };
+  return { projections: new Map(), neighbours: new Map(), overlays: new Map(), inputThumbnails: null, reconstructionThumbnails: new Map(), clusterScores: new Map(), files: [], providers: new Map(), arrays: new Set() };
 }
 
 /** The overlay a listed file is, or null: a per-epoch JSON file of role "overlay" whose pattern names a
@@ -57,7 +60,7 @@ export function addToCatalogue(previous: Catalogue, rows: Iterable<FileKeys>, ty
         neighbours: new Map([...previous.neighbours].map(([m, e]) => [m, new Map(e)])),
         overlays: new Map(previous.overlays), inputThumbnails: previous.inputThumbnails,
         reconstructionThumbnails: new Map(previous.reconstructionThumbnails), clusterScores: new Map(previous.clusterScores), files: previous.files,
-        providers: new Map(previous.providers),
+        providers: new Map(previous.providers), arrays: previous.arrays,
       };
     }
     return next;
@@ -74,6 +77,11 @@ export function addToCatalogue(previous: Catalogue, rows: Iterable<FileKeys>, ty
     if (!known.has(row.name)) { known.add(row.name); added.push(row); edit(); }
     const json = row.name.endsWith(".json");
     const epoch = row.epoch;
+    if (row.name.endsWith(ARRAY_EXTENSION) && !current().arrays.has(row.name)) {
+      const c = edit();
+      if (c.arrays === previous.arrays) c.arrays = new Set(previous.arrays);
+      c.arrays.add(row.name);
+    }
     if (!json) continue;
     if (row.kind === "projections") {
       if (epoch === null || !row.method || !row.dims) continue;
@@ -135,6 +143,14 @@ export function projectionName(method: string, dims: number, epoch: number): str
     : `projections/latent_${dims}d_epoch_${epoch}_${method}.json`;
 }
 
+
+/** The file to read for a projection: its array file when the listing shows one (one fetch: its metadata holds the
+ * JSON's fields), else the JSON file (an old run's inline JSON). */
+export function projectionFile(c: Catalogue, method: string, dims: number, epoch: number): string {
+  const json = projectionName(method, dims, epoch);
+  const packed = arraysSibling(json);
+  return c.arrays.has(packed) ? packed : json;
+}
 
 export interface ResolvedView {
   methods: string[];

@@ -3,14 +3,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { changeColour, changeColours, changeHeadline, neighbourKeys, matchKeys, matchPoints, neighbourhoodChange, percent, trailSet } from "./changes";
+import { normalise } from "../artifacts";
 import type { ProjectionDoc } from "./points";
 import { applySimilarity, describeMove, fitSimilarity, orthogonalFactor, spanOf, symmetricEigen } from "./similarity";
 
 const close = (a: number, b: number, tol = 1e-9, what = "") => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} is not ${b} (±${tol})`);
 
 function doc(indices: number[], coords: number[][], split?: ("heldout" | "train")[]): ProjectionDoc {
-  return { epoch: 1, method: "pca", dims: coords[0].length, n: indices.length, latent: "z", latent_dim: 4, indices,
-    labels: indices.map(() => 0), split: split ?? null, coords, bounds: [] };
+  return normalise({ epoch: 1, method: "pca", dims: coords[0].length, n: indices.length, latent: "z", latent_dim: 4, indices,
+    labels: indices.map(() => 0), split: split ?? null, coords, bounds: [] }) as unknown as ProjectionDoc;
 }
 
 test("identical neighbour files: no point changed", () => {
@@ -59,8 +60,8 @@ test("points are matched by key, not by their place in the files", () => {
 
 test("kNN rows take the projection file's keys (training digits too) when it lists the same subset", () => {
   const p = doc([5, 5, 7], [[0, 0], [1, 1], [2, 2]], ["heldout", "train", "heldout"]);
-  assert.deepEqual(neighbourKeys({ indices: [5, 5, 7] }, p), ["heldout:5", "train:5", "heldout:7"]);
-  assert.deepEqual(neighbourKeys({ indices: [7, 5] }, p), ["heldout:7", "heldout:5"], "another subset: held-out indices");
+  assert.deepEqual(neighbourKeys({ indices: Int32Array.from([5, 5, 7]) }, p), ["heldout:5", "train:5", "heldout:7"]);
+  assert.deepEqual(neighbourKeys({ indices: Int32Array.from([7, 5]) }, p), ["heldout:7", "heldout:5"], "another subset: held-out indices");
   const prev = doc([7, 5, 5], [[0, 0], [1, 1], [2, 2]], ["heldout", "train", "heldout"]);
   const m = matchPoints(prev, p);
   assert.deepEqual([...m.shownAt], [0, 1, 2]);

@@ -8,7 +8,9 @@
 import type { RGB } from "./colour";
 import type { NeighboursDoc } from "./gating";
 import { basisEpoch } from "./pcaBasis";
-import { pointKey } from "./points";
+import { pointKey, pointKeys } from "./points";
+import { isMatrix, row } from "../artifacts";
+import type { Matrix } from "../artifacts";
 import type { ProjectionDoc } from "./points";
 
 /** The keys of a kNN file's rows. The file lists the same subset in the same order as its epoch's
@@ -16,7 +18,7 @@ import type { ProjectionDoc } from "./points";
  * orders differ) the kNN file's `indices` are read as held-out dataset indices, which is what they are. */
 export function neighbourKeys(graph: Pick<NeighboursDoc, "indices">, doc: ProjectionDoc | null): string[] {
   const aligned = doc !== null && doc.indices.length === graph.indices.length && doc.indices.every((v, i) => v === graph.indices[i]);
-  return graph.indices.map((index, i) => (aligned ? pointKey(doc, i) : `heldout:${index}`));
+  return Array.from(graph.indices, (index, i) => (aligned ? pointKey(doc, i) : `heldout:${index}`));
 }
 
 /** Positions of the points present in both files: `shownAt[m]` in the shown file is `previousAt[m]` in the other. */
@@ -42,7 +44,7 @@ export function matchKeys(previousKeys: readonly string[], currentKeys: readonly
 }
 
 export function matchPoints(previous: ProjectionDoc, current: ProjectionDoc): Matched {
-  return matchKeys(previous.indices.map((_, j) => pointKey(previous, j)), current.indices.map((_, i) => pointKey(current, i)));
+  return matchKeys(pointKeys(previous), pointKeys(current));
 }
 
 export interface NeighbourhoodChange {
@@ -60,8 +62,13 @@ export interface NeighbourhoodChange {
 
 /** The neighbourhood change of every point, from each file's row keys and neighbour lists (positions in
  * that file's rows). Neighbours are compared by key, so the two files may list their points in any order. */
-export function neighbourhoodChange(previousKeys: readonly string[], previousNeighbours: readonly (readonly number[])[],
-  currentKeys: readonly string[], currentNeighbours: readonly (readonly number[])[]): NeighbourhoodChange {
+/** Neighbour lists: a kNN file's n x k matrix, or one list per row. */
+export type NeighbourRows = Matrix | readonly (readonly number[])[];
+const rowAt = (rows: NeighbourRows, i: number): ArrayLike<number> =>
+  (isMatrix(rows) ? (i < rows.rows ? row(rows, i) : []) : rows[i] ?? []);
+
+export function neighbourhoodChange(previousKeys: readonly string[], previousNeighbours: NeighbourRows,
+  currentKeys: readonly string[], currentNeighbours: NeighbourRows): NeighbourhoodChange {
   const ids = new Map<string, number>(); // one integer per key over both files
   const id = (key: string) => {
     let v = ids.get(key);
@@ -81,12 +88,12 @@ export function neighbourhoodChange(previousKeys: readonly string[], previousNei
     const j = previousRow.get(currentIds[i]);
     if (j === undefined) continue;
     let before = 0;
-    for (const q of previousNeighbours[j] ?? []) {
+    for (const q of Array.from(rowAt(previousNeighbours, j))) {
       const v = previousIds[q];
       if (v !== undefined && stamp[v] !== i) { stamp[v] = i; before++; }
     }
     let now = 0, both = 0;
-    for (const q of currentNeighbours[i] ?? []) {
+    for (const q of Array.from(rowAt(currentNeighbours, i))) {
       const v = currentIds[q];
       if (v === undefined || seen[v] === i) continue;
       seen[v] = i;

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { categoryBars, confidenceBars, confidenceColumn, filterablePoints, selectionOf, tenthOf, termState, toggleTerm } from "./crossfilter";
 import { matchFilter, parseFilter } from "./filter";
+import { normalise } from "../artifacts";
 import type { ProjectionDoc, SheetDoc } from "./points";
 
 test("the selection is the filter's matches within the focus", () => {
@@ -42,21 +43,24 @@ test("confidence bins are tenths from the uniform guess up, with the filter's ed
 });
 
 function projection(indices: number[]): ProjectionDoc {
-  return { epoch: 1, method: "pca", dims: 2, n: indices.length, latent: "z", latent_dim: 2, indices, labels: indices.map(() => 1),
-    coords: indices.map(() => [0, 0]), bounds: [[0, 1], [0, 1]] };
+  return normalise({ epoch: 1, method: "pca", dims: 2, n: indices.length, latent: "z", latent_dim: 2, indices, labels: indices.map(() => 1),
+    coords: indices.map(() => [0, 0]), bounds: [[0, 1], [0, 1]] }) as unknown as ProjectionDoc;
 }
-const sheet = (over: Partial<SheetDoc>): SheetDoc => ({ kind: "reconstructions", n: 2, tile: [28, 28], columns: 2, rows: 1, indices: [7, 8], png: "", ...over });
+/** a sheet as an old inline file had it, read into the in-memory shape */
+const sheet = (over: Record<string, unknown>): SheetDoc =>
+  normalise({ kind: "reconstructions", n: 2, tile: [28, 28], columns: 2, rows: 1, indices: [7, 8], png: "", ...over }) as unknown as SheetDoc;
+const f32 = (v: number[]) => [...Float32Array.from(v)];
 
 test("confidence comes from the reconstruction sheet of the same points: max q(c|x), else max softmax", () => {
   const doc = projection([7, 8]);
   const qc = confidenceColumn(doc, sheet({ qc: [[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]], qc_max: [0.5, 0.8], softmax_max: [0.9, 0.9] }))!;
-  assert.deepEqual(qc, { values: [0.5, 0.8], floor: 1 / 3, source: "max q(c|x)" });
+  assert.deepEqual({ ...qc, values: Array.from(qc.values) }, { values: f32([0.5, 0.8]), floor: 1 / 3, source: "max q(c|x)" });
   const soft = confidenceColumn(doc, sheet({ softmax: [[0.5, 0.5], [1, 0]], softmax_max: [0.5, 1] }))!;
-  assert.deepEqual([soft.values, soft.floor, soft.source], [[0.5, 1], 0.5, "max softmax"]);
+  assert.deepEqual([Array.from(soft.values), soft.floor, soft.source], [[0.5, 1], 0.5, "max softmax"]);
   assert.equal(confidenceColumn(doc, null), null);
   assert.equal(confidenceColumn(doc, sheet({ qc_max: [0.5, 0.8], qc: [[1], [1]], indices: [8, 7] })), null, "other points: no confidence");
   assert.equal(confidenceColumn(projection([7]), sheet({ qc_max: [0.5, 0.8], qc: [[1], [1]] })), null);
-  assert.deepEqual(filterablePoints(doc, sheet({ softmax_max: [0.2, 0.9] })).confidence, [0.2, 0.9]);
+  assert.deepEqual(Array.from(filterablePoints(doc, sheet({ softmax_max: [0.2, 0.9] })).confidence!), f32([0.2, 0.9]));
   assert.equal(filterablePoints(doc, null).confidence, null);
 });
 

@@ -63,11 +63,11 @@ export function confidenceBars(values: ArrayLike<number>, floor: number, selecte
 
 /** Each point's confidence from the reconstruction thumbnail sheet of the same epoch (max q(c|x), else max softmax),
  * with the uniform guess it starts from; null when the sheet is missing or lists other points. */
-export function confidenceColumn(doc: ProjectionDoc, sheet: SheetDoc | null): { values: number[]; floor: number; source: string } | null {
+export function confidenceColumn(doc: ProjectionDoc, sheet: SheetDoc | null): { values: ArrayLike<number>; floor: number; source: string } | null {
   if (!sheet || sheet.n !== doc.n) return null;
   if (sheet.indices && sheet.indices.some((x, i) => x !== doc.indices[i])) return null;
-  if (sheet.qc_max && sheet.qc?.length) return { values: sheet.qc_max, floor: 1 / sheet.qc[0].length, source: "max q(c|x)" };
-  if (sheet.softmax_max) return { values: sheet.softmax_max, floor: sheet.softmax?.length ? 1 / sheet.softmax[0].length : 0.1, source: "max softmax" };
+  if (sheet.qc_max && sheet.qc?.cols) return { values: sheet.qc_max, floor: 1 / sheet.qc.cols, source: "max q(c|x)" };
+  if (sheet.softmax_max) return { values: sheet.softmax_max, floor: sheet.softmax?.cols ? 1 / sheet.softmax.cols : 0.1, source: "max softmax" };
   return null;
 }
 

@@ -1,25 +1,27 @@
 "use client";
 // The latent page's data: the run's file catalogue (the file listing, then, for each epoch that live
-// artifact.created events announce while the run trains, that epoch's listing again) and a small cache of parsed JSON files, so switching back to an epoch or playing
-// the timeline does not fetch and parse the same file twice.
+// artifact.created events announce while the run trains, that epoch's listing again) and a small cache of parsed
+// artifacts (JSON with its array file, lib/artifacts.ts), so switching back to an epoch or playing the timeline
+// does not fetch and parse the same file twice.
 import { useEffect, useRef, useState } from "react";
 import { api, isActive } from "../api";
-import { addToCatalogue, emptyCatalogue } from "./catalogue";
+import { readArtifact } from "../artifacts";
+import type { RunFiles } from "../api";
+import { addToCatalogue, emptyCatalogue, projectionFile, resolveView } from "./catalogue";
 import type { Catalogue } from "./catalogue";
 
 
 const CACHE_LIMIT = 48;
 const cache = new Map<string, Promise<unknown>>();
 
-/** Fetch and parse a run file once (a bounded cache keyed by URL). */
+/** Fetch and parse a run's artifact once (a bounded cache keyed by URL): a JSON file with the arrays of the array
+ * file it names, or an array file alone (its metadata holds the JSON's fields), in the one in-memory shape of
+ * lib/artifacts.ts (typed arrays; 2-D arrays as a Matrix), whichever format the run was written in. */
 export function loadJson<T>(runId: string, name: string): Promise<T> {
   const url = api.artifactUrl(runId, name);
   let entry = cache.get(url);
   if (!entry) {
-    entry = fetch(url).then(async (r) => {
-      if (!r.ok) throw new Error(`${name}: the server answered ${r.status}`);
-      return r.json();
-    });
+    entry = readArtifact<T>((file) => api.artifactUrl(runId, file), name);
     entry.catch(() => cache.delete(url));
     cache.set(url, entry);
     while (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
@@ -31,6 +33,9 @@ export function loadJson<T>(runId: string, name: string): Promise<T> {
 }
 
 export type Loaded<T> = { name: string; doc: T | null; error: string | null };
+
+/** loadJson under the name that says what it reads: an artifact, JSON and arrays. */
+export const loadArtifact = loadJson;
 
 /** One run file, parsed; null while loading or when ``name`` is null. */
 export function useRunJson<T>(runId: string, name: string | null): Loaded<T> | null {
@@ -49,6 +54,30 @@ export function useRunJson<T>(runId: string, name: string | null): Loaded<T> | n
 
 export type Feed = "loading" | "live" | "reconnecting" | "finished";
 
+const early = new Map<string, Promise<RunFiles>>();
+
+/** Start the page's first requests while the run's detail loads: the file listing (useCatalogue takes it) and, as
+ * soon as it arrives, the projection file the map will show for ``want`` (the address's view), into loadJson's
+ * cache. Loading the page is then one round trip shorter, and the map's file does not wait for React. */
+export function prefetchMap(runId: string, want: { method?: string; dims?: number; epoch?: number | null }): void {
+  if (early.has(runId)) return;
+  const listing = api.files(runId);
+  early.set(runId, listing);
+  setTimeout(() => { if (early.get(runId) === listing) early.delete(runId); }, 10_000); // never a stale listing later
+  listing.then((l) => {
+    const c = addToCatalogue(emptyCatalogue(), l.files, l.artifacts);
+    const v = resolveView(c, { method: want.method ?? "", dims: want.dims ?? 2, epoch: want.epoch ?? null });
+    if (v.method && v.epoch !== null) void loadJson(runId, projectionFile(c, v.method, v.dims, v.epoch)).catch(() => undefined);
+  }, () => early.delete(runId));
+}
+
+/** The listing prefetchMap started (once), else a new request. */
+function takeListing(runId: string): Promise<RunFiles> {
+  const started = early.get(runId);
+  early.delete(runId);
+  return started ?? api.files(runId);
+}
+
 const EMPTY = emptyCatalogue();
 
 /** The run's catalogue: the file listing once, then, while the run is active, the listing of every epoch
@@ -64,7 +93,7 @@ export function useCatalogue(runId: string | null, status: string | undefined): 
   useEffect(() => {
     if (!runId) return;
     let current = true;
-    api.files(runId).then(
+    takeListing(runId).then(
       (listing) => { if (current) setState((s) => ({ runId, loaded: true, catalogue: addToCatalogue(s.runId === runId ? s.catalogue : emptyCatalogue(), listing.files, listing.artifacts) })); },
       () => { if (current) setState({ runId, loaded: true, catalogue: emptyCatalogue() }); },
     );

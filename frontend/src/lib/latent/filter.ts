@@ -119,10 +119,10 @@ export function parseFilter(text: string): PointFilter {
 }
 
 export interface FilterablePoints {
-  indices: number[];
-  labels: number[];
-  predicted?: number[] | null;
-  component?: number[] | null;
+  indices: ArrayLike<number>;
+  labels: ArrayLike<number>;
+  predicted?: ArrayLike<number> | null;
+  component?: ArrayLike<number> | null;
   /** max q(c|x) or max softmax per point (the reconstruction thumbnail sheet of the same epoch) */
   confidence?: ArrayLike<number> | null;
 }

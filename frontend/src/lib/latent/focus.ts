@@ -1,5 +1,6 @@
 // Focus mode: a clicked point or a lasso's points ("anchors") with their k latent neighbours (from the
 // kNN file of the shown epoch), and the export of that set.
+import { row } from "../artifacts";
 import type { NeighboursDoc } from "./gating";
 import { pointKey, splitOf } from "./points";
 import type { ProjectionDoc, SheetDoc } from "./points";
@@ -16,7 +17,7 @@ export function focusOf(anchors: number[], neighbours: NeighboursDoc | null): Fo
   const neighbourOf = new Map<number, number[]>();
   if (neighbours) {
     for (const a of anchors) {
-      for (const j of neighbours.neighbors[a] ?? []) {
+      for (const j of a >= 0 && a < neighbours.neighbors.rows ? row(neighbours.neighbors, a) : []) {
         if (chosen.has(j)) continue;
         members.add(j);
         neighbourOf.set(j, [...(neighbourOf.get(j) ?? []), a]);
@@ -45,7 +46,7 @@ export function focusRows(f: FocusSet, doc: ProjectionDoc, sheet: SheetDoc | nul
     rows.push({
       dataset_index: doc.indices[i], split: doc.split?.[i] ?? "heldout", trained: splitOf(doc, i) === "trained",
       role: f.anchors.includes(i) ? "chosen" : "neighbour", label: doc.labels[i], predicted: doc.predicted?.[i] ?? null,
-      component: doc.component?.[i] ?? null, qc_max: sheet?.qc_max?.[i] ?? null, coords: doc.coords[i],
+      component: doc.component?.[i] ?? null, qc_max: sheet?.qc_max?.[i] ?? null, coords: Array.from(row(doc.coords, i)),
     });
   }
   return rows;

@@ -10,6 +10,8 @@ import type { Vision } from "./colourScience";
 import { describeFilter, matchFilter, parseFilter } from "./filter";
 import { crowdAwareOpacity, edgesOf, gateOpacity } from "./gating";
 import type { NeighboursDoc } from "./gating";
+import { normalise } from "../artifacts";
+import type { Matrix } from "../artifacts";
 import { alignPrevious, ease, interpolatePositions } from "./interpolate";
 import { insidePolygon, pointsInLasso } from "./lasso";
 import { fitZoom, scalingOf, toWorld } from "./scaling";
@@ -40,38 +42,46 @@ test("fuzzy gating is monotone in d_k and changes smoothly with the radius facto
   }
 });
 
+/** an old inline kNN file (radii inside the extent, edge lengths stored), read into the in-memory shape */
 function neighboursDoc(): NeighboursDoc {
-  return {
+  return normalise({
     epoch: 1, method: "pca", n: 3, k: 2, indices: [10, 11, 12],
     neighbors: [[1, 2], [0, 2], [1, 0]], distances: [[1, 2], [1, 1.5], [1.5, 2]], d_k: [2, 1.5, 2], d_k_median: 2,
-    extent: { "2d": { dims: 2, scale: 1, radius: [1, 0.75, 1], edge_lengths: [[0.5, 2], [0.5, 0.75], [0.9, 3]] } },
+    extent: { "2d": { dims: 2, scale: 1, radius: [1, 0.75, 1], edge_lengths: [[9, 9], [9, 9], [9, 9]] } },
     gating: { kind: "exponential", softness: 0.5, formula: "" }, default_edge_mode: "extent_gated",
-  };
+  }) as unknown as NeighboursDoc;
 }
+/** the projection of the same method and epoch: edge lengths 0-1: 0.5, 1-2: 2, 0-2: sqrt(4.25) */
+const coordsOf = (scale = 1): Matrix => ({ data: Float32Array.from([0, 0, 0.5, 0, 0.5, 2].map((v) => v * scale)), rows: 3, cols: 2 });
 
-test("edges come from the kNN file: top-k draws all at full opacity, gating fades long ones", () => {
-  const top = edgesOf(neighboursDoc(), 2, "top_k", null);
+test("an old kNN file reads as the new one: radii per dimension, stored edge lengths dropped", () => {
+  const doc = neighboursDoc();
+  assert.deepEqual([...doc.radius_2d!], [1, 0.75, 1]);
+  assert.deepEqual(doc.extent["2d"], { dims: 2, scale: 1 });
+  assert.deepEqual([doc.neighbors.rows, doc.neighbors.cols, ...doc.neighbors.data], [3, 2, 1, 2, 0, 2, 1, 0]);
+});
+
+test("edges come from the kNN file: top-k draws all at full opacity, gating fades edges long in the projection", () => {
+  const top = edgesOf(neighboursDoc(), coordsOf(), 2, "top_k", null);
   assert.equal(top.count, 6);
   assert.deepEqual([...top.target], [1, 2, 0, 2, 1, 0]);
   assert.ok([...top.opacity].every((o) => o === 1));
-  const gated = edgesOf(neighboursDoc(), 2, "extent_gated", [0]);
+  const gated = edgesOf(neighboursDoc(), coordsOf(), 2, "extent_gated", [0]);
   assert.equal(gated.count, 2);
   assert.equal(gated.opacity[0], 1);
-  assert.ok(Math.abs(gated.opacity[1] - Math.exp(-(2 - 1) / 0.5)) < 1e-6);
+  assert.ok(Math.abs(gated.opacity[1] - Math.exp(-(Math.sqrt(4.25) - 1) / 0.5)) < 1e-6);
+  const other = edgesOf(neighboursDoc(), { data: new Float32Array(4), rows: 2, cols: 2 }, 2, "extent_gated", [0]);
+  assert.ok([...other.opacity].every((o) => o === 1), "a projection of other points measures nothing: full opacity");
 });
 
 test("the default radius comes from the map's own edges, and many focused points keep their nearest few", async () => {
   const { defaultRadiusFactor } = await import("./gating");
-  // ratios length / radius: 0.5, 2, 0.667, 1, 0.9, 3 -> the 75th percentile is 2
-  assert.equal(defaultRadiusFactor(neighboursDoc(), 2), 2);
-  const tight = neighboursDoc();
-  tight.extent["2d"].edge_lengths = [[0.1, 0.2], [0.1, 0.1], [0.2, 0.3]];
-  assert.equal(defaultRadiusFactor(tight, 2), 1, "never below the file's radii");
-  const torn = neighboursDoc();
-  torn.extent["2d"].edge_lengths = [[50, 60], [50, 70], [80, 90]];
-  assert.equal(defaultRadiusFactor(torn, 2), 6, "capped at the slider's end");
-  assert.equal(defaultRadiusFactor(neighboursDoc(), 3), 1, "no 3-D extent: the file's radii");
-  const few = edgesOf(neighboursDoc(), 2, "extent_gated", [0, 1, 2], 1, 1);
+  // ratios length / radius: 0.5, 2.06, 0.667, 2.667, 2, 2.06 -> the 75th percentile is 2.06 -> 2.1 (steps of 0.05)
+  assert.equal(defaultRadiusFactor(neighboursDoc(), coordsOf(), 2), 2.1);
+  assert.equal(defaultRadiusFactor(neighboursDoc(), coordsOf(0.1), 2), 1, "never below the file's radii");
+  assert.equal(defaultRadiusFactor(neighboursDoc(), coordsOf(50), 2), 6, "capped at the slider's end");
+  assert.equal(defaultRadiusFactor(neighboursDoc(), coordsOf(), 3), 1, "no 3-D extent: the file's radii");
+  const few = edgesOf(neighboursDoc(), coordsOf(), 2, "extent_gated", [0, 1, 2], 1, 1);
   assert.deepEqual([...few.target], [1, 0, 1], "each point's nearest neighbour only");
 });
 
@@ -89,7 +99,7 @@ test("scaling: PCA keeps the origin, UMAP centres its box, every axis gets one f
   const umap = scalingOf("umap", 2, [[2, 10], [4, 6]]);
   assert.deepEqual(umap.centre, [6, 5, 0]);
   assert.equal(umap.scale, 1 / 4);
-  const w = toWorld([[2, 4], [10, 6]], 2, umap);
+  const w = toWorld({ data: Float32Array.from([2, 4, 10, 6]), rows: 2, cols: 2 }, 2, umap);
   assert.deepEqual([...w], [-1, -0.25, 0, 1, 0.25, 0]);
   // the ratio of distances along x and y is kept (isotropic)
   assert.equal(umap.half[0] / umap.half[1], (10 - 2) / (6 - 4));
@@ -100,7 +110,7 @@ test("scaling is dimension-aware: 3-D uses z and fits the bounding sphere, 2-D t
   const s3 = scalingOf("umap", 3, [[0, 2], [0, 2], [0, 2]]);
   assert.equal(s2.half[2], 0);
   assert.equal(s3.half[2], 1);
-  const w = toWorld([[0, 0, 2]], 3, s3);
+  const w = toWorld({ data: Float32Array.from([0, 0, 2]), rows: 1, cols: 3 }, 3, s3);
   assert.deepEqual([...w], [-1, -1, 1]);
   const z2 = fitZoom(2, s2, 800, 800, 0), z3 = fitZoom(3, s3, 800, 800, 0);
   assert.ok(Math.abs(2 ** z2 - 400) < 1e-9, "2-D: the box [-1, 1] spans the viewport");

@@ -9,6 +9,7 @@ import type { Vision } from "./colourScience";
 import { byMatchedDigit, componentColour, componentLegend, componentName, mappingNote, mappingOf, NEUTRAL_PALETTE } from "./matching";
 import type { ClusterScores, ComponentMatch } from "./matching";
 import { colourBuffer } from "./points";
+import { normalise } from "../artifacts";
 import type { ProjectionDoc } from "./points";
 
 const CLASSES = Array.from({ length: 10 }, (_, i) => String(i));
@@ -37,10 +38,10 @@ test("the colour mapping chosen once stays the same whatever epoch is shown", ()
   // gives a component the same colour at every epoch, even where that epoch's own matching differs
   const latest = mappingOf(quality(15, [row(0, 7), row(1, 3), row(2, 5)]));
   const early = mappingOf(quality(2, [row(0, 3), row(1, 7), row(2, 5)]));
-  const doc = (epoch: number): ProjectionDoc => ({
+  const doc = (epoch: number): ProjectionDoc => normalise({
     epoch, method: "pca", dims: 2, n: 3, latent: "z", latent_dim: 2, indices: [1, 2, 3], labels: [7, 3, 5],
     component: [0, 1, 2], coords: [[0, 0], [1, 1], [2, 2]], bounds: [[0, 2], [0, 2]],
-  });
+  }) as unknown as ProjectionDoc;
   const look = { by: "component" as const, sheet: null, hidden: new Set<string>(), focus: null, filter: null, mapping: latest };
   const at2 = colourBuffer(doc(2), look), at15 = colourBuffer(doc(15), look);
   assert.deepEqual([...at2], [...at15], "same colours at epoch 2 and 15");

@@ -7,7 +7,7 @@ import type { ProjectionDoc } from "./points";
 
 function doc(epoch: number, basis?: Partial<PcaBasis>, method = "pca"): ProjectionDoc {
   return {
-    epoch, method, dims: 2, n: 0, latent: "z", latent_dim: 16, indices: [], labels: [], coords: [], bounds: [],
+    epoch, method, dims: 2, n: 0, latent: "z", latent_dim: 16, indices: new Int32Array(0), labels: new Int32Array(0), coords: { data: new Float32Array(0), rows: 0, cols: 2 }, bounds: [],
     explained_variance_ratio: [0.3, 0.11],
     params: basis ? { basis: { source: "own", carried_for: 0, variance_ratio: 0.41, own_variance_ratio: 0.41,
                                min_variance_share: 0.9, pull: null, ...basis } } : {},

@@ -1,6 +1,7 @@
 // What each point looks like: colour by label / prediction / component / confidence / training split,
 // dimmed outside the focused set or the filter, hidden when its legend entry is off. Pure functions of
 // persisted values (projection file, thumbnail sheet index) and UI state.
+import type { Matrix, TypedArray } from "../artifacts";
 import { categoryColour, confidenceT, TRAINED_COLOURS, viridis } from "./colour";
 import type { RGB } from "./colour";
 import { componentColour } from "./matching";
@@ -8,7 +9,8 @@ import type { ComponentMapping } from "./matching";
 
 export type ColourBy = "label" | "predicted" | "component" | "confidence" | "split";
 
-/** The fields of a projection file the explorer reads (latentdeck.projections.ProjectionFile). */
+/** The fields of a projection file the explorer reads (latentdeck.projections.ProjectionFile), in the in-memory
+ * shape of lib/artifacts.ts: typed arrays per point, the coordinates an n x dims Matrix, the split as names. */
 export interface ProjectionDoc {
   epoch: number;
   method: string;
@@ -16,13 +18,14 @@ export interface ProjectionDoc {
   n: number;
   latent: string;
   latent_dim: number;
-  indices: number[];
-  labels: number[];
-  predicted?: number[] | null;
-  component?: number[] | null;
+  indices: TypedArray;
+  labels: TypedArray;
+  predicted?: TypedArray | null;
+  component?: TypedArray | null;
   split?: ("heldout" | "train")[] | null;
-  trained?: boolean[] | null;
-  coords: number[][];
+  /** 1: trained on, 0: a training digit left out of training (a BOOL array) */
+  trained?: TypedArray | null;
+  coords: Matrix<Float32Array>;
   bounds: number[][];
   params?: Record<string, unknown>;
   trustworthiness?: { k: number; n: number; value: number | null };
@@ -38,14 +41,14 @@ export interface SheetDoc {
   tile: [number, number];
   columns: number;
   rows: number;
-  indices: number[];
-  labels?: number[];
+  indices: TypedArray;
+  labels?: TypedArray;
   png: string;
-  mse?: number[];
-  qc?: number[][];
-  qc_max?: number[];
-  softmax?: number[][];
-  softmax_max?: number[];
+  mse?: Float32Array;
+  qc?: Matrix<Float32Array>;
+  qc_max?: Float32Array;
+  softmax?: Matrix<Float32Array>;
+  softmax_max?: Float32Array;
 }
 
 export const ALPHA = { base: 220, dim: 26, hidden: 0 };
@@ -63,14 +66,24 @@ export function categoryOf(doc: ProjectionDoc, by: ColourBy, i: number): number 
 
 export function splitOf(doc: ProjectionDoc, i: number): "heldout" | "trained" | "train_unused" {
   if ((doc.split?.[i] ?? "heldout") === "heldout") return "heldout";
-  return doc.trained?.[i] === false ? "train_unused" : "trained";
+  return doc.trained && doc.trained[i] === 0 ? "train_unused" : "trained";
 }
 
 /** A dataset key that names a point across epochs and files: "heldout:12" or "train:40". */
 export const pointKey = (doc: ProjectionDoc, i: number) => `${doc.split?.[i] ?? "heldout"}:${doc.indices[i]}`;
 
+/** Every point's key, in the file's point order. */
+export function pointKeys(doc: ProjectionDoc): string[] {
+  const out = new Array<string>(doc.indices.length);
+  for (let i = 0; i < out.length; i++) out[i] = pointKey(doc, i);
+  return out;
+}
+
+/** key -> position in the file's point order. */
+export const keyIndex = (doc: ProjectionDoc | null): Map<string, number> => new Map(doc ? pointKeys(doc).map((k, i) => [k, i]) : []);
+
 export function confidenceOf(doc: ProjectionDoc, sheet: SheetDoc | null, i: number): { value: number; floor: number; source: string } | null {
-  if (sheet?.qc_max && sheet.qc) return { value: sheet.qc_max[i], floor: 1 / sheet.qc[i].length, source: "max q(c|x)" };
+  if (sheet?.qc_max && sheet.qc) return { value: sheet.qc_max[i], floor: 1 / sheet.qc.cols, source: "max q(c|x)" };
   if (sheet?.softmax_max) return { value: sheet.softmax_max[i], floor: 0.1, source: "max softmax" };
   return null;
 }

@@ -7,6 +7,8 @@
 // visible relative to the origin. UMAP (and other nonlinear maps): coordinates have no meaningful origin,
 // so the view centres the bounding box and scales by its largest half-range.
 
+import type { Matrix } from "../artifacts";
+
 export type Bounds = number[][]; // [min, max] per axis
 
 export interface Scaling {
@@ -28,15 +30,16 @@ export function scalingOf(method: string, dims: number, bounds: Bounds): Scaling
   return { centre, scale, half: reach.map((r) => r * scale) as [number, number, number] };
 }
 
-/** World coordinates (n x 3, z = 0 in 2-D) of projection coordinates. */
-export function toWorld(coords: number[][], dims: number, s: Scaling, out?: Float32Array): Float32Array {
-  const n = coords.length;
+/** World coordinates (n x 3, z = 0 in 2-D) of projection coordinates (an n x dims matrix): one pass over the
+ * file's typed array into the GPU's position buffer. */
+export function toWorld(coords: Matrix, dims: number, s: Scaling, out?: Float32Array): Float32Array {
+  const n = coords.rows, d = coords.cols, c = coords.data;
   const world = out && out.length === n * 3 ? out : new Float32Array(n * 3);
+  const [cx, cy, cz] = s.centre, k = s.scale, three = dims > 2 && d > 2;
   for (let i = 0; i < n; i++) {
-    const p = coords[i];
-    world[3 * i] = (p[0] - s.centre[0]) * s.scale;
-    world[3 * i + 1] = (p[1] - s.centre[1]) * s.scale;
-    world[3 * i + 2] = dims > 2 ? (p[2] - s.centre[2]) * s.scale : 0;
+    world[3 * i] = (c[i * d] - cx) * k;
+    world[3 * i + 1] = (c[i * d + 1] - cy) * k;
+    world[3 * i + 2] = three ? (c[i * d + 2] - cz) * k : 0;
   }
   return world;
 }

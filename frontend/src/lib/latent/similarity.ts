@@ -102,9 +102,9 @@ function determinant(r: number[][]): number {
 const DEG = 180 / Math.PI;
 
 /** The similarity transform from `from` (the previous map) to `to` (this map), paired point by point. */
-export function fitSimilarity(from: readonly (readonly number[])[], to: readonly (readonly number[])[], dims: number): SimilarityFit {
+export function fitSimilarity(from: readonly ArrayLike<number>[], to: readonly ArrayLike<number>[], dims: number): SimilarityFit {
   const n = Math.min(from.length, to.length);
-  const mean = (rows: readonly (readonly number[])[]) => Array.from({ length: dims }, (_, a) => (n ? rows.slice(0, n).reduce((s, p) => s + p[a], 0) / n : 0));
+  const mean = (rows: readonly ArrayLike<number>[]) => Array.from({ length: dims }, (_, a) => (n ? rows.slice(0, n).reduce((s, p) => s + p[a], 0) / n : 0));
   const fx = mean(from), fy = mean(to);
   const m = Array.from({ length: dims }, () => new Array<number>(dims).fill(0));
   let spread = 0;
@@ -149,12 +149,12 @@ export function fitSimilarity(from: readonly (readonly number[])[], to: readonly
 }
 
 /** Apply the fitted transform to a point of the previous map (where the whole-map move alone takes it). */
-export function applySimilarity(fit: SimilarityFit, p: readonly number[]): number[] {
+export function applySimilarity(fit: SimilarityFit, p: ArrayLike<number>): number[] {
   return fit.rotation.map((row, a) => fit.scale * dot(row, p as number[]) + fit.translation[a]);
 }
 
 /** The longest side of the points' bounding box: the yardstick for "how far" on this map. */
-export function spanOf(coords: readonly (readonly number[])[], dims: number): number {
+export function spanOf(coords: readonly ArrayLike<number>[], dims: number): number {
   let span = 0;
   for (let a = 0; a < dims; a++) {
     let lo = Infinity, hi = -Infinity;

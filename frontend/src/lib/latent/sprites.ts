@@ -60,7 +60,7 @@ export function iconMapping(layout: SpriteLayout): Record<string, IconFrame> {
 }
 
 /** Whether the sheet holds the map's points in the map's order (same count; same dataset indices when both say). */
-export function sheetFits(sheet: SpriteLayout & { indices?: number[] }, indices: number[]): boolean {
+export function sheetFits(sheet: SpriteLayout & { indices?: ArrayLike<number> }, indices: ArrayLike<number>): boolean {
   if (sheet.n !== indices.length) return false;
   if (!sheet.indices) return true;
   for (let i = 0; i < indices.length; i++) if (sheet.indices[i] !== indices[i]) return false;

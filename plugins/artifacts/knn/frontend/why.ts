@@ -1,7 +1,11 @@
 // "Why is this digit here?": a focused point's latent neighbours from the kNN file, what they have in
 // common with it, and the model's own answer (the classifier's probabilities, or q(c|x)) from the atlas.
 // Pure functions over the persisted files; the panel (components/latent/WhyPanel.tsx) draws them.
-import type { SheetDoc, NeighboursDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
+import type { Matrix, SheetDoc, NeighboursDoc, ProjectionDoc } from "@latentdeck/view-kit/explorer";
+
+/** Row ``i`` of a file's matrix (n x k, row-major in one typed array) as a list, or undefined past its end. */
+const rowOf = (m: Matrix | null | undefined, i: number): number[] | undefined =>
+  (m && i >= 0 && i < m.rows ? Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)) : undefined);
 
 export interface NeighbourRow {
   rank: number; // 1 = nearest
@@ -16,11 +20,12 @@ export interface NeighbourRow {
 
 /** The k latent neighbours of subset position ``i`` (nearest first), or null when the kNN file does not fit the map. */
 export function neighbourRows(knn: NeighboursDoc | null, doc: ProjectionDoc, i: number): NeighbourRow[] | null {
-  if (!knn || knn.n !== doc.n || !knn.neighbors[i]) return null;
-  return knn.neighbors[i].map((j, r) => ({
+  const neighbours = knn && knn.n === doc.n ? rowOf(knn.neighbors, i) : undefined;
+  if (!knn || !neighbours) return null;
+  return neighbours.map((j, r) => ({
     rank: r + 1, position: j, index: doc.indices[j], split: (doc.split?.[j] ?? "heldout") as "heldout" | "train",
     label: doc.labels[j], predicted: doc.predicted?.[j] ?? null, component: doc.component?.[j] ?? null,
-    distance: knn.distances[i][r],
+    distance: knn.distances.data[i * knn.distances.cols + r],
   }));
 }
 
@@ -58,7 +63,7 @@ export interface ModelAnswer {
 /** The model's own reading of the point: the classifier's probabilities (AE) or q(c|x) (GM-VAE). */
 export function modelAnswer(recon: SheetDoc | null, i: number, label: number, name: (c: number) => string,
   componentName: (c: number) => string, predicted: number | null = null): ModelAnswer | null {
-  const probs = recon?.softmax?.[i];
+  const probs = rowOf(recon?.softmax, i);
   const top = recon?.softmax_max?.[i];
   if (!probs && top !== undefined && predicted !== null) { // an atlas written before it kept every class's probability
     const verdict = predicted === label ? "agrees with the label" : `disagrees with the label ${name(label)}`;
@@ -71,7 +76,7 @@ export function modelAnswer(recon: SheetDoc | null, i: number, label: number, na
     return { kind: "classifier", probabilities: probs, best,
       text: `The classifier says ${name(best)} with probability ${probs[best].toFixed(2)} (${verdict}).` };
   }
-  const qc = recon?.qc?.[i];
+  const qc = rowOf(recon?.qc, i);
   if (qc) {
     const best = argmax(qc);
     const spread = qc[best] < 0.5 ? " It is split between components: the encoder is unsure where it belongs." : "";
