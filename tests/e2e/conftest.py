@@ -261,7 +261,9 @@ def lab(tmp_path_factory):
                "artifact_options": {"density": {"grid_size": 32}}},
         # UMAP next to PCA (the suite's first UMAP fit pays numba's JIT once for the whole process)
         "um": {**base, "model": "gmvae", "model_options": GMVAE, "epochs": 2, "name": "tiny gmvae with umap",
-               "projections": ["pca", "umap"], "artifacts": ["knn", "atlas"]},
+               "projections": ["pca", "umap"], "artifacts": ["knn", "atlas"],
+               # more points than the atlas draws a reconstructions sheet for each epoch: drawn when first hovered
+               "artifact_options": {"atlas": {"sheet_max_n": 8}}},
         "collapsed": {**base, "model": "gmvae", "epochs": 2, "name": "collapsed gmvae",
                       # q(c|x) from the latent with no categorical KL: every digit picks one component
                       "model_options": {**GMVAE, "num_components": 4, "qc_source": "latent", "kld_weight": 10.0,

@@ -88,6 +88,30 @@ def test_hover_shows_the_input_and_its_reconstruction(lab, page, latent_map, sho
     shot(page, "latent-explorer-hover")
 
 
+def test_a_sheet_drawn_on_demand_is_asked_for_on_the_first_hover(lab, page, latent_map):
+    """Above the atlas's sheet_max_n an epoch's reconstructions sheet is not drawn per epoch: the first hover
+    asks for it (one request for the epoch, whatever else is hovered) and the thumbnail is cut from its answer."""
+    m = latent_map
+    atlas = lab.file("um", "atlas/atlas_epoch_2.json")
+    assert atlas["png"] is None and atlas["png_on_demand"]["request"] == {"epoch": 2}
+    sheet = atlas["png_on_demand"]["png"]
+    asks = []
+    page.on("request", lambda r: asks.append(r.url) if r.method == "POST" and "/compute/atlas" in r.url else None)
+    canvas = m.open(page, lab, m, run="um")
+    screen = canvas.evaluate(m.SCREEN)
+    box = canvas.bounding_box()
+    def gap(i):
+        return min((screen[i][0] - x) ** 2 + (screen[i][1] - y) ** 2 for j, (x, y) in enumerate(screen) if j != i)
+
+    for i in sorted(range(len(screen)), key=gap)[-3:]:  # three points that no other covers
+        page.mouse.move(box["x"] + screen[i][0], box["y"] + screen[i][1])
+        thumb = page.get_by_test_id("thumb-reconstruction epoch 2")
+        expect(thumb).to_have_attribute("data-tile", str(i), timeout=60_000)
+        assert sheet in thumb.get_attribute("style")
+    assert len(asks) == 1, asks
+    assert lab.client.get(f"/api/runs/{lab.ids['um']}/artifacts/{sheet}").status_code == 200
+
+
 def test_edge_modes_and_smooth_fuzzy_gating(lab, page, latent_map):
     m = latent_map
     canvas = m.open(page, lab, m)

@@ -1,6 +1,7 @@
 "use client";
 // The explorer's side panel: legend with toggles, the hovered point's digits, the focused set and its
 // export, the projection's trustworthiness, the overlay's legend and short "how to read this" notes.
+import * as React from "react";
 import { row } from "@/lib/artifacts";
 import { api } from "@/lib/api";
 import { categoryColour, cssRgb, gradientCss, TRAINED_COLOURS, viridis } from "@/lib/latent/colour";
@@ -65,15 +66,51 @@ export function Legend({ doc, by, sheet, hidden, onToggle, classes }: {
   );
 }
 
+/** Sheets drawn when first asked for (``png_on_demand``), by run and request: asked once per page, whatever hovers. */
+const asked = new Map<string, Promise<string>>();
+
+function askSheet(runId: string, ask: NonNullable<SheetDoc["png_on_demand"]>): Promise<string> {
+  const key = `${runId} ${ask.computation} ${JSON.stringify(ask.request)}`;
+  let pending = asked.get(key);
+  if (!pending) {
+    pending = api.compute(runId, ask.computation, ask.request).then(() => ask.png);
+    pending.catch(() => asked.delete(key));  // a refusal or a failure may be asked again on the next hover
+    asked.set(key, pending);
+  }
+  return pending;
+}
+
+/** The sheet's PNG: its own, or the one its ``png_on_demand`` request draws (asked for on first use). */
+function useSheetPng(runId: string, sheet: SheetDoc | null): { png: string | null; note: string | null } {
+  const ask = sheet && !sheet.png ? sheet.png_on_demand ?? null : null;
+  const [state, setState] = React.useState<{ key: string; png: string | null; note: string | null } | null>(null);
+  const key = ask ? `${runId} ${JSON.stringify(ask.request)}` : "";
+  React.useEffect(() => {
+    if (!ask) return;
+    let live = true;
+    askSheet(runId, ask).then(
+      (png) => { if (live) setState({ key, png, note: null }); },
+      (error: unknown) => { if (live) setState({ key, png: null, note: `reconstructions not drawn: ${error instanceof Error ? error.message : String(error)}` }); });
+    return () => { live = false; };
+  }, [runId, key]); // eslint-disable-line react-hooks/exhaustive-deps
+  if (!sheet) return { png: null, note: null };
+  if (sheet.png) return { png: sheet.png, note: null };
+  if (!ask) return { png: null, note: null };
+  return state?.key === key ? { png: state.png, note: state.note } : { png: null, note: "drawing this epoch's reconstructions…" };
+}
+
 export function Thumb({ runId, sheet, i, title, size = 84, caption }: { runId: string; sheet: SheetDoc | null; i: number; title: string; size?: number; caption?: React.ReactNode }) {
-  if (!sheet || i >= sheet.n) return <figure><div className={s.thumb} style={{ width: size, height: size }} /><figcaption>{caption ?? `${title}: none`}</figcaption></figure>;
+  const { png, note } = useSheetPng(runId, sheet);
+  if (!sheet || i >= sheet.n || !png) {
+    return <figure><div className={s.thumb} style={{ width: size, height: size }} data-testid={note ? `thumb-${title}-pending` : undefined} /><figcaption>{note ?? caption ?? `${title}: none`}</figcaption></figure>;
+  }
   const [h, w] = sheet.tile;
   const sx = size / w, sy = size / h;
   const col = i % sheet.columns, row = Math.floor(i / sheet.columns);
   return (
     <figure>
       <div className={s.thumb} role="img" aria-label={title} data-testid={`thumb-${title}`} data-tile={i}
-        style={{ width: size, height: size, backgroundImage: `url(${api.artifactUrl(runId, sheet.png)})`,
+        style={{ width: size, height: size, backgroundImage: `url(${api.artifactUrl(runId, png)})`,
           backgroundSize: `${sheet.columns * w * sx}px ${sheet.rows * h * sy}px`,
           backgroundPosition: `${-col * w * sx}px ${-row * h * sy}px` }} />
       <figcaption>{caption ?? title}</figcaption>

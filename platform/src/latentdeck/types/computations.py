@@ -24,7 +24,8 @@ ROLES = {
     "input-thumbnails": "the shown points' input images as one sprite sheet: a run-level JSON index {indices, "
                         "labels, png, tile, columns ...} beside its PNG",
     "reconstruction-thumbnails": "the shown points' reconstructions as one sprite sheet per epoch: JSON {epoch, indices, "
-                        "png, tile, columns, and per point mse, qc, softmax when the model has them} beside its PNG",
+                        "png, tile, columns, and per point mse, qc, softmax when the model has them} beside its PNG (or, for a "
+                        "large subset, png null and png_on_demand {computation, request, png}: asked for on first use)",
     "cluster-scores": "how well the map's clusters match the labels, per epoch (JSON with the scores and "
                       "a sentence per score)",
 }
