@@ -338,6 +338,15 @@ def running_copy():
             log.emit("run.created", {"config": config})
 
         def publish(epoch: int, names: list[str]) -> None:
+            # a JSON artifact's array file goes in first, as the writer puts it (the header names it)
+            ordered: list[str] = []
+            for name in names:
+                packed = name[:-5] + ".safetensors"
+                if name.endswith(".json") and (source / packed).exists() and packed not in names + ordered:
+                    ordered.append(packed)
+                if name not in ordered:
+                    ordered.append(name)
+            names = ordered
             with EventLog(run_dir / "events.jsonl", run_id) as log:
                 for name in names:
                     (run_dir / name).parent.mkdir(exist_ok=True)

@@ -50,8 +50,9 @@ def test_new_epochs_of_a_running_run_appear_live(lab, page, running_copy):
     copy = running_copy(lab.runs / lab.ids["gm"], lab.runs / run_id)
 
     def publish(epoch: int) -> None:
-        names = [f"projections/latent_2d_epoch_{epoch}.json", f"neighbors/knn_pca_epoch_{epoch}.safetensors",
-                 f"neighbors/knn_pca_epoch_{epoch}.json"]  # an array file before the header that names it
+        names = [f"projections/latent_2d_epoch_{epoch}.safetensors", f"projections/latent_2d_epoch_{epoch}.json",
+                 f"neighbors/knn_pca_epoch_{epoch}.safetensors",
+                 f"neighbors/knn_pca_epoch_{epoch}.json"]  # each array file before the header that names it
         copy(epoch, [n for n in names if (lab.runs / lab.ids["gm"] / n).exists()])
 
     publish(1)
