@@ -107,11 +107,16 @@ def test_a_cancel_stops_the_pipeline_and_nothing_is_written_after_it(plugin_mana
     assert not [p for p in run_dir.rglob(".*") if p.name.endswith(".tmp")]
 
 
-def test_artifact_pipeline_is_validated(plugin_manager, tiny_config):
+def test_artifact_pipeline_is_validated(plugin_manager, tiny_config, monkeypatch):
+    monkeypatch.delenv("LATENTDECK_ARTIFACT_PIPELINE", raising=False)
     with pytest.raises(ConfigError) as refused:
         prepare_run(plugin_manager, {**tiny_config, "artifact_pipeline": "thread"})
     assert "artifact_pipeline" in str(refused.value)
-    assert prepare_run(plugin_manager, tiny_config)["artifact_pipeline"] == "process"  # the default
+    assert prepare_run(plugin_manager, tiny_config)["artifact_pipeline"] == "inline"  # the default, for now
+    monkeypatch.setenv("LATENTDECK_ARTIFACT_PIPELINE", "process")
+    assert prepare_run(plugin_manager, tiny_config)["artifact_pipeline"] == "process"
+    monkeypatch.setenv("LATENTDECK_ARTIFACT_PIPELINE", "thread")  # not a mode: the default stays
+    assert prepare_run(plugin_manager, tiny_config)["artifact_pipeline"] == "inline"
 
 
 def test_a_plugin_no_other_process_can_import_keeps_the_artifacts_inline(plugin_manager, runs_dir, tiny_config):

@@ -14,7 +14,7 @@ from latentdeck.cli import main
 from latentdeck.engine.training import execute_run
 from latentdeck.kit.datasets import write_idx
 from latentdeck.launch import ConfigError, check_disk, prepare_run
-from latentdeck.launch.limits import BYTES_PER_POINT, estimate_run_bytes, viz_subset_maximum
+from latentdeck.launch.limits import BYTES_PER_EPOCH, BYTES_PER_POINT, estimate_run_bytes, viz_subset_maximum
 from latentdeck.store.events import read_events
 from latentdeck.store.runs import RunStore
 from latentdeck.types.run import MAX_VIZ_SUBSET
@@ -107,7 +107,9 @@ def test_a_whole_synthetic_dataset_is_one_map(plugin_manager, mnist_dir, tmp_pat
 
 
 def _projection_split(path: Path) -> list[str]:
-    return json.loads(path.read_text())["split"]
+    from latentdeck.engine.projections import read_projection
+
+    return list(read_projection(path)["split"])
 
 
 def test_fashion_mnist_in_debians_layout_is_one_map(plugin_manager, debian, tmp_path):
@@ -129,7 +131,7 @@ def test_fashion_mnist_in_debians_layout_is_one_map(plugin_manager, debian, tmp_
 def test_the_estimate_grows_with_points_epochs_and_computations():
     base = estimate_run_bytes(10_000, 2, ["pca"], parameters=0)
     assert estimate_run_bytes(20_000, 2, ["pca"], 0) > base and estimate_run_bytes(10_000, 4, ["pca"], 0) > base
-    assert estimate_run_bytes(10_000, 2, ["pca", "knn"], 0) - base == 10_000 * 2 * BYTES_PER_POINT["knn"]
+    assert estimate_run_bytes(10_000, 2, ["pca", "knn"], 0) - base == 10_000 * 2 * BYTES_PER_POINT + 2 * BYTES_PER_EPOCH
     # a checkpoint per epoch plus latest, of float32 weights and Adam's two moments
     assert estimate_run_bytes(10_000, 2, ["pca"], parameters=1000) - base == 3 * 4 * 1000 * 3
 

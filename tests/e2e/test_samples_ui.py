@@ -37,8 +37,10 @@ def test_samples_panel_on_the_latent_page(serve_api, page, shot, tiny_config, ru
     expect(canvas).to_have_attribute("data-points", "32")
 
     # Click the first point of the map: the panel asks for samples around it at the map's epoch.
-    projection = live.client.get(f"/api/runs/{run_id}/artifacts/projections/latent_2d_epoch_2_first-dims.json").json()
-    idx = projection["indices"][0]
+    from latentdeck.kit import read_artifact
+
+    projection = read_artifact(runs_dir / run_id / "projections" / "latent_2d_epoch_2_first-dims.json")
+    idx = int(projection["indices"][0])
     latent_map.wait_drawn(page)
     x, y = canvas.evaluate(latent_map.SCREEN)[0]
     box = canvas.bounding_box()

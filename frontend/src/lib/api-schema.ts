@@ -1275,11 +1275,10 @@ export interface components {
             generator_budget_s: number;
             /**
              * Artifact Pipeline
-             * @description where the per-epoch artifacts are computed: process = in one pipeline process beside training (spawned at run start, fed the epoch's weights, epoch N+1 trains while epoch N's maps are computed); inline = between epochs in the training process (the old path: for comparison, and where no process can be spawned)
-             * @default process
+             * @description where the per-epoch artifacts are computed: process ($LATENTDECK_ARTIFACT_PIPELINE=process makes it the default) = in one pipeline process beside training (spawned at run start, fed the epoch's weights, epoch N+1 trains while epoch N's maps are computed); inline (the default for now) = between epochs in the training process, heavy computations in a background thread
              * @enum {string}
              */
-            artifact_pipeline: "process" | "inline";
+            artifact_pipeline?: "process" | "inline";
             /**
              * Name
              * @description free-text label shown in listings

@@ -115,7 +115,7 @@ export function Explorer({ runId, catalogue, feed, view, setView, filterText, se
   const docEpoch = doc?.epoch ?? null;
   const neighboursOnDisk = neighboursFile(catalogue, method, docEpoch) !== null;
   // the kNN file waits until the first map is drawn (unless a point is focused or hovered): page load and the first
-  // frame do not share the network and the main thread with it
+  // frame do not share the connection and the main thread with it
   const [settled, setSettled] = useState(false);
   useEffect(() => {
     if (!doc || settled) return;

@@ -43,7 +43,7 @@ export interface SheetDoc {
   rows: number;
   indices: TypedArray;
   labels?: TypedArray;
-  /** the sheet's PNG; null when the sheet is drawn only when asked for (more points than the atlas draws per epoch) */
+  /** the sheet's PNG; null when the sheet is drawn only when asked for (more points than its computation draws per epoch) */
   png: string | null;
   /** with ``png: null``: the request that draws the sheet once (its answer is then ``png``) and why */
   png_on_demand?: { computation: string; request: Record<string, unknown>; png: string; why?: string };

@@ -6,7 +6,7 @@
 - :func:`estimate_run_bytes` / :func:`disk_refusal`: a run whose estimated folder (points shown x epochs x
   bytes per point of the artifacts and projections it computes, plus its checkpoints) does not fit in the
   free space of the runs folder is refused, naming the estimate, the free space and the fix.
-  The per-point sizes are one table, :data:`BYTES_PER_POINT`, to retune when a file format changes.
+  The sizes are two constants, :data:`BYTES_PER_POINT` and :data:`BYTES_PER_EPOCH`, to retune when a format changes.
 """
 
 from __future__ import annotations
@@ -16,36 +16,12 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ..types.run import RunConfig
 
-# Bytes one shown point adds to one epoch's files, per computation, at the formats' sizes (JSON headers
-# amortised away): binary 2-D projections about 16 bytes a point, neighbours an int32 per neighbour per
-# projection. A computation not listed (another plugin's) counts DEFAULT_BYTES_PER_POINT. Retune here.
-BYTES_PER_POINT: Mapping[str, float] = {
-    "pca": 16.0 + 12.0,  # the 2-D projection file and a 3-D one
-    "umap": 16.0,  # the 2-D projection file (a 3-D one when asked: the default fits 2-D and 3-D)
-    "knn": 2 * 4.0 * 15,  # two neighbour arrays (PCA, UMAP) of k=15 int32 each
-    "atlas": 450.0,  # the epoch's sprite sheet, a 28x28 PNG tile per point (4.4 MB at 10,000), and placements
-    "cluster_quality": 8.0,  # each point's confusion cell
-    "density": 0.0,  # grids only
-    "distortion": 8.0,  # a ratio per point and projection
-    "recon_grid": 0.0,  # a fixed grid of 16 images
-    "sampling": 0.0,
-    "component_prototypes": 0.0,
-    "mixture_health": 0.0,
-}
-DEFAULT_BYTES_PER_POINT = 16.0
-# Bytes a computation adds to one epoch whatever the number of points (grids, images, summaries), for the
-# two maps (PCA and UMAP) of a default run: a 128x128 grid file is about 240 kB. Not listed: DEFAULT_BYTES_PER_EPOCH.
-BYTES_PER_EPOCH: Mapping[str, float] = {
-    "density": 1_000_000,  # one grid per family and map: the AE's codes, a GM-VAE's posterior, priors, difference
-    "distortion": 500_000,  # a grid per map
-    "recon_grid": 40_000,
-    "sampling": 40_000,
-    "atlas": 40_000,
-    "cluster_quality": 10_000,
-    "component_prototypes": 40_000,
-    "mixture_health": 10_000,
-}
-DEFAULT_BYTES_PER_EPOCH = 256_000
+# Bytes one shown point adds to one epoch's files, and bytes per epoch whatever the points, for each per-epoch
+# computation on: the same for every computation (the host names none), sized on the built-in ones in the array
+# format (a projection's 2-D and 3-D files about 14 + 18 bytes a point; neighbours a uint16 and a float32 per
+# neighbour and map; per-point values a float32 or two; grids (float32) and small images about 100 kB). Retune here.
+BYTES_PER_POINT = 48.0
+BYTES_PER_EPOCH = 100_000
 RUN_BYTES_PER_EPOCH = 20_000  # events, metrics, summary
 CHECKPOINT_OVERHEAD = 3  # an Adam checkpoint holds the weights and two moments (float32 each)
 LATEST_COPY = 1  # latest.pt: one more checkpoint, whatever the number of epochs
@@ -87,8 +63,8 @@ def estimate_run_bytes(points: int, epochs: int, computations: Iterable[str], pa
     images) and the events', plus ``checkpoints`` checkpoints
     (default: one per epoch) of ``parameters`` float32 weights with Adam's two moments, and ``latest``."""
     names = set(computations)
-    per_point = sum(BYTES_PER_POINT.get(name, DEFAULT_BYTES_PER_POINT) for name in names)
-    fixed = sum(BYTES_PER_EPOCH.get(name, 0 if name in BYTES_PER_POINT else DEFAULT_BYTES_PER_EPOCH) for name in names)
+    per_point = BYTES_PER_POINT * len(names)
+    fixed = BYTES_PER_EPOCH * len(names)
     per_epoch = points * per_point + fixed + RUN_BYTES_PER_EPOCH
     count = epochs if checkpoints is None else checkpoints
     checkpoint = 4 * parameters * CHECKPOINT_OVERHEAD
