@@ -66,9 +66,7 @@ class _Warm:
         self.warm_ups: dict[str, Any] = {}  # projection name -> its warm_up, as the server passed them
 
 
-# on two idle cores with UMAP's kernels cached on disk by set-up (about 70 s where they must be compiled); the last
-# warm-up's own time is remembered and used instead
-TYPICAL_WARM_UP_S = 8.0
+TYPICAL_WARM_UP_S = 8.0  # two idle cores, kernels cached by set-up (~70 s to compile); the last one's time is used
 
 
 def _timing_file() -> Path:
