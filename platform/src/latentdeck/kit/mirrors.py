@@ -9,7 +9,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from .safepath import _split, open_folder, refusal, shown
+from .safepath import _split, open_folder, put_in_place, refusal, shown
 
 
 def link_mirror(root: Path | str, src: str | Path, dst: str | Path) -> bool:
@@ -40,18 +40,7 @@ def link_mirror(root: Path | str, src: str | Path, dst: str | Path) -> bool:
                                  errno.ENOSYS):
                     return False
                 raise
-            try:
-                os.replace(tmp, dst_name, src_dir_fd=dst_fd, dst_dir_fd=dst_fd)
-            except BaseException:
-                try:
-                    os.unlink(tmp, dir_fd=dst_fd)
-                except FileNotFoundError:
-                    pass
-                raise
-            try:
-                os.fsync(dst_fd)
-            except OSError:
-                pass
+            put_in_place(dst_fd, tmp, dst_name)
             return True
         finally:
             os.close(dst_fd)

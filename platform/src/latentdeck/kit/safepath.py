@@ -306,16 +306,30 @@ def _replace_in(dir_fd: int, name: str, fill: Callable[[BinaryIO], None]) -> Non
             fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        _discard(dir_fd, tmp)
+        raise
+    put_in_place(dir_fd, tmp, name)
+
+
+def put_in_place(dir_fd: int, tmp: str, name: str) -> None:
+    """Rename the finished ``tmp`` over ``name`` in the open folder ``dir_fd`` (atomic), then sync the folder; on
+    a failure ``tmp`` is removed and the error raised."""
+    try:
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        try:
-            os.unlink(tmp, dir_fd=dir_fd)
-        except FileNotFoundError:
-            pass
+        _discard(dir_fd, tmp)
         raise
     try:
         os.fsync(dir_fd)
     except OSError:
+        pass
+
+
+def _discard(dir_fd: int, tmp: str) -> None:
+    try:
+        os.unlink(tmp, dir_fd=dir_fd)
+    except FileNotFoundError:
         pass
 
 
